@@ -1,0 +1,147 @@
+// Package channels defines how Relais hands a delivery to a provider: one small Channel interface, a
+// registry, and the typed error every channel returns so the queue can tell a retry from a give-up.
+// Each provider lives in its own package below this one (channels/sms, channels/email, ...).
+package channels
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"time"
+
+	relais "github.com/relais-edu/relais"
+)
+
+// Message is everything a channel needs to send one delivery.
+type Message struct {
+	Delivery  relais.Delivery
+	Household relais.Household
+	Lesson    relais.Lesson
+	Digest    *relais.Digest    // in the household's language, for SMS
+	Worksheet *relais.Worksheet // for email and post
+	// LessonURL is the public page of the lesson (low-bandwidth audio, worksheet), signed for the household.
+	LessonURL string
+	// UnsubscribeURL is the signed one-click unsubscribe address for this recipient (email).
+	UnsubscribeURL string
+}
+
+// Receipt is what the provider said when it took the message.
+type Receipt struct {
+	ProviderID string
+	Status     relais.DeliveryStatus // usually queued or sent
+}
+
+// Channel hands messages to one provider.
+type Channel interface {
+	Name() relais.ChannelName
+	Send(ctx context.Context, m Message) (Receipt, error)
+}
+
+// Result is the outcome of one message of a batch.
+type Result struct {
+	Receipt Receipt
+	Err     error
+}
+
+// BatchSender is implemented by channels that send a page of messages more cheaply than one by one
+// (email reuses one SMTP connection). Results are in the order of msgs.
+type BatchSender interface {
+	SendBatch(ctx context.Context, msgs []Message) []Result
+}
+
+// WebhookHandler is implemented by channels that receive callbacks from their provider (delivery
+// receipts, replies). The handler is mounted under /webhooks/{channel}/.
+type WebhookHandler interface {
+	Webhooks() http.Handler
+}
+
+// Registry holds the channels wired in main.
+type Registry struct {
+	channels map[relais.ChannelName]Channel
+}
+
+// NewRegistry returns a registry of chans; a name given twice is a programming error.
+func NewRegistry(chans ...Channel) *Registry {
+	r := &Registry{channels: make(map[relais.ChannelName]Channel)}
+	for _, c := range chans {
+		if _, dup := r.channels[c.Name()]; dup {
+			panic(fmt.Sprintf("channels: %s registered twice", c.Name()))
+		}
+		r.channels[c.Name()] = c
+	}
+	return r
+}
+
+// Get returns the channel of that name.
+func (r *Registry) Get(name relais.ChannelName) (Channel, bool) {
+	c, ok := r.channels[name]
+	return c, ok
+}
+
+// Names lists the registered channels, sorted.
+func (r *Registry) Names() []relais.ChannelName {
+	names := make([]relais.ChannelName, 0, len(r.channels))
+	for n := range r.channels {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool { return names[i] < names[j] })
+	return names
+}
+
+// Kind says what the queue should do after a failed send.
+type Kind int
+
+const (
+	// Retryable failures (connection refused, 5xx, SMTP 4xx, unreachable handset) are tried again with backoff.
+	Retryable Kind = iota + 1
+	// Throttled failures (HTTP 429, Twilio 20429) were not processed: retry after RetryAfter, not counted
+	// as a failure.
+	Throttled
+	// Permanent failures (invalid number, opted out, hard bounce, bad template) are never retried.
+	Permanent
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Retryable:
+		return "retryable"
+	case Throttled:
+		return "throttled"
+	case Permanent:
+		return "permanent"
+	}
+	return "unknown"
+}
+
+// SendError is the classified failure of a send. Channels classify once, where the provider's answer
+// is read; nothing downstream looks at error text.
+type SendError struct {
+	Kind       Kind
+	Code       string        // the provider's code, e.g. "21610" or "550"
+	RetryAfter time.Duration // for Throttled, when the provider said
+	// Contact, when set, is what the failure tells about the recipient's address (invalid, landline,
+	// opted out); the queue records it on the household so nothing is sent there again.
+	Contact relais.ContactStatus
+	Err     error
+}
+
+func (e *SendError) Error() string {
+	if e.Code != "" {
+		return fmt.Sprintf("%s failure (code %s): %v", e.Kind, e.Code, e.Err)
+	}
+	return fmt.Sprintf("%s failure: %v", e.Kind, e.Err)
+}
+
+func (e *SendError) Unwrap() error { return e.Err }
+
+// ClassOf returns the SendError inside err, or a Retryable one wrapping err when the channel did not
+// classify it (an unexpected error is worth one more try, within the queue's retry budget).
+func ClassOf(err error) *SendError {
+	var se *SendError
+	if errors.As(err, &se) {
+		return se
+	}
+	return &SendError{Kind: Retryable, Err: err}
+}

@@ -1,0 +1,99 @@
+package relais
+
+import "time"
+
+// ChannelName names a way of reaching a household.
+type ChannelName string
+
+const (
+	ChannelSMS    ChannelName = "sms"
+	ChannelEmail  ChannelName = "email"
+	ChannelPostal ChannelName = "postal"
+)
+
+// DeliveryStatus is where one delivery is. The provider moves it forward; it never moves back
+// from a final status.
+type DeliveryStatus string
+
+const (
+	DeliveryPending     DeliveryStatus = "pending"     // planned, not yet handed to a send task
+	DeliveryQueued      DeliveryStatus = "queued"      // handed to the provider, or waiting in the postal batch
+	DeliverySending     DeliveryStatus = "sending"     // the provider is sending it
+	DeliverySent        DeliveryStatus = "sent"        // left the provider
+	DeliveryDelivered   DeliveryStatus = "delivered"   // the handset or mail server has it
+	DeliveryUndelivered DeliveryStatus = "undelivered" // the carrier could not deliver it
+	DeliveryFailed      DeliveryStatus = "failed"      // it never left; Reason says why
+	DeliverySkipped     DeliveryStatus = "skipped"     // not sent on purpose (opted out, duplicate number)
+)
+
+// DeliveryStatuses lists every status in pipeline order.
+var DeliveryStatuses = []DeliveryStatus{DeliveryPending, DeliveryQueued, DeliverySending, DeliverySent,
+	DeliveryDelivered, DeliveryUndelivered, DeliveryFailed, DeliverySkipped}
+
+// Final reports whether no further status can follow s.
+func (s DeliveryStatus) Final() bool {
+	switch s {
+	case DeliveryDelivered, DeliveryUndelivered, DeliveryFailed, DeliverySkipped:
+		return true
+	}
+	return false
+}
+
+// rank orders statuses so that a late callback (sent after delivered) cannot move a delivery back.
+func (s DeliveryStatus) rank() int {
+	switch s {
+	case DeliveryPending:
+		return 0
+	case DeliveryQueued:
+		return 1
+	case DeliverySending:
+		return 2
+	case DeliverySent:
+		return 3
+	}
+	return 4
+}
+
+// Advances reports whether moving from s to next is progress.
+func (s DeliveryStatus) Advances(next DeliveryStatus) bool {
+	return !s.Final() && next.rank() > s.rank()
+}
+
+// Delivery is one lesson going to one household over one channel. (LessonID, HouseholdID, Channel)
+// is unique: it is the dedupe key every send checks.
+type Delivery struct {
+	ID          int64
+	LessonID    int64
+	HouseholdID int64
+	Channel     ChannelName
+	Status      DeliveryStatus
+	Reason      string
+	ProviderID  string
+	Attempts    int
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// DeliveryEvent is one step of a delivery's history.
+type DeliveryEvent struct {
+	DeliveryID int64
+	Status     DeliveryStatus
+	Detail     string
+	At         time.Time
+}
+
+// DeliveryFilter selects deliveries.
+type DeliveryFilter struct {
+	LessonID    int64
+	HouseholdID int64
+	Channel     ChannelName
+	Status      DeliveryStatus
+	Page        Page
+}
+
+// DeliveryCount is the number of deliveries of one lesson on one channel in one status.
+type DeliveryCount struct {
+	Channel ChannelName
+	Status  DeliveryStatus
+	Count   int64
+}

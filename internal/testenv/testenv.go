@@ -1,0 +1,180 @@
+// Package testenv gives tests the real services they need: a Redis server and an SMTP server that
+// exposes what it received (mailpit). scripts/test.sh starts both once and exports their addresses;
+// when a test runs outside the script, testenv starts private instances on free loopback ports from the
+// binaries on PATH. When neither is possible the test fails with what to do: it never skips.
+package testenv
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+var (
+	redisOnce sync.Once
+	redisAddr string
+	redisErr  error
+
+	smtpOnce              sync.Once
+	smtpAddr, mailpitHTTP string
+	smtpErr               error
+
+	dbMu   sync.Mutex
+	nextDB = 1
+)
+
+// FreePort returns a TCP port free on 127.0.0.1 at the time of the call.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Redis returns the address of a Redis server and a database number that no other test in this
+// process uses; the database is flushed before it is handed out.
+func Redis(t testing.TB) (addr string, db int) {
+	t.Helper()
+	redisOnce.Do(func() {
+		if a := os.Getenv("RELAIS_TEST_REDIS_ADDR"); a != "" {
+			redisAddr = a
+			return
+		}
+		redisAddr, redisErr = startRedis()
+	})
+	if redisErr != nil {
+		t.Fatalf("testenv: no Redis (run the tests with scripts/test.sh, or install redis-server): %v", redisErr)
+	}
+	dbMu.Lock()
+	db = nextDB
+	nextDB++
+	dbMu.Unlock()
+	if db > 15 {
+		// Redis has 16 databases; beyond that tests share by process, so flush and reuse db 15 serially.
+		db = 15
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: redisAddr, DB: db})
+	defer rdb.Close()
+	if err := rdb.FlushDB(context.Background()).Err(); err != nil {
+		t.Fatalf("testenv: flush redis db %d: %v", db, err)
+	}
+	return redisAddr, db
+}
+
+func startRedis() (string, error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp("", "relais-test-redis-")
+	if err != nil {
+		return "", err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", dir,
+		"--save", "", "--appendonly", "no", "--daemonize", "no")
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	return addr, waitTCP(addr, 10*time.Second)
+}
+
+// SMTP returns the SMTP address and the HTTP API base URL of a mailpit server.
+func SMTP(t testing.TB) (smtp, httpAPI string) {
+	t.Helper()
+	smtpOnce.Do(func() {
+		if a := os.Getenv("RELAIS_TEST_SMTP_ADDR"); a != "" {
+			smtpAddr, mailpitHTTP = a, os.Getenv("RELAIS_TEST_MAILPIT_URL")
+			if mailpitHTTP == "" {
+				smtpErr = fmt.Errorf("RELAIS_TEST_SMTP_ADDR is set but RELAIS_TEST_MAILPIT_URL is not")
+			}
+			return
+		}
+		smtpAddr, mailpitHTTP, smtpErr = startMailpit()
+	})
+	if smtpErr != nil {
+		t.Fatalf("testenv: no SMTP server (run the tests with scripts/test.sh, which installs mailpit): %v", smtpErr)
+	}
+	return smtpAddr, mailpitHTTP
+}
+
+func startMailpit() (string, string, error) {
+	bin, err := exec.LookPath("mailpit")
+	if err != nil {
+		gobin := filepath.Join(os.Getenv("HOME"), "go", "bin", "mailpit")
+		if _, serr := os.Stat(gobin); serr != nil {
+			return "", "", err
+		}
+		bin = gobin
+	}
+	ports := make([]int, 2)
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", "", err
+		}
+		ports[i] = l.Addr().(*net.TCPAddr).Port
+		l.Close()
+	}
+	smtp := fmt.Sprintf("127.0.0.1:%d", ports[0])
+	web := fmt.Sprintf("127.0.0.1:%d", ports[1])
+	cmd := exec.Command(bin, "--smtp", smtp, "--listen", web, "--disable-version-check",
+		"--smtp-disable-rdns", "--smtp-auth-accept-any", "--smtp-auth-allow-insecure", "--max", "100000")
+	if err := cmd.Start(); err != nil {
+		return "", "", err
+	}
+	if err := waitTCP(smtp, 15*time.Second); err != nil {
+		return "", "", err
+	}
+	return smtp, "http://" + web, waitTCP(web, 15*time.Second)
+}
+
+func waitTCP(addr string, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s did not answer within %s: %w", addr, d, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Lines returns the lines of a file, for golden comparisons.
+func Lines(t testing.TB, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []string
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		out = append(out, s.Text())
+	}
+	return out
+}

@@ -1,0 +1,70 @@
+// Package relais holds the domain types of Relais: lessons and their renditions, households and the
+// channels that reach them, stations and slots, and deliveries. It depends on nothing else in the
+// project; storage, queue and channel packages implement the interfaces declared here.
+package relais
+
+import "time"
+
+// Version is set at build time with -ldflags "-X github.com/relais-edu/relais.Version=...".
+var Version = "dev"
+
+// Languages Relais supports from day one.
+var Languages = []string{"fr", "kk", "ru", "en"}
+
+// ValidLanguage reports whether lang is one of Languages.
+func ValidLanguage(lang string) bool {
+	for _, l := range Languages {
+		if l == lang {
+			return true
+		}
+	}
+	return false
+}
+
+// Role is what an API token may do.
+type Role string
+
+const (
+	RoleTeacher Role = "teacher"
+	RoleMedia   Role = "media"
+	RoleAdmin   Role = "admin"
+)
+
+// User is the holder of an API token.
+type User struct {
+	ID   string
+	Name string
+	Role Role
+}
+
+// CanSeeAllLessons reports whether u sees every teacher's lessons.
+func (u User) CanSeeAllLessons() bool { return u.Role == RoleMedia || u.Role == RoleAdmin }
+
+// Page asks for one page of a listing: items after the cursor After (an id), at most Limit of them.
+type Page struct {
+	After int64
+	Limit int
+}
+
+// DefaultPageLimit and MaxPageLimit bound listings.
+const (
+	DefaultPageLimit = 50
+	MaxPageLimit     = 1000
+)
+
+// Normalize returns p with its limit clamped to [1, MaxPageLimit].
+func (p Page) Normalize() Page {
+	if p.Limit <= 0 {
+		p.Limit = DefaultPageLimit
+	}
+	if p.Limit > MaxPageLimit {
+		p.Limit = MaxPageLimit
+	}
+	if p.After < 0 {
+		p.After = 0
+	}
+	return p
+}
+
+// Clock returns the current time; components take one so tests can fix it.
+type Clock func() time.Time

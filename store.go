@@ -1,0 +1,98 @@
+package relais
+
+import (
+	"context"
+	"time"
+)
+
+// LessonStore keeps lessons and what the pipeline makes of them.
+type LessonStore interface {
+	CreateLesson(ctx context.Context, l *Lesson) error
+	Lesson(ctx context.Context, id int64) (Lesson, error)
+	Lessons(ctx context.Context, f LessonFilter) ([]Lesson, error)
+	// SetLessonStatus moves a lesson to status with a reason shown to the teacher.
+	SetLessonStatus(ctx context.Context, id int64, status LessonStatus, reason string) error
+	// SetLessonProgress records the current step and its percent done.
+	SetLessonProgress(ctx context.Context, id int64, step string, percent int) error
+	SetLessonDuration(ctx context.Context, id int64, d time.Duration) error
+	SetLessonWorksheetPath(ctx context.Context, id int64, path string) error
+
+	// PutRendition creates or replaces the rendition of its kind.
+	PutRendition(ctx context.Context, r Rendition) error
+	Renditions(ctx context.Context, lessonID int64) ([]Rendition, error)
+	// PutDigest creates or replaces the digest of its language.
+	PutDigest(ctx context.Context, d Digest) error
+	Digests(ctx context.Context, lessonID int64) ([]Digest, error)
+	PutWorksheet(ctx context.Context, w Worksheet) error
+	// Worksheet returns ENOTFOUND when the lesson has none yet.
+	Worksheet(ctx context.Context, lessonID int64) (Worksheet, error)
+}
+
+// HouseholdStore keeps the families Relais reaches.
+type HouseholdStore interface {
+	// UpsertHouseholds creates households or updates them by ExternalRef, in one transaction, and sets
+	// their ids.
+	UpsertHouseholds(ctx context.Context, hs []Household) error
+	Household(ctx context.Context, id int64) (Household, error)
+	Households(ctx context.Context, f HouseholdFilter) ([]Household, error)
+	HouseholdsByIDs(ctx context.Context, ids []int64) (map[int64]Household, error)
+	HouseholdsByPhone(ctx context.Context, phone string) ([]Household, error)
+	// SetPhoneStatus records what the SMS provider said of a number, on every household that has it.
+	SetPhoneStatus(ctx context.Context, phone string, status ContactStatus) error
+	// SetSMSOptOut opts a number out of (or back into) SMS, on every household that has it.
+	SetSMSOptOut(ctx context.Context, phone string, optOut bool) error
+	SetEmailStatus(ctx context.Context, email string, status ContactStatus) error
+	SetEmailOptOut(ctx context.Context, email string, optOut bool) error
+	CountHouseholds(ctx context.Context) (int64, error)
+}
+
+// DeliveryStore keeps deliveries, the source of truth of the fan-out.
+type DeliveryStore interface {
+	// PlanDeliveries inserts deliveries in status pending; a (lesson, household, channel) that exists
+	// already is left as it is. It returns the ids of the rows now pending for those keys, so a re-run
+	// of a fan-out page hands the same rows on again.
+	PlanDeliveries(ctx context.Context, ds []Delivery) ([]int64, error)
+	DeliveriesByIDs(ctx context.Context, ids []int64) ([]Delivery, error)
+	Deliveries(ctx context.Context, f DeliveryFilter) ([]Delivery, error)
+	DeliveryByProviderID(ctx context.Context, channel ChannelName, providerID string) (Delivery, error)
+	// AdvanceDelivery moves a delivery to status when that is progress (see DeliveryStatus.Advances),
+	// records the event, and sets providerID when not empty. It reports whether the status changed.
+	AdvanceDelivery(ctx context.Context, id int64, status DeliveryStatus, detail, providerID string) (bool, error)
+	// IncrementAttempts counts one more try of a delivery and returns the new count.
+	IncrementAttempts(ctx context.Context, id int64) (int, error)
+	DeliveryEvents(ctx context.Context, id int64) ([]DeliveryEvent, error)
+	DeliveryCounts(ctx context.Context, lessonID int64) ([]DeliveryCount, error)
+}
+
+// TokenStore keeps API tokens, by the SHA-256 of the token so a leaked database leaks no token.
+type TokenStore interface {
+	CreateToken(ctx context.Context, u User, name, tokenHash string) error
+	UserByTokenHash(ctx context.Context, tokenHash string) (User, error)
+}
+
+// InboundMessage is an SMS reply that was not a keyword, kept for the teacher to read.
+type InboundMessage struct {
+	ID         int64
+	Phone      string
+	Body       string
+	ProviderID string
+	ReceivedAt time.Time
+}
+
+// InboundStore keeps replies.
+type InboundStore interface {
+	SaveInbound(ctx context.Context, m InboundMessage) error
+	InboundMessages(ctx context.Context, p Page) ([]InboundMessage, error)
+}
+
+// Store is everything Relais keeps. store/sqlite implements it; a PostgreSQL implementation follows
+// the same interface.
+type Store interface {
+	LessonStore
+	HouseholdStore
+	DeliveryStore
+	TokenStore
+	InboundStore
+	Ping(ctx context.Context) error
+	Close() error
+}

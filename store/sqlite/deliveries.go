@@ -1,0 +1,236 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	relais "github.com/relais-edu/relais"
+)
+
+const deliveryColumns = `id, lesson_id, household_id, channel, status, reason, provider_id, attempts, created_at, updated_at`
+
+func scanDelivery(row interface{ Scan(...any) error }) (relais.Delivery, error) {
+	var d relais.Delivery
+	var created, updated int64
+	err := row.Scan(&d.ID, &d.LessonID, &d.HouseholdID, &d.Channel, &d.Status, &d.Reason, &d.ProviderID,
+		&d.Attempts, &created, &updated)
+	d.CreatedAt, d.UpdatedAt = fromMS(created), fromMS(updated)
+	return d, err
+}
+
+func (db *DB) queryDeliveries(ctx context.Context, q string, args ...any) ([]relais.Delivery, error) {
+	rows, err := db.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []relais.Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// PlanDeliveries inserts pending deliveries, leaving existing (lesson, household, channel) rows as they
+// are, and returns the ids of the given keys that are still pending.
+func (db *DB) PlanDeliveries(ctx context.Context, ds []relais.Delivery) ([]int64, error) {
+	if len(ds) == 0 {
+		return nil, nil
+	}
+	now := ms(db.now())
+	var ids []int64
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO deliveries (lesson_id, household_id, channel, status, reason,
+			created_at, updated_at) VALUES (?,?,?,?,?,?,?) ON CONFLICT (lesson_id, household_id, channel) DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
+		sel, err := tx.PrepareContext(ctx, `SELECT id, status FROM deliveries WHERE lesson_id = ? AND household_id = ? AND channel = ?`)
+		if err != nil {
+			return err
+		}
+		defer sel.Close()
+		ev, err := tx.PrepareContext(ctx, `INSERT INTO delivery_events (delivery_id, status, detail, at) VALUES (?,?,?,?)`)
+		if err != nil {
+			return err
+		}
+		defer ev.Close()
+		for _, d := range ds {
+			status := d.Status
+			if status == "" {
+				status = relais.DeliveryPending
+			}
+			res, err := ins.ExecContext(ctx, d.LessonID, d.HouseholdID, d.Channel, status, d.Reason, now, now)
+			if err != nil {
+				return fmt.Errorf("plan delivery: %w", err)
+			}
+			var id int64
+			var cur relais.DeliveryStatus
+			if err := sel.QueryRowContext(ctx, d.LessonID, d.HouseholdID, d.Channel).Scan(&id, &cur); err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				if _, err := ev.ExecContext(ctx, id, status, d.Reason, now); err != nil {
+					return err
+				}
+			}
+			if cur == relais.DeliveryPending {
+				ids = append(ids, id)
+			}
+		}
+		return nil
+	})
+	return ids, err
+}
+
+// DeliveriesByIDs returns the deliveries with those ids, in id order.
+func (db *DB) DeliveriesByIDs(ctx context.Context, ids []int64) ([]relais.Delivery, error) {
+	var out []relais.Delivery
+	for start := 0; start < len(ids); start += 500 {
+		chunk := ids[start:min(start+500, len(ids))]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		ds, err := db.queryDeliveries(ctx, `SELECT `+deliveryColumns+` FROM deliveries WHERE id IN (`+
+			placeholders(len(chunk))+`) ORDER BY id`, args...)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ds...)
+	}
+	return out, nil
+}
+
+// Deliveries lists deliveries in id order after the page cursor.
+func (db *DB) Deliveries(ctx context.Context, f relais.DeliveryFilter) ([]relais.Delivery, error) {
+	p := f.Page.Normalize()
+	q := `SELECT ` + deliveryColumns + ` FROM deliveries WHERE id > ?`
+	args := []any{p.After}
+	if f.LessonID > 0 {
+		q += ` AND lesson_id = ?`
+		args = append(args, f.LessonID)
+	}
+	if f.HouseholdID > 0 {
+		q += ` AND household_id = ?`
+		args = append(args, f.HouseholdID)
+	}
+	if f.Channel != "" {
+		q += ` AND channel = ?`
+		args = append(args, f.Channel)
+	}
+	if f.Status != "" {
+		q += ` AND status = ?`
+		args = append(args, f.Status)
+	}
+	q += ` ORDER BY id LIMIT ?`
+	args = append(args, p.Limit)
+	return db.queryDeliveries(ctx, q, args...)
+}
+
+// DeliveryByProviderID finds the delivery a provider callback is about.
+func (db *DB) DeliveryByProviderID(ctx context.Context, channel relais.ChannelName, providerID string) (relais.Delivery, error) {
+	d, err := scanDelivery(db.read.QueryRowContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries
+		WHERE channel = ? AND provider_id = ? AND provider_id <> ''`, channel, providerID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return d, notFound("Delivery with provider id", providerID)
+	}
+	return d, err
+}
+
+// AdvanceDelivery moves a delivery forward and records the event.
+func (db *DB) AdvanceDelivery(ctx context.Context, id int64, status relais.DeliveryStatus, detail, providerID string) (bool, error) {
+	changed := false
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		var cur relais.DeliveryStatus
+		var curProvider string
+		err := tx.QueryRowContext(ctx, `SELECT status, provider_id FROM deliveries WHERE id = ?`, id).Scan(&cur, &curProvider)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("Delivery", id)
+		} else if err != nil {
+			return err
+		}
+		if providerID == "" {
+			providerID = curProvider
+		}
+		if !cur.Advances(status) {
+			if providerID != curProvider {
+				_, err = tx.ExecContext(ctx, `UPDATE deliveries SET provider_id = ? WHERE id = ?`, providerID, id)
+			}
+			return err
+		}
+		now := ms(db.now())
+		reason := ""
+		if status == relais.DeliveryFailed || status == relais.DeliveryUndelivered || status == relais.DeliverySkipped {
+			reason = detail
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = ?, reason = ?, provider_id = ?, updated_at = ?
+			WHERE id = ?`, status, reason, providerID, now, id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_events (delivery_id, status, detail, at) VALUES (?,?,?,?)`,
+			id, status, detail, now); err != nil {
+			return err
+		}
+		changed = true
+		return nil
+	})
+	return changed, err
+}
+
+// IncrementAttempts counts one more try.
+func (db *DB) IncrementAttempts(ctx context.Context, id int64) (int, error) {
+	var n int
+	err := db.write.QueryRowContext(ctx, `UPDATE deliveries SET attempts = attempts + 1 WHERE id = ? RETURNING attempts`, id).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, notFound("Delivery", id)
+	}
+	return n, err
+}
+
+// DeliveryEvents returns a delivery's history, oldest first.
+func (db *DB) DeliveryEvents(ctx context.Context, id int64) ([]relais.DeliveryEvent, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT delivery_id, status, detail, at FROM delivery_events
+		WHERE delivery_id = ? ORDER BY id`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []relais.DeliveryEvent
+	for rows.Next() {
+		var e relais.DeliveryEvent
+		var at int64
+		if err := rows.Scan(&e.DeliveryID, &e.Status, &e.Detail, &at); err != nil {
+			return nil, err
+		}
+		e.At = fromMS(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// DeliveryCounts counts a lesson's deliveries per channel and status.
+func (db *DB) DeliveryCounts(ctx context.Context, lessonID int64) ([]relais.DeliveryCount, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT channel, status, COUNT(*) FROM deliveries WHERE lesson_id = ?
+		GROUP BY channel, status ORDER BY channel, status`, lessonID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []relais.DeliveryCount
+	for rows.Next() {
+		var c relais.DeliveryCount
+		if err := rows.Scan(&c.Channel, &c.Status, &c.Count); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,225 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	relais "github.com/relais-edu/relais"
+)
+
+const lessonColumns = `id, title, subject, grade, language, region, teacher_id, status, status_reason, step, progress,
+	media_path, markdown, worksheet_path, segment_budget, duration_ms, created_at, updated_at`
+
+func scanLesson(row interface{ Scan(...any) error }) (relais.Lesson, error) {
+	var l relais.Lesson
+	var created, updated int64
+	err := row.Scan(&l.ID, &l.Title, &l.Subject, &l.Grade, &l.Language, &l.Region, &l.TeacherID, &l.Status,
+		&l.StatusReason, &l.Step, &l.Progress, &l.MediaPath, &l.Markdown, &l.WorksheetPath, &l.SegmentBudget,
+		&l.DurationMS, &created, &updated)
+	l.CreatedAt, l.UpdatedAt = fromMS(created), fromMS(updated)
+	return l, err
+}
+
+// CreateLesson inserts l and sets its id and timestamps.
+func (db *DB) CreateLesson(ctx context.Context, l *relais.Lesson) error {
+	now := db.now()
+	if l.Status == "" {
+		l.Status = relais.LessonUploaded
+	}
+	res, err := db.write.ExecContext(ctx, `INSERT INTO lessons (title, subject, grade, language, region, teacher_id,
+		status, status_reason, media_path, markdown, worksheet_path, segment_budget, duration_ms, created_at, updated_at)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		l.Title, l.Subject, l.Grade, l.Language, l.Region, l.TeacherID, l.Status, l.StatusReason, l.MediaPath,
+		l.Markdown, l.WorksheetPath, l.SegmentBudget, l.DurationMS, ms(now), ms(now))
+	if err != nil {
+		return fmt.Errorf("create lesson: %w", err)
+	}
+	l.ID, err = res.LastInsertId()
+	l.CreatedAt, l.UpdatedAt = now.UTC().Truncate(time.Millisecond), now.UTC().Truncate(time.Millisecond)
+	return err
+}
+
+// Lesson returns one lesson.
+func (db *DB) Lesson(ctx context.Context, id int64) (relais.Lesson, error) {
+	l, err := scanLesson(db.read.QueryRowContext(ctx, `SELECT `+lessonColumns+` FROM lessons WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return l, notFound("Lesson", id)
+	}
+	return l, err
+}
+
+// Lessons lists lessons, newest first.
+func (db *DB) Lessons(ctx context.Context, f relais.LessonFilter) ([]relais.Lesson, error) {
+	p := f.Page.Normalize()
+	q := `SELECT ` + lessonColumns + ` FROM lessons WHERE 1=1`
+	var args []any
+	if f.TeacherID != "" {
+		q += ` AND teacher_id = ?`
+		args = append(args, f.TeacherID)
+	}
+	if f.Status != "" {
+		q += ` AND status = ?`
+		args = append(args, f.Status)
+	}
+	if p.After > 0 {
+		q += ` AND id < ?`
+		args = append(args, p.After)
+	}
+	q += ` ORDER BY id DESC LIMIT ?`
+	args = append(args, p.Limit)
+	rows, err := db.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []relais.Lesson
+	for rows.Next() {
+		l, err := scanLesson(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+func (db *DB) updateLesson(ctx context.Context, id int64, set string, args ...any) error {
+	args = append(args, ms(db.now()), id)
+	res, err := db.write.ExecContext(ctx, `UPDATE lessons SET `+set+`, updated_at = ? WHERE id = ?`, args...)
+	if err != nil {
+		return fmt.Errorf("update lesson %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return notFound("Lesson", id)
+	}
+	return nil
+}
+
+// SetLessonStatus moves a lesson to status with a reason.
+func (db *DB) SetLessonStatus(ctx context.Context, id int64, status relais.LessonStatus, reason string) error {
+	return db.updateLesson(ctx, id, `status = ?, status_reason = ?`, status, reason)
+}
+
+// SetLessonProgress records the current step and its percent done.
+func (db *DB) SetLessonProgress(ctx context.Context, id int64, step string, percent int) error {
+	return db.updateLesson(ctx, id, `step = ?, progress = ?`, step, percent)
+}
+
+// SetLessonDuration records the media duration found by the probe.
+func (db *DB) SetLessonDuration(ctx context.Context, id int64, d time.Duration) error {
+	return db.updateLesson(ctx, id, `duration_ms = ?`, d.Milliseconds())
+}
+
+// SetLessonWorksheetPath records the teacher's worksheet file.
+func (db *DB) SetLessonWorksheetPath(ctx context.Context, id int64, path string) error {
+	return db.updateLesson(ctx, id, `worksheet_path = ?`, path)
+}
+
+// PutRendition creates or replaces the rendition of its kind.
+func (db *DB) PutRendition(ctx context.Context, r relais.Rendition) error {
+	_, err := db.write.ExecContext(ctx, `INSERT OR REPLACE INTO renditions (lesson_id, kind, path, container,
+		video_codec, audio_codec, width, height, sample_rate, channels, bit_rate, duration_ms, bytes,
+		integrated_lufs, true_peak_dbtp, lra, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		r.LessonID, r.Kind, r.Path, r.Container, r.VideoCodec, r.AudioCodec, r.Width, r.Height, r.SampleRate,
+		r.Channels, r.BitRate, r.DurationMS, r.Bytes, r.IntegratedLUFS, r.TruePeakDBTP, r.LRA, ms(db.now()))
+	if err != nil {
+		return fmt.Errorf("put rendition %d/%s: %w", r.LessonID, r.Kind, err)
+	}
+	return nil
+}
+
+// Renditions lists a lesson's renditions by kind.
+func (db *DB) Renditions(ctx context.Context, lessonID int64) ([]relais.Rendition, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT lesson_id, kind, path, container, video_codec, audio_codec,
+		width, height, sample_rate, channels, bit_rate, duration_ms, bytes, integrated_lufs, true_peak_dbtp, lra,
+		created_at FROM renditions WHERE lesson_id = ? ORDER BY kind`, lessonID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []relais.Rendition
+	for rows.Next() {
+		var r relais.Rendition
+		var created int64
+		if err := rows.Scan(&r.LessonID, &r.Kind, &r.Path, &r.Container, &r.VideoCodec, &r.AudioCodec, &r.Width,
+			&r.Height, &r.SampleRate, &r.Channels, &r.BitRate, &r.DurationMS, &r.Bytes, &r.IntegratedLUFS,
+			&r.TruePeakDBTP, &r.LRA, &created); err != nil {
+			return nil, err
+		}
+		r.CreatedAt = fromMS(created)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// PutDigest creates or replaces the digest of its language.
+func (db *DB) PutDigest(ctx context.Context, d relais.Digest) error {
+	dropped, err := json.Marshal(d.Dropped)
+	if err != nil {
+		return err
+	}
+	if d.Dropped == nil {
+		dropped = []byte("[]")
+	}
+	_, err = db.write.ExecContext(ctx, `INSERT OR REPLACE INTO digests (lesson_id, language, body, encoding,
+		segments, characters, dropped, created_at) VALUES (?,?,?,?,?,?,?,?)`,
+		d.LessonID, d.Language, d.Body, d.Encoding, d.Segments, d.Characters, string(dropped), ms(db.now()))
+	if err != nil {
+		return fmt.Errorf("put digest %d/%s: %w", d.LessonID, d.Language, err)
+	}
+	return nil
+}
+
+// Digests lists a lesson's digests by language.
+func (db *DB) Digests(ctx context.Context, lessonID int64) ([]relais.Digest, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT lesson_id, language, body, encoding, segments, characters,
+		dropped, created_at FROM digests WHERE lesson_id = ? ORDER BY language`, lessonID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []relais.Digest
+	for rows.Next() {
+		var d relais.Digest
+		var dropped string
+		var created int64
+		if err := rows.Scan(&d.LessonID, &d.Language, &d.Body, &d.Encoding, &d.Segments, &d.Characters, &dropped,
+			&created); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(dropped), &d.Dropped); err != nil {
+			return nil, fmt.Errorf("digest %d/%s: dropped: %w", d.LessonID, d.Language, err)
+		}
+		d.CreatedAt = fromMS(created)
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// PutWorksheet creates or replaces a lesson's worksheet.
+func (db *DB) PutWorksheet(ctx context.Context, w relais.Worksheet) error {
+	_, err := db.write.ExecContext(ctx, `INSERT OR REPLACE INTO worksheets (lesson_id, path, bytes, generated,
+		created_at) VALUES (?,?,?,?,?)`, w.LessonID, w.Path, w.Bytes, boolInt(w.Generated), ms(db.now()))
+	if err != nil {
+		return fmt.Errorf("put worksheet %d: %w", w.LessonID, err)
+	}
+	return nil
+}
+
+// Worksheet returns a lesson's worksheet.
+func (db *DB) Worksheet(ctx context.Context, lessonID int64) (relais.Worksheet, error) {
+	var w relais.Worksheet
+	var gen int
+	var created int64
+	err := db.read.QueryRowContext(ctx, `SELECT lesson_id, path, bytes, generated, created_at FROM worksheets
+		WHERE lesson_id = ?`, lessonID).Scan(&w.LessonID, &w.Path, &w.Bytes, &gen, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return w, notFound("Worksheet of lesson", lessonID)
+	}
+	w.Generated, w.CreatedAt = gen == 1, fromMS(created)
+	return w, err
+}
