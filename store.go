@@ -16,6 +16,7 @@ type LessonStore interface {
 	SetLessonProgress(ctx context.Context, id int64, step string, percent int) error
 	SetLessonDuration(ctx context.Context, id int64, d time.Duration) error
 	SetLessonWorksheetPath(ctx context.Context, id int64, path string) error
+	SetLessonMediaPath(ctx context.Context, id int64, path string) error
 
 	// PutRendition creates or replaces the rendition of its kind.
 	PutRendition(ctx context.Context, r Rendition) error
@@ -62,6 +63,10 @@ type DeliveryStore interface {
 	IncrementAttempts(ctx context.Context, id int64) (int, error)
 	DeliveryEvents(ctx context.Context, id int64) ([]DeliveryEvent, error)
 	DeliveryCounts(ctx context.Context, lessonID int64) ([]DeliveryCount, error)
+	// ClaimContact records that deliveryID is the one delivery of the lesson that goes to contact (a
+	// phone number or an email address) on channel, and returns the delivery that holds the claim: when it
+	// is another one, this delivery is a duplicate (two children, or two households, share the contact).
+	ClaimContact(ctx context.Context, lessonID int64, channel ChannelName, contact string, deliveryID int64) (int64, error)
 }
 
 // TokenStore keeps API tokens, by the SHA-256 of the token so a leaked database leaks no token.

@@ -17,7 +17,7 @@ import (
 	texttemplate "text/template"
 )
 
-//go:embed sms/*.tmpl email/*.tmpl
+//go:embed sms/*.tmpl email/*.tmpl web/*.tmpl
 var files embed.FS
 
 // FallbackLanguage is used when a template has no version in the asked language.
@@ -28,6 +28,7 @@ type Set struct {
 	sms       *texttemplate.Template
 	emailText *texttemplate.Template
 	emailHTML *htmltemplate.Template
+	web       *htmltemplate.Template
 }
 
 // Load parses every embedded template.
@@ -38,6 +39,7 @@ func load(fsys fs.FS) (*Set, error) {
 		sms:       texttemplate.New("sms").Funcs(textFuncs),
 		emailText: texttemplate.New("email-text").Funcs(textFuncs),
 		emailHTML: htmltemplate.New("email-html").Funcs(htmltemplate.FuncMap(textFuncs)),
+		web:       htmltemplate.New("web").Funcs(htmltemplate.FuncMap(textFuncs)),
 	}
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -55,6 +57,8 @@ func load(fsys fs.FS) (*Set, error) {
 			_, err = s.emailHTML.New(name).Parse(string(b))
 		case strings.HasPrefix(p, "email/"):
 			_, err = s.emailText.New(name).Parse(string(b))
+		case strings.HasPrefix(p, "web/"):
+			_, err = s.web.New(name).Parse(string(b))
 		default:
 			err = fmt.Errorf("unexpected template file")
 		}
@@ -108,4 +112,9 @@ func (s *Set) EmailHTML(w io.Writer, name, lang string, data any) error {
 		return err
 	}
 	return s.emailHTML.ExecuteTemplate(w, n, data)
+}
+
+// Page renders web/NAME.tmpl, an HTML page.
+func (s *Set) Page(w io.Writer, name string, data any) error {
+	return s.web.ExecuteTemplate(w, "web/"+name, data)
 }

@@ -234,3 +234,17 @@ func (db *DB) DeliveryCounts(ctx context.Context, lessonID int64) ([]relais.Deli
 	}
 	return out, rows.Err()
 }
+
+// ClaimContact makes deliveryID the holder of (lesson, channel, contact) unless another delivery holds it.
+func (db *DB) ClaimContact(ctx context.Context, lessonID int64, channel relais.ChannelName, contact string, deliveryID int64) (int64, error) {
+	var owner int64
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO contact_claims (lesson_id, channel, contact, delivery_id)
+			VALUES (?,?,?,?) ON CONFLICT DO NOTHING`, lessonID, channel, contact, deliveryID); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `SELECT delivery_id FROM contact_claims WHERE lesson_id = ? AND channel = ?
+			AND contact = ?`, lessonID, channel, contact).Scan(&owner)
+	})
+	return owner, err
+}

@@ -119,6 +119,11 @@ func (db *DB) SetLessonWorksheetPath(ctx context.Context, id int64, path string)
 	return db.updateLesson(ctx, id, `worksheet_path = ?`, path)
 }
 
+// SetLessonMediaPath records where the upload is kept.
+func (db *DB) SetLessonMediaPath(ctx context.Context, id int64, path string) error {
+	return db.updateLesson(ctx, id, `media_path = ?`, path)
+}
+
 // PutRendition creates or replaces the rendition of its kind.
 func (db *DB) PutRendition(ctx context.Context, r relais.Rendition) error {
 	_, err := db.write.ExecContext(ctx, `INSERT OR REPLACE INTO renditions (lesson_id, kind, path, container,

@@ -221,3 +221,21 @@ func TestTokens(t *testing.T) {
 		t.Errorf("unknown token: %v", err)
 	}
 }
+
+func TestClaimContact(t *testing.T) {
+	ctx := context.Background()
+	db := open(t)
+	owner, err := db.ClaimContact(ctx, 1, relais.ChannelSMS, "+33612345678", 10)
+	if err != nil || owner != 10 {
+		t.Fatalf("first claim: owner=%d err=%v", owner, err)
+	}
+	if owner, _ := db.ClaimContact(ctx, 1, relais.ChannelSMS, "+33612345678", 11); owner != 10 {
+		t.Errorf("second delivery to the same number: owner=%d, want 10", owner)
+	}
+	if owner, _ := db.ClaimContact(ctx, 1, relais.ChannelSMS, "+33612345678", 10); owner != 10 {
+		t.Errorf("re-run of the holder: owner=%d, want 10", owner)
+	}
+	if owner, _ := db.ClaimContact(ctx, 2, relais.ChannelSMS, "+33612345678", 12); owner != 12 {
+		t.Errorf("another lesson: owner=%d, want 12", owner)
+	}
+}

@@ -105,6 +105,15 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_provider ON deliveries (channel, provider_id) WHERE provider_id <> '';
 CREATE INDEX deliveries_lesson_status ON deliveries (lesson_id, channel, status);
 
+-- The one delivery of a lesson that goes to a phone number or email address shared by several households.
+CREATE TABLE contact_claims (
+    lesson_id   INTEGER NOT NULL,
+    channel     TEXT    NOT NULL,
+    contact     TEXT    NOT NULL,
+    delivery_id INTEGER NOT NULL,
+    PRIMARY KEY (lesson_id, channel, contact)
+) WITHOUT ROWID;
+
 CREATE TABLE delivery_events (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
     delivery_id INTEGER NOT NULL REFERENCES deliveries (id),
@@ -158,6 +167,7 @@ DROP TABLE stations;
 DROP TABLE api_tokens;
 DROP TABLE inbound_messages;
 DROP TABLE delivery_events;
+DROP TABLE contact_claims;
 DROP TABLE deliveries;
 DROP TABLE household_grades;
 DROP TABLE households;

@@ -1,0 +1,63 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"slices"
+	"strings"
+
+	relais "github.com/relais-edu/relais"
+)
+
+type userKey struct{}
+
+// HashToken is how tokens are stored: the hex SHA-256 of the token.
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// auth wraps h: the request needs a bearer token of one of roles.
+func (s *Server) auth(h func(http.ResponseWriter, *http.Request) error, roles ...relais.Role) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || tok == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="relais"`)
+			writeError(w, r, relais.Errorf(relais.EUNAUTHORIZED, "Send an API token as 'Authorization: Bearer TOKEN' (create one with 'relais token create')."), s.log)
+			return
+		}
+		u, err := s.store.UserByTokenHash(r.Context(), HashToken(strings.TrimSpace(tok)))
+		if err != nil {
+			writeError(w, r, err, s.log)
+			return
+		}
+		if !slices.Contains(roles, u.Role) {
+			writeError(w, r, relais.Errorf(relais.EFORBIDDEN, "The %s role cannot do this.", u.Role), s.log)
+			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), userKey{}, u))
+		if err := h(w, r); err != nil {
+			writeError(w, r, err, s.log)
+		}
+	})
+}
+
+func userFrom(ctx context.Context) relais.User {
+	u, _ := ctx.Value(userKey{}).(relais.User)
+	return u
+}
+
+// visibleLesson returns the lesson when the user may see it; a teacher sees only their own, and
+// another teacher's lesson is reported as not found so ids leak nothing.
+func (s *Server) visibleLesson(ctx context.Context, id int64) (relais.Lesson, error) {
+	l, err := s.store.Lesson(ctx, id)
+	if err != nil {
+		return l, err
+	}
+	if u := userFrom(ctx); !u.CanSeeAllLessons() && l.TeacherID != u.ID {
+		return relais.Lesson{}, relais.Errorf(relais.ENOTFOUND, "Lesson %d not found.", id)
+	}
+	return l, nil
+}

@@ -1,0 +1,135 @@
+package api
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/roster"
+)
+
+// Household is the JSON form of a household.
+type Household struct {
+	ID            int64                `json:"id"`
+	ExternalRef   string               `json:"external_ref"`
+	Region        string               `json:"region"`
+	Language      string               `json:"language"`
+	Grades        []int                `json:"grades"`
+	Profile       relais.Profile       `json:"profile"`
+	Phone         string               `json:"phone,omitempty"`
+	Email         string               `json:"email,omitempty"`
+	PostalAddress string               `json:"postal_address,omitempty"`
+	Consent       bool                 `json:"consent"`
+	SMSOptOut     bool                 `json:"sms_opt_out"`
+	EmailOptOut   bool                 `json:"email_opt_out"`
+	PhoneStatus   relais.ContactStatus `json:"phone_status,omitempty"`
+	EmailStatus   relais.ContactStatus `json:"email_status,omitempty"`
+	CreatedAt     time.Time            `json:"created_at"`
+}
+
+func householdJSON(h relais.Household) Household {
+	grades := h.Grades
+	if grades == nil {
+		grades = []int{}
+	}
+	return Household{ID: h.ID, ExternalRef: h.ExternalRef, Region: h.Region, Language: h.Language, Grades: grades,
+		Profile: h.Profile, Phone: h.Phone, Email: h.Email, PostalAddress: h.PostalAddress, Consent: h.Consent,
+		SMSOptOut: h.SMSOptOut, EmailOptOut: h.EmailOptOut, PhoneStatus: h.PhoneStatus, EmailStatus: h.EmailStatus,
+		CreatedAt: h.CreatedAt}
+}
+
+func (s *Server) listHouseholds(w http.ResponseWriter, r *http.Request) error {
+	p, err := page(r)
+	if err != nil {
+		return err
+	}
+	grade, err := queryInt(r, "grade")
+	if err != nil {
+		return err
+	}
+	f := relais.HouseholdFilter{Region: r.URL.Query().Get("region"), Grade: int(grade),
+		Profile: relais.Profile(r.URL.Query().Get("profile")), Page: p}
+	if f.Profile != "" && !relais.ValidProfile(f.Profile) {
+		return relais.Errorf(relais.EINVALID, "profile %q is unknown.", f.Profile)
+	}
+	hs, err := s.store.Households(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	items := make([]Household, len(hs))
+	for i, h := range hs {
+		items[i] = householdJSON(h)
+	}
+	resp := map[string]any{"items": items}
+	if len(hs) == p.Limit {
+		resp["next_after"] = hs[len(hs)-1].ID
+	}
+	writeJSON(w, 200, resp)
+	return nil
+}
+
+// ImportResult reports a household import.
+type ImportResult struct {
+	Imported int               `json:"imported"`
+	Rejected int               `json:"rejected"`
+	Errors   []roster.RowError `json:"errors"`
+}
+
+// importHouseholds reads a CSV (text/csv body, or a multipart 'file' field). Good rows are stored,
+// bad rows come back with their row number and reason.
+func (s *Server) importHouseholds(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxImportBytes)
+	body, err := csvBody(r)
+	if err != nil {
+		return err
+	}
+	hs, bad, err := roster.Parse(body, roster.Options{DefaultCountry: s.cfg.DefaultCountry, MaxRows: s.cfg.MaxImportRows})
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return relais.Errorf(relais.ETOOLARGE, "The file is larger than the limit of %s; split it into several imports.", humanBytes(mbe.Limit))
+	} else if err != nil {
+		return err
+	}
+	const chunk = 5000
+	for start := 0; start < len(hs); start += chunk {
+		if err := s.store.UpsertHouseholds(r.Context(), hs[start:min(start+chunk, len(hs))]); err != nil {
+			return err
+		}
+	}
+	if bad == nil {
+		bad = []roster.RowError{}
+	}
+	status := http.StatusOK
+	if len(hs) == 0 && len(bad) > 0 {
+		status = http.StatusUnprocessableEntity
+	}
+	writeJSON(w, status, ImportResult{Imported: len(hs), Rejected: len(bad), Errors: bad})
+	return nil
+}
+
+func csvBody(r *http.Request) (io.Reader, error) {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch {
+	case ct == "text/csv" || ct == "application/csv" || ct == "text/plain":
+		return r.Body, nil
+	case strings.HasPrefix(ct, "multipart/"):
+		mr, err := r.MultipartReader()
+		if err != nil {
+			return nil, relais.Errorf(relais.EINVALID, "The multipart body cannot be read: %v.", err)
+		}
+		for {
+			p, err := mr.NextPart()
+			if err != nil {
+				return nil, relais.Errorf(relais.EINVALID, "Send the CSV in a multipart field named 'file'.")
+			}
+			if p.FormName() == "file" {
+				return p, nil
+			}
+		}
+	}
+	return nil, relais.Errorf(relais.EINVALID, "Send the households as text/csv (or multipart/form-data with a 'file' field); got %q.", ct)
+}

@@ -1,0 +1,144 @@
+// Package api serves Relais' JSON HTTP API (documented in docs/openapi.yaml), the health endpoints and
+// the public family lesson page. Every /api route needs a bearer token; roles decide what it may do.
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"time"
+
+	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/links"
+	"github.com/relais-edu/relais/templates"
+)
+
+// Queue is what the API asks of the job queue.
+type Queue interface {
+	Ingest(ctx context.Context, lessonID int64) error
+	Publish(ctx context.Context, lessonID int64) error
+}
+
+// Config for the API.
+type Config struct {
+	MediaDir       string // uploads are kept under MediaDir/lessons/ID
+	MaxUploadBytes int64  // one lesson upload, media and worksheet together
+	MaxImportBytes int64  // one household CSV
+	MaxImportRows  int
+	DefaultCountry string // for phone numbers without a + prefix
+	DefaultBudget  int    // SMS segments per digest when the upload does not say
+}
+
+// DefaultConfig returns the embedded defaults.
+func DefaultConfig() Config {
+	return Config{
+		MediaDir:       "media",
+		MaxUploadBytes: 2 << 30,
+		MaxImportBytes: 64 << 20,
+		MaxImportRows:  200_000,
+		DefaultCountry: "FR",
+		DefaultBudget:  3,
+	}
+}
+
+// Server holds the API's dependencies.
+type Server struct {
+	store  relais.Store
+	queue  Queue
+	links  *links.Signer
+	cfg    Config
+	log    *slog.Logger
+	ready  func(ctx context.Context) error
+	mux    *http.ServeMux
+	now    func() time.Time
+	tmpl   *templates.Set
+}
+
+// New builds the API. ready is called by /readyz (store and Redis checks).
+func New(store relais.Store, q Queue, signer *links.Signer, tmpl *templates.Set, cfg Config, log *slog.Logger,
+	ready func(context.Context) error) *Server {
+	s := &Server{store: store, queue: q, links: signer, tmpl: tmpl, cfg: cfg, log: log.With("comp", "api"), ready: ready,
+		mux: http.NewServeMux(), now: time.Now}
+	s.routes()
+	return s
+}
+
+// Mount adds a handler outside the API's auth (provider webhooks, which verify their own signatures).
+func (s *Server) Mount(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+
+	s.mux.Handle("POST /api/v1/lessons", s.auth(s.createLesson, relais.RoleTeacher, relais.RoleMedia, relais.RoleAdmin))
+	s.mux.Handle("GET /api/v1/lessons", s.auth(s.listLessons, relais.RoleTeacher, relais.RoleMedia, relais.RoleAdmin))
+	s.mux.Handle("GET /api/v1/lessons/{id}", s.auth(s.getLesson, relais.RoleTeacher, relais.RoleMedia, relais.RoleAdmin))
+	s.mux.Handle("GET /api/v1/lessons/{id}/renditions/{kind}", s.auth(s.getRenditionFile, relais.RoleTeacher, relais.RoleMedia, relais.RoleAdmin))
+	s.mux.Handle("GET /api/v1/lessons/{id}/worksheet", s.auth(s.getWorksheetFile, relais.RoleTeacher, relais.RoleMedia, relais.RoleAdmin))
+	s.mux.Handle("POST /api/v1/lessons/{id}/publish", s.auth(s.publishLesson, relais.RoleMedia, relais.RoleAdmin))
+
+	s.mux.Handle("GET /api/v1/households", s.auth(s.listHouseholds, relais.RoleMedia, relais.RoleAdmin))
+	s.mux.Handle("POST /api/v1/households/import", s.auth(s.importHouseholds, relais.RoleMedia, relais.RoleAdmin))
+
+	s.mux.Handle("GET /api/v1/deliveries", s.auth(s.listDeliveries, relais.RoleTeacher, relais.RoleMedia, relais.RoleAdmin))
+	s.mux.Handle("GET /api/v1/deliveries/{id}", s.auth(s.getDelivery, relais.RoleTeacher, relais.RoleMedia, relais.RoleAdmin))
+
+	s.mux.HandleFunc("GET /l/{token}", s.lessonPage)
+	s.mux.HandleFunc("GET /l/{token}/audio", s.lessonPageAudio)
+	s.mux.HandleFunc("GET /l/{token}/worksheet", s.lessonPageWorksheet)
+}
+
+// ServeHTTP gives every request an id, recovers panics into a 500, and logs the request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := r.Header.Get("X-Request-Id")
+	if id == "" || len(id) > 64 {
+		var b [8]byte
+		rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	}
+	w.Header().Set("X-Request-Id", id)
+	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+	start := s.now()
+	rec := &statusRecorder{ResponseWriter: w, status: 200}
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("panic", "request_id", id, "method", r.Method, "path", r.URL.Path, "panic", p)
+			writeError(rec, r, relais.Errorf(relais.EINTERNAL, "internal error"), s.log)
+		}
+		s.log.Debug("request", "request_id", id, "method", r.Method, "path", r.URL.Path, "status", rec.status,
+			"ms", s.now().Sub(start).Milliseconds())
+	}()
+	s.mux.ServeHTTP(rec, r)
+}
+
+type requestIDKey struct{}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "database"})
+		return
+	}
+	if s.ready != nil {
+		if err := s.ready(ctx); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
+			return
+		}
+	}
+	writeJSON(w, 200, map[string]string{"status": "ok"})
+}

@@ -1,0 +1,33 @@
+// Package postal is the channel for households reached only by post. A send puts the delivery in its
+// region's postal queue (status queued); the regional office prints the batch and marks it posted.
+package postal
+
+import (
+	"context"
+	"fmt"
+
+	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/channels"
+)
+
+// Channel queues postal packets.
+type Channel struct{}
+
+var _ channels.Channel = (*Channel)(nil)
+
+// Name is "postal".
+func (*Channel) Name() relais.ChannelName { return relais.ChannelPostal }
+
+// Send queues the packet in the household's regional batch; the batch id is the provider id.
+func (*Channel) Send(ctx context.Context, m channels.Message) (channels.Receipt, error) {
+	if m.Household.PostalAddress == "" {
+		return channels.Receipt{}, &channels.SendError{Kind: channels.Permanent, Contact: relais.ContactInvalid,
+			Err: fmt.Errorf("household %d has no postal address", m.Household.ID)}
+	}
+	region := m.Household.Region
+	if region == "" {
+		region = "unassigned"
+	}
+	return channels.Receipt{ProviderID: fmt.Sprintf("batch:%s:lesson-%d", region, m.Lesson.ID),
+		Status: relais.DeliveryQueued}, nil
+}

@@ -1,0 +1,26 @@
+package links
+
+import "testing"
+
+func TestTokenRoundTripAndTamper(t *testing.T) {
+	s := NewSigner([]byte("secret"), "https://relais.example.org/")
+	tok := s.Token(42, 8_000_000)
+	l, h, err := s.Verify(tok)
+	if err != nil || l != 42 || h != 8_000_000 {
+		t.Fatalf("Verify = %d, %d, %v", l, h, err)
+	}
+	if got, want := s.LessonURL(42, 8_000_000), "https://relais.example.org/l/"+tok; got != want {
+		t.Errorf("LessonURL = %q, want %q", got, want)
+	}
+	other := NewSigner([]byte("other"), "")
+	if _, _, err := other.Verify(tok); err != ErrBadToken {
+		t.Errorf("token from another secret: err = %v", err)
+	}
+	b := []byte(tok)
+	b[0] ^= 1
+	for _, bad := range []string{"", "!!", string(b), tok[:len(tok)-1]} {
+		if _, _, err := s.Verify(bad); err != ErrBadToken {
+			t.Errorf("Verify(%q) err = %v, want ErrBadToken", bad, err)
+		}
+	}
+}

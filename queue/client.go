@@ -1,0 +1,83 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/hibiken/asynq"
+)
+
+// Client enqueues work. The API holds one; so does every worker (handlers enqueue the next steps).
+type Client struct {
+	c    *asynq.Client
+	insp *asynq.Inspector
+}
+
+// NewClient connects to Redis.
+func NewClient(redis asynq.RedisConnOpt) *Client {
+	return &Client{c: asynq.NewClient(redis), insp: asynq.NewInspector(redis)}
+}
+
+// Close releases the Redis connections.
+func (c *Client) Close() error { return errors.Join(c.c.Close(), c.insp.Close()) }
+
+// enqueue adds a task; a task with the same id already in Redis means the work is already queued, which
+// is what a re-run handler wants, so it is not an error.
+func (c *Client) enqueue(ctx context.Context, typ string, payload any, opts ...asynq.Option) error {
+	t, err := newTask(typ, payload, opts...)
+	if err != nil {
+		return err
+	}
+	_, err = c.c.EnqueueContext(ctx, t)
+	if errors.Is(err, asynq.ErrTaskIDConflict) || errors.Is(err, asynq.ErrDuplicateTask) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("enqueue %s: %w", typ, err)
+	}
+	return nil
+}
+
+func lessonTaskID(typ string, lessonID int64) asynq.Option {
+	return asynq.TaskID(typ + ":" + strconv.FormatInt(lessonID, 10))
+}
+
+// Ingest queues the probe of a new upload; the rest of the pipeline follows from it.
+func (c *Client) Ingest(ctx context.Context, lessonID int64) error {
+	return c.enqueue(ctx, TypeIngest, LessonPayload{LessonID: lessonID}, asynq.Queue(QueueMedia),
+		lessonTaskID(TypeIngest, lessonID))
+}
+
+// Publish starts a lesson's fan-out at its first page.
+func (c *Client) Publish(ctx context.Context, lessonID int64) error {
+	return c.enqueue(ctx, TypeFanout, FanoutPayload{LessonID: lessonID}, asynq.Queue(QueueDefault),
+		asynq.TaskID(fmt.Sprintf("%s:%d:0", TypeFanout, lessonID)))
+}
+
+// Backlog counts the send tasks waiting in Redis (pending, scheduled or waiting for a retry).
+func (c *Client) Backlog() (int, error) {
+	info, err := c.insp.GetQueueInfo(QueueSend)
+	if errors.Is(err, asynq.ErrQueueNotFound) {
+		return 0, nil
+	} else if err != nil {
+		return 0, err
+	}
+	return info.Pending + info.Scheduled + info.Retry, nil
+}
+
+// QueueStats returns the size of each Relais queue, for /readyz and the CLI.
+func (c *Client) QueueStats() (map[string]*asynq.QueueInfo, error) {
+	out := map[string]*asynq.QueueInfo{}
+	for _, q := range []string{QueueMedia, QueueDefault, QueueSend} {
+		info, err := c.insp.GetQueueInfo(q)
+		if errors.Is(err, asynq.ErrQueueNotFound) {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		out[q] = info
+	}
+	return out, nil
+}

@@ -1,0 +1,298 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/channels"
+	"github.com/relais-edu/relais/fanout"
+)
+
+// handleFanout plans the deliveries of one page of households and queues their sends, then queues the
+// next page. Re-running a page plans nothing new and re-queues only deliveries still pending.
+func (w *Worker) handleFanout(ctx context.Context, t *asynq.Task) error {
+	var p FanoutPayload
+	if err := decode(t, &p); err != nil {
+		return err
+	}
+	l, err := w.store.Lesson(ctx, p.LessonID)
+	if err != nil {
+		return w.lessonGone(p.LessonID, err)
+	}
+	if l.Status != relais.LessonPublished {
+		return fmt.Errorf("fan-out of lesson %d in status %s: %w", l.ID, l.Status, asynq.SkipRetry)
+	}
+	if backlog, err := w.client.Backlog(); err != nil {
+		return err
+	} else if backlog > w.cfg.MaxSendBacklog {
+		return errBacklog{wait: 2 * time.Second}
+	}
+	hs, err := w.store.Households(ctx, relais.HouseholdFilter{Grade: l.Grade, Region: l.Region,
+		Page: relais.Page{After: p.After, Limit: w.cfg.FanoutPageSize}})
+	if err != nil {
+		return err
+	}
+	byChannel := map[relais.ChannelName][]relais.Delivery{}
+	var order []relais.ChannelName
+	for _, h := range hs {
+		for _, r := range fanout.Routes(h) {
+			d := relais.Delivery{LessonID: l.ID, HouseholdID: h.ID, Channel: r.Channel}
+			if r.Skip != "" {
+				d.Status, d.Reason = relais.DeliverySkipped, r.Skip
+			}
+			if _, seen := byChannel[r.Channel]; !seen {
+				order = append(order, r.Channel)
+			}
+			byChannel[r.Channel] = append(byChannel[r.Channel], d)
+		}
+	}
+	for _, ch := range order {
+		ids, err := w.store.PlanDeliveries(ctx, byChannel[ch])
+		if err != nil {
+			return err
+		}
+		if err := w.queueSends(ctx, ch, ids); err != nil {
+			return err
+		}
+	}
+	if len(hs) < w.cfg.FanoutPageSize {
+		w.log.Info("fan-out planned", "lesson_id", l.ID)
+		return nil
+	}
+	next := hs[len(hs)-1].ID
+	return w.client.enqueue(ctx, TypeFanout, FanoutPayload{LessonID: l.ID, After: next}, asynq.Queue(QueueDefault),
+		asynq.TaskID(fmt.Sprintf("%s:%d:%d", TypeFanout, l.ID, next)), asynq.MaxRetry(w.cfg.MaxRetry))
+}
+
+// queueSends splits pending delivery ids into send tasks of the channel's page size. The task id is
+// the first delivery's id, so a re-run of the page does not queue the same page twice.
+func (w *Worker) queueSends(ctx context.Context, ch relais.ChannelName, ids []int64) error {
+	size := w.cfg.SendPageSize[ch]
+	if size <= 0 {
+		size = 100
+	}
+	for start := 0; start < len(ids); start += size {
+		page := ids[start:min(start+size, len(ids))]
+		err := w.client.enqueue(ctx, TypeSend, SendPayload{Channel: ch, DeliveryIDs: page}, asynq.Queue(QueueSend),
+			asynq.TaskID(fmt.Sprintf("%s:%s:%d", TypeSend, ch, page[0])), asynq.MaxRetry(w.cfg.MaxRetry))
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// handleSend hands a page of deliveries to their channel. Deliveries no longer pending were sent by an
+// earlier run and are left alone; a delivery is only ever handed to the provider while pending, and is
+// moved on as soon as the provider takes it, so a retried page sends only what did not go.
+func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
+	var p SendPayload
+	if err := decode(t, &p); err != nil {
+		return err
+	}
+	ch, ok := w.channels.Get(p.Channel)
+	if !ok {
+		return fmt.Errorf("no %s channel is configured: %w", p.Channel, asynq.SkipRetry)
+	}
+	msgs, err := w.messages(ctx, p)
+	if err != nil {
+		return err
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	var results []channels.Result
+	if bs, ok := ch.(channels.BatchSender); ok {
+		results = bs.SendBatch(ctx, msgs)
+	} else {
+		results = make([]channels.Result, len(msgs))
+		for i, m := range msgs {
+			r, err := ch.Send(ctx, m)
+			results[i] = channels.Result{Receipt: r, Err: err}
+		}
+	}
+	var retry *channels.SendError
+	var retryIDs []int64
+	for i, res := range results {
+		m := msgs[i]
+		if res.Err == nil {
+			status := res.Receipt.Status
+			if status == "" {
+				status = relais.DeliveryQueued
+			}
+			if _, err := w.store.AdvanceDelivery(ctx, m.Delivery.ID, status, "accepted by provider", res.Receipt.ProviderID); err != nil {
+				return err
+			}
+			continue
+		}
+		se := channels.ClassOf(res.Err)
+		if se.Kind == channels.Permanent {
+			if err := w.permanentFailure(ctx, m, se); err != nil {
+				return err
+			}
+			continue
+		}
+		retryIDs = append(retryIDs, m.Delivery.ID)
+		if retry == nil || se.Kind == channels.Throttled && se.RetryAfter > retry.RetryAfter {
+			retry = se
+		}
+	}
+	if retry == nil {
+		return nil
+	}
+	if lastAttempt(ctx) && retry.Kind != channels.Throttled {
+		for _, id := range retryIDs {
+			if _, err := w.store.AdvanceDelivery(ctx, id, relais.DeliveryFailed,
+				fmt.Sprintf("gave up after %d tries: %v", w.cfg.MaxRetry+1, retry.Err), ""); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("send %d of %d %s deliveries: %w", len(retryIDs), len(msgs), p.Channel, retry)
+}
+
+// permanentFailure records a give-up on the delivery and what it tells about the contact.
+func (w *Worker) permanentFailure(ctx context.Context, m channels.Message, se *channels.SendError) error {
+	if _, err := w.store.AdvanceDelivery(ctx, m.Delivery.ID, relais.DeliveryFailed, se.Error(), ""); err != nil {
+		return err
+	}
+	if se.Contact == relais.ContactOK {
+		return nil
+	}
+	h := m.Household
+	switch m.Delivery.Channel {
+	case relais.ChannelSMS:
+		if se.Contact == relais.ContactOptedOut {
+			return w.store.SetSMSOptOut(ctx, h.Phone, true)
+		}
+		return w.store.SetPhoneStatus(ctx, h.Phone, se.Contact)
+	case relais.ChannelEmail:
+		if se.Contact == relais.ContactOptedOut {
+			return w.store.SetEmailOptOut(ctx, h.Email, true)
+		}
+		return w.store.SetEmailStatus(ctx, h.Email, se.Contact)
+	}
+	return nil
+}
+
+// messages loads what the channel needs for the still-pending deliveries of a page, skipping (and
+// recording) those that can no longer be sent.
+func (w *Worker) messages(ctx context.Context, p SendPayload) ([]channels.Message, error) {
+	ds, err := w.store.DeliveriesByIDs(ctx, p.DeliveryIDs)
+	if err != nil {
+		return nil, err
+	}
+	var hids []int64
+	for _, d := range ds {
+		hids = append(hids, d.HouseholdID)
+	}
+	hs, err := w.store.HouseholdsByIDs(ctx, hids)
+	if err != nil {
+		return nil, err
+	}
+	lessons := map[int64]*lessonContent{}
+	var msgs []channels.Message
+	for _, d := range ds {
+		if d.Status != relais.DeliveryPending {
+			continue
+		}
+		h, ok := hs[d.HouseholdID]
+		if !ok {
+			if _, err := w.store.AdvanceDelivery(ctx, d.ID, relais.DeliverySkipped, "household removed", ""); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if reason := fanout.StillReachable(h, d.Channel); reason != "" {
+			if _, err := w.store.AdvanceDelivery(ctx, d.ID, relais.DeliverySkipped, reason, ""); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if contact := contactOf(h, d.Channel); contact != "" {
+			owner, err := w.store.ClaimContact(ctx, d.LessonID, d.Channel, contact, d.ID)
+			if err != nil {
+				return nil, err
+			}
+			if owner != d.ID {
+				if _, err := w.store.AdvanceDelivery(ctx, d.ID, relais.DeliverySkipped,
+					fmt.Sprintf("same %s contact as delivery %d", d.Channel, owner), ""); err != nil {
+					return nil, err
+				}
+				continue
+			}
+		}
+		lc, ok := lessons[d.LessonID]
+		if !ok {
+			if lc, err = w.loadLesson(ctx, d.LessonID); err != nil {
+				return nil, err
+			}
+			lessons[d.LessonID] = lc
+		}
+		if _, err := w.store.IncrementAttempts(ctx, d.ID); err != nil {
+			return nil, err
+		}
+		m := channels.Message{Delivery: d, Household: h, Lesson: lc.lesson, Digest: lc.digest(h.Language),
+			Worksheet: lc.worksheet}
+		if w.links.Lesson != nil {
+			m.LessonURL = w.links.Lesson(d.LessonID, h.ID)
+		}
+		if w.links.Unsubscribe != nil && d.Channel == relais.ChannelEmail {
+			m.UnsubscribeURL = w.links.Unsubscribe(h)
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs, nil
+}
+
+// contactOf is the address a channel sends to, for dedupe across households sharing it.
+func contactOf(h relais.Household, ch relais.ChannelName) string {
+	switch ch {
+	case relais.ChannelSMS:
+		return h.Phone
+	case relais.ChannelEmail:
+		return h.Email
+	}
+	return ""
+}
+
+type lessonContent struct {
+	lesson    relais.Lesson
+	digests   map[string]*relais.Digest
+	worksheet *relais.Worksheet
+}
+
+// digest returns the digest in lang, else in the lesson's own language.
+func (lc *lessonContent) digest(lang string) *relais.Digest {
+	if d, ok := lc.digests[lang]; ok {
+		return d
+	}
+	return lc.digests[lc.lesson.Language]
+}
+
+func (w *Worker) loadLesson(ctx context.Context, id int64) (*lessonContent, error) {
+	l, err := w.store.Lesson(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	lc := &lessonContent{lesson: l, digests: map[string]*relais.Digest{}}
+	ds, err := w.store.Digests(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	for i := range ds {
+		lc.digests[ds[i].Language] = &ds[i]
+	}
+	ws, err := w.store.Worksheet(ctx, id)
+	if err == nil {
+		lc.worksheet = &ws
+	} else if relais.ErrorCode(err) != relais.ENOTFOUND {
+		return nil, err
+	}
+	return lc, nil
+}

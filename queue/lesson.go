@@ -1,0 +1,193 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/hibiken/asynq"
+
+	relais "github.com/relais-edu/relais"
+)
+
+// handleIngest probes an upload and, when it is accepted, queues the renditions, the digests and the
+// worksheet. A refused upload ends here with the reason on the lesson.
+func (w *Worker) handleIngest(ctx context.Context, t *asynq.Task) error {
+	var p LessonPayload
+	if err := decode(t, &p); err != nil {
+		return err
+	}
+	l, err := w.store.Lesson(ctx, p.LessonID)
+	if err != nil {
+		return w.lessonGone(p.LessonID, err)
+	}
+	if l.Status != relais.LessonUploaded && l.Status != relais.LessonProcessing {
+		return nil // already decided by an earlier run
+	}
+	if err := w.store.SetLessonProgress(ctx, l.ID, "probe", 0); err != nil {
+		return err
+	}
+	d, err := w.pipeline.Probe(ctx, l.MediaPath)
+	if relais.ErrorCode(err) == relais.EINVALID {
+		w.log.Info("upload refused", "lesson_id", l.ID, "reason", relais.ErrorMessage(err))
+		return w.store.SetLessonStatus(ctx, l.ID, relais.LessonRejected, relais.ErrorMessage(err))
+	} else if err != nil {
+		return w.failIfLast(ctx, l.ID, "probe", err)
+	}
+	if err := w.store.SetLessonDuration(ctx, l.ID, d); err != nil {
+		return err
+	}
+	if err := w.store.SetLessonStatus(ctx, l.ID, relais.LessonProcessing, ""); err != nil {
+		return err
+	}
+	for _, next := range []struct {
+		typ, queue string
+	}{{TypeTranscode, QueueMedia}, {TypeDigest, QueueDefault}, {TypeWorksheet, QueueDefault}} {
+		err := w.client.enqueue(ctx, next.typ, LessonPayload{LessonID: l.ID}, asynq.Queue(next.queue),
+			lessonTaskID(next.typ, l.ID), asynq.MaxRetry(w.cfg.MaxRetry))
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// handleTranscode renders the lesson's media.
+func (w *Worker) handleTranscode(ctx context.Context, t *asynq.Task) error {
+	l, ok, err := w.processingLesson(ctx, t)
+	if !ok {
+		return err
+	}
+	last := -1
+	progress := func(step string, pct int) {
+		if pct == last {
+			return
+		}
+		last = pct
+		if err := w.store.SetLessonProgress(ctx, l.ID, step, pct); err != nil {
+			w.log.Warn("record progress", "lesson_id", l.ID, "err", err)
+		}
+	}
+	rs, err := w.pipeline.Render(ctx, l, w.lessonDir(l.ID), progress)
+	if relais.ErrorCode(err) == relais.EINVALID {
+		// The media cannot be made broadcast-ready (e.g. loudness out of tolerance): retrying will not help.
+		w.store.SetLessonStatus(ctx, l.ID, relais.LessonFailed, relais.ErrorMessage(err))
+		return fmt.Errorf("transcode lesson %d: %w", l.ID, errors.Join(err, asynq.SkipRetry))
+	} else if err != nil {
+		return w.failIfLast(ctx, l.ID, "transcode", err)
+	}
+	for _, r := range rs {
+		r.LessonID = l.ID
+		if err := w.store.PutRendition(ctx, r); err != nil {
+			return err
+		}
+	}
+	return w.checkReady(ctx, l.ID)
+}
+
+// handleDigest writes the SMS digests.
+func (w *Worker) handleDigest(ctx context.Context, t *asynq.Task) error {
+	l, ok, err := w.processingLesson(ctx, t)
+	if !ok {
+		return err
+	}
+	ds, err := w.pipeline.Digests(ctx, l)
+	if err != nil {
+		return w.failIfLast(ctx, l.ID, "digest", err)
+	}
+	for _, d := range ds {
+		d.LessonID = l.ID
+		if err := w.store.PutDigest(ctx, d); err != nil {
+			return err
+		}
+	}
+	return w.checkReady(ctx, l.ID)
+}
+
+// handleWorksheet validates or renders the worksheet PDF.
+func (w *Worker) handleWorksheet(ctx context.Context, t *asynq.Task) error {
+	l, ok, err := w.processingLesson(ctx, t)
+	if !ok {
+		return err
+	}
+	ws, err := w.pipeline.Worksheet(ctx, l, w.lessonDir(l.ID))
+	if relais.ErrorCode(err) == relais.EINVALID || relais.ErrorCode(err) == relais.ETOOLARGE {
+		w.store.SetLessonStatus(ctx, l.ID, relais.LessonFailed, relais.ErrorMessage(err))
+		return fmt.Errorf("worksheet of lesson %d: %w", l.ID, errors.Join(err, asynq.SkipRetry))
+	} else if err != nil {
+		return w.failIfLast(ctx, l.ID, "worksheet", err)
+	}
+	ws.LessonID = l.ID
+	if err := w.store.PutWorksheet(ctx, ws); err != nil {
+		return err
+	}
+	return w.checkReady(ctx, l.ID)
+}
+
+// processingLesson loads the lesson of a task; ok is false when there is nothing (more) to do.
+func (w *Worker) processingLesson(ctx context.Context, t *asynq.Task) (relais.Lesson, bool, error) {
+	var p LessonPayload
+	if err := decode(t, &p); err != nil {
+		return relais.Lesson{}, false, err
+	}
+	l, err := w.store.Lesson(ctx, p.LessonID)
+	if err != nil {
+		return l, false, w.lessonGone(p.LessonID, err)
+	}
+	return l, l.Status == relais.LessonProcessing, nil
+}
+
+func (w *Worker) lessonGone(id int64, err error) error {
+	if relais.ErrorCode(err) == relais.ENOTFOUND {
+		return fmt.Errorf("lesson %d: %w", id, errors.Join(err, asynq.SkipRetry))
+	}
+	return err
+}
+
+// failIfLast marks the lesson failed when this was the task's last try, so a teacher is never left
+// waiting on a lesson nothing will finish.
+func (w *Worker) failIfLast(ctx context.Context, id int64, step string, err error) error {
+	err = fmt.Errorf("%s lesson %d: %w", step, id, err)
+	if lastAttempt(ctx) {
+		if serr := w.store.SetLessonStatus(ctx, id, relais.LessonFailed,
+			fmt.Sprintf("The %s step failed after several tries; the media team has been told.", step)); serr != nil {
+			return errors.Join(err, serr)
+		}
+		w.log.Error("lesson failed", "lesson_id", id, "step", step, "err", err)
+	}
+	return err
+}
+
+// checkReady marks the lesson ready once every product exists. Each product task calls it after writing
+// its own; the last one to finish sees them all.
+func (w *Worker) checkReady(ctx context.Context, id int64) error {
+	rs, err := w.store.Renditions(ctx, id)
+	if err != nil {
+		return err
+	}
+	kinds := map[relais.RenditionKind]bool{}
+	for _, r := range rs {
+		kinds[r.Kind] = true
+	}
+	if !kinds[relais.RenditionTV] || !kinds[relais.RenditionRadio] || !kinds[relais.RenditionLowband] {
+		return nil
+	}
+	ds, err := w.store.Digests(ctx, id)
+	if err != nil || len(ds) == 0 {
+		return err
+	}
+	if _, err := w.store.Worksheet(ctx, id); relais.ErrorCode(err) == relais.ENOTFOUND {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	l, err := w.store.Lesson(ctx, id)
+	if err != nil || l.Status != relais.LessonProcessing {
+		return err
+	}
+	if err := w.store.SetLessonProgress(ctx, id, "done", 100); err != nil {
+		return err
+	}
+	w.log.Info("lesson ready", "lesson_id", id)
+	return w.store.SetLessonStatus(ctx, id, relais.LessonReady, "")
+}

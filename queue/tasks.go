@@ -1,0 +1,74 @@
+// Package queue runs every background step of Relais as an asynq task on Redis: probing an upload,
+// rendering, writing digests and worksheets, the fan-out and the sends. It is the one place that knows
+// asynq: channel errors are translated to asynq's retry semantics here and nowhere else.
+//
+// Task flow for one lesson:
+//
+//	lesson:ingest ──> lesson:transcode ─┐
+//	             ├──> lesson:digest ────┼──> lesson ready ──(publish)──> lesson:fanout page 1 ──> page 2 ...
+//	             └──> lesson:worksheet ─┘                                   └──> delivery:send (a page of ids)
+//
+// The deliveries table is the source of truth of a fan-out: a fan-out task pages through households,
+// writes their deliveries (idempotently), and enqueues send tasks carrying a page of delivery ids. Redis
+// holds only the work in flight.
+package queue
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/hibiken/asynq"
+
+	relais "github.com/relais-edu/relais"
+)
+
+// Task types.
+const (
+	TypeIngest    = "lesson:ingest"
+	TypeTranscode = "lesson:transcode"
+	TypeDigest    = "lesson:digest"
+	TypeWorksheet = "lesson:worksheet"
+	TypeFanout    = "lesson:fanout"
+	TypeSend      = "delivery:send"
+)
+
+// Queue names. Media work has its own queue and its own server so that a worker runs a bounded number
+// of transcodes (CPU-bound) beside many sends (I/O-bound).
+const (
+	QueueMedia   = "media"
+	QueueDefault = "default"
+	QueueSend    = "send"
+)
+
+// LessonPayload names a lesson.
+type LessonPayload struct {
+	LessonID int64 `json:"lesson_id"`
+}
+
+// FanoutPayload is one page of a lesson's fan-out: households with an id after After.
+type FanoutPayload struct {
+	LessonID int64 `json:"lesson_id"`
+	After    int64 `json:"after"`
+}
+
+// SendPayload carries a page of deliveries of one channel.
+type SendPayload struct {
+	Channel     relais.ChannelName `json:"channel"`
+	DeliveryIDs []int64            `json:"delivery_ids"`
+}
+
+func newTask(typ string, payload any, opts ...asynq.Option) (*asynq.Task, error) {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return nil, fmt.Errorf("marshal %s payload: %w", typ, err)
+	}
+	return asynq.NewTask(typ, b, opts...), nil
+}
+
+func decode(t *asynq.Task, v any) error {
+	if err := json.Unmarshal(t.Payload(), v); err != nil {
+		// A payload that does not decode will never decode: do not retry it.
+		return fmt.Errorf("decode %s payload: %v: %w", t.Type(), err, asynq.SkipRetry)
+	}
+	return nil
+}

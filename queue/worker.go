@@ -1,0 +1,169 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/channels"
+)
+
+// Pipeline is the media and text work the lesson tasks call. main wires it to the ingest, SMS and
+// worksheet packages; keeping it as functions keeps this package free of FFmpeg and PDF code.
+type Pipeline struct {
+	// Probe validates an upload. A refusal is a *relais.Error with code invalid whose message the
+	// teacher reads; any other error is retried.
+	Probe func(ctx context.Context, path string) (time.Duration, error)
+	// Render writes the TV, radio and low-bandwidth renditions into outDir.
+	Render func(ctx context.Context, l relais.Lesson, outDir string, progress func(step string, percent int)) ([]relais.Rendition, error)
+	// Digests writes the SMS digest of the lesson in every language.
+	Digests func(ctx context.Context, l relais.Lesson) ([]relais.Digest, error)
+	// Worksheet validates the teacher's PDF, or renders one from the lesson text into outDir.
+	Worksheet func(ctx context.Context, l relais.Lesson, outDir string) (relais.Worksheet, error)
+}
+
+// Links builds the signed public addresses put in messages.
+type Links struct {
+	Lesson      func(lessonID, householdID int64) string
+	Unsubscribe func(h relais.Household) string
+}
+
+// Config tunes the workers.
+type Config struct {
+	MediaDir         string // renditions and worksheets go under MediaDir/lessons/ID
+	Concurrency      int    // send, fan-out and text tasks at once
+	MediaConcurrency int    // probes and transcodes at once (CPU-bound)
+	MaxRetry         int
+	FanoutPageSize   int                        // households per fan-out task
+	SendPageSize     map[relais.ChannelName]int // deliveries per send task
+	MaxSendBacklog   int                        // send tasks waiting in Redis before the fan-out waits
+	ShutdownTimeout  time.Duration
+}
+
+// DefaultConfig returns settings for one machine of 2 cores.
+func DefaultConfig() Config {
+	return Config{
+		MediaDir:         "media",
+		Concurrency:      20,
+		MediaConcurrency: 1,
+		MaxRetry:         10,
+		FanoutPageSize:   1000,
+		SendPageSize: map[relais.ChannelName]int{
+			relais.ChannelSMS: 100, relais.ChannelEmail: 50, relais.ChannelPostal: 500,
+		},
+		MaxSendBacklog:  2000,
+		ShutdownTimeout: 25 * time.Second,
+	}
+}
+
+// Worker runs the task handlers on two asynq servers: one for media, one for everything else.
+type Worker struct {
+	store    relais.Store
+	channels *channels.Registry
+	pipeline Pipeline
+	links    Links
+	client   *Client
+	cfg      Config
+	log      *slog.Logger
+	now      func() time.Time
+
+	media *asynq.Server
+	main  *asynq.Server
+}
+
+// NewWorker builds a worker; Start runs it.
+func NewWorker(redis asynq.RedisConnOpt, store relais.Store, reg *channels.Registry, p Pipeline, links Links,
+	client *Client, cfg Config, log *slog.Logger) *Worker {
+	w := &Worker{store: store, channels: reg, pipeline: p, links: links, client: client, cfg: cfg,
+		log: log.With("comp", "worker"), now: time.Now}
+	base := asynq.Config{
+		RetryDelayFunc:  retryDelay,
+		IsFailure:       isFailure,
+		Logger:          newAsynqLogger(w.log),
+		ShutdownTimeout: cfg.ShutdownTimeout,
+		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
+			w.log.Warn("task failed", "type", t.Type(), "err", err)
+		}),
+	}
+	mc := base
+	mc.Concurrency = max(cfg.MediaConcurrency, 1)
+	mc.Queues = map[string]int{QueueMedia: 1}
+	w.media = asynq.NewServer(redis, mc)
+	oc := base
+	oc.Concurrency = max(cfg.Concurrency, 1)
+	oc.Queues = map[string]int{QueueDefault: 3, QueueSend: 6}
+	w.main = asynq.NewServer(redis, oc)
+	return w
+}
+
+// Start runs both servers.
+func (w *Worker) Start() error {
+	mm := asynq.NewServeMux()
+	mm.HandleFunc(TypeIngest, w.handleIngest)
+	mm.HandleFunc(TypeTranscode, w.handleTranscode)
+	om := asynq.NewServeMux()
+	om.HandleFunc(TypeDigest, w.handleDigest)
+	om.HandleFunc(TypeWorksheet, w.handleWorksheet)
+	om.HandleFunc(TypeFanout, w.handleFanout)
+	om.HandleFunc(TypeSend, w.handleSend)
+	if err := w.media.Start(mm); err != nil {
+		return fmt.Errorf("start media worker: %w", err)
+	}
+	if err := w.main.Start(om); err != nil {
+		w.media.Shutdown()
+		return fmt.Errorf("start worker: %w", err)
+	}
+	return nil
+}
+
+// Shutdown stops taking tasks and waits for running ones (up to ShutdownTimeout); unfinished tasks go
+// back to their queue.
+func (w *Worker) Shutdown() {
+	w.main.Shutdown()
+	w.media.Shutdown()
+}
+
+func (w *Worker) lessonDir(id int64) string {
+	return filepath.Join(w.cfg.MediaDir, "lessons", fmt.Sprint(id))
+}
+
+// lastAttempt reports whether this run of the task is its last.
+func lastAttempt(ctx context.Context) bool {
+	n, ok1 := asynq.GetRetryCount(ctx)
+	m, ok2 := asynq.GetMaxRetry(ctx)
+	return ok1 && ok2 && n >= m
+}
+
+// errBacklog makes a fan-out page wait while the send queue is full.
+type errBacklog struct{ wait time.Duration }
+
+func (e errBacklog) Error() string { return fmt.Sprintf("send backlog full, waiting %s", e.wait) }
+
+// retryDelay honours a provider's Retry-After and the fan-out's backlog wait, else asynq's backoff.
+func retryDelay(n int, err error, t *asynq.Task) time.Duration {
+	var se *channels.SendError
+	if errors.As(err, &se) && se.Kind == channels.Throttled && se.RetryAfter > 0 {
+		return se.RetryAfter
+	}
+	var bl errBacklog
+	if errors.As(err, &bl) {
+		return bl.wait
+	}
+	return asynq.DefaultRetryDelayFunc(n, err, t)
+}
+
+// isFailure: a throttled send or a waiting fan-out was not processed and does not use up a retry.
+func isFailure(err error) bool {
+	var se *channels.SendError
+	if errors.As(err, &se) && se.Kind == channels.Throttled {
+		return false
+	}
+	var bl errBacklog
+	return !errors.As(err, &bl)
+}
