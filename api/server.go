@@ -45,15 +45,15 @@ func DefaultConfig() Config {
 
 // Server holds the API's dependencies.
 type Server struct {
-	store  relais.Store
-	queue  Queue
-	links  *links.Signer
-	cfg    Config
-	log    *slog.Logger
-	ready  func(ctx context.Context) error
-	mux    *http.ServeMux
-	now    func() time.Time
-	tmpl   *templates.Set
+	store relais.Store
+	queue Queue
+	links *links.Signer
+	cfg   Config
+	log   *slog.Logger
+	ready func(ctx context.Context) error
+	mux   *http.ServeMux
+	now   func() time.Time
+	tmpl  *templates.Set
 }
 
 // New builds the API. ready is called by /readyz (store and Redis checks).

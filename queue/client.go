@@ -58,24 +58,32 @@ func (c *Client) Publish(ctx context.Context, lessonID int64) error {
 
 // Backlog counts the send tasks waiting in Redis (pending, scheduled or waiting for a retry).
 func (c *Client) Backlog() (int, error) {
-	info, err := c.insp.GetQueueInfo(QueueSend)
-	if errors.Is(err, asynq.ErrQueueNotFound) {
-		return 0, nil
-	} else if err != nil {
+	stats, err := c.QueueStats()
+	if err != nil {
 		return 0, err
+	}
+	info, ok := stats[QueueSend]
+	if !ok {
+		return 0, nil
 	}
 	return info.Pending + info.Scheduled + info.Retry, nil
 }
 
-// QueueStats returns the size of each Relais queue, for /readyz and the CLI.
+// QueueStats returns the size of each Relais queue that exists yet (asynq creates a queue with its
+// first task), for the fan-out's backpressure and for monitoring.
 func (c *Client) QueueStats() (map[string]*asynq.QueueInfo, error) {
+	names, err := c.insp.Queues()
+	if err != nil {
+		return nil, err
+	}
 	out := map[string]*asynq.QueueInfo{}
-	for _, q := range []string{QueueMedia, QueueDefault, QueueSend} {
-		info, err := c.insp.GetQueueInfo(q)
-		if errors.Is(err, asynq.ErrQueueNotFound) {
+	for _, q := range names {
+		if q != QueueMedia && q != QueueDefault && q != QueueSend {
 			continue
-		} else if err != nil {
-			return nil, err
+		}
+		info, err := c.insp.GetQueueInfo(q)
+		if err != nil {
+			return nil, fmt.Errorf("queue %s: %w", q, err)
 		}
 		out[q] = info
 	}

@@ -11,13 +11,14 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/relais-edu/relais/internal/mailpit"
 )
 
 var (
@@ -118,34 +119,11 @@ func SMTP(t testing.TB) (smtp, httpAPI string) {
 }
 
 func startMailpit() (string, string, error) {
-	bin, err := exec.LookPath("mailpit")
+	s, err := mailpit.Start(context.Background())
 	if err != nil {
-		gobin := filepath.Join(os.Getenv("HOME"), "go", "bin", "mailpit")
-		if _, serr := os.Stat(gobin); serr != nil {
-			return "", "", err
-		}
-		bin = gobin
-	}
-	ports := make([]int, 2)
-	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return "", "", err
-		}
-		ports[i] = l.Addr().(*net.TCPAddr).Port
-		l.Close()
-	}
-	smtp := fmt.Sprintf("127.0.0.1:%d", ports[0])
-	web := fmt.Sprintf("127.0.0.1:%d", ports[1])
-	cmd := exec.Command(bin, "--smtp", smtp, "--listen", web, "--disable-version-check",
-		"--smtp-disable-rdns", "--smtp-auth-accept-any", "--smtp-auth-allow-insecure", "--max", "100000")
-	if err := cmd.Start(); err != nil {
 		return "", "", err
 	}
-	if err := waitTCP(smtp, 15*time.Second); err != nil {
-		return "", "", err
-	}
-	return smtp, "http://" + web, waitTCP(web, 15*time.Second)
+	return s.SMTPAddr, s.APIURL, nil
 }
 
 func waitTCP(addr string, d time.Duration) error {

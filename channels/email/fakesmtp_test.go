@@ -1,0 +1,161 @@
+package email
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// fakeRelay is an SMTP server speaking the real wire protocol, for answers mailpit cannot be made to
+// give (550 5.1.1 for one recipient, a dropped connection). rcpt decides the reply to RCPT TO and
+// dataEnd the reply after the message data, from the recipient's address; "" means "250 2.0.0 OK",
+// "drop" closes the connection, "stall" never answers.
+type fakeRelay struct {
+	ln      net.Listener
+	rcpt    func(addr string) string
+	dataEnd func(addr string) string
+	conns   atomic.Int32
+	// hangUpAfterData closes the connection right after accepting a message, as a relay whose idle
+	// timeout expired would.
+	hangUpAfterData atomic.Bool
+	wg              sync.WaitGroup
+
+	mu       sync.Mutex
+	accepted []string // recipients whose message was accepted
+}
+
+func newFakeRelay(t *testing.T, rcpt, dataEnd func(string) string) *fakeRelay {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeRelay{ln: ln, rcpt: rcpt, dataEnd: dataEnd}
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			f.conns.Add(1)
+			f.wg.Add(1)
+			go func() {
+				defer f.wg.Done()
+				f.serve(c)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		f.wg.Wait()
+	})
+	return f
+}
+
+func (f *fakeRelay) port() int { return f.ln.Addr().(*net.TCPAddr).Port }
+
+func (f *fakeRelay) serve(c net.Conn) {
+	defer c.Close()
+	r := bufio.NewReader(c)
+	w := bufio.NewWriter(c)
+	reply := func(s string) bool {
+		if s == "drop" {
+			return false
+		}
+		if s == "stall" { // say nothing until the client goes away
+			io.Copy(io.Discard, r)
+			return false
+		}
+		w.WriteString(s + "\r\n")
+		return w.Flush() == nil
+	}
+	if !reply("220 fake.test ESMTP") {
+		return
+	}
+	var rcpt string
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return
+		}
+		line = strings.TrimRight(line, "\r\n")
+		verb := strings.ToUpper(line)
+		switch {
+		case strings.HasPrefix(verb, "EHLO"):
+			if !reply("250-fake.test\r\n250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250 SIZE 10485760") {
+				return
+			}
+		case strings.HasPrefix(verb, "HELO"):
+			reply("250 fake.test")
+		case strings.HasPrefix(verb, "MAIL FROM:"):
+			rcpt = ""
+			reply("250 2.1.0 OK")
+		case strings.HasPrefix(verb, "RCPT TO:"):
+			addr := strings.Trim(strings.TrimSpace(line[len("RCPT TO:"):]), "<>")
+			if i := strings.IndexByte(addr, '>'); i >= 0 {
+				addr = addr[:i]
+			}
+			ans := ""
+			if f.rcpt != nil {
+				ans = f.rcpt(addr)
+			}
+			if ans == "" {
+				ans = "250 2.1.5 OK"
+				rcpt = addr
+			}
+			if !reply(ans) {
+				return
+			}
+		case verb == "DATA":
+			if rcpt == "" {
+				reply("503 5.5.1 No valid recipients")
+				continue
+			}
+			reply("354 Go ahead")
+			for {
+				l, err := r.ReadString('\n')
+				if err != nil {
+					return
+				}
+				if l == ".\r\n" {
+					break
+				}
+			}
+			ans := ""
+			if f.dataEnd != nil {
+				ans = f.dataEnd(rcpt)
+			}
+			if ans == "" {
+				ans = "250 2.0.0 OK queued"
+				f.mu.Lock()
+				f.accepted = append(f.accepted, rcpt)
+				f.mu.Unlock()
+			}
+			if !reply(ans) || f.hangUpAfterData.Load() {
+				return
+			}
+		case verb == "RSET":
+			rcpt = ""
+			reply("250 2.0.0 OK")
+		case verb == "NOOP":
+			reply("250 2.0.0 OK")
+		case verb == "QUIT":
+			reply("221 2.0.0 Bye")
+			return
+		default:
+			reply("502 5.5.2 Command not recognized")
+		}
+	}
+}
+
+func (f *fakeRelay) acceptedRcpts() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.accepted...)
+}

@@ -1,0 +1,371 @@
+// Package sms sends lesson digests by SMS through Twilio and receives Twilio's status callbacks and the
+// families' replies. It also holds what SMS staff need around it: the segment counter that matches
+// Twilio's calculator, the typographic policy, and the digest writer that condenses a lesson into a
+// few segments.
+package sms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nyaruka/phonenumbers"
+	"github.com/twilio/twilio-go/client"
+	openapi "github.com/twilio/twilio-go/rest/api/v2010"
+
+	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/channels"
+	"github.com/relais-edu/relais/templates"
+)
+
+// Store is what the channel needs from Relais' store; *sqlite.Store satisfies it.
+type Store interface {
+	DeliveryByProviderID(ctx context.Context, channel relais.ChannelName, providerID string) (relais.Delivery, error)
+	AdvanceDelivery(ctx context.Context, id int64, status relais.DeliveryStatus, detail, providerID string) (bool, error)
+	HouseholdsByPhone(ctx context.Context, phone string) ([]relais.Household, error)
+	SetPhoneStatus(ctx context.Context, phone string, status relais.ContactStatus) error
+	SetSMSOptOut(ctx context.Context, phone string, optOut bool) error
+}
+
+// InboundStore is implemented by stores that keep the replies families send (neither a keyword nor
+// help) for the teacher to read. When the store does not implement it, such replies are only logged,
+// without their text.
+type InboundStore interface {
+	RecordInboundSMS(ctx context.Context, m Inbound) error
+}
+
+// Inbound is a reply from a family.
+type Inbound struct {
+	ProviderID   string // Twilio's MessageSid
+	From         string // E.164
+	To           string // our sender
+	Body         string
+	HouseholdIDs []int64 // the households that have that number
+	ReceivedAt   time.Time
+}
+
+// Channel sends SMS through Twilio.
+type Channel struct {
+	cfg       Config
+	senders   map[string]Sender
+	apiURL    *url.URL
+	base      http.RoundTripper
+	store     Store
+	templates *templates.Set
+	log       *slog.Logger
+	now       func() time.Time
+	limiter   *Limiter
+}
+
+var (
+	_ channels.Channel        = (*Channel)(nil)
+	_ channels.WebhookHandler = (*Channel)(nil)
+)
+
+// Option changes how New builds a channel.
+type Option func(*Channel)
+
+// WithTransport sets the HTTP transport under the channel's own (default http.DefaultTransport).
+func WithTransport(rt http.RoundTripper) Option { return func(c *Channel) { c.base = rt } }
+
+// WithLogger sets the logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(c *Channel) { c.log = l } }
+
+// WithLimiter makes Send wait for the sender's allowance of segments, shared through Redis by every
+// worker; a wait longer than the limiter's MaxWait fails Send as Throttled.
+func WithLimiter(l *Limiter) Option { return func(c *Channel) { c.limiter = l } }
+
+// WithClock sets the clock (default time.Now).
+func WithClock(now func() time.Time) Option { return func(c *Channel) { c.now = now } }
+
+// New returns an SMS channel. store receives status callbacks and replies; t renders the help reply.
+func New(cfg Config, store Store, t *templates.Set, opts ...Option) (*Channel, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if store == nil || t == nil {
+		return nil, errors.New("sms: a store and templates are needed")
+	}
+	c := &Channel{cfg: cfg, senders: map[string]Sender{}, base: http.DefaultTransport, store: store,
+		templates: t, log: slog.Default(), now: time.Now}
+	for country, s := range cfg.Senders {
+		c.senders[country], _ = ParseSender(s) // checked by Validate
+	}
+	if cfg.APIURL != "" {
+		c.apiURL, _ = url.Parse(cfg.APIURL) // checked by Validate
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	c.log = c.log.With("comp", "sms")
+	return c, nil
+}
+
+// Name is relais.ChannelSMS.
+func (c *Channel) Name() relais.ChannelName { return relais.ChannelSMS }
+
+// SenderFor returns the sender of messages to phone (E.164) and the number's country.
+func (c *Channel) SenderFor(phone string) (Sender, string, error) {
+	num, err := parsePhone(phone)
+	if err != nil {
+		return Sender{}, "", err
+	}
+	country := phonenumbers.GetRegionCodeForNumber(num)
+	if s, ok := c.senders[country]; ok {
+		return s, country, nil
+	}
+	if s, ok := c.senders[DefaultCountry]; ok {
+		return s, country, nil
+	}
+	return Sender{}, country, &channels.SendError{Kind: channels.Permanent, Code: "no_sender",
+		Err: fmt.Errorf("no SMS sender configured for country %s", country)}
+}
+
+// parsePhone accepts a valid number in E.164 form only.
+func parsePhone(phone string) (*phonenumbers.PhoneNumber, error) {
+	invalid := func(why string) error {
+		return &channels.SendError{Kind: channels.Permanent, Code: "21211", Contact: relais.ContactInvalid,
+			Err: fmt.Errorf("phone number %s", why)}
+	}
+	if !longCodePattern.MatchString(phone) {
+		return nil, invalid("is not in E.164 form")
+	}
+	num, err := phonenumbers.Parse(phone, "")
+	if err != nil || !phonenumbers.IsValidNumber(num) {
+		return nil, invalid("is not a valid number")
+	}
+	return num, nil
+}
+
+// Body returns the text Send would send for a digest.
+func (c *Channel) Body(d *relais.Digest) string {
+	if c.cfg.Smart {
+		return Smart(d.Body)
+	}
+	return d.Body
+}
+
+// Send sends the household's digest to its phone. Failures are *channels.SendError.
+func (c *Channel) Send(ctx context.Context, m channels.Message) (channels.Receipt, error) {
+	h := m.Household
+	switch {
+	case m.Digest == nil || strings.TrimSpace(m.Digest.Body) == "":
+		return channels.Receipt{}, &channels.SendError{Kind: channels.Permanent, Code: "no_digest",
+			Err: fmt.Errorf("lesson %d has no SMS digest in %q", m.Lesson.ID, h.Language)}
+	case h.SMSOptOut:
+		return channels.Receipt{}, &channels.SendError{Kind: channels.Permanent, Code: "opted_out",
+			Contact: relais.ContactOptedOut, Err: fmt.Errorf("household %d opted out of SMS", h.ID)}
+	case h.PhoneStatus != relais.ContactOK:
+		return channels.Receipt{}, &channels.SendError{Kind: channels.Permanent, Code: "phone_" + string(h.PhoneStatus),
+			Contact: h.PhoneStatus, Err: fmt.Errorf("household %d phone is %s", h.ID, h.PhoneStatus)}
+	}
+	sender, _, err := c.SenderFor(h.Phone)
+	if err != nil {
+		return channels.Receipt{}, err
+	}
+	body := c.Body(m.Digest)
+	if n := len([]rune(body)); n > MaxBodyCharacters {
+		return channels.Receipt{}, &channels.SendError{Kind: channels.Permanent, Code: "21617",
+			Err: fmt.Errorf("digest of lesson %d is %d characters, over Twilio's %d", m.Lesson.ID, n, MaxBodyCharacters)}
+	}
+
+	if c.limiter != nil {
+		if err := c.limiter.Wait(ctx, sender.Value, Measure(body).Segments); err != nil {
+			return channels.Receipt{}, channels.ClassOf(err) // a context error is worth a retry
+		}
+	}
+
+	params := &openapi.CreateMessageParams{}
+	params.SetTo(h.Phone)
+	params.SetBody(body)
+	if sender.Kind == SenderMessagingService {
+		params.SetMessagingServiceSid(sender.Value)
+	} else {
+		params.SetFrom(sender.Value)
+	}
+	if c.cfg.PublicURL != "" {
+		params.SetStatusCallback(strings.TrimRight(c.cfg.PublicURL, "/") + StatusPath)
+	}
+	if c.cfg.ValidityPeriod > 0 {
+		params.SetValidityPeriod(int(c.cfg.ValidityPeriod / time.Second))
+	}
+
+	api, call := c.api(ctx)
+	msg, err := api.CreateMessage(params)
+	if err != nil {
+		return channels.Receipt{}, classify(err, call.status, call.retryAfter)
+	}
+	if msg.Sid == nil || *msg.Sid == "" {
+		return channels.Receipt{}, &channels.SendError{Kind: channels.Retryable, Err: errors.New("twilio answered without a message SID")}
+	}
+	r := channels.Receipt{ProviderID: *msg.Sid, Status: relais.DeliveryQueued}
+	if msg.Status != nil {
+		if s, ok := deliveryStatus(*msg.Status); ok {
+			r.Status = s
+		}
+	}
+	return r, nil
+}
+
+// call is what the transport saw of one API call that twilio-go does not pass on.
+type call struct {
+	status     int
+	retryAfter time.Duration
+}
+
+// api returns a Twilio API client for one call: twilio-go takes no context and has no base-URL setting,
+// so its http.Client gets a transport that binds ctx, rewrites scheme and host to APIURL, and keeps the
+// HTTP status and Retry-After of the answer.
+func (c *Channel) api(ctx context.Context) (*openapi.ApiService, *call) {
+	cl := &call{}
+	tc := &client.Client{
+		Credentials: client.NewCredentials(c.cfg.AccountSID, c.cfg.AuthToken),
+		HTTPClient: &http.Client{
+			Transport:     &transport{ctx: ctx, base: c.base, apiURL: c.apiURL, call: cl, now: c.now},
+			Timeout:       c.cfg.Timeout,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+	}
+	tc.SetAccountSid(c.cfg.AccountSID)
+	// A RequestHandler built by hand: NewRequestHandler would read TWILIO_EDGE and TWILIO_REGION.
+	return openapi.NewApiService(&client.RequestHandler{Client: tc}), cl
+}
+
+type transport struct {
+	ctx    context.Context
+	base   http.RoundTripper
+	apiURL *url.URL
+	call   *call
+	now    func() time.Time
+}
+
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(t.ctx)
+	if t.apiURL != nil {
+		req.URL.Scheme = t.apiURL.Scheme
+		req.URL.Host = t.apiURL.Host
+		req.Host = t.apiURL.Host
+	}
+	res, err := t.base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	t.call.status = res.StatusCode
+	t.call.retryAfter = parseRetryAfter(res.Header.Get("Retry-After"), t.now())
+	return res, nil
+}
+
+// parseRetryAfter reads delay-seconds or an HTTP date; 0 when absent or unreadable.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil {
+		if s < 0 {
+			return 0
+		}
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// classify maps what Twilio answered to a *channels.SendError. It is the one place that reads Twilio's
+// error codes for a send; status is the HTTP status the transport saw (0 when no answer came).
+func classify(err error, status int, retryAfter time.Duration) *channels.SendError {
+	var te *client.TwilioRestError
+	if !errors.As(err, &te) {
+		var v1 *client.RestErrorV1
+		if errors.As(err, &v1) {
+			te = &client.TwilioRestError{Status: v1.HttpStatusCode, Code: v1.Code, Message: v1.Message}
+		}
+	}
+	if te == nil {
+		// No Twilio error body: a network failure, a timeout, or an answer twilio-go could not decode
+		// (a proxy's 502 page). The HTTP status, when there was one, decides.
+		switch {
+		case status == http.StatusTooManyRequests:
+			return &channels.SendError{Kind: channels.Throttled, Code: "429", RetryAfter: retryAfter, Err: err}
+		case status >= 400 && status < 500 && status != http.StatusRequestTimeout:
+			return &channels.SendError{Kind: channels.Permanent, Code: strconv.Itoa(status), Err: err}
+		case status != 0:
+			return &channels.SendError{Kind: channels.Retryable, Code: strconv.Itoa(status), Err: err}
+		}
+		return &channels.SendError{Kind: channels.Retryable, Err: err}
+	}
+	if te.Status == 0 {
+		te.Status = status
+	}
+	code := strconv.Itoa(te.Code)
+	if te.Code == 0 {
+		code = strconv.Itoa(te.Status)
+	}
+	se := &channels.SendError{Code: code, Err: &twilioError{rest: te, cause: err}}
+	if contact, ok := contactStatusOf(te.Code); ok {
+		se.Kind, se.Contact = channels.Permanent, contact
+		return se
+	}
+	switch {
+	case te.Code == 20429 || te.Status == http.StatusTooManyRequests:
+		se.Kind, se.RetryAfter = channels.Throttled, retryAfter
+	case te.Code == 30003 || te.Status >= 500 || te.Status == http.StatusRequestTimeout:
+		se.Kind = channels.Retryable
+	default: // any other 4xx: the request itself is wrong (bad sender, body too long, auth): retrying repeats it
+		se.Kind = channels.Permanent
+	}
+	return se
+}
+
+// twilioError hides Twilio's message, which quotes the recipient's number, from logs; errors.As still
+// finds what twilio-go returned.
+type twilioError struct {
+	rest  *client.TwilioRestError
+	cause error
+}
+
+func (e *twilioError) Error() string {
+	return fmt.Sprintf("twilio: HTTP %d, error %d (https://www.twilio.com/docs/errors/%d)", e.rest.Status, e.rest.Code, e.rest.Code)
+}
+
+func (e *twilioError) Unwrap() error { return e.cause }
+
+// contactStatusOf says what a Twilio error code tells about the recipient's number.
+func contactStatusOf(code int) (relais.ContactStatus, bool) {
+	switch code {
+	case 21211, 30005: // invalid To; unknown destination handset
+		return relais.ContactInvalid, true
+	case 21614, 30006: // To is not a mobile number; landline or unreachable carrier
+		return relais.ContactLandline, true
+	case 21610: // the recipient replied STOP
+		return relais.ContactOptedOut, true
+	}
+	return relais.ContactOK, false
+}
+
+// deliveryStatus maps a Twilio message status to a delivery status.
+func deliveryStatus(s string) (relais.DeliveryStatus, bool) {
+	switch s {
+	case "accepted", "scheduled", "queued":
+		return relais.DeliveryQueued, true
+	case "sending":
+		return relais.DeliverySending, true
+	case "sent":
+		return relais.DeliverySent, true
+	case "delivered", "read":
+		return relais.DeliveryDelivered, true
+	case "undelivered":
+		return relais.DeliveryUndelivered, true
+	case "failed", "canceled":
+		return relais.DeliveryFailed, true
+	}
+	return "", false
+}

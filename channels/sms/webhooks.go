@@ -1,0 +1,211 @@
+package sms
+
+import (
+	"bytes"
+	"encoding/xml"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/twilio/twilio-go/client"
+	"golang.org/x/text/unicode/norm"
+
+	relais "github.com/relais-edu/relais"
+)
+
+// Webhooks returns the handler of Twilio's calls to Relais, to be mounted at WebhookPrefix with the full
+// path kept: POST StatusPath receives status callbacks, POST InboundPath the families' replies. Every
+// request must carry a valid X-Twilio-Signature for PublicURL + path, or it is refused with 403.
+func (c *Channel) Webhooks() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("POST "+StatusPath, c.signed(http.HandlerFunc(c.handleStatus)))
+	mux.Handle("POST "+InboundPath, c.signed(http.HandlerFunc(c.handleInbound)))
+	return mux
+}
+
+const maxWebhookBody = 64 << 10
+
+// signed refuses requests whose X-Twilio-Signature does not match the form and the public URL.
+func (c *Channel) signed(next http.Handler) http.Handler {
+	validator := client.NewRequestValidator(c.cfg.AuthToken)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxWebhookBody)
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, "bad form", http.StatusBadRequest)
+			return
+		}
+		sig := r.Header.Get("X-Twilio-Signature")
+		params := make(map[string]string, len(r.PostForm))
+		for k, v := range r.PostForm {
+			params[k] = v[0]
+		}
+		if sig == "" || c.cfg.PublicURL == "" ||
+			!validator.Validate(strings.TrimRight(c.cfg.PublicURL, "/")+r.URL.RequestURI(), params, sig) {
+			c.log.Warn("webhook refused: bad or missing signature", "path", r.URL.Path)
+			http.Error(w, "forbidden", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// handleStatus moves the delivery a status callback is about and records what an error code says of
+// the number.
+func (c *Channel) handleStatus(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	sid := r.PostForm.Get("MessageSid")
+	twStatus := r.PostForm.Get("MessageStatus")
+	if twStatus == "" {
+		twStatus = r.PostForm.Get("SmsStatus")
+	}
+	status, ok := deliveryStatus(twStatus)
+	if sid == "" || !ok {
+		http.Error(w, "unknown message status", http.StatusBadRequest)
+		return
+	}
+	errorCode, _ := strconv.Atoi(r.PostForm.Get("ErrorCode"))
+	d, err := c.store.DeliveryByProviderID(ctx, relais.ChannelSMS, sid)
+	if relais.ErrorCode(err) == relais.ENOTFOUND {
+		// The callback can overtake the send task recording the SID: ask for it again.
+		http.Error(w, "unknown message", http.StatusNotFound)
+		return
+	} else if err != nil {
+		c.internalError(w, "find delivery", err, "message_sid", sid)
+		return
+	}
+	detail := "twilio: " + twStatus
+	if errorCode != 0 {
+		detail += fmt.Sprintf(" (error %d)", errorCode)
+	}
+	if _, err := c.store.AdvanceDelivery(ctx, d.ID, status, detail, ""); err != nil {
+		c.internalError(w, "advance delivery", err, "delivery_id", d.ID)
+		return
+	}
+	if contact, ok := contactStatusOf(errorCode); ok {
+		if to := r.PostForm.Get("To"); to != "" {
+			if contact == relais.ContactOptedOut {
+				err = c.store.SetSMSOptOut(ctx, to, true)
+			} else {
+				err = c.store.SetPhoneStatus(ctx, to, contact)
+			}
+			if err != nil {
+				c.internalError(w, "record phone status", err, "delivery_id", d.ID)
+				return
+			}
+			c.log.Info("phone marked", "delivery_id", d.ID, "household_id", d.HouseholdID, "status", contact, "error_code", errorCode)
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// Keyword is what a family's reply asks for.
+type Keyword int
+
+const (
+	KeywordNone Keyword = iota
+	KeywordStop
+	KeywordStart
+	KeywordHelp
+)
+
+func (k Keyword) String() string {
+	return [...]string{"none", "stop", "start", "help"}[k]
+}
+
+var keywords = map[string]Keyword{
+	"STOP": KeywordStop, "STOPALL": KeywordStop, "UNSUBSCRIBE": KeywordStop, "CANCEL": KeywordStop,
+	"END": KeywordStop, "QUIT": KeywordStop, "REVOKE": KeywordStop, "OPTOUT": KeywordStop,
+	"ARRET": KeywordStop, "ARRETE": KeywordStop,
+	"START": KeywordStart, "YES": KeywordStart, "UNSTOP": KeywordStart,
+	"HELP": KeywordHelp, "INFO": KeywordHelp, "AIDE": KeywordHelp,
+}
+
+// ParseKeyword recognises a single-word reply in any case and with or without accents ("Arrêt",
+// "stop!"); anything longer is not a keyword.
+func ParseKeyword(body string) Keyword {
+	word := strings.TrimFunc(body, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsPunct(r) })
+	if word == "" || strings.IndexFunc(word, unicode.IsSpace) >= 0 {
+		return KeywordNone
+	}
+	var b strings.Builder
+	for _, r := range norm.NFD.String(word) {
+		if !unicode.Is(unicode.Mn, r) {
+			b.WriteRune(unicode.ToUpper(r))
+		}
+	}
+	return keywords[b.String()]
+}
+
+// handleInbound acts on a family's reply: opt out, opt back in, help, or keep it for the teacher.
+func (c *Channel) handleInbound(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	from, body, sid := r.PostForm.Get("From"), r.PostForm.Get("Body"), r.PostForm.Get("MessageSid")
+	if from == "" {
+		http.Error(w, "no sender", http.StatusBadRequest)
+		return
+	}
+	households, err := c.store.HouseholdsByPhone(ctx, from)
+	if err != nil {
+		c.internalError(w, "find households", err, "message_sid", sid)
+		return
+	}
+	ids := make([]int64, len(households))
+	for i, h := range households {
+		ids[i] = h.ID
+	}
+	kw := ParseKeyword(body)
+	reply := ""
+	switch kw {
+	case KeywordStop, KeywordStart:
+		if err := c.store.SetSMSOptOut(ctx, from, kw == KeywordStop); err != nil {
+			c.internalError(w, "set opt-out", err, "message_sid", sid)
+			return
+		}
+	case KeywordHelp:
+		lang := relais.Languages[0]
+		if len(households) > 0 && households[0].Language != "" {
+			lang = households[0].Language
+		}
+		var b bytes.Buffer
+		if err := c.templates.SMS(&b, "help", lang, nil); err != nil {
+			c.internalError(w, "render help", err, "message_sid", sid)
+			return
+		}
+		reply = strings.TrimSpace(b.String())
+	default:
+		if is, ok := c.store.(InboundStore); ok {
+			err := is.RecordInboundSMS(ctx, Inbound{ProviderID: sid, From: from, To: r.PostForm.Get("To"),
+				Body: body, HouseholdIDs: ids, ReceivedAt: c.now()})
+			if err != nil {
+				c.internalError(w, "record reply", err, "message_sid", sid)
+				return
+			}
+		} else {
+			c.log.Warn("reply not kept: the store cannot record replies", "message_sid", sid, "household_ids", ids)
+		}
+	}
+	c.log.Info("reply received", "message_sid", sid, "keyword", kw.String(), "household_ids", ids)
+	writeTwiML(w, reply)
+}
+
+// writeTwiML answers Twilio with one message, or with nothing to send when text is empty.
+func writeTwiML(w http.ResponseWriter, text string) {
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	var b bytes.Buffer
+	b.WriteString(xml.Header)
+	if text == "" {
+		b.WriteString("<Response></Response>")
+	} else {
+		b.WriteString("<Response><Message>")
+		_ = xml.EscapeText(&b, []byte(text))
+		b.WriteString("</Message></Response>")
+	}
+	_, _ = w.Write(b.Bytes())
+}
+
+func (c *Channel) internalError(w http.ResponseWriter, what string, err error, args ...any) {
+	c.log.Error("webhook: "+what, append(args, "err", err)...)
+	http.Error(w, "internal error", http.StatusInternalServerError)
+}

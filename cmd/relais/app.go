@@ -1,0 +1,288 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/api"
+	"github.com/relais-edu/relais/channels"
+	"github.com/relais-edu/relais/channels/email"
+	"github.com/relais-edu/relais/channels/postal"
+	"github.com/relais-edu/relais/channels/sms"
+	"github.com/relais-edu/relais/ingest"
+	"github.com/relais-edu/relais/internal/redisserver"
+	"github.com/relais-edu/relais/links"
+	"github.com/relais-edu/relais/queue"
+	"github.com/relais-edu/relais/store/sqlite"
+	"github.com/relais-edu/relais/templates"
+)
+
+// parts says which pieces a process runs.
+type parts struct {
+	api    bool
+	worker bool
+	// mediaExe is the binary re-executed for FFmpeg work; empty: this one. Tests give the test binary.
+	mediaExe string
+}
+
+// app is a running Relais: every component with an owner and a stop.
+type app struct {
+	cfg   Config
+	log   *slog.Logger
+	store *sqlite.DB
+	redis *redisserver.Server // nil when Redis is external
+	queue *queue.Client
+	work  *queue.Worker
+	srv   *http.Server
+	ln    net.Listener
+	email *email.Channel
+	done  chan error // the HTTP server's end
+}
+
+// start builds and starts Relais in dependency order. On error, what was started is stopped.
+func start(ctx context.Context, cfg Config, p parts, log *slog.Logger) (a *app, err error) {
+	a = &app{cfg: cfg, log: log, done: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			a.stop(sctx)
+			cancel()
+		}
+	}()
+	for _, d := range []string{cfg.DataDir, cfg.MediaDir} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return a, fmt.Errorf("data directory: %w", err)
+		}
+	}
+	secret, err := loadSecret(cfg)
+	if err != nil {
+		return a, err
+	}
+	tmpl, err := templates.Load()
+	if err != nil {
+		return a, err
+	}
+
+	a.store, err = sqlite.Open(ctx, strings.TrimPrefix(cfg.DatabaseURL, "sqlite:"))
+	if err != nil {
+		return a, err
+	}
+
+	redisAddr := cfg.RedisAddr
+	if redisAddr == "" {
+		a.redis, err = redisserver.Start(ctx, filepath.Join(cfg.DataDir, "redis"))
+		if err != nil {
+			return a, err
+		}
+		redisAddr = a.redis.Addr
+		log.Info("started private redis-server", "addr", redisAddr)
+	}
+	redisOpt := asynq.RedisClientOpt{Addr: redisAddr, Password: cfg.RedisPass, DB: cfg.RedisDB}
+	if err := pingRedis(ctx, redisOpt); err != nil {
+		return a, err
+	}
+	a.queue = queue.NewClient(redisOpt)
+
+	// The HTTP listener comes first so that a :0 port is known before webhook URLs are made.
+	if p.api {
+		a.ln, err = net.Listen("tcp", cfg.HTTPAddr)
+		if err != nil {
+			return a, fmt.Errorf("listen on %s (RELAIS_HTTP_ADDR): %w", cfg.HTTPAddr, err)
+		}
+		if cfg.PublicURL == "http://"+cfg.HTTPAddr {
+			cfg.PublicURL = "http://" + a.ln.Addr().String()
+			a.cfg.PublicURL = cfg.PublicURL
+		}
+	}
+	signer := links.NewSigner(secret, cfg.PublicURL)
+
+	reg, err := a.channels(cfg, tmpl, secret)
+	if err != nil {
+		return a, err
+	}
+
+	if p.worker {
+		runner := &ingest.Runner{Exe: p.mediaExe, Options: ingest.Options{
+			TVFormat: cfg.TVFormat, TVAudioCodec: cfg.TVAudioCodec, RadioWAV: cfg.RadioWAV,
+			ServiceProvider: cfg.ServiceProvider,
+			Limits:          ingest.Limits{MaxDuration: cfg.MaxMediaDuration, MaxBytes: cfg.MaxUploadBytes},
+		}}
+		qcfg := queue.DefaultConfig()
+		qcfg.MediaDir = cfg.MediaDir
+		qcfg.Concurrency = cfg.WorkerConcurrency
+		qcfg.MediaConcurrency = cfg.MediaConcurrency
+		lnk := queue.Links{
+			Lesson: signer.LessonURL,
+			Unsubscribe: func(h relais.Household) string {
+				return cfg.PublicURL + "/u/" + email.SignUnsubscribe(secret, h.ID, h.Email)
+			},
+		}
+		a.work = queue.NewWorker(redisOpt, a.store, reg, newPipeline(runner, tmpl), lnk, a.queue, qcfg, log)
+		if err := a.work.Start(); err != nil {
+			return a, err
+		}
+	}
+
+	if p.api {
+		srv := api.New(a.store, a.queue, signer, tmpl, api.Config{
+			MediaDir: cfg.MediaDir, MaxUploadBytes: cfg.MaxUploadBytes, MaxImportBytes: 64 << 20,
+			MaxImportRows: 200_000, DefaultCountry: cfg.DefaultCountry, DefaultBudget: 3,
+		}, log, func(ctx context.Context) error { return pingRedis(ctx, redisOpt) })
+		for _, name := range reg.Names() {
+			if ch, ok := reg.Get(name); ok {
+				if wh, ok := ch.(channels.WebhookHandler); ok {
+					srv.Mount("/webhooks/"+string(name)+"/", wh.Webhooks())
+				}
+			}
+		}
+		srv.Mount("/u/", email.UnsubscribeHandler(a.store, secret))
+		a.srv = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		go func() {
+			err := a.srv.Serve(a.ln)
+			if errors.Is(err, http.ErrServerClosed) {
+				err = nil
+			}
+			a.done <- err
+		}()
+		log.Info("HTTP API listening", "addr", a.ln.Addr().String(), "public_url", cfg.PublicURL)
+	}
+	return a, nil
+}
+
+// channels builds the channels the configuration enables.
+func (a *app) channels(cfg Config, tmpl *templates.Set, secret []byte) (*channels.Registry, error) {
+	chans := []channels.Channel{&postal.Channel{}}
+	if cfg.TwilioAccountSID != "" {
+		scfg := sms.DefaultConfig()
+		scfg.AccountSID, scfg.AuthToken, scfg.APIURL, scfg.PublicURL = cfg.TwilioAccountSID, cfg.TwilioAuthToken, cfg.TwilioAPIURL, cfg.PublicURL
+		if cfg.SMSFrom != "" {
+			scfg.Senders[sms.DefaultCountry] = cfg.SMSFrom
+		}
+		if cfg.SMSMessagingServiceSID != "" {
+			scfg.Senders[sms.DefaultCountry] = cfg.SMSMessagingServiceSID
+		}
+		ch, err := sms.New(scfg, smsStore{a.store}, tmpl, sms.WithLogger(a.log))
+		if err != nil {
+			return nil, err
+		}
+		chans = append(chans, ch)
+	}
+	if cfg.SMTPHost != "" {
+		ecfg := email.DefaultConfig()
+		ecfg.Host, ecfg.Port, ecfg.Username, ecfg.Password = cfg.SMTPHost, cfg.SMTPPort, cfg.SMTPUsername, cfg.SMTPPassword
+		ecfg.TLS = email.TLSPolicy(cfg.SMTPTLS)
+		if cfg.SMTPTLS == "starttls-mandatory" {
+			ecfg.TLS = email.TLSMandatory
+		}
+		ecfg.From, ecfg.ReplyTo, ecfg.MaxConns, ecfg.RatePerSecond = cfg.EmailFrom, cfg.EmailReplyTo, cfg.SMTPMaxConns, cfg.EmailRate
+		if cfg.DKIMKeyFile != "" {
+			key, err := os.ReadFile(cfg.DKIMKeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("RELAIS_DKIM_KEY_FILE: %w", err)
+			}
+			ecfg.DKIM = email.DKIMConfig{Domain: cfg.DKIMDomain, Selector: cfg.DKIMSelector, PrivateKeyPEM: key}
+		}
+		ch, err := email.New(ecfg, tmpl)
+		if err != nil {
+			return nil, err
+		}
+		a.email = ch
+		chans = append(chans, ch)
+	}
+	return channels.NewRegistry(chans...), nil
+}
+
+// wait blocks until ctx ends or the HTTP server fails.
+func (a *app) wait(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-a.done:
+		return err
+	}
+}
+
+// stop stops components in reverse order of start: HTTP, workers, queue client, channels, store, Redis.
+func (a *app) stop(ctx context.Context) error {
+	var errs []error
+	if a.srv != nil {
+		errs = append(errs, a.srv.Shutdown(ctx))
+	} else if a.ln != nil {
+		a.ln.Close()
+	}
+	if a.work != nil {
+		a.work.Shutdown()
+	}
+	if a.queue != nil {
+		errs = append(errs, a.queue.Close())
+	}
+	if a.email != nil {
+		errs = append(errs, a.email.Close())
+	}
+	if a.store != nil {
+		errs = append(errs, a.store.Close())
+	}
+	if a.redis != nil {
+		errs = append(errs, a.redis.Stop(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// URL is the API's base URL.
+func (a *app) URL() string { return a.cfg.PublicURL }
+
+func pingRedis(ctx context.Context, opt asynq.RedisClientOpt) error {
+	rdb := redis.NewClient(&redis.Options{Addr: opt.Addr, Password: opt.Password, DB: opt.DB})
+	defer rdb.Close()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis at %s (RELAIS_REDIS_ADDR) does not answer: %w", opt.Addr, err)
+	}
+	return nil
+}
+
+// loadSecret returns the configured secret, or the one kept in DATA_DIR/secret (made on first start).
+func loadSecret(cfg Config) ([]byte, error) {
+	if cfg.Secret != "" {
+		if len(cfg.Secret) < 16 {
+			return nil, errors.New("RELAIS_SECRET must be at least 16 characters")
+		}
+		return []byte(cfg.Secret), nil
+	}
+	path := filepath.Join(cfg.DataDir, "secret")
+	b, err := os.ReadFile(path)
+	if err == nil && len(b) >= 32 {
+		return b, nil
+	}
+	if err != nil && !os.IsNotExist(err) {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	b = []byte(hex.EncodeToString(raw))
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	return b, nil
+}
+
+// smsStore adds the SMS channel's inbound recorder to the store.
+type smsStore struct{ relais.Store }
+
+func (s smsStore) RecordInboundSMS(ctx context.Context, m sms.Inbound) error {
+	return s.SaveInbound(ctx, relais.InboundMessage{Phone: m.From, Body: m.Body, ProviderID: m.ProviderID, ReceivedAt: m.ReceivedAt})
+}

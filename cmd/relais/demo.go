@@ -1,0 +1,556 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/api"
+	"github.com/relais-edu/relais/channels/sms/sandbox"
+	"github.com/relais-edu/relais/internal/mailpit"
+	"github.com/relais-edu/relais/worksheet"
+)
+
+const demoSummary = `Runs one lesson through the whole chain on local services and prints a summary:
+  1. generates a one-minute lesson video with speech (espeak-ng over an FFmpeg test pattern), a French
+     Markdown lesson and a worksheet PDF, and 1,000 households across the five connectivity profiles and
+     the four languages (fr, kk, ru, en), with a few bad rows to show the import's row errors;
+  2. starts a private Redis, a mailpit SMTP server and the Twilio sandbox on 127.0.0.1, and Relais itself
+     (API + workers) on SQLite under the data directory;
+  3. uploads the lesson as a teacher through the API, waits for the probe, the renditions, the digests and
+     the worksheet, publishes it as the media unit, and waits for every delivery;
+  4. checks what the SMTP server and the sandbox actually received, and prints renditions with measured
+     loudness, the digest with its segment count and encoding, and deliveries per channel and status.
+Exits non-zero if any stage failed.`
+
+func cmdDemo(ctx context.Context, io *stdio, args []string) error {
+	fs := newFlagSet(io, "demo", "demo [flags]", demoSummary)
+	households := fs.Int("households", 1000, "households in the synthetic population")
+	seconds := fs.Int("seconds", 60, "length of the generated lesson video")
+	timeout := fs.Duration("timeout", 15*time.Minute, "give up after this long")
+	cfg, err := loadConfig(fs, args, io)
+	if err != nil {
+		return err
+	}
+	if *households < 10 || *seconds < 5 {
+		return errors.New("--households must be at least 10 and --seconds at least 5")
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	d := &demo{io: io, cfg: cfg, households: *households, seconds: *seconds, start: time.Now()}
+	err = d.run(ctx)
+	if err != nil {
+		fmt.Fprintf(io.out, "\nDEMO FAILED after %s: %v\n", time.Since(d.start).Round(time.Second), err)
+		return exitError(1)
+	}
+	return nil
+}
+
+type demo struct {
+	io         *stdio
+	cfg        Config
+	households int
+	seconds    int
+	start      time.Time
+	base       string
+	teacher    string
+	media      string
+}
+
+func (d *demo) step(format string, args ...any) {
+	fmt.Fprintf(d.io.out, "[%5.1fs] %s\n", time.Since(d.start).Seconds(), fmt.Sprintf(format, args...))
+}
+
+func (d *demo) run(ctx context.Context) error {
+	cfg := d.cfg
+	if cfg.DataDir == "data" { // the default: a fresh directory for each run
+		cfg.DataDir = filepath.Join("data", "demo-"+time.Now().Format("20060102-150405"))
+		cfg.DatabaseURL, cfg.MediaDir = "", ""
+	}
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.PublicURL = ""
+	cfg.resolve()
+	d.step("data directory %s", cfg.DataDir)
+
+	work := filepath.Join(cfg.DataDir, "demo-input")
+	if err := os.MkdirAll(work, 0o750); err != nil {
+		return err
+	}
+	video, err := d.makeVideo(ctx, work)
+	if err != nil {
+		return fmt.Errorf("generate the lesson video: %w", err)
+	}
+
+	// Services: SMTP, the Twilio sandbox, then Relais with both.
+	mp := (*mailpit.Server)(nil)
+	if cfg.SMTPHost == "" {
+		mp, err = mailpit.Start(ctx)
+		if err != nil {
+			return err
+		}
+		defer mp.Stop(context.Background())
+		host, port, _ := strings.Cut(mp.SMTPAddr, ":")
+		cfg.SMTPHost, cfg.SMTPTLS, cfg.EmailFrom, cfg.EmailReplyTo = host, "none", "Relais <lecons@relais.example>", "ecole@relais.example"
+		fmt.Sscan(port, &cfg.SMTPPort)
+		d.step("mailpit SMTP on %s, its inbox at %s", mp.SMTPAddr, mp.APIURL)
+	}
+	const sid, token = "AC00000000000000000000000000000001", "demoauthtoken0000000000000000001"
+	sb := sandbox.New(sandbox.Config{AccountSID: sid, AuthToken: token})
+	sbURL, err := sb.Start("127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer sb.Shutdown(context.Background())
+	cfg.TwilioAccountSID, cfg.TwilioAuthToken, cfg.TwilioAPIURL, cfg.SMSFrom = sid, token, sbURL, "Relais"
+	d.step("Twilio sandbox on %s", sbURL)
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+
+	log := newLogger(&stdio{err: io.Discard}, cfg)
+	if cfg.LogLevel == "debug" {
+		log = newLogger(d.io, cfg)
+	}
+	a, err := start(ctx, cfg, parts{api: true, worker: true}, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		a.stop(sctx)
+	}()
+	d.base = a.URL()
+	d.step("relais serving on %s (SQLite %s, Redis %s)", d.base, cfg.DatabaseURL, redisDesc(a))
+
+	if d.teacher, err = newToken(ctx, a.store, relais.User{ID: "mme.durand", Name: "Mme Durand", Role: relais.RoleTeacher}); err != nil {
+		return err
+	}
+	if d.media, err = newToken(ctx, a.store, relais.User{ID: "unite-media", Name: "Unité média", Role: relais.RoleMedia}); err != nil {
+		return err
+	}
+
+	if err := d.importHouseholds(ctx, work); err != nil {
+		return err
+	}
+	lessonID, err := d.upload(ctx, work, video)
+	if err != nil {
+		return err
+	}
+	l, err := d.waitLesson(ctx, lessonID)
+	if err != nil {
+		return err
+	}
+	if err := d.call(ctx, "POST", fmt.Sprintf("/api/v1/lessons/%d/publish", lessonID), d.media, nil, "", http.StatusAccepted, nil); err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	d.step("published lesson %d: fan-out started", lessonID)
+	l, err = d.waitDeliveries(ctx, lessonID)
+	if err != nil {
+		return err
+	}
+	return d.summary(ctx, l, mp, sb)
+}
+
+func redisDesc(a *app) string {
+	if a.redis != nil {
+		return "private " + a.redis.Addr
+	}
+	return a.cfg.RedisAddr
+}
+
+// makeVideo renders the test lesson: espeak-ng speaks a French text over an FFmpeg test pattern.
+func (d *demo) makeVideo(ctx context.Context, dir string) (string, error) {
+	for _, bin := range []string{"ffmpeg", "espeak-ng"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			return "", fmt.Errorf("%s is not installed (scripts/setup.sh installs it)", bin)
+		}
+	}
+	speech := filepath.Join(dir, "speech.wav")
+	text := "Bonjour à tous. Aujourd'hui, nous apprenons les fractions. Une fraction représente une partie d'un tout. " +
+		"Le nombre du haut est le numérateur, le nombre du bas est le dénominateur. Prenez une feuille et un crayon. " +
+		"Dessinez une pizza coupée en quatre parts égales. Coloriez une part : vous avez colorié un quart de la pizza. " +
+		"Faites les exercices de la fiche, et à demain !"
+	if out, err := exec.CommandContext(ctx, "espeak-ng", "-v", "fr", "-s", "140", "-w", speech, text).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("espeak-ng: %v: %s", err, out)
+	}
+	video := filepath.Join(dir, "lecon-fractions.mp4")
+	n := fmt.Sprint(d.seconds)
+	cmd := exec.CommandContext(ctx, "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+		"-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25:duration="+n,
+		"-stream_loop", "-1", "-i", speech,
+		"-filter_complex", "[1:a]aresample=48000,apad[a]", "-map", "0:v", "-map", "[a]", "-t", n,
+		"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k",
+		"-movflags", "+faststart", video)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("ffmpeg: %v: %s", err, out)
+	}
+	st, _ := os.Stat(video)
+	d.step("generated a %d s lesson video with speech (%s)", d.seconds, sizeOf(st.Size()))
+	return video, nil
+}
+
+const demoMarkdown = `# Les fractions
+
+Une fraction représente une partie d'un tout : le numérateur (en haut) compte les parts prises,
+le dénominateur (en bas) compte les parts égales du tout.
+
+## À retenir
+
+- 1/4 se lit « un quart » : une part sur quatre.
+- Plus le dénominateur est grand, plus chaque part est petite.
+- Deux fractions égales peuvent s'écrire différemment : 1/2 = 2/4.
+
+## Exercices
+
+1. Dessinez une pizza coupée en 4 parts égales et coloriez-en 1. Quelle fraction avez-vous coloriée ?
+2. Rangez du plus petit au plus grand : 1/2, 1/4, 3/4.
+3. Écrivez deux fractions égales à 1/3.
+`
+
+// importHouseholds writes the synthetic population as CSV and imports it through the API.
+func (d *demo) importHouseholds(ctx context.Context, dir string) error {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	w.Write([]string{"external_ref", "region", "language", "grades", "profile", "phone", "email", "postal_address", "consent"})
+	langs := relais.Languages
+	regions := map[string]string{"fr": "Île-de-France", "en": "Île-de-France", "kk": "Almaty", "ru": "Almaty"}
+	for i := 0; i < d.households; i++ {
+		lang := langs[i%len(langs)]
+		profile := relais.Profiles[(i/len(langs))%len(relais.Profiles)]
+		phone := fmt.Sprintf("+3361%07d", i)
+		if lang == "kk" || lang == "ru" {
+			phone = fmt.Sprintf("+7701%07d", i)
+		}
+		if i%97 == 1 { // siblings in two households on one phone: one SMS, not two
+			phone = fmt.Sprintf("+3361%07d", i-1)
+			if lang == "kk" || lang == "ru" {
+				phone = fmt.Sprintf("+7701%07d", i-1)
+			}
+		}
+		email, address := "", ""
+		switch profile {
+		case relais.ProfileBroadband, relais.ProfileMobileData:
+			email = fmt.Sprintf("famille%04d@example.org", i)
+		case relais.ProfileOffline:
+			address = fmt.Sprintf("Famille %04d\\n%d rue des Écoles\\n75005 Paris", i, i%200+1)
+			if lang == "kk" || lang == "ru" {
+				address = fmt.Sprintf("Семья %04d\\nул. Абая, %d\\n050000 Алматы", i, i%200+1)
+			}
+		}
+		consent := "yes"
+		if i%250 == 7 {
+			consent = "no"
+		}
+		w.Write([]string{fmt.Sprintf("HH-%05d", i), regions[lang], lang, fmt.Sprintf("5;%d", 1+i%9), string(profile), phone, email, address, consent})
+	}
+	// Two rows with mistakes a clerk makes: the import keeps the rest and says what to fix.
+	w.Write([]string{"HH-BAD-1", "Almaty", "kk", "5", "sms_only", "8 701", "", "", "yes"})
+	w.Write([]string{"HH-BAD-2", "Île-de-France", "fr", "cinquième", "broadband", "", "x@example.org", "", "yes"})
+	w.Flush()
+	path := filepath.Join(dir, "households.csv")
+	if err := os.WriteFile(path, buf.Bytes(), 0o640); err != nil {
+		return err
+	}
+	var res api.ImportResult
+	if err := d.call(ctx, "POST", "/api/v1/households/import", d.media, &buf, "text/csv", http.StatusOK, &res); err != nil {
+		return fmt.Errorf("import households: %w", err)
+	}
+	d.step("imported %d households from %s; %d rows refused:", res.Imported, path, res.Rejected)
+	for _, e := range res.Errors {
+		fmt.Fprintf(d.io.out, "          row %d: %s\n", e.Row, e.Message)
+	}
+	if res.Imported != d.households || res.Rejected != 2 {
+		return fmt.Errorf("import: %d imported and %d refused, want %d and 2", res.Imported, res.Rejected, d.households)
+	}
+	return nil
+}
+
+// upload sends the lesson as the teacher would.
+func (d *demo) upload(ctx context.Context, dir, video string) (int64, error) {
+	sheet, err := worksheet.Render(worksheet.Input{Title: "Les fractions", Subject: "Mathématiques", Grade: 5, Language: "fr", Markdown: demoMarkdown})
+	if err != nil {
+		return 0, fmt.Errorf("worksheet: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "fiche.pdf"), sheet, 0o640); err != nil {
+		return 0, err
+	}
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		err := func() error {
+			for k, v := range map[string]string{"title": "Les fractions", "subject": "Mathématiques", "grade": "5",
+				"language": "fr", "text": demoMarkdown, "segment_budget": "3"} {
+				if err := mw.WriteField(k, v); err != nil {
+					return err
+				}
+			}
+			fw, err := mw.CreateFormFile("worksheet", "fiche.pdf")
+			if err != nil {
+				return err
+			}
+			fw.Write(sheet)
+			fw, err = mw.CreateFormFile("media", filepath.Base(video))
+			if err != nil {
+				return err
+			}
+			f, err := os.Open(video)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if _, err := io.Copy(fw, f); err != nil {
+				return err
+			}
+			return mw.Close()
+		}()
+		pw.CloseWithError(err)
+	}()
+	var l api.Lesson
+	if err := d.call(ctx, "POST", "/api/v1/lessons", d.teacher, pr, mw.FormDataContentType(), http.StatusCreated, &l); err != nil {
+		return 0, fmt.Errorf("upload: %w", err)
+	}
+	d.step("uploaded lesson %d %q as teacher %s: %s", l.ID, l.Title, l.TeacherID, l.Status)
+	return l.ID, nil
+}
+
+// waitLesson polls the lesson until it is ready, printing each step's progress.
+func (d *demo) waitLesson(ctx context.Context, id int64) (api.Lesson, error) {
+	last := ""
+	for {
+		var l api.Lesson
+		if err := d.call(ctx, "GET", fmt.Sprintf("/api/v1/lessons/%d", id), d.teacher, nil, "", 200, &l); err != nil {
+			return l, err
+		}
+		now := fmt.Sprintf("%s %s %d%%", l.Status, l.Progress.Step, l.Progress.Percent/10*10)
+		if now != last {
+			d.step("lesson %d: %s, step %q, %d %%", id, l.Status, l.Progress.Step, l.Progress.Percent)
+			last = now
+		}
+		switch l.Status {
+		case relais.LessonReady:
+			return l, nil
+		case relais.LessonRejected, relais.LessonFailed:
+			return l, fmt.Errorf("lesson %d %s: %s", id, l.Status, l.StatusReason)
+		}
+		select {
+		case <-ctx.Done():
+			return l, fmt.Errorf("lesson %d still %s (%s %d%%): %w", id, l.Status, l.Progress.Step, l.Progress.Percent, ctx.Err())
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// waitDeliveries polls until no delivery is still on its way.
+func (d *demo) waitDeliveries(ctx context.Context, id int64) (api.Lesson, error) {
+	lastLine := ""
+	for {
+		var l api.Lesson
+		if err := d.call(ctx, "GET", fmt.Sprintf("/api/v1/lessons/%d", id), d.media, nil, "", 200, &l); err != nil {
+			return l, err
+		}
+		var total, moving int64
+		var parts []string
+		for ch, byStatus := range l.Deliveries {
+			for st, n := range byStatus {
+				total += n
+				if inFlight(ch, st) {
+					moving += n
+				}
+			}
+		}
+		for _, ch := range sortedChannels(l.Deliveries) {
+			parts = append(parts, fmt.Sprintf("%s %v", ch, l.Deliveries[ch]))
+		}
+		line := strings.Join(parts, "; ")
+		if line != lastLine {
+			d.step("deliveries: %s", line)
+			lastLine = line
+		}
+		if total > 0 && moving == 0 {
+			return l, nil
+		}
+		select {
+		case <-ctx.Done():
+			return l, fmt.Errorf("%d of %d deliveries still in flight: %w", moving, total, ctx.Err())
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// inFlight reports whether a delivery in that status will still move. A postal packet waits in its
+// regional batch (queued) until the office prints it: that is where the demo's part ends.
+func inFlight(ch relais.ChannelName, st relais.DeliveryStatus) bool {
+	if ch == relais.ChannelPostal && st == relais.DeliveryQueued {
+		return false
+	}
+	if ch == relais.ChannelEmail && st == relais.DeliverySent {
+		return false // the relay took it; only a bounce would change that
+	}
+	return !st.Final()
+}
+
+func sortedChannels(m map[relais.ChannelName]map[relais.DeliveryStatus]int64) []relais.ChannelName {
+	var out []relais.ChannelName
+	for ch := range m {
+		out = append(out, ch)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// summary checks what crossed the wire and prints the result.
+func (d *demo) summary(ctx context.Context, l api.Lesson, mp *mailpit.Server, sb *sandbox.Server) error {
+	var problems []string
+	out := d.io.out
+	fmt.Fprintf(out, "\n=== Relais demo: lesson %d %q (%s, grade %d, %s) ===\n\n", l.ID, l.Title, l.Subject, l.Grade, l.Language)
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "RENDITION\tCODECS\tFORMAT\tDURATION\tSIZE\tLOUDNESS\tTRUE PEAK\tLRA")
+	for _, r := range l.Renditions {
+		codecs := strings.Trim(r.VideoCodec+"+"+r.AudioCodec, "+")
+		format := fmt.Sprintf("%s %d Hz %dch", r.Container, r.SampleRate, r.Channels)
+		if r.Width > 0 {
+			format = fmt.Sprintf("%s %dx%d %d Hz", r.Container, r.Width, r.Height, r.SampleRate)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f s\t%s\t%.1f LUFS\t%.1f dBTP\t%.1f LU\n", r.Kind, codecs, format,
+			r.DurationSeconds, sizeOf(r.Bytes), r.Loudness.IntegratedLUFS, r.Loudness.TruePeakDBTP, r.Loudness.LRA)
+		if r.Loudness.IntegratedLUFS < -23.5 || r.Loudness.IntegratedLUFS > -22.5 || r.Loudness.TruePeakDBTP > -1 {
+			problems = append(problems, fmt.Sprintf("%s rendition loudness out of tolerance", r.Kind))
+		}
+	}
+	tw.Flush()
+	if len(l.Renditions) != 3 {
+		problems = append(problems, fmt.Sprintf("%d renditions, want 3", len(l.Renditions)))
+	}
+	for _, dg := range l.Digests {
+		if dg.Language != l.Language {
+			continue
+		}
+		fmt.Fprintf(out, "\nSMS digest (%s): %d segment(s), %s, %d characters\n", dg.Language, dg.Segments, dg.Encoding, dg.Characters)
+		for _, line := range strings.Split(dg.Body, "\n") {
+			fmt.Fprintf(out, "  | %s\n", line)
+		}
+		if len(dg.Dropped) > 0 {
+			fmt.Fprintf(out, "  left out to fit %d segments: %s\n", l.SegmentBudget, strings.Join(dg.Dropped, " / "))
+		}
+	}
+	if l.Worksheet != nil {
+		fmt.Fprintf(out, "\nWorksheet: %s PDF (teacher's upload: %v)\n", sizeOf(l.Worksheet.Bytes), !l.Worksheet.Generated)
+	}
+
+	fmt.Fprintln(out, "\nDeliveries per channel and status:")
+	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	statuses := relais.DeliveryStatuses
+	fmt.Fprint(tw, "CHANNEL")
+	for _, s := range statuses {
+		fmt.Fprintf(tw, "\t%s", strings.ToUpper(string(s)))
+	}
+	fmt.Fprintln(tw)
+	for _, ch := range sortedChannels(l.Deliveries) {
+		fmt.Fprint(tw, ch)
+		for _, s := range statuses {
+			fmt.Fprintf(tw, "\t%d", l.Deliveries[ch][s])
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
+	var skipped []api.Delivery
+	if err := d.call(ctx, "GET", fmt.Sprintf("/api/v1/deliveries?lesson_id=%d&status=skipped&limit=5", l.ID), d.media, nil, "", 200,
+		&struct {
+			Items *[]api.Delivery `json:"items"`
+		}{&skipped}); err == nil && len(skipped) > 0 {
+		fmt.Fprintf(out, "  e.g. skipped: %q\n", skipped[0].Reason)
+	}
+
+	smsDelivered := l.Deliveries[relais.ChannelSMS][relais.DeliveryDelivered]
+	emailSent := l.Deliveries[relais.ChannelEmail][relais.DeliverySent] + l.Deliveries[relais.ChannelEmail][relais.DeliveryDelivered]
+	postalQueued := l.Deliveries[relais.ChannelPostal][relais.DeliveryQueued]
+	for ch, byStatus := range l.Deliveries {
+		if n := byStatus[relais.DeliveryFailed] + byStatus[relais.DeliveryUndelivered]; n > 0 {
+			problems = append(problems, fmt.Sprintf("%d %s deliveries failed", n, ch))
+		}
+	}
+	if smsDelivered == 0 || emailSent == 0 || postalQueued == 0 {
+		problems = append(problems, "a channel delivered nothing")
+	}
+	// What really crossed the wire.
+	accepted := 0
+	for _, m := range sb.Messages() {
+		if m.Sid != "" {
+			accepted++
+		}
+	}
+	fmt.Fprintf(out, "\nTwilio sandbox received %d messages; Relais recorded %d SMS delivered.\n", accepted, smsDelivered)
+	if int64(accepted) != smsDelivered {
+		problems = append(problems, "the sandbox and Relais disagree on SMS")
+	}
+	if mp != nil {
+		n, err := mailpit.Total(ctx, mp.APIURL)
+		if err != nil {
+			problems = append(problems, "mailpit: "+err.Error())
+		}
+		fmt.Fprintf(out, "SMTP server (mailpit) received %d emails; Relais recorded %d sent.\n", n, emailSent)
+		if int64(n) != emailSent {
+			problems = append(problems, "the SMTP server and Relais disagree on email")
+		}
+	}
+	fmt.Fprintf(out, "Postal packets waiting in regional batches: %d.\n", postalQueued)
+	fmt.Fprintf(out, "\nElapsed: %s\n", time.Since(d.start).Round(100*time.Millisecond))
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	fmt.Fprintln(out, "DEMO OK: every stage succeeded and every channel delivered.")
+	return nil
+}
+
+// call makes an API request and decodes the answer, failing on an unexpected status.
+func (d *demo) call(ctx context.Context, method, path, token string, body io.Reader, contentType string, want int, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, d.base+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(b)))
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+func sizeOf(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

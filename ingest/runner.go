@@ -1,0 +1,441 @@
+package ingest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/relais-edu/relais"
+)
+
+// childEnv marks a process started by Runner to do media work.
+const childEnv = "RELAIS_MEDIA_CHILD"
+
+// IsChild reports whether this process was started by Runner as a media child.
+func IsChild() bool { return os.Getenv(childEnv) == "1" }
+
+// Limits bound what an upload may be.
+type Limits struct {
+	MaxDuration time.Duration // default 2 h
+	MaxBytes    int64         // default 2 GiB
+}
+
+// Options choose the renditions' formats.
+type Options struct {
+	Title                        string // shown on the TV card of an audio-only lesson
+	TVFormat                     string // "1080i25" (default) or "720p50"
+	TVAudioCodec                 string // "mp2" (default) or "aac"
+	RadioWAV                     bool   // also write a 48 kHz WAV master
+	ServiceName, ServiceProvider string // MPEG-TS SDT; defaults "Relais" and "Relais"
+	X264Preset                   string // libx264 preset; default "veryfast"
+	Limits                       Limits
+}
+
+// TV formats.
+const (
+	TV1080i25 = "1080i25"
+	TV720p50  = "720p50"
+)
+
+// Loudness targets (EBU R 128) and Relais' tolerance.
+const (
+	TargetLUFS      = -23.0
+	ToleranceLU     = 0.5
+	MaxTruePeakDBTP = -1.0
+	// loudnorm aims lower than the limit so that lossy encoders' overshoot stays under it (SPEC: -2 dBTP
+	// where the file is re-encoded lossy).
+	loudnormTP = -2.0
+)
+
+func (o Options) withDefaults() Options {
+	if o.TVFormat == "" {
+		o.TVFormat = TV1080i25
+	}
+	if o.TVAudioCodec == "" {
+		o.TVAudioCodec = "mp2"
+	}
+	if o.ServiceName == "" {
+		o.ServiceName = "Relais"
+	}
+	if o.ServiceProvider == "" {
+		o.ServiceProvider = "Relais"
+	}
+	if o.X264Preset == "" {
+		o.X264Preset = "veryfast"
+	}
+	if o.Title == "" {
+		o.Title = "Relais"
+	}
+	if o.Limits.MaxDuration <= 0 {
+		o.Limits.MaxDuration = 2 * time.Hour
+	}
+	if o.Limits.MaxBytes <= 0 {
+		o.Limits.MaxBytes = 2 << 30
+	}
+	return o
+}
+
+// Validate checks the option values a caller may get wrong.
+func (o Options) Validate() error {
+	o = o.withDefaults()
+	if o.TVFormat != TV1080i25 && o.TVFormat != TV720p50 {
+		return relais.Errorf(relais.EINVALID, "Unknown TV format %q: use %s or %s.", o.TVFormat, TV1080i25, TV720p50)
+	}
+	if o.TVAudioCodec != "mp2" && o.TVAudioCodec != "aac" {
+		return relais.Errorf(relais.EINVALID, "Unknown TV audio codec %q: use mp2 or aac.", o.TVAudioCodec)
+	}
+	return nil
+}
+
+// Runner runs media work in child processes.
+type Runner struct {
+	Exe     string // binary to re-execute; empty means os.Executable()
+	Options Options
+
+	testHook string // tests only: "crash" or "hang" makes the child misbehave
+}
+
+// Stream describes one stream of a probed file.
+type Stream struct {
+	Index      int    `json:"index"`
+	Kind       string `json:"kind"` // video, audio, subtitle, data, cover
+	Codec      string `json:"codec"`
+	Width      int    `json:"width,omitempty"`
+	Height     int    `json:"height,omitempty"`
+	Channels   int    `json:"channels,omitempty"`
+	SampleRate int    `json:"sample_rate,omitempty"`
+	DurationMS int64  `json:"duration_ms"` // as far as the packets actually reach
+}
+
+// Loudness is an EBU R 128 measurement.
+type Loudness struct {
+	IntegratedLUFS float64 `json:"integrated_lufs"`
+	TruePeakDBTP   float64 `json:"true_peak_dbtp"`
+	LRA            float64 `json:"lra"`
+}
+
+// ProbeResult is what Probe learnt about an accepted upload.
+type ProbeResult struct {
+	DurationMS    int64    `json:"duration_ms"` // playable duration (what the packets reach)
+	HasVideo      bool     `json:"has_video"`
+	Width         int      `json:"width,omitempty"`
+	Height        int      `json:"height,omitempty"`
+	FrameRate     float64  `json:"frame_rate,omitempty"`
+	Rotation      int      `json:"rotation,omitempty"` // degrees clockwise to display upright
+	AudioChannels int      `json:"audio_channels"`
+	SampleRate    int      `json:"sample_rate"`
+	Streams       []Stream `json:"streams"`
+	// Loudness of the sound track as the renditions carry it (48 kHz stereo); LoudnessMono of its mono
+	// downmix (the low-bandwidth rendition). Render's loudnorm second pass uses both.
+	Loudness     Loudness `json:"loudness"`
+	LoudnessMono Loudness `json:"loudness_mono"`
+	Format       string   `json:"format"`
+	Bytes        int64    `json:"bytes"`
+}
+
+// childRequest is what the parent writes on the child's stdin.
+type childRequest struct {
+	Op      string       `json:"op"` // probe or render
+	Path    string       `json:"path"`
+	OutDir  string       `json:"out_dir,omitempty"`
+	Options Options      `json:"options"`
+	Probe   *ProbeResult `json:"probe,omitempty"`
+	Hook    string       `json:"hook,omitempty"`
+}
+
+// childResult is the child's last line: exactly one of its fields is set.
+type childResult struct {
+	Probe      *ProbeResult       `json:"probe,omitempty"`
+	Renditions []relais.Rendition `json:"renditions,omitempty"`
+	Refusal    string             `json:"refusal,omitempty"` // a message for the teacher: the upload is refused
+	Error      string             `json:"error,omitempty"`   // processing failed
+	// OutOfTolerance marks an Error that running again would repeat: a rendition measured outside the
+	// loudness tolerance.
+	OutOfTolerance bool `json:"out_of_tolerance,omitempty"`
+}
+
+// ErrOutOfTolerance wraps the error of a Render whose output measured outside the EBU R 128
+// tolerance. The same source would fail the same way again: do not retry it.
+var ErrOutOfTolerance = errors.New("rendition out of loudness tolerance")
+
+// Probe validates the upload at path in a child process. A refused upload returns a *relais.Error with
+// code relais.EINVALID; any other error means the check itself failed and may be retried.
+func (r *Runner) Probe(ctx context.Context, path string) (ProbeResult, error) {
+	opts := r.Options.withDefaults()
+	if err := precheck(path, opts.Limits); err != nil {
+		return ProbeResult{}, err
+	}
+	// An audio decode of two hours takes a couple of minutes on a busy machine.
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute+opts.Limits.MaxDuration/8)
+	defer cancel()
+	res, err := r.run(ctx, childRequest{Op: "probe", Path: path, Options: opts}, nil)
+	if err != nil {
+		return ProbeResult{}, fmt.Errorf("probe %s: %w", filepath.Base(path), err)
+	}
+	if res.Probe == nil {
+		return ProbeResult{}, fmt.Errorf("probe %s: child returned no result", filepath.Base(path))
+	}
+	return *res.Probe, nil
+}
+
+// Render produces the TV, radio and low-bandwidth renditions of src into outDir. Files appear in outDir
+// only when complete and checked; progress gets (step, percent) as the work goes. The source is probed
+// first (its refusal comes back as from Probe).
+func (r *Runner) Render(ctx context.Context, src, outDir string, progress func(step string, percent int)) ([]relais.Rendition, error) {
+	if progress == nil {
+		progress = func(string, int) {}
+	}
+	opts := r.Options.withDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	progress("probe", 0)
+	pr, err := r.Probe(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	progress("probe", 100)
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return nil, fmt.Errorf("render: %w", err)
+	}
+	tmp, err := os.MkdirTemp(outDir, ".render-")
+	if err != nil {
+		return nil, fmt.Errorf("render: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+
+	d := time.Duration(pr.DurationMS) * time.Millisecond
+	ctx, cancel := context.WithTimeout(ctx, renderTimeout(d))
+	defer cancel()
+	res, err := r.run(ctx, childRequest{Op: "render", Path: src, OutDir: tmp, Options: opts, Probe: &pr}, progress)
+	if err != nil {
+		return nil, fmt.Errorf("render %s: %w", filepath.Base(src), err)
+	}
+	if len(res.Renditions) == 0 {
+		return nil, fmt.Errorf("render %s: child returned no renditions", filepath.Base(src))
+	}
+	out := make([]relais.Rendition, 0, len(res.Renditions))
+	for _, rd := range res.Renditions {
+		final := filepath.Join(outDir, filepath.Base(rd.Path))
+		if err := os.Rename(rd.Path, final); err != nil {
+			for _, done := range out {
+				os.Remove(done.Path)
+			}
+			return nil, fmt.Errorf("render: %w", err)
+		}
+		rd.Path = final
+		out = append(out, rd)
+	}
+	return out, nil
+}
+
+// renderTimeout allows x264 a slow machine: four times the duration, plus start-up and measurement.
+func renderTimeout(d time.Duration) time.Duration { return 3*time.Minute + 4*d }
+
+// precheck refuses what needs no FFmpeg: a missing, empty, oversized or textual file, or a folder.
+func precheck(path string, lim Limits) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return relais.Errorf(relais.EINVALID, "The file was not found.")
+		}
+		return fmt.Errorf("probe: %w", err)
+	}
+	if fi.IsDir() {
+		return relais.Errorf(relais.EINVALID, "This is a folder, not a video or audio file.")
+	}
+	if fi.Size() == 0 {
+		return relais.Errorf(relais.EINVALID, "The file is empty.")
+	}
+	if fi.Size() > lim.MaxBytes {
+		return relais.Errorf(relais.EINVALID, "The file is %s; the limit is %s.", humanBytes(fi.Size()), humanBytes(lim.MaxBytes))
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("probe: %w", err)
+	}
+	defer f.Close()
+	head := make([]byte, 512)
+	n, _ := io.ReadFull(f, head)
+	if what := sniff(head[:n]); what != "" {
+		return relais.Errorf(relais.EINVALID, "This is not a video or audio file (%s).", what)
+	}
+	return nil
+}
+
+// sniff names what a file that is clearly not media looks like, or returns "".
+func sniff(head []byte) string {
+	ct := http.DetectContentType(head)
+	switch {
+	case strings.HasPrefix(ct, "text/html"), strings.HasPrefix(ct, "text/xml"):
+		return "it looks like a web page"
+	case strings.HasPrefix(ct, "text/"):
+		return "it looks like text"
+	case strings.HasPrefix(ct, "image/"):
+		return "it is a picture"
+	case ct == "application/pdf", ct == "application/postscript":
+		return "it is a document"
+	case ct == "application/zip", ct == "application/x-gzip", ct == "application/x-rar-compressed":
+		return "it is an archive"
+	}
+	return ""
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return strconv.FormatFloat(float64(n)/(1<<30), 'f', 1, 64) + " GB"
+	case n >= 1<<20:
+		return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MB"
+	case n >= 1<<10:
+		return strconv.FormatFloat(float64(n)/(1<<10), 'f', 1, 64) + " kB"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
+}
+
+// humanDuration writes d the way a teacher reads it: "2 h 14 min", "12 min 5 s", "12 s".
+func humanDuration(d time.Duration) string {
+	s := int64(math.Round(d.Seconds()))
+	h, m, sec := s/3600, (s%3600)/60, s%60
+	switch {
+	case h > 0 && m > 0:
+		return fmt.Sprintf("%d h %d min", h, m)
+	case h > 0:
+		return fmt.Sprintf("%d h", h)
+	case m > 0 && sec > 0:
+		return fmt.Sprintf("%d min %d s", m, sec)
+	case m > 0:
+		return fmt.Sprintf("%d min", m)
+	}
+	return fmt.Sprintf("%d s", sec)
+}
+
+// run starts the child, sends req and waits for its result.
+func (r *Runner) run(ctx context.Context, req childRequest, progress func(string, int)) (childResult, error) {
+	exe := r.Exe
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return childResult{}, fmt.Errorf("find executable: %w", err)
+		}
+	}
+	req.Hook = r.testHook
+	body, err := json.Marshal(req)
+	if err != nil {
+		return childResult{}, err
+	}
+	cmd := exec.CommandContext(ctx, exe)
+	cmd.Env = append(os.Environ(), childEnv+"=1")
+	cmd.Stdin = bytes.NewReader(body)
+	stderr := &tailBuffer{max: 4096}
+	cmd.Stderr = stderr
+	cmd.WaitDelay = 5 * time.Second
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return childResult{}, err
+	}
+	if err := cmd.Start(); err != nil {
+		return childResult{}, fmt.Errorf("start media child: %w", err)
+	}
+	var res *childResult
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "progress "):
+			f := strings.Fields(line)
+			if len(f) == 3 && progress != nil {
+				if p, err := strconv.Atoi(f[2]); err == nil {
+					progress(f[1], p)
+				}
+			}
+		case strings.HasPrefix(line, "result "):
+			var cr childResult
+			if err := json.Unmarshal([]byte(line[len("result "):]), &cr); err == nil {
+				res = &cr
+			}
+		}
+	}
+	waitErr := cmd.Wait()
+	if ctx.Err() != nil {
+		return childResult{}, fmt.Errorf("media child stopped: %w (%s)", ctx.Err(), stderr.summary())
+	}
+	if res == nil {
+		if waitErr == nil {
+			waitErr = errors.New("no result")
+		}
+		return childResult{}, fmt.Errorf("media child failed: %v (%s)", waitErr, stderr.summary())
+	}
+	switch {
+	case res.Refusal != "":
+		return childResult{}, relais.Errorf(relais.EINVALID, "%s", res.Refusal)
+	case res.OutOfTolerance:
+		return childResult{}, fmt.Errorf("%w: %s", ErrOutOfTolerance, strings.TrimPrefix(res.Error, ErrOutOfTolerance.Error()+": "))
+	case res.Error != "":
+		return childResult{}, errors.New(res.Error)
+	case waitErr != nil:
+		return childResult{}, fmt.Errorf("media child failed after its result: %v", waitErr)
+	}
+	return *res, nil
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if len(t.b) > t.max {
+		t.b = t.b[len(t.b)-t.max:]
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) summary() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := strings.TrimSpace(string(t.b))
+	if s == "" {
+		return "no output"
+	}
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 && len(s)-i < 300 && i > 0 {
+		// The last lines say most.
+		if j := strings.LastIndexByte(s[:i], '\n'); j >= 0 {
+			s = s[j+1:]
+		}
+	}
+	return "stderr: " + s
+}
+
+// FitSlot returns the padding that brings a lesson of duration d to a slot of length slot, or an
+// EINVALID error saying by how much the lesson overruns.
+func FitSlot(d, slot time.Duration) (time.Duration, error) {
+	if d < 0 || slot <= 0 {
+		return 0, relais.Errorf(relais.EINVALID, "The slot and the lesson must have a length.")
+	}
+	if d > slot {
+		over := (d - slot).Seconds()
+		return 0, relais.Errorf(relais.EINVALID, "The lesson lasts %s; it overruns its %s slot by %s s.",
+			humanDuration(d), humanDuration(slot), strconv.FormatFloat(math.Ceil(over*100)/100, 'f', -1, 64))
+	}
+	return slot - d, nil
+}

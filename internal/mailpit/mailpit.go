@@ -1,0 +1,122 @@
+// Package mailpit runs a local mailpit SMTP server (one that shows what it received through an HTTP
+// API) for the demo and the tests, bound to 127.0.0.1 on free ports.
+package mailpit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// Server is a running mailpit.
+type Server struct {
+	SMTPAddr string // host:port
+	APIURL   string // http://host:port
+	cmd      *exec.Cmd
+	done     chan error
+}
+
+// Binary finds mailpit on PATH or in ~/go/bin.
+func Binary() (string, error) {
+	if p, err := exec.LookPath("mailpit"); err == nil {
+		return p, nil
+	}
+	p := filepath.Join(os.Getenv("HOME"), "go", "bin", "mailpit")
+	if _, err := os.Stat(p); err == nil {
+		return p, nil
+	}
+	return "", errors.New("mailpit is not installed: run scripts/setup.sh (it builds mailpit v1.28.0) or set RELAIS_SMTP_HOST")
+}
+
+// Start runs mailpit until Stop.
+func Start(ctx context.Context) (*Server, error) {
+	bin, err := Binary()
+	if err != nil {
+		return nil, err
+	}
+	smtp, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	web, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "--smtp", smtp, "--listen", web, "--disable-version-check", "--smtp-disable-rdns",
+		"--smtp-auth-accept-any", "--smtp-auth-allow-insecure", "--max", "200000", "--quiet")
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start mailpit: %w", err)
+	}
+	s := &Server{SMTPAddr: smtp, APIURL: "http://" + web, cmd: cmd, done: make(chan error, 1)}
+	go func() { s.done <- cmd.Wait() }()
+	deadline := time.Now().Add(20 * time.Second)
+	for _, addr := range []string{smtp, web} {
+		for {
+			c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+			if err == nil {
+				c.Close()
+				break
+			}
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				s.Stop(context.Background())
+				return nil, fmt.Errorf("mailpit did not listen on %s: %w", addr, err)
+			}
+			select {
+			case err := <-s.done:
+				return nil, fmt.Errorf("mailpit exited: %v", err)
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	return s, nil
+}
+
+// Total returns the number of messages mailpit holds.
+func Total(ctx context.Context, apiURL string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", apiURL+"/api/v1/messages?limit=1", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Total int `json:"total"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return 0, fmt.Errorf("mailpit messages: %w", err)
+	}
+	return body.Total, nil
+}
+
+// Stop ends mailpit.
+func (s *Server) Stop(ctx context.Context) error {
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		s.cmd.Process.Kill()
+		<-s.done
+		return ctx.Err()
+	}
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
