@@ -124,6 +124,15 @@ func TestRender(t *testing.T) {
 			wantFiles: []string{"lowband.opus", "radio.mp2", "tv.ts"},
 		},
 		{
+			// The silence after the sound must not pull the loudness under the tolerance.
+			name:      "sound shorter than the picture",
+			file:      "short-sound.mp4",
+			args:      append([]string{"-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=3", "-f", "lavfi", "-i", "sine=f=440:d=1:sample_rate=48000", "-c:a", "aac"}, h264...),
+			opts:      Options{TVFormat: TV720p50},
+			wantMS:    3000,
+			wantFiles: []string{"lowband.opus", "radio.mp2", "tv.ts"},
+		},
+		{
 			name:      "variable frame rate 60 fps to 720p50",
 			file:      "vfr.mp4",
 			args:      append([]string{"-f", "lavfi", "-i", "testsrc2=s=320x240:r=60:d=2", "-f", "lavfi", "-i", "sine=f=440:d=2:sample_rate=48000", "-vf", "select='not(eq(mod(n\\,5)\\,2))'", "-fps_mode", "vfr", "-c:a", "aac"}, h264...),

@@ -211,7 +211,8 @@ func (r *Runner) Render(ctx context.Context, src, outDir string, progress func(s
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return nil, fmt.Errorf("render: %w", err)
 	}
-	tmp, err := os.MkdirTemp(outDir, ".render-")
+	removeStale(outDir)
+	tmp, err := os.MkdirTemp(outDir, tmpPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("render: %w", err)
 	}
@@ -240,6 +241,19 @@ func (r *Runner) Render(ctx context.Context, src, outDir string, progress func(s
 		out = append(out, rd)
 	}
 	return out, nil
+}
+
+// tmpPrefix names the directories a render writes in before its files are complete.
+const tmpPrefix = ".render-"
+
+// removeStale deletes what renders killed with their parent left behind (a day old or more).
+func removeStale(outDir string) {
+	old, _ := filepath.Glob(filepath.Join(outDir, tmpPrefix+"*"))
+	for _, d := range old {
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() && time.Since(fi.ModTime()) > 24*time.Hour {
+			os.RemoveAll(d)
+		}
+	}
 }
 
 // renderTimeout allows x264 a slow machine: four times the duration, plus start-up and measurement.
@@ -343,6 +357,7 @@ func (r *Runner) run(ctx context.Context, req childRequest, progress func(string
 	stderr := &tailBuffer{max: 4096}
 	cmd.Stderr = stderr
 	cmd.WaitDelay = 5 * time.Second
+	dieWithParent(cmd)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return childResult{}, err

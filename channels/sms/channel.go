@@ -27,6 +27,7 @@ import (
 // Store is what the channel needs from Relais' store; *sqlite.Store satisfies it.
 type Store interface {
 	DeliveryByProviderID(ctx context.Context, channel relais.ChannelName, providerID string) (relais.Delivery, error)
+	DeliveriesByIDs(ctx context.Context, ids []int64) ([]relais.Delivery, error)
 	AdvanceDelivery(ctx context.Context, id int64, status relais.DeliveryStatus, detail, providerID string) (bool, error)
 	HouseholdsByPhone(ctx context.Context, phone string) ([]relais.Household, error)
 	SetPhoneStatus(ctx context.Context, phone string, status relais.ContactStatus) error
@@ -190,7 +191,13 @@ func (c *Channel) Send(ctx context.Context, m channels.Message) (channels.Receip
 		params.SetFrom(sender.Value)
 	}
 	if c.cfg.PublicURL != "" {
-		params.SetStatusCallback(strings.TrimRight(c.cfg.PublicURL, "/") + StatusPath)
+		// The delivery id rides in the callback URL: a callback can arrive before the send task has
+		// recorded the message SID, and Twilio does not retry a callback we could not place.
+		cb := strings.TrimRight(c.cfg.PublicURL, "/") + StatusPath
+		if m.Delivery.ID > 0 {
+			cb += "?" + deliveryParam + "=" + strconv.FormatInt(m.Delivery.ID, 10)
+		}
+		params.SetStatusCallback(cb)
 	}
 	if c.cfg.ValidityPeriod > 0 {
 		params.SetValidityPeriod(int(c.cfg.ValidityPeriod / time.Second))

@@ -66,9 +66,8 @@ func (c *Channel) handleStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	errorCode, _ := strconv.Atoi(r.PostForm.Get("ErrorCode"))
-	d, err := c.store.DeliveryByProviderID(ctx, relais.ChannelSMS, sid)
+	d, err := c.callbackDelivery(r, sid)
 	if relais.ErrorCode(err) == relais.ENOTFOUND {
-		// The callback can overtake the send task recording the SID: ask for it again.
 		http.Error(w, "unknown message", http.StatusNotFound)
 		return
 	} else if err != nil {
@@ -79,7 +78,7 @@ func (c *Channel) handleStatus(w http.ResponseWriter, r *http.Request) {
 	if errorCode != 0 {
 		detail += fmt.Sprintf(" (error %d)", errorCode)
 	}
-	if _, err := c.store.AdvanceDelivery(ctx, d.ID, status, detail, ""); err != nil {
+	if _, err := c.store.AdvanceDelivery(ctx, d.ID, status, detail, sid); err != nil {
 		c.internalError(w, "advance delivery", err, "delivery_id", d.ID)
 		return
 	}
@@ -98,6 +97,28 @@ func (c *Channel) handleStatus(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// deliveryParam names the delivery in the StatusCallback URL.
+const deliveryParam = "delivery_id"
+
+// callbackDelivery finds the delivery a status callback is about: by the id in the callback URL (signed
+// with the rest of the URL), which works even when the callback overtakes the recording of the SID,
+// else by the SID.
+func (c *Channel) callbackDelivery(r *http.Request, sid string) (relais.Delivery, error) {
+	if v := r.URL.Query().Get(deliveryParam); v != "" {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err == nil && id > 0 {
+			ds, err := c.store.DeliveriesByIDs(r.Context(), []int64{id})
+			if err != nil {
+				return relais.Delivery{}, err
+			}
+			if len(ds) == 1 && ds[0].Channel == relais.ChannelSMS && (ds[0].ProviderID == "" || ds[0].ProviderID == sid) {
+				return ds[0], nil
+			}
+		}
+	}
+	return c.store.DeliveryByProviderID(r.Context(), relais.ChannelSMS, sid)
 }
 
 // Keyword is what a family's reply asks for.

@@ -98,7 +98,7 @@ func (d *demo) run(ctx context.Context) error {
 	// Services: SMTP, the Twilio sandbox, then Relais with both.
 	mp := (*mailpit.Server)(nil)
 	if cfg.SMTPHost == "" {
-		mp, err = mailpit.Start(ctx)
+		mp, err = mailpit.Start(ctx, filepath.Join(cfg.DataDir, "mailpit"))
 		if err != nil {
 			return err
 		}

@@ -36,8 +36,8 @@ func Binary() (string, error) {
 	return "", errors.New("mailpit is not installed: run scripts/setup.sh (it builds mailpit v1.28.0) or set RELAIS_SMTP_HOST")
 }
 
-// Start runs mailpit until Stop.
-func Start(ctx context.Context) (*Server, error) {
+// Start runs mailpit until Stop, with its database in dir.
+func Start(ctx context.Context, dir string) (*Server, error) {
 	bin, err := Binary()
 	if err != nil {
 		return nil, err
@@ -50,8 +50,12 @@ func Start(ctx context.Context) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, err
+	}
 	cmd := exec.Command(bin, "--smtp", smtp, "--listen", web, "--disable-version-check", "--smtp-disable-rdns",
-		"--smtp-auth-accept-any", "--smtp-auth-allow-insecure", "--max", "200000", "--quiet")
+		"--smtp-auth-accept-any", "--smtp-auth-allow-insecure", "--max", "200000", "--quiet",
+		"--database", filepath.Join(dir, "mailpit.db"))
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start mailpit: %w", err)
 	}

@@ -95,6 +95,7 @@ func startRedis() (string, error) {
 	if err := cmd.Start(); err != nil {
 		return "", err
 	}
+	started = append(started, func() { cmd.Process.Kill(); cmd.Wait(); os.RemoveAll(dir) })
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	return addr, waitTCP(addr, 10*time.Second)
 }
@@ -119,11 +120,30 @@ func SMTP(t testing.TB) (smtp, httpAPI string) {
 }
 
 func startMailpit() (string, string, error) {
-	s, err := mailpit.Start(context.Background())
+	dir, err := os.MkdirTemp("", "relais-test-mailpit-")
 	if err != nil {
 		return "", "", err
 	}
+	s, err := mailpit.Start(context.Background(), dir)
+	if err != nil {
+		return "", "", err
+	}
+	started = append(started, func() { s.Stop(context.Background()); os.RemoveAll(dir) })
 	return s.SMTPAddr, s.APIURL, nil
+}
+
+// started holds the stop functions of the servers this process started.
+var started []func()
+
+// Main runs the tests of a package and then stops the servers testenv started for them:
+//
+//	func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+func Main(m *testing.M) int {
+	code := m.Run()
+	for _, stop := range started {
+		stop()
+	}
+	return code
 }
 
 func waitTCP(addr string, d time.Duration) error {

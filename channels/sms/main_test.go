@@ -1,0 +1,10 @@
+package sms_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/relais-edu/relais/internal/testenv"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }

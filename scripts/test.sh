@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what the tests need on Debian 12, then runs go vet and every test against real services:
+# Redis and mailpit are started by the tests themselves (internal/testenv) on free 127.0.0.1 ports, a
+# private instance per test process, and stopped here when the run ends.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+apt_install "${RUNTIME_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+ensure_go
+ensure_mailpit
+log "installing Twilio's segment calculator (npm ci)"
+npm ci --prefix channels/sms/testdata/calculator --no-audit --no-fund --loglevel=error
+
+cleanup() {
+	# Servers started by test processes that were killed (a timeout) before they could stop them.
+	pkill -f 'redis-server .*relais-test-redis-' 2>/dev/null || true
+	pkill -f 'mailpit .*relais-test-mailpit-' 2>/dev/null || true
+}
+trap cleanup EXIT
+
+log "go vet ./..."
+go vet ./...
+log "go test ./..."
+go test -count=1 -timeout 25m "$@" ./...
