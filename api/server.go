@@ -68,23 +68,48 @@ func New(store relais.Store, q Queue, signer *links.Signer, tmpl *templates.Set,
 // Mount adds a handler outside the API's auth (provider webhooks, which verify their own signatures).
 func (s *Server) Mount(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
+// route is one API endpoint: its pattern and the roles allowed (none: public).
+type route struct {
+	pattern string
+	roles   []relais.Role
+	h       func(http.ResponseWriter, *http.Request) error
+}
+
+var (
+	anyRole   = []relais.Role{relais.RoleTeacher, relais.RoleMedia, relais.RoleAdmin}
+	staffRole = []relais.Role{relais.RoleMedia, relais.RoleAdmin}
+)
+
+func (s *Server) apiRoutes() []route {
+	return []route{
+		{"POST /api/v1/lessons", anyRole, s.createLesson},
+		{"GET /api/v1/lessons", anyRole, s.listLessons},
+		{"GET /api/v1/lessons/{id}", anyRole, s.getLesson},
+		{"GET /api/v1/lessons/{id}/renditions/{kind}", anyRole, s.getRenditionFile},
+		{"GET /api/v1/lessons/{id}/worksheet", anyRole, s.getWorksheetFile},
+		{"POST /api/v1/lessons/{id}/publish", staffRole, s.publishLesson},
+		{"GET /api/v1/households", staffRole, s.listHouseholds},
+		{"POST /api/v1/households/import", staffRole, s.importHouseholds},
+		{"GET /api/v1/deliveries", anyRole, s.listDeliveries},
+		{"GET /api/v1/deliveries/{id}", anyRole, s.getDelivery},
+	}
+}
+
+// Routes lists the patterns the server answers, for the documentation test.
+func (s *Server) Routes() []string {
+	out := []string{"GET /livez", "GET /readyz", "GET /l/{token}", "GET /l/{token}/audio", "GET /l/{token}/worksheet"}
+	for _, r := range s.apiRoutes() {
+		out = append(out, r.pattern)
+	}
+	return out
+}
+
 func (s *Server) routes() {
 	s.mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	s.mux.HandleFunc("GET /readyz", s.readyz)
-
-	s.mux.Handle("POST /api/v1/lessons", s.auth(s.createLesson, relais.RoleTeacher, relais.RoleMedia, relais.RoleAdmin))
-	s.mux.Handle("GET /api/v1/lessons", s.auth(s.listLessons, relais.RoleTeacher, relais.RoleMedia, relais.RoleAdmin))
-	s.mux.Handle("GET /api/v1/lessons/{id}", s.auth(s.getLesson, relais.RoleTeacher, relais.RoleMedia, relais.RoleAdmin))
-	s.mux.Handle("GET /api/v1/lessons/{id}/renditions/{kind}", s.auth(s.getRenditionFile, relais.RoleTeacher, relais.RoleMedia, relais.RoleAdmin))
-	s.mux.Handle("GET /api/v1/lessons/{id}/worksheet", s.auth(s.getWorksheetFile, relais.RoleTeacher, relais.RoleMedia, relais.RoleAdmin))
-	s.mux.Handle("POST /api/v1/lessons/{id}/publish", s.auth(s.publishLesson, relais.RoleMedia, relais.RoleAdmin))
-
-	s.mux.Handle("GET /api/v1/households", s.auth(s.listHouseholds, relais.RoleMedia, relais.RoleAdmin))
-	s.mux.Handle("POST /api/v1/households/import", s.auth(s.importHouseholds, relais.RoleMedia, relais.RoleAdmin))
-
-	s.mux.Handle("GET /api/v1/deliveries", s.auth(s.listDeliveries, relais.RoleTeacher, relais.RoleMedia, relais.RoleAdmin))
-	s.mux.Handle("GET /api/v1/deliveries/{id}", s.auth(s.getDelivery, relais.RoleTeacher, relais.RoleMedia, relais.RoleAdmin))
-
+	for _, r := range s.apiRoutes() {
+		s.mux.Handle(r.pattern, s.auth(r.h, r.roles...))
+	}
 	s.mux.HandleFunc("GET /l/{token}", s.lessonPage)
 	s.mux.HandleFunc("GET /l/{token}/audio", s.lessonPageAudio)
 	s.mux.HandleFunc("GET /l/{token}/worksheet", s.lessonPageWorksheet)

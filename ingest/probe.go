@@ -97,6 +97,9 @@ func probeFile(path string, opts Options) (ProbeResult, error) {
 			pr.FrameRate = math.Round(fr.Float64()*1000) / 1000
 		}
 		pr.Rotation = streamRotation(vs)
+		if cs := cp.ColorSpace(); cs != astiav.ColorSpaceUnspecified && cs != astiav.ColorSpaceReserved {
+			pr.ColorSpace = colorSpaceName(cs)
+		}
 		if pr.Width <= 0 || pr.Height <= 0 {
 			return pr, refuse("The video is damaged: its picture size cannot be read.")
 		}
@@ -321,4 +324,18 @@ func looksLikeMedia(path string) bool {
 		return true
 	}
 	return false
+}
+
+func colorSpaceName(cs astiav.ColorSpace) string {
+	switch cs {
+	case astiav.ColorSpaceBt709:
+		return "bt709"
+	case astiav.ColorSpaceBt470Bg:
+		return "bt470bg"
+	case astiav.ColorSpaceSmpte170M:
+		return "smpte170m"
+	case astiav.ColorSpaceBt2020Ncl:
+		return "bt2020nc"
+	}
+	return "other"
 }

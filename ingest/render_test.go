@@ -21,7 +21,7 @@ type renderCase struct {
 	remux     []string // then copied with these arguments (e.g. a rotation tag)
 	opts      Options
 	wantMS    int64 // expected length of every track
-	check     func(t *testing.T, tv string)
+	check     func(t *testing.T, tv, src string)
 	wantFiles []string
 }
 
@@ -38,11 +38,20 @@ func TestRender(t *testing.T) {
 				"-af", "volume=10dB", "-ac", "2", "-c:a", "aac"}, h264...),
 			opts:   Options{Title: "Fractions"},
 			wantMS: 2000,
-			check: func(t *testing.T, tv string) {
+			check: func(t *testing.T, tv, src string) {
 				// A 16:9 source fills the frame: no bars.
 				m := lumaColumns(t, tv, 10, 1920, 1080, [2]int{0, 200}, [2]int{1720, 1920})
 				if m[0] < 30 || m[1] < 30 {
 					t.Errorf("edges of a 16:9 picture are dark (%.0f, %.0f): bars where none belong", m[0], m[1])
+				}
+				// An untagged HD source is BT.709 already: its colours (here, the luma of the coloured
+				// test pattern) come through unconverted.
+				spans := [][2]int{{200, 500}, {700, 1000}, {1300, 1600}}
+				in, out := lumaColumns(t, src, 10, 1920, 1080, spans...), lumaColumns(t, tv, 10, 1920, 1080, spans...)
+				for i := range in {
+					if math.Abs(in[i]-out[i]) > 2.5 {
+						t.Errorf("luma of span %v: %.1f in the source, %.1f on TV", spans[i], in[i], out[i])
+					}
 				}
 			},
 			wantFiles: []string{"lowband.opus", "radio.mp2", "tv.ts"},
@@ -55,7 +64,7 @@ func TestRender(t *testing.T) {
 			opts:  Options{},
 			// 2.5 s is not a whole number of frames at 44.1 kHz AAC; the source reaches 2.5 s.
 			wantMS: 2520,
-			check: func(t *testing.T, tv string) {
+			check: func(t *testing.T, tv, src string) {
 				// Upright, the picture is 360x640: scaled to 608x1080 and pillarboxed, never stretched.
 				m := lumaColumns(t, tv, 10, 1920, 1080, [2]int{0, 600}, [2]int{700, 1220}, [2]int{1320, 1920})
 				if m[0] > 20 || m[2] > 20 || m[1] < 40 {
@@ -70,7 +79,7 @@ func TestRender(t *testing.T) {
 			args:   []string{"-f", "lavfi", "-i", "sine=f=550:d=2:sample_rate=48000", "-af", "volume=-6dB", "-ac", "6"},
 			opts:   Options{Title: "Les fractions — урок 4", TVFormat: TV720p50, TVAudioCodec: "aac", RadioWAV: true},
 			wantMS: 2000,
-			check: func(t *testing.T, tv string) {
+			check: func(t *testing.T, tv, src string) {
 				// The card: the title in white over the background.
 				if m := maxLuma(t, tv, 20, 1280, 720); m < 200 {
 					t.Errorf("brightest pixel of the card is %d: no title drawn", m)
@@ -84,7 +93,7 @@ func TestRender(t *testing.T) {
 			args: []string{"-f", "lavfi", "-i", "testsrc2=s=720x576:r=50:d=2", "-f", "lavfi", "-i", "sine=f=440:d=2:sample_rate=48000",
 				"-vf", "tinterlace=mode=interleave_top,setsar=16/15", "-c:v", "mpeg2video", "-flags", "+ildct+ilme", "-top", "1", "-b:v", "2M", "-c:a", "mp2"},
 			wantMS: 2000,
-			check: func(t *testing.T, tv string) {
+			check: func(t *testing.T, tv, src string) {
 				// 4:3 in a 16:9 frame: 1440x1080 between two 240-pixel bars.
 				m := lumaColumns(t, tv, 10, 1920, 1080, [2]int{0, 230}, [2]int{260, 1660}, [2]int{1690, 1920})
 				if m[0] > 20 || m[2] > 20 || m[1] < 40 {
@@ -112,7 +121,7 @@ func TestRender(t *testing.T) {
 			opts: Options{TVFormat: TV720p50},
 			// 0.5 s + 2 s of sound, whose last AAC frame decodes 5 ms past 2 s: 2.505 s, to the next frame.
 			wantMS: 2520,
-			check: func(t *testing.T, tv string) {
+			check: func(t *testing.T, tv, src string) {
 				radio := filepath.Join(filepath.Dir(tv), "radio.mp2")
 				if v := maxVolume(t, radio, 0, 0.4); v > -60 {
 					t.Errorf("radio: %.1f dB in the first 0.4 s, want silence before the sound starts", v)
@@ -163,12 +172,12 @@ func TestRender(t *testing.T) {
 			if got := strings.Join(steps, ","); got != "probe,normalise,transcode,measure" {
 				t.Errorf("progress steps %q", got)
 			}
-			checkRenditions(t, out, rs, tc)
+			checkRenditions(t, src, out, rs, tc)
 		})
 	}
 }
 
-func checkRenditions(t *testing.T, out string, rs []relais.Rendition, tc renderCase) {
+func checkRenditions(t *testing.T, src, out string, rs []relais.Rendition, tc renderCase) {
 	opts := tc.opts.withDefaults()
 	entries, _ := os.ReadDir(out)
 	var names []string
@@ -286,7 +295,7 @@ func checkRenditions(t *testing.T, out string, rs []relais.Rendition, tc renderC
 		}
 	}
 	if tc.check != nil && tvPath != "" {
-		tc.check(t, tvPath)
+		tc.check(t, tvPath, src)
 	}
 }
 

@@ -134,7 +134,8 @@ type ProbeResult struct {
 	Width         int      `json:"width,omitempty"`
 	Height        int      `json:"height,omitempty"`
 	FrameRate     float64  `json:"frame_rate,omitempty"`
-	Rotation      int      `json:"rotation,omitempty"` // degrees clockwise to display upright
+	Rotation      int      `json:"rotation,omitempty"`    // degrees clockwise to display upright
+	ColorSpace    string   `json:"color_space,omitempty"` // the video's matrix (bt709, bt470bg...); empty when untagged
 	AudioChannels int      `json:"audio_channels"`
 	SampleRate    int      `json:"sample_rate"`
 	Streams       []Stream `json:"streams"`

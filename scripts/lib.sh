@@ -27,8 +27,17 @@ apt_install() {
 RUNTIME_PACKAGES=(ca-certificates git gcc libc6-dev pkg-config
 	libavcodec-dev libavformat-dev libavfilter-dev libavutil-dev libswresample-dev libswscale-dev libavdevice-dev
 	ffmpeg redis-server espeak-ng)
-# Packages the tests add: pdftotext, xmllint, node for Twilio's segment calculator.
-TEST_PACKAGES=(poppler-utils libxml2-utils nodejs npm)
+# Packages the tests add: pdftotext, xmllint.
+TEST_PACKAGES=(poppler-utils libxml2-utils)
+
+# ensure_node installs Node.js and npm (for Twilio's segment calculator) unless a node is on PATH
+# already, from Debian or elsewhere.
+ensure_node() {
+	if command -v node >/dev/null && command -v npm >/dev/null; then
+		return 0
+	fi
+	apt_install nodejs npm
+}
 
 # ensure_go puts a Go toolchain at least as new as go.mod's on PATH. A Go >= 1.21 fetches the exact
 # toolchain go.mod names by itself (GOTOOLCHAIN=auto); Debian 12's golang-go (1.19) cannot, so it is

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 
 apt_install "${RUNTIME_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
 ensure_go
+ensure_node
 ensure_mailpit
 log "installing Twilio's segment calculator (npm ci)"
 npm ci --prefix channels/sms/testdata/calculator --no-audit --no-fund --loglevel=error
