@@ -610,9 +610,9 @@ func videoChain(pr ProbeResult, tv tvFormat, origin float64) string {
 	fmt.Fprintf(&b, "scale=w='trunc(iw*sar/2)*2':h=ih,setsar=1,")
 	// An untagged source is taken as BT.709 from 720 lines up (HD practice), BT.601 below (swscale's
 	// default); tagged sources are converted from what they say.
-	in := "auto" // XXX
+	in := "auto"
 	if pr.HasVideo && pr.Height >= 720 && pr.Width >= 720 && pr.ColorSpace == "" {
-		in = "auto" // XXXTEMP
+		in = "bt709"
 	}
 	fmt.Fprintf(&b, "scale=w=%d:h=%d:force_original_aspect_ratio=decrease:force_divisible_by=2:in_color_matrix=%s:out_color_matrix=bt709:out_range=tv:flags=bicubic,", tv.w, tv.h, in)
 	fmt.Fprintf(&b, "pad=w=%d:h=%d:x=(ow-iw)/2:y=(oh-ih)/2:color=black,setsar=1,", tv.w, tv.h)
