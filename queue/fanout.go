@@ -197,6 +197,8 @@ func (w *Worker) messages(ctx context.Context, p SendPayload) ([]channels.Messag
 	}
 	lessons := map[int64]*lessonContent{}
 	var msgs []channels.Message
+	now := w.now()
+	deferred := map[time.Time][]int64{}
 	for _, d := range ds {
 		if d.Status != relais.DeliveryPending {
 			continue
@@ -213,6 +215,13 @@ func (w *Worker) messages(ctx context.Context, p SendPayload) ([]channels.Messag
 				return nil, err
 			}
 			continue
+		}
+		if w.cfg.SendWindow != nil {
+			if at := w.cfg.SendWindow(h, d.Channel, now); at.After(now) {
+				at = at.Truncate(time.Minute).Add(time.Minute) // one task per minute of opening, not per household
+				deferred[at] = append(deferred[at], d.ID)
+				continue
+			}
 		}
 		if contact := contactOf(h, d.Channel); contact != "" {
 			owner, err := w.store.ClaimContact(ctx, d.LessonID, d.Channel, contact, d.ID)
@@ -246,6 +255,16 @@ func (w *Worker) messages(ctx context.Context, p SendPayload) ([]channels.Messag
 			m.UnsubscribeURL = w.links.Unsubscribe(h)
 		}
 		msgs = append(msgs, m)
+	}
+	for at, ids := range deferred {
+		// Nothing is dropped: the deliveries stay pending and go out when the window opens.
+		err := w.client.enqueue(ctx, TypeSend, SendPayload{Channel: p.Channel, DeliveryIDs: ids}, asynq.Queue(QueueSend),
+			asynq.ProcessAt(at), asynq.MaxRetry(w.cfg.MaxRetry),
+			asynq.TaskID(fmt.Sprintf("%s:%s:%d:at:%d", TypeSend, p.Channel, ids[0], at.Unix())))
+		if err != nil {
+			return nil, err
+		}
+		w.log.Info("sends deferred by quiet hours", "channel", p.Channel, "deliveries", len(ids), "until", at)
 	}
 	return msgs, nil
 }

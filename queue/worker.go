@@ -28,6 +28,10 @@ type Pipeline struct {
 	Worksheet func(ctx context.Context, l relais.Lesson, outDir string) (relais.Worksheet, error)
 }
 
+// SendWindow returns when a message to h on ch may go out: now, or the end of the quiet hours in the
+// household's time zone. Nil means any time.
+type SendWindow func(h relais.Household, ch relais.ChannelName, now time.Time) time.Time
+
 // Links builds the signed public addresses put in messages.
 type Links struct {
 	Lesson      func(lessonID, householdID int64) string
@@ -44,6 +48,7 @@ type Config struct {
 	SendPageSize     map[relais.ChannelName]int // deliveries per send task
 	MaxSendBacklog   int                        // send tasks waiting in Redis before the fan-out waits
 	ShutdownTimeout  time.Duration
+	SendWindow       SendWindow // quiet hours; nil: none
 }
 
 // DefaultConfig returns settings for one machine of 2 cores.

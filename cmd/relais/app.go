@@ -50,7 +50,8 @@ type app struct {
 	srv   *http.Server
 	ln    net.Listener
 	email *email.Channel
-	done  chan error // the HTTP server's end
+	rdb   *redis.Client // the SMS rate limiter's
+	done  chan error    // the HTTP server's end
 }
 
 // start builds and starts Relais in dependency order. On error, what was started is stopped.
@@ -96,6 +97,7 @@ func start(ctx context.Context, cfg Config, p parts, log *slog.Logger) (a *app, 
 		return a, err
 	}
 	a.queue = queue.NewClient(redisOpt)
+	a.rdb = redis.NewClient(&redis.Options{Addr: redisOpt.Addr, Password: redisOpt.Password, DB: redisOpt.DB})
 
 	// The HTTP listener comes first so that a :0 port is known before webhook URLs are made.
 	if p.api {
@@ -125,6 +127,9 @@ func start(ctx context.Context, cfg Config, p parts, log *slog.Logger) (a *app, 
 		qcfg.MediaDir = cfg.MediaDir
 		qcfg.Concurrency = cfg.WorkerConcurrency
 		qcfg.MediaConcurrency = cfg.MediaConcurrency
+		if qcfg.SendWindow, err = sendWindow(cfg); err != nil {
+			return a, err
+		}
 		lnk := queue.Links{
 			Lesson: signer.LessonURL,
 			Unsubscribe: func(h relais.Household) string {
@@ -176,7 +181,21 @@ func (a *app) channels(cfg Config, tmpl *templates.Set, secret []byte) (*channel
 		if cfg.SMSMessagingServiceSID != "" {
 			scfg.Senders[sms.DefaultCountry] = cfg.SMSMessagingServiceSID
 		}
-		ch, err := sms.New(scfg, smsStore{a.store}, tmpl, sms.WithLogger(a.log))
+		if cfg.SMSSenders != "" {
+			byCountry, err := sms.ParseSenders(cfg.SMSSenders)
+			if err != nil {
+				return nil, fmt.Errorf("RELAIS_SMS_SENDERS: %w", err)
+			}
+			for country, sender := range byCountry {
+				scfg.Senders[country] = sender
+			}
+		}
+		// Burst 1 spaces segments evenly: no one-second window ever holds more than the rate.
+		lim, err := sms.NewLimiter(a.rdb, sms.LimiterConfig{Rate: cfg.SMSRate, Burst: 1})
+		if err != nil {
+			return nil, err
+		}
+		ch, err := sms.New(scfg, smsStore{a.store}, tmpl, sms.WithLogger(a.log), sms.WithLimiter(lim))
 		if err != nil {
 			return nil, err
 		}
@@ -207,6 +226,31 @@ func (a *app) channels(cfg Config, tmpl *templates.Set, secret []byte) (*channel
 	return channels.NewRegistry(chans...), nil
 }
 
+// sendWindow keeps SMS out of the quiet hours in each household's time zone.
+func sendWindow(cfg Config) (queue.SendWindow, error) {
+	q, err := cfg.quietHours()
+	if err != nil {
+		return nil, err
+	}
+	def, byRegion, err := cfg.zones()
+	if err != nil {
+		return nil, err
+	}
+	if q.Start == q.End && len(q.Days) == 0 && len(q.Holidays) == 0 {
+		return nil, nil
+	}
+	return func(h relais.Household, ch relais.ChannelName, now time.Time) time.Time {
+		if ch != relais.ChannelSMS {
+			return now
+		}
+		loc, ok := byRegion[h.Region]
+		if !ok {
+			loc = def
+		}
+		return sms.NextSendTime(now, loc, q)
+	}, nil
+}
+
 // wait blocks until ctx ends or the HTTP server fails.
 func (a *app) wait(ctx context.Context) error {
 	select {
@@ -230,6 +274,9 @@ func (a *app) stop(ctx context.Context) error {
 	}
 	if a.queue != nil {
 		errs = append(errs, a.queue.Close())
+	}
+	if a.rdb != nil {
+		errs = append(errs, a.rdb.Close())
 	}
 	if a.email != nil {
 		errs = append(errs, a.email.Close())

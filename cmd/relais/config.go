@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/relais-edu/relais/channels/sms"
 	"net"
 	"net/mail"
 	"net/url"
@@ -44,6 +45,12 @@ type Config struct {
 	SMSFrom                string
 	SMSMessagingServiceSID string
 	SMSRate                float64
+	SMSSenders             string
+	QuietHours             string
+	QuietDays              string
+	QuietDates             string
+	TimeZone               string
+	RegionTimeZones        string
 
 	SMTPHost     string
 	SMTPPort     int
@@ -75,6 +82,9 @@ func DefaultConfig() Config {
 		MediaConcurrency:  1,
 		DefaultCountry:    "FR",
 		SMSRate:           10,
+		QuietHours:        "22:00-08:00",
+		QuietDays:         "sunday",
+		TimeZone:          "Europe/Paris",
 		SMTPPort:          587,
 		SMTPTLS:           "starttls",
 		SMTPMaxConns:      4,
@@ -116,6 +126,12 @@ func (c *Config) settings() []setting {
 		{"sms-from", "RELAIS_SMS_FROM", "SMS sender: alphanumeric sender, short code or phone number", &c.SMSFrom},
 		{"sms-messaging-service-sid", "RELAIS_SMS_MESSAGING_SERVICE_SID", "Twilio Messaging Service SID (MG...), instead of sms-from", &c.SMSMessagingServiceSID},
 		{"sms-rate", "RELAIS_SMS_RATE", "SMS segments per second per sender, shared by all workers", &c.SMSRate},
+		{"sms-senders", "RELAIS_SMS_SENDERS", "senders per recipient country, e.g. FR=Ecole,KZ=+77010000000 (others use sms-from)", &c.SMSSenders},
+		{"sms-quiet-hours", "RELAIS_SMS_QUIET_HOURS", "no SMS between these local times (HH:MM-HH:MM); off: none", &c.QuietHours},
+		{"sms-quiet-days", "RELAIS_SMS_QUIET_DAYS", "weekdays without SMS, comma-separated (sunday,saturday); empty: none", &c.QuietDays},
+		{"sms-quiet-dates", "RELAIS_SMS_QUIET_DATES", "public holidays without SMS, comma-separated YYYY-MM-DD", &c.QuietDates},
+		{"timezone", "RELAIS_TIMEZONE", "time zone of households whose region has none of its own (IANA name)", &c.TimeZone},
+		{"region-timezones", "RELAIS_REGION_TIMEZONES", "time zone per household region, e.g. Almaty=Asia/Almaty,Aktobe=Asia/Aqtobe", &c.RegionTimeZones},
 		{"smtp-host", "RELAIS_SMTP_HOST", "SMTP relay host; empty: no email channel", &c.SMTPHost},
 		{"smtp-port", "RELAIS_SMTP_PORT", "SMTP relay port", &c.SMTPPort},
 		{"smtp-username", "RELAIS_SMTP_USERNAME", "SMTP auth user; empty: no auth", &c.SMTPUsername},
@@ -294,6 +310,12 @@ func (c *Config) Validate() error {
 			bad("RELAIS_SMS_RATE must be above 0 segments per second")
 		}
 	}
+	if _, err := c.quietHours(); err != nil {
+		bad("%v", err)
+	}
+	if _, _, err := c.zones(); err != nil {
+		bad("%v", err)
+	}
 	if c.TwilioAPIURL != "" {
 		if u, err := url.Parse(c.TwilioAPIURL); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 			bad("RELAIS_TWILIO_API_URL %q must be an absolute http(s) URL", c.TwilioAPIURL)
@@ -327,6 +349,68 @@ func (c *Config) Validate() error {
 		bad("DKIM needs RELAIS_DKIM_DOMAIN, RELAIS_DKIM_SELECTOR and RELAIS_DKIM_KEY_FILE together")
 	}
 	return errors.Join(errs...)
+}
+
+// quietHours reads the SMS quiet-hours settings.
+func (c *Config) quietHours() (sms.QuietHours, error) {
+	var q sms.QuietHours
+	if v := strings.TrimSpace(c.QuietHours); v != "" && v != "off" {
+		from, to, ok := strings.Cut(v, "-")
+		start, err1 := time.Parse("15:04", strings.TrimSpace(from))
+		end, err2 := time.Parse("15:04", strings.TrimSpace(to))
+		if !ok || err1 != nil || err2 != nil {
+			return q, fmt.Errorf("RELAIS_SMS_QUIET_HOURS %q must be HH:MM-HH:MM (e.g. 22:00-08:00) or off", v)
+		}
+		q.Start = time.Duration(start.Hour())*time.Hour + time.Duration(start.Minute())*time.Minute
+		q.End = time.Duration(end.Hour())*time.Hour + time.Duration(end.Minute())*time.Minute
+	}
+	days := map[string]time.Weekday{}
+	for d := time.Sunday; d <= time.Saturday; d++ {
+		days[strings.ToLower(d.String())] = d
+	}
+	for _, name := range strings.Split(c.QuietDays, ",") {
+		name = strings.ToLower(strings.TrimSpace(name))
+		if name == "" {
+			continue
+		}
+		d, ok := days[name]
+		if !ok {
+			return q, fmt.Errorf("RELAIS_SMS_QUIET_DAYS: %q is not a weekday (monday ... sunday)", name)
+		}
+		q.Days = append(q.Days, d)
+	}
+	for _, date := range strings.Split(c.QuietDates, ",") {
+		date = strings.TrimSpace(date)
+		if date == "" {
+			continue
+		}
+		if _, err := time.Parse(time.DateOnly, date); err != nil {
+			return q, fmt.Errorf("RELAIS_SMS_QUIET_DATES: %q is not a date YYYY-MM-DD", date)
+		}
+		q.Holidays = append(q.Holidays, date)
+	}
+	return q, nil
+}
+
+// zones reads the default time zone and the zone of each region.
+func (c *Config) zones() (def *time.Location, byRegion map[string]*time.Location, err error) {
+	def, err = time.LoadLocation(c.TimeZone)
+	if err != nil {
+		return nil, nil, fmt.Errorf("RELAIS_TIMEZONE %q is not an IANA time zone such as Europe/Paris", c.TimeZone)
+	}
+	byRegion = map[string]*time.Location{}
+	for _, pair := range strings.Split(c.RegionTimeZones, ",") {
+		if strings.TrimSpace(pair) == "" {
+			continue
+		}
+		region, zone, ok := strings.Cut(pair, "=")
+		loc, err := time.LoadLocation(strings.TrimSpace(zone))
+		if !ok || err != nil {
+			return nil, nil, fmt.Errorf("RELAIS_REGION_TIMEZONES: %q must be REGION=Area/City", pair)
+		}
+		byRegion[strings.TrimSpace(region)] = loc
+	}
+	return def, byRegion, nil
 }
 
 // loadConfig reads env and flags for a command and validates the result.

@@ -59,6 +59,7 @@ func newRig(t *testing.T, rules []sandbox.Rule) *rig {
 	cfg.DataDir = t.TempDir()
 	cfg.RedisAddr, cfg.RedisDB = redisAddr, db
 	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.QuietHours, cfg.QuietDays = "off", "" // queue tests cover quiet hours with a fixed clock
 	host, port, _ := strings.Cut(smtpAddr, ":")
 	cfg.SMTPHost, cfg.SMTPTLS, cfg.EmailFrom = host, "none", "Relais <lecons@relais.example>"
 	fmt.Sscan(port, &cfg.SMTPPort)

@@ -1,0 +1,320 @@
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/hibiken/asynq"
+
+	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/channels"
+	"github.com/relais-edu/relais/channels/sms"
+	"github.com/relais-edu/relais/internal/testenv"
+	"github.com/relais-edu/relais/store/sqlite"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+
+// fakeChannel answers each send with the next scripted result for that household, then success.
+type fakeChannel struct {
+	mu     sync.Mutex
+	name   relais.ChannelName
+	script map[int64][]error // by household id
+	sent   map[int64]int     // successful sends by household id
+	calls  int
+}
+
+var _ channels.Channel = (*fakeChannel)(nil)
+
+func (f *fakeChannel) Name() relais.ChannelName { return f.name }
+
+func (f *fakeChannel) Send(_ context.Context, m channels.Message) (channels.Receipt, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if s := f.script[m.Household.ID]; len(s) > 0 {
+		f.script[m.Household.ID] = s[1:]
+		if s[0] != nil {
+			return channels.Receipt{}, s[0]
+		}
+	}
+	f.sent[m.Household.ID]++
+	return channels.Receipt{ProviderID: fmt.Sprintf("P%d", m.Delivery.ID), Status: relais.DeliveryQueued}, nil
+}
+
+type fixture struct {
+	w      *Worker
+	store  *sqlite.DB
+	client *Client
+	insp   *asynq.Inspector
+	ch     *fakeChannel
+	lesson relais.Lesson
+	hs     []relais.Household
+}
+
+func newFixture(t *testing.T, households int, edit func(*Config)) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	addr, db := testenv.Redis(t)
+	redis := asynq.RedisClientOpt{Addr: addr, DB: db}
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "relais.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	client := NewClient(redis)
+	insp := asynq.NewInspector(redis)
+	t.Cleanup(func() { client.Close(); insp.Close() })
+	ch := &fakeChannel{name: relais.ChannelSMS, script: map[int64][]error{}, sent: map[int64]int{}}
+	cfg := DefaultConfig()
+	cfg.MediaDir = t.TempDir()
+	if edit != nil {
+		edit(&cfg)
+	}
+	w := NewWorker(redis, store, channels.NewRegistry(ch), Pipeline{}, Links{}, client, cfg, slog.New(slog.DiscardHandler))
+	f := &fixture{w: w, store: store, client: client, insp: insp, ch: ch}
+	f.lesson = relais.Lesson{Title: "T", Subject: "s", Grade: 5, Language: "fr", TeacherID: "t"}
+	if err := store.CreateLesson(ctx, &f.lesson); err != nil {
+		t.Fatal(err)
+	}
+	store.PutDigest(ctx, relais.Digest{LessonID: f.lesson.ID, Language: "fr", Body: "Leçon", Encoding: "GSM-7", Segments: 1})
+	store.SetLessonStatus(ctx, f.lesson.ID, relais.LessonPublished, "")
+	for i := 0; i < households; i++ {
+		f.hs = append(f.hs, relais.Household{ExternalRef: fmt.Sprint("H", i), Region: "IDF", Language: "fr", Grades: []int{5},
+			Profile: relais.ProfileSMSOnly, Phone: fmt.Sprintf("+336120000%02d", i), Consent: true})
+	}
+	if err := store.UpsertHouseholds(ctx, f.hs); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func task(typ string, payload any) *asynq.Task {
+	b, _ := json.Marshal(payload)
+	return asynq.NewTask(typ, b)
+}
+
+// plan writes one pending SMS delivery per household and returns their ids.
+func (f *fixture) plan(t *testing.T) []int64 {
+	t.Helper()
+	var ds []relais.Delivery
+	for _, h := range f.hs {
+		ds = append(ds, relais.Delivery{LessonID: f.lesson.ID, HouseholdID: h.ID, Channel: relais.ChannelSMS})
+	}
+	ids, err := f.store.PlanDeliveries(context.Background(), ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+func (f *fixture) statuses(t *testing.T, ids []int64) []relais.DeliveryStatus {
+	t.Helper()
+	ds, err := f.store.DeliveriesByIDs(context.Background(), ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []relais.DeliveryStatus
+	for _, d := range ds {
+		out = append(out, d.Status)
+	}
+	return out
+}
+
+func TestSendRetriesOnlyWhatDidNotGo(t *testing.T) {
+	f := newFixture(t, 3, nil)
+	ids := f.plan(t)
+	f.ch.script[f.hs[1].ID] = []error{&channels.SendError{Kind: channels.Retryable, Code: "500", Err: errors.New("twilio 500")}}
+	send := task(TypeSend, SendPayload{Channel: relais.ChannelSMS, DeliveryIDs: ids})
+
+	err := f.w.handleSend(context.Background(), send)
+	var se *channels.SendError
+	if !errors.As(err, &se) || se.Kind != channels.Retryable {
+		t.Fatalf("first run: err = %v, want the retryable failure so asynq retries", err)
+	}
+	if diff := cmp.Diff([]relais.DeliveryStatus{"queued", "pending", "queued"}, f.statuses(t, ids)); diff != "" {
+		t.Errorf("after first run (-want +got):\n%s", diff)
+	}
+	// asynq runs the task again: only the failed delivery goes; then a third run sends nothing.
+	for run := 2; run <= 3; run++ {
+		if err := f.w.handleSend(context.Background(), send); err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+	}
+	want := map[int64]int{f.hs[0].ID: 1, f.hs[1].ID: 1, f.hs[2].ID: 1}
+	if diff := cmp.Diff(want, f.ch.sent); diff != "" {
+		t.Errorf("provider accepted per household (-want +got):\n%s", diff)
+	}
+	if f.ch.calls != 4 {
+		t.Errorf("provider called %d times, want 4 (3 + one retry)", f.ch.calls)
+	}
+}
+
+func TestPermanentFailureMarksTheContactAndIsNotRetried(t *testing.T) {
+	f := newFixture(t, 2, nil)
+	ids := f.plan(t)
+	f.ch.script[f.hs[0].ID] = []error{&channels.SendError{Kind: channels.Permanent, Code: "21211", Contact: relais.ContactInvalid,
+		Err: errors.New("invalid To")}}
+	f.ch.script[f.hs[1].ID] = []error{&channels.SendError{Kind: channels.Permanent, Code: "21610", Contact: relais.ContactOptedOut,
+		Err: errors.New("unsubscribed recipient")}}
+	if err := f.w.handleSend(context.Background(), task(TypeSend, SendPayload{Channel: relais.ChannelSMS, DeliveryIDs: ids})); err != nil {
+		t.Fatalf("a page of permanent failures is done, not retried: %v", err)
+	}
+	if diff := cmp.Diff([]relais.DeliveryStatus{"failed", "failed"}, f.statuses(t, ids)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	h0, _ := f.store.Household(context.Background(), f.hs[0].ID)
+	h1, _ := f.store.Household(context.Background(), f.hs[1].ID)
+	if h0.PhoneStatus != relais.ContactInvalid || !h1.SMSOptOut {
+		t.Errorf("contacts: h0 phone %q, h1 opted out %v", h0.PhoneStatus, h1.SMSOptOut)
+	}
+	ds, _ := f.store.DeliveriesByIDs(context.Background(), ids[:1])
+	if ds[0].Reason != "permanent failure (code 21211): invalid To" {
+		t.Errorf("reason = %q", ds[0].Reason)
+	}
+}
+
+func TestThrottlingWaitsWithoutUsingARetry(t *testing.T) {
+	throttled := fmt.Errorf("send: %w", &channels.SendError{Kind: channels.Throttled, RetryAfter: 7 * time.Second, Err: errors.New("429")})
+	if isFailure(throttled) {
+		t.Error("a throttled send counts as a failure")
+	}
+	if d := retryDelay(1, throttled, nil); d != 7*time.Second {
+		t.Errorf("retry delay = %s, want the provider's Retry-After 7s", d)
+	}
+	retryable := &channels.SendError{Kind: channels.Retryable, Err: errors.New("500")}
+	if !isFailure(retryable) {
+		t.Error("a 500 does not count as a failure")
+	}
+	if isFailure(errBacklog{wait: time.Second}) || retryDelay(1, errBacklog{wait: 3 * time.Second}, nil) != 3*time.Second {
+		t.Error("a waiting fan-out uses a retry or the wrong delay")
+	}
+}
+
+func TestQuietHoursDeferWithoutDropping(t *testing.T) {
+	paris, _ := time.LoadLocation("Europe/Paris")
+	f := newFixture(t, 2, func(c *Config) {
+		c.SendWindow = func(h relais.Household, ch relais.ChannelName, now time.Time) time.Time {
+			return sms.NextSendTime(now, paris, sms.DefaultQuietHours())
+		}
+	})
+	// Saturday 27 March 2027, 23:30 in Paris; the next day is a Sunday (quiet all day) and the clocks
+	// go forward that night: the window opens on Monday 29 March at 08:00 CEST. (A date in the future,
+	// so that asynq keeps the task scheduled.)
+	f.w.now = func() time.Time { return time.Date(2027, 3, 27, 23, 30, 0, 0, paris) }
+	ids := f.plan(t)
+	if err := f.w.handleSend(context.Background(), task(TypeSend, SendPayload{Channel: relais.ChannelSMS, DeliveryIDs: ids})); err != nil {
+		t.Fatal(err)
+	}
+	if f.ch.calls != 0 {
+		t.Errorf("sent %d SMS in quiet hours", f.ch.calls)
+	}
+	if diff := cmp.Diff([]relais.DeliveryStatus{"pending", "pending"}, f.statuses(t, ids)); diff != "" {
+		t.Errorf("deferred deliveries (-want +got):\n%s", diff)
+	}
+	scheduled, err := f.insp.ListScheduledTasks(QueueSend)
+	if err != nil || len(scheduled) != 1 {
+		t.Fatalf("scheduled sends = %d (%v), want 1", len(scheduled), err)
+	}
+	want := time.Date(2027, 3, 29, 8, 1, 0, 0, paris)
+	if !scheduled[0].NextProcessAt.Equal(want) {
+		t.Errorf("deferred to %s, want %s", scheduled[0].NextProcessAt.In(paris), want)
+	}
+	var p SendPayload
+	json.Unmarshal(scheduled[0].Payload, &p)
+	if diff := cmp.Diff(ids, p.DeliveryIDs); diff != "" {
+		t.Errorf("deferred ids (-want +got):\n%s", diff)
+	}
+	// When the window opens the same task sends them.
+	f.w.now = func() time.Time { return want }
+	if err := f.w.handleSend(context.Background(), task(TypeSend, p)); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]relais.DeliveryStatus{"queued", "queued"}, f.statuses(t, ids)); diff != "" {
+		t.Errorf("after the window opened (-want +got):\n%s", diff)
+	}
+}
+
+func TestFanoutPagesAndReRunsAreIdempotent(t *testing.T) {
+	f := newFixture(t, 25, func(c *Config) {
+		c.FanoutPageSize = 10
+		c.SendPageSize[relais.ChannelSMS] = 4
+	})
+	ctx := context.Background()
+	// One household of another grade is not targeted.
+	other := []relais.Household{{ExternalRef: "X", Language: "fr", Grades: []int{3}, Profile: relais.ProfileSMSOnly,
+		Phone: "+33612999999", Consent: true}}
+	f.store.UpsertHouseholds(ctx, other)
+
+	after := int64(0)
+	for page := 1; ; page++ {
+		if page > 5 {
+			t.Fatal("fan-out does not end")
+		}
+		if err := f.w.handleFanout(ctx, task(TypeFanout, FanoutPayload{LessonID: f.lesson.ID, After: after})); err != nil {
+			t.Fatal(err)
+		}
+		next, err := f.insp.GetTaskInfo(QueueDefault, fmt.Sprintf("%s:%d:%d", TypeFanout, f.lesson.ID, f.hs[min(page*10, 25)-1].ID))
+		if page*10 >= 25 {
+			if err == nil {
+				t.Errorf("page %d queued a page after the last", page)
+			}
+			break
+		}
+		if err != nil {
+			t.Fatalf("page %d did not queue the next page: %v", page, err)
+		}
+		var p FanoutPayload
+		json.Unmarshal(next.Payload, &p)
+		after = p.After
+	}
+	// A re-run of the first page (asynq re-delivers a task on shutdown) plans and queues nothing new.
+	if err := f.w.handleFanout(ctx, task(TypeFanout, FanoutPayload{LessonID: f.lesson.ID})); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := f.store.Deliveries(ctx, relais.DeliveryFilter{LessonID: f.lesson.ID, Page: relais.Page{Limit: 100}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != 25 {
+		t.Errorf("%d deliveries, want 25 (one per targeted household)", len(ds))
+	}
+	pending, err := f.insp.ListPendingTasks(QueueSend, asynq.PageSize(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sizes []int
+	for _, ti := range pending {
+		var p SendPayload
+		json.Unmarshal(ti.Payload, &p)
+		sizes = append(sizes, len(p.DeliveryIDs))
+	}
+	sort.Ints(sizes)
+	// Pages of 10, 10 and 5 households, in send tasks of at most 4.
+	if diff := cmp.Diff([]int{1, 2, 2, 4, 4, 4, 4, 4}, sizes); diff != "" {
+		t.Errorf("send task sizes (-want +got):\n%s", diff)
+	}
+}
+
+func TestFanoutWaitsWhileTheSendQueueIsFull(t *testing.T) {
+	f := newFixture(t, 3, func(c *Config) { c.MaxSendBacklog = 0 })
+	ids := f.plan(t)
+	if err := f.w.queueSends(context.Background(), relais.ChannelSMS, ids); err != nil {
+		t.Fatal(err)
+	}
+	err := f.w.handleFanout(context.Background(), task(TypeFanout, FanoutPayload{LessonID: f.lesson.ID}))
+	var bl errBacklog
+	if !errors.As(err, &bl) {
+		t.Fatalf("err = %v, want the backlog wait", err)
+	}
+}
