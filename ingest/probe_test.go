@@ -115,6 +115,9 @@ func TestProbeAccepts(t *testing.T) {
 		{"5.1", append(mediaArgs("", "2"), "-ac", "6", "-c:a", "aac"), "surround.m4a", false, 0, 0, 0, 0, 6, 48000},
 		{"44.1 kHz stereo", append(mediaArgs("", "2"), "-ac", "2", "-ar", "44100", "-c:a", "libmp3lame"), "cd.mp3", false, 0, 0, 0, 0, 2, 44100},
 		{"audio-only wav", mediaArgs("", "2"), "tone.wav", false, 0, 0, 0, 0, 1, 48000},
+		// Cover art is a picture, not a video: the TV rendition gets the title card.
+		{"mp3 with cover art", append(mediaArgs("", "2"), "-f", "lavfi", "-i", "testsrc2=s=300x300:d=1", "-map", "0:a", "-map", "1:v", "-frames:v", "1", "-c:v", "mjpeg",
+			"-disposition:v", "attached_pic", "-c:a", "libmp3lame", "-id3v2_version", "3"), "cover.mp3", false, 0, 0, 0, 0, 1, 48000},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -131,6 +134,9 @@ func TestProbeAccepts(t *testing.T) {
 			}
 			if tt.fps > 0 && (pr.FrameRate < tt.fps-0.01 || pr.FrameRate > tt.fps+0.01) {
 				t.Errorf("frame rate %v, want %v", pr.FrameRate, tt.fps)
+			}
+			if tt.name == "mp3 with cover art" && (len(pr.Streams) != 2 || pr.Streams[1].Kind != "cover") {
+				t.Errorf("streams %+v, want the audio and a cover", pr.Streams)
 			}
 			if pr.AudioChannels != tt.channels || pr.SampleRate != tt.rate {
 				t.Errorf("audio %d ch %d Hz, want %d ch %d Hz", pr.AudioChannels, pr.SampleRate, tt.channels, tt.rate)
@@ -160,5 +166,13 @@ func TestFitSlot(t *testing.T) {
 	var re *relais.Error
 	if !errors.As(err, &re) || re.Code != relais.EINVALID || !strings.Contains(re.Message, "overruns its 15 min slot by 2.5 s") {
 		t.Fatalf("overrun = %v", err)
+	}
+}
+
+func TestWrap(t *testing.T) {
+	got := wrap("  Les fractions:   additionner et soustraire des fractions de même dénominateur ", 32)
+	want := "Les fractions: additionner et\nsoustraire des fractions de même\ndénominateur"
+	if got != want {
+		t.Fatalf("wrap = %q, want %q", got, want)
 	}
 }

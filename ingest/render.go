@@ -632,7 +632,15 @@ func fieldChain(tv tvFormat) string {
 // cardChain draws the lesson title on a plain background for an audio-only lesson.
 func cardChain(title, dir string, tv tvFormat) (string, error) {
 	tf := filepath.Join(dir, ".card-title.txt")
-	if err := os.WriteFile(tf, []byte(wrap(title, 32)), 0o600); err != nil {
+	text := wrap(title, 32)
+	if text == "" {
+		text = "Relais"
+	}
+	// Six lines at most fit the card.
+	if lines := strings.Split(text, "\n"); len(lines) > 6 {
+		text = strings.Join(lines[:6], "\n") + "…"
+	}
+	if err := os.WriteFile(tf, []byte(text), 0o600); err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("color=c=%s:s=%dx%d:r=50,drawtext=fontfile=%s:textfile=%s:expansion=none:fontcolor=white:fontsize=%d:line_spacing=%d:x=(w-text_w)/2:y=(h-text_h)/2,setsar=1,%s",

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -25,7 +26,12 @@ func newPipeline(runner *ingest.Runner, tmpl *templates.Set) queue.Pipeline {
 		Render: func(ctx context.Context, l relais.Lesson, outDir string, progress func(string, int)) ([]relais.Rendition, error) {
 			r := *runner
 			r.Options.Title = l.Title
-			return r.Render(ctx, l.MediaPath, outDir, progress)
+			rs, err := r.Render(ctx, l.MediaPath, outDir, progress)
+			if errors.Is(err, ingest.ErrOutOfTolerance) {
+				// Rendering again gives the same figures: a permanent failure, told to the teacher.
+				return nil, relais.Errorf(relais.EINVALID, "The sound could not be brought to broadcast loudness (%v). Check the recording for clipping or long silences.", err)
+			}
+			return rs, err
 		},
 		Digests: func(ctx context.Context, l relais.Lesson) ([]relais.Digest, error) {
 			return lessonDigests(tmpl, l)

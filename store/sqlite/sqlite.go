@@ -38,7 +38,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		q.Add("_pragma", p)
 	}
 	dsn := "file:" + path + "?" + q.Encode()
-	write, err := sql.Open("sqlite", dsn)
+	// Write transactions take the write lock when they begin: a transaction that reads and then writes
+	// would otherwise fail with SQLITE_BUSY_SNAPSHOT, without waiting, when another process (a second
+	// worker) wrote in between.
+	write, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}

@@ -1,0 +1,388 @@
+// Command benchsms measures Relais' SMS delivery against the Twilio sandbox, with the real binaries:
+// a private Redis, `relais twilio-sandbox`, one `relais api` and several `relais worker` processes on one
+// SQLite file. It prints, from the sandbox's own receive timestamps:
+//
+//   - paced: the achieved rate against the configured segments per second, and the most segments seen
+//     in any one-second window (sliding, and aligned to whole seconds);
+//   - unthrottled: messages per second from Relais to the sandbox;
+//   - faults: with a share of requests answered 429 or 500, whether every message arrived exactly once.
+//
+// Run it through scripts/bench-sms.sh.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/relais-edu/relais/internal/redisserver"
+)
+
+const (
+	sid   = "AC00000000000000000000000000000be1"
+	token = "benchtoken00000000000000000000000"
+)
+
+func main() {
+	relaisBin := flag.String("relais", "bin/relais", "the relais binary")
+	scenario := flag.String("scenario", "all", "paced, unthrottled, faults or all")
+	n := flag.Int("messages", 10000, "messages in the paced and unthrottled runs")
+	faultN := flag.Int("fault-messages", 2000, "messages in the faults run")
+	rate := flag.Float64("rate", 50, "configured SMS segments per second in the paced run")
+	workers := flag.Int("workers", 2, "worker processes")
+	flag.Parse()
+	ctx := context.Background()
+	run := func(name string) bool { return *scenario == "all" || *scenario == name }
+	var err error
+	if err == nil && run("paced") {
+		err = bench(ctx, *relaisBin, "paced", *n, *rate, *workers, nil)
+	}
+	if err == nil && run("unthrottled") {
+		err = bench(ctx, *relaisBin, "unthrottled", *n, 1e6, *workers, nil)
+	}
+	if err == nil && run("faults") {
+		rules := []map[string]any{
+			{"share": 0.10, "http_status": 429, "retry_after": "1s"},
+			{"share": 0.111, "http_status": 500}, // 10 % of all: the first rule took 10 % already
+		}
+		err = bench(ctx, *relaisBin, "faults", *faultN, 1e6, *workers, rules)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchsms:", err)
+		os.Exit(1)
+	}
+}
+
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+}
+
+func bench(ctx context.Context, bin, name string, n int, rate float64, workers int, rules []map[string]any) error {
+	fmt.Printf("\n== %s: %d messages, %g segments/s configured, %d worker processes\n", name, n, rate, workers)
+	dir, err := os.MkdirTemp("", "relais-bench-sms-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	rs, err := redisserver.Start(ctx, filepath.Join(dir, "redis"))
+	if err != nil {
+		return err
+	}
+	defer rs.Stop(context.Background())
+
+	sbAddr, apiAddr := freeAddr(), freeAddr()
+	env := append(os.Environ(),
+		"RELAIS_DATA_DIR="+filepath.Join(dir, "data"), "RELAIS_REDIS_ADDR="+rs.Addr, "RELAIS_SECRET=bench-secret-0123456789",
+		"RELAIS_HTTP_ADDR="+apiAddr, "RELAIS_PUBLIC_URL=http://"+apiAddr, "RELAIS_LOG_LEVEL=error",
+		"RELAIS_TWILIO_ACCOUNT_SID="+sid, "RELAIS_TWILIO_AUTH_TOKEN="+token, "RELAIS_TWILIO_API_URL=http://"+sbAddr,
+		"RELAIS_SMS_FROM=Relais", fmt.Sprintf("RELAIS_SMS_RATE=%g", rate), "RELAIS_SMS_QUIET_HOURS=off", "RELAIS_SMS_QUIET_DAYS=",
+		"RELAIS_WORKER_CONCURRENCY=20")
+	var procs []*proc
+	defer func() {
+		for _, p := range procs {
+			p.cmd.Process.Signal(os.Interrupt)
+		}
+		for _, p := range procs {
+			p.cmd.Wait()
+		}
+	}()
+	startProc := func(name string, args ...string) error {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = env
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("start %s: %w", name, err)
+		}
+		procs = append(procs, &proc{name, cmd})
+		return nil
+	}
+	rulesFile := filepath.Join(dir, "rules.json")
+	b, _ := json.Marshal(rules)
+	if rules == nil {
+		b = []byte("[]")
+	}
+	os.WriteFile(rulesFile, b, 0o600)
+	if err := startProc("sandbox", "twilio-sandbox", "--listen", sbAddr, "--account-sid", sid, "--auth-token", token,
+		"--rules", rulesFile, "--step-delay", "20ms"); err != nil {
+		return err
+	}
+	if err := startProc("api", "api"); err != nil {
+		return err
+	}
+	if err := waitHTTP("http://"+apiAddr+"/readyz", 30*time.Second); err != nil {
+		return err
+	}
+	for i := 0; i < workers; i++ {
+		if err := startProc(fmt.Sprint("worker", i), "worker"); err != nil {
+			return err
+		}
+	}
+	tok, err := exec.Command(bin, "token", "create", "--user", "bench", "--role", "admin",
+		"--data-dir", filepath.Join(dir, "data")).Output()
+	if err != nil {
+		return fmt.Errorf("token: %w", err)
+	}
+	c := &client{base: "http://" + apiAddr, token: strings.TrimSpace(string(tok))}
+
+	var csv bytes.Buffer
+	csv.WriteString("external_ref,language,grades,profile,phone,consent\n")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&csv, "B%06d,fr,5,sms_only,+3361%07d,yes\n", i, i)
+	}
+	var imp struct{ Imported int }
+	if err := c.do("POST", "/api/v1/households/import", &csv, "text/csv", 200, &imp); err != nil {
+		return err
+	}
+	lessonID, err := c.uploadLesson(dir)
+	if err != nil {
+		return err
+	}
+	if err := c.waitReady(lessonID, 5*time.Minute); err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := c.do("POST", fmt.Sprintf("/api/v1/lessons/%d/publish", lessonID), nil, "", 202, nil); err != nil {
+		return err
+	}
+	counts, err := c.waitSettled(lessonID, n, 30*time.Minute)
+	if err != nil {
+		return err
+	}
+	elapsed := time.Since(start)
+	msgs, err := sandboxMessages("http://" + sbAddr)
+	if err != nil {
+		return err
+	}
+	return report(name, n, rate, elapsed, counts, msgs, rules != nil)
+}
+
+type sbMessage struct {
+	To          string    `json:"to"`
+	Sid         string    `json:"sid"`
+	HTTPStatus  int       `json:"http_status"`
+	NumSegments int       `json:"num_segments"`
+	ReceivedAt  time.Time `json:"received_at"`
+}
+
+func report(name string, n int, rate float64, elapsed time.Duration, counts map[string]int64, msgs []sbMessage, faults bool) error {
+	var accepted []sbMessage
+	perTo := map[string]int{}
+	refused := 0
+	for _, m := range msgs {
+		if m.Sid == "" {
+			refused++
+			continue
+		}
+		accepted = append(accepted, m)
+		perTo[m.To]++
+	}
+	sort.Slice(accepted, func(i, j int) bool { return accepted[i].ReceivedAt.Before(accepted[j].ReceivedAt) })
+	segments := 0
+	for _, m := range accepted {
+		segments += m.NumSegments
+	}
+	fmt.Printf("relais deliveries: %v\n", counts)
+	fmt.Printf("sandbox: %d requests, %d accepted, %d answered 429/500, %d distinct numbers\n", len(msgs), len(accepted), refused, len(perTo))
+	if len(accepted) < 2 {
+		return errors.New("too few messages")
+	}
+	span := accepted[len(accepted)-1].ReceivedAt.Sub(accepted[0].ReceivedAt).Seconds()
+	achieved := float64(segments-accepted[0].NumSegments) / span
+	fmt.Printf("publish to last delivery: %s; first to last request: %.1f s\n", elapsed.Round(100*time.Millisecond), span)
+	switch name {
+	case "paced":
+		// The most segments in any one-second window, sliding and aligned to whole seconds.
+		maxSliding, j, inWindow := 0, 0, 0
+		for i, m := range accepted {
+			inWindow += m.NumSegments
+			for accepted[j].ReceivedAt.Add(time.Second).Compare(m.ReceivedAt) <= 0 {
+				inWindow -= accepted[j].NumSegments
+				j++
+			}
+			_ = i
+			maxSliding = max(maxSliding, inWindow)
+		}
+		aligned := map[int64]int{}
+		maxAligned := 0
+		for _, m := range accepted {
+			k := m.ReceivedAt.Unix()
+			aligned[k] += m.NumSegments
+			maxAligned = max(maxAligned, aligned[k])
+		}
+		fmt.Printf("achieved %.2f segments/s against %g configured: %+.2f %%\n", achieved, rate, (achieved-rate)/rate*100)
+		fmt.Printf("most segments in one second: %d in any sliding 1 s window, %d in any whole second\n", maxSliding, maxAligned)
+	default:
+		fmt.Printf("throughput: %.0f messages/s (%.0f segments/s) from Relais to the sandbox\n", float64(len(accepted)-1)/span, achieved)
+	}
+	dup := 0
+	for _, k := range perTo {
+		if k > 1 {
+			dup++
+		}
+	}
+	fmt.Printf("exactly once: %d numbers received one message, %d more than one, %d none\n", len(perTo)-dup, dup, n-len(perTo))
+	if dup > 0 || len(perTo) != n || counts["delivered"] != int64(n) {
+		return fmt.Errorf("%s: not every message delivered exactly once", name)
+	}
+	_ = faults
+	return nil
+}
+
+type client struct{ base, token string }
+
+func (c *client) do(method, path string, body io.Reader, ct string, want int, out any) error {
+	req, err := http.NewRequest(method, c.base+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, b)
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+func (c *client) uploadLesson(dir string) (int64, error) {
+	video := filepath.Join(dir, "lesson.mp4")
+	out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=3",
+		"-f", "lavfi", "-i", "sine=frequency=440:duration=3", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+		"-c:a", "aac", "-shortest", video).CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("ffmpeg: %v: %s", err, out)
+	}
+	media, err := os.ReadFile(video)
+	if err != nil {
+		return 0, err
+	}
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	// A one-segment GSM-7 digest, so that messages and segments count alike.
+	for k, v := range map[string]string{"title": "Fractions", "subject": "maths", "grade": "5", "language": "en",
+		"segment_budget": "1", "text": "# Fractions\n\n- A quarter is one part of four.\n"} {
+		mw.WriteField(k, v)
+	}
+	fw, _ := mw.CreateFormFile("media", "lesson.mp4")
+	fw.Write(media)
+	mw.Close()
+	var l struct{ ID int64 }
+	if err := c.do("POST", "/api/v1/lessons", &buf, mw.FormDataContentType(), 201, &l); err != nil {
+		return 0, err
+	}
+	return l.ID, nil
+}
+
+func (c *client) waitReady(id int64, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		var l struct{ Status, StatusReason string }
+		if err := c.do("GET", fmt.Sprintf("/api/v1/lessons/%d", id), nil, "", 200, &l); err != nil {
+			return err
+		}
+		switch {
+		case l.Status == "ready":
+			return nil
+		case l.Status == "failed" || l.Status == "rejected":
+			return fmt.Errorf("lesson %s: %s", l.Status, l.StatusReason)
+		case time.Now().After(deadline):
+			return fmt.Errorf("lesson still %s", l.Status)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// waitSettled waits until every SMS delivery is final.
+func (c *client) waitSettled(id int64, n int, timeout time.Duration) (map[string]int64, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		var l struct {
+			Deliveries map[string]map[string]int64 `json:"deliveries"`
+		}
+		if err := c.do("GET", fmt.Sprintf("/api/v1/lessons/%d", id), nil, "", 200, &l); err != nil {
+			return nil, err
+		}
+		s := l.Deliveries["sms"]
+		final := s["delivered"] + s["failed"] + s["undelivered"] + s["skipped"]
+		if final >= int64(n) {
+			return s, nil
+		}
+		if time.Now().After(deadline) {
+			return s, fmt.Errorf("deliveries not settled: %v", s)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+func sandboxMessages(base string) ([]sbMessage, error) {
+	var out []sbMessage
+	for page := 0; ; page++ {
+		resp, err := http.Get(fmt.Sprintf("%s/sandbox/messages?page=%d&page_size=1000", base, page))
+		if err != nil {
+			return nil, err
+		}
+		var body struct {
+			Messages    []sbMessage `json:"messages"`
+			NextPageURI *string     `json:"next_page_uri"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, body.Messages...)
+		if body.NextPageURI == nil {
+			return out, nil
+		}
+	}
+}
+
+func freeAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func waitHTTP(url string, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not ready: %v", url, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
