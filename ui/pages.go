@@ -1,0 +1,422 @@
+package ui
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/yuin/goldmark"
+
+	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/api"
+	"github.com/relais-edu/relais/roster"
+)
+
+func (h *Handler) home(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	target := "/ui/signin"
+	if c.signedIn() {
+		target = "/ui/lessons"
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+type signinData struct{ Next string }
+
+func (h *Handler) signinForm(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	if c.signedIn() {
+		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
+		return
+	}
+	h.render(w, r, c, http.StatusOK, "ui_signin", "signin", signinData{Next: safeNext(r.URL.Query().Get("next"))})
+}
+
+func (h *Handler) signin(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	tok := strings.TrimSpace(r.PostFormValue("token"))
+	next := safeNext(r.PostFormValue("next"))
+	if _, err := h.store.UserByTokenHash(r.Context(), api.HashToken(tok)); tok == "" || err != nil {
+		if err != nil && relais.ErrorCode(err) == relais.EINTERNAL {
+			h.fail(w, r, c, err)
+			return
+		}
+		h.render(w, r, c, http.StatusUnauthorized, "ui_signin", "signin", pageError{msg: c.t("err_token"), data: signinData{Next: next}})
+		return
+	}
+	h.startSession(w, tok)
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (h *Handler) signout(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	h.endSession(w)
+	http.Redirect(w, r, "/ui/signin", http.StatusSeeOther)
+}
+
+func (h *Handler) setLang(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	if l := r.PostFormValue("lang"); validLang(l) {
+		http.SetCookie(w, h.cookie(langCookie, l, 365*24*3600))
+	}
+	http.Redirect(w, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
+}
+
+// lessonRow is a lesson in a listing.
+type lessonRow struct {
+	relais.Lesson
+	StatusText string
+}
+
+type lessonsData struct {
+	Heading string
+	Lessons []lessonRow
+}
+
+func (h *Handler) lessons(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	f := relais.LessonFilter{Page: relais.Page{Limit: 200}.Normalize()}
+	heading := c.t("all_lessons")
+	if !c.user.CanSeeAllLessons() {
+		f.TeacherID, heading = c.user.ID, c.t("my_lessons")
+	}
+	ls, err := h.store.Lessons(r.Context(), f)
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	h.render(w, r, c, http.StatusOK, "ui_lessons", "lessons", lessonsData{Heading: heading, Lessons: rows(c, ls)})
+}
+
+func rows(c *reqCtx, ls []relais.Lesson) []lessonRow {
+	out := make([]lessonRow, len(ls))
+	for i, l := range ls {
+		out[i] = lessonRow{Lesson: l, StatusText: c.t("st_" + string(l.Status))}
+	}
+	return out
+}
+
+// uploadForm is the upload page's data: the languages to pick and the defaults.
+type uploadForm struct {
+	Languages []string
+	Action    string // the form's action, with the CSRF token for a browser without JavaScript
+}
+
+func (h *Handler) newLesson(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	h.render(w, r, c, http.StatusOK, "ui_upload", "new_lesson", h.uploadForm(c))
+}
+
+func (h *Handler) uploadForm(c *reqCtx) uploadForm {
+	return uploadForm{Languages: relais.Languages, Action: "/ui/lessons?csrf=" + url.QueryEscape(c.csrf)}
+}
+
+// createLesson streams the multipart upload to the API unread. The page's script sends it with XHR
+// (for the progress bar) and gets JSON back; a plain form post is redirected to the new lesson.
+func (h *Handler) createLesson(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	rep, err := h.callAPI(r.Context(), c, http.MethodPost, "/api/v1/lessons", r.Header.Get("Content-Type"), r.Body)
+	if err == nil {
+		err = rep.err()
+	}
+	xhr := r.Header.Get("X-Requested-With") == "XMLHttpRequest"
+	if err != nil {
+		if xhr {
+			writeJSON(w, statuses[relais.ErrorCode(err)], map[string]string{"error": relais.ErrorMessage(err)})
+			return
+		}
+		if relais.ErrorCode(err) == relais.EINTERNAL {
+			h.fail(w, r, c, err)
+			return
+		}
+		h.render(w, r, c, statuses[relais.ErrorCode(err)], "ui_upload", "new_lesson", pageError{msg: relais.ErrorMessage(err), data: h.uploadForm(c)})
+		return
+	}
+	var l api.Lesson
+	if err := json.Unmarshal(rep.body.Bytes(), &l); err != nil {
+		h.fail(w, r, c, fmt.Errorf("decode created lesson: %w", err))
+		return
+	}
+	loc := fmt.Sprintf("/ui/lessons/%d", l.ID)
+	if xhr {
+		writeJSON(w, http.StatusCreated, map[string]string{"location": loc})
+		return
+	}
+	http.Redirect(w, r, loc, http.StatusSeeOther)
+}
+
+// preview renders the Markdown as it reads (raw HTML in it is escaped, not rendered).
+func (h *Handler) preview(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	r.Body = http.MaxBytesReader(w, r.Body, 256<<10)
+	src, err := io.ReadAll(r.Body)
+	if err != nil {
+		h.fail(w, r, c, relais.Errorf(relais.ETOOLARGE, "%s", err))
+		return
+	}
+	var buf bytes.Buffer
+	if err := goldmark.Convert(src, &buf); err != nil {
+		h.fail(w, r, c, relais.Errorf(relais.EINVALID, "%s", err))
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Write(buf.Bytes())
+}
+
+// lessonData is the lesson page.
+type lessonData struct {
+	Lesson     api.Lesson
+	StatusText string
+	Moving     bool
+	Videos     []api.Rendition
+	Audios     []api.Rendition
+	Deliveries []channelCounts
+	Totals     []int64 // none on the lesson page
+	Statuses   []relais.DeliveryStatus
+	CanPublish bool
+}
+
+func (d lessonData) refresh() int {
+	if d.Moving {
+		return 3
+	}
+	return 0
+}
+
+// channelCounts is one channel's row of the deliveries table.
+type channelCounts struct {
+	Channel relais.ChannelName
+	Counts  []int64 // in the order of relais.DeliveryStatuses
+	Total   int64
+}
+
+func (h *Handler) lesson(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	l, err := h.apiLesson(r, c)
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	d := lessonData{Lesson: l, StatusText: c.t("st_" + string(l.Status)), Statuses: relais.DeliveryStatuses,
+		Deliveries: tabulate(l.Deliveries), CanPublish: staff.allows(c.user.Role) && l.Status == relais.LessonReady}
+	d.Moving = l.Status == relais.LessonUploaded || l.Status == relais.LessonProcessing || inFlight(d.Deliveries)
+	for _, x := range l.Renditions {
+		x.URL = fmt.Sprintf("/ui/lessons/%d/renditions/%s", l.ID, x.Kind)
+		if x.Kind == relais.RenditionTV {
+			d.Videos = append(d.Videos, x) // MPEG-TS: offered for download, browsers do not play it
+		} else {
+			d.Audios = append(d.Audios, x)
+		}
+	}
+	if l.Worksheet != nil {
+		l.Worksheet.URL = fmt.Sprintf("/ui/lessons/%d/worksheet", l.ID)
+		d.Lesson.Worksheet = l.Worksheet
+	}
+	h.render(w, r, c, http.StatusOK, "ui_lesson", "lessons", d)
+}
+
+// apiLesson reads a lesson through the API, which hides other teachers' lessons as not found.
+func (h *Handler) apiLesson(r *http.Request, c *reqCtx) (api.Lesson, error) {
+	var l api.Lesson
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return l, relais.Errorf(relais.ENOTFOUND, "Lesson %q not found.", r.PathValue("id"))
+	}
+	rep, err := h.callAPI(r.Context(), c, http.MethodGet, fmt.Sprintf("/api/v1/lessons/%d", id), "", nil)
+	if err != nil {
+		return l, err
+	}
+	if err := rep.err(); err != nil {
+		return l, err
+	}
+	if err := json.Unmarshal(rep.body.Bytes(), &l); err != nil {
+		return l, fmt.Errorf("decode lesson %d: %w", id, err)
+	}
+	return l, nil
+}
+
+func tabulate(m map[relais.ChannelName]map[relais.DeliveryStatus]int64) []channelCounts {
+	var out []channelCounts
+	for ch, byStatus := range m {
+		row := channelCounts{Channel: ch}
+		for _, st := range relais.DeliveryStatuses {
+			row.Counts = append(row.Counts, byStatus[st])
+			row.Total += byStatus[st]
+		}
+		out = append(out, row)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Channel < out[j].Channel })
+	return out
+}
+
+// inFlight reports whether some delivery may still change: pending or sending anywhere, or queued or
+// sent on a channel whose provider reports back (postal and email stop at queued and sent).
+func inFlight(rows []channelCounts) bool {
+	for _, row := range rows {
+		for i, st := range relais.DeliveryStatuses {
+			if row.Counts[i] == 0 {
+				continue
+			}
+			switch {
+			case st == relais.DeliveryPending, st == relais.DeliverySending:
+				return true
+			case row.Channel == relais.ChannelSMS && (st == relais.DeliveryQueued || st == relais.DeliverySent):
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// lessonFile streams a rendition or the worksheet from the API, with range requests for the players.
+func (h *Handler) lessonFile(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	req := r.Clone(r.Context())
+	req.URL.Path = "/api/v1" + strings.TrimPrefix(r.URL.Path, "/ui")
+	req.URL.RawPath, req.URL.RawQuery, req.RequestURI = "", "", ""
+	req.Header.Del("Cookie")
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	h.api.ServeHTTP(w, req)
+}
+
+func (h *Handler) publishList(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	ls, err := h.store.Lessons(r.Context(), relais.LessonFilter{Status: relais.LessonReady, Page: relais.Page{Limit: 200}.Normalize()})
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	h.render(w, r, c, http.StatusOK, "ui_publish", "to_publish", rows(c, ls))
+}
+
+func (h *Handler) publish(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		h.fail(w, r, c, relais.Errorf(relais.ENOTFOUND, "Lesson %q not found.", r.PathValue("id")))
+		return
+	}
+	rep, err := h.callAPI(r.Context(), c, http.MethodPost, fmt.Sprintf("/api/v1/lessons/%d/publish", id), "", nil)
+	if err == nil {
+		err = rep.err()
+	}
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/ui/lessons/%d/deliveries", id), http.StatusSeeOther)
+}
+
+// dashboardData is the delivery dashboard of one lesson.
+type dashboardData struct {
+	Lesson     api.Lesson
+	Deliveries []channelCounts
+	Totals     []int64
+	Statuses []relais.DeliveryStatus
+	Failures []failureReason
+	Moving   bool
+}
+
+func (d dashboardData) refresh() int {
+	if d.Moving {
+		return 3
+	}
+	return 0
+}
+
+// failureReason is how many deliveries of a channel failed for one reason.
+type failureReason struct {
+	Channel relais.ChannelName
+	Status  relais.DeliveryStatus
+	Reason  string
+	Count   int
+}
+
+// maxFailurePages bounds the deliveries read to group failure reasons (1,000 a page).
+const maxFailurePages = 20
+
+func (h *Handler) dashboard(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	l, err := h.apiLesson(r, c)
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	d := dashboardData{Lesson: l, Deliveries: tabulate(l.Deliveries), Statuses: relais.DeliveryStatuses,
+		Totals: make([]int64, len(relais.DeliveryStatuses))}
+	for _, row := range d.Deliveries {
+		for i, n := range row.Counts {
+			d.Totals[i] += n
+		}
+	}
+	d.Moving = l.Status == relais.LessonPublished && (len(d.Deliveries) == 0 || inFlight(d.Deliveries))
+	reasons := map[failureReason]int{}
+	for _, st := range []relais.DeliveryStatus{relais.DeliveryFailed, relais.DeliveryUndelivered} {
+		p := relais.Page{Limit: relais.MaxPageLimit}
+		for range maxFailurePages {
+			ds, err := h.store.Deliveries(r.Context(), relais.DeliveryFilter{LessonID: l.ID, Status: st, Page: p})
+			if err != nil {
+				h.fail(w, r, c, err)
+				return
+			}
+			for _, x := range ds {
+				reasons[failureReason{Channel: x.Channel, Status: st, Reason: x.Reason}]++
+			}
+			if len(ds) < p.Limit {
+				break
+			}
+			p.After = ds[len(ds)-1].ID
+		}
+	}
+	for k, n := range reasons {
+		k.Count = n
+		d.Failures = append(d.Failures, k)
+	}
+	sort.Slice(d.Failures, func(i, j int) bool {
+		a, b := d.Failures[i], d.Failures[j]
+		if a.Count != b.Count {
+			return a.Count > b.Count
+		}
+		return a.Channel+relais.ChannelName(a.Reason) < b.Channel+relais.ChannelName(b.Reason)
+	})
+	h.render(w, r, c, http.StatusOK, "ui_dashboard", "dashboard", d)
+}
+
+// importData is the household import page, with the last import's result.
+type importData struct {
+	Action string
+	Done   bool
+	Result api.ImportResult
+}
+
+func (h *Handler) importForm(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	h.render(w, r, c, http.StatusOK, "ui_import", "import", importData{Action: "/ui/households/import?csrf=" + url.QueryEscape(c.csrf)})
+}
+
+// importHouseholds hands the multipart CSV to the API and shows the rows it refused.
+func (h *Handler) importHouseholds(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	d := importData{Action: "/ui/households/import?csrf=" + url.QueryEscape(c.csrf)}
+	rep, err := h.callAPI(r.Context(), c, http.MethodPost, "/api/v1/households/import", r.Header.Get("Content-Type"), r.Body)
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	// 422 is an import where every row was refused: still a result with row errors to show.
+	if rep.status != http.StatusUnprocessableEntity {
+		if err := rep.err(); err != nil {
+			if relais.ErrorCode(err) == relais.EINTERNAL {
+				h.fail(w, r, c, err)
+				return
+			}
+			h.render(w, r, c, statuses[relais.ErrorCode(err)], "ui_import", "import", pageError{msg: relais.ErrorMessage(err), data: d})
+			return
+		}
+	}
+	if err := json.Unmarshal(rep.body.Bytes(), &d.Result); err != nil {
+		h.fail(w, r, c, fmt.Errorf("decode import result: %w", err))
+		return
+	}
+	if d.Result.Errors == nil {
+		d.Result.Errors = []roster.RowError{}
+	}
+	d.Done = true
+	h.render(w, r, c, rep.status, "ui_import", "import", d)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,305 @@
+// Package ui serves the web pages of teachers and the media unit under /ui/: sign-in, lesson lists,
+// upload, each lesson's status and deliveries, publishing, the delivery dashboard and household import.
+//
+// Pages are rendered on the server from templates/web/ui_*.tmpl in French or English. Actions that
+// change something (upload, publish, import) are handed to the JSON API in-process with the signed-in
+// user's token, so the UI enforces exactly the API's validation and roles; the UI adds its own role
+// check on every route, a session cookie and a CSRF token on every form.
+package ui
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"embed"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/api"
+	"github.com/relais-edu/relais/templates"
+)
+
+//go:embed static
+var static embed.FS
+
+// Config for the UI.
+type Config struct {
+	// SecureCookies marks cookies Secure; set it when the public URL is https.
+	SecureCookies bool
+	// SessionTTL is how long a sign-in lasts.
+	SessionTTL time.Duration
+}
+
+// DefaultConfig returns the embedded defaults.
+func DefaultConfig() Config { return Config{SessionTTL: 12 * time.Hour} }
+
+// Handler serves /ui/.
+type Handler struct {
+	store    relais.Store
+	api      http.Handler // the JSON API, called in-process for actions
+	tmpl     *templates.Set
+	sessions *sessions
+	cfg      Config
+	log      *slog.Logger
+	mux      *http.ServeMux
+	now      func() time.Time
+}
+
+// New builds the UI. secret keys the session cookies; apiHandler is the JSON API (api.Server).
+func New(store relais.Store, apiHandler http.Handler, tmpl *templates.Set, secret []byte, cfg Config, log *slog.Logger) *Handler {
+	h := &Handler{store: store, api: apiHandler, tmpl: tmpl, sessions: newSessions(secret), cfg: cfg,
+		log: log.With("comp", "ui"), mux: http.NewServeMux(), now: time.Now}
+	h.routes()
+	return h
+}
+
+// access says who may use a route.
+type access int
+
+const (
+	public access = iota // anyone, signed in or not
+	anyUser              // any signed-in role
+	staff                // media and admin
+)
+
+func (a access) allows(r relais.Role) bool {
+	switch a {
+	case public:
+		return true
+	case anyUser:
+		return slices.Contains([]relais.Role{relais.RoleTeacher, relais.RoleMedia, relais.RoleAdmin}, r)
+	case staff:
+		return r == relais.RoleMedia || r == relais.RoleAdmin
+	}
+	return false
+}
+
+type route struct {
+	pattern string
+	access  access
+	h       func(w http.ResponseWriter, r *http.Request, c *reqCtx)
+}
+
+func (h *Handler) table() []route {
+	return []route{
+		{"GET /ui/{$}", public, h.home},
+		{"GET /ui/signin", public, h.signinForm},
+		{"POST /ui/signin", public, h.signin},
+		{"POST /ui/signout", anyUser, h.signout},
+		{"POST /ui/lang", public, h.setLang},
+		{"GET /ui/lessons", anyUser, h.lessons},
+		{"GET /ui/lessons/new", anyUser, h.newLesson},
+		{"POST /ui/lessons", anyUser, h.createLesson},
+		{"POST /ui/preview", anyUser, h.preview},
+		{"GET /ui/lessons/{id}", anyUser, h.lesson},
+		{"GET /ui/lessons/{id}/renditions/{kind}", anyUser, h.lessonFile},
+		{"GET /ui/lessons/{id}/worksheet", anyUser, h.lessonFile},
+		{"GET /ui/publish", staff, h.publishList},
+		{"POST /ui/lessons/{id}/publish", staff, h.publish},
+		{"GET /ui/lessons/{id}/deliveries", staff, h.dashboard},
+		{"GET /ui/households/import", staff, h.importForm},
+		{"POST /ui/households/import", staff, h.importHouseholds},
+	}
+}
+
+func (h *Handler) routes() {
+	for _, rt := range h.table() {
+		h.mux.Handle(rt.pattern, h.guard(rt))
+	}
+	sub, _ := fs.Sub(static, "static")
+	files := http.StripPrefix("/ui/static/", http.FileServerFS(sub))
+	h.mux.Handle("GET /ui/static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		files.ServeHTTP(w, r)
+	}))
+}
+
+// ServeHTTP sets the headers every page carries and routes the request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Referrer-Policy", "same-origin")
+	hd.Set("X-Frame-Options", "DENY")
+	h.mux.ServeHTTP(w, r)
+}
+
+// reqCtx is what a handler knows of the request: the user (zero when signed out), their token, the
+// CSRF token forms must carry, and the UI language.
+type reqCtx struct {
+	user  relais.User
+	token string
+	csrf  string
+	lang  string
+}
+
+func (c *reqCtx) signedIn() bool { return c.user.ID != "" }
+
+// guard resolves the session, checks the route's role and, on POST, the CSRF token.
+func (h *Handler) guard(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := &reqCtx{lang: pickLang(r)}
+		if s, ok := h.sessions.open(r, h.now()); ok {
+			u, err := h.store.UserByTokenHash(r.Context(), api.HashToken(s.Token))
+			if err == nil {
+				c.user, c.token, c.csrf = u, s.Token, s.CSRF
+			} else if relais.ErrorCode(err) != relais.EUNAUTHORIZED && relais.ErrorCode(err) != relais.ENOTFOUND {
+				h.fail(w, r, c, err)
+				return
+			}
+		}
+		if !c.signedIn() {
+			c.csrf = h.preCSRF(w, r)
+		}
+		if rt.access != public && !c.signedIn() {
+			if r.Method == http.MethodGet {
+				http.Redirect(w, r, "/ui/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				return
+			}
+			h.fail(w, r, c, relais.Errorf(relais.EUNAUTHORIZED, "%s", c.t("err_signin")))
+			return
+		}
+		if !rt.access.allows(c.user.Role) && rt.access != public {
+			h.fail(w, r, c, relais.Errorf(relais.EFORBIDDEN, "%s", c.t("err_forbidden")))
+			return
+		}
+		if r.Method == http.MethodPost && !h.csrfOK(r, c) {
+			h.fail(w, r, c, relais.Errorf(relais.EFORBIDDEN, "%s", c.t("err_csrf")))
+			return
+		}
+		rt.h(w, r, c)
+	})
+}
+
+// page is what every template receives.
+type page struct {
+	T       map[string]string
+	Lang    string
+	Other   string // the other UI language, for the toggle
+	User    relais.User
+	Staff   bool
+	CSRF    string
+	Path    string
+	Title   string
+	Error   string
+	Refresh int // seconds; 0: no automatic refresh
+	Data    any
+}
+
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, c *reqCtx, status int, name, titleKey string, data any) {
+	p := page{T: messages[c.lang], Lang: c.lang, Other: otherLang(c.lang), User: c.user,
+		Staff: staff.allows(c.user.Role), CSRF: c.csrf, Path: r.URL.RequestURI(), Title: c.t(titleKey), Data: data}
+	if e, ok := data.(pageError); ok {
+		p.Error, p.Data = e.msg, e.data
+	}
+	if rf, ok := data.(refreshing); ok {
+		p.Refresh = rf.refresh()
+	}
+	var buf bytes.Buffer
+	if err := h.tmpl.Page(&buf, name, p); err != nil {
+		h.log.Error("render page", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// pageError carries a message shown above a page's data (a form shown again with what was wrong).
+type pageError struct {
+	msg  string
+	data any
+}
+
+// refreshing is page data that asks the browser to reload it every few seconds while something moves.
+type refreshing interface{ refresh() int }
+
+// statuses maps application error codes to HTTP statuses for pages.
+var statuses = map[string]int{
+	relais.ECONFLICT:     http.StatusConflict,
+	relais.EINVALID:      http.StatusBadRequest,
+	relais.ENOTFOUND:     http.StatusNotFound,
+	relais.EUNAUTHORIZED: http.StatusUnauthorized,
+	relais.EFORBIDDEN:    http.StatusForbidden,
+	relais.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	relais.EINTERNAL:     http.StatusInternalServerError,
+}
+
+// fail shows an error page; internal errors are logged once here and shown as "internal error".
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, c *reqCtx, err error) {
+	code, msg := relais.ErrorCode(err), relais.ErrorMessage(err)
+	if code == relais.EINTERNAL {
+		id := w.Header().Get("X-Request-Id")
+		h.log.Error("internal error", "request_id", id, "method", r.Method, "path", r.URL.Path, "err", err)
+		msg = c.t("err_internal") + " " + id
+	}
+	h.render(w, r, c, statuses[code], "ui_error", "error", pageError{msg: msg})
+}
+
+// apiReply is the API's answer to an in-process call.
+type apiReply struct {
+	status int
+	header http.Header
+	body   bytes.Buffer
+}
+
+func (a *apiReply) Header() http.Header         { return a.header }
+func (a *apiReply) Write(b []byte) (int, error) { return a.body.Write(b) }
+func (a *apiReply) WriteHeader(code int)        { a.status = code }
+
+// err returns the API's error as an application error, nil on success.
+func (a *apiReply) err() error {
+	if a.status < 400 {
+		return nil
+	}
+	var e struct {
+		Error struct{ Code, Message string }
+	}
+	if json.Unmarshal(a.body.Bytes(), &e) != nil || e.Error.Code == "" {
+		return relais.Errorf(relais.EINTERNAL, "API answered %d", a.status)
+	}
+	if e.Error.Code == relais.EINTERNAL {
+		return relais.Errorf(relais.EINTERNAL, "API: %s", e.Error.Message) // already logged by the API
+	}
+	return relais.Errorf(e.Error.Code, "%s", e.Error.Message)
+}
+
+// callAPI hands a request to the JSON API as the signed-in user.
+func (h *Handler) callAPI(ctx context.Context, c *reqCtx, method, path, contentType string, body io.Reader) (*apiReply, error) {
+	req, err := http.NewRequestWithContext(ctx, method, path, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	rep := &apiReply{status: http.StatusOK, header: http.Header{}}
+	h.api.ServeHTTP(rep, req)
+	return rep, nil
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// safeNext keeps a post-sign-in redirect on this site's /ui/ pages.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/ui/") || strings.HasPrefix(next, "//") || strings.Contains(next, "\\") {
+		return "/ui/lessons"
+	}
+	return next
+}

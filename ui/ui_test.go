@@ -1,0 +1,533 @@
+package ui
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime/multipart"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/hibiken/asynq"
+
+	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/api"
+	"github.com/relais-edu/relais/links"
+	"github.com/relais-edu/relais/store/sqlite"
+	"github.com/relais-edu/relais/templates"
+)
+
+// fakeQueue records what the API enqueued.
+type fakeQueue struct {
+	mu        sync.Mutex
+	published []int64
+}
+
+var _ api.Queue = (*fakeQueue)(nil)
+
+func (q *fakeQueue) Ingest(context.Context, int64) error { return nil }
+
+func (q *fakeQueue) Publish(_ context.Context, id int64) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.published = append(q.published, id)
+	return nil
+}
+
+// fixture is the API with the UI and metrics mounted, on a real SQLite store, with one token per user
+// and lessons: 1 (t1, ready, with audio, digest and worksheet), 2 (t1, published, with deliveries).
+type fixture struct {
+	t     *testing.T
+	srv   *httptest.Server
+	store *sqlite.DB
+	queue *fakeQueue
+}
+
+var users = map[string]relais.User{
+	"t1": {ID: "t1", Name: "Teacher One", Role: relais.RoleTeacher},
+	"t2": {ID: "t2", Name: "Teacher Two", Role: relais.RoleTeacher},
+	"m":  {ID: "m", Name: "Media Unit", Role: relais.RoleMedia},
+	"a":  {ID: "a", Name: "Admin", Role: relais.RoleAdmin},
+}
+
+func newFixture(t *testing.T, edit func(*Config)) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "relais.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	tmpl, err := templates.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	acfg := api.DefaultConfig()
+	acfg.MediaDir = filepath.Join(dir, "media")
+	f := &fixture{t: t, store: db, queue: &fakeQueue{}}
+	log := slog.New(slog.DiscardHandler)
+	srv := api.New(db, f.queue, links.NewSigner([]byte("0123456789abcdef0123"), "http://relais.test"), tmpl, acfg, log, nil)
+	cfg := DefaultConfig()
+	if edit != nil {
+		edit(&cfg)
+	}
+	srv.Mount("/ui/", New(db, srv, tmpl, []byte("ui-test-secret-0123456789"), cfg, log))
+	m := NewMetrics(db, func() (map[string]*asynq.QueueInfo, error) {
+		return map[string]*asynq.QueueInfo{"send": {Queue: "send", Pending: 7, Active: 2}}, nil
+	}, log)
+	srv.Mount("GET /metrics", m.Handler())
+	f.srv = httptest.NewServer(m.Instrument(srv))
+	t.Cleanup(f.srv.Close)
+	for _, u := range users {
+		if err := db.CreateToken(ctx, u, u.ID, api.HashToken("tok-"+u.ID)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.seed(dir)
+	return f
+}
+
+func (f *fixture) seed(dir string) {
+	t, ctx := f.t, context.Background()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	l1 := relais.Lesson{Title: `<script>alert(1)</script> Fractions`, Subject: "maths", Grade: 5, Language: "fr",
+		TeacherID: "t1", Status: relais.LessonReady, Markdown: "- un\n", SegmentBudget: 3}
+	must(f.store.CreateLesson(ctx, &l1))
+	must(f.store.SetLessonStatus(ctx, l1.ID, relais.LessonReady, ""))
+	audio, sheet := filepath.Join(dir, "lowband.opus"), filepath.Join(dir, "sheet.pdf")
+	must(os.WriteFile(audio, []byte("OggS fake opus"), 0o600))
+	must(os.WriteFile(sheet, []byte("%PDF-1.4 fake"), 0o600))
+	must(f.store.PutRendition(ctx, relais.Rendition{LessonID: l1.ID, Kind: relais.RenditionLowband, Path: audio,
+		Container: "ogg", AudioCodec: "opus", SampleRate: 48000, Channels: 1, DurationMS: 3000, Bytes: 14}))
+	must(f.store.PutDigest(ctx, relais.Digest{LessonID: l1.ID, Language: "fr", Body: "Leçon: les fractions", Encoding: "UCS-2",
+		Segments: 2, Characters: 20}))
+	must(f.store.PutWorksheet(ctx, relais.Worksheet{LessonID: l1.ID, Path: sheet, Bytes: 13, Generated: true}))
+
+	l2 := relais.Lesson{Title: "Published lesson", Subject: "maths", Grade: 5, Language: "fr", TeacherID: "t1",
+		Status: relais.LessonReady, Markdown: "- deux\n", SegmentBudget: 3}
+	must(f.store.CreateLesson(ctx, &l2))
+	must(f.store.SetLessonStatus(ctx, l2.ID, relais.LessonPublished, ""))
+	hs := []relais.Household{
+		{ExternalRef: "A", Region: "IDF", Language: "fr", Grades: []int{5}, Profile: relais.ProfileSMSOnly, Phone: "+33612000001", Consent: true},
+		{ExternalRef: "B", Region: "IDF", Language: "fr", Grades: []int{5}, Profile: relais.ProfileSMSOnly, Phone: "+33612000002", Consent: true},
+		{ExternalRef: "C", Region: "IDF", Language: "fr", Grades: []int{5}, Profile: relais.ProfileSMSOnly, Phone: "+33612000003", Consent: true},
+	}
+	must(f.store.UpsertHouseholds(ctx, hs))
+	var ds []relais.Delivery
+	for _, h := range hs {
+		ds = append(ds, relais.Delivery{LessonID: l2.ID, HouseholdID: h.ID, Channel: relais.ChannelSMS, Status: relais.DeliveryPending})
+	}
+	ids, err := f.store.PlanDeliveries(ctx, ds)
+	must(err)
+	if len(ids) != 3 {
+		t.Fatalf("planned %d deliveries", len(ids))
+	}
+	_, err = f.store.AdvanceDelivery(ctx, ids[0], relais.DeliveryDelivered, "", "SM1")
+	must(err)
+	_, err = f.store.AdvanceDelivery(ctx, ids[1], relais.DeliveryFailed, "invalid number (21211)", "")
+	must(err)
+	_, err = f.store.AdvanceDelivery(ctx, ids[2], relais.DeliveryFailed, "invalid number (21211)", "")
+	must(err)
+}
+
+// client is a browser: a cookie jar, no redirect following, and the CSRF token of its last page.
+type client struct {
+	f    *fixture
+	hc   *http.Client
+	csrf string
+	lang string
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// browser returns a client signed in as user ("" for a visitor who is not signed in).
+func (f *fixture) browser(user string) *client {
+	f.t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &client{f: f, hc: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}, lang: "en"}
+	if status, _ := c.get("/ui/signin"); status != 200 {
+		f.t.Fatalf("sign-in page: %d", status)
+	}
+	if user == "" {
+		return c
+	}
+	status, body := c.postForm("/ui/signin", url.Values{"token": {"tok-" + user}, "next": {"/ui/lessons"}})
+	if status != http.StatusSeeOther {
+		f.t.Fatalf("sign in as %s: %d %s", user, status, body)
+	}
+	if status, _ := c.get("/ui/lessons"); status != 200 {
+		f.t.Fatalf("lessons after sign-in as %s: %d", user, status)
+	}
+	return c
+}
+
+func (c *client) do(req *http.Request) (int, string) {
+	c.f.t.Helper()
+	req.Header.Set("Accept-Language", c.lang)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		c.f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if m := csrfField.FindSubmatch(b); m != nil {
+		c.csrf = string(m[1])
+	}
+	return resp.StatusCode, string(b)
+}
+
+func (c *client) get(path string) (int, string) {
+	req, _ := http.NewRequest("GET", c.f.srv.URL+path, nil)
+	return c.do(req)
+}
+
+// postForm posts an urlencoded form with the client's CSRF token.
+func (c *client) postForm(path string, v url.Values) (int, string) {
+	if v == nil {
+		v = url.Values{}
+	}
+	if !v.Has("csrf") {
+		v.Set("csrf", c.csrf)
+	}
+	req, _ := http.NewRequest("POST", c.f.srv.URL+path, strings.NewReader(v.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return c.do(req)
+}
+
+// postMultipart posts files and fields with the CSRF token in the query, as the pages' forms do.
+func (c *client) postMultipart(path string, fields map[string]string, files map[string][]byte) (int, string) {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for k, v := range fields {
+		mw.WriteField(k, v)
+	}
+	for name, b := range files {
+		fw, _ := mw.CreateFormFile(name, name+".bin")
+		fw.Write(b)
+	}
+	mw.Close()
+	req, _ := http.NewRequest("POST", c.f.srv.URL+path+"?csrf="+url.QueryEscape(c.csrf), &buf)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	return c.do(req)
+}
+
+// request is one call of the authorization table.
+type request struct {
+	pattern string // the route it exercises
+	send    func(c *client) (int, string)
+}
+
+func get(pattern, path string) request {
+	return request{pattern, func(c *client) (int, string) { return c.get(path) }}
+}
+
+func post(pattern, path string) request {
+	return request{pattern, func(c *client) (int, string) { return c.postForm(path, nil) }}
+}
+
+// TestAuthorization calls every route as every role: a visitor is sent to sign in (or refused on
+// POST), a teacher cannot reach staff pages nor another teacher's lesson.
+func TestAuthorization(t *testing.T) {
+	f := newFixture(t, nil)
+	csv := "external_ref,region,language,grades,profile,phone,email,postal_address,consent\nZ,IDF,fr,5,sms_only,+33612000099,,,yes\nY,IDF,fr,5,sms_only,12,,,yes\n"
+	reqs := []request{
+		get("GET /ui/{$}", "/ui/"),
+		get("GET /ui/signin", "/ui/signin"),
+		{"POST /ui/signin", func(c *client) (int, string) { return c.postForm("/ui/signin", url.Values{"token": {"wrong"}}) }},
+		post("POST /ui/lang", "/ui/lang"),
+		get("GET /ui/lessons", "/ui/lessons"),
+		get("GET /ui/lessons/new", "/ui/lessons/new"),
+		{"POST /ui/lessons", func(c *client) (int, string) {
+			return c.postMultipart("/ui/lessons", map[string]string{"title": "No media"}, nil)
+		}},
+		{"POST /ui/preview", func(c *client) (int, string) {
+			req, _ := http.NewRequest("POST", c.f.srv.URL+"/ui/preview", strings.NewReader("# Titre\n\n- un"))
+			req.Header.Set("X-CSRF-Token", c.csrf)
+			return c.do(req)
+		}},
+		get("GET /ui/lessons/{id}", "/ui/lessons/1"),
+		get("GET /ui/lessons/{id}/renditions/{kind}", "/ui/lessons/1/renditions/lowband"),
+		get("GET /ui/lessons/{id}/worksheet", "/ui/lessons/1/worksheet"),
+		get("GET /ui/publish", "/ui/publish"),
+		post("POST /ui/lessons/{id}/publish", "/ui/lessons/1/publish"),
+		get("GET /ui/lessons/{id}/deliveries", "/ui/lessons/2/deliveries"),
+		get("GET /ui/households/import", "/ui/households/import"),
+		{"POST /ui/households/import", func(c *client) (int, string) {
+			return c.postMultipart("/ui/households/import", nil, map[string][]byte{"file": []byte(csv)})
+		}},
+		post("POST /ui/signout", "/ui/signout"), // last: it ends the session
+	}
+	// Expected status per role: visitor, t1 (owns lessons 1 and 2), t2, media, admin.
+	want := map[string][5]int{
+		"GET /ui/{$}":                            {303, 303, 303, 303, 303},
+		"GET /ui/signin":                         {200, 303, 303, 303, 303},
+		"POST /ui/signin":                        {401, 401, 401, 401, 401},
+		"POST /ui/lang":                          {303, 303, 303, 303, 303},
+		"GET /ui/lessons":                        {303, 200, 200, 200, 200},
+		"GET /ui/lessons/new":                    {303, 200, 200, 200, 200},
+		"POST /ui/lessons":                       {401, 400, 400, 400, 400},
+		"POST /ui/preview":                       {401, 200, 200, 200, 200},
+		"GET /ui/lessons/{id}":                   {303, 200, 404, 200, 200},
+		"GET /ui/lessons/{id}/renditions/{kind}": {303, 200, 404, 200, 200},
+		"GET /ui/lessons/{id}/worksheet":         {303, 200, 404, 200, 200},
+		"GET /ui/publish":                        {303, 403, 403, 200, 200},
+		"POST /ui/lessons/{id}/publish":          {401, 403, 403, 303, 303},
+		"GET /ui/lessons/{id}/deliveries":        {303, 403, 403, 200, 200},
+		"GET /ui/households/import":              {303, 403, 403, 200, 200},
+		"POST /ui/households/import":             {401, 403, 403, 200, 200},
+		"POST /ui/signout":                       {401, 303, 303, 303, 303},
+	}
+	var patterns []string
+	for _, rt := range (&Handler{}).table() {
+		patterns = append(patterns, rt.pattern)
+	}
+	var tested []string
+	for _, rq := range reqs {
+		tested = append(tested, rq.pattern)
+	}
+	slices.Sort(patterns)
+	slices.Sort(tested)
+	if diff := cmp.Diff(patterns, tested); diff != "" {
+		t.Fatalf("routes not in the authorization table (-routes +tested):\n%s", diff)
+	}
+	for i, role := range []string{"", "t1", "t2", "m", "a"} {
+		c := f.browser(role)
+		for _, rq := range reqs {
+			t.Run(fmt.Sprintf("%s/%s", rq.pattern, role), func(t *testing.T) {
+				c.get("/ui/signin") // a fresh CSRF token from a page, as a browser would have
+				if role != "" {
+					c.get("/ui/lessons")
+				}
+				status, body := rq.send(c)
+				if status != want[rq.pattern][i] {
+					t.Errorf("%s as %q = %d, want %d\n%.400s", rq.pattern, role, status, want[rq.pattern][i], body)
+				}
+			})
+		}
+	}
+	if got := len(f.queue.published); got != 2 {
+		t.Errorf("publish queued %d times, want 2 (media and admin)", got)
+	}
+}
+
+// TestCSRF refuses every POST without the session's token, with another session's token, and from
+// another origin.
+func TestCSRF(t *testing.T) {
+	f := newFixture(t, nil)
+	media := f.browser("m")
+	other := f.browser("a")
+	posts := []string{"/ui/signout", "/ui/lang", "/ui/lessons/1/publish"}
+	for _, path := range posts {
+		for name, tok := range map[string]string{"missing": "", "other session": other.csrf, "forged": "x" + media.csrf[1:]} {
+			t.Run(path+"/"+name, func(t *testing.T) {
+				status, body := media.postForm(path, url.Values{"csrf": {tok}})
+				if status != http.StatusForbidden || !strings.Contains(body, "expired") {
+					t.Errorf("POST %s with %s token = %d, want 403 with the expired message\n%.300s", path, name, status, body)
+				}
+			})
+		}
+	}
+	for _, path := range []string{"/ui/lessons", "/ui/households/import"} {
+		t.Run(path+"/multipart", func(t *testing.T) {
+			saved := media.csrf
+			media.csrf = ""
+			status, _ := media.postMultipart(path, map[string]string{"title": "x"}, map[string][]byte{"file": []byte("a")})
+			media.csrf = saved
+			if status != http.StatusForbidden {
+				t.Errorf("multipart POST %s without token = %d, want 403", path, status)
+			}
+		})
+	}
+	t.Run("cross-origin", func(t *testing.T) {
+		req, _ := http.NewRequest("POST", f.srv.URL+"/ui/lessons/1/publish", strings.NewReader(url.Values{"csrf": {media.csrf}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", "https://evil.example")
+		if status, _ := media.do(req); status != http.StatusForbidden {
+			t.Errorf("cross-origin publish = %d, want 403", status)
+		}
+	})
+	t.Run("sign-in without token", func(t *testing.T) {
+		v := f.browser("")
+		if status, _ := v.postForm("/ui/signin", url.Values{"csrf": {""}, "token": {"tok-m"}}); status != http.StatusForbidden {
+			t.Errorf("sign-in without CSRF token = %d, want 403", status)
+		}
+	})
+	if len(f.queue.published) != 0 {
+		t.Errorf("a refused POST published: %v", f.queue.published)
+	}
+}
+
+func TestSessionCookie(t *testing.T) {
+	for _, secure := range []bool{false, true} {
+		t.Run(fmt.Sprint("secure=", secure), func(t *testing.T) {
+			f := newFixture(t, func(c *Config) { c.SecureCookies = secure })
+			v := f.browser("")
+			req, _ := http.NewRequest("POST", f.srv.URL+"/ui/signin", strings.NewReader(url.Values{"csrf": {v.csrf}, "token": {"tok-t1"}}.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			resp, err := v.hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			var ck *http.Cookie
+			for _, c := range resp.Cookies() {
+				if c.Name == sessionCookie {
+					ck = c
+				}
+			}
+			if ck == nil {
+				t.Fatalf("no session cookie after sign-in (%d)", resp.StatusCode)
+			}
+			if !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.Secure != secure || ck.Path != "/ui/" {
+				t.Errorf("cookie = %+v, want HttpOnly, SameSite=Lax, Secure=%v, Path=/ui/", ck, secure)
+			}
+			if strings.Contains(ck.Value, "tok-t1") {
+				t.Error("the session cookie shows the API token in clear")
+			}
+			// A changed cookie is no session.
+			raw := []byte(ck.Value)
+			raw[len(raw)/2] ^= 1
+			if raw[len(raw)/2] == '\\' || raw[len(raw)/2] == ';' {
+				raw[len(raw)/2] = 'A'
+			}
+			req, _ = http.NewRequest("GET", f.srv.URL+"/ui/lessons", nil)
+			req.AddCookie(&http.Cookie{Name: sessionCookie, Value: string(raw)})
+			resp, err = (&http.Client{CheckRedirect: v.hc.CheckRedirect}).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/ui/signin") {
+				t.Errorf("tampered cookie: %d %s, want a redirect to sign in", resp.StatusCode, resp.Header.Get("Location"))
+			}
+		})
+	}
+}
+
+func TestLanguage(t *testing.T) {
+	f := newFixture(t, nil)
+	c := f.browser("t1")
+	c.lang = "fr-FR,fr;q=0.9,en;q=0.5"
+	if _, body := c.get("/ui/lessons"); !strings.Contains(body, "Mes leçons") || !strings.Contains(body, `lang="fr"`) {
+		t.Errorf("Accept-Language fr: page not in French:\n%.500s", body)
+	}
+	c.lang = "en-GB"
+	if _, body := c.get("/ui/lessons"); !strings.Contains(body, "My lessons") {
+		t.Errorf("Accept-Language en: page not in English:\n%.500s", body)
+	}
+	// The toggle wins over Accept-Language.
+	if status, _ := c.postForm("/ui/lang", url.Values{"lang": {"fr"}, "next": {"/ui/lessons"}}); status != http.StatusSeeOther {
+		t.Fatalf("toggle: %d", status)
+	}
+	if _, body := c.get("/ui/lessons"); !strings.Contains(body, "Mes leçons") {
+		t.Errorf("after the toggle to French:\n%.500s", body)
+	}
+	for key := range messages["en"] {
+		if messages["fr"][key] == "" {
+			t.Errorf("French lacks %q", key)
+		}
+	}
+	for key := range messages["fr"] {
+		if messages["en"][key] == "" {
+			t.Errorf("English lacks %q", key)
+		}
+	}
+}
+
+// TestPages checks what the pages show: an escaped hostile title, the digest with its segments and
+// encoding, the player and worksheet links, delivery counts, failure reasons and import row errors.
+func TestPages(t *testing.T) {
+	f := newFixture(t, nil)
+	teacher := f.browser("t1")
+	_, body := teacher.get("/ui/lessons/1")
+	for _, want := range []string{
+		"&lt;script&gt;alert(1)&lt;/script&gt; Fractions",
+		`<span class="segments">2 segments</span>`, `<span class="encoding">UCS-2</span>`, "Leçon: les fractions",
+		`<audio controls preload="none" src="/ui/lessons/1/renditions/lowband"`,
+		`href="/ui/lessons/1/worksheet"`, "ready to publish",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("lesson page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "<script>alert") || strings.Contains(body, `id="publish"`) {
+		t.Error("lesson page: unescaped title, or a publish button for a teacher")
+	}
+	if _, body := teacher.get("/ui/lessons/1/renditions/lowband"); body != "OggS fake opus" {
+		t.Errorf("rendition through the UI = %q", body)
+	}
+	_, body = teacher.get("/ui/lessons/2")
+	if !regexp.MustCompile(`<tr data-channel="sms"><th scope="row">sms</th>(<td[^>]*>\d+</td>){8}<td><strong>3</strong>`).MatchString(body) {
+		t.Errorf("lesson 2 deliveries table:\n%s", body)
+	}
+
+	media := f.browser("m")
+	_, body = media.get("/ui/lessons/2/deliveries")
+	if !strings.Contains(body, "<td>sms</td><td>failed</td><td>invalid number (21211)</td><td>2</td>") {
+		t.Errorf("dashboard lacks the failure reason with its count:\n%s", body)
+	}
+	_, body = media.get("/ui/publish")
+	if !strings.Contains(body, `action="/ui/lessons/1/publish"`) || strings.Contains(body, `action="/ui/lessons/2/publish"`) {
+		t.Errorf("publish list should offer lesson 1 only:\n%s", body)
+	}
+	csv := "external_ref,region,language,grades,profile,phone,email,postal_address,consent\nZ,IDF,fr,5,sms_only,+33612000099,,,yes\nY,IDF,fr,5,sms_only,12,,,yes\n"
+	status, body := media.postMultipart("/ui/households/import", nil, map[string][]byte{"file": []byte(csv)})
+	if status != 200 || !strings.Contains(body, "Imported: 1") || !strings.Contains(body, "Rejected: 1") ||
+		!regexp.MustCompile(`<tr><td>3</td><td>[^<]+</td></tr>`).MatchString(body) {
+		t.Errorf("import result %d:\n%s", status, body)
+	}
+
+	// A plain form upload (no JavaScript) that the API refuses shows its reason on the form.
+	status, body = teacher.postMultipart("/ui/lessons", map[string]string{"title": "T", "subject": "s", "grade": "5",
+		"language": "fr", "text": "- un"}, map[string][]byte{"media": []byte("just some text, not a video\n")})
+	if status != 400 || !strings.Contains(body, "looks like text") || !strings.Contains(body, `role="alert"`) {
+		t.Errorf("refused upload %d:\n%.600s", status, body)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	f := newFixture(t, nil)
+	f.browser("t1")
+	resp, err := http.Get(f.srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	body := string(b)
+	for _, want := range []string{
+		`relais_deliveries{channel="sms",status="failed"} 2`,
+		`relais_deliveries{channel="sms",status="delivered"} 1`,
+		`relais_queue_tasks{queue="send",state="pending"} 7`,
+		`relais_queue_tasks{queue="send",state="active"} 2`,
+		`relais_http_requests_total{code="200",method="GET"}`,
+		`relais_http_requests_total{code="303",method="POST"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if resp.StatusCode != 200 {
+		t.Errorf("/metrics = %d", resp.StatusCode)
+	}
+}
