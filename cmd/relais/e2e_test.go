@@ -444,3 +444,37 @@ func (r *rig) mailpitGet(path string, out any) {
 		r.t.Fatalf("mailpit %s: %v", path, err)
 	}
 }
+
+// TestLessonUploadCommand drives `relais lesson upload` against a running server, as a teacher would.
+func TestLessonUploadCommand(t *testing.T) {
+	r := newRig(t, nil)
+	dir := t.TempDir()
+	md := filepath.Join(dir, "lesson.md")
+	os.WriteFile(md, []byte(e2eMarkdown), 0o600)
+	run1 := func(args ...string) (string, error) {
+		var out, errOut strings.Builder
+		env := map[string]string{"RELAIS_SERVER": r.app.URL(), "RELAIS_TOKEN": r.teacher}
+		err := run(context.Background(), args, &stdio{out: &out, err: &errOut, getenv: func(k string) string { return env[k] }})
+		return out.String() + errOut.String(), err
+	}
+	out, err := run1("lesson", "upload", makeVideo(t, 2), "--text", md, "--title", "Fractions", "--subject", "maths",
+		"--grade", "5", "--language", "fr")
+	if err != nil {
+		t.Fatalf("upload: %v\n%s", err, out)
+	}
+	for _, want := range []string{"Uploading 100 %", "uploaded.", "Rendering", "is ready: 3 renditions, 4 digests, worksheet true."} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	notes := filepath.Join(dir, "notes.mp4")
+	os.WriteFile(notes, []byte("Bonjour, ceci est du texte.\n"), 0o600)
+	out, err = run1("lesson", "upload", notes, "--text", md, "--title", "x", "--subject", "maths", "--grade", "5", "--language", "fr")
+	if err != exitError(1) || !strings.Contains(out, "Upload refused: This is not a video or audio file (it looks like text).") {
+		t.Errorf("text renamed .mp4: err %v\n%s", err, out)
+	}
+	out, err = run1("lesson", "upload", notes, "--text", md)
+	if err != exitError(2) || !strings.Contains(out, "missing --grade, --language, --subject, --title") {
+		t.Errorf("missing flags: err %v\n%s", err, out)
+	}
+}

@@ -1,0 +1,318 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/api"
+)
+
+const lessonUsage = `Usage: relais lesson upload FILE --text LESSON.md --title T --subject S --grade N --language fr [flags]
+       relais lesson status ID
+
+upload sends a lesson to a Relais server through its API, showing the upload's progress, then waits
+while the server checks and renders it (unless --no-wait), and exits 0 when it is ready, 1 when it was
+refused (with the reason). status prints a lesson's state.
+
+The server and the token come from --server and --token, or RELAIS_SERVER and RELAIS_TOKEN.
+`
+
+func cmdLesson(ctx context.Context, sio *stdio, args []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(sio.err, lessonUsage)
+		if len(args) == 0 {
+			return exitError(2)
+		}
+		return nil
+	}
+	switch args[0] {
+	case "upload":
+		return lessonUpload(ctx, sio, args[1:])
+	case "status":
+		return lessonStatus(ctx, sio, args[1:])
+	}
+	fmt.Fprint(sio.err, lessonUsage)
+	return fmt.Errorf("unknown lesson command %q", args[0])
+}
+
+// apiClient is the CLI's side of the HTTP API.
+type apiClient struct {
+	base, token string
+	http        *http.Client
+}
+
+func serverFlags(sio *stdio, name, usage, summary string) (*apiClient, *flag.FlagSet) {
+	fs := newFlagSet(sio, name, usage, summary)
+	c := &apiClient{http: http.DefaultClient}
+	server := sio.getenv("RELAIS_SERVER")
+	if server == "" {
+		server = "http://127.0.0.1:8080"
+	}
+	fs.StringVar(&c.base, "server", server, "base URL of the Relais server [RELAIS_SERVER]")
+	fs.StringVar(&c.token, "token", sio.getenv("RELAIS_TOKEN"), "API token (relais token create) [RELAIS_TOKEN]")
+	return c, fs
+}
+
+func (c *apiClient) get(ctx context.Context, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimRight(c.base, "/")+path, nil)
+	if err != nil {
+		return err
+	}
+	return c.send(req, http.StatusOK, out)
+}
+
+func (c *apiClient) send(req *http.Request, want int, out any) error {
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach the server at %s: %w", c.base, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != want {
+		var e struct {
+			Error struct{ Message string }
+		}
+		if json.Unmarshal(b, &e) == nil && e.Error.Message != "" {
+			return errors.New(e.Error.Message)
+		}
+		return fmt.Errorf("server answered %s", resp.Status)
+	}
+	return json.Unmarshal(b, out)
+}
+
+func lessonUpload(ctx context.Context, sio *stdio, args []string) error {
+	c, fs := serverFlags(sio, "lesson upload", "lesson upload FILE --text LESSON.md --title T --subject S --grade N --language fr [flags]",
+		"Uploads a lesson, shows the upload's progress, then waits while the server checks and renders it.")
+	text := fs.String("text", "", "the lesson text in Markdown (required)")
+	title := fs.String("title", "", "title (required)")
+	subject := fs.String("subject", "", "subject (required)")
+	grade := fs.String("grade", "", "school grade, 0-13 (required)")
+	lang := fs.String("language", "", "fr, kk, ru or en (required)")
+	region := fs.String("region", "", "only households of this region receive it")
+	sheet := fs.String("worksheet", "", "a PDF worksheet; without it one is made from the text")
+	budget := fs.String("budget", "", "SMS segments for the digest (default: the server's, 3)")
+	noWait := fs.Bool("no-wait", false, "return after the upload instead of waiting for the renditions")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return exitError(2)
+	}
+	var missing []string
+	for name, v := range map[string]string{"--text": *text, "--title": *title, "--subject": *subject, "--grade": *grade, "--language": *lang} {
+		if v == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		fmt.Fprintf(sio.err, "relais lesson upload: missing %s (see --help)\n", strings.Join(missing, ", "))
+		return exitError(2)
+	}
+	if c.token == "" {
+		return errors.New("no API token: give --token or set RELAIS_TOKEN (create one with relais token create)")
+	}
+	media := pos[0]
+	st, err := os.Stat(media)
+	if err != nil {
+		return fmt.Errorf("media file: %w", err)
+	}
+	md, err := os.ReadFile(*text)
+	if err != nil {
+		return fmt.Errorf("--text: %w", err)
+	}
+	fields := map[string]string{"title": *title, "subject": *subject, "grade": *grade, "language": *lang,
+		"region": *region, "segment_budget": *budget, "text": string(md)}
+
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	bar := newProgress(sio.err, "Uploading")
+	go func() {
+		pw.CloseWithError(func() error {
+			for k, v := range fields {
+				if v == "" {
+					continue
+				}
+				if err := mw.WriteField(k, v); err != nil {
+					return err
+				}
+			}
+			if *sheet != "" {
+				if err := copyPart(mw, "worksheet", *sheet, nil); err != nil {
+					return err
+				}
+			}
+			if err := copyPart(mw, "media", media, func(n int64) { bar.set(int(n * 100 / max(st.Size(), 1))) }); err != nil {
+				return err
+			}
+			return mw.Close()
+		}())
+	}()
+	req, err := http.NewRequestWithContext(ctx, "POST", strings.TrimRight(c.base, "/")+"/api/v1/lessons", pr)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	var l api.Lesson
+	if err := c.send(req, http.StatusCreated, &l); err != nil {
+		bar.fail()
+		fmt.Fprintf(sio.err, "Upload refused: %v\n", err)
+		return exitError(1)
+	}
+	bar.done()
+	fmt.Fprintf(sio.out, "Lesson %d %q uploaded.\n", l.ID, l.Title)
+	if *noWait {
+		return nil
+	}
+	return waitProcessing(ctx, sio, c, l.ID)
+}
+
+func copyPart(mw *multipart.Writer, field, path string, progress func(int64)) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w, err := mw.CreateFormFile(field, filepath.Base(path))
+	if err != nil {
+		return err
+	}
+	var r io.Reader = f
+	if progress != nil {
+		r = &countingReader{r: f, progress: progress}
+	}
+	_, err = io.Copy(w, r)
+	return err
+}
+
+type countingReader struct {
+	r        io.Reader
+	n        int64
+	progress func(int64)
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	c.progress(c.n)
+	return n, err
+}
+
+// waitProcessing follows the lesson's steps until it is ready or refused.
+func waitProcessing(ctx context.Context, sio *stdio, c *apiClient, id int64) error {
+	var bar *progress
+	step := ""
+	for {
+		var l api.Lesson
+		if err := c.get(ctx, fmt.Sprintf("/api/v1/lessons/%d", id), &l); err != nil {
+			return err
+		}
+		if l.Progress.Step != step && l.Progress.Step != "" && l.Progress.Step != "done" {
+			if bar != nil {
+				bar.done()
+			}
+			step = l.Progress.Step
+			bar = newProgress(sio.err, stepNames[step]+strings.Repeat(" ", max(0, 9-len(stepNames[step]))))
+		}
+		if bar != nil {
+			bar.set(l.Progress.Percent)
+		}
+		switch l.Status {
+		case relais.LessonReady, relais.LessonPublished:
+			if bar != nil {
+				bar.done()
+			}
+			fmt.Fprintf(sio.out, "Lesson %d is ready: %d renditions, %d digests, worksheet %v.\n", id, len(l.Renditions), len(l.Digests), l.Worksheet != nil)
+			return nil
+		case relais.LessonRejected, relais.LessonFailed:
+			if bar != nil {
+				bar.fail()
+			}
+			fmt.Fprintf(sio.out, "Lesson %d was %s: %s\n", id, l.Status, l.StatusReason)
+			return exitError(1)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+var stepNames = map[string]string{"probe": "Checking", "transcode": "Rendering", "measure": "Measuring", "": "Waiting"}
+
+func lessonStatus(ctx context.Context, sio *stdio, args []string) error {
+	c, fs := serverFlags(sio, "lesson status", "lesson status ID", "Prints a lesson's status, renditions, digests and deliveries as JSON.")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return exitError(2)
+	}
+	var l json.RawMessage
+	if err := c.get(ctx, "/api/v1/lessons/"+pos[0], &l); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(sio.out, "%s\n", l)
+	return err
+}
+
+// progress draws a bar on a terminal, and a line per 10 % elsewhere (logs, CI).
+type progress struct {
+	w     io.Writer
+	label string
+	tty   bool
+	last  int
+}
+
+func newProgress(w io.Writer, label string) *progress {
+	p := &progress{w: w, label: label, last: -1}
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			p.tty = true
+		}
+	}
+	return p
+}
+
+func (p *progress) set(pct int) {
+	pct = min(max(pct, 0), 100)
+	if p.tty {
+		if pct != p.last {
+			fmt.Fprintf(p.w, "\r%s [%-30s] %3d %%", p.label, strings.Repeat("#", pct*30/100), pct)
+		}
+	} else if pct/10 != p.last/10 || p.last < 0 {
+		fmt.Fprintf(p.w, "%s %d %%\n", p.label, pct)
+	}
+	p.last = pct
+}
+
+func (p *progress) done() {
+	p.set(100)
+	if p.tty {
+		fmt.Fprintln(p.w)
+	}
+}
+
+func (p *progress) fail() {
+	if p.tty {
+		fmt.Fprintln(p.w)
+	}
+}
