@@ -97,3 +97,19 @@ type DeliveryCount struct {
 	Status  DeliveryStatus
 	Count   int64
 }
+
+// DeliveryAdvance is one step forward of a delivery (see DeliveryStore.AdvanceDelivery).
+type DeliveryAdvance struct {
+	ID         int64
+	Status     DeliveryStatus
+	Detail     string
+	ProviderID string
+}
+
+// ContactClaim asks that DeliveryID be the one delivery of a lesson to Contact on Channel.
+type ContactClaim struct {
+	LessonID   int64
+	Channel    ChannelName
+	Contact    string
+	DeliveryID int64
+}

@@ -59,8 +59,14 @@ type DeliveryStore interface {
 	// AdvanceDelivery moves a delivery to status when that is progress (see DeliveryStatus.Advances),
 	// records the event, and sets providerID when not empty. It reports whether the status changed.
 	AdvanceDelivery(ctx context.Context, id int64, status DeliveryStatus, detail, providerID string) (bool, error)
-	// IncrementAttempts counts one more try of a delivery and returns the new count.
-	IncrementAttempts(ctx context.Context, id int64) (int, error)
+	// AdvanceDeliveries applies the advances of a send task's page in one transaction; each result says
+	// whether that delivery's status changed.
+	AdvanceDeliveries(ctx context.Context, as []DeliveryAdvance) ([]bool, error)
+	// StartAttempts counts one more try of each delivery, in one transaction.
+	StartAttempts(ctx context.Context, ids []int64) error
+	// ClaimContacts is ClaimContact for a page of deliveries; it returns the holder of each claim by the
+	// claiming delivery's id.
+	ClaimContacts(ctx context.Context, claims []ContactClaim) (map[int64]int64, error)
 	DeliveryEvents(ctx context.Context, id int64) ([]DeliveryEvent, error)
 	DeliveryCounts(ctx context.Context, lessonID int64) ([]DeliveryCount, error)
 	// ClaimContact records that deliveryID is the one delivery of the lesson that goes to contact (a
@@ -90,6 +96,31 @@ type InboundStore interface {
 	InboundMessages(ctx context.Context, p Page) ([]InboundMessage, error)
 }
 
+// PostalStore keeps postal batches: one print run per lesson and region (postal.go).
+type PostalStore interface {
+	// CreatePostalBatch creates b in status pending holding every queued postal delivery of b.LessonID
+	// whose provider id is providerID and that no other batch holds; it sets b's id and household
+	// count. With no such delivery it creates nothing and returns EINVALID.
+	CreatePostalBatch(ctx context.Context, b *PostalBatch, providerID string) error
+	PostalBatch(ctx context.Context, id int64) (PostalBatch, error)
+	PostalBatches(ctx context.Context, f PostalBatchFilter) ([]PostalBatch, error)
+	// PostalPackets returns a page of a batch's households, in delivery id order after p.After.
+	PostalPackets(ctx context.Context, batchID int64, p Page) ([]PostalPacket, error)
+	// SetPostalBatchReady records the batch's files and moves it from pending to ready.
+	SetPostalBatchReady(ctx context.Context, id int64, pdfPath string, pdfBytes int64, csvPath string) error
+	SetPostalBatchFailed(ctx context.Context, id int64, reason string) error
+	// MarkPostalBatch moves a batch to printed or posted (see PostalBatchStatus.Next), ECONFLICT
+	// otherwise; posted also moves the batch's deliveries to sent.
+	MarkPostalBatch(ctx context.Context, id int64, status PostalBatchStatus) (PostalBatch, error)
+}
+
+// BounceStore keeps what delivery status reports said.
+type BounceStore interface {
+	// RecordBounce keeps b and, when it names a delivery, adds it to the delivery's history. A report
+	// already recorded (same recipient, message, action and status) is ignored: it reports false.
+	RecordBounce(ctx context.Context, b EmailBounce) (bool, error)
+}
+
 // Store is everything Relais keeps. store/sqlite implements it; a PostgreSQL implementation follows
 // the same interface.
 type Store interface {
@@ -98,6 +129,8 @@ type Store interface {
 	DeliveryStore
 	TokenStore
 	InboundStore
+	PostalStore
+	BounceStore
 	Ping(ctx context.Context) error
 	Close() error
 }

@@ -88,7 +88,8 @@ func (w *Worker) queueSends(ctx context.Context, ch relais.ChannelName, ids []in
 
 // handleSend hands a page of deliveries to their channel. Deliveries no longer pending were sent by an
 // earlier run and are left alone; a delivery is only ever handed to the provider while pending, and is
-// moved on as soon as the provider takes it, so a retried page sends only what did not go.
+// moved on as soon as the provider takes it, so a retried page sends only what did not go. The page's
+// bookkeeping takes a few transactions, not a few per message.
 func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 	var p SendPayload
 	if err := decode(t, &p); err != nil {
@@ -117,6 +118,8 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 	}
 	var retry *channels.SendError
 	var retryIDs []int64
+	var advances []relais.DeliveryAdvance
+	var permanent []int // indexes into msgs
 	for i, res := range results {
 		m := msgs[i]
 		if res.Err == nil {
@@ -124,16 +127,14 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 			if status == "" {
 				status = relais.DeliveryQueued
 			}
-			if _, err := w.store.AdvanceDelivery(ctx, m.Delivery.ID, status, "accepted by provider", res.Receipt.ProviderID); err != nil {
-				return err
-			}
+			advances = append(advances, relais.DeliveryAdvance{ID: m.Delivery.ID, Status: status,
+				Detail: "accepted by provider", ProviderID: res.Receipt.ProviderID})
 			continue
 		}
 		se := channels.ClassOf(res.Err)
 		if se.Kind == channels.Permanent {
-			if err := w.permanentFailure(ctx, m, se); err != nil {
-				return err
-			}
+			advances = append(advances, relais.DeliveryAdvance{ID: m.Delivery.ID, Status: relais.DeliveryFailed, Detail: se.Error()})
+			permanent = append(permanent, i)
 			continue
 		}
 		retryIDs = append(retryIDs, m.Delivery.ID)
@@ -141,26 +142,29 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 			retry = se
 		}
 	}
-	if retry == nil {
-		return nil
-	}
-	if lastAttempt(ctx) && retry.Kind != channels.Throttled {
+	if retry != nil && lastAttempt(ctx) && retry.Kind != channels.Throttled {
 		for _, id := range retryIDs {
-			if _, err := w.store.AdvanceDelivery(ctx, id, relais.DeliveryFailed,
-				fmt.Sprintf("gave up after %d tries: %v", w.cfg.MaxRetry+1, retry.Err), ""); err != nil {
-				return err
-			}
+			advances = append(advances, relais.DeliveryAdvance{ID: id, Status: relais.DeliveryFailed,
+				Detail: fmt.Sprintf("gave up after %d tries: %v", w.cfg.MaxRetry+1, retry.Err)})
 		}
+		retry = nil
+	}
+	if _, err := w.store.AdvanceDeliveries(ctx, advances); err != nil {
+		return err
+	}
+	for _, i := range permanent {
+		if err := w.recordContact(ctx, msgs[i], channels.ClassOf(results[i].Err)); err != nil {
+			return err
+		}
+	}
+	if retry == nil {
 		return nil
 	}
 	return fmt.Errorf("send %d of %d %s deliveries: %w", len(retryIDs), len(msgs), p.Channel, retry)
 }
 
-// permanentFailure records a give-up on the delivery and what it tells about the contact.
-func (w *Worker) permanentFailure(ctx context.Context, m channels.Message, se *channels.SendError) error {
-	if _, err := w.store.AdvanceDelivery(ctx, m.Delivery.ID, relais.DeliveryFailed, se.Error(), ""); err != nil {
-		return err
-	}
+// recordContact records what a permanent failure tells about the recipient's address.
+func (w *Worker) recordContact(ctx context.Context, m channels.Message, se *channels.SendError) error {
 	if se.Contact == relais.ContactOK {
 		return nil
 	}
@@ -181,7 +185,7 @@ func (w *Worker) permanentFailure(ctx context.Context, m channels.Message, se *c
 }
 
 // messages loads what the channel needs for the still-pending deliveries of a page, skipping (and
-// recording) those that can no longer be sent.
+// recording) those that can no longer be sent and deferring those in quiet hours.
 func (w *Worker) messages(ctx context.Context, p SendPayload) ([]channels.Message, error) {
 	ds, err := w.store.DeliveriesByIDs(ctx, p.DeliveryIDs)
 	if err != nil {
@@ -195,25 +199,25 @@ func (w *Worker) messages(ctx context.Context, p SendPayload) ([]channels.Messag
 	if err != nil {
 		return nil, err
 	}
-	lessons := map[int64]*lessonContent{}
-	var msgs []channels.Message
 	now := w.now()
 	deferred := map[time.Time][]int64{}
+	var skips []relais.DeliveryAdvance
+	skip := func(id int64, reason string) {
+		skips = append(skips, relais.DeliveryAdvance{ID: id, Status: relais.DeliverySkipped, Detail: reason})
+	}
+	var candidates []relais.Delivery
+	var claims []relais.ContactClaim
 	for _, d := range ds {
 		if d.Status != relais.DeliveryPending {
 			continue
 		}
 		h, ok := hs[d.HouseholdID]
 		if !ok {
-			if _, err := w.store.AdvanceDelivery(ctx, d.ID, relais.DeliverySkipped, "household removed", ""); err != nil {
-				return nil, err
-			}
+			skip(d.ID, "household removed")
 			continue
 		}
 		if reason := fanout.StillReachable(h, d.Channel); reason != "" {
-			if _, err := w.store.AdvanceDelivery(ctx, d.ID, relais.DeliverySkipped, reason, ""); err != nil {
-				return nil, err
-			}
+			skip(d.ID, reason)
 			continue
 		}
 		if w.cfg.SendWindow != nil {
@@ -223,18 +227,22 @@ func (w *Worker) messages(ctx context.Context, p SendPayload) ([]channels.Messag
 				continue
 			}
 		}
+		candidates = append(candidates, d)
 		if contact := contactOf(h, d.Channel); contact != "" {
-			owner, err := w.store.ClaimContact(ctx, d.LessonID, d.Channel, contact, d.ID)
-			if err != nil {
-				return nil, err
-			}
-			if owner != d.ID {
-				if _, err := w.store.AdvanceDelivery(ctx, d.ID, relais.DeliverySkipped,
-					fmt.Sprintf("same %s contact as delivery %d", d.Channel, owner), ""); err != nil {
-					return nil, err
-				}
-				continue
-			}
+			claims = append(claims, relais.ContactClaim{LessonID: d.LessonID, Channel: d.Channel, Contact: contact, DeliveryID: d.ID})
+		}
+	}
+	owners, err := w.store.ClaimContacts(ctx, claims)
+	if err != nil {
+		return nil, err
+	}
+	lessons := map[int64]*lessonContent{}
+	var msgs []channels.Message
+	var ids []int64
+	for _, d := range candidates {
+		if owner, claimed := owners[d.ID]; claimed && owner != d.ID {
+			skip(d.ID, fmt.Sprintf("same %s contact as delivery %d", d.Channel, owner))
+			continue
 		}
 		lc, ok := lessons[d.LessonID]
 		if !ok {
@@ -243,9 +251,7 @@ func (w *Worker) messages(ctx context.Context, p SendPayload) ([]channels.Messag
 			}
 			lessons[d.LessonID] = lc
 		}
-		if _, err := w.store.IncrementAttempts(ctx, d.ID); err != nil {
-			return nil, err
-		}
+		h := hs[d.HouseholdID]
 		m := channels.Message{Delivery: d, Household: h, Lesson: lc.lesson, Digest: lc.digest(h.Language),
 			Worksheet: lc.worksheet}
 		if w.links.Lesson != nil {
@@ -255,6 +261,13 @@ func (w *Worker) messages(ctx context.Context, p SendPayload) ([]channels.Messag
 			m.UnsubscribeURL = w.links.Unsubscribe(h)
 		}
 		msgs = append(msgs, m)
+		ids = append(ids, d.ID)
+	}
+	if _, err := w.store.AdvanceDeliveries(ctx, skips); err != nil {
+		return nil, err
+	}
+	if err := w.store.StartAttempts(ctx, ids); err != nil {
+		return nil, err
 	}
 	for at, ids := range deferred {
 		// Nothing is dropped: the deliveries stay pending and go out when the window opens.

@@ -158,6 +158,15 @@ func TestSendRetriesOnlyWhatDidNotGo(t *testing.T) {
 	if f.ch.calls != 4 {
 		t.Errorf("provider called %d times, want 4 (3 + one retry)", f.ch.calls)
 	}
+	ds, _ := f.store.DeliveriesByIDs(context.Background(), ids)
+	var attempts []int
+	for _, d := range ds {
+		attempts = append(attempts, d.Attempts)
+	}
+	if diff := cmp.Diff([]int{1, 2, 1}, attempts); diff != "" {
+		t.Errorf("attempts per delivery (-want +got):
+%s", diff)
+	}
 }
 
 func TestPermanentFailureMarksTheContactAndIsNotRetried(t *testing.T) {

@@ -116,6 +116,7 @@ func (w *Worker) Start() error {
 	om.HandleFunc(TypeDigest, w.handleDigest)
 	om.HandleFunc(TypeWorksheet, w.handleWorksheet)
 	om.HandleFunc(TypeFanout, w.handleFanout)
+	om.HandleFunc(TypePostalBatch, w.handlePostalBatch)
 	om.HandleFunc(TypeSend, w.handleSend)
 	if err := w.media.Start(mm); err != nil {
 		return fmt.Errorf("start media worker: %w", err)

@@ -147,52 +147,84 @@ func (db *DB) DeliveryByProviderID(ctx context.Context, channel relais.ChannelNa
 
 // AdvanceDelivery moves a delivery forward and records the event.
 func (db *DB) AdvanceDelivery(ctx context.Context, id int64, status relais.DeliveryStatus, detail, providerID string) (bool, error) {
-	changed := false
+	changed, err := db.AdvanceDeliveries(ctx, []relais.DeliveryAdvance{{ID: id, Status: status, Detail: detail, ProviderID: providerID}})
+	if err != nil {
+		return false, err
+	}
+	return changed[0], nil
+}
+
+// AdvanceDeliveries applies many advances in one transaction.
+func (db *DB) AdvanceDeliveries(ctx context.Context, as []relais.DeliveryAdvance) ([]bool, error) {
+	changed := make([]bool, len(as))
+	if len(as) == 0 {
+		return changed, nil
+	}
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		var cur relais.DeliveryStatus
-		var curProvider string
-		err := tx.QueryRowContext(ctx, `SELECT status, provider_id FROM deliveries WHERE id = ?`, id).Scan(&cur, &curProvider)
-		if errors.Is(err, sql.ErrNoRows) {
-			return notFound("Delivery", id)
-		} else if err != nil {
-			return err
-		}
-		if providerID == "" {
-			providerID = curProvider
-		}
-		if !cur.Advances(status) {
-			if providerID != curProvider {
-				_, err = tx.ExecContext(ctx, `UPDATE deliveries SET provider_id = ? WHERE id = ?`, providerID, id)
+		for i, a := range as {
+			var err error
+			if changed[i], err = advanceTx(ctx, tx, a, ms(db.now())); err != nil {
+				return err
 			}
-			return err
 		}
-		now := ms(db.now())
-		reason := ""
-		if status == relais.DeliveryFailed || status == relais.DeliveryUndelivered || status == relais.DeliverySkipped {
-			reason = detail
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = ?, reason = ?, provider_id = ?, updated_at = ?
-			WHERE id = ?`, status, reason, providerID, now, id); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_events (delivery_id, status, detail, at) VALUES (?,?,?,?)`,
-			id, status, detail, now); err != nil {
-			return err
-		}
-		changed = true
 		return nil
 	})
 	return changed, err
 }
 
-// IncrementAttempts counts one more try.
-func (db *DB) IncrementAttempts(ctx context.Context, id int64) (int, error) {
-	var n int
-	err := db.write.QueryRowContext(ctx, `UPDATE deliveries SET attempts = attempts + 1 WHERE id = ? RETURNING attempts`, id).Scan(&n)
+func advanceTx(ctx context.Context, tx *sql.Tx, a relais.DeliveryAdvance, now int64) (bool, error) {
+	var cur relais.DeliveryStatus
+	var curProvider string
+	err := tx.QueryRowContext(ctx, `SELECT status, provider_id FROM deliveries WHERE id = ?`, a.ID).Scan(&cur, &curProvider)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, notFound("Delivery", id)
+		return false, notFound("Delivery", a.ID)
+	} else if err != nil {
+		return false, err
 	}
-	return n, err
+	providerID := a.ProviderID
+	if providerID == "" {
+		providerID = curProvider
+	}
+	if !cur.Advances(a.Status) {
+		if providerID != curProvider {
+			_, err = tx.ExecContext(ctx, `UPDATE deliveries SET provider_id = ? WHERE id = ?`, providerID, a.ID)
+		}
+		return false, err
+	}
+	reason := ""
+	if a.Status == relais.DeliveryFailed || a.Status == relais.DeliveryUndelivered || a.Status == relais.DeliverySkipped {
+		reason = a.Detail
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = ?, reason = ?, provider_id = ?, updated_at = ?
+		WHERE id = ?`, a.Status, reason, providerID, now, a.ID); err != nil {
+		return false, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_events (delivery_id, status, detail, at) VALUES (?,?,?,?)`,
+		a.ID, a.Status, a.Detail, now); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// StartAttempts counts one more try of each delivery.
+func (db *DB) StartAttempts(ctx context.Context, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		for start := 0; start < len(ids); start += 500 {
+			chunk := ids[start:min(start+500, len(ids))]
+			args := make([]any, len(chunk))
+			for i, id := range chunk {
+				args[i] = id
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET attempts = attempts + 1 WHERE id IN (`+
+				placeholders(len(chunk))+`)`, args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // DeliveryEvents returns a delivery's history, oldest first.
@@ -237,14 +269,39 @@ func (db *DB) DeliveryCounts(ctx context.Context, lessonID int64) ([]relais.Deli
 
 // ClaimContact makes deliveryID the holder of (lesson, channel, contact) unless another delivery holds it.
 func (db *DB) ClaimContact(ctx context.Context, lessonID int64, channel relais.ChannelName, contact string, deliveryID int64) (int64, error) {
-	var owner int64
+	owners, err := db.ClaimContacts(ctx, []relais.ContactClaim{{LessonID: lessonID, Channel: channel, Contact: contact, DeliveryID: deliveryID}})
+	return owners[deliveryID], err
+}
+
+// ClaimContacts claims a page of contacts in one transaction.
+func (db *DB) ClaimContacts(ctx context.Context, claims []relais.ContactClaim) (map[int64]int64, error) {
+	owners := make(map[int64]int64, len(claims))
+	if len(claims) == 0 {
+		return owners, nil
+	}
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO contact_claims (lesson_id, channel, contact, delivery_id)
-			VALUES (?,?,?,?) ON CONFLICT DO NOTHING`, lessonID, channel, contact, deliveryID); err != nil {
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO contact_claims (lesson_id, channel, contact, delivery_id)
+			VALUES (?,?,?,?) ON CONFLICT DO NOTHING`)
+		if err != nil {
 			return err
 		}
-		return tx.QueryRowContext(ctx, `SELECT delivery_id FROM contact_claims WHERE lesson_id = ? AND channel = ?
-			AND contact = ?`, lessonID, channel, contact).Scan(&owner)
+		defer ins.Close()
+		sel, err := tx.PrepareContext(ctx, `SELECT delivery_id FROM contact_claims WHERE lesson_id = ? AND channel = ? AND contact = ?`)
+		if err != nil {
+			return err
+		}
+		defer sel.Close()
+		for _, c := range claims {
+			if _, err := ins.ExecContext(ctx, c.LessonID, c.Channel, c.Contact, c.DeliveryID); err != nil {
+				return err
+			}
+			var owner int64
+			if err := sel.QueryRowContext(ctx, c.LessonID, c.Channel, c.Contact).Scan(&owner); err != nil {
+				return err
+			}
+			owners[c.DeliveryID] = owner
+		}
+		return nil
 	})
-	return owner, err
+	return owners, err
 }

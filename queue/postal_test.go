@@ -1,0 +1,206 @@
+package queue
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/channels"
+	"github.com/relais-edu/relais/channels/postal"
+	"github.com/relais-edu/relais/worksheet"
+)
+
+// postalFixture adds offline households with French and Cyrillic addresses, their queued postal
+// deliveries and the lesson's worksheet.
+func postalFixture(t *testing.T, worksheetFile bool) (*fixture, []relais.Household, []int64) {
+	t.Helper()
+	ctx := context.Background()
+	f := newFixture(t, 0, nil)
+	hs := []relais.Household{
+		{ExternalRef: "P1", Region: "IDF", Language: "fr", Grades: []int{5}, Profile: relais.ProfileOffline,
+			PostalAddress: "Famille Lefèvre-Noël\n12 rue de l’Église\n94000 Créteil"},
+		{ExternalRef: "P2", Region: "IDF", Language: "kk", Grades: []int{5}, Profile: relais.ProfileOffline,
+			PostalAddress: "Семья Жанұзақова\r\nул. Абая, д. 15, кв. 3\n\n050000 Алматы"},
+		{ExternalRef: "P3", Region: "IDF", Language: "ru", Grades: []int{5}, Profile: relais.ProfileOffline,
+			PostalAddress: "Семья Иванова\nул. Пушкина, д. 7\n010000 Астана"},
+		{ExternalRef: "P4", Region: "Nord", Language: "fr", Grades: []int{5}, Profile: relais.ProfileOffline,
+			PostalAddress: "Famille Martin\n1 place du Beffroi\n59000 Lille"},
+	}
+	if err := f.store.UpsertHouseholds(ctx, hs); err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	ch := &postal.Channel{}
+	for _, h := range hs {
+		got, err := f.store.PlanDeliveries(ctx, []relais.Delivery{{LessonID: f.lesson.ID, HouseholdID: h.ID, Channel: relais.ChannelPostal}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := ch.Send(ctx, channels.Message{Lesson: f.lesson, Household: h})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.store.AdvanceDelivery(ctx, got[0], rc.Status, "", rc.ProviderID); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, got[0])
+	}
+	if worksheetFile {
+		pdf, err := worksheet.Render(worksheet.Input{Title: "Les fractions", Subject: "maths", Grade: 5, Language: "fr",
+			Markdown: "Lisez l’énoncé.\n\n1. Calculez ½ + ¼.\n"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "worksheet.pdf")
+		if err := os.WriteFile(path, pdf, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.store.PutWorksheet(ctx, relais.Worksheet{LessonID: f.lesson.ID, Path: path, Bytes: int64(len(pdf)), Generated: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return f, hs, ids
+}
+
+func (f *fixture) newBatch(t *testing.T, region string) relais.PostalBatch {
+	t.Helper()
+	b := relais.PostalBatch{LessonID: f.lesson.ID, Region: region, CreatedBy: "m"}
+	if err := f.store.CreatePostalBatch(context.Background(), &b, postal.BatchKey(region, f.lesson.ID)); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func waitBatch(t *testing.T, f *fixture, id int64, status relais.PostalBatchStatus) relais.PostalBatch {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		b, err := f.store.PostalBatch(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Status == status {
+			return b
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("batch %d is %s (%s), want %s", id, b.Status, b.Reason, status)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestPostalBatchTaskWritesPDFAndCSV(t *testing.T) {
+	f, hs, ids := postalFixture(t, true)
+	b := f.newBatch(t, "IDF")
+	if err := f.w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.w.Shutdown)
+	if err := f.client.PostalBatch(context.Background(), b.ID); err != nil {
+		t.Fatal(err)
+	}
+	b = waitBatch(t, f, b.ID, relais.PostalBatchReady)
+	wantPDF, wantCSV := PostalBatchFiles(f.w.cfg.MediaDir, b.ID)
+	if b.PDFPath != wantPDF || b.CSVPath != wantCSV || b.Households != 3 {
+		t.Errorf("batch %+v", b)
+	}
+	st, err := os.Stat(b.PDFPath)
+	if err != nil || st.Size() != b.PDFBytes {
+		t.Fatalf("pdf %v %v, recorded %d bytes", st, err, b.PDFBytes)
+	}
+	// No temporary file is left behind.
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(b.PDFPath), ".batch-*")); len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+
+	// CSV: one row per packet, in PDF order, with the address lines and the first page.
+	cf, err := os.Open(b.CSVPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cf.Close()
+	rows, err := csv.NewReader(cf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{postalCSVHeader,
+		{"1", "1", fmt.Sprint(ids[0]), "P1", "IDF", "fr", "Famille Lefèvre-Noël", "12 rue de l’Église", "94000 Créteil", "", "", "",
+			"Famille Lefèvre-Noël\n12 rue de l’Église\n94000 Créteil"},
+		{"2", "3", fmt.Sprint(ids[1]), "P2", "IDF", "kk", "Семья Жанұзақова", "ул. Абая, д. 15, кв. 3", "050000 Алматы", "", "", "",
+			"Семья Жанұзақова\nул. Абая, д. 15, кв. 3\n050000 Алматы"},
+		{"3", "5", fmt.Sprint(ids[2]), "P3", "IDF", "ru", "Семья Иванова", "ул. Пушкина, д. 7", "010000 Астана", "", "", "",
+			"Семья Иванова\nул. Пушкина, д. 7\n010000 Астана"},
+	}
+	if diff := cmp.Diff(want, rows); diff != "" {
+		t.Errorf("csv (-want +got):\n%s", diff)
+	}
+
+	// PDF: each packet's letter shows its address in the window field, then the worksheet.
+	for i, h := range hs[:3] {
+		first, _ := strconv.Atoi(rows[i+1][1])
+		window := pdftext(t, b.PDFPath, first, 20, 49, 85, 41)
+		if want := strings.Join(addressLines(h.PostalAddress), " "); window != want {
+			t.Errorf("packet %d window %q, want %q", i+1, window, want)
+		}
+		if sheet := pdftext(t, b.PDFPath, first+1); !strings.Contains(sheet, "Lisez l’énoncé. 1. Calculez ½ + ¼.") {
+			t.Errorf("packet %d worksheet page: %q", i+1, sheet)
+		}
+	}
+	// The other region's packet is not in this batch, and still waits.
+	if all := pdftext(t, b.PDFPath, 0); strings.Contains(all, "Lille") {
+		t.Error("the Nord household is in the IDF batch")
+	}
+	if ds, _ := f.store.DeliveriesByIDs(context.Background(), ids[3:]); ds[0].Status != relais.DeliveryQueued {
+		t.Errorf("Nord delivery %s", ds[0].Status)
+	}
+
+	// Running the task again (asynq re-queues on shutdown) changes nothing.
+	if err := f.w.handlePostalBatch(context.Background(), task(TypePostalBatch, PostalBatchPayload{BatchID: b.ID})); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := f.store.PostalBatch(context.Background(), b.ID); again.Status != relais.PostalBatchReady || again.PDFBytes != b.PDFBytes {
+		t.Errorf("after a re-run: %+v", again)
+	}
+}
+
+func TestPostalBatchWithoutWorksheetFails(t *testing.T) {
+	f, _, _ := postalFixture(t, false)
+	b := f.newBatch(t, "Nord")
+	err := f.w.handlePostalBatch(context.Background(), task(TypePostalBatch, PostalBatchPayload{BatchID: b.ID}))
+	if err == nil || !strings.Contains(err.Error(), "skip retry") {
+		t.Errorf("err = %v, want a permanent failure", err)
+	}
+	got, _ := f.store.PostalBatch(context.Background(), b.ID)
+	if got.Status != relais.PostalBatchFailed || !strings.Contains(got.Reason, "no worksheet") {
+		t.Errorf("batch %+v", got)
+	}
+}
+
+// pdftext returns the text of page (0: all pages), whitespace collapsed, optionally inside a box in
+// millimetres from the top left corner.
+func pdftext(t *testing.T, path string, page int, box ...float64) string {
+	t.Helper()
+	args := []string{"-enc", "UTF-8"}
+	if page > 0 {
+		args = append(args, "-f", strconv.Itoa(page), "-l", strconv.Itoa(page))
+	}
+	if len(box) == 4 {
+		pt := func(mm float64) string { return strconv.Itoa(int(mm * 72 / 25.4)) }
+		args = append(args, "-r", "72", "-x", pt(box[0]), "-y", pt(box[1]), "-W", pt(box[2]), "-H", pt(box[3]))
+	}
+	out, err := exec.Command("pdftotext", append(args, path, "-")...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdftotext: %v\n%s", err, out)
+	}
+	return strings.Join(strings.Fields(string(out)), " ")
+}
