@@ -164,8 +164,7 @@ func TestSendRetriesOnlyWhatDidNotGo(t *testing.T) {
 		attempts = append(attempts, d.Attempts)
 	}
 	if diff := cmp.Diff([]int{1, 2, 1}, attempts); diff != "" {
-		t.Errorf("attempts per delivery (-want +got):
-%s", diff)
+		t.Errorf("attempts per delivery (-want +got):\n%s", diff)
 	}
 }
 
