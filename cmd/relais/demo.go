@@ -88,6 +88,10 @@ func (d *demo) run(ctx context.Context) error {
 		cfg.QuietHours, cfg.QuietDays = "off", ""
 		d.step("SMS quiet hours are off for the demo (set RELAIS_SMS_QUIET_HOURS to keep them)")
 	}
+	if d.io.getenv("RELAIS_SMS_RATE") == "" {
+		cfg.SMSRate = 100 // a short code's pace; an alphanumeric sender's 10 segments/s makes the demo wait minutes
+		d.step("SMS paced at %g segments/s (set RELAIS_SMS_RATE to change it)", cfg.SMSRate)
+	}
 	cfg.resolve()
 	d.step("data directory %s", cfg.DataDir)
 
