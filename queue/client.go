@@ -7,6 +7,8 @@ import (
 	"strconv"
 
 	"github.com/hibiken/asynq"
+
+	relais "github.com/relais-edu/relais"
 )
 
 // Client enqueues work. The API holds one; so does every worker (handlers enqueue the next steps).
@@ -54,6 +56,13 @@ func (c *Client) Ingest(ctx context.Context, lessonID int64) error {
 func (c *Client) Publish(ctx context.Context, lessonID int64) error {
 	return c.enqueue(ctx, TypeFanout, FanoutPayload{LessonID: lessonID}, asynq.Queue(QueueDefault),
 		asynq.TaskID(fmt.Sprintf("%s:%d:0", TypeFanout, lessonID)))
+}
+
+// RecordStatus queues a provider's status callback. Webhooks answer the provider at once and the
+// workers apply the updates in batches: a burst of callbacks never waits on the database, and nothing
+// is lost when it is busy.
+func (c *Client) RecordStatus(ctx context.Context, a relais.DeliveryAdvance) error {
+	return c.enqueue(ctx, TypeStatus, a, asynq.Queue(QueueDefault), asynq.Group(statusGroup), asynq.MaxRetry(25))
 }
 
 // Backlog counts the send tasks waiting in Redis (pending, scheduled or waiting for a retry).

@@ -326,3 +326,28 @@ func TestFanoutWaitsWhileTheSendQueueIsFull(t *testing.T) {
 		t.Fatalf("err = %v, want the backlog wait", err)
 	}
 }
+
+func TestStatusUpdatesAreAppliedInOneBatch(t *testing.T) {
+	f := newFixture(t, 3, nil)
+	ids := f.plan(t)
+	var tasks []*asynq.Task
+	for _, a := range []relais.DeliveryAdvance{
+		{ID: ids[0], Status: relais.DeliverySent, ProviderID: "SM0"},
+		{ID: ids[0], Status: relais.DeliveryDelivered},
+		{ID: ids[1], Status: relais.DeliveryUndelivered, Detail: "twilio: undelivered (error 30003)"},
+		{ID: ids[0], Status: relais.DeliverySent},      // a late callback never moves a delivery back
+		{ID: 999999, Status: relais.DeliveryDelivered}, // gone: the others still apply
+	} {
+		tasks = append(tasks, task(TypeStatus, a))
+	}
+	batch := aggregateStatus(statusGroup, tasks)
+	if batch.Type() != TypeStatusBatch {
+		t.Fatalf("aggregated type %s", batch.Type())
+	}
+	if err := f.w.handleStatusBatch(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]relais.DeliveryStatus{"delivered", "undelivered", "pending"}, f.statuses(t, ids)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}

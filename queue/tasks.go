@@ -30,7 +30,14 @@ const (
 	TypeWorksheet = "lesson:worksheet"
 	TypeFanout    = "lesson:fanout"
 	TypeSend      = "delivery:send"
+	// TypeStatus is one provider status callback; asynq aggregates them (group "status") into one
+	// TypeStatusBatch applied in a single transaction.
+	TypeStatus      = "delivery:status"
+	TypeStatusBatch = "delivery:status-batch"
 )
+
+// statusGroup aggregates status updates.
+const statusGroup = "status"
 
 // Queue names. Media work has its own queue and its own server so that a worker runs a bounded number
 // of transcodes (CPU-bound) beside many sends (I/O-bound).

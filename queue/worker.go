@@ -103,6 +103,10 @@ func NewWorker(redis asynq.RedisConnOpt, store relais.Store, reg *channels.Regis
 	oc := base
 	oc.Concurrency = max(cfg.Concurrency, 1)
 	oc.Queues = map[string]int{QueueDefault: 3, QueueSend: 6}
+	oc.GroupAggregator = asynq.GroupAggregatorFunc(aggregateStatus)
+	oc.GroupGracePeriod = time.Second
+	oc.GroupMaxDelay = 2 * time.Second
+	oc.GroupMaxSize = 500
 	w.main = asynq.NewServer(redis, oc)
 	return w
 }
@@ -118,6 +122,8 @@ func (w *Worker) Start() error {
 	om.HandleFunc(TypeFanout, w.handleFanout)
 	om.HandleFunc(TypePostalBatch, w.handlePostalBatch)
 	om.HandleFunc(TypeSend, w.handleSend)
+	om.HandleFunc(TypeStatusBatch, w.handleStatusBatch)
+	om.HandleFunc(TypeStatus, w.handleStatusBatch) // a lone update that was not aggregated
 	if err := w.media.Start(mm); err != nil {
 		return fmt.Errorf("start media worker: %w", err)
 	}
@@ -172,4 +178,42 @@ func isFailure(err error) bool {
 	}
 	var bl errBacklog
 	return !errors.As(err, &bl)
+}
+
+// aggregateStatus joins status updates into one batch task.
+func aggregateStatus(group string, tasks []*asynq.Task) *asynq.Task {
+	var b []byte
+	b = append(b, '[')
+	for i, t := range tasks {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, t.Payload()...)
+	}
+	b = append(b, ']')
+	return asynq.NewTask(TypeStatusBatch, b, asynq.MaxRetry(25))
+}
+
+// handleStatusBatch applies aggregated status updates in one transaction.
+func (w *Worker) handleStatusBatch(ctx context.Context, t *asynq.Task) error {
+	var as []relais.DeliveryAdvance
+	if t.Type() == TypeStatus {
+		as = make([]relais.DeliveryAdvance, 1)
+		if err := decode(t, &as[0]); err != nil {
+			return err
+		}
+	} else if err := decode(t, &as); err != nil {
+		return err
+	}
+	_, err := w.store.AdvanceDeliveries(ctx, as)
+	if relais.ErrorCode(err) == relais.ENOTFOUND {
+		// A callback about a delivery that no longer exists: apply the others one by one.
+		for _, a := range as {
+			if _, err := w.store.AdvanceDeliveries(ctx, []relais.DeliveryAdvance{a}); err != nil && relais.ErrorCode(err) != relais.ENOTFOUND {
+				return err
+			}
+		}
+		return nil
+	}
+	return err
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/relais-edu/relais/internal/redisserver"
 	"github.com/relais-edu/relais/links"
 	"github.com/relais-edu/relais/queue"
+	"github.com/relais-edu/relais/scheduler"
 	"github.com/relais-edu/relais/store/sqlite"
 	"github.com/relais-edu/relais/templates"
 	"github.com/relais-edu/relais/ui"
@@ -51,8 +52,11 @@ type app struct {
 	srv   *http.Server
 	ln    net.Listener
 	email *email.Channel
+	ui    *ui.Handler
 	rdb   *redis.Client // the SMS rate limiter's
 	done  chan error    // the HTTP server's end
+
+	periodic *scheduler.Periodic // writes tomorrow's guides and playlists each evening
 }
 
 // start builds and starts Relais in dependency order. On error, what was started is stopped.
@@ -141,6 +145,12 @@ func start(ctx context.Context, cfg Config, p parts, log *slog.Logger) (a *app, 
 		if err := a.work.Start(); err != nil {
 			return a, err
 		}
+		a.periodic, err = scheduler.StartPeriodic(redisOpt, "", &scheduler.Exporter{
+			Service: scheduler.New(a.store, a.store, nil), Dir: filepath.Join(cfg.DataDir, "playout"),
+			Filler: "filler.ts", Hour: 18, Log: log})
+		if err != nil {
+			return a, err
+		}
 	}
 
 	if p.api {
@@ -158,7 +168,9 @@ func start(ctx context.Context, cfg Config, p parts, log *slog.Logger) (a *app, 
 		srv.Mount("/u/", email.UnsubscribeHandler(a.store, secret))
 		uiCfg := ui.DefaultConfig()
 		uiCfg.SecureCookies = strings.HasPrefix(cfg.PublicURL, "https://")
-		srv.Mount("/ui/", ui.New(a.store, srv, tmpl, secret, uiCfg, log))
+		uiCfg.Redis = redisOpt
+		a.ui = ui.New(a.store, srv, tmpl, secret, uiCfg, log)
+		srv.Mount("/ui/", a.ui)
 		metrics := ui.NewMetrics(a.store, a.queue.QueueStats, log)
 		srv.Mount("GET /metrics", metrics.Handler())
 		a.srv = &http.Server{Handler: metrics.Instrument(srv), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
@@ -202,7 +214,7 @@ func (a *app) channels(cfg Config, tmpl *templates.Set, secret []byte) (*channel
 		if err != nil {
 			return nil, err
 		}
-		ch, err := sms.New(scfg, smsStore{a.store}, tmpl, sms.WithLogger(a.log), sms.WithLimiter(lim))
+		ch, err := sms.New(scfg, smsStore{Store: a.store, queue: a.queue}, tmpl, sms.WithLogger(a.log), sms.WithLimiter(lim))
 		if err != nil {
 			return nil, err
 		}
@@ -279,6 +291,12 @@ func (a *app) stop(ctx context.Context) error {
 	} else if a.ln != nil {
 		a.ln.Close()
 	}
+	if a.ui != nil {
+		errs = append(errs, a.ui.Close())
+	}
+	if a.periodic != nil {
+		a.periodic.Shutdown()
+	}
 	if a.work != nil {
 		a.work.Shutdown()
 	}
@@ -337,8 +355,17 @@ func loadSecret(cfg Config) ([]byte, error) {
 	return b, nil
 }
 
-// smsStore adds the SMS channel's inbound recorder to the store.
-type smsStore struct{ relais.Store }
+// smsStore is the store as the SMS webhooks see it: status updates go through the queue, which applies
+// them in batches, and replies are kept as inbound messages.
+type smsStore struct {
+	relais.Store
+	queue *queue.Client
+}
+
+func (s smsStore) AdvanceDelivery(ctx context.Context, id int64, status relais.DeliveryStatus, detail, providerID string) (bool, error) {
+	err := s.queue.RecordStatus(ctx, relais.DeliveryAdvance{ID: id, Status: status, Detail: detail, ProviderID: providerID})
+	return err == nil, err
+}
 
 func (s smsStore) RecordInboundSMS(ctx context.Context, m sms.Inbound) error {
 	return s.SaveInbound(ctx, relais.InboundMessage{Phone: m.From, Body: m.Body, ProviderID: m.ProviderID, ReceivedAt: m.ReceivedAt})
