@@ -75,7 +75,7 @@ func postalFixture(t *testing.T, worksheetFile bool) (*fixture, []relais.Househo
 func (f *fixture) newBatch(t *testing.T, region string) relais.PostalBatch {
 	t.Helper()
 	b := relais.PostalBatch{LessonID: f.lesson.ID, Region: region, CreatedBy: "m"}
-	if err := f.store.CreatePostalBatch(context.Background(), &b, postal.BatchKey(region, f.lesson.ID)); err != nil {
+	if err := f.store.CreatePostalBatch(context.Background(), &b, postal.BatchKey(region, f.lesson.ID), 0); err != nil {
 		t.Fatal(err)
 	}
 	return b

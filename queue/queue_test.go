@@ -62,7 +62,7 @@ type fixture struct {
 	hs     []relais.Household
 }
 
-func newFixture(t *testing.T, households int, edit func(*Config)) *fixture {
+func newFixture(t testing.TB, households int, edit func(*Config)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	addr, db := testenv.Redis(t)
@@ -105,7 +105,7 @@ func task(typ string, payload any) *asynq.Task {
 }
 
 // plan writes one pending SMS delivery per household and returns their ids.
-func (f *fixture) plan(t *testing.T) []int64 {
+func (f *fixture) plan(t testing.TB) []int64 {
 	t.Helper()
 	var ds []relais.Delivery
 	for _, h := range f.hs {
@@ -118,7 +118,7 @@ func (f *fixture) plan(t *testing.T) []int64 {
 	return ids
 }
 
-func (f *fixture) statuses(t *testing.T, ids []int64) []relais.DeliveryStatus {
+func (f *fixture) statuses(t testing.TB, ids []int64) []relais.DeliveryStatus {
 	t.Helper()
 	ds, err := f.store.DeliveriesByIDs(context.Background(), ids)
 	if err != nil {

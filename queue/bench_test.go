@@ -1,0 +1,54 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	relais "github.com/relais-edu/relais"
+)
+
+// BenchmarkFanout plans a lesson for 20,000 households (two channels each for mobile_data) page by
+// page, as the fan-out tasks do, and reports households planned per second: the figure that sizes a
+// national send (8 M households).
+//
+//	go test ./queue -run '^$' -bench Fanout -benchtime 3x
+func BenchmarkFanout(b *testing.B) {
+	const n = 20000
+	f := newFixture(b, 0, func(c *Config) { c.MaxSendBacklog = 1 << 30 })
+	ctx := context.Background()
+	var hs []relais.Household
+	for i := 0; i < n; i++ {
+		hs = append(hs, relais.Household{ExternalRef: fmt.Sprint("B", i), Language: "fr", Grades: []int{5},
+			Profile: relais.ProfileMobileData, Phone: fmt.Sprintf("+3361%07d", i), Email: fmt.Sprintf("f%d@example.org", i), Consent: true})
+	}
+	if err := f.store.UpsertHouseholds(ctx, hs); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	var total time.Duration
+	for i := 0; i < b.N; i++ {
+		l := relais.Lesson{Title: "T", Subject: "s", Grade: 5, Language: "fr", TeacherID: "t"}
+		f.store.CreateLesson(ctx, &l)
+		f.store.SetLessonStatus(ctx, l.ID, relais.LessonPublished, "")
+		start := time.Now()
+		after := int64(0)
+		for {
+			if err := f.w.handleFanout(ctx, task(TypeFanout, FanoutPayload{LessonID: l.ID, After: after})); err != nil {
+				b.Fatal(err)
+			}
+			page, err := f.store.Households(ctx, relais.HouseholdFilter{Grade: 5, Page: relais.Page{After: after, Limit: f.w.cfg.FanoutPageSize}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(page) < f.w.cfg.FanoutPageSize {
+				break
+			}
+			after = page[len(page)-1].ID
+		}
+		total += time.Since(start)
+	}
+	b.ReportMetric(float64(n*b.N)/total.Seconds(), "households/s")
+	b.ReportMetric(float64(2*n*b.N)/total.Seconds(), "deliveries/s")
+}
