@@ -165,8 +165,9 @@ type lessonData struct {
 	Lesson     api.Lesson
 	StatusText string
 	Moving     bool
-	Videos     []api.Rendition
-	Audios     []api.Rendition
+	Videos     []renditionView
+	Audios     []renditionView
+	SheetSize  string
 	Deliveries []channelCounts
 	Totals     []int64 // none on the lesson page
 	Statuses   []relais.DeliveryStatus
@@ -198,17 +199,35 @@ func (h *Handler) lesson(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	d.Moving = l.Status == relais.LessonUploaded || l.Status == relais.LessonProcessing || inFlight(d.Deliveries)
 	for _, x := range l.Renditions {
 		x.URL = fmt.Sprintf("/ui/lessons/%d/renditions/%s", l.ID, x.Kind)
+		v := renditionView{Rendition: x, Size: humanSize(x.Bytes)}
 		if x.Kind == relais.RenditionTV {
-			d.Videos = append(d.Videos, x) // MPEG-TS: offered for download, browsers do not play it
+			d.Videos = append(d.Videos, v) // MPEG-TS: offered for download, browsers do not play it
 		} else {
-			d.Audios = append(d.Audios, x)
+			d.Audios = append(d.Audios, v)
 		}
 	}
 	if l.Worksheet != nil {
 		l.Worksheet.URL = fmt.Sprintf("/ui/lessons/%d/worksheet", l.ID)
-		d.Lesson.Worksheet = l.Worksheet
+		d.SheetSize = humanSize(l.Worksheet.Bytes)
 	}
 	h.render(w, r, c, http.StatusOK, "ui_lesson", "lessons", d)
+}
+
+// renditionView is a rendition with its size for people.
+type renditionView struct {
+	api.Rendition
+	Size string
+}
+
+// humanSize writes n bytes as B, KiB or MiB.
+func humanSize(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
 }
 
 // apiLesson reads a lesson through the API, which hides other teachers' lessons as not found.
@@ -305,9 +324,9 @@ type dashboardData struct {
 	Lesson     api.Lesson
 	Deliveries []channelCounts
 	Totals     []int64
-	Statuses []relais.DeliveryStatus
-	Failures []failureReason
-	Moving   bool
+	Statuses   []relais.DeliveryStatus
+	Failures   []failureReason
+	Moving     bool
 }
 
 func (d dashboardData) refresh() int {

@@ -23,6 +23,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hibiken/asynq"
+	"github.com/hibiken/asynqmon"
+
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/api"
 	"github.com/relais-edu/relais/templates"
@@ -37,6 +40,9 @@ type Config struct {
 	SecureCookies bool
 	// SessionTTL is how long a sign-in lasts.
 	SessionTTL time.Duration
+	// Redis, when set, is where asynq keeps its queues: the UI then mounts asynq's monitor (asynqmon)
+	// for admins at /ui/admin/queues/.
+	Redis asynq.RedisConnOpt
 }
 
 // DefaultConfig returns the embedded defaults.
@@ -52,23 +58,40 @@ type Handler struct {
 	log      *slog.Logger
 	mux      *http.ServeMux
 	now      func() time.Time
+	monitor  *asynqmon.HTTPHandler // nil without Config.Redis
 }
 
 // New builds the UI. secret keys the session cookies; apiHandler is the JSON API (api.Server).
 func New(store relais.Store, apiHandler http.Handler, tmpl *templates.Set, secret []byte, cfg Config, log *slog.Logger) *Handler {
 	h := &Handler{store: store, api: apiHandler, tmpl: tmpl, sessions: newSessions(secret), cfg: cfg,
 		log: log.With("comp", "ui"), mux: http.NewServeMux(), now: time.Now}
+	if cfg.Redis != nil {
+		h.monitor = asynqmon.New(asynqmon.Options{RootPath: monitorPath, RedisConnOpt: cfg.Redis})
+	}
 	h.routes()
 	return h
+}
+
+// monitorPath is where asynqmon is mounted.
+const monitorPath = "/ui/admin/queues"
+
+// Close releases the queue monitor's Redis connection.
+func (h *Handler) Close() error {
+	if h.monitor == nil {
+		return nil
+	}
+	return h.monitor.Close()
 }
 
 // access says who may use a route.
 type access int
 
 const (
-	public access = iota // anyone, signed in or not
-	anyUser              // any signed-in role
-	staff                // media and admin
+	public    access = iota // anyone, signed in or not
+	anyUser                 // any signed-in role
+	staff                   // media and admin
+	adminTool               // admin, in a mounted tool (asynqmon) whose script sends no CSRF token: a request
+	// that changes something is checked by its Origin header instead
 )
 
 func (a access) allows(r relais.Role) bool {
@@ -79,6 +102,8 @@ func (a access) allows(r relais.Role) bool {
 		return slices.Contains([]relais.Role{relais.RoleTeacher, relais.RoleMedia, relais.RoleAdmin}, r)
 	case staff:
 		return r == relais.RoleMedia || r == relais.RoleAdmin
+	case adminTool:
+		return r == relais.RoleAdmin
 	}
 	return false
 }
@@ -108,6 +133,7 @@ func (h *Handler) table() []route {
 		{"GET /ui/lessons/{id}/deliveries", staff, h.dashboard},
 		{"GET /ui/households/import", staff, h.importForm},
 		{"POST /ui/households/import", staff, h.importHouseholds},
+		{monitorPath + "/", adminTool, h.queueMonitor},
 	}
 }
 
@@ -144,7 +170,8 @@ type reqCtx struct {
 
 func (c *reqCtx) signedIn() bool { return c.user.ID != "" }
 
-// guard resolves the session, checks the route's role and, on POST, the CSRF token.
+// guard resolves the session, checks the route's role and, on a request that changes something, the
+// CSRF token.
 func (h *Handler) guard(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := &reqCtx{lang: pickLang(r)}
@@ -168,11 +195,12 @@ func (h *Handler) guard(rt route) http.Handler {
 			h.fail(w, r, c, relais.Errorf(relais.EUNAUTHORIZED, "%s", c.t("err_signin")))
 			return
 		}
-		if !rt.access.allows(c.user.Role) && rt.access != public {
+		if !rt.access.allows(c.user.Role) {
 			h.fail(w, r, c, relais.Errorf(relais.EFORBIDDEN, "%s", c.t("err_forbidden")))
 			return
 		}
-		if r.Method == http.MethodPost && !h.csrfOK(r, c) {
+		if changes := r.Method != http.MethodGet && r.Method != http.MethodHead; changes && rt.access == adminTool && !sameOrigin(r) ||
+			changes && rt.access != adminTool && !h.csrfOK(r, c) {
 			h.fail(w, r, c, relais.Errorf(relais.EFORBIDDEN, "%s", c.t("err_csrf")))
 			return
 		}
@@ -302,4 +330,14 @@ func safeNext(next string) string {
 		return "/ui/lessons"
 	}
 	return next
+}
+
+// queueMonitor serves asynqmon. Its page carries an inline script, so its policy allows one.
+func (h *Handler) queueMonitor(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	if h.monitor == nil {
+		h.fail(w, r, c, relais.Errorf(relais.ENOTFOUND, "The queue monitor is not configured."))
+		return
+	}
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; frame-ancestors 'none'")
+	h.monitor.ServeHTTP(w, r)
 }

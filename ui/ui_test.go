@@ -24,10 +24,13 @@ import (
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/api"
+	"github.com/relais-edu/relais/internal/testenv"
 	"github.com/relais-edu/relais/links"
 	"github.com/relais-edu/relais/store/sqlite"
 	"github.com/relais-edu/relais/templates"
 )
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
 // fakeQueue records what the API enqueued.
 type fakeQueue struct {
@@ -81,10 +84,14 @@ func newFixture(t *testing.T, edit func(*Config)) *fixture {
 	log := slog.New(slog.DiscardHandler)
 	srv := api.New(db, f.queue, links.NewSigner([]byte("0123456789abcdef0123"), "http://relais.test"), tmpl, acfg, log, nil)
 	cfg := DefaultConfig()
+	redisAddr, redisDB := testenv.Redis(t)
+	cfg.Redis = asynq.RedisClientOpt{Addr: redisAddr, DB: redisDB}
 	if edit != nil {
 		edit(&cfg)
 	}
-	srv.Mount("/ui/", New(db, srv, tmpl, []byte("ui-test-secret-0123456789"), cfg, log))
+	h := New(db, srv, tmpl, []byte("ui-test-secret-0123456789"), cfg, log)
+	t.Cleanup(func() { h.Close() })
+	srv.Mount("/ui/", h)
 	m := NewMetrics(db, func() (map[string]*asynq.QueueInfo, error) {
 		return map[string]*asynq.QueueInfo{"send": {Queue: "send", Pending: 7, Active: 2}}, nil
 	}, log)
@@ -275,6 +282,7 @@ func TestAuthorization(t *testing.T) {
 		{"POST /ui/households/import", func(c *client) (int, string) {
 			return c.postMultipart("/ui/households/import", nil, map[string][]byte{"file": []byte(csv)})
 		}},
+		get("/ui/admin/queues/", "/ui/admin/queues/api/queues"),
 		post("POST /ui/signout", "/ui/signout"), // last: it ends the session
 	}
 	// Expected status per role: visitor, t1 (owns lessons 1 and 2), t2, media, admin.
@@ -295,6 +303,7 @@ func TestAuthorization(t *testing.T) {
 		"GET /ui/lessons/{id}/deliveries":        {303, 403, 403, 200, 200},
 		"GET /ui/households/import":              {303, 403, 403, 200, 200},
 		"POST /ui/households/import":             {401, 403, 403, 200, 200},
+		"/ui/admin/queues/":                      {303, 403, 403, 403, 200},
 		"POST /ui/signout":                       {401, 303, 303, 303, 303},
 	}
 	var patterns []string
@@ -364,6 +373,18 @@ func TestCSRF(t *testing.T) {
 		req.Header.Set("Origin", "https://evil.example")
 		if status, _ := media.do(req); status != http.StatusForbidden {
 			t.Errorf("cross-origin publish = %d, want 403", status)
+		}
+	})
+	t.Run("queue monitor", func(t *testing.T) {
+		admin := f.browser("a")
+		for origin, want := range map[string]int{"": 403, "https://evil.example": 403, f.srv.URL: 204} {
+			req, _ := http.NewRequest("POST", f.srv.URL+"/ui/admin/queues/api/queues/default:pause", nil)
+			if origin != "" {
+				req.Header.Set("Origin", origin)
+			}
+			if status, body := admin.do(req); status != want {
+				t.Errorf("monitor POST with Origin %q = %d, want %d\n%.200s", origin, status, want, body)
+			}
 		}
 	})
 	t.Run("sign-in without token", func(t *testing.T) {
@@ -495,6 +516,14 @@ func TestPages(t *testing.T) {
 	if status != 200 || !strings.Contains(body, "Imported: 1") || !strings.Contains(body, "Rejected: 1") ||
 		!regexp.MustCompile(`<tr><td>3</td><td>[^<]+</td></tr>`).MatchString(body) {
 		t.Errorf("import result %d:\n%s", status, body)
+	}
+
+	// The Markdown preview renders the text but not the HTML in it.
+	req, _ := http.NewRequest("POST", f.srv.URL+"/ui/preview", strings.NewReader("# Titre\n\n<script>alert(1)</script>\n\n[x](javascript:alert(1))\n"))
+	req.Header.Set("X-CSRF-Token", teacher.csrf)
+	if status, body := teacher.do(req); status != 200 || !strings.Contains(body, "<h1>Titre</h1>") ||
+		strings.Contains(body, "<script") || strings.Contains(body, "javascript:") {
+		t.Errorf("preview %d:\n%s", status, body)
 	}
 
 	// A plain form upload (no JavaScript) that the API refuses shows its reason on the form.
