@@ -98,16 +98,19 @@ type InboundStore interface {
 
 // PostalStore keeps postal batches: one print run per lesson and region (postal.go).
 type PostalStore interface {
-	// CreatePostalBatch creates b in status pending holding every queued postal delivery of b.LessonID
-	// whose provider id is providerID and that no other batch holds; it sets b's id and household
-	// count. With no such delivery it creates nothing and returns EINVALID.
-	CreatePostalBatch(ctx context.Context, b *PostalBatch, providerID string) error
+	// CreatePostalBatch creates b in status pending holding the queued postal deliveries of b.LessonID
+	// whose provider id is providerID and that no other batch holds, at most max of them (0: all), in
+	// id order; it sets b's id and household count. With no such delivery it creates nothing and
+	// returns EINVALID.
+	CreatePostalBatch(ctx context.Context, b *PostalBatch, providerID string, max int) error
 	PostalBatch(ctx context.Context, id int64) (PostalBatch, error)
 	PostalBatches(ctx context.Context, f PostalBatchFilter) ([]PostalBatch, error)
 	// PostalPackets returns a page of a batch's households, in delivery id order after p.After.
 	PostalPackets(ctx context.Context, batchID int64, p Page) ([]PostalPacket, error)
 	// SetPostalBatchReady records the batch's files and moves it from pending to ready.
 	SetPostalBatchReady(ctx context.Context, id int64, pdfPath string, pdfBytes int64, csvPath string) error
+	// SetPostalBatchFailed moves a pending batch to failed with the reason and releases its deliveries
+	// for a new batch.
 	SetPostalBatchFailed(ctx context.Context, id int64, reason string) error
 	// MarkPostalBatch moves a batch to printed or posted (see PostalBatchStatus.Next), ECONFLICT
 	// otherwise; posted also moves the batch's deliveries to sent.

@@ -92,6 +92,32 @@ func (s *Server) apiRoutes() []route {
 		{"POST /api/v1/households/import", staffRole, s.importHouseholds},
 		{"GET /api/v1/deliveries", anyRole, s.listDeliveries},
 		{"GET /api/v1/deliveries/{id}", anyRole, s.getDelivery},
+		// The broadcast scheduler (api/schedule.go).
+		{"GET /api/v1/stations", anyRole, s.listStations},
+		{"POST /api/v1/stations", staffRole, s.createStation},
+		{"POST /api/v1/stations/{id}/templates", staffRole, s.addTemplate},
+		{"POST /api/v1/stations/{id}/slots", staffRole, s.addSlot},
+		{"GET /api/v1/stations/{id}/slots", anyRole, s.listSlots},
+		{"POST /api/v1/stations/{id}/exceptions", staffRole, s.addException},
+		{"GET /api/v1/stations/{id}/epg", anyRole, s.getEPG},
+		{"GET /api/v1/stations/{id}/playlist", staffRole, s.getPlaylist},
+		{"PUT /api/v1/slots/{id}/lesson", staffRole, s.assignSlot},
+		{"DELETE /api/v1/slots/{id}/lesson", staffRole, s.unassignSlot},
+		{"POST /api/v1/schedule/fill", staffRole, s.autoFill},
+		{"POST /api/v1/lessons/{id}/submit", anyRole, s.submitLesson},
+		{"POST /api/v1/lessons/{id}/approve", staffRole, s.approveLesson},
+		{"POST /api/v1/lessons/{id}/reject", staffRole, s.rejectLesson},
+		{"GET /api/v1/lessons/{id}/approval", anyRole, s.getApproval},
+		{"GET /api/v1/lessons/{id}/plan", staffRole, s.getPlan},
+		// Postal batches and bounce intake (api/postal.go, api/bounces.go).
+		{"POST /api/v1/postal-batches", staffRole, s.createPostalBatch},
+		{"GET /api/v1/postal-batches", staffRole, s.listPostalBatches},
+		{"GET /api/v1/postal-batches/{id}", staffRole, s.getPostalBatch},
+		{"GET /api/v1/postal-batches/{id}/pdf", staffRole, s.getPostalBatchPDF},
+		{"GET /api/v1/postal-batches/{id}/csv", staffRole, s.getPostalBatchCSV},
+		{"POST /api/v1/postal-batches/{id}/printed", staffRole, s.markPostalBatchPrinted},
+		{"POST /api/v1/postal-batches/{id}/posted", staffRole, s.markPostalBatchPosted},
+		{"POST /api/v1/bounces", staffRole, s.importBounce},
 	}
 }
 

@@ -24,10 +24,16 @@ func (*Channel) Send(ctx context.Context, m channels.Message) (channels.Receipt,
 		return channels.Receipt{}, &channels.SendError{Kind: channels.Permanent, Contact: relais.ContactInvalid,
 			Err: fmt.Errorf("household %d has no postal address", m.Household.ID)}
 	}
-	region := m.Household.Region
+	return channels.Receipt{ProviderID: BatchKey(m.Household.Region, m.Lesson.ID), Status: relais.DeliveryQueued}, nil
+}
+
+// Unassigned is the region of households that have none.
+const Unassigned = "unassigned"
+
+// BatchKey is the provider id of a delivery waiting for the postal batch of its region and lesson.
+func BatchKey(region string, lessonID int64) string {
 	if region == "" {
-		region = "unassigned"
+		region = Unassigned
 	}
-	return channels.Receipt{ProviderID: fmt.Sprintf("batch:%s:lesson-%d", region, m.Lesson.ID),
-		Status: relais.DeliveryQueued}, nil
+	return fmt.Sprintf("batch:%s:lesson-%d", region, lessonID)
 }

@@ -24,9 +24,16 @@ func commands() []command {
 		{"worker", "run only the background workers", cmdWorker},
 		{"demo", "run one lesson through the whole chain on local services and print a summary", cmdDemo},
 		{"twilio-sandbox", "serve a local Twilio-compatible SMS API for tests and the demo", cmdTwilioSandbox},
+		{"lesson", "upload a lesson to a server with a progress bar, or show its status (lesson upload|status)", cmdLesson},
 		{"media", "probe or render media files with the worker's own code (media probe|render)", cmdMedia},
 		{"sms", "count SMS segments or write a lesson's digest (sms count|digest)", cmdSMS},
+		{"bounces", "apply email bounce reports from a Maildir or mbox (bounces import --maildir DIR | --mbox FILE)", cmdBounces},
 		{"token", "create API tokens (token create --user ID --role teacher|media|admin)", cmdToken},
+		{"station", "create or list TV and radio stations (station create|list)", cmdStation},
+		{"grid", "build station grids and fill them with approved lessons (grid template|slot|cancel|fill|list)", cmdGrid},
+		{"epg", "write a station's XMLTV guide to standard output (epg export)", cmdEPG},
+		{"playlist", "write a station's playout list for a day to standard output (playlist export)", cmdPlaylist},
+		{"plan", "print a lesson's publishing plan and capacity check, sending nothing (plan --lesson ID)", cmdPlan},
 		{"version", "print the version", cmdVersion},
 	}
 }

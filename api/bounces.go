@@ -1,0 +1,37 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/channels/email"
+)
+
+// maxBounceBytes bounds one posted report.
+const maxBounceBytes = 10 << 20
+
+// importBounce reads one raw delivery status report (RFC 3464) from the body, as a mail server's pipe
+// or a mailbox poller hands it over, and applies it (see email.ImportDSN): a hard bounce suppresses
+// the address and fails the delivery, a soft one is recorded.
+func (s *Server) importBounce(w http.ResponseWriter, r *http.Request) error {
+	bounces, err := email.ParseDSN(http.MaxBytesReader(w, r.Body, maxBounceBytes))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return err
+	case errors.Is(err, email.ErrNotDSN):
+		return relais.Errorf(relais.EINVALID, "The body is not a delivery status report (multipart/report; report-type=delivery-status).")
+	case err != nil:
+		return relais.Errorf(relais.EINVALID, "The body is not a readable mail message.")
+	}
+	res, err := email.ApplyBounces(r.Context(), s.store, bounces)
+	if err != nil {
+		return err
+	}
+	if res.Failed == nil {
+		res.Failed = []int64{}
+	}
+	writeJSON(w, 200, res)
+	return nil
+}

@@ -1,0 +1,92 @@
+package api
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	relais "github.com/relais-edu/relais"
+)
+
+func TestScheduleThroughTheAPI(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, nil)
+	js := "application/json"
+	status, st := f.do("POST", "/api/v1/stations", "m", strings.NewReader(
+		`{"name":"Balapan","kind":"tv","time_zone":"Asia/Almaty","region":"Almaty"}`), js)
+	if status != 201 || st["id"] != float64(1) || st["service_name"] != "Balapan" || st["playout_format"] != "ffplayout" {
+		t.Fatalf("create station = %d %v", status, st)
+	}
+	status, body := f.do("POST", "/api/v1/stations", "m", strings.NewReader(`{"name":"X","kind":"tv","time_zone":"Nowhere/City"}`), js)
+	if status != 400 || !strings.Contains(errMessage(body), "Nowhere/City") {
+		t.Errorf("bad zone = %d %v", status, body)
+	}
+	status, body = f.do("POST", "/api/v1/stations/1/templates", "m", strings.NewReader(`{"weekdays":[1,2,3,4,5],
+		"start":"09:00","end":"18:00","slot_minutes":30,"grade":5,"language":"fr","from":"2026-03-02","to":"2026-03-06"}`), js)
+	if status != 201 || body["slots"] != float64(90) {
+		t.Fatalf("template = %d %v", status, body)
+	}
+	status, body = f.do("POST", "/api/v1/stations/1/slots", "m", strings.NewReader(`{"day":"2026-03-02","start":"17:45","minutes":30}`), js)
+	if status != 409 {
+		t.Errorf("overlapping slot = %d %v", status, body)
+	}
+
+	l := relais.Lesson{Title: "Les fractions", Subject: "maths", Grade: 5, Language: "fr", TeacherID: "t1"}
+	if err := f.store.CreateLesson(ctx, &l); err != nil {
+		t.Fatal(err)
+	}
+	f.store.SetLessonDuration(ctx, l.ID, 25*time.Minute)
+	f.store.SetLessonStatus(ctx, l.ID, relais.LessonReady, "")
+	lp := "/api/v1/lessons/" + itoa(l.ID)
+	if status, _ := f.do("POST", lp+"/submit", "t2", nil, ""); status != 404 {
+		t.Errorf("another teacher submits = %d", status)
+	}
+	if status, body := f.do("POST", lp+"/submit", "t1", nil, ""); status != 200 || body["state"] != "submitted" {
+		t.Errorf("submit = %d %v", status, body)
+	}
+	if status, _ := f.do("POST", lp+"/approve", "t1", nil, ""); status != 403 {
+		t.Errorf("teacher approves = %d", status)
+	}
+	if status, _ := f.do("POST", lp+"/reject", "m", strings.NewReader(`{}`), js); status != 400 {
+		t.Errorf("reject without reason = %d", status)
+	}
+	if status, body := f.do("POST", lp+"/approve", "m", nil, ""); status != 200 || body["state"] != "approved" || body["decided_by"] != "m" {
+		t.Errorf("approve = %d %v", status, body)
+	}
+	if status, body := f.do("GET", lp+"/approval", "t1", nil, ""); status != 200 || body["state"] != "approved" {
+		t.Errorf("teacher reads approval = %d %v", status, body)
+	}
+	status, body = f.do("POST", "/api/v1/schedule/fill", "m", strings.NewReader(`{"from":"2026-03-02","to":"2026-03-02"}`), js)
+	if status != 200 || body["placed"] != float64(1) || body["empty_slots"] != float64(17) {
+		t.Fatalf("fill = %d %v", status, body)
+	}
+	if status, body := f.do("PUT", "/api/v1/slots/1/lesson", "m", strings.NewReader(`{"lesson_id":`+itoa(l.ID)+`}`), js); status != 409 {
+		t.Errorf("double booking = %d %v", status, body)
+	}
+
+	status, body = f.do("GET", lp+"/plan?at=2026-03-01T00:00:00Z&email_rate=5", "m", nil, "")
+	if status != 200 || body["first_broadcast"] != "2026-03-02T09:00:00+05:00" || body["households"] != float64(0) {
+		t.Errorf("plan = %d %v", status, body)
+	}
+	if status, _ := f.do("GET", lp+"/plan?sms_rate=-1", "m", nil, ""); status != 400 {
+		t.Errorf("plan with a negative rate = %d", status)
+	}
+
+	req, _ := http.NewRequest("GET", f.srv.URL+"/api/v1/stations/1/epg?from=2026-03-02&to=2026-03-02", nil)
+	req.Header.Set("Authorization", "Bearer "+f.tokens["t1"])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xml, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(xml), `<programme start="20260302090000 +0500" stop="20260302093000 +0500" channel="station-1.relais">`) {
+		t.Errorf("epg = %d\n%s", resp.StatusCode, xml)
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,342 @@
+package scheduler
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	relais "github.com/relais-edu/relais"
+)
+
+// Programme is an assigned slot with what playout and guides need of its lesson.
+type Programme struct {
+	Slot      Slot
+	Start     time.Time // in the station's zone
+	End       time.Time
+	Lesson    relais.Lesson
+	Episode   int
+	Media     string        // the rendition's path; empty when the lesson has none for this station
+	MediaTime time.Duration // the rendition's length (the lesson's when unknown)
+}
+
+// Programmes returns the assigned slots of a station from one local day to another, inclusive.
+func (s *Service) Programmes(ctx context.Context, stationID int64, from, to string) (Station, []Programme, error) {
+	st, loc, err := s.station(ctx, stationID)
+	if err != nil {
+		return st, nil, err
+	}
+	f, err := parseDay(from)
+	if err != nil {
+		return st, nil, err
+	}
+	t, err := parseDay(to)
+	if err != nil {
+		return st, nil, err
+	}
+	if t.Before(f) || t.Sub(f) > 92*24*time.Hour {
+		return st, nil, relais.Errorf(relais.EINVALID, "Give a range of 1 to 93 days, from %s to a later day.", from)
+	}
+	slots, err := s.store.Slots(ctx, SlotFilter{StationID: stationID, From: from, To: to})
+	if err != nil {
+		return st, nil, err
+	}
+	kind := relais.RenditionTV
+	if st.Kind == relais.StationRadio {
+		kind = relais.RenditionRadio
+	}
+	lessons := map[int64]Programme{}
+	var out []Programme
+	for _, sl := range slots {
+		if sl.LessonID == 0 {
+			continue
+		}
+		p, ok := lessons[sl.LessonID]
+		if !ok {
+			if p, err = s.lessonProgramme(ctx, sl.LessonID, kind); err != nil {
+				return st, nil, err
+			}
+			lessons[sl.LessonID] = p
+		}
+		p.Slot = sl
+		if p.Start, p.End, err = sl.Interval(loc); err != nil {
+			return st, nil, err
+		}
+		out = append(out, p)
+	}
+	return st, out, nil
+}
+
+func (s *Service) lessonProgramme(ctx context.Context, id int64, kind relais.RenditionKind) (Programme, error) {
+	var p Programme
+	var err error
+	if p.Lesson, err = s.lessons.Lesson(ctx, id); err != nil {
+		return p, err
+	}
+	if p.Episode, err = s.store.Episode(ctx, p.Lesson); err != nil {
+		return p, err
+	}
+	p.MediaTime = time.Duration(p.Lesson.DurationMS) * time.Millisecond
+	rs, err := s.lessons.Renditions(ctx, id)
+	if err != nil {
+		return p, err
+	}
+	for _, r := range rs {
+		if r.Kind == kind {
+			p.Media = r.Path
+			if r.DurationMS > 0 {
+				p.MediaTime = time.Duration(r.DurationMS) * time.Millisecond
+			}
+		}
+	}
+	return p, nil
+}
+
+// ChannelID is a station's XMLTV channel id.
+func ChannelID(st Station) string { return fmt.Sprintf("station-%d.relais", st.ID) }
+
+type xmlText struct {
+	Lang string `xml:"lang,attr,omitempty"`
+	Text string `xml:",chardata"`
+}
+
+type xmlEpisode struct {
+	System string `xml:"system,attr"`
+	Text   string `xml:",chardata"`
+}
+
+type xmlLength struct {
+	Units string `xml:"units,attr"`
+	Value int    `xml:",chardata"`
+}
+
+type xmlProgramme struct {
+	Start    string       `xml:"start,attr"`
+	Stop     string       `xml:"stop,attr"`
+	Channel  string       `xml:"channel,attr"`
+	Title    xmlText      `xml:"title"`
+	SubTitle xmlText      `xml:"sub-title"`
+	Desc     *xmlText     `xml:"desc,omitempty"`
+	Category []xmlText    `xml:"category"`
+	Language xmlText      `xml:"language"`
+	Length   xmlLength    `xml:"length"`
+	Episodes []xmlEpisode `xml:"episode-num"`
+	Previous *struct{}    `xml:"previously-shown,omitempty"`
+}
+
+type xmlChannel struct {
+	ID    string    `xml:"id,attr"`
+	Names []xmlText `xml:"display-name"`
+}
+
+type xmlTV struct {
+	XMLName    xml.Name       `xml:"tv"`
+	Generator  string         `xml:"generator-info-name,attr"`
+	Channels   []xmlChannel   `xml:"channel"`
+	Programmes []xmlProgramme `xml:"programme"`
+}
+
+const xmltvTime = "20060102150405 -0700"
+
+// WriteXMLTV writes the guide of a station's assigned slots from one local day to another, with the
+// offset of the station's zone on each time.
+func WriteXMLTV(w io.Writer, st Station, ps []Programme) error {
+	tv := xmlTV{Generator: "Relais", Channels: []xmlChannel{{ID: ChannelID(st), Names: []xmlText{{Text: st.ServiceName}}}}}
+	if st.Name != st.ServiceName {
+		tv.Channels[0].Names = append(tv.Channels[0].Names, xmlText{Text: st.Name})
+	}
+	for _, p := range ps {
+		l, lang := p.Lesson, p.Lesson.Language
+		x := xmlProgramme{
+			Start: p.Start.Format(xmltvTime), Stop: p.End.Format(xmltvTime), Channel: ChannelID(st),
+			Title:    xmlText{Lang: lang, Text: l.Title},
+			SubTitle: xmlText{Lang: lang, Text: gradeLabel(lang, l.Grade)},
+			Category: []xmlText{{Lang: lang, Text: SubjectName(lang, l.Subject)}, {Lang: "en", Text: "Education"}},
+			Language: xmlText{Text: lang},
+			Length:   xmlLength{Units: "minutes", Value: int(math.Ceil(p.MediaTime.Minutes()))},
+			Episodes: []xmlEpisode{
+				{System: "xmltv_ns", Text: fmt.Sprintf("%d.%d.", max(l.Grade-1, 0), max(p.Episode-1, 0))},
+				{System: "onscreen", Text: fmt.Sprintf("%s %d", episodeWord(lang), p.Episode)},
+			},
+		}
+		if d := summary(l.Markdown); d != "" {
+			x.Desc = &xmlText{Lang: lang, Text: d}
+		}
+		if p.Slot.Rerun {
+			x.Previous = &struct{}{}
+		}
+		tv.Programmes = append(tv.Programmes, x)
+	}
+	if _, err := io.WriteString(w, xml.Header+`<!DOCTYPE tv SYSTEM "xmltv.dtd">`+"\n"); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(tv); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+// summary is the lesson text's first paragraph that is not a heading, as plain text, at most 400 runes.
+func summary(md string) string {
+	for _, para := range strings.Split(strings.ReplaceAll(md, "\r\n", "\n"), "\n\n") {
+		p := strings.TrimSpace(para)
+		if p == "" || strings.HasPrefix(p, "#") {
+			continue
+		}
+		p = strings.Join(strings.Fields(strings.NewReplacer("**", "", "__", "", "`", "").Replace(p)), " ")
+		if r := []rune(p); len(r) > 400 {
+			p = string(r[:399]) + "…"
+		}
+		return p
+	}
+	return ""
+}
+
+var subjectNames = map[string]map[string]string{
+	"maths":     {"fr": "Mathématiques", "en": "Mathematics", "ru": "Математика", "kk": "Математика"},
+	"french":    {"fr": "Français", "en": "French", "ru": "Французский язык", "kk": "Француз тілі"},
+	"science":   {"fr": "Sciences", "en": "Science", "ru": "Естествознание", "kk": "Жаратылыстану"},
+	"history":   {"fr": "Histoire", "en": "History", "ru": "История", "kk": "Тарих"},
+	"geography": {"fr": "Géographie", "en": "Geography", "ru": "География", "kk": "География"},
+	"english":   {"fr": "Anglais", "en": "English", "ru": "Английский язык", "kk": "Ағылшын тілі"},
+	"kazakh":    {"fr": "Kazakh", "en": "Kazakh", "ru": "Казахский язык", "kk": "Қазақ тілі"},
+	"russian":   {"fr": "Russe", "en": "Russian", "ru": "Русский язык", "kk": "Орыс тілі"},
+}
+
+// SubjectName names a subject code in lang; an unknown code is shown as given.
+func SubjectName(lang, subject string) string {
+	if n, ok := subjectNames[strings.ToLower(subject)][lang]; ok {
+		return n
+	}
+	return subject
+}
+
+func gradeLabel(lang string, g int) string {
+	switch lang {
+	case "fr":
+		return fmt.Sprintf("Niveau %d", g)
+	case "ru":
+		return fmt.Sprintf("%d класс", g)
+	case "kk":
+		return fmt.Sprintf("%d-сынып", g)
+	}
+	return fmt.Sprintf("Grade %d", g)
+}
+
+func episodeWord(lang string) string {
+	switch lang {
+	case "fr":
+		return "Leçon"
+	case "ru":
+		return "Урок"
+	case "kk":
+		return "Сабақ"
+	}
+	return "Lesson"
+}
+
+// PlaylistItem is one entry of a day's playout list: a lesson, or filler for a gap.
+type PlaylistItem struct {
+	In       float64 `json:"in"`
+	Out      float64 `json:"out"`
+	Duration float64 `json:"duration"`
+	Source   string  `json:"source"`
+	Title    string  `json:"title"`
+	Category string  `json:"category,omitempty"`
+}
+
+// Playlist is a station's day in ffplayout's JSON shape. Items play back to back from Begin (the first
+// slot's start; ffplayout's day_start), so gaps between slots and the rest of a slot after its lesson
+// are filled with Filler.
+type Playlist struct {
+	Channel string         `json:"channel"`
+	Date    string         `json:"date"`
+	Begin   string         `json:"-"`
+	Program []PlaylistItem `json:"program"`
+}
+
+// BuildPlaylist lays out a day's programmes. filler is the clip that fills gaps (looped by playout).
+func BuildPlaylist(st Station, day string, ps []Programme, filler string) (Playlist, error) {
+	pl := Playlist{Channel: st.ServiceName, Date: day, Program: []PlaylistItem{}}
+	var at time.Time
+	addFiller := func(d time.Duration) {
+		if d <= 0 {
+			return
+		}
+		if n := len(pl.Program); n > 0 && pl.Program[n-1].Category == "filler" {
+			last := &pl.Program[n-1]
+			last.Out = seconds(time.Duration(last.Out*float64(time.Second)) + d)
+			last.Duration = last.Out
+			return
+		}
+		sec := seconds(d)
+		pl.Program = append(pl.Program, PlaylistItem{Out: sec, Duration: sec, Source: filler, Title: "Filler", Category: "filler"})
+	}
+	for _, p := range ps {
+		if p.Slot.Day != day {
+			continue
+		}
+		if p.Media == "" {
+			return pl, relais.Errorf(relais.ECONFLICT, "Lesson %d has no %s rendition for slot %s %s.", p.Lesson.ID, st.Kind, p.Slot.Day, p.Slot.Start)
+		}
+		if at.IsZero() {
+			at, pl.Begin = p.Start, p.Slot.Start
+		}
+		addFiller(p.Start.Sub(at))
+		play := min(p.MediaTime, p.Slot.Duration)
+		pl.Program = append(pl.Program, PlaylistItem{Out: seconds(play), Duration: seconds(p.MediaTime), Source: p.Media,
+			Title: p.Lesson.Title})
+		addFiller(p.Slot.Duration - play)
+		at = p.End
+	}
+	return pl, nil
+}
+
+func seconds(d time.Duration) float64 { return math.Round(d.Seconds()*1000) / 1000 }
+
+// WriteFFplayout writes pl as ffplayout JSON.
+func WriteFFplayout(w io.Writer, pl Playlist) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(pl)
+}
+
+// WriteM3U writes pl as an extended M3U list with each item's length and title.
+func WriteM3U(w io.Writer, pl Playlist) error {
+	var b strings.Builder
+	b.WriteString("#EXTM3U\n")
+	fmt.Fprintf(&b, "#PLAYLIST:%s %s %s\n", pl.Channel, pl.Date, pl.Begin)
+	for _, it := range pl.Program {
+		fmt.Fprintf(&b, "#EXTINF:%s,%s\n%s\n", strconv.FormatFloat(it.Out, 'f', -1, 64),
+			strings.ReplaceAll(it.Title, "\n", " "), it.Source)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// Playlist builds a station's playout list for a local day.
+func (s *Service) Playlist(ctx context.Context, stationID int64, day, filler string) (Playlist, error) {
+	st, ps, err := s.Programmes(ctx, stationID, day, day)
+	if err != nil {
+		return Playlist{}, err
+	}
+	return BuildPlaylist(st, day, ps, filler)
+}
+
+// XMLTV writes a station's guide from one local day to another.
+func (s *Service) XMLTV(ctx context.Context, w io.Writer, stationID int64, from, to string) error {
+	st, ps, err := s.Programmes(ctx, stationID, from, to)
+	if err != nil {
+		return err
+	}
+	return WriteXMLTV(w, st, ps)
+}

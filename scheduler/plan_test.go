@@ -1,0 +1,105 @@
+package scheduler_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/scheduler"
+)
+
+// The capacity estimate against a hand-computed case. Published at 03:30Z for a broadcast at 09:00
+// Almaty (04:00Z), at 1 SMS segment/s and one email every 1,000 s:
+//   - SMS: 5 households x 2-segment digest = 10 segments = 10 s, done at 03:30:10Z;
+//   - reminders: 4 households reached by the broadcast x 1 segment = 4 s from 03:30Z;
+//   - email: 3 emails x 1,000 s = 3,000 s, done at 04:20Z, after the broadcast: a warning;
+//   - postal: 5 days of lead, done long after the broadcast: a warning.
+func TestPlanCapacity(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	st := scheduler.Station{Name: "Balapan", Kind: relais.StationTV, Region: "Almaty", TimeZone: "Asia/Almaty"}
+	must(t, e.svc.CreateStation(ctx, &st))
+	sl, err := e.svc.AddSlot(ctx, scheduler.Slot{StationID: st.ID, Day: "2026-03-03", Start: "09:00", Duration: 30 * time.Minute})
+	must(t, err)
+	l := e.lesson(t, "Les fractions", "maths", 5, "fr", 25*time.Minute, true)
+	must(t, e.svc.Assign(ctx, sl.ID, l.ID, false))
+	must(t, e.db.PutDigest(ctx, relais.Digest{LessonID: l.ID, Language: "fr", Body: "x", Encoding: "GSM-7", Segments: 2}))
+
+	hs := []relais.Household{
+		{Region: "Almaty", Profile: relais.ProfileSMSOnly, Phone: "+77010000001"},
+		{Region: "Almaty", Profile: relais.ProfileSMSOnly, Phone: "+77010000002"},
+		{Region: "Almaty", Profile: relais.ProfileSMSOnly, Phone: "+77010000003"},
+		{Region: "Almaty", Profile: relais.ProfileBroadband, Email: "a@example.kz"},
+		{Region: "Almaty", Profile: relais.ProfileBroadband, Email: "b@example.kz"},
+		{Region: "Almaty", Profile: relais.ProfileOffline, PostalAddress: "1 rue\nAlmaty"},
+		{Region: "Almaty", Profile: relais.ProfileMobileData, Email: "c@example.kz", Phone: "+77010000004"},
+		{Region: "Almaty", Profile: relais.ProfileSMSOnly, Phone: "+77010000005", Consent: false},
+		{Region: "Aktobe", Profile: relais.ProfileSMSOnly, Phone: "+77010000006"},
+		{Region: "Almaty", Profile: relais.ProfileSMSOnly, Phone: "+77010000007", Grades: []int{6}},
+	}
+	for i := range hs {
+		hs[i].ExternalRef, hs[i].Language = fmt.Sprintf("H%d", i+1), "fr"
+		hs[i].Consent = i != 7
+		if hs[i].Grades == nil {
+			hs[i].Grades = []int{5}
+		}
+	}
+	must(t, e.db.UpsertHouseholds(ctx, hs))
+
+	cfg := scheduler.DefaultPlanConfig()
+	cfg.SMSRate, cfg.EmailRate, cfg.PageSize, cfg.SampleEntries = 1, 0.001, 4, 1 // pages of 4: the paging is exercised
+	p := &scheduler.Planner{Store: e.db, Lessons: e.db, Households: e.db, Config: cfg}
+	at := time.Date(2026, 3, 3, 3, 30, 0, 0, time.UTC)
+	var seen []int64
+	sum, err := p.Plan(ctx, l.ID, at, func(hp scheduler.HouseholdPlan) error {
+		seen = append(seen, hp.HouseholdID)
+		return nil
+	})
+	must(t, err)
+	if len(seen) != 9 || sum.Households != 9 {
+		t.Errorf("households planned: %v (%d)", seen, sum.Households)
+	}
+	air := time.Date(2026, 3, 3, 4, 0, 0, 0, time.UTC)
+	if !sum.FirstBroadcast.Equal(air) {
+		t.Errorf("first broadcast = %s", sum.FirstBroadcast)
+	}
+	wantCounts := map[string]int64{"sms": 5, "sms_reminder": 4, "email": 3, "postal": 1, "tv": 8}
+	if diff := cmp.Diff(wantCounts, sum.Counts); diff != "" {
+		t.Errorf("counts (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string]int64{"sms": 1}, sum.Skipped); diff != "" {
+		t.Errorf("skipped (-want +got):\n%s", diff)
+	}
+	type est struct {
+		Messages, Segments int64
+		Seconds            float64
+		Finishes           string
+	}
+	got := map[string]est{}
+	for k, v := range sum.Estimates {
+		got[k] = est{v.Messages, v.Segments, v.Seconds, v.Finishes.UTC().Format(time.RFC3339)}
+	}
+	want := map[string]est{
+		"sms":          {5, 10, 10, "2026-03-03T03:30:10Z"},
+		"sms_reminder": {4, 4, 4, "2026-03-03T03:30:04Z"},
+		"email":        {3, 0, 3000, "2026-03-03T04:20:00Z"},
+		"postal":       {1, 0, 432000, "2026-03-08T03:30:00Z"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("estimates (-want +got):\n%s", diff)
+	}
+	if len(sum.Warnings) != 2 || sum.Warnings[0][:6] != "email:" || sum.Warnings[1][:7] != "postal:" {
+		t.Errorf("warnings = %q", sum.Warnings)
+	}
+	// The first household: its SMS now, its reminder 30 minutes before 09:00 Almaty, then the broadcast.
+	wantSample := []scheduler.HouseholdPlan{{HouseholdID: seen[0], Steps: []scheduler.PlanStep{
+		{Channel: "sms", At: at}, {Channel: "sms_reminder", At: air.Add(-30 * time.Minute)}, {Channel: "tv", At: air},
+	}}}
+	if diff := cmp.Diff(wantSample, sum.Sample, cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })); diff != "" {
+		t.Errorf("sample (-want +got):\n%s", diff)
+	}
+}

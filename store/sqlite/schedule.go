@@ -1,0 +1,392 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/scheduler"
+)
+
+var _ scheduler.Store = (*DB)(nil)
+
+// CreateStation inserts s and sets its id.
+func (db *DB) CreateStation(ctx context.Context, s *scheduler.Station) error {
+	err := db.write.QueryRowContext(ctx, `INSERT INTO stations (name, kind, region, time_zone, service_name,
+		playout_format, provider) VALUES (?,?,?,?,?,?,?) ON CONFLICT (name) DO NOTHING RETURNING id`,
+		s.Name, s.Kind, s.Region, s.TimeZone, s.ServiceName, s.Playout, s.Provider).Scan(&s.ID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return relais.Errorf(relais.ECONFLICT, "A station is already called %q.", s.Name)
+	} else if err != nil {
+		return fmt.Errorf("create station: %w", err)
+	}
+	return nil
+}
+
+const stationColumns = `id, name, kind, region, time_zone, service_name, playout_format, provider`
+
+func scanStation(row interface{ Scan(...any) error }) (scheduler.Station, error) {
+	var s scheduler.Station
+	err := row.Scan(&s.ID, &s.Name, &s.Kind, &s.Region, &s.TimeZone, &s.ServiceName, &s.Playout, &s.Provider)
+	return s, err
+}
+
+// Station returns one station.
+func (db *DB) Station(ctx context.Context, id int64) (scheduler.Station, error) {
+	s, err := scanStation(db.read.QueryRowContext(ctx, `SELECT `+stationColumns+` FROM stations WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return s, notFound("Station", id)
+	}
+	return s, err
+}
+
+// Stations lists every station by id.
+func (db *DB) Stations(ctx context.Context) ([]scheduler.Station, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT `+stationColumns+` FROM stations ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []scheduler.Station
+	for rows.Next() {
+		s, err := scanStation(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// AddSlots inserts a template (when t is not nil) and slots in one transaction, after check accepts them
+// against the station's slots from the day before the first to the day after the last.
+func (db *DB) AddSlots(ctx context.Context, stationID int64, t *scheduler.Template, slots []scheduler.Slot,
+	check func(existing []scheduler.Slot) error) error {
+	if len(slots) == 0 && t == nil {
+		return nil
+	}
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		if len(slots) > 0 {
+			first, last := slots[0].Day, slots[0].Day
+			for _, s := range slots {
+				first, last = min(first, s.Day), max(last, s.Day)
+			}
+			existing, err := querySlots(ctx, tx, scheduler.SlotFilter{StationID: stationID,
+				From: shiftDay(first, -1), To: shiftDay(last, 1)})
+			if err != nil {
+				return err
+			}
+			if err := check(existing); err != nil {
+				return err
+			}
+		}
+		if t != nil {
+			res, err := tx.ExecContext(ctx, `INSERT INTO slot_templates (station_id, weekdays, start_local, end_local,
+				slot_s, grade, subject, language, valid_from, valid_to) VALUES (?,?,?,?,?,?,?,?,?,?)`,
+				stationID, weekdayMask(t.Weekdays), t.Start, t.End, t.SlotMin*60, t.Grade, t.Subject, t.Language, t.From, t.To)
+			if err != nil {
+				return fmt.Errorf("insert template: %w", err)
+			}
+			if t.ID, err = res.LastInsertId(); err != nil {
+				return err
+			}
+			t.StationID = stationID
+		}
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO slots (station_id, day, start_local, duration_s, grade, subject,
+			language, template_id, lesson_id, rerun) VALUES (?,?,?,?,?,?,?,?,?,?)`)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
+		for i := range slots {
+			s := &slots[i]
+			s.StationID = stationID
+			if t != nil {
+				s.TemplateID = t.ID
+			}
+			res, err := ins.ExecContext(ctx, stationID, s.Day, s.Start, int64(s.Duration/time.Second), s.Grade, s.Subject,
+				s.Language, nullID(s.TemplateID), nullID(s.LessonID), boolInt(s.Rerun))
+			if err != nil {
+				return fmt.Errorf("insert slot %s %s: %w", s.Day, s.Start, err)
+			}
+			if s.ID, err = res.LastInsertId(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Templates lists a station's templates.
+func (db *DB) Templates(ctx context.Context, stationID int64) ([]scheduler.Template, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT id, station_id, weekdays, start_local, end_local, slot_s, grade,
+		subject, language, valid_from, valid_to FROM slot_templates WHERE station_id = ? ORDER BY id`, stationID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []scheduler.Template
+	for rows.Next() {
+		var t scheduler.Template
+		var mask, slotS int
+		if err := rows.Scan(&t.ID, &t.StationID, &mask, &t.Start, &t.End, &slotS, &t.Grade, &t.Subject, &t.Language,
+			&t.From, &t.To); err != nil {
+			return nil, err
+		}
+		for d := 0; d < 7; d++ {
+			if mask&(1<<d) != 0 {
+				t.Weekdays = append(t.Weekdays, d)
+			}
+		}
+		t.SlotMin = slotS / 60
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// AddException records a cancelled day and removes its slots, returning them.
+func (db *DB) AddException(ctx context.Context, e scheduler.Exception) ([]scheduler.Slot, error) {
+	var removed []scheduler.Slot
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schedule_exceptions (station_id, day, reason) VALUES (?,?,?)
+			ON CONFLICT (station_id, day) DO UPDATE SET reason = excluded.reason`, e.StationID, e.Day, e.Reason); err != nil {
+			return fmt.Errorf("add exception: %w", err)
+		}
+		var err error
+		removed, err = querySlots(ctx, tx, scheduler.SlotFilter{StationID: e.StationID, From: e.Day, To: e.Day})
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM slots WHERE station_id = ? AND day = ?`, e.StationID, e.Day)
+		return err
+	})
+	return removed, err
+}
+
+// Exceptions lists a station's cancelled days.
+func (db *DB) Exceptions(ctx context.Context, stationID int64) ([]scheduler.Exception, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT station_id, day, reason FROM schedule_exceptions
+		WHERE station_id = ? ORDER BY day`, stationID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []scheduler.Exception
+	for rows.Next() {
+		var e scheduler.Exception
+		if err := rows.Scan(&e.StationID, &e.Day, &e.Reason); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+const slotColumns = `id, station_id, day, start_local, duration_s, grade, subject, language,
+	COALESCE(template_id, 0), COALESCE(lesson_id, 0), rerun`
+
+func scanSlot(row interface{ Scan(...any) error }) (scheduler.Slot, error) {
+	var s scheduler.Slot
+	var durS int64
+	var rerun int
+	err := row.Scan(&s.ID, &s.StationID, &s.Day, &s.Start, &durS, &s.Grade, &s.Subject, &s.Language, &s.TemplateID,
+		&s.LessonID, &rerun)
+	s.Duration, s.Rerun = time.Duration(durS)*time.Second, rerun != 0
+	return s, err
+}
+
+// Slot returns one slot.
+func (db *DB) Slot(ctx context.Context, id int64) (scheduler.Slot, error) {
+	s, err := scanSlot(db.read.QueryRowContext(ctx, `SELECT `+slotColumns+` FROM slots WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return s, notFound("Slot", id)
+	}
+	return s, err
+}
+
+// Slots lists slots in local day and time order.
+func (db *DB) Slots(ctx context.Context, f scheduler.SlotFilter) ([]scheduler.Slot, error) {
+	return querySlots(ctx, db.read, f)
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+}
+
+func querySlots(ctx context.Context, q querier, f scheduler.SlotFilter) ([]scheduler.Slot, error) {
+	query := `SELECT ` + slotColumns + ` FROM slots WHERE 1=1`
+	var args []any
+	if f.StationID != 0 {
+		query += ` AND station_id = ?`
+		args = append(args, f.StationID)
+	}
+	if f.From != "" {
+		query += ` AND day >= ?`
+		args = append(args, f.From)
+	}
+	if f.To != "" {
+		query += ` AND day <= ?`
+		args = append(args, f.To)
+	}
+	if f.Unassigned {
+		query += ` AND lesson_id IS NULL`
+	}
+	if f.LessonID != 0 {
+		query += ` AND lesson_id = ?`
+		args = append(args, f.LessonID)
+	}
+	rows, err := q.QueryContext(ctx, query+` ORDER BY station_id, day, start_local`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("slots: %w", err)
+	}
+	defer rows.Close()
+	var out []scheduler.Slot
+	for rows.Next() {
+		s, err := scanSlot(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// Assign fills empty slots in one transaction; any slot already filled (or missing) fails them all.
+func (db *DB) Assign(ctx context.Context, as []scheduler.Assignment) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `UPDATE slots SET lesson_id = ?, rerun = ? WHERE id = ? AND lesson_id IS NULL`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, a := range as {
+			res, err := st.ExecContext(ctx, a.LessonID, boolInt(a.Rerun), a.SlotID)
+			if err != nil {
+				return fmt.Errorf("assign slot %d: %w", a.SlotID, err)
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return relais.Errorf(relais.ECONFLICT, "Slot %d is taken or gone.", a.SlotID)
+			}
+		}
+		return nil
+	})
+}
+
+// Unassign empties a slot.
+func (db *DB) Unassign(ctx context.Context, slotID int64) error {
+	res, err := db.write.ExecContext(ctx, `UPDATE slots SET lesson_id = NULL, rerun = 0 WHERE id = ?`, slotID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return notFound("Slot", slotID)
+	}
+	return nil
+}
+
+// SetApproval creates or replaces a lesson's approval.
+func (db *DB) SetApproval(ctx context.Context, a scheduler.Approval) error {
+	_, err := db.write.ExecContext(ctx, `INSERT INTO lesson_approvals (lesson_id, state, reason, decided_by, updated_at)
+		VALUES (?,?,?,?,?) ON CONFLICT (lesson_id) DO UPDATE SET state = excluded.state, reason = excluded.reason,
+		decided_by = excluded.decided_by, updated_at = excluded.updated_at`,
+		a.LessonID, a.State, a.Reason, a.DecidedBy, ms(a.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("set approval of lesson %d: %w", a.LessonID, err)
+	}
+	return nil
+}
+
+// Approval returns a lesson's approval, ENOTFOUND when it was never submitted.
+func (db *DB) Approval(ctx context.Context, lessonID int64) (scheduler.Approval, error) {
+	var a scheduler.Approval
+	var at int64
+	err := db.read.QueryRowContext(ctx, `SELECT lesson_id, state, reason, decided_by, updated_at FROM lesson_approvals
+		WHERE lesson_id = ?`, lessonID).Scan(&a.LessonID, &a.State, &a.Reason, &a.DecidedBy, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, notFound("Approval of lesson", lessonID)
+	}
+	a.UpdatedAt = fromMS(at)
+	return a, err
+}
+
+// ApprovedLessons returns approved lessons that are ready or published, by id.
+func (db *DB) ApprovedLessons(ctx context.Context) ([]relais.Lesson, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT `+prefixed("l.", lessonColumns)+` FROM lessons l
+		JOIN lesson_approvals a ON a.lesson_id = l.id
+		WHERE a.state = 'approved' AND l.status IN ('ready', 'published') ORDER BY l.id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []relais.Lesson
+	for rows.Next() {
+		l, err := scanLesson(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// AiredLessons returns the ids of lessons assigned to a slot.
+func (db *DB) AiredLessons(ctx context.Context) (map[int64]bool, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT DISTINCT lesson_id FROM slots WHERE lesson_id IS NOT NULL`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64]bool{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
+}
+
+// Episode returns l's rank among lessons of its grade, subject and language, from 1.
+func (db *DB) Episode(ctx context.Context, l relais.Lesson) (int, error) {
+	var n int
+	err := db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM lessons WHERE grade = ? AND subject = ? AND language = ?
+		AND id <= ?`, l.Grade, l.Subject, l.Language, l.ID).Scan(&n)
+	return n, err
+}
+
+func weekdayMask(days []int) int {
+	m := 0
+	for _, d := range days {
+		m |= 1 << d
+	}
+	return m
+}
+
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}
+
+func shiftDay(day string, n int) string {
+	d, err := time.Parse(time.DateOnly, day)
+	if err != nil {
+		return day
+	}
+	return d.AddDate(0, 0, n).Format(time.DateOnly)
+}
+
+// prefixed qualifies every column of a column list with p.
+func prefixed(p, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = p + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
+}
