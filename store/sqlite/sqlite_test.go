@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -238,4 +239,29 @@ func TestClaimContact(t *testing.T) {
 	if owner, _ := db.ClaimContact(ctx, 2, relais.ChannelSMS, "+33612345678", 12); owner != 12 {
 		t.Errorf("another lesson: owner=%d, want 12", owner)
 	}
+}
+
+// BenchmarkUpsertHouseholds imports households in chunks of 5,000 (as the CSV import does) into a
+// growing table; the rate must not fall as the population grows.
+//
+//	go test ./store/sqlite -run '^$' -bench UpsertHouseholds
+func BenchmarkUpsertHouseholds(b *testing.B) {
+	db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "relais.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	n := 0
+	for b.Loop() {
+		hs := make([]relais.Household, 5000)
+		for i := range hs {
+			hs[i] = relais.Household{ExternalRef: fmt.Sprint("H", n), Language: "fr", Grades: []int{3, 5},
+				Profile: relais.ProfileSMSOnly, Phone: "+33612345678", Consent: true}
+			n++
+		}
+		if err := db.UpsertHouseholds(context.Background(), hs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "households/s")
 }
