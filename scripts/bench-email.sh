@@ -9,6 +9,7 @@
 #
 #   bash scripts/bench-email.sh                     # 10,000 emails, 5,000 households
 #   EMAILS=1000 HOUSEHOLDS=500 bash scripts/bench-email.sh
+#   TARGET=fake bash scripts/bench-email.sh          # an in-process relay that discards mail: the channel alone
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -19,6 +20,7 @@ command -v redis-server >/dev/null || apt_install redis-server
 
 EMAILS=${EMAILS:-10000}
 HOUSEHOLDS=${HOUSEHOLDS:-5000}
+TARGET=${TARGET:-mailpit}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -26,9 +28,9 @@ log "building the test binaries"
 go test -c -o "$tmp/email.test" ./channels/email/
 go test -c -o "$tmp/queue.test" ./queue/
 
-log "sending $EMAILS emails to mailpit, pooled then one connection per message"
+log "sending $EMAILS emails to $TARGET, pooled then one connection per message"
 # The test starts a private mailpit on a free loopback port; /usr/bin/time reports the process's peak RSS.
-(cd channels/email && RELAIS_BENCH_EMAILS=$EMAILS /usr/bin/time -f 'peak RSS %M KB' \
+(cd channels/email && RELAIS_BENCH_EMAILS=$EMAILS RELAIS_BENCH_TARGET=$TARGET /usr/bin/time -f 'peak RSS %M KB' \
 	"$tmp/email.test" -test.run '^TestThroughput$' -test.v -test.timeout 60m) 2>&1 | tee "$tmp/email.log"
 
 log "building the postal batch of $HOUSEHOLDS households"
