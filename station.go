@@ -1,5 +1,7 @@
 package relais
 
+import "time"
+
 // StationKind says whether a station broadcasts pictures or sound. Stations, their grids and slots are
 // the scheduler package's (scheduler.Station, scheduler.Slot): they only make sense with their time zone
 // rules.
@@ -9,3 +11,10 @@ const (
 	StationTV    StationKind = "tv"
 	StationRadio StationKind = "radio"
 )
+
+// Airing is one broadcast of a lesson, as families are told of it.
+type Airing struct {
+	Station string      // the service name families know
+	Kind    StationKind // tv or radio
+	Start   time.Time   // in the station's time zone
+}

@@ -26,6 +26,11 @@ func (w *Worker) handleFanout(ctx context.Context, t *asynq.Task) error {
 	if l.Status != relais.LessonPublished {
 		return fmt.Errorf("fan-out of lesson %d in status %s: %w", l.ID, l.Status, asynq.SkipRetry)
 	}
+	if p.After == 0 {
+		if err := w.refreshDigests(ctx, l); err != nil {
+			return err
+		}
+	}
 	if backlog, err := w.client.Backlog(); err != nil {
 		return err
 	} else if backlog > w.cfg.MaxSendBacklog {
@@ -66,6 +71,29 @@ func (w *Worker) handleFanout(ctx context.Context, t *asynq.Task) error {
 	next := hs[len(hs)-1].ID
 	return w.client.enqueue(ctx, TypeFanout, FanoutPayload{LessonID: l.ID, After: next}, asynq.Queue(QueueDefault),
 		asynq.TaskID(fmt.Sprintf("%s:%d:%d", TypeFanout, l.ID, next)), asynq.MaxRetry(w.cfg.MaxRetry))
+}
+
+// refreshDigests rewrites the lesson's digests with its coming broadcasts, which the scheduler may
+// have set since the lesson was processed. It runs on the first fan-out page, before any SMS is sent.
+func (w *Worker) refreshDigests(ctx context.Context, l relais.Lesson) error {
+	if w.pipeline.Airings == nil || w.pipeline.Digests == nil {
+		return nil
+	}
+	airings, err := w.pipeline.Airings(ctx, l.ID)
+	if err != nil || len(airings) == 0 {
+		return err
+	}
+	ds, err := w.pipeline.Digests(ctx, l, airings)
+	if err != nil {
+		return fmt.Errorf("digests of lesson %d with its airings: %w", l.ID, err)
+	}
+	for _, d := range ds {
+		d.LessonID = l.ID
+		if err := w.store.PutDigest(ctx, d); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // queueSends splits pending delivery ids into send tasks of the channel's page size. The task id is

@@ -91,7 +91,7 @@ func (w *Worker) handleDigest(ctx context.Context, t *asynq.Task) error {
 	if !ok {
 		return err
 	}
-	ds, err := w.pipeline.Digests(ctx, l)
+	ds, err := w.pipeline.Digests(ctx, l, nil) // airings are added at publication, once slots are known
 	if err != nil {
 		return w.failIfLast(ctx, l.ID, "digest", err)
 	}

@@ -82,10 +82,18 @@ func (w *Worker) writePostalBatch(ctx context.Context, b relais.PostalBatch) err
 	if err != nil {
 		return fmt.Errorf("read worksheet of lesson %d: %w", l.ID, err)
 	}
+	var broadcasts []worksheet.Broadcast
+	if w.pipeline.Airings != nil {
+		airings, err := w.pipeline.Airings(ctx, l.ID)
+		if err != nil {
+			return err
+		}
+		for _, a := range airings {
+			broadcasts = append(broadcasts, worksheet.Broadcast{Station: a.Station, Kind: a.Kind, Start: a.Start})
+		}
+	}
 	packets, err := worksheet.NewPackets(worksheet.PacketsInput{Title: l.Title, Subject: l.Subject, Grade: l.Grade,
-		Sender: "Relais · " + b.Region, Worksheet: sheet, Date: w.now(),
-		// The week's airings for the grade come from the scheduler when it is built; none until then.
-		Broadcasts: nil})
+		Sender: "Relais · " + b.Region, Worksheet: sheet, Date: w.now(), Broadcasts: broadcasts})
 	if err != nil {
 		return err
 	}

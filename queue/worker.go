@@ -22,8 +22,10 @@ type Pipeline struct {
 	Probe func(ctx context.Context, path string) (time.Duration, error)
 	// Render writes the TV, radio and low-bandwidth renditions into outDir.
 	Render func(ctx context.Context, l relais.Lesson, outDir string, progress func(step string, percent int)) ([]relais.Rendition, error)
-	// Digests writes the SMS digest of the lesson in every language.
-	Digests func(ctx context.Context, l relais.Lesson) ([]relais.Digest, error)
+	// Digests writes the SMS digest of the lesson in every language, saying when and where it airs.
+	Digests func(ctx context.Context, l relais.Lesson, airings []relais.Airing) ([]relais.Digest, error)
+	// Airings lists the lesson's coming broadcasts (from the scheduler); nil when there is none.
+	Airings func(ctx context.Context, lessonID int64) ([]relais.Airing, error)
 	// Worksheet validates the teacher's PDF, or renders one from the lesson text into outDir.
 	Worksheet func(ctx context.Context, l relais.Lesson, outDir string) (relais.Worksheet, error)
 }

@@ -94,7 +94,7 @@ func (p *Planner) Plan(ctx context.Context, lessonID int64, at time.Time, each f
 	if err != nil {
 		return PlanSummary{}, err
 	}
-	airings, err := p.airings(ctx, lessonID, at)
+	airings, err := p.Airings(ctx, lessonID, at)
 	if err != nil {
 		return PlanSummary{}, err
 	}
@@ -233,8 +233,8 @@ func (p *Planner) estimate(sum *PlanSummary, digestSegs, reminderSegs int64) {
 	}
 }
 
-// airings lists, per station, the lesson's first airing at or after at.
-func (p *Planner) airings(ctx context.Context, lessonID int64, at time.Time) ([]Airing, error) {
+// Airings lists, per station, the lesson's first airing at or after at.
+func (p *Planner) Airings(ctx context.Context, lessonID int64, at time.Time) ([]Airing, error) {
 	sts, err := p.Store.Stations(ctx)
 	if err != nil {
 		return nil, err

@@ -141,7 +141,8 @@ func start(ctx context.Context, cfg Config, p parts, log *slog.Logger) (a *app, 
 				return cfg.PublicURL + "/u/" + email.SignUnsubscribe(secret, h.ID, h.Email)
 			},
 		}
-		a.work = queue.NewWorker(redisOpt, a.store, reg, newPipeline(runner, tmpl), lnk, a.queue, qcfg, log)
+		planner := &scheduler.Planner{Store: a.store, Lessons: a.store, Households: a.store}
+		a.work = queue.NewWorker(redisOpt, a.store, reg, newPipeline(runner, tmpl, planner), lnk, a.queue, qcfg, log)
 		if err := a.work.Start(); err != nil {
 			return a, err
 		}

@@ -478,3 +478,50 @@ func TestLessonUploadCommand(t *testing.T) {
 		t.Errorf("missing flags: err %v\n%s", err, out)
 	}
 }
+
+// TestScheduledLessonTellsFamiliesWhenItAirs schedules a lesson on a station, publishes it, and checks
+// that the SMS the sandbox received says where and when (station local time) it airs.
+func TestScheduledLessonTellsFamiliesWhenItAirs(t *testing.T) {
+	r := newRig(t, nil)
+	csv := "external_ref,region,language,grades,profile,phone\nS1,Almaty,fr,5,sms_only,+77012000101\n"
+	r.call("POST", "/api/v1/households/import", r.media, strings.NewReader(csv), "text/csv", 200, nil)
+	video, err := os.ReadFile(makeVideo(t, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, body := r.upload(r.teacher, map[string]string{"title": "Les fractions", "subject": "maths", "grade": "5",
+		"language": "fr", "text": e2eMarkdown}, "lesson.mp4", video)
+	if status != http.StatusCreated {
+		t.Fatalf("upload: %d %s", status, body)
+	}
+	var l api.Lesson
+	json.Unmarshal(body, &l)
+	r.waitLesson(l.ID, relais.LessonReady, 3*time.Minute)
+	r.call("POST", fmt.Sprintf("/api/v1/lessons/%d/submit", l.ID), r.teacher, nil, "", 200, nil)
+	r.call("POST", fmt.Sprintf("/api/v1/lessons/%d/approve", l.ID), r.media, nil, "", 200, nil)
+
+	var st struct{ ID int64 }
+	r.call("POST", "/api/v1/stations", r.media, strings.NewReader(`{"name":"Balapan","kind":"tv","region":"Almaty","time_zone":"Asia/Almaty"}`),
+		"application/json", http.StatusCreated, &st)
+	almaty, _ := time.LoadLocation("Asia/Almaty")
+	day := time.Now().In(almaty).AddDate(0, 0, 2).Format(time.DateOnly)
+	var slot struct{ ID int64 }
+	r.call("POST", fmt.Sprintf("/api/v1/stations/%d/slots", st.ID), r.media,
+		strings.NewReader(fmt.Sprintf(`{"day":%q,"start":"10:30","minutes":30,"grade":5,"subject":"maths","language":"fr"}`, day)),
+		"application/json", http.StatusCreated, &slot)
+	r.call("PUT", fmt.Sprintf("/api/v1/slots/%d/lesson", slot.ID), r.media, strings.NewReader(fmt.Sprintf(`{"lesson_id":%d}`, l.ID)),
+		"application/json", 200, nil)
+
+	r.call("POST", fmt.Sprintf("/api/v1/lessons/%d/publish", l.ID), r.media, nil, "", http.StatusAccepted, nil)
+	deadline := time.Now().Add(time.Minute)
+	for len(r.sandbox.Messages()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no SMS reached the sandbox")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	got := r.sandbox.Messages()[0].Body
+	if !strings.Contains(got, "Balapan") || !strings.Contains(got, "10:30") {
+		t.Errorf("the SMS does not say where and when the lesson airs:\n%s", got)
+	}
+}

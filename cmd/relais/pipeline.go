@@ -12,13 +12,25 @@ import (
 	"github.com/relais-edu/relais/channels/sms"
 	"github.com/relais-edu/relais/ingest"
 	"github.com/relais-edu/relais/queue"
+	"github.com/relais-edu/relais/scheduler"
 	"github.com/relais-edu/relais/templates"
 	"github.com/relais-edu/relais/worksheet"
 )
 
-// newPipeline connects the lesson tasks to the media, SMS and worksheet packages.
-func newPipeline(runner *ingest.Runner, tmpl *templates.Set) queue.Pipeline {
+// newPipeline connects the lesson tasks to the media, SMS, worksheet and scheduler packages.
+func newPipeline(runner *ingest.Runner, tmpl *templates.Set, planner *scheduler.Planner) queue.Pipeline {
 	return queue.Pipeline{
+		Airings: func(ctx context.Context, lessonID int64) ([]relais.Airing, error) {
+			as, err := planner.Airings(ctx, lessonID, time.Now())
+			if err != nil {
+				return nil, err
+			}
+			out := make([]relais.Airing, len(as))
+			for i, a := range as {
+				out[i] = relais.Airing{Station: a.Station, Kind: relais.StationKind(a.Kind), Start: a.At}
+			}
+			return out, nil
+		},
 		Probe: func(ctx context.Context, path string) (time.Duration, error) {
 			res, err := runner.Probe(ctx, path)
 			return time.Duration(res.DurationMS) * time.Millisecond, err
@@ -33,19 +45,23 @@ func newPipeline(runner *ingest.Runner, tmpl *templates.Set) queue.Pipeline {
 			}
 			return rs, err
 		},
-		Digests: func(ctx context.Context, l relais.Lesson) ([]relais.Digest, error) {
-			return lessonDigests(tmpl, l)
+		Digests: func(ctx context.Context, l relais.Lesson, airings []relais.Airing) ([]relais.Digest, error) {
+			return lessonDigests(tmpl, l, airings)
 		},
 		Worksheet: lessonWorksheet,
 	}
 }
 
 // lessonDigests writes the lesson's SMS digest in every language families may have.
-func lessonDigests(tmpl *templates.Set, l relais.Lesson) ([]relais.Digest, error) {
+func lessonDigests(tmpl *templates.Set, l relais.Lesson, airings []relais.Airing) ([]relais.Digest, error) {
 	var out []relais.Digest
+	var on []sms.Airing
+	for _, a := range airings {
+		on = append(on, sms.Airing{Station: a.Station, Start: a.Start})
+	}
 	for _, lang := range relais.Languages {
 		d, err := sms.WriteDigest(tmpl, sms.DigestInput{Title: l.Title, Markdown: l.Markdown, Language: lang,
-			LessonLanguage: l.Language, Budget: l.SegmentBudget})
+			LessonLanguage: l.Language, Budget: l.SegmentBudget, Airings: on})
 		if err != nil {
 			return nil, fmt.Errorf("digest %s: %w", lang, err)
 		}
