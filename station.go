@@ -17,4 +17,5 @@ type Airing struct {
 	Station string      // the service name families know
 	Kind    StationKind // tv or radio
 	Start   time.Time   // in the station's time zone
+	Title   string      // the lesson's title, in a grade's schedule
 }

@@ -83,13 +83,13 @@ func (w *Worker) writePostalBatch(ctx context.Context, b relais.PostalBatch) err
 		return fmt.Errorf("read worksheet of lesson %d: %w", l.ID, err)
 	}
 	var broadcasts []worksheet.Broadcast
-	if w.pipeline.Airings != nil {
-		airings, err := w.pipeline.Airings(ctx, l.ID)
+	if w.pipeline.GradeSchedule != nil {
+		airings, err := w.pipeline.GradeSchedule(ctx, l.Grade, b.Region, w.now())
 		if err != nil {
 			return err
 		}
 		for _, a := range airings {
-			broadcasts = append(broadcasts, worksheet.Broadcast{Station: a.Station, Kind: a.Kind, Start: a.Start})
+			broadcasts = append(broadcasts, worksheet.Broadcast{Station: a.Station, Kind: a.Kind, Start: a.Start, Title: a.Title})
 		}
 	}
 	packets, err := worksheet.NewPackets(worksheet.PacketsInput{Title: l.Title, Subject: l.Subject, Grade: l.Grade,

@@ -204,3 +204,33 @@ func pdftext(t *testing.T, path string, page int, box ...float64) string {
 	}
 	return strings.Join(strings.Fields(string(out)), " ")
 }
+
+func TestPostalLettersCarryTheWeeksSchedule(t *testing.T) {
+	f, _, _ := postalFixture(t, true)
+	almaty, _ := time.LoadLocation("Asia/Almaty")
+	var asked []any
+	f.w.pipeline.GradeSchedule = func(ctx context.Context, grade int, region string, from time.Time) ([]relais.Airing, error) {
+		asked = append(asked, grade, region)
+		return []relais.Airing{
+			{Station: "Balapan", Kind: relais.StationTV, Start: time.Date(2027, 3, 1, 10, 30, 0, 0, almaty), Title: "Les fractions"},
+			{Station: "Radio Shalqar", Kind: relais.StationRadio, Start: time.Date(2027, 3, 2, 9, 0, 0, 0, almaty), Title: "Les verbes"},
+		}, nil
+	}
+	b := f.newBatch(t, "IDF")
+	if err := f.w.handlePostalBatch(context.Background(), task(TypePostalBatch, PostalBatchPayload{BatchID: b.ID})); err != nil {
+		t.Fatal(err)
+	}
+	b, err := f.store.PostalBatch(context.Background(), b.ID)
+	if err != nil || b.Status != relais.PostalBatchReady {
+		t.Fatalf("batch %+v %v", b, err)
+	}
+	if diff := cmp.Diff([]any{f.lesson.Grade, "IDF"}, asked); diff != "" {
+		t.Errorf("schedule asked for (-want +got):\n%s", diff)
+	}
+	letter := pdftext(t, b.PDFPath, 1)
+	for _, want := range []string{"2027-03-01 10:30", "Balapan", "Les fractions", "2027-03-02 09:00", "Radio Shalqar", "Les verbes"} {
+		if !strings.Contains(letter, want) {
+			t.Errorf("the cover letter lacks %q:\n%s", want, letter)
+		}
+	}
+}

@@ -26,6 +26,9 @@ type Pipeline struct {
 	Digests func(ctx context.Context, l relais.Lesson, airings []relais.Airing) ([]relais.Digest, error)
 	// Airings lists the lesson's coming broadcasts (from the scheduler); nil when there is none.
 	Airings func(ctx context.Context, lessonID int64) ([]relais.Airing, error)
+	// GradeSchedule lists the week's broadcasts for a grade from from, on the stations a region
+	// receives, with their lessons' titles: the schedule printed on postal cover letters.
+	GradeSchedule func(ctx context.Context, grade int, region string, from time.Time) ([]relais.Airing, error)
 	// Worksheet validates the teacher's PDF, or renders one from the lesson text into outDir.
 	Worksheet func(ctx context.Context, l relais.Lesson, outDir string) (relais.Worksheet, error)
 }

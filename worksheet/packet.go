@@ -224,7 +224,11 @@ func (p *Packets) letter(l Letter) {
 			if b.Kind == relais.StationRadio {
 				kind = lb.Radio
 			}
-			f.MultiCell(0, 5, fmt.Sprintf("•  %s   %s (%s)", b.Start.Format("2006-01-02 15:04"), b.Station, kind), "", "L", false)
+			line := fmt.Sprintf("•  %s   %s (%s)", b.Start.Format("2006-01-02 15:04"), b.Station, kind)
+			if b.Title != "" {
+				line += "   " + b.Title
+			}
+			f.MultiCell(0, 5, line, "", "L", false)
 		}
 	}
 	f.Ln(4)

@@ -50,6 +50,7 @@ type Broadcast struct {
 	Station string
 	Kind    relais.StationKind
 	Start   time.Time // wall-clock time in the station's zone
+	Title   string    // the lesson that airs, in a week's schedule; empty: this lesson
 }
 
 // DefaultAnswerLines is how many ruled lines follow an exercise.

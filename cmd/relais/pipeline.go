@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 
 	relais "github.com/relais-edu/relais"
@@ -20,6 +21,9 @@ import (
 // newPipeline connects the lesson tasks to the media, SMS, worksheet and scheduler packages.
 func newPipeline(runner *ingest.Runner, tmpl *templates.Set, planner *scheduler.Planner) queue.Pipeline {
 	return queue.Pipeline{
+		GradeSchedule: func(ctx context.Context, grade int, region string, from time.Time) ([]relais.Airing, error) {
+			return gradeSchedule(ctx, planner.Store, planner.Lessons, grade, region, from)
+		},
 		Airings: func(ctx context.Context, lessonID int64) ([]relais.Airing, error) {
 			as, err := planner.Airings(ctx, lessonID, time.Now())
 			if err != nil {
@@ -50,6 +54,56 @@ func newPipeline(runner *ingest.Runner, tmpl *templates.Set, planner *scheduler.
 		},
 		Worksheet: lessonWorksheet,
 	}
+}
+
+// gradeSchedule lists a week of broadcasts for grade from from, on the stations of region (and those
+// without a region, which every region receives), with their lessons' titles, in time order.
+func gradeSchedule(ctx context.Context, st scheduler.Store, lessons relais.LessonStore, grade int, region string, from time.Time) ([]relais.Airing, error) {
+	stations, err := st.Stations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	titles := map[int64]string{}
+	var out []relais.Airing
+	for _, station := range stations {
+		if station.Region != "" && station.Region != region {
+			continue
+		}
+		loc, err := station.Location()
+		if err != nil {
+			return nil, err
+		}
+		local := from.In(loc)
+		slots, err := st.Slots(ctx, scheduler.SlotFilter{StationID: station.ID, From: local.Format(time.DateOnly),
+			To: local.AddDate(0, 0, 7).Format(time.DateOnly)})
+		if err != nil {
+			return nil, err
+		}
+		for _, sl := range slots {
+			if sl.Grade != grade || sl.LessonID == 0 {
+				continue
+			}
+			start, _, err := sl.Interval(loc)
+			if err != nil || start.Before(from) || !start.Before(from.AddDate(0, 0, 7)) {
+				continue
+			}
+			title, ok := titles[sl.LessonID]
+			if !ok {
+				l, err := lessons.Lesson(ctx, sl.LessonID)
+				if err != nil {
+					return nil, err
+				}
+				title, titles[sl.LessonID] = l.Title, l.Title
+			}
+			name := station.ServiceName
+			if name == "" {
+				name = station.Name
+			}
+			out = append(out, relais.Airing{Station: name, Kind: station.Kind, Start: start, Title: title})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
+	return out, nil
 }
 
 // lessonDigests writes the lesson's SMS digest in every language families may have.
