@@ -68,6 +68,8 @@ type DeliveryStore interface {
 	// claiming delivery's id.
 	ClaimContacts(ctx context.Context, claims []ContactClaim) (map[int64]int64, error)
 	DeliveryEvents(ctx context.Context, id int64) ([]DeliveryEvent, error)
+	// AddDeliveryEvent records a step of a delivery's history that does not change its status.
+	AddDeliveryEvent(ctx context.Context, e DeliveryEvent) error
 	DeliveryCounts(ctx context.Context, lessonID int64) ([]DeliveryCount, error)
 	// ClaimContact records that deliveryID is the one delivery of the lesson that goes to contact (a
 	// phone number or an email address) on channel, and returns the delivery that holds the claim: when it

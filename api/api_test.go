@@ -28,6 +28,7 @@ import (
 type fakeQueue struct {
 	mu                 sync.Mutex
 	ingested, publishd []int64
+	resent             []int64
 }
 
 var _ Queue = (*fakeQueue)(nil)
@@ -36,6 +37,13 @@ func (q *fakeQueue) Ingest(_ context.Context, id int64) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.ingested = append(q.ingested, id)
+	return nil
+}
+
+func (q *fakeQueue) Resend(_ context.Context, id int64) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.resent = append(q.resent, id)
 	return nil
 }
 

@@ -13,7 +13,7 @@ const maxBounceBytes = 10 << 20
 
 // importBounce reads one raw delivery status report (RFC 3464) from the body, as a mail server's pipe
 // or a mailbox poller hands it over, and applies it (see email.ImportDSN): a hard bounce suppresses
-// the address and fails the delivery, a soft one is recorded.
+// the address and fails the delivery, a soft one is recorded, and sent again when the relay gave up.
 func (s *Server) importBounce(w http.ResponseWriter, r *http.Request) error {
 	bounces, err := email.ParseDSN(http.MaxBytesReader(w, r.Body, maxBounceBytes))
 	var mbe *http.MaxBytesError
@@ -29,8 +29,16 @@ func (s *Server) importBounce(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	for _, id := range res.Resend {
+		if err := s.queue.Resend(r.Context(), id); err != nil {
+			return err
+		}
+	}
 	if res.Failed == nil {
 		res.Failed = []int64{}
+	}
+	if res.Resend == nil {
+		res.Resend = []int64{}
 	}
 	writeJSON(w, 200, res)
 	return nil

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"fmt"
+	"github.com/google/go-cmp/cmp"
 	"io"
 	"log/slog"
 	"net/http"
@@ -222,5 +223,27 @@ func TestBounceEndpoint(t *testing.T) {
 	}
 	if code, _ := f.do("POST", "/api/v1/bounces", "m", strings.NewReader("garbage without headers"), ""); code != 400 {
 		t.Errorf("garbage: %d", code)
+	}
+
+	// A relay that gave up on a temporary failure: the delivery is queued to be sent again.
+	delayed, err := os.ReadFile("../channels/email/testdata/dsn/delayed.eml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l2 := relais.Lesson{Title: "T2", Subject: "s", Grade: 5, Language: "fr", TeacherID: "t1"}
+	f.store.CreateLesson(ctx, &l2)
+	h2 := []relais.Household{{ExternalRef: "E2", Language: "fr", Grades: []int{5}, Profile: relais.ProfileBroadband, Email: "full@example.net"}}
+	if err := f.store.UpsertHouseholds(ctx, h2); err != nil {
+		t.Fatal(err)
+	}
+	soft, _ := f.store.PlanDeliveries(ctx, []relais.Delivery{{LessonID: l2.ID, HouseholdID: h2[0].ID, Channel: relais.ChannelEmail}})
+	f.store.AdvanceDelivery(ctx, soft[0], relais.DeliverySent, "", "")
+	failed := strings.Replace(strings.ReplaceAll(string(delayed), "<relais.77.", fmt.Sprintf("<relais.%d.", soft[0])), "Action: delayed", "Action: failed", 1)
+	code, body = f.do("POST", "/api/v1/bounces", "m", strings.NewReader(failed), "message/rfc822")
+	if code != 200 || body["soft"] != float64(1) || fmt.Sprint(body["resend"]) != fmt.Sprintf("[%d]", soft[0]) {
+		t.Errorf("soft bounce: %d %v", code, body)
+	}
+	if diff := cmp.Diff([]int64{soft[0]}, f.queue.resent); diff != "" {
+		t.Errorf("queued for resending (-want +got):\n%s", diff)
 	}
 }

@@ -19,6 +19,8 @@ import (
 type Queue interface {
 	Ingest(ctx context.Context, lessonID int64) error
 	Publish(ctx context.Context, lessonID int64) error
+	// Resend sends an email delivery again after a soft bounce.
+	Resend(ctx context.Context, deliveryID int64) error
 }
 
 // Config for the API.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/hibiken/asynq"
 
@@ -63,6 +64,13 @@ func (c *Client) Publish(ctx context.Context, lessonID int64) error {
 // is lost when it is busy.
 func (c *Client) RecordStatus(ctx context.Context, a relais.DeliveryAdvance) error {
 	return c.enqueue(ctx, TypeStatus, a, asynq.Queue(QueueDefault), asynq.Group(statusGroup), asynq.MaxRetry(25))
+}
+
+// Resend queues an email delivery to be sent again (a soft bounce: its relay gave up on a temporary
+// failure). The same delivery is not queued twice within an hour.
+func (c *Client) Resend(ctx context.Context, deliveryID int64) error {
+	return c.enqueue(ctx, TypeResend, ResendPayload{DeliveryID: deliveryID}, asynq.Queue(QueueSend),
+		asynq.Unique(time.Hour), asynq.MaxRetry(5), asynq.ProcessIn(time.Minute))
 }
 
 // Backlog counts the send tasks waiting in Redis (pending, scheduled or waiting for a retry).

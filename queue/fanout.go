@@ -279,16 +279,7 @@ func (w *Worker) messages(ctx context.Context, p SendPayload) ([]channels.Messag
 			}
 			lessons[d.LessonID] = lc
 		}
-		h := hs[d.HouseholdID]
-		m := channels.Message{Delivery: d, Household: h, Lesson: lc.lesson, Digest: lc.digest(h.Language),
-			Worksheet: lc.worksheet}
-		if w.links.Lesson != nil {
-			m.LessonURL = w.links.Lesson(d.LessonID, h.ID)
-		}
-		if w.links.Unsubscribe != nil && d.Channel == relais.ChannelEmail {
-			m.UnsubscribeURL = w.links.Unsubscribe(h)
-		}
-		msgs = append(msgs, m)
+		msgs = append(msgs, w.message(d, hs[d.HouseholdID], lc))
 		ids = append(ids, d.ID)
 	}
 	if _, err := w.store.AdvanceDeliveries(ctx, skips); err != nil {
@@ -308,6 +299,76 @@ func (w *Worker) messages(ctx context.Context, p SendPayload) ([]channels.Messag
 		w.log.Info("sends deferred by quiet hours", "channel", p.Channel, "deliveries", len(ids), "until", at)
 	}
 	return msgs, nil
+}
+
+// message builds what a channel needs to send d to h.
+func (w *Worker) message(d relais.Delivery, h relais.Household, lc *lessonContent) channels.Message {
+	m := channels.Message{Delivery: d, Household: h, Lesson: lc.lesson, Digest: lc.digest(h.Language), Worksheet: lc.worksheet}
+	if w.links.Lesson != nil {
+		m.LessonURL = w.links.Lesson(d.LessonID, h.ID)
+	}
+	if w.links.Unsubscribe != nil && d.Channel == relais.ChannelEmail {
+		m.UnsubscribeURL = w.links.Unsubscribe(h)
+	}
+	return m
+}
+
+// handleResend sends an email delivery again after a soft bounce. Its status stays as it was (the
+// relay took it before); the history records the new try, and a permanent failure fails it.
+func (w *Worker) handleResend(ctx context.Context, t *asynq.Task) error {
+	var p ResendPayload
+	if err := decode(t, &p); err != nil {
+		return err
+	}
+	ds, err := w.store.DeliveriesByIDs(ctx, []int64{p.DeliveryID})
+	if err != nil {
+		return err
+	}
+	if len(ds) == 0 || ds[0].Channel != relais.ChannelEmail {
+		return fmt.Errorf("resend delivery %d: no such email delivery: %w", p.DeliveryID, asynq.SkipRetry)
+	}
+	d := ds[0]
+	if d.Status != relais.DeliverySent && d.Status != relais.DeliveryQueued && d.Status != relais.DeliveryDelivered {
+		return nil // pending ones go with their page; failed or skipped ones stay so
+	}
+	ch, ok := w.channels.Get(relais.ChannelEmail)
+	if !ok {
+		return fmt.Errorf("no email channel is configured: %w", asynq.SkipRetry)
+	}
+	hs, err := w.store.HouseholdsByIDs(ctx, []int64{d.HouseholdID})
+	if err != nil {
+		return err
+	}
+	h, ok := hs[d.HouseholdID]
+	reason := "household removed"
+	if ok {
+		reason = fanout.StillReachable(h, d.Channel)
+	}
+	if reason != "" {
+		return w.store.AddDeliveryEvent(ctx, relais.DeliveryEvent{DeliveryID: d.ID, Status: d.Status, Detail: "not sent again: " + reason})
+	}
+	lc, err := w.loadLesson(ctx, d.LessonID)
+	if err != nil {
+		return err
+	}
+	m := w.message(d, h, lc)
+	r, err := ch.Send(ctx, m)
+	if err != nil {
+		se := channels.ClassOf(err)
+		if se.Kind != channels.Permanent {
+			return fmt.Errorf("resend delivery %d: %w", d.ID, se)
+		}
+		if _, err := w.store.AdvanceDelivery(ctx, d.ID, relais.DeliveryFailed, se.Error(), ""); err != nil {
+			return err
+		}
+		return w.recordContact(ctx, m, se)
+	}
+	if r.ProviderID != "" {
+		if _, err := w.store.AdvanceDelivery(ctx, d.ID, d.Status, "", r.ProviderID); err != nil {
+			return err
+		}
+	}
+	return w.store.AddDeliveryEvent(ctx, relais.DeliveryEvent{DeliveryID: d.ID, Status: d.Status, Detail: "sent again after a soft bounce"})
 }
 
 // contactOf is the address a channel sends to, for dedupe across households sharing it.

@@ -351,3 +351,52 @@ func TestStatusUpdatesAreAppliedInOneBatch(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+func TestResendAfterASoftBounce(t *testing.T) {
+	f := newFixture(t, 0, nil)
+	ctx := context.Background()
+	mail := &fakeChannel{name: relais.ChannelEmail, script: map[int64][]error{}, sent: map[int64]int{}}
+	f.w.channels = channels.NewRegistry(f.ch, mail)
+	hs := []relais.Household{
+		{ExternalRef: "E1", Language: "fr", Grades: []int{5}, Profile: relais.ProfileBroadband, Email: "a@example.org", Consent: true},
+		{ExternalRef: "E2", Language: "fr", Grades: []int{5}, Profile: relais.ProfileBroadband, Email: "b@example.org", Consent: true},
+		{ExternalRef: "E3", Language: "fr", Grades: []int{5}, Profile: relais.ProfileBroadband, Email: "c@example.org", Consent: true},
+	}
+	if err := f.store.UpsertHouseholds(ctx, hs); err != nil {
+		t.Fatal(err)
+	}
+	var ds []relais.Delivery
+	for _, h := range hs {
+		ds = append(ds, relais.Delivery{LessonID: f.lesson.ID, HouseholdID: h.ID, Channel: relais.ChannelEmail})
+	}
+	ids, err := f.store.PlanDeliveries(ctx, ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		f.store.AdvanceDelivery(ctx, id, relais.DeliverySent, "accepted by provider", fmt.Sprint("M", id))
+	}
+	f.store.SetEmailOptOut(ctx, "b@example.org", true) // unsubscribed since: not sent again
+	mail.script[hs[2].ID] = []error{&channels.SendError{Kind: channels.Permanent, Code: "550", Contact: relais.ContactInvalid, Err: errors.New("5.1.1 no such user")}}
+
+	for _, id := range ids {
+		if err := f.w.handleResend(ctx, task(TypeResend, ResendPayload{DeliveryID: id})); err != nil {
+			t.Fatalf("resend %d: %v", id, err)
+		}
+	}
+	if diff := cmp.Diff(map[int64]int{hs[0].ID: 1}, mail.sent); diff != "" {
+		t.Errorf("sent again (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]relais.DeliveryStatus{"sent", "sent", "failed"}, f.statuses(t, ids)); diff != "" {
+		t.Errorf("statuses (-want +got):\n%s", diff)
+	}
+	for i, want := range []string{"sent again after a soft bounce", "not sent again: opted out of email"} {
+		evs, _ := f.store.DeliveryEvents(ctx, ids[i])
+		if last := evs[len(evs)-1]; last.Detail != want {
+			t.Errorf("delivery %d last event %q, want %q", i, last.Detail, want)
+		}
+	}
+	if h, _ := f.store.Household(ctx, hs[2].ID); h.EmailStatus != relais.ContactInvalid {
+		t.Errorf("address after a 5.1.1 on resend: %q", h.EmailStatus)
+	}
+}

@@ -34,6 +34,8 @@ const (
 	// TypeStatusBatch applied in a single transaction.
 	TypeStatus      = "delivery:status"
 	TypeStatusBatch = "delivery:status-batch"
+	// TypeResend sends an email delivery again after its relay gave up on a temporary failure.
+	TypeResend = "delivery:resend"
 )
 
 // statusGroup aggregates status updates.
@@ -56,6 +58,11 @@ type LessonPayload struct {
 type FanoutPayload struct {
 	LessonID int64 `json:"lesson_id"`
 	After    int64 `json:"after"`
+}
+
+// ResendPayload names a delivery to send again.
+type ResendPayload struct {
+	DeliveryID int64 `json:"delivery_id"`
 }
 
 // SendPayload carries a page of deliveries of one channel.

@@ -128,6 +128,7 @@ func (w *Worker) Start() error {
 	om.HandleFunc(TypePostalBatch, w.handlePostalBatch)
 	om.HandleFunc(TypeSend, w.handleSend)
 	om.HandleFunc(TypeStatusBatch, w.handleStatusBatch)
+	om.HandleFunc(TypeResend, w.handleResend)
 	om.HandleFunc(TypeStatus, w.handleStatusBatch) // a lone update that was not aggregated
 	if err := w.media.Start(mm); err != nil {
 		return fmt.Errorf("start media worker: %w", err)

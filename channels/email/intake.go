@@ -23,6 +23,9 @@ type IntakeResult struct {
 	Soft    int     `json:"soft"`    // delays and temporary failures recorded
 	Ignored int     `json:"ignored"` // delivered or relayed notices, and reports already seen
 	Failed  []int64 `json:"failed"`  // deliveries marked failed
+	// Resend lists the deliveries whose relay gave up on a temporary failure (failed, 4.x.x): the caller
+	// queues them to be sent again. A delay report is only recorded: the reporting server still tries.
+	Resend []int64 `json:"resend"`
 }
 
 // Add adds the counts of o to r.
@@ -31,13 +34,14 @@ func (r *IntakeResult) Add(o IntakeResult) {
 	r.Soft += o.Soft
 	r.Ignored += o.Ignored
 	r.Failed = append(r.Failed, o.Failed...)
+	r.Resend = append(r.Resend, o.Resend...)
 }
 
 // ImportDSN reads one delivery status report and applies it: a hard bounce (failed, 5.x.x) marks the
 // address invalid, so no later email goes to it, and fails the delivery its Message-ID names; a soft
-// bounce (delayed, or failed 4.x.x) is recorded in the delivery's history and nothing else changes,
-// since the reporting server is still retrying or the relay's own retries have run out (a person
-// decides). A message that is not a report returns ErrNotDSN.
+// bounce (delayed, or failed 4.x.x) is recorded in the delivery's history; a failed 4.x.x, whose relay
+// gave up on a temporary failure, is also listed in Resend for the caller to send again (a delay is
+// not: the reporting server still tries). A message that is not a report returns ErrNotDSN.
 func ImportDSN(ctx context.Context, store BounceStore, r io.Reader) (IntakeResult, error) {
 	bounces, err := ParseDSN(r)
 	if err != nil {
@@ -71,6 +75,9 @@ func ApplyBounces(ctx context.Context, store BounceStore, bounces []Bounce) (Int
 		}
 		if soft {
 			res.Soft++
+			if b.Action == "failed" && deliveryID != 0 {
+				res.Resend = append(res.Resend, deliveryID)
+			}
 			continue
 		}
 		res.Hard++

@@ -218,3 +218,27 @@ func TestImportDSNIgnoresOtherChannels(t *testing.T) {
 		t.Errorf("sms delivery %s, want pending", ds[0].Status)
 	}
 }
+
+// A relay that gave up on a temporary failure (failed, 4.x.x) asks for the delivery to be sent again;
+// the address stays usable.
+func TestImportDSNTemporaryFailureAsksForAResend(t *testing.T) {
+	ctx := context.Background()
+	f := newBounceFixture(t)
+	id := f.deliveries["full@example.net"]
+	failed := strings.Replace(report(t, "delayed.eml", 77, id), "Action: delayed", "Action: failed", 1)
+	got, err := ImportDSN(ctx, f.db, strings.NewReader(failed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(IntakeResult{Soft: 1, Resend: []int64{id}}, got); diff != "" {
+		t.Errorf("result (-want +got):\n%s", diff)
+	}
+	if s := f.emailStatus(t, "full@example.net"); s != relais.ContactOK {
+		t.Errorf("address status %q, want ok", s)
+	}
+	// The same report again changes nothing and asks for nothing.
+	again, err := ImportDSN(ctx, f.db, strings.NewReader(failed))
+	if err != nil || len(again.Resend) != 0 {
+		t.Errorf("second import: %+v %v", again, err)
+	}
+}

@@ -12,7 +12,10 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/relais-edu/relais/channels/email"
+	"github.com/relais-edu/relais/queue"
 	"github.com/relais-edu/relais/store/sqlite"
 )
 
@@ -77,6 +80,20 @@ func cmdBounces(ctx context.Context, std *stdio, args []string) error {
 	}
 	fmt.Fprintf(std.out, "%d reports, %d other messages skipped: %d hard bounces (addresses suppressed, %d deliveries failed), %d soft bounces recorded, %d ignored\n",
 		reports, other, total.Hard, len(total.Failed), total.Soft, total.Ignored)
+	if len(total.Resend) == 0 {
+		return nil
+	}
+	if cfg.RedisAddr == "" {
+		return fmt.Errorf("%d deliveries whose relay gave up are to be sent again: set RELAIS_REDIS_ADDR to the workers' Redis, or post the reports to POST /api/v1/bounces", len(total.Resend))
+	}
+	q := queue.NewClient(asynq.RedisClientOpt{Addr: cfg.RedisAddr, Password: cfg.RedisPass, DB: cfg.RedisDB})
+	defer q.Close()
+	for _, id := range total.Resend {
+		if err := q.Resend(ctx, id); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(std.out, "%d deliveries queued to be sent again\n", len(total.Resend))
 	return nil
 }
 

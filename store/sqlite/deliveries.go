@@ -227,6 +227,16 @@ func (db *DB) StartAttempts(ctx context.Context, ids []int64) error {
 	})
 }
 
+// AddDeliveryEvent records a step of a delivery's history.
+func (db *DB) AddDeliveryEvent(ctx context.Context, e relais.DeliveryEvent) error {
+	if e.At.IsZero() {
+		e.At = db.now()
+	}
+	_, err := db.write.ExecContext(ctx, `INSERT INTO delivery_events (delivery_id, status, detail, at) VALUES (?,?,?,?)`,
+		e.DeliveryID, e.Status, e.Detail, ms(e.At))
+	return err
+}
+
 // DeliveryEvents returns a delivery's history, oldest first.
 func (db *DB) DeliveryEvents(ctx context.Context, id int64) ([]relais.DeliveryEvent, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT delivery_id, status, detail, at FROM delivery_events
