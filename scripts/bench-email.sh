@@ -31,7 +31,7 @@ go test -c -o "$tmp/queue.test" ./queue/
 log "sending $EMAILS emails to $TARGET, pooled then one connection per message"
 # The test starts a private mailpit on a free loopback port; /usr/bin/time reports the process's peak RSS.
 (cd channels/email && RELAIS_BENCH_EMAILS=$EMAILS RELAIS_BENCH_TARGET=$TARGET /usr/bin/time -f 'peak RSS %M KB' \
-	"$tmp/email.test" -test.run '^TestThroughput$' -test.v -test.timeout 60m) 2>&1 | tee "$tmp/email.log"
+	"$tmp/email.test" -test.run '^$' -test.bench '^BenchmarkThroughput$' -test.benchtime 1x -test.v -test.timeout 60m) 2>&1 | tee "$tmp/email.log"
 
 log "building the postal batch of $HOUSEHOLDS households"
 (cd queue && RELAIS_BENCH_POSTAL=$HOUSEHOLDS /usr/bin/time -f 'peak RSS %M KB' \

@@ -28,7 +28,7 @@ type fakeRelay struct {
 	accepted []string // recipients whose message was accepted
 }
 
-func newFakeRelay(t *testing.T, rcpt, dataEnd func(string) string) *fakeRelay {
+func newFakeRelay(t testing.TB, rcpt, dataEnd func(string) string) *fakeRelay {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
