@@ -9,6 +9,8 @@ const (
 	ChannelSMS    ChannelName = "sms"
 	ChannelEmail  ChannelName = "email"
 	ChannelPostal ChannelName = "postal"
+	// ChannelReminder is the SMS that reminds a family, shortly before, that its lesson airs.
+	ChannelReminder ChannelName = "reminder"
 )
 
 // DeliveryStatus is where one delivery is. The provider moves it forward; it never moves back

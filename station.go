@@ -18,4 +18,5 @@ type Airing struct {
 	Kind    StationKind // tv or radio
 	Start   time.Time   // in the station's time zone
 	Title   string      // the lesson's title, in a grade's schedule
+	Region  string      // the households that receive the station; empty: every region
 }

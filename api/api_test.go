@@ -29,6 +29,7 @@ type fakeQueue struct {
 	mu                 sync.Mutex
 	ingested, publishd []int64
 	resent             []int64
+	rescheduled        []int64
 }
 
 var _ Queue = (*fakeQueue)(nil)
@@ -37,6 +38,13 @@ func (q *fakeQueue) Ingest(_ context.Context, id int64) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.ingested = append(q.ingested, id)
+	return nil
+}
+
+func (q *fakeQueue) RescheduleReminders(_ context.Context, id int64) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.rescheduled = append(q.rescheduled, id)
 	return nil
 }
 

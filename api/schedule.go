@@ -261,6 +261,10 @@ func (s *Server) assignSlot(w http.ResponseWriter, r *http.Request) error {
 	if err := svc.Assign(r.Context(), id, in.LessonID, in.Rerun); err != nil {
 		return err
 	}
+	// A published lesson's families are reminded of the new airing (a cancelled one reminds nobody).
+	if err := s.queue.RescheduleReminders(r.Context(), in.LessonID); err != nil {
+		return err
+	}
 	sl, err := st.Slot(r.Context(), id)
 	if err != nil {
 		return err

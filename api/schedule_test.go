@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	relais "github.com/relais-edu/relais"
 )
 
@@ -66,6 +68,15 @@ func TestScheduleThroughTheAPI(t *testing.T) {
 	}
 	if status, body := f.do("PUT", "/api/v1/slots/1/lesson", "m", strings.NewReader(`{"lesson_id":`+itoa(l.ID)+`}`), js); status != 409 {
 		t.Errorf("double booking = %d %v", status, body)
+	}
+	if len(f.queue.rescheduled) != 0 {
+		t.Errorf("a refused assignment rescheduled reminders: %v", f.queue.rescheduled)
+	}
+	if status, body := f.do("PUT", "/api/v1/slots/2/lesson", "m", strings.NewReader(`{"lesson_id":`+itoa(l.ID)+`,"rerun":true}`), js); status != 200 {
+		t.Errorf("re-run in slot 2 = %d %v", status, body)
+	}
+	if diff := cmp.Diff([]int64{l.ID}, f.queue.rescheduled); diff != "" {
+		t.Errorf("reminders rescheduled after an assignment (-want +got):\n%s", diff)
 	}
 
 	status, body = f.do("GET", lp+"/plan?at=2026-03-01T00:00:00Z&email_rate=5", "m", nil, "")

@@ -21,6 +21,8 @@ type Queue interface {
 	Publish(ctx context.Context, lessonID int64) error
 	// Resend sends an email delivery again after a soft bounce.
 	Resend(ctx context.Context, deliveryID int64) error
+	// RescheduleReminders queues a lesson's broadcast reminders again after its slots changed.
+	RescheduleReminders(ctx context.Context, lessonID int64) error
 }
 
 // Config for the API.

@@ -25,6 +25,8 @@ type Message struct {
 	LessonURL string
 	// UnsubscribeURL is the signed one-click unsubscribe address for this recipient (email).
 	UnsubscribeURL string
+	// Airing is the broadcast a reminder is about.
+	Airing *relais.Airing
 }
 
 // Receipt is what the provider said when it took the message.

@@ -93,7 +93,7 @@ func reachable(h relais.Household, ch relais.ChannelName) (reach, optedOut bool)
 			return false, true
 		}
 		return h.EmailStatus == relais.ContactOK, false
-	case relais.ChannelSMS:
+	case relais.ChannelSMS, relais.ChannelReminder:
 		if h.Phone == "" {
 			return false, false
 		}
@@ -116,6 +116,9 @@ func StillReachable(h relais.Household, ch relais.ChannelName) string {
 	reach, optedOut := reachable(h, ch)
 	switch {
 	case optedOut:
+		if ch == relais.ChannelReminder {
+			return "opted out of sms"
+		}
 		return "opted out of " + string(ch)
 	case !reach:
 		return "no usable " + string(ch) + " contact"

@@ -73,6 +73,12 @@ func (c *Client) Resend(ctx context.Context, deliveryID int64) error {
 		asynq.Unique(time.Hour), asynq.MaxRetry(5), asynq.ProcessIn(time.Minute))
 }
 
+// RescheduleReminders asks the workers to queue the reminders of a lesson's coming airings again, after
+// one of its slots was assigned or moved.
+func (c *Client) RescheduleReminders(ctx context.Context, lessonID int64) error {
+	return c.enqueue(ctx, TypeRemindPlan, LessonPayload{LessonID: lessonID}, asynq.Queue(QueueDefault), asynq.MaxRetry(5))
+}
+
 // Backlog counts the send tasks waiting in Redis (pending, scheduled or waiting for a retry).
 func (c *Client) Backlog() (int, error) {
 	stats, err := c.QueueStats()

@@ -30,6 +30,9 @@ func (w *Worker) handleFanout(ctx context.Context, t *asynq.Task) error {
 		if err := w.refreshDigests(ctx, l); err != nil {
 			return err
 		}
+		if err := w.ScheduleReminders(ctx, l.ID); err != nil {
+			return err
+		}
 	}
 	if backlog, err := w.client.Backlog(); err != nil {
 		return err
@@ -235,6 +238,7 @@ func (w *Worker) messages(ctx context.Context, p SendPayload) ([]channels.Messag
 	}
 	var candidates []relais.Delivery
 	var claims []relais.ContactClaim
+	airings := map[int64]*relais.Airing{}
 	for _, d := range ds {
 		if d.Status != relais.DeliveryPending {
 			continue
@@ -247,6 +251,23 @@ func (w *Worker) messages(ctx context.Context, p SendPayload) ([]channels.Messag
 		if reason := fanout.StillReachable(h, d.Channel); reason != "" {
 			skip(d.ID, reason)
 			continue
+		}
+		if d.Channel == relais.ChannelReminder {
+			a, ok := airings[d.LessonID]
+			if !ok {
+				if a, err = w.airingOf(ctx, d.LessonID); err != nil {
+					return nil, err
+				}
+				airings[d.LessonID] = a
+			}
+			if a == nil {
+				skip(d.ID, "the broadcast was cancelled")
+				continue
+			}
+			if w.cfg.SendWindow != nil && w.cfg.SendWindow(h, d.Channel, now).After(a.Start) {
+				skip(d.ID, "quiet hours last until after the broadcast")
+				continue
+			}
 		}
 		if w.cfg.SendWindow != nil {
 			if at := w.cfg.SendWindow(h, d.Channel, now); at.After(now) {
@@ -279,7 +300,9 @@ func (w *Worker) messages(ctx context.Context, p SendPayload) ([]channels.Messag
 			}
 			lessons[d.LessonID] = lc
 		}
-		msgs = append(msgs, w.message(d, hs[d.HouseholdID], lc))
+		m := w.message(d, hs[d.HouseholdID], lc)
+		m.Airing = airings[d.LessonID]
+		msgs = append(msgs, m)
 		ids = append(ids, d.ID)
 	}
 	if _, err := w.store.AdvanceDeliveries(ctx, skips); err != nil {
@@ -374,7 +397,7 @@ func (w *Worker) handleResend(ctx context.Context, t *asynq.Task) error {
 // contactOf is the address a channel sends to, for dedupe across households sharing it.
 func contactOf(h relais.Household, ch relais.ChannelName) string {
 	switch ch {
-	case relais.ChannelSMS:
+	case relais.ChannelSMS, relais.ChannelReminder:
 		return h.Phone
 	case relais.ChannelEmail:
 		return h.Email

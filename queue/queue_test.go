@@ -400,3 +400,86 @@ func TestResendAfterASoftBounce(t *testing.T) {
 		t.Errorf("address after a 5.1.1 on resend: %q", h.EmailStatus)
 	}
 }
+
+func TestRemindersFollowTheirAiring(t *testing.T) {
+	paris, _ := time.LoadLocation("Europe/Paris")
+	now := time.Date(2027, 5, 3, 8, 0, 0, 0, paris)
+	f := newFixture(t, 0, func(c *Config) { c.ReminderLead = time.Hour })
+	ctx := context.Background()
+	f.w.now = func() time.Time { return now }
+	remind := &fakeChannel{name: relais.ChannelReminder, script: map[int64][]error{}, sent: map[int64]int{}}
+	f.w.channels = channels.NewRegistry(f.ch, remind)
+	hs := []relais.Household{
+		{ExternalRef: "R1", Region: "IDF", Language: "fr", Grades: []int{5}, Profile: relais.ProfileBroadcastOnly, Phone: "+33612000201", Consent: true},
+		{ExternalRef: "R2", Region: "IDF", Language: "fr", Grades: []int{5}, Profile: relais.ProfileSMSOnly, Phone: "+33612000202", Consent: true},
+		{ExternalRef: "R3", Region: "IDF", Language: "fr", Grades: []int{5}, Profile: relais.ProfileBroadband, Email: "r3@example.org", Consent: true},
+		{ExternalRef: "R4", Region: "Almaty", Language: "kk", Grades: []int{5}, Profile: relais.ProfileSMSOnly, Phone: "+77012000204", Consent: true},
+	}
+	if err := f.store.UpsertHouseholds(ctx, hs); err != nil {
+		t.Fatal(err)
+	}
+	airing := relais.Airing{Station: "France 4", Kind: relais.StationTV, Start: time.Date(2027, 5, 4, 10, 0, 0, 0, paris), Region: "IDF"}
+	airings := []relais.Airing{airing}
+	f.w.pipeline.Airings = func(context.Context, int64) ([]relais.Airing, error) { return airings, nil }
+
+	if err := f.w.ScheduleReminders(ctx, f.lesson.ID); err != nil {
+		t.Fatal(err)
+	}
+	scheduled, err := f.insp.ListScheduledTasks(QueueDefault)
+	if err != nil || len(scheduled) != 1 {
+		t.Fatalf("scheduled reminders = %d (%v), want 1", len(scheduled), err)
+	}
+	if want := airing.Start.Add(-time.Hour); !scheduled[0].NextProcessAt.Equal(want) {
+		t.Errorf("reminder at %s, want %s (an hour before)", scheduled[0].NextProcessAt, want)
+	}
+	var p RemindPayload
+	json.Unmarshal(scheduled[0].Payload, &p)
+
+	// The slot moved to 14:00: the 10:00 reminder sends nothing and queues one for 13:00.
+	airings = []relais.Airing{{Station: "France 4", Kind: relais.StationTV, Start: time.Date(2027, 5, 4, 14, 0, 0, 0, paris), Region: "IDF"}}
+	if err := f.w.handleRemind(ctx, task(TypeRemind, p)); err != nil {
+		t.Fatal(err)
+	}
+	if ds, _ := f.store.Deliveries(ctx, relais.DeliveryFilter{Channel: relais.ChannelReminder}); len(ds) != 0 {
+		t.Errorf("a moved airing planned %d reminders", len(ds))
+	}
+	scheduled, _ = f.insp.ListScheduledTasks(QueueDefault)
+	var moved RemindPayload
+	for _, ti := range scheduled {
+		json.Unmarshal(ti.Payload, &p)
+		if p.Start == airings[0].Start.Unix() {
+			moved = p
+		}
+	}
+	if moved.Start == 0 {
+		t.Fatal("no reminder queued for the new time")
+	}
+
+	// At 13:00 the reminder goes to the IDF families the lesson reaches by SMS, once each.
+	now = time.Date(2027, 5, 4, 13, 0, 0, 0, paris)
+	for run := 0; run < 2; run++ {
+		if err := f.w.handleRemind(ctx, task(TypeRemind, moved)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pending, _ := f.insp.ListPendingTasks(QueueSend)
+	for _, ti := range pending {
+		var sp SendPayload
+		json.Unmarshal(ti.Payload, &sp)
+		if err := f.w.handleSend(ctx, task(TypeSend, sp)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if diff := cmp.Diff(map[int64]int{hs[0].ID: 1, hs[1].ID: 1}, remind.sent); diff != "" {
+		t.Errorf("reminded households (-want +got):\n%s", diff)
+	}
+
+	// Cancelled: nothing more is planned.
+	airings = nil
+	if err := f.w.handleRemind(ctx, task(TypeRemind, moved)); err != nil {
+		t.Fatal(err)
+	}
+	if ds, _ := f.store.Deliveries(ctx, relais.DeliveryFilter{Channel: relais.ChannelReminder}); len(ds) != 2 {
+		t.Errorf("%d reminder deliveries, want 2", len(ds))
+	}
+}

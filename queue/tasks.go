@@ -36,6 +36,10 @@ const (
 	TypeStatusBatch = "delivery:status-batch"
 	// TypeResend sends an email delivery again after its relay gave up on a temporary failure.
 	TypeResend = "delivery:resend"
+	// TypeRemind sends broadcast reminders shortly before an airing of a published lesson.
+	TypeRemind = "lesson:remind"
+	// TypeRemindPlan (re)queues a lesson's reminder tasks after its slots changed.
+	TypeRemindPlan = "lesson:remind-plan"
 )
 
 // statusGroup aggregates status updates.
@@ -58,6 +62,13 @@ type LessonPayload struct {
 type FanoutPayload struct {
 	LessonID int64 `json:"lesson_id"`
 	After    int64 `json:"after"`
+}
+
+// RemindPayload names one airing of a lesson; the task checks it still airs then.
+type RemindPayload struct {
+	LessonID int64  `json:"lesson_id"`
+	Station  string `json:"station"`
+	Start    int64  `json:"start"` // Unix seconds
 }
 
 // ResendPayload names a delivery to send again.

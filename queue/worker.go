@@ -54,6 +54,8 @@ type Config struct {
 	MaxSendBacklog   int                        // send tasks waiting in Redis before the fan-out waits
 	ShutdownTimeout  time.Duration
 	SendWindow       SendWindow // quiet hours; nil: none
+	// ReminderLead is how long before an airing families get a reminder SMS; 0: no reminders.
+	ReminderLead time.Duration
 }
 
 // DefaultConfig returns settings for one machine of 2 cores.
@@ -129,6 +131,14 @@ func (w *Worker) Start() error {
 	om.HandleFunc(TypeSend, w.handleSend)
 	om.HandleFunc(TypeStatusBatch, w.handleStatusBatch)
 	om.HandleFunc(TypeResend, w.handleResend)
+	om.HandleFunc(TypeRemind, w.handleRemind)
+	om.HandleFunc(TypeRemindPlan, func(ctx context.Context, t *asynq.Task) error {
+		var p LessonPayload
+		if err := decode(t, &p); err != nil {
+			return err
+		}
+		return w.ScheduleReminders(ctx, p.LessonID)
+	})
 	om.HandleFunc(TypeStatus, w.handleStatusBatch) // a lone update that was not aggregated
 	if err := w.media.Start(mm); err != nil {
 		return fmt.Errorf("start media worker: %w", err)

@@ -42,6 +42,8 @@ var _ api.Queue = (*fakeQueue)(nil)
 
 func (q *fakeQueue) Ingest(context.Context, int64) error { return nil }
 
+func (q *fakeQueue) RescheduleReminders(context.Context, int64) error { return nil }
+
 func (q *fakeQueue) Resend(context.Context, int64) error { return nil }
 
 func (q *fakeQueue) Publish(_ context.Context, id int64) error {

@@ -154,11 +154,17 @@ func (c *Channel) Body(d *relais.Digest) string {
 
 // Send sends the household's digest to its phone. Failures are *channels.SendError.
 func (c *Channel) Send(ctx context.Context, m channels.Message) (channels.Receipt, error) {
+	if m.Digest == nil || strings.TrimSpace(m.Digest.Body) == "" {
+		return channels.Receipt{}, &channels.SendError{Kind: channels.Permanent, Code: "no_digest",
+			Err: fmt.Errorf("lesson %d has no SMS digest in %q", m.Lesson.ID, m.Household.Language)}
+	}
+	return c.sendBody(ctx, m, c.Body(m.Digest))
+}
+
+// sendBody sends body to the household's phone.
+func (c *Channel) sendBody(ctx context.Context, m channels.Message, body string) (channels.Receipt, error) {
 	h := m.Household
 	switch {
-	case m.Digest == nil || strings.TrimSpace(m.Digest.Body) == "":
-		return channels.Receipt{}, &channels.SendError{Kind: channels.Permanent, Code: "no_digest",
-			Err: fmt.Errorf("lesson %d has no SMS digest in %q", m.Lesson.ID, h.Language)}
 	case h.SMSOptOut:
 		return channels.Receipt{}, &channels.SendError{Kind: channels.Permanent, Code: "opted_out",
 			Contact: relais.ContactOptedOut, Err: fmt.Errorf("household %d opted out of SMS", h.ID)}
@@ -170,10 +176,9 @@ func (c *Channel) Send(ctx context.Context, m channels.Message) (channels.Receip
 	if err != nil {
 		return channels.Receipt{}, err
 	}
-	body := c.Body(m.Digest)
 	if n := len([]rune(body)); n > MaxBodyCharacters {
 		return channels.Receipt{}, &channels.SendError{Kind: channels.Permanent, Code: "21617",
-			Err: fmt.Errorf("digest of lesson %d is %d characters, over Twilio's %d", m.Lesson.ID, n, MaxBodyCharacters)}
+			Err: fmt.Errorf("message of lesson %d is %d characters, over Twilio's %d", m.Lesson.ID, n, MaxBodyCharacters)}
 	}
 
 	if c.limiter != nil {

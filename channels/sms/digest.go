@@ -395,10 +395,15 @@ var weekdays = map[string][7]string{
 
 // formatAiring prints an airing in the station's local time: "Balapan ven. 24.04 10:00".
 func formatAiring(a Airing, lang string) string {
+	t := a.Start
+	return fmt.Sprintf("%s %s %02d:%02d", normalizeSpace(a.Station), dayLabel(lang, t), t.Hour(), t.Minute())
+}
+
+// dayLabel prints a day as "ven. 24.04" in lang (English when unknown).
+func dayLabel(lang string, t time.Time) string {
 	days, ok := weekdays[lang]
 	if !ok {
 		days = weekdays["en"]
 	}
-	t := a.Start
-	return fmt.Sprintf("%s %s %02d.%02d %02d:%02d", normalizeSpace(a.Station), days[t.Weekday()], t.Day(), int(t.Month()), t.Hour(), t.Minute())
+	return fmt.Sprintf("%s %02d.%02d", days[t.Weekday()], t.Day(), int(t.Month()))
 }

@@ -113,7 +113,8 @@ func (c *Channel) callbackDelivery(r *http.Request, sid string) (relais.Delivery
 			if err != nil {
 				return relais.Delivery{}, err
 			}
-			if len(ds) == 1 && ds[0].Channel == relais.ChannelSMS && (ds[0].ProviderID == "" || ds[0].ProviderID == sid) {
+			if len(ds) == 1 && (ds[0].Channel == relais.ChannelSMS || ds[0].Channel == relais.ChannelReminder) &&
+				(ds[0].ProviderID == "" || ds[0].ProviderID == sid) {
 				return ds[0], nil
 			}
 		}

@@ -132,6 +132,7 @@ func start(ctx context.Context, cfg Config, p parts, log *slog.Logger) (a *app, 
 		qcfg.MediaDir = cfg.MediaDir
 		qcfg.Concurrency = cfg.WorkerConcurrency
 		qcfg.MediaConcurrency = cfg.MediaConcurrency
+		qcfg.ReminderLead = cfg.ReminderLead
 		if qcfg.SendWindow, err = sendWindow(cfg); err != nil {
 			return a, err
 		}
@@ -219,7 +220,7 @@ func (a *app) channels(cfg Config, tmpl *templates.Set, secret []byte) (*channel
 		if err != nil {
 			return nil, err
 		}
-		chans = append(chans, ch)
+		chans = append(chans, ch, ch.Reminders())
 	}
 	if cfg.SMTPHost != "" {
 		ecfg := email.DefaultConfig()
@@ -263,7 +264,7 @@ func sendWindow(cfg Config) (queue.SendWindow, error) {
 		return nil, nil
 	}
 	return func(h relais.Household, ch relais.ChannelName, now time.Time) time.Time {
-		if ch != relais.ChannelSMS {
+		if ch != relais.ChannelSMS && ch != relais.ChannelReminder {
 			return now
 		}
 		loc, ok := byRegion[h.Region]

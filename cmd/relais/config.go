@@ -47,6 +47,7 @@ type Config struct {
 	SMSRate                float64
 	SMSSenders             string
 	QuietHours             string
+	ReminderLead           time.Duration
 	QuietDays              string
 	QuietDates             string
 	TimeZone               string
@@ -83,6 +84,7 @@ func DefaultConfig() Config {
 		DefaultCountry:    "FR",
 		SMSRate:           10,
 		QuietHours:        "22:00-08:00",
+		ReminderLead:      time.Hour,
 		QuietDays:         "sunday",
 		TimeZone:          "Europe/Paris",
 		SMTPPort:          587,
@@ -127,6 +129,7 @@ func (c *Config) settings() []setting {
 		{"sms-messaging-service-sid", "RELAIS_SMS_MESSAGING_SERVICE_SID", "Twilio Messaging Service SID (MG...), instead of sms-from", &c.SMSMessagingServiceSID},
 		{"sms-rate", "RELAIS_SMS_RATE", "SMS segments per second per sender, shared by all workers", &c.SMSRate},
 		{"sms-senders", "RELAIS_SMS_SENDERS", "senders per recipient country, e.g. FR=Ecole,KZ=+77010000000 (others use sms-from)", &c.SMSSenders},
+		{"sms-reminder-lead", "RELAIS_SMS_REMINDER_LEAD", "how long before a broadcast families get a reminder SMS; 0: no reminders", &c.ReminderLead},
 		{"sms-quiet-hours", "RELAIS_SMS_QUIET_HOURS", "no SMS between these local times (HH:MM-HH:MM); off: none", &c.QuietHours},
 		{"sms-quiet-days", "RELAIS_SMS_QUIET_DAYS", "weekdays without SMS, comma-separated (sunday,saturday); empty: none", &c.QuietDays},
 		{"sms-quiet-dates", "RELAIS_SMS_QUIET_DATES", "public holidays without SMS, comma-separated YYYY-MM-DD", &c.QuietDates},
@@ -309,6 +312,9 @@ func (c *Config) Validate() error {
 		if c.SMSRate <= 0 {
 			bad("RELAIS_SMS_RATE must be above 0 segments per second")
 		}
+	}
+	if c.ReminderLead < 0 {
+		bad("RELAIS_SMS_REMINDER_LEAD %s must not be negative (0 turns reminders off)", c.ReminderLead)
 	}
 	if _, err := c.quietHours(); err != nil {
 		bad("%v", err)

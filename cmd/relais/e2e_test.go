@@ -43,7 +43,7 @@ type rig struct {
 	media    string
 }
 
-func newRig(t *testing.T, rules []sandbox.Rule) *rig {
+func newRig(t *testing.T, rules []sandbox.Rule, edits ...func(*Config)) *rig {
 	t.Helper()
 	ctx := context.Background()
 	redisAddr, db := testenv.Redis(t)
@@ -64,6 +64,9 @@ func newRig(t *testing.T, rules []sandbox.Rule) *rig {
 	cfg.SMTPHost, cfg.SMTPTLS, cfg.EmailFrom = host, "none", "Relais <lecons@relais.example>"
 	fmt.Sscan(port, &cfg.SMTPPort)
 	cfg.TwilioAccountSID, cfg.TwilioAuthToken, cfg.TwilioAPIURL, cfg.SMSFrom = e2eSID, e2eToken, sbURL, "Relais"
+	for _, edit := range edits {
+		edit(&cfg)
+	}
 	cfg.resolve()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -482,7 +485,9 @@ func TestLessonUploadCommand(t *testing.T) {
 // TestScheduledLessonTellsFamiliesWhenItAirs schedules a lesson on a station, publishes it, and checks
 // that the SMS the sandbox received says where and when (station local time) it airs.
 func TestScheduledLessonTellsFamiliesWhenItAirs(t *testing.T) {
-	r := newRig(t, nil)
+	// The slot starts in 3 to 4 minutes; a lead of 10 minutes sends the reminder as soon as the lesson
+	// is published.
+	r := newRig(t, nil, func(c *Config) { c.ReminderLead = 10 * time.Minute })
 	csv := "external_ref,region,language,grades,profile,phone\nS1,Almaty,fr,5,sms_only,+77012000101\n"
 	r.call("POST", "/api/v1/households/import", r.media, strings.NewReader(csv), "text/csv", 200, nil)
 	video, err := os.ReadFile(makeVideo(t, 2))
@@ -504,24 +509,38 @@ func TestScheduledLessonTellsFamiliesWhenItAirs(t *testing.T) {
 	r.call("POST", "/api/v1/stations", r.media, strings.NewReader(`{"name":"Balapan","kind":"tv","region":"Almaty","time_zone":"Asia/Almaty"}`),
 		"application/json", http.StatusCreated, &st)
 	almaty, _ := time.LoadLocation("Asia/Almaty")
-	day := time.Now().In(almaty).AddDate(0, 0, 2).Format(time.DateOnly)
+	start := time.Now().In(almaty).Truncate(time.Minute).Add(4 * time.Minute)
 	var slot struct{ ID int64 }
 	r.call("POST", fmt.Sprintf("/api/v1/stations/%d/slots", st.ID), r.media,
-		strings.NewReader(fmt.Sprintf(`{"day":%q,"start":"10:30","minutes":30,"grade":5,"subject":"maths","language":"fr"}`, day)),
+		strings.NewReader(fmt.Sprintf(`{"day":%q,"start":%q,"minutes":30,"grade":5,"subject":"maths","language":"fr"}`,
+			start.Format(time.DateOnly), start.Format("15:04"))),
 		"application/json", http.StatusCreated, &slot)
 	r.call("PUT", fmt.Sprintf("/api/v1/slots/%d/lesson", slot.ID), r.media, strings.NewReader(fmt.Sprintf(`{"lesson_id":%d}`, l.ID)),
 		"application/json", 200, nil)
 
 	r.call("POST", fmt.Sprintf("/api/v1/lessons/%d/publish", l.ID), r.media, nil, "", http.StatusAccepted, nil)
+	// The digest, and the reminder (due at once: the airing is inside the lead), once each.
 	deadline := time.Now().Add(time.Minute)
-	for len(r.sandbox.Messages()) == 0 {
+	for len(r.sandbox.Messages()) < 2 {
 		if time.Now().After(deadline) {
-			t.Fatal("no SMS reached the sandbox")
+			t.Fatalf("the sandbox received %d messages, want the digest and a reminder", len(r.sandbox.Messages()))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	got := r.sandbox.Messages()[0].Body
-	if !strings.Contains(got, "Balapan") || !strings.Contains(got, "10:30") {
-		t.Errorf("the SMS does not say where and when the lesson airs:\n%s", got)
+	time.Sleep(time.Second) // a duplicate would have arrived by now
+	msgs := r.sandbox.Messages()
+	if len(msgs) != 2 {
+		t.Fatalf("the sandbox received %d messages, want 2", len(msgs))
+	}
+	digest, reminder := msgs[0].Body, msgs[1].Body
+	if strings.HasPrefix(digest, "Rappel") {
+		digest, reminder = reminder, digest
+	}
+	at := start.Format("15:04")
+	if !strings.Contains(digest, "Balapan") || !strings.Contains(digest, at) {
+		t.Errorf("the digest does not say where and when the lesson airs:\n%s", digest)
+	}
+	if !strings.HasPrefix(reminder, `Rappel : "Les fractions" passe `) || !strings.Contains(reminder, "à "+at+" sur Balapan.") {
+		t.Errorf("reminder = %q", reminder)
 	}
 }

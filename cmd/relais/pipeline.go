@@ -31,7 +31,7 @@ func newPipeline(runner *ingest.Runner, tmpl *templates.Set, planner *scheduler.
 			}
 			out := make([]relais.Airing, len(as))
 			for i, a := range as {
-				out[i] = relais.Airing{Station: a.Station, Kind: relais.StationKind(a.Kind), Start: a.At}
+				out[i] = relais.Airing{Station: a.Station, Kind: relais.StationKind(a.Kind), Start: a.At, Region: a.Region}
 			}
 			return out, nil
 		},
