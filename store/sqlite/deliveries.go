@@ -21,20 +21,7 @@ func scanDelivery(row interface{ Scan(...any) error }) (relais.Delivery, error) 
 }
 
 func (db *DB) queryDeliveries(ctx context.Context, q string, args ...any) ([]relais.Delivery, error) {
-	rows, err := db.read.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []relais.Delivery
-	for rows.Next() {
-		d, err := scanDelivery(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, db.read, scanDelivery, q, args...)
 }
 
 // PlanDeliveries inserts pending deliveries, leaving existing (lesson, household, channel) rows as they

@@ -141,20 +141,7 @@ func (db *DB) Households(ctx context.Context, f relais.HouseholdFilter) ([]relai
 }
 
 func (db *DB) queryHouseholds(ctx context.Context, q string, args ...any) ([]relais.Household, error) {
-	rows, err := db.read.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []relais.Household
-	for rows.Next() {
-		h, err := scanHousehold(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, h)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, db.read, scanHousehold, q, args...)
 }
 
 // HouseholdsByIDs returns the households with those ids.

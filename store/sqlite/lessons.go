@@ -71,20 +71,7 @@ func (db *DB) Lessons(ctx context.Context, f relais.LessonFilter) ([]relais.Less
 	}
 	q += ` ORDER BY id DESC LIMIT ?`
 	args = append(args, p.Limit)
-	rows, err := db.read.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []relais.Lesson
-	for rows.Next() {
-		l, err := scanLesson(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, l)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, db.read, scanLesson, q, args...)
 }
 
 func (db *DB) updateLesson(ctx context.Context, id int64, set string, args ...any) error {

@@ -91,20 +91,7 @@ func (db *DB) PostalBatches(ctx context.Context, f relais.PostalBatchFilter) ([]
 	}
 	q += ` ORDER BY id LIMIT ?`
 	args = append(args, p.Limit)
-	rows, err := db.read.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []relais.PostalBatch
-	for rows.Next() {
-		b, err := scanPostalBatch(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, b)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, db.read, scanPostalBatch, q, args...)
 }
 
 // PostalPackets returns a page of a batch's households in delivery id order.

@@ -46,20 +46,7 @@ func (db *DB) Station(ctx context.Context, id int64) (scheduler.Station, error) 
 
 // Stations lists every station by id.
 func (db *DB) Stations(ctx context.Context) ([]scheduler.Station, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+stationColumns+` FROM stations ORDER BY id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []scheduler.Station
-	for rows.Next() {
-		s, err := scanStation(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, db.read, scanStation, `SELECT `+stationColumns+` FROM stations ORDER BY id`)
 }
 
 // AddSlots inserts a template (when t is not nil) and slots in one transaction, after check accepts them
@@ -213,10 +200,6 @@ func (db *DB) Slots(ctx context.Context, f scheduler.SlotFilter) ([]scheduler.Sl
 	return querySlots(ctx, db.read, f)
 }
 
-type querier interface {
-	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
-}
-
 func querySlots(ctx context.Context, q querier, f scheduler.SlotFilter) ([]scheduler.Slot, error) {
 	query := `SELECT ` + slotColumns + ` FROM slots WHERE 1=1`
 	var args []any
@@ -239,20 +222,11 @@ func querySlots(ctx context.Context, q querier, f scheduler.SlotFilter) ([]sched
 		query += ` AND lesson_id = ?`
 		args = append(args, f.LessonID)
 	}
-	rows, err := q.QueryContext(ctx, query+` ORDER BY station_id, day, start_local`, args...)
+	slots, err := queryAll(ctx, q, scanSlot, query+` ORDER BY station_id, day, start_local`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("slots: %w", err)
 	}
-	defer rows.Close()
-	var out []scheduler.Slot
-	for rows.Next() {
-		s, err := scanSlot(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return slots, nil
 }
 
 // Assign fills empty slots in one transaction; any slot already filled (or missing) fails them all.
@@ -315,22 +289,9 @@ func (db *DB) Approval(ctx context.Context, lessonID int64) (scheduler.Approval,
 
 // ApprovedLessons returns approved lessons that are ready or published, by id.
 func (db *DB) ApprovedLessons(ctx context.Context) ([]relais.Lesson, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+prefixed("l.", lessonColumns)+` FROM lessons l
+	return queryAll(ctx, db.read, scanLesson, `SELECT `+prefixed("l.", lessonColumns)+` FROM lessons l
 		JOIN lesson_approvals a ON a.lesson_id = l.id
 		WHERE a.state = 'approved' AND l.status IN ('ready', 'published') ORDER BY l.id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []relais.Lesson
-	for rows.Next() {
-		l, err := scanLesson(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, l)
-	}
-	return out, rows.Err()
 }
 
 // AiredLessons returns the ids of lessons assigned to a slot.
