@@ -10,13 +10,12 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/channels/postal"
+	"github.com/relais-edu/relais/internal/testenv"
 	"github.com/relais-edu/relais/worksheet"
 )
 
@@ -71,30 +70,11 @@ func TestPostalBatchScale(t *testing.T) {
 	runtime.GC()
 	var base runtime.MemStats
 	runtime.ReadMemStats(&base)
-	var peak atomic.Uint64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		var ms runtime.MemStats
-		for {
-			runtime.ReadMemStats(&ms)
-			if ms.HeapInuse > peak.Load() {
-				peak.Store(ms.HeapInuse)
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-	}()
+	stopSampling := testenv.SampleHeap(20 * time.Millisecond)
 	start := time.Now()
 	err = f.w.handlePostalBatch(ctx, task(TypePostalBatch, PostalBatchPayload{BatchID: b.ID}))
 	el := time.Since(start)
-	close(stop)
-	wg.Wait()
+	peak := stopSampling()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,5 +97,5 @@ func TestPostalBatchScale(t *testing.T) {
 	}
 	t.Logf("postal batch: %d households, %d pages, built in %v (%.0f households/s), PDF %.1f MB (%.1f KB per household), peak heap in use %.1f MB (%.1f MB before)",
 		n, pages, el.Round(time.Millisecond), float64(n)/el.Seconds(), float64(b.PDFBytes)/(1<<20),
-		float64(b.PDFBytes)/1024/float64(n), float64(peak.Load())/(1<<20), float64(base.HeapInuse)/(1<<20))
+		float64(b.PDFBytes)/1024/float64(n), float64(peak)/(1<<20), float64(base.HeapInuse)/(1<<20))
 }

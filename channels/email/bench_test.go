@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -60,25 +59,7 @@ func BenchmarkThroughput(b *testing.B) {
 	const workers, page = 4, 100
 	run := func(name string, cfg Config) float64 {
 		ch := newChannel(t, cfg)
-		var peak atomic.Uint64
-		stop := make(chan struct{})
-		var sampler sync.WaitGroup
-		sampler.Add(1)
-		go func() {
-			defer sampler.Done()
-			var ms runtime.MemStats
-			for {
-				runtime.ReadMemStats(&ms)
-				if ms.HeapInuse > peak.Load() {
-					peak.Store(ms.HeapInuse)
-				}
-				select {
-				case <-stop:
-					return
-				case <-time.After(50 * time.Millisecond):
-				}
-			}
-		}()
+		stopSampling := testenv.SampleHeap(50 * time.Millisecond)
 		pages := make(chan []channels.Message)
 		var failed atomic.Int64
 		var wg sync.WaitGroup
@@ -102,11 +83,10 @@ func BenchmarkThroughput(b *testing.B) {
 		close(pages)
 		wg.Wait()
 		el := time.Since(start)
-		close(stop)
-		sampler.Wait()
+		peak := stopSampling()
 		rate := float64(n) / el.Seconds()
 		t.Logf("%-22s %d messages in %v: %.0f msg/s, %d failed, peak heap in use %.1f MB",
-			name, n, el.Round(time.Millisecond), rate, failed.Load(), float64(peak.Load())/(1<<20))
+			name, n, el.Round(time.Millisecond), rate, failed.Load(), float64(peak)/(1<<20))
 		if failed.Load() > 0 {
 			t.Errorf("%s: %d messages failed", name, failed.Load())
 		}
