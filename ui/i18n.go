@@ -84,6 +84,19 @@ var messages = map[string]map[string]string{
 	},
 }
 
+// addMessages merges the UI strings of one feature's pages into messages; each page file keeps its
+// own table (i18n_*.go) and calls it from init. A key defined twice is a programming error.
+func addMessages(m map[string]map[string]string) {
+	for lang, kv := range m {
+		for k, v := range kv {
+			if _, dup := messages[lang][k]; dup {
+				panic("ui: message " + k + " defined twice")
+			}
+			messages[lang][k] = v
+		}
+	}
+}
+
 // t returns the UI text of key in the request's language.
 func (c *reqCtx) t(key string) string {
 	if s, ok := messages[c.lang][key]; ok {
