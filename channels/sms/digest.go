@@ -256,9 +256,22 @@ var todoHeadings = []string{
 	"тапсырма", "үй жұмысы", "жаттығу", "не істеу",
 }
 
-func isTodoHeading(s string) bool {
+// summaryHeadings start the headings of a "remember this" section. Such a heading says nothing by
+// itself, so it is not a point; the items under it rank with the headings.
+var summaryHeadings = []string{
+	"a retenir", "à retenir", "retenir", "résumé", "resume", "en bref", "l'essentiel", "l’essentiel", "points clés", "points cles",
+	"key points", "summary", "remember", "to remember", "in short", "in brief",
+	"запомни", "запомнить", "главное", "итог", "кратко",
+	"есте сақта", "қорытынды", "маңызды", "негізгі",
+}
+
+func isTodoHeading(s string) bool { return hasAnyPrefix(s, todoHeadings) }
+
+func isSummaryHeading(s string) bool { return hasAnyPrefix(s, summaryHeadings) }
+
+func hasAnyPrefix(s string, prefixes []string) bool {
 	s = strings.ToLower(s)
-	for _, p := range todoHeadings {
+	for _, p := range prefixes {
 		if strings.HasPrefix(s, p) {
 			return true
 		}
@@ -273,6 +286,7 @@ func extract(markdown string) lessonText {
 	var lt lessonText
 	pos := 0
 	todo := false
+	summary := false // under a "remember this" heading
 	firstTodo := true
 	add := func(s string, tier int) {
 		s = normalizeSpace(s)
@@ -294,8 +308,8 @@ func extract(markdown string) lessonText {
 				lt.title = s
 				return
 			}
-			todo = isTodoHeading(s)
-			if !todo {
+			todo, summary = isTodoHeading(s), isSummaryHeading(s)
+			if !todo && !summary {
 				add(s, tierHeading)
 			}
 		case *ast.List:
@@ -310,7 +324,11 @@ func extract(markdown string) lessonText {
 						nested = append(nested, c)
 					}
 				}
-				add(strings.Join(parts, " "), tierListItem)
+				tier := tierListItem
+				if summary {
+					tier = tierHeading
+				}
+				add(strings.Join(parts, " "), tier)
 				for _, c := range nested {
 					block(c)
 				}

@@ -125,3 +125,28 @@ func TestSentences(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+// A "remember this" heading is a label, not a point: it is left out, and the items under it rank with
+// the headings, ahead of the other list items and sentences.
+func TestWriteDigestSummarySection(t *testing.T) {
+	ts, err := templates.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := "# Les volcans\n\n## Les types\n\n- Le volcan gris explose.\n- Le volcan rouge coule.\n- Un troisième type existe aussi, plus rare.\n\n" +
+		"Une longue phrase d'explication qui ne tiendra pas dans le message si le budget est serré.\n\n" +
+		"## À retenir\n\n- La lave sort du cratère.\n"
+	d, err := WriteDigest(ts, DigestInput{Language: "fr", Markdown: md, Budget: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(d.Body, "retenir") {
+		t.Errorf("the summary heading became a point:\n%s", d.Body)
+	}
+	if !strings.Contains(d.Body, "La lave sort du cratère.") {
+		t.Errorf("the summary's item was dropped (dropped: %q):\n%s", d.Dropped, d.Body)
+	}
+	if strings.Contains(d.Body, "Une longue phrase") {
+		t.Errorf("a sentence outranked the summary's item:\n%s", d.Body)
+	}
+}
