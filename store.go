@@ -70,7 +70,16 @@ type DeliveryStore interface {
 	DeliveryEvents(ctx context.Context, id int64) ([]DeliveryEvent, error)
 	// AddDeliveryEvent records a step of a delivery's history that does not change its status.
 	AddDeliveryEvent(ctx context.Context, e DeliveryEvent) error
+	// DeliveryCounts counts a lesson's deliveries per channel and status; lessonID 0 counts every lesson's.
 	DeliveryCounts(ctx context.Context, lessonID int64) ([]DeliveryCount, error)
+	// DeliveryTimeline counts the status changes of deliveries per bucket of time, channel and status
+	// (timeline.go); notes added to a delivery's history without a change of status are not counted.
+	DeliveryTimeline(ctx context.Context, f TimelineFilter) ([]TimelineCount, error)
+	// FailureCounts groups failed and undelivered deliveries by channel, status and reason, the most
+	// frequent first.
+	FailureCounts(ctx context.Context, f FailureFilter) ([]FailureCount, error)
+	// DeliveriesStarted returns when the lesson's first delivery was planned; zero when it has none.
+	DeliveriesStarted(ctx context.Context, lessonID int64) (time.Time, error)
 	// ClaimContact records that deliveryID is the one delivery of the lesson that goes to contact (a
 	// phone number or an email address) on channel, and returns the delivery that holds the claim: when it
 	// is another one, this delivery is a duplicate (two children, or two households, share the contact).

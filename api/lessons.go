@@ -103,12 +103,14 @@ type lessonForm struct {
 	mediaName string
 	sheetPath string // temp file, optional
 	markdown  string
+	upload    string // instead of media: the id or URL of a finished resumable upload (api/uploads.go)
 }
 
 const maxFieldBytes = 256 << 10 // a text field, the Markdown lesson included
 
-// createLesson stores an upload (multipart: media, text or text_file, worksheet, metadata) and queues
-// its probe. The media is streamed to disk, never held in memory.
+// createLesson stores an upload (multipart: media or upload, text or text_file, worksheet, metadata)
+// and queues its probe. The media is streamed to disk, never held in memory; a finished resumable
+// upload named by 'upload' is moved into place instead.
 func (s *Server) createLesson(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxUploadBytes+maxFieldBytes*4)
@@ -127,6 +129,15 @@ func (s *Server) createLesson(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	media := f.mediaPath
+	var up *claimedUpload
+	if f.upload != "" {
+		if up, err = s.uploads.claim(ctx, f.upload, userFrom(ctx).ID); err != nil {
+			return err
+		}
+		defer up.release() // the upload stays for another try until it is moved into a lesson
+		media, f.mediaName = up.path, up.name
+	}
 	l, err := s.lessonFromForm(ctx, f)
 	if err != nil {
 		return err
@@ -143,8 +154,11 @@ func (s *Server) createLesson(w http.ResponseWriter, r *http.Request) error {
 		ext = ""
 	}
 	l.MediaPath = filepath.Join(dir, "source"+ext)
-	if err := os.Rename(f.mediaPath, l.MediaPath); err != nil {
+	if err := os.Rename(media, l.MediaPath); err != nil {
 		return err
+	}
+	if up != nil {
+		up.remove()
 	}
 	if err := s.store.SetLessonMediaPath(ctx, l.ID, l.MediaPath); err != nil {
 		return err
@@ -193,6 +207,10 @@ func (s *Server) readLessonForm(r *http.Request, tmpDir string) (lessonForm, err
 			f.mediaPath, err = saveMedia(part, tmpDir)
 		case name == "worksheet" && part.FileName() != "":
 			f.sheetPath, err = saveWorksheet(part, tmpDir)
+		case name == "upload":
+			var b []byte
+			b, err = readField(part, name)
+			f.upload = strings.TrimSpace(string(b))
 		case name == "text_file" || name == "text":
 			var b []byte
 			b, err = readField(part, name)
@@ -207,8 +225,11 @@ func (s *Server) readLessonForm(r *http.Request, tmpDir string) (lessonForm, err
 			return f, err
 		}
 	}
-	if f.mediaPath == "" {
-		return f, relais.Errorf(relais.EINVALID, "The lesson needs a video or audio file in the 'media' field.")
+	switch {
+	case f.mediaPath != "" && f.upload != "":
+		return f, relais.Errorf(relais.EINVALID, "Send the recording once: either as the 'media' file or as a finished upload in the 'upload' field, not both.")
+	case f.mediaPath == "" && f.upload == "":
+		return f, relais.Errorf(relais.EINVALID, "The lesson needs a video or audio file in the 'media' field, or the id of a finished upload (%s) in the 'upload' field.", uploadsPath)
 	}
 	return f, nil
 }
@@ -244,18 +265,27 @@ func saveMedia(p *multipart.Part, dir string) (string, error) {
 		return "", uploadErr(err)
 	}
 	head = head[:n]
-	if n == 0 {
-		return "", relais.Errorf(relais.EINVALID, "The media file is empty.")
+	if err := sniffMedia(head); err != nil {
+		return "", err
+	}
+	return saveTemp(io.MultiReader(bytes.NewReader(head), p), dir, "media-*")
+}
+
+// sniffMedia is the first look at a media file's first 512 bytes (or fewer in a small file), for
+// direct and resumable uploads alike.
+func sniffMedia(head []byte) error {
+	if len(head) == 0 {
+		return relais.Errorf(relais.EINVALID, "The media file is empty.")
 	}
 	switch ct := http.DetectContentType(head); {
 	case strings.HasPrefix(ct, "text/"):
-		return "", relais.Errorf(relais.EINVALID, "This is not a video or audio file (it looks like text). Export the lesson from your camera or editing app as MP4.")
+		return relais.Errorf(relais.EINVALID, "This is not a video or audio file (it looks like text). Export the lesson from your camera or editing app as MP4.")
 	case strings.HasPrefix(ct, "image/"):
-		return "", relais.Errorf(relais.EINVALID, "This is a picture, not a video or audio file. Upload the recording of the lesson.")
+		return relais.Errorf(relais.EINVALID, "This is a picture, not a video or audio file. Upload the recording of the lesson.")
 	case ct == "application/pdf":
-		return "", relais.Errorf(relais.EINVALID, "This is a PDF document: send it as the worksheet, and the recording as the media.")
+		return relais.Errorf(relais.EINVALID, "This is a PDF document: send it as the worksheet, and the recording as the media.")
 	}
-	return saveTemp(io.MultiReader(bytes.NewReader(head), p), dir, "media-*")
+	return nil
 }
 
 func saveWorksheet(p *multipart.Part, dir string) (string, error) {

@@ -21,7 +21,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	}
 	defer f.Close()
 	pathRe := regexp.MustCompile(`^  (/\S*):\s*$`)
-	methodRe := regexp.MustCompile(`^    (get|post|put|patch|delete):`)
+	methodRe := regexp.MustCompile(`^    (get|head|post|put|patch|delete):`)
 	var documented []string
 	cur := ""
 	sc := bufio.NewScanner(f)

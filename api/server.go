@@ -58,6 +58,8 @@ type Server struct {
 	mux   *http.ServeMux
 	now   func() time.Time
 	tmpl  *templates.Set
+	// uploads serves resumable uploads (api/uploads.go).
+	uploads *uploads
 }
 
 // New builds the API. ready is called by /readyz (store and Redis checks).
@@ -65,6 +67,7 @@ func New(store relais.Store, q Queue, signer *links.Signer, tmpl *templates.Set,
 	ready func(context.Context) error) *Server {
 	s := &Server{store: store, queue: q, links: signer, tmpl: tmpl, cfg: cfg, log: log.With("comp", "api"), ready: ready,
 		mux: http.NewServeMux(), now: time.Now}
+	s.uploads = newUploads(cfg, s.log)
 	s.routes()
 	return s
 }
@@ -95,6 +98,7 @@ func (s *Server) apiRoutes() []route {
 		{"GET /api/v1/households", staffRole, s.listHouseholds},
 		{"POST /api/v1/households/import", staffRole, s.importHouseholds},
 		{"GET /api/v1/deliveries", anyRole, s.listDeliveries},
+		{"GET /api/v1/deliveries/timeline", anyRole, s.deliveryTimeline},
 		{"GET /api/v1/deliveries/{id}", anyRole, s.getDelivery},
 		// The broadcast scheduler (api/schedule.go).
 		{"GET /api/v1/stations", anyRole, s.listStations},
@@ -122,6 +126,11 @@ func (s *Server) apiRoutes() []route {
 		{"POST /api/v1/postal-batches/{id}/printed", staffRole, s.markPostalBatchPrinted},
 		{"POST /api/v1/postal-batches/{id}/posted", staffRole, s.markPostalBatchPosted},
 		{"POST /api/v1/bounces", staffRole, s.importBounce},
+		// Resumable uploads, the tus protocol (api/uploads.go).
+		{"POST /api/v1/uploads", anyRole, s.serveUpload},
+		{"HEAD /api/v1/uploads/{id}", anyRole, s.serveUpload},
+		{"PATCH /api/v1/uploads/{id}", anyRole, s.serveUpload},
+		{"DELETE /api/v1/uploads/{id}", anyRole, s.serveUpload},
 	}
 }
 

@@ -53,7 +53,7 @@ func Routes(h relais.Household) []Route {
 			reach, optedOut := reachable(h, ch)
 			if optedOut {
 				seen[ch] = true
-				out = append(out, Route{Channel: ch, Skip: "opted out of " + string(ch)})
+				out = append(out, Route{Channel: ch, Skip: relais.OptedOutReason(ch)})
 				break
 			}
 			if reach {
@@ -117,9 +117,9 @@ func StillReachable(h relais.Household, ch relais.ChannelName) string {
 	switch {
 	case optedOut:
 		if ch == relais.ChannelReminder {
-			return "opted out of sms"
+			return relais.OptedOutReason(relais.ChannelSMS)
 		}
-		return "opted out of " + string(ch)
+		return relais.OptedOutReason(ch)
 	case !reach:
 		return "no usable " + string(ch) + " contact"
 	}

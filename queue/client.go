@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	relais "github.com/relais-edu/relais"
 )
@@ -16,15 +17,16 @@ import (
 type Client struct {
 	c    *asynq.Client
 	insp *asynq.Inspector
+	rdb  redis.UniversalClient // task statistics (metrics.go)
 }
 
 // NewClient connects to Redis.
-func NewClient(redis asynq.RedisConnOpt) *Client {
-	return &Client{c: asynq.NewClient(redis), insp: asynq.NewInspector(redis)}
+func NewClient(opt asynq.RedisConnOpt) *Client {
+	return &Client{c: asynq.NewClient(opt), insp: asynq.NewInspector(opt), rdb: redisClient(opt)}
 }
 
 // Close releases the Redis connections.
-func (c *Client) Close() error { return errors.Join(c.c.Close(), c.insp.Close()) }
+func (c *Client) Close() error { return errors.Join(c.c.Close(), c.insp.Close(), c.rdb.Close()) }
 
 // enqueue adds a task; a task with the same id already in Redis means the work is already queued, which
 // is what a re-run handler wants, so it is not an error.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/channels"
@@ -87,13 +88,14 @@ type Worker struct {
 
 	media *asynq.Server
 	main  *asynq.Server
+	rdb   redis.UniversalClient // task statistics (metrics.go)
 }
 
 // NewWorker builds a worker; Start runs it.
 func NewWorker(redis asynq.RedisConnOpt, store relais.Store, reg *channels.Registry, p Pipeline, links Links,
 	client *Client, cfg Config, log *slog.Logger) *Worker {
 	w := &Worker{store: store, channels: reg, pipeline: p, links: links, client: client, cfg: cfg,
-		log: log.With("comp", "worker"), now: time.Now}
+		log: log.With("comp", "worker"), now: time.Now, rdb: redisClient(redis)}
 	base := asynq.Config{
 		RetryDelayFunc:  retryDelay,
 		IsFailure:       isFailure,
@@ -140,6 +142,8 @@ func (w *Worker) Start() error {
 		return w.ScheduleReminders(ctx, p.LessonID)
 	})
 	om.HandleFunc(TypeStatus, w.handleStatusBatch) // a lone update that was not aggregated
+	mm.Use(w.measure)
+	om.Use(w.measure)
 	if err := w.media.Start(mm); err != nil {
 		return fmt.Errorf("start media worker: %w", err)
 	}
@@ -155,6 +159,9 @@ func (w *Worker) Start() error {
 func (w *Worker) Shutdown() {
 	w.main.Shutdown()
 	w.media.Shutdown()
+	if w.rdb != nil {
+		w.rdb.Close()
+	}
 }
 
 func (w *Worker) lessonDir(id int64) string {

@@ -13,11 +13,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/queue"
 )
 
-// Metrics serves Prometheus metrics at /metrics: queue depth per queue and state, deliveries per
-// channel and status (read from the store at scrape time, the store being the source of truth), and
-// HTTP requests. /metrics needs no sign-in, like /livez and /readyz: put it behind the network edge.
+// Metrics serves Prometheus metrics at /metrics: queue depth per queue and state, task runs and
+// failures per task type and transcode durations (kept in Redis by every worker, see queue/metrics.go),
+// deliveries per channel and status (read from the store at scrape time, the store being the source of
+// truth), and HTTP requests. /metrics needs no sign-in, like /livez and /readyz: put it behind the
+// network edge. Admins see the queues themselves in asynqmon, mounted at /ui/admin/queues/.
 type Metrics struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
@@ -26,13 +29,16 @@ type Metrics struct {
 // QueueStats returns each queue's figures (queue.Client.QueueStats).
 type QueueStats func() (map[string]*asynq.QueueInfo, error)
 
+// TaskStats returns what the workers recorded (queue.Client.TaskStats).
+type TaskStats func() (queue.TaskStats, error)
+
 // NewMetrics registers the collectors.
-func NewMetrics(store relais.Store, queues QueueStats, log *slog.Logger) *Metrics {
+func NewMetrics(store relais.Store, queues QueueStats, tasks TaskStats, log *slog.Logger) *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relais_http_requests_total",
 			Help: "HTTP requests answered, by method and status code."}, []string{"method", "code"})}
 	m.reg.MustRegister(m.requests, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		&stateCollector{store: store, queues: queues, log: log.With("comp", "metrics")})
+		&stateCollector{store: store, queues: queues, tasks: tasks, log: log.With("comp", "metrics")})
 	return m
 }
 
@@ -65,23 +71,29 @@ func (r *codeRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 var (
 	queueDesc = prometheus.NewDesc("relais_queue_tasks", "Tasks in each asynq queue, by state.",
 		[]string{"queue", "state"}, nil)
-	deliveriesDesc = prometheus.NewDesc("relais_deliveries", "Deliveries of published lessons, by channel and status.",
+	deliveriesDesc = prometheus.NewDesc("relais_deliveries", "Deliveries of every lesson, by channel and status.",
 		[]string{"channel", "status"}, nil)
+	processedDesc = prometheus.NewDesc("relais_tasks_processed_total", "Task runs the workers finished, by task type (a retry is another run).",
+		[]string{"type"}, nil)
+	failedDesc = prometheus.NewDesc("relais_tasks_failed_total", "Task runs that failed, by task type (a throttled send or a waiting fan-out is no failure).",
+		[]string{"type"}, nil)
+	transcodeDesc = prometheus.NewDesc("relais_transcode_seconds", "Seconds each transcode run took.", nil, nil)
 	scrapeErrDesc = prometheus.NewDesc("relais_metrics_scrape_error", "1 when a source could not be read in this scrape.",
 		[]string{"source"}, nil)
 )
 
-// stateCollector reads queue depth and delivery counts when Prometheus scrapes.
+// stateCollector reads queue depth, task statistics and delivery counts when Prometheus scrapes.
 type stateCollector struct {
 	store  relais.Store
 	queues QueueStats
+	tasks  TaskStats
 	log    *slog.Logger
 }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- queueDesc
-	ch <- deliveriesDesc
-	ch <- scrapeErrDesc
+	for _, d := range []*prometheus.Desc{queueDesc, deliveriesDesc, processedDesc, failedDesc, transcodeDesc, scrapeErrDesc} {
+		ch <- d
+	}
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
@@ -99,44 +111,25 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 	}
+	if ts, err := c.tasks(); err != nil {
+		failed("tasks", err)
+	} else {
+		for typ, n := range ts.Processed {
+			ch <- prometheus.MustNewConstMetric(processedDesc, prometheus.CounterValue, float64(n), typ)
+		}
+		for typ, n := range ts.Failed {
+			ch <- prometheus.MustNewConstMetric(failedDesc, prometheus.CounterValue, float64(n), typ)
+		}
+		ch <- prometheus.MustNewConstHistogram(transcodeDesc, ts.Transcode.Count, ts.Transcode.Sum, ts.Transcode.Buckets)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	counts, err := c.deliveryCounts(ctx)
+	counts, err := c.store.DeliveryCounts(ctx, 0)
 	if err != nil {
 		failed("store", err)
 		return
 	}
-	for k, n := range counts {
-		ch <- prometheus.MustNewConstMetric(deliveriesDesc, prometheus.GaugeValue, float64(n), string(k.Channel), string(k.Status))
-	}
-}
-
-type channelStatus struct {
-	Channel relais.ChannelName
-	Status  relais.DeliveryStatus
-}
-
-// deliveryCounts sums the delivery counts of every published lesson, a page of lessons at a time.
-func (c *stateCollector) deliveryCounts(ctx context.Context) (map[channelStatus]int64, error) {
-	out := map[channelStatus]int64{}
-	p := relais.Page{Limit: relais.MaxPageLimit}
-	for {
-		ls, err := c.store.Lessons(ctx, relais.LessonFilter{Status: relais.LessonPublished, Page: p})
-		if err != nil {
-			return nil, err
-		}
-		for _, l := range ls {
-			cs, err := c.store.DeliveryCounts(ctx, l.ID)
-			if err != nil {
-				return nil, err
-			}
-			for _, x := range cs {
-				out[channelStatus{x.Channel, x.Status}] += x.Count
-			}
-		}
-		if len(ls) < p.Limit {
-			return out, nil
-		}
-		p.After = ls[len(ls)-1].ID
+	for _, x := range counts {
+		ch <- prometheus.MustNewConstMetric(deliveriesDesc, prometheus.GaugeValue, float64(x.Count), string(x.Channel), string(x.Status))
 	}
 }

@@ -172,6 +172,7 @@ type lessonData struct {
 	Totals     []int64 // none on the lesson page
 	Statuses   []relais.DeliveryStatus
 	CanPublish bool
+	Approval   approvalView // broadcast approval (ui/review.go)
 }
 
 func (d lessonData) refresh() int {
@@ -196,6 +197,10 @@ func (h *Handler) lesson(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	}
 	d := lessonData{Lesson: l, StatusText: c.t("st_" + string(l.Status)), Statuses: relais.DeliveryStatuses,
 		Deliveries: tabulate(l.Deliveries), CanPublish: staff.allows(c.user.Role) && l.Status == relais.LessonReady}
+	if d.Approval, err = h.lessonApproval(r.Context(), c, l); err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
 	d.Moving = l.Status == relais.LessonUploaded || l.Status == relais.LessonProcessing || inFlight(d.Deliveries)
 	for _, x := range l.Renditions {
 		x.URL = fmt.Sprintf("/ui/lessons/%d/renditions/%s", l.ID, x.Kind)
@@ -317,80 +322,6 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		return
 	}
 	http.Redirect(w, r, fmt.Sprintf("/ui/lessons/%d/deliveries", id), http.StatusSeeOther)
-}
-
-// dashboardData is the delivery dashboard of one lesson.
-type dashboardData struct {
-	Lesson     api.Lesson
-	Deliveries []channelCounts
-	Totals     []int64
-	Statuses   []relais.DeliveryStatus
-	Failures   []failureReason
-	Moving     bool
-}
-
-func (d dashboardData) refresh() int {
-	if d.Moving {
-		return 3
-	}
-	return 0
-}
-
-// failureReason is how many deliveries of a channel failed for one reason.
-type failureReason struct {
-	Channel relais.ChannelName
-	Status  relais.DeliveryStatus
-	Reason  string
-	Count   int
-}
-
-// maxFailurePages bounds the deliveries read to group failure reasons (1,000 a page).
-const maxFailurePages = 20
-
-func (h *Handler) dashboard(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	l, err := h.apiLesson(r, c)
-	if err != nil {
-		h.fail(w, r, c, err)
-		return
-	}
-	d := dashboardData{Lesson: l, Deliveries: tabulate(l.Deliveries), Statuses: relais.DeliveryStatuses,
-		Totals: make([]int64, len(relais.DeliveryStatuses))}
-	for _, row := range d.Deliveries {
-		for i, n := range row.Counts {
-			d.Totals[i] += n
-		}
-	}
-	d.Moving = l.Status == relais.LessonPublished && (len(d.Deliveries) == 0 || inFlight(d.Deliveries))
-	reasons := map[failureReason]int{}
-	for _, st := range []relais.DeliveryStatus{relais.DeliveryFailed, relais.DeliveryUndelivered} {
-		p := relais.Page{Limit: relais.MaxPageLimit}
-		for range maxFailurePages {
-			ds, err := h.store.Deliveries(r.Context(), relais.DeliveryFilter{LessonID: l.ID, Status: st, Page: p})
-			if err != nil {
-				h.fail(w, r, c, err)
-				return
-			}
-			for _, x := range ds {
-				reasons[failureReason{Channel: x.Channel, Status: st, Reason: x.Reason}]++
-			}
-			if len(ds) < p.Limit {
-				break
-			}
-			p.After = ds[len(ds)-1].ID
-		}
-	}
-	for k, n := range reasons {
-		k.Count = n
-		d.Failures = append(d.Failures, k)
-	}
-	sort.Slice(d.Failures, func(i, j int) bool {
-		a, b := d.Failures[i], d.Failures[j]
-		if a.Count != b.Count {
-			return a.Count > b.Count
-		}
-		return a.Channel+relais.ChannelName(a.Reason) < b.Channel+relais.ChannelName(b.Reason)
-	})
-	h.render(w, r, c, http.StatusOK, "ui_dashboard", "dashboard", d)
 }
 
 // importData is the household import page, with the last import's result.

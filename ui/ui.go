@@ -1,5 +1,6 @@
 // Package ui serves the web pages of teachers and the media unit under /ui/: sign-in, lesson lists,
-// upload, each lesson's status and deliveries, publishing, the delivery dashboard and household import.
+// upload, each lesson's status and deliveries, publishing, the delivery dashboard and household import,
+// broadcast approval, the stations' week grids, the publishing plan and postal batches.
 //
 // Pages are rendered on the server from templates/web/ui_*.tmpl in French or English. Actions that
 // change something (upload, publish, import) are handed to the JSON API in-process with the signed-in
@@ -43,10 +44,12 @@ type Config struct {
 	// Redis, when set, is where asynq keeps its queues: the UI then mounts asynq's monitor (asynqmon)
 	// for admins at /ui/admin/queues/.
 	Redis asynq.RedisConnOpt
+	// Location is the time zone of the times the pages show (the delivery dashboard's charts).
+	Location *time.Location
 }
 
 // DefaultConfig returns the embedded defaults.
-func DefaultConfig() Config { return Config{SessionTTL: 12 * time.Hour} }
+func DefaultConfig() Config { return Config{SessionTTL: 12 * time.Hour, Location: time.Local} }
 
 // Handler serves /ui/.
 type Handler struct {
@@ -125,14 +128,42 @@ func (h *Handler) table() []route {
 		{"GET /ui/lessons/new", anyUser, h.newLesson},
 		{"POST /ui/lessons", anyUser, h.createLesson},
 		{"POST /ui/preview", anyUser, h.preview},
+		// Resumable uploads, forwarded to the API's tus endpoint (ui/uploads.go).
+		{"POST " + uiUploads, anyUser, h.forwardUpload},
+		{"HEAD " + uiUploads + "/{id}", anyUser, h.forwardUpload},
+		{"PATCH " + uiUploads + "/{id}", anyUser, h.forwardUpload},
 		{"GET /ui/lessons/{id}", anyUser, h.lesson},
 		{"GET /ui/lessons/{id}/renditions/{kind}", anyUser, h.lessonFile},
 		{"GET /ui/lessons/{id}/worksheet", anyUser, h.lessonFile},
 		{"GET /ui/publish", staff, h.publishList},
 		{"POST /ui/lessons/{id}/publish", staff, h.publish},
 		{"GET /ui/lessons/{id}/deliveries", staff, h.dashboard},
+		{"GET /ui/dashboard", staff, h.overview},
 		{"GET /ui/households/import", staff, h.importForm},
 		{"POST /ui/households/import", staff, h.importHouseholds},
+		// Broadcast approval, the grid, the publishing plan and postal batches (review.go, schedule.go, postal.go).
+		{"POST /ui/lessons/{id}/submit", anyUser, h.submitLesson},
+		{"GET /ui/review", staff, h.review},
+		{"POST /ui/lessons/{id}/approve", staff, h.approveLesson},
+		{"POST /ui/lessons/{id}/reject", staff, h.rejectLesson},
+		{"GET /ui/lessons/{id}/plan", staff, h.plan},
+		{"GET /ui/stations", staff, h.stations},
+		{"POST /ui/stations", staff, h.createStation},
+		{"POST /ui/stations/{id}/templates", staff, h.addTemplate},
+		{"POST /ui/stations/{id}/slots", staff, h.addSlot},
+		{"POST /ui/stations/{id}/exceptions", staff, h.addException},
+		{"GET /ui/stations/{id}/epg", staff, h.stationEPG},
+		{"GET /ui/stations/{id}/playlist", staff, h.stationPlaylist},
+		{"GET /ui/grid", staff, h.grid},
+		{"POST /ui/slots/{id}/assign", staff, h.assignSlot},
+		{"POST /ui/slots/{id}/unassign", staff, h.unassignSlot},
+		{"POST /ui/schedule/fill", staff, h.autoFill},
+		{"GET /ui/postal", staff, h.postalBatches},
+		{"POST /ui/postal", staff, h.createPostalBatch},
+		{"GET /ui/postal/{id}/pdf", staff, h.postalFile},
+		{"GET /ui/postal/{id}/csv", staff, h.postalFile},
+		{"POST /ui/postal/{id}/printed", staff, h.markPostalPrinted},
+		{"POST /ui/postal/{id}/posted", staff, h.markPostalPosted},
 		{monitorPath + "/", adminTool, h.queueMonitor},
 	}
 }

@@ -98,7 +98,7 @@ func newFixture(t *testing.T, edit func(*Config)) *fixture {
 	srv.Mount("/ui/", h)
 	m := NewMetrics(db, func() (map[string]*asynq.QueueInfo, error) {
 		return map[string]*asynq.QueueInfo{"send": {Queue: "send", Pending: 7, Active: 2}}, nil
-	}, log)
+	}, fakeTaskStats, log)
 	srv.Mount("GET /metrics", m.Handler())
 	f.srv = httptest.NewServer(m.Instrument(srv))
 	t.Cleanup(f.srv.Close)
@@ -261,6 +261,9 @@ func post(pattern, path string) request {
 func TestAuthorization(t *testing.T) {
 	f := newFixture(t, nil)
 	csv := "external_ref,region,language,grades,profile,phone,email,postal_address,consent\nZ,IDF,fr,5,sms_only,+33612000099,,,yes\nY,IDF,fr,5,sms_only,12,,,yes\n"
+	upload := f.apiUpload("t1", 1000) // t1's resumable upload (ui/uploads_test.go)
+	f.seedGrid()                      // station 1 and its slots (ui/schedule_test.go)
+	f.seedPostal()                    // postal batch 1, ready (ui/postal_test.go)
 	reqs := []request{
 		get("GET /ui/{$}", "/ui/"),
 		get("GET /ui/signin", "/ui/signin"),
@@ -276,16 +279,43 @@ func TestAuthorization(t *testing.T) {
 			req.Header.Set("X-CSRF-Token", c.csrf)
 			return c.do(req)
 		}},
+		tusCreateRequest(), tusHeadRequest(upload), tusPatchRequest(upload),
 		get("GET /ui/lessons/{id}", "/ui/lessons/1"),
 		get("GET /ui/lessons/{id}/renditions/{kind}", "/ui/lessons/1/renditions/lowband"),
 		get("GET /ui/lessons/{id}/worksheet", "/ui/lessons/1/worksheet"),
 		get("GET /ui/publish", "/ui/publish"),
 		post("POST /ui/lessons/{id}/publish", "/ui/lessons/1/publish"),
 		get("GET /ui/lessons/{id}/deliveries", "/ui/lessons/2/deliveries"),
+		get("GET /ui/dashboard", "/ui/dashboard"),
 		get("GET /ui/households/import", "/ui/households/import"),
 		{"POST /ui/households/import", func(c *client) (int, string) {
 			return c.postMultipart("/ui/households/import", nil, map[string][]byte{"file": []byte(csv)})
 		}},
+		// Broadcast approval, the grid, the plan and postal batches, on seedGrid's station and seedPostal's
+		// batch: empty forms get the API's 400; lesson 1, never submitted, cannot be approved or rejected
+		// (409); the media unit marks batch 1 printed then posted, so the admin's "printed" comes too late.
+		post("POST /ui/lessons/{id}/submit", "/ui/lessons/2/submit"),
+		get("GET /ui/review", "/ui/review"),
+		post("POST /ui/lessons/{id}/approve", "/ui/lessons/1/approve"),
+		post("POST /ui/lessons/{id}/reject", "/ui/lessons/1/reject"),
+		get("GET /ui/lessons/{id}/plan", "/ui/lessons/1/plan"),
+		get("GET /ui/stations", "/ui/stations"),
+		post("POST /ui/stations", "/ui/stations"),
+		post("POST /ui/stations/{id}/templates", "/ui/stations/1/templates"),
+		post("POST /ui/stations/{id}/slots", "/ui/stations/1/slots"),
+		post("POST /ui/stations/{id}/exceptions", "/ui/stations/1/exceptions"),
+		get("GET /ui/stations/{id}/epg", "/ui/stations/1/epg?from=2026-03-02&to=2026-03-08"),
+		get("GET /ui/stations/{id}/playlist", "/ui/stations/1/playlist?date=2026-03-02"),
+		get("GET /ui/grid", "/ui/grid?station=1&week=2026-03-02"),
+		post("POST /ui/slots/{id}/assign", "/ui/slots/1/assign"),
+		post("POST /ui/slots/{id}/unassign", "/ui/slots/1/unassign"),
+		post("POST /ui/schedule/fill", "/ui/schedule/fill"),
+		get("GET /ui/postal", "/ui/postal"),
+		post("POST /ui/postal", "/ui/postal"),
+		get("GET /ui/postal/{id}/pdf", "/ui/postal/1/pdf"),
+		get("GET /ui/postal/{id}/csv", "/ui/postal/1/csv"),
+		post("POST /ui/postal/{id}/printed", "/ui/postal/1/printed"),
+		post("POST /ui/postal/{id}/posted", "/ui/postal/1/posted"),
 		get("/ui/admin/queues/", "/ui/admin/queues/api/queues"),
 		post("POST /ui/signout", "/ui/signout"), // last: it ends the session
 	}
@@ -299,15 +329,41 @@ func TestAuthorization(t *testing.T) {
 		"GET /ui/lessons/new":                    {303, 200, 200, 200, 200},
 		"POST /ui/lessons":                       {401, 400, 400, 400, 400},
 		"POST /ui/preview":                       {401, 200, 200, 200, 200},
+		"POST /ui/uploads":                       {401, 201, 201, 201, 201},
+		"HEAD /ui/uploads/{id}":                  {401, 200, 404, 404, 404},
+		"PATCH /ui/uploads/{id}":                 {401, 204, 404, 404, 404},
 		"GET /ui/lessons/{id}":                   {303, 200, 404, 200, 200},
 		"GET /ui/lessons/{id}/renditions/{kind}": {303, 200, 404, 200, 200},
 		"GET /ui/lessons/{id}/worksheet":         {303, 200, 404, 200, 200},
 		"GET /ui/publish":                        {303, 403, 403, 200, 200},
 		"POST /ui/lessons/{id}/publish":          {401, 403, 403, 303, 303},
 		"GET /ui/lessons/{id}/deliveries":        {303, 403, 403, 200, 200},
+		"GET /ui/dashboard":                      {303, 403, 403, 200, 200},
 		"GET /ui/households/import":              {303, 403, 403, 200, 200},
 		"POST /ui/households/import":             {401, 403, 403, 200, 200},
 		"/ui/admin/queues/":                      {303, 403, 403, 403, 200},
+		"POST /ui/lessons/{id}/submit":           {401, 303, 404, 303, 303},
+		"GET /ui/review":                         {303, 403, 403, 200, 200},
+		"POST /ui/lessons/{id}/approve":          {401, 403, 403, 409, 409},
+		"POST /ui/lessons/{id}/reject":           {401, 403, 403, 409, 409},
+		"GET /ui/lessons/{id}/plan":              {303, 403, 403, 200, 200},
+		"GET /ui/stations":                       {303, 403, 403, 200, 200},
+		"POST /ui/stations":                      {401, 403, 403, 400, 400},
+		"POST /ui/stations/{id}/templates":       {401, 403, 403, 400, 400},
+		"POST /ui/stations/{id}/slots":           {401, 403, 403, 400, 400},
+		"POST /ui/stations/{id}/exceptions":      {401, 403, 403, 400, 400},
+		"GET /ui/stations/{id}/epg":              {303, 403, 403, 200, 200},
+		"GET /ui/stations/{id}/playlist":         {303, 403, 403, 200, 200},
+		"GET /ui/grid":                           {303, 403, 403, 200, 200},
+		"POST /ui/slots/{id}/assign":             {401, 403, 403, 400, 400},
+		"POST /ui/slots/{id}/unassign":           {401, 403, 403, 303, 303},
+		"POST /ui/schedule/fill":                 {401, 403, 403, 400, 400},
+		"GET /ui/postal":                         {303, 403, 403, 200, 200},
+		"POST /ui/postal":                        {401, 403, 403, 400, 400},
+		"GET /ui/postal/{id}/pdf":                {303, 403, 403, 200, 200},
+		"GET /ui/postal/{id}/csv":                {303, 403, 403, 200, 200},
+		"POST /ui/postal/{id}/printed":           {401, 403, 403, 303, 409},
+		"POST /ui/postal/{id}/posted":            {401, 403, 403, 303, 303},
 		"POST /ui/signout":                       {401, 303, 303, 303, 303},
 	}
 	var patterns []string

@@ -57,6 +57,9 @@ type app struct {
 	done  chan error    // the HTTP server's end
 
 	periodic *scheduler.Periodic // writes tomorrow's guides and playlists each evening
+
+	sweepStop context.CancelFunc // ends the hourly sweep of expired resumable uploads
+	sweepDone chan struct{}
 }
 
 // start builds and starts Relais in dependency order. On error, what was started is stopped.
@@ -168,12 +171,21 @@ func start(ctx context.Context, cfg Config, p parts, log *slog.Logger) (a *app, 
 			}
 		}
 		srv.Mount("/u/", email.UnsubscribeHandler(a.store, secret))
+		sweepCtx, stopSweep := context.WithCancel(context.Background())
+		a.sweepStop, a.sweepDone = stopSweep, make(chan struct{})
+		go func() {
+			defer close(a.sweepDone)
+			srv.RunUploadSweep(sweepCtx, time.Hour)
+		}()
 		uiCfg := ui.DefaultConfig()
 		uiCfg.SecureCookies = strings.HasPrefix(cfg.PublicURL, "https://")
 		uiCfg.Redis = redisOpt
+		if uiCfg.Location, _, err = cfg.zones(); err != nil {
+			return a, err
+		}
 		a.ui = ui.New(a.store, srv, tmpl, secret, uiCfg, log)
 		srv.Mount("/ui/", a.ui)
-		metrics := ui.NewMetrics(a.store, a.queue.QueueStats, log)
+		metrics := ui.NewMetrics(a.store, a.queue.QueueStats, a.queue.TaskStats, log)
 		srv.Mount("GET /metrics", metrics.Handler())
 		a.srv = &http.Server{Handler: metrics.Instrument(srv), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
 			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
@@ -292,6 +304,10 @@ func (a *app) stop(ctx context.Context) error {
 		errs = append(errs, a.srv.Shutdown(ctx))
 	} else if a.ln != nil {
 		a.ln.Close()
+	}
+	if a.sweepStop != nil {
+		a.sweepStop()
+		<-a.sweepDone
 	}
 	if a.ui != nil {
 		errs = append(errs, a.ui.Close())

@@ -24,7 +24,10 @@ const lessonUsage = `Usage: relais lesson upload FILE --text LESSON.md --title T
 
 upload sends a lesson to a Relais server through its API, showing the upload's progress, then waits
 while the server checks and renders it (unless --no-wait), and exits 0 when it is ready, 1 when it was
-refused (with the reason). status prints a lesson's state.
+refused (with the reason). The recording goes up in chunks with the resumable upload protocol (tus):
+when the connection drops, upload waits a little, asks the server how much it has and sends only the
+rest (--resume-attempts times at most, from the last chunk that went through). status prints a
+lesson's state.
 
 The server and the token come from --server and --token, or RELAIS_SERVER and RELAIS_TOKEN.
 `
@@ -95,7 +98,7 @@ func (c *apiClient) send(req *http.Request, want int, out any) error {
 
 func lessonUpload(ctx context.Context, sio *stdio, args []string) error {
 	c, fs := serverFlags(sio, "lesson upload", "lesson upload FILE --text LESSON.md --title T --subject S --grade N --language fr [flags]",
-		"Uploads a lesson, shows the upload's progress, then waits while the server checks and renders it.")
+		"Uploads a lesson, showing the upload's progress and resuming it from where the server stopped when the\nconnection drops, then waits while the server checks and renders it.")
 	text := fs.String("text", "", "the lesson text in Markdown (required)")
 	title := fs.String("title", "", "title (required)")
 	subject := fs.String("subject", "", "subject (required)")
@@ -105,6 +108,8 @@ func lessonUpload(ctx context.Context, sio *stdio, args []string) error {
 	sheet := fs.String("worksheet", "", "a PDF worksheet; without it one is made from the text")
 	budget := fs.String("budget", "", "SMS segments for the digest (default: the server's, 3)")
 	noWait := fs.Bool("no-wait", false, "return after the upload instead of waiting for the renditions")
+	attempts := fs.Int("resume-attempts", 10, "how often to resume after the connection drops, waiting 1 s, 2 s, 4 s... (at most 30 s) in between")
+	chunk := fs.String("chunk-size", "8MiB", "bytes sent per request, e.g. 4MiB; smaller chunks lose less on a poor connection")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -127,9 +132,15 @@ func lessonUpload(ctx context.Context, sio *stdio, args []string) error {
 	if c.token == "" {
 		return errors.New("no API token: give --token or set RELAIS_TOKEN (create one with relais token create)")
 	}
-	media := pos[0]
-	st, err := os.Stat(media)
+	chunkSize, err := parseSize(*chunk)
 	if err != nil {
+		return fmt.Errorf("--chunk-size: %w", err)
+	}
+	if *attempts < 0 {
+		return errors.New("--resume-attempts must be 0 or more")
+	}
+	media := pos[0]
+	if _, err := os.Stat(media); err != nil {
 		return fmt.Errorf("media file: %w", err)
 	}
 	md, err := os.ReadFile(*text)
@@ -139,9 +150,25 @@ func lessonUpload(ctx context.Context, sio *stdio, args []string) error {
 	fields := map[string]string{"title": *title, "subject": *subject, "grade": *grade, "language": *lang,
 		"region": *region, "segment_budget": *budget, "text": string(md)}
 
+	bar := newProgress(sio.err, "Uploading")
+	up := &tusUpload{c: c, chunk: chunkSize, attempts: *attempts, backoff: defaultBackoff,
+		progress: func(sent, total int64) { bar.set(int(sent * 100 / max(total, 1))) },
+		note:     func(format string, args ...any) { bar.interrupt(fmt.Sprintf(format, args...)) }}
+	loc, err := up.send(ctx, media)
+	var refused *tusStatusError
+	if errors.As(err, &refused) {
+		bar.fail()
+		fmt.Fprintf(sio.err, "Upload refused: %v\n", err)
+		return exitError(1)
+	} else if err != nil {
+		bar.fail()
+		return fmt.Errorf("upload %s: %w", media, err)
+	}
+	fields["upload"] = loc
+
+	// The lesson itself: its fields, the optional worksheet, and the finished upload.
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
-	bar := newProgress(sio.err, "Uploading")
 	go func() {
 		pw.CloseWithError(func() error {
 			for k, v := range fields {
@@ -153,12 +180,9 @@ func lessonUpload(ctx context.Context, sio *stdio, args []string) error {
 				}
 			}
 			if *sheet != "" {
-				if err := copyPart(mw, "worksheet", *sheet, nil); err != nil {
+				if err := copyPart(mw, "worksheet", *sheet); err != nil {
 					return err
 				}
-			}
-			if err := copyPart(mw, "media", media, func(n int64) { bar.set(int(n * 100 / max(st.Size(), 1))) }); err != nil {
-				return err
 			}
 			return mw.Close()
 		}())
@@ -182,7 +206,7 @@ func lessonUpload(ctx context.Context, sio *stdio, args []string) error {
 	return waitProcessing(ctx, sio, c, l.ID)
 }
 
-func copyPart(mw *multipart.Writer, field, path string, progress func(int64)) error {
+func copyPart(mw *multipart.Writer, field, path string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -192,11 +216,7 @@ func copyPart(mw *multipart.Writer, field, path string, progress func(int64)) er
 	if err != nil {
 		return err
 	}
-	var r io.Reader = f
-	if progress != nil {
-		r = &countingReader{r: f, progress: progress}
-	}
-	_, err = io.Copy(w, r)
+	_, err = io.Copy(w, f)
 	return err
 }
 
@@ -302,6 +322,15 @@ func (p *progress) set(pct int) {
 		fmt.Fprintf(p.w, "%s %d %%\n", p.label, pct)
 	}
 	p.last = pct
+}
+
+// interrupt prints a message under the bar, which is drawn again on the next set.
+func (p *progress) interrupt(msg string) {
+	if p.tty {
+		fmt.Fprintln(p.w)
+	}
+	fmt.Fprintln(p.w, msg)
+	p.last = -1
 }
 
 func (p *progress) done() {

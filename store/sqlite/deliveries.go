@@ -214,12 +214,12 @@ func (db *DB) StartAttempts(ctx context.Context, ids []int64) error {
 	})
 }
 
-// AddDeliveryEvent records a step of a delivery's history.
+// AddDeliveryEvent records a step of a delivery's history, marked as a note: no status changed.
 func (db *DB) AddDeliveryEvent(ctx context.Context, e relais.DeliveryEvent) error {
 	if e.At.IsZero() {
 		e.At = db.now()
 	}
-	_, err := db.write.ExecContext(ctx, `INSERT INTO delivery_events (delivery_id, status, detail, at) VALUES (?,?,?,?)`,
+	_, err := db.write.ExecContext(ctx, `INSERT INTO delivery_events (delivery_id, status, detail, at, note) VALUES (?,?,?,?,1)`,
 		e.DeliveryID, e.Status, e.Detail, ms(e.At))
 	return err
 }
@@ -245,10 +245,13 @@ func (db *DB) DeliveryEvents(ctx context.Context, id int64) ([]relais.DeliveryEv
 	return out, rows.Err()
 }
 
-// DeliveryCounts counts a lesson's deliveries per channel and status.
+// DeliveryCounts counts a lesson's deliveries per channel and status, every lesson's when lessonID is 0.
 func (db *DB) DeliveryCounts(ctx context.Context, lessonID int64) ([]relais.DeliveryCount, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT channel, status, COUNT(*) FROM deliveries WHERE lesson_id = ?
-		GROUP BY channel, status ORDER BY channel, status`, lessonID)
+	q, args := `SELECT channel, status, COUNT(*) FROM deliveries WHERE lesson_id = ?`, []any{lessonID}
+	if lessonID == 0 {
+		q, args = `SELECT channel, status, COUNT(*) FROM deliveries`, nil
+	}
+	rows, err := db.read.QueryContext(ctx, q+` GROUP BY channel, status ORDER BY channel, status`, args...)
 	if err != nil {
 		return nil, err
 	}

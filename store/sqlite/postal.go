@@ -223,8 +223,8 @@ func (db *DB) RecordBounce(ctx context.Context, b relais.EmailBounce) (bool, err
 			kind = "hard"
 		}
 		detail := strings.TrimSpace(fmt.Sprintf("%s bounce: %s %s %s", kind, b.Action, b.Status, b.Diagnostic))
-		_, err = tx.ExecContext(ctx, `INSERT INTO delivery_events (delivery_id, status, detail, at)
-			SELECT id, status, ?, ? FROM deliveries WHERE id = ?`, detail, ms(at), b.DeliveryID)
+		_, err = tx.ExecContext(ctx, `INSERT INTO delivery_events (delivery_id, status, detail, at, note)
+			SELECT id, status, ?, ?, 1 FROM deliveries WHERE id = ?`, detail, ms(at), b.DeliveryID)
 		return err
 	})
 	return inserted, err

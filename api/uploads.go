@@ -1,0 +1,445 @@
+package api
+
+// Resumable uploads with the tus protocol (https://tus.io/protocols/resumable-upload, version 1.0.0),
+// served by tusd's handler at /api/v1/uploads:
+//
+//	POST   /api/v1/uploads        Upload-Length, Upload-Metadata (filename, filetype) -> 201, Location
+//	HEAD   /api/v1/uploads/{id}   -> Upload-Offset: how many bytes the server has
+//	PATCH  /api/v1/uploads/{id}   Upload-Offset, application/offset+octet-stream body -> new Upload-Offset
+//	DELETE /api/v1/uploads/{id}   gives the upload up
+//
+// A finished upload becomes a lesson through POST /api/v1/lessons with its id in the 'upload' field.
+// Partial uploads are files under MEDIA_DIR/uploads/tus (ID and ID.info); tusd never expires them, so
+// SweepUploads removes those untouched for UploadExpiry.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tus/tusd/v2/pkg/filelocker"
+	"github.com/tus/tusd/v2/pkg/filestore"
+	"github.com/tus/tusd/v2/pkg/handler"
+	expslog "golang.org/x/exp/slog"
+
+	relais "github.com/relais-edu/relais"
+)
+
+const uploadsPath = "/api/v1/uploads"
+
+// UploadExpiry is how long a partial upload is kept after its last byte arrived.
+const UploadExpiry = 24 * time.Hour
+
+// ownerKey is the metadata key holding the id of the user who created an upload. The server sets it:
+// a client's own value is replaced.
+const ownerKey = "owner"
+
+// uploadIDRe matches the ids filestore makes (32 hex digits); anything else is no upload of ours.
+var uploadIDRe = regexp.MustCompile(`^[0-9a-f]{16,64}$`)
+
+// uploads is the tus side of the API: tusd on a file store under dir.
+type uploads struct {
+	dir    string
+	store  filestore.FileStore
+	locker filelocker.FileLocker
+	tus    http.Handler
+	max    int64
+}
+
+func newUploads(cfg Config, log *slog.Logger) *uploads {
+	u := &uploads{dir: filepath.Join(cfg.MediaDir, "uploads", "tus"), max: cfg.MaxUploadBytes}
+	u.store = filestore.New(u.dir)
+	u.locker = filelocker.New(u.dir)
+	// A resumed upload asks the interrupted request to let go of its lock: poll for that often.
+	u.locker.HolderPollInterval, u.locker.AcquirerPollInterval = 250*time.Millisecond, 100*time.Millisecond
+	// Only the core, termination and locking: no concatenation (it would read other users' uploads)
+	// and no deferred length (the size is checked before any byte is taken).
+	composer := handler.NewStoreComposer()
+	composer.UseCore(u.store)
+	composer.UseTerminater(u.store)
+	u.locker.UseIn(composer)
+	h, err := handler.NewUnroutedHandler(handler.Config{
+		StoreComposer:             composer,
+		BasePath:                  uploadsPath + "/",
+		MaxSize:                   cfg.MaxUploadBytes,
+		DisableDownload:           true,
+		Cors:                      &handler.CorsConfig{Disable: true}, // same origin only: the UI forwards
+		Logger:                    expslog.New(tusLog{log.Handler()}),
+		PreUploadCreateCallback:   u.preCreate,
+		PreFinishResponseCallback: u.preFinish,
+		AcquireLockTimeout:        10 * time.Second,
+	})
+	if err != nil {
+		panic(fmt.Sprintf("tusd configuration: %v", err)) // a programming error: the config above is fixed
+	}
+	u.tus = h.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodPost:
+			h.PostFile(w, r)
+		case http.MethodHead:
+			h.HeadFile(w, r)
+		case http.MethodPatch:
+			h.PatchFile(w, r)
+		case http.MethodDelete:
+			h.DelFile(w, r)
+		}
+	}))
+	return u
+}
+
+// serveUpload is every tus route: the size is checked before an upload is made, and only its owner
+// reaches an upload.
+func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	id := r.PathValue("id")
+	if r.Method == http.MethodPost {
+		if err := s.uploads.checkLength(r.Header); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(s.uploads.dir, 0o750); err != nil {
+			return err
+		}
+	} else if _, err := s.uploads.owned(ctx, id, userFrom(ctx).ID); err != nil {
+		return err
+	}
+	// tusd reads the upload id from the path, as if the base path had been stripped.
+	r2 := r.Clone(ctx)
+	r2.URL.Path, r2.URL.RawPath = "/"+id, ""
+	r2.Header.Del("X-HTTP-Method-Override") // the route decided the method and what it may reach
+	if r2.Header.Get("X-Request-Id") == "" {
+		r2.Header.Set("X-Request-Id", w.Header().Get("X-Request-Id")) // tusd logs it
+	}
+	s.uploads.tus.ServeHTTP(&tusWriter{ResponseWriter: w, reqID: w.Header().Get("X-Request-Id")}, r2)
+	return nil
+}
+
+// checkLength refuses an upload without a size, or larger than the limit, before it exists.
+func (u *uploads) checkLength(h http.Header) error {
+	v := h.Get("Upload-Length")
+	if v == "" {
+		return relais.Errorf(relais.EINVALID, "Declare the file's size in the Upload-Length header: uploads of unknown length are not accepted.")
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return relais.Errorf(relais.EINVALID, "Upload-Length %q is not a size in bytes.", v)
+	}
+	if n > u.max {
+		return relais.Errorf(relais.ETOOLARGE, "The file is %s, larger than the limit of %s. Shorten the lesson or lower its resolution.",
+			humanBytes(n), humanBytes(u.max))
+	}
+	return nil
+}
+
+// owned returns the upload's info when it exists and belongs to userID; another user's upload is
+// reported as not found, so ids leak nothing.
+func (u *uploads) owned(ctx context.Context, id, userID string) (handler.FileInfo, error) {
+	notFound := relais.Errorf(relais.ENOTFOUND, "Upload %q not found: it was finished and used, given up, or left unfinished for more than %d hours. Upload the file again.",
+		id, int(UploadExpiry.Hours()))
+	if !uploadIDRe.MatchString(id) {
+		return handler.FileInfo{}, notFound
+	}
+	up, err := u.store.GetUpload(ctx, id)
+	if errors.Is(err, handler.ErrNotFound) {
+		return handler.FileInfo{}, notFound
+	} else if err != nil {
+		return handler.FileInfo{}, fmt.Errorf("upload %s: %w", id, err)
+	}
+	info, err := up.GetInfo(ctx)
+	if err != nil {
+		return info, fmt.Errorf("upload %s: %w", id, err)
+	}
+	if info.MetaData[ownerKey] != userID {
+		return handler.FileInfo{}, notFound
+	}
+	return info, nil
+}
+
+// preCreate checks an upload before tusd makes it: a named video or audio file of a known, non-zero
+// size. It records the owner in the upload's metadata.
+func (u *uploads) preCreate(hook handler.HookEvent) (handler.HTTPResponse, handler.FileInfoChanges, error) {
+	var none handler.FileInfoChanges
+	user := userFrom(hook.Context)
+	if user.ID == "" {
+		return handler.HTTPResponse{}, none, handler.NewError("ERR_UNAUTHORIZED", "Send an API token.", http.StatusUnauthorized)
+	}
+	info := hook.Upload
+	if info.SizeIsDeferred {
+		return handler.HTTPResponse{}, none, tusError(relais.Errorf(relais.EINVALID, "Declare the file's size in the Upload-Length header: uploads of unknown length are not accepted."))
+	}
+	if info.Size == 0 {
+		return handler.HTTPResponse{}, none, tusError(relais.Errorf(relais.EINVALID, "The media file is empty."))
+	}
+	name, typ := strings.TrimSpace(info.MetaData["filename"]), strings.ToLower(strings.TrimSpace(info.MetaData["filetype"]))
+	if name == "" || typ == "" {
+		return handler.HTTPResponse{}, none, tusError(relais.Errorf(relais.EINVALID,
+			"Name the file and its type in the Upload-Metadata header (filename and filetype, e.g. video/mp4)."))
+	}
+	if err := mediaTypeOK(typ); err != nil {
+		return handler.HTTPResponse{}, none, tusError(err)
+	}
+	name = filepath.Base(strings.ReplaceAll(name, `\`, "/"))
+	if len(name) > 255 {
+		name = name[len(name)-255:]
+	}
+	return handler.HTTPResponse{}, handler.FileInfoChanges{MetaData: handler.MetaData{
+		"filename": name, "filetype": typ, ownerKey: user.ID}}, nil
+}
+
+// mediaTypeOK accepts a declared video or audio type, and says what to do with anything else.
+func mediaTypeOK(typ string) error {
+	switch {
+	case strings.HasPrefix(typ, "video/"), strings.HasPrefix(typ, "audio/"):
+		return nil
+	case typ == "application/pdf":
+		return relais.Errorf(relais.EINVALID, "This is a PDF document: attach it as the lesson's worksheet, and upload the recording of the lesson here.")
+	case strings.HasPrefix(typ, "text/"):
+		return relais.Errorf(relais.EINVALID, "This is a text file, not a recording: put the lesson text in the 'text' field, and upload the video or audio recording here.")
+	case strings.HasPrefix(typ, "image/"):
+		return relais.Errorf(relais.EINVALID, "This is a picture, not a video or audio file. Upload the recording of the lesson.")
+	}
+	return relais.Errorf(relais.EINVALID, "Only video or audio files can be uploaded here, and this one says it is %s. Export the lesson from your camera or editing app as MP4.", typ)
+}
+
+// preFinish looks at the first bytes of a finished upload, as a direct upload's are looked at.
+func (u *uploads) preFinish(hook handler.HookEvent) (handler.HTTPResponse, error) {
+	if err := sniffFile(hook.Upload.Storage["Path"]); err != nil {
+		return handler.HTTPResponse{}, tusError(err)
+	}
+	return handler.HTTPResponse{}, nil
+}
+
+// sniffFile applies sniffMedia to the start of a file.
+func sniffFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	head := make([]byte, 512)
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return sniffMedia(head[:n])
+}
+
+// tusError turns an application error into tusd's, so that the client reads its message. Internal
+// errors are left to tusd, which logs them.
+func tusError(err error) error {
+	code := relais.ErrorCode(err)
+	if code == relais.EINTERNAL {
+		return err
+	}
+	return handler.NewError("ERR_"+strings.ToUpper(code), relais.ErrorMessage(err), codes[code])
+}
+
+// claimedUpload is a finished upload held for a lesson: its file, and its lock until release.
+type claimedUpload struct {
+	u    *uploads
+	id   string
+	path string
+	name string
+	lock handler.Lock
+}
+
+// claim finds the caller's finished upload named by ref (its id or URL), checks its first bytes and
+// locks it. An upload that is not media is removed: it can never become a lesson.
+func (u *uploads) claim(ctx context.Context, ref, userID string) (*claimedUpload, error) {
+	id := strings.TrimSpace(ref)
+	if p, err := url.Parse(id); err == nil && strings.Contains(p.Path, "/") {
+		id = p.Path[strings.LastIndex(strings.TrimRight(p.Path, "/"), "/")+1:]
+		id = strings.TrimRight(id, "/")
+	}
+	if !uploadIDRe.MatchString(id) {
+		return nil, relais.Errorf(relais.EINVALID, "The 'upload' field must be the id or URL of an upload made at %s/.", uploadsPath)
+	}
+	info, err := u.owned(ctx, id, userID)
+	if err != nil {
+		return nil, err
+	}
+	// Checked before locking: taking the lock would interrupt a transfer still under way.
+	if info.Offset != info.Size {
+		return nil, unfinished(info)
+	}
+	lock, err := u.locker.NewLock(id)
+	if err != nil {
+		return nil, err
+	}
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := lock.Lock(lctx, func() {}); errors.Is(err, handler.ErrLockTimeout) {
+		return nil, relais.Errorf(relais.ECONFLICT, "Upload %s is busy; try again in a moment.", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("lock upload %s: %w", id, err)
+	}
+	c := &claimedUpload{u: u, id: id, lock: lock}
+	if info, err = u.owned(ctx, id, userID); err != nil { // used by a request that held the lock before us
+		c.release()
+		return nil, err
+	}
+	if info.Offset != info.Size {
+		c.release()
+		return nil, unfinished(info)
+	}
+	c.path, c.name = info.Storage["Path"], info.MetaData["filename"]
+	if err := sniffFile(c.path); err != nil {
+		if relais.ErrorCode(err) != relais.EINTERNAL {
+			c.remove()
+		}
+		c.release()
+		return nil, err
+	}
+	return c, nil
+}
+
+func unfinished(info handler.FileInfo) error {
+	return relais.Errorf(relais.ECONFLICT, "Upload %s is not finished: the server has %d of its %d bytes. Resume it, then create the lesson.",
+		info.ID, info.Offset, info.Size)
+}
+
+// remove deletes what is left of the upload (its data is gone once moved into a lesson).
+func (c *claimedUpload) remove() {
+	for _, p := range []string{c.path, filepath.Join(c.u.dir, c.id+".info")} {
+		if p != "" {
+			os.Remove(p)
+		}
+	}
+}
+
+func (c *claimedUpload) release() { c.lock.Unlock() }
+
+// SweepUploads removes uploads, finished or not, that received nothing since before now minus
+// UploadExpiry, and returns how many it removed.
+func (s *Server) SweepUploads(now time.Time) (int, error) {
+	u := s.uploads
+	infos, err := filepath.Glob(filepath.Join(u.dir, "*.info"))
+	if err != nil {
+		return 0, err
+	}
+	removed := 0
+	var errs []error
+	for _, infoPath := range infos {
+		id := strings.TrimSuffix(filepath.Base(infoPath), ".info")
+		data := filepath.Join(u.dir, id)
+		last := time.Time{}
+		for _, p := range []string{infoPath, data} {
+			if st, err := os.Stat(p); err == nil && st.ModTime().After(last) {
+				last = st.ModTime()
+			}
+		}
+		if now.Sub(last) < UploadExpiry {
+			continue
+		}
+		for _, p := range []string{data, infoPath, filepath.Join(u.dir, id+".lock"), filepath.Join(u.dir, id+".stop")} {
+			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, err)
+			}
+		}
+		removed++
+	}
+	return removed, errors.Join(errs...)
+}
+
+// RunUploadSweep sweeps expired uploads now and then every interval, until ctx ends.
+func (s *Server) RunUploadSweep(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if n, err := s.SweepUploads(s.now()); err != nil {
+			s.log.Warn("sweep expired uploads", "removed", n, "err", err)
+		} else if n > 0 {
+			s.log.Info("swept expired uploads", "removed", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// tusWriter makes the Location tusd answers a path (tusd builds an absolute URL from the request,
+// which is wrong behind a TLS proxy), and shows internal errors as the rest of the API does: the
+// details are in tusd's log, not in the answer.
+type tusWriter struct {
+	http.ResponseWriter
+	reqID    string
+	wrote    bool
+	internal bool
+}
+
+func (w *tusWriter) WriteHeader(code int) {
+	if w.wrote {
+		return
+	}
+	w.wrote = true
+	h := w.Header()
+	if loc, err := url.Parse(h.Get("Location")); err == nil && strings.HasPrefix(loc.Path, uploadsPath+"/") {
+		h.Set("Location", loc.Path)
+	}
+	if code >= 500 {
+		w.internal = true
+		msg := "Internal error; quote request id " + w.reqID + " to the administrator.\n"
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+		h.Set("Content-Length", strconv.Itoa(len(msg)))
+		w.ResponseWriter.WriteHeader(code)
+		io.WriteString(w.ResponseWriter, msg)
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *tusWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.internal {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *tusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// tusLog passes tusd's warnings and errors to the API's log; its per-request chatter stays out.
+type tusLog struct{ h slog.Handler }
+
+func (l tusLog) Enabled(_ context.Context, level expslog.Level) bool {
+	return level >= expslog.LevelWarn
+}
+
+func (l tusLog) Handle(ctx context.Context, r expslog.Record) error {
+	level := slog.Level(r.Level)
+	if r.Message == "BodyReadError" {
+		level = slog.LevelInfo // a dropped connection: the client resumes
+	}
+	rec := slog.NewRecord(r.Time, level, "tusd: "+r.Message, r.PC)
+	r.Attrs(func(a expslog.Attr) bool {
+		rec.AddAttrs(slog.Any(a.Key, a.Value.Any()))
+		return true
+	})
+	if !l.h.Enabled(ctx, level) {
+		return nil
+	}
+	return l.h.Handle(ctx, rec)
+}
+
+func (l tusLog) WithAttrs(as []expslog.Attr) expslog.Handler {
+	out := make([]slog.Attr, len(as))
+	for i, a := range as {
+		out[i] = slog.Any(a.Key, a.Value.Any())
+	}
+	return tusLog{l.h.WithAttrs(out)}
+}
+
+func (l tusLog) WithGroup(name string) expslog.Handler { return tusLog{l.h.WithGroup(name)} }

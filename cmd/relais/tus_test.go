@@ -1,0 +1,212 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// cutProxy forwards TCP connections to target and, once, cuts the connection that carries the
+// cutAfter-th byte sent to the server, as a dropped mobile connection would.
+type cutProxy struct {
+	ln       net.Listener
+	target   string
+	cutAfter int64
+
+	mu    sync.Mutex
+	sent  int64 // bytes forwarded to the server
+	cut   bool
+	conns []net.Conn
+}
+
+func newCutProxy(t *testing.T, target string, cutAfter int64) *cutProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{ln: ln, target: target, cutAfter: cutAfter}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go p.pipe(c)
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, c := range p.conns {
+			c.Close()
+		}
+	})
+	return p
+}
+
+func (p *cutProxy) URL() string { return "http://" + p.ln.Addr().String() }
+
+func (p *cutProxy) pipe(client net.Conn) {
+	server, err := net.Dial("tcp", p.target)
+	if err != nil {
+		client.Close()
+		return
+	}
+	p.mu.Lock()
+	p.conns = append(p.conns, client, server)
+	p.mu.Unlock()
+	go func() {
+		io.Copy(client, server)
+		client.Close()
+	}()
+	defer server.Close()
+	buf := make([]byte, 16<<10)
+	for {
+		n, err := client.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			keep, cut := n, false
+			if !p.cut && p.sent+int64(n) >= p.cutAfter {
+				keep, cut = int(p.cutAfter-p.sent), true
+				p.cut = true
+			}
+			p.sent += int64(keep)
+			p.mu.Unlock()
+			if _, werr := server.Write(buf[:keep]); werr != nil || cut {
+				client.Close()
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (p *cutProxy) stats() (sent int64, cut bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sent, p.cut
+}
+
+// TestLessonUploadResumes cuts the connection in the middle of `relais lesson upload` and checks that
+// the command resumed from the server's offset, not from zero, and that the lesson was made from the
+// exact bytes of the file and processed.
+func TestLessonUploadResumes(t *testing.T) {
+	r := newRig(t, nil)
+	dir := t.TempDir()
+	md := filepath.Join(dir, "lesson.md")
+	os.WriteFile(md, []byte(e2eMarkdown), 0o600)
+	videoPath := makeVideo(t, 2)
+	video, err := os.ReadFile(videoPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := int64(len(video))
+	u, _ := url.Parse(r.app.URL())
+	proxy := newCutProxy(t, u.Host, size/2)
+
+	var out, errOut strings.Builder
+	env := map[string]string{"RELAIS_SERVER": proxy.URL(), "RELAIS_TOKEN": r.teacher}
+	chunk := strconv.FormatInt(max(size/5, 1024), 10) // several PATCHes; the cut falls inside one
+	err = run(context.Background(), []string{"lesson", "upload", videoPath, "--text", md, "--title", "Fractions",
+		"--subject", "maths", "--grade", "5", "--language", "fr", "--chunk-size", chunk, "--resume-attempts", "3"},
+		&stdio{out: &out, err: &errOut, getenv: func(k string) string { return env[k] }})
+	text := out.String() + errOut.String()
+	if err != nil {
+		t.Fatalf("upload: %v\n%s", err, text)
+	}
+	sent, cut := proxy.stats()
+	t.Logf("%d-byte file, %d bytes through the proxy:\n%s", size, sent, text)
+	if !cut {
+		t.Fatalf("the proxy never cut the connection (%d bytes sent)\n%s", sent, text)
+	}
+	if n := strings.Count(text, "Connection lost: "); n != 1 {
+		t.Errorf("%d connection losses reported, want 1:\n%s", n, text)
+	}
+	m := regexp.MustCompile(`Resuming at byte (\d+) of (\d+)`).FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("no resume reported:\n%s", text)
+	}
+	at, _ := strconv.ParseInt(m[1], 10, 64)
+	if at <= 0 || at > size/2 || m[2] != strconv.FormatInt(size, 10) {
+		t.Errorf("resumed at byte %s of %s; want after 0 and at most the %d bytes before the cut, of %d", m[1], m[2], size/2, size)
+	}
+	// Everything that crossed the proxy, headers and the status polls included: far less than the file
+	// sent twice, as a restart from zero would need.
+	if sent >= 2*size {
+		t.Errorf("%d bytes crossed the proxy for a %d-byte file: the upload restarted", sent, size)
+	}
+	for _, want := range []string{"Uploading 100 %", "uploaded.", "is ready: 3 renditions, 4 digests, worksheet true."} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+	id := regexp.MustCompile(`Lesson (\d+) "Fractions" uploaded.`).FindStringSubmatch(text)
+	if id == nil {
+		t.Fatalf("no lesson id in:\n%s", text)
+	}
+	lid, _ := strconv.ParseInt(id[1], 10, 64)
+	l, err := r.app.store.Lesson(context.Background(), lid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(l.MediaPath)
+	if err != nil || !bytes.Equal(got, video) {
+		t.Errorf("the lesson's media is %d bytes (%v), not the %d of the file", len(got), err, size)
+	}
+	left, _ := filepath.Glob(filepath.Join(r.app.cfg.MediaDir, "uploads", "tus", "*"))
+	if len(left) != 0 {
+		t.Errorf("the used upload left %v", left)
+	}
+}
+
+// TestTusClientGivesUp stops after --resume-attempts when the server stays away, and says so.
+func TestTusClientGivesUp(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	f := filepath.Join(t.TempDir(), "a.mp4")
+	os.WriteFile(f, append([]byte{0, 0, 0, 0x18, 'f', 't', 'y', 'p'}, make([]byte, 100)...), 0o600)
+	var notes []string
+	up := &tusUpload{c: &apiClient{base: "http://" + addr, token: "x", http: http.DefaultClient}, chunk: 1 << 20, attempts: 2,
+		backoff: func(int) time.Duration { return time.Millisecond }, progress: func(int64, int64) {},
+		note: func(format string, args ...any) { notes = append(notes, fmt.Sprintf(format, args...)) }}
+	_, err = up.send(context.Background(), f)
+	if err == nil || !strings.Contains(err.Error(), "gave up after 2 retries") {
+		t.Errorf("send = %v, want it to give up after 2 retries", err)
+	}
+	if len(notes) != 2 {
+		t.Errorf("notes = %q, want 2 retries", notes)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"8MiB": 8 << 20, "512KiB": 512 << 10, "1048576": 1 << 20, "2 GiB": 2 << 30, "100B": 100} {
+		if got, err := parseSize(in); got != want || err != nil {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "0", "-1MiB", "8MB", "lots"} {
+		if _, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q) took it", in)
+		}
+	}
+}

@@ -1,0 +1,76 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	relais "github.com/relais-edu/relais"
+)
+
+// DeliveryTimeline sums the per-minute counts of delivery_minutes (kept by a trigger on
+// delivery_events, see migration 00005) into buckets: the rows read are the period's active minutes,
+// however many events they hold. From, To and Bucket must be whole minutes.
+func (db *DB) DeliveryTimeline(ctx context.Context, f relais.TimelineFilter) ([]relais.TimelineCount, error) {
+	if f.Bucket < time.Minute || f.Bucket%time.Minute != 0 || !f.From.Before(f.To) ||
+		f.From.UnixMilli()%60000 != 0 || f.To.UnixMilli()%60000 != 0 {
+		return nil, relais.Errorf(relais.EINVALID, "A timeline counts whole minutes: its start, end and bucket must be whole minutes, the start before the end.")
+	}
+	from, size := f.From.UnixMilli()/60000, int64(f.Bucket/time.Minute)
+	q := `SELECT (minute - ?) / ? AS bucket, channel, status, SUM(changes), SUM(opted_out) FROM delivery_minutes
+		WHERE minute >= ? AND minute < ?`
+	args := []any{from, size, from, f.To.UnixMilli() / 60000}
+	if f.LessonID > 0 {
+		q += ` AND lesson_id = ?`
+		args = append(args, f.LessonID)
+	}
+	q += ` GROUP BY bucket, channel, status ORDER BY bucket, channel, status`
+	return queryAll(ctx, db.read, func(row rowScanner) (relais.TimelineCount, error) {
+		var c relais.TimelineCount
+		var bucket int64
+		err := row.Scan(&bucket, &c.Channel, &c.Status, &c.Count, &c.OptedOut)
+		c.Start = f.From.Add(time.Duration(bucket*size) * time.Minute).UTC()
+		return c, err
+	}, q, args...)
+}
+
+// FailureCounts groups failures by channel, status and reason. For one lesson it reads the lesson's
+// failed deliveries on deliveries_lesson_status; for every lesson, the period's failures on the
+// partial index deliveries_failed, whose condition the query repeats word for word.
+func (db *DB) FailureCounts(ctx context.Context, f relais.FailureFilter) ([]relais.FailureCount, error) {
+	q := `SELECT channel, status, reason, COUNT(*) AS n FROM deliveries WHERE status IN ('failed', 'undelivered')`
+	var args []any
+	if f.LessonID > 0 {
+		q += ` AND lesson_id = ?`
+		args = append(args, f.LessonID)
+	}
+	if !f.From.IsZero() {
+		q += ` AND updated_at >= ?`
+		args = append(args, ms(f.From))
+	}
+	if !f.To.IsZero() {
+		q += ` AND updated_at < ?`
+		args = append(args, ms(f.To))
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	q += ` GROUP BY channel, status, reason ORDER BY n DESC, channel, status, reason LIMIT ?`
+	args = append(args, limit)
+	return queryAll(ctx, db.read, func(row rowScanner) (relais.FailureCount, error) {
+		var c relais.FailureCount
+		err := row.Scan(&c.Channel, &c.Status, &c.Reason, &c.Count)
+		return c, err
+	}, q, args...)
+}
+
+// DeliveriesStarted returns when the lesson's first delivery was planned.
+func (db *DB) DeliveriesStarted(ctx context.Context, lessonID int64) (time.Time, error) {
+	var first sql.NullInt64
+	if err := db.read.QueryRowContext(ctx, `SELECT MIN(created_at) FROM deliveries WHERE lesson_id = ?`,
+		lessonID).Scan(&first); err != nil || !first.Valid {
+		return time.Time{}, err
+	}
+	return fromMS(first.Int64), nil
+}

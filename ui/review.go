@@ -1,0 +1,300 @@
+package ui
+
+// Broadcast approval and the publishing plan: teachers submit their lessons, the media unit approves
+// or rejects them (with a reason the teacher reads on the lesson page), and reads a lesson's plan (how
+// many families each channel reaches, and whether the channels can carry it before the broadcast)
+// before publishing it.
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/api"
+	"github.com/relais-edu/relais/scheduler"
+)
+
+// approvalView is a lesson's broadcast approval on its page.
+type approvalView struct {
+	State     scheduler.ApprovalState // "" when never submitted
+	Text      string
+	Reason    string
+	When      string
+	CanSubmit bool
+}
+
+// lessonApproval reads a lesson's approval through the API and says whether the user may submit it:
+// a ready or published lesson not yet submitted, or rejected and submitted again.
+func (h *Handler) lessonApproval(ctx context.Context, c *reqCtx, l api.Lesson) (approvalView, error) {
+	var a scheduler.Approval
+	err := h.callAPIJSON(ctx, c, http.MethodGet, fmt.Sprintf("/api/v1/lessons/%d/approval", l.ID), nil, &a)
+	if err != nil && relais.ErrorCode(err) != relais.ENOTFOUND {
+		return approvalView{}, err
+	}
+	v := approvalView{State: a.State, Reason: a.Reason, Text: c.t("ap_none")}
+	if err == nil {
+		v.Text, v.When = c.t("ap_"+string(a.State)), a.UpdatedAt.UTC().Format("2006-01-02 15:04 UTC")
+	}
+	airable := l.Status == relais.LessonReady || l.Status == relais.LessonPublished
+	v.CanSubmit = airable && (v.State == "" || v.State == scheduler.Rejected) &&
+		(l.TeacherID == c.user.ID || c.user.CanSeeAllLessons())
+	return v, nil
+}
+
+// submitLesson puts a lesson forward for broadcast through the API.
+func (h *Handler) submitLesson(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	id, err := pathNumber(r, "Lesson")
+	if err == nil {
+		err = h.callAPIJSON(r.Context(), c, http.MethodPost, fmt.Sprintf("/api/v1/lessons/%d/submit", id), nil, nil)
+	}
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/ui/lessons/%d#approval", id), http.StatusSeeOther)
+}
+
+// reviewData is the list of lessons waiting for the media unit's decision.
+type reviewData struct {
+	Lessons []reviewRow
+	Notice  string
+}
+
+type reviewRow struct {
+	Lesson      relais.Lesson
+	StatusText  string
+	Length      string
+	SubmittedAt string
+	submitted   time.Time
+}
+
+func (h *Handler) review(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	q := r.URL.Query()
+	notice := ""
+	if id, err := strconv.ParseInt(q.Get("lesson"), 10, 64); err == nil {
+		switch q.Get("decided") {
+		case string(scheduler.Approved):
+			notice = fmt.Sprintf(c.t("review_approved_ok"), id)
+		case string(scheduler.Rejected):
+			notice = fmt.Sprintf(c.t("review_rejected_ok"), id)
+		}
+	}
+	h.showReview(w, r, c, http.StatusOK, "", notice)
+}
+
+func (h *Handler) showReview(w http.ResponseWriter, r *http.Request, c *reqCtx, status int, msg, notice string) {
+	rows, err := h.submittedLessons(r.Context(), c)
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	var data any = reviewData{Lessons: rows, Notice: notice}
+	if msg != "" {
+		data = pageError{msg: msg, data: data}
+	}
+	h.render(w, r, c, status, "ui_review", "review_title", data)
+}
+
+// submittedLessons pages through the lessons and keeps those waiting for a decision, the longest
+// waiting first. The store lists no approvals by state, so each lesson's approval is read in turn.
+func (h *Handler) submittedLessons(ctx context.Context, c *reqCtx) ([]reviewRow, error) {
+	gs, err := h.grids()
+	if err != nil {
+		return nil, err
+	}
+	var out []reviewRow
+	p := relais.Page{Limit: relais.MaxPageLimit}
+	for {
+		ls, err := h.store.Lessons(ctx, relais.LessonFilter{Page: p})
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range ls {
+			a, err := gs.Approval(ctx, l.ID)
+			if relais.ErrorCode(err) == relais.ENOTFOUND {
+				continue
+			} else if err != nil {
+				return nil, err
+			}
+			if a.State != scheduler.Submitted {
+				continue
+			}
+			out = append(out, reviewRow{Lesson: l, StatusText: c.t("st_" + string(l.Status)),
+				Length: lengthText(time.Duration(l.DurationMS) * time.Millisecond), submitted: a.UpdatedAt,
+				SubmittedAt: a.UpdatedAt.UTC().Format("2006-01-02 15:04 UTC")})
+		}
+		if len(ls) < p.Limit {
+			break
+		}
+		p.After = ls[len(ls)-1].ID
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].submitted.Before(out[j].submitted) })
+	return out, nil
+}
+
+func (h *Handler) approveLesson(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	h.decide(w, r, c, scheduler.Approved)
+}
+
+func (h *Handler) rejectLesson(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	h.decide(w, r, c, scheduler.Rejected)
+}
+
+// decide approves or rejects a submitted lesson through the API; a refusal (a rejection without a
+// reason, a lesson not submitted) is shown on the review page.
+func (h *Handler) decide(w http.ResponseWriter, r *http.Request, c *reqCtx, state scheduler.ApprovalState) {
+	id, err := pathNumber(r, "Lesson")
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	path, in := fmt.Sprintf("/api/v1/lessons/%d/approve", id), any(nil)
+	if state == scheduler.Rejected {
+		path, in = fmt.Sprintf("/api/v1/lessons/%d/reject", id), map[string]string{"reason": strings.TrimSpace(r.PostFormValue("reason"))}
+	}
+	if err := h.callAPIJSON(r.Context(), c, http.MethodPost, path, in, nil); err != nil {
+		if relais.ErrorCode(err) == relais.EINTERNAL {
+			h.fail(w, r, c, err)
+			return
+		}
+		h.showReview(w, r, c, statuses[relais.ErrorCode(err)], fmt.Sprintf(c.t("review_lesson_err"), id, relais.ErrorMessage(err)), "")
+		return
+	}
+	http.Redirect(w, r, "/ui/review?"+url.Values{"decided": {string(state)}, "lesson": {strconv.FormatInt(id, 10)}}.Encode(), http.StatusSeeOther)
+}
+
+// planData is a lesson's publishing plan with the form that sets its assumptions.
+type planData struct {
+	Lesson     api.Lesson
+	StatusText string
+	Form       planForm
+	Plan       *planView // nil when the API refused the assumptions
+	CanPublish bool
+}
+
+// planForm holds the plan's assumptions as typed; empty fields take the API's defaults.
+type planForm struct {
+	At             string // datetime-local, UTC
+	SMSRate        string
+	EmailRate      string
+	PostalLeadDays string
+}
+
+type planView struct {
+	At             string
+	Households     int64
+	FirstBroadcast string
+	Channels       []planChannel
+	Airings        []planAiring
+	Warnings       []string
+}
+
+type planChannel struct {
+	Name     string
+	Label    string
+	Count    int64
+	Skipped  int64
+	Estimate bool
+	Messages int64
+	Segments int64
+	Duration string
+	Finishes string
+	Deadline string
+	Late     bool
+}
+
+type planAiring struct {
+	Station string
+	Region  string
+	Kind    string
+	At      string
+}
+
+// planChannels is the order channels are shown in; others follow by name.
+var planChannels = []string{"sms", "sms_reminder", "email", "postal", "tv", "radio"}
+
+const planTime = "2006-01-02 15:04 -07:00"
+
+func (h *Handler) plan(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	l, err := h.apiLesson(r, c)
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	q := r.URL.Query()
+	d := planData{Lesson: l, StatusText: c.t("st_" + string(l.Status)), CanPublish: l.Status == relais.LessonReady,
+		Form: planForm{At: q.Get("at"), SMSRate: q.Get("sms_rate"), EmailRate: q.Get("email_rate"), PostalLeadDays: q.Get("postal_lead_days")}}
+	query := url.Values{}
+	if at := strings.TrimSpace(d.Form.At); at != "" {
+		// A datetime-local field gives minutes without a zone: the form says it is UTC.
+		if t, err := time.Parse("2006-01-02T15:04", at); err == nil {
+			at = t.Format(time.RFC3339)
+		}
+		query.Set("at", at)
+	}
+	for k, v := range map[string]string{"sms_rate": d.Form.SMSRate, "email_rate": d.Form.EmailRate, "postal_lead_days": d.Form.PostalLeadDays} {
+		if v = strings.TrimSpace(v); v != "" {
+			query.Set(k, v)
+		}
+	}
+	var sum scheduler.PlanSummary
+	err = h.callAPIJSON(r.Context(), c, http.MethodGet, fmt.Sprintf("/api/v1/lessons/%d/plan?%s", l.ID, query.Encode()), nil, &sum)
+	if err != nil {
+		if relais.ErrorCode(err) == relais.EINTERNAL {
+			h.fail(w, r, c, err)
+			return
+		}
+		h.render(w, r, c, statuses[relais.ErrorCode(err)], "ui_plan", "plan_title", pageError{msg: relais.ErrorMessage(err), data: d})
+		return
+	}
+	d.Plan = planFor(c, sum)
+	h.render(w, r, c, http.StatusOK, "ui_plan", "plan_title", d)
+}
+
+// planFor arranges a plan summary for the page.
+func planFor(c *reqCtx, sum scheduler.PlanSummary) *planView {
+	v := &planView{At: sum.At.Format(planTime), Households: sum.Households, Warnings: sum.Warnings}
+	if !sum.FirstBroadcast.IsZero() {
+		v.FirstBroadcast = sum.FirstBroadcast.Format(planTime)
+	}
+	names := slices.Clone(planChannels)
+	for _, m := range []map[string]int64{sum.Counts, sum.Skipped} {
+		for k := range m {
+			if !slices.Contains(names, k) {
+				names = append(names, k)
+			}
+		}
+	}
+	slices.Sort(names[len(planChannels):])
+	for _, name := range names {
+		e, hasEstimate := sum.Estimates[name]
+		if sum.Counts[name] == 0 && sum.Skipped[name] == 0 && !hasEstimate {
+			continue
+		}
+		ch := planChannel{Name: name, Label: name, Count: sum.Counts[name], Skipped: sum.Skipped[name], Estimate: hasEstimate}
+		if s := c.t("plan_ch_" + name); s != "plan_ch_"+name {
+			ch.Label = s
+		}
+		if hasEstimate {
+			ch.Messages, ch.Segments = e.Messages, e.Segments
+			ch.Duration = (time.Duration(e.Seconds * float64(time.Second))).Round(time.Second).String()
+			ch.Finishes = e.Finishes.Format(planTime)
+			if !e.Deadline.IsZero() {
+				ch.Deadline = e.Deadline.Format(planTime)
+				ch.Late = e.Finishes.After(e.Deadline)
+			}
+		}
+		v.Channels = append(v.Channels, ch)
+	}
+	for _, a := range sum.Airings {
+		v.Airings = append(v.Airings, planAiring{Station: a.Station, Region: a.Region, Kind: a.Kind, At: a.At.Format(planTime)})
+	}
+	return v
+}

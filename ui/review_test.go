@@ -1,0 +1,174 @@
+package ui
+
+import (
+	"context"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/scheduler"
+)
+
+// TestReview runs a lesson through approval: the teacher submits it from the lesson page, the media
+// unit rejects it with a reason the teacher then reads, the teacher submits it again, the media unit
+// approves it. Teachers cannot decide.
+func TestReview(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	teacher, other, media := f.browser("t1"), f.browser("t2"), f.browser("m")
+
+	_, body := teacher.get("/ui/lessons/1")
+	if !strings.Contains(body, `<section id="approval" aria-labelledby="approval-heading" data-state="">`) ||
+		!strings.Contains(body, "Not submitted for broadcast") || !strings.Contains(body, `id="submit-approval"`) {
+		t.Fatalf("lesson page before submission:\n%s", body)
+	}
+	if status, _, _ := other.postRedirect("/ui/lessons/1/submit", url.Values{}); status != 404 {
+		t.Errorf("another teacher submits: %d", status)
+	}
+	status, loc, _ := teacher.postRedirect("/ui/lessons/1/submit", url.Values{})
+	if status != 303 || loc != "/ui/lessons/1#approval" {
+		t.Fatalf("submit: %d %q", status, loc)
+	}
+	body = teacher.follow(status, loc)
+	if !strings.Contains(body, `data-state="submitted"`) || !strings.Contains(body, "Waiting for the media unit&#39;s review") ||
+		strings.Contains(body, `id="submit-approval"`) {
+		t.Errorf("lesson page after submission:\n%s", body)
+	}
+
+	for _, path := range []string{"/ui/lessons/1/approve", "/ui/lessons/1/reject"} {
+		if status, _, _ := teacher.postRedirect(path, url.Values{"reason": {"mine is fine"}}); status != 403 {
+			t.Errorf("teacher POST %s: %d, want 403", path, status)
+		}
+	}
+	if status, _ := teacher.get("/ui/review"); status != 403 {
+		t.Errorf("teacher opens the review: %d", status)
+	}
+
+	status, body = media.get("/ui/review")
+	if status != 200 || !strings.Contains(body, `<table id="review">`) ||
+		!regexp.MustCompile(`<tr id="review-1" data-lesson-id="1">\s*<th scope="row"><a href="/ui/lessons/1">&lt;script&gt;alert\(1\)&lt;/script&gt; Fractions</a></th><td>t1</td>`).MatchString(body) ||
+		strings.Contains(body, `id="review-2"`) {
+		t.Fatalf("review list: %d\n%s", status, body)
+	}
+	status, _, body = media.postRedirect("/ui/lessons/1/reject", url.Values{"reason": {"  "}})
+	if status != 400 || !strings.Contains(body, `role="alert"`) || !strings.Contains(body, "Lesson 1: Say why the lesson is rejected.") ||
+		!strings.Contains(body, `id="review-1"`) {
+		t.Errorf("reject without a reason: %d\n%s", status, body)
+	}
+	status, loc, _ = media.postRedirect("/ui/lessons/1/reject", url.Values{"reason": {"Le son est trop faible <b>ici</b>."}})
+	if status != 303 {
+		t.Fatalf("reject: %d", status)
+	}
+	body = media.follow(status, loc)
+	if !strings.Contains(body, "Lesson 1 is rejected; the teacher sees the reason.") || !strings.Contains(body, `id="review-empty"`) {
+		t.Errorf("review after the rejection:\n%s", body)
+	}
+	_, body = teacher.get("/ui/lessons/1")
+	if !strings.Contains(body, "Not approved for broadcast") ||
+		!strings.Contains(body, `<span id="approval-reason">Le son est trop faible &lt;b&gt;ici&lt;/b&gt;.</span>`) ||
+		!strings.Contains(body, `id="submit-approval"`) {
+		t.Errorf("teacher's page after the rejection:\n%s", body)
+	}
+
+	// Submitted again, then approved.
+	teacher.postRedirect("/ui/lessons/1/submit", url.Values{})
+	status, loc, _ = media.postRedirect("/ui/lessons/1/approve", url.Values{})
+	if status != 303 || !strings.Contains(media.follow(status, loc), "Lesson 1 is approved for broadcast.") {
+		t.Fatalf("approve: %d %q", status, loc)
+	}
+	a, err := f.store.Approval(ctx, 1)
+	if err != nil || a.State != scheduler.Approved || a.DecidedBy != "m" || a.Reason != "" {
+		t.Errorf("approval stored: %+v %v", a, err)
+	}
+	_, body = teacher.get("/ui/lessons/1")
+	if !strings.Contains(body, "Approved for broadcast") || strings.Contains(body, `id="submit-approval"`) || strings.Contains(body, "approval-reason") {
+		t.Errorf("teacher's page after the approval:\n%s", body)
+	}
+	// Deciding again is the API's conflict, shown on the review page.
+	status, _, body = media.postRedirect("/ui/lessons/1/approve", url.Values{})
+	if status != 409 || !strings.Contains(body, "Lesson 1: Lesson 1 is approved, not submitted.") {
+		t.Errorf("approve twice: %d\n%s", status, body)
+	}
+
+	// A lesson still processing cannot be put forward from its page.
+	l := relais.Lesson{Title: "En cours", Subject: "maths", Grade: 5, Language: "fr", TeacherID: "t1"}
+	f.store.CreateLesson(ctx, &l)
+	f.store.SetLessonStatus(ctx, l.ID, relais.LessonProcessing, "")
+	if _, body := teacher.get("/ui/lessons/3"); strings.Contains(body, `id="submit-approval"`) || !strings.Contains(body, "Not submitted for broadcast") {
+		t.Errorf("a processing lesson offers submission:\n%s", body)
+	}
+}
+
+// TestPlan shows a lesson's publishing plan: counts per channel, the first broadcast, and a capacity
+// warning when the SMS rate cannot send the digests before the broadcast.
+func TestPlan(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	f.seedGrid()
+	f.approve(1)
+	// Monday 2 March 2026, 09:00 in Almaty is 04:00 UTC.
+	if err := scheduler.New(f.store, f.store, nil).Assign(ctx, 1, 1, false); err != nil {
+		t.Fatal(err)
+	}
+	hs := []relais.Household{
+		{ExternalRef: "E", Region: "IDF", Language: "fr", Grades: []int{5}, Profile: relais.ProfileBroadband, Email: "e@example.org", Consent: true},
+		{ExternalRef: "P", Region: "IDF", Language: "fr", Grades: []int{5}, Profile: relais.ProfileOffline, PostalAddress: "1 rue de la Paix", Consent: true},
+	}
+	if err := f.store.UpsertHouseholds(ctx, hs); err != nil {
+		t.Fatal(err)
+	}
+	media := f.browser("m")
+	status, body := media.get("/ui/lessons/1/plan?at=2026-03-02T03:00")
+	if status != 200 {
+		t.Fatalf("plan: %d\n%s", status, body)
+	}
+	for _, want := range []string{
+		`<dd id="plan-households">5</dd>`, `<dd id="plan-first">2026-03-02 09:00 &#43;05:00</dd>`,
+		`<tr data-channel="sms"><th scope="row">SMS digest</th><td class="count">3</td>`,
+		`<tr data-channel="sms_reminder"><th scope="row">SMS reminder</th><td class="count">3</td>`,
+		`<tr data-channel="email"><th scope="row">Email</th><td class="count">1</td>`,
+		`<tr data-channel="tv"><th scope="row">TV</th><td class="count">5</td>`,
+		`<th scope="row">Balapan</th>`, `id="publish"`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("plan lacks %q", want)
+		}
+	}
+	// Postal packets posted now (five days ahead) arrive after a broadcast an hour away: that warning
+	// is there, the SMS one is not.
+	if !strings.Contains(body, `<div id="plan-warnings" class="warning" role="alert">`) || !strings.Contains(body, "postal: packets posted now") ||
+		strings.Contains(body, "sms: ") {
+		t.Errorf("plan warnings at the default rates:\n%s", body)
+	}
+	if !regexp.MustCompile(`<tr data-channel="postal" class="late"><th scope="row">Postal packet</th><td class="count">1</td>`).MatchString(body) {
+		t.Errorf("postal row not marked late:\n%s", body)
+	}
+
+	// At a thousandth of a segment a second, the six digest segments take 100 minutes: over capacity.
+	_, body = media.get("/ui/lessons/1/plan?at=2026-03-02T03:00&sms_rate=0.001&postal_lead_days=0")
+	if !strings.Contains(body, "sms: 3 messages take 1h40m0s and finish at 2026-03-02T04:40:00Z, after 2026-03-02T09:00:00&#43;05:00.") ||
+		!regexp.MustCompile(`<tr data-channel="sms" class="late">`).MatchString(body) || strings.Contains(body, "postal: packets") ||
+		!strings.Contains(body, `name="sms_rate" type="number" min="0" step="any" placeholder="10" value="0.001"`) {
+		t.Errorf("over capacity:\n%s", body)
+	}
+	// Generous rates and no postal lead: everything in time.
+	_, body = media.get("/ui/lessons/1/plan?at=2026-03-02T03:00&postal_lead_days=0")
+	if !strings.Contains(body, `id="plan-ok"`) || strings.Contains(body, "plan-warnings") {
+		t.Errorf("plan within capacity:\n%s", body)
+	}
+	status, body = media.get("/ui/lessons/1/plan?sms_rate=-1")
+	if status != 400 || !strings.Contains(body, "sms_rate must be a positive number.") || !strings.Contains(body, `id="plan-form"`) {
+		t.Errorf("negative rate: %d\n%s", status, body)
+	}
+	if _, body := media.get("/ui/publish"); !strings.Contains(body, `href="/ui/lessons/1/plan"`) {
+		t.Errorf("publish list without a plan link:\n%s", body)
+	}
+	if status, _ := f.browser("t1").get("/ui/lessons/1/plan"); status != 403 {
+		t.Errorf("teacher opens the plan: %d", status)
+	}
+	if status, _ := media.get("/ui/lessons/99/plan"); status != 404 {
+		t.Errorf("plan of a missing lesson: %d", status)
+	}
+}

@@ -1,0 +1,850 @@
+package ui
+
+// The broadcast pages of the media unit: stations, a station's week grid with slot assignment and
+// auto-fill, adding slots, and the EPG and playlist downloads. Pages read the grids from the store;
+// every change goes through the JSON API so its validation and roles apply.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/api"
+	"github.com/relais-edu/relais/scheduler"
+)
+
+// grids returns the store's broadcast grids.
+func (h *Handler) grids() (scheduler.Store, error) {
+	gs, ok := h.store.(scheduler.Store)
+	if !ok {
+		return nil, errors.New("the store keeps no broadcast grids")
+	}
+	return gs, nil
+}
+
+// callAPIJSON sends in (nil: no body) to the API as JSON and decodes its answer into out (nil: not read).
+// The API's refusal comes back as an application error with its message.
+func (h *Handler) callAPIJSON(ctx context.Context, c *reqCtx, method, path string, in, out any) error {
+	var body *bytes.Reader
+	ct := ""
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body, ct = bytes.NewReader(b), "application/json"
+	} else {
+		body = bytes.NewReader(nil)
+	}
+	rep, err := h.callAPI(ctx, c, method, path, ct, body)
+	if err != nil {
+		return err
+	}
+	if err := rep.err(); err != nil {
+		return err
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(rep.body.Bytes(), out); err != nil {
+		return fmt.Errorf("decode %s %s: %w", method, path, err)
+	}
+	return nil
+}
+
+// pathNumber reads the route's {id} as a positive number; what is the id's kind, for the message.
+func pathNumber(r *http.Request, what string) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, relais.Errorf(relais.ENOTFOUND, "%s %q not found.", what, r.PathValue("id"))
+	}
+	return id, nil
+}
+
+// formNumber reads a whole number from a form field; empty is 0.
+func formNumber(r *http.Request, c *reqCtx, name, label string) (int, error) {
+	v := strings.TrimSpace(r.PostFormValue(name))
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, relais.Errorf(relais.EINVALID, c.t("grid_err_number"), label, v)
+	}
+	return n, nil
+}
+
+// fileRelay streams an API file answer to the browser, as an attachment named filename when not
+// empty. An API refusal is kept, to be shown as an error page instead.
+type fileRelay struct {
+	w        http.ResponseWriter
+	header   http.Header
+	filename string
+	status   int
+	refused  *apiReply
+}
+
+func (d *fileRelay) Header() http.Header { return d.header }
+
+func (d *fileRelay) WriteHeader(code int) {
+	if d.status != 0 {
+		return
+	}
+	d.status = code
+	if code >= 400 {
+		d.refused = &apiReply{status: code, header: d.header}
+		return
+	}
+	for k, v := range d.header {
+		d.w.Header()[k] = v
+	}
+	if d.filename != "" {
+		d.w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": d.filename}))
+	}
+	d.w.WriteHeader(code)
+}
+
+func (d *fileRelay) Write(b []byte) (int, error) {
+	if d.status == 0 {
+		d.WriteHeader(http.StatusOK)
+	}
+	if d.refused != nil {
+		return d.refused.body.Write(b)
+	}
+	return d.w.Write(b)
+}
+
+// relayFile hands the request to the API at apiPath with query as the signed-in user and streams its
+// file answer (range requests included) as a download.
+func (h *Handler) relayFile(w http.ResponseWriter, r *http.Request, c *reqCtx, apiPath string, query url.Values, filename string) {
+	req := r.Clone(r.Context())
+	req.URL.Path, req.URL.RawPath, req.URL.RawQuery, req.RequestURI = apiPath, "", query.Encode(), ""
+	req.Header.Del("Cookie")
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	d := &fileRelay{w: w, header: http.Header{}, filename: filename}
+	h.api.ServeHTTP(d, req)
+	if d.status == 0 {
+		d.WriteHeader(http.StatusOK)
+	}
+	if d.refused != nil {
+		h.fail(w, r, c, d.refused.err())
+	}
+}
+
+// stationsData is the stations page.
+type stationsData struct {
+	Stations []scheduler.Station
+	Form     scheduler.Station // the add-station form's values
+	Zones    []string
+}
+
+// commonZones are suggested in the time zone field; any IANA name is accepted.
+var commonZones = []string{"Europe/Paris", "Asia/Almaty", "Asia/Aqtobe", "Asia/Oral", "Africa/Dakar", "Africa/Abidjan",
+	"America/Port-au-Prince", "Indian/Reunion", "UTC"}
+
+func (h *Handler) stations(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	h.showStations(w, r, c, http.StatusOK, "", scheduler.Station{Kind: relais.StationTV, Playout: scheduler.FormatFFplayout})
+}
+
+func (h *Handler) showStations(w http.ResponseWriter, r *http.Request, c *reqCtx, status int, msg string, form scheduler.Station) {
+	gs, err := h.grids()
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	d := stationsData{Form: form, Zones: commonZones}
+	if d.Stations, err = gs.Stations(r.Context()); err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	var data any = d
+	if msg != "" {
+		data = pageError{msg: msg, data: d}
+	}
+	h.render(w, r, c, status, "ui_stations", "grid_stations", data)
+}
+
+// createStation adds a station through the API and opens its (empty) grid.
+func (h *Handler) createStation(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	in := scheduler.Station{
+		Name: strings.TrimSpace(r.PostFormValue("name")), Kind: relais.StationKind(r.PostFormValue("kind")),
+		Region: strings.TrimSpace(r.PostFormValue("region")), TimeZone: strings.TrimSpace(r.PostFormValue("time_zone")),
+		ServiceName: strings.TrimSpace(r.PostFormValue("service_name")), Playout: scheduler.PlayoutFormat(r.PostFormValue("playout_format")),
+		Provider: strings.TrimSpace(r.PostFormValue("provider")),
+	}
+	var out scheduler.Station
+	if err := h.callAPIJSON(r.Context(), c, http.MethodPost, "/api/v1/stations", in, &out); err != nil {
+		if relais.ErrorCode(err) == relais.EINTERNAL {
+			h.fail(w, r, c, err)
+			return
+		}
+		h.showStations(w, r, c, statuses[relais.ErrorCode(err)], relais.ErrorMessage(err), in)
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/ui/grid?station=%d", out.ID), http.StatusSeeOther)
+}
+
+// gridData is a station's week: days as columns, start times as rows, in the station's zone.
+type gridData struct {
+	Stations   []scheduler.Station
+	Station    scheduler.Station // zero when there is no station yet
+	Zone       string            // the zone and its offset at the start of the week
+	ZoneChange bool              // the offset changes during the week (daylight saving)
+	Week       string            // Monday, YYYY-MM-DD
+	Sunday     string
+	Prev, Next string // the neighbouring weeks' Mondays
+	Days       []gridDay
+	Rows       []gridRow
+	Slots      int // slots this week
+	Notice     string
+	Fill       *scheduler.FillReport
+	FillFrom   string
+	FillTo     string
+	FillAll    bool   // the auto-fill form covers every station
+	Open       string // the add form shown open: template, slot or exception
+	TplForm    map[string]string
+	SlotForm   map[string]string
+	Weekdays   []weekdayBox
+	Languages  []string
+}
+
+// gridDay is a column of the grid.
+type gridDay struct {
+	Date      string
+	Name      string
+	Offset    string // "UTC+05:00"
+	Today     bool
+	Cancelled string // the reason of a cancelled day; "" otherwise
+	Playlist  string // the day's playlist download
+}
+
+// gridRow is one start time of the week.
+type gridRow struct {
+	Start string
+	Cells []*slotView // one per day; nil: no slot then
+}
+
+// slotView is a slot as the grid shows it.
+type slotView struct {
+	ID       int64
+	Day      string
+	Start    string
+	End      string
+	Minutes  int
+	Grade    int
+	Subject  string
+	Language string
+	Rerun    bool
+	Lesson   *relais.Lesson
+	Length   string   // the lesson's length on this station
+	Overrun  string   // why the lesson is longer than the slot; "" when it fits
+	Problems []string // other conflicts of the assignment
+	Options  []slotOption
+}
+
+// slotOption is an approved lesson offered for an empty slot.
+type slotOption struct {
+	Value    string // the lesson id, with ":rerun" for a lesson already scheduled
+	Label    string
+	Disabled bool
+}
+
+// weekdayBox is a weekday checkbox of the template form.
+type weekdayBox struct {
+	Value   int
+	Name    string
+	Checked bool
+}
+
+func (h *Handler) grid(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	q := r.URL.Query()
+	h.showGrid(w, r, c, http.StatusOK, q.Get("station"), q.Get("week"), "", func(d *gridData) {
+		d.Notice = gridNotice(c, q)
+	})
+}
+
+// gridNotice says what the last change did, from the redirect's query.
+func gridNotice(c *reqCtx, q url.Values) string {
+	var parts []string
+	if n, err := strconv.Atoi(q.Get("added")); err == nil {
+		parts = append(parts, fmt.Sprintf(c.t("grid_added"), n))
+	}
+	if n, err := strconv.Atoi(q.Get("skipped")); err == nil && n > 0 {
+		parts = append(parts, fmt.Sprintf(c.t("grid_skipped"), n))
+	}
+	if n, err := strconv.Atoi(q.Get("removed")); err == nil {
+		parts = append(parts, fmt.Sprintf(c.t("grid_removed"), n))
+	}
+	return strings.Join(parts, " ")
+}
+
+// showGrid renders the grid of a station (empty: the first) and week (empty: this week in the station's
+// zone), with msg as the page's error when not empty; edit adds to the data.
+func (h *Handler) showGrid(w http.ResponseWriter, r *http.Request, c *reqCtx, status int, station, week, msg string, edit func(*gridData)) {
+	d, err := h.gridData(r.Context(), c, station, week)
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	if edit != nil {
+		edit(&d)
+	}
+	var data any = d
+	if msg != "" {
+		data = pageError{msg: msg, data: d}
+	}
+	h.render(w, r, c, status, "ui_grid", "grid_title", data)
+}
+
+// refuseOnGrid shows an API refusal on the grid (internal errors get the error page).
+func (h *Handler) refuseOnGrid(w http.ResponseWriter, r *http.Request, c *reqCtx, err error, station int64, week, prefix string, edit func(*gridData)) {
+	if relais.ErrorCode(err) == relais.EINTERNAL {
+		h.fail(w, r, c, err)
+		return
+	}
+	h.showGrid(w, r, c, statuses[relais.ErrorCode(err)], strconv.FormatInt(station, 10), week, prefix+relais.ErrorMessage(err), edit)
+}
+
+// mondayOf returns the Monday of the week of day (a civil date at UTC midnight).
+func mondayOf(day time.Time) time.Time {
+	return day.AddDate(0, 0, -((int(day.Weekday()) + 6) % 7))
+}
+
+// civilDate is the date of t on its own clock, at UTC midnight.
+func civilDate(t time.Time) time.Time {
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+func utcOffset(t time.Time) string { return "UTC" + t.Format("-07:00") }
+
+func (h *Handler) gridData(ctx context.Context, c *reqCtx, station, week string) (gridData, error) {
+	d := gridData{Languages: relais.Languages, TplForm: map[string]string{}, SlotForm: map[string]string{}}
+	gs, err := h.grids()
+	if err != nil {
+		return d, err
+	}
+	if d.Stations, err = gs.Stations(ctx); err != nil {
+		return d, err
+	}
+	if len(d.Stations) == 0 {
+		if station != "" {
+			return d, relais.Errorf(relais.ENOTFOUND, "Station %q not found.", station)
+		}
+		return d, nil
+	}
+	d.Station = d.Stations[0]
+	if station != "" {
+		id, _ := strconv.ParseInt(station, 10, 64)
+		i := slices.IndexFunc(d.Stations, func(s scheduler.Station) bool { return s.ID == id })
+		if i < 0 {
+			return d, relais.Errorf(relais.ENOTFOUND, "Station %q not found.", station)
+		}
+		d.Station = d.Stations[i]
+	}
+	loc, err := d.Station.Location()
+	if err != nil {
+		return d, err
+	}
+	now := h.now().In(loc)
+	day := civilDate(now)
+	if week != "" {
+		if day, err = time.Parse(time.DateOnly, week); err != nil {
+			return d, relais.Errorf(relais.EINVALID, c.t("grid_err_week"), week)
+		}
+	}
+	monday := mondayOf(day)
+	sunday := monday.AddDate(0, 0, 6)
+	d.Week, d.Sunday = monday.Format(time.DateOnly), sunday.Format(time.DateOnly)
+	d.Prev, d.Next = monday.AddDate(0, 0, -7).Format(time.DateOnly), monday.AddDate(0, 0, 7).Format(time.DateOnly)
+	d.FillFrom, d.FillTo = d.Week, d.Sunday
+
+	exc, err := gs.Exceptions(ctx, d.Station.ID)
+	if err != nil {
+		return d, err
+	}
+	cancelled := map[string]string{}
+	for _, e := range exc {
+		cancelled[e.Day] = e.Reason
+		if e.Reason == "" {
+			cancelled[e.Day] = "—"
+		}
+	}
+	col := map[string]int{}
+	for i := range 7 {
+		dt := monday.AddDate(0, 0, i)
+		noon := time.Date(dt.Year(), dt.Month(), dt.Day(), 12, 0, 0, 0, loc)
+		gd := gridDay{Date: dt.Format(time.DateOnly), Name: c.t(fmt.Sprintf("grid_wd%d", dt.Weekday())), Offset: utcOffset(noon),
+			Today: dt.Equal(civilDate(now)), Cancelled: cancelled[dt.Format(time.DateOnly)]}
+		gd.Playlist = fmt.Sprintf("/ui/stations/%d/playlist?date=%s", d.Station.ID, gd.Date)
+		if i == 0 {
+			d.Zone = d.Station.TimeZone + " (" + gd.Offset + ")"
+		} else if gd.Offset != d.Days[0].Offset {
+			d.ZoneChange = true
+		}
+		col[gd.Date] = i
+		d.Days = append(d.Days, gd)
+	}
+
+	slots, err := gs.Slots(ctx, scheduler.SlotFilter{StationID: d.Station.ID, From: d.Week, To: d.Sunday})
+	if err != nil {
+		return d, err
+	}
+	d.Slots = len(slots)
+	views, err := h.slotViews(ctx, c, gs, d.Station, loc, slots)
+	if err != nil {
+		return d, err
+	}
+	rows := map[string]*gridRow{}
+	var starts []string
+	for _, v := range views {
+		row, ok := rows[v.Start]
+		if !ok {
+			row = &gridRow{Start: v.Start, Cells: make([]*slotView, 7)}
+			rows[v.Start] = row
+			starts = append(starts, v.Start)
+		}
+		row.Cells[col[v.Day]] = v
+	}
+	slices.Sort(starts)
+	for _, s := range starts {
+		d.Rows = append(d.Rows, *rows[s])
+	}
+	for _, wd := range []int{1, 2, 3, 4, 5, 6, 0} {
+		d.Weekdays = append(d.Weekdays, weekdayBox{Value: wd, Name: c.t(fmt.Sprintf("grid_wd%d", wd)), Checked: wd >= 1 && wd <= 5})
+	}
+	d.TplForm = map[string]string{"start": "09:00", "end": "12:00", "slot_minutes": "30", "from": d.Week, "to": d.Sunday}
+	d.SlotForm = map[string]string{"day": d.Week, "start": "09:00", "minutes": "30"}
+	return d, nil
+}
+
+// slotViews describes the week's slots: each assignment with its conflicts (overrun, mismatch, not
+// approved or not ready, no rendition for the station, overlap), each empty slot with the approved
+// lessons it may take.
+func (h *Handler) slotViews(ctx context.Context, c *reqCtx, gs scheduler.Store, st scheduler.Station, loc *time.Location,
+	slots []scheduler.Slot) ([]*slotView, error) {
+	approved, err := gs.ApprovedLessons(ctx)
+	if err != nil {
+		return nil, err
+	}
+	aired, err := gs.AiredLessons(ctx)
+	if err != nil {
+		return nil, err
+	}
+	lessons := map[int64]relais.Lesson{}
+	isApproved := map[int64]bool{}
+	for _, l := range approved {
+		lessons[l.ID], isApproved[l.ID] = l, true
+	}
+	kind := relais.RenditionTV
+	if st.Kind == relais.StationRadio {
+		kind = relais.RenditionRadio
+	}
+	media := map[int64]time.Duration{} // the length of the station's rendition; absent: none
+	looked := map[int64]bool{}         // lessons whose renditions were read
+	type interval struct {
+		start, end time.Time
+		view       *slotView
+	}
+	var ivs []interval
+	var out []*slotView
+	for _, sl := range slots {
+		v := &slotView{ID: sl.ID, Day: sl.Day, Start: sl.Start, Minutes: int(sl.Duration / time.Minute), Grade: sl.Grade,
+			Subject: sl.Subject, Language: sl.Language, Rerun: sl.Rerun}
+		start, end, err := sl.Interval(loc)
+		if err == nil {
+			v.End = end.In(loc).Format("15:04")
+			ivs = append(ivs, interval{start, end, v})
+		} else {
+			v.Problems = append(v.Problems, relais.ErrorMessage(err))
+		}
+		out = append(out, v)
+		if sl.LessonID == 0 {
+			v.Options = lessonOptions(c, sl, approved, aired)
+			continue
+		}
+		l, ok := lessons[sl.LessonID]
+		if !ok {
+			if l, err = h.store.Lesson(ctx, sl.LessonID); relais.ErrorCode(err) == relais.ENOTFOUND {
+				v.Problems = append(v.Problems, fmt.Sprintf(c.t("grid_p_gone"), sl.LessonID))
+				continue
+			} else if err != nil {
+				return nil, err
+			}
+			lessons[l.ID] = l
+		}
+		v.Lesson = &l
+		if !looked[l.ID] {
+			looked[l.ID] = true
+			rs, err := h.store.Renditions(ctx, l.ID)
+			if err != nil {
+				return nil, err
+			}
+			for _, r := range rs {
+				if r.Kind == kind {
+					media[l.ID] = max(time.Duration(r.DurationMS)*time.Millisecond, 0)
+				}
+			}
+		}
+		length := time.Duration(l.DurationMS) * time.Millisecond
+		m, hasMedia := media[l.ID]
+		if m > 0 {
+			length = m
+		}
+		v.Length = lengthText(length)
+		if length > sl.Duration {
+			v.Overrun = fmt.Sprintf(c.t("grid_p_overrun"), lengthText(length), lengthText(length-sl.Duration), lengthText(sl.Duration))
+		}
+		switch {
+		case l.Status != relais.LessonReady && l.Status != relais.LessonPublished:
+			v.Problems = append(v.Problems, fmt.Sprintf(c.t("grid_p_status"), c.t("st_"+string(l.Status))))
+		case !isApproved[l.ID]:
+			v.Problems = append(v.Problems, c.t("grid_p_unapproved"))
+		}
+		if why := slotMismatch(c, sl, l); why != "" {
+			v.Problems = append(v.Problems, why)
+		}
+		if !hasMedia && (l.Status == relais.LessonReady || l.Status == relais.LessonPublished) {
+			v.Problems = append(v.Problems, fmt.Sprintf(c.t("grid_p_media"), kind))
+		}
+	}
+	// Slots are kept apart when added; an overlap shows a grid changed behind the scheduler's back.
+	// last is the slot seen so far that ends last: a later start before its end overlaps it.
+	slices.SortFunc(ivs, func(a, b interval) int { return a.start.Compare(b.start) })
+	var last *interval
+	for i := range ivs {
+		if last != nil && ivs[i].start.Before(last.end) {
+			ivs[i].view.Problems = append(ivs[i].view.Problems, fmt.Sprintf(c.t("grid_p_overlap"), last.view.Day, last.view.Start))
+		}
+		if last == nil || ivs[i].end.After(last.end) {
+			last = &ivs[i]
+		}
+	}
+	return out, nil
+}
+
+// slotMismatch says why lesson l does not match slot sl's grade, subject or language, or "".
+func slotMismatch(c *reqCtx, sl scheduler.Slot, l relais.Lesson) string {
+	switch {
+	case sl.Grade != 0 && sl.Grade != l.Grade:
+		return fmt.Sprintf(c.t("grid_p_grade"), l.Grade, sl.Grade)
+	case sl.Subject != "" && sl.Subject != l.Subject:
+		return fmt.Sprintf(c.t("grid_p_subject"), l.Subject, sl.Subject)
+	case sl.Language != "" && sl.Language != l.Language:
+		return fmt.Sprintf(c.t("grid_p_language"), l.Language, sl.Language)
+	}
+	return ""
+}
+
+// lessonOptions lists the approved lessons matching an empty slot: the ones not yet scheduled first, then
+// re-runs; a lesson longer than the slot is shown but cannot be picked.
+func lessonOptions(c *reqCtx, sl scheduler.Slot, approved []relais.Lesson, aired map[int64]bool) []slotOption {
+	var fresh, again []slotOption
+	for _, l := range approved {
+		if (sl.Grade != 0 && sl.Grade != l.Grade) || (sl.Subject != "" && sl.Subject != l.Subject) ||
+			(sl.Language != "" && sl.Language != l.Language) {
+			continue
+		}
+		d := time.Duration(l.DurationMS) * time.Millisecond
+		o := slotOption{Value: strconv.FormatInt(l.ID, 10),
+			Label: fmt.Sprintf("#%d %s · %d · %s · %s · %s", l.ID, l.Title, l.Grade, l.Subject, l.Language, lengthText(d))}
+		if d > sl.Duration {
+			o.Label += " — " + c.t("grid_too_long")
+			o.Disabled = true
+		}
+		if aired[l.ID] {
+			o.Value += ":rerun"
+			o.Label += " — " + c.t("grid_rerun")
+			again = append(again, o)
+			continue
+		}
+		fresh = append(fresh, o)
+	}
+	return append(fresh, again...)
+}
+
+// lengthText writes a length as minutes, with seconds when there are some.
+func lengthText(d time.Duration) string {
+	d = d.Round(time.Second)
+	if s := int(d/time.Second) % 60; s != 0 {
+		return fmt.Sprintf("%d min %02d s", int(d/time.Minute), s)
+	}
+	return fmt.Sprintf("%d min", int(d/time.Minute))
+}
+
+// weekOfDay returns the Monday of a slot's day, for going back to its week.
+func weekOfDay(day string) string {
+	d, err := time.Parse(time.DateOnly, day)
+	if err != nil {
+		return ""
+	}
+	return mondayOf(d).Format(time.DateOnly)
+}
+
+func gridURL(station int64, week string, extra url.Values, anchor string) string {
+	q := url.Values{"station": {strconv.FormatInt(station, 10)}}
+	if week != "" {
+		q.Set("week", week)
+	}
+	for k, v := range extra {
+		q[k] = v
+	}
+	u := "/ui/grid?" + q.Encode()
+	if anchor != "" {
+		u += "#" + anchor
+	}
+	return u
+}
+
+// assignSlot puts the lesson picked in a slot's form there, through the API.
+func (h *Handler) assignSlot(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	sl, ok := h.formSlot(w, r, c)
+	if !ok {
+		return
+	}
+	week := weekOfDay(sl.Day)
+	v := r.PostFormValue("lesson")
+	idText, flag, _ := strings.Cut(v, ":")
+	lessonID, err := strconv.ParseInt(idText, 10, 64)
+	if err != nil || lessonID <= 0 || (flag != "" && flag != "rerun") {
+		h.refuseOnGrid(w, r, c, relais.Errorf(relais.EINVALID, "%s", c.t("grid_err_pick")), sl.StationID, week, slotPrefix(sl), nil)
+		return
+	}
+	in := map[string]any{"lesson_id": lessonID, "rerun": flag == "rerun"}
+	if err := h.callAPIJSON(r.Context(), c, http.MethodPut, fmt.Sprintf("/api/v1/slots/%d/lesson", sl.ID), in, nil); err != nil {
+		h.refuseOnGrid(w, r, c, err, sl.StationID, week, slotPrefix(sl), nil)
+		return
+	}
+	http.Redirect(w, r, gridURL(sl.StationID, week, nil, fmt.Sprintf("slot-%d", sl.ID)), http.StatusSeeOther)
+}
+
+// unassignSlot empties a slot through the API.
+func (h *Handler) unassignSlot(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	sl, ok := h.formSlot(w, r, c)
+	if !ok {
+		return
+	}
+	week := weekOfDay(sl.Day)
+	if err := h.callAPIJSON(r.Context(), c, http.MethodDelete, fmt.Sprintf("/api/v1/slots/%d/lesson", sl.ID), nil, nil); err != nil {
+		h.refuseOnGrid(w, r, c, err, sl.StationID, week, slotPrefix(sl), nil)
+		return
+	}
+	http.Redirect(w, r, gridURL(sl.StationID, week, nil, fmt.Sprintf("slot-%d", sl.ID)), http.StatusSeeOther)
+}
+
+func slotPrefix(sl scheduler.Slot) string { return sl.Day + " " + sl.Start + ": " }
+
+// formSlot reads the route's slot; on failure it has answered.
+func (h *Handler) formSlot(w http.ResponseWriter, r *http.Request, c *reqCtx) (scheduler.Slot, bool) {
+	gs, err := h.grids()
+	if err != nil {
+		h.fail(w, r, c, err)
+		return scheduler.Slot{}, false
+	}
+	id, err := pathNumber(r, "Slot")
+	if err != nil {
+		h.fail(w, r, c, err)
+		return scheduler.Slot{}, false
+	}
+	sl, err := gs.Slot(r.Context(), id)
+	if err != nil {
+		h.fail(w, r, c, err)
+		return sl, false
+	}
+	return sl, true
+}
+
+// autoFill fills the empty slots of the chosen stations (none: every station) between two days through
+// the API, and shows what it did above the grid it came from.
+func (h *Handler) autoFill(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	r.ParseForm()
+	var ids []int64
+	for _, v := range r.PostForm["station_ids"] {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			h.fail(w, r, c, relais.Errorf(relais.EINVALID, "Station %q not found.", v))
+			return
+		}
+		ids = append(ids, id)
+	}
+	from, to := r.PostFormValue("from"), r.PostFormValue("to")
+	in := map[string]any{"from": from, "to": to, "station_ids": ids, "reruns": r.PostFormValue("reruns") != ""}
+	station, week := r.PostFormValue("station"), r.PostFormValue("week")
+	keep := func(d *gridData) {
+		d.FillFrom, d.FillTo, d.FillAll = from, to, len(ids) == 0
+	}
+	var rep scheduler.FillReport
+	if err := h.callAPIJSON(r.Context(), c, http.MethodPost, "/api/v1/schedule/fill", in, &rep); err != nil {
+		if relais.ErrorCode(err) == relais.EINTERNAL {
+			h.fail(w, r, c, err)
+			return
+		}
+		h.showGrid(w, r, c, statuses[relais.ErrorCode(err)], station, week, relais.ErrorMessage(err), keep)
+		return
+	}
+	h.showGrid(w, r, c, http.StatusOK, station, week, "", func(d *gridData) {
+		keep(d)
+		d.Fill = &rep
+	})
+}
+
+// addTemplate adds a weekly block of slots to a station through the API.
+func (h *Handler) addTemplate(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	id, err := pathNumber(r, "Station")
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	r.ParseForm()
+	t := scheduler.Template{Weekdays: []int{}, Start: strings.TrimSpace(r.PostFormValue("start")),
+		End: strings.TrimSpace(r.PostFormValue("end")), Subject: strings.TrimSpace(r.PostFormValue("subject")),
+		Language: r.PostFormValue("language"), From: r.PostFormValue("from"), To: r.PostFormValue("to")}
+	form := map[string]string{"start": t.Start, "end": t.End, "subject": t.Subject, "language": t.Language, "from": t.From,
+		"to": t.To, "slot_minutes": r.PostFormValue("slot_minutes"), "grade": r.PostFormValue("grade")}
+	keep := func(d *gridData) {
+		d.TplForm, d.Open = form, "template"
+		for i := range d.Weekdays {
+			d.Weekdays[i].Checked = slices.Contains(t.Weekdays, d.Weekdays[i].Value)
+		}
+	}
+	err = func() error {
+		for _, v := range r.PostForm["weekdays"] {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return relais.Errorf(relais.EINVALID, c.t("grid_err_number"), c.t("grid_weekdays"), v)
+			}
+			t.Weekdays = append(t.Weekdays, n)
+		}
+		if t.SlotMin, err = formNumber(r, c, "slot_minutes", c.t("grid_slot_minutes")); err != nil {
+			return err
+		}
+		if t.Grade, err = formNumber(r, c, "grade", c.t("grade")); err != nil {
+			return err
+		}
+		var res scheduler.TemplateResult
+		if err := h.callAPIJSON(r.Context(), c, http.MethodPost, fmt.Sprintf("/api/v1/stations/%d/templates", id), t, &res); err != nil {
+			return err
+		}
+		http.Redirect(w, r, gridURL(id, weekOfDay(t.From), url.Values{"added": {strconv.Itoa(res.Slots)},
+			"skipped": {strconv.Itoa(len(res.Skipped))}}, "grid"), http.StatusSeeOther)
+		return nil
+	}()
+	if err != nil {
+		h.refuseOnGrid(w, r, c, err, id, weekOfDay(t.From), "", keep)
+	}
+}
+
+// addSlot adds a one-off slot to a station through the API.
+func (h *Handler) addSlot(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	id, err := pathNumber(r, "Station")
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	in := api.SlotJSON{Slot: scheduler.Slot{Day: r.PostFormValue("day"), Start: strings.TrimSpace(r.PostFormValue("start")),
+		Subject: strings.TrimSpace(r.PostFormValue("subject")), Language: r.PostFormValue("language")}}
+	form := map[string]string{"day": in.Day, "start": in.Start, "subject": in.Subject, "language": in.Language,
+		"minutes": r.PostFormValue("minutes"), "grade": r.PostFormValue("grade")}
+	keep := func(d *gridData) { d.SlotForm, d.Open = form, "slot" }
+	err = func() error {
+		if in.Minutes, err = formNumber(r, c, "minutes", c.t("grid_minutes")); err != nil {
+			return err
+		}
+		if in.Grade, err = formNumber(r, c, "grade", c.t("grade")); err != nil {
+			return err
+		}
+		var out api.SlotJSON
+		if err := h.callAPIJSON(r.Context(), c, http.MethodPost, fmt.Sprintf("/api/v1/stations/%d/slots", id), in, &out); err != nil {
+			return err
+		}
+		http.Redirect(w, r, gridURL(id, weekOfDay(out.Day), url.Values{"added": {"1"}}, fmt.Sprintf("slot-%d", out.ID)), http.StatusSeeOther)
+		return nil
+	}()
+	if err != nil {
+		h.refuseOnGrid(w, r, c, err, id, weekOfDay(in.Day), "", keep)
+	}
+}
+
+// addException cancels a station's day (its slots are removed) through the API.
+func (h *Handler) addException(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	id, err := pathNumber(r, "Station")
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	in := scheduler.Exception{Day: r.PostFormValue("day"), Reason: strings.TrimSpace(r.PostFormValue("reason"))}
+	var out struct {
+		Removed int `json:"slots_removed"`
+	}
+	if err := h.callAPIJSON(r.Context(), c, http.MethodPost, fmt.Sprintf("/api/v1/stations/%d/exceptions", id), in, &out); err != nil {
+		h.refuseOnGrid(w, r, c, err, id, weekOfDay(in.Day), "", func(d *gridData) { d.Open = "exception" })
+		return
+	}
+	http.Redirect(w, r, gridURL(id, weekOfDay(in.Day), url.Values{"removed": {strconv.Itoa(out.Removed)}}, "grid"), http.StatusSeeOther)
+}
+
+// stationEPG downloads a station's XMLTV guide from one day to another.
+func (h *Handler) stationEPG(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	id, err := pathNumber(r, "Station")
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	q := r.URL.Query()
+	from, to := q.Get("from"), q.Get("to")
+	h.relayFile(w, r, c, fmt.Sprintf("/api/v1/stations/%d/epg", id), url.Values{"from": {from}, "to": {to}},
+		fmt.Sprintf("station-%d-epg-%s-%s.xml", id, safeFileName(from), safeFileName(to)))
+}
+
+// stationPlaylist downloads a station's playout list of a day, in its playout format unless asked.
+func (h *Handler) stationPlaylist(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	id, err := pathNumber(r, "Station")
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	gs, err := h.grids()
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	st, err := gs.Station(r.Context(), id)
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	q := r.URL.Query()
+	format := q.Get("format")
+	if format == "" {
+		format = string(st.Playout)
+	}
+	ext := "json"
+	if format == string(scheduler.FormatM3U) {
+		ext = "m3u"
+	}
+	query := url.Values{"date": {q.Get("date")}, "format": {format}}
+	if f := q.Get("filler"); f != "" {
+		query.Set("filler", f)
+	}
+	h.relayFile(w, r, c, fmt.Sprintf("/api/v1/stations/%d/playlist", id), query,
+		fmt.Sprintf("station-%d-playlist-%s.%s", id, safeFileName(q.Get("date")), ext))
+}
+
+// safeFileName keeps the digits, letters and dashes of a file name part.
+func safeFileName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' {
+			return r
+		}
+		return -1
+	}, s)
+}
