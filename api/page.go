@@ -8,16 +8,49 @@ import (
 	"strings"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/channels/sms"
+	"github.com/relais-edu/relais/scheduler"
 )
 
 // pageLabels are the family page's words in each language.
-type pageLabels struct{ Subject, Grade, KeyPoints, Listen, DownloadAudio, Worksheet string }
+type pageLabels struct{ Subject, Grade, KeyPoints, OnAir, TV, Radio, Listen, DownloadAudio, Worksheet string }
 
 var labels = map[string]pageLabels{
-	"fr": {"Matière", "Classe", "À retenir", "Écouter la leçon", "Télécharger l'audio", "Fiche d'exercices (PDF)"},
-	"en": {"Subject", "Grade", "Key points", "Listen to the lesson", "Download the audio", "Worksheet (PDF)"},
-	"ru": {"Предмет", "Класс", "Главное", "Слушать урок", "Скачать аудио", "Рабочий лист (PDF)"},
-	"kk": {"Пән", "Сынып", "Есте сақта", "Сабақты тыңдау", "Аудионы жүктеу", "Жұмыс парағы (PDF)"},
+	"fr": {"Matière", "Classe", "À retenir", "À la télévision et à la radio", "télévision", "radio", "Écouter la leçon", "Télécharger l'audio", "Fiche d'exercices (PDF)"},
+	"en": {"Subject", "Grade", "Key points", "On television and radio", "television", "radio", "Listen to the lesson", "Download the audio", "Worksheet (PDF)"},
+	"ru": {"Предмет", "Класс", "Главное", "По телевидению и радио", "телевидение", "радио", "Слушать урок", "Скачать аудио", "Рабочий лист (PDF)"},
+	"kk": {"Пән", "Сынып", "Есте сақта", "Теледидар мен радиода", "теледидар", "радио", "Сабақты тыңдау", "Аудионы жүктеу", "Жұмыс парағы (PDF)"},
+}
+
+// pageAiring is one coming broadcast of the lesson on the family page.
+type pageAiring struct{ Station, Kind, When string }
+
+// familyAirings lists the lesson's coming broadcasts on the stations the household receives (those of
+// its region and those without one), in each station's local time. The page is still worth showing
+// without them, so a failure is logged, not returned.
+func (s *Server) familyAirings(ctx context.Context, l relais.Lesson, h relais.Household, lang string) []pageAiring {
+	st, ok := s.store.(scheduler.Store)
+	if !ok {
+		return nil
+	}
+	p := &scheduler.Planner{Store: st, Lessons: s.store, Households: s.store}
+	as, err := p.Airings(ctx, l.ID, s.now())
+	if err != nil {
+		s.log.Warn("family page airings", "lesson_id", l.ID, "err", err)
+		return nil
+	}
+	var out []pageAiring
+	for _, a := range as {
+		if a.Region != "" && a.Region != h.Region {
+			continue
+		}
+		kind := labels[lang].TV
+		if a.Kind == string(relais.StationRadio) {
+			kind = labels[lang].Radio
+		}
+		out = append(out, pageAiring{Station: a.Station, Kind: kind, When: sms.FormatDayTime(a.At, lang)})
+	}
+	return out
 }
 
 // familyLesson resolves a signed lesson link.
@@ -45,7 +78,8 @@ func (s *Server) lessonPage(w http.ResponseWriter, r *http.Request) {
 	if _, ok := labels[lang]; !ok {
 		lang = "en"
 	}
-	data := map[string]any{"Lang": lang, "Lesson": l, "T": labels[lang], "Points": keyPoints(l.Markdown, 8)}
+	data := map[string]any{"Lang": lang, "Lesson": l, "T": labels[lang], "Points": keyPoints(l.Markdown, 8),
+		"Airings": s.familyAirings(r.Context(), l, h, lang)}
 	base := "/l/" + r.PathValue("token")
 	if rs, err := s.store.Renditions(r.Context(), l.ID); err == nil {
 		for _, x := range rs {

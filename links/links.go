@@ -57,6 +57,10 @@ func (s *Signer) Verify(token string) (lessonID, householdID int64, err error) {
 	return int64(l), int64(h), nil
 }
 
+// MaxURLLength is the length of the longest lesson URL for lesson ids below 2^21 and household ids
+// below 2^28 (2 million lessons, 268 million households): what an SMS reserves for its link.
+func (s *Signer) MaxURLLength() int { return len(s.LessonURL(1<<21-1, 1<<28-1)) }
+
 // LessonURL is the family's lesson page.
 func (s *Signer) LessonURL(lessonID, householdID int64) string {
 	return fmt.Sprintf("%s/l/%s", s.base, s.Token(lessonID, householdID))

@@ -24,3 +24,16 @@ func TestTokenRoundTripAndTamper(t *testing.T) {
 		}
 	}
 }
+
+func TestMaxURLLength(t *testing.T) {
+	s := NewSigner([]byte("secret"), "https://relais.example.org")
+	max := s.MaxURLLength()
+	for _, ids := range [][2]int64{{1, 1}, {5000, 8_000_000}, {1<<21 - 1, 1<<28 - 1}} {
+		if n := len(s.LessonURL(ids[0], ids[1])); n > max {
+			t.Errorf("LessonURL(%d, %d) is %d characters, over MaxURLLength %d", ids[0], ids[1], n, max)
+		}
+	}
+	if max > 70 {
+		t.Errorf("MaxURLLength %d: too long for an SMS line", max)
+	}
+}

@@ -152,13 +152,24 @@ func (c *Channel) Body(d *relais.Digest) string {
 	return d.Body
 }
 
-// Send sends the household's digest to its phone. Failures are *channels.SendError.
+// Send sends the household's digest to its phone. Failures are *channels.SendError. A household with
+// data (broadband or mobile data) also gets the link to its lesson page, on a line of its own; the
+// digest was written with room for it (DigestInput.LinkChars).
 func (c *Channel) Send(ctx context.Context, m channels.Message) (channels.Receipt, error) {
 	if m.Digest == nil || strings.TrimSpace(m.Digest.Body) == "" {
 		return channels.Receipt{}, &channels.SendError{Kind: channels.Permanent, Code: "no_digest",
 			Err: fmt.Errorf("lesson %d has no SMS digest in %q", m.Lesson.ID, m.Household.Language)}
 	}
-	return c.sendBody(ctx, m, c.Body(m.Digest))
+	body := c.Body(m.Digest)
+	if m.LessonURL != "" && HasData(m.Household.Profile) {
+		body += "\n" + m.LessonURL
+	}
+	return c.sendBody(ctx, m, body)
+}
+
+// HasData reports whether households of profile p can open a web link on their phone.
+func HasData(p relais.Profile) bool {
+	return p == relais.ProfileBroadband || p == relais.ProfileMobileData
 }
 
 // sendBody sends body to the household's phone.

@@ -486,3 +486,26 @@ func TestSendWaitsForTheSenderAllowance(t *testing.T) {
 		t.Errorf("sandbox received %d messages, want 3", n)
 	}
 }
+
+// A household with data gets its lesson link on a line of its own; one with SMS only does not, since
+// it could not open it and the link would cost it a segment.
+func TestSendAddsTheLessonLinkForHouseholdsWithData(t *testing.T) {
+	r := newRig(t)
+	const link = "https://relais.example/l/AbCdEfGhIjKlMnOpQrStUvWx"
+	for i, p := range []relais.Profile{relais.ProfileMobileData, relais.ProfileSMSOnly, relais.ProfileBroadband, relais.ProfileBroadcastOnly} {
+		m := message(int64(20+i), frMobile, "Les fractions")
+		m.Household.Profile, m.LessonURL = p, link
+		r.store.put(m.Delivery)
+		if _, err := r.ch.Send(context.Background(), m); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		got := r.sandbox.Messages()[i].Body
+		want := "Les fractions"
+		if sms.HasData(p) {
+			want += "\n" + link
+		}
+		if got != want {
+			t.Errorf("%s household received %q, want %q", p, got, want)
+		}
+	}
+}

@@ -31,6 +31,9 @@ type DigestInput struct {
 	Markdown       string
 	Budget         int      // segments; 0 means DefaultBudget
 	Airings        []Airing // when and where the lesson airs, if scheduled
+	// LinkChars reserves room, within the budget, for a line of that many characters (the family's
+	// lesson link) that the SMS channel appends for households with data. 0: none.
+	LinkChars int
 }
 
 // Airing is one broadcast of the lesson.
@@ -69,7 +72,7 @@ func WriteDigest(t *templates.Set, in DigestInput) (relais.Digest, error) {
 	if title == "" {
 		return relais.Digest{}, relais.Errorf(relais.EINVALID, "The lesson has no title.")
 	}
-	w := &digestWriter{t: t, lang: in.Language, budget: budget, data: DigestData{Title: title}}
+	w := &digestWriter{t: t, lang: in.Language, budget: budget, link: in.LinkChars, data: DigestData{Title: title}}
 	for _, a := range in.Airings {
 		w.data.Airings = append(w.data.Airings, formatAiring(a, in.Language))
 	}
@@ -153,6 +156,7 @@ type digestWriter struct {
 	t       *templates.Set
 	lang    string
 	budget  int
+	link    int // characters reserved for a link line
 	data    DigestData
 	dropped []string
 }
@@ -192,6 +196,9 @@ func (w *digestWriter) fits(d DigestData) (bool, error) {
 	body, err := w.render(d)
 	if err != nil {
 		return false, err
+	}
+	if w.link > 0 {
+		body += "\n" + strings.Repeat("x", w.link) // a link is ASCII, which every encoding carries
 	}
 	return Measure(body).Segments <= w.budget, nil
 }
@@ -413,8 +420,12 @@ var weekdays = map[string][7]string{
 
 // formatAiring prints an airing in the station's local time: "Balapan ven. 24.04 10:00".
 func formatAiring(a Airing, lang string) string {
-	t := a.Start
-	return fmt.Sprintf("%s %s %02d:%02d", normalizeSpace(a.Station), dayLabel(lang, t), t.Hour(), t.Minute())
+	return normalizeSpace(a.Station) + " " + FormatDayTime(a.Start, lang)
+}
+
+// FormatDayTime prints a broadcast time as "ven. 24.04 10:00" in lang, in t's time zone.
+func FormatDayTime(t time.Time, lang string) string {
+	return fmt.Sprintf("%s %02d:%02d", dayLabel(lang, t), t.Hour(), t.Minute())
 }
 
 // dayLabel prints a day as "ven. 24.04" in lang (English when unknown).

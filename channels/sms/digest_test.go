@@ -150,3 +150,34 @@ func TestWriteDigestSummarySection(t *testing.T) {
 		t.Errorf("a sentence outranked the summary's item:\n%s", d.Body)
 	}
 }
+
+// The room reserved for a link is taken from the budget: the digest plus a link line of that length
+// still fits, and more is left out than without the reservation.
+func TestWriteDigestReservesRoomForTheLink(t *testing.T) {
+	ts, err := templates.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join("testdata", "digest", "fractions.fr.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const linkChars = 60
+	plain, err := WriteDigest(ts, DigestInput{Language: "fr", Markdown: string(md), Budget: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	withLink, err := WriteDigest(ts, DigestInput{Language: "fr", Markdown: string(md), Budget: 2, LinkChars: linkChars})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := Measure(withLink.Body + "\n" + strings.Repeat("x", linkChars)); c.Segments > 2 {
+		t.Errorf("digest and link take %d segments, budget 2:\n%s", c.Segments, withLink.Body)
+	}
+	if c := Measure(plain.Body + "\n" + strings.Repeat("x", linkChars)); c.Segments <= 2 {
+		t.Fatalf("the plain digest leaves room for the link anyway (%d segments): the test proves nothing", c.Segments)
+	}
+	if len(withLink.Dropped) <= len(plain.Dropped) {
+		t.Errorf("reserving room dropped %d items, without it %d", len(withLink.Dropped), len(plain.Dropped))
+	}
+}

@@ -146,7 +146,7 @@ func start(ctx context.Context, cfg Config, p parts, log *slog.Logger) (a *app, 
 			},
 		}
 		planner := &scheduler.Planner{Store: a.store, Lessons: a.store, Households: a.store}
-		a.work = queue.NewWorker(redisOpt, a.store, reg, newPipeline(runner, tmpl, planner), lnk, a.queue, qcfg, log)
+		a.work = queue.NewWorker(redisOpt, a.store, reg, newPipeline(runner, tmpl, planner, signer.MaxURLLength()), lnk, a.queue, qcfg, log)
 		if err := a.work.Start(); err != nil {
 			return a, err
 		}

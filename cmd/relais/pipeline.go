@@ -19,7 +19,8 @@ import (
 )
 
 // newPipeline connects the lesson tasks to the media, SMS, worksheet and scheduler packages.
-func newPipeline(runner *ingest.Runner, tmpl *templates.Set, planner *scheduler.Planner) queue.Pipeline {
+// linkChars is the room each SMS digest keeps for the family's lesson link.
+func newPipeline(runner *ingest.Runner, tmpl *templates.Set, planner *scheduler.Planner, linkChars int) queue.Pipeline {
 	return queue.Pipeline{
 		GradeSchedule: func(ctx context.Context, grade int, region string, from time.Time) ([]relais.Airing, error) {
 			return gradeSchedule(ctx, planner.Store, planner.Lessons, grade, region, from)
@@ -50,7 +51,7 @@ func newPipeline(runner *ingest.Runner, tmpl *templates.Set, planner *scheduler.
 			return rs, err
 		},
 		Digests: func(ctx context.Context, l relais.Lesson, airings []relais.Airing) ([]relais.Digest, error) {
-			return lessonDigests(tmpl, l, airings)
+			return lessonDigests(tmpl, l, airings, linkChars)
 		},
 		Worksheet: lessonWorksheet,
 	}
@@ -106,8 +107,9 @@ func gradeSchedule(ctx context.Context, st scheduler.Store, lessons relais.Lesso
 	return out, nil
 }
 
-// lessonDigests writes the lesson's SMS digest in every language families may have.
-func lessonDigests(tmpl *templates.Set, l relais.Lesson, airings []relais.Airing) ([]relais.Digest, error) {
+// lessonDigests writes the lesson's SMS digest in every language families may have, leaving room in
+// the segment budget for a link of linkChars characters (sent to households with data).
+func lessonDigests(tmpl *templates.Set, l relais.Lesson, airings []relais.Airing, linkChars int) ([]relais.Digest, error) {
 	var out []relais.Digest
 	var on []sms.Airing
 	for _, a := range airings {
@@ -115,7 +117,7 @@ func lessonDigests(tmpl *templates.Set, l relais.Lesson, airings []relais.Airing
 	}
 	for _, lang := range relais.Languages {
 		d, err := sms.WriteDigest(tmpl, sms.DigestInput{Title: l.Title, Markdown: l.Markdown, Language: lang,
-			LessonLanguage: l.Language, Budget: l.SegmentBudget, Airings: on})
+			LessonLanguage: l.Language, Budget: l.SegmentBudget, Airings: on, LinkChars: linkChars})
 		if err != nil {
 			return nil, fmt.Errorf("digest %s: %w", lang, err)
 		}

@@ -97,6 +97,13 @@ func (p *cutProxy) pipe(client net.Conn) {
 	}
 }
 
+// arm makes the proxy cut the connection once more, n bytes from now.
+func (p *cutProxy) arm(n int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cutAfter, p.cut = p.sent+n, false
+}
+
 func (p *cutProxy) stats() (sent int64, cut bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -4,11 +4,13 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -124,17 +126,28 @@ func (b *browser) signIn(base, token string) {
 	b.waitFor("the focus on the content", `document.activeElement.id === "main"`, 5*time.Second)
 }
 
-// TestBrowser walks the UI as its users would, in a real headless Chromium: a teacher signs in, uploads
-// a lesson and watches it become ready; the media unit imports households, publishes the lesson and
-// watches the deliveries settle on the dashboard. Screenshots go to -ui-artifacts.
+// TestBrowser walks the UI as its users would, in a real headless Chromium, reaching Relais through a
+// proxy that cuts the connection as a poor line does: a teacher signs in, uploads a lesson (the line
+// drops mid-upload and the upload resumes where it stopped), watches it become ready and submits it;
+// the media unit imports households, approves the lesson, opens a station's week grid, adds a slot and
+// puts the lesson in it, reads the publishing plan, publishes, and watches the deliveries settle on the
+// dashboard and its charts; a family on mobile data opens the link its SMS carried, a page under
+// 100 KB without JavaScript. Screenshots go to -ui-artifacts.
 func TestBrowser(t *testing.T) {
 	const invalidNumber = "+33612000009"
+	const dataPhone = "+33612000006" // household F, on mobile data
 	r := newRig(t, []sandbox.Rule{{To: invalidNumber, HTTPStatus: 400, ErrorCode: 21211}})
 	b := newBrowser(t)
-	base := r.app.URL()
+	proxy := newCutProxy(t, strings.TrimPrefix(r.app.URL(), "http://"), math.MaxInt64)
+	base := proxy.URL()
 	video := makeVideo(t, 3)
+	fi, err := os.Stat(video)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := fi.Size()
 
-	// The teacher uploads a lesson, with a preview of its text and the XHR progress bar.
+	// The teacher uploads a lesson, with a preview of its text and the progress bar.
 	b.signIn(base, r.teacher)
 	if h1 := b.eval(`document.querySelector("h1").textContent`); h1 != "My lessons" {
 		t.Errorf("teacher's first page heading %q, want My lessons", h1)
@@ -152,8 +165,31 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("preview heading %q", got)
 	}
 	b.shot("1-upload-form")
+	// Chunks of 64 KiB, and a record of the form's states that outlives the page.
+	b.eval(`(() => {
+		const f = document.querySelector("#upload");
+		f.dataset.chunkSize = "65536";
+		sessionStorage.setItem("states", "");
+		new MutationObserver(() => sessionStorage.setItem("states", sessionStorage.getItem("states") + " " + f.dataset.state))
+			.observe(f, {attributes: true, attributeFilter: ["data-state"]});
+		return "";
+	})()`)
+	// The line drops halfway through the file.
+	sentBefore, _ := proxy.stats()
+	proxy.arm(size / 2)
 	b.do(chromedp.Click(chromedp.CSS("#upload button[type=submit]")))
-	b.waitFor("the new lesson's page", `/^\/ui\/lessons\/\d+$/.test(location.pathname) && !!document.querySelector("#lesson-status")`, 30*time.Second)
+	b.waitFor("the new lesson's page", `/^\/ui\/lessons\/\d+$/.test(location.pathname) && !!document.querySelector("#lesson-status")`, time.Minute)
+	sentAfter, cut := proxy.stats()
+	if !cut {
+		t.Fatal("the proxy never cut the upload: the test proves nothing")
+	}
+	if states := strings.Fields(b.eval(`sessionStorage.getItem("states")`)); !slices.Contains(states, "resuming") || states[len(states)-1] != "saving" {
+		t.Errorf("upload form states %q: want it to say it was resuming, then saving", states)
+	}
+	// What crossed the line after the cut is the rest of the file, not the whole file again.
+	if sent := sentAfter - sentBefore; sent > size*13/10 {
+		t.Errorf("%d bytes sent for a %d-byte file: the upload started again from the beginning", sent, size)
+	}
 	loc, _ := chromedp.Run(b.ctx, chromedp.Location())
 	id, err := strconv.ParseInt(regexp.MustCompile(`\d+$`).FindString(loc), 10, 64)
 	if err != nil {
@@ -170,9 +206,11 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("ready lesson page: audio players|digests|segments|encoding|refresh = %q", got)
 	}
 	b.shot("3-lesson-ready")
+	b.do(chromedp.Click(chromedp.CSS("#submit-approval")))
+	b.waitFor("the lesson submitted for approval", `!!document.querySelector("#approval") && document.querySelector("#approval").dataset.state === "submitted"`, 10*time.Second)
 	b.do(chromedp.Click(chromedp.CSS(`form[action="/ui/signout"] button`)), chromedp.WaitVisible(chromedp.CSS("#token")))
 
-	// The media unit imports households (one bad row), publishes, and watches the dashboard.
+	// The media unit imports households (one bad row).
 	b.signIn(base, r.media)
 	csv := filepath.Join(t.TempDir(), "households.csv")
 	os.WriteFile(csv, []byte(strings.Join([]string{
@@ -182,19 +220,55 @@ func TestBrowser(t *testing.T) {
 		"C,IDF,ru,5,offline,,,\"ул. Абая 1\\n050000 Алматы\",yes",
 		"D,IDF,fr,5,sms_only," + invalidNumber + ",,,yes",
 		"E,IDF,fr,5,sms_only,12,,,yes",
+		"F,IDF,fr,5,mobile_data," + dataPhone + ",f@ui.example,,yes",
 	}, "\n")), 0o600)
 	b.do(chromedp.Navigate(base+"/ui/households/import"), chromedp.WaitVisible(chromedp.CSS("#file")),
 		chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{csv}), chromedp.Submit(chromedp.CSS("#file")),
 		chromedp.WaitVisible(chromedp.CSS("#imported")))
 	if got := b.eval(`[document.querySelector("#imported").textContent, document.querySelector("#rejected").textContent,
-		document.querySelector("#row-errors tbody td").textContent].join("|")`); got != "Imported: 4|Rejected: 1|6" {
-		t.Errorf("import result %q, want Imported: 4|Rejected: 1|6", got)
+		document.querySelector("#row-errors tbody td").textContent].join("|")`); got != "Imported: 5|Rejected: 1|6" {
+		t.Errorf("import result %q, want Imported: 5|Rejected: 1|6", got)
 	}
 	b.shot("4-import")
 
-	b.do(chromedp.Navigate(base+"/ui/publish"),
-		chromedp.Focus(chromedp.CSS(fmt.Sprintf(`form[action="/ui/lessons/%d/publish"] button`, id))),
-		chromedp.KeyEvent("\r")) // with the keyboard
+	// It approves the lesson from the review list, with the keyboard.
+	b.do(chromedp.Navigate(base+"/ui/review"), chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf("#review-%d", id))),
+		chromedp.Focus(chromedp.CSS(fmt.Sprintf("#review-%d form.approve button", id))), chromedp.KeyEvent("\r"))
+	b.waitFor("the lesson to leave the review list", fmt.Sprintf(`location.pathname === "/ui/review" && !document.querySelector("#review-%d")`, id), 10*time.Second)
+	b.shot("5-review")
+
+	// It adds a station and, tomorrow at 10:00 station time, a slot, and puts the lesson in it.
+	paris, _ := time.LoadLocation("Europe/Paris")
+	tomorrow := time.Now().In(paris).AddDate(0, 0, 1).Format(time.DateOnly)
+	b.do(chromedp.Navigate(base+"/ui/stations"), chromedp.WaitVisible(chromedp.CSS("#station-name")),
+		chromedp.SendKeys(chromedp.CSS("#station-name"), "France 4"),
+		chromedp.SetValue(chromedp.CSS("#station-kind"), "tv"),
+		chromedp.SendKeys(chromedp.CSS("#station-zone"), "Europe/Paris"),
+		chromedp.Submit(chromedp.CSS("#station-name")),
+		chromedp.WaitVisible(chromedp.CSS("#add-slot-box")))
+	b.do(chromedp.Click(chromedp.CSS("#add-slot-box summary")), chromedp.WaitVisible(chromedp.CSS("#slot-day")),
+		chromedp.SetValue(chromedp.CSS("#slot-day"), tomorrow),
+		chromedp.SetValue(chromedp.CSS("#slot-start"), "10:00"),
+		chromedp.SetValue(chromedp.CSS("#slot-minutes"), "30"),
+		chromedp.SetValue(chromedp.CSS("#slot-grade"), "5"),
+		chromedp.Submit(chromedp.CSS("#slot-day")))
+	b.waitFor("the new slot in the grid", fmt.Sprintf(`!!document.querySelector('#grid td.open[data-day="%s"][data-start="10:00"] select')`, tomorrow), 10*time.Second)
+	slotSel := fmt.Sprintf(`#grid td[data-day="%s"][data-start="10:00"]`, tomorrow)
+	b.do(chromedp.SetValue(chromedp.CSS(slotSel+" select"), strconv.FormatInt(id, 10)),
+		chromedp.Submit(chromedp.CSS(slotSel+" select")))
+	b.waitFor("the lesson in its slot", fmt.Sprintf(`!!document.querySelector('%s.assigned .slot-lesson[data-lesson-id="%d"]')`, slotSel, id), 10*time.Second)
+	if marks := b.eval(fmt.Sprintf(`document.querySelector('%s').className`, slotSel)); strings.Contains(marks, "overrun") || strings.Contains(marks, "conflict") {
+		t.Errorf("a 3-second lesson in a 30-minute slot is marked %q", marks)
+	}
+	b.shot("6-grid")
+
+	// The publishing plan, then publish from it.
+	b.do(chromedp.Navigate(fmt.Sprintf("%s/ui/lessons/%d/plan", base, id)), chromedp.WaitVisible(chromedp.CSS("#plan")))
+	if chans := b.eval(`[...document.querySelectorAll("#plan-channels tr[data-channel]")].map(tr => tr.dataset.channel).sort().join(",")`); chans != "email,postal,sms,sms_reminder,tv" {
+		t.Errorf("plan channels %q, want email,postal,sms,sms_reminder,tv", chans)
+	}
+	b.shot("7-plan")
+	b.do(chromedp.Focus(chromedp.CSS("#publish")), chromedp.KeyEvent("\r"))
 	b.waitFor("the settled dashboard", fmt.Sprintf(`location.pathname === "/ui/lessons/%d/deliveries" &&
 		!!document.querySelector("#delivery-counts") && !document.querySelector("meta[http-equiv=refresh]")`, id), 2*time.Minute)
 	counts := b.eval(`(() => {
@@ -205,19 +279,49 @@ func TestBrowser(t *testing.T) {
 		}
 		return out.join(", ");
 	})()`)
-	if diff := cmp.Diff("email sent 1, postal queued 1, sms delivered 1, sms failed 1", counts); diff != "" {
+	if diff := cmp.Diff("email sent 2, postal queued 1, sms delivered 2, sms failed 1", counts); diff != "" {
 		t.Errorf("dashboard counts (-want +got):\n%s", diff)
 	}
 	if reason := b.eval(`document.querySelector("#failures tbody tr") ? document.querySelector("#failures tbody tr").textContent : ""`); !strings.HasPrefix(reason, "smsfailed") {
 		t.Errorf("failure reasons row %q, want the SMS failure", reason)
 	}
-	b.shot("5-dashboard")
+	// The charts over time count the same deliveries.
+	if got := b.eval(`["sms delivered", "sms failed", "email sent"].map(k => { const [ch, s] = k.split(" ");
+		const g = document.querySelector("#chart-" + ch + " g[data-series=" + s + "]"); return g ? g.dataset.total : "none"; }).join(",")`); got != "2,1,2" {
+		t.Errorf("chart totals sms delivered, sms failed, email sent = %s, want 2,1,2", got)
+	}
+	b.shot("8-dashboard")
 	b.do(chromedp.Click(chromedp.CSS(`form[action="/ui/lang"] button`)))
 	b.waitFor("the French dashboard", `document.documentElement.lang === "fr" && !!document.querySelector("#delivery-counts")`, 10*time.Second)
 	if h1 := b.eval(`document.querySelector("h1").textContent`); !strings.HasPrefix(h1, "Tableau des envois") {
 		t.Errorf("French dashboard heading %q", h1)
 	}
-	b.shot("6-dashboard-fr")
+	b.shot("9-dashboard-fr")
+
+	// The family on mobile data opens the link its SMS carried: the lesson page, in French, with when it
+	// airs, no script, and under 100 KB with everything it loads before the audio.
+	var link string
+	for _, m := range r.sandbox.Messages() {
+		if m.To == dataPhone {
+			link = regexp.MustCompile(regexp.QuoteMeta(r.app.URL()) + `/l/[A-Za-z0-9_-]+`).FindString(m.Body)
+		}
+	}
+	if link == "" {
+		t.Fatalf("no lesson link in the SMS to %s: %+v", dataPhone, r.sandbox.Messages())
+	}
+	b.do(chromedp.Navigate(link))
+	b.waitFor("the family page loaded", `document.readyState === "complete"`, 10*time.Second)
+	page := b.eval(`(() => {
+		let bytes = performance.getEntriesByType("navigation")[0].transferSize;
+		for (const e of performance.getEntriesByType("resource")) if (e.initiatorType !== "audio" && !e.name.includes("/audio")) bytes += e.transferSize;
+		return [bytes, document.scripts.length, document.documentElement.lang, document.querySelectorAll("audio").length,
+			document.body.innerText.includes("France 4") ? "airs" : "no airing", document.querySelector("h1").textContent].join("|");
+	})()`)
+	parts := strings.Split(page, "|")
+	if n, _ := strconv.Atoi(parts[0]); n <= 0 || n > 100<<10 || len(parts) != 6 || parts[1] != "0" || parts[2] != "fr" || parts[3] != "1" || parts[4] != "airs" || parts[5] != "Les fractions" {
+		t.Errorf("family page: bytes|scripts|lang|audio players|airing|title = %q; want under 102400 bytes, no script, fr, one player, the airing, the title", page)
+	}
+	b.shot("10-family-page")
 
 	// An admin reaches asynq's queue monitor from the menu; the media unit cannot.
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -237,5 +341,5 @@ func TestBrowser(t *testing.T) {
 	b.signIn(base, admin)
 	b.do(chromedp.Click(chromedp.CSS(`a[href="/ui/admin/queues/"]`)))
 	b.waitFor("the queue monitor", `document.body.innerText.includes("media") && document.body.innerText.includes("send")`, 30*time.Second)
-	b.shot("7-queue-monitor")
+	b.shot("11-queue-monitor")
 }

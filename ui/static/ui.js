@@ -135,6 +135,18 @@ document.addEventListener("DOMContentLoaded", function () {
       retryDelays: [0, 1000, 3000, 5000, 10000, 20000, 30000],
       metadata: { filename: file.name, filetype: file.type },
       headers: { "X-CSRF-Token": csrf },
+      // The connection dropped or the server had a moment's trouble: tus-js-client asks the server how
+      // much it has (HEAD) and sends the rest. Say so rather than look stuck.
+      onShouldRetry: function (err) {
+        var res = err && err.originalResponse;
+        var status = res ? res.getStatus() : 0;
+        var retry = !(status >= 400 && status < 500) || status === 409 || status === 423;
+        if (retry) {
+          setState("resuming");
+          text.textContent = form.dataset.retrying;
+        }
+        return retry;
+      },
       removeFingerprintOnSuccess: false, // kept until the lesson is made: a failed form can be sent again
       onProgress: showProgress,
       onError: function (err) {
