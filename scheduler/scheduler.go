@@ -148,6 +148,12 @@ type Approval struct {
 	UpdatedAt time.Time     `json:"updated_at"`
 }
 
+// Submission is a lesson waiting for the media unit's decision.
+type Submission struct {
+	Lesson   relais.Lesson
+	Approval Approval
+}
+
 // Assignment puts a lesson in a slot.
 type Assignment struct {
 	SlotID   int64
@@ -174,6 +180,8 @@ type Store interface {
 	Unassign(ctx context.Context, slotID int64) error
 	SetApproval(ctx context.Context, a Approval) error
 	Approval(ctx context.Context, lessonID int64) (Approval, error)
+	// Submitted returns up to limit lessons waiting for a decision, the longest waiting first.
+	Submitted(ctx context.Context, limit int) ([]Submission, error)
 	// ApprovedLessons returns approved lessons that are ready or published, by id.
 	ApprovedLessons(ctx context.Context) ([]relais.Lesson, error)
 	// AiredLessons returns the ids of lessons assigned to any slot.

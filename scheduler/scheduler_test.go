@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -462,5 +463,33 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 	if diff := cmp.Diff(string(want), string(got)); diff != "" {
 		t.Errorf("%s (-want +got):\n%s", name, diff)
+	}
+}
+
+// The review queue lists submitted lessons only, the longest waiting first, up to the limit.
+func TestSubmittedQueue(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	var ids []int64
+	for i, state := range []scheduler.ApprovalState{scheduler.Submitted, scheduler.Approved, scheduler.Submitted, scheduler.Rejected, scheduler.Submitted} {
+		l := e.lesson(t, fmt.Sprintf("Leçon %d", i), "maths", 5, "fr", 20*time.Minute, false)
+		ids = append(ids, l.ID)
+		// Submitted from the last lesson to the first: the queue is in submission order, not id order.
+		must(t, e.db.SetApproval(ctx, scheduler.Approval{LessonID: l.ID, State: state, UpdatedAt: fixedNow.Add(-time.Duration(i) * time.Hour)}))
+	}
+	got, err := e.db.Submitted(ctx, 10)
+	must(t, err)
+	var order []int64
+	for _, s := range got {
+		order = append(order, s.Lesson.ID)
+		if s.Approval.LessonID != s.Lesson.ID || s.Approval.State != scheduler.Submitted || s.Lesson.Title == "" {
+			t.Errorf("submission %+v", s)
+		}
+	}
+	if diff := cmp.Diff([]int64{ids[4], ids[2], ids[0]}, order); diff != "" {
+		t.Errorf("review queue (-want +got):\n%s", diff)
+	}
+	if got, err := e.db.Submitted(ctx, 2); err != nil || len(got) != 2 || got[0].Lesson.ID != ids[4] {
+		t.Errorf("Submitted(2) = %d submissions, %v", len(got), err)
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -65,6 +64,7 @@ func (h *Handler) submitLesson(w http.ResponseWriter, r *http.Request, c *reqCtx
 type reviewData struct {
 	Lessons []reviewRow
 	Notice  string
+	Max     int // set when the list stops at maxReview
 }
 
 type reviewRow struct {
@@ -72,7 +72,6 @@ type reviewRow struct {
 	StatusText  string
 	Length      string
 	SubmittedAt string
-	submitted   time.Time
 }
 
 func (h *Handler) review(w http.ResponseWriter, r *http.Request, c *reqCtx) {
@@ -95,47 +94,37 @@ func (h *Handler) showReview(w http.ResponseWriter, r *http.Request, c *reqCtx, 
 		h.fail(w, r, c, err)
 		return
 	}
-	var data any = reviewData{Lessons: rows, Notice: notice}
+	rd := reviewData{Lessons: rows, Notice: notice}
+	if len(rows) == maxReview {
+		rd.Max = maxReview
+	}
+	var data any = rd
 	if msg != "" {
 		data = pageError{msg: msg, data: data}
 	}
 	h.render(w, r, c, status, "ui_review", "review_title", data)
 }
 
-// submittedLessons pages through the lessons and keeps those waiting for a decision, the longest
-// waiting first. The store lists no approvals by state, so each lesson's approval is read in turn.
+// maxReview is how many submitted lessons the review page lists at once: decisions take them off.
+const maxReview = 500
+
+// submittedLessons lists the lessons waiting for a decision, the longest waiting first.
 func (h *Handler) submittedLessons(ctx context.Context, c *reqCtx) ([]reviewRow, error) {
 	gs, err := h.grids()
 	if err != nil {
 		return nil, err
 	}
-	var out []reviewRow
-	p := relais.Page{Limit: relais.MaxPageLimit}
-	for {
-		ls, err := h.store.Lessons(ctx, relais.LessonFilter{Page: p})
-		if err != nil {
-			return nil, err
-		}
-		for _, l := range ls {
-			a, err := gs.Approval(ctx, l.ID)
-			if relais.ErrorCode(err) == relais.ENOTFOUND {
-				continue
-			} else if err != nil {
-				return nil, err
-			}
-			if a.State != scheduler.Submitted {
-				continue
-			}
-			out = append(out, reviewRow{Lesson: l, StatusText: c.t("st_" + string(l.Status)),
-				Length: lengthText(time.Duration(l.DurationMS) * time.Millisecond), submitted: a.UpdatedAt,
-				SubmittedAt: a.UpdatedAt.UTC().Format("2006-01-02 15:04 UTC")})
-		}
-		if len(ls) < p.Limit {
-			break
-		}
-		p.After = ls[len(ls)-1].ID
+	subs, err := gs.Submitted(ctx, maxReview)
+	if err != nil {
+		return nil, err
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].submitted.Before(out[j].submitted) })
+	out := make([]reviewRow, 0, len(subs))
+	for _, s := range subs {
+		l := s.Lesson
+		out = append(out, reviewRow{Lesson: l, StatusText: c.t("st_" + string(l.Status)),
+			Length:      lengthText(time.Duration(l.DurationMS) * time.Millisecond),
+			SubmittedAt: s.Approval.UpdatedAt.UTC().Format("2006-01-02 15:04 UTC")})
+	}
 	return out, nil
 }
 

@@ -287,6 +287,19 @@ func (db *DB) Approval(ctx context.Context, lessonID int64) (scheduler.Approval,
 	return a, err
 }
 
+// Submitted returns up to limit lessons waiting for a decision, the longest waiting first.
+func (db *DB) Submitted(ctx context.Context, limit int) ([]scheduler.Submission, error) {
+	return queryAll(ctx, db.read, func(rs rowScanner) (scheduler.Submission, error) {
+		var s scheduler.Submission
+		var at int64
+		l, err := scanLesson(scanTail(rs, &s.Approval.State, &s.Approval.Reason, &s.Approval.DecidedBy, &at))
+		s.Lesson, s.Approval.LessonID, s.Approval.UpdatedAt = l, l.ID, fromMS(at)
+		return s, err
+	}, `SELECT `+prefixed("l.", lessonColumns)+`, a.state, a.reason, a.decided_by, a.updated_at FROM lesson_approvals a
+		JOIN lessons l ON l.id = a.lesson_id
+		WHERE a.state = 'submitted' ORDER BY a.updated_at, a.lesson_id LIMIT ?`, limit)
+}
+
 // ApprovedLessons returns approved lessons that are ready or published, by id.
 func (db *DB) ApprovedLessons(ctx context.Context) ([]relais.Lesson, error) {
 	return queryAll(ctx, db.read, scanLesson, `SELECT `+prefixed("l.", lessonColumns)+` FROM lessons l

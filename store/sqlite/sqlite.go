@@ -119,6 +119,17 @@ type querier interface {
 // rowScanner is a row to scan: *sql.Row or *sql.Rows.
 type rowScanner = interface{ Scan(...any) error }
 
+// scanTail returns row with extra destinations after those its Scan is given: a scanX function then
+// reads a row that joins more columns after its own.
+func scanTail(row rowScanner, extra ...any) rowScanner { return tailScanner{row, extra} }
+
+type tailScanner struct {
+	row   rowScanner
+	extra []any
+}
+
+func (t tailScanner) Scan(dest ...any) error { return t.row.Scan(append(dest, t.extra...)...) }
+
 // queryAll runs query and returns every row read by scan.
 func queryAll[T any](ctx context.Context, q querier, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
