@@ -531,12 +531,7 @@ func TestClassifyOnTheWire(t *testing.T) {
 }
 
 func TestRelayDownIsRetryable(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens there now
+	addr := testenv.ClosedAddr(t)
 	ch := newChannel(t, testConfig(t, addr))
 	results := ch.SendBatch(context.Background(), []channels.Message{
 		{Household: relais.Household{Email: "a@example.org"}, Lesson: relais.Lesson{Title: "T"}},

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -366,12 +365,7 @@ func TestSendFailuresAreClassified(t *testing.T) {
 }
 
 func TestSendNetworkErrorIsRetryable(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens there now
+	addr := testenv.ClosedAddr(t)
 	ts, _ := templates.Load()
 	cfg := sms.DefaultConfig()
 	cfg.AccountSID, cfg.AuthToken, cfg.APIURL = testSID, testToken, "http://"+addr

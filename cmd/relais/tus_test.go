@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/relais-edu/relais/internal/testenv"
 )
 
 // cutProxy forwards TCP connections to target and, once, cuts the connection that carries the
@@ -184,19 +186,14 @@ func TestLessonUploadResumes(t *testing.T) {
 
 // TestTusClientGivesUp stops after --resume-attempts when the server stays away, and says so.
 func TestTusClientGivesUp(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens there now
+	addr := testenv.ClosedAddr(t)
 	f := filepath.Join(t.TempDir(), "a.mp4")
 	os.WriteFile(f, append([]byte{0, 0, 0, 0x18, 'f', 't', 'y', 'p'}, make([]byte, 100)...), 0o600)
 	var notes []string
 	up := &tusUpload{c: &apiClient{base: "http://" + addr, token: "x", http: http.DefaultClient}, chunk: 1 << 20, attempts: 2,
 		backoff: func(int) time.Duration { return time.Millisecond }, progress: func(int64, int64) {},
 		note: func(format string, args ...any) { notes = append(notes, fmt.Sprintf(format, args...)) }}
-	_, err = up.send(context.Background(), f)
+	_, err := up.send(context.Background(), f)
 	if err == nil || !strings.Contains(err.Error(), "gave up after 2 retries") {
 		t.Errorf("send = %v, want it to give up after 2 retries", err)
 	}
