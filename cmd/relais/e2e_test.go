@@ -450,6 +450,7 @@ func (r *rig) mailpitGet(path string, out any) {
 
 // TestLessonUploadCommand drives `relais lesson upload` against a running server, as a teacher would.
 func TestLessonUploadCommand(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // where the command remembers unfinished uploads
 	r := newRig(t, nil)
 	dir := t.TempDir()
 	md := filepath.Join(dir, "lesson.md")

@@ -98,7 +98,7 @@ func (c *apiClient) send(req *http.Request, want int, out any) error {
 
 func lessonUpload(ctx context.Context, sio *stdio, args []string) error {
 	c, fs := serverFlags(sio, "lesson upload", "lesson upload FILE --text LESSON.md --title T --subject S --grade N --language fr [flags]",
-		"Uploads a lesson, showing the upload's progress and resuming it from where the server stopped when the\nconnection drops, then waits while the server checks and renders it.")
+		"Uploads a lesson, showing the upload's progress and resuming it from where the server stopped when the\nconnection drops, then waits while the server checks and renders it. An upload it gave up on is\nremembered (in the user's cache directory): running the same command again continues it.")
 	text := fs.String("text", "", "the lesson text in Markdown (required)")
 	title := fs.String("title", "", "title (required)")
 	subject := fs.String("subject", "", "subject (required)")
@@ -153,7 +153,8 @@ func lessonUpload(ctx context.Context, sio *stdio, args []string) error {
 	bar := newProgress(sio.err, "Uploading")
 	up := &tusUpload{c: c, chunk: chunkSize, attempts: *attempts, backoff: defaultBackoff,
 		progress: func(sent, total int64) { bar.set(int(sent * 100 / max(total, 1))) },
-		note:     func(format string, args ...any) { bar.interrupt(fmt.Sprintf(format, args...)) }}
+		note:     func(format string, args ...any) { bar.interrupt(fmt.Sprintf(format, args...)) },
+		memo:     newUploadMemo()}
 	loc, err := up.send(ctx, media)
 	var refused *tusStatusError
 	if errors.As(err, &refused) {
@@ -198,6 +199,7 @@ func lessonUpload(ctx context.Context, sio *stdio, args []string) error {
 		fmt.Fprintf(sio.err, "Upload refused: %v\n", err)
 		return exitError(1)
 	}
+	up.done()
 	bar.done()
 	fmt.Fprintf(sio.out, "Lesson %d %q uploaded.\n", l.ID, l.Title)
 	if *noWait {

@@ -7,7 +7,9 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,6 +35,56 @@ type tusUpload struct {
 	progress func(sent, total int64)
 	// note tells the user about an interruption and where the upload resumes.
 	note func(format string, args ...any)
+	// memo, when set, remembers the unfinished upload so that running the command again resumes it.
+	memo *uploadMemo
+	key  string // the file's key in memo
+}
+
+// uploadMemo remembers, across runs, the upload each file is going to (as tus-js-client does in the
+// browser's localStorage): a file is found again by server, absolute path, size and modification
+// time, so an edited file starts a new upload. One small file per upload under dir.
+type uploadMemo struct{ dir string }
+
+// newUploadMemo keeps its files in the user's cache directory; nil when there is none.
+func newUploadMemo() *uploadMemo {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return nil
+	}
+	return &uploadMemo{dir: filepath.Join(d, "relais", "uploads")}
+}
+
+func (m *uploadMemo) key(server, path string, st os.FileInfo) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	h := sha256.Sum256(fmt.Appendf(nil, "%s\n%s\n%d\n%d", strings.TrimRight(server, "/"), abs, st.Size(), st.ModTime().UnixNano()))
+	return hex.EncodeToString(h[:16])
+}
+
+func (m *uploadMemo) get(key string) string {
+	b, err := os.ReadFile(filepath.Join(m.dir, key))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// put records loc; failing to is no reason to stop an upload, only to lose the memory of it.
+func (m *uploadMemo) put(key, loc string) {
+	if os.MkdirAll(m.dir, 0o700) == nil {
+		os.WriteFile(filepath.Join(m.dir, key), []byte(loc+"\n"), 0o600)
+	}
+}
+
+func (m *uploadMemo) forget(key string) { os.Remove(filepath.Join(m.dir, key)) }
+
+// done forgets the upload once the lesson is made from it.
+func (t *tusUpload) done() {
+	if t.memo != nil && t.key != "" {
+		t.memo.forget(t.key)
+	}
 }
 
 func defaultBackoff(n int) time.Duration {
@@ -65,14 +117,33 @@ func (t *tusUpload) send(ctx context.Context, path string) (string, error) {
 	}
 	endpoint := strings.TrimRight(t.c.base, "/") + "/api/v1/uploads"
 	var loc string
-	err = t.retrying(ctx, func() error {
-		loc, err = t.create(ctx, endpoint, size, filepath.Base(path), typ)
-		return err
-	}, nil)
-	if err != nil {
-		return "", err
-	}
 	var offset int64
+	if t.memo != nil {
+		t.key = t.memo.key(t.c.base, path, st)
+		if prev := t.memo.get(t.key); prev != "" {
+			// An earlier run's upload of this file: resume it if the server still has it (it drops
+			// unfinished uploads after a day, and used ones at once).
+			if offset, err = t.head(ctx, prev); err == nil && offset <= size {
+				loc = prev
+				t.note("Resuming the earlier upload of this file at byte %d of %d (the server has %s).", offset, size, sizeText(offset))
+			} else {
+				t.memo.forget(t.key)
+				offset = 0
+			}
+		}
+	}
+	if loc == "" {
+		err = t.retrying(ctx, func() error {
+			loc, err = t.create(ctx, endpoint, size, filepath.Base(path), typ)
+			return err
+		}, nil)
+		if err != nil {
+			return "", err
+		}
+		if t.memo != nil {
+			t.memo.put(t.key, loc)
+		}
+	}
 	for offset < size {
 		err := t.retrying(ctx, func() error {
 			offset, err = t.patch(ctx, loc, f, offset, min(t.chunk, size-offset), size)
@@ -101,7 +172,7 @@ func (t *tusUpload) retrying(ctx context.Context, do, recover func() error) erro
 			return err
 		}
 		if n > t.attempts {
-			return fmt.Errorf("%w (gave up after %d retries; run the command again, or raise --resume-attempts)", err, t.attempts)
+			return fmt.Errorf("%w (gave up after %d retries; run the same command again to resume, or raise --resume-attempts)", err, t.attempts)
 		}
 		wait := t.backoff(n)
 		t.note("Connection lost: %v. Retrying in %s (%d of %d).", err, wait, n, t.attempts)

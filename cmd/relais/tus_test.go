@@ -116,6 +116,7 @@ func (p *cutProxy) stats() (sent int64, cut bool) {
 // the command resumed from the server's offset, not from zero, and that the lesson was made from the
 // exact bytes of the file and processed.
 func TestLessonUploadResumes(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // where the command remembers unfinished uploads
 	r := newRig(t, nil)
 	dir := t.TempDir()
 	md := filepath.Join(dir, "lesson.md")
@@ -181,6 +182,62 @@ func TestLessonUploadResumes(t *testing.T) {
 	left, _ := filepath.Glob(filepath.Join(r.app.cfg.MediaDir, "uploads", "tus", "*"))
 	if len(left) != 0 {
 		t.Errorf("the used upload left %v", left)
+	}
+}
+
+// TestLessonUploadResumesAcrossRuns: the first run gives up when the line drops, the second run of
+// the same command finds the upload it started and sends only the rest.
+func TestLessonUploadResumesAcrossRuns(t *testing.T) {
+	cache := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", cache)
+	r := newRig(t, nil)
+	dir := t.TempDir()
+	md := filepath.Join(dir, "lesson.md")
+	os.WriteFile(md, []byte(e2eMarkdown), 0o600)
+	videoPath := makeVideo(t, 2)
+	fi, err := os.Stat(videoPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := fi.Size()
+	u, _ := url.Parse(r.app.URL())
+	proxy := newCutProxy(t, u.Host, size/2)
+	env := map[string]string{"RELAIS_SERVER": proxy.URL(), "RELAIS_TOKEN": r.teacher}
+	upload := func() (string, error) {
+		var out strings.Builder
+		err := run(context.Background(), []string{"lesson", "upload", videoPath, "--text", md, "--title", "Fractions",
+			"--subject", "maths", "--grade", "5", "--language", "fr", "--chunk-size", strconv.FormatInt(max(size/5, 1024), 10),
+			"--resume-attempts", "0", "--no-wait"},
+			&stdio{out: &out, err: &out, getenv: func(k string) string { return env[k] }})
+		return out.String(), err
+	}
+	text, err := upload()
+	if err == nil || !strings.Contains(err.Error(), "run the same command again to resume") {
+		t.Fatalf("first run: err %v, want it to give up at the cut:\n%s", err, text)
+	}
+	if memos, _ := filepath.Glob(filepath.Join(cache, "relais", "uploads", "*")); len(memos) != 1 {
+		t.Fatalf("remembered uploads after the cut: %v, want 1", memos)
+	}
+	before, _ := proxy.stats()
+	text, err = upload()
+	if err != nil {
+		t.Fatalf("second run: %v\n%s", err, text)
+	}
+	m := regexp.MustCompile(`Resuming the earlier upload of this file at byte (\d+) of (\d+)`).FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("the second run did not resume the earlier upload:\n%s", text)
+	}
+	if at, _ := strconv.ParseInt(m[1], 10, 64); at <= 0 || at > size/2 {
+		t.Errorf("resumed at byte %d, want after 0 and at most %d", at, size/2)
+	}
+	if after, _ := proxy.stats(); after-before > size*3/4 {
+		t.Errorf("the second run sent %d bytes of a %d-byte file half uploaded", after-before, size)
+	}
+	if !strings.Contains(text, `"Fractions" uploaded.`) {
+		t.Errorf("no lesson made:\n%s", text)
+	}
+	if memos, _ := filepath.Glob(filepath.Join(cache, "relais", "uploads", "*")); len(memos) != 0 {
+		t.Errorf("the used upload is still remembered: %v", memos)
 	}
 }
 
