@@ -23,4 +23,8 @@ trap cleanup EXIT
 log "go vet ./..."
 go vet ./...
 log "go test ./..."
+# The browser test keeps its screenshots here (a CI can publish the folder as artifacts).
+export RELAIS_TEST_ARTIFACTS="$PWD/artifacts"
+rm -rf "$RELAIS_TEST_ARTIFACTS"
 go test -count=1 -timeout 25m "$@" ./...
+log "screenshots of the browser test: $RELAIS_TEST_ARTIFACTS/ui/"

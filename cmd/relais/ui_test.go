@@ -23,7 +23,7 @@ import (
 	"github.com/relais-edu/relais/channels/sms/sandbox"
 )
 
-var uiArtifacts = flag.String("ui-artifacts", "", "directory for the browser test's screenshots (default: a temporary directory)")
+var uiArtifacts = flag.String("ui-artifacts", "", "directory for the browser test's screenshots (default: $RELAIS_TEST_ARTIFACTS/ui, else a temporary directory)")
 
 // browser is a headless Debian Chromium driven by chromedp, and where its screenshots go.
 type browser struct {
@@ -40,6 +40,9 @@ func newBrowser(t *testing.T) *browser {
 		t.Fatalf("chromium not found (%v): install Debian's chromium package (scripts/test.sh does)", err)
 	}
 	dir := *uiArtifacts
+	if dir == "" && os.Getenv("RELAIS_TEST_ARTIFACTS") != "" {
+		dir = filepath.Join(os.Getenv("RELAIS_TEST_ARTIFACTS"), "ui")
+	}
 	if dir == "" {
 		dir = t.TempDir()
 	} else if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -321,6 +324,7 @@ func TestBrowser(t *testing.T) {
 	if n, _ := strconv.Atoi(parts[0]); n <= 0 || n > 100<<10 || len(parts) != 6 || parts[1] != "0" || parts[2] != "fr" || parts[3] != "1" || parts[4] != "airs" || parts[5] != "Les fractions" {
 		t.Errorf("family page: bytes|scripts|lang|audio players|airing|title = %q; want under 102400 bytes, no script, fr, one player, the airing, the title", page)
 	}
+	t.Logf("family page from the SMS link: %s bytes before the audio", parts[0])
 	b.shot("10-family-page")
 
 	// An admin reaches asynq's queue monitor from the menu; the media unit cannot.
