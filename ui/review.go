@@ -249,9 +249,13 @@ func (h *Handler) plan(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 
 // planFor arranges a plan summary for the page.
 func planFor(c *reqCtx, sum scheduler.PlanSummary) *planView {
-	v := &planView{At: sum.At.Format(planTime), Households: sum.Households, Warnings: sum.Warnings}
+	// The warnings are written here from the figures, in the UI language; the scheduler's own English
+	// sentences (sum.Warnings) serve the API and the CLI.
+	v := &planView{At: sum.At.Format(planTime), Households: sum.Households}
 	if !sum.FirstBroadcast.IsZero() {
 		v.FirstBroadcast = sum.FirstBroadcast.Format(planTime)
+	} else {
+		v.Warnings = append(v.Warnings, c.t("plan_warn_unscheduled"))
 	}
 	names := slices.Clone(planChannels)
 	for _, m := range []map[string]int64{sum.Counts, sum.Skipped} {
@@ -273,11 +277,14 @@ func planFor(c *reqCtx, sum scheduler.PlanSummary) *planView {
 		}
 		if hasEstimate {
 			ch.Messages, ch.Segments = e.Messages, e.Segments
-			ch.Duration = (time.Duration(e.Seconds * float64(time.Second))).Round(time.Second).String()
+			ch.Duration = spanText(time.Duration(e.Seconds * float64(time.Second)))
 			ch.Finishes = e.Finishes.Format(planTime)
 			if !e.Deadline.IsZero() {
 				ch.Deadline = e.Deadline.Format(planTime)
 				ch.Late = e.Finishes.After(e.Deadline)
+			}
+			if ch.Late {
+				v.Warnings = append(v.Warnings, fmt.Sprintf(c.t("plan_warn_late"), ch.Label, e.Messages, ch.Duration, ch.Finishes, ch.Deadline))
 			}
 		}
 		v.Channels = append(v.Channels, ch)

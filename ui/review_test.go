@@ -138,8 +138,8 @@ func TestPlan(t *testing.T) {
 	}
 	// Postal packets posted now (five days ahead) arrive after a broadcast an hour away: that warning
 	// is there, the SMS one is not.
-	if !strings.Contains(body, `<div id="plan-warnings" class="warning" role="alert">`) || !strings.Contains(body, "postal: packets posted now") ||
-		strings.Contains(body, "sms: ") {
+	if !strings.Contains(body, `<div id="plan-warnings" class="warning" role="alert">`) || !strings.Contains(body, "Postal packet: 1 to send take 5 d and finish at") ||
+		strings.Contains(body, "SMS digest: ") {
 		t.Errorf("plan warnings at the default rates:\n%s", body)
 	}
 	if !regexp.MustCompile(`<tr data-channel="postal" class="late"><th scope="row">Postal packet</th><td class="count">1</td>`).MatchString(body) {
@@ -148,8 +148,8 @@ func TestPlan(t *testing.T) {
 
 	// At a thousandth of a segment a second, the six digest segments take 100 minutes: over capacity.
 	_, body = media.get("/ui/lessons/1/plan?at=2026-03-02T03:00&sms_rate=0.001&postal_lead_days=0")
-	if !strings.Contains(body, "sms: 3 messages take 1h40m0s and finish at 2026-03-02T04:40:00Z, after 2026-03-02T09:00:00&#43;05:00.") ||
-		!regexp.MustCompile(`<tr data-channel="sms" class="late">`).MatchString(body) || strings.Contains(body, "postal: packets") ||
+	if !strings.Contains(body, "SMS digest: 3 to send take 1 h 40 min and finish at 2026-03-02 04:40 &#43;00:00, after the first broadcast at 2026-03-02 09:00 &#43;05:00.") ||
+		!regexp.MustCompile(`<tr data-channel="sms" class="late">`).MatchString(body) || strings.Contains(body, "Postal packet: ") ||
 		!strings.Contains(body, `name="sms_rate" type="number" min="0" step="any" placeholder="10" value="0.001"`) {
 		t.Errorf("over capacity:\n%s", body)
 	}

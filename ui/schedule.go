@@ -581,6 +581,22 @@ func lengthText(d time.Duration) string {
 	return fmt.Sprintf("%d min", int(d/time.Minute))
 }
 
+// spanText prints how long a send takes: "45 s", "12 min", "3 h 20 min", "5 d 2 h".
+func spanText(d time.Duration) string {
+	d = d.Round(time.Second)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%d s", int(d/time.Second))
+	case d < time.Hour:
+		return fmt.Sprintf("%d min", int(d.Round(time.Minute)/time.Minute))
+	case d < 24*time.Hour:
+		d = d.Round(time.Minute)
+		return strings.TrimSuffix(fmt.Sprintf("%d h %d min", int(d/time.Hour), int(d%time.Hour/time.Minute)), " 0 min")
+	}
+	d = d.Round(time.Hour)
+	return strings.TrimSuffix(fmt.Sprintf("%d d %d h", int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour)), " 0 h")
+}
+
 // weekOfDay returns the Monday of a slot's day, for going back to its week.
 func weekOfDay(day string) string {
 	d, err := time.Parse(time.DateOnly, day)

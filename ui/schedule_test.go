@@ -437,3 +437,14 @@ func TestScheduleDownloads(t *testing.T) {
 		t.Errorf("playlist of a missing station: %d", resp.StatusCode)
 	}
 }
+
+func TestSpanText(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0: "0 s", 45 * time.Second: "45 s", 12*time.Minute + 20*time.Second: "12 min", 2 * time.Hour: "2 h",
+		3*time.Hour + 20*time.Minute: "3 h 20 min", 120 * time.Hour: "5 d", 50 * time.Hour: "2 d 2 h",
+	} {
+		if got := spanText(d); got != want {
+			t.Errorf("spanText(%s) = %q, want %q", d, got, want)
+		}
+	}
+}
