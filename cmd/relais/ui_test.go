@@ -168,6 +168,16 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("preview heading %q", got)
 	}
 	b.shot("1-upload-form")
+	// A text file picked by mistake is refused before any byte is sent, with what to do instead.
+	notes := filepath.Join(t.TempDir(), "notes.txt")
+	os.WriteFile(notes, []byte("Les fractions: notes du cours"), 0o600)
+	b.do(chromedp.SetUploadFiles(chromedp.CSS("#media"), []string{notes}), chromedp.Click(chromedp.CSS("#upload button[type=submit]")))
+	b.waitFor("the refusal of the text file", `!document.querySelector("#upload-error").hidden && document.querySelector("#upload").dataset.state === "error"`, 10*time.Second)
+	if msg := b.eval(`document.querySelector("#upload-error").textContent + (document.querySelector("#progress").hidden ? "" : " (with a progress bar)")`); !strings.Contains(msg, "This is a text file, not a recording") || strings.Contains(msg, "progress bar") {
+		t.Errorf("upload error for a text file: %q", msg)
+	}
+	b.shot("1b-upload-refused")
+	b.do(chromedp.SetUploadFiles(chromedp.CSS("#media"), []string{video}))
 	// Chunks of 64 KiB, and a record of the form's states that outlives the page.
 	b.eval(`(() => {
 		const f = document.querySelector("#upload");

@@ -57,6 +57,7 @@ document.addEventListener("DOMContentLoaded", function () {
   function fail(msg) {
     setState("error");
     submit.disabled = false;
+    if (!(bar.value > 0)) box.hidden = true; // nothing was sent: no progress to show
     errBox.textContent = form.dataset.failed + " " + msg;
     errBox.hidden = false;
     errBox.focus();
