@@ -16,19 +16,37 @@ const (
 	ETOOLARGE     = "too_large"
 )
 
-// Error is an application error: a code and a message fit for the user.
+// Error is an application error: a code and a message fit for the user, in English. The format and
+// arguments it was made from are kept, so that the message can be written in another language.
 type Error struct {
 	Code    string
 	Message string
+
+	format string
+	args   []any
 }
 
 func (e *Error) Error() string {
 	return fmt.Sprintf("relais error: code=%s message=%s", e.Code, e.Message)
 }
 
-// Errorf returns an *Error with the given code and formatted message.
+// Errorf returns an *Error with the given code and formatted message. An argument that is an *Error
+// stands for its message, so that one error can give the reason of another.
 func Errorf(code, format string, args ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+	shown := make([]any, len(args))
+	for i, a := range args {
+		if e, ok := a.(*Error); ok {
+			a = e.Message
+		}
+		shown[i] = a
+	}
+	return &Error{Code: code, Message: fmt.Sprintf(format, shown...), format: format, args: args}
+}
+
+// Template returns the format and arguments Errorf made the message from; format is "" for an Error
+// built as a literal.
+func (e *Error) Template() (format string, args []any) {
+	return e.format, e.args
 }
 
 // ErrorCode returns the code of err's *Error, EINTERNAL for any other error, "" for nil.

@@ -249,12 +249,13 @@ func TimelineRange(q url.Values, now time.Time) (relais.TimelineFilter, error) {
 		f.Bucket = relais.TimelineBucket(f.To.Sub(f.From))
 	}
 	if n := (f.To.Sub(f.From) + f.Bucket - 1) / f.Bucket; n > relais.MaxTimelineBuckets {
-		choose := "a wider bucket or a shorter period"
+		from, to := f.From.Format(time.RFC3339), f.To.Format(time.RFC3339)
 		if f.Bucket == relais.TimelineBuckets[len(relais.TimelineBuckets)-1] {
-			choose = "a shorter period"
+			return f, relais.Errorf(relais.EINVALID, "From %s to %s there are %d buckets of %s; a timeline has at most %d: choose a shorter period.",
+				from, to, n, BucketName(f.Bucket), relais.MaxTimelineBuckets)
 		}
-		return f, relais.Errorf(relais.EINVALID, "From %s to %s there are %d buckets of %s; a timeline has at most %d: choose %s.",
-			f.From.Format(time.RFC3339), f.To.Format(time.RFC3339), n, BucketName(f.Bucket), relais.MaxTimelineBuckets, choose)
+		return f, relais.Errorf(relais.EINVALID, "From %s to %s there are %d buckets of %s; a timeline has at most %d: choose a wider bucket or a shorter period.",
+			from, to, n, BucketName(f.Bucket), relais.MaxTimelineBuckets)
 	}
 	return f, nil
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/locale"
 )
 
 // codes maps application error codes to HTTP statuses: the one table.
@@ -29,14 +30,15 @@ type errorBody struct {
 	} `json:"error"`
 }
 
-// writeError answers with the error's code and user message. Internal errors are logged with the
-// request id and shown only as "internal error".
+// writeError answers with the error's code and user message, in the first language of the request's
+// Accept-Language that messages are written in (English by default). Internal errors are logged with
+// the request id and shown only as "internal error".
 func writeError(w http.ResponseWriter, r *http.Request, err error, log *slog.Logger) {
-	code, msg := relais.ErrorCode(err), relais.ErrorMessage(err)
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		code, msg = relais.ETOOLARGE, "The request is larger than the limit of "+humanBytes(mbe.Limit)+"."
+		err = relais.Errorf(relais.ETOOLARGE, "The request is larger than the limit of %s.", humanBytes(mbe.Limit))
 	}
+	code, msg := relais.ErrorCode(err), locale.Message(err, locale.Accept(r.Header.Get("Accept-Language")))
 	id, _ := r.Context().Value(requestIDKey{}).(string)
 	if code == relais.EINTERNAL {
 		log.Error("internal error", "request_id", id, "method", r.Method, "path", r.URL.Path, "err", err)

@@ -33,6 +33,7 @@ import (
 	expslog "golang.org/x/exp/slog"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/locale"
 )
 
 const uploadsPath = "/api/v1/uploads"
@@ -172,20 +173,21 @@ func (u *uploads) preCreate(hook handler.HookEvent) (handler.HTTPResponse, handl
 	if user.ID == "" {
 		return handler.HTTPResponse{}, none, handler.NewError("ERR_UNAUTHORIZED", "Send an API token.", http.StatusUnauthorized)
 	}
+	lang := locale.Accept(hook.HTTPRequest.Header.Get("Accept-Language"))
 	info := hook.Upload
 	if info.SizeIsDeferred {
-		return handler.HTTPResponse{}, none, tusError(relais.Errorf(relais.EINVALID, "Declare the file's size in the Upload-Length header: uploads of unknown length are not accepted."))
+		return handler.HTTPResponse{}, none, tusError(relais.Errorf(relais.EINVALID, "Declare the file's size in the Upload-Length header: uploads of unknown length are not accepted."), lang)
 	}
 	if info.Size == 0 {
-		return handler.HTTPResponse{}, none, tusError(relais.Errorf(relais.EINVALID, "The media file is empty."))
+		return handler.HTTPResponse{}, none, tusError(relais.Errorf(relais.EINVALID, "The media file is empty."), lang)
 	}
 	name, typ := strings.TrimSpace(info.MetaData["filename"]), strings.ToLower(strings.TrimSpace(info.MetaData["filetype"]))
 	if name == "" || typ == "" {
 		return handler.HTTPResponse{}, none, tusError(relais.Errorf(relais.EINVALID,
-			"Name the file and its type in the Upload-Metadata header (filename and filetype, e.g. video/mp4)."))
+			"Name the file and its type in the Upload-Metadata header (filename and filetype, e.g. video/mp4)."), lang)
 	}
 	if err := mediaTypeOK(typ); err != nil {
-		return handler.HTTPResponse{}, none, tusError(err)
+		return handler.HTTPResponse{}, none, tusError(err, lang)
 	}
 	name = filepath.Base(strings.ReplaceAll(name, `\`, "/"))
 	if len(name) > 255 {
@@ -213,7 +215,7 @@ func mediaTypeOK(typ string) error {
 // preFinish looks at the first bytes of a finished upload, as a direct upload's are looked at.
 func (u *uploads) preFinish(hook handler.HookEvent) (handler.HTTPResponse, error) {
 	if err := sniffFile(hook.Upload.Storage["Path"]); err != nil {
-		return handler.HTTPResponse{}, tusError(err)
+		return handler.HTTPResponse{}, tusError(err, locale.Accept(hook.HTTPRequest.Header.Get("Accept-Language")))
 	}
 	return handler.HTTPResponse{}, nil
 }
@@ -233,14 +235,14 @@ func sniffFile(path string) error {
 	return sniffMedia(head[:n])
 }
 
-// tusError turns an application error into tusd's, so that the client reads its message. Internal
-// errors are left to tusd, which logs them.
-func tusError(err error) error {
+// tusError turns an application error into tusd's, so that the client reads its message in lang.
+// Internal errors are left to tusd, which logs them.
+func tusError(err error, lang string) error {
 	code := relais.ErrorCode(err)
 	if code == relais.EINTERNAL {
 		return err
 	}
-	return handler.NewError("ERR_"+strings.ToUpper(code), relais.ErrorMessage(err), codes[code])
+	return handler.NewError("ERR_"+strings.ToUpper(code), locale.Message(err, lang), codes[code])
 }
 
 // claimedUpload is a finished upload held for a lesson: its file, and its lock until release.

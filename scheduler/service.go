@@ -2,8 +2,6 @@ package scheduler
 
 import (
 	"context"
-	"fmt"
-	"strings"
 	"time"
 
 	relais "github.com/relais-edu/relais"
@@ -165,8 +163,8 @@ func (s *Service) Assign(ctx context.Context, slotID, lessonID int64, rerun bool
 	if l.Status != relais.LessonReady && l.Status != relais.LessonPublished {
 		return relais.Errorf(relais.ECONFLICT, "Lesson %d is %s; only ready lessons air.", lessonID, l.Status)
 	}
-	if why := mismatch(sl, l); why != "" {
-		return relais.Errorf(relais.EINVALID, "Lesson %d does not fit slot %d: %s.", lessonID, slotID, why)
+	if err := mismatch(sl, l); err != nil {
+		return err
 	}
 	aired, err := s.store.AiredLessons(ctx)
 	if err != nil {
@@ -178,20 +176,20 @@ func (s *Service) Assign(ctx context.Context, slotID, lessonID int64, rerun bool
 	return s.store.Assign(ctx, []Assignment{{SlotID: slotID, LessonID: lessonID, Rerun: aired[lessonID]}})
 }
 
-// mismatch says why l cannot air in sl, or "".
-func mismatch(sl Slot, l relais.Lesson) string {
+// mismatch says why l cannot air in sl, or returns nil.
+func mismatch(sl Slot, l relais.Lesson) error {
 	switch {
 	case sl.Grade != 0 && sl.Grade != l.Grade:
-		return fmt.Sprintf("grade %d, slot is for grade %d", l.Grade, sl.Grade)
+		return relais.Errorf(relais.EINVALID, "Lesson %d does not fit slot %d: grade %d, slot is for grade %d.", l.ID, sl.ID, l.Grade, sl.Grade)
 	case sl.Subject != "" && sl.Subject != l.Subject:
-		return fmt.Sprintf("subject %s, slot is for %s", l.Subject, sl.Subject)
+		return relais.Errorf(relais.EINVALID, "Lesson %d does not fit slot %d: subject %s, slot is for %s.", l.ID, sl.ID, l.Subject, sl.Subject)
 	case sl.Language != "" && sl.Language != l.Language:
-		return fmt.Sprintf("language %s, slot is in %s", l.Language, sl.Language)
+		return relais.Errorf(relais.EINVALID, "Lesson %d does not fit slot %d: language %s, slot is in %s.", l.ID, sl.ID, l.Language, sl.Language)
 	}
 	if _, err := ingest.FitSlot(time.Duration(l.DurationMS)*time.Millisecond, sl.Duration); err != nil {
-		return strings.TrimSuffix(relais.ErrorMessage(err), ".")
+		return relais.Errorf(relais.EINVALID, "Lesson %d does not fit slot %d: %s", l.ID, sl.ID, err) // err ends with "."
 	}
-	return ""
+	return nil
 }
 
 func (s *Service) station(ctx context.Context, id int64) (Station, *time.Location, error) {

@@ -15,6 +15,7 @@ import (
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/api"
+	"github.com/relais-edu/relais/locale"
 	"github.com/relais-edu/relais/roster"
 )
 
@@ -120,14 +121,14 @@ func (h *Handler) createLesson(w http.ResponseWriter, r *http.Request, c *reqCtx
 	xhr := r.Header.Get("X-Requested-With") == "XMLHttpRequest"
 	if err != nil {
 		if xhr {
-			writeJSON(w, statuses[relais.ErrorCode(err)], map[string]string{"error": relais.ErrorMessage(err)})
+			writeJSON(w, statuses[relais.ErrorCode(err)], map[string]string{"error": locale.Message(err, c.lang)})
 			return
 		}
 		if relais.ErrorCode(err) == relais.EINTERNAL {
 			h.fail(w, r, c, err)
 			return
 		}
-		h.render(w, r, c, statuses[relais.ErrorCode(err)], "ui_upload", "new_lesson", pageError{msg: relais.ErrorMessage(err), data: h.uploadForm(c)})
+		h.render(w, r, c, statuses[relais.ErrorCode(err)], "ui_upload", "new_lesson", pageError{msg: locale.Message(err, c.lang), data: h.uploadForm(c)})
 		return
 	}
 	var l api.Lesson
@@ -294,7 +295,7 @@ func (h *Handler) lessonFile(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 	req.URL.Path = "/api/v1" + strings.TrimPrefix(r.URL.Path, "/ui")
 	req.URL.RawPath, req.URL.RawQuery, req.RequestURI = "", "", ""
 	req.Header.Del("Cookie")
-	req.Header.Set("Authorization", "Bearer "+c.token)
+	c.asUser(req)
 	h.api.ServeHTTP(w, req)
 }
 
@@ -350,7 +351,7 @@ func (h *Handler) importHouseholds(w http.ResponseWriter, r *http.Request, c *re
 				h.fail(w, r, c, err)
 				return
 			}
-			h.render(w, r, c, statuses[relais.ErrorCode(err)], "ui_import", "import", pageError{msg: relais.ErrorMessage(err), data: d})
+			h.render(w, r, c, statuses[relais.ErrorCode(err)], "ui_import", "import", pageError{msg: locale.Message(err, c.lang), data: d})
 			return
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/api"
 	"github.com/relais-edu/relais/channels/postal"
+	"github.com/relais-edu/relais/locale"
 )
 
 // postalPageSize is how many batches a page lists (a variable for the tests).
@@ -110,7 +111,7 @@ func (h *Handler) showPostal(w http.ResponseWriter, r *http.Request, c *reqCtx, 
 	d, err := h.postalData(r.Context(), c, f)
 	if relais.ErrorCode(err) == relais.EINVALID && msg == "" {
 		// A bad filter in the address: show the first page, and why.
-		status, msg = http.StatusBadRequest, relais.ErrorMessage(err)
+		status, msg = http.StatusBadRequest, locale.Message(err, c.lang)
 		d, err = h.postalData(r.Context(), c, postalFilter{})
 	}
 	if err != nil {
@@ -189,7 +190,7 @@ func (h *Handler) createPostalBatch(w http.ResponseWriter, r *http.Request, c *r
 			h.fail(w, r, c, err)
 			return
 		}
-		h.showPostal(w, r, c, statuses[relais.ErrorCode(err)], postalFilter{}, form, relais.ErrorMessage(err), "")
+		h.showPostal(w, r, c, statuses[relais.ErrorCode(err)], postalFilter{}, form, locale.Message(err, c.lang), "")
 		return
 	}
 	http.Redirect(w, r, fmt.Sprintf("/ui/postal?created=%d#batch-%d", b.ID, b.ID), http.StatusSeeOther)
@@ -206,7 +207,7 @@ func (h *Handler) markPostalPosted(w http.ResponseWriter, r *http.Request, c *re
 // markPostal records through the API that a batch was printed or posted, and goes back to the page
 // the form was on.
 func (h *Handler) markPostal(w http.ResponseWriter, r *http.Request, c *reqCtx, step string) {
-	id, err := pathNumber(r, "Postal batch")
+	id, err := pathNumber(r, c, "kind_batch")
 	if err != nil {
 		h.fail(w, r, c, err)
 		return
@@ -219,7 +220,7 @@ func (h *Handler) markPostal(w http.ResponseWriter, r *http.Request, c *reqCtx, 
 			return
 		}
 		h.showPostal(w, r, c, statuses[relais.ErrorCode(err)], f, postalForm{},
-			fmt.Sprintf(c.t("postal_batch_err"), id, relais.ErrorMessage(err)), "")
+			fmt.Sprintf(c.t("postal_batch_err"), id, locale.Message(err, c.lang)), "")
 		return
 	}
 	http.Redirect(w, r, fmt.Sprintf("%s#batch-%d", f.url(f.After), id), http.StatusSeeOther)
@@ -227,7 +228,7 @@ func (h *Handler) markPostal(w http.ResponseWriter, r *http.Request, c *reqCtx, 
 
 // postalFile downloads a batch's PDF or CSV (the API names the attachment).
 func (h *Handler) postalFile(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	id, err := pathNumber(r, "Postal batch")
+	id, err := pathNumber(r, c, "kind_batch")
 	if err != nil {
 		h.fail(w, r, c, err)
 		return

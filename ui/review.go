@@ -17,6 +17,7 @@ import (
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/api"
+	"github.com/relais-edu/relais/locale"
 	"github.com/relais-edu/relais/scheduler"
 )
 
@@ -49,7 +50,7 @@ func (h *Handler) lessonApproval(ctx context.Context, c *reqCtx, l api.Lesson) (
 
 // submitLesson puts a lesson forward for broadcast through the API.
 func (h *Handler) submitLesson(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	id, err := pathNumber(r, "Lesson")
+	id, err := pathNumber(r, c, "kind_lesson")
 	if err == nil {
 		err = h.callAPIJSON(r.Context(), c, http.MethodPost, fmt.Sprintf("/api/v1/lessons/%d/submit", id), nil, nil)
 	}
@@ -139,7 +140,7 @@ func (h *Handler) rejectLesson(w http.ResponseWriter, r *http.Request, c *reqCtx
 // decide approves or rejects a submitted lesson through the API; a refusal (a rejection without a
 // reason, a lesson not submitted) is shown on the review page.
 func (h *Handler) decide(w http.ResponseWriter, r *http.Request, c *reqCtx, state scheduler.ApprovalState) {
-	id, err := pathNumber(r, "Lesson")
+	id, err := pathNumber(r, c, "kind_lesson")
 	if err != nil {
 		h.fail(w, r, c, err)
 		return
@@ -153,7 +154,7 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request, c *reqCtx, stat
 			h.fail(w, r, c, err)
 			return
 		}
-		h.showReview(w, r, c, statuses[relais.ErrorCode(err)], fmt.Sprintf(c.t("review_lesson_err"), id, relais.ErrorMessage(err)), "")
+		h.showReview(w, r, c, statuses[relais.ErrorCode(err)], fmt.Sprintf(c.t("review_lesson_err"), id, locale.Message(err, c.lang)), "")
 		return
 	}
 	http.Redirect(w, r, "/ui/review?"+url.Values{"decided": {string(state)}, "lesson": {strconv.FormatInt(id, 10)}}.Encode(), http.StatusSeeOther)
@@ -240,7 +241,7 @@ func (h *Handler) plan(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 			h.fail(w, r, c, err)
 			return
 		}
-		h.render(w, r, c, statuses[relais.ErrorCode(err)], "ui_plan", "plan_title", pageError{msg: relais.ErrorMessage(err), data: d})
+		h.render(w, r, c, statuses[relais.ErrorCode(err)], "ui_plan", "plan_title", pageError{msg: locale.Message(err, c.lang), data: d})
 		return
 	}
 	d.Plan = planFor(c, sum)

@@ -20,6 +20,7 @@ import (
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/api"
+	"github.com/relais-edu/relais/locale"
 	"github.com/relais-edu/relais/scheduler"
 )
 
@@ -62,11 +63,12 @@ func (h *Handler) callAPIJSON(ctx context.Context, c *reqCtx, method, path strin
 	return nil
 }
 
-// pathNumber reads the route's {id} as a positive number; what is the id's kind, for the message.
-func pathNumber(r *http.Request, what string) (int64, error) {
+// pathNumber reads the route's {id} as a positive number; kind is the UI key naming what the id is
+// of, for the message.
+func pathNumber(r *http.Request, c *reqCtx, kind string) (int64, error) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
-		return 0, relais.Errorf(relais.ENOTFOUND, "%s %q not found.", what, r.PathValue("id"))
+		return 0, relais.Errorf(relais.ENOTFOUND, "%s %q not found.", c.t(kind), r.PathValue("id"))
 	}
 	return id, nil
 }
@@ -130,7 +132,7 @@ func (h *Handler) relayFile(w http.ResponseWriter, r *http.Request, c *reqCtx, a
 	req := r.Clone(r.Context())
 	req.URL.Path, req.URL.RawPath, req.URL.RawQuery, req.RequestURI = apiPath, "", query.Encode(), ""
 	req.Header.Del("Cookie")
-	req.Header.Set("Authorization", "Bearer "+c.token)
+	c.asUser(req)
 	d := &fileRelay{w: w, header: http.Header{}, filename: filename}
 	h.api.ServeHTTP(d, req)
 	if d.status == 0 {
@@ -188,7 +190,7 @@ func (h *Handler) createStation(w http.ResponseWriter, r *http.Request, c *reqCt
 			h.fail(w, r, c, err)
 			return
 		}
-		h.showStations(w, r, c, statuses[relais.ErrorCode(err)], relais.ErrorMessage(err), in)
+		h.showStations(w, r, c, statuses[relais.ErrorCode(err)], locale.Message(err, c.lang), in)
 		return
 	}
 	http.Redirect(w, r, fmt.Sprintf("/ui/grid?station=%d", out.ID), http.StatusSeeOther)
@@ -312,7 +314,7 @@ func (h *Handler) refuseOnGrid(w http.ResponseWriter, r *http.Request, c *reqCtx
 		h.fail(w, r, c, err)
 		return
 	}
-	h.showGrid(w, r, c, statuses[relais.ErrorCode(err)], strconv.FormatInt(station, 10), week, prefix+relais.ErrorMessage(err), edit)
+	h.showGrid(w, r, c, statuses[relais.ErrorCode(err)], strconv.FormatInt(station, 10), week, prefix+locale.Message(err, c.lang), edit)
 }
 
 // mondayOf returns the Monday of the week of day (a civil date at UTC midnight).
@@ -465,7 +467,7 @@ func (h *Handler) slotViews(ctx context.Context, c *reqCtx, gs scheduler.Store, 
 			v.End = end.In(loc).Format("15:04")
 			ivs = append(ivs, interval{start, end, v})
 		} else {
-			v.Problems = append(v.Problems, relais.ErrorMessage(err))
+			v.Problems = append(v.Problems, locale.Message(err, c.lang))
 		}
 		out = append(out, v)
 		if sl.LessonID == 0 {
@@ -666,7 +668,7 @@ func (h *Handler) formSlot(w http.ResponseWriter, r *http.Request, c *reqCtx) (s
 		h.fail(w, r, c, err)
 		return scheduler.Slot{}, false
 	}
-	id, err := pathNumber(r, "Slot")
+	id, err := pathNumber(r, c, "kind_slot")
 	if err != nil {
 		h.fail(w, r, c, err)
 		return scheduler.Slot{}, false
@@ -704,7 +706,7 @@ func (h *Handler) autoFill(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 			h.fail(w, r, c, err)
 			return
 		}
-		h.showGrid(w, r, c, statuses[relais.ErrorCode(err)], station, week, relais.ErrorMessage(err), keep)
+		h.showGrid(w, r, c, statuses[relais.ErrorCode(err)], station, week, locale.Message(err, c.lang), keep)
 		return
 	}
 	h.showGrid(w, r, c, http.StatusOK, station, week, "", func(d *gridData) {
@@ -715,7 +717,7 @@ func (h *Handler) autoFill(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 
 // addTemplate adds a weekly block of slots to a station through the API.
 func (h *Handler) addTemplate(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	id, err := pathNumber(r, "Station")
+	id, err := pathNumber(r, c, "kind_station")
 	if err != nil {
 		h.fail(w, r, c, err)
 		return
@@ -761,7 +763,7 @@ func (h *Handler) addTemplate(w http.ResponseWriter, r *http.Request, c *reqCtx)
 
 // addSlot adds a one-off slot to a station through the API.
 func (h *Handler) addSlot(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	id, err := pathNumber(r, "Station")
+	id, err := pathNumber(r, c, "kind_station")
 	if err != nil {
 		h.fail(w, r, c, err)
 		return
@@ -792,7 +794,7 @@ func (h *Handler) addSlot(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 
 // addException cancels a station's day (its slots are removed) through the API.
 func (h *Handler) addException(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	id, err := pathNumber(r, "Station")
+	id, err := pathNumber(r, c, "kind_station")
 	if err != nil {
 		h.fail(w, r, c, err)
 		return
@@ -810,7 +812,7 @@ func (h *Handler) addException(w http.ResponseWriter, r *http.Request, c *reqCtx
 
 // stationEPG downloads a station's XMLTV guide from one day to another.
 func (h *Handler) stationEPG(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	id, err := pathNumber(r, "Station")
+	id, err := pathNumber(r, c, "kind_station")
 	if err != nil {
 		h.fail(w, r, c, err)
 		return
@@ -823,7 +825,7 @@ func (h *Handler) stationEPG(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 
 // stationPlaylist downloads a station's playout list of a day, in its playout format unless asked.
 func (h *Handler) stationPlaylist(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	id, err := pathNumber(r, "Station")
+	id, err := pathNumber(r, c, "kind_station")
 	if err != nil {
 		h.fail(w, r, c, err)
 		return

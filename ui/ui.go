@@ -29,6 +29,7 @@ import (
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/api"
+	"github.com/relais-edu/relais/locale"
 	"github.com/relais-edu/relais/templates"
 )
 
@@ -201,6 +202,13 @@ type reqCtx struct {
 
 func (c *reqCtx) signedIn() bool { return c.user.ID != "" }
 
+// asUser makes req, handed to the API in-process, the signed-in user's: their token, and the page's
+// language for the API's error messages.
+func (c *reqCtx) asUser(req *http.Request) {
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Accept-Language", c.lang)
+}
+
 // guard resolves the session, checks the route's role and, on a request that changes something, the
 // CSRF token.
 func (h *Handler) guard(rt route) http.Handler {
@@ -297,7 +305,7 @@ var statuses = map[string]int{
 
 // fail shows an error page; internal errors are logged once here and shown as "internal error".
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, c *reqCtx, err error) {
-	code, msg := relais.ErrorCode(err), relais.ErrorMessage(err)
+	code, msg := relais.ErrorCode(err), locale.Message(err, c.lang)
 	if code == relais.EINTERNAL {
 		id := w.Header().Get("X-Request-Id")
 		h.log.Error("internal error", "request_id", id, "method", r.Method, "path", r.URL.Path, "err", err)
@@ -340,7 +348,7 @@ func (h *Handler) callAPI(ctx context.Context, c *reqCtx, method, path, contentT
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
+	c.asUser(req)
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}

@@ -28,7 +28,7 @@ func (h *Handler) forwardUpload(w http.ResponseWriter, r *http.Request, c *reqCt
 	req.RequestURI = path
 	req.Header.Del("Cookie")
 	req.Header.Del("X-CSRF-Token")
-	req.Header.Set("Authorization", "Bearer "+c.token)
+	c.asUser(req)
 	h.api.ServeHTTP(&uploadWriter{ResponseWriter: w}, req)
 }
 

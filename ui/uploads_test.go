@@ -113,9 +113,9 @@ func TestUploadForwarding(t *testing.T) {
 	if resp.StatusCode != http.StatusCreated || !ok || id == "" {
 		t.Fatalf("POST with the CSRF header = %d Location %q %s", resp.StatusCode, loc, bodyOf(resp))
 	}
-	// The API's refusals come through as text the page shows.
+	// The API's refusals come through as text the page shows, in the page's language (French here).
 	if resp := c.tus("POST", "/ui/uploads", true, map[string]string{"Upload-Length": "10",
-		"Upload-Metadata": "filename " + base64.StdEncoding.EncodeToString([]byte("a.pdf")) + ",filetype " + base64.StdEncoding.EncodeToString([]byte("application/pdf"))}, nil); resp.StatusCode != 400 || !strings.Contains(bodyOf(resp), "This is a PDF document") {
+		"Upload-Metadata": "filename " + base64.StdEncoding.EncodeToString([]byte("a.pdf")) + ",filetype " + base64.StdEncoding.EncodeToString([]byte("application/pdf"))}, nil); resp.StatusCode != 400 || !strings.Contains(bodyOf(resp), "C'est un document PDF") {
 		t.Errorf("PDF through the UI = %d", resp.StatusCode)
 	}
 

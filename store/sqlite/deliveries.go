@@ -127,7 +127,7 @@ func (db *DB) DeliveryByProviderID(ctx context.Context, channel relais.ChannelNa
 	d, err := scanDelivery(db.read.QueryRowContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries
 		WHERE channel = ? AND provider_id = ? AND provider_id <> ''`, channel, providerID))
 	if errors.Is(err, sql.ErrNoRows) {
-		return d, notFound("Delivery with provider id", providerID)
+		return d, relais.Errorf(relais.ENOTFOUND, "Delivery with provider id %v not found.", providerID)
 	}
 	return d, err
 }
@@ -164,7 +164,7 @@ func advanceTx(ctx context.Context, tx *sql.Tx, a relais.DeliveryAdvance, now in
 	var curProvider string
 	err := tx.QueryRowContext(ctx, `SELECT status, provider_id FROM deliveries WHERE id = ?`, a.ID).Scan(&cur, &curProvider)
 	if errors.Is(err, sql.ErrNoRows) {
-		return false, notFound("Delivery", a.ID)
+		return false, relais.Errorf(relais.ENOTFOUND, "Delivery %d not found.", a.ID)
 	} else if err != nil {
 		return false, err
 	}

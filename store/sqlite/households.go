@@ -105,7 +105,7 @@ func (db *DB) UpsertHouseholds(ctx context.Context, hs []relais.Household) error
 func (db *DB) Household(ctx context.Context, id int64) (relais.Household, error) {
 	h, err := scanHousehold(db.read.QueryRowContext(ctx, `SELECT `+householdColumns+` FROM households h WHERE h.id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return h, notFound("Household", id)
+		return h, relais.Errorf(relais.ENOTFOUND, "Household %d not found.", id)
 	}
 	return h, err
 }

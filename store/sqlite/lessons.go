@@ -47,7 +47,7 @@ func (db *DB) CreateLesson(ctx context.Context, l *relais.Lesson) error {
 func (db *DB) Lesson(ctx context.Context, id int64) (relais.Lesson, error) {
 	l, err := scanLesson(db.read.QueryRowContext(ctx, `SELECT `+lessonColumns+` FROM lessons WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return l, notFound("Lesson", id)
+		return l, relais.Errorf(relais.ENOTFOUND, "Lesson %d not found.", id)
 	}
 	return l, err
 }
@@ -81,7 +81,7 @@ func (db *DB) updateLesson(ctx context.Context, id int64, set string, args ...an
 		return fmt.Errorf("update lesson %d: %w", id, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return notFound("Lesson", id)
+		return relais.Errorf(relais.ENOTFOUND, "Lesson %d not found.", id)
 	}
 	return nil
 }
@@ -210,7 +210,7 @@ func (db *DB) Worksheet(ctx context.Context, lessonID int64) (relais.Worksheet, 
 	err := db.read.QueryRowContext(ctx, `SELECT lesson_id, path, bytes, generated, created_at FROM worksheets
 		WHERE lesson_id = ?`, lessonID).Scan(&w.LessonID, &w.Path, &w.Bytes, &gen, &created)
 	if errors.Is(err, sql.ErrNoRows) {
-		return w, notFound("Worksheet of lesson", lessonID)
+		return w, relais.Errorf(relais.ENOTFOUND, "Worksheet of lesson %d not found.", lessonID)
 	}
 	w.Generated, w.CreatedAt = gen == 1, fromMS(created)
 	return w, err

@@ -67,7 +67,7 @@ func (db *DB) CreatePostalBatch(ctx context.Context, b *relais.PostalBatch, prov
 func (db *DB) PostalBatch(ctx context.Context, id int64) (relais.PostalBatch, error) {
 	b, err := scanPostalBatch(db.read.QueryRowContext(ctx, `SELECT `+postalBatchColumns+` FROM postal_batches WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return b, notFound("Postal batch", id)
+		return b, relais.Errorf(relais.ENOTFOUND, "Postal batch %d not found.", id)
 	}
 	return b, err
 }
@@ -159,7 +159,7 @@ func (db *DB) MarkPostalBatch(ctx context.Context, id int64, status relais.Posta
 		var err error
 		b, err = scanPostalBatch(tx.QueryRowContext(ctx, `SELECT `+postalBatchColumns+` FROM postal_batches WHERE id = ?`, id))
 		if errors.Is(err, sql.ErrNoRows) {
-			return notFound("Postal batch", id)
+			return relais.Errorf(relais.ENOTFOUND, "Postal batch %d not found.", id)
 		} else if err != nil {
 			return err
 		}

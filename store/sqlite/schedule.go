@@ -39,7 +39,7 @@ func scanStation(row interface{ Scan(...any) error }) (scheduler.Station, error)
 func (db *DB) Station(ctx context.Context, id int64) (scheduler.Station, error) {
 	s, err := scanStation(db.read.QueryRowContext(ctx, `SELECT `+stationColumns+` FROM stations WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return s, notFound("Station", id)
+		return s, relais.Errorf(relais.ENOTFOUND, "Station %d not found.", id)
 	}
 	return s, err
 }
@@ -190,7 +190,7 @@ func scanSlot(row interface{ Scan(...any) error }) (scheduler.Slot, error) {
 func (db *DB) Slot(ctx context.Context, id int64) (scheduler.Slot, error) {
 	s, err := scanSlot(db.read.QueryRowContext(ctx, `SELECT `+slotColumns+` FROM slots WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return s, notFound("Slot", id)
+		return s, relais.Errorf(relais.ENOTFOUND, "Slot %d not found.", id)
 	}
 	return s, err
 }
@@ -257,7 +257,7 @@ func (db *DB) Unassign(ctx context.Context, slotID int64) error {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return notFound("Slot", slotID)
+		return relais.Errorf(relais.ENOTFOUND, "Slot %d not found.", slotID)
 	}
 	return nil
 }
@@ -281,7 +281,7 @@ func (db *DB) Approval(ctx context.Context, lessonID int64) (scheduler.Approval,
 	err := db.read.QueryRowContext(ctx, `SELECT lesson_id, state, reason, decided_by, updated_at FROM lesson_approvals
 		WHERE lesson_id = ?`, lessonID).Scan(&a.LessonID, &a.State, &a.Reason, &a.DecidedBy, &at)
 	if errors.Is(err, sql.ErrNoRows) {
-		return a, notFound("Approval of lesson", lessonID)
+		return a, relais.Errorf(relais.ENOTFOUND, "Approval of lesson %d not found.", lessonID)
 	}
 	a.UpdatedAt = fromMS(at)
 	return a, err

@@ -107,10 +107,6 @@ func boolInt(b bool) int {
 	return 0
 }
 
-func notFound(what string, id any) error {
-	return relais.Errorf(relais.ENOTFOUND, "%s %v not found.", what, id)
-}
-
 // querier is a pool or a transaction.
 type querier interface {
 	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)

@@ -1,0 +1,81 @@
+package api
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestErrorLanguage checks that error messages follow the request's Accept-Language: English without
+// one, French when the client prefers French, for JSON errors and for the tus hooks' plain text.
+func TestErrorLanguage(t *testing.T) {
+	f := newFixture(t, nil)
+	const textUpload = "This is a text file, not a recording: put the lesson text in the 'text' field, and upload the video or audio recording here."
+	tests := []struct {
+		name     string
+		method   string
+		path     string
+		user     string
+		header   map[string]string
+		status   int
+		en, fr   string
+		tusError bool // the answer is tusd's "ERR_CODE: message" text, not JSON
+	}{
+		{name: "path id", method: "GET", path: "/api/v1/lessons/abc", user: "t1", status: 400,
+			en: `The id "abc" in the path is not a positive number.`,
+			fr: `L'identifiant "abc" dans le chemin n'est pas un nombre positif.`},
+		{name: "no token", method: "GET", path: "/api/v1/lessons", status: 401,
+			en: "Send an API token as 'Authorization: Bearer TOKEN' (create one with 'relais token create').",
+			fr: "Envoyez un jeton d'API sous la forme « Authorization: Bearer TOKEN » (créez-en un avec « relais token create »)."},
+		{name: "another teacher's lesson", method: "GET", path: "/api/v1/lessons/999", user: "t1", status: 404,
+			en: "Lesson 999 not found.", fr: "La leçon 999 est introuvable."},
+		{name: "tus size", method: "POST", path: "/api/v1/uploads", user: "t1",
+			header: map[string]string{"Tus-Resumable": "1.0.0", "Upload-Length": "-3"}, status: 400,
+			en: `Upload-Length "-3" is not a size in bytes.`, fr: `Upload-Length "-3" n'est pas une taille en octets.`},
+		{name: "tus hook", method: "POST", path: "/api/v1/uploads", user: "t1", tusError: true,
+			header: map[string]string{"Tus-Resumable": "1.0.0", "Upload-Length": "100",
+				"Upload-Metadata": tusMetadata("filename", "notes.txt", "filetype", "text/plain")}, status: 400,
+			en: "ERR_INVALID: " + textUpload,
+			fr: "ERR_INVALID: C'est un fichier texte, pas un enregistrement : mettez le texte de la leçon dans le champ « text », et déposez ici l'enregistrement vidéo ou audio."},
+	}
+	langs := []struct{ accept, want string }{{"", "en"}, {"fr-FR,fr;q=0.9", "fr"}, {"en-US,en;q=0.9", "en"}, {"de-DE,de;q=0.9", "en"}}
+	for _, tt := range tests {
+		for _, l := range langs {
+			t.Run(tt.name+"/"+l.accept, func(t *testing.T) {
+				req, _ := http.NewRequest(tt.method, f.srv.URL+tt.path, nil)
+				if tt.user != "" {
+					req.Header.Set("Authorization", "Bearer "+f.tokens[tt.user])
+				}
+				if l.accept != "" {
+					req.Header.Set("Accept-Language", l.accept)
+				}
+				for k, v := range tt.header {
+					req.Header.Set(k, v)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				got := strings.TrimSpace(string(b))
+				if !tt.tusError {
+					var body errorBody
+					if err := json.Unmarshal(b, &body); err != nil {
+						t.Fatalf("not a JSON error: %v: %s", err, b)
+					}
+					got = body.Error.Message
+				}
+				want := tt.en
+				if l.want == "fr" {
+					want = tt.fr
+				}
+				if resp.StatusCode != tt.status || got != want {
+					t.Errorf("%s %s = %d %q, want %d %q", tt.method, tt.path, resp.StatusCode, got, tt.status, want)
+				}
+			})
+		}
+	}
+}

@@ -1,0 +1,60 @@
+// Package locale writes application errors in the user's language. relais.Errorf makes every message
+// in English; this package keeps, for each other language, a catalog from the English format to its
+// translation, and formats the translation with the error's own arguments. A test reads the source
+// tree and fails when a message written with relais.Errorf has no French.
+package locale
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	relais "github.com/relais-edu/relais"
+)
+
+// Default is the language of relais.Errorf's messages, and of a request that asks for none we write.
+const Default = "en"
+
+// catalogs maps a language to its translations of Errorf formats, keyed by the English format.
+var catalogs = map[string]map[string]string{"fr": fr}
+
+// Message returns err's user message in lang: the translation of its format, formatted with its
+// arguments (an argument that is itself a *relais.Error is written in lang too). An unknown
+// language, an error that is not a *relais.Error, or a format without a translation gives the
+// English message.
+func Message(err error, lang string) string {
+	var e *relais.Error
+	if errors.As(err, &e) {
+		format, args := e.Template()
+		if tr, ok := catalogs[lang][format]; ok && format != "" {
+			shown := make([]any, len(args))
+			for i, a := range args {
+				if inner, ok := a.(*relais.Error); ok {
+					a = Message(inner, lang)
+				}
+				shown[i] = a
+			}
+			return fmt.Sprintf(tr, shown...)
+		}
+	}
+	return relais.ErrorMessage(err)
+}
+
+// Accept returns the first language of an Accept-Language header that messages are written in
+// ("fr-FR,fr;q=0.9" gives "fr"), Default when there is none. A language refused with q=0 is skipped.
+func Accept(header string) string {
+	for _, part := range strings.Split(header, ",") {
+		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if q, ok := strings.CutPrefix(strings.ReplaceAll(params, " ", ""), "q="); ok {
+			if v, err := strconv.ParseFloat(q, 64); err == nil && v == 0 {
+				continue
+			}
+		}
+		base, _, _ := strings.Cut(strings.ToLower(tag), "-")
+		if _, ok := catalogs[base]; ok || base == Default {
+			return base
+		}
+	}
+	return Default
+}

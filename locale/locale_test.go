@@ -1,0 +1,68 @@
+package locale
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	relais "github.com/relais-edu/relais"
+)
+
+func TestMessage(t *testing.T) {
+	tooBig := relais.Errorf(relais.ETOOLARGE, "The file is %s, larger than the limit of %s. Shorten the lesson or lower its resolution.", "3.0 GiB", "2 GiB")
+	tests := []struct {
+		name string
+		err  error
+		lang string
+		want string
+	}{
+		{"french with args", tooBig, "fr",
+			"Le fichier fait 3.0 GiB, plus que la limite de 2 GiB. Raccourcissez la leçon ou baissez sa résolution."},
+		{"french quoted arg", relais.Errorf(relais.EINVALID, "Upload-Length %q is not a size in bytes.", "abc"), "fr",
+			`Upload-Length "abc" n'est pas une taille en octets.`},
+		{"french percent", relais.Errorf(relais.ECONFLICT, "The lesson is still being processed (%s, %d %%); publish it when its status is ready.", "transcode", 40), "fr",
+			"La leçon est encore en traitement (transcode, 40 %) ; publiez-la quand son état sera « ready »."},
+		{"french wrapped", fmt.Errorf("create lesson: %w", relais.Errorf(relais.ENOTFOUND, "Lesson %d not found.", 7)), "fr",
+			"La leçon 7 est introuvable."},
+		{"french nested error", relais.Errorf(relais.EINVALID, "Lesson %d does not fit slot %d: %s", 3, 4,
+			relais.Errorf(relais.EINVALID, "The lesson lasts %s; it overruns its %s slot by %s s.", "40 min", "30 min", "600")), "fr",
+			"La leçon 3 ne convient pas au créneau 4 : La leçon dure 40 min ; elle dépasse son créneau de 30 min de 600 s."},
+		{"english", tooBig, "en",
+			"The file is 3.0 GiB, larger than the limit of 2 GiB. Shorten the lesson or lower its resolution."},
+		{"no language", tooBig, "",
+			"The file is 3.0 GiB, larger than the limit of 2 GiB. Shorten the lesson or lower its resolution."},
+		{"language without catalog", tooBig, "de",
+			"The file is 3.0 GiB, larger than the limit of 2 GiB. Shorten the lesson or lower its resolution."},
+		{"format without French", relais.Errorf(relais.EINVALID, "%s", "Déjà en français."), "fr", "Déjà en français."},
+		{"unknown format", relais.Errorf(relais.EINVALID, "A message nobody wrote %d.", 1), "fr", "A message nobody wrote 1."},
+		{"error built as a literal", &relais.Error{Code: relais.EINVALID, Message: "Lesson 3 not found."}, "fr", "Lesson 3 not found."},
+		{"not an application error", errors.New("disk full"), "fr", "Internal error."},
+		{"nil", nil, "fr", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Message(tt.err, tt.lang); got != tt.want {
+				t.Errorf("Message(%v, %q) = %q, want %q", tt.err, tt.lang, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestAccept(t *testing.T) {
+	tests := []struct{ header, want string }{
+		{"", "en"},
+		{"fr", "fr"},
+		{"fr-FR,fr;q=0.9", "fr"},
+		{"FR-ca", "fr"},
+		{"en-GB,en;q=0.9,fr;q=0.8", "en"},
+		{"de-DE, fr;q=0.5", "fr"},
+		{"de, es", "en"},
+		{"fr;q=0, en;q=0.5", "en"},
+		{"*", "en"},
+	}
+	for _, tt := range tests {
+		if got := Accept(tt.header); got != tt.want {
+			t.Errorf("Accept(%q) = %q, want %q", tt.header, got, tt.want)
+		}
+	}
+}
