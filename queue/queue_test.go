@@ -352,6 +352,31 @@ func TestStatusUpdatesAreAppliedInOneBatch(t *testing.T) {
 	}
 }
 
+// Callbacks of one message can sit in a batch in any order: the "sent" read after "delivered" is
+// still applied first, so the history has the provider's own "sent".
+func TestStatusBatchAppliesEachDeliveryInPipelineOrder(t *testing.T) {
+	f := newFixture(t, 1, nil)
+	ids := f.plan(t)
+	batch := aggregateStatus(statusGroup, []*asynq.Task{
+		task(TypeStatus, relais.DeliveryAdvance{ID: ids[0], Status: relais.DeliveryDelivered, Detail: "twilio: delivered"}),
+		task(TypeStatus, relais.DeliveryAdvance{ID: ids[0], Status: relais.DeliverySent, Detail: "twilio: sent", ProviderID: "SM0"}),
+	})
+	if err := f.w.handleStatusBatch(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := f.store.DeliveryEvents(context.Background(), ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range evs {
+		got = append(got, string(e.Status)+" "+e.Detail)
+	}
+	if diff := cmp.Diff([]string{"pending ", "sent twilio: sent", "delivered twilio: delivered"}, got); diff != "" {
+		t.Errorf("history (-want +got):\n%s", diff)
+	}
+}
+
 func TestResendAfterASoftBounce(t *testing.T) {
 	f := newFixture(t, 0, nil)
 	ctx := context.Background()

@@ -1,11 +1,13 @@
 package queue
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -228,6 +230,15 @@ func (w *Worker) handleStatusBatch(ctx context.Context, t *asynq.Task) error {
 	} else if err := decode(t, &as); err != nil {
 		return err
 	}
+	// A batch holds callbacks in no particular order (asynq groups order tasks of the same instant
+	// arbitrarily): apply each delivery's in pipeline order, or a "sent" read after its "delivered"
+	// would be refused as a step back.
+	slices.SortStableFunc(as, func(a, b relais.DeliveryAdvance) int {
+		if a.ID != b.ID {
+			return cmp.Compare(a.ID, b.ID)
+		}
+		return cmp.Compare(slices.Index(relais.DeliveryStatuses, a.Status), slices.Index(relais.DeliveryStatuses, b.Status))
+	})
 	_, err := w.store.AdvanceDeliveries(ctx, as)
 	if relais.ErrorCode(err) == relais.ENOTFOUND {
 		// A callback about a delivery that no longer exists: apply the others one by one.
