@@ -72,8 +72,11 @@ type Delivery struct {
 	Reason      string
 	ProviderID  string
 	Attempts    int
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// Occurrence is, on a reminder, the Unix time (seconds) of the airing it reminds of: each airing of
+	// the lesson re-arms the family's one reminder delivery (DeliveryStore.RemindDeliveries). 0 elsewhere.
+	Occurrence int64
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // DeliveryEvent is one step of a delivery's history.

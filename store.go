@@ -53,6 +53,14 @@ type DeliveryStore interface {
 	// already is left as it is. It returns the ids of the rows now pending for those keys, so a re-run
 	// of a fan-out page hands the same rows on again.
 	PlanDeliveries(ctx context.Context, ds []Delivery) ([]int64, error)
+	// RemindDeliveries plans the reminders of one airing: each of ds (channel reminder) names its airing
+	// by Occurrence. A key with no delivery gets a pending one. A delivery that reminded of an earlier
+	// airing and has left (any status but pending) is re-armed: pending again for this airing, its
+	// reason, provider id and attempts cleared, the re-arm recorded in its history. A delivery already
+	// for this airing (the task ran twice), for a later one, or still pending for an earlier one is left
+	// as it is; the last are counted in held. It returns the ids of the given keys pending for their
+	// airing, so a re-run of the remind task hands the same rows on again and nothing more.
+	RemindDeliveries(ctx context.Context, ds []Delivery) (ids []int64, held int, err error)
 	DeliveriesByIDs(ctx context.Context, ids []int64) ([]Delivery, error)
 	Deliveries(ctx context.Context, f DeliveryFilter) ([]Delivery, error)
 	DeliveryByProviderID(ctx context.Context, channel ChannelName, providerID string) (Delivery, error)

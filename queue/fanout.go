@@ -238,7 +238,8 @@ func (w *Worker) messages(ctx context.Context, p SendPayload) ([]channels.Messag
 	}
 	var candidates []relais.Delivery
 	var claims []relais.ContactClaim
-	airings := map[int64]*relais.Airing{}
+	lessonAirings := map[int64][]relais.Airing{}
+	airings := map[int64]*relais.Airing{} // by reminder delivery id
 	for _, d := range ds {
 		if d.Status != relais.DeliveryPending {
 			continue
@@ -253,17 +254,23 @@ func (w *Worker) messages(ctx context.Context, p SendPayload) ([]channels.Messag
 			continue
 		}
 		if d.Channel == relais.ChannelReminder {
-			a, ok := airings[d.LessonID]
+			if d.Occurrence > 0 && time.Unix(d.Occurrence, 0).Before(now) {
+				skip(d.ID, "the broadcast has begun")
+				continue
+			}
+			as, ok := lessonAirings[d.LessonID]
 			if !ok {
-				if a, err = w.airingOf(ctx, d.LessonID); err != nil {
+				if as, err = w.comingAirings(ctx, d.LessonID); err != nil {
 					return nil, err
 				}
-				airings[d.LessonID] = a
+				lessonAirings[d.LessonID] = as
 			}
+			a := airingOf(as, d, h, now)
 			if a == nil {
 				skip(d.ID, "the broadcast was cancelled")
 				continue
 			}
+			airings[d.ID] = a
 			if w.cfg.SendWindow != nil && w.cfg.SendWindow(h, d.Channel, now).After(a.Start) {
 				skip(d.ID, "quiet hours last until after the broadcast")
 				continue
@@ -278,6 +285,9 @@ func (w *Worker) messages(ctx context.Context, p SendPayload) ([]channels.Messag
 		}
 		candidates = append(candidates, d)
 		if contact := contactOf(h, d.Channel); contact != "" {
+			if d.Occurrence > 0 {
+				contact += fmt.Sprintf(" @%d", d.Occurrence) // one reminder per shared phone and airing
+			}
 			claims = append(claims, relais.ContactClaim{LessonID: d.LessonID, Channel: d.Channel, Contact: contact, DeliveryID: d.ID})
 		}
 	}
@@ -301,7 +311,7 @@ func (w *Worker) messages(ctx context.Context, p SendPayload) ([]channels.Messag
 			lessons[d.LessonID] = lc
 		}
 		m := w.message(d, hs[d.HouseholdID], lc)
-		m.Airing = airings[d.LessonID]
+		m.Airing = airings[d.ID]
 		msgs = append(msgs, m)
 		ids = append(ids, d.ID)
 	}

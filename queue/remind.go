@@ -11,19 +11,19 @@ import (
 	"github.com/relais-edu/relais/fanout"
 )
 
-// ScheduleReminders queues a reminder task for each coming airing of a published lesson, at the
-// airing minus the reminder lead. It runs when a lesson is published and when its slots change; a
-// task already queued for the same airing is left as it is, and a task whose airing was moved or
-// cancelled finds nothing to remind of when it runs.
+// ScheduleReminders queues a reminder task for each coming airing of a published lesson (every slot
+// on every station, re-runs included), at the airing minus the reminder lead. It runs when a lesson is
+// published and when its slots change; a task already queued for the same airing is left as it is, and
+// a task whose airing was moved or cancelled finds nothing to remind of when it runs.
 func (w *Worker) ScheduleReminders(ctx context.Context, lessonID int64) error {
-	if w.cfg.ReminderLead <= 0 || w.pipeline.Airings == nil {
+	if w.cfg.ReminderLead <= 0 || w.pipeline.Airings == nil && w.pipeline.AllAirings == nil {
 		return nil
 	}
 	l, err := w.store.Lesson(ctx, lessonID)
 	if err != nil || l.Status != relais.LessonPublished {
 		return err
 	}
-	airings, err := w.pipeline.Airings(ctx, lessonID)
+	airings, err := w.comingAirings(ctx, lessonID)
 	if err != nil {
 		return err
 	}
@@ -46,9 +46,22 @@ func (w *Worker) ScheduleReminders(ctx context.Context, lessonID int64) error {
 	return nil
 }
 
+// comingAirings lists every coming broadcast of a lesson: AllAirings, else the first on each station.
+func (w *Worker) comingAirings(ctx context.Context, lessonID int64) ([]relais.Airing, error) {
+	if w.pipeline.AllAirings != nil {
+		return w.pipeline.AllAirings(ctx, lessonID)
+	}
+	if w.pipeline.Airings != nil {
+		return w.pipeline.Airings(ctx, lessonID)
+	}
+	return nil, nil
+}
+
 // handleRemind plans and queues the reminders of one airing, if the lesson still airs then: to the
 // households of the lesson's grade in the station's region that the lesson reaches by SMS. Each family
-// gets one reminder per lesson, whatever the number of airings.
+// gets one reminder per airing, on its one reminder delivery of the lesson, which each airing re-arms
+// (DeliveryStore.RemindDeliveries): a second run of the task, or a second station airing the lesson at
+// the same time, plans nothing more.
 func (w *Worker) handleRemind(ctx context.Context, t *asynq.Task) error {
 	var p RemindPayload
 	if err := decode(t, &p); err != nil {
@@ -58,10 +71,10 @@ func (w *Worker) handleRemind(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return w.lessonGone(p.LessonID, err)
 	}
-	if l.Status != relais.LessonPublished || w.pipeline.Airings == nil {
+	if l.Status != relais.LessonPublished || w.pipeline.Airings == nil && w.pipeline.AllAirings == nil {
 		return nil
 	}
-	airings, err := w.pipeline.Airings(ctx, l.ID)
+	airings, err := w.comingAirings(ctx, l.ID)
 	if err != nil {
 		return err
 	}
@@ -89,13 +102,18 @@ func (w *Worker) handleRemind(ctx context.Context, t *asynq.Task) error {
 			}
 			for _, r := range fanout.Routes(h) {
 				if r.Channel == relais.ChannelSMS && r.Skip == "" {
-					ds = append(ds, relais.Delivery{LessonID: l.ID, HouseholdID: h.ID, Channel: relais.ChannelReminder})
+					ds = append(ds, relais.Delivery{LessonID: l.ID, HouseholdID: h.ID, Channel: relais.ChannelReminder, Occurrence: p.Start})
 				}
 			}
 		}
-		ids, err := w.store.PlanDeliveries(ctx, ds)
+		ids, held, err := w.store.RemindDeliveries(ctx, ds)
 		if err != nil {
 			return err
+		}
+		if held > 0 {
+			// Their reminder of an earlier airing has not gone yet: it is not taken from its send task.
+			w.log.Info("reminders still pending for an earlier airing left as they are", "lesson_id", l.ID,
+				"station", p.Station, "start", p.Start, "deliveries", held)
 		}
 		if err := w.queueSends(ctx, relais.ChannelReminder, ids); err != nil {
 			return err
@@ -107,20 +125,29 @@ func (w *Worker) handleRemind(ctx context.Context, t *asynq.Task) error {
 	}
 }
 
-// airingOf returns the airing a reminder page is about, the next one of the lesson.
-func (w *Worker) airingOf(ctx context.Context, lessonID int64) (*relais.Airing, error) {
-	if w.pipeline.Airings == nil {
-		return nil, nil
+// airingOf returns the airing reminder d to h is about, among the lesson's coming airings as: the one
+// at d's occurrence on a station h receives (any station then, if h moved), or, for a reminder planned
+// before reminders named their airing, the next one. Nil when the lesson no longer airs then.
+func airingOf(as []relais.Airing, d relais.Delivery, h relais.Household, now time.Time) *relais.Airing {
+	if d.Occurrence == 0 {
+		for i := range as {
+			if as[i].Start.After(now.Add(-time.Minute)) {
+				return &as[i]
+			}
+		}
+		return nil
 	}
-	as, err := w.pipeline.Airings(ctx, lessonID)
-	if err != nil || len(as) == 0 {
-		return nil, err
-	}
-	now := w.now()
+	var elsewhere *relais.Airing
 	for i := range as {
-		if as[i].Start.After(now.Add(-time.Minute)) {
-			return &as[i], nil
+		if as[i].Start.Unix() != d.Occurrence {
+			continue
+		}
+		if as[i].Region == "" || as[i].Region == h.Region {
+			return &as[i]
+		}
+		if elsewhere == nil {
+			elsewhere = &as[i]
 		}
 	}
-	return nil, nil
+	return elsewhere
 }

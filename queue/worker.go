@@ -27,8 +27,12 @@ type Pipeline struct {
 	Render func(ctx context.Context, l relais.Lesson, outDir string, progress func(step string, percent int)) ([]relais.Rendition, error)
 	// Digests writes the SMS digest of the lesson in every language, saying when and where it airs.
 	Digests func(ctx context.Context, l relais.Lesson, airings []relais.Airing) ([]relais.Digest, error)
-	// Airings lists the lesson's coming broadcasts (from the scheduler); nil when there is none.
+	// Airings lists the lesson's coming broadcasts (from the scheduler), the first on each station; nil
+	// when there is none.
 	Airings func(ctx context.Context, lessonID int64) ([]relais.Airing, error)
+	// AllAirings lists every coming broadcast of the lesson, re-runs included, in time order: each
+	// gets its reminders. Nil: Airings stands in for it.
+	AllAirings func(ctx context.Context, lessonID int64) ([]relais.Airing, error)
 	// GradeSchedule lists the week's broadcasts for a grade from from, on the stations a region
 	// receives, with their lessons' titles: the schedule printed on postal cover letters.
 	GradeSchedule func(ctx context.Context, grade int, region string, from time.Time) ([]relais.Airing, error)

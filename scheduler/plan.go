@@ -98,6 +98,12 @@ func (p *Planner) Plan(ctx context.Context, lessonID int64, at time.Time, each f
 	if err != nil {
 		return PlanSummary{}, err
 	}
+	// Reminders go before every airing, re-runs included, to the regions each station reaches.
+	all, err := p.AllAirings(ctx, lessonID, at)
+	if err != nil {
+		return PlanSummary{}, err
+	}
+	burst := make([]int64, len(all)) // reminder segments per airing
 	digests, err := p.Lessons.Digests(ctx, lessonID)
 	if err != nil {
 		return PlanSummary{}, err
@@ -148,11 +154,14 @@ func (p *Planner) Plan(ctx context.Context, lessonID int64, at time.Time, each f
 					}
 					digestSegs += int64(n)
 					steps = append(steps, PlanStep{Channel: ch, At: at})
-					if hasAir {
-						rt := air.At.Add(-cfg.ReminderLead)
+					for i, a := range all {
+						if a.Region != "" && a.Region != h.Region {
+							continue
+						}
 						sum.Counts["sms_reminder"]++
 						reminderSegs += int64(cfg.ReminderSegs)
-						steps = append(steps, PlanStep{Channel: "sms_reminder", At: rt})
+						burst[i] += int64(cfg.ReminderSegs)
+						steps = append(steps, PlanStep{Channel: "sms_reminder", At: a.At.Add(-cfg.ReminderLead)})
 					}
 				case relais.ChannelEmail:
 					steps = append(steps, PlanStep{Channel: ch, At: at})
@@ -185,13 +194,26 @@ func (p *Planner) Plan(ctx context.Context, lessonID int64, at time.Time, each f
 		}
 		f.Page.After = hs[len(hs)-1].ID
 	}
-	p.estimate(&sum, digestSegs, reminderSegs)
+	// The reminders of each airing go out in one burst: the largest decides whether they fit the lead.
+	var worst reminderBurst
+	for i, segs := range burst {
+		if segs > worst.segs {
+			worst = reminderBurst{segs: segs, airing: all[i].At}
+		}
+	}
+	p.estimate(&sum, digestSegs, reminderSegs, worst)
 	return sum, nil
+}
+
+// reminderBurst is the reminders of one airing, sent together a lead before it.
+type reminderBurst struct {
+	segs   int64
+	airing time.Time
 }
 
 // estimate fills the capacity estimate and warnings: the SMS digests and emails must be out before the
 // first broadcast, each region's reminders within the reminder lead, and packets posted in time.
-func (p *Planner) estimate(sum *PlanSummary, digestSegs, reminderSegs int64) {
+func (p *Planner) estimate(sum *PlanSummary, digestSegs, reminderSegs int64, worst reminderBurst) {
 	cfg := p.Config
 	first := sum.FirstBroadcast
 	rate := func(n int64, perSec float64, lanes int) time.Duration {
@@ -212,9 +234,8 @@ func (p *Planner) estimate(sum *PlanSummary, digestSegs, reminderSegs int64) {
 		add("sms", n, digestSegs, rate(digestSegs, cfg.SMSRate, cfg.SMSSenders), sum.At, first)
 	}
 	if n := sum.Counts["sms_reminder"]; n > 0 {
-		// Reminders go out in one burst per airing; the estimate is the worst case, all in one burst.
-		start := first.Add(-cfg.ReminderLead)
-		add("sms_reminder", n, reminderSegs, rate(reminderSegs, cfg.SMSRate, cfg.SMSSenders), start, first)
+		// Every reminder counted; the time is that of the largest burst, before its own airing.
+		add("sms_reminder", n, reminderSegs, rate(worst.segs, cfg.SMSRate, cfg.SMSSenders), worst.airing.Add(-cfg.ReminderLead), worst.airing)
 	}
 	if n := sum.Counts[string(relais.ChannelEmail)]; n > 0 {
 		add("email", n, 0, rate(n, cfg.EmailRate, cfg.EmailRelays), sum.At, first)
@@ -235,6 +256,16 @@ func (p *Planner) estimate(sum *PlanSummary, digestSegs, reminderSegs int64) {
 
 // Airings lists, per station, the lesson's first airing at or after at.
 func (p *Planner) Airings(ctx context.Context, lessonID int64, at time.Time) ([]Airing, error) {
+	return p.airings(ctx, lessonID, at, true)
+}
+
+// AllAirings lists every airing of the lesson at or after at, on every station, re-runs included, in
+// time order: the broadcasts families are reminded of.
+func (p *Planner) AllAirings(ctx context.Context, lessonID int64, at time.Time) ([]Airing, error) {
+	return p.airings(ctx, lessonID, at, false)
+}
+
+func (p *Planner) airings(ctx context.Context, lessonID int64, at time.Time, firstOnly bool) ([]Airing, error) {
 	sts, err := p.Store.Stations(ctx)
 	if err != nil {
 		return nil, err
@@ -259,9 +290,11 @@ func (p *Planner) Airings(ctx context.Context, lessonID int64, at time.Time) ([]
 				continue
 			}
 			out = append(out, Airing{StationID: st.ID, Station: st.ServiceName, Region: st.Region, Kind: string(st.Kind), At: start})
-			break
+			if firstOnly {
+				break
+			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
+	sort.SliceStable(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
 	return out, nil
 }

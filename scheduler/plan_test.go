@@ -103,3 +103,39 @@ func TestPlanCapacity(t *testing.T) {
 		t.Errorf("sample (-want +got):\n%s", diff)
 	}
 }
+
+// A re-run a week later is reminded too: the plan counts a reminder per airing and household, and
+// times the largest burst (one airing's reminders) against its own airing.
+func TestPlanCountsARemindersPerAiring(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	st := scheduler.Station{Name: "Balapan", Kind: relais.StationTV, Region: "Almaty", TimeZone: "Asia/Almaty"}
+	must(t, e.svc.CreateStation(ctx, &st))
+	l := e.lesson(t, "Les fractions", "maths", 5, "fr", 25*time.Minute, true)
+	for _, day := range []string{"2026-03-03", "2026-03-10"} {
+		sl, err := e.svc.AddSlot(ctx, scheduler.Slot{StationID: st.ID, Day: day, Start: "09:00", Duration: 30 * time.Minute})
+		must(t, err)
+		must(t, e.svc.Assign(ctx, sl.ID, l.ID, true))
+	}
+	hs := []relais.Household{
+		{Region: "Almaty", Profile: relais.ProfileSMSOnly, Phone: "+77010000001"},
+		{Region: "Almaty", Profile: relais.ProfileSMSOnly, Phone: "+77010000002"},
+		{Region: "Aktobe", Profile: relais.ProfileSMSOnly, Phone: "+77010000003"}, // the station does not reach it
+	}
+	for i := range hs {
+		hs[i].ExternalRef, hs[i].Language, hs[i].Grades, hs[i].Consent = fmt.Sprintf("H%d", i+1), "fr", []int{5}, true
+	}
+	must(t, e.db.UpsertHouseholds(ctx, hs))
+	cfg := scheduler.DefaultPlanConfig()
+	cfg.SMSRate, cfg.ReminderSegs = 1, 1
+	p := &scheduler.Planner{Store: e.db, Lessons: e.db, Households: e.db, Config: cfg}
+	sum, err := p.Plan(ctx, l.ID, time.Date(2026, 3, 3, 3, 0, 0, 0, time.UTC), nil)
+	must(t, err)
+	if n := sum.Counts["sms_reminder"]; n != 4 {
+		t.Errorf("reminders = %d, want 2 households × 2 airings", n)
+	}
+	e2 := sum.Estimates["sms_reminder"]
+	if e2.Messages != 4 || e2.Segments != 4 || e2.Seconds != 2 || !e2.Deadline.Equal(time.Date(2026, 3, 3, 4, 0, 0, 0, time.UTC)) {
+		t.Errorf("reminder estimate = %+v: want 4 messages, 4 segments, 2 s for one airing's burst, before the first airing", e2)
+	}
+}

@@ -212,6 +212,9 @@ func (c *Channel) sendBody(ctx context.Context, m channels.Message, body string)
 		cb := strings.TrimRight(c.cfg.PublicURL, "/") + StatusPath
 		if m.Delivery.ID > 0 {
 			cb += "?" + deliveryParam + "=" + strconv.FormatInt(m.Delivery.ID, 10)
+			if m.Delivery.Occurrence > 0 {
+				cb += "&" + occurrenceParam + "=" + strconv.FormatInt(m.Delivery.Occurrence, 10)
+			}
 		}
 		params.SetStatusCallback(cb)
 	}

@@ -99,22 +99,28 @@ func (c *Channel) handleStatus(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// deliveryParam names the delivery in the StatusCallback URL.
-const deliveryParam = "delivery_id"
+// deliveryParam names the delivery in the StatusCallback URL; occurrenceParam, on a reminder, the
+// airing it reminds of, since each airing re-arms the same delivery.
+const (
+	deliveryParam   = "delivery_id"
+	occurrenceParam = "occurrence"
+)
 
 // callbackDelivery finds the delivery a status callback is about: by the id in the callback URL (signed
 // with the rest of the URL), which works even when the callback overtakes the recording of the SID,
-// else by the SID.
+// else by the SID. A late callback about the reminder of an earlier airing names another occurrence
+// than the re-armed delivery's, and its SID was cleared: it finds nothing.
 func (c *Channel) callbackDelivery(r *http.Request, sid string) (relais.Delivery, error) {
 	if v := r.URL.Query().Get(deliveryParam); v != "" {
 		id, err := strconv.ParseInt(v, 10, 64)
+		occurrence, _ := strconv.ParseInt(r.URL.Query().Get(occurrenceParam), 10, 64)
 		if err == nil && id > 0 {
 			ds, err := c.store.DeliveriesByIDs(r.Context(), []int64{id})
 			if err != nil {
 				return relais.Delivery{}, err
 			}
 			if len(ds) == 1 && (ds[0].Channel == relais.ChannelSMS || ds[0].Channel == relais.ChannelReminder) &&
-				(ds[0].ProviderID == "" || ds[0].ProviderID == sid) {
+				(ds[0].ProviderID == "" || ds[0].ProviderID == sid) && ds[0].Occurrence == occurrence {
 				return ds[0], nil
 			}
 		}

@@ -26,15 +26,10 @@ func newPipeline(runner *ingest.Runner, tmpl *templates.Set, planner *scheduler.
 			return gradeSchedule(ctx, planner.Store, planner.Lessons, grade, region, from)
 		},
 		Airings: func(ctx context.Context, lessonID int64) ([]relais.Airing, error) {
-			as, err := planner.Airings(ctx, lessonID, time.Now())
-			if err != nil {
-				return nil, err
-			}
-			out := make([]relais.Airing, len(as))
-			for i, a := range as {
-				out[i] = relais.Airing{Station: a.Station, Kind: relais.StationKind(a.Kind), Start: a.At, Region: a.Region}
-			}
-			return out, nil
+			return lessonAirings(planner.Airings(ctx, lessonID, time.Now()))
+		},
+		AllAirings: func(ctx context.Context, lessonID int64) ([]relais.Airing, error) {
+			return lessonAirings(planner.AllAirings(ctx, lessonID, time.Now()))
 		},
 		Probe: func(ctx context.Context, path string) (time.Duration, error) {
 			res, err := runner.Probe(ctx, path)
@@ -55,6 +50,18 @@ func newPipeline(runner *ingest.Runner, tmpl *templates.Set, planner *scheduler.
 		},
 		Worksheet: lessonWorksheet,
 	}
+}
+
+// lessonAirings tells the scheduler's airings as families are told of them.
+func lessonAirings(as []scheduler.Airing, err error) ([]relais.Airing, error) {
+	if err != nil {
+		return nil, err
+	}
+	out := make([]relais.Airing, len(as))
+	for i, a := range as {
+		out[i] = relais.Airing{Station: a.Station, Kind: relais.StationKind(a.Kind), Start: a.At, Region: a.Region}
+	}
+	return out, nil
 }
 
 // gradeSchedule lists a week of broadcasts for grade from from, on the stations of region (and those

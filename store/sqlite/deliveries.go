@@ -5,17 +5,18 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	relais "github.com/relais-edu/relais"
 )
 
-const deliveryColumns = `id, lesson_id, household_id, channel, status, reason, provider_id, attempts, created_at, updated_at`
+const deliveryColumns = `id, lesson_id, household_id, channel, status, reason, provider_id, attempts, occurrence, created_at, updated_at`
 
 func scanDelivery(row interface{ Scan(...any) error }) (relais.Delivery, error) {
 	var d relais.Delivery
 	var created, updated int64
 	err := row.Scan(&d.ID, &d.LessonID, &d.HouseholdID, &d.Channel, &d.Status, &d.Reason, &d.ProviderID,
-		&d.Attempts, &created, &updated)
+		&d.Attempts, &d.Occurrence, &created, &updated)
 	d.CreatedAt, d.UpdatedAt = fromMS(created), fromMS(updated)
 	return d, err
 }
@@ -75,6 +76,85 @@ func (db *DB) PlanDeliveries(ctx context.Context, ds []relais.Delivery) ([]int64
 		return nil
 	})
 	return ids, err
+}
+
+// RemindDeliveries inserts or re-arms the reminder deliveries of an airing (see relais.DeliveryStore).
+func (db *DB) RemindDeliveries(ctx context.Context, ds []relais.Delivery) ([]int64, int, error) {
+	if len(ds) == 0 {
+		return nil, 0, nil
+	}
+	now := ms(db.now())
+	var ids []int64
+	held := 0
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		ids, held = nil, 0
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO deliveries (lesson_id, household_id, channel, status, occurrence,
+			created_at, updated_at) VALUES (?,?,?,?,?,?,?) ON CONFLICT (lesson_id, household_id, channel) DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
+		// Only a reminder that has left is re-armed: a pending one may be in a send task right now.
+		rearm, err := tx.PrepareContext(ctx, `UPDATE deliveries SET status = ?, reason = '', provider_id = '', attempts = 0,
+			occurrence = ?, updated_at = ? WHERE lesson_id = ? AND household_id = ? AND channel = ? AND occurrence < ?
+			AND status <> ? RETURNING id`)
+		if err != nil {
+			return err
+		}
+		defer rearm.Close()
+		sel, err := tx.PrepareContext(ctx, `SELECT id, status, occurrence FROM deliveries WHERE lesson_id = ? AND household_id = ? AND channel = ?`)
+		if err != nil {
+			return err
+		}
+		defer sel.Close()
+		ev, err := tx.PrepareContext(ctx, `INSERT INTO delivery_events (delivery_id, status, detail, at) VALUES (?,?,?,?)`)
+		if err != nil {
+			return err
+		}
+		defer ev.Close()
+		for _, d := range ds {
+			if d.Channel != relais.ChannelReminder || d.Occurrence <= 0 {
+				return fmt.Errorf("remind delivery of lesson %d to household %d: not a reminder of an airing", d.LessonID, d.HouseholdID)
+			}
+			airing := "the broadcast at " + time.Unix(d.Occurrence, 0).UTC().Format("2006-01-02 15:04 MST")
+			res, err := ins.ExecContext(ctx, d.LessonID, d.HouseholdID, d.Channel, relais.DeliveryPending, d.Occurrence, now, now)
+			if err != nil {
+				return fmt.Errorf("plan reminder: %w", err)
+			}
+			var id int64
+			if n, _ := res.RowsAffected(); n == 1 {
+				if id, err = res.LastInsertId(); err != nil {
+					return err
+				}
+				if _, err := ev.ExecContext(ctx, id, relais.DeliveryPending, "reminder of "+airing, now); err != nil {
+					return err
+				}
+			} else {
+				err := rearm.QueryRowContext(ctx, relais.DeliveryPending, d.Occurrence, now, d.LessonID, d.HouseholdID,
+					d.Channel, d.Occurrence, relais.DeliveryPending).Scan(&id)
+				if err == nil {
+					if _, err := ev.ExecContext(ctx, id, relais.DeliveryPending, "reminder again, of "+airing, now); err != nil {
+						return err
+					}
+				} else if !errors.Is(err, sql.ErrNoRows) {
+					return fmt.Errorf("re-arm reminder: %w", err)
+				}
+			}
+			var cur relais.DeliveryStatus
+			var occurrence int64
+			if err := sel.QueryRowContext(ctx, d.LessonID, d.HouseholdID, d.Channel).Scan(&id, &cur, &occurrence); err != nil {
+				return err
+			}
+			switch {
+			case cur == relais.DeliveryPending && occurrence == d.Occurrence:
+				ids = append(ids, id)
+			case cur == relais.DeliveryPending && occurrence < d.Occurrence:
+				held++
+			}
+		}
+		return nil
+	})
+	return ids, held, err
 }
 
 // DeliveriesByIDs returns the deliveries with those ids, in id order.
