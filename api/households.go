@@ -9,6 +9,7 @@ import (
 	"time"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/locale"
 	"github.com/relais-edu/relais/roster"
 )
 
@@ -80,7 +81,7 @@ type ImportResult struct {
 }
 
 // importHouseholds reads a CSV (text/csv body, or a multipart 'file' field). Good rows are stored,
-// bad rows come back with their row number and reason.
+// bad rows come back with their row number and reason, in the request's language as writeError does.
 func (s *Server) importHouseholds(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxImportBytes)
 	body, err := csvBody(r)
@@ -102,6 +103,12 @@ func (s *Server) importHouseholds(w http.ResponseWriter, r *http.Request) error 
 	}
 	if bad == nil {
 		bad = []roster.RowError{}
+	}
+	lang := locale.Accept(r.Header.Get("Accept-Language"))
+	for i := range bad {
+		if bad[i].Problem != nil {
+			bad[i].Message = locale.Message(bad[i].Problem, lang)
+		}
 	}
 	status := http.StatusOK
 	if len(hs) == 0 && len(bad) > 0 {

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestErrorLanguage checks that error messages follow the request's Accept-Language: English without
@@ -78,4 +80,62 @@ func TestErrorLanguage(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestImportRowErrorLanguage checks that a household import's row errors follow the request's
+// Accept-Language, as error messages do, and stay the English text without it.
+func TestImportRowErrorLanguage(t *testing.T) {
+	f := newFixture(t, nil)
+	const csv = "external_ref,language,grades,profile,phone,consent\n" +
+		"H1,fr,5,sms_only,+33612345678,yes\n" +
+		"H2,fr,5,sms_only,+3361,yes\n" +
+		"H3,fr,5,sms_only,+33612345679,peut-être\n"
+	tests := []struct {
+		accept string
+		want   []rowJSON
+	}{
+		{"", []rowJSON{
+			{3, `phone "+3361" is not a valid phone number (numbers without + are read as FR numbers)`},
+			{4, `consent "peut-être" is not yes or no`}}},
+		{"fr-FR,fr;q=0.9", []rowJSON{
+			{3, `phone "+3361" n'est pas un numéro de téléphone valide (les numéros sans + sont lus comme des numéros du pays FR)`},
+			{4, `consent "peut-être" ne vaut ni oui ni non (yes ou no)`}}},
+		{"de-DE,de;q=0.9", []rowJSON{
+			{3, `phone "+3361" is not a valid phone number (numbers without + are read as FR numbers)`},
+			{4, `consent "peut-être" is not yes or no`}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.accept, func(t *testing.T) {
+			req, _ := http.NewRequest("POST", f.srv.URL+"/api/v1/households/import", strings.NewReader(csv))
+			req.Header.Set("Authorization", "Bearer "+f.tokens["m"])
+			req.Header.Set("Content-Type", "text/csv")
+			if tt.accept != "" {
+				req.Header.Set("Accept-Language", tt.accept)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var got struct {
+				Imported, Rejected int
+				Errors             []rowJSON
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != 200 || got.Imported != 1 || got.Rejected != 2 {
+				t.Errorf("import = %d, %d imported, %d rejected; want 200, 1, 2", resp.StatusCode, got.Imported, got.Rejected)
+			}
+			if diff := cmp.Diff(tt.want, got.Errors); diff != "" {
+				t.Errorf("row errors (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// rowJSON is a row error as a client reads it.
+type rowJSON struct {
+	Row     int    `json:"row"`
+	Message string `json:"message"`
 }

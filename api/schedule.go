@@ -84,6 +84,52 @@ func (s *Server) createStation(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// updateStation changes some of a station's fields. When the name families know or the region changed,
+// the reminders of the lessons airing on it from today on are queued again, to say where they air.
+func (s *Server) updateStation(w http.ResponseWriter, r *http.Request) error {
+	svc, _, err := s.scheduler()
+	if err != nil {
+		return err
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	var p scheduler.StationPatch
+	if err := readBody(r, &p); err != nil {
+		return err
+	}
+	st, remind, err := svc.UpdateStation(r.Context(), id, p)
+	if err != nil {
+		return err
+	}
+	for _, lessonID := range remind {
+		if err := s.queue.RescheduleReminders(r.Context(), lessonID); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, st)
+	return nil
+}
+
+// deleteStation removes a station with its grid, unless a lesson airs on it from today on (409).
+func (s *Server) deleteStation(w http.ResponseWriter, r *http.Request) error {
+	svc, _, err := s.scheduler()
+	if err != nil {
+		return err
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	n, err := svc.DeleteStation(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": id, "slots_removed": n})
+	return nil
+}
+
 func (s *Server) addTemplate(w http.ResponseWriter, r *http.Request) error {
 	svc, _, err := s.scheduler()
 	if err != nil {

@@ -103,6 +103,8 @@ func (s *Server) apiRoutes() []route {
 		// The broadcast scheduler (api/schedule.go).
 		{"GET /api/v1/stations", anyRole, s.listStations},
 		{"POST /api/v1/stations", staffRole, s.createStation},
+		{"PATCH /api/v1/stations/{id}", staffRole, s.updateStation},
+		{"DELETE /api/v1/stations/{id}", staffRole, s.deleteStation},
 		{"POST /api/v1/stations/{id}/templates", staffRole, s.addTemplate},
 		{"POST /api/v1/stations/{id}/slots", staffRole, s.addSlot},
 		{"GET /api/v1/stations/{id}/slots", anyRole, s.listSlots},

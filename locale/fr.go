@@ -101,6 +101,29 @@ var fr = map[string]string{
 	"The header row cannot be read: %v.":                            "La ligne d'en-tête ne peut pas être lue : %v.",
 	"The column %q appears twice in the header.":                    "La colonne %q figure deux fois dans l'en-tête.",
 	"The header lacks the column(s) %s (expected columns: %s).":     "Il manque à l'en-tête la ou les colonnes %s (colonnes attendues : %s).",
+	// roster row problems, shown after the row number: short and lower-case, as the English
+	"malformed CSV: %s":                                                               "CSV mal formé : %s",
+	`extraneous or missing " in quoted-field`:                                         `guillemet " en trop ou manquant dans un champ entre guillemets`,
+	`bare " in non-quoted-field`:                                                      `guillemet " isolé dans un champ sans guillemets`,
+	"the import is limited to %d rows; split the file":                                "l'import est limité à %d lignes ; découpez le fichier",
+	"has %d fields, the header has %d":                                                "a %d champs, l'en-tête en a %d",
+	"external_ref %q already used on row %d":                                          "external_ref %q déjà utilisé à la ligne %d",
+	"external_ref is empty":                                                           "external_ref est vide",
+	"language %q is not one of %s":                                                    "language %q ne fait pas partie de %s",
+	"profile %q is not one of %s":                                                     "profile %q ne fait pas partie de %s",
+	"grades is empty (list the pupils' grades, e.g. 3;5)":                             "grades est vide (indiquez les niveaux des élèves, par exemple 3;5)",
+	"grade %q is not a school grade from 0 to 13":                                     "le niveau %q n'est pas un niveau scolaire de 0 à 13",
+	"phone %q cannot be read as a phone number (write it as +33612345678)":            "phone %q ne peut pas être lu comme un numéro de téléphone (écrivez-le sous la forme +33612345678)",
+	"phone %q is not a valid phone number (numbers without + are read as %s numbers)": "phone %q n'est pas un numéro de téléphone valide (les numéros sans + sont lus comme des numéros du pays %s)",
+	"phone %q is a landline and cannot receive SMS":                                   "phone %q est un numéro fixe et ne peut pas recevoir de SMS",
+	"email %q is not a valid address":                                                 "email %q n'est pas une adresse valide",
+	"consent %q is not yes or no":                                                     "consent %q ne vaut ni oui ni non (yes ou no)",
+	"profile sms_only needs a phone number":                                           "le profil sms_only exige un numéro de téléphone",
+	"profile broadband needs an email address":                                        "le profil broadband exige une adresse e-mail",
+	"profile offline needs a postal_address":                                          "le profil offline exige une adresse postale (postal_address)",
+	"%s is not valid UTF-8 text":                                                      "%s n'est pas du texte UTF-8 valide",
+	"%s is longer than %d characters":                                                 "%s dépasse %d caractères",
+	"%s contains a control character (U+%04X)":                                        "%s contient un caractère de contrôle (U+%04X)",
 
 	// scheduler
 	"Lesson %d has no %s rendition for slot %s %s.":                          "La leçon %d n'a pas de version %s pour le créneau du %s %s.",
@@ -134,6 +157,11 @@ var fr = map[string]string{
 	"Lesson %d does not fit slot %d: language %s, slot is in %s.":            "La leçon %d ne convient pas au créneau %d : sa langue est %s, le créneau est en %s.",
 	"Lesson %d does not fit slot %d: %s":                                     "La leçon %d ne convient pas au créneau %d : %s",
 	"A slot lasts 5 minutes to 4 hours, not %s.":                             "Un créneau dure de 5 minutes à 4 heures, pas %s.",
+
+	// scheduler: editing and deleting stations
+	"Station %q is %s and cannot become %s: create a new station instead.": "La station %q est de type %s et ne peut pas devenir %s : créez plutôt une nouvelle station.",
+	"Station %q cannot move to %s: %d of its slots would air at another time (the first: %s %s), as slots keep their local day and time. Create a new station in that zone instead.": "La station %q ne peut pas passer au fuseau %s : %d de ses créneaux seraient diffusés à un autre moment (le premier : %s %s), car les créneaux gardent leur jour et leur heure locale. Créez plutôt une nouvelle station dans ce fuseau.",
+	"Station %q still airs lessons from today on; slots holding one: %d (the first: %s %s, lesson %d). Empty them in the grid, then delete the station.":                             "La station %q diffuse encore des leçons à partir d'aujourd'hui ; créneaux concernés : %d (le premier : %s %s, leçon %d). Videz-les dans la grille, puis supprimez la station.",
 
 	// store/sqlite
 	"Delivery with provider id %v not found.":                             "L'envoi d'identifiant fournisseur %v est introuvable.",

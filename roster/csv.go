@@ -25,13 +25,19 @@ var Columns = []string{"external_ref", "region", "language", "grades", "profile"
 
 var required = []string{"external_ref", "language", "grades", "profile"}
 
-// RowError is a row that was not imported.
+// RowError is a row that was not imported. Message is Problem's message in English; write it in
+// another language with locale.Message(e.Problem, lang).
 type RowError struct {
-	Row     int    `json:"row"` // 1-based line number in the file, the header being row 1
-	Message string `json:"message"`
+	Row     int           `json:"row"` // 1-based line number in the file, the header being row 1
+	Message string        `json:"message"`
+	Problem *relais.Error `json:"-"` // an EINVALID error saying what is wrong with the row
 }
 
 func (e RowError) Error() string { return fmt.Sprintf("row %d: %s", e.Row, e.Message) }
+
+func rowError(row int, problem *relais.Error) RowError {
+	return RowError{Row: row, Message: problem.Message, Problem: problem}
+}
 
 // Options for parsing.
 type Options struct {
@@ -80,23 +86,23 @@ func Parse(r io.Reader, opt Options) ([]relais.Household, []RowError, error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		row, _ := cr.FieldPos(0)
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
-			bad = append(bad, RowError{Row: pe.StartLine, Message: "malformed CSV: " + pe.Err.Error()})
+			bad = append(bad, rowError(pe.StartLine, relais.Errorf(relais.EINVALID, "malformed CSV: %s", csvReason(pe.Err))))
 			continue
 		} else if err != nil {
 			return hs, bad, err
 		}
+		row, _ := cr.FieldPos(0) // after the error: FieldPos panics when no field was read
 		if opt.MaxRows > 0 && len(hs)+len(bad) >= opt.MaxRows {
-			bad = append(bad, RowError{Row: row, Message: fmt.Sprintf("the import is limited to %d rows; split the file", opt.MaxRows)})
+			bad = append(bad, rowError(row, relais.Errorf(relais.EINVALID, "the import is limited to %d rows; split the file", opt.MaxRows)))
 			break
 		}
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue // blank line
 		}
 		if len(rec) != len(header) {
-			bad = append(bad, RowError{Row: row, Message: fmt.Sprintf("has %d fields, the header has %d", len(rec), len(header))})
+			bad = append(bad, rowError(row, relais.Errorf(relais.EINVALID, "has %d fields, the header has %d", len(rec), len(header))))
 			continue
 		}
 		field := func(name string) string {
@@ -105,13 +111,13 @@ func Parse(r io.Reader, opt Options) ([]relais.Household, []RowError, error) {
 			}
 			return ""
 		}
-		h, err := parseRow(field, opt)
-		if err != nil {
-			bad = append(bad, RowError{Row: row, Message: err.Error()})
+		h, problem := parseRow(field, opt)
+		if problem != nil {
+			bad = append(bad, rowError(row, problem))
 			continue
 		}
 		if first, dup := seen[h.ExternalRef]; dup {
-			bad = append(bad, RowError{Row: row, Message: fmt.Sprintf("external_ref %q already used on row %d", h.ExternalRef, first)})
+			bad = append(bad, rowError(row, relais.Errorf(relais.EINVALID, "external_ref %q already used on row %d", h.ExternalRef, first)))
 			continue
 		}
 		seen[h.ExternalRef] = row
@@ -120,7 +126,20 @@ func Parse(r io.Reader, opt Options) ([]relais.Household, []RowError, error) {
 	return hs, bad, nil
 }
 
-func parseRow(field func(string) string, opt Options) (relais.Household, error) {
+// csvReason is the reason of a CSV syntax error: the reader's own words, translatable for the errors it
+// makes.
+func csvReason(err error) any {
+	switch {
+	case errors.Is(err, csv.ErrQuote):
+		return relais.Errorf(relais.EINVALID, `extraneous or missing " in quoted-field`)
+	case errors.Is(err, csv.ErrBareQuote):
+		return relais.Errorf(relais.EINVALID, `bare " in non-quoted-field`)
+	}
+	return err.Error()
+}
+
+// parseRow reads one row; a nil problem means the household is good.
+func parseRow(field func(string) string, opt Options) (relais.Household, *relais.Error) {
 	h := relais.Household{
 		ExternalRef:   field("external_ref"),
 		Region:        field("region"),
@@ -129,39 +148,39 @@ func parseRow(field func(string) string, opt Options) (relais.Household, error) 
 		PostalAddress: strings.ReplaceAll(field("postal_address"), `\n`, "\n"),
 	}
 	for name, v := range map[string]string{"external_ref": h.ExternalRef, "region": h.Region, "postal_address": h.PostalAddress} {
-		if err := checkText(name, v, 500); err != nil {
-			return h, err
+		if problem := checkText(name, v, 500); problem != nil {
+			return h, problem
 		}
 	}
 	if h.ExternalRef == "" {
-		return h, errors.New("external_ref is empty")
+		return h, relais.Errorf(relais.EINVALID, "external_ref is empty")
 	}
 	if !relais.ValidLanguage(h.Language) {
-		return h, fmt.Errorf("language %q is not one of %s", h.Language, strings.Join(relais.Languages, ", "))
+		return h, relais.Errorf(relais.EINVALID, "language %q is not one of %s", h.Language, strings.Join(relais.Languages, ", "))
 	}
 	if !relais.ValidProfile(h.Profile) {
 		names := make([]string, len(relais.Profiles))
 		for i, p := range relais.Profiles {
 			names[i] = string(p)
 		}
-		return h, fmt.Errorf("profile %q is not one of %s", h.Profile, strings.Join(names, ", "))
+		return h, relais.Errorf(relais.EINVALID, "profile %q is not one of %s", h.Profile, strings.Join(names, ", "))
 	}
-	grades, err := parseGrades(field("grades"))
-	if err != nil {
-		return h, err
+	grades, problem := parseGrades(field("grades"))
+	if problem != nil {
+		return h, problem
 	}
 	h.Grades = grades
 	if p := field("phone"); p != "" {
-		e164, err := NormalizePhone(p, opt.DefaultCountry)
-		if err != nil {
-			return h, err
+		e164, problem := normalizePhone(p, opt.DefaultCountry)
+		if problem != nil {
+			return h, problem
 		}
 		h.Phone = e164
 	}
 	if e := field("email"); e != "" {
 		a, err := mail.ParseAddress(e)
 		if err != nil || a.Address != e || a.Name != "" {
-			return h, fmt.Errorf("email %q is not a valid address", e)
+			return h, relais.Errorf(relais.EINVALID, "email %q is not a valid address", e)
 		}
 		h.Email = a.Address
 	}
@@ -171,34 +190,34 @@ func parseRow(field func(string) string, opt Options) (relais.Household, error) 
 	case "no", "n", "false", "0", "non":
 		h.Consent = false
 	default:
-		return h, fmt.Errorf("consent %q is not yes or no", field("consent"))
+		return h, relais.Errorf(relais.EINVALID, "consent %q is not yes or no", field("consent"))
 	}
 	switch h.Profile {
 	case relais.ProfileSMSOnly:
 		if h.Phone == "" {
-			return h, errors.New("profile sms_only needs a phone number")
+			return h, relais.Errorf(relais.EINVALID, "profile sms_only needs a phone number")
 		}
 	case relais.ProfileBroadband:
 		if h.Email == "" && h.Phone == "" && h.PostalAddress == "" {
-			return h, errors.New("profile broadband needs an email address")
+			return h, relais.Errorf(relais.EINVALID, "profile broadband needs an email address")
 		}
 	case relais.ProfileOffline:
 		if h.PostalAddress == "" {
-			return h, errors.New("profile offline needs a postal_address")
+			return h, relais.Errorf(relais.EINVALID, "profile offline needs a postal_address")
 		}
 	}
 	return h, nil
 }
 
-func parseGrades(s string) ([]int, error) {
+func parseGrades(s string) ([]int, *relais.Error) {
 	if s == "" {
-		return nil, errors.New("grades is empty (list the pupils' grades, e.g. 3;5)")
+		return nil, relais.Errorf(relais.EINVALID, "grades is empty (list the pupils' grades, e.g. 3;5)")
 	}
 	var out []int
 	for _, p := range strings.FieldsFunc(s, func(r rune) bool { return r == ';' || r == ',' || r == ' ' || r == '|' }) {
 		g, err := strconv.Atoi(p)
 		if err != nil || g < 0 || g > 13 {
-			return nil, fmt.Errorf("grade %q is not a school grade from 0 to 13", p)
+			return nil, relais.Errorf(relais.EINVALID, "grade %q is not a school grade from 0 to 13", p)
 		}
 		out = append(out, g)
 	}
@@ -206,34 +225,42 @@ func parseGrades(s string) ([]int, error) {
 }
 
 // checkText refuses invalid UTF-8, control characters and overlong values.
-func checkText(name, v string, max int) error {
+func checkText(name, v string, max int) *relais.Error {
 	if !utf8.ValidString(v) {
-		return fmt.Errorf("%s is not valid UTF-8 text", name)
+		return relais.Errorf(relais.EINVALID, "%s is not valid UTF-8 text", name)
 	}
 	if utf8.RuneCountInString(v) > max {
-		return fmt.Errorf("%s is longer than %d characters", name, max)
+		return relais.Errorf(relais.EINVALID, "%s is longer than %d characters", name, max)
 	}
 	for _, r := range v {
 		if unicode.IsControl(r) && r != '\n' {
-			return fmt.Errorf("%s contains a control character (U+%04X)", name, r)
+			return relais.Errorf(relais.EINVALID, "%s contains a control character (U+%04X)", name, r)
 		}
 	}
 	return nil
 }
 
-// NormalizePhone returns a mobile-capable number in E.164 form, or an error a clerk can act on.
+// NormalizePhone returns a mobile-capable number in E.164 form, or an EINVALID error a clerk can act on.
 func NormalizePhone(raw, defaultCountry string) (string, error) {
+	e164, problem := normalizePhone(raw, defaultCountry)
+	if problem != nil {
+		return "", problem
+	}
+	return e164, nil
+}
+
+func normalizePhone(raw, defaultCountry string) (string, *relais.Error) {
 	num, err := phonenumbers.Parse(raw, strings.ToUpper(defaultCountry))
 	if err != nil {
-		return "", fmt.Errorf("phone %q cannot be read as a phone number (write it as +33612345678)", raw)
+		return "", relais.Errorf(relais.EINVALID, "phone %q cannot be read as a phone number (write it as +33612345678)", raw)
 	}
 	if !phonenumbers.IsValidNumber(num) {
-		return "", fmt.Errorf("phone %q is not a valid phone number (numbers without + are read as %s numbers)",
+		return "", relais.Errorf(relais.EINVALID, "phone %q is not a valid phone number (numbers without + are read as %s numbers)",
 			raw, strings.ToUpper(defaultCountry))
 	}
 	switch phonenumbers.GetNumberType(num) {
 	case phonenumbers.FIXED_LINE:
-		return "", fmt.Errorf("phone %q is a landline and cannot receive SMS", raw)
+		return "", relais.Errorf(relais.EINVALID, "phone %q is a landline and cannot receive SMS", raw)
 	}
 	return phonenumbers.Format(num, phonenumbers.E164), nil
 }

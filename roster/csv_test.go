@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/locale"
 )
 
 func TestParseKeepsGoodRowsAndNumbersBadOnes(t *testing.T) {
@@ -44,7 +45,7 @@ func TestParseKeepsGoodRowsAndNumbersBadOnes(t *testing.T) {
 	if hs[1].PostalAddress != "ул. Абая 1\n050000 Алматы" {
 		t.Errorf("H6 address = %q", hs[1].PostalAddress)
 	}
-	want := []RowError{
+	want := []rowMessage{
 		{3, `language "de" is not one of fr, kk, ru, en`},
 		{4, `phone "0612" is not a valid phone number (numbers without + are read as FR numbers)`},
 		{5, `phone "+33 1 42 68 53 00" is a landline and cannot receive SMS`},
@@ -55,7 +56,7 @@ func TestParseKeepsGoodRowsAndNumbersBadOnes(t *testing.T) {
 		{11, `has 4 fields, the header has 9`},
 		{12, `malformed CSV: extraneous or missing " in quoted-field`},
 	}
-	if diff := cmp.Diff(want, bad); diff != "" {
+	if diff := cmp.Diff(want, messages(t, bad)); diff != "" {
 		t.Errorf("row errors (-want +got):\n%s", diff)
 	}
 }
@@ -87,11 +88,11 @@ func TestParseHostileText(t *testing.T) {
 	if len(hs) != 0 {
 		t.Errorf("imported %d hostile rows", len(hs))
 	}
-	want := []RowError{
+	want := []rowMessage{
 		{2, "postal_address contains a control character (U+0007)"},
 		{3, "postal_address is not valid UTF-8 text"},
 	}
-	if diff := cmp.Diff(want, bad); diff != "" {
+	if diff := cmp.Diff(want, messages(t, bad)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
@@ -104,5 +105,105 @@ func TestParseMaxRows(t *testing.T) {
 	}
 	if len(hs) != 2 || len(bad) != 1 || bad[0].Row != 4 {
 		t.Errorf("hs=%d bad=%+v", len(hs), bad)
+	}
+}
+
+// rowMessage is a RowError as an API client reads it.
+type rowMessage struct {
+	Row     int
+	Message string
+}
+
+// messages returns the rows and messages of bad, checking each has an invalid Problem saying the same.
+func messages(t *testing.T, bad []RowError) []rowMessage {
+	t.Helper()
+	out := make([]rowMessage, len(bad))
+	for i, e := range bad {
+		if e.Problem == nil || e.Problem.Code != relais.EINVALID || e.Problem.Message != e.Message {
+			t.Errorf("row %d: problem %v does not say %q with code invalid", e.Row, e.Problem, e.Message)
+		}
+		out[i] = rowMessage{e.Row, e.Message}
+	}
+	return out
+}
+
+// TestRowErrorsInFrench checks every kind of row problem keeps its English message and is written in
+// French by locale.Message.
+func TestRowErrorsInFrench(t *testing.T) {
+	in := strings.Join([]string{
+		"external_ref,region,language,grades,profile,phone,email,postal_address,consent",
+		",IDF,fr,3,offline,,,Rue 1,yes",                                 // row 2
+		"H2,IDF,de,3,offline,,,Rue 1,yes",                               // row 3
+		"H3,IDF,fr,3,tv,,,Rue 1,yes",                                    // row 4
+		"H4,IDF,fr,,offline,,,Rue 1,yes",                                // row 5
+		"H5,IDF,fr,14,offline,,,Rue 1,yes",                              // row 6
+		"H6,IDF,fr,3,sms_only,abc,,,yes",                                // row 7
+		"H7,IDF,fr,3,sms_only,0612,,,yes",                               // row 8
+		"H8,IDF,fr,3,sms_only,+33 1 42 68 53 00,,,yes",                  // row 9
+		"H9,IDF,fr,3,broadband,,a@,,yes",                                // row 10
+		"H10,IDF,fr,3,offline,,,Rue 1,maybe",                            // row 11
+		"H11,IDF,fr,3,sms_only,,,,yes",                                  // row 12
+		"H12,IDF,fr,3,broadband,,,,yes",                                 // row 13
+		"H13,IDF,fr,3,offline,,,,yes",                                   // row 14
+		"H14,\x01,fr,3,offline,,,Rue 1,yes",                             // row 15
+		"H15,\xff,fr,3,offline,,,Rue 1,yes",                             // row 16
+		"H16," + strings.Repeat("r", 501) + ",fr,3,offline,,,Rue 1,yes", // row 17
+		"H17,IDF",                            // row 18
+		"H18,IDF,fr,3,offline,,,Rue 1,yes",   // row 19: good
+		"H18,IDF,fr,3,offline,,,Rue 2,yes",   // row 20
+		"H19,I\"DF,fr,3,offline,,,Rue 1,yes", // row 21
+		"H20,IDF,fr,3,offline,,,Rue 1,yes",   // row 22: over the limit
+		`H21,"IDF,fr,3,offline,,,Rue 1,yes`,  // row 23 (never read)
+	}, "\n")
+	_, bad, err := Parse(strings.NewReader(in), Options{DefaultCountry: "FR", MaxRows: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		row    int
+		en, fr string
+	}{
+		{2, "external_ref is empty", "external_ref est vide"},
+		{3, `language "de" is not one of fr, kk, ru, en`, `language "de" ne fait pas partie de fr, kk, ru, en`},
+		{4, `profile "tv" is not one of broadband, mobile_data, sms_only, broadcast_only, offline`, `profile "tv" ne fait pas partie de broadband, mobile_data, sms_only, broadcast_only, offline`},
+		{5, "grades is empty (list the pupils' grades, e.g. 3;5)", "grades est vide (indiquez les niveaux des élèves, par exemple 3;5)"},
+		{6, `grade "14" is not a school grade from 0 to 13`, `le niveau "14" n'est pas un niveau scolaire de 0 à 13`},
+		{7, `phone "abc" cannot be read as a phone number (write it as +33612345678)`,
+			`phone "abc" ne peut pas être lu comme un numéro de téléphone (écrivez-le sous la forme +33612345678)`},
+		{8, `phone "0612" is not a valid phone number (numbers without + are read as FR numbers)`,
+			`phone "0612" n'est pas un numéro de téléphone valide (les numéros sans + sont lus comme des numéros du pays FR)`},
+		{9, `phone "+33 1 42 68 53 00" is a landline and cannot receive SMS`, `phone "+33 1 42 68 53 00" est un numéro fixe et ne peut pas recevoir de SMS`},
+		{10, `email "a@" is not a valid address`, `email "a@" n'est pas une adresse valide`},
+		{11, `consent "maybe" is not yes or no`, `consent "maybe" ne vaut ni oui ni non (yes ou no)`},
+		{12, "profile sms_only needs a phone number", "le profil sms_only exige un numéro de téléphone"},
+		{13, "profile broadband needs an email address", "le profil broadband exige une adresse e-mail"},
+		{14, "profile offline needs a postal_address", "le profil offline exige une adresse postale (postal_address)"},
+		{15, "region contains a control character (U+0001)", "region contient un caractère de contrôle (U+0001)"},
+		{16, "region is not valid UTF-8 text", "region n'est pas du texte UTF-8 valide"},
+		{17, "region is longer than 500 characters", "region dépasse 500 caractères"},
+		{18, "has 2 fields, the header has 9", "a 2 champs, l'en-tête en a 9"},
+		{20, `external_ref "H18" already used on row 19`, `external_ref "H18" déjà utilisé à la ligne 19`},
+		{21, `malformed CSV: bare " in non-quoted-field`, `CSV mal formé : guillemet " isolé dans un champ sans guillemets`},
+		{22, "the import is limited to 20 rows; split the file", "l'import est limité à 20 lignes ; découpez le fichier"},
+	}
+	if len(bad) != len(tests) {
+		t.Fatalf("%d row errors, want %d: %v", len(bad), len(tests), bad)
+	}
+	for i, tt := range tests {
+		e := bad[i]
+		if e.Row != tt.row || e.Message != tt.en || locale.Message(e.Problem, "en") != tt.en {
+			t.Errorf("row error %d = %d %q, want %d %q", i, e.Row, e.Message, tt.row, tt.en)
+		}
+		if got := locale.Message(e.Problem, "fr"); got != tt.fr {
+			t.Errorf("row %d in French = %q, want %q", tt.row, got, tt.fr)
+		}
+	}
+
+	_, bad, err = Parse(strings.NewReader("external_ref,language,grades,profile\n\"H1,fr,3,offline\n"), Options{})
+	if err != nil || len(bad) != 1 {
+		t.Fatalf("bad=%v err=%v", bad, err)
+	}
+	if got, want := locale.Message(bad[0].Problem, "fr"), `CSV mal formé : guillemet " en trop ou manquant dans un champ entre guillemets`; got != want {
+		t.Errorf("quote error in French = %q, want %q", got, want)
 	}
 }

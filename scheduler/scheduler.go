@@ -166,6 +166,12 @@ type Store interface {
 	CreateStation(ctx context.Context, s *Station) error
 	Station(ctx context.Context, id int64) (Station, error)
 	Stations(ctx context.Context) ([]Station, error)
+	// UpdateStation writes s over the stored station of the same id in one transaction, after check (when
+	// not nil) accepts all the station's slots.
+	UpdateStation(ctx context.Context, s Station, check func(slots []Slot) error) error
+	// DeleteStation removes a station with its templates, exceptions and slots (past ones included) in
+	// one transaction, after check accepts all its slots; it returns how many slots went.
+	DeleteStation(ctx context.Context, id int64, check func(slots []Slot) error) (int, error)
 	// AddSlots inserts slots of one station (and t, when not nil, the template they come from) in one
 	// transaction, after check accepts them against the station's existing slots on the days around them.
 	AddSlots(ctx context.Context, stationID int64, t *Template, slots []Slot, check func(existing []Slot) error) error

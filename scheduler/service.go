@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	relais "github.com/relais-edu/relais"
@@ -35,6 +36,112 @@ func (s *Service) CreateStation(ctx context.Context, st *Station) error {
 		return err
 	}
 	return s.store.CreateStation(ctx, st)
+}
+
+// StationPatch changes some of a station's fields; a field left out (nil) stays as it is. Kind may be
+// sent back unchanged (a station read, edited and sent whole) but a TV station cannot become a radio
+// one; the id is read from the path and ignored here.
+type StationPatch struct {
+	ID          *int64              `json:"id,omitempty"`
+	Name        *string             `json:"name,omitempty"`
+	Kind        *relais.StationKind `json:"kind,omitempty"`
+	Region      *string             `json:"region,omitempty"`
+	TimeZone    *string             `json:"time_zone,omitempty"`
+	ServiceName *string             `json:"service_name,omitempty"`
+	Playout     *PlayoutFormat      `json:"playout_format,omitempty"`
+	Provider    *string             `json:"provider,omitempty"`
+}
+
+// UpdateStation applies p to station id, validated as a new station is. Slots keep their local day and
+// time, so the time zone changes only when no slot would air at another instant in the new zone (an
+// alias such as Asia/Calcutta for Asia/Kolkata, or a station without slots). It returns the station and
+// the lessons airing on it from today on when the name families know or the region changed: their
+// reminders must be queued again.
+func (s *Service) UpdateStation(ctx context.Context, id int64, p StationPatch) (Station, []int64, error) {
+	cur, oldLoc, err := s.station(ctx, id)
+	if err != nil {
+		return cur, nil, err
+	}
+	next := cur
+	if p.Kind != nil && *p.Kind != cur.Kind {
+		return cur, nil, relais.Errorf(relais.EINVALID, "Station %q is %s and cannot become %s: create a new station instead.", cur.Name, cur.Kind, *p.Kind)
+	}
+	for _, f := range []struct{ to, from *string }{{&next.Name, p.Name}, {&next.Region, p.Region},
+		{&next.TimeZone, p.TimeZone}, {&next.ServiceName, p.ServiceName}, {&next.Provider, p.Provider}} {
+		if f.from != nil {
+			*f.to = *f.from
+		}
+	}
+	if p.Playout != nil {
+		next.Playout = *p.Playout
+	}
+	if err := next.Validate(); err != nil {
+		return cur, nil, err
+	}
+	var check func([]Slot) error
+	if next.TimeZone != cur.TimeZone {
+		newLoc, _ := next.Location() // Validate loaded it
+		check = func(slots []Slot) error { return zoneMoves(cur, next.TimeZone, oldLoc, newLoc, slots) }
+	}
+	if err := s.store.UpdateStation(ctx, next, check); err != nil {
+		return cur, nil, err
+	}
+	if next.ServiceName == cur.ServiceName && next.Region == cur.Region {
+		return next, nil, nil
+	}
+	loc, _ := next.Location()
+	coming, err := s.store.Slots(ctx, SlotFilter{StationID: id, From: s.now().In(loc).Format(time.DateOnly)})
+	if err != nil {
+		return next, nil, err
+	}
+	var lessons []int64
+	for _, sl := range coming {
+		if sl.LessonID != 0 && !slices.Contains(lessons, sl.LessonID) {
+			lessons = append(lessons, sl.LessonID)
+		}
+	}
+	return next, lessons, nil
+}
+
+// zoneMoves refuses a new zone for st when one of its slots would air at another instant there.
+func zoneMoves(st Station, zone string, oldLoc, newLoc *time.Location, slots []Slot) error {
+	var moved []Slot
+	for _, sl := range slots {
+		a, _, errA := sl.Interval(oldLoc)
+		b, _, errB := sl.Interval(newLoc)
+		if errA != nil || errB != nil || !a.Equal(b) {
+			moved = append(moved, sl)
+		}
+	}
+	if len(moved) == 0 {
+		return nil
+	}
+	return relais.Errorf(relais.ECONFLICT, "Station %q cannot move to %s: %d of its slots would air at another time (the first: %s %s), as slots keep their local day and time. Create a new station in that zone instead.",
+		st.Name, zone, len(moved), moved[0].Day, moved[0].Start)
+}
+
+// DeleteStation removes a station with its templates, exceptions and slots, past ones included. A
+// station with a lesson in a slot from today on (in its zone) is refused: those families expect the
+// airing. It returns how many slots were removed.
+func (s *Service) DeleteStation(ctx context.Context, id int64) (int, error) {
+	st, loc, err := s.station(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	today := s.now().In(loc).Format(time.DateOnly)
+	return s.store.DeleteStation(ctx, id, func(slots []Slot) error {
+		var coming []Slot
+		for _, sl := range slots {
+			if sl.LessonID != 0 && sl.Day >= today {
+				coming = append(coming, sl)
+			}
+		}
+		if len(coming) == 0 {
+			return nil
+		}
+		return relais.Errorf(relais.ECONFLICT, "Station %q still airs lessons from today on; slots holding one: %d (the first: %s %s, lesson %d). Empty them in the grid, then delete the station.",
+			st.Name, len(coming), coming[0].Day, coming[0].Start, coming[0].LessonID)
+	})
 }
 
 // TemplateResult is what adding a template made.

@@ -28,6 +28,13 @@ func init() {
 			"station_zone_help": "An IANA name such as Europe/Paris: the grid's times are in this zone.",
 			"station_region":    "Region it covers (empty: every region)", "station_service": "Name shown in guides (empty: the name)",
 			"station_playout": "Playout format", "station_provider": "Provider (optional)",
+			"station_edit": "Edit", "station_save": "Save the station", "station_kind_fixed": "cannot change",
+			"station_zone_edit_help": "An IANA name such as Europe/Paris. Slots keep their local day and time, so the zone cannot change once a slot would air at another time in it.",
+			"station_saved":          "The station is saved.", "station_deleted": "The station is deleted, with its %d slots.",
+			"station_delete": "Delete", "station_delete_question": "Delete station %s? %d slots will be removed.",
+			"station_delete_help":    "Its weekly blocks and cancelled days go too, and past slots with them. A station still airing a lesson from today on cannot be deleted: empty those slots in the grid first.",
+			"station_delete_confirm": "Delete the station", "station_delete_cancel": "Keep it",
+			"station_edit_title": "Edit a station", "station_delete_title": "Delete a station",
 
 			// The grid.
 			"grid_title": "Broadcast grid", "grid_station": "Station", "grid_week": "Week", "grid_show": "Show",
@@ -121,6 +128,13 @@ func init() {
 			"station_zone_help": "Un nom IANA comme Europe/Paris : les heures de la grille sont dans ce fuseau.",
 			"station_region":    "Région couverte (vide : toutes)", "station_service": "Nom affiché dans les guides (vide : le nom)",
 			"station_playout": "Format de diffusion", "station_provider": "Diffuseur (facultatif)",
+			"station_edit": "Modifier", "station_save": "Enregistrer la station", "station_kind_fixed": "ne peut pas changer",
+			"station_zone_edit_help": "Un nom IANA comme Europe/Paris. Les créneaux gardent leur jour et leur heure locale : le fuseau ne peut plus changer dès qu'un créneau y serait diffusé à un autre moment.",
+			"station_saved":          "La station est enregistrée.", "station_deleted": "La station est supprimée, avec ses %d créneaux.",
+			"station_delete": "Supprimer", "station_delete_question": "Supprimer la station %s ? %d créneaux seront retirés.",
+			"station_delete_help":    "Ses blocs hebdomadaires et ses jours annulés disparaissent aussi, ainsi que les créneaux passés. Une station qui diffuse encore une leçon à partir d'aujourd'hui ne peut pas être supprimée : videz d'abord ces créneaux dans la grille.",
+			"station_delete_confirm": "Supprimer la station", "station_delete_cancel": "La garder",
+			"station_edit_title": "Modifier une station", "station_delete_title": "Supprimer une station",
 
 			"grid_title": "Grille de diffusion", "grid_station": "Station", "grid_week": "Semaine", "grid_show": "Afficher",
 			"grid_prev": "Semaine précédente", "grid_next": "Semaine suivante", "grid_this_week": "Cette semaine",

@@ -148,6 +148,7 @@ type stationsData struct {
 	Stations []scheduler.Station
 	Form     scheduler.Station // the add-station form's values
 	Zones    []string
+	Notice   string // what the last change did
 }
 
 // commonZones are suggested in the time zone field; any IANA name is accepted.
@@ -165,6 +166,12 @@ func (h *Handler) showStations(w http.ResponseWriter, r *http.Request, c *reqCtx
 		return
 	}
 	d := stationsData{Form: form, Zones: commonZones}
+	q := r.URL.Query()
+	if q.Has("saved") {
+		d.Notice = c.t("station_saved")
+	} else if n, err := strconv.Atoi(q.Get("deleted")); err == nil {
+		d.Notice = fmt.Sprintf(c.t("station_deleted"), n)
+	}
 	if d.Stations, err = gs.Stations(r.Context()); err != nil {
 		h.fail(w, r, c, err)
 		return
@@ -194,6 +201,119 @@ func (h *Handler) createStation(w http.ResponseWriter, r *http.Request, c *reqCt
 		return
 	}
 	http.Redirect(w, r, fmt.Sprintf("/ui/grid?station=%d", out.ID), http.StatusSeeOther)
+}
+
+// stationFormData is the page editing a station.
+type stationFormData struct {
+	Station scheduler.Station // as stored: the heading and the fixed kind
+	Form    scheduler.Station // the form's values
+	Zones   []string
+}
+
+// editStation shows a station's fields in a form.
+func (h *Handler) editStation(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	st, err := h.pathStation(r, c)
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	h.render(w, r, c, http.StatusOK, "ui_station_edit", "station_edit_title", stationFormData{Station: st, Form: st, Zones: commonZones})
+}
+
+// updateStation sends the edit form to the API as a partial update and goes back to the stations; a
+// refusal shows the form again with what was typed.
+func (h *Handler) updateStation(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	st, err := h.pathStation(r, c)
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	field := func(name string) *string { v := strings.TrimSpace(r.PostFormValue(name)); return &v }
+	playout := scheduler.PlayoutFormat(r.PostFormValue("playout_format"))
+	p := scheduler.StationPatch{Name: field("name"), Region: field("region"), TimeZone: field("time_zone"),
+		ServiceName: field("service_name"), Playout: &playout, Provider: field("provider")}
+	path := fmt.Sprintf("/api/v1/stations/%d", st.ID)
+	if err := h.callAPIJSON(r.Context(), c, http.MethodPatch, path, p, nil); err != nil {
+		if relais.ErrorCode(err) == relais.EINTERNAL {
+			h.fail(w, r, c, err)
+			return
+		}
+		form := scheduler.Station{ID: st.ID, Kind: st.Kind, Name: *p.Name, Region: *p.Region, TimeZone: *p.TimeZone,
+			ServiceName: *p.ServiceName, Playout: playout, Provider: *p.Provider}
+		h.render(w, r, c, statuses[relais.ErrorCode(err)], "ui_station_edit", "station_edit_title",
+			pageError{msg: locale.Message(err, c.lang), data: stationFormData{Station: st, Form: form, Zones: commonZones}})
+		return
+	}
+	http.Redirect(w, r, "/ui/stations?saved=1", http.StatusSeeOther)
+}
+
+// stationDeleteData is the page confirming a station's deletion.
+type stationDeleteData struct {
+	Station  scheduler.Station
+	Question string // "Delete station X? N slots will be removed."
+}
+
+// confirmDeleteStation asks before a station and its slots are deleted; the deletion is the form's POST.
+func (h *Handler) confirmDeleteStation(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	h.showDeleteStation(w, r, c, http.StatusOK, "")
+}
+
+func (h *Handler) showDeleteStation(w http.ResponseWriter, r *http.Request, c *reqCtx, status int, msg string) {
+	st, err := h.pathStation(r, c)
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	gs, err := h.grids()
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	slots, err := gs.Slots(r.Context(), scheduler.SlotFilter{StationID: st.ID})
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	var data any = stationDeleteData{Station: st, Question: fmt.Sprintf(c.t("station_delete_question"), st.Name, len(slots))}
+	if msg != "" {
+		data = pageError{msg: msg, data: data}
+	}
+	h.render(w, r, c, status, "ui_station_delete", "station_delete_title", data)
+}
+
+// deleteStation deletes a station through the API; its refusal (a lesson still airs there) is shown on
+// the confirmation page.
+func (h *Handler) deleteStation(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	id, err := pathNumber(r, c, "grid_station")
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	var out struct {
+		SlotsRemoved int `json:"slots_removed"`
+	}
+	if err := h.callAPIJSON(r.Context(), c, http.MethodDelete, fmt.Sprintf("/api/v1/stations/%d", id), nil, &out); err != nil {
+		if code := relais.ErrorCode(err); code == relais.EINTERNAL || code == relais.ENOTFOUND {
+			h.fail(w, r, c, err)
+			return
+		}
+		h.showDeleteStation(w, r, c, statuses[relais.ErrorCode(err)], locale.Message(err, c.lang))
+		return
+	}
+	http.Redirect(w, r, "/ui/stations?deleted="+strconv.Itoa(out.SlotsRemoved), http.StatusSeeOther)
+}
+
+// pathStation reads the station named by the route's {id}.
+func (h *Handler) pathStation(r *http.Request, c *reqCtx) (scheduler.Station, error) {
+	id, err := pathNumber(r, c, "grid_station")
+	if err != nil {
+		return scheduler.Station{}, err
+	}
+	gs, err := h.grids()
+	if err != nil {
+		return scheduler.Station{}, err
+	}
+	return gs.Station(r.Context(), id)
 }
 
 // gridData is a station's week: days as columns, start times as rows, in the station's zone.

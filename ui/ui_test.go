@@ -301,6 +301,10 @@ func TestAuthorization(t *testing.T) {
 		get("GET /ui/lessons/{id}/plan", "/ui/lessons/1/plan"),
 		get("GET /ui/stations", "/ui/stations"),
 		post("POST /ui/stations", "/ui/stations"),
+		get("GET /ui/stations/{id}/edit", "/ui/stations/1/edit"),
+		post("POST /ui/stations/{id}", "/ui/stations/1"),                // an empty name: the API's 400
+		get("GET /ui/stations/{id}/delete", "/ui/stations/1/delete"),    // the confirmation, nothing deleted
+		post("POST /ui/stations/{id}/delete", "/ui/stations/99/delete"), // no such station: 404, station 1 stays
 		post("POST /ui/stations/{id}/templates", "/ui/stations/1/templates"),
 		post("POST /ui/stations/{id}/slots", "/ui/stations/1/slots"),
 		post("POST /ui/stations/{id}/exceptions", "/ui/stations/1/exceptions"),
@@ -349,6 +353,10 @@ func TestAuthorization(t *testing.T) {
 		"GET /ui/lessons/{id}/plan":              {303, 403, 403, 200, 200},
 		"GET /ui/stations":                       {303, 403, 403, 200, 200},
 		"POST /ui/stations":                      {401, 403, 403, 400, 400},
+		"GET /ui/stations/{id}/edit":             {303, 403, 403, 200, 200},
+		"POST /ui/stations/{id}":                 {401, 403, 403, 400, 400},
+		"GET /ui/stations/{id}/delete":           {303, 403, 403, 200, 200},
+		"POST /ui/stations/{id}/delete":          {401, 403, 403, 404, 404},
 		"POST /ui/stations/{id}/templates":       {401, 403, 403, 400, 400},
 		"POST /ui/stations/{id}/slots":           {401, 403, 403, 400, 400},
 		"POST /ui/stations/{id}/exceptions":      {401, 403, 403, 400, 400},

@@ -49,6 +49,71 @@ func (db *DB) Stations(ctx context.Context) ([]scheduler.Station, error) {
 	return queryAll(ctx, db.read, scanStation, `SELECT `+stationColumns+` FROM stations ORDER BY id`)
 }
 
+// UpdateStation writes s over the station of the same id in one transaction, after check (when not nil)
+// accepts the station's slots.
+func (db *DB) UpdateStation(ctx context.Context, s scheduler.Station, check func(slots []scheduler.Slot) error) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		var other int64
+		err := tx.QueryRowContext(ctx, `SELECT id FROM stations WHERE name = ? AND id <> ?`, s.Name, s.ID).Scan(&other)
+		if err == nil {
+			return relais.Errorf(relais.ECONFLICT, "A station is already called %q.", s.Name)
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("update station %d: %w", s.ID, err)
+		}
+		if check != nil {
+			slots, err := querySlots(ctx, tx, scheduler.SlotFilter{StationID: s.ID})
+			if err != nil {
+				return err
+			}
+			if err := check(slots); err != nil {
+				return err
+			}
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE stations SET name = ?, kind = ?, region = ?, time_zone = ?, service_name = ?,
+			playout_format = ?, provider = ? WHERE id = ?`,
+			s.Name, s.Kind, s.Region, s.TimeZone, s.ServiceName, s.Playout, s.Provider, s.ID)
+		if err != nil {
+			return fmt.Errorf("update station %d: %w", s.ID, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return relais.Errorf(relais.ENOTFOUND, "Station %d not found.", s.ID)
+		}
+		return nil
+	})
+}
+
+// DeleteStation removes a station, its slots (past ones included), exceptions and templates in one
+// transaction, after check accepts its slots. It returns how many slots were removed.
+func (db *DB) DeleteStation(ctx context.Context, id int64, check func(slots []scheduler.Slot) error) (int, error) {
+	var removed int
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		slots, err := querySlots(ctx, tx, scheduler.SlotFilter{StationID: id})
+		if err != nil {
+			return err
+		}
+		if check != nil {
+			if err := check(slots); err != nil {
+				return err
+			}
+		}
+		for _, table := range []string{"slots", "schedule_exceptions", "slot_templates"} {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE station_id = ?`, id); err != nil {
+				return fmt.Errorf("delete station %d: %s: %w", id, table, err)
+			}
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM stations WHERE id = ?`, id)
+		if err != nil {
+			return fmt.Errorf("delete station %d: %w", id, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return relais.Errorf(relais.ENOTFOUND, "Station %d not found.", id)
+		}
+		removed = len(slots)
+		return nil
+	})
+	return removed, err
+}
+
 // AddSlots inserts a template (when t is not nil) and slots in one transaction, after check accepts them
 // against the station's slots from the day before the first to the day after the last.
 func (db *DB) AddSlots(ctx context.Context, stationID int64, t *scheduler.Template, slots []scheduler.Slot,

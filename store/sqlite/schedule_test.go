@@ -1,0 +1,89 @@
+package sqlite_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/scheduler"
+)
+
+// TestStationUpdateAndDeleteAreAtomic shows the store's station writes see the station's slots inside
+// their transaction and write nothing when the check refuses them.
+func TestStationUpdateAndDeleteAreAtomic(t *testing.T) {
+	ctx := context.Background()
+	db := open(t)
+	st := scheduler.Station{Name: "Balapan", Kind: relais.StationTV, TimeZone: "Asia/Almaty", ServiceName: "Balapan",
+		Playout: scheduler.FormatFFplayout}
+	if err := db.CreateStation(ctx, &st); err != nil {
+		t.Fatal(err)
+	}
+	tpl := scheduler.Template{Weekdays: []int{1}, Start: "09:00", End: "09:30", SlotMin: 30, From: "2026-03-02", To: "2026-03-02"}
+	slots := []scheduler.Slot{{Day: "2026-03-02", Start: "09:00", Duration: 30 * time.Minute},
+		{Day: "2026-03-03", Start: "09:00", Duration: 30 * time.Minute}}
+	if err := db.AddSlots(ctx, st.ID, &tpl, slots, func([]scheduler.Slot) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.AddException(ctx, scheduler.Exception{StationID: st.ID, Day: "2026-03-09", Reason: "holiday"}); err != nil {
+		t.Fatal(err)
+	}
+	refuse := errors.New("refused")
+	var seen []string
+	check := func(ss []scheduler.Slot) error {
+		seen = nil
+		for _, s := range ss {
+			seen = append(seen, s.Day)
+		}
+		return refuse
+	}
+
+	changed := st
+	changed.Name, changed.TimeZone = "Balapan TV", "Europe/Paris"
+	if err := db.UpdateStation(ctx, changed, check); !errors.Is(err, refuse) {
+		t.Fatalf("update with a refusing check: %v", err)
+	}
+	if diff := cmp.Diff([]string{"2026-03-02", "2026-03-03"}, seen); diff != "" {
+		t.Errorf("slots the update checked (-want +got):\n%s", diff)
+	}
+	if got, _ := db.Station(ctx, st.ID); got != st {
+		t.Errorf("a refused update wrote %+v", got)
+	}
+	if err := db.UpdateStation(ctx, changed, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := db.Station(ctx, st.ID); got != changed {
+		t.Errorf("updated station = %+v, want %+v", got, changed)
+	}
+	missing := changed
+	missing.ID, missing.Name = 99, "Other"
+	if err := db.UpdateStation(ctx, missing, nil); relais.ErrorCode(err) != relais.ENOTFOUND {
+		t.Errorf("update of a missing station: %v", err)
+	}
+
+	if _, err := db.DeleteStation(ctx, st.ID, check); !errors.Is(err, refuse) {
+		t.Fatalf("delete with a refusing check: %v", err)
+	}
+	if got, err := db.Station(ctx, st.ID); err != nil || got != changed {
+		t.Errorf("a refused deletion: %+v, %v", got, err)
+	}
+	if left, _ := db.Slots(ctx, scheduler.SlotFilter{StationID: st.ID}); len(left) != 2 {
+		t.Errorf("a refused deletion left %d slots", len(left))
+	}
+	n, err := db.DeleteStation(ctx, st.ID, func([]scheduler.Slot) error { return nil })
+	if err != nil || n != 2 {
+		t.Fatalf("delete = %d, %v", n, err)
+	}
+	tpls, _ := db.Templates(ctx, st.ID)
+	exc, _ := db.Exceptions(ctx, st.ID)
+	left, _ := db.Slots(ctx, scheduler.SlotFilter{StationID: st.ID})
+	if len(tpls)+len(exc)+len(left) != 0 {
+		t.Errorf("left behind: %d templates, %d exceptions, %d slots", len(tpls), len(exc), len(left))
+	}
+	if _, err := db.DeleteStation(ctx, st.ID, nil); relais.ErrorCode(err) != relais.ENOTFOUND {
+		t.Errorf("second deletion: %v", err)
+	}
+}
