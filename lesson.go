@@ -25,15 +25,24 @@ type Lesson struct {
 	TeacherID     string
 	Status        LessonStatus
 	StatusReason  string
-	Step          string // current processing step, e.g. "transcode"
-	Progress      int    // percent done of the current step, 0-100
-	MediaPath     string // the upload as received, under the media directory
-	Markdown      string // the lesson text
-	WorksheetPath string // the teacher's PDF, when given
-	SegmentBudget int    // SMS segments the digest may use
-	DurationMS    int64  // media duration, from the probe
+	StatusReasons map[string]string // StatusReason in other languages, by language ("fr")
+	Step          string            // current processing step, e.g. "transcode"
+	Progress      int               // percent done of the current step, 0-100
+	MediaPath     string            // the upload as received, under the media directory
+	Markdown      string            // the lesson text
+	WorksheetPath string            // the teacher's PDF, when given
+	SegmentBudget int               // SMS segments the digest may use
+	DurationMS    int64             // media duration, from the probe
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
+}
+
+// Reason returns StatusReason in lang, in English when it was not kept in lang.
+func (l Lesson) Reason(lang string) string {
+	if r, ok := l.StatusReasons[lang]; ok && r != "" {
+		return r
+	}
+	return l.StatusReason
 }
 
 // LessonFilter selects lessons in a listing.

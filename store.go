@@ -10,8 +10,10 @@ type LessonStore interface {
 	CreateLesson(ctx context.Context, l *Lesson) error
 	Lesson(ctx context.Context, id int64) (Lesson, error)
 	Lessons(ctx context.Context, f LessonFilter) ([]Lesson, error)
-	// SetLessonStatus moves a lesson to status with a reason shown to the teacher.
-	SetLessonStatus(ctx context.Context, id int64, status LessonStatus, reason string) error
+	// SetLessonStatus moves a lesson to status with a reason shown to the teacher (nil for none): the
+	// reason's message is kept in English (StatusReason) and in every other language package locale
+	// writes (StatusReasons).
+	SetLessonStatus(ctx context.Context, id int64, status LessonStatus, reason error) error
 	// SetLessonProgress records the current step and its percent done.
 	SetLessonProgress(ctx context.Context, id int64, step string, percent int) error
 	SetLessonDuration(ctx context.Context, id int64, d time.Duration) error

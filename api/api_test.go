@@ -297,7 +297,7 @@ func TestPublishNeedsAReadyLesson(t *testing.T) {
 	if status, out := f.do("POST", path, "m", nil, ""); status != 409 || errMessage(out) != "The lesson is still being processed (transcode, 40 %); publish it when its status is ready." {
 		t.Errorf("publish while processing: %d %q", status, errMessage(out))
 	}
-	f.store.SetLessonStatus(ctx, l.ID, relais.LessonReady, "")
+	f.store.SetLessonStatus(ctx, l.ID, relais.LessonReady, nil)
 	for i := 0; i < 2; i++ { // publishing twice is harmless
 		if status, out := f.do("POST", path, "m", nil, ""); status != 202 || out["status"] != "published" {
 			t.Errorf("publish #%d: %d %v", i+1, status, out)

@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/locale"
 )
 
 // Lesson is the JSON form of a lesson.
@@ -89,9 +90,11 @@ type Worksheet struct {
 	Generated bool   `json:"generated"`
 }
 
-func lessonJSON(l relais.Lesson) Lesson {
+// lessonJSON is l as the API shows it to a client reading lang: the status reason in lang when it was
+// kept in lang, else in English.
+func lessonJSON(l relais.Lesson, lang string) Lesson {
 	return Lesson{ID: l.ID, Title: l.Title, Subject: l.Subject, Grade: l.Grade, Language: l.Language, Region: l.Region,
-		TeacherID: l.TeacherID, Status: l.Status, StatusReason: l.StatusReason,
+		TeacherID: l.TeacherID, Status: l.Status, StatusReason: l.Reason(lang),
 		Progress: Progress{Step: l.Step, Percent: l.Progress}, DurationSeconds: float64(l.DurationMS) / 1000,
 		SegmentBudget: l.SegmentBudget, CreatedAt: l.CreatedAt, UpdatedAt: l.UpdatedAt}
 }
@@ -180,7 +183,7 @@ func (s *Server) createLesson(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("Location", fmt.Sprintf("/api/v1/lessons/%d", l.ID))
-	writeJSON(w, http.StatusCreated, lessonJSON(l))
+	writeJSON(w, http.StatusCreated, lessonJSON(l, locale.Accept(r.Header.Get("Accept-Language"))))
 	return nil
 }
 
@@ -387,9 +390,10 @@ func (s *Server) listLessons(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	lang := locale.Accept(r.Header.Get("Accept-Language"))
 	items := make([]Lesson, len(ls))
 	for i, l := range ls {
-		items[i] = lessonJSON(l)
+		items[i] = lessonJSON(l, lang)
 	}
 	resp := map[string]any{"items": items}
 	if len(ls) == p.Limit {
@@ -409,7 +413,7 @@ func (s *Server) getLesson(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := lessonJSON(l)
+	out := lessonJSON(l, locale.Accept(r.Header.Get("Accept-Language")))
 	rs, err := s.store.Renditions(ctx, id)
 	if err != nil {
 		return err
@@ -514,7 +518,7 @@ func (s *Server) publishLesson(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch l.Status {
 	case relais.LessonReady:
-		if err := s.store.SetLessonStatus(ctx, id, relais.LessonPublished, ""); err != nil {
+		if err := s.store.SetLessonStatus(ctx, id, relais.LessonPublished, nil); err != nil {
 			return err
 		}
 	case relais.LessonPublished:
@@ -522,7 +526,8 @@ func (s *Server) publishLesson(w http.ResponseWriter, r *http.Request) error {
 	case relais.LessonUploaded, relais.LessonProcessing:
 		return relais.Errorf(relais.ECONFLICT, "The lesson is still being processed (%s, %d %%); publish it when its status is ready.", orDash(l.Step), l.Progress)
 	default:
-		return relais.Errorf(relais.ECONFLICT, "The lesson cannot be published: it was %s (%s).", l.Status, l.StatusReason)
+		return relais.Errorf(relais.ECONFLICT, "The lesson cannot be published: it was %s (%s).", l.Status,
+			l.Reason(locale.Accept(r.Header.Get("Accept-Language"))))
 	}
 	if err := s.queue.Publish(ctx, id); err != nil {
 		return err
@@ -531,7 +536,7 @@ func (s *Server) publishLesson(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, lessonJSON(l))
+	writeJSON(w, http.StatusAccepted, lessonJSON(l, locale.Accept(r.Header.Get("Accept-Language"))))
 	return nil
 }
 

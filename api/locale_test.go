@@ -1,13 +1,17 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	relais "github.com/relais-edu/relais"
 )
 
 // TestErrorLanguage checks that error messages follow the request's Accept-Language: English without
@@ -138,4 +142,50 @@ func TestImportRowErrorLanguage(t *testing.T) {
 type rowJSON struct {
 	Row     int    `json:"row"`
 	Message string `json:"message"`
+}
+
+// TestLessonReasonLanguage checks that a lesson's status_reason follows Accept-Language: the French
+// the store kept when there is one, English otherwise; the same for the conflict of publishing it.
+func TestLessonReasonLanguage(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	l := relais.Lesson{Title: "Silent", Subject: "maths", Grade: 5, Language: "fr", TeacherID: "t1", SegmentBudget: 3}
+	if err := f.store.CreateLesson(ctx, &l); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.SetLessonStatus(ctx, l.ID, relais.LessonRejected, relais.Errorf(relais.EINVALID, "The sound track is silent.")); err != nil {
+		t.Fatal(err)
+	}
+	get := func(method, path, user, accept string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(method, f.srv.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+f.tokens[user])
+		req.Header.Set("Accept-Language", accept)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, out
+	}
+	const en, fr = "The sound track is silent.", "La piste son est muette."
+	for _, tt := range []struct{ accept, want string }{{"fr-FR,fr;q=0.9", fr}, {"en", en}, {"", en}, {"de", en}} {
+		if _, got := get("GET", fmt.Sprintf("/api/v1/lessons/%d", l.ID), "t1", tt.accept); got["status_reason"] != tt.want {
+			t.Errorf("GET lesson, Accept-Language %q: status_reason %v, want %q", tt.accept, got["status_reason"], tt.want)
+		}
+		_, list := get("GET", "/api/v1/lessons", "t1", tt.accept)
+		items, _ := list["items"].([]any)
+		if len(items) != 1 || items[0].(map[string]any)["status_reason"] != tt.want {
+			t.Errorf("list, Accept-Language %q: items %v, want status_reason %q", tt.accept, items, tt.want)
+		}
+	}
+	status, got := get("POST", fmt.Sprintf("/api/v1/lessons/%d/publish", l.ID), "m", "fr")
+	msg, _ := got["error"].(map[string]any)
+	if want := "La leçon ne peut pas être publiée : son état est « rejected » (" + fr + ")."; status != http.StatusConflict || msg["message"] != want {
+		t.Errorf("publish in French: %d %v, want 409 %q", status, got, want)
+	}
 }

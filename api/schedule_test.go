@@ -42,7 +42,7 @@ func TestScheduleThroughTheAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.store.SetLessonDuration(ctx, l.ID, 25*time.Minute)
-	f.store.SetLessonStatus(ctx, l.ID, relais.LessonReady, "")
+	f.store.SetLessonStatus(ctx, l.ID, relais.LessonReady, nil)
 	lp := "/api/v1/lessons/" + itoa(l.ID)
 	if status, _ := f.do("POST", lp+"/submit", "t2", nil, ""); status != 404 {
 		t.Errorf("another teacher submits = %d", status)

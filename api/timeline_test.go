@@ -28,7 +28,7 @@ func timelineLesson(t *testing.T, f *fixture) int64 {
 	}
 	l := relais.Lesson{Title: "T", Subject: "s", Grade: 5, Language: "fr", TeacherID: "t1"}
 	must(f.store.CreateLesson(ctx, &l))
-	must(f.store.SetLessonStatus(ctx, l.ID, relais.LessonPublished, ""))
+	must(f.store.SetLessonStatus(ctx, l.ID, relais.LessonPublished, nil))
 	hs := make([]relais.Household, 4)
 	for i := range hs {
 		hs[i] = relais.Household{ExternalRef: fmt.Sprint("h", i), Language: "fr", Grades: []int{5},

@@ -9,14 +9,10 @@ import (
 	"time"
 
 	"github.com/asticode/go-astiav"
+
+	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/locale"
 )
-
-// refusal is an upload the child refuses; its message is for the teacher.
-type refusal struct{ msg string }
-
-func (r refusal) Error() string { return r.msg }
-
-func refuse(format string, args ...any) error { return refusal{fmt.Sprintf(format, args...)} }
 
 // ChildMain runs the media operation requested on stdin and returns the process exit code.
 func ChildMain() int {
@@ -67,9 +63,10 @@ func ChildMain() int {
 	}
 	if err != nil {
 		res = childResult{}
-		var ref refusal
-		if errors.As(err, &ref) {
-			res.Refusal = ref.msg
+		// An upload the child refuses is a *relais.Error with code EINVALID: its message is for the
+		// teacher, sent in every language since its format does not cross to the parent.
+		if relais.ErrorCode(err) == relais.EINVALID {
+			res.Refusal, res.RefusalI18n = relais.ErrorMessage(err), locale.Translations(err)
 		} else {
 			res.Error = err.Error()
 			res.OutOfTolerance = errors.Is(err, ErrOutOfTolerance)

@@ -22,9 +22,6 @@ const (
 func probeFile(path string, opts Options) (ProbeResult, error) {
 	opts = opts.withDefaults()
 	if err := precheck(path, opts.Limits); err != nil {
-		if relais.ErrorCode(err) == relais.EINVALID {
-			return ProbeResult{}, refusal{relais.ErrorMessage(err)}
-		}
 		return ProbeResult{}, err
 	}
 	fi, err := os.Stat(path)
@@ -35,22 +32,22 @@ func probeFile(path string, opts Options) (ProbeResult, error) {
 	fc, err := openInput(path)
 	if err != nil {
 		if looksLikeMedia(path) {
-			return pr, refuse("The file is damaged or cut short: it cannot be opened.")
+			return pr, relais.Errorf(relais.EINVALID, "The file is damaged or cut short: it cannot be opened.")
 		}
-		return pr, refuse("This is not a video or audio file we can read.")
+		return pr, relais.Errorf(relais.EINVALID, "This is not a video or audio file we can read.")
 	}
 	defer fc.CloseInput()
 	if f := fc.InputFormat(); f != nil {
 		pr.Format = f.Name()
 	}
 	if pr.Format == "image2" || strings.HasSuffix(pr.Format, "_pipe") {
-		return pr, refuse("This is not a video or audio file (it is a picture).")
+		return pr, relais.Errorf(relais.EINVALID, "This is not a video or audio file (it is a picture).")
 	}
 	if pr.Format == "tty" {
-		return pr, refuse("This is not a video or audio file (it looks like text).")
+		return pr, relais.Errorf(relais.EINVALID, "This is not a video or audio file (it looks like text).")
 	}
 	if err := fc.FindStreamInfo(nil); err != nil {
-		return pr, refuse("The file is damaged: its video and sound cannot be read.")
+		return pr, relais.Errorf(relais.EINVALID, "The file is damaged: its video and sound cannot be read.")
 	}
 
 	var vs, as *astiav.Stream
@@ -78,17 +75,17 @@ func probeFile(path string, opts Options) (ProbeResult, error) {
 		pr.Streams = append(pr.Streams, st)
 	}
 	if vs == nil && as == nil {
-		return pr, refuse("This is not a video or audio file: it holds neither pictures nor sound.")
+		return pr, relais.Errorf(relais.EINVALID, "This is not a video or audio file: it holds neither pictures nor sound.")
 	}
 	if as == nil {
-		return pr, refuse("The file has no sound track.")
+		return pr, relais.Errorf(relais.EINVALID, "The file has no sound track.")
 	}
 	header := time.Duration(0)
 	if d := fc.Duration(); d > 0 {
 		header = time.Duration(d) * time.Microsecond
 	}
 	if header > opts.Limits.MaxDuration {
-		return pr, refuse("The lesson lasts %s; the limit is %s.", humanDuration(header), humanDuration(opts.Limits.MaxDuration))
+		return pr, relais.Errorf(relais.EINVALID, "The lesson lasts %s; the limit is %s.", humanDuration(header), humanDuration(opts.Limits.MaxDuration))
 	}
 	if vs != nil {
 		cp := vs.CodecParameters()
@@ -101,7 +98,7 @@ func probeFile(path string, opts Options) (ProbeResult, error) {
 			pr.ColorSpace = colorSpaceName(cs)
 		}
 		if pr.Width <= 0 || pr.Height <= 0 {
-			return pr, refuse("The video is damaged: its picture size cannot be read.")
+			return pr, relais.Errorf(relais.EINVALID, "The video is damaged: its picture size cannot be read.")
 		}
 	}
 	pr.AudioChannels, pr.SampleRate = as.CodecParameters().Channels(), as.CodecParameters().SampleRate()
@@ -122,23 +119,23 @@ func probeFile(path string, opts Options) (ProbeResult, error) {
 	playable := end - begin
 	pr.DurationMS = playable.Milliseconds()
 	if header > 0 && playable < header-max(time.Second, header/50) {
-		return pr, refuse("The file is cut short: it plays %s of the %s it announces.", humanDuration(playable), humanDuration(header))
+		return pr, relais.Errorf(relais.EINVALID, "The file is cut short: it plays %s of the %s it announces.", humanDuration(playable), humanDuration(header))
 	}
 	if vs != nil && !m.videoDecoded {
-		return pr, refuse("The video is damaged: no picture could be decoded.")
+		return pr, relais.Errorf(relais.EINVALID, "The video is damaged: no picture could be decoded.")
 	}
 	if m.audioDecodeErrors > 0 && m.audioDecodeErrors*10 > m.audioPackets {
-		return pr, refuse("The sound track is damaged: %d%% of it cannot be decoded.", m.audioDecodeErrors*100/m.audioPackets)
+		return pr, relais.Errorf(relais.EINVALID, "The sound track is damaged: %d%% of it cannot be decoded.", m.audioDecodeErrors*100/m.audioPackets)
 	}
 	if playable < time.Second {
-		return pr, refuse("The lesson lasts under a second.")
+		return pr, relais.Errorf(relais.EINVALID, "The lesson lasts under a second.")
 	}
 	if playable > opts.Limits.MaxDuration {
-		return pr, refuse("The lesson lasts %s; the limit is %s.", humanDuration(playable), humanDuration(opts.Limits.MaxDuration))
+		return pr, relais.Errorf(relais.EINVALID, "The lesson lasts %s; the limit is %s.", humanDuration(playable), humanDuration(opts.Limits.MaxDuration))
 	}
 	pr.Loudness, pr.LoudnessMono = m.stereo, m.mono
 	if pr.Loudness.IntegratedLUFS <= -69 {
-		return pr, refuse("The sound track is silent.")
+		return pr, relais.Errorf(relais.EINVALID, "The sound track is silent.")
 	}
 	return pr, nil
 }
@@ -181,13 +178,13 @@ func scan(fc *astiav.FormatContext, vs, as *astiav.Stream, header time.Duration)
 	r := scanResult{reach: map[int]time.Duration{}, start: map[int]time.Duration{}}
 	adec, err := openDecoder(fc, as)
 	if err != nil {
-		return r, refuse("The sound track uses a format we cannot read (%s).", as.CodecParameters().CodecID().Name())
+		return r, relais.Errorf(relais.EINVALID, "The sound track uses a format we cannot read (%s).", as.CodecParameters().CodecID().Name())
 	}
 	defer adec.Free()
 	var vdec *astiav.CodecContext
 	if vs != nil {
 		if vdec, err = openDecoder(fc, vs); err != nil {
-			return r, refuse("The video uses a format we cannot read (%s).", vs.CodecParameters().CodecID().Name())
+			return r, relais.Errorf(relais.EINVALID, "The video uses a format we cannot read (%s).", vs.CodecParameters().CodecID().Name())
 		}
 		defer vdec.Free()
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/locale"
 )
 
 // mediaArgs builds an ffmpeg lavfi source: a test picture (when video is non-empty, "WxH:R") and a tone.
@@ -85,6 +86,44 @@ func TestProbeRefuses(t *testing.T) {
 				}
 			} else if re.Message != tt.want {
 				t.Fatalf("message %q, want %q", re.Message, tt.want)
+			}
+		})
+	}
+}
+
+// TestProbeRefusalFrench checks that a refusal made in the media child comes back to the parent with
+// its French, though only its text crosses the process boundary.
+func TestProbeRefusalFrench(t *testing.T) {
+	dir := t.TempDir()
+	noise := make([]byte, 64<<10)
+	rand.New(rand.NewSource(1)).Read(noise)
+	noisePath := filepath.Join(dir, "noise.mp4")
+	if err := os.WriteFile(noisePath, noise, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		path   string
+		limits Limits
+		en, fr string
+	}{
+		{"random bytes", noisePath, Limits{},
+			"This is not a video or audio file we can read.", "Ce n'est pas un fichier vidéo ou audio que nous savons lire."},
+		{"too long", ffmpeg(t, dir, "tone.wav", mediaArgs("", "4")...), Limits{MaxDuration: 3 * time.Second},
+			"The lesson lasts 4 s; the limit is 3 s.", "La leçon dure 4 s ; la limite est de 3 s."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &Runner{Exe: os.Args[0], Options: Options{Limits: tt.limits}}
+			_, err := r.Probe(context.Background(), tt.path)
+			if relais.ErrorCode(err) != relais.EINVALID {
+				t.Fatalf("Probe = %v, want an EINVALID refusal", err)
+			}
+			if got := locale.Message(err, "en"); got != tt.en {
+				t.Errorf("English %q, want %q", got, tt.en)
+			}
+			if got := locale.Message(err, "fr"); got != tt.fr {
+				t.Errorf("French %q, want %q", got, tt.fr)
 			}
 		})
 	}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/locale"
 )
 
 // childEnv marks a process started by Runner to do media work.
@@ -162,7 +163,9 @@ type childResult struct {
 	Probe      *ProbeResult       `json:"probe,omitempty"`
 	Renditions []relais.Rendition `json:"renditions,omitempty"`
 	Refusal    string             `json:"refusal,omitempty"` // a message for the teacher: the upload is refused
-	Error      string             `json:"error,omitempty"`   // processing failed
+	// RefusalI18n is Refusal in the other languages locale writes, by language.
+	RefusalI18n map[string]string `json:"refusal_i18n,omitempty"`
+	Error       string            `json:"error,omitempty"` // processing failed
 	// OutOfTolerance marks an Error that running again would repeat: a rendition measured outside the
 	// loudness tolerance.
 	OutOfTolerance bool `json:"out_of_tolerance,omitempty"`
@@ -398,7 +401,7 @@ func (r *Runner) run(ctx context.Context, req childRequest, progress func(string
 	}
 	switch {
 	case res.Refusal != "":
-		return childResult{}, relais.Errorf(relais.EINVALID, "%s", res.Refusal)
+		return childResult{}, locale.WithTranslations(relais.Errorf(relais.EINVALID, "%s", res.Refusal), res.RefusalI18n)
 	case res.OutOfTolerance:
 		return childResult{}, fmt.Errorf("%w: %s", ErrOutOfTolerance, strings.TrimPrefix(res.Error, ErrOutOfTolerance.Error()+": "))
 	case res.Error != "":

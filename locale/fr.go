@@ -91,6 +91,23 @@ var fr = map[string]string{
 	"The lesson lasts %s; it overruns its %s slot by %s s.": "La leçon dure %s ; elle dépasse son créneau de %s de %s s.",
 	"Unknown TV format %q: use %s or %s.":                   "Format TV inconnu : %q ; utilisez %s ou %s.",
 	"Unknown TV audio codec %q: use mp2 or aac.":            "Codec audio TV inconnu : %q ; utilisez mp2 ou aac.",
+	// ingest: the probe's refusals, made in the media child
+	"The file is damaged or cut short: it cannot be opened.":                  "Le fichier est abîmé ou incomplet : il ne peut pas être ouvert.",
+	"This is not a video or audio file we can read.":                          "Ce n'est pas un fichier vidéo ou audio que nous savons lire.",
+	"This is not a video or audio file (it is a picture).":                    "Ce n'est pas un fichier vidéo ou audio (c'est une image).",
+	"This is not a video or audio file (it looks like text).":                 "Ce n'est pas un fichier vidéo ou audio (cela ressemble à du texte).",
+	"The file is damaged: its video and sound cannot be read.":                "Le fichier est abîmé : ni son image ni son son ne peuvent être lus.",
+	"This is not a video or audio file: it holds neither pictures nor sound.": "Ce n'est pas un fichier vidéo ou audio : il ne contient ni image ni son.",
+	"The file has no sound track.":                                            "Le fichier n'a pas de piste son.",
+	"The lesson lasts %s; the limit is %s.":                                   "La leçon dure %s ; la limite est de %s.",
+	"The video is damaged: its picture size cannot be read.":                  "La vidéo est abîmée : la taille de son image ne peut pas être lue.",
+	"The file is cut short: it plays %s of the %s it announces.":              "Le fichier est incomplet : il ne dure que %s sur les %s annoncées.",
+	"The video is damaged: no picture could be decoded.":                      "La vidéo est abîmée : aucune image n'a pu être décodée.",
+	"The sound track is damaged: %d%% of it cannot be decoded.":               "La piste son est abîmée : %d %% ne peuvent pas être décodés.",
+	"The lesson lasts under a second.":                                        "La leçon dure moins d'une seconde.",
+	"The sound track is silent.":                                              "La piste son est muette.",
+	"The sound track uses a format we cannot read (%s).":                      "La piste son est dans un format que nous ne savons pas lire (%s).",
+	"The video uses a format we cannot read (%s).":                            "La vidéo est dans un format que nous ne savons pas lire (%s).",
 
 	// queue
 	"Postal batch %d has no household.": "Le lot postal %d n'a aucun foyer.",

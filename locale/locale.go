@@ -24,6 +24,12 @@ var catalogs = map[string]map[string]string{"fr": fr}
 // language, an error that is not a *relais.Error, or a format without a translation gives the
 // English message.
 func Message(err error, lang string) string {
+	var t *translated
+	if errors.As(err, &t) {
+		if msg, ok := t.byLang[lang]; ok {
+			return msg
+		}
+	}
 	var e *relais.Error
 	if errors.As(err, &e) {
 		format, args := e.Template()
@@ -40,6 +46,37 @@ func Message(err error, lang string) string {
 	}
 	return relais.ErrorMessage(err)
 }
+
+// Translations returns err's user message in every language other than Default that messages are
+// written in, by language: what a record keeps so that the message can be shown later in any of them.
+// It is nil for a nil err.
+func Translations(err error) map[string]string {
+	if err == nil {
+		return nil
+	}
+	out := make(map[string]string, len(catalogs))
+	for lang := range catalogs {
+		out[lang] = Message(err, lang)
+	}
+	return out
+}
+
+// WithTranslations returns err carrying its message already written in other languages, by
+// language, for an error whose format was lost on the way (a message that crossed a process
+// boundary as text, rebuilt with Errorf(code, "%s", msg)). Message gives the carried text for
+// those languages; errors.As still finds err, so its code and English message are unchanged.
+func WithTranslations(err *relais.Error, byLang map[string]string) error {
+	return &translated{err, byLang}
+}
+
+// translated is an error with its message in other languages, made by WithTranslations.
+type translated struct {
+	err    *relais.Error
+	byLang map[string]string
+}
+
+func (t *translated) Error() string { return t.err.Error() }
+func (t *translated) Unwrap() error { return t.err }
 
 // Accept returns the first language of an Accept-Language header that messages are written in
 // ("fr-FR,fr;q=0.9" gives "fr"), Default when there is none. A language refused with q=0 is skipped.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	relais "github.com/relais-edu/relais"
 )
 
@@ -64,5 +66,34 @@ func TestAccept(t *testing.T) {
 		if got := Accept(tt.header); got != tt.want {
 			t.Errorf("Accept(%q) = %q, want %q", tt.header, got, tt.want)
 		}
+	}
+}
+
+func TestWithTranslations(t *testing.T) {
+	// A refusal rebuilt from text after crossing a process boundary: its format is "%s".
+	rebuilt := relais.Errorf(relais.EINVALID, "%s", "The file has no sound track.")
+	err := fmt.Errorf("probe a.mp4: %w", WithTranslations(rebuilt, map[string]string{"fr": "Le fichier n'a pas de piste son."}))
+	if got, want := Message(err, "fr"), "Le fichier n'a pas de piste son."; got != want {
+		t.Errorf("Message(fr) = %q, want %q", got, want)
+	}
+	if got, want := Message(err, "en"), "The file has no sound track."; got != want {
+		t.Errorf("Message(en) = %q, want %q", got, want)
+	}
+	if relais.ErrorCode(err) != relais.EINVALID || relais.ErrorMessage(err) != "The file has no sound track." {
+		t.Errorf("code %q, message %q: want the rebuilt error's", relais.ErrorCode(err), relais.ErrorMessage(err))
+	}
+	// Carried translations pass through Translations, so a record can keep them.
+	if diff := cmp.Diff(map[string]string{"fr": "Le fichier n'a pas de piste son."}, Translations(err)); diff != "" {
+		t.Errorf("Translations (-want +got):\n%s", diff)
+	}
+}
+
+func TestTranslations(t *testing.T) {
+	err := relais.Errorf(relais.ENOTFOUND, "Lesson %d not found.", 7)
+	if diff := cmp.Diff(map[string]string{"fr": "La leçon 7 est introuvable."}, Translations(err)); diff != "" {
+		t.Errorf("Translations (-want +got):\n%s", diff)
+	}
+	if got := Translations(nil); got != nil {
+		t.Errorf("Translations(nil) = %v, want nil", got)
 	}
 }

@@ -31,7 +31,7 @@ func BenchmarkFanout(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		l := relais.Lesson{Title: "T", Subject: "s", Grade: 5, Language: "fr", TeacherID: "t"}
 		f.store.CreateLesson(ctx, &l)
-		f.store.SetLessonStatus(ctx, l.ID, relais.LessonPublished, "")
+		f.store.SetLessonStatus(ctx, l.ID, relais.LessonPublished, nil)
 		start := time.Now()
 		after := int64(0)
 		for {

@@ -30,14 +30,14 @@ func (w *Worker) handleIngest(ctx context.Context, t *asynq.Task) error {
 	d, err := w.pipeline.Probe(ctx, l.MediaPath)
 	if relais.ErrorCode(err) == relais.EINVALID {
 		w.log.Info("upload refused", "lesson_id", l.ID, "reason", relais.ErrorMessage(err))
-		return w.store.SetLessonStatus(ctx, l.ID, relais.LessonRejected, relais.ErrorMessage(err))
+		return w.store.SetLessonStatus(ctx, l.ID, relais.LessonRejected, err)
 	} else if err != nil {
 		return w.failIfLast(ctx, l.ID, "probe", err)
 	}
 	if err := w.store.SetLessonDuration(ctx, l.ID, d); err != nil {
 		return err
 	}
-	if err := w.store.SetLessonStatus(ctx, l.ID, relais.LessonProcessing, ""); err != nil {
+	if err := w.store.SetLessonStatus(ctx, l.ID, relais.LessonProcessing, nil); err != nil {
 		return err
 	}
 	for _, next := range []struct {
@@ -71,7 +71,7 @@ func (w *Worker) handleTranscode(ctx context.Context, t *asynq.Task) error {
 	rs, err := w.pipeline.Render(ctx, l, w.lessonDir(l.ID), progress)
 	if relais.ErrorCode(err) == relais.EINVALID {
 		// The media cannot be made broadcast-ready (e.g. loudness out of tolerance): retrying will not help.
-		w.store.SetLessonStatus(ctx, l.ID, relais.LessonFailed, relais.ErrorMessage(err))
+		w.store.SetLessonStatus(ctx, l.ID, relais.LessonFailed, err)
 		return fmt.Errorf("transcode lesson %d: %w", l.ID, errors.Join(err, asynq.SkipRetry))
 	} else if err != nil {
 		return w.failIfLast(ctx, l.ID, "transcode", err)
@@ -112,7 +112,7 @@ func (w *Worker) handleWorksheet(ctx context.Context, t *asynq.Task) error {
 	}
 	ws, err := w.pipeline.Worksheet(ctx, l, w.lessonDir(l.ID))
 	if relais.ErrorCode(err) == relais.EINVALID || relais.ErrorCode(err) == relais.ETOOLARGE {
-		w.store.SetLessonStatus(ctx, l.ID, relais.LessonFailed, relais.ErrorMessage(err))
+		w.store.SetLessonStatus(ctx, l.ID, relais.LessonFailed, err)
 		return fmt.Errorf("worksheet of lesson %d: %w", l.ID, errors.Join(err, asynq.SkipRetry))
 	} else if err != nil {
 		return w.failIfLast(ctx, l.ID, "worksheet", err)
@@ -149,8 +149,9 @@ func (w *Worker) lessonGone(id int64, err error) error {
 func (w *Worker) failIfLast(ctx context.Context, id int64, step string, err error) error {
 	err = fmt.Errorf("%s lesson %d: %w", step, id, err)
 	if lastAttempt(ctx) {
-		if serr := w.store.SetLessonStatus(ctx, id, relais.LessonFailed,
-			fmt.Sprintf("The %s step failed after several tries; the media team has been told.", step)); serr != nil {
+		// Internal: the code keeps it out of the French catalog, so teachers read it in English.
+		reason := relais.Errorf(relais.EINTERNAL, "The %s step failed after several tries; the media team has been told.", step)
+		if serr := w.store.SetLessonStatus(ctx, id, relais.LessonFailed, reason); serr != nil {
 			return errors.Join(err, serr)
 		}
 		w.log.Error("lesson failed", "lesson_id", id, "step", step, "err", err)
@@ -189,5 +190,5 @@ func (w *Worker) checkReady(ctx context.Context, id int64) error {
 		return err
 	}
 	w.log.Info("lesson ready", "lesson_id", id)
-	return w.store.SetLessonStatus(ctx, id, relais.LessonReady, "")
+	return w.store.SetLessonStatus(ctx, id, relais.LessonReady, nil)
 }

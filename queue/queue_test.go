@@ -88,7 +88,7 @@ func newFixture(t testing.TB, households int, edit func(*Config)) *fixture {
 		t.Fatal(err)
 	}
 	store.PutDigest(ctx, relais.Digest{LessonID: f.lesson.ID, Language: "fr", Body: "Leçon", Encoding: "GSM-7", Segments: 1})
-	store.SetLessonStatus(ctx, f.lesson.ID, relais.LessonPublished, "")
+	store.SetLessonStatus(ctx, f.lesson.ID, relais.LessonPublished, nil)
 	for i := 0; i < households; i++ {
 		f.hs = append(f.hs, relais.Household{ExternalRef: fmt.Sprint("H", i), Region: "IDF", Language: "fr", Grades: []int{5},
 			Profile: relais.ProfileSMSOnly, Phone: fmt.Sprintf("+336120000%02d", i), Consent: true})

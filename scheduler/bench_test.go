@@ -48,7 +48,7 @@ func BenchmarkAutoFillMonth(b *testing.B) {
 				Language: langs[(n/10)%2], TeacherID: "t"}
 			must(b, db.CreateLesson(ctx, &l))
 			must(b, db.SetLessonDuration(ctx, l.ID, time.Duration(15+n%16)*time.Minute))
-			must(b, db.SetLessonStatus(ctx, l.ID, relais.LessonReady, ""))
+			must(b, db.SetLessonStatus(ctx, l.ID, relais.LessonReady, nil))
 			must(b, db.SetApproval(ctx, scheduler.Approval{LessonID: l.ID, State: scheduler.Approved, UpdatedAt: time.Now()}))
 		}
 		b.StartTimer()
@@ -85,7 +85,7 @@ func BenchmarkPlanMillion(b *testing.B) {
 	l := relais.Lesson{Title: "L", Subject: "maths", Grade: 5, Language: "kk", TeacherID: "t"}
 	must(b, db.CreateLesson(ctx, &l))
 	must(b, db.SetLessonDuration(ctx, l.ID, 25*time.Minute))
-	must(b, db.SetLessonStatus(ctx, l.ID, relais.LessonReady, ""))
+	must(b, db.SetLessonStatus(ctx, l.ID, relais.LessonReady, nil))
 	must(b, db.SetApproval(ctx, scheduler.Approval{LessonID: l.ID, State: scheduler.Approved, UpdatedAt: time.Now()}))
 	must(b, svc.Assign(ctx, sl.ID, l.ID, false))
 	const total = 1_000_000

@@ -57,7 +57,7 @@ func (e env) lesson(t *testing.T, title, subject string, grade int, lang string,
 		t.Fatal(err)
 	}
 	must(t, e.db.SetLessonDuration(ctx, l.ID, d))
-	must(t, e.db.SetLessonStatus(ctx, l.ID, relais.LessonReady, ""))
+	must(t, e.db.SetLessonStatus(ctx, l.ID, relais.LessonReady, nil))
 	for _, k := range []relais.RenditionKind{relais.RenditionTV, relais.RenditionRadio} {
 		must(t, e.db.PutRendition(ctx, relais.Rendition{LessonID: l.ID, Kind: k, DurationMS: d.Milliseconds(),
 			Path: filepath.Join("/media/lessons", itoa(l.ID), string(k)+".ts")}))

@@ -37,7 +37,7 @@ func (f *fixture) seedDashboard(t *testing.T) {
 	must(err)
 	l3 := relais.Lesson{Title: "Other lesson", Subject: "français", Grade: 5, Language: "fr", TeacherID: "t2", SegmentBudget: 3}
 	must(f.store.CreateLesson(ctx, &l3))
-	must(f.store.SetLessonStatus(ctx, l3.ID, relais.LessonPublished, ""))
+	must(f.store.SetLessonStatus(ctx, l3.ID, relais.LessonPublished, nil))
 	ids, err = f.store.PlanDeliveries(ctx, []relais.Delivery{
 		{LessonID: l3.ID, HouseholdID: hs[1].ID, Channel: relais.ChannelEmail},
 		{LessonID: l3.ID, HouseholdID: hs[2].ID, Channel: relais.ChannelEmail},

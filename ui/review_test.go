@@ -95,7 +95,7 @@ func TestReview(t *testing.T) {
 	// A lesson still processing cannot be put forward from its page.
 	l := relais.Lesson{Title: "En cours", Subject: "maths", Grade: 5, Language: "fr", TeacherID: "t1"}
 	f.store.CreateLesson(ctx, &l)
-	f.store.SetLessonStatus(ctx, l.ID, relais.LessonProcessing, "")
+	f.store.SetLessonStatus(ctx, l.ID, relais.LessonProcessing, nil)
 	if _, body := teacher.get("/ui/lessons/3"); strings.Contains(body, `id="submit-approval"`) || !strings.Contains(body, "Not submitted for broadcast") {
 		t.Errorf("a processing lesson offers submission:\n%s", body)
 	}

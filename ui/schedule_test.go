@@ -100,7 +100,7 @@ func (f *fixture) approvedLesson(title string, d time.Duration) relais.Lesson {
 		f.t.Fatal(err)
 	}
 	f.store.SetLessonDuration(ctx, l.ID, d)
-	f.store.SetLessonStatus(ctx, l.ID, relais.LessonReady, "")
+	f.store.SetLessonStatus(ctx, l.ID, relais.LessonReady, nil)
 	f.approve(l.ID)
 	l, _ = f.store.Lesson(ctx, l.ID)
 	return l
@@ -368,7 +368,7 @@ func TestAutoFill(t *testing.T) {
 	if err := f.store.CreateLesson(ctx, &g6); err != nil {
 		t.Fatal(err)
 	}
-	f.store.SetLessonStatus(ctx, g6.ID, relais.LessonReady, "")
+	f.store.SetLessonStatus(ctx, g6.ID, relais.LessonReady, nil)
 	f.approve(g6.ID)
 	media := f.browser("m")
 	media.get("/ui/grid?station=1&week=2026-03-02")

@@ -122,7 +122,7 @@ func (f *fixture) seed(dir string) {
 	l1 := relais.Lesson{Title: `<script>alert(1)</script> Fractions`, Subject: "maths", Grade: 5, Language: "fr",
 		TeacherID: "t1", Status: relais.LessonReady, Markdown: "- un\n", SegmentBudget: 3}
 	must(f.store.CreateLesson(ctx, &l1))
-	must(f.store.SetLessonStatus(ctx, l1.ID, relais.LessonReady, ""))
+	must(f.store.SetLessonStatus(ctx, l1.ID, relais.LessonReady, nil))
 	audio, sheet := filepath.Join(dir, "lowband.opus"), filepath.Join(dir, "sheet.pdf")
 	must(os.WriteFile(audio, []byte("OggS fake opus"), 0o600))
 	must(os.WriteFile(sheet, []byte("%PDF-1.4 fake"), 0o600))
@@ -135,7 +135,7 @@ func (f *fixture) seed(dir string) {
 	l2 := relais.Lesson{Title: "Published lesson", Subject: "maths", Grade: 5, Language: "fr", TeacherID: "t1",
 		Status: relais.LessonReady, Markdown: "- deux\n", SegmentBudget: 3}
 	must(f.store.CreateLesson(ctx, &l2))
-	must(f.store.SetLessonStatus(ctx, l2.ID, relais.LessonPublished, ""))
+	must(f.store.SetLessonStatus(ctx, l2.ID, relais.LessonPublished, nil))
 	hs := []relais.Household{
 		{ExternalRef: "A", Region: "IDF", Language: "fr", Grades: []int{5}, Profile: relais.ProfileSMSOnly, Phone: "+33612000001", Consent: true},
 		{ExternalRef: "B", Region: "IDF", Language: "fr", Grades: []int{5}, Profile: relais.ProfileSMSOnly, Phone: "+33612000002", Consent: true},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -247,12 +248,51 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("bidi override in title: %d %s", status, body)
 	}
 
+	// A refusal of the media worker (the probe, in its child process) is kept in French too, and the API
+	// answers with it in the reader's language.
+	noise := make([]byte, 64<<10)
+	rand.New(rand.NewSource(1)).Read(noise)
+	status, body := r.upload(r.teacher, map[string]string{"title": "Bruit", "subject": "maths", "grade": "5", "language": "fr", "text": "t"},
+		"noise.mp4", noise)
+	if status != http.StatusCreated {
+		t.Fatalf("upload of noise: %d %s", status, body)
+	}
+	var refused api.Lesson
+	json.Unmarshal(body, &refused)
+	reasonIn := func(lang string) api.Lesson {
+		t.Helper()
+		req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/v1/lessons/%d", r.app.URL(), refused.ID), nil)
+		req.Header.Set("Authorization", "Bearer "+r.teacher)
+		req.Header.Set("Accept-Language", lang)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var l api.Lesson
+		if err := json.NewDecoder(resp.Body).Decode(&l); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("GET lesson %d in %s: %d %v", refused.ID, lang, resp.StatusCode, err)
+		}
+		return l
+	}
+	for deadline := time.Now().Add(time.Minute); refused.Status != relais.LessonRejected; time.Sleep(100 * time.Millisecond) {
+		if refused = reasonIn("fr"); time.Now().After(deadline) || refused.Status == relais.LessonReady {
+			t.Fatalf("noise upload is %s (%s), want rejected", refused.Status, refused.StatusReason)
+		}
+	}
+	if want := "Ce n'est pas un fichier vidéo ou audio que nous savons lire."; refused.StatusReason != want {
+		t.Errorf("French status_reason %q, want %q", refused.StatusReason, want)
+	}
+	if got, want := reasonIn("en").StatusReason, "This is not a video or audio file we can read."; got != want {
+		t.Errorf("English status_reason %q, want %q", got, want)
+	}
+
 	hostile := `<script>alert("x")</script> Les fractions`
 	video, err := os.ReadFile(makeVideo(t, 3))
 	if err != nil {
 		t.Fatal(err)
 	}
-	status, body := r.upload(r.teacher, map[string]string{"title": hostile, "subject": "maths", "grade": "5",
+	status, body = r.upload(r.teacher, map[string]string{"title": hostile, "subject": "maths", "grade": "5",
 		"language": "fr", "text": e2eMarkdown}, "lesson.mp4", video)
 	if status != http.StatusCreated {
 		t.Fatalf("upload: %d %s", status, body)

@@ -50,7 +50,7 @@ func TestScheduleCommands(t *testing.T) {
 	l := relais.Lesson{Title: "Les fractions", Subject: "maths", Grade: 5, Language: "fr", TeacherID: "t1", Markdown: "Les parts d'un gâteau."}
 	noErr(t, db.CreateLesson(ctx, &l))
 	noErr(t, db.SetLessonDuration(ctx, l.ID, 20*time.Minute))
-	noErr(t, db.SetLessonStatus(ctx, l.ID, relais.LessonReady, ""))
+	noErr(t, db.SetLessonStatus(ctx, l.ID, relais.LessonReady, nil))
 	noErr(t, db.PutRendition(ctx, relais.Rendition{LessonID: l.ID, Kind: relais.RenditionRadio, Path: "/m/1/radio.mp2", DurationMS: 1_200_000}))
 	noErr(t, db.SetApproval(ctx, scheduler.Approval{LessonID: l.ID, State: scheduler.Approved, UpdatedAt: time.Now()}))
 	db.Close()

@@ -9,18 +9,25 @@ import (
 	"time"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/locale"
 )
 
-const lessonColumns = `id, title, subject, grade, language, region, teacher_id, status, status_reason, step, progress,
-	media_path, markdown, worksheet_path, segment_budget, duration_ms, created_at, updated_at`
+const lessonColumns = `id, title, subject, grade, language, region, teacher_id, status, status_reason, status_reasons,
+	step, progress, media_path, markdown, worksheet_path, segment_budget, duration_ms, created_at, updated_at`
 
 func scanLesson(row interface{ Scan(...any) error }) (relais.Lesson, error) {
 	var l relais.Lesson
 	var created, updated int64
+	var reasons string
 	err := row.Scan(&l.ID, &l.Title, &l.Subject, &l.Grade, &l.Language, &l.Region, &l.TeacherID, &l.Status,
-		&l.StatusReason, &l.Step, &l.Progress, &l.MediaPath, &l.Markdown, &l.WorksheetPath, &l.SegmentBudget,
-		&l.DurationMS, &created, &updated)
+		&l.StatusReason, &reasons, &l.Step, &l.Progress, &l.MediaPath, &l.Markdown, &l.WorksheetPath,
+		&l.SegmentBudget, &l.DurationMS, &created, &updated)
 	l.CreatedAt, l.UpdatedAt = fromMS(created), fromMS(updated)
+	if err == nil && reasons != "" {
+		if jerr := json.Unmarshal([]byte(reasons), &l.StatusReasons); jerr != nil {
+			return l, fmt.Errorf("lesson %d: status_reasons: %w", l.ID, jerr)
+		}
+	}
 	return l, err
 }
 
@@ -31,9 +38,11 @@ func (db *DB) CreateLesson(ctx context.Context, l *relais.Lesson) error {
 		l.Status = relais.LessonUploaded
 	}
 	res, err := db.write.ExecContext(ctx, `INSERT INTO lessons (title, subject, grade, language, region, teacher_id,
-		status, status_reason, media_path, markdown, worksheet_path, segment_budget, duration_ms, created_at, updated_at)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-		l.Title, l.Subject, l.Grade, l.Language, l.Region, l.TeacherID, l.Status, l.StatusReason, l.MediaPath,
+		status, status_reason, status_reasons, media_path, markdown, worksheet_path, segment_budget, duration_ms,
+		created_at, updated_at)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		l.Title, l.Subject, l.Grade, l.Language, l.Region, l.TeacherID, l.Status, l.StatusReason,
+		reasonsJSON(l.StatusReasons), l.MediaPath,
 		l.Markdown, l.WorksheetPath, l.SegmentBudget, l.DurationMS, ms(now), ms(now))
 	if err != nil {
 		return fmt.Errorf("create lesson: %w", err)
@@ -86,9 +95,20 @@ func (db *DB) updateLesson(ctx context.Context, id int64, set string, args ...an
 	return nil
 }
 
-// SetLessonStatus moves a lesson to status with a reason.
-func (db *DB) SetLessonStatus(ctx context.Context, id int64, status relais.LessonStatus, reason string) error {
-	return db.updateLesson(ctx, id, `status = ?, status_reason = ?`, status, reason)
+// SetLessonStatus moves a lesson to status with a reason (nil for none), kept in English and in every
+// other language locale writes.
+func (db *DB) SetLessonStatus(ctx context.Context, id int64, status relais.LessonStatus, reason error) error {
+	return db.updateLesson(ctx, id, `status = ?, status_reason = ?, status_reasons = ?`,
+		status, relais.ErrorMessage(reason), reasonsJSON(locale.Translations(reason)))
+}
+
+// reasonsJSON is the status_reasons column: a JSON object by language, "" for none.
+func reasonsJSON(byLang map[string]string) string {
+	if len(byLang) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(byLang) // a map of strings always encodes
+	return string(b)
 }
 
 // SetLessonProgress records the current step and its percent done.

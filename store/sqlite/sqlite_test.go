@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/locale"
 	"github.com/relais-edu/relais/store/sqlite"
 )
 
@@ -43,7 +44,7 @@ func TestLessonLifecycle(t *testing.T) {
 	if l.ID == 0 || l.Status != relais.LessonUploaded {
 		t.Fatalf("created lesson = %+v", l)
 	}
-	if err := db.SetLessonStatus(ctx, l.ID, relais.LessonRejected, "The file is empty."); err != nil {
+	if err := db.SetLessonStatus(ctx, l.ID, relais.LessonRejected, relais.Errorf(relais.EINVALID, "The file is empty.")); err != nil {
 		t.Fatal(err)
 	}
 	got, err := db.Lesson(ctx, l.ID)
@@ -265,4 +266,78 @@ func BenchmarkUpsertHouseholds(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "households/s")
+}
+
+func TestLessonStatusReasons(t *testing.T) {
+	ctx := context.Background()
+	db := open(t)
+	l := relais.Lesson{Title: "Fractions", Subject: "maths", Grade: 5, Language: "fr", TeacherID: "t1", SegmentBudget: 3}
+	if err := db.CreateLesson(ctx, &l); err != nil {
+		t.Fatal(err)
+	}
+	reload := func() relais.Lesson {
+		t.Helper()
+		got, err := db.Lesson(ctx, l.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := reload(); got.StatusReasons != nil {
+		t.Errorf("a new lesson has reasons %v", got.StatusReasons)
+	}
+
+	tooBig := relais.Errorf(relais.EINVALID, "The file is %s; the limit is %s.", "3.0 GiB", "2 GiB")
+	if err := db.SetLessonStatus(ctx, l.ID, relais.LessonRejected, tooBig); err != nil {
+		t.Fatal(err)
+	}
+	got := reload()
+	if want := "The file is 3.0 GiB; the limit is 2 GiB."; got.StatusReason != want {
+		t.Errorf("status_reason %q, want %q", got.StatusReason, want)
+	}
+	if diff := cmp.Diff(map[string]string{"fr": "Le fichier fait 3.0 GiB ; la limite est de 2 GiB."}, got.StatusReasons); diff != "" {
+		t.Errorf("status_reasons (-want +got):\n%s", diff)
+	}
+	if got.Reason("fr") != got.StatusReasons["fr"] || got.Reason("en") != got.StatusReason || got.Reason("de") != got.StatusReason {
+		t.Errorf("Reason: fr %q, en %q, de %q", got.Reason("fr"), got.Reason("en"), got.Reason("de"))
+	}
+	listed, err := db.Lessons(ctx, relais.LessonFilter{TeacherID: "t1"})
+	if err != nil || len(listed) != 1 {
+		t.Fatalf("Lessons = %v, %v", listed, err)
+	}
+	if diff := cmp.Diff(got.StatusReasons, listed[0].StatusReasons); diff != "" {
+		t.Errorf("listed status_reasons (-get +list):\n%s", diff)
+	}
+
+	// A reason that crossed a process boundary as text keeps the translations it carries.
+	carried := locale.WithTranslations(relais.Errorf(relais.EINVALID, "%s", "The file has no sound track."),
+		map[string]string{"fr": "Le fichier n'a pas de piste son."})
+	if err := db.SetLessonStatus(ctx, l.ID, relais.LessonRejected, carried); err != nil {
+		t.Fatal(err)
+	}
+	if got := reload(); got.StatusReason != "The file has no sound track." || got.Reason("fr") != "Le fichier n'a pas de piste son." {
+		t.Errorf("carried reason: en %q, fr %q", got.StatusReason, got.Reason("fr"))
+	}
+
+	// A status without a reason clears both columns.
+	if err := db.SetLessonStatus(ctx, l.ID, relais.LessonReady, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := reload(); got.StatusReason != "" || got.StatusReasons != nil {
+		t.Errorf("after ready: reason %q, reasons %v", got.StatusReason, got.StatusReasons)
+	}
+
+	// CreateLesson keeps the translations it is given.
+	imported := relais.Lesson{Title: "Verbes", Subject: "français", Grade: 5, Language: "fr", TeacherID: "t2",
+		Status: relais.LessonFailed, StatusReason: "Broken.", StatusReasons: map[string]string{"fr": "Cassée."}}
+	if err := db.CreateLesson(ctx, &imported); err != nil {
+		t.Fatal(err)
+	}
+	back, err := db.Lesson(ctx, imported.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(imported.StatusReasons, back.StatusReasons); diff != "" {
+		t.Errorf("created status_reasons (-want +got):\n%s", diff)
+	}
 }
