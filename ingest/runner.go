@@ -288,28 +288,26 @@ func precheck(path string, lim Limits) error {
 	defer f.Close()
 	head := make([]byte, 512)
 	n, _ := io.ReadFull(f, head)
-	if what := sniff(head[:n]); what != "" {
-		return relais.Errorf(relais.EINVALID, "This is not a video or audio file (%s).", what)
-	}
-	return nil
+	return sniff(head[:n])
 }
 
-// sniff names what a file that is clearly not media looks like, or returns "".
-func sniff(head []byte) string {
+// sniff refuses a file that is clearly not media, saying what it looks like; nil otherwise. Each case
+// is a whole sentence, so that it translates.
+func sniff(head []byte) error {
 	ct := http.DetectContentType(head)
 	switch {
 	case strings.HasPrefix(ct, "text/html"), strings.HasPrefix(ct, "text/xml"):
-		return "it looks like a web page"
+		return relais.Errorf(relais.EINVALID, "This is not a video or audio file (it looks like a web page).")
 	case strings.HasPrefix(ct, "text/"):
-		return "it looks like text"
+		return relais.Errorf(relais.EINVALID, "This is not a video or audio file (it looks like text).")
 	case strings.HasPrefix(ct, "image/"):
-		return "it is a picture"
+		return relais.Errorf(relais.EINVALID, "This is not a video or audio file (it is a picture).")
 	case ct == "application/pdf", ct == "application/postscript":
-		return "it is a document"
+		return relais.Errorf(relais.EINVALID, "This is not a video or audio file (it is a document).")
 	case ct == "application/zip", ct == "application/x-gzip", ct == "application/x-rar-compressed":
-		return "it is an archive"
+		return relais.Errorf(relais.EINVALID, "This is not a video or audio file (it is an archive).")
 	}
-	return ""
+	return nil
 }
 
 func humanBytes(n int64) string {
