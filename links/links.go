@@ -38,8 +38,9 @@ func (s *Signer) Token(lessonID, householdID int64) string {
 
 // Verify returns the ids a token was made for.
 func (s *Signer) Verify(token string) (lessonID, householdID int64, err error) {
-	buf, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil || len(buf) <= macLen {
+	buf, err := base64.RawURLEncoding.Strict().DecodeString(token)
+	// The decoder skips line breaks: only the token this signer writes is the token.
+	if err != nil || len(buf) <= macLen || base64.RawURLEncoding.EncodeToString(buf) != token {
 		return 0, 0, ErrBadToken
 	}
 	body, mac := buf[:len(buf)-macLen], buf[len(buf)-macLen:]

@@ -37,3 +37,21 @@ func TestMaxURLLength(t *testing.T) {
 		t.Errorf("MaxURLLength %d: too long for an SMS line", max)
 	}
 }
+
+// FuzzVerify: any token from the street is refused or names ids signed by this signer; no panic.
+func FuzzVerify(f *testing.F) {
+	s := NewSigner([]byte("secret"), "https://relais.example.org")
+	f.Add(s.Token(42, 8_000_000))
+	f.Add("")
+	f.Add("AAAA")
+	f.Add("-_-_" + s.Token(1, 1))
+	f.Fuzz(func(t *testing.T, tok string) {
+		l, h, err := s.Verify(tok)
+		if err != nil {
+			return
+		}
+		if s.Token(l, h) != tok {
+			t.Fatalf("token %q verified as (%d, %d), whose token is %q", tok, l, h, s.Token(l, h))
+		}
+	})
+}
