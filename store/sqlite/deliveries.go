@@ -266,17 +266,17 @@ func advanceTx(ctx context.Context, tx *sql.Tx, a relais.DeliveryAdvance, now in
 		WHERE id = ?`, a.Status, reason, providerID, now, a.ID); err != nil {
 		return false, err
 	}
+	events := []relais.DeliveryAdvance{a}
 	if (a.Status == relais.DeliveryDelivered || a.Status == relais.DeliveryUndelivered) && cur.Advances(relais.DeliverySent) {
 		// The carrier reported on a message whose "sent" was lost or came late: it was sent all the
 		// same, and the history (and the dashboard's "sent" line) says so.
+		events = []relais.DeliveryAdvance{{Status: relais.DeliverySent, Detail: "implied by " + string(a.Status)}, a}
+	}
+	for _, e := range events {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_events (delivery_id, status, detail, at) VALUES (?,?,?,?)`,
-			a.ID, relais.DeliverySent, "implied by "+string(a.Status), now); err != nil {
+			a.ID, e.Status, e.Detail, now); err != nil {
 			return false, err
 		}
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_events (delivery_id, status, detail, at) VALUES (?,?,?,?)`,
-		a.ID, a.Status, a.Detail, now); err != nil {
-		return false, err
 	}
 	return true, nil
 }
