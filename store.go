@@ -155,6 +155,7 @@ type Store interface {
 	InboundStore
 	PostalStore
 	BounceStore
+	ScheduleStore
 	Ping(ctx context.Context) error
 	Close() error
 }

@@ -29,11 +29,7 @@ type pageAiring struct{ Station, Kind, When string }
 // its region and those without one), in each station's local time. The page is still worth showing
 // without them, so a failure is logged, not returned.
 func (s *Server) familyAirings(ctx context.Context, l relais.Lesson, h relais.Household, lang string) []pageAiring {
-	st, ok := s.store.(scheduler.Store)
-	if !ok {
-		return nil
-	}
-	p := &scheduler.Planner{Store: st, Lessons: s.store, Households: s.store}
+	p := &scheduler.Planner{Store: s.store, Lessons: s.store, Households: s.store}
 	as, err := p.Airings(ctx, l.ID, s.now())
 	if err != nil {
 		s.log.Warn("family page airings", "lesson_id", l.ID, "err", err)

@@ -12,15 +12,6 @@ import (
 	"github.com/relais-edu/relais/scheduler"
 )
 
-// scheduler returns the scheduler on the server's store, which must also keep grids.
-func (s *Server) scheduler() (*scheduler.Service, scheduler.Store, error) {
-	st, ok := s.store.(scheduler.Store)
-	if !ok {
-		return nil, nil, errors.New("the store keeps no broadcast grids")
-	}
-	return scheduler.New(st, s.store, s.now), st, nil
-}
-
 // readBody decodes a JSON body of at most 64 KiB into v, refusing unknown fields.
 func readBody(r *http.Request, v any) error {
 	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
@@ -47,32 +38,26 @@ func jsonProblem(err error) string {
 
 // SlotJSON is a slot as the API shows it.
 type SlotJSON struct {
-	scheduler.Slot
+	relais.Slot
 	Minutes int `json:"minutes"`
 }
 
 func (s *Server) listStations(w http.ResponseWriter, r *http.Request) error {
-	_, st, err := s.scheduler()
-	if err != nil {
-		return err
-	}
+	st := s.store
 	sts, err := st.Stations(r.Context())
 	if err != nil {
 		return err
 	}
 	if sts == nil {
-		sts = []scheduler.Station{}
+		sts = []relais.Station{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": sts})
 	return nil
 }
 
 func (s *Server) createStation(w http.ResponseWriter, r *http.Request) error {
-	svc, _, err := s.scheduler()
-	if err != nil {
-		return err
-	}
-	var st scheduler.Station
+	svc := s.sched
+	var st relais.Station
 	if err := readBody(r, &st); err != nil {
 		return err
 	}
@@ -87,10 +72,7 @@ func (s *Server) createStation(w http.ResponseWriter, r *http.Request) error {
 // updateStation changes some of a station's fields. When the name families know or the region changed,
 // the reminders of the lessons airing on it from today on are queued again, to say where they air.
 func (s *Server) updateStation(w http.ResponseWriter, r *http.Request) error {
-	svc, _, err := s.scheduler()
-	if err != nil {
-		return err
-	}
+	svc := s.sched
 	id, err := pathID(r)
 	if err != nil {
 		return err
@@ -114,10 +96,7 @@ func (s *Server) updateStation(w http.ResponseWriter, r *http.Request) error {
 
 // deleteStation removes a station with its grid, unless a lesson airs on it from today on (409).
 func (s *Server) deleteStation(w http.ResponseWriter, r *http.Request) error {
-	svc, _, err := s.scheduler()
-	if err != nil {
-		return err
-	}
+	svc := s.sched
 	id, err := pathID(r)
 	if err != nil {
 		return err
@@ -131,15 +110,12 @@ func (s *Server) deleteStation(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) addTemplate(w http.ResponseWriter, r *http.Request) error {
-	svc, _, err := s.scheduler()
-	if err != nil {
-		return err
-	}
+	svc := s.sched
 	id, err := pathID(r)
 	if err != nil {
 		return err
 	}
-	var t scheduler.Template
+	var t relais.Template
 	if err := readBody(r, &t); err != nil {
 		return err
 	}
@@ -153,10 +129,7 @@ func (s *Server) addTemplate(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) addSlot(w http.ResponseWriter, r *http.Request) error {
-	svc, _, err := s.scheduler()
-	if err != nil {
-		return err
-	}
+	svc := s.sched
 	id, err := pathID(r)
 	if err != nil {
 		return err
@@ -175,10 +148,7 @@ func (s *Server) addSlot(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listSlots(w http.ResponseWriter, r *http.Request) error {
-	_, st, err := s.scheduler()
-	if err != nil {
-		return err
-	}
+	st := s.store
 	id, err := pathID(r)
 	if err != nil {
 		return err
@@ -191,7 +161,7 @@ func (s *Server) listSlots(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	slots, err := st.Slots(r.Context(), scheduler.SlotFilter{StationID: id, From: from, To: to})
+	slots, err := st.Slots(r.Context(), relais.SlotFilter{StationID: id, From: from, To: to})
 	if err != nil {
 		return err
 	}
@@ -217,15 +187,12 @@ func dayRange(from, to string, maxDays int) (string, string, error) {
 }
 
 func (s *Server) addException(w http.ResponseWriter, r *http.Request) error {
-	svc, _, err := s.scheduler()
-	if err != nil {
-		return err
-	}
+	svc := s.sched
 	id, err := pathID(r)
 	if err != nil {
 		return err
 	}
-	var e scheduler.Exception
+	var e relais.Exception
 	if err := readBody(r, &e); err != nil {
 		return err
 	}
@@ -239,10 +206,7 @@ func (s *Server) addException(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getEPG(w http.ResponseWriter, r *http.Request) error {
-	svc, _, err := s.scheduler()
-	if err != nil {
-		return err
-	}
+	svc := s.sched
 	id, err := pathID(r)
 	if err != nil {
 		return err
@@ -256,20 +220,17 @@ func (s *Server) getEPG(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getPlaylist(w http.ResponseWriter, r *http.Request) error {
-	svc, _, err := s.scheduler()
-	if err != nil {
-		return err
-	}
+	svc := s.sched
 	id, err := pathID(r)
 	if err != nil {
 		return err
 	}
 	q := r.URL.Query()
-	format := scheduler.PlayoutFormat(q.Get("format"))
+	format := relais.PlayoutFormat(q.Get("format"))
 	if format == "" {
-		format = scheduler.FormatFFplayout
+		format = relais.FormatFFplayout
 	}
-	if format != scheduler.FormatFFplayout && format != scheduler.FormatM3U {
+	if format != relais.FormatFFplayout && format != relais.FormatM3U {
 		return relais.Errorf(relais.EINVALID, "format must be ffplayout or m3u.")
 	}
 	filler := q.Get("filler")
@@ -280,7 +241,7 @@ func (s *Server) getPlaylist(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if format == scheduler.FormatM3U {
+	if format == relais.FormatM3U {
 		w.Header().Set("Content-Type", "audio/x-mpegurl; charset=utf-8")
 		return scheduler.WriteM3U(w, pl)
 	}
@@ -289,10 +250,7 @@ func (s *Server) getPlaylist(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) assignSlot(w http.ResponseWriter, r *http.Request) error {
-	svc, st, err := s.scheduler()
-	if err != nil {
-		return err
-	}
+	svc, st := s.sched, s.store
 	id, err := pathID(r)
 	if err != nil {
 		return err
@@ -320,10 +278,7 @@ func (s *Server) assignSlot(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) unassignSlot(w http.ResponseWriter, r *http.Request) error {
-	_, st, err := s.scheduler()
-	if err != nil {
-		return err
-	}
+	st := s.store
 	id, err := pathID(r)
 	if err != nil {
 		return err
@@ -336,10 +291,7 @@ func (s *Server) unassignSlot(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) autoFill(w http.ResponseWriter, r *http.Request) error {
-	svc, _, err := s.scheduler()
-	if err != nil {
-		return err
-	}
+	svc := s.sched
 	var in struct {
 		From       string  `json:"from"`
 		To         string  `json:"to"`
@@ -361,10 +313,7 @@ func (s *Server) autoFill(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) submitLesson(w http.ResponseWriter, r *http.Request) error {
-	svc, _, err := s.scheduler()
-	if err != nil {
-		return err
-	}
+	svc := s.sched
 	id, err := pathID(r)
 	if err != nil {
 		return err
@@ -386,10 +335,7 @@ func (s *Server) rejectLesson(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) decide(w http.ResponseWriter, r *http.Request, approve bool) error {
-	svc, _, err := s.scheduler()
-	if err != nil {
-		return err
-	}
+	svc := s.sched
 	id, err := pathID(r)
 	if err != nil {
 		return err
@@ -411,10 +357,7 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, approve bool) er
 }
 
 func (s *Server) getApproval(w http.ResponseWriter, r *http.Request) error {
-	_, st, err := s.scheduler()
-	if err != nil {
-		return err
-	}
+	st := s.store
 	id, err := pathID(r)
 	if err != nil {
 		return err
@@ -434,10 +377,7 @@ func (s *Server) getApproval(w http.ResponseWriter, r *http.Request) error {
 // the channels' rates let it finish before the first broadcast. Query: at (RFC 3339, default now),
 // sms_rate (segments/s), email_rate (emails/s), postal_lead_days.
 func (s *Server) getPlan(w http.ResponseWriter, r *http.Request) error {
-	_, st, err := s.scheduler()
-	if err != nil {
-		return err
-	}
+	st := s.store
 	id, err := pathID(r)
 	if err != nil {
 		return err

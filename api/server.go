@@ -12,6 +12,7 @@ import (
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/links"
+	"github.com/relais-edu/relais/scheduler"
 	"github.com/relais-edu/relais/templates"
 )
 
@@ -58,6 +59,8 @@ type Server struct {
 	mux   *http.ServeMux
 	now   func() time.Time
 	tmpl  *templates.Set
+	// sched runs the stations' grids and the approvals on store.
+	sched *scheduler.Service
 	// uploads serves resumable uploads (api/uploads.go).
 	uploads *uploads
 }
@@ -67,6 +70,7 @@ func New(store relais.Store, q Queue, signer *links.Signer, tmpl *templates.Set,
 	ready func(context.Context) error) *Server {
 	s := &Server{store: store, queue: q, links: signer, tmpl: tmpl, cfg: cfg, log: log.With("comp", "api"), ready: ready,
 		mux: http.NewServeMux(), now: time.Now}
+	s.sched = scheduler.New(store, store, func() time.Time { return s.now() })
 	s.uploads = newUploads(cfg, s.log)
 	s.routes()
 	return s

@@ -9,7 +9,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	relais "github.com/relais-edu/relais"
-	"github.com/relais-edu/relais/scheduler"
 )
 
 // TestEditAndDeleteStation changes and deletes stations through the API: staff only, validated as on
@@ -66,7 +65,7 @@ func TestEditAndDeleteStation(t *testing.T) {
 	if err := f.store.CreateLesson(ctx, &l); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.store.Assign(ctx, []scheduler.Assignment{{SlotID: 1, LessonID: l.ID}}); err != nil {
+	if err := f.store.Assign(ctx, []relais.Assignment{{SlotID: 1, LessonID: l.ID}}); err != nil {
 		t.Fatal(err)
 	}
 	status, body = f.do("PATCH", "/api/v1/stations/1", "m", strings.NewReader(`{"time_zone":"Europe/Paris"}`), js)

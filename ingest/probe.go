@@ -85,7 +85,7 @@ func probeFile(path string, opts Options) (ProbeResult, error) {
 		header = time.Duration(d) * time.Microsecond
 	}
 	if header > opts.Limits.MaxDuration {
-		return pr, relais.Errorf(relais.EINVALID, "The lesson lasts %s; the limit is %s.", humanDuration(header), humanDuration(opts.Limits.MaxDuration))
+		return pr, relais.Errorf(relais.EINVALID, "The lesson lasts %s; the limit is %s.", relais.HumanDuration(header), relais.HumanDuration(opts.Limits.MaxDuration))
 	}
 	if vs != nil {
 		cp := vs.CodecParameters()
@@ -119,7 +119,7 @@ func probeFile(path string, opts Options) (ProbeResult, error) {
 	playable := end - begin
 	pr.DurationMS = playable.Milliseconds()
 	if header > 0 && playable < header-max(time.Second, header/50) {
-		return pr, relais.Errorf(relais.EINVALID, "The file is cut short: it plays %s of the %s it announces.", humanDuration(playable), humanDuration(header))
+		return pr, relais.Errorf(relais.EINVALID, "The file is cut short: it plays %s of the %s it announces.", relais.HumanDuration(playable), relais.HumanDuration(header))
 	}
 	if vs != nil && !m.videoDecoded {
 		return pr, relais.Errorf(relais.EINVALID, "The video is damaged: no picture could be decoded.")
@@ -131,7 +131,7 @@ func probeFile(path string, opts Options) (ProbeResult, error) {
 		return pr, relais.Errorf(relais.EINVALID, "The lesson lasts under a second.")
 	}
 	if playable > opts.Limits.MaxDuration {
-		return pr, relais.Errorf(relais.EINVALID, "The lesson lasts %s; the limit is %s.", humanDuration(playable), humanDuration(opts.Limits.MaxDuration))
+		return pr, relais.Errorf(relais.EINVALID, "The lesson lasts %s; the limit is %s.", relais.HumanDuration(playable), relais.HumanDuration(opts.Limits.MaxDuration))
 	}
 	pr.Loudness, pr.LoudnessMono = m.stereo, m.mono
 	if pr.Loudness.IntegratedLUFS <= -69 {

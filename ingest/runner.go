@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -322,23 +321,6 @@ func humanBytes(n int64) string {
 	return strconv.FormatInt(n, 10) + " bytes"
 }
 
-// humanDuration writes d the way a teacher reads it: "2 h 14 min", "12 min 5 s", "12 s".
-func humanDuration(d time.Duration) string {
-	s := int64(math.Round(d.Seconds()))
-	h, m, sec := s/3600, (s%3600)/60, s%60
-	switch {
-	case h > 0 && m > 0:
-		return fmt.Sprintf("%d h %d min", h, m)
-	case h > 0:
-		return fmt.Sprintf("%d h", h)
-	case m > 0 && sec > 0:
-		return fmt.Sprintf("%d min %d s", m, sec)
-	case m > 0:
-		return fmt.Sprintf("%d min", m)
-	}
-	return fmt.Sprintf("%d s", sec)
-}
-
 // run starts the child, sends req and waits for its result.
 func (r *Runner) run(ctx context.Context, req childRequest, progress func(string, int)) (childResult, error) {
 	exe := r.Exe
@@ -441,18 +423,4 @@ func (t *tailBuffer) summary() string {
 		}
 	}
 	return "stderr: " + s
-}
-
-// FitSlot returns the padding that brings a lesson of duration d to a slot of length slot, or an
-// EINVALID error saying by how much the lesson overruns.
-func FitSlot(d, slot time.Duration) (time.Duration, error) {
-	if d < 0 || slot <= 0 {
-		return 0, relais.Errorf(relais.EINVALID, "The slot and the lesson must have a length.")
-	}
-	if d > slot {
-		over := (d - slot).Seconds()
-		return 0, relais.Errorf(relais.EINVALID, "The lesson lasts %s; it overruns its %s slot by %s s.",
-			humanDuration(d), humanDuration(slot), strconv.FormatFloat(math.Ceil(over*100)/100, 'f', -1, 64))
-	}
-	return slot - d, nil
 }

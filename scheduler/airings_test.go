@@ -28,7 +28,7 @@ func TestAllAiringsListsReruns(t *testing.T) {
 		{radio.ID, "2026-03-04", "16:00"},
 		{tv.ID, "2026-03-10", "09:00"},
 	} {
-		sl, err := e.svc.AddSlot(ctx, scheduler.Slot{StationID: s.station, Day: s.day, Start: s.start, Duration: 30 * time.Minute})
+		sl, err := e.svc.AddSlot(ctx, relais.Slot{StationID: s.station, Day: s.day, Start: s.start, Duration: 30 * time.Minute})
 		must(t, err)
 		must(t, e.svc.Assign(ctx, sl.ID, l.ID, i > 0))
 	}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	relais "github.com/relais-edu/relais"
-	"github.com/relais-edu/relais/ingest"
 )
 
 // Unplaced is an approved lesson auto-fill could not schedule, and why.
@@ -44,8 +43,8 @@ type weekKey struct {
 // subject takes the subject its station has aired least that week, so subjects spread across the week.
 // With reruns, slots still empty then air lessons already scheduled again, in turn. slots must be empty;
 // they are filled in local day and time order.
-func Fill(slots []Slot, lessons []relais.Lesson, aired map[int64]bool, reruns bool) ([]Assignment, FillReport) {
-	slots = append([]Slot(nil), slots...)
+func Fill(slots []relais.Slot, lessons []relais.Lesson, aired map[int64]bool, reruns bool) ([]relais.Assignment, FillReport) {
+	slots = append([]relais.Slot(nil), slots...)
 	sort.SliceStable(slots, func(i, j int) bool {
 		a, b := slots[i], slots[j]
 		if a.Day != b.Day {
@@ -87,13 +86,13 @@ func Fill(slots []Slot, lessons []relais.Lesson, aired map[int64]bool, reruns bo
 		return a.language < b.language
 	})
 	used := map[weekKey]int{}
-	var out []Assignment
+	var out []relais.Assignment
 	var rep FillReport
-	var empty []Slot
+	var empty []relais.Slot
 
 	// pick returns the key whose queue (in pool) has a lesson fitting sl, preferring the subject aired
 	// least this week on the station, and the index of that lesson in its queue.
-	pick := func(sl Slot, pool map[fillKey][]relais.Lesson) (fillKey, int, bool) {
+	pick := func(sl relais.Slot, pool map[fillKey][]relais.Lesson) (fillKey, int, bool) {
 		d, _ := time.Parse(time.DateOnly, sl.Day)
 		y, w := d.ISOWeek()
 		best, bestIdx, bestUse, found := fillKey{}, 0, 0, false
@@ -125,11 +124,11 @@ func Fill(slots []Slot, lessons []relais.Lesson, aired map[int64]bool, reruns bo
 		l := fresh[k][i]
 		fresh[k] = append(fresh[k][:i:i], fresh[k][i+1:]...)
 		again[k] = append(again[k], l)
-		out = append(out, Assignment{SlotID: sl.ID, LessonID: l.ID})
+		out = append(out, relais.Assignment{SlotID: sl.ID, LessonID: l.ID})
 		rep.Placed++
 	}
 	if reruns {
-		var still []Slot
+		var still []relais.Slot
 		for _, sl := range empty {
 			k, i, ok := pick(sl, again)
 			if !ok {
@@ -139,7 +138,7 @@ func Fill(slots []Slot, lessons []relais.Lesson, aired map[int64]bool, reruns bo
 			l := again[k][i]
 			// The lesson goes to the back of its queue: re-runs take turns.
 			again[k] = append(append(again[k][:i:i], again[k][i+1:]...), l)
-			out = append(out, Assignment{SlotID: sl.ID, LessonID: l.ID, Rerun: true})
+			out = append(out, relais.Assignment{SlotID: sl.ID, LessonID: l.ID, Rerun: true})
 			rep.Reruns++
 		}
 		empty = still
@@ -155,7 +154,7 @@ func Fill(slots []Slot, lessons []relais.Lesson, aired map[int64]bool, reruns bo
 	return out, rep
 }
 
-func matches(sl Slot, k fillKey) bool {
+func matches(sl relais.Slot, k fillKey) bool {
 	return (sl.Grade == 0 || sl.Grade == k.grade) && (sl.Subject == "" || sl.Subject == k.subject) &&
 		(sl.Language == "" || sl.Language == k.language)
 }
@@ -163,7 +162,7 @@ func matches(sl Slot, k fillKey) bool {
 // fitting returns the index of the first lesson in q that fits a slot of length d, or -1.
 func fitting(q []relais.Lesson, d time.Duration) int {
 	for i, l := range q {
-		if _, err := ingest.FitSlot(time.Duration(l.DurationMS)*time.Millisecond, d); err == nil {
+		if _, err := relais.FitSlot(time.Duration(l.DurationMS)*time.Millisecond, d); err == nil {
 			return i
 		}
 	}
@@ -171,7 +170,7 @@ func fitting(q []relais.Lesson, d time.Duration) int {
 }
 
 // whyUnplaced explains why no slot took l.
-func whyUnplaced(l relais.Lesson, slots []Slot) string {
+func whyUnplaced(l relais.Lesson, slots []relais.Slot) string {
 	k := fillKey{l.Grade, l.Subject, l.Language}
 	n, longest := 0, time.Duration(0)
 	for _, sl := range slots {
@@ -193,10 +192,10 @@ func whyUnplaced(l relais.Lesson, slots []Slot) string {
 // AutoFill fills the empty slots of the given stations (none: every station) between two local days and
 // stores the assignments in one transaction.
 func (s *Service) AutoFill(ctx context.Context, stationIDs []int64, from, to string, reruns bool) (FillReport, error) {
-	if _, err := parseDay(from); err != nil {
+	if _, err := relais.ParseDay(from); err != nil {
 		return FillReport{}, err
 	}
-	if _, err := parseDay(to); err != nil {
+	if _, err := relais.ParseDay(to); err != nil {
 		return FillReport{}, err
 	}
 	if len(stationIDs) == 0 {
@@ -208,12 +207,12 @@ func (s *Service) AutoFill(ctx context.Context, stationIDs []int64, from, to str
 			stationIDs = append(stationIDs, st.ID)
 		}
 	}
-	var slots []Slot
+	var slots []relais.Slot
 	for _, id := range stationIDs {
 		if _, err := s.store.Station(ctx, id); err != nil {
 			return FillReport{}, err
 		}
-		ss, err := s.store.Slots(ctx, SlotFilter{StationID: id, From: from, To: to, Unassigned: true})
+		ss, err := s.store.Slots(ctx, relais.SlotFilter{StationID: id, From: from, To: to, Unassigned: true})
 		if err != nil {
 			return FillReport{}, err
 		}

@@ -32,12 +32,12 @@ func BenchmarkAutoFillMonth(b *testing.B) {
 		svc := scheduler.New(db, db, nil)
 		langs := []string{"kk", "ru"}
 		for s := 0; s < 20; s++ {
-			st := scheduler.Station{Name: fmt.Sprintf("S%02d", s), Kind: relais.StationTV, TimeZone: "Asia/Almaty"}
+			st := relais.Station{Name: fmt.Sprintf("S%02d", s), Kind: relais.StationTV, TimeZone: "Asia/Almaty"}
 			if err := svc.CreateStation(ctx, &st); err != nil {
 				b.Fatal(err)
 			}
 			// Each station airs one grade (1-10) in one language; subjects are left to auto-fill.
-			if _, err := svc.AddTemplate(ctx, scheduler.Template{StationID: st.ID, Weekdays: []int{0, 1, 2, 3, 4, 5, 6},
+			if _, err := svc.AddTemplate(ctx, relais.Template{StationID: st.ID, Weekdays: []int{0, 1, 2, 3, 4, 5, 6},
 				Start: "09:00", End: "18:00", SlotMin: 30, Grade: s%10 + 1, Language: langs[s/10],
 				From: "2026-09-01", To: "2026-09-30"}); err != nil {
 				b.Fatal(err)
@@ -49,7 +49,7 @@ func BenchmarkAutoFillMonth(b *testing.B) {
 			must(b, db.CreateLesson(ctx, &l))
 			must(b, db.SetLessonDuration(ctx, l.ID, time.Duration(15+n%16)*time.Minute))
 			must(b, db.SetLessonStatus(ctx, l.ID, relais.LessonReady, nil))
-			must(b, db.SetApproval(ctx, scheduler.Approval{LessonID: l.ID, State: scheduler.Approved, UpdatedAt: time.Now()}))
+			must(b, db.SetApproval(ctx, relais.Approval{LessonID: l.ID, State: relais.Approved, UpdatedAt: time.Now()}))
 		}
 		b.StartTimer()
 		start := time.Now()
@@ -78,15 +78,15 @@ func BenchmarkPlanMillion(b *testing.B) {
 	}
 	defer db.Close()
 	svc := scheduler.New(db, db, nil)
-	st := scheduler.Station{Name: "Balapan", Kind: relais.StationTV, TimeZone: "Asia/Almaty"}
+	st := relais.Station{Name: "Balapan", Kind: relais.StationTV, TimeZone: "Asia/Almaty"}
 	must(b, svc.CreateStation(ctx, &st))
-	sl, err := svc.AddSlot(ctx, scheduler.Slot{StationID: st.ID, Day: "2026-09-02", Start: "09:00", Duration: 30 * time.Minute})
+	sl, err := svc.AddSlot(ctx, relais.Slot{StationID: st.ID, Day: "2026-09-02", Start: "09:00", Duration: 30 * time.Minute})
 	must(b, err)
 	l := relais.Lesson{Title: "L", Subject: "maths", Grade: 5, Language: "kk", TeacherID: "t"}
 	must(b, db.CreateLesson(ctx, &l))
 	must(b, db.SetLessonDuration(ctx, l.ID, 25*time.Minute))
 	must(b, db.SetLessonStatus(ctx, l.ID, relais.LessonReady, nil))
-	must(b, db.SetApproval(ctx, scheduler.Approval{LessonID: l.ID, State: scheduler.Approved, UpdatedAt: time.Now()}))
+	must(b, db.SetApproval(ctx, relais.Approval{LessonID: l.ID, State: relais.Approved, UpdatedAt: time.Now()}))
 	must(b, svc.Assign(ctx, sl.ID, l.ID, false))
 	const total = 1_000_000
 	loadHouseholds(b, filepath.Join(dir, "relais.db"), total)

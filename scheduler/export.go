@@ -16,7 +16,7 @@ import (
 
 // Programme is an assigned slot with what playout and guides need of its lesson.
 type Programme struct {
-	Slot      Slot
+	Slot      relais.Slot
 	Start     time.Time // in the station's zone
 	End       time.Time
 	Lesson    relais.Lesson
@@ -26,23 +26,23 @@ type Programme struct {
 }
 
 // Programmes returns the assigned slots of a station from one local day to another, inclusive.
-func (s *Service) Programmes(ctx context.Context, stationID int64, from, to string) (Station, []Programme, error) {
+func (s *Service) Programmes(ctx context.Context, stationID int64, from, to string) (relais.Station, []Programme, error) {
 	st, loc, err := s.station(ctx, stationID)
 	if err != nil {
 		return st, nil, err
 	}
-	f, err := parseDay(from)
+	f, err := relais.ParseDay(from)
 	if err != nil {
 		return st, nil, err
 	}
-	t, err := parseDay(to)
+	t, err := relais.ParseDay(to)
 	if err != nil {
 		return st, nil, err
 	}
 	if t.Before(f) || t.Sub(f) > 92*24*time.Hour {
 		return st, nil, relais.Errorf(relais.EINVALID, "Give a range of 1 to 93 days, from %s to a later day.", from)
 	}
-	slots, err := s.store.Slots(ctx, SlotFilter{StationID: stationID, From: from, To: to})
+	slots, err := s.store.Slots(ctx, relais.SlotFilter{StationID: stationID, From: from, To: to})
 	if err != nil {
 		return st, nil, err
 	}
@@ -98,7 +98,7 @@ func (s *Service) lessonProgramme(ctx context.Context, id int64, kind relais.Ren
 }
 
 // ChannelID is a station's XMLTV channel id.
-func ChannelID(st Station) string { return fmt.Sprintf("station-%d.relais", st.ID) }
+func ChannelID(st relais.Station) string { return fmt.Sprintf("station-%d.relais", st.ID) }
 
 type xmlText struct {
 	Lang string `xml:"lang,attr,omitempty"`
@@ -145,7 +145,7 @@ const xmltvTime = "20060102150405 -0700"
 
 // WriteXMLTV writes the guide of a station's assigned slots from one local day to another, with the
 // offset of the station's zone on each time.
-func WriteXMLTV(w io.Writer, st Station, ps []Programme) error {
+func WriteXMLTV(w io.Writer, st relais.Station, ps []Programme) error {
 	tv := xmlTV{Generator: "Relais", Channels: []xmlChannel{{ID: ChannelID(st), Names: []xmlText{{Text: st.ServiceName}}}}}
 	if st.Name != st.ServiceName {
 		tv.Channels[0].Names = append(tv.Channels[0].Names, xmlText{Text: st.Name})
@@ -264,7 +264,7 @@ type Playlist struct {
 }
 
 // BuildPlaylist lays out a day's programmes. filler is the clip that fills gaps (looped by playout).
-func BuildPlaylist(st Station, day string, ps []Programme, filler string) (Playlist, error) {
+func BuildPlaylist(st relais.Station, day string, ps []Programme, filler string) (Playlist, error) {
 	pl := Playlist{Channel: st.ServiceName, Date: day, Program: []PlaylistItem{}}
 	var at time.Time
 	addFiller := func(d time.Duration) {

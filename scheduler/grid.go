@@ -7,56 +7,9 @@ import (
 	relais "github.com/relais-edu/relais"
 )
 
-// maxTemplateDays bounds one template's expansion (a school year and some).
-const maxTemplateDays = 400
-
-// Validate checks a template's fields and returns its first and last day.
-func (t *Template) Validate() (from, to time.Time, err error) {
-	if len(t.Weekdays) == 0 {
-		return from, to, relais.Errorf(relais.EINVALID, "A template needs at least one weekday (0 Sunday ... 6 Saturday).")
-	}
-	for _, d := range t.Weekdays {
-		if d < 0 || d > 6 {
-			return from, to, relais.Errorf(relais.EINVALID, "Weekday %d is not between 0 (Sunday) and 6 (Saturday).", d)
-		}
-	}
-	start, err := parseClock(t.Start)
-	if err != nil {
-		return from, to, err
-	}
-	end, err := parseClock(t.End)
-	if err != nil && t.End != "24:00" {
-		return from, to, err
-	} else if t.End == "24:00" {
-		end = 24 * 60
-	}
-	if t.SlotMin < 5 || t.SlotMin > 240 {
-		return from, to, relais.Errorf(relais.EINVALID, "Slots last 5 to 240 minutes, not %d.", t.SlotMin)
-	}
-	if end-start < t.SlotMin {
-		return from, to, relais.Errorf(relais.EINVALID, "%s-%s holds no %d-minute slot.", t.Start, t.End, t.SlotMin)
-	}
-	if t.Language != "" && !relais.ValidLanguage(t.Language) {
-		return from, to, relais.Errorf(relais.EINVALID, "Language %q is not one of %v.", t.Language, relais.Languages)
-	}
-	if from, err = parseDay(t.From); err != nil {
-		return from, to, err
-	}
-	if to, err = parseDay(t.To); err != nil {
-		return from, to, err
-	}
-	if to.Before(from) {
-		return from, to, relais.Errorf(relais.EINVALID, "The template ends (%s) before it starts (%s).", t.To, t.From)
-	}
-	if to.Sub(from) > maxTemplateDays*24*time.Hour {
-		return from, to, relais.Errorf(relais.EINVALID, "A template covers at most %d days.", maxTemplateDays)
-	}
-	return from, to, nil
-}
-
 // Expand lists the slots of t on its days in loc, leaving out cancelled days. Slots whose start does not
 // exist on a day (a spring-forward gap) are left out and returned in skipped as "DAY HH:MM".
-func Expand(t Template, loc *time.Location, cancelled map[string]bool) (slots []Slot, skipped []string, err error) {
+func Expand(t relais.Template, loc *time.Location, cancelled map[string]bool) (slots []relais.Slot, skipped []string, err error) {
 	from, to, err := t.Validate()
 	if err != nil {
 		return nil, nil, err
@@ -65,10 +18,10 @@ func Expand(t Template, loc *time.Location, cancelled map[string]bool) (slots []
 	for _, d := range t.Weekdays {
 		onDay[time.Weekday(d)] = true
 	}
-	start, _ := parseClock(t.Start)
+	start, _ := relais.ParseClock(t.Start)
 	end := 24 * 60
 	if t.End != "24:00" {
-		end, _ = parseClock(t.End)
+		end, _ = relais.ParseClock(t.End)
 	}
 	// Days are walked as civil dates (UTC midnights), never by adding 24 h in the station's zone.
 	for d := from; !d.After(to); d = d.AddDate(0, 0, 1) {
@@ -77,7 +30,7 @@ func Expand(t Template, loc *time.Location, cancelled map[string]bool) (slots []
 			continue
 		}
 		for m := start; m+t.SlotMin <= end; m += t.SlotMin {
-			s := Slot{StationID: t.StationID, Day: day, Start: clock(m), Duration: time.Duration(t.SlotMin) * time.Minute,
+			s := relais.Slot{StationID: t.StationID, Day: day, Start: clock(m), Duration: time.Duration(t.SlotMin) * time.Minute,
 				Grade: t.Grade, Subject: t.Subject, Language: t.Language, TemplateID: t.ID}
 			if _, _, err := s.Interval(loc); err != nil {
 				skipped = append(skipped, day+" "+s.Start)
@@ -91,15 +44,15 @@ func Expand(t Template, loc *time.Location, cancelled map[string]bool) (slots []
 
 // NoOverlap returns a check for Store.AddSlots that refuses new slots overlapping each other or the
 // existing ones, comparing real instants in loc.
-func NoOverlap(loc *time.Location, add []Slot) func(existing []Slot) error {
-	return func(existing []Slot) error {
+func NoOverlap(loc *time.Location, add []relais.Slot) func(existing []relais.Slot) error {
+	return func(existing []relais.Slot) error {
 		type iv struct {
 			start, end time.Time
-			s          Slot
+			s          relais.Slot
 			isNew      bool
 		}
 		all := make([]iv, 0, len(existing)+len(add))
-		for i, group := range [][]Slot{existing, add} {
+		for i, group := range [][]relais.Slot{existing, add} {
 			for _, s := range group {
 				a, b, err := s.Interval(loc)
 				if err != nil {

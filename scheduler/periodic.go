@@ -76,17 +76,17 @@ func civil(t time.Time, n int) string {
 	return time.Date(t.Year(), t.Month(), t.Day()+n, 0, 0, 0, 0, time.UTC).Format(time.DateOnly)
 }
 
-func (e *Exporter) dir(st Station) string {
+func (e *Exporter) dir(st relais.Station) string {
 	return filepath.Join(e.Dir, fmt.Sprintf("station-%d", st.ID))
 }
 
 // exported reports whether the guide of st for day was written before.
-func (e *Exporter) exported(st Station, day string) bool {
+func (e *Exporter) exported(st relais.Station, day string) bool {
 	_, err := os.Stat(filepath.Join(e.dir(st), day+".xml"))
 	return err == nil
 }
 
-func (e *Exporter) station(ctx context.Context, st Station, day string) ([]string, error) {
+func (e *Exporter) station(ctx context.Context, st relais.Station, day string) ([]string, error) {
 	dir := e.dir(st)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, err
@@ -109,7 +109,7 @@ func (e *Exporter) station(ctx context.Context, st Station, day string) ([]strin
 	}
 	var list bytes.Buffer
 	ext := ".json"
-	if st.Playout == FormatM3U {
+	if st.Playout == relais.FormatM3U {
 		ext = ".m3u"
 		err = WriteM3U(&list, pl)
 	} else {

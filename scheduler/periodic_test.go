@@ -25,8 +25,8 @@ func TestEveningExportsOnAsynq(t *testing.T) {
 	e := newEnv(t)
 	almaty := e.station(t, "Balapan", "Asia/Almaty", relais.StationTV)
 	paris := e.station(t, "France 4", "Europe/Paris", relais.StationTV)
-	for _, st := range []scheduler.Station{almaty, paris} {
-		_, err := e.svc.AddTemplate(ctx, scheduler.Template{StationID: st.ID, Weekdays: []int{1}, Start: "09:00", End: "10:00",
+	for _, st := range []relais.Station{almaty, paris} {
+		_, err := e.svc.AddTemplate(ctx, relais.Template{StationID: st.ID, Weekdays: []int{1}, Start: "09:00", End: "10:00",
 			SlotMin: 30, Grade: 5, Language: "fr", From: "2026-03-02", To: "2026-03-02"})
 		must(t, err)
 	}
@@ -73,7 +73,7 @@ func TestEveningExportsOnAsynq(t *testing.T) {
 
 	// A change after the evening export reaches the written day at the next hourly run; a station never
 	// exported stays so outside its evening hour.
-	slots, err := e.db.Slots(ctx, scheduler.SlotFilter{StationID: almaty.ID, From: "2026-03-02", To: "2026-03-02"})
+	slots, err := e.db.Slots(ctx, relais.SlotFilter{StationID: almaty.ID, From: "2026-03-02", To: "2026-03-02"})
 	must(t, err)
 	must(t, e.db.Unassign(ctx, slots[1].ID))
 	now = now.Add(time.Hour)

@@ -80,7 +80,7 @@ type PlanSummary struct {
 
 // Planner computes publishing plans by paging through the targeted households.
 type Planner struct {
-	Store      Store
+	Store      relais.ScheduleStore
 	Lessons    relais.LessonStore
 	Households relais.HouseholdStore
 	Config     PlanConfig
@@ -277,7 +277,7 @@ func (p *Planner) airings(ctx context.Context, lessonID int64, at time.Time, fir
 			return nil, err
 		}
 		from := at.In(loc).AddDate(0, 0, -1).Format(time.DateOnly)
-		slots, err := p.Store.Slots(ctx, SlotFilter{StationID: st.ID, From: from, LessonID: lessonID})
+		slots, err := p.Store.Slots(ctx, relais.SlotFilter{StationID: st.ID, From: from, LessonID: lessonID})
 		if err != nil {
 			return nil, err
 		}

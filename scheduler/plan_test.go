@@ -21,9 +21,9 @@ import (
 func TestPlanCapacity(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
-	st := scheduler.Station{Name: "Balapan", Kind: relais.StationTV, Region: "Almaty", TimeZone: "Asia/Almaty"}
+	st := relais.Station{Name: "Balapan", Kind: relais.StationTV, Region: "Almaty", TimeZone: "Asia/Almaty"}
 	must(t, e.svc.CreateStation(ctx, &st))
-	sl, err := e.svc.AddSlot(ctx, scheduler.Slot{StationID: st.ID, Day: "2026-03-03", Start: "09:00", Duration: 30 * time.Minute})
+	sl, err := e.svc.AddSlot(ctx, relais.Slot{StationID: st.ID, Day: "2026-03-03", Start: "09:00", Duration: 30 * time.Minute})
 	must(t, err)
 	l := e.lesson(t, "Les fractions", "maths", 5, "fr", 25*time.Minute, true)
 	must(t, e.svc.Assign(ctx, sl.ID, l.ID, false))
@@ -109,11 +109,11 @@ func TestPlanCapacity(t *testing.T) {
 func TestPlanCountsARemindersPerAiring(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
-	st := scheduler.Station{Name: "Balapan", Kind: relais.StationTV, Region: "Almaty", TimeZone: "Asia/Almaty"}
+	st := relais.Station{Name: "Balapan", Kind: relais.StationTV, Region: "Almaty", TimeZone: "Asia/Almaty"}
 	must(t, e.svc.CreateStation(ctx, &st))
 	l := e.lesson(t, "Les fractions", "maths", 5, "fr", 25*time.Minute, true)
 	for _, day := range []string{"2026-03-03", "2026-03-10"} {
-		sl, err := e.svc.AddSlot(ctx, scheduler.Slot{StationID: st.ID, Day: day, Start: "09:00", Duration: 30 * time.Minute})
+		sl, err := e.svc.AddSlot(ctx, relais.Slot{StationID: st.ID, Day: day, Start: "09:00", Duration: 30 * time.Minute})
 		must(t, err)
 		must(t, e.svc.Assign(ctx, sl.ID, l.ID, true))
 	}

@@ -38,9 +38,9 @@ func newEnv(t *testing.T) env {
 	return env{db: db, svc: scheduler.New(db, db, func() time.Time { return fixedNow })}
 }
 
-func (e env) station(t *testing.T, name, zone string, kind relais.StationKind) scheduler.Station {
+func (e env) station(t *testing.T, name, zone string, kind relais.StationKind) relais.Station {
 	t.Helper()
-	st := scheduler.Station{Name: name, Kind: kind, Region: "north", TimeZone: zone, ServiceName: name + " Sabaq"}
+	st := relais.Station{Name: name, Kind: kind, Region: "north", TimeZone: zone, ServiceName: name + " Sabaq"}
 	if err := e.svc.CreateStation(context.Background(), &st); err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func must(t testing.TB, err error) {
 
 type slotView struct{ Day, Start, Instant string }
 
-func views(t *testing.T, loc *time.Location, ss []scheduler.Slot) []slotView {
+func views(t *testing.T, loc *time.Location, ss []relais.Slot) []slotView {
 	t.Helper()
 	var out []slotView
 	for _, s := range ss {
@@ -108,7 +108,7 @@ func views(t *testing.T, loc *time.Location, ss []scheduler.Slot) []slotView {
 func TestExpandAcrossDST(t *testing.T) {
 	paris, _ := time.LoadLocation("Europe/Paris")
 	almaty, _ := time.LoadLocation("Asia/Almaty")
-	tmpl := scheduler.Template{Weekdays: []int{0, 1, 5, 6}, Start: "09:00", End: "09:30", SlotMin: 30,
+	tmpl := relais.Template{Weekdays: []int{0, 1, 5, 6}, Start: "09:00", End: "09:30", SlotMin: 30,
 		From: "2026-03-27", To: "2026-03-30"}
 	tests := []struct {
 		loc  *time.Location
@@ -147,7 +147,7 @@ func TestExpandAcrossDST(t *testing.T) {
 // day the slots keep their wall-clock starts and do not overlap.
 func TestExpandNightGridOnDSTDays(t *testing.T) {
 	paris, _ := time.LoadLocation("Europe/Paris")
-	tmpl := scheduler.Template{Weekdays: []int{0}, Start: "01:00", End: "04:00", SlotMin: 60, From: "2026-03-29", To: "2026-03-29"}
+	tmpl := relais.Template{Weekdays: []int{0}, Start: "01:00", End: "04:00", SlotMin: 60, From: "2026-03-29", To: "2026-03-29"}
 	slots, skipped, err := scheduler.Expand(tmpl, paris, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -174,7 +174,7 @@ func TestOverlapIsRefused(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	st := e.station(t, "Balapan", "Asia/Almaty", relais.StationTV)
-	res, err := e.svc.AddTemplate(ctx, scheduler.Template{StationID: st.ID, Weekdays: []int{1, 2, 3, 4, 5},
+	res, err := e.svc.AddTemplate(ctx, relais.Template{StationID: st.ID, Weekdays: []int{1, 2, 3, 4, 5},
 		Start: "09:00", End: "18:00", SlotMin: 30, Grade: 5, Language: "kk", From: "2026-03-02", To: "2026-03-06"})
 	must(t, err)
 	if res.Slots != 5*18 {
@@ -182,17 +182,17 @@ func TestOverlapIsRefused(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		slot scheduler.Slot
+		slot relais.Slot
 		code string
 	}{
-		{"inside a template slot", scheduler.Slot{Day: "2026-03-03", Start: "09:15", Duration: 15 * time.Minute}, relais.ECONFLICT},
-		{"runs into the grid", scheduler.Slot{Day: "2026-03-03", Start: "08:45", Duration: 30 * time.Minute}, relais.ECONFLICT},
-		{"same start", scheduler.Slot{Day: "2026-03-03", Start: "17:30", Duration: 10 * time.Minute}, relais.ECONFLICT},
-		{"ends as the grid starts", scheduler.Slot{Day: "2026-03-03", Start: "08:30", Duration: 30 * time.Minute}, ""},
-		{"after the grid", scheduler.Slot{Day: "2026-03-03", Start: "23:30", Duration: time.Hour}, ""},
-		{"past midnight into the late slot", scheduler.Slot{Day: "2026-03-04", Start: "00:15", Duration: 15 * time.Minute}, relais.ECONFLICT},
-		{"weekend", scheduler.Slot{Day: "2026-03-07", Start: "09:00", Duration: 30 * time.Minute}, ""},
-		{"bad zone time", scheduler.Slot{Day: "2026-02-30", Start: "09:00", Duration: 30 * time.Minute}, relais.EINVALID},
+		{"inside a template slot", relais.Slot{Day: "2026-03-03", Start: "09:15", Duration: 15 * time.Minute}, relais.ECONFLICT},
+		{"runs into the grid", relais.Slot{Day: "2026-03-03", Start: "08:45", Duration: 30 * time.Minute}, relais.ECONFLICT},
+		{"same start", relais.Slot{Day: "2026-03-03", Start: "17:30", Duration: 10 * time.Minute}, relais.ECONFLICT},
+		{"ends as the grid starts", relais.Slot{Day: "2026-03-03", Start: "08:30", Duration: 30 * time.Minute}, ""},
+		{"after the grid", relais.Slot{Day: "2026-03-03", Start: "23:30", Duration: time.Hour}, ""},
+		{"past midnight into the late slot", relais.Slot{Day: "2026-03-04", Start: "00:15", Duration: 15 * time.Minute}, relais.ECONFLICT},
+		{"weekend", relais.Slot{Day: "2026-03-07", Start: "09:00", Duration: 30 * time.Minute}, ""},
+		{"bad zone time", relais.Slot{Day: "2026-02-30", Start: "09:00", Duration: 30 * time.Minute}, relais.EINVALID},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -204,12 +204,12 @@ func TestOverlapIsRefused(t *testing.T) {
 		})
 	}
 	// A second template over the first one is refused whole: no slot and no template written.
-	_, err = e.svc.AddTemplate(ctx, scheduler.Template{StationID: st.ID, Weekdays: []int{3}, Start: "17:00", End: "20:00",
+	_, err = e.svc.AddTemplate(ctx, relais.Template{StationID: st.ID, Weekdays: []int{3}, Start: "17:00", End: "20:00",
 		SlotMin: 60, From: "2026-03-02", To: "2026-03-06"})
 	if relais.ErrorCode(err) != relais.ECONFLICT {
 		t.Fatalf("overlapping template: err = %v", err)
 	}
-	all, err := e.db.Slots(ctx, scheduler.SlotFilter{StationID: st.ID})
+	all, err := e.db.Slots(ctx, relais.SlotFilter{StationID: st.ID})
 	must(t, err)
 	tmpls, err := e.db.Templates(ctx, st.ID)
 	must(t, err)
@@ -225,19 +225,19 @@ func TestExceptionCancelsADay(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	st := e.station(t, "El Arna", "Europe/Paris", relais.StationRadio)
-	must(t, errOf(e.svc.AddException(ctx, scheduler.Exception{StationID: st.ID, Day: "2026-05-01", Reason: "Fête du travail"})))
-	res, err := e.svc.AddTemplate(ctx, scheduler.Template{StationID: st.ID, Weekdays: []int{1, 2, 3, 4, 5},
+	must(t, errOf(e.svc.AddException(ctx, relais.Exception{StationID: st.ID, Day: "2026-05-01", Reason: "Fête du travail"})))
+	res, err := e.svc.AddTemplate(ctx, relais.Template{StationID: st.ID, Weekdays: []int{1, 2, 3, 4, 5},
 		Start: "09:00", End: "10:00", SlotMin: 30, From: "2026-04-27", To: "2026-05-01"})
 	must(t, err)
 	if res.Slots != 8 {
 		t.Errorf("slots = %d, want 8 (Friday 1 May is a holiday)", res.Slots)
 	}
-	removed, err := e.svc.AddException(ctx, scheduler.Exception{StationID: st.ID, Day: "2026-04-29", Reason: "strike"})
+	removed, err := e.svc.AddException(ctx, relais.Exception{StationID: st.ID, Day: "2026-04-29", Reason: "strike"})
 	must(t, err)
 	if len(removed) != 2 || removed[0].Start != "09:00" {
 		t.Errorf("removed = %+v", removed)
 	}
-	left, err := e.db.Slots(ctx, scheduler.SlotFilter{StationID: st.ID, From: "2026-04-29", To: "2026-04-29"})
+	left, err := e.db.Slots(ctx, relais.SlotFilter{StationID: st.ID, From: "2026-04-29", To: "2026-04-29"})
 	must(t, err)
 	if len(left) != 0 {
 		t.Errorf("slots left on the cancelled day: %d", len(left))
@@ -265,8 +265,8 @@ func TestApprovalWorkflow(t *testing.T) {
 	must(t, err)
 	got, err := e.db.Approval(ctx, l.ID)
 	must(t, err)
-	want := scheduler.Approval{LessonID: l.ID, State: scheduler.Rejected, Reason: "Le son sature à 12:30.", DecidedBy: "m1", UpdatedAt: fixedNow}
-	if diff := cmp.Diff(want, got); diff != "" || a.State != scheduler.Rejected {
+	want := relais.Approval{LessonID: l.ID, State: relais.Rejected, Reason: "Le son sature à 12:30.", DecidedBy: "m1", UpdatedAt: fixedNow}
+	if diff := cmp.Diff(want, got); diff != "" || a.State != relais.Rejected {
 		t.Errorf("rejection (-want +got):\n%s", diff)
 	}
 	if _, err := e.svc.Decide(ctx, staff, l.ID, true, ""); relais.ErrorCode(err) != relais.ECONFLICT {
@@ -287,10 +287,10 @@ func TestAssignByHand(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	st := e.station(t, "Balapan", "Asia/Almaty", relais.StationTV)
-	_, err := e.svc.AddTemplate(ctx, scheduler.Template{StationID: st.ID, Weekdays: []int{1}, Start: "09:00", End: "10:00",
+	_, err := e.svc.AddTemplate(ctx, relais.Template{StationID: st.ID, Weekdays: []int{1}, Start: "09:00", End: "10:00",
 		SlotMin: 30, Grade: 5, Subject: "maths", Language: "kk", From: "2026-03-02", To: "2026-03-02"})
 	must(t, err)
-	slots, err := e.db.Slots(ctx, scheduler.SlotFilter{StationID: st.ID})
+	slots, err := e.db.Slots(ctx, relais.SlotFilter{StationID: st.ID})
 	must(t, err)
 	ok := e.lesson(t, "Бөлшектер", "maths", 5, "kk", 28*time.Minute, true)
 	long := e.lesson(t, "Ұзақ", "maths", 5, "kk", 31*time.Minute, true)
@@ -319,7 +319,7 @@ func TestAssignByHand(t *testing.T) {
 			}
 		})
 	}
-	got, err := e.db.Slots(ctx, scheduler.SlotFilter{StationID: st.ID})
+	got, err := e.db.Slots(ctx, relais.SlotFilter{StationID: st.ID})
 	must(t, err)
 	if got[0].LessonID != ok.ID || got[0].Rerun || got[1].LessonID != ok.ID || !got[1].Rerun {
 		t.Errorf("slots = %+v", got)
@@ -331,7 +331,7 @@ func TestAutoFill(t *testing.T) {
 	e := newEnv(t)
 	st := e.station(t, "Balapan", "Asia/Almaty", relais.StationTV)
 	// Monday and Tuesday, grade 5 in French, any subject: four 30-minute slots a day.
-	_, err := e.svc.AddTemplate(ctx, scheduler.Template{StationID: st.ID, Weekdays: []int{1, 2}, Start: "09:00", End: "11:00",
+	_, err := e.svc.AddTemplate(ctx, relais.Template{StationID: st.ID, Weekdays: []int{1, 2}, Start: "09:00", End: "11:00",
 		SlotMin: 30, Grade: 5, Language: "fr", From: "2026-03-02", To: "2026-03-03"})
 	must(t, err)
 	var ids []int64
@@ -360,7 +360,7 @@ func TestAutoFill(t *testing.T) {
 	if diff := cmp.Diff(wantUnplaced, rep.Unplaced); diff != "" {
 		t.Errorf("unplaced (-want +got):\n%s", diff)
 	}
-	slots, err := e.db.Slots(ctx, scheduler.SlotFilter{StationID: st.ID})
+	slots, err := e.db.Slots(ctx, relais.SlotFilter{StationID: st.ID})
 	must(t, err)
 	titles := map[int64]string{}
 	for i, id := range ids {
@@ -396,10 +396,10 @@ func TestExports(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	st := e.station(t, "France 4", "Europe/Paris", relais.StationTV)
-	_, err := e.svc.AddTemplate(ctx, scheduler.Template{StationID: st.ID, Weekdays: []int{0, 6}, Start: "09:00", End: "10:00",
+	_, err := e.svc.AddTemplate(ctx, relais.Template{StationID: st.ID, Weekdays: []int{0, 6}, Start: "09:00", End: "10:00",
 		SlotMin: 30, Grade: 5, Language: "fr", From: "2026-03-28", To: "2026-03-29"})
 	must(t, err)
-	_, err = e.svc.AddSlot(ctx, scheduler.Slot{StationID: st.ID, Day: "2026-03-29", Start: "10:45", Duration: 15 * time.Minute,
+	_, err = e.svc.AddSlot(ctx, relais.Slot{StationID: st.ID, Day: "2026-03-29", Start: "10:45", Duration: 15 * time.Minute,
 		Grade: 5, Language: "fr"})
 	must(t, err)
 	e.lesson(t, "Les fractions", "maths", 5, "fr", 25*time.Minute+500*time.Millisecond, true)
@@ -471,18 +471,18 @@ func TestSubmittedQueue(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	var ids []int64
-	for i, state := range []scheduler.ApprovalState{scheduler.Submitted, scheduler.Approved, scheduler.Submitted, scheduler.Rejected, scheduler.Submitted} {
+	for i, state := range []relais.ApprovalState{relais.Submitted, relais.Approved, relais.Submitted, relais.Rejected, relais.Submitted} {
 		l := e.lesson(t, fmt.Sprintf("Leçon %d", i), "maths", 5, "fr", 20*time.Minute, false)
 		ids = append(ids, l.ID)
 		// Submitted from the last lesson to the first: the queue is in submission order, not id order.
-		must(t, e.db.SetApproval(ctx, scheduler.Approval{LessonID: l.ID, State: state, UpdatedAt: fixedNow.Add(-time.Duration(i) * time.Hour)}))
+		must(t, e.db.SetApproval(ctx, relais.Approval{LessonID: l.ID, State: state, UpdatedAt: fixedNow.Add(-time.Duration(i) * time.Hour)}))
 	}
 	got, err := e.db.Submitted(ctx, 10)
 	must(t, err)
 	var order []int64
 	for _, s := range got {
 		order = append(order, s.Lesson.ID)
-		if s.Approval.LessonID != s.Lesson.ID || s.Approval.State != scheduler.Submitted || s.Lesson.Title == "" {
+		if s.Approval.LessonID != s.Lesson.ID || s.Approval.State != relais.Submitted || s.Lesson.Title == "" {
 			t.Errorf("submission %+v", s)
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	relais "github.com/relais-edu/relais"
-	"github.com/relais-edu/relais/ingest"
 )
 
 // Lessons is what the scheduler reads of lessons.
@@ -17,13 +16,13 @@ type Lessons interface {
 
 // Service runs grids on a Store.
 type Service struct {
-	store   Store
+	store   relais.ScheduleStore
 	lessons Lessons
 	now     relais.Clock
 }
 
 // New returns a Service. now decides approval timestamps; nil means time.Now.
-func New(store Store, lessons Lessons, now relais.Clock) *Service {
+func New(store relais.ScheduleStore, lessons Lessons, now relais.Clock) *Service {
 	if now == nil {
 		now = time.Now
 	}
@@ -31,7 +30,7 @@ func New(store Store, lessons Lessons, now relais.Clock) *Service {
 }
 
 // CreateStation validates and stores a station.
-func (s *Service) CreateStation(ctx context.Context, st *Station) error {
+func (s *Service) CreateStation(ctx context.Context, st *relais.Station) error {
 	if err := st.Validate(); err != nil {
 		return err
 	}
@@ -42,14 +41,14 @@ func (s *Service) CreateStation(ctx context.Context, st *Station) error {
 // sent back unchanged (a station read, edited and sent whole) but a TV station cannot become a radio
 // one; the id is read from the path and ignored here.
 type StationPatch struct {
-	ID          *int64              `json:"id,omitempty"`
-	Name        *string             `json:"name,omitempty"`
-	Kind        *relais.StationKind `json:"kind,omitempty"`
-	Region      *string             `json:"region,omitempty"`
-	TimeZone    *string             `json:"time_zone,omitempty"`
-	ServiceName *string             `json:"service_name,omitempty"`
-	Playout     *PlayoutFormat      `json:"playout_format,omitempty"`
-	Provider    *string             `json:"provider,omitempty"`
+	ID          *int64                `json:"id,omitempty"`
+	Name        *string               `json:"name,omitempty"`
+	Kind        *relais.StationKind   `json:"kind,omitempty"`
+	Region      *string               `json:"region,omitempty"`
+	TimeZone    *string               `json:"time_zone,omitempty"`
+	ServiceName *string               `json:"service_name,omitempty"`
+	Playout     *relais.PlayoutFormat `json:"playout_format,omitempty"`
+	Provider    *string               `json:"provider,omitempty"`
 }
 
 // UpdateStation applies p to station id, validated as a new station is. Slots keep their local day and
@@ -57,7 +56,7 @@ type StationPatch struct {
 // alias such as Asia/Calcutta for Asia/Kolkata, or a station without slots). It returns the station and
 // the lessons airing on it from today on when the name families know or the region changed: their
 // reminders must be queued again.
-func (s *Service) UpdateStation(ctx context.Context, id int64, p StationPatch) (Station, []int64, error) {
+func (s *Service) UpdateStation(ctx context.Context, id int64, p StationPatch) (relais.Station, []int64, error) {
 	cur, oldLoc, err := s.station(ctx, id)
 	if err != nil {
 		return cur, nil, err
@@ -78,10 +77,10 @@ func (s *Service) UpdateStation(ctx context.Context, id int64, p StationPatch) (
 	if err := next.Validate(); err != nil {
 		return cur, nil, err
 	}
-	var check func([]Slot) error
+	var check func([]relais.Slot) error
 	if next.TimeZone != cur.TimeZone {
 		newLoc, _ := next.Location() // Validate loaded it
-		check = func(slots []Slot) error { return zoneMoves(cur, next.TimeZone, oldLoc, newLoc, slots) }
+		check = func(slots []relais.Slot) error { return zoneMoves(cur, next.TimeZone, oldLoc, newLoc, slots) }
 	}
 	if err := s.store.UpdateStation(ctx, next, check); err != nil {
 		return cur, nil, err
@@ -90,7 +89,7 @@ func (s *Service) UpdateStation(ctx context.Context, id int64, p StationPatch) (
 		return next, nil, nil
 	}
 	loc, _ := next.Location()
-	coming, err := s.store.Slots(ctx, SlotFilter{StationID: id, From: s.now().In(loc).Format(time.DateOnly)})
+	coming, err := s.store.Slots(ctx, relais.SlotFilter{StationID: id, From: s.now().In(loc).Format(time.DateOnly)})
 	if err != nil {
 		return next, nil, err
 	}
@@ -104,8 +103,8 @@ func (s *Service) UpdateStation(ctx context.Context, id int64, p StationPatch) (
 }
 
 // zoneMoves refuses a new zone for st when one of its slots would air at another instant there.
-func zoneMoves(st Station, zone string, oldLoc, newLoc *time.Location, slots []Slot) error {
-	var moved []Slot
+func zoneMoves(st relais.Station, zone string, oldLoc, newLoc *time.Location, slots []relais.Slot) error {
+	var moved []relais.Slot
 	for _, sl := range slots {
 		a, _, errA := sl.Interval(oldLoc)
 		b, _, errB := sl.Interval(newLoc)
@@ -129,8 +128,8 @@ func (s *Service) DeleteStation(ctx context.Context, id int64) (int, error) {
 		return 0, err
 	}
 	today := s.now().In(loc).Format(time.DateOnly)
-	return s.store.DeleteStation(ctx, id, func(slots []Slot) error {
-		var coming []Slot
+	return s.store.DeleteStation(ctx, id, func(slots []relais.Slot) error {
+		var coming []relais.Slot
 		for _, sl := range slots {
 			if sl.LessonID != 0 && sl.Day >= today {
 				coming = append(coming, sl)
@@ -146,13 +145,13 @@ func (s *Service) DeleteStation(ctx context.Context, id int64) (int, error) {
 
 // TemplateResult is what adding a template made.
 type TemplateResult struct {
-	Template Template `json:"template"`
-	Slots    int      `json:"slots"`
-	Skipped  []string `json:"skipped,omitempty"` // starts that do not exist on their day (DST gap)
+	Template relais.Template `json:"template"`
+	Slots    int             `json:"slots"`
+	Skipped  []string        `json:"skipped,omitempty"` // starts that do not exist on their day (DST gap)
 }
 
 // AddTemplate stores a weekly template and its slots, refusing any overlap with the station's grid.
-func (s *Service) AddTemplate(ctx context.Context, t Template) (TemplateResult, error) {
+func (s *Service) AddTemplate(ctx context.Context, t relais.Template) (TemplateResult, error) {
 	st, loc, err := s.station(ctx, t.StationID)
 	if err != nil {
 		return TemplateResult{}, err
@@ -176,7 +175,7 @@ func (s *Service) AddTemplate(ctx context.Context, t Template) (TemplateResult, 
 }
 
 // AddSlot stores a one-off slot, refusing any overlap.
-func (s *Service) AddSlot(ctx context.Context, sl Slot) (Slot, error) {
+func (s *Service) AddSlot(ctx context.Context, sl relais.Slot) (relais.Slot, error) {
 	_, loc, err := s.station(ctx, sl.StationID)
 	if err != nil {
 		return sl, err
@@ -191,7 +190,7 @@ func (s *Service) AddSlot(ctx context.Context, sl Slot) (Slot, error) {
 		return sl, err
 	}
 	sl.TemplateID, sl.LessonID = 0, 0
-	add := []Slot{sl}
+	add := []relais.Slot{sl}
 	if err := s.store.AddSlots(ctx, sl.StationID, nil, add, NoOverlap(loc, add)); err != nil {
 		return sl, err
 	}
@@ -199,52 +198,52 @@ func (s *Service) AddSlot(ctx context.Context, sl Slot) (Slot, error) {
 }
 
 // AddException cancels a day and returns the slots removed (their lessons are no longer scheduled).
-func (s *Service) AddException(ctx context.Context, e Exception) ([]Slot, error) {
+func (s *Service) AddException(ctx context.Context, e relais.Exception) ([]relais.Slot, error) {
 	if _, _, err := s.station(ctx, e.StationID); err != nil {
 		return nil, err
 	}
-	if _, err := parseDay(e.Day); err != nil {
+	if _, err := relais.ParseDay(e.Day); err != nil {
 		return nil, err
 	}
 	return s.store.AddException(ctx, e)
 }
 
 // Submit puts a lesson forward for broadcast; only its teacher (or staff) may.
-func (s *Service) Submit(ctx context.Context, u relais.User, lessonID int64) (Approval, error) {
+func (s *Service) Submit(ctx context.Context, u relais.User, lessonID int64) (relais.Approval, error) {
 	l, err := s.lessons.Lesson(ctx, lessonID)
 	if err != nil {
-		return Approval{}, err
+		return relais.Approval{}, err
 	}
 	if !u.CanSeeAllLessons() && l.TeacherID != u.ID {
-		return Approval{}, relais.Errorf(relais.ENOTFOUND, "Lesson %d not found.", lessonID)
+		return relais.Approval{}, relais.Errorf(relais.ENOTFOUND, "Lesson %d not found.", lessonID)
 	}
-	if prev, err := s.store.Approval(ctx, lessonID); err == nil && prev.State == Approved {
+	if prev, err := s.store.Approval(ctx, lessonID); err == nil && prev.State == relais.Approved {
 		return prev, relais.Errorf(relais.ECONFLICT, "Lesson %d is already approved.", lessonID)
 	}
-	a := Approval{LessonID: lessonID, State: Submitted, UpdatedAt: s.now().UTC()}
+	a := relais.Approval{LessonID: lessonID, State: relais.Submitted, UpdatedAt: s.now().UTC()}
 	return a, s.store.SetApproval(ctx, a)
 }
 
 // Decide approves or rejects a submitted lesson; a rejection needs a reason for the teacher.
-func (s *Service) Decide(ctx context.Context, u relais.User, lessonID int64, approve bool, reason string) (Approval, error) {
+func (s *Service) Decide(ctx context.Context, u relais.User, lessonID int64, approve bool, reason string) (relais.Approval, error) {
 	if !u.CanSeeAllLessons() {
-		return Approval{}, relais.Errorf(relais.EFORBIDDEN, "Only the media unit approves lessons.")
+		return relais.Approval{}, relais.Errorf(relais.EFORBIDDEN, "Only the media unit approves lessons.")
 	}
 	prev, err := s.store.Approval(ctx, lessonID)
 	if relais.ErrorCode(err) == relais.ENOTFOUND {
-		return Approval{}, relais.Errorf(relais.ECONFLICT, "Lesson %d has not been submitted.", lessonID)
+		return relais.Approval{}, relais.Errorf(relais.ECONFLICT, "Lesson %d has not been submitted.", lessonID)
 	} else if err != nil {
-		return Approval{}, err
+		return relais.Approval{}, err
 	}
-	if prev.State != Submitted {
+	if prev.State != relais.Submitted {
 		return prev, relais.Errorf(relais.ECONFLICT, "Lesson %d is %s, not submitted.", lessonID, prev.State)
 	}
-	a := Approval{LessonID: lessonID, State: Approved, DecidedBy: u.ID, UpdatedAt: s.now().UTC()}
+	a := relais.Approval{LessonID: lessonID, State: relais.Approved, DecidedBy: u.ID, UpdatedAt: s.now().UTC()}
 	if !approve {
 		if reason == "" {
 			return prev, relais.Errorf(relais.EINVALID, "Say why the lesson is rejected.")
 		}
-		a.State, a.Reason = Rejected, reason
+		a.State, a.Reason = relais.Rejected, reason
 	}
 	return a, s.store.SetApproval(ctx, a)
 }
@@ -260,7 +259,7 @@ func (s *Service) Assign(ctx context.Context, slotID, lessonID int64, rerun bool
 		return relais.Errorf(relais.ECONFLICT, "Slot %d already airs lesson %d.", slotID, sl.LessonID)
 	}
 	a, err := s.store.Approval(ctx, lessonID)
-	if err != nil || a.State != Approved {
+	if err != nil || a.State != relais.Approved {
 		return relais.Errorf(relais.ECONFLICT, "Lesson %d is not approved for broadcast.", lessonID)
 	}
 	l, err := s.lessons.Lesson(ctx, lessonID)
@@ -280,11 +279,11 @@ func (s *Service) Assign(ctx context.Context, slotID, lessonID int64, rerun bool
 	if aired[lessonID] && !rerun {
 		return relais.Errorf(relais.ECONFLICT, "Lesson %d is already scheduled; assign it as a re-run to air it again.", lessonID)
 	}
-	return s.store.Assign(ctx, []Assignment{{SlotID: slotID, LessonID: lessonID, Rerun: aired[lessonID]}})
+	return s.store.Assign(ctx, []relais.Assignment{{SlotID: slotID, LessonID: lessonID, Rerun: aired[lessonID]}})
 }
 
 // mismatch says why l cannot air in sl, or returns nil.
-func mismatch(sl Slot, l relais.Lesson) error {
+func mismatch(sl relais.Slot, l relais.Lesson) error {
 	switch {
 	case sl.Grade != 0 && sl.Grade != l.Grade:
 		return relais.Errorf(relais.EINVALID, "Lesson %d does not fit slot %d: grade %d, slot is for grade %d.", l.ID, sl.ID, l.Grade, sl.Grade)
@@ -293,13 +292,13 @@ func mismatch(sl Slot, l relais.Lesson) error {
 	case sl.Language != "" && sl.Language != l.Language:
 		return relais.Errorf(relais.EINVALID, "Lesson %d does not fit slot %d: language %s, slot is in %s.", l.ID, sl.ID, l.Language, sl.Language)
 	}
-	if _, err := ingest.FitSlot(time.Duration(l.DurationMS)*time.Millisecond, sl.Duration); err != nil {
+	if _, err := relais.FitSlot(time.Duration(l.DurationMS)*time.Millisecond, sl.Duration); err != nil {
 		return relais.Errorf(relais.EINVALID, "Lesson %d does not fit slot %d: %s", l.ID, sl.ID, err) // err ends with "."
 	}
 	return nil
 }
 
-func (s *Service) station(ctx context.Context, id int64) (Station, *time.Location, error) {
+func (s *Service) station(ctx context.Context, id int64) (relais.Station, *time.Location, error) {
 	st, err := s.store.Station(ctx, id)
 	if err != nil {
 		return st, nil, err

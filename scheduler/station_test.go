@@ -23,10 +23,10 @@ func TestUpdateStation(t *testing.T) {
 	e.station(t, "Qazaqstan", "Asia/Almaty", relais.StationTV)
 
 	got, remind, err := e.svc.UpdateStation(ctx, st.ID, scheduler.StationPatch{Name: ptr("Balapan TV"),
-		Provider: ptr("Kazteleradio"), Playout: ptr(scheduler.FormatM3U), ID: ptr(int64(99)), Kind: ptr(relais.StationTV)})
+		Provider: ptr("Kazteleradio"), Playout: ptr(relais.FormatM3U), ID: ptr(int64(99)), Kind: ptr(relais.StationTV)})
 	must(t, err)
 	want := st
-	want.Name, want.Provider, want.Playout = "Balapan TV", "Kazteleradio", scheduler.FormatM3U
+	want.Name, want.Provider, want.Playout = "Balapan TV", "Kazteleradio", relais.FormatM3U
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("updated station (-want +got):\n%s", diff)
 	}
@@ -47,7 +47,7 @@ func TestUpdateStation(t *testing.T) {
 	}{
 		{"bad zone", scheduler.StationPatch{TimeZone: ptr("Nowhere/City")}, relais.EINVALID, `"Nowhere/City"`},
 		{"empty name", scheduler.StationPatch{Name: ptr("")}, relais.EINVALID, "needs a name"},
-		{"bad playout", scheduler.StationPatch{Playout: ptr(scheduler.PlayoutFormat("xspf"))}, relais.EINVALID, `"xspf"`},
+		{"bad playout", scheduler.StationPatch{Playout: ptr(relais.PlayoutFormat("xspf"))}, relais.EINVALID, `"xspf"`},
 		{"kind", scheduler.StationPatch{Kind: ptr(relais.StationRadio)}, relais.EINVALID, "cannot become radio"},
 		{"taken name", scheduler.StationPatch{Name: ptr("Qazaqstan")}, relais.ECONFLICT, `already called "Qazaqstan"`},
 	}
@@ -72,7 +72,7 @@ func TestUpdateStation(t *testing.T) {
 	if got.TimeZone != "Asia/Aqtobe" {
 		t.Errorf("zone = %q", got.TimeZone)
 	}
-	_, err = e.svc.AddSlot(ctx, scheduler.Slot{StationID: st.ID, Day: "2026-03-23", Start: "10:00", Duration: 30 * time.Minute})
+	_, err = e.svc.AddSlot(ctx, relais.Slot{StationID: st.ID, Day: "2026-03-23", Start: "10:00", Duration: 30 * time.Minute})
 	must(t, err)
 	_, _, err = e.svc.UpdateStation(ctx, st.ID, scheduler.StationPatch{TimeZone: ptr("Europe/Paris"), Region: ptr("south")})
 	if relais.ErrorCode(err) != relais.ECONFLICT || !strings.Contains(relais.ErrorMessage(err), "1 of its slots would air at another time (the first: 2026-03-23 10:00)") {
@@ -84,7 +84,7 @@ func TestUpdateStation(t *testing.T) {
 
 	// A zone alias keeps every instant, so it is allowed even with slots.
 	in := e.station(t, "DD National", "Asia/Kolkata", relais.StationTV)
-	_, err = e.svc.AddSlot(ctx, scheduler.Slot{StationID: in.ID, Day: "2026-03-23", Start: "10:00", Duration: 30 * time.Minute})
+	_, err = e.svc.AddSlot(ctx, relais.Slot{StationID: in.ID, Day: "2026-03-23", Start: "10:00", Duration: 30 * time.Minute})
 	must(t, err)
 	if got, _, err := e.svc.UpdateStation(ctx, in.ID, scheduler.StationPatch{TimeZone: ptr("Asia/Calcutta")}); err != nil || got.TimeZone != "Asia/Calcutta" {
 		t.Errorf("alias zone = %+v, %v", got, err)
@@ -97,13 +97,13 @@ func TestUpdateStationRemindsComingLessons(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	st := e.station(t, "Balapan", "Asia/Almaty", relais.StationTV)
-	past, err := e.svc.AddSlot(ctx, scheduler.Slot{StationID: st.ID, Day: "2026-03-16", Start: "10:00", Duration: 30 * time.Minute})
+	past, err := e.svc.AddSlot(ctx, relais.Slot{StationID: st.ID, Day: "2026-03-16", Start: "10:00", Duration: 30 * time.Minute})
 	must(t, err)
-	coming, err := e.svc.AddSlot(ctx, scheduler.Slot{StationID: st.ID, Day: "2026-03-25", Start: "10:00", Duration: 30 * time.Minute})
+	coming, err := e.svc.AddSlot(ctx, relais.Slot{StationID: st.ID, Day: "2026-03-25", Start: "10:00", Duration: 30 * time.Minute})
 	must(t, err)
 	old := e.lesson(t, "Old", "maths", 5, "kk", 20*time.Minute, true)
 	next := e.lesson(t, "Next", "maths", 5, "kk", 20*time.Minute, true)
-	must(t, e.db.Assign(ctx, []scheduler.Assignment{{SlotID: past.ID, LessonID: old.ID}, {SlotID: coming.ID, LessonID: next.ID}}))
+	must(t, e.db.Assign(ctx, []relais.Assignment{{SlotID: past.ID, LessonID: old.ID}, {SlotID: coming.ID, LessonID: next.ID}}))
 
 	_, remind, err := e.svc.UpdateStation(ctx, st.ID, scheduler.StationPatch{ServiceName: ptr("Balapan TV")})
 	must(t, err)
@@ -126,13 +126,13 @@ func TestDeleteStation(t *testing.T) {
 	st := e.station(t, "Balapan", "Asia/Almaty", relais.StationTV)
 	other := e.station(t, "Qazaqstan", "Asia/Almaty", relais.StationTV)
 	for _, id := range []int64{st.ID, other.ID} {
-		_, err := e.svc.AddTemplate(ctx, scheduler.Template{StationID: id, Weekdays: []int{1, 2, 3, 4, 5}, Start: "09:00",
+		_, err := e.svc.AddTemplate(ctx, relais.Template{StationID: id, Weekdays: []int{1, 2, 3, 4, 5}, Start: "09:00",
 			End: "10:00", SlotMin: 30, From: "2026-03-16", To: "2026-03-27"})
 		must(t, err)
-		_, err = e.svc.AddException(ctx, scheduler.Exception{StationID: id, Day: "2026-03-23", Reason: "Nauryz"})
+		_, err = e.svc.AddException(ctx, relais.Exception{StationID: id, Day: "2026-03-23", Reason: "Nauryz"})
 		must(t, err)
 	}
-	slots, err := e.db.Slots(ctx, scheduler.SlotFilter{StationID: st.ID})
+	slots, err := e.db.Slots(ctx, relais.SlotFilter{StationID: st.ID})
 	must(t, err)
 	if len(slots) != 18 {
 		t.Fatalf("%d slots, want 18", len(slots))
@@ -145,7 +145,7 @@ func TestDeleteStation(t *testing.T) {
 			byDay[sl.Day+" "+sl.Start] = sl.ID
 		}
 	}
-	must(t, e.db.Assign(ctx, []scheduler.Assignment{{SlotID: byDay["2026-03-16 09:00"], LessonID: l.ID},
+	must(t, e.db.Assign(ctx, []relais.Assignment{{SlotID: byDay["2026-03-16 09:00"], LessonID: l.ID},
 		{SlotID: byDay["2026-03-20 09:30"], LessonID: l.ID, Rerun: true}, {SlotID: byDay["2026-03-25 09:00"], LessonID: l.ID, Rerun: true}}))
 
 	_, err = e.svc.DeleteStation(ctx, st.ID)
@@ -153,7 +153,7 @@ func TestDeleteStation(t *testing.T) {
 	if relais.ErrorCode(err) != relais.ECONFLICT || !strings.Contains(relais.ErrorMessage(err), wantMsg) {
 		t.Errorf("delete with coming lessons: %v", err)
 	}
-	if after, _ := e.db.Slots(ctx, scheduler.SlotFilter{StationID: st.ID}); len(after) != 18 {
+	if after, _ := e.db.Slots(ctx, relais.SlotFilter{StationID: st.ID}); len(after) != 18 {
 		t.Errorf("a refused deletion left %d slots", len(after))
 	}
 
@@ -169,13 +169,13 @@ func TestDeleteStation(t *testing.T) {
 	}
 	tpl, _ := e.db.Templates(ctx, st.ID)
 	exc, _ := e.db.Exceptions(ctx, st.ID)
-	left, _ := e.db.Slots(ctx, scheduler.SlotFilter{StationID: st.ID})
+	left, _ := e.db.Slots(ctx, relais.SlotFilter{StationID: st.ID})
 	if len(tpl)+len(exc)+len(left) != 0 {
 		t.Errorf("left behind: %d templates, %d exceptions, %d slots", len(tpl), len(exc), len(left))
 	}
 	tpl, _ = e.db.Templates(ctx, other.ID)
 	exc, _ = e.db.Exceptions(ctx, other.ID)
-	left, _ = e.db.Slots(ctx, scheduler.SlotFilter{StationID: other.ID})
+	left, _ = e.db.Slots(ctx, relais.SlotFilter{StationID: other.ID})
 	if len(tpl) != 1 || len(exc) != 1 || len(left) != 18 {
 		t.Errorf("the other station lost its grid: %d templates, %d exceptions, %d slots", len(tpl), len(exc), len(left))
 	}

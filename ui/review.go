@@ -23,7 +23,7 @@ import (
 
 // approvalView is a lesson's broadcast approval on its page.
 type approvalView struct {
-	State     scheduler.ApprovalState // "" when never submitted
+	State     relais.ApprovalState // "" when never submitted
 	Text      string
 	Reason    string
 	When      string
@@ -33,7 +33,7 @@ type approvalView struct {
 // lessonApproval reads a lesson's approval through the API and says whether the user may submit it:
 // a ready or published lesson not yet submitted, or rejected and submitted again.
 func (h *Handler) lessonApproval(ctx context.Context, c *reqCtx, l api.Lesson) (approvalView, error) {
-	var a scheduler.Approval
+	var a relais.Approval
 	err := h.callAPIJSON(ctx, c, http.MethodGet, fmt.Sprintf("/api/v1/lessons/%d/approval", l.ID), nil, &a)
 	if err != nil && relais.ErrorCode(err) != relais.ENOTFOUND {
 		return approvalView{}, err
@@ -43,7 +43,7 @@ func (h *Handler) lessonApproval(ctx context.Context, c *reqCtx, l api.Lesson) (
 		v.Text, v.When = c.t("ap_"+string(a.State)), a.UpdatedAt.UTC().Format("2006-01-02 15:04 UTC")
 	}
 	airable := l.Status == relais.LessonReady || l.Status == relais.LessonPublished
-	v.CanSubmit = airable && (v.State == "" || v.State == scheduler.Rejected) &&
+	v.CanSubmit = airable && (v.State == "" || v.State == relais.Rejected) &&
 		(l.TeacherID == c.user.ID || c.user.CanSeeAllLessons())
 	return v, nil
 }
@@ -80,9 +80,9 @@ func (h *Handler) review(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	notice := ""
 	if id, err := strconv.ParseInt(q.Get("lesson"), 10, 64); err == nil {
 		switch q.Get("decided") {
-		case string(scheduler.Approved):
+		case string(relais.Approved):
 			notice = fmt.Sprintf(c.t("review_approved_ok"), id)
-		case string(scheduler.Rejected):
+		case string(relais.Rejected):
 			notice = fmt.Sprintf(c.t("review_rejected_ok"), id)
 		}
 	}
@@ -111,10 +111,7 @@ const maxReview = 500
 
 // submittedLessons lists the lessons waiting for a decision, the longest waiting first.
 func (h *Handler) submittedLessons(ctx context.Context, c *reqCtx) ([]reviewRow, error) {
-	gs, err := h.grids()
-	if err != nil {
-		return nil, err
-	}
+	gs := h.store
 	subs, err := gs.Submitted(ctx, maxReview)
 	if err != nil {
 		return nil, err
@@ -130,23 +127,23 @@ func (h *Handler) submittedLessons(ctx context.Context, c *reqCtx) ([]reviewRow,
 }
 
 func (h *Handler) approveLesson(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	h.decide(w, r, c, scheduler.Approved)
+	h.decide(w, r, c, relais.Approved)
 }
 
 func (h *Handler) rejectLesson(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	h.decide(w, r, c, scheduler.Rejected)
+	h.decide(w, r, c, relais.Rejected)
 }
 
 // decide approves or rejects a submitted lesson through the API; a refusal (a rejection without a
 // reason, a lesson not submitted) is shown on the review page.
-func (h *Handler) decide(w http.ResponseWriter, r *http.Request, c *reqCtx, state scheduler.ApprovalState) {
+func (h *Handler) decide(w http.ResponseWriter, r *http.Request, c *reqCtx, state relais.ApprovalState) {
 	id, err := pathNumber(r, c, "kind_lesson")
 	if err != nil {
 		h.fail(w, r, c, err)
 		return
 	}
 	path, in := fmt.Sprintf("/api/v1/lessons/%d/approve", id), any(nil)
-	if state == scheduler.Rejected {
+	if state == relais.Rejected {
 		path, in = fmt.Sprintf("/api/v1/lessons/%d/reject", id), map[string]string{"reason": strings.TrimSpace(r.PostFormValue("reason"))}
 	}
 	if err := h.callAPIJSON(r.Context(), c, http.MethodPost, path, in, nil); err != nil {

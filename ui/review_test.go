@@ -79,7 +79,7 @@ func TestReview(t *testing.T) {
 		t.Fatalf("approve: %d %q", status, loc)
 	}
 	a, err := f.store.Approval(ctx, 1)
-	if err != nil || a.State != scheduler.Approved || a.DecidedBy != "m" || a.Reason != "" {
+	if err != nil || a.State != relais.Approved || a.DecidedBy != "m" || a.Reason != "" {
 		t.Errorf("approval stored: %+v %v", a, err)
 	}
 	_, body = teacher.get("/ui/lessons/1")

@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"mime"
 	"net/http"
@@ -23,15 +22,6 @@ import (
 	"github.com/relais-edu/relais/locale"
 	"github.com/relais-edu/relais/scheduler"
 )
-
-// grids returns the store's broadcast grids.
-func (h *Handler) grids() (scheduler.Store, error) {
-	gs, ok := h.store.(scheduler.Store)
-	if !ok {
-		return nil, errors.New("the store keeps no broadcast grids")
-	}
-	return gs, nil
-}
 
 // callAPIJSON sends in (nil: no body) to the API as JSON and decodes its answer into out (nil: not read).
 // The API's refusal comes back as an application error with its message.
@@ -145,8 +135,8 @@ func (h *Handler) relayFile(w http.ResponseWriter, r *http.Request, c *reqCtx, a
 
 // stationsData is the stations page.
 type stationsData struct {
-	Stations []scheduler.Station
-	Form     scheduler.Station // the add-station form's values
+	Stations []relais.Station
+	Form     relais.Station // the add-station form's values
 	Zones    []string
 	Notice   string // what the last change did
 }
@@ -156,16 +146,13 @@ var commonZones = []string{"Europe/Paris", "Asia/Almaty", "Asia/Aqtobe", "Asia/O
 	"America/Port-au-Prince", "Indian/Reunion", "UTC"}
 
 func (h *Handler) stations(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	h.showStations(w, r, c, http.StatusOK, "", scheduler.Station{Kind: relais.StationTV, Playout: scheduler.FormatFFplayout})
+	h.showStations(w, r, c, http.StatusOK, "", relais.Station{Kind: relais.StationTV, Playout: relais.FormatFFplayout})
 }
 
-func (h *Handler) showStations(w http.ResponseWriter, r *http.Request, c *reqCtx, status int, msg string, form scheduler.Station) {
-	gs, err := h.grids()
-	if err != nil {
-		h.fail(w, r, c, err)
-		return
-	}
+func (h *Handler) showStations(w http.ResponseWriter, r *http.Request, c *reqCtx, status int, msg string, form relais.Station) {
+	gs := h.store
 	d := stationsData{Form: form, Zones: commonZones}
+	var err error
 	q := r.URL.Query()
 	if q.Has("saved") {
 		d.Notice = c.t("station_saved")
@@ -185,13 +172,13 @@ func (h *Handler) showStations(w http.ResponseWriter, r *http.Request, c *reqCtx
 
 // createStation adds a station through the API and opens its (empty) grid.
 func (h *Handler) createStation(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	in := scheduler.Station{
+	in := relais.Station{
 		Name: strings.TrimSpace(r.PostFormValue("name")), Kind: relais.StationKind(r.PostFormValue("kind")),
 		Region: strings.TrimSpace(r.PostFormValue("region")), TimeZone: strings.TrimSpace(r.PostFormValue("time_zone")),
-		ServiceName: strings.TrimSpace(r.PostFormValue("service_name")), Playout: scheduler.PlayoutFormat(r.PostFormValue("playout_format")),
+		ServiceName: strings.TrimSpace(r.PostFormValue("service_name")), Playout: relais.PlayoutFormat(r.PostFormValue("playout_format")),
 		Provider: strings.TrimSpace(r.PostFormValue("provider")),
 	}
-	var out scheduler.Station
+	var out relais.Station
 	if err := h.callAPIJSON(r.Context(), c, http.MethodPost, "/api/v1/stations", in, &out); err != nil {
 		if relais.ErrorCode(err) == relais.EINTERNAL {
 			h.fail(w, r, c, err)
@@ -205,8 +192,8 @@ func (h *Handler) createStation(w http.ResponseWriter, r *http.Request, c *reqCt
 
 // stationFormData is the page editing a station.
 type stationFormData struct {
-	Station scheduler.Station // as stored: the heading and the fixed kind
-	Form    scheduler.Station // the form's values
+	Station relais.Station // as stored: the heading and the fixed kind
+	Form    relais.Station // the form's values
 	Zones   []string
 }
 
@@ -229,7 +216,7 @@ func (h *Handler) updateStation(w http.ResponseWriter, r *http.Request, c *reqCt
 		return
 	}
 	field := func(name string) *string { v := strings.TrimSpace(r.PostFormValue(name)); return &v }
-	playout := scheduler.PlayoutFormat(r.PostFormValue("playout_format"))
+	playout := relais.PlayoutFormat(r.PostFormValue("playout_format"))
 	p := scheduler.StationPatch{Name: field("name"), Region: field("region"), TimeZone: field("time_zone"),
 		ServiceName: field("service_name"), Playout: &playout, Provider: field("provider")}
 	path := fmt.Sprintf("/api/v1/stations/%d", st.ID)
@@ -238,7 +225,7 @@ func (h *Handler) updateStation(w http.ResponseWriter, r *http.Request, c *reqCt
 			h.fail(w, r, c, err)
 			return
 		}
-		form := scheduler.Station{ID: st.ID, Kind: st.Kind, Name: *p.Name, Region: *p.Region, TimeZone: *p.TimeZone,
+		form := relais.Station{ID: st.ID, Kind: st.Kind, Name: *p.Name, Region: *p.Region, TimeZone: *p.TimeZone,
 			ServiceName: *p.ServiceName, Playout: playout, Provider: *p.Provider}
 		h.render(w, r, c, statuses[relais.ErrorCode(err)], "ui_station_edit", "station_edit_title",
 			pageError{msg: locale.Message(err, c.lang), data: stationFormData{Station: st, Form: form, Zones: commonZones}})
@@ -249,7 +236,7 @@ func (h *Handler) updateStation(w http.ResponseWriter, r *http.Request, c *reqCt
 
 // stationDeleteData is the page confirming a station's deletion.
 type stationDeleteData struct {
-	Station  scheduler.Station
+	Station  relais.Station
 	Question string // "Delete station X? N slots will be removed."
 }
 
@@ -264,12 +251,8 @@ func (h *Handler) showDeleteStation(w http.ResponseWriter, r *http.Request, c *r
 		h.fail(w, r, c, err)
 		return
 	}
-	gs, err := h.grids()
-	if err != nil {
-		h.fail(w, r, c, err)
-		return
-	}
-	slots, err := gs.Slots(r.Context(), scheduler.SlotFilter{StationID: st.ID})
+	gs := h.store
+	slots, err := gs.Slots(r.Context(), relais.SlotFilter{StationID: st.ID})
 	if err != nil {
 		h.fail(w, r, c, err)
 		return
@@ -304,25 +287,21 @@ func (h *Handler) deleteStation(w http.ResponseWriter, r *http.Request, c *reqCt
 }
 
 // pathStation reads the station named by the route's {id}.
-func (h *Handler) pathStation(r *http.Request, c *reqCtx) (scheduler.Station, error) {
+func (h *Handler) pathStation(r *http.Request, c *reqCtx) (relais.Station, error) {
 	id, err := pathNumber(r, c, "grid_station")
 	if err != nil {
-		return scheduler.Station{}, err
+		return relais.Station{}, err
 	}
-	gs, err := h.grids()
-	if err != nil {
-		return scheduler.Station{}, err
-	}
-	return gs.Station(r.Context(), id)
+	return h.store.Station(r.Context(), id)
 }
 
 // gridData is a station's week: days as columns, start times as rows, in the station's zone.
 type gridData struct {
-	Stations   []scheduler.Station
-	Station    scheduler.Station // zero when there is no station yet
-	Zone       string            // the zone and its offset at the start of the week
-	ZoneChange bool              // the offset changes during the week (daylight saving)
-	Week       string            // Monday, YYYY-MM-DD
+	Stations   []relais.Station
+	Station    relais.Station // zero when there is no station yet
+	Zone       string         // the zone and its offset at the start of the week
+	ZoneChange bool           // the offset changes during the week (daylight saving)
+	Week       string         // Monday, YYYY-MM-DD
 	Sunday     string
 	Prev, Next string // the neighbouring weeks' Mondays
 	Days       []gridDay
@@ -451,10 +430,8 @@ func utcOffset(t time.Time) string { return "UTC" + t.Format("-07:00") }
 
 func (h *Handler) gridData(ctx context.Context, c *reqCtx, station, week string) (gridData, error) {
 	d := gridData{Languages: relais.Languages, TplForm: map[string]string{}, SlotForm: map[string]string{}}
-	gs, err := h.grids()
-	if err != nil {
-		return d, err
-	}
+	gs := h.store
+	var err error
 	if d.Stations, err = gs.Stations(ctx); err != nil {
 		return d, err
 	}
@@ -467,7 +444,7 @@ func (h *Handler) gridData(ctx context.Context, c *reqCtx, station, week string)
 	d.Station = d.Stations[0]
 	if station != "" {
 		id, _ := strconv.ParseInt(station, 10, 64)
-		i := slices.IndexFunc(d.Stations, func(s scheduler.Station) bool { return s.ID == id })
+		i := slices.IndexFunc(d.Stations, func(s relais.Station) bool { return s.ID == id })
 		if i < 0 {
 			return d, relais.Errorf(relais.ENOTFOUND, "Station %q not found.", station)
 		}
@@ -517,7 +494,7 @@ func (h *Handler) gridData(ctx context.Context, c *reqCtx, station, week string)
 		d.Days = append(d.Days, gd)
 	}
 
-	slots, err := gs.Slots(ctx, scheduler.SlotFilter{StationID: d.Station.ID, From: d.Week, To: d.Sunday})
+	slots, err := gs.Slots(ctx, relais.SlotFilter{StationID: d.Station.ID, From: d.Week, To: d.Sunday})
 	if err != nil {
 		return d, err
 	}
@@ -552,8 +529,8 @@ func (h *Handler) gridData(ctx context.Context, c *reqCtx, station, week string)
 // slotViews describes the week's slots: each assignment with its conflicts (overrun, mismatch, not
 // approved or not ready, no rendition for the station, overlap), each empty slot with the approved
 // lessons it may take.
-func (h *Handler) slotViews(ctx context.Context, c *reqCtx, gs scheduler.Store, st scheduler.Station, loc *time.Location,
-	slots []scheduler.Slot) ([]*slotView, error) {
+func (h *Handler) slotViews(ctx context.Context, c *reqCtx, gs relais.ScheduleStore, st relais.Station, loc *time.Location,
+	slots []relais.Slot) ([]*slotView, error) {
 	approved, err := gs.ApprovedLessons(ctx)
 	if err != nil {
 		return nil, err
@@ -655,7 +632,7 @@ func (h *Handler) slotViews(ctx context.Context, c *reqCtx, gs scheduler.Store, 
 }
 
 // slotMismatch says why lesson l does not match slot sl's grade, subject or language, or "".
-func slotMismatch(c *reqCtx, sl scheduler.Slot, l relais.Lesson) string {
+func slotMismatch(c *reqCtx, sl relais.Slot, l relais.Lesson) string {
 	switch {
 	case sl.Grade != 0 && sl.Grade != l.Grade:
 		return fmt.Sprintf(c.t("grid_p_grade"), l.Grade, sl.Grade)
@@ -669,7 +646,7 @@ func slotMismatch(c *reqCtx, sl scheduler.Slot, l relais.Lesson) string {
 
 // lessonOptions lists the approved lessons matching an empty slot: the ones not yet scheduled first, then
 // re-runs; a lesson longer than the slot is shown but cannot be picked.
-func lessonOptions(c *reqCtx, sl scheduler.Slot, approved []relais.Lesson, aired map[int64]bool) []slotOption {
+func lessonOptions(c *reqCtx, sl relais.Slot, approved []relais.Lesson, aired map[int64]bool) []slotOption {
 	var fresh, again []slotOption
 	for _, l := range approved {
 		if (sl.Grade != 0 && sl.Grade != l.Grade) || (sl.Subject != "" && sl.Subject != l.Subject) ||
@@ -779,19 +756,15 @@ func (h *Handler) unassignSlot(w http.ResponseWriter, r *http.Request, c *reqCtx
 	http.Redirect(w, r, gridURL(sl.StationID, week, nil, fmt.Sprintf("slot-%d", sl.ID)), http.StatusSeeOther)
 }
 
-func slotPrefix(sl scheduler.Slot) string { return sl.Day + " " + sl.Start + ": " }
+func slotPrefix(sl relais.Slot) string { return sl.Day + " " + sl.Start + ": " }
 
 // formSlot reads the route's slot; on failure it has answered.
-func (h *Handler) formSlot(w http.ResponseWriter, r *http.Request, c *reqCtx) (scheduler.Slot, bool) {
-	gs, err := h.grids()
-	if err != nil {
-		h.fail(w, r, c, err)
-		return scheduler.Slot{}, false
-	}
+func (h *Handler) formSlot(w http.ResponseWriter, r *http.Request, c *reqCtx) (relais.Slot, bool) {
+	gs := h.store
 	id, err := pathNumber(r, c, "kind_slot")
 	if err != nil {
 		h.fail(w, r, c, err)
-		return scheduler.Slot{}, false
+		return relais.Slot{}, false
 	}
 	sl, err := gs.Slot(r.Context(), id)
 	if err != nil {
@@ -843,7 +816,7 @@ func (h *Handler) addTemplate(w http.ResponseWriter, r *http.Request, c *reqCtx)
 		return
 	}
 	r.ParseForm()
-	t := scheduler.Template{Weekdays: []int{}, Start: strings.TrimSpace(r.PostFormValue("start")),
+	t := relais.Template{Weekdays: []int{}, Start: strings.TrimSpace(r.PostFormValue("start")),
 		End: strings.TrimSpace(r.PostFormValue("end")), Subject: strings.TrimSpace(r.PostFormValue("subject")),
 		Language: r.PostFormValue("language"), From: r.PostFormValue("from"), To: r.PostFormValue("to")}
 	form := map[string]string{"start": t.Start, "end": t.End, "subject": t.Subject, "language": t.Language, "from": t.From,
@@ -888,7 +861,7 @@ func (h *Handler) addSlot(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		h.fail(w, r, c, err)
 		return
 	}
-	in := api.SlotJSON{Slot: scheduler.Slot{Day: r.PostFormValue("day"), Start: strings.TrimSpace(r.PostFormValue("start")),
+	in := api.SlotJSON{Slot: relais.Slot{Day: r.PostFormValue("day"), Start: strings.TrimSpace(r.PostFormValue("start")),
 		Subject: strings.TrimSpace(r.PostFormValue("subject")), Language: r.PostFormValue("language")}}
 	form := map[string]string{"day": in.Day, "start": in.Start, "subject": in.Subject, "language": in.Language,
 		"minutes": r.PostFormValue("minutes"), "grade": r.PostFormValue("grade")}
@@ -919,7 +892,7 @@ func (h *Handler) addException(w http.ResponseWriter, r *http.Request, c *reqCtx
 		h.fail(w, r, c, err)
 		return
 	}
-	in := scheduler.Exception{Day: r.PostFormValue("day"), Reason: strings.TrimSpace(r.PostFormValue("reason"))}
+	in := relais.Exception{Day: r.PostFormValue("day"), Reason: strings.TrimSpace(r.PostFormValue("reason"))}
 	var out struct {
 		Removed int `json:"slots_removed"`
 	}
@@ -950,11 +923,7 @@ func (h *Handler) stationPlaylist(w http.ResponseWriter, r *http.Request, c *req
 		h.fail(w, r, c, err)
 		return
 	}
-	gs, err := h.grids()
-	if err != nil {
-		h.fail(w, r, c, err)
-		return
-	}
+	gs := h.store
 	st, err := gs.Station(r.Context(), id)
 	if err != nil {
 		h.fail(w, r, c, err)
@@ -966,7 +935,7 @@ func (h *Handler) stationPlaylist(w http.ResponseWriter, r *http.Request, c *req
 		format = string(st.Playout)
 	}
 	ext := "json"
-	if format == string(scheduler.FormatM3U) {
+	if format == string(relais.FormatM3U) {
 		ext = "m3u"
 	}
 	query := url.Values{"date": {q.Get("date")}, "format": {format}}

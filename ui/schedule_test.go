@@ -81,11 +81,11 @@ func (f *fixture) seedGrid() {
 		return
 	}
 	svc := scheduler.New(f.store, f.store, nil)
-	st := scheduler.Station{Name: "Balapan", Kind: relais.StationTV, TimeZone: "Asia/Almaty"}
+	st := relais.Station{Name: "Balapan", Kind: relais.StationTV, TimeZone: "Asia/Almaty"}
 	if err := svc.CreateStation(ctx, &st); err != nil {
 		f.t.Fatal(err)
 	}
-	if _, err := svc.AddTemplate(ctx, scheduler.Template{StationID: st.ID, Weekdays: []int{1, 2, 3, 4, 5}, Start: "09:00",
+	if _, err := svc.AddTemplate(ctx, relais.Template{StationID: st.ID, Weekdays: []int{1, 2, 3, 4, 5}, Start: "09:00",
 		End: "10:00", SlotMin: 30, Grade: 5, From: "2026-03-02", To: "2026-03-06"}); err != nil {
 		f.t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func (f *fixture) approvedLesson(title string, d time.Duration) relais.Lesson {
 
 func (f *fixture) approve(lessonID int64) {
 	f.t.Helper()
-	if err := f.store.SetApproval(context.Background(), scheduler.Approval{LessonID: lessonID, State: scheduler.Approved,
+	if err := f.store.SetApproval(context.Background(), relais.Approval{LessonID: lessonID, State: relais.Approved,
 		DecidedBy: "m", UpdatedAt: time.Now()}); err != nil {
 		f.t.Fatal(err)
 	}
@@ -192,12 +192,12 @@ func TestGridWeek(t *testing.T) {
 	f := newFixture(t, nil)
 	f.seedGrid()
 	ctx := context.Background()
-	paris := scheduler.Station{Name: "France Éducation", Kind: relais.StationRadio, TimeZone: "Europe/Paris"}
+	paris := relais.Station{Name: "France Éducation", Kind: relais.StationRadio, TimeZone: "Europe/Paris"}
 	svc := scheduler.New(f.store, f.store, nil)
 	if err := svc.CreateStation(ctx, &paris); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.AddTemplate(ctx, scheduler.Template{StationID: paris.ID, Weekdays: []int{0, 6}, Start: "02:00", End: "03:00",
+	if _, err := svc.AddTemplate(ctx, relais.Template{StationID: paris.ID, Weekdays: []int{0, 6}, Start: "02:00", End: "03:00",
 		SlotMin: 60, From: "2026-03-28", To: "2026-03-29"}); err != nil {
 		t.Fatal(err)
 	}
@@ -338,8 +338,8 @@ func TestGridAssign(t *testing.T) {
 		t.Errorf("missing rendition not marked: %s", cell)
 	}
 	// A slot slipped into the grid behind the scheduler's back overlaps its neighbour.
-	if err := f.store.AddSlots(ctx, 1, nil, []scheduler.Slot{{Day: "2026-03-03", Start: "09:15", Duration: 30 * time.Minute}},
-		func([]scheduler.Slot) error { return nil }); err != nil {
+	if err := f.store.AddSlots(ctx, 1, nil, []relais.Slot{{Day: "2026-03-03", Start: "09:15", Duration: 30 * time.Minute}},
+		func([]relais.Slot) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	_, body = media.get(grid)
@@ -383,7 +383,7 @@ func TestAutoFill(t *testing.T) {
 			t.Errorf("fill report lacks %q\n%s", want, body)
 		}
 	}
-	slots, _ := f.store.Slots(ctx, scheduler.SlotFilter{StationID: 1, From: "2026-03-02", To: "2026-03-02"})
+	slots, _ := f.store.Slots(ctx, relais.SlotFilter{StationID: 1, From: "2026-03-02", To: "2026-03-02"})
 	if len(slots) != 2 || slots[0].LessonID != a.ID || slots[1].LessonID != b.ID {
 		t.Errorf("Monday's slots after the fill: %+v, want lessons %d and %d", slots, a.ID, b.ID)
 	}

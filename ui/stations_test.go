@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/scheduler"
 )
 
@@ -37,7 +38,7 @@ func TestStationEditAndDelete(t *testing.T) {
 		t.Errorf("stations after the edit:\n%s", body)
 	}
 	st, err := f.store.Station(ctx, 1)
-	if err != nil || st.Name != "Balapan TV" || st.ServiceName != "Balapan TV" || st.Provider != "Kazteleradio" || st.Playout != scheduler.FormatM3U {
+	if err != nil || st.Name != "Balapan TV" || st.ServiceName != "Balapan TV" || st.Provider != "Kazteleradio" || st.Playout != relais.FormatM3U {
 		t.Errorf("stored station = %+v, %v", st, err)
 	}
 	// Its slots keep their local time, so another zone would move them: refused, the form keeps the typing.
@@ -54,12 +55,12 @@ func TestStationEditAndDelete(t *testing.T) {
 
 	// A lesson airing in a month keeps the station.
 	day := time.Now().AddDate(0, 0, 30).Format(time.DateOnly)
-	sl, err := scheduler.New(f.store, f.store, nil).AddSlot(ctx, scheduler.Slot{StationID: 1, Day: day, Start: "10:00", Duration: 30 * time.Minute})
+	sl, err := scheduler.New(f.store, f.store, nil).AddSlot(ctx, relais.Slot{StationID: 1, Day: day, Start: "10:00", Duration: 30 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
 	l := f.approvedLesson("Les fractions", 20*time.Minute)
-	if err := f.store.Assign(ctx, []scheduler.Assignment{{SlotID: sl.ID, LessonID: l.ID}}); err != nil {
+	if err := f.store.Assign(ctx, []relais.Assignment{{SlotID: sl.ID, LessonID: l.ID}}); err != nil {
 		t.Fatal(err)
 	}
 	_, body = media.get("/ui/stations/1/delete")
@@ -87,7 +88,7 @@ func TestStationEditAndDelete(t *testing.T) {
 	if !strings.Contains(body, "The station is deleted, with its 11 slots.") || !strings.Contains(body, `id="no-stations"`) {
 		t.Errorf("stations after the deletion:\n%s", body)
 	}
-	if left, _ := f.store.Slots(ctx, scheduler.SlotFilter{StationID: 1}); len(left) != 0 {
+	if left, _ := f.store.Slots(ctx, relais.SlotFilter{StationID: 1}); len(left) != 0 {
 		t.Errorf("%d slots left", len(left))
 	}
 	if status, _ := media.get("/ui/stations/1/edit"); status != 404 {

@@ -66,7 +66,7 @@ func lessonAirings(as []scheduler.Airing, err error) ([]relais.Airing, error) {
 
 // gradeSchedule lists a week of broadcasts for grade from from, on the stations of region (and those
 // without a region, which every region receives), with their lessons' titles, in time order.
-func gradeSchedule(ctx context.Context, st scheduler.Store, lessons relais.LessonStore, grade int, region string, from time.Time) ([]relais.Airing, error) {
+func gradeSchedule(ctx context.Context, st relais.ScheduleStore, lessons relais.LessonStore, grade int, region string, from time.Time) ([]relais.Airing, error) {
 	stations, err := st.Stations(ctx)
 	if err != nil {
 		return nil, err
@@ -82,7 +82,7 @@ func gradeSchedule(ctx context.Context, st scheduler.Store, lessons relais.Lesso
 			return nil, err
 		}
 		local := from.In(loc)
-		slots, err := st.Slots(ctx, scheduler.SlotFilter{StationID: station.ID, From: local.Format(time.DateOnly),
+		slots, err := st.Slots(ctx, relais.SlotFilter{StationID: station.ID, From: local.Format(time.DateOnly),
 			To: local.AddDate(0, 0, 7).Format(time.DateOnly)})
 		if err != nil {
 			return nil, err

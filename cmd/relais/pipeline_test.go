@@ -9,7 +9,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	relais "github.com/relais-edu/relais"
-	"github.com/relais-edu/relais/scheduler"
 	"github.com/relais-edu/relais/store/sqlite"
 )
 
@@ -32,7 +31,7 @@ func TestGradeScheduleListsTheWeekForTheRegion(t *testing.T) {
 		lessons[title] = l
 	}
 	station := func(name, region, tz string) int64 {
-		st := scheduler.Station{Name: name, Kind: relais.StationTV, Region: region, TimeZone: tz}
+		st := relais.Station{Name: name, Kind: relais.StationTV, Region: region, TimeZone: tz}
 		if err := db.CreateStation(ctx, &st); err != nil {
 			t.Fatal(err)
 		}
@@ -42,20 +41,20 @@ func TestGradeScheduleListsTheWeekForTheRegion(t *testing.T) {
 	national := station("El Arna", "", "Asia/Almaty")
 	paris := station("France 4", "IDF", "Europe/Paris")
 	add := func(stationID int64, day, start string, grade int, lesson string) {
-		sl := []scheduler.Slot{{StationID: stationID, Day: day, Start: start, Duration: 30 * time.Minute, Grade: grade, Subject: "maths", Language: "fr"}}
-		if err := db.AddSlots(ctx, stationID, nil, sl, func([]scheduler.Slot) error { return nil }); err != nil {
+		sl := []relais.Slot{{StationID: stationID, Day: day, Start: start, Duration: 30 * time.Minute, Grade: grade, Subject: "maths", Language: "fr"}}
+		if err := db.AddSlots(ctx, stationID, nil, sl, func([]relais.Slot) error { return nil }); err != nil {
 			t.Fatal(err)
 		}
 		if lesson == "" {
 			return
 		}
-		slots, err := db.Slots(ctx, scheduler.SlotFilter{StationID: stationID, From: day, To: day})
+		slots, err := db.Slots(ctx, relais.SlotFilter{StationID: stationID, From: day, To: day})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, s := range slots {
 			if s.Start == start {
-				if err := db.Assign(ctx, []scheduler.Assignment{{SlotID: s.ID, LessonID: lessons[lesson].ID}}); err != nil {
+				if err := db.Assign(ctx, []relais.Assignment{{SlotID: s.ID, LessonID: lessons[lesson].ID}}); err != nil {
 					t.Fatal(err)
 				}
 			}

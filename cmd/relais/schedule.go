@@ -89,14 +89,14 @@ func cmdPlaylist(ctx context.Context, io *stdio, args []string) error {
 		format := fs.String("format", "ffplayout", "ffplayout (JSON) or m3u")
 		filler := fs.String("filler", "filler.ts", "clip that fills gaps between lessons")
 		return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ *sqlite.DB) error {
-			if *format != string(scheduler.FormatFFplayout) && *format != string(scheduler.FormatM3U) {
+			if *format != string(relais.FormatFFplayout) && *format != string(relais.FormatM3U) {
 				return fmt.Errorf("--format must be ffplayout or m3u")
 			}
 			pl, err := svc.Playlist(ctx, *station, *date, *filler)
 			if err != nil {
 				return err
 			}
-			if *format == string(scheduler.FormatM3U) {
+			if *format == string(relais.FormatM3U) {
 				return scheduler.WriteM3U(io.out, pl)
 			}
 			return scheduler.WriteFFplayout(io.out, pl)
@@ -108,7 +108,7 @@ func cmdStation(ctx context.Context, io *stdio, args []string) error {
 	return dispatch(ctx, io, stationUsage, args,
 		subcommand{"create", func(ctx context.Context, io *stdio, args []string) error {
 			fs := newFlagSet(io, "station create", "station create --name NAME --kind tv|radio --tz ZONE", "Creates a station and prints its id.")
-			var st scheduler.Station
+			var st relais.Station
 			fs.StringVar(&st.Name, "name", "", "station name, unique")
 			kind := fs.String("kind", "tv", "tv or radio")
 			fs.StringVar(&st.TimeZone, "tz", "", "IANA time zone of the station's grid, e.g. Asia/Almaty")
@@ -116,7 +116,7 @@ func cmdStation(ctx context.Context, io *stdio, args []string) error {
 			fs.StringVar(&st.ServiceName, "service", "", "service name shown in guides; default: the name")
 			playout := fs.String("playout", "ffplayout", "playout list format: ffplayout or m3u")
 			return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ *sqlite.DB) error {
-				st.Kind, st.Playout = relais.StationKind(*kind), scheduler.PlayoutFormat(*playout)
+				st.Kind, st.Playout = relais.StationKind(*kind), relais.PlayoutFormat(*playout)
 				if err := svc.CreateStation(ctx, &st); err != nil {
 					return err
 				}
@@ -150,7 +150,7 @@ func cmdGrid(ctx context.Context, io *stdio, args []string) error {
 		subcommand{"template", func(ctx context.Context, io *stdio, args []string) error {
 			fs := newFlagSet(io, "grid template", "grid template --station ID --days 1-5 --start 09:00 --end 18:00 --slot 30 --from DAY --to DAY",
 				"Adds a weekly template and its slots from --from to --to; refused whole if any slot would overlap.")
-			var t scheduler.Template
+			var t relais.Template
 			fs.Int64Var(&t.StationID, "station", 0, "station id")
 			days := fs.String("days", "1-5", "weekdays, 0 Sunday ... 6 Saturday: a list (1,3,5) or a range (1-5)")
 			fs.StringVar(&t.Start, "start", "09:00", "first slot's start, station's wall clock")
@@ -178,7 +178,7 @@ func cmdGrid(ctx context.Context, io *stdio, args []string) error {
 		}},
 		subcommand{"slot", func(ctx context.Context, io *stdio, args []string) error {
 			fs := newFlagSet(io, "grid slot", "grid slot --station ID --date DAY --start HH:MM --minutes N", "Adds a one-off slot.")
-			var s scheduler.Slot
+			var s relais.Slot
 			fs.Int64Var(&s.StationID, "station", 0, "station id")
 			fs.StringVar(&s.Day, "date", "", "day, in the station's zone")
 			fs.StringVar(&s.Start, "start", "", "start, station's wall clock (HH:MM)")
@@ -196,7 +196,7 @@ func cmdGrid(ctx context.Context, io *stdio, args []string) error {
 		}},
 		subcommand{"cancel", func(ctx context.Context, io *stdio, args []string) error {
 			fs := newFlagSet(io, "grid cancel", "grid cancel --station ID --date DAY --reason TEXT", "Cancels a day (a holiday) and removes its slots.")
-			var e scheduler.Exception
+			var e relais.Exception
 			fs.Int64Var(&e.StationID, "station", 0, "station id")
 			fs.StringVar(&e.Day, "date", "", "day, in the station's zone")
 			fs.StringVar(&e.Reason, "reason", "", "why, e.g. a public holiday")
@@ -232,7 +232,7 @@ func cmdGrid(ctx context.Context, io *stdio, args []string) error {
 		}},
 		subcommand{"list", func(ctx context.Context, io *stdio, args []string) error {
 			fs := newFlagSet(io, "grid list", "grid list --station ID --from DAY --to DAY", "Lists a station's slots.")
-			var f scheduler.SlotFilter
+			var f relais.SlotFilter
 			fs.Int64Var(&f.StationID, "station", 0, "station id")
 			fs.StringVar(&f.From, "from", "", "first day")
 			fs.StringVar(&f.To, "to", "", "last day, inclusive")

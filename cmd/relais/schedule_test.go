@@ -10,7 +10,6 @@ import (
 	"time"
 
 	relais "github.com/relais-edu/relais"
-	"github.com/relais-edu/relais/scheduler"
 	"github.com/relais-edu/relais/store/sqlite"
 )
 
@@ -52,7 +51,7 @@ func TestScheduleCommands(t *testing.T) {
 	noErr(t, db.SetLessonDuration(ctx, l.ID, 20*time.Minute))
 	noErr(t, db.SetLessonStatus(ctx, l.ID, relais.LessonReady, nil))
 	noErr(t, db.PutRendition(ctx, relais.Rendition{LessonID: l.ID, Kind: relais.RenditionRadio, Path: "/m/1/radio.mp2", DurationMS: 1_200_000}))
-	noErr(t, db.SetApproval(ctx, scheduler.Approval{LessonID: l.ID, State: scheduler.Approved, UpdatedAt: time.Now()}))
+	noErr(t, db.SetApproval(ctx, relais.Approval{LessonID: l.ID, State: relais.Approved, UpdatedAt: time.Now()}))
 	db.Close()
 
 	if got := cli("grid", "fill", "--from", "2026-03-28", "--to", "2026-03-29", "--reruns"); !strings.Contains(got, `"placed": 1`) || !strings.Contains(got, `"reruns": 3`) {

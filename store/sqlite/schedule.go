@@ -9,13 +9,12 @@ import (
 	"time"
 
 	relais "github.com/relais-edu/relais"
-	"github.com/relais-edu/relais/scheduler"
 )
 
-var _ scheduler.Store = (*DB)(nil)
+var _ relais.ScheduleStore = (*DB)(nil)
 
 // CreateStation inserts s and sets its id.
-func (db *DB) CreateStation(ctx context.Context, s *scheduler.Station) error {
+func (db *DB) CreateStation(ctx context.Context, s *relais.Station) error {
 	err := db.write.QueryRowContext(ctx, `INSERT INTO stations (name, kind, region, time_zone, service_name,
 		playout_format, provider) VALUES (?,?,?,?,?,?,?) ON CONFLICT (name) DO NOTHING RETURNING id`,
 		s.Name, s.Kind, s.Region, s.TimeZone, s.ServiceName, s.Playout, s.Provider).Scan(&s.ID)
@@ -29,14 +28,14 @@ func (db *DB) CreateStation(ctx context.Context, s *scheduler.Station) error {
 
 const stationColumns = `id, name, kind, region, time_zone, service_name, playout_format, provider`
 
-func scanStation(row interface{ Scan(...any) error }) (scheduler.Station, error) {
-	var s scheduler.Station
+func scanStation(row interface{ Scan(...any) error }) (relais.Station, error) {
+	var s relais.Station
 	err := row.Scan(&s.ID, &s.Name, &s.Kind, &s.Region, &s.TimeZone, &s.ServiceName, &s.Playout, &s.Provider)
 	return s, err
 }
 
 // Station returns one station.
-func (db *DB) Station(ctx context.Context, id int64) (scheduler.Station, error) {
+func (db *DB) Station(ctx context.Context, id int64) (relais.Station, error) {
 	s, err := scanStation(db.read.QueryRowContext(ctx, `SELECT `+stationColumns+` FROM stations WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, relais.Errorf(relais.ENOTFOUND, "Station %d not found.", id)
@@ -45,13 +44,13 @@ func (db *DB) Station(ctx context.Context, id int64) (scheduler.Station, error) 
 }
 
 // Stations lists every station by id.
-func (db *DB) Stations(ctx context.Context) ([]scheduler.Station, error) {
+func (db *DB) Stations(ctx context.Context) ([]relais.Station, error) {
 	return queryAll(ctx, db.read, scanStation, `SELECT `+stationColumns+` FROM stations ORDER BY id`)
 }
 
 // UpdateStation writes s over the station of the same id in one transaction, after check (when not nil)
 // accepts the station's slots.
-func (db *DB) UpdateStation(ctx context.Context, s scheduler.Station, check func(slots []scheduler.Slot) error) error {
+func (db *DB) UpdateStation(ctx context.Context, s relais.Station, check func(slots []relais.Slot) error) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		var other int64
 		err := tx.QueryRowContext(ctx, `SELECT id FROM stations WHERE name = ? AND id <> ?`, s.Name, s.ID).Scan(&other)
@@ -61,7 +60,7 @@ func (db *DB) UpdateStation(ctx context.Context, s scheduler.Station, check func
 			return fmt.Errorf("update station %d: %w", s.ID, err)
 		}
 		if check != nil {
-			slots, err := querySlots(ctx, tx, scheduler.SlotFilter{StationID: s.ID})
+			slots, err := querySlots(ctx, tx, relais.SlotFilter{StationID: s.ID})
 			if err != nil {
 				return err
 			}
@@ -84,10 +83,10 @@ func (db *DB) UpdateStation(ctx context.Context, s scheduler.Station, check func
 
 // DeleteStation removes a station, its slots (past ones included), exceptions and templates in one
 // transaction, after check accepts its slots. It returns how many slots were removed.
-func (db *DB) DeleteStation(ctx context.Context, id int64, check func(slots []scheduler.Slot) error) (int, error) {
+func (db *DB) DeleteStation(ctx context.Context, id int64, check func(slots []relais.Slot) error) (int, error) {
 	var removed int
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		slots, err := querySlots(ctx, tx, scheduler.SlotFilter{StationID: id})
+		slots, err := querySlots(ctx, tx, relais.SlotFilter{StationID: id})
 		if err != nil {
 			return err
 		}
@@ -116,8 +115,8 @@ func (db *DB) DeleteStation(ctx context.Context, id int64, check func(slots []sc
 
 // AddSlots inserts a template (when t is not nil) and slots in one transaction, after check accepts them
 // against the station's slots from the day before the first to the day after the last.
-func (db *DB) AddSlots(ctx context.Context, stationID int64, t *scheduler.Template, slots []scheduler.Slot,
-	check func(existing []scheduler.Slot) error) error {
+func (db *DB) AddSlots(ctx context.Context, stationID int64, t *relais.Template, slots []relais.Slot,
+	check func(existing []relais.Slot) error) error {
 	if len(slots) == 0 && t == nil {
 		return nil
 	}
@@ -127,7 +126,7 @@ func (db *DB) AddSlots(ctx context.Context, stationID int64, t *scheduler.Templa
 			for _, s := range slots {
 				first, last = min(first, s.Day), max(last, s.Day)
 			}
-			existing, err := querySlots(ctx, tx, scheduler.SlotFilter{StationID: stationID,
+			existing, err := querySlots(ctx, tx, relais.SlotFilter{StationID: stationID,
 				From: shiftDay(first, -1), To: shiftDay(last, 1)})
 			if err != nil {
 				return err
@@ -174,16 +173,16 @@ func (db *DB) AddSlots(ctx context.Context, stationID int64, t *scheduler.Templa
 }
 
 // Templates lists a station's templates.
-func (db *DB) Templates(ctx context.Context, stationID int64) ([]scheduler.Template, error) {
+func (db *DB) Templates(ctx context.Context, stationID int64) ([]relais.Template, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT id, station_id, weekdays, start_local, end_local, slot_s, grade,
 		subject, language, valid_from, valid_to FROM slot_templates WHERE station_id = ? ORDER BY id`, stationID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []scheduler.Template
+	var out []relais.Template
 	for rows.Next() {
-		var t scheduler.Template
+		var t relais.Template
 		var mask, slotS int
 		if err := rows.Scan(&t.ID, &t.StationID, &mask, &t.Start, &t.End, &slotS, &t.Grade, &t.Subject, &t.Language,
 			&t.From, &t.To); err != nil {
@@ -201,15 +200,15 @@ func (db *DB) Templates(ctx context.Context, stationID int64) ([]scheduler.Templ
 }
 
 // AddException records a cancelled day and removes its slots, returning them.
-func (db *DB) AddException(ctx context.Context, e scheduler.Exception) ([]scheduler.Slot, error) {
-	var removed []scheduler.Slot
+func (db *DB) AddException(ctx context.Context, e relais.Exception) ([]relais.Slot, error) {
+	var removed []relais.Slot
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO schedule_exceptions (station_id, day, reason) VALUES (?,?,?)
 			ON CONFLICT (station_id, day) DO UPDATE SET reason = excluded.reason`, e.StationID, e.Day, e.Reason); err != nil {
 			return fmt.Errorf("add exception: %w", err)
 		}
 		var err error
-		removed, err = querySlots(ctx, tx, scheduler.SlotFilter{StationID: e.StationID, From: e.Day, To: e.Day})
+		removed, err = querySlots(ctx, tx, relais.SlotFilter{StationID: e.StationID, From: e.Day, To: e.Day})
 		if err != nil {
 			return err
 		}
@@ -220,16 +219,16 @@ func (db *DB) AddException(ctx context.Context, e scheduler.Exception) ([]schedu
 }
 
 // Exceptions lists a station's cancelled days.
-func (db *DB) Exceptions(ctx context.Context, stationID int64) ([]scheduler.Exception, error) {
+func (db *DB) Exceptions(ctx context.Context, stationID int64) ([]relais.Exception, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT station_id, day, reason FROM schedule_exceptions
 		WHERE station_id = ? ORDER BY day`, stationID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []scheduler.Exception
+	var out []relais.Exception
 	for rows.Next() {
-		var e scheduler.Exception
+		var e relais.Exception
 		if err := rows.Scan(&e.StationID, &e.Day, &e.Reason); err != nil {
 			return nil, err
 		}
@@ -241,8 +240,8 @@ func (db *DB) Exceptions(ctx context.Context, stationID int64) ([]scheduler.Exce
 const slotColumns = `id, station_id, day, start_local, duration_s, grade, subject, language,
 	COALESCE(template_id, 0), COALESCE(lesson_id, 0), rerun`
 
-func scanSlot(row interface{ Scan(...any) error }) (scheduler.Slot, error) {
-	var s scheduler.Slot
+func scanSlot(row interface{ Scan(...any) error }) (relais.Slot, error) {
+	var s relais.Slot
 	var durS int64
 	var rerun int
 	err := row.Scan(&s.ID, &s.StationID, &s.Day, &s.Start, &durS, &s.Grade, &s.Subject, &s.Language, &s.TemplateID,
@@ -252,7 +251,7 @@ func scanSlot(row interface{ Scan(...any) error }) (scheduler.Slot, error) {
 }
 
 // Slot returns one slot.
-func (db *DB) Slot(ctx context.Context, id int64) (scheduler.Slot, error) {
+func (db *DB) Slot(ctx context.Context, id int64) (relais.Slot, error) {
 	s, err := scanSlot(db.read.QueryRowContext(ctx, `SELECT `+slotColumns+` FROM slots WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, relais.Errorf(relais.ENOTFOUND, "Slot %d not found.", id)
@@ -261,11 +260,11 @@ func (db *DB) Slot(ctx context.Context, id int64) (scheduler.Slot, error) {
 }
 
 // Slots lists slots in local day and time order.
-func (db *DB) Slots(ctx context.Context, f scheduler.SlotFilter) ([]scheduler.Slot, error) {
+func (db *DB) Slots(ctx context.Context, f relais.SlotFilter) ([]relais.Slot, error) {
 	return querySlots(ctx, db.read, f)
 }
 
-func querySlots(ctx context.Context, q querier, f scheduler.SlotFilter) ([]scheduler.Slot, error) {
+func querySlots(ctx context.Context, q querier, f relais.SlotFilter) ([]relais.Slot, error) {
 	query := `SELECT ` + slotColumns + ` FROM slots WHERE 1=1`
 	var args []any
 	if f.StationID != 0 {
@@ -295,7 +294,7 @@ func querySlots(ctx context.Context, q querier, f scheduler.SlotFilter) ([]sched
 }
 
 // Assign fills empty slots in one transaction; any slot already filled (or missing) fails them all.
-func (db *DB) Assign(ctx context.Context, as []scheduler.Assignment) error {
+func (db *DB) Assign(ctx context.Context, as []relais.Assignment) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		st, err := tx.PrepareContext(ctx, `UPDATE slots SET lesson_id = ?, rerun = ? WHERE id = ? AND lesson_id IS NULL`)
 		if err != nil {
@@ -328,7 +327,7 @@ func (db *DB) Unassign(ctx context.Context, slotID int64) error {
 }
 
 // SetApproval creates or replaces a lesson's approval.
-func (db *DB) SetApproval(ctx context.Context, a scheduler.Approval) error {
+func (db *DB) SetApproval(ctx context.Context, a relais.Approval) error {
 	_, err := db.write.ExecContext(ctx, `INSERT INTO lesson_approvals (lesson_id, state, reason, decided_by, updated_at)
 		VALUES (?,?,?,?,?) ON CONFLICT (lesson_id) DO UPDATE SET state = excluded.state, reason = excluded.reason,
 		decided_by = excluded.decided_by, updated_at = excluded.updated_at`,
@@ -340,8 +339,8 @@ func (db *DB) SetApproval(ctx context.Context, a scheduler.Approval) error {
 }
 
 // Approval returns a lesson's approval, ENOTFOUND when it was never submitted.
-func (db *DB) Approval(ctx context.Context, lessonID int64) (scheduler.Approval, error) {
-	var a scheduler.Approval
+func (db *DB) Approval(ctx context.Context, lessonID int64) (relais.Approval, error) {
+	var a relais.Approval
 	var at int64
 	err := db.read.QueryRowContext(ctx, `SELECT lesson_id, state, reason, decided_by, updated_at FROM lesson_approvals
 		WHERE lesson_id = ?`, lessonID).Scan(&a.LessonID, &a.State, &a.Reason, &a.DecidedBy, &at)
@@ -353,9 +352,9 @@ func (db *DB) Approval(ctx context.Context, lessonID int64) (scheduler.Approval,
 }
 
 // Submitted returns up to limit lessons waiting for a decision, the longest waiting first.
-func (db *DB) Submitted(ctx context.Context, limit int) ([]scheduler.Submission, error) {
-	return queryAll(ctx, db.read, func(rs rowScanner) (scheduler.Submission, error) {
-		var s scheduler.Submission
+func (db *DB) Submitted(ctx context.Context, limit int) ([]relais.Submission, error) {
+	return queryAll(ctx, db.read, func(rs rowScanner) (relais.Submission, error) {
+		var s relais.Submission
 		var at int64
 		l, err := scanLesson(scanTail(rs, &s.Approval.State, &s.Approval.Reason, &s.Approval.DecidedBy, &at))
 		s.Lesson, s.Approval.LessonID, s.Approval.UpdatedAt = l, l.ID, fromMS(at)

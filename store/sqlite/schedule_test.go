@@ -9,7 +9,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	relais "github.com/relais-edu/relais"
-	"github.com/relais-edu/relais/scheduler"
 )
 
 // TestStationUpdateAndDeleteAreAtomic shows the store's station writes see the station's slots inside
@@ -17,23 +16,23 @@ import (
 func TestStationUpdateAndDeleteAreAtomic(t *testing.T) {
 	ctx := context.Background()
 	db := open(t)
-	st := scheduler.Station{Name: "Balapan", Kind: relais.StationTV, TimeZone: "Asia/Almaty", ServiceName: "Balapan",
-		Playout: scheduler.FormatFFplayout}
+	st := relais.Station{Name: "Balapan", Kind: relais.StationTV, TimeZone: "Asia/Almaty", ServiceName: "Balapan",
+		Playout: relais.FormatFFplayout}
 	if err := db.CreateStation(ctx, &st); err != nil {
 		t.Fatal(err)
 	}
-	tpl := scheduler.Template{Weekdays: []int{1}, Start: "09:00", End: "09:30", SlotMin: 30, From: "2026-03-02", To: "2026-03-02"}
-	slots := []scheduler.Slot{{Day: "2026-03-02", Start: "09:00", Duration: 30 * time.Minute},
+	tpl := relais.Template{Weekdays: []int{1}, Start: "09:00", End: "09:30", SlotMin: 30, From: "2026-03-02", To: "2026-03-02"}
+	slots := []relais.Slot{{Day: "2026-03-02", Start: "09:00", Duration: 30 * time.Minute},
 		{Day: "2026-03-03", Start: "09:00", Duration: 30 * time.Minute}}
-	if err := db.AddSlots(ctx, st.ID, &tpl, slots, func([]scheduler.Slot) error { return nil }); err != nil {
+	if err := db.AddSlots(ctx, st.ID, &tpl, slots, func([]relais.Slot) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.AddException(ctx, scheduler.Exception{StationID: st.ID, Day: "2026-03-09", Reason: "holiday"}); err != nil {
+	if _, err := db.AddException(ctx, relais.Exception{StationID: st.ID, Day: "2026-03-09", Reason: "holiday"}); err != nil {
 		t.Fatal(err)
 	}
 	refuse := errors.New("refused")
 	var seen []string
-	check := func(ss []scheduler.Slot) error {
+	check := func(ss []relais.Slot) error {
 		seen = nil
 		for _, s := range ss {
 			seen = append(seen, s.Day)
@@ -70,16 +69,16 @@ func TestStationUpdateAndDeleteAreAtomic(t *testing.T) {
 	if got, err := db.Station(ctx, st.ID); err != nil || got != changed {
 		t.Errorf("a refused deletion: %+v, %v", got, err)
 	}
-	if left, _ := db.Slots(ctx, scheduler.SlotFilter{StationID: st.ID}); len(left) != 2 {
+	if left, _ := db.Slots(ctx, relais.SlotFilter{StationID: st.ID}); len(left) != 2 {
 		t.Errorf("a refused deletion left %d slots", len(left))
 	}
-	n, err := db.DeleteStation(ctx, st.ID, func([]scheduler.Slot) error { return nil })
+	n, err := db.DeleteStation(ctx, st.ID, func([]relais.Slot) error { return nil })
 	if err != nil || n != 2 {
 		t.Fatalf("delete = %d, %v", n, err)
 	}
 	tpls, _ := db.Templates(ctx, st.ID)
 	exc, _ := db.Exceptions(ctx, st.ID)
-	left, _ := db.Slots(ctx, scheduler.SlotFilter{StationID: st.ID})
+	left, _ := db.Slots(ctx, relais.SlotFilter{StationID: st.ID})
 	if len(tpls)+len(exc)+len(left) != 0 {
 		t.Errorf("left behind: %d templates, %d exceptions, %d slots", len(tpls), len(exc), len(left))
 	}
