@@ -159,6 +159,11 @@ func runeSet(s string) map[rune]bool {
 
 // splitGraphemes splits s into grapheme clusters the way grapheme-splitter 1.0.4 (Unicode 10, used by
 // the calculator) does, then splits a CR LF cluster into its two characters as the calculator does.
+//
+// A current segmenter (github.com/rivo/uniseg, Unicode 15) would count differently: since Unicode 11 a
+// skin tone attaches to any character and ZWJ joins only pictographs, and marks added since Unicode 10
+// attach. Twilio's calculator (1.3.0, still on grapheme-splitter 1.0.4) then disagrees on characters
+// and even segments: 65 Cyrillic letters, 🫶🏽 and 65 more are two segments for Twilio, three for uniseg.
 func splitGraphemes(s string) []string {
 	var runes []rune
 	var offs []int

@@ -153,6 +153,11 @@ func corpus() map[string]string {
 		c["ucs2 flag after "+itoa(n)] = r("ж", n) + "🇫🇷"
 		c["ucs2 combining after "+itoa(n)] = r("ж", n) + "e\u0301\u0302"
 	}
+	// Where Unicode 10 (the calculator's grapheme-splitter) and later versions cluster differently, at
+	// the UCS-2 cut: a skin tone on an emoji newer than Unicode 10 or on a letter stands alone.
+	c["ucs2 newer emoji skin tone at the cut"] = r("ж", 65) + "🫶🏽" + r("ж", 65)
+	c["ucs2 skin tone after a letter at the cut"] = r("ж", 66) + "Z🏽" + r("ж", 65)
+	c["newer ZWJ sequences and skin tones"] = "🐈‍⬛ ❤️‍🔥 🧑‍🏫 👩🏽‍🏫 🦸🏾 Merci 🫶🏽"
 	// French text that crosses segments: accents in GSM-7 (é) then one ê turning it to UCS-2.
 	long := r("Révisez la leçon de géométrie à la maison. ", 8)
 	c["french long GSM-7"] = long
