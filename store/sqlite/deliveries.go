@@ -314,23 +314,16 @@ func (db *DB) AddDeliveryEvent(ctx context.Context, e relais.DeliveryEvent) erro
 
 // DeliveryEvents returns a delivery's history, oldest first.
 func (db *DB) DeliveryEvents(ctx context.Context, id int64) ([]relais.DeliveryEvent, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT delivery_id, status, detail, at FROM delivery_events
-		WHERE delivery_id = ? ORDER BY id`, id)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []relais.DeliveryEvent
-	for rows.Next() {
+	return queryAll(ctx, db.read, func(row rowScanner) (relais.DeliveryEvent, error) {
 		var e relais.DeliveryEvent
 		var at int64
-		if err := rows.Scan(&e.DeliveryID, &e.Status, &e.Detail, &at); err != nil {
-			return nil, err
+		if err := row.Scan(&e.DeliveryID, &e.Status, &e.Detail, &at); err != nil {
+			return e, err
 		}
 		e.At = fromMS(at)
-		out = append(out, e)
-	}
-	return out, rows.Err()
+		return e, nil
+	}, `SELECT delivery_id, status, detail, at FROM delivery_events
+		WHERE delivery_id = ? ORDER BY id`, id)
 }
 
 // DeliveryCounts counts a lesson's deliveries per channel and status, every lesson's when lessonID is 0.
@@ -339,20 +332,13 @@ func (db *DB) DeliveryCounts(ctx context.Context, lessonID int64) ([]relais.Deli
 	if lessonID == 0 {
 		q, args = `SELECT channel, status, COUNT(*) FROM deliveries`, nil
 	}
-	rows, err := db.read.QueryContext(ctx, q+` GROUP BY channel, status ORDER BY channel, status`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []relais.DeliveryCount
-	for rows.Next() {
+	return queryAll(ctx, db.read, func(row rowScanner) (relais.DeliveryCount, error) {
 		var c relais.DeliveryCount
-		if err := rows.Scan(&c.Channel, &c.Status, &c.Count); err != nil {
-			return nil, err
+		if err := row.Scan(&c.Channel, &c.Status, &c.Count); err != nil {
+			return c, err
 		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+		return c, nil
+	}, q+` GROUP BY channel, status ORDER BY channel, status`, args...)
 }
 
 // ClaimContact makes deliveryID the holder of (lesson, channel, contact) unless another delivery holds it.

@@ -146,26 +146,19 @@ func (db *DB) PutRendition(ctx context.Context, r relais.Rendition) error {
 
 // Renditions lists a lesson's renditions by kind.
 func (db *DB) Renditions(ctx context.Context, lessonID int64) ([]relais.Rendition, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT lesson_id, kind, path, container, video_codec, audio_codec,
-		width, height, sample_rate, channels, bit_rate, duration_ms, bytes, integrated_lufs, true_peak_dbtp, lra,
-		created_at FROM renditions WHERE lesson_id = ? ORDER BY kind`, lessonID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []relais.Rendition
-	for rows.Next() {
+	return queryAll(ctx, db.read, func(row rowScanner) (relais.Rendition, error) {
 		var r relais.Rendition
 		var created int64
-		if err := rows.Scan(&r.LessonID, &r.Kind, &r.Path, &r.Container, &r.VideoCodec, &r.AudioCodec, &r.Width,
+		if err := row.Scan(&r.LessonID, &r.Kind, &r.Path, &r.Container, &r.VideoCodec, &r.AudioCodec, &r.Width,
 			&r.Height, &r.SampleRate, &r.Channels, &r.BitRate, &r.DurationMS, &r.Bytes, &r.IntegratedLUFS,
 			&r.TruePeakDBTP, &r.LRA, &created); err != nil {
-			return nil, err
+			return r, err
 		}
 		r.CreatedAt = fromMS(created)
-		out = append(out, r)
-	}
-	return out, rows.Err()
+		return r, nil
+	}, `SELECT lesson_id, kind, path, container, video_codec, audio_codec,
+		width, height, sample_rate, channels, bit_rate, duration_ms, bytes, integrated_lufs, true_peak_dbtp, lra,
+		created_at FROM renditions WHERE lesson_id = ? ORDER BY kind`, lessonID)
 }
 
 // PutDigest creates or replaces the digest of its language.
@@ -188,28 +181,21 @@ func (db *DB) PutDigest(ctx context.Context, d relais.Digest) error {
 
 // Digests lists a lesson's digests by language.
 func (db *DB) Digests(ctx context.Context, lessonID int64) ([]relais.Digest, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT lesson_id, language, body, encoding, segments, characters,
-		dropped, created_at FROM digests WHERE lesson_id = ? ORDER BY language`, lessonID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []relais.Digest
-	for rows.Next() {
+	return queryAll(ctx, db.read, func(row rowScanner) (relais.Digest, error) {
 		var d relais.Digest
 		var dropped string
 		var created int64
-		if err := rows.Scan(&d.LessonID, &d.Language, &d.Body, &d.Encoding, &d.Segments, &d.Characters, &dropped,
+		if err := row.Scan(&d.LessonID, &d.Language, &d.Body, &d.Encoding, &d.Segments, &d.Characters, &dropped,
 			&created); err != nil {
-			return nil, err
+			return d, err
 		}
 		if err := json.Unmarshal([]byte(dropped), &d.Dropped); err != nil {
-			return nil, fmt.Errorf("digest %d/%s: dropped: %w", d.LessonID, d.Language, err)
+			return d, fmt.Errorf("digest %d/%s: dropped: %w", d.LessonID, d.Language, err)
 		}
 		d.CreatedAt = fromMS(created)
-		out = append(out, d)
-	}
-	return out, rows.Err()
+		return d, nil
+	}, `SELECT lesson_id, language, body, encoding, segments, characters,
+		dropped, created_at FROM digests WHERE lesson_id = ? ORDER BY language`, lessonID)
 }
 
 // PutWorksheet creates or replaces a lesson's worksheet.

@@ -174,19 +174,12 @@ func (db *DB) AddSlots(ctx context.Context, stationID int64, t *relais.Template,
 
 // Templates lists a station's templates.
 func (db *DB) Templates(ctx context.Context, stationID int64) ([]relais.Template, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT id, station_id, weekdays, start_local, end_local, slot_s, grade,
-		subject, language, valid_from, valid_to FROM slot_templates WHERE station_id = ? ORDER BY id`, stationID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []relais.Template
-	for rows.Next() {
+	return queryAll(ctx, db.read, func(row rowScanner) (relais.Template, error) {
 		var t relais.Template
 		var mask, slotS int
-		if err := rows.Scan(&t.ID, &t.StationID, &mask, &t.Start, &t.End, &slotS, &t.Grade, &t.Subject, &t.Language,
+		if err := row.Scan(&t.ID, &t.StationID, &mask, &t.Start, &t.End, &slotS, &t.Grade, &t.Subject, &t.Language,
 			&t.From, &t.To); err != nil {
-			return nil, err
+			return t, err
 		}
 		for d := 0; d < 7; d++ {
 			if mask&(1<<d) != 0 {
@@ -194,9 +187,9 @@ func (db *DB) Templates(ctx context.Context, stationID int64) ([]relais.Template
 			}
 		}
 		t.SlotMin = slotS / 60
-		out = append(out, t)
-	}
-	return out, rows.Err()
+		return t, nil
+	}, `SELECT id, station_id, weekdays, start_local, end_local, slot_s, grade,
+		subject, language, valid_from, valid_to FROM slot_templates WHERE station_id = ? ORDER BY id`, stationID)
 }
 
 // AddException records a cancelled day and removes its slots, returning them.
@@ -220,21 +213,14 @@ func (db *DB) AddException(ctx context.Context, e relais.Exception) ([]relais.Sl
 
 // Exceptions lists a station's cancelled days.
 func (db *DB) Exceptions(ctx context.Context, stationID int64) ([]relais.Exception, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT station_id, day, reason FROM schedule_exceptions
-		WHERE station_id = ? ORDER BY day`, stationID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []relais.Exception
-	for rows.Next() {
+	return queryAll(ctx, db.read, func(row rowScanner) (relais.Exception, error) {
 		var e relais.Exception
-		if err := rows.Scan(&e.StationID, &e.Day, &e.Reason); err != nil {
-			return nil, err
+		if err := row.Scan(&e.StationID, &e.Day, &e.Reason); err != nil {
+			return e, err
 		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+		return e, nil
+	}, `SELECT station_id, day, reason FROM schedule_exceptions
+		WHERE station_id = ? ORDER BY day`, stationID)
 }
 
 const slotColumns = `id, station_id, day, start_local, duration_s, grade, subject, language,

@@ -48,20 +48,13 @@ func (db *DB) InboundMessages(ctx context.Context, p relais.Page) ([]relais.Inbo
 	}
 	q += ` ORDER BY id DESC LIMIT ?`
 	args = append(args, p.Limit)
-	rows, err := db.read.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []relais.InboundMessage
-	for rows.Next() {
+	return queryAll(ctx, db.read, func(row rowScanner) (relais.InboundMessage, error) {
 		var m relais.InboundMessage
 		var at int64
-		if err := rows.Scan(&m.ID, &m.Phone, &m.Body, &m.ProviderID, &at); err != nil {
-			return nil, err
+		if err := row.Scan(&m.ID, &m.Phone, &m.Body, &m.ProviderID, &at); err != nil {
+			return m, err
 		}
 		m.ReceivedAt = fromMS(at)
-		out = append(out, m)
-	}
-	return out, rows.Err()
+		return m, nil
+	}, q, args...)
 }
