@@ -234,7 +234,23 @@ type graphemeRange struct {
 	prop   gbProp
 }
 
+// Hangul syllables (Unicode ch. 3.12) are the sCount code points from sBase, in blocks of tCount: the first
+// of each block is a leading consonant and a vowel (LV), the other tCount-1 add a trailing consonant (LVT).
+const (
+	sBase  = 0xAC00
+	sCount = 11172
+	tCount = 28
+)
+
+// breakProperty is grapheme-splitter's property of r: computed for Hangul syllables, looked up in
+// graphemeRanges for everything else.
 func breakProperty(r rune) gbProp {
+	if r >= sBase && r < sBase+sCount {
+		if (r-sBase)%tCount == 0 {
+			return gbLV
+		}
+		return gbLVT
+	}
 	i := sort.Search(len(graphemeRanges), func(i int) bool { return graphemeRanges[i].hi >= r })
 	if i < len(graphemeRanges) && graphemeRanges[i].lo <= r {
 		return graphemeRanges[i].prop

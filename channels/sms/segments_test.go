@@ -241,6 +241,30 @@ func TestEveryBMPCharacter(t *testing.T) {
 	}
 }
 
+// TestHangulSyllables compares every Hangul syllable with the calculator where its property decides the
+// clusters, which TestEveryBMPCharacter cannot see (between two letters, LV, LVT and Other all stand
+// alone): after a leading consonant (L × LV, L × LVT) and before a vowel and a trailing consonant
+// (LV × V but LVT ÷ V, then V × T). An LV syllable makes one grapheme, an LVT two, anything else three.
+func TestHangulSyllables(t *testing.T) {
+	var texts []string
+	for r := rune(sBase); r < sBase+sCount; r++ {
+		texts = append(texts, "\u1100"+string(r)+"\u1161\u11a8")
+	}
+	want := calculator(t, texts)
+	bad := 0
+	for i, s := range texts {
+		if diff := cmp.Diff(want[i], ours(s)); diff != "" {
+			bad++
+			if bad <= 20 {
+				t.Errorf("Measure(%+q) (-calculator +ours):\n%s", s, diff)
+			}
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d syllables differ", bad, len(texts))
+	}
+}
+
 func TestSmart(t *testing.T) {
 	tests := []struct {
 		in, want string
