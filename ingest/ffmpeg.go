@@ -126,6 +126,11 @@ func (fg *filterGraph) free() {
 	}
 }
 
+// push sends f (nil: the end) into the graph's source; the graph takes its own reference.
+func (fg *filterGraph) push(f *astiav.Frame) error {
+	return fg.src.BuffersrcAddFrame(f, astiav.NewBuffersrcFlags(astiav.BuffersrcFlagKeepRef))
+}
+
 // abufferArgs describes decoded audio to an abuffer source.
 // Decoded frames keep their packets' timestamps: tb is the stream's time base.
 func abufferArgs(cc *astiav.CodecContext, tb astiav.Rational) astiav.FilterArgs {
@@ -189,20 +194,22 @@ func bufferArgs(cc *astiav.CodecContext, tb astiav.Rational) astiav.FilterArgs {
 // the metadata; the measuring graphs therefore end with meterTail, a little silence after the sound,
 // whose frames (from end on) count for the true peak only.
 type meter struct {
-	l    Loudness
-	peak float64         // linear true peak so far
-	tb   astiav.Rational // of the sink
-	end  float64         // seconds: where the padding starts; +Inf until the input ended
+	sink     *astiav.FilterContext
+	channels int // of the sound the sink puts out
+	l        Loudness
+	peak     float64         // linear true peak so far
+	tb       astiav.Rational // of the sink
+	end      float64         // seconds: where the padding starts; +Inf until the input ended
 }
 
 // meterTail pads the signal so that the last samples reach ebur128's metadata.
 const meterTail = "apad=pad_dur=0.25,ebur128=peak=true:metadata=1"
 
-func newMeter(sink *astiav.FilterContext) *meter {
-	return &meter{tb: sink.Inputs()[0].TimeBase(), end: math.Inf(1)}
+func newMeter(sink *astiav.FilterContext, channels int) *meter {
+	return &meter{sink: sink, channels: channels, tb: sink.Inputs()[0].TimeBase(), end: math.Inf(1)}
 }
 
-func (m *meter) read(f *astiav.Frame, channels int) {
+func (m *meter) read(f *astiav.Frame) {
 	if t := float64(f.Pts()) * m.tb.Float64(); t < m.end-1e-9 {
 		if v, ok := frameMetaFloat(f, "lavfi.r128.I"); ok {
 			m.l.IntegratedLUFS = v
@@ -211,7 +218,7 @@ func (m *meter) read(f *astiav.Frame, channels int) {
 			m.l.LRA = v
 		}
 	}
-	for ch := 0; ch < channels; ch++ {
+	for ch := 0; ch < m.channels; ch++ {
 		if v, ok := frameMetaFloat(f, "lavfi.r128.true_peaks_ch"+strconv.Itoa(ch)); ok && v > m.peak {
 			m.peak = v
 		}
@@ -231,6 +238,56 @@ func (m *meter) result() Loudness {
 	l.IntegratedLUFS = round2(l.IntegratedLUFS)
 	l.LRA = round2(l.LRA)
 	return l
+}
+
+// meteredGraph is an audio filter graph with a meter on every sink.
+type meteredGraph struct {
+	fg     *filterGraph
+	meters []*meter      // per sink
+	out    *astiav.Frame // what a sink puts out
+}
+
+// meterSinks puts a meter on each sink of fg, for sound of channels[i] channels. The meteredGraph takes
+// fg over: free frees both.
+func meterSinks(fg *filterGraph, channels ...int) *meteredGraph {
+	g := &meteredGraph{fg: fg, out: astiav.AllocFrame()}
+	for i, ch := range channels {
+		g.meters = append(g.meters, newMeter(fg.sinks[i], ch))
+	}
+	return g
+}
+
+// push sends f (nil: the end) through the graph and reads the figures of what every sink puts out.
+func (g *meteredGraph) push(f *astiav.Frame) error {
+	if err := g.fg.push(f); err != nil {
+		return err
+	}
+	for _, m := range g.meters {
+		if _, err := drain(m.sink, g.out, func(f *astiav.Frame) error { m.read(f); return nil }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setEnd tells every meter where the sound ends, in seconds (before the last push).
+func (g *meteredGraph) setEnd(end float64) {
+	for _, m := range g.meters {
+		m.end = end
+	}
+}
+
+func (g *meteredGraph) results() []Loudness {
+	out := make([]Loudness, len(g.meters))
+	for i, m := range g.meters {
+		out[i] = m.result()
+	}
+	return out
+}
+
+func (g *meteredGraph) free() {
+	g.out.Free()
+	g.fg.free()
 }
 
 func round2(x float64) float64 { return math.Round(x*100) / 100 }
@@ -255,97 +312,134 @@ func drain(sink *astiav.FilterContext, f *astiav.Frame, use func(*astiav.Frame) 
 	}
 }
 
-// measureFile measures the first audio stream of path as it is (ebur128 with true peak) and returns its
-// loudness, the number of audio samples decoded and their rate.
-func measureFile(path string) (Loudness, int64, int, error) {
+// receiveFrames hands use every frame dec has ready, in f, until the decoder wants more data or has
+// ended. A frame the decoder fails on (damaged data) also ends it: that failure is returned as damaged,
+// apart from use's error, for the caller to skip, count or report.
+func receiveFrames(dec *astiav.CodecContext, f *astiav.Frame, use func(*astiav.Frame) error) (damaged, err error) {
+	for {
+		if err := dec.ReceiveFrame(f); err != nil {
+			if errors.Is(err, astiav.ErrEagain) || errors.Is(err, astiav.ErrEof) {
+				return nil, nil
+			}
+			return err, nil
+		}
+		err := use(f)
+		f.Unref()
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// audioSource is the sound track of a file open for decoding: its first audio stream with channels.
+type audioSource struct {
+	fc  *astiav.FormatContext
+	s   *astiav.Stream
+	dec *astiav.CodecContext
+}
+
+// openAudioSource opens path and the decoder of its sound track; free closes them.
+func openAudioSource(path string) (*audioSource, error) {
 	fc, err := openInput(path)
 	if err != nil {
-		return Loudness{}, 0, 0, fmt.Errorf("open %s: %w", path, err)
+		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	defer fc.CloseInput()
-	if err := fc.FindStreamInfo(nil); err != nil {
-		return Loudness{}, 0, 0, err
-	}
-	var as *astiav.Stream
-	for _, s := range fc.Streams() {
-		if s.CodecParameters().MediaType() == astiav.MediaTypeAudio {
-			as = s
-			break
+	a := &audioSource{fc: fc}
+	ok := false
+	defer func() {
+		if !ok {
+			a.free()
 		}
+	}()
+	if err := fc.FindStreamInfo(nil); err != nil {
+		return nil, err
 	}
-	if as == nil {
-		return Loudness{}, 0, 0, fmt.Errorf("%s has no audio", path)
+	if a.s = firstAudio(fc); a.s == nil {
+		return nil, fmt.Errorf("%s has no audio", path)
 	}
-	dec, err := openDecoder(fc, as)
-	if err != nil {
-		return Loudness{}, 0, 0, err
+	if a.dec, err = openDecoder(fc, a.s); err != nil {
+		return nil, err
 	}
-	defer dec.Free()
-	fg, err := newFilterGraph("abuffer", abufferArgs(dec, as.TimeBase()), "[in]asetpts=PTS-STARTPTS,"+meterTail+"[out]", "abuffersink", "out")
-	if err != nil {
-		return Loudness{}, 0, 0, err
+	ok = true
+	return a, nil
+}
+
+func (a *audioSource) free() {
+	if a.dec != nil {
+		a.dec.Free()
 	}
-	defer fg.free()
-	m := newMeter(fg.sinks[0])
-	var samples int64
-	channels := dec.Channels()
-	pkt, frame, sf := astiav.AllocPacket(), astiav.AllocFrame(), astiav.AllocFrame()
+	a.fc.CloseInput()
+}
+
+// filterGraph builds content ("[in]...") after an abuffer source of the decoded sound, with one
+// abuffersink per name in sinks.
+func (a *audioSource) filterGraph(content string, sinks ...string) (*filterGraph, error) {
+	return newFilterGraph("abuffer", abufferArgs(a.dec, a.s.TimeBase()), content, "abuffersink", sinks...)
+}
+
+// measure decodes the whole sound track through g (all but the last, nil push) and returns the number
+// of samples decoded. Strict, a read error (other than the end of the file) or a frame the decoder
+// fails on ends it with that error; otherwise the first ends the reading and the second is skipped, as
+// the CLI does.
+func (a *audioSource) measure(g *meteredGraph, strict bool) (int64, error) {
+	pkt, frame := astiav.AllocPacket(), astiav.AllocFrame()
 	defer pkt.Free()
 	defer frame.Free()
-	defer sf.Free()
-	use := func(f *astiav.Frame) error { m.read(f, channels); return nil }
-	push := func(f *astiav.Frame) error {
-		if f != nil {
+	var samples int64
+	receive := func() error {
+		damaged, err := receiveFrames(a.dec, frame, func(f *astiav.Frame) error {
 			samples += int64(f.NbSamples())
+			return g.push(f)
+		})
+		if err == nil && strict {
+			err = damaged
 		}
-		if err := fg.src.BuffersrcAddFrame(f, astiav.NewBuffersrcFlags(astiav.BuffersrcFlagKeepRef)); err != nil {
-			return err
-		}
-		_, err := drain(fg.sinks[0], sf, use)
 		return err
 	}
-	receive := func() error {
-		for {
-			if err := dec.ReceiveFrame(frame); err != nil {
-				if errors.Is(err, astiav.ErrEagain) || errors.Is(err, astiav.ErrEof) {
-					return nil
-				}
-				return err
-			}
-			err := push(frame)
-			frame.Unref()
-			if err != nil {
-				return err
-			}
-		}
-	}
 	for {
-		if err := fc.ReadFrame(pkt); err != nil {
-			if errors.Is(err, astiav.ErrEof) {
-				break
+		if err := a.fc.ReadFrame(pkt); err != nil {
+			if strict && !errors.Is(err, astiav.ErrEof) {
+				return samples, err
 			}
-			return Loudness{}, 0, 0, err
+			break
 		}
-		if pkt.StreamIndex() == as.Index() {
-			if err := dec.SendPacket(pkt); err == nil {
-				if err := receive(); err != nil {
-					pkt.Unref()
-					return Loudness{}, 0, 0, err
-				}
+		if pkt.StreamIndex() == a.s.Index() && a.dec.SendPacket(pkt) == nil {
+			if err := receive(); err != nil {
+				return samples, err
 			}
 		}
 		pkt.Unref()
 	}
-	if err := dec.SendPacket(nil); err == nil {
-		if err := receive(); err != nil {
-			return Loudness{}, 0, 0, err
-		}
+	if a.dec.SendPacket(nil) == nil {
+		return samples, receive()
 	}
-	if dec.SampleRate() > 0 {
-		m.end = float64(samples) / float64(dec.SampleRate())
-	}
-	if err := push(nil); err != nil {
+	return samples, nil
+}
+
+// measureFile measures the sound track of path as it is (ebur128 with true peak) and returns its
+// loudness, the number of audio samples decoded and their rate.
+func measureFile(path string) (Loudness, int64, int, error) {
+	a, err := openAudioSource(path)
+	if err != nil {
 		return Loudness{}, 0, 0, err
 	}
-	return m.result(), samples, dec.SampleRate(), nil
+	defer a.free()
+	fg, err := a.filterGraph("[in]asetpts=PTS-STARTPTS,"+meterTail+"[out]", "out")
+	if err != nil {
+		return Loudness{}, 0, 0, err
+	}
+	g := meterSinks(fg, a.dec.Channels())
+	defer g.free()
+	samples, err := a.measure(g, true)
+	if err != nil {
+		return Loudness{}, 0, 0, err
+	}
+	rate := a.dec.SampleRate()
+	if rate > 0 {
+		g.setEnd(float64(samples) / float64(rate))
+	}
+	if err := g.push(nil); err != nil {
+		return Loudness{}, 0, 0, err
+	}
+	return g.results()[0], samples, rate, nil
 }

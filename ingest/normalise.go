@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -102,23 +101,42 @@ func normalisers(src string, pr ProbeResult, origin float64, totalSamples int64,
 // measureChains decodes the first audio stream of path once, passes it through head and measures it
 // through each of chains. end is the length, in seconds, of what the chains put out (0: the source's).
 func measureChains(path, head string, chains []string, end float64) ([]Loudness, error) {
-	fc, err := openInput(path)
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	defer fc.CloseInput()
-	if err := fc.FindStreamInfo(nil); err != nil {
-		return nil, err
-	}
-	as := firstAudio(fc)
-	if as == nil {
-		return nil, errors.New("no audio")
-	}
-	dec, err := openDecoder(fc, as)
+	a, err := openAudioSource(path)
 	if err != nil {
 		return nil, err
 	}
-	defer dec.Free()
+	defer a.free()
+	content, sinks := measureGraph(head, chains)
+	fg, err := a.filterGraph(content, sinks...)
+	if err != nil {
+		return nil, err
+	}
+	channels := make([]int, len(chains))
+	for i, c := range chains {
+		channels[i] = 2
+		if strings.HasPrefix(c, monoDownmix) { // a mono branch
+			channels[i] = 1
+		}
+	}
+	g := meterSinks(fg, channels...)
+	defer g.free()
+	samples, err := a.measure(g, false)
+	if err != nil {
+		return nil, err
+	}
+	if end <= 0 {
+		end = float64(samples) / float64(max(a.dec.SampleRate(), 1))
+	}
+	g.setEnd(end)
+	if err := g.push(nil); err != nil {
+		return nil, err
+	}
+	return g.results(), nil
+}
+
+// measureGraph is the filter graph of measureChains: head, split to each of chains, each measured, and
+// the names of its sinks.
+func measureGraph(head string, chains []string) (string, []string) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "[in]%s,asplit=%d", head, len(chains))
 	var sinks []string
@@ -130,76 +148,7 @@ func measureChains(path, head string, chains []string, end float64) ([]Loudness,
 		fmt.Fprintf(&b, ";[b%d]%s,%s[%s]", i, c, meterTail, name)
 		sinks = append(sinks, name)
 	}
-	fg, err := newFilterGraph("abuffer", abufferArgs(dec, as.TimeBase()), b.String(), "abuffersink", sinks...)
-	if err != nil {
-		return nil, err
-	}
-	defer fg.free()
-	meters := make([]*meter, len(chains))
-	for i := range meters {
-		meters[i] = newMeter(fg.sinks[i])
-	}
-	pkt, frame, sf := astiav.AllocPacket(), astiav.AllocFrame(), astiav.AllocFrame()
-	defer pkt.Free()
-	defer frame.Free()
-	defer sf.Free()
-	var samples int64
-	push := func(f *astiav.Frame) error {
-		if err := fg.src.BuffersrcAddFrame(f, astiav.NewBuffersrcFlags(astiav.BuffersrcFlagKeepRef)); err != nil {
-			return err
-		}
-		for i, sink := range fg.sinks {
-			m, ch := meters[i], 2
-			if strings.HasPrefix(chains[i], monoDownmix) { // a mono branch
-				ch = 1
-			}
-			if _, err := drain(sink, sf, func(f *astiav.Frame) error { m.read(f, ch); return nil }); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	receive := func() error {
-		for {
-			if err := dec.ReceiveFrame(frame); err != nil {
-				return nil // EAGAIN, EOF or a damaged frame
-			}
-			samples += int64(frame.NbSamples())
-			err := push(frame)
-			frame.Unref()
-			if err != nil {
-				return err
-			}
-		}
-	}
-	for fc.ReadFrame(pkt) == nil {
-		if pkt.StreamIndex() == as.Index() && dec.SendPacket(pkt) == nil {
-			if err := receive(); err != nil {
-				pkt.Unref()
-				return nil, err
-			}
-		}
-		pkt.Unref()
-	}
-	if dec.SendPacket(nil) == nil {
-		if err := receive(); err != nil {
-			return nil, err
-		}
-	}
-	if end <= 0 {
-		end = float64(samples) / float64(max(dec.SampleRate(), 1))
-	}
-	for _, m := range meters {
-		m.end = end
-	}
-	if err := push(nil); err != nil {
-		return nil, err
-	}
-	out := make([]Loudness, len(meters))
-	for i, m := range meters {
-		out[i] = m.result()
-	}
-	return out, nil
+	return b.String(), sinks
 }
 
 // firstAudio is the sound track Relais uses: the first audio stream with channels.

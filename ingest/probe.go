@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"errors"
 	"io"
 	"math"
 	"os"
@@ -37,20 +36,58 @@ func probeFile(path string, opts Options) (ProbeResult, error) {
 		return pr, relais.Errorf(relais.EINVALID, "This is not a video or audio file we can read.")
 	}
 	defer fc.CloseInput()
+	if err := readContainer(fc, &pr); err != nil {
+		return pr, err
+	}
+	vs, as := listStreams(fc, &pr)
+	if vs == nil && as == nil {
+		return pr, relais.Errorf(relais.EINVALID, "This is not a video or audio file: it holds neither pictures nor sound.")
+	}
+	if as == nil {
+		return pr, relais.Errorf(relais.EINVALID, "The file has no sound track.")
+	}
+	header := time.Duration(0)
+	if d := fc.Duration(); d > 0 {
+		header = time.Duration(d) * time.Microsecond
+	}
+	if header > opts.Limits.MaxDuration {
+		return pr, relais.Errorf(relais.EINVALID, "The lesson lasts %s; the limit is %s.", relais.HumanDuration(header), relais.HumanDuration(opts.Limits.MaxDuration))
+	}
+	if vs != nil {
+		if err := readVideo(fc, vs, &pr); err != nil {
+			return pr, err
+		}
+	}
+	pr.AudioChannels, pr.SampleRate = as.CodecParameters().Channels(), as.CodecParameters().SampleRate()
+
+	m, err := scan(fc, vs, as)
+	if err != nil {
+		return pr, err
+	}
+	return pr, judgeScan(&pr, m, vs, as, header, opts.Limits)
+}
+
+// readContainer names the container of fc in pr, refuses pictures and text, and reads the streams'
+// parameters.
+func readContainer(fc *astiav.FormatContext, pr *ProbeResult) error {
 	if f := fc.InputFormat(); f != nil {
 		pr.Format = f.Name()
 	}
 	if pr.Format == "image2" || strings.HasSuffix(pr.Format, "_pipe") {
-		return pr, relais.Errorf(relais.EINVALID, "This is not a video or audio file (it is a picture).")
+		return relais.Errorf(relais.EINVALID, "This is not a video or audio file (it is a picture).")
 	}
 	if pr.Format == "tty" {
-		return pr, relais.Errorf(relais.EINVALID, "This is not a video or audio file (it looks like text).")
+		return relais.Errorf(relais.EINVALID, "This is not a video or audio file (it looks like text).")
 	}
 	if err := fc.FindStreamInfo(nil); err != nil {
-		return pr, relais.Errorf(relais.EINVALID, "The file is damaged: its video and sound cannot be read.")
+		return relais.Errorf(relais.EINVALID, "The file is damaged: its video and sound cannot be read.")
 	}
+	return nil
+}
 
-	var vs, as *astiav.Stream
+// listStreams lists the streams of fc in pr and returns the ones Relais uses: the first moving picture
+// (not cover art) and the first sound track with channels, each nil when there is none.
+func listStreams(fc *astiav.FormatContext, pr *ProbeResult) (vs, as *astiav.Stream) {
 	for _, s := range fc.Streams() {
 		cp := s.CodecParameters()
 		st := Stream{Index: s.Index(), Codec: cp.CodecID().Name()}
@@ -74,39 +111,30 @@ func probeFile(path string, opts Options) (ProbeResult, error) {
 		}
 		pr.Streams = append(pr.Streams, st)
 	}
-	if vs == nil && as == nil {
-		return pr, relais.Errorf(relais.EINVALID, "This is not a video or audio file: it holds neither pictures nor sound.")
-	}
-	if as == nil {
-		return pr, relais.Errorf(relais.EINVALID, "The file has no sound track.")
-	}
-	header := time.Duration(0)
-	if d := fc.Duration(); d > 0 {
-		header = time.Duration(d) * time.Microsecond
-	}
-	if header > opts.Limits.MaxDuration {
-		return pr, relais.Errorf(relais.EINVALID, "The lesson lasts %s; the limit is %s.", relais.HumanDuration(header), relais.HumanDuration(opts.Limits.MaxDuration))
-	}
-	if vs != nil {
-		cp := vs.CodecParameters()
-		pr.HasVideo, pr.Width, pr.Height = true, cp.Width(), cp.Height()
-		if fr := fc.GuessFrameRate(vs, nil); fr.Num() > 0 && fr.Den() > 0 {
-			pr.FrameRate = math.Round(fr.Float64()*1000) / 1000
-		}
-		pr.Rotation = streamRotation(vs)
-		if cs := cp.ColorSpace(); cs != astiav.ColorSpaceUnspecified && cs != astiav.ColorSpaceReserved {
-			pr.ColorSpace = colorSpaceName(cs)
-		}
-		if pr.Width <= 0 || pr.Height <= 0 {
-			return pr, relais.Errorf(relais.EINVALID, "The video is damaged: its picture size cannot be read.")
-		}
-	}
-	pr.AudioChannels, pr.SampleRate = as.CodecParameters().Channels(), as.CodecParameters().SampleRate()
+	return vs, as
+}
 
-	m, err := scan(fc, vs, as, header)
-	if err != nil {
-		return pr, err
+// readVideo records the picture of vs in pr: size, rate, rotation and colour space.
+func readVideo(fc *astiav.FormatContext, vs *astiav.Stream, pr *ProbeResult) error {
+	cp := vs.CodecParameters()
+	pr.HasVideo, pr.Width, pr.Height = true, cp.Width(), cp.Height()
+	if fr := fc.GuessFrameRate(vs, nil); fr.Num() > 0 && fr.Den() > 0 {
+		pr.FrameRate = math.Round(fr.Float64()*1000) / 1000
 	}
+	pr.Rotation = streamRotation(vs)
+	if cs := cp.ColorSpace(); cs != astiav.ColorSpaceUnspecified && cs != astiav.ColorSpaceReserved {
+		pr.ColorSpace = colorSpaceName(cs)
+	}
+	if pr.Width <= 0 || pr.Height <= 0 {
+		return relais.Errorf(relais.EINVALID, "The video is damaged: its picture size cannot be read.")
+	}
+	return nil
+}
+
+// judgeScan records in pr what the scan found (the streams' lengths, the lesson's, its loudness) and
+// refuses a file cut short, damaged, too short or long, or silent. header is the length the container
+// announces (0: none).
+func judgeScan(pr *ProbeResult, m scanResult, vs, as *astiav.Stream, header time.Duration, limits Limits) error {
 	for i := range pr.Streams {
 		pr.Streams[i].DurationMS = m.reach[pr.Streams[i].Index].Milliseconds()
 	}
@@ -119,25 +147,25 @@ func probeFile(path string, opts Options) (ProbeResult, error) {
 	playable := end - begin
 	pr.DurationMS = playable.Milliseconds()
 	if header > 0 && playable < header-max(time.Second, header/50) {
-		return pr, relais.Errorf(relais.EINVALID, "The file is cut short: it plays %s of the %s it announces.", relais.HumanDuration(playable), relais.HumanDuration(header))
+		return relais.Errorf(relais.EINVALID, "The file is cut short: it plays %s of the %s it announces.", relais.HumanDuration(playable), relais.HumanDuration(header))
 	}
 	if vs != nil && !m.videoDecoded {
-		return pr, relais.Errorf(relais.EINVALID, "The video is damaged: no picture could be decoded.")
+		return relais.Errorf(relais.EINVALID, "The video is damaged: no picture could be decoded.")
 	}
 	if m.audioDecodeErrors > 0 && m.audioDecodeErrors*10 > m.audioPackets {
-		return pr, relais.Errorf(relais.EINVALID, "The sound track is damaged: %d%% of it cannot be decoded.", m.audioDecodeErrors*100/m.audioPackets)
+		return relais.Errorf(relais.EINVALID, "The sound track is damaged: %d%% of it cannot be decoded.", m.audioDecodeErrors*100/m.audioPackets)
 	}
 	if playable < time.Second {
-		return pr, relais.Errorf(relais.EINVALID, "The lesson lasts under a second.")
+		return relais.Errorf(relais.EINVALID, "The lesson lasts under a second.")
 	}
-	if playable > opts.Limits.MaxDuration {
-		return pr, relais.Errorf(relais.EINVALID, "The lesson lasts %s; the limit is %s.", relais.HumanDuration(playable), relais.HumanDuration(opts.Limits.MaxDuration))
+	if playable > limits.MaxDuration {
+		return relais.Errorf(relais.EINVALID, "The lesson lasts %s; the limit is %s.", relais.HumanDuration(playable), relais.HumanDuration(limits.MaxDuration))
 	}
 	pr.Loudness, pr.LoudnessMono = m.stereo, m.mono
 	if pr.Loudness.IntegratedLUFS <= -69 {
-		return pr, relais.Errorf(relais.EINVALID, "The sound track is silent.")
+		return relais.Errorf(relais.EINVALID, "The sound track is silent.")
 	}
-	return pr, nil
+	return nil
 }
 
 // streamRotation returns the clockwise rotation, in degrees (0, 90, 180, 270), that displays s upright.
@@ -174,7 +202,7 @@ type scanResult struct {
 
 // scan reads every packet of fc, decodes the audio stream through the loudness meters and the first
 // pictures of the video stream.
-func scan(fc *astiav.FormatContext, vs, as *astiav.Stream, header time.Duration) (scanResult, error) {
+func scan(fc *astiav.FormatContext, vs, as *astiav.Stream) (scanResult, error) {
 	r := scanResult{reach: map[int]time.Duration{}, start: map[int]time.Duration{}}
 	adec, err := openDecoder(fc, as)
 	if err != nil {
@@ -194,66 +222,29 @@ func scan(fc *astiav.FormatContext, vs, as *astiav.Stream, header time.Duration)
 	if err != nil {
 		return r, err
 	}
-	defer fg.free()
-	ms, mm := newMeter(fg.sinks[0]), newMeter(fg.sinks[1])
+	g := meterSinks(fg, 2, 1) // stereo, mono
+	defer g.free()
 	var samples int64
-	pkt, frame, sf := astiav.AllocPacket(), astiav.AllocFrame(), astiav.AllocFrame()
+	pkt, frame := astiav.AllocPacket(), astiav.AllocFrame()
 	defer pkt.Free()
 	defer frame.Free()
-	defer sf.Free()
 
-	push := func(f *astiav.Frame) error {
-		if err := fg.src.BuffersrcAddFrame(f, astiav.NewBuffersrcFlags(astiav.BuffersrcFlagKeepRef)); err != nil {
-			return err
+	receiveAudio := func() error {
+		damaged, err := receiveFrames(adec, frame, func(f *astiav.Frame) error {
+			samples += int64(f.NbSamples())
+			return g.push(f)
+		})
+		if damaged != nil {
+			r.audioDecodeErrors++
 		}
-		if _, err := drain(fg.sinks[0], sf, func(f *astiav.Frame) error { ms.read(f, 2); return nil }); err != nil {
-			return err
-		}
-		_, err := drain(fg.sinks[1], sf, func(f *astiav.Frame) error { mm.read(f, 1); return nil })
 		return err
 	}
-	receiveAudio := func() error {
-		for {
-			if err := adec.ReceiveFrame(frame); err != nil {
-				if errors.Is(err, astiav.ErrEagain) || errors.Is(err, astiav.ErrEof) {
-					return nil
-				}
-				r.audioDecodeErrors++
-				return nil
-			}
-			samples += int64(frame.NbSamples())
-			err := push(frame)
-			frame.Unref()
-			if err != nil {
-				return err
-			}
-		}
-	}
 	start := map[int]int64{}
-	for {
-		if err := fc.ReadFrame(pkt); err != nil {
-			if errors.Is(err, astiav.ErrEof) {
-				break
-			}
-			// A read error mid-file is what a damaged or cut file looks like; the duration check decides.
-			break
-		}
+	// A read error mid-file is what a damaged or cut file looks like: the reading stops there and the
+	// duration check decides.
+	for fc.ReadFrame(pkt) == nil {
 		s := fc.Streams()[pkt.StreamIndex()]
-		if pts := pkt.Pts(); pts != astiav.NoPtsValue {
-			st, ok := start[s.Index()]
-			if !ok {
-				st = pts
-				if s.StartTime() != astiav.NoPtsValue {
-					st = s.StartTime()
-				}
-				start[s.Index()] = st
-				r.start[s.Index()] = time.Duration(astiav.RescaleQ(st, s.TimeBase(), astiav.NewRational(1, 1000000))) * time.Microsecond
-			}
-			end := astiav.RescaleQ(pts+pkt.Duration()-st, s.TimeBase(), astiav.NewRational(1, 1000000))
-			if d := time.Duration(end) * time.Microsecond; d > r.reach[s.Index()] {
-				r.reach[s.Index()] = d
-			}
-		}
+		r.place(s, pkt, start)
 		switch {
 		case s.Index() == as.Index():
 			r.audioPackets++
@@ -264,12 +255,7 @@ func scan(fc *astiav.FormatContext, vs, as *astiav.Stream, header time.Duration)
 				return r, err
 			}
 		case vdec != nil && s.Index() == vs.Index() && !r.videoDecoded:
-			if err := vdec.SendPacket(pkt); err == nil {
-				if vdec.ReceiveFrame(frame) == nil {
-					r.videoDecoded = true
-					frame.Unref()
-				}
-			}
+			r.videoDecoded = decodesPicture(vdec, pkt, frame)
 		}
 		pkt.Unref()
 	}
@@ -279,23 +265,52 @@ func scan(fc *astiav.FormatContext, vs, as *astiav.Stream, header time.Duration)
 		}
 	}
 	if vdec != nil && !r.videoDecoded {
-		if vdec.SendPacket(nil) == nil && vdec.ReceiveFrame(frame) == nil {
-			r.videoDecoded = true
-			frame.Unref()
-		}
+		r.videoDecoded = decodesPicture(vdec, nil, frame)
 	}
 	if sr := adec.SampleRate(); sr > 0 {
-		ms.end = float64(samples) / float64(sr)
-		mm.end = ms.end
+		g.setEnd(float64(samples) / float64(sr))
 	}
-	if err := push(nil); err != nil {
+	if err := g.push(nil); err != nil {
 		return r, err
 	}
 	if sr := adec.SampleRate(); sr > 0 {
 		r.audio = time.Duration(samples) * time.Second / time.Duration(sr)
 	}
-	r.stereo, r.mono = ms.result(), mm.result()
+	l := g.results()
+	r.stereo, r.mono = l[0], l[1]
 	return r, nil
+}
+
+// place notes where pkt, a packet of s, lies: s's start on the file's clock (its declared start, else
+// its first timed packet's) and how far its packets reach from there. first holds each stream's start
+// in its own time base.
+func (r *scanResult) place(s *astiav.Stream, pkt *astiav.Packet, first map[int]int64) {
+	pts := pkt.Pts()
+	if pts == astiav.NoPtsValue {
+		return
+	}
+	st, ok := first[s.Index()]
+	if !ok {
+		st = pts
+		if s.StartTime() != astiav.NoPtsValue {
+			st = s.StartTime()
+		}
+		first[s.Index()] = st
+		r.start[s.Index()] = time.Duration(astiav.RescaleQ(st, s.TimeBase(), astiav.NewRational(1, 1000000))) * time.Microsecond
+	}
+	end := astiav.RescaleQ(pts+pkt.Duration()-st, s.TimeBase(), astiav.NewRational(1, 1000000))
+	if d := time.Duration(end) * time.Microsecond; d > r.reach[s.Index()] {
+		r.reach[s.Index()] = d
+	}
+}
+
+// decodesPicture reports whether dec makes a picture of pkt (nil: what it still holds).
+func decodesPicture(dec *astiav.CodecContext, pkt *astiav.Packet, f *astiav.Frame) bool {
+	if dec.SendPacket(pkt) != nil || dec.ReceiveFrame(f) != nil {
+		return false
+	}
+	f.Unref()
+	return true
 }
 
 // looksLikeMedia reports whether path starts like a media container (MP4/MOV, Matroska/WebM, WAV/AVI,

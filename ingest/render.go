@@ -187,397 +187,452 @@ func (o *output) free() {
 // renderFile writes the renditions of src into outDir, in this (child) process.
 func renderFile(src, outDir string, opts Options, pr ProbeResult, progress func(string, int)) ([]relais.Rendition, error) {
 	opts = opts.withDefaults()
-	tv := tvFormatOf(opts.TVFormat)
+	r := &render{opts: opts, pr: pr, tv: tvFormatOf(opts.TVFormat), progress: progress}
 	frames25 := int64(math.Round(float64(pr.DurationMS) / frameMS))
 	if frames25 < 1 {
 		return nil, errors.New("nothing to render")
 	}
-	totalSamples := frames25 * samplesPerFrame
-	videoFrames := frames25 * int64(tv.fps) / 25
+	r.totalSamples = frames25 * samplesPerFrame
+	r.totalFrames = frames25 * int64(r.tv.fps) / 25
+	defer r.free()
 
-	fc, err := openInput(src)
-	if err != nil {
-		return nil, fmt.Errorf("open source: %w", err)
+	if err := r.openSource(src); err != nil {
+		return nil, err
 	}
-	defer fc.CloseInput()
-	if err := fc.FindStreamInfo(nil); err != nil {
-		return nil, fmt.Errorf("read source: %w", err)
+	if err := r.conformVideo(outDir); err != nil {
+		return nil, err
 	}
-	var vs, as *astiav.Stream
-	for _, s := range fc.Streams() {
-		switch s.CodecParameters().MediaType() {
-		case astiav.MediaTypeVideo:
-			if vs == nil && !isAttachedPic(s) {
-				vs = s
-			}
-		case astiav.MediaTypeAudio:
-			if as == nil && s.CodecParameters().Channels() > 0 {
-				as = s
-			}
-		}
+	if err := r.conformAudio(src); err != nil {
+		return nil, err
 	}
-	if as == nil {
-		return nil, errors.New("source has no audio")
+	if err := r.openOutputs(outDir); err != nil {
+		return nil, err
 	}
-	adec, err := openDecoder(fc, as)
-	if err != nil {
-		return nil, fmt.Errorf("audio decoder: %w", err)
+	if err := r.transcode(); err != nil {
+		return nil, err
 	}
-	defer adec.Free()
-	var vdec *astiav.CodecContext
-	if vs != nil {
-		if vdec, err = openDecoder(fc, vs); err != nil {
-			return nil, fmt.Errorf("video decoder: %w", err)
-		}
-		defer vdec.Free()
-	}
+	return r.measure()
+}
 
-	// Both tracks start at the earlier stream's start: a late track is padded (first picture held,
-	// silence) rather than shifted out of sync.
-	origin := streamStart(as)
-	if vs != nil {
-		origin = math.Min(origin, streamStart(vs))
-	}
+// render is the state of one renderFile: the source and its decoders, the filters, the outputs and
+// their encoders, and what the decode loop has done so far. free releases all of it.
+type render struct {
+	opts         Options
+	pr           ProbeResult
+	tv           tvFormat
+	progress     func(string, int)
+	totalSamples int64 // 48 kHz samples of every sound track
+	totalFrames  int64 // pictures of the TV track
 
-	// Video: the conformed source, or a card with the title over an audio-only lesson.
-	var vgraph *filterGraph
-	if vs != nil {
-		vgraph, err = newFilterGraph("buffer", bufferArgs(vdec, vs.TimeBase()), "[in]"+videoChain(pr, tv, origin)+"[out]", "buffersink", "out")
-	} else {
-		var chain string
-		chain, err = cardChain(opts.Title, outDir, tv)
-		if err == nil {
-			vgraph, err = newFilterGraph("", nil, chain+"[out]", "buffersink", "out")
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("video filters: %w", err)
-	}
-	defer vgraph.free()
+	// The source: its picture (nil for an audio-only lesson) and sound, and the clock both start on.
+	fc         *astiav.FormatContext
+	vs, as     *astiav.Stream
+	vdec, adec *astiav.CodecContext
+	origin     float64
 
-	// Audio: one decode, conformed to 48 kHz stereo, normalised in two branches (stereo and its mono
-	// downmix, each with its own measurement), cut to the frame, split to every encoder.
-	audioSinks := []string{"tv", "radio", "lowband"}
-	if opts.RadioWAV {
-		audioSinks = append(audioSinks, "wav")
-	}
-	stereoNorm, monoNorm, err := normalisers(src, pr, origin, totalSamples, progress)
-	if err != nil {
-		return nil, fmt.Errorf("loudness: %w", err)
-	}
-	agraph, err := newFilterGraph("abuffer", abufferArgs(adec, as.TimeBase()), audioChain(stereoNorm, monoNorm, opts, totalSamples, origin), "abuffersink", audioSinks...)
-	if err != nil {
-		return nil, fmt.Errorf("audio filters: %w", err)
-	}
-	defer agraph.free()
+	vgraph, agraph *filterGraph // agraph's sinks feed audioEnc, in order
 
-	// Outputs.
-	var outs []*output
-	defer func() {
-		for _, o := range outs {
-			o.free()
-		}
-	}()
-	mk := func(kind relais.RenditionKind, format, name string) (*output, error) {
-		o, err := newOutput(kind, format, filepath.Join(outDir, name))
-		if err == nil {
-			outs = append(outs, o)
-		}
-		return o, err
-	}
-	tvOut, err := mk(relais.RenditionTV, "mpegts", "tv.ts")
-	if err != nil {
-		return nil, err
-	}
-	tvVideo, err := tvOut.addStream("libx264", func(cc *astiav.CodecContext) {
-		cc.SetWidth(tv.w)
-		cc.SetHeight(tv.h)
-		cc.SetPixelFormat(astiav.PixelFormatYuv420P)
-		cc.SetTimeBase(astiav.NewRational(1, tv.fps))
-		cc.SetFramerate(astiav.NewRational(tv.fps, 1))
-		cc.SetSampleAspectRatio(astiav.NewRational(1, 1))
-		cc.SetGopSize(gopSize)
-		cc.SetBitRate(tv.bitRate)
-		cc.SetProfile(astiav.ProfileH264High)
-		cc.SetThreadCount(0)
-		if tv.interlaced {
-			cc.SetFlags(cc.Flags().Add(astiav.CodecContextFlagInterlacedDct).Add(astiav.CodecContextFlagInterlacedMe))
-		}
-	}, x264Options(tv, opts.X264Preset))
-	if err != nil {
-		return nil, err
-	}
-	tvAudio, err := tvOut.addStream(opts.TVAudioCodec, func(cc *astiav.CodecContext) {
-		stereoAudio(cc, opts.TVAudioCodec)
-	}, nil)
-	if err != nil {
-		return nil, err
-	}
-	radioOut, err := mk(relais.RenditionRadio, "mp2", "radio.mp2")
-	if err != nil {
-		return nil, err
-	}
-	radioAudio, err := radioOut.addStream("mp2", func(cc *astiav.CodecContext) { stereoAudio(cc, "mp2") }, nil)
-	if err != nil {
-		return nil, err
-	}
-	lowOut, err := mk(relais.RenditionLowband, "opus", "lowband.opus")
-	if err != nil {
-		return nil, err
-	}
-	lowAudio, err := lowOut.addStream("libopus", func(cc *astiav.CodecContext) {
-		cc.SetSampleFormat(astiav.SampleFormatFlt)
-		cc.SetSampleRate(48000)
-		cc.SetChannelLayout(astiav.ChannelLayoutMono)
-		cc.SetChannels(1)
-		cc.SetBitRate(lowbandBitRate)
-		cc.SetTimeBase(astiav.NewRational(1, 48000))
-	}, map[string]string{"application": "audio", "frame_duration": "20", "vbr": "constrained"})
-	if err != nil {
-		return nil, err
-	}
-	audioEnc := []*encStream{tvAudio, radioAudio, lowAudio}
-	if opts.RadioWAV {
-		wavOut, err := mk(relais.RenditionRadio, "wav", "radio.wav")
-		if err != nil {
-			return nil, err
-		}
-		wav, err := wavOut.addStream("pcm_s16le", func(cc *astiav.CodecContext) {
-			cc.SetSampleFormat(astiav.SampleFormatS16)
-			cc.SetSampleRate(48000)
-			cc.SetChannelLayout(astiav.ChannelLayoutStereo)
-			cc.SetChannels(2)
-			cc.SetTimeBase(astiav.NewRational(1, 48000))
-		}, nil)
-		if err != nil {
-			return nil, err
-		}
-		audioEnc = append(audioEnc, wav)
-	}
-	audioBits := int64(tvMP2BitRate)
-	if opts.TVAudioCodec == "aac" {
-		audioBits = tvAACBitRate
-	}
-	muxrate := tv.bitRate*108/100 + audioBits*110/100 + 300_000
-	if err := tvOut.open(map[string]string{
-		"muxrate":    strconv.FormatInt(muxrate, 10),
-		"max_delay":  strconv.Itoa(tsMaxDelayMicros),
-		"pcr_period": "20",
-		"pat_period": "0.1",
-		"sdt_period": "0.5",
-	}, map[string]string{"service_name": opts.ServiceName, "service_provider": opts.ServiceProvider}); err != nil {
-		return nil, err
-	}
-	for _, o := range outs[1:] {
-		if err := o.open(nil, map[string]string{"title": opts.Title}); err != nil {
-			return nil, err
-		}
-	}
+	outs     []*output // the TV stream first
+	tvVideo  *encStream
+	audioEnc []*encStream // TV, radio, lowband and the WAV master when asked
 
 	// The decode loop.
-	var (
-		videoSent   int64
-		audioSent   int64 // samples encoded on the TV track
-		last        *astiav.Frame
-		videoEnded  bool
-		audioEnded  = make([]bool, len(audioEnc))
-		pct         = -1
-		pkt         = astiav.AllocPacket()
-		frame       = astiav.AllocFrame()
-		sf          = astiav.AllocFrame()
-		videoSink   = vgraph.sinks[0]
-		frameTicks  = int64(1)
-		totalFrames = videoFrames
-	)
-	defer pkt.Free()
-	defer frame.Free()
-	defer sf.Free()
-	defer func() {
-		if last != nil {
-			last.Free()
+	pkt        *astiav.Packet
+	frame, sf  *astiav.Frame // decoded; taken from a sink
+	last       *astiav.Frame // the last picture encoded, held to the end of the sound
+	videoSent  int64
+	audioSent  int64 // samples encoded on the TV track
+	videoEnded bool
+	audioEnded []bool // per sink of agraph
+}
+
+// free releases everything the render holds, in the reverse order it was taken.
+func (r *render) free() {
+	for _, f := range []*astiav.Frame{r.last, r.sf, r.frame} {
+		if f != nil {
+			f.Free()
 		}
-	}()
-	useVideo := func(f *astiav.Frame) error {
-		if videoSent >= totalFrames {
-			return nil
-		}
-		if last == nil {
-			last = astiav.AllocFrame()
-		}
-		last.Unref()
-		if err := last.Ref(f); err != nil {
-			return err
-		}
-		videoSent++
-		return tvVideo.encode(f, frameTicks)
 	}
-	pullVideo := func() error {
-		if videoEnded {
-			return nil
+	if r.pkt != nil {
+		r.pkt.Free()
+	}
+	for _, o := range r.outs {
+		o.free()
+	}
+	r.agraph.free()
+	r.vgraph.free()
+	if r.vdec != nil {
+		r.vdec.Free()
+	}
+	if r.adec != nil {
+		r.adec.Free()
+	}
+	if r.fc != nil {
+		r.fc.CloseInput()
+	}
+}
+
+// openSource opens src, picks its picture and sound streams, opens their decoders and sets the lesson's
+// clock.
+func (r *render) openSource(src string) error {
+	fc, err := openInput(src)
+	if err != nil {
+		return fmt.Errorf("open source: %w", err)
+	}
+	r.fc = fc
+	if err := fc.FindStreamInfo(nil); err != nil {
+		return fmt.Errorf("read source: %w", err)
+	}
+	for _, s := range fc.Streams() {
+		if s.CodecParameters().MediaType() == astiav.MediaTypeVideo && !isAttachedPic(s) {
+			r.vs = s
+			break
 		}
-		ended, err := drain(videoSink, sf, useVideo)
-		videoEnded = ended
+	}
+	if r.as = firstAudio(fc); r.as == nil {
+		return errors.New("source has no audio")
+	}
+	if r.adec, err = openDecoder(fc, r.as); err != nil {
+		return fmt.Errorf("audio decoder: %w", err)
+	}
+	if r.vs != nil {
+		if r.vdec, err = openDecoder(fc, r.vs); err != nil {
+			return fmt.Errorf("video decoder: %w", err)
+		}
+	}
+	// Both tracks start at the earlier stream's start: a late track is padded (first picture held,
+	// silence) rather than shifted out of sync.
+	r.origin = streamStart(r.as)
+	if r.vs != nil {
+		r.origin = math.Min(r.origin, streamStart(r.vs))
+	}
+	return nil
+}
+
+// conformVideo builds the video filters: the conformed source, or a card with the title over an
+// audio-only lesson.
+func (r *render) conformVideo(outDir string) error {
+	var err error
+	if r.vs != nil {
+		r.vgraph, err = newFilterGraph("buffer", bufferArgs(r.vdec, r.vs.TimeBase()), "[in]"+videoChain(r.pr, r.tv, r.origin)+"[out]", "buffersink", "out")
+	} else {
+		var chain string
+		chain, err = cardChain(r.opts.Title, outDir, r.tv)
+		if err == nil {
+			r.vgraph, err = newFilterGraph("", nil, chain+"[out]", "buffersink", "out")
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("video filters: %w", err)
+	}
+	return nil
+}
+
+// conformAudio builds the audio filters: one decode, conformed to 48 kHz stereo, normalised in two
+// branches (stereo and its mono downmix, each with its own measurement), cut to the frame, split to
+// every encoder.
+func (r *render) conformAudio(src string) error {
+	sinks := []string{"tv", "radio", "lowband"}
+	if r.opts.RadioWAV {
+		sinks = append(sinks, "wav")
+	}
+	stereoNorm, monoNorm, err := normalisers(src, r.pr, r.origin, r.totalSamples, r.progress)
+	if err != nil {
+		return fmt.Errorf("loudness: %w", err)
+	}
+	chain := audioChain(stereoNorm, monoNorm, r.opts, r.totalSamples, r.origin)
+	if r.agraph, err = newFilterGraph("abuffer", abufferArgs(r.adec, r.as.TimeBase()), chain, "abuffersink", sinks...); err != nil {
+		return fmt.Errorf("audio filters: %w", err)
+	}
+	return nil
+}
+
+// openOutputs creates every file with its encoders, in the order of the audio sinks, and writes their
+// headers.
+func (r *render) openOutputs(outDir string) error {
+	tvOut, err := r.addOutput(relais.RenditionTV, "mpegts", filepath.Join(outDir, "tv.ts"))
+	if err != nil {
 		return err
 	}
-	// The card has no end: pull as many pictures as the audio has reached.
-	pullCard := func(upTo int64) error {
-		for !videoEnded && videoSent < upTo && videoSent < totalFrames {
-			if err := videoSink.BuffersinkGetFrame(sf, astiav.NewBuffersinkFlags()); err != nil {
-				return fmt.Errorf("card: %w", err)
-			}
-			err := useVideo(sf)
-			sf.Unref()
-			if err != nil {
-				return err
-			}
-		}
-		return nil
+	if r.tvVideo, err = tvOut.addStream("libx264", h264Settings(r.tv), x264Options(r.tv, r.opts.X264Preset)); err != nil {
+		return err
 	}
-	pullAudio := func() error {
-		for i, sink := range agraph.sinks {
-			if audioEnded[i] {
-				continue
-			}
-			es := audioEnc[i]
-			ended, err := drain(sink, sf, func(f *astiav.Frame) error {
-				n := int64(f.NbSamples())
-				if i == 0 {
-					audioSent += n
-				}
-				return es.encode(f, n)
-			})
-			if err != nil {
-				return err
-			}
-			audioEnded[i] = ended
-		}
-		if vs == nil {
-			return pullCard(audioSent * int64(tv.fps) / 48000)
-		}
-		return nil
+	codec := r.opts.TVAudioCodec
+	if err := r.addAudio(tvOut, codec, func(cc *astiav.CodecContext) { stereoAudio(cc, codec) }, nil); err != nil {
+		return err
 	}
-	pushAudio := func(f *astiav.Frame) error {
-		if err := agraph.src.BuffersrcAddFrame(f, astiav.NewBuffersrcFlags(astiav.BuffersrcFlagKeepRef)); err != nil {
-			return fmt.Errorf("audio filters: %w", err)
-		}
-		return pullAudio()
+	type audioFile struct {
+		kind                relais.RenditionKind
+		format, name, codec string
+		configure           func(*astiav.CodecContext)
+		opts                map[string]string
 	}
-	pushVideo := func(f *astiav.Frame) error {
-		if err := vgraph.src.BuffersrcAddFrame(f, astiav.NewBuffersrcFlags(astiav.BuffersrcFlagKeepRef)); err != nil {
-			return fmt.Errorf("video filters: %w", err)
-		}
-		return pullVideo()
+	files := []audioFile{
+		{relais.RenditionRadio, "mp2", "radio.mp2", "mp2", func(cc *astiav.CodecContext) { stereoAudio(cc, "mp2") }, nil},
+		{relais.RenditionLowband, "opus", "lowband.opus", "libopus", opusAudio, map[string]string{"application": "audio", "frame_duration": "20", "vbr": "constrained"}},
 	}
-	receive := func(dec *astiav.CodecContext, push func(*astiav.Frame) error) error {
-		for {
-			if err := dec.ReceiveFrame(frame); err != nil {
-				if errors.Is(err, astiav.ErrEagain) || errors.Is(err, astiav.ErrEof) {
-					return nil
-				}
-				return nil // a damaged frame: skip it, as the CLI does
-			}
-			err := push(frame)
-			frame.Unref()
-			if err != nil {
-				return err
-			}
-		}
+	if r.opts.RadioWAV {
+		files = append(files, audioFile{relais.RenditionRadio, "wav", "radio.wav", "pcm_s16le", wavAudio, nil})
 	}
-	total := time.Duration(pr.DurationMS) * time.Millisecond
-	progress("transcode", 0)
-	for {
-		if err := fc.ReadFrame(pkt); err != nil {
-			break // EOF, or the damage the probe tolerated
-		}
-		idx := pkt.StreamIndex()
-		var err error
-		switch {
-		case idx == as.Index():
-			if adec.SendPacket(pkt) == nil {
-				err = receive(adec, pushAudio)
-			}
-		case vs != nil && idx == vs.Index():
-			if vdec.SendPacket(pkt) == nil {
-				err = receive(vdec, pushVideo)
-			}
-		}
-		pkt.Unref()
+	for _, f := range files {
+		o, err := r.addOutput(f.kind, f.format, filepath.Join(outDir, f.name))
 		if err != nil {
-			return nil, err
+			return err
+		}
+		if err := r.addAudio(o, f.codec, f.configure, f.opts); err != nil {
+			return err
+		}
+	}
+	if err := tvOut.open(tsOptions(r.tv, codec), map[string]string{"service_name": r.opts.ServiceName, "service_provider": r.opts.ServiceProvider}); err != nil {
+		return err
+	}
+	for _, o := range r.outs[1:] {
+		if err := o.open(nil, map[string]string{"title": r.opts.Title}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addOutput creates a file's muxer; free frees it.
+func (r *render) addOutput(kind relais.RenditionKind, format, path string) (*output, error) {
+	o, err := newOutput(kind, format, path)
+	if err != nil {
+		return nil, err
+	}
+	r.outs = append(r.outs, o)
+	return o, nil
+}
+
+// addAudio adds a sound encoder to o, fed by the next sink of the audio filters.
+func (r *render) addAudio(o *output, codec string, configure func(*astiav.CodecContext), opts map[string]string) error {
+	es, err := o.addStream(codec, configure, opts)
+	if err != nil {
+		return err
+	}
+	r.audioEnc = append(r.audioEnc, es)
+	return nil
+}
+
+// transcode decodes the source through the filters into the encoders, brings every track to its
+// length and closes the files.
+func (r *render) transcode() error {
+	r.pkt, r.frame, r.sf = astiav.AllocPacket(), astiav.AllocFrame(), astiav.AllocFrame()
+	r.audioEnded = make([]bool, len(r.audioEnc))
+	r.progress("transcode", 0)
+	if err := r.decode(); err != nil {
+		return err
+	}
+	if err := r.flush(); err != nil {
+		return err
+	}
+	if r.videoSent != r.totalFrames {
+		return fmt.Errorf("video has %d frames, want %d", r.videoSent, r.totalFrames)
+	}
+	if r.audioSent < r.totalSamples {
+		return fmt.Errorf("audio has %d samples, want %d", r.audioSent, r.totalSamples)
+	}
+	if err := r.closeOutputs(); err != nil {
+		return err
+	}
+	r.progress("transcode", 100)
+	return nil
+}
+
+// decode reads the source to its end (or the damage the probe tolerated), pushing what its decoders
+// make through the filters, and reports progress by the sound encoded.
+func (r *render) decode() error {
+	total := time.Duration(r.pr.DurationMS) * time.Millisecond
+	pct := -1
+	for r.fc.ReadFrame(r.pkt) == nil {
+		var err error
+		switch idx := r.pkt.StreamIndex(); {
+		case idx == r.as.Index():
+			if r.adec.SendPacket(r.pkt) == nil {
+				err = r.receive(r.adec, r.pushAudio)
+			}
+		case r.vs != nil && idx == r.vs.Index():
+			if r.vdec.SendPacket(r.pkt) == nil {
+				err = r.receive(r.vdec, r.pushVideo)
+			}
+		}
+		r.pkt.Unref()
+		if err != nil {
+			return err
 		}
 		if total > 0 {
-			done := time.Duration(audioSent) * time.Second / 48000
+			done := time.Duration(r.audioSent) * time.Second / 48000
 			if p := int(done * 100 / total); p > pct && p < 100 {
 				pct = p
-				progress("transcode", p)
+				r.progress("transcode", p)
 			}
 		}
 	}
-	if adec.SendPacket(nil) == nil {
-		if err := receive(adec, pushAudio); err != nil {
-			return nil, err
+	return nil
+}
+
+// flush drains the decoders and the filters, then brings the picture to its length: the last picture
+// held to the end of the sound (the filters already cut anything longer), or the card drawn to it.
+func (r *render) flush() error {
+	if r.adec.SendPacket(nil) == nil {
+		if err := r.receive(r.adec, r.pushAudio); err != nil {
+			return err
 		}
 	}
-	if err := pushAudio(nil); err != nil {
-		return nil, err
+	if err := r.pushAudio(nil); err != nil {
+		return err
 	}
-	if vs != nil {
-		if vdec.SendPacket(nil) == nil {
-			if err := receive(vdec, pushVideo); err != nil {
-				return nil, err
+	if r.vs == nil {
+		return r.pullCard(r.totalFrames)
+	}
+	if r.vdec.SendPacket(nil) == nil {
+		if err := r.receive(r.vdec, r.pushVideo); err != nil {
+			return err
+		}
+	}
+	if err := r.pushVideo(nil); err != nil {
+		return err
+	}
+	for r.videoSent < r.totalFrames && r.last != nil {
+		f := r.last.Clone()
+		err := r.encodePicture(f)
+		f.Free()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// receive pushes every frame dec has ready; a damaged frame is skipped, as the CLI does.
+func (r *render) receive(dec *astiav.CodecContext, push func(*astiav.Frame) error) error {
+	_, err := receiveFrames(dec, r.frame, push)
+	return err
+}
+
+// pushAudio sends decoded sound (nil: the end) into the audio filters and encodes what comes out.
+func (r *render) pushAudio(f *astiav.Frame) error {
+	if err := r.agraph.push(f); err != nil {
+		return fmt.Errorf("audio filters: %w", err)
+	}
+	return r.pullAudio()
+}
+
+// pushVideo sends a decoded picture (nil: the end) into the video filters and encodes what comes out.
+func (r *render) pushVideo(f *astiav.Frame) error {
+	if err := r.vgraph.push(f); err != nil {
+		return fmt.Errorf("video filters: %w", err)
+	}
+	return r.pullVideo()
+}
+
+// pullAudio encodes what every audio sink has ready; over an audio-only lesson, it then draws the card
+// as far as the sound has reached.
+func (r *render) pullAudio() error {
+	for i, sink := range r.agraph.sinks {
+		if r.audioEnded[i] {
+			continue
+		}
+		es := r.audioEnc[i]
+		ended, err := drain(sink, r.sf, func(f *astiav.Frame) error {
+			n := int64(f.NbSamples())
+			if i == 0 {
+				r.audioSent += n
 			}
+			return es.encode(f, n)
+		})
+		if err != nil {
+			return err
 		}
-		if err := pushVideo(nil); err != nil {
-			return nil, err
+		r.audioEnded[i] = ended
+	}
+	if r.vs == nil {
+		return r.pullCard(r.audioSent * int64(r.tv.fps) / 48000)
+	}
+	return nil
+}
+
+// pullVideo encodes what the video filters have ready.
+func (r *render) pullVideo() error {
+	if r.videoEnded {
+		return nil
+	}
+	ended, err := drain(r.vgraph.sinks[0], r.sf, r.useVideo)
+	r.videoEnded = ended
+	return err
+}
+
+// pullCard encodes pictures of the card up to picture upTo: the card has no end, so it is pulled as far
+// as the sound has reached.
+func (r *render) pullCard(upTo int64) error {
+	sink := r.vgraph.sinks[0]
+	for !r.videoEnded && r.videoSent < upTo && r.videoSent < r.totalFrames {
+		if err := sink.BuffersinkGetFrame(r.sf, astiav.NewBuffersinkFlags()); err != nil {
+			return fmt.Errorf("card: %w", err)
 		}
-		// Hold the last picture to the end of the sound; the filters already cut anything longer.
-		for videoSent < totalFrames && last != nil {
-			f := last.Clone()
-			videoSent++
-			err := tvVideo.encode(f, frameTicks)
-			f.Free()
-			if err != nil {
-				return nil, err
-			}
+		err := r.useVideo(r.sf)
+		r.sf.Unref()
+		if err != nil {
+			return err
 		}
-	} else if err := pullCard(totalFrames); err != nil {
-		return nil, err
 	}
-	if videoSent != totalFrames {
-		return nil, fmt.Errorf("video has %d frames, want %d", videoSent, totalFrames)
+	return nil
+}
+
+// useVideo encodes a conformed picture, keeping it as the last one, until the track has its length.
+func (r *render) useVideo(f *astiav.Frame) error {
+	if r.videoSent >= r.totalFrames {
+		return nil
 	}
-	if audioSent < totalSamples {
-		return nil, fmt.Errorf("audio has %d samples, want %d", audioSent, totalSamples)
+	if r.last == nil {
+		r.last = astiav.AllocFrame()
 	}
-	for _, o := range outs {
+	r.last.Unref()
+	if err := r.last.Ref(f); err != nil {
+		return err
+	}
+	return r.encodePicture(f)
+}
+
+// encodePicture encodes f as the next picture of the TV track: one tick of its 1/fps time base.
+func (r *render) encodePicture(f *astiav.Frame) error {
+	r.videoSent++
+	return r.tvVideo.encode(f, 1)
+}
+
+// closeOutputs flushes the encoders, writes the trailers and closes the files.
+func (r *render) closeOutputs() error {
+	for _, o := range r.outs {
 		if err := o.finish(); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	for _, o := range outs {
+	for _, o := range r.outs {
 		if err := o.io.Close(); err != nil {
-			return nil, fmt.Errorf("close %s: %w", filepath.Base(o.path), err)
+			return fmt.Errorf("close %s: %w", filepath.Base(o.path), err)
 		}
 		o.io = nil
 	}
-	progress("transcode", 100)
+	return nil
+}
 
-	// Measure what was written.
+// measure reads back what was written and checks every file's loudness.
+func (r *render) measure() ([]relais.Rendition, error) {
 	var rs []relais.Rendition
 	var bad []string
-	for i, o := range outs {
-		progress("measure", i*100/len(outs))
-		r, err := describe(o)
+	for i, o := range r.outs {
+		r.progress("measure", i*100/len(r.outs))
+		rd, err := describe(o)
 		if err != nil {
 			return nil, err
 		}
-		if math.Abs(r.IntegratedLUFS-TargetLUFS) > ToleranceLU || r.TruePeakDBTP > MaxTruePeakDBTP {
+		if math.Abs(rd.IntegratedLUFS-TargetLUFS) > ToleranceLU || rd.TruePeakDBTP > MaxTruePeakDBTP {
 			bad = append(bad, fmt.Sprintf("%s: %.1f LUFS, %.1f dBTP (want %.1f +-%.1f LUFS, <= %.1f dBTP)",
-				filepath.Base(o.path), r.IntegratedLUFS, r.TruePeakDBTP, TargetLUFS, ToleranceLU, MaxTruePeakDBTP))
+				filepath.Base(o.path), rd.IntegratedLUFS, rd.TruePeakDBTP, TargetLUFS, ToleranceLU, MaxTruePeakDBTP))
 		}
-		rs = append(rs, r)
+		rs = append(rs, rd)
 	}
-	progress("measure", 100)
+	r.progress("measure", 100)
 	if len(bad) > 0 {
 		return nil, fmt.Errorf("%w: %s", ErrOutOfTolerance, strings.Join(bad, "; "))
 	}
@@ -743,17 +798,69 @@ func x264Options(tv tvFormat, preset string) map[string]string {
 	return o
 }
 
+// h264Settings configures libx264 for the TV picture.
+func h264Settings(tv tvFormat) func(*astiav.CodecContext) {
+	return func(cc *astiav.CodecContext) {
+		cc.SetWidth(tv.w)
+		cc.SetHeight(tv.h)
+		cc.SetPixelFormat(astiav.PixelFormatYuv420P)
+		cc.SetTimeBase(astiav.NewRational(1, tv.fps))
+		cc.SetFramerate(astiav.NewRational(tv.fps, 1))
+		cc.SetSampleAspectRatio(astiav.NewRational(1, 1))
+		cc.SetGopSize(gopSize)
+		cc.SetBitRate(tv.bitRate)
+		cc.SetProfile(astiav.ProfileH264High)
+		cc.SetThreadCount(0)
+		if tv.interlaced {
+			cc.SetFlags(cc.Flags().Add(astiav.CodecContextFlagInterlacedDct).Add(astiav.CodecContextFlagInterlacedMe))
+		}
+	}
+}
+
+// tsOptions are the MPEG-TS muxer's settings: a constant mux rate with room over the picture and the
+// sound (in audioCodec), and the PCR and table periods of broadcast.
+func tsOptions(tv tvFormat, audioCodec string) map[string]string {
+	audioBits := int64(tvMP2BitRate)
+	if audioCodec == "aac" {
+		audioBits = tvAACBitRate
+	}
+	muxrate := tv.bitRate*108/100 + audioBits*110/100 + 300_000
+	return map[string]string{
+		"muxrate":    strconv.FormatInt(muxrate, 10),
+		"max_delay":  strconv.Itoa(tsMaxDelayMicros),
+		"pcr_period": "20",
+		"pat_period": "0.1",
+		"sdt_period": "0.5",
+	}
+}
+
+// audio48k configures an encoder for 48 kHz sound in sample format sf and the given layout.
+func audio48k(cc *astiav.CodecContext, sf astiav.SampleFormat, layout astiav.ChannelLayout, channels int) {
+	cc.SetSampleFormat(sf)
+	cc.SetSampleRate(48000)
+	cc.SetChannelLayout(layout)
+	cc.SetChannels(channels)
+	cc.SetTimeBase(astiav.NewRational(1, 48000))
+}
+
 // stereoAudio configures a 48 kHz stereo encoder for the TV or radio track.
 func stereoAudio(cc *astiav.CodecContext, codec string) {
-	cc.SetSampleRate(48000)
-	cc.SetChannelLayout(astiav.ChannelLayoutStereo)
-	cc.SetChannels(2)
-	cc.SetTimeBase(astiav.NewRational(1, 48000))
 	if codec == "aac" {
-		cc.SetSampleFormat(astiav.SampleFormatFltp)
+		audio48k(cc, astiav.SampleFormatFltp, astiav.ChannelLayoutStereo, 2)
 		cc.SetBitRate(tvAACBitRate)
 		return
 	}
-	cc.SetSampleFormat(astiav.SampleFormatS16)
+	audio48k(cc, astiav.SampleFormatS16, astiav.ChannelLayoutStereo, 2)
 	cc.SetBitRate(radioBitRate)
+}
+
+// opusAudio configures libopus for the low-band track: mono.
+func opusAudio(cc *astiav.CodecContext) {
+	audio48k(cc, astiav.SampleFormatFlt, astiav.ChannelLayoutMono, 1)
+	cc.SetBitRate(lowbandBitRate)
+}
+
+// wavAudio configures the radio master: 16-bit stereo PCM.
+func wavAudio(cc *astiav.CodecContext) {
+	audio48k(cc, astiav.SampleFormatS16, astiav.ChannelLayoutStereo, 2)
 }
