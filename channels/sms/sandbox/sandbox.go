@@ -72,6 +72,10 @@ type Rule struct {
 	// CallbackDelay is added before the first callback; NoCallbacks sends none.
 	CallbackDelay time.Duration `json:"-"` // "callback_delay": "1m" in JSON
 	NoCallbacks   bool          `json:"no_callbacks,omitempty"`
+	// DropAnswer accepts the message (it is recorded, sent and called back as any other) but closes the
+	// connection instead of answering: the client cannot know whether the message left, as when a
+	// request times out after Twilio took it.
+	DropAnswer bool `json:"drop_answer,omitempty"`
 }
 
 // ruleJSON is Rule with durations written as Go durations ("1.5s"), for rule files and PUT /sandbox/rules.
@@ -134,6 +138,7 @@ type Message struct {
 	ErrorCode           int        `json:"error_code,omitempty"`
 	ReceivedAt          time.Time  `json:"received_at"`
 	UpdatedAt           time.Time  `json:"updated_at"`
+	SentAt              time.Time  `json:"sent_at,omitzero"` // when it left: Twilio's date_sent
 	Callbacks           []Callback `json:"callbacks"`
 }
 
@@ -188,6 +193,7 @@ func New(cfg Config) *Server {
 		ctx: ctx, cancel: cancel, bySid: map[string]*Message{}, rng: mathrand.New(mathrand.NewPCG(seed, seed))}
 	s.mux.HandleFunc("POST /2010-04-01/Accounts/{account}/Messages.json", s.auth(s.createMessage))
 	s.mux.HandleFunc("GET /2010-04-01/Accounts/{account}/Messages/{file}", s.auth(s.fetchMessage))
+	s.mux.HandleFunc("GET /2010-04-01/Accounts/{account}/Messages.json", s.auth(s.readMessages))
 	s.mux.HandleFunc("GET /sandbox/messages", s.listMessages)
 	s.mux.HandleFunc("POST /sandbox/inbound", s.inbound)
 	s.mux.HandleFunc("GET /sandbox/rules", s.getRules)
@@ -386,19 +392,22 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
 	m.Sid = newSid("SM")
 	m.Status = "queued"
 	m.HTTPStatus = http.StatusCreated
+	res := s.resource(m)
 	s.record(m)
-	writeJSON(w, http.StatusCreated, s.resource(m))
-
-	if m.StatusCallback != "" && !rule.NoCallbacks {
-		steps := []string{"queued", "sent", "delivered"}
-		if rule.FinalStatus == "failed" {
-			steps = []string{"queued", "failed"}
-		} else if rule.FinalStatus != "" {
-			steps = []string{"queued", "sent", rule.FinalStatus}
-		}
-		s.wg.Add(1)
-		go s.sendCallbacks(m.Sid, steps, rule)
+	if rule.DropAnswer {
+		dropConnection(w)
+	} else {
+		writeJSON(w, http.StatusCreated, res)
 	}
+
+	steps := []string{"queued", "sent", "delivered"}
+	if rule.FinalStatus == "failed" {
+		steps = []string{"queued", "failed"}
+	} else if rule.FinalStatus != "" {
+		steps = []string{"queued", "sent", rule.FinalStatus}
+	}
+	s.wg.Add(1)
+	go s.progress(m.Sid, steps, rule)
 }
 
 // match returns the first rule that applies to a message to `to`, or the zero Rule.
@@ -440,8 +449,8 @@ func (s *Server) resource(m *Message) map[string]any {
 	if m.ErrorCode != 0 {
 		errorCode, errorMessage = m.ErrorCode, "Injected error"
 	}
-	if m.Status == "sent" || m.Status == "delivered" || m.Status == "undelivered" {
-		dateSent = m.UpdatedAt.Format(rfc2822)
+	if !m.SentAt.IsZero() {
+		dateSent = m.SentAt.Format(rfc2822)
 	}
 	var mss any
 	if m.MessagingServiceSID != "" {
@@ -491,8 +500,133 @@ func (s *Server) fetchMessage(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, res)
 }
 
-// sendCallbacks posts each status of steps to the message's StatusCallback, in order.
-func (s *Server) sendCallbacks(sid string, steps []string, rule Rule) {
+// dropConnection closes the client's connection without an answer.
+func dropConnection(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			conn.Close()
+			return
+		}
+	}
+	panic(http.ErrAbortHandler) // HTTP/2 or a recorder: abort the stream instead
+}
+
+// readMessages answers Twilio's list of messages (GET .../Messages.json), newest first, filtered as
+// Twilio filters: To, From, and DateSent, DateSent< and DateSent> on the GMT day a message was sent
+// (a message not yet sent has no date_sent and matches no date filter). The days may be written
+// YYYY-MM-DD or as an RFC 3339 instant (as twilio-go writes them), whose day counts. Pages follow
+// PageSize (default 50, at most 1000) and the PageToken of next_page_uri.
+func (s *Server) readMessages(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	size := 50
+	if v := q.Get("PageSize"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			writeError(w, http.StatusBadRequest, 20001, "PageSize must be between 1 and 1000")
+			return
+		}
+		size = n
+	}
+	var on, before, after string
+	for _, f := range []struct {
+		key string
+		dst *string
+	}{{"DateSent", &on}, {"DateSent<", &before}, {"DateSent>", &after}} {
+		v := q.Get(f.key)
+		if v == "" {
+			continue
+		}
+		day, ok := gmtDay(v)
+		if !ok {
+			writeError(w, http.StatusBadRequest, 20001, fmt.Sprintf("Invalid %s: %s", f.key, v))
+			return
+		}
+		*f.dst = day
+	}
+	offset := 0
+	if tok := q.Get("PageToken"); tok != "" {
+		n, err := strconv.Atoi(strings.TrimPrefix(tok, "PA"))
+		if err != nil || n < 0 || !strings.HasPrefix(tok, "PA") {
+			writeError(w, http.StatusBadRequest, 20001, "Invalid PageToken")
+			return
+		}
+		offset = n
+	}
+	page, _ := strconv.Atoi(q.Get("Page"))
+
+	s.mu.Lock()
+	var match []map[string]any
+	for i := len(s.messages) - 1; i >= 0; i-- {
+		m := s.messages[i]
+		if m.Sid == "" || (q.Has("To") && m.To != q.Get("To")) || (q.Has("From") && m.From != q.Get("From")) {
+			continue
+		}
+		if on != "" || before != "" || after != "" {
+			if m.SentAt.IsZero() {
+				continue
+			}
+			day := m.SentAt.Format(time.DateOnly)
+			if (on != "" && day != on) || (before != "" && day > before) || (after != "" && day < after) {
+				continue
+			}
+		}
+		match = append(match, s.resource(m))
+	}
+	s.mu.Unlock()
+
+	start := min(offset, len(match))
+	end := min(start+size, len(match))
+	items := match[start:end]
+	if items == nil {
+		items = []map[string]any{}
+	}
+	base := fmt.Sprintf("/2010-04-01/Accounts/%s/Messages.json", s.cfg.AccountSID)
+	pageURI := func(p, off int) string {
+		v := url.Values{}
+		for _, k := range []string{"To", "From", "DateSent", "DateSent<", "DateSent>"} {
+			if q.Has(k) {
+				v.Set(k, q.Get(k))
+			}
+		}
+		v.Set("PageSize", strconv.Itoa(size))
+		v.Set("Page", strconv.Itoa(p))
+		if off > 0 {
+			v.Set("PageToken", "PA"+strconv.Itoa(off))
+		}
+		return base + "?" + v.Encode()
+	}
+	res := map[string]any{
+		"messages": items, "page": page, "page_size": size, "start": start, "end": max(end-1, start),
+		"uri": pageURI(page, start), "first_page_uri": pageURI(0, 0), "next_page_uri": nil, "previous_page_uri": nil,
+	}
+	if end < len(match) {
+		res["next_page_uri"] = pageURI(page+1, end)
+	}
+	if start > 0 {
+		res["previous_page_uri"] = pageURI(max(page-1, 0), max(start-size, 0))
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// gmtDay reads a DateSent filter: YYYY-MM-DD, or an RFC 3339 instant whose GMT day counts.
+func gmtDay(v string) (string, bool) {
+	if d, err := time.Parse(time.DateOnly, v); err == nil {
+		return d.Format(time.DateOnly), true
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t.UTC().Format(time.DateOnly), true
+	}
+	return "", false
+}
+
+// sentStatus reports whether a message in status has left Twilio, so has a date_sent.
+func sentStatus(status string) bool {
+	return status == "sent" || status == "delivered" || status == "undelivered"
+}
+
+// progress moves a message through steps, as the carrier would, and posts each status to the message's
+// StatusCallback, in order, when it has one and the rule does not lose them.
+func (s *Server) progress(sid string, steps []string, rule Rule) {
 	defer s.wg.Done()
 	if !s.sleep(rule.CallbackDelay) {
 		return
@@ -508,6 +642,9 @@ func (s *Server) sendCallbacks(sid string, steps []string, rule Rule) {
 			return
 		}
 		m.Status, m.UpdatedAt = status, s.cfg.Now().UTC()
+		if sentStatus(status) && m.SentAt.IsZero() {
+			m.SentAt = m.UpdatedAt
+		}
 		if status == "undelivered" || status == "failed" {
 			m.ErrorCode = rule.ErrorCode
 		}
@@ -526,6 +663,9 @@ func (s *Server) sendCallbacks(sid string, steps []string, rule Rule) {
 		}
 		target := m.StatusCallback
 		s.mu.Unlock()
+		if target == "" || rule.NoCallbacks {
+			continue
+		}
 		s.post(target, params, func(cb Callback) {
 			cb.Status = status
 			s.mu.Lock()

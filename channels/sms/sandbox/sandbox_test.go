@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/twilio/twilio-go/client"
+	openapi "github.com/twilio/twilio-go/rest/api/v2010"
 )
 
 const (
@@ -285,5 +287,141 @@ func TestRuleJSON(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(`[{"retry_after":"soon"}]`), &rules); err == nil {
 		t.Error("a bad duration was accepted")
+	}
+}
+
+// toSandbox sends twilio-go's requests for api.twilio.com to the sandbox at base.
+type toSandbox struct{ base *url.URL }
+
+func (t toSandbox) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.URL.Scheme, r.URL.Host, r.Host = t.base.Scheme, t.base.Host, t.base.Host
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// twilioClient is twilio-go's REST client pointed at the sandbox.
+func twilioClient(t *testing.T, base string) *openapi.ApiService {
+	t.Helper()
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &client.Client{Credentials: client.NewCredentials(sid, token), HTTPClient: &http.Client{Transport: toSandbox{u}}}
+	c.SetAccountSid(sid)
+	return openapi.NewApiService(&client.RequestHandler{Client: c})
+}
+
+// waitStatus waits until every listed message reached status.
+func waitStatus(t *testing.T, s *Server, n int, status string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		done := 0
+		for _, m := range s.Messages() {
+			if m.Status == status {
+				done++
+			}
+		}
+		if done >= n {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("fewer than %d messages reached %s", n, status)
+}
+
+// TestListMessagesLikeTwilio reads the sandbox with twilio-go's own ListMessage, which Relais uses to
+// find out whether a message whose answer was lost left: filters by To and DateSent, newest first,
+// pages through PageToken.
+func TestListMessagesLikeTwilio(t *testing.T) {
+	day := time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC)
+	var mu sync.Mutex
+	now := day
+	s := New(Config{AccountSID: sid, AuthToken: token, StepDelay: time.Millisecond, Now: func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		now = now.Add(time.Second)
+		return now
+	}, Rules: []Rule{{To: "+33600000003", FinalStatus: "failed", ErrorCode: 30003}}})
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	defer s.Close()
+	for _, to := range []string{"+33600000001", "+33600000002", "+33600000001", "+33600000003"} {
+		if status, body := post(t, srv.URL, sid, token, url.Values{"To": {to}, "From": {"Ecole"}, "Body": {"Leçon " + to}}); status != http.StatusCreated {
+			t.Fatalf("create: %d %v", status, body)
+		}
+	}
+	waitStatus(t, s, 3, "delivered")
+	waitStatus(t, s, 1, "failed")
+	var sids []string // of +33600000001, newest first
+	for _, m := range slices.Backward(s.Messages()) {
+		if m.To == "+33600000001" {
+			sids = append(sids, m.Sid)
+		}
+	}
+
+	api := twilioClient(t, srv.URL)
+	list := func(p *openapi.ListMessageParams) []string {
+		t.Helper()
+		ms, err := api.ListMessage(p)
+		if err != nil {
+			t.Fatalf("ListMessage: %v", err)
+		}
+		var got []string
+		for _, m := range ms {
+			got = append(got, *m.Sid)
+		}
+		return got
+	}
+	to1 := (&openapi.ListMessageParams{}).SetTo("+33600000001")
+	if diff := cmp.Diff(sids, list(to1.SetDateSent(day))); diff != "" {
+		t.Errorf("To and DateSent (-want +got):\n%s", diff)
+	}
+	// One message a page: twilio-go follows next_page_uri and its PageToken.
+	paged := (&openapi.ListMessageParams{}).SetTo("+33600000001").SetPageSize(1).SetLimit(10)
+	if diff := cmp.Diff(sids, list(paged)); diff != "" {
+		t.Errorf("paged (-want +got):\n%s", diff)
+	}
+	if got := list((&openapi.ListMessageParams{}).SetTo("+33600000001").SetDateSentAfter(day.AddDate(0, 0, 1))); len(got) != 0 {
+		t.Errorf("sent after the next day: %v, want none", got)
+	}
+	if got := list((&openapi.ListMessageParams{}).SetTo("+33600000001").SetDateSentBefore(day)); len(got) != 2 {
+		t.Errorf("sent on or before the day: %v, want 2", got)
+	}
+	// A message that never left has no date_sent: a date filter does not find it, To alone does.
+	if got := list((&openapi.ListMessageParams{}).SetTo("+33600000003").SetDateSent(day)); len(got) != 0 {
+		t.Errorf("failed message listed by DateSent: %v", got)
+	}
+	ms, err := api.ListMessage((&openapi.ListMessageParams{}).SetTo("+33600000003"))
+	if err != nil || len(ms) != 1 || *ms[0].Status != "failed" || ms[0].DateSent != nil {
+		t.Fatalf("failed message by To = %+v, %v", ms, err)
+	}
+	if got := list((&openapi.ListMessageParams{}).SetFrom("Nobody")); len(got) != 0 {
+		t.Errorf("From filter: %v", got)
+	}
+}
+
+// TestDropAnswer: the message is taken and goes on to the family, but the client gets no answer; the
+// list and fetch say it left.
+func TestDropAnswer(t *testing.T) {
+	s := New(Config{AccountSID: sid, AuthToken: token, StepDelay: time.Millisecond,
+		Rules: []Rule{{To: "+33600000009", DropAnswer: true}}})
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	defer s.Close()
+
+	api := twilioClient(t, srv.URL)
+	_, err := api.CreateMessage((&openapi.CreateMessageParams{}).SetTo("+33600000009").SetFrom("Ecole").SetBody("Leçon"))
+	if err == nil {
+		t.Fatal("a dropped answer reached the client")
+	}
+	waitStatus(t, s, 1, "delivered")
+	ms, err := api.ListMessage((&openapi.ListMessageParams{}).SetTo("+33600000009"))
+	if err != nil || len(ms) != 1 {
+		t.Fatalf("list = %v, %v", ms, err)
+	}
+	m, err := api.FetchMessage(*ms[0].Sid, &openapi.FetchMessageParams{})
+	if err != nil || *m.Status != "delivered" || *m.Body != "Leçon" {
+		t.Fatalf("fetch = %+v, %v", m, err)
 	}
 }
