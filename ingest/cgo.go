@@ -1,8 +1,8 @@
 package ingest
 
 // The few FFmpeg fields go-astiav v0.16.0 does not expose: frame metadata (the ebur128 figures), the
-// metadata of an output format context (service name and provider in the MPEG-TS SDT) and a stream's
-// disposition (cover art in audio files).
+// metadata of an output format context (service name and provider in the MPEG-TS SDT) and of an output
+// stream (its language), and a stream's disposition (cover art in audio files).
 
 /*
 #cgo pkg-config: libavformat libavutil
@@ -17,6 +17,9 @@ static const char *relais_frame_meta(AVFrame *f, const char *key) {
 }
 static int relais_fc_set_meta(AVFormatContext *fc, const char *k, const char *v) {
 	return av_dict_set(&fc->metadata, k, v, 0);
+}
+static int relais_stream_set_meta(AVStream *s, const char *k, const char *v) {
+	return av_dict_set(&s->metadata, k, v, 0);
 }
 static int relais_stream_is_attached_pic(AVStream *s) {
 	return (s->disposition & AV_DISPOSITION_ATTACHED_PIC) != 0;
@@ -60,6 +63,15 @@ func setFormatMetadata(fc *astiav.FormatContext, key, value string) {
 	defer C.free(unsafe.Pointer(ck))
 	defer C.free(unsafe.Pointer(cv))
 	C.relais_fc_set_meta(formatContextPtr(fc), ck, cv)
+}
+
+// setStreamMetadata sets one metadata entry of an output stream (the MPEG-TS muxer writes "language" as
+// the stream's ISO 639 language descriptor).
+func setStreamMetadata(s *astiav.Stream, key, value string) {
+	ck, cv := C.CString(key), C.CString(value)
+	defer C.free(unsafe.Pointer(ck))
+	defer C.free(unsafe.Pointer(cv))
+	C.relais_stream_set_meta(streamPtr(s), ck, cv)
 }
 
 // isAttachedPic reports whether s is cover art rather than moving pictures.

@@ -25,7 +25,8 @@ type probed struct {
 		SampleRate   string `json:"sample_rate"`
 		Channels     int    `json:"channels"`
 		ColorPrim    string `json:"color_primaries"`
-		NbReadFrames string `json:"nb_read_frames"`
+		NbReadFrames string            `json:"nb_read_frames"`
+		Tags         map[string]string `json:"tags"`
 	} `json:"streams"`
 	Programs []struct {
 		Tags map[string]string `json:"tags"`

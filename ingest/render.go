@@ -361,6 +361,10 @@ func (r *render) openOutputs(outDir string) error {
 	if err := r.addAudio(tvOut, codec, func(cc *astiav.CodecContext) { stereoAudio(cc, codec) }, nil); err != nil {
 		return err
 	}
+	if lang := iso639(r.opts.Language); lang != "" {
+		// The muxer writes it as the ISO 639 language descriptor of the sound in the PMT.
+		setStreamMetadata(r.audioEnc[len(r.audioEnc)-1].st, "language", lang)
+	}
 	type audioFile struct {
 		kind                relais.RenditionKind
 		format, name, codec string
@@ -831,7 +835,14 @@ func tsOptions(tv tvFormat, audioCodec string) map[string]string {
 		"pcr_period": "20",
 		"pat_period": "0.1",
 		"sdt_period": "0.5",
+		// EN 300 468 service_type 0x19: an H.264 HD service (both TV formats are HD), not 0x01 (MPEG-2 SD).
+		"mpegts_service_type": "advanced_codec_digital_hdtv",
 	}
+}
+
+// iso639 returns the three-letter ISO 639-2 code of a lesson language (ISO 639-1), empty when unknown.
+func iso639(lang string) string {
+	return map[string]string{"fr": "fra", "en": "eng", "kk": "kaz", "ru": "rus"}[lang]
 }
 
 // audio48k configures an encoder for 48 kHz sound in sample format sf and the given layout.

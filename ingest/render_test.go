@@ -36,7 +36,7 @@ func TestRender(t *testing.T) {
 			file: "hd.mp4",
 			args: append([]string{"-f", "lavfi", "-i", "testsrc2=s=1920x1080:r=25:d=2", "-f", "lavfi", "-i", "sine=f=440:d=2:sample_rate=48000",
 				"-af", "volume=10dB", "-ac", "2", "-c:a", "aac"}, h264...),
-			opts:   Options{Title: "Fractions"},
+			opts:   Options{Title: "Fractions", Language: "fr"},
 			wantMS: 2000,
 			check: func(t *testing.T, tv, src string) {
 				// A 16:9 source fills the frame: no bars.
@@ -77,7 +77,7 @@ func TestRender(t *testing.T) {
 			name:   "audio-only 5.1 to 720p50 with AAC and a WAV master",
 			file:   "surround.wav",
 			args:   []string{"-f", "lavfi", "-i", "sine=f=550:d=2:sample_rate=48000", "-af", "volume=-6dB", "-ac", "6"},
-			opts:   Options{Title: "Les fractions — урок 4", TVFormat: TV720p50, TVAudioCodec: "aac", RadioWAV: true},
+			opts:   Options{Title: "Les fractions — урок 4", TVFormat: TV720p50, TVAudioCodec: "aac", RadioWAV: true, Language: "kk"},
 			wantMS: 2000,
 			check: func(t *testing.T, tv, src string) {
 				// The card: the title in white over the background.
@@ -237,6 +237,10 @@ func checkRenditions(t *testing.T, src, out string, rs []relais.Rendition, tc re
 			if a.CodecName != opts.TVAudioCodec || a.Channels != 2 {
 				t.Errorf("tv audio: %s %d ch", a.CodecName, a.Channels)
 			}
+			if got, want := a.Tags["language"], iso639(opts.Language); got != want {
+				t.Errorf("ffprobe reads the TV sound's language as %q, want %q", got, want)
+			}
+			checkTSTables(t, r.Path, iso639(opts.Language))
 			fps := 25.0
 			if opts.TVFormat == TV720p50 {
 				fps = 50

@@ -40,6 +40,7 @@ type Options struct {
 	TVAudioCodec                 string // "mp2" (default) or "aac"
 	RadioWAV                     bool   // also write a 48 kHz WAV master
 	ServiceName, ServiceProvider string // MPEG-TS SDT; defaults "Relais" and "Relais"
+	Language                     string // the lesson's language (fr, kk, ru, en): the TV sound's ISO 639 descriptor
 	X264Preset                   string // libx264 preset; default "veryfast"
 	Limits                       Limits
 }

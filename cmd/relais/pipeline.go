@@ -37,7 +37,7 @@ func newPipeline(runner *ingest.Runner, tmpl *templates.Set, planner *scheduler.
 		},
 		Render: func(ctx context.Context, l relais.Lesson, outDir string, progress func(string, int)) ([]relais.Rendition, error) {
 			r := *runner
-			r.Options.Title = l.Title
+			r.Options.Title, r.Options.Language = l.Title, l.Language
 			rs, err := r.Render(ctx, l.MediaPath, outDir, progress)
 			if errors.Is(err, ingest.ErrOutOfTolerance) {
 				// Rendering again gives the same figures: a permanent failure, told to the teacher.
