@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"log/slog"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -47,5 +49,22 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	sort.Strings(routes)
 	if diff := cmp.Diff(routes, ours); diff != "" {
 		t.Errorf("docs/openapi.yaml paths (-routes +documented):\n%s", diff)
+	}
+}
+
+// TestOpenAPILint runs Redocly's linter (pinned in docs/lint, installed by scripts/test.sh) with its
+// recommended rules on docs/openapi.yaml: no error and no warning.
+func TestOpenAPILint(t *testing.T) {
+	bin := filepath.Join("..", "docs", "lint", "node_modules", ".bin", "redocly")
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("Redocly's linter is not installed (%v): run scripts/test.sh, or npm ci --prefix docs/lint", err)
+	}
+	out, err := exec.Command(bin, "lint", "--format=summary", "--config", filepath.Join("..", "docs", "lint", "redocly.yaml"),
+		filepath.Join("..", "docs", "openapi.yaml")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("redocly lint: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "Your API description is valid") || regexp.MustCompile(`(?m)^warning `).Match(out) {
+		t.Errorf("redocly lint is not clean:\n%s", out)
 	}
 }

@@ -12,6 +12,8 @@ ensure_node
 ensure_mailpit
 log "installing Twilio's segment calculator (npm ci)"
 npm ci --prefix channels/sms/testdata/calculator --no-audit --no-fund --loglevel=error
+log "installing Redocly's OpenAPI linter (npm ci)"
+npm ci --prefix docs/lint --no-audit --no-fund --loglevel=error
 
 cleanup() {
 	# Servers started by test processes that were killed (a timeout) before they could stop them.
