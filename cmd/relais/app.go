@@ -145,7 +145,7 @@ func start(ctx context.Context, cfg Config, p parts, log *slog.Logger) (a *app, 
 				return cfg.PublicURL + "/u/" + email.SignUnsubscribe(secret, h.ID, h.Email)
 			},
 		}
-		planner := &scheduler.Planner{Store: a.store, Lessons: a.store, Households: a.store}
+		planner := &scheduler.Planner{Store: a.store, Lessons: a.store, Households: a.store, Config: cfg.planConfig()}
 		a.work = queue.NewWorker(redisOpt, a.store, reg, newPipeline(runner, tmpl, planner, signer.MaxURLLength()), lnk, a.queue, qcfg, log)
 		if err := a.work.Start(); err != nil {
 			return a, err
@@ -161,7 +161,7 @@ func start(ctx context.Context, cfg Config, p parts, log *slog.Logger) (a *app, 
 	if p.api {
 		srv := api.New(a.store, a.queue, signer, tmpl, api.Config{
 			MediaDir: cfg.MediaDir, MaxUploadBytes: cfg.MaxUploadBytes, MaxImportBytes: 64 << 20,
-			MaxImportRows: 200_000, DefaultCountry: cfg.DefaultCountry, DefaultBudget: 3,
+			MaxImportRows: 200_000, DefaultCountry: cfg.DefaultCountry, DefaultBudget: 3, Plan: cfg.planConfig(),
 		}, log, func(ctx context.Context) error { return pingRedis(ctx, redisOpt) })
 		for _, name := range reg.Names() {
 			if ch, ok := reg.Get(name); ok {

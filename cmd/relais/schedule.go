@@ -337,8 +337,8 @@ func cmdPlan(ctx context.Context, io *stdio, args []string) error {
 		return err
 	}
 	defer db.Close()
-	pc := scheduler.DefaultPlanConfig()
-	pc.SMSRate, pc.EmailRate, pc.PostalLead = cfg.SMSRate, cfg.EmailRate, time.Duration(*postalDays)*24*time.Hour
+	pc := cfg.planConfig()
+	pc.PostalLead = time.Duration(*postalDays) * 24 * time.Hour
 	p := &scheduler.Planner{Store: db, Lessons: db, Households: db, Config: pc}
 	var fn func(scheduler.HouseholdPlan) error
 	if *each {
