@@ -26,6 +26,7 @@ import (
 	"github.com/relais-edu/relais/ingest"
 	"github.com/relais-edu/relais/internal/redisserver"
 	"github.com/relais-edu/relais/links"
+	"github.com/relais-edu/relais/pipeline"
 	"github.com/relais-edu/relais/queue"
 	"github.com/relais-edu/relais/scheduler"
 	"github.com/relais-edu/relais/store/sqlite"
@@ -146,7 +147,7 @@ func start(ctx context.Context, cfg Config, p parts, log *slog.Logger) (a *app, 
 			},
 		}
 		planner := &scheduler.Planner{Store: a.store, Lessons: a.store, Households: a.store, Config: cfg.planConfig()}
-		a.work = queue.NewWorker(redisOpt, a.store, reg, newPipeline(runner, tmpl, planner, signer.MaxURLLength()), lnk, a.queue, qcfg, log)
+		a.work = queue.NewWorker(redisOpt, a.store, reg, pipeline.New(runner, tmpl, planner, signer.MaxURLLength()), lnk, a.queue, qcfg, log)
 		if err := a.work.Start(); err != nil {
 			return a, err
 		}
