@@ -3,10 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -15,9 +13,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
-
-	"github.com/relais-edu/relais/internal/testenv"
 )
 
 // cutProxy forwards TCP connections to target and, once, cuts the connection that carries the
@@ -238,24 +233,6 @@ func TestLessonUploadResumesAcrossRuns(t *testing.T) {
 	}
 	if memos, _ := filepath.Glob(filepath.Join(cache, "relais", "uploads", "*")); len(memos) != 0 {
 		t.Errorf("the used upload is still remembered: %v", memos)
-	}
-}
-
-// TestTusClientGivesUp stops after --resume-attempts when the server stays away, and says so.
-func TestTusClientGivesUp(t *testing.T) {
-	addr := testenv.ClosedAddr(t)
-	f := filepath.Join(t.TempDir(), "a.mp4")
-	os.WriteFile(f, append([]byte{0, 0, 0, 0x18, 'f', 't', 'y', 'p'}, make([]byte, 100)...), 0o600)
-	var notes []string
-	up := &tusUpload{c: &apiClient{base: "http://" + addr, token: "x", http: http.DefaultClient}, chunk: 1 << 20, attempts: 2,
-		backoff: func(int) time.Duration { return time.Millisecond }, progress: func(int64, int64) {},
-		note: func(format string, args ...any) { notes = append(notes, fmt.Sprintf(format, args...)) }}
-	_, err := up.send(context.Background(), f)
-	if err == nil || !strings.Contains(err.Error(), "gave up after 2 retries") {
-		t.Errorf("send = %v, want it to give up after 2 retries", err)
-	}
-	if len(notes) != 2 {
-		t.Errorf("notes = %q, want 2 retries", notes)
 	}
 }
 
