@@ -29,4 +29,3 @@ func TestUploadGivesUp(t *testing.T) {
 		t.Errorf("notes = %q, want 2 retries", notes)
 	}
 }
-

@@ -260,6 +260,7 @@ func (p *progress) fail() {
 		fmt.Fprintln(p.w)
 	}
 }
+
 // parseSize reads a size such as 8MiB, 512KiB or 1048576 (bytes).
 func parseSize(s string) (int64, error) {
 	v := strings.TrimSpace(s)
@@ -279,4 +280,3 @@ func parseSize(s string) (int64, error) {
 	}
 	return n * mult, nil
 }
-
