@@ -28,20 +28,13 @@ is recorded in the delivery's history. Other mail is skipped. Reading the same m
 nothing the second time. The API takes one report at a time: POST /api/v1/bounces.
 `
 
-func cmdBounces(ctx context.Context, std *stdio, args []string) error {
-	if len(args) == 0 || args[0] != "import" {
-		fmt.Fprint(std.err, bouncesUsage)
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			return nil
-		}
-		return exitError(2)
-	}
+func cmdBouncesImport(ctx context.Context, std *stdio, args []string) error {
 	fs := newFlagSet(std, "bounces import", "bounces import --maildir DIR | --mbox FILE",
 		"Applies the bounce reports of a Maildir or an mbox file: hard bounces suppress the address and fail\n"+
 			"the delivery; soft bounces are recorded.")
 	maildir := fs.String("maildir", "", "Maildir to read (its new and cur folders)")
 	mbox := fs.String("mbox", "", "mbox file to read")
-	cfg, err := loadConfig(fs, args[1:], std)
+	cfg, err := loadConfig(fs, args, std)
 	if err != nil {
 		return err
 	}

@@ -33,24 +33,6 @@ lesson's state.
 The server and the token come from --server and --token, or RELAIS_SERVER and RELAIS_TOKEN.
 `
 
-func cmdLesson(ctx context.Context, sio *stdio, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprint(sio.err, lessonUsage)
-		if len(args) == 0 {
-			return exitError(2)
-		}
-		return nil
-	}
-	switch args[0] {
-	case "upload":
-		return lessonUpload(ctx, sio, args[1:])
-	case "status":
-		return lessonStatus(ctx, sio, args[1:])
-	}
-	fmt.Fprint(sio.err, lessonUsage)
-	return fmt.Errorf("unknown lesson command %q", args[0])
-}
-
 // serverFlags adds --server and --token (RELAIS_SERVER, RELAIS_TOKEN) to a new flag set; the client is
 // ready once the flags are parsed.
 func serverFlags(sio *stdio, name, usage, summary string) (*client.Client, *flag.FlagSet) {

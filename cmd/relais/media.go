@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -23,40 +22,6 @@ render  writes the TV (MPEG-TS), radio (MP2) and low-bandwidth (Opus) renditions
 
 Run 'relais media probe --help' or 'relais media render --help' for the flags.
 `
-
-// cmdMedia runs the worker's media code on one file: relais media probe|render.
-func cmdMedia(ctx context.Context, io *stdio, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(io.err, mediaUsage)
-		if len(args) == 0 {
-			return exitError(2)
-		}
-		return nil
-	}
-	switch args[0] {
-	case "probe":
-		return cmdMediaProbe(ctx, io, args[1:])
-	case "render":
-		return cmdMediaRender(ctx, io, args[1:])
-	}
-	fmt.Fprint(io.err, mediaUsage)
-	return fmt.Errorf("media: unknown subcommand %q", args[0])
-}
-
-// parseInterspersed parses flags that may come before or after the positional arguments.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := parseFlags(fs, args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
 
 func cmdMediaProbe(ctx context.Context, io *stdio, args []string) error {
 	fs := newFlagSet(io, "media probe", "media probe FILE [--json]",
