@@ -159,6 +159,20 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// parseOneArg parses flags that may come before or after the one positional argument the command
+// takes, which it returns. Without exactly one, the usage goes to stderr and the status is 2.
+func parseOneArg(fs *flag.FlagSet, args []string) (string, error) {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return "", err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return "", exitError(2)
+	}
+	return pos[0], nil
+}
+
 // parseInterspersed parses flags that may come before or after the positional arguments.
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string

@@ -497,10 +497,8 @@ func TestLessonUploadCommand(t *testing.T) {
 	md := filepath.Join(dir, "lesson.md")
 	os.WriteFile(md, []byte(e2eMarkdown), 0o600)
 	run1 := func(args ...string) (string, error) {
-		var out, errOut strings.Builder
-		env := map[string]string{"RELAIS_SERVER": r.app.URL(), "RELAIS_TOKEN": r.teacher}
-		err := run(context.Background(), args, &stdio{out: &out, err: &errOut, getenv: func(k string) string { return env[k] }})
-		return out.String() + errOut.String(), err
+		out, errOut, err := runCLI(map[string]string{"RELAIS_SERVER": r.app.URL(), "RELAIS_TOKEN": r.teacher}, args...)
+		return out + errOut, err
 	}
 	out, err := run1("lesson", "upload", makeVideo(t, 2), "--text", md, "--title", "Fractions", "--subject", "maths",
 		"--grade", "5", "--language", "fr")

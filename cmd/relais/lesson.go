@@ -61,13 +61,9 @@ func lessonUpload(ctx context.Context, sio *stdio, args []string) error {
 	noWait := fs.Bool("no-wait", false, "return after the upload instead of waiting for the renditions")
 	attempts := fs.Int("resume-attempts", 10, "how often to resume after the connection drops, waiting 1 s, 2 s, 4 s... (at most 30 s) in between")
 	chunk := fs.String("chunk-size", "8MiB", "bytes sent per request, e.g. 4MiB; smaller chunks lose less on a poor connection")
-	pos, err := parseInterspersed(fs, args)
+	arg, err := parseOneArg(fs, args)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return exitError(2)
 	}
 	var missing []string
 	for name, v := range map[string]string{"--text": *text, "--title": *title, "--subject": *subject, "--grade": *grade, "--language": *lang} {
@@ -90,7 +86,7 @@ func lessonUpload(ctx context.Context, sio *stdio, args []string) error {
 	if *attempts < 0 {
 		return errors.New("--resume-attempts must be 0 or more")
 	}
-	media := pos[0]
+	media := arg
 	if _, err := os.Stat(media); err != nil {
 		return fmt.Errorf("media file: %w", err)
 	}
@@ -175,16 +171,12 @@ var stepNames = map[string]string{"probe": "Checking", "transcode": "Rendering",
 
 func lessonStatus(ctx context.Context, sio *stdio, args []string) error {
 	c, fs := serverFlags(sio, "lesson status", "lesson status ID", "Prints a lesson's status, renditions, digests and deliveries as JSON.")
-	pos, err := parseInterspersed(fs, args)
+	arg, err := parseOneArg(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return exitError(2)
-	}
 	var l json.RawMessage
-	if err := c.Do(ctx, http.MethodGet, "/api/v1/lessons/"+url.PathEscape(pos[0]), nil, "", http.StatusOK, &l); err != nil {
+	if err := c.Do(ctx, http.MethodGet, "/api/v1/lessons/"+url.PathEscape(arg), nil, "", http.StatusOK, &l); err != nil {
 		return err
 	}
 	_, err = fmt.Fprintf(sio.out, "%s\n", l)

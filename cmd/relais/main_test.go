@@ -18,14 +18,22 @@ func TestMain(m *testing.M) {
 	os.Exit(testenv.Main(m))
 }
 
-// cli runs relais with args as main does and returns what it wrote and its exit status.
+// runCLI runs relais with args in the environment env (RELAIS_* variables) and returns what it wrote
+// to stdout and stderr and what run returned.
+func runCLI(env map[string]string, args ...string) (stdout, stderr string, err error) {
+	var out, errOut strings.Builder
+	err = run(context.Background(), args, &stdio{in: strings.NewReader(""), out: &out, err: &errOut,
+		getenv: func(k string) string { return env[k] }})
+	return out.String(), errOut.String(), err
+}
+
+// cli runs relais with args, with no environment, and returns what it wrote and its exit status.
 func cli(t *testing.T, args ...string) (stdout, stderr string, status int) {
 	t.Helper()
-	var out, errOut strings.Builder
-	err := run(context.Background(), args, &stdio{in: strings.NewReader(""), out: &out, err: &errOut,
-		getenv: func(string) string { return "" }})
+	stdout, stderr, err := runCLI(nil, args...)
+	var errOut strings.Builder
 	status = exitCode(err, &errOut)
-	return out.String(), errOut.String(), status
+	return stdout, stderr + errOut.String(), status
 }
 
 // TestHelpGoesToStdout: help asked for goes to standard output with status 0, at every level.

@@ -31,16 +31,12 @@ func cmdMediaProbe(ctx context.Context, io *stdio, args []string) error {
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	maxDur := fs.Duration("max-duration", 2*time.Hour, "longest lesson accepted")
 	maxBytes := fs.Int64("max-bytes", 2<<30, "largest file accepted, in bytes")
-	pos, err := parseInterspersed(fs, args)
+	arg, err := parseOneArg(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return exitError(2)
-	}
 	r := &ingest.Runner{Options: ingest.Options{Limits: ingest.Limits{MaxDuration: *maxDur, MaxBytes: *maxBytes}}}
-	pr, err := r.Probe(ctx, pos[0])
+	pr, err := r.Probe(ctx, arg)
 	if err != nil {
 		if relais.ErrorCode(err) == relais.EINVALID {
 			if *asJSON {
@@ -56,7 +52,7 @@ func cmdMediaProbe(ctx context.Context, io *stdio, args []string) error {
 		writeJSON(io, map[string]any{"accepted": true, "probe": pr})
 		return nil
 	}
-	fmt.Fprintf(io.out, "accepted: %s, %s, %s\n", filepath.Base(pos[0]), pr.Format, fmtMS(pr.DurationMS))
+	fmt.Fprintf(io.out, "accepted: %s, %s, %s\n", filepath.Base(arg), pr.Format, fmtMS(pr.DurationMS))
 	for _, s := range pr.Streams {
 		switch s.Kind {
 		case "video", "cover":
@@ -89,16 +85,16 @@ func cmdMediaRender(ctx context.Context, io *stdio, args []string) error {
 	wav := fs.Bool("wav", false, "also write a 48 kHz WAV radio master")
 	preset := fs.String("preset", "veryfast", "libx264 preset")
 	asJSON := fs.Bool("json", false, "print the renditions as JSON")
-	pos, err := parseInterspersed(fs, args)
+	arg, err := parseOneArg(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 || *out == "" {
+	if *out == "" {
 		fs.Usage()
 		return exitError(2)
 	}
 	if *title == "" {
-		*title = strings.TrimSuffix(filepath.Base(pos[0]), filepath.Ext(pos[0]))
+		*title = strings.TrimSuffix(filepath.Base(arg), filepath.Ext(arg))
 	}
 	r := &ingest.Runner{Options: ingest.Options{Title: *title, TVFormat: *format, TVAudioCodec: *audio, RadioWAV: *wav, X264Preset: *preset}}
 	if err := r.Options.Validate(); err != nil {
@@ -107,7 +103,7 @@ func cmdMediaRender(ctx context.Context, io *stdio, args []string) error {
 	}
 	start := time.Now()
 	last := ""
-	rs, err := r.Render(ctx, pos[0], *out, func(step string, pct int) {
+	rs, err := r.Render(ctx, arg, *out, func(step string, pct int) {
 		// One line per step and per tenth.
 		if key := fmt.Sprintf("%s %d", step, pct/10); key != last {
 			last = key
@@ -125,7 +121,7 @@ func cmdMediaRender(ctx context.Context, io *stdio, args []string) error {
 		writeJSON(io, rs)
 		return nil
 	}
-	fmt.Fprintf(io.out, "rendered %s in %s\n", filepath.Base(pos[0]), time.Since(start).Round(100*time.Millisecond))
+	fmt.Fprintf(io.out, "rendered %s in %s\n", filepath.Base(arg), time.Since(start).Round(100*time.Millisecond))
 	for _, rd := range rs {
 		codecs := rd.AudioCodec
 		if rd.VideoCodec != "" {

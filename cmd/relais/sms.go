@@ -104,15 +104,11 @@ func cmdSMSDigest(_ context.Context, io *stdio, args []string) error {
 	title := fs.String("title", "", "lesson title; empty: the Markdown's first level-1 heading")
 	var airings airingsFlag
 	fs.Var(&airings, "airing", "an airing, e.g. Balapan@2026-11-27T10:00@Asia/Almaty (repeatable)")
-	pos, err := parseInterspersed(fs, args)
+	arg, err := parseOneArg(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return exitError(2)
-	}
-	md, err := os.ReadFile(pos[0])
+	md, err := os.ReadFile(arg)
 	if err != nil {
 		return fmt.Errorf("sms digest: %w", err)
 	}

@@ -125,13 +125,11 @@ func TestLessonUploadResumes(t *testing.T) {
 	u, _ := url.Parse(r.app.URL())
 	proxy := newCutProxy(t, u.Host, size/2)
 
-	var out, errOut strings.Builder
 	env := map[string]string{"RELAIS_SERVER": proxy.URL(), "RELAIS_TOKEN": r.teacher}
 	chunk := strconv.FormatInt(max(size/5, 1024), 10) // several PATCHes; the cut falls inside one
-	err = run(context.Background(), []string{"lesson", "upload", videoPath, "--text", md, "--title", "Fractions",
-		"--subject", "maths", "--grade", "5", "--language", "fr", "--chunk-size", chunk, "--resume-attempts", "3"},
-		&stdio{out: &out, err: &errOut, getenv: func(k string) string { return env[k] }})
-	text := out.String() + errOut.String()
+	out, errOut, err := runCLI(env, "lesson", "upload", videoPath, "--text", md, "--title", "Fractions",
+		"--subject", "maths", "--grade", "5", "--language", "fr", "--chunk-size", chunk, "--resume-attempts", "3")
+	text := out + errOut
 	if err != nil {
 		t.Fatalf("upload: %v\n%s", err, text)
 	}
@@ -199,12 +197,10 @@ func TestLessonUploadResumesAcrossRuns(t *testing.T) {
 	proxy := newCutProxy(t, u.Host, size/2)
 	env := map[string]string{"RELAIS_SERVER": proxy.URL(), "RELAIS_TOKEN": r.teacher}
 	upload := func() (string, error) {
-		var out strings.Builder
-		err := run(context.Background(), []string{"lesson", "upload", videoPath, "--text", md, "--title", "Fractions",
+		out, errOut, err := runCLI(env, "lesson", "upload", videoPath, "--text", md, "--title", "Fractions",
 			"--subject", "maths", "--grade", "5", "--language", "fr", "--chunk-size", strconv.FormatInt(max(size/5, 1024), 10),
-			"--resume-attempts", "0", "--no-wait"},
-			&stdio{out: &out, err: &out, getenv: func(k string) string { return env[k] }})
-		return out.String(), err
+			"--resume-attempts", "0", "--no-wait")
+		return out + errOut, err
 	}
 	text, err := upload()
 	if err == nil || !strings.Contains(err.Error(), "run the same command again to resume") {
