@@ -79,7 +79,7 @@ func start(ctx context.Context, cfg Config, p parts, log *slog.Logger) (a *app, 
 	if err != nil {
 		return a, err
 	}
-	if a.store, err = sqlite.Open(ctx, strings.TrimPrefix(cfg.DatabaseURL, "sqlite:")); err != nil {
+	if a.store, err = openStore(ctx, cfg); err != nil {
 		return a, err
 	}
 	redisOpt, err := a.startRedis(ctx)
@@ -124,6 +124,23 @@ func prepare(cfg Config) (secret []byte, tmpl *templates.Set, err error) {
 	}
 	tmpl, err = templates.Load()
 	return secret, tmpl, err
+}
+
+// openStore opens the configured database, making the data directory if need be.
+func openStore(ctx context.Context, cfg Config) (*sqlite.DB, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	return sqlite.Open(ctx, strings.TrimPrefix(cfg.DatabaseURL, "sqlite:"))
+}
+
+// userError is an application error told as its message for people (the database is not found, the
+// slot would overlap...); internal errors stay as they are.
+func userError(err error) error {
+	if code := relais.ErrorCode(err); code != "" && code != relais.EINTERNAL {
+		return errors.New(relais.ErrorMessage(err))
+	}
+	return err
 }
 
 // startRedis starts the private redis-server unless RELAIS_REDIS_ADDR names one, checks that it

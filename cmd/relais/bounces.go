@@ -16,7 +16,6 @@ import (
 
 	"github.com/relais-edu/relais/channels/email"
 	"github.com/relais-edu/relais/queue"
-	"github.com/relais-edu/relais/store/sqlite"
 )
 
 const bouncesUsage = `Usage: relais bounces import --maildir DIR | --mbox FILE
@@ -42,7 +41,7 @@ func cmdBouncesImport(ctx context.Context, std *stdio, args []string) error {
 		fs.Usage()
 		return errors.New("bounces import: give exactly one of --maildir and --mbox")
 	}
-	db, err := sqlite.Open(ctx, strings.TrimPrefix(cfg.DatabaseURL, "sqlite:"))
+	db, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -49,8 +49,7 @@ func cmdMediaProbe(ctx context.Context, io *stdio, args []string) error {
 		return err
 	}
 	if *asJSON {
-		writeJSON(io, map[string]any{"accepted": true, "probe": pr})
-		return nil
+		return writeJSON(io, map[string]any{"accepted": true, "probe": pr})
 	}
 	fmt.Fprintf(io.out, "accepted: %s, %s, %s\n", filepath.Base(arg), pr.Format, fmtMS(pr.DurationMS))
 	for _, s := range pr.Streams {
@@ -118,8 +117,7 @@ func cmdMediaRender(ctx context.Context, io *stdio, args []string) error {
 		return err
 	}
 	if *asJSON {
-		writeJSON(io, rs)
-		return nil
+		return writeJSON(io, rs)
 	}
 	fmt.Fprintf(io.out, "rendered %s in %s\n", filepath.Base(arg), time.Since(start).Round(100*time.Millisecond))
 	for _, rd := range rs {
@@ -136,8 +134,9 @@ func cmdMediaRender(ctx context.Context, io *stdio, args []string) error {
 
 func fmtMS(ms int64) string { return (time.Duration(ms) * time.Millisecond).String() }
 
-func writeJSON(io *stdio, v any) {
+// writeJSON prints v as indented JSON on stdout.
+func writeJSON(io *stdio, v any) error {
 	enc := json.NewEncoder(io.out)
 	enc.SetIndent("", "  ")
-	enc.Encode(v)
+	return enc.Encode(v)
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -198,9 +197,7 @@ func cmdGridFill(ctx context.Context, io *stdio, args []string) error {
 		if err != nil {
 			return err
 		}
-		enc := json.NewEncoder(io.out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return writeJSON(io, rep)
 	})
 }
 
@@ -242,19 +239,12 @@ func withScheduler(ctx context.Context, io *stdio, fs *flag.FlagSet, args []stri
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-		return fmt.Errorf("data directory: %w", err)
-	}
-	db, err := sqlite.Open(ctx, strings.TrimPrefix(cfg.DatabaseURL, "sqlite:"))
+	db, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	err = fn(scheduler.New(db, db, nil), db)
-	if code := relais.ErrorCode(err); code != "" && code != relais.EINTERNAL {
-		return fmt.Errorf("%s", relais.ErrorMessage(err))
-	}
-	return err
+	return userError(fn(scheduler.New(db, db, nil), db))
 }
 
 // parseWeekdays reads "1-5" or "1,3,5" (0 Sunday ... 6 Saturday).
@@ -302,10 +292,7 @@ func cmdPlan(ctx context.Context, io *stdio, args []string) error {
 			return fmt.Errorf("--at %q: give a time such as 2026-03-02T18:00:00Z", *at)
 		}
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-		return fmt.Errorf("data directory: %w", err)
-	}
-	db, err := sqlite.Open(ctx, strings.TrimPrefix(cfg.DatabaseURL, "sqlite:"))
+	db, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -319,12 +306,8 @@ func cmdPlan(ctx context.Context, io *stdio, args []string) error {
 		fn = func(hp scheduler.HouseholdPlan) error { return enc.Encode(hp) }
 	}
 	sum, err := p.Plan(ctx, *lesson, start, fn)
-	if code := relais.ErrorCode(err); code != "" && code != relais.EINTERNAL {
-		return fmt.Errorf("%s", relais.ErrorMessage(err))
-	} else if err != nil {
-		return err
+	if err != nil {
+		return userError(err)
 	}
-	enc := json.NewEncoder(io.out)
-	enc.SetIndent("", "  ")
-	return enc.Encode(sum)
+	return writeJSON(io, sum)
 }
