@@ -27,7 +27,7 @@ import (
 // "upload" field of CreateLesson).
 type Upload struct {
 	Client   *Client
-	Chunk    int64 // bytes per PATCH
+	Chunk    int64 // bytes per PATCH; 0: DefaultChunk
 	Attempts int   // retries after a failure, counted from the last chunk that went through
 	// Backoff is the wait before retry n (1, 2, ...); nil: DefaultBackoff.
 	Backoff func(n int) time.Duration
@@ -87,6 +87,16 @@ func (t *Upload) Done() {
 	}
 }
 
+// DefaultChunk is the bytes sent per PATCH when Upload.Chunk is 0.
+const DefaultChunk = 8 << 20
+
+func (t *Upload) chunk() int64 {
+	if t.Chunk > 0 {
+		return t.Chunk
+	}
+	return DefaultChunk
+}
+
 // DefaultBackoff waits 1 s, 2 s, 4 s... and at most 30 s.
 func DefaultBackoff(n int) time.Duration {
 	return min(time.Second<<(n-1), 30*time.Second)
@@ -140,7 +150,7 @@ func (t *Upload) Send(ctx context.Context, path string) (string, error) {
 	}
 	for offset < size {
 		err := t.retrying(ctx, func() error {
-			offset, err = t.patch(ctx, loc, f, offset, min(max(t.Chunk, 1), size-offset), size)
+			offset, err = t.patch(ctx, loc, f, offset, min(t.chunk(), size-offset), size)
 			return err
 		}, func() error {
 			offset, err = t.head(ctx, loc)
