@@ -383,7 +383,7 @@ func (s *Server) getPlan(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
-	cfg := scheduler.DefaultPlanConfig()
+	cfg := s.cfg.Plan
 	at := s.now()
 	if v := q.Get("at"); v != "" {
 		if at, err = time.Parse(time.RFC3339, v); err != nil {

@@ -101,3 +101,50 @@ func TestScheduleThroughTheAPI(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestPlanTakesTheConfiguredRates: the plan a request does not tune assumes the rates Relais is
+// configured with (RELAIS_SMS_RATE, RELAIS_EMAIL_RATE, passed in Config.Plan), not the package defaults.
+func TestPlanTakesTheConfiguredRates(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, func(c *Config) { c.Plan.SMSRate, c.Plan.EmailRate = 2, 4 })
+	l := relais.Lesson{Title: "Les fractions", Subject: "maths", Grade: 5, Language: "fr", TeacherID: "t1", SegmentBudget: 3}
+	if err := f.store.CreateLesson(ctx, &l); err != nil {
+		t.Fatal(err)
+	}
+	var hs []relais.Household
+	for i := range 4 {
+		hs = append(hs, relais.Household{ExternalRef: "S" + itoa(int64(i)), Language: "fr", Grades: []int{5},
+			Profile: relais.ProfileSMSOnly, Phone: "+3361200010" + itoa(int64(i)), Consent: true},
+			relais.Household{ExternalRef: "E" + itoa(int64(i)), Language: "fr", Grades: []int{5},
+				Profile: relais.ProfileBroadband, Email: "e" + itoa(int64(i)) + "@example.org", Consent: true})
+	}
+	if err := f.store.UpsertHouseholds(ctx, hs); err != nil {
+		t.Fatal(err)
+	}
+	seconds := func(query string) map[string]float64 {
+		t.Helper()
+		status, body := f.do("GET", "/api/v1/lessons/"+itoa(l.ID)+"/plan?at=2026-03-01T00:00:00Z"+query, "m", nil, "")
+		if status != 200 {
+			t.Fatalf("plan = %d %v", status, body)
+		}
+		out := map[string]float64{}
+		for ch, e := range body["estimates"].(map[string]any) {
+			e := e.(map[string]any)
+			out[ch+" messages"], out[ch+" segments"], out[ch+" seconds"] = e["messages"].(float64), 0, e["seconds"].(float64)
+			if segs, ok := e["segments"].(float64); ok {
+				out[ch+" segments"] = segs
+			}
+		}
+		return out
+	}
+	got := seconds("")
+	// 4 SMS of 3 segments at 2 segments/s; 4 emails at 4 emails/s.
+	want := map[string]float64{"sms messages": 4, "sms segments": 12, "sms seconds": 6, "email messages": 4, "email segments": 0, "email seconds": 1}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("plan with the configured rates (-want +got):\n%s", diff)
+	}
+	// A rate in the request still wins.
+	if got := seconds("&sms_rate=12"); got["sms seconds"] != 1 {
+		t.Errorf("sms_rate=12: %v seconds, want 1", got["sms seconds"])
+	}
+}

@@ -34,6 +34,9 @@ type Config struct {
 	MaxImportRows  int
 	DefaultCountry string // for phone numbers without a + prefix
 	DefaultBudget  int    // SMS segments per digest when the upload does not say
+	// Plan is what a publishing plan assumes when the request does not say: the configured SMS and email
+	// rates and the reminder lead (main passes RELAIS_SMS_RATE and the others). Zero: the defaults.
+	Plan scheduler.PlanConfig
 }
 
 // DefaultConfig returns the embedded defaults.
@@ -45,6 +48,7 @@ func DefaultConfig() Config {
 		MaxImportRows:  200_000,
 		DefaultCountry: "FR",
 		DefaultBudget:  3,
+		Plan:           scheduler.DefaultPlanConfig(),
 	}
 }
 
@@ -68,6 +72,9 @@ type Server struct {
 // New builds the API. ready is called by /readyz (store and Redis checks).
 func New(store relais.Store, q Queue, signer *links.Signer, tmpl *templates.Set, cfg Config, log *slog.Logger,
 	ready func(context.Context) error) *Server {
+	if cfg.Plan == (scheduler.PlanConfig{}) {
+		cfg.Plan = scheduler.DefaultPlanConfig()
+	}
 	s := &Server{store: store, queue: q, links: signer, tmpl: tmpl, cfg: cfg, log: log.With("comp", "api"), ready: ready,
 		mux: http.NewServeMux(), now: time.Now}
 	s.sched = scheduler.New(store, store, func() time.Time { return s.now() })

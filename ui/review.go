@@ -162,7 +162,8 @@ type planData struct {
 	Lesson     api.Lesson
 	StatusText string
 	Form       planForm
-	Plan       *planView // nil when the API refused the assumptions
+	Assumed    scheduler.PlanConfig // what an empty field takes
+	Plan       *planView            // nil when the API refused the assumptions
 	CanPublish bool
 }
 
@@ -216,7 +217,7 @@ func (h *Handler) plan(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		return
 	}
 	q := r.URL.Query()
-	d := planData{Lesson: l, StatusText: c.t("st_" + string(l.Status)), CanPublish: l.Status == relais.LessonReady,
+	d := planData{Lesson: l, StatusText: c.t("st_" + string(l.Status)), CanPublish: l.Status == relais.LessonReady, Assumed: h.cfg.Plan,
 		Form: planForm{At: q.Get("at"), SMSRate: q.Get("sms_rate"), EmailRate: q.Get("email_rate"), PostalLeadDays: q.Get("postal_lead_days")}}
 	query := url.Values{}
 	if at := strings.TrimSpace(d.Form.At); at != "" {

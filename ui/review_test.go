@@ -172,3 +172,19 @@ func TestPlan(t *testing.T) {
 		t.Errorf("plan of a missing lesson: %d", status)
 	}
 }
+
+// TestPlanFormShowsTheConfiguredRates: the plan form's empty fields show the rates the plan then
+// assumes (Config.Plan, which main fills from RELAIS_SMS_RATE and RELAIS_EMAIL_RATE), not fixed ones.
+func TestPlanFormShowsTheConfiguredRates(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.Plan.SMSRate, c.Plan.EmailRate = 25, 80 })
+	status, body := f.browser("m").get("/ui/lessons/1/plan")
+	if status != 200 {
+		t.Fatalf("plan: %d\n%s", status, body)
+	}
+	for _, want := range []string{`name="sms_rate" type="number" min="0" step="any" placeholder="25"`,
+		`name="email_rate" type="number" min="0" step="any" placeholder="80"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("plan form lacks %s:\n%s", want, body)
+		}
+	}
+}

@@ -30,6 +30,7 @@ import (
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/api"
 	"github.com/relais-edu/relais/locale"
+	"github.com/relais-edu/relais/scheduler"
 	"github.com/relais-edu/relais/templates"
 )
 
@@ -47,10 +48,15 @@ type Config struct {
 	Redis asynq.RedisConnOpt
 	// Location is the time zone of the times the pages show (the delivery dashboard's charts).
 	Location *time.Location
+	// Plan is what the API's publishing plan assumes for a field the plan form leaves empty (its
+	// Config.Plan: the configured rates); the form shows it.
+	Plan scheduler.PlanConfig
 }
 
 // DefaultConfig returns the embedded defaults.
-func DefaultConfig() Config { return Config{SessionTTL: 12 * time.Hour, Location: time.Local} }
+func DefaultConfig() Config {
+	return Config{SessionTTL: 12 * time.Hour, Location: time.Local, Plan: scheduler.DefaultPlanConfig()}
+}
 
 // Handler serves /ui/.
 type Handler struct {

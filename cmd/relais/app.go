@@ -26,6 +26,7 @@ import (
 	"github.com/relais-edu/relais/ingest"
 	"github.com/relais-edu/relais/internal/redisserver"
 	"github.com/relais-edu/relais/links"
+	"github.com/relais-edu/relais/pipeline"
 	"github.com/relais-edu/relais/queue"
 	"github.com/relais-edu/relais/scheduler"
 	"github.com/relais-edu/relais/store/sqlite"
@@ -62,7 +63,9 @@ type app struct {
 	sweepDone chan struct{}
 }
 
-// start builds and starts Relais in dependency order. On error, what was started is stopped.
+// start builds and starts Relais in dependency order: store, Redis and the queue, the HTTP listener
+// (so that a :0 port is known before links and webhook URLs are made), the channels, the workers, then
+// the HTTP servers. On error, what was started is stopped.
 func start(ctx context.Context, cfg Config, p parts, log *slog.Logger) (a *app, err error) {
 	a = &app{cfg: cfg, log: log, done: make(chan error, 1)}
 	defer func() {
@@ -72,51 +75,22 @@ func start(ctx context.Context, cfg Config, p parts, log *slog.Logger) (a *app, 
 			cancel()
 		}
 	}()
-	for _, d := range []string{cfg.DataDir, cfg.MediaDir} {
-		if err := os.MkdirAll(d, 0o750); err != nil {
-			return a, fmt.Errorf("data directory: %w", err)
-		}
-	}
-	secret, err := loadSecret(cfg)
+	secret, tmpl, err := prepare(cfg)
 	if err != nil {
 		return a, err
 	}
-	tmpl, err := templates.Load()
+	if a.store, err = openStore(ctx, cfg); err != nil {
+		return a, err
+	}
+	redisOpt, err := a.startRedis(ctx)
 	if err != nil {
 		return a, err
 	}
-
-	a.store, err = sqlite.Open(ctx, strings.TrimPrefix(cfg.DatabaseURL, "sqlite:"))
-	if err != nil {
-		return a, err
-	}
-
-	redisAddr := cfg.RedisAddr
-	if redisAddr == "" {
-		a.redis, err = redisserver.Start(ctx, filepath.Join(cfg.DataDir, "redis"))
-		if err != nil {
+	if p.api {
+		if err := a.listen(); err != nil {
 			return a, err
 		}
-		redisAddr = a.redis.Addr
-		log.Info("started private redis-server", "addr", redisAddr)
-	}
-	redisOpt := asynq.RedisClientOpt{Addr: redisAddr, Password: cfg.RedisPass, DB: cfg.RedisDB}
-	if err := pingRedis(ctx, redisOpt); err != nil {
-		return a, err
-	}
-	a.queue = queue.NewClient(redisOpt)
-	a.rdb = redis.NewClient(&redis.Options{Addr: redisOpt.Addr, Password: redisOpt.Password, DB: redisOpt.DB})
-
-	// The HTTP listener comes first so that a :0 port is known before webhook URLs are made.
-	if p.api {
-		a.ln, err = net.Listen("tcp", cfg.HTTPAddr)
-		if err != nil {
-			return a, fmt.Errorf("listen on %s (RELAIS_HTTP_ADDR): %w", cfg.HTTPAddr, err)
-		}
-		if cfg.PublicURL == "http://"+cfg.HTTPAddr {
-			cfg.PublicURL = "http://" + a.ln.Addr().String()
-			a.cfg.PublicURL = cfg.PublicURL
-		}
+		cfg = a.cfg // the public URL of a :0 port
 	}
 	signer := links.NewSigner(secret, cfg.PublicURL)
 
@@ -126,79 +100,164 @@ func start(ctx context.Context, cfg Config, p parts, log *slog.Logger) (a *app, 
 	}
 
 	if p.worker {
-		runner := &ingest.Runner{Exe: p.mediaExe, Options: ingest.Options{
-			TVFormat: cfg.TVFormat, TVAudioCodec: cfg.TVAudioCodec, RadioWAV: cfg.RadioWAV,
-			ServiceProvider: cfg.ServiceProvider,
-			Limits:          ingest.Limits{MaxDuration: cfg.MaxMediaDuration, MaxBytes: cfg.MaxUploadBytes},
-		}}
-		qcfg := queue.DefaultConfig()
-		qcfg.MediaDir = cfg.MediaDir
-		qcfg.Concurrency = cfg.WorkerConcurrency
-		qcfg.MediaConcurrency = cfg.MediaConcurrency
-		qcfg.ReminderLead = cfg.ReminderLead
-		if qcfg.SendWindow, err = sendWindow(cfg); err != nil {
-			return a, err
-		}
-		lnk := queue.Links{
-			Lesson: signer.LessonURL,
-			Unsubscribe: func(h relais.Household) string {
-				return cfg.PublicURL + "/u/" + email.SignUnsubscribe(secret, h.ID, h.Email)
-			},
-		}
-		planner := &scheduler.Planner{Store: a.store, Lessons: a.store, Households: a.store}
-		a.work = queue.NewWorker(redisOpt, a.store, reg, newPipeline(runner, tmpl, planner, signer.MaxURLLength()), lnk, a.queue, qcfg, log)
-		if err := a.work.Start(); err != nil {
-			return a, err
-		}
-		a.periodic, err = scheduler.StartPeriodic(redisOpt, "", &scheduler.Exporter{
-			Service: scheduler.New(a.store, a.store, nil), Dir: filepath.Join(cfg.DataDir, "playout"),
-			Filler: "filler.ts", Hour: 18, Log: log})
-		if err != nil {
+		if err := a.startWorker(redisOpt, reg, tmpl, signer, secret, p.mediaExe); err != nil {
 			return a, err
 		}
 	}
-
 	if p.api {
-		srv := api.New(a.store, a.queue, signer, tmpl, api.Config{
-			MediaDir: cfg.MediaDir, MaxUploadBytes: cfg.MaxUploadBytes, MaxImportBytes: 64 << 20,
-			MaxImportRows: 200_000, DefaultCountry: cfg.DefaultCountry, DefaultBudget: 3,
-		}, log, func(ctx context.Context) error { return pingRedis(ctx, redisOpt) })
-		for _, name := range reg.Names() {
-			if ch, ok := reg.Get(name); ok {
-				if wh, ok := ch.(channels.WebhookHandler); ok {
-					srv.Mount("/webhooks/"+string(name)+"/", wh.Webhooks())
-				}
-			}
-		}
-		srv.Mount("/u/", email.UnsubscribeHandler(a.store, secret))
-		sweepCtx, stopSweep := context.WithCancel(context.Background())
-		a.sweepStop, a.sweepDone = stopSweep, make(chan struct{})
-		go func() {
-			defer close(a.sweepDone)
-			srv.RunUploadSweep(sweepCtx, time.Hour)
-		}()
-		uiCfg := ui.DefaultConfig()
-		uiCfg.SecureCookies = strings.HasPrefix(cfg.PublicURL, "https://")
-		uiCfg.Redis = redisOpt
-		if uiCfg.Location, _, err = cfg.zones(); err != nil {
+		if err := a.serveHTTP(redisOpt, reg, tmpl, signer, secret); err != nil {
 			return a, err
 		}
-		a.ui = ui.New(a.store, srv, tmpl, secret, uiCfg, log)
-		srv.Mount("/ui/", a.ui)
-		metrics := ui.NewMetrics(a.store, a.queue.QueueStats, a.queue.TaskStats, log)
-		srv.Mount("GET /metrics", metrics.Handler())
-		a.srv = &http.Server{Handler: metrics.Instrument(srv), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
-			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-		go func() {
-			err := a.srv.Serve(a.ln)
-			if errors.Is(err, http.ErrServerClosed) {
-				err = nil
-			}
-			a.done <- err
-		}()
-		log.Info("HTTP API listening", "addr", a.ln.Addr().String(), "public_url", cfg.PublicURL)
 	}
 	return a, nil
+}
+
+// prepare makes the data directories and loads the secret and the templates.
+func prepare(cfg Config) (secret []byte, tmpl *templates.Set, err error) {
+	for _, d := range []string{cfg.DataDir, cfg.MediaDir} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return nil, nil, fmt.Errorf("data directory: %w", err)
+		}
+	}
+	if secret, err = loadSecret(cfg); err != nil {
+		return nil, nil, err
+	}
+	tmpl, err = templates.Load()
+	return secret, tmpl, err
+}
+
+// openStore opens the configured database, making the data directory if need be.
+func openStore(ctx context.Context, cfg Config) (*sqlite.DB, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	return sqlite.Open(ctx, strings.TrimPrefix(cfg.DatabaseURL, "sqlite:"))
+}
+
+// userError is an application error told as its message for people (the database is not found, the
+// slot would overlap...); internal errors stay as they are.
+func userError(err error) error {
+	if code := relais.ErrorCode(err); code != "" && code != relais.EINTERNAL {
+		return errors.New(relais.ErrorMessage(err))
+	}
+	return err
+}
+
+// startRedis starts the private redis-server unless RELAIS_REDIS_ADDR names one, checks that it
+// answers, and connects the queue client and the SMS rate limiter's client to it.
+func (a *app) startRedis(ctx context.Context) (asynq.RedisClientOpt, error) {
+	cfg := a.cfg
+	redisAddr := cfg.RedisAddr
+	if redisAddr == "" {
+		var err error
+		if a.redis, err = redisserver.Start(ctx, filepath.Join(cfg.DataDir, "redis")); err != nil {
+			return asynq.RedisClientOpt{}, err
+		}
+		redisAddr = a.redis.Addr
+		a.log.Info("started private redis-server", "addr", redisAddr)
+	}
+	redisOpt := asynq.RedisClientOpt{Addr: redisAddr, Password: cfg.RedisPass, DB: cfg.RedisDB}
+	if err := pingRedis(ctx, redisOpt); err != nil {
+		return redisOpt, err
+	}
+	a.queue = queue.NewClient(redisOpt)
+	a.rdb = redis.NewClient(&redis.Options{Addr: redisOpt.Addr, Password: redisOpt.Password, DB: redisOpt.DB})
+	return redisOpt, nil
+}
+
+// listen opens the HTTP listener; with a :0 port, the default public URL becomes the port given.
+func (a *app) listen() error {
+	var err error
+	a.ln, err = net.Listen("tcp", a.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (RELAIS_HTTP_ADDR): %w", a.cfg.HTTPAddr, err)
+	}
+	if a.cfg.PublicURL == "http://"+a.cfg.HTTPAddr {
+		a.cfg.PublicURL = "http://" + a.ln.Addr().String()
+	}
+	return nil
+}
+
+// startWorker starts the task workers (media, digests, fan-out, sends) and the evening export of
+// guides and playlists.
+func (a *app) startWorker(redisOpt asynq.RedisClientOpt, reg *channels.Registry, tmpl *templates.Set, signer *links.Signer,
+	secret []byte, mediaExe string) error {
+	cfg := a.cfg
+	runner := &ingest.Runner{Exe: mediaExe, Options: ingest.Options{
+		TVFormat: cfg.TVFormat, TVAudioCodec: cfg.TVAudioCodec, RadioWAV: cfg.RadioWAV,
+		ServiceProvider: cfg.ServiceProvider,
+		Limits:          ingest.Limits{MaxDuration: cfg.MaxMediaDuration, MaxBytes: cfg.MaxUploadBytes},
+	}}
+	qcfg := queue.DefaultConfig()
+	qcfg.MediaDir = cfg.MediaDir
+	qcfg.Concurrency = cfg.WorkerConcurrency
+	qcfg.MediaConcurrency = cfg.MediaConcurrency
+	qcfg.ReminderLead = cfg.ReminderLead
+	var err error
+	if qcfg.SendWindow, err = sendWindow(cfg); err != nil {
+		return err
+	}
+	lnk := queue.Links{
+		Lesson: signer.LessonURL,
+		Unsubscribe: func(h relais.Household) string {
+			return cfg.PublicURL + "/u/" + email.SignUnsubscribe(secret, h.ID, h.Email)
+		},
+	}
+	planner := &scheduler.Planner{Store: a.store, Lessons: a.store, Households: a.store, Config: cfg.planConfig()}
+	a.work = queue.NewWorker(redisOpt, a.store, reg, pipeline.New(runner, tmpl, planner, signer.MaxURLLength()), lnk, a.queue, qcfg, a.log)
+	if err := a.work.Start(); err != nil {
+		return err
+	}
+	a.periodic, err = scheduler.StartPeriodic(redisOpt, "", &scheduler.Exporter{
+		Service: scheduler.New(a.store, a.store, nil), Dir: filepath.Join(cfg.DataDir, "playout"),
+		Filler: "filler.ts", Hour: 18, Log: a.log})
+	return err
+}
+
+// serveHTTP mounts the API, the channels' webhooks, unsubscribe links, the web UI and /metrics, starts
+// the hourly sweep of expired uploads, and serves on the listener.
+func (a *app) serveHTTP(redisOpt asynq.RedisClientOpt, reg *channels.Registry, tmpl *templates.Set, signer *links.Signer, secret []byte) error {
+	cfg, log := a.cfg, a.log
+	srv := api.New(a.store, a.queue, signer, tmpl, api.Config{
+		MediaDir: cfg.MediaDir, MaxUploadBytes: cfg.MaxUploadBytes, MaxImportBytes: 64 << 20,
+		MaxImportRows: 200_000, DefaultCountry: cfg.DefaultCountry, DefaultBudget: 3, Plan: cfg.planConfig(),
+	}, log, func(ctx context.Context) error { return pingRedis(ctx, redisOpt) })
+	for _, name := range reg.Names() {
+		if ch, ok := reg.Get(name); ok {
+			if wh, ok := ch.(channels.WebhookHandler); ok {
+				srv.Mount("/webhooks/"+string(name)+"/", wh.Webhooks())
+			}
+		}
+	}
+	srv.Mount("/u/", email.UnsubscribeHandler(a.store, secret))
+	sweepCtx, stopSweep := context.WithCancel(context.Background())
+	a.sweepStop, a.sweepDone = stopSweep, make(chan struct{})
+	go func() {
+		defer close(a.sweepDone)
+		srv.RunUploadSweep(sweepCtx, time.Hour)
+	}()
+	uiCfg := ui.DefaultConfig()
+	uiCfg.SecureCookies = strings.HasPrefix(cfg.PublicURL, "https://")
+	uiCfg.Redis, uiCfg.Plan = redisOpt, cfg.planConfig()
+	var err error
+	if uiCfg.Location, _, err = cfg.zones(); err != nil {
+		return err
+	}
+	a.ui = ui.New(a.store, srv, tmpl, secret, uiCfg, log)
+	srv.Mount("/ui/", a.ui)
+	metrics := ui.NewMetrics(a.store, a.queue.QueueStats, a.queue.TaskStats, log)
+	srv.Mount("GET /metrics", metrics.Handler())
+	a.srv = &http.Server{Handler: metrics.Instrument(srv), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	go func() {
+		err := a.srv.Serve(a.ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		a.done <- err
+	}()
+	log.Info("HTTP API listening", "addr", a.ln.Addr().String(), "public_url", cfg.PublicURL)
+	return nil
 }
 
 // channels builds the channels the configuration enables.

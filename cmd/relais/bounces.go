@@ -16,7 +16,6 @@ import (
 
 	"github.com/relais-edu/relais/channels/email"
 	"github.com/relais-edu/relais/queue"
-	"github.com/relais-edu/relais/store/sqlite"
 )
 
 const bouncesUsage = `Usage: relais bounces import --maildir DIR | --mbox FILE
@@ -28,20 +27,13 @@ is recorded in the delivery's history. Other mail is skipped. Reading the same m
 nothing the second time. The API takes one report at a time: POST /api/v1/bounces.
 `
 
-func cmdBounces(ctx context.Context, std *stdio, args []string) error {
-	if len(args) == 0 || args[0] != "import" {
-		fmt.Fprint(std.err, bouncesUsage)
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			return nil
-		}
-		return exitError(2)
-	}
+func cmdBouncesImport(ctx context.Context, std *stdio, args []string) error {
 	fs := newFlagSet(std, "bounces import", "bounces import --maildir DIR | --mbox FILE",
 		"Applies the bounce reports of a Maildir or an mbox file: hard bounces suppress the address and fail\n"+
 			"the delivery; soft bounces are recorded.")
 	maildir := fs.String("maildir", "", "Maildir to read (its new and cur folders)")
 	mbox := fs.String("mbox", "", "mbox file to read")
-	cfg, err := loadConfig(fs, args[1:], std)
+	cfg, err := loadConfig(fs, args, std)
 	if err != nil {
 		return err
 	}
@@ -49,7 +41,7 @@ func cmdBounces(ctx context.Context, std *stdio, args []string) error {
 		fs.Usage()
 		return errors.New("bounces import: give exactly one of --maildir and --mbox")
 	}
-	db, err := sqlite.Open(ctx, strings.TrimPrefix(cfg.DatabaseURL, "sqlite:"))
+	db, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -53,11 +53,8 @@ func bounceData(t *testing.T) (dir string, ids []int64, hard, soft string) {
 
 func runBounces(t *testing.T, dataDir string, args ...string) (string, error) {
 	t.Helper()
-	var out, errOut strings.Builder
-	env := map[string]string{"RELAIS_DATA_DIR": dataDir}
-	err := run(context.Background(), append([]string{"bounces", "import"}, args...),
-		&stdio{out: &out, err: &errOut, getenv: func(k string) string { return env[k] }})
-	return out.String() + errOut.String(), err
+	out, errOut, err := runCLI(map[string]string{"RELAIS_DATA_DIR": dataDir}, append([]string{"bounces", "import"}, args...)...)
+	return out + errOut, err
 }
 
 func checkBounced(t *testing.T, dataDir string, ids []int64) {

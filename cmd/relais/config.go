@@ -4,7 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/relais-edu/relais/channels/sms"
 	"net"
 	"net/mail"
 	"net/url"
@@ -12,6 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/relais-edu/relais/channels/sms"
+	"github.com/relais-edu/relais/scheduler"
 )
 
 // Config is every setting of Relais. Each has an environment variable and a flag (see settings); flags
@@ -417,6 +419,14 @@ func (c *Config) zones() (def *time.Location, byRegion map[string]*time.Location
 		byRegion[strings.TrimSpace(region)] = loc
 	}
 	return def, byRegion, nil
+}
+
+// planConfig is what publishing plans assume (the CLI's plan, the API's and the web pages'): the
+// configured SMS and email rates and reminder lead, so that a plan tells what the workers will do.
+func (c *Config) planConfig() scheduler.PlanConfig {
+	pc := scheduler.DefaultPlanConfig()
+	pc.SMSRate, pc.EmailRate, pc.ReminderLead = c.SMSRate, c.EmailRate, c.ReminderLead
+	return pc
 }
 
 // loadConfig reads env and flags for a command and validates the result.

@@ -4,16 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"mime/multipart"
-	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -21,6 +20,7 @@ import (
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/api"
 	"github.com/relais-edu/relais/channels/sms/sandbox"
+	"github.com/relais-edu/relais/client"
 	"github.com/relais-edu/relais/internal/mailpit"
 	"github.com/relais-edu/relais/worksheet"
 )
@@ -66,9 +66,8 @@ type demo struct {
 	households int
 	seconds    int
 	start      time.Time
-	base       string
-	teacher    string
-	media      string
+	teacher    *client.Client // the API as the teacher who uploads
+	media      *client.Client // the API as the media unit that imports and publishes
 }
 
 func (d *demo) step(format string, args ...any) {
@@ -143,15 +142,17 @@ func (d *demo) run(ctx context.Context) error {
 		defer cancel()
 		a.stop(sctx)
 	}()
-	d.base = a.URL()
-	d.step("relais serving on %s (SQLite %s, Redis %s)", d.base, cfg.DatabaseURL, redisDesc(a))
+	d.step("relais serving on %s (SQLite %s, Redis %s)", a.URL(), cfg.DatabaseURL, redisDesc(a))
 
-	if d.teacher, err = newToken(ctx, a.store, relais.User{ID: "mme.durand", Name: "Mme Durand", Role: relais.RoleTeacher}); err != nil {
+	teacher, err := newToken(ctx, a.store, relais.User{ID: "mme.durand", Name: "Mme Durand", Role: relais.RoleTeacher})
+	if err != nil {
 		return err
 	}
-	if d.media, err = newToken(ctx, a.store, relais.User{ID: "unite-media", Name: "Unité média", Role: relais.RoleMedia}); err != nil {
+	media, err := newToken(ctx, a.store, relais.User{ID: "unite-media", Name: "Unité média", Role: relais.RoleMedia})
+	if err != nil {
 		return err
 	}
+	d.teacher, d.media = client.New(a.URL(), teacher), client.New(a.URL(), media)
 
 	if err := d.importHouseholds(ctx, work); err != nil {
 		return err
@@ -164,7 +165,7 @@ func (d *demo) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := d.call(ctx, "POST", fmt.Sprintf("/api/v1/lessons/%d/publish", lessonID), d.media, nil, "", http.StatusAccepted, nil); err != nil {
+	if err := d.media.Publish(ctx, lessonID); err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
 	d.step("published lesson %d: fan-out started", lessonID)
@@ -275,8 +276,8 @@ func (d *demo) importHouseholds(ctx context.Context, dir string) error {
 	if err := os.WriteFile(path, buf.Bytes(), 0o640); err != nil {
 		return err
 	}
-	var res api.ImportResult
-	if err := d.call(ctx, "POST", "/api/v1/households/import", d.media, &buf, "text/csv", http.StatusOK, &res); err != nil {
+	res, err := d.media.ImportHouseholds(ctx, &buf)
+	if err != nil {
 		return fmt.Errorf("import households: %w", err)
 	}
 	d.step("imported %d households from %s; %d rows refused:", res.Imported, path, res.Rejected)
@@ -298,39 +299,10 @@ func (d *demo) upload(ctx context.Context, dir, video string) (int64, error) {
 	if err := os.WriteFile(filepath.Join(dir, "fiche.pdf"), sheet, 0o640); err != nil {
 		return 0, err
 	}
-	pr, pw := io.Pipe()
-	mw := multipart.NewWriter(pw)
-	go func() {
-		err := func() error {
-			for k, v := range map[string]string{"title": "Les fractions", "subject": "Mathématiques", "grade": "5",
-				"language": "fr", "text": demoMarkdown, "segment_budget": "3"} {
-				if err := mw.WriteField(k, v); err != nil {
-					return err
-				}
-			}
-			fw, err := mw.CreateFormFile("worksheet", "fiche.pdf")
-			if err != nil {
-				return err
-			}
-			fw.Write(sheet)
-			fw, err = mw.CreateFormFile("media", filepath.Base(video))
-			if err != nil {
-				return err
-			}
-			f, err := os.Open(video)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			if _, err := io.Copy(fw, f); err != nil {
-				return err
-			}
-			return mw.Close()
-		}()
-		pw.CloseWithError(err)
-	}()
-	var l api.Lesson
-	if err := d.call(ctx, "POST", "/api/v1/lessons", d.teacher, pr, mw.FormDataContentType(), http.StatusCreated, &l); err != nil {
+	l, err := d.teacher.CreateLesson(ctx, map[string]string{"title": "Les fractions", "subject": "Mathématiques", "grade": "5",
+		"language": "fr", "text": demoMarkdown, "segment_budget": "3"},
+		client.BytesPart("worksheet", "fiche.pdf", sheet), client.FilePart("media", video))
+	if err != nil {
 		return 0, fmt.Errorf("upload: %w", err)
 	}
 	d.step("uploaded lesson %d %q as teacher %s: %s", l.ID, l.Title, l.TeacherID, l.Status)
@@ -340,36 +312,30 @@ func (d *demo) upload(ctx context.Context, dir, video string) (int64, error) {
 // waitLesson polls the lesson until it is ready, printing each step's progress.
 func (d *demo) waitLesson(ctx context.Context, id int64) (api.Lesson, error) {
 	last := ""
-	for {
-		var l api.Lesson
-		if err := d.call(ctx, "GET", fmt.Sprintf("/api/v1/lessons/%d", id), d.teacher, nil, "", 200, &l); err != nil {
-			return l, err
-		}
+	l, err := d.teacher.WaitLesson(ctx, id, 500*time.Millisecond, func(l api.Lesson) {
 		now := fmt.Sprintf("%s %s %d%%", l.Status, l.Progress.Step, l.Progress.Percent/10*10)
 		if now != last {
 			d.step("lesson %d: %s, step %q, %d %%", id, l.Status, l.Progress.Step, l.Progress.Percent)
 			last = now
 		}
-		switch l.Status {
-		case relais.LessonReady:
-			return l, nil
-		case relais.LessonRejected, relais.LessonFailed:
-			return l, fmt.Errorf("lesson %d %s: %s", id, l.Status, l.StatusReason)
-		}
-		select {
-		case <-ctx.Done():
-			return l, fmt.Errorf("lesson %d still %s (%s %d%%): %w", id, l.Status, l.Progress.Step, l.Progress.Percent, ctx.Err())
-		case <-time.After(500 * time.Millisecond):
-		}
+	})
+	switch {
+	case ctx.Err() != nil:
+		return l, fmt.Errorf("lesson %d still %s (%s %d%%): %w", id, l.Status, l.Progress.Step, l.Progress.Percent, ctx.Err())
+	case err != nil:
+		return l, err
+	case l.Status != relais.LessonReady:
+		return l, fmt.Errorf("lesson %d %s: %s", id, l.Status, l.StatusReason)
 	}
+	return l, nil
 }
 
 // waitDeliveries polls until no delivery is still on its way.
 func (d *demo) waitDeliveries(ctx context.Context, id int64) (api.Lesson, error) {
 	lastLine := ""
 	for {
-		var l api.Lesson
-		if err := d.call(ctx, "GET", fmt.Sprintf("/api/v1/lessons/%d", id), d.media, nil, "", 200, &l); err != nil {
+		l, err := d.media.Lesson(ctx, id)
+		if err != nil {
 			return l, err
 		}
 		var total, moving int64
@@ -477,11 +443,8 @@ func (d *demo) summary(ctx context.Context, l api.Lesson, mp *mailpit.Server, sb
 		fmt.Fprintln(tw)
 	}
 	tw.Flush()
-	var skipped []api.Delivery
-	if err := d.call(ctx, "GET", fmt.Sprintf("/api/v1/deliveries?lesson_id=%d&status=skipped&limit=5", l.ID), d.media, nil, "", 200,
-		&struct {
-			Items *[]api.Delivery `json:"items"`
-		}{&skipped}); err == nil && len(skipped) > 0 {
+	skipped, err := d.media.Deliveries(ctx, url.Values{"lesson_id": {strconv.FormatInt(l.ID, 10)}, "status": {"skipped"}, "limit": {"5"}})
+	if err == nil && len(skipped) > 0 {
 		fmt.Fprintf(out, "  e.g. skipped: %q\n", skipped[0].Reason)
 	}
 
@@ -523,34 +486,6 @@ func (d *demo) summary(ctx context.Context, l api.Lesson, mp *mailpit.Server, sb
 		return errors.New(strings.Join(problems, "; "))
 	}
 	fmt.Fprintln(out, "DEMO OK: every stage succeeded and every channel delivered.")
-	return nil
-}
-
-// call makes an API request and decodes the answer, failing on an unexpected status.
-func (d *demo) call(ctx context.Context, method, path, token string, body io.Reader, contentType string, want int, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, d.base+path, body)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != want {
-		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(b)))
-	}
-	if out != nil {
-		return json.Unmarshal(b, out)
-	}
 	return nil
 }
 

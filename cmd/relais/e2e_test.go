@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand"
 	"mime/multipart"
 	"net/http"
@@ -496,10 +497,8 @@ func TestLessonUploadCommand(t *testing.T) {
 	md := filepath.Join(dir, "lesson.md")
 	os.WriteFile(md, []byte(e2eMarkdown), 0o600)
 	run1 := func(args ...string) (string, error) {
-		var out, errOut strings.Builder
-		env := map[string]string{"RELAIS_SERVER": r.app.URL(), "RELAIS_TOKEN": r.teacher}
-		err := run(context.Background(), args, &stdio{out: &out, err: &errOut, getenv: func(k string) string { return env[k] }})
-		return out.String() + errOut.String(), err
+		out, errOut, err := runCLI(map[string]string{"RELAIS_SERVER": r.app.URL(), "RELAIS_TOKEN": r.teacher}, args...)
+		return out + errOut, err
 	}
 	out, err := run1("lesson", "upload", makeVideo(t, 2), "--text", md, "--title", "Fractions", "--subject", "maths",
 		"--grade", "5", "--language", "fr")
@@ -528,7 +527,8 @@ func TestLessonUploadCommand(t *testing.T) {
 func TestScheduledLessonTellsFamiliesWhenItAirs(t *testing.T) {
 	// The slot starts in 3 to 4 minutes; a lead of 10 minutes sends the reminder as soon as the lesson
 	// is published.
-	r := newRig(t, nil, func(c *Config) { c.ReminderLead = 10 * time.Minute })
+	// RELAIS_SMS_RATE reaches the API's publishing plan too (checked before publishing).
+	r := newRig(t, nil, func(c *Config) { c.ReminderLead, c.SMSRate = 10*time.Minute, 40 })
 	csv := "external_ref,region,language,grades,profile,phone\nS1,Almaty,fr,5,sms_only,+77012000101\n"
 	r.call("POST", "/api/v1/households/import", r.media, strings.NewReader(csv), "text/csv", 200, nil)
 	video, err := os.ReadFile(makeVideo(t, 2))
@@ -558,6 +558,17 @@ func TestScheduledLessonTellsFamiliesWhenItAirs(t *testing.T) {
 		"application/json", http.StatusCreated, &slot)
 	r.call("PUT", fmt.Sprintf("/api/v1/slots/%d/lesson", slot.ID), r.media, strings.NewReader(fmt.Sprintf(`{"lesson_id":%d}`, l.ID)),
 		"application/json", 200, nil)
+
+	var plan struct {
+		Estimates map[string]struct {
+			Segments int64
+			Seconds  float64
+		}
+	}
+	r.call("GET", fmt.Sprintf("/api/v1/lessons/%d/plan", l.ID), r.media, nil, "", 200, &plan)
+	if e := plan.Estimates["sms"]; e.Segments == 0 || math.Abs(e.Seconds*40-float64(e.Segments)) > 0.01 {
+		t.Errorf("the plan sends %d SMS segments in %g s, want at the configured 40 segments/s", e.Segments, e.Seconds)
+	}
 
 	r.call("POST", fmt.Sprintf("/api/v1/lessons/%d/publish", l.ID), r.media, nil, "", http.StatusAccepted, nil)
 	// The digest, and the reminder (due at once: the airing is inside the lead), once each.

@@ -7,16 +7,17 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net/http"
+	"net/url"
 	"os"
-	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/api"
+	"github.com/relais-edu/relais/client"
 )
 
 const lessonUsage = `Usage: relais lesson upload FILE --text LESSON.md --title T --subject S --grade N --language fr [flags]
@@ -32,68 +33,18 @@ lesson's state.
 The server and the token come from --server and --token, or RELAIS_SERVER and RELAIS_TOKEN.
 `
 
-func cmdLesson(ctx context.Context, sio *stdio, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprint(sio.err, lessonUsage)
-		if len(args) == 0 {
-			return exitError(2)
-		}
-		return nil
-	}
-	switch args[0] {
-	case "upload":
-		return lessonUpload(ctx, sio, args[1:])
-	case "status":
-		return lessonStatus(ctx, sio, args[1:])
-	}
-	fmt.Fprint(sio.err, lessonUsage)
-	return fmt.Errorf("unknown lesson command %q", args[0])
-}
-
-// apiClient is the CLI's side of the HTTP API.
-type apiClient struct {
-	base, token string
-	http        *http.Client
-}
-
-func serverFlags(sio *stdio, name, usage, summary string) (*apiClient, *flag.FlagSet) {
+// serverFlags adds --server and --token (RELAIS_SERVER, RELAIS_TOKEN) to a new flag set; the client is
+// ready once the flags are parsed.
+func serverFlags(sio *stdio, name, usage, summary string) (*client.Client, *flag.FlagSet) {
 	fs := newFlagSet(sio, name, usage, summary)
-	c := &apiClient{http: http.DefaultClient}
+	c := &client.Client{}
 	server := sio.getenv("RELAIS_SERVER")
 	if server == "" {
 		server = "http://127.0.0.1:8080"
 	}
-	fs.StringVar(&c.base, "server", server, "base URL of the Relais server [RELAIS_SERVER]")
-	fs.StringVar(&c.token, "token", sio.getenv("RELAIS_TOKEN"), "API token (relais token create) [RELAIS_TOKEN]")
+	fs.StringVar(&c.BaseURL, "server", server, "base URL of the Relais server [RELAIS_SERVER]")
+	fs.StringVar(&c.Token, "token", sio.getenv("RELAIS_TOKEN"), "API token (relais token create) [RELAIS_TOKEN]")
 	return c, fs
-}
-
-func (c *apiClient) get(ctx context.Context, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimRight(c.base, "/")+path, nil)
-	if err != nil {
-		return err
-	}
-	return c.send(req, http.StatusOK, out)
-}
-
-func (c *apiClient) send(req *http.Request, want int, out any) error {
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("cannot reach the server at %s: %w", c.base, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != want {
-		var e struct {
-			Error struct{ Message string }
-		}
-		if json.Unmarshal(b, &e) == nil && e.Error.Message != "" {
-			return errors.New(e.Error.Message)
-		}
-		return fmt.Errorf("server answered %s", resp.Status)
-	}
-	return json.Unmarshal(b, out)
 }
 
 func lessonUpload(ctx context.Context, sio *stdio, args []string) error {
@@ -110,13 +61,9 @@ func lessonUpload(ctx context.Context, sio *stdio, args []string) error {
 	noWait := fs.Bool("no-wait", false, "return after the upload instead of waiting for the renditions")
 	attempts := fs.Int("resume-attempts", 10, "how often to resume after the connection drops, waiting 1 s, 2 s, 4 s... (at most 30 s) in between")
 	chunk := fs.String("chunk-size", "8MiB", "bytes sent per request, e.g. 4MiB; smaller chunks lose less on a poor connection")
-	pos, err := parseInterspersed(fs, args)
+	arg, err := parseOneArg(fs, args)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return exitError(2)
 	}
 	var missing []string
 	for name, v := range map[string]string{"--text": *text, "--title": *title, "--subject": *subject, "--grade": *grade, "--language": *lang} {
@@ -129,7 +76,7 @@ func lessonUpload(ctx context.Context, sio *stdio, args []string) error {
 		fmt.Fprintf(sio.err, "relais lesson upload: missing %s (see --help)\n", strings.Join(missing, ", "))
 		return exitError(2)
 	}
-	if c.token == "" {
+	if c.Token == "" {
 		return errors.New("no API token: give --token or set RELAIS_TOKEN (create one with relais token create)")
 	}
 	chunkSize, err := parseSize(*chunk)
@@ -139,7 +86,7 @@ func lessonUpload(ctx context.Context, sio *stdio, args []string) error {
 	if *attempts < 0 {
 		return errors.New("--resume-attempts must be 0 or more")
 	}
-	media := pos[0]
+	media := arg
 	if _, err := os.Stat(media); err != nil {
 		return fmt.Errorf("media file: %w", err)
 	}
@@ -151,13 +98,13 @@ func lessonUpload(ctx context.Context, sio *stdio, args []string) error {
 		"region": *region, "segment_budget": *budget, "text": string(md)}
 
 	bar := newProgress(sio.err, "Uploading")
-	up := &tusUpload{c: c, chunk: chunkSize, attempts: *attempts, backoff: defaultBackoff,
-		progress: func(sent, total int64) { bar.set(int(sent * 100 / max(total, 1))) },
-		note:     func(format string, args ...any) { bar.interrupt(fmt.Sprintf(format, args...)) },
-		memo:     newUploadMemo()}
-	loc, err := up.send(ctx, media)
-	var refused *tusStatusError
-	if errors.As(err, &refused) {
+	up := &client.Upload{Client: c, Chunk: chunkSize, Attempts: *attempts,
+		Progress: func(sent, total int64) { bar.set(int(sent * 100 / max(total, 1))) },
+		Note:     func(format string, args ...any) { bar.interrupt(fmt.Sprintf(format, args...)) },
+		Memo:     client.NewUploadMemo()}
+	loc, err := up.Send(ctx, media)
+	var refused *client.Error
+	if errors.As(err, &refused) && !refused.Retryable() {
 		bar.fail()
 		fmt.Fprintf(sio.err, "Upload refused: %v\n", err)
 		return exitError(1)
@@ -168,38 +115,17 @@ func lessonUpload(ctx context.Context, sio *stdio, args []string) error {
 	fields["upload"] = loc
 
 	// The lesson itself: its fields, the optional worksheet, and the finished upload.
-	pr, pw := io.Pipe()
-	mw := multipart.NewWriter(pw)
-	go func() {
-		pw.CloseWithError(func() error {
-			for k, v := range fields {
-				if v == "" {
-					continue
-				}
-				if err := mw.WriteField(k, v); err != nil {
-					return err
-				}
-			}
-			if *sheet != "" {
-				if err := copyPart(mw, "worksheet", *sheet); err != nil {
-					return err
-				}
-			}
-			return mw.Close()
-		}())
-	}()
-	req, err := http.NewRequestWithContext(ctx, "POST", strings.TrimRight(c.base, "/")+"/api/v1/lessons", pr)
-	if err != nil {
-		return err
+	var parts []client.Part
+	if *sheet != "" {
+		parts = append(parts, client.FilePart("worksheet", *sheet))
 	}
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	var l api.Lesson
-	if err := c.send(req, http.StatusCreated, &l); err != nil {
+	l, err := c.CreateLesson(ctx, fields, parts...)
+	if err != nil {
 		bar.fail()
 		fmt.Fprintf(sio.err, "Upload refused: %v\n", err)
 		return exitError(1)
 	}
-	up.done()
+	up.Done()
 	bar.done()
 	fmt.Fprintf(sio.out, "Lesson %d %q uploaded.\n", l.ID, l.Title)
 	if *noWait {
@@ -208,42 +134,11 @@ func lessonUpload(ctx context.Context, sio *stdio, args []string) error {
 	return waitProcessing(ctx, sio, c, l.ID)
 }
 
-func copyPart(mw *multipart.Writer, field, path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	w, err := mw.CreateFormFile(field, filepath.Base(path))
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(w, f)
-	return err
-}
-
-type countingReader struct {
-	r        io.Reader
-	n        int64
-	progress func(int64)
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	c.progress(c.n)
-	return n, err
-}
-
 // waitProcessing follows the lesson's steps until it is ready or refused.
-func waitProcessing(ctx context.Context, sio *stdio, c *apiClient, id int64) error {
+func waitProcessing(ctx context.Context, sio *stdio, c *client.Client, id int64) error {
 	var bar *progress
 	step := ""
-	for {
-		var l api.Lesson
-		if err := c.get(ctx, fmt.Sprintf("/api/v1/lessons/%d", id), &l); err != nil {
-			return err
-		}
+	l, err := c.WaitLesson(ctx, id, 500*time.Millisecond, func(l api.Lesson) {
 		if l.Progress.Step != step && l.Progress.Step != "" && l.Progress.Step != "done" {
 			if bar != nil {
 				bar.done()
@@ -254,42 +149,34 @@ func waitProcessing(ctx context.Context, sio *stdio, c *apiClient, id int64) err
 		if bar != nil {
 			bar.set(l.Progress.Percent)
 		}
-		switch l.Status {
-		case relais.LessonReady, relais.LessonPublished:
-			if bar != nil {
-				bar.done()
-			}
-			fmt.Fprintf(sio.out, "Lesson %d is ready: %d renditions, %d digests, worksheet %v.\n", id, len(l.Renditions), len(l.Digests), l.Worksheet != nil)
-			return nil
-		case relais.LessonRejected, relais.LessonFailed:
-			if bar != nil {
-				bar.fail()
-			}
-			fmt.Fprintf(sio.out, "Lesson %d was %s: %s\n", id, l.Status, l.StatusReason)
-			return exitError(1)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(500 * time.Millisecond):
-		}
+	})
+	if err != nil {
+		return err
 	}
+	if l.Status == relais.LessonRejected || l.Status == relais.LessonFailed {
+		if bar != nil {
+			bar.fail()
+		}
+		fmt.Fprintf(sio.out, "Lesson %d was %s: %s\n", id, l.Status, l.StatusReason)
+		return exitError(1)
+	}
+	if bar != nil {
+		bar.done()
+	}
+	fmt.Fprintf(sio.out, "Lesson %d is ready: %d renditions, %d digests, worksheet %v.\n", id, len(l.Renditions), len(l.Digests), l.Worksheet != nil)
+	return nil
 }
 
 var stepNames = map[string]string{"probe": "Checking", "transcode": "Rendering", "measure": "Measuring", "": "Waiting"}
 
 func lessonStatus(ctx context.Context, sio *stdio, args []string) error {
 	c, fs := serverFlags(sio, "lesson status", "lesson status ID", "Prints a lesson's status, renditions, digests and deliveries as JSON.")
-	pos, err := parseInterspersed(fs, args)
+	arg, err := parseOneArg(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return exitError(2)
-	}
 	var l json.RawMessage
-	if err := c.get(ctx, "/api/v1/lessons/"+pos[0], &l); err != nil {
+	if err := c.Do(ctx, http.MethodGet, "/api/v1/lessons/"+url.PathEscape(arg), nil, "", http.StatusOK, &l); err != nil {
 		return err
 	}
 	_, err = fmt.Fprintf(sio.out, "%s\n", l)
@@ -346,4 +233,24 @@ func (p *progress) fail() {
 	if p.tty {
 		fmt.Fprintln(p.w)
 	}
+}
+
+// parseSize reads a size such as 8MiB, 512KiB or 1048576 (bytes).
+func parseSize(s string) (int64, error) {
+	v := strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}} {
+		if strings.HasSuffix(v, u.suffix) {
+			v, mult = strings.TrimSpace(strings.TrimSuffix(v, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q is not a size such as 8MiB, 512KiB or a number of bytes", s)
+	}
+	return n * mult, nil
 }

@@ -21,16 +21,21 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], &stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr, getenv: os.Getenv})
 	stop()
-	if err != nil {
-		var ee exitError
-		if errors.As(err, &ee) {
-			os.Exit(int(ee))
-		}
-		if !errors.Is(err, errUsageShown) {
-			fmt.Fprintln(os.Stderr, "relais:", err)
-		}
-		os.Exit(2)
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// exitCode is the process status for what run returned: 0 on success, the status of an exitError (the
+// command said why), else 2 after printing the error to stderr.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return 0
 	}
+	var ee exitError
+	if errors.As(err, &ee) {
+		return int(ee)
+	}
+	fmt.Fprintln(stderr, "relais:", err)
+	return 2
 }
 
 // stdio is what a command reads and writes; tests give their own.

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -24,40 +23,6 @@ render  writes the TV (MPEG-TS), radio (MP2) and low-bandwidth (Opus) renditions
 Run 'relais media probe --help' or 'relais media render --help' for the flags.
 `
 
-// cmdMedia runs the worker's media code on one file: relais media probe|render.
-func cmdMedia(ctx context.Context, io *stdio, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(io.err, mediaUsage)
-		if len(args) == 0 {
-			return exitError(2)
-		}
-		return nil
-	}
-	switch args[0] {
-	case "probe":
-		return cmdMediaProbe(ctx, io, args[1:])
-	case "render":
-		return cmdMediaRender(ctx, io, args[1:])
-	}
-	fmt.Fprint(io.err, mediaUsage)
-	return fmt.Errorf("media: unknown subcommand %q", args[0])
-}
-
-// parseInterspersed parses flags that may come before or after the positional arguments.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := parseFlags(fs, args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
-
 func cmdMediaProbe(ctx context.Context, io *stdio, args []string) error {
 	fs := newFlagSet(io, "media probe", "media probe FILE [--json]",
 		"Check FILE as the worker checks an upload: refuse empty, non-media, cut-short, silent, soundless,\n"+
@@ -66,16 +31,12 @@ func cmdMediaProbe(ctx context.Context, io *stdio, args []string) error {
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	maxDur := fs.Duration("max-duration", 2*time.Hour, "longest lesson accepted")
 	maxBytes := fs.Int64("max-bytes", 2<<30, "largest file accepted, in bytes")
-	pos, err := parseInterspersed(fs, args)
+	arg, err := parseOneArg(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return exitError(2)
-	}
 	r := &ingest.Runner{Options: ingest.Options{Limits: ingest.Limits{MaxDuration: *maxDur, MaxBytes: *maxBytes}}}
-	pr, err := r.Probe(ctx, pos[0])
+	pr, err := r.Probe(ctx, arg)
 	if err != nil {
 		if relais.ErrorCode(err) == relais.EINVALID {
 			if *asJSON {
@@ -88,10 +49,9 @@ func cmdMediaProbe(ctx context.Context, io *stdio, args []string) error {
 		return err
 	}
 	if *asJSON {
-		writeJSON(io, map[string]any{"accepted": true, "probe": pr})
-		return nil
+		return writeJSON(io, map[string]any{"accepted": true, "probe": pr})
 	}
-	fmt.Fprintf(io.out, "accepted: %s, %s, %s\n", filepath.Base(pos[0]), pr.Format, fmtMS(pr.DurationMS))
+	fmt.Fprintf(io.out, "accepted: %s, %s, %s\n", filepath.Base(arg), pr.Format, fmtMS(pr.DurationMS))
 	for _, s := range pr.Streams {
 		switch s.Kind {
 		case "video", "cover":
@@ -124,16 +84,16 @@ func cmdMediaRender(ctx context.Context, io *stdio, args []string) error {
 	wav := fs.Bool("wav", false, "also write a 48 kHz WAV radio master")
 	preset := fs.String("preset", "veryfast", "libx264 preset")
 	asJSON := fs.Bool("json", false, "print the renditions as JSON")
-	pos, err := parseInterspersed(fs, args)
+	arg, err := parseOneArg(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 || *out == "" {
+	if *out == "" {
 		fs.Usage()
 		return exitError(2)
 	}
 	if *title == "" {
-		*title = strings.TrimSuffix(filepath.Base(pos[0]), filepath.Ext(pos[0]))
+		*title = strings.TrimSuffix(filepath.Base(arg), filepath.Ext(arg))
 	}
 	r := &ingest.Runner{Options: ingest.Options{Title: *title, TVFormat: *format, TVAudioCodec: *audio, RadioWAV: *wav, X264Preset: *preset}}
 	if err := r.Options.Validate(); err != nil {
@@ -142,7 +102,7 @@ func cmdMediaRender(ctx context.Context, io *stdio, args []string) error {
 	}
 	start := time.Now()
 	last := ""
-	rs, err := r.Render(ctx, pos[0], *out, func(step string, pct int) {
+	rs, err := r.Render(ctx, arg, *out, func(step string, pct int) {
 		// One line per step and per tenth.
 		if key := fmt.Sprintf("%s %d", step, pct/10); key != last {
 			last = key
@@ -157,10 +117,9 @@ func cmdMediaRender(ctx context.Context, io *stdio, args []string) error {
 		return err
 	}
 	if *asJSON {
-		writeJSON(io, rs)
-		return nil
+		return writeJSON(io, rs)
 	}
-	fmt.Fprintf(io.out, "rendered %s in %s\n", filepath.Base(pos[0]), time.Since(start).Round(100*time.Millisecond))
+	fmt.Fprintf(io.out, "rendered %s in %s\n", filepath.Base(arg), time.Since(start).Round(100*time.Millisecond))
 	for _, rd := range rs {
 		codecs := rd.AudioCodec
 		if rd.VideoCodec != "" {
@@ -175,8 +134,9 @@ func cmdMediaRender(ctx context.Context, io *stdio, args []string) error {
 
 func fmtMS(ms int64) string { return (time.Duration(ms) * time.Millisecond).String() }
 
-func writeJSON(io *stdio, v any) {
+// writeJSON prints v as indented JSON on stdout.
+func writeJSON(io *stdio, v any) error {
 	enc := json.NewEncoder(io.out)
 	enc.SetIndent("", "  ")
-	enc.Encode(v)
+	return enc.Encode(v)
 }

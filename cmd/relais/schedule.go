@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -15,30 +14,6 @@ import (
 	"github.com/relais-edu/relais/scheduler"
 	"github.com/relais-edu/relais/store/sqlite"
 )
-
-// subcommand is one verb of a command with subcommands (station create, grid fill...).
-type subcommand struct {
-	name string
-	run  func(ctx context.Context, io *stdio, args []string) error
-}
-
-// dispatch runs the subcommand args[0] names, or prints usage.
-func dispatch(ctx context.Context, io *stdio, usage string, args []string, subs ...subcommand) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(io.err, usage)
-		if len(args) == 0 {
-			return exitError(2)
-		}
-		return nil
-	}
-	for _, s := range subs {
-		if s.name == args[0] {
-			return s.run(ctx, io, args[1:])
-		}
-	}
-	fmt.Fprint(io.err, usage)
-	return fmt.Errorf("unknown subcommand %q", args[0])
-}
 
 const epgUsage = `Usage: relais epg export --station ID --from YYYY-MM-DD --to YYYY-MM-DD
 
@@ -67,199 +42,194 @@ slot that would overlap another is refused. fill assigns approved lessons to emp
 it could not place.
 `
 
-func cmdEPG(ctx context.Context, io *stdio, args []string) error {
-	return dispatch(ctx, io, epgUsage, args, subcommand{"export", func(ctx context.Context, io *stdio, args []string) error {
-		fs := newFlagSet(io, "epg export", "epg export --station ID --from YYYY-MM-DD --to YYYY-MM-DD",
-			"Writes the station's XMLTV guide for the days from --from to --to (inclusive) to standard output.")
-		station := fs.Int64("station", 0, "station id")
-		from := fs.String("from", "", "first day, in the station's zone")
-		to := fs.String("to", "", "last day, inclusive")
-		return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ *sqlite.DB) error {
-			return svc.XMLTV(ctx, io.out, *station, *from, *to)
-		})
-	}})
+func cmdEPGExport(ctx context.Context, io *stdio, args []string) error {
+	fs := newFlagSet(io, "epg export", "epg export --station ID --from YYYY-MM-DD --to YYYY-MM-DD",
+		"Writes the station's XMLTV guide for the days from --from to --to (inclusive) to standard output.")
+	station := fs.Int64("station", 0, "station id")
+	from := fs.String("from", "", "first day, in the station's zone")
+	to := fs.String("to", "", "last day, inclusive")
+	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ *sqlite.DB) error {
+		return svc.XMLTV(ctx, io.out, *station, *from, *to)
+	})
 }
 
-func cmdPlaylist(ctx context.Context, io *stdio, args []string) error {
-	return dispatch(ctx, io, playlistUsage, args, subcommand{"export", func(ctx context.Context, io *stdio, args []string) error {
-		fs := newFlagSet(io, "playlist export", "playlist export --station ID --date YYYY-MM-DD [--format ffplayout|m3u]",
-			"Writes the station's playout list for one day to standard output. Items play back to back from the\nfirst slot's start; gaps are filled with --filler.")
-		station := fs.Int64("station", 0, "station id")
-		date := fs.String("date", "", "the day, in the station's zone")
-		format := fs.String("format", "ffplayout", "ffplayout (JSON) or m3u")
-		filler := fs.String("filler", "filler.ts", "clip that fills gaps between lessons")
-		return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ *sqlite.DB) error {
-			if *format != string(relais.FormatFFplayout) && *format != string(relais.FormatM3U) {
-				return fmt.Errorf("--format must be ffplayout or m3u")
-			}
-			pl, err := svc.Playlist(ctx, *station, *date, *filler)
-			if err != nil {
-				return err
-			}
-			if *format == string(relais.FormatM3U) {
-				return scheduler.WriteM3U(io.out, pl)
-			}
-			return scheduler.WriteFFplayout(io.out, pl)
-		})
-	}})
+func cmdPlaylistExport(ctx context.Context, io *stdio, args []string) error {
+	fs := newFlagSet(io, "playlist export", "playlist export --station ID --date YYYY-MM-DD [--format ffplayout|m3u]",
+		"Writes the station's playout list for one day to standard output. Items play back to back from the\nfirst slot's start; gaps are filled with --filler.")
+	station := fs.Int64("station", 0, "station id")
+	date := fs.String("date", "", "the day, in the station's zone")
+	format := fs.String("format", "ffplayout", "ffplayout (JSON) or m3u")
+	filler := fs.String("filler", "filler.ts", "clip that fills gaps between lessons")
+	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ *sqlite.DB) error {
+		if *format != string(relais.FormatFFplayout) && *format != string(relais.FormatM3U) {
+			return fmt.Errorf("--format must be ffplayout or m3u")
+		}
+		pl, err := svc.Playlist(ctx, *station, *date, *filler)
+		if err != nil {
+			return err
+		}
+		if *format == string(relais.FormatM3U) {
+			return scheduler.WriteM3U(io.out, pl)
+		}
+		return scheduler.WriteFFplayout(io.out, pl)
+	})
 }
 
-func cmdStation(ctx context.Context, io *stdio, args []string) error {
-	return dispatch(ctx, io, stationUsage, args,
-		subcommand{"create", func(ctx context.Context, io *stdio, args []string) error {
-			fs := newFlagSet(io, "station create", "station create --name NAME --kind tv|radio --tz ZONE", "Creates a station and prints its id.")
-			var st relais.Station
-			fs.StringVar(&st.Name, "name", "", "station name, unique")
-			kind := fs.String("kind", "tv", "tv or radio")
-			fs.StringVar(&st.TimeZone, "tz", "", "IANA time zone of the station's grid, e.g. Asia/Almaty")
-			fs.StringVar(&st.Region, "region", "", "region the station serves")
-			fs.StringVar(&st.ServiceName, "service", "", "service name shown in guides; default: the name")
-			playout := fs.String("playout", "ffplayout", "playout list format: ffplayout or m3u")
-			return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ *sqlite.DB) error {
-				st.Kind, st.Playout = relais.StationKind(*kind), relais.PlayoutFormat(*playout)
-				if err := svc.CreateStation(ctx, &st); err != nil {
-					return err
-				}
-				fmt.Fprintln(io.out, st.ID)
-				return nil
-			})
-		}},
-		subcommand{"list", func(ctx context.Context, io *stdio, args []string) error {
-			fs := newFlagSet(io, "station list", "station list", "Lists stations.")
-			return withScheduler(ctx, io, fs, args, func(_ *scheduler.Service, db *sqlite.DB) error {
-				sts, err := db.Stations(ctx)
-				if err != nil {
-					return err
-				}
-				tw := tabwriter.NewWriter(io.out, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tNAME\tKIND\tZONE\tREGION\tPLAYOUT")
-				for _, s := range sts {
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Name, s.Kind, s.TimeZone, s.Region, s.Playout)
-				}
-				return tw.Flush()
-			})
-		}})
+func cmdStationCreate(ctx context.Context, io *stdio, args []string) error {
+	fs := newFlagSet(io, "station create", "station create --name NAME --kind tv|radio --tz ZONE", "Creates a station and prints its id.")
+	var st relais.Station
+	fs.StringVar(&st.Name, "name", "", "station name, unique")
+	kind := fs.String("kind", "tv", "tv or radio")
+	fs.StringVar(&st.TimeZone, "tz", "", "IANA time zone of the station's grid, e.g. Asia/Almaty")
+	fs.StringVar(&st.Region, "region", "", "region the station serves")
+	fs.StringVar(&st.ServiceName, "service", "", "service name shown in guides; default: the name")
+	playout := fs.String("playout", "ffplayout", "playout list format: ffplayout or m3u")
+	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ *sqlite.DB) error {
+		st.Kind, st.Playout = relais.StationKind(*kind), relais.PlayoutFormat(*playout)
+		if err := svc.CreateStation(ctx, &st); err != nil {
+			return err
+		}
+		fmt.Fprintln(io.out, st.ID)
+		return nil
+	})
 }
 
-func cmdGrid(ctx context.Context, io *stdio, args []string) error {
-	slotFlags := func(fs *flag.FlagSet) (grade *int, subject, language *string) {
-		return fs.Int("grade", 0, "grade the slots are for; 0: any"), fs.String("subject", "", "subject; empty: any, spread by fill"),
-			fs.String("language", "", "language (fr, kk, ru, en); empty: any")
-	}
-	return dispatch(ctx, io, gridUsage, args,
-		subcommand{"template", func(ctx context.Context, io *stdio, args []string) error {
-			fs := newFlagSet(io, "grid template", "grid template --station ID --days 1-5 --start 09:00 --end 18:00 --slot 30 --from DAY --to DAY",
-				"Adds a weekly template and its slots from --from to --to; refused whole if any slot would overlap.")
-			var t relais.Template
-			fs.Int64Var(&t.StationID, "station", 0, "station id")
-			days := fs.String("days", "1-5", "weekdays, 0 Sunday ... 6 Saturday: a list (1,3,5) or a range (1-5)")
-			fs.StringVar(&t.Start, "start", "09:00", "first slot's start, station's wall clock")
-			fs.StringVar(&t.End, "end", "18:00", "the last slot ends at or before this time")
-			fs.IntVar(&t.SlotMin, "slot", 30, "slot length in minutes")
-			fs.StringVar(&t.From, "from", "", "first day")
-			fs.StringVar(&t.To, "to", "", "last day, inclusive")
-			grade, subject, language := slotFlags(fs)
-			return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ *sqlite.DB) error {
-				var err error
-				if t.Weekdays, err = parseWeekdays(*days); err != nil {
-					return err
+func cmdStationList(ctx context.Context, io *stdio, args []string) error {
+	fs := newFlagSet(io, "station list", "station list", "Lists stations.")
+	return withScheduler(ctx, io, fs, args, func(_ *scheduler.Service, db *sqlite.DB) error {
+		sts, err := db.Stations(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(io.out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tKIND\tZONE\tREGION\tPLAYOUT")
+		for _, s := range sts {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Name, s.Kind, s.TimeZone, s.Region, s.Playout)
+		}
+		return tw.Flush()
+	})
+}
+
+// slotFlags adds the flags that say whom slots are for.
+func slotFlags(fs *flag.FlagSet) (grade *int, subject, language *string) {
+	return fs.Int("grade", 0, "grade the slots are for; 0: any"), fs.String("subject", "", "subject; empty: any, spread by fill"),
+		fs.String("language", "", "language (fr, kk, ru, en); empty: any")
+}
+
+func cmdGridTemplate(ctx context.Context, io *stdio, args []string) error {
+	fs := newFlagSet(io, "grid template", "grid template --station ID --days 1-5 --start 09:00 --end 18:00 --slot 30 --from DAY --to DAY",
+		"Adds a weekly template and its slots from --from to --to; refused whole if any slot would overlap.")
+	var t relais.Template
+	fs.Int64Var(&t.StationID, "station", 0, "station id")
+	days := fs.String("days", "1-5", "weekdays, 0 Sunday ... 6 Saturday: a list (1,3,5) or a range (1-5)")
+	fs.StringVar(&t.Start, "start", "09:00", "first slot's start, station's wall clock")
+	fs.StringVar(&t.End, "end", "18:00", "the last slot ends at or before this time")
+	fs.IntVar(&t.SlotMin, "slot", 30, "slot length in minutes")
+	fs.StringVar(&t.From, "from", "", "first day")
+	fs.StringVar(&t.To, "to", "", "last day, inclusive")
+	grade, subject, language := slotFlags(fs)
+	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ *sqlite.DB) error {
+		var err error
+		if t.Weekdays, err = parseWeekdays(*days); err != nil {
+			return err
+		}
+		t.Grade, t.Subject, t.Language = *grade, *subject, *language
+		res, err := svc.AddTemplate(ctx, t)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(io.out, "template %d: %d slots\n", res.Template.ID, res.Slots)
+		for _, s := range res.Skipped {
+			fmt.Fprintf(io.out, "skipped %s: that time does not exist (daylight-saving change)\n", s)
+		}
+		return nil
+	})
+}
+
+func cmdGridSlot(ctx context.Context, io *stdio, args []string) error {
+	fs := newFlagSet(io, "grid slot", "grid slot --station ID --date DAY --start HH:MM --minutes N", "Adds a one-off slot.")
+	var s relais.Slot
+	fs.Int64Var(&s.StationID, "station", 0, "station id")
+	fs.StringVar(&s.Day, "date", "", "day, in the station's zone")
+	fs.StringVar(&s.Start, "start", "", "start, station's wall clock (HH:MM)")
+	minutes := fs.Int("minutes", 30, "length in minutes")
+	grade, subject, language := slotFlags(fs)
+	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ *sqlite.DB) error {
+		s.Duration, s.Grade, s.Subject, s.Language = time.Duration(*minutes)*time.Minute, *grade, *subject, *language
+		s, err := svc.AddSlot(ctx, s)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(io.out, s.ID)
+		return nil
+	})
+}
+
+func cmdGridCancel(ctx context.Context, io *stdio, args []string) error {
+	fs := newFlagSet(io, "grid cancel", "grid cancel --station ID --date DAY --reason TEXT", "Cancels a day (a holiday) and removes its slots.")
+	var e relais.Exception
+	fs.Int64Var(&e.StationID, "station", 0, "station id")
+	fs.StringVar(&e.Day, "date", "", "day, in the station's zone")
+	fs.StringVar(&e.Reason, "reason", "", "why, e.g. a public holiday")
+	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ *sqlite.DB) error {
+		removed, err := svc.AddException(ctx, e)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(io.out, "%d slots removed\n", len(removed))
+		return nil
+	})
+}
+
+func cmdGridFill(ctx context.Context, io *stdio, args []string) error {
+	fs := newFlagSet(io, "grid fill", "grid fill --from DAY --to DAY [--station ID] [--reruns]",
+		"Assigns approved lessons to empty slots and prints a JSON report of what could not be placed.")
+	station := fs.Int64("station", 0, "station id; 0: every station")
+	from := fs.String("from", "", "first day")
+	to := fs.String("to", "", "last day, inclusive")
+	reruns := fs.Bool("reruns", false, "fill slots left empty with re-runs of lessons already scheduled")
+	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ *sqlite.DB) error {
+		var ids []int64
+		if *station != 0 {
+			ids = []int64{*station}
+		}
+		rep, err := svc.AutoFill(ctx, ids, *from, *to, *reruns)
+		if err != nil {
+			return err
+		}
+		return writeJSON(io, rep)
+	})
+}
+
+func cmdGridList(ctx context.Context, io *stdio, args []string) error {
+	fs := newFlagSet(io, "grid list", "grid list --station ID --from DAY --to DAY", "Lists a station's slots.")
+	var f relais.SlotFilter
+	fs.Int64Var(&f.StationID, "station", 0, "station id")
+	fs.StringVar(&f.From, "from", "", "first day")
+	fs.StringVar(&f.To, "to", "", "last day, inclusive")
+	return withScheduler(ctx, io, fs, args, func(_ *scheduler.Service, db *sqlite.DB) error {
+		if _, err := db.Station(ctx, f.StationID); err != nil {
+			return err
+		}
+		slots, err := db.Slots(ctx, f)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(io.out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tDAY\tSTART\tMIN\tGRADE\tSUBJECT\tLANG\tLESSON")
+		for _, s := range slots {
+			lesson := "-"
+			if s.LessonID != 0 {
+				lesson = strconv.FormatInt(s.LessonID, 10)
+				if s.Rerun {
+					lesson += " (rerun)"
 				}
-				t.Grade, t.Subject, t.Language = *grade, *subject, *language
-				res, err := svc.AddTemplate(ctx, t)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(io.out, "template %d: %d slots\n", res.Template.ID, res.Slots)
-				for _, s := range res.Skipped {
-					fmt.Fprintf(io.out, "skipped %s: that time does not exist (daylight-saving change)\n", s)
-				}
-				return nil
-			})
-		}},
-		subcommand{"slot", func(ctx context.Context, io *stdio, args []string) error {
-			fs := newFlagSet(io, "grid slot", "grid slot --station ID --date DAY --start HH:MM --minutes N", "Adds a one-off slot.")
-			var s relais.Slot
-			fs.Int64Var(&s.StationID, "station", 0, "station id")
-			fs.StringVar(&s.Day, "date", "", "day, in the station's zone")
-			fs.StringVar(&s.Start, "start", "", "start, station's wall clock (HH:MM)")
-			minutes := fs.Int("minutes", 30, "length in minutes")
-			grade, subject, language := slotFlags(fs)
-			return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ *sqlite.DB) error {
-				s.Duration, s.Grade, s.Subject, s.Language = time.Duration(*minutes)*time.Minute, *grade, *subject, *language
-				s, err := svc.AddSlot(ctx, s)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintln(io.out, s.ID)
-				return nil
-			})
-		}},
-		subcommand{"cancel", func(ctx context.Context, io *stdio, args []string) error {
-			fs := newFlagSet(io, "grid cancel", "grid cancel --station ID --date DAY --reason TEXT", "Cancels a day (a holiday) and removes its slots.")
-			var e relais.Exception
-			fs.Int64Var(&e.StationID, "station", 0, "station id")
-			fs.StringVar(&e.Day, "date", "", "day, in the station's zone")
-			fs.StringVar(&e.Reason, "reason", "", "why, e.g. a public holiday")
-			return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ *sqlite.DB) error {
-				removed, err := svc.AddException(ctx, e)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(io.out, "%d slots removed\n", len(removed))
-				return nil
-			})
-		}},
-		subcommand{"fill", func(ctx context.Context, io *stdio, args []string) error {
-			fs := newFlagSet(io, "grid fill", "grid fill --from DAY --to DAY [--station ID] [--reruns]",
-				"Assigns approved lessons to empty slots and prints a JSON report of what could not be placed.")
-			station := fs.Int64("station", 0, "station id; 0: every station")
-			from := fs.String("from", "", "first day")
-			to := fs.String("to", "", "last day, inclusive")
-			reruns := fs.Bool("reruns", false, "fill slots left empty with re-runs of lessons already scheduled")
-			return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ *sqlite.DB) error {
-				var ids []int64
-				if *station != 0 {
-					ids = []int64{*station}
-				}
-				rep, err := svc.AutoFill(ctx, ids, *from, *to, *reruns)
-				if err != nil {
-					return err
-				}
-				enc := json.NewEncoder(io.out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rep)
-			})
-		}},
-		subcommand{"list", func(ctx context.Context, io *stdio, args []string) error {
-			fs := newFlagSet(io, "grid list", "grid list --station ID --from DAY --to DAY", "Lists a station's slots.")
-			var f relais.SlotFilter
-			fs.Int64Var(&f.StationID, "station", 0, "station id")
-			fs.StringVar(&f.From, "from", "", "first day")
-			fs.StringVar(&f.To, "to", "", "last day, inclusive")
-			return withScheduler(ctx, io, fs, args, func(_ *scheduler.Service, db *sqlite.DB) error {
-				if _, err := db.Station(ctx, f.StationID); err != nil {
-					return err
-				}
-				slots, err := db.Slots(ctx, f)
-				if err != nil {
-					return err
-				}
-				tw := tabwriter.NewWriter(io.out, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tDAY\tSTART\tMIN\tGRADE\tSUBJECT\tLANG\tLESSON")
-				for _, s := range slots {
-					lesson := "-"
-					if s.LessonID != 0 {
-						lesson = strconv.FormatInt(s.LessonID, 10)
-						if s.Rerun {
-							lesson += " (rerun)"
-						}
-					}
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", s.ID, s.Day, s.Start, int(s.Duration.Minutes()),
-						s.Grade, s.Subject, s.Language, lesson)
-				}
-				return tw.Flush()
-			})
-		}})
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", s.ID, s.Day, s.Start, int(s.Duration.Minutes()),
+				s.Grade, s.Subject, s.Language, lesson)
+		}
+		return tw.Flush()
+	})
 }
 
 // withScheduler loads the configuration (flags in fs plus the RELAIS_* environment), opens the database
@@ -269,19 +239,12 @@ func withScheduler(ctx context.Context, io *stdio, fs *flag.FlagSet, args []stri
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-		return fmt.Errorf("data directory: %w", err)
-	}
-	db, err := sqlite.Open(ctx, strings.TrimPrefix(cfg.DatabaseURL, "sqlite:"))
+	db, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	err = fn(scheduler.New(db, db, nil), db)
-	if code := relais.ErrorCode(err); code != "" && code != relais.EINTERNAL {
-		return fmt.Errorf("%s", relais.ErrorMessage(err))
-	}
-	return err
+	return userError(fn(scheduler.New(db, db, nil), db))
 }
 
 // parseWeekdays reads "1-5" or "1,3,5" (0 Sunday ... 6 Saturday).
@@ -329,16 +292,13 @@ func cmdPlan(ctx context.Context, io *stdio, args []string) error {
 			return fmt.Errorf("--at %q: give a time such as 2026-03-02T18:00:00Z", *at)
 		}
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-		return fmt.Errorf("data directory: %w", err)
-	}
-	db, err := sqlite.Open(ctx, strings.TrimPrefix(cfg.DatabaseURL, "sqlite:"))
+	db, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	pc := scheduler.DefaultPlanConfig()
-	pc.SMSRate, pc.EmailRate, pc.PostalLead = cfg.SMSRate, cfg.EmailRate, time.Duration(*postalDays)*24*time.Hour
+	pc := cfg.planConfig()
+	pc.PostalLead = time.Duration(*postalDays) * 24 * time.Hour
 	p := &scheduler.Planner{Store: db, Lessons: db, Households: db, Config: pc}
 	var fn func(scheduler.HouseholdPlan) error
 	if *each {
@@ -346,12 +306,8 @@ func cmdPlan(ctx context.Context, io *stdio, args []string) error {
 		fn = func(hp scheduler.HouseholdPlan) error { return enc.Encode(hp) }
 	}
 	sum, err := p.Plan(ctx, *lesson, start, fn)
-	if code := relais.ErrorCode(err); code != "" && code != relais.EINTERNAL {
-		return fmt.Errorf("%s", relais.ErrorMessage(err))
-	} else if err != nil {
-		return err
+	if err != nil {
+		return userError(err)
 	}
-	enc := json.NewEncoder(io.out)
-	enc.SetIndent("", "  ")
-	return enc.Encode(sum)
+	return writeJSON(io, sum)
 }

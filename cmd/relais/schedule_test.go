@@ -21,12 +21,11 @@ func TestScheduleCommands(t *testing.T) {
 	env := map[string]string{"RELAIS_DATA_DIR": dir}
 	cli := func(args ...string) string {
 		t.Helper()
-		var out, errb strings.Builder
-		io := &stdio{out: &out, err: &errb, getenv: func(k string) string { return env[k] }}
-		if err := run(ctx, args, io); err != nil {
-			t.Fatalf("relais %s: %v\n%s", strings.Join(args, " "), err, errb.String())
+		out, errOut, err := runCLI(env, args...)
+		if err != nil {
+			t.Fatalf("relais %s: %v\n%s", strings.Join(args, " "), err, errOut)
 		}
-		return out.String()
+		return out
 	}
 	if got := cli("station", "create", "--name", "El Arna", "--kind", "radio", "--tz", "Europe/Paris", "--playout", "m3u"); got != "1\n" {
 		t.Fatalf("station create printed %q", got)
@@ -35,9 +34,7 @@ func TestScheduleCommands(t *testing.T) {
 		"--grade", "5", "--language", "fr", "--from", "2026-03-28", "--to", "2026-03-29"); got != "template 1: 4 slots\n" {
 		t.Errorf("grid template printed %q", got)
 	}
-	var errb strings.Builder
-	io := &stdio{out: &strings.Builder{}, err: &errb, getenv: func(k string) string { return env[k] }}
-	err := run(ctx, []string{"grid", "slot", "--station", "1", "--date", "2026-03-29", "--start", "09:20", "--minutes", "20"}, io)
+	_, _, err := runCLI(env, "grid", "slot", "--station", "1", "--date", "2026-03-29", "--start", "09:20", "--minutes", "20")
 	if err == nil || !strings.Contains(err.Error(), "would overlap the slot 2026-03-29 09:00") {
 		t.Errorf("overlapping slot: %v", err)
 	}

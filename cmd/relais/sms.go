@@ -23,26 +23,8 @@ digest  condenses a lesson's Markdown into the SMS digest Relais sends, within a
 Run 'relais sms count --help' or 'relais sms digest --help' for the flags.
 `
 
-// cmdSMS runs the SMS tools: relais sms count|digest.
-func cmdSMS(ctx context.Context, io *stdio, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(io.err, smsUsage)
-		if len(args) == 0 {
-			return exitError(2)
-		}
-		return nil
-	}
-	switch args[0] {
-	case "count":
-		return cmdSMSCount(io, args[1:])
-	case "digest":
-		return cmdSMSDigest(io, args[1:])
-	}
-	fmt.Fprint(io.err, smsUsage)
-	return fmt.Errorf("sms: unknown subcommand %q", args[0])
-}
-
-func cmdSMSCount(io *stdio, args []string) error {
+// cmdSMSCount counts a message's SMS segments as Twilio bills them.
+func cmdSMSCount(_ context.Context, io *stdio, args []string) error {
 	fs := newFlagSet(io, "sms count", "sms count [--json] [--smart] < MESSAGE",
 		"Counts the message read on stdin as Twilio bills it: GSM-7 (160 characters in one segment, 153 per\n"+
 			"segment when concatenated, ^{}\\[~]|€ count two) or UCS-2 as soon as one character is outside GSM-7\n"+
@@ -112,7 +94,7 @@ func (a *airingsFlag) Set(v string) error {
 	return nil
 }
 
-func cmdSMSDigest(io *stdio, args []string) error {
+func cmdSMSDigest(_ context.Context, io *stdio, args []string) error {
 	fs := newFlagSet(io, "sms digest", "sms digest FILE.md --lang fr [--budget 3] [--title T] [--airing STATION@YYYY-MM-DDTHH:MM@ZONE]...",
 		"Writes the SMS digest of a lesson as the worker does: the title, the key points (headings and list\n"+
 			"items first, then sentences in order), what to do, and when and where the lesson airs, within the\n"+
@@ -122,15 +104,11 @@ func cmdSMSDigest(io *stdio, args []string) error {
 	title := fs.String("title", "", "lesson title; empty: the Markdown's first level-1 heading")
 	var airings airingsFlag
 	fs.Var(&airings, "airing", "an airing, e.g. Balapan@2026-11-27T10:00@Asia/Almaty (repeatable)")
-	pos, err := parseInterspersed(fs, args)
+	arg, err := parseOneArg(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return exitError(2)
-	}
-	md, err := os.ReadFile(pos[0])
+	md, err := os.ReadFile(arg)
 	if err != nil {
 		return fmt.Errorf("sms digest: %w", err)
 	}

@@ -11,25 +11,22 @@ import (
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/api"
-	"github.com/relais-edu/relais/store/sqlite"
 )
 
 var userIDPattern = regexp.MustCompile(`^[a-zA-Z0-9._@-]{1,64}$`)
 
-func cmdToken(ctx context.Context, io *stdio, args []string) error {
-	if len(args) == 0 || args[0] != "create" {
-		fmt.Fprint(io.err, "Usage: relais token create --user ID --role teacher|media|admin [--name NAME]\n\nCreates an API token and prints it once; only its hash is stored.\n")
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			return nil
-		}
-		return exitError(2)
-	}
+const tokenUsage = `Usage: relais token create --user ID --role teacher|media|admin [--name NAME]
+
+Creates an API token and prints it once; only its hash is stored.
+`
+
+func cmdTokenCreate(ctx context.Context, io *stdio, args []string) error {
 	fs := newFlagSet(io, "token create", "token create --user ID --role teacher|media|admin [--name NAME]",
 		"Creates an API token for a user and prints it once; only its SHA-256 is stored in the database.")
 	user := fs.String("user", "", "user id the token acts as (a teacher sees only this user's lessons)")
 	role := fs.String("role", "", "teacher, media or admin")
 	name := fs.String("name", "", "display name; default: the user id")
-	cfg, err := loadConfig(fs, args[1:], io)
+	cfg, err := loadConfig(fs, args, io)
 	if err != nil {
 		return err
 	}
@@ -53,7 +50,7 @@ func cmdToken(ctx context.Context, io *stdio, args []string) error {
 
 // createToken stores a new token for u in the configured database and returns it.
 func createToken(ctx context.Context, cfg Config, u relais.User) (string, error) {
-	db, err := sqlite.Open(ctx, strings.TrimPrefix(cfg.DatabaseURL, "sqlite:"))
+	db, err := openStore(ctx, cfg)
 	if err != nil {
 		return "", err
 	}

@@ -3,10 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -15,9 +13,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
-
-	"github.com/relais-edu/relais/internal/testenv"
 )
 
 // cutProxy forwards TCP connections to target and, once, cuts the connection that carries the
@@ -130,13 +125,11 @@ func TestLessonUploadResumes(t *testing.T) {
 	u, _ := url.Parse(r.app.URL())
 	proxy := newCutProxy(t, u.Host, size/2)
 
-	var out, errOut strings.Builder
 	env := map[string]string{"RELAIS_SERVER": proxy.URL(), "RELAIS_TOKEN": r.teacher}
 	chunk := strconv.FormatInt(max(size/5, 1024), 10) // several PATCHes; the cut falls inside one
-	err = run(context.Background(), []string{"lesson", "upload", videoPath, "--text", md, "--title", "Fractions",
-		"--subject", "maths", "--grade", "5", "--language", "fr", "--chunk-size", chunk, "--resume-attempts", "3"},
-		&stdio{out: &out, err: &errOut, getenv: func(k string) string { return env[k] }})
-	text := out.String() + errOut.String()
+	out, errOut, err := runCLI(env, "lesson", "upload", videoPath, "--text", md, "--title", "Fractions",
+		"--subject", "maths", "--grade", "5", "--language", "fr", "--chunk-size", chunk, "--resume-attempts", "3")
+	text := out + errOut
 	if err != nil {
 		t.Fatalf("upload: %v\n%s", err, text)
 	}
@@ -204,12 +197,10 @@ func TestLessonUploadResumesAcrossRuns(t *testing.T) {
 	proxy := newCutProxy(t, u.Host, size/2)
 	env := map[string]string{"RELAIS_SERVER": proxy.URL(), "RELAIS_TOKEN": r.teacher}
 	upload := func() (string, error) {
-		var out strings.Builder
-		err := run(context.Background(), []string{"lesson", "upload", videoPath, "--text", md, "--title", "Fractions",
+		out, errOut, err := runCLI(env, "lesson", "upload", videoPath, "--text", md, "--title", "Fractions",
 			"--subject", "maths", "--grade", "5", "--language", "fr", "--chunk-size", strconv.FormatInt(max(size/5, 1024), 10),
-			"--resume-attempts", "0", "--no-wait"},
-			&stdio{out: &out, err: &out, getenv: func(k string) string { return env[k] }})
-		return out.String(), err
+			"--resume-attempts", "0", "--no-wait")
+		return out + errOut, err
 	}
 	text, err := upload()
 	if err == nil || !strings.Contains(err.Error(), "run the same command again to resume") {
@@ -238,24 +229,6 @@ func TestLessonUploadResumesAcrossRuns(t *testing.T) {
 	}
 	if memos, _ := filepath.Glob(filepath.Join(cache, "relais", "uploads", "*")); len(memos) != 0 {
 		t.Errorf("the used upload is still remembered: %v", memos)
-	}
-}
-
-// TestTusClientGivesUp stops after --resume-attempts when the server stays away, and says so.
-func TestTusClientGivesUp(t *testing.T) {
-	addr := testenv.ClosedAddr(t)
-	f := filepath.Join(t.TempDir(), "a.mp4")
-	os.WriteFile(f, append([]byte{0, 0, 0, 0x18, 'f', 't', 'y', 'p'}, make([]byte, 100)...), 0o600)
-	var notes []string
-	up := &tusUpload{c: &apiClient{base: "http://" + addr, token: "x", http: http.DefaultClient}, chunk: 1 << 20, attempts: 2,
-		backoff: func(int) time.Duration { return time.Millisecond }, progress: func(int64, int64) {},
-		note: func(format string, args ...any) { notes = append(notes, fmt.Sprintf(format, args...)) }}
-	_, err := up.send(context.Background(), f)
-	if err == nil || !strings.Contains(err.Error(), "gave up after 2 retries") {
-		t.Errorf("send = %v, want it to give up after 2 retries", err)
-	}
-	if len(notes) != 2 {
-		t.Errorf("notes = %q, want 2 retries", notes)
 	}
 }
 

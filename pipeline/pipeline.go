@@ -1,4 +1,8 @@
-package main
+// Package pipeline is the work the queue's lesson tasks call: probing and rendering the recording (in
+// the media child process), the SMS digests in every language, the worksheet, and the broadcasts the
+// digests and reminders announce. It joins the ingest, SMS, worksheet and scheduler packages, so that
+// queue stays free of FFmpeg and PDF code; only the relais command imports it.
+package pipeline
 
 import (
 	"context"
@@ -18,12 +22,12 @@ import (
 	"github.com/relais-edu/relais/worksheet"
 )
 
-// newPipeline connects the lesson tasks to the media, SMS, worksheet and scheduler packages.
+// New connects the lesson tasks to the media, SMS, worksheet and scheduler packages.
 // linkChars is the room each SMS digest keeps for the family's lesson link.
-func newPipeline(runner *ingest.Runner, tmpl *templates.Set, planner *scheduler.Planner, linkChars int) queue.Pipeline {
+func New(runner *ingest.Runner, tmpl *templates.Set, planner *scheduler.Planner, linkChars int) queue.Pipeline {
 	return queue.Pipeline{
 		GradeSchedule: func(ctx context.Context, grade int, region string, from time.Time) ([]relais.Airing, error) {
-			return gradeSchedule(ctx, planner.Store, planner.Lessons, grade, region, from)
+			return GradeSchedule(ctx, planner.Store, planner.Lessons, grade, region, from)
 		},
 		Airings: func(ctx context.Context, lessonID int64) ([]relais.Airing, error) {
 			return lessonAirings(planner.Airings(ctx, lessonID, time.Now()))
@@ -46,9 +50,9 @@ func newPipeline(runner *ingest.Runner, tmpl *templates.Set, planner *scheduler.
 			return rs, err
 		},
 		Digests: func(ctx context.Context, l relais.Lesson, airings []relais.Airing) ([]relais.Digest, error) {
-			return lessonDigests(tmpl, l, airings, linkChars)
+			return Digests(tmpl, l, airings, linkChars)
 		},
-		Worksheet: lessonWorksheet,
+		Worksheet: Worksheet,
 	}
 }
 
@@ -64,9 +68,9 @@ func lessonAirings(as []scheduler.Airing, err error) ([]relais.Airing, error) {
 	return out, nil
 }
 
-// gradeSchedule lists a week of broadcasts for grade from from, on the stations of region (and those
+// GradeSchedule lists a week of broadcasts for grade from from, on the stations of region (and those
 // without a region, which every region receives), with their lessons' titles, in time order.
-func gradeSchedule(ctx context.Context, st relais.ScheduleStore, lessons relais.LessonStore, grade int, region string, from time.Time) ([]relais.Airing, error) {
+func GradeSchedule(ctx context.Context, st relais.ScheduleStore, lessons relais.LessonStore, grade int, region string, from time.Time) ([]relais.Airing, error) {
 	stations, err := st.Stations(ctx)
 	if err != nil {
 		return nil, err
@@ -114,9 +118,9 @@ func gradeSchedule(ctx context.Context, st relais.ScheduleStore, lessons relais.
 	return out, nil
 }
 
-// lessonDigests writes the lesson's SMS digest in every language families may have, leaving room in
+// Digests writes the lesson's SMS digest in every language families may have, leaving room in
 // the segment budget for a link of linkChars characters (sent to households with data).
-func lessonDigests(tmpl *templates.Set, l relais.Lesson, airings []relais.Airing, linkChars int) ([]relais.Digest, error) {
+func Digests(tmpl *templates.Set, l relais.Lesson, airings []relais.Airing, linkChars int) ([]relais.Digest, error) {
 	var out []relais.Digest
 	var on []sms.Airing
 	for _, a := range airings {
@@ -134,8 +138,8 @@ func lessonDigests(tmpl *templates.Set, l relais.Lesson, airings []relais.Airing
 	return out, nil
 }
 
-// lessonWorksheet checks the teacher's PDF, or renders one from the lesson text.
-func lessonWorksheet(ctx context.Context, l relais.Lesson, outDir string) (relais.Worksheet, error) {
+// Worksheet checks the teacher's PDF, or renders one from the lesson text.
+func Worksheet(ctx context.Context, l relais.Lesson, outDir string) (relais.Worksheet, error) {
 	if l.WorksheetPath != "" {
 		f, err := os.Open(l.WorksheetPath)
 		if err != nil {

@@ -1,4 +1,4 @@
-package main
+package client
 
 // A small client of the tus resumable upload protocol 1.0.0 (https://tus.io/protocols/resumable-upload),
 // as the server's /api/v1/uploads speaks it: POST creates the upload, PATCH appends a chunk at an
@@ -10,7 +10,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,42 +18,43 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// tusUpload sends one file.
-type tusUpload struct {
-	c        *apiClient
-	chunk    int64 // bytes per PATCH
-	attempts int   // retries after a failure, counted from the last chunk that went through
-	// backoff is the wait before retry n (1, 2, ...).
-	backoff  func(n int) time.Duration
-	progress func(sent, total int64)
-	// note tells the user about an interruption and where the upload resumes.
-	note func(format string, args ...any)
-	// memo, when set, remembers the unfinished upload so that running the command again resumes it.
-	memo *uploadMemo
-	key  string // the file's key in memo
+// Upload sends one file to the server's /api/v1/uploads; the lesson is then made from it (the
+// "upload" field of CreateLesson).
+type Upload struct {
+	Client   *Client
+	Chunk    int64 // bytes per PATCH; 0: DefaultChunk
+	Attempts int   // retries after a failure, counted from the last chunk that went through
+	// Backoff is the wait before retry n (1, 2, ...); nil: DefaultBackoff.
+	Backoff func(n int) time.Duration
+	// Progress, when set, is told how many bytes the server has.
+	Progress func(sent, total int64)
+	// Note, when set, tells the user about an interruption and where the upload resumes.
+	Note func(format string, args ...any)
+	// Memo, when set, remembers the unfinished upload so that running the command again resumes it.
+	Memo *UploadMemo
+	key  string // the file's key in Memo
 }
 
-// uploadMemo remembers, across runs, the upload each file is going to (as tus-js-client does in the
+// UploadMemo remembers, across runs, the upload each file is going to (as tus-js-client does in the
 // browser's localStorage): a file is found again by server, absolute path, size and modification
 // time, so an edited file starts a new upload. One small file per upload under dir.
-type uploadMemo struct{ dir string }
+type UploadMemo struct{ dir string }
 
-// newUploadMemo keeps its files in the user's cache directory; nil when there is none.
-func newUploadMemo() *uploadMemo {
+// NewUploadMemo keeps its files in the user's cache directory; nil when there is none.
+func NewUploadMemo() *UploadMemo {
 	d, err := os.UserCacheDir()
 	if err != nil {
 		return nil
 	}
-	return &uploadMemo{dir: filepath.Join(d, "relais", "uploads")}
+	return &UploadMemo{dir: filepath.Join(d, "relais", "uploads")}
 }
 
-func (m *uploadMemo) key(server, path string, st os.FileInfo) string {
+func (m *UploadMemo) key(server, path string, st os.FileInfo) string {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		abs = path
@@ -63,7 +63,7 @@ func (m *uploadMemo) key(server, path string, st os.FileInfo) string {
 	return hex.EncodeToString(h[:16])
 }
 
-func (m *uploadMemo) get(key string) string {
+func (m *UploadMemo) get(key string) string {
 	b, err := os.ReadFile(filepath.Join(m.dir, key))
 	if err != nil {
 		return ""
@@ -72,35 +72,39 @@ func (m *uploadMemo) get(key string) string {
 }
 
 // put records loc; failing to is no reason to stop an upload, only to lose the memory of it.
-func (m *uploadMemo) put(key, loc string) {
+func (m *UploadMemo) put(key, loc string) {
 	if os.MkdirAll(m.dir, 0o700) == nil {
 		os.WriteFile(filepath.Join(m.dir, key), []byte(loc+"\n"), 0o600)
 	}
 }
 
-func (m *uploadMemo) forget(key string) { os.Remove(filepath.Join(m.dir, key)) }
+func (m *UploadMemo) forget(key string) { os.Remove(filepath.Join(m.dir, key)) }
 
-// done forgets the upload once the lesson is made from it.
-func (t *tusUpload) done() {
-	if t.memo != nil && t.key != "" {
-		t.memo.forget(t.key)
+// Done forgets the upload once the lesson is made from it.
+func (t *Upload) Done() {
+	if t.Memo != nil && t.key != "" {
+		t.Memo.forget(t.key)
 	}
 }
 
-func defaultBackoff(n int) time.Duration {
+// DefaultChunk is the bytes sent per PATCH when Upload.Chunk is 0.
+const DefaultChunk = 8 << 20
+
+func (t *Upload) chunk() int64 {
+	if t.Chunk > 0 {
+		return t.Chunk
+	}
+	return DefaultChunk
+}
+
+// DefaultBackoff waits 1 s, 2 s, 4 s... and at most 30 s.
+func DefaultBackoff(n int) time.Duration {
 	return min(time.Second<<(n-1), 30*time.Second)
 }
 
-// tusStatusError is an answer of the server that retrying does not change.
-type tusStatusError struct {
-	status int
-	msg    string
-}
-
-func (e *tusStatusError) Error() string { return e.msg }
-
-// send uploads the file at path and returns the upload's URL.
-func (t *tusUpload) send(ctx context.Context, path string) (string, error) {
+// Send uploads the file at path and returns the upload's URL. A refusal that retrying does not change
+// is an *Error that is not Retryable.
+func (t *Upload) Send(ctx context.Context, path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
@@ -115,19 +119,19 @@ func (t *tusUpload) send(ctx context.Context, path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	endpoint := strings.TrimRight(t.c.base, "/") + "/api/v1/uploads"
+	endpoint := t.Client.url("/api/v1/uploads")
 	var loc string
 	var offset int64
-	if t.memo != nil {
-		t.key = t.memo.key(t.c.base, path, st)
-		if prev := t.memo.get(t.key); prev != "" {
+	if t.Memo != nil {
+		t.key = t.Memo.key(t.Client.BaseURL, path, st)
+		if prev := t.Memo.get(t.key); prev != "" {
 			// An earlier run's upload of this file: resume it if the server still has it (it drops
 			// unfinished uploads after a day, and used ones at once).
 			if offset, err = t.head(ctx, prev); err == nil && offset <= size {
 				loc = prev
 				t.note("Resuming the earlier upload of this file at byte %d of %d (the server has %s).", offset, size, sizeText(offset))
 			} else {
-				t.memo.forget(t.key)
+				t.Memo.forget(t.key)
 				offset = 0
 			}
 		}
@@ -140,13 +144,13 @@ func (t *tusUpload) send(ctx context.Context, path string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if t.memo != nil {
-			t.memo.put(t.key, loc)
+		if t.Memo != nil {
+			t.Memo.put(t.key, loc)
 		}
 	}
 	for offset < size {
 		err := t.retrying(ctx, func() error {
-			offset, err = t.patch(ctx, loc, f, offset, min(t.chunk, size-offset), size)
+			offset, err = t.patch(ctx, loc, f, offset, min(t.chunk(), size-offset), size)
 			return err
 		}, func() error {
 			offset, err = t.head(ctx, loc)
@@ -164,18 +168,22 @@ func (t *tusUpload) send(ctx context.Context, path string) (string, error) {
 
 // retrying runs do until it succeeds, a failure is permanent or the attempts are spent; before each
 // retry it waits, then runs recover (which may fail and be retried in turn).
-func (t *tusUpload) retrying(ctx context.Context, do, recover func() error) error {
+func (t *Upload) retrying(ctx context.Context, do, recover func() error) error {
 	err := do()
 	for n := 1; err != nil; n++ {
-		var perm *tusStatusError
-		if errors.As(err, &perm) || ctx.Err() != nil {
+		var answer *Error
+		if (errors.As(err, &answer) && !answer.Retryable()) || ctx.Err() != nil {
 			return err
 		}
-		if n > t.attempts {
-			return fmt.Errorf("%w (gave up after %d retries; run the same command again to resume, or raise --resume-attempts)", err, t.attempts)
+		if n > t.Attempts {
+			return fmt.Errorf("%w (gave up after %d retries; run the same command again to resume, or raise --resume-attempts)", err, t.Attempts)
 		}
-		wait := t.backoff(n)
-		t.note("Connection lost: %v. Retrying in %s (%d of %d).", err, wait, n, t.attempts)
+		backoff := t.Backoff
+		if backoff == nil {
+			backoff = DefaultBackoff
+		}
+		wait := backoff(n)
+		t.note("Connection lost: %v. Retrying in %s (%d of %d).", err, wait, n, t.Attempts)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -191,7 +199,7 @@ func (t *tusUpload) retrying(ctx context.Context, do, recover func() error) erro
 	return nil
 }
 
-func (t *tusUpload) create(ctx context.Context, endpoint string, size int64, name, typ string) (string, error) {
+func (t *Upload) create(ctx context.Context, endpoint string, size int64, name, typ string) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, nil)
 	if err != nil {
 		return "", err
@@ -199,7 +207,7 @@ func (t *tusUpload) create(ctx context.Context, endpoint string, size int64, nam
 	req.Header.Set("Upload-Length", strconv.FormatInt(size, 10))
 	req.Header.Set("Upload-Metadata", "filename "+base64.StdEncoding.EncodeToString([]byte(name))+
 		",filetype "+base64.StdEncoding.EncodeToString([]byte(typ)))
-	resp, err := t.do(req, http.StatusCreated)
+	resp, _, err := t.do(req, http.StatusCreated)
 	if err != nil {
 		return "", err
 	}
@@ -212,7 +220,7 @@ func (t *tusUpload) create(ctx context.Context, endpoint string, size int64, nam
 }
 
 // patch sends n bytes from offset and returns the server's new offset.
-func (t *tusUpload) patch(ctx context.Context, loc string, f *os.File, offset, n, size int64) (int64, error) {
+func (t *Upload) patch(ctx context.Context, loc string, f *os.File, offset, n, size int64) (int64, error) {
 	body := &countingReader{r: io.NewSectionReader(f, offset, n), progress: func(sent int64) { t.progress(offset+sent, size) }}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, loc, body)
 	if err != nil {
@@ -221,7 +229,7 @@ func (t *tusUpload) patch(ctx context.Context, loc string, f *os.File, offset, n
 	req.ContentLength = n
 	req.Header.Set("Content-Type", "application/offset+octet-stream")
 	req.Header.Set("Upload-Offset", strconv.FormatInt(offset, 10))
-	resp, err := t.do(req, http.StatusNoContent)
+	resp, _, err := t.do(req, http.StatusNoContent)
 	if err != nil {
 		return offset, err
 	}
@@ -233,12 +241,12 @@ func (t *tusUpload) patch(ctx context.Context, loc string, f *os.File, offset, n
 	return got, nil
 }
 
-func (t *tusUpload) head(ctx context.Context, loc string) (int64, error) {
+func (t *Upload) head(ctx context.Context, loc string) (int64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodHead, loc, nil)
 	if err != nil {
 		return 0, err
 	}
-	resp, err := t.do(req, http.StatusOK)
+	resp, _, err := t.do(req, http.StatusOK)
 	if err != nil {
 		return 0, err
 	}
@@ -249,42 +257,40 @@ func (t *tusUpload) head(ctx context.Context, loc string) (int64, error) {
 	return got, nil
 }
 
-// do sends a tus request. A network failure, a 5xx, an offset conflict (409) or a locked upload (423)
-// may pass on a retry; any other unexpected answer is a *tusStatusError with the server's reason.
-func (t *tusUpload) do(req *http.Request, want int) (*http.Response, error) {
+// do sends a tus request. A retryable *Error (a 5xx, 409 or 423) carries the status in its text.
+func (t *Upload) do(req *http.Request, want int) (*http.Response, []byte, error) {
 	req.Header.Set("Tus-Resumable", "1.0.0")
-	req.Header.Set("Authorization", "Bearer "+t.c.token)
-	resp, err := t.c.http.Do(req)
-	if err != nil {
-		return nil, err
+	resp, b, err := t.Client.send(req, want)
+	var answer *Error
+	if errors.As(err, &answer) && answer.Retryable() {
+		return nil, nil, fmt.Errorf("server answered %s: %w", resp.Status, err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode == want {
-		return resp, nil
-	}
-	msg := serverMessage(resp, b)
-	switch {
-	case resp.StatusCode >= 500, resp.StatusCode == http.StatusConflict, resp.StatusCode == http.StatusLocked:
-		return nil, fmt.Errorf("server answered %s: %s", resp.Status, msg)
-	}
-	return nil, &tusStatusError{status: resp.StatusCode, msg: msg}
+	return resp, b, err
 }
 
-var tusCodeRe = regexp.MustCompile(`^ERR_[A-Z_]+: `)
+func (t *Upload) progress(sent, total int64) {
+	if t.Progress != nil {
+		t.Progress(sent, total)
+	}
+}
 
-// serverMessage is the reason in an error answer: the API's JSON error, or tusd's "ERR_CODE: text".
-func serverMessage(resp *http.Response, b []byte) string {
-	var e struct {
-		Error struct{ Message string }
+func (t *Upload) note(format string, args ...any) {
+	if t.Note != nil {
+		t.Note(format, args...)
 	}
-	if json.Unmarshal(b, &e) == nil && e.Error.Message != "" {
-		return e.Error.Message
-	}
-	if msg := strings.TrimSpace(tusCodeRe.ReplaceAllString(string(b), "")); msg != "" && !strings.HasPrefix(msg, "<") {
-		return msg
-	}
-	return "server answered " + resp.Status
+}
+
+type countingReader struct {
+	r        io.Reader
+	n        int64
+	progress func(int64)
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	c.progress(c.n)
+	return n, err
 }
 
 // mediaTypes are the file types of common recordings; Go's own table lacks most of them.
@@ -314,26 +320,6 @@ func mediaType(f *os.File, path string) (string, error) {
 	}
 	t, _, _ := mime.ParseMediaType(http.DetectContentType(head[:n]))
 	return t, nil
-}
-
-// parseSize reads a size such as 8MiB, 512KiB or 1048576 (bytes).
-func parseSize(s string) (int64, error) {
-	v := strings.TrimSpace(s)
-	mult := int64(1)
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}} {
-		if strings.HasSuffix(v, u.suffix) {
-			v, mult = strings.TrimSpace(strings.TrimSuffix(v, u.suffix)), u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("%q is not a size such as 8MiB, 512KiB or a number of bytes", s)
-	}
-	return n * mult, nil
 }
 
 // sizeText is a size for people: 3.2 MiB.

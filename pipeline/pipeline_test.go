@@ -1,8 +1,11 @@
-package main
+package pipeline
 
 import (
+	"bytes"
 	"context"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +13,7 @@ import (
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/store/sqlite"
+	"github.com/relais-edu/relais/templates"
 )
 
 func TestGradeScheduleListsTheWeekForTheRegion(t *testing.T) {
@@ -69,7 +73,7 @@ func TestGradeScheduleListsTheWeekForTheRegion(t *testing.T) {
 
 	loc, _ := time.LoadLocation("Asia/Almaty")
 	from := time.Date(2027, 3, 1, 0, 0, 0, 0, loc)
-	got, err := gradeSchedule(ctx, db, db, 5, "Almaty", from)
+	got, err := GradeSchedule(ctx, db, db, 5, "Almaty", from)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,5 +83,52 @@ func TestGradeScheduleListsTheWeekForTheRegion(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })); diff != "" {
 		t.Errorf("week for grade 5 in Almaty (-want +got):\n%s", diff)
+	}
+}
+
+func TestDigestsInEveryLanguage(t *testing.T) {
+	tmpl, err := templates.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc, _ := time.LoadLocation("Asia/Almaty")
+	l := relais.Lesson{ID: 7, Title: "Les fractions", Language: "fr", SegmentBudget: 3,
+		Markdown: "# Les fractions\n\n- Une fraction est une partie d'un tout.\n"}
+	ds, err := Digests(tmpl, l, []relais.Airing{{Station: "Balapan", Start: time.Date(2027, 3, 1, 10, 30, 0, 0, loc)}}, 40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var langs []string
+	for _, d := range ds {
+		langs = append(langs, d.Language)
+		if d.LessonID != 7 || d.Segments < 1 || d.Segments > 3 || !strings.Contains(d.Body, "Balapan") {
+			t.Errorf("digest %s: lesson %d, %d segments, body %q", d.Language, d.LessonID, d.Segments, d.Body)
+		}
+	}
+	if diff := cmp.Diff(relais.Languages, langs); diff != "" {
+		t.Errorf("languages (-want +got):\n%s", diff)
+	}
+}
+
+func TestWorksheetRendersOrChecks(t *testing.T) {
+	dir := t.TempDir()
+	l := relais.Lesson{ID: 3, Title: "Les fractions", Subject: "maths", Grade: 5, Language: "fr", Markdown: "# Les fractions\n\n1. Coloriez 1/4.\n"}
+	ws, err := Worksheet(context.Background(), l, filepath.Join(dir, "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdf, err := os.ReadFile(ws.Path)
+	if err != nil || !ws.Generated || ws.LessonID != 3 || ws.Bytes != int64(len(pdf)) || !bytes.HasPrefix(pdf, []byte("%PDF-")) {
+		t.Fatalf("rendered worksheet %+v: %d bytes, %v", ws, len(pdf), err)
+	}
+	// The teacher's own PDF is kept as it is; a file that is no PDF is refused.
+	l.WorksheetPath = ws.Path
+	if got, err := Worksheet(context.Background(), l, filepath.Join(dir, "unused")); err != nil || got.Generated || got.Path != ws.Path {
+		t.Errorf("teacher's PDF: %+v, %v", got, err)
+	}
+	l.WorksheetPath = filepath.Join(dir, "notes.pdf")
+	os.WriteFile(l.WorksheetPath, []byte("plain text"), 0o600)
+	if _, err := Worksheet(context.Background(), l, dir); err == nil {
+		t.Error("a text file passed as the teacher's PDF")
 	}
 }
