@@ -11,17 +11,6 @@ import (
 	"github.com/relais-edu/relais/locale"
 )
 
-// codes maps application error codes to HTTP statuses: the one table.
-var codes = map[string]int{
-	relais.ECONFLICT:     http.StatusConflict,
-	relais.EINVALID:      http.StatusBadRequest,
-	relais.ENOTFOUND:     http.StatusNotFound,
-	relais.EUNAUTHORIZED: http.StatusUnauthorized,
-	relais.EFORBIDDEN:    http.StatusForbidden,
-	relais.ETOOLARGE:     http.StatusRequestEntityTooLarge,
-	relais.EINTERNAL:     http.StatusInternalServerError,
-}
-
 type errorBody struct {
 	Error struct {
 		Code      string `json:"code"`
@@ -46,7 +35,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error, log *slog.Log
 	}
 	var body errorBody
 	body.Error.Code, body.Error.Message, body.Error.RequestID = code, msg, id
-	writeJSON(w, codes[code], body)
+	writeJSON(w, relais.HTTPStatus(code), body)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

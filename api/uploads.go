@@ -242,7 +242,7 @@ func tusError(err error, lang string) error {
 	if code == relais.EINTERNAL {
 		return err
 	}
-	return handler.NewError("ERR_"+strings.ToUpper(code), locale.Message(err, lang), codes[code])
+	return handler.NewError("ERR_"+strings.ToUpper(code), locale.Message(err, lang), relais.HTTPStatus(code))
 }
 
 // claimedUpload is a finished upload held for a lesson: its file, and its lock until release.

@@ -121,14 +121,14 @@ func (h *Handler) createLesson(w http.ResponseWriter, r *http.Request, c *reqCtx
 	xhr := r.Header.Get("X-Requested-With") == "XMLHttpRequest"
 	if err != nil {
 		if xhr {
-			writeJSON(w, statuses[relais.ErrorCode(err)], map[string]string{"error": locale.Message(err, c.lang)})
+			writeJSON(w, relais.HTTPStatus(relais.ErrorCode(err)), map[string]string{"error": locale.Message(err, c.lang)})
 			return
 		}
 		if relais.ErrorCode(err) == relais.EINTERNAL {
 			h.fail(w, r, c, err)
 			return
 		}
-		h.render(w, r, c, statuses[relais.ErrorCode(err)], "ui_upload", "new_lesson", pageError{msg: locale.Message(err, c.lang), data: h.uploadForm(c)})
+		h.render(w, r, c, relais.HTTPStatus(relais.ErrorCode(err)), "ui_upload", "new_lesson", pageError{msg: locale.Message(err, c.lang), data: h.uploadForm(c)})
 		return
 	}
 	var l api.Lesson
@@ -351,7 +351,7 @@ func (h *Handler) importHouseholds(w http.ResponseWriter, r *http.Request, c *re
 				h.fail(w, r, c, err)
 				return
 			}
-			h.render(w, r, c, statuses[relais.ErrorCode(err)], "ui_import", "import", pageError{msg: locale.Message(err, c.lang), data: d})
+			h.render(w, r, c, relais.HTTPStatus(relais.ErrorCode(err)), "ui_import", "import", pageError{msg: locale.Message(err, c.lang), data: d})
 			return
 		}
 	}

@@ -190,7 +190,7 @@ func (h *Handler) createPostalBatch(w http.ResponseWriter, r *http.Request, c *r
 			h.fail(w, r, c, err)
 			return
 		}
-		h.showPostal(w, r, c, statuses[relais.ErrorCode(err)], postalFilter{}, form, locale.Message(err, c.lang), "")
+		h.showPostal(w, r, c, relais.HTTPStatus(relais.ErrorCode(err)), postalFilter{}, form, locale.Message(err, c.lang), "")
 		return
 	}
 	http.Redirect(w, r, fmt.Sprintf("/ui/postal?created=%d#batch-%d", b.ID, b.ID), http.StatusSeeOther)
@@ -219,7 +219,7 @@ func (h *Handler) markPostal(w http.ResponseWriter, r *http.Request, c *reqCtx, 
 			h.fail(w, r, c, err)
 			return
 		}
-		h.showPostal(w, r, c, statuses[relais.ErrorCode(err)], f, postalForm{},
+		h.showPostal(w, r, c, relais.HTTPStatus(relais.ErrorCode(err)), f, postalForm{},
 			fmt.Sprintf(c.t("postal_batch_err"), id, locale.Message(err, c.lang)), "")
 		return
 	}

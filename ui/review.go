@@ -151,7 +151,7 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request, c *reqCtx, stat
 			h.fail(w, r, c, err)
 			return
 		}
-		h.showReview(w, r, c, statuses[relais.ErrorCode(err)], fmt.Sprintf(c.t("review_lesson_err"), id, locale.Message(err, c.lang)), "")
+		h.showReview(w, r, c, relais.HTTPStatus(relais.ErrorCode(err)), fmt.Sprintf(c.t("review_lesson_err"), id, locale.Message(err, c.lang)), "")
 		return
 	}
 	http.Redirect(w, r, "/ui/review?"+url.Values{"decided": {string(state)}, "lesson": {strconv.FormatInt(id, 10)}}.Encode(), http.StatusSeeOther)
@@ -238,7 +238,7 @@ func (h *Handler) plan(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 			h.fail(w, r, c, err)
 			return
 		}
-		h.render(w, r, c, statuses[relais.ErrorCode(err)], "ui_plan", "plan_title", pageError{msg: locale.Message(err, c.lang), data: d})
+		h.render(w, r, c, relais.HTTPStatus(relais.ErrorCode(err)), "ui_plan", "plan_title", pageError{msg: locale.Message(err, c.lang), data: d})
 		return
 	}
 	d.Plan = planFor(c, sum)

@@ -184,7 +184,7 @@ func (h *Handler) createStation(w http.ResponseWriter, r *http.Request, c *reqCt
 			h.fail(w, r, c, err)
 			return
 		}
-		h.showStations(w, r, c, statuses[relais.ErrorCode(err)], locale.Message(err, c.lang), in)
+		h.showStations(w, r, c, relais.HTTPStatus(relais.ErrorCode(err)), locale.Message(err, c.lang), in)
 		return
 	}
 	http.Redirect(w, r, fmt.Sprintf("/ui/grid?station=%d", out.ID), http.StatusSeeOther)
@@ -227,7 +227,7 @@ func (h *Handler) updateStation(w http.ResponseWriter, r *http.Request, c *reqCt
 		}
 		form := relais.Station{ID: st.ID, Kind: st.Kind, Name: *p.Name, Region: *p.Region, TimeZone: *p.TimeZone,
 			ServiceName: *p.ServiceName, Playout: playout, Provider: *p.Provider}
-		h.render(w, r, c, statuses[relais.ErrorCode(err)], "ui_station_edit", "station_edit_title",
+		h.render(w, r, c, relais.HTTPStatus(relais.ErrorCode(err)), "ui_station_edit", "station_edit_title",
 			pageError{msg: locale.Message(err, c.lang), data: stationFormData{Station: st, Form: form, Zones: commonZones}})
 		return
 	}
@@ -280,7 +280,7 @@ func (h *Handler) deleteStation(w http.ResponseWriter, r *http.Request, c *reqCt
 			h.fail(w, r, c, err)
 			return
 		}
-		h.showDeleteStation(w, r, c, statuses[relais.ErrorCode(err)], locale.Message(err, c.lang))
+		h.showDeleteStation(w, r, c, relais.HTTPStatus(relais.ErrorCode(err)), locale.Message(err, c.lang))
 		return
 	}
 	http.Redirect(w, r, "/ui/stations?deleted="+strconv.Itoa(out.SlotsRemoved), http.StatusSeeOther)
@@ -413,7 +413,7 @@ func (h *Handler) refuseOnGrid(w http.ResponseWriter, r *http.Request, c *reqCtx
 		h.fail(w, r, c, err)
 		return
 	}
-	h.showGrid(w, r, c, statuses[relais.ErrorCode(err)], strconv.FormatInt(station, 10), week, prefix+locale.Message(err, c.lang), edit)
+	h.showGrid(w, r, c, relais.HTTPStatus(relais.ErrorCode(err)), strconv.FormatInt(station, 10), week, prefix+locale.Message(err, c.lang), edit)
 }
 
 // mondayOf returns the Monday of the week of day (a civil date at UTC midnight).
@@ -799,7 +799,7 @@ func (h *Handler) autoFill(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 			h.fail(w, r, c, err)
 			return
 		}
-		h.showGrid(w, r, c, statuses[relais.ErrorCode(err)], station, week, locale.Message(err, c.lang), keep)
+		h.showGrid(w, r, c, relais.HTTPStatus(relais.ErrorCode(err)), station, week, locale.Message(err, c.lang), keep)
 		return
 	}
 	h.showGrid(w, r, c, http.StatusOK, station, week, "", func(d *gridData) {

@@ -296,17 +296,6 @@ type pageError struct {
 // refreshing is page data that asks the browser to reload it every few seconds while something moves.
 type refreshing interface{ refresh() int }
 
-// statuses maps application error codes to HTTP statuses for pages.
-var statuses = map[string]int{
-	relais.ECONFLICT:     http.StatusConflict,
-	relais.EINVALID:      http.StatusBadRequest,
-	relais.ENOTFOUND:     http.StatusNotFound,
-	relais.EUNAUTHORIZED: http.StatusUnauthorized,
-	relais.EFORBIDDEN:    http.StatusForbidden,
-	relais.ETOOLARGE:     http.StatusRequestEntityTooLarge,
-	relais.EINTERNAL:     http.StatusInternalServerError,
-}
-
 // fail shows an error page; internal errors are logged once here and shown as "internal error".
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, c *reqCtx, err error) {
 	code, msg := relais.ErrorCode(err), locale.Message(err, c.lang)
@@ -315,7 +304,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, c *reqCtx, err er
 		h.log.Error("internal error", "request_id", id, "method", r.Method, "path", r.URL.Path, "err", err)
 		msg = c.t("err_internal") + " " + id
 	}
-	h.render(w, r, c, statuses[code], "ui_error", "error", pageError{msg: msg})
+	h.render(w, r, c, relais.HTTPStatus(code), "ui_error", "error", pageError{msg: msg})
 }
 
 // apiReply is the API's answer to an in-process call.
