@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"net/http"
 	"slices"
 	"strings"
@@ -13,11 +11,8 @@ import (
 
 type userKey struct{}
 
-// HashToken is how tokens are stored: the hex SHA-256 of the token.
-func HashToken(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
-}
+// HashToken is how tokens are stored: relais.HashToken.
+func HashToken(token string) string { return relais.HashToken(token) }
 
 // auth wraps h: the request needs a bearer token of one of roles.
 func (s *Server) auth(h func(http.ResponseWriter, *http.Request) error, roles ...relais.Role) http.Handler {
@@ -28,7 +23,7 @@ func (s *Server) auth(h func(http.ResponseWriter, *http.Request) error, roles ..
 			writeError(w, r, relais.Errorf(relais.EUNAUTHORIZED, "Send an API token as 'Authorization: Bearer TOKEN' (create one with 'relais token create')."), s.log)
 			return
 		}
-		u, err := s.store.UserByTokenHash(r.Context(), HashToken(strings.TrimSpace(tok)))
+		u, err := s.store.UserByTokenHash(r.Context(), relais.HashToken(strings.TrimSpace(tok)))
 		if err != nil {
 			writeError(w, r, err, s.log)
 			return

@@ -222,7 +222,7 @@ var chartSeries = []lineStyle{
 	{Key: "sent", Color: "#0b5cad", statuses: []string{string(relais.DeliverySent)}},
 	{Key: "delivered", Color: "#1a7f37", Dash: "", statuses: []string{string(relais.DeliveryDelivered)}},
 	{Key: "failed", Color: "#b42318", Dash: "7 4", statuses: []string{string(relais.DeliveryFailed), string(relais.DeliveryUndelivered)}},
-	{Key: "opted_out", Color: "#6e4a9e", Dash: "2 3", statuses: []string{api.OptedOut}},
+	{Key: "opted_out", Color: "#6e4a9e", Dash: "2 3", statuses: []string{relais.OptedOut}},
 }
 
 // chartView is one channel's chart: a line per series over the buckets, axes, and the same numbers
@@ -266,9 +266,9 @@ func (h *Handler) timeline(ctx context.Context, c *reqCtx, f relais.TimelineFilt
 	if err != nil {
 		return nil, err
 	}
-	tl := api.NewTimeline(f, counts)
+	tl := relais.NewTimeline(f, counts)
 	loc := h.loc()
-	bucketText := c.t("db_bucket_" + api.BucketName(f.Bucket))
+	bucketText := c.t("db_bucket_" + relais.BucketName(f.Bucket))
 	tv := &timelineView{Period: fmt.Sprintf(c.t("db_period_text"), h.stamp(f.From), h.stamp(f.To), bucketText, loc.String())}
 	for _, s := range chartSeries {
 		s.Label = c.t("db_line_" + s.Key)

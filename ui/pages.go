@@ -40,7 +40,7 @@ func (h *Handler) signinForm(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 func (h *Handler) signin(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	tok := strings.TrimSpace(r.PostFormValue("token"))
 	next := safeNext(r.PostFormValue("next"))
-	if _, err := h.store.UserByTokenHash(r.Context(), api.HashToken(tok)); tok == "" || err != nil {
+	if _, err := h.store.UserByTokenHash(r.Context(), relais.HashToken(tok)); tok == "" || err != nil {
 		if err != nil && relais.ErrorCode(err) == relais.EINTERNAL {
 			h.fail(w, r, c, err)
 			return

@@ -28,7 +28,6 @@ import (
 	"github.com/hibiken/asynqmon"
 
 	relais "github.com/relais-edu/relais"
-	"github.com/relais-edu/relais/api"
 	"github.com/relais-edu/relais/locale"
 	"github.com/relais-edu/relais/templates"
 )
@@ -219,7 +218,7 @@ func (h *Handler) guard(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := &reqCtx{lang: pickLang(r)}
 		if s, ok := h.sessions.open(r, h.now()); ok {
-			u, err := h.store.UserByTokenHash(r.Context(), api.HashToken(s.Token))
+			u, err := h.store.UserByTokenHash(r.Context(), relais.HashToken(s.Token))
 			if err == nil {
 				c.user, c.token, c.csrf = u, s.Token, s.CSRF
 			} else if relais.ErrorCode(err) != relais.EUNAUTHORIZED && relais.ErrorCode(err) != relais.ENOTFOUND {
