@@ -44,15 +44,20 @@ func userFrom(ctx context.Context) relais.User {
 	return u
 }
 
-// visibleLesson returns the lesson when the user may see it; a teacher sees only their own, and
-// another teacher's lesson is reported as not found so ids leak nothing.
+// visibleLesson returns the lesson when the request's user may see it (lessons.Service.Visible).
 func (s *Server) visibleLesson(ctx context.Context, id int64) (relais.Lesson, error) {
-	l, err := s.store.Lesson(ctx, id)
-	if err != nil {
-		return l, err
+	return s.lessons.Visible(ctx, userFrom(ctx), id)
+}
+
+// ownLesson checks a teacher names one of their lessons (lessonID, from a query) where staff may name
+// none: a teacher naming none gets refusal.
+func (s *Server) ownLesson(ctx context.Context, lessonID int64, refusal error) error {
+	if userFrom(ctx).CanSeeAllLessons() {
+		return nil
 	}
-	if u := userFrom(ctx); !u.CanSeeAllLessons() && l.TeacherID != u.ID {
-		return relais.Lesson{}, relais.Errorf(relais.ENOTFOUND, "Lesson %d not found.", id)
+	if lessonID == 0 {
+		return refusal
 	}
-	return l, nil
+	_, err := s.visibleLesson(ctx, lessonID)
+	return err
 }

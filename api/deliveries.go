@@ -51,13 +51,8 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) error {
 	}
 	f := relais.DeliveryFilter{LessonID: lessonID, HouseholdID: householdID,
 		Channel: relais.ChannelName(r.URL.Query().Get("channel")), Status: relais.DeliveryStatus(r.URL.Query().Get("status")), Page: p}
-	if u := userFrom(ctx); !u.CanSeeAllLessons() {
-		if lessonID == 0 {
-			return relais.Errorf(relais.EINVALID, "Teachers list the deliveries of one lesson: add lesson_id.")
-		}
-		if _, err := s.visibleLesson(ctx, lessonID); err != nil {
-			return err
-		}
+	if err := s.ownLesson(ctx, lessonID, relais.Errorf(relais.EINVALID, "Teachers list the deliveries of one lesson: add lesson_id.")); err != nil {
+		return err
 	}
 	ds, err := s.store.Deliveries(ctx, f)
 	if err != nil {
@@ -67,20 +62,11 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) error {
 	for i, d := range ds {
 		items[i] = deliveryJSON(d)
 	}
-	resp := map[string]any{"items": items}
-	if len(ds) == p.Limit {
-		resp["next_after"] = ds[len(ds)-1].ID
-	}
-	writeJSON(w, 200, resp)
-	return nil
+	return writePage(w, items, p, func(d Delivery) int64 { return d.ID })
 }
 
-func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request, id int64) error {
 	ctx := r.Context()
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
 	ds, err := s.store.DeliveriesByIDs(ctx, []int64{id})
 	if err != nil {
 		return err
@@ -167,13 +153,8 @@ func (s *Server) deliveryTimeline(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	if u := userFrom(ctx); !u.CanSeeAllLessons() {
-		if lessonID == 0 {
-			return relais.Errorf(relais.EINVALID, "Teachers chart the deliveries of one lesson: add lesson_id.")
-		}
-		if _, err := s.visibleLesson(ctx, lessonID); err != nil {
-			return err
-		}
+	if err := s.ownLesson(ctx, lessonID, relais.Errorf(relais.EINVALID, "Teachers chart the deliveries of one lesson: add lesson_id.")); err != nil {
+		return err
 	}
 	f, err := TimelineRange(r.URL.Query(), s.now())
 	if err != nil {

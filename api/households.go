@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"io"
 	"mime"
 	"net/http"
@@ -9,7 +8,6 @@ import (
 	"time"
 
 	relais "github.com/relais-edu/relais"
-	"github.com/relais-edu/relais/locale"
 	"github.com/relais-edu/relais/roster"
 )
 
@@ -65,56 +63,29 @@ func (s *Server) listHouseholds(w http.ResponseWriter, r *http.Request) error {
 	for i, h := range hs {
 		items[i] = householdJSON(h)
 	}
-	resp := map[string]any{"items": items}
-	if len(hs) == p.Limit {
-		resp["next_after"] = hs[len(hs)-1].ID
-	}
-	writeJSON(w, 200, resp)
-	return nil
+	return writePage(w, items, p, func(h Household) int64 { return h.ID })
 }
 
 // ImportResult reports a household import.
-type ImportResult struct {
-	Imported int               `json:"imported"`
-	Rejected int               `json:"rejected"`
-	Errors   []roster.RowError `json:"errors"`
-}
+type ImportResult = roster.ImportResult
 
 // importHouseholds reads a CSV (text/csv body, or a multipart 'file' field). Good rows are stored,
 // bad rows come back with their row number and reason, in the request's language as writeError does.
 func (s *Server) importHouseholds(w http.ResponseWriter, r *http.Request) error {
-	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxImportBytes)
+	r.Body = http.MaxBytesReader(w, r.Body, s.households.MaxBytes)
 	body, err := csvBody(r)
 	if err != nil {
 		return err
 	}
-	hs, bad, err := roster.Parse(body, roster.Options{DefaultCountry: s.cfg.DefaultCountry, MaxRows: s.cfg.MaxImportRows})
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return relais.Errorf(relais.ETOOLARGE, "The file is larger than the limit of %s; split it into several imports.", humanBytes(mbe.Limit))
-	} else if err != nil {
+	res, err := s.households.Import(r.Context(), body, lang(r))
+	if err != nil {
 		return err
 	}
-	const chunk = 5000
-	for start := 0; start < len(hs); start += chunk {
-		if err := s.store.UpsertHouseholds(r.Context(), hs[start:min(start+chunk, len(hs))]); err != nil {
-			return err
-		}
-	}
-	if bad == nil {
-		bad = []roster.RowError{}
-	}
-	lang := locale.Accept(r.Header.Get("Accept-Language"))
-	for i := range bad {
-		if bad[i].Problem != nil {
-			bad[i].Message = locale.Message(bad[i].Problem, lang)
-		}
-	}
 	status := http.StatusOK
-	if len(hs) == 0 && len(bad) > 0 {
+	if res.AllRefused() {
 		status = http.StatusUnprocessableEntity
 	}
-	writeJSON(w, status, ImportResult{Imported: len(hs), Rejected: len(bad), Errors: bad})
+	writeJSON(w, status, res)
 	return nil
 }
 

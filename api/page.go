@@ -9,6 +9,7 @@ import (
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/channels/sms"
+	"github.com/relais-edu/relais/lessons"
 	"github.com/relais-edu/relais/scheduler"
 )
 
@@ -80,12 +81,12 @@ func (s *Server) lessonPage(w http.ResponseWriter, r *http.Request) {
 	if rs, err := s.store.Renditions(r.Context(), l.ID); err == nil {
 		for _, x := range rs {
 			if x.Kind == relais.RenditionLowband {
-				data["HasAudio"], data["AudioURL"], data["AudioSize"] = true, base+"/audio", humanBytes(x.Bytes)
+				data["HasAudio"], data["AudioURL"], data["AudioSize"] = true, base+"/audio", relais.HumanBytes(x.Bytes)
 			}
 		}
 	}
 	if ws, err := s.store.Worksheet(r.Context(), l.ID); err == nil {
-		data["HasWorksheet"], data["WorksheetURL"], data["WorksheetSize"] = true, base+"/worksheet", humanBytes(ws.Bytes)
+		data["HasWorksheet"], data["WorksheetURL"], data["WorksheetSize"] = true, base+"/worksheet", relais.HumanBytes(ws.Bytes)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; media-src 'self'")
@@ -108,7 +109,7 @@ func (s *Server) lessonPageAudio(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, x := range rs {
 		if x.Kind == relais.RenditionLowband {
-			serveFile(w, r, x.Path)
+			lessons.ServeFile(w, r, x.Path)
 			return
 		}
 	}
@@ -127,7 +128,7 @@ func (s *Server) lessonPageWorksheet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`inline; filename="lesson-%d.pdf"`, l.ID))
-	serveFile(w, r, ws.Path)
+	lessons.ServeFile(w, r, ws.Path)
 }
 
 // keyPoints picks the list items and headings of a Markdown lesson, up to n.

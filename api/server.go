@@ -11,7 +11,9 @@ import (
 	"time"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/lessons"
 	"github.com/relais-edu/relais/links"
+	"github.com/relais-edu/relais/roster"
 	"github.com/relais-edu/relais/scheduler"
 	"github.com/relais-edu/relais/templates"
 )
@@ -59,8 +61,11 @@ type Server struct {
 	mux   *http.ServeMux
 	now   func() time.Time
 	tmpl  *templates.Set
-	// sched runs the stations' grids and the approvals on store.
-	sched *scheduler.Service
+	// sched runs the stations' grids and the approvals on store; lessons runs uploads, publishing,
+	// plans and postal batches; households imports CSVs. The UI calls the same services.
+	sched      *scheduler.Service
+	lessons    *lessons.Service
+	households *roster.Importer
 	// uploads serves resumable uploads (api/uploads.go).
 	uploads *uploads
 }
@@ -70,11 +75,26 @@ func New(store relais.Store, q Queue, signer *links.Signer, tmpl *templates.Set,
 	ready func(context.Context) error) *Server {
 	s := &Server{store: store, queue: q, links: signer, tmpl: tmpl, cfg: cfg, log: log.With("comp", "api"), ready: ready,
 		mux: http.NewServeMux(), now: time.Now}
-	s.sched = scheduler.New(store, store, func() time.Time { return s.now() })
+	now := func() time.Time { return s.now() }
+	s.sched = scheduler.New(store, store, now)
+	s.sched.RemindWith(q)
 	s.uploads = newUploads(cfg, s.log)
+	s.lessons = lessons.New(store, q, s.uploads, lessons.Config{MediaDir: cfg.MediaDir, MaxUploadBytes: cfg.MaxUploadBytes,
+		DefaultBudget: cfg.DefaultBudget}, now)
+	s.households = &roster.Importer{Store: store, MaxBytes: cfg.MaxImportBytes,
+		Options: roster.Options{DefaultCountry: cfg.DefaultCountry, MaxRows: cfg.MaxImportRows}}
 	s.routes()
 	return s
 }
+
+// Lessons is the lesson service the API runs on, for the UI to share.
+func (s *Server) Lessons() *lessons.Service { return s.lessons }
+
+// Schedule is the scheduler service the API runs on, for the UI to share.
+func (s *Server) Schedule() *scheduler.Service { return s.sched }
+
+// Households is the household importer the API runs on, for the UI's import page to share.
+func (s *Server) Households() *roster.Importer { return s.households }
 
 // Mount adds a handler outside the API's auth (provider webhooks, which verify their own signatures).
 func (s *Server) Mount(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
@@ -95,42 +115,42 @@ func (s *Server) apiRoutes() []route {
 	return []route{
 		{"POST /api/v1/lessons", anyRole, s.createLesson},
 		{"GET /api/v1/lessons", anyRole, s.listLessons},
-		{"GET /api/v1/lessons/{id}", anyRole, s.getLesson},
-		{"GET /api/v1/lessons/{id}/renditions/{kind}", anyRole, s.getRenditionFile},
-		{"GET /api/v1/lessons/{id}/worksheet", anyRole, s.getWorksheetFile},
-		{"POST /api/v1/lessons/{id}/publish", staffRole, s.publishLesson},
+		{"GET /api/v1/lessons/{id}", anyRole, withID(s.getLesson)},
+		{"GET /api/v1/lessons/{id}/renditions/{kind}", anyRole, withID(s.getRenditionFile)},
+		{"GET /api/v1/lessons/{id}/worksheet", anyRole, withID(s.getWorksheetFile)},
+		{"POST /api/v1/lessons/{id}/publish", staffRole, withID(s.publishLesson)},
 		{"GET /api/v1/households", staffRole, s.listHouseholds},
 		{"POST /api/v1/households/import", staffRole, s.importHouseholds},
 		{"GET /api/v1/deliveries", anyRole, s.listDeliveries},
 		{"GET /api/v1/deliveries/timeline", anyRole, s.deliveryTimeline},
-		{"GET /api/v1/deliveries/{id}", anyRole, s.getDelivery},
+		{"GET /api/v1/deliveries/{id}", anyRole, withID(s.getDelivery)},
 		// The broadcast scheduler (api/schedule.go).
 		{"GET /api/v1/stations", anyRole, s.listStations},
 		{"POST /api/v1/stations", staffRole, s.createStation},
-		{"PATCH /api/v1/stations/{id}", staffRole, s.updateStation},
-		{"DELETE /api/v1/stations/{id}", staffRole, s.deleteStation},
-		{"POST /api/v1/stations/{id}/templates", staffRole, s.addTemplate},
-		{"POST /api/v1/stations/{id}/slots", staffRole, s.addSlot},
-		{"GET /api/v1/stations/{id}/slots", anyRole, s.listSlots},
-		{"POST /api/v1/stations/{id}/exceptions", staffRole, s.addException},
-		{"GET /api/v1/stations/{id}/epg", anyRole, s.getEPG},
-		{"GET /api/v1/stations/{id}/playlist", staffRole, s.getPlaylist},
-		{"PUT /api/v1/slots/{id}/lesson", staffRole, s.assignSlot},
-		{"DELETE /api/v1/slots/{id}/lesson", staffRole, s.unassignSlot},
+		{"PATCH /api/v1/stations/{id}", staffRole, withID(s.updateStation)},
+		{"DELETE /api/v1/stations/{id}", staffRole, withID(s.deleteStation)},
+		{"POST /api/v1/stations/{id}/templates", staffRole, withID(s.addTemplate)},
+		{"POST /api/v1/stations/{id}/slots", staffRole, withID(s.addSlot)},
+		{"GET /api/v1/stations/{id}/slots", anyRole, withID(s.listSlots)},
+		{"POST /api/v1/stations/{id}/exceptions", staffRole, withID(s.addException)},
+		{"GET /api/v1/stations/{id}/epg", anyRole, withID(s.getEPG)},
+		{"GET /api/v1/stations/{id}/playlist", staffRole, withID(s.getPlaylist)},
+		{"PUT /api/v1/slots/{id}/lesson", staffRole, withID(s.assignSlot)},
+		{"DELETE /api/v1/slots/{id}/lesson", staffRole, withID(s.unassignSlot)},
 		{"POST /api/v1/schedule/fill", staffRole, s.autoFill},
-		{"POST /api/v1/lessons/{id}/submit", anyRole, s.submitLesson},
-		{"POST /api/v1/lessons/{id}/approve", staffRole, s.approveLesson},
-		{"POST /api/v1/lessons/{id}/reject", staffRole, s.rejectLesson},
-		{"GET /api/v1/lessons/{id}/approval", anyRole, s.getApproval},
-		{"GET /api/v1/lessons/{id}/plan", staffRole, s.getPlan},
+		{"POST /api/v1/lessons/{id}/submit", anyRole, withID(s.submitLesson)},
+		{"POST /api/v1/lessons/{id}/approve", staffRole, withID(s.approveLesson)},
+		{"POST /api/v1/lessons/{id}/reject", staffRole, withID(s.rejectLesson)},
+		{"GET /api/v1/lessons/{id}/approval", anyRole, withID(s.getApproval)},
+		{"GET /api/v1/lessons/{id}/plan", staffRole, withID(s.getPlan)},
 		// Postal batches and bounce intake (api/postal.go, api/bounces.go).
 		{"POST /api/v1/postal-batches", staffRole, s.createPostalBatch},
 		{"GET /api/v1/postal-batches", staffRole, s.listPostalBatches},
-		{"GET /api/v1/postal-batches/{id}", staffRole, s.getPostalBatch},
-		{"GET /api/v1/postal-batches/{id}/pdf", staffRole, s.getPostalBatchPDF},
-		{"GET /api/v1/postal-batches/{id}/csv", staffRole, s.getPostalBatchCSV},
-		{"POST /api/v1/postal-batches/{id}/printed", staffRole, s.markPostalBatchPrinted},
-		{"POST /api/v1/postal-batches/{id}/posted", staffRole, s.markPostalBatchPosted},
+		{"GET /api/v1/postal-batches/{id}", staffRole, withID(s.getPostalBatch)},
+		{"GET /api/v1/postal-batches/{id}/pdf", staffRole, withID(s.getPostalBatchPDF)},
+		{"GET /api/v1/postal-batches/{id}/csv", staffRole, withID(s.getPostalBatchCSV)},
+		{"POST /api/v1/postal-batches/{id}/printed", staffRole, withID(s.markPostalBatchPrinted)},
+		{"POST /api/v1/postal-batches/{id}/posted", staffRole, withID(s.markPostalBatchPosted)},
 		{"POST /api/v1/bounces", staffRole, s.importBounce},
 		// Resumable uploads, the tus protocol (api/uploads.go).
 		{"POST /api/v1/uploads", anyRole, s.serveUpload},

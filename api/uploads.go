@@ -33,10 +33,11 @@ import (
 	expslog "golang.org/x/exp/slog"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/lessons"
 	"github.com/relais-edu/relais/locale"
 )
 
-const uploadsPath = "/api/v1/uploads"
+const uploadsPath = lessons.UploadsPath
 
 // UploadExpiry is how long a partial upload is kept after its last byte arrived.
 const UploadExpiry = 24 * time.Hour
@@ -136,7 +137,7 @@ func (u *uploads) checkLength(h http.Header) error {
 	}
 	if n > u.max {
 		return relais.Errorf(relais.ETOOLARGE, "The file is %s, larger than the limit of %s. Shorten the lesson or lower its resolution.",
-			humanBytes(n), humanBytes(u.max))
+			relais.HumanBytes(n), relais.HumanBytes(u.max))
 	}
 	return nil
 }
@@ -220,7 +221,7 @@ func (u *uploads) preFinish(hook handler.HookEvent) (handler.HTTPResponse, error
 	return handler.HTTPResponse{}, nil
 }
 
-// sniffFile applies sniffMedia to the start of a file.
+// sniffFile applies lessons.SniffMedia to the start of a file.
 func sniffFile(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -232,7 +233,7 @@ func sniffFile(path string) error {
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		return err
 	}
-	return sniffMedia(head[:n])
+	return lessons.SniffMedia(head[:n])
 }
 
 // tusError turns an application error into tusd's, so that the client reads its message in lang.
@@ -243,6 +244,17 @@ func tusError(err error, lang string) error {
 		return err
 	}
 	return handler.NewError("ERR_"+strings.ToUpper(code), locale.Message(err, lang), relais.HTTPStatus(code))
+}
+
+var _ lessons.Uploads = (*uploads)(nil)
+
+// Claim is claim for lessons.Service.
+func (u *uploads) Claim(ctx context.Context, ref, userID string) (lessons.ClaimedUpload, error) {
+	c, err := u.claim(ctx, ref, userID)
+	if err != nil {
+		return nil, err // not a typed nil in an interface
+	}
+	return c, nil
 }
 
 // claimedUpload is a finished upload held for a lesson: its file, and its lock until release.
@@ -319,6 +331,11 @@ func (c *claimedUpload) remove() {
 }
 
 func (c *claimedUpload) release() { c.lock.Unlock() }
+
+func (c *claimedUpload) Path() string { return c.path }
+func (c *claimedUpload) Name() string { return c.name }
+func (c *claimedUpload) Remove()      { c.remove() }
+func (c *claimedUpload) Release()     { c.release() }
 
 // SweepUploads removes uploads, finished or not, that received nothing since before now minus
 // UploadExpiry, and returns how many it removed.

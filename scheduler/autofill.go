@@ -192,6 +192,9 @@ func whyUnplaced(l relais.Lesson, slots []relais.Slot) string {
 // AutoFill fills the empty slots of the given stations (none: every station) between two local days and
 // stores the assignments in one transaction.
 func (s *Service) AutoFill(ctx context.Context, stationIDs []int64, from, to string, reruns bool) (FillReport, error) {
+	if err := CheckDays(from, to, MaxFillDays); err != nil {
+		return FillReport{}, err
+	}
 	if _, err := relais.ParseDay(from); err != nil {
 		return FillReport{}, err
 	}

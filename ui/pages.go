@@ -15,6 +15,7 @@ import (
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/api"
+	"github.com/relais-edu/relais/lessons"
 	"github.com/relais-edu/relais/locale"
 	"github.com/relais-edu/relais/roster"
 )
@@ -221,7 +222,7 @@ func (h *Handler) lesson(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 
 // renditionView is a rendition with its size for people.
 type renditionView struct {
-	api.Rendition
+	lessons.Rendition
 	Size string
 }
 
