@@ -1,10 +1,7 @@
 package api
 
 import (
-	"io"
-	"mime"
 	"net/http"
-	"strings"
 	"time"
 
 	relais "github.com/relais-edu/relais"
@@ -73,7 +70,7 @@ type ImportResult = roster.ImportResult
 // bad rows come back with their row number and reason, in the request's language as writeError does.
 func (s *Server) importHouseholds(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, s.households.MaxBytes)
-	body, err := csvBody(r)
+	body, err := roster.CSVBody(r)
 	if err != nil {
 		return err
 	}
@@ -87,27 +84,4 @@ func (s *Server) importHouseholds(w http.ResponseWriter, r *http.Request) error 
 	}
 	writeJSON(w, status, res)
 	return nil
-}
-
-func csvBody(r *http.Request) (io.Reader, error) {
-	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	switch {
-	case ct == "text/csv" || ct == "application/csv" || ct == "text/plain":
-		return r.Body, nil
-	case strings.HasPrefix(ct, "multipart/"):
-		mr, err := r.MultipartReader()
-		if err != nil {
-			return nil, relais.Errorf(relais.EINVALID, "The multipart body cannot be read: %v.", err)
-		}
-		for {
-			p, err := mr.NextPart()
-			if err != nil {
-				return nil, relais.Errorf(relais.EINVALID, "Send the CSV in a multipart field named 'file'.")
-			}
-			if p.FormName() == "file" {
-				return p, nil
-			}
-		}
-	}
-	return nil, relais.Errorf(relais.EINVALID, "Send the households as text/csv (or multipart/form-data with a 'file' field); got %q.", ct)
 }

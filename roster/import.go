@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"mime"
 	"net/http"
+	"strings"
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/locale"
@@ -62,3 +64,27 @@ func (im *Importer) Import(ctx context.Context, r io.Reader, lang string) (Impor
 // AllRefused reports whether an import stored nothing and refused rows: the surfaces answer it as
 // unprocessable (422), still with the row errors to show.
 func (r ImportResult) AllRefused() bool { return r.Imported == 0 && r.Rejected > 0 }
+
+// CSVBody is the CSV of a household import request: a text/csv body, or the multipart field 'file'.
+func CSVBody(r *http.Request) (io.Reader, error) {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch {
+	case ct == "text/csv" || ct == "application/csv" || ct == "text/plain":
+		return r.Body, nil
+	case strings.HasPrefix(ct, "multipart/"):
+		mr, err := r.MultipartReader()
+		if err != nil {
+			return nil, relais.Errorf(relais.EINVALID, "The multipart body cannot be read: %v.", err)
+		}
+		for {
+			p, err := mr.NextPart()
+			if err != nil {
+				return nil, relais.Errorf(relais.EINVALID, "Send the CSV in a multipart field named 'file'.")
+			}
+			if p.FormName() == "file" {
+				return p, nil
+			}
+		}
+	}
+	return nil, relais.Errorf(relais.EINVALID, "Send the households as text/csv (or multipart/form-data with a 'file' field); got %q.", ct)
+}

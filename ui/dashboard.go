@@ -11,7 +11,7 @@ import (
 	"time"
 
 	relais "github.com/relais-edu/relais"
-	"github.com/relais-edu/relais/api"
+	"github.com/relais-edu/relais/lessons"
 )
 
 // The delivery dashboards: one lesson's (GET /ui/lessons/{id}/deliveries) and every lesson's
@@ -21,7 +21,7 @@ import (
 
 // dashboardData is a delivery dashboard: one lesson's when Lesson is set, else every lesson's.
 type dashboardData struct {
-	Lesson     *api.Lesson
+	Lesson     *lessons.Detail
 	Deliveries []channelCounts
 	Totals     []int64
 	Statuses   []relais.DeliveryStatus
@@ -44,7 +44,7 @@ const maxFailureReasons = 50
 
 func (h *Handler) dashboard(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	ctx := r.Context()
-	l, err := h.apiLesson(r, c)
+	l, err := h.lessonDetail(r, c)
 	if err != nil {
 		h.fail(w, r, c, err)
 		return

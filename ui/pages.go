@@ -14,9 +14,7 @@ import (
 	"github.com/yuin/goldmark"
 
 	relais "github.com/relais-edu/relais"
-	"github.com/relais-edu/relais/api"
 	"github.com/relais-edu/relais/lessons"
-	"github.com/relais-edu/relais/locale"
 	"github.com/relais-edu/relais/roster"
 )
 
@@ -76,7 +74,7 @@ type lessonsData struct {
 	Lessons []lessonRow
 }
 
-func (h *Handler) lessons(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+func (h *Handler) lessonList(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	f := relais.LessonFilter{Page: relais.Page{Limit: 200}.Normalize()}
 	heading := c.t("all_lessons")
 	if !c.user.CanSeeAllLessons() {
@@ -112,29 +110,24 @@ func (h *Handler) uploadForm(c *reqCtx) uploadForm {
 	return uploadForm{Languages: relais.Languages, Action: "/ui/lessons?csrf=" + url.QueryEscape(c.csrf)}
 }
 
-// createLesson streams the multipart upload to the API unread. The page's script sends it with XHR
-// (for the progress bar) and gets JSON back; a plain form post is redirected to the new lesson.
+// createLesson stores the multipart upload as the API does. The page's script sends it with XHR (for
+// the progress bar) and gets JSON back; a plain form post is redirected to the new lesson.
 func (h *Handler) createLesson(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	rep, err := h.callAPI(r.Context(), c, http.MethodPost, "/api/v1/lessons", r.Header.Get("Content-Type"), r.Body)
+	r.Body = http.MaxBytesReader(w, r.Body, h.lessons.UploadLimit())
+	mr, err := lessons.Multipart(r)
+	var l relais.Lesson
 	if err == nil {
-		err = rep.err()
+		l, err = h.lessons.Create(r.Context(), c.user, mr)
 	}
 	xhr := r.Header.Get("X-Requested-With") == "XMLHttpRequest"
 	if err != nil {
 		if xhr {
-			writeJSON(w, relais.HTTPStatus(relais.ErrorCode(err)), map[string]string{"error": locale.Message(err, c.lang)})
+			writeJSON(w, relais.HTTPStatus(relais.ErrorCode(err)), map[string]string{"error": h.message(w, r, c, err)})
 			return
 		}
-		if relais.ErrorCode(err) == relais.EINTERNAL {
-			h.fail(w, r, c, err)
-			return
-		}
-		h.render(w, r, c, relais.HTTPStatus(relais.ErrorCode(err)), "ui_upload", "new_lesson", pageError{msg: locale.Message(err, c.lang), data: h.uploadForm(c)})
-		return
-	}
-	var l api.Lesson
-	if err := json.Unmarshal(rep.body.Bytes(), &l); err != nil {
-		h.fail(w, r, c, fmt.Errorf("decode created lesson: %w", err))
+		h.refuse(w, r, c, err, func(status int, msg string) {
+			h.render(w, r, c, status, "ui_upload", "new_lesson", pageError{msg: msg, data: h.uploadForm(c)})
+		})
 		return
 	}
 	loc := fmt.Sprintf("/ui/lessons/%d", l.ID)
@@ -164,7 +157,7 @@ func (h *Handler) preview(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 
 // lessonData is the lesson page.
 type lessonData struct {
-	Lesson     api.Lesson
+	Lesson     lessons.Detail
 	StatusText string
 	Moving     bool
 	Videos     []renditionView
@@ -192,7 +185,7 @@ type channelCounts struct {
 }
 
 func (h *Handler) lesson(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	l, err := h.apiLesson(r, c)
+	l, err := h.lessonDetail(r, c)
 	if err != nil {
 		h.fail(w, r, c, err)
 		return
@@ -237,24 +230,14 @@ func humanSize(n int64) string {
 	return fmt.Sprintf("%d B", n)
 }
 
-// apiLesson reads a lesson through the API, which hides other teachers' lessons as not found.
-func (h *Handler) apiLesson(r *http.Request, c *reqCtx) (api.Lesson, error) {
-	var l api.Lesson
+// lessonDetail reads the route's lesson as the lesson service shows it to the user: another
+// teacher's lesson is not found.
+func (h *Handler) lessonDetail(r *http.Request, c *reqCtx) (lessons.Detail, error) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
-		return l, relais.Errorf(relais.ENOTFOUND, "Lesson %q not found.", r.PathValue("id"))
+		return lessons.Detail{}, relais.Errorf(relais.ENOTFOUND, "Lesson %q not found.", r.PathValue("id"))
 	}
-	rep, err := h.callAPI(r.Context(), c, http.MethodGet, fmt.Sprintf("/api/v1/lessons/%d", id), "", nil)
-	if err != nil {
-		return l, err
-	}
-	if err := rep.err(); err != nil {
-		return l, err
-	}
-	if err := json.Unmarshal(rep.body.Bytes(), &l); err != nil {
-		return l, fmt.Errorf("decode lesson %d: %w", id, err)
-	}
-	return l, nil
+	return h.lessons.Detail(r.Context(), c.user, id, c.lang)
 }
 
 func tabulate(m map[relais.ChannelName]map[relais.DeliveryStatus]int64) []channelCounts {
@@ -290,14 +273,23 @@ func inFlight(rows []channelCounts) bool {
 	return false
 }
 
-// lessonFile streams a rendition or the worksheet from the API, with range requests for the players.
+// lessonFile serves a rendition or the worksheet of a lesson the user may see, with range requests
+// for the players.
 func (h *Handler) lessonFile(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	req := r.Clone(r.Context())
-	req.URL.Path = "/api/v1" + strings.TrimPrefix(r.URL.Path, "/ui")
-	req.URL.RawPath, req.URL.RawQuery, req.RequestURI = "", "", ""
-	req.Header.Del("Cookie")
-	c.asUser(req)
-	h.api.ServeHTTP(w, req)
+	id, err := pathNumber(r, c, "kind_lesson")
+	var path string
+	switch kind := r.PathValue("kind"); {
+	case err != nil:
+	case kind != "":
+		path, err = h.lessons.RenditionFile(r.Context(), c.user, id, kind)
+	default:
+		path, err = h.lessons.WorksheetFile(r.Context(), c.user, id)
+	}
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	lessons.ServeFile(w, r, path)
 }
 
 func (h *Handler) publishList(w http.ResponseWriter, r *http.Request, c *reqCtx) {
@@ -315,11 +307,7 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		h.fail(w, r, c, relais.Errorf(relais.ENOTFOUND, "Lesson %q not found.", r.PathValue("id")))
 		return
 	}
-	rep, err := h.callAPI(r.Context(), c, http.MethodPost, fmt.Sprintf("/api/v1/lessons/%d/publish", id), "", nil)
-	if err == nil {
-		err = rep.err()
-	}
-	if err != nil {
+	if _, err := h.lessons.Publish(r.Context(), c.user, id, c.lang); err != nil {
 		h.fail(w, r, c, err)
 		return
 	}
@@ -330,41 +318,34 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 type importData struct {
 	Action string
 	Done   bool
-	Result api.ImportResult
+	Result roster.ImportResult
 }
 
 func (h *Handler) importForm(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	h.render(w, r, c, http.StatusOK, "ui_import", "import", importData{Action: "/ui/households/import?csrf=" + url.QueryEscape(c.csrf)})
 }
 
-// importHouseholds hands the multipart CSV to the API and shows the rows it refused.
+// importHouseholds imports the multipart CSV as the API does and shows the rows it refused.
 func (h *Handler) importHouseholds(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	d := importData{Action: "/ui/households/import?csrf=" + url.QueryEscape(c.csrf)}
-	rep, err := h.callAPI(r.Context(), c, http.MethodPost, "/api/v1/households/import", r.Header.Get("Content-Type"), r.Body)
+	r.Body = http.MaxBytesReader(w, r.Body, h.households.MaxBytes)
+	body, err := roster.CSVBody(r)
+	if err == nil {
+		d.Result, err = h.households.Import(r.Context(), body, c.lang)
+	}
 	if err != nil {
-		h.fail(w, r, c, err)
+		h.refuse(w, r, c, err, func(status int, msg string) {
+			h.render(w, r, c, status, "ui_import", "import", pageError{msg: msg, data: d})
+		})
 		return
 	}
-	// 422 is an import where every row was refused: still a result with row errors to show.
-	if rep.status != http.StatusUnprocessableEntity {
-		if err := rep.err(); err != nil {
-			if relais.ErrorCode(err) == relais.EINTERNAL {
-				h.fail(w, r, c, err)
-				return
-			}
-			h.render(w, r, c, relais.HTTPStatus(relais.ErrorCode(err)), "ui_import", "import", pageError{msg: locale.Message(err, c.lang), data: d})
-			return
-		}
-	}
-	if err := json.Unmarshal(rep.body.Bytes(), &d.Result); err != nil {
-		h.fail(w, r, c, fmt.Errorf("decode import result: %w", err))
-		return
-	}
-	if d.Result.Errors == nil {
-		d.Result.Errors = []roster.RowError{}
+	// An import where every row was refused is still a result with row errors to show.
+	status := http.StatusOK
+	if d.Result.AllRefused() {
+		status = http.StatusUnprocessableEntity
 	}
 	d.Done = true
-	h.render(w, r, c, rep.status, "ui_import", "import", d)
+	h.render(w, r, c, status, "ui_import", "import", d)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -16,8 +16,7 @@ import (
 	"time"
 
 	relais "github.com/relais-edu/relais"
-	"github.com/relais-edu/relais/api"
-	"github.com/relais-edu/relais/locale"
+	"github.com/relais-edu/relais/lessons"
 	"github.com/relais-edu/relais/scheduler"
 )
 
@@ -30,11 +29,10 @@ type approvalView struct {
 	CanSubmit bool
 }
 
-// lessonApproval reads a lesson's approval through the API and says whether the user may submit it:
-// a ready or published lesson not yet submitted, or rejected and submitted again.
-func (h *Handler) lessonApproval(ctx context.Context, c *reqCtx, l api.Lesson) (approvalView, error) {
-	var a relais.Approval
-	err := h.callAPIJSON(ctx, c, http.MethodGet, fmt.Sprintf("/api/v1/lessons/%d/approval", l.ID), nil, &a)
+// lessonApproval reads a lesson's approval and says whether the user may submit it: a ready or
+// published lesson not yet submitted, or rejected and submitted again.
+func (h *Handler) lessonApproval(ctx context.Context, c *reqCtx, l lessons.Detail) (approvalView, error) {
+	a, err := h.lessons.Approval(ctx, c.user, l.ID)
 	if err != nil && relais.ErrorCode(err) != relais.ENOTFOUND {
 		return approvalView{}, err
 	}
@@ -48,11 +46,11 @@ func (h *Handler) lessonApproval(ctx context.Context, c *reqCtx, l api.Lesson) (
 	return v, nil
 }
 
-// submitLesson puts a lesson forward for broadcast through the API.
+// submitLesson puts a lesson forward for broadcast.
 func (h *Handler) submitLesson(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	id, err := pathNumber(r, c, "kind_lesson")
 	if err == nil {
-		err = h.callAPIJSON(r.Context(), c, http.MethodPost, fmt.Sprintf("/api/v1/lessons/%d/submit", id), nil, nil)
+		_, err = h.sched.Submit(r.Context(), c.user, id)
 	}
 	if err != nil {
 		h.fail(w, r, c, err)
@@ -134,24 +132,22 @@ func (h *Handler) rejectLesson(w http.ResponseWriter, r *http.Request, c *reqCtx
 	h.decide(w, r, c, relais.Rejected)
 }
 
-// decide approves or rejects a submitted lesson through the API; a refusal (a rejection without a
-// reason, a lesson not submitted) is shown on the review page.
+// decide approves or rejects a submitted lesson; a refusal (a rejection without a reason, a lesson not
+// submitted) is shown on the review page.
 func (h *Handler) decide(w http.ResponseWriter, r *http.Request, c *reqCtx, state relais.ApprovalState) {
 	id, err := pathNumber(r, c, "kind_lesson")
 	if err != nil {
 		h.fail(w, r, c, err)
 		return
 	}
-	path, in := fmt.Sprintf("/api/v1/lessons/%d/approve", id), any(nil)
+	reason := ""
 	if state == relais.Rejected {
-		path, in = fmt.Sprintf("/api/v1/lessons/%d/reject", id), map[string]string{"reason": strings.TrimSpace(r.PostFormValue("reason"))}
+		reason = strings.TrimSpace(r.PostFormValue("reason"))
 	}
-	if err := h.callAPIJSON(r.Context(), c, http.MethodPost, path, in, nil); err != nil {
-		if relais.ErrorCode(err) == relais.EINTERNAL {
-			h.fail(w, r, c, err)
-			return
-		}
-		h.showReview(w, r, c, relais.HTTPStatus(relais.ErrorCode(err)), fmt.Sprintf(c.t("review_lesson_err"), id, locale.Message(err, c.lang)), "")
+	if _, err := h.sched.Decide(r.Context(), c.user, id, state == relais.Approved, reason); err != nil {
+		h.refuse(w, r, c, err, func(status int, msg string) {
+			h.showReview(w, r, c, status, fmt.Sprintf(c.t("review_lesson_err"), id, msg), "")
+		})
 		return
 	}
 	http.Redirect(w, r, "/ui/review?"+url.Values{"decided": {string(state)}, "lesson": {strconv.FormatInt(id, 10)}}.Encode(), http.StatusSeeOther)
@@ -159,14 +155,14 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request, c *reqCtx, stat
 
 // planData is a lesson's publishing plan with the form that sets its assumptions.
 type planData struct {
-	Lesson     api.Lesson
+	Lesson     lessons.Detail
 	StatusText string
 	Form       planForm
-	Plan       *planView // nil when the API refused the assumptions
+	Plan       *planView // nil when the assumptions were refused
 	CanPublish bool
 }
 
-// planForm holds the plan's assumptions as typed; empty fields take the API's defaults.
+// planForm holds the plan's assumptions as typed; empty fields take the defaults.
 type planForm struct {
 	At             string // datetime-local, UTC
 	SMSRate        string
@@ -210,7 +206,7 @@ var planChannels = []string{"sms", "sms_reminder", "email", "postal", "tv", "rad
 const planTime = "2006-01-02 15:04 -07:00"
 
 func (h *Handler) plan(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	l, err := h.apiLesson(r, c)
+	l, err := h.lessonDetail(r, c)
 	if err != nil {
 		h.fail(w, r, c, err)
 		return
@@ -218,27 +214,17 @@ func (h *Handler) plan(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	q := r.URL.Query()
 	d := planData{Lesson: l, StatusText: c.t("st_" + string(l.Status)), CanPublish: l.Status == relais.LessonReady,
 		Form: planForm{At: q.Get("at"), SMSRate: q.Get("sms_rate"), EmailRate: q.Get("email_rate"), PostalLeadDays: q.Get("postal_lead_days")}}
-	query := url.Values{}
-	if at := strings.TrimSpace(d.Form.At); at != "" {
-		// A datetime-local field gives minutes without a zone: the form says it is UTC.
-		if t, err := time.Parse("2006-01-02T15:04", at); err == nil {
-			at = t.Format(time.RFC3339)
-		}
-		query.Set("at", at)
+	o := lessons.PlanOptions{At: strings.TrimSpace(d.Form.At), SMSRate: strings.TrimSpace(d.Form.SMSRate),
+		EmailRate: strings.TrimSpace(d.Form.EmailRate), PostalLeadDays: strings.TrimSpace(d.Form.PostalLeadDays)}
+	// A datetime-local field gives minutes without a zone: the form says it is UTC.
+	if t, err := time.Parse("2006-01-02T15:04", o.At); err == nil {
+		o.At = t.Format(time.RFC3339)
 	}
-	for k, v := range map[string]string{"sms_rate": d.Form.SMSRate, "email_rate": d.Form.EmailRate, "postal_lead_days": d.Form.PostalLeadDays} {
-		if v = strings.TrimSpace(v); v != "" {
-			query.Set(k, v)
-		}
-	}
-	var sum scheduler.PlanSummary
-	err = h.callAPIJSON(r.Context(), c, http.MethodGet, fmt.Sprintf("/api/v1/lessons/%d/plan?%s", l.ID, query.Encode()), nil, &sum)
+	sum, err := h.lessons.Plan(r.Context(), l.ID, o)
 	if err != nil {
-		if relais.ErrorCode(err) == relais.EINTERNAL {
-			h.fail(w, r, c, err)
-			return
-		}
-		h.render(w, r, c, relais.HTTPStatus(relais.ErrorCode(err)), "ui_plan", "plan_title", pageError{msg: locale.Message(err, c.lang), data: d})
+		h.refuse(w, r, c, err, func(status int, msg string) {
+			h.render(w, r, c, status, "ui_plan", "plan_title", pageError{msg: msg, data: d})
+		})
 		return
 	}
 	d.Plan = planFor(c, sum)

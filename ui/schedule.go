@@ -2,14 +2,11 @@ package ui
 
 // The broadcast pages of the media unit: stations, a station's week grid with slot assignment and
 // auto-fill, adding slots, and the EPG and playlist downloads. Pages read the grids from the store;
-// every change goes through the JSON API so its validation and roles apply.
+// every change goes through scheduler.Service, as the JSON API's do, so its validation applies.
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -18,40 +15,10 @@ import (
 	"time"
 
 	relais "github.com/relais-edu/relais"
-	"github.com/relais-edu/relais/api"
+	"github.com/relais-edu/relais/lessons"
 	"github.com/relais-edu/relais/locale"
 	"github.com/relais-edu/relais/scheduler"
 )
-
-// callAPIJSON sends in (nil: no body) to the API as JSON and decodes its answer into out (nil: not read).
-// The API's refusal comes back as an application error with its message.
-func (h *Handler) callAPIJSON(ctx context.Context, c *reqCtx, method, path string, in, out any) error {
-	var body *bytes.Reader
-	ct := ""
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body, ct = bytes.NewReader(b), "application/json"
-	} else {
-		body = bytes.NewReader(nil)
-	}
-	rep, err := h.callAPI(ctx, c, method, path, ct, body)
-	if err != nil {
-		return err
-	}
-	if err := rep.err(); err != nil {
-		return err
-	}
-	if out == nil {
-		return nil
-	}
-	if err := json.Unmarshal(rep.body.Bytes(), out); err != nil {
-		return fmt.Errorf("decode %s %s: %w", method, path, err)
-	}
-	return nil
-}
 
 // pathNumber reads the route's {id} as a positive number; kind is the UI key naming what the id is
 // of, for the message.
@@ -74,63 +41,6 @@ func formNumber(r *http.Request, c *reqCtx, name, label string) (int, error) {
 		return 0, relais.Errorf(relais.EINVALID, c.t("grid_err_number"), label, v)
 	}
 	return n, nil
-}
-
-// fileRelay streams an API file answer to the browser, as an attachment named filename when not
-// empty. An API refusal is kept, to be shown as an error page instead.
-type fileRelay struct {
-	w        http.ResponseWriter
-	header   http.Header
-	filename string
-	status   int
-	refused  *apiReply
-}
-
-func (d *fileRelay) Header() http.Header { return d.header }
-
-func (d *fileRelay) WriteHeader(code int) {
-	if d.status != 0 {
-		return
-	}
-	d.status = code
-	if code >= 400 {
-		d.refused = &apiReply{status: code, header: d.header}
-		return
-	}
-	for k, v := range d.header {
-		d.w.Header()[k] = v
-	}
-	if d.filename != "" {
-		d.w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": d.filename}))
-	}
-	d.w.WriteHeader(code)
-}
-
-func (d *fileRelay) Write(b []byte) (int, error) {
-	if d.status == 0 {
-		d.WriteHeader(http.StatusOK)
-	}
-	if d.refused != nil {
-		return d.refused.body.Write(b)
-	}
-	return d.w.Write(b)
-}
-
-// relayFile hands the request to the API at apiPath with query as the signed-in user and streams its
-// file answer (range requests included) as a download.
-func (h *Handler) relayFile(w http.ResponseWriter, r *http.Request, c *reqCtx, apiPath string, query url.Values, filename string) {
-	req := r.Clone(r.Context())
-	req.URL.Path, req.URL.RawPath, req.URL.RawQuery, req.RequestURI = apiPath, "", query.Encode(), ""
-	req.Header.Del("Cookie")
-	c.asUser(req)
-	d := &fileRelay{w: w, header: http.Header{}, filename: filename}
-	h.api.ServeHTTP(d, req)
-	if d.status == 0 {
-		d.WriteHeader(http.StatusOK)
-	}
-	if d.refused != nil {
-		h.fail(w, r, c, d.refused.err())
-	}
 }
 
 // stationsData is the stations page.
@@ -170,7 +80,7 @@ func (h *Handler) showStations(w http.ResponseWriter, r *http.Request, c *reqCtx
 	h.render(w, r, c, status, "ui_stations", "grid_stations", data)
 }
 
-// createStation adds a station through the API and opens its (empty) grid.
+// createStation adds a station and opens its (empty) grid.
 func (h *Handler) createStation(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	in := relais.Station{
 		Name: strings.TrimSpace(r.PostFormValue("name")), Kind: relais.StationKind(r.PostFormValue("kind")),
@@ -178,13 +88,9 @@ func (h *Handler) createStation(w http.ResponseWriter, r *http.Request, c *reqCt
 		ServiceName: strings.TrimSpace(r.PostFormValue("service_name")), Playout: relais.PlayoutFormat(r.PostFormValue("playout_format")),
 		Provider: strings.TrimSpace(r.PostFormValue("provider")),
 	}
-	var out relais.Station
-	if err := h.callAPIJSON(r.Context(), c, http.MethodPost, "/api/v1/stations", in, &out); err != nil {
-		if relais.ErrorCode(err) == relais.EINTERNAL {
-			h.fail(w, r, c, err)
-			return
-		}
-		h.showStations(w, r, c, relais.HTTPStatus(relais.ErrorCode(err)), locale.Message(err, c.lang), in)
+	out := in
+	if err := h.sched.CreateStation(r.Context(), &out); err != nil {
+		h.refuse(w, r, c, err, func(status int, msg string) { h.showStations(w, r, c, status, msg, in) })
 		return
 	}
 	http.Redirect(w, r, fmt.Sprintf("/ui/grid?station=%d", out.ID), http.StatusSeeOther)
@@ -207,8 +113,9 @@ func (h *Handler) editStation(w http.ResponseWriter, r *http.Request, c *reqCtx)
 	h.render(w, r, c, http.StatusOK, "ui_station_edit", "station_edit_title", stationFormData{Station: st, Form: st, Zones: commonZones})
 }
 
-// updateStation sends the edit form to the API as a partial update and goes back to the stations; a
-// refusal shows the form again with what was typed.
+// updateStation applies the edit form as a partial update (the scheduler queues again the reminders of
+// lessons airing there when families would read another name or region) and goes back to the
+// stations; a refusal shows the form again with what was typed.
 func (h *Handler) updateStation(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	st, err := h.pathStation(r, c)
 	if err != nil {
@@ -219,16 +126,13 @@ func (h *Handler) updateStation(w http.ResponseWriter, r *http.Request, c *reqCt
 	playout := relais.PlayoutFormat(r.PostFormValue("playout_format"))
 	p := scheduler.StationPatch{Name: field("name"), Region: field("region"), TimeZone: field("time_zone"),
 		ServiceName: field("service_name"), Playout: &playout, Provider: field("provider")}
-	path := fmt.Sprintf("/api/v1/stations/%d", st.ID)
-	if err := h.callAPIJSON(r.Context(), c, http.MethodPatch, path, p, nil); err != nil {
-		if relais.ErrorCode(err) == relais.EINTERNAL {
-			h.fail(w, r, c, err)
-			return
-		}
+	if _, _, err := h.sched.UpdateStation(r.Context(), st.ID, p); err != nil {
 		form := relais.Station{ID: st.ID, Kind: st.Kind, Name: *p.Name, Region: *p.Region, TimeZone: *p.TimeZone,
 			ServiceName: *p.ServiceName, Playout: playout, Provider: *p.Provider}
-		h.render(w, r, c, relais.HTTPStatus(relais.ErrorCode(err)), "ui_station_edit", "station_edit_title",
-			pageError{msg: locale.Message(err, c.lang), data: stationFormData{Station: st, Form: form, Zones: commonZones}})
+		h.refuse(w, r, c, err, func(status int, msg string) {
+			h.render(w, r, c, status, "ui_station_edit", "station_edit_title",
+				pageError{msg: msg, data: stationFormData{Station: st, Form: form, Zones: commonZones}})
+		})
 		return
 	}
 	http.Redirect(w, r, "/ui/stations?saved=1", http.StatusSeeOther)
@@ -264,7 +168,7 @@ func (h *Handler) showDeleteStation(w http.ResponseWriter, r *http.Request, c *r
 	h.render(w, r, c, status, "ui_station_delete", "station_delete_title", data)
 }
 
-// deleteStation deletes a station through the API; its refusal (a lesson still airs there) is shown on
+// deleteStation deletes a station; its refusal (a lesson still airs there) is shown on
 // the confirmation page.
 func (h *Handler) deleteStation(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	id, err := pathNumber(r, c, "grid_station")
@@ -272,18 +176,15 @@ func (h *Handler) deleteStation(w http.ResponseWriter, r *http.Request, c *reqCt
 		h.fail(w, r, c, err)
 		return
 	}
-	var out struct {
-		SlotsRemoved int `json:"slots_removed"`
-	}
-	if err := h.callAPIJSON(r.Context(), c, http.MethodDelete, fmt.Sprintf("/api/v1/stations/%d", id), nil, &out); err != nil {
-		if code := relais.ErrorCode(err); code == relais.EINTERNAL || code == relais.ENOTFOUND {
-			h.fail(w, r, c, err)
-			return
-		}
-		h.showDeleteStation(w, r, c, relais.HTTPStatus(relais.ErrorCode(err)), locale.Message(err, c.lang))
+	removed, err := h.sched.DeleteStation(r.Context(), id)
+	if relais.ErrorCode(err) == relais.ENOTFOUND {
+		h.fail(w, r, c, err)
+		return
+	} else if err != nil {
+		h.refuse(w, r, c, err, func(status int, msg string) { h.showDeleteStation(w, r, c, status, msg) })
 		return
 	}
-	http.Redirect(w, r, "/ui/stations?deleted="+strconv.Itoa(out.SlotsRemoved), http.StatusSeeOther)
+	http.Redirect(w, r, "/ui/stations?deleted="+strconv.Itoa(removed), http.StatusSeeOther)
 }
 
 // pathStation reads the station named by the route's {id}.
@@ -407,13 +308,11 @@ func (h *Handler) showGrid(w http.ResponseWriter, r *http.Request, c *reqCtx, st
 	h.render(w, r, c, status, "ui_grid", "grid_title", data)
 }
 
-// refuseOnGrid shows an API refusal on the grid (internal errors get the error page).
+// refuseOnGrid shows a refusal on the grid (internal errors get the error page).
 func (h *Handler) refuseOnGrid(w http.ResponseWriter, r *http.Request, c *reqCtx, err error, station int64, week, prefix string, edit func(*gridData)) {
-	if relais.ErrorCode(err) == relais.EINTERNAL {
-		h.fail(w, r, c, err)
-		return
-	}
-	h.showGrid(w, r, c, relais.HTTPStatus(relais.ErrorCode(err)), strconv.FormatInt(station, 10), week, prefix+locale.Message(err, c.lang), edit)
+	h.refuse(w, r, c, err, func(status int, msg string) {
+		h.showGrid(w, r, c, status, strconv.FormatInt(station, 10), week, prefix+msg, edit)
+	})
 }
 
 // mondayOf returns the Monday of the week of day (a civil date at UTC midnight).
@@ -720,7 +619,8 @@ func gridURL(station int64, week string, extra url.Values, anchor string) string
 	return u
 }
 
-// assignSlot puts the lesson picked in a slot's form there, through the API.
+// assignSlot puts the lesson picked in a slot's form there; the scheduler reminds a published lesson's
+// families of the airing.
 func (h *Handler) assignSlot(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	sl, ok := h.formSlot(w, r, c)
 	if !ok {
@@ -734,22 +634,21 @@ func (h *Handler) assignSlot(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 		h.refuseOnGrid(w, r, c, relais.Errorf(relais.EINVALID, "%s", c.t("grid_err_pick")), sl.StationID, week, slotPrefix(sl), nil)
 		return
 	}
-	in := map[string]any{"lesson_id": lessonID, "rerun": flag == "rerun"}
-	if err := h.callAPIJSON(r.Context(), c, http.MethodPut, fmt.Sprintf("/api/v1/slots/%d/lesson", sl.ID), in, nil); err != nil {
+	if err := h.sched.Assign(r.Context(), sl.ID, lessonID, flag == "rerun"); err != nil {
 		h.refuseOnGrid(w, r, c, err, sl.StationID, week, slotPrefix(sl), nil)
 		return
 	}
 	http.Redirect(w, r, gridURL(sl.StationID, week, nil, fmt.Sprintf("slot-%d", sl.ID)), http.StatusSeeOther)
 }
 
-// unassignSlot empties a slot through the API.
+// unassignSlot empties a slot.
 func (h *Handler) unassignSlot(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	sl, ok := h.formSlot(w, r, c)
 	if !ok {
 		return
 	}
 	week := weekOfDay(sl.Day)
-	if err := h.callAPIJSON(r.Context(), c, http.MethodDelete, fmt.Sprintf("/api/v1/slots/%d/lesson", sl.ID), nil, nil); err != nil {
+	if err := h.store.Unassign(r.Context(), sl.ID); err != nil {
 		h.refuseOnGrid(w, r, c, err, sl.StationID, week, slotPrefix(sl), nil)
 		return
 	}
@@ -775,7 +674,7 @@ func (h *Handler) formSlot(w http.ResponseWriter, r *http.Request, c *reqCtx) (r
 }
 
 // autoFill fills the empty slots of the chosen stations (none: every station) between two days through
-// the API, and shows what it did above the grid it came from.
+// and shows what it did above the grid it came from.
 func (h *Handler) autoFill(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	r.ParseForm()
 	var ids []int64
@@ -788,18 +687,13 @@ func (h *Handler) autoFill(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		ids = append(ids, id)
 	}
 	from, to := r.PostFormValue("from"), r.PostFormValue("to")
-	in := map[string]any{"from": from, "to": to, "station_ids": ids, "reruns": r.PostFormValue("reruns") != ""}
 	station, week := r.PostFormValue("station"), r.PostFormValue("week")
 	keep := func(d *gridData) {
 		d.FillFrom, d.FillTo, d.FillAll = from, to, len(ids) == 0
 	}
-	var rep scheduler.FillReport
-	if err := h.callAPIJSON(r.Context(), c, http.MethodPost, "/api/v1/schedule/fill", in, &rep); err != nil {
-		if relais.ErrorCode(err) == relais.EINTERNAL {
-			h.fail(w, r, c, err)
-			return
-		}
-		h.showGrid(w, r, c, relais.HTTPStatus(relais.ErrorCode(err)), station, week, locale.Message(err, c.lang), keep)
+	rep, err := h.sched.AutoFill(r.Context(), ids, from, to, r.PostFormValue("reruns") != "")
+	if err != nil {
+		h.refuse(w, r, c, err, func(status int, msg string) { h.showGrid(w, r, c, status, station, week, msg, keep) })
 		return
 	}
 	h.showGrid(w, r, c, http.StatusOK, station, week, "", func(d *gridData) {
@@ -808,7 +702,7 @@ func (h *Handler) autoFill(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	})
 }
 
-// addTemplate adds a weekly block of slots to a station through the API.
+// addTemplate adds a weekly block of slots to a station.
 func (h *Handler) addTemplate(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	id, err := pathNumber(r, c, "kind_station")
 	if err != nil {
@@ -841,8 +735,9 @@ func (h *Handler) addTemplate(w http.ResponseWriter, r *http.Request, c *reqCtx)
 		if t.Grade, err = formNumber(r, c, "grade", c.t("grade")); err != nil {
 			return err
 		}
-		var res scheduler.TemplateResult
-		if err := h.callAPIJSON(r.Context(), c, http.MethodPost, fmt.Sprintf("/api/v1/stations/%d/templates", id), t, &res); err != nil {
+		t.StationID = id
+		res, err := h.sched.AddTemplate(r.Context(), t)
+		if err != nil {
 			return err
 		}
 		http.Redirect(w, r, gridURL(id, weekOfDay(t.From), url.Values{"added": {strconv.Itoa(res.Slots)},
@@ -854,27 +749,29 @@ func (h *Handler) addTemplate(w http.ResponseWriter, r *http.Request, c *reqCtx)
 	}
 }
 
-// addSlot adds a one-off slot to a station through the API.
+// addSlot adds a one-off slot to a station.
 func (h *Handler) addSlot(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	id, err := pathNumber(r, c, "kind_station")
 	if err != nil {
 		h.fail(w, r, c, err)
 		return
 	}
-	in := api.SlotJSON{Slot: relais.Slot{Day: r.PostFormValue("day"), Start: strings.TrimSpace(r.PostFormValue("start")),
-		Subject: strings.TrimSpace(r.PostFormValue("subject")), Language: r.PostFormValue("language")}}
+	in := relais.Slot{StationID: id, Day: r.PostFormValue("day"), Start: strings.TrimSpace(r.PostFormValue("start")),
+		Subject: strings.TrimSpace(r.PostFormValue("subject")), Language: r.PostFormValue("language")}
 	form := map[string]string{"day": in.Day, "start": in.Start, "subject": in.Subject, "language": in.Language,
 		"minutes": r.PostFormValue("minutes"), "grade": r.PostFormValue("grade")}
 	keep := func(d *gridData) { d.SlotForm, d.Open = form, "slot" }
 	err = func() error {
-		if in.Minutes, err = formNumber(r, c, "minutes", c.t("grid_minutes")); err != nil {
+		minutes, err := formNumber(r, c, "minutes", c.t("grid_minutes"))
+		if err != nil {
 			return err
 		}
+		in.Duration = time.Duration(minutes) * time.Minute
 		if in.Grade, err = formNumber(r, c, "grade", c.t("grade")); err != nil {
 			return err
 		}
-		var out api.SlotJSON
-		if err := h.callAPIJSON(r.Context(), c, http.MethodPost, fmt.Sprintf("/api/v1/stations/%d/slots", id), in, &out); err != nil {
+		out, err := h.sched.AddSlot(r.Context(), in)
+		if err != nil {
 			return err
 		}
 		http.Redirect(w, r, gridURL(id, weekOfDay(out.Day), url.Values{"added": {"1"}}, fmt.Sprintf("slot-%d", out.ID)), http.StatusSeeOther)
@@ -885,22 +782,20 @@ func (h *Handler) addSlot(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	}
 }
 
-// addException cancels a station's day (its slots are removed) through the API.
+// addException cancels a station's day (its slots are removed).
 func (h *Handler) addException(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	id, err := pathNumber(r, c, "kind_station")
 	if err != nil {
 		h.fail(w, r, c, err)
 		return
 	}
-	in := relais.Exception{Day: r.PostFormValue("day"), Reason: strings.TrimSpace(r.PostFormValue("reason"))}
-	var out struct {
-		Removed int `json:"slots_removed"`
-	}
-	if err := h.callAPIJSON(r.Context(), c, http.MethodPost, fmt.Sprintf("/api/v1/stations/%d/exceptions", id), in, &out); err != nil {
+	in := relais.Exception{StationID: id, Day: r.PostFormValue("day"), Reason: strings.TrimSpace(r.PostFormValue("reason"))}
+	removed, err := h.sched.AddException(r.Context(), in)
+	if err != nil {
 		h.refuseOnGrid(w, r, c, err, id, weekOfDay(in.Day), "", func(d *gridData) { d.Open = "exception" })
 		return
 	}
-	http.Redirect(w, r, gridURL(id, weekOfDay(in.Day), url.Values{"removed": {strconv.Itoa(out.Removed)}}, "grid"), http.StatusSeeOther)
+	http.Redirect(w, r, gridURL(id, weekOfDay(in.Day), url.Values{"removed": {strconv.Itoa(len(removed))}}, "grid"), http.StatusSeeOther)
 }
 
 // stationEPG downloads a station's XMLTV guide from one day to another.
@@ -912,8 +807,8 @@ func (h *Handler) stationEPG(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 	}
 	q := r.URL.Query()
 	from, to := q.Get("from"), q.Get("to")
-	h.relayFile(w, r, c, fmt.Sprintf("/api/v1/stations/%d/epg", id), url.Values{"from": {from}, "to": {to}},
-		fmt.Sprintf("station-%d-epg-%s-%s.xml", id, safeFileName(from), safeFileName(to)))
+	b, err := h.sched.XMLTVFile(r.Context(), id, from, to)
+	h.download(w, r, c, err, scheduler.XMLTVType, b, fmt.Sprintf("station-%d-epg-%s-%s.xml", id, safeFileName(from), safeFileName(to)))
 }
 
 // stationPlaylist downloads a station's playout list of a day, in its playout format unless asked.
@@ -938,12 +833,20 @@ func (h *Handler) stationPlaylist(w http.ResponseWriter, r *http.Request, c *req
 	if format == string(relais.FormatM3U) {
 		ext = "m3u"
 	}
-	query := url.Values{"date": {q.Get("date")}, "format": {format}}
-	if f := q.Get("filler"); f != "" {
-		query.Set("filler", f)
+	ct, b, err := h.sched.PlaylistFile(r.Context(), id, q.Get("date"), relais.PlayoutFormat(format), q.Get("filler"))
+	h.download(w, r, c, err, ct, b, fmt.Sprintf("station-%d-playlist-%s.%s", id, safeFileName(q.Get("date")), ext))
+}
+
+// download answers a generated file b of content type ct as an attachment named filename, or err's
+// error page.
+func (h *Handler) download(w http.ResponseWriter, r *http.Request, c *reqCtx, err error, ct string, b []byte, filename string) {
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
 	}
-	h.relayFile(w, r, c, fmt.Sprintf("/api/v1/stations/%d/playlist", id), query,
-		fmt.Sprintf("station-%d-playlist-%s.%s", id, safeFileName(q.Get("date")), ext))
+	w.Header().Set("Content-Type", ct)
+	lessons.Attachment(w.Header(), filename)
+	w.Write(b)
 }
 
 // safeFileName keeps the digits, letters and dashes of a file name part.

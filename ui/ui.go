@@ -2,20 +2,18 @@
 // upload, each lesson's status and deliveries, publishing, the delivery dashboard and household import,
 // broadcast approval, the stations' week grids, the publishing plan and postal batches.
 //
-// Pages are rendered on the server from templates/web/ui_*.tmpl in French or English. Actions that
-// change something (upload, publish, import) are handed to the JSON API in-process with the signed-in
-// user's token, so the UI enforces exactly the API's validation and roles; the UI adds its own role
-// check on every route, a session cookie and a CSRF token on every form.
+// Pages are rendered on the server from templates/web/ui_*.tmpl in French or English. Actions call the
+// services the JSON API runs on (lessons.Service, scheduler.Service, roster.Importer) as the signed-in
+// user, so the UI enforces exactly the API's validation, visibility and refusals; the UI adds its own
+// role check on every route, a session cookie and a CSRF token on every form. Only the resumable
+// uploads' tus requests are handed to the API's handler, which speaks that protocol.
 package ui
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"embed"
 	"encoding/base64"
-	"encoding/json"
-	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -28,7 +26,10 @@ import (
 	"github.com/hibiken/asynqmon"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/lessons"
 	"github.com/relais-edu/relais/locale"
+	"github.com/relais-edu/relais/roster"
+	"github.com/relais-edu/relais/scheduler"
 	"github.com/relais-edu/relais/templates"
 )
 
@@ -51,22 +52,34 @@ type Config struct {
 // DefaultConfig returns the embedded defaults.
 func DefaultConfig() Config { return Config{SessionTTL: 12 * time.Hour, Location: time.Local} }
 
-// Handler serves /ui/.
-type Handler struct {
-	store    relais.Store
-	api      http.Handler // the JSON API, called in-process for actions
-	tmpl     *templates.Set
-	sessions *sessions
-	cfg      Config
-	log      *slog.Logger
-	mux      *http.ServeMux
-	now      func() time.Time
-	monitor  *asynqmon.HTTPHandler // nil without Config.Redis
+// Services are what the UI shares with the JSON API: the services its handlers call, and the API's
+// handler, to which the upload page's tus requests are forwarded. *api.Server provides them.
+type Services interface {
+	http.Handler
+	Lessons() *lessons.Service
+	Schedule() *scheduler.Service
+	Households() *roster.Importer
 }
 
-// New builds the UI. secret keys the session cookies; apiHandler is the JSON API (api.Server).
-func New(store relais.Store, apiHandler http.Handler, tmpl *templates.Set, secret []byte, cfg Config, log *slog.Logger) *Handler {
-	h := &Handler{store: store, api: apiHandler, tmpl: tmpl, sessions: newSessions(secret), cfg: cfg,
+// Handler serves /ui/.
+type Handler struct {
+	store      relais.Store
+	lessons    *lessons.Service
+	sched      *scheduler.Service
+	households *roster.Importer
+	tus        http.Handler // the API, for the tus requests of resumable uploads (ui/uploads.go)
+	tmpl       *templates.Set
+	sessions   *sessions
+	cfg        Config
+	log        *slog.Logger
+	mux        *http.ServeMux
+	now        func() time.Time
+	monitor    *asynqmon.HTTPHandler // nil without Config.Redis
+}
+
+// New builds the UI on the services of the JSON API (api.Server). secret keys the session cookies.
+func New(store relais.Store, svc Services, tmpl *templates.Set, secret []byte, cfg Config, log *slog.Logger) *Handler {
+	h := &Handler{store: store, lessons: svc.Lessons(), sched: svc.Schedule(), households: svc.Households(), tus: svc, tmpl: tmpl, sessions: newSessions(secret), cfg: cfg,
 		log: log.With("comp", "ui"), mux: http.NewServeMux(), now: time.Now}
 	if cfg.Redis != nil {
 		h.monitor = asynqmon.New(asynqmon.Options{RootPath: monitorPath, RedisConnOpt: cfg.Redis})
@@ -124,7 +137,7 @@ func (h *Handler) table() []route {
 		{"POST /ui/signin", public, h.signin},
 		{"POST /ui/signout", anyUser, h.signout},
 		{"POST /ui/lang", public, h.setLang},
-		{"GET /ui/lessons", anyUser, h.lessons},
+		{"GET /ui/lessons", anyUser, h.lessonList},
 		{"GET /ui/lessons/new", anyUser, h.newLesson},
 		{"POST /ui/lessons", anyUser, h.createLesson},
 		{"POST /ui/preview", anyUser, h.preview},
@@ -205,8 +218,8 @@ type reqCtx struct {
 
 func (c *reqCtx) signedIn() bool { return c.user.ID != "" }
 
-// asUser makes req, handed to the API in-process, the signed-in user's: their token, and the page's
-// language for the API's error messages.
+// asUser makes req, a tus request forwarded to the API, the signed-in user's: their token, and the
+// page's language for the API's error messages.
 func (c *reqCtx) asUser(req *http.Request) {
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Accept-Language", c.lang)
@@ -297,56 +310,28 @@ type refreshing interface{ refresh() int }
 
 // fail shows an error page; internal errors are logged once here and shown as "internal error".
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, c *reqCtx, err error) {
-	code, msg := relais.ErrorCode(err), locale.Message(err, c.lang)
-	if code == relais.EINTERNAL {
-		id := w.Header().Get("X-Request-Id")
-		h.log.Error("internal error", "request_id", id, "method", r.Method, "path", r.URL.Path, "err", err)
-		msg = c.t("err_internal") + " " + id
-	}
-	h.render(w, r, c, relais.HTTPStatus(code), "ui_error", "error", pageError{msg: msg})
+	h.render(w, r, c, relais.HTTPStatus(relais.ErrorCode(err)), "ui_error", "error", pageError{msg: h.message(w, r, c, err)})
 }
 
-// apiReply is the API's answer to an in-process call.
-type apiReply struct {
-	status int
-	header http.Header
-	body   bytes.Buffer
+// refuse shows a refusal of err with show, on the page the form came from (status and message in the
+// page's language); an internal error gets the error page instead.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, c *reqCtx, err error, show func(status int, msg string)) {
+	if relais.ErrorCode(err) == relais.EINTERNAL {
+		h.fail(w, r, c, err)
+		return
+	}
+	show(relais.HTTPStatus(relais.ErrorCode(err)), locale.Message(err, c.lang))
 }
 
-func (a *apiReply) Header() http.Header         { return a.header }
-func (a *apiReply) Write(b []byte) (int, error) { return a.body.Write(b) }
-func (a *apiReply) WriteHeader(code int)        { a.status = code }
-
-// err returns the API's error as an application error, nil on success.
-func (a *apiReply) err() error {
-	if a.status < 400 {
-		return nil
+// message is what the user reads of err, in the page's language. An internal error is logged here,
+// once, and shown as "internal error" with the request id.
+func (h *Handler) message(w http.ResponseWriter, r *http.Request, c *reqCtx, err error) string {
+	if relais.ErrorCode(err) != relais.EINTERNAL {
+		return locale.Message(err, c.lang)
 	}
-	var e struct {
-		Error struct{ Code, Message string }
-	}
-	if json.Unmarshal(a.body.Bytes(), &e) != nil || e.Error.Code == "" {
-		return relais.Errorf(relais.EINTERNAL, "API answered %d", a.status)
-	}
-	if e.Error.Code == relais.EINTERNAL {
-		return relais.Errorf(relais.EINTERNAL, "API: %s", e.Error.Message) // already logged by the API
-	}
-	return relais.Errorf(e.Error.Code, "%s", e.Error.Message)
-}
-
-// callAPI hands a request to the JSON API as the signed-in user.
-func (h *Handler) callAPI(ctx context.Context, c *reqCtx, method, path, contentType string, body io.Reader) (*apiReply, error) {
-	req, err := http.NewRequestWithContext(ctx, method, path, body)
-	if err != nil {
-		return nil, err
-	}
-	c.asUser(req)
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	rep := &apiReply{status: http.StatusOK, header: http.Header{}}
-	h.api.ServeHTTP(rep, req)
-	return rep, nil
+	id := w.Header().Get("X-Request-Id")
+	h.log.Error("internal error", "request_id", id, "method", r.Method, "path", r.URL.Path, "err", err)
+	return c.t("err_internal") + " " + id
 }
 
 func randomToken() string {
