@@ -25,8 +25,14 @@ type fakeQueue struct {
 
 var _ lessons.Queue = (*fakeQueue)(nil)
 
-func (q *fakeQueue) Ingest(_ context.Context, id int64) error  { q.ingested = append(q.ingested, id); return nil }
-func (q *fakeQueue) Publish(_ context.Context, id int64) error { q.published = append(q.published, id); return nil }
+func (q *fakeQueue) Ingest(_ context.Context, id int64) error {
+	q.ingested = append(q.ingested, id)
+	return nil
+}
+func (q *fakeQueue) Publish(_ context.Context, id int64) error {
+	q.published = append(q.published, id)
+	return nil
+}
 
 // postalQueue is a queue that also makes postal batches.
 type postalQueue struct {
