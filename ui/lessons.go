@@ -1,67 +1,17 @@
 package ui
 
+// The lesson pages: the lists, the upload form, a lesson's page with its files, and publishing. They
+// call lessons.Service, as the JSON API does.
+
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"sort"
 	"strconv"
-	"strings"
-
-	"github.com/yuin/goldmark"
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/lessons"
-	"github.com/relais-edu/relais/roster"
 )
-
-func (h *Handler) home(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	target := "/ui/signin"
-	if c.signedIn() {
-		target = "/ui/lessons"
-	}
-	http.Redirect(w, r, target, http.StatusSeeOther)
-}
-
-type signinData struct{ Next string }
-
-func (h *Handler) signinForm(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	if c.signedIn() {
-		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
-		return
-	}
-	h.render(w, r, c, http.StatusOK, "ui_signin", "signin", signinData{Next: safeNext(r.URL.Query().Get("next"))})
-}
-
-func (h *Handler) signin(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	tok := strings.TrimSpace(r.PostFormValue("token"))
-	next := safeNext(r.PostFormValue("next"))
-	if _, err := h.store.UserByTokenHash(r.Context(), relais.HashToken(tok)); tok == "" || err != nil {
-		if err != nil && relais.ErrorCode(err) == relais.EINTERNAL {
-			h.fail(w, r, c, err)
-			return
-		}
-		h.render(w, r, c, http.StatusUnauthorized, "ui_signin", "signin", pageError{msg: c.t("err_token"), data: signinData{Next: next}})
-		return
-	}
-	h.startSession(w, tok)
-	http.Redirect(w, r, next, http.StatusSeeOther)
-}
-
-func (h *Handler) signout(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	h.endSession(w)
-	http.Redirect(w, r, "/ui/signin", http.StatusSeeOther)
-}
-
-func (h *Handler) setLang(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	if l := r.PostFormValue("lang"); validLang(l) {
-		http.SetCookie(w, h.cookie(langCookie, l, 365*24*3600))
-	}
-	http.Redirect(w, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
-}
 
 // lessonRow is a lesson in a listing.
 type lessonRow struct {
@@ -94,65 +44,6 @@ func rows(c *reqCtx, ls []relais.Lesson) []lessonRow {
 		out[i] = lessonRow{Lesson: l, StatusText: c.t("st_" + string(l.Status))}
 	}
 	return out
-}
-
-// uploadForm is the upload page's data: the languages to pick and the defaults.
-type uploadForm struct {
-	Languages []string
-	Action    string // the form's action, with the CSRF token for a browser without JavaScript
-}
-
-func (h *Handler) newLesson(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	h.render(w, r, c, http.StatusOK, "ui_upload", "new_lesson", h.uploadForm(c))
-}
-
-func (h *Handler) uploadForm(c *reqCtx) uploadForm {
-	return uploadForm{Languages: relais.Languages, Action: "/ui/lessons?csrf=" + url.QueryEscape(c.csrf)}
-}
-
-// createLesson stores the multipart upload as the API does. The page's script sends it with XHR (for
-// the progress bar) and gets JSON back; a plain form post is redirected to the new lesson.
-func (h *Handler) createLesson(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	r.Body = http.MaxBytesReader(w, r.Body, h.lessons.UploadLimit())
-	mr, err := lessons.Multipart(r)
-	var l relais.Lesson
-	if err == nil {
-		l, err = h.lessons.Create(r.Context(), c.user, mr)
-	}
-	xhr := r.Header.Get("X-Requested-With") == "XMLHttpRequest"
-	if err != nil {
-		if xhr {
-			writeJSON(w, relais.HTTPStatus(relais.ErrorCode(err)), map[string]string{"error": h.message(w, r, c, err)})
-			return
-		}
-		h.refuse(w, r, c, err, func(status int, msg string) {
-			h.render(w, r, c, status, "ui_upload", "new_lesson", pageError{msg: msg, data: h.uploadForm(c)})
-		})
-		return
-	}
-	loc := fmt.Sprintf("/ui/lessons/%d", l.ID)
-	if xhr {
-		writeJSON(w, http.StatusCreated, map[string]string{"location": loc})
-		return
-	}
-	http.Redirect(w, r, loc, http.StatusSeeOther)
-}
-
-// preview renders the Markdown as it reads (raw HTML in it is escaped, not rendered).
-func (h *Handler) preview(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	r.Body = http.MaxBytesReader(w, r.Body, 256<<10)
-	src, err := io.ReadAll(r.Body)
-	if err != nil {
-		h.fail(w, r, c, relais.Errorf(relais.ETOOLARGE, "%s", err))
-		return
-	}
-	var buf bytes.Buffer
-	if err := goldmark.Convert(src, &buf); err != nil {
-		h.fail(w, r, c, relais.Errorf(relais.EINVALID, "%s", err))
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Write(buf.Bytes())
 }
 
 // lessonData is the lesson page.
@@ -312,44 +203,4 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		return
 	}
 	http.Redirect(w, r, fmt.Sprintf("/ui/lessons/%d/deliveries", id), http.StatusSeeOther)
-}
-
-// importData is the household import page, with the last import's result.
-type importData struct {
-	Action string
-	Done   bool
-	Result roster.ImportResult
-}
-
-func (h *Handler) importForm(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	h.render(w, r, c, http.StatusOK, "ui_import", "import", importData{Action: "/ui/households/import?csrf=" + url.QueryEscape(c.csrf)})
-}
-
-// importHouseholds imports the multipart CSV as the API does and shows the rows it refused.
-func (h *Handler) importHouseholds(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	d := importData{Action: "/ui/households/import?csrf=" + url.QueryEscape(c.csrf)}
-	r.Body = http.MaxBytesReader(w, r.Body, h.households.MaxBytes)
-	body, err := roster.CSVBody(r)
-	if err == nil {
-		d.Result, err = h.households.Import(r.Context(), body, c.lang)
-	}
-	if err != nil {
-		h.refuse(w, r, c, err, func(status int, msg string) {
-			h.render(w, r, c, status, "ui_import", "import", pageError{msg: msg, data: d})
-		})
-		return
-	}
-	// An import where every row was refused is still a result with row errors to show.
-	status := http.StatusOK
-	if d.Result.AllRefused() {
-		status = http.StatusUnprocessableEntity
-	}
-	d.Done = true
-	h.render(w, r, c, status, "ui_import", "import", d)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
 }
