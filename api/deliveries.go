@@ -58,11 +58,7 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	items := make([]Delivery, len(ds))
-	for i, d := range ds {
-		items[i] = deliveryJSON(d)
-	}
-	return writePage(w, items, p, func(d Delivery) int64 { return d.ID })
+	return writePage(w, ds, p, deliveryJSON, func(x relais.Delivery) int64 { return x.ID })
 }
 
 func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request, id int64) error {

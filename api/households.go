@@ -56,11 +56,7 @@ func (s *Server) listHouseholds(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	items := make([]Household, len(hs))
-	for i, h := range hs {
-		items[i] = householdJSON(h)
-	}
-	return writePage(w, items, p, func(h Household) int64 { return h.ID })
+	return writePage(w, hs, p, householdJSON, func(x relais.Household) int64 { return x.ID })
 }
 
 // ImportResult reports a household import.

@@ -48,24 +48,27 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
-// writeItems answers a listing without pages: {"items": [...]}, an empty list rather than null.
-func writeItems[T any](w http.ResponseWriter, items []T) error {
-	if items == nil {
-		items = []T{}
+// writeItems answers a listing without pages: {"items": [...]}, each item x as toJSON(x), an empty list
+// rather than null.
+func writeItems[T, J any](w http.ResponseWriter, xs []T, toJSON func(T) J) error {
+	items := make([]J, len(xs))
+	for i, x := range xs {
+		items[i] = toJSON(x)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": items})
 	return nil
 }
 
-// writePage answers one page of a listing: {"items": [...]}, with next_after, the id of the last item,
-// when the page is full (there may be more).
-func writePage[T any](w http.ResponseWriter, items []T, p relais.Page, id func(T) int64) error {
-	if items == nil {
-		items = []T{}
+// writePage answers one page of a listing: {"items": [...]}, each item x as toJSON(x), with next_after,
+// the id of the last item, when the page is full (there may be more).
+func writePage[T, J any](w http.ResponseWriter, xs []T, p relais.Page, toJSON func(T) J, id func(T) int64) error {
+	items := make([]J, len(xs))
+	for i, x := range xs {
+		items[i] = toJSON(x)
 	}
 	resp := map[string]any{"items": items}
-	if len(items) == p.Limit && len(items) > 0 {
-		resp["next_after"] = id(items[len(items)-1])
+	if len(xs) == p.Limit && len(xs) > 0 {
+		resp["next_after"] = id(xs[len(xs)-1])
 	}
 	writeJSON(w, http.StatusOK, resp)
 	return nil

@@ -49,11 +49,9 @@ func (s *Server) listLessons(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	items := make([]Lesson, len(ls))
-	for i, l := range ls {
-		items[i] = lessons.Summary(l, lang(r))
-	}
-	return writePage(w, items, p, func(l Lesson) int64 { return l.ID }) // lessons are listed newest first
+	lg := lang(r)
+	toJSON := func(l relais.Lesson) Lesson { return lessons.Summary(l, lg) }
+	return writePage(w, ls, p, toJSON, func(l relais.Lesson) int64 { return l.ID }) // lessons are listed newest first
 }
 
 func (s *Server) getLesson(w http.ResponseWriter, r *http.Request, id int64) error {

@@ -90,11 +90,7 @@ func (s *Server) listPostalBatches(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	items := make([]PostalBatch, len(bs))
-	for i, b := range bs {
-		items[i] = postalBatchJSON(b)
-	}
-	return writePage(w, items, p, func(b PostalBatch) int64 { return b.ID })
+	return writePage(w, bs, p, postalBatchJSON, func(x relais.PostalBatch) int64 { return x.ID })
 }
 
 func (s *Server) getPostalBatch(w http.ResponseWriter, r *http.Request, id int64) error {

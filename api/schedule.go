@@ -25,7 +25,7 @@ func (s *Server) listStations(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeItems(w, sts)
+	return writeItems(w, sts, func(st relais.Station) relais.Station { return st })
 }
 
 func (s *Server) createStation(w http.ResponseWriter, r *http.Request) error {
@@ -108,11 +108,7 @@ func (s *Server) listSlots(w http.ResponseWriter, r *http.Request, id int64) err
 	if err != nil {
 		return err
 	}
-	items := make([]SlotJSON, 0, len(slots))
-	for _, sl := range slots {
-		items = append(items, slotJSON(sl))
-	}
-	return writeItems(w, items)
+	return writeItems(w, slots, slotJSON)
 }
 
 func (s *Server) addException(w http.ResponseWriter, r *http.Request, id int64) error {

@@ -176,8 +176,8 @@ func (s *Server) routes() {
 		s.mux.Handle(r.pattern, s.auth(r.h, r.roles...))
 	}
 	s.mux.HandleFunc("GET /l/{token}", s.lessonPage)
-	s.mux.HandleFunc("GET /l/{token}/audio", s.lessonPageAudio)
-	s.mux.HandleFunc("GET /l/{token}/worksheet", s.lessonPageWorksheet)
+	s.mux.HandleFunc("GET /l/{token}/audio", s.familyFile(s.familyAudio, nil))
+	s.mux.HandleFunc("GET /l/{token}/worksheet", s.familyFile(s.familyWorksheet, inlinePDF))
 }
 
 // ServeHTTP gives every request an id, recovers panics into a 500, and logs the request.

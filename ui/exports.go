@@ -13,12 +13,7 @@ import (
 )
 
 // stationEPG downloads a station's XMLTV guide from one day to another.
-func (h *Handler) stationEPG(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	id, err := pathNumber(r, c, "kind_station")
-	if err != nil {
-		h.fail(w, r, c, err)
-		return
-	}
+func (h *Handler) stationEPG(w http.ResponseWriter, r *http.Request, c *reqCtx, id int64) {
 	q := r.URL.Query()
 	from, to := q.Get("from"), q.Get("to")
 	b, err := h.sched.XMLTVFile(r.Context(), id, from, to)
@@ -26,12 +21,7 @@ func (h *Handler) stationEPG(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 }
 
 // stationPlaylist downloads a station's playout list of a day, in its playout format unless asked.
-func (h *Handler) stationPlaylist(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	id, err := pathNumber(r, c, "kind_station")
-	if err != nil {
-		h.fail(w, r, c, err)
-		return
-	}
+func (h *Handler) stationPlaylist(w http.ResponseWriter, r *http.Request, c *reqCtx, id int64) {
 	gs := h.store
 	st, err := gs.Station(r.Context(), id)
 	if err != nil {

@@ -166,11 +166,10 @@ func inFlight(rows []channelCounts) bool {
 
 // lessonFile serves a rendition or the worksheet of a lesson the user may see, with range requests
 // for the players.
-func (h *Handler) lessonFile(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	id, err := pathNumber(r, c, "kind_lesson")
+func (h *Handler) lessonFile(w http.ResponseWriter, r *http.Request, c *reqCtx, id int64) {
 	var path string
+	var err error
 	switch kind := r.PathValue("kind"); {
-	case err != nil:
 	case kind != "":
 		path, err = h.lessons.RenditionFile(r.Context(), c.user, id, kind)
 	default:

@@ -194,22 +194,17 @@ func (h *Handler) createPostalBatch(w http.ResponseWriter, r *http.Request, c *r
 	http.Redirect(w, r, fmt.Sprintf("/ui/postal?created=%d#batch-%d", b.ID, b.ID), http.StatusSeeOther)
 }
 
-func (h *Handler) markPostalPrinted(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	h.markPostal(w, r, c, relais.PostalBatchPrinted)
+func (h *Handler) markPostalPrinted(w http.ResponseWriter, r *http.Request, c *reqCtx, id int64) {
+	h.markPostal(w, r, c, id, relais.PostalBatchPrinted)
 }
 
-func (h *Handler) markPostalPosted(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	h.markPostal(w, r, c, relais.PostalBatchPosted)
+func (h *Handler) markPostalPosted(w http.ResponseWriter, r *http.Request, c *reqCtx, id int64) {
+	h.markPostal(w, r, c, id, relais.PostalBatchPosted)
 }
 
 // markPostal records that a batch was printed or posted (posting marks its deliveries sent), and goes
 // back to the page the form was on.
-func (h *Handler) markPostal(w http.ResponseWriter, r *http.Request, c *reqCtx, step relais.PostalBatchStatus) {
-	id, err := pathNumber(r, c, "kind_batch")
-	if err != nil {
-		h.fail(w, r, c, err)
-		return
-	}
+func (h *Handler) markPostal(w http.ResponseWriter, r *http.Request, c *reqCtx, id int64, step relais.PostalBatchStatus) {
 	r.ParseForm()
 	f := readPostalFilter(r.PostForm)
 	if _, err := h.store.MarkPostalBatch(r.Context(), id, step); err != nil {
@@ -222,12 +217,7 @@ func (h *Handler) markPostal(w http.ResponseWriter, r *http.Request, c *reqCtx, 
 }
 
 // postalFile downloads a batch's PDF or CSV.
-func (h *Handler) postalFile(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	id, err := pathNumber(r, c, "kind_batch")
-	if err != nil {
-		h.fail(w, r, c, err)
-		return
-	}
+func (h *Handler) postalFile(w http.ResponseWriter, r *http.Request, c *reqCtx, id int64) {
 	kind := "pdf"
 	if strings.HasSuffix(r.URL.Path, "/csv") {
 		kind = "csv"

@@ -43,12 +43,8 @@ func (h *Handler) lessonApproval(ctx context.Context, c *reqCtx, l lessons.Detai
 }
 
 // submitLesson puts a lesson forward for broadcast.
-func (h *Handler) submitLesson(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	id, err := pathNumber(r, c, "kind_lesson")
-	if err == nil {
-		_, err = h.sched.Submit(r.Context(), c.user, id)
-	}
-	if err != nil {
+func (h *Handler) submitLesson(w http.ResponseWriter, r *http.Request, c *reqCtx, id int64) {
+	if _, err := h.sched.Submit(r.Context(), c.user, id); err != nil {
 		h.fail(w, r, c, err)
 		return
 	}
@@ -120,22 +116,17 @@ func (h *Handler) submittedLessons(ctx context.Context, c *reqCtx) ([]reviewRow,
 	return out, nil
 }
 
-func (h *Handler) approveLesson(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	h.decide(w, r, c, relais.Approved)
+func (h *Handler) approveLesson(w http.ResponseWriter, r *http.Request, c *reqCtx, id int64) {
+	h.decide(w, r, c, id, relais.Approved)
 }
 
-func (h *Handler) rejectLesson(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	h.decide(w, r, c, relais.Rejected)
+func (h *Handler) rejectLesson(w http.ResponseWriter, r *http.Request, c *reqCtx, id int64) {
+	h.decide(w, r, c, id, relais.Rejected)
 }
 
 // decide approves or rejects a submitted lesson; a refusal (a rejection without a reason, a lesson not
 // submitted) is shown on the review page.
-func (h *Handler) decide(w http.ResponseWriter, r *http.Request, c *reqCtx, state relais.ApprovalState) {
-	id, err := pathNumber(r, c, "kind_lesson")
-	if err != nil {
-		h.fail(w, r, c, err)
-		return
-	}
+func (h *Handler) decide(w http.ResponseWriter, r *http.Request, c *reqCtx, id int64, state relais.ApprovalState) {
 	reason := ""
 	if state == relais.Rejected {
 		reason = strings.TrimSpace(r.PostFormValue("reason"))

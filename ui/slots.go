@@ -123,12 +123,7 @@ func (h *Handler) autoFill(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 }
 
 // addTemplate adds a weekly block of slots to a station.
-func (h *Handler) addTemplate(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	id, err := pathNumber(r, c, "kind_station")
-	if err != nil {
-		h.fail(w, r, c, err)
-		return
-	}
+func (h *Handler) addTemplate(w http.ResponseWriter, r *http.Request, c *reqCtx, id int64) {
 	r.ParseForm()
 	t := relais.Template{Weekdays: []int{}, Start: strings.TrimSpace(r.PostFormValue("start")),
 		End: strings.TrimSpace(r.PostFormValue("end")), Subject: strings.TrimSpace(r.PostFormValue("subject")),
@@ -141,7 +136,8 @@ func (h *Handler) addTemplate(w http.ResponseWriter, r *http.Request, c *reqCtx)
 			d.Weekdays[i].Checked = slices.Contains(t.Weekdays, d.Weekdays[i].Value)
 		}
 	}
-	err = func() error {
+	err := func() error {
+		var err error
 		for _, v := range r.PostForm["weekdays"] {
 			n, err := strconv.Atoi(v)
 			if err != nil {
@@ -170,18 +166,13 @@ func (h *Handler) addTemplate(w http.ResponseWriter, r *http.Request, c *reqCtx)
 }
 
 // addSlot adds a one-off slot to a station.
-func (h *Handler) addSlot(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	id, err := pathNumber(r, c, "kind_station")
-	if err != nil {
-		h.fail(w, r, c, err)
-		return
-	}
+func (h *Handler) addSlot(w http.ResponseWriter, r *http.Request, c *reqCtx, id int64) {
 	in := relais.Slot{StationID: id, Day: r.PostFormValue("day"), Start: strings.TrimSpace(r.PostFormValue("start")),
 		Subject: strings.TrimSpace(r.PostFormValue("subject")), Language: r.PostFormValue("language")}
 	form := map[string]string{"day": in.Day, "start": in.Start, "subject": in.Subject, "language": in.Language,
 		"minutes": r.PostFormValue("minutes"), "grade": r.PostFormValue("grade")}
 	keep := func(d *gridData) { d.SlotForm, d.Open = form, "slot" }
-	err = func() error {
+	err := func() error {
 		minutes, err := formNumber(r, c, "minutes", c.t("grid_minutes"))
 		if err != nil {
 			return err
@@ -203,12 +194,7 @@ func (h *Handler) addSlot(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 }
 
 // addException cancels a station's day (its slots are removed).
-func (h *Handler) addException(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	id, err := pathNumber(r, c, "kind_station")
-	if err != nil {
-		h.fail(w, r, c, err)
-		return
-	}
+func (h *Handler) addException(w http.ResponseWriter, r *http.Request, c *reqCtx, id int64) {
 	in := relais.Exception{StationID: id, Day: r.PostFormValue("day"), Reason: strings.TrimSpace(r.PostFormValue("reason"))}
 	removed, err := h.sched.AddException(r.Context(), in)
 	if err != nil {

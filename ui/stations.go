@@ -140,12 +140,7 @@ func (h *Handler) showDeleteStation(w http.ResponseWriter, r *http.Request, c *r
 
 // deleteStation deletes a station; its refusal (a lesson still airs there) is shown on
 // the confirmation page.
-func (h *Handler) deleteStation(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	id, err := pathNumber(r, c, "grid_station")
-	if err != nil {
-		h.fail(w, r, c, err)
-		return
-	}
+func (h *Handler) deleteStation(w http.ResponseWriter, r *http.Request, c *reqCtx, id int64) {
 	removed, err := h.sched.DeleteStation(r.Context(), id)
 	if relais.ErrorCode(err) == relais.ENOTFOUND {
 		h.fail(w, r, c, err)

@@ -146,8 +146,8 @@ func (h *Handler) table() []route {
 		{"HEAD " + uiUploads + "/{id}", anyUser, h.forwardUpload},
 		{"PATCH " + uiUploads + "/{id}", anyUser, h.forwardUpload},
 		{"GET /ui/lessons/{id}", anyUser, h.lesson},
-		{"GET /ui/lessons/{id}/renditions/{kind}", anyUser, h.lessonFile},
-		{"GET /ui/lessons/{id}/worksheet", anyUser, h.lessonFile},
+		{"GET /ui/lessons/{id}/renditions/{kind}", anyUser, h.withID("kind_lesson", h.lessonFile)},
+		{"GET /ui/lessons/{id}/worksheet", anyUser, h.withID("kind_lesson", h.lessonFile)},
 		{"GET /ui/publish", staff, h.publishList},
 		{"POST /ui/lessons/{id}/publish", staff, h.publish},
 		{"GET /ui/lessons/{id}/deliveries", staff, h.dashboard},
@@ -155,32 +155,32 @@ func (h *Handler) table() []route {
 		{"GET /ui/households/import", staff, h.importForm},
 		{"POST /ui/households/import", staff, h.importHouseholds},
 		// Broadcast approval, the grid, the publishing plan and postal batches (review.go, schedule.go, postal.go).
-		{"POST /ui/lessons/{id}/submit", anyUser, h.submitLesson},
+		{"POST /ui/lessons/{id}/submit", anyUser, h.withID("kind_lesson", h.submitLesson)},
 		{"GET /ui/review", staff, h.review},
-		{"POST /ui/lessons/{id}/approve", staff, h.approveLesson},
-		{"POST /ui/lessons/{id}/reject", staff, h.rejectLesson},
+		{"POST /ui/lessons/{id}/approve", staff, h.withID("kind_lesson", h.approveLesson)},
+		{"POST /ui/lessons/{id}/reject", staff, h.withID("kind_lesson", h.rejectLesson)},
 		{"GET /ui/lessons/{id}/plan", staff, h.plan},
 		{"GET /ui/stations", staff, h.stations},
 		{"POST /ui/stations", staff, h.createStation},
 		{"GET /ui/stations/{id}/edit", staff, h.editStation},
 		{"POST /ui/stations/{id}", staff, h.updateStation},
 		{"GET /ui/stations/{id}/delete", staff, h.confirmDeleteStation},
-		{"POST /ui/stations/{id}/delete", staff, h.deleteStation},
-		{"POST /ui/stations/{id}/templates", staff, h.addTemplate},
-		{"POST /ui/stations/{id}/slots", staff, h.addSlot},
-		{"POST /ui/stations/{id}/exceptions", staff, h.addException},
-		{"GET /ui/stations/{id}/epg", staff, h.stationEPG},
-		{"GET /ui/stations/{id}/playlist", staff, h.stationPlaylist},
+		{"POST /ui/stations/{id}/delete", staff, h.withID("grid_station", h.deleteStation)},
+		{"POST /ui/stations/{id}/templates", staff, h.withID("kind_station", h.addTemplate)},
+		{"POST /ui/stations/{id}/slots", staff, h.withID("kind_station", h.addSlot)},
+		{"POST /ui/stations/{id}/exceptions", staff, h.withID("kind_station", h.addException)},
+		{"GET /ui/stations/{id}/epg", staff, h.withID("kind_station", h.stationEPG)},
+		{"GET /ui/stations/{id}/playlist", staff, h.withID("kind_station", h.stationPlaylist)},
 		{"GET /ui/grid", staff, h.grid},
 		{"POST /ui/slots/{id}/assign", staff, h.assignSlot},
 		{"POST /ui/slots/{id}/unassign", staff, h.unassignSlot},
 		{"POST /ui/schedule/fill", staff, h.autoFill},
 		{"GET /ui/postal", staff, h.postalBatches},
 		{"POST /ui/postal", staff, h.createPostalBatch},
-		{"GET /ui/postal/{id}/pdf", staff, h.postalFile},
-		{"GET /ui/postal/{id}/csv", staff, h.postalFile},
-		{"POST /ui/postal/{id}/printed", staff, h.markPostalPrinted},
-		{"POST /ui/postal/{id}/posted", staff, h.markPostalPosted},
+		{"GET /ui/postal/{id}/pdf", staff, h.withID("kind_batch", h.postalFile)},
+		{"GET /ui/postal/{id}/csv", staff, h.withID("kind_batch", h.postalFile)},
+		{"POST /ui/postal/{id}/printed", staff, h.withID("kind_batch", h.markPostalPrinted)},
+		{"POST /ui/postal/{id}/posted", staff, h.withID("kind_batch", h.markPostalPosted)},
 		{monitorPath + "/", adminTool, h.queueMonitor},
 	}
 }
@@ -223,6 +223,19 @@ func (c *reqCtx) signedIn() bool { return c.user.ID != "" }
 func (c *reqCtx) asUser(req *http.Request) {
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Accept-Language", c.lang)
+}
+
+// withID adapts a handler of one resource to a route: it reads the route's {id} first, the prologue
+// every such handler shares; kind is the UI key naming what the id is of, for the message.
+func (h *Handler) withID(kind string, f func(w http.ResponseWriter, r *http.Request, c *reqCtx, id int64)) func(http.ResponseWriter, *http.Request, *reqCtx) {
+	return func(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+		id, err := pathNumber(r, c, kind)
+		if err != nil {
+			h.fail(w, r, c, err)
+			return
+		}
+		f(w, r, c, id)
+	}
 }
 
 // guard resolves the session, checks the route's role and, on a request that changes something, the
