@@ -11,6 +11,7 @@ import (
 	"time"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/internal/httpstatus"
 	"github.com/relais-edu/relais/lessons"
 	"github.com/relais-edu/relais/links"
 	"github.com/relais-edu/relais/roster"
@@ -191,31 +192,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Request-Id", id)
 	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
 	start := s.now()
-	rec := &statusRecorder{ResponseWriter: w, status: 200}
+	rec := httpstatus.NewRecorder(w)
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error("panic", "request_id", id, "method", r.Method, "path", r.URL.Path, "panic", p)
 			writeError(rec, r, relais.Errorf(relais.EINTERNAL, "internal error"), s.log)
 		}
-		s.log.Debug("request", "request_id", id, "method", r.Method, "path", r.URL.Path, "status", rec.status,
+		s.log.Debug("request", "request_id", id, "method", r.Method, "path", r.URL.Path, "status", rec.Status,
 			"ms", s.now().Sub(start).Milliseconds())
 	}()
 	s.mux.ServeHTTP(rec, r)
 }
 
 type requestIDKey struct{}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	r.status = code
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
