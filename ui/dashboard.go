@@ -12,7 +12,7 @@ import (
 
 // The delivery dashboards: one lesson's (GET /ui/lessons/{id}/deliveries) and every lesson's
 // (GET /ui/dashboard). Each shows the current counts per channel and status, a chart per channel of
-// the deliveries sent, delivered, failed and opted out over time (inline SVG drawn here, with its
+// the deliveries sent, delivered, failed and opted out over time (inline SVG drawn in charts.go, with its
 // numbers in a table for screen readers and keyboards), and the failure reasons, grouped in SQL.
 
 // dashboardData is a delivery dashboard: one lesson's when Lesson is set, else every lesson's.
