@@ -37,17 +37,10 @@ func deliveryJSON(d relais.Delivery) Delivery {
 
 func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	p, err := page(r)
-	if err != nil {
-		return err
-	}
-	lessonID, err := queryInt(r, "lesson_id")
-	if err != nil {
-		return err
-	}
-	householdID, err := queryInt(r, "household_id")
-	if err != nil {
-		return err
+	q := listQuery{r: r}
+	p, lessonID, householdID := q.page(), q.int("lesson_id"), q.int("household_id")
+	if q.err != nil {
+		return q.err
 	}
 	f := relais.DeliveryFilter{LessonID: lessonID, HouseholdID: householdID,
 		Channel: relais.ChannelName(r.URL.Query().Get("channel")), Status: relais.DeliveryStatus(r.URL.Query().Get("status")), Page: p}

@@ -39,13 +39,10 @@ func householdJSON(h relais.Household) Household {
 }
 
 func (s *Server) listHouseholds(w http.ResponseWriter, r *http.Request) error {
-	p, err := page(r)
-	if err != nil {
-		return err
-	}
-	grade, err := queryInt(r, "grade")
-	if err != nil {
-		return err
+	q := listQuery{r: r}
+	p, grade := q.page(), q.int("grade")
+	if q.err != nil {
+		return q.err
 	}
 	f := relais.HouseholdFilter{Region: r.URL.Query().Get("region"), Grade: int(grade),
 		Profile: relais.Profile(r.URL.Query().Get("profile")), Page: p}

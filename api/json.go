@@ -147,6 +147,31 @@ func page(r *http.Request) (relais.Page, error) {
 	return p.Normalize(), nil
 }
 
+// listQuery reads a listing's query: its page and number parameters. The first refusal is kept in err,
+// so that a handler reads every parameter, then checks once.
+type listQuery struct {
+	r   *http.Request
+	err error
+}
+
+func (q *listQuery) page() relais.Page {
+	p, err := page(q.r)
+	q.keep(err)
+	return p
+}
+
+func (q *listQuery) int(name string) int64 {
+	n, err := queryInt(q.r, name)
+	q.keep(err)
+	return n
+}
+
+func (q *listQuery) keep(err error) {
+	if q.err == nil {
+		q.err = err
+	}
+}
+
 func queryInt(r *http.Request, name string) (int64, error) {
 	v := r.URL.Query().Get(name)
 	if v == "" {

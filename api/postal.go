@@ -76,13 +76,10 @@ func (s *Server) createPostalBatch(w http.ResponseWriter, r *http.Request) error
 }
 
 func (s *Server) listPostalBatches(w http.ResponseWriter, r *http.Request) error {
-	p, err := page(r)
-	if err != nil {
-		return err
-	}
-	lessonID, err := queryInt(r, "lesson_id")
-	if err != nil {
-		return err
+	q := listQuery{r: r}
+	p, lessonID := q.page(), q.int("lesson_id")
+	if q.err != nil {
+		return q.err
 	}
 	status := relais.PostalBatchStatus(r.URL.Query().Get("status"))
 	bs, err := s.store.PostalBatches(r.Context(), relais.PostalBatchFilter{LessonID: lessonID,

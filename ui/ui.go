@@ -154,7 +154,8 @@ func (h *Handler) table() []route {
 		{"GET /ui/dashboard", staff, h.overview},
 		{"GET /ui/households/import", staff, h.importForm},
 		{"POST /ui/households/import", staff, h.importHouseholds},
-		// Broadcast approval, the grid, the publishing plan and postal batches (review.go, schedule.go, postal.go).
+		// Broadcast approval, the publishing plan, stations, the grid and postal batches (review.go, plan.go,
+		// stations.go, grid.go, slots.go, exports.go, postal.go).
 		{"POST /ui/lessons/{id}/submit", anyUser, h.withID("kind_lesson", h.submitLesson)},
 		{"GET /ui/review", staff, h.review},
 		{"POST /ui/lessons/{id}/approve", staff, h.withID("kind_lesson", h.approveLesson)},
