@@ -180,7 +180,7 @@ func (s *Server) autoFill(w http.ResponseWriter, r *http.Request) error {
 	if err := readBody(r, &in); err != nil {
 		return err
 	}
-	rep, err := s.sched.AutoFill(r.Context(), in.StationIDs, in.From, in.To, in.Reruns)
+	rep, err := s.sched.FillDays(r.Context(), in.StationIDs, in.From, in.To, in.Reruns)
 	if err != nil {
 		return err
 	}

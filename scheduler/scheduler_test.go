@@ -542,14 +542,14 @@ func TestChangesToAiringsRemindFamiliesAgain(t *testing.T) {
 	}
 }
 
-func TestAutoFillChecksItsDays(t *testing.T) {
+func TestFillDaysChecksItsDays(t *testing.T) {
 	e := newEnv(t)
 	for _, tc := range []struct{ from, to, msg string }{
 		{"2026-03-02", "March 3", "Give from and to as days (YYYY-MM-DD)."},
 		{"2026-03-03", "2026-03-02", "to must be on or after from, at most 92 days later."},
 		{"2026-01-01", "2026-06-01", "to must be on or after from, at most 92 days later."},
 	} {
-		_, err := e.svc.AutoFill(context.Background(), nil, tc.from, tc.to, false)
+		_, err := e.svc.FillDays(context.Background(), nil, tc.from, tc.to, false)
 		if relais.ErrorCode(err) != relais.EINVALID || relais.ErrorMessage(err) != tc.msg {
 			t.Errorf("%s..%s: err = %v, want %q", tc.from, tc.to, err, tc.msg)
 		}

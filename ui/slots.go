@@ -111,7 +111,7 @@ func (h *Handler) autoFill(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	keep := func(d *gridData) {
 		d.FillFrom, d.FillTo, d.FillAll = from, to, len(ids) == 0
 	}
-	rep, err := h.sched.AutoFill(r.Context(), ids, from, to, r.PostFormValue("reruns") != "")
+	rep, err := h.sched.FillDays(r.Context(), ids, from, to, r.PostFormValue("reruns") != "")
 	if err != nil {
 		h.refuse(w, r, c, err, func(status int, msg string) { h.showGrid(w, r, c, status, station, week, msg, keep) })
 		return
