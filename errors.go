@@ -3,9 +3,10 @@ package relais
 import (
 	"errors"
 	"fmt"
+	"net/http"
 )
 
-// Error codes. One table in the HTTP layer maps them to statuses.
+// Error codes. HTTPStatus maps them to HTTP statuses.
 const (
 	ECONFLICT     = "conflict"
 	EINTERNAL     = "internal"
@@ -15,6 +16,25 @@ const (
 	EFORBIDDEN    = "forbidden"
 	ETOOLARGE     = "too_large"
 )
+
+// httpStatuses maps error codes to HTTP statuses: the one table, for the JSON API and the web pages.
+var httpStatuses = map[string]int{
+	ECONFLICT:     http.StatusConflict,
+	EINVALID:      http.StatusBadRequest,
+	ENOTFOUND:     http.StatusNotFound,
+	EUNAUTHORIZED: http.StatusUnauthorized,
+	EFORBIDDEN:    http.StatusForbidden,
+	ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	EINTERNAL:     http.StatusInternalServerError,
+}
+
+// HTTPStatus returns the HTTP status of an error code; an unknown code is an internal error (500).
+func HTTPStatus(code string) int {
+	if st, ok := httpStatuses[code]; ok {
+		return st
+	}
+	return http.StatusInternalServerError
+}
 
 // Error is an application error: a code and a message fit for the user, in English. The format and
 // arguments it was made from are kept, so that the message can be written in another language.

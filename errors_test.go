@@ -29,3 +29,12 @@ func TestErrorfNestedError(t *testing.T) {
 		t.Errorf("Template() args = %v, want the inner error kept", args)
 	}
 }
+
+func TestHTTPStatus(t *testing.T) {
+	for code, want := range map[string]int{ECONFLICT: 409, EINVALID: 400, ENOTFOUND: 404, EUNAUTHORIZED: 401,
+		EFORBIDDEN: 403, ETOOLARGE: 413, EINTERNAL: 500, "no_such_code": 500} {
+		if got := HTTPStatus(code); got != want {
+			t.Errorf("HTTPStatus(%q) = %d, want %d", code, got, want)
+		}
+	}
+}

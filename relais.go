@@ -3,7 +3,11 @@
 // project; storage, queue and channel packages implement the interfaces declared here.
 package relais
 
-import "time"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+)
 
 // Version is set at build time with -ldflags "-X github.com/relais-edu/relais.Version=...".
 var Version = "dev"
@@ -39,6 +43,12 @@ type User struct {
 
 // CanSeeAllLessons reports whether u sees every teacher's lessons.
 func (u User) CanSeeAllLessons() bool { return u.Role == RoleMedia || u.Role == RoleAdmin }
+
+// HashToken is how API tokens are stored and looked up: the hex SHA-256 of the token.
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
 
 // Page asks for one page of a listing: items after the cursor After (an id), at most Limit of them.
 type Page struct {

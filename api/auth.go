@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"net/http"
 	"slices"
 	"strings"
@@ -13,11 +11,8 @@ import (
 
 type userKey struct{}
 
-// HashToken is how tokens are stored: the hex SHA-256 of the token.
-func HashToken(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
-}
+// HashToken is how tokens are stored: relais.HashToken.
+func HashToken(token string) string { return relais.HashToken(token) }
 
 // auth wraps h: the request needs a bearer token of one of roles.
 func (s *Server) auth(h func(http.ResponseWriter, *http.Request) error, roles ...relais.Role) http.Handler {
@@ -28,7 +23,7 @@ func (s *Server) auth(h func(http.ResponseWriter, *http.Request) error, roles ..
 			writeError(w, r, relais.Errorf(relais.EUNAUTHORIZED, "Send an API token as 'Authorization: Bearer TOKEN' (create one with 'relais token create')."), s.log)
 			return
 		}
-		u, err := s.store.UserByTokenHash(r.Context(), HashToken(strings.TrimSpace(tok)))
+		u, err := s.store.UserByTokenHash(r.Context(), relais.HashToken(strings.TrimSpace(tok)))
 		if err != nil {
 			writeError(w, r, err, s.log)
 			return
@@ -49,15 +44,20 @@ func userFrom(ctx context.Context) relais.User {
 	return u
 }
 
-// visibleLesson returns the lesson when the user may see it; a teacher sees only their own, and
-// another teacher's lesson is reported as not found so ids leak nothing.
+// visibleLesson returns the lesson when the request's user may see it (lessons.Service.Visible).
 func (s *Server) visibleLesson(ctx context.Context, id int64) (relais.Lesson, error) {
-	l, err := s.store.Lesson(ctx, id)
-	if err != nil {
-		return l, err
+	return s.lessons.Visible(ctx, userFrom(ctx), id)
+}
+
+// ownLesson checks a teacher names one of their lessons (lessonID, from a query) where staff may name
+// none: a teacher naming none gets refusal.
+func (s *Server) ownLesson(ctx context.Context, lessonID int64, refusal error) error {
+	if userFrom(ctx).CanSeeAllLessons() {
+		return nil
 	}
-	if u := userFrom(ctx); !u.CanSeeAllLessons() && l.TeacherID != u.ID {
-		return relais.Lesson{}, relais.Errorf(relais.ENOTFOUND, "Lesson %d not found.", id)
+	if lessonID == 0 {
+		return refusal
 	}
-	return l, nil
+	_, err := s.visibleLesson(ctx, lessonID)
+	return err
 }

@@ -3,8 +3,6 @@ package api
 import (
 	"net/http"
 	"net/url"
-	"slices"
-	"strings"
 	"time"
 
 	relais "github.com/relais-edu/relais"
@@ -39,50 +37,25 @@ func deliveryJSON(d relais.Delivery) Delivery {
 
 func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	p, err := page(r)
-	if err != nil {
-		return err
-	}
-	lessonID, err := queryInt(r, "lesson_id")
-	if err != nil {
-		return err
-	}
-	householdID, err := queryInt(r, "household_id")
-	if err != nil {
-		return err
+	q := listQuery{r: r}
+	p, lessonID, householdID := q.page(), q.int("lesson_id"), q.int("household_id")
+	if q.err != nil {
+		return q.err
 	}
 	f := relais.DeliveryFilter{LessonID: lessonID, HouseholdID: householdID,
 		Channel: relais.ChannelName(r.URL.Query().Get("channel")), Status: relais.DeliveryStatus(r.URL.Query().Get("status")), Page: p}
-	if u := userFrom(ctx); !u.CanSeeAllLessons() {
-		if lessonID == 0 {
-			return relais.Errorf(relais.EINVALID, "Teachers list the deliveries of one lesson: add lesson_id.")
-		}
-		if _, err := s.visibleLesson(ctx, lessonID); err != nil {
-			return err
-		}
+	if err := s.ownLesson(ctx, lessonID, relais.Errorf(relais.EINVALID, "Teachers list the deliveries of one lesson: add lesson_id.")); err != nil {
+		return err
 	}
 	ds, err := s.store.Deliveries(ctx, f)
 	if err != nil {
 		return err
 	}
-	items := make([]Delivery, len(ds))
-	for i, d := range ds {
-		items[i] = deliveryJSON(d)
-	}
-	resp := map[string]any{"items": items}
-	if len(ds) == p.Limit {
-		resp["next_after"] = ds[len(ds)-1].ID
-	}
-	writeJSON(w, 200, resp)
-	return nil
+	return writePage(w, ds, p, deliveryJSON, func(x relais.Delivery) int64 { return x.ID })
 }
 
-func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request, id int64) error {
 	ctx := r.Context()
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
 	ds, err := s.store.DeliveriesByIDs(ctx, []int64{id})
 	if err != nil {
 		return err
@@ -103,105 +76,6 @@ func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, 200, out)
 	return nil
-}
-
-// OptedOut names the timeline series of deliveries skipped because the family opted out of the
-// channel: a part of the skipped series.
-const OptedOut = "opted_out"
-
-// Timeline is the JSON form of a delivery timeline: the start of each bucket and, per channel and
-// status, how many deliveries moved to that status in each bucket.
-type Timeline struct {
-	LessonID      int64            `json:"lesson_id,omitempty"`
-	From          time.Time        `json:"from"`
-	To            time.Time        `json:"to"`
-	Bucket        string           `json:"bucket"`
-	BucketSeconds int64            `json:"bucket_seconds"`
-	Buckets       []time.Time      `json:"buckets"`
-	Series        []TimelineSeries `json:"series"`
-}
-
-// TimelineSeries is one channel and status over the buckets of a timeline.
-type TimelineSeries struct {
-	Channel relais.ChannelName `json:"channel"`
-	Status  string             `json:"status"` // a delivery status, or OptedOut
-	Counts  []int64            `json:"counts"`
-	Total   int64              `json:"total"`
-}
-
-// bucketNames are the bucket widths offered, by name.
-var bucketNames = map[time.Duration]string{time.Minute: "1m", 5 * time.Minute: "5m", 15 * time.Minute: "15m",
-	time.Hour: "1h", 6 * time.Hour: "6h", 24 * time.Hour: "1d"}
-
-// BucketName is the name of a bucket width in the API ("5m", "1h", "1d").
-func BucketName(d time.Duration) string {
-	if n, ok := bucketNames[d]; ok {
-		return n
-	}
-	return d.String()
-}
-
-// channelOrder puts the channels of a timeline in a stable, familiar order.
-var channelOrder = map[relais.ChannelName]int{relais.ChannelSMS: 0, relais.ChannelEmail: 1, relais.ChannelPostal: 2, relais.ChannelReminder: 3}
-
-// NewTimeline lays the counts of f's period out as series over its buckets, by channel (SMS, email,
-// post, reminders, then any other) and status (in pipeline order, opted_out after skipped). A series
-// is there when it counts something.
-func NewTimeline(f relais.TimelineFilter, counts []relais.TimelineCount) Timeline {
-	n := int((f.To.Sub(f.From) + f.Bucket - 1) / f.Bucket)
-	t := Timeline{LessonID: f.LessonID, From: f.From, To: f.To, Bucket: BucketName(f.Bucket),
-		BucketSeconds: int64(f.Bucket / time.Second), Buckets: make([]time.Time, n), Series: []TimelineSeries{}}
-	for i := range t.Buckets {
-		t.Buckets[i] = f.From.Add(time.Duration(i) * f.Bucket)
-	}
-	type key struct {
-		ch     relais.ChannelName
-		status string
-	}
-	series := map[key]*TimelineSeries{}
-	add := func(k key, i int, v int64) {
-		s, ok := series[k]
-		if !ok {
-			s = &TimelineSeries{Channel: k.ch, Status: k.status, Counts: make([]int64, n)}
-			series[k] = s
-		}
-		s.Counts[i] += v
-		s.Total += v
-	}
-	for _, c := range counts {
-		i := int(c.Start.Sub(f.From) / f.Bucket)
-		if i < 0 || i >= n || c.Count == 0 {
-			continue
-		}
-		add(key{c.Channel, string(c.Status)}, i, c.Count)
-		if c.OptedOut > 0 {
-			add(key{c.Channel, OptedOut}, i, c.OptedOut)
-		}
-	}
-	rank := map[string]int{}
-	for i, st := range relais.DeliveryStatuses {
-		rank[string(st)] = 2 * i
-	}
-	rank[OptedOut] = rank[string(relais.DeliverySkipped)] + 1
-	for _, s := range series {
-		t.Series = append(t.Series, *s)
-	}
-	slices.SortFunc(t.Series, func(a, b TimelineSeries) int {
-		ra, oka := channelOrder[a.Channel]
-		rb, okb := channelOrder[b.Channel]
-		switch {
-		case oka != okb && oka:
-			return -1
-		case oka != okb:
-			return 1
-		case ra != rb:
-			return ra - rb
-		case a.Channel != b.Channel:
-			return strings.Compare(string(a.Channel), string(b.Channel))
-		}
-		return rank[a.Status] - rank[b.Status]
-	})
-	return t
 }
 
 // TimelineRange reads the from, to and bucket query parameters of a timeline: RFC 3339 times, to
@@ -237,8 +111,8 @@ func TimelineRange(q url.Values, now time.Time) (relais.TimelineFilter, error) {
 		return f, relais.Errorf(relais.EINVALID, "from must be before to.")
 	}
 	if v := q.Get("bucket"); v != "" {
-		for d, name := range bucketNames {
-			if name == v {
+		for _, d := range relais.TimelineBuckets {
+			if relais.BucketName(d) == v {
 				f.Bucket = d
 			}
 		}
@@ -252,10 +126,10 @@ func TimelineRange(q url.Values, now time.Time) (relais.TimelineFilter, error) {
 		from, to := f.From.Format(time.RFC3339), f.To.Format(time.RFC3339)
 		if f.Bucket == relais.TimelineBuckets[len(relais.TimelineBuckets)-1] {
 			return f, relais.Errorf(relais.EINVALID, "From %s to %s there are %d buckets of %s; a timeline has at most %d: choose a shorter period.",
-				from, to, n, BucketName(f.Bucket), relais.MaxTimelineBuckets)
+				from, to, n, relais.BucketName(f.Bucket), relais.MaxTimelineBuckets)
 		}
 		return f, relais.Errorf(relais.EINVALID, "From %s to %s there are %d buckets of %s; a timeline has at most %d: choose a wider bucket or a shorter period.",
-			from, to, n, BucketName(f.Bucket), relais.MaxTimelineBuckets)
+			from, to, n, relais.BucketName(f.Bucket), relais.MaxTimelineBuckets)
 	}
 	return f, nil
 }
@@ -268,13 +142,8 @@ func (s *Server) deliveryTimeline(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	if u := userFrom(ctx); !u.CanSeeAllLessons() {
-		if lessonID == 0 {
-			return relais.Errorf(relais.EINVALID, "Teachers chart the deliveries of one lesson: add lesson_id.")
-		}
-		if _, err := s.visibleLesson(ctx, lessonID); err != nil {
-			return err
-		}
+	if err := s.ownLesson(ctx, lessonID, relais.Errorf(relais.EINVALID, "Teachers chart the deliveries of one lesson: add lesson_id.")); err != nil {
+		return err
 	}
 	f, err := TimelineRange(r.URL.Query(), s.now())
 	if err != nil {
@@ -285,6 +154,6 @@ func (s *Server) deliveryTimeline(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, 200, NewTimeline(f, counts))
+	writeJSON(w, 200, relais.NewTimeline(f, counts))
 	return nil
 }

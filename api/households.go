@@ -1,15 +1,10 @@
 package api
 
 import (
-	"errors"
-	"io"
-	"mime"
 	"net/http"
-	"strings"
 	"time"
 
 	relais "github.com/relais-edu/relais"
-	"github.com/relais-edu/relais/locale"
 	"github.com/relais-edu/relais/roster"
 )
 
@@ -44,13 +39,10 @@ func householdJSON(h relais.Household) Household {
 }
 
 func (s *Server) listHouseholds(w http.ResponseWriter, r *http.Request) error {
-	p, err := page(r)
-	if err != nil {
-		return err
-	}
-	grade, err := queryInt(r, "grade")
-	if err != nil {
-		return err
+	q := listQuery{r: r}
+	p, grade := q.page(), q.int("grade")
+	if q.err != nil {
+		return q.err
 	}
 	f := relais.HouseholdFilter{Region: r.URL.Query().Get("region"), Grade: int(grade),
 		Profile: relais.Profile(r.URL.Query().Get("profile")), Page: p}
@@ -61,82 +53,28 @@ func (s *Server) listHouseholds(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	items := make([]Household, len(hs))
-	for i, h := range hs {
-		items[i] = householdJSON(h)
-	}
-	resp := map[string]any{"items": items}
-	if len(hs) == p.Limit {
-		resp["next_after"] = hs[len(hs)-1].ID
-	}
-	writeJSON(w, 200, resp)
-	return nil
+	return writePage(w, hs, p, householdJSON, func(x relais.Household) int64 { return x.ID })
 }
 
 // ImportResult reports a household import.
-type ImportResult struct {
-	Imported int               `json:"imported"`
-	Rejected int               `json:"rejected"`
-	Errors   []roster.RowError `json:"errors"`
-}
+type ImportResult = roster.ImportResult
 
 // importHouseholds reads a CSV (text/csv body, or a multipart 'file' field). Good rows are stored,
 // bad rows come back with their row number and reason, in the request's language as writeError does.
 func (s *Server) importHouseholds(w http.ResponseWriter, r *http.Request) error {
-	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxImportBytes)
-	body, err := csvBody(r)
+	r.Body = http.MaxBytesReader(w, r.Body, s.households.MaxBytes)
+	body, err := roster.CSVBody(r)
 	if err != nil {
 		return err
 	}
-	hs, bad, err := roster.Parse(body, roster.Options{DefaultCountry: s.cfg.DefaultCountry, MaxRows: s.cfg.MaxImportRows})
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return relais.Errorf(relais.ETOOLARGE, "The file is larger than the limit of %s; split it into several imports.", humanBytes(mbe.Limit))
-	} else if err != nil {
+	res, err := s.households.Import(r.Context(), body, lang(r))
+	if err != nil {
 		return err
 	}
-	const chunk = 5000
-	for start := 0; start < len(hs); start += chunk {
-		if err := s.store.UpsertHouseholds(r.Context(), hs[start:min(start+chunk, len(hs))]); err != nil {
-			return err
-		}
-	}
-	if bad == nil {
-		bad = []roster.RowError{}
-	}
-	lang := locale.Accept(r.Header.Get("Accept-Language"))
-	for i := range bad {
-		if bad[i].Problem != nil {
-			bad[i].Message = locale.Message(bad[i].Problem, lang)
-		}
-	}
 	status := http.StatusOK
-	if len(hs) == 0 && len(bad) > 0 {
+	if res.AllRefused() {
 		status = http.StatusUnprocessableEntity
 	}
-	writeJSON(w, status, ImportResult{Imported: len(hs), Rejected: len(bad), Errors: bad})
+	writeJSON(w, status, res)
 	return nil
-}
-
-func csvBody(r *http.Request) (io.Reader, error) {
-	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	switch {
-	case ct == "text/csv" || ct == "application/csv" || ct == "text/plain":
-		return r.Body, nil
-	case strings.HasPrefix(ct, "multipart/"):
-		mr, err := r.MultipartReader()
-		if err != nil {
-			return nil, relais.Errorf(relais.EINVALID, "The multipart body cannot be read: %v.", err)
-		}
-		for {
-			p, err := mr.NextPart()
-			if err != nil {
-				return nil, relais.Errorf(relais.EINVALID, "Send the CSV in a multipart field named 'file'.")
-			}
-			if p.FormName() == "file" {
-				return p, nil
-			}
-		}
-	}
-	return nil, relais.Errorf(relais.EINVALID, "Send the households as text/csv (or multipart/form-data with a 'file' field); got %q.", ct)
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -10,17 +11,6 @@ import (
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/locale"
 )
-
-// codes maps application error codes to HTTP statuses: the one table.
-var codes = map[string]int{
-	relais.ECONFLICT:     http.StatusConflict,
-	relais.EINVALID:      http.StatusBadRequest,
-	relais.ENOTFOUND:     http.StatusNotFound,
-	relais.EUNAUTHORIZED: http.StatusUnauthorized,
-	relais.EFORBIDDEN:    http.StatusForbidden,
-	relais.ETOOLARGE:     http.StatusRequestEntityTooLarge,
-	relais.EINTERNAL:     http.StatusInternalServerError,
-}
 
 type errorBody struct {
 	Error struct {
@@ -36,7 +26,7 @@ type errorBody struct {
 func writeError(w http.ResponseWriter, r *http.Request, err error, log *slog.Logger) {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		err = relais.Errorf(relais.ETOOLARGE, "The request is larger than the limit of %s.", humanBytes(mbe.Limit))
+		err = relais.Errorf(relais.ETOOLARGE, "The request is larger than the limit of %s.", relais.HumanBytes(mbe.Limit))
 	}
 	code, msg := relais.ErrorCode(err), locale.Message(err, locale.Accept(r.Header.Get("Accept-Language")))
 	id, _ := r.Context().Value(requestIDKey{}).(string)
@@ -46,7 +36,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error, log *slog.Log
 	}
 	var body errorBody
 	body.Error.Code, body.Error.Message, body.Error.RequestID = code, msg, id
-	writeJSON(w, codes[code], body)
+	writeJSON(w, relais.HTTPStatus(code), body)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -56,6 +46,75 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.Encode(v)
+}
+
+// writeItems answers a listing without pages: {"items": [...]}, each item x as toJSON(x), an empty list
+// rather than null.
+func writeItems[T, J any](w http.ResponseWriter, xs []T, toJSON func(T) J) error {
+	items := make([]J, len(xs))
+	for i, x := range xs {
+		items[i] = toJSON(x)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+	return nil
+}
+
+// writePage answers one page of a listing: {"items": [...]}, each item x as toJSON(x), with next_after,
+// the id of the last item, when the page is full (there may be more).
+func writePage[T, J any](w http.ResponseWriter, xs []T, p relais.Page, toJSON func(T) J, id func(T) int64) error {
+	items := make([]J, len(xs))
+	for i, x := range xs {
+		items[i] = toJSON(x)
+	}
+	resp := map[string]any{"items": items}
+	if len(xs) == p.Limit && len(xs) > 0 {
+		resp["next_after"] = id(xs[len(xs)-1])
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// writeFile answers a small generated file (a guide, a playlist) of content type ct.
+func writeFile(w http.ResponseWriter, ct string, b []byte) error {
+	w.Header().Set("Content-Type", ct)
+	_, err := w.Write(b)
+	return err
+}
+
+// readBody decodes a JSON body of at most 64 KiB into v, refusing unknown fields.
+func readBody(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return relais.Errorf(relais.EINVALID, "The body must be a JSON object: %s.", jsonProblem(err))
+	}
+	return nil
+}
+
+func jsonProblem(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.Is(err, io.EOF):
+		return "it is empty"
+	case errors.As(err, &se):
+		return "it is not valid JSON"
+	case errors.As(err, &te):
+		return "field " + te.Field + " has the wrong type"
+	}
+	return "unexpected content"
+}
+
+// withID adapts a handler of one resource to a route: it reads the {id} in the path first, the
+// prologue every such handler shares.
+func withID(h func(w http.ResponseWriter, r *http.Request, id int64) error) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		id, err := pathID(r)
+		if err != nil {
+			return err
+		}
+		return h(w, r, id)
+	}
 }
 
 // pathID reads the {id} path value.
@@ -88,6 +147,31 @@ func page(r *http.Request) (relais.Page, error) {
 	return p.Normalize(), nil
 }
 
+// listQuery reads a listing's query: its page and number parameters. The first refusal is kept in err,
+// so that a handler reads every parameter, then checks once.
+type listQuery struct {
+	r   *http.Request
+	err error
+}
+
+func (q *listQuery) page() relais.Page {
+	p, err := page(q.r)
+	q.keep(err)
+	return p
+}
+
+func (q *listQuery) int(name string) int64 {
+	n, err := queryInt(q.r, name)
+	q.keep(err)
+	return n
+}
+
+func (q *listQuery) keep(err error) {
+	if q.err == nil {
+		q.err = err
+	}
+}
+
 func queryInt(r *http.Request, name string) (int64, error) {
 	v := r.URL.Query().Get(name)
 	if v == "" {
@@ -98,20 +182,4 @@ func queryInt(r *http.Request, name string) (int64, error) {
 		return 0, relais.Errorf(relais.EINVALID, "%s must be a positive number.", name)
 	}
 	return n, nil
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30 && n%(1<<30) == 0:
-		return strconv.FormatInt(n>>30, 10) + " GiB"
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return strconv.FormatInt(n>>20, 10) + " MiB"
-	case n >= 1<<20:
-		return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MiB"
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return strconv.FormatInt(n>>10, 10) + " KiB"
-	case n >= 1<<10:
-		return strconv.FormatFloat(float64(n)/(1<<10), 'f', 1, 64) + " KiB"
-	}
-	return strconv.FormatInt(n, 10) + " bytes"
 }

@@ -9,6 +9,7 @@ import (
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/channels/sms"
+	"github.com/relais-edu/relais/lessons"
 	"github.com/relais-edu/relais/scheduler"
 )
 
@@ -80,12 +81,12 @@ func (s *Server) lessonPage(w http.ResponseWriter, r *http.Request) {
 	if rs, err := s.store.Renditions(r.Context(), l.ID); err == nil {
 		for _, x := range rs {
 			if x.Kind == relais.RenditionLowband {
-				data["HasAudio"], data["AudioURL"], data["AudioSize"] = true, base+"/audio", humanBytes(x.Bytes)
+				data["HasAudio"], data["AudioURL"], data["AudioSize"] = true, base+"/audio", relais.HumanBytes(x.Bytes)
 			}
 		}
 	}
 	if ws, err := s.store.Worksheet(r.Context(), l.ID); err == nil {
-		data["HasWorksheet"], data["WorksheetURL"], data["WorksheetSize"] = true, base+"/worksheet", humanBytes(ws.Bytes)
+		data["HasWorksheet"], data["WorksheetURL"], data["WorksheetSize"] = true, base+"/worksheet", relais.HumanBytes(ws.Bytes)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; media-src 'self'")
@@ -95,40 +96,48 @@ func (s *Server) lessonPage(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) lessonPageAudio(w http.ResponseWriter, r *http.Request) {
-	l, _, err := s.familyLesson(r.Context(), r.PathValue("token"))
-	if err != nil {
-		writeError(w, r, err, s.log)
-		return
+// familyFile serves a file of a signed lesson link's lesson, at the path file finds for it; disposition,
+// when not nil, names it.
+func (s *Server) familyFile(file func(ctx context.Context, l relais.Lesson) (string, error),
+	disposition func(l relais.Lesson) string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		l, _, err := s.familyLesson(r.Context(), r.PathValue("token"))
+		var path string
+		if err == nil {
+			path, err = file(r.Context(), l)
+		}
+		if err != nil {
+			writeError(w, r, err, s.log)
+			return
+		}
+		if disposition != nil {
+			w.Header().Set("Content-Disposition", disposition(l))
+		}
+		lessons.ServeFile(w, r, path)
 	}
-	rs, err := s.store.Renditions(r.Context(), l.ID)
+}
+
+// familyAudio is the low-band audio of the family page.
+func (s *Server) familyAudio(ctx context.Context, l relais.Lesson) (string, error) {
+	rs, err := s.store.Renditions(ctx, l.ID)
 	if err != nil {
-		writeError(w, r, err, s.log)
-		return
+		return "", err
 	}
 	for _, x := range rs {
 		if x.Kind == relais.RenditionLowband {
-			serveFile(w, r, x.Path)
-			return
+			return x.Path, nil
 		}
 	}
-	writeError(w, r, relais.Errorf(relais.ENOTFOUND, "The audio of this lesson is not ready yet."), s.log)
+	return "", relais.Errorf(relais.ENOTFOUND, "The audio of this lesson is not ready yet.")
 }
 
-func (s *Server) lessonPageWorksheet(w http.ResponseWriter, r *http.Request) {
-	l, _, err := s.familyLesson(r.Context(), r.PathValue("token"))
-	if err != nil {
-		writeError(w, r, err, s.log)
-		return
-	}
-	ws, err := s.store.Worksheet(r.Context(), l.ID)
-	if err != nil {
-		writeError(w, r, err, s.log)
-		return
-	}
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`inline; filename="lesson-%d.pdf"`, l.ID))
-	serveFile(w, r, ws.Path)
+// familyWorksheet is the worksheet of the family page, shown in the browser.
+func (s *Server) familyWorksheet(ctx context.Context, l relais.Lesson) (string, error) {
+	ws, err := s.store.Worksheet(ctx, l.ID)
+	return ws.Path, err
 }
+
+func inlinePDF(l relais.Lesson) string { return fmt.Sprintf(`inline; filename="lesson-%d.pdf"`, l.ID) }
 
 // keyPoints picks the list items and headings of a Markdown lesson, up to n.
 func keyPoints(md string, n int) []string {

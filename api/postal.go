@@ -1,23 +1,18 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
 	relais "github.com/relais-edu/relais"
-	"github.com/relais-edu/relais/channels/postal"
+	"github.com/relais-edu/relais/lessons"
 )
 
-// PostalQueue is the queue's postal capability: making a batch's files. queue.Client has it; the API
-// finds it on its Queue by type assertion.
-type PostalQueue interface {
-	PostalBatch(ctx context.Context, batchID int64) error
-}
+// PostalQueue is the queue's postal capability (lessons.PostalQueue).
+type PostalQueue = lessons.PostalQueue
 
 // PostalBatch is the JSON form of a postal batch.
 type PostalBatch struct {
@@ -53,15 +48,12 @@ func postalBatchJSON(b relais.PostalBatch) PostalBatch {
 	return out
 }
 
-// MaxBatchHouseholds bounds a postal batch: the task holds a batch's letters in memory until the PDF is
-// written (about 18 KB each), and a print run of 5,000 letters is what a regional office handles at once.
-const MaxBatchHouseholds = 5000
+// MaxBatchHouseholds bounds a postal batch (lessons.MaxBatchHouseholds).
+const MaxBatchHouseholds = lessons.MaxBatchHouseholds
 
-// createPostalBatch gathers up to MaxBatchHouseholds queued postal packets of a lesson in a region into
-// a new batch and queues the making of its PDF and CSV (202). When no packet is waiting but a batch of
-// that lesson and region is still pending, it queues that one again (200): a lost task is retried.
+// createPostalBatch gathers a lesson's queued postal packets of a region into a new batch and queues
+// the making of its PDF and CSV (202); when it queues a pending batch again instead, 200.
 func (s *Server) createPostalBatch(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
 	var in struct {
 		LessonID int64  `json:"lesson_id"`
 		Region   string `json:"region"`
@@ -71,48 +63,23 @@ func (s *Server) createPostalBatch(w http.ResponseWriter, r *http.Request) error
 	if err := dec.Decode(&in); err != nil {
 		return relais.Errorf(relais.EINVALID, "Send a JSON object {\"lesson_id\": N, \"region\": \"...\"}: %v.", err)
 	}
-	in.Region = strings.TrimSpace(in.Region)
-	if in.LessonID <= 0 || in.Region == "" {
-		return relais.Errorf(relais.EINVALID, "lesson_id and region are required (households without a region are in region %q).", postal.Unassigned)
-	}
-	if _, err := s.visibleLesson(ctx, in.LessonID); err != nil {
+	b, created, err := s.lessons.CreatePostalBatch(r.Context(), userFrom(r.Context()), in.LessonID, strings.TrimSpace(in.Region))
+	if err != nil {
 		return err
 	}
-	q, ok := s.queue.(PostalQueue)
-	if !ok {
-		return fmt.Errorf("the queue cannot make postal batches")
-	}
-	status := http.StatusAccepted
-	b := relais.PostalBatch{LessonID: in.LessonID, Region: in.Region, CreatedBy: userFrom(ctx).ID}
-	err := s.store.CreatePostalBatch(ctx, &b, postal.BatchKey(in.Region, in.LessonID), MaxBatchHouseholds)
-	if relais.ErrorCode(err) == relais.EINVALID {
-		pending, perr := s.store.PostalBatches(ctx, relais.PostalBatchFilter{LessonID: in.LessonID, Region: in.Region,
-			Status: relais.PostalBatchPending, Page: relais.Page{Limit: 1}})
-		if perr != nil {
-			return perr
-		}
-		if len(pending) == 0 {
-			return err
-		}
-		b, status = pending[0], http.StatusOK
-	} else if err != nil {
-		return err
-	}
-	if err := q.PostalBatch(ctx, b.ID); err != nil {
-		return err
+	status := http.StatusOK
+	if created {
+		status = http.StatusAccepted
 	}
 	writeJSON(w, status, postalBatchJSON(b))
 	return nil
 }
 
 func (s *Server) listPostalBatches(w http.ResponseWriter, r *http.Request) error {
-	p, err := page(r)
-	if err != nil {
-		return err
-	}
-	lessonID, err := queryInt(r, "lesson_id")
-	if err != nil {
-		return err
+	q := listQuery{r: r}
+	p, lessonID := q.page(), q.int("lesson_id")
+	if q.err != nil {
+		return q.err
 	}
 	status := relais.PostalBatchStatus(r.URL.Query().Get("status"))
 	bs, err := s.store.PostalBatches(r.Context(), relais.PostalBatchFilter{LessonID: lessonID,
@@ -120,23 +87,10 @@ func (s *Server) listPostalBatches(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	items := make([]PostalBatch, len(bs))
-	for i, b := range bs {
-		items[i] = postalBatchJSON(b)
-	}
-	resp := map[string]any{"items": items}
-	if len(bs) == p.Limit {
-		resp["next_after"] = bs[len(bs)-1].ID
-	}
-	writeJSON(w, 200, resp)
-	return nil
+	return writePage(w, bs, p, postalBatchJSON, func(x relais.PostalBatch) int64 { return x.ID })
 }
 
-func (s *Server) getPostalBatch(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) getPostalBatch(w http.ResponseWriter, r *http.Request, id int64) error {
 	b, err := s.store.PostalBatch(r.Context(), id)
 	if err != nil {
 		return err
@@ -145,61 +99,33 @@ func (s *Server) getPostalBatch(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) getPostalBatchPDF(w http.ResponseWriter, r *http.Request) error {
-	return s.postalBatchFile(w, r, "pdf")
+func (s *Server) getPostalBatchPDF(w http.ResponseWriter, r *http.Request, id int64) error {
+	return s.postalBatchFile(w, r, id, "pdf")
 }
 
-func (s *Server) getPostalBatchCSV(w http.ResponseWriter, r *http.Request) error {
-	return s.postalBatchFile(w, r, "csv")
+func (s *Server) getPostalBatchCSV(w http.ResponseWriter, r *http.Request, id int64) error {
+	return s.postalBatchFile(w, r, id, "csv")
 }
 
-func (s *Server) postalBatchFile(w http.ResponseWriter, r *http.Request, kind string) error {
-	id, err := pathID(r)
+func (s *Server) postalBatchFile(w http.ResponseWriter, r *http.Request, id int64, kind string) error {
+	path, ct, err := s.lessons.PostalBatchFile(r.Context(), id, kind)
 	if err != nil {
 		return err
 	}
-	b, err := s.store.PostalBatch(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	if b.PDFPath == "" {
-		return relais.Errorf(relais.ECONFLICT, "Postal batch %d is %s: its files are not made yet.", id, b.Status)
-	}
-	path, ct := b.PDFPath, "application/pdf"
-	if kind == "csv" {
-		path, ct = b.CSVPath, "text/csv; charset=utf-8"
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", ct)
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="postal-batch-%d.%s"`, id, kind))
-	http.ServeContent(w, r, "", st.ModTime(), f)
-	return nil
+	return lessons.ServeAttachment(w, r, path, ct, fmt.Sprintf("postal-batch-%d.%s", id, kind))
 }
 
-func (s *Server) markPostalBatchPrinted(w http.ResponseWriter, r *http.Request) error {
-	return s.markPostalBatch(w, r, relais.PostalBatchPrinted)
+func (s *Server) markPostalBatchPrinted(w http.ResponseWriter, r *http.Request, id int64) error {
+	return s.markPostalBatch(w, r, id, relais.PostalBatchPrinted)
 }
 
-func (s *Server) markPostalBatchPosted(w http.ResponseWriter, r *http.Request) error {
-	return s.markPostalBatch(w, r, relais.PostalBatchPosted)
+func (s *Server) markPostalBatchPosted(w http.ResponseWriter, r *http.Request, id int64) error {
+	return s.markPostalBatch(w, r, id, relais.PostalBatchPosted)
 }
 
 // markPostalBatch records that the regional office printed or posted a batch; posting a batch marks its
 // deliveries sent.
-func (s *Server) markPostalBatch(w http.ResponseWriter, r *http.Request, status relais.PostalBatchStatus) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) markPostalBatch(w http.ResponseWriter, r *http.Request, id int64, status relais.PostalBatchStatus) error {
 	b, err := s.store.MarkPostalBatch(r.Context(), id, status)
 	if err != nil {
 		return err

@@ -11,7 +11,10 @@ import (
 	"time"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/internal/httpstatus"
+	"github.com/relais-edu/relais/lessons"
 	"github.com/relais-edu/relais/links"
+	"github.com/relais-edu/relais/roster"
 	"github.com/relais-edu/relais/scheduler"
 	"github.com/relais-edu/relais/templates"
 )
@@ -63,8 +66,11 @@ type Server struct {
 	mux   *http.ServeMux
 	now   func() time.Time
 	tmpl  *templates.Set
-	// sched runs the stations' grids and the approvals on store.
-	sched *scheduler.Service
+	// sched runs the stations' grids and the approvals on store; lessons runs uploads, publishing,
+	// plans and postal batches; households imports CSVs. The UI calls the same services.
+	sched      *scheduler.Service
+	lessons    *lessons.Service
+	households *roster.Importer
 	// uploads serves resumable uploads (api/uploads.go).
 	uploads *uploads
 }
@@ -77,11 +83,26 @@ func New(store relais.Store, q Queue, signer *links.Signer, tmpl *templates.Set,
 	}
 	s := &Server{store: store, queue: q, links: signer, tmpl: tmpl, cfg: cfg, log: log.With("comp", "api"), ready: ready,
 		mux: http.NewServeMux(), now: time.Now}
-	s.sched = scheduler.New(store, store, func() time.Time { return s.now() })
+	now := func() time.Time { return s.now() }
+	s.sched = scheduler.New(store, store, now)
+	s.sched.RemindWith(q)
 	s.uploads = newUploads(cfg, s.log)
+	s.lessons = lessons.New(store, q, s.uploads, lessons.Config{MediaDir: cfg.MediaDir, MaxUploadBytes: cfg.MaxUploadBytes,
+		DefaultBudget: cfg.DefaultBudget, Plan: cfg.Plan}, now)
+	s.households = &roster.Importer{Store: store, MaxBytes: cfg.MaxImportBytes,
+		Options: roster.Options{DefaultCountry: cfg.DefaultCountry, MaxRows: cfg.MaxImportRows}}
 	s.routes()
 	return s
 }
+
+// Lessons is the lesson service the API runs on, for the UI to share.
+func (s *Server) Lessons() *lessons.Service { return s.lessons }
+
+// Schedule is the scheduler service the API runs on, for the UI to share.
+func (s *Server) Schedule() *scheduler.Service { return s.sched }
+
+// Households is the household importer the API runs on, for the UI's import page to share.
+func (s *Server) Households() *roster.Importer { return s.households }
 
 // Mount adds a handler outside the API's auth (provider webhooks, which verify their own signatures).
 func (s *Server) Mount(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
@@ -102,42 +123,42 @@ func (s *Server) apiRoutes() []route {
 	return []route{
 		{"POST /api/v1/lessons", anyRole, s.createLesson},
 		{"GET /api/v1/lessons", anyRole, s.listLessons},
-		{"GET /api/v1/lessons/{id}", anyRole, s.getLesson},
-		{"GET /api/v1/lessons/{id}/renditions/{kind}", anyRole, s.getRenditionFile},
-		{"GET /api/v1/lessons/{id}/worksheet", anyRole, s.getWorksheetFile},
-		{"POST /api/v1/lessons/{id}/publish", staffRole, s.publishLesson},
+		{"GET /api/v1/lessons/{id}", anyRole, withID(s.getLesson)},
+		{"GET /api/v1/lessons/{id}/renditions/{kind}", anyRole, withID(s.getRenditionFile)},
+		{"GET /api/v1/lessons/{id}/worksheet", anyRole, withID(s.getWorksheetFile)},
+		{"POST /api/v1/lessons/{id}/publish", staffRole, withID(s.publishLesson)},
 		{"GET /api/v1/households", staffRole, s.listHouseholds},
 		{"POST /api/v1/households/import", staffRole, s.importHouseholds},
 		{"GET /api/v1/deliveries", anyRole, s.listDeliveries},
 		{"GET /api/v1/deliveries/timeline", anyRole, s.deliveryTimeline},
-		{"GET /api/v1/deliveries/{id}", anyRole, s.getDelivery},
+		{"GET /api/v1/deliveries/{id}", anyRole, withID(s.getDelivery)},
 		// The broadcast scheduler (api/schedule.go).
 		{"GET /api/v1/stations", anyRole, s.listStations},
 		{"POST /api/v1/stations", staffRole, s.createStation},
-		{"PATCH /api/v1/stations/{id}", staffRole, s.updateStation},
-		{"DELETE /api/v1/stations/{id}", staffRole, s.deleteStation},
-		{"POST /api/v1/stations/{id}/templates", staffRole, s.addTemplate},
-		{"POST /api/v1/stations/{id}/slots", staffRole, s.addSlot},
-		{"GET /api/v1/stations/{id}/slots", anyRole, s.listSlots},
-		{"POST /api/v1/stations/{id}/exceptions", staffRole, s.addException},
-		{"GET /api/v1/stations/{id}/epg", anyRole, s.getEPG},
-		{"GET /api/v1/stations/{id}/playlist", staffRole, s.getPlaylist},
-		{"PUT /api/v1/slots/{id}/lesson", staffRole, s.assignSlot},
-		{"DELETE /api/v1/slots/{id}/lesson", staffRole, s.unassignSlot},
+		{"PATCH /api/v1/stations/{id}", staffRole, withID(s.updateStation)},
+		{"DELETE /api/v1/stations/{id}", staffRole, withID(s.deleteStation)},
+		{"POST /api/v1/stations/{id}/templates", staffRole, withID(s.addTemplate)},
+		{"POST /api/v1/stations/{id}/slots", staffRole, withID(s.addSlot)},
+		{"GET /api/v1/stations/{id}/slots", anyRole, withID(s.listSlots)},
+		{"POST /api/v1/stations/{id}/exceptions", staffRole, withID(s.addException)},
+		{"GET /api/v1/stations/{id}/epg", anyRole, withID(s.getEPG)},
+		{"GET /api/v1/stations/{id}/playlist", staffRole, withID(s.getPlaylist)},
+		{"PUT /api/v1/slots/{id}/lesson", staffRole, withID(s.assignSlot)},
+		{"DELETE /api/v1/slots/{id}/lesson", staffRole, withID(s.unassignSlot)},
 		{"POST /api/v1/schedule/fill", staffRole, s.autoFill},
-		{"POST /api/v1/lessons/{id}/submit", anyRole, s.submitLesson},
-		{"POST /api/v1/lessons/{id}/approve", staffRole, s.approveLesson},
-		{"POST /api/v1/lessons/{id}/reject", staffRole, s.rejectLesson},
-		{"GET /api/v1/lessons/{id}/approval", anyRole, s.getApproval},
-		{"GET /api/v1/lessons/{id}/plan", staffRole, s.getPlan},
+		{"POST /api/v1/lessons/{id}/submit", anyRole, withID(s.submitLesson)},
+		{"POST /api/v1/lessons/{id}/approve", staffRole, withID(s.approveLesson)},
+		{"POST /api/v1/lessons/{id}/reject", staffRole, withID(s.rejectLesson)},
+		{"GET /api/v1/lessons/{id}/approval", anyRole, withID(s.getApproval)},
+		{"GET /api/v1/lessons/{id}/plan", staffRole, withID(s.getPlan)},
 		// Postal batches and bounce intake (api/postal.go, api/bounces.go).
 		{"POST /api/v1/postal-batches", staffRole, s.createPostalBatch},
 		{"GET /api/v1/postal-batches", staffRole, s.listPostalBatches},
-		{"GET /api/v1/postal-batches/{id}", staffRole, s.getPostalBatch},
-		{"GET /api/v1/postal-batches/{id}/pdf", staffRole, s.getPostalBatchPDF},
-		{"GET /api/v1/postal-batches/{id}/csv", staffRole, s.getPostalBatchCSV},
-		{"POST /api/v1/postal-batches/{id}/printed", staffRole, s.markPostalBatchPrinted},
-		{"POST /api/v1/postal-batches/{id}/posted", staffRole, s.markPostalBatchPosted},
+		{"GET /api/v1/postal-batches/{id}", staffRole, withID(s.getPostalBatch)},
+		{"GET /api/v1/postal-batches/{id}/pdf", staffRole, withID(s.getPostalBatchPDF)},
+		{"GET /api/v1/postal-batches/{id}/csv", staffRole, withID(s.getPostalBatchCSV)},
+		{"POST /api/v1/postal-batches/{id}/printed", staffRole, withID(s.markPostalBatchPrinted)},
+		{"POST /api/v1/postal-batches/{id}/posted", staffRole, withID(s.markPostalBatchPosted)},
 		{"POST /api/v1/bounces", staffRole, s.importBounce},
 		// Resumable uploads, the tus protocol (api/uploads.go).
 		{"POST /api/v1/uploads", anyRole, s.serveUpload},
@@ -163,8 +184,8 @@ func (s *Server) routes() {
 		s.mux.Handle(r.pattern, s.auth(r.h, r.roles...))
 	}
 	s.mux.HandleFunc("GET /l/{token}", s.lessonPage)
-	s.mux.HandleFunc("GET /l/{token}/audio", s.lessonPageAudio)
-	s.mux.HandleFunc("GET /l/{token}/worksheet", s.lessonPageWorksheet)
+	s.mux.HandleFunc("GET /l/{token}/audio", s.familyFile(s.familyAudio, nil))
+	s.mux.HandleFunc("GET /l/{token}/worksheet", s.familyFile(s.familyWorksheet, inlinePDF))
 }
 
 // ServeHTTP gives every request an id, recovers panics into a 500, and logs the request.
@@ -178,31 +199,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Request-Id", id)
 	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
 	start := s.now()
-	rec := &statusRecorder{ResponseWriter: w, status: 200}
+	rec := httpstatus.NewRecorder(w)
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error("panic", "request_id", id, "method", r.Method, "path", r.URL.Path, "panic", p)
 			writeError(rec, r, relais.Errorf(relais.EINTERNAL, "internal error"), s.log)
 		}
-		s.log.Debug("request", "request_id", id, "method", r.Method, "path", r.URL.Path, "status", rec.status,
+		s.log.Debug("request", "request_id", id, "method", r.Method, "path", r.URL.Path, "status", rec.Status,
 			"ms", s.now().Sub(start).Milliseconds())
 	}()
 	s.mux.ServeHTTP(rec, r)
 }
 
 type requestIDKey struct{}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	r.status = code
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)

@@ -50,7 +50,7 @@ func timelineLesson(t *testing.T, f *fixture) int64 {
 }
 
 // getTimeline calls the timeline as user and decodes the answer.
-func (f *fixture) getTimeline(user string, q url.Values) (int, Timeline, string) {
+func (f *fixture) getTimeline(user string, q url.Values) (int, relais.Timeline, string) {
 	f.t.Helper()
 	req, _ := http.NewRequest("GET", f.srv.URL+"/api/v1/deliveries/timeline?"+q.Encode(), nil)
 	if user != "" {
@@ -62,7 +62,7 @@ func (f *fixture) getTimeline(user string, q url.Values) (int, Timeline, string)
 	}
 	defer resp.Body.Close()
 	var out struct {
-		Timeline
+		relais.Timeline
 		Error struct{ Message string }
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
@@ -158,7 +158,7 @@ func TestTimelineCounts(t *testing.T) {
 		}
 	}
 	// The delivered SMS went straight from queued: its "sent" is implied.
-	want := []total{{"sms", "pending", 3}, {"sms", "sent", 1}, {"sms", "delivered", 1}, {"sms", "failed", 2}, {"sms", "skipped", 1}, {"sms", OptedOut, 1}}
+	want := []total{{"sms", "pending", 3}, {"sms", "sent", 1}, {"sms", "delivered", 1}, {"sms", "failed", 2}, {"sms", "skipped", 1}, {"sms", relais.OptedOut, 1}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("series (-want +got):\n%s", diff)
 	}

@@ -189,6 +189,15 @@ func whyUnplaced(l relais.Lesson, slots []relais.Slot) string {
 	return fmt.Sprintf("all %d matching slots went to other lessons", n)
 }
 
+// FillDays is AutoFill as the API and the pages ask for it: from and to are days at most MaxFillDays
+// apart (the CLI's fill has no such bound).
+func (s *Service) FillDays(ctx context.Context, stationIDs []int64, from, to string, reruns bool) (FillReport, error) {
+	if err := CheckDays(from, to, MaxFillDays); err != nil {
+		return FillReport{}, err
+	}
+	return s.AutoFill(ctx, stationIDs, from, to, reruns)
+}
+
 // AutoFill fills the empty slots of the given stations (none: every station) between two local days and
 // stores the assignments in one transaction.
 func (s *Service) AutoFill(ctx context.Context, stationIDs []int64, from, to string, reruns bool) (FillReport, error) {

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"encoding/xml"
@@ -339,4 +340,55 @@ func (s *Service) XMLTV(ctx context.Context, w io.Writer, stationID int64, from,
 		return err
 	}
 	return WriteXMLTV(w, st, ps)
+}
+
+// PlaylistFile is a station's playout list of a local day as a file in format (empty: ffplayout), with
+// filler (empty: filler.ts) between lessons, and its content type.
+func (s *Service) PlaylistFile(ctx context.Context, stationID int64, day string, format relais.PlayoutFormat, filler string) (contentType string, body []byte, err error) {
+	if format == "" {
+		format = relais.FormatFFplayout
+	}
+	if format != relais.FormatFFplayout && format != relais.FormatM3U {
+		return "", nil, relais.Errorf(relais.EINVALID, "format must be ffplayout or m3u.")
+	}
+	if filler == "" {
+		filler = "filler.ts"
+	}
+	pl, err := s.Playlist(ctx, stationID, day, filler)
+	if err != nil {
+		return "", nil, err
+	}
+	var b bytes.Buffer
+	if format == relais.FormatM3U {
+		err, contentType = WriteM3U(&b, pl), "audio/x-mpegurl; charset=utf-8"
+	} else {
+		err, contentType = WriteFFplayout(&b, pl), "application/json; charset=utf-8"
+	}
+	return contentType, b.Bytes(), err
+}
+
+// XMLTVFile is a station's guide from one local day to another as an XMLTV file.
+func (s *Service) XMLTVFile(ctx context.Context, stationID int64, from, to string) ([]byte, error) {
+	var b bytes.Buffer
+	err := s.XMLTV(ctx, &b, stationID, from, to)
+	return b.Bytes(), err
+}
+
+// XMLTVType is the content type of an XMLTV file.
+const XMLTVType = "application/xml; charset=utf-8"
+
+// MaxFillDays is the most days one auto-fill or one slot listing covers.
+const MaxFillDays = 93
+
+// CheckDays checks from and to are days (YYYY-MM-DD), to not before from, at most maxDays apart.
+func CheckDays(from, to string, maxDays int) error {
+	f, err1 := time.Parse(time.DateOnly, from)
+	t, err2 := time.Parse(time.DateOnly, to)
+	if err1 != nil || err2 != nil {
+		return relais.Errorf(relais.EINVALID, "Give from and to as days (YYYY-MM-DD).")
+	}
+	if t.Before(f) || t.Sub(f) >= time.Duration(maxDays)*24*time.Hour {
+		return relais.Errorf(relais.EINVALID, "to must be on or after from, at most %d days later.", maxDays-1)
+	}
+	return nil
 }

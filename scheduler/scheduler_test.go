@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -491,5 +492,66 @@ func TestSubmittedQueue(t *testing.T) {
 	}
 	if got, err := e.db.Submitted(ctx, 2); err != nil || len(got) != 2 || got[0].Lesson.ID != ids[4] {
 		t.Errorf("Submitted(2) = %d submissions, %v", len(got), err)
+	}
+}
+
+// reminders records the lessons whose reminders a change queued again.
+type reminders struct{ lessons []int64 }
+
+var _ scheduler.Reminders = (*reminders)(nil)
+
+func (r *reminders) RescheduleReminders(_ context.Context, lessonID int64) error {
+	r.lessons = append(r.lessons, lessonID)
+	return nil
+}
+
+func TestChangesToAiringsRemindFamiliesAgain(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	rem := &reminders{}
+	e.svc.RemindWith(rem)
+	st := e.station(t, "Balapan", "Asia/Almaty", relais.StationTV)
+	_, err := e.svc.AddTemplate(ctx, relais.Template{StationID: st.ID, Weekdays: []int{1}, Start: "09:00", End: "10:00",
+		SlotMin: 30, Grade: 5, Subject: "maths", Language: "kk", From: "2026-03-23", To: "2026-03-23"})
+	must(t, err)
+	slots, err := e.db.Slots(ctx, relais.SlotFilter{StationID: st.ID})
+	must(t, err)
+	l := e.lesson(t, "Бөлшектер", "maths", 5, "kk", 28*time.Minute, true)
+	other := e.lesson(t, "Алгебра", "maths", 5, "kk", 20*time.Minute, true)
+
+	if err := e.svc.Assign(ctx, slots[0].ID, other.ID+100, false); err == nil {
+		t.Fatal("assigned a lesson that does not exist")
+	}
+	must(t, e.svc.Assign(ctx, slots[0].ID, l.ID, false))
+	if diff := cmp.Diff([]int64{l.ID}, rem.lessons); diff != "" {
+		t.Errorf("after assigning (-want +got):\n%s", diff) // a refused assignment reminds nobody
+	}
+
+	rem.lessons = nil
+	zone := "Asia/Almaty"
+	_, _, err = e.svc.UpdateStation(ctx, st.ID, scheduler.StationPatch{TimeZone: &zone})
+	must(t, err)
+	if len(rem.lessons) != 0 {
+		t.Errorf("an unchanged name and region reminded %v", rem.lessons)
+	}
+	name := "Balapan TV"
+	_, remind, err := e.svc.UpdateStation(ctx, st.ID, scheduler.StationPatch{ServiceName: &name})
+	must(t, err)
+	if diff := cmp.Diff([]int64{l.ID}, rem.lessons); diff != "" || !slices.Equal(remind, rem.lessons) {
+		t.Errorf("after renaming (-want +got):\n%s (returned %v)", diff, remind)
+	}
+}
+
+func TestFillDaysChecksItsDays(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct{ from, to, msg string }{
+		{"2026-03-02", "March 3", "Give from and to as days (YYYY-MM-DD)."},
+		{"2026-03-03", "2026-03-02", "to must be on or after from, at most 92 days later."},
+		{"2026-01-01", "2026-06-01", "to must be on or after from, at most 92 days later."},
+	} {
+		_, err := e.svc.FillDays(context.Background(), nil, tc.from, tc.to, false)
+		if relais.ErrorCode(err) != relais.EINVALID || relais.ErrorMessage(err) != tc.msg {
+			t.Errorf("%s..%s: err = %v, want %q", tc.from, tc.to, err, tc.msg)
+		}
 	}
 }

@@ -14,11 +14,17 @@ type Lessons interface {
 	Renditions(ctx context.Context, lessonID int64) ([]relais.Rendition, error)
 }
 
+// Reminders queues a lesson's broadcast reminders again after its airings changed.
+type Reminders interface {
+	RescheduleReminders(ctx context.Context, lessonID int64) error
+}
+
 // Service runs grids on a Store.
 type Service struct {
-	store   relais.ScheduleStore
-	lessons Lessons
-	now     relais.Clock
+	store     relais.ScheduleStore
+	lessons   Lessons
+	now       relais.Clock
+	reminders Reminders // nil: none are queued
 }
 
 // New returns a Service. now decides approval timestamps; nil means time.Now.
@@ -27,6 +33,24 @@ func New(store relais.ScheduleStore, lessons Lessons, now relais.Clock) *Service
 		now = time.Now
 	}
 	return &Service{store: store, lessons: lessons, now: now}
+}
+
+// RemindWith makes the service queue the reminders of the lessons whose airings a change moves: a
+// station renamed or moved to another region, a slot assigned. The API and the UI share one such
+// service, so both remind alike.
+func (s *Service) RemindWith(r Reminders) { s.reminders = r }
+
+// remind queues the reminders of lessons again, when the service has a queue for them.
+func (s *Service) remind(ctx context.Context, lessons ...int64) error {
+	if s.reminders == nil {
+		return nil
+	}
+	for _, id := range lessons {
+		if err := s.reminders.RescheduleReminders(ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // CreateStation validates and stores a station.
@@ -55,7 +79,7 @@ type StationPatch struct {
 // time, so the time zone changes only when no slot would air at another instant in the new zone (an
 // alias such as Asia/Calcutta for Asia/Kolkata, or a station without slots). It returns the station and
 // the lessons airing on it from today on when the name families know or the region changed: their
-// reminders must be queued again.
+// reminders are queued again (see RemindWith).
 func (s *Service) UpdateStation(ctx context.Context, id int64, p StationPatch) (relais.Station, []int64, error) {
 	cur, oldLoc, err := s.station(ctx, id)
 	if err != nil {
@@ -99,7 +123,7 @@ func (s *Service) UpdateStation(ctx context.Context, id int64, p StationPatch) (
 			lessons = append(lessons, sl.LessonID)
 		}
 	}
-	return next, lessons, nil
+	return next, lessons, s.remind(ctx, lessons...)
 }
 
 // zoneMoves refuses a new zone for st when one of its slots would air at another instant there.
@@ -249,7 +273,8 @@ func (s *Service) Decide(ctx context.Context, u relais.User, lessonID int64, app
 }
 
 // Assign puts an approved lesson in an empty slot by hand. The lesson must match the slot's grade,
-// subject and language when the slot sets them, and fit its length.
+// subject and language when the slot sets them, and fit its length. A published lesson's families are
+// reminded of the new airing (see RemindWith; a cancelled one reminds nobody).
 func (s *Service) Assign(ctx context.Context, slotID, lessonID int64, rerun bool) error {
 	sl, err := s.store.Slot(ctx, slotID)
 	if err != nil {
@@ -279,7 +304,10 @@ func (s *Service) Assign(ctx context.Context, slotID, lessonID int64, rerun bool
 	if aired[lessonID] && !rerun {
 		return relais.Errorf(relais.ECONFLICT, "Lesson %d is already scheduled; assign it as a re-run to air it again.", lessonID)
 	}
-	return s.store.Assign(ctx, []relais.Assignment{{SlotID: slotID, LessonID: lessonID, Rerun: aired[lessonID]}})
+	if err := s.store.Assign(ctx, []relais.Assignment{{SlotID: slotID, LessonID: lessonID, Rerun: aired[lessonID]}}); err != nil {
+		return err
+	}
+	return s.remind(ctx, lessonID)
 }
 
 // mismatch says why l cannot air in sl, or returns nil.

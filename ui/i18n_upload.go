@@ -4,20 +4,19 @@ package ui
 // data attributes).
 
 func init() {
-	addMessages(map[string]map[string]string{
-		"en": {
-			"upload_resume_help": "If the upload is interrupted, choose the same file again and press Upload: it continues where it stopped.",
-			"upload_resuming":    "Continuing the earlier upload of this file…",
-			"upload_saving":      "File received; creating the lesson…",
-			"upload_retrying":    "Connection lost: reconnecting to continue where the upload stopped…",
-			"upload_network":     "The connection to Relais was lost. Choose the same file and press Upload again: it continues where it stopped.",
-		},
-		"fr": {
-			"upload_resume_help": "Si l'envoi est interrompu, choisissez à nouveau le même fichier et cliquez sur Déposer : il reprend là où il s'était arrêté.",
-			"upload_resuming":    "Reprise de l'envoi précédent de ce fichier…",
-			"upload_saving":      "Fichier reçu ; création de la leçon…",
-			"upload_retrying":    "Connexion perdue : reconnexion pour reprendre l'envoi là où il s'est arrêté…",
-			"upload_network":     "La connexion à Relais a été perdue. Choisissez le même fichier et cliquez à nouveau sur Déposer : l'envoi reprend là où il s'était arrêté.",
-		},
+	addMessages([]msg{
+		{"upload_resume_help",
+			"If the upload is interrupted, choose the same file again and press Upload: it continues where it stopped.",
+			"Si l'envoi est interrompu, choisissez à nouveau le même fichier et cliquez sur Déposer : il reprend là où il s'était arrêté."},
+		{"upload_resuming",
+			"Continuing the earlier upload of this file…",
+			"Reprise de l'envoi précédent de ce fichier…"},
+		{"upload_saving", "File received; creating the lesson…", "Fichier reçu ; création de la leçon…"},
+		{"upload_retrying",
+			"Connection lost: reconnecting to continue where the upload stopped…",
+			"Connexion perdue : reconnexion pour reprendre l'envoi là où il s'est arrêté…"},
+		{"upload_network",
+			"The connection to Relais was lost. Choose the same file and press Upload again: it continues where it stopped.",
+			"La connexion à Relais a été perdue. Choisissez le même fichier et cliquez à nouveau sur Déposer : l'envoi reprend là où il s'était arrêté."},
 	})
 }

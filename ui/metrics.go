@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/internal/httpstatus"
 	"github.com/relais-edu/relais/queue"
 )
 
@@ -50,23 +51,11 @@ func (m *Metrics) Handler() http.Handler {
 // Instrument counts the requests h answers.
 func (m *Metrics) Instrument(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := &codeRecorder{ResponseWriter: w, code: http.StatusOK}
-		defer func() { m.requests.WithLabelValues(r.Method, strconv.Itoa(rec.code)).Inc() }()
+		rec := httpstatus.NewRecorder(w)
+		defer func() { m.requests.WithLabelValues(r.Method, strconv.Itoa(rec.Status)).Inc() }()
 		h.ServeHTTP(rec, r)
 	})
 }
-
-type codeRecorder struct {
-	http.ResponseWriter
-	code int
-}
-
-func (r *codeRecorder) WriteHeader(code int) {
-	r.code = code
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *codeRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 var (
 	queueDesc = prometheus.NewDesc("relais_queue_tasks", "Tasks in each asynq queue, by state.",

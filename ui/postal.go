@@ -2,7 +2,7 @@ package ui
 
 // Postal batches: the media unit gathers a lesson's queued postal packets of a region into a print
 // run, downloads its PDF and address CSV for the regional office, and records when it was printed and
-// posted. Every step goes through the JSON API.
+// posted. Every step calls the services and store the JSON API uses.
 
 import (
 	"context"
@@ -13,8 +13,8 @@ import (
 	"strings"
 
 	relais "github.com/relais-edu/relais"
-	"github.com/relais-edu/relais/api"
 	"github.com/relais-edu/relais/channels/postal"
+	"github.com/relais-edu/relais/lessons"
 	"github.com/relais-edu/relais/locale"
 )
 
@@ -45,7 +45,8 @@ func (d postalData) refresh() int {
 }
 
 type postalRow struct {
-	api.PostalBatch
+	relais.PostalBatch
+	PDFURL     string // "" while the files are not made
 	Title      string
 	StatusText string
 	Created    string
@@ -130,26 +131,26 @@ func (h *Handler) postalData(ctx context.Context, c *reqCtx, f postalFilter) (po
 	d := postalData{Filter: f, First: f.After == 0, Unassigned: postal.Unassigned,
 		Statuses: []relais.PostalBatchStatus{relais.PostalBatchPending, relais.PostalBatchReady, relais.PostalBatchPrinted,
 			relais.PostalBatchPosted, relais.PostalBatchFailed}}
-	q := url.Values{"limit": {strconv.Itoa(postalPageSize)}}
-	if f.After > 0 {
-		q.Set("after", strconv.FormatInt(f.After, 10))
+	if f.After < 0 {
+		return d, relais.Errorf(relais.EINVALID, "after must be an id from a previous page (a number ≥ 0).")
 	}
-	if f.Status != "" {
-		q.Set("status", f.Status)
-	}
+	bf := relais.PostalBatchFilter{Status: relais.PostalBatchStatus(f.Status), Page: relais.Page{After: f.After, Limit: postalPageSize}.Normalize()}
 	if f.Lesson != "" {
-		q.Set("lesson_id", f.Lesson)
+		n, err := strconv.ParseInt(f.Lesson, 10, 64)
+		if err != nil || n < 0 {
+			return d, relais.Errorf(relais.EINVALID, "%s must be a positive number.", "lesson_id")
+		}
+		bf.LessonID = n
 	}
-	var page struct {
-		Items     []api.PostalBatch `json:"items"`
-		NextAfter int64             `json:"next_after"`
-	}
-	if err := h.callAPIJSON(ctx, c, http.MethodGet, "/api/v1/postal-batches?"+q.Encode(), nil, &page); err != nil {
+	batches, err := h.store.PostalBatches(ctx, bf)
+	if err != nil {
 		return d, err
 	}
-	d.NextAfter = page.NextAfter
+	if len(batches) == bf.Page.Limit && len(batches) > 0 {
+		d.NextAfter = batches[len(batches)-1].ID
+	}
 	titles := map[int64]string{}
-	for _, b := range page.Items {
+	for _, b := range batches {
 		title, ok := titles[b.LessonID]
 		if !ok {
 			l, err := h.store.Lesson(ctx, b.LessonID)
@@ -161,10 +162,13 @@ func (h *Handler) postalData(ctx context.Context, c *reqCtx, f postalFilter) (po
 		row := postalRow{PostalBatch: b, Title: title, StatusText: c.t("postal_st_" + string(b.Status)),
 			Created:  b.CreatedAt.UTC().Format("2006-01-02 15:04 UTC"),
 			CanPrint: b.Status.Next(relais.PostalBatchPrinted), CanPost: b.Status.Next(relais.PostalBatchPosted)}
-		if b.PrintedAt != nil {
+		if b.PDFPath != "" {
+			row.PDFURL = fmt.Sprintf("/ui/postal/%d/pdf", b.ID)
+		}
+		if !b.PrintedAt.IsZero() {
 			row.Printed = b.PrintedAt.UTC().Format("2006-01-02 15:04 UTC")
 		}
-		if b.PostedAt != nil {
+		if !b.PostedAt.IsZero() {
 			row.Posted = b.PostedAt.UTC().Format("2006-01-02 15:04 UTC")
 		}
 		d.Batches = append(d.Batches, row)
@@ -178,64 +182,51 @@ func (h *Handler) postalData(ctx context.Context, c *reqCtx, f postalFilter) (po
 	return d, nil
 }
 
-// createPostalBatch asks the API for a new batch of a lesson's queued packets in a region.
+// createPostalBatch makes a new batch of a lesson's queued packets in a region.
 func (h *Handler) createPostalBatch(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	form := postalForm{Region: strings.TrimSpace(r.PostFormValue("region"))}
 	form.LessonID, _ = strconv.ParseInt(r.PostFormValue("lesson_id"), 10, 64)
-	var b api.PostalBatch
-	err := h.callAPIJSON(r.Context(), c, http.MethodPost, "/api/v1/postal-batches",
-		map[string]any{"lesson_id": form.LessonID, "region": form.Region}, &b)
+	b, _, err := h.lessons.CreatePostalBatch(r.Context(), c.user, form.LessonID, form.Region)
 	if err != nil {
-		if relais.ErrorCode(err) == relais.EINTERNAL {
-			h.fail(w, r, c, err)
-			return
-		}
-		h.showPostal(w, r, c, statuses[relais.ErrorCode(err)], postalFilter{}, form, locale.Message(err, c.lang), "")
+		h.refuse(w, r, c, err, func(status int, msg string) { h.showPostal(w, r, c, status, postalFilter{}, form, msg, "") })
 		return
 	}
 	http.Redirect(w, r, fmt.Sprintf("/ui/postal?created=%d#batch-%d", b.ID, b.ID), http.StatusSeeOther)
 }
 
-func (h *Handler) markPostalPrinted(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	h.markPostal(w, r, c, "printed")
+func (h *Handler) markPostalPrinted(w http.ResponseWriter, r *http.Request, c *reqCtx, id int64) {
+	h.markPostal(w, r, c, id, relais.PostalBatchPrinted)
 }
 
-func (h *Handler) markPostalPosted(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	h.markPostal(w, r, c, "posted")
+func (h *Handler) markPostalPosted(w http.ResponseWriter, r *http.Request, c *reqCtx, id int64) {
+	h.markPostal(w, r, c, id, relais.PostalBatchPosted)
 }
 
-// markPostal records through the API that a batch was printed or posted, and goes back to the page
-// the form was on.
-func (h *Handler) markPostal(w http.ResponseWriter, r *http.Request, c *reqCtx, step string) {
-	id, err := pathNumber(r, c, "kind_batch")
-	if err != nil {
-		h.fail(w, r, c, err)
-		return
-	}
+// markPostal records that a batch was printed or posted (posting marks its deliveries sent), and goes
+// back to the page the form was on.
+func (h *Handler) markPostal(w http.ResponseWriter, r *http.Request, c *reqCtx, id int64, step relais.PostalBatchStatus) {
 	r.ParseForm()
 	f := readPostalFilter(r.PostForm)
-	if err := h.callAPIJSON(r.Context(), c, http.MethodPost, fmt.Sprintf("/api/v1/postal-batches/%d/%s", id, step), nil, nil); err != nil {
-		if relais.ErrorCode(err) == relais.EINTERNAL {
-			h.fail(w, r, c, err)
-			return
-		}
-		h.showPostal(w, r, c, statuses[relais.ErrorCode(err)], f, postalForm{},
-			fmt.Sprintf(c.t("postal_batch_err"), id, locale.Message(err, c.lang)), "")
+	if _, err := h.store.MarkPostalBatch(r.Context(), id, step); err != nil {
+		h.refuse(w, r, c, err, func(status int, msg string) {
+			h.showPostal(w, r, c, status, f, postalForm{}, fmt.Sprintf(c.t("postal_batch_err"), id, msg), "")
+		})
 		return
 	}
 	http.Redirect(w, r, fmt.Sprintf("%s#batch-%d", f.url(f.After), id), http.StatusSeeOther)
 }
 
-// postalFile downloads a batch's PDF or CSV (the API names the attachment).
-func (h *Handler) postalFile(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	id, err := pathNumber(r, c, "kind_batch")
-	if err != nil {
-		h.fail(w, r, c, err)
-		return
-	}
+// postalFile downloads a batch's PDF or CSV.
+func (h *Handler) postalFile(w http.ResponseWriter, r *http.Request, c *reqCtx, id int64) {
 	kind := "pdf"
 	if strings.HasSuffix(r.URL.Path, "/csv") {
 		kind = "csv"
 	}
-	h.relayFile(w, r, c, fmt.Sprintf("/api/v1/postal-batches/%d/%s", id, kind), nil, "")
+	path, ct, err := h.lessons.PostalBatchFile(r.Context(), id, kind)
+	if err == nil {
+		err = lessons.ServeAttachment(w, r, path, ct, fmt.Sprintf("postal-batch-%d.%s", id, kind))
+	}
+	if err != nil {
+		h.fail(w, r, c, err)
+	}
 }

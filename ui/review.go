@@ -1,24 +1,19 @@
 package ui
 
-// Broadcast approval and the publishing plan: teachers submit their lessons, the media unit approves
-// or rejects them (with a reason the teacher reads on the lesson page), and reads a lesson's plan (how
-// many families each channel reaches, and whether the channels can carry it before the broadcast)
-// before publishing it.
+// Broadcast approval: teachers submit their lessons, the media unit approves or rejects them (with a
+// reason the teacher reads on the lesson page).
 
 import (
 	"context"
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	relais "github.com/relais-edu/relais"
-	"github.com/relais-edu/relais/api"
-	"github.com/relais-edu/relais/locale"
-	"github.com/relais-edu/relais/scheduler"
+	"github.com/relais-edu/relais/lessons"
 )
 
 // approvalView is a lesson's broadcast approval on its page.
@@ -30,11 +25,10 @@ type approvalView struct {
 	CanSubmit bool
 }
 
-// lessonApproval reads a lesson's approval through the API and says whether the user may submit it:
-// a ready or published lesson not yet submitted, or rejected and submitted again.
-func (h *Handler) lessonApproval(ctx context.Context, c *reqCtx, l api.Lesson) (approvalView, error) {
-	var a relais.Approval
-	err := h.callAPIJSON(ctx, c, http.MethodGet, fmt.Sprintf("/api/v1/lessons/%d/approval", l.ID), nil, &a)
+// lessonApproval reads a lesson's approval and says whether the user may submit it: a ready or
+// published lesson not yet submitted, or rejected and submitted again.
+func (h *Handler) lessonApproval(ctx context.Context, c *reqCtx, l lessons.Detail) (approvalView, error) {
+	a, err := h.lessons.Approval(ctx, c.user, l.ID)
 	if err != nil && relais.ErrorCode(err) != relais.ENOTFOUND {
 		return approvalView{}, err
 	}
@@ -48,13 +42,9 @@ func (h *Handler) lessonApproval(ctx context.Context, c *reqCtx, l api.Lesson) (
 	return v, nil
 }
 
-// submitLesson puts a lesson forward for broadcast through the API.
-func (h *Handler) submitLesson(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	id, err := pathNumber(r, c, "kind_lesson")
-	if err == nil {
-		err = h.callAPIJSON(r.Context(), c, http.MethodPost, fmt.Sprintf("/api/v1/lessons/%d/submit", id), nil, nil)
-	}
-	if err != nil {
+// submitLesson puts a lesson forward for broadcast.
+func (h *Handler) submitLesson(w http.ResponseWriter, r *http.Request, c *reqCtx, id int64) {
+	if _, err := h.sched.Submit(r.Context(), c.user, id); err != nil {
 		h.fail(w, r, c, err)
 		return
 	}
@@ -126,170 +116,26 @@ func (h *Handler) submittedLessons(ctx context.Context, c *reqCtx) ([]reviewRow,
 	return out, nil
 }
 
-func (h *Handler) approveLesson(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	h.decide(w, r, c, relais.Approved)
+func (h *Handler) approveLesson(w http.ResponseWriter, r *http.Request, c *reqCtx, id int64) {
+	h.decide(w, r, c, id, relais.Approved)
 }
 
-func (h *Handler) rejectLesson(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	h.decide(w, r, c, relais.Rejected)
+func (h *Handler) rejectLesson(w http.ResponseWriter, r *http.Request, c *reqCtx, id int64) {
+	h.decide(w, r, c, id, relais.Rejected)
 }
 
-// decide approves or rejects a submitted lesson through the API; a refusal (a rejection without a
-// reason, a lesson not submitted) is shown on the review page.
-func (h *Handler) decide(w http.ResponseWriter, r *http.Request, c *reqCtx, state relais.ApprovalState) {
-	id, err := pathNumber(r, c, "kind_lesson")
-	if err != nil {
-		h.fail(w, r, c, err)
-		return
-	}
-	path, in := fmt.Sprintf("/api/v1/lessons/%d/approve", id), any(nil)
+// decide approves or rejects a submitted lesson; a refusal (a rejection without a reason, a lesson not
+// submitted) is shown on the review page.
+func (h *Handler) decide(w http.ResponseWriter, r *http.Request, c *reqCtx, id int64, state relais.ApprovalState) {
+	reason := ""
 	if state == relais.Rejected {
-		path, in = fmt.Sprintf("/api/v1/lessons/%d/reject", id), map[string]string{"reason": strings.TrimSpace(r.PostFormValue("reason"))}
+		reason = strings.TrimSpace(r.PostFormValue("reason"))
 	}
-	if err := h.callAPIJSON(r.Context(), c, http.MethodPost, path, in, nil); err != nil {
-		if relais.ErrorCode(err) == relais.EINTERNAL {
-			h.fail(w, r, c, err)
-			return
-		}
-		h.showReview(w, r, c, statuses[relais.ErrorCode(err)], fmt.Sprintf(c.t("review_lesson_err"), id, locale.Message(err, c.lang)), "")
+	if _, err := h.sched.Decide(r.Context(), c.user, id, state == relais.Approved, reason); err != nil {
+		h.refuse(w, r, c, err, func(status int, msg string) {
+			h.showReview(w, r, c, status, fmt.Sprintf(c.t("review_lesson_err"), id, msg), "")
+		})
 		return
 	}
 	http.Redirect(w, r, "/ui/review?"+url.Values{"decided": {string(state)}, "lesson": {strconv.FormatInt(id, 10)}}.Encode(), http.StatusSeeOther)
-}
-
-// planData is a lesson's publishing plan with the form that sets its assumptions.
-type planData struct {
-	Lesson     api.Lesson
-	StatusText string
-	Form       planForm
-	Assumed    scheduler.PlanConfig // what an empty field takes
-	Plan       *planView            // nil when the API refused the assumptions
-	CanPublish bool
-}
-
-// planForm holds the plan's assumptions as typed; empty fields take the API's defaults.
-type planForm struct {
-	At             string // datetime-local, UTC
-	SMSRate        string
-	EmailRate      string
-	PostalLeadDays string
-}
-
-type planView struct {
-	At             string
-	Households     int64
-	FirstBroadcast string
-	Channels       []planChannel
-	Airings        []planAiring
-	Warnings       []string
-}
-
-type planChannel struct {
-	Name     string
-	Label    string
-	Count    int64
-	Skipped  int64
-	Estimate bool
-	Messages int64
-	Segments int64
-	Duration string
-	Finishes string
-	Deadline string
-	Late     bool
-}
-
-type planAiring struct {
-	Station string
-	Region  string
-	Kind    string
-	At      string
-}
-
-// planChannels is the order channels are shown in; others follow by name.
-var planChannels = []string{"sms", "sms_reminder", "email", "postal", "tv", "radio"}
-
-const planTime = "2006-01-02 15:04 -07:00"
-
-func (h *Handler) plan(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	l, err := h.apiLesson(r, c)
-	if err != nil {
-		h.fail(w, r, c, err)
-		return
-	}
-	q := r.URL.Query()
-	d := planData{Lesson: l, StatusText: c.t("st_" + string(l.Status)), CanPublish: l.Status == relais.LessonReady, Assumed: h.cfg.Plan,
-		Form: planForm{At: q.Get("at"), SMSRate: q.Get("sms_rate"), EmailRate: q.Get("email_rate"), PostalLeadDays: q.Get("postal_lead_days")}}
-	query := url.Values{}
-	if at := strings.TrimSpace(d.Form.At); at != "" {
-		// A datetime-local field gives minutes without a zone: the form says it is UTC.
-		if t, err := time.Parse("2006-01-02T15:04", at); err == nil {
-			at = t.Format(time.RFC3339)
-		}
-		query.Set("at", at)
-	}
-	for k, v := range map[string]string{"sms_rate": d.Form.SMSRate, "email_rate": d.Form.EmailRate, "postal_lead_days": d.Form.PostalLeadDays} {
-		if v = strings.TrimSpace(v); v != "" {
-			query.Set(k, v)
-		}
-	}
-	var sum scheduler.PlanSummary
-	err = h.callAPIJSON(r.Context(), c, http.MethodGet, fmt.Sprintf("/api/v1/lessons/%d/plan?%s", l.ID, query.Encode()), nil, &sum)
-	if err != nil {
-		if relais.ErrorCode(err) == relais.EINTERNAL {
-			h.fail(w, r, c, err)
-			return
-		}
-		h.render(w, r, c, statuses[relais.ErrorCode(err)], "ui_plan", "plan_title", pageError{msg: locale.Message(err, c.lang), data: d})
-		return
-	}
-	d.Plan = planFor(c, sum)
-	h.render(w, r, c, http.StatusOK, "ui_plan", "plan_title", d)
-}
-
-// planFor arranges a plan summary for the page.
-func planFor(c *reqCtx, sum scheduler.PlanSummary) *planView {
-	// The warnings are written here from the figures, in the UI language; the scheduler's own English
-	// sentences (sum.Warnings) serve the API and the CLI.
-	v := &planView{At: sum.At.Format(planTime), Households: sum.Households}
-	if !sum.FirstBroadcast.IsZero() {
-		v.FirstBroadcast = sum.FirstBroadcast.Format(planTime)
-	} else {
-		v.Warnings = append(v.Warnings, c.t("plan_warn_unscheduled"))
-	}
-	names := slices.Clone(planChannels)
-	for _, m := range []map[string]int64{sum.Counts, sum.Skipped} {
-		for k := range m {
-			if !slices.Contains(names, k) {
-				names = append(names, k)
-			}
-		}
-	}
-	slices.Sort(names[len(planChannels):])
-	for _, name := range names {
-		e, hasEstimate := sum.Estimates[name]
-		if sum.Counts[name] == 0 && sum.Skipped[name] == 0 && !hasEstimate {
-			continue
-		}
-		ch := planChannel{Name: name, Label: name, Count: sum.Counts[name], Skipped: sum.Skipped[name], Estimate: hasEstimate}
-		if s := c.t("plan_ch_" + name); s != "plan_ch_"+name {
-			ch.Label = s
-		}
-		if hasEstimate {
-			ch.Messages, ch.Segments = e.Messages, e.Segments
-			ch.Duration = spanText(time.Duration(e.Seconds * float64(time.Second)))
-			ch.Finishes = e.Finishes.Format(planTime)
-			if !e.Deadline.IsZero() {
-				ch.Deadline = e.Deadline.Format(planTime)
-				ch.Late = e.Finishes.After(e.Deadline)
-			}
-			if ch.Late {
-				v.Warnings = append(v.Warnings, fmt.Sprintf(c.t("plan_warn_late"), ch.Label, e.Messages, ch.Duration, ch.Finishes, ch.Deadline))
-			}
-		}
-		v.Channels = append(v.Channels, ch)
-	}
-	for _, a := range sum.Airings {
-		v.Airings = append(v.Airings, planAiring{Station: a.Station, Region: a.Region, Kind: a.Kind, At: a.At.Format(planTime)})
-	}
-	return v
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/api"
 	"github.com/relais-edu/relais/scheduler"
 )
 
@@ -174,9 +175,10 @@ func TestPlan(t *testing.T) {
 }
 
 // TestPlanFormShowsTheConfiguredRates: the plan form's empty fields show the rates the plan then
-// assumes (Config.Plan, which main fills from RELAIS_SMS_RATE and RELAIS_EMAIL_RATE), not fixed ones.
+// assumes (the API's Config.Plan, which main fills from RELAIS_SMS_RATE and RELAIS_EMAIL_RATE), not
+// fixed ones.
 func TestPlanFormShowsTheConfiguredRates(t *testing.T) {
-	f := newFixture(t, func(c *Config) { c.Plan.SMSRate, c.Plan.EmailRate = 25, 80 })
+	f := newFixtureWith(t, func(c *api.Config) { c.Plan.SMSRate, c.Plan.EmailRate = 25, 80 }, nil)
 	status, body := f.browser("m").get("/ui/lessons/1/plan")
 	if status != 200 {
 		t.Fatalf("plan: %d\n%s", status, body)

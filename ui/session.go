@@ -21,7 +21,8 @@ const (
 )
 
 // session is what the session cookie holds. It is sealed with AES-GCM, which both signs it (a changed
-// cookie does not open) and hides the API token it carries, which the UI needs to act through the API.
+// cookie does not open) and hides the API token it carries: it names the user, and the tus requests
+// forwarded to the API carry it.
 type session struct {
 	Token   string    `json:"tok"`
 	CSRF    string    `json:"csrf"`
@@ -94,7 +95,7 @@ func (h *Handler) preCSRF(w http.ResponseWriter, r *http.Request) string {
 }
 
 // csrfOK checks a POST: a cross-site Origin is refused, and the form (field "csrf"), the X-CSRF-Token
-// header or, for multipart uploads whose body is streamed unread to the API, the "csrf" query
+// header or, for multipart uploads whose body is streamed to disk before any form field is read, the "csrf" query
 // parameter must carry the token of this session.
 func (h *Handler) csrfOK(r *http.Request, c *reqCtx) bool {
 	if o := r.Header.Get("Origin"); o != "" && !sameOrigin(r) {

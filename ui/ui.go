@@ -2,20 +2,18 @@
 // upload, each lesson's status and deliveries, publishing, the delivery dashboard and household import,
 // broadcast approval, the stations' week grids, the publishing plan and postal batches.
 //
-// Pages are rendered on the server from templates/web/ui_*.tmpl in French or English. Actions that
-// change something (upload, publish, import) are handed to the JSON API in-process with the signed-in
-// user's token, so the UI enforces exactly the API's validation and roles; the UI adds its own role
-// check on every route, a session cookie and a CSRF token on every form.
+// Pages are rendered on the server from templates/web/ui_*.tmpl in French or English. Actions call the
+// services the JSON API runs on (lessons.Service, scheduler.Service, roster.Importer) as the signed-in
+// user, so the UI enforces exactly the API's validation, visibility and refusals; the UI adds its own
+// role check on every route, a session cookie and a CSRF token on every form. Only the resumable
+// uploads' tus requests are handed to the API's handler, which speaks that protocol.
 package ui
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"embed"
 	"encoding/base64"
-	"encoding/json"
-	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -28,8 +26,9 @@ import (
 	"github.com/hibiken/asynqmon"
 
 	relais "github.com/relais-edu/relais"
-	"github.com/relais-edu/relais/api"
+	"github.com/relais-edu/relais/lessons"
 	"github.com/relais-edu/relais/locale"
+	"github.com/relais-edu/relais/roster"
 	"github.com/relais-edu/relais/scheduler"
 	"github.com/relais-edu/relais/templates"
 )
@@ -48,32 +47,41 @@ type Config struct {
 	Redis asynq.RedisConnOpt
 	// Location is the time zone of the times the pages show (the delivery dashboard's charts).
 	Location *time.Location
-	// Plan is what the API's publishing plan assumes for a field the plan form leaves empty (its
-	// Config.Plan: the configured rates); the form shows it.
-	Plan scheduler.PlanConfig
 }
 
 // DefaultConfig returns the embedded defaults.
 func DefaultConfig() Config {
-	return Config{SessionTTL: 12 * time.Hour, Location: time.Local, Plan: scheduler.DefaultPlanConfig()}
+	return Config{SessionTTL: 12 * time.Hour, Location: time.Local}
+}
+
+// Services are what the UI shares with the JSON API: the services its handlers call, and the API's
+// handler, to which the upload page's tus requests are forwarded. *api.Server provides them.
+type Services interface {
+	http.Handler
+	Lessons() *lessons.Service
+	Schedule() *scheduler.Service
+	Households() *roster.Importer
 }
 
 // Handler serves /ui/.
 type Handler struct {
-	store    relais.Store
-	api      http.Handler // the JSON API, called in-process for actions
-	tmpl     *templates.Set
-	sessions *sessions
-	cfg      Config
-	log      *slog.Logger
-	mux      *http.ServeMux
-	now      func() time.Time
-	monitor  *asynqmon.HTTPHandler // nil without Config.Redis
+	store      relais.Store
+	lessons    *lessons.Service
+	sched      *scheduler.Service
+	households *roster.Importer
+	tus        http.Handler // the API, for the tus requests of resumable uploads (ui/uploads.go)
+	tmpl       *templates.Set
+	sessions   *sessions
+	cfg        Config
+	log        *slog.Logger
+	mux        *http.ServeMux
+	now        func() time.Time
+	monitor    *asynqmon.HTTPHandler // nil without Config.Redis
 }
 
-// New builds the UI. secret keys the session cookies; apiHandler is the JSON API (api.Server).
-func New(store relais.Store, apiHandler http.Handler, tmpl *templates.Set, secret []byte, cfg Config, log *slog.Logger) *Handler {
-	h := &Handler{store: store, api: apiHandler, tmpl: tmpl, sessions: newSessions(secret), cfg: cfg,
+// New builds the UI on the services of the JSON API (api.Server). secret keys the session cookies.
+func New(store relais.Store, svc Services, tmpl *templates.Set, secret []byte, cfg Config, log *slog.Logger) *Handler {
+	h := &Handler{store: store, lessons: svc.Lessons(), sched: svc.Schedule(), households: svc.Households(), tus: svc, tmpl: tmpl, sessions: newSessions(secret), cfg: cfg,
 		log: log.With("comp", "ui"), mux: http.NewServeMux(), now: time.Now}
 	if cfg.Redis != nil {
 		h.monitor = asynqmon.New(asynqmon.Options{RootPath: monitorPath, RedisConnOpt: cfg.Redis})
@@ -131,7 +139,7 @@ func (h *Handler) table() []route {
 		{"POST /ui/signin", public, h.signin},
 		{"POST /ui/signout", anyUser, h.signout},
 		{"POST /ui/lang", public, h.setLang},
-		{"GET /ui/lessons", anyUser, h.lessons},
+		{"GET /ui/lessons", anyUser, h.lessonList},
 		{"GET /ui/lessons/new", anyUser, h.newLesson},
 		{"POST /ui/lessons", anyUser, h.createLesson},
 		{"POST /ui/preview", anyUser, h.preview},
@@ -140,41 +148,42 @@ func (h *Handler) table() []route {
 		{"HEAD " + uiUploads + "/{id}", anyUser, h.forwardUpload},
 		{"PATCH " + uiUploads + "/{id}", anyUser, h.forwardUpload},
 		{"GET /ui/lessons/{id}", anyUser, h.lesson},
-		{"GET /ui/lessons/{id}/renditions/{kind}", anyUser, h.lessonFile},
-		{"GET /ui/lessons/{id}/worksheet", anyUser, h.lessonFile},
+		{"GET /ui/lessons/{id}/renditions/{kind}", anyUser, h.withID("kind_lesson", h.lessonFile)},
+		{"GET /ui/lessons/{id}/worksheet", anyUser, h.withID("kind_lesson", h.lessonFile)},
 		{"GET /ui/publish", staff, h.publishList},
 		{"POST /ui/lessons/{id}/publish", staff, h.publish},
 		{"GET /ui/lessons/{id}/deliveries", staff, h.dashboard},
 		{"GET /ui/dashboard", staff, h.overview},
 		{"GET /ui/households/import", staff, h.importForm},
 		{"POST /ui/households/import", staff, h.importHouseholds},
-		// Broadcast approval, the grid, the publishing plan and postal batches (review.go, schedule.go, postal.go).
-		{"POST /ui/lessons/{id}/submit", anyUser, h.submitLesson},
+		// Broadcast approval, the publishing plan, stations, the grid and postal batches (review.go, plan.go,
+		// stations.go, grid.go, slots.go, exports.go, postal.go).
+		{"POST /ui/lessons/{id}/submit", anyUser, h.withID("kind_lesson", h.submitLesson)},
 		{"GET /ui/review", staff, h.review},
-		{"POST /ui/lessons/{id}/approve", staff, h.approveLesson},
-		{"POST /ui/lessons/{id}/reject", staff, h.rejectLesson},
+		{"POST /ui/lessons/{id}/approve", staff, h.withID("kind_lesson", h.approveLesson)},
+		{"POST /ui/lessons/{id}/reject", staff, h.withID("kind_lesson", h.rejectLesson)},
 		{"GET /ui/lessons/{id}/plan", staff, h.plan},
 		{"GET /ui/stations", staff, h.stations},
 		{"POST /ui/stations", staff, h.createStation},
 		{"GET /ui/stations/{id}/edit", staff, h.editStation},
 		{"POST /ui/stations/{id}", staff, h.updateStation},
 		{"GET /ui/stations/{id}/delete", staff, h.confirmDeleteStation},
-		{"POST /ui/stations/{id}/delete", staff, h.deleteStation},
-		{"POST /ui/stations/{id}/templates", staff, h.addTemplate},
-		{"POST /ui/stations/{id}/slots", staff, h.addSlot},
-		{"POST /ui/stations/{id}/exceptions", staff, h.addException},
-		{"GET /ui/stations/{id}/epg", staff, h.stationEPG},
-		{"GET /ui/stations/{id}/playlist", staff, h.stationPlaylist},
+		{"POST /ui/stations/{id}/delete", staff, h.withID("grid_station", h.deleteStation)},
+		{"POST /ui/stations/{id}/templates", staff, h.withID("kind_station", h.addTemplate)},
+		{"POST /ui/stations/{id}/slots", staff, h.withID("kind_station", h.addSlot)},
+		{"POST /ui/stations/{id}/exceptions", staff, h.withID("kind_station", h.addException)},
+		{"GET /ui/stations/{id}/epg", staff, h.withID("kind_station", h.stationEPG)},
+		{"GET /ui/stations/{id}/playlist", staff, h.withID("kind_station", h.stationPlaylist)},
 		{"GET /ui/grid", staff, h.grid},
 		{"POST /ui/slots/{id}/assign", staff, h.assignSlot},
 		{"POST /ui/slots/{id}/unassign", staff, h.unassignSlot},
 		{"POST /ui/schedule/fill", staff, h.autoFill},
 		{"GET /ui/postal", staff, h.postalBatches},
 		{"POST /ui/postal", staff, h.createPostalBatch},
-		{"GET /ui/postal/{id}/pdf", staff, h.postalFile},
-		{"GET /ui/postal/{id}/csv", staff, h.postalFile},
-		{"POST /ui/postal/{id}/printed", staff, h.markPostalPrinted},
-		{"POST /ui/postal/{id}/posted", staff, h.markPostalPosted},
+		{"GET /ui/postal/{id}/pdf", staff, h.withID("kind_batch", h.postalFile)},
+		{"GET /ui/postal/{id}/csv", staff, h.withID("kind_batch", h.postalFile)},
+		{"POST /ui/postal/{id}/printed", staff, h.withID("kind_batch", h.markPostalPrinted)},
+		{"POST /ui/postal/{id}/posted", staff, h.withID("kind_batch", h.markPostalPosted)},
 		{monitorPath + "/", adminTool, h.queueMonitor},
 	}
 }
@@ -212,11 +221,24 @@ type reqCtx struct {
 
 func (c *reqCtx) signedIn() bool { return c.user.ID != "" }
 
-// asUser makes req, handed to the API in-process, the signed-in user's: their token, and the page's
-// language for the API's error messages.
+// asUser makes req, a tus request forwarded to the API, the signed-in user's: their token, and the
+// page's language for the API's error messages.
 func (c *reqCtx) asUser(req *http.Request) {
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Accept-Language", c.lang)
+}
+
+// withID adapts a handler of one resource to a route: it reads the route's {id} first, the prologue
+// every such handler shares; kind is the UI key naming what the id is of, for the message.
+func (h *Handler) withID(kind string, f func(w http.ResponseWriter, r *http.Request, c *reqCtx, id int64)) func(http.ResponseWriter, *http.Request, *reqCtx) {
+	return func(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+		id, err := pathNumber(r, c, kind)
+		if err != nil {
+			h.fail(w, r, c, err)
+			return
+		}
+		f(w, r, c, id)
+	}
 }
 
 // guard resolves the session, checks the route's role and, on a request that changes something, the
@@ -225,7 +247,7 @@ func (h *Handler) guard(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := &reqCtx{lang: pickLang(r)}
 		if s, ok := h.sessions.open(r, h.now()); ok {
-			u, err := h.store.UserByTokenHash(r.Context(), api.HashToken(s.Token))
+			u, err := h.store.UserByTokenHash(r.Context(), relais.HashToken(s.Token))
 			if err == nil {
 				c.user, c.token, c.csrf = u, s.Token, s.CSRF
 			} else if relais.ErrorCode(err) != relais.EUNAUTHORIZED && relais.ErrorCode(err) != relais.ENOTFOUND {
@@ -302,69 +324,30 @@ type pageError struct {
 // refreshing is page data that asks the browser to reload it every few seconds while something moves.
 type refreshing interface{ refresh() int }
 
-// statuses maps application error codes to HTTP statuses for pages.
-var statuses = map[string]int{
-	relais.ECONFLICT:     http.StatusConflict,
-	relais.EINVALID:      http.StatusBadRequest,
-	relais.ENOTFOUND:     http.StatusNotFound,
-	relais.EUNAUTHORIZED: http.StatusUnauthorized,
-	relais.EFORBIDDEN:    http.StatusForbidden,
-	relais.ETOOLARGE:     http.StatusRequestEntityTooLarge,
-	relais.EINTERNAL:     http.StatusInternalServerError,
-}
-
 // fail shows an error page; internal errors are logged once here and shown as "internal error".
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, c *reqCtx, err error) {
-	code, msg := relais.ErrorCode(err), locale.Message(err, c.lang)
-	if code == relais.EINTERNAL {
-		id := w.Header().Get("X-Request-Id")
-		h.log.Error("internal error", "request_id", id, "method", r.Method, "path", r.URL.Path, "err", err)
-		msg = c.t("err_internal") + " " + id
-	}
-	h.render(w, r, c, statuses[code], "ui_error", "error", pageError{msg: msg})
+	h.render(w, r, c, relais.HTTPStatus(relais.ErrorCode(err)), "ui_error", "error", pageError{msg: h.message(w, r, c, err)})
 }
 
-// apiReply is the API's answer to an in-process call.
-type apiReply struct {
-	status int
-	header http.Header
-	body   bytes.Buffer
+// refuse shows a refusal of err with show, on the page the form came from (status and message in the
+// page's language); an internal error gets the error page instead.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, c *reqCtx, err error, show func(status int, msg string)) {
+	if relais.ErrorCode(err) == relais.EINTERNAL {
+		h.fail(w, r, c, err)
+		return
+	}
+	show(relais.HTTPStatus(relais.ErrorCode(err)), locale.Message(err, c.lang))
 }
 
-func (a *apiReply) Header() http.Header         { return a.header }
-func (a *apiReply) Write(b []byte) (int, error) { return a.body.Write(b) }
-func (a *apiReply) WriteHeader(code int)        { a.status = code }
-
-// err returns the API's error as an application error, nil on success.
-func (a *apiReply) err() error {
-	if a.status < 400 {
-		return nil
+// message is what the user reads of err, in the page's language. An internal error is logged here,
+// once, and shown as "internal error" with the request id.
+func (h *Handler) message(w http.ResponseWriter, r *http.Request, c *reqCtx, err error) string {
+	if relais.ErrorCode(err) != relais.EINTERNAL {
+		return locale.Message(err, c.lang)
 	}
-	var e struct {
-		Error struct{ Code, Message string }
-	}
-	if json.Unmarshal(a.body.Bytes(), &e) != nil || e.Error.Code == "" {
-		return relais.Errorf(relais.EINTERNAL, "API answered %d", a.status)
-	}
-	if e.Error.Code == relais.EINTERNAL {
-		return relais.Errorf(relais.EINTERNAL, "API: %s", e.Error.Message) // already logged by the API
-	}
-	return relais.Errorf(e.Error.Code, "%s", e.Error.Message)
-}
-
-// callAPI hands a request to the JSON API as the signed-in user.
-func (h *Handler) callAPI(ctx context.Context, c *reqCtx, method, path, contentType string, body io.Reader) (*apiReply, error) {
-	req, err := http.NewRequestWithContext(ctx, method, path, body)
-	if err != nil {
-		return nil, err
-	}
-	c.asUser(req)
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	rep := &apiReply{status: http.StatusOK, header: http.Header{}}
-	h.api.ServeHTTP(rep, req)
-	return rep, nil
+	id := w.Header().Get("X-Request-Id")
+	h.log.Error("internal error", "request_id", id, "method", r.Method, "path", r.URL.Path, "err", err)
+	return c.t("err_internal") + " " + id
 }
 
 func randomToken() string {

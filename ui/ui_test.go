@@ -71,6 +71,12 @@ var users = map[string]relais.User{
 
 func newFixture(t *testing.T, edit func(*Config)) *fixture {
 	t.Helper()
+	return newFixtureWith(t, nil, edit)
+}
+
+// newFixtureWith is newFixture with the API's configuration edited too.
+func newFixtureWith(t *testing.T, editAPI func(*api.Config), edit func(*Config)) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	db, err := sqlite.Open(ctx, filepath.Join(dir, "relais.db"))
@@ -84,6 +90,9 @@ func newFixture(t *testing.T, edit func(*Config)) *fixture {
 	}
 	acfg := api.DefaultConfig()
 	acfg.MediaDir = filepath.Join(dir, "media")
+	if editAPI != nil {
+		editAPI(&acfg)
+	}
 	f := &fixture{t: t, store: db, queue: &fakeQueue{}}
 	log := slog.New(slog.DiscardHandler)
 	srv := api.New(db, f.queue, links.NewSigner([]byte("0123456789abcdef0123"), "http://relais.test"), tmpl, acfg, log, nil)

@@ -29,7 +29,7 @@ func (h *Handler) forwardUpload(w http.ResponseWriter, r *http.Request, c *reqCt
 	req.Header.Del("Cookie")
 	req.Header.Del("X-CSRF-Token")
 	c.asUser(req)
-	h.api.ServeHTTP(&uploadWriter{ResponseWriter: w}, req)
+	h.tus.ServeHTTP(&uploadWriter{ResponseWriter: w}, req)
 }
 
 // uploadWriter points the Location of a new upload at /ui/uploads, so that the browser's PATCH and

@@ -1,0 +1,54 @@
+package lessons
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/scheduler"
+)
+
+// PlanOptions are a publishing plan's assumptions as typed, in a query or a form; empty ones take the
+// configured ones (Config.Plan). At is an RFC 3339 time (default now), SMSRate segments and EmailRate emails per second,
+// PostalLeadDays the days a letter takes.
+type PlanOptions struct {
+	At, SMSRate, EmailRate, PostalLeadDays string
+}
+
+// PlanDefaults is what the plan assumes where PlanOptions leave a field empty: the configured rates.
+func (s *Service) PlanDefaults() scheduler.PlanConfig { return s.cfg.Plan }
+
+// Plan computes the publishing plan of a lesson: counts per channel, when each goes out, and whether
+// the channels' rates let it finish before the first broadcast.
+func (s *Service) Plan(ctx context.Context, id int64, o PlanOptions) (scheduler.PlanSummary, error) {
+	cfg := s.cfg.Plan
+	at := s.now()
+	if o.At != "" {
+		var err error
+		if at, err = time.Parse(time.RFC3339, o.At); err != nil {
+			return scheduler.PlanSummary{}, relais.Errorf(relais.EINVALID, "at must be a time such as 2026-03-02T18:00:00Z.")
+		}
+	}
+	for _, rate := range []struct {
+		name, v string
+		dst     *float64
+	}{{"sms_rate", o.SMSRate, &cfg.SMSRate}, {"email_rate", o.EmailRate, &cfg.EmailRate}} {
+		if rate.v != "" {
+			f, err := strconv.ParseFloat(rate.v, 64)
+			if err != nil || f <= 0 {
+				return scheduler.PlanSummary{}, relais.Errorf(relais.EINVALID, "%s must be a positive number.", rate.name)
+			}
+			*rate.dst = f
+		}
+	}
+	if o.PostalLeadDays != "" {
+		n, err := strconv.Atoi(o.PostalLeadDays)
+		if err != nil || n < 0 {
+			return scheduler.PlanSummary{}, relais.Errorf(relais.EINVALID, "postal_lead_days must be a number of days.")
+		}
+		cfg.PostalLead = time.Duration(n) * 24 * time.Hour
+	}
+	p := &scheduler.Planner{Store: s.store, Lessons: s.store, Households: s.store, Config: cfg}
+	return p.Plan(ctx, id, at, nil)
+}

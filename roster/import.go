@@ -1,0 +1,90 @@
+package roster
+
+import (
+	"context"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/locale"
+)
+
+// Upserter stores households; relais.Store is one.
+type Upserter interface {
+	UpsertHouseholds(ctx context.Context, hs []relais.Household) error
+}
+
+// ImportResult reports a household import.
+type ImportResult struct {
+	Imported int        `json:"imported"`
+	Rejected int        `json:"rejected"`
+	Errors   []RowError `json:"errors"`
+}
+
+// importChunk is how many households one transaction stores.
+const importChunk = 5000
+
+// Importer imports CSVs of households into a store; the JSON API and the import page share one.
+type Importer struct {
+	Store    Upserter
+	Options  Options
+	MaxBytes int64 // one CSV; the surfaces limit their request bodies to it
+}
+
+// Import reads a CSV of households from r and stores its good rows; the bad rows come back with their
+// row number and reason, written in lang. A body cut by http.MaxBytesReader is refused as too large.
+func (im *Importer) Import(ctx context.Context, r io.Reader, lang string) (ImportResult, error) {
+	store := im.Store
+	hs, bad, err := Parse(r, im.Options)
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return ImportResult{}, relais.Errorf(relais.ETOOLARGE, "The file is larger than the limit of %s; split it into several imports.", relais.HumanBytes(mbe.Limit))
+	} else if err != nil {
+		return ImportResult{}, err
+	}
+	for start := 0; start < len(hs); start += importChunk {
+		if err := store.UpsertHouseholds(ctx, hs[start:min(start+importChunk, len(hs))]); err != nil {
+			return ImportResult{}, err
+		}
+	}
+	if bad == nil {
+		bad = []RowError{}
+	}
+	for i := range bad {
+		if bad[i].Problem != nil {
+			bad[i].Message = locale.Message(bad[i].Problem, lang)
+		}
+	}
+	return ImportResult{Imported: len(hs), Rejected: len(bad), Errors: bad}, nil
+}
+
+// AllRefused reports whether an import stored nothing and refused rows: the surfaces answer it as
+// unprocessable (422), still with the row errors to show.
+func (r ImportResult) AllRefused() bool { return r.Imported == 0 && r.Rejected > 0 }
+
+// CSVBody is the CSV of a household import request: a text/csv body, or the multipart field 'file'.
+func CSVBody(r *http.Request) (io.Reader, error) {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch {
+	case ct == "text/csv" || ct == "application/csv" || ct == "text/plain":
+		return r.Body, nil
+	case strings.HasPrefix(ct, "multipart/"):
+		mr, err := r.MultipartReader()
+		if err != nil {
+			return nil, relais.Errorf(relais.EINVALID, "The multipart body cannot be read: %v.", err)
+		}
+		for {
+			p, err := mr.NextPart()
+			if err != nil {
+				return nil, relais.Errorf(relais.EINVALID, "Send the CSV in a multipart field named 'file'.")
+			}
+			if p.FormName() == "file" {
+				return p, nil
+			}
+		}
+	}
+	return nil, relais.Errorf(relais.EINVALID, "Send the households as text/csv (or multipart/form-data with a 'file' field); got %q.", ct)
+}

@@ -1,0 +1,160 @@
+package ui
+
+// The publishing plan: before publishing a lesson, the media unit reads how many families each channel
+// reaches, and whether the channels can carry it before the broadcast.
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/lessons"
+	"github.com/relais-edu/relais/scheduler"
+)
+
+// planData is a lesson's publishing plan with the form that sets its assumptions.
+type planData struct {
+	Lesson     lessons.Detail
+	StatusText string
+	Form       planForm
+	Assumed    scheduler.PlanConfig // what an empty field takes: the configured rates
+	Plan       *planView            // nil when the assumptions were refused
+	CanPublish bool
+}
+
+// planForm holds the plan's assumptions as typed; empty fields take the defaults.
+type planForm struct {
+	At             string // datetime-local, UTC
+	SMSRate        string
+	EmailRate      string
+	PostalLeadDays string
+}
+
+type planView struct {
+	At             string
+	Households     int64
+	FirstBroadcast string
+	Channels       []planChannel
+	Airings        []planAiring
+	Warnings       []string
+}
+
+type planChannel struct {
+	Name     string
+	Label    string
+	Count    int64
+	Skipped  int64
+	Estimate bool
+	Messages int64
+	Segments int64
+	Duration string
+	Finishes string
+	Deadline string
+	Late     bool
+}
+
+type planAiring struct {
+	Station string
+	Region  string
+	Kind    string
+	At      string
+}
+
+// planChannels is the order channels are shown in; others follow by name.
+var planChannels = []string{"sms", "sms_reminder", "email", "postal", "tv", "radio"}
+
+const planTime = "2006-01-02 15:04 -07:00"
+
+func (h *Handler) plan(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	l, err := h.lessonDetail(r, c)
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	q := r.URL.Query()
+	d := planData{Lesson: l, StatusText: c.t("st_" + string(l.Status)), CanPublish: l.Status == relais.LessonReady,
+		Assumed: h.lessons.PlanDefaults(),
+		Form:    planForm{At: q.Get("at"), SMSRate: q.Get("sms_rate"), EmailRate: q.Get("email_rate"), PostalLeadDays: q.Get("postal_lead_days")}}
+	o := lessons.PlanOptions{At: strings.TrimSpace(d.Form.At), SMSRate: strings.TrimSpace(d.Form.SMSRate),
+		EmailRate: strings.TrimSpace(d.Form.EmailRate), PostalLeadDays: strings.TrimSpace(d.Form.PostalLeadDays)}
+	// A datetime-local field gives minutes without a zone: the form says it is UTC.
+	if t, err := time.Parse("2006-01-02T15:04", o.At); err == nil {
+		o.At = t.Format(time.RFC3339)
+	}
+	sum, err := h.lessons.Plan(r.Context(), l.ID, o)
+	if err != nil {
+		h.refuse(w, r, c, err, func(status int, msg string) {
+			h.render(w, r, c, status, "ui_plan", "plan_title", pageError{msg: msg, data: d})
+		})
+		return
+	}
+	d.Plan = planFor(c, sum)
+	h.render(w, r, c, http.StatusOK, "ui_plan", "plan_title", d)
+}
+
+// planFor arranges a plan summary for the page.
+func planFor(c *reqCtx, sum scheduler.PlanSummary) *planView {
+	// The warnings are written here from the figures, in the UI language; the scheduler's own English
+	// sentences (sum.Warnings) serve the API and the CLI.
+	v := &planView{At: sum.At.Format(planTime), Households: sum.Households}
+	if !sum.FirstBroadcast.IsZero() {
+		v.FirstBroadcast = sum.FirstBroadcast.Format(planTime)
+	} else {
+		v.Warnings = append(v.Warnings, c.t("plan_warn_unscheduled"))
+	}
+	names := slices.Clone(planChannels)
+	for _, m := range []map[string]int64{sum.Counts, sum.Skipped} {
+		for k := range m {
+			if !slices.Contains(names, k) {
+				names = append(names, k)
+			}
+		}
+	}
+	slices.Sort(names[len(planChannels):])
+	for _, name := range names {
+		e, hasEstimate := sum.Estimates[name]
+		if sum.Counts[name] == 0 && sum.Skipped[name] == 0 && !hasEstimate {
+			continue
+		}
+		ch := planChannel{Name: name, Label: name, Count: sum.Counts[name], Skipped: sum.Skipped[name], Estimate: hasEstimate}
+		if s := c.t("plan_ch_" + name); s != "plan_ch_"+name {
+			ch.Label = s
+		}
+		if hasEstimate {
+			ch.Messages, ch.Segments = e.Messages, e.Segments
+			ch.Duration = spanText(time.Duration(e.Seconds * float64(time.Second)))
+			ch.Finishes = e.Finishes.Format(planTime)
+			if !e.Deadline.IsZero() {
+				ch.Deadline = e.Deadline.Format(planTime)
+				ch.Late = e.Finishes.After(e.Deadline)
+			}
+			if ch.Late {
+				v.Warnings = append(v.Warnings, fmt.Sprintf(c.t("plan_warn_late"), ch.Label, e.Messages, ch.Duration, ch.Finishes, ch.Deadline))
+			}
+		}
+		v.Channels = append(v.Channels, ch)
+	}
+	for _, a := range sum.Airings {
+		v.Airings = append(v.Airings, planAiring{Station: a.Station, Region: a.Region, Kind: a.Kind, At: a.At.Format(planTime)})
+	}
+	return v
+}
+
+// spanText prints how long a send takes: "45 s", "12 min", "3 h 20 min", "5 d 2 h".
+func spanText(d time.Duration) string {
+	d = d.Round(time.Second)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%d s", int(d/time.Second))
+	case d < time.Hour:
+		return fmt.Sprintf("%d min", int(d.Round(time.Minute)/time.Minute))
+	case d < 24*time.Hour:
+		d = d.Round(time.Minute)
+		return strings.TrimSuffix(fmt.Sprintf("%d h %d min", int(d/time.Hour), int(d%time.Hour/time.Minute)), " 0 min")
+	}
+	d = d.Round(time.Hour)
+	return strings.TrimSuffix(fmt.Sprintf("%d d %d h", int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour)), " 0 h")
+}

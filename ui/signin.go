@@ -1,0 +1,55 @@
+package ui
+
+// Signing in with an API token, signing out, and the page language.
+
+import (
+	"net/http"
+	"strings"
+
+	relais "github.com/relais-edu/relais"
+)
+
+func (h *Handler) home(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	target := "/ui/signin"
+	if c.signedIn() {
+		target = "/ui/lessons"
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+type signinData struct{ Next string }
+
+func (h *Handler) signinForm(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	if c.signedIn() {
+		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
+		return
+	}
+	h.render(w, r, c, http.StatusOK, "ui_signin", "signin", signinData{Next: safeNext(r.URL.Query().Get("next"))})
+}
+
+func (h *Handler) signin(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	tok := strings.TrimSpace(r.PostFormValue("token"))
+	next := safeNext(r.PostFormValue("next"))
+	if _, err := h.store.UserByTokenHash(r.Context(), relais.HashToken(tok)); tok == "" || err != nil {
+		if err != nil && relais.ErrorCode(err) == relais.EINTERNAL {
+			h.fail(w, r, c, err)
+			return
+		}
+		h.render(w, r, c, http.StatusUnauthorized, "ui_signin", "signin", pageError{msg: c.t("err_token"), data: signinData{Next: next}})
+		return
+	}
+	h.startSession(w, tok)
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (h *Handler) signout(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	h.endSession(w)
+	http.Redirect(w, r, "/ui/signin", http.StatusSeeOther)
+}
+
+func (h *Handler) setLang(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	if l := r.PostFormValue("lang"); validLang(l) {
+		http.SetCookie(w, h.cookie(langCookie, l, 365*24*3600))
+	}
+	http.Redirect(w, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
+}
