@@ -14,17 +14,17 @@ import (
 // probed is the part of ffprobe's JSON the tests read.
 type probed struct {
 	Streams []struct {
-		CodecName    string `json:"codec_name"`
-		CodecType    string `json:"codec_type"`
-		Profile      string `json:"profile"`
-		Width        int    `json:"width"`
-		Height       int    `json:"height"`
-		PixFmt       string `json:"pix_fmt"`
-		FieldOrder   string `json:"field_order"`
-		RFrameRate   string `json:"r_frame_rate"`
-		SampleRate   string `json:"sample_rate"`
-		Channels     int    `json:"channels"`
-		ColorPrim    string `json:"color_primaries"`
+		CodecName    string            `json:"codec_name"`
+		CodecType    string            `json:"codec_type"`
+		Profile      string            `json:"profile"`
+		Width        int               `json:"width"`
+		Height       int               `json:"height"`
+		PixFmt       string            `json:"pix_fmt"`
+		FieldOrder   string            `json:"field_order"`
+		RFrameRate   string            `json:"r_frame_rate"`
+		SampleRate   string            `json:"sample_rate"`
+		Channels     int               `json:"channels"`
+		ColorPrim    string            `json:"color_primaries"`
 		NbReadFrames string            `json:"nb_read_frames"`
 		Tags         map[string]string `json:"tags"`
 	} `json:"streams"`
