@@ -1,4 +1,4 @@
-package sqlite_test
+package storetest
 
 import (
 	"context"
@@ -7,15 +7,14 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
 	relais "github.com/relais-edu/relais"
 )
 
 // TestStationUpdateAndDeleteAreAtomic shows the store's station writes see the station's slots inside
 // their transaction and write nothing when the check refuses them.
-func TestStationUpdateAndDeleteAreAtomic(t *testing.T) {
+func testStationUpdateAndDeleteAreAtomic(t *testing.T, open Open) {
 	ctx := context.Background()
-	db := open(t)
+	db := open(t, nil)
 	st := relais.Station{Name: "Balapan", Kind: relais.StationTV, TimeZone: "Asia/Almaty", ServiceName: "Balapan",
 		Playout: relais.FormatFFplayout}
 	if err := db.CreateStation(ctx, &st); err != nil {

@@ -1,4 +1,4 @@
-package sqlite_test
+package storetest
 
 import (
 	"context"
@@ -7,16 +7,15 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
 	relais "github.com/relais-edu/relais"
 )
 
 // TestRemindDeliveriesRearmsOncePerAiring: a family's one reminder delivery of a lesson is planned for
 // the first airing, re-armed for each later one once its reminder has left, and never twice for one
 // airing; a reminder still pending for an earlier airing is left to its send task.
-func TestRemindDeliveriesRearmsOncePerAiring(t *testing.T) {
+func testRemindDeliveriesRearmsOncePerAiring(t *testing.T, open Open) {
 	ctx := context.Background()
-	db := open(t)
+	db := open(t, nil)
 	l := relais.Lesson{Title: "T", Subject: "s", Grade: 1, Language: "fr", TeacherID: "t"}
 	if err := db.CreateLesson(ctx, &l); err != nil {
 		t.Fatal(err)
