@@ -1,0 +1,6 @@
+package postgres
+
+import "time"
+
+// SetClock makes the store read the time from now, so that tests place events at known times.
+func (db *DB) SetClock(now func() time.Time) { db.now = now }
