@@ -28,7 +28,6 @@ import (
 	"github.com/relais-edu/relais/links"
 	"github.com/relais-edu/relais/queue"
 	"github.com/relais-edu/relais/scheduler"
-	"github.com/relais-edu/relais/store/sqlite"
 	"github.com/relais-edu/relais/templates"
 	"github.com/relais-edu/relais/ui"
 )
@@ -45,7 +44,7 @@ type parts struct {
 type app struct {
 	cfg   Config
 	log   *slog.Logger
-	store *sqlite.DB
+	store relais.Store
 	redis *redisserver.Server // nil when Redis is external
 	queue *queue.Client
 	work  *queue.Worker
@@ -86,7 +85,7 @@ func start(ctx context.Context, cfg Config, p parts, log *slog.Logger) (a *app, 
 		return a, err
 	}
 
-	a.store, err = sqlite.Open(ctx, strings.TrimPrefix(cfg.DatabaseURL, "sqlite:"))
+	a.store, err = openStore(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return a, err
 	}

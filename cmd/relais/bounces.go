@@ -16,7 +16,6 @@ import (
 
 	"github.com/relais-edu/relais/channels/email"
 	"github.com/relais-edu/relais/queue"
-	"github.com/relais-edu/relais/store/sqlite"
 )
 
 const bouncesUsage = `Usage: relais bounces import --maildir DIR | --mbox FILE
@@ -49,7 +48,7 @@ func cmdBounces(ctx context.Context, std *stdio, args []string) error {
 		fs.Usage()
 		return errors.New("bounces import: give exactly one of --maildir and --mbox")
 	}
-	db, err := sqlite.Open(ctx, strings.TrimPrefix(cfg.DatabaseURL, "sqlite:"))
+	db, err := openStore(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}

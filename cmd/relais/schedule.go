@@ -13,7 +13,6 @@ import (
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/scheduler"
-	"github.com/relais-edu/relais/store/sqlite"
 )
 
 // subcommand is one verb of a command with subcommands (station create, grid fill...).
@@ -74,7 +73,7 @@ func cmdEPG(ctx context.Context, io *stdio, args []string) error {
 		station := fs.Int64("station", 0, "station id")
 		from := fs.String("from", "", "first day, in the station's zone")
 		to := fs.String("to", "", "last day, inclusive")
-		return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ *sqlite.DB) error {
+		return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ relais.Store) error {
 			return svc.XMLTV(ctx, io.out, *station, *from, *to)
 		})
 	}})
@@ -88,7 +87,7 @@ func cmdPlaylist(ctx context.Context, io *stdio, args []string) error {
 		date := fs.String("date", "", "the day, in the station's zone")
 		format := fs.String("format", "ffplayout", "ffplayout (JSON) or m3u")
 		filler := fs.String("filler", "filler.ts", "clip that fills gaps between lessons")
-		return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ *sqlite.DB) error {
+		return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ relais.Store) error {
 			if *format != string(relais.FormatFFplayout) && *format != string(relais.FormatM3U) {
 				return fmt.Errorf("--format must be ffplayout or m3u")
 			}
@@ -115,7 +114,7 @@ func cmdStation(ctx context.Context, io *stdio, args []string) error {
 			fs.StringVar(&st.Region, "region", "", "region the station serves")
 			fs.StringVar(&st.ServiceName, "service", "", "service name shown in guides; default: the name")
 			playout := fs.String("playout", "ffplayout", "playout list format: ffplayout or m3u")
-			return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ *sqlite.DB) error {
+			return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ relais.Store) error {
 				st.Kind, st.Playout = relais.StationKind(*kind), relais.PlayoutFormat(*playout)
 				if err := svc.CreateStation(ctx, &st); err != nil {
 					return err
@@ -126,7 +125,7 @@ func cmdStation(ctx context.Context, io *stdio, args []string) error {
 		}},
 		subcommand{"list", func(ctx context.Context, io *stdio, args []string) error {
 			fs := newFlagSet(io, "station list", "station list", "Lists stations.")
-			return withScheduler(ctx, io, fs, args, func(_ *scheduler.Service, db *sqlite.DB) error {
+			return withScheduler(ctx, io, fs, args, func(_ *scheduler.Service, db relais.Store) error {
 				sts, err := db.Stations(ctx)
 				if err != nil {
 					return err
@@ -159,7 +158,7 @@ func cmdGrid(ctx context.Context, io *stdio, args []string) error {
 			fs.StringVar(&t.From, "from", "", "first day")
 			fs.StringVar(&t.To, "to", "", "last day, inclusive")
 			grade, subject, language := slotFlags(fs)
-			return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ *sqlite.DB) error {
+			return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ relais.Store) error {
 				var err error
 				if t.Weekdays, err = parseWeekdays(*days); err != nil {
 					return err
@@ -184,7 +183,7 @@ func cmdGrid(ctx context.Context, io *stdio, args []string) error {
 			fs.StringVar(&s.Start, "start", "", "start, station's wall clock (HH:MM)")
 			minutes := fs.Int("minutes", 30, "length in minutes")
 			grade, subject, language := slotFlags(fs)
-			return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ *sqlite.DB) error {
+			return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ relais.Store) error {
 				s.Duration, s.Grade, s.Subject, s.Language = time.Duration(*minutes)*time.Minute, *grade, *subject, *language
 				s, err := svc.AddSlot(ctx, s)
 				if err != nil {
@@ -200,7 +199,7 @@ func cmdGrid(ctx context.Context, io *stdio, args []string) error {
 			fs.Int64Var(&e.StationID, "station", 0, "station id")
 			fs.StringVar(&e.Day, "date", "", "day, in the station's zone")
 			fs.StringVar(&e.Reason, "reason", "", "why, e.g. a public holiday")
-			return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ *sqlite.DB) error {
+			return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ relais.Store) error {
 				removed, err := svc.AddException(ctx, e)
 				if err != nil {
 					return err
@@ -216,7 +215,7 @@ func cmdGrid(ctx context.Context, io *stdio, args []string) error {
 			from := fs.String("from", "", "first day")
 			to := fs.String("to", "", "last day, inclusive")
 			reruns := fs.Bool("reruns", false, "fill slots left empty with re-runs of lessons already scheduled")
-			return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ *sqlite.DB) error {
+			return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ relais.Store) error {
 				var ids []int64
 				if *station != 0 {
 					ids = []int64{*station}
@@ -236,7 +235,7 @@ func cmdGrid(ctx context.Context, io *stdio, args []string) error {
 			fs.Int64Var(&f.StationID, "station", 0, "station id")
 			fs.StringVar(&f.From, "from", "", "first day")
 			fs.StringVar(&f.To, "to", "", "last day, inclusive")
-			return withScheduler(ctx, io, fs, args, func(_ *scheduler.Service, db *sqlite.DB) error {
+			return withScheduler(ctx, io, fs, args, func(_ *scheduler.Service, db relais.Store) error {
 				if _, err := db.Station(ctx, f.StationID); err != nil {
 					return err
 				}
@@ -264,7 +263,7 @@ func cmdGrid(ctx context.Context, io *stdio, args []string) error {
 
 // withScheduler loads the configuration (flags in fs plus the RELAIS_* environment), opens the database
 // and runs fn with a scheduler on it. Application errors are printed as their user message.
-func withScheduler(ctx context.Context, io *stdio, fs *flag.FlagSet, args []string, fn func(*scheduler.Service, *sqlite.DB) error) error {
+func withScheduler(ctx context.Context, io *stdio, fs *flag.FlagSet, args []string, fn func(*scheduler.Service, relais.Store) error) error {
 	cfg, err := loadConfig(fs, args, io)
 	if err != nil {
 		return err
@@ -272,7 +271,7 @@ func withScheduler(ctx context.Context, io *stdio, fs *flag.FlagSet, args []stri
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
-	db, err := sqlite.Open(ctx, strings.TrimPrefix(cfg.DatabaseURL, "sqlite:"))
+	db, err := openStore(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}
@@ -332,7 +331,7 @@ func cmdPlan(ctx context.Context, io *stdio, args []string) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
-	db, err := sqlite.Open(ctx, strings.TrimPrefix(cfg.DatabaseURL, "sqlite:"))
+	db, err := openStore(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,6 @@ import (
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/api"
-	"github.com/relais-edu/relais/store/sqlite"
 )
 
 var userIDPattern = regexp.MustCompile(`^[a-zA-Z0-9._@-]{1,64}$`)
@@ -53,7 +52,7 @@ func cmdToken(ctx context.Context, io *stdio, args []string) error {
 
 // createToken stores a new token for u in the configured database and returns it.
 func createToken(ctx context.Context, cfg Config, u relais.User) (string, error) {
-	db, err := sqlite.Open(ctx, strings.TrimPrefix(cfg.DatabaseURL, "sqlite:"))
+	db, err := openStore(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return "", err
 	}
