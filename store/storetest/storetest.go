@@ -38,6 +38,13 @@ func Run(t *testing.T, open Open) {
 		{"DeliveryTimeline", testDeliveryTimeline},
 		{"FailureCountsAndStart", testFailureCountsAndStart},
 		{"TimelineFollowsEveryWriter", testTimelineFollowsEveryWriter},
+		{"LessonFiles", testLessonFiles},
+		{"LessonsPages", testLessonsPages},
+		{"HouseholdContacts", testHouseholdContacts},
+		{"DeliveryListings", testDeliveryListings},
+		{"ClaimContacts", testClaimContacts},
+		{"Inbound", testInbound},
+		{"ScheduleGrid", testScheduleGrid},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, open) })
 	}
