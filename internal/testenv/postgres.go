@@ -113,7 +113,9 @@ func createDatabase(ctx context.Context, admin, name, template string) error {
 	defer conn.Close(ctx)
 	q := `CREATE DATABASE ` + name
 	if template != "" {
-		q += ` TEMPLATE ` + template
+		// FILE_COPY copies the template's files after a checkpoint, which costs little without fsync:
+		// half the time of WAL_LOG, PostgreSQL 15's default, which writes every block to the WAL.
+		q += ` TEMPLATE ` + template + ` STRATEGY FILE_COPY`
 	}
 	if _, err := conn.Exec(ctx, q); err != nil {
 		return fmt.Errorf("create database %s: %w", name, err)
