@@ -73,13 +73,17 @@ func (db *DB) PlanDeliveries(ctx context.Context, ds []relais.Delivery) ([]int64
 	return ids, err
 }
 
+// byKey reads, for each key of a page (u.l, u.h, u.c), its delivery d: one probe of the unique key
+// per key, whatever the planner thinks of the page's size (LIMIT 1 keeps the subquery a probe).
+const byKey = `CROSS JOIN LATERAL (SELECT id, status, occurrence FROM deliveries
+	WHERE lesson_id = u.l AND household_id = u.h AND channel = u.c LIMIT 1) d`
+
 // pendingIDs returns the ids of the pending deliveries of the keys, in the keys' order.
 func pendingIDs(ctx context.Context, tx pgx.Tx, k deliveryKeys) ([]int64, error) {
 	return queryAll(ctx, tx, func(row rowScanner) (int64, error) {
 		var id int64
 		return id, row.Scan(&id)
-	}, `SELECT d.id FROM unnest($1::bigint[], $2::bigint[], $3::text[]) WITH ORDINALITY AS u(l, h, c, n)
-		JOIN deliveries d ON d.lesson_id = u.l AND d.household_id = u.h AND d.channel = u.c
+	}, `SELECT d.id FROM unnest($1::bigint[], $2::bigint[], $3::text[]) WITH ORDINALITY AS u(l, h, c, n) `+byKey+`
 		WHERE d.status = 'pending' ORDER BY u.n`, k.lessons, k.households, k.channels)
 }
 
@@ -134,8 +138,8 @@ func (db *DB) RemindDeliveries(ctx context.Context, ds []relais.Delivery) ([]int
 			return fmt.Errorf("re-arm reminder: %w", err)
 		}
 		rows, err := tx.Query(ctx, `SELECT d.id, d.status, d.occurrence, u.o
-			FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[]) WITH ORDINALITY AS u(l, h, c, o, n)
-			JOIN deliveries d ON d.lesson_id = u.l AND d.household_id = u.h AND d.channel = u.c ORDER BY u.n`,
+			FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[]) WITH ORDINALITY AS u(l, h, c, o, n) `+byKey+`
+			ORDER BY u.n`,
 			k.lessons, k.households, k.channels, occurrences)
 		if err != nil {
 			return err
@@ -384,7 +388,9 @@ func (db *DB) ClaimContacts(ctx context.Context, claims []relais.ContactClaim) (
 		}
 		rows, err := tx.Query(ctx, `SELECT u.d, cc.delivery_id
 			FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[]) WITH ORDINALITY AS u(l, c, ct, d, n)
-			JOIN contact_claims cc ON cc.lesson_id = u.l AND cc.channel = u.c AND cc.contact = u.ct ORDER BY u.n`,
+			CROSS JOIN LATERAL (SELECT delivery_id FROM contact_claims
+				WHERE lesson_id = u.l AND channel = u.c AND contact = u.ct LIMIT 1) cc
+			ORDER BY u.n`,
 			lessons, channels, contacts, deliveries)
 		if err != nil {
 			return err
