@@ -25,6 +25,14 @@ func (db *DB) CreateStation(ctx context.Context, s *relais.Station) error {
 	return nil
 }
 
+// lockStation takes the station's row lock for the rest of the transaction: the writes that check a
+// station's grid before changing it (SQLite runs them one at a time) then run one at a time per station,
+// and no slot slips in between a check and its write. A missing station locks nothing.
+func lockStation(ctx context.Context, tx pgx.Tx, id int64) error {
+	_, err := tx.Exec(ctx, `SELECT 1 FROM stations WHERE id = $1 FOR UPDATE`, id)
+	return err
+}
+
 const stationColumns = `id, name, kind, region, time_zone, service_name, playout_format, provider`
 
 func scanStation(row interface{ Scan(...any) error }) (relais.Station, error) {
@@ -51,6 +59,9 @@ func (db *DB) Stations(ctx context.Context) ([]relais.Station, error) {
 // accepts the station's slots.
 func (db *DB) UpdateStation(ctx context.Context, s relais.Station, check func(slots []relais.Slot) error) error {
 	return db.inTx(ctx, func(tx pgx.Tx) error {
+		if err := lockStation(ctx, tx, s.ID); err != nil {
+			return err
+		}
 		var other int64
 		err := tx.QueryRow(ctx, `SELECT id FROM stations WHERE name = $1 AND id <> $2`, s.Name, s.ID).Scan(&other)
 		if err == nil {
@@ -87,6 +98,9 @@ func (db *DB) UpdateStation(ctx context.Context, s relais.Station, check func(sl
 func (db *DB) DeleteStation(ctx context.Context, id int64, check func(slots []relais.Slot) error) (int, error) {
 	var removed int
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		if err := lockStation(ctx, tx, id); err != nil {
+			return err
+		}
 		slots, err := querySlots(ctx, tx, relais.SlotFilter{StationID: id})
 		if err != nil {
 			return err
@@ -122,6 +136,9 @@ func (db *DB) AddSlots(ctx context.Context, stationID int64, t *relais.Template,
 		return nil
 	}
 	return db.inTx(ctx, func(tx pgx.Tx) error {
+		if err := lockStation(ctx, tx, stationID); err != nil {
+			return err
+		}
 		if len(slots) > 0 {
 			first, last := slots[0].Day, slots[0].Day
 			for _, s := range slots {
@@ -191,6 +208,9 @@ func (db *DB) Templates(ctx context.Context, stationID int64) ([]relais.Template
 func (db *DB) AddException(ctx context.Context, e relais.Exception) ([]relais.Slot, error) {
 	var removed []relais.Slot
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		if err := lockStation(ctx, tx, e.StationID); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO schedule_exceptions (station_id, day, reason) VALUES ($1,$2,$3)
 			ON CONFLICT (station_id, day) DO UPDATE SET reason = excluded.reason`, e.StationID, e.Day, e.Reason); err != nil {
 			return fmt.Errorf("add exception: %w", err)

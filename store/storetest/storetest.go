@@ -45,6 +45,7 @@ func Run(t *testing.T, open Open) {
 		{"ClaimContacts", testClaimContacts},
 		{"Inbound", testInbound},
 		{"ScheduleGrid", testScheduleGrid},
+		{"ConcurrentGridWrites", testConcurrentGridWrites},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, open) })
 	}
