@@ -2,10 +2,11 @@ package postgres
 
 import (
 	"context"
-	"github.com/jackc/pgx/v5"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	relais "github.com/relais-edu/relais"
 )
@@ -411,4 +412,3 @@ func shiftDay(day string, n int) string {
 	}
 	return d.AddDate(0, 0, n).Format(time.DateOnly)
 }
-
