@@ -21,17 +21,24 @@ func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 // TestStore runs the conformance suite of relais.Store on a new database per test, copied from a
 // migrated template on the test process's private cluster.
 func TestStore(t *testing.T) {
-	storetest.Run(t, func(t *testing.T, now func() time.Time) relais.Store {
-		db := open(t)
-		if now != nil {
-			db.SetClock(now)
-		}
-		return db
-	})
+	storetest.Run(t, openStore)
+}
+
+// BenchmarkStore runs the stores' benchmarks on a database of the test cluster (no fsync).
+//
+//	go test ./store/postgres -run '^$' -bench Store
+func BenchmarkStore(b *testing.B) { storetest.Benchmark(b, openStore) }
+
+func openStore(t testing.TB, now func() time.Time) relais.Store {
+	db := open(t)
+	if now != nil {
+		db.SetClock(now)
+	}
+	return db
 }
 
 // open returns the store on a new database holding the schema.
-func open(t *testing.T) *postgres.DB {
+func open(t testing.TB) *postgres.DB {
 	t.Helper()
 	url := testenv.PostgresFrom(t, "relais_migrated", func(ctx context.Context, url string) error {
 		db, err := postgres.Open(ctx, url)

@@ -2,7 +2,6 @@ package sqlite_test
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -14,16 +13,18 @@ import (
 
 // TestStore runs the conformance suite of relais.Store on a new database file per test.
 func TestStore(t *testing.T) {
-	storetest.Run(t, func(t *testing.T, now func() time.Time) relais.Store {
-		db := open(t)
-		if now != nil {
-			db.SetClock(now)
-		}
-		return db
-	})
+	storetest.Run(t, openStore)
 }
 
-func open(t *testing.T) *sqlite.DB {
+func openStore(t testing.TB, now func() time.Time) relais.Store {
+	db := open(t)
+	if now != nil {
+		db.SetClock(now)
+	}
+	return db
+}
+
+func open(t testing.TB) *sqlite.DB {
 	t.Helper()
 	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "relais.db"))
 	if err != nil {
@@ -44,27 +45,7 @@ func TestOpenTwiceAppliesMigrationsOnce(t *testing.T) {
 	}
 }
 
-// BenchmarkUpsertHouseholds imports households in chunks of 5,000 (as the CSV import does) into a
-// growing table; the rate must not fall as the population grows.
+// BenchmarkStore runs the stores' benchmarks on a database file.
 //
-//	go test ./store/sqlite -run '^$' -bench UpsertHouseholds
-func BenchmarkUpsertHouseholds(b *testing.B) {
-	db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "relais.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	n := 0
-	for b.Loop() {
-		hs := make([]relais.Household, 5000)
-		for i := range hs {
-			hs[i] = relais.Household{ExternalRef: fmt.Sprint("H", n), Language: "fr", Grades: []int{3, 5},
-				Profile: relais.ProfileSMSOnly, Phone: "+33612345678", Consent: true}
-			n++
-		}
-		if err := db.UpsertHouseholds(context.Background(), hs); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "households/s")
-}
+//	go test ./store/sqlite -run '^$' -bench Store
+func BenchmarkStore(b *testing.B) { storetest.Benchmark(b, openStore) }

@@ -15,7 +15,7 @@ import (
 
 // Open returns a new, empty store for one test, closed when the test ends. The store reads the time
 // from now; nil means time.Now.
-type Open func(t *testing.T, now func() time.Time) relais.Store
+type Open func(t testing.TB, now func() time.Time) relais.Store
 
 // Run runs every conformance test against stores made by open, each as a sub-test.
 func Run(t *testing.T, open Open) {
