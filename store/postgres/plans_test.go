@@ -47,6 +47,14 @@ func TestQueriesUseIndexes(t *testing.T) {
 		{`SELECT u.d, cc.delivery_id FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[]) WITH ORDINALITY AS u(l, c, ct, d, n)
 			CROSS JOIN LATERAL (SELECT delivery_id FROM contact_claims WHERE lesson_id = u.l AND channel = u.c AND contact = u.ct LIMIT 1) cc
 			ORDER BY u.n`, `('{1}', '{sms}', '{x}', '{1}')`, "contact_claims_pkey"},
+		{`SELECT id, status, reason, provider_id FROM deliveries WHERE id = ANY($1) ORDER BY id FOR UPDATE`, `('{1,2}')`, "deliveries_pkey"},
+		{`UPDATE deliveries d SET status = u.s FROM unnest($1::bigint[], $2::text[]) AS u(id, s) WHERE d.id = u.id`,
+			`('{1,2}', '{queued,queued}')`, "deliveries_pkey"},
+		{`UPDATE deliveries SET attempts = attempts + 1 WHERE id = ANY($1)`, `('{1,2}')`, "deliveries_pkey"},
+		{`UPDATE deliveries d SET status = 'pending', occurrence = u.o FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[]) AS u(l, h, c, o)
+			WHERE d.lesson_id = u.l AND d.household_id = u.h AND d.channel = u.c AND d.occurrence < u.o AND d.status <> 'pending'`,
+			`('{1}', '{1}', '{reminder}', '{1}')`, "deliveries_lesson_id_household_id_channel_key"},
+		{`SELECT h.id FROM households h WHERE h.id = ANY($1)`, `('{1,2}')`, "households_pkey"},
 	}
 	checkPlans(t, conn, "fresh", lookups)
 	if _, err := conn.Exec(ctx, `VACUUM ANALYZE`); err != nil { // as autovacuum leaves a table: statistics and a visibility map
@@ -58,6 +66,11 @@ func TestQueriesUseIndexes(t *testing.T) {
 		{`SELECT channel, status, reason, count(*) FROM deliveries WHERE status IN ('failed', 'undelivered')
 			AND updated_at >= $1 AND updated_at < $2 GROUP BY 1, 2, 3`, `(now(), now())`, "deliveries_failed"},
 		{`SELECT min(created_at) FROM deliveries WHERE lesson_id = $1`, `(1)`, "deliveries_lesson_created"},
+		{`SELECT channel, status, reason, count(*) AS n FROM deliveries WHERE status IN ('failed', 'undelivered') AND lesson_id = $1
+			GROUP BY channel, status, reason`, `(1)`, "deliveries_lesson_status"},
+		{`SELECT d.id FROM deliveries d WHERE d.channel = $1 AND d.provider_id = $2 AND d.lesson_id = $3 AND d.status = $4
+			AND NOT EXISTS (SELECT 1 FROM postal_batch_deliveries p WHERE p.delivery_id = d.id) ORDER BY d.id LIMIT $5`,
+			`('postal', 'batch:IDF:lesson-1', 1, 'queued', 100)`, "deliveries_lesson_status"},
 		{`SELECT h.id FROM household_grades g JOIN households h ON h.id = g.household_id WHERE g.grade = $1
 			AND g.household_id > $2 ORDER BY g.household_id LIMIT $3`, `(5, 0, 1000)`, "household_grades_pkey"},
 		{`DELETE FROM household_grades WHERE household_id = ANY($1)`, `('{1,2}')`, "household_grades_household"},

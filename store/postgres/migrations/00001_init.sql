@@ -116,11 +116,12 @@ CREATE TABLE deliveries (
     UNIQUE (lesson_id, household_id, channel)
 );
 CREATE INDEX deliveries_provider ON deliveries (channel, provider_id) WHERE provider_id <> '';
--- A lesson's deliveries by status: counts, failures, a postal batch's queued packets. Status comes
--- before channel so that this index never matches a key lookup (lesson, household, channel) as well as
--- the unique key does: with channel second, a fresh table's planner could take it for one, scanning a
--- whole lesson per key.
-CREATE INDEX deliveries_lesson_status ON deliveries (lesson_id, status, channel);
+-- A lesson's deliveries by status: counts (read from the index alone), failures, a postal batch's
+-- queued packets. The channel is an included column, not a key: an index whose keys matched two columns
+-- of a key lookup (lesson, household, channel) would look as good as the unique key to the planner of a
+-- table without statistics yet (the first fan-out of a new installation), which then scanned a whole
+-- lesson per key.
+CREATE INDEX deliveries_lesson_status ON deliveries (lesson_id, status) INCLUDE (channel);
 -- The failure reasons of a period read failed deliveries by the time they failed (their last change).
 CREATE INDEX deliveries_failed ON deliveries (updated_at, channel, status, reason) WHERE status IN ('failed', 'undelivered');
 -- When a lesson's deliveries began: the start of its dashboard's timeline.
