@@ -47,6 +47,9 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		// The parser's own message may quote the URL: say what is wrong without it.
 		return nil, fmt.Errorf("database %s: not a valid PostgreSQL URL", Redact(rawURL))
 	}
+	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
+		cfg.ConnConfig.RuntimeParams["application_name"] = "relais" // names Relais' sessions in pg_stat_activity
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("database %s: %w", Redact(rawURL), err)

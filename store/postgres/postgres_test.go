@@ -87,6 +87,15 @@ func TestOpenConcurrently(t *testing.T) {
 	if applied != versions || applied == 0 {
 		t.Errorf("goose_db_version holds %d applications of %d migrations", applied, versions)
 	}
+	db, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var name string
+	if err := db.Pool().QueryRow(ctx, `SELECT current_setting('application_name')`).Scan(&name); err != nil || name != "relais" {
+		t.Errorf("application_name %q, %v; want relais", name, err)
+	}
 }
 
 // TestOpenDownNamesURLWithoutPassword: a database that does not answer at start is an error naming
