@@ -128,7 +128,9 @@ func (db *DB) RemindDeliveries(ctx context.Context, ds []relais.Delivery) ([]int
 		if _, err := tx.Exec(ctx, `WITH re AS (
 				UPDATE deliveries d SET status = 'pending', reason = '', provider_id = '', attempts = 0,
 					occurrence = u.o, updated_at = $5
-				FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[]) AS u(l, h, c, o)
+				FROM (SELECT DISTINCT ON (l, h, c) l, h, c, o -- a key listed twice: its first airing, as one by one
+					FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[]) WITH ORDINALITY AS u(l, h, c, o, n)
+					ORDER BY l, h, c, n) u
 				WHERE d.lesson_id = u.l AND d.household_id = u.h AND d.channel = u.c AND d.occurrence < u.o
 					AND d.status <> 'pending'
 				RETURNING d.id, d.occurrence)
