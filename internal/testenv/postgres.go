@@ -23,9 +23,10 @@ import (
 const PostgresBin = "/usr/lib/postgresql/15/bin"
 
 var (
-	pgOnce sync.Once
-	pgURL  string // the cluster's superuser URL, database postgres
-	pgErr  error
+	pgOnce     sync.Once
+	pgURL      string // the cluster's superuser URL, database postgres
+	pgExternal bool   // the cluster is RELAIS_TEST_POSTGRES_URL's, not this process's
+	pgErr      error
 
 	pgMu        sync.Mutex
 	pgNext      int
@@ -51,10 +52,16 @@ func PostgresFrom(t testing.TB, template string, prepare func(ctx context.Contex
 	pgMu.Lock()
 	defer pgMu.Unlock() // CREATE DATABASE ... TEMPLATE needs the template unused: one copy at a time
 	if template != "" {
+		// Named for this process: test processes sharing a server (RELAIS_TEST_POSTGRES_URL) each
+		// make their own.
+		template = fmt.Sprintf("%s_%d", template, os.Getpid())
 		err, made := pgTemplates[template]
 		if !made {
 			err = createDatabase(ctx, admin, template, "")
 			if err == nil {
+				if pgExternal { // a private cluster goes whole
+					started = append(started, func() { dropDatabase(admin, template) })
+				}
 				err = prepare(ctx, withDatabase(admin, template))
 			}
 			pgTemplates[template] = err
@@ -69,15 +76,8 @@ func PostgresFrom(t testing.TB, template string, prepare func(ctx context.Contex
 		t.Fatalf("testenv: %v", err)
 	}
 	t.Cleanup(func() {
-		conn, err := pgx.Connect(context.Background(), admin)
-		if err != nil {
-			t.Errorf("testenv: drop database %s: %v", name, err)
-			return
-		}
-		defer conn.Close(context.Background())
-		// WITH (FORCE) ends the sessions a test left open (a pool closed late).
-		if _, err := conn.Exec(context.Background(), `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`); err != nil {
-			t.Errorf("testenv: drop database %s: %v", name, err)
+		if err := dropDatabase(admin, name); err != nil {
+			t.Errorf("testenv: %v", err)
 		}
 	})
 	return withDatabase(admin, name)
@@ -94,7 +94,7 @@ func postgresCluster(t testing.TB) string {
 	t.Helper()
 	pgOnce.Do(func() {
 		if u := os.Getenv("RELAIS_TEST_POSTGRES_URL"); u != "" {
-			pgURL = u
+			pgURL, pgExternal = u, true
 			return
 		}
 		pgURL, pgErr = startPostgres()
@@ -119,6 +119,20 @@ func createDatabase(ctx context.Context, admin, name, template string) error {
 	}
 	if _, err := conn.Exec(ctx, q); err != nil {
 		return fmt.Errorf("create database %s: %w", name, err)
+	}
+	return nil
+}
+
+// dropDatabase drops a database, ending the sessions left on it (a pool closed late).
+func dropDatabase(admin, name string) error {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return fmt.Errorf("drop database %s: %w", name, err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`); err != nil {
+		return fmt.Errorf("drop database %s: %w", name, err)
 	}
 	return nil
 }
