@@ -145,8 +145,8 @@ type BounceStore interface {
 	RecordBounce(ctx context.Context, b EmailBounce) (bool, error)
 }
 
-// Store is everything Relais keeps. store/sqlite implements it; a PostgreSQL implementation follows
-// the same interface.
+// Store is everything Relais keeps. store/sqlite (the embedded default) and store/postgres implement
+// it; store/storetest checks that both behave the same.
 type Store interface {
 	LessonStore
 	HouseholdStore

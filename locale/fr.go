@@ -182,7 +182,7 @@ var fr = map[string]string{
 	"Station %q cannot move to %s: %d of its slots would air at another time (the first: %s %s), as slots keep their local day and time. Create a new station in that zone instead.": "La station %q ne peut pas passer au fuseau %s : %d de ses créneaux seraient diffusés à un autre moment (le premier : %s %s), car les créneaux gardent leur jour et leur heure locale. Créez plutôt une nouvelle station dans ce fuseau.",
 	"Station %q still airs lessons from today on; slots holding one: %d (the first: %s %s, lesson %d). Empty them in the grid, then delete the station.":                             "La station %q diffuse encore des leçons à partir d'aujourd'hui ; créneaux concernés : %d (le premier : %s %s, leçon %d). Videz-les dans la grille, puis supprimez la station.",
 
-	// store/sqlite
+	// store/sqlite and store/postgres (the same messages)
 	"Delivery with provider id %v not found.":                             "L'envoi d'identifiant fournisseur %v est introuvable.",
 	"Household %d not found.":                                             "Le foyer %d est introuvable.",
 	"Worksheet of lesson %d not found.":                                   "La fiche d'exercices de la leçon %d est introuvable.",

@@ -27,8 +27,10 @@ apt_install() {
 RUNTIME_PACKAGES=(ca-certificates git gcc libc6-dev pkg-config
 	libavcodec-dev libavformat-dev libavfilter-dev libavutil-dev libswresample-dev libswscale-dev libavdevice-dev
 	ffmpeg redis-server espeak-ng)
-# Packages the tests add: pdftotext, xmllint, and Chromium for the web UI's browser test (cmd/relais/ui_test.go).
-TEST_PACKAGES=(poppler-utils libxml2-utils chromium)
+# Packages the tests add: pdftotext, xmllint, Chromium for the web UI's browser test (cmd/relais/ui_test.go),
+# and PostgreSQL 15, whose binaries (/usr/lib/postgresql/15/bin) the tests run as private clusters
+# (internal/testenv): the package's own cluster and service are not used.
+TEST_PACKAGES=(poppler-utils libxml2-utils chromium postgresql-15)
 
 # ensure_node installs Node.js and npm (for Twilio's segment calculator) unless a node is on PATH
 # already, from Debian or elsewhere.

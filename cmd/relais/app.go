@@ -29,7 +29,6 @@ import (
 	"github.com/relais-edu/relais/pipeline"
 	"github.com/relais-edu/relais/queue"
 	"github.com/relais-edu/relais/scheduler"
-	"github.com/relais-edu/relais/store/sqlite"
 	"github.com/relais-edu/relais/templates"
 	"github.com/relais-edu/relais/ui"
 )
@@ -46,7 +45,7 @@ type parts struct {
 type app struct {
 	cfg   Config
 	log   *slog.Logger
-	store *sqlite.DB
+	store relais.Store
 	redis *redisserver.Server // nil when Redis is external
 	queue *queue.Client
 	work  *queue.Worker
@@ -124,14 +123,6 @@ func prepare(cfg Config) (secret []byte, tmpl *templates.Set, err error) {
 	}
 	tmpl, err = templates.Load()
 	return secret, tmpl, err
-}
-
-// openStore opens the configured database, making the data directory if need be.
-func openStore(ctx context.Context, cfg Config) (*sqlite.DB, error) {
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-		return nil, fmt.Errorf("data directory: %w", err)
-	}
-	return sqlite.Open(ctx, strings.TrimPrefix(cfg.DatabaseURL, "sqlite:"))
 }
 
 // userError is an application error told as its message for people (the database is not found, the

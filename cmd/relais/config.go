@@ -14,6 +14,7 @@ import (
 
 	"github.com/relais-edu/relais/channels/sms"
 	"github.com/relais-edu/relais/scheduler"
+	"github.com/relais-edu/relais/store/postgres"
 )
 
 // Config is every setting of Relais. Each has an environment variable and a flag (see settings); flags
@@ -105,7 +106,7 @@ type setting struct {
 func (c *Config) settings() []setting {
 	return []setting{
 		{"data-dir", "RELAIS_DATA_DIR", "directory for the SQLite database, media and the private Redis", &c.DataDir},
-		{"database-url", "RELAIS_DATABASE_URL", "database; empty: SQLite at DATA_DIR/relais.db (sqlite:PATH)", &c.DatabaseURL},
+		{"database-url", "RELAIS_DATABASE_URL", "database: sqlite:PATH or postgres://user:password@host:port/db; empty: SQLite at DATA_DIR/relais.db", &c.DatabaseURL},
 		{"media-dir", "RELAIS_MEDIA_DIR", "uploads and renditions; empty: DATA_DIR/media", &c.MediaDir},
 		{"redis-addr", "RELAIS_REDIS_ADDR", "Redis host:port; empty: serve and demo start a private redis-server", &c.RedisAddr},
 		{"redis-password", "RELAIS_REDIS_PASSWORD", "Redis password", &c.RedisPass},
@@ -272,8 +273,8 @@ func (c *Config) Validate() error {
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("RELAIS_PUBLIC_URL %q must be an absolute http(s) URL", c.PublicURL)
 	}
-	if !strings.HasPrefix(c.DatabaseURL, "sqlite:") {
-		bad("RELAIS_DATABASE_URL %q: only sqlite:PATH is supported in this version", c.DatabaseURL)
+	if !strings.HasPrefix(c.DatabaseURL, "sqlite:") && !isPostgresURL(c.DatabaseURL) {
+		bad("RELAIS_DATABASE_URL %q must be sqlite:PATH or postgres://user:password@host:port/database", postgres.Redact(c.DatabaseURL))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -12,7 +12,6 @@ import (
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/scheduler"
-	"github.com/relais-edu/relais/store/sqlite"
 )
 
 const epgUsage = `Usage: relais epg export --station ID --from YYYY-MM-DD --to YYYY-MM-DD
@@ -48,7 +47,7 @@ func cmdEPGExport(ctx context.Context, io *stdio, args []string) error {
 	station := fs.Int64("station", 0, "station id")
 	from := fs.String("from", "", "first day, in the station's zone")
 	to := fs.String("to", "", "last day, inclusive")
-	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ *sqlite.DB) error {
+	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ relais.Store) error {
 		return svc.XMLTV(ctx, io.out, *station, *from, *to)
 	})
 }
@@ -60,7 +59,7 @@ func cmdPlaylistExport(ctx context.Context, io *stdio, args []string) error {
 	date := fs.String("date", "", "the day, in the station's zone")
 	format := fs.String("format", "ffplayout", "ffplayout (JSON) or m3u")
 	filler := fs.String("filler", "filler.ts", "clip that fills gaps between lessons")
-	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ *sqlite.DB) error {
+	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ relais.Store) error {
 		if *format != string(relais.FormatFFplayout) && *format != string(relais.FormatM3U) {
 			return fmt.Errorf("--format must be ffplayout or m3u")
 		}
@@ -84,7 +83,7 @@ func cmdStationCreate(ctx context.Context, io *stdio, args []string) error {
 	fs.StringVar(&st.Region, "region", "", "region the station serves")
 	fs.StringVar(&st.ServiceName, "service", "", "service name shown in guides; default: the name")
 	playout := fs.String("playout", "ffplayout", "playout list format: ffplayout or m3u")
-	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ *sqlite.DB) error {
+	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ relais.Store) error {
 		st.Kind, st.Playout = relais.StationKind(*kind), relais.PlayoutFormat(*playout)
 		if err := svc.CreateStation(ctx, &st); err != nil {
 			return err
@@ -96,7 +95,7 @@ func cmdStationCreate(ctx context.Context, io *stdio, args []string) error {
 
 func cmdStationList(ctx context.Context, io *stdio, args []string) error {
 	fs := newFlagSet(io, "station list", "station list", "Lists stations.")
-	return withScheduler(ctx, io, fs, args, func(_ *scheduler.Service, db *sqlite.DB) error {
+	return withScheduler(ctx, io, fs, args, func(_ *scheduler.Service, db relais.Store) error {
 		sts, err := db.Stations(ctx)
 		if err != nil {
 			return err
@@ -128,7 +127,7 @@ func cmdGridTemplate(ctx context.Context, io *stdio, args []string) error {
 	fs.StringVar(&t.From, "from", "", "first day")
 	fs.StringVar(&t.To, "to", "", "last day, inclusive")
 	grade, subject, language := slotFlags(fs)
-	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ *sqlite.DB) error {
+	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ relais.Store) error {
 		var err error
 		if t.Weekdays, err = parseWeekdays(*days); err != nil {
 			return err
@@ -154,7 +153,7 @@ func cmdGridSlot(ctx context.Context, io *stdio, args []string) error {
 	fs.StringVar(&s.Start, "start", "", "start, station's wall clock (HH:MM)")
 	minutes := fs.Int("minutes", 30, "length in minutes")
 	grade, subject, language := slotFlags(fs)
-	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ *sqlite.DB) error {
+	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ relais.Store) error {
 		s.Duration, s.Grade, s.Subject, s.Language = time.Duration(*minutes)*time.Minute, *grade, *subject, *language
 		s, err := svc.AddSlot(ctx, s)
 		if err != nil {
@@ -171,7 +170,7 @@ func cmdGridCancel(ctx context.Context, io *stdio, args []string) error {
 	fs.Int64Var(&e.StationID, "station", 0, "station id")
 	fs.StringVar(&e.Day, "date", "", "day, in the station's zone")
 	fs.StringVar(&e.Reason, "reason", "", "why, e.g. a public holiday")
-	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ *sqlite.DB) error {
+	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ relais.Store) error {
 		removed, err := svc.AddException(ctx, e)
 		if err != nil {
 			return err
@@ -188,7 +187,7 @@ func cmdGridFill(ctx context.Context, io *stdio, args []string) error {
 	from := fs.String("from", "", "first day")
 	to := fs.String("to", "", "last day, inclusive")
 	reruns := fs.Bool("reruns", false, "fill slots left empty with re-runs of lessons already scheduled")
-	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ *sqlite.DB) error {
+	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ relais.Store) error {
 		var ids []int64
 		if *station != 0 {
 			ids = []int64{*station}
@@ -207,7 +206,7 @@ func cmdGridList(ctx context.Context, io *stdio, args []string) error {
 	fs.Int64Var(&f.StationID, "station", 0, "station id")
 	fs.StringVar(&f.From, "from", "", "first day")
 	fs.StringVar(&f.To, "to", "", "last day, inclusive")
-	return withScheduler(ctx, io, fs, args, func(_ *scheduler.Service, db *sqlite.DB) error {
+	return withScheduler(ctx, io, fs, args, func(_ *scheduler.Service, db relais.Store) error {
 		if _, err := db.Station(ctx, f.StationID); err != nil {
 			return err
 		}
@@ -234,7 +233,7 @@ func cmdGridList(ctx context.Context, io *stdio, args []string) error {
 
 // withScheduler loads the configuration (flags in fs plus the RELAIS_* environment), opens the database
 // and runs fn with a scheduler on it. Application errors are printed as their user message.
-func withScheduler(ctx context.Context, io *stdio, fs *flag.FlagSet, args []string, fn func(*scheduler.Service, *sqlite.DB) error) error {
+func withScheduler(ctx context.Context, io *stdio, fs *flag.FlagSet, args []string, fn func(*scheduler.Service, relais.Store) error) error {
 	cfg, err := loadConfig(fs, args, io)
 	if err != nil {
 		return err

@@ -1,7 +1,8 @@
-// Package testenv gives tests the real services they need: a Redis server and an SMTP server that
-// exposes what it received (mailpit). scripts/test.sh starts both once and exports their addresses;
-// when a test runs outside the script, testenv starts private instances on free loopback ports from the
-// binaries on PATH. When neither is possible the test fails with what to do: it never skips.
+// Package testenv gives tests the real services they need: a Redis server, an SMTP server that
+// exposes what it received (mailpit) and a PostgreSQL cluster with a fresh database per test. Each test
+// process starts private instances on free loopback ports from the installed binaries, unless the
+// environment names running ones (RELAIS_TEST_REDIS_ADDR, RELAIS_TEST_SMTP_ADDR,
+// RELAIS_TEST_POSTGRES_URL). When neither is possible the test fails with what to do: it never skips.
 package testenv
 
 import (

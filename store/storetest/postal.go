@@ -1,4 +1,4 @@
-package sqlite_test
+package storetest
 
 import (
 	"context"
@@ -6,14 +6,12 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-
 	relais "github.com/relais-edu/relais"
-	"github.com/relais-edu/relais/store/sqlite"
 )
 
 // postalLesson plans a postal delivery per household (regions as given) and queues them as the postal
 // channel does; it returns the lesson and the delivery ids.
-func postalLesson(t *testing.T, db *sqlite.DB, regions ...string) (relais.Lesson, []int64) {
+func postalLesson(t *testing.T, db relais.Store, regions ...string) (relais.Lesson, []int64) {
 	t.Helper()
 	ctx := context.Background()
 	l := relais.Lesson{Title: "Fractions", Subject: "maths", Grade: 5, Language: "fr", TeacherID: "t1"}
@@ -43,9 +41,9 @@ func postalLesson(t *testing.T, db *sqlite.DB, regions ...string) (relais.Lesson
 	return l, ids
 }
 
-func TestPostalBatchLifecycle(t *testing.T) {
+func testPostalBatchLifecycle(t *testing.T, open Open) {
 	ctx := context.Background()
-	db := open(t)
+	db := open(t, nil)
 	l, ids := postalLesson(t, db, "IDF", "IDF", "Almaty", "IDF")
 
 	b := relais.PostalBatch{LessonID: l.ID, Region: "IDF", CreatedBy: "m"}
@@ -140,9 +138,9 @@ func TestPostalBatchLifecycle(t *testing.T) {
 	}
 }
 
-func TestPostalBatchFailedAndFilters(t *testing.T) {
+func testPostalBatchFailedAndFilters(t *testing.T, open Open) {
 	ctx := context.Background()
-	db := open(t)
+	db := open(t, nil)
 	l, _ := postalLesson(t, db, "IDF", "Almaty")
 	var made []relais.PostalBatch
 	for _, r := range []string{"IDF", "Almaty"} {
@@ -176,9 +174,9 @@ func TestPostalBatchFailedAndFilters(t *testing.T) {
 	}
 }
 
-func TestRecordBounceOnce(t *testing.T) {
+func testRecordBounceOnce(t *testing.T, open Open) {
 	ctx := context.Background()
-	db := open(t)
+	db := open(t, nil)
 	_, ids := postalLesson(t, db, "IDF")
 	b := relais.EmailBounce{Recipient: "a@example.org", DeliveryID: ids[0], MessageID: "<relais.1.x@d>", Action: "delayed", Status: "4.2.2"}
 	for i, want := range []bool{true, false} {
@@ -196,9 +194,9 @@ func TestRecordBounceOnce(t *testing.T) {
 	}
 }
 
-func TestPostalBatchSizeCap(t *testing.T) {
+func testPostalBatchSizeCap(t *testing.T, open Open) {
 	ctx := context.Background()
-	db := open(t)
+	db := open(t, nil)
 	l, ids := postalLesson(t, db, "IDF", "IDF", "IDF")
 	key := fmt.Sprintf("batch:IDF:lesson-%d", l.ID)
 	var sizes []int

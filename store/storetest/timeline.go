@@ -1,14 +1,14 @@
-package sqlite_test
+package storetest
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
 	relais "github.com/relais-edu/relais"
-	"github.com/relais-edu/relais/store/sqlite"
 )
 
 // timelineFixture records, at known times, deliveries of two lessons on SMS and email:
@@ -21,18 +21,17 @@ import (
 //	t0+8m  a note on A email h0 (sent again);  t0+9m a bounce report on it: notes, not status changes
 //	t0+10m A SMS h2 failed
 type timelineFixture struct {
-	db   *sqlite.DB
+	db   relais.Store
 	t0   time.Time
 	a, b int64
 }
 
-func newTimelineFixture(t *testing.T) timelineFixture {
+func newTimelineFixture(t *testing.T, open Open) timelineFixture {
 	t.Helper()
 	ctx := context.Background()
-	db := open(t)
 	t0 := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
 	now := t0
-	db.SetClock(func() time.Time { return now })
+	db := open(t, func() time.Time { return now })
 	at := func(d time.Duration) { now = t0.Add(d) }
 	must := func(err error) {
 		t.Helper()
@@ -107,8 +106,8 @@ func newTimelineFixture(t *testing.T) timelineFixture {
 	return timelineFixture{db: db, t0: t0, a: a, b: b}
 }
 
-func TestDeliveryTimeline(t *testing.T) {
-	f := newTimelineFixture(t)
+func testDeliveryTimeline(t *testing.T, open Open) {
+	f := newTimelineFixture(t, open)
 	t0, min := f.t0, time.Minute
 	c := func(start time.Time, ch relais.ChannelName, st relais.DeliveryStatus, n, optedOut int64) relais.TimelineCount {
 		return relais.TimelineCount{Start: start, Channel: ch, Status: st, Count: n, OptedOut: optedOut}
@@ -183,8 +182,8 @@ func TestDeliveryTimeline(t *testing.T) {
 	}
 }
 
-func TestFailureCountsAndStart(t *testing.T) {
-	f := newTimelineFixture(t)
+func testFailureCountsAndStart(t *testing.T, open Open) {
+	f := newTimelineFixture(t, open)
 	ctx := context.Background()
 	fail := func(n int64) []relais.FailureCount {
 		return []relais.FailureCount{{Channel: relais.ChannelSMS, Status: relais.DeliveryFailed, Reason: "invalid number (21211)", Count: n}}
@@ -232,5 +231,99 @@ func TestFailureCountsAndStart(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, all); diff != "" {
 		t.Errorf("counts of every lesson (-want +got):\n%s", diff)
+	}
+}
+
+// testTimelineFollowsEveryWriter records history through every writer of a delivery's events
+// (planning, advances one by one and in a page, a posted postal batch, notes and bounce reports) across
+// minutes, and checks the timeline counts every status change and no note.
+func testTimelineFollowsEveryWriter(t *testing.T, open Open) {
+	ctx := context.Background()
+	start := time.Date(2025, 3, 1, 10, 0, 30, 0, time.UTC)
+	now := start
+	db := open(t, func() time.Time { now = now.Add(20 * time.Second); return now })
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := relais.Lesson{Title: "L", Subject: "maths", Grade: 5, Language: "fr", TeacherID: "t1"}
+	must(db.CreateLesson(ctx, &l))
+	hs := make([]relais.Household, 6)
+	for i := range hs {
+		hs[i] = relais.Household{ExternalRef: fmt.Sprint("h", i), Region: "IDF", Language: "fr", Grades: []int{5},
+			Profile: relais.ProfileOffline, PostalAddress: "1 rue X", Consent: true}
+	}
+	must(db.UpsertHouseholds(ctx, hs))
+	post, err := db.PlanDeliveries(ctx, []relais.Delivery{{LessonID: l.ID, HouseholdID: hs[0].ID, Channel: relais.ChannelPostal},
+		{LessonID: l.ID, HouseholdID: hs[1].ID, Channel: relais.ChannelPostal}})
+	must(err)
+	// sms holds the pending ones: h2 and h3 by SMS, h5 by email.
+	sms, err := db.PlanDeliveries(ctx, []relais.Delivery{{LessonID: l.ID, HouseholdID: hs[2].ID, Channel: relais.ChannelSMS},
+		{LessonID: l.ID, HouseholdID: hs[3].ID, Channel: relais.ChannelSMS},
+		{LessonID: l.ID, HouseholdID: hs[4].ID, Channel: relais.ChannelSMS, Status: relais.DeliverySkipped, Reason: relais.OptedOutReason(relais.ChannelSMS)},
+		{LessonID: l.ID, HouseholdID: hs[5].ID, Channel: relais.ChannelEmail}})
+	must(err)
+	for _, id := range post {
+		_, err := db.AdvanceDelivery(ctx, id, relais.DeliveryQueued, "", "batch:IDF")
+		must(err)
+	}
+	_, err = db.AdvanceDeliveries(ctx, []relais.DeliveryAdvance{{ID: sms[0], Status: relais.DeliveryQueued},
+		{ID: sms[1], Status: relais.DeliveryFailed, Detail: "invalid number"},
+		{ID: sms[2], Status: relais.DeliverySkipped, Detail: relais.OptedOutReason(relais.ChannelEmail)}})
+	must(err)
+	b := relais.PostalBatch{LessonID: l.ID, Region: "IDF"}
+	must(db.CreatePostalBatch(ctx, &b, "batch:IDF", 0))
+	must(db.SetPostalBatchReady(ctx, b.ID, "x.pdf", 1, "x.csv"))
+	_, err = db.MarkPostalBatch(ctx, b.ID, relais.PostalBatchPrinted)
+	must(err)
+	_, err = db.MarkPostalBatch(ctx, b.ID, relais.PostalBatchPosted)
+	must(err)
+	_, err = db.AdvanceDelivery(ctx, sms[0], relais.DeliveryDelivered, "", "")
+	must(err)
+	must(db.AddDeliveryEvent(ctx, relais.DeliveryEvent{DeliveryID: sms[0], Status: relais.DeliveryDelivered, Detail: "a note"}))
+	_, err = db.RecordBounce(ctx, relais.EmailBounce{Recipient: "x@example.org", DeliveryID: sms[2], Action: "delayed", Status: "4.2.2"})
+	must(err)
+
+	hour := start.Truncate(time.Hour)
+	counts, err := db.DeliveryTimeline(ctx, relais.TimelineFilter{LessonID: l.ID, From: hour, To: hour.Add(time.Hour), Bucket: time.Hour})
+	must(err)
+	var changes, optedOut, posted int64
+	for _, c := range counts {
+		changes += c.Count
+		optedOut += c.OptedOut
+		if c.Channel == relais.ChannelPostal && c.Status == relais.DeliverySent {
+			posted += c.Count
+		}
+	}
+	// 6 planned (one skipped, opted out), 2 postal queued, 3 advanced (one skipped, opted out), 2 posted,
+	// 1 delivered straight from queued, with its implied "sent"; no note.
+	if changes != 15 || optedOut != 2 || posted != 2 {
+		t.Errorf("counted %d changes, %d opt-outs, %d posted; want 15, 2, 2\n%+v", changes, optedOut, posted, counts)
+	}
+	// Minute by minute, the timeline holds what the histories say (notes apart, which the writers above
+	// add only as the last two events).
+	perMinute, err := db.DeliveryTimeline(ctx, relais.TimelineFilter{LessonID: l.ID, From: hour, To: hour.Add(time.Hour), Bucket: time.Minute})
+	must(err)
+	want := map[string]int64{}
+	ds, err := db.Deliveries(ctx, relais.DeliveryFilter{LessonID: l.ID})
+	must(err)
+	for _, d := range ds {
+		evs, err := db.DeliveryEvents(ctx, d.ID)
+		must(err)
+		for _, e := range evs {
+			if e.Detail == "a note" || strings.HasSuffix(e.Detail, "bounce: delayed 4.2.2") {
+				continue
+			}
+			want[fmt.Sprint(e.At.Truncate(time.Minute).Format("15:04"), " ", d.Channel, " ", e.Status)]++
+		}
+	}
+	got := map[string]int64{}
+	for _, c := range perMinute {
+		got[fmt.Sprint(c.Start.Format("15:04"), " ", c.Channel, " ", c.Status)] += c.Count
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("per minute (-from histories +timeline):\n%s", diff)
 	}
 }

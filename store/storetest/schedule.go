@@ -1,21 +1,21 @@
-package sqlite_test
+package storetest
 
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
 	relais "github.com/relais-edu/relais"
 )
 
 // TestStationUpdateAndDeleteAreAtomic shows the store's station writes see the station's slots inside
 // their transaction and write nothing when the check refuses them.
-func TestStationUpdateAndDeleteAreAtomic(t *testing.T) {
+func testStationUpdateAndDeleteAreAtomic(t *testing.T, open Open) {
 	ctx := context.Background()
-	db := open(t)
+	db := open(t, nil)
 	st := relais.Station{Name: "Balapan", Kind: relais.StationTV, TimeZone: "Asia/Almaty", ServiceName: "Balapan",
 		Playout: relais.FormatFFplayout}
 	if err := db.CreateStation(ctx, &st); err != nil {
@@ -84,5 +84,56 @@ func TestStationUpdateAndDeleteAreAtomic(t *testing.T) {
 	}
 	if _, err := db.DeleteStation(ctx, st.ID, nil); relais.ErrorCode(err) != relais.ENOTFOUND {
 		t.Errorf("second deletion: %v", err)
+	}
+}
+
+// testConcurrentGridWrites: two writers adding slots to one station's day at once each check the grid
+// as the other left it: the second sees the first's slot and refuses, so the check cannot be slipped
+// past. (Both writers wait in their check for the other to arrive, up to a moment: with the writes
+// one at a time per station the second never arrives while the first checks.)
+func testConcurrentGridWrites(t *testing.T, open Open) {
+	ctx := context.Background()
+	db := open(t, nil)
+	st := relais.Station{Name: "Balapan", Kind: relais.StationTV, TimeZone: "Asia/Almaty", ServiceName: "Balapan",
+		Playout: relais.FormatFFplayout}
+	if err := db.CreateStation(ctx, &st); err != nil {
+		t.Fatal(err)
+	}
+	taken := errors.New("the day has a slot already")
+	var entered sync.WaitGroup
+	entered.Add(2)
+	arrived := make(chan struct{})
+	go func() { entered.Wait(); close(arrived) }()
+	add := func(start string) error {
+		slots := []relais.Slot{{Day: "2026-03-02", Start: start, Duration: 30 * time.Minute}}
+		return db.AddSlots(ctx, st.ID, nil, slots, func(existing []relais.Slot) error {
+			entered.Done()
+			select {
+			case <-arrived:
+			case <-time.After(300 * time.Millisecond):
+			}
+			if len(existing) > 0 {
+				return taken
+			}
+			return nil
+		})
+	}
+	errs := make(chan error, 2)
+	go func() { errs <- add("09:00") }()
+	go func() { errs <- add("10:00") }()
+	var refused int
+	for i := 0; i < 2; i++ {
+		if err := <-errs; errors.Is(err, taken) {
+			refused++
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	slots, err := db.Slots(ctx, relais.SlotFilter{StationID: st.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if refused != 1 || len(slots) != 1 {
+		t.Errorf("%d writers refused, %d slots kept; want 1 and 1", refused, len(slots))
 	}
 }

@@ -1,4 +1,4 @@
-package sqlite_test
+package storetest
 
 import (
 	"context"
@@ -7,16 +7,15 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
 	relais "github.com/relais-edu/relais"
 )
 
 // TestRemindDeliveriesRearmsOncePerAiring: a family's one reminder delivery of a lesson is planned for
 // the first airing, re-armed for each later one once its reminder has left, and never twice for one
 // airing; a reminder still pending for an earlier airing is left to its send task.
-func TestRemindDeliveriesRearmsOncePerAiring(t *testing.T) {
+func testRemindDeliveriesRearmsOncePerAiring(t *testing.T, open Open) {
 	ctx := context.Background()
-	db := open(t)
+	db := open(t, nil)
 	l := relais.Lesson{Title: "T", Subject: "s", Grade: 1, Language: "fr", TeacherID: "t"}
 	if err := db.CreateLesson(ctx, &l); err != nil {
 		t.Fatal(err)
@@ -146,5 +145,21 @@ func TestRemindDeliveriesRearmsOncePerAiring(t *testing.T) {
 
 	if _, _, err := db.RemindDeliveries(ctx, []relais.Delivery{{LessonID: l.ID, HouseholdID: hs[0].ID, Channel: relais.ChannelSMS, Occurrence: t1}}); err == nil {
 		t.Error("an SMS delivery was planned as a reminder")
+	}
+
+	// A page naming one family twice, for two later airings, as one by one: the first airing re-arms
+	// the reminder, which the second then finds pending for an earlier airing (held).
+	t3, t4 := t2+7*24*3600, t2+14*24*3600
+	twice, held, err := db.RemindDeliveries(ctx, []relais.Delivery{
+		{LessonID: l.ID, HouseholdID: hs[1].ID, Channel: relais.ChannelReminder, Occurrence: t3},
+		{LessonID: l.ID, HouseholdID: hs[1].ID, Channel: relais.ChannelReminder, Occurrence: t4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]int64{first[0]}, twice); diff != "" || held != 1 {
+		t.Errorf("a page naming a family twice: held %d, ids (-want +got):\n%s", held, diff)
+	}
+	if ds, _ := db.DeliveriesByIDs(ctx, first[:1]); len(ds) != 1 || ds[0].Occurrence != t3 {
+		t.Errorf("re-armed for %+v, want the airing at %d", ds, t3)
 	}
 }

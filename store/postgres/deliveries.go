@@ -1,0 +1,411 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+
+	relais "github.com/relais-edu/relais"
+)
+
+const deliveryColumns = `id, lesson_id, household_id, channel, status, reason, provider_id, attempts, occurrence, created_at, updated_at`
+
+func scanDelivery(row rowScanner) (relais.Delivery, error) {
+	var d relais.Delivery
+	err := row.Scan(&d.ID, &d.LessonID, &d.HouseholdID, &d.Channel, &d.Status, &d.Reason, &d.ProviderID,
+		&d.Attempts, &d.Occurrence, &d.CreatedAt, &d.UpdatedAt)
+	d.CreatedAt, d.UpdatedAt = d.CreatedAt.UTC(), d.UpdatedAt.UTC()
+	return d, err
+}
+
+// deliveryKeys holds the keys (lesson, household, channel) of a page of deliveries as arrays, the
+// parameters of an unnest.
+type deliveryKeys struct {
+	lessons, households []int64
+	channels            []string
+}
+
+func keysOf(ds []relais.Delivery) deliveryKeys {
+	k := deliveryKeys{make([]int64, len(ds)), make([]int64, len(ds)), make([]string, len(ds))}
+	for i, d := range ds {
+		k.lessons[i], k.households[i], k.channels[i] = d.LessonID, d.HouseholdID, string(d.Channel)
+	}
+	return k
+}
+
+// PlanDeliveries inserts pending deliveries, leaving existing (lesson, household, channel) rows as they
+// are, and returns the ids of the given keys that are pending, in the order given. The page is one
+// multi-row insert (ON CONFLICT DO NOTHING, so planners running at once never plan a key twice) that
+// records the new rows' first events in the same statement.
+func (db *DB) PlanDeliveries(ctx context.Context, ds []relais.Delivery) ([]int64, error) {
+	if len(ds) == 0 {
+		return nil, nil
+	}
+	now := ts(db.now())
+	k := keysOf(ds)
+	statuses, reasons := make([]string, len(ds)), make([]string, len(ds))
+	for i, d := range ds {
+		statuses[i], reasons[i] = string(d.Status), d.Reason
+		if d.Status == "" {
+			statuses[i] = string(relais.DeliveryPending)
+		}
+	}
+	var ids []int64
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `WITH ins AS (
+				INSERT INTO deliveries (lesson_id, household_id, channel, status, reason, created_at, updated_at)
+				SELECT l, h, c, s, r, $6, $6 FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[])
+					WITH ORDINALITY AS u(l, h, c, s, r, n) ORDER BY n
+				ON CONFLICT (lesson_id, household_id, channel) DO NOTHING
+				RETURNING id, status, reason)
+			INSERT INTO delivery_events (delivery_id, status, detail, at) SELECT id, status, reason, $6 FROM ins ORDER BY id`,
+			k.lessons, k.households, k.channels, statuses, reasons, now); err != nil {
+			return fmt.Errorf("plan deliveries: %w", err)
+		}
+		// A statement of its own, so that it also sees the rows a concurrent planner committed meanwhile.
+		var err error
+		ids, err = pendingIDs(ctx, tx, k)
+		return err
+	})
+	return ids, err
+}
+
+// byKey reads, for each key of a page (u.l, u.h, u.c), its delivery d: one probe of the unique key
+// per key, whatever the planner thinks of the page's size (LIMIT 1 keeps the subquery a probe).
+const byKey = `CROSS JOIN LATERAL (SELECT id, status, occurrence FROM deliveries
+	WHERE lesson_id = u.l AND household_id = u.h AND channel = u.c LIMIT 1) d`
+
+// pendingIDs returns the ids of the pending deliveries of the keys, in the keys' order.
+func pendingIDs(ctx context.Context, tx pgx.Tx, k deliveryKeys) ([]int64, error) {
+	return queryAll(ctx, tx, func(row rowScanner) (int64, error) {
+		var id int64
+		return id, row.Scan(&id)
+	}, `SELECT d.id FROM unnest($1::bigint[], $2::bigint[], $3::text[]) WITH ORDINALITY AS u(l, h, c, n) `+byKey+`
+		WHERE d.status = 'pending' ORDER BY u.n`, k.lessons, k.households, k.channels)
+}
+
+// airing writes an occurrence (Unix seconds) in a reminder's history as store/sqlite does:
+// "the broadcast at 2006-01-02 15:04 UTC".
+const airing = `'the broadcast at ' || to_char(to_timestamp(%s) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"')`
+
+// RemindDeliveries inserts or re-arms the reminder deliveries of an airing (see relais.DeliveryStore):
+// one statement inserts the missing ones, one re-arms those that have left, one reads where each key
+// stands.
+func (db *DB) RemindDeliveries(ctx context.Context, ds []relais.Delivery) ([]int64, int, error) {
+	if len(ds) == 0 {
+		return nil, 0, nil
+	}
+	for _, d := range ds {
+		if d.Channel != relais.ChannelReminder || d.Occurrence <= 0 {
+			return nil, 0, fmt.Errorf("remind delivery of lesson %d to household %d: not a reminder of an airing", d.LessonID, d.HouseholdID)
+		}
+	}
+	now := ts(db.now())
+	k := keysOf(ds)
+	occurrences := make([]int64, len(ds))
+	for i, d := range ds {
+		occurrences[i] = d.Occurrence
+	}
+	var ids []int64
+	held := 0
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		ids, held = nil, 0
+		if _, err := tx.Exec(ctx, `WITH ins AS (
+				INSERT INTO deliveries (lesson_id, household_id, channel, status, occurrence, created_at, updated_at)
+				SELECT l, h, c, 'pending', o, $5, $5 FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[])
+					WITH ORDINALITY AS u(l, h, c, o, n) ORDER BY n
+				ON CONFLICT (lesson_id, household_id, channel) DO NOTHING
+				RETURNING id, occurrence)
+			INSERT INTO delivery_events (delivery_id, status, detail, at)
+			SELECT id, 'pending', 'reminder of ' || `+fmt.Sprintf(airing, "occurrence")+`, $5 FROM ins ORDER BY id`,
+			k.lessons, k.households, k.channels, occurrences, now); err != nil {
+			return fmt.Errorf("plan reminder: %w", err)
+		}
+		// Only a reminder that has left is re-armed: a pending one may be in a send task right now.
+		if _, err := tx.Exec(ctx, `WITH re AS (
+				UPDATE deliveries d SET status = 'pending', reason = '', provider_id = '', attempts = 0,
+					occurrence = u.o, updated_at = $5
+				FROM (SELECT DISTINCT ON (l, h, c) l, h, c, o -- a key listed twice: its first airing, as one by one
+					FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[]) WITH ORDINALITY AS u(l, h, c, o, n)
+					ORDER BY l, h, c, n) u
+				WHERE d.lesson_id = u.l AND d.household_id = u.h AND d.channel = u.c AND d.occurrence < u.o
+					AND d.status <> 'pending'
+				RETURNING d.id, d.occurrence)
+			INSERT INTO delivery_events (delivery_id, status, detail, at)
+			SELECT id, 'pending', 'reminder again, of ' || `+fmt.Sprintf(airing, "occurrence")+`, $5 FROM re ORDER BY id`,
+			k.lessons, k.households, k.channels, occurrences, now); err != nil {
+			return fmt.Errorf("re-arm reminder: %w", err)
+		}
+		rows, err := tx.Query(ctx, `SELECT d.id, d.status, d.occurrence, u.o
+			FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[]) WITH ORDINALITY AS u(l, h, c, o, n) `+byKey+`
+			ORDER BY u.n`,
+			k.lessons, k.households, k.channels, occurrences)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, occurrence, want int64
+			var cur relais.DeliveryStatus
+			if err := rows.Scan(&id, &cur, &occurrence, &want); err != nil {
+				return err
+			}
+			switch {
+			case cur == relais.DeliveryPending && occurrence == want:
+				ids = append(ids, id)
+			case cur == relais.DeliveryPending && occurrence < want:
+				held++
+			}
+		}
+		return rows.Err()
+	})
+	return ids, held, err
+}
+
+// DeliveriesByIDs returns the deliveries with those ids, in id order.
+func (db *DB) DeliveriesByIDs(ctx context.Context, ids []int64) ([]relais.Delivery, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return queryAll(ctx, db.pool, scanDelivery, `SELECT `+deliveryColumns+` FROM deliveries WHERE id = ANY($1) ORDER BY id`, ids)
+}
+
+// Deliveries lists deliveries in id order after the page cursor.
+func (db *DB) Deliveries(ctx context.Context, f relais.DeliveryFilter) ([]relais.Delivery, error) {
+	p := f.Page.Normalize()
+	args := []any{p.After}
+	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
+	q := `SELECT ` + deliveryColumns + ` FROM deliveries WHERE id > $1`
+	if f.LessonID > 0 {
+		q += ` AND lesson_id = ` + arg(f.LessonID)
+	}
+	if f.HouseholdID > 0 {
+		q += ` AND household_id = ` + arg(f.HouseholdID)
+	}
+	if f.Channel != "" {
+		q += ` AND channel = ` + arg(f.Channel)
+	}
+	if f.Status != "" {
+		q += ` AND status = ` + arg(f.Status)
+	}
+	q += ` ORDER BY id LIMIT ` + arg(p.Limit)
+	return queryAll(ctx, db.pool, scanDelivery, q, args...)
+}
+
+// DeliveryByProviderID finds the delivery a provider callback is about.
+func (db *DB) DeliveryByProviderID(ctx context.Context, channel relais.ChannelName, providerID string) (relais.Delivery, error) {
+	d, err := scanDelivery(db.pool.QueryRow(ctx, `SELECT `+deliveryColumns+` FROM deliveries
+		WHERE channel = $1 AND provider_id = $2 AND provider_id <> ''`, channel, providerID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return d, relais.Errorf(relais.ENOTFOUND, "Delivery with provider id %v not found.", providerID)
+	}
+	return d, err
+}
+
+// AdvanceDelivery moves a delivery forward and records the event.
+func (db *DB) AdvanceDelivery(ctx context.Context, id int64, status relais.DeliveryStatus, detail, providerID string) (bool, error) {
+	changed, err := db.AdvanceDeliveries(ctx, []relais.DeliveryAdvance{{ID: id, Status: status, Detail: detail, ProviderID: providerID}})
+	if err != nil {
+		return false, err
+	}
+	return changed[0], nil
+}
+
+// deliveryState is where a delivery stands while a page of advances is applied to it.
+type deliveryState struct {
+	status             relais.DeliveryStatus
+	reason, providerID string
+	advanced, touched  bool
+}
+
+// AdvanceDeliveries applies many advances in one transaction: it locks the page's deliveries (in id
+// order, so that concurrent pages wait rather than deadlock), applies the advances in order in Go as
+// store/sqlite does one by one, then writes the rows with one update and the history with one insert.
+func (db *DB) AdvanceDeliveries(ctx context.Context, as []relais.DeliveryAdvance) ([]bool, error) {
+	changed := make([]bool, len(as))
+	if len(as) == 0 {
+		return changed, nil
+	}
+	ids := make([]int64, len(as))
+	for i, a := range as {
+		ids[i] = a.ID
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	now := ts(db.now())
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		clear(changed)
+		state := make(map[int64]*deliveryState, len(ids))
+		rows, err := tx.Query(ctx, `SELECT id, status, reason, provider_id FROM deliveries WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id int64
+			s := &deliveryState{}
+			if err := rows.Scan(&id, &s.status, &s.reason, &s.providerID); err != nil {
+				rows.Close()
+				return err
+			}
+			state[id] = s
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		var evIDs []int64
+		var evStatuses, evDetails []string
+		for i, a := range as {
+			s, ok := state[a.ID]
+			if !ok {
+				return relais.Errorf(relais.ENOTFOUND, "Delivery %d not found.", a.ID)
+			}
+			providerID := a.ProviderID
+			if providerID == "" {
+				providerID = s.providerID
+			}
+			if !s.status.Advances(a.Status) {
+				if providerID != s.providerID {
+					s.providerID, s.touched = providerID, true
+				}
+				continue
+			}
+			if (a.Status == relais.DeliveryDelivered || a.Status == relais.DeliveryUndelivered) && s.status.Advances(relais.DeliverySent) {
+				// The carrier reported on a message whose "sent" was lost or came late: it was sent all
+				// the same, and the history (and the dashboard's "sent" line) says so.
+				evIDs, evStatuses, evDetails = append(evIDs, a.ID), append(evStatuses, string(relais.DeliverySent)),
+					append(evDetails, "implied by "+string(a.Status))
+			}
+			evIDs, evStatuses, evDetails = append(evIDs, a.ID), append(evStatuses, string(a.Status)), append(evDetails, a.Detail)
+			reason := ""
+			if a.Status == relais.DeliveryFailed || a.Status == relais.DeliveryUndelivered || a.Status == relais.DeliverySkipped {
+				reason = a.Detail
+			}
+			s.status, s.reason, s.providerID, s.advanced, s.touched = a.Status, reason, providerID, true, true
+			changed[i] = true
+		}
+		var upIDs []int64
+		var upStatuses, upReasons, upProviders []string
+		var upAdvanced []bool
+		for _, id := range ids {
+			if s := state[id]; s.touched {
+				upIDs, upStatuses, upReasons = append(upIDs, id), append(upStatuses, string(s.status)), append(upReasons, s.reason)
+				upProviders, upAdvanced = append(upProviders, s.providerID), append(upAdvanced, s.advanced)
+			}
+		}
+		if len(upIDs) > 0 {
+			// The rows first, then their events: the timeline's trigger reads the new reasons.
+			if _, err := tx.Exec(ctx, `UPDATE deliveries d SET status = u.s, reason = u.r, provider_id = u.p,
+				updated_at = CASE WHEN u.advanced THEN $6 ELSE d.updated_at END
+				FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::boolean[]) AS u(id, s, r, p, advanced)
+				WHERE d.id = u.id`, upIDs, upStatuses, upReasons, upProviders, upAdvanced, now); err != nil {
+				return fmt.Errorf("advance deliveries: %w", err)
+			}
+		}
+		if len(evIDs) > 0 {
+			if _, err := tx.Exec(ctx, `INSERT INTO delivery_events (delivery_id, status, detail, at)
+				SELECT id, s, dt, $4 FROM unnest($1::bigint[], $2::text[], $3::text[]) WITH ORDINALITY AS u(id, s, dt, n)
+				ORDER BY n`, evIDs, evStatuses, evDetails, now); err != nil {
+				return fmt.Errorf("advance deliveries: events: %w", err)
+			}
+		}
+		return nil
+	})
+	return changed, err
+}
+
+// StartAttempts counts one more try of each delivery.
+func (db *DB) StartAttempts(ctx context.Context, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := db.pool.Exec(ctx, `UPDATE deliveries SET attempts = attempts + 1 WHERE id = ANY($1)`, ids)
+	return err
+}
+
+// AddDeliveryEvent records a step of a delivery's history, marked as a note: no status changed.
+func (db *DB) AddDeliveryEvent(ctx context.Context, e relais.DeliveryEvent) error {
+	if e.At.IsZero() {
+		e.At = db.now()
+	}
+	_, err := db.pool.Exec(ctx, `INSERT INTO delivery_events (delivery_id, status, detail, at, note) VALUES ($1, $2, $3, $4, true)`,
+		e.DeliveryID, e.Status, e.Detail, ts(e.At))
+	return err
+}
+
+// DeliveryEvents returns a delivery's history, oldest first.
+func (db *DB) DeliveryEvents(ctx context.Context, id int64) ([]relais.DeliveryEvent, error) {
+	return queryAll(ctx, db.pool, func(row rowScanner) (relais.DeliveryEvent, error) {
+		var e relais.DeliveryEvent
+		err := row.Scan(&e.DeliveryID, &e.Status, &e.Detail, &e.At)
+		e.At = e.At.UTC()
+		return e, err
+	}, `SELECT delivery_id, status, detail, at FROM delivery_events WHERE delivery_id = $1 ORDER BY id`, id)
+}
+
+// DeliveryCounts counts a lesson's deliveries per channel and status, every lesson's when lessonID is 0.
+func (db *DB) DeliveryCounts(ctx context.Context, lessonID int64) ([]relais.DeliveryCount, error) {
+	q, args := `SELECT channel, status, count(*) FROM deliveries WHERE lesson_id = $1`, []any{lessonID}
+	if lessonID == 0 {
+		q, args = `SELECT channel, status, count(*) FROM deliveries`, nil
+	}
+	return queryAll(ctx, db.pool, func(row rowScanner) (relais.DeliveryCount, error) {
+		var c relais.DeliveryCount
+		return c, row.Scan(&c.Channel, &c.Status, &c.Count)
+	}, q+` GROUP BY channel, status ORDER BY channel, status`, args...)
+}
+
+// ClaimContact makes deliveryID the holder of (lesson, channel, contact) unless another delivery holds it.
+func (db *DB) ClaimContact(ctx context.Context, lessonID int64, channel relais.ChannelName, contact string, deliveryID int64) (int64, error) {
+	owners, err := db.ClaimContacts(ctx, []relais.ContactClaim{{LessonID: lessonID, Channel: channel, Contact: contact, DeliveryID: deliveryID}})
+	return owners[deliveryID], err
+}
+
+// ClaimContacts claims a page of contacts in one transaction: one insert that leaves the claims held
+// already, then one read of every claim's holder. The first claim of a contact in the page wins, as
+// one by one.
+func (db *DB) ClaimContacts(ctx context.Context, claims []relais.ContactClaim) (map[int64]int64, error) {
+	owners := make(map[int64]int64, len(claims))
+	if len(claims) == 0 {
+		return owners, nil
+	}
+	n := len(claims)
+	lessons, channels, contacts, deliveries := make([]int64, n), make([]string, n), make([]string, n), make([]int64, n)
+	for i, c := range claims {
+		lessons[i], channels[i], contacts[i], deliveries[i] = c.LessonID, string(c.Channel), c.Contact, c.DeliveryID
+	}
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		clear(owners)
+		// In key order, so that two pages claiming the same contacts wait for each other rather than
+		// deadlock; DISTINCT ON keeps the first claim of a contact in the page.
+		if _, err := tx.Exec(ctx, `INSERT INTO contact_claims (lesson_id, channel, contact, delivery_id)
+			SELECT DISTINCT ON (l, c, ct) l, c, ct, d FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[])
+				WITH ORDINALITY AS u(l, c, ct, d, n)
+			ORDER BY l, c, ct, n
+			ON CONFLICT DO NOTHING`, lessons, channels, contacts, deliveries); err != nil {
+			return fmt.Errorf("claim contacts: %w", err)
+		}
+		rows, err := tx.Query(ctx, `SELECT u.d, cc.delivery_id
+			FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[]) WITH ORDINALITY AS u(l, c, ct, d, n)
+			CROSS JOIN LATERAL (SELECT delivery_id FROM contact_claims
+				WHERE lesson_id = u.l AND channel = u.c AND contact = u.ct LIMIT 1) cc
+			ORDER BY u.n`,
+			lessons, channels, contacts, deliveries)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, owner int64
+			if err := rows.Scan(&id, &owner); err != nil {
+				return err
+			}
+			owners[id] = owner
+		}
+		return rows.Err()
+	})
+	return owners, err
+}

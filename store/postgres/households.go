@@ -1,0 +1,224 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	relais "github.com/relais-edu/relais"
+)
+
+const householdColumns = `h.id, h.external_ref, h.region, h.language, h.grades, h.profile, h.phone, h.email,
+	h.postal_address, h.consent, h.sms_opt_out, h.email_opt_out, h.phone_status, h.email_status, h.created_at`
+
+func scanHousehold(row rowScanner) (relais.Household, error) {
+	var h relais.Household
+	err := row.Scan(&h.ID, &h.ExternalRef, &h.Region, &h.Language, &h.Grades, &h.Profile, &h.Phone, &h.Email,
+		&h.PostalAddress, &h.Consent, &h.SMSOptOut, &h.EmailOptOut, &h.PhoneStatus, &h.EmailStatus, &h.CreatedAt)
+	if len(h.Grades) == 0 {
+		h.Grades = nil
+	}
+	h.CreatedAt = h.CreatedAt.UTC()
+	return h, err
+}
+
+func formatGrades(gs []int) string {
+	parts := make([]string, len(gs))
+	for i, g := range gs {
+		parts[i] = strconv.Itoa(g)
+	}
+	return strings.Join(parts, ",")
+}
+
+// UpsertHouseholds creates households or updates them by ExternalRef, in one transaction. Opt-outs and
+// contact statuses learnt from providers are kept: an import never opts a family back in. Each run of
+// households goes to the server in one statement; a household listed twice is written twice, in order,
+// as one by one.
+func (db *DB) UpsertHouseholds(ctx context.Context, hs []relais.Household) error {
+	if len(hs) == 0 {
+		return nil
+	}
+	now := ts(db.now())
+	return db.inTx(ctx, func(tx pgx.Tx) error {
+		// ON CONFLICT DO UPDATE cannot touch a row twice in one statement: cut a run where a reference repeats.
+		start, seen := 0, map[string]bool{}
+		for i := range hs {
+			if seen[hs[i].ExternalRef] {
+				if err := upsertRun(ctx, tx, hs[start:i], now); err != nil {
+					return err
+				}
+				start, seen = i, map[string]bool{}
+			}
+			seen[hs[i].ExternalRef] = true
+		}
+		return upsertRun(ctx, tx, hs[start:], now)
+	})
+}
+
+func upsertRun(ctx context.Context, tx pgx.Tx, hs []relais.Household, now any) error {
+	n := len(hs)
+	refs, regions, langs, grades, profiles := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	phones, emails, addrs := make([]string, n), make([]string, n), make([]string, n)
+	consent, smsOut, emailOut := make([]bool, n), make([]bool, n), make([]bool, n)
+	for i, h := range hs {
+		refs[i], regions[i], langs[i], grades[i], profiles[i] = h.ExternalRef, h.Region, h.Language, formatGrades(h.Grades), string(h.Profile)
+		phones[i], emails[i], addrs[i] = h.Phone, h.Email, h.PostalAddress
+		consent[i], smsOut[i], emailOut[i] = h.Consent, h.SMSOptOut, h.EmailOptOut
+	}
+	rows, err := tx.Query(ctx, `INSERT INTO households AS h (external_ref, region, language, grades, profile,
+		phone, email, postal_address, consent, sms_opt_out, email_opt_out, created_at)
+		SELECT r, reg, lang, string_to_array(g, ',')::integer[], prof, ph, em, pa, c, so, eo, $12
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+			$9::boolean[], $10::boolean[], $11::boolean[]) WITH ORDINALITY AS u(r, reg, lang, g, prof, ph, em, pa, c, so, eo, n)
+		ORDER BY n
+		ON CONFLICT (external_ref) DO UPDATE SET region = excluded.region, language = excluded.language,
+		grades = excluded.grades, profile = excluded.profile, phone = excluded.phone, email = excluded.email,
+		postal_address = excluded.postal_address, consent = excluded.consent,
+		sms_opt_out = h.sms_opt_out OR excluded.sms_opt_out,
+		email_opt_out = h.email_opt_out OR excluded.email_opt_out,
+		phone_status = CASE WHEN h.phone = excluded.phone THEN h.phone_status ELSE '' END,
+		email_status = CASE WHEN h.email = excluded.email THEN h.email_status ELSE '' END
+		RETURNING id, external_ref`,
+		refs, regions, langs, grades, profiles, phones, emails, addrs, consent, smsOut, emailOut, now)
+	if err != nil {
+		return fmt.Errorf("upsert households: %w", err)
+	}
+	byRef := make(map[string]int64, n)
+	ids := make([]int64, 0, n)
+	for rows.Next() {
+		var id int64
+		var ref string
+		if err := rows.Scan(&id, &ref); err != nil {
+			rows.Close()
+			return err
+		}
+		byRef[ref] = id
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("upsert households: %w", err)
+	}
+	for i := range hs {
+		hs[i].ID = byRef[hs[i].ExternalRef]
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM household_grades WHERE household_id = ANY($1)`, ids); err != nil {
+		return fmt.Errorf("upsert households: grades: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO household_grades (grade, household_id)
+		SELECT DISTINCT unnest(grades), id FROM households WHERE id = ANY($1) ON CONFLICT DO NOTHING`, ids); err != nil {
+		return fmt.Errorf("upsert households: grades: %w", err)
+	}
+	return nil
+}
+
+// Household returns one household.
+func (db *DB) Household(ctx context.Context, id int64) (relais.Household, error) {
+	h, err := scanHousehold(db.pool.QueryRow(ctx, `SELECT `+householdColumns+` FROM households h WHERE h.id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return h, relais.Errorf(relais.ENOTFOUND, "Household %d not found.", id)
+	}
+	return h, err
+}
+
+// Households lists households in id order, after the page cursor (keyset pagination: a grade's
+// households are read on household_grades' primary key).
+func (db *DB) Households(ctx context.Context, f relais.HouseholdFilter) ([]relais.Household, error) {
+	p := f.Page.Normalize()
+	var q string
+	var args []any
+	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
+	if f.Grade > 0 {
+		q = `SELECT ` + householdColumns + ` FROM household_grades g JOIN households h ON h.id = g.household_id
+			WHERE g.grade = ` + arg(f.Grade) + ` AND g.household_id > ` + arg(p.After)
+	} else {
+		q = `SELECT ` + householdColumns + ` FROM households h WHERE h.id > ` + arg(p.After)
+	}
+	if f.Region != "" {
+		q += ` AND h.region = ` + arg(f.Region)
+	}
+	if f.Profile != "" {
+		q += ` AND h.profile = ` + arg(f.Profile)
+	}
+	if f.Grade > 0 {
+		q += ` ORDER BY g.household_id LIMIT ` + arg(p.Limit)
+	} else {
+		q += ` ORDER BY h.id LIMIT ` + arg(p.Limit)
+	}
+	return queryAll(ctx, db.pool, scanHousehold, q, args...)
+}
+
+// HouseholdsByIDs returns the households with those ids.
+func (db *DB) HouseholdsByIDs(ctx context.Context, ids []int64) (map[int64]relais.Household, error) {
+	out := make(map[int64]relais.Household, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	hs, err := queryAll(ctx, db.pool, scanHousehold, `SELECT `+householdColumns+` FROM households h WHERE h.id = ANY($1)`, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range hs {
+		out[h.ID] = h
+	}
+	return out, nil
+}
+
+// phoneIs is the condition on households' phone for a number: a number that is not empty is looked up
+// on the partial index households_phone, whose condition the query then repeats.
+func phoneIs(phone string) string {
+	if phone == "" {
+		return `h.phone = $1`
+	}
+	return `h.phone = $1 AND h.phone <> ''`
+}
+
+// emailIs is the condition on households' email for an address, compared without case as SQLite's
+// COLLATE NOCASE does, on the partial index households_email.
+func emailIs(email string) string {
+	if email == "" {
+		return `lower(h.email) = lower($1)`
+	}
+	return `lower(h.email) = lower($1) AND h.email <> ''`
+}
+
+// HouseholdsByPhone returns every household with that number.
+func (db *DB) HouseholdsByPhone(ctx context.Context, phone string) ([]relais.Household, error) {
+	return queryAll(ctx, db.pool, scanHousehold, `SELECT `+householdColumns+` FROM households h WHERE `+phoneIs(phone)+
+		` ORDER BY h.id`, phone)
+}
+
+// SetPhoneStatus records what the SMS provider said of a number.
+func (db *DB) SetPhoneStatus(ctx context.Context, phone string, status relais.ContactStatus) error {
+	_, err := db.pool.Exec(ctx, `UPDATE households h SET phone_status = $2 WHERE `+phoneIs(phone), phone, status)
+	return err
+}
+
+// SetSMSOptOut opts a number out of, or back into, SMS.
+func (db *DB) SetSMSOptOut(ctx context.Context, phone string, optOut bool) error {
+	_, err := db.pool.Exec(ctx, `UPDATE households h SET sms_opt_out = $2 WHERE `+phoneIs(phone), phone, optOut)
+	return err
+}
+
+// SetEmailStatus records what the mail system said of an address.
+func (db *DB) SetEmailStatus(ctx context.Context, email string, status relais.ContactStatus) error {
+	_, err := db.pool.Exec(ctx, `UPDATE households h SET email_status = $2 WHERE `+emailIs(email), email, status)
+	return err
+}
+
+// SetEmailOptOut opts an address out of, or back into, email.
+func (db *DB) SetEmailOptOut(ctx context.Context, email string, optOut bool) error {
+	_, err := db.pool.Exec(ctx, `UPDATE households h SET email_opt_out = $2 WHERE `+emailIs(email), email, optOut)
+	return err
+}
+
+// CountHouseholds counts every household.
+func (db *DB) CountHouseholds(ctx context.Context) (int64, error) {
+	var n int64
+	err := db.pool.QueryRow(ctx, `SELECT count(*) FROM households`).Scan(&n)
+	return n, err
+}

@@ -1,0 +1,196 @@
+// Package postgres implements relais.Store on PostgreSQL, for installations that many machines write
+// at once (several API and worker processes). It behaves as store/sqlite does, down to the subtle
+// rules, and store/storetest checks both the same way. Migrations are embedded and applied at open,
+// under an advisory lock so that processes starting together apply them once. Pages of rows go to the
+// server as arrays in one statement (unnest), never a statement per row.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+
+	relais "github.com/relais-edu/relais"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// migrationLock is the advisory lock key held while migrations are applied ("relais" in ASCII).
+const migrationLock int64 = 0x72656c616973
+
+// DB is a relais.Store on a PostgreSQL database.
+type DB struct {
+	pool *pgxpool.Pool
+	now  func() time.Time
+}
+
+var _ relais.Store = (*DB)(nil)
+
+// Open connects to the database at rawURL (postgres://user:password@host:port/db?options; pgxpool's
+// pool_max_conns and the like are read from it) and applies pending migrations. An error names the
+// URL without its password.
+func Open(ctx context.Context, rawURL string) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(rawURL)
+	if err != nil {
+		// The parser's own message may quote the URL: say what is wrong without it.
+		return nil, fmt.Errorf("database %s: not a valid PostgreSQL URL", Redact(rawURL))
+	}
+	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
+		cfg.ConnConfig.RuntimeParams["application_name"] = "relais" // names Relais' sessions in pg_stat_activity
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("database %s: %w", Redact(rawURL), err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("database %s does not answer: %w", Redact(rawURL), err)
+	}
+	db := &DB{pool: pool, now: time.Now}
+	if err := db.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("database %s: %w", Redact(rawURL), err)
+	}
+	return db, nil
+}
+
+// Redact returns a database URL with its password, wherever it is written, replaced by xxxxx.
+func Redact(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "(unreadable URL)"
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
+}
+
+// migrate applies the pending migrations while holding a session-level advisory lock on a connection
+// of its own (outside the pool, which may be as small as one connection): a process starting at the
+// same time waits for the lock, then finds nothing to apply. A process that dies holding the lock
+// loses its session, and the lock with it.
+func (db *DB) migrate(ctx context.Context) error {
+	conn, err := pgx.ConnectConfig(ctx, db.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, migrationLock); err != nil {
+		return fmt.Errorf("lock for migrations: %w", err)
+	}
+
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	sqlDB := stdlib.OpenDBFromPool(db.pool)
+	defer sqlDB.Close()
+	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, sub)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("apply migrations: %w", err)
+	}
+	return nil
+}
+
+// Ping checks the database answers.
+func (db *DB) Ping(ctx context.Context) error { return db.pool.Ping(ctx) }
+
+// Close closes the pool.
+func (db *DB) Close() error {
+	db.pool.Close()
+	return nil
+}
+
+// Pool returns the connection pool, for its statistics.
+func (db *DB) Pool() *pgxpool.Pool { return db.pool }
+
+// inTx runs fn in a transaction.
+func (db *DB) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, db.pool, fn)
+}
+
+// ts is t as stored: UTC, to the millisecond, as store/sqlite keeps times.
+func ts(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
+
+// querier is the pool or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// rowScanner is a row to scan: pgx.Row or pgx.Rows.
+type rowScanner = interface{ Scan(...any) error }
+
+// scanTail returns row with extra destinations after those its Scan is given: a scanX function then
+// reads a row that joins more columns after its own.
+func scanTail(row rowScanner, extra ...any) rowScanner { return tailScanner{row, extra} }
+
+type tailScanner struct {
+	row   rowScanner
+	extra []any
+}
+
+func (t tailScanner) Scan(dest ...any) error { return t.row.Scan(append(dest, t.extra...)...) }
+
+// scanHead returns row with extra destinations before those its Scan is given.
+func scanHead(row rowScanner, extra ...any) rowScanner { return headScanner{row, extra} }
+
+type headScanner struct {
+	row   rowScanner
+	extra []any
+}
+
+func (h headScanner) Scan(dest ...any) error {
+	return h.row.Scan(append(append([]any{}, h.extra...), dest...)...)
+}
+
+// queryAll runs query and returns every row read by scan.
+func queryAll[T any](ctx context.Context, q querier, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// isUniqueViolation reports whether err is a unique constraint's refusal.
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}
+
+// prefixed qualifies every column of a column list with p.
+func prefixed(p, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = p + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,293 @@
+package storetest
+
+import (
+	"context"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/locale"
+)
+
+func testLessonLifecycle(t *testing.T, open Open) {
+	ctx := context.Background()
+	db := open(t, nil)
+	l := relais.Lesson{Title: "Fractions", Subject: "maths", Grade: 5, Language: "fr", TeacherID: "t1", SegmentBudget: 3}
+	if err := db.CreateLesson(ctx, &l); err != nil {
+		t.Fatal(err)
+	}
+	if l.ID == 0 || l.Status != relais.LessonUploaded {
+		t.Fatalf("created lesson = %+v", l)
+	}
+	if err := db.SetLessonStatus(ctx, l.ID, relais.LessonRejected, relais.Errorf(relais.EINVALID, "The file is empty.")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Lesson(ctx, l.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != relais.LessonRejected || got.StatusReason != "The file is empty." {
+		t.Errorf("status = %s %q", got.Status, got.StatusReason)
+	}
+	if _, err := db.Lesson(ctx, 999); relais.ErrorCode(err) != relais.ENOTFOUND {
+		t.Errorf("missing lesson: err = %v, want not_found", err)
+	}
+	other := relais.Lesson{Title: "Verbes", Subject: "français", Grade: 5, Language: "fr", TeacherID: "t2"}
+	if err := db.CreateLesson(ctx, &other); err != nil {
+		t.Fatal(err)
+	}
+	mine, err := db.Lessons(ctx, relais.LessonFilter{TeacherID: "t1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mine) != 1 || mine[0].ID != l.ID {
+		t.Errorf("t1 lessons = %+v", mine)
+	}
+	d := relais.Digest{LessonID: l.ID, Language: "fr", Body: "x", Encoding: "GSM-7", Segments: 1, Characters: 1, Dropped: []string{"a"}}
+	if err := db.PutDigest(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := db.Digests(ctx, l.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"a"}, ds[0].Dropped); diff != "" {
+		t.Errorf("dropped (-want +got):\n%s", diff)
+	}
+}
+
+func testUpsertHouseholdsKeepsOptOut(t *testing.T, open Open) {
+	ctx := context.Background()
+	db := open(t, nil)
+	hs := []relais.Household{
+		{ExternalRef: "A", Language: "fr", Grades: []int{3, 5}, Profile: relais.ProfileSMSOnly, Phone: "+33612345678"},
+		{ExternalRef: "B", Language: "kk", Grades: []int{5}, Profile: relais.ProfileBroadband, Email: "b@example.org"},
+		{ExternalRef: "C", Language: "ru", Grades: []int{4}, Profile: relais.ProfileOffline},
+	}
+	if err := db.UpsertHouseholds(ctx, hs); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetSMSOptOut(ctx, "+33612345678", true); err != nil {
+		t.Fatal(err)
+	}
+	// Re-import A with a grade change: the STOP the family sent must survive.
+	again := []relais.Household{{ExternalRef: "A", Language: "fr", Grades: []int{4}, Profile: relais.ProfileSMSOnly, Phone: "+33612345678"}}
+	if err := db.UpsertHouseholds(ctx, again); err != nil {
+		t.Fatal(err)
+	}
+	if again[0].ID != hs[0].ID {
+		t.Errorf("re-import changed id %d -> %d", hs[0].ID, again[0].ID)
+	}
+	a, err := db.Household(ctx, hs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.SMSOptOut {
+		t.Error("re-import cleared the SMS opt-out")
+	}
+	if diff := cmp.Diff([]int{4}, a.Grades); diff != "" {
+		t.Errorf("grades (-want +got):\n%s", diff)
+	}
+	grade5, err := db.Households(ctx, relais.HouseholdFilter{Grade: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(grade5) != 1 || grade5[0].ExternalRef != "B" {
+		t.Errorf("grade 5 households = %+v", grade5)
+	}
+	page1, err := db.Households(ctx, relais.HouseholdFilter{Page: relais.Page{Limit: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page2, err := db.Households(ctx, relais.HouseholdFilter{Page: relais.Page{Limit: 2, After: page1[1].ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page1) != 2 || len(page2) != 1 || page2[0].ExternalRef != "C" {
+		t.Errorf("pages = %d, %d", len(page1), len(page2))
+	}
+}
+
+func testPlanAndAdvanceDeliveries(t *testing.T, open Open) {
+	ctx := context.Background()
+	db := open(t, nil)
+	l := relais.Lesson{Title: "T", Subject: "s", Grade: 1, Language: "en", TeacherID: "t"}
+	if err := db.CreateLesson(ctx, &l); err != nil {
+		t.Fatal(err)
+	}
+	hs := []relais.Household{{ExternalRef: "A", Language: "en", Profile: relais.ProfileSMSOnly, Phone: "+447700900001"}}
+	if err := db.UpsertHouseholds(ctx, hs); err != nil {
+		t.Fatal(err)
+	}
+	plan := []relais.Delivery{{LessonID: l.ID, HouseholdID: hs[0].ID, Channel: relais.ChannelSMS}}
+	ids, err := db.PlanDeliveries(ctx, plan)
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("plan: ids=%v err=%v", ids, err)
+	}
+	again, err := db.PlanDeliveries(ctx, plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(ids, again); diff != "" {
+		t.Errorf("re-plan of a pending delivery (-want +got):\n%s", diff)
+	}
+	steps := []struct {
+		status  relais.DeliveryStatus
+		changed bool
+	}{
+		{relais.DeliveryQueued, true},
+		{relais.DeliveryDelivered, true},
+		{relais.DeliverySent, false}, // a late callback never moves a delivery back
+		{relais.DeliveryFailed, false},
+	}
+	for _, s := range steps {
+		changed, err := db.AdvanceDelivery(ctx, ids[0], s.status, "", "SM1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if changed != s.changed {
+			t.Errorf("advance to %s: changed = %v, want %v", s.status, changed, s.changed)
+		}
+	}
+	d, err := db.DeliveryByProviderID(ctx, relais.ChannelSMS, "SM1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Status != relais.DeliveryDelivered {
+		t.Errorf("status = %s, want delivered", d.Status)
+	}
+	// Once sent, the row is no longer pending: a re-run of the fan-out page hands nothing on.
+	if ids, err := db.PlanDeliveries(ctx, plan); err != nil || len(ids) != 0 {
+		t.Errorf("re-plan after delivery: ids=%v err=%v", ids, err)
+	}
+	evs, err := db.DeliveryEvents(ctx, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range evs {
+		got = append(got, string(e.Status)+" "+e.Detail)
+	}
+	// Delivered straight from queued: the lost "sent" is recorded as implied, and the late one refused.
+	if diff := cmp.Diff([]string{"pending ", "queued ", "sent implied by delivered", "delivered "}, got); diff != "" {
+		t.Errorf("history (-want +got):\n%s", diff)
+	}
+	counts, err := db.DeliveryCounts(ctx, l.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]relais.DeliveryCount{{Channel: "sms", Status: "delivered", Count: 1}}, counts); diff != "" {
+		t.Errorf("counts (-want +got):\n%s", diff)
+	}
+}
+
+func testTokens(t *testing.T, open Open) {
+	ctx := context.Background()
+	db := open(t, nil)
+	u := relais.User{ID: "alice", Name: "Alice", Role: relais.RoleTeacher}
+	if err := db.CreateToken(ctx, u, "Alice", "hash1"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.UserByTokenHash(ctx, "hash1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(u, got); diff != "" {
+		t.Errorf("user (-want +got):\n%s", diff)
+	}
+	if _, err := db.UserByTokenHash(ctx, "nope"); relais.ErrorCode(err) != relais.EUNAUTHORIZED {
+		t.Errorf("unknown token: %v", err)
+	}
+}
+
+func testClaimContact(t *testing.T, open Open) {
+	ctx := context.Background()
+	db := open(t, nil)
+	owner, err := db.ClaimContact(ctx, 1, relais.ChannelSMS, "+33612345678", 10)
+	if err != nil || owner != 10 {
+		t.Fatalf("first claim: owner=%d err=%v", owner, err)
+	}
+	if owner, _ := db.ClaimContact(ctx, 1, relais.ChannelSMS, "+33612345678", 11); owner != 10 {
+		t.Errorf("second delivery to the same number: owner=%d, want 10", owner)
+	}
+	if owner, _ := db.ClaimContact(ctx, 1, relais.ChannelSMS, "+33612345678", 10); owner != 10 {
+		t.Errorf("re-run of the holder: owner=%d, want 10", owner)
+	}
+	if owner, _ := db.ClaimContact(ctx, 2, relais.ChannelSMS, "+33612345678", 12); owner != 12 {
+		t.Errorf("another lesson: owner=%d, want 12", owner)
+	}
+}
+
+func testLessonStatusReasons(t *testing.T, open Open) {
+	ctx := context.Background()
+	db := open(t, nil)
+	l := relais.Lesson{Title: "Fractions", Subject: "maths", Grade: 5, Language: "fr", TeacherID: "t1", SegmentBudget: 3}
+	if err := db.CreateLesson(ctx, &l); err != nil {
+		t.Fatal(err)
+	}
+	reload := func() relais.Lesson {
+		t.Helper()
+		got, err := db.Lesson(ctx, l.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := reload(); got.StatusReasons != nil {
+		t.Errorf("a new lesson has reasons %v", got.StatusReasons)
+	}
+
+	tooBig := relais.Errorf(relais.EINVALID, "The file is %s; the limit is %s.", "3.0 GiB", "2 GiB")
+	if err := db.SetLessonStatus(ctx, l.ID, relais.LessonRejected, tooBig); err != nil {
+		t.Fatal(err)
+	}
+	got := reload()
+	if want := "The file is 3.0 GiB; the limit is 2 GiB."; got.StatusReason != want {
+		t.Errorf("status_reason %q, want %q", got.StatusReason, want)
+	}
+	if diff := cmp.Diff(map[string]string{"fr": "Le fichier fait 3.0 GiB ; la limite est de 2 GiB."}, got.StatusReasons); diff != "" {
+		t.Errorf("status_reasons (-want +got):\n%s", diff)
+	}
+	if got.Reason("fr") != got.StatusReasons["fr"] || got.Reason("en") != got.StatusReason || got.Reason("de") != got.StatusReason {
+		t.Errorf("Reason: fr %q, en %q, de %q", got.Reason("fr"), got.Reason("en"), got.Reason("de"))
+	}
+	listed, err := db.Lessons(ctx, relais.LessonFilter{TeacherID: "t1"})
+	if err != nil || len(listed) != 1 {
+		t.Fatalf("Lessons = %v, %v", listed, err)
+	}
+	if diff := cmp.Diff(got.StatusReasons, listed[0].StatusReasons); diff != "" {
+		t.Errorf("listed status_reasons (-get +list):\n%s", diff)
+	}
+
+	// A reason that crossed a process boundary as text keeps the translations it carries.
+	carried := locale.WithTranslations(relais.Errorf(relais.EINVALID, "%s", "The file has no sound track."),
+		map[string]string{"fr": "Le fichier n'a pas de piste son."})
+	if err := db.SetLessonStatus(ctx, l.ID, relais.LessonRejected, carried); err != nil {
+		t.Fatal(err)
+	}
+	if got := reload(); got.StatusReason != "The file has no sound track." || got.Reason("fr") != "Le fichier n'a pas de piste son." {
+		t.Errorf("carried reason: en %q, fr %q", got.StatusReason, got.Reason("fr"))
+	}
+
+	// A status without a reason clears both columns.
+	if err := db.SetLessonStatus(ctx, l.ID, relais.LessonReady, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := reload(); got.StatusReason != "" || got.StatusReasons != nil {
+		t.Errorf("after ready: reason %q, reasons %v", got.StatusReason, got.StatusReasons)
+	}
+
+	// CreateLesson keeps the translations it is given.
+	imported := relais.Lesson{Title: "Verbes", Subject: "français", Grade: 5, Language: "fr", TeacherID: "t2",
+		Status: relais.LessonFailed, StatusReason: "Broken.", StatusReasons: map[string]string{"fr": "Cassée."}}
+	if err := db.CreateLesson(ctx, &imported); err != nil {
+		t.Fatal(err)
+	}
+	back, err := db.Lesson(ctx, imported.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(imported.StatusReasons, back.StatusReasons); diff != "" {
+		t.Errorf("created status_reasons (-want +got):\n%s", diff)
+	}
+}
