@@ -10,7 +10,6 @@ import (
 	"time"
 
 	relais "github.com/relais-edu/relais"
-	"github.com/relais-edu/relais/channels/postal"
 )
 
 // PostalQueue is the queue's postal capability: making a batch's files. queue.Client has it; the API
@@ -73,7 +72,7 @@ func (s *Server) createPostalBatch(w http.ResponseWriter, r *http.Request) error
 	}
 	in.Region = strings.TrimSpace(in.Region)
 	if in.LessonID <= 0 || in.Region == "" {
-		return relais.Errorf(relais.EINVALID, "lesson_id and region are required (households without a region are in region %q).", postal.Unassigned)
+		return relais.Errorf(relais.EINVALID, "lesson_id and region are required (households without a region are in region %q).", relais.PostalUnassigned)
 	}
 	if _, err := s.visibleLesson(ctx, in.LessonID); err != nil {
 		return err
@@ -84,7 +83,7 @@ func (s *Server) createPostalBatch(w http.ResponseWriter, r *http.Request) error
 	}
 	status := http.StatusAccepted
 	b := relais.PostalBatch{LessonID: in.LessonID, Region: in.Region, CreatedBy: userFrom(ctx).ID}
-	err := s.store.CreatePostalBatch(ctx, &b, postal.BatchKey(in.Region, in.LessonID), MaxBatchHouseholds)
+	err := s.store.CreatePostalBatch(ctx, &b, relais.PostalBatchKey(in.Region, in.LessonID), MaxBatchHouseholds)
 	if relais.ErrorCode(err) == relais.EINVALID {
 		pending, perr := s.store.PostalBatches(ctx, relais.PostalBatchFilter{LessonID: in.LessonID, Region: in.Region,
 			Status: relais.PostalBatchPending, Page: relais.Page{Limit: 1}})

@@ -406,7 +406,7 @@ func (s *Server) getPlan(w http.ResponseWriter, r *http.Request) error {
 		}
 		cfg.PostalLead = time.Duration(n) * 24 * time.Hour
 	}
-	p := &scheduler.Planner{Store: st, Lessons: s.store, Households: s.store, Config: cfg}
+	p := &scheduler.Planner{Store: st, Lessons: s.store, Households: s.store, Channels: s.cfg.Channels, Config: cfg}
 	sum, err := p.Plan(r.Context(), id, at, nil)
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/channels"
 	"github.com/relais-edu/relais/links"
 	"github.com/relais-edu/relais/scheduler"
 	"github.com/relais-edu/relais/templates"
@@ -34,6 +35,8 @@ type Config struct {
 	MaxImportRows  int
 	DefaultCountry string // for phone numbers without a + prefix
 	DefaultBudget  int    // SMS segments per digest when the upload does not say
+	// Channels are the channels publishing plans count (see scheduler.Planner.Channels).
+	Channels *channels.Registry
 }
 
 // DefaultConfig returns the embedded defaults.

@@ -9,7 +9,6 @@ import (
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/channels"
-	"github.com/relais-edu/relais/fanout"
 )
 
 // handleFanout plans the deliveries of one page of households and queues their sends, then queues the
@@ -46,8 +45,9 @@ func (w *Worker) handleFanout(ctx context.Context, t *asynq.Task) error {
 	}
 	byChannel := map[relais.ChannelName][]relais.Delivery{}
 	var order []relais.ChannelName
+	rules := w.fanout()
 	for _, h := range hs {
-		for _, r := range fanout.Routes(h) {
+		for _, r := range rules.Routes(h) {
 			d := relais.Delivery{LessonID: l.ID, HouseholdID: h.ID, Channel: r.Channel}
 			if r.Skip != "" {
 				d.Status, d.Reason = relais.DeliverySkipped, r.Skip
@@ -199,20 +199,9 @@ func (w *Worker) recordContact(ctx context.Context, m channels.Message, se *chan
 	if se.Contact == relais.ContactOK {
 		return nil
 	}
-	h := m.Household
-	switch m.Delivery.Channel {
-	case relais.ChannelSMS:
-		if se.Contact == relais.ContactOptedOut {
-			return w.store.SetSMSOptOut(ctx, h.Phone, true)
-		}
-		return w.store.SetPhoneStatus(ctx, h.Phone, se.Contact)
-	case relais.ChannelEmail:
-		if se.Contact == relais.ContactOptedOut {
-			return w.store.SetEmailOptOut(ctx, h.Email, true)
-		}
-		return w.store.SetEmailStatus(ctx, h.Email, se.Contact)
-	}
-	return nil
+	_, err := w.ledger.Record(ctx, channels.Verdict{Channel: m.Delivery.Channel, DeliveryID: m.Delivery.ID,
+		Contact: w.channels.ContactVerdictOf(m.Delivery.Channel, m.Household, se.Contact)})
+	return err
 }
 
 // messages loads what the channel needs for the still-pending deliveries of a page, skipping (and
@@ -236,6 +225,7 @@ func (w *Worker) messages(ctx context.Context, p SendPayload) ([]channels.Messag
 	skip := func(id int64, reason string) {
 		skips = append(skips, relais.DeliveryAdvance{ID: id, Status: relais.DeliverySkipped, Detail: reason})
 	}
+	rules := w.fanout()
 	var candidates []relais.Delivery
 	var claims []relais.ContactClaim
 	lessonAirings := map[int64][]relais.Airing{}
@@ -249,7 +239,7 @@ func (w *Worker) messages(ctx context.Context, p SendPayload) ([]channels.Messag
 			skip(d.ID, "household removed")
 			continue
 		}
-		if reason := fanout.StillReachable(h, d.Channel); reason != "" {
+		if reason := rules.StillReachable(h, d.Channel); reason != "" {
 			skip(d.ID, reason)
 			continue
 		}
@@ -284,7 +274,8 @@ func (w *Worker) messages(ctx context.Context, p SendPayload) ([]channels.Messag
 			}
 		}
 		candidates = append(candidates, d)
-		if contact := contactOf(h, d.Channel); contact != "" {
+		if c := w.channels.Contact(d.Channel, h); c.Shared && c.Address != "" {
+			contact := c.Address
 			if d.Occurrence > 0 {
 				contact += fmt.Sprintf(" @%d", d.Occurrence) // one reminder per shared phone and airing
 			}
@@ -340,7 +331,7 @@ func (w *Worker) message(d relais.Delivery, h relais.Household, lc *lessonConten
 	if w.links.Lesson != nil {
 		m.LessonURL = w.links.Lesson(d.LessonID, h.ID)
 	}
-	if w.links.Unsubscribe != nil && d.Channel == relais.ChannelEmail {
+	if w.links.Unsubscribe != nil && w.channels.Contact(d.Channel, h).Kind == channels.ContactEmail {
 		m.UnsubscribeURL = w.links.Unsubscribe(h)
 	}
 	return m
@@ -375,7 +366,7 @@ func (w *Worker) handleResend(ctx context.Context, t *asynq.Task) error {
 	h, ok := hs[d.HouseholdID]
 	reason := "household removed"
 	if ok {
-		reason = fanout.StillReachable(h, d.Channel)
+		reason = w.fanout().StillReachable(h, d.Channel)
 	}
 	if reason != "" {
 		return w.store.AddDeliveryEvent(ctx, relais.DeliveryEvent{DeliveryID: d.ID, Status: d.Status, Detail: "not sent again: " + reason})
@@ -402,17 +393,6 @@ func (w *Worker) handleResend(ctx context.Context, t *asynq.Task) error {
 		}
 	}
 	return w.store.AddDeliveryEvent(ctx, relais.DeliveryEvent{DeliveryID: d.ID, Status: d.Status, Detail: "sent again after a soft bounce"})
-}
-
-// contactOf is the address a channel sends to, for dedupe across households sharing it.
-func contactOf(h relais.Household, ch relais.ChannelName) string {
-	switch ch {
-	case relais.ChannelSMS, relais.ChannelReminder:
-		return h.Phone
-	case relais.ChannelEmail:
-		return h.Email
-	}
-	return ""
 }
 
 type lessonContent struct {

@@ -15,6 +15,7 @@ import (
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/channels"
+	"github.com/relais-edu/relais/fanout"
 )
 
 // Pipeline is the media and text work the lesson tasks call. main wires it to the ingest, SMS and
@@ -85,6 +86,8 @@ func DefaultConfig() Config {
 type Worker struct {
 	store    relais.Store
 	channels *channels.Registry
+	policy   fanout.Policy // which channels reach whom, over the registry's rules
+	ledger   *channels.Ledger
 	pipeline Pipeline
 	links    Links
 	client   *Client
@@ -100,8 +103,9 @@ type Worker struct {
 // NewWorker builds a worker; Start runs it.
 func NewWorker(redis asynq.RedisConnOpt, store relais.Store, reg *channels.Registry, p Pipeline, links Links,
 	client *Client, cfg Config, log *slog.Logger) *Worker {
-	w := &Worker{store: store, channels: reg, pipeline: p, links: links, client: client, cfg: cfg,
+	w := &Worker{store: store, channels: reg, policy: fanout.DefaultPolicy(), pipeline: p, links: links, client: client, cfg: cfg,
 		log: log.With("comp", "worker"), now: time.Now, rdb: redisClient(redis)}
+	w.ledger = channels.NewLedger(store, client.RecordStatus)
 	base := asynq.Config{
 		RetryDelayFunc:  retryDelay,
 		IsFailure:       isFailure,
@@ -169,6 +173,9 @@ func (w *Worker) Shutdown() {
 		w.rdb.Close()
 	}
 }
+
+// fanout returns the fan-out rules: the policy over the registry's channels.
+func (w *Worker) fanout() *fanout.Rules { return &fanout.Rules{Policy: w.policy, Channels: w.channels} }
 
 func (w *Worker) lessonDir(id int64) string {
 	return filepath.Join(w.cfg.MediaDir, "lessons", fmt.Sprint(id))

@@ -24,6 +24,10 @@ import (
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/api"
+	"github.com/relais-edu/relais/channels"
+	"github.com/relais-edu/relais/channels/email"
+	"github.com/relais-edu/relais/channels/postal"
+	"github.com/relais-edu/relais/channels/sms"
 	"github.com/relais-edu/relais/internal/testenv"
 	"github.com/relais-edu/relais/links"
 	"github.com/relais-edu/relais/store/sqlite"
@@ -84,6 +88,7 @@ func newFixture(t *testing.T, edit func(*Config)) *fixture {
 	}
 	acfg := api.DefaultConfig()
 	acfg.MediaDir = filepath.Join(dir, "media")
+	acfg.Channels = channels.NewRegistry().Know(sms.Rules{}, sms.ReminderRules{}, email.Rules{}, &postal.Channel{})
 	f := &fixture{t: t, store: db, queue: &fakeQueue{}}
 	log := slog.New(slog.DiscardHandler)
 	srv := api.New(db, f.queue, links.NewSigner([]byte("0123456789abcdef0123"), "http://relais.test"), tmpl, acfg, log, nil)

@@ -145,7 +145,7 @@ func start(ctx context.Context, cfg Config, p parts, log *slog.Logger) (a *app, 
 				return cfg.PublicURL + "/u/" + email.SignUnsubscribe(secret, h.ID, h.Email)
 			},
 		}
-		planner := &scheduler.Planner{Store: a.store, Lessons: a.store, Households: a.store}
+		planner := &scheduler.Planner{Store: a.store, Lessons: a.store, Households: a.store, Channels: reg}
 		a.work = queue.NewWorker(redisOpt, a.store, reg, newPipeline(runner, tmpl, planner, signer.MaxURLLength()), lnk, a.queue, qcfg, log)
 		if err := a.work.Start(); err != nil {
 			return a, err
@@ -161,7 +161,7 @@ func start(ctx context.Context, cfg Config, p parts, log *slog.Logger) (a *app, 
 	if p.api {
 		srv := api.New(a.store, a.queue, signer, tmpl, api.Config{
 			MediaDir: cfg.MediaDir, MaxUploadBytes: cfg.MaxUploadBytes, MaxImportBytes: 64 << 20,
-			MaxImportRows: 200_000, DefaultCountry: cfg.DefaultCountry, DefaultBudget: 3,
+			MaxImportRows: 200_000, DefaultCountry: cfg.DefaultCountry, DefaultBudget: 3, Channels: reg,
 		}, log, func(ctx context.Context) error { return pingRedis(ctx, redisOpt) })
 		for _, name := range reg.Names() {
 			if ch, ok := reg.Get(name); ok {
@@ -256,8 +256,19 @@ func (a *app) channels(cfg Config, tmpl *templates.Set, secret []byte) (*channel
 		a.email = ch
 		chans = append(chans, ch)
 	}
-	return channels.NewRegistry(chans...), nil
+	// Deliveries are planned on every channel, configured here or not (an API process has no relay).
+	return channels.NewRegistry(chans...).Know(channelRules()...), nil
 }
+
+// channelRules are the rules of every channel Relais plans deliveries on, configured in this process
+// or not (an API process has no relay). A new channel adds its rules here, or registers a sender that
+// carries them.
+func channelRules() []channels.Rules {
+	return []channels.Rules{sms.Rules{}, sms.ReminderRules{}, email.Rules{}, &postal.Channel{}}
+}
+
+// knownChannels is a registry of the channels' rules without senders: for plans made outside a server.
+func knownChannels() *channels.Registry { return channels.NewRegistry().Know(channelRules()...) }
 
 // smsPacing is the share of RELAIS_SMS_RATE Relais actually uses (see bench-sms.sh for the figures).
 const smsPacing = 0.985
