@@ -2,6 +2,8 @@ package channels
 
 import (
 	"context"
+	"errors"
+	"io"
 
 	relais "github.com/relais-edu/relais"
 )
@@ -27,6 +29,8 @@ type Verdict struct {
 	Bounce *relais.EmailBounce
 	// Reply is a family's reply kept for the teacher to read.
 	Reply *relais.InboundMessage
+	// HouseholdIDs are the households the address belongs to, when the channel looked them up (a reply).
+	HouseholdIDs []int64
 }
 
 // ContactVerdict is what a verdict tells of an address.
@@ -54,4 +58,52 @@ type Recorder interface {
 func (r *Registry) ContactVerdictOf(name relais.ChannelName, h relais.Household, status relais.ContactStatus) ContactVerdict {
 	c := r.Contact(name, h)
 	return ContactVerdict{Kind: c.Kind, Address: c.Address, Status: status}
+}
+
+// ReportReader is implemented by channels whose provider's reports are posted to Relais (email
+// delivery status reports, RFC 3464): ReadReport reads one and applies it through rec.
+type ReportReader interface {
+	ReadReport(ctx context.Context, store DeliveryLookup, rec Recorder, r io.Reader) (ReportResult, error)
+}
+
+// DeliveryLookup finds the deliveries a report names.
+type DeliveryLookup interface {
+	DeliveriesByIDs(ctx context.Context, ids []int64) ([]relais.Delivery, error)
+}
+
+// ErrNotReport is returned by ReadReport for a message that is not a report (the channel's own
+// error wraps it); ErrUnreadableReport for one that cannot be read.
+var (
+	ErrNotReport        = errors.New("not a delivery status notification")
+	ErrUnreadableReport = errors.New("unreadable report")
+)
+
+// ReportResult counts what reports did.
+type ReportResult struct {
+	Hard    int     `json:"hard"`    // addresses suppressed
+	Soft    int     `json:"soft"`    // delays and temporary failures recorded
+	Ignored int     `json:"ignored"` // delivered or relayed notices, and reports already seen
+	Failed  []int64 `json:"failed"`  // deliveries marked failed
+	// Resend lists the deliveries whose relay gave up on a temporary failure (failed, 4.x.x): the caller
+	// queues them to be sent again. A delay report is only recorded: the reporting server still tries.
+	Resend []int64 `json:"resend"`
+}
+
+// Add adds the counts of o to r.
+func (r *ReportResult) Add(o ReportResult) {
+	r.Hard += o.Hard
+	r.Soft += o.Soft
+	r.Ignored += o.Ignored
+	r.Failed = append(r.Failed, o.Failed...)
+	r.Resend = append(r.Resend, o.Resend...)
+}
+
+// ReportReader returns the first known channel that reads reports.
+func (r *Registry) ReportReader() (ReportReader, bool) {
+	for _, n := range r.order {
+		if rr, ok := r.rules[n].(ReportReader); ok {
+			return rr, true
+		}
+	}
+	return nil, false
 }

@@ -228,7 +228,8 @@ func (a *app) channels(cfg Config, tmpl *templates.Set, secret []byte) (*channel
 		if err != nil {
 			return nil, err
 		}
-		ch, err := sms.New(scfg, smsStore{Store: a.store, queue: a.queue}, tmpl, sms.WithLogger(a.log), sms.WithLimiter(lim))
+		// Status callbacks reach the ledger batched through the queue, in pipeline order per delivery.
+		ch, err := sms.New(scfg, a.store, channels.NewLedger(a.store, a.queue.RecordStatus), tmpl, sms.WithLogger(a.log), sms.WithLimiter(lim))
 		if err != nil {
 			return nil, err
 		}
@@ -382,20 +383,4 @@ func loadSecret(cfg Config) ([]byte, error) {
 		return nil, fmt.Errorf("write %s: %w", path, err)
 	}
 	return b, nil
-}
-
-// smsStore is the store as the SMS webhooks see it: status updates go through the queue, which applies
-// them in batches, and replies are kept as inbound messages.
-type smsStore struct {
-	relais.Store
-	queue *queue.Client
-}
-
-func (s smsStore) AdvanceDelivery(ctx context.Context, id int64, status relais.DeliveryStatus, detail, providerID string) (bool, error) {
-	err := s.queue.RecordStatus(ctx, relais.DeliveryAdvance{ID: id, Status: status, Detail: detail, ProviderID: providerID})
-	return err == nil, err
-}
-
-func (s smsStore) RecordInboundSMS(ctx context.Context, m sms.Inbound) error {
-	return s.SaveInbound(ctx, relais.InboundMessage{Phone: m.From, Body: m.Body, ProviderID: m.ProviderID, ReceivedAt: m.ReceivedAt})
 }

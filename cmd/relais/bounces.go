@@ -14,6 +14,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/relais-edu/relais/channels"
 	"github.com/relais-edu/relais/channels/email"
 	"github.com/relais-edu/relais/queue"
 	"github.com/relais-edu/relais/store/sqlite"
@@ -55,10 +56,11 @@ func cmdBounces(ctx context.Context, std *stdio, args []string) error {
 	}
 	defer db.Close()
 
+	ledger := channels.NewLedger(db, nil) // a report is applied at once
 	var total email.IntakeResult
 	var reports, other int
 	apply := func(name string, r io.Reader) error {
-		res, err := email.ImportDSN(ctx, db, r)
+		res, err := email.ImportDSN(ctx, db, ledger, r)
 		if errors.Is(err, email.ErrNotDSN) {
 			other++
 			return nil
