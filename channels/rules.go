@@ -76,6 +76,13 @@ type Follower interface {
 	Follows() relais.ChannelName
 }
 
+// Router is implemented by channels that carry lessons to households of some connectivity profiles
+// beyond those the fan-out policy names: fan-out asks for them after the policy's own channels. A
+// channel that only stands in for others (a fallback) needs no Router.
+type Router interface {
+	Profiles() []relais.Profile
+}
+
 // Coster is implemented by channels that count in the publishing plan: how much one household costs
 // and how fast the channel carries it. A channel without it is counted, with no estimate.
 type Coster interface {
@@ -103,6 +110,9 @@ type Cost struct {
 	Segments bool
 	// Pace is the rate the channel sends at, from the plan's configuration.
 	Pace Pace
+	// Rate is the channel's own rate in units per second, for a channel the plan's configuration has no
+	// rate for (Pace PaceNone); 0: not paced.
+	Rate float64
 	// Lead: the channel hands over this long before the broadcast (the postal batch cut, the reminder);
 	// 0: at publication.
 	Lead LeadKind
@@ -112,7 +122,7 @@ type Cost struct {
 type Pace int
 
 const (
-	PaceNone  Pace = iota // not paced: a fixed lead time (post)
+	PaceNone  Pace = iota // no configured rate: Cost.Rate, or a fixed lead time (post)
 	PaceSMS               // PlanConfig.SMSRate × SMSSenders
 	PaceEmail             // PlanConfig.EmailRate × EmailRelays
 )

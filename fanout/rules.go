@@ -67,8 +67,26 @@ type Rules struct {
 	Channels *channels.Registry
 }
 
-// New returns the rules of DefaultPolicy over reg.
-func New(reg *channels.Registry) *Rules { return &Rules{Policy: DefaultPolicy(), Channels: reg} }
+// New returns the rules of DefaultPolicy over reg, with each registered channel that is a
+// channels.Router asked for, after the policy's own, by the profiles it names.
+func New(reg *channels.Registry) *Rules {
+	p := DefaultPolicy()
+	for _, name := range reg.Known() {
+		rs, _ := reg.Rules(name)
+		r, ok := rs.(channels.Router)
+		if !ok {
+			continue
+		}
+		for _, prof := range r.Profiles() {
+			pp := p.Profiles[prof]
+			if !slices.Contains(pp.Channels, name) {
+				pp.Channels = append(slices.Clone(pp.Channels), name)
+				p.Profiles[prof] = pp
+			}
+		}
+	}
+	return &Rules{Policy: p, Channels: reg}
+}
 
 // Routes returns the deliveries to plan for h. Each channel appears at most once.
 func (r *Rules) Routes(h relais.Household) []Route {

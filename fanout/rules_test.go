@@ -72,3 +72,18 @@ func TestStillReachable(t *testing.T) {
 		t.Errorf("opted out after planning: %q", got)
 	}
 }
+
+func TestStillReachableReminder(t *testing.T) {
+	h := relais.Household{Consent: true, Phone: "+33612345678", Profile: relais.ProfileSMSOnly}
+	if got := rules.StillReachable(h, relais.ChannelReminder); got != "" {
+		t.Errorf("reachable household: %q", got)
+	}
+	h.SMSOptOut = true
+	if got := rules.StillReachable(h, relais.ChannelReminder); got != "opted out of sms" {
+		t.Errorf("a reminder after an SMS opt-out: %q", got)
+	}
+	h.SMSOptOut, h.PhoneStatus = false, relais.ContactLandline
+	if got := rules.StillReachable(h, relais.ChannelReminder); got != "no usable reminder contact" {
+		t.Errorf("a reminder to a landline: %q", got)
+	}
+}

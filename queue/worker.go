@@ -86,7 +86,6 @@ func DefaultConfig() Config {
 type Worker struct {
 	store    relais.Store
 	channels *channels.Registry
-	policy   fanout.Policy // which channels reach whom, over the registry's rules
 	ledger   *channels.Ledger
 	pipeline Pipeline
 	links    Links
@@ -103,7 +102,7 @@ type Worker struct {
 // NewWorker builds a worker; Start runs it.
 func NewWorker(redis asynq.RedisConnOpt, store relais.Store, reg *channels.Registry, p Pipeline, links Links,
 	client *Client, cfg Config, log *slog.Logger) *Worker {
-	w := &Worker{store: store, channels: reg, policy: fanout.DefaultPolicy(), pipeline: p, links: links, client: client, cfg: cfg,
+	w := &Worker{store: store, channels: reg, pipeline: p, links: links, client: client, cfg: cfg,
 		log: log.With("comp", "worker"), now: time.Now, rdb: redisClient(redis)}
 	w.ledger = channels.NewLedger(store, client.RecordStatus)
 	base := asynq.Config{
@@ -175,7 +174,7 @@ func (w *Worker) Shutdown() {
 }
 
 // fanout returns the fan-out rules: the policy over the registry's channels.
-func (w *Worker) fanout() *fanout.Rules { return &fanout.Rules{Policy: w.policy, Channels: w.channels} }
+func (w *Worker) fanout() *fanout.Rules { return fanout.New(w.channels) }
 
 func (w *Worker) lessonDir(id int64) string {
 	return filepath.Join(w.cfg.MediaDir, "lessons", fmt.Sprint(id))

@@ -265,8 +265,11 @@ func (p *Planner) Plan(ctx context.Context, lessonID int64, at time.Time, each f
 func (p *Planner) estimate(sum *PlanSummary, all []Airing, tallies map[string]*tally, order []string) {
 	cfg := p.Config
 	first := sum.FirstBroadcast
-	rate := func(n int64, pace channels.Pace) time.Duration {
-		perSec, lanes := cfg.rate(pace)
+	rate := func(n int64, c channels.Cost) time.Duration {
+		perSec, lanes := cfg.rate(c.Pace)
+		if c.Pace == channels.PaceNone {
+			perSec, lanes = c.Rate, 1
+		}
 		if n == 0 || perSec <= 0 {
 			return 0
 		}
@@ -295,9 +298,9 @@ func (p *Planner) estimate(sum *PlanSummary, all []Airing, tallies map[string]*t
 					worst = reminderBurst{units: units, airing: all[i].At}
 				}
 			}
-			add(name, n, segs, rate(worst.units, t.cost.Pace), worst.airing.Add(-cfg.lead(t.cost.Lead)), worst.airing)
-		case t.cost.Pace != channels.PaceNone:
-			add(name, n, segs, rate(t.units, t.cost.Pace), sum.At, first)
+			add(name, n, segs, rate(worst.units, t.cost), worst.airing.Add(-cfg.lead(t.cost.Lead)), worst.airing)
+		case t.cost.Pace != channels.PaceNone || t.cost.Rate > 0:
+			add(name, n, segs, rate(t.units, t.cost), sum.At, first)
 		case t.cost.Lead == channels.PostedAhead:
 			lead := cfg.lead(t.cost.Lead)
 			e := ChannelEstimate{Messages: n, Duration: lead, Seconds: lead.Seconds(), Finishes: sum.At.Add(lead), Deadline: first}

@@ -14,7 +14,6 @@ import (
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/api"
-	"github.com/relais-edu/relais/channels/postal"
 	"github.com/relais-edu/relais/locale"
 )
 
@@ -127,7 +126,7 @@ func (h *Handler) showPostal(w http.ResponseWriter, r *http.Request, c *reqCtx, 
 }
 
 func (h *Handler) postalData(ctx context.Context, c *reqCtx, f postalFilter) (postalData, error) {
-	d := postalData{Filter: f, First: f.After == 0, Unassigned: postal.Unassigned,
+	d := postalData{Filter: f, First: f.After == 0, Unassigned: relais.PostalUnassigned,
 		Statuses: []relais.PostalBatchStatus{relais.PostalBatchPending, relais.PostalBatchReady, relais.PostalBatchPrinted,
 			relais.PostalBatchPosted, relais.PostalBatchFailed}}
 	q := url.Values{"limit": {strconv.Itoa(postalPageSize)}}
