@@ -53,6 +53,12 @@ type BatchSender interface {
 	SendBatch(ctx context.Context, msgs []Message) []Result
 }
 
+// Pager is implemented by channels that say how many deliveries one send task hands them (the queue's
+// Config.SendPageSize overrides it; 100 otherwise).
+type Pager interface {
+	PageSize() int
+}
+
 // WebhookHandler is implemented by channels that receive callbacks from their provider (delivery
 // receipts, replies). The handler is mounted under /webhooks/{channel}/.
 type WebhookHandler interface {

@@ -103,6 +103,11 @@ func (w *Worker) refreshDigests(ctx context.Context, l relais.Lesson) error {
 // the first delivery's id, so a re-run of the page does not queue the same page twice.
 func (w *Worker) queueSends(ctx context.Context, ch relais.ChannelName, ids []int64) error {
 	size := w.cfg.SendPageSize[ch]
+	if rs, ok := w.channels.Rules(ch); ok && size <= 0 {
+		if p, ok := rs.(channels.Pager); ok {
+			size = p.PageSize()
+		}
+	}
 	if size <= 0 {
 		size = 100
 	}
@@ -243,7 +248,7 @@ func (w *Worker) messages(ctx context.Context, p SendPayload) ([]channels.Messag
 			skip(d.ID, reason)
 			continue
 		}
-		if d.Channel == relais.ChannelReminder {
+		if w.beforeAiring(d.Channel) {
 			if d.Occurrence > 0 && time.Unix(d.Occurrence, 0).Before(now) {
 				skip(d.ID, "the broadcast has begun")
 				continue
@@ -325,6 +330,17 @@ func (w *Worker) messages(ctx context.Context, p SendPayload) ([]channels.Messag
 	return msgs, nil
 }
 
+// beforeAiring reports whether ch goes before a broadcast (it follows another channel: the reminder):
+// its message names the airing, and it is not sent once the airing has begun or was cancelled.
+func (w *Worker) beforeAiring(ch relais.ChannelName) bool {
+	rs, ok := w.channels.Rules(ch)
+	if !ok {
+		return false
+	}
+	_, ok = rs.(channels.Follower)
+	return ok
+}
+
 // message builds what a channel needs to send d to h.
 func (w *Worker) message(d relais.Delivery, h relais.Household, lc *lessonContent) channels.Message {
 	m := channels.Message{Delivery: d, Household: h, Lesson: lc.lesson, Digest: lc.digest(h.Language), Worksheet: lc.worksheet}
@@ -337,7 +353,7 @@ func (w *Worker) message(d relais.Delivery, h relais.Household, lc *lessonConten
 	return m
 }
 
-// handleResend sends an email delivery again after a soft bounce. Its status stays as it was (the
+// handleResend sends a delivery again after a soft bounce (email). Its status stays as it was (the
 // relay took it before); the history records the new try, and a permanent failure fails it.
 func (w *Worker) handleResend(ctx context.Context, t *asynq.Task) error {
 	var p ResendPayload
@@ -348,16 +364,16 @@ func (w *Worker) handleResend(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
-	if len(ds) == 0 || ds[0].Channel != relais.ChannelEmail {
-		return fmt.Errorf("resend delivery %d: no such email delivery: %w", p.DeliveryID, asynq.SkipRetry)
+	if len(ds) == 0 {
+		return fmt.Errorf("resend delivery %d: no such delivery: %w", p.DeliveryID, asynq.SkipRetry)
 	}
 	d := ds[0]
 	if d.Status != relais.DeliverySent && d.Status != relais.DeliveryQueued && d.Status != relais.DeliveryDelivered {
 		return nil // pending ones go with their page; failed or skipped ones stay so
 	}
-	ch, ok := w.channels.Get(relais.ChannelEmail)
+	ch, ok := w.channels.Get(d.Channel)
 	if !ok {
-		return fmt.Errorf("no email channel is configured: %w", asynq.SkipRetry)
+		return fmt.Errorf("no %s channel is configured: %w", d.Channel, asynq.SkipRetry)
 	}
 	hs, err := w.store.HouseholdsByIDs(ctx, []int64{d.HouseholdID})
 	if err != nil {

@@ -58,7 +58,7 @@ type Config struct {
 	MediaConcurrency int    // probes and transcodes at once (CPU-bound)
 	MaxRetry         int
 	FanoutPageSize   int                        // households per fan-out task
-	SendPageSize     map[relais.ChannelName]int // deliveries per send task
+	SendPageSize     map[relais.ChannelName]int // deliveries per send task, over the channel's own
 	MaxSendBacklog   int                        // send tasks waiting in Redis before the fan-out waits
 	ShutdownTimeout  time.Duration
 	SendWindow       SendWindow // quiet hours; nil: none
@@ -74,11 +74,9 @@ func DefaultConfig() Config {
 		MediaConcurrency: 1,
 		MaxRetry:         10,
 		FanoutPageSize:   1000,
-		SendPageSize: map[relais.ChannelName]int{
-			relais.ChannelSMS: 100, relais.ChannelEmail: 50, relais.ChannelPostal: 500,
-		},
-		MaxSendBacklog:  2000,
-		ShutdownTimeout: 25 * time.Second,
+		SendPageSize:     map[relais.ChannelName]int{}, // each channel's own (channels.Pager)
+		MaxSendBacklog:   2000,
+		ShutdownTimeout:  25 * time.Second,
 	}
 }
 

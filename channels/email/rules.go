@@ -36,3 +36,9 @@ func (c *Channel) Contact(h relais.Household) channels.Contact { return Rules{}.
 func (c *Channel) Cost(h relais.Household, in channels.CostInput) channels.Cost {
 	return Rules{}.Cost(h, in)
 }
+
+// PageSize is 50 emails a send task, over one SMTP connection.
+func (Rules) PageSize() int { return 50 }
+
+// PageSize: see Rules.
+func (c *Channel) PageSize() int { return Rules{}.PageSize() }

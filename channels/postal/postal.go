@@ -49,3 +49,6 @@ func (*Channel) Contact(h relais.Household) channels.Contact {
 func (*Channel) Cost(relais.Household, channels.CostInput) channels.Cost {
 	return channels.Cost{Pace: channels.PaceNone, Lead: channels.PostedAhead}
 }
+
+// PageSize is 500 packets a send task: queuing one costs nothing.
+func (*Channel) PageSize() int { return 500 }

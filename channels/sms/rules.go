@@ -71,3 +71,9 @@ func (r reminders) Follows() relais.ChannelName                 { return Reminde
 func (r reminders) Cost(h relais.Household, in channels.CostInput) channels.Cost {
 	return ReminderRules{}.Cost(h, in)
 }
+
+// PageSize is 100 messages a send task.
+func (Rules) PageSize() int { return 100 }
+
+// PageSize: see Rules.
+func (c *Channel) PageSize() int { return Rules{}.PageSize() }
