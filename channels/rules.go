@@ -76,6 +76,12 @@ type Follower interface {
 	Follows() relais.ChannelName
 }
 
+// QuietHoursKeeper is implemented by channels whose messages wait for the end of the household's quiet
+// hours (a text at night wakes a family; an email does not).
+type QuietHoursKeeper interface {
+	KeepsQuietHours() bool
+}
+
 // Router is implemented by channels that carry lessons to households of some connectivity profiles
 // beyond those the fan-out policy names: fan-out asks for them after the policy's own channels. A
 // channel that only stands in for others (a fallback) needs no Router.

@@ -266,12 +266,12 @@ func (w *Worker) messages(ctx context.Context, p SendPayload) ([]channels.Messag
 				continue
 			}
 			airings[d.ID] = a
-			if w.cfg.SendWindow != nil && w.cfg.SendWindow(h, d.Channel, now).After(a.Start) {
+			if w.quiet(d.Channel) && w.cfg.SendWindow(h, d.Channel, now).After(a.Start) {
 				skip(d.ID, "quiet hours last until after the broadcast")
 				continue
 			}
 		}
-		if w.cfg.SendWindow != nil {
+		if w.quiet(d.Channel) {
 			if at := w.cfg.SendWindow(h, d.Channel, now); at.After(now) {
 				at = at.Truncate(time.Minute).Add(time.Minute) // one task per minute of opening, not per household
 				deferred[at] = append(deferred[at], d.ID)
@@ -328,6 +328,20 @@ func (w *Worker) messages(ctx context.Context, p SendPayload) ([]channels.Messag
 		w.log.Info("sends deferred by quiet hours", "channel", p.Channel, "deliveries", len(ids), "until", at)
 	}
 	return msgs, nil
+}
+
+// quiet reports whether sends on ch wait for the end of the household's quiet hours: the channel
+// keeps them (channels.QuietHoursKeeper) and quiet hours are set.
+func (w *Worker) quiet(ch relais.ChannelName) bool {
+	if w.cfg.SendWindow == nil {
+		return false
+	}
+	rs, ok := w.channels.Rules(ch)
+	if !ok {
+		return false
+	}
+	q, ok := rs.(channels.QuietHoursKeeper)
+	return ok && q.KeepsQuietHours()
 }
 
 // beforeAiring reports whether ch goes before a broadcast (it follows another channel: the reminder):

@@ -42,7 +42,8 @@ type Pipeline struct {
 }
 
 // SendWindow returns when a message to h on ch may go out: now, or the end of the quiet hours in the
-// household's time zone. Nil means any time.
+// household's time zone. It is asked for the channels that keep quiet hours
+// (channels.QuietHoursKeeper). Nil means any time.
 type SendWindow func(h relais.Household, ch relais.ChannelName, now time.Time) time.Time
 
 // Links builds the signed public addresses put in messages.

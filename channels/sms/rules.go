@@ -16,6 +16,9 @@ var (
 	_ channels.Rules  = ReminderRules{}
 	_ channels.Coster = ReminderRules{}
 	_ channels.Rules  = (*Channel)(nil)
+
+	_ channels.QuietHoursKeeper = Rules{}
+	_ channels.QuietHoursKeeper = ReminderRules{}
 )
 
 // Name is relais.ChannelSMS.
@@ -77,3 +80,14 @@ func (Rules) PageSize() int { return 100 }
 
 // PageSize: see Rules.
 func (c *Channel) PageSize() int { return Rules{}.PageSize() }
+
+// KeepsQuietHours: an SMS waits for the end of the household's quiet hours.
+func (Rules) KeepsQuietHours() bool { return true }
+
+// KeepsQuietHours: a reminder too.
+func (ReminderRules) KeepsQuietHours() bool { return true }
+
+// KeepsQuietHours: see Rules.
+func (c *Channel) KeepsQuietHours() bool { return true }
+
+func (r reminders) KeepsQuietHours() bool { return true }

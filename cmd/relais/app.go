@@ -170,7 +170,7 @@ func start(ctx context.Context, cfg Config, p parts, log *slog.Logger) (a *app, 
 				}
 			}
 		}
-		srv.Mount("/u/", email.UnsubscribeHandler(a.store, secret))
+		srv.Mount("/u/", email.UnsubscribeHandler(channels.NewLedger(a.store, a.queue.RecordStatus), secret))
 		sweepCtx, stopSweep := context.WithCancel(context.Background())
 		a.sweepStop, a.sweepDone = stopSweep, make(chan struct{})
 		go func() {
@@ -274,7 +274,8 @@ func knownChannels() *channels.Registry { return channels.NewRegistry().Know(cha
 // smsPacing is the share of RELAIS_SMS_RATE Relais actually uses (see bench-sms.sh for the figures).
 const smsPacing = 0.985
 
-// sendWindow keeps SMS out of the quiet hours in each household's time zone.
+// sendWindow keeps SMS (the channels that keep quiet hours) out of the quiet hours in each
+// household's time zone.
 func sendWindow(cfg Config) (queue.SendWindow, error) {
 	q, err := cfg.quietHours()
 	if err != nil {
@@ -287,10 +288,8 @@ func sendWindow(cfg Config) (queue.SendWindow, error) {
 	if q.Start == q.End && len(q.Days) == 0 && len(q.Holidays) == 0 {
 		return nil, nil
 	}
-	return func(h relais.Household, ch relais.ChannelName, now time.Time) time.Time {
-		if ch != relais.ChannelSMS && ch != relais.ChannelReminder {
-			return now
-		}
+	// The queue asks only for the channels that keep quiet hours (channels.QuietHoursKeeper).
+	return func(h relais.Household, _ relais.ChannelName, now time.Time) time.Time {
 		loc, ok := byRegion[h.Region]
 		if !ok {
 			loc = def
