@@ -66,7 +66,8 @@ type WebhookHandler interface {
 }
 
 // Registry holds the channels wired in main: the senders configured in this process, and the rules
-// of every channel Relais plans deliveries on, in fallback order (see Fallback).
+// of every channel Relais plans deliveries on, in the order they were registered. A nil registry
+// knows no channel.
 type Registry struct {
 	channels map[relais.ChannelName]Channel
 	rules    map[relais.ChannelName]Rules
@@ -108,19 +109,25 @@ func (r *Registry) know(rs Rules) {
 
 // Get returns the sender of that name.
 func (r *Registry) Get(name relais.ChannelName) (Channel, bool) {
+	if r == nil {
+		return nil, false
+	}
 	c, ok := r.channels[name]
 	return c, ok
 }
 
 // Rules returns the rules of the channel of that name.
 func (r *Registry) Rules(name relais.ChannelName) (Rules, bool) {
+	if r == nil {
+		return nil, false
+	}
 	rs, ok := r.rules[name]
 	return rs, ok
 }
 
 // Contact is h's address on the channel of that name; the zero Contact (unreachable) for an unknown one.
 func (r *Registry) Contact(name relais.ChannelName, h relais.Household) Contact {
-	rs, ok := r.rules[name]
+	rs, ok := r.Rules(name)
 	if !ok {
 		return Contact{}
 	}
@@ -133,11 +140,17 @@ func (r *Registry) Contact(name relais.ChannelName, h relais.Household) Contact 
 
 // Known lists the channels whose rules are known, in the order they were registered.
 func (r *Registry) Known() []relais.ChannelName {
+	if r == nil {
+		return nil
+	}
 	return append([]relais.ChannelName(nil), r.order...)
 }
 
 // Followers lists the known channels that follow name (see Follower), in registration order.
 func (r *Registry) Followers(name relais.ChannelName) []relais.ChannelName {
+	if r == nil {
+		return nil
+	}
 	var out []relais.ChannelName
 	for _, n := range r.order {
 		if f, ok := r.rules[n].(Follower); ok && f.Follows() == name {
@@ -149,6 +162,9 @@ func (r *Registry) Followers(name relais.ChannelName) []relais.ChannelName {
 
 // Names lists the registered senders, sorted.
 func (r *Registry) Names() []relais.ChannelName {
+	if r == nil {
+		return nil
+	}
 	names := make([]relais.ChannelName, 0, len(r.channels))
 	for n := range r.channels {
 		names = append(names, n)

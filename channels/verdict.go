@@ -100,7 +100,7 @@ func (r *ReportResult) Add(o ReportResult) {
 
 // ReportReader returns the first known channel that reads reports.
 func (r *Registry) ReportReader() (ReportReader, bool) {
-	for _, n := range r.order {
+	for _, n := range r.Known() {
 		if rr, ok := r.rules[n].(ReportReader); ok {
 			return rr, true
 		}
