@@ -160,12 +160,20 @@ func (p *Planner) Plan(ctx context.Context, lessonID int64, at time.Time, each f
 	rules := fanout.New(p.Channels)
 	tallies := map[string]*tally{}
 	keys := map[relais.ChannelName]string{} // plan names by channel
+	// What each channel costs and which channels follow it, looked up once per channel.
+	costers := map[relais.ChannelName]channels.Coster{}
+	followers := map[relais.ChannelName][]relais.ChannelName{}
+	for _, name := range p.Channels.Known() {
+		rs, _ := p.Channels.Rules(name)
+		if cs, ok := rs.(channels.Coster); ok {
+			costers[name] = cs
+		}
+		followers[name] = p.Channels.Followers(name)
+	}
 	count := func(name relais.ChannelName, h relais.Household) (string, channels.Cost, *tally) {
 		var c channels.Cost
-		if rs, ok := p.Channels.Rules(name); ok {
-			if cs, ok := rs.(channels.Coster); ok {
-				c = cs.Cost(h, in)
-			}
+		if cs, ok := costers[name]; ok {
+			c = cs.Cost(h, in)
 		}
 		key := c.PlanName
 		if key == "" {
@@ -210,7 +218,7 @@ func (p *Planner) Plan(ctx context.Context, lessonID int64, at time.Time, each f
 				key, c, _ := count(r.Channel, h)
 				steps = append(steps, PlanStep{Channel: key, At: channels.StepAt(c.Lead, at, airAt, cfg.lead(c.Lead))})
 				// Channels that follow this one go before every airing the household receives.
-				for _, fl := range p.Channels.Followers(r.Channel) {
+				for _, fl := range followers[r.Channel] {
 					for i, a := range all {
 						if a.Region != "" && a.Region != h.Region {
 							continue
