@@ -7,9 +7,13 @@ import (
 	relais "github.com/relais-edu/relais"
 )
 
-// LedgerStore is what the ledger changes.
+// LedgerStore is what the ledger changes; relais.Store has it.
 type LedgerStore interface {
-	relais.HouseholdStore
+	// Set* record what providers and families said of a phone or an email, on every household with it.
+	SetPhoneStatus(ctx context.Context, phone string, status relais.ContactStatus) error
+	SetSMSOptOut(ctx context.Context, phone string, optOut bool) error
+	SetEmailStatus(ctx context.Context, email string, status relais.ContactStatus) error
+	SetEmailOptOut(ctx context.Context, email string, optOut bool) error
 	AdvanceDelivery(ctx context.Context, id int64, status relais.DeliveryStatus, detail, providerID string) (bool, error)
 	SaveInbound(ctx context.Context, m relais.InboundMessage) error
 	RecordBounce(ctx context.Context, b relais.EmailBounce) (bool, error)
@@ -75,9 +79,11 @@ func (l *Ledger) Record(ctx context.Context, v Verdict) (Outcome, error) {
 	return out, nil
 }
 
+var _ LedgerStore = (relais.Store)(nil)
+
 // setContact records what a provider said of an address, on every household that has it: an opt-out,
 // or a bad address.
-func setContact(ctx context.Context, s relais.HouseholdStore, kind ContactKind, addr string, status relais.ContactStatus) error {
+func setContact(ctx context.Context, s LedgerStore, kind ContactKind, addr string, status relais.ContactStatus) error {
 	if status == relais.ContactOptedOut {
 		return setOptOut(ctx, s, kind, addr, true)
 	}
@@ -90,7 +96,7 @@ func setContact(ctx context.Context, s relais.HouseholdStore, kind ContactKind, 
 	return nil // nothing is kept against a postal address
 }
 
-func setOptOut(ctx context.Context, s relais.HouseholdStore, kind ContactKind, addr string, optOut bool) error {
+func setOptOut(ctx context.Context, s LedgerStore, kind ContactKind, addr string, optOut bool) error {
 	switch kind {
 	case ContactPhone:
 		return s.SetSMSOptOut(ctx, addr, optOut)
