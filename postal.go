@@ -1,6 +1,9 @@
 package relais
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // PostalBatchStatus is where a region's print run is.
 type PostalBatchStatus string
@@ -68,4 +71,17 @@ type EmailBounce struct {
 	Hard       bool
 	Diagnostic string
 	At         time.Time
+}
+
+// PostalUnassigned is the region of households that have none, for postal batches.
+const PostalUnassigned = "unassigned"
+
+// PostalBatchKey is the provider id of a postal delivery waiting for the batch of its region and
+// lesson: the postal channel sets it when it queues a packet, and a batch takes the deliveries that
+// carry it (PostalStore.CreatePostalBatch).
+func PostalBatchKey(region string, lessonID int64) string {
+	if region == "" {
+		region = PostalUnassigned
+	}
+	return fmt.Sprintf("batch:%s:lesson-%d", region, lessonID)
 }

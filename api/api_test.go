@@ -19,6 +19,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/channels"
+	"github.com/relais-edu/relais/channels/email"
+	"github.com/relais-edu/relais/channels/postal"
+	"github.com/relais-edu/relais/channels/sms"
 	"github.com/relais-edu/relais/links"
 	"github.com/relais-edu/relais/store/sqlite"
 	"github.com/relais-edu/relais/templates"
@@ -87,6 +91,7 @@ func newFixture(t *testing.T, edit func(*Config)) *fixture {
 	}
 	cfg := DefaultConfig()
 	cfg.MediaDir = filepath.Join(dir, "media")
+	cfg.Channels = channels.NewRegistry().Know(sms.Rules{}, sms.ReminderRules{}, email.Rules{}, &postal.Channel{})
 	if edit != nil {
 		edit(&cfg)
 	}

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	relais "github.com/relais-edu/relais"
-	"github.com/relais-edu/relais/channels/sms"
 	"github.com/relais-edu/relais/lessons"
 	"github.com/relais-edu/relais/scheduler"
 )
@@ -45,7 +44,7 @@ func (s *Server) familyAirings(ctx context.Context, l relais.Lesson, h relais.Ho
 		if a.Kind == string(relais.StationRadio) {
 			kind = labels[lang].Radio
 		}
-		out = append(out, pageAiring{Station: a.Station, Kind: kind, When: sms.FormatDayTime(a.At, lang)})
+		out = append(out, pageAiring{Station: a.Station, Kind: kind, When: relais.FormatDayTime(a.At, lang)})
 	}
 	return out
 }

@@ -13,6 +13,7 @@ import (
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/internal/httpstatus"
 	"github.com/relais-edu/relais/lessons"
+	"github.com/relais-edu/relais/channels"
 	"github.com/relais-edu/relais/links"
 	"github.com/relais-edu/relais/roster"
 	"github.com/relais-edu/relais/scheduler"
@@ -40,6 +41,8 @@ type Config struct {
 	// Plan is what a publishing plan assumes when the request does not say: the configured SMS and email
 	// rates and the reminder lead (main passes RELAIS_SMS_RATE and the others). Zero: the defaults.
 	Plan scheduler.PlanConfig
+	// Channels are the channels publishing plans count (see scheduler.Planner.Channels).
+	Channels *channels.Registry
 }
 
 // DefaultConfig returns the embedded defaults.
@@ -88,7 +91,7 @@ func New(store relais.Store, q Queue, signer *links.Signer, tmpl *templates.Set,
 	s.sched.RemindWith(q)
 	s.uploads = newUploads(cfg, s.log)
 	s.lessons = lessons.New(store, q, s.uploads, lessons.Config{MediaDir: cfg.MediaDir, MaxUploadBytes: cfg.MaxUploadBytes,
-		DefaultBudget: cfg.DefaultBudget, Plan: cfg.Plan}, now)
+		DefaultBudget: cfg.DefaultBudget, Plan: cfg.Plan, Channels: cfg.Channels}, now)
 	s.households = &roster.Importer{Store: store, MaxBytes: cfg.MaxImportBytes,
 		Options: roster.Options{DefaultCountry: cfg.DefaultCountry, MaxRows: cfg.MaxImportRows}}
 	s.routes()

@@ -53,37 +53,118 @@ type BatchSender interface {
 	SendBatch(ctx context.Context, msgs []Message) []Result
 }
 
+// Pager is implemented by channels that say how many deliveries one send task hands them (the queue's
+// Config.SendPageSize overrides it; 100 otherwise).
+type Pager interface {
+	PageSize() int
+}
+
 // WebhookHandler is implemented by channels that receive callbacks from their provider (delivery
 // receipts, replies). The handler is mounted under /webhooks/{channel}/.
 type WebhookHandler interface {
 	Webhooks() http.Handler
 }
 
-// Registry holds the channels wired in main.
+// Registry holds the channels wired in main: the senders configured in this process, and the rules
+// of every channel Relais plans deliveries on, in the order they were registered. A nil registry
+// knows no channel.
 type Registry struct {
 	channels map[relais.ChannelName]Channel
+	rules    map[relais.ChannelName]Rules
+	order    []relais.ChannelName // of rules, as registered
 }
 
-// NewRegistry returns a registry of chans; a name given twice is a programming error.
+// NewRegistry returns a registry of chans; a name given twice is a programming error. A channel that
+// implements Rules brings its rules.
 func NewRegistry(chans ...Channel) *Registry {
-	r := &Registry{channels: make(map[relais.ChannelName]Channel)}
+	r := &Registry{channels: make(map[relais.ChannelName]Channel), rules: make(map[relais.ChannelName]Rules)}
 	for _, c := range chans {
 		if _, dup := r.channels[c.Name()]; dup {
 			panic(fmt.Sprintf("channels: %s registered twice", c.Name()))
 		}
 		r.channels[c.Name()] = c
+		if rs, ok := c.(Rules); ok {
+			r.know(rs)
+		}
 	}
 	return r
 }
 
-// Get returns the channel of that name.
+// Know adds the rules of channels that may have no sender in this process, and returns r. Rules of a
+// channel already known are left as they are.
+func (r *Registry) Know(rules ...Rules) *Registry {
+	for _, rs := range rules {
+		r.know(rs)
+	}
+	return r
+}
+
+func (r *Registry) know(rs Rules) {
+	if _, ok := r.rules[rs.Name()]; ok {
+		return
+	}
+	r.rules[rs.Name()] = rs
+	r.order = append(r.order, rs.Name())
+}
+
+// Get returns the sender of that name.
 func (r *Registry) Get(name relais.ChannelName) (Channel, bool) {
+	if r == nil {
+		return nil, false
+	}
 	c, ok := r.channels[name]
 	return c, ok
 }
 
-// Names lists the registered channels, sorted.
+// Rules returns the rules of the channel of that name.
+func (r *Registry) Rules(name relais.ChannelName) (Rules, bool) {
+	if r == nil {
+		return nil, false
+	}
+	rs, ok := r.rules[name]
+	return rs, ok
+}
+
+// Contact is h's address on the channel of that name; the zero Contact (unreachable) for an unknown one.
+func (r *Registry) Contact(name relais.ChannelName, h relais.Household) Contact {
+	rs, ok := r.Rules(name)
+	if !ok {
+		return Contact{}
+	}
+	c := rs.Contact(h)
+	if c.OptOutOf == "" {
+		c.OptOutOf = name
+	}
+	return c
+}
+
+// Known lists the channels whose rules are known, in the order they were registered.
+func (r *Registry) Known() []relais.ChannelName {
+	if r == nil {
+		return nil
+	}
+	return append([]relais.ChannelName(nil), r.order...)
+}
+
+// Followers lists the known channels that follow name (see Follower), in registration order.
+func (r *Registry) Followers(name relais.ChannelName) []relais.ChannelName {
+	if r == nil {
+		return nil
+	}
+	var out []relais.ChannelName
+	for _, n := range r.order {
+		if f, ok := r.rules[n].(Follower); ok && f.Follows() == name {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Names lists the registered senders, sorted.
 func (r *Registry) Names() []relais.ChannelName {
+	if r == nil {
+		return nil
+	}
 	names := make([]relais.ChannelName, 0, len(r.channels))
 	for n := range r.channels {
 		names = append(names, n)

@@ -1,6 +1,6 @@
 // Package fanout decides, in one readable place, which channels carry a lesson to a household.
 //
-// The rules by connectivity profile:
+// The policy by connectivity profile:
 //
 //	broadband       -> email
 //	mobile_data     -> email + SMS
@@ -9,12 +9,21 @@
 //	offline         -> postal packet
 //
 // Fallback: a channel that cannot reach the household (no address, or an address a provider has told us
-// is invalid or a landline) hands over to the next one that can: email -> SMS -> post. A channel the
-// family opted out of is never used and never falls back: they asked not to be contacted that way, and
-// the skipped delivery is recorded with the reason. Without consent nothing is sent.
+// is invalid or a landline) hands over to the next one of the fallback order that can: email -> SMS ->
+// post. A channel the family opted out of is never used and never falls back: they asked not to be
+// contacted that way, and the skipped delivery is recorded with the reason. Without consent nothing is
+// sent.
+//
+// The policy is data (Policy); whether a channel reaches a household is the channel's own rule
+// (channels.Rules), read from the registry.
 package fanout
 
-import relais "github.com/relais-edu/relais"
+import (
+	"slices"
+
+	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/channels"
+)
 
 // Route is one delivery the plan makes for a household: a channel, or a skip with its reason.
 type Route struct {
@@ -22,105 +31,126 @@ type Route struct {
 	Skip    string // non-empty: recorded as a skipped delivery with this reason, not sent
 }
 
-// primary lists the channels each profile asks for, in order.
-var primary = map[relais.Profile][]relais.ChannelName{
-	relais.ProfileBroadband:     {relais.ChannelEmail},
-	relais.ProfileMobileData:    {relais.ChannelEmail, relais.ChannelSMS},
-	relais.ProfileSMSOnly:       {relais.ChannelSMS},
-	relais.ProfileBroadcastOnly: {relais.ChannelSMS},
-	relais.ProfileOffline:       {relais.ChannelPostal},
+// ProfilePolicy is what fan-out does for one connectivity profile.
+type ProfilePolicy struct {
+	// Channels are asked for in order.
+	Channels []relais.ChannelName
+	// Notice: the broadcast carries the lesson and the channels only announce it; a channel that cannot
+	// reach the household does not fall back, and a household reached by none is not recorded.
+	Notice bool
 }
 
-// fallback is where a channel hands over when it cannot reach the household.
-var fallback = map[relais.ChannelName]relais.ChannelName{
-	relais.ChannelEmail: relais.ChannelSMS,
-	relais.ChannelSMS:   relais.ChannelPostal,
+// Policy is the fan-out policy: the channels of each profile and the fallback order.
+type Policy struct {
+	Profiles map[relais.Profile]ProfilePolicy
+	// Fallback: a channel that cannot reach a household hands over to the one after it.
+	Fallback []relais.ChannelName
+}
+
+// DefaultPolicy is Relais' policy (see the package comment).
+func DefaultPolicy() Policy {
+	return Policy{
+		Profiles: map[relais.Profile]ProfilePolicy{
+			relais.ProfileBroadband:     {Channels: []relais.ChannelName{relais.ChannelEmail}},
+			relais.ProfileMobileData:    {Channels: []relais.ChannelName{relais.ChannelEmail, relais.ChannelSMS}},
+			relais.ProfileSMSOnly:       {Channels: []relais.ChannelName{relais.ChannelSMS}},
+			relais.ProfileBroadcastOnly: {Channels: []relais.ChannelName{relais.ChannelSMS}, Notice: true},
+			relais.ProfileOffline:       {Channels: []relais.ChannelName{relais.ChannelPostal}},
+		},
+		Fallback: []relais.ChannelName{relais.ChannelEmail, relais.ChannelSMS, relais.ChannelPostal},
+	}
+}
+
+// Rules applies a policy with the channels' rules from a registry.
+type Rules struct {
+	Policy   Policy
+	Channels *channels.Registry
+}
+
+// New returns the rules of DefaultPolicy over reg, with each registered channel that is a
+// channels.Router asked for, after the policy's own, by the profiles it names.
+func New(reg *channels.Registry) *Rules {
+	p := DefaultPolicy()
+	for _, name := range reg.Known() {
+		rs, _ := reg.Rules(name)
+		r, ok := rs.(channels.Router)
+		if !ok {
+			continue
+		}
+		for _, prof := range r.Profiles() {
+			pp := p.Profiles[prof]
+			if !slices.Contains(pp.Channels, name) {
+				pp.Channels = append(slices.Clone(pp.Channels), name)
+				p.Profiles[prof] = pp
+			}
+		}
+	}
+	return &Rules{Policy: p, Channels: reg}
 }
 
 // Routes returns the deliveries to plan for h. Each channel appears at most once.
-func Routes(h relais.Household) []Route {
+func (r *Rules) Routes(h relais.Household) []Route {
+	pp := r.Policy.Profiles[h.Profile]
 	if !h.Consent {
-		return []Route{{Channel: firstChannel(h.Profile), Skip: "no consent to be contacted"}}
+		return []Route{{Channel: r.firstChannel(pp), Skip: noConsent}}
 	}
 	var out []Route
 	seen := map[relais.ChannelName]bool{}
-	for _, want := range primary[h.Profile] {
+	for _, want := range pp.Channels {
 		ch := want
-		for {
-			if seen[ch] {
-				break
-			}
-			reach, optedOut := reachable(h, ch)
-			if optedOut {
+		for ch != "" && !seen[ch] {
+			c := r.Channels.Contact(ch, h)
+			switch c.Reach() {
+			case channels.OptedOut:
 				seen[ch] = true
 				out = append(out, Route{Channel: ch, Skip: relais.OptedOutReason(ch)})
-				break
-			}
-			if reach {
+			case channels.Reachable:
 				seen[ch] = true
 				out = append(out, Route{Channel: ch})
-				break
+			default:
+				if !pp.Notice {
+					ch = r.fallback(ch)
+					continue
+				}
 			}
-			next, ok := fallback[ch]
-			if !ok || h.Profile == relais.ProfileBroadcastOnly {
-				// broadcast_only households are reached by the broadcast itself: the SMS is only a notice.
-				break
-			}
-			ch = next
+			break
 		}
 	}
-	if len(out) == 0 && h.Profile != relais.ProfileBroadcastOnly {
-		out = append(out, Route{Channel: firstChannel(h.Profile), Skip: "no usable phone, email or postal address"})
+	if len(out) == 0 && !pp.Notice {
+		out = append(out, Route{Channel: r.firstChannel(pp), Skip: "no usable phone, email or postal address"})
 	}
 	return out
 }
 
-func firstChannel(p relais.Profile) relais.ChannelName {
-	if cs := primary[p]; len(cs) > 0 {
-		return cs[0]
+const noConsent = "no consent to be contacted"
+
+// fallback is the channel after ch in the fallback order, "" after the last.
+func (r *Rules) fallback(ch relais.ChannelName) relais.ChannelName {
+	i := slices.Index(r.Policy.Fallback, ch)
+	if i < 0 || i+1 >= len(r.Policy.Fallback) {
+		return ""
 	}
-	return relais.ChannelPostal
+	return r.Policy.Fallback[i+1]
 }
 
-// reachable reports whether ch can carry a message to h, and whether h opted out of ch.
-func reachable(h relais.Household, ch relais.ChannelName) (reach, optedOut bool) {
-	switch ch {
-	case relais.ChannelEmail:
-		if h.Email == "" {
-			return false, false
-		}
-		if h.EmailOptOut || h.EmailStatus == relais.ContactOptedOut {
-			return false, true
-		}
-		return h.EmailStatus == relais.ContactOK, false
-	case relais.ChannelSMS, relais.ChannelReminder:
-		if h.Phone == "" {
-			return false, false
-		}
-		if h.SMSOptOut || h.PhoneStatus == relais.ContactOptedOut {
-			return false, true
-		}
-		return h.PhoneStatus == relais.ContactOK, false
-	case relais.ChannelPostal:
-		return h.PostalAddress != "", false
+func (r *Rules) firstChannel(pp ProfilePolicy) relais.ChannelName {
+	if len(pp.Channels) > 0 {
+		return pp.Channels[0]
 	}
-	return false, false
+	return r.Policy.Fallback[len(r.Policy.Fallback)-1]
 }
 
 // StillReachable is checked again right before a send: an opt-out or a bad-address verdict that arrived
 // after the plan was made wins. It returns the reason to skip, or "".
-func StillReachable(h relais.Household, ch relais.ChannelName) string {
+func (r *Rules) StillReachable(h relais.Household, ch relais.ChannelName) string {
 	if !h.Consent {
-		return "no consent to be contacted"
+		return noConsent
 	}
-	reach, optedOut := reachable(h, ch)
-	switch {
-	case optedOut:
-		if ch == relais.ChannelReminder {
-			return relais.OptedOutReason(relais.ChannelSMS)
-		}
-		return relais.OptedOutReason(ch)
-	case !reach:
+	c := r.Channels.Contact(ch, h)
+	switch c.Reach() {
+	case channels.OptedOut:
+		return relais.OptedOutReason(c.OptOutOf)
+	case channels.Unreachable:
 		return "no usable " + string(ch) + " contact"
 	}
 	return ""

@@ -6,7 +6,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/channels"
+	"github.com/relais-edu/relais/channels/email"
+	"github.com/relais-edu/relais/channels/postal"
+	"github.com/relais-edu/relais/channels/sms"
 )
+
+// rules are the default policy over Relais' channels, none of them configured.
+var rules = New(channels.NewRegistry(&postal.Channel{}).Know(email.Rules{}, sms.Rules{}, sms.ReminderRules{}))
 
 func TestRoutes(t *testing.T) {
 	full := relais.Household{Consent: true, Phone: "+33612345678", Email: "f@example.org", PostalAddress: "1 rue X\n75001 Paris"}
@@ -48,7 +55,7 @@ func TestRoutes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if diff := cmp.Diff(tt.want, Routes(tt.h)); diff != "" {
+			if diff := cmp.Diff(tt.want, rules.Routes(tt.h)); diff != "" {
 				t.Errorf("Routes (-want +got):\n%s", diff)
 			}
 		})
@@ -57,11 +64,26 @@ func TestRoutes(t *testing.T) {
 
 func TestStillReachable(t *testing.T) {
 	h := relais.Household{Consent: true, Phone: "+33612345678", Profile: relais.ProfileSMSOnly}
-	if got := StillReachable(h, relais.ChannelSMS); got != "" {
+	if got := rules.StillReachable(h, relais.ChannelSMS); got != "" {
 		t.Errorf("reachable household: %q", got)
 	}
 	h.SMSOptOut = true
-	if got := StillReachable(h, relais.ChannelSMS); got != "opted out of sms" {
+	if got := rules.StillReachable(h, relais.ChannelSMS); got != "opted out of sms" {
 		t.Errorf("opted out after planning: %q", got)
+	}
+}
+
+func TestStillReachableReminder(t *testing.T) {
+	h := relais.Household{Consent: true, Phone: "+33612345678", Profile: relais.ProfileSMSOnly}
+	if got := rules.StillReachable(h, relais.ChannelReminder); got != "" {
+		t.Errorf("reachable household: %q", got)
+	}
+	h.SMSOptOut = true
+	if got := rules.StillReachable(h, relais.ChannelReminder); got != "opted out of sms" {
+		t.Errorf("a reminder after an SMS opt-out: %q", got)
+	}
+	h.SMSOptOut, h.PhoneStatus = false, relais.ContactLandline
+	if got := rules.StillReachable(h, relais.ChannelReminder); got != "no usable reminder contact" {
+		t.Errorf("a reminder to a landline: %q", got)
 	}
 }

@@ -49,6 +49,6 @@ func (s *Service) Plan(ctx context.Context, id int64, o PlanOptions) (scheduler.
 		}
 		cfg.PostalLead = time.Duration(n) * 24 * time.Hour
 	}
-	p := &scheduler.Planner{Store: s.store, Lessons: s.store, Households: s.store, Config: cfg}
+	p := &scheduler.Planner{Store: s.store, Lessons: s.store, Households: s.store, Channels: s.cfg.Channels, Config: cfg}
 	return p.Plan(ctx, id, at, nil)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 
 	relais "github.com/relais-edu/relais"
-	"github.com/relais-edu/relais/channels/postal"
 )
 
 // MaxBatchHouseholds bounds a postal batch: the task holds a batch's letters in memory until the PDF is
@@ -18,7 +17,7 @@ const MaxBatchHouseholds = 5000
 // created): a lost task is retried.
 func (s *Service) CreatePostalBatch(ctx context.Context, u relais.User, lessonID int64, region string) (b relais.PostalBatch, created bool, err error) {
 	if lessonID <= 0 || region == "" {
-		return b, false, relais.Errorf(relais.EINVALID, "lesson_id and region are required (households without a region are in region %q).", postal.Unassigned)
+		return b, false, relais.Errorf(relais.EINVALID, "lesson_id and region are required (households without a region are in region %q).", relais.PostalUnassigned)
 	}
 	if _, err := s.Visible(ctx, u, lessonID); err != nil {
 		return b, false, err
@@ -29,7 +28,7 @@ func (s *Service) CreatePostalBatch(ctx context.Context, u relais.User, lessonID
 	}
 	b = relais.PostalBatch{LessonID: lessonID, Region: region, CreatedBy: u.ID}
 	created = true
-	err = s.store.CreatePostalBatch(ctx, &b, postal.BatchKey(region, lessonID), MaxBatchHouseholds)
+	err = s.store.CreatePostalBatch(ctx, &b, relais.PostalBatchKey(region, lessonID), MaxBatchHouseholds)
 	if relais.ErrorCode(err) == relais.EINVALID {
 		pending, perr := s.store.PostalBatches(ctx, relais.PostalBatchFilter{LessonID: lessonID, Region: region,
 			Status: relais.PostalBatchPending, Page: relais.Page{Limit: 1}})

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/channels"
 	"github.com/relais-edu/relais/scheduler"
 )
 
@@ -33,6 +34,8 @@ type Config struct {
 	// Plan is what the publishing plan assumes where the request does not say (RELAIS_SMS_RATE,
 	// RELAIS_EMAIL_RATE...); zero: scheduler.DefaultPlanConfig.
 	Plan scheduler.PlanConfig
+	// Channels are the channels a plan counts (scheduler.Planner.Channels).
+	Channels *channels.Registry
 }
 
 // Service runs lessons on a store and a queue.

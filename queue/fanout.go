@@ -9,7 +9,6 @@ import (
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/channels"
-	"github.com/relais-edu/relais/fanout"
 )
 
 // handleFanout plans the deliveries of one page of households and queues their sends, then queues the
@@ -46,8 +45,9 @@ func (w *Worker) handleFanout(ctx context.Context, t *asynq.Task) error {
 	}
 	byChannel := map[relais.ChannelName][]relais.Delivery{}
 	var order []relais.ChannelName
+	rules := w.fanout()
 	for _, h := range hs {
-		for _, r := range fanout.Routes(h) {
+		for _, r := range rules.Routes(h) {
 			d := relais.Delivery{LessonID: l.ID, HouseholdID: h.ID, Channel: r.Channel}
 			if r.Skip != "" {
 				d.Status, d.Reason = relais.DeliverySkipped, r.Skip
@@ -103,6 +103,11 @@ func (w *Worker) refreshDigests(ctx context.Context, l relais.Lesson) error {
 // the first delivery's id, so a re-run of the page does not queue the same page twice.
 func (w *Worker) queueSends(ctx context.Context, ch relais.ChannelName, ids []int64) error {
 	size := w.cfg.SendPageSize[ch]
+	if rs, ok := w.channels.Rules(ch); ok && size <= 0 {
+		if p, ok := rs.(channels.Pager); ok {
+			size = p.PageSize()
+		}
+	}
 	if size <= 0 {
 		size = 100
 	}
@@ -199,20 +204,9 @@ func (w *Worker) recordContact(ctx context.Context, m channels.Message, se *chan
 	if se.Contact == relais.ContactOK {
 		return nil
 	}
-	h := m.Household
-	switch m.Delivery.Channel {
-	case relais.ChannelSMS:
-		if se.Contact == relais.ContactOptedOut {
-			return w.store.SetSMSOptOut(ctx, h.Phone, true)
-		}
-		return w.store.SetPhoneStatus(ctx, h.Phone, se.Contact)
-	case relais.ChannelEmail:
-		if se.Contact == relais.ContactOptedOut {
-			return w.store.SetEmailOptOut(ctx, h.Email, true)
-		}
-		return w.store.SetEmailStatus(ctx, h.Email, se.Contact)
-	}
-	return nil
+	_, err := w.ledger.Record(ctx, channels.Verdict{Channel: m.Delivery.Channel, DeliveryID: m.Delivery.ID,
+		Contact: w.channels.ContactVerdictOf(m.Delivery.Channel, m.Household, se.Contact)})
+	return err
 }
 
 // messages loads what the channel needs for the still-pending deliveries of a page, skipping (and
@@ -236,6 +230,7 @@ func (w *Worker) messages(ctx context.Context, p SendPayload) ([]channels.Messag
 	skip := func(id int64, reason string) {
 		skips = append(skips, relais.DeliveryAdvance{ID: id, Status: relais.DeliverySkipped, Detail: reason})
 	}
+	rules := w.fanout()
 	var candidates []relais.Delivery
 	var claims []relais.ContactClaim
 	lessonAirings := map[int64][]relais.Airing{}
@@ -249,11 +244,11 @@ func (w *Worker) messages(ctx context.Context, p SendPayload) ([]channels.Messag
 			skip(d.ID, "household removed")
 			continue
 		}
-		if reason := fanout.StillReachable(h, d.Channel); reason != "" {
+		if reason := rules.StillReachable(h, d.Channel); reason != "" {
 			skip(d.ID, reason)
 			continue
 		}
-		if d.Channel == relais.ChannelReminder {
+		if w.beforeAiring(d.Channel) {
 			if d.Occurrence > 0 && time.Unix(d.Occurrence, 0).Before(now) {
 				skip(d.ID, "the broadcast has begun")
 				continue
@@ -271,12 +266,12 @@ func (w *Worker) messages(ctx context.Context, p SendPayload) ([]channels.Messag
 				continue
 			}
 			airings[d.ID] = a
-			if w.cfg.SendWindow != nil && w.cfg.SendWindow(h, d.Channel, now).After(a.Start) {
+			if w.quiet(d.Channel) && w.cfg.SendWindow(h, d.Channel, now).After(a.Start) {
 				skip(d.ID, "quiet hours last until after the broadcast")
 				continue
 			}
 		}
-		if w.cfg.SendWindow != nil {
+		if w.quiet(d.Channel) {
 			if at := w.cfg.SendWindow(h, d.Channel, now); at.After(now) {
 				at = at.Truncate(time.Minute).Add(time.Minute) // one task per minute of opening, not per household
 				deferred[at] = append(deferred[at], d.ID)
@@ -284,7 +279,8 @@ func (w *Worker) messages(ctx context.Context, p SendPayload) ([]channels.Messag
 			}
 		}
 		candidates = append(candidates, d)
-		if contact := contactOf(h, d.Channel); contact != "" {
+		if c := w.channels.Contact(d.Channel, h); c.Shared && c.Address != "" {
+			contact := c.Address
 			if d.Occurrence > 0 {
 				contact += fmt.Sprintf(" @%d", d.Occurrence) // one reminder per shared phone and airing
 			}
@@ -334,19 +330,44 @@ func (w *Worker) messages(ctx context.Context, p SendPayload) ([]channels.Messag
 	return msgs, nil
 }
 
+// quiet reports whether sends on ch wait for the end of the household's quiet hours: the channel
+// keeps them (channels.QuietHoursKeeper) and quiet hours are set.
+func (w *Worker) quiet(ch relais.ChannelName) bool {
+	if w.cfg.SendWindow == nil {
+		return false
+	}
+	rs, ok := w.channels.Rules(ch)
+	if !ok {
+		return false
+	}
+	q, ok := rs.(channels.QuietHoursKeeper)
+	return ok && q.KeepsQuietHours()
+}
+
+// beforeAiring reports whether ch goes before a broadcast (it follows another channel: the reminder):
+// its message names the airing, and it is not sent once the airing has begun or was cancelled.
+func (w *Worker) beforeAiring(ch relais.ChannelName) bool {
+	rs, ok := w.channels.Rules(ch)
+	if !ok {
+		return false
+	}
+	_, ok = rs.(channels.Follower)
+	return ok
+}
+
 // message builds what a channel needs to send d to h.
 func (w *Worker) message(d relais.Delivery, h relais.Household, lc *lessonContent) channels.Message {
 	m := channels.Message{Delivery: d, Household: h, Lesson: lc.lesson, Digest: lc.digest(h.Language), Worksheet: lc.worksheet}
 	if w.links.Lesson != nil {
 		m.LessonURL = w.links.Lesson(d.LessonID, h.ID)
 	}
-	if w.links.Unsubscribe != nil && d.Channel == relais.ChannelEmail {
+	if w.links.Unsubscribe != nil && w.channels.Contact(d.Channel, h).Kind == channels.ContactEmail {
 		m.UnsubscribeURL = w.links.Unsubscribe(h)
 	}
 	return m
 }
 
-// handleResend sends an email delivery again after a soft bounce. Its status stays as it was (the
+// handleResend sends a delivery again after a soft bounce (email). Its status stays as it was (the
 // relay took it before); the history records the new try, and a permanent failure fails it.
 func (w *Worker) handleResend(ctx context.Context, t *asynq.Task) error {
 	var p ResendPayload
@@ -357,16 +378,16 @@ func (w *Worker) handleResend(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
-	if len(ds) == 0 || ds[0].Channel != relais.ChannelEmail {
-		return fmt.Errorf("resend delivery %d: no such email delivery: %w", p.DeliveryID, asynq.SkipRetry)
+	if len(ds) == 0 {
+		return fmt.Errorf("resend delivery %d: no such delivery: %w", p.DeliveryID, asynq.SkipRetry)
 	}
 	d := ds[0]
 	if d.Status != relais.DeliverySent && d.Status != relais.DeliveryQueued && d.Status != relais.DeliveryDelivered {
 		return nil // pending ones go with their page; failed or skipped ones stay so
 	}
-	ch, ok := w.channels.Get(relais.ChannelEmail)
+	ch, ok := w.channels.Get(d.Channel)
 	if !ok {
-		return fmt.Errorf("no email channel is configured: %w", asynq.SkipRetry)
+		return fmt.Errorf("no %s channel is configured: %w", d.Channel, asynq.SkipRetry)
 	}
 	hs, err := w.store.HouseholdsByIDs(ctx, []int64{d.HouseholdID})
 	if err != nil {
@@ -375,7 +396,7 @@ func (w *Worker) handleResend(ctx context.Context, t *asynq.Task) error {
 	h, ok := hs[d.HouseholdID]
 	reason := "household removed"
 	if ok {
-		reason = fanout.StillReachable(h, d.Channel)
+		reason = w.fanout().StillReachable(h, d.Channel)
 	}
 	if reason != "" {
 		return w.store.AddDeliveryEvent(ctx, relais.DeliveryEvent{DeliveryID: d.ID, Status: d.Status, Detail: "not sent again: " + reason})
@@ -402,17 +423,6 @@ func (w *Worker) handleResend(ctx context.Context, t *asynq.Task) error {
 		}
 	}
 	return w.store.AddDeliveryEvent(ctx, relais.DeliveryEvent{DeliveryID: d.ID, Status: d.Status, Detail: "sent again after a soft bounce"})
-}
-
-// contactOf is the address a channel sends to, for dedupe across households sharing it.
-func contactOf(h relais.Household, ch relais.ChannelName) string {
-	switch ch {
-	case relais.ChannelSMS, relais.ChannelReminder:
-		return h.Phone
-	case relais.ChannelEmail:
-		return h.Email
-	}
-	return ""
 }
 
 type lessonContent struct {

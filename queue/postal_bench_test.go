@@ -92,7 +92,7 @@ func TestPostalBatchScale(t *testing.T) {
 		t.Errorf("%d pages, want %d (letter and worksheet per household)", pages, 2*n)
 	}
 	last := hs[n-1]
-	if got, want := pdftext(t, b.PDFPath, pages-1, 20, 49, 85, 41), strings.Join(addressLines(last.PostalAddress), " "); got != want {
+	if got, want := pdftext(t, b.PDFPath, pages-1, 20, 49, 85, 41), strings.Join(postal.AddressLines(last.PostalAddress), " "); got != want {
 		t.Errorf("last letter's window %q, want %q", got, want)
 	}
 	t.Logf("postal batch: %d households, %d pages, built in %v (%.0f households/s), PDF %.1f MB (%.1f KB per household), peak heap in use %.1f MB (%.1f MB before)",

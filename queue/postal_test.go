@@ -133,7 +133,7 @@ func TestPostalBatchTaskWritesPDFAndCSV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := [][]string{postalCSVHeader,
+	want := [][]string{postal.CSVHeader,
 		{"1", "1", fmt.Sprint(ids[0]), "P1", "IDF", "fr", "Famille Lefèvre-Noël", "12 rue de l’Église", "94000 Créteil", "", "", "",
 			"Famille Lefèvre-Noël\n12 rue de l’Église\n94000 Créteil"},
 		{"2", "3", fmt.Sprint(ids[1]), "P2", "IDF", "kk", "Семья Жанұзақова", "ул. Абая, д. 15, кв. 3", "050000 Алматы", "", "", "",
@@ -149,7 +149,7 @@ func TestPostalBatchTaskWritesPDFAndCSV(t *testing.T) {
 	for i, h := range hs[:3] {
 		first, _ := strconv.Atoi(rows[i+1][1])
 		window := pdftext(t, b.PDFPath, first, 20, 49, 85, 41)
-		if want := strings.Join(addressLines(h.PostalAddress), " "); window != want {
+		if want := strings.Join(postal.AddressLines(h.PostalAddress), " "); window != want {
 			t.Errorf("packet %d window %q, want %q", i+1, window, want)
 		}
 		if sheet := pdftext(t, b.PDFPath, first+1); !strings.Contains(sheet, "Lisez l’énoncé. 1. Calculez ½ + ¼.") {

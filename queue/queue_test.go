@@ -18,6 +18,8 @@ import (
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/channels"
+	"github.com/relais-edu/relais/channels/email"
+	"github.com/relais-edu/relais/channels/postal"
 	"github.com/relais-edu/relais/channels/sms"
 	"github.com/relais-edu/relais/internal/testenv"
 	"github.com/relais-edu/relais/store/sqlite"
@@ -81,7 +83,7 @@ func newFixture(t testing.TB, households int, edit func(*Config)) *fixture {
 	if edit != nil {
 		edit(&cfg)
 	}
-	w := NewWorker(redis, store, channels.NewRegistry(ch), Pipeline{}, Links{}, client, cfg, slog.New(slog.DiscardHandler))
+	w := NewWorker(redis, store, relaisRegistry(ch), Pipeline{}, Links{}, client, cfg, slog.New(slog.DiscardHandler))
 	f := &fixture{w: w, store: store, client: client, insp: insp, ch: ch}
 	f.lesson = relais.Lesson{Title: "T", Subject: "s", Grade: 5, Language: "fr", TeacherID: "t"}
 	if err := store.CreateLesson(ctx, &f.lesson); err != nil {
@@ -97,6 +99,12 @@ func newFixture(t testing.TB, households int, edit func(*Config)) *fixture {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// relaisRegistry registers chans (fakes standing in for providers) and knows the rules of Relais'
+// channels, as main wires them.
+func relaisRegistry(chans ...channels.Channel) *channels.Registry {
+	return channels.NewRegistry(chans...).Know(sms.Rules{}, sms.ReminderRules{}, email.Rules{}, &postal.Channel{})
 }
 
 func task(typ string, payload any) *asynq.Task {
@@ -381,7 +389,7 @@ func TestResendAfterASoftBounce(t *testing.T) {
 	f := newFixture(t, 0, nil)
 	ctx := context.Background()
 	mail := &fakeChannel{name: relais.ChannelEmail, script: map[int64][]error{}, sent: map[int64]int{}}
-	f.w.channels = channels.NewRegistry(f.ch, mail)
+	f.w.channels = relaisRegistry(f.ch, mail)
 	hs := []relais.Household{
 		{ExternalRef: "E1", Language: "fr", Grades: []int{5}, Profile: relais.ProfileBroadband, Email: "a@example.org", Consent: true},
 		{ExternalRef: "E2", Language: "fr", Grades: []int{5}, Profile: relais.ProfileBroadband, Email: "b@example.org", Consent: true},
@@ -433,7 +441,7 @@ func TestRemindersFollowTheirAiring(t *testing.T) {
 	ctx := context.Background()
 	f.w.now = func() time.Time { return now }
 	remind := &fakeChannel{name: relais.ChannelReminder, script: map[int64][]error{}, sent: map[int64]int{}}
-	f.w.channels = channels.NewRegistry(f.ch, remind)
+	f.w.channels = relaisRegistry(f.ch, remind)
 	hs := []relais.Household{
 		{ExternalRef: "R1", Region: "IDF", Language: "fr", Grades: []int{5}, Profile: relais.ProfileBroadcastOnly, Phone: "+33612000201", Consent: true},
 		{ExternalRef: "R2", Region: "IDF", Language: "fr", Grades: []int{5}, Profile: relais.ProfileSMSOnly, Phone: "+33612000202", Consent: true},

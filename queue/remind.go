@@ -8,7 +8,6 @@ import (
 	"github.com/hibiken/asynq"
 
 	relais "github.com/relais-edu/relais"
-	"github.com/relais-edu/relais/fanout"
 )
 
 // ScheduleReminders queues a reminder task for each coming airing of a published lesson (every slot
@@ -89,34 +88,45 @@ func (w *Worker) handleRemind(ctx context.Context, t *asynq.Task) error {
 		w.log.Info("reminder of a moved or cancelled airing dropped", "lesson_id", l.ID, "station", p.Station)
 		return w.ScheduleReminders(ctx, l.ID)
 	}
+	rules := w.fanout()
 	for after := int64(0); ; {
 		hs, err := w.store.Households(ctx, relais.HouseholdFilter{Grade: l.Grade, Region: airing.Region,
 			Page: relais.Page{After: after, Limit: w.cfg.FanoutPageSize}})
 		if err != nil {
 			return err
 		}
-		var ds []relais.Delivery
+		// Reminders go on the channels that follow the ones the lesson reaches the household by.
+		byChannel := map[relais.ChannelName][]relais.Delivery{}
+		var order []relais.ChannelName
 		for _, h := range hs {
 			if l.Region != "" && h.Region != l.Region {
 				continue
 			}
-			for _, r := range fanout.Routes(h) {
-				if r.Channel == relais.ChannelSMS && r.Skip == "" {
-					ds = append(ds, relais.Delivery{LessonID: l.ID, HouseholdID: h.ID, Channel: relais.ChannelReminder, Occurrence: p.Start})
+			for _, r := range rules.Routes(h) {
+				if r.Skip != "" {
+					continue
+				}
+				for _, f := range w.channels.Followers(r.Channel) {
+					if _, seen := byChannel[f]; !seen {
+						order = append(order, f)
+					}
+					byChannel[f] = append(byChannel[f], relais.Delivery{LessonID: l.ID, HouseholdID: h.ID, Channel: f, Occurrence: p.Start})
 				}
 			}
 		}
-		ids, held, err := w.store.RemindDeliveries(ctx, ds)
-		if err != nil {
-			return err
-		}
-		if held > 0 {
-			// Their reminder of an earlier airing has not gone yet: it is not taken from its send task.
-			w.log.Info("reminders still pending for an earlier airing left as they are", "lesson_id", l.ID,
-				"station", p.Station, "start", p.Start, "deliveries", held)
-		}
-		if err := w.queueSends(ctx, relais.ChannelReminder, ids); err != nil {
-			return err
+		for _, ch := range order {
+			ids, held, err := w.store.RemindDeliveries(ctx, byChannel[ch])
+			if err != nil {
+				return err
+			}
+			if held > 0 {
+				// Their reminder of an earlier airing has not gone yet: it is not taken from its send task.
+				w.log.Info("reminders still pending for an earlier airing left as they are", "lesson_id", l.ID,
+					"station", p.Station, "start", p.Start, "deliveries", held)
+			}
+			if err := w.queueSends(ctx, ch, ids); err != nil {
+				return err
+			}
 		}
 		if len(hs) < w.cfg.FanoutPageSize {
 			return nil

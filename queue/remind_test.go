@@ -71,7 +71,7 @@ func TestRemindersOfEveryAiring(t *testing.T) {
 	ctx := context.Background()
 	f.w.now = func() time.Time { return now }
 	rec := &reminderRecorder{now: func() time.Time { return now }}
-	f.w.channels = channels.NewRegistry(f.ch, rec)
+	f.w.channels = relaisRegistry(f.ch, rec)
 	hs := []relais.Household{
 		{ExternalRef: "A", Region: "IDF", Language: "fr", Grades: []int{5}, Profile: relais.ProfileSMSOnly, Phone: "+33612000301", Consent: true},
 		{ExternalRef: "B", Region: "IDF", Language: "fr", Grades: []int{5}, Profile: relais.ProfileBroadband, Email: "b@example.org", Consent: true},

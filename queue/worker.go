@@ -15,6 +15,7 @@ import (
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/channels"
+	"github.com/relais-edu/relais/fanout"
 )
 
 // Pipeline is the media and text work the lesson tasks call. main wires it to the ingest, SMS and
@@ -41,7 +42,8 @@ type Pipeline struct {
 }
 
 // SendWindow returns when a message to h on ch may go out: now, or the end of the quiet hours in the
-// household's time zone. Nil means any time.
+// household's time zone. It is asked for the channels that keep quiet hours
+// (channels.QuietHoursKeeper). Nil means any time.
 type SendWindow func(h relais.Household, ch relais.ChannelName, now time.Time) time.Time
 
 // Links builds the signed public addresses put in messages.
@@ -57,7 +59,7 @@ type Config struct {
 	MediaConcurrency int    // probes and transcodes at once (CPU-bound)
 	MaxRetry         int
 	FanoutPageSize   int                        // households per fan-out task
-	SendPageSize     map[relais.ChannelName]int // deliveries per send task
+	SendPageSize     map[relais.ChannelName]int // deliveries per send task, over the channel's own
 	MaxSendBacklog   int                        // send tasks waiting in Redis before the fan-out waits
 	ShutdownTimeout  time.Duration
 	SendWindow       SendWindow // quiet hours; nil: none
@@ -73,11 +75,9 @@ func DefaultConfig() Config {
 		MediaConcurrency: 1,
 		MaxRetry:         10,
 		FanoutPageSize:   1000,
-		SendPageSize: map[relais.ChannelName]int{
-			relais.ChannelSMS: 100, relais.ChannelEmail: 50, relais.ChannelPostal: 500,
-		},
-		MaxSendBacklog:  2000,
-		ShutdownTimeout: 25 * time.Second,
+		SendPageSize:     map[relais.ChannelName]int{}, // each channel's own (channels.Pager)
+		MaxSendBacklog:   2000,
+		ShutdownTimeout:  25 * time.Second,
 	}
 }
 
@@ -85,6 +85,7 @@ func DefaultConfig() Config {
 type Worker struct {
 	store    relais.Store
 	channels *channels.Registry
+	ledger   *channels.Ledger
 	pipeline Pipeline
 	links    Links
 	client   *Client
@@ -102,6 +103,7 @@ func NewWorker(redis asynq.RedisConnOpt, store relais.Store, reg *channels.Regis
 	client *Client, cfg Config, log *slog.Logger) *Worker {
 	w := &Worker{store: store, channels: reg, pipeline: p, links: links, client: client, cfg: cfg,
 		log: log.With("comp", "worker"), now: time.Now, rdb: redisClient(redis)}
+	w.ledger = channels.NewLedger(store, client.RecordStatus)
 	base := asynq.Config{
 		RetryDelayFunc:  retryDelay,
 		IsFailure:       isFailure,
@@ -169,6 +171,9 @@ func (w *Worker) Shutdown() {
 		w.rdb.Close()
 	}
 }
+
+// fanout returns the fan-out rules: the policy over the registry's channels.
+func (w *Worker) fanout() *fanout.Rules { return fanout.New(w.channels) }
 
 func (w *Worker) lessonDir(id int64) string {
 	return filepath.Join(w.cfg.MediaDir, "lessons", fmt.Sprint(id))

@@ -90,7 +90,7 @@ func BenchmarkPlanMillion(b *testing.B) {
 	must(b, svc.Assign(ctx, sl.ID, l.ID, false))
 	const total = 1_000_000
 	loadHouseholds(b, filepath.Join(dir, "relais.db"), total)
-	p := &scheduler.Planner{Store: db, Lessons: db, Households: db, Config: scheduler.DefaultPlanConfig()}
+	p := &scheduler.Planner{Store: db, Lessons: db, Households: db, Channels: relaisChannels(), Config: scheduler.DefaultPlanConfig()}
 	at := time.Date(2026, 9, 1, 12, 0, 0, 0, time.UTC)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

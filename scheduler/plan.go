@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"time"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/channels"
 	"github.com/relais-edu/relais/fanout"
 )
 
@@ -83,7 +85,39 @@ type Planner struct {
 	Store      relais.ScheduleStore
 	Lessons    relais.LessonStore
 	Households relais.HouseholdStore
-	Config     PlanConfig
+	// Channels are the channels the plan counts: fan-out routes by their rules, and each channel that
+	// is a channels.Coster says what a household costs it.
+	Channels *channels.Registry
+	Config   PlanConfig
+}
+
+// rate is the pace a channel sends at: units per second and lanes sharing the load.
+func (c PlanConfig) rate(p channels.Pace) (perSec float64, lanes int) {
+	switch p {
+	case channels.PaceSMS:
+		return c.SMSRate, c.SMSSenders
+	case channels.PaceEmail:
+		return c.EmailRate, c.EmailRelays
+	}
+	return 0, 0
+}
+
+// lead is how long before the broadcast a channel of lead kind k hands over.
+func (c PlanConfig) lead(k channels.LeadKind) time.Duration {
+	switch k {
+	case channels.BeforeAiring:
+		return c.ReminderLead
+	case channels.PostedAhead:
+		return c.PostalLead
+	}
+	return 0
+}
+
+// tally is what the plan counted for one channel.
+type tally struct {
+	cost  channels.Cost // the last household's: the channel's pace and lead
+	units int64
+	burst []int64 // per airing, for a channel sent before each airing
 }
 
 // Plan computes the plan of a lesson published at at, calling each (when not nil) with every
@@ -103,7 +137,6 @@ func (p *Planner) Plan(ctx context.Context, lessonID int64, at time.Time, each f
 	if err != nil {
 		return PlanSummary{}, err
 	}
-	burst := make([]int64, len(all)) // reminder segments per airing
 	digests, err := p.Lessons.Digests(ctx, lessonID)
 	if err != nil {
 		return PlanSummary{}, err
@@ -123,7 +156,40 @@ func (p *Planner) Plan(ctx context.Context, lessonID int64, at time.Time, each f
 			sum.FirstBroadcast = a.At
 		}
 	}
-	var digestSegs, reminderSegs int64
+	in := channels.CostInput{Segments: segs, DigestSegments: cfg.DigestSegs, ReminderSegments: cfg.ReminderSegs}
+	rules := fanout.New(p.Channels)
+	tallies := map[string]*tally{}
+	keys := map[relais.ChannelName]string{} // plan names by channel
+	// What each channel costs and which channels follow it, looked up once per channel.
+	costers := map[relais.ChannelName]channels.Coster{}
+	followers := map[relais.ChannelName][]relais.ChannelName{}
+	for _, name := range p.Channels.Known() {
+		rs, _ := p.Channels.Rules(name)
+		if cs, ok := rs.(channels.Coster); ok {
+			costers[name] = cs
+		}
+		followers[name] = p.Channels.Followers(name)
+	}
+	count := func(name relais.ChannelName, h relais.Household) (string, channels.Cost, *tally) {
+		var c channels.Cost
+		if cs, ok := costers[name]; ok {
+			c = cs.Cost(h, in)
+		}
+		key := c.PlanName
+		if key == "" {
+			key = string(name)
+		}
+		t, ok := tallies[key]
+		if !ok {
+			t = &tally{burst: make([]int64, len(all))}
+			tallies[key] = t
+			keys[name] = key
+		}
+		t.cost = c
+		t.units += c.Units
+		sum.Counts[key]++
+		return key, c, t
+	}
 	f := relais.HouseholdFilter{Grade: l.Grade, Region: l.Region, Page: relais.Page{Limit: cfg.PageSize}}
 	var steps []PlanStep // reused for every household
 	for {
@@ -138,40 +204,29 @@ func (p *Planner) Plan(ctx context.Context, lessonID int64, at time.Time, each f
 				air, hasAir = byRegion[""]
 			}
 			steps = steps[:0]
-			for _, r := range fanout.Routes(h) {
+			var airAt time.Time
+			if hasAir {
+				airAt = air.At
+			}
+			for _, r := range rules.Routes(h) {
 				ch := string(r.Channel)
 				if r.Skip != "" {
 					sum.Skipped[ch]++
 					steps = append(steps, PlanStep{Channel: ch, At: at, Skip: r.Skip})
 					continue
 				}
-				sum.Counts[ch]++
-				switch r.Channel {
-				case relais.ChannelSMS:
-					n := segs[h.Language]
-					if n == 0 {
-						n = cfg.DigestSegs
-					}
-					digestSegs += int64(n)
-					steps = append(steps, PlanStep{Channel: ch, At: at})
+				key, c, _ := count(r.Channel, h)
+				steps = append(steps, PlanStep{Channel: key, At: channels.StepAt(c.Lead, at, airAt, cfg.lead(c.Lead))})
+				// Channels that follow this one go before every airing the household receives.
+				for _, fl := range followers[r.Channel] {
 					for i, a := range all {
 						if a.Region != "" && a.Region != h.Region {
 							continue
 						}
-						sum.Counts["sms_reminder"]++
-						reminderSegs += int64(cfg.ReminderSegs)
-						burst[i] += int64(cfg.ReminderSegs)
-						steps = append(steps, PlanStep{Channel: "sms_reminder", At: a.At.Add(-cfg.ReminderLead)})
+						key, c, t := count(fl, h)
+						t.burst[i] += c.Units
+						steps = append(steps, PlanStep{Channel: key, At: channels.StepAt(c.Lead, at, a.At, cfg.lead(c.Lead))})
 					}
-				case relais.ChannelEmail:
-					steps = append(steps, PlanStep{Channel: ch, At: at})
-				case relais.ChannelPostal:
-					// The batch is cut a lead time before the broadcast, or now when that is past.
-					cut := at
-					if hasAir && air.At.Add(-cfg.PostalLead).After(at) {
-						cut = air.At.Add(-cfg.PostalLead)
-					}
-					steps = append(steps, PlanStep{Channel: ch, At: cut})
 				}
 			}
 			if hasAir {
@@ -194,30 +249,36 @@ func (p *Planner) Plan(ctx context.Context, lessonID int64, at time.Time, each f
 		}
 		f.Page.After = hs[len(hs)-1].ID
 	}
-	// The reminders of each airing go out in one burst: the largest decides whether they fit the lead.
-	var worst reminderBurst
-	for i, segs := range burst {
-		if segs > worst.segs {
-			worst = reminderBurst{segs: segs, airing: all[i].At}
+	// Estimates in the fallback order, each channel's followers after it, then the others.
+	var order []string
+	var names []relais.ChannelName
+	for _, name := range append(slices.Clone(rules.Policy.Fallback), p.Channels.Known()...) {
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+			names = append(names, p.Channels.Followers(name)...)
 		}
 	}
-	p.estimate(&sum, digestSegs, reminderSegs, worst)
+	for _, name := range names {
+		if key, ok := keys[name]; ok && !slices.Contains(order, key) {
+			order = append(order, key)
+		}
+	}
+	p.estimate(&sum, all, tallies, order)
 	return sum, nil
 }
 
-// reminderBurst is the reminders of one airing, sent together a lead before it.
-type reminderBurst struct {
-	segs   int64
-	airing time.Time
-}
-
-// estimate fills the capacity estimate and warnings: the SMS digests and emails must be out before the
-// first broadcast, each region's reminders within the reminder lead, and packets posted in time.
-func (p *Planner) estimate(sum *PlanSummary, digestSegs, reminderSegs int64, worst reminderBurst) {
+// estimate fills the capacity estimate and warnings: what is sent at publication must be out before
+// the first broadcast, what goes before each airing within its lead (the largest burst decides), and
+// packets posted a lead ahead must arrive in time.
+func (p *Planner) estimate(sum *PlanSummary, all []Airing, tallies map[string]*tally, order []string) {
 	cfg := p.Config
 	first := sum.FirstBroadcast
-	rate := func(n int64, perSec float64, lanes int) time.Duration {
-		if n == 0 {
+	rate := func(n int64, c channels.Cost) time.Duration {
+		perSec, lanes := cfg.rate(c.Pace)
+		if c.Pace == channels.PaceNone {
+			perSec, lanes = c.Rate, 1
+		}
+		if n == 0 || perSec <= 0 {
 			return 0
 		}
 		return time.Duration(math.Ceil(float64(n)/(perSec*float64(max(lanes, 1)))*1000)) * time.Millisecond
@@ -230,28 +291,43 @@ func (p *Planner) estimate(sum *PlanSummary, digestSegs, reminderSegs int64, wor
 				name, msgs, d.Round(time.Second), e.Finishes.Format(time.RFC3339), deadline.Format(time.RFC3339)))
 		}
 	}
-	if n := sum.Counts[string(relais.ChannelSMS)]; n > 0 {
-		add("sms", n, digestSegs, rate(digestSegs, cfg.SMSRate, cfg.SMSSenders), sum.At, first)
-	}
-	if n := sum.Counts["sms_reminder"]; n > 0 {
-		// Every reminder counted; the time is that of the largest burst, before its own airing.
-		add("sms_reminder", n, reminderSegs, rate(worst.segs, cfg.SMSRate, cfg.SMSSenders), worst.airing.Add(-cfg.ReminderLead), worst.airing)
-	}
-	if n := sum.Counts[string(relais.ChannelEmail)]; n > 0 {
-		add("email", n, 0, rate(n, cfg.EmailRate, cfg.EmailRelays), sum.At, first)
-	}
-	if n := sum.Counts[string(relais.ChannelPostal)]; n > 0 {
-		e := ChannelEstimate{Messages: n, Duration: cfg.PostalLead, Seconds: cfg.PostalLead.Seconds(),
-			Finishes: sum.At.Add(cfg.PostalLead), Deadline: first}
-		sum.Estimates["postal"] = e
-		if !first.IsZero() && e.Finishes.After(first) {
-			sum.Warnings = append(sum.Warnings, fmt.Sprintf("postal: packets posted now (lead %s) arrive at %s, after the first broadcast at %s.",
-				cfg.PostalLead, e.Finishes.Format(time.RFC3339), first.Format(time.RFC3339)))
+	for _, name := range order {
+		t, n := tallies[name], sum.Counts[name]
+		var segs int64
+		if t.cost.Segments {
+			segs = t.units
+		}
+		switch {
+		case t.cost.Lead == channels.BeforeAiring:
+			// Every message counted; the time is that of the largest burst, before its own airing.
+			var worst reminderBurst
+			for i, units := range t.burst {
+				if units > worst.units {
+					worst = reminderBurst{units: units, airing: all[i].At}
+				}
+			}
+			add(name, n, segs, rate(worst.units, t.cost), worst.airing.Add(-cfg.lead(t.cost.Lead)), worst.airing)
+		case t.cost.Pace != channels.PaceNone || t.cost.Rate > 0:
+			add(name, n, segs, rate(t.units, t.cost), sum.At, first)
+		case t.cost.Lead == channels.PostedAhead:
+			lead := cfg.lead(t.cost.Lead)
+			e := ChannelEstimate{Messages: n, Duration: lead, Seconds: lead.Seconds(), Finishes: sum.At.Add(lead), Deadline: first}
+			sum.Estimates[name] = e
+			if !first.IsZero() && e.Finishes.After(first) {
+				sum.Warnings = append(sum.Warnings, fmt.Sprintf("%s: packets posted now (lead %s) arrive at %s, after the first broadcast at %s.",
+					name, lead, e.Finishes.Format(time.RFC3339), first.Format(time.RFC3339)))
+			}
 		}
 	}
 	if first.IsZero() {
 		sum.Warnings = append(sum.Warnings, "The lesson is not scheduled on any station: no broadcast, no reminders.")
 	}
+}
+
+// reminderBurst is the messages of one airing, sent together a lead before it.
+type reminderBurst struct {
+	units  int64
+	airing time.Time
 }
 
 // Airings lists, per station, the lesson's first airing at or after at.

@@ -52,7 +52,7 @@ func TestPlanCapacity(t *testing.T) {
 
 	cfg := scheduler.DefaultPlanConfig()
 	cfg.SMSRate, cfg.EmailRate, cfg.PageSize, cfg.SampleEntries = 1, 0.001, 4, 1 // pages of 4: the paging is exercised
-	p := &scheduler.Planner{Store: e.db, Lessons: e.db, Households: e.db, Config: cfg}
+	p := &scheduler.Planner{Store: e.db, Lessons: e.db, Households: e.db, Channels: relaisChannels(), Config: cfg}
 	at := time.Date(2026, 3, 3, 3, 30, 0, 0, time.UTC)
 	var seen []int64
 	sum, err := p.Plan(ctx, l.ID, at, func(hp scheduler.HouseholdPlan) error {
@@ -128,7 +128,7 @@ func TestPlanCountsARemindersPerAiring(t *testing.T) {
 	must(t, e.db.UpsertHouseholds(ctx, hs))
 	cfg := scheduler.DefaultPlanConfig()
 	cfg.SMSRate, cfg.ReminderSegs = 1, 1
-	p := &scheduler.Planner{Store: e.db, Lessons: e.db, Households: e.db, Config: cfg}
+	p := &scheduler.Planner{Store: e.db, Lessons: e.db, Households: e.db, Channels: relaisChannels(), Config: cfg}
 	sum, err := p.Plan(ctx, l.ID, time.Date(2026, 3, 3, 3, 0, 0, 0, time.UTC), nil)
 	must(t, err)
 	if n := sum.Counts["sms_reminder"]; n != 4 {

@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	relais "github.com/relais-edu/relais"
-	"github.com/relais-edu/relais/channels/postal"
 	"github.com/relais-edu/relais/lessons"
 	"github.com/relais-edu/relais/locale"
 )
@@ -128,7 +127,7 @@ func (h *Handler) showPostal(w http.ResponseWriter, r *http.Request, c *reqCtx, 
 }
 
 func (h *Handler) postalData(ctx context.Context, c *reqCtx, f postalFilter) (postalData, error) {
-	d := postalData{Filter: f, First: f.After == 0, Unassigned: postal.Unassigned,
+	d := postalData{Filter: f, First: f.After == 0, Unassigned: relais.PostalUnassigned,
 		Statuses: []relais.PostalBatchStatus{relais.PostalBatchPending, relais.PostalBatchReady, relais.PostalBatchPrinted,
 			relais.PostalBatchPosted, relais.PostalBatchFailed}}
 	if f.After < 0 {

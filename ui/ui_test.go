@@ -24,6 +24,10 @@ import (
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/api"
+	"github.com/relais-edu/relais/channels"
+	"github.com/relais-edu/relais/channels/email"
+	"github.com/relais-edu/relais/channels/postal"
+	"github.com/relais-edu/relais/channels/sms"
 	"github.com/relais-edu/relais/internal/testenv"
 	"github.com/relais-edu/relais/links"
 	"github.com/relais-edu/relais/store/sqlite"
@@ -90,6 +94,7 @@ func newFixtureWith(t *testing.T, editAPI func(*api.Config), edit func(*Config))
 	}
 	acfg := api.DefaultConfig()
 	acfg.MediaDir = filepath.Join(dir, "media")
+	acfg.Channels = channels.NewRegistry().Know(sms.Rules{}, sms.ReminderRules{}, email.Rules{}, &postal.Channel{})
 	if editAPI != nil {
 		editAPI(&acfg)
 	}

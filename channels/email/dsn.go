@@ -13,6 +13,8 @@ import (
 	"net/mail"
 	"net/textproto"
 	"strings"
+
+	"github.com/relais-edu/relais/channels"
 )
 
 // Bounce is one recipient's outcome in a delivery status notification (RFC 3464).
@@ -31,7 +33,7 @@ type Bounce struct {
 }
 
 // ErrNotDSN is returned by ParseDSN for a message that is not a delivery status report.
-var ErrNotDSN = errors.New("email: not a delivery status notification")
+var ErrNotDSN = fmt.Errorf("email: %w", channels.ErrNotReport)
 
 // maxDSNBytes bounds what ParseDSN reads: reports quote at most the original's headers or message.
 const maxDSNBytes = 10 << 20

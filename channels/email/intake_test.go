@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/channels"
 	"github.com/relais-edu/relais/store/sqlite"
 )
 
@@ -96,7 +97,7 @@ func TestImportDSNHardBounce(t *testing.T) {
 	id := f.deliveries["nobody@example.org"]
 	msg := report(t, "postfix-hard.eml", 1234, id)
 
-	got, err := ImportDSN(ctx, f.db, strings.NewReader(msg))
+	got, err := ImportDSN(ctx, f.db, channels.NewLedger(f.db, nil), strings.NewReader(msg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +116,7 @@ func TestImportDSNHardBounce(t *testing.T) {
 	}
 
 	// The same report again (a mailbox read twice) changes nothing.
-	again, err := ImportDSN(ctx, f.db, strings.NewReader(msg))
+	again, err := ImportDSN(ctx, f.db, channels.NewLedger(f.db, nil), strings.NewReader(msg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +141,7 @@ func TestImportDSNSoftBounce(t *testing.T) {
 	ctx := context.Background()
 	f := newBounceFixture(t)
 	id := f.deliveries["full@example.net"]
-	got, err := ImportDSN(ctx, f.db, strings.NewReader(report(t, "delayed.eml", 77, id)))
+	got, err := ImportDSN(ctx, f.db, channels.NewLedger(f.db, nil), strings.NewReader(report(t, "delayed.eml", 77, id)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +171,7 @@ func TestImportDSNSeveralRecipients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := ImportDSN(ctx, f.db, strings.NewReader(string(b)))
+	got, err := ImportDSN(ctx, f.db, channels.NewLedger(f.db, nil), strings.NewReader(string(b)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +194,7 @@ func TestImportDSNRejectsOtherMail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ImportDSN(context.Background(), f.db, strings.NewReader(string(b))); !errors.Is(err, ErrNotDSN) {
+	if _, err := ImportDSN(context.Background(), f.db, channels.NewLedger(f.db, nil), strings.NewReader(string(b))); !errors.Is(err, ErrNotDSN) {
 		t.Errorf("err = %v, want ErrNotDSN", err)
 	}
 }
@@ -207,7 +208,7 @@ func TestImportDSNIgnoresOtherChannels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := ImportDSN(ctx, f.db, strings.NewReader(report(t, "postfix-hard.eml", 1234, ids[0])))
+	got, err := ImportDSN(ctx, f.db, channels.NewLedger(f.db, nil), strings.NewReader(report(t, "postfix-hard.eml", 1234, ids[0])))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +227,7 @@ func TestImportDSNTemporaryFailureAsksForAResend(t *testing.T) {
 	f := newBounceFixture(t)
 	id := f.deliveries["full@example.net"]
 	failed := strings.Replace(report(t, "delayed.eml", 77, id), "Action: delayed", "Action: failed", 1)
-	got, err := ImportDSN(ctx, f.db, strings.NewReader(failed))
+	got, err := ImportDSN(ctx, f.db, channels.NewLedger(f.db, nil), strings.NewReader(failed))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +238,7 @@ func TestImportDSNTemporaryFailureAsksForAResend(t *testing.T) {
 		t.Errorf("address status %q, want ok", s)
 	}
 	// The same report again changes nothing and asks for nothing.
-	again, err := ImportDSN(ctx, f.db, strings.NewReader(failed))
+	again, err := ImportDSN(ctx, f.db, channels.NewLedger(f.db, nil), strings.NewReader(failed))
 	if err != nil || len(again.Resend) != 0 {
 		t.Errorf("second import: %+v %v", again, err)
 	}

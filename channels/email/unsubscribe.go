@@ -1,7 +1,6 @@
 package email
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -13,14 +12,8 @@ import (
 	"strings"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/channels"
 )
-
-// UnsubscribeStore is what the unsubscribe handler records into; relais.HouseholdStore has it.
-type UnsubscribeStore interface {
-	SetEmailOptOut(ctx context.Context, email string, optOut bool) error
-}
-
-var _ UnsubscribeStore = (relais.HouseholdStore)(nil)
 
 // unsubscribeContext separates these MACs from any other use of the secret.
 const unsubscribeContext = "relais-unsubscribe-v1\x00"
@@ -80,8 +73,8 @@ func unsubscribeMAC(secret []byte, payload string) []byte {
 //     the button sends) records the opt-out and answers 200.
 //
 // A token that does not verify gets 404; a POST without the one-click field gets 400.
-func UnsubscribeHandler(store UnsubscribeStore, secret []byte) http.Handler {
-	h := &unsubscribeHandler{store: store, secret: secret, log: slog.With("comp", "email.unsubscribe")}
+func UnsubscribeHandler(verdicts channels.Recorder, secret []byte) http.Handler {
+	h := &unsubscribeHandler{verdicts: verdicts, secret: secret, log: slog.With("comp", "email.unsubscribe")}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /u/{token}", h.confirm)
 	mux.HandleFunc("POST /u/{token}", h.unsubscribe)
@@ -89,9 +82,9 @@ func UnsubscribeHandler(store UnsubscribeStore, secret []byte) http.Handler {
 }
 
 type unsubscribeHandler struct {
-	store  UnsubscribeStore
-	secret []byte
-	log    *slog.Logger
+	verdicts channels.Recorder
+	secret   []byte
+	log      *slog.Logger
 }
 
 func (h *unsubscribeHandler) confirm(w http.ResponseWriter, r *http.Request) {
@@ -117,7 +110,9 @@ func (h *unsubscribeHandler) unsubscribe(w http.ResponseWriter, r *http.Request)
 		h.page(w, http.StatusBadRequest, pageBadRequest)
 		return
 	}
-	if err := h.store.SetEmailOptOut(r.Context(), email, true); err != nil {
+	v := channels.Verdict{Channel: relais.ChannelEmail,
+		Contact: channels.ContactVerdict{Kind: channels.ContactEmail, Address: email, Status: relais.ContactOptedOut}}
+	if _, err := h.verdicts.Record(r.Context(), v); err != nil {
 		h.log.ErrorContext(r.Context(), "record email opt-out", "household_id", id, "err", err)
 		h.page(w, http.StatusInternalServerError, pageError)
 		return

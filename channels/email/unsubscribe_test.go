@@ -3,12 +3,16 @@ package email
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/channels"
 )
 
 func TestSignVerifyUnsubscribe(t *testing.T) {
@@ -53,7 +57,15 @@ func (f *fakeOptOutStore) SetEmailOptOut(ctx context.Context, email string, optO
 	return f.setEmailOptOut(ctx, email, optOut)
 }
 
-var _ UnsubscribeStore = (*fakeOptOutStore)(nil)
+// Record hands an opt-out verdict to setEmailOptOut, as the ledger applies it.
+func (f *fakeOptOutStore) Record(ctx context.Context, v channels.Verdict) (channels.Outcome, error) {
+	if v.Contact.Kind != channels.ContactEmail || v.Contact.Status != relais.ContactOptedOut || v.Contact.OptIn {
+		return channels.Outcome{}, fmt.Errorf("unexpected verdict %+v", v)
+	}
+	return channels.Outcome{}, f.setEmailOptOut(ctx, v.Contact.Address, true)
+}
+
+var _ channels.Recorder = (*fakeOptOutStore)(nil)
 
 func TestUnsubscribeHandler(t *testing.T) {
 	secret := []byte("secret")

@@ -24,31 +24,12 @@ import (
 	"github.com/relais-edu/relais/templates"
 )
 
-// Store is what the channel needs from Relais' store; *sqlite.Store satisfies it.
+// Store is what the webhooks read to find the delivery or the households a callback is about. What
+// they learn goes to the delivery ledger as verdicts (channels.Recorder), not to the store.
 type Store interface {
 	DeliveryByProviderID(ctx context.Context, channel relais.ChannelName, providerID string) (relais.Delivery, error)
 	DeliveriesByIDs(ctx context.Context, ids []int64) ([]relais.Delivery, error)
-	AdvanceDelivery(ctx context.Context, id int64, status relais.DeliveryStatus, detail, providerID string) (bool, error)
 	HouseholdsByPhone(ctx context.Context, phone string) ([]relais.Household, error)
-	SetPhoneStatus(ctx context.Context, phone string, status relais.ContactStatus) error
-	SetSMSOptOut(ctx context.Context, phone string, optOut bool) error
-}
-
-// InboundStore is implemented by stores that keep the replies families send (neither a keyword nor
-// help) for the teacher to read. When the store does not implement it, such replies are only logged,
-// without their text.
-type InboundStore interface {
-	RecordInboundSMS(ctx context.Context, m Inbound) error
-}
-
-// Inbound is a reply from a family.
-type Inbound struct {
-	ProviderID   string // Twilio's MessageSid
-	From         string // E.164
-	To           string // our sender
-	Body         string
-	HouseholdIDs []int64 // the households that have that number
-	ReceivedAt   time.Time
 }
 
 // Channel sends SMS through Twilio.
@@ -58,6 +39,7 @@ type Channel struct {
 	apiURL    *url.URL
 	base      http.RoundTripper
 	store     Store
+	verdicts  channels.Recorder
 	templates *templates.Set
 	log       *slog.Logger
 	now       func() time.Time
@@ -85,15 +67,16 @@ func WithLimiter(l *Limiter) Option { return func(c *Channel) { c.limiter = l } 
 // WithClock sets the clock (default time.Now).
 func WithClock(now func() time.Time) Option { return func(c *Channel) { c.now = now } }
 
-// New returns an SMS channel. store receives status callbacks and replies; t renders the help reply.
-func New(cfg Config, store Store, t *templates.Set, opts ...Option) (*Channel, error) {
+// New returns an SMS channel. The webhooks find deliveries and households in store and hand status
+// callbacks, STOP and START, and replies to verdicts; t renders the help reply.
+func New(cfg Config, store Store, verdicts channels.Recorder, t *templates.Set, opts ...Option) (*Channel, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if store == nil || t == nil {
-		return nil, errors.New("sms: a store and templates are needed")
+	if store == nil || verdicts == nil || t == nil {
+		return nil, errors.New("sms: a store, a verdict recorder and templates are needed")
 	}
-	c := &Channel{cfg: cfg, senders: map[string]Sender{}, base: http.DefaultTransport, store: store,
+	c := &Channel{cfg: cfg, senders: map[string]Sender{}, base: http.DefaultTransport, store: store, verdicts: verdicts,
 		templates: t, log: slog.Default(), now: time.Now}
 	for country, s := range cfg.Senders {
 		c.senders[country], _ = ParseSender(s) // checked by Validate

@@ -40,7 +40,13 @@ type fakeStore struct {
 	phoneStatus map[string]relais.ContactStatus
 	optOut      map[string]bool
 	households  []relais.Household
-	inbound     []sms.Inbound
+	inbound     []inbound
+}
+
+// inbound is a reply the channel handed to the ledger.
+type inbound struct {
+	Body         string
+	HouseholdIDs []int64
 }
 
 type advance struct {
@@ -50,8 +56,8 @@ type advance struct {
 }
 
 var (
-	_ sms.Store        = (*fakeStore)(nil)
-	_ sms.InboundStore = (*fakeStore)(nil)
+	_ sms.Store         = (*fakeStore)(nil)
+	_ channels.Recorder = (*fakeStore)(nil)
 )
 
 func newFakeStore() *fakeStore {
@@ -82,13 +88,6 @@ func (f *fakeStore) DeliveriesByIDs(_ context.Context, ids []int64) ([]relais.De
 	return out, nil
 }
 
-func (f *fakeStore) AdvanceDelivery(_ context.Context, id int64, s relais.DeliveryStatus, detail, _ string) (bool, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.advances = append(f.advances, advance{id, s, detail})
-	return true, nil
-}
-
 func (f *fakeStore) HouseholdsByPhone(_ context.Context, phone string) ([]relais.Household, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -101,25 +100,34 @@ func (f *fakeStore) HouseholdsByPhone(_ context.Context, phone string) ([]relais
 	return out, nil
 }
 
-func (f *fakeStore) SetPhoneStatus(_ context.Context, phone string, s relais.ContactStatus) error {
+// Record keeps what each verdict says, as the ledger would apply it: the delivery's move, the
+// number's status or opt-out, the reply.
+func (f *fakeStore) Record(_ context.Context, v channels.Verdict) (channels.Outcome, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.phoneStatus[phone] = s
-	return nil
-}
-
-func (f *fakeStore) SetSMSOptOut(_ context.Context, phone string, optOut bool) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.optOut[phone] = optOut
-	return nil
-}
-
-func (f *fakeStore) RecordInboundSMS(_ context.Context, m sms.Inbound) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.inbound = append(f.inbound, m)
-	return nil
+	if c := v.Contact; c.Address != "" {
+		if c.Kind != channels.ContactPhone {
+			return channels.Outcome{}, fmt.Errorf("verdict on a %s address from the SMS channel", c.Kind)
+		}
+		switch {
+		case c.OptIn:
+			f.optOut[c.Address] = false
+		case c.Status == relais.ContactOptedOut:
+			f.optOut[c.Address] = true
+		default:
+			f.phoneStatus[c.Address] = c.Status
+		}
+	}
+	if v.Reply != nil {
+		f.inbound = append(f.inbound, inbound{Body: v.Reply.Body, HouseholdIDs: v.HouseholdIDs})
+	}
+	if v.DeliveryID != 0 && v.Status != "" {
+		if !v.Batched {
+			return channels.Outcome{}, fmt.Errorf("status callback of delivery %d not batched", v.DeliveryID)
+		}
+		f.advances = append(f.advances, advance{v.DeliveryID, v.Status, v.Detail})
+	}
+	return channels.Outcome{}, nil
 }
 
 func (f *fakeStore) put(d relais.Delivery) {
@@ -174,7 +182,7 @@ func newRig(t *testing.T, rules ...sandbox.Rule) *rig {
 	r.cfg.AccountSID, r.cfg.AuthToken = testSID, testToken
 	r.cfg.APIURL, r.cfg.PublicURL = api.URL, r.relais.URL
 	r.cfg.Senders = map[string]string{"FR": "Ecole", sms.DefaultCountry: "+15005550006"}
-	r.ch, err = sms.New(r.cfg, r.store, ts, sms.WithLogger(slog.New(slog.DiscardHandler)))
+	r.ch, err = sms.New(r.cfg, r.store, r.store, ts, sms.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,7 +378,7 @@ func TestSendNetworkErrorIsRetryable(t *testing.T) {
 	cfg := sms.DefaultConfig()
 	cfg.AccountSID, cfg.AuthToken, cfg.APIURL = testSID, testToken, "http://"+addr
 	cfg.Senders = map[string]string{"*": "Ecole"}
-	ch, err := sms.New(cfg, newFakeStore(), ts)
+	ch, err := sms.New(cfg, newFakeStore(), newFakeStore(), ts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -463,7 +471,7 @@ func TestSendWaitsForTheSenderAllowance(t *testing.T) {
 	}
 	r := newRig(t)
 	ts, _ := templates.Load()
-	ch, err := sms.New(r.cfg, r.store, ts, sms.WithLimiter(lim), sms.WithLogger(slog.New(slog.DiscardHandler)))
+	ch, err := sms.New(r.cfg, r.store, r.store, ts, sms.WithLimiter(lim), sms.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
 	}

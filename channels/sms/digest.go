@@ -411,28 +411,13 @@ func sentences(p string) []string {
 	return out
 }
 
-var weekdays = map[string][7]string{
-	"fr": {"dim.", "lun.", "mar.", "mer.", "jeu.", "ven.", "sam."},
-	"en": {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"},
-	"ru": {"вс", "пн", "вт", "ср", "чт", "пт", "сб"},
-	"kk": {"жс", "дс", "сс", "ср", "бс", "жм", "сб"},
-}
-
 // formatAiring prints an airing in the station's local time: "Balapan ven. 24.04 10:00".
 func formatAiring(a Airing, lang string) string {
 	return normalizeSpace(a.Station) + " " + FormatDayTime(a.Start, lang)
 }
 
-// FormatDayTime prints a broadcast time as "ven. 24.04 10:00" in lang, in t's time zone.
-func FormatDayTime(t time.Time, lang string) string {
-	return fmt.Sprintf("%s %02d:%02d", dayLabel(lang, t), t.Hour(), t.Minute())
-}
+// FormatDayTime prints a broadcast time as "ven. 24.04 10:00" in lang (see relais.FormatDayTime).
+func FormatDayTime(t time.Time, lang string) string { return relais.FormatDayTime(t, lang) }
 
 // dayLabel prints a day as "ven. 24.04" in lang (English when unknown).
-func dayLabel(lang string, t time.Time) string {
-	days, ok := weekdays[lang]
-	if !ok {
-		days = weekdays["en"]
-	}
-	return fmt.Sprintf("%s %02d.%02d", days[t.Weekday()], t.Day(), int(t.Month()))
-}
+func dayLabel(lang string, t time.Time) string { return relais.DayLabel(lang, t) }

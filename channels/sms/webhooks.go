@@ -13,6 +13,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/channels"
 )
 
 // Webhooks returns the handler of Twilio's calls to Relais, to be mounted at WebhookPrefix with the full
@@ -78,23 +79,18 @@ func (c *Channel) handleStatus(w http.ResponseWriter, r *http.Request) {
 	if errorCode != 0 {
 		detail += fmt.Sprintf(" (error %d)", errorCode)
 	}
-	if _, err := c.store.AdvanceDelivery(ctx, d.ID, status, detail, sid); err != nil {
-		c.internalError(w, "advance delivery", err, "delivery_id", d.ID)
+	// The move is batched: a burst of callbacks never waits on the database.
+	v := channels.Verdict{Channel: d.Channel, DeliveryID: d.ID, ProviderID: sid, Status: status, Detail: detail, Batched: true}
+	contact, marked := contactStatusOf(errorCode)
+	if to := r.PostForm.Get("To"); marked && to != "" {
+		v.Contact = channels.ContactVerdict{Kind: channels.ContactPhone, Address: to, Status: contact}
+	}
+	if _, err := c.verdicts.Record(ctx, v); err != nil {
+		c.internalError(w, "record status", err, "delivery_id", d.ID)
 		return
 	}
-	if contact, ok := contactStatusOf(errorCode); ok {
-		if to := r.PostForm.Get("To"); to != "" {
-			if contact == relais.ContactOptedOut {
-				err = c.store.SetSMSOptOut(ctx, to, true)
-			} else {
-				err = c.store.SetPhoneStatus(ctx, to, contact)
-			}
-			if err != nil {
-				c.internalError(w, "record phone status", err, "delivery_id", d.ID)
-				return
-			}
-			c.log.Info("phone marked", "delivery_id", d.ID, "household_id", d.HouseholdID, "status", contact, "error_code", errorCode)
-		}
+	if v.Contact.Address != "" {
+		c.log.Info("phone marked", "delivery_id", d.ID, "household_id", d.HouseholdID, "status", contact, "error_code", errorCode)
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -187,7 +183,9 @@ func (c *Channel) handleInbound(w http.ResponseWriter, r *http.Request) {
 	reply := ""
 	switch kw {
 	case KeywordStop, KeywordStart:
-		if err := c.store.SetSMSOptOut(ctx, from, kw == KeywordStop); err != nil {
+		v := channels.Verdict{Channel: relais.ChannelSMS, HouseholdIDs: ids,
+			Contact: channels.ContactVerdict{Kind: channels.ContactPhone, Address: from, Status: relais.ContactOptedOut, OptIn: kw == KeywordStart}}
+		if _, err := c.verdicts.Record(ctx, v); err != nil {
 			c.internalError(w, "set opt-out", err, "message_sid", sid)
 			return
 		}
@@ -203,15 +201,11 @@ func (c *Channel) handleInbound(w http.ResponseWriter, r *http.Request) {
 		}
 		reply = strings.TrimSpace(b.String())
 	default:
-		if is, ok := c.store.(InboundStore); ok {
-			err := is.RecordInboundSMS(ctx, Inbound{ProviderID: sid, From: from, To: r.PostForm.Get("To"),
-				Body: body, HouseholdIDs: ids, ReceivedAt: c.now()})
-			if err != nil {
-				c.internalError(w, "record reply", err, "message_sid", sid)
-				return
-			}
-		} else {
-			c.log.Warn("reply not kept: the store cannot record replies", "message_sid", sid, "household_ids", ids)
+		v := channels.Verdict{Channel: relais.ChannelSMS, HouseholdIDs: ids,
+			Reply: &relais.InboundMessage{Phone: from, Body: body, ProviderID: sid, ReceivedAt: c.now()}}
+		if _, err := c.verdicts.Record(ctx, v); err != nil {
+			c.internalError(w, "record reply", err, "message_sid", sid)
+			return
 		}
 	}
 	c.log.Info("reply received", "message_sid", sid, "keyword", kw.String(), "household_ids", ids)

@@ -194,7 +194,7 @@ func (a *app) startWorker(redisOpt asynq.RedisClientOpt, reg *channels.Registry,
 			return cfg.PublicURL + "/u/" + email.SignUnsubscribe(secret, h.ID, h.Email)
 		},
 	}
-	planner := &scheduler.Planner{Store: a.store, Lessons: a.store, Households: a.store, Config: cfg.planConfig()}
+	planner := &scheduler.Planner{Store: a.store, Lessons: a.store, Households: a.store, Channels: reg, Config: cfg.planConfig()}
 	a.work = queue.NewWorker(redisOpt, a.store, reg, pipeline.New(runner, tmpl, planner, signer.MaxURLLength()), lnk, a.queue, qcfg, a.log)
 	if err := a.work.Start(); err != nil {
 		return err
@@ -212,6 +212,7 @@ func (a *app) serveHTTP(redisOpt asynq.RedisClientOpt, reg *channels.Registry, t
 	srv := api.New(a.store, a.queue, signer, tmpl, api.Config{
 		MediaDir: cfg.MediaDir, MaxUploadBytes: cfg.MaxUploadBytes, MaxImportBytes: 64 << 20,
 		MaxImportRows: 200_000, DefaultCountry: cfg.DefaultCountry, DefaultBudget: 3, Plan: cfg.planConfig(),
+		Channels: reg,
 	}, log, func(ctx context.Context) error { return pingRedis(ctx, redisOpt) })
 	for _, name := range reg.Names() {
 		if ch, ok := reg.Get(name); ok {
@@ -220,7 +221,7 @@ func (a *app) serveHTTP(redisOpt asynq.RedisClientOpt, reg *channels.Registry, t
 			}
 		}
 	}
-	srv.Mount("/u/", email.UnsubscribeHandler(a.store, secret))
+	srv.Mount("/u/", email.UnsubscribeHandler(channels.NewLedger(a.store, a.queue.RecordStatus), secret))
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	a.sweepStop, a.sweepDone = stopSweep, make(chan struct{})
 	go func() {
@@ -278,7 +279,8 @@ func (a *app) channels(cfg Config, tmpl *templates.Set, secret []byte) (*channel
 		if err != nil {
 			return nil, err
 		}
-		ch, err := sms.New(scfg, smsStore{Store: a.store, queue: a.queue}, tmpl, sms.WithLogger(a.log), sms.WithLimiter(lim))
+		// Status callbacks reach the ledger batched through the queue, in pipeline order per delivery.
+		ch, err := sms.New(scfg, a.store, channels.NewLedger(a.store, a.queue.RecordStatus), tmpl, sms.WithLogger(a.log), sms.WithLimiter(lim))
 		if err != nil {
 			return nil, err
 		}
@@ -306,13 +308,25 @@ func (a *app) channels(cfg Config, tmpl *templates.Set, secret []byte) (*channel
 		a.email = ch
 		chans = append(chans, ch)
 	}
-	return channels.NewRegistry(chans...), nil
+	// Deliveries are planned on every channel, configured here or not (an API process has no relay).
+	return channels.NewRegistry(chans...).Know(channelRules()...), nil
 }
+
+// channelRules are the rules of every channel Relais plans deliveries on, configured in this process
+// or not (an API process has no relay). A new channel adds its rules here, or registers a sender that
+// carries them.
+func channelRules() []channels.Rules {
+	return []channels.Rules{sms.Rules{}, sms.ReminderRules{}, email.Rules{}, &postal.Channel{}}
+}
+
+// knownChannels is a registry of the channels' rules without senders: for plans made outside a server.
+func knownChannels() *channels.Registry { return channels.NewRegistry().Know(channelRules()...) }
 
 // smsPacing is the share of RELAIS_SMS_RATE Relais actually uses (see bench-sms.sh for the figures).
 const smsPacing = 0.985
 
-// sendWindow keeps SMS out of the quiet hours in each household's time zone.
+// sendWindow keeps SMS (the channels that keep quiet hours) out of the quiet hours in each
+// household's time zone.
 func sendWindow(cfg Config) (queue.SendWindow, error) {
 	q, err := cfg.quietHours()
 	if err != nil {
@@ -325,10 +339,8 @@ func sendWindow(cfg Config) (queue.SendWindow, error) {
 	if q.Start == q.End && len(q.Days) == 0 && len(q.Holidays) == 0 {
 		return nil, nil
 	}
-	return func(h relais.Household, ch relais.ChannelName, now time.Time) time.Time {
-		if ch != relais.ChannelSMS && ch != relais.ChannelReminder {
-			return now
-		}
+	// The queue asks only for the channels that keep quiet hours (channels.QuietHoursKeeper).
+	return func(h relais.Household, _ relais.ChannelName, now time.Time) time.Time {
 		loc, ok := byRegion[h.Region]
 		if !ok {
 			loc = def
@@ -421,20 +433,4 @@ func loadSecret(cfg Config) ([]byte, error) {
 		return nil, fmt.Errorf("write %s: %w", path, err)
 	}
 	return b, nil
-}
-
-// smsStore is the store as the SMS webhooks see it: status updates go through the queue, which applies
-// them in batches, and replies are kept as inbound messages.
-type smsStore struct {
-	relais.Store
-	queue *queue.Client
-}
-
-func (s smsStore) AdvanceDelivery(ctx context.Context, id int64, status relais.DeliveryStatus, detail, providerID string) (bool, error) {
-	err := s.queue.RecordStatus(ctx, relais.DeliveryAdvance{ID: id, Status: status, Detail: detail, ProviderID: providerID})
-	return err == nil, err
-}
-
-func (s smsStore) RecordInboundSMS(ctx context.Context, m sms.Inbound) error {
-	return s.SaveInbound(ctx, relais.InboundMessage{Phone: m.From, Body: m.Body, ProviderID: m.ProviderID, ReceivedAt: m.ReceivedAt})
 }

@@ -14,7 +14,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/relais-edu/relais/channels/email"
+	"github.com/relais-edu/relais/channels"
 	"github.com/relais-edu/relais/queue"
 )
 
@@ -47,18 +47,23 @@ func cmdBouncesImport(ctx context.Context, std *stdio, args []string) error {
 	}
 	defer db.Close()
 
-	var total email.IntakeResult
-	var reports, other int
+	reports, ok := knownChannels().ReportReader()
+	if !ok {
+		return errors.New("bounces import: no channel reads delivery status reports")
+	}
+	ledger := channels.NewLedger(db, nil) // a report is applied at once
+	var total channels.ReportResult
+	var read, other int
 	apply := func(name string, r io.Reader) error {
-		res, err := email.ImportDSN(ctx, db, r)
-		if errors.Is(err, email.ErrNotDSN) {
+		res, err := reports.ReadReport(ctx, db, ledger, r)
+		if errors.Is(err, channels.ErrNotReport) {
 			other++
 			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		reports++
+		read++
 		total.Add(res)
 		return nil
 	}
@@ -71,7 +76,7 @@ func cmdBouncesImport(ctx context.Context, std *stdio, args []string) error {
 		return fmt.Errorf("bounces import: %w", err)
 	}
 	fmt.Fprintf(std.out, "%d reports, %d other messages skipped: %d hard bounces (addresses suppressed, %d deliveries failed), %d soft bounces recorded, %d ignored\n",
-		reports, other, total.Hard, len(total.Failed), total.Soft, total.Ignored)
+		read, other, total.Hard, len(total.Failed), total.Soft, total.Ignored)
 	if len(total.Resend) == 0 {
 		return nil
 	}

@@ -298,7 +298,7 @@ func cmdPlan(ctx context.Context, io *stdio, args []string) error {
 	defer db.Close()
 	pc := cfg.planConfig()
 	pc.PostalLead = time.Duration(*postalDays) * 24 * time.Hour
-	p := &scheduler.Planner{Store: db, Lessons: db, Households: db, Config: pc}
+	p := &scheduler.Planner{Store: db, Lessons: db, Households: db, Channels: knownChannels(), Config: pc}
 	var fn func(scheduler.HouseholdPlan) error
 	if *each {
 		enc := json.NewEncoder(io.out)
