@@ -11,9 +11,9 @@ import (
 	"time"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/channels"
 	"github.com/relais-edu/relais/internal/httpstatus"
 	"github.com/relais-edu/relais/lessons"
-	"github.com/relais-edu/relais/channels"
 	"github.com/relais-edu/relais/links"
 	"github.com/relais-edu/relais/roster"
 	"github.com/relais-edu/relais/scheduler"

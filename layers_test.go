@@ -1,0 +1,120 @@
+package relais_test
+
+import (
+	"bufio"
+	"bytes"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/relais-edu/relais"
+
+// layerRules says, for packages under a prefix of the module, which packages they must not import. The layers, from the bottom: the root package's domain types; locale; stores; services
+// (scheduler, fanout, channels, queue, ...); surfaces (api, ui); the binary. Only the media child process
+// (ingest) and the binary that drives it link the cgo FFmpeg binding.
+var layerRules = []struct {
+	pkg       string   // a package, a prefix ending in "/" for every package below it, or "*" for all
+	forbidden []string // packages (with those below them), or "*" for every package of Relais
+	why       string
+	except    []string // packages the rule does not apply to
+}{
+	{"*", []string{"cmd"}, "nothing depends on the binary", nil},
+	{"*", []string{"pipeline"}, "the lesson steps that drive the media child are wired by the binary only", []string{"cmd/relais"}},
+	{"", []string{"*"}, "the domain types depend on nothing of Relais", nil},
+	{"store/", []string{"scheduler", "queue", "fanout", "channels", "api", "ui", "ingest", "worksheet", "roster", "cmd"},
+		"a store depends on the domain types only", nil},
+	{"scheduler", []string{"ingest", "queue", "api", "ui", "store", "channels/sms", "channels/email", "channels/postal"},
+		"the scheduler is a service: no media, no surface, no store engine", nil},
+	{"fanout", []string{"ingest", "queue", "api", "ui", "store"}, "fan-out rules are a service", nil},
+	{"queue", []string{"ingest", "api", "ui", "store"}, "the queue drives services, not surfaces or engines", nil},
+	{"channels/", []string{"ingest", "queue", "api", "ui", "store", "scheduler"}, "a channel knows its provider, not the rest", nil},
+	{"lessons", []string{"ingest", "api", "ui", "store", "queue", "channels/sms", "channels/email"},
+		"the lesson service runs on the store and queue interfaces", nil},
+	{"client", []string{"ingest", "ui", "store", "queue"}, "the API client speaks HTTP only", nil},
+	{"api", []string{"ingest", "ui", "store", "channels/sms", "channels/email", "channels/postal", "cmd"},
+		"the API reaches services, not engines or channel internals", nil},
+	{"ui", []string{"ingest", "api", "store", "channels/sms", "channels/email", "channels/postal", "cmd"},
+		"the pages reach the same services as the API, not the API over HTTP", nil},
+}
+
+// astiavFree lists the packages that must not link go-astiav.
+var astiavFree = []string{"", "api", "ui", "store/", "scheduler", "fanout", "queue", "channels/", "roster", "links",
+	"worksheet", "templates", "locale"}
+
+// TestLayers reads the import graph with go list and fails on an edge from a lower layer to a higher
+// one, and on a package that links go-astiav through any path.
+func TestLayers(t *testing.T) {
+	imports, deps := goList(t, "Imports"), goList(t, "Deps")
+	for _, r := range layerRules {
+		for pkg, ds := range imports {
+			if !under(pkg, r.pkg) || slices.Contains(r.except, pkg) {
+				continue
+			}
+			for _, d := range ds {
+				if !strings.HasPrefix(d, module) {
+					continue
+				}
+				for _, f := range r.forbidden {
+					if dep := rel(d); f == "*" || dep == f || strings.HasPrefix(dep, f+"/") {
+						t.Errorf("%s depends on %s: %s", show(pkg), dep, r.why)
+					}
+				}
+			}
+		}
+	}
+	for pkg, ds := range deps {
+		for _, free := range astiavFree {
+			if !under(pkg, free) {
+				continue
+			}
+			for _, d := range ds {
+				if strings.HasPrefix(d, "github.com/asticode/go-astiav") {
+					t.Errorf("%s links %s: only the media child process (ingest) and the binary may", show(pkg), d)
+				}
+			}
+		}
+	}
+}
+
+// goList returns, for each package of the module, its relative path and the full import paths of a
+// field of go list's: Imports (the edges) or Deps (everything linked).
+func goList(t *testing.T, field string) map[string][]string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .`+field+` " "}}`, module+"/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	m := map[string][]string{}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		m[rel(f[0])] = f[1:]
+	}
+	if len(m) < 10 {
+		t.Fatalf("go list found only %d packages", len(m))
+	}
+	return m
+}
+
+func rel(path string) string { return strings.TrimPrefix(strings.TrimPrefix(path, module), "/") }
+
+func show(pkg string) string {
+	if pkg == "" {
+		return "relais (root)"
+	}
+	return pkg
+}
+
+// under reports whether pkg is the package p or, when p ends in "/", below it; "*" holds every package.
+func under(pkg, p string) bool {
+	if p == "*" {
+		return true
+	}
+	if strings.HasSuffix(p, "/") {
+		return strings.HasPrefix(pkg, p)
+	}
+	return pkg == p
+}
