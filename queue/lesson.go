@@ -13,13 +13,9 @@ import (
 // handleIngest probes an upload and, when it is accepted, queues the renditions, the digests and the
 // worksheet. A refused upload ends here with the reason on the lesson.
 func (w *Worker) handleIngest(ctx context.Context, t *asynq.Task) error {
-	var p LessonPayload
-	if err := decode(t, &p); err != nil {
-		return err
-	}
-	l, err := w.store.Lesson(ctx, p.LessonID)
+	_, l, err := taskLesson[LessonPayload](ctx, w, t)
 	if err != nil {
-		return w.lessonGone(p.LessonID, err)
+		return err
 	}
 	if l.Status != relais.LessonUploaded && l.Status != relais.LessonProcessing {
 		return nil // already decided by an earlier run
@@ -52,12 +48,34 @@ func (w *Worker) handleIngest(ctx context.Context, t *asynq.Task) error {
 	return nil
 }
 
-// handleTranscode renders the lesson's media.
+// handleTranscode renders the lesson's media; handleDigest writes the SMS digests; handleWorksheet
+// validates or renders the worksheet PDF.
 func (w *Worker) handleTranscode(ctx context.Context, t *asynq.Task) error {
-	l, ok, err := w.processingLesson(ctx, t)
-	if !ok {
+	return w.makeProduct(ctx, t, w.transcode)
+}
+
+func (w *Worker) handleDigest(ctx context.Context, t *asynq.Task) error {
+	return w.makeProduct(ctx, t, w.digest)
+}
+
+func (w *Worker) handleWorksheet(ctx context.Context, t *asynq.Task) error {
+	return w.makeProduct(ctx, t, w.worksheet)
+}
+
+// makeProduct runs one product step of a lesson being processed: write makes the product, then the
+// lesson is marked ready if it was the last one missing. A lesson no longer processing is left alone.
+func (w *Worker) makeProduct(ctx context.Context, t *asynq.Task, write func(context.Context, relais.Lesson) error) error {
+	_, l, err := taskLesson[LessonPayload](ctx, w, t)
+	if err != nil || l.Status != relais.LessonProcessing {
 		return err
 	}
+	if err := write(ctx, l); err != nil {
+		return err
+	}
+	return w.checkReady(ctx, l.ID)
+}
+
+func (w *Worker) transcode(ctx context.Context, l relais.Lesson) error {
 	last := -1
 	progress := func(step string, pct int) {
 		if pct == last {
@@ -82,15 +100,10 @@ func (w *Worker) handleTranscode(ctx context.Context, t *asynq.Task) error {
 			return err
 		}
 	}
-	return w.checkReady(ctx, l.ID)
+	return nil
 }
 
-// handleDigest writes the SMS digests.
-func (w *Worker) handleDigest(ctx context.Context, t *asynq.Task) error {
-	l, ok, err := w.processingLesson(ctx, t)
-	if !ok {
-		return err
-	}
+func (w *Worker) digest(ctx context.Context, l relais.Lesson) error {
 	ds, err := w.pipeline.Digests(ctx, l, nil) // airings are added at publication, once slots are known
 	if err != nil {
 		return w.failIfLast(ctx, l.ID, "digest", err)
@@ -101,15 +114,10 @@ func (w *Worker) handleDigest(ctx context.Context, t *asynq.Task) error {
 			return err
 		}
 	}
-	return w.checkReady(ctx, l.ID)
+	return nil
 }
 
-// handleWorksheet validates or renders the worksheet PDF.
-func (w *Worker) handleWorksheet(ctx context.Context, t *asynq.Task) error {
-	l, ok, err := w.processingLesson(ctx, t)
-	if !ok {
-		return err
-	}
+func (w *Worker) worksheet(ctx context.Context, l relais.Lesson) error {
 	ws, err := w.pipeline.Worksheet(ctx, l, w.lessonDir(l.ID))
 	if relais.ErrorCode(err) == relais.EINVALID || relais.ErrorCode(err) == relais.ETOOLARGE {
 		w.store.SetLessonStatus(ctx, l.ID, relais.LessonFailed, err)
@@ -118,23 +126,7 @@ func (w *Worker) handleWorksheet(ctx context.Context, t *asynq.Task) error {
 		return w.failIfLast(ctx, l.ID, "worksheet", err)
 	}
 	ws.LessonID = l.ID
-	if err := w.store.PutWorksheet(ctx, ws); err != nil {
-		return err
-	}
-	return w.checkReady(ctx, l.ID)
-}
-
-// processingLesson loads the lesson of a task; ok is false when there is nothing (more) to do.
-func (w *Worker) processingLesson(ctx context.Context, t *asynq.Task) (relais.Lesson, bool, error) {
-	var p LessonPayload
-	if err := decode(t, &p); err != nil {
-		return relais.Lesson{}, false, err
-	}
-	l, err := w.store.Lesson(ctx, p.LessonID)
-	if err != nil {
-		return l, false, w.lessonGone(p.LessonID, err)
-	}
-	return l, l.Status == relais.LessonProcessing, nil
+	return w.store.PutWorksheet(ctx, ws)
 }
 
 func (w *Worker) lessonGone(id int64, err error) error {
