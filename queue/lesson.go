@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/hibiken/asynq"
 
@@ -87,43 +88,31 @@ func (w *Worker) transcode(ctx context.Context, l relais.Lesson) error {
 		}
 	}
 	rs, err := w.pipeline.Render(ctx, l, w.lessonDir(l.ID), progress)
-	if relais.ErrorCode(err) == relais.EINVALID {
-		// The media cannot be made broadcast-ready (e.g. loudness out of tolerance): retrying will not help.
-		w.store.SetLessonStatus(ctx, l.ID, relais.LessonFailed, err)
-		return fmt.Errorf("transcode lesson %d: %w", l.ID, errors.Join(err, asynq.SkipRetry))
-	} else if err != nil {
-		return w.failIfLast(ctx, l.ID, "transcode", err)
+	if err != nil {
+		// Invalid: the media cannot be made broadcast-ready (e.g. loudness out of tolerance).
+		return w.failStep(ctx, l.ID, "transcode", err, relais.EINVALID)
 	}
-	for _, r := range rs {
-		r.LessonID = l.ID
-		if err := w.store.PutRendition(ctx, r); err != nil {
-			return err
-		}
+	for i := range rs {
+		rs[i].LessonID = l.ID
 	}
-	return nil
+	return putAll(ctx, rs, w.store.PutRendition)
 }
 
 func (w *Worker) digest(ctx context.Context, l relais.Lesson) error {
 	ds, err := w.pipeline.Digests(ctx, l, nil) // airings are added at publication, once slots are known
 	if err != nil {
-		return w.failIfLast(ctx, l.ID, "digest", err)
+		return w.failStep(ctx, l.ID, "digest", err)
 	}
-	for _, d := range ds {
-		d.LessonID = l.ID
-		if err := w.store.PutDigest(ctx, d); err != nil {
-			return err
-		}
+	for i := range ds {
+		ds[i].LessonID = l.ID
 	}
-	return nil
+	return putAll(ctx, ds, w.store.PutDigest)
 }
 
 func (w *Worker) worksheet(ctx context.Context, l relais.Lesson) error {
 	ws, err := w.pipeline.Worksheet(ctx, l, w.lessonDir(l.ID))
-	if relais.ErrorCode(err) == relais.EINVALID || relais.ErrorCode(err) == relais.ETOOLARGE {
-		w.store.SetLessonStatus(ctx, l.ID, relais.LessonFailed, err)
-		return fmt.Errorf("worksheet of lesson %d: %w", l.ID, errors.Join(err, asynq.SkipRetry))
-	} else if err != nil {
-		return w.failIfLast(ctx, l.ID, "worksheet", err)
+	if err != nil {
+		return w.failStep(ctx, l.ID, "worksheet", err, relais.EINVALID, relais.ETOOLARGE)
 	}
 	ws.LessonID = l.ID
 	return w.store.PutWorksheet(ctx, ws)
@@ -134,6 +123,26 @@ func (w *Worker) lessonGone(id int64, err error) error {
 		return fmt.Errorf("lesson %d: %w", id, errors.Join(err, asynq.SkipRetry))
 	}
 	return err
+}
+
+// failStep ends a product step whose pipeline call failed: an error with one of the permanent codes
+// (an input the step can never use) fails the lesson at once, any other is retried until the last try.
+func (w *Worker) failStep(ctx context.Context, id int64, step string, err error, permanent ...string) error {
+	if slices.Contains(permanent, relais.ErrorCode(err)) {
+		w.store.SetLessonStatus(ctx, id, relais.LessonFailed, err)
+		return fmt.Errorf("%s lesson %d: %w", step, id, errors.Join(err, asynq.SkipRetry))
+	}
+	return w.failIfLast(ctx, id, step, err)
+}
+
+// putAll stores a step's products one by one.
+func putAll[T any](ctx context.Context, products []T, put func(context.Context, T) error) error {
+	for _, p := range products {
+		if err := put(ctx, p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // failIfLast marks the lesson failed when this was the task's last try, so a teacher is never left
