@@ -69,21 +69,7 @@ func NewPackets(in PacketsInput) (p *Packets, err error) {
 	if strings.TrimSpace(in.Title) == "" {
 		return nil, relais.Errorf(relais.EINVALID, "A postal packet needs a lesson title.")
 	}
-	created := in.Date
-	if created.IsZero() {
-		created = fixedDate
-	}
-	f := fpdf.New("P", "mm", "A4", "")
-	f.SetMargins(margin, margin, margin)
-	f.SetAutoPageBreak(true, margin)
-	f.AddUTF8FontFromBytes(family, "", fontRegular)
-	f.AddUTF8FontFromBytes(family, "B", fontBold)
-	f.SetCreationDate(created)
-	f.SetModificationDate(created)
-	f.SetCatalogSort(true)
-	f.SetTitle(in.Title, true)
-	f.SetCreator("Relais", true)
-	f.SetProducer("Relais", true)
+	f := newDoc(in.Title, in.Date)
 	// gofpdi loops on some files that are not PDFs: check first.
 	if err := ValidateBytes(in.Worksheet); err != nil {
 		return nil, err

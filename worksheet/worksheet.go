@@ -97,6 +97,26 @@ const (
 
 var fixedDate = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// newDoc starts an A4 PDF in Relais' font and margins, titled, whose dates are created (fixedDate when
+// zero), so that the same input always gives the same bytes.
+func newDoc(title string, created time.Time) *fpdf.Fpdf {
+	if created.IsZero() {
+		created = fixedDate
+	}
+	f := fpdf.New("P", "mm", "A4", "")
+	f.SetMargins(margin, margin, margin)
+	f.SetAutoPageBreak(true, margin)
+	f.AddUTF8FontFromBytes(family, "", fontRegular)
+	f.AddUTF8FontFromBytes(family, "B", fontBold)
+	f.SetCreationDate(created)
+	f.SetModificationDate(created)
+	f.SetCatalogSort(true)
+	f.SetTitle(title, true)
+	f.SetCreator("Relais", true)
+	f.SetProducer("Relais", true)
+	return f
+}
+
 // Render draws the worksheet of in as a PDF.
 func Render(in Input) ([]byte, error) {
 	if strings.TrimSpace(in.Title) == "" {
@@ -107,23 +127,9 @@ func Render(in Input) ([]byte, error) {
 	if answerLines <= 0 {
 		answerLines = DefaultAnswerLines
 	}
-	created := in.Created
-	if created.IsZero() {
-		created = fixedDate
-	}
 
-	f := fpdf.New("P", "mm", "A4", "")
-	f.SetMargins(margin, margin, margin)
-	f.SetAutoPageBreak(true, margin)
-	f.AddUTF8FontFromBytes(family, "", fontRegular)
-	f.AddUTF8FontFromBytes(family, "B", fontBold)
-	f.SetCreationDate(created)
-	f.SetModificationDate(created)
-	f.SetCatalogSort(true)
-	f.SetTitle(in.Title, true)
+	f := newDoc(in.Title, in.Created)
 	f.SetSubject(in.Subject, true)
-	f.SetCreator("Relais", true)
-	f.SetProducer("Relais", true)
 	if relais.ValidLanguage(in.Language) {
 		f.SetLang(in.Language)
 	}
