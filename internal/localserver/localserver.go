@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -67,14 +68,20 @@ func (p *Process) Stop(ctx context.Context, sig os.Signal) error {
 	}
 }
 
-// FreeAddr returns a TCP address free on 127.0.0.1 at the time of the call.
-func FreeAddr() (string, error) {
+// FreePort returns a TCP port free on 127.0.0.1 at the time of the call.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", err
+		return 0, err
 	}
 	defer l.Close()
-	return l.Addr().String(), nil
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// FreeAddr returns a TCP address free on 127.0.0.1 at the time of the call.
+func FreeAddr() (string, error) {
+	port, err := FreePort()
+	return "127.0.0.1:" + strconv.Itoa(port), err
 }
 
 // Listening reports whether each address accepts a TCP connection, naming the first that does not.

@@ -7,10 +7,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -34,17 +34,17 @@ func Start(ctx context.Context, dir string) (*Server, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, err
 	}
-	addr, err := localserver.FreeAddr()
+	port, err := localserver.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	_, port, _ := net.SplitHostPort(addr)
+	addr := "127.0.0.1:" + strconv.Itoa(port)
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
 	}
 	logPath := filepath.Join(abs, "redis.log")
-	proc, err := localserver.Start("redis-server", exec.Command(bin, "--bind", "127.0.0.1", "--port", port,
+	proc, err := localserver.Start("redis-server", exec.Command(bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(port),
 		"--dir", abs, "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--protected-mode", "yes",
 		"--daemonize", "no", "--logfile", logPath))
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -182,12 +181,11 @@ func startPostgres() (string, error) {
 		os.RemoveAll(dir)
 		return "", fmt.Errorf("initdb: %v\n%s", err, localserver.Tail(string(out), 10))
 	}
-	addr, err := localserver.FreeAddr()
+	port, err := localserver.FreePort()
 	if err != nil {
 		os.RemoveAll(dir)
 		return "", err
 	}
-	_, port, _ := net.SplitHostPort(addr)
 	logPath := filepath.Join(dir, "postgres.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
@@ -196,7 +194,7 @@ func startPostgres() (string, error) {
 	}
 	defer logFile.Close()
 	cmd := exec.Command(filepath.Join(PostgresBin, "postgres"), "-D", data,
-		"-c", "listen_addresses=127.0.0.1", "-c", "port="+port, "-c", "unix_socket_directories="+dir,
+		"-c", "listen_addresses=127.0.0.1", "-c", "port="+strconv.Itoa(port), "-c", "unix_socket_directories="+dir,
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
 		"-c", "max_connections=200", "-c", "shared_buffers=64MB")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
@@ -207,7 +205,7 @@ func startPostgres() (string, error) {
 		os.RemoveAll(dir)
 		return "", err
 	}
-	url := "postgres://postgres@" + addr + "/postgres?sslmode=disable"
+	url := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
 	err = proc.WaitReady(context.Background(), 30*time.Second, syscall.SIGINT, func() error {
 		conn, err := pgx.Connect(context.Background(), url)
 		if err == nil {

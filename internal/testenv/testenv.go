@@ -9,7 +9,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -39,13 +38,11 @@ var (
 // FreePort returns a TCP port free on 127.0.0.1 at the time of the call.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	addr, err := localserver.FreeAddr()
+	port, err := localserver.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, port, _ := net.SplitHostPort(addr)
-	n, _ := strconv.Atoi(port)
-	return n
+	return port
 }
 
 // Redis returns the address of a Redis server and a database number that no other test in this
@@ -87,12 +84,12 @@ func startRedis() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	addr, err := localserver.FreeAddr()
+	port, err := localserver.FreePort()
 	if err != nil {
 		return "", err
 	}
-	_, port, _ := net.SplitHostPort(addr)
-	proc, err := localserver.Start("redis-server", exec.Command(bin, "--bind", "127.0.0.1", "--port", port,
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	proc, err := localserver.Start("redis-server", exec.Command(bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(port),
 		"--dir", dir, "--save", "", "--appendonly", "no", "--daemonize", "no"))
 	if err != nil {
 		return "", err
