@@ -1,8 +1,10 @@
 package scheduler
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -45,15 +47,8 @@ type weekKey struct {
 // they are filled in local day and time order.
 func Fill(slots []relais.Slot, lessons []relais.Lesson, aired map[int64]bool, reruns bool) ([]relais.Assignment, FillReport) {
 	slots = append([]relais.Slot(nil), slots...)
-	sort.SliceStable(slots, func(i, j int) bool {
-		a, b := slots[i], slots[j]
-		if a.Day != b.Day {
-			return a.Day < b.Day
-		}
-		if a.Start != b.Start {
-			return a.Start < b.Start
-		}
-		return a.StationID < b.StationID
+	slices.SortStableFunc(slots, func(a, b relais.Slot) int {
+		return cmp.Or(cmp.Compare(a.Day, b.Day), cmp.Compare(a.Start, b.Start), cmp.Compare(a.StationID, b.StationID))
 	})
 	fresh := map[fillKey][]relais.Lesson{} // lessons waiting for a first airing, by id
 	again := map[fillKey][]relais.Lesson{} // lessons that may air again
@@ -75,15 +70,8 @@ func Fill(slots []relais.Slot, lessons []relais.Lesson, aired map[int64]bool, re
 			}
 		}
 	}
-	sort.Slice(keys, func(i, j int) bool {
-		a, b := keys[i], keys[j]
-		if a.grade != b.grade {
-			return a.grade < b.grade
-		}
-		if a.subject != b.subject {
-			return a.subject < b.subject
-		}
-		return a.language < b.language
+	slices.SortFunc(keys, func(a, b fillKey) int {
+		return cmp.Or(cmp.Compare(a.grade, b.grade), cmp.Compare(a.subject, b.subject), cmp.Compare(a.language, b.language))
 	})
 	used := map[weekKey]int{}
 	var out []relais.Assignment
