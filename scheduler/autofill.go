@@ -76,7 +76,6 @@ func Fill(slots []relais.Slot, lessons []relais.Lesson, aired map[int64]bool, re
 	used := map[weekKey]int{}
 	var out []relais.Assignment
 	var rep FillReport
-	var empty []relais.Slot
 
 	// pick returns the key whose queue (in pool) has a lesson fitting sl, preferring the subject aired
 	// least this week on the station, and the index of that lesson in its queue.
@@ -103,33 +102,32 @@ func Fill(slots []relais.Slot, lessons []relais.Lesson, aired map[int64]bool, re
 		return best, bestIdx, found
 	}
 
-	for _, sl := range slots {
-		k, i, ok := pick(sl, fresh)
-		if !ok {
-			empty = append(empty, sl)
-			continue
-		}
-		l := fresh[k][i]
-		fresh[k] = append(fresh[k][:i:i], fresh[k][i+1:]...)
-		again[k] = append(again[k], l)
-		out = append(out, relais.Assignment{SlotID: sl.ID, LessonID: l.ID})
-		rep.Placed++
-	}
-	if reruns {
-		var still []relais.Slot
-		for _, sl := range empty {
-			k, i, ok := pick(sl, again)
+	// place puts in each slot a lesson picked from pool and returns the slots left empty. A first airing
+	// moves the lesson to again; a re-run sends it to the back of its queue, so that re-runs take turns.
+	place := func(slots []relais.Slot, pool map[fillKey][]relais.Lesson, rerun bool) []relais.Slot {
+		var left []relais.Slot
+		for _, sl := range slots {
+			k, i, ok := pick(sl, pool)
 			if !ok {
-				still = append(still, sl)
+				left = append(left, sl)
 				continue
 			}
-			l := again[k][i]
-			// The lesson goes to the back of its queue: re-runs take turns.
-			again[k] = append(append(again[k][:i:i], again[k][i+1:]...), l)
-			out = append(out, relais.Assignment{SlotID: sl.ID, LessonID: l.ID, Rerun: true})
-			rep.Reruns++
+			l := pool[k][i]
+			pool[k] = append(pool[k][:i:i], pool[k][i+1:]...)
+			if rerun {
+				pool[k] = append(pool[k], l)
+				rep.Reruns++
+			} else {
+				again[k] = append(again[k], l)
+				rep.Placed++
+			}
+			out = append(out, relais.Assignment{SlotID: sl.ID, LessonID: l.ID, Rerun: rerun})
 		}
-		empty = still
+		return left
+	}
+	empty := place(slots, fresh, false)
+	if reruns {
+		empty = place(empty, again, true)
 	}
 	rep.EmptySlots = len(empty)
 	rep.Unplaced = []Unplaced{}
