@@ -54,6 +54,7 @@ type ChannelReport struct {
 	Received      int // distinct recipients at the sink
 	Duplicates    int // copies beyond the first, per recipient
 	Lost          int // expected, never at the sink, not recorded as failed, skipped or unknown with a reason
+	LostInFlight  int // of Lost, those still moving when the run ended (a deadline, not a verdict)
 	Unknown       int // deliveries recorded as "unknown"
 	Disagreements int // recorded status contradicts the sink
 	Stray         int // recipients at the sink with no delivery planned for them
@@ -157,6 +158,9 @@ func compute(ch relais.ChannelName, recs []Record, sink []Receipt, statusful boo
 			if !accounted(r) {
 				cr.Lost++
 				cr.LostIDs = appendID(cr.LostIDs, r.ID)
+				if !finalFor(ch, r.Status) {
+					cr.LostInFlight++
+				}
 				workLeft = true
 			}
 			if handedOver(r.Status) {
@@ -309,6 +313,9 @@ func (r *Report) String() string {
 	tw.Flush()
 	for _, c := range r.Channels {
 		fmt.Fprintf(&b, "%s statuses: %s", c.Channel, statusLine(c.Statuses))
+		if c.LostInFlight > 0 {
+			fmt.Fprintf(&b, "; %d of the lost were still moving at the end", c.LostInFlight)
+		}
 		if len(c.DuplicateIDs)+len(c.LostIDs)+len(c.DisagreementIDs) > 0 {
 			fmt.Fprintf(&b, "; e.g. duplicated %v, lost %v, disagreeing %v", c.DuplicateIDs, c.LostIDs, c.DisagreementIDs)
 		}

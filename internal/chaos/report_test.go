@@ -36,7 +36,7 @@ func TestCompute(t *testing.T) {
 	}
 	got := compute(relais.ChannelSMS, recs, sink, true, at(0), at(20))
 	want := ChannelReport{
-		Channel: relais.ChannelSMS, Expected: 10, Received: 5, Duplicates: 1, Lost: 3, Unknown: 1,
+		Channel: relais.ChannelSMS, Expected: 10, Received: 5, Duplicates: 1, Lost: 3, LostInFlight: 1, Unknown: 1,
 		Disagreements: 3, Stray: 1, Unsettled: 3,
 		LongestStall: 10 * time.Second, LongestStallAt: at(3),
 		Statuses: map[relais.DeliveryStatus]int{"delivered": 3, "failed": 2, "queued": 1, "pending": 2, "unknown": 1, "skipped": 1},
