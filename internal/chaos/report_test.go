@@ -11,7 +11,7 @@ import (
 	relais "github.com/relais-edu/relais"
 )
 
-func TestCompute(t *testing.T) {
+func TestReportCompute(t *testing.T) {
 	t0 := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
 	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
 	recs := []Record{
@@ -58,7 +58,7 @@ func TestCompute(t *testing.T) {
 	}
 }
 
-func TestSummarizeStalls(t *testing.T) {
+func TestReportStalls(t *testing.T) {
 	t0 := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
 	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
 	var smsRecs, mailRecs []Record
