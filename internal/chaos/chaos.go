@@ -168,9 +168,11 @@ type run struct {
 
 	pctx context.Context // the processes live as long as it does
 
+	superMu sync.Mutex     // the supervisor's check and restart against the chaos's hold
+	held    map[*proc]bool // processes the harness holds down on purpose
+
 	mu     sync.Mutex
 	events []Event
-	held   map[*proc]bool // processes the harness holds down on purpose
 	notes  []string
 }
 
@@ -539,23 +541,28 @@ func (r *run) supervise(ctx context.Context) {
 		case <-t.C:
 		}
 		for _, p := range append([]*proc{r.api, r.redis}, r.workers...) {
-			r.mu.Lock()
-			held := r.held[p]
-			r.mu.Unlock()
-			if held || p.running() || ctx.Err() != nil {
-				continue
-			}
-			r.event(EventCrash, fmt.Sprintf("%s exited on its own: %s", p.name, lastLine(p.tail(3))))
-			var err error
-			if p == r.redis {
-				err = r.startRedis(r.pctx)
-			} else {
-				err = p.start(r.pctx)
-			}
-			if err != nil && ctx.Err() == nil {
-				r.note("could not start %s again: %v", p.name, err)
-			}
+			r.restartIfCrashed(ctx, p)
 		}
+	}
+}
+
+// restartIfCrashed starts p again if it exited while the harness was not holding it down. It holds
+// superMu throughout, so that the chaos cannot take p down in between.
+func (r *run) restartIfCrashed(ctx context.Context, p *proc) {
+	r.superMu.Lock()
+	defer r.superMu.Unlock()
+	if r.held[p] || p.running() || ctx.Err() != nil {
+		return
+	}
+	r.event(EventCrash, fmt.Sprintf("%s exited on its own: %s", p.name, lastLine(p.tail(3))))
+	var err error
+	if p == r.redis {
+		err = r.startRedis(r.pctx)
+	} else {
+		err = p.start(r.pctx)
+	}
+	if err != nil && !errors.Is(err, errRunning) && ctx.Err() == nil {
+		r.note("could not start %s again: %v", p.name, err)
 	}
 }
 
@@ -572,10 +579,11 @@ func lastLine(s string) string {
 	return ""
 }
 
+// hold marks p as taken down on purpose (or not any more), so that the supervisor leaves it alone.
 func (r *run) hold(p *proc, down bool) {
-	r.mu.Lock()
+	r.superMu.Lock()
 	r.held[p] = down
-	r.mu.Unlock()
+	r.superMu.Unlock()
 }
 
 // chaos kills workers at random moments, Redis once, and calls the database hook once, while sends
@@ -612,7 +620,7 @@ func (r *run) chaos(ctx context.Context, published time.Time) {
 			w.kill()
 			r.event(EventWorkerKill, w.name)
 			sleep(context.Background(), r.o.RestartPause) // the restart happens even when the run ends now
-			if err := w.start(r.pctx); err != nil && r.pctx.Err() == nil {
+			if err := w.start(r.pctx); err != nil && !errors.Is(err, errRunning) && r.pctx.Err() == nil {
 				r.note("could not restart %s: %v", w.name, err)
 			}
 			r.hold(w, false)
@@ -622,7 +630,7 @@ func (r *run) chaos(ctx context.Context, published time.Time) {
 			r.redis.kill()
 			r.event(EventRedisKill, fmt.Sprintf("down for %s", r.o.RedisDown))
 			sleep(context.Background(), r.o.RedisDown)
-			if err := r.startRedis(r.pctx); err != nil && r.pctx.Err() == nil {
+			if err := r.startRedis(r.pctx); err != nil && !errors.Is(err, errRunning) && r.pctx.Err() == nil {
 				r.note("could not restart redis: %v", err)
 			}
 			r.hold(r.redis, false)

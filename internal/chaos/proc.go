@@ -34,8 +34,12 @@ func newProc(name, logDir, path string, env []string, args ...string) *proc {
 	return &proc{name: name, path: path, args: args, env: env, log: filepath.Join(logDir, name+".log")}
 }
 
-// start runs the process. Its group is killed when ctx ends.
+// start runs the process. Its group is killed when ctx ends. Starting a process that runs already is
+// refused with errRunning, so that the supervisor and the chaos never run one twice.
 func (p *proc) start(ctx context.Context) error {
+	if p.running() {
+		return errRunning
+	}
 	out, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
 	if err != nil {
 		return err
@@ -154,5 +158,4 @@ func (p *proc) tail(n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// errExited is returned when a process ended while it was awaited.
-var errExited = errors.New("process exited")
+var errRunning = errors.New("already running")
