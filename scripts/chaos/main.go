@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"syscall"
 	"time"
@@ -29,6 +30,7 @@ func main() {
 	flag.BoolVar(&o.RedisKill, "redis-kill", o.RedisKill, "kill Redis once during the sends and restart it")
 	flag.DurationVar(&o.RedisDown, "redis-down", o.RedisDown, "how long Redis stays down")
 	flag.StringVar(&o.DatabaseURL, "database-url", "", "RELAIS_DATABASE_URL for every process; empty: SQLite in the run's directory")
+	dbRestart := flag.String("database-restart-cmd", "", "shell command that restarts the database once during the sends (e.g. pg_ctl -D DIR restart -m immediate)")
 	flag.Float64Var(&o.SMSRate, "sms-rate", o.SMSRate, "RELAIS_SMS_RATE")
 	flag.Float64Var(&o.EmailRate, "email-rate", o.EmailRate, "RELAIS_EMAIL_RATE")
 	flag.Float64Var(&o.SMTPCutShare, "smtp-cut-share", o.SMTPCutShare, "share of emails whose SMTP connection is cut mid-DATA")
@@ -41,6 +43,15 @@ func main() {
 	maxRedisStall := flag.Duration("max-redis-stall", 30*time.Second, "longest acceptable stall of sends after the Redis restart")
 	flag.Parse()
 	o.Log = os.Stderr
+	if *dbRestart != "" {
+		o.RestartDatabase = func(ctx context.Context) error {
+			out, err := exec.CommandContext(ctx, "sh", "-c", *dbRestart).CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("%s: %v: %s", *dbRestart, err, out)
+			}
+			return nil
+		}
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
