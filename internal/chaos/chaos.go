@@ -72,6 +72,7 @@ type Options struct {
 
 	ReadyTimeout  time.Duration // for the lesson's media work
 	SettleTimeout time.Duration // from the publication, for every delivery to reach a final state
+	IdleTimeout   time.Duration // stop waiting when no delivery moved for this long
 	Quiet         time.Duration // kept after settling, to catch late copies at the sinks
 
 	Log     io.Writer // progress lines; nil: none
@@ -84,7 +85,7 @@ func DefaultOptions() Options {
 	return Options{Households: 20000, Workers: 2, Kills: 10, Seed: 1, RedisKill: true, RedisDown: 5 * time.Second,
 		SMSRate: 200, EmailRate: 200, SMTPCutShare: 0.01,
 		KillGapMin: 3 * time.Second, KillGapMax: 12 * time.Second, RestartPause: 2 * time.Second,
-		ReadyTimeout: 5 * time.Minute, SettleTimeout: 20 * time.Minute, Quiet: 3 * time.Second}
+		ReadyTimeout: 5 * time.Minute, SettleTimeout: 20 * time.Minute, IdleTimeout: 3 * time.Minute, Quiet: 3 * time.Second}
 }
 
 // DefaultSMSRules are the sandbox's faults of a run: a tenth of requests throttled with Retry-After, a
@@ -131,6 +132,9 @@ func (o *Options) defaults() {
 	}
 	if o.SettleTimeout == 0 {
 		o.SettleTimeout = d.SettleTimeout
+	}
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = d.IdleTimeout
 	}
 	if o.Quiet == 0 {
 		o.Quiet = d.Quiet
@@ -205,9 +209,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := os.MkdirAll(r.logs, 0o750); err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(ctx) // ending it kills every process group left
+	// The processes live until Run returns, even when ctx ends first: an interrupted run still reads
+	// the sinks and reports. Ending pctx kills every process group left.
+	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
-	r.pctx = ctx
+	r.pctx = pctx
 	defer r.stopAll()
 	rep, err := r.run(ctx)
 	if err != nil {
@@ -317,14 +323,19 @@ func (r *run) run(ctx context.Context) (*Report, error) {
 	if rep.Settled {
 		r.logf("every delivery settled; %s quiet for late copies", r.o.Quiet)
 		sleep(ctx, r.o.Quiet)
-	} else {
-		r.note("deliveries still moving after %s", r.o.SettleTimeout)
 	}
 	rep.End = time.Now()
-	if ctx.Err() != nil {
-		return nil, ctx.Err()
+	interrupted := ctx.Err()
+	if interrupted != nil {
+		r.note("interrupted %s after the publication: %v", rep.End.Sub(rep.Published).Round(time.Second), interrupted)
 	}
-	return rep, r.collect(ctx, lessonID, rep)
+	// Read the sinks even when interrupted, within a bound of its own.
+	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer ccancel()
+	if err := r.collect(cctx, lessonID, rep); err != nil {
+		return nil, err
+	}
+	return rep, interrupted
 }
 
 // startServices starts Redis, mailpit behind the SMTP proxy, and the Twilio sandbox.
@@ -357,7 +368,7 @@ func (r *run) startServices(ctx context.Context) error {
 	r.mailpit = newProc("mailpit", r.logs, mpBin, nil, "--smtp", smtpAddr, "--listen", webAddr, "--disable-version-check",
 		"--smtp-disable-rdns", "--smtp-auth-accept-any", "--smtp-auth-allow-insecure", "--max", "500000", "--quiet",
 		"--database", filepath.Join(r.dir, "mailpit.db"))
-	if err := r.mailpit.start(ctx); err != nil {
+	if err := r.mailpit.start(r.pctx); err != nil {
 		return err
 	}
 	if err := waitHTTP(ctx, r.mailAPI+"/api/v1/messages?limit=1", r.mailpit, 30*time.Second); err != nil {
@@ -383,7 +394,7 @@ func (r *run) startServices(ctx context.Context) error {
 	r.sandbox = newProc("twilio-sandbox", r.logs, r.o.Relais, cleanEnv(), "twilio-sandbox", "--listen", sbAddr,
 		"--account-sid", accountSID, "--auth-token", authToken, "--rules", rulesFile, "--step-delay", "20ms",
 		"--inbound-url", "http://127.0.0.1:9/unused")
-	if err := r.sandbox.start(ctx); err != nil {
+	if err := r.sandbox.start(r.pctx); err != nil {
 		return err
 	}
 	if err := waitHTTP(ctx, r.sbURL+"/sandbox/messages?page_size=1", r.sandbox, 30*time.Second); err != nil {
@@ -396,7 +407,7 @@ func (r *run) startServices(ctx context.Context) error {
 // startRedis starts redis-server on its port and data directory and waits until it answers (after
 // replaying its append-only file).
 func (r *run) startRedis(ctx context.Context) error {
-	if err := r.redis.start(ctx); err != nil {
+	if err := r.redis.start(r.pctx); err != nil {
 		return err
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(r.redisPort), MaxRetries: -1})
@@ -449,7 +460,7 @@ func (r *run) startRelais(ctx context.Context) error {
 		r.env = append(r.env, "RELAIS_DATABASE_URL="+r.o.DatabaseURL)
 	}
 	r.api = newProc("api", r.logs, r.o.Relais, r.env, "api")
-	if err := r.api.start(ctx); err != nil {
+	if err := r.api.start(r.pctx); err != nil {
 		return err
 	}
 	if err := waitHTTP(ctx, r.apiURL+"/readyz", r.api, 60*time.Second); err != nil {
@@ -458,7 +469,7 @@ func (r *run) startRelais(ctx context.Context) error {
 	for i := range r.o.Workers {
 		w := newProc(fmt.Sprintf("worker%d", i+1), r.logs, r.o.Relais, r.env, "worker")
 		r.workers = append(r.workers, w)
-		if err := w.start(ctx); err != nil {
+		if err := w.start(r.pctx); err != nil {
 			return err
 		}
 	}
@@ -645,10 +656,19 @@ func (r *run) chaos(ctx context.Context, published time.Time) {
 	}
 }
 
-// waitSettled polls the lesson until no SMS or email delivery will move any more, or deadline.
+// waitSettled polls the lesson until no SMS or email delivery will move any more, until deadline, or
+// until the counts have not changed for IdleTimeout (deliveries stuck for good).
 func (r *run) waitSettled(ctx context.Context, lessonID int64, deadline time.Time) bool {
-	last := ""
-	for time.Now().Before(deadline) {
+	last, changed := "", time.Now()
+	for {
+		if time.Now().After(deadline) {
+			r.note("deliveries still moving %s after the publication (the settle timeout)", r.o.SettleTimeout)
+			return false
+		}
+		if idle := time.Since(changed); idle > r.o.IdleTimeout {
+			r.note("no delivery moved for %s: stopped waiting", idle.Round(time.Second))
+			return false
+		}
 		l, err := r.c.Lesson(ctx, lessonID)
 		if err == nil {
 			var total, moving int64
@@ -663,7 +683,7 @@ func (r *run) waitSettled(ctx context.Context, lessonID int64, deadline time.Tim
 			line := fmt.Sprintf("sms %v; email %v", l.Deliveries[relais.ChannelSMS], l.Deliveries[relais.ChannelEmail])
 			if line != last {
 				r.logf("deliveries: %s", line)
-				last = line
+				last, changed = line, time.Now()
 			}
 			if total >= int64(2*r.o.Households) && moving == 0 {
 				return true
@@ -673,7 +693,6 @@ func (r *run) waitSettled(ctx context.Context, lessonID int64, deadline time.Tim
 			return false
 		}
 	}
-	return false
 }
 
 // collect reads the deliveries and households from the API and the sinks, and fills the report.

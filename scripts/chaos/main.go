@@ -38,6 +38,7 @@ func main() {
 	flag.DurationVar(&o.KillGapMax, "kill-gap-max", o.KillGapMax, "longest gap between two blows")
 	flag.DurationVar(&o.RestartPause, "restart-pause", o.RestartPause, "how long a killed worker stays down")
 	flag.DurationVar(&o.SettleTimeout, "settle-timeout", o.SettleTimeout, "how long to wait, from the publication, for every delivery to settle")
+	flag.DurationVar(&o.IdleTimeout, "idle-timeout", o.IdleTimeout, "stop waiting when no delivery moved for this long")
 	flag.BoolVar(&o.KeepDir, "keep", false, "keep the run's directory (process logs, databases)")
 	maxKillStall := flag.Duration("max-kill-stall", 15*time.Second, "longest acceptable stall of sends after a worker kill")
 	maxRedisStall := flag.Duration("max-redis-stall", 30*time.Second, "longest acceptable stall of sends after the Redis restart")
@@ -53,8 +54,11 @@ func main() {
 		}
 	}
 
+	// A first interrupt stops the chaos and the wait, and the report shows what the sinks have; a second
+	// one ends the program.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() { <-ctx.Done(); stop() }()
 	rep, err := chaos.Run(ctx, o)
 	if rep != nil {
 		fmt.Print(rep)
