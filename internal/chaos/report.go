@@ -64,6 +64,9 @@ type ChannelReport struct {
 	LongestStall   time.Duration
 	LongestStallAt time.Time // when that gap began
 	Statuses       map[relais.DeliveryStatus]int
+	// DisagreementKinds counts the disagreements by "recorded status / what the sink has" (none,
+	// received, or the provider's status).
+	DisagreementKinds map[string]int
 	// A few delivery ids of each kind of problem, to look at.
 	LostIDs, DuplicateIDs, DisagreementIDs []int64
 }
@@ -164,27 +167,28 @@ func compute(ch relais.ChannelName, recs []Record, sink []Receipt, statusful boo
 				workLeft = true
 			}
 			if handedOver(r.Status) {
-				cr.Disagreements++
-				cr.DisagreementIDs = appendID(cr.DisagreementIDs, r.ID)
+				cr.disagree(r, "none")
 			}
 			continue
 		}
 		if r.Status == "unknown" {
 			continue // the harness counts it as unknown, not as a contradiction
 		}
-		agree := handedOver(r.Status)
-		if agree && statusful {
-			want := got[len(got)-1].Status
+		sinkSays := "received"
+		if statusful {
+			sinkSays = got[len(got)-1].Status
 			for _, m := range got {
 				if m.ID != "" && m.ID == r.ProviderID {
-					want = m.Status
+					sinkSays = m.Status
 				}
 			}
-			agree = want == "" || string(r.Status) == want
+		}
+		agree := handedOver(r.Status)
+		if agree && statusful {
+			agree = sinkSays == "" || string(r.Status) == sinkSays
 		}
 		if !agree {
-			cr.Disagreements++
-			cr.DisagreementIDs = appendID(cr.DisagreementIDs, r.ID)
+			cr.disagree(r, sinkSays)
 		}
 	}
 	for to, got := range byTo {
@@ -197,6 +201,15 @@ func compute(ch relais.ChannelName, recs []Record, sink []Receipt, statusful boo
 	}
 	cr.LongestStall, cr.LongestStallAt = longestGap(times(sink), published, end, workLeft)
 	return cr
+}
+
+func (cr *ChannelReport) disagree(r Record, sinkSays string) {
+	cr.Disagreements++
+	cr.DisagreementIDs = appendID(cr.DisagreementIDs, r.ID)
+	if cr.DisagreementKinds == nil {
+		cr.DisagreementKinds = map[string]int{}
+	}
+	cr.DisagreementKinds[string(r.Status)+" / "+sinkSays]++
 }
 
 func appendID(ids []int64, id int64) []int64 {
@@ -313,6 +326,18 @@ func (r *Report) String() string {
 	tw.Flush()
 	for _, c := range r.Channels {
 		fmt.Fprintf(&b, "%s statuses: %s", c.Channel, statusLine(c.Statuses))
+		if len(c.DisagreementKinds) > 0 {
+			var ks []string
+			for k := range c.DisagreementKinds {
+				ks = append(ks, k)
+			}
+			sort.Strings(ks)
+			var parts []string
+			for _, k := range ks {
+				parts = append(parts, fmt.Sprintf("%d %s", c.DisagreementKinds[k], k))
+			}
+			fmt.Fprintf(&b, "; disagreements (recorded / sink): %s", strings.Join(parts, ", "))
+		}
 		if c.LostInFlight > 0 {
 			fmt.Fprintf(&b, "; %d of the lost were still moving at the end", c.LostInFlight)
 		}

@@ -41,6 +41,7 @@ func TestReportCompute(t *testing.T) {
 		LongestStall: 10 * time.Second, LongestStallAt: at(3),
 		Statuses: map[relais.DeliveryStatus]int{"delivered": 3, "failed": 2, "queued": 1, "pending": 2, "unknown": 1, "skipped": 1},
 		LostIDs:  []int64{3, 5, 10}, DuplicateIDs: []int64{2}, DisagreementIDs: []int64{3, 6, 7},
+		DisagreementKinds: map[string]int{"delivered / none": 1, "queued / delivered": 1, "pending / delivered": 1},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("compute (-want +got):\n%s", diff)
@@ -52,7 +53,7 @@ func TestReportCompute(t *testing.T) {
 	got = compute(relais.ChannelEmail, erecs, esink, false, at(0), at(20))
 	want = ChannelReport{Channel: relais.ChannelEmail, Expected: 2, Received: 1, Lost: 1, Disagreements: 1,
 		LongestStall: 15 * time.Second, LongestStallAt: at(5), Statuses: map[relais.DeliveryStatus]int{"sent": 2},
-		LostIDs: []int64{21}, DisagreementIDs: []int64{21}}
+		LostIDs: []int64{21}, DisagreementIDs: []int64{21}, DisagreementKinds: map[string]int{"sent / none": 1}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("compute email (-want +got):\n%s", diff)
 	}
