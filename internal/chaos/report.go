@@ -60,7 +60,7 @@ type ChannelReport struct {
 	Stray         int // recipients at the sink with no delivery planned for them
 	Unsettled     int // deliveries not in a final state at the end
 	// LongestStall is the longest gap between consecutive receipts while work remained (from the
-	// publication, and to the end of the run if work was left).
+	// publication, and to the end of the run if a message never reached the sink).
 	LongestStall   time.Duration
 	LongestStallAt time.Time // when that gap began
 	Statuses       map[relais.DeliveryStatus]int
@@ -196,9 +196,8 @@ func compute(ch relais.ChannelName, recs []Record, sink []Receipt, statusful boo
 			cr.Stray += len(got)
 		}
 	}
-	if cr.Unsettled > 0 {
-		workLeft = true
-	}
+	// Work is left at the end only if a message never reached its sink: a delivery whose message is
+	// there but whose record never settled (a lost callback) leaves nothing to send.
 	cr.LongestStall, cr.LongestStallAt = longestGap(times(sink), published, end, workLeft)
 	return cr
 }
@@ -278,7 +277,7 @@ func summarize(r *Report, recs map[relais.ChannelName][]Record, sinks map[relais
 		cr := compute(ch, recs[ch], sinks[ch], statusful[ch], r.Published, r.End)
 		r.Channels = append(r.Channels, cr)
 		ts[ch] = times(sinks[ch])
-		left[ch] = cr.Unsettled > 0 || cr.Lost > 0
+		left[ch] = cr.Lost > 0
 	}
 	r.Stalls = map[string]time.Duration{}
 	for i := range r.Events {

@@ -57,6 +57,15 @@ func TestReportCompute(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("compute email (-want +got):\n%s", diff)
 	}
+
+	// A status that never settled while the message is at the sink (a lost callback) leaves no work:
+	// the time after the last receipt is no stall.
+	srecs := []Record{{ID: 30, To: "+30", Status: relais.DeliverySent}, {ID: 31, To: "+31", Status: relais.DeliveryDelivered}}
+	ssink := []Receipt{{To: "+30", At: at(1), Status: "delivered"}, {To: "+31", At: at(2), Status: "delivered"}}
+	got = compute(relais.ChannelSMS, srecs, ssink, true, at(0), at(600))
+	if got.Unsettled != 1 || got.Disagreements != 1 || got.LongestStall != time.Second {
+		t.Errorf("a lost callback: unsettled %d, disagreements %d, longest stall %s; want 1, 1, 1s", got.Unsettled, got.Disagreements, got.LongestStall)
+	}
 }
 
 func TestReportStalls(t *testing.T) {
