@@ -254,11 +254,12 @@ func normalizePhone(raw, defaultCountry string) (string, *relais.Error) {
 	if err != nil {
 		return "", relais.Errorf(relais.EINVALID, "phone %q cannot be read as a phone number (write it as +33612345678)", raw)
 	}
-	if !phonenumbers.IsValidNumber(num) {
+	// The number's type is UNKNOWN exactly when IsValidNumber is false: one look-up answers both, where
+	// asking both matched the number against its region's patterns twice.
+	switch phonenumbers.GetNumberType(num) {
+	case phonenumbers.UNKNOWN:
 		return "", relais.Errorf(relais.EINVALID, "phone %q is not a valid phone number (numbers without + are read as %s numbers)",
 			raw, strings.ToUpper(defaultCountry))
-	}
-	switch phonenumbers.GetNumberType(num) {
 	case phonenumbers.FIXED_LINE:
 		return "", relais.Errorf(relais.EINVALID, "phone %q is a landline and cannot receive SMS", raw)
 	}
