@@ -91,3 +91,17 @@ func householdsCSV(n int) []byte {
 	}
 	return b.Bytes()
 }
+
+// BenchmarkParse reads and checks 100,000 rows, without storing them.
+func BenchmarkParse(b *testing.B) {
+	csv := householdsCSV(100_000)
+	for range b.N {
+		start := time.Now()
+		hs, bad, err := roster.Parse(bytes.NewReader(csv), roster.Options{DefaultCountry: "FR"})
+		if err != nil || len(hs) != 99_000 || len(bad) != 1000 {
+			b.Fatalf("%d good, %d bad, %v", len(hs), len(bad), err)
+		}
+		b.ReportMetric(float64(len(csv))/1e6/time.Since(start).Seconds(), "MB/s")
+		b.ReportMetric(100_000/time.Since(start).Seconds(), "rows/s")
+	}
+}
