@@ -78,7 +78,15 @@ func TestDBCopy(t *testing.T) {
 	}
 }
 
+// TestDBCopyRefusesBadArguments: wrong engines, a missing file and a database that does not answer are
+// refused, never showing the password.
 func TestDBCopyRefusesBadArguments(t *testing.T) {
+	existing := filepath.Join(t.TempDir(), "relais.db")
+	src, err := sqlite.Open(context.Background(), existing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.Close()
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -86,6 +94,8 @@ func TestDBCopyRefusesBadArguments(t *testing.T) {
 		{[]string{"--from", "/tmp/x.db", "--to", "postgres://h/db"}, "sqlite:PATH"},
 		{[]string{"--from", "sqlite:/tmp/x.db", "--to", "mysql://h/db"}, "postgres://"},
 		{[]string{"--from", "sqlite:" + filepath.Join(t.TempDir(), "none.db"), "--to", "postgres://u:secret@h/db"}, "no such file"},
+		{[]string{"--from", "sqlite:" + existing, "--to", "postgres://u:secret@" + testenv.ClosedAddr(t) + "/db?connect_timeout=2"},
+			"postgres://u:xxxxx@"},
 	} {
 		_, _, err := runCLI(nil, append([]string{"db", "copy"}, tc.args...)...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "secret") {
