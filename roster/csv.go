@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 
@@ -53,6 +54,12 @@ type Options struct {
 // Parse reads a CSV of households. It returns the good rows and an error per bad row. The returned
 // error is non-nil only when the file cannot be read at all (no header, missing required columns).
 func Parse(r io.Reader, opt Options) ([]relais.Household, []RowError, error) {
+	return parse(r, opt, 0, nil)
+}
+
+// parse is Parse handing the good rows to emit in runs of chunk, in file order, as they are checked;
+// with emit nil it returns them all. An error from emit stops the parse and is returned.
+func parse(r io.Reader, opt Options, chunk int, emit func([]relais.Household) error) ([]relais.Household, []RowError, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
@@ -81,7 +88,7 @@ func Parse(r io.Reader, opt Options) ([]relais.Household, []RowError, error) {
 		return nil, nil, relais.Errorf(relais.EINVALID, "The header lacks the column(s) %s (expected columns: %s).",
 			strings.Join(missing, ", "), strings.Join(Columns, ", "))
 	}
-	p := &parser{index: index, opt: opt, seen: map[string]int{}}
+	p := &parser{index: index, opt: opt, seen: map[string]int{}, chunk: chunk, emit: emit}
 	err = p.run(cr, len(header))
 	return p.hs, p.bad, err
 }
@@ -111,6 +118,9 @@ type parser struct {
 	seen  map[string]int
 	hs    []relais.Household
 	bad   []RowError
+	chunk int
+	emit  func([]relais.Household) error
+	stop  atomic.Bool // emit failed: the reader stops
 }
 
 func (p *parser) run(cr *csv.Reader, width int) error {
@@ -138,14 +148,38 @@ func (p *parser) run(cr *csv.Reader, width int) error {
 			jobs <- b
 		})
 	}()
+	var emitErr error
 	for b := range ordered {
 		<-b.done
+		if emitErr != nil {
+			continue // drain: the reader stops at its next row
+		}
 		for _, r := range b.recs {
 			p.merge(r)
 		}
+		for p.emit != nil && emitErr == nil && len(p.hs) >= p.chunk {
+			emitErr = p.flush(p.chunk)
+		}
 	}
 	wg.Wait()
+	if emitErr == nil && p.emit != nil && len(p.hs) > 0 {
+		emitErr = p.flush(len(p.hs))
+	}
+	if emitErr != nil {
+		return emitErr
+	}
 	return readErr
+}
+
+// flush hands the first n good rows merged so far to emit.
+func (p *parser) flush(n int) error {
+	hs := p.hs[:n:n]
+	p.hs = slices.Clone(p.hs[n:])
+	if err := p.emit(hs); err != nil {
+		p.stop.Store(true)
+		return err
+	}
+	return nil
 }
 
 // read reads the records of the file in batches, finding what needs no field checked: malformed CSV,
@@ -160,7 +194,7 @@ func (p *parser) read(cr *csv.Reader, width int, emit func(*batch)) error {
 	}
 	defer flush()
 	rows := 0 // rows that have a result, good or bad
-	for {
+	for !p.stop.Load() {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			return nil
@@ -191,6 +225,7 @@ func (p *parser) read(cr *csv.Reader, width int, emit func(*batch)) error {
 			flush()
 		}
 	}
+	return nil
 }
 
 func (p *parser) field(rec []string) func(string) string {
