@@ -9,8 +9,12 @@ import (
 	"fmt"
 	"io"
 	"net/mail"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 
@@ -50,6 +54,12 @@ type Options struct {
 // Parse reads a CSV of households. It returns the good rows and an error per bad row. The returned
 // error is non-nil only when the file cannot be read at all (no header, missing required columns).
 func Parse(r io.Reader, opt Options) ([]relais.Household, []RowError, error) {
+	return parse(r, opt, 0, nil)
+}
+
+// parse is Parse handing the good rows to emit in runs of chunk, in file order, as they are checked;
+// with emit nil it returns them all. An error from emit stops the parse and is returned.
+func parse(r io.Reader, opt Options, chunk int, emit func([]relais.Household) error) ([]relais.Household, []RowError, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
@@ -78,52 +88,167 @@ func Parse(r io.Reader, opt Options) ([]relais.Household, []RowError, error) {
 		return nil, nil, relais.Errorf(relais.EINVALID, "The header lacks the column(s) %s (expected columns: %s).",
 			strings.Join(missing, ", "), strings.Join(Columns, ", "))
 	}
-	var hs []relais.Household
-	var bad []RowError
-	seen := map[string]int{}
-	for {
+	p := &parser{index: index, opt: opt, seen: map[string]int{}, chunk: chunk, emit: emit}
+	err = p.run(cr, len(header))
+	return p.hs, p.bad, err
+}
+
+// rowBatch is a run of rows read in file order; the rows are checked in parallel and merged in order.
+const rowBatch = 512
+
+// record is a row of the file: its fields, or the problem already found reading it.
+type record struct {
+	row     int
+	fields  []string
+	problem *relais.Error
+	h       relais.Household // fields checked: the household, or the problem
+}
+
+type batch struct {
+	recs []record
+	done chan struct{}
+}
+
+// parser checks the rows of one file: one goroutine reads the file, workers (one per CPU) check the
+// fields of each batch of rows, and run merges the batches in file order, so the rows come out, and
+// duplicates are found, as one by one.
+type parser struct {
+	index map[string]int
+	opt   Options
+	seen  map[string]int
+	hs    []relais.Household
+	bad   []RowError
+	chunk int
+	emit  func([]relais.Household) error
+	stop  atomic.Bool // emit failed: the reader stops
+}
+
+func (p *parser) run(cr *csv.Reader, width int) error {
+	jobs := make(chan *batch)
+	ordered := make(chan *batch, 2*runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for b := range jobs {
+				for i := range b.recs {
+					if r := &b.recs[i]; r.problem == nil {
+						r.h, r.problem = parseRow(p.field(r.fields), p.opt)
+					}
+				}
+				close(b.done)
+			}
+		})
+	}
+	var readErr error
+	go func() { // the reader: owned by run, which drains ordered until it is closed
+		defer close(ordered)
+		defer close(jobs)
+		readErr = p.read(cr, width, func(b *batch) {
+			ordered <- b
+			jobs <- b
+		})
+	}()
+	var emitErr error
+	for b := range ordered {
+		<-b.done
+		if emitErr != nil {
+			continue // drain: the reader stops at its next row
+		}
+		for _, r := range b.recs {
+			p.merge(r)
+		}
+		for p.emit != nil && emitErr == nil && len(p.hs) >= p.chunk {
+			emitErr = p.flush(p.chunk)
+		}
+	}
+	wg.Wait()
+	if emitErr == nil && p.emit != nil && len(p.hs) > 0 {
+		emitErr = p.flush(len(p.hs))
+	}
+	if emitErr != nil {
+		return emitErr
+	}
+	return readErr
+}
+
+// flush hands the first n good rows merged so far to emit.
+func (p *parser) flush(n int) error {
+	hs := p.hs[:n:n]
+	p.hs = slices.Clone(p.hs[n:])
+	if err := p.emit(hs); err != nil {
+		p.stop.Store(true)
+		return err
+	}
+	return nil
+}
+
+// read reads the records of the file in batches, finding what needs no field checked: malformed CSV,
+// a wrong number of fields, rows beyond MaxRows.
+func (p *parser) read(cr *csv.Reader, width int, emit func(*batch)) error {
+	b := &batch{done: make(chan struct{})}
+	flush := func() {
+		if len(b.recs) > 0 {
+			emit(b)
+			b = &batch{done: make(chan struct{})}
+		}
+	}
+	defer flush()
+	rows := 0 // rows that have a result, good or bad
+	for !p.stop.Load() {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
-			break
+			return nil
 		}
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
-			bad = append(bad, rowError(pe.StartLine, relais.Errorf(relais.EINVALID, "malformed CSV: %s", csvReason(pe.Err))))
+			b.recs = append(b.recs, record{row: pe.StartLine, problem: relais.Errorf(relais.EINVALID, "malformed CSV: %s", csvReason(pe.Err))})
+			rows++
 			continue
 		} else if err != nil {
-			return hs, bad, err
+			return err
 		}
 		row, _ := cr.FieldPos(0) // after the error: FieldPos panics when no field was read
-		if opt.MaxRows > 0 && len(hs)+len(bad) >= opt.MaxRows {
-			bad = append(bad, rowError(row, relais.Errorf(relais.EINVALID, "the import is limited to %d rows; split the file", opt.MaxRows)))
-			break
+		if p.opt.MaxRows > 0 && rows >= p.opt.MaxRows {
+			b.recs = append(b.recs, record{row: row, problem: relais.Errorf(relais.EINVALID, "the import is limited to %d rows; split the file", p.opt.MaxRows)})
+			return nil
 		}
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue // blank line
 		}
-		if len(rec) != len(header) {
-			bad = append(bad, rowError(row, relais.Errorf(relais.EINVALID, "has %d fields, the header has %d", len(rec), len(header))))
-			continue
+		rows++
+		if len(rec) != width {
+			b.recs = append(b.recs, record{row: row, problem: relais.Errorf(relais.EINVALID, "has %d fields, the header has %d", len(rec), width)})
+		} else {
+			b.recs = append(b.recs, record{row: row, fields: slices.Clone(rec)})
 		}
-		field := func(name string) string {
-			if i, ok := index[name]; ok {
-				return strings.TrimSpace(rec[i])
-			}
-			return ""
+		if len(b.recs) == rowBatch {
+			flush()
 		}
-		h, problem := parseRow(field, opt)
-		if problem != nil {
-			bad = append(bad, rowError(row, problem))
-			continue
-		}
-		if first, dup := seen[h.ExternalRef]; dup {
-			bad = append(bad, rowError(row, relais.Errorf(relais.EINVALID, "external_ref %q already used on row %d", h.ExternalRef, first)))
-			continue
-		}
-		seen[h.ExternalRef] = row
-		hs = append(hs, h)
 	}
-	return hs, bad, nil
+	return nil
+}
+
+func (p *parser) field(rec []string) func(string) string {
+	return func(name string) string {
+		if i, ok := p.index[name]; ok {
+			return strings.TrimSpace(rec[i])
+		}
+		return ""
+	}
+}
+
+// merge takes a checked row, in file order.
+func (p *parser) merge(r record) {
+	if r.problem != nil {
+		p.bad = append(p.bad, rowError(r.row, r.problem))
+		return
+	}
+	if first, dup := p.seen[r.h.ExternalRef]; dup {
+		p.bad = append(p.bad, rowError(r.row, relais.Errorf(relais.EINVALID, "external_ref %q already used on row %d", r.h.ExternalRef, first)))
+		return
+	}
+	p.seen[r.h.ExternalRef] = r.row
+	p.hs = append(p.hs, r.h)
 }
 
 // csvReason is the reason of a CSV syntax error: the reader's own words, translatable for the errors it
@@ -254,11 +379,12 @@ func normalizePhone(raw, defaultCountry string) (string, *relais.Error) {
 	if err != nil {
 		return "", relais.Errorf(relais.EINVALID, "phone %q cannot be read as a phone number (write it as +33612345678)", raw)
 	}
-	if !phonenumbers.IsValidNumber(num) {
+	// The number's type is UNKNOWN exactly when IsValidNumber is false: one look-up answers both, where
+	// asking both matched the number against its region's patterns twice.
+	switch phonenumbers.GetNumberType(num) {
+	case phonenumbers.UNKNOWN:
 		return "", relais.Errorf(relais.EINVALID, "phone %q is not a valid phone number (numbers without + are read as %s numbers)",
 			raw, strings.ToUpper(defaultCountry))
-	}
-	switch phonenumbers.GetNumberType(num) {
 	case phonenumbers.FIXED_LINE:
 		return "", relais.Errorf(relais.EINVALID, "phone %q is a landline and cannot receive SMS", raw)
 	}

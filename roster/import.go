@@ -1,6 +1,7 @@
 package roster
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -35,20 +36,50 @@ type Importer struct {
 }
 
 // Import reads a CSV of households from r and stores its good rows; the bad rows come back with their
-// row number and reason, written in lang. A body cut by http.MaxBytesReader is refused as too large.
+// row number and reason, written in lang. A body cut by http.MaxBytesReader is refused as too large,
+// with nothing stored: the body is read whole first. Rows are then checked and stored at once, a
+// chunk of good rows stored (one transaction each) while the next ones are checked.
 func (im *Importer) Import(ctx context.Context, r io.Reader, lang string) (ImportResult, error) {
-	store := im.Store
-	hs, bad, err := Parse(r, im.Options)
+	body, err := io.ReadAll(r)
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return ImportResult{}, relais.Errorf(relais.ETOOLARGE, "The file is larger than the limit of %s; split it into several imports.", relais.HumanBytes(mbe.Limit))
 	} else if err != nil {
 		return ImportResult{}, err
 	}
-	for start := 0; start < len(hs); start += importChunk {
-		if err := store.UpsertHouseholds(ctx, hs[start:min(start+importChunk, len(hs))]); err != nil {
-			return ImportResult{}, err
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	chunks := make(chan []relais.Household, 1)
+	var bad []RowError
+	var parseErr error
+	go func() { // owned by Import, which reads chunks until it is closed
+		defer close(chunks)
+		_, bad, parseErr = parse(bytes.NewReader(body), im.Options, importChunk, func(hs []relais.Household) error {
+			select {
+			case chunks <- hs:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	imported := 0
+	var storeErr error
+	for hs := range chunks {
+		if storeErr != nil {
+			continue
 		}
+		if storeErr = im.Store.UpsertHouseholds(ctx, hs); storeErr != nil {
+			cancel() // the parse stops at its next chunk
+			continue
+		}
+		imported += len(hs)
+	}
+	if storeErr != nil {
+		return ImportResult{}, storeErr
+	}
+	if parseErr != nil {
+		return ImportResult{}, parseErr
 	}
 	if bad == nil {
 		bad = []RowError{}
@@ -58,7 +89,7 @@ func (im *Importer) Import(ctx context.Context, r io.Reader, lang string) (Impor
 			bad[i].Message = locale.Message(bad[i].Problem, lang)
 		}
 	}
-	return ImportResult{Imported: len(hs), Rejected: len(bad), Errors: bad}, nil
+	return ImportResult{Imported: imported, Rejected: len(bad), Errors: bad}, nil
 }
 
 // AllRefused reports whether an import stored nothing and refused rows: the surfaces answer it as

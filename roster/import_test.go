@@ -2,6 +2,8 @@ package roster_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -76,3 +78,48 @@ func TestImportOverTheLimitIsTooLarge(t *testing.T) {
 type nopCloser struct{ *strings.Reader }
 
 func (nopCloser) Close() error { return nil }
+
+// fakeUpserter stores households with a function.
+type fakeUpserter struct {
+	upsert func(hs []relais.Household) error
+}
+
+var _ roster.Upserter = (*fakeUpserter)(nil)
+
+func (f *fakeUpserter) UpsertHouseholds(_ context.Context, hs []relais.Household) error {
+	return f.upsert(hs)
+}
+
+// TestImportStopsWhenTheStoreFails: rows are stored in chunks while the next are checked; a store that
+// fails ends the import with its error, and no chunk is stored after it.
+func TestImportStopsWhenTheStoreFails(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("external_ref,language,grades,profile,phone\n")
+	for i := range 30_000 {
+		fmt.Fprintf(&b, "H%d,fr,5,sms_only,+336%08d\n", i, i)
+	}
+	calls, stored := 0, 0
+	fail := errors.New("database down")
+	im := &roster.Importer{Options: roster.Options{DefaultCountry: "FR"}, Store: &fakeUpserter{upsert: func(hs []relais.Household) error {
+		calls++
+		if calls == 2 && fail != nil {
+			return fail
+		}
+		stored += len(hs)
+		return nil
+	}}}
+	_, err := im.Import(context.Background(), strings.NewReader(b.String()), "en")
+	if !errors.Is(err, fail) {
+		t.Fatalf("import with a failing store: %v", err)
+	}
+	if calls != 2 || stored != 5000 {
+		t.Errorf("%d calls storing %d households; want 2 calls, the first storing 5,000", calls, stored)
+	}
+
+	calls, stored = 0, 0
+	fail = nil
+	res, err := im.Import(context.Background(), strings.NewReader(b.String()), "en")
+	if err != nil || res.Imported != 30_000 || stored != 30_000 || calls != 6 {
+		t.Errorf("import: %+v, %v; %d calls storing %d", res, err, calls, stored)
+	}
+}

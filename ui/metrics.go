@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -40,6 +41,9 @@ func NewMetrics(store relais.Store, queues QueueStats, tasks TaskStats, log *slo
 			Help: "HTTP requests answered, by method and status code."}, []string{"method", "code"})}
 	m.reg.MustRegister(m.requests, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&stateCollector{store: store, queues: queues, tasks: tasks, log: log.With("comp", "metrics")})
+	if p, ok := store.(pooled); ok { // store/postgres
+		m.reg.MustRegister(poolCollector{p.Pool()})
+	}
 	return m
 }
 
@@ -120,5 +124,59 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, x := range counts {
 		ch <- prometheus.MustNewConstMetric(deliveriesDesc, prometheus.GaugeValue, float64(x.Count), string(x.Channel), string(x.Status))
+	}
+}
+
+// pooled is a store on a connection pool (store/postgres), whose statistics /metrics shows.
+type pooled interface{ Pool() *pgxpool.Pool }
+
+var (
+	poolGauges = []struct {
+		desc  *prometheus.Desc
+		value func(*pgxpool.Stat) float64
+	}{
+		{prometheus.NewDesc("relais_db_pool_acquired_conns", "Database connections in use.", nil, nil),
+			func(s *pgxpool.Stat) float64 { return float64(s.AcquiredConns()) }},
+		{prometheus.NewDesc("relais_db_pool_idle_conns", "Database connections open and unused.", nil, nil),
+			func(s *pgxpool.Stat) float64 { return float64(s.IdleConns()) }},
+		{prometheus.NewDesc("relais_db_pool_total_conns", "Database connections open, in use, idle or being opened.", nil, nil),
+			func(s *pgxpool.Stat) float64 { return float64(s.TotalConns()) }},
+		{prometheus.NewDesc("relais_db_pool_max_conns", "The pool's size (pool_max_conns in RELAIS_DATABASE_URL).", nil, nil),
+			func(s *pgxpool.Stat) float64 { return float64(s.MaxConns()) }},
+	}
+	poolCounters = []struct {
+		desc  *prometheus.Desc
+		value func(*pgxpool.Stat) float64
+	}{
+		{prometheus.NewDesc("relais_db_pool_acquires_total", "Connections taken from the pool.", nil, nil),
+			func(s *pgxpool.Stat) float64 { return float64(s.AcquireCount()) }},
+		{prometheus.NewDesc("relais_db_pool_acquire_seconds_total", "Seconds spent waiting for a connection from the pool.", nil, nil),
+			func(s *pgxpool.Stat) float64 { return s.AcquireDuration().Seconds() }},
+		{prometheus.NewDesc("relais_db_pool_empty_acquires_total", "Connections asked for while none was idle: a pool too small shows here.", nil, nil),
+			func(s *pgxpool.Stat) float64 { return float64(s.EmptyAcquireCount()) }},
+		{prometheus.NewDesc("relais_db_pool_canceled_acquires_total", "Waits for a connection given up because their context ended.", nil, nil),
+			func(s *pgxpool.Stat) float64 { return float64(s.CanceledAcquireCount()) }},
+	}
+)
+
+// poolCollector reads a pgx pool's statistics at scrape time.
+type poolCollector struct{ pool *pgxpool.Pool }
+
+func (c poolCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, g := range poolGauges {
+		ch <- g.desc
+	}
+	for _, g := range poolCounters {
+		ch <- g.desc
+	}
+}
+
+func (c poolCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.pool.Stat()
+	for _, g := range poolGauges {
+		ch <- prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, g.value(st))
+	}
+	for _, g := range poolCounters {
+		ch <- prometheus.MustNewConstMetric(g.desc, prometheus.CounterValue, g.value(st))
 	}
 }

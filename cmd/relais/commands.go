@@ -46,6 +46,8 @@ func root() command {
 			subs: []command{{name: "export", run: cmdEPGExport}}},
 		{name: "playlist", summary: "write a station's playout list for a day to standard output (playlist export)", usage: playlistUsage,
 			subs: []command{{name: "export", run: cmdPlaylistExport}}},
+		{name: "db", summary: "move an embedded installation onto PostgreSQL (db copy --from sqlite:PATH --to postgres://...)", usage: dbUsage,
+			subs: []command{{name: "copy", run: cmdDBCopy}}},
 		{name: "plan", summary: "print a lesson's publishing plan and capacity check, sending nothing (plan --lesson ID)", run: cmdPlan},
 		{name: "version", summary: "print the version", run: cmdVersion},
 	}}

@@ -10,18 +10,25 @@ import (
 	relais "github.com/relais-edu/relais"
 )
 
+// onPostgres is the help's paragraph on running on PostgreSQL.
+const onPostgres = `
+The database is SQLite under the data directory unless RELAIS_DATABASE_URL (--database-url) names a
+PostgreSQL database, e.g. postgres://relais:PASSWORD@db:5432/relais?sslmode=verify-full&pool_max_conns=20;
+its migrations are applied at start. Move an existing installation there with relais db copy; see
+docs/operations.md (PostgreSQL) for the pool, TLS and statement timeout settings.`
+
 func cmdServe(ctx context.Context, io *stdio, args []string) error {
-	return runServer(ctx, io, args, "serve", "Runs the HTTP API, the workers and the scheduler in one process: the embedded default.\nWith no RELAIS_REDIS_ADDR it starts a private redis-server under the data directory.",
+	return runServer(ctx, io, args, "serve", "Runs the HTTP API, the workers and the scheduler in one process: the embedded default.\nWith no RELAIS_REDIS_ADDR it starts a private redis-server under the data directory.\n"+onPostgres,
 		parts{api: true, worker: true})
 }
 
 func cmdAPI(ctx context.Context, io *stdio, args []string) error {
-	return runServer(ctx, io, args, "api", "Runs only the HTTP API, for a deployment where several machines share one Redis\n(RELAIS_REDIS_ADDR, required) and one database.",
+	return runServer(ctx, io, args, "api", "Runs only the HTTP API, for a deployment where several machines share one Redis\n(RELAIS_REDIS_ADDR, required) and one database.\n"+onPostgres,
 		parts{api: true})
 }
 
 func cmdWorker(ctx context.Context, io *stdio, args []string) error {
-	return runServer(ctx, io, args, "worker", "Runs only the background workers (probe, transcode, digests, worksheets, fan-out, sends),\nfor a deployment sharing one Redis (RELAIS_REDIS_ADDR, required) and one database.",
+	return runServer(ctx, io, args, "worker", "Runs only the background workers (probe, transcode, digests, worksheets, fan-out, sends),\nfor a deployment sharing one Redis (RELAIS_REDIS_ADDR, required) and one database.\n"+onPostgres,
 		parts{worker: true})
 }
 

@@ -3,8 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -25,24 +23,22 @@ func scanHousehold(row rowScanner) (relais.Household, error) {
 	return h, err
 }
 
-func formatGrades(gs []int) string {
-	parts := make([]string, len(gs))
-	for i, g := range gs {
-		parts[i] = strconv.Itoa(g)
-	}
-	return strings.Join(parts, ",")
-}
-
 // UpsertHouseholds creates households or updates them by ExternalRef, in one transaction. Opt-outs and
 // contact statuses learnt from providers are kept: an import never opts a family back in. Each run of
-// households goes to the server in one statement; a household listed twice is written twice, in order,
-// as one by one.
+// households is copied (COPY) into a staging table of the transaction, then written by one INSERT ...
+// ON CONFLICT; a household listed twice is written twice, in order, as one by one.
 func (db *DB) UpsertHouseholds(ctx context.Context, hs []relais.Household) error {
 	if len(hs) == 0 {
 		return nil
 	}
 	now := ts(db.now())
 	return db.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE households_import (
+			n integer, external_ref text, region text, language text, grades integer[], profile text, phone text,
+			email text, postal_address text, consent boolean, sms_opt_out boolean, email_opt_out boolean
+		) ON COMMIT DROP`); err != nil {
+			return fmt.Errorf("upsert households: staging table: %w", err)
+		}
 		// ON CONFLICT DO UPDATE cannot touch a row twice in one statement: cut a run where a reference repeats.
 		start, seen := 0, map[string]bool{}
 		for i := range hs {
@@ -58,22 +54,47 @@ func (db *DB) UpsertHouseholds(ctx context.Context, hs []relais.Household) error
 	})
 }
 
-func upsertRun(ctx context.Context, tx pgx.Tx, hs []relais.Household, now any) error {
-	n := len(hs)
-	refs, regions, langs, grades, profiles := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	phones, emails, addrs := make([]string, n), make([]string, n), make([]string, n)
-	consent, smsOut, emailOut := make([]bool, n), make([]bool, n), make([]bool, n)
-	for i, h := range hs {
-		refs[i], regions[i], langs[i], grades[i], profiles[i] = h.ExternalRef, h.Region, h.Language, formatGrades(h.Grades), string(h.Profile)
-		phones[i], emails[i], addrs[i] = h.Phone, h.Email, h.PostalAddress
-		consent[i], smsOut[i], emailOut[i] = h.Consent, h.SMSOptOut, h.EmailOptOut
+// importColumns are the staging table's columns, in the order householdRows gives them.
+var importColumns = []string{"n", "external_ref", "region", "language", "grades", "profile", "phone", "email",
+	"postal_address", "consent", "sms_opt_out", "email_opt_out"}
+
+// householdRows is a pgx.CopyFromSource over households, numbered in their order.
+type householdRows struct {
+	hs     []relais.Household
+	i      int
+	grades []int32
+	row    []any
+}
+
+func (r *householdRows) Next() bool { r.i++; return r.i <= len(r.hs) }
+func (r *householdRows) Err() error { return nil }
+
+func (r *householdRows) Values() ([]any, error) {
+	h := &r.hs[r.i-1]
+	r.grades = r.grades[:0]
+	for _, g := range h.Grades {
+		r.grades = append(r.grades, int32(g))
 	}
-	rows, err := tx.Query(ctx, `INSERT INTO households AS h (external_ref, region, language, grades, profile,
-		phone, email, postal_address, consent, sms_opt_out, email_opt_out, created_at)
-		SELECT r, reg, lang, string_to_array(g, ',')::integer[], prof, ph, em, pa, c, so, eo, $12
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-			$9::boolean[], $10::boolean[], $11::boolean[]) WITH ORDINALITY AS u(r, reg, lang, g, prof, ph, em, pa, c, so, eo, n)
-		ORDER BY n
+	r.row = append(r.row[:0], int32(r.i), h.ExternalRef, h.Region, h.Language, r.grades, string(h.Profile), h.Phone,
+		h.Email, h.PostalAddress, h.Consent, h.SMSOptOut, h.EmailOptOut)
+	return r.row, nil
+}
+
+func upsertRun(ctx context.Context, tx pgx.Tx, hs []relais.Household, now any) error {
+	if _, err := tx.Exec(ctx, `TRUNCATE households_import`); err != nil {
+		return fmt.Errorf("upsert households: staging table: %w", err)
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"households_import"}, importColumns, &householdRows{hs: hs}); err != nil {
+		return fmt.Errorf("upsert households: copy: %w", err)
+	}
+	// xmax is 0 on a row this statement inserted: a new household's grades are written by the same
+	// statement; an updated one's are replaced after it.
+	rows, err := tx.Query(ctx, `WITH up AS (
+		INSERT INTO households AS h (external_ref, region, language, grades, profile,
+			phone, email, postal_address, consent, sms_opt_out, email_opt_out, created_at)
+		SELECT external_ref, region, language, coalesce(grades, '{}'), profile, phone, email, postal_address,
+			consent, sms_opt_out, email_opt_out, $1
+		FROM households_import ORDER BY n
 		ON CONFLICT (external_ref) DO UPDATE SET region = excluded.region, language = excluded.language,
 		grades = excluded.grades, profile = excluded.profile, phone = excluded.phone, email = excluded.email,
 		postal_address = excluded.postal_address, consent = excluded.consent,
@@ -81,22 +102,29 @@ func upsertRun(ctx context.Context, tx pgx.Tx, hs []relais.Household, now any) e
 		email_opt_out = h.email_opt_out OR excluded.email_opt_out,
 		phone_status = CASE WHEN h.phone = excluded.phone THEN h.phone_status ELSE '' END,
 		email_status = CASE WHEN h.email = excluded.email THEN h.email_status ELSE '' END
-		RETURNING id, external_ref`,
-		refs, regions, langs, grades, profiles, phones, emails, addrs, consent, smsOut, emailOut, now)
+		RETURNING id, external_ref, grades, xmax = 0 AS inserted
+	), grades AS (
+		INSERT INTO household_grades (grade, household_id)
+		SELECT DISTINCT unnest(grades), id FROM up WHERE inserted
+	)
+	SELECT id, external_ref, inserted FROM up`, now)
 	if err != nil {
 		return fmt.Errorf("upsert households: %w", err)
 	}
-	byRef := make(map[string]int64, n)
-	ids := make([]int64, 0, n)
+	byRef := make(map[string]int64, len(hs))
+	var updated []int64
 	for rows.Next() {
 		var id int64
 		var ref string
-		if err := rows.Scan(&id, &ref); err != nil {
+		var inserted bool
+		if err := rows.Scan(&id, &ref, &inserted); err != nil {
 			rows.Close()
 			return err
 		}
 		byRef[ref] = id
-		ids = append(ids, id)
+		if !inserted {
+			updated = append(updated, id)
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -105,11 +133,14 @@ func upsertRun(ctx context.Context, tx pgx.Tx, hs []relais.Household, now any) e
 	for i := range hs {
 		hs[i].ID = byRef[hs[i].ExternalRef]
 	}
-	if _, err := tx.Exec(ctx, `DELETE FROM household_grades WHERE household_id = ANY($1)`, ids); err != nil {
+	if len(updated) == 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM household_grades WHERE household_id = ANY($1)`, updated); err != nil {
 		return fmt.Errorf("upsert households: grades: %w", err)
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO household_grades (grade, household_id)
-		SELECT DISTINCT unnest(grades), id FROM households WHERE id = ANY($1) ON CONFLICT DO NOTHING`, ids); err != nil {
+		SELECT DISTINCT unnest(grades), id FROM households WHERE id = ANY($1)`, updated); err != nil {
 		return fmt.Errorf("upsert households: grades: %w", err)
 	}
 	return nil

@@ -83,6 +83,9 @@ func (db *DB) Close() error {
 	return errors.Join(db.write.Close(), db.read.Close())
 }
 
+// Reader returns the database's read-only connections, for reading whole tables (relais db copy).
+func (db *DB) Reader() *sql.DB { return db.read }
+
 // inTx runs fn in a write transaction.
 func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.write.BeginTx(ctx, nil)

@@ -106,6 +106,27 @@ func testUpsertHouseholdsKeepsOptOut(t *testing.T, open Open) {
 	if len(page1) != 2 || len(page2) != 1 || page2[0].ExternalRef != "C" {
 		t.Errorf("pages = %d, %d", len(page1), len(page2))
 	}
+	// One import that updates a household and creates another: both are listed by their new grades.
+	mixed := []relais.Household{
+		{ExternalRef: "A", Language: "fr", Grades: []int{4, 6}, Profile: relais.ProfileSMSOnly, Phone: "+33612345678"},
+		{ExternalRef: "D", Language: "fr", Grades: []int{6}, Profile: relais.ProfileSMSOnly, Phone: "+33612345679"},
+	}
+	if err := db.UpsertHouseholds(ctx, mixed); err != nil {
+		t.Fatal(err)
+	}
+	for grade, want := range map[int][]string{4: {"A", "C"}, 6: {"A", "D"}} {
+		got, err := db.Households(ctx, relais.HouseholdFilter{Grade: grade})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var refs []string
+		for _, h := range got {
+			refs = append(refs, h.ExternalRef)
+		}
+		if diff := cmp.Diff(want, refs); diff != "" {
+			t.Errorf("grade %d after a mixed import (-want +got):\n%s", grade, diff)
+		}
+	}
 }
 
 func testPlanAndAdvanceDeliveries(t *testing.T, open Open) {
