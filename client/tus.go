@@ -168,14 +168,28 @@ func (t *Upload) Send(ctx context.Context, path string) (string, error) {
 	return loc, nil
 }
 
+// maxResyncs bounds the offset conflicts (409) retrying settles by asking the server its offset again.
+const maxResyncs = 5
+
 // retrying runs do until it succeeds, a failure is permanent or the attempts are spent; before each
 // retry it waits, then runs recover (which may fail and be retried in turn).
 func (t *Upload) retrying(ctx context.Context, do, recover func() error) error {
 	err := do()
-	for n := 1; err != nil; n++ {
+	for n, resyncs := 1, 0; err != nil; n++ {
 		var answer *Error
 		if (errors.As(err, &answer) && !answer.Retryable()) || ctx.Err() != nil {
 			return err
+		}
+		if answer != nil && answer.Status == http.StatusConflict && recover != nil && resyncs < maxResyncs {
+			// The server holds another offset than we sent (bytes of a request cut earlier were
+			// saved after we asked): ask it again and go on from there, as tus says. The line is
+			// fine, so this spends no attempt.
+			resyncs++
+			n--
+			if err = recover(); err == nil {
+				err = do()
+			}
+			continue
 		}
 		if n > t.Attempts {
 			return fmt.Errorf("%w (gave up after %d retries; run the same command again to resume, or raise --resume-attempts)", err, t.Attempts)
