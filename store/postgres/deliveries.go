@@ -5,19 +5,25 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	relais "github.com/relais-edu/relais"
 )
 
-const deliveryColumns = `id, lesson_id, household_id, channel, status, reason, provider_id, attempts, occurrence, created_at, updated_at`
+const deliveryColumns = `id, lesson_id, household_id, channel, status, reason, provider_id, attempts, occurrence, claimed_by, claimed_at, created_at, updated_at`
 
 func scanDelivery(row rowScanner) (relais.Delivery, error) {
 	var d relais.Delivery
 	err := row.Scan(&d.ID, &d.LessonID, &d.HouseholdID, &d.Channel, &d.Status, &d.Reason, &d.ProviderID,
-		&d.Attempts, &d.Occurrence, &d.CreatedAt, &d.UpdatedAt)
+		&d.Attempts, &d.Occurrence, &d.ClaimedBy, &d.ClaimedAt, &d.CreatedAt, &d.UpdatedAt)
 	d.CreatedAt, d.UpdatedAt = d.CreatedAt.UTC(), d.UpdatedAt.UTC()
+	if d.ClaimedAt.Unix() <= 0 {
+		d.ClaimedAt = time.Time{}
+	} else {
+		d.ClaimedAt = d.ClaimedAt.UTC()
+	}
 	return d, err
 }
 
@@ -324,6 +330,75 @@ func (db *DB) StartAttempts(ctx context.Context, ids []int64) error {
 	}
 	_, err := db.pool.Exec(ctx, `UPDATE deliveries SET attempts = attempts + 1 WHERE id = ANY($1)`, ids)
 	return err
+}
+
+// ClaimDeliveries moves the pending ones of ids to claimed by attempt (see relais.DeliveryStore).
+func (db *DB) ClaimDeliveries(ctx context.Context, ids []int64, attempt string, now time.Time) ([]int64, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return db.returnIDs(ctx, `UPDATE deliveries SET status = $1, claimed_by = $2, claimed_at = $3, updated_at = $3
+		WHERE status = $4 AND id = ANY($5) RETURNING id`, relais.DeliveryClaimed, attempt, ts(now), relais.DeliveryPending, ids)
+}
+
+// ReleaseClaims moves back to pending the ones of ids claimed by attempt.
+func (db *DB) ReleaseClaims(ctx context.Context, ids []int64, attempt string) ([]int64, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return db.returnIDs(ctx, `UPDATE deliveries SET status = $1, updated_at = $2
+		WHERE status = $3 AND claimed_by = $4 AND id = ANY($5) RETURNING id`, relais.DeliveryPending, ts(db.now()),
+		relais.DeliveryClaimed, attempt, ids)
+}
+
+func (db *DB) returnIDs(ctx context.Context, q string, args ...any) ([]int64, error) {
+	ids, err := queryAll(ctx, db.pool, func(row rowScanner) (int64, error) {
+		var id int64
+		return id, row.Scan(&id)
+	}, q, args...)
+	slices.Sort(ids)
+	return ids, err
+}
+
+// RefreshClaims sets the claim time of attempt's claims to now.
+func (db *DB) RefreshClaims(ctx context.Context, attempt string, now time.Time) error {
+	_, err := db.pool.Exec(ctx, `UPDATE deliveries SET claimed_at = $1 WHERE status = $2 AND claimed_by = $3`,
+		ts(now), relais.DeliveryClaimed, attempt)
+	return err
+}
+
+// ReclaimDeliveries hands claims of channel not refreshed since before to attempt; rows another
+// sweeper is taking are skipped, and the update re-checks the claim time.
+func (db *DB) ReclaimDeliveries(ctx context.Context, channel relais.ChannelName, before time.Time, attempt string, now time.Time, limit int) ([]relais.Delivery, error) {
+	out, err := queryAll(ctx, db.pool, scanDelivery, `UPDATE deliveries SET claimed_by = $1, claimed_at = $2 WHERE id IN (
+		SELECT id FROM deliveries WHERE status = $3 AND channel = $4 AND claimed_at < $5 ORDER BY claimed_at LIMIT $6
+		FOR UPDATE SKIP LOCKED) AND status = $3 AND claimed_at < $5 RETURNING `+deliveryColumns,
+		attempt, ts(now), relais.DeliveryClaimed, channel, ts(before), limit)
+	slices.SortFunc(out, func(a, b relais.Delivery) int { return int(a.ID - b.ID) })
+	return out, err
+}
+
+// ResendUnknown moves a lesson's unknown deliveries back to pending, with an event each.
+func (db *DB) ResendUnknown(ctx context.Context, lessonID int64) ([]int64, error) {
+	var ids []int64
+	now := ts(db.now())
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		ids, err = queryAll(ctx, tx, func(row rowScanner) (int64, error) {
+			var id int64
+			return id, row.Scan(&id)
+		}, `UPDATE deliveries SET status = $1, reason = '', updated_at = $2 WHERE lesson_id = $3 AND status = $4 RETURNING id`,
+			relais.DeliveryPending, now, lessonID, relais.DeliveryUnknown)
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO delivery_events (delivery_id, status, detail, at)
+			SELECT id, $2, $3, $4 FROM unnest($1::bigint[]) AS u(id)`, ids, relais.DeliveryPending,
+			"resent by the media unit after an unknown outcome", now)
+		return err
+	})
+	slices.Sort(ids)
+	return ids, err
 }
 
 // AddDeliveryEvent records a step of a delivery's history, marked as a note: no status changed.

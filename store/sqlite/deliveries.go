@@ -5,19 +5,23 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	relais "github.com/relais-edu/relais"
 )
 
-const deliveryColumns = `id, lesson_id, household_id, channel, status, reason, provider_id, attempts, occurrence, created_at, updated_at`
+const deliveryColumns = `id, lesson_id, household_id, channel, status, reason, provider_id, attempts, occurrence, claimed_by, claimed_at, created_at, updated_at`
 
 func scanDelivery(row interface{ Scan(...any) error }) (relais.Delivery, error) {
 	var d relais.Delivery
-	var created, updated int64
+	var created, updated, claimed int64
 	err := row.Scan(&d.ID, &d.LessonID, &d.HouseholdID, &d.Channel, &d.Status, &d.Reason, &d.ProviderID,
-		&d.Attempts, &d.Occurrence, &created, &updated)
+		&d.Attempts, &d.Occurrence, &d.ClaimedBy, &claimed, &created, &updated)
 	d.CreatedAt, d.UpdatedAt = fromMS(created), fromMS(updated)
+	if claimed > 0 {
+		d.ClaimedAt = fromMS(claimed)
+	}
 	return d, err
 }
 
@@ -300,6 +304,124 @@ func (db *DB) StartAttempts(ctx context.Context, ids []int64) error {
 		}
 		return nil
 	})
+}
+
+// ClaimDeliveries moves the pending ones of ids to claimed by attempt (see relais.DeliveryStore).
+func (db *DB) ClaimDeliveries(ctx context.Context, ids []int64, attempt string, now time.Time) ([]int64, error) {
+	return db.moveChunks(ctx, ids, `UPDATE deliveries SET status = ?, claimed_by = ?, claimed_at = ?, updated_at = ?
+		WHERE status = ? AND id IN (%s) RETURNING id`, relais.DeliveryClaimed, attempt, ms(now), ms(now), relais.DeliveryPending)
+}
+
+// ReleaseClaims moves back to pending the ones of ids claimed by attempt.
+func (db *DB) ReleaseClaims(ctx context.Context, ids []int64, attempt string) ([]int64, error) {
+	return db.moveChunks(ctx, ids, `UPDATE deliveries SET status = ?, updated_at = ?
+		WHERE status = ? AND claimed_by = ? AND id IN (%s) RETURNING id`, relais.DeliveryPending, ms(db.now()), relais.DeliveryClaimed, attempt)
+}
+
+// moveChunks runs q (whose %s takes the placeholders of a chunk of ids, after args) over ids in one
+// transaction and returns the ids it returned, sorted.
+func (db *DB) moveChunks(ctx context.Context, ids []int64, q string, args ...any) ([]int64, error) {
+	var moved []int64
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		moved = nil
+		for start := 0; start < len(ids); start += 500 {
+			chunk := ids[start:min(start+500, len(ids))]
+			a := append([]any{}, args...)
+			for _, id := range chunk {
+				a = append(a, id)
+			}
+			rows, err := tx.QueryContext(ctx, fmt.Sprintf(q, placeholders(len(chunk))), a...)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var id int64
+				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					return err
+				}
+				moved = append(moved, id)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	slices.Sort(moved)
+	return moved, err
+}
+
+// RefreshClaims sets the claim time of attempt's claims to now.
+func (db *DB) RefreshClaims(ctx context.Context, attempt string, now time.Time) error {
+	_, err := db.write.ExecContext(ctx, `UPDATE deliveries SET claimed_at = ? WHERE status = ? AND claimed_by = ?`,
+		ms(now), relais.DeliveryClaimed, attempt)
+	return err
+}
+
+// ReclaimDeliveries hands claims of channel not refreshed since before to attempt.
+func (db *DB) ReclaimDeliveries(ctx context.Context, channel relais.ChannelName, before time.Time, attempt string, now time.Time, limit int) ([]relais.Delivery, error) {
+	var out []relais.Delivery
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		out = nil
+		rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET claimed_by = ?, claimed_at = ? WHERE id IN (
+			SELECT id FROM deliveries WHERE status = ? AND channel = ? AND claimed_at < ? ORDER BY claimed_at LIMIT ?)
+			AND status = ? AND claimed_at < ? RETURNING `+deliveryColumns, attempt, ms(now), relais.DeliveryClaimed, channel,
+			ms(before), limit, relais.DeliveryClaimed, ms(before))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			d, err := scanDelivery(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, d)
+		}
+		return rows.Err()
+	})
+	slices.SortFunc(out, func(a, b relais.Delivery) int { return int(a.ID - b.ID) })
+	return out, err
+}
+
+// ResendUnknown moves a lesson's unknown deliveries back to pending, with an event each.
+func (db *DB) ResendUnknown(ctx context.Context, lessonID int64) ([]int64, error) {
+	var ids []int64
+	now := ms(db.now())
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		ids = nil
+		rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET status = ?, reason = '', updated_at = ?
+			WHERE lesson_id = ? AND status = ? RETURNING id`, relais.DeliveryPending, now, lessonID, relais.DeliveryUnknown)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_events (delivery_id, status, detail, at) VALUES (?,?,?,?)`,
+				id, relais.DeliveryPending, "resent by the media unit after an unknown outcome", now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	slices.Sort(ids)
+	return ids, err
 }
 
 // AddDeliveryEvent records a step of a delivery's history, marked as a note: no status changed.

@@ -46,6 +46,7 @@ func Run(t *testing.T, open Open) {
 		{"Inbound", testInbound},
 		{"ScheduleGrid", testScheduleGrid},
 		{"ConcurrentGridWrites", testConcurrentGridWrites},
+		{"DeliveryClaims", testDeliveryClaims},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, open) })
 	}
