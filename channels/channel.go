@@ -53,6 +53,20 @@ type BatchSender interface {
 	SendBatch(ctx context.Context, msgs []Message) []Result
 }
 
+// Reconciler is implemented by channels whose provider can be asked what became of a message whose
+// send had no clear answer (the attempt died, or the answer was lost). Lookup returns the provider's
+// receipt for the message it holds for m (found), or found false when the provider has no such
+// message: then, and only then, may it be sent again. since is when the message was claimed.
+type Reconciler interface {
+	Lookup(ctx context.Context, m Message, since time.Time) (r Receipt, found bool, err error)
+}
+
+// StatusFetcher is implemented by channels whose provider reports a message's current status by its
+// id (Receipt.ProviderID): the periodic check of deliveries whose callbacks never came.
+type StatusFetcher interface {
+	FetchStatus(ctx context.Context, providerID string) (relais.DeliveryStatus, error)
+}
+
 // Pager is implemented by channels that say how many deliveries one send task hands them (the queue's
 // Config.SendPageSize overrides it; 100 otherwise).
 type Pager interface {
@@ -207,10 +221,19 @@ type SendError struct {
 	// Contact, when set, is what the failure tells about the recipient's address (invalid, landline,
 	// opted out); the queue records it on the household so nothing is sent there again.
 	Contact relais.ContactStatus
-	Err     error
+	// Ambiguous says the provider may have taken the message all the same: the request was written
+	// and no answer came (a timeout, a connection lost after the request, an SMTP failure once DATA
+	// began). Such a delivery is never sent again blindly: it stays claimed until reconciled (see
+	// Reconciler), while a failure with a clear answer (429, a 5xx, a refused connection) is released
+	// to be sent again.
+	Ambiguous bool
+	Err       error
 }
 
 func (e *SendError) Error() string {
+	if e.Ambiguous {
+		return fmt.Sprintf("%s failure, the message may have been sent: %v", e.Kind, e.Err)
+	}
 	if e.Code != "" {
 		return fmt.Sprintf("%s failure (code %s): %v", e.Kind, e.Code, e.Err)
 	}

@@ -65,6 +65,15 @@ type Config struct {
 	SendWindow       SendWindow // quiet hours; nil: none
 	// ReminderLead is how long before an airing families get a reminder SMS; 0: no reminders.
 	ReminderLead time.Duration
+	// ClaimBatch is how many deliveries a send task claims, then records the outcomes of, at a time:
+	// at most that many are left to reconcile when a worker dies mid-page.
+	ClaimBatch int
+	// OrphanAfter is how long a claim may go unrefreshed before the sweep takes it as its attempt's
+	// death; SweepEvery how often each worker sweeps (0: never).
+	OrphanAfter time.Duration
+	SweepEvery  time.Duration
+	// NoClaim sends without claiming (for the benchmark measuring the claim's cost only).
+	NoClaim bool
 }
 
 // DefaultConfig returns settings for one machine of 2 cores.
@@ -78,6 +87,9 @@ func DefaultConfig() Config {
 		SendPageSize:     map[relais.ChannelName]int{}, // each channel's own (channels.Pager)
 		MaxSendBacklog:   2000,
 		ShutdownTimeout:  25 * time.Second,
+		ClaimBatch:       10,
+		OrphanAfter:      10 * time.Second,
+		SweepEvery:       3 * time.Second,
 	}
 }
 
@@ -92,6 +104,8 @@ type Worker struct {
 	cfg      Config
 	log      *slog.Logger
 	now      func() time.Time
+	// afterSend, in tests, runs after each provider call of a send task.
+	afterSend func()
 
 	media *asynq.Server
 	main  *asynq.Server
