@@ -140,15 +140,24 @@ func (c *Channel) Body(d *relais.Digest) string {
 // data (broadband or mobile data) also gets the link to its lesson page, on a line of its own; the
 // digest was written with room for it (DigestInput.LinkChars).
 func (c *Channel) Send(ctx context.Context, m channels.Message) (channels.Receipt, error) {
+	body, err := c.body(m)
+	if err != nil {
+		return channels.Receipt{}, err
+	}
+	return c.sendBody(ctx, m, body)
+}
+
+// body is the text Send sends for m.
+func (c *Channel) body(m channels.Message) (string, error) {
 	if m.Digest == nil || strings.TrimSpace(m.Digest.Body) == "" {
-		return channels.Receipt{}, &channels.SendError{Kind: channels.Permanent, Code: "no_digest",
+		return "", &channels.SendError{Kind: channels.Permanent, Code: "no_digest",
 			Err: fmt.Errorf("lesson %d has no SMS digest in %q", m.Lesson.ID, m.Household.Language)}
 	}
 	body := c.Body(m.Digest)
 	if m.LessonURL != "" && HasData(m.Household.Profile) {
 		body += "\n" + m.LessonURL
 	}
-	return c.sendBody(ctx, m, body)
+	return body, nil
 }
 
 // HasData reports whether households of profile p can open a web link on their phone.
