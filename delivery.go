@@ -87,10 +87,10 @@ type Delivery struct {
 	Occurrence int64
 	// ClaimedBy names the send attempt holding the claim (status claimed), ClaimedAt when it last
 	// refreshed it; both stay after the claim as a record of the last attempt.
-	ClaimedBy  string
-	ClaimedAt  time.Time
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	ClaimedBy string
+	ClaimedAt time.Time
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // DeliveryEvent is one step of a delivery's history.
