@@ -107,7 +107,10 @@ type DeliveryFilter struct {
 	HouseholdID int64
 	Channel     ChannelName
 	Status      DeliveryStatus
-	Page        Page
+	// UpdatedBefore and UpdatedAfter, when set, keep deliveries whose last change is in that range.
+	UpdatedBefore time.Time
+	UpdatedAfter  time.Time
+	Page          Page
 }
 
 // DeliveryCount is the number of deliveries of one lesson on one channel in one status.

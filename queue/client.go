@@ -75,6 +75,13 @@ func (c *Client) Resend(ctx context.Context, deliveryID int64) error {
 		asynq.Unique(time.Hour), asynq.MaxRetry(5), asynq.ProcessIn(time.Minute))
 }
 
+// ResendUnknown asks the workers to send again the deliveries of a lesson whose outcome is unknown
+// (their send attempt died before the provider answered, on a channel that cannot be asked).
+func (c *Client) ResendUnknown(ctx context.Context, lessonID int64) error {
+	return c.enqueue(ctx, TypeResendUnknown, LessonPayload{LessonID: lessonID}, asynq.Queue(QueueDefault),
+		asynq.Unique(5*time.Second), asynq.MaxRetry(10))
+}
+
 // RescheduleReminders asks the workers to queue the reminders of a lesson's coming airings again, after
 // one of its slots was assigned or moved.
 func (c *Client) RescheduleReminders(ctx context.Context, lessonID int64) error {

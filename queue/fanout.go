@@ -104,6 +104,11 @@ func (w *Worker) refreshDigests(ctx context.Context, l relais.Lesson) error {
 // queueSends splits pending delivery ids into send tasks of the channel's page size. The task id is
 // the first delivery's id, so a re-run of the page does not queue the same page twice.
 func (w *Worker) queueSends(ctx context.Context, ch relais.ChannelName, ids []int64) error {
+	return w.queueSendsAs(ctx, ch, ids, "")
+}
+
+// queueSendsAs is queueSends with suffix added to the task ids.
+func (w *Worker) queueSendsAs(ctx context.Context, ch relais.ChannelName, ids []int64, suffix string) error {
 	size := w.cfg.SendPageSize[ch]
 	if rs, ok := w.channels.Rules(ch); ok && size <= 0 {
 		if p, ok := rs.(channels.Pager); ok {
@@ -116,7 +121,7 @@ func (w *Worker) queueSends(ctx context.Context, ch relais.ChannelName, ids []in
 	for start := 0; start < len(ids); start += size {
 		page := ids[start:min(start+size, len(ids))]
 		err := w.client.enqueue(ctx, TypeSend, SendPayload{Channel: ch, DeliveryIDs: page}, asynq.Queue(QueueSend),
-			asynq.TaskID(fmt.Sprintf("%s:%s:%d", TypeSend, ch, page[0])), asynq.MaxRetry(w.cfg.MaxRetry))
+			asynq.TaskID(fmt.Sprintf("%s:%s:%d%s", TypeSend, ch, page[0], suffix)), asynq.MaxRetry(w.cfg.MaxRetry))
 		if err != nil {
 			return err
 		}

@@ -72,6 +72,10 @@ type Config struct {
 	// death; SweepEvery how often each worker sweeps (0: never).
 	OrphanAfter time.Duration
 	SweepEvery  time.Duration
+	// StatusCheckAfter is how long a delivery may stay queued or sent before its status is fetched
+	// from the provider (channels.StatusFetcher), every StatusCheckEvery; 0: never.
+	StatusCheckAfter time.Duration
+	StatusCheckEvery time.Duration
 	// NoClaim sends without claiming (for the benchmark measuring the claim's cost only).
 	NoClaim bool
 }
@@ -90,6 +94,8 @@ func DefaultConfig() Config {
 		ClaimBatch:       10,
 		OrphanAfter:      10 * time.Second,
 		SweepEvery:       3 * time.Second,
+		StatusCheckAfter: 15 * time.Minute,
+		StatusCheckEvery: time.Minute,
 	}
 }
 
@@ -110,6 +116,8 @@ type Worker struct {
 	media *asynq.Server
 	main  *asynq.Server
 	rdb   redis.UniversalClient // task statistics (metrics.go)
+
+	sweeper *sweeper
 }
 
 // NewWorker builds a worker; Start runs it.
@@ -156,6 +164,7 @@ func (w *Worker) Start() error {
 	om.HandleFunc(TypeStatusBatch, w.handleStatusBatch)
 	om.HandleFunc(TypeResend, w.handleResend)
 	om.HandleFunc(TypeRemind, w.handleRemind)
+	om.HandleFunc(TypeResendUnknown, w.handleResendUnknown)
 	om.HandleFunc(TypeRemindPlan, func(ctx context.Context, t *asynq.Task) error {
 		var p LessonPayload
 		if err := decode(t, &p); err != nil {
@@ -173,12 +182,14 @@ func (w *Worker) Start() error {
 		w.media.Shutdown()
 		return fmt.Errorf("start worker: %w", err)
 	}
+	w.startSweeper()
 	return nil
 }
 
 // Shutdown stops taking tasks and waits for running ones (up to ShutdownTimeout); unfinished tasks go
 // back to their queue.
 func (w *Worker) Shutdown() {
+	w.stopSweeper()
 	w.main.Shutdown()
 	w.media.Shutdown()
 	if w.rdb != nil {

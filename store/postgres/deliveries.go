@@ -197,6 +197,12 @@ func (db *DB) Deliveries(ctx context.Context, f relais.DeliveryFilter) ([]relais
 	if f.Status != "" {
 		q += ` AND status = ` + arg(f.Status)
 	}
+	if !f.UpdatedBefore.IsZero() {
+		q += ` AND updated_at < ` + arg(ts(f.UpdatedBefore))
+	}
+	if !f.UpdatedAfter.IsZero() {
+		q += ` AND updated_at > ` + arg(ts(f.UpdatedAfter))
+	}
 	q += ` ORDER BY id LIMIT ` + arg(p.Limit)
 	return queryAll(ctx, db.pool, scanDelivery, q, args...)
 }

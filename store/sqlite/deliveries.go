@@ -201,6 +201,14 @@ func (db *DB) Deliveries(ctx context.Context, f relais.DeliveryFilter) ([]relais
 		q += ` AND status = ?`
 		args = append(args, f.Status)
 	}
+	if !f.UpdatedBefore.IsZero() {
+		q += ` AND updated_at < ?`
+		args = append(args, ms(f.UpdatedBefore))
+	}
+	if !f.UpdatedAfter.IsZero() {
+		q += ` AND updated_at > ?`
+		args = append(args, ms(f.UpdatedAfter))
+	}
 	q += ` ORDER BY id LIMIT ?`
 	args = append(args, p.Limit)
 	return db.queryDeliveries(ctx, q, args...)

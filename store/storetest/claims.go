@@ -141,6 +141,16 @@ func testDeliveryClaims(t *testing.T, open Open) {
 	if diff := cmp.Diff([]relais.DeliveryStatus{relais.DeliveryPending, relais.DeliveryUnknown, relais.DeliveryPending}, steps); diff != "" {
 		t.Errorf("history of a resent unknown (-want +got):\n%s", diff)
 	}
+	// The deliveries left at queued since before a time: ids[0] (queued at t0); ids[5] too.
+	old, err := db.Deliveries(ctx, relais.DeliveryFilter{Channel: relais.ChannelEmail, Status: relais.DeliveryQueued,
+		UpdatedBefore: t0.Add(time.Second), UpdatedAfter: t0.Add(-time.Hour)})
+	must(t, err)
+	if len(old) != 2 || old[0].ID != ids[0] || old[1].ID != ids[5] {
+		t.Errorf("queued before t0+1s: %v", old)
+	}
+	if none, err := db.Deliveries(ctx, relais.DeliveryFilter{Status: relais.DeliveryQueued, UpdatedBefore: t0}); err != nil || len(none) != 0 {
+		t.Errorf("queued before t0: %v, %v", none, err)
+	}
 	if again, err := db.ResendUnknown(ctx, l.ID); err != nil || len(again) != 0 {
 		t.Errorf("resent twice: %v, %v", again, err)
 	}
