@@ -85,8 +85,8 @@ type DeliveryStore interface {
 	// heartbeat.
 	RefreshClaims(ctx context.Context, attempt string, now time.Time) error
 	// ReclaimDeliveries hands to attempt (at now) at most limit claims of channel not refreshed since
-	// before, each with one conditional update, and returns them as they are now: two sweepers never
-	// take the same claim.
+	// before, each with one conditional update, and returns them, ClaimedBy naming the attempt that
+	// held them (the dead one): two sweepers never take the same claim.
 	ReclaimDeliveries(ctx context.Context, channel ChannelName, before time.Time, attempt string, now time.Time, limit int) ([]Delivery, error)
 	// ResendUnknown moves a lesson's deliveries in status unknown back to pending and returns their ids.
 	ResendUnknown(ctx context.Context, lessonID int64) ([]int64, error)

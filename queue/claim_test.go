@@ -70,6 +70,7 @@ var _ channels.Reconciler = askable{}
 type claimRig struct {
 	w      *Worker
 	store  relais.Store
+	redis  asynq.RedisClientOpt
 	insp   *asynq.Inspector
 	lesson relais.Lesson
 	hs     []relais.Household
@@ -115,7 +116,7 @@ func newClaimRig(t *testing.T, store relais.Store, households int, chans ...chan
 	t.Cleanup(func() { client.Close(); insp.Close() })
 	cfg := DefaultConfig()
 	cfg.MediaDir = t.TempDir()
-	r := &claimRig{store: store, insp: insp, now: time.Now()}
+	r := &claimRig{store: store, redis: redis, insp: insp, now: time.Now()}
 	r.w = NewWorker(redis, store, relaisRegistry(chans...), Pipeline{}, Links{}, client, cfg, slog.New(slog.DiscardHandler))
 	r.w.now = r.clock
 	r.lesson = relais.Lesson{Title: "T", Subject: "s", Grade: 5, Language: "fr", TeacherID: "t"}

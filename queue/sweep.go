@@ -3,8 +3,10 @@ package queue
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -88,6 +90,7 @@ func (w *Worker) Sweep(ctx context.Context) (int, error) {
 			if len(ds) == 0 {
 				break
 			}
+			w.rescue(ctx, ds)
 			n, err := w.reconcile(ctx, ch, ds, attempt)
 			settled += n
 			if err != nil {
@@ -99,6 +102,36 @@ func (w *Worker) Sweep(ctx context.Context) (int, error) {
 		}
 	}
 	return settled, nil
+}
+
+// rescue queues again the pages of the send tasks whose attempts died holding ds: their deliveries
+// not yet claimed would otherwise wait for asynq to notice the dead worker (its lease, 30 s, then its
+// recoverer, every minute). A task still active in Redis is copied once per dead attempt (the copy's
+// id names the attempt); the copy sends only what is still pending, and so does the original when
+// asynq runs it again.
+func (w *Worker) rescue(ctx context.Context, ds []relais.Delivery) {
+	seen := map[string]bool{}
+	for _, d := range ds {
+		if seen[d.ClaimedBy] {
+			continue
+		}
+		seen[d.ClaimedBy] = true
+		i := strings.LastIndexByte(d.ClaimedBy, '#')
+		if i <= 0 || strings.HasPrefix(d.ClaimedBy, "sweep#") {
+			continue
+		}
+		info, err := w.client.insp.GetTaskInfo(QueueSend, d.ClaimedBy[:i])
+		if err != nil || info.State != asynq.TaskStateActive {
+			continue // finished, or waiting to run again: nothing to rescue
+		}
+		err = w.client.enqueue(ctx, info.Type, json.RawMessage(info.Payload), asynq.Queue(QueueSend),
+			asynq.TaskID(info.ID+":rescue:"+d.ClaimedBy[i+1:]), asynq.MaxRetry(w.cfg.MaxRetry))
+		if err != nil {
+			w.log.Warn("rescue the page of a dead send attempt", "task_id", info.ID, "err", err)
+			continue
+		}
+		w.log.Info("page of a dead send attempt queued again", "task_id", info.ID)
+	}
 }
 
 // reconcile settles claims ds taken by the sweep attempt.

@@ -376,9 +376,12 @@ func (db *DB) RefreshClaims(ctx context.Context, attempt string, now time.Time) 
 // ReclaimDeliveries hands claims of channel not refreshed since before to attempt; rows another
 // sweeper is taking are skipped, and the update re-checks the claim time.
 func (db *DB) ReclaimDeliveries(ctx context.Context, channel relais.ChannelName, before time.Time, attempt string, now time.Time, limit int) ([]relais.Delivery, error) {
-	out, err := queryAll(ctx, db.pool, scanDelivery, `UPDATE deliveries SET claimed_by = $1, claimed_at = $2 WHERE id IN (
-		SELECT id FROM deliveries WHERE status = $3 AND channel = $4 AND claimed_at < $5 ORDER BY claimed_at LIMIT $6
-		FOR UPDATE SKIP LOCKED) AND status = $3 AND claimed_at < $5 RETURNING `+deliveryColumns,
+	out, err := queryAll(ctx, db.pool, scanDelivery, `UPDATE deliveries d SET claimed_by = $1, claimed_at = $2
+		FROM (SELECT id, claimed_by AS held_by FROM deliveries WHERE status = $3 AND channel = $4 AND claimed_at < $5
+			ORDER BY claimed_at LIMIT $6 FOR UPDATE SKIP LOCKED) o
+		WHERE d.id = o.id AND d.status = $3 AND d.claimed_at < $5
+		RETURNING d.id, d.lesson_id, d.household_id, d.channel, d.status, d.reason, d.provider_id, d.attempts, d.occurrence,
+			o.held_by, d.claimed_at, d.created_at, d.updated_at`,
 		attempt, ts(now), relais.DeliveryClaimed, channel, ts(before), limit)
 	slices.SortFunc(out, func(a, b relais.Delivery) int { return int(a.ID - b.ID) })
 	return out, err

@@ -371,15 +371,36 @@ func (db *DB) RefreshClaims(ctx context.Context, attempt string, now time.Time) 
 	return err
 }
 
-// ReclaimDeliveries hands claims of channel not refreshed since before to attempt.
+// ReclaimDeliveries hands claims of channel not refreshed since before to attempt. The update re-checks
+// the claim time, so that a claim another sweeper took in between is left to it.
 func (db *DB) ReclaimDeliveries(ctx context.Context, channel relais.ChannelName, before time.Time, attempt string, now time.Time, limit int) ([]relais.Delivery, error) {
 	var out []relais.Delivery
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		out = nil
-		rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET claimed_by = ?, claimed_at = ? WHERE id IN (
-			SELECT id FROM deliveries WHERE status = ? AND channel = ? AND claimed_at < ? ORDER BY claimed_at LIMIT ?)
-			AND status = ? AND claimed_at < ? RETURNING `+deliveryColumns, attempt, ms(now), relais.DeliveryClaimed, channel,
-			ms(before), limit, relais.DeliveryClaimed, ms(before))
+		rows, err := tx.QueryContext(ctx, `SELECT id, claimed_by FROM deliveries WHERE status = ? AND channel = ? AND claimed_at < ?
+			ORDER BY claimed_at LIMIT ?`, relais.DeliveryClaimed, channel, ms(before), limit)
+		if err != nil {
+			return err
+		}
+		held := map[int64]string{}
+		var args []any
+		for rows.Next() {
+			var id int64
+			var by string
+			if err := rows.Scan(&id, &by); err != nil {
+				rows.Close()
+				return err
+			}
+			held[id] = by
+			args = append(args, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil || len(args) == 0 {
+			return err
+		}
+		args = append([]any{attempt, ms(now), relais.DeliveryClaimed, ms(before)}, args...)
+		rows, err = tx.QueryContext(ctx, `UPDATE deliveries SET claimed_by = ?, claimed_at = ? WHERE status = ? AND claimed_at < ?
+			AND id IN (`+placeholders(len(args)-4)+`) RETURNING `+deliveryColumns, args...)
 		if err != nil {
 			return err
 		}
@@ -389,6 +410,7 @@ func (db *DB) ReclaimDeliveries(ctx context.Context, channel relais.ChannelName,
 			if err != nil {
 				return err
 			}
+			d.ClaimedBy = held[d.ID]
 			out = append(out, d)
 		}
 		return rows.Err()

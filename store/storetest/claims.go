@@ -93,10 +93,13 @@ func testDeliveryClaims(t *testing.T, open Open) {
 	wg.Wait()
 	var all []int64
 	var by string
-	for _, ds := range taken {
+	for i, ds := range taken {
 		for _, d := range ds {
 			all = append(all, d.ID)
-			by = d.ClaimedBy
+			by = fmt.Sprint("s", i+1)
+			if d.ClaimedBy != "a1" {
+				t.Errorf("reclaimed from %q, want the dead attempt a1", d.ClaimedBy)
+			}
 			if d.Status != relais.DeliveryClaimed || !d.ClaimedAt.Equal(clock()) || !d.CreatedAt.Equal(t0) {
 				t.Errorf("reclaimed: %+v", d)
 			}
