@@ -52,7 +52,7 @@ func lessonTaskID(typ string, lessonID int64) asynq.Option {
 // Ingest queues the probe of a new upload; the rest of the pipeline follows from it.
 func (c *Client) Ingest(ctx context.Context, lessonID int64) error {
 	return c.enqueue(ctx, TypeIngest, LessonPayload{LessonID: lessonID}, asynq.Queue(QueueMedia),
-		lessonTaskID(TypeIngest, lessonID))
+		lessonTaskID(TypeIngest, lessonID), asynq.MaxRetry(DefaultConfig().MaxRetry))
 }
 
 // Publish starts a lesson's fan-out at its first page.

@@ -76,6 +76,8 @@ type Config struct {
 	// from the provider (channels.StatusFetcher), every StatusCheckEvery; 0: never.
 	StatusCheckAfter time.Duration
 	StatusCheckEvery time.Duration
+	// LessonRetryMax caps the wait between tries of a lesson's processing steps; 0: asynq's backoff.
+	LessonRetryMax time.Duration
 	// NoClaim sends without claiming (for the benchmark measuring the claim's cost only).
 	NoClaim bool
 }
@@ -96,6 +98,7 @@ func DefaultConfig() Config {
 		SweepEvery:       3 * time.Second,
 		StatusCheckAfter: 15 * time.Minute,
 		StatusCheckEvery: time.Minute,
+		LessonRetryMax:   30 * time.Second,
 	}
 }
 
@@ -127,7 +130,7 @@ func NewWorker(redis asynq.RedisConnOpt, store relais.Store, reg *channels.Regis
 		log: log.With("comp", "worker"), now: time.Now, rdb: redisClient(redis)}
 	w.ledger = channels.NewLedger(store, client.RecordStatus)
 	base := asynq.Config{
-		RetryDelayFunc:  retryDelay,
+		RetryDelayFunc:  cfg.retryDelay,
 		IsFailure:       isFailure,
 		Logger:          newAsynqLogger(w.log),
 		ShutdownTimeout: cfg.ShutdownTimeout,
@@ -216,7 +219,19 @@ type errBacklog struct{ wait time.Duration }
 
 func (e errBacklog) Error() string { return fmt.Sprintf("send backlog full, waiting %s", e.wait) }
 
-// retryDelay honours a provider's Retry-After and the fan-out's backlog wait, else asynq's backoff.
+// retryDelay honours a provider's Retry-After and the fan-out's backlog wait, else asynq's backoff,
+// capped at LessonRetryMax for the steps of a lesson's processing: a teacher learns that a step failed
+// for good within minutes (failIfLast on the last try), not after hours of backoff.
+func (c Config) retryDelay(n int, err error, t *asynq.Task) time.Duration {
+	switch t.Type() {
+	case TypeIngest, TypeTranscode, TypeDigest, TypeWorksheet:
+		if c.LessonRetryMax > 0 {
+			return min(retryDelay(n, err, t), c.LessonRetryMax)
+		}
+	}
+	return retryDelay(n, err, t)
+}
+
 func retryDelay(n int, err error, t *asynq.Task) time.Duration {
 	var se *channels.SendError
 	if errors.As(err, &se) && se.Kind == channels.Throttled && se.RetryAfter > 0 {
