@@ -85,9 +85,9 @@ func (r *claimRig) wait(d time.Duration) {
 	r.mu.Unlock()
 }
 
-func stores(t *testing.T) map[string]func(t *testing.T) relais.Store {
-	return map[string]func(t *testing.T) relais.Store{
-		"sqlite": func(t *testing.T) relais.Store {
+func stores(testing.TB) map[string]func(t testing.TB) relais.Store {
+	return map[string]func(t testing.TB) relais.Store{
+		"sqlite": func(t testing.TB) relais.Store {
 			s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "relais.db"))
 			if err != nil {
 				t.Fatal(err)
@@ -95,7 +95,7 @@ func stores(t *testing.T) map[string]func(t *testing.T) relais.Store {
 			t.Cleanup(func() { s.Close() })
 			return s
 		},
-		"postgres": func(t *testing.T) relais.Store {
+		"postgres": func(t testing.TB) relais.Store {
 			s, err := postgres.Open(context.Background(), testenv.Postgres(t))
 			if err != nil {
 				t.Fatal(err)
@@ -106,7 +106,7 @@ func stores(t *testing.T) map[string]func(t *testing.T) relais.Store {
 	}
 }
 
-func newClaimRig(t *testing.T, store relais.Store, households int, chans ...channels.Channel) *claimRig {
+func newClaimRig(t testing.TB, store relais.Store, households int, chans ...channels.Channel) *claimRig {
 	t.Helper()
 	ctx := context.Background()
 	addr, db := testenv.Redis(t)
@@ -135,7 +135,7 @@ func newClaimRig(t *testing.T, store relais.Store, households int, chans ...chan
 	return r
 }
 
-func (r *claimRig) plan(t *testing.T, ch relais.ChannelName) []int64 {
+func (r *claimRig) plan(t testing.TB, ch relais.ChannelName) []int64 {
 	t.Helper()
 	var ds []relais.Delivery
 	for _, h := range r.hs {
@@ -148,7 +148,7 @@ func (r *claimRig) plan(t *testing.T, ch relais.ChannelName) []int64 {
 	return ids
 }
 
-func (r *claimRig) statuses(t *testing.T, ids []int64) map[relais.DeliveryStatus]int {
+func (r *claimRig) statuses(t testing.TB, ids []int64) map[relais.DeliveryStatus]int {
 	t.Helper()
 	ds, err := r.store.DeliveriesByIDs(context.Background(), ids)
 	if err != nil {

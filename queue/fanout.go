@@ -154,6 +154,9 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 	s := w.newSendRun(ctx, p.Channel)
 	defer s.stop()
 	batch := max(w.cfg.ClaimBatch, 1)
+	if w.cfg.NoClaim {
+		batch = len(msgs) // as before the claim: the page's outcomes at its end
+	}
 	for start := 0; start < len(msgs) && ctx.Err() == nil; start += batch {
 		chunk := msgs[start:min(start+batch, len(msgs))]
 		if chunk, err = s.claim(ctx, chunk); err != nil {

@@ -78,7 +78,8 @@ type Config struct {
 	StatusCheckEvery time.Duration
 	// LessonRetryMax caps the wait between tries of a lesson's processing steps; 0: asynq's backoff.
 	LessonRetryMax time.Duration
-	// NoClaim sends without claiming (for the benchmark measuring the claim's cost only).
+	// NoClaim sends a page as before the claim, with no claim and its outcomes recorded at its end (for
+	// the benchmark measuring the claim's cost only: it does not hold under crashes).
 	NoClaim bool
 }
 
