@@ -125,6 +125,8 @@ var commonMessages = []msg{
 	{"back", "Back to lessons", "Retour aux leçons"},
 	{"queues", "Job queues", "Files de tâches"},
 	{"ds_pending", "pending", "prévu"},
+	{"ds_claimed", "being sent", "en cours d'envoi"},
+	{"ds_unknown", "unknown", "inconnu"},
 	{"ds_queued", "queued", "en file"},
 	{"ds_sending", "sending", "en cours"},
 	{"ds_sent", "sent", "envoyé"},

@@ -5,6 +5,8 @@ func init() {
 	addMessages([]msg{
 		{"db_nav", "Dashboard", "Tableau de bord"},
 		{"db_overview", "Deliveries of every lesson", "Envois de toutes les leçons"},
+		{"db_unknown_help", "Their sending stopped before the provider answered (a worker or a mail connection was lost): they may or may not have reached the family. Relais does not send them again by itself.", "Leur envoi s'est interrompu avant la réponse du fournisseur (un serveur ou une connexion de messagerie perdus) : la famille les a peut-être reçus, peut-être pas. Relais ne les renvoie pas de lui-même."},
+		{"db_resend_unknown", "Resend the unknown ones", "Renvoyer les inconnus"},
 		{"db_timeline", "Over time", "Au fil du temps"},
 		{"db_period", "Period", "Période"},
 		{"db_range_all", "Since the first delivery", "Depuis le premier envoi"},
