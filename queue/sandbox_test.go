@@ -70,3 +70,48 @@ func TestDroppedSMSAnswerIsReconciledFromTheSandbox(t *testing.T) {
 		t.Errorf("messages at the sandbox per number (-want +got):\n%s", diff)
 	}
 }
+
+// The status callbacks of an SMS never came (the sandbox sends none): once the delivery has been
+// queued for StatusCheckAfter, the periodic check fetches its status from the sandbox by SID.
+func TestStuckSMSStatusIsFetchedFromTheSandbox(t *testing.T) {
+	ctx := context.Background()
+	store := stores(t)["sqlite"](t)
+	rig := newClaimRig(t, store, 2)
+	sb := sandbox.New(sandbox.Config{AccountSID: "AC00000000000000000000000000000000", AuthToken: "token",
+		Rules: []sandbox.Rule{{NoCallbacks: true}}, StepDelay: time.Millisecond})
+	api := httptest.NewServer(sb)
+	t.Cleanup(func() { api.Close(); sb.Close() })
+	ts, err := templates.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := sms.DefaultConfig()
+	cfg.AccountSID, cfg.AuthToken, cfg.APIURL = "AC00000000000000000000000000000000", "token", api.URL
+	cfg.Senders = map[string]string{sms.DefaultCountry: "Ecole"}
+	ch, err := sms.New(cfg, store, channels.NewLedger(store, nil), ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rig.w.channels = relaisRegistry(ch)
+	ids := rig.plan(t, relais.ChannelSMS)
+	if err := rig.w.handleSend(ctx, task(TypeSend, SendPayload{Channel: relais.ChannelSMS, DeliveryIDs: ids})); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := rig.w.CheckStatuses(ctx); err != nil || n != 0 {
+		t.Fatalf("check before StatusCheckAfter moved %d, %v", n, err)
+	}
+	rig.wait(rig.w.cfg.StatusCheckAfter + time.Minute)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n, err := rig.w.CheckStatuses(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := rig.statuses(t, ids); st[relais.DeliveryDelivered] == 2 {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("statuses %v after the check (moved %d)", st, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

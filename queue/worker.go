@@ -96,7 +96,7 @@ func DefaultConfig() Config {
 		ShutdownTimeout:  25 * time.Second,
 		ClaimBatch:       10,
 		OrphanAfter:      10 * time.Second,
-		SweepEvery:       3 * time.Second,
+		SweepEvery:       2 * time.Second,
 		StatusCheckAfter: 15 * time.Minute,
 		StatusCheckEvery: time.Minute,
 		LessonRetryMax:   30 * time.Second,
