@@ -130,7 +130,8 @@ func (db *DB) RemindDeliveries(ctx context.Context, ds []relais.Delivery) ([]int
 			k.lessons, k.households, k.channels, occurrences, now); err != nil {
 			return fmt.Errorf("plan reminder: %w", err)
 		}
-		// Only a reminder that has left is re-armed: a pending one may be in a send task right now.
+		// Only a reminder that has left is re-armed: a pending or claimed one may be in a send task
+		// right now.
 		if _, err := tx.Exec(ctx, `WITH re AS (
 				UPDATE deliveries d SET status = 'pending', reason = '', provider_id = '', attempts = 0,
 					occurrence = u.o, updated_at = $5
@@ -138,7 +139,7 @@ func (db *DB) RemindDeliveries(ctx context.Context, ds []relais.Delivery) ([]int
 					FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[]) WITH ORDINALITY AS u(l, h, c, o, n)
 					ORDER BY l, h, c, n) u
 				WHERE d.lesson_id = u.l AND d.household_id = u.h AND d.channel = u.c AND d.occurrence < u.o
-					AND d.status <> 'pending'
+					AND d.status NOT IN ('pending', 'claimed')
 				RETURNING d.id, d.occurrence)
 			INSERT INTO delivery_events (delivery_id, status, detail, at)
 			SELECT id, 'pending', 'reminder again, of ' || `+fmt.Sprintf(airing, "occurrence")+`, $5 FROM re ORDER BY id`,
@@ -162,7 +163,7 @@ func (db *DB) RemindDeliveries(ctx context.Context, ds []relais.Delivery) ([]int
 			switch {
 			case cur == relais.DeliveryPending && occurrence == want:
 				ids = append(ids, id)
-			case cur == relais.DeliveryPending && occurrence < want:
+			case (cur == relais.DeliveryPending || cur == relais.DeliveryClaimed) && occurrence < want:
 				held++
 			}
 		}

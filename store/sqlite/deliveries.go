@@ -98,10 +98,11 @@ func (db *DB) RemindDeliveries(ctx context.Context, ds []relais.Delivery) ([]int
 			return err
 		}
 		defer ins.Close()
-		// Only a reminder that has left is re-armed: a pending one may be in a send task right now.
+		// Only a reminder that has left is re-armed: a pending or claimed one may be in a send task
+		// right now.
 		rearm, err := tx.PrepareContext(ctx, `UPDATE deliveries SET status = ?, reason = '', provider_id = '', attempts = 0,
 			occurrence = ?, updated_at = ? WHERE lesson_id = ? AND household_id = ? AND channel = ? AND occurrence < ?
-			AND status <> ? RETURNING id`)
+			AND status NOT IN (?, ?) RETURNING id`)
 		if err != nil {
 			return err
 		}
@@ -135,7 +136,7 @@ func (db *DB) RemindDeliveries(ctx context.Context, ds []relais.Delivery) ([]int
 				}
 			} else {
 				err := rearm.QueryRowContext(ctx, relais.DeliveryPending, d.Occurrence, now, d.LessonID, d.HouseholdID,
-					d.Channel, d.Occurrence, relais.DeliveryPending).Scan(&id)
+					d.Channel, d.Occurrence, relais.DeliveryPending, relais.DeliveryClaimed).Scan(&id)
 				if err == nil {
 					if _, err := ev.ExecContext(ctx, id, relais.DeliveryPending, "reminder again, of "+airing, now); err != nil {
 						return err
@@ -152,7 +153,7 @@ func (db *DB) RemindDeliveries(ctx context.Context, ds []relais.Delivery) ([]int
 			switch {
 			case cur == relais.DeliveryPending && occurrence == d.Occurrence:
 				ids = append(ids, id)
-			case cur == relais.DeliveryPending && occurrence < d.Occurrence:
+			case (cur == relais.DeliveryPending || cur == relais.DeliveryClaimed) && occurrence < d.Occurrence:
 				held++
 			}
 		}

@@ -158,3 +158,26 @@ func testDeliveryClaims(t *testing.T, open Open) {
 		t.Errorf("resent twice: %v, %v", again, err)
 	}
 }
+
+// testRemindLeavesClaimedReminders: a reminder claimed by a send attempt is in flight, as a pending
+// one: the next airing does not re-arm it (that would let a second task send it) but holds it.
+func testRemindLeavesClaimedReminders(t *testing.T, open Open) {
+	ctx := context.Background()
+	db := open(t, nil)
+	l := relais.Lesson{Title: "T", Subject: "s", Grade: 1, Language: "fr", TeacherID: "t"}
+	must(t, db.CreateLesson(ctx, &l))
+	hs := []relais.Household{{ExternalRef: "R", Language: "fr", Profile: relais.ProfileSMSOnly, Phone: "+33612000009"}}
+	must(t, db.UpsertHouseholds(ctx, hs))
+	t1 := time.Date(2027, 5, 4, 10, 0, 0, 0, time.UTC).Unix()
+	ids, _, err := db.RemindDeliveries(ctx, []relais.Delivery{{LessonID: l.ID, HouseholdID: hs[0].ID, Channel: relais.ChannelReminder, Occurrence: t1}})
+	must(t, err)
+	if got, err := db.ClaimDeliveries(ctx, ids, "a1", time.Now()); err != nil || len(got) != 1 {
+		t.Fatalf("claim: %v, %v", got, err)
+	}
+	again, held, err := db.RemindDeliveries(ctx, []relais.Delivery{{LessonID: l.ID, HouseholdID: hs[0].ID, Channel: relais.ChannelReminder, Occurrence: t1 + 3600}})
+	must(t, err)
+	ds, _ := db.DeliveriesByIDs(ctx, ids)
+	if len(again) != 0 || held != 1 || ds[0].Status != relais.DeliveryClaimed || ds[0].Occurrence != t1 {
+		t.Errorf("next airing of a claimed reminder: ids %v, held %d, %s for %d", again, held, ds[0].Status, ds[0].Occurrence)
+	}
+}
