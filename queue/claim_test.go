@@ -325,3 +325,44 @@ func TestUnconfiguredChannelSkipsItsDeliveries(t *testing.T) {
 		}
 	}
 }
+
+// Redis is down when the sweep would queue the sends the provider never saw: it claims them back, stale,
+// and the next sweep, with Redis back, asks again and queues them: nothing is left pending with no task.
+func TestSweepWithRedisDownLosesNothing(t *testing.T) {
+	ctx := context.Background()
+	p := newProvider(relais.ChannelSMS)
+	r := newClaimRig(t, stores(t)["sqlite"](t), 10, askable{p})
+	ids := r.plan(t, relais.ChannelSMS)
+	send := task(TypeSend, SendPayload{Channel: relais.ChannelSMS, DeliveryIDs: ids})
+	r.killAfter(t, 3, send, func() int { p.mu.Lock(); defer p.mu.Unlock(); return p.calls })
+	up := r.w.client
+	down := NewClient(asynq.RedisClientOpt{Addr: "127.0.0.1:1", DialTimeout: 200 * time.Millisecond})
+	defer down.Close()
+	r.w.client = down
+	r.wait(r.w.cfg.OrphanAfter + time.Second)
+	if _, err := r.w.Sweep(ctx); err == nil {
+		t.Fatal("sweep with Redis down: no error")
+	}
+	if diff := cmp.Diff(map[relais.DeliveryStatus]int{"sent": 3, "claimed": 7}, r.statuses(t, ids)); diff != "" {
+		t.Errorf("after the sweep with Redis down (-want +got):\n%s", diff)
+	}
+	r.w.client = up
+	if n, err := r.w.Sweep(ctx); err != nil || n != 7 {
+		t.Fatalf("sweep with Redis back settled %d, %v", n, err)
+	}
+	tasks, err := r.insp.ListPendingTasks(QueueSend)
+	if err != nil || len(tasks) != 1 {
+		t.Fatalf("send tasks: %d, %v", len(tasks), err)
+	}
+	if err := r.w.handleSend(ctx, asynq.NewTask(tasks[0].Type, tasks[0].Payload)); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[relais.DeliveryStatus]int{"sent": 3, "queued": 7}, r.statuses(t, ids)); diff != "" {
+		t.Errorf("at the end (-want +got):\n%s", diff)
+	}
+	for _, h := range r.hs {
+		if p.took[h.ID] != 1 {
+			t.Errorf("household %d got %d messages", h.ID, p.took[h.ID])
+		}
+	}
+}

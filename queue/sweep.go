@@ -219,9 +219,17 @@ func (w *Worker) reconcile(ctx context.Context, ch channels.Channel, ds []relais
 		err = w.client.enqueue(ctx, TypeSend, SendPayload{Channel: ch.Name(), DeliveryIDs: released}, asynq.Queue(QueueSend),
 			asynq.TaskID(fmt.Sprintf("%s:%s:%d:again:%d", TypeSend, ch.Name(), released[0], w.now().UnixNano())),
 			asynq.MaxRetry(w.cfg.MaxRetry))
+		if err != nil {
+			// No task will send them (Redis is down): claim them back, already stale, so that the next
+			// sweep asks the provider again and queues them then.
+			if _, cerr := w.store.ClaimDeliveries(ctx, released, attempt, w.now().Add(-w.cfg.OrphanAfter-time.Second)); cerr != nil {
+				err = errors.Join(err, cerr)
+			}
+			return len(advances), err
+		}
 		w.log.Info("orphaned sends not found at the provider, sent again", "channel", ch.Name(), "deliveries", len(released))
 	}
-	return len(advances) + len(released), err
+	return len(advances) + len(released), nil
 }
 
 // CheckStatuses asks the provider the status of deliveries left queued or sent for StatusCheckAfter
