@@ -70,23 +70,18 @@ func (e *Error) Template() (format string, args []any) {
 }
 
 // ErrorCode returns the code of err's *Error, EINTERNAL for any other error, "" for nil.
-func ErrorCode(err error) string {
-	var e *Error
-	if err == nil {
-		return ""
-	} else if errors.As(err, &e) {
-		return e.Code
-	}
-	return EINTERNAL
-}
+func ErrorCode(err error) string { return classify(err).Code }
 
 // ErrorMessage returns the user-facing message of err, "Internal error." for unclassified errors.
-func ErrorMessage(err error) string {
+func ErrorMessage(err error) string { return classify(err).Message }
+
+// classify returns err's *Error, an internal one for any other error, and an empty Error for nil.
+func classify(err error) Error {
 	var e *Error
 	if err == nil {
-		return ""
+		return Error{}
 	} else if errors.As(err, &e) {
-		return e.Message
+		return *e
 	}
-	return "Internal error."
+	return Error{Code: EINTERNAL, Message: "Internal error."}
 }

@@ -1,6 +1,9 @@
 package relais
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Profile is a household's connectivity: it decides which channels reach it.
 type Profile string
@@ -17,14 +20,7 @@ const (
 var Profiles = []Profile{ProfileBroadband, ProfileMobileData, ProfileSMSOnly, ProfileBroadcastOnly, ProfileOffline}
 
 // ValidProfile reports whether p is a known profile.
-func ValidProfile(p Profile) bool {
-	for _, q := range Profiles {
-		if p == q {
-			return true
-		}
-	}
-	return false
-}
+func ValidProfile(p Profile) bool { return slices.Contains(Profiles, p) }
 
 // ContactStatus records what a provider told us about a phone number or an email address.
 type ContactStatus string

@@ -6,6 +6,7 @@ package relais
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
 	"time"
 )
 
@@ -16,14 +17,7 @@ var Version = "dev"
 var Languages = []string{"fr", "kk", "ru", "en"}
 
 // ValidLanguage reports whether lang is one of Languages.
-func ValidLanguage(lang string) bool {
-	for _, l := range Languages {
-		if l == lang {
-			return true
-		}
-	}
-	return false
-}
+func ValidLanguage(lang string) bool { return slices.Contains(Languages, lang) }
 
 // Role is what an API token may do.
 type Role string

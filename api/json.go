@@ -39,6 +39,15 @@ func writeError(w http.ResponseWriter, r *http.Request, err error, log *slog.Log
 	writeJSON(w, relais.HTTPStatus(code), body)
 }
 
+// reply answers v as JSON with status, unless err says why there is no answer.
+func reply(w http.ResponseWriter, status int, v any, err error) error {
+	if err != nil {
+		return err
+	}
+	writeJSON(w, status, v)
+	return nil
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")

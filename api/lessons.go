@@ -56,11 +56,7 @@ func (s *Server) listLessons(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) getLesson(w http.ResponseWriter, r *http.Request, id int64) error {
 	d, err := s.lessons.Detail(r.Context(), userFrom(r.Context()), id, lang(r))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, d)
-	return nil
+	return reply(w, http.StatusOK, d, err)
 }
 
 func (s *Server) getRenditionFile(w http.ResponseWriter, r *http.Request, id int64) error {
@@ -102,11 +98,7 @@ func (s *Server) resendUnknown(w http.ResponseWriter, r *http.Request, id int64)
 
 func (s *Server) getApproval(w http.ResponseWriter, r *http.Request, id int64) error {
 	a, err := s.lessons.Approval(r.Context(), userFrom(r.Context()), id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, a)
-	return nil
+	return reply(w, http.StatusOK, a, err)
 }
 
 // getPlan computes the publishing plan of a lesson. Query: at (RFC 3339, default now), sms_rate

@@ -1,11 +1,9 @@
 package api
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net/http"
-	"strings"
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/lessons"
@@ -74,7 +72,7 @@ func (s *Server) lessonPage(w http.ResponseWriter, r *http.Request) {
 	if _, ok := labels[lang]; !ok {
 		lang = "en"
 	}
-	data := map[string]any{"Lang": lang, "Lesson": l, "T": labels[lang], "Points": keyPoints(l.Markdown, 8),
+	data := map[string]any{"Lang": lang, "Lesson": l, "T": labels[lang], "Points": lessons.KeyPoints(l.Markdown, 8),
 		"Airings": s.familyAirings(r.Context(), l, h, lang)}
 	base := "/l/" + r.PathValue("token")
 	if rs, err := s.store.Renditions(r.Context(), l.ID); err == nil {
@@ -137,18 +135,3 @@ func (s *Server) familyWorksheet(ctx context.Context, l relais.Lesson) (string, 
 }
 
 func inlinePDF(l relais.Lesson) string { return fmt.Sprintf(`inline; filename="lesson-%d.pdf"`, l.ID) }
-
-// keyPoints picks the list items and headings of a Markdown lesson, up to n.
-func keyPoints(md string, n int) []string {
-	var out []string
-	sc := bufio.NewScanner(strings.NewReader(md))
-	for sc.Scan() && len(out) < n {
-		line := strings.TrimSpace(sc.Text())
-		for _, p := range []string{"- ", "* ", "+ "} {
-			if rest, ok := strings.CutPrefix(line, p); ok {
-				out = append(out, strings.TrimSpace(rest))
-			}
-		}
-	}
-	return out
-}

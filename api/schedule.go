@@ -49,21 +49,13 @@ func (s *Server) updateStation(w http.ResponseWriter, r *http.Request, id int64)
 		return err
 	}
 	st, _, err := s.sched.UpdateStation(r.Context(), id, p)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, st)
-	return nil
+	return reply(w, http.StatusOK, st, err)
 }
 
 // deleteStation removes a station with its grid, unless a lesson airs on it from today on (409).
 func (s *Server) deleteStation(w http.ResponseWriter, r *http.Request, id int64) error {
 	n, err := s.sched.DeleteStation(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"id": id, "slots_removed": n})
-	return nil
+	return reply(w, http.StatusOK, map[string]any{"id": id, "slots_removed": n}, err)
 }
 
 func (s *Server) addTemplate(w http.ResponseWriter, r *http.Request, id int64) error {
@@ -73,11 +65,7 @@ func (s *Server) addTemplate(w http.ResponseWriter, r *http.Request, id int64) e
 	}
 	t.ID, t.StationID = 0, id
 	res, err := s.sched.AddTemplate(r.Context(), t)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, res)
-	return nil
+	return reply(w, http.StatusCreated, res, err)
 }
 
 func (s *Server) addSlot(w http.ResponseWriter, r *http.Request, id int64) error {
@@ -88,11 +76,7 @@ func (s *Server) addSlot(w http.ResponseWriter, r *http.Request, id int64) error
 	sl := in.Slot
 	sl.StationID, sl.Duration = id, time.Duration(in.Minutes)*time.Minute
 	sl, err := s.sched.AddSlot(r.Context(), sl)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, SlotJSON{Slot: sl, Minutes: in.Minutes})
-	return nil
+	return reply(w, http.StatusCreated, SlotJSON{Slot: sl, Minutes: in.Minutes}, err)
 }
 
 func (s *Server) listSlots(w http.ResponseWriter, r *http.Request, id int64) error {
@@ -118,11 +102,7 @@ func (s *Server) addException(w http.ResponseWriter, r *http.Request, id int64) 
 	}
 	e.StationID = id
 	removed, err := s.sched.AddException(r.Context(), e)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, map[string]any{"exception": e, "slots_removed": len(removed)})
-	return nil
+	return reply(w, http.StatusCreated, map[string]any{"exception": e, "slots_removed": len(removed)}, err)
 }
 
 func (s *Server) getEPG(w http.ResponseWriter, r *http.Request, id int64) error {
@@ -155,11 +135,7 @@ func (s *Server) assignSlot(w http.ResponseWriter, r *http.Request, id int64) er
 		return err
 	}
 	sl, err := s.store.Slot(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, slotJSON(sl))
-	return nil
+	return reply(w, http.StatusOK, slotJSON(sl), err)
 }
 
 func (s *Server) unassignSlot(w http.ResponseWriter, r *http.Request, id int64) error {
@@ -181,20 +157,12 @@ func (s *Server) autoFill(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	rep, err := s.sched.FillDays(r.Context(), in.StationIDs, in.From, in.To, in.Reruns)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, rep)
-	return nil
+	return reply(w, http.StatusOK, rep, err)
 }
 
 func (s *Server) submitLesson(w http.ResponseWriter, r *http.Request, id int64) error {
 	a, err := s.sched.Submit(r.Context(), userFrom(r.Context()), id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, a)
-	return nil
+	return reply(w, http.StatusOK, a, err)
 }
 
 func (s *Server) approveLesson(w http.ResponseWriter, r *http.Request, id int64) error {
@@ -215,9 +183,5 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, id int64, approv
 		}
 	}
 	a, err := s.sched.Decide(r.Context(), userFrom(r.Context()), id, approve, in.Reason)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, a)
-	return nil
+	return reply(w, http.StatusOK, a, err)
 }

@@ -228,12 +228,11 @@ func sniffFile(path string) error {
 		return err
 	}
 	defer f.Close()
-	head := make([]byte, 512)
-	n, err := io.ReadFull(f, head)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+	head, err := io.ReadAll(io.LimitReader(f, 512))
+	if err != nil {
 		return err
 	}
-	return lessons.SniffMedia(head[:n])
+	return lessons.SniffMedia(head)
 }
 
 // tusError turns an application error into tusd's, so that the client reads its message in lang.

@@ -21,6 +21,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	relais "github.com/relais-edu/relais"
 )
 
 // Upload sends one file to the server's /api/v1/uploads; the lesson is then made from it (the
@@ -129,7 +131,7 @@ func (t *Upload) Send(ctx context.Context, path string) (string, error) {
 			// unfinished uploads after a day, and used ones at once).
 			if offset, err = t.head(ctx, prev); err == nil && offset <= size {
 				loc = prev
-				t.note("Resuming the earlier upload of this file at byte %d of %d (the server has %s).", offset, size, sizeText(offset))
+				t.note("Resuming the earlier upload of this file at byte %d of %d (the server has %s).", offset, size, relais.HumanBytes(offset))
 			} else {
 				t.Memo.forget(t.key)
 				offset = 0
@@ -155,7 +157,7 @@ func (t *Upload) Send(ctx context.Context, path string) (string, error) {
 		}, func() error {
 			offset, err = t.head(ctx, loc)
 			if err == nil {
-				t.note("Resuming at byte %d of %d (the server has %s).", offset, size, sizeText(offset))
+				t.note("Resuming at byte %d of %d (the server has %s).", offset, size, relais.HumanBytes(offset))
 			}
 			return err
 		})
@@ -320,17 +322,4 @@ func mediaType(f *os.File, path string) (string, error) {
 	}
 	t, _, _ := mime.ParseMediaType(http.DetectContentType(head[:n]))
 	return t, nil
-}
-
-// sizeText is a size for people: 3.2 MiB.
-func sizeText(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d bytes", n)
 }

@@ -294,33 +294,35 @@ func round2(x float64) float64 { return math.Round(x*100) / 100 }
 
 // drain pulls every frame a sink has ready, handing each to use; it reports whether the sink ended.
 func drain(sink *astiav.FilterContext, f *astiav.Frame, use func(*astiav.Frame) error) (bool, error) {
-	for {
-		if err := sink.BuffersinkGetFrame(f, astiav.NewBuffersinkFlags()); err != nil {
-			if errors.Is(err, astiav.ErrEagain) {
-				return false, nil
-			}
-			if errors.Is(err, astiav.ErrEof) {
-				return true, nil
-			}
-			return false, err
-		}
-		err := use(f)
-		f.Unref()
-		if err != nil {
-			return false, err
-		}
+	getErr, err := pullFrames(f, func(f *astiav.Frame) error { return sink.BuffersinkGetFrame(f, astiav.NewBuffersinkFlags()) }, use)
+	switch {
+	case err != nil:
+		return false, err
+	case errors.Is(getErr, astiav.ErrEagain):
+		return false, nil
+	case errors.Is(getErr, astiav.ErrEof):
+		return true, nil
 	}
+	return false, getErr
 }
 
 // receiveFrames hands use every frame dec has ready, in f, until the decoder wants more data or has
 // ended. A frame the decoder fails on (damaged data) also ends it: that failure is returned as damaged,
 // apart from use's error, for the caller to skip, count or report.
 func receiveFrames(dec *astiav.CodecContext, f *astiav.Frame, use func(*astiav.Frame) error) (damaged, err error) {
+	getErr, err := pullFrames(f, dec.ReceiveFrame, use)
+	if err != nil || errors.Is(getErr, astiav.ErrEagain) || errors.Is(getErr, astiav.ErrEof) {
+		return nil, err
+	}
+	return getErr, nil
+}
+
+// pullFrames gets frames into f until get fails, handing each to use and releasing it after; it
+// returns get's error (astiav.ErrEagain when no frame is ready, astiav.ErrEof at the end, or a
+// failure), or else use's.
+func pullFrames(f *astiav.Frame, get, use func(*astiav.Frame) error) (getErr, useErr error) {
 	for {
-		if err := dec.ReceiveFrame(f); err != nil {
-			if errors.Is(err, astiav.ErrEagain) || errors.Is(err, astiav.ErrEof) {
-				return nil, nil
-			}
+		if err := get(f); err != nil {
 			return err, nil
 		}
 		err := use(f)

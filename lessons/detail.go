@@ -1,8 +1,10 @@
 package lessons
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	relais "github.com/relais-edu/relais"
@@ -173,4 +175,19 @@ func (s *Service) WorksheetFile(ctx context.Context, u relais.User, id int64) (s
 		return "", err
 	}
 	return ws.Path, nil
+}
+
+// KeyPoints picks the list items of a Markdown lesson, up to n: what the family page lists to remember.
+func KeyPoints(md string, n int) []string {
+	var out []string
+	sc := bufio.NewScanner(strings.NewReader(md))
+	for sc.Scan() && len(out) < n {
+		line := strings.TrimSpace(sc.Text())
+		for _, p := range []string{"- ", "* ", "+ "} {
+			if rest, ok := strings.CutPrefix(line, p); ok {
+				out = append(out, strings.TrimSpace(rest))
+			}
+		}
+	}
+	return out
 }

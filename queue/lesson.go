@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/hibiken/asynq"
 
@@ -13,13 +14,9 @@ import (
 // handleIngest probes an upload and, when it is accepted, queues the renditions, the digests and the
 // worksheet. A refused upload ends here with the reason on the lesson.
 func (w *Worker) handleIngest(ctx context.Context, t *asynq.Task) error {
-	var p LessonPayload
-	if err := decode(t, &p); err != nil {
-		return err
-	}
-	l, err := w.store.Lesson(ctx, p.LessonID)
+	_, l, err := taskLesson[LessonPayload](ctx, w, t)
 	if err != nil {
-		return w.lessonGone(p.LessonID, err)
+		return err
 	}
 	if l.Status != relais.LessonUploaded && l.Status != relais.LessonProcessing {
 		return nil // already decided by an earlier run
@@ -52,12 +49,34 @@ func (w *Worker) handleIngest(ctx context.Context, t *asynq.Task) error {
 	return nil
 }
 
-// handleTranscode renders the lesson's media.
+// handleTranscode renders the lesson's media; handleDigest writes the SMS digests; handleWorksheet
+// validates or renders the worksheet PDF.
 func (w *Worker) handleTranscode(ctx context.Context, t *asynq.Task) error {
-	l, ok, err := w.processingLesson(ctx, t)
-	if !ok {
+	return w.makeProduct(ctx, t, w.transcode)
+}
+
+func (w *Worker) handleDigest(ctx context.Context, t *asynq.Task) error {
+	return w.makeProduct(ctx, t, w.digest)
+}
+
+func (w *Worker) handleWorksheet(ctx context.Context, t *asynq.Task) error {
+	return w.makeProduct(ctx, t, w.worksheet)
+}
+
+// makeProduct runs one product step of a lesson being processed: write makes the product, then the
+// lesson is marked ready if it was the last one missing. A lesson no longer processing is left alone.
+func (w *Worker) makeProduct(ctx context.Context, t *asynq.Task, write func(context.Context, relais.Lesson) error) error {
+	_, l, err := taskLesson[LessonPayload](ctx, w, t)
+	if err != nil || l.Status != relais.LessonProcessing {
 		return err
 	}
+	if err := write(ctx, l); err != nil {
+		return err
+	}
+	return w.checkReady(ctx, l.ID)
+}
+
+func (w *Worker) transcode(ctx context.Context, l relais.Lesson) error {
 	last := -1
 	progress := func(step string, pct int) {
 		if pct == last {
@@ -69,72 +88,34 @@ func (w *Worker) handleTranscode(ctx context.Context, t *asynq.Task) error {
 		}
 	}
 	rs, err := w.pipeline.Render(ctx, l, w.lessonDir(l.ID), progress)
-	if relais.ErrorCode(err) == relais.EINVALID {
-		// The media cannot be made broadcast-ready (e.g. loudness out of tolerance): retrying will not help.
-		w.store.SetLessonStatus(ctx, l.ID, relais.LessonFailed, err)
-		return fmt.Errorf("transcode lesson %d: %w", l.ID, errors.Join(err, asynq.SkipRetry))
-	} else if err != nil {
-		return w.failIfLast(ctx, l.ID, "transcode", err)
+	if err != nil {
+		// Invalid: the media cannot be made broadcast-ready (e.g. loudness out of tolerance).
+		return w.failStep(ctx, l.ID, "transcode", err, relais.EINVALID)
 	}
-	for _, r := range rs {
-		r.LessonID = l.ID
-		if err := w.store.PutRendition(ctx, r); err != nil {
-			return err
-		}
+	for i := range rs {
+		rs[i].LessonID = l.ID
 	}
-	return w.checkReady(ctx, l.ID)
+	return putAll(ctx, rs, w.store.PutRendition)
 }
 
-// handleDigest writes the SMS digests.
-func (w *Worker) handleDigest(ctx context.Context, t *asynq.Task) error {
-	l, ok, err := w.processingLesson(ctx, t)
-	if !ok {
-		return err
-	}
+func (w *Worker) digest(ctx context.Context, l relais.Lesson) error {
 	ds, err := w.pipeline.Digests(ctx, l, nil) // airings are added at publication, once slots are known
 	if err != nil {
-		return w.failIfLast(ctx, l.ID, "digest", err)
+		return w.failStep(ctx, l.ID, "digest", err)
 	}
-	for _, d := range ds {
-		d.LessonID = l.ID
-		if err := w.store.PutDigest(ctx, d); err != nil {
-			return err
-		}
+	for i := range ds {
+		ds[i].LessonID = l.ID
 	}
-	return w.checkReady(ctx, l.ID)
+	return putAll(ctx, ds, w.store.PutDigest)
 }
 
-// handleWorksheet validates or renders the worksheet PDF.
-func (w *Worker) handleWorksheet(ctx context.Context, t *asynq.Task) error {
-	l, ok, err := w.processingLesson(ctx, t)
-	if !ok {
-		return err
-	}
+func (w *Worker) worksheet(ctx context.Context, l relais.Lesson) error {
 	ws, err := w.pipeline.Worksheet(ctx, l, w.lessonDir(l.ID))
-	if relais.ErrorCode(err) == relais.EINVALID || relais.ErrorCode(err) == relais.ETOOLARGE {
-		w.store.SetLessonStatus(ctx, l.ID, relais.LessonFailed, err)
-		return fmt.Errorf("worksheet of lesson %d: %w", l.ID, errors.Join(err, asynq.SkipRetry))
-	} else if err != nil {
-		return w.failIfLast(ctx, l.ID, "worksheet", err)
+	if err != nil {
+		return w.failStep(ctx, l.ID, "worksheet", err, relais.EINVALID, relais.ETOOLARGE)
 	}
 	ws.LessonID = l.ID
-	if err := w.store.PutWorksheet(ctx, ws); err != nil {
-		return err
-	}
-	return w.checkReady(ctx, l.ID)
-}
-
-// processingLesson loads the lesson of a task; ok is false when there is nothing (more) to do.
-func (w *Worker) processingLesson(ctx context.Context, t *asynq.Task) (relais.Lesson, bool, error) {
-	var p LessonPayload
-	if err := decode(t, &p); err != nil {
-		return relais.Lesson{}, false, err
-	}
-	l, err := w.store.Lesson(ctx, p.LessonID)
-	if err != nil {
-		return l, false, w.lessonGone(p.LessonID, err)
-	}
-	return l, l.Status == relais.LessonProcessing, nil
+	return w.store.PutWorksheet(ctx, ws)
 }
 
 func (w *Worker) lessonGone(id int64, err error) error {
@@ -142,6 +123,26 @@ func (w *Worker) lessonGone(id int64, err error) error {
 		return fmt.Errorf("lesson %d: %w", id, errors.Join(err, asynq.SkipRetry))
 	}
 	return err
+}
+
+// failStep ends a product step whose pipeline call failed: an error with one of the permanent codes
+// (an input the step can never use) fails the lesson at once, any other is retried until the last try.
+func (w *Worker) failStep(ctx context.Context, id int64, step string, err error, permanent ...string) error {
+	if slices.Contains(permanent, relais.ErrorCode(err)) {
+		w.store.SetLessonStatus(ctx, id, relais.LessonFailed, err)
+		return fmt.Errorf("%s lesson %d: %w", step, id, errors.Join(err, asynq.SkipRetry))
+	}
+	return w.failIfLast(ctx, id, step, err)
+}
+
+// putAll stores a step's products one by one.
+func putAll[T any](ctx context.Context, products []T, put func(context.Context, T) error) error {
+	for _, p := range products {
+		if err := put(ctx, p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // failIfLast marks the lesson failed when this was the task's last try, so a teacher is never left

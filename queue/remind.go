@@ -62,13 +62,9 @@ func (w *Worker) comingAirings(ctx context.Context, lessonID int64) ([]relais.Ai
 // (DeliveryStore.RemindDeliveries): a second run of the task, or a second station airing the lesson at
 // the same time, plans nothing more.
 func (w *Worker) handleRemind(ctx context.Context, t *asynq.Task) error {
-	var p RemindPayload
-	if err := decode(t, &p); err != nil {
-		return err
-	}
-	l, err := w.store.Lesson(ctx, p.LessonID)
+	p, l, err := taskLesson[RemindPayload](ctx, w, t)
 	if err != nil {
-		return w.lessonGone(p.LessonID, err)
+		return err
 	}
 	if l.Status != relais.LessonPublished || w.pipeline.Airings == nil && w.pipeline.AllAirings == nil {
 		return nil

@@ -14,6 +14,7 @@
 package queue
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 
@@ -61,6 +62,10 @@ type LessonPayload struct {
 	LessonID int64 `json:"lesson_id"`
 }
 
+func (p LessonPayload) lesson() int64 { return p.LessonID }
+func (p FanoutPayload) lesson() int64 { return p.LessonID }
+func (p RemindPayload) lesson() int64 { return p.LessonID }
+
 // FanoutPayload is one page of a lesson's fan-out: households with an id after After.
 type FanoutPayload struct {
 	LessonID int64 `json:"lesson_id"`
@@ -91,6 +96,20 @@ func newTask(typ string, payload any, opts ...asynq.Option) (*asynq.Task, error)
 		return nil, fmt.Errorf("marshal %s payload: %w", typ, err)
 	}
 	return asynq.NewTask(typ, b, opts...), nil
+}
+
+// taskLesson decodes the payload of a task about one lesson and loads that lesson; a lesson deleted
+// since ends the task without retries.
+func taskLesson[P interface{ lesson() int64 }](ctx context.Context, w *Worker, t *asynq.Task) (P, relais.Lesson, error) {
+	var p P
+	if err := decode(t, &p); err != nil {
+		return p, relais.Lesson{}, err
+	}
+	l, err := w.store.Lesson(ctx, p.lesson())
+	if err != nil {
+		return p, l, w.lessonGone(p.lesson(), err)
+	}
+	return p, l, nil
 }
 
 func decode(t *asynq.Task, v any) error {

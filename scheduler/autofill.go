@@ -1,8 +1,10 @@
 package scheduler
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -45,15 +47,8 @@ type weekKey struct {
 // they are filled in local day and time order.
 func Fill(slots []relais.Slot, lessons []relais.Lesson, aired map[int64]bool, reruns bool) ([]relais.Assignment, FillReport) {
 	slots = append([]relais.Slot(nil), slots...)
-	sort.SliceStable(slots, func(i, j int) bool {
-		a, b := slots[i], slots[j]
-		if a.Day != b.Day {
-			return a.Day < b.Day
-		}
-		if a.Start != b.Start {
-			return a.Start < b.Start
-		}
-		return a.StationID < b.StationID
+	slices.SortStableFunc(slots, func(a, b relais.Slot) int {
+		return cmp.Or(cmp.Compare(a.Day, b.Day), cmp.Compare(a.Start, b.Start), cmp.Compare(a.StationID, b.StationID))
 	})
 	fresh := map[fillKey][]relais.Lesson{} // lessons waiting for a first airing, by id
 	again := map[fillKey][]relais.Lesson{} // lessons that may air again
@@ -75,20 +70,12 @@ func Fill(slots []relais.Slot, lessons []relais.Lesson, aired map[int64]bool, re
 			}
 		}
 	}
-	sort.Slice(keys, func(i, j int) bool {
-		a, b := keys[i], keys[j]
-		if a.grade != b.grade {
-			return a.grade < b.grade
-		}
-		if a.subject != b.subject {
-			return a.subject < b.subject
-		}
-		return a.language < b.language
+	slices.SortFunc(keys, func(a, b fillKey) int {
+		return cmp.Or(cmp.Compare(a.grade, b.grade), cmp.Compare(a.subject, b.subject), cmp.Compare(a.language, b.language))
 	})
 	used := map[weekKey]int{}
 	var out []relais.Assignment
 	var rep FillReport
-	var empty []relais.Slot
 
 	// pick returns the key whose queue (in pool) has a lesson fitting sl, preferring the subject aired
 	// least this week on the station, and the index of that lesson in its queue.
@@ -115,33 +102,32 @@ func Fill(slots []relais.Slot, lessons []relais.Lesson, aired map[int64]bool, re
 		return best, bestIdx, found
 	}
 
-	for _, sl := range slots {
-		k, i, ok := pick(sl, fresh)
-		if !ok {
-			empty = append(empty, sl)
-			continue
-		}
-		l := fresh[k][i]
-		fresh[k] = append(fresh[k][:i:i], fresh[k][i+1:]...)
-		again[k] = append(again[k], l)
-		out = append(out, relais.Assignment{SlotID: sl.ID, LessonID: l.ID})
-		rep.Placed++
-	}
-	if reruns {
-		var still []relais.Slot
-		for _, sl := range empty {
-			k, i, ok := pick(sl, again)
+	// place puts in each slot a lesson picked from pool and returns the slots left empty. A first airing
+	// moves the lesson to again; a re-run sends it to the back of its queue, so that re-runs take turns.
+	place := func(slots []relais.Slot, pool map[fillKey][]relais.Lesson, rerun bool) []relais.Slot {
+		var left []relais.Slot
+		for _, sl := range slots {
+			k, i, ok := pick(sl, pool)
 			if !ok {
-				still = append(still, sl)
+				left = append(left, sl)
 				continue
 			}
-			l := again[k][i]
-			// The lesson goes to the back of its queue: re-runs take turns.
-			again[k] = append(append(again[k][:i:i], again[k][i+1:]...), l)
-			out = append(out, relais.Assignment{SlotID: sl.ID, LessonID: l.ID, Rerun: true})
-			rep.Reruns++
+			l := pool[k][i]
+			pool[k] = append(pool[k][:i:i], pool[k][i+1:]...)
+			if rerun {
+				pool[k] = append(pool[k], l)
+				rep.Reruns++
+			} else {
+				again[k] = append(again[k], l)
+				rep.Placed++
+			}
+			out = append(out, relais.Assignment{SlotID: sl.ID, LessonID: l.ID, Rerun: rerun})
 		}
-		empty = still
+		return left
+	}
+	empty := place(slots, fresh, false)
+	if reruns {
+		empty = place(empty, again, true)
 	}
 	rep.EmptySlots = len(empty)
 	rep.Unplaced = []Unplaced{}

@@ -1,6 +1,11 @@
 package ui
 
 import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"io/fs"
 	"net/http"
 	"strings"
 )
@@ -8,143 +13,76 @@ import (
 // uiLangs are the languages of the UI text, the first the default.
 var uiLangs = []string{"fr", "en"}
 
-// msg is one UI string: its key, its English text and its French text, side by side so that no string
-// goes without its translation.
-type msg struct{ key, en, fr string }
+// messages holds every UI string in each UI language: ui/i18n/<lang>.json, one object of key to text a
+// language, read and checked when the package loads. Strings with %s or %d are formats. A new key goes
+// in every language's file; a test checks that every key the templates and handlers use is there.
+var messages = mustLoadMessages(i18nFiles, uiLangs)
 
-// messages holds every UI string in each UI language, from the tables of each feature's pages.
-var messages = map[string]map[string]string{"en": {}, "fr": {}}
+//go:embed i18n/*.json
+var i18nFiles embed.FS
 
-func init() { addMessages(commonMessages) }
-
-// commonMessages are the strings of the layout, sign-in and lesson pages.
-var commonMessages = []msg{
-	{"app", "Relais", "Relais"},
-	{"skip", "Skip to content", "Aller au contenu"},
-	{"lang_name", "English", "Français"},
-	{"switch_to", "Français", "English"},
-	{"signin", "Sign in", "Se connecter"},
-	{"signout", "Sign out", "Se déconnecter"},
-	{"token", "API token", "Jeton d'accès"},
-	{"token_help",
-		"Paste the token your administrator created for you with 'relais token create'.",
-		"Collez le jeton que votre administrateur a créé pour vous avec « relais token create »."},
-	{"signed_in_as", "Signed in as", "Connecté en tant que"},
-	{"error", "Error", "Erreur"},
-	{"err_signin", "Sign in first.", "Connectez-vous d'abord."},
-	{"err_forbidden", "Your role cannot open this page.", "Votre rôle ne permet pas d'ouvrir cette page."},
-	{"err_csrf",
-		"This form has expired or did not come from Relais. Go back, reload the page and try again.",
-		"Ce formulaire a expiré ou ne vient pas de Relais. Revenez en arrière, rechargez la page et recommencez."},
-	{"err_token",
-		"This token is not valid. Check it was copied whole.",
-		"Ce jeton n'est pas valide. Vérifiez qu'il a été copié en entier."},
-	{"err_internal",
-		"Internal error; quote this request id to the administrator:",
-		"Erreur interne ; donnez cet identifiant de requête à l'administrateur :"},
-	{"lessons", "Lessons", "Leçons"},
-	{"my_lessons", "My lessons", "Mes leçons"},
-	{"all_lessons", "All lessons", "Toutes les leçons"},
-	{"no_lessons", "No lessons yet.", "Aucune leçon pour l'instant."},
-	{"new_lesson", "Upload a lesson", "Déposer une leçon"},
-	{"title", "Title", "Titre"},
-	{"subject", "Subject", "Matière"},
-	{"grade", "Grade", "Classe"},
-	{"language", "Language", "Langue"},
-	{"region", "Region (optional)", "Région (facultatif)"},
-	{"budget", "SMS segments for the digest", "Segments SMS du résumé"},
-	{"media", "Video or audio recording", "Enregistrement vidéo ou audio"},
-	{"text", "Lesson text (Markdown)", "Texte de la leçon (Markdown)"},
-	{"text_help",
-		"Lists become the key points of the SMS and the family page.",
-		"Les listes deviennent les points clés du SMS et de la page famille."},
-	{"preview", "Preview", "Aperçu"},
-	{"worksheet_file",
-		"Worksheet PDF (optional; otherwise made from the text)",
-		"Fiche d'exercices PDF (facultatif ; sinon créée à partir du texte)"},
-	{"upload", "Upload", "Déposer"},
-	{"uploading", "Uploading…", "Envoi en cours…"},
-	{"upload_failed", "The upload failed:", "L'envoi a échoué :"},
-	{"status", "Status", "État"},
-	{"reason", "Reason", "Motif"},
-	{"step", "Step", "Étape"},
-	{"created", "Created", "Créée"},
-	{"teacher", "Teacher", "Enseignant"},
-	{"st_uploaded", "uploaded, waiting for checks", "reçue, en attente de vérification"},
-	{"st_processing", "processing", "en traitement"},
-	{"st_ready", "ready to publish", "prête à publier"},
-	{"st_rejected", "rejected", "refusée"},
-	{"st_failed", "failed", "échec"},
-	{"st_published", "published", "publiée"},
-	{"renditions", "Renditions", "Versions produites"},
-	{"kind", "Kind", "Type"},
-	{"format", "Format", "Format"},
-	{"duration", "Duration", "Durée"},
-	{"size", "Size", "Taille"},
-	{"loudness", "Loudness", "Sonie"},
-	{"download", "Download", "Télécharger"},
-	{"listen", "Listen", "Écouter"},
-	{"digests", "SMS digest", "Résumé SMS"},
-	{"segment", "segment", "segment"},
-	{"segments", "segments", "segments"},
-	{"encoding", "Encoding", "Codage"},
-	{"characters", "characters", "caractères"},
-	{"dropped", "Left out to fit", "Omis pour tenir"},
-	{"worksheet", "Worksheet", "Fiche d'exercices"},
-	{"open_worksheet", "Open the worksheet (PDF)", "Ouvrir la fiche (PDF)"},
-	{"deliveries", "Deliveries", "Envois"},
-	{"channel", "Channel", "Canal"},
-	{"count", "Count", "Nombre"},
-	{"total", "Total", "Total"},
-	{"no_deliveries", "Nothing sent yet.", "Rien n'a encore été envoyé."},
-	{"auto_refresh",
-		"This page refreshes itself while work is in progress.",
-		"Cette page se met à jour seule pendant le traitement."},
-	{"publish", "Publish", "Publier"},
-	{"to_publish", "Lessons to publish", "Leçons à publier"},
-	{"nothing_to_publish", "No lesson is ready to publish.", "Aucune leçon n'est prête à publier."},
-	{"publish_confirm",
-		"Publishing sends this lesson to every household of its grade.",
-		"Publier envoie cette leçon à tous les foyers de sa classe."},
-	{"published_ok", "Publishing started.", "Publication lancée."},
-	{"dashboard", "Delivery dashboard", "Tableau des envois"},
-	{"failures", "Failure reasons", "Motifs d'échec"},
-	{"no_failures", "No failures.", "Aucun échec."},
-	{"households", "Households", "Foyers"},
-	{"import", "Import households", "Importer des foyers"},
-	{"csv_file", "CSV file", "Fichier CSV"},
-	{"import_help",
-		"Columns: external_ref, region, language, grades, profile, phone, email, postal_address, consent.",
-		"Colonnes : external_ref, region, language, grades, profile, phone, email, postal_address, consent."},
-	{"imported", "Imported", "Importés"},
-	{"rejected", "Rejected", "Refusés"},
-	{"row", "Row", "Ligne"},
-	{"field", "Field", "Champ"},
-	{"problem", "Problem", "Problème"},
-	{"open", "Open", "Ouvrir"},
-	{"back", "Back to lessons", "Retour aux leçons"},
-	{"queues", "Job queues", "Files de tâches"},
-	{"ds_pending", "pending", "prévu"},
-	{"ds_claimed", "being sent", "en cours d'envoi"},
-	{"ds_unknown", "unknown", "inconnu"},
-	{"ds_queued", "queued", "en file"},
-	{"ds_sending", "sending", "en cours"},
-	{"ds_sent", "sent", "envoyé"},
-	{"ds_delivered", "delivered", "remis"},
-	{"ds_undelivered", "undelivered", "non remis"},
-	{"ds_failed", "failed", "échec"},
-	{"ds_skipped", "skipped", "omis"},
+func mustLoadMessages(fsys fs.FS, langs []string) map[string]map[string]string {
+	m, err := loadMessages(fsys, langs)
+	if err != nil {
+		panic("ui: " + err.Error())
+	}
+	return m
 }
 
-// addMessages merges the UI strings of one feature's pages into messages; each page file keeps its
-// own table (i18n_*.go) and calls it from init. A key defined twice is a programming error.
-func addMessages(ms []msg) {
-	for _, m := range ms {
-		if _, dup := messages["en"][m.key]; dup {
-			panic("ui: message " + m.key + " defined twice")
+// loadMessages reads the table of each language and checks that every language has every key, once.
+func loadMessages(fsys fs.FS, langs []string) (map[string]map[string]string, error) {
+	all := make(map[string]map[string]string, len(langs))
+	for _, lang := range langs {
+		data, err := fs.ReadFile(fsys, "i18n/"+lang+".json")
+		if err != nil {
+			return nil, err
 		}
-		messages["en"][m.key], messages["fr"][m.key] = m.en, m.fr
+		if all[lang], err = decodeMessages(data); err != nil {
+			return nil, fmt.Errorf("i18n/%s.json: %w", lang, err)
+		}
 	}
+	for _, lang := range langs[1:] {
+		for key := range all[langs[0]] {
+			if _, ok := all[lang][key]; !ok {
+				return nil, fmt.Errorf("i18n/%s.json lacks %q", lang, key)
+			}
+		}
+		for key := range all[lang] {
+			if _, ok := all[langs[0]][key]; !ok {
+				return nil, fmt.Errorf("i18n/%s.json lacks %q", langs[0], key)
+			}
+		}
+	}
+	return all, nil
+}
+
+// decodeMessages reads one JSON object of strings, refusing a key given twice (which encoding/json
+// would let the last one win).
+func decodeMessages(data []byte) (map[string]string, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, fmt.Errorf("not a JSON object of strings")
+	}
+	m := map[string]string{}
+	for dec.More() {
+		var key, text string
+		tok, err := dec.Token()
+		if err == nil {
+			key, _ = tok.(string)
+			err = dec.Decode(&text)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("after %q: %w", key, err)
+		}
+		if _, dup := m[key]; dup {
+			return nil, fmt.Errorf("%q given twice", key)
+		}
+		m[key] = text
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // t returns the UI text of key in the request's language.

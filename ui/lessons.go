@@ -90,7 +90,7 @@ func (h *Handler) lesson(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	d.Moving = l.Status == relais.LessonUploaded || l.Status == relais.LessonProcessing || inFlight(d.Deliveries)
 	for _, x := range l.Renditions {
 		x.URL = fmt.Sprintf("/ui/lessons/%d/renditions/%s", l.ID, x.Kind)
-		v := renditionView{Rendition: x, Size: humanSize(x.Bytes)}
+		v := renditionView{Rendition: x, Size: relais.HumanBytes(x.Bytes)}
 		if x.Kind == relais.RenditionTV {
 			d.Videos = append(d.Videos, v) // MPEG-TS: offered for download, browsers do not play it
 		} else {
@@ -99,7 +99,7 @@ func (h *Handler) lesson(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	}
 	if l.Worksheet != nil {
 		l.Worksheet.URL = fmt.Sprintf("/ui/lessons/%d/worksheet", l.ID)
-		d.SheetSize = humanSize(l.Worksheet.Bytes)
+		d.SheetSize = relais.HumanBytes(l.Worksheet.Bytes)
 	}
 	h.render(w, r, c, http.StatusOK, "ui_lesson", "lessons", d)
 }
@@ -108,17 +108,6 @@ func (h *Handler) lesson(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 type renditionView struct {
 	lessons.Rendition
 	Size string
-}
-
-// humanSize writes n bytes as B, KiB or MiB.
-func humanSize(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 // lessonDetail reads the route's lesson as the lesson service shows it to the user: another

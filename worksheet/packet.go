@@ -69,21 +69,7 @@ func NewPackets(in PacketsInput) (p *Packets, err error) {
 	if strings.TrimSpace(in.Title) == "" {
 		return nil, relais.Errorf(relais.EINVALID, "A postal packet needs a lesson title.")
 	}
-	created := in.Date
-	if created.IsZero() {
-		created = fixedDate
-	}
-	f := fpdf.New("P", "mm", "A4", "")
-	f.SetMargins(margin, margin, margin)
-	f.SetAutoPageBreak(true, margin)
-	f.AddUTF8FontFromBytes(family, "", fontRegular)
-	f.AddUTF8FontFromBytes(family, "B", fontBold)
-	f.SetCreationDate(created)
-	f.SetModificationDate(created)
-	f.SetCatalogSort(true)
-	f.SetTitle(in.Title, true)
-	f.SetCreator("Relais", true)
-	f.SetProducer("Relais", true)
+	f := newDoc(in.Title, in.Date)
 	// gofpdi loops on some files that are not PDFs: check first.
 	if err := ValidateBytes(in.Worksheet); err != nil {
 		return nil, err
@@ -148,7 +134,7 @@ func (p *Packets) Add(l Letter) (int, error) {
 // language.
 func (p *Packets) letter(l Letter) {
 	f := p.f
-	lb := letterLabelsFor(l.Language)
+	lb := labelsFor(l.Language)
 	f.AddPage()
 	pageW, _ := f.GetPageSize()
 
@@ -270,36 +256,4 @@ func (c *countWriter) Write(b []byte) (int, error) {
 	n, err := c.w.Write(b)
 	c.n += int64(n)
 	return n, err
-}
-
-// letterLabels are a cover letter's words.
-type letterLabels struct {
-	Ref, Date, Subject, Grade, Greeting, Body, Schedule, Closing, TV, Radio string
-}
-
-var allLetterLabels = map[string]letterLabels{
-	"en": {Ref: "Reference", Date: "Date", Subject: "Subject", Grade: "Grade", Greeting: "Dear family,",
-		Body: "While schools are closed, here is this week's lesson worksheet for your child. " +
-			"Fill it in at home; the lesson is also broadcast on television and radio.",
-		Schedule: "On air this week", Closing: "With our best wishes for your child's learning.", TV: "TV", Radio: "radio"},
-	"fr": {Ref: "Référence", Date: "Date", Subject: "Matière", Grade: "Classe", Greeting: "Chère famille,",
-		Body: "Pendant la fermeture des écoles, voici la fiche de la leçon de la semaine pour votre enfant. " +
-			"Elle se remplit à la maison ; la leçon passe aussi à la télévision et à la radio.",
-		Schedule: "À l’antenne cette semaine", Closing: "Avec nos meilleurs vœux pour les apprentissages de votre enfant.",
-		TV: "télévision", Radio: "radio"},
-	"ru": {Ref: "Номер", Date: "Дата", Subject: "Предмет", Grade: "Класс", Greeting: "Уважаемая семья!",
-		Body: "Пока школы закрыты, направляем вам рабочий лист урока этой недели для вашего ребёнка. " +
-			"Его можно заполнить дома; урок также показывают по телевидению и радио.",
-		Schedule: "В эфире на этой неделе", Closing: "Желаем вашему ребёнку успехов в учёбе.", TV: "телевидение", Radio: "радио"},
-	"kk": {Ref: "Нөмірі", Date: "Күні", Subject: "Пән", Grade: "Сынып", Greeting: "Құрметті отбасы!",
-		Body: "Мектептер жабық кезде балаңызға осы аптаның сабақ парағын жібереміз. " +
-			"Оны үйде толтыруға болады; сабақ теледидар мен радиода да көрсетіледі.",
-		Schedule: "Осы аптада эфирде", Closing: "Балаңызға оқуда сәттілік тілейміз.", TV: "теледидар", Radio: "радио"},
-}
-
-func letterLabelsFor(lang string) letterLabels {
-	if l, ok := allLetterLabels[lang]; ok {
-		return l
-	}
-	return allLetterLabels["en"]
 }

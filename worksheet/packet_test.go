@@ -104,7 +104,7 @@ func TestPacketsAddressInWindowAndWorksheetPerHousehold(t *testing.T) {
 			t.Errorf("letter %d window shows %q, want %q", i, window, want)
 		}
 		letter := squash(pdfText(t, path, firsts[i], firsts[i]))
-		lb := letterLabelsFor(l.Language)
+		lb := labelsFor(l.Language)
 		for _, s := range []string{"Les fractions", lb.Subject + ": Mathématiques", l.Ref, "23.11.2026",
 			lb.Greeting, strings.Join(strings.Fields(lb.Body)[:4], " "), "2026-11-24 10:30 Télé Éducation"} {
 			if !strings.Contains(letter, s) {

@@ -8,7 +8,9 @@ package worksheet
 import (
 	"bytes"
 	_ "embed"
+	"encoding/json"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -62,24 +64,44 @@ func FromLesson(l relais.Lesson, broadcasts []Broadcast) Input {
 		Markdown: l.Markdown, Broadcasts: broadcasts}
 }
 
-// labels are the words the worksheet prints around the lesson, per language.
+// labels are the words the worksheet and the postal cover letter print around the lesson, in each
+// language of words.json.
 type labels struct {
 	Subject, Grade, Language, Name, Date, OnAir, Notes, Page string
 	LangName                                                 string
 	TV, Radio                                                string
+	// The cover letter's.
+	Ref, Greeting, Body, Schedule, Closing string
 }
 
-var allLabels = map[string]labels{
-	"en": {Subject: "Subject", Grade: "Grade", Language: "Language", Name: "Name", Date: "Date",
-		OnAir: "On air", Notes: "Notes and answers", Page: "Page", LangName: "English", TV: "TV", Radio: "radio"},
-	"fr": {Subject: "Matière", Grade: "Classe", Language: "Langue", Name: "Nom", Date: "Date",
-		OnAir: "À l’antenne", Notes: "Notes et réponses", Page: "Page", LangName: "Français", TV: "télévision", Radio: "radio"},
-	"ru": {Subject: "Предмет", Grade: "Класс", Language: "Язык", Name: "Имя", Date: "Дата",
-		OnAir: "В эфире", Notes: "Заметки и ответы", Page: "Страница", LangName: "Русский", TV: "телевидение", Radio: "радио"},
-	"kk": {Subject: "Пән", Grade: "Сынып", Language: "Тіл", Name: "Аты-жөні", Date: "Күні",
-		OnAir: "Эфирде", Notes: "Жазбалар мен жауаптар", Page: "Бет", LangName: "Қазақша", TV: "теледидар", Radio: "радио"},
+//go:embed words.json
+var wordsJSON []byte
+
+var allLabels = mustLabels(wordsJSON)
+
+// mustLabels reads words.json: for each language, every label and no other.
+func mustLabels(data []byte) map[string]labels {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var all map[string]labels
+	if err := dec.Decode(&all); err != nil {
+		panic("worksheet: words.json: " + err.Error())
+	}
+	for lang, lb := range all {
+		v := reflect.ValueOf(lb)
+		for i := range v.NumField() {
+			if v.Field(i).String() == "" {
+				panic("worksheet: words.json: " + lang + " lacks " + v.Type().Field(i).Name)
+			}
+		}
+	}
+	if _, ok := all["en"]; !ok {
+		panic("worksheet: words.json lacks English")
+	}
+	return all
 }
 
+// labelsFor returns the labels of lang, English when there are none.
 func labelsFor(lang string) labels {
 	if l, ok := allLabels[lang]; ok {
 		return l
@@ -97,6 +119,26 @@ const (
 
 var fixedDate = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// newDoc starts an A4 PDF in Relais' font and margins, titled, whose dates are created (fixedDate when
+// zero), so that the same input always gives the same bytes.
+func newDoc(title string, created time.Time) *fpdf.Fpdf {
+	if created.IsZero() {
+		created = fixedDate
+	}
+	f := fpdf.New("P", "mm", "A4", "")
+	f.SetMargins(margin, margin, margin)
+	f.SetAutoPageBreak(true, margin)
+	f.AddUTF8FontFromBytes(family, "", fontRegular)
+	f.AddUTF8FontFromBytes(family, "B", fontBold)
+	f.SetCreationDate(created)
+	f.SetModificationDate(created)
+	f.SetCatalogSort(true)
+	f.SetTitle(title, true)
+	f.SetCreator("Relais", true)
+	f.SetProducer("Relais", true)
+	return f
+}
+
 // Render draws the worksheet of in as a PDF.
 func Render(in Input) ([]byte, error) {
 	if strings.TrimSpace(in.Title) == "" {
@@ -107,23 +149,9 @@ func Render(in Input) ([]byte, error) {
 	if answerLines <= 0 {
 		answerLines = DefaultAnswerLines
 	}
-	created := in.Created
-	if created.IsZero() {
-		created = fixedDate
-	}
 
-	f := fpdf.New("P", "mm", "A4", "")
-	f.SetMargins(margin, margin, margin)
-	f.SetAutoPageBreak(true, margin)
-	f.AddUTF8FontFromBytes(family, "", fontRegular)
-	f.AddUTF8FontFromBytes(family, "B", fontBold)
-	f.SetCreationDate(created)
-	f.SetModificationDate(created)
-	f.SetCatalogSort(true)
-	f.SetTitle(in.Title, true)
+	f := newDoc(in.Title, in.Created)
 	f.SetSubject(in.Subject, true)
-	f.SetCreator("Relais", true)
-	f.SetProducer("Relais", true)
 	if relais.ValidLanguage(in.Language) {
 		f.SetLang(in.Language)
 	}

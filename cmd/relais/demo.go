@@ -210,7 +210,7 @@ func (d *demo) makeVideo(ctx context.Context, dir string) (string, error) {
 		return "", fmt.Errorf("ffmpeg: %v: %s", err, out)
 	}
 	st, _ := os.Stat(video)
-	d.step("generated a %d s lesson video with speech (%s)", d.seconds, sizeOf(st.Size()))
+	d.step("generated a %d s lesson video with speech (%s)", d.seconds, relais.HumanBytes(st.Size()))
 	return video, nil
 }
 
@@ -402,7 +402,7 @@ func (d *demo) summary(ctx context.Context, l api.Lesson, mp *mailpit.Server, sb
 			format = fmt.Sprintf("%s %dx%d %d Hz", r.Container, r.Width, r.Height, r.SampleRate)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f s\t%s\t%.1f LUFS\t%.1f dBTP\t%.1f LU\n", r.Kind, codecs, format,
-			r.DurationSeconds, sizeOf(r.Bytes), r.Loudness.IntegratedLUFS, r.Loudness.TruePeakDBTP, r.Loudness.LRA)
+			r.DurationSeconds, relais.HumanBytes(r.Bytes), r.Loudness.IntegratedLUFS, r.Loudness.TruePeakDBTP, r.Loudness.LRA)
 		if r.Loudness.IntegratedLUFS < -23.5 || r.Loudness.IntegratedLUFS > -22.5 || r.Loudness.TruePeakDBTP > -1 {
 			problems = append(problems, fmt.Sprintf("%s rendition loudness out of tolerance", r.Kind))
 		}
@@ -424,7 +424,7 @@ func (d *demo) summary(ctx context.Context, l api.Lesson, mp *mailpit.Server, sb
 		}
 	}
 	if l.Worksheet != nil {
-		fmt.Fprintf(out, "\nWorksheet: %s PDF (teacher's upload: %v)\n", sizeOf(l.Worksheet.Bytes), !l.Worksheet.Generated)
+		fmt.Fprintf(out, "\nWorksheet: %s PDF (teacher's upload: %v)\n", relais.HumanBytes(l.Worksheet.Bytes), !l.Worksheet.Generated)
 	}
 
 	fmt.Fprintln(out, "\nDeliveries per channel and status:")
@@ -487,14 +487,4 @@ func (d *demo) summary(ctx context.Context, l api.Lesson, mp *mailpit.Server, sb
 	}
 	fmt.Fprintln(out, "DEMO OK: every stage succeeded and every channel delivered.")
 	return nil
-}
-
-func sizeOf(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }

@@ -45,8 +45,7 @@ func cmdEPGExport(ctx context.Context, io *stdio, args []string) error {
 	fs := newFlagSet(io, "epg export", "epg export --station ID --from YYYY-MM-DD --to YYYY-MM-DD",
 		"Writes the station's XMLTV guide for the days from --from to --to (inclusive) to standard output.")
 	station := fs.Int64("station", 0, "station id")
-	from := fs.String("from", "", "first day, in the station's zone")
-	to := fs.String("to", "", "last day, inclusive")
+	from, to := dayRangeFlags(fs)
 	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ relais.Store) error {
 		return svc.XMLTV(ctx, io.out, *station, *from, *to)
 	})
@@ -85,11 +84,7 @@ func cmdStationCreate(ctx context.Context, io *stdio, args []string) error {
 	playout := fs.String("playout", "ffplayout", "playout list format: ffplayout or m3u")
 	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ relais.Store) error {
 		st.Kind, st.Playout = relais.StationKind(*kind), relais.PlayoutFormat(*playout)
-		if err := svc.CreateStation(ctx, &st); err != nil {
-			return err
-		}
-		fmt.Fprintln(io.out, st.ID)
-		return nil
+		return printID(io, st.ID, svc.CreateStation(ctx, &st))
 	})
 }
 
@@ -120,19 +115,18 @@ func cmdGridTemplate(ctx context.Context, io *stdio, args []string) error {
 		"Adds a weekly template and its slots from --from to --to; refused whole if any slot would overlap.")
 	var t relais.Template
 	fs.Int64Var(&t.StationID, "station", 0, "station id")
+	from, to := dayRangeFlags(fs)
 	days := fs.String("days", "1-5", "weekdays, 0 Sunday ... 6 Saturday: a list (1,3,5) or a range (1-5)")
 	fs.StringVar(&t.Start, "start", "09:00", "first slot's start, station's wall clock")
 	fs.StringVar(&t.End, "end", "18:00", "the last slot ends at or before this time")
 	fs.IntVar(&t.SlotMin, "slot", 30, "slot length in minutes")
-	fs.StringVar(&t.From, "from", "", "first day")
-	fs.StringVar(&t.To, "to", "", "last day, inclusive")
 	grade, subject, language := slotFlags(fs)
 	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ relais.Store) error {
 		var err error
 		if t.Weekdays, err = parseWeekdays(*days); err != nil {
 			return err
 		}
-		t.Grade, t.Subject, t.Language = *grade, *subject, *language
+		t.From, t.To, t.Grade, t.Subject, t.Language = *from, *to, *grade, *subject, *language
 		res, err := svc.AddTemplate(ctx, t)
 		if err != nil {
 			return err
@@ -148,27 +142,21 @@ func cmdGridTemplate(ctx context.Context, io *stdio, args []string) error {
 func cmdGridSlot(ctx context.Context, io *stdio, args []string) error {
 	fs := newFlagSet(io, "grid slot", "grid slot --station ID --date DAY --start HH:MM --minutes N", "Adds a one-off slot.")
 	var s relais.Slot
-	fs.Int64Var(&s.StationID, "station", 0, "station id")
-	fs.StringVar(&s.Day, "date", "", "day, in the station's zone")
+	stationDayFlags(fs, &s.StationID, &s.Day)
 	fs.StringVar(&s.Start, "start", "", "start, station's wall clock (HH:MM)")
 	minutes := fs.Int("minutes", 30, "length in minutes")
 	grade, subject, language := slotFlags(fs)
 	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ relais.Store) error {
 		s.Duration, s.Grade, s.Subject, s.Language = time.Duration(*minutes)*time.Minute, *grade, *subject, *language
 		s, err := svc.AddSlot(ctx, s)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(io.out, s.ID)
-		return nil
+		return printID(io, s.ID, err)
 	})
 }
 
 func cmdGridCancel(ctx context.Context, io *stdio, args []string) error {
 	fs := newFlagSet(io, "grid cancel", "grid cancel --station ID --date DAY --reason TEXT", "Cancels a day (a holiday) and removes its slots.")
 	var e relais.Exception
-	fs.Int64Var(&e.StationID, "station", 0, "station id")
-	fs.StringVar(&e.Day, "date", "", "day, in the station's zone")
+	stationDayFlags(fs, &e.StationID, &e.Day)
 	fs.StringVar(&e.Reason, "reason", "", "why, e.g. a public holiday")
 	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ relais.Store) error {
 		removed, err := svc.AddException(ctx, e)
@@ -184,8 +172,7 @@ func cmdGridFill(ctx context.Context, io *stdio, args []string) error {
 	fs := newFlagSet(io, "grid fill", "grid fill --from DAY --to DAY [--station ID] [--reruns]",
 		"Assigns approved lessons to empty slots and prints a JSON report of what could not be placed.")
 	station := fs.Int64("station", 0, "station id; 0: every station")
-	from := fs.String("from", "", "first day")
-	to := fs.String("to", "", "last day, inclusive")
+	from, to := dayRangeFlags(fs)
 	reruns := fs.Bool("reruns", false, "fill slots left empty with re-runs of lessons already scheduled")
 	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ relais.Store) error {
 		var ids []int64
@@ -204,9 +191,9 @@ func cmdGridList(ctx context.Context, io *stdio, args []string) error {
 	fs := newFlagSet(io, "grid list", "grid list --station ID --from DAY --to DAY", "Lists a station's slots.")
 	var f relais.SlotFilter
 	fs.Int64Var(&f.StationID, "station", 0, "station id")
-	fs.StringVar(&f.From, "from", "", "first day")
-	fs.StringVar(&f.To, "to", "", "last day, inclusive")
+	from, to := dayRangeFlags(fs)
 	return withScheduler(ctx, io, fs, args, func(_ *scheduler.Service, db relais.Store) error {
+		f.From, f.To = *from, *to
 		if _, err := db.Station(ctx, f.StationID); err != nil {
 			return err
 		}
@@ -229,6 +216,25 @@ func cmdGridList(ctx context.Context, io *stdio, args []string) error {
 		}
 		return tw.Flush()
 	})
+}
+
+// printID prints the id of what a command created, unless err says it could not.
+func printID(io *stdio, id int64, err error) error {
+	if err == nil {
+		fmt.Fprintln(io.out, id)
+	}
+	return err
+}
+
+// stationDayFlags adds --station and --date, the day of a station's grid a command changes.
+func stationDayFlags(fs *flag.FlagSet, station *int64, day *string) {
+	fs.Int64Var(station, "station", 0, "station id")
+	fs.StringVar(day, "date", "", "day, in the station's zone")
+}
+
+// dayRangeFlags adds --from and --to, the days a command covers.
+func dayRangeFlags(fs *flag.FlagSet) (from, to *string) {
+	return fs.String("from", "", "first day"), fs.String("to", "", "last day, inclusive")
 }
 
 // withScheduler loads the configuration (flags in fs plus the RELAIS_* environment), opens the database

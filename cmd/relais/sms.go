@@ -26,11 +26,11 @@ Run 'relais sms count --help' or 'relais sms digest --help' for the flags.
 // cmdSMSCount counts a message's SMS segments as Twilio bills them.
 func cmdSMSCount(_ context.Context, io *stdio, args []string) error {
 	fs := newFlagSet(io, "sms count", "sms count [--json] [--smart] < MESSAGE",
-		"Counts the message read on stdin as Twilio bills it: GSM-7 (160 characters in one segment, 153 per\n"+
-			"segment when concatenated, ^{}\\[~]|€ count two) or UCS-2 as soon as one character is outside GSM-7\n"+
-			"(70, then 67 per segment; an emoji counts two). One final newline, as echo adds, is not counted.\n"+
-			"No character is replaced unless --smart applies Relais' typographic policy (curly quotes, dashes,\n"+
-			"ellipsis and no-break spaces become GSM-7; letters are never changed).")
+		`Counts the message read on stdin as Twilio bills it: GSM-7 (160 characters in one segment, 153 per
+segment when concatenated, ^{}\[~]|€ count two) or UCS-2 as soon as one character is outside GSM-7
+(70, then 67 per segment; an emoji counts two). One final newline, as echo adds, is not counted.
+No character is replaced unless --smart applies Relais' typographic policy (curly quotes, dashes,
+ellipsis and no-break spaces become GSM-7; letters are never changed).`)
 	asJSON := fs.Bool("json", false, `print only {"encoding":...,"segments":N,"characters":N}`)
 	smart := fs.Bool("smart", false, "apply the typographic policy before counting")
 	if err := parseFlags(fs, args); err != nil {
@@ -96,9 +96,9 @@ func (a *airingsFlag) Set(v string) error {
 
 func cmdSMSDigest(_ context.Context, io *stdio, args []string) error {
 	fs := newFlagSet(io, "sms digest", "sms digest FILE.md --lang fr [--budget 3] [--title T] [--airing STATION@YYYY-MM-DDTHH:MM@ZONE]...",
-		"Writes the SMS digest of a lesson as the worker does: the title, the key points (headings and list\n"+
-			"items first, then sentences in order), what to do, and when and where the lesson airs, within the\n"+
-			"segment budget. Prints the digest, its encoding, segment and character counts, and what was dropped.")
+		`Writes the SMS digest of a lesson as the worker does: the title, the key points (headings and list
+items first, then sentences in order), what to do, and when and where the lesson airs, within the
+segment budget. Prints the digest, its encoding, segment and character counts, and what was dropped.`)
 	lang := fs.String("lang", "fr", "language of the digest: fr, kk, ru or en")
 	budget := fs.Int("budget", sms.DefaultBudget, "SMS segments the digest may use")
 	title := fs.String("title", "", "lesson title; empty: the Markdown's first level-1 heading")

@@ -7,21 +7,21 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/relais-edu/relais/internal/localserver"
 )
 
 // Server is a running mailpit.
 type Server struct {
 	SMTPAddr string // host:port
 	APIURL   string // http://host:port
-	cmd      *exec.Cmd
-	done     chan error
+	proc     *localserver.Process
 }
 
 // Binary finds mailpit on PATH or in ~/go/bin.
@@ -42,45 +42,28 @@ func Start(ctx context.Context, dir string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	smtp, err := freeAddr()
+	smtp, err := localserver.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
-	web, err := freeAddr()
+	web, err := localserver.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "--smtp", smtp, "--listen", web, "--disable-version-check", "--smtp-disable-rdns",
-		"--smtp-auth-accept-any", "--smtp-auth-allow-insecure", "--max", "200000", "--quiet",
-		"--database", filepath.Join(dir, "mailpit.db"))
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start mailpit: %w", err)
+	proc, err := localserver.Start("mailpit", exec.Command(bin, "--smtp", smtp, "--listen", web,
+		"--disable-version-check", "--smtp-disable-rdns", "--smtp-auth-accept-any", "--smtp-auth-allow-insecure",
+		"--max", "200000", "--quiet", "--database", filepath.Join(dir, "mailpit.db")))
+	if err != nil {
+		return nil, err
 	}
-	s := &Server{SMTPAddr: smtp, APIURL: "http://" + web, cmd: cmd, done: make(chan error, 1)}
-	go func() { s.done <- cmd.Wait() }()
-	deadline := time.Now().Add(20 * time.Second)
-	for _, addr := range []string{smtp, web} {
-		for {
-			c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-			if err == nil {
-				c.Close()
-				break
-			}
-			if time.Now().After(deadline) || ctx.Err() != nil {
-				s.Stop(context.Background())
-				return nil, fmt.Errorf("mailpit did not listen on %s: %w", addr, err)
-			}
-			select {
-			case err := <-s.done:
-				return nil, fmt.Errorf("mailpit exited: %v", err)
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
+	err = proc.WaitReady(ctx, 20*time.Second, syscall.SIGTERM, func() error { return localserver.Listening(smtp, web) })
+	if err != nil {
+		return nil, err
 	}
-	return s, nil
+	return &Server{SMTPAddr: smtp, APIURL: "http://" + web, proc: proc}, nil
 }
 
 // Total returns the number of messages mailpit holds.
@@ -104,23 +87,4 @@ func Total(ctx context.Context, apiURL string) (int, error) {
 }
 
 // Stop ends mailpit.
-func (s *Server) Stop(ctx context.Context) error {
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-		return nil
-	case <-ctx.Done():
-		s.cmd.Process.Kill()
-		<-s.done
-		return ctx.Err()
-	}
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
+func (s *Server) Stop(ctx context.Context) error { return s.proc.Stop(ctx, syscall.SIGTERM) }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/relais-edu/relais/internal/localserver"
 )
 
 // PostgresBin is where Debian's postgresql-15 package puts initdb and postgres.
@@ -178,9 +179,9 @@ func startPostgres() (string, error) {
 	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	if out, err := initdb.CombinedOutput(); err != nil {
 		os.RemoveAll(dir)
-		return "", fmt.Errorf("initdb: %v\n%s", err, tail(string(out), 10))
+		return "", fmt.Errorf("initdb: %v\n%s", err, localserver.Tail(string(out), 10))
 	}
-	port, err := freePort()
+	port, err := localserver.FreePort()
 	if err != nil {
 		os.RemoveAll(dir)
 		return "", err
@@ -199,42 +200,29 @@ func startPostgres() (string, error) {
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// A test process killed before it could stop the server (a timeout) takes the server with it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT}
-	if err := cmd.Start(); err != nil {
+	proc, err := localserver.Start("postgres", cmd)
+	if err != nil {
 		os.RemoveAll(dir)
-		return "", fmt.Errorf("start postgres: %w", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	stop := func() {
-		cmd.Process.Signal(syscall.SIGINT) // fast shutdown
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		os.RemoveAll(dir)
+		return "", err
 	}
 	url := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	err = proc.WaitReady(context.Background(), 30*time.Second, syscall.SIGINT, func() error {
 		conn, err := pgx.Connect(context.Background(), url)
 		if err == nil {
 			conn.Close(context.Background())
-			break
 		}
-		select {
-		case err := <-done:
-			log, _ := os.ReadFile(logPath)
-			os.RemoveAll(dir)
-			return "", fmt.Errorf("postgres exited: %v\n%s", err, tail(string(log), 10))
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(logPath)
-			stop()
-			return "", fmt.Errorf("postgres did not answer within 30s: %v\n%s", err, tail(string(log), 10))
-		}
+		return err
+	})
+	if err != nil {
+		err = fmt.Errorf("%w\n%s", err, localserver.LogTail(logPath, 10))
+		os.RemoveAll(dir)
+		return "", err
+	}
+	stop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		proc.Stop(ctx, syscall.SIGINT) // fast shutdown
+		os.RemoveAll(dir)
 	}
 	started = append(started, stop)
 	return url, nil
@@ -256,21 +244,4 @@ func postgresCredential() (*syscall.Credential, error) {
 		return nil, fmt.Errorf("postgres user: %w", err)
 	}
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

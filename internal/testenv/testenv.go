@@ -9,7 +9,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/relais-edu/relais/internal/localserver"
 	"github.com/relais-edu/relais/internal/mailpit"
 )
 
@@ -38,12 +38,11 @@ var (
 // FreePort returns a TCP port free on 127.0.0.1 at the time of the call.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := localserver.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 // Redis returns the address of a Redis server and a database number that no other test in this
@@ -85,20 +84,18 @@ func startRedis() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := localserver.FreePort()
 	if err != nil {
 		return "", err
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", dir,
-		"--save", "", "--appendonly", "no", "--daemonize", "no")
-	if err := cmd.Start(); err != nil {
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	proc, err := localserver.Start("redis-server", exec.Command(bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(port),
+		"--dir", dir, "--save", "", "--appendonly", "no", "--daemonize", "no"))
+	if err != nil {
 		return "", err
 	}
-	started = append(started, func() { cmd.Process.Kill(); cmd.Wait(); os.RemoveAll(dir) })
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	return addr, waitTCP(addr, 10*time.Second)
+	started = append(started, func() { proc.Stop(context.Background(), os.Kill); os.RemoveAll(dir) })
+	return addr, proc.WaitReady(context.Background(), 10*time.Second, os.Kill, func() error { return localserver.Listening(addr) })
 }
 
 // SMTP returns the SMTP address and the HTTP API base URL of a mailpit server.
@@ -145,21 +142,6 @@ func Main(m *testing.M) int {
 		stop()
 	}
 	return code
-}
-
-func waitTCP(addr string, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s did not answer within %s: %w", addr, d, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // Lines returns the lines of a file, for golden comparisons.

@@ -17,9 +17,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"mime/multipart"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -28,6 +25,9 @@ import (
 	"strings"
 	"time"
 
+	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/client"
+	"github.com/relais-edu/relais/internal/localserver"
 	"github.com/relais-edu/relais/internal/redisserver"
 )
 
@@ -84,7 +84,14 @@ func bench(ctx context.Context, bin, name string, n int, rate float64, workers i
 	}
 	defer rs.Stop(context.Background())
 
-	sbAddr, apiAddr := freeAddr(), freeAddr()
+	sbAddr, err := localserver.FreeAddr()
+	if err != nil {
+		return err
+	}
+	apiAddr, err := localserver.FreeAddr()
+	if err != nil {
+		return err
+	}
 	env := append(os.Environ(),
 		"RELAIS_DATA_DIR="+filepath.Join(dir, "data"), "RELAIS_REDIS_ADDR="+rs.Addr, "RELAIS_SECRET=bench-secret-0123456789",
 		"RELAIS_HTTP_ADDR="+apiAddr, "RELAIS_PUBLIC_URL=http://"+apiAddr, "RELAIS_LOG_LEVEL=error",
@@ -136,29 +143,28 @@ func bench(ctx context.Context, bin, name string, n int, rate float64, workers i
 	if err != nil {
 		return fmt.Errorf("token: %w", err)
 	}
-	c := &client{base: "http://" + apiAddr, token: strings.TrimSpace(string(tok))}
+	c := client.New("http://"+apiAddr, strings.TrimSpace(string(tok)))
 
 	var csv bytes.Buffer
 	csv.WriteString("external_ref,language,grades,profile,phone,consent\n")
 	for i := 0; i < n; i++ {
 		fmt.Fprintf(&csv, "B%06d,fr,5,sms_only,+3361%07d,yes\n", i, i)
 	}
-	var imp struct{ Imported int }
-	if err := c.do("POST", "/api/v1/households/import", &csv, "text/csv", 200, &imp); err != nil {
+	if _, err := c.ImportHouseholds(ctx, &csv); err != nil {
 		return err
 	}
-	lessonID, err := c.uploadLesson(dir)
+	lessonID, err := uploadLesson(ctx, c, dir)
 	if err != nil {
 		return err
 	}
-	if err := c.waitReady(lessonID, 5*time.Minute); err != nil {
+	if err := waitReady(ctx, c, lessonID, 5*time.Minute); err != nil {
 		return err
 	}
 	start := time.Now()
-	if err := c.do("POST", fmt.Sprintf("/api/v1/lessons/%d/publish", lessonID), nil, "", 202, nil); err != nil {
+	if err := c.Publish(ctx, lessonID); err != nil {
 		return err
 	}
-	counts, err := c.waitSettled(lessonID, n, 30*time.Minute)
+	counts, err := waitSettled(ctx, c, lessonID, n, 30*time.Minute)
 	if err != nil {
 		return err
 	}
@@ -178,7 +184,7 @@ type sbMessage struct {
 	ReceivedAt  time.Time `json:"received_at"`
 }
 
-func report(name string, n int, rate float64, elapsed time.Duration, counts map[string]int64, msgs []sbMessage, faults bool) error {
+func report(name string, n int, rate float64, elapsed time.Duration, counts map[relais.DeliveryStatus]int64, msgs []sbMessage, faults bool) error {
 	var accepted []sbMessage
 	perTo := map[string]int{}
 	refused := 0
@@ -242,33 +248,8 @@ func report(name string, n int, rate float64, elapsed time.Duration, counts map[
 	return nil
 }
 
-type client struct{ base, token string }
-
-func (c *client) do(method, path string, body io.Reader, ct string, want int, out any) error {
-	req, err := http.NewRequest(method, c.base+path, body)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	if ct != "" {
-		req.Header.Set("Content-Type", ct)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != want {
-		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, b)
-	}
-	if out != nil {
-		return json.Unmarshal(b, out)
-	}
-	return nil
-}
-
-func (c *client) uploadLesson(dir string) (int64, error) {
+// uploadLesson makes a 3 s test video and creates a lesson from it.
+func uploadLesson(ctx context.Context, c *client.Client, dir string) (int64, error) {
 	video := filepath.Join(dir, "lesson.mp4")
 	out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=3",
 		"-f", "lavfi", "-i", "sine=frequency=440:duration=3", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
@@ -276,58 +257,43 @@ func (c *client) uploadLesson(dir string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("ffmpeg: %v: %s", err, out)
 	}
-	media, err := os.ReadFile(video)
-	if err != nil {
-		return 0, err
-	}
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
 	// A one-segment GSM-7 digest, so that messages and segments count alike.
-	for k, v := range map[string]string{"title": "Fractions", "subject": "maths", "grade": "5", "language": "en",
-		"segment_budget": "1", "text": "# Fractions\n\n- A quarter is one part of four.\n"} {
-		mw.WriteField(k, v)
-	}
-	fw, _ := mw.CreateFormFile("media", "lesson.mp4")
-	fw.Write(media)
-	mw.Close()
-	var l struct{ ID int64 }
-	if err := c.do("POST", "/api/v1/lessons", &buf, mw.FormDataContentType(), 201, &l); err != nil {
-		return 0, err
-	}
-	return l.ID, nil
+	l, err := c.CreateLesson(ctx, map[string]string{"title": "Fractions", "subject": "maths", "grade": "5", "language": "en",
+		"segment_budget": "1", "text": "# Fractions\n\n- A quarter is one part of four.\n"}, client.FilePart("media", video))
+	return l.ID, err
 }
 
-func (c *client) waitReady(id int64, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		var l struct{ Status, StatusReason string }
-		if err := c.do("GET", fmt.Sprintf("/api/v1/lessons/%d", id), nil, "", 200, &l); err != nil {
-			return err
-		}
-		switch {
-		case l.Status == "ready":
-			return nil
-		case l.Status == "failed" || l.Status == "rejected":
-			return fmt.Errorf("lesson %s: %s", l.Status, l.StatusReason)
-		case time.Now().After(deadline):
-			return fmt.Errorf("lesson still %s", l.Status)
-		}
-		time.Sleep(500 * time.Millisecond)
+// waitReady waits until the lesson is ready to publish.
+func waitReady(ctx context.Context, c *client.Client, id int64, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	l, err := c.WaitLesson(ctx, id, 500*time.Millisecond, nil)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return fmt.Errorf("lesson still %s", l.Status)
+	case err != nil:
+		return err
+	case l.Status != relais.LessonReady:
+		return fmt.Errorf("lesson %s: %s", l.Status, l.StatusReason)
 	}
+	return nil
 }
 
 // waitSettled waits until every SMS delivery is final.
-func (c *client) waitSettled(id int64, n int, timeout time.Duration) (map[string]int64, error) {
+func waitSettled(ctx context.Context, c *client.Client, id int64, n int, timeout time.Duration) (map[relais.DeliveryStatus]int64, error) {
 	deadline := time.Now().Add(timeout)
 	for {
-		var l struct {
-			Deliveries map[string]map[string]int64 `json:"deliveries"`
-		}
-		if err := c.do("GET", fmt.Sprintf("/api/v1/lessons/%d", id), nil, "", 200, &l); err != nil {
+		l, err := c.Lesson(ctx, id)
+		if err != nil {
 			return nil, err
 		}
-		s := l.Deliveries["sms"]
-		final := s["delivered"] + s["failed"] + s["undelivered"] + s["skipped"]
+		s := l.Deliveries[relais.ChannelSMS]
+		var final int64
+		for st, k := range s {
+			if st.Final() {
+				final += k
+			}
+		}
 		if final >= int64(n) {
 			return s, nil
 		}
@@ -359,15 +325,6 @@ func sandboxMessages(base string) ([]sbMessage, error) {
 			return out, nil
 		}
 	}
-}
-
-func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func waitHTTP(url string, d time.Duration) error {

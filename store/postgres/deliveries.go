@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -183,39 +182,26 @@ func (db *DB) DeliveriesByIDs(ctx context.Context, ids []int64) ([]relais.Delive
 // Deliveries lists deliveries in id order after the page cursor.
 func (db *DB) Deliveries(ctx context.Context, f relais.DeliveryFilter) ([]relais.Delivery, error) {
 	p := f.Page.Normalize()
-	args := []any{p.After}
-	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
-	q := `SELECT ` + deliveryColumns + ` FROM deliveries WHERE id > $1`
-	if f.LessonID > 0 {
-		q += ` AND lesson_id = ` + arg(f.LessonID)
-	}
-	if f.HouseholdID > 0 {
-		q += ` AND household_id = ` + arg(f.HouseholdID)
-	}
-	if f.Channel != "" {
-		q += ` AND channel = ` + arg(f.Channel)
-	}
-	if f.Status != "" {
-		q += ` AND status = ` + arg(f.Status)
-	}
+	w := newWhere(`SELECT `+deliveryColumns+` FROM deliveries WHERE id > $1`, p.After)
+	w.and(f.LessonID > 0, `lesson_id`, f.LessonID)
+	w.and(f.HouseholdID > 0, `household_id`, f.HouseholdID)
+	w.and(f.Channel != "", `channel`, f.Channel)
+	w.and(f.Status != "", `status`, f.Status)
 	if !f.UpdatedBefore.IsZero() {
-		q += ` AND updated_at < ` + arg(ts(f.UpdatedBefore))
+		w.sql += ` AND updated_at < ` + w.arg(ts(f.UpdatedBefore))
 	}
 	if !f.UpdatedAfter.IsZero() {
-		q += ` AND updated_at > ` + arg(ts(f.UpdatedAfter))
+		w.sql += ` AND updated_at > ` + w.arg(ts(f.UpdatedAfter))
 	}
-	q += ` ORDER BY id LIMIT ` + arg(p.Limit)
-	return queryAll(ctx, db.pool, scanDelivery, q, args...)
+	limit := w.arg(p.Limit)
+	return queryAll(ctx, db.pool, scanDelivery, w.sql+` ORDER BY id LIMIT `+limit, w.args...)
 }
 
 // DeliveryByProviderID finds the delivery a provider callback is about.
 func (db *DB) DeliveryByProviderID(ctx context.Context, channel relais.ChannelName, providerID string) (relais.Delivery, error) {
 	d, err := scanDelivery(db.pool.QueryRow(ctx, `SELECT `+deliveryColumns+` FROM deliveries
 		WHERE channel = $1 AND provider_id = $2 AND provider_id <> ''`, channel, providerID))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return d, relais.Errorf(relais.ENOTFOUND, "Delivery with provider id %v not found.", providerID)
-	}
-	return d, err
+	return d, orNotFound(err, relais.Errorf(relais.ENOTFOUND, "Delivery with provider id %v not found.", providerID))
 }
 
 // AdvanceDelivery moves a delivery forward and records the event.

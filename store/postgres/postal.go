@@ -72,29 +72,18 @@ func (db *DB) CreatePostalBatch(ctx context.Context, b *relais.PostalBatch, prov
 // PostalBatch returns one batch.
 func (db *DB) PostalBatch(ctx context.Context, id int64) (relais.PostalBatch, error) {
 	b, err := scanPostalBatch(db.pool.QueryRow(ctx, `SELECT `+postalBatchColumns+` FROM postal_batches WHERE id = $1`, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return b, relais.Errorf(relais.ENOTFOUND, "Postal batch %d not found.", id)
-	}
-	return b, err
+	return b, orNotFound(err, relais.Errorf(relais.ENOTFOUND, "Postal batch %d not found.", id))
 }
 
 // PostalBatches lists batches in id order after the page cursor.
 func (db *DB) PostalBatches(ctx context.Context, f relais.PostalBatchFilter) ([]relais.PostalBatch, error) {
 	p := f.Page.Normalize()
-	args := []any{p.After}
-	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
-	q := `SELECT ` + postalBatchColumns + ` FROM postal_batches WHERE id > $1`
-	if f.LessonID > 0 {
-		q += ` AND lesson_id = ` + arg(f.LessonID)
-	}
-	if f.Region != "" {
-		q += ` AND region = ` + arg(f.Region)
-	}
-	if f.Status != "" {
-		q += ` AND status = ` + arg(f.Status)
-	}
-	q += ` ORDER BY id LIMIT ` + arg(p.Limit)
-	return queryAll(ctx, db.pool, scanPostalBatch, q, args...)
+	w := newWhere(`SELECT `+postalBatchColumns+` FROM postal_batches WHERE id > $1`, p.After)
+	w.and(f.LessonID > 0, `lesson_id`, f.LessonID)
+	w.and(f.Region != "", `region`, f.Region)
+	w.and(f.Status != "", `status`, f.Status)
+	limit := w.arg(p.Limit)
+	return queryAll(ctx, db.pool, scanPostalBatch, w.sql+` ORDER BY id LIMIT `+limit, w.args...)
 }
 
 // PostalPackets returns a page of a batch's households in delivery id order.

@@ -194,3 +194,33 @@ func prefixed(p, cols string) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// orNotFound returns notFound when err says the row does not exist, else err.
+func orNotFound(err, notFound error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return notFound
+	}
+	return err
+}
+
+// where is a listing's query with the conditions of its filter that apply, numbering their
+// placeholders after the arguments the query starts with.
+type where struct {
+	sql  string
+	args []any
+}
+
+func newWhere(sql string, args ...any) *where { return &where{sql: sql, args: args} }
+
+// arg adds v to the arguments and returns its placeholder.
+func (w *where) arg(v any) string {
+	w.args = append(w.args, v)
+	return fmt.Sprintf("$%d", len(w.args))
+}
+
+// and adds " AND column = $n" when set.
+func (w *where) and(set bool, column string, v any) {
+	if set {
+		w.sql += ` AND ` + column + ` = ` + w.arg(v)
+	}
+}

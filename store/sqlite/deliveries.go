@@ -184,45 +184,21 @@ func (db *DB) DeliveriesByIDs(ctx context.Context, ids []int64) ([]relais.Delive
 // Deliveries lists deliveries in id order after the page cursor.
 func (db *DB) Deliveries(ctx context.Context, f relais.DeliveryFilter) ([]relais.Delivery, error) {
 	p := f.Page.Normalize()
-	q := `SELECT ` + deliveryColumns + ` FROM deliveries WHERE id > ?`
-	args := []any{p.After}
-	if f.LessonID > 0 {
-		q += ` AND lesson_id = ?`
-		args = append(args, f.LessonID)
-	}
-	if f.HouseholdID > 0 {
-		q += ` AND household_id = ?`
-		args = append(args, f.HouseholdID)
-	}
-	if f.Channel != "" {
-		q += ` AND channel = ?`
-		args = append(args, f.Channel)
-	}
-	if f.Status != "" {
-		q += ` AND status = ?`
-		args = append(args, f.Status)
-	}
-	if !f.UpdatedBefore.IsZero() {
-		q += ` AND updated_at < ?`
-		args = append(args, ms(f.UpdatedBefore))
-	}
-	if !f.UpdatedAfter.IsZero() {
-		q += ` AND updated_at > ?`
-		args = append(args, ms(f.UpdatedAfter))
-	}
-	q += ` ORDER BY id LIMIT ?`
-	args = append(args, p.Limit)
-	return db.queryDeliveries(ctx, q, args...)
+	w := where{sql: `SELECT ` + deliveryColumns + ` FROM deliveries WHERE id > ?`, args: []any{p.After}}
+	w.and(f.LessonID > 0, `lesson_id = ?`, f.LessonID)
+	w.and(f.HouseholdID > 0, `household_id = ?`, f.HouseholdID)
+	w.and(f.Channel != "", `channel = ?`, f.Channel)
+	w.and(f.Status != "", `status = ?`, f.Status)
+	w.and(!f.UpdatedBefore.IsZero(), `updated_at < ?`, ms(f.UpdatedBefore))
+	w.and(!f.UpdatedAfter.IsZero(), `updated_at > ?`, ms(f.UpdatedAfter))
+	return db.queryDeliveries(ctx, w.sql+` ORDER BY id LIMIT ?`, append(w.args, p.Limit)...)
 }
 
 // DeliveryByProviderID finds the delivery a provider callback is about.
 func (db *DB) DeliveryByProviderID(ctx context.Context, channel relais.ChannelName, providerID string) (relais.Delivery, error) {
 	d, err := scanDelivery(db.read.QueryRowContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries
 		WHERE channel = ? AND provider_id = ? AND provider_id <> ''`, channel, providerID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return d, relais.Errorf(relais.ENOTFOUND, "Delivery with provider id %v not found.", providerID)
-	}
-	return d, err
+	return d, orNotFound(err, relais.Errorf(relais.ENOTFOUND, "Delivery with provider id %v not found.", providerID))
 }
 
 // AdvanceDelivery moves a delivery forward and records the event.

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -104,10 +103,7 @@ func (db *DB) UpsertHouseholds(ctx context.Context, hs []relais.Household) error
 // Household returns one household.
 func (db *DB) Household(ctx context.Context, id int64) (relais.Household, error) {
 	h, err := scanHousehold(db.read.QueryRowContext(ctx, `SELECT `+householdColumns+` FROM households h WHERE h.id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return h, relais.Errorf(relais.ENOTFOUND, "Household %d not found.", id)
-	}
-	return h, err
+	return h, orNotFound(err, relais.Errorf(relais.ENOTFOUND, "Household %d not found.", id))
 }
 
 // Households lists households in id order, after the page cursor.

@@ -55,32 +55,17 @@ func (db *DB) CreateLesson(ctx context.Context, l *relais.Lesson) error {
 // Lesson returns one lesson.
 func (db *DB) Lesson(ctx context.Context, id int64) (relais.Lesson, error) {
 	l, err := scanLesson(db.read.QueryRowContext(ctx, `SELECT `+lessonColumns+` FROM lessons WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return l, relais.Errorf(relais.ENOTFOUND, "Lesson %d not found.", id)
-	}
-	return l, err
+	return l, orNotFound(err, relais.Errorf(relais.ENOTFOUND, "Lesson %d not found.", id))
 }
 
 // Lessons lists lessons, newest first.
 func (db *DB) Lessons(ctx context.Context, f relais.LessonFilter) ([]relais.Lesson, error) {
 	p := f.Page.Normalize()
-	q := `SELECT ` + lessonColumns + ` FROM lessons WHERE 1=1`
-	var args []any
-	if f.TeacherID != "" {
-		q += ` AND teacher_id = ?`
-		args = append(args, f.TeacherID)
-	}
-	if f.Status != "" {
-		q += ` AND status = ?`
-		args = append(args, f.Status)
-	}
-	if p.After > 0 {
-		q += ` AND id < ?`
-		args = append(args, p.After)
-	}
-	q += ` ORDER BY id DESC LIMIT ?`
-	args = append(args, p.Limit)
-	return queryAll(ctx, db.read, scanLesson, q, args...)
+	w := where{sql: `SELECT ` + lessonColumns + ` FROM lessons WHERE 1=1`}
+	w.and(f.TeacherID != "", `teacher_id = ?`, f.TeacherID)
+	w.and(f.Status != "", `status = ?`, f.Status)
+	w.and(p.After > 0, `id < ?`, p.After)
+	return queryAll(ctx, db.read, scanLesson, w.sql+` ORDER BY id DESC LIMIT ?`, append(w.args, p.Limit)...)
 }
 
 func (db *DB) updateLesson(ctx context.Context, id int64, set string, args ...any) error {

@@ -66,32 +66,17 @@ func (db *DB) CreatePostalBatch(ctx context.Context, b *relais.PostalBatch, prov
 // PostalBatch returns one batch.
 func (db *DB) PostalBatch(ctx context.Context, id int64) (relais.PostalBatch, error) {
 	b, err := scanPostalBatch(db.read.QueryRowContext(ctx, `SELECT `+postalBatchColumns+` FROM postal_batches WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return b, relais.Errorf(relais.ENOTFOUND, "Postal batch %d not found.", id)
-	}
-	return b, err
+	return b, orNotFound(err, relais.Errorf(relais.ENOTFOUND, "Postal batch %d not found.", id))
 }
 
 // PostalBatches lists batches in id order after the page cursor.
 func (db *DB) PostalBatches(ctx context.Context, f relais.PostalBatchFilter) ([]relais.PostalBatch, error) {
 	p := f.Page.Normalize()
-	q := `SELECT ` + postalBatchColumns + ` FROM postal_batches WHERE id > ?`
-	args := []any{p.After}
-	if f.LessonID > 0 {
-		q += ` AND lesson_id = ?`
-		args = append(args, f.LessonID)
-	}
-	if f.Region != "" {
-		q += ` AND region = ?`
-		args = append(args, f.Region)
-	}
-	if f.Status != "" {
-		q += ` AND status = ?`
-		args = append(args, f.Status)
-	}
-	q += ` ORDER BY id LIMIT ?`
-	args = append(args, p.Limit)
-	return queryAll(ctx, db.read, scanPostalBatch, q, args...)
+	w := where{sql: `SELECT ` + postalBatchColumns + ` FROM postal_batches WHERE id > ?`, args: []any{p.After}}
+	w.and(f.LessonID > 0, `lesson_id = ?`, f.LessonID)
+	w.and(f.Region != "", `region = ?`, f.Region)
+	w.and(f.Status != "", `status = ?`, f.Status)
+	return queryAll(ctx, db.read, scanPostalBatch, w.sql+` ORDER BY id LIMIT ?`, append(w.args, p.Limit)...)
 }
 
 // PostalPackets returns a page of a batch's households in delivery id order.

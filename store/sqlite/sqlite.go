@@ -158,3 +158,25 @@ func placeholders(n int) string {
 	}
 	return string(b)
 }
+
+// orNotFound returns notFound when err says the row does not exist, else err.
+func orNotFound(err, notFound error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound
+	}
+	return err
+}
+
+// where is a listing's query with the conditions of its filter that apply.
+type where struct {
+	sql  string
+	args []any
+}
+
+// and adds " AND cond" (with one ? placeholder) and its argument when set.
+func (w *where) and(set bool, cond string, arg any) {
+	if set {
+		w.sql += ` AND ` + cond
+		w.args = append(w.args, arg)
+	}
+}
