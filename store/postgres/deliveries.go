@@ -280,7 +280,8 @@ func (db *DB) AdvanceDeliveries(ctx context.Context, as []relais.DeliveryAdvance
 			}
 			evIDs, evStatuses, evDetails = append(evIDs, a.ID), append(evStatuses, string(a.Status)), append(evDetails, a.Detail)
 			reason := ""
-			if a.Status == relais.DeliveryFailed || a.Status == relais.DeliveryUndelivered || a.Status == relais.DeliverySkipped {
+			if a.Status == relais.DeliveryFailed || a.Status == relais.DeliveryUndelivered || a.Status == relais.DeliverySkipped ||
+				a.Status == relais.DeliveryUnknown {
 				reason = a.Detail
 			}
 			s.status, s.reason, s.providerID, s.advanced, s.touched = a.Status, reason, providerID, true, true

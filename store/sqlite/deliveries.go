@@ -248,7 +248,8 @@ func advanceTx(ctx context.Context, tx *sql.Tx, a relais.DeliveryAdvance, now in
 		return false, err
 	}
 	reason := ""
-	if a.Status == relais.DeliveryFailed || a.Status == relais.DeliveryUndelivered || a.Status == relais.DeliverySkipped {
+	if a.Status == relais.DeliveryFailed || a.Status == relais.DeliveryUndelivered || a.Status == relais.DeliverySkipped ||
+		a.Status == relais.DeliveryUnknown {
 		reason = a.Detail
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = ?, reason = ?, provider_id = ?, updated_at = ?

@@ -115,7 +115,10 @@ func testDeliveryClaims(t *testing.T, open Open) {
 	_, err = db.AdvanceDeliveries(ctx, []relais.DeliveryAdvance{{ID: ids[2], Status: relais.DeliveryUnknown, Detail: "attempt " + by + " died"},
 		{ID: ids[3], Status: relais.DeliveryUnknown, Detail: "x"}})
 	must(t, err)
-	// An unknown is final: nothing moves it but ResendUnknown.
+	// An unknown keeps its reason, and is final: nothing moves it but ResendUnknown.
+	if ds, err := db.DeliveriesByIDs(ctx, ids[2:3]); err != nil || ds[0].Reason != "attempt "+by+" died" {
+		t.Errorf("unknown's reason: %+v, %v", ds, err)
+	}
 	if ch, err := db.AdvanceDeliveries(ctx, []relais.DeliveryAdvance{{ID: ids[2], Status: relais.DeliveryQueued}}); err != nil || ch[0] {
 		t.Errorf("unknown advanced: %v, %v", ch, err)
 	}
