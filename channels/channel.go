@@ -27,6 +27,19 @@ type Message struct {
 	UnsubscribeURL string
 	// Airing is the broadcast a reminder is about.
 	Airing *relais.Airing
+	// Begin, when set, is called by the channel right before it hands the message to the provider
+	// (after any rate-limit wait or connection set-up): the queue claims the delivery there, so that
+	// a worker's death leaves unanswered only the messages really in flight. An error means the
+	// message must not be sent (another attempt holds it): the channel returns that error as its result.
+	Begin func() error
+}
+
+// BeginSend calls m.Begin when it is set.
+func (m Message) BeginSend() error {
+	if m.Begin == nil {
+		return nil
+	}
+	return m.Begin()
 }
 
 // Receipt is what the provider said when it took the message.
@@ -45,6 +58,13 @@ type Channel interface {
 type Result struct {
 	Receipt Receipt
 	Err     error
+}
+
+// BeginCaller is implemented by channels that call Message.Begin right before each provider call:
+// the queue then claims each delivery at that moment instead of a few ahead (channels whose provider
+// cannot be asked afterwards gain the most: fewer messages of unknown fate when a worker dies).
+type BeginCaller interface {
+	CallsBegin() bool
 }
 
 // BatchSender is implemented by channels that send a page of messages more cheaply than one by one

@@ -366,3 +366,45 @@ func TestSweepWithRedisDownLosesNothing(t *testing.T) {
 		}
 	}
 }
+
+// lateProvider is a provider that cannot be asked and claims each message as it sends it
+// (channels.BeginCaller), as the email channel does once its SMTP connection is ready.
+type lateProvider struct{ *provider }
+
+func (l lateProvider) CallsBegin() bool { return true }
+
+func (l lateProvider) Send(ctx context.Context, m channels.Message) (channels.Receipt, error) {
+	if err := m.BeginSend(); err != nil {
+		return channels.Receipt{}, err
+	}
+	return l.provider.Send(ctx, m)
+}
+
+var _ channels.BeginCaller = lateProvider{}
+
+// On a channel that claims as it sends, a worker killed mid-page leaves one message of unknown fate
+// (the one in flight), not a batch: the rest of the page was never claimed and goes with the re-run.
+func TestLateClaimsLeaveOnlyTheMessageInFlight(t *testing.T) {
+	ctx := context.Background()
+	p := newProvider(relais.ChannelEmail)
+	r := newClaimRig(t, stores(t)["sqlite"](t), 10, lateProvider{p})
+	ids := r.plan(t, relais.ChannelEmail)
+	send := task(TypeSend, SendPayload{Channel: relais.ChannelEmail, DeliveryIDs: ids})
+	r.killAfter(t, 4, send, func() int { p.mu.Lock(); defer p.mu.Unlock(); return p.calls })
+	if diff := cmp.Diff(map[relais.DeliveryStatus]int{"queued": 3, "claimed": 1, "pending": 6}, r.statuses(t, ids)); diff != "" {
+		t.Errorf("after the kill (-want +got):\n%s", diff)
+	}
+	if err := r.w.handleSend(ctx, send); err != nil {
+		t.Fatal(err)
+	}
+	r.wait(r.w.cfg.OrphanAfter + time.Second)
+	if n, err := r.w.Sweep(ctx); err != nil || n != 1 {
+		t.Fatalf("sweep settled %d, %v", n, err)
+	}
+	if diff := cmp.Diff(map[relais.DeliveryStatus]int{"queued": 9, "unknown": 1}, r.statuses(t, ids)); diff != "" {
+		t.Errorf("at the end (-want +got):\n%s", diff)
+	}
+	if p.calls != 10 {
+		t.Errorf("provider called %d times, want 10", p.calls)
+	}
+}

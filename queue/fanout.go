@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -154,12 +155,18 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 	s := w.newSendRun(ctx, p.Channel)
 	defer s.stop()
 	batch := max(w.cfg.ClaimBatch, 1)
+	late := w.claimsLate(ch)
+	if late {
+		batch = 1 // claimed as it goes, recorded as soon as answered: a death leaves only the one in flight
+	}
 	if w.cfg.NoClaim {
 		batch = len(msgs) // as before the claim: the page's outcomes at its end
 	}
 	for start := 0; start < len(msgs) && ctx.Err() == nil; start += batch {
 		chunk := msgs[start:min(start+batch, len(msgs))]
-		if chunk, err = s.claim(ctx, chunk); err != nil {
+		if late {
+			chunk = s.arm(chunk)
+		} else if chunk, err = s.claim(ctx, chunk); err != nil {
 			return err
 		}
 		if err := s.record(chunk, w.send(ctx, ch, chunk)); err != nil {
@@ -246,6 +253,45 @@ func (w *Worker) newSendRun(ctx context.Context, ch relais.ChannelName) *sendRun
 
 func (s *sendRun) stop() { s.stopBeat() }
 
+// claimsLate reports whether deliveries on ch are claimed one by one, when the channel is about to call
+// its provider (channels.BeginCaller), rather than a few ahead: for a channel that cannot be asked
+// afterwards (not a Reconciler), every claim a dead worker leaves is a message of unknown fate.
+func (w *Worker) claimsLate(ch channels.Channel) bool {
+	if w.cfg.NoClaim {
+		return false
+	}
+	if _, ok := ch.(channels.Reconciler); ok {
+		return false
+	}
+	b, ok := ch.(channels.BeginCaller)
+	return ok && b.CallsBegin()
+}
+
+// errClaimedElsewhere is the result of a message another attempt claimed first: nothing to record.
+var errClaimedElsewhere = &channels.SendError{Kind: channels.Retryable, Err: errors.New("claimed by another send attempt")}
+
+// arm makes each message claim its delivery when the channel begins its send (Message.Begin).
+func (s *sendRun) arm(msgs []channels.Message) []channels.Message {
+	out := make([]channels.Message, len(msgs))
+	for i, m := range msgs {
+		id := m.Delivery.ID
+		m.Begin = func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			got, err := s.w.store.ClaimDeliveries(ctx, []int64{id}, s.attempt, s.w.now())
+			if err != nil {
+				return &channels.SendError{Kind: channels.Retryable, Err: fmt.Errorf("claim delivery %d: %w", id, err)}
+			}
+			if len(got) == 0 {
+				return errClaimedElsewhere
+			}
+			return nil
+		}
+		out[i] = m
+	}
+	return out
+}
+
 // claim claims msgs for this attempt and returns those it holds: a delivery another attempt claimed
 // (or sent) since the page was read is left to it.
 func (s *sendRun) claim(ctx context.Context, msgs []channels.Message) ([]channels.Message, error) {
@@ -282,6 +328,9 @@ func (s *sendRun) record(msgs []channels.Message, results []channels.Result) err
 	var permanent []int
 	for i, res := range results {
 		m := msgs[i]
+		if res.Err == errClaimedElsewhere {
+			continue
+		}
 		if res.Err == nil {
 			status := res.Receipt.Status
 			if status == "" {
