@@ -81,8 +81,16 @@ type DeliveryStore interface {
 	// ReleaseClaims moves back to pending those of ids claimed by attempt (the provider certainly did
 	// not take them); it returns the ids it moved.
 	ReleaseClaims(ctx context.Context, ids []int64, attempt string) ([]int64, error)
-	// RefreshClaims sets to now the claim time of every delivery attempt still holds: the attempt's
-	// heartbeat.
+	// ReserveDeliveries marks those of ids still pending as the page of attempt at now (they stay
+	// pending): a reservation not refreshed for a while is a page a dead attempt will never send.
+	// ClearReservations ends attempt's reservations of deliveries still pending (the attempt ended).
+	ReserveDeliveries(ctx context.Context, ids []int64, attempt string, now time.Time) error
+	ClearReservations(ctx context.Context, attempt string) error
+	// ReclaimReserved hands to attempt (at now) at most limit pending deliveries of channel reserved by
+	// an attempt that has not refreshed them since before, and returns their ids: one sweeper gets them.
+	ReclaimReserved(ctx context.Context, channel ChannelName, before time.Time, attempt string, now time.Time, limit int) ([]int64, error)
+	// RefreshClaims sets to now the claim time of every delivery attempt still holds or reserves: the
+	// attempt's heartbeat.
 	RefreshClaims(ctx context.Context, attempt string, now time.Time) error
 	// ReclaimDeliveries hands to attempt (at now) at most limit claims of channel not refreshed since
 	// before, each with one conditional update, and returns them, ClaimedBy naming the attempt that

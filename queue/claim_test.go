@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -161,21 +160,22 @@ func (r *claimRig) statuses(t testing.TB, ids []int64) map[relais.DeliveryStatus
 	return out
 }
 
-// killAfter runs the send task in a goroutine that dies (runtime.Goexit: no line of the handler runs
-// after it, as with kill -9, but the heartbeat it owns stops) right after the provider's n-th call.
-func (r *claimRig) killAfter(t *testing.T, n int, send *asynq.Task, calls func() int) {
+// killAfter runs the send task in a goroutine that dies right after the provider's n-th call, as with
+// kill -9: its heartbeat stops and no line of the handler runs after it (the goroutine blocks for good).
+func (r *claimRig) killAfter(t testing.TB, n int, send *asynq.Task, calls func() int) {
 	t.Helper()
-	r.w.afterSend = func() {
+	dead := make(chan struct{})
+	r.w.afterSend = func(die func()) {
 		if calls() == n {
-			runtime.Goexit()
+			close(dead)
+			die()
 		}
 	}
 	done := make(chan error, 1)
-	go func() {
-		defer close(done)
-		done <- r.w.handleSend(context.Background(), send)
-	}()
-	if err, finished := <-done; finished {
+	go func() { done <- r.w.handleSend(context.Background(), send) }()
+	select {
+	case <-dead:
+	case err := <-done:
 		t.Fatalf("the send task finished (%v) instead of dying after %d calls", err, n)
 	}
 	r.w.afterSend = nil

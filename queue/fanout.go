@@ -154,6 +154,16 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 	}
 	s := w.newSendRun(ctx, p.Channel)
 	defer s.stop()
+	if !w.cfg.NoClaim {
+		// The page is this attempt's while it runs: if it dies, the sweep sends the rest again.
+		ids := make([]int64, len(msgs))
+		for i, m := range msgs {
+			ids[i] = m.Delivery.ID
+		}
+		if err := w.store.ReserveDeliveries(ctx, ids, s.attempt, w.now()); err != nil {
+			return err
+		}
+	}
 	batch := max(w.cfg.ClaimBatch, 1)
 	late := w.claimsLate(ch)
 	if late {
@@ -169,7 +179,7 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 		} else if chunk, err = s.claim(ctx, chunk); err != nil {
 			return err
 		}
-		if err := s.record(chunk, w.send(ctx, ch, chunk)); err != nil {
+		if err := s.record(chunk, w.send(ctx, s, ch, chunk)); err != nil {
 			return err
 		}
 	}
@@ -178,7 +188,7 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 
 // send hands msgs to ch, one by one unless it sends batches. A message not handed over because the
 // context ended has errNotSent.
-func (w *Worker) send(ctx context.Context, ch channels.Channel, msgs []channels.Message) []channels.Result {
+func (w *Worker) send(ctx context.Context, s *sendRun, ch channels.Channel, msgs []channels.Message) []channels.Result {
 	if bs, ok := ch.(channels.BatchSender); ok && len(msgs) > 1 {
 		if ctx.Err() != nil {
 			return notSent(len(msgs), ctx.Err())
@@ -194,7 +204,7 @@ func (w *Worker) send(ctx context.Context, ch channels.Channel, msgs []channels.
 		r, err := ch.Send(ctx, m)
 		results[i] = channels.Result{Receipt: r, Err: err}
 		if w.afterSend != nil {
-			w.afterSend()
+			w.afterSend(s.die)
 		}
 	}
 	return results
@@ -251,7 +261,25 @@ func (w *Worker) newSendRun(ctx context.Context, ch relais.ChannelName) *sendRun
 	return s
 }
 
-func (s *sendRun) stop() { s.stopBeat() }
+// stop ends the heartbeat and the attempt's reservations of deliveries still pending (released ones go
+// with the task's retry, deferred ones with their own task).
+// die, in tests, is the attempt's kill -9: its heartbeat stops and it never runs another line.
+func (s *sendRun) die() {
+	s.stopBeat()
+	select {}
+}
+
+func (s *sendRun) stop() {
+	s.stopBeat()
+	if s.w.cfg.NoClaim {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.w.store.ClearReservations(ctx, s.attempt); err != nil {
+		s.w.log.Warn("clear send reservations", "attempt", s.attempt, "err", err)
+	}
+}
 
 // claimsLate reports whether deliveries on ch are claimed one by one, when the channel is about to call
 // its provider (channels.BeginCaller), rather than a few ahead: for a channel that cannot be asked

@@ -3,7 +3,6 @@ package queue
 import (
 	"context"
 	"log/slog"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -66,13 +65,13 @@ func TestSendsResumeSoonAfterAWorkerDies(t *testing.T) {
 	a := newWorker()
 	var killed time.Time
 	var once sync.Once
-	a.afterSend = func() {
+	a.afterSend = func(die func()) {
 		log.mu.Lock()
 		n := log.calls
 		log.mu.Unlock()
 		if n >= 15 {
 			once.Do(func() { killed = time.Now() })
-			runtime.Goexit()
+			die()
 		}
 	}
 	if err := rig.w.client.enqueue(ctx, TypeSend, SendPayload{Channel: relais.ChannelSMS, DeliveryIDs: ids},

@@ -3,10 +3,8 @@ package queue
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -81,6 +79,9 @@ func (w *Worker) Sweep(ctx context.Context) (int, error) {
 	settled := 0
 	for _, name := range w.channels.Names() {
 		ch, _ := w.channels.Get(name)
+		if err := w.resendPages(ctx, name, attempt); err != nil {
+			return settled, err
+		}
 		for {
 			now := w.now()
 			ds, err := w.store.ReclaimDeliveries(ctx, name, now.Add(-w.cfg.OrphanAfter), attempt, now, sweepLimit)
@@ -90,7 +91,6 @@ func (w *Worker) Sweep(ctx context.Context) (int, error) {
 			if len(ds) == 0 {
 				break
 			}
-			w.rescue(ctx, ds)
 			n, err := w.reconcile(ctx, ch, ds, attempt)
 			settled += n
 			if err != nil {
@@ -104,33 +104,28 @@ func (w *Worker) Sweep(ctx context.Context) (int, error) {
 	return settled, nil
 }
 
-// rescue queues again the pages of the send tasks whose attempts died holding ds: their deliveries
-// not yet claimed would otherwise wait for asynq to notice the dead worker (its lease, 30 s, then its
-// recoverer, every minute). A task still active in Redis is copied once per dead attempt (the copy's
-// id names the attempt); the copy sends only what is still pending, and so does the original when
-// asynq runs it again.
-func (w *Worker) rescue(ctx context.Context, ds []relais.Delivery) {
-	seen := map[string]bool{}
-	for _, d := range ds {
-		if seen[d.ClaimedBy] {
-			continue
+// resendPages queues again the deliveries still pending in the pages of send attempts that died (their
+// reservations were not refreshed for OrphanAfter): sends resume within OrphanAfter and a sweep rather
+// than asynq's 30 s lease and one-minute recoverer. The original task, when asynq runs it again, and the
+// new one send each delivery once: the claim decides.
+func (w *Worker) resendPages(ctx context.Context, ch relais.ChannelName, attempt string) error {
+	for {
+		now := w.now()
+		ids, err := w.store.ReclaimReserved(ctx, ch, now.Add(-w.cfg.OrphanAfter), attempt, now, 1000)
+		if err != nil || len(ids) == 0 {
+			return err
 		}
-		seen[d.ClaimedBy] = true
-		i := strings.LastIndexByte(d.ClaimedBy, '#')
-		if i <= 0 || strings.HasPrefix(d.ClaimedBy, "sweep#") {
-			continue
+		// On failure (Redis down) the reservations stay the sweep's, unrefreshed: a later sweep retries.
+		if err := w.queueSendsAs(ctx, ch, ids, ":again:"+attempt); err != nil {
+			return err
 		}
-		info, err := w.client.insp.GetTaskInfo(QueueSend, d.ClaimedBy[:i])
-		if err != nil || info.State != asynq.TaskStateActive {
-			continue // finished, or waiting to run again: nothing to rescue
+		if err := w.store.ClearReservations(ctx, attempt); err != nil {
+			return err
 		}
-		err = w.client.enqueue(ctx, info.Type, json.RawMessage(info.Payload), asynq.Queue(QueueSend),
-			asynq.TaskID(info.ID+":rescue:"+d.ClaimedBy[i+1:]), asynq.MaxRetry(w.cfg.MaxRetry))
-		if err != nil {
-			w.log.Warn("rescue the page of a dead send attempt", "task_id", info.ID, "err", err)
-			continue
+		w.log.Info("pages of dead send attempts queued again", "channel", ch, "deliveries", len(ids))
+		if len(ids) < 1000 {
+			return nil
 		}
-		w.log.Info("page of a dead send attempt queued again", "task_id", info.ID)
 	}
 }
 
@@ -226,6 +221,9 @@ func (w *Worker) reconcile(ctx context.Context, ch channels.Channel, ds []relais
 				err = errors.Join(err, cerr)
 			}
 			return len(advances), err
+		}
+		if err := w.store.ClearReservations(ctx, attempt); err != nil {
+			return len(advances) + len(released), err
 		}
 		w.log.Info("orphaned sends not found at the provider, sent again", "channel", ch.Name(), "deliveries", len(released))
 	}

@@ -114,8 +114,8 @@ type Worker struct {
 	cfg      Config
 	log      *slog.Logger
 	now      func() time.Time
-	// afterSend, in tests, runs after each provider call of a send task.
-	afterSend func()
+	// afterSend, in tests, runs after each provider call of a send task; die kills the attempt.
+	afterSend func(die func())
 
 	media *asynq.Server
 	main  *asynq.Server

@@ -354,11 +354,37 @@ func (db *DB) returnIDs(ctx context.Context, q string, args ...any) ([]int64, er
 	return ids, err
 }
 
-// RefreshClaims sets the claim time of attempt's claims to now.
+// RefreshClaims sets the claim time of attempt's claims and reservations to now.
 func (db *DB) RefreshClaims(ctx context.Context, attempt string, now time.Time) error {
-	_, err := db.pool.Exec(ctx, `UPDATE deliveries SET claimed_at = $1 WHERE status = $2 AND claimed_by = $3`,
-		ts(now), relais.DeliveryClaimed, attempt)
+	_, err := db.pool.Exec(ctx, `UPDATE deliveries SET claimed_at = $1 WHERE claimed_by = $2 AND status IN ($3, $4)`,
+		ts(now), attempt, relais.DeliveryClaimed, relais.DeliveryPending)
 	return err
+}
+
+// ReserveDeliveries marks the pending ones of ids as attempt's page.
+func (db *DB) ReserveDeliveries(ctx context.Context, ids []int64, attempt string, now time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := db.pool.Exec(ctx, `UPDATE deliveries SET claimed_by = $1, claimed_at = $2 WHERE status = $3 AND id = ANY($4)`,
+		attempt, ts(now), relais.DeliveryPending, ids)
+	return err
+}
+
+// ClearReservations ends attempt's reservations of pending deliveries.
+func (db *DB) ClearReservations(ctx context.Context, attempt string) error {
+	_, err := db.pool.Exec(ctx, `UPDATE deliveries SET claimed_by = '' WHERE claimed_by = $1 AND status = $2`,
+		attempt, relais.DeliveryPending)
+	return err
+}
+
+// ReclaimReserved hands stale reservations of channel to attempt; rows another sweeper is taking are
+// skipped.
+func (db *DB) ReclaimReserved(ctx context.Context, channel relais.ChannelName, before time.Time, attempt string, now time.Time, limit int) ([]int64, error) {
+	return db.returnIDs(ctx, `UPDATE deliveries SET claimed_by = $1, claimed_at = $2 WHERE id IN (
+		SELECT id FROM deliveries WHERE status = $3 AND channel = $4 AND claimed_by <> '' AND claimed_at < $5 ORDER BY claimed_at
+		LIMIT $6 FOR UPDATE SKIP LOCKED) AND status = $3 AND claimed_by <> '' AND claimed_at < $5 RETURNING id`,
+		attempt, ts(now), relais.DeliveryPending, channel, ts(before), limit)
 }
 
 // ReclaimDeliveries hands claims of channel not refreshed since before to attempt; rows another
@@ -384,7 +410,7 @@ func (db *DB) ResendUnknown(ctx context.Context, lessonID int64) ([]int64, error
 		ids, err = queryAll(ctx, tx, func(row rowScanner) (int64, error) {
 			var id int64
 			return id, row.Scan(&id)
-		}, `UPDATE deliveries SET status = $1, reason = '', updated_at = $2 WHERE lesson_id = $3 AND status = $4 RETURNING id`,
+		}, `UPDATE deliveries SET status = $1, reason = '', claimed_by = '', updated_at = $2 WHERE lesson_id = $3 AND status = $4 RETURNING id`,
 			relais.DeliveryPending, now, lessonID, relais.DeliveryUnknown)
 		if err != nil || len(ids) == 0 {
 			return err

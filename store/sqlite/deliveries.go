@@ -342,11 +342,51 @@ func (db *DB) moveChunks(ctx context.Context, ids []int64, q string, args ...any
 	return moved, err
 }
 
-// RefreshClaims sets the claim time of attempt's claims to now.
+// RefreshClaims sets the claim time of attempt's claims and reservations to now.
 func (db *DB) RefreshClaims(ctx context.Context, attempt string, now time.Time) error {
-	_, err := db.write.ExecContext(ctx, `UPDATE deliveries SET claimed_at = ? WHERE status = ? AND claimed_by = ?`,
-		ms(now), relais.DeliveryClaimed, attempt)
+	_, err := db.write.ExecContext(ctx, `UPDATE deliveries SET claimed_at = ? WHERE claimed_by = ? AND status IN (?, ?)`,
+		ms(now), attempt, relais.DeliveryClaimed, relais.DeliveryPending)
 	return err
+}
+
+// ReserveDeliveries marks the pending ones of ids as attempt's page.
+func (db *DB) ReserveDeliveries(ctx context.Context, ids []int64, attempt string, now time.Time) error {
+	_, err := db.moveChunks(ctx, ids, `UPDATE deliveries SET claimed_by = ?, claimed_at = ? WHERE status = ? AND id IN (%s) RETURNING id`,
+		attempt, ms(now), relais.DeliveryPending)
+	return err
+}
+
+// ClearReservations ends attempt's reservations of pending deliveries.
+func (db *DB) ClearReservations(ctx context.Context, attempt string) error {
+	_, err := db.write.ExecContext(ctx, `UPDATE deliveries SET claimed_by = '' WHERE claimed_by = ? AND status = ?`,
+		attempt, relais.DeliveryPending)
+	return err
+}
+
+// ReclaimReserved hands stale reservations of channel to attempt.
+func (db *DB) ReclaimReserved(ctx context.Context, channel relais.ChannelName, before time.Time, attempt string, now time.Time, limit int) ([]int64, error) {
+	var ids []int64
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		ids = nil
+		rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET claimed_by = ?, claimed_at = ? WHERE id IN (
+			SELECT id FROM deliveries WHERE status = ? AND channel = ? AND claimed_by <> '' AND claimed_at < ? ORDER BY claimed_at LIMIT ?)
+			AND status = ? AND claimed_by <> '' AND claimed_at < ? RETURNING id`, attempt, ms(now), relais.DeliveryPending, channel,
+			ms(before), limit, relais.DeliveryPending, ms(before))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		return rows.Err()
+	})
+	slices.Sort(ids)
+	return ids, err
 }
 
 // ReclaimDeliveries hands claims of channel not refreshed since before to attempt. The update re-checks
@@ -403,7 +443,7 @@ func (db *DB) ResendUnknown(ctx context.Context, lessonID int64) ([]int64, error
 	now := ms(db.now())
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		ids = nil
-		rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET status = ?, reason = '', updated_at = ?
+		rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET status = ?, reason = '', claimed_by = '', updated_at = ?
 			WHERE lesson_id = ? AND status = ? RETURNING id`, relais.DeliveryPending, now, lessonID, relais.DeliveryUnknown)
 		if err != nil {
 			return err

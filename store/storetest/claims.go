@@ -184,3 +184,55 @@ func testRemindLeavesClaimedReminders(t *testing.T, open Open) {
 		t.Errorf("next airing of a claimed reminder: ids %v, held %d, %s for %d", again, held, ds[0].Status, ds[0].Occurrence)
 	}
 }
+
+// testDeliveryReservations: a send attempt reserves its page (the deliveries stay pending); its
+// heartbeat keeps the reservation young; a stale one goes to one sweeper; cleared ones to none.
+func testDeliveryReservations(t *testing.T, open Open) {
+	ctx := context.Background()
+	db := open(t, nil)
+	l := relais.Lesson{Title: "T", Subject: "s", Grade: 1, Language: "fr", TeacherID: "t"}
+	must(t, db.CreateLesson(ctx, &l))
+	hs := make([]relais.Household, 4)
+	for i := range hs {
+		hs[i] = relais.Household{ExternalRef: fmt.Sprint("V", i), Language: "fr", Profile: relais.ProfileBroadband}
+	}
+	must(t, db.UpsertHouseholds(ctx, hs))
+	var plan []relais.Delivery
+	for _, h := range hs {
+		plan = append(plan, relais.Delivery{LessonID: l.ID, HouseholdID: h.ID, Channel: relais.ChannelEmail})
+	}
+	ids, err := db.PlanDeliveries(ctx, plan)
+	must(t, err)
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	must(t, db.ReserveDeliveries(ctx, ids[:2], "dead", t0))
+	must(t, db.ReserveDeliveries(ctx, ids[2:], "alive", t0))
+	if _, err := db.ClaimDeliveries(ctx, ids[1:2], "dead", t0); err != nil {
+		t.Fatal(err)
+	}
+	later := t0.Add(time.Minute)
+	must(t, db.RefreshClaims(ctx, "alive", later))
+	got, err := db.ReclaimReserved(ctx, relais.ChannelEmail, later.Add(-10*time.Second), "s1", later, 10)
+	must(t, err)
+	if diff := cmp.Diff([]int64{ids[0]}, got); diff != "" {
+		t.Errorf("reclaimed reservations (-want +got):\n%s", diff)
+	}
+	if again, err := db.ReclaimReserved(ctx, relais.ChannelEmail, later.Add(-10*time.Second), "s2", later, 10); err != nil || len(again) != 0 {
+		t.Errorf("reclaimed twice: %v, %v", again, err)
+	}
+	must(t, db.ClearReservations(ctx, "s1"))
+	must(t, db.ClearReservations(ctx, "alive"))
+	ds, err := db.DeliveriesByIDs(ctx, ids)
+	must(t, err)
+	for i, d := range ds {
+		wantBy, wantStatus := "", relais.DeliveryPending
+		if i == 1 {
+			wantBy, wantStatus = "dead", relais.DeliveryClaimed
+		}
+		if d.ClaimedBy != wantBy || d.Status != wantStatus {
+			t.Errorf("delivery %d: %s by %q, want %s by %q", i, d.Status, d.ClaimedBy, wantStatus, wantBy)
+		}
+	}
+	if none, err := db.ReclaimReserved(ctx, relais.ChannelEmail, later.Add(time.Hour), "s3", later, 10); err != nil || len(none) != 0 {
+		t.Errorf("cleared reservations reclaimed: %v, %v", none, err)
+	}
+}

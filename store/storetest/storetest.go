@@ -47,6 +47,7 @@ func Run(t *testing.T, open Open) {
 		{"ScheduleGrid", testScheduleGrid},
 		{"ConcurrentGridWrites", testConcurrentGridWrites},
 		{"DeliveryClaims", testDeliveryClaims},
+		{"DeliveryReservations", testDeliveryReservations},
 		{"RemindLeavesClaimedReminders", testRemindLeavesClaimedReminders},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, open) })
