@@ -18,7 +18,11 @@ const (
 type DeliveryStatus string
 
 const (
-	DeliveryPending     DeliveryStatus = "pending"     // planned, not yet handed to a send task
+	DeliveryPending DeliveryStatus = "pending" // planned, not yet handed to a send task
+	// DeliveryClaimed: a send attempt (Delivery.ClaimedBy) took it and is about to hand it to the provider,
+	// or has and not yet recorded the answer. Nothing else calls the provider for it; a claim whose
+	// attempt stopped refreshing it is reconciled (see DeliveryStore.ReclaimDeliveries).
+	DeliveryClaimed     DeliveryStatus = "claimed"
 	DeliveryQueued      DeliveryStatus = "queued"      // handed to the provider, or waiting in the postal batch
 	DeliverySending     DeliveryStatus = "sending"     // the provider is sending it
 	DeliverySent        DeliveryStatus = "sent"        // left the provider
@@ -26,16 +30,20 @@ const (
 	DeliveryUndelivered DeliveryStatus = "undelivered" // the carrier could not deliver it
 	DeliveryFailed      DeliveryStatus = "failed"      // it never left; Reason says why
 	DeliverySkipped     DeliveryStatus = "skipped"     // not sent on purpose (opted out, duplicate number)
+	// DeliveryUnknown: its attempt died between the claim and the provider's answer, and the provider
+	// cannot be asked (email). Final, so that nothing re-sends it by itself (under-send rather than
+	// over-send); the media unit may resend a lesson's unknowns in one action (ResendUnknown).
+	DeliveryUnknown DeliveryStatus = "unknown"
 )
 
 // DeliveryStatuses lists every status in pipeline order.
-var DeliveryStatuses = []DeliveryStatus{DeliveryPending, DeliveryQueued, DeliverySending, DeliverySent,
-	DeliveryDelivered, DeliveryUndelivered, DeliveryFailed, DeliverySkipped}
+var DeliveryStatuses = []DeliveryStatus{DeliveryPending, DeliveryClaimed, DeliveryQueued, DeliverySending, DeliverySent,
+	DeliveryDelivered, DeliveryUndelivered, DeliveryFailed, DeliverySkipped, DeliveryUnknown}
 
 // Final reports whether no further status can follow s.
 func (s DeliveryStatus) Final() bool {
 	switch s {
-	case DeliveryDelivered, DeliveryUndelivered, DeliveryFailed, DeliverySkipped:
+	case DeliveryDelivered, DeliveryUndelivered, DeliveryFailed, DeliverySkipped, DeliveryUnknown:
 		return true
 	}
 	return false
@@ -46,14 +54,16 @@ func (s DeliveryStatus) rank() int {
 	switch s {
 	case DeliveryPending:
 		return 0
-	case DeliveryQueued:
+	case DeliveryClaimed:
 		return 1
-	case DeliverySending:
+	case DeliveryQueued:
 		return 2
-	case DeliverySent:
+	case DeliverySending:
 		return 3
+	case DeliverySent:
+		return 4
 	}
-	return 4
+	return 5
 }
 
 // Advances reports whether moving from s to next is progress.
@@ -75,8 +85,12 @@ type Delivery struct {
 	// Occurrence is, on a reminder, the Unix time (seconds) of the airing it reminds of: each airing of
 	// the lesson re-arms the family's one reminder delivery (DeliveryStore.RemindDeliveries). 0 elsewhere.
 	Occurrence int64
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// ClaimedBy names the send attempt holding the claim (status claimed), ClaimedAt when it last
+	// refreshed it; both stay after the claim as a record of the last attempt.
+	ClaimedBy string
+	ClaimedAt time.Time
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // DeliveryEvent is one step of a delivery's history.
@@ -93,7 +107,10 @@ type DeliveryFilter struct {
 	HouseholdID int64
 	Channel     ChannelName
 	Status      DeliveryStatus
-	Page        Page
+	// UpdatedBefore and UpdatedAfter, when set, keep deliveries whose last change is in that range.
+	UpdatedBefore time.Time
+	UpdatedAfter  time.Time
+	Page          Page
 }
 
 // DeliveryCount is the number of deliveries of one lesson on one channel in one status.

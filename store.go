@@ -74,6 +74,30 @@ type DeliveryStore interface {
 	AdvanceDeliveries(ctx context.Context, as []DeliveryAdvance) ([]bool, error)
 	// StartAttempts counts one more try of each delivery, in one transaction.
 	StartAttempts(ctx context.Context, ids []int64) error
+	// ClaimDeliveries moves those of ids still pending to claimed by attempt at now, atomically, and
+	// returns the ids it moved (in id order): a delivery is handed to its provider only by the attempt
+	// that claimed it. The claim writes no event.
+	ClaimDeliveries(ctx context.Context, ids []int64, attempt string, now time.Time) ([]int64, error)
+	// ReleaseClaims moves back to pending those of ids claimed by attempt (the provider certainly did
+	// not take them); it returns the ids it moved.
+	ReleaseClaims(ctx context.Context, ids []int64, attempt string) ([]int64, error)
+	// ReserveDeliveries marks those of ids still pending as the page of attempt at now (they stay
+	// pending): a reservation not refreshed for a while is a page a dead attempt will never send.
+	// ClearReservations ends attempt's reservations of deliveries still pending (the attempt ended).
+	ReserveDeliveries(ctx context.Context, ids []int64, attempt string, now time.Time) error
+	ClearReservations(ctx context.Context, attempt string) error
+	// ReclaimReserved hands to attempt (at now) at most limit pending deliveries of channel reserved by
+	// an attempt that has not refreshed them since before, and returns their ids: one sweeper gets them.
+	ReclaimReserved(ctx context.Context, channel ChannelName, before time.Time, attempt string, now time.Time, limit int) ([]int64, error)
+	// RefreshClaims sets to now the claim time of every delivery attempt still holds or reserves: the
+	// attempt's heartbeat.
+	RefreshClaims(ctx context.Context, attempt string, now time.Time) error
+	// ReclaimDeliveries hands to attempt (at now) at most limit claims of channel not refreshed since
+	// before, each with one conditional update, and returns them, ClaimedBy naming the attempt that
+	// held them (the dead one): two sweepers never take the same claim.
+	ReclaimDeliveries(ctx context.Context, channel ChannelName, before time.Time, attempt string, now time.Time, limit int) ([]Delivery, error)
+	// ResendUnknown moves a lesson's deliveries in status unknown back to pending and returns their ids.
+	ResendUnknown(ctx context.Context, lessonID int64) ([]int64, error)
 	// ClaimContacts is ClaimContact for a page of deliveries; it returns the holder of each claim by the
 	// claiming delivery's id.
 	ClaimContacts(ctx context.Context, claims []ContactClaim) (map[int64]int64, error)

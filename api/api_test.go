@@ -33,6 +33,7 @@ type fakeQueue struct {
 	mu                 sync.Mutex
 	ingested, publishd []int64
 	resent             []int64
+	resentUnknown      []int64
 	rescheduled        []int64
 }
 
@@ -56,6 +57,13 @@ func (q *fakeQueue) Resend(_ context.Context, id int64) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.resent = append(q.resent, id)
+	return nil
+}
+
+func (q *fakeQueue) ResendUnknown(_ context.Context, id int64) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.resentUnknown = append(q.resentUnknown, id)
 	return nil
 }
 
@@ -310,6 +318,30 @@ func TestPublishNeedsAReadyLesson(t *testing.T) {
 	}
 	if diff := cmp.Diff([]int64{l.ID, l.ID}, f.queue.publishd); diff != "" {
 		t.Errorf("published (-want +got):\n%s", diff)
+	}
+}
+
+// "Resend unknowns" is the media unit's one action per published lesson; a teacher cannot, and a lesson
+// not published has nothing to resend.
+func TestResendUnknown(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	l := relais.Lesson{Title: "T", Subject: "s", Grade: 1, Language: "fr", TeacherID: "t1"}
+	f.store.CreateLesson(ctx, &l)
+	f.store.SetLessonStatus(ctx, l.ID, relais.LessonReady, nil)
+	path := fmt.Sprintf("/api/v1/lessons/%d/resend-unknown", l.ID)
+	if status, out := f.do("POST", path, "m", nil, ""); status != 409 || errMessage(out) != "Only a published lesson has deliveries to send again; this one is ready." {
+		t.Errorf("resend unknowns of a ready lesson: %d %q", status, errMessage(out))
+	}
+	f.store.SetLessonStatus(ctx, l.ID, relais.LessonPublished, nil)
+	if status, _ := f.do("POST", path, "t1", nil, ""); status != 403 {
+		t.Errorf("resend unknowns by a teacher: %d", status)
+	}
+	if status, out := f.do("POST", path, "m", nil, ""); status != 202 || out["status"] != "published" {
+		t.Errorf("resend unknowns: %d %v", status, out)
+	}
+	if diff := cmp.Diff([]int64{l.ID}, f.queue.resentUnknown); diff != "" {
+		t.Errorf("resent (-want +got):\n%s", diff)
 	}
 }
 

@@ -86,6 +86,16 @@ func (s *Server) publishLesson(w http.ResponseWriter, r *http.Request, id int64)
 	return nil
 }
 
+// resendUnknown sends again a published lesson's deliveries whose outcome is unknown.
+func (s *Server) resendUnknown(w http.ResponseWriter, r *http.Request, id int64) error {
+	l, err := s.lessons.ResendUnknown(r.Context(), userFrom(r.Context()), id, lang(r))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, lessons.Summary(l, lang(r)))
+	return nil
+}
+
 func (s *Server) getApproval(w http.ResponseWriter, r *http.Request, id int64) error {
 	a, err := s.lessons.Approval(r.Context(), userFrom(r.Context()), id)
 	return reply(w, http.StatusOK, a, err)

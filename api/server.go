@@ -130,6 +130,7 @@ func (s *Server) apiRoutes() []route {
 		{"GET /api/v1/lessons/{id}/renditions/{kind}", anyRole, withID(s.getRenditionFile)},
 		{"GET /api/v1/lessons/{id}/worksheet", anyRole, withID(s.getWorksheetFile)},
 		{"POST /api/v1/lessons/{id}/publish", staffRole, withID(s.publishLesson)},
+		{"POST /api/v1/lessons/{id}/resend-unknown", staffRole, withID(s.resendUnknown)},
 		{"GET /api/v1/households", staffRole, s.listHouseholds},
 		{"POST /api/v1/households/import", staffRole, s.importHouseholds},
 		{"GET /api/v1/deliveries", anyRole, s.listDeliveries},

@@ -27,6 +27,19 @@ type Message struct {
 	UnsubscribeURL string
 	// Airing is the broadcast a reminder is about.
 	Airing *relais.Airing
+	// Begin, when set, is called by the channel right before it hands the message to the provider
+	// (after any rate-limit wait or connection set-up): the queue claims the delivery there, so that
+	// a worker's death leaves unanswered only the messages really in flight. An error means the
+	// message must not be sent (another attempt holds it): the channel returns that error as its result.
+	Begin func() error
+}
+
+// BeginSend calls m.Begin when it is set.
+func (m Message) BeginSend() error {
+	if m.Begin == nil {
+		return nil
+	}
+	return m.Begin()
 }
 
 // Receipt is what the provider said when it took the message.
@@ -47,10 +60,31 @@ type Result struct {
 	Err     error
 }
 
+// BeginCaller is implemented by channels that call Message.Begin right before each provider call:
+// the queue then claims each delivery at that moment instead of a few ahead (channels whose provider
+// cannot be asked afterwards gain the most: fewer messages of unknown fate when a worker dies).
+type BeginCaller interface {
+	CallsBegin() bool
+}
+
 // BatchSender is implemented by channels that send a page of messages more cheaply than one by one
 // (email reuses one SMTP connection). Results are in the order of msgs.
 type BatchSender interface {
 	SendBatch(ctx context.Context, msgs []Message) []Result
+}
+
+// Reconciler is implemented by channels whose provider can be asked what became of a message whose
+// send had no clear answer (the attempt died, or the answer was lost). Lookup returns the provider's
+// receipt for the message it holds for m (found), or found false when the provider has no such
+// message: then, and only then, may it be sent again. since is when the message was claimed.
+type Reconciler interface {
+	Lookup(ctx context.Context, m Message, since time.Time) (r Receipt, found bool, err error)
+}
+
+// StatusFetcher is implemented by channels whose provider reports a message's current status by its
+// id (Receipt.ProviderID): the periodic check of deliveries whose callbacks never came.
+type StatusFetcher interface {
+	FetchStatus(ctx context.Context, providerID string) (relais.DeliveryStatus, error)
 }
 
 // Pager is implemented by channels that say how many deliveries one send task hands them (the queue's
@@ -207,10 +241,19 @@ type SendError struct {
 	// Contact, when set, is what the failure tells about the recipient's address (invalid, landline,
 	// opted out); the queue records it on the household so nothing is sent there again.
 	Contact relais.ContactStatus
-	Err     error
+	// Ambiguous says the provider may have taken the message all the same: the request was written
+	// and no answer came (a timeout, a connection lost after the request, an SMTP failure once DATA
+	// began). Such a delivery is never sent again blindly: it stays claimed until reconciled (see
+	// Reconciler), while a failure with a clear answer (429, a 5xx, a refused connection) is released
+	// to be sent again.
+	Ambiguous bool
+	Err       error
 }
 
 func (e *SendError) Error() string {
+	if e.Ambiguous {
+		return fmt.Sprintf("%s failure, the message may have been sent: %v", e.Kind, e.Err)
+	}
 	if e.Code != "" {
 		return fmt.Sprintf("%s failure (code %s): %v", e.Kind, e.Code, e.Err)
 	}

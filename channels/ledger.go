@@ -3,6 +3,7 @@ package channels
 import (
 	"context"
 	"fmt"
+	"time"
 
 	relais "github.com/relais-edu/relais"
 )
@@ -29,6 +30,9 @@ type Ledger struct {
 }
 
 var _ Recorder = (*Ledger)(nil)
+
+// batchTimeout bounds the wait for the queue before a batched verdict goes straight to the store.
+const batchTimeout = 2 * time.Second
 
 // NewLedger returns the ledger over store. batch, when not nil, queues a batched status move (the
 // queue applies them in groups, in pipeline order per delivery: queue.Client.RecordStatus); nil: every
@@ -69,7 +73,16 @@ func (l *Ledger) Record(ctx context.Context, v Verdict) (Outcome, error) {
 		return out, nil
 	}
 	if v.Batched && l.batch != nil {
-		return out, l.batch(ctx, relais.DeliveryAdvance{ID: v.DeliveryID, Status: v.Status, Detail: v.Detail, ProviderID: v.ProviderID})
+		// The queue unreachable (Redis down or hung) does not lose the verdict: it goes straight to the
+		// store, one transaction instead of a share of a batch. A provider that does not retry its
+		// callbacks (Twilio) would otherwise take it away for good.
+		bctx, cancel := context.WithTimeout(ctx, batchTimeout)
+		err := l.batch(bctx, relais.DeliveryAdvance{ID: v.DeliveryID, Status: v.Status, Detail: v.Detail, ProviderID: v.ProviderID})
+		cancel()
+		if err == nil {
+			return out, nil
+		}
+		out.Unbatched = true
 	}
 	changed, err := l.store.AdvanceDelivery(ctx, v.DeliveryID, v.Status, v.Detail, v.ProviderID)
 	if err != nil {

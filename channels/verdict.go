@@ -47,6 +47,8 @@ type ContactVerdict struct {
 type Outcome struct {
 	Duplicate bool // the report was recorded before: nothing was applied
 	Advanced  bool // the delivery moved (for an unbatched verdict)
+	// Unbatched: a batched verdict went straight to the store, the queue being unreachable.
+	Unbatched bool
 }
 
 // Recorder records provider verdicts in the delivery ledger. queue.Ledger implements it.

@@ -7,6 +7,7 @@ package lessons
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	relais "github.com/relais-edu/relais"
@@ -18,6 +19,12 @@ import (
 type Queue interface {
 	Ingest(ctx context.Context, lessonID int64) error
 	Publish(ctx context.Context, lessonID int64) error
+}
+
+// UnknownQueue is the queue's capability of sending again a lesson's deliveries whose outcome is
+// unknown. queue.Client has it; the service finds it on its Queue by type assertion.
+type UnknownQueue interface {
+	ResendUnknown(ctx context.Context, lessonID int64) error
 }
 
 // PostalQueue is the queue's postal capability: making a batch's files. queue.Client has it; the
@@ -92,6 +99,27 @@ func (s *Service) Publish(ctx context.Context, u relais.User, id int64, lang str
 		return l, relais.Errorf(relais.ECONFLICT, "The lesson cannot be published: it was %s (%s).", l.Status, l.Reason(lang))
 	}
 	if err := s.queue.Publish(ctx, id); err != nil {
+		return l, err
+	}
+	return s.store.Lesson(ctx, id)
+}
+
+// ResendUnknown sends again, in one action of the media unit, a published lesson's deliveries whose
+// outcome is unknown: their send attempt stopped before the provider answered, on a channel that
+// cannot be asked (email). Relais under-sends rather than over-sends: nothing resends them by itself.
+func (s *Service) ResendUnknown(ctx context.Context, u relais.User, id int64, lang string) (relais.Lesson, error) {
+	l, err := s.Visible(ctx, u, id)
+	if err != nil {
+		return l, err
+	}
+	if l.Status != relais.LessonPublished {
+		return l, relais.Errorf(relais.ECONFLICT, "Only a published lesson has deliveries to send again; this one is %s.", l.Status)
+	}
+	q, ok := s.queue.(UnknownQueue)
+	if !ok {
+		return l, errors.New("the queue cannot resend deliveries")
+	}
+	if err := q.ResendUnknown(ctx, id); err != nil {
 		return l, err
 	}
 	return s.store.Lesson(ctx, id)

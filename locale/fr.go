@@ -49,6 +49,7 @@ var fr = map[string]string{
 	"%s contains an invisible control character (U+%04X); retype it.":                                                                       "Le champ %s contient un caractère de contrôle invisible (U+%04X) ; retapez-le.",
 	"Lesson %d has no %q rendition (yet).":                                                                                                  "La leçon %d n'a pas (encore) de version %q.",
 	"The lesson is still being processed (%s, %d %%); publish it when its status is ready.":                                                 "La leçon est encore en traitement (%s, %d %%) ; publiez-la quand son état sera « ready ».",
+	"Only a published lesson has deliveries to send again; this one is %s.":                                                                 "Seule une leçon publiée a des envois à refaire ; celle-ci est « %s ».",
 	"The lesson cannot be published: it was %s (%s).":                                                                                       "La leçon ne peut pas être publiée : son état est « %s » (%s).",
 	"The audio of this lesson is not ready yet.":                                                                                            "Le son de cette leçon n'est pas encore prêt.",
 	"This link is not valid. Check it was copied whole.":                                                                                    "Ce lien n'est pas valide. Vérifiez qu'il a été copié en entier.",

@@ -52,7 +52,7 @@ func lessonTaskID(typ string, lessonID int64) asynq.Option {
 // Ingest queues the probe of a new upload; the rest of the pipeline follows from it.
 func (c *Client) Ingest(ctx context.Context, lessonID int64) error {
 	return c.enqueue(ctx, TypeIngest, LessonPayload{LessonID: lessonID}, asynq.Queue(QueueMedia),
-		lessonTaskID(TypeIngest, lessonID))
+		lessonTaskID(TypeIngest, lessonID), asynq.MaxRetry(DefaultConfig().MaxRetry))
 }
 
 // Publish starts a lesson's fan-out at its first page.
@@ -73,6 +73,13 @@ func (c *Client) RecordStatus(ctx context.Context, a relais.DeliveryAdvance) err
 func (c *Client) Resend(ctx context.Context, deliveryID int64) error {
 	return c.enqueue(ctx, TypeResend, ResendPayload{DeliveryID: deliveryID}, asynq.Queue(QueueSend),
 		asynq.Unique(time.Hour), asynq.MaxRetry(5), asynq.ProcessIn(time.Minute))
+}
+
+// ResendUnknown asks the workers to send again the deliveries of a lesson whose outcome is unknown
+// (their send attempt died before the provider answered, on a channel that cannot be asked).
+func (c *Client) ResendUnknown(ctx context.Context, lessonID int64) error {
+	return c.enqueue(ctx, TypeResendUnknown, LessonPayload{LessonID: lessonID}, asynq.Queue(QueueDefault),
+		asynq.Unique(5*time.Second), asynq.MaxRetry(10))
 }
 
 // RescheduleReminders asks the workers to queue the reminders of a lesson's coming airings again, after

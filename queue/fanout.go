@@ -2,7 +2,10 @@ package queue
 
 import (
 	"context"
+	"crypto/rand"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -102,6 +105,11 @@ func (w *Worker) refreshDigests(ctx context.Context, l relais.Lesson) error {
 // queueSends splits pending delivery ids into send tasks of the channel's page size. The task id is
 // the first delivery's id, so a re-run of the page does not queue the same page twice.
 func (w *Worker) queueSends(ctx context.Context, ch relais.ChannelName, ids []int64) error {
+	return w.queueSendsAs(ctx, ch, ids, "")
+}
+
+// queueSendsAs is queueSends with suffix added to the task ids.
+func (w *Worker) queueSendsAs(ctx context.Context, ch relais.ChannelName, ids []int64, suffix string) error {
 	size := w.cfg.SendPageSize[ch]
 	if rs, ok := w.channels.Rules(ch); ok && size <= 0 {
 		if p, ok := rs.(channels.Pager); ok {
@@ -114,7 +122,7 @@ func (w *Worker) queueSends(ctx context.Context, ch relais.ChannelName, ids []in
 	for start := 0; start < len(ids); start += size {
 		page := ids[start:min(start+size, len(ids))]
 		err := w.client.enqueue(ctx, TypeSend, SendPayload{Channel: ch, DeliveryIDs: page}, asynq.Queue(QueueSend),
-			asynq.TaskID(fmt.Sprintf("%s:%s:%d", TypeSend, ch, page[0])), asynq.MaxRetry(w.cfg.MaxRetry))
+			asynq.TaskID(fmt.Sprintf("%s:%s:%d%s", TypeSend, ch, page[0], suffix)), asynq.MaxRetry(w.cfg.MaxRetry))
 		if err != nil {
 			return err
 		}
@@ -122,10 +130,12 @@ func (w *Worker) queueSends(ctx context.Context, ch relais.ChannelName, ids []in
 	return nil
 }
 
-// handleSend hands a page of deliveries to their channel. Deliveries no longer pending were sent by an
-// earlier run and are left alone; a delivery is only ever handed to the provider while pending, and is
-// moved on as soon as the provider takes it, so a retried page sends only what did not go. The page's
-// bookkeeping takes a few transactions, not a few per message.
+// handleSend hands a page of deliveries to their channel, a few at a time: each delivery is claimed
+// by this attempt (committed) before its provider is called, and the outcomes of a few messages are
+// committed as soon as the provider answered. A re-run of the page (after a crash, a retry, a lease
+// lost) finds the deliveries this attempt sent already moved on, and those it claimed without an
+// answer still claimed: it calls the provider for neither. A claim whose attempt died is reconciled by
+// the sweep (sweep.go). The page's bookkeeping takes two transactions per ClaimBatch messages.
 func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 	var p SendPayload
 	if err := decode(t, &p); err != nil {
@@ -133,7 +143,7 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 	}
 	ch, ok := w.channels.Get(p.Channel)
 	if !ok {
-		return fmt.Errorf("no %s channel is configured: %w", p.Channel, asynq.SkipRetry)
+		return w.skipUnconfigured(ctx, p)
 	}
 	msgs, err := w.messages(ctx, p)
 	if err != nil {
@@ -142,22 +152,213 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	var results []channels.Result
-	if bs, ok := ch.(channels.BatchSender); ok {
-		results = bs.SendBatch(ctx, msgs)
-	} else {
-		results = make([]channels.Result, len(msgs))
+	s := w.newSendRun(ctx, p.Channel)
+	defer s.stop()
+	if !w.cfg.NoClaim {
+		// The page is this attempt's while it runs: if it dies, the sweep sends the rest again.
+		ids := make([]int64, len(msgs))
 		for i, m := range msgs {
-			r, err := ch.Send(ctx, m)
-			results[i] = channels.Result{Receipt: r, Err: err}
+			ids[i] = m.Delivery.ID
+		}
+		if err := w.store.ReserveDeliveries(ctx, ids, s.attempt, w.now()); err != nil {
+			return err
 		}
 	}
-	var retry *channels.SendError
-	var retryIDs []int64
+	batch := max(w.cfg.ClaimBatch, 1)
+	late := w.claimsLate(ch)
+	if late {
+		batch = 1 // claimed as it goes, recorded as soon as answered: a death leaves only the one in flight
+	}
+	if w.cfg.NoClaim {
+		batch = len(msgs) // as before the claim: the page's outcomes at its end
+	}
+	for start := 0; start < len(msgs) && ctx.Err() == nil; start += batch {
+		chunk := msgs[start:min(start+batch, len(msgs))]
+		if late {
+			chunk = s.arm(chunk)
+		} else if chunk, err = s.claim(ctx, chunk); err != nil {
+			return err
+		}
+		if err := s.record(chunk, w.send(ctx, s, ch, chunk)); err != nil {
+			return err
+		}
+	}
+	return s.finish(ctx, len(msgs))
+}
+
+// send hands msgs to ch, one by one unless it sends batches. A message not handed over because the
+// context ended has errNotSent.
+func (w *Worker) send(ctx context.Context, s *sendRun, ch channels.Channel, msgs []channels.Message) []channels.Result {
+	if bs, ok := ch.(channels.BatchSender); ok && len(msgs) > 1 {
+		if ctx.Err() != nil {
+			return notSent(len(msgs), ctx.Err())
+		}
+		return bs.SendBatch(ctx, msgs)
+	}
+	results := make([]channels.Result, len(msgs))
+	for i, m := range msgs {
+		if ctx.Err() != nil {
+			copy(results[i:], notSent(len(msgs)-i, ctx.Err()))
+			break
+		}
+		r, err := ch.Send(ctx, m)
+		results[i] = channels.Result{Receipt: r, Err: err}
+		if w.afterSend != nil {
+			w.afterSend(s.die)
+		}
+	}
+	return results
+}
+
+func notSent(n int, cause error) []channels.Result {
+	rs := make([]channels.Result, n)
+	for i := range rs {
+		rs[i].Err = &channels.SendError{Kind: channels.Retryable, Err: fmt.Errorf("not sent: %w", cause)}
+	}
+	return rs
+}
+
+// sendRun is one attempt at a send page: its claims, its heartbeat, and the outcomes not yet judged.
+type sendRun struct {
+	w        *Worker
+	channel  relais.ChannelName
+	attempt  string
+	stopBeat func()
+	retry    *channels.SendError
+	retryIDs []int64 // released, to go again with the retry of the task
+	unsure   int     // left claimed for the sweep
+}
+
+// newSendRun names the attempt and starts its heartbeat: while the handler runs, its claims' time is
+// refreshed every OrphanAfter/3, so that only the claims of a dead attempt grow old.
+func (w *Worker) newSendRun(ctx context.Context, ch relais.ChannelName) *sendRun {
+	id, _ := asynq.GetTaskID(ctx)
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	s := &sendRun{w: w, channel: ch, attempt: fmt.Sprintf("%s#%x", id, b)}
+	if w.cfg.NoClaim {
+		s.stopBeat = func() {}
+		return s
+	}
+	beat, stop := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(max(w.cfg.OrphanAfter/3, 10*time.Millisecond))
+		defer tick.Stop()
+		for {
+			select {
+			case <-beat.Done():
+				return
+			case <-tick.C:
+				if err := w.store.RefreshClaims(beat, s.attempt, w.now()); err != nil && beat.Err() == nil {
+					w.log.Warn("refresh send claims", "attempt", s.attempt, "err", err)
+				}
+			}
+		}
+	}()
+	s.stopBeat = func() { stop(); <-done }
+	return s
+}
+
+// stop ends the heartbeat and the attempt's reservations of deliveries still pending (released ones go
+// with the task's retry, deferred ones with their own task).
+// die, in tests, is the attempt's kill -9: its heartbeat stops and it never runs another line.
+func (s *sendRun) die() {
+	s.stopBeat()
+	select {}
+}
+
+func (s *sendRun) stop() {
+	s.stopBeat()
+	if s.w.cfg.NoClaim {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.w.store.ClearReservations(ctx, s.attempt); err != nil {
+		s.w.log.Warn("clear send reservations", "attempt", s.attempt, "err", err)
+	}
+}
+
+// claimsLate reports whether deliveries on ch are claimed one by one, when the channel is about to call
+// its provider (channels.BeginCaller), rather than a few ahead: for a channel that cannot be asked
+// afterwards (not a Reconciler), every claim a dead worker leaves is a message of unknown fate.
+func (w *Worker) claimsLate(ch channels.Channel) bool {
+	if w.cfg.NoClaim {
+		return false
+	}
+	if _, ok := ch.(channels.Reconciler); ok {
+		return false
+	}
+	b, ok := ch.(channels.BeginCaller)
+	return ok && b.CallsBegin()
+}
+
+// errClaimedElsewhere is the result of a message another attempt claimed first: nothing to record.
+var errClaimedElsewhere = &channels.SendError{Kind: channels.Retryable, Err: errors.New("claimed by another send attempt")}
+
+// arm makes each message claim its delivery when the channel begins its send (Message.Begin).
+func (s *sendRun) arm(msgs []channels.Message) []channels.Message {
+	out := make([]channels.Message, len(msgs))
+	for i, m := range msgs {
+		id := m.Delivery.ID
+		m.Begin = func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			got, err := s.w.store.ClaimDeliveries(ctx, []int64{id}, s.attempt, s.w.now())
+			if err != nil {
+				return &channels.SendError{Kind: channels.Retryable, Err: fmt.Errorf("claim delivery %d: %w", id, err)}
+			}
+			if len(got) == 0 {
+				return errClaimedElsewhere
+			}
+			return nil
+		}
+		out[i] = m
+	}
+	return out
+}
+
+// claim claims msgs for this attempt and returns those it holds: a delivery another attempt claimed
+// (or sent) since the page was read is left to it.
+func (s *sendRun) claim(ctx context.Context, msgs []channels.Message) ([]channels.Message, error) {
+	if s.w.cfg.NoClaim {
+		return msgs, nil
+	}
+	ids := make([]int64, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.Delivery.ID
+	}
+	claimed, err := s.w.store.ClaimDeliveries(ctx, ids, s.attempt, s.w.now())
+	if err != nil {
+		return nil, err
+	}
+	held := msgs[:0:0]
+	for _, m := range msgs {
+		if _, ok := slices.BinarySearch(claimed, m.Delivery.ID); ok {
+			m.Delivery.Status, m.Delivery.ClaimedBy = relais.DeliveryClaimed, s.attempt
+			held = append(held, m)
+		}
+	}
+	return held, nil
+}
+
+// record commits the outcomes of msgs: accepted and permanent failures move on; a failure the
+// provider certainly did not take releases the claim (the task's retry sends it); an ambiguous one
+// stays claimed for the sweep. It writes even when the handler's context has ended (shutdown): what
+// was sent is recorded.
+func (s *sendRun) record(msgs []channels.Message, results []channels.Result) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(context.Background()), 10*time.Second)
+	defer cancel()
 	var advances []relais.DeliveryAdvance
-	var permanent []int // indexes into msgs
+	var release []int64
+	var permanent []int
 	for i, res := range results {
 		m := msgs[i]
+		if res.Err == errClaimedElsewhere {
+			continue
+		}
 		if res.Err == nil {
 			status := res.Receipt.Status
 			if status == "" {
@@ -168,35 +369,81 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 			continue
 		}
 		se := channels.ClassOf(res.Err)
-		if se.Kind == channels.Permanent {
+		switch {
+		case se.Kind == channels.Permanent:
 			advances = append(advances, relais.DeliveryAdvance{ID: m.Delivery.ID, Status: relais.DeliveryFailed, Detail: se.Error()})
 			permanent = append(permanent, i)
 			continue
+		case se.Ambiguous && !s.w.cfg.NoClaim:
+			s.unsure++
+			if err := s.w.store.AddDeliveryEvent(ctx, relais.DeliveryEvent{DeliveryID: m.Delivery.ID, Status: relais.DeliveryClaimed,
+				Detail: "no clear answer from the provider, to be reconciled: " + se.Error()}); err != nil {
+				return err
+			}
+		default:
+			release = append(release, m.Delivery.ID)
+			s.retryIDs = append(s.retryIDs, m.Delivery.ID)
 		}
-		retryIDs = append(retryIDs, m.Delivery.ID)
-		if retry == nil || se.Kind == channels.Throttled && se.RetryAfter > retry.RetryAfter {
-			retry = se
+		if s.retry == nil || se.Kind == channels.Throttled && se.RetryAfter > s.retry.RetryAfter {
+			s.retry = se
 		}
 	}
-	if retry != nil && lastAttempt(ctx) && retry.Kind != channels.Throttled {
-		for _, id := range retryIDs {
-			advances = append(advances, relais.DeliveryAdvance{ID: id, Status: relais.DeliveryFailed,
-				Detail: fmt.Sprintf("gave up after %d tries: %v", w.cfg.MaxRetry+1, retry.Err)})
-		}
-		retry = nil
-	}
-	if _, err := w.store.AdvanceDeliveries(ctx, advances); err != nil {
+	if _, err := s.w.store.AdvanceDeliveries(ctx, advances); err != nil {
 		return err
 	}
-	for _, i := range permanent {
-		if err := w.recordContact(ctx, msgs[i], channels.ClassOf(results[i].Err)); err != nil {
+	if !s.w.cfg.NoClaim {
+		if _, err := s.w.store.ReleaseClaims(ctx, release, s.attempt); err != nil {
 			return err
 		}
 	}
-	if retry == nil {
-		return nil
+	for _, i := range permanent {
+		if err := s.w.recordContact(ctx, msgs[i], channels.ClassOf(results[i].Err)); err != nil {
+			return err
+		}
 	}
-	return fmt.Errorf("send %d of %d %s deliveries: %w", len(retryIDs), len(msgs), p.Channel, retry)
+	return nil
+}
+
+// finish translates the page's outcome to asynq: nil when everything was sent or judged, an error
+// (retried with backoff, or after Retry-After) when some were released, failed on the last try.
+func (s *sendRun) finish(ctx context.Context, total int) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("send %d %s deliveries: %w", total, s.channel, err)
+	}
+	if s.retry == nil || len(s.retryIDs) == 0 {
+		return nil // ambiguous ones are the sweep's
+	}
+	if lastAttempt(ctx) && s.retry.Kind != channels.Throttled {
+		var advances []relais.DeliveryAdvance
+		for _, id := range s.retryIDs {
+			advances = append(advances, relais.DeliveryAdvance{ID: id, Status: relais.DeliveryFailed,
+				Detail: fmt.Sprintf("gave up after %d tries: %v", s.w.cfg.MaxRetry+1, s.retry.Err)})
+		}
+		_, err := s.w.store.AdvanceDeliveries(ctx, advances)
+		return err
+	}
+	return fmt.Errorf("send %d of %d %s deliveries: %w", len(s.retryIDs), total, s.channel, s.retry)
+}
+
+// skipUnconfigured ends the pending deliveries of a page whose channel has no sender in this
+// installation: skipped, with the reason, instead of pending for ever.
+func (w *Worker) skipUnconfigured(ctx context.Context, p SendPayload) error {
+	ds, err := w.store.DeliveriesByIDs(ctx, p.DeliveryIDs)
+	if err != nil {
+		return err
+	}
+	var skips []relais.DeliveryAdvance
+	for _, d := range ds {
+		if d.Status == relais.DeliveryPending {
+			skips = append(skips, relais.DeliveryAdvance{ID: d.ID, Status: relais.DeliverySkipped,
+				Detail: fmt.Sprintf("the %s channel is not configured", p.Channel)})
+		}
+	}
+	if _, err := w.store.AdvanceDeliveries(ctx, skips); err != nil {
+		return err
+	}
+	w.log.Warn("deliveries skipped: channel not configured", "channel", p.Channel, "deliveries", len(skips))
+	return nil
 }
 
 // recordContact records what a permanent failure tells about the recipient's address.

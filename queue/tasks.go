@@ -37,6 +37,9 @@ const (
 	TypeStatusBatch = "delivery:status-batch"
 	// TypeResend sends an email delivery again after its relay gave up on a temporary failure.
 	TypeResend = "delivery:resend"
+	// TypeResendUnknown sends again a lesson's deliveries whose outcome is unknown (the media unit's
+	// one action on the dashboard).
+	TypeResendUnknown = "lesson:resend-unknown"
 	// TypeRemind sends broadcast reminders shortly before an airing of a published lesson.
 	TypeRemind = "lesson:remind"
 	// TypeRemindPlan (re)queues a lesson's reminder tasks after its slots changed.

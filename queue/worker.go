@@ -65,6 +65,22 @@ type Config struct {
 	SendWindow       SendWindow // quiet hours; nil: none
 	// ReminderLead is how long before an airing families get a reminder SMS; 0: no reminders.
 	ReminderLead time.Duration
+	// ClaimBatch is how many deliveries a send task claims, then records the outcomes of, at a time:
+	// at most that many are left to reconcile when a worker dies mid-page.
+	ClaimBatch int
+	// OrphanAfter is how long a claim may go unrefreshed before the sweep takes it as its attempt's
+	// death; SweepEvery how often each worker sweeps (0: never).
+	OrphanAfter time.Duration
+	SweepEvery  time.Duration
+	// StatusCheckAfter is how long a delivery may stay queued or sent before its status is fetched
+	// from the provider (channels.StatusFetcher), every StatusCheckEvery; 0: never.
+	StatusCheckAfter time.Duration
+	StatusCheckEvery time.Duration
+	// LessonRetryMax caps the wait between tries of a lesson's processing steps; 0: asynq's backoff.
+	LessonRetryMax time.Duration
+	// NoClaim sends a page as before the claim, with no claim and its outcomes recorded at its end (for
+	// the benchmark measuring the claim's cost only: it does not hold under crashes).
+	NoClaim bool
 }
 
 // DefaultConfig returns settings for one machine of 2 cores.
@@ -78,6 +94,12 @@ func DefaultConfig() Config {
 		SendPageSize:     map[relais.ChannelName]int{}, // each channel's own (channels.Pager)
 		MaxSendBacklog:   2000,
 		ShutdownTimeout:  25 * time.Second,
+		ClaimBatch:       10,
+		OrphanAfter:      10 * time.Second,
+		SweepEvery:       2 * time.Second,
+		StatusCheckAfter: 15 * time.Minute,
+		StatusCheckEvery: time.Minute,
+		LessonRetryMax:   30 * time.Second,
 	}
 }
 
@@ -92,10 +114,14 @@ type Worker struct {
 	cfg      Config
 	log      *slog.Logger
 	now      func() time.Time
+	// afterSend, in tests, runs after each provider call of a send task; die kills the attempt.
+	afterSend func(die func())
 
 	media *asynq.Server
 	main  *asynq.Server
 	rdb   redis.UniversalClient // task statistics (metrics.go)
+
+	sweeper *sweeper
 }
 
 // NewWorker builds a worker; Start runs it.
@@ -105,7 +131,7 @@ func NewWorker(redis asynq.RedisConnOpt, store relais.Store, reg *channels.Regis
 		log: log.With("comp", "worker"), now: time.Now, rdb: redisClient(redis)}
 	w.ledger = channels.NewLedger(store, client.RecordStatus)
 	base := asynq.Config{
-		RetryDelayFunc:  retryDelay,
+		RetryDelayFunc:  cfg.retryDelay,
 		IsFailure:       isFailure,
 		Logger:          newAsynqLogger(w.log),
 		ShutdownTimeout: cfg.ShutdownTimeout,
@@ -142,6 +168,7 @@ func (w *Worker) Start() error {
 	om.HandleFunc(TypeStatusBatch, w.handleStatusBatch)
 	om.HandleFunc(TypeResend, w.handleResend)
 	om.HandleFunc(TypeRemind, w.handleRemind)
+	om.HandleFunc(TypeResendUnknown, w.handleResendUnknown)
 	om.HandleFunc(TypeRemindPlan, func(ctx context.Context, t *asynq.Task) error {
 		var p LessonPayload
 		if err := decode(t, &p); err != nil {
@@ -159,12 +186,14 @@ func (w *Worker) Start() error {
 		w.media.Shutdown()
 		return fmt.Errorf("start worker: %w", err)
 	}
+	w.startSweeper()
 	return nil
 }
 
 // Shutdown stops taking tasks and waits for running ones (up to ShutdownTimeout); unfinished tasks go
 // back to their queue.
 func (w *Worker) Shutdown() {
+	w.stopSweeper()
 	w.main.Shutdown()
 	w.media.Shutdown()
 	if w.rdb != nil {
@@ -191,7 +220,19 @@ type errBacklog struct{ wait time.Duration }
 
 func (e errBacklog) Error() string { return fmt.Sprintf("send backlog full, waiting %s", e.wait) }
 
-// retryDelay honours a provider's Retry-After and the fan-out's backlog wait, else asynq's backoff.
+// retryDelay honours a provider's Retry-After and the fan-out's backlog wait, else asynq's backoff,
+// capped at LessonRetryMax for the steps of a lesson's processing: a teacher learns that a step failed
+// for good within minutes (failIfLast on the last try), not after hours of backoff.
+func (c Config) retryDelay(n int, err error, t *asynq.Task) time.Duration {
+	switch t.Type() {
+	case TypeIngest, TypeTranscode, TypeDigest, TypeWorksheet:
+		if c.LessonRetryMax > 0 {
+			return min(retryDelay(n, err, t), c.LessonRetryMax)
+		}
+	}
+	return retryDelay(n, err, t)
+}
+
 func retryDelay(n int, err error, t *asynq.Task) time.Duration {
 	var se *channels.SendError
 	if errors.As(err, &se) && se.Kind == channels.Throttled && se.RetryAfter > 0 {

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -26,6 +27,8 @@ type dashboardData struct {
 	Every      int // seconds between refreshes while Moving
 	Ranges     []rangeLink
 	Timeline   *timelineView // nil: nothing was ever planned
+	// Unknown counts the deliveries whose outcome is unknown: a lesson's dashboard offers to resend them.
+	Unknown int64
 }
 
 func (d dashboardData) refresh() int {
@@ -106,9 +109,21 @@ func newDashboard(rows []channelCounts) dashboardData {
 	for _, row := range rows {
 		for i, n := range row.Counts {
 			d.Totals[i] += n
+			if relais.DeliveryStatuses[i] == relais.DeliveryUnknown {
+				d.Unknown += n
+			}
 		}
 	}
 	return d
+}
+
+// resendUnknown sends again, in one action, the lesson's deliveries whose outcome is unknown.
+func (h *Handler) resendUnknown(w http.ResponseWriter, r *http.Request, c *reqCtx, id int64) {
+	if _, err := h.lessons.ResendUnknown(r.Context(), c.user, id, c.lang); err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/ui/lessons/%d/deliveries", id), http.StatusSeeOther)
 }
 
 // The periods a dashboard offers. "all" is a lesson's whole life, from its first delivery.

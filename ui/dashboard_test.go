@@ -203,3 +203,36 @@ func TestOverviewDashboard(t *testing.T) {
 		t.Errorf("the dashboard in French lacks its words")
 	}
 }
+
+// Unknown deliveries are counted on a lesson's dashboard, which offers the media unit to resend them
+// in one action; the button is not there when there are none.
+func TestDashboardOffersToResendUnknowns(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	media := f.browser("m")
+	if _, page := media.get("/ui/lessons/2/deliveries"); strings.Contains(page, `id="resend-unknown"`) {
+		t.Error("a resend button with no unknown delivery")
+	}
+	h := relais.Household{ExternalRef: "U", Region: "IDF", Language: "fr", Grades: []int{5}, Profile: relais.ProfileBroadband,
+		Email: "u@example.org", Consent: true}
+	if err := f.store.UpsertHouseholds(ctx, []relais.Household{h}); err != nil {
+		t.Fatal(err)
+	}
+	hs, _ := f.store.Households(ctx, relais.HouseholdFilter{Grade: 5, Page: relais.Page{Limit: 100}})
+	ids, err := f.store.PlanDeliveries(ctx, []relais.Delivery{{LessonID: 2, HouseholdID: hs[len(hs)-1].ID, Channel: relais.ChannelEmail}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.AdvanceDelivery(ctx, ids[0], relais.DeliveryUnknown, "attempt died", ""); err != nil {
+		t.Fatal(err)
+	}
+	_, page := media.get("/ui/lessons/2/deliveries")
+	for _, want := range []string{`<th scope="col">unknown</th>`, `action="/ui/lessons/2/resend-unknown"`, `id="resend-unknown"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("dashboard lacks %q", want)
+		}
+	}
+	if status, _ := media.postForm("/ui/lessons/2/resend-unknown", nil); status != 303 {
+		t.Errorf("resend unknowns: %d", status)
+	}
+}

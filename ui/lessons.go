@@ -143,7 +143,7 @@ func inFlight(rows []channelCounts) bool {
 				continue
 			}
 			switch {
-			case st == relais.DeliveryPending, st == relais.DeliverySending:
+			case st == relais.DeliveryPending, st == relais.DeliveryClaimed, st == relais.DeliverySending:
 				return true
 			case row.Channel == relais.ChannelSMS && (st == relais.DeliveryQueued || st == relais.DeliverySent):
 				return true

@@ -153,6 +153,7 @@ func (h *Handler) table() []route {
 		{"GET /ui/publish", staff, h.publishList},
 		{"POST /ui/lessons/{id}/publish", staff, h.publish},
 		{"GET /ui/lessons/{id}/deliveries", staff, h.dashboard},
+		{"POST /ui/lessons/{id}/resend-unknown", staff, h.withID("kind_lesson", h.resendUnknown)},
 		{"GET /ui/dashboard", staff, h.overview},
 		{"GET /ui/households/import", staff, h.importForm},
 		{"POST /ui/households/import", staff, h.importHouseholds},

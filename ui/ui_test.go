@@ -50,6 +50,8 @@ func (q *fakeQueue) RescheduleReminders(context.Context, int64) error { return n
 
 func (q *fakeQueue) Resend(context.Context, int64) error { return nil }
 
+func (q *fakeQueue) ResendUnknown(context.Context, int64) error { return nil }
+
 func (q *fakeQueue) Publish(_ context.Context, id int64) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -300,6 +302,7 @@ func TestAuthorization(t *testing.T) {
 		get("GET /ui/publish", "/ui/publish"),
 		post("POST /ui/lessons/{id}/publish", "/ui/lessons/1/publish"),
 		get("GET /ui/lessons/{id}/deliveries", "/ui/lessons/2/deliveries"),
+		post("POST /ui/lessons/{id}/resend-unknown", "/ui/lessons/2/resend-unknown"),
 		get("GET /ui/dashboard", "/ui/dashboard"),
 		get("GET /ui/households/import", "/ui/households/import"),
 		{"POST /ui/households/import", func(c *client) (int, string) {
@@ -356,6 +359,7 @@ func TestAuthorization(t *testing.T) {
 		"GET /ui/publish":                        {303, 403, 403, 200, 200},
 		"POST /ui/lessons/{id}/publish":          {401, 403, 403, 303, 303},
 		"GET /ui/lessons/{id}/deliveries":        {303, 403, 403, 200, 200},
+		"POST /ui/lessons/{id}/resend-unknown":   {401, 403, 403, 303, 303},
 		"GET /ui/dashboard":                      {303, 403, 403, 200, 200},
 		"GET /ui/households/import":              {303, 403, 403, 200, 200},
 		"POST /ui/households/import":             {401, 403, 403, 200, 200},
@@ -580,7 +584,7 @@ func TestPages(t *testing.T) {
 		t.Errorf("rendition through the UI = %q", body)
 	}
 	_, body = teacher.get("/ui/lessons/2")
-	if !regexp.MustCompile(`<tr data-channel="sms"><th scope="row">sms</th>(<td[^>]*>\d+</td>){8}<td><strong>3</strong>`).MatchString(body) {
+	if !regexp.MustCompile(`<tr data-channel="sms"><th scope="row">sms</th>(<td[^>]*>\d+</td>){10}<td><strong>3</strong>`).MatchString(body) {
 		t.Errorf("lesson 2 deliveries table:\n%s", body)
 	}
 

@@ -27,7 +27,9 @@ const throttleDelay = time.Minute
 //     (5.1.x, 5.2.1) the address is marked ContactInvalid so nothing is sent there again; except a
 //     5xx refusing MAIL FROM, which is about our sender or session, not the family: Retryable;
 //   - an address go-mail could not use is permanent and ContactInvalid;
-//   - anything without a reply code (a refused or dropped connection, a timeout) is Retryable.
+//   - anything without a reply code (a refused or dropped connection, a timeout) is Retryable; once
+//     the message's content began to go (DATA accepted) it is also Ambiguous: the relay may have the
+//     whole message and deliver it, so it is not sent again blindly (the queue marks it unknown).
 func classify(err error) *channels.SendError {
 	if err == nil {
 		return nil
@@ -50,6 +52,9 @@ func classify(err error) *channels.SendError {
 			return &channels.SendError{Kind: channels.Permanent, Err: red}
 		}
 		ce := fromReply(se.ErrorCode(), se.EnhancedStatusCode(), se.Reason == mail.ErrSMTPRcptTo, red)
+		if se.ErrorCode() == 0 && (se.Reason == mail.ErrWriteContent || se.Reason == mail.ErrSMTPDataClose) {
+			ce.Ambiguous = true
+		}
 		if se.Reason == mail.ErrSMTPMailFrom && ce.Kind == channels.Permanent {
 			// Refusing our sender (530 STARTTLS or AUTH required, 5.7.1 sender not allowed) says
 			// nothing about the family: it fails every message until the relay or our configuration

@@ -200,6 +200,10 @@ func (c *Channel) Send(ctx context.Context, m channels.Message) (channels.Receip
 	return r.Receipt, r.Err
 }
 
+// CallsBegin says that SendBatch calls each message's Begin once its connection is ready, right before
+// the SMTP transaction (channels.BeginCaller).
+func (c *Channel) CallsBegin() bool { return true }
+
 // SendBatch sends msgs over one pooled SMTP connection, in order, under the rate limit, and returns
 // one result per message. A message that cannot be built (bad address, missing worksheet) fails
 // alone; when the connection breaks the message in flight fails as retryable and the rest go on over
@@ -241,6 +245,10 @@ func (c *Channel) SendBatch(ctx context.Context, msgs []channels.Message) []chan
 				c.failRest(results, built, i, fmt.Errorf("connect to relay: %w", err))
 				return results
 			}
+		}
+		if err := msgs[i].BeginSend(); err != nil {
+			results[i].Err = err
+			continue
 		}
 		// A context that ends during the send interrupts it: the connection's deadline passes at once.
 		raw := conn.raw

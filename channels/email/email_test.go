@@ -463,6 +463,7 @@ func TestClassifyOnTheWire(t *testing.T) {
 	dataEnd := map[string]string{
 		"spam@example.org": "554 5.6.0 Message content rejected",
 		"tmp@example.org":  "451 4.3.0 Temporary failure, try again",
+		"lost@example.org": "drop",
 	}
 	relay := newFakeRelay(t, func(a string) string { return rcpt[a] }, func(a string) string { return dataEnd[a] })
 	ch := newChannel(t, testConfig(t, fmt.Sprintf("127.0.0.1:%d", relay.port())))
@@ -497,6 +498,8 @@ func TestClassifyOnTheWire(t *testing.T) {
 		// 421 closes the connection: the message is throttled and the rest go on over a new one.
 		{relais.Household{Email: "busy@example.org"}, want{channels.Throttled, "421 4.3.2", ""}},
 		{relais.Household{Email: "fine2@example.org"}, ok},
+		// The relay hangs up after the message's data, before its answer: retryable, and ambiguous.
+		{relais.Household{Email: "lost@example.org"}, want{channels.Retryable, "", ""}},
 		// The relay hangs up: retryable, and the next message still goes.
 		{relais.Household{Email: "dropped@example.org"}, want{channels.Retryable, "", ""}},
 		{relais.Household{Email: "afterdrop@example.org"}, ok},
@@ -515,6 +518,9 @@ func TestClassifyOnTheWire(t *testing.T) {
 				continue
 			}
 			got = want{se.Kind, se.Code, se.Contact}
+			if lost := tt.household.Email == "lost@example.org"; se.Ambiguous != lost {
+				t.Errorf("%q: ambiguous %v, want %v", tt.household.Email, se.Ambiguous, lost)
+			}
 			if se.Kind == channels.Throttled && se.RetryAfter <= 0 {
 				t.Errorf("%q: throttled without RetryAfter", tt.household.Email)
 			}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
@@ -139,15 +140,24 @@ func (c *Channel) Body(d *relais.Digest) string {
 // data (broadband or mobile data) also gets the link to its lesson page, on a line of its own; the
 // digest was written with room for it (DigestInput.LinkChars).
 func (c *Channel) Send(ctx context.Context, m channels.Message) (channels.Receipt, error) {
+	body, err := c.body(m)
+	if err != nil {
+		return channels.Receipt{}, err
+	}
+	return c.sendBody(ctx, m, body)
+}
+
+// body is the text Send sends for m.
+func (c *Channel) body(m channels.Message) (string, error) {
 	if m.Digest == nil || strings.TrimSpace(m.Digest.Body) == "" {
-		return channels.Receipt{}, &channels.SendError{Kind: channels.Permanent, Code: "no_digest",
+		return "", &channels.SendError{Kind: channels.Permanent, Code: "no_digest",
 			Err: fmt.Errorf("lesson %d has no SMS digest in %q", m.Lesson.ID, m.Household.Language)}
 	}
 	body := c.Body(m.Digest)
 	if m.LessonURL != "" && HasData(m.Household.Profile) {
 		body += "\n" + m.LessonURL
 	}
-	return c.sendBody(ctx, m, body)
+	return body, nil
 }
 
 // HasData reports whether households of profile p can open a web link on their phone.
@@ -208,10 +218,10 @@ func (c *Channel) sendBody(ctx context.Context, m channels.Message, body string)
 	api, call := c.api(ctx)
 	msg, err := api.CreateMessage(params)
 	if err != nil {
-		return channels.Receipt{}, classify(err, call.status, call.retryAfter)
+		return channels.Receipt{}, classify(err, *call)
 	}
 	if msg.Sid == nil || *msg.Sid == "" {
-		return channels.Receipt{}, &channels.SendError{Kind: channels.Retryable, Err: errors.New("twilio answered without a message SID")}
+		return channels.Receipt{}, &channels.SendError{Kind: channels.Retryable, Ambiguous: true, Err: errors.New("twilio answered without a message SID")}
 	}
 	r := channels.Receipt{ProviderID: *msg.Sid, Status: relais.DeliveryQueued}
 	if msg.Status != nil {
@@ -226,6 +236,7 @@ func (c *Channel) sendBody(ctx context.Context, m channels.Message, body string)
 type call struct {
 	status     int
 	retryAfter time.Duration
+	wrote      bool // the whole request went out: Twilio may have acted on it
 }
 
 // api returns a Twilio API client for one call: twilio-go takes no context and has no base-URL setting,
@@ -255,7 +266,10 @@ type transport struct {
 }
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	req = req.Clone(t.ctx)
+	cl := t.call
+	req = req.Clone(httptrace.WithClientTrace(t.ctx, &httptrace.ClientTrace{
+		WroteRequest: func(i httptrace.WroteRequestInfo) { cl.wrote = cl.wrote || i.Err == nil },
+	}))
 	if t.apiURL != nil {
 		req.URL.Scheme = t.apiURL.Scheme
 		req.URL.Host = t.apiURL.Host
@@ -289,8 +303,13 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 }
 
 // classify maps what Twilio answered to a *channels.SendError. It is the one place that reads Twilio's
-// error codes for a send; status is the HTTP status the transport saw (0 when no answer came).
-func classify(err error, status int, retryAfter time.Duration) *channels.SendError {
+// error codes for a send; c is what the transport saw: the HTTP status (0 when no answer came), the
+// Retry-After, and whether the request was written. A request written with no answer (a timeout, a
+// connection lost after the request) or an answer of success that could not be read may have created
+// the message: Ambiguous, never sent again before Twilio is asked. A refused connection, a 429 or a
+// 5xx with an answer did not: the message may go again.
+func classify(err error, c call) *channels.SendError {
+	status, retryAfter := c.status, c.retryAfter
 	var te *client.TwilioRestError
 	if !errors.As(err, &te) {
 		var v1 *client.RestErrorV1
@@ -306,10 +325,12 @@ func classify(err error, status int, retryAfter time.Duration) *channels.SendErr
 			return &channels.SendError{Kind: channels.Throttled, Code: "429", RetryAfter: retryAfter, Err: err}
 		case status >= 400 && status < 500 && status != http.StatusRequestTimeout:
 			return &channels.SendError{Kind: channels.Permanent, Code: strconv.Itoa(status), Err: err}
+		case status >= 200 && status < 300:
+			return &channels.SendError{Kind: channels.Retryable, Code: strconv.Itoa(status), Ambiguous: true, Err: err}
 		case status != 0:
 			return &channels.SendError{Kind: channels.Retryable, Code: strconv.Itoa(status), Err: err}
 		}
-		return &channels.SendError{Kind: channels.Retryable, Err: err}
+		return &channels.SendError{Kind: channels.Retryable, Ambiguous: c.wrote, Err: err}
 	}
 	if te.Status == 0 {
 		te.Status = status

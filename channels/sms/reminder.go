@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/channels"
@@ -27,19 +28,42 @@ type ReminderData struct {
 func (r reminders) Name() relais.ChannelName { return relais.ChannelReminder }
 
 func (r reminders) Send(ctx context.Context, m channels.Message) (channels.Receipt, error) {
+	body, err := r.body(m)
+	if err != nil {
+		return channels.Receipt{}, err
+	}
+	return r.c.sendBody(ctx, m, body)
+}
+
+// Lookup finds the reminder m at Twilio (see Channel.Lookup).
+func (r reminders) Lookup(ctx context.Context, m channels.Message, since time.Time) (channels.Receipt, bool, error) {
+	body, err := r.body(m)
+	if err != nil {
+		return channels.Receipt{}, false, err
+	}
+	return r.c.lookup(ctx, m.Household.Phone, body, since)
+}
+
+// FetchStatus asks Twilio the status of a reminder.
+func (r reminders) FetchStatus(ctx context.Context, sid string) (relais.DeliveryStatus, error) {
+	return r.c.FetchStatus(ctx, sid)
+}
+
+// body is the text Send sends for m.
+func (r reminders) body(m channels.Message) (string, error) {
 	if m.Airing == nil {
-		return channels.Receipt{}, &channels.SendError{Kind: channels.Permanent, Code: "no_airing",
+		return "", &channels.SendError{Kind: channels.Permanent, Code: "no_airing",
 			Err: fmt.Errorf("reminder of lesson %d names no broadcast", m.Lesson.ID)}
 	}
 	var b strings.Builder
 	data := ReminderData{Title: m.Lesson.Title, Station: m.Airing.Station, Time: m.Airing.Start.Format("15:04"),
 		Day: dayLabel(m.Household.Language, m.Airing.Start)}
 	if err := r.c.templates.SMS(&b, "reminder", m.Household.Language, data); err != nil {
-		return channels.Receipt{}, &channels.SendError{Kind: channels.Permanent, Code: "template", Err: err}
+		return "", &channels.SendError{Kind: channels.Permanent, Code: "template", Err: err}
 	}
 	body := strings.TrimSpace(b.String())
 	if r.c.cfg.Smart {
 		body = Smart(body)
 	}
-	return r.c.sendBody(ctx, m, body)
+	return body, nil
 }

@@ -184,6 +184,9 @@ func (a *app) startWorker(redisOpt asynq.RedisClientOpt, reg *channels.Registry,
 	qcfg.Concurrency = cfg.WorkerConcurrency
 	qcfg.MediaConcurrency = cfg.MediaConcurrency
 	qcfg.ReminderLead = cfg.ReminderLead
+	qcfg.OrphanAfter, qcfg.ClaimBatch = cfg.SendOrphanAfter, cfg.SendClaimBatch
+	qcfg.SweepEvery = max(cfg.SendOrphanAfter/5, time.Second)
+	qcfg.StatusCheckAfter = cfg.SMSReconcileAfter
 	var err error
 	if qcfg.SendWindow, err = sendWindow(cfg); err != nil {
 		return err

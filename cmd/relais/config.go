@@ -41,6 +41,8 @@ type Config struct {
 	WorkerConcurrency int
 	MediaConcurrency  int
 	DefaultCountry    string
+	SendOrphanAfter   time.Duration
+	SendClaimBatch    int
 
 	TwilioAccountSID       string
 	TwilioAuthToken        string
@@ -51,6 +53,7 @@ type Config struct {
 	SMSSenders             string
 	QuietHours             string
 	ReminderLead           time.Duration
+	SMSReconcileAfter      time.Duration
 	QuietDays              string
 	QuietDates             string
 	TimeZone               string
@@ -85,6 +88,9 @@ func DefaultConfig() Config {
 		WorkerConcurrency: 20,
 		MediaConcurrency:  1,
 		DefaultCountry:    "FR",
+		SendOrphanAfter:   10 * time.Second,
+		SendClaimBatch:    10,
+		SMSReconcileAfter: 15 * time.Minute,
 		SMSRate:           10,
 		QuietHours:        "22:00-08:00",
 		ReminderLead:      time.Hour,
@@ -124,6 +130,8 @@ func (c *Config) settings() []setting {
 		{"service-provider", "RELAIS_SERVICE_PROVIDER", "provider name written in the TV transport stream", &c.ServiceProvider},
 		{"worker-concurrency", "RELAIS_WORKER_CONCURRENCY", "send, fan-out and text tasks run at once per worker", &c.WorkerConcurrency},
 		{"media-concurrency", "RELAIS_MEDIA_CONCURRENCY", "probes and transcodes run at once per worker", &c.MediaConcurrency},
+		{"send-orphan-after", "RELAIS_SEND_ORPHAN_AFTER", "a send claim not refreshed for this long belongs to a dead worker and is reconciled", &c.SendOrphanAfter},
+		{"send-claim-batch", "RELAIS_SEND_CLAIM_BATCH", "messages a send task claims, then records the outcomes of, at a time", &c.SendClaimBatch},
 		{"default-country", "RELAIS_DEFAULT_COUNTRY", "country of phone numbers written without +, ISO code", &c.DefaultCountry},
 		{"twilio-account-sid", "RELAIS_TWILIO_ACCOUNT_SID", "Twilio account SID (AC...); empty: no SMS channel", &c.TwilioAccountSID},
 		{"twilio-auth-token", "RELAIS_TWILIO_AUTH_TOKEN", "Twilio auth token; also verifies webhook signatures", &c.TwilioAuthToken},
@@ -133,6 +141,7 @@ func (c *Config) settings() []setting {
 		{"sms-rate", "RELAIS_SMS_RATE", "SMS segments per second per sender, shared by all workers", &c.SMSRate},
 		{"sms-senders", "RELAIS_SMS_SENDERS", "senders per recipient country, e.g. FR=Ecole,KZ=+77010000000 (others use sms-from)", &c.SMSSenders},
 		{"sms-reminder-lead", "RELAIS_SMS_REMINDER_LEAD", "how long before a broadcast families get a reminder SMS; 0: no reminders", &c.ReminderLead},
+		{"sms-reconcile-after", "RELAIS_SMS_RECONCILE_AFTER", "an SMS left queued or sent this long has its status fetched from Twilio; 0: never", &c.SMSReconcileAfter},
 		{"sms-quiet-hours", "RELAIS_SMS_QUIET_HOURS", "no SMS between these local times (HH:MM-HH:MM); off: none", &c.QuietHours},
 		{"sms-quiet-days", "RELAIS_SMS_QUIET_DAYS", "weekdays without SMS, comma-separated (sunday,saturday); empty: none", &c.QuietDays},
 		{"sms-quiet-dates", "RELAIS_SMS_QUIET_DATES", "public holidays without SMS, comma-separated YYYY-MM-DD", &c.QuietDates},
@@ -295,6 +304,15 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxMediaDuration < time.Minute {
 		bad("RELAIS_MAX_MEDIA_DURATION %s is below one minute", c.MaxMediaDuration)
+	}
+	if c.SendOrphanAfter < time.Second {
+		bad("RELAIS_SEND_ORPHAN_AFTER %s is below one second: live workers' claims would be taken", c.SendOrphanAfter)
+	}
+	if c.SendClaimBatch < 1 {
+		bad("RELAIS_SEND_CLAIM_BATCH %d must be at least 1", c.SendClaimBatch)
+	}
+	if c.SMSReconcileAfter < 0 {
+		bad("RELAIS_SMS_RECONCILE_AFTER %s is negative", c.SMSReconcileAfter)
 	}
 	if c.WorkerConcurrency < 1 || c.MediaConcurrency < 1 {
 		bad("RELAIS_WORKER_CONCURRENCY and RELAIS_MEDIA_CONCURRENCY must be at least 1")

@@ -4,19 +4,25 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	relais "github.com/relais-edu/relais"
 )
 
-const deliveryColumns = `id, lesson_id, household_id, channel, status, reason, provider_id, attempts, occurrence, created_at, updated_at`
+const deliveryColumns = `id, lesson_id, household_id, channel, status, reason, provider_id, attempts, occurrence, claimed_by, claimed_at, created_at, updated_at`
 
 func scanDelivery(row rowScanner) (relais.Delivery, error) {
 	var d relais.Delivery
 	err := row.Scan(&d.ID, &d.LessonID, &d.HouseholdID, &d.Channel, &d.Status, &d.Reason, &d.ProviderID,
-		&d.Attempts, &d.Occurrence, &d.CreatedAt, &d.UpdatedAt)
+		&d.Attempts, &d.Occurrence, &d.ClaimedBy, &d.ClaimedAt, &d.CreatedAt, &d.UpdatedAt)
 	d.CreatedAt, d.UpdatedAt = d.CreatedAt.UTC(), d.UpdatedAt.UTC()
+	if d.ClaimedAt.Unix() <= 0 {
+		d.ClaimedAt = time.Time{}
+	} else {
+		d.ClaimedAt = d.ClaimedAt.UTC()
+	}
 	return d, err
 }
 
@@ -123,7 +129,8 @@ func (db *DB) RemindDeliveries(ctx context.Context, ds []relais.Delivery) ([]int
 			k.lessons, k.households, k.channels, occurrences, now); err != nil {
 			return fmt.Errorf("plan reminder: %w", err)
 		}
-		// Only a reminder that has left is re-armed: a pending one may be in a send task right now.
+		// Only a reminder that has left is re-armed: a pending or claimed one may be in a send task
+		// right now.
 		if _, err := tx.Exec(ctx, `WITH re AS (
 				UPDATE deliveries d SET status = 'pending', reason = '', provider_id = '', attempts = 0,
 					occurrence = u.o, updated_at = $5
@@ -131,7 +138,7 @@ func (db *DB) RemindDeliveries(ctx context.Context, ds []relais.Delivery) ([]int
 					FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[]) WITH ORDINALITY AS u(l, h, c, o, n)
 					ORDER BY l, h, c, n) u
 				WHERE d.lesson_id = u.l AND d.household_id = u.h AND d.channel = u.c AND d.occurrence < u.o
-					AND d.status <> 'pending'
+					AND d.status NOT IN ('pending', 'claimed')
 				RETURNING d.id, d.occurrence)
 			INSERT INTO delivery_events (delivery_id, status, detail, at)
 			SELECT id, 'pending', 'reminder again, of ' || `+fmt.Sprintf(airing, "occurrence")+`, $5 FROM re ORDER BY id`,
@@ -155,7 +162,7 @@ func (db *DB) RemindDeliveries(ctx context.Context, ds []relais.Delivery) ([]int
 			switch {
 			case cur == relais.DeliveryPending && occurrence == want:
 				ids = append(ids, id)
-			case cur == relais.DeliveryPending && occurrence < want:
+			case (cur == relais.DeliveryPending || cur == relais.DeliveryClaimed) && occurrence < want:
 				held++
 			}
 		}
@@ -180,6 +187,12 @@ func (db *DB) Deliveries(ctx context.Context, f relais.DeliveryFilter) ([]relais
 	w.and(f.HouseholdID > 0, `household_id`, f.HouseholdID)
 	w.and(f.Channel != "", `channel`, f.Channel)
 	w.and(f.Status != "", `status`, f.Status)
+	if !f.UpdatedBefore.IsZero() {
+		w.sql += ` AND updated_at < ` + w.arg(ts(f.UpdatedBefore))
+	}
+	if !f.UpdatedAfter.IsZero() {
+		w.sql += ` AND updated_at > ` + w.arg(ts(f.UpdatedAfter))
+	}
 	limit := w.arg(p.Limit)
 	return queryAll(ctx, db.pool, scanDelivery, w.sql+` ORDER BY id LIMIT `+limit, w.args...)
 }
@@ -267,7 +280,8 @@ func (db *DB) AdvanceDeliveries(ctx context.Context, as []relais.DeliveryAdvance
 			}
 			evIDs, evStatuses, evDetails = append(evIDs, a.ID), append(evStatuses, string(a.Status)), append(evDetails, a.Detail)
 			reason := ""
-			if a.Status == relais.DeliveryFailed || a.Status == relais.DeliveryUndelivered || a.Status == relais.DeliverySkipped {
+			if a.Status == relais.DeliveryFailed || a.Status == relais.DeliveryUndelivered || a.Status == relais.DeliverySkipped ||
+				a.Status == relais.DeliveryUnknown {
 				reason = a.Detail
 			}
 			s.status, s.reason, s.providerID, s.advanced, s.touched = a.Status, reason, providerID, true, true
@@ -310,6 +324,104 @@ func (db *DB) StartAttempts(ctx context.Context, ids []int64) error {
 	}
 	_, err := db.pool.Exec(ctx, `UPDATE deliveries SET attempts = attempts + 1 WHERE id = ANY($1)`, ids)
 	return err
+}
+
+// ClaimDeliveries moves the pending ones of ids to claimed by attempt (see relais.DeliveryStore).
+func (db *DB) ClaimDeliveries(ctx context.Context, ids []int64, attempt string, now time.Time) ([]int64, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return db.returnIDs(ctx, `UPDATE deliveries SET status = $1, claimed_by = $2, claimed_at = $3, updated_at = $3
+		WHERE status = $4 AND id = ANY($5) RETURNING id`, relais.DeliveryClaimed, attempt, ts(now), relais.DeliveryPending, ids)
+}
+
+// ReleaseClaims moves back to pending the ones of ids claimed by attempt.
+func (db *DB) ReleaseClaims(ctx context.Context, ids []int64, attempt string) ([]int64, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return db.returnIDs(ctx, `UPDATE deliveries SET status = $1, updated_at = $2
+		WHERE status = $3 AND claimed_by = $4 AND id = ANY($5) RETURNING id`, relais.DeliveryPending, ts(db.now()),
+		relais.DeliveryClaimed, attempt, ids)
+}
+
+func (db *DB) returnIDs(ctx context.Context, q string, args ...any) ([]int64, error) {
+	ids, err := queryAll(ctx, db.pool, func(row rowScanner) (int64, error) {
+		var id int64
+		return id, row.Scan(&id)
+	}, q, args...)
+	slices.Sort(ids)
+	return ids, err
+}
+
+// RefreshClaims sets the claim time of attempt's claims and reservations to now.
+func (db *DB) RefreshClaims(ctx context.Context, attempt string, now time.Time) error {
+	_, err := db.pool.Exec(ctx, `UPDATE deliveries SET claimed_at = $1 WHERE claimed_by = $2 AND status IN ($3, $4)`,
+		ts(now), attempt, relais.DeliveryClaimed, relais.DeliveryPending)
+	return err
+}
+
+// ReserveDeliveries marks the pending ones of ids as attempt's page.
+func (db *DB) ReserveDeliveries(ctx context.Context, ids []int64, attempt string, now time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := db.pool.Exec(ctx, `UPDATE deliveries SET claimed_by = $1, claimed_at = $2 WHERE status = $3 AND id = ANY($4)`,
+		attempt, ts(now), relais.DeliveryPending, ids)
+	return err
+}
+
+// ClearReservations ends attempt's reservations of pending deliveries.
+func (db *DB) ClearReservations(ctx context.Context, attempt string) error {
+	_, err := db.pool.Exec(ctx, `UPDATE deliveries SET claimed_by = '' WHERE claimed_by = $1 AND status = $2`,
+		attempt, relais.DeliveryPending)
+	return err
+}
+
+// ReclaimReserved hands stale reservations of channel to attempt; rows another sweeper is taking are
+// skipped.
+func (db *DB) ReclaimReserved(ctx context.Context, channel relais.ChannelName, before time.Time, attempt string, now time.Time, limit int) ([]int64, error) {
+	return db.returnIDs(ctx, `UPDATE deliveries SET claimed_by = $1, claimed_at = $2 WHERE id IN (
+		SELECT id FROM deliveries WHERE status = $3 AND channel = $4 AND claimed_by <> '' AND claimed_at < $5 ORDER BY claimed_at
+		LIMIT $6 FOR UPDATE SKIP LOCKED) AND status = $3 AND claimed_by <> '' AND claimed_at < $5 RETURNING id`,
+		attempt, ts(now), relais.DeliveryPending, channel, ts(before), limit)
+}
+
+// ReclaimDeliveries hands claims of channel not refreshed since before to attempt; rows another
+// sweeper is taking are skipped, and the update re-checks the claim time.
+func (db *DB) ReclaimDeliveries(ctx context.Context, channel relais.ChannelName, before time.Time, attempt string, now time.Time, limit int) ([]relais.Delivery, error) {
+	out, err := queryAll(ctx, db.pool, scanDelivery, `UPDATE deliveries d SET claimed_by = $1, claimed_at = $2
+		FROM (SELECT id, claimed_by AS held_by FROM deliveries WHERE status = $3 AND channel = $4 AND claimed_at < $5
+			ORDER BY claimed_at LIMIT $6 FOR UPDATE SKIP LOCKED) o
+		WHERE d.id = o.id AND d.status = $3 AND d.claimed_at < $5
+		RETURNING d.id, d.lesson_id, d.household_id, d.channel, d.status, d.reason, d.provider_id, d.attempts, d.occurrence,
+			o.held_by, d.claimed_at, d.created_at, d.updated_at`,
+		attempt, ts(now), relais.DeliveryClaimed, channel, ts(before), limit)
+	slices.SortFunc(out, func(a, b relais.Delivery) int { return int(a.ID - b.ID) })
+	return out, err
+}
+
+// ResendUnknown moves a lesson's unknown deliveries back to pending, with an event each.
+func (db *DB) ResendUnknown(ctx context.Context, lessonID int64) ([]int64, error) {
+	var ids []int64
+	now := ts(db.now())
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		ids, err = queryAll(ctx, tx, func(row rowScanner) (int64, error) {
+			var id int64
+			return id, row.Scan(&id)
+		}, `UPDATE deliveries SET status = $1, reason = '', claimed_by = '', updated_at = $2 WHERE lesson_id = $3 AND status = $4 RETURNING id`,
+			relais.DeliveryPending, now, lessonID, relais.DeliveryUnknown)
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO delivery_events (delivery_id, status, detail, at)
+			SELECT id, $2, $3, $4 FROM unnest($1::bigint[]) AS u(id)`, ids, relais.DeliveryPending,
+			"resent by the media unit after an unknown outcome", now)
+		return err
+	})
+	slices.Sort(ids)
+	return ids, err
 }
 
 // AddDeliveryEvent records a step of a delivery's history, marked as a note: no status changed.

@@ -5,19 +5,23 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	relais "github.com/relais-edu/relais"
 )
 
-const deliveryColumns = `id, lesson_id, household_id, channel, status, reason, provider_id, attempts, occurrence, created_at, updated_at`
+const deliveryColumns = `id, lesson_id, household_id, channel, status, reason, provider_id, attempts, occurrence, claimed_by, claimed_at, created_at, updated_at`
 
 func scanDelivery(row interface{ Scan(...any) error }) (relais.Delivery, error) {
 	var d relais.Delivery
-	var created, updated int64
+	var created, updated, claimed int64
 	err := row.Scan(&d.ID, &d.LessonID, &d.HouseholdID, &d.Channel, &d.Status, &d.Reason, &d.ProviderID,
-		&d.Attempts, &d.Occurrence, &created, &updated)
+		&d.Attempts, &d.Occurrence, &d.ClaimedBy, &claimed, &created, &updated)
 	d.CreatedAt, d.UpdatedAt = fromMS(created), fromMS(updated)
+	if claimed > 0 {
+		d.ClaimedAt = fromMS(claimed)
+	}
 	return d, err
 }
 
@@ -94,10 +98,11 @@ func (db *DB) RemindDeliveries(ctx context.Context, ds []relais.Delivery) ([]int
 			return err
 		}
 		defer ins.Close()
-		// Only a reminder that has left is re-armed: a pending one may be in a send task right now.
+		// Only a reminder that has left is re-armed: a pending or claimed one may be in a send task
+		// right now.
 		rearm, err := tx.PrepareContext(ctx, `UPDATE deliveries SET status = ?, reason = '', provider_id = '', attempts = 0,
 			occurrence = ?, updated_at = ? WHERE lesson_id = ? AND household_id = ? AND channel = ? AND occurrence < ?
-			AND status <> ? RETURNING id`)
+			AND status NOT IN (?, ?) RETURNING id`)
 		if err != nil {
 			return err
 		}
@@ -131,7 +136,7 @@ func (db *DB) RemindDeliveries(ctx context.Context, ds []relais.Delivery) ([]int
 				}
 			} else {
 				err := rearm.QueryRowContext(ctx, relais.DeliveryPending, d.Occurrence, now, d.LessonID, d.HouseholdID,
-					d.Channel, d.Occurrence, relais.DeliveryPending).Scan(&id)
+					d.Channel, d.Occurrence, relais.DeliveryPending, relais.DeliveryClaimed).Scan(&id)
 				if err == nil {
 					if _, err := ev.ExecContext(ctx, id, relais.DeliveryPending, "reminder again, of "+airing, now); err != nil {
 						return err
@@ -148,7 +153,7 @@ func (db *DB) RemindDeliveries(ctx context.Context, ds []relais.Delivery) ([]int
 			switch {
 			case cur == relais.DeliveryPending && occurrence == d.Occurrence:
 				ids = append(ids, id)
-			case cur == relais.DeliveryPending && occurrence < d.Occurrence:
+			case (cur == relais.DeliveryPending || cur == relais.DeliveryClaimed) && occurrence < d.Occurrence:
 				held++
 			}
 		}
@@ -184,6 +189,8 @@ func (db *DB) Deliveries(ctx context.Context, f relais.DeliveryFilter) ([]relais
 	w.and(f.HouseholdID > 0, `household_id = ?`, f.HouseholdID)
 	w.and(f.Channel != "", `channel = ?`, f.Channel)
 	w.and(f.Status != "", `status = ?`, f.Status)
+	w.and(!f.UpdatedBefore.IsZero(), `updated_at < ?`, ms(f.UpdatedBefore))
+	w.and(!f.UpdatedAfter.IsZero(), `updated_at > ?`, ms(f.UpdatedAfter))
 	return db.queryDeliveries(ctx, w.sql+` ORDER BY id LIMIT ?`, append(w.args, p.Limit)...)
 }
 
@@ -241,7 +248,8 @@ func advanceTx(ctx context.Context, tx *sql.Tx, a relais.DeliveryAdvance, now in
 		return false, err
 	}
 	reason := ""
-	if a.Status == relais.DeliveryFailed || a.Status == relais.DeliveryUndelivered || a.Status == relais.DeliverySkipped {
+	if a.Status == relais.DeliveryFailed || a.Status == relais.DeliveryUndelivered || a.Status == relais.DeliverySkipped ||
+		a.Status == relais.DeliveryUnknown {
 		reason = a.Detail
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = ?, reason = ?, provider_id = ?, updated_at = ?
@@ -282,6 +290,186 @@ func (db *DB) StartAttempts(ctx context.Context, ids []int64) error {
 		}
 		return nil
 	})
+}
+
+// ClaimDeliveries moves the pending ones of ids to claimed by attempt (see relais.DeliveryStore).
+func (db *DB) ClaimDeliveries(ctx context.Context, ids []int64, attempt string, now time.Time) ([]int64, error) {
+	return db.moveChunks(ctx, ids, `UPDATE deliveries SET status = ?, claimed_by = ?, claimed_at = ?, updated_at = ?
+		WHERE status = ? AND id IN (%s) RETURNING id`, relais.DeliveryClaimed, attempt, ms(now), ms(now), relais.DeliveryPending)
+}
+
+// ReleaseClaims moves back to pending the ones of ids claimed by attempt.
+func (db *DB) ReleaseClaims(ctx context.Context, ids []int64, attempt string) ([]int64, error) {
+	return db.moveChunks(ctx, ids, `UPDATE deliveries SET status = ?, updated_at = ?
+		WHERE status = ? AND claimed_by = ? AND id IN (%s) RETURNING id`, relais.DeliveryPending, ms(db.now()), relais.DeliveryClaimed, attempt)
+}
+
+// moveChunks runs q (whose %s takes the placeholders of a chunk of ids, after args) over ids in one
+// transaction and returns the ids it returned, sorted.
+func (db *DB) moveChunks(ctx context.Context, ids []int64, q string, args ...any) ([]int64, error) {
+	var moved []int64
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		moved = nil
+		for start := 0; start < len(ids); start += 500 {
+			chunk := ids[start:min(start+500, len(ids))]
+			a := append([]any{}, args...)
+			for _, id := range chunk {
+				a = append(a, id)
+			}
+			rows, err := tx.QueryContext(ctx, fmt.Sprintf(q, placeholders(len(chunk))), a...)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var id int64
+				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					return err
+				}
+				moved = append(moved, id)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	slices.Sort(moved)
+	return moved, err
+}
+
+// RefreshClaims sets the claim time of attempt's claims and reservations to now.
+func (db *DB) RefreshClaims(ctx context.Context, attempt string, now time.Time) error {
+	_, err := db.write.ExecContext(ctx, `UPDATE deliveries SET claimed_at = ? WHERE claimed_by = ? AND status IN (?, ?)`,
+		ms(now), attempt, relais.DeliveryClaimed, relais.DeliveryPending)
+	return err
+}
+
+// ReserveDeliveries marks the pending ones of ids as attempt's page.
+func (db *DB) ReserveDeliveries(ctx context.Context, ids []int64, attempt string, now time.Time) error {
+	_, err := db.moveChunks(ctx, ids, `UPDATE deliveries SET claimed_by = ?, claimed_at = ? WHERE status = ? AND id IN (%s) RETURNING id`,
+		attempt, ms(now), relais.DeliveryPending)
+	return err
+}
+
+// ClearReservations ends attempt's reservations of pending deliveries.
+func (db *DB) ClearReservations(ctx context.Context, attempt string) error {
+	_, err := db.write.ExecContext(ctx, `UPDATE deliveries SET claimed_by = '' WHERE claimed_by = ? AND status = ?`,
+		attempt, relais.DeliveryPending)
+	return err
+}
+
+// ReclaimReserved hands stale reservations of channel to attempt.
+func (db *DB) ReclaimReserved(ctx context.Context, channel relais.ChannelName, before time.Time, attempt string, now time.Time, limit int) ([]int64, error) {
+	var ids []int64
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		ids = nil
+		rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET claimed_by = ?, claimed_at = ? WHERE id IN (
+			SELECT id FROM deliveries WHERE status = ? AND channel = ? AND claimed_by <> '' AND claimed_at < ? ORDER BY claimed_at LIMIT ?)
+			AND status = ? AND claimed_by <> '' AND claimed_at < ? RETURNING id`, attempt, ms(now), relais.DeliveryPending, channel,
+			ms(before), limit, relais.DeliveryPending, ms(before))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		return rows.Err()
+	})
+	slices.Sort(ids)
+	return ids, err
+}
+
+// ReclaimDeliveries hands claims of channel not refreshed since before to attempt. The update re-checks
+// the claim time, so that a claim another sweeper took in between is left to it.
+func (db *DB) ReclaimDeliveries(ctx context.Context, channel relais.ChannelName, before time.Time, attempt string, now time.Time, limit int) ([]relais.Delivery, error) {
+	var out []relais.Delivery
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		out = nil
+		rows, err := tx.QueryContext(ctx, `SELECT id, claimed_by FROM deliveries WHERE status = ? AND channel = ? AND claimed_at < ?
+			ORDER BY claimed_at LIMIT ?`, relais.DeliveryClaimed, channel, ms(before), limit)
+		if err != nil {
+			return err
+		}
+		held := map[int64]string{}
+		var args []any
+		for rows.Next() {
+			var id int64
+			var by string
+			if err := rows.Scan(&id, &by); err != nil {
+				rows.Close()
+				return err
+			}
+			held[id] = by
+			args = append(args, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil || len(args) == 0 {
+			return err
+		}
+		args = append([]any{attempt, ms(now), relais.DeliveryClaimed, ms(before)}, args...)
+		rows, err = tx.QueryContext(ctx, `UPDATE deliveries SET claimed_by = ?, claimed_at = ? WHERE status = ? AND claimed_at < ?
+			AND id IN (`+placeholders(len(args)-4)+`) RETURNING `+deliveryColumns, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			d, err := scanDelivery(rows)
+			if err != nil {
+				return err
+			}
+			d.ClaimedBy = held[d.ID]
+			out = append(out, d)
+		}
+		return rows.Err()
+	})
+	slices.SortFunc(out, func(a, b relais.Delivery) int { return int(a.ID - b.ID) })
+	return out, err
+}
+
+// ResendUnknown moves a lesson's unknown deliveries back to pending, with an event each.
+func (db *DB) ResendUnknown(ctx context.Context, lessonID int64) ([]int64, error) {
+	var ids []int64
+	now := ms(db.now())
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		ids = nil
+		rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET status = ?, reason = '', claimed_by = '', updated_at = ?
+			WHERE lesson_id = ? AND status = ? RETURNING id`, relais.DeliveryPending, now, lessonID, relais.DeliveryUnknown)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_events (delivery_id, status, detail, at) VALUES (?,?,?,?)`,
+				id, relais.DeliveryPending, "resent by the media unit after an unknown outcome", now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	slices.Sort(ids)
+	return ids, err
 }
 
 // AddDeliveryEvent records a step of a delivery's history, marked as a note: no status changed.

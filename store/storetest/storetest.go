@@ -46,6 +46,9 @@ func Run(t *testing.T, open Open) {
 		{"Inbound", testInbound},
 		{"ScheduleGrid", testScheduleGrid},
 		{"ConcurrentGridWrites", testConcurrentGridWrites},
+		{"DeliveryClaims", testDeliveryClaims},
+		{"DeliveryReservations", testDeliveryReservations},
+		{"RemindLeavesClaimedReminders", testRemindLeavesClaimedReminders},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, open) })
 	}

@@ -1,0 +1,238 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	relais "github.com/relais-edu/relais"
+)
+
+// testDeliveryClaims: a claim moves pending deliveries only, once; a release gives back only the
+// attempt's own claims; a refresh keeps them young; a reclaim hands only stale claims of the channel
+// to one sweeper among many; unknowns go back to pending in one call, with an event.
+func testDeliveryClaims(t *testing.T, open Open) {
+	ctx := context.Background()
+	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	setClock := func(t time.Time) { mu.Lock(); now = t; mu.Unlock() }
+	db := open(t, clock)
+	l := relais.Lesson{Title: "T", Subject: "s", Grade: 1, Language: "fr", TeacherID: "t"}
+	must(t, db.CreateLesson(ctx, &l))
+	hs := make([]relais.Household, 6)
+	for i := range hs {
+		hs[i] = relais.Household{ExternalRef: fmt.Sprint("C", i), Language: "fr", Profile: relais.ProfileBroadband}
+	}
+	must(t, db.UpsertHouseholds(ctx, hs))
+	var plan []relais.Delivery
+	for _, h := range hs {
+		plan = append(plan, relais.Delivery{LessonID: l.ID, HouseholdID: h.ID, Channel: relais.ChannelEmail})
+	}
+	ids, err := db.PlanDeliveries(ctx, plan)
+	must(t, err)
+
+	t0 := clock()
+	_, err = db.AdvanceDeliveries(ctx, []relais.DeliveryAdvance{{ID: ids[5], Status: relais.DeliveryQueued}})
+	must(t, err)
+	got, err := db.ClaimDeliveries(ctx, []int64{ids[2], ids[0], ids[1], ids[5]}, "a1", t0)
+	must(t, err)
+	if diff := cmp.Diff([]int64{ids[0], ids[1], ids[2]}, got); diff != "" {
+		t.Errorf("claimed (-want +got):\n%s", diff)
+	}
+	again, err := db.ClaimDeliveries(ctx, []int64{ids[0], ids[1], ids[3]}, "a2", t0)
+	must(t, err)
+	if diff := cmp.Diff([]int64{ids[3]}, again); diff != "" {
+		t.Errorf("claimed again (-want +got):\n%s", diff)
+	}
+	ds, err := db.DeliveriesByIDs(ctx, ids[:1])
+	must(t, err)
+	if d := ds[0]; d.Status != relais.DeliveryClaimed || d.ClaimedBy != "a1" || !d.ClaimedAt.Equal(t0) {
+		t.Errorf("claimed delivery: %s by %q at %v", d.Status, d.ClaimedBy, d.ClaimedAt)
+	}
+	// Only a1's own claims go back.
+	rel, err := db.ReleaseClaims(ctx, []int64{ids[1], ids[3]}, "a1")
+	must(t, err)
+	if diff := cmp.Diff([]int64{ids[1]}, rel); diff != "" {
+		t.Errorf("released (-want +got):\n%s", diff)
+	}
+	// A claim advances like pending; a claimed delivery that is not released stays claimed.
+	ch, err := db.AdvanceDeliveries(ctx, []relais.DeliveryAdvance{{ID: ids[0], Status: relais.DeliveryQueued, ProviderID: "m0"},
+		{ID: ids[2], Status: relais.DeliveryPending}})
+	must(t, err)
+	if diff := cmp.Diff([]bool{true, false}, ch); diff != "" {
+		t.Errorf("advanced (-want +got):\n%s", diff)
+	}
+
+	// a2 refreshes its claim (ids[3]); a1's (ids[2]) goes stale.
+	setClock(t0.Add(20 * time.Second))
+	must(t, db.RefreshClaims(ctx, "a2", clock()))
+	before := clock().Add(-10 * time.Second)
+	none, err := db.ReclaimDeliveries(ctx, relais.ChannelSMS, before, "s0", clock(), 10)
+	must(t, err)
+	if len(none) != 0 {
+		t.Errorf("reclaimed on another channel: %v", none)
+	}
+	var wg sync.WaitGroup
+	taken := make([][]relais.Delivery, 4)
+	for i := range taken {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var err error
+			taken[i], err = db.ReclaimDeliveries(ctx, relais.ChannelEmail, before, fmt.Sprint("s", i+1), clock(), 10)
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	var all []int64
+	var by string
+	for i, ds := range taken {
+		for _, d := range ds {
+			all = append(all, d.ID)
+			by = fmt.Sprint("s", i+1)
+			if d.ClaimedBy != "a1" {
+				t.Errorf("reclaimed from %q, want the dead attempt a1", d.ClaimedBy)
+			}
+			if d.Status != relais.DeliveryClaimed || !d.ClaimedAt.Equal(clock()) || !d.CreatedAt.Equal(t0) {
+				t.Errorf("reclaimed: %+v", d)
+			}
+		}
+	}
+	if diff := cmp.Diff([]int64{ids[2]}, all); diff != "" {
+		t.Fatalf("reclaimed by four sweepers (-want +got):\n%s", diff)
+	}
+	// The sweeper now owns it: the dead attempt can no longer release it; the sweeper can.
+	if rel, err := db.ReleaseClaims(ctx, []int64{ids[2]}, "a1"); err != nil || len(rel) != 0 {
+		t.Errorf("released by the dead attempt: %v, %v", rel, err)
+	}
+	_, err = db.AdvanceDeliveries(ctx, []relais.DeliveryAdvance{{ID: ids[2], Status: relais.DeliveryUnknown, Detail: "attempt " + by + " died"},
+		{ID: ids[3], Status: relais.DeliveryUnknown, Detail: "x"}})
+	must(t, err)
+	// An unknown keeps its reason, and is final: nothing moves it but ResendUnknown.
+	if ds, err := db.DeliveriesByIDs(ctx, ids[2:3]); err != nil || ds[0].Reason != "attempt "+by+" died" {
+		t.Errorf("unknown's reason: %+v, %v", ds, err)
+	}
+	if ch, err := db.AdvanceDeliveries(ctx, []relais.DeliveryAdvance{{ID: ids[2], Status: relais.DeliveryQueued}}); err != nil || ch[0] {
+		t.Errorf("unknown advanced: %v, %v", ch, err)
+	}
+	back, err := db.ResendUnknown(ctx, l.ID)
+	must(t, err)
+	if diff := cmp.Diff([]int64{ids[2], ids[3]}, back); diff != "" {
+		t.Errorf("resent unknowns (-want +got):\n%s", diff)
+	}
+	ds, err = db.DeliveriesByIDs(ctx, ids)
+	must(t, err)
+	var statuses []relais.DeliveryStatus
+	for _, d := range ds {
+		statuses = append(statuses, d.Status)
+	}
+	want := []relais.DeliveryStatus{relais.DeliveryQueued, relais.DeliveryPending, relais.DeliveryPending,
+		relais.DeliveryPending, relais.DeliveryPending, relais.DeliveryQueued}
+	if diff := cmp.Diff(want, statuses); diff != "" {
+		t.Errorf("statuses (-want +got):\n%s", diff)
+	}
+	evs, err := db.DeliveryEvents(ctx, ids[2])
+	must(t, err)
+	var steps []relais.DeliveryStatus
+	for _, e := range evs {
+		steps = append(steps, e.Status)
+	}
+	if diff := cmp.Diff([]relais.DeliveryStatus{relais.DeliveryPending, relais.DeliveryUnknown, relais.DeliveryPending}, steps); diff != "" {
+		t.Errorf("history of a resent unknown (-want +got):\n%s", diff)
+	}
+	// The deliveries left at queued since before a time: ids[0] (queued at t0); ids[5] too.
+	old, err := db.Deliveries(ctx, relais.DeliveryFilter{Channel: relais.ChannelEmail, Status: relais.DeliveryQueued,
+		UpdatedBefore: t0.Add(time.Second), UpdatedAfter: t0.Add(-time.Hour)})
+	must(t, err)
+	if len(old) != 2 || old[0].ID != ids[0] || old[1].ID != ids[5] {
+		t.Errorf("queued before t0+1s: %v", old)
+	}
+	if none, err := db.Deliveries(ctx, relais.DeliveryFilter{Status: relais.DeliveryQueued, UpdatedBefore: t0}); err != nil || len(none) != 0 {
+		t.Errorf("queued before t0: %v, %v", none, err)
+	}
+	if again, err := db.ResendUnknown(ctx, l.ID); err != nil || len(again) != 0 {
+		t.Errorf("resent twice: %v, %v", again, err)
+	}
+}
+
+// testRemindLeavesClaimedReminders: a reminder claimed by a send attempt is in flight, as a pending
+// one: the next airing does not re-arm it (that would let a second task send it) but holds it.
+func testRemindLeavesClaimedReminders(t *testing.T, open Open) {
+	ctx := context.Background()
+	db := open(t, nil)
+	l := relais.Lesson{Title: "T", Subject: "s", Grade: 1, Language: "fr", TeacherID: "t"}
+	must(t, db.CreateLesson(ctx, &l))
+	hs := []relais.Household{{ExternalRef: "R", Language: "fr", Profile: relais.ProfileSMSOnly, Phone: "+33612000009"}}
+	must(t, db.UpsertHouseholds(ctx, hs))
+	t1 := time.Date(2027, 5, 4, 10, 0, 0, 0, time.UTC).Unix()
+	ids, _, err := db.RemindDeliveries(ctx, []relais.Delivery{{LessonID: l.ID, HouseholdID: hs[0].ID, Channel: relais.ChannelReminder, Occurrence: t1}})
+	must(t, err)
+	if got, err := db.ClaimDeliveries(ctx, ids, "a1", time.Now()); err != nil || len(got) != 1 {
+		t.Fatalf("claim: %v, %v", got, err)
+	}
+	again, held, err := db.RemindDeliveries(ctx, []relais.Delivery{{LessonID: l.ID, HouseholdID: hs[0].ID, Channel: relais.ChannelReminder, Occurrence: t1 + 3600}})
+	must(t, err)
+	ds, _ := db.DeliveriesByIDs(ctx, ids)
+	if len(again) != 0 || held != 1 || ds[0].Status != relais.DeliveryClaimed || ds[0].Occurrence != t1 {
+		t.Errorf("next airing of a claimed reminder: ids %v, held %d, %s for %d", again, held, ds[0].Status, ds[0].Occurrence)
+	}
+}
+
+// testDeliveryReservations: a send attempt reserves its page (the deliveries stay pending); its
+// heartbeat keeps the reservation young; a stale one goes to one sweeper; cleared ones to none.
+func testDeliveryReservations(t *testing.T, open Open) {
+	ctx := context.Background()
+	db := open(t, nil)
+	l := relais.Lesson{Title: "T", Subject: "s", Grade: 1, Language: "fr", TeacherID: "t"}
+	must(t, db.CreateLesson(ctx, &l))
+	hs := make([]relais.Household, 4)
+	for i := range hs {
+		hs[i] = relais.Household{ExternalRef: fmt.Sprint("V", i), Language: "fr", Profile: relais.ProfileBroadband}
+	}
+	must(t, db.UpsertHouseholds(ctx, hs))
+	var plan []relais.Delivery
+	for _, h := range hs {
+		plan = append(plan, relais.Delivery{LessonID: l.ID, HouseholdID: h.ID, Channel: relais.ChannelEmail})
+	}
+	ids, err := db.PlanDeliveries(ctx, plan)
+	must(t, err)
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	must(t, db.ReserveDeliveries(ctx, ids[:2], "dead", t0))
+	must(t, db.ReserveDeliveries(ctx, ids[2:], "alive", t0))
+	if _, err := db.ClaimDeliveries(ctx, ids[1:2], "dead", t0); err != nil {
+		t.Fatal(err)
+	}
+	later := t0.Add(time.Minute)
+	must(t, db.RefreshClaims(ctx, "alive", later))
+	got, err := db.ReclaimReserved(ctx, relais.ChannelEmail, later.Add(-10*time.Second), "s1", later, 10)
+	must(t, err)
+	if diff := cmp.Diff([]int64{ids[0]}, got); diff != "" {
+		t.Errorf("reclaimed reservations (-want +got):\n%s", diff)
+	}
+	if again, err := db.ReclaimReserved(ctx, relais.ChannelEmail, later.Add(-10*time.Second), "s2", later, 10); err != nil || len(again) != 0 {
+		t.Errorf("reclaimed twice: %v, %v", again, err)
+	}
+	must(t, db.ClearReservations(ctx, "s1"))
+	must(t, db.ClearReservations(ctx, "alive"))
+	ds, err := db.DeliveriesByIDs(ctx, ids)
+	must(t, err)
+	for i, d := range ds {
+		wantBy, wantStatus := "", relais.DeliveryPending
+		if i == 1 {
+			wantBy, wantStatus = "dead", relais.DeliveryClaimed
+		}
+		if d.ClaimedBy != wantBy || d.Status != wantStatus {
+			t.Errorf("delivery %d: %s by %q, want %s by %q", i, d.Status, d.ClaimedBy, wantStatus, wantBy)
+		}
+	}
+	if none, err := db.ReclaimReserved(ctx, relais.ChannelEmail, later.Add(time.Hour), "s3", later, 10); err != nil || len(none) != 0 {
+		t.Errorf("cleared reservations reclaimed: %v, %v", none, err)
+	}
+}
