@@ -25,7 +25,12 @@ import (
 	"github.com/relais-edu/relais/store/sqlite"
 )
 
-func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+func TestMain(m *testing.M) {
+	if url := os.Getenv("RELAIS_FANOUT_CHILD"); url != "" { // a worker process of BenchmarkFanoutScale
+		os.Exit(fanoutChildMain(url, os.Getenv("RELAIS_FANOUT_CHILD_REDIS")))
+	}
+	os.Exit(testenv.Main(m))
+}
 
 // fakeChannel answers each send with the next scripted result for that household, then success.
 type fakeChannel struct {
@@ -263,7 +268,9 @@ func TestQuietHoursDeferWithoutDropping(t *testing.T) {
 
 func TestFanoutPagesAndReRunsAreIdempotent(t *testing.T) {
 	f := newFixture(t, 25, func(c *Config) {
-		c.FanoutPageSize = 10
+		c.FanoutPageSize = 4
+		c.FanoutSegment = 10
+		c.FanoutSlice = 0 // a page per task: every run queues its continuation
 		c.SendPageSize[relais.ChannelSMS] = 4
 	})
 	ctx := context.Background()
@@ -272,32 +279,24 @@ func TestFanoutPagesAndReRunsAreIdempotent(t *testing.T) {
 		Phone: "+33612999999", Consent: true}}
 	f.store.UpsertHouseholds(ctx, other)
 
-	after := int64(0)
-	for page := 1; ; page++ {
-		if page > 5 {
-			t.Fatal("fan-out does not end")
-		}
-		if err := f.w.handleFanout(ctx, task(TypeFanout, FanoutPayload{LessonID: f.lesson.ID, After: after})); err != nil {
-			t.Fatal(err)
-		}
-		next, err := f.insp.GetTaskInfo(QueueDefault, fmt.Sprintf("%s:%d:%d", TypeFanout, f.lesson.ID, f.hs[min(page*10, 25)-1].ID))
-		if page*10 >= 25 {
-			if err == nil {
-				t.Errorf("page %d queued a page after the last", page)
-			}
-			break
-		}
-		if err != nil {
-			t.Fatalf("page %d did not queue the next page: %v", page, err)
-		}
-		var p FanoutPayload
-		json.Unmarshal(next.Payload, &p)
-		after = p.After
+	// Segments of household ids (0, 10], (10, 20], (20, 30]; pages of 4 cut at a segment's end.
+	want := []FanoutPayload{
+		{LessonID: f.lesson.ID},
+		{LessonID: f.lesson.ID, After: 4, Until: 10, Spawned: true},
+		{LessonID: f.lesson.ID, After: 8, Until: 10, Spawned: true},
+		{LessonID: f.lesson.ID, After: 10, Until: 20},
+		{LessonID: f.lesson.ID, After: 14, Until: 20, Spawned: true},
+		{LessonID: f.lesson.ID, After: 18, Until: 20, Spawned: true},
+		{LessonID: f.lesson.ID, After: 20, Until: 30},
+		{LessonID: f.lesson.ID, After: 24, Until: 30, Spawned: true},
 	}
-	// A re-run of the first page (asynq re-delivers a task on shutdown) plans and queues nothing new.
-	if err := f.w.handleFanout(ctx, task(TypeFanout, FanoutPayload{LessonID: f.lesson.ID})); err != nil {
-		t.Fatal(err)
+	ran := f.fanOut(t)
+	sort.Slice(ran, func(i, j int) bool { return ran[i].After < ran[j].After })
+	if diff := cmp.Diff(want, ran); diff != "" {
+		t.Errorf("fan-out tasks (-want +got):\n%s", diff)
 	}
+	// A re-run of the whole fan-out (asynq re-delivers a task on shutdown) plans and queues nothing new.
+	f.fanOut(t)
 	ds, err := f.store.Deliveries(ctx, relais.DeliveryFilter{LessonID: f.lesson.ID, Page: relais.Page{Limit: 100}})
 	if err != nil {
 		t.Fatal(err)
@@ -310,16 +309,60 @@ func TestFanoutPagesAndReRunsAreIdempotent(t *testing.T) {
 		t.Fatal(err)
 	}
 	var sizes []int
+	queued := map[int64]bool{}
 	for _, ti := range pending {
 		var p SendPayload
 		json.Unmarshal(ti.Payload, &p)
 		sizes = append(sizes, len(p.DeliveryIDs))
+		for _, id := range p.DeliveryIDs {
+			if queued[id] {
+				t.Errorf("delivery %d queued twice", id)
+			}
+			queued[id] = true
+		}
 	}
 	sort.Ints(sizes)
-	// Pages of 10, 10 and 5 households, in send tasks of at most 4.
+	// Pages of 4, 4 and 2 households in each of the first two segments, then 4 and 1, in send tasks of
+	// at most 4.
 	if diff := cmp.Diff([]int{1, 2, 2, 4, 4, 4, 4, 4}, sizes); diff != "" {
 		t.Errorf("send task sizes (-want +got):\n%s", diff)
 	}
+}
+
+// fanOut runs a lesson's fan-out as a worker would, from its publish task to its last continuation, and
+// returns the payloads of the tasks it ran.
+func (f *fixture) fanOut(t *testing.T) []FanoutPayload {
+	t.Helper()
+	ctx := context.Background()
+	next := []FanoutPayload{{LessonID: f.lesson.ID}}
+	var ran []FanoutPayload
+	for len(next) > 0 {
+		if len(ran) > 50 {
+			t.Fatal("fan-out does not end")
+		}
+		p := next[0]
+		next = next[1:]
+		if err := f.w.handleFanout(ctx, task(TypeFanout, p)); err != nil {
+			t.Fatal(err)
+		}
+		ran = append(ran, p)
+		queued, err := f.insp.ListPendingTasks(QueueDefault, asynq.PageSize(100))
+		if err != nil && !errors.Is(err, asynq.ErrQueueNotFound) {
+			t.Fatal(err)
+		}
+		for _, ti := range queued {
+			if ti.Type != TypeFanout {
+				continue
+			}
+			var p FanoutPayload
+			json.Unmarshal(ti.Payload, &p)
+			next = append(next, p)
+			if err := f.insp.DeleteTask(QueueDefault, ti.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return ran
 }
 
 func TestFanoutWaitsWhileTheSendQueueIsFull(t *testing.T) {

@@ -58,10 +58,14 @@ type LessonPayload struct {
 	LessonID int64 `json:"lesson_id"`
 }
 
-// FanoutPayload is one page of a lesson's fan-out: households with an id after After.
+// FanoutPayload is a run of a lesson's fan-out: households with an id after After, up to Until (0: to
+// the last). The publish task has both 0.
 type FanoutPayload struct {
 	LessonID int64 `json:"lesson_id"`
 	After    int64 `json:"after"`
+	Until    int64 `json:"until,omitempty"`
+	// Spawned: the segment after this one is queued already (this run continues a segment).
+	Spawned bool `json:"spawned,omitempty"`
 }
 
 // RemindPayload names one airing of a lesson; the task checks it still airs then.
