@@ -612,3 +612,91 @@ func TestRemindersFollowTheirAiring(t *testing.T) {
 		}
 	})
 }
+
+// TestFanoutPageIsPlannedWholeOrNotAtAll: a statement that times out in the middle of a page (a
+// planner of another process holds one of its keys) leaves none of the page planned, and the re-run
+// of the task plans every household once.
+func TestFanoutPageIsPlannedWholeOrNotAtAll(t *testing.T) {
+	t.Run("postgres", func(t *testing.T) {
+		f := newFixture(t, 0, func(c *Config) { c.FanoutPageSize = 2 })
+		ctx := context.Background()
+		var hs []relais.Household
+		for i := range 5 {
+			hs = append(hs, relais.Household{ExternalRef: fmt.Sprint("M", i), Language: "fr", Grades: []int{5},
+				Profile: relais.ProfileMobileData, Phone: fmt.Sprintf("+336130000%02d", i), Email: fmt.Sprintf("m%d@example.org", i), Consent: true})
+		}
+		if err := f.store.UpsertHouseholds(ctx, hs); err != nil {
+			t.Fatal(err)
+		}
+		pool := f.store.(*postgres.DB).Pool()
+		if _, err := pool.Exec(ctx, `DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET statement_timeout = 300', current_database()); END $$`); err != nil {
+			t.Fatal(err)
+		}
+		pool.Reset() // sessions opened from now on have the timeout
+		// Another planner holds the SMS delivery of the fourth household: the second page waits for it.
+		blocker, err := pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := blocker.Exec(ctx, `SET LOCAL statement_timeout = 0`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := blocker.Exec(ctx, `INSERT INTO deliveries (lesson_id, household_id, channel, status, created_at, updated_at)
+			VALUES ($1, $2, 'sms', 'pending', now(), now())`, f.lesson.ID, hs[3].ID); err != nil {
+			t.Fatal(err)
+		}
+		err = f.w.handleFanout(ctx, task(TypeFanout, FanoutPayload{LessonID: f.lesson.ID}))
+		if err == nil || !strings.Contains(err.Error(), "statement timeout") {
+			t.Fatalf("fan-out with a page held: %v, want a statement timeout", err)
+		}
+		perHousehold := func() map[int64]int {
+			t.Helper()
+			ds, err := f.store.Deliveries(ctx, relais.DeliveryFilter{LessonID: f.lesson.ID, Page: relais.Page{Limit: 100}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := map[int64]int{}
+			for _, d := range ds {
+				n[d.HouseholdID]++
+			}
+			return n
+		}
+		// The first page is planned, the second not at all (its email deliveries went with it).
+		if diff := cmp.Diff(map[int64]int{hs[0].ID: 2, hs[1].ID: 2}, perHousehold()); diff != "" {
+			t.Errorf("planned after the timeout (-want +got):\n%s", diff)
+		}
+		if err := blocker.Rollback(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.w.handleFanout(ctx, task(TypeFanout, FanoutPayload{LessonID: f.lesson.ID})); err != nil {
+			t.Fatal(err)
+		}
+		want := map[int64]int{}
+		for _, h := range hs {
+			want[h.ID] = 2
+		}
+		if diff := cmp.Diff(want, perHousehold()); diff != "" {
+			t.Errorf("planned after the re-run (-want +got):\n%s", diff)
+		}
+		pending, err := f.insp.ListPendingTasks(QueueSend, asynq.PageSize(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		queued := map[int64]int{}
+		for _, ti := range pending {
+			var p SendPayload
+			json.Unmarshal(ti.Payload, &p)
+			for _, id := range p.DeliveryIDs {
+				queued[id]++
+			}
+		}
+		if len(queued) != 10 {
+			t.Errorf("%d deliveries queued, want 10", len(queued))
+		}
+		for id, n := range queued {
+			if n != 1 {
+				t.Errorf("delivery %d queued %d times", id, n)
+			}
+		}
+	})
+}
