@@ -13,13 +13,13 @@ import (
 
 // handleFanout plans the deliveries of a run of households and queues their sends, a page at a time.
 //
-// A lesson's households are cut into segments of FanoutSegment household ids, fanned out in parallel:
-// the publish task takes the first segment, and each segment's first task queues the next one when
-// households lie beyond it, so every worker process soon has segments to plan. A task plans pages of
-// its segment for up to FanoutSlice, then queues its continuation (asynq re-delivers a task that was
-// running at shutdown: a run re-does at most a slice). Each page is one transaction: it is planned
-// whole or not at all, and a re-run of a page plans nothing new and re-queues only deliveries still
-// pending. While the send backlog is full the continuation waits in Redis, holding no worker.
+// The publish task cuts a lesson's households into segments of FanoutSegment household ids and queues
+// a task for each segment that holds some, so that every worker process fans out segments in parallel.
+// A segment's task plans pages for up to FanoutSlice, then queues its continuation (asynq re-delivers a
+// task that was running at shutdown: a run re-does at most a slice). Each page is one transaction: it
+// is planned whole or not at all, and a re-run of a page plans nothing new and re-queues only
+// deliveries still pending. While the send backlog is full the fan-out waits in Redis, holding no
+// worker.
 func (w *Worker) handleFanout(ctx context.Context, t *asynq.Task) error {
 	var p FanoutPayload
 	if err := decode(t, &p); err != nil {
@@ -32,6 +32,7 @@ func (w *Worker) handleFanout(ctx context.Context, t *asynq.Task) error {
 	if l.Status != relais.LessonPublished {
 		return fmt.Errorf("fan-out of lesson %d in status %s: %w", l.ID, l.Status, asynq.SkipRetry)
 	}
+	filter := relais.HouseholdFilter{Grade: l.Grade, Region: l.Region}
 	if p.After == 0 && p.Until == 0 {
 		if err := w.refreshDigests(ctx, l); err != nil {
 			return err
@@ -40,24 +41,8 @@ func (w *Worker) handleFanout(ctx context.Context, t *asynq.Task) error {
 			return err
 		}
 		if w.cfg.FanoutSegment > 0 {
-			p.Until = w.cfg.FanoutSegment
+			return w.queueSegments(ctx, l.ID, filter)
 		}
-	}
-	filter := relais.HouseholdFilter{Grade: l.Grade, Region: l.Region}
-	if p.Until > 0 && !p.Spawned {
-		// The next segment starts now, beside this one, if any household lies beyond.
-		filter.Page = relais.Page{After: p.Until, Limit: 1}
-		beyond, err := w.store.Households(ctx, filter)
-		if err != nil {
-			return err
-		}
-		if len(beyond) > 0 {
-			next := FanoutPayload{LessonID: l.ID, After: p.Until, Until: p.Until + w.cfg.FanoutSegment}
-			if err := w.enqueueFanout(ctx, next); err != nil {
-				return err
-			}
-		}
-		p.Spawned = true
 	}
 	deadline := time.Now().Add(w.cfg.FanoutSlice)
 	for planned := false; ; planned = true {
@@ -93,6 +78,26 @@ func (w *Worker) handleFanout(ctx context.Context, t *asynq.Task) error {
 		p.After = hs[len(hs)-1].ID
 		if time.Now().After(deadline) {
 			return w.enqueueFanout(ctx, p)
+		}
+	}
+}
+
+// queueSegments queues a fan-out task for each segment of FanoutSegment household ids that holds
+// households of the filter: one keyset probe per such segment, none for the empty ones between.
+func (w *Worker) queueSegments(ctx context.Context, lessonID int64, f relais.HouseholdFilter) error {
+	size := w.cfg.FanoutSegment
+	for start := int64(0); ; start += size {
+		f.Page = relais.Page{After: start, Limit: 1}
+		hs, err := w.store.Households(ctx, f)
+		if err != nil {
+			return err
+		}
+		if len(hs) == 0 {
+			return nil
+		}
+		start += (hs[0].ID - 1 - start) / size * size // the segment (start, start+size] holding it
+		if err := w.enqueueFanout(ctx, FanoutPayload{LessonID: lessonID, After: start, Until: start + size}); err != nil {
+			return err
 		}
 	}
 }

@@ -343,6 +343,12 @@ func fanoutChildMain(url, redisAt string) int {
 	client := NewClient(ropt)
 	defer client.Close()
 	cfg := DefaultConfig()
+	if v := os.Getenv("RELAIS_BENCH_FANOUT_SEGMENT"); v != "" { // to try other segments than the default
+		cfg.FanoutSegment, _ = strconv.ParseInt(v, 10, 64)
+	}
+	if v := os.Getenv("RELAIS_BENCH_FANOUT_PAGE"); v != "" {
+		cfg.FanoutPageSize, _ = strconv.Atoi(v)
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	w := NewWorker(ropt, s, relaisRegistry(), Pipeline{}, Links{}, client, cfg, log)
 	srv := asynq.NewServer(ropt, asynq.Config{Concurrency: cfg.Concurrency, Queues: map[string]int{QueueDefault: 1},

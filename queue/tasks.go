@@ -59,13 +59,11 @@ type LessonPayload struct {
 }
 
 // FanoutPayload is a run of a lesson's fan-out: households with an id after After, up to Until (0: to
-// the last). The publish task has both 0.
+// the last). The publish task has both 0: it queues the lesson's segments.
 type FanoutPayload struct {
 	LessonID int64 `json:"lesson_id"`
 	After    int64 `json:"after"`
 	Until    int64 `json:"until,omitempty"`
-	// Spawned: the segment after this one is queued already (this run continues a segment).
-	Spawned bool `json:"spawned,omitempty"`
 }
 
 // RemindPayload names one airing of a lesson; the task checks it still airs then.
