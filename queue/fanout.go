@@ -102,10 +102,11 @@ func (w *Worker) queueSegments(ctx context.Context, lessonID int64, f relais.Hou
 	}
 }
 
-// enqueueFanout queues a run of a lesson's fan-out, named by where it starts.
+// enqueueFanout queues a run of a lesson's fan-out, named by its range (the publish task, named by the
+// lesson alone, is running while it queues the first segment).
 func (w *Worker) enqueueFanout(ctx context.Context, p FanoutPayload, opts ...asynq.Option) error {
 	opts = append([]asynq.Option{asynq.Queue(QueueDefault), asynq.MaxRetry(w.cfg.MaxRetry),
-		asynq.TaskID(fmt.Sprintf("%s:%d:%d", TypeFanout, p.LessonID, p.After))}, opts...)
+		asynq.TaskID(fmt.Sprintf("%s:%d:%d:%d", TypeFanout, p.LessonID, p.After, p.Until))}, opts...)
 	return w.client.enqueue(ctx, TypeFanout, p, opts...)
 }
 

@@ -374,39 +374,42 @@ func TestFanoutPagesAndReRunsAreIdempotent(t *testing.T) {
 }
 
 // fanOut runs a lesson's fan-out as a worker would, from its publish task to its last continuation, and
-// returns the payloads of the tasks it ran.
+// returns the payloads of the tasks it ran. A task stays in Redis while it runs, as with asynq.
 func (f *fixture) fanOut(t *testing.T) []FanoutPayload {
 	t.Helper()
 	ctx := context.Background()
-	next := []FanoutPayload{{LessonID: f.lesson.ID}}
+	if err := f.client.Publish(ctx, f.lesson.ID); err != nil {
+		t.Fatal(err)
+	}
 	var ran []FanoutPayload
-	for len(next) > 0 {
-		if len(ran) > 50 {
-			t.Fatal("fan-out does not end")
-		}
-		p := next[0]
-		next = next[1:]
-		if err := f.w.handleFanout(ctx, task(TypeFanout, p)); err != nil {
-			t.Fatal(err)
-		}
-		ran = append(ran, p)
+	for {
 		queued, err := f.insp.ListPendingTasks(QueueDefault, asynq.PageSize(100))
-		if err != nil && !errors.Is(err, asynq.ErrQueueNotFound) {
+		if err != nil {
 			t.Fatal(err)
 		}
+		n := 0
 		for _, ti := range queued {
 			if ti.Type != TypeFanout {
 				continue
 			}
+			n++
+			if len(ran) > 50 {
+				t.Fatal("fan-out does not end")
+			}
 			var p FanoutPayload
 			json.Unmarshal(ti.Payload, &p)
-			next = append(next, p)
+			if err := f.w.handleFanout(ctx, task(TypeFanout, p)); err != nil {
+				t.Fatal(err)
+			}
+			ran = append(ran, p)
 			if err := f.insp.DeleteTask(QueueDefault, ti.ID); err != nil {
 				t.Fatal(err)
 			}
 		}
+		if n == 0 {
+			return ran
+		}
 	}
-	return ran
 }
 
 func TestFanoutWaitsWhileTheSendQueueIsFull(t *testing.T) {
