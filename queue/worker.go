@@ -77,7 +77,7 @@ func DefaultConfig() Config {
 		MediaConcurrency: 1,
 		MaxRetry:         10,
 		FanoutPageSize:   1000,
-		FanoutSegment:    100000,
+		FanoutSegment:    25000,
 		FanoutSlice:      5 * time.Second,
 		SendPageSize:     map[relais.ChannelName]int{}, // each channel's own (channels.Pager)
 		MaxSendBacklog:   2000,
