@@ -5,12 +5,13 @@
 // Task flow for one lesson:
 //
 //	lesson:ingest ──> lesson:transcode ─┐
-//	             ├──> lesson:digest ────┼──> lesson ready ──(publish)──> lesson:fanout page 1 ──> page 2 ...
-//	             └──> lesson:worksheet ─┘                                   └──> delivery:send (a page of ids)
+//	             ├──> lesson:digest ────┼──> lesson ready ──(publish)──> lesson:fanout ──> lesson:fanout per segment ...
+//	             └──> lesson:worksheet ─┘                                                    └──> delivery:send (a page of ids)
 //
-// The deliveries table is the source of truth of a fan-out: a fan-out task pages through households,
-// writes their deliveries (idempotently), and enqueues send tasks carrying a page of delivery ids. Redis
-// holds only the work in flight.
+// The deliveries table is the source of truth of a fan-out: the publish task queues a fan-out task per
+// segment of household ids, which worker processes run in parallel; each pages through its households,
+// writes their deliveries a page per transaction (idempotently), and enqueues send tasks carrying a page
+// of delivery ids. Redis holds only the work in flight.
 package queue
 
 import (
