@@ -41,19 +41,22 @@ func BenchmarkFanoutScale(b *testing.B) {
 	sizes := envInts("RELAIS_BENCH_FANOUT_SIZES", "100000")
 	procs := envInts("RELAIS_BENCH_FANOUT_PROCS", "1,2")
 	engines := strings.Split(envOr("RELAIS_BENCH_FANOUT_ENGINES", "sqlite,postgres"), ",")
-	fmt.Printf("%-8s %9s %5s %8s %12s %8s %10s %10s %10s %10s %10s\n", "engine", "households", "procs", "seconds",
-		"households/s", "us/hh", "rss_mb", "redis_mb", "deliveries", "planned_hh", "ids_queued")
+	fmt.Printf("%-8s %9s %5s %8s %12s %8s %10s %10s %10s %10s %10s %6s\n", "engine", "households", "procs", "seconds",
+		"households/s", "us/hh", "rss_mb", "redis_mb", "deliveries", "planned_hh", "ids_queued", "twice")
 	for _, engine := range engines {
 		for _, n := range sizes {
 			url := scaleStore(b, engine, n)
 			for _, p := range procs {
 				r := runFanoutScale(b, engine, url, n, p)
-				fmt.Printf("%-8s %9d %5d %8.2f %12.0f %8.2f %10.1f %10.1f %10d %10d %10d\n", engine, n, p, r.elapsed.Seconds(),
+				fmt.Printf("%-8s %9d %5d %8.2f %12.0f %8.2f %10.1f %10.1f %10d %10d %10d %6d\n", engine, n, p, r.elapsed.Seconds(),
 					float64(n)/r.elapsed.Seconds(), float64(r.elapsed.Microseconds())/float64(n), float64(r.rssKB)/1024,
-					float64(r.redisPeak)/(1<<20), r.deliveries, r.households, r.queued)
-				if r.deliveries != int64(2*n) || r.households != int64(n) || r.queued != int64(2*n) || r.dupes != 0 {
-					b.Errorf("%s %d households, %d processes: %d deliveries for %d households, %d ids queued (%d twice); want %d, %d, %d, 0",
-						engine, n, p, r.deliveries, r.households, r.queued, r.dupes, 2*n, n, 2*n)
+					float64(r.redisPeak)/(1<<20), r.deliveries, r.households, r.queued, r.dupes)
+				// Planning is exact; a fan-out task that ran twice (a retry, or a lease recovered on a
+				// loaded machine) may queue still-pending ids again, which the send task skips once sent:
+				// counted in "twice", not an error.
+				if r.deliveries != int64(2*n) || r.households != int64(n) || r.queued-r.dupes != int64(2*n) {
+					b.Errorf("%s %d households, %d processes: %d deliveries for %d households, %d distinct ids queued; want %d, %d, %d",
+						engine, n, p, r.deliveries, r.households, r.queued-r.dupes, 2*n, n, 2*n)
 				}
 			}
 		}

@@ -34,6 +34,7 @@ if [ -n "${BASE:-}" ]; then
 	mkdir "$tmp/base"
 	git archive "$BASE" | tar -x -C "$tmp/base"
 	cp queue/fanout_scale_test.go "$tmp/base/queue/"
+	sed -i '/RELAIS_BENCH_FANOUT_SEGMENT/,/^\t}$/d' "$tmp/base/queue/fanout_scale_test.go" # no segments there
 	# The benchmark's worker processes are the test binary started again: its TestMain hands them over.
 	sed -i 's|^func TestMain(m \*testing.M) { os.Exit(testenv.Main(m)) }$|func TestMain(m *testing.M) {\n\tif url := os.Getenv("RELAIS_FANOUT_CHILD"); url != "" {\n\t\tos.Exit(fanoutChildMain(url, os.Getenv("RELAIS_FANOUT_CHILD_REDIS")))\n\t}\n\tos.Exit(testenv.Main(m))\n}|' \
 		"$tmp/base/queue/queue_test.go"
