@@ -52,8 +52,8 @@ type HouseholdStore interface {
 // DeliveryStore keeps deliveries, the source of truth of the fan-out.
 type DeliveryStore interface {
 	// PlanDeliveries inserts deliveries in status pending; a (lesson, household, channel) that exists
-	// already is left as it is. It returns the ids of the rows now pending for those keys, so a re-run
-	// of a fan-out page hands the same rows on again.
+	// already is left as it is. It sets each delivery's ID and Status to its row's, and returns the ids
+	// of the rows now pending for those keys, so a re-run of a fan-out page hands the same rows on again.
 	PlanDeliveries(ctx context.Context, ds []Delivery) ([]int64, error)
 	// RemindDeliveries plans the reminders of one airing: each of ds (channel reminder) names its airing
 	// by Occurrence. A key with no delivery gets a pending one. A delivery that reminded of an earlier

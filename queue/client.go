@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -88,15 +89,19 @@ func (c *Client) RescheduleReminders(ctx context.Context, lessonID int64) error 
 	return c.enqueue(ctx, TypeRemindPlan, LessonPayload{LessonID: lessonID}, asynq.Queue(QueueDefault), asynq.MaxRetry(5))
 }
 
-// Backlog counts the send tasks waiting in Redis (pending, scheduled or waiting for a retry).
+// Backlog counts the send tasks waiting in Redis (pending, scheduled or waiting for a retry). The
+// fan-out asks before each page: it reads the send queue alone.
 func (c *Client) Backlog() (int, error) {
-	stats, err := c.QueueStats()
+	names, err := c.insp.Queues()
 	if err != nil {
 		return 0, err
 	}
-	info, ok := stats[QueueSend]
-	if !ok {
-		return 0, nil
+	if !slices.Contains(names, QueueSend) {
+		return 0, nil // asynq makes a queue with its first task
+	}
+	info, err := c.insp.GetQueueInfo(QueueSend)
+	if err != nil {
+		return 0, fmt.Errorf("queue %s: %w", QueueSend, err)
 	}
 	return info.Pending + info.Scheduled + info.Retry, nil
 }

@@ -14,8 +14,15 @@ import (
 	"github.com/relais-edu/relais/channels"
 )
 
-// handleFanout plans the deliveries of one page of households and queues their sends, then queues the
-// next page. Re-running a page plans nothing new and re-queues only deliveries still pending.
+// handleFanout plans the deliveries of a run of households and queues their sends, a page at a time.
+//
+// The publish task cuts a lesson's households into segments of FanoutSegment household ids and queues
+// a task for each segment that holds some, so that every worker process fans out segments in parallel.
+// A segment's task plans pages for up to FanoutSlice, then queues its continuation (asynq re-delivers a
+// task that was running at shutdown: a run re-does at most a slice). Each page is one transaction: it
+// is planned whole or not at all, and a re-run of a page plans nothing new and re-queues only
+// deliveries still pending. While the send backlog is full the fan-out waits in Redis, holding no
+// worker.
 func (w *Worker) handleFanout(ctx context.Context, t *asynq.Task) error {
 	var p FanoutPayload
 	if err := decode(t, &p); err != nil {
@@ -28,55 +35,121 @@ func (w *Worker) handleFanout(ctx context.Context, t *asynq.Task) error {
 	if l.Status != relais.LessonPublished {
 		return fmt.Errorf("fan-out of lesson %d in status %s: %w", l.ID, l.Status, asynq.SkipRetry)
 	}
-	if p.After == 0 {
+	filter := relais.HouseholdFilter{Grade: l.Grade, Region: l.Region}
+	if p.After == 0 && p.Until == 0 {
 		if err := w.refreshDigests(ctx, l); err != nil {
 			return err
 		}
 		if err := w.ScheduleReminders(ctx, l.ID); err != nil {
 			return err
 		}
+		if w.cfg.FanoutSegment > 0 {
+			return w.queueSegments(ctx, l.ID, filter)
+		}
 	}
-	if backlog, err := w.client.Backlog(); err != nil {
-		return err
-	} else if backlog > w.cfg.MaxSendBacklog {
-		return errBacklog{wait: 2 * time.Second}
+	deadline := time.Now().Add(w.cfg.FanoutSlice)
+	for planned := false; ; planned = true {
+		if backlog, err := w.client.Backlog(); err != nil {
+			return err
+		} else if backlog > w.cfg.MaxSendBacklog {
+			if !planned {
+				return errBacklog{wait: 2 * time.Second} // this task waits, and runs again as it is
+			}
+			return w.enqueueFanout(ctx, p, asynq.ProcessIn(2*time.Second))
+		}
+		filter.Page = relais.Page{After: p.After, Limit: w.cfg.FanoutPageSize}
+		hs, err := w.store.Households(ctx, filter)
+		if err != nil {
+			return err
+		}
+		full := len(hs) == w.cfg.FanoutPageSize
+		if p.Until > 0 {
+			end := len(hs)
+			for end > 0 && hs[end-1].ID > p.Until {
+				end--
+			}
+			full = full && end == len(hs)
+			hs = hs[:end]
+		}
+		if err := w.planPage(ctx, l, hs); err != nil {
+			return err
+		}
+		if !full {
+			w.log.Info("fan-out planned", "lesson_id", l.ID, "after", p.After, "until", p.Until)
+			return nil
+		}
+		p.After = hs[len(hs)-1].ID
+		if time.Now().After(deadline) {
+			return w.enqueueFanout(ctx, p)
+		}
 	}
-	hs, err := w.store.Households(ctx, relais.HouseholdFilter{Grade: l.Grade, Region: l.Region,
-		Page: relais.Page{After: p.After, Limit: w.cfg.FanoutPageSize}})
-	if err != nil {
-		return err
+}
+
+// queueSegments queues a fan-out task for each segment of FanoutSegment household ids that holds
+// households of the filter: one keyset probe per such segment, none for the empty ones between.
+func (w *Worker) queueSegments(ctx context.Context, lessonID int64, f relais.HouseholdFilter) error {
+	size := w.cfg.FanoutSegment
+	for start := int64(0); ; start += size {
+		f.Page = relais.Page{After: start, Limit: 1}
+		hs, err := w.store.Households(ctx, f)
+		if err != nil {
+			return err
+		}
+		if len(hs) == 0 {
+			return nil
+		}
+		start += (hs[0].ID - 1 - start) / size * size // the segment (start, start+size] holding it
+		if err := w.enqueueFanout(ctx, FanoutPayload{LessonID: lessonID, After: start, Until: start + size}); err != nil {
+			return err
+		}
 	}
-	byChannel := map[relais.ChannelName][]relais.Delivery{}
-	var order []relais.ChannelName
+}
+
+// enqueueFanout queues a run of a lesson's fan-out, named by its range (the publish task, named by the
+// lesson alone, is running while it queues the first segment).
+func (w *Worker) enqueueFanout(ctx context.Context, p FanoutPayload, opts ...asynq.Option) error {
+	opts = append([]asynq.Option{asynq.Queue(QueueDefault), asynq.MaxRetry(w.cfg.MaxRetry),
+		asynq.TaskID(fmt.Sprintf("%s:%d:%d:%d", TypeFanout, p.LessonID, p.After, p.Until))}, opts...)
+	return w.client.enqueue(ctx, TypeFanout, p, opts...)
+}
+
+// planPage plans the deliveries of a page of households, every channel in one transaction, and
+// queues the sends of those pending.
+func (w *Worker) planPage(ctx context.Context, l relais.Lesson, hs []relais.Household) error {
+	if len(hs) == 0 {
+		return nil
+	}
 	rules := w.fanout()
+	ds := make([]relais.Delivery, 0, 2*len(hs))
 	for _, h := range hs {
 		for _, r := range rules.Routes(h) {
 			d := relais.Delivery{LessonID: l.ID, HouseholdID: h.ID, Channel: r.Channel}
 			if r.Skip != "" {
 				d.Status, d.Reason = relais.DeliverySkipped, r.Skip
 			}
-			if _, seen := byChannel[r.Channel]; !seen {
-				order = append(order, r.Channel)
-			}
-			byChannel[r.Channel] = append(byChannel[r.Channel], d)
+			ds = append(ds, d)
 		}
+	}
+	if _, err := w.store.PlanDeliveries(ctx, ds); err != nil {
+		return err
+	}
+	byChannel := map[relais.ChannelName][]int64{}
+	var order []relais.ChannelName
+	for _, d := range ds {
+		if d.Status != relais.DeliveryPending {
+			continue
+		}
+		if _, seen := byChannel[d.Channel]; !seen {
+			order = append(order, d.Channel)
+		}
+		byChannel[d.Channel] = append(byChannel[d.Channel], d.ID)
 	}
 	for _, ch := range order {
-		ids, err := w.store.PlanDeliveries(ctx, byChannel[ch])
-		if err != nil {
-			return err
-		}
-		if err := w.queueSends(ctx, ch, ids); err != nil {
+		if err := w.queueSends(ctx, ch, byChannel[ch]); err != nil {
 			return err
 		}
 	}
-	if len(hs) < w.cfg.FanoutPageSize {
-		w.log.Info("fan-out planned", "lesson_id", l.ID)
-		return nil
-	}
-	next := hs[len(hs)-1].ID
-	return w.client.enqueue(ctx, TypeFanout, FanoutPayload{LessonID: l.ID, After: next}, asynq.Queue(QueueDefault),
-		asynq.TaskID(fmt.Sprintf("%s:%d:%d", TypeFanout, l.ID, next)), asynq.MaxRetry(w.cfg.MaxRetry))
+	return nil
 }
 
 // refreshDigests rewrites the lesson's digests with its coming broadcasts, which the scheduler may

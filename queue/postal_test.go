@@ -100,90 +100,94 @@ func waitBatch(t *testing.T, f *fixture, id int64, status relais.PostalBatchStat
 }
 
 func TestPostalBatchTaskWritesPDFAndCSV(t *testing.T) {
-	f, hs, ids := postalFixture(t, true)
-	b := f.newBatch(t, "IDF")
-	if err := f.w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(f.w.Shutdown)
-	if err := f.client.PostalBatch(context.Background(), b.ID); err != nil {
-		t.Fatal(err)
-	}
-	b = waitBatch(t, f, b.ID, relais.PostalBatchReady)
-	wantPDF, wantCSV := PostalBatchFiles(f.w.cfg.MediaDir, b.ID)
-	if b.PDFPath != wantPDF || b.CSVPath != wantCSV || b.Households != 3 {
-		t.Errorf("batch %+v", b)
-	}
-	st, err := os.Stat(b.PDFPath)
-	if err != nil || st.Size() != b.PDFBytes {
-		t.Fatalf("pdf %v %v, recorded %d bytes", st, err, b.PDFBytes)
-	}
-	// No temporary file is left behind.
-	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(b.PDFPath), ".batch-*")); len(left) > 0 {
-		t.Errorf("temporary files left: %v", left)
-	}
-
-	// CSV: one row per packet, in PDF order, with the address lines and the first page.
-	cf, err := os.Open(b.CSVPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cf.Close()
-	rows, err := csv.NewReader(cf).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := [][]string{postal.CSVHeader,
-		{"1", "1", fmt.Sprint(ids[0]), "P1", "IDF", "fr", "Famille Lefèvre-Noël", "12 rue de l’Église", "94000 Créteil", "", "", "",
-			"Famille Lefèvre-Noël\n12 rue de l’Église\n94000 Créteil"},
-		{"2", "3", fmt.Sprint(ids[1]), "P2", "IDF", "kk", "Семья Жанұзақова", "ул. Абая, д. 15, кв. 3", "050000 Алматы", "", "", "",
-			"Семья Жанұзақова\nул. Абая, д. 15, кв. 3\n050000 Алматы"},
-		{"3", "5", fmt.Sprint(ids[2]), "P3", "IDF", "ru", "Семья Иванова", "ул. Пушкина, д. 7", "010000 Астана", "", "", "",
-			"Семья Иванова\nул. Пушкина, д. 7\n010000 Астана"},
-	}
-	if diff := cmp.Diff(want, rows); diff != "" {
-		t.Errorf("csv (-want +got):\n%s", diff)
-	}
-
-	// PDF: each packet's letter shows its address in the window field, then the worksheet.
-	for i, h := range hs[:3] {
-		first, _ := strconv.Atoi(rows[i+1][1])
-		window := pdftext(t, b.PDFPath, first, 20, 49, 85, 41)
-		if want := strings.Join(postal.AddressLines(h.PostalAddress), " "); window != want {
-			t.Errorf("packet %d window %q, want %q", i+1, window, want)
+	forEachStore(t, func(t *testing.T) {
+		f, hs, ids := postalFixture(t, true)
+		b := f.newBatch(t, "IDF")
+		if err := f.w.Start(); err != nil {
+			t.Fatal(err)
 		}
-		if sheet := pdftext(t, b.PDFPath, first+1); !strings.Contains(sheet, "Lisez l’énoncé. 1. Calculez ½ + ¼.") {
-			t.Errorf("packet %d worksheet page: %q", i+1, sheet)
+		t.Cleanup(f.w.Shutdown)
+		if err := f.client.PostalBatch(context.Background(), b.ID); err != nil {
+			t.Fatal(err)
 		}
-	}
-	// The other region's packet is not in this batch, and still waits.
-	if all := pdftext(t, b.PDFPath, 0); strings.Contains(all, "Lille") {
-		t.Error("the Nord household is in the IDF batch")
-	}
-	if ds, _ := f.store.DeliveriesByIDs(context.Background(), ids[3:]); ds[0].Status != relais.DeliveryQueued {
-		t.Errorf("Nord delivery %s", ds[0].Status)
-	}
+		b = waitBatch(t, f, b.ID, relais.PostalBatchReady)
+		wantPDF, wantCSV := PostalBatchFiles(f.w.cfg.MediaDir, b.ID)
+		if b.PDFPath != wantPDF || b.CSVPath != wantCSV || b.Households != 3 {
+			t.Errorf("batch %+v", b)
+		}
+		st, err := os.Stat(b.PDFPath)
+		if err != nil || st.Size() != b.PDFBytes {
+			t.Fatalf("pdf %v %v, recorded %d bytes", st, err, b.PDFBytes)
+		}
+		// No temporary file is left behind.
+		if left, _ := filepath.Glob(filepath.Join(filepath.Dir(b.PDFPath), ".batch-*")); len(left) > 0 {
+			t.Errorf("temporary files left: %v", left)
+		}
 
-	// Running the task again (asynq re-queues on shutdown) changes nothing.
-	if err := f.w.handlePostalBatch(context.Background(), task(TypePostalBatch, PostalBatchPayload{BatchID: b.ID})); err != nil {
-		t.Fatal(err)
-	}
-	if again, _ := f.store.PostalBatch(context.Background(), b.ID); again.Status != relais.PostalBatchReady || again.PDFBytes != b.PDFBytes {
-		t.Errorf("after a re-run: %+v", again)
-	}
+		// CSV: one row per packet, in PDF order, with the address lines and the first page.
+		cf, err := os.Open(b.CSVPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cf.Close()
+		rows, err := csv.NewReader(cf).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := [][]string{postal.CSVHeader,
+			{"1", "1", fmt.Sprint(ids[0]), "P1", "IDF", "fr", "Famille Lefèvre-Noël", "12 rue de l’Église", "94000 Créteil", "", "", "",
+				"Famille Lefèvre-Noël\n12 rue de l’Église\n94000 Créteil"},
+			{"2", "3", fmt.Sprint(ids[1]), "P2", "IDF", "kk", "Семья Жанұзақова", "ул. Абая, д. 15, кв. 3", "050000 Алматы", "", "", "",
+				"Семья Жанұзақова\nул. Абая, д. 15, кв. 3\n050000 Алматы"},
+			{"3", "5", fmt.Sprint(ids[2]), "P3", "IDF", "ru", "Семья Иванова", "ул. Пушкина, д. 7", "010000 Астана", "", "", "",
+				"Семья Иванова\nул. Пушкина, д. 7\n010000 Астана"},
+		}
+		if diff := cmp.Diff(want, rows); diff != "" {
+			t.Errorf("csv (-want +got):\n%s", diff)
+		}
+
+		// PDF: each packet's letter shows its address in the window field, then the worksheet.
+		for i, h := range hs[:3] {
+			first, _ := strconv.Atoi(rows[i+1][1])
+			window := pdftext(t, b.PDFPath, first, 20, 49, 85, 41)
+			if want := strings.Join(postal.AddressLines(h.PostalAddress), " "); window != want {
+				t.Errorf("packet %d window %q, want %q", i+1, window, want)
+			}
+			if sheet := pdftext(t, b.PDFPath, first+1); !strings.Contains(sheet, "Lisez l’énoncé. 1. Calculez ½ + ¼.") {
+				t.Errorf("packet %d worksheet page: %q", i+1, sheet)
+			}
+		}
+		// The other region's packet is not in this batch, and still waits.
+		if all := pdftext(t, b.PDFPath, 0); strings.Contains(all, "Lille") {
+			t.Error("the Nord household is in the IDF batch")
+		}
+		if ds, _ := f.store.DeliveriesByIDs(context.Background(), ids[3:]); ds[0].Status != relais.DeliveryQueued {
+			t.Errorf("Nord delivery %s", ds[0].Status)
+		}
+
+		// Running the task again (asynq re-queues on shutdown) changes nothing.
+		if err := f.w.handlePostalBatch(context.Background(), task(TypePostalBatch, PostalBatchPayload{BatchID: b.ID})); err != nil {
+			t.Fatal(err)
+		}
+		if again, _ := f.store.PostalBatch(context.Background(), b.ID); again.Status != relais.PostalBatchReady || again.PDFBytes != b.PDFBytes {
+			t.Errorf("after a re-run: %+v", again)
+		}
+	})
 }
 
 func TestPostalBatchWithoutWorksheetFails(t *testing.T) {
-	f, _, _ := postalFixture(t, false)
-	b := f.newBatch(t, "Nord")
-	err := f.w.handlePostalBatch(context.Background(), task(TypePostalBatch, PostalBatchPayload{BatchID: b.ID}))
-	if err == nil || !strings.Contains(err.Error(), "skip retry") {
-		t.Errorf("err = %v, want a permanent failure", err)
-	}
-	got, _ := f.store.PostalBatch(context.Background(), b.ID)
-	if got.Status != relais.PostalBatchFailed || !strings.Contains(got.Reason, "no worksheet") {
-		t.Errorf("batch %+v", got)
-	}
+	forEachStore(t, func(t *testing.T) {
+		f, _, _ := postalFixture(t, false)
+		b := f.newBatch(t, "Nord")
+		err := f.w.handlePostalBatch(context.Background(), task(TypePostalBatch, PostalBatchPayload{BatchID: b.ID}))
+		if err == nil || !strings.Contains(err.Error(), "skip retry") {
+			t.Errorf("err = %v, want a permanent failure", err)
+		}
+		got, _ := f.store.PostalBatch(context.Background(), b.ID)
+		if got.Status != relais.PostalBatchFailed || !strings.Contains(got.Reason, "no worksheet") {
+			t.Errorf("batch %+v", got)
+		}
+	})
 }
 
 // pdftext returns the text of page (0: all pages), whitespace collapsed, optionally inside a box in
@@ -206,31 +210,33 @@ func pdftext(t *testing.T, path string, page int, box ...float64) string {
 }
 
 func TestPostalLettersCarryTheWeeksSchedule(t *testing.T) {
-	f, _, _ := postalFixture(t, true)
-	almaty, _ := time.LoadLocation("Asia/Almaty")
-	var asked []any
-	f.w.pipeline.GradeSchedule = func(ctx context.Context, grade int, region string, from time.Time) ([]relais.Airing, error) {
-		asked = append(asked, grade, region)
-		return []relais.Airing{
-			{Station: "Balapan", Kind: relais.StationTV, Start: time.Date(2027, 3, 1, 10, 30, 0, 0, almaty), Title: "Les fractions"},
-			{Station: "Radio Shalqar", Kind: relais.StationRadio, Start: time.Date(2027, 3, 2, 9, 0, 0, 0, almaty), Title: "Les verbes"},
-		}, nil
-	}
-	b := f.newBatch(t, "IDF")
-	if err := f.w.handlePostalBatch(context.Background(), task(TypePostalBatch, PostalBatchPayload{BatchID: b.ID})); err != nil {
-		t.Fatal(err)
-	}
-	b, err := f.store.PostalBatch(context.Background(), b.ID)
-	if err != nil || b.Status != relais.PostalBatchReady {
-		t.Fatalf("batch %+v %v", b, err)
-	}
-	if diff := cmp.Diff([]any{f.lesson.Grade, "IDF"}, asked); diff != "" {
-		t.Errorf("schedule asked for (-want +got):\n%s", diff)
-	}
-	letter := pdftext(t, b.PDFPath, 1)
-	for _, want := range []string{"2027-03-01 10:30", "Balapan", "Les fractions", "2027-03-02 09:00", "Radio Shalqar", "Les verbes"} {
-		if !strings.Contains(letter, want) {
-			t.Errorf("the cover letter lacks %q:\n%s", want, letter)
+	forEachStore(t, func(t *testing.T) {
+		f, _, _ := postalFixture(t, true)
+		almaty, _ := time.LoadLocation("Asia/Almaty")
+		var asked []any
+		f.w.pipeline.GradeSchedule = func(ctx context.Context, grade int, region string, from time.Time) ([]relais.Airing, error) {
+			asked = append(asked, grade, region)
+			return []relais.Airing{
+				{Station: "Balapan", Kind: relais.StationTV, Start: time.Date(2027, 3, 1, 10, 30, 0, 0, almaty), Title: "Les fractions"},
+				{Station: "Radio Shalqar", Kind: relais.StationRadio, Start: time.Date(2027, 3, 2, 9, 0, 0, 0, almaty), Title: "Les verbes"},
+			}, nil
 		}
-	}
+		b := f.newBatch(t, "IDF")
+		if err := f.w.handlePostalBatch(context.Background(), task(TypePostalBatch, PostalBatchPayload{BatchID: b.ID})); err != nil {
+			t.Fatal(err)
+		}
+		b, err := f.store.PostalBatch(context.Background(), b.ID)
+		if err != nil || b.Status != relais.PostalBatchReady {
+			t.Fatalf("batch %+v %v", b, err)
+		}
+		if diff := cmp.Diff([]any{f.lesson.Grade, "IDF"}, asked); diff != "" {
+			t.Errorf("schedule asked for (-want +got):\n%s", diff)
+		}
+		letter := pdftext(t, b.PDFPath, 1)
+		for _, want := range []string{"2027-03-01 10:30", "Balapan", "Les fractions", "2027-03-02 09:00", "Radio Shalqar", "Les verbes"} {
+			if !strings.Contains(letter, want) {
+				t.Errorf("the cover letter lacks %q:\n%s", want, letter)
+			}
+		}
+	})
 }

@@ -5,12 +5,13 @@
 // Task flow for one lesson:
 //
 //	lesson:ingest ──> lesson:transcode ─┐
-//	             ├──> lesson:digest ────┼──> lesson ready ──(publish)──> lesson:fanout page 1 ──> page 2 ...
-//	             └──> lesson:worksheet ─┘                                   └──> delivery:send (a page of ids)
+//	             ├──> lesson:digest ────┼──> lesson ready ──(publish)──> lesson:fanout ──> lesson:fanout per segment ...
+//	             └──> lesson:worksheet ─┘                                                    └──> delivery:send (a page of ids)
 //
-// The deliveries table is the source of truth of a fan-out: a fan-out task pages through households,
-// writes their deliveries (idempotently), and enqueues send tasks carrying a page of delivery ids. Redis
-// holds only the work in flight.
+// The deliveries table is the source of truth of a fan-out: the publish task queues a fan-out task per
+// segment of household ids, which worker processes run in parallel; each pages through its households,
+// writes their deliveries a page per transaction (idempotently), and enqueues send tasks carrying a page
+// of delivery ids. Redis holds only the work in flight.
 package queue
 
 import (
@@ -66,10 +67,12 @@ func (p LessonPayload) lesson() int64 { return p.LessonID }
 func (p FanoutPayload) lesson() int64 { return p.LessonID }
 func (p RemindPayload) lesson() int64 { return p.LessonID }
 
-// FanoutPayload is one page of a lesson's fan-out: households with an id after After.
+// FanoutPayload is a run of a lesson's fan-out: households with an id after After, up to Until (0: to
+// the last). The publish task has both 0: it queues the lesson's segments.
 type FanoutPayload struct {
 	LessonID int64 `json:"lesson_id"`
 	After    int64 `json:"after"`
+	Until    int64 `json:"until,omitempty"`
 }
 
 // RemindPayload names one airing of a lesson; the task checks it still airs then.

@@ -58,7 +58,9 @@ type Config struct {
 	Concurrency      int    // send, fan-out and text tasks at once
 	MediaConcurrency int    // probes and transcodes at once (CPU-bound)
 	MaxRetry         int
-	FanoutPageSize   int                        // households per fan-out task
+	FanoutPageSize   int                        // households per fan-out page (one transaction)
+	FanoutSegment    int64                      // household ids per segment fanned out in parallel; 0: one run
+	FanoutSlice      time.Duration              // how long a fan-out task plans pages before it queues its continuation
 	SendPageSize     map[relais.ChannelName]int // deliveries per send task, over the channel's own
 	MaxSendBacklog   int                        // send tasks waiting in Redis before the fan-out waits
 	ShutdownTimeout  time.Duration
@@ -91,6 +93,8 @@ func DefaultConfig() Config {
 		MediaConcurrency: 1,
 		MaxRetry:         10,
 		FanoutPageSize:   1000,
+		FanoutSegment:    25000,
+		FanoutSlice:      5 * time.Second,
 		SendPageSize:     map[relais.ChannelName]int{}, // each channel's own (channels.Pager)
 		MaxSendBacklog:   2000,
 		ShutdownTimeout:  25 * time.Second,

@@ -50,6 +50,16 @@ func newRig(t *testing.T, rules []sandbox.Rule, edits ...func(*Config)) *rig {
 	ctx := context.Background()
 	redisAddr, db := testenv.Redis(t)
 	smtpAddr, mailpitURL := testenv.SMTP(t)
+	// Each rig starts with an empty mailbox: the SMTP server is the test process's.
+	req, _ := http.NewRequest(http.MethodDelete, mailpitURL+"/api/v1/messages", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("emptying mailpit: %s", resp.Status)
+	}
 	sb := sandbox.New(sandbox.Config{AccountSID: e2eSID, AuthToken: e2eToken, Rules: rules, StepDelay: 5 * time.Millisecond})
 	sbURL, err := sb.Start("127.0.0.1:0")
 	if err != nil {
@@ -99,6 +109,17 @@ func newRig(t *testing.T, rules []sandbox.Rule, edits ...func(*Config)) *rig {
 		}
 	}
 	return r
+}
+
+// forEachStore runs test on each store engine, as subtests named after them; test passes db to newRig,
+// which then runs on that engine: SQLite in the data directory, or a new database of the PostgreSQL
+// test cluster.
+func forEachStore(t *testing.T, test func(t *testing.T, db func(*Config))) {
+	t.Run("sqlite", func(t *testing.T) { test(t, func(*Config) {}) })
+	t.Run("postgres", func(t *testing.T) {
+		url := testenv.Postgres(t)
+		test(t, func(c *Config) { c.DatabaseURL = url })
+	})
 }
 
 type testWriter struct{ t *testing.T }
@@ -196,240 +217,242 @@ const e2eMarkdown = "# Les fractions\n\n- Une fraction est une partie d'un tout.
 // TestEndToEnd runs one lesson through upload, probe, renditions, digests, worksheet, fan-out and every
 // channel, and checks what the SMTP server and the Twilio sandbox actually received.
 func TestEndToEnd(t *testing.T) {
-	const invalidNumber = "+33612000009" // the sandbox answers 21211 for it, as Twilio does for a bad To
-	r := newRig(t, []sandbox.Rule{{To: invalidNumber, HTTPStatus: 400, ErrorCode: 21211}})
+	forEachStore(t, func(t *testing.T, db func(*Config)) {
+		const invalidNumber = "+33612000009" // the sandbox answers 21211 for it, as Twilio does for a bad To
+		r := newRig(t, []sandbox.Rule{{To: invalidNumber, HTTPStatus: 400, ErrorCode: 21211}}, db)
 
-	// Authorization: no token, a wrong token, a teacher on a media route.
-	if status, _ := r.do("GET", "/api/v1/lessons", "", nil, ""); status != http.StatusUnauthorized {
-		t.Errorf("no token: %d, want 401", status)
-	}
-	if status, _ := r.do("GET", "/api/v1/lessons", "rl_wrong", nil, ""); status != http.StatusUnauthorized {
-		t.Errorf("wrong token: %d, want 401", status)
-	}
-	if status, _ := r.do("POST", "/api/v1/households/import", r.teacher, strings.NewReader("x"), "text/csv"); status != http.StatusForbidden {
-		t.Errorf("teacher importing households: %d, want 403", status)
-	}
+		// Authorization: no token, a wrong token, a teacher on a media route.
+		if status, _ := r.do("GET", "/api/v1/lessons", "", nil, ""); status != http.StatusUnauthorized {
+			t.Errorf("no token: %d, want 401", status)
+		}
+		if status, _ := r.do("GET", "/api/v1/lessons", "rl_wrong", nil, ""); status != http.StatusUnauthorized {
+			t.Errorf("wrong token: %d, want 401", status)
+		}
+		if status, _ := r.do("POST", "/api/v1/households/import", r.teacher, strings.NewReader("x"), "text/csv"); status != http.StatusForbidden {
+			t.Errorf("teacher importing households: %d, want 403", status)
+		}
 
-	csv := strings.Join([]string{
-		"external_ref,region,language,grades,profile,phone,email,postal_address,consent",
-		"A,IDF,fr,5,broadband,,a@e2e.example,,yes",
-		"B,IDF,en,5,mobile_data,+33612000002,b@e2e.example,,yes",
-		"C,IDF,fr,5,sms_only,+33612000003,,,yes",
-		"D,IDF,fr,3;5,sms_only,+33612000003,,,yes", // shares C's phone: one SMS for both
-		"E,IDF,kk,5,broadcast_only,+77012000005,,,yes",
-		"F,IDF,ru,5,offline,,,\"ул. Абая 1\\n050000 Алматы\",yes",
-		"G,IDF,fr,5,sms_only,+33612000007,,,yes", // says STOP before the lesson goes out
-		"H,IDF,fr,5,sms_only,+33612000008,,,no",  // no consent
-		"I,IDF,fr,3,sms_only,+33612000010,,,yes", // another grade: not targeted
-		"J,IDF,fr,5,sms_only," + invalidNumber + ",,,yes",
-		"K,IDF,fr,5,sms_only,12,,,yes", // a bad row: refused, the rest kept
-	}, "\n")
-	var imp api.ImportResult
-	r.call("POST", "/api/v1/households/import", r.media, strings.NewReader(csv), "text/csv", 200, &imp)
-	if imp.Imported != 10 || imp.Rejected != 1 || imp.Errors[0].Row != 12 {
-		t.Fatalf("import = %+v", imp)
-	}
-	var hs struct{ Items []api.Household }
-	r.call("GET", "/api/v1/households?limit=100", r.media, nil, "", 200, &hs)
-	byRef := map[string]api.Household{}
-	for _, h := range hs.Items {
-		byRef[h.ExternalRef] = h
-	}
-	if err := r.app.store.SetSMSOptOut(context.Background(), "+33612000007", true); err != nil {
-		t.Fatal(err)
-	}
+		csv := strings.Join([]string{
+			"external_ref,region,language,grades,profile,phone,email,postal_address,consent",
+			"A,IDF,fr,5,broadband,,a@e2e.example,,yes",
+			"B,IDF,en,5,mobile_data,+33612000002,b@e2e.example,,yes",
+			"C,IDF,fr,5,sms_only,+33612000003,,,yes",
+			"D,IDF,fr,3;5,sms_only,+33612000003,,,yes", // shares C's phone: one SMS for both
+			"E,IDF,kk,5,broadcast_only,+77012000005,,,yes",
+			"F,IDF,ru,5,offline,,,\"ул. Абая 1\\n050000 Алматы\",yes",
+			"G,IDF,fr,5,sms_only,+33612000007,,,yes", // says STOP before the lesson goes out
+			"H,IDF,fr,5,sms_only,+33612000008,,,no",  // no consent
+			"I,IDF,fr,3,sms_only,+33612000010,,,yes", // another grade: not targeted
+			"J,IDF,fr,5,sms_only," + invalidNumber + ",,,yes",
+			"K,IDF,fr,5,sms_only,12,,,yes", // a bad row: refused, the rest kept
+		}, "\n")
+		var imp api.ImportResult
+		r.call("POST", "/api/v1/households/import", r.media, strings.NewReader(csv), "text/csv", 200, &imp)
+		if imp.Imported != 10 || imp.Rejected != 1 || imp.Errors[0].Row != 12 {
+			t.Fatalf("import = %+v", imp)
+		}
+		var hs struct{ Items []api.Household }
+		r.call("GET", "/api/v1/households?limit=100", r.media, nil, "", 200, &hs)
+		byRef := map[string]api.Household{}
+		for _, h := range hs.Items {
+			byRef[h.ExternalRef] = h
+		}
+		if err := r.app.store.SetSMSOptOut(context.Background(), "+33612000007", true); err != nil {
+			t.Fatal(err)
+		}
 
-	// Upload refusals come back at once with a reason the teacher can act on.
-	if status, body := r.upload(r.teacher, map[string]string{"title": "x", "subject": "maths", "grade": "5", "language": "fr", "text": "t"},
-		"notes.mp4", []byte("Bonjour, voici mes notes de cours.\n")); status != 400 || !strings.Contains(string(body), "looks like text") {
-		t.Errorf("text renamed .mp4: %d %s", status, body)
-	}
-	if status, body := r.upload(r.teacher, map[string]string{"title": "a\u202eb", "subject": "maths", "grade": "5", "language": "fr", "text": "t"},
-		"v.mp4", []byte{0, 0, 0, 0x18, 'f', 't', 'y', 'p'}); status != 400 || !strings.Contains(string(body), "control character") {
-		t.Errorf("bidi override in title: %d %s", status, body)
-	}
+		// Upload refusals come back at once with a reason the teacher can act on.
+		if status, body := r.upload(r.teacher, map[string]string{"title": "x", "subject": "maths", "grade": "5", "language": "fr", "text": "t"},
+			"notes.mp4", []byte("Bonjour, voici mes notes de cours.\n")); status != 400 || !strings.Contains(string(body), "looks like text") {
+			t.Errorf("text renamed .mp4: %d %s", status, body)
+		}
+		if status, body := r.upload(r.teacher, map[string]string{"title": "a\u202eb", "subject": "maths", "grade": "5", "language": "fr", "text": "t"},
+			"v.mp4", []byte{0, 0, 0, 0x18, 'f', 't', 'y', 'p'}); status != 400 || !strings.Contains(string(body), "control character") {
+			t.Errorf("bidi override in title: %d %s", status, body)
+		}
 
-	// A refusal of the media worker (the probe, in its child process) is kept in French too, and the API
-	// answers with it in the reader's language.
-	noise := make([]byte, 64<<10)
-	rand.New(rand.NewSource(1)).Read(noise)
-	status, body := r.upload(r.teacher, map[string]string{"title": "Bruit", "subject": "maths", "grade": "5", "language": "fr", "text": "t"},
-		"noise.mp4", noise)
-	if status != http.StatusCreated {
-		t.Fatalf("upload of noise: %d %s", status, body)
-	}
-	var refused api.Lesson
-	json.Unmarshal(body, &refused)
-	reasonIn := func(lang string) api.Lesson {
-		t.Helper()
-		req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/v1/lessons/%d", r.app.URL(), refused.ID), nil)
-		req.Header.Set("Authorization", "Bearer "+r.teacher)
-		req.Header.Set("Accept-Language", lang)
-		resp, err := http.DefaultClient.Do(req)
+		// A refusal of the media worker (the probe, in its child process) is kept in French too, and the API
+		// answers with it in the reader's language.
+		noise := make([]byte, 64<<10)
+		rand.New(rand.NewSource(1)).Read(noise)
+		status, body := r.upload(r.teacher, map[string]string{"title": "Bruit", "subject": "maths", "grade": "5", "language": "fr", "text": "t"},
+			"noise.mp4", noise)
+		if status != http.StatusCreated {
+			t.Fatalf("upload of noise: %d %s", status, body)
+		}
+		var refused api.Lesson
+		json.Unmarshal(body, &refused)
+		reasonIn := func(lang string) api.Lesson {
+			t.Helper()
+			req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/v1/lessons/%d", r.app.URL(), refused.ID), nil)
+			req.Header.Set("Authorization", "Bearer "+r.teacher)
+			req.Header.Set("Accept-Language", lang)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var l api.Lesson
+			if err := json.NewDecoder(resp.Body).Decode(&l); err != nil || resp.StatusCode != 200 {
+				t.Fatalf("GET lesson %d in %s: %d %v", refused.ID, lang, resp.StatusCode, err)
+			}
+			return l
+		}
+		for deadline := time.Now().Add(time.Minute); refused.Status != relais.LessonRejected; time.Sleep(100 * time.Millisecond) {
+			if refused = reasonIn("fr"); time.Now().After(deadline) || refused.Status == relais.LessonReady {
+				t.Fatalf("noise upload is %s (%s), want rejected", refused.Status, refused.StatusReason)
+			}
+		}
+		if want := "Ce n'est pas un fichier vidéo ou audio que nous savons lire."; refused.StatusReason != want {
+			t.Errorf("French status_reason %q, want %q", refused.StatusReason, want)
+		}
+		if got, want := reasonIn("en").StatusReason, "This is not a video or audio file we can read."; got != want {
+			t.Errorf("English status_reason %q, want %q", got, want)
+		}
+
+		hostile := `<script>alert("x")</script> Les fractions`
+		video, err := os.ReadFile(makeVideo(t, 3))
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
+		status, body = r.upload(r.teacher, map[string]string{"title": hostile, "subject": "maths", "grade": "5",
+			"language": "fr", "text": e2eMarkdown}, "lesson.mp4", video)
+		if status != http.StatusCreated {
+			t.Fatalf("upload: %d %s", status, body)
+		}
 		var l api.Lesson
-		if err := json.NewDecoder(resp.Body).Decode(&l); err != nil || resp.StatusCode != 200 {
-			t.Fatalf("GET lesson %d in %s: %d %v", refused.ID, lang, resp.StatusCode, err)
-		}
-		return l
-	}
-	for deadline := time.Now().Add(time.Minute); refused.Status != relais.LessonRejected; time.Sleep(100 * time.Millisecond) {
-		if refused = reasonIn("fr"); time.Now().After(deadline) || refused.Status == relais.LessonReady {
-			t.Fatalf("noise upload is %s (%s), want rejected", refused.Status, refused.StatusReason)
-		}
-	}
-	if want := "Ce n'est pas un fichier vidéo ou audio que nous savons lire."; refused.StatusReason != want {
-		t.Errorf("French status_reason %q, want %q", refused.StatusReason, want)
-	}
-	if got, want := reasonIn("en").StatusReason, "This is not a video or audio file we can read."; got != want {
-		t.Errorf("English status_reason %q, want %q", got, want)
-	}
+		json.Unmarshal(body, &l)
 
-	hostile := `<script>alert("x")</script> Les fractions`
-	video, err := os.ReadFile(makeVideo(t, 3))
-	if err != nil {
-		t.Fatal(err)
-	}
-	status, body = r.upload(r.teacher, map[string]string{"title": hostile, "subject": "maths", "grade": "5",
-		"language": "fr", "text": e2eMarkdown}, "lesson.mp4", video)
-	if status != http.StatusCreated {
-		t.Fatalf("upload: %d %s", status, body)
-	}
-	var l api.Lesson
-	json.Unmarshal(body, &l)
-
-	// Another teacher cannot see it; a teacher cannot publish.
-	if status, _ := r.do("GET", fmt.Sprintf("/api/v1/lessons/%d", l.ID), r.teacher2, nil, ""); status != http.StatusNotFound {
-		t.Errorf("other teacher reading the lesson: %d, want 404", status)
-	}
-	l = r.waitLesson(l.ID, relais.LessonReady, 3*time.Minute)
-	if len(l.Renditions) != 3 || len(l.Digests) != 4 || l.Worksheet == nil || !l.Worksheet.Generated {
-		t.Fatalf("ready lesson lacks products: %+v", l)
-	}
-	for _, rd := range l.Renditions {
-		if rd.DurationSeconds < 2.9 || rd.DurationSeconds > 3.1 || rd.Bytes == 0 {
-			t.Errorf("%s rendition: %.2f s, %d bytes", rd.Kind, rd.DurationSeconds, rd.Bytes)
+		// Another teacher cannot see it; a teacher cannot publish.
+		if status, _ := r.do("GET", fmt.Sprintf("/api/v1/lessons/%d", l.ID), r.teacher2, nil, ""); status != http.StatusNotFound {
+			t.Errorf("other teacher reading the lesson: %d, want 404", status)
 		}
-	}
-	if status, _ := r.do("POST", fmt.Sprintf("/api/v1/lessons/%d/publish", l.ID), r.teacher, nil, ""); status != http.StatusForbidden {
-		t.Errorf("teacher publishing: %d, want 403", status)
-	}
-	r.call("POST", fmt.Sprintf("/api/v1/lessons/%d/publish", l.ID), r.media, nil, "", http.StatusAccepted, nil)
-
-	// Wait until nothing moves any more.
-	type outcome struct {
-		Channel relais.ChannelName
-		Status  relais.DeliveryStatus
-	}
-	var got map[string][]outcome
-	var ds struct{ Items []api.Delivery }
-	deadline := time.Now().Add(time.Minute)
-	for {
-		r.call("GET", fmt.Sprintf("/api/v1/deliveries?lesson_id=%d&limit=100", l.ID), r.media, nil, "", 200, &ds)
-		moving := len(ds.Items) == 0
-		got = map[string][]outcome{}
-		for _, d := range ds.Items {
-			if inFlight(d.Channel, d.Status) {
-				moving = true
+		l = r.waitLesson(l.ID, relais.LessonReady, 3*time.Minute)
+		if len(l.Renditions) != 3 || len(l.Digests) != 4 || l.Worksheet == nil || !l.Worksheet.Generated {
+			t.Fatalf("ready lesson lacks products: %+v", l)
+		}
+		for _, rd := range l.Renditions {
+			if rd.DurationSeconds < 2.9 || rd.DurationSeconds > 3.1 || rd.Bytes == 0 {
+				t.Errorf("%s rendition: %.2f s, %d bytes", rd.Kind, rd.DurationSeconds, rd.Bytes)
 			}
-			for ref, h := range byRef {
-				if h.ID == d.HouseholdID {
-					got[ref] = append(got[ref], outcome{d.Channel, d.Status})
+		}
+		if status, _ := r.do("POST", fmt.Sprintf("/api/v1/lessons/%d/publish", l.ID), r.teacher, nil, ""); status != http.StatusForbidden {
+			t.Errorf("teacher publishing: %d, want 403", status)
+		}
+		r.call("POST", fmt.Sprintf("/api/v1/lessons/%d/publish", l.ID), r.media, nil, "", http.StatusAccepted, nil)
+
+		// Wait until nothing moves any more.
+		type outcome struct {
+			Channel relais.ChannelName
+			Status  relais.DeliveryStatus
+		}
+		var got map[string][]outcome
+		var ds struct{ Items []api.Delivery }
+		deadline := time.Now().Add(time.Minute)
+		for {
+			r.call("GET", fmt.Sprintf("/api/v1/deliveries?lesson_id=%d&limit=100", l.ID), r.media, nil, "", 200, &ds)
+			moving := len(ds.Items) == 0
+			got = map[string][]outcome{}
+			for _, d := range ds.Items {
+				if inFlight(d.Channel, d.Status) {
+					moving = true
+				}
+				for ref, h := range byRef {
+					if h.ID == d.HouseholdID {
+						got[ref] = append(got[ref], outcome{d.Channel, d.Status})
+					}
 				}
 			}
+			if !moving {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("deliveries still moving: %+v", ds.Items)
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
-		if !moving {
-			break
+		// C and D share a phone: whichever goes first is delivered, the other skipped.
+		cd := append(got["C"], got["D"]...)
+		delete(got, "C")
+		delete(got, "D")
+		want := map[string][]outcome{
+			"A": {{"email", "sent"}},
+			"B": {{"email", "sent"}, {"sms", "delivered"}},
+			"E": {{"sms", "delivered"}},
+			"F": {{"postal", "queued"}},
+			"G": {{"sms", "skipped"}},
+			"H": {{"sms", "skipped"}},
+			"J": {{"sms", "failed"}},
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("deliveries still moving: %+v", ds.Items)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("deliveries per household (-want +got):\n%s", diff)
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	// C and D share a phone: whichever goes first is delivered, the other skipped.
-	cd := append(got["C"], got["D"]...)
-	delete(got, "C")
-	delete(got, "D")
-	want := map[string][]outcome{
-		"A": {{"email", "sent"}},
-		"B": {{"email", "sent"}, {"sms", "delivered"}},
-		"E": {{"sms", "delivered"}},
-		"F": {{"postal", "queued"}},
-		"G": {{"sms", "skipped"}},
-		"H": {{"sms", "skipped"}},
-		"J": {{"sms", "failed"}},
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("deliveries per household (-want +got):\n%s", diff)
-	}
-	sort.Slice(cd, func(i, j int) bool { return cd[i].Status < cd[j].Status })
-	if diff := cmp.Diff([]outcome{{"sms", "delivered"}, {"sms", "skipped"}}, cd); diff != "" {
-		t.Errorf("shared phone C/D (-want +got):\n%s", diff)
-	}
-
-	// What the sandbox received: one message per reachable number, none to G, H, I.
-	received := map[string]int{}
-	for _, m := range r.sandbox.Messages() {
-		received[m.To]++
-		if m.Sid != "" && !strings.Contains(m.StatusCallback, "/webhooks/sms/status?delivery_id=") {
-			t.Errorf("status callback %q lacks the delivery id", m.StatusCallback)
+		sort.Slice(cd, func(i, j int) bool { return cd[i].Status < cd[j].Status })
+		if diff := cmp.Diff([]outcome{{"sms", "delivered"}, {"sms", "skipped"}}, cd); diff != "" {
+			t.Errorf("shared phone C/D (-want +got):\n%s", diff)
 		}
-	}
-	wantTo := map[string]int{"+33612000002": 1, "+33612000003": 1, "+77012000005": 1, invalidNumber: 1}
-	if diff := cmp.Diff(wantTo, received); diff != "" {
-		t.Errorf("sandbox received (-want +got):\n%s", diff)
-	}
-	if j := r.household(byRef["J"].ID); j.PhoneStatus != relais.ContactInvalid {
-		t.Errorf("J's phone after 21211: status %q, want invalid", j.PhoneStatus)
-	}
 
-	// What the SMTP server received: A and B, with the worksheet and one-click unsubscribe.
-	msgA := r.mailTo("a@e2e.example")
-	r.mailTo("b@e2e.example")
-	if msgA.Subject == "" || !strings.Contains(msgA.Subject, "Les fractions") {
-		t.Errorf("subject %q", msgA.Subject)
-	}
-	if len(msgA.Attachments) != 1 || msgA.Attachments[0].ContentType != "application/pdf" {
-		t.Errorf("attachments = %+v, want one application/pdf", msgA.Attachments)
-	}
-	headers := r.mailHeaders(msgA.ID)
-	unsub := strings.Trim(first(headers["List-Unsubscribe"]), "<>")
-	if !strings.HasPrefix(unsub, r.app.URL()+"/u/") {
-		t.Fatalf("List-Unsubscribe = %q", unsub)
-	}
+		// What the sandbox received: one message per reachable number, none to G, H, I.
+		received := map[string]int{}
+		for _, m := range r.sandbox.Messages() {
+			received[m.To]++
+			if m.Sid != "" && !strings.Contains(m.StatusCallback, "/webhooks/sms/status?delivery_id=") {
+				t.Errorf("status callback %q lacks the delivery id", m.StatusCallback)
+			}
+		}
+		wantTo := map[string]int{"+33612000002": 1, "+33612000003": 1, "+77012000005": 1, invalidNumber: 1}
+		if diff := cmp.Diff(wantTo, received); diff != "" {
+			t.Errorf("sandbox received (-want +got):\n%s", diff)
+		}
+		if j := r.household(byRef["J"].ID); j.PhoneStatus != relais.ContactInvalid {
+			t.Errorf("J's phone after 21211: status %q, want invalid", j.PhoneStatus)
+		}
 
-	// The family page from the email link: the hostile title is escaped, the page is small.
-	link := regexp.MustCompile(regexp.QuoteMeta(r.app.URL()) + `/l/[A-Za-z0-9_-]+`).FindString(msgA.Text)
-	if link == "" {
-		t.Fatalf("no lesson link in the email text:\n%s", msgA.Text)
-	}
-	resp, err := http.Get(link)
-	if err != nil {
-		t.Fatal(err)
-	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || strings.Contains(string(page), "<script>") || !strings.Contains(string(page), "&lt;script&gt;") {
-		t.Errorf("lesson page %d:\n%s", resp.StatusCode, page)
-	}
-	if len(page) > 100<<10 {
-		t.Errorf("lesson page is %d bytes", len(page))
-	}
-	if resp, err := http.Get(link + "x"); err != nil || resp.StatusCode != http.StatusNotFound {
-		t.Errorf("tampered link: %v %v", resp.StatusCode, err)
-	}
+		// What the SMTP server received: A and B, with the worksheet and one-click unsubscribe.
+		msgA := r.mailTo("a@e2e.example")
+		r.mailTo("b@e2e.example")
+		if msgA.Subject == "" || !strings.Contains(msgA.Subject, "Les fractions") {
+			t.Errorf("subject %q", msgA.Subject)
+		}
+		if len(msgA.Attachments) != 1 || msgA.Attachments[0].ContentType != "application/pdf" {
+			t.Errorf("attachments = %+v, want one application/pdf", msgA.Attachments)
+		}
+		headers := r.mailHeaders(msgA.ID)
+		unsub := strings.Trim(first(headers["List-Unsubscribe"]), "<>")
+		if !strings.HasPrefix(unsub, r.app.URL()+"/u/") {
+			t.Fatalf("List-Unsubscribe = %q", unsub)
+		}
 
-	// One-click unsubscribe (RFC 8058) records the opt-out.
-	resp, err = http.PostForm(unsub, url.Values{"List-Unsubscribe": {"One-Click"}})
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("unsubscribe: %v %v", resp, err)
-	}
-	if a := r.household(byRef["A"].ID); !a.EmailOptOut {
-		t.Error("A is not opted out of email after one-click unsubscribe")
-	}
+		// The family page from the email link: the hostile title is escaped, the page is small.
+		link := regexp.MustCompile(regexp.QuoteMeta(r.app.URL()) + `/l/[A-Za-z0-9_-]+`).FindString(msgA.Text)
+		if link == "" {
+			t.Fatalf("no lesson link in the email text:\n%s", msgA.Text)
+		}
+		resp, err := http.Get(link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || strings.Contains(string(page), "<script>") || !strings.Contains(string(page), "&lt;script&gt;") {
+			t.Errorf("lesson page %d:\n%s", resp.StatusCode, page)
+		}
+		if len(page) > 100<<10 {
+			t.Errorf("lesson page is %d bytes", len(page))
+		}
+		if resp, err := http.Get(link + "x"); err != nil || resp.StatusCode != http.StatusNotFound {
+			t.Errorf("tampered link: %v %v", resp.StatusCode, err)
+		}
+
+		// One-click unsubscribe (RFC 8058) records the opt-out.
+		resp, err = http.PostForm(unsub, url.Values{"List-Unsubscribe": {"One-Click"}})
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("unsubscribe: %v %v", resp, err)
+		}
+		if a := r.household(byRef["A"].ID); !a.EmailOptOut {
+			t.Error("A is not opted out of email after one-click unsubscribe")
+		}
+	})
 }
 
 func (r *rig) household(id int64) api.Household {
@@ -525,74 +548,76 @@ func TestLessonUploadCommand(t *testing.T) {
 // TestScheduledLessonTellsFamiliesWhenItAirs schedules a lesson on a station, publishes it, and checks
 // that the SMS the sandbox received says where and when (station local time) it airs.
 func TestScheduledLessonTellsFamiliesWhenItAirs(t *testing.T) {
-	// The slot starts in 3 to 4 minutes; a lead of 10 minutes sends the reminder as soon as the lesson
-	// is published.
-	// RELAIS_SMS_RATE reaches the API's publishing plan too (checked before publishing).
-	r := newRig(t, nil, func(c *Config) { c.ReminderLead, c.SMSRate = 10*time.Minute, 40 })
-	csv := "external_ref,region,language,grades,profile,phone\nS1,Almaty,fr,5,sms_only,+77012000101\n"
-	r.call("POST", "/api/v1/households/import", r.media, strings.NewReader(csv), "text/csv", 200, nil)
-	video, err := os.ReadFile(makeVideo(t, 2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	status, body := r.upload(r.teacher, map[string]string{"title": "Les fractions", "subject": "maths", "grade": "5",
-		"language": "fr", "text": e2eMarkdown}, "lesson.mp4", video)
-	if status != http.StatusCreated {
-		t.Fatalf("upload: %d %s", status, body)
-	}
-	var l api.Lesson
-	json.Unmarshal(body, &l)
-	r.waitLesson(l.ID, relais.LessonReady, 3*time.Minute)
-	r.call("POST", fmt.Sprintf("/api/v1/lessons/%d/submit", l.ID), r.teacher, nil, "", 200, nil)
-	r.call("POST", fmt.Sprintf("/api/v1/lessons/%d/approve", l.ID), r.media, nil, "", 200, nil)
-
-	var st struct{ ID int64 }
-	r.call("POST", "/api/v1/stations", r.media, strings.NewReader(`{"name":"Balapan","kind":"tv","region":"Almaty","time_zone":"Asia/Almaty"}`),
-		"application/json", http.StatusCreated, &st)
-	almaty, _ := time.LoadLocation("Asia/Almaty")
-	start := time.Now().In(almaty).Truncate(time.Minute).Add(4 * time.Minute)
-	var slot struct{ ID int64 }
-	r.call("POST", fmt.Sprintf("/api/v1/stations/%d/slots", st.ID), r.media,
-		strings.NewReader(fmt.Sprintf(`{"day":%q,"start":%q,"minutes":30,"grade":5,"subject":"maths","language":"fr"}`,
-			start.Format(time.DateOnly), start.Format("15:04"))),
-		"application/json", http.StatusCreated, &slot)
-	r.call("PUT", fmt.Sprintf("/api/v1/slots/%d/lesson", slot.ID), r.media, strings.NewReader(fmt.Sprintf(`{"lesson_id":%d}`, l.ID)),
-		"application/json", 200, nil)
-
-	var plan struct {
-		Estimates map[string]struct {
-			Segments int64
-			Seconds  float64
+	forEachStore(t, func(t *testing.T, db func(*Config)) {
+		// The slot starts in 3 to 4 minutes; a lead of 10 minutes sends the reminder as soon as the lesson
+		// is published.
+		// RELAIS_SMS_RATE reaches the API's publishing plan too (checked before publishing).
+		r := newRig(t, nil, db, func(c *Config) { c.ReminderLead, c.SMSRate = 10*time.Minute, 40 })
+		csv := "external_ref,region,language,grades,profile,phone\nS1,Almaty,fr,5,sms_only,+77012000101\n"
+		r.call("POST", "/api/v1/households/import", r.media, strings.NewReader(csv), "text/csv", 200, nil)
+		video, err := os.ReadFile(makeVideo(t, 2))
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	r.call("GET", fmt.Sprintf("/api/v1/lessons/%d/plan", l.ID), r.media, nil, "", 200, &plan)
-	if e := plan.Estimates["sms"]; e.Segments == 0 || math.Abs(e.Seconds*40-float64(e.Segments)) > 0.01 {
-		t.Errorf("the plan sends %d SMS segments in %g s, want at the configured 40 segments/s", e.Segments, e.Seconds)
-	}
-
-	r.call("POST", fmt.Sprintf("/api/v1/lessons/%d/publish", l.ID), r.media, nil, "", http.StatusAccepted, nil)
-	// The digest, and the reminder (due at once: the airing is inside the lead), once each.
-	deadline := time.Now().Add(time.Minute)
-	for len(r.sandbox.Messages()) < 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the sandbox received %d messages, want the digest and a reminder", len(r.sandbox.Messages()))
+		status, body := r.upload(r.teacher, map[string]string{"title": "Les fractions", "subject": "maths", "grade": "5",
+			"language": "fr", "text": e2eMarkdown}, "lesson.mp4", video)
+		if status != http.StatusCreated {
+			t.Fatalf("upload: %d %s", status, body)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	time.Sleep(time.Second) // a duplicate would have arrived by now
-	msgs := r.sandbox.Messages()
-	if len(msgs) != 2 {
-		t.Fatalf("the sandbox received %d messages, want 2", len(msgs))
-	}
-	digest, reminder := msgs[0].Body, msgs[1].Body
-	if strings.HasPrefix(digest, "Rappel") {
-		digest, reminder = reminder, digest
-	}
-	at := start.Format("15:04")
-	if !strings.Contains(digest, "Balapan") || !strings.Contains(digest, at) {
-		t.Errorf("the digest does not say where and when the lesson airs:\n%s", digest)
-	}
-	if !strings.HasPrefix(reminder, `Rappel : "Les fractions" passe `) || !strings.Contains(reminder, "à "+at+" sur Balapan.") {
-		t.Errorf("reminder = %q", reminder)
-	}
+		var l api.Lesson
+		json.Unmarshal(body, &l)
+		r.waitLesson(l.ID, relais.LessonReady, 3*time.Minute)
+		r.call("POST", fmt.Sprintf("/api/v1/lessons/%d/submit", l.ID), r.teacher, nil, "", 200, nil)
+		r.call("POST", fmt.Sprintf("/api/v1/lessons/%d/approve", l.ID), r.media, nil, "", 200, nil)
+
+		var st struct{ ID int64 }
+		r.call("POST", "/api/v1/stations", r.media, strings.NewReader(`{"name":"Balapan","kind":"tv","region":"Almaty","time_zone":"Asia/Almaty"}`),
+			"application/json", http.StatusCreated, &st)
+		almaty, _ := time.LoadLocation("Asia/Almaty")
+		start := time.Now().In(almaty).Truncate(time.Minute).Add(4 * time.Minute)
+		var slot struct{ ID int64 }
+		r.call("POST", fmt.Sprintf("/api/v1/stations/%d/slots", st.ID), r.media,
+			strings.NewReader(fmt.Sprintf(`{"day":%q,"start":%q,"minutes":30,"grade":5,"subject":"maths","language":"fr"}`,
+				start.Format(time.DateOnly), start.Format("15:04"))),
+			"application/json", http.StatusCreated, &slot)
+		r.call("PUT", fmt.Sprintf("/api/v1/slots/%d/lesson", slot.ID), r.media, strings.NewReader(fmt.Sprintf(`{"lesson_id":%d}`, l.ID)),
+			"application/json", 200, nil)
+
+		var plan struct {
+			Estimates map[string]struct {
+				Segments int64
+				Seconds  float64
+			}
+		}
+		r.call("GET", fmt.Sprintf("/api/v1/lessons/%d/plan", l.ID), r.media, nil, "", 200, &plan)
+		if e := plan.Estimates["sms"]; e.Segments == 0 || math.Abs(e.Seconds*40-float64(e.Segments)) > 0.01 {
+			t.Errorf("the plan sends %d SMS segments in %g s, want at the configured 40 segments/s", e.Segments, e.Seconds)
+		}
+
+		r.call("POST", fmt.Sprintf("/api/v1/lessons/%d/publish", l.ID), r.media, nil, "", http.StatusAccepted, nil)
+		// The digest, and the reminder (due at once: the airing is inside the lead), once each.
+		deadline := time.Now().Add(time.Minute)
+		for len(r.sandbox.Messages()) < 2 {
+			if time.Now().After(deadline) {
+				t.Fatalf("the sandbox received %d messages, want the digest and a reminder", len(r.sandbox.Messages()))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		time.Sleep(time.Second) // a duplicate would have arrived by now
+		msgs := r.sandbox.Messages()
+		if len(msgs) != 2 {
+			t.Fatalf("the sandbox received %d messages, want 2", len(msgs))
+		}
+		digest, reminder := msgs[0].Body, msgs[1].Body
+		if strings.HasPrefix(digest, "Rappel") {
+			digest, reminder = reminder, digest
+		}
+		at := start.Format("15:04")
+		if !strings.Contains(digest, "Balapan") || !strings.Contains(digest, at) {
+			t.Errorf("the digest does not say where and when the lesson airs:\n%s", digest)
+		}
+		if !strings.HasPrefix(reminder, `Rappel : "Les fractions" passe `) || !strings.Contains(reminder, "à "+at+" sur Balapan.") {
+			t.Errorf("reminder = %q", reminder)
+		}
+	})
 }

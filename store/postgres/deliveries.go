@@ -42,9 +42,10 @@ func keysOf(ds []relais.Delivery) deliveryKeys {
 }
 
 // PlanDeliveries inserts pending deliveries, leaving existing (lesson, household, channel) rows as they
-// are, and returns the ids of the given keys that are pending, in the order given. The page is one
-// multi-row insert (ON CONFLICT DO NOTHING, so planners running at once never plan a key twice) that
-// records the new rows' first events in the same statement.
+// are, sets each delivery's ID and Status to its row's, and returns the ids of the given keys that are
+// pending, in the order given. The page is one multi-row insert (ON CONFLICT DO NOTHING, so planners
+// running at once never plan a key twice) that records the new rows' first events in the same
+// statement and returns the new rows; only when some key existed already are the keys read again.
 func (db *DB) PlanDeliveries(ctx context.Context, ds []relais.Delivery) ([]int64, error) {
 	if len(ds) == 0 {
 		return nil, nil
@@ -58,39 +59,83 @@ func (db *DB) PlanDeliveries(ctx context.Context, ds []relais.Delivery) ([]int64
 			statuses[i] = string(relais.DeliveryPending)
 		}
 	}
-	var ids []int64
+	type key struct {
+		lesson, household int64
+		channel           relais.ChannelName
+	}
+	type row struct {
+		id     int64
+		status relais.DeliveryStatus
+	}
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `WITH ins AS (
+		rows, err := tx.Query(ctx, `WITH ins AS (
 				INSERT INTO deliveries (lesson_id, household_id, channel, status, reason, created_at, updated_at)
 				SELECT l, h, c, s, r, $6, $6 FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[])
 					WITH ORDINALITY AS u(l, h, c, s, r, n) ORDER BY n
 				ON CONFLICT (lesson_id, household_id, channel) DO NOTHING
-				RETURNING id, status, reason)
-			INSERT INTO delivery_events (delivery_id, status, detail, at) SELECT id, status, reason, $6 FROM ins ORDER BY id`,
-			k.lessons, k.households, k.channels, statuses, reasons, now); err != nil {
+				RETURNING id, lesson_id, household_id, channel, status, reason),
+			ev AS (INSERT INTO delivery_events (delivery_id, status, detail, at) SELECT id, status, reason, $6 FROM ins ORDER BY id)
+			SELECT id, lesson_id, household_id, channel, status FROM ins`,
+			k.lessons, k.households, k.channels, statuses, reasons, now)
+		if err != nil {
 			return fmt.Errorf("plan deliveries: %w", err)
 		}
-		// A statement of its own, so that it also sees the rows a concurrent planner committed meanwhile.
-		var err error
-		ids, err = pendingIDs(ctx, tx, k)
-		return err
+		got := make(map[key]row, len(ds))
+		for rows.Next() {
+			var k key
+			var r row
+			if err := rows.Scan(&r.id, &k.lesson, &k.household, &k.channel, &r.status); err != nil {
+				rows.Close()
+				return fmt.Errorf("plan deliveries: %w", err)
+			}
+			got[k] = r
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("plan deliveries: %w", err)
+		}
+		if len(got) < len(ds) {
+			// Some keys existed: a statement of its own reads them, so that it also sees the rows a
+			// concurrent planner committed meanwhile.
+			type keyed struct {
+				k key
+				r row
+			}
+			rs, err := queryAll(ctx, tx, func(sc rowScanner) (keyed, error) {
+				var v keyed
+				return v, sc.Scan(&v.r.id, &v.r.status, &v.k.lesson, &v.k.household, &v.k.channel)
+			}, `SELECT d.id, d.status, u.l, u.h, u.c FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS u(l, h, c)
+				CROSS JOIN LATERAL (SELECT id, status FROM deliveries
+					WHERE lesson_id = u.l AND household_id = u.h AND channel = u.c LIMIT 1) d`, k.lessons, k.households, k.channels)
+			if err != nil {
+				return fmt.Errorf("plan deliveries: %w", err)
+			}
+			for _, v := range rs {
+				got[v.k] = v.r
+			}
+		}
+		for i := range ds {
+			r := got[key{ds[i].LessonID, ds[i].HouseholdID, ds[i].Channel}]
+			ds[i].ID, ds[i].Status = r.id, r.status
+		}
+		return nil
 	})
-	return ids, err
+	if err != nil {
+		return nil, err
+	}
+	var ids []int64
+	for _, d := range ds {
+		if d.Status == relais.DeliveryPending {
+			ids = append(ids, d.ID)
+		}
+	}
+	return ids, nil
 }
 
 // byKey reads, for each key of a page (u.l, u.h, u.c), its delivery d: one probe of the unique key
 // per key, whatever the planner thinks of the page's size (LIMIT 1 keeps the subquery a probe).
 const byKey = `CROSS JOIN LATERAL (SELECT id, status, occurrence FROM deliveries
 	WHERE lesson_id = u.l AND household_id = u.h AND channel = u.c LIMIT 1) d`
-
-// pendingIDs returns the ids of the pending deliveries of the keys, in the keys' order.
-func pendingIDs(ctx context.Context, tx pgx.Tx, k deliveryKeys) ([]int64, error) {
-	return queryAll(ctx, tx, func(row rowScanner) (int64, error) {
-		var id int64
-		return id, row.Scan(&id)
-	}, `SELECT d.id FROM unnest($1::bigint[], $2::bigint[], $3::text[]) WITH ORDINALITY AS u(l, h, c, n) `+byKey+`
-		WHERE d.status = 'pending' ORDER BY u.n`, k.lessons, k.households, k.channels)
-}
 
 // airing writes an occurrence (Unix seconds) in a reminder's history as store/sqlite does:
 // "the broadcast at 2006-01-02 15:04 UTC".

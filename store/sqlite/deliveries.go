@@ -30,7 +30,8 @@ func (db *DB) queryDeliveries(ctx context.Context, q string, args ...any) ([]rel
 }
 
 // PlanDeliveries inserts pending deliveries, leaving existing (lesson, household, channel) rows as they
-// are, and returns the ids of the given keys that are still pending.
+// are, sets each delivery's ID and Status to its row's, and returns the ids of the given keys that are
+// still pending.
 func (db *DB) PlanDeliveries(ctx context.Context, ds []relais.Delivery) ([]int64, error) {
 	if len(ds) == 0 {
 		return nil, nil
@@ -38,6 +39,7 @@ func (db *DB) PlanDeliveries(ctx context.Context, ds []relais.Delivery) ([]int64
 	now := ms(db.now())
 	var ids []int64
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		ids = nil
 		ins, err := tx.PrepareContext(ctx, `INSERT INTO deliveries (lesson_id, household_id, channel, status, reason,
 			created_at, updated_at) VALUES (?,?,?,?,?,?,?) ON CONFLICT (lesson_id, household_id, channel) DO NOTHING`)
 		if err != nil {
@@ -54,7 +56,7 @@ func (db *DB) PlanDeliveries(ctx context.Context, ds []relais.Delivery) ([]int64
 			return err
 		}
 		defer ev.Close()
-		for _, d := range ds {
+		for i, d := range ds {
 			status := d.Status
 			if status == "" {
 				status = relais.DeliveryPending
@@ -73,6 +75,7 @@ func (db *DB) PlanDeliveries(ctx context.Context, ds []relais.Delivery) ([]int64
 					return err
 				}
 			}
+			ds[i].ID, ds[i].Status = id, cur
 			if cur == relais.DeliveryPending {
 				ids = append(ids, id)
 			}

@@ -181,6 +181,23 @@ func testPlanAndAdvanceDeliveries(t *testing.T, open Open) {
 	if ids, err := db.PlanDeliveries(ctx, plan); err != nil || len(ids) != 0 {
 		t.Errorf("re-plan after delivery: ids=%v err=%v", ids, err)
 	}
+	// Each delivery given is told its row: a new one, and one that exists and has left, with a key
+	// listed twice.
+	page := []relais.Delivery{
+		{LessonID: l.ID, HouseholdID: hs[0].ID, Channel: relais.ChannelEmail, Status: relais.DeliverySkipped, Reason: "no address"},
+		{LessonID: l.ID, HouseholdID: hs[0].ID, Channel: relais.ChannelSMS},
+		{LessonID: l.ID, HouseholdID: hs[0].ID, Channel: relais.ChannelEmail},
+	}
+	if ids, err := db.PlanDeliveries(ctx, page); err != nil || len(ids) != 0 {
+		t.Errorf("plan of a skip: ids=%v err=%v", ids, err)
+	}
+	if page[0].ID == 0 || page[0].ID != page[2].ID || page[1].ID != d.ID {
+		t.Errorf("planned ids = %d, %d, %d; want a new one, %d, the new one", page[0].ID, page[1].ID, page[2].ID, d.ID)
+	}
+	if got := []relais.DeliveryStatus{page[0].Status, page[1].Status, page[2].Status}; !cmp.Equal(got,
+		[]relais.DeliveryStatus{relais.DeliverySkipped, relais.DeliveryDelivered, relais.DeliverySkipped}) {
+		t.Errorf("planned statuses = %v, want skipped, delivered, skipped", got)
+	}
 	evs, err := db.DeliveryEvents(ctx, d.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -197,7 +214,8 @@ func testPlanAndAdvanceDeliveries(t *testing.T, open Open) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]relais.DeliveryCount{{Channel: "sms", Status: "delivered", Count: 1}}, counts); diff != "" {
+	if diff := cmp.Diff([]relais.DeliveryCount{{Channel: "email", Status: "skipped", Count: 1},
+		{Channel: "sms", Status: "delivered", Count: 1}}, counts); diff != "" {
 		t.Errorf("counts (-want +got):\n%s", diff)
 	}
 }
