@@ -3,6 +3,7 @@ package api
 // The lesson routes: thin adapters over lessons.Service, which the UI calls too.
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 
@@ -78,17 +79,18 @@ func (s *Server) getWorksheetFile(w http.ResponseWriter, r *http.Request, id int
 }
 
 func (s *Server) publishLesson(w http.ResponseWriter, r *http.Request, id int64) error {
-	l, err := s.lessons.Publish(r.Context(), userFrom(r.Context()), id, lang(r))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusAccepted, lessons.Summary(l, lang(r)))
-	return nil
+	return s.lessonAction(w, r, id, s.lessons.Publish)
 }
 
 // resendUnknown sends again a published lesson's deliveries whose outcome is unknown.
 func (s *Server) resendUnknown(w http.ResponseWriter, r *http.Request, id int64) error {
-	l, err := s.lessons.ResendUnknown(r.Context(), userFrom(r.Context()), id, lang(r))
+	return s.lessonAction(w, r, id, s.lessons.ResendUnknown)
+}
+
+// lessonAction runs an action of the lesson service on lesson id and answers 202 with the lesson.
+func (s *Server) lessonAction(w http.ResponseWriter, r *http.Request, id int64,
+	act func(ctx context.Context, u relais.User, id int64, lang string) (relais.Lesson, error)) error {
+	l, err := act(r.Context(), userFrom(r.Context()), id, lang(r))
 	if err != nil {
 		return err
 	}

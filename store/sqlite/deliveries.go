@@ -40,22 +40,14 @@ func (db *DB) PlanDeliveries(ctx context.Context, ds []relais.Delivery) ([]int64
 	var ids []int64
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		ids = nil
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO deliveries (lesson_id, household_id, channel, status, reason,
-			created_at, updated_at) VALUES (?,?,?,?,?,?,?) ON CONFLICT (lesson_id, household_id, channel) DO NOTHING`)
+		st, err := prepare(ctx, tx, `INSERT INTO deliveries (lesson_id, household_id, channel, status, reason,
+			created_at, updated_at) VALUES (?,?,?,?,?,?,?) ON CONFLICT (lesson_id, household_id, channel) DO NOTHING`,
+			`SELECT id, status FROM deliveries WHERE lesson_id = ? AND household_id = ? AND channel = ?`, insertEvent)
 		if err != nil {
 			return err
 		}
-		defer ins.Close()
-		sel, err := tx.PrepareContext(ctx, `SELECT id, status FROM deliveries WHERE lesson_id = ? AND household_id = ? AND channel = ?`)
-		if err != nil {
-			return err
-		}
-		defer sel.Close()
-		ev, err := tx.PrepareContext(ctx, `INSERT INTO delivery_events (delivery_id, status, detail, at) VALUES (?,?,?,?)`)
-		if err != nil {
-			return err
-		}
-		defer ev.Close()
+		defer closeAll(st)
+		ins, sel, ev := st[0], st[1], st[2]
 		for i, d := range ds {
 			status := d.Status
 			if status == "" {
@@ -110,16 +102,13 @@ func (db *DB) RemindDeliveries(ctx context.Context, ds []relais.Delivery) ([]int
 			return err
 		}
 		defer rearm.Close()
-		sel, err := tx.PrepareContext(ctx, `SELECT id, status, occurrence FROM deliveries WHERE lesson_id = ? AND household_id = ? AND channel = ?`)
+		st, err := prepare(ctx, tx, `SELECT id, status, occurrence FROM deliveries WHERE lesson_id = ? AND household_id = ? AND channel = ?`,
+			insertEvent)
 		if err != nil {
 			return err
 		}
-		defer sel.Close()
-		ev, err := tx.PrepareContext(ctx, `INSERT INTO delivery_events (delivery_id, status, detail, at) VALUES (?,?,?,?)`)
-		if err != nil {
-			return err
-		}
-		defer ev.Close()
+		defer closeAll(st)
+		sel, ev := st[0], st[1]
 		for _, d := range ds {
 			if d.Channel != relais.ChannelReminder || d.Occurrence <= 0 {
 				return fmt.Errorf("remind delivery of lesson %d to household %d: not a reminder of an airing", d.LessonID, d.HouseholdID)
@@ -326,18 +315,11 @@ func (db *DB) moveChunks(ctx context.Context, ids []int64, q string, args ...any
 			if err != nil {
 				return err
 			}
-			for rows.Next() {
-				var id int64
-				if err := rows.Scan(&id); err != nil {
-					rows.Close()
-					return err
-				}
-				moved = append(moved, id)
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
+			got, err := collectIDs(rows)
+			if err != nil {
 				return err
 			}
+			moved = append(moved, got...)
 		}
 		return nil
 	})
@@ -451,16 +433,7 @@ func (db *DB) ResendUnknown(ctx context.Context, lessonID int64) ([]int64, error
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			ids = append(ids, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		if ids, err = collectIDs(rows); err != nil {
 			return err
 		}
 		for _, id := range ids {

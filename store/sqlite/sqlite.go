@@ -183,3 +183,40 @@ func (w *where) and(set bool, cond string, arg any) {
 		w.args = append(w.args, arg)
 	}
 }
+
+// collectIDs reads the ids rows return (an UPDATE ... RETURNING id) and closes rows.
+func collectIDs(rows *sql.Rows) ([]int64, error) {
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// insertEvent records a step of a delivery's history.
+const insertEvent = `INSERT INTO delivery_events (delivery_id, status, detail, at) VALUES (?,?,?,?)`
+
+// prepare prepares queries in tx, in order; on an error it closes those it made.
+func prepare(ctx context.Context, tx *sql.Tx, queries ...string) ([]*sql.Stmt, error) {
+	st := make([]*sql.Stmt, 0, len(queries))
+	for _, q := range queries {
+		s, err := tx.PrepareContext(ctx, q)
+		if err != nil {
+			closeAll(st)
+			return nil, err
+		}
+		st = append(st, s)
+	}
+	return st, nil
+}
+
+func closeAll(st []*sql.Stmt) {
+	for _, s := range st {
+		s.Close()
+	}
+}
