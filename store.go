@@ -169,6 +169,13 @@ type BounceStore interface {
 	RecordBounce(ctx context.Context, b EmailBounce) (bool, error)
 }
 
+// PoolStats are the figures of a store's connection pool (store/postgres), shown by /metrics.
+type PoolStats struct {
+	Acquired, Idle, Total, Max        int32         // connections in use, open and unused, open, allowed
+	Acquires, EmptyAcquires, Canceled int64         // connections taken; asked for while none was idle; waits given up
+	AcquireWait                       time.Duration // time spent waiting for a connection
+}
+
 // Store is everything Relais keeps. store/sqlite (the embedded default) and store/postgres implement
 // it; store/storetest checks that both behave the same.
 type Store interface {

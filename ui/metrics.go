@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -41,11 +40,11 @@ func NewMetrics(store relais.Store, queues QueueStats, tasks TaskStats, log *slo
 			Help: "HTTP requests answered, by method and status code."}, []string{"method", "code"})}
 	m.reg.MustRegister(m.requests, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&stateCollector{store: store, queues: queues, tasks: tasks, log: log.With("comp", "metrics")})
-	if p, ok := store.(pooled); ok { // store/postgres
-		m.reg.MustRegister(poolCollector{p.Pool()})
-	}
 	return m
 }
+
+// WatchPool adds the figures of the store's connection pool (store/postgres) to the metrics.
+func (m *Metrics) WatchPool(stats func() relais.PoolStats) { m.reg.MustRegister(poolCollector{stats}) }
 
 // Handler serves the metrics.
 func (m *Metrics) Handler() http.Handler {
@@ -127,40 +126,37 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// pooled is a store on a connection pool (store/postgres), whose statistics /metrics shows.
-type pooled interface{ Pool() *pgxpool.Pool }
-
 var (
 	poolGauges = []struct {
 		desc  *prometheus.Desc
-		value func(*pgxpool.Stat) float64
+		value func(relais.PoolStats) float64
 	}{
 		{prometheus.NewDesc("relais_db_pool_acquired_conns", "Database connections in use.", nil, nil),
-			func(s *pgxpool.Stat) float64 { return float64(s.AcquiredConns()) }},
+			func(s relais.PoolStats) float64 { return float64(s.Acquired) }},
 		{prometheus.NewDesc("relais_db_pool_idle_conns", "Database connections open and unused.", nil, nil),
-			func(s *pgxpool.Stat) float64 { return float64(s.IdleConns()) }},
+			func(s relais.PoolStats) float64 { return float64(s.Idle) }},
 		{prometheus.NewDesc("relais_db_pool_total_conns", "Database connections open, in use, idle or being opened.", nil, nil),
-			func(s *pgxpool.Stat) float64 { return float64(s.TotalConns()) }},
+			func(s relais.PoolStats) float64 { return float64(s.Total) }},
 		{prometheus.NewDesc("relais_db_pool_max_conns", "The pool's size (pool_max_conns in RELAIS_DATABASE_URL).", nil, nil),
-			func(s *pgxpool.Stat) float64 { return float64(s.MaxConns()) }},
+			func(s relais.PoolStats) float64 { return float64(s.Max) }},
 	}
 	poolCounters = []struct {
 		desc  *prometheus.Desc
-		value func(*pgxpool.Stat) float64
+		value func(relais.PoolStats) float64
 	}{
 		{prometheus.NewDesc("relais_db_pool_acquires_total", "Connections taken from the pool.", nil, nil),
-			func(s *pgxpool.Stat) float64 { return float64(s.AcquireCount()) }},
+			func(s relais.PoolStats) float64 { return float64(s.Acquires) }},
 		{prometheus.NewDesc("relais_db_pool_acquire_seconds_total", "Seconds spent waiting for a connection from the pool.", nil, nil),
-			func(s *pgxpool.Stat) float64 { return s.AcquireDuration().Seconds() }},
+			func(s relais.PoolStats) float64 { return s.AcquireWait.Seconds() }},
 		{prometheus.NewDesc("relais_db_pool_empty_acquires_total", "Connections asked for while none was idle: a pool too small shows here.", nil, nil),
-			func(s *pgxpool.Stat) float64 { return float64(s.EmptyAcquireCount()) }},
+			func(s relais.PoolStats) float64 { return float64(s.EmptyAcquires) }},
 		{prometheus.NewDesc("relais_db_pool_canceled_acquires_total", "Waits for a connection given up because their context ended.", nil, nil),
-			func(s *pgxpool.Stat) float64 { return float64(s.CanceledAcquireCount()) }},
+			func(s relais.PoolStats) float64 { return float64(s.Canceled) }},
 	}
 )
 
-// poolCollector reads a pgx pool's statistics at scrape time.
-type poolCollector struct{ pool *pgxpool.Pool }
+// poolCollector reads a connection pool's statistics at scrape time.
+type poolCollector struct{ stats func() relais.PoolStats }
 
 func (c poolCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, g := range poolGauges {
@@ -172,7 +168,7 @@ func (c poolCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c poolCollector) Collect(ch chan<- prometheus.Metric) {
-	st := c.pool.Stat()
+	st := c.stats()
 	for _, g := range poolGauges {
 		ch <- prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, g.value(st))
 	}

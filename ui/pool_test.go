@@ -34,6 +34,7 @@ func TestMetricsShowThePostgresPool(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := NewMetrics(db, func() (map[string]*asynq.QueueInfo, error) { return nil, nil }, fakeTaskStats, slog.New(slog.DiscardHandler))
+	m.WatchPool(db.PoolStats)
 	srv := httptest.NewServer(m.Handler())
 	defer srv.Close()
 	resp, err := srv.Client().Get(srv.URL)

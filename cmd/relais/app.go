@@ -29,6 +29,7 @@ import (
 	"github.com/relais-edu/relais/pipeline"
 	"github.com/relais-edu/relais/queue"
 	"github.com/relais-edu/relais/scheduler"
+	"github.com/relais-edu/relais/store/postgres"
 	"github.com/relais-edu/relais/templates"
 	"github.com/relais-edu/relais/ui"
 )
@@ -241,6 +242,9 @@ func (a *app) serveHTTP(redisOpt asynq.RedisClientOpt, reg *channels.Registry, t
 	a.ui = ui.New(a.store, srv, tmpl, secret, uiCfg, log)
 	srv.Mount("/ui/", a.ui)
 	metrics := ui.NewMetrics(a.store, a.queue.QueueStats, a.queue.TaskStats, log)
+	if pg, ok := a.store.(*postgres.DB); ok { // main knows the engines; /metrics shows the pool's figures
+		metrics.WatchPool(pg.PoolStats)
+	}
 	srv.Mount("GET /metrics", metrics.Handler())
 	a.srv = &http.Server{Handler: metrics.Instrument(srv), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}

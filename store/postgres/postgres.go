@@ -121,6 +121,14 @@ func (db *DB) Close() error {
 // Pool returns the connection pool, for its statistics.
 func (db *DB) Pool() *pgxpool.Pool { return db.pool }
 
+// PoolStats reads the connection pool's figures.
+func (db *DB) PoolStats() relais.PoolStats {
+	s := db.pool.Stat()
+	return relais.PoolStats{Acquired: s.AcquiredConns(), Idle: s.IdleConns(), Total: s.TotalConns(), Max: s.MaxConns(),
+		Acquires: s.AcquireCount(), EmptyAcquires: s.EmptyAcquireCount(), Canceled: s.CanceledAcquireCount(),
+		AcquireWait: s.AcquireDuration()}
+}
+
 // inTx runs fn in a transaction.
 func (db *DB) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, db.pool, fn)
