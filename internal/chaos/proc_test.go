@@ -42,14 +42,14 @@ func children(t *testing.T) []string {
 // once), Run returns the error with the processes' logs, and leaves no process and no directory.
 func TestRunStopsEverythingOnFailure(t *testing.T) {
 	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Skip("redis-server is not installed")
+		t.Fatal("redis-server is not installed: scripts/test.sh installs it")
 	}
 	if _, err := mailpit.Binary(); err != nil {
-		t.Skip(err)
+		t.Fatalf("%v: scripts/test.sh installs mailpit", err)
 	}
 	falseBin, err := exec.LookPath("false")
 	if err != nil {
-		t.Skip(err)
+		t.Fatal(err) // coreutils
 	}
 	before, _ := filepath.Glob(filepath.Join(os.TempDir(), "relais-chaos-*"))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -15,7 +15,7 @@ import (
 func startMailpit(t *testing.T) *mailpit.Server {
 	t.Helper()
 	if _, err := mailpit.Binary(); err != nil {
-		t.Skip(err)
+		t.Fatalf("%v: scripts/test.sh installs mailpit", err)
 	}
 	mp, err := mailpit.Start(context.Background(), filepath.Join(t.TempDir(), "mailpit"))
 	if err != nil {
