@@ -14,6 +14,7 @@ import (
 	"github.com/pressly/goose/v3"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/store/storetest"
 )
 
 // TestMigrationMarksExistingNotes upgrades a database holding history from before notes were marked:
@@ -232,49 +233,7 @@ func TestMinutesFollowEveryWriter(t *testing.T) {
 	defer db.Close()
 	now := time.Date(2025, 3, 1, 10, 0, 30, 0, time.UTC)
 	db.now = func() time.Time { now = now.Add(20 * time.Second); return now }
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	l := relais.Lesson{Title: "L", Subject: "maths", Grade: 5, Language: "fr", TeacherID: "t1"}
-	must(db.CreateLesson(ctx, &l))
-	hs := make([]relais.Household, 6)
-	for i := range hs {
-		hs[i] = relais.Household{ExternalRef: fmt.Sprint("h", i), Region: "IDF", Language: "fr", Grades: []int{5},
-			Profile: relais.ProfileOffline, PostalAddress: "1 rue X", Consent: true}
-	}
-	must(db.UpsertHouseholds(ctx, hs))
-	post, err := db.PlanDeliveries(ctx, []relais.Delivery{{LessonID: l.ID, HouseholdID: hs[0].ID, Channel: relais.ChannelPostal},
-		{LessonID: l.ID, HouseholdID: hs[1].ID, Channel: relais.ChannelPostal}})
-	must(err)
-	// sms holds the pending ones: h2 and h3 by SMS, h5 by email.
-	sms, err := db.PlanDeliveries(ctx, []relais.Delivery{{LessonID: l.ID, HouseholdID: hs[2].ID, Channel: relais.ChannelSMS},
-		{LessonID: l.ID, HouseholdID: hs[3].ID, Channel: relais.ChannelSMS},
-		{LessonID: l.ID, HouseholdID: hs[4].ID, Channel: relais.ChannelSMS, Status: relais.DeliverySkipped, Reason: relais.OptedOutReason(relais.ChannelSMS)},
-		{LessonID: l.ID, HouseholdID: hs[5].ID, Channel: relais.ChannelEmail}})
-	must(err)
-	for _, id := range post {
-		_, err := db.AdvanceDelivery(ctx, id, relais.DeliveryQueued, "", "batch:IDF")
-		must(err)
-	}
-	_, err = db.AdvanceDeliveries(ctx, []relais.DeliveryAdvance{{ID: sms[0], Status: relais.DeliveryQueued},
-		{ID: sms[1], Status: relais.DeliveryFailed, Detail: "invalid number"},
-		{ID: sms[2], Status: relais.DeliverySkipped, Detail: relais.OptedOutReason(relais.ChannelEmail)}})
-	must(err)
-	b := relais.PostalBatch{LessonID: l.ID, Region: "IDF"}
-	must(db.CreatePostalBatch(ctx, &b, "batch:IDF", 0))
-	must(db.SetPostalBatchReady(ctx, b.ID, "x.pdf", 1, "x.csv"))
-	_, err = db.MarkPostalBatch(ctx, b.ID, relais.PostalBatchPrinted)
-	must(err)
-	_, err = db.MarkPostalBatch(ctx, b.ID, relais.PostalBatchPosted)
-	must(err)
-	_, err = db.AdvanceDelivery(ctx, sms[0], relais.DeliveryDelivered, "", "")
-	must(err)
-	must(db.AddDeliveryEvent(ctx, relais.DeliveryEvent{DeliveryID: sms[0], Status: relais.DeliveryDelivered, Detail: "a note"}))
-	_, err = db.RecordBounce(ctx, relais.EmailBounce{Recipient: "x@example.org", DeliveryID: sms[2], Action: "delayed", Status: "4.2.2"})
-	must(err)
+	storetest.WriteEveryKind(t, db)
 
 	kept := minutes(t, db)
 	if diff := cmp.Diff(minutesFromEvents(t, db), kept); diff != "" {

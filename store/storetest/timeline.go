@@ -242,6 +242,57 @@ func testTimelineFollowsEveryWriter(t *testing.T, open Open) {
 	start := time.Date(2025, 3, 1, 10, 0, 30, 0, time.UTC)
 	now := start
 	db := open(t, func() time.Time { now = now.Add(20 * time.Second); return now })
+	l := WriteEveryKind(t, db)
+
+	hour := start.Truncate(time.Hour)
+	counts, err := db.DeliveryTimeline(ctx, relais.TimelineFilter{LessonID: l.ID, From: hour, To: hour.Add(time.Hour), Bucket: time.Hour})
+	must(t, err)
+	var changes, optedOut, posted int64
+	for _, c := range counts {
+		changes += c.Count
+		optedOut += c.OptedOut
+		if c.Channel == relais.ChannelPostal && c.Status == relais.DeliverySent {
+			posted += c.Count
+		}
+	}
+	// 6 planned (one skipped, opted out), 2 postal queued, 3 advanced (one skipped, opted out), 2 posted,
+	// 1 delivered straight from queued, with its implied "sent"; no note.
+	if changes != 15 || optedOut != 2 || posted != 2 {
+		t.Errorf("counted %d changes, %d opt-outs, %d posted; want 15, 2, 2\n%+v", changes, optedOut, posted, counts)
+	}
+	// Minute by minute, the timeline holds what the histories say (notes apart, which the writers above
+	// add only as the last two events).
+	perMinute, err := db.DeliveryTimeline(ctx, relais.TimelineFilter{LessonID: l.ID, From: hour, To: hour.Add(time.Hour), Bucket: time.Minute})
+	must(t, err)
+	want := map[string]int64{}
+	ds, err := db.Deliveries(ctx, relais.DeliveryFilter{LessonID: l.ID})
+	must(t, err)
+	for _, d := range ds {
+		evs, err := db.DeliveryEvents(ctx, d.ID)
+		must(t, err)
+		for _, e := range evs {
+			if e.Detail == "a note" || strings.HasSuffix(e.Detail, "bounce: delayed 4.2.2") {
+				continue
+			}
+			want[fmt.Sprint(e.At.Truncate(time.Minute).Format("15:04"), " ", d.Channel, " ", e.Status)]++
+		}
+	}
+	got := map[string]int64{}
+	for _, c := range perMinute {
+		got[fmt.Sprint(c.Start.Format("15:04"), " ", c.Channel, " ", c.Status)] += c.Count
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("per minute (-from histories +timeline):\n%s", diff)
+	}
+}
+
+// WriteEveryKind writes a lesson's deliveries through every writer of the store that changes a
+// delivery's status or history (planning, skipped plans, single and paged advances, a postal batch
+// printed and posted, a note, a bounce report), for tests that check what the store derives from the
+// history. It returns the lesson.
+func WriteEveryKind(t testing.TB, db relais.Store) relais.Lesson {
+	t.Helper()
+	ctx := context.Background()
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -285,45 +336,5 @@ func testTimelineFollowsEveryWriter(t *testing.T, open Open) {
 	must(db.AddDeliveryEvent(ctx, relais.DeliveryEvent{DeliveryID: sms[0], Status: relais.DeliveryDelivered, Detail: "a note"}))
 	_, err = db.RecordBounce(ctx, relais.EmailBounce{Recipient: "x@example.org", DeliveryID: sms[2], Action: "delayed", Status: "4.2.2"})
 	must(err)
-
-	hour := start.Truncate(time.Hour)
-	counts, err := db.DeliveryTimeline(ctx, relais.TimelineFilter{LessonID: l.ID, From: hour, To: hour.Add(time.Hour), Bucket: time.Hour})
-	must(err)
-	var changes, optedOut, posted int64
-	for _, c := range counts {
-		changes += c.Count
-		optedOut += c.OptedOut
-		if c.Channel == relais.ChannelPostal && c.Status == relais.DeliverySent {
-			posted += c.Count
-		}
-	}
-	// 6 planned (one skipped, opted out), 2 postal queued, 3 advanced (one skipped, opted out), 2 posted,
-	// 1 delivered straight from queued, with its implied "sent"; no note.
-	if changes != 15 || optedOut != 2 || posted != 2 {
-		t.Errorf("counted %d changes, %d opt-outs, %d posted; want 15, 2, 2\n%+v", changes, optedOut, posted, counts)
-	}
-	// Minute by minute, the timeline holds what the histories say (notes apart, which the writers above
-	// add only as the last two events).
-	perMinute, err := db.DeliveryTimeline(ctx, relais.TimelineFilter{LessonID: l.ID, From: hour, To: hour.Add(time.Hour), Bucket: time.Minute})
-	must(err)
-	want := map[string]int64{}
-	ds, err := db.Deliveries(ctx, relais.DeliveryFilter{LessonID: l.ID})
-	must(err)
-	for _, d := range ds {
-		evs, err := db.DeliveryEvents(ctx, d.ID)
-		must(err)
-		for _, e := range evs {
-			if e.Detail == "a note" || strings.HasSuffix(e.Detail, "bounce: delayed 4.2.2") {
-				continue
-			}
-			want[fmt.Sprint(e.At.Truncate(time.Minute).Format("15:04"), " ", d.Channel, " ", e.Status)]++
-		}
-	}
-	got := map[string]int64{}
-	for _, c := range perMinute {
-		got[fmt.Sprint(c.Start.Format("15:04"), " ", c.Channel, " ", c.Status)] += c.Count
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("per minute (-from histories +timeline):\n%s", diff)
-	}
+	return l
 }
