@@ -23,22 +23,7 @@ func TestDroppedSMSAnswerIsReconciledFromTheSandbox(t *testing.T) {
 	store := stores(t)["sqlite"](t)
 	rig := newClaimRig(t, store, 3)
 	dropped := rig.hs[1].Phone
-	sb := sandbox.New(sandbox.Config{AccountSID: "AC00000000000000000000000000000000", AuthToken: "token",
-		Rules: []sandbox.Rule{{To: dropped, DropAnswer: true}}, StepDelay: time.Millisecond})
-	api := httptest.NewServer(sb)
-	t.Cleanup(func() { api.Close(); sb.Close() })
-	ts, err := templates.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := sms.DefaultConfig()
-	cfg.AccountSID, cfg.AuthToken, cfg.APIURL = "AC00000000000000000000000000000000", "token", api.URL
-	cfg.Senders = map[string]string{sms.DefaultCountry: "Ecole"}
-	ch, err := sms.New(cfg, store, channels.NewLedger(store, nil), ts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rig.w.channels = relaisRegistry(ch)
+	sb := sandboxSMS(t, rig, store, sandbox.Rule{To: dropped, DropAnswer: true})
 	ids := rig.plan(t, relais.ChannelSMS)
 	if err := rig.w.handleSend(ctx, task(TypeSend, SendPayload{Channel: relais.ChannelSMS, DeliveryIDs: ids})); err != nil {
 		t.Fatal(err)
@@ -77,22 +62,7 @@ func TestStuckSMSStatusIsFetchedFromTheSandbox(t *testing.T) {
 	ctx := context.Background()
 	store := stores(t)["sqlite"](t)
 	rig := newClaimRig(t, store, 2)
-	sb := sandbox.New(sandbox.Config{AccountSID: "AC00000000000000000000000000000000", AuthToken: "token",
-		Rules: []sandbox.Rule{{NoCallbacks: true}}, StepDelay: time.Millisecond})
-	api := httptest.NewServer(sb)
-	t.Cleanup(func() { api.Close(); sb.Close() })
-	ts, err := templates.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := sms.DefaultConfig()
-	cfg.AccountSID, cfg.AuthToken, cfg.APIURL = "AC00000000000000000000000000000000", "token", api.URL
-	cfg.Senders = map[string]string{sms.DefaultCountry: "Ecole"}
-	ch, err := sms.New(cfg, store, channels.NewLedger(store, nil), ts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rig.w.channels = relaisRegistry(ch)
+	sandboxSMS(t, rig, store, sandbox.Rule{NoCallbacks: true})
 	ids := rig.plan(t, relais.ChannelSMS)
 	if err := rig.w.handleSend(ctx, task(TypeSend, SendPayload{Channel: relais.ChannelSMS, DeliveryIDs: ids})); err != nil {
 		t.Fatal(err)
@@ -114,4 +84,27 @@ func TestStuckSMSStatusIsFetchedFromTheSandbox(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// sandboxSMS gives the rig's worker a real SMS channel (twilio-go) talking to a Twilio sandbox that
+// applies rules, and returns the sandbox.
+func sandboxSMS(t *testing.T, rig *claimRig, store relais.Store, rules ...sandbox.Rule) *sandbox.Server {
+	t.Helper()
+	const sid, token = "AC00000000000000000000000000000000", "token"
+	sb := sandbox.New(sandbox.Config{AccountSID: sid, AuthToken: token, Rules: rules, StepDelay: time.Millisecond})
+	api := httptest.NewServer(sb)
+	t.Cleanup(func() { api.Close(); sb.Close() })
+	ts, err := templates.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := sms.DefaultConfig()
+	cfg.AccountSID, cfg.AuthToken, cfg.APIURL = sid, token, api.URL
+	cfg.Senders = map[string]string{sms.DefaultCountry: "Ecole"}
+	ch, err := sms.New(cfg, store, channels.NewLedger(store, nil), ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rig.w.channels = relaisRegistry(ch)
+	return sb
 }
