@@ -22,22 +22,10 @@ func testDeliveryClaims(t *testing.T, open Open) {
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	setClock := func(t time.Time) { mu.Lock(); now = t; mu.Unlock() }
 	db := open(t, clock)
-	l := relais.Lesson{Title: "T", Subject: "s", Grade: 1, Language: "fr", TeacherID: "t"}
-	must(t, db.CreateLesson(ctx, &l))
-	hs := make([]relais.Household, 6)
-	for i := range hs {
-		hs[i] = relais.Household{ExternalRef: fmt.Sprint("C", i), Language: "fr", Profile: relais.ProfileBroadband}
-	}
-	must(t, db.UpsertHouseholds(ctx, hs))
-	var plan []relais.Delivery
-	for _, h := range hs {
-		plan = append(plan, relais.Delivery{LessonID: l.ID, HouseholdID: h.ID, Channel: relais.ChannelEmail})
-	}
-	ids, err := db.PlanDeliveries(ctx, plan)
-	must(t, err)
+	l, ids := emailsPlanned(t, db, "C", 6)
 
 	t0 := clock()
-	_, err = db.AdvanceDeliveries(ctx, []relais.DeliveryAdvance{{ID: ids[5], Status: relais.DeliveryQueued}})
+	_, err := db.AdvanceDeliveries(ctx, []relais.DeliveryAdvance{{ID: ids[5], Status: relais.DeliveryQueued}})
 	must(t, err)
 	got, err := db.ClaimDeliveries(ctx, []int64{ids[2], ids[0], ids[1], ids[5]}, "a1", t0)
 	must(t, err)
@@ -190,19 +178,7 @@ func testRemindLeavesClaimedReminders(t *testing.T, open Open) {
 func testDeliveryReservations(t *testing.T, open Open) {
 	ctx := context.Background()
 	db := open(t, nil)
-	l := relais.Lesson{Title: "T", Subject: "s", Grade: 1, Language: "fr", TeacherID: "t"}
-	must(t, db.CreateLesson(ctx, &l))
-	hs := make([]relais.Household, 4)
-	for i := range hs {
-		hs[i] = relais.Household{ExternalRef: fmt.Sprint("V", i), Language: "fr", Profile: relais.ProfileBroadband}
-	}
-	must(t, db.UpsertHouseholds(ctx, hs))
-	var plan []relais.Delivery
-	for _, h := range hs {
-		plan = append(plan, relais.Delivery{LessonID: l.ID, HouseholdID: h.ID, Channel: relais.ChannelEmail})
-	}
-	ids, err := db.PlanDeliveries(ctx, plan)
-	must(t, err)
+	_, ids := emailsPlanned(t, db, "V", 4)
 	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	must(t, db.ReserveDeliveries(ctx, ids[:2], "dead", t0))
 	must(t, db.ReserveDeliveries(ctx, ids[2:], "alive", t0))
@@ -235,4 +211,24 @@ func testDeliveryReservations(t *testing.T, open Open) {
 	if none, err := db.ReclaimReserved(ctx, relais.ChannelEmail, later.Add(time.Hour), "s3", later, 10); err != nil || len(none) != 0 {
 		t.Errorf("cleared reservations reclaimed: %v, %v", none, err)
 	}
+}
+
+// emailsPlanned plans a new lesson's email to n new households whose references start with ref.
+func emailsPlanned(t *testing.T, db relais.Store, ref string, n int) (relais.Lesson, []int64) {
+	t.Helper()
+	ctx := context.Background()
+	l := relais.Lesson{Title: "T", Subject: "s", Grade: 1, Language: "fr", TeacherID: "t"}
+	must(t, db.CreateLesson(ctx, &l))
+	hs := make([]relais.Household, n)
+	for i := range hs {
+		hs[i] = relais.Household{ExternalRef: fmt.Sprint(ref, i), Language: "fr", Profile: relais.ProfileBroadband}
+	}
+	must(t, db.UpsertHouseholds(ctx, hs))
+	plan := make([]relais.Delivery, len(hs))
+	for i, h := range hs {
+		plan[i] = relais.Delivery{LessonID: l.ID, HouseholdID: h.ID, Channel: relais.ChannelEmail}
+	}
+	ids, err := db.PlanDeliveries(ctx, plan)
+	must(t, err)
+	return l, ids
 }
