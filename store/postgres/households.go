@@ -149,7 +149,7 @@ func upsertRun(ctx context.Context, tx pgx.Tx, hs []relais.Household, now any) e
 // Household returns one household.
 func (db *DB) Household(ctx context.Context, id int64) (relais.Household, error) {
 	h, err := scanHousehold(db.pool.QueryRow(ctx, `SELECT `+householdColumns+` FROM households h WHERE h.id = $1`, id))
-	return h, orNotFound(err, relais.Errorf(relais.ENOTFOUND, "Household %d not found.", id))
+	return h, orNotFound(err, func() error { return relais.Errorf(relais.ENOTFOUND, "Household %d not found.", id) })
 }
 
 // Households lists households in id order, after the page cursor (keyset pagination: a grade's

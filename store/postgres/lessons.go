@@ -57,7 +57,7 @@ func reasons(byLang map[string]string) any {
 // Lesson returns one lesson.
 func (db *DB) Lesson(ctx context.Context, id int64) (relais.Lesson, error) {
 	l, err := scanLesson(db.pool.QueryRow(ctx, `SELECT `+lessonColumns+` FROM lessons WHERE id = $1`, id))
-	return l, orNotFound(err, relais.Errorf(relais.ENOTFOUND, "Lesson %d not found.", id))
+	return l, orNotFound(err, func() error { return relais.Errorf(relais.ENOTFOUND, "Lesson %d not found.", id) })
 }
 
 // Lessons lists lessons, newest first.

@@ -203,10 +203,11 @@ func prefixed(p, cols string) string {
 	return strings.Join(parts, ", ")
 }
 
-// orNotFound returns notFound when err says the row does not exist, else err.
-func orNotFound(err, notFound error) error {
+// orNotFound returns notFound() when err says the row does not exist, else err; the not-found error
+// is only made when needed, so a read that finds its row costs nothing more.
+func orNotFound(err error, notFound func() error) error {
 	if errors.Is(err, pgx.ErrNoRows) {
-		return notFound
+		return notFound()
 	}
 	return err
 }

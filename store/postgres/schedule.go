@@ -45,7 +45,7 @@ func scanStation(row interface{ Scan(...any) error }) (relais.Station, error) {
 // Station returns one station.
 func (db *DB) Station(ctx context.Context, id int64) (relais.Station, error) {
 	s, err := scanStation(db.pool.QueryRow(ctx, `SELECT `+stationColumns+` FROM stations WHERE id = $1`, id))
-	return s, orNotFound(err, relais.Errorf(relais.ENOTFOUND, "Station %d not found.", id))
+	return s, orNotFound(err, func() error { return relais.Errorf(relais.ENOTFOUND, "Station %d not found.", id) })
 }
 
 // Stations lists every station by id.
@@ -251,7 +251,7 @@ func scanSlot(row interface{ Scan(...any) error }) (relais.Slot, error) {
 // Slot returns one slot.
 func (db *DB) Slot(ctx context.Context, id int64) (relais.Slot, error) {
 	s, err := scanSlot(db.pool.QueryRow(ctx, `SELECT `+slotColumns+` FROM slots WHERE id = $1`, id))
-	return s, orNotFound(err, relais.Errorf(relais.ENOTFOUND, "Slot %d not found.", id))
+	return s, orNotFound(err, func() error { return relais.Errorf(relais.ENOTFOUND, "Slot %d not found.", id) })
 }
 
 // Slots lists slots in local day and time order.

@@ -190,7 +190,9 @@ func (db *DB) Deliveries(ctx context.Context, f relais.DeliveryFilter) ([]relais
 func (db *DB) DeliveryByProviderID(ctx context.Context, channel relais.ChannelName, providerID string) (relais.Delivery, error) {
 	d, err := scanDelivery(db.read.QueryRowContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries
 		WHERE channel = ? AND provider_id = ? AND provider_id <> ''`, channel, providerID))
-	return d, orNotFound(err, relais.Errorf(relais.ENOTFOUND, "Delivery with provider id %v not found.", providerID))
+	return d, orNotFound(err, func() error {
+		return relais.Errorf(relais.ENOTFOUND, "Delivery with provider id %v not found.", providerID)
+	})
 }
 
 // AdvanceDelivery moves a delivery forward and records the event.

@@ -55,7 +55,7 @@ func (db *DB) CreateLesson(ctx context.Context, l *relais.Lesson) error {
 // Lesson returns one lesson.
 func (db *DB) Lesson(ctx context.Context, id int64) (relais.Lesson, error) {
 	l, err := scanLesson(db.read.QueryRowContext(ctx, `SELECT `+lessonColumns+` FROM lessons WHERE id = ?`, id))
-	return l, orNotFound(err, relais.Errorf(relais.ENOTFOUND, "Lesson %d not found.", id))
+	return l, orNotFound(err, func() error { return relais.Errorf(relais.ENOTFOUND, "Lesson %d not found.", id) })
 }
 
 // Lessons lists lessons, newest first.

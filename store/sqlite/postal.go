@@ -66,7 +66,7 @@ func (db *DB) CreatePostalBatch(ctx context.Context, b *relais.PostalBatch, prov
 // PostalBatch returns one batch.
 func (db *DB) PostalBatch(ctx context.Context, id int64) (relais.PostalBatch, error) {
 	b, err := scanPostalBatch(db.read.QueryRowContext(ctx, `SELECT `+postalBatchColumns+` FROM postal_batches WHERE id = ?`, id))
-	return b, orNotFound(err, relais.Errorf(relais.ENOTFOUND, "Postal batch %d not found.", id))
+	return b, orNotFound(err, func() error { return relais.Errorf(relais.ENOTFOUND, "Postal batch %d not found.", id) })
 }
 
 // PostalBatches lists batches in id order after the page cursor.

@@ -37,7 +37,7 @@ func scanStation(row interface{ Scan(...any) error }) (relais.Station, error) {
 // Station returns one station.
 func (db *DB) Station(ctx context.Context, id int64) (relais.Station, error) {
 	s, err := scanStation(db.read.QueryRowContext(ctx, `SELECT `+stationColumns+` FROM stations WHERE id = ?`, id))
-	return s, orNotFound(err, relais.Errorf(relais.ENOTFOUND, "Station %d not found.", id))
+	return s, orNotFound(err, func() error { return relais.Errorf(relais.ENOTFOUND, "Station %d not found.", id) })
 }
 
 // Stations lists every station by id.
@@ -236,7 +236,7 @@ func scanSlot(row interface{ Scan(...any) error }) (relais.Slot, error) {
 // Slot returns one slot.
 func (db *DB) Slot(ctx context.Context, id int64) (relais.Slot, error) {
 	s, err := scanSlot(db.read.QueryRowContext(ctx, `SELECT `+slotColumns+` FROM slots WHERE id = ?`, id))
-	return s, orNotFound(err, relais.Errorf(relais.ENOTFOUND, "Slot %d not found.", id))
+	return s, orNotFound(err, func() error { return relais.Errorf(relais.ENOTFOUND, "Slot %d not found.", id) })
 }
 
 // Slots lists slots in local day and time order.

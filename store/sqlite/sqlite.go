@@ -162,10 +162,11 @@ func placeholders(n int) string {
 	return string(b)
 }
 
-// orNotFound returns notFound when err says the row does not exist, else err.
-func orNotFound(err, notFound error) error {
+// orNotFound returns notFound() when err says the row does not exist, else err; the not-found error
+// is only made when needed, so a read that finds its row costs nothing more.
+func orNotFound(err error, notFound func() error) error {
 	if errors.Is(err, sql.ErrNoRows) {
-		return notFound
+		return notFound()
 	}
 	return err
 }
