@@ -34,6 +34,7 @@ import (
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/channels/sms/sandbox"
 	"github.com/relais-edu/relais/client"
+	"github.com/relais-edu/relais/internal/localserver"
 	"github.com/relais-edu/relais/internal/mailpit"
 )
 
@@ -340,7 +341,7 @@ func (r *run) run(ctx context.Context) (*Report, error) {
 
 // startServices starts Redis, mailpit behind the SMTP proxy, and the Twilio sandbox.
 func (r *run) startServices(ctx context.Context) error {
-	port, err := freePort()
+	port, err := localserver.FreePort()
 	if err != nil {
 		return err
 	}
@@ -363,7 +364,11 @@ func (r *run) startServices(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	smtpAddr, webAddr := freeAddr(), freeAddr()
+	addrs, err := freeAddrs(2)
+	if err != nil {
+		return err
+	}
+	smtpAddr, webAddr := addrs[0], addrs[1]
 	r.mailAPI = "http://" + webAddr
 	r.mailpit = newProc("mailpit", r.logs, mpBin, nil, "--smtp", smtpAddr, "--listen", webAddr, "--disable-version-check",
 		"--smtp-disable-rdns", "--smtp-auth-accept-any", "--smtp-auth-allow-insecure", "--max", "500000", "--quiet",
@@ -389,7 +394,10 @@ func (r *run) startServices(ctx context.Context) error {
 	if err := os.WriteFile(rulesFile, rules, 0o640); err != nil {
 		return err
 	}
-	sbAddr := freeAddr()
+	sbAddr, err := localserver.FreeAddr()
+	if err != nil {
+		return err
+	}
 	r.sbURL = "http://" + sbAddr
 	r.sandbox = newProc("twilio-sandbox", r.logs, r.o.Relais, cleanEnv(), "twilio-sandbox", "--listen", sbAddr,
 		"--account-sid", accountSID, "--auth-token", authToken, "--rules", rulesFile, "--step-delay", "20ms",
@@ -443,7 +451,10 @@ func cleanEnv() []string {
 
 // startRelais starts the API and the workers.
 func (r *run) startRelais(ctx context.Context) error {
-	apiAddr := freeAddr()
+	apiAddr, err := localserver.FreeAddr()
+	if err != nil {
+		return err
+	}
 	r.apiURL = "http://" + apiAddr
 	_, proxyPort, _ := net.SplitHostPort(r.proxy.Addr())
 	r.env = append(cleanEnv(),
@@ -748,21 +759,17 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+// freeAddrs returns n TCP addresses free on 127.0.0.1.
+func freeAddrs(n int) ([]string, error) {
+	out := make([]string, n)
+	for i := range out {
+		a, err := localserver.FreeAddr()
+		if err != nil {
+			return nil, err
+		}
+		out[i] = a
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func freeAddr() string {
-	p, err := freePort()
-	if err != nil {
-		return "127.0.0.1:0"
-	}
-	return "127.0.0.1:" + strconv.Itoa(p)
+	return out, nil
 }
 
 // waitHTTP waits until url answers 200, p exits, or d passes.
