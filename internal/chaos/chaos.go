@@ -464,6 +464,9 @@ func (r *run) startRelais(ctx context.Context) error {
 		"RELAIS_TWILIO_ACCOUNT_SID="+accountSID, "RELAIS_TWILIO_AUTH_TOKEN="+authToken, "RELAIS_TWILIO_API_URL="+r.sbURL,
 		"RELAIS_SMS_FROM=Relais", fmt.Sprintf("RELAIS_SMS_RATE=%g", r.o.SMSRate),
 		"RELAIS_SMS_QUIET_HOURS=off", "RELAIS_SMS_QUIET_DAYS=", "RELAIS_SMS_REMINDER_LEAD=0",
+		// A status batch held by a killed worker comes back only when asynq's lease expires; the
+		// periodic status check (minutes in production) brings it in the run's time scale.
+		"RELAIS_SMS_RECONCILE_AFTER=20s",
 		"RELAIS_SMTP_HOST=127.0.0.1", "RELAIS_SMTP_PORT="+proxyPort, "RELAIS_SMTP_TLS=none",
 		"RELAIS_EMAIL_FROM=Relais <lecons@relais.example>", "RELAIS_EMAIL_REPLY_TO=ecole@relais.example",
 		fmt.Sprintf("RELAIS_EMAIL_RATE=%g", r.o.EmailRate), "RELAIS_TV_FORMAT=720p50")

@@ -50,9 +50,11 @@ func TestChaos(t *testing.T) {
 	o.SMSRate, o.EmailRate = 50, 50
 	o.KillGapMin, o.KillGapMax, o.RestartPause, o.RedisDown = 2*time.Second, 6*time.Second, 2*time.Second, 5*time.Second
 	o.SMTPCutShare, o.SMTPMaxCuts = 0.01, 10
-	o.SettleTimeout = 2 * time.Minute
+	// A status a killed worker held comes back through asynq's lease (30 s, then its minute-long
+	// recoverer) or the periodic status check: up to about 2 min after the last kill.
+	o.SettleTimeout = 3 * time.Minute
 	o.Log = testWriter{t}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	rep, err := Run(ctx, o)
 	if rep != nil {
