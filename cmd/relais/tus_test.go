@@ -13,19 +13,24 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // cutProxy forwards TCP connections to target and, once, cuts the connection that carries the
-// cutAfter-th byte sent to the server, as a dropped mobile connection would.
+// cutAfter-th byte sent to the server, as a dropped mobile connection would. With an outage set, the
+// line then stays down that long: every open connection is closed and new ones are hung up on, so a
+// browser cannot hide the cut by silently sending the request again on another connection.
 type cutProxy struct {
 	ln       net.Listener
 	target   string
 	cutAfter int64
 
-	mu    sync.Mutex
-	sent  int64 // bytes forwarded to the server
-	cut   bool
-	conns []net.Conn
+	mu        sync.Mutex
+	sent      int64 // bytes forwarded to the server
+	cut       bool
+	outage    time.Duration
+	downUntil time.Time
+	conns     []net.Conn
 }
 
 func newCutProxy(t *testing.T, target string, cutAfter int64) *cutProxy {
@@ -40,6 +45,13 @@ func newCutProxy(t *testing.T, target string, cutAfter int64) *cutProxy {
 			c, err := ln.Accept()
 			if err != nil {
 				return
+			}
+			p.mu.Lock()
+			down := time.Now().Before(p.downUntil)
+			p.mu.Unlock()
+			if down {
+				c.Close()
+				continue
 			}
 			go p.pipe(c)
 		}
@@ -80,6 +92,12 @@ func (p *cutProxy) pipe(client net.Conn) {
 			if !p.cut && p.sent+int64(n) >= p.cutAfter {
 				keep, cut = int(p.cutAfter-p.sent), true
 				p.cut = true
+				if p.outage > 0 {
+					p.downUntil = time.Now().Add(p.outage)
+					for _, c := range p.conns {
+						c.Close()
+					}
+				}
 			}
 			p.sent += int64(keep)
 			p.mu.Unlock()
@@ -94,11 +112,11 @@ func (p *cutProxy) pipe(client net.Conn) {
 	}
 }
 
-// arm makes the proxy cut the connection once more, n bytes from now.
-func (p *cutProxy) arm(n int64) {
+// arm makes the proxy cut the connection once more, n bytes from now, and then stay down for outage.
+func (p *cutProxy) arm(n int64, outage time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.cutAfter, p.cut = p.sent+n, false
+	p.cutAfter, p.cut, p.outage = p.sent+n, false, outage
 }
 
 func (p *cutProxy) stats() (sent int64, cut bool) {

@@ -192,9 +192,10 @@ func TestBrowser(t *testing.T) {
 		}).observe(f, {attributes: true, attributeFilter: ["data-state"], attributeOldValue: true});
 		return "";
 	})()`)
-	// The line drops halfway through the file.
+	// The line drops halfway through the file, for long enough that Chrome's own silent resend of the
+	// chunk on a fresh connection fails too (it did once in CI, and the page never had to resume).
 	sentBefore, _ := proxy.stats()
-	proxy.arm(size / 2)
+	proxy.arm(size/2, 1500*time.Millisecond)
 	b.do(chromedp.Click(chromedp.CSS("#upload button[type=submit]")))
 	b.waitFor("the new lesson's page", `/^\/ui\/lessons\/\d+$/.test(location.pathname) && !!document.querySelector("#lesson-status")`, time.Minute)
 	sentAfter, cut := proxy.stats()
