@@ -109,6 +109,13 @@ type setting struct {
 	ptr             any
 }
 
+// emptyMeans reports whether the empty value has a meaning of its own, which the help then gives
+// ("empty: none"): the help is the one place that says so.
+func (s setting) emptyMeans() bool {
+	_, ok := s.ptr.(*string)
+	return ok && strings.Contains(s.help, "empty: ")
+}
+
 func (c *Config) settings() []setting {
 	return []setting{
 		{"data-dir", "RELAIS_DATA_DIR", "directory for the SQLite database, media and the private Redis", &c.DataDir},
@@ -142,7 +149,7 @@ func (c *Config) settings() []setting {
 		{"sms-senders", "RELAIS_SMS_SENDERS", "senders per recipient country, e.g. FR=Ecole,KZ=+77010000000 (others use sms-from)", &c.SMSSenders},
 		{"sms-reminder-lead", "RELAIS_SMS_REMINDER_LEAD", "how long before a broadcast families get a reminder SMS; 0: no reminders", &c.ReminderLead},
 		{"sms-reconcile-after", "RELAIS_SMS_RECONCILE_AFTER", "an SMS left queued or sent this long has its status fetched from Twilio; 0: never", &c.SMSReconcileAfter},
-		{"sms-quiet-hours", "RELAIS_SMS_QUIET_HOURS", "no SMS between these local times (HH:MM-HH:MM); off: none", &c.QuietHours},
+		{"sms-quiet-hours", "RELAIS_SMS_QUIET_HOURS", "no SMS between these local times (HH:MM-HH:MM); off or empty: none", &c.QuietHours},
 		{"sms-quiet-days", "RELAIS_SMS_QUIET_DAYS", "weekdays without SMS, comma-separated (sunday,saturday); empty: none", &c.QuietDays},
 		{"sms-quiet-dates", "RELAIS_SMS_QUIET_DATES", "public holidays without SMS, comma-separated YYYY-MM-DD", &c.QuietDates},
 		{"timezone", "RELAIS_TIMEZONE", "time zone of households whose region has none of its own (IANA name)", &c.TimeZone},
@@ -163,11 +170,18 @@ func (c *Config) settings() []setting {
 }
 
 // bind registers every setting on fs, after applying the environment. Errors name the variable.
-func (c *Config) bind(fs *flag.FlagSet, getenv func(string) string) error {
+// A variable set to the empty string means what the setting's help says empty means ("empty: none");
+// for a setting whose help gives empty no meaning, it is as if unset (the default stays), so that
+// `RELAIS_SMTP_PORT=` in a compose file is not an error.
+func (c *Config) bind(fs *flag.FlagSet, lookupEnv func(string) (string, bool)) error {
 	var errs []error
 	for _, s := range c.settings() {
 		v := value{s.ptr}
-		if env := getenv(s.env); env != "" {
+		env, set := lookupEnv(s.env)
+		if set && env == "" && s.emptyMeans() {
+			v.Set("")
+		}
+		if env != "" {
 			if err := v.Set(env); err != nil {
 				errs = append(errs, fmt.Errorf("%s=%q: %v", s.env, env, err))
 			}
@@ -451,7 +465,7 @@ func (c *Config) planConfig() scheduler.PlanConfig {
 // loadConfig reads env and flags for a command and validates the result.
 func loadConfig(fs *flag.FlagSet, args []string, io *stdio) (Config, error) {
 	cfg := DefaultConfig()
-	envErr := cfg.bind(fs, io.getenv)
+	envErr := cfg.bind(fs, io.lookupEnv)
 	if err := parseFlags(fs, args); err != nil {
 		return cfg, err
 	}

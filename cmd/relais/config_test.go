@@ -4,6 +4,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestREADMEDocumentsEverySetting keeps the README's configuration table complete.
@@ -54,7 +55,7 @@ func TestValidateSaysWhatToFix(t *testing.T) {
 
 func TestEnvironmentAndFlags(t *testing.T) {
 	env := map[string]string{"RELAIS_MAX_UPLOAD_BYTES": "512MiB", "RELAIS_HTTP_ADDR": "127.0.0.1:9000", "RELAIS_RADIO_WAV": "true"}
-	io := &stdio{err: &strings.Builder{}, getenv: func(k string) string { return env[k] }}
+	io := &stdio{err: &strings.Builder{}, lookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
 	fs := newFlagSet(io, "serve", "serve", "")
 	cfg, err := loadConfig(fs, []string{"--http-addr", "127.0.0.1:9100"}, io)
 	if err != nil {
@@ -67,5 +68,36 @@ func TestEnvironmentAndFlags(t *testing.T) {
 	_, err = loadConfig(newFlagSet(io, "serve", "serve", ""), nil, io)
 	if err == nil || !strings.Contains(err.Error(), `RELAIS_MAX_MEDIA_DURATION="two hours": not a duration such as 90m or 2h`) {
 		t.Errorf("bad duration: %v", err)
+	}
+}
+
+// TestEmptyVariables: a variable set to the empty string means what the help says empty means, and is
+// otherwise as if unset (RELAIS_SMS_QUIET_DAYS= once left Sunday quiet, so the SMS bench failed on Sundays).
+func TestEmptyVariables(t *testing.T) {
+	env := map[string]string{"RELAIS_SMS_QUIET_DAYS": "", "RELAIS_SMS_QUIET_HOURS": "", "RELAIS_SMTP_PORT": "", "RELAIS_LOG_LEVEL": ""}
+	io := &stdio{err: &strings.Builder{}, lookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
+	cfg, err := loadConfig(newFlagSet(io, "serve", "serve", ""), nil, io)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := cfg.quietHours()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(q.Days) != 0 || q.Start != 0 || q.End != 0 {
+		t.Errorf("empty quiet days and hours gave %+v, want none", q)
+	}
+	def := DefaultConfig()
+	if cfg.SMTPPort != def.SMTPPort || cfg.LogLevel != def.LogLevel {
+		t.Errorf("empty SMTP port and log level gave %d %q, want the defaults %d %q", cfg.SMTPPort, cfg.LogLevel, def.SMTPPort, def.LogLevel)
+	}
+	// Unset, the default quiet day stays.
+	delete(env, "RELAIS_SMS_QUIET_DAYS")
+	cfg, err = loadConfig(newFlagSet(io, "serve", "serve", ""), nil, io)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q, _ := cfg.quietHours(); len(q.Days) != 1 || q.Days[0] != time.Sunday {
+		t.Errorf("unset quiet days gave %v, want Sunday", q.Days)
 	}
 }

@@ -82,7 +82,8 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.PublicURL = ""
-	if d.io.getenv("RELAIS_SMS_QUIET_HOURS") == "" && d.io.getenv("RELAIS_SMS_QUIET_DAYS") == "" {
+	_, hoursSet := d.io.lookupEnv("RELAIS_SMS_QUIET_HOURS")
+	if _, daysSet := d.io.lookupEnv("RELAIS_SMS_QUIET_DAYS"); !hoursSet && !daysSet {
 		// A demo at 23:00 or on a Sunday would otherwise wait for 08:00 on Monday.
 		cfg.QuietHours, cfg.QuietDays = "off", ""
 		d.step("SMS quiet hours are off for the demo (set RELAIS_SMS_QUIET_HOURS to keep them)")

@@ -19,7 +19,7 @@ func main() {
 		os.Exit(ingest.ChildMain())
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], &stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr, getenv: os.Getenv})
+	err := run(ctx, os.Args[1:], &stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr, lookupEnv: os.LookupEnv})
 	stop()
 	os.Exit(exitCode(err, os.Stderr))
 }
@@ -40,10 +40,16 @@ func exitCode(err error, stderr io.Writer) int {
 
 // stdio is what a command reads and writes; tests give their own.
 type stdio struct {
-	in     io.Reader
-	out    io.Writer
-	err    io.Writer
-	getenv func(string) string
+	in        io.Reader
+	out       io.Writer
+	err       io.Writer
+	lookupEnv func(string) (string, bool)
+}
+
+// getenv is the variable's value, empty when it is unset.
+func (s *stdio) getenv(k string) string {
+	v, _ := s.lookupEnv(k)
+	return v
 }
 
 // exitError ends the process with that status and no further message (the command said why).

@@ -23,7 +23,7 @@ func TestMain(m *testing.M) {
 func runCLI(env map[string]string, args ...string) (stdout, stderr string, err error) {
 	var out, errOut strings.Builder
 	err = run(context.Background(), args, &stdio{in: strings.NewReader(""), out: &out, err: &errOut,
-		getenv: func(k string) string { return env[k] }})
+		lookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
 	return out.String(), errOut.String(), err
 }
 
