@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 	_ "time/tzdata" // station zones load even where the system has no zoneinfo
+
+	"github.com/dustin/go-humanize"
 )
 
 // StationKind says whether a station broadcasts pictures or sound.
@@ -302,19 +305,20 @@ func (t *Template) Validate() (from, to time.Time, err error) {
 	return from, to, nil
 }
 
-// HumanBytes writes a size the way people read it: "2 GiB", "1.5 MiB", "300 KiB", "12 bytes".
+// HumanBytes writes a size the way people read it, in one format everywhere (binary units, as
+// go-humanize writes them): "2.0 GiB", "1.5 MiB", "300 KiB", "12 B".
 func HumanBytes(n int64) string {
-	switch {
-	case n >= 1<<30 && n%(1<<30) == 0:
-		return strconv.FormatInt(n>>30, 10) + " GiB"
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return strconv.FormatInt(n>>20, 10) + " MiB"
-	case n >= 1<<20:
-		return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MiB"
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return strconv.FormatInt(n>>10, 10) + " KiB"
-	case n >= 1<<10:
-		return strconv.FormatFloat(float64(n)/(1<<10), 'f', 1, 64) + " KiB"
+	if n < 0 {
+		return "-" + humanize.IBytes(uint64(-n))
 	}
-	return strconv.FormatInt(n, 10) + " bytes"
+	return humanize.IBytes(uint64(n))
+}
+
+// ParseBytes reads a size as people write it: 2147483648, 2GiB, 512 MiB, 2GB (decimal units too).
+func ParseBytes(s string) (int64, error) {
+	n, err := humanize.ParseBytes(strings.TrimSpace(s))
+	if err != nil || n > math.MaxInt64 {
+		return 0, fmt.Errorf("%q is not a size such as 2147483648, 8MiB or 2GiB", s)
+	}
+	return int64(n), nil
 }

@@ -359,7 +359,7 @@ func TestImportHouseholds(t *testing.T) {
 		t.Errorf("all rows bad: %d %v", status, out)
 	}
 	big := "external_ref,language,grades,profile,postal_address\n" + strings.Repeat("H,fr,5,offline,somewhere long enough\n", 200)
-	if status, out := f.do("POST", "/api/v1/households/import", "m", strings.NewReader(big), "text/csv"); status != 413 || !strings.Contains(errMessage(out), "4 KiB") {
+	if status, out := f.do("POST", "/api/v1/households/import", "m", strings.NewReader(big), "text/csv"); status != 413 || !strings.Contains(errMessage(out), "4.0 KiB") {
 		t.Errorf("oversized import: %d %v", status, out)
 	}
 	if status, out := f.do("POST", "/api/v1/households/import", "m", strings.NewReader("{}"), "application/json"); status != 400 || !strings.Contains(errMessage(out), "text/csv") {

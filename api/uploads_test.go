@@ -196,7 +196,7 @@ func TestUploadRefusedAtCreation(t *testing.T) {
 		msg    string
 	}{
 		{"over the limit", map[string]string{"Upload-Length": strconv.Itoa(1 << 20), "Upload-Metadata": tusMetadata("filename", "big.mp4", "filetype", "video/mp4")},
-			413, "The file is 1 MiB, larger than the limit of 64 KiB. Shorten the lesson or lower its resolution."},
+			413, "The file is 1.0 MiB, larger than the limit of 64 KiB. Shorten the lesson or lower its resolution."},
 		{"no length", map[string]string{"Upload-Defer-Length": "1", "Upload-Metadata": tusMetadata("filename", "a.mp4", "filetype", "video/mp4")},
 			400, "Declare the file's size in the Upload-Length header: uploads of unknown length are not accepted."},
 		{"text", map[string]string{"Upload-Length": "100", "Upload-Metadata": tusMetadata("filename", "notes.txt", "filetype", "text/plain")},

@@ -279,7 +279,7 @@ func precheck(path string, lim Limits) error {
 		return relais.Errorf(relais.EINVALID, "The file is empty.")
 	}
 	if fi.Size() > lim.MaxBytes {
-		return relais.Errorf(relais.EINVALID, "The file is %s; the limit is %s.", humanBytes(fi.Size()), humanBytes(lim.MaxBytes))
+		return relais.Errorf(relais.EINVALID, "The file is %s; the limit is %s.", relais.HumanBytes(fi.Size()), relais.HumanBytes(lim.MaxBytes))
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -308,18 +308,6 @@ func sniff(head []byte) error {
 		return relais.Errorf(relais.EINVALID, "This is not a video or audio file (it is an archive).")
 	}
 	return nil
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return strconv.FormatFloat(float64(n)/(1<<30), 'f', 1, 64) + " GB"
-	case n >= 1<<20:
-		return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MB"
-	case n >= 1<<10:
-		return strconv.FormatFloat(float64(n)/(1<<10), 'f', 1, 64) + " kB"
-	}
-	return strconv.FormatInt(n, 10) + " bytes"
 }
 
 // run starts the child, sends req and waits for its result.

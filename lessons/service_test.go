@@ -205,7 +205,7 @@ func TestCreateOverTheLimitIsTooLarge(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = e.svc.Create(context.Background(), teacher1, mr)
-	if want := "The upload is larger than the limit of 1 MiB. Shorten the lesson or lower its resolution."; relais.ErrorCode(err) != relais.ETOOLARGE || relais.ErrorMessage(err) != want {
+	if want := "The upload is larger than the limit of 1.0 MiB. Shorten the lesson or lower its resolution."; relais.ErrorCode(err) != relais.ETOOLARGE || relais.ErrorMessage(err) != want {
 		t.Errorf("err = %v, want too large: %q", err, want)
 	}
 }

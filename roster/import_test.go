@@ -70,7 +70,7 @@ func TestImportOverTheLimitIsTooLarge(t *testing.T) {
 	body := "external_ref,region,language,grades,profile\n" + strings.Repeat("H1,IDF,fr,3,sms_only\n", 100)
 	r := http.MaxBytesReader(nil, nopCloser{strings.NewReader(body)}, 200)
 	_, err := im.Import(context.Background(), r, "en")
-	if want := "The file is larger than the limit of 200 bytes; split it into several imports."; relais.ErrorCode(err) != relais.ETOOLARGE || relais.ErrorMessage(err) != want {
+	if want := "The file is larger than the limit of 200 B; split it into several imports."; relais.ErrorCode(err) != relais.ETOOLARGE || relais.ErrorMessage(err) != want {
 		t.Errorf("err = %v, want %q", err, want)
 	}
 }

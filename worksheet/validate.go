@@ -20,8 +20,8 @@ const MaxBytes = 2 << 20
 func Validate(r io.ReaderAt, size int64) error {
 	if size > MaxBytes {
 		return relais.Errorf(relais.ETOOLARGE,
-			"The worksheet is %s; the limit is 2 MB. Please save it smaller (fewer or smaller pictures) and upload it again.",
-			megabytes(size))
+			"The worksheet is %s; the limit is %s. Please save it smaller (fewer or smaller pictures) and upload it again.",
+			relais.HumanBytes(size), relais.HumanBytes(MaxBytes))
 	}
 	if size < int64(len("%PDF-1.0\n%%EOF")) {
 		return notPDF()
@@ -103,8 +103,4 @@ func notPDF() error {
 func incomplete() error {
 	return relais.Errorf(relais.EINVALID,
 		"The worksheet PDF is incomplete or damaged (the upload may have been cut off). Please upload it again.")
-}
-
-func megabytes(n int64) string {
-	return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MB"
 }

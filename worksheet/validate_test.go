@@ -75,7 +75,7 @@ func TestValidate(t *testing.T) {
 		{name: "end patched on", data: patched, wantCode: relais.EINVALID, wantMsg: "incomplete"},
 		{name: "startxref elsewhere", data: wrongXref, wantCode: relais.EINVALID, wantMsg: "incomplete"},
 		{name: "password protected", data: xrefStreamPDF(" /Encrypt 9 0 R"), wantCode: relais.EINVALID, wantMsg: "password"},
-		{name: "too large", data: paddedPDF(MaxBytes+1, ""), wantCode: relais.ETOOLARGE, wantMsg: "is 2.0 MB; the limit is 2 MB"},
+		{name: "too large", data: paddedPDF(MaxBytes+1, ""), wantCode: relais.ETOOLARGE, wantMsg: "is 2.0 MiB; the limit is 2.0 MiB"},
 		{name: "exactly at the cap", data: paddedPDF(MaxBytes, "")},
 	}
 	for _, tt := range tests {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/channels/sms"
 	"github.com/relais-edu/relais/scheduler"
 	"github.com/relais-edu/relais/store/postgres"
@@ -129,7 +130,7 @@ func (c *Config) settings() []setting {
 		{"secret", "RELAIS_SECRET", "key that signs family links and unsubscribe links; empty: generated in DATA_DIR/secret", &c.Secret},
 		{"log-level", "RELAIS_LOG_LEVEL", "debug, info, warn or error", &c.LogLevel},
 		{"log-format", "RELAIS_LOG_FORMAT", "text or json", &c.LogFormat},
-		{"max-upload-bytes", "RELAIS_MAX_UPLOAD_BYTES", "largest lesson upload, in bytes (suffixes KiB, MiB, GiB accepted)", &c.MaxUploadBytes},
+		{"max-upload-bytes", "RELAIS_MAX_UPLOAD_BYTES", "largest lesson upload, in bytes (units such as MiB, GiB or GB accepted)", &c.MaxUploadBytes},
 		{"max-media-duration", "RELAIS_MAX_MEDIA_DURATION", "longest lesson accepted (Go duration, e.g. 2h)", &c.MaxMediaDuration},
 		{"tv-format", "RELAIS_TV_FORMAT", "TV rendition: 1080i25 or 720p50", &c.TVFormat},
 		{"tv-audio-codec", "RELAIS_TV_AUDIO_CODEC", "TV rendition audio: mp2 or aac", &c.TVAudioCodec},
@@ -227,9 +228,9 @@ func (v value) Set(s string) error {
 		}
 		*p = n
 	case *int64:
-		n, err := parseBytes(s)
+		n, err := relais.ParseBytes(s)
 		if err != nil {
-			return err
+			return errors.New("not a size such as 2147483648 or 2GiB")
 		}
 		*p = n
 	case *float64:
@@ -252,24 +253,6 @@ func (v value) Set(s string) error {
 		*p = d
 	}
 	return nil
-}
-
-func parseBytes(s string) (int64, error) {
-	mult := int64(1)
-	for _, u := range []struct {
-		suffix string
-		m      int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"B", 1}} {
-		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
-			s, mult = strings.TrimSpace(rest), u.m
-			break
-		}
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 {
-		return 0, errors.New("not a size such as 2147483648 or 2GiB")
-	}
-	return n * mult, nil
 }
 
 // resolve fills the settings derived from others.

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -237,20 +236,9 @@ func (p *progress) fail() {
 
 // parseSize reads a size such as 8MiB, 512KiB or 1048576 (bytes).
 func parseSize(s string) (int64, error) {
-	v := strings.TrimSpace(s)
-	mult := int64(1)
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}} {
-		if strings.HasSuffix(v, u.suffix) {
-			v, mult = strings.TrimSpace(strings.TrimSuffix(v, u.suffix)), u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
+	n, err := relais.ParseBytes(s)
 	if err != nil || n <= 0 {
 		return 0, fmt.Errorf("%q is not a size such as 8MiB, 512KiB or a number of bytes", s)
 	}
-	return n * mult, nil
+	return n, nil
 }

@@ -251,12 +251,12 @@ func TestLessonUploadResumesAcrossRuns(t *testing.T) {
 }
 
 func TestParseSize(t *testing.T) {
-	for in, want := range map[string]int64{"8MiB": 8 << 20, "512KiB": 512 << 10, "1048576": 1 << 20, "2 GiB": 2 << 30, "100B": 100} {
+	for in, want := range map[string]int64{"8MiB": 8 << 20, "512KiB": 512 << 10, "1048576": 1 << 20, "2 GiB": 2 << 30, "100B": 100, "8MB": 8e6} {
 		if got, err := parseSize(in); got != want || err != nil {
 			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "0", "-1MiB", "8MB", "lots"} {
+	for _, in := range []string{"", "0", "-1MiB", "lots"} {
 		if _, err := parseSize(in); err == nil {
 			t.Errorf("parseSize(%q) took it", in)
 		}
