@@ -209,9 +209,9 @@ var fr = map[string]string{
 	"The worksheet PDF has no page.":                          "Le PDF de la fiche d'exercices n'a aucune page.",
 	"A postal packet needs a lesson title.":                   "Un pli postal a besoin du titre de la leçon.",
 	"The worksheet PDF cannot be put in a postal packet: %v.": "Le PDF de la fiche d'exercices ne peut pas être mis dans un pli postal : %v.",
-	"The worksheet PDF is incomplete or damaged (the upload may have been cut off). Please upload it again.":          "Le PDF de la fiche d'exercices est incomplet ou abîmé (l'envoi a peut-être été interrompu). Déposez-le de nouveau.",
+	"The worksheet PDF is incomplete or damaged (the upload may have been cut off). Please upload it again.":        "Le PDF de la fiche d'exercices est incomplet ou abîmé (l'envoi a peut-être été interrompu). Déposez-le de nouveau.",
 	"The worksheet is %s; the limit is %s. Please save it smaller (fewer or smaller pictures) and upload it again.": "La fiche d'exercices fait %s ; la limite est de %s. Enregistrez-la plus légère (moins d'images ou des images plus petites) et déposez-la de nouveau.",
-	"The worksheet PDF is protected by a password. Please save it without protection and upload it again.":            "Le PDF de la fiche d'exercices est protégé par un mot de passe. Enregistrez-le sans protection et déposez-le de nouveau.",
-	"The worksheet is not a PDF file. Please export it as PDF (File > Save as > PDF) and upload it again.":            "La fiche d'exercices n'est pas un fichier PDF. Exportez-la en PDF (Fichier > Enregistrer sous > PDF) et déposez-la de nouveau.",
+	"The worksheet PDF is protected by a password. Please save it without protection and upload it again.":          "Le PDF de la fiche d'exercices est protégé par un mot de passe. Enregistrez-le sans protection et déposez-le de nouveau.",
+	"The worksheet is not a PDF file. Please export it as PDF (File > Save as > PDF) and upload it again.":          "La fiche d'exercices n'est pas un fichier PDF. Exportez-la en PDF (Fichier > Enregistrer sous > PDF) et déposez-la de nouveau.",
 	"A worksheet needs a lesson title.": "Une fiche d'exercices a besoin du titre de la leçon.",
 }
