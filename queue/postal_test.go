@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"fmt"
@@ -144,6 +145,10 @@ func TestPostalBatchTaskWritesPDFAndCSV(t *testing.T) {
 		}
 		if diff := cmp.Diff(want, rows); diff != "" {
 			t.Errorf("csv (-want +got):\n%s", diff)
+		}
+		// RFC 4180: lines end in CRLF, which mail houses' tools and spreadsheets expect.
+		if raw, _ := os.ReadFile(b.CSVPath); !bytes.HasSuffix(raw, []byte("\r\n")) || bytes.Count(raw, []byte("\n")) != bytes.Count(raw, []byte("\r\n")) {
+			t.Errorf("csv lines do not all end in CRLF: %q", raw[:min(len(raw), 200)])
 		}
 
 		// PDF: each packet's letter shows its address in the window field, then the worksheet.

@@ -205,16 +205,8 @@ func (p *Packets) letter(l Letter) {
 		f.SetFont(family, "B", 11)
 		f.MultiCell(0, 6, lb.Schedule, "", "L", false)
 		f.SetFont(family, "", 10)
-		for _, b := range p.in.Broadcasts {
-			kind := lb.TV
-			if b.Kind == relais.StationRadio {
-				kind = lb.Radio
-			}
-			line := fmt.Sprintf("•  %s   %s (%s)", b.Start.Format("2006-01-02 15:04"), b.Station, kind)
-			if b.Title != "" {
-				line += "   " + b.Title
-			}
-			f.MultiCell(0, 5, line, "", "L", false)
+		for _, line := range airingLines(p.in.Broadcasts, lb) {
+			f.MultiCell(0, 5, "•  "+line, "", "L", false)
 		}
 	}
 	f.Ln(4)

@@ -72,6 +72,8 @@ type labels struct {
 	TV, Radio                                                string
 	// The cover letter's.
 	Ref, Greeting, Body, Schedule, Closing string
+	// Weekdays are the seven day abbreviations from Monday, comma-separated; And joins the last two of a list.
+	Weekdays, And string
 }
 
 //go:embed words.json
@@ -232,13 +234,8 @@ func (w *writer) header(in Input, lb labels) {
 		f.SetFont(family, "B", 11)
 		f.CellFormat(0, lineHeight, lb.OnAir, "", 1, "L", false, 0, "")
 		f.SetFont(family, "", 10)
-		for _, b := range in.Broadcasts {
-			kind := lb.TV
-			if b.Kind == relais.StationRadio {
-				kind = lb.Radio
-			}
-			line := fmt.Sprintf("•  %s   %s (%s)", b.Start.Format("2006-01-02 15:04"), b.Station, kind)
-			f.MultiCell(0, 5, line, "", "L", false)
+		for _, line := range airingLines(in.Broadcasts, lb) {
+			f.MultiCell(0, 5, "•  "+line, "", "L", false)
 		}
 		f.Ln(3)
 	}

@@ -98,6 +98,7 @@ func (m Batch) Write(ctx context.Context, store BatchStore, b relais.PostalBatch
 	defer csvTmp.Close()
 	bw := bufio.NewWriter(csvTmp)
 	cw := csv.NewWriter(bw)
+	cw.UseCRLF = true // RFC 4180: mail houses and spreadsheets expect CRLF
 	cw.Write(CSVHeader)
 
 	n := 0
