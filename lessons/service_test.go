@@ -174,6 +174,11 @@ func TestCreateRefusals(t *testing.T) {
 		{"grade", with("grade", "14"), mp4, relais.EINVALID, "grade must be a school grade from 0 to 13."},
 		{"control character", with("title", "Frac\u202etions"), mp4, relais.EINVALID, "title contains an invisible control character (U+202E); retype it."},
 		{"language", with("language", "de"), mp4, relais.EINVALID, "language must be one of " + strings.Join(relais.Languages, ", ") + "."},
+		// Accepted, these once left the lesson stuck: its worksheet could not be rendered.
+		{"emoji in the text", with("text", "- Bravo 🎉"), mp4, relais.EINVALID,
+			"The text contains characters that worksheets and postal letters cannot print: 🎉 (U+1F389). Remove them or write them as words."},
+		{"Arabic title", with("title", "الكسور"), mp4, relais.EINVALID,
+			`The title is written in a right-to-left script ("ا", U+0627), which worksheets and postal letters cannot print yet. Write it in French, Kazakh, Russian or English.`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			q := &fakeQueue{}

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/worksheet"
 )
 
 // UploadsPath is where resumable uploads are made (the API's tus endpoint); a finished one becomes a
@@ -286,6 +287,11 @@ func (s *Service) lessonFromForm(u relais.User, f form) (relais.Lesson, error) {
 	}
 	if strings.TrimSpace(l.Markdown) == "" {
 		return l, relais.Errorf(relais.EINVALID, "The lesson needs its text (Markdown) in the 'text' field: the SMS digest and the worksheet are made from it.")
+	}
+	for _, f := range []struct{ name, text string }{{"title", l.Title}, {"subject", l.Subject}, {"text", l.Markdown}} {
+		if err := worksheet.Printable(f.name, f.text); err != nil {
+			return l, err
+		}
 	}
 	if u.Role == relais.RoleAdmin || u.Role == relais.RoleMedia {
 		if t := strings.TrimSpace(f.fields["teacher_id"]); t != "" {

@@ -214,4 +214,6 @@ var fr = map[string]string{
 	"The worksheet PDF is protected by a password. Please save it without protection and upload it again.":          "Le PDF de la fiche d'exercices est protégé par un mot de passe. Enregistrez-le sans protection et déposez-le de nouveau.",
 	"The worksheet is not a PDF file. Please export it as PDF (File > Save as > PDF) and upload it again.":          "La fiche d'exercices n'est pas un fichier PDF. Exportez-la en PDF (Fichier > Enregistrer sous > PDF) et déposez-la de nouveau.",
 	"A worksheet needs a lesson title.": "Une fiche d'exercices a besoin du titre de la leçon.",
+	"The %s is written in a right-to-left script (%q, U+%04X), which worksheets and postal letters cannot print yet. Write it in French, Kazakh, Russian or English.": "Le champ « %s » est écrit dans une écriture de droite à gauche (%q, U+%04X), que les fiches d'exercices et les plis postaux ne savent pas encore imprimer. Écrivez-le en français, kazakh, russe ou anglais.",
+	"The %s contains characters that worksheets and postal letters cannot print: %s. Remove them or write them as words.":                                             "Le champ « %s » contient des caractères que les fiches d'exercices et les plis postaux ne savent pas imprimer : %s. Retirez-les ou écrivez-les en toutes lettres.",
 }
