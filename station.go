@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -47,6 +49,13 @@ type Station struct {
 	ServiceName string        `json:"service_name"`
 	Playout     PlayoutFormat `json:"playout_format"`
 	Provider    string        `json:"provider"`
+	// Filler is what plays where no lesson does (between slots, after a lesson shorter than its slot):
+	// an absolute path or a URL of a clip the playout server loops, video for TV, audio for radio.
+	// Empty: none configured, and a day with gaps cannot be exported for playout.
+	Filler string `json:"filler"`
+	// DayStart is the local time the station's playout day starts (ffplayout's day_start, "HH:MM"):
+	// a day's list begins then, so that each lesson plays at its slot's time. Empty: 00:00.
+	DayStart string `json:"day_start"`
 }
 
 // Location loads the station's zone.
@@ -75,8 +84,37 @@ func (s *Station) Validate() error {
 	if s.ServiceName == "" {
 		s.ServiceName = s.Name
 	}
+	if err := CheckFiller(s.Filler); err != nil {
+		return err
+	}
+	if s.DayStart == "" {
+		s.DayStart = "00:00"
+	}
+	if _, err := time.Parse("15:04", s.DayStart); err != nil {
+		return Errorf(EINVALID, "The playout day start must be a time such as 06:00, not %q.", s.DayStart)
+	}
 	_, err := s.Location()
 	return err
+}
+
+// IsUnderrun reports whether a lesson of length leaves so much of its slot to filler that a playout
+// editor would want to know: more than five minutes, and a quarter of the slot or more (a 20-second
+// lesson in a 30-minute slot is 29 min 40 s of filler; a 25-minute one leaves a usual 5 minutes).
+func IsUnderrun(length, slot time.Duration) bool {
+	gap := slot - length
+	return gap > 5*time.Minute && gap*4 >= slot
+}
+
+// CheckFiller checks a filler clip's location: an absolute path on the playout server, or a URL it can
+// read (http, https, rtmp, srt, udp). A relative path would depend on where the playout server runs.
+func CheckFiller(f string) error {
+	if f == "" || strings.HasPrefix(f, "/") {
+		return nil
+	}
+	if u, err := url.Parse(f); err == nil && u.Host != "" && slices.Contains([]string{"http", "https", "rtmp", "srt", "udp"}, u.Scheme) {
+		return nil
+	}
+	return Errorf(EINVALID, "The filler %q must be an absolute path (/srv/playout/filler.ts) or a URL (https://..., srt://...) the playout server can read.", f)
 }
 
 // Template is a recurring weekly block of slots, e.g. Monday to Friday 09:00-18:00 every 30 minutes.

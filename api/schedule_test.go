@@ -95,8 +95,8 @@ func TestScheduleThroughTheAPI(t *testing.T) {
 	}
 	xml, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(xml), `<programme start="20260302090000 +0500" stop="20260302093000 +0500" channel="station-1.relais">`) {
-		t.Errorf("epg = %d\n%s", resp.StatusCode, xml)
+	if resp.StatusCode != 200 || !strings.Contains(string(xml), `<programme start="20260302090000 +0500" stop="20260302092500 +0500" channel="station-1.relais">`) {
+		t.Errorf("epg = %d, want the 25-minute lesson's own times\n%s", resp.StatusCode, xml)
 	}
 }
 

@@ -29,9 +29,9 @@ func TestEditAndDeleteStation(t *testing.T) {
 		t.Errorf("teacher deletes = %d", status)
 	}
 	status, body := f.do("PATCH", "/api/v1/stations/1", "m", strings.NewReader(
-		`{"name":"Balapan TV","region":"Almaty","provider":"Kazteleradio","playout_format":"m3u","service_name":""}`), js)
+		`{"name":"Balapan TV","region":"Almaty","provider":"Kazteleradio","playout_format":"m3u","service_name":"","filler":"/srv/playout/balapan-filler.ts","day_start":"06:00"}`), js)
 	want := map[string]any{"id": float64(1), "name": "Balapan TV", "kind": "tv", "region": "Almaty", "time_zone": "Asia/Almaty",
-		"service_name": "Balapan TV", "playout_format": "m3u", "provider": "Kazteleradio"}
+		"service_name": "Balapan TV", "playout_format": "m3u", "provider": "Kazteleradio", "filler": "/srv/playout/balapan-filler.ts", "day_start": "06:00"}
 	if diff := cmp.Diff(want, body); status != 200 || diff != "" {
 		t.Errorf("edit = %d (-want +got):\n%s", status, diff)
 	}
@@ -43,6 +43,8 @@ func TestEditAndDeleteStation(t *testing.T) {
 		{`{"time_zone":"Nowhere/City"}`, 400, "Nowhere/City"},
 		{`{"playout_format":"xspf"}`, 400, "xspf"},
 		{`{"kind":"radio"}`, 400, "cannot become radio"},
+		{`{"filler":"filler.ts"}`, 400, "must be an absolute path"},
+		{`{"day_start":"6am"}`, 400, "a time such as 06:00"},
 		{`{"name":3}`, 400, "field name has the wrong type"},
 		{`{"colour":"red"}`, 400, "The body must be a JSON object"},
 	}

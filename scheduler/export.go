@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"encoding/xml"
@@ -121,7 +122,7 @@ type xmlProgramme struct {
 	Stop     string       `xml:"stop,attr"`
 	Channel  string       `xml:"channel,attr"`
 	Title    xmlText      `xml:"title"`
-	SubTitle xmlText      `xml:"sub-title"`
+	SubTitle *xmlText     `xml:"sub-title"`
 	Desc     *xmlText     `xml:"desc,omitempty"`
 	Category []xmlText    `xml:"category"`
 	Language xmlText      `xml:"language"`
@@ -153,10 +154,17 @@ func WriteXMLTV(w io.Writer, st relais.Station, ps []Programme) error {
 	}
 	for _, p := range ps {
 		l, lang := p.Lesson, p.Lesson.Language
+		// The programme is the lesson's own time; the rest of its slot is the station's filler, a
+		// programme of its own when there is one (a guide that says a lesson runs for 30 minutes when
+		// it lasts 20 misleads the family that tunes in at minute 25).
+		stop := p.Start.Add(min(p.MediaTime.Round(time.Second), p.Slot.Duration))
+		if p.MediaTime <= 0 {
+			stop = p.End
+		}
 		x := xmlProgramme{
-			Start: p.Start.Format(xmltvTime), Stop: p.End.Format(xmltvTime), Channel: ChannelID(st),
+			Start: p.Start.Format(xmltvTime), Stop: stop.Format(xmltvTime), Channel: ChannelID(st),
 			Title:    xmlText{Lang: lang, Text: l.Title},
-			SubTitle: xmlText{Lang: lang, Text: gradeLabel(lang, l.Grade)},
+			SubTitle: &xmlText{Lang: lang, Text: gradeLabel(lang, l.Grade)},
 			Category: []xmlText{{Lang: lang, Text: SubjectName(lang, l.Subject)}, {Lang: "en", Text: "Education"}},
 			Language: xmlText{Text: lang},
 			Length:   xmlLength{Units: "minutes", Value: int(math.Ceil(p.MediaTime.Minutes()))},
@@ -172,6 +180,13 @@ func WriteXMLTV(w io.Writer, st relais.Station, ps []Programme) error {
 			x.Previous = &struct{}{}
 		}
 		tv.Programmes = append(tv.Programmes, x)
+		if st.Filler != "" && p.End.Sub(stop) >= time.Second {
+			tv.Programmes = append(tv.Programmes, xmlProgramme{
+				Start: stop.Format(xmltvTime), Stop: p.End.Format(xmltvTime), Channel: ChannelID(st),
+				Title: xmlText{Lang: lang, Text: interludeWord(lang)}, Language: xmlText{Text: lang},
+				Length: xmlLength{Units: "minutes", Value: int(math.Ceil(p.End.Sub(stop).Minutes()))},
+			})
+		}
 	}
 	if _, err := io.WriteString(w, xml.Header+`<!DOCTYPE tv SYSTEM "xmltv.dtd">`+"\n"); err != nil {
 		return err
@@ -232,6 +247,17 @@ func gradeLabel(lang string, g int) string {
 	return fmt.Sprintf("Grade %d", g)
 }
 
+// interludeWord names the filler in a guide.
+func interludeWord(lang string) string {
+	switch lang {
+	case "ru":
+		return "Перерыв"
+	case "kk":
+		return "Үзіліс"
+	}
+	return "Interlude" // fr and en
+}
+
 func episodeWord(lang string) string {
 	switch lang {
 	case "fr":
@@ -254,9 +280,10 @@ type PlaylistItem struct {
 	Category string  `json:"category,omitempty"`
 }
 
-// Playlist is a station's day in ffplayout's JSON shape. Items play back to back from Begin (the first
-// slot's start; ffplayout's day_start), so gaps between slots and the rest of a slot after its lesson
-// are filled with Filler.
+// Playlist is a station's playout day in ffplayout's JSON shape. Items play back to back from Begin,
+// the station's day start (ffplayout's day_start must be set to it), so the filler fills the time before
+// the first slot, between slots and after a lesson shorter than its slot, and each lesson starts at its
+// slot's time.
 type Playlist struct {
 	Channel string         `json:"channel"`
 	Date    string         `json:"date"`
@@ -264,14 +291,24 @@ type Playlist struct {
 	Program []PlaylistItem `json:"program"`
 }
 
-// BuildPlaylist lays out a day's programmes. filler is the clip that fills gaps (looped by playout).
+// BuildPlaylist lays out a station's playout day, from its day start on day to the next day's: the
+// lessons at their slots' times and the filler clip (filler, or the station's own when empty) wherever
+// no lesson plays. A day that needs filler when none is configured is refused, as is a lesson without
+// the station's rendition: dead air is what a playout editor must never be handed.
 func BuildPlaylist(st relais.Station, day string, ps []Programme, filler string) (Playlist, error) {
-	pl := Playlist{Channel: st.ServiceName, Date: day, Program: []PlaylistItem{}}
-	var at time.Time
+	pl := Playlist{Channel: st.ServiceName, Date: day, Begin: cmp.Or(st.DayStart, "00:00"), Program: []PlaylistItem{}}
+	begin, err := dayStart(st, day)
+	if err != nil {
+		return pl, err
+	}
+	end := begin.AddDate(0, 0, 1)
+	filler = cmp.Or(filler, st.Filler)
+	var gaps time.Duration
 	addFiller := func(d time.Duration) {
 		if d <= 0 {
 			return
 		}
+		gaps += d
 		if n := len(pl.Program); n > 0 && pl.Program[n-1].Category == "filler" {
 			last := &pl.Program[n-1]
 			last.Out = seconds(time.Duration(last.Out*float64(time.Second)) + d)
@@ -281,15 +318,13 @@ func BuildPlaylist(st relais.Station, day string, ps []Programme, filler string)
 		sec := seconds(d)
 		pl.Program = append(pl.Program, PlaylistItem{Out: sec, Duration: sec, Source: filler, Title: "Filler", Category: "filler"})
 	}
+	at := begin
 	for _, p := range ps {
-		if p.Slot.Day != day {
+		if p.Start.Before(begin) || !p.Start.Before(end) {
 			continue
 		}
 		if p.Media == "" {
 			return pl, relais.Errorf(relais.ECONFLICT, "Lesson %d has no %s rendition for slot %s %s.", p.Lesson.ID, st.Kind, p.Slot.Day, p.Slot.Start)
-		}
-		if at.IsZero() {
-			at, pl.Begin = p.Start, p.Slot.Start
 		}
 		addFiller(p.Start.Sub(at))
 		play := min(p.MediaTime, p.Slot.Duration)
@@ -298,7 +333,45 @@ func BuildPlaylist(st relais.Station, day string, ps []Programme, filler string)
 		addFiller(p.Slot.Duration - play)
 		at = p.End
 	}
+	if gaps > 0 && filler == "" {
+		return pl, relais.Errorf(relais.ECONFLICT, "Station %q has no filler, and its playout day %s has %s without a lesson: set the station's filler (an absolute path or URL of a %s clip the playout server can read).",
+			st.Name, day, relais.HumanDuration(gaps), fillerKind(st))
+	}
 	return pl, nil
+}
+
+// fillerKind is what a station's filler must be: video for TV, audio for radio.
+func fillerKind(st relais.Station) string {
+	if st.Kind == relais.StationRadio {
+		return "audio"
+	}
+	return "video"
+}
+
+// dayStart is when the station's playout day begins on day, in its zone.
+func dayStart(st relais.Station, day string) (time.Time, error) {
+	loc, err := st.Location()
+	if err != nil {
+		return time.Time{}, err
+	}
+	d, err := relais.ParseDay(day)
+	if err != nil {
+		return time.Time{}, err
+	}
+	hm, err := time.Parse("15:04", cmp.Or(st.DayStart, "00:00"))
+	if err != nil {
+		return time.Time{}, relais.Errorf(relais.EINVALID, "The playout day start must be a time such as 06:00, not %q.", st.DayStart)
+	}
+	return time.Date(d.Year(), d.Month(), d.Day(), hm.Hour(), hm.Minute(), 0, 0, loc), nil
+}
+
+// nextDay is the day after day (YYYY-MM-DD).
+func nextDay(day string) string {
+	d, err := time.Parse(time.DateOnly, day)
+	if err != nil {
+		return day
+	}
+	return d.AddDate(0, 0, 1).Format(time.DateOnly)
 }
 
 func seconds(d time.Duration) float64 { return math.Round(d.Seconds()*1000) / 1000 }
@@ -324,9 +397,9 @@ func WriteM3U(w io.Writer, pl Playlist) error {
 	return err
 }
 
-// Playlist builds a station's playout list for a local day.
+// Playlist builds a station's playout list for a local day (from its day start to the next day's).
 func (s *Service) Playlist(ctx context.Context, stationID int64, day, filler string) (Playlist, error) {
-	st, ps, err := s.Programmes(ctx, stationID, day, day)
+	st, ps, err := s.Programmes(ctx, stationID, day, nextDay(day))
 	if err != nil {
 		return Playlist{}, err
 	}
@@ -343,7 +416,7 @@ func (s *Service) XMLTV(ctx context.Context, w io.Writer, stationID int64, from,
 }
 
 // PlaylistFile is a station's playout list of a local day as a file in format (empty: ffplayout), with
-// filler (empty: filler.ts) between lessons, and its content type.
+// filler (empty: the station's) where no lesson plays, and its content type.
 func (s *Service) PlaylistFile(ctx context.Context, stationID int64, day string, format relais.PlayoutFormat, filler string) (contentType string, body []byte, err error) {
 	if format == "" {
 		format = relais.FormatFFplayout
@@ -351,8 +424,8 @@ func (s *Service) PlaylistFile(ctx context.Context, stationID int64, day string,
 	if format != relais.FormatFFplayout && format != relais.FormatM3U {
 		return "", nil, relais.Errorf(relais.EINVALID, "format must be ffplayout or m3u.")
 	}
-	if filler == "" {
-		filler = "filler.ts"
+	if err := relais.CheckFiller(filler); err != nil {
+		return "", nil, err
 	}
 	pl, err := s.Playlist(ctx, stationID, day, filler)
 	if err != nil {

@@ -28,7 +28,6 @@ const QueueSchedule = "schedule"
 type Exporter struct {
 	Service *Service
 	Dir     string
-	Filler  string
 	Hour    int // local hour at which a station's next day is written
 	Now     relais.Clock
 	Log     *slog.Logger
@@ -103,7 +102,12 @@ func (e *Exporter) station(ctx context.Context, st relais.Station, day string) (
 	if err := writeFile(xmlPath, guide.Bytes()); err != nil {
 		return nil, err
 	}
-	pl, err := BuildPlaylist(st, day, ps, e.Filler)
+	// The playout day runs from the station's day start to the next day's.
+	_, pday, err := e.Service.Programmes(ctx, st.ID, day, nextDay(day))
+	if err != nil {
+		return []string{xmlPath}, err
+	}
+	pl, err := BuildPlaylist(st, day, pday, "")
 	if err != nil {
 		return []string{xmlPath}, err
 	}

@@ -37,7 +37,7 @@ func TestEveningExportsOnAsynq(t *testing.T) {
 	addr, db := testenv.Redis(t)
 	dir := t.TempDir()
 	now := time.Date(2026, 3, 1, 13, 10, 0, 0, time.UTC) // 18:10 in Almaty, 14:10 in Paris
-	ex := &scheduler.Exporter{Service: e.svc, Dir: dir, Filler: "/media/filler.ts", Hour: 18, Now: func() time.Time { return now }}
+	ex := &scheduler.Exporter{Service: e.svc, Dir: dir, Hour: 18, Now: func() time.Time { return now }}
 	p, err := scheduler.StartPeriodic(asynq.RedisClientOpt{Addr: addr, DB: db}, "@every 1s", ex)
 	must(t, err)
 	defer p.Shutdown()

@@ -49,11 +49,13 @@ type HouseholdPlan struct {
 
 // Airing is where and when the lesson airs first for a region ("" : stations with no region).
 type Airing struct {
-	StationID int64     `json:"station_id"`
-	Station   string    `json:"station"`
-	Region    string    `json:"region"`
-	Kind      string    `json:"kind"`
-	At        time.Time `json:"at"`
+	StationID int64         `json:"station_id"`
+	Station   string        `json:"station"`
+	Region    string        `json:"region"`
+	Kind      string        `json:"kind"`
+	At        time.Time     `json:"at"`
+	Slot      time.Duration `json:"-"` // the slot's length
+	Filler    bool          `json:"-"` // the station has a filler clip
 }
 
 // ChannelEstimate is how long one channel takes to carry its part of the plan.
@@ -264,6 +266,7 @@ func (p *Planner) Plan(ctx context.Context, lessonID int64, at time.Time, each f
 		}
 	}
 	p.estimate(&sum, all, tallies, order)
+	sum.Warnings = append(sum.Warnings, underruns(l, all)...)
 	return sum, nil
 }
 
@@ -324,6 +327,47 @@ func (p *Planner) estimate(sum *PlanSummary, all []Airing, tallies map[string]*t
 	}
 }
 
+// underruns warns, once per station, about the airings where the lesson leaves much of its slot to
+// filler (or to dead air, when the station has none).
+func underruns(l relais.Lesson, all []Airing) []string {
+	length := time.Duration(l.DurationMS) * time.Millisecond
+	if length <= 0 {
+		return nil
+	}
+	type key struct {
+		station string
+		slot    time.Duration
+	}
+	count := map[key]int{}
+	var order []key
+	filler := map[string]bool{}
+	for _, a := range all {
+		if !relais.IsUnderrun(length, a.Slot) {
+			continue
+		}
+		k := key{a.Station, a.Slot}
+		if count[k] == 0 {
+			order = append(order, k)
+		}
+		count[k]++
+		filler[a.Station] = a.Filler
+	}
+	var out []string
+	for _, k := range order {
+		to := "filler"
+		if !filler[k.station] {
+			to = "dead air (the station has no filler clip)"
+		}
+		airings := fmt.Sprintf("%d airings", count[k])
+		if count[k] == 1 {
+			airings = "1 airing"
+		}
+		out = append(out, fmt.Sprintf("%s: the lesson lasts %s and leaves %s of each %s slot to %s, in %s.",
+			k.station, relais.HumanDuration(length), relais.HumanDuration(k.slot-length), relais.HumanDuration(k.slot), to, airings))
+	}
+	return out
+}
+
 // reminderBurst is the messages of one airing, sent together a lead before it.
 type reminderBurst struct {
 	units  int64
@@ -365,7 +409,8 @@ func (p *Planner) airings(ctx context.Context, lessonID int64, at time.Time, fir
 			if err != nil || start.Before(at) {
 				continue
 			}
-			out = append(out, Airing{StationID: st.ID, Station: st.ServiceName, Region: st.Region, Kind: string(st.Kind), At: start})
+			out = append(out, Airing{StationID: st.ID, Station: st.ServiceName, Region: st.Region, Kind: string(st.Kind), At: start,
+				Slot: sl.Duration, Filler: st.Filler != ""})
 			if firstOnly {
 				break
 			}

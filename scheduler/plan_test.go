@@ -3,6 +3,8 @@ package scheduler_test
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,5 +139,50 @@ func TestPlanCountsARemindersPerAiring(t *testing.T) {
 	e2 := sum.Estimates["sms_reminder"]
 	if e2.Messages != 4 || e2.Segments != 4 || e2.Seconds != 2 || !e2.Deadline.Equal(time.Date(2026, 3, 3, 4, 0, 0, 0, time.UTC)) {
 		t.Errorf("reminder estimate = %+v: want 4 messages, 4 segments, 2 s for one airing's burst, before the first airing", e2)
+	}
+}
+
+// TestPlanWarnsOfUnderruns: a 20-second lesson auto-filled into half-hour slots leaves 29 min 40 s of
+// each to the filler; the plan says so once per station, and says dead air where there is no filler.
+func TestPlanWarnsOfUnderruns(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	tv := e.station(t, "Balapan", "Asia/Almaty", relais.StationTV)
+	radio := relais.Station{Name: "Qazaq Radiosy", Kind: relais.StationRadio, TimeZone: "Asia/Almaty"} // no filler
+	must(t, e.svc.CreateStation(ctx, &radio))
+	l := e.lesson(t, "Les fractions", "maths", 5, "fr", 20*time.Second, true)
+	for i, day := range []string{"2026-03-03", "2026-03-04", "2026-03-05"} {
+		sl, err := e.svc.AddSlot(ctx, relais.Slot{StationID: tv.ID, Day: day, Start: "09:00", Duration: 30 * time.Minute})
+		must(t, err)
+		must(t, e.svc.Assign(ctx, sl.ID, l.ID, i > 0))
+	}
+	sl, err := e.svc.AddSlot(ctx, relais.Slot{StationID: radio.ID, Day: "2026-03-03", Start: "10:00", Duration: 15 * time.Minute})
+	must(t, err)
+	must(t, e.svc.Assign(ctx, sl.ID, l.ID, true))
+	// A slot the lesson nearly fills warns of nothing.
+	l2 := e.lesson(t, "Les volcans", "maths", 5, "fr", 28*time.Minute, true)
+	sl2, err := e.svc.AddSlot(ctx, relais.Slot{StationID: tv.ID, Day: "2026-03-06", Start: "09:00", Duration: 30 * time.Minute})
+	must(t, err)
+	must(t, e.svc.Assign(ctx, sl2.ID, l2.ID, false))
+
+	p := &scheduler.Planner{Store: e.db, Lessons: e.db, Households: e.db, Channels: relaisChannels(), Config: scheduler.DefaultPlanConfig()}
+	at := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	sum, err := p.Plan(ctx, l.ID, at, nil)
+	must(t, err)
+	want := []string{
+		"Balapan Sabaq: the lesson lasts 20 s and leaves 29 min 40 s of each 30 min slot to filler, in 3 airings.",
+		"Qazaq Radiosy: the lesson lasts 20 s and leaves 14 min 40 s of each 15 min slot to dead air (the station has no filler clip), in 1 airing.",
+	}
+	for _, w := range want {
+		if !slices.Contains(sum.Warnings, w) {
+			t.Errorf("warnings %q lack %q", sum.Warnings, w)
+		}
+	}
+	sum, err = p.Plan(ctx, l2.ID, at, nil)
+	must(t, err)
+	for _, w := range sum.Warnings {
+		if strings.Contains(w, "leaves") {
+			t.Errorf("a lesson that nearly fills its slot: %q", w)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,7 +42,11 @@ func newEnv(t *testing.T) env {
 
 func (e env) station(t *testing.T, name, zone string, kind relais.StationKind) relais.Station {
 	t.Helper()
-	st := relais.Station{Name: name, Kind: kind, Region: "north", TimeZone: zone, ServiceName: name + " Sabaq"}
+	filler := "/media/filler.ts"
+	if kind == relais.StationRadio {
+		filler = "/media/filler.mp2"
+	}
+	st := relais.Station{Name: name, Kind: kind, Region: "north", TimeZone: zone, ServiceName: name + " Sabaq", Filler: filler}
 	if err := e.svc.CreateStation(context.Background(), &st); err != nil {
 		t.Fatal(err)
 	}
@@ -397,7 +402,10 @@ func TestExports(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	st := e.station(t, "France 4", "Europe/Paris", relais.StationTV)
-	_, err := e.svc.AddTemplate(ctx, relais.Template{StationID: st.ID, Weekdays: []int{0, 6}, Start: "09:00", End: "10:00",
+	dayStart := "06:00" // ffplayout's day_start at the station
+	st, _, err := e.svc.UpdateStation(ctx, st.ID, scheduler.StationPatch{DayStart: &dayStart})
+	must(t, err)
+	_, err = e.svc.AddTemplate(ctx, relais.Template{StationID: st.ID, Weekdays: []int{0, 6}, Start: "09:00", End: "10:00",
 		SlotMin: 30, Grade: 5, Language: "fr", From: "2026-03-28", To: "2026-03-29"})
 	must(t, err)
 	_, err = e.svc.AddSlot(ctx, relais.Slot{StationID: st.ID, Day: "2026-03-29", Start: "10:45", Duration: 15 * time.Minute,
@@ -417,7 +425,7 @@ func TestExports(t *testing.T) {
 	golden(t, "france4.xml", x.Bytes())
 	validateXMLTV(t, x.Bytes())
 
-	pl, err := e.svc.Playlist(ctx, st.ID, "2026-03-29", "/media/filler.ts")
+	pl, err := e.svc.Playlist(ctx, st.ID, "2026-03-29", "")
 	must(t, err)
 	var j, m bytes.Buffer
 	must(t, scheduler.WriteFFplayout(&j, pl))
@@ -425,13 +433,46 @@ func TestExports(t *testing.T) {
 	must(t, scheduler.WriteM3U(&m, pl))
 	golden(t, "france4-2026-03-29.m3u", m.Bytes())
 
-	// The playlist lasts exactly from the first slot's start to the last slot's end.
-	var total float64
+	// Played back to back from the day start (06:00), each lesson begins at its slot's time, and the
+	// list ends with the last slot (09:00, 09:30, 10:45; ending 11:00).
+	var at float64
+	starts := map[string]float64{}
 	for _, it := range pl.Program {
-		total += it.Out - it.In
+		if it.Category != "filler" {
+			if _, ok := starts[it.Title]; !ok {
+				starts[it.Title] = at
+			}
+		} else if it.Source != "/media/filler.ts" {
+			t.Errorf("filler item plays %q, want the station's filler", it.Source)
+		}
+		at += it.Out - it.In
 	}
-	if total != 120*60 {
-		t.Errorf("playlist lasts %v s, want %v", total, 120*60)
+	want := map[string]float64{"Les volcans": 3 * 3600, "Les fractions": 3.5 * 3600}
+	for title, sec := range want {
+		if starts[title] != sec {
+			t.Errorf("%s starts %v s after the day start, want %v (its slot's time)", title, starts[title], sec)
+		}
+	}
+	if at != 5*3600 {
+		t.Errorf("playlist lasts %v s, want %v (06:00 to 11:00)", at, 5*3600)
+	}
+
+	// Without a filler the day's gaps would be dead air: refused, saying what to set. A relative
+	// filler (playout's working directory decides what it means) is refused too.
+	none := ""
+	_, _, err = e.svc.UpdateStation(ctx, st.ID, scheduler.StationPatch{Filler: &none})
+	must(t, err)
+	if _, err := e.svc.Playlist(ctx, st.ID, "2026-03-29", ""); relais.ErrorCode(err) != relais.ECONFLICT || !strings.Contains(relais.ErrorMessage(err), "has no filler") {
+		t.Errorf("playlist without a filler: %v", err)
+	}
+	if _, _, err := e.svc.PlaylistFile(ctx, st.ID, "2026-03-29", "", "filler.ts"); relais.ErrorCode(err) != relais.EINVALID {
+		t.Errorf("relative filler: %v", err)
+	}
+	relFiller, badStart := "filler.ts", "6h"
+	for _, p := range []scheduler.StationPatch{{Filler: &relFiller}, {DayStart: &badStart}} {
+		if _, _, err := e.svc.UpdateStation(ctx, st.ID, p); relais.ErrorCode(err) != relais.EINVALID {
+			t.Errorf("station patch %+v: %v", p, err)
+		}
 	}
 }
 

@@ -73,6 +73,8 @@ type StationPatch struct {
 	ServiceName *string               `json:"service_name,omitempty"`
 	Playout     *relais.PlayoutFormat `json:"playout_format,omitempty"`
 	Provider    *string               `json:"provider,omitempty"`
+	Filler      *string               `json:"filler,omitempty"`
+	DayStart    *string               `json:"day_start,omitempty"`
 }
 
 // UpdateStation applies p to station id, validated as a new station is. Slots keep their local day and
@@ -90,7 +92,8 @@ func (s *Service) UpdateStation(ctx context.Context, id int64, p StationPatch) (
 		return cur, nil, relais.Errorf(relais.EINVALID, "Station %q is %s and cannot become %s: create a new station instead.", cur.Name, cur.Kind, *p.Kind)
 	}
 	for _, f := range []struct{ to, from *string }{{&next.Name, p.Name}, {&next.Region, p.Region},
-		{&next.TimeZone, p.TimeZone}, {&next.ServiceName, p.ServiceName}, {&next.Provider, p.Provider}} {
+		{&next.TimeZone, p.TimeZone}, {&next.ServiceName, p.ServiceName}, {&next.Provider, p.Provider},
+		{&next.Filler, p.Filler}, {&next.DayStart, p.DayStart}} {
 		if f.from != nil {
 			*f.to = *f.from
 		}

@@ -71,6 +71,7 @@ type slotView struct {
 	Lesson   *relais.Lesson
 	Length   string   // the lesson's length on this station
 	Overrun  string   // why the lesson is longer than the slot; "" when it fits
+	Underrun string   // how much of the slot the lesson leaves to filler, when that is much; "" otherwise
 	Problems []string // other conflicts of the assignment
 	Options  []slotOption
 }

@@ -81,7 +81,7 @@ func (f *fixture) seedGrid() {
 		return
 	}
 	svc := scheduler.New(f.store, f.store, nil)
-	st := relais.Station{Name: "Balapan", Kind: relais.StationTV, TimeZone: "Asia/Almaty"}
+	st := relais.Station{Name: "Balapan", Kind: relais.StationTV, TimeZone: "Asia/Almaty", Filler: "/srv/playout/filler.ts"}
 	if err := svc.CreateStation(ctx, &st); err != nil {
 		f.t.Fatal(err)
 	}
@@ -337,6 +337,14 @@ func TestGridAssign(t *testing.T) {
 	if !strings.Contains(cell, "The lesson has no tv file") {
 		t.Errorf("missing rendition not marked: %s", cell)
 	}
+	// Cut down to 20 seconds, it leaves nearly all its slot to the station's filler: the grid says so.
+	f.store.SetLessonDuration(ctx, fits.ID, 20*time.Second)
+	_, body = media.get(grid)
+	if cell := slotCell(t, body, 1); !strings.Contains(cell, `class="slot assigned underrun conflict"`) ||
+		!strings.Contains(cell, `<strong class="underrun-mark">⚠ Under-run: the lesson lasts 20 s and leaves 29 min 40 s of its 30 min slot to filler.</strong>`) {
+		t.Errorf("under-run not marked: %s", cell)
+	}
+	f.store.SetLessonDuration(ctx, fits.ID, 35*time.Minute+30*time.Second)
 	// A slot slipped into the grid behind the scheduler's back overlaps its neighbour.
 	if err := f.store.AddSlots(ctx, 1, nil, []relais.Slot{{Day: "2026-03-03", Start: "09:15", Duration: 30 * time.Minute}},
 		func([]relais.Slot) error { return nil }); err != nil {
@@ -417,7 +425,7 @@ func TestScheduleDownloads(t *testing.T) {
 		path, ctype, file, want string
 	}{
 		{"/ui/stations/1/epg?from=2026-03-02&to=2026-03-08", "application/xml; charset=utf-8", "station-1-epg-2026-03-02-2026-03-08.xml",
-			`<programme start="20260302090000 +0500" stop="20260302093000 +0500" channel="station-1.relais">`},
+			`<programme start="20260302090000 +0500" stop="20260302092000 +0500" channel="station-1.relais">`},
 		{"/ui/stations/1/playlist?date=2026-03-02", "application/json; charset=utf-8", "station-1-playlist-2026-03-02.json", `"source": "` + tv + `"`},
 		{"/ui/stations/1/playlist?date=2026-03-02&format=m3u", "audio/x-mpegurl; charset=utf-8", "station-1-playlist-2026-03-02.m3u", "#EXTM3U\n"},
 	} {

@@ -90,6 +90,12 @@ func (h *Handler) slotViews(ctx context.Context, c *reqCtx, gs relais.ScheduleSt
 		v.Length = lengthText(length)
 		if length > sl.Duration {
 			v.Overrun = fmt.Sprintf(c.t("grid_p_overrun"), lengthText(length), lengthText(length-sl.Duration), lengthText(sl.Duration))
+		} else if gap := sl.Duration - length; length > 0 && relais.IsUnderrun(length, sl.Duration) {
+			key := "grid_p_underrun"
+			if st.Filler == "" {
+				key = "grid_p_underrun_dead"
+			}
+			v.Underrun = fmt.Sprintf(c.t(key), lengthText(length), lengthText(gap), lengthText(sl.Duration))
 		}
 		switch {
 		case l.Status != relais.LessonReady && l.Status != relais.LessonPublished:
@@ -162,6 +168,9 @@ func lessonOptions(c *reqCtx, sl relais.Slot, approved []relais.Lesson, aired ma
 // lengthText writes a length as minutes, with seconds when there are some.
 func lengthText(d time.Duration) string {
 	d = d.Round(time.Second)
+	if d < time.Minute {
+		return fmt.Sprintf("%d s", int(d/time.Second))
+	}
 	if s := int(d/time.Second) % 60; s != 0 {
 		return fmt.Sprintf("%d min %02d s", int(d/time.Minute), s)
 	}

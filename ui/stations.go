@@ -56,7 +56,8 @@ func (h *Handler) createStation(w http.ResponseWriter, r *http.Request, c *reqCt
 		Name: strings.TrimSpace(r.PostFormValue("name")), Kind: relais.StationKind(r.PostFormValue("kind")),
 		Region: strings.TrimSpace(r.PostFormValue("region")), TimeZone: strings.TrimSpace(r.PostFormValue("time_zone")),
 		ServiceName: strings.TrimSpace(r.PostFormValue("service_name")), Playout: relais.PlayoutFormat(r.PostFormValue("playout_format")),
-		Provider: strings.TrimSpace(r.PostFormValue("provider")),
+		Provider: strings.TrimSpace(r.PostFormValue("provider")), Filler: strings.TrimSpace(r.PostFormValue("filler")),
+		DayStart: strings.TrimSpace(r.PostFormValue("day_start")),
 	}
 	out := in
 	if err := h.sched.CreateStation(r.Context(), &out); err != nil {
@@ -95,10 +96,10 @@ func (h *Handler) updateStation(w http.ResponseWriter, r *http.Request, c *reqCt
 	field := func(name string) *string { v := strings.TrimSpace(r.PostFormValue(name)); return &v }
 	playout := relais.PlayoutFormat(r.PostFormValue("playout_format"))
 	p := scheduler.StationPatch{Name: field("name"), Region: field("region"), TimeZone: field("time_zone"),
-		ServiceName: field("service_name"), Playout: &playout, Provider: field("provider")}
+		ServiceName: field("service_name"), Playout: &playout, Provider: field("provider"), Filler: field("filler"), DayStart: field("day_start")}
 	if _, _, err := h.sched.UpdateStation(r.Context(), st.ID, p); err != nil {
 		form := relais.Station{ID: st.ID, Kind: st.Kind, Name: *p.Name, Region: *p.Region, TimeZone: *p.TimeZone,
-			ServiceName: *p.ServiceName, Playout: playout, Provider: *p.Provider}
+			ServiceName: *p.ServiceName, Playout: playout, Provider: *p.Provider, Filler: *p.Filler, DayStart: *p.DayStart}
 		h.refuse(w, r, c, err, func(status int, msg string) {
 			h.render(w, r, c, status, "ui_station_edit", "station_edit_title",
 				pageError{msg: msg, data: stationFormData{Station: st, Form: form, Zones: commonZones}})

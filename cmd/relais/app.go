@@ -205,7 +205,7 @@ func (a *app) startWorker(redisOpt asynq.RedisClientOpt, reg *channels.Registry,
 	}
 	a.periodic, err = scheduler.StartPeriodic(redisOpt, "", &scheduler.Exporter{
 		Service: scheduler.New(a.store, a.store, nil), Dir: filepath.Join(cfg.DataDir, "playout"),
-		Filler: "filler.ts", Hour: 18, Log: a.log})
+		Hour: 18, Log: a.log})
 	return err
 }
 

@@ -24,7 +24,7 @@ const playlistUsage = `Usage: relais playlist export --station ID --date YYYY-MM
 Writes a station's playout list for one day (ffplayout JSON or M3U) to standard output.
 `
 
-const stationUsage = `Usage: relais station create --name NAME --kind tv|radio --tz ZONE [--region R] [--service S] [--playout ffplayout|m3u]
+const stationUsage = `Usage: relais station create --name NAME --kind tv|radio --tz ZONE [--region R] [--service S] [--playout ffplayout|m3u] [--filler PATH|URL] [--day-start HH:MM]
        relais station list
 
 Creates or lists the TV and radio stations that air lessons.
@@ -57,7 +57,7 @@ func cmdPlaylistExport(ctx context.Context, io *stdio, args []string) error {
 	station := fs.Int64("station", 0, "station id")
 	date := fs.String("date", "", "the day, in the station's zone")
 	format := fs.String("format", "ffplayout", "ffplayout (JSON) or m3u")
-	filler := fs.String("filler", "filler.ts", "clip that fills gaps between lessons")
+	filler := fs.String("filler", "", "clip that fills gaps between lessons (absolute path or URL); default: the station's")
 	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ relais.Store) error {
 		if *format != string(relais.FormatFFplayout) && *format != string(relais.FormatM3U) {
 			return fmt.Errorf("--format must be ffplayout or m3u")
@@ -82,6 +82,8 @@ func cmdStationCreate(ctx context.Context, io *stdio, args []string) error {
 	fs.StringVar(&st.Region, "region", "", "region the station serves")
 	fs.StringVar(&st.ServiceName, "service", "", "service name shown in guides; default: the name")
 	playout := fs.String("playout", "ffplayout", "playout list format: ffplayout or m3u")
+	fs.StringVar(&st.Filler, "filler", "", "clip playout loops where no lesson plays: absolute path or URL (video for TV, audio for radio)")
+	fs.StringVar(&st.DayStart, "day-start", "00:00", "local time the playout day starts (ffplayout's day_start)")
 	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ relais.Store) error {
 		st.Kind, st.Playout = relais.StationKind(*kind), relais.PlayoutFormat(*playout)
 		return printID(io, st.ID, svc.CreateStation(ctx, &st))

@@ -27,7 +27,8 @@ func TestScheduleCommands(t *testing.T) {
 		}
 		return out
 	}
-	if got := cli("station", "create", "--name", "El Arna", "--kind", "radio", "--tz", "Europe/Paris", "--playout", "m3u"); got != "1\n" {
+	if got := cli("station", "create", "--name", "El Arna", "--kind", "radio", "--tz", "Europe/Paris", "--playout", "m3u",
+		"--filler", "/m/station-filler.mp2"); got != "1\n" {
 		t.Fatalf("station create printed %q", got)
 	}
 	if got := cli("grid", "template", "--station", "1", "--days", "0,6", "--start", "09:00", "--end", "10:00", "--slot", "30",
@@ -66,12 +67,14 @@ func TestScheduleCommands(t *testing.T) {
 		t.Errorf("xmllint: %v\n%s", err, out)
 	}
 	m3u := cli("playlist", "export", "--station", "1", "--date", "2026-03-29", "--format", "m3u", "--filler", "/m/filler.mp2")
-	want := "#EXTM3U\n#PLAYLIST:El Arna 2026-03-29 09:00\n#EXTINF:1200,Les fractions\n/m/1/radio.mp2\n#EXTINF:600,Filler\n/m/filler.mp2\n" +
+	// From the day start (00:00; 8 h to 09:00 on the night clocks go forward) to the last slot.
+	want := "#EXTM3U\n#PLAYLIST:El Arna 2026-03-29 00:00\n#EXTINF:28800,Filler\n/m/filler.mp2\n#EXTINF:1200,Les fractions\n/m/1/radio.mp2\n#EXTINF:600,Filler\n/m/filler.mp2\n" +
 		"#EXTINF:1200,Les fractions\n/m/1/radio.mp2\n#EXTINF:600,Filler\n/m/filler.mp2\n"
 	if m3u != want {
 		t.Errorf("m3u = %q, want %q", m3u, want)
 	}
-	if js := cli("playlist", "export", "--station", "1", "--date", "2026-03-29"); !strings.Contains(js, `"out": 1200,`) || !strings.Contains(js, `"channel": "El Arna"`) {
+	if js := cli("playlist", "export", "--station", "1", "--date", "2026-03-29"); !strings.Contains(js, `"out": 1200,`) || !strings.Contains(js, `"channel": "El Arna"`) ||
+		!strings.Contains(js, `"source": "/m/station-filler.mp2"`) {
 		t.Errorf("ffplayout = %s", js)
 	}
 	if plan := cli("plan", "--lesson", "1", "--at", "2026-03-27T12:00:00Z"); !strings.Contains(plan, `"first_broadcast": "2026-03-28T09:00:00+01:00"`) {

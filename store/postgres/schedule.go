@@ -16,8 +16,8 @@ var _ relais.ScheduleStore = (*DB)(nil)
 // CreateStation inserts s and sets its id.
 func (db *DB) CreateStation(ctx context.Context, s *relais.Station) error {
 	err := db.pool.QueryRow(ctx, `INSERT INTO stations (name, kind, region, time_zone, service_name,
-		playout_format, provider) VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (name) DO NOTHING RETURNING id`,
-		s.Name, s.Kind, s.Region, s.TimeZone, s.ServiceName, s.Playout, s.Provider).Scan(&s.ID)
+		playout_format, provider, filler, day_start) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (name) DO NOTHING RETURNING id`,
+		s.Name, s.Kind, s.Region, s.TimeZone, s.ServiceName, s.Playout, s.Provider, s.Filler, s.DayStart).Scan(&s.ID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return relais.Errorf(relais.ECONFLICT, "A station is already called %q.", s.Name)
 	} else if err != nil {
@@ -34,11 +34,11 @@ func lockStation(ctx context.Context, tx pgx.Tx, id int64) error {
 	return err
 }
 
-const stationColumns = `id, name, kind, region, time_zone, service_name, playout_format, provider`
+const stationColumns = `id, name, kind, region, time_zone, service_name, playout_format, provider, filler, day_start`
 
 func scanStation(row interface{ Scan(...any) error }) (relais.Station, error) {
 	var s relais.Station
-	err := row.Scan(&s.ID, &s.Name, &s.Kind, &s.Region, &s.TimeZone, &s.ServiceName, &s.Playout, &s.Provider)
+	err := row.Scan(&s.ID, &s.Name, &s.Kind, &s.Region, &s.TimeZone, &s.ServiceName, &s.Playout, &s.Provider, &s.Filler, &s.DayStart)
 	return s, err
 }
 
@@ -77,8 +77,8 @@ func (db *DB) UpdateStation(ctx context.Context, s relais.Station, check func(sl
 			}
 		}
 		tag, err := tx.Exec(ctx, `UPDATE stations SET name = $1, kind = $2, region = $3, time_zone = $4, service_name = $5,
-			playout_format = $6, provider = $7 WHERE id = $8`,
-			s.Name, s.Kind, s.Region, s.TimeZone, s.ServiceName, s.Playout, s.Provider, s.ID)
+			playout_format = $6, provider = $7, filler = $8, day_start = $9 WHERE id = $10`,
+			s.Name, s.Kind, s.Region, s.TimeZone, s.ServiceName, s.Playout, s.Provider, s.Filler, s.DayStart, s.ID)
 		if isUniqueViolation(err) { // renamed at the same time by another writer
 			return relais.Errorf(relais.ECONFLICT, "A station is already called %q.", s.Name)
 		} else if err != nil {

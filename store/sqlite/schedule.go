@@ -16,8 +16,8 @@ var _ relais.ScheduleStore = (*DB)(nil)
 // CreateStation inserts s and sets its id.
 func (db *DB) CreateStation(ctx context.Context, s *relais.Station) error {
 	err := db.write.QueryRowContext(ctx, `INSERT INTO stations (name, kind, region, time_zone, service_name,
-		playout_format, provider) VALUES (?,?,?,?,?,?,?) ON CONFLICT (name) DO NOTHING RETURNING id`,
-		s.Name, s.Kind, s.Region, s.TimeZone, s.ServiceName, s.Playout, s.Provider).Scan(&s.ID)
+		playout_format, provider, filler, day_start) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (name) DO NOTHING RETURNING id`,
+		s.Name, s.Kind, s.Region, s.TimeZone, s.ServiceName, s.Playout, s.Provider, s.Filler, s.DayStart).Scan(&s.ID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return relais.Errorf(relais.ECONFLICT, "A station is already called %q.", s.Name)
 	} else if err != nil {
@@ -26,11 +26,11 @@ func (db *DB) CreateStation(ctx context.Context, s *relais.Station) error {
 	return nil
 }
 
-const stationColumns = `id, name, kind, region, time_zone, service_name, playout_format, provider`
+const stationColumns = `id, name, kind, region, time_zone, service_name, playout_format, provider, filler, day_start`
 
 func scanStation(row interface{ Scan(...any) error }) (relais.Station, error) {
 	var s relais.Station
-	err := row.Scan(&s.ID, &s.Name, &s.Kind, &s.Region, &s.TimeZone, &s.ServiceName, &s.Playout, &s.Provider)
+	err := row.Scan(&s.ID, &s.Name, &s.Kind, &s.Region, &s.TimeZone, &s.ServiceName, &s.Playout, &s.Provider, &s.Filler, &s.DayStart)
 	return s, err
 }
 
@@ -66,8 +66,8 @@ func (db *DB) UpdateStation(ctx context.Context, s relais.Station, check func(sl
 			}
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE stations SET name = ?, kind = ?, region = ?, time_zone = ?, service_name = ?,
-			playout_format = ?, provider = ? WHERE id = ?`,
-			s.Name, s.Kind, s.Region, s.TimeZone, s.ServiceName, s.Playout, s.Provider, s.ID)
+			playout_format = ?, provider = ?, filler = ?, day_start = ? WHERE id = ?`,
+			s.Name, s.Kind, s.Region, s.TimeZone, s.ServiceName, s.Playout, s.Provider, s.Filler, s.DayStart, s.ID)
 		if err != nil {
 			return fmt.Errorf("update station %d: %w", s.ID, err)
 		}
