@@ -32,12 +32,12 @@ func StartSentinel(ctx context.Context, dir string) (s *Sentinel, err error) {
 			s.Stop(context.Background())
 		}
 	}()
-	if s.Master, err = start(ctx, filepath.Join(dir, "master"), nil, "--appendonly", "no"); err != nil {
+	if s.Master, err = start(ctx, filepath.Join(dir, "master"), nil, nil, "--appendonly", "no"); err != nil {
 		return s, err
 	}
 	host, port := splitAddr(s.Master.Addr)
 	// Diskless sync with no delay: the replica is in sync within milliseconds, not after the default 5 s.
-	if s.Replica, err = start(ctx, filepath.Join(dir, "replica"), nil, "--appendonly", "no", "--replicaof", host, port,
+	if s.Replica, err = start(ctx, filepath.Join(dir, "replica"), nil, nil, "--appendonly", "no", "--replicaof", host, port,
 		"--repl-diskless-sync-delay", "0"); err != nil {
 		return s, err
 	}
@@ -51,7 +51,7 @@ func StartSentinel(ctx context.Context, dir string) (s *Sentinel, err error) {
 		"sentinel failover-timeout %[1]s 3000\n"+
 		"sentinel parallel-syncs %[1]s 1\n", s.MasterName, host, port)
 	for i := range 3 {
-		sen, err := start(ctx, filepath.Join(dir, "sentinel"+strconv.Itoa(i)), []byte(conf), "--sentinel")
+		sen, err := start(ctx, filepath.Join(dir, "sentinel"+strconv.Itoa(i)), []byte(conf), nil, "--sentinel")
 		if err != nil {
 			return s, err
 		}
@@ -131,7 +131,7 @@ func StartCluster(ctx context.Context, dir string, masters int) (c *Cluster, err
 	}
 	args := []string{"--cluster", "create"}
 	for i := range masters {
-		n, err := start(ctx, filepath.Join(dir, "node"+strconv.Itoa(i)), nil, "--appendonly", "no",
+		n, err := start(ctx, filepath.Join(dir, "node"+strconv.Itoa(i)), nil, nil, "--appendonly", "no",
 			"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000")
 		if err != nil {
 			return c, err

@@ -28,12 +28,21 @@ type Server struct {
 
 // Start runs redis-server with its data in dir.
 func Start(ctx context.Context, dir string) (*Server, error) {
-	return start(ctx, dir, nil, "--appendonly", "yes", "--appendfsync", "everysec", "--protected-mode", "yes")
+	return start(ctx, dir, nil, nil, "--appendonly", "yes", "--appendfsync", "everysec", "--protected-mode", "yes")
+}
+
+// StartTLS runs redis-server for tests with its data in dir, answering only TLS with the PEM
+// certificate and key in certFile and keyFile (clients show none), and with args (ACL users, say).
+// client is how to reach it (the roots that trust the certificate, and the credentials args set).
+func StartTLS(ctx context.Context, dir, certFile, keyFile string, client *redis.Options, args ...string) (*Server, error) {
+	return start(ctx, dir, nil, client, append([]string{"--appendonly", "no", "--tls-cert-file", certFile,
+		"--tls-key-file", keyFile, "--tls-auth-clients", "no"}, args...)...)
 }
 
 // start runs redis-server on a free loopback port with its files in dir, the config file conf (nil: none)
-// and args, and waits until it answers.
-func start(ctx context.Context, dir string, conf []byte, args ...string) (*Server, error) {
+// and args, and waits until it answers client's PING (nil: a plain client without credentials); a
+// client with TLS makes the port the TLS port.
+func start(ctx context.Context, dir string, conf []byte, client *redis.Options, args ...string) (*Server, error) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, errors.New("no Redis address is configured and redis-server is not installed: install it (apt-get install redis-server) or set RELAIS_REDIS_URL")
@@ -59,13 +68,22 @@ func start(ctx context.Context, dir string, conf []byte, args ...string) (*Serve
 		}
 		argv = append(argv, confPath)
 	}
-	argv = append(argv, "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", abs, "--save", "",
-		"--daemonize", "no", "--logfile", logPath)
+	ports := []string{"--port", strconv.Itoa(port)}
+	if client == nil {
+		client = &redis.Options{}
+	}
+	if client.TLSConfig != nil {
+		ports = []string{"--port", "0", "--tls-port", strconv.Itoa(port)}
+	}
+	argv = append(argv, "--bind", "127.0.0.1", "--dir", abs, "--save", "", "--daemonize", "no", "--logfile", logPath)
+	argv = append(argv, ports...)
 	proc, err := localserver.Start("redis-server", exec.Command(bin, append(argv, args...)...))
 	if err != nil {
 		return nil, err
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	opts := *client
+	opts.Addr = addr
+	rdb := redis.NewClient(&opts)
 	defer rdb.Close()
 	// Loading the append-only file answers LOADING; wait for it too.
 	err = proc.WaitReady(ctx, 15*time.Second, syscall.SIGTERM, func() error { return rdb.Ping(ctx).Err() })
