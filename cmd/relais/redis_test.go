@@ -9,17 +9,23 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
 	"log/slog"
 	"math/big"
 	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/internal/redisserver"
 	"github.com/relais-edu/relais/internal/testenv"
 )
@@ -76,13 +82,54 @@ func TestServeOnCluster(t *testing.T) {
 	if code, body := r.readyz(); code != 200 {
 		t.Fatalf("/readyz = %d %s, want 200", code, body)
 	}
+	// The queue monitor (asynqmon) reads the queues, spread over the cluster's nodes: one holds a resend
+	// due in a minute.
+	if err := r.app.queue.Resend(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	code, body := r.adminGet("/ui/admin/queues/api/queues")
+	if code != 200 || !strings.Contains(body, `"queue":"send"`) {
+		t.Errorf("queue monitor on the cluster: %d %s, want the send queue listed", code, body)
+	}
+
 	c.Nodes[1].Kill()
 	r.waitReadyz(503, 10*time.Second)
-	_, body := r.readyz()
+	_, body = r.readyz()
 	t.Logf("/readyz with a node down: %s", body)
 	if !strings.Contains(body, "cluster ") || !strings.Contains(body, "RELAIS_REDIS_URL") || !strings.Contains(body, c.Nodes[1].Addr) {
 		t.Errorf("/readyz with a node down: %s, want the cluster, the setting and the node named", body)
 	}
+}
+
+// adminGet signs in to the web UI as an administrator and GETs path.
+func (r *rig) adminGet(path string) (int, string) {
+	r.t.Helper()
+	tok, err := newToken(context.Background(), r.app.store, relais.User{ID: "admin", Name: "Admin", Role: relais.RoleAdmin})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar}
+	get := func(path string) (int, string) {
+		resp, err := hc.Get(r.app.URL() + path)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	_, page := get("/ui/signin")
+	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(page)
+	if csrf == nil {
+		r.t.Fatalf("no CSRF token on the sign-in page")
+	}
+	resp, err := hc.PostForm(r.app.URL()+"/ui/signin", url.Values{"token": {tok}, "csrf": {csrf[1]}})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return get(path)
 }
 
 // TestServeOnTLSWithACL: relais serve on rediss:// with an ACL user, trusting the CA in
