@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/internal/redisurl"
 )
 
 // Client enqueues work. The API holds one; so does every worker (handlers enqueue the next steps).
@@ -23,7 +24,7 @@ type Client struct {
 
 // NewClient connects to Redis.
 func NewClient(opt asynq.RedisConnOpt) *Client {
-	return &Client{c: asynq.NewClient(opt), insp: asynq.NewInspector(opt), rdb: redisClient(opt)}
+	return &Client{c: asynq.NewClient(opt), insp: asynq.NewInspector(opt), rdb: redisurl.Client(opt)}
 }
 
 // Close releases the Redis connections.

@@ -12,11 +12,12 @@ import (
 )
 
 // Task statistics live in Redis beside the queues, so that /metrics, served by the API process, counts
-// the work of every worker process, and counts survive a worker's restart.
+// the work of every worker process, and counts survive a worker's restart. A run updates them in one
+// transaction, so on Redis Cluster they share a hash slot: the {tasks} hash tag.
 const (
-	keyTasksProcessed = "relais:tasks:processed" // hash: task type -> runs finished
-	keyTasksFailed    = "relais:tasks:failed"    // hash: task type -> runs that failed
-	keyTranscode      = "relais:transcode"       // hash: count, sum (seconds), le:BOUND (cumulative)
+	keyTasksProcessed = "relais:{tasks}:processed" // hash: task type -> runs finished
+	keyTasksFailed    = "relais:{tasks}:failed"    // hash: task type -> runs that failed
+	keyTranscode      = "relais:{tasks}:transcode" // hash: count, sum (seconds), le:BOUND (cumulative)
 )
 
 // TranscodeBuckets are the upper bounds, in seconds, of the transcode duration histogram.
@@ -34,12 +35,6 @@ type Histogram struct {
 	Count   uint64
 	Sum     float64
 	Buckets map[float64]uint64
-}
-
-// redisClient opens a plain Redis client on asynq's connection options.
-func redisClient(opt asynq.RedisConnOpt) redis.UniversalClient {
-	c, _ := opt.MakeRedisClient().(redis.UniversalClient)
-	return c
 }
 
 // measure is the workers' middleware: it counts each run of a task by type, whether it failed, and how

@@ -16,6 +16,7 @@ import (
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/channels"
 	"github.com/relais-edu/relais/fanout"
+	"github.com/relais-edu/relais/internal/redisurl"
 )
 
 // Pipeline is the media and text work the lesson tasks call. main wires it to the ingest, SMS and
@@ -132,7 +133,7 @@ type Worker struct {
 func NewWorker(redis asynq.RedisConnOpt, store relais.Store, reg *channels.Registry, p Pipeline, links Links,
 	client *Client, cfg Config, log *slog.Logger) *Worker {
 	w := &Worker{store: store, channels: reg, pipeline: p, links: links, client: client, cfg: cfg,
-		log: log.With("comp", "worker"), now: time.Now, rdb: redisClient(redis)}
+		log: log.With("comp", "worker"), now: time.Now, rdb: redisurl.Client(redis)}
 	w.ledger = channels.NewLedger(store, client.RecordStatus)
 	base := asynq.Config{
 		RetryDelayFunc:  cfg.retryDelay,

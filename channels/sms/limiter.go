@@ -78,6 +78,25 @@ redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil((new_tat - now) / 1000) + 10
 return {1, wait}
 `)
 
+// unavailableRetry is when a send that could not reach Redis comes back: Sentinel promotes a replica
+// within seconds of a master's loss (down-after-milliseconds plus the election).
+const unavailableRetry = 2 * time.Second
+
+// redisUnavailable reports whether err says Redis cannot be reached or is between masters (a failover,
+// a cluster's slots moving, a replica still loading): a wait of seconds, not a failure of the message,
+// so the send neither spends a retry nor waits for asynq's backoff. Other Redis errors are failures.
+func redisUnavailable(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var reply redis.Error
+	if errors.As(err, &reply) {
+		return redis.IsLoadingError(err) || redis.IsReadOnlyError(err) || redis.IsClusterDownError(err) ||
+			redis.IsTryAgainError(err) || redis.IsMasterDownError(err)
+	}
+	return true // no reply: the connection failed
+}
+
 // Wait blocks until sender may send segments more segments, or returns ctx's error, or a Throttled
 // *channels.SendError when the wait would exceed MaxWait (nothing is reserved then).
 func (l *Limiter) Wait(ctx context.Context, sender string, segments int) error {
@@ -97,6 +116,10 @@ func (l *Limiter) Wait(ctx context.Context, sender string, segments int) error {
 	res, err := gcra.Run(ctx, l.rdb, []string{l.cfg.Prefix + sender},
 		interval, tolerance, segments, l.cfg.MaxWait.Microseconds()).Int64Slice()
 	if err != nil {
+		if redisUnavailable(err) { // nothing was sent: come back once a replica is promoted
+			return &channels.SendError{Kind: channels.Throttled, Code: "rate_limit_unavailable", RetryAfter: unavailableRetry,
+				Err: fmt.Errorf("sms rate limit: redis unavailable: %w", err)}
+		}
 		return &channels.SendError{Kind: channels.Retryable, Err: fmt.Errorf("sms rate limit: %w", err)}
 	}
 	wait := time.Duration(res[1]) * time.Microsecond

@@ -25,6 +25,7 @@ import (
 	"github.com/relais-edu/relais/channels/sms"
 	"github.com/relais-edu/relais/ingest"
 	"github.com/relais-edu/relais/internal/redisserver"
+	"github.com/relais-edu/relais/internal/redisurl"
 	"github.com/relais-edu/relais/links"
 	"github.com/relais-edu/relais/pipeline"
 	"github.com/relais-edu/relais/queue"
@@ -54,8 +55,10 @@ type app struct {
 	ln    net.Listener
 	email *email.Channel
 	ui    *ui.Handler
-	rdb   *redis.Client // the SMS rate limiter's
-	done  chan error    // the HTTP server's end
+	done  chan error // the HTTP server's end
+
+	redisOpt asynq.RedisConnOpt    // the queue's Redis
+	rdb      redis.UniversalClient // the same Redis for the SMS rate limiter and /readyz
 
 	periodic *scheduler.Periodic // writes tomorrow's guides and playlists each evening
 
@@ -135,26 +138,40 @@ func userError(err error) error {
 	return err
 }
 
-// startRedis starts the private redis-server unless RELAIS_REDIS_ADDR names one, checks that it
-// answers, and connects the queue client and the SMS rate limiter's client to it.
-func (a *app) startRedis(ctx context.Context) (asynq.RedisClientOpt, error) {
+// startRedis starts the private redis-server unless RELAIS_REDIS_URL or RELAIS_REDIS_ADDR names a
+// Redis (one server, a Sentinel-watched master or a cluster), checks that it answers, and connects the
+// queue client and the client of Relais' own keys (the SMS rate limits) to it.
+func (a *app) startRedis(ctx context.Context) (asynq.RedisConnOpt, error) {
 	cfg := a.cfg
-	redisAddr := cfg.RedisAddr
-	if redisAddr == "" {
-		var err error
+	opt, err := cfg.redis()
+	if err != nil {
+		return nil, err
+	}
+	if opt == nil {
 		if a.redis, err = redisserver.Start(ctx, filepath.Join(cfg.DataDir, "redis")); err != nil {
-			return asynq.RedisClientOpt{}, err
+			return nil, err
 		}
-		redisAddr = a.redis.Addr
-		a.log.Info("started private redis-server", "addr", redisAddr)
+		a.log.Info("started private redis-server", "addr", a.redis.Addr)
+		opt = asynq.RedisClientOpt{Addr: a.redis.Addr, Password: cfg.RedisPass, DB: cfg.RedisDB}
 	}
-	redisOpt := asynq.RedisClientOpt{Addr: redisAddr, Password: cfg.RedisPass, DB: cfg.RedisDB}
-	if err := pingRedis(ctx, redisOpt); err != nil {
-		return redisOpt, err
+	a.redisOpt, a.rdb = opt, redisurl.Client(opt)
+	if err := a.pingRedis(ctx); err != nil {
+		return nil, err
 	}
-	a.queue = queue.NewClient(redisOpt)
-	a.rdb = redis.NewClient(&redis.Options{Addr: redisOpt.Addr, Password: redisOpt.Password, DB: redisOpt.DB})
-	return redisOpt, nil
+	a.queue = queue.NewClient(opt)
+	return opt, nil
+}
+
+// pingRedis checks that Redis answers: at start, and for /readyz.
+func (a *app) pingRedis(ctx context.Context) error {
+	if err := redisurl.Ping(ctx, a.rdb); err != nil {
+		what := "RELAIS_REDIS_ADDR"
+		if a.cfg.RedisURL != "" {
+			what = "RELAIS_REDIS_URL"
+		}
+		return fmt.Errorf("redis %s (%s) does not answer: %w", redisurl.Describe(a.redisOpt), what, err)
+	}
+	return nil
 }
 
 // listen opens the HTTP listener; with a :0 port, the default public URL becomes the port given.
@@ -172,7 +189,7 @@ func (a *app) listen() error {
 
 // startWorker starts the task workers (media, digests, fan-out, sends) and the evening export of
 // guides and playlists.
-func (a *app) startWorker(redisOpt asynq.RedisClientOpt, reg *channels.Registry, tmpl *templates.Set, signer *links.Signer,
+func (a *app) startWorker(redisOpt asynq.RedisConnOpt, reg *channels.Registry, tmpl *templates.Set, signer *links.Signer,
 	secret []byte, mediaExe string) error {
 	cfg := a.cfg
 	runner := &ingest.Runner{Exe: mediaExe, Options: ingest.Options{
@@ -211,13 +228,13 @@ func (a *app) startWorker(redisOpt asynq.RedisClientOpt, reg *channels.Registry,
 
 // serveHTTP mounts the API, the channels' webhooks, unsubscribe links, the web UI and /metrics, starts
 // the hourly sweep of expired uploads, and serves on the listener.
-func (a *app) serveHTTP(redisOpt asynq.RedisClientOpt, reg *channels.Registry, tmpl *templates.Set, signer *links.Signer, secret []byte) error {
+func (a *app) serveHTTP(redisOpt asynq.RedisConnOpt, reg *channels.Registry, tmpl *templates.Set, signer *links.Signer, secret []byte) error {
 	cfg, log := a.cfg, a.log
 	srv := api.New(a.store, a.queue, signer, tmpl, api.Config{
 		MediaDir: cfg.MediaDir, MaxUploadBytes: cfg.MaxUploadBytes, MaxImportBytes: 64 << 20,
 		MaxImportRows: 200_000, DefaultCountry: cfg.DefaultCountry, DefaultBudget: 3, Plan: cfg.planConfig(),
 		Channels: reg,
-	}, log, func(ctx context.Context) error { return pingRedis(ctx, redisOpt) })
+	}, log, a.pingRedis)
 	for _, name := range reg.Names() {
 		if ch, ok := reg.Get(name); ok {
 			if wh, ok := ch.(channels.WebhookHandler); ok {
@@ -407,15 +424,6 @@ func (a *app) stop(ctx context.Context) error {
 
 // URL is the API's base URL.
 func (a *app) URL() string { return a.cfg.PublicURL }
-
-func pingRedis(ctx context.Context, opt asynq.RedisClientOpt) error {
-	rdb := redis.NewClient(&redis.Options{Addr: opt.Addr, Password: opt.Password, DB: opt.DB})
-	defer rdb.Close()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("redis at %s (RELAIS_REDIS_ADDR) does not answer: %w", opt.Addr, err)
-	}
-	return nil
-}
 
 // loadSecret returns the configured secret, or the one kept in DATA_DIR/secret (made on first start).
 func loadSecret(cfg Config) ([]byte, error) {

@@ -12,8 +12,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/hibiken/asynq"
-
 	"github.com/relais-edu/relais/channels"
 	"github.com/relais-edu/relais/queue"
 )
@@ -80,10 +78,11 @@ func cmdBouncesImport(ctx context.Context, std *stdio, args []string) error {
 	if len(total.Resend) == 0 {
 		return nil
 	}
-	if cfg.RedisAddr == "" {
-		return fmt.Errorf("%d deliveries whose relay gave up are to be sent again: set RELAIS_REDIS_ADDR to the workers' Redis, or post the reports to POST /api/v1/bounces", len(total.Resend))
+	opt, err := cfg.redis() // checked by loadConfig
+	if err != nil || opt == nil {
+		return fmt.Errorf("%d deliveries whose relay gave up are to be sent again: set RELAIS_REDIS_URL (or RELAIS_REDIS_ADDR) to the workers' Redis, or post the reports to POST /api/v1/bounces", len(total.Resend))
 	}
-	q := queue.NewClient(asynq.RedisClientOpt{Addr: cfg.RedisAddr, Password: cfg.RedisPass, DB: cfg.RedisDB})
+	q := queue.NewClient(opt)
 	defer q.Close()
 	for _, id := range total.Resend {
 		if err := q.Resend(ctx, id); err != nil {

@@ -1,19 +1,25 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"net"
 	"net/mail"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/channels/sms"
+	"github.com/relais-edu/relais/internal/redisurl"
 	"github.com/relais-edu/relais/scheduler"
 	"github.com/relais-edu/relais/store/postgres"
 )
@@ -24,6 +30,8 @@ type Config struct {
 	DataDir     string
 	DatabaseURL string
 	MediaDir    string
+	RedisURL    string
+	RedisCAFile string
 	RedisAddr   string
 	RedisPass   string
 	RedisDB     int
@@ -122,7 +130,9 @@ func (c *Config) settings() []setting {
 		{"data-dir", "RELAIS_DATA_DIR", "directory for the SQLite database, media and the private Redis", &c.DataDir},
 		{"database-url", "RELAIS_DATABASE_URL", "database: sqlite:PATH or postgres://user:password@host:port/db; empty: SQLite at DATA_DIR/relais.db", &c.DatabaseURL},
 		{"media-dir", "RELAIS_MEDIA_DIR", "uploads and renditions; empty: DATA_DIR/media", &c.MediaDir},
-		{"redis-addr", "RELAIS_REDIS_ADDR", "Redis host:port; empty: serve and demo start a private redis-server", &c.RedisAddr},
+		{"redis-url", "RELAIS_REDIS_URL", "Redis: redis://[user:password@]host:port/db, rediss:// (TLS), redis-sentinel://[user:password@]h1:p1,h2:p2,h3:p3/db?master=NAME or redis-cluster://[user:password@]h1:p1,h2:p2,...; empty: RELAIS_REDIS_ADDR", &c.RedisURL},
+		{"redis-ca-file", "RELAIS_REDIS_CA_FILE", "PEM certificates that sign the Redis servers' TLS certificates (rediss URLs); empty: the system's", &c.RedisCAFile},
+		{"redis-addr", "RELAIS_REDIS_ADDR", "Redis host:port (or use RELAIS_REDIS_URL); both empty: serve and demo start a private redis-server", &c.RedisAddr},
 		{"redis-password", "RELAIS_REDIS_PASSWORD", "Redis password", &c.RedisPass},
 		{"redis-db", "RELAIS_REDIS_DB", "Redis database number", &c.RedisDB},
 		{"http-addr", "RELAIS_HTTP_ADDR", "address the HTTP API listens on", &c.HTTPAddr},
@@ -334,6 +344,9 @@ func (c *Config) Validate() error {
 	if c.ReminderLead < 0 {
 		bad("RELAIS_SMS_REMINDER_LEAD %s must not be negative (0 turns reminders off)", c.ReminderLead)
 	}
+	if _, err := c.redis(); err != nil {
+		bad("%v", err)
+	}
 	if _, err := c.quietHours(); err != nil {
 		bad("%v", err)
 	}
@@ -373,6 +386,43 @@ func (c *Config) Validate() error {
 		bad("DKIM needs RELAIS_DKIM_DOMAIN, RELAIS_DKIM_SELECTOR and RELAIS_DKIM_KEY_FILE together")
 	}
 	return errors.Join(errs...)
+}
+
+// redis returns the connection options of the configured Redis, or nil when there is none (serve and
+// demo then start a private redis-server).
+func (c *Config) redis() (asynq.RedisConnOpt, error) {
+	if c.RedisURL == "" {
+		if c.RedisCAFile != "" {
+			return nil, errors.New("RELAIS_REDIS_CA_FILE is set: give the TLS Redis in RELAIS_REDIS_URL (rediss://...)")
+		}
+		if c.RedisAddr == "" {
+			return nil, nil
+		}
+		return asynq.RedisClientOpt{Addr: c.RedisAddr, Password: c.RedisPass, DB: c.RedisDB}, nil
+	}
+	if c.RedisAddr != "" || c.RedisPass != "" || c.RedisDB != 0 {
+		return nil, errors.New("RELAIS_REDIS_URL is set: leave RELAIS_REDIS_ADDR, RELAIS_REDIS_PASSWORD and RELAIS_REDIS_DB empty (the URL carries them)")
+	}
+	var tc *tls.Config
+	if c.RedisCAFile != "" {
+		if !strings.HasPrefix(c.RedisURL, "rediss") {
+			return nil, fmt.Errorf("RELAIS_REDIS_CA_FILE is set but RELAIS_REDIS_URL %s does not use TLS: write rediss://", redisurl.Redact(c.RedisURL))
+		}
+		pem, err := os.ReadFile(c.RedisCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("RELAIS_REDIS_CA_FILE: %w", err)
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("RELAIS_REDIS_CA_FILE %s holds no PEM certificate", c.RedisCAFile)
+		}
+		tc = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}
+	}
+	opt, err := redisurl.Parse(c.RedisURL, tc)
+	if err != nil {
+		return nil, fmt.Errorf("RELAIS_REDIS_URL %s: %w", redisurl.Redact(c.RedisURL), err)
+	}
+	return opt, nil
 }
 
 // quietHours reads the SMS quiet-hours settings.

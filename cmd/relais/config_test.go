@@ -36,6 +36,18 @@ func TestValidateSaysWhatToFix(t *testing.T) {
 		{"bad tv format", func(c *Config) { c.TVFormat = "4k" }, "RELAIS_TV_FORMAT \"4k\" must be 1080i25 or 720p50"},
 		{"bad addr", func(c *Config) { c.HTTPAddr = "8080" }, "RELAIS_HTTP_ADDR \"8080\" must be host:port"},
 		{"dkim half set", func(c *Config) { c.DKIMDomain = "example.org" }, "DKIM needs RELAIS_DKIM_DOMAIN"},
+		{"redis sentinel", func(c *Config) { c.RedisURL = "redis-sentinel://u:p@s1:26379,s2:26379,s3:26379/0?master=relais" }, ""},
+		{"redis cluster", func(c *Config) { c.RedisURL = "redis-cluster://n1:7000,n2:7000,n3:7000" }, ""},
+		{"redis sentinel without master", func(c *Config) { c.RedisURL = "redis-sentinel://u:secret@s1:26379,s2:26379/0" },
+			"RELAIS_REDIS_URL redis-sentinel://u:xxxxx@s1:26379,s2:26379/0: a Sentinel URL needs the master's name: add ?master=NAME"},
+		{"redis url and addr", func(c *Config) { c.RedisURL, c.RedisAddr = "redis://r:6379", "r:6379" },
+			"RELAIS_REDIS_URL is set: leave RELAIS_REDIS_ADDR, RELAIS_REDIS_PASSWORD and RELAIS_REDIS_DB empty"},
+		{"redis ca without tls", func(c *Config) { c.RedisURL, c.RedisCAFile = "redis://r:6379", "ca.pem" },
+			"RELAIS_REDIS_CA_FILE is set but RELAIS_REDIS_URL redis://r:6379 does not use TLS: write rediss://"},
+		{"redis ca missing", func(c *Config) { c.RedisURL, c.RedisCAFile = "rediss://r:6379", "/nonexistent/ca.pem" },
+			"RELAIS_REDIS_CA_FILE: open /nonexistent/ca.pem: no such file or directory"},
+		{"redis ca not pem", func(c *Config) { c.RedisURL, c.RedisCAFile = "rediss://r:6379", "config_test.go" },
+			"RELAIS_REDIS_CA_FILE config_test.go holds no PEM certificate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -22,6 +22,7 @@ import (
 	"github.com/relais-edu/relais/channels/sms/sandbox"
 	"github.com/relais-edu/relais/client"
 	"github.com/relais-edu/relais/internal/mailpit"
+	"github.com/relais-edu/relais/internal/redisurl"
 	"github.com/relais-edu/relais/worksheet"
 )
 
@@ -181,7 +182,7 @@ func redisDesc(a *app) string {
 	if a.redis != nil {
 		return "private " + a.redis.Addr
 	}
-	return a.cfg.RedisAddr
+	return redisurl.Describe(a.redisOpt)
 }
 
 // makeVideo renders the test lesson: espeak-ng speaks a French text over an FFmpeg test pattern.

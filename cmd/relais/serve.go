@@ -18,17 +18,17 @@ its migrations are applied at start. Move an existing installation there with re
 docs/operations.md (PostgreSQL) for the pool, TLS and statement timeout settings.`
 
 func cmdServe(ctx context.Context, io *stdio, args []string) error {
-	return runServer(ctx, io, args, "serve", "Runs the HTTP API, the workers and the scheduler in one process: the embedded default.\nWith no RELAIS_REDIS_ADDR it starts a private redis-server under the data directory.\n"+onPostgres,
+	return runServer(ctx, io, args, "serve", "Runs the HTTP API, the workers and the scheduler in one process: the embedded default.\nWith no RELAIS_REDIS_URL or RELAIS_REDIS_ADDR it starts a private redis-server under the data directory.\n"+onPostgres,
 		parts{api: true, worker: true})
 }
 
 func cmdAPI(ctx context.Context, io *stdio, args []string) error {
-	return runServer(ctx, io, args, "api", "Runs only the HTTP API, for a deployment where several machines share one Redis\n(RELAIS_REDIS_ADDR, required) and one database.\n"+onPostgres,
+	return runServer(ctx, io, args, "api", "Runs only the HTTP API, for a deployment where several machines share one Redis\n(RELAIS_REDIS_URL or RELAIS_REDIS_ADDR, required) and one database.\n"+onPostgres,
 		parts{api: true})
 }
 
 func cmdWorker(ctx context.Context, io *stdio, args []string) error {
-	return runServer(ctx, io, args, "worker", "Runs only the background workers (probe, transcode, digests, worksheets, fan-out, sends),\nfor a deployment sharing one Redis (RELAIS_REDIS_ADDR, required) and one database.\n"+onPostgres,
+	return runServer(ctx, io, args, "worker", "Runs only the background workers (probe, transcode, digests, worksheets, fan-out, sends),\nfor a deployment sharing one Redis (RELAIS_REDIS_URL or RELAIS_REDIS_ADDR, required) and one database.\n"+onPostgres,
 		parts{worker: true})
 }
 
@@ -40,8 +40,8 @@ func runServer(ctx context.Context, io *stdio, args []string, name, summary stri
 	}
 	if name != "serve" {
 		var errs []error
-		if cfg.RedisAddr == "" {
-			errs = append(errs, fmt.Errorf("relais %s shares Redis with other machines: set RELAIS_REDIS_ADDR (or use relais serve, which starts its own)", name))
+		if cfg.RedisAddr == "" && cfg.RedisURL == "" {
+			errs = append(errs, fmt.Errorf("relais %s shares Redis with other machines: set RELAIS_REDIS_URL or RELAIS_REDIS_ADDR (or use relais serve, which starts its own)", name))
 		}
 		if cfg.Secret == "" {
 			errs = append(errs, fmt.Errorf("relais %s runs beside other machines that must sign links alike: set RELAIS_SECRET", name))

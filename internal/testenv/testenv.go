@@ -20,6 +20,7 @@ import (
 
 	"github.com/relais-edu/relais/internal/localserver"
 	"github.com/relais-edu/relais/internal/mailpit"
+	"github.com/relais-edu/relais/internal/redisserver"
 )
 
 var (
@@ -96,6 +97,29 @@ func startRedis() (string, error) {
 	}
 	started = append(started, func() { proc.Stop(context.Background(), os.Kill); os.RemoveAll(dir) })
 	return addr, proc.WaitReady(context.Background(), 10*time.Second, os.Kill, func() error { return localserver.Listening(addr) })
+}
+
+// Sentinel starts a Redis master, its replica and three sentinels for t (see redisserver.StartSentinel),
+// stopped when t ends.
+func Sentinel(t testing.TB) *redisserver.Sentinel {
+	t.Helper()
+	s, err := redisserver.StartSentinel(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatalf("testenv: no Redis Sentinel (run the tests with scripts/test.sh, or install redis-server): %v", err)
+	}
+	t.Cleanup(func() { s.Stop(context.Background()) })
+	return s
+}
+
+// Cluster starts a Redis Cluster of three masters for t, stopped when t ends.
+func Cluster(t testing.TB) *redisserver.Cluster {
+	t.Helper()
+	c, err := redisserver.StartCluster(context.Background(), t.TempDir(), 3)
+	if err != nil {
+		t.Fatalf("testenv: no Redis Cluster (run the tests with scripts/test.sh, or install redis-server): %v", err)
+	}
+	t.Cleanup(func() { c.Stop(context.Background()) })
+	return c
 }
 
 // SMTP returns the SMTP address and the HTTP API base URL of a mailpit server.
