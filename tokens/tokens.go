@@ -118,9 +118,12 @@ func validUserID(id string) bool {
 	return true
 }
 
+// DefaultLifetime is how long a rotated token lives when no lifetime is given.
+const DefaultLifetime = 90 * 24 * time.Hour
+
 // Rotate gives token id a new secret, returned this once; the old secret stops working at once. The
-// token keeps its name and role; it expires after ttl from now, or, for ttl 0, after as long as it
-// was first given (never, for a token that never expired).
+// token keeps its name and role; it expires after ttl from now, or, for ttl 0, after DefaultLifetime
+// (never, for a token that never expired).
 func (s *Service) Rotate(ctx context.Context, id int64, ttl time.Duration) (string, relais.APIToken, error) {
 	if ttl < 0 {
 		return "", relais.APIToken{}, relais.Errorf(relais.EINVALID, "A token's lifetime cannot be negative.")
@@ -130,7 +133,7 @@ func (s *Service) Rotate(ctx context.Context, id int64, ttl time.Duration) (stri
 		return "", t, err
 	}
 	if ttl == 0 && !t.ExpiresAt.IsZero() {
-		ttl = t.ExpiresAt.Sub(t.CreatedAt)
+		ttl = DefaultLifetime
 	}
 	var expires time.Time
 	if ttl > 0 {

@@ -54,7 +54,7 @@ func cmdTokenCreate(ctx context.Context, io *stdio, args []string) error {
 		if err != nil {
 			return userError(err)
 		}
-		recordShell(ctx, store, relais.AuditCreate, t.ID)
+		recordShell(ctx, io, store, relais.AuditCreate, t.ID)
 		fmt.Fprintln(io.out, secret)
 		fmt.Fprintf(io.err, "token %d for %s (%s), %s\n", t.ID, t.User.ID, t.User.Role, expiry(t))
 		return nil
@@ -86,7 +86,7 @@ func cmdTokenList(ctx context.Context, io *stdio, args []string) error {
 func cmdTokenRotate(ctx context.Context, io *stdio, args []string) error {
 	fs := newFlagSet(io, "token rotate", "token rotate [--expires 90d] ID",
 		"Gives a token a new secret and prints it once; the old secret stops working at once.")
-	expires := fs.String("expires", "", "new lifetime from now: days (90d) or a Go duration; default: as long as it was first given")
+	expires := fs.String("expires", "", "new lifetime from now: days (90d) or a Go duration; default: 90 days, or never for a token that never expired")
 	cfg, err := loadConfig(fs, args, io)
 	if err != nil {
 		return err
@@ -106,7 +106,7 @@ func cmdTokenRotate(ctx context.Context, io *stdio, args []string) error {
 		if err != nil {
 			return userError(err)
 		}
-		recordShell(ctx, store, relais.AuditRotate, t.ID)
+		recordShell(ctx, io, store, relais.AuditRotate, t.ID)
 		fmt.Fprintln(io.out, secret)
 		fmt.Fprintf(io.err, "token %d rotated, %s\n", t.ID, expiry(t))
 		return nil
@@ -128,7 +128,7 @@ func cmdTokenRevoke(ctx context.Context, io *stdio, args []string) error {
 		if err != nil {
 			return userError(err)
 		}
-		recordShell(ctx, store, relais.AuditRevoke, t.ID)
+		recordShell(ctx, io, store, relais.AuditRevoke, t.ID)
 		fmt.Fprintf(io.out, "token %d (%s, %s) revoked\n", t.ID, t.Name, t.User.ID)
 		return nil
 	})
@@ -146,9 +146,11 @@ func withTokens(ctx context.Context, cfg Config, f func(*tokens.Service, relais.
 
 // recordShell writes a token change made from the command line to the audit log; the change is made,
 // so a failure to record is only said.
-func recordShell(ctx context.Context, store relais.AuditStore, action relais.AuditAction, id int64) {
+func recordShell(ctx context.Context, io *stdio, store relais.AuditStore, action relais.AuditAction, id int64) {
 	e := relais.AuditEntry{Actor: shell.ID, Action: action, Target: "token " + strconv.FormatInt(id, 10)}
-	store.RecordAudit(ctx, &e)
+	if err := store.RecordAudit(ctx, &e); err != nil {
+		fmt.Fprintf(io.err, "warning: the audit log did not record this: %v\n", err)
+	}
 }
 
 func tokenArg(args []string) (int64, error) {
