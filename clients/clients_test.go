@@ -62,8 +62,8 @@ func TestLimitReplies429WithRetryAfter(t *testing.T) {
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	lim := Limits{SignIn: Rule{2, time.Minute}, Family: Rule{3, time.Minute}, Unsubscribe: Rule{1, time.Minute}, Webhooks: Rule{2, 10 * time.Second}}
 	h := rs.Limit(lim, ok)
-	get := func(path, client string) *httptest.ResponseRecorder {
-		r := httptest.NewRequest("GET", path, nil)
+	send := func(method, path, client string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(method, path, nil)
 		r.RemoteAddr = "127.0.0.1:4000"
 		r.Header.Set("X-Forwarded-For", client)
 		w := httptest.NewRecorder()
@@ -71,31 +71,38 @@ func TestLimitReplies429WithRetryAfter(t *testing.T) {
 		return w
 	}
 	for _, tc := range []struct {
-		path  string
-		allow int
-		retry time.Duration
-	}{{"/ui/signin", 2, time.Minute}, {"/l/abc", 3, time.Minute}, {"/u/xyz", 1, time.Minute}, {"/webhooks/sms/status", 2, 10 * time.Second}} {
-		t.Run(tc.path, func(t *testing.T) {
+		method, path string
+		allow        int
+		retry        time.Duration
+	}{{"POST", "/ui/signin", 2, time.Minute}, {"GET", "/ui/signin/oidc", 2, time.Minute}, {"GET", "/l/abc", 3, time.Minute},
+		{"POST", "/u/xyz", 1, time.Minute}, {"POST", "/webhooks/sms/status", 2, 10 * time.Second}} {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			client := "203.0.113.1"
+			if tc.path == "/ui/signin/oidc" { // the sign-in share is one, whatever the path under it
+				client = "203.0.113.9"
+			}
 			for i := range tc.allow {
-				if w := get(tc.path, "203.0.113.1"); w.Code != http.StatusNoContent {
+				if w := send(tc.method, tc.path, client); w.Code != http.StatusNoContent {
 					t.Fatalf("request %d: %d, want it through", i+1, w.Code)
 				}
 			}
-			w := get(tc.path, "203.0.113.1")
+			w := send(tc.method, tc.path, client)
 			if w.Code != http.StatusTooManyRequests {
 				t.Fatalf("request %d: %d, want 429", tc.allow+1, w.Code)
 			}
 			if got := w.Header().Get("Retry-After"); got != strconv.Itoa(int(tc.retry.Seconds())) {
 				t.Errorf("Retry-After %q, want %v in seconds", got, tc.retry)
 			}
-			if w := get(tc.path, "203.0.113.2"); w.Code != http.StatusNoContent {
+			if w := send(tc.method, tc.path, "203.0.113.2"); w.Code != http.StatusNoContent {
 				t.Errorf("another client: %d, want it through", w.Code)
 			}
 		})
 	}
 	for range 10 {
-		if w := get("/ui/lessons", "203.0.113.1"); w.Code != http.StatusNoContent {
-			t.Fatalf("an unlimited path: %d", w.Code)
+		for _, path := range []string{"/ui/lessons", "/ui/signin"} {
+			if w := send("GET", path, "203.0.113.1"); w.Code != http.StatusNoContent {
+				t.Fatalf("GET %s is not limited: %d", path, w.Code)
+			}
 		}
 	}
 }

@@ -43,7 +43,7 @@ func (r Rule) String() string {
 
 // Limits are the per-client rules of the public endpoints.
 type Limits struct {
-	SignIn      Rule // /ui/signin and what lies under it
+	SignIn      Rule // signing in: /ui/signin but for showing its form, and what lies under it
 	Family      Rule // the family lesson pages and their files, /l/
 	Unsubscribe Rule // unsubscribe links, /u/
 	Webhooks    Rule // provider callbacks, /webhooks/: above the provider's own callback rate
@@ -55,24 +55,32 @@ func DefaultLimits() Limits {
 		SignIn:      Rule{Requests: 20, Per: time.Minute},
 		Family:      Rule{Requests: 120, Per: time.Minute},
 		Unsubscribe: Rule{Requests: 30, Per: time.Minute},
-		Webhooks:    Rule{Requests: 1000, Per: time.Second},
+		Webhooks:    Rule{Requests: 3000, Per: time.Second},
 	}
 }
 
 // Limit wraps next: a request to a limited endpoint beyond its client's share gets 429 Too Many
-// Requests with Retry-After (seconds); others pass untouched.
+// Requests with Retry-After (seconds); others pass untouched. Showing the sign-in form (GET
+// /ui/signin) is not counted: signing in, and what lies under /ui/signin/, is.
 func (rs *Resolver) Limit(l Limits, next http.Handler) http.Handler {
 	type class struct {
-		prefix string
-		lim    *httprate.RateLimiter
+		match func(r *http.Request) bool
+		lim   *httprate.RateLimiter
+	}
+	under := func(prefix string) func(r *http.Request) bool {
+		return func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, prefix) }
+	}
+	signIn := func(r *http.Request) bool {
+		form := r.URL.Path == "/ui/signin" && (r.Method == http.MethodGet || r.Method == http.MethodHead)
+		return strings.HasPrefix(r.URL.Path, "/ui/signin") && !form
 	}
 	var classes []class
 	for _, c := range []struct {
-		prefix string
-		rule   Rule
-	}{{"/ui/signin", l.SignIn}, {"/l/", l.Family}, {"/u/", l.Unsubscribe}, {"/webhooks/", l.Webhooks}} {
+		match func(r *http.Request) bool
+		rule  Rule
+	}{{signIn, l.SignIn}, {under("/l/"), l.Family}, {under("/u/"), l.Unsubscribe}, {under("/webhooks/"), l.Webhooks}} {
 		if c.rule.Requests > 0 {
-			classes = append(classes, class{c.prefix, httprate.NewRateLimiter(c.rule.Requests, c.rule.Per,
+			classes = append(classes, class{c.match, httprate.NewRateLimiter(c.rule.Requests, c.rule.Per,
 				httprate.WithLimitHandler(tooMany),
 				// Only Retry-After: the family page's responses stay the same bytes for every client,
 				// fit for a shared cache.
@@ -81,7 +89,7 @@ func (rs *Resolver) Limit(l Limits, next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		for _, c := range classes {
-			if strings.HasPrefix(r.URL.Path, c.prefix) {
+			if c.match(r) {
 				if c.lim.RespondOnLimit(w, r, rs.Addr(r).String()) {
 					return
 				}
