@@ -103,6 +103,7 @@ func (rs *Resolver) Limit(l Limits, next http.Handler) http.Handler {
 func tooMany(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusTooManyRequests)
 	fmt.Fprintf(w, "Too many requests from your address; retry after %s seconds.\n", w.Header().Get("Retry-After"))
 }
