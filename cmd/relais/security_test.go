@@ -50,6 +50,17 @@ func TestTokenCommands(t *testing.T) {
 		}
 	}
 
+	// Other changes made from the shell are audited too.
+	if _, errOut, err := runCLI(env, "station", "create", "--name", "Balapan", "--tz", "Asia/Almaty"); err != nil {
+		t.Fatalf("station create: %v %s", err, errOut)
+	}
+	if _, errOut, err := runCLI(env, "grid", "template", "--station", "1", "--from", "2026-03-02", "--to", "2026-03-03"); err != nil {
+		t.Fatalf("grid template: %v %s", err, errOut)
+	}
+	if _, _, err := runCLI(env, "grid", "template", "--station", "1", "--from", "2026-03-02", "--to", "2026-03-03"); err == nil {
+		t.Fatal("an overlapping template was accepted") // refused: not audited
+	}
+
 	cfg := DefaultConfig()
 	cfg.DataDir = env["RELAIS_DATA_DIR"]
 	cfg.resolve()
@@ -67,7 +78,7 @@ func TestTokenCommands(t *testing.T) {
 	for _, e := range es {
 		got = append(got, string(e.Action)+" "+e.Target)
 	}
-	if err != nil || strings.Join(got, ", ") != "revoke token 1, rotate token 1, create token 1" {
+	if err != nil || strings.Join(got, ", ") != "edit station 1, create station 1, revoke token 1, rotate token 1, create token 1" {
 		t.Errorf("audit log: %q %v", got, err)
 	}
 }

@@ -24,7 +24,8 @@ Commands:
   rotate   [--expires 90d] ID: give token ID a new secret (the old one stops working at once), print it
   revoke   ID: revoke token ID at once
 
-Each change is written to the audit log as done by "shell".
+Each change is written to the audit log as done by "shell", as are the changes of relais station
+create, grid template|slot|cancel|fill and bounces import.
 `
 
 // shell is the audit log's actor of the command line.
@@ -54,7 +55,7 @@ func cmdTokenCreate(ctx context.Context, io *stdio, args []string) error {
 		if err != nil {
 			return userError(err)
 		}
-		recordShell(ctx, io, store, relais.AuditCreate, t.ID)
+		recordShell(ctx, io, store, relais.AuditCreate, "token "+strconv.FormatInt(t.ID, 10))
 		fmt.Fprintln(io.out, secret)
 		fmt.Fprintf(io.err, "token %d for %s (%s), %s\n", t.ID, t.User.ID, t.User.Role, expiry(t))
 		return nil
@@ -106,7 +107,7 @@ func cmdTokenRotate(ctx context.Context, io *stdio, args []string) error {
 		if err != nil {
 			return userError(err)
 		}
-		recordShell(ctx, io, store, relais.AuditRotate, t.ID)
+		recordShell(ctx, io, store, relais.AuditRotate, "token "+strconv.FormatInt(t.ID, 10))
 		fmt.Fprintln(io.out, secret)
 		fmt.Fprintf(io.err, "token %d rotated, %s\n", t.ID, expiry(t))
 		return nil
@@ -128,7 +129,7 @@ func cmdTokenRevoke(ctx context.Context, io *stdio, args []string) error {
 		if err != nil {
 			return userError(err)
 		}
-		recordShell(ctx, io, store, relais.AuditRevoke, t.ID)
+		recordShell(ctx, io, store, relais.AuditRevoke, "token "+strconv.FormatInt(t.ID, 10))
 		fmt.Fprintf(io.out, "token %d (%s, %s) revoked\n", t.ID, t.Name, t.User.ID)
 		return nil
 	})
@@ -144,10 +145,10 @@ func withTokens(ctx context.Context, cfg Config, f func(*tokens.Service, relais.
 	return f(tokens.New(db, nil), db)
 }
 
-// recordShell writes a token change made from the command line to the audit log; the change is made,
-// so a failure to record is only said.
-func recordShell(ctx context.Context, io *stdio, store relais.AuditStore, action relais.AuditAction, id int64) {
-	e := relais.AuditEntry{Actor: shell.ID, Action: action, Target: "token " + strconv.FormatInt(id, 10)}
+// recordShell writes a change made from the command line to the audit log; the change is made, so a
+// failure to record is only said.
+func recordShell(ctx context.Context, io *stdio, store relais.AuditStore, action relais.AuditAction, target string) {
+	e := relais.AuditEntry{Actor: shell.ID, Action: action, Target: target}
 	if err := store.RecordAudit(ctx, &e); err != nil {
 		fmt.Fprintf(io.err, "warning: the audit log did not record this: %v\n", err)
 	}
