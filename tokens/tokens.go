@@ -21,8 +21,9 @@ type Service struct {
 	store relais.TokenStore
 	now   func() time.Time
 
-	mu      sync.Mutex
-	touched map[int64]time.Time // when each token's last use was last written by this process
+	mu         sync.Mutex
+	touched    map[int64]time.Time // when each token's last use was last written by this process
+	touchEvery time.Duration       // TouchEvery; 0 in the benchmark's baseline (a write per request)
 }
 
 // New returns a Service on store; now is the clock (nil: time.Now).
@@ -30,7 +31,7 @@ func New(store relais.TokenStore, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, now: now, touched: map[int64]time.Time{}}
+	return &Service{store: store, now: now, touched: map[int64]time.Time{}, touchEvery: TouchEvery}
 }
 
 // Authenticate returns the token a secret names when it may be used now, and records its use (at
@@ -61,7 +62,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (relais.APITo
 func (s *Service) due(id int64, now time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if last, ok := s.touched[id]; ok && now.Sub(last) < TouchEvery {
+	if last, ok := s.touched[id]; ok && now.Sub(last) < s.touchEvery {
 		return false
 	}
 	if len(s.touched) > 10_000 { // tokens are few; a map this large is only stale entries

@@ -136,3 +136,36 @@ func TestLastUseWrittenOncePerMinute(t *testing.T) {
 		t.Errorf("last used %v, want %v", got.LastUsedAt, want)
 	}
 }
+
+// BenchmarkAuthenticate measures a request's token check on SQLite: with the last use written at
+// most once a minute (throttled), and, as the baseline, written on every request.
+//
+//	go test ./tokens -run '^$' -bench Authenticate
+func BenchmarkAuthenticate(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		every time.Duration
+	}{{"throttled", TouchEvery}, {"write-per-request", 0}} {
+		b.Run(bc.name, func(b *testing.B) {
+			db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "relais.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			start := time.Now()
+			var n time.Duration
+			svc := New(db, func() time.Time { n += time.Millisecond; return start.Add(n) }) // 1,000 requests a second
+			svc.touchEvery = bc.every
+			secret, _, err := svc.Create(context.Background(), relais.User{ID: "ci", Role: relais.RoleMedia}, "", 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := svc.Authenticate(context.Background(), secret); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
