@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"regexp"
 	"strings"
@@ -235,5 +236,25 @@ func TestSecurityHeaders(t *testing.T) {
 	hsts := newFixture(t, func(c *Config) { c.HSTS = true })
 	if resp, _ := get(hsts.srv.URL, "/livez"); resp.Header.Get("Strict-Transport-Security") != "max-age=63072000" {
 		t.Errorf("HSTS configured: %q", resp.Header.Get("Strict-Transport-Security"))
+	}
+}
+
+// TestEveryChangeIsAudited: every API route that changes something is audited, but for the tus
+// requests of resumable uploads (the lesson is made by POST /api/v1/lessons); every audited pattern is
+// a route.
+func TestEveryChangeIsAudited(t *testing.T) {
+	s := New(nil, nil, nil, nil, DefaultConfig(), slog.New(slog.DiscardHandler), nil)
+	routes := map[string]bool{}
+	for _, r := range s.apiRoutes() {
+		routes[r.pattern] = true
+		method, path, _ := strings.Cut(r.pattern, " ")
+		if _, ok := audited[r.pattern]; !ok && method != "GET" && method != "HEAD" && !strings.HasPrefix(path, "/api/v1/uploads") {
+			t.Errorf("%s changes something and is not audited: add it to audited", r.pattern)
+		}
+	}
+	for p := range audited {
+		if !routes[p] {
+			t.Errorf("audited names %s, which is no route", p)
+		}
 	}
 }

@@ -13,6 +13,32 @@ import (
 	"github.com/relais-edu/relais/audit"
 )
 
+// auditedPages are the UI routes that change something, by pattern: each success is written to the
+// audit log (a token made is written by createToken, which knows its id).
+var auditedPages = map[string]audit.Rule{
+	"POST /ui/lessons":                     {Action: relais.AuditCreate, Kind: "lesson"},
+	"POST /ui/lessons/{id}/publish":        {Action: relais.AuditPublish, Kind: "lesson"},
+	"POST /ui/lessons/{id}/resend-unknown": {Action: relais.AuditEdit, Kind: "lesson"},
+	"POST /ui/households/import":           {Action: relais.AuditImport, Kind: "households"},
+	"POST /ui/lessons/{id}/submit":         {Action: relais.AuditSubmit, Kind: "lesson"},
+	"POST /ui/lessons/{id}/approve":        {Action: relais.AuditApprove, Kind: "lesson"},
+	"POST /ui/lessons/{id}/reject":         {Action: relais.AuditReject, Kind: "lesson"},
+	"POST /ui/stations":                    {Action: relais.AuditCreate, Kind: "station"},
+	"POST /ui/stations/{id}":               {Action: relais.AuditEdit, Kind: "station"},
+	"POST /ui/stations/{id}/delete":        {Action: relais.AuditDelete, Kind: "station"},
+	"POST /ui/stations/{id}/templates":     {Action: relais.AuditEdit, Kind: "station"},
+	"POST /ui/stations/{id}/slots":         {Action: relais.AuditEdit, Kind: "station"},
+	"POST /ui/stations/{id}/exceptions":    {Action: relais.AuditEdit, Kind: "station"},
+	"POST /ui/slots/{id}/assign":           {Action: relais.AuditEdit, Kind: "slot"},
+	"POST /ui/slots/{id}/unassign":         {Action: relais.AuditEdit, Kind: "slot"},
+	"POST /ui/schedule/fill":               {Action: relais.AuditEdit, Kind: "schedule"},
+	"POST /ui/postal":                      {Action: relais.AuditCreate, Kind: "postal batch"},
+	"POST /ui/postal/{id}/printed":         {Action: relais.AuditEdit, Kind: "postal batch"},
+	"POST /ui/postal/{id}/posted":          {Action: relais.AuditEdit, Kind: "postal batch"},
+	"POST /ui/admin/tokens/{id}/rotate":    {Action: relais.AuditRotate, Kind: "token"},
+	"POST /ui/admin/tokens/{id}/revoke":    {Action: relais.AuditRevoke, Kind: "token"},
+}
+
 // auditPageSize is how many entries a page lists (a variable for the tests).
 var auditPageSize = 50
 

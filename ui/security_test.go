@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -198,6 +199,27 @@ func TestStaticAndHeaders(t *testing.T) {
 			if got := resp.Header.Get(h); got != want {
 				t.Errorf("%s: %s = %q, want %q", path, h, got, want)
 			}
+		}
+	}
+}
+
+// TestEveryChangeIsAudited: every route that changes something is audited, or is on the short list of
+// those that change no record (sign-in, language, preview, the tus requests whose lesson is made by
+// POST /ui/lessons) or record themselves; every audited pattern is a route.
+func TestEveryChangeIsAudited(t *testing.T) {
+	exempt := []string{"POST /ui/signin", "POST /ui/signout", "POST /ui/lang", "POST /ui/preview", "POST /ui/uploads",
+		"PATCH /ui/uploads/{id}", "POST /ui/admin/tokens", monitorPath + "/"}
+	routes := map[string]bool{}
+	for _, rt := range (&Handler{}).table() {
+		routes[rt.pattern] = true
+		method, _, _ := strings.Cut(rt.pattern, " ")
+		if _, ok := auditedPages[rt.pattern]; !ok && method != "GET" && method != "HEAD" && !slices.Contains(exempt, rt.pattern) {
+			t.Errorf("%s changes something and is not audited: add it to auditedPages", rt.pattern)
+		}
+	}
+	for p := range auditedPages {
+		if !routes[p] {
+			t.Errorf("auditedPages names %s, which is no route", p)
 		}
 	}
 }
