@@ -74,11 +74,11 @@ func TestLimitReplies429WithRetryAfter(t *testing.T) {
 		method, path string
 		allow        int
 		retry        time.Duration
-	}{{"POST", "/ui/signin", 2, time.Minute}, {"GET", "/ui/signin/oidc", 2, time.Minute}, {"GET", "/l/abc", 3, time.Minute},
+	}{{"POST", "/ui/signin", 2, time.Minute}, {"GET", "/ui/oidc/start", 2, time.Minute}, {"GET", "/l/abc", 3, time.Minute},
 		{"POST", "/u/xyz", 1, time.Minute}, {"POST", "/webhooks/sms/status", 2, 10 * time.Second}} {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
 			client := "203.0.113.1"
-			if tc.path == "/ui/signin/oidc" { // the sign-in share is one, whatever the path under it
+			if tc.path == "/ui/oidc/start" { // the sign-in share is one, whatever the path
 				client = "203.0.113.9"
 			}
 			for i := range tc.allow {

@@ -43,7 +43,7 @@ func (r Rule) String() string {
 
 // Limits are the per-client rules of the public endpoints.
 type Limits struct {
-	SignIn      Rule // signing in: /ui/signin but for showing its form, and what lies under it
+	SignIn      Rule // signing in: /ui/signin but for showing its form, what lies under it, /ui/oidc/
 	Family      Rule // the family lesson pages and their files, /l/
 	Unsubscribe Rule // unsubscribe links, /u/
 	Webhooks    Rule // provider callbacks, /webhooks/: above the provider's own callback rate
@@ -61,7 +61,8 @@ func DefaultLimits() Limits {
 
 // Limit wraps next: a request to a limited endpoint beyond its client's share gets 429 Too Many
 // Requests with Retry-After (seconds); others pass untouched. Showing the sign-in form (GET
-// /ui/signin) is not counted: signing in, and what lies under /ui/signin/, is.
+// /ui/signin) is not counted: signing in, what lies under /ui/signin/ and the OpenID Connect
+// sign-in's steps (/ui/oidc/) are, in one share.
 func (rs *Resolver) Limit(l Limits, next http.Handler) http.Handler {
 	type class struct {
 		match func(r *http.Request) bool
@@ -72,7 +73,7 @@ func (rs *Resolver) Limit(l Limits, next http.Handler) http.Handler {
 	}
 	signIn := func(r *http.Request) bool {
 		form := r.URL.Path == "/ui/signin" && (r.Method == http.MethodGet || r.Method == http.MethodHead)
-		return strings.HasPrefix(r.URL.Path, "/ui/signin") && !form
+		return strings.HasPrefix(r.URL.Path, "/ui/signin") && !form || strings.HasPrefix(r.URL.Path, "/ui/oidc/")
 	}
 	var classes []class
 	for _, c := range []struct {
