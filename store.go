@@ -120,10 +120,26 @@ type DeliveryStore interface {
 	ClaimContact(ctx context.Context, lessonID int64, channel ChannelName, contact string, deliveryID int64) (int64, error)
 }
 
-// TokenStore keeps API tokens, by the SHA-256 of the token so a leaked database leaks no token.
+// TokenStore keeps API tokens, by the SHA-256 of their secret (HashToken) so a leaked database leaks
+// no token. A lookup is by the hash of a random secret, through a unique index: its timing tells
+// nothing of any stored secret.
 type TokenStore interface {
-	CreateToken(ctx context.Context, u User, name, tokenHash string) error
-	UserByTokenHash(ctx context.Context, tokenHash string) (User, error)
+	// CreateToken stores t with the hash of its secret and sets its id and creation time (the store's
+	// now); t.User.Role must be a role and t.Name not empty.
+	CreateToken(ctx context.Context, t *APIToken, tokenHash string) error
+	// TokenByHash returns the token whose secret has that hash, revoked and expired ones too (see
+	// APIToken.Check); EUNAUTHORIZED when there is none.
+	TokenByHash(ctx context.Context, tokenHash string) (APIToken, error)
+	Token(ctx context.Context, id int64) (APIToken, error)
+	// Tokens lists every token, revoked ones too, in id order.
+	Tokens(ctx context.Context) ([]APIToken, error)
+	// RotateToken gives a token in force a new secret (the old one stops working) and expiry;
+	// ECONFLICT when it is revoked.
+	RotateToken(ctx context.Context, id int64, tokenHash string, expiresAt time.Time) (APIToken, error)
+	// RevokeToken revokes a token at the store's now; revoking it again changes nothing.
+	RevokeToken(ctx context.Context, id int64) (APIToken, error)
+	// TouchToken records that a token was used at.
+	TouchToken(ctx context.Context, id int64, at time.Time) error
 }
 
 // InboundMessage is an SMS reply that was not a keyword, kept for the teacher to read.
@@ -183,6 +199,7 @@ type Store interface {
 	HouseholdStore
 	DeliveryStore
 	TokenStore
+	AuditStore
 	InboundStore
 	PostalStore
 	BounceStore

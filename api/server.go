@@ -11,6 +11,7 @@ import (
 	"time"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/audit"
 	"github.com/relais-edu/relais/channels"
 	"github.com/relais-edu/relais/internal/httpstatus"
 	"github.com/relais-edu/relais/lessons"
@@ -18,6 +19,7 @@ import (
 	"github.com/relais-edu/relais/roster"
 	"github.com/relais-edu/relais/scheduler"
 	"github.com/relais-edu/relais/templates"
+	"github.com/relais-edu/relais/tokens"
 )
 
 // Queue is what the API asks of the job queue.
@@ -43,6 +45,8 @@ type Config struct {
 	Plan scheduler.PlanConfig
 	// Channels are the channels publishing plans count (see scheduler.Planner.Channels).
 	Channels *channels.Registry
+	// HSTS sends Strict-Transport-Security on every response: set it when the public URL is https.
+	HSTS bool
 }
 
 // DefaultConfig returns the embedded defaults.
@@ -76,6 +80,9 @@ type Server struct {
 	households *roster.Importer
 	// uploads serves resumable uploads (api/uploads.go).
 	uploads *uploads
+	// tokens checks API tokens; audit writes the audit log. The UI shares both.
+	tokens *tokens.Service
+	audit  *audit.Log
 }
 
 // New builds the API. ready is called by /readyz (store and Redis checks).
@@ -90,6 +97,8 @@ func New(store relais.Store, q Queue, signer *links.Signer, tmpl *templates.Set,
 	s.sched = scheduler.New(store, store, now)
 	s.sched.RemindWith(q)
 	s.uploads = newUploads(cfg, s.log)
+	s.tokens = tokens.New(store, now)
+	s.audit = audit.New(store, log)
 	s.lessons = lessons.New(store, q, s.uploads, lessons.Config{MediaDir: cfg.MediaDir, MaxUploadBytes: cfg.MaxUploadBytes,
 		DefaultBudget: cfg.DefaultBudget, Plan: cfg.Plan, Channels: cfg.Channels}, now)
 	s.households = &roster.Importer{Store: store, MaxBytes: cfg.MaxImportBytes,
@@ -103,6 +112,12 @@ func (s *Server) Lessons() *lessons.Service { return s.lessons }
 
 // Schedule is the scheduler service the API runs on, for the UI to share.
 func (s *Server) Schedule() *scheduler.Service { return s.sched }
+
+// Tokens is the token service the API authenticates with, for the UI's sign-in and admin page.
+func (s *Server) Tokens() *tokens.Service { return s.tokens }
+
+// Audit is the audit log the API writes, for the UI to write to as well.
+func (s *Server) Audit() *audit.Log { return s.audit }
 
 // Households is the household importer the API runs on, for the UI's import page to share.
 func (s *Server) Households() *roster.Importer { return s.households }
@@ -120,6 +135,7 @@ type route struct {
 var (
 	anyRole   = []relais.Role{relais.RoleTeacher, relais.RoleMedia, relais.RoleAdmin}
 	staffRole = []relais.Role{relais.RoleMedia, relais.RoleAdmin}
+	adminRole = []relais.Role{relais.RoleAdmin}
 )
 
 func (s *Server) apiRoutes() []route {
@@ -169,6 +185,9 @@ func (s *Server) apiRoutes() []route {
 		{"HEAD /api/v1/uploads/{id}", anyRole, s.serveUpload},
 		{"PATCH /api/v1/uploads/{id}", anyRole, s.serveUpload},
 		{"DELETE /api/v1/uploads/{id}", anyRole, s.serveUpload},
+		// The audit log, for admins (api/audit.go).
+		{"GET /api/v1/audit", adminRole, s.listAudit},
+		{"GET /api/v1/audit/export", adminRole, s.exportAudit},
 	}
 }
 
@@ -201,6 +220,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		id = hex.EncodeToString(b[:])
 	}
 	w.Header().Set("X-Request-Id", id)
+	s.secure(w.Header())
 	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
 	start := s.now()
 	rec := httpstatus.NewRecorder(w)
@@ -216,6 +236,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 type requestIDKey struct{}
+
+// secure sets the security headers of every response. The policy forbids everything: JSON needs
+// nothing, and the pages (the family page, the web UI) set their own.
+func (s *Server) secure(hd http.Header) {
+	hd.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("X-Frame-Options", "DENY")
+	// Family links carry their token in the path: a page they open never sends it on.
+	hd.Set("Referrer-Policy", "no-referrer")
+	if s.cfg.HSTS {
+		hd.Set("Strict-Transport-Security", "max-age=63072000")
+	}
+}
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)

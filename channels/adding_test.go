@@ -178,7 +178,7 @@ func TestAChannelIsOnePackageAndOneLine(t *testing.T) {
 	srv.Mount("/ui/", h)
 	hts := httptest.NewServer(srv)
 	t.Cleanup(hts.Close)
-	must(t, store.CreateToken(ctx, relais.User{ID: "m", Name: "Media Unit", Role: relais.RoleMedia}, "m", api.HashToken("tok-m")))
+	must(t, store.CreateToken(ctx, &relais.APIToken{Name: "m", User: relais.User{ID: "m", Role: relais.RoleMedia}}, api.HashToken("tok-m")))
 	b := signIn(t, hts.URL, "tok-m")
 
 	page := b.get(t, "/ui/dashboard")

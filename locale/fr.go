@@ -216,4 +216,18 @@ var fr = map[string]string{
 	"A worksheet needs a lesson title.": "Une fiche d'exercices a besoin du titre de la leçon.",
 	"The %s is written in a right-to-left script (%q, U+%04X), which worksheets and postal letters cannot print yet. Write it in French, Kazakh, Russian or English.": "Le champ « %s » est écrit dans une écriture de droite à gauche (%q, U+%04X), que les fiches d'exercices et les plis postaux ne savent pas encore imprimer. Écrivez-le en français, kazakh, russe ou anglais.",
 	"The %s contains characters that worksheets and postal letters cannot print: %s. Remove them or write them as words.":                                             "Le champ « %s » contient des caractères que les fiches d'exercices et les plis postaux ne savent pas imprimer : %s. Retirez-les ou écrivez-les en toutes lettres.",
+
+	// tokens and the audit log
+	"API token %d not found.":                                       "Le jeton d'API %d est introuvable.",
+	"API token %d is revoked: create a new one.":                    "Le jeton d'API %d est révoqué : créez-en un nouveau.",
+	"This API token was revoked on %s; ask an admin for a new one.": "Ce jeton d'API a été révoqué le %s ; demandez-en un nouveau à un administrateur.",
+	"This API token expired on %s; ask an admin to rotate it.":      "Ce jeton d'API a expiré le %s ; demandez à un administrateur de le renouveler.",
+	"The role must be teacher, media or admin.":                     "Le rôle doit être teacher, media ou admin.",
+	"A token name is at most 100 characters.":                       "Le nom d'un jeton fait au plus 100 caractères.",
+	"A token's lifetime cannot be negative.":                        "La durée de validité d'un jeton ne peut pas être négative.",
+	"A user id is 1-64 letters, digits or . _ @ -.":                 "Un identifiant d'utilisateur fait 1 à 64 lettres, chiffres ou . _ @ -.",
+	"Unknown audit action %q.":                                      "Action d'audit %q inconnue.",
+	"after must be a positive number.":                              "after doit être un nombre positif.",
+	"limit must be a positive number.":                              "limit doit être un nombre positif.",
+	"The date %q is not YYYY-MM-DD nor an RFC 3339 time.":           "La date %q n'est ni au format AAAA-MM-JJ ni une heure RFC 3339.",
 }

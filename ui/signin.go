@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/locale"
 )
 
 func (h *Handler) home(w http.ResponseWriter, r *http.Request, c *reqCtx) {
@@ -30,12 +31,16 @@ func (h *Handler) signinForm(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 func (h *Handler) signin(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	tok := strings.TrimSpace(r.PostFormValue("token"))
 	next := safeNext(r.PostFormValue("next"))
-	if _, err := h.store.UserByTokenHash(r.Context(), relais.HashToken(tok)); tok == "" || err != nil {
-		if err != nil && relais.ErrorCode(err) == relais.EINTERNAL {
+	if t, err := h.tokens.Authenticate(r.Context(), tok); err != nil {
+		if relais.ErrorCode(err) == relais.EINTERNAL {
 			h.fail(w, r, c, err)
 			return
 		}
-		h.render(w, r, c, http.StatusUnauthorized, "ui_signin", "signin", pageError{msg: c.t("err_token"), data: signinData{Next: next}})
+		msg := c.t("err_token")
+		if t.ID != 0 { // a known token, revoked or expired: say which
+			msg = locale.Message(err, c.lang)
+		}
+		h.render(w, r, c, http.StatusUnauthorized, "ui_signin", "signin", pageError{msg: msg, data: signinData{Next: next}})
 		return
 	}
 	h.startSession(w, tok)

@@ -26,11 +26,14 @@ import (
 	"github.com/hibiken/asynqmon"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/audit"
+	"github.com/relais-edu/relais/internal/httpstatus"
 	"github.com/relais-edu/relais/lessons"
 	"github.com/relais-edu/relais/locale"
 	"github.com/relais-edu/relais/roster"
 	"github.com/relais-edu/relais/scheduler"
 	"github.com/relais-edu/relais/templates"
+	"github.com/relais-edu/relais/tokens"
 )
 
 //go:embed static
@@ -61,6 +64,8 @@ type Services interface {
 	Lessons() *lessons.Service
 	Schedule() *scheduler.Service
 	Households() *roster.Importer
+	Tokens() *tokens.Service
+	Audit() *audit.Log
 }
 
 // Handler serves /ui/.
@@ -69,6 +74,8 @@ type Handler struct {
 	lessons    *lessons.Service
 	sched      *scheduler.Service
 	households *roster.Importer
+	tokens     *tokens.Service // checks the session's token; the admin page makes, rotates and revokes them
+	audit      *audit.Log
 	tus        http.Handler // the API, for the tus requests of resumable uploads (ui/uploads.go)
 	tmpl       *templates.Set
 	sessions   *sessions
@@ -81,7 +88,7 @@ type Handler struct {
 
 // New builds the UI on the services of the JSON API (api.Server). secret keys the session cookies.
 func New(store relais.Store, svc Services, tmpl *templates.Set, secret []byte, cfg Config, log *slog.Logger) *Handler {
-	h := &Handler{store: store, lessons: svc.Lessons(), sched: svc.Schedule(), households: svc.Households(), tus: svc, tmpl: tmpl, sessions: newSessions(secret), cfg: cfg,
+	h := &Handler{store: store, lessons: svc.Lessons(), sched: svc.Schedule(), households: svc.Households(), tokens: svc.Tokens(), audit: svc.Audit(), tus: svc, tmpl: tmpl, sessions: newSessions(secret), cfg: cfg,
 		log: log.With("comp", "ui"), mux: http.NewServeMux(), now: time.Now}
 	if cfg.Redis != nil {
 		h.monitor = asynqmon.New(asynqmon.Options{RootPath: monitorPath, RedisConnOpt: cfg.Redis})
@@ -108,6 +115,7 @@ const (
 	public    access = iota // anyone, signed in or not
 	anyUser                 // any signed-in role
 	staff                   // media and admin
+	admin                   // admin
 	adminTool               // admin, in a mounted tool (asynqmon) whose script sends no CSRF token: a request
 	// that changes something is checked by its Origin header instead
 )
@@ -120,7 +128,7 @@ func (a access) allows(r relais.Role) bool {
 		return slices.Contains([]relais.Role{relais.RoleTeacher, relais.RoleMedia, relais.RoleAdmin}, r)
 	case staff:
 		return r == relais.RoleMedia || r == relais.RoleAdmin
-	case adminTool:
+	case admin, adminTool:
 		return r == relais.RoleAdmin
 	}
 	return false
@@ -185,6 +193,13 @@ func (h *Handler) table() []route {
 		{"GET /ui/postal/{id}/csv", staff, h.withID("kind_batch", h.postalFile)},
 		{"POST /ui/postal/{id}/printed", staff, h.withID("kind_batch", h.markPostalPrinted)},
 		{"POST /ui/postal/{id}/posted", staff, h.withID("kind_batch", h.markPostalPosted)},
+		// API tokens and the audit log (tokens.go, audit.go).
+		{"GET /ui/admin/tokens", admin, h.tokenList},
+		{"POST /ui/admin/tokens", admin, h.createToken},
+		{"POST /ui/admin/tokens/{id}/rotate", admin, h.withID("kind_token", h.rotateToken)},
+		{"POST /ui/admin/tokens/{id}/revoke", admin, h.withID("kind_token", h.revokeToken)},
+		{"GET /ui/admin/audit", admin, h.auditLog},
+		{"GET /ui/admin/audit.csv", admin, h.auditExport},
 		{monitorPath + "/", adminTool, h.queueMonitor},
 	}
 }
@@ -196,6 +211,12 @@ func (h *Handler) routes() {
 	sub, _ := fs.Sub(static, "static")
 	files := http.StripPrefix("/ui/static/", http.FileServerFS(sub))
 	h.mux.Handle("GET /ui/static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Files only: a directory (the folder itself) is not found rather than listed.
+		name := strings.TrimPrefix(r.URL.Path, "/ui/static/")
+		if st, err := fs.Stat(sub, name); name == "" || err != nil || st.IsDir() {
+			http.NotFound(w, r)
+			return
+		}
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		files.ServeHTTP(w, r)
 	}))
@@ -248,9 +269,9 @@ func (h *Handler) guard(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := &reqCtx{lang: pickLang(r)}
 		if s, ok := h.sessions.open(r, h.now()); ok {
-			u, err := h.store.UserByTokenHash(r.Context(), relais.HashToken(s.Token))
+			t, err := h.tokens.Authenticate(r.Context(), s.Token)
 			if err == nil {
-				c.user, c.token, c.csrf = u, s.Token, s.CSRF
+				c.user, c.token, c.csrf = t.User, s.Token, s.CSRF
 			} else if relais.ErrorCode(err) != relais.EUNAUTHORIZED && relais.ErrorCode(err) != relais.ENOTFOUND {
 				h.fail(w, r, c, err)
 				return
@@ -276,7 +297,16 @@ func (h *Handler) guard(rt route) http.Handler {
 			h.fail(w, r, c, relais.Errorf(relais.EFORBIDDEN, "%s", c.t("err_csrf")))
 			return
 		}
-		rt.h(w, r, c)
+		rule, audited := auditedPages[rt.pattern]
+		if !audited {
+			rt.h(w, r, c)
+			return
+		}
+		rec := httpstatus.NewRecorder(w)
+		rt.h(rec, r, c)
+		if rec.Status < 400 {
+			h.audit.Record(r, c.user, rule)
+		}
 	})
 }
 

@@ -119,7 +119,7 @@ func newFixtureWith(t *testing.T, editAPI func(*api.Config), edit func(*Config))
 	f.srv = httptest.NewServer(m.Instrument(srv))
 	t.Cleanup(f.srv.Close)
 	for _, u := range users {
-		if err := db.CreateToken(ctx, u, u.ID, api.HashToken("tok-"+u.ID)); err != nil {
+		if err := db.CreateToken(ctx, &relais.APIToken{Name: u.ID, User: u}, api.HashToken("tok-"+u.ID)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -338,6 +338,12 @@ func TestAuthorization(t *testing.T) {
 		post("POST /ui/postal/{id}/printed", "/ui/postal/1/printed"),
 		post("POST /ui/postal/{id}/posted", "/ui/postal/1/posted"),
 		get("/ui/admin/queues/", "/ui/admin/queues/api/queues"),
+		get("GET /ui/admin/tokens", "/ui/admin/tokens"),
+		post("POST /ui/admin/tokens", "/ui/admin/tokens"),
+		post("POST /ui/admin/tokens/{id}/rotate", "/ui/admin/tokens/999/rotate"),
+		post("POST /ui/admin/tokens/{id}/revoke", "/ui/admin/tokens/999/revoke"),
+		get("GET /ui/admin/audit", "/ui/admin/audit"),
+		get("GET /ui/admin/audit.csv", "/ui/admin/audit.csv"),
 		post("POST /ui/signout", "/ui/signout"), // last: it ends the session
 	}
 	// Expected status per role: visitor, t1 (owns lessons 1 and 2), t2, media, admin.
@@ -390,6 +396,12 @@ func TestAuthorization(t *testing.T) {
 		"GET /ui/postal/{id}/csv":                {303, 403, 403, 200, 200},
 		"POST /ui/postal/{id}/printed":           {401, 403, 403, 303, 409},
 		"POST /ui/postal/{id}/posted":            {401, 403, 403, 303, 303},
+		"GET /ui/admin/tokens":                   {303, 403, 403, 403, 200},
+		"POST /ui/admin/tokens":                  {401, 403, 403, 403, 400},
+		"POST /ui/admin/tokens/{id}/rotate":      {401, 403, 403, 403, 404},
+		"POST /ui/admin/tokens/{id}/revoke":      {401, 403, 403, 403, 404},
+		"GET /ui/admin/audit":                    {303, 403, 403, 403, 200},
+		"GET /ui/admin/audit.csv":                {303, 403, 403, 403, 200},
 		"POST /ui/signout":                       {401, 303, 303, 303, 303},
 	}
 	var patterns []string

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -23,6 +24,7 @@ import (
 	"github.com/relais-edu/relais/channels/email"
 	"github.com/relais-edu/relais/channels/postal"
 	"github.com/relais-edu/relais/channels/sms"
+	"github.com/relais-edu/relais/clients"
 	"github.com/relais-edu/relais/ingest"
 	"github.com/relais-edu/relais/internal/redisserver"
 	"github.com/relais-edu/relais/internal/redisurl"
@@ -62,7 +64,7 @@ type app struct {
 
 	periodic *scheduler.Periodic // writes tomorrow's guides and playlists each evening
 
-	sweepStop context.CancelFunc // ends the hourly sweep of expired resumable uploads
+	sweepStop context.CancelFunc // ends the hourly sweep of expired uploads and of aged audit entries
 	sweepDone chan struct{}
 }
 
@@ -233,7 +235,7 @@ func (a *app) serveHTTP(redisOpt asynq.RedisConnOpt, reg *channels.Registry, tmp
 	srv := api.New(a.store, a.queue, signer, tmpl, api.Config{
 		MediaDir: cfg.MediaDir, MaxUploadBytes: cfg.MaxUploadBytes, MaxImportBytes: 64 << 20,
 		MaxImportRows: 200_000, DefaultCountry: cfg.DefaultCountry, DefaultBudget: 3, Plan: cfg.planConfig(),
-		Channels: reg,
+		Channels: reg, HSTS: strings.HasPrefix(cfg.PublicURL, "https://"),
 	}, log, a.pingRedis)
 	for _, name := range reg.Names() {
 		if ch, ok := reg.Get(name); ok {
@@ -245,9 +247,12 @@ func (a *app) serveHTTP(redisOpt asynq.RedisConnOpt, reg *channels.Registry, tmp
 	srv.Mount("/u/", email.UnsubscribeHandler(channels.NewLedger(a.store, a.queue.RecordStatus), secret))
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	a.sweepStop, a.sweepDone = stopSweep, make(chan struct{})
+	var sweeps sync.WaitGroup
+	sweeps.Go(func() { srv.RunUploadSweep(sweepCtx, time.Hour) })
+	sweeps.Go(func() { srv.Audit().RunRetention(sweepCtx, time.Hour, cfg.AuditRetention, time.Now) })
 	go func() {
 		defer close(a.sweepDone)
-		srv.RunUploadSweep(sweepCtx, time.Hour)
+		sweeps.Wait()
 	}()
 	uiCfg := ui.DefaultConfig()
 	uiCfg.SecureCookies = strings.HasPrefix(cfg.PublicURL, "https://")
@@ -263,7 +268,18 @@ func (a *app) serveHTTP(redisOpt asynq.RedisConnOpt, reg *channels.Registry, tmp
 		metrics.WatchPool(pg.PoolStats)
 	}
 	srv.Mount("GET /metrics", metrics.Handler())
-	a.srv = &http.Server{Handler: metrics.Instrument(srv), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
+	limits, err := cfg.limits()
+	if err != nil {
+		return err
+	}
+	trusted, err := clients.ParseTrusted(cfg.TrustedProxies)
+	if err != nil {
+		return err
+	}
+	// Each request's client address (behind trusted proxies) is known to the audit log, and the public
+	// endpoints hold each client to its rate.
+	who := clients.NewResolver(trusted)
+	a.srv = &http.Server{Handler: metrics.Instrument(who.Handler(who.Limit(limits, srv))), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	go func() {
 		err := a.srv.Serve(a.ln)

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/channels"
 	"github.com/relais-edu/relais/queue"
 )
@@ -72,6 +73,9 @@ func cmdBouncesImport(ctx context.Context, std *stdio, args []string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("bounces import: %w", err)
+	}
+	if read > 0 {
+		recordShell(ctx, std, db, relais.AuditImport, "bounce report")
 	}
 	fmt.Fprintf(std.out, "%d reports, %d other messages skipped: %d hard bounces (addresses suppressed, %d deliveries failed), %d soft bounces recorded, %d ignored\n",
 		read, other, total.Hard, len(total.Failed), total.Soft, total.Ignored)

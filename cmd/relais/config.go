@@ -19,6 +19,7 @@ import (
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/channels/sms"
+	"github.com/relais-edu/relais/clients"
 	"github.com/relais-edu/relais/internal/redisurl"
 	"github.com/relais-edu/relais/scheduler"
 	"github.com/relais-edu/relais/store/postgres"
@@ -80,6 +81,13 @@ type Config struct {
 	DKIMDomain   string
 	DKIMSelector string
 	DKIMKeyFile  string
+
+	AuditRetention time.Duration
+	TrustedProxies string
+	RateSignIn     string
+	RateFamily     string
+	RateUnsub      string
+	RateWebhooks   string
 }
 
 // DefaultConfig is the embedded default: everything under ./data, a private Redis, SQLite.
@@ -109,6 +117,11 @@ func DefaultConfig() Config {
 		SMTPTLS:           "starttls",
 		SMTPMaxConns:      4,
 		EmailRate:         50,
+		AuditRetention:    365 * 24 * time.Hour,
+		RateSignIn:        clients.DefaultLimits().SignIn.String(),
+		RateFamily:        clients.DefaultLimits().Family.String(),
+		RateUnsub:         clients.DefaultLimits().Unsubscribe.String(),
+		RateWebhooks:      clients.DefaultLimits().Webhooks.String(),
 	}
 }
 
@@ -177,6 +190,12 @@ func (c *Config) settings() []setting {
 		{"dkim-domain", "RELAIS_DKIM_DOMAIN", "DKIM signing domain (d=); empty: no DKIM", &c.DKIMDomain},
 		{"dkim-selector", "RELAIS_DKIM_SELECTOR", "DKIM selector (s=)", &c.DKIMSelector},
 		{"dkim-key-file", "RELAIS_DKIM_KEY_FILE", "PEM private key (RSA or Ed25519) for DKIM", &c.DKIMKeyFile},
+		{"audit-retention", "RELAIS_AUDIT_RETENTION", "how long audit log entries are kept (Go duration, 8760h is a year); 0: forever", &c.AuditRetention},
+		{"trusted-proxies", "RELAIS_TRUSTED_PROXIES", "proxies whose X-Forwarded-For names the client, comma-separated addresses or CIDR prefixes; empty: none", &c.TrustedProxies},
+		{"rate-signin", "RELAIS_RATE_SIGNIN", "sign-in requests per client (REQUESTS/SPAN, e.g. 20/1m; off: no limit)", &c.RateSignIn},
+		{"rate-family", "RELAIS_RATE_FAMILY", "family page and file requests per client (REQUESTS/SPAN; off: no limit)", &c.RateFamily},
+		{"rate-unsubscribe", "RELAIS_RATE_UNSUBSCRIBE", "unsubscribe link requests per client (REQUESTS/SPAN; off: no limit)", &c.RateUnsub},
+		{"rate-webhooks", "RELAIS_RATE_WEBHOOKS", "provider webhook requests per client, above the provider's callback rate (REQUESTS/SPAN; off: no limit)", &c.RateWebhooks},
 	}
 }
 
@@ -265,6 +284,24 @@ func (v value) Set(s string) error {
 	return nil
 }
 
+// limits reads the per-client rate limits.
+func (c *Config) limits() (clients.Limits, error) {
+	var l clients.Limits
+	var errs []error
+	for _, r := range []struct {
+		env, v string
+		dst    *clients.Rule
+	}{{"RELAIS_RATE_SIGNIN", c.RateSignIn, &l.SignIn}, {"RELAIS_RATE_FAMILY", c.RateFamily, &l.Family},
+		{"RELAIS_RATE_UNSUBSCRIBE", c.RateUnsub, &l.Unsubscribe}, {"RELAIS_RATE_WEBHOOKS", c.RateWebhooks, &l.Webhooks}} {
+		rule, err := clients.ParseRule(r.v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", r.env, err))
+		}
+		*r.dst = rule
+	}
+	return l, errors.Join(errs...)
+}
+
 // resolve fills the settings derived from others.
 func (c *Config) resolve() {
 	if c.DatabaseURL == "" {
@@ -317,6 +354,15 @@ func (c *Config) Validate() error {
 	}
 	if c.SendClaimBatch < 1 {
 		bad("RELAIS_SEND_CLAIM_BATCH %d must be at least 1", c.SendClaimBatch)
+	}
+	if c.AuditRetention < 0 {
+		bad("RELAIS_AUDIT_RETENTION %s is negative", c.AuditRetention)
+	}
+	if _, err := c.limits(); err != nil {
+		bad("%v", err)
+	}
+	if _, err := clients.ParseTrusted(c.TrustedProxies); err != nil {
+		bad("RELAIS_TRUSTED_PROXIES: %v", err)
 	}
 	if c.SMSReconcileAfter < 0 {
 		bad("RELAIS_SMS_RECONCILE_AFTER %s is negative", c.SMSReconcileAfter)

@@ -178,7 +178,8 @@ func fillInstallation(t *testing.T, s relais.Store) {
 	_, err = s.RecordBounce(ctx, relais.EmailBounce{Recipient: "a@example.org", DeliveryID: ids[1], MessageID: "<m@x>",
 		Action: "failed", Status: "5.2.2", Hard: false, Diagnostic: "mailbox full", At: time.Now()})
 	check(err)
-	check(s.CreateToken(ctx, relais.User{ID: "t1", Role: relais.RoleTeacher}, "Teacher", relais.HashToken("rl_x")))
+	check(s.CreateToken(ctx, &relais.APIToken{Name: "Teacher", User: relais.User{ID: "t1", Role: relais.RoleTeacher}}, relais.HashToken("rl_x")))
+	check(s.RecordAudit(ctx, &relais.AuditEntry{Actor: "t1", Role: relais.RoleTeacher, Action: relais.AuditSubmit, Target: "lesson 1", Address: "192.0.2.1"}))
 	check(s.SaveInbound(ctx, relais.InboundMessage{Phone: "+33612345678", Body: "merci", ProviderID: "SM9", ReceivedAt: time.Now()}))
 
 	st := relais.Station{Name: "France 4", Kind: relais.StationTV, TimeZone: "Europe/Paris", Playout: relais.PlayoutFormat("ffplayout")}
@@ -248,8 +249,10 @@ func listings(t *testing.T, s relais.Store) map[string]any {
 	}
 	claims, err := s.ClaimContacts(ctx, []relais.ContactClaim{{LessonID: 1, Channel: relais.ChannelSMS, Contact: "+33612345678", DeliveryID: 999}})
 	must("contact claims", claims, err)
-	u, err := s.UserByTokenHash(ctx, relais.HashToken("rl_x"))
-	must("token", u, err)
+	u, err := s.Tokens(ctx)
+	must("tokens", u, err)
+	au, err := s.AuditEntries(ctx, relais.AuditFilter{})
+	must("audit log", au, err)
 	in, err := s.InboundMessages(ctx, relais.Page{Limit: 1000})
 	must("inbound", in, err)
 	sts, err := s.Stations(ctx)

@@ -49,7 +49,7 @@ func TestHelpGoesToStdout(t *testing.T) {
 		{[]string{"help", "grid", "fill"}, "Usage: relais grid fill --from DAY"},
 		{[]string{"lesson", "--help"}, "Usage: relais lesson upload FILE"},
 		{[]string{"sms", "help"}, "Usage: relais sms count|digest"},
-		{[]string{"token", "-h"}, "Usage: relais token create"},
+		{[]string{"token", "-h"}, "Usage: relais token COMMAND"},
 		{[]string{"lesson", "upload", "--help"}, "-resume-attempts int"},
 		{[]string{"station", "create", "-h"}, "Creates a station and prints its id."},
 		{[]string{"serve", "--help"}, "RELAIS_SMS_RATE"},

@@ -84,9 +84,13 @@ func cmdStationCreate(ctx context.Context, io *stdio, args []string) error {
 	playout := fs.String("playout", "ffplayout", "playout list format: ffplayout or m3u")
 	fs.StringVar(&st.Filler, "filler", "", "clip playout loops where no lesson plays: absolute path or URL (video for TV, audio for radio)")
 	fs.StringVar(&st.DayStart, "day-start", "00:00", "local time the playout day starts (ffplayout's day_start)")
-	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ relais.Store) error {
+	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, db relais.Store) error {
 		st.Kind, st.Playout = relais.StationKind(*kind), relais.PlayoutFormat(*playout)
-		return printID(io, st.ID, svc.CreateStation(ctx, &st))
+		if err := svc.CreateStation(ctx, &st); err != nil {
+			return err
+		}
+		recordShell(ctx, io, db, relais.AuditCreate, fmt.Sprintf("station %d", st.ID))
+		return printID(io, st.ID, nil)
 	})
 }
 
@@ -123,7 +127,7 @@ func cmdGridTemplate(ctx context.Context, io *stdio, args []string) error {
 	fs.StringVar(&t.End, "end", "18:00", "the last slot ends at or before this time")
 	fs.IntVar(&t.SlotMin, "slot", 30, "slot length in minutes")
 	grade, subject, language := slotFlags(fs)
-	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ relais.Store) error {
+	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, db relais.Store) error {
 		var err error
 		if t.Weekdays, err = parseWeekdays(*days); err != nil {
 			return err
@@ -133,6 +137,7 @@ func cmdGridTemplate(ctx context.Context, io *stdio, args []string) error {
 		if err != nil {
 			return err
 		}
+		recordShell(ctx, io, db, relais.AuditEdit, fmt.Sprintf("station %d", t.StationID))
 		fmt.Fprintf(io.out, "template %d: %d slots\n", res.Template.ID, res.Slots)
 		for _, s := range res.Skipped {
 			fmt.Fprintf(io.out, "skipped %s: that time does not exist (daylight-saving change)\n", s)
@@ -148,9 +153,12 @@ func cmdGridSlot(ctx context.Context, io *stdio, args []string) error {
 	fs.StringVar(&s.Start, "start", "", "start, station's wall clock (HH:MM)")
 	minutes := fs.Int("minutes", 30, "length in minutes")
 	grade, subject, language := slotFlags(fs)
-	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ relais.Store) error {
+	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, db relais.Store) error {
 		s.Duration, s.Grade, s.Subject, s.Language = time.Duration(*minutes)*time.Minute, *grade, *subject, *language
 		s, err := svc.AddSlot(ctx, s)
+		if err == nil {
+			recordShell(ctx, io, db, relais.AuditEdit, fmt.Sprintf("station %d", s.StationID))
+		}
 		return printID(io, s.ID, err)
 	})
 }
@@ -160,11 +168,12 @@ func cmdGridCancel(ctx context.Context, io *stdio, args []string) error {
 	var e relais.Exception
 	stationDayFlags(fs, &e.StationID, &e.Day)
 	fs.StringVar(&e.Reason, "reason", "", "why, e.g. a public holiday")
-	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ relais.Store) error {
+	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, db relais.Store) error {
 		removed, err := svc.AddException(ctx, e)
 		if err != nil {
 			return err
 		}
+		recordShell(ctx, io, db, relais.AuditEdit, fmt.Sprintf("station %d", e.StationID))
 		fmt.Fprintf(io.out, "%d slots removed\n", len(removed))
 		return nil
 	})
@@ -176,7 +185,7 @@ func cmdGridFill(ctx context.Context, io *stdio, args []string) error {
 	station := fs.Int64("station", 0, "station id; 0: every station")
 	from, to := dayRangeFlags(fs)
 	reruns := fs.Bool("reruns", false, "fill slots left empty with re-runs of lessons already scheduled")
-	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, _ relais.Store) error {
+	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, db relais.Store) error {
 		var ids []int64
 		if *station != 0 {
 			ids = []int64{*station}
@@ -185,6 +194,7 @@ func cmdGridFill(ctx context.Context, io *stdio, args []string) error {
 		if err != nil {
 			return err
 		}
+		recordShell(ctx, io, db, relais.AuditEdit, "schedule")
 		return writeJSON(io, rep)
 	})
 }

@@ -4,31 +4,104 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	relais "github.com/relais-edu/relais"
 )
 
-// CreateToken stores a token's hash for u.
-func (db *DB) CreateToken(ctx context.Context, u relais.User, name, tokenHash string) error {
-	_, err := db.pool.Exec(ctx, `INSERT INTO api_tokens (token_hash, user_id, name, role, created_at)
-		VALUES ($1, $2, $3, $4, $5)`, tokenHash, u.ID, name, u.Role, ts(db.now()))
+const tokenColumns = `id, name, user_id, role, created_at, expires_at, last_used_at, revoked_at`
+
+func scanToken(row rowScanner) (relais.APIToken, error) {
+	var t relais.APIToken
+	var expires, used, revoked *time.Time
+	if err := row.Scan(&t.ID, &t.Name, &t.User.ID, &t.User.Role, &t.CreatedAt, &expires, &used, &revoked); err != nil {
+		return t, err
+	}
+	t.User.Name = t.Name
+	t.CreatedAt, t.ExpiresAt, t.LastUsedAt, t.RevokedAt = t.CreatedAt.UTC(), orZero(expires), orZero(used), orZero(revoked)
+	return t, nil
+}
+
+// orZero reads a nullable time column.
+func orZero(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// orNull writes a nullable time column.
+func orNull(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	v := ts(t)
+	return &v
+}
+
+func unknownToken() error { return relais.Errorf(relais.EUNAUTHORIZED, "Unknown API token.") }
+
+func tokenNotFound(id int64) func() error {
+	return func() error { return relais.Errorf(relais.ENOTFOUND, "API token %d not found.", id) }
+}
+
+// CreateToken stores a token with its secret's hash.
+func (db *DB) CreateToken(ctx context.Context, t *relais.APIToken, tokenHash string) error {
+	t.CreatedAt = ts(db.now())
+	err := db.pool.QueryRow(ctx, `INSERT INTO api_tokens (token_hash, user_id, name, role, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`, tokenHash, t.User.ID, t.Name, t.User.Role, t.CreatedAt,
+		orNull(t.ExpiresAt)).Scan(&t.ID)
 	if err != nil {
 		return fmt.Errorf("create token: %w", err)
 	}
+	t.User.Name = t.Name
 	return nil
 }
 
-// UserByTokenHash returns the holder of a token.
-func (db *DB) UserByTokenHash(ctx context.Context, tokenHash string) (relais.User, error) {
-	var u relais.User
-	err := db.pool.QueryRow(ctx, `SELECT user_id, name, role FROM api_tokens WHERE token_hash = $1`,
-		tokenHash).Scan(&u.ID, &u.Name, &u.Role)
+// TokenByHash returns the token of a secret's hash.
+func (db *DB) TokenByHash(ctx context.Context, tokenHash string) (relais.APIToken, error) {
+	t, err := scanToken(db.pool.QueryRow(ctx, `SELECT `+tokenColumns+` FROM api_tokens WHERE token_hash = $1`, tokenHash))
+	return t, orNotFound(err, unknownToken)
+}
+
+// Token returns a token by id.
+func (db *DB) Token(ctx context.Context, id int64) (relais.APIToken, error) {
+	t, err := scanToken(db.pool.QueryRow(ctx, `SELECT `+tokenColumns+` FROM api_tokens WHERE id = $1`, id))
+	return t, orNotFound(err, tokenNotFound(id))
+}
+
+// Tokens lists every token in id order.
+func (db *DB) Tokens(ctx context.Context) ([]relais.APIToken, error) {
+	return queryAll(ctx, db.pool, scanToken, `SELECT `+tokenColumns+` FROM api_tokens ORDER BY id`)
+}
+
+// RotateToken gives a token in force a new secret and expiry.
+func (db *DB) RotateToken(ctx context.Context, id int64, tokenHash string, expiresAt time.Time) (relais.APIToken, error) {
+	t, err := scanToken(db.pool.QueryRow(ctx, `UPDATE api_tokens SET token_hash = $1, expires_at = $2
+		WHERE id = $3 AND revoked_at IS NULL RETURNING `+tokenColumns, tokenHash, orNull(expiresAt), id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return u, relais.Errorf(relais.EUNAUTHORIZED, "Unknown API token.")
+		if _, err := db.Token(ctx, id); err != nil {
+			return t, err
+		}
+		return t, relais.Errorf(relais.ECONFLICT, "API token %d is revoked: create a new one.", id)
 	}
-	return u, err
+	return t, err
+}
+
+// RevokeToken revokes a token; a revoked one keeps its first revocation time.
+func (db *DB) RevokeToken(ctx context.Context, id int64) (relais.APIToken, error) {
+	t, err := scanToken(db.pool.QueryRow(ctx, `UPDATE api_tokens SET revoked_at = coalesce(revoked_at, $1)
+		WHERE id = $2 RETURNING `+tokenColumns, ts(db.now()), id))
+	return t, orNotFound(err, tokenNotFound(id))
+}
+
+// TouchToken records a token's last use.
+func (db *DB) TouchToken(ctx context.Context, id int64, at time.Time) error {
+	_, err := db.pool.Exec(ctx, `UPDATE api_tokens SET last_used_at = $1
+		WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)`, ts(at), id)
+	return err
 }
 
 // SaveInbound keeps an SMS reply.

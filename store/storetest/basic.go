@@ -220,25 +220,6 @@ func testPlanAndAdvanceDeliveries(t *testing.T, open Open) {
 	}
 }
 
-func testTokens(t *testing.T, open Open) {
-	ctx := context.Background()
-	db := open(t, nil)
-	u := relais.User{ID: "alice", Name: "Alice", Role: relais.RoleTeacher}
-	if err := db.CreateToken(ctx, u, "Alice", "hash1"); err != nil {
-		t.Fatal(err)
-	}
-	got, err := db.UserByTokenHash(ctx, "hash1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(u, got); diff != "" {
-		t.Errorf("user (-want +got):\n%s", diff)
-	}
-	if _, err := db.UserByTokenHash(ctx, "nope"); relais.ErrorCode(err) != relais.EUNAUTHORIZED {
-		t.Errorf("unknown token: %v", err)
-	}
-}
-
 func testClaimContact(t *testing.T, open Open) {
 	ctx := context.Background()
 	db := open(t, nil)

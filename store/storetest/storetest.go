@@ -28,6 +28,8 @@ func Run(t *testing.T, open Open) {
 		{"UpsertHouseholdsKeepsOptOut", testUpsertHouseholdsKeepsOptOut},
 		{"PlanAndAdvanceDeliveries", testPlanAndAdvanceDeliveries},
 		{"Tokens", testTokens},
+		{"TokenRotateRevoke", testTokenRotateRevoke},
+		{"AuditLog", testAuditLog},
 		{"ClaimContact", testClaimContact},
 		{"RemindDeliveriesRearmsOncePerAiring", testRemindDeliveriesRearmsOncePerAiring},
 		{"PostalBatchLifecycle", testPostalBatchLifecycle},
