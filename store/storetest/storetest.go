@@ -28,6 +28,7 @@ func Run(t *testing.T, open Open) {
 		{"UpsertHouseholdsKeepsOptOut", testUpsertHouseholdsKeepsOptOut},
 		{"PlanAndAdvanceDeliveries", testPlanAndAdvanceDeliveries},
 		{"Tokens", testTokens},
+		{"StaffSignIn", testStaffSignIn},
 		{"ClaimContact", testClaimContact},
 		{"RemindDeliveriesRearmsOncePerAiring", testRemindDeliveriesRearmsOncePerAiring},
 		{"PostalBatchLifecycle", testPostalBatchLifecycle},
