@@ -4,6 +4,7 @@
 package relais
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"slices"
@@ -33,6 +34,22 @@ type User struct {
 	ID   string
 	Name string
 	Role Role
+}
+
+type userKey struct{}
+
+// ContextWithUser returns ctx carrying u, a user the caller has already authenticated: the web UI
+// hands its upload requests to the API in-process this way for a user signed in through an OpenID
+// provider, who holds no API token. Only code in the process can set it; a request from the network
+// never carries it.
+func ContextWithUser(ctx context.Context, u User) context.Context {
+	return context.WithValue(ctx, userKey{}, u)
+}
+
+// UserFromContext returns the user ContextWithUser put in ctx.
+func UserFromContext(ctx context.Context) (User, bool) {
+	u, ok := ctx.Value(userKey{}).(User)
+	return u, ok && u.ID != ""
 }
 
 // CanSeeAllLessons reports whether u sees every teacher's lessons.

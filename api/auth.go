@@ -14,19 +14,23 @@ type userKey struct{}
 // HashToken is how tokens are stored: relais.HashToken.
 func HashToken(token string) string { return relais.HashToken(token) }
 
-// auth wraps h: the request needs a bearer token of one of roles.
+// auth wraps h: the request needs a bearer token of one of roles, or, handed in-process by the web UI,
+// a user it signed in (relais.ContextWithUser).
 func (s *Server) auth(h func(http.ResponseWriter, *http.Request) error, roles ...relais.Role) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || tok == "" {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="relais"`)
-			writeError(w, r, relais.Errorf(relais.EUNAUTHORIZED, "Send an API token as 'Authorization: Bearer TOKEN' (create one with 'relais token create')."), s.log)
-			return
-		}
-		u, err := s.store.UserByTokenHash(r.Context(), relais.HashToken(strings.TrimSpace(tok)))
-		if err != nil {
-			writeError(w, r, err, s.log)
-			return
+		u, ok := relais.UserFromContext(r.Context())
+		if !ok {
+			tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || tok == "" {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="relais"`)
+				writeError(w, r, relais.Errorf(relais.EUNAUTHORIZED, "Send an API token as 'Authorization: Bearer TOKEN' (create one with 'relais token create')."), s.log)
+				return
+			}
+			var err error
+			if u, err = s.store.UserByTokenHash(r.Context(), relais.HashToken(strings.TrimSpace(tok))); err != nil {
+				writeError(w, r, err, s.log)
+				return
+			}
 		}
 		if !slices.Contains(roles, u.Role) {
 			writeError(w, r, relais.Errorf(relais.EFORBIDDEN, "The %s role cannot do this.", u.Role), s.log)

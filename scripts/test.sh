@@ -10,6 +10,7 @@ apt_install "${RUNTIME_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
 ensure_go
 ensure_node
 ensure_mailpit
+ensure_oidc_provider
 log "installing Twilio's segment calculator (npm ci)"
 npm ci --prefix channels/sms/testdata/calculator --no-audit --no-fund --loglevel=error
 log "installing Redocly's OpenAPI linter (npm ci)"

@@ -11,6 +11,7 @@ package ui
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"embed"
 	"encoding/base64"
@@ -47,6 +48,8 @@ type Config struct {
 	Redis asynq.RedisConnOpt
 	// Location is the time zone of the times the pages show (the delivery dashboard's charts).
 	Location *time.Location
+	// OIDC, when its issuer is set, adds sign-in through an OpenID provider (ui/oidc.go).
+	OIDC OIDCConfig
 }
 
 // DefaultConfig returns the embedded defaults.
@@ -77,12 +80,16 @@ type Handler struct {
 	mux        *http.ServeMux
 	now        func() time.Time
 	monitor    *asynqmon.HTTPHandler // nil without Config.Redis
+	oidc       *oidcClient           // nil without Config.OIDC
 }
 
 // New builds the UI on the services of the JSON API (api.Server). secret keys the session cookies.
 func New(store relais.Store, svc Services, tmpl *templates.Set, secret []byte, cfg Config, log *slog.Logger) *Handler {
 	h := &Handler{store: store, lessons: svc.Lessons(), sched: svc.Schedule(), households: svc.Households(), tus: svc, tmpl: tmpl, sessions: newSessions(secret), cfg: cfg,
 		log: log.With("comp", "ui"), mux: http.NewServeMux(), now: time.Now}
+	if cfg.OIDC.Enabled() {
+		h.oidc = &oidcClient{cfg: cfg.OIDC}
+	}
 	if cfg.Redis != nil {
 		h.monitor = asynqmon.New(asynqmon.Options{RootPath: monitorPath, RedisConnOpt: cfg.Redis})
 	}
@@ -138,6 +145,8 @@ func (h *Handler) table() []route {
 		{"GET /ui/signin", public, h.signinForm},
 		{"POST /ui/signin", public, h.signin},
 		{"POST /ui/signout", anyUser, h.signout},
+		{"GET /ui/oidc/start", public, h.oidcStart},
+		{"GET /ui/oidc/callback", public, h.oidcCallback},
 		{"POST /ui/lang", public, h.setLang},
 		{"GET /ui/lessons", anyUser, h.lessonList},
 		{"GET /ui/lessons/new", anyUser, h.newLesson},
@@ -214,19 +223,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // reqCtx is what a handler knows of the request: the user (zero when signed out), their token, the
 // CSRF token forms must carry, and the UI language.
 type reqCtx struct {
-	user  relais.User
-	token string
-	csrf  string
-	lang  string
+	user    relais.User
+	token   string // empty for a user signed in through the OpenID provider
+	idToken string // the OpenID provider's ID token of the sign-in, for its sign-out
+	csrf    string
+	lang    string
 }
 
 func (c *reqCtx) signedIn() bool { return c.user.ID != "" }
 
-// asUser makes req, a tus request forwarded to the API, the signed-in user's: their token, and the
-// page's language for the API's error messages.
-func (c *reqCtx) asUser(req *http.Request) {
-	req.Header.Set("Authorization", "Bearer "+c.token)
+// asUser makes req, a tus request forwarded to the API, the signed-in user's: their token or, signed in
+// through the OpenID provider, the user itself in its context, and the page's language for the API's
+// error messages.
+func (c *reqCtx) asUser(req *http.Request) *http.Request {
 	req.Header.Set("Accept-Language", c.lang)
+	if c.token == "" {
+		return req.WithContext(relais.ContextWithUser(req.Context(), c.user))
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	return req
 }
 
 // withID adapts a handler of one resource to a route: it reads the route's {id} first, the prologue
@@ -242,15 +257,24 @@ func (h *Handler) withID(kind string, f func(w http.ResponseWriter, r *http.Requ
 	}
 }
 
+// sessionUser returns the user a session names: the holder of its API token, or the staff user signed
+// in through the OpenID provider (their role as the provider's claims gave it at that sign-in).
+func (h *Handler) sessionUser(ctx context.Context, s session) (relais.User, error) {
+	if s.Token != "" {
+		return h.store.UserByTokenHash(ctx, relais.HashToken(s.Token))
+	}
+	return h.store.StaffUser(ctx, s.UserID)
+}
+
 // guard resolves the session, checks the route's role and, on a request that changes something, the
 // CSRF token.
 func (h *Handler) guard(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := &reqCtx{lang: pickLang(r)}
 		if s, ok := h.sessions.open(r, h.now()); ok {
-			u, err := h.store.UserByTokenHash(r.Context(), relais.HashToken(s.Token))
+			u, err := h.sessionUser(r.Context(), s)
 			if err == nil {
-				c.user, c.token, c.csrf = u, s.Token, s.CSRF
+				c.user, c.token, c.csrf, c.idToken = u, s.Token, s.CSRF, s.IDToken
 			} else if relais.ErrorCode(err) != relais.EUNAUTHORIZED && relais.ErrorCode(err) != relais.ENOTFOUND {
 				h.fail(w, r, c, err)
 				return

@@ -235,6 +235,7 @@ func (a *app) serveHTTP(redisOpt asynq.RedisClientOpt, reg *channels.Registry, t
 	uiCfg := ui.DefaultConfig()
 	uiCfg.SecureCookies = strings.HasPrefix(cfg.PublicURL, "https://")
 	uiCfg.Redis = redisOpt
+	uiCfg.OIDC = cfg.oidc()
 	var err error
 	if uiCfg.Location, _, err = cfg.zones(); err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 	"github.com/relais-edu/relais/channels/sms"
 	"github.com/relais-edu/relais/scheduler"
 	"github.com/relais-edu/relais/store/postgres"
+	"github.com/relais-edu/relais/ui"
 )
 
 // Config is every setting of Relais. Each has an environment variable and a flag (see settings); flags
@@ -71,6 +72,13 @@ type Config struct {
 	DKIMDomain   string
 	DKIMSelector string
 	DKIMKeyFile  string
+
+	OIDCIssuer       string
+	OIDCClientID     string
+	OIDCClientSecret string
+	OIDCName         string
+	OIDCRoleClaim    string
+	OIDCRoles        string
 }
 
 // DefaultConfig is the embedded default: everything under ./data, a private Redis, SQLite.
@@ -100,6 +108,7 @@ func DefaultConfig() Config {
 		SMTPTLS:           "starttls",
 		SMTPMaxConns:      4,
 		EmailRate:         50,
+		OIDCRoleClaim:     "groups",
 	}
 }
 
@@ -159,6 +168,12 @@ func (c *Config) settings() []setting {
 		{"dkim-domain", "RELAIS_DKIM_DOMAIN", "DKIM signing domain (d=); empty: no DKIM", &c.DKIMDomain},
 		{"dkim-selector", "RELAIS_DKIM_SELECTOR", "DKIM selector (s=)", &c.DKIMSelector},
 		{"dkim-key-file", "RELAIS_DKIM_KEY_FILE", "PEM private key (RSA or Ed25519) for DKIM", &c.DKIMKeyFile},
+		{"oidc-issuer", "RELAIS_OIDC_ISSUER", "OpenID provider staff sign in through (issuer URL); empty: API tokens only", &c.OIDCIssuer},
+		{"oidc-client-id", "RELAIS_OIDC_CLIENT_ID", "Relais' client id at the OpenID provider", &c.OIDCClientID},
+		{"oidc-client-secret", "RELAIS_OIDC_CLIENT_SECRET", "Relais' client secret at the OpenID provider; empty: a public client (PKCE only)", &c.OIDCClientSecret},
+		{"oidc-name", "RELAIS_OIDC_NAME", "the provider's name on the sign-in button; empty: the issuer's host", &c.OIDCName},
+		{"oidc-role-claim", "RELAIS_OIDC_ROLE_CLAIM", "claim whose values map to Relais roles (a string or a list)", &c.OIDCRoleClaim},
+		{"oidc-roles", "RELAIS_OIDC_ROLES", "claim values to roles, e.g. relais-admin=admin,relais-media=media,teacher=teacher", &c.OIDCRoles},
 	}
 }
 
@@ -281,6 +296,22 @@ func (c *Config) Validate() error {
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("RELAIS_PUBLIC_URL %q must be an absolute http(s) URL", c.PublicURL)
+	}
+	if c.OIDCIssuer != "" {
+		if u, err := url.Parse(c.OIDCIssuer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("RELAIS_OIDC_ISSUER %q must be an absolute http(s) URL, the provider's issuer", c.OIDCIssuer)
+		}
+		if c.OIDCClientID == "" {
+			bad("RELAIS_OIDC_ISSUER needs RELAIS_OIDC_CLIENT_ID, the client registered for Relais at the provider")
+		}
+		if c.OIDCRoleClaim == "" {
+			bad("RELAIS_OIDC_ISSUER needs RELAIS_OIDC_ROLE_CLAIM, the claim roles are read from (e.g. groups)")
+		}
+		if roles, err := ui.ParseRoleMap(c.OIDCRoles); err != nil {
+			bad("RELAIS_OIDC_ROLES: %v", err)
+		} else if len(roles) == 0 {
+			bad("RELAIS_OIDC_ISSUER needs RELAIS_OIDC_ROLES, e.g. relais-admin=admin,relais-media=media,teacher=teacher")
+		}
 	}
 	if !strings.HasPrefix(c.DatabaseURL, "sqlite:") && !isPostgresURL(c.DatabaseURL) {
 		bad("RELAIS_DATABASE_URL %q must be sqlite:PATH or postgres://user:password@host:port/database", postgres.Redact(c.DatabaseURL))
@@ -468,4 +499,19 @@ func indent(err error) error {
 		lines[i] = "  - " + l
 	}
 	return errors.New(strings.Join(lines, "\n"))
+}
+
+// oidc is the UI's sign-in through the OpenID provider; its issuer is empty when none is configured.
+func (c Config) oidc() ui.OIDCConfig {
+	if c.OIDCIssuer == "" {
+		return ui.OIDCConfig{}
+	}
+	roles, _ := ui.ParseRoleMap(c.OIDCRoles) // checked by Validate
+	name := c.OIDCName
+	if u, err := url.Parse(c.OIDCIssuer); name == "" && err == nil {
+		name = u.Hostname()
+	}
+	return ui.OIDCConfig{Issuer: c.OIDCIssuer, ClientID: c.OIDCClientID, ClientSecret: c.OIDCClientSecret, Name: name,
+		RedirectURL: c.PublicURL + "/ui/oidc/callback", SignedOutURL: c.PublicURL + "/ui/signin",
+		RoleClaim: c.OIDCRoleClaim, Roles: roles}
 }

@@ -34,6 +34,16 @@ func TestValidateSaysWhatToFix(t *testing.T) {
 		{"smtp without from", func(c *Config) { c.SMTPHost = "mail" }, "RELAIS_EMAIL_FROM must be an email address"},
 		{"bad tv format", func(c *Config) { c.TVFormat = "4k" }, "RELAIS_TV_FORMAT \"4k\" must be 1080i25 or 720p50"},
 		{"bad addr", func(c *Config) { c.HTTPAddr = "8080" }, "RELAIS_HTTP_ADDR \"8080\" must be host:port"},
+		{"oidc without client", func(c *Config) { c.OIDCIssuer = "https://id.example.org"; c.OIDCRoles = "staff=media" },
+			"RELAIS_OIDC_ISSUER needs RELAIS_OIDC_CLIENT_ID"},
+		{"oidc without roles", func(c *Config) { c.OIDCIssuer = "https://id.example.org"; c.OIDCClientID = "relais" },
+			"RELAIS_OIDC_ISSUER needs RELAIS_OIDC_ROLES"},
+		{"oidc bad role", func(c *Config) {
+			c.OIDCIssuer, c.OIDCClientID, c.OIDCRoles = "https://id.example.org", "relais", "staff=root"
+		}, `RELAIS_OIDC_ROLES: "staff=root" must be CLAIM_VALUE=ROLE`},
+		{"oidc", func(c *Config) {
+			c.OIDCIssuer, c.OIDCClientID, c.OIDCRoles = "https://id.example.org", "relais", "relais-admin=admin,teacher=teacher"
+		}, ""},
 		{"dkim half set", func(c *Config) { c.DKIMDomain = "example.org" }, "DKIM needs RELAIS_DKIM_DOMAIN"},
 	}
 	for _, tt := range tests {
