@@ -64,6 +64,9 @@ func ParseRoleMap(s string) (map[string]relais.Role, error) {
 const (
 	oidcCookie  = "relais_oidc" // the sign-in under way: state, nonce and PKCE verifier
 	oidcFlowTTL = 10 * time.Minute
+	// maxHintBytes is the largest ID token the session cookie keeps for the provider's sign-out: a
+	// token with many groups would make the cookie larger than browsers keep (4 KB).
+	maxHintBytes = 2048
 )
 
 // oidcFlow is what the browser carries, sealed, between leaving for the provider and coming back.
@@ -205,6 +208,9 @@ func (h *Handler) oidcCallback(w http.ResponseWriter, r *http.Request, c *reqCtx
 		return
 	}
 	h.log.Info("OpenID sign-in", "user_id", u.ID, "role", u.Role)
+	if len(raw) > maxHintBytes {
+		raw = "" // the provider's sign-out is then asked with client_id alone
+	}
 	h.startSession(w, session{UserID: u.ID, IDToken: raw})
 	http.Redirect(w, r, f.Next, http.StatusSeeOther)
 }
@@ -280,8 +286,12 @@ func (o *oidcClient) role(claim any) relais.Role {
 // signedOutURL is where the browser goes after a local sign-out: the provider's end_session_endpoint,
 // asked to end the provider's session too and come back to the sign-in page, when the user signed in
 // there and the provider has one; the sign-in page otherwise.
-func (h *Handler) signedOutURL(c *reqCtx) string {
-	if h.oidc == nil || c.idToken == "" {
+func (h *Handler) signedOutURL(ctx context.Context, c *reqCtx) string {
+	if h.oidc == nil || c.token != "" || c.user.ID == "" {
+		return "/ui/signin"
+	}
+	if _, err := h.oidc.discover(ctx); err != nil { // not read yet since a restart, and the provider is down
+		h.log.Warn("OpenID provider's sign-out unknown; signed out of Relais only", "user_id", c.user.ID, "err", err)
 		return "/ui/signin"
 	}
 	h.oidc.mu.Lock()
@@ -292,7 +302,9 @@ func (h *Handler) signedOutURL(c *reqCtx) string {
 		return "/ui/signin"
 	}
 	q := u.Query()
-	q.Set("id_token_hint", c.idToken)
+	if c.idToken != "" {
+		q.Set("id_token_hint", c.idToken)
+	}
 	q.Set("client_id", h.oidc.cfg.ClientID)
 	if h.oidc.cfg.SignedOutURL != "" {
 		q.Set("post_logout_redirect_uri", h.oidc.cfg.SignedOutURL)

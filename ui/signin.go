@@ -56,7 +56,7 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 // browser to end the provider's session too when it offers that.
 func (h *Handler) signout(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	h.endSession(w)
-	http.Redirect(w, r, h.signedOutURL(c), http.StatusSeeOther)
+	http.Redirect(w, r, h.signedOutURL(r.Context(), c), http.StatusSeeOther)
 }
 
 func (h *Handler) setLang(w http.ResponseWriter, r *http.Request, c *reqCtx) {
