@@ -30,8 +30,10 @@ type Config struct {
 	HTTPAddr    string
 	PublicURL   string
 	Secret      string
-	LogLevel    string
-	LogFormat   string
+	// LegacyLinksUntil (YYYY-MM-DD) ends the acceptance of family links made before they were opaque.
+	LegacyLinksUntil string
+	LogLevel         string
+	LogFormat        string
 
 	MaxUploadBytes    int64
 	MaxMediaDuration  time.Duration
@@ -129,6 +131,7 @@ func (c *Config) settings() []setting {
 		{"http-addr", "RELAIS_HTTP_ADDR", "address the HTTP API listens on", &c.HTTPAddr},
 		{"public-url", "RELAIS_PUBLIC_URL", "public base URL in links and webhooks; empty: http://HTTP_ADDR", &c.PublicURL},
 		{"secret", "RELAIS_SECRET", "key that signs family links and unsubscribe links; empty: generated in DATA_DIR/secret", &c.Secret},
+		{"legacy-links-until", "RELAIS_LEGACY_LINKS_UNTIL", "date (YYYY-MM-DD) from which family links of versions before opaque links stop working; empty: they keep working", &c.LegacyLinksUntil},
 		{"log-level", "RELAIS_LOG_LEVEL", "debug, info, warn or error", &c.LogLevel},
 		{"log-format", "RELAIS_LOG_FORMAT", "text or json", &c.LogFormat},
 		{"max-upload-bytes", "RELAIS_MAX_UPLOAD_BYTES", "largest lesson upload, in bytes (suffixes KiB, MiB, GiB accepted)", &c.MaxUploadBytes},
@@ -296,6 +299,9 @@ func (c *Config) Validate() error {
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("RELAIS_PUBLIC_URL %q must be an absolute http(s) URL", c.PublicURL)
+	}
+	if _, err := c.legacyLinksUntil(); err != nil {
+		bad("RELAIS_LEGACY_LINKS_UNTIL %q must be a date YYYY-MM-DD, or empty", c.LegacyLinksUntil)
 	}
 	if c.OIDCIssuer != "" {
 		if u, err := url.Parse(c.OIDCIssuer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -514,4 +520,13 @@ func (c Config) oidc() ui.OIDCConfig {
 	return ui.OIDCConfig{Issuer: c.OIDCIssuer, ClientID: c.OIDCClientID, ClientSecret: c.OIDCClientSecret, Name: name,
 		RedirectURL: c.PublicURL + "/ui/oidc/callback", SignedOutURL: c.PublicURL + "/ui/signin",
 		RoleClaim: c.OIDCRoleClaim, Roles: roles}
+}
+
+// legacyLinksUntil is when family links of earlier versions stop working (midnight UTC of the date);
+// zero when they keep working.
+func (c Config) legacyLinksUntil() (time.Time, error) {
+	if c.LegacyLinksUntil == "" {
+		return time.Time{}, nil
+	}
+	return time.Parse(time.DateOnly, c.LegacyLinksUntil)
 }

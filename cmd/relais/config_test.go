@@ -44,6 +44,7 @@ func TestValidateSaysWhatToFix(t *testing.T) {
 		{"oidc", func(c *Config) {
 			c.OIDCIssuer, c.OIDCClientID, c.OIDCRoles = "https://id.example.org", "relais", "relais-admin=admin,teacher=teacher"
 		}, ""},
+		{"legacy links date", func(c *Config) { c.LegacyLinksUntil = "31/03/2027" }, `RELAIS_LEGACY_LINKS_UNTIL "31/03/2027" must be a date YYYY-MM-DD`},
 		{"dkim half set", func(c *Config) { c.DKIMDomain = "example.org" }, "DKIM needs RELAIS_DKIM_DOMAIN"},
 	}
 	for _, tt := range tests {
