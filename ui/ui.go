@@ -1,6 +1,7 @@
-// Package ui serves the web pages of teachers and the media unit under /ui/: sign-in, lesson lists,
-// upload, each lesson's status and deliveries, publishing, the delivery dashboard and household import,
-// broadcast approval, the stations' week grids, the publishing plan and postal batches.
+// Package ui serves the web pages of teachers and the media unit under /ui/: sign-in (with an API
+// token, or through the ministry's OpenID provider: ui/oidc.go), lesson lists, upload, each lesson's
+// status and deliveries, publishing, the delivery dashboard and household import, broadcast approval,
+// the stations' week grids, the publishing plan and postal batches.
 //
 // Pages are rendered on the server from templates/web/ui_*.tmpl in French or English. Actions call the
 // services the JSON API runs on (lessons.Service, scheduler.Service, roster.Importer) as the signed-in

@@ -27,6 +27,9 @@ import (
 // Version is the version of github.com/zitadel/oidc whose example provider the tests run.
 const Version = "v3.52.0"
 
+// ProcessName is the name the provider's processes run under (their argv[0]).
+const ProcessName = "relais-test-oidc-provider"
+
 // The example's confidential client.
 const (
 	ClientID     = "web"
@@ -92,6 +95,7 @@ func Start(ctx context.Context, dir string, users []User, redirectURIs ...string
 		return nil, err
 	}
 	cmd := exec.Command(bin)
+	cmd.Args[0] = ProcessName // so that scripts/test.sh finds the providers of killed test processes
 	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "USERS_FILE="+usersFile,
 		"REDIRECT_URI="+strings.Join(redirectURIs, ","))
 	cmd.Dir = dir
