@@ -80,3 +80,29 @@ func TestEnvironmentAndFlags(t *testing.T) {
 		t.Errorf("bad duration: %v", err)
 	}
 }
+
+// TestOIDCConfig: the UI's OpenID settings come from the environment, its addresses from the public
+// URL, the button's name from the issuer's host by default.
+func TestOIDCConfig(t *testing.T) {
+	c := DefaultConfig()
+	c.PublicURL = "https://relais.example.org/"
+	c.OIDCIssuer, c.OIDCClientID, c.OIDCClientSecret = "https://id.education.example/realms/staff", "relais", "s3cret"
+	c.OIDCRoles = "relais-admin=admin, teacher=teacher"
+	c.resolve()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	o := c.oidc()
+	if o.Name != "id.education.example" || o.RedirectURL != "https://relais.example.org/ui/oidc/callback" ||
+		o.SignedOutURL != "https://relais.example.org/ui/signin" || o.RoleClaim != "groups" || o.ClientSecret != "s3cret" ||
+		o.Roles["relais-admin"] != "admin" || o.Roles["teacher"] != "teacher" || len(o.Roles) != 2 {
+		t.Errorf("oidc() = %+v", o)
+	}
+	c.OIDCName = "EduConnect"
+	if o := c.oidc(); o.Name != "EduConnect" {
+		t.Errorf("name = %q, want EduConnect", o.Name)
+	}
+	if o := DefaultConfig().oidc(); o.Enabled() {
+		t.Errorf("OpenID sign-in enabled by default: %+v", o)
+	}
+}

@@ -420,6 +420,7 @@ func TestBrowserOIDCSignIn(t *testing.T) {
 			if got := b.eval(`document.querySelector("#oidc-signin").textContent`); got != "Sign in with Ministry ID" {
 				t.Errorf("provider button reads %q", got)
 			}
+			started := time.Now()
 			b.do(chromedp.Click(chromedp.CSS("#oidc-signin")), chromedp.WaitVisible(chromedp.CSS("#username")))
 			if host := b.eval(`location.host`); host == addr {
 				t.Fatalf("the provider's login form is served by Relais (%s)", host)
@@ -428,6 +429,8 @@ func TestBrowserOIDCSignIn(t *testing.T) {
 			b.do(chromedp.SendKeys(chromedp.CSS("#username"), tc.user), chromedp.SendKeys(chromedp.CSS("#password"), tc.password),
 				chromedp.Click(chromedp.CSS("button[type=submit]")))
 			b.waitFor("the lessons page of Relais", `location.host === "`+addr+`" && location.pathname === "/ui/lessons" && !!document.querySelector("h1")`, 20*time.Second)
+			t.Logf("%s: from Relais' button to its lessons page through the provider's form in %s (form filled by the test)",
+				tc.role, time.Since(started).Round(time.Millisecond))
 			if got := b.eval(`document.querySelector(".who").textContent`); got != "Signed in as "+tc.name+" ("+tc.role+")" {
 				t.Errorf("header says %q, want %s as %s", got, tc.name, tc.role)
 			}
