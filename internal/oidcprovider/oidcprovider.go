@@ -6,6 +6,7 @@ package oidcprovider
 
 import (
 	"context"
+	"debug/buildinfo"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -52,19 +53,28 @@ type Provider struct {
 	proc   *localserver.Process
 }
 
-// Binary finds the example provider in GOBIN, GOPATH/bin or ~/go/bin.
+// Binary finds the example provider, at Version, in GOBIN, GOPATH/bin or ~/go/bin (go install names
+// it "server": its build information tells it from another program of that name).
 func Binary() (string, error) {
+	install := fmt.Sprintf("run scripts/test.sh or 'go install github.com/zitadel/oidc/v3/example/server@%s'", Version)
 	for _, dir := range []string{os.Getenv("GOBIN"), filepath.Join(os.Getenv("GOPATH"), "bin"), filepath.Join(os.Getenv("HOME"), "go", "bin")} {
 		if dir == "" || dir == "bin" {
 			continue
 		}
 		p := filepath.Join(dir, "server")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
+		if _, err := os.Stat(p); err != nil {
+			continue
 		}
+		info, err := buildinfo.ReadFile(p)
+		if err != nil || info.Path != "github.com/zitadel/oidc/v3/example/server" {
+			return "", fmt.Errorf("%s is not the OpenID provider of zitadel/oidc: %s", p, install)
+		}
+		if info.Main.Version != Version {
+			return "", fmt.Errorf("%s is zitadel/oidc's OpenID provider %s, not %s: %s", p, info.Main.Version, Version, install)
+		}
+		return p, nil
 	}
-	return "", fmt.Errorf("the OpenID provider is not installed: run scripts/test.sh or "+
-		"'go install github.com/zitadel/oidc/v3/example/server@%s'", Version)
+	return "", fmt.Errorf("the OpenID provider is not installed: %s", install)
 }
 
 // Start runs the provider until Stop, knowing users and letting its client come back to redirectURIs;
