@@ -130,7 +130,7 @@ func (c *Config) settings() []setting {
 		{"redis-db", "RELAIS_REDIS_DB", "Redis database number", &c.RedisDB},
 		{"http-addr", "RELAIS_HTTP_ADDR", "address the HTTP API listens on", &c.HTTPAddr},
 		{"public-url", "RELAIS_PUBLIC_URL", "public base URL in links and webhooks; empty: http://HTTP_ADDR", &c.PublicURL},
-		{"secret", "RELAIS_SECRET", "key that signs family links and unsubscribe links; empty: generated in DATA_DIR/secret", &c.Secret},
+		{"secret", "RELAIS_SECRET", "key that seals family links (lesson pages, unsubscribe) and UI sessions; empty: generated in DATA_DIR/secret", &c.Secret},
 		{"legacy-links-until", "RELAIS_LEGACY_LINKS_UNTIL", "date (YYYY-MM-DD) from which family links of versions before opaque links stop working; empty: they keep working", &c.LegacyLinksUntil},
 		{"log-level", "RELAIS_LOG_LEVEL", "debug, info, warn or error", &c.LogLevel},
 		{"log-format", "RELAIS_LOG_FORMAT", "text or json", &c.LogFormat},
