@@ -4,6 +4,7 @@
 package relais
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"slices"
@@ -35,8 +36,41 @@ type User struct {
 	Role Role
 }
 
+type userKey struct{}
+
+// ContextWithUser returns ctx carrying u, a user the caller has already authenticated: the web UI
+// hands its upload requests to the API in-process this way for a user signed in through an OpenID
+// provider, who holds no API token. Only code in the process can set it; a request from the network
+// never carries it.
+func ContextWithUser(ctx context.Context, u User) context.Context {
+	return context.WithValue(ctx, userKey{}, u)
+}
+
+// UserFromContext returns the user ContextWithUser put in ctx.
+func UserFromContext(ctx context.Context) (User, bool) {
+	u, ok := ctx.Value(userKey{}).(User)
+	return u, ok && u.ID != ""
+}
+
 // CanSeeAllLessons reports whether u sees every teacher's lessons.
 func (u User) CanSeeAllLessons() bool { return u.Role == RoleMedia || u.Role == RoleAdmin }
+
+// StaffIdentity is a staff member as an OpenID provider names them at sign-in: the provider (Issuer)
+// and its identifier of the person (Subject), which together never change, the name to show, and the
+// role their claims map to.
+type StaffIdentity struct {
+	Issuer  string
+	Subject string
+	Name    string
+	Role    Role
+}
+
+// StaffUserID is the user id of a staff member who signs in through an OpenID provider: "oidc-"
+// and a digest of issuer and subject, so it is fixed for the person and says nothing of them.
+func StaffUserID(issuer, subject string) string {
+	sum := sha256.Sum256([]byte(issuer + "\x00" + subject))
+	return "oidc-" + hex.EncodeToString(sum[:10])
+}
 
 // HashToken is how API tokens are stored and looked up: the hex SHA-256 of the token.
 func HashToken(token string) string {

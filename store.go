@@ -142,6 +142,17 @@ type TokenStore interface {
 	TouchToken(ctx context.Context, id int64, at time.Time) error
 }
 
+// StaffStore keeps the staff who sign in through an OpenID provider (ui/oidc.go), one user per issuer
+// and subject.
+type StaffStore interface {
+	// SignInStaff records a sign-in: it creates the user of id.Issuer and id.Subject on the first one
+	// and updates their name and role on the next ones (the provider's claims decide the role), and
+	// returns the user, whose ID is StaffUserID(id.Issuer, id.Subject).
+	SignInStaff(ctx context.Context, id StaffIdentity) (User, error)
+	// StaffUser returns a user SignInStaff made; EUNAUTHORIZED when there is none.
+	StaffUser(ctx context.Context, id string) (User, error)
+}
+
 // InboundMessage is an SMS reply that was not a keyword, kept for the teacher to read.
 type InboundMessage struct {
 	ID         int64
@@ -200,6 +211,7 @@ type Store interface {
 	DeliveryStore
 	TokenStore
 	AuditStore
+	StaffStore
 	InboundStore
 	PostalStore
 	BounceStore

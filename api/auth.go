@@ -40,21 +40,25 @@ var audited = map[string]audit.Rule{
 	"POST /api/v1/bounces":                     {Action: relais.AuditImport, Kind: "bounce report"},
 }
 
-// auth wraps h: the request needs a bearer token of one of roles, in force (not revoked nor expired).
+// auth wraps h: the request needs a bearer token of one of roles, in force (not revoked nor expired),
+// or, handed in-process by the web UI, a user it signed in (relais.ContextWithUser).
 func (s *Server) auth(h func(http.ResponseWriter, *http.Request) error, roles ...relais.Role) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || tok == "" {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="relais"`)
-			writeError(w, r, relais.Errorf(relais.EUNAUTHORIZED, "Send an API token as 'Authorization: Bearer TOKEN' (create one with 'relais token create')."), s.log)
-			return
+		u, ok := relais.UserFromContext(r.Context())
+		if !ok {
+			tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || tok == "" {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="relais"`)
+				writeError(w, r, relais.Errorf(relais.EUNAUTHORIZED, "Send an API token as 'Authorization: Bearer TOKEN' (create one with 'relais token create')."), s.log)
+				return
+			}
+			t, err := s.tokens.Authenticate(r.Context(), tok)
+			if err != nil {
+				writeError(w, r, err, s.log)
+				return
+			}
+			u = t.User
 		}
-		t, err := s.tokens.Authenticate(r.Context(), tok)
-		if err != nil {
-			writeError(w, r, err, s.log)
-			return
-		}
-		u := t.User
 		if !slices.Contains(roles, u.Role) {
 			writeError(w, r, relais.Errorf(relais.EFORBIDDEN, "The %s role cannot do this.", u.Role), s.log)
 			return

@@ -3,22 +3,63 @@ package api
 import (
 	"context"
 	"fmt"
+	"html/template"
 	"net/http"
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/lessons"
+	"github.com/relais-edu/relais/links"
 	"github.com/relais-edu/relais/scheduler"
 )
 
 // pageLabels are the family page's words in each language.
-type pageLabels struct{ Subject, Grade, KeyPoints, OnAir, TV, Radio, Listen, DownloadAudio, Worksheet string }
+type pageLabels struct{ Subject, Grade, KeyPoints, OnAir, TV, Radio, Listen, DownloadAudio, Worksheet, BadLink string }
 
 var labels = map[string]pageLabels{
-	"fr": {"Matière", "Classe", "À retenir", "À la télévision et à la radio", "télévision", "radio", "Écouter la leçon", "Télécharger l'audio", "Fiche d'exercices (PDF)"},
-	"en": {"Subject", "Grade", "Key points", "On television and radio", "television", "radio", "Listen to the lesson", "Download the audio", "Worksheet (PDF)"},
-	"ru": {"Предмет", "Класс", "Главное", "По телевидению и радио", "телевидение", "радио", "Слушать урок", "Скачать аудио", "Рабочий лист (PDF)"},
-	"kk": {"Пән", "Сынып", "Есте сақта", "Теледидар мен радиода", "теледидар", "радио", "Сабақты тыңдау", "Аудионы жүктеу", "Жұмыс парағы (PDF)"},
+	"fr": {"Matière", "Classe", "À retenir", "À la télévision et à la radio", "télévision", "radio", "Écouter la leçon", "Télécharger l'audio", "Fiche d'exercices (PDF)",
+		"Ce lien n’est pas valide. Vérifiez qu’il a été copié en entier."},
+	"en": {"Subject", "Grade", "Key points", "On television and radio", "television", "radio", "Listen to the lesson", "Download the audio", "Worksheet (PDF)",
+		"This link is not valid. Check it was copied whole."},
+	"ru": {"Предмет", "Класс", "Главное", "По телевидению и радио", "телевидение", "радио", "Слушать урок", "Скачать аудио", "Рабочий лист (PDF)",
+		"Эта ссылка недействительна. Проверьте, что она скопирована полностью."},
+	"kk": {"Пән", "Сынып", "Есте сақта", "Теледидар мен радиода", "теледидар", "радио", "Сабақты тыңдау", "Аудионы жүктеу", "Жұмыс парағы (PDF)",
+		"Бұл сілтеме жарамсыз. Оның толық көшірілгенін тексеріңіз."},
 }
+
+// badLinkPage is the family page of a link that does not open: the household is unknown, so it speaks
+// the language the browser asks for, or the four when it asks for none of them.
+var badLinkPage = template.Must(template.New("bad-link").Parse(`<!doctype html>
+<html{{if .Lang}} lang="{{.Lang}}"{{end}}>
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex">
+<title>Relais</title><style>body{font-family:sans-serif;max-width:40em;margin:0 auto;padding:.5em;line-height:1.4}</style></head>
+<body>{{range .Lines}}
+<p lang="{{.Lang}}">{{.Text}}</p>{{end}}
+</body>
+</html>
+`))
+
+// writeBadLink answers a lesson link that does not open with badLinkPage, 404.
+func writeBadLink(w http.ResponseWriter, r *http.Request) {
+	lang := links.FamilyLanguage(r.Header.Get("Accept-Language"))
+	langs := relais.Languages
+	if lang != "" {
+		langs = []string{lang}
+	}
+	type line struct{ Lang, Text string }
+	var lines []line
+	for _, l := range langs {
+		lines = append(lines, line{l, labels[l].BadLink})
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	w.WriteHeader(http.StatusNotFound)
+	_ = badLinkPage.Execute(w, map[string]any{"Lang": lang, "Lines": lines})
+}
+
+// errBadLink is a lesson link that does not verify.
+var errBadLink = relais.Errorf(relais.ENOTFOUND, "This link is not valid. Check it was copied whole.")
 
 // pageAiring is one coming broadcast of the lesson on the family page.
 type pageAiring struct{ Station, Kind, When string }
@@ -51,7 +92,7 @@ func (s *Server) familyAirings(ctx context.Context, l relais.Lesson, h relais.Ho
 func (s *Server) familyLesson(ctx context.Context, token string) (relais.Lesson, relais.Household, error) {
 	lid, hid, err := s.links.Verify(token)
 	if err != nil {
-		return relais.Lesson{}, relais.Household{}, relais.Errorf(relais.ENOTFOUND, "This link is not valid. Check it was copied whole.")
+		return relais.Lesson{}, relais.Household{}, errBadLink
 	}
 	l, err := s.store.Lesson(ctx, lid)
 	if err != nil {
@@ -69,6 +110,10 @@ const familyCSP = "default-src 'none'; style-src 'sha256-hPap/nKQE8tPj/gxU8Z+w7/
 // lessonPage is the public page a family opens from an SMS or an email: no JavaScript, a few KB.
 func (s *Server) lessonPage(w http.ResponseWriter, r *http.Request) {
 	l, h, err := s.familyLesson(r.Context(), r.PathValue("token"))
+	if err == errBadLink {
+		writeBadLink(w, r)
+		return
+	}
 	if err != nil {
 		writeError(w, r, err, s.log)
 		return

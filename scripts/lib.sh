@@ -3,6 +3,7 @@
 # to run again.
 
 MAILPIT_VERSION=v1.28.0
+OIDC_PROVIDER_VERSION=v3.52.0 # internal/oidcprovider.Version
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -69,6 +70,21 @@ go_is_modern() {
 	local v
 	v=$(go env GOVERSION 2>/dev/null | sed 's/^go//')
 	[ -n "$v" ] && [ "$(printf '%s\n1.21\n' "$v" | sort -V | head -1)" = "1.21" ]
+}
+
+# ensure_oidc_provider installs the OpenID provider the sign-in tests start on loopback (internal/oidcprovider):
+# the example provider of github.com/zitadel/oidc, as ~/go/bin/server (or GOBIN/server); skipped when
+# that binary is already this version.
+ensure_oidc_provider() {
+	local bin
+	bin="$(go env GOBIN)"
+	bin="${bin:-$(go env GOPATH)/bin}/server"
+	if [ -x "$bin" ] && go version -m "$bin" 2>/dev/null |
+		awk -v v="$OIDC_PROVIDER_VERSION" '$1 == "mod" && $2 == "github.com/zitadel/oidc/v3" && $3 == v { found = 1 } END { exit !found }'; then
+		return 0
+	fi
+	log "installing the OpenID provider of zitadel/oidc $OIDC_PROVIDER_VERSION"
+	(cd / && GOFLAGS= go install "github.com/zitadel/oidc/v3/example/server@$OIDC_PROVIDER_VERSION")
 }
 
 # ensure_mailpit builds the mailpit SMTP test server at an exact version, outside Relais' go.mod. The

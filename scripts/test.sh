@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests need on Debian 12, then runs go vet and every test against real services:
-# Redis, mailpit and PostgreSQL are started by the tests themselves (internal/testenv) on free
+# Redis, mailpit, PostgreSQL and the OpenID provider are started by the tests themselves (internal/testenv) on free
 # 127.0.0.1 ports, a private instance per test process, and stopped here when the run ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +10,7 @@ apt_install "${RUNTIME_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
 ensure_go
 ensure_node
 ensure_mailpit
+ensure_oidc_provider
 log "installing Twilio's segment calculator (npm ci)"
 npm ci --prefix channels/sms/testdata/calculator --no-audit --no-fund --loglevel=error
 log "installing Redocly's OpenAPI linter (npm ci)"
@@ -20,6 +21,7 @@ cleanup() {
 	pkill -f 'redis-server .*relais-test-redis-' 2>/dev/null || true
 	pkill -f 'mailpit .*relais-test-mailpit-' 2>/dev/null || true
 	pkill -f 'postgres -D .*relais-test-postgres-' 2>/dev/null || true
+	pkill -f '^relais-test-oidc-provider' 2>/dev/null || true
 }
 trap cleanup EXIT
 

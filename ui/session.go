@@ -21,10 +21,13 @@ const (
 )
 
 // session is what the session cookie holds. It is sealed with AES-GCM, which both signs it (a changed
-// cookie does not open) and hides the API token it carries: it names the user, and the tus requests
-// forwarded to the API carry it.
+// cookie does not open) and hides what it carries: the API token of a user who signed in with one (it
+// names the user, and the tus requests forwarded to the API carry it), or the user id of one who
+// signed in through the OpenID provider, with the ID token the provider's sign-out is asked with.
 type session struct {
-	Token   string    `json:"tok"`
+	Token   string    `json:"tok,omitempty"`
+	UserID  string    `json:"uid,omitempty"`
+	IDToken string    `json:"idt,omitempty"`
 	CSRF    string    `json:"csrf"`
 	Expires time.Time `json:"exp"`
 }
@@ -44,26 +47,34 @@ func newSessions(secret []byte) *sessions {
 	return &sessions{aead: aead}
 }
 
-func (s *sessions) seal(v session) string {
+func (s *sessions) seal(v session) string { return s.sealAs(sessionCookie, v) }
+
+// sealAs seals v, JSON, for the cookie name: a value sealed for one cookie does not open as another.
+func (s *sessions) sealAs(name string, v any) string {
 	plain, _ := json.Marshal(v)
 	nonce := make([]byte, s.aead.NonceSize())
 	rand.Read(nonce)
-	return base64.RawURLEncoding.EncodeToString(s.aead.Seal(nonce, nonce, plain, []byte(sessionCookie)))
+	return base64.RawURLEncoding.EncodeToString(s.aead.Seal(nonce, nonce, plain, []byte(name)))
+}
+
+// openAs reads into v the request's cookie name sealed by sealAs; false when it is absent or not genuine.
+func (s *sessions) openAs(r *http.Request, name string, v any) bool {
+	ck, err := r.Cookie(name)
+	if err != nil {
+		return false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(ck.Value)
+	if err != nil || len(raw) < s.aead.NonceSize() {
+		return false
+	}
+	plain, err := s.aead.Open(nil, raw[:s.aead.NonceSize()], raw[s.aead.NonceSize():], []byte(name))
+	return err == nil && json.Unmarshal(plain, v) == nil
 }
 
 // open returns the request's session when its cookie is genuine and not expired.
 func (s *sessions) open(r *http.Request, now time.Time) (session, bool) {
 	var v session
-	ck, err := r.Cookie(sessionCookie)
-	if err != nil {
-		return v, false
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(ck.Value)
-	if err != nil || len(raw) < s.aead.NonceSize() {
-		return v, false
-	}
-	plain, err := s.aead.Open(nil, raw[:s.aead.NonceSize()], raw[s.aead.NonceSize():], []byte(sessionCookie))
-	if err != nil || json.Unmarshal(plain, &v) != nil || !now.Before(v.Expires) || v.Token == "" || v.CSRF == "" {
+	if !s.openAs(r, sessionCookie, &v) || !now.Before(v.Expires) || v.Token == "" && v.UserID == "" || v.CSRF == "" {
 		return session{}, false
 	}
 	return v, true
@@ -74,9 +85,10 @@ func (h *Handler) cookie(name, value string, maxAge int) *http.Cookie {
 		Secure: h.cfg.SecureCookies, SameSite: http.SameSiteLaxMode}
 }
 
-// startSession signs the user in.
-func (h *Handler) startSession(w http.ResponseWriter, token string) {
-	v := session{Token: token, CSRF: randomToken(), Expires: h.now().Add(h.cfg.SessionTTL)}
+// startSession signs the user in: v names them by their API token or, signed in through the OpenID
+// provider, by their user id.
+func (h *Handler) startSession(w http.ResponseWriter, v session) {
+	v.CSRF, v.Expires = randomToken(), h.now().Add(h.cfg.SessionTTL)
 	http.SetCookie(w, h.cookie(sessionCookie, h.sessions.seal(v), int(h.cfg.SessionTTL.Seconds())))
 }
 

@@ -18,14 +18,24 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
-type signinData struct{ Next string }
+// signinData is the sign-in page's: where to go after, and the OpenID provider's name when staff may
+// sign in there.
+type signinData struct{ Next, Provider string }
+
+func (h *Handler) signinData(next string) signinData {
+	d := signinData{Next: safeNext(next)}
+	if h.oidc != nil {
+		d.Provider = h.oidc.cfg.Name
+	}
+	return d
+}
 
 func (h *Handler) signinForm(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	if c.signedIn() {
 		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
 	}
-	h.render(w, r, c, http.StatusOK, "ui_signin", "signin", signinData{Next: safeNext(r.URL.Query().Get("next"))})
+	h.render(w, r, c, http.StatusOK, "ui_signin", "signin", h.signinData(r.URL.Query().Get("next")))
 }
 
 func (h *Handler) signin(w http.ResponseWriter, r *http.Request, c *reqCtx) {
@@ -40,16 +50,18 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		if t.ID != 0 { // a known token, revoked or expired: say which
 			msg = locale.Message(err, c.lang)
 		}
-		h.render(w, r, c, http.StatusUnauthorized, "ui_signin", "signin", pageError{msg: msg, data: signinData{Next: next}})
+		h.render(w, r, c, http.StatusUnauthorized, "ui_signin", "signin", pageError{msg: msg, data: h.signinData(next)})
 		return
 	}
-	h.startSession(w, tok)
+	h.startSession(w, session{Token: tok})
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
+// signout ends the session here and, for a user signed in through the OpenID provider, sends the
+// browser to end the provider's session too when it offers that.
 func (h *Handler) signout(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	h.endSession(w)
-	http.Redirect(w, r, "/ui/signin", http.StatusSeeOther)
+	http.Redirect(w, r, h.signedOutURL(r.Context(), c), http.StatusSeeOther)
 }
 
 func (h *Handler) setLang(w http.ResponseWriter, r *http.Request, c *reqCtx) {

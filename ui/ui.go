@@ -1,6 +1,7 @@
-// Package ui serves the web pages of teachers and the media unit under /ui/: sign-in, lesson lists,
-// upload, each lesson's status and deliveries, publishing, the delivery dashboard and household import,
-// broadcast approval, the stations' week grids, the publishing plan and postal batches.
+// Package ui serves the web pages of teachers and the media unit under /ui/: sign-in (with an API
+// token, or through the ministry's OpenID provider: ui/oidc.go), lesson lists, upload, each lesson's
+// status and deliveries, publishing, the delivery dashboard and household import, broadcast approval,
+// the stations' week grids, the publishing plan and postal batches.
 //
 // Pages are rendered on the server from templates/web/ui_*.tmpl in French or English. Actions call the
 // services the JSON API runs on (lessons.Service, scheduler.Service, roster.Importer) as the signed-in
@@ -11,6 +12,7 @@ package ui
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"embed"
 	"encoding/base64"
@@ -50,6 +52,8 @@ type Config struct {
 	Redis asynq.RedisConnOpt
 	// Location is the time zone of the times the pages show (the delivery dashboard's charts).
 	Location *time.Location
+	// OIDC, when its issuer is set, adds sign-in through an OpenID provider (ui/oidc.go).
+	OIDC OIDCConfig
 }
 
 // DefaultConfig returns the embedded defaults.
@@ -84,12 +88,16 @@ type Handler struct {
 	mux        *http.ServeMux
 	now        func() time.Time
 	monitor    *asynqmon.HTTPHandler // nil without Config.Redis
+	oidc       *oidcClient           // nil without Config.OIDC
 }
 
 // New builds the UI on the services of the JSON API (api.Server). secret keys the session cookies.
 func New(store relais.Store, svc Services, tmpl *templates.Set, secret []byte, cfg Config, log *slog.Logger) *Handler {
 	h := &Handler{store: store, lessons: svc.Lessons(), sched: svc.Schedule(), households: svc.Households(), tokens: svc.Tokens(), audit: svc.Audit(), tus: svc, tmpl: tmpl, sessions: newSessions(secret), cfg: cfg,
 		log: log.With("comp", "ui"), mux: http.NewServeMux(), now: time.Now}
+	if cfg.OIDC.Enabled() {
+		h.oidc = &oidcClient{cfg: cfg.OIDC}
+	}
 	if cfg.Redis != nil {
 		h.monitor = asynqmon.New(asynqmon.Options{RootPath: monitorPath, RedisConnOpt: cfg.Redis})
 	}
@@ -146,6 +154,8 @@ func (h *Handler) table() []route {
 		{"GET /ui/signin", public, h.signinForm},
 		{"POST /ui/signin", public, h.signin},
 		{"POST /ui/signout", anyUser, h.signout},
+		{"GET /ui/oidc/start", public, h.oidcStart},
+		{"GET /ui/oidc/callback", public, h.oidcCallback},
 		{"POST /ui/lang", public, h.setLang},
 		{"GET /ui/lessons", anyUser, h.lessonList},
 		{"GET /ui/lessons/new", anyUser, h.newLesson},
@@ -235,19 +245,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // reqCtx is what a handler knows of the request: the user (zero when signed out), their token, the
 // CSRF token forms must carry, and the UI language.
 type reqCtx struct {
-	user  relais.User
-	token string
-	csrf  string
-	lang  string
+	user    relais.User
+	token   string // empty for a user signed in through the OpenID provider
+	idToken string // the OpenID provider's ID token of the sign-in, for its sign-out
+	csrf    string
+	lang    string
 }
 
 func (c *reqCtx) signedIn() bool { return c.user.ID != "" }
 
-// asUser makes req, a tus request forwarded to the API, the signed-in user's: their token, and the
-// page's language for the API's error messages.
-func (c *reqCtx) asUser(req *http.Request) {
-	req.Header.Set("Authorization", "Bearer "+c.token)
+// asUser makes req, a tus request forwarded to the API, the signed-in user's: their token or, signed in
+// through the OpenID provider, the user itself in its context, and the page's language for the API's
+// error messages.
+func (c *reqCtx) asUser(req *http.Request) *http.Request {
 	req.Header.Set("Accept-Language", c.lang)
+	if c.token == "" {
+		return req.WithContext(relais.ContextWithUser(req.Context(), c.user))
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	return req
 }
 
 // withID adapts a handler of one resource to a route: it reads the route's {id} first, the prologue
@@ -263,15 +279,25 @@ func (h *Handler) withID(kind string, f func(w http.ResponseWriter, r *http.Requ
 	}
 }
 
+// sessionUser returns the user a session names: the holder of its API token, or the staff user signed
+// in through the OpenID provider (their role as the provider's claims gave it at that sign-in).
+func (h *Handler) sessionUser(ctx context.Context, s session) (relais.User, error) {
+	if s.Token != "" {
+		t, err := h.tokens.Authenticate(ctx, s.Token)
+		return t.User, err
+	}
+	return h.store.StaffUser(ctx, s.UserID)
+}
+
 // guard resolves the session, checks the route's role and, on a request that changes something, the
 // CSRF token.
 func (h *Handler) guard(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := &reqCtx{lang: pickLang(r)}
 		if s, ok := h.sessions.open(r, h.now()); ok {
-			t, err := h.tokens.Authenticate(r.Context(), s.Token)
+			u, err := h.sessionUser(r.Context(), s)
 			if err == nil {
-				c.user, c.token, c.csrf = t.User, s.Token, s.CSRF
+				c.user, c.token, c.csrf, c.idToken = u, s.Token, s.CSRF, s.IDToken
 			} else if relais.ErrorCode(err) != relais.EUNAUTHORIZED && relais.ErrorCode(err) != relais.ENOTFOUND {
 				h.fail(w, r, c, err)
 				return

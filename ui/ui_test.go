@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -83,6 +84,13 @@ func newFixture(t *testing.T, edit func(*Config)) *fixture {
 // newFixtureWith is newFixture with the API's configuration edited too.
 func newFixtureWith(t *testing.T, editAPI func(*api.Config), edit func(*Config)) *fixture {
 	t.Helper()
+	return newFixtureOn(t, nil, editAPI, edit)
+}
+
+// newFixtureOn is newFixtureWith serving on ln (nil: a new loopback port), for tests that must know the
+// server's address before it is built (the OpenID provider's redirect URI).
+func newFixtureOn(t *testing.T, ln net.Listener, editAPI func(*api.Config), edit func(*Config)) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	db, err := sqlite.Open(ctx, filepath.Join(dir, "relais.db"))
@@ -116,7 +124,12 @@ func newFixtureWith(t *testing.T, editAPI func(*api.Config), edit func(*Config))
 		return map[string]*asynq.QueueInfo{"send": {Queue: "send", Pending: 7, Active: 2}}, nil
 	}, fakeTaskStats, log)
 	srv.Mount("GET /metrics", m.Handler())
-	f.srv = httptest.NewServer(m.Instrument(srv))
+	if ln == nil {
+		f.srv = httptest.NewServer(m.Instrument(srv))
+	} else {
+		f.srv = &httptest.Server{Listener: ln, Config: &http.Server{Handler: m.Instrument(srv)}}
+		f.srv.Start()
+	}
 	t.Cleanup(f.srv.Close)
 	for _, u := range users {
 		if err := db.CreateToken(ctx, &relais.APIToken{Name: u.ID, User: u}, api.HashToken("tok-"+u.ID)); err != nil {
@@ -344,7 +357,9 @@ func TestAuthorization(t *testing.T) {
 		post("POST /ui/admin/tokens/{id}/revoke", "/ui/admin/tokens/999/revoke"),
 		get("GET /ui/admin/audit", "/ui/admin/audit"),
 		get("GET /ui/admin/audit.csv", "/ui/admin/audit.csv"),
-		post("POST /ui/signout", "/ui/signout"), // last: it ends the session
+		get("GET /ui/oidc/start", "/ui/oidc/start"),       // no OpenID provider configured here: 404 (oidc_test.go)
+		get("GET /ui/oidc/callback", "/ui/oidc/callback"), // likewise
+		post("POST /ui/signout", "/ui/signout"),           // last: it ends the session
 	}
 	// Expected status per role: visitor, t1 (owns lessons 1 and 2), t2, media, admin.
 	want := map[string][5]int{
@@ -402,6 +417,8 @@ func TestAuthorization(t *testing.T) {
 		"POST /ui/admin/tokens/{id}/revoke":      {401, 403, 403, 403, 404},
 		"GET /ui/admin/audit":                    {303, 403, 403, 403, 200},
 		"GET /ui/admin/audit.csv":                {303, 403, 403, 403, 200},
+		"GET /ui/oidc/start":                     {404, 404, 404, 404, 404},
+		"GET /ui/oidc/callback":                  {404, 404, 404, 404, 404},
 		"POST /ui/signout":                       {401, 303, 303, 303, 303},
 	}
 	var patterns []string

@@ -28,7 +28,7 @@ func (h *Handler) forwardUpload(w http.ResponseWriter, r *http.Request, c *reqCt
 	req.RequestURI = path
 	req.Header.Del("Cookie")
 	req.Header.Del("X-CSRF-Token")
-	c.asUser(req)
+	req = c.asUser(req)
 	h.tus.ServeHTTP(&uploadWriter{ResponseWriter: w}, req)
 }
 

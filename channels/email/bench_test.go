@@ -15,6 +15,7 @@ import (
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/channels"
 	"github.com/relais-edu/relais/internal/testenv"
+	"github.com/relais-edu/relais/links"
 )
 
 // TestThroughput sends RELAIS_BENCH_EMAILS messages (e.g. 10000) with a 300 KB PDF, pooled (pages of
@@ -52,7 +53,7 @@ func BenchmarkThroughput(b *testing.B) {
 			Lesson:         relais.Lesson{ID: 1, Title: "Les fractions à l’école", Subject: "Mathématiques", Grade: 5},
 			Worksheet:      &relais.Worksheet{Path: path},
 			LessonURL:      "https://relais.example/l/1",
-			UnsubscribeURL: "https://relais.example/u/" + SignUnsubscribe([]byte("k"), id, "x"),
+			UnsubscribeURL: links.NewSigner([]byte("k"), "https://relais.example").UnsubscribeURL(id, "x"),
 		}
 	}
 

@@ -2,10 +2,14 @@ package email
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -13,40 +17,42 @@ import (
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/channels"
+	"github.com/relais-edu/relais/links"
 )
 
-func TestSignVerifyUnsubscribe(t *testing.T) {
-	secret := []byte("0123456789abcdef0123456789abcdef")
-	tok := SignUnsubscribe(secret, 42, "famille.ériké@example.org")
-	if strings.ContainsAny(tok, "/+=?&# ") {
-		t.Fatalf("token %q is not URL-safe", tok)
-	}
-	id, email, err := VerifyUnsubscribe(secret, tok)
-	if err != nil || id != 42 || email != "famille.ériké@example.org" {
-		t.Fatalf("VerifyUnsubscribe = %d, %q, %v", id, email, err)
-	}
+// legacyUnsubscribeToken is an unsubscribe token of earlier versions, which carried the address.
+func legacyUnsubscribeToken(secret []byte, householdID int64, email string) string {
+	payload := strconv.FormatInt(householdID, 10) + ":" + email
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("relais-unsubscribe-v1\x00"))
+	m.Write([]byte(payload))
+	b64 := base64.RawURLEncoding
+	return b64.EncodeToString([]byte(payload)) + "." + b64.EncodeToString(m.Sum(nil))
+}
 
-	other := SignUnsubscribe(secret, 43, "other@example.org")
-	p, _, _ := strings.Cut(tok, ".")
-	_, m, _ := strings.Cut(other, ".")
-	bad := map[string]string{
-		"empty":           "",
-		"no dot":          strings.ReplaceAll(tok, ".", ""),
-		"wrong secret":    SignUnsubscribe([]byte("another secret"), 42, "famille.ériké@example.org"),
-		"swapped mac":     p + "." + m,
-		"payload changed": b64.EncodeToString([]byte("42:evil@example.org")) + "." + strings.SplitN(tok, ".", 2)[1],
-		"mac truncated":   tok[:len(tok)-2],
-		"not base64":      "!!!.???",
-		"no id separator": b64.EncodeToString([]byte("x")) + "." + b64.EncodeToString(unsubscribeMAC(secret, "x")),
-		"id not a number": b64.EncodeToString([]byte("x:a@b.c")) + "." + b64.EncodeToString(unsubscribeMAC(secret, "x:a@b.c")),
-		"empty email":     b64.EncodeToString([]byte("1:")) + "." + b64.EncodeToString(unsubscribeMAC(secret, "1:")),
-		"mac without ctx": "MTph",
+// tamper changes the first character of a token.
+func tamper(tok string) string {
+	if tok[0] == 'A' {
+		return "B" + tok[1:]
 	}
-	for name, tok := range bad {
-		if _, _, err := VerifyUnsubscribe(secret, tok); !errors.Is(err, ErrBadToken) {
-			t.Errorf("%s: err = %v, want ErrBadToken", name, err)
-		}
+	return "A" + tok[1:]
+}
+
+// fakeHouseholds finds households in a map; err, when set, is every lookup's answer.
+type fakeHouseholds struct {
+	byID map[int64]relais.Household
+	err  error
+}
+
+func (f fakeHouseholds) Household(_ context.Context, id int64) (relais.Household, error) {
+	if f.err != nil {
+		return relais.Household{}, f.err
 	}
+	h, ok := f.byID[id]
+	if !ok {
+		return h, relais.Errorf(relais.ENOTFOUND, "Household %d not found.", id)
+	}
+	return h, nil
 }
 
 type fakeOptOutStore struct {
@@ -69,8 +75,15 @@ var _ channels.Recorder = (*fakeOptOutStore)(nil)
 
 func TestUnsubscribeHandler(t *testing.T) {
 	secret := []byte("secret")
-	good := SignUnsubscribe(secret, 7, "family@example.org")
-	forged := SignUnsubscribe([]byte("not the secret"), 7, "family@example.org")
+	signer := links.NewSigner(secret, "https://relais.example")
+	households := fakeHouseholds{byID: map[int64]relais.Household{
+		7: {ID: 7, Email: "family@example.org", Language: "kk"},
+		8: {ID: 8, Email: "new@example.org", Language: "fr"},
+	}}
+	good := signer.UnsubscribeToken(7, "Family@example.org")
+	forged := links.NewSigner([]byte("not the secret"), "").UnsubscribeToken(7, "family@example.org")
+	stale := signer.UnsubscribeToken(8, "old@example.org") // the household's address changed since
+	legacy := legacyUnsubscribeToken(secret, 9, "a+tag@example.org")
 	type call struct {
 		Email  string
 		OptOut bool
@@ -80,30 +93,50 @@ func TestUnsubscribeHandler(t *testing.T) {
 		method      string
 		path        string
 		contentType string
+		accept      string
 		body        string
 		storeErr    error
+		lookupErr   error
 		wantStatus  int
 		wantCalls   []call
-		wantBody    string
+		wantBody    []string
+		wantNot     []string
 	}{
-		{name: "get shows a form and changes nothing", method: "GET", path: "/u/" + good, wantStatus: 200,
-			wantBody: `<input type="hidden" name="List-Unsubscribe" value="One-Click">`},
+		{name: "get shows a form in the household's language and changes nothing", method: "GET", path: "/u/" + good, accept: "en",
+			wantStatus: 200, wantBody: []string{`<input type="hidden" name="List-Unsubscribe" value="One-Click">`, `<html lang="kk">`,
+				"Сабақтарды электрондық пошта арқылы алуды тоқтату керек пе?", ">Бас тарту</button>"},
+			wantNot: []string{"Stop receiving"}},
 		{name: "one-click post", method: "POST", path: "/u/" + good, contentType: "application/x-www-form-urlencoded",
-			body: "List-Unsubscribe=One-Click", wantStatus: 200, wantCalls: []call{{"family@example.org", true}}, wantBody: "Done"},
+			body: "List-Unsubscribe=One-Click", wantStatus: 200, wantCalls: []call{{"family@example.org", true}},
+			wantBody: []string{"Дайын: сабақтар енді электрондық поштаға келмейді."}},
 		{name: "one-click post as multipart", method: "POST", path: "/u/" + good,
 			contentType: "multipart/form-data; boundary=XX",
 			body:        "--XX\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\nOne-Click\r\n--XX--\r\n",
 			wantStatus:  200, wantCalls: []call{{"family@example.org", true}}},
 		{name: "post without the one-click field", method: "POST", path: "/u/" + good,
-			contentType: "application/x-www-form-urlencoded", body: "foo=bar", wantStatus: 400},
-		{name: "forged token get", method: "GET", path: "/u/" + forged, wantStatus: 404, wantBody: "not valid"},
-		{name: "forged token post", method: "POST", path: "/u/" + forged, contentType: "application/x-www-form-urlencoded",
-			body: "List-Unsubscribe=One-Click", wantStatus: 404},
+			contentType: "application/x-www-form-urlencoded", body: "foo=bar", wantStatus: 400, wantBody: []string{"Жарамсыз сұраныс."}},
+		{name: "forged token get, in the browser's language", method: "GET", path: "/u/" + forged, accept: "ru-RU,ru;q=0.9,en;q=0.5",
+			wantStatus: 404, wantBody: []string{`<html lang="ru">`, "Эта ссылка недействительна."}, wantNot: []string{"This link is not valid", "<form"}},
+		{name: "forged token get, a language the families do not read", method: "GET", path: "/u/" + forged, accept: "de",
+			wantStatus: 404, wantBody: []string{"Ce lien n’est pas valide.", "Бұл сілтеме жарамсыз.", "Эта ссылка недействительна.", "This link is not valid."}},
+		{name: "forged token post", method: "POST", path: "/u/" + forged, contentType: "application/x-www-form-urlencoded", accept: "fr",
+			body: "List-Unsubscribe=One-Click", wantStatus: 404, wantBody: []string{"Ce lien n’est pas valide."}},
+		{name: "tampered token", method: "POST", path: "/u/" + tamper(good),
+			contentType: "application/x-www-form-urlencoded", accept: "en", body: "List-Unsubscribe=One-Click", wantStatus: 404,
+			wantBody: []string{"This link is not valid."}},
 		{name: "garbage token", method: "POST", path: "/u/garbage", contentType: "application/x-www-form-urlencoded",
 			body: "List-Unsubscribe=One-Click", wantStatus: 404},
+		{name: "link made for the household's earlier address", method: "POST", path: "/u/" + stale,
+			contentType: "application/x-www-form-urlencoded", body: "List-Unsubscribe=One-Click", wantStatus: 404,
+			wantBody: []string{`<html lang="fr">`, "Ce lien n’est pas valide."}},
+		{name: "legacy link still opts its address out", method: "POST", path: "/u/" + legacy,
+			contentType: "application/x-www-form-urlencoded", body: "List-Unsubscribe=One-Click", accept: "en", wantStatus: 200,
+			wantCalls: []call{{"a+tag@example.org", true}}, wantBody: []string{"Done: you will no longer receive lessons by email."}},
+		{name: "household lookup fails", method: "POST", path: "/u/" + good, contentType: "application/x-www-form-urlencoded",
+			body: "List-Unsubscribe=One-Click", lookupErr: errors.New("database down"), wantStatus: 500},
 		{name: "store fails", method: "POST", path: "/u/" + good, contentType: "application/x-www-form-urlencoded",
 			body: "List-Unsubscribe=One-Click", storeErr: errors.New("disk full"), wantStatus: 500,
-			wantCalls: []call{{"family@example.org", true}}, wantBody: "went wrong"},
+			wantCalls: []call{{"family@example.org", true}}, wantBody: []string{"Қате орын алды; кейінірек қайталап көріңіз."}},
 		{name: "other method", method: "DELETE", path: "/u/" + good, wantStatus: 405},
 	}
 	for _, tt := range tests {
@@ -117,18 +150,30 @@ func TestUnsubscribeHandler(t *testing.T) {
 			if tt.contentType != "" {
 				req.Header.Set("Content-Type", tt.contentType)
 			}
+			if tt.accept != "" {
+				req.Header.Set("Accept-Language", tt.accept)
+			}
 			rec := httptest.NewRecorder()
-			UnsubscribeHandler(store, secret).ServeHTTP(rec, req)
+			hs := households
+			hs.err = tt.lookupErr
+			UnsubscribeHandler(store, signer, hs).ServeHTTP(rec, req)
 			if rec.Code != tt.wantStatus {
 				t.Errorf("status = %d, want %d\n%s", rec.Code, tt.wantStatus, rec.Body)
 			}
 			if diff := cmp.Diff(tt.wantCalls, calls); diff != "" {
 				t.Errorf("store calls (-want +got):\n%s", diff)
 			}
-			if !strings.Contains(rec.Body.String(), tt.wantBody) {
-				t.Errorf("body lacks %q:\n%s", tt.wantBody, rec.Body)
+			for _, want := range tt.wantBody {
+				if !strings.Contains(rec.Body.String(), want) {
+					t.Errorf("body lacks %q:\n%s", want, rec.Body)
+				}
 			}
-			if strings.Contains(rec.Body.String(), "family@example.org") {
+			for _, not := range tt.wantNot {
+				if strings.Contains(rec.Body.String(), not) {
+					t.Errorf("body has %q:\n%s", not, rec.Body)
+				}
+			}
+			if strings.Contains(rec.Body.String(), "@example.org") {
 				t.Errorf("page shows the address")
 			}
 		})
@@ -136,23 +181,25 @@ func TestUnsubscribeHandler(t *testing.T) {
 }
 
 // TestUnsubscribeTokenRoundTripsThroughURL posts to a real server, as a mail provider does for
-// one-click unsubscribe, with an address that needs no escaping to survive in the path.
+// one-click unsubscribe, at the URL the signer makes; the URL carries neither the address nor the id.
 func TestUnsubscribeTokenRoundTripsThroughURL(t *testing.T) {
-	secret := []byte("s")
-	tok := SignUnsubscribe(secret, 9, "a+tag@example.org")
+	signer := links.NewSigner([]byte("s"), "")
+	var opted []string
 	srv := httptest.NewServer(UnsubscribeHandler(&fakeOptOutStore{setEmailOptOut: func(_ context.Context, email string, _ bool) error {
-		if email != "a+tag@example.org" {
-			t.Errorf("opted out %q", email)
-		}
+		opted = append(opted, email)
 		return nil
-	}}, secret))
+	}}, signer, fakeHouseholds{byID: map[int64]relais.Household{9123: {ID: 9123, Email: "a+tag@example.org", Language: "fr"}}}))
 	defer srv.Close()
-	resp, err := http.Post(srv.URL+"/u/"+tok, "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
+	u := srv.URL + signer.UnsubscribeURL(9123, "a+tag@example.org")
+	if strings.Contains(u, "9123") || strings.Contains(u, "tag") || strings.Contains(u, "example.org") {
+		t.Errorf("unsubscribe URL %s shows the household or its address", u)
+	}
+	resp, err := http.Post(u, "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("status %d", resp.StatusCode)
+	if resp.StatusCode != 200 || len(opted) != 1 || opted[0] != "a+tag@example.org" {
+		t.Fatalf("status %d, opted out %q", resp.StatusCode, opted)
 	}
 }

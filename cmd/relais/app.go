@@ -98,6 +98,8 @@ func start(ctx context.Context, cfg Config, p parts, log *slog.Logger) (a *app, 
 		cfg = a.cfg // the public URL of a :0 port
 	}
 	signer := links.NewSigner(secret, cfg.PublicURL)
+	legacyUntil, _ := cfg.legacyLinksUntil() // checked by Validate
+	signer.AcceptLegacyUntil(legacyUntil)
 
 	reg, err := a.channels(cfg, tmpl, secret)
 	if err != nil {
@@ -212,10 +214,8 @@ func (a *app) startWorker(redisOpt asynq.RedisConnOpt, reg *channels.Registry, t
 		return err
 	}
 	lnk := queue.Links{
-		Lesson: signer.LessonURL,
-		Unsubscribe: func(h relais.Household) string {
-			return cfg.PublicURL + "/u/" + email.SignUnsubscribe(secret, h.ID, h.Email)
-		},
+		Lesson:      signer.LessonURL,
+		Unsubscribe: func(h relais.Household) string { return signer.UnsubscribeURL(h.ID, h.Email) },
 	}
 	planner := &scheduler.Planner{Store: a.store, Lessons: a.store, Households: a.store, Channels: reg, Config: cfg.planConfig()}
 	a.work = queue.NewWorker(redisOpt, a.store, reg, pipeline.New(runner, tmpl, planner, signer.MaxURLLength()), lnk, a.queue, qcfg, a.log)
@@ -244,7 +244,7 @@ func (a *app) serveHTTP(redisOpt asynq.RedisConnOpt, reg *channels.Registry, tmp
 			}
 		}
 	}
-	srv.Mount("/u/", email.UnsubscribeHandler(channels.NewLedger(a.store, a.queue.RecordStatus), secret))
+	srv.Mount("/u/", email.UnsubscribeHandler(channels.NewLedger(a.store, a.queue.RecordStatus), signer, a.store))
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	a.sweepStop, a.sweepDone = stopSweep, make(chan struct{})
 	var sweeps sync.WaitGroup
@@ -257,6 +257,7 @@ func (a *app) serveHTTP(redisOpt asynq.RedisConnOpt, reg *channels.Registry, tmp
 	uiCfg := ui.DefaultConfig()
 	uiCfg.SecureCookies = strings.HasPrefix(cfg.PublicURL, "https://")
 	uiCfg.Redis = redisOpt
+	uiCfg.OIDC = cfg.oidc()
 	var err error
 	if uiCfg.Location, _, err = cfg.zones(); err != nil {
 		return err

@@ -23,6 +23,7 @@ import (
 	"github.com/relais-edu/relais/internal/redisurl"
 	"github.com/relais-edu/relais/scheduler"
 	"github.com/relais-edu/relais/store/postgres"
+	"github.com/relais-edu/relais/ui"
 )
 
 // Config is every setting of Relais. Each has an environment variable and a flag (see settings); flags
@@ -39,8 +40,10 @@ type Config struct {
 	HTTPAddr    string
 	PublicURL   string
 	Secret      string
-	LogLevel    string
-	LogFormat   string
+	// LegacyLinksUntil (YYYY-MM-DD) ends the acceptance of family links made before they were opaque.
+	LegacyLinksUntil string
+	LogLevel         string
+	LogFormat        string
 
 	MaxUploadBytes    int64
 	MaxMediaDuration  time.Duration
@@ -82,12 +85,18 @@ type Config struct {
 	DKIMSelector string
 	DKIMKeyFile  string
 
-	AuditRetention time.Duration
-	TrustedProxies string
-	RateSignIn     string
-	RateFamily     string
-	RateUnsub      string
-	RateWebhooks   string
+	AuditRetention   time.Duration
+	TrustedProxies   string
+	RateSignIn       string
+	RateFamily       string
+	RateUnsub        string
+	RateWebhooks     string
+	OIDCIssuer       string
+	OIDCClientID     string
+	OIDCClientSecret string
+	OIDCName         string
+	OIDCRoleClaim    string
+	OIDCRoles        string
 }
 
 // DefaultConfig is the embedded default: everything under ./data, a private Redis, SQLite.
@@ -122,6 +131,7 @@ func DefaultConfig() Config {
 		RateFamily:        clients.DefaultLimits().Family.String(),
 		RateUnsub:         clients.DefaultLimits().Unsubscribe.String(),
 		RateWebhooks:      clients.DefaultLimits().Webhooks.String(),
+		OIDCRoleClaim:     "groups",
 	}
 }
 
@@ -150,7 +160,8 @@ func (c *Config) settings() []setting {
 		{"redis-db", "RELAIS_REDIS_DB", "Redis database number", &c.RedisDB},
 		{"http-addr", "RELAIS_HTTP_ADDR", "address the HTTP API listens on", &c.HTTPAddr},
 		{"public-url", "RELAIS_PUBLIC_URL", "public base URL in links and webhooks; empty: http://HTTP_ADDR", &c.PublicURL},
-		{"secret", "RELAIS_SECRET", "key that signs family links and unsubscribe links; empty: generated in DATA_DIR/secret", &c.Secret},
+		{"secret", "RELAIS_SECRET", "key that seals family links (lesson pages, unsubscribe) and UI sessions; empty: generated in DATA_DIR/secret", &c.Secret},
+		{"legacy-links-until", "RELAIS_LEGACY_LINKS_UNTIL", "date (YYYY-MM-DD) from which family links of versions before opaque links stop working; empty: they keep working", &c.LegacyLinksUntil},
 		{"log-level", "RELAIS_LOG_LEVEL", "debug, info, warn or error", &c.LogLevel},
 		{"log-format", "RELAIS_LOG_FORMAT", "text or json", &c.LogFormat},
 		{"max-upload-bytes", "RELAIS_MAX_UPLOAD_BYTES", "largest lesson upload, in bytes (units such as MiB, GiB or GB accepted)", &c.MaxUploadBytes},
@@ -196,6 +207,12 @@ func (c *Config) settings() []setting {
 		{"rate-family", "RELAIS_RATE_FAMILY", "family page and file requests per client (REQUESTS/SPAN; off: no limit)", &c.RateFamily},
 		{"rate-unsubscribe", "RELAIS_RATE_UNSUBSCRIBE", "unsubscribe link requests per client (REQUESTS/SPAN; off: no limit)", &c.RateUnsub},
 		{"rate-webhooks", "RELAIS_RATE_WEBHOOKS", "provider webhook requests per client, above the provider's callback rate (REQUESTS/SPAN; off: no limit)", &c.RateWebhooks},
+		{"oidc-issuer", "RELAIS_OIDC_ISSUER", "OpenID provider staff sign in through (issuer URL); empty: API tokens only", &c.OIDCIssuer},
+		{"oidc-client-id", "RELAIS_OIDC_CLIENT_ID", "Relais' client id at the OpenID provider", &c.OIDCClientID},
+		{"oidc-client-secret", "RELAIS_OIDC_CLIENT_SECRET", "Relais' client secret at the OpenID provider; empty: a public client (PKCE only)", &c.OIDCClientSecret},
+		{"oidc-name", "RELAIS_OIDC_NAME", "the provider's name on the sign-in button; empty: the issuer's host", &c.OIDCName},
+		{"oidc-role-claim", "RELAIS_OIDC_ROLE_CLAIM", "claim whose values map to Relais roles (a string or a list)", &c.OIDCRoleClaim},
+		{"oidc-roles", "RELAIS_OIDC_ROLES", "claim values to roles, e.g. relais-admin=admin,relais-media=media,teacher=teacher", &c.OIDCRoles},
 	}
 }
 
@@ -325,6 +342,25 @@ func (c *Config) Validate() error {
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("RELAIS_PUBLIC_URL %q must be an absolute http(s) URL", c.PublicURL)
+	}
+	if _, err := c.legacyLinksUntil(); err != nil {
+		bad("RELAIS_LEGACY_LINKS_UNTIL %q must be a date YYYY-MM-DD, or empty", c.LegacyLinksUntil)
+	}
+	if c.OIDCIssuer != "" {
+		if u, err := url.Parse(c.OIDCIssuer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("RELAIS_OIDC_ISSUER %q must be an absolute http(s) URL, the provider's issuer", c.OIDCIssuer)
+		}
+		if c.OIDCClientID == "" {
+			bad("RELAIS_OIDC_ISSUER needs RELAIS_OIDC_CLIENT_ID, the client registered for Relais at the provider")
+		}
+		if c.OIDCRoleClaim == "" {
+			bad("RELAIS_OIDC_ISSUER needs RELAIS_OIDC_ROLE_CLAIM, the claim roles are read from (e.g. groups)")
+		}
+		if roles, err := ui.ParseRoleMap(c.OIDCRoles); err != nil {
+			bad("RELAIS_OIDC_ROLES: %v", err)
+		} else if len(roles) == 0 {
+			bad("RELAIS_OIDC_ISSUER needs RELAIS_OIDC_ROLES, e.g. relais-admin=admin,relais-media=media,teacher=teacher")
+		}
 	}
 	if !strings.HasPrefix(c.DatabaseURL, "sqlite:") && !isPostgresURL(c.DatabaseURL) {
 		bad("RELAIS_DATABASE_URL %q must be sqlite:PATH or postgres://user:password@host:port/database", postgres.Redact(c.DatabaseURL))
@@ -561,4 +597,28 @@ func indent(err error) error {
 		lines[i] = "  - " + l
 	}
 	return errors.New(strings.Join(lines, "\n"))
+}
+
+// oidc is the UI's sign-in through the OpenID provider; its issuer is empty when none is configured.
+func (c Config) oidc() ui.OIDCConfig {
+	if c.OIDCIssuer == "" {
+		return ui.OIDCConfig{}
+	}
+	roles, _ := ui.ParseRoleMap(c.OIDCRoles) // checked by Validate
+	name := c.OIDCName
+	if u, err := url.Parse(c.OIDCIssuer); name == "" && err == nil {
+		name = u.Hostname()
+	}
+	return ui.OIDCConfig{Issuer: c.OIDCIssuer, ClientID: c.OIDCClientID, ClientSecret: c.OIDCClientSecret, Name: name,
+		RedirectURL: c.PublicURL + "/ui/oidc/callback", SignedOutURL: c.PublicURL + "/ui/signin",
+		RoleClaim: c.OIDCRoleClaim, Roles: roles}
+}
+
+// legacyLinksUntil is when family links of earlier versions stop working (midnight UTC of the date);
+// zero when they keep working.
+func (c Config) legacyLinksUntil() (time.Time, error) {
+	if c.LegacyLinksUntil == "" {
+		return time.Time{}, nil
+	}
+	return time.Parse(time.DateOnly, c.LegacyLinksUntil)
 }

@@ -35,6 +35,17 @@ func TestValidateSaysWhatToFix(t *testing.T) {
 		{"smtp without from", func(c *Config) { c.SMTPHost = "mail" }, "RELAIS_EMAIL_FROM must be an email address"},
 		{"bad tv format", func(c *Config) { c.TVFormat = "4k" }, "RELAIS_TV_FORMAT \"4k\" must be 1080i25 or 720p50"},
 		{"bad addr", func(c *Config) { c.HTTPAddr = "8080" }, "RELAIS_HTTP_ADDR \"8080\" must be host:port"},
+		{"oidc without client", func(c *Config) { c.OIDCIssuer = "https://id.example.org"; c.OIDCRoles = "staff=media" },
+			"RELAIS_OIDC_ISSUER needs RELAIS_OIDC_CLIENT_ID"},
+		{"oidc without roles", func(c *Config) { c.OIDCIssuer = "https://id.example.org"; c.OIDCClientID = "relais" },
+			"RELAIS_OIDC_ISSUER needs RELAIS_OIDC_ROLES"},
+		{"oidc bad role", func(c *Config) {
+			c.OIDCIssuer, c.OIDCClientID, c.OIDCRoles = "https://id.example.org", "relais", "staff=root"
+		}, `RELAIS_OIDC_ROLES: "staff=root" must be CLAIM_VALUE=ROLE`},
+		{"oidc", func(c *Config) {
+			c.OIDCIssuer, c.OIDCClientID, c.OIDCRoles = "https://id.example.org", "relais", "relais-admin=admin,teacher=teacher"
+		}, ""},
+		{"legacy links date", func(c *Config) { c.LegacyLinksUntil = "31/03/2027" }, `RELAIS_LEGACY_LINKS_UNTIL "31/03/2027" must be a date YYYY-MM-DD`},
 		{"dkim half set", func(c *Config) { c.DKIMDomain = "example.org" }, "DKIM needs RELAIS_DKIM_DOMAIN"},
 		{"redis sentinel", func(c *Config) { c.RedisURL = "redis-sentinel://u:p@s1:26379,s2:26379,s3:26379/0?master=relais" }, ""},
 		{"redis cluster", func(c *Config) { c.RedisURL = "redis-cluster://n1:7000,n2:7000,n3:7000" }, ""},
@@ -111,5 +122,31 @@ func TestEmptyVariables(t *testing.T) {
 	}
 	if q, _ := cfg.quietHours(); len(q.Days) != 1 || q.Days[0] != time.Sunday {
 		t.Errorf("unset quiet days gave %v, want Sunday", q.Days)
+	}
+}
+
+// TestOIDCConfig: the UI's OpenID settings come from the environment, its addresses from the public
+// URL, the button's name from the issuer's host by default.
+func TestOIDCConfig(t *testing.T) {
+	c := DefaultConfig()
+	c.PublicURL = "https://relais.example.org/"
+	c.OIDCIssuer, c.OIDCClientID, c.OIDCClientSecret = "https://id.education.example/realms/staff", "relais", "s3cret"
+	c.OIDCRoles = "relais-admin=admin, teacher=teacher"
+	c.resolve()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	o := c.oidc()
+	if o.Name != "id.education.example" || o.RedirectURL != "https://relais.example.org/ui/oidc/callback" ||
+		o.SignedOutURL != "https://relais.example.org/ui/signin" || o.RoleClaim != "groups" || o.ClientSecret != "s3cret" ||
+		o.Roles["relais-admin"] != "admin" || o.Roles["teacher"] != "teacher" || len(o.Roles) != 2 {
+		t.Errorf("oidc() = %+v", o)
+	}
+	c.OIDCName = "EduConnect"
+	if o := c.oidc(); o.Name != "EduConnect" {
+		t.Errorf("name = %q, want EduConnect", o.Name)
+	}
+	if o := DefaultConfig().oidc(); o.Enabled() {
+		t.Errorf("OpenID sign-in enabled by default: %+v", o)
 	}
 }

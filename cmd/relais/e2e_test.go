@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -442,6 +443,14 @@ func TestEndToEnd(t *testing.T) {
 		}
 		if resp, err := http.Get(link + "x"); err != nil || resp.StatusCode != http.StatusNotFound {
 			t.Errorf("tampered link: %v %v", resp.StatusCode, err)
+		}
+		// Both links are opaque: neither the address nor the household id, in clear or in base64.
+		for _, l := range []string{unsub, link} {
+			tok := l[strings.LastIndex(l, "/")+1:]
+			raw, _ := base64.RawURLEncoding.DecodeString(tok)
+			if strings.Contains(l, "e2e.example") || strings.Contains(string(raw), "@") || strings.Contains(string(raw), ":") {
+				t.Errorf("family link %s carries the address or a readable id", l)
+			}
 		}
 
 		// One-click unsubscribe (RFC 8058) records the opt-out.

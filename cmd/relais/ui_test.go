@@ -16,11 +16,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/google/go-cmp/cmp"
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/channels/sms/sandbox"
+	"github.com/relais-edu/relais/internal/localserver"
+	"github.com/relais-edu/relais/internal/oidcprovider"
 )
 
 var uiArtifacts = flag.String("ui-artifacts", "", "directory for the browser test's screenshots (default: $RELAIS_TEST_ARTIFACTS/ui, else a temporary directory)")
@@ -362,4 +366,90 @@ func TestBrowser(t *testing.T) {
 	b.do(chromedp.Click(chromedp.CSS(`a[href="/ui/admin/queues/"]`)))
 	b.waitFor("the queue monitor", `document.body.innerText.includes("media") && document.body.innerText.includes("send")`, 30*time.Second)
 	b.shot("11-queue-monitor")
+}
+
+// TestBrowserOIDCSignIn signs staff in through a real OpenID provider (zitadel/oidc's example, started
+// on loopback) in headless Chromium: from Relais' sign-in page to the provider's login form and back,
+// each role landing on its own pages, the role read from the provider's claims. Screenshots go to
+// -ui-artifacts as oidc-*.png.
+func TestBrowserOIDCSignIn(t *testing.T) {
+	addr, err := localserver.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + addr
+	ctx := context.Background()
+	p, err := oidcprovider.Start(ctx, t.TempDir(), []oidcprovider.User{
+		{ID: "sub-ann", Username: "ann", Password: "pw-ann", FirstName: "Ann", LastName: "Admin"},
+		{ID: "sub-mo", Username: "mo", Password: "pw-mo", FirstName: "Mo", LastName: "Media"},
+		{ID: "sub-tea", Username: "tea", Password: "pw-tea", FirstName: "Tea", LastName: "Cher"},
+	}, base+"/ui/oidc/callback")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		p.Stop(ctx)
+	})
+	newRig(t, nil, func(c *Config) {
+		c.HTTPAddr = addr
+		c.OIDCIssuer, c.OIDCClientID, c.OIDCClientSecret = p.Issuer, oidcprovider.ClientID, oidcprovider.ClientSecret
+		c.OIDCName, c.OIDCRoleClaim, c.OIDCRoles = "Ministry ID", "preferred_username", "ann=admin,mo=media,tea=teacher"
+	})
+	b := newBrowser(t)
+	for _, tc := range []struct {
+		user, password, name, role string
+		heading                    string            // of the lessons page
+		pages                      map[string]string // path: what its page shows
+		refused                    []string          // paths the role may not open
+	}{
+		{"tea", "pw-tea", "Tea Cher", "teacher", "My lessons",
+			map[string]string{"/ui/lessons/new": "#title"}, []string{"/ui/dashboard", "/ui/review"}},
+		{"mo", "pw-mo", "Mo Media", "media", "All lessons",
+			map[string]string{"/ui/dashboard": "main h1", "/ui/review": "main h1", "/ui/stations": "main h1"}, []string{"/ui/admin/queues/"}},
+		{"ann", "pw-ann", "Ann Admin", "admin", "All lessons",
+			map[string]string{"/ui/dashboard": "main h1", "/ui/admin/queues/": "#root"}, nil},
+	} {
+		t.Run(tc.role, func(t *testing.T) {
+			b.t = t
+			if _, err := chromedp.Call(b.ctx, network.ClearBrowserCookies, cdp.Empty{}); err != nil { // the last role's session
+				t.Fatal(err)
+			}
+			b.do(chromedp.Navigate(base+"/ui/"), chromedp.WaitVisible(chromedp.CSS("#oidc-signin")))
+			if got := b.eval(`document.querySelector("#oidc-signin").textContent`); got != "Sign in with Ministry ID" {
+				t.Errorf("provider button reads %q", got)
+			}
+			started := time.Now()
+			b.do(chromedp.Click(chromedp.CSS("#oidc-signin")), chromedp.WaitVisible(chromedp.CSS("#username")))
+			if host := b.eval(`location.host`); host == addr {
+				t.Fatalf("the provider's login form is served by Relais (%s)", host)
+			}
+			b.shot("oidc-" + tc.role + "-1-provider")
+			b.do(chromedp.SendKeys(chromedp.CSS("#username"), tc.user), chromedp.SendKeys(chromedp.CSS("#password"), tc.password),
+				chromedp.Click(chromedp.CSS("button[type=submit]")))
+			b.waitFor("the lessons page of Relais", `location.host === "`+addr+`" && location.pathname === "/ui/lessons" && !!document.querySelector("h1")`, 20*time.Second)
+			t.Logf("%s: from Relais' button to its lessons page through the provider's form in %s (form filled by the test)",
+				tc.role, time.Since(started).Round(time.Millisecond))
+			if got := b.eval(`document.querySelector(".who").textContent`); got != "Signed in as "+tc.name+" ("+tc.role+")" {
+				t.Errorf("header says %q, want %s as %s", got, tc.name, tc.role)
+			}
+			if h1 := b.eval(`document.querySelector("main h1").textContent`); h1 != tc.heading {
+				t.Errorf("lessons page heading %q, want %q", h1, tc.heading)
+			}
+			b.shot("oidc-" + tc.role + "-2-signed-in")
+			for path, sel := range tc.pages {
+				b.do(chromedp.Navigate(base+path), chromedp.WaitVisible(chromedp.CSS(sel)))
+				if strings.Contains(b.eval(`document.body.innerText`), "Your role cannot open this page.") {
+					t.Errorf("%s refused to the %s", path, tc.role)
+				}
+			}
+			for _, path := range tc.refused {
+				b.do(chromedp.Navigate(base+path), chromedp.WaitVisible(chromedp.CSS("body")))
+				if !strings.Contains(b.eval(`document.body.innerText`), "Your role cannot open this page.") {
+					t.Errorf("%s opened to the %s", path, tc.role)
+				}
+			}
+		})
+	}
 }

@@ -220,6 +220,49 @@ func testPlanAndAdvanceDeliveries(t *testing.T, open Open) {
 	}
 }
 
+// testStaffSignIn: the first sign-in of an OpenID identity creates its user, the next ones keep its id
+// and take the provider's new name and role; the same subject at another issuer is another user.
+func testStaffSignIn(t *testing.T, open Open) {
+	ctx := context.Background()
+	db := open(t, nil)
+	if _, err := db.StaffUser(ctx, relais.StaffUserID("https://idp.example", "s1")); relais.ErrorCode(err) != relais.EUNAUTHORIZED {
+		t.Fatalf("user before sign-in: err = %v, want unauthorized", err)
+	}
+	first, err := db.SignInStaff(ctx, relais.StaffIdentity{Issuer: "https://idp.example", Subject: "s1", Name: "Ann", Role: relais.RoleTeacher})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := relais.User{ID: relais.StaffUserID("https://idp.example", "s1"), Name: "Ann", Role: relais.RoleTeacher}
+	if diff := cmp.Diff(want, first); diff != "" {
+		t.Errorf("first sign-in (-want +got):\n%s", diff)
+	}
+	again, err := db.SignInStaff(ctx, relais.StaffIdentity{Issuer: "https://idp.example", Subject: "s1", Name: "Ann B.", Role: relais.RoleMedia})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.Name, want.Role = "Ann B.", relais.RoleMedia
+	if diff := cmp.Diff(want, again); diff != "" {
+		t.Errorf("second sign-in (-want +got):\n%s", diff)
+	}
+	got, err := db.StaffUser(ctx, want.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("StaffUser (-want +got):\n%s", diff)
+	}
+	other, err := db.SignInStaff(ctx, relais.StaffIdentity{Issuer: "https://other.example", Subject: "s1", Name: "Bob", Role: relais.RoleAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.ID == want.ID {
+		t.Errorf("same subject at another issuer got the same user id %s", other.ID)
+	}
+	if got, err := db.StaffUser(ctx, want.ID); err != nil || got.Role != relais.RoleMedia {
+		t.Errorf("first user after another issuer's sign-in = %+v, %v; want role media", got, err)
+	}
+}
+
 func testClaimContact(t *testing.T, open Open) {
 	ctx := context.Background()
 	db := open(t, nil)

@@ -30,6 +30,7 @@ func Run(t *testing.T, open Open) {
 		{"Tokens", testTokens},
 		{"TokenRotateRevoke", testTokenRotateRevoke},
 		{"AuditLog", testAuditLog},
+		{"StaffSignIn", testStaffSignIn},
 		{"ClaimContact", testClaimContact},
 		{"RemindDeliveriesRearmsOncePerAiring", testRemindDeliveriesRearmsOncePerAiring},
 		{"PostalBatchLifecycle", testPostalBatchLifecycle},
