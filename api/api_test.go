@@ -75,7 +75,7 @@ func (q *fakeQueue) Publish(_ context.Context, id int64) error {
 }
 
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	store  *sqlite.DB
 	queue  *fakeQueue
@@ -84,7 +84,7 @@ type fixture struct {
 	signer *links.Signer
 }
 
-func newFixture(t *testing.T, edit func(*Config)) *fixture {
+func newFixture(t testing.TB, edit func(*Config)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()

@@ -1,10 +1,12 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"html/template"
 	"net/http"
+	"time"
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/lessons"
@@ -107,9 +109,10 @@ func (s *Server) familyLesson(ctx context.Context, token string) (relais.Lesson,
 const familyCSP = "default-src 'none'; style-src 'sha256-hPap/nKQE8tPj/gxU8Z+w7/8k1W37qnLgU+/LsqOQ2I='; media-src 'self'; " +
 	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
-// lessonPage is the public page a family opens from an SMS or an email: no JavaScript, a few KB.
+// lessonPage is the public page a family opens from an SMS or an email: no JavaScript, a few KB, from
+// memory while fresh (familycache.go).
 func (s *Server) lessonPage(w http.ResponseWriter, r *http.Request) {
-	l, h, err := s.familyLesson(r.Context(), r.PathValue("token"))
+	p, err := s.familyPage(r.Context(), r.PathValue("token"))
 	if err == errBadLink {
 		writeBadLink(w, r)
 		return
@@ -118,70 +121,89 @@ func (s *Server) lessonPage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err, s.log)
 		return
 	}
+	writeFamilyPage(w, r, p)
+}
+
+// familyPage returns the page of a lesson link, rendered now or a moment ago.
+func (s *Server) familyPage(ctx context.Context, token string) (*familyPage, error) {
+	if p, ok := s.pages.get(token, s.now()); ok {
+		return p, nil
+	}
+	l, h, err := s.familyLesson(ctx, token)
+	if err != nil {
+		return nil, err
+	}
 	lang := h.Language
 	if _, ok := labels[lang]; !ok {
 		lang = "en"
 	}
 	data := map[string]any{"Lang": lang, "Lesson": l, "T": labels[lang], "Points": lessons.KeyPoints(l.Markdown, 8),
-		"Airings": s.familyAirings(r.Context(), l, h, lang)}
-	base := "/l/" + r.PathValue("token")
-	if rs, err := s.store.Renditions(r.Context(), l.ID); err == nil {
-		for _, x := range rs {
-			if x.Kind == relais.RenditionLowband {
-				data["HasAudio"], data["AudioURL"], data["AudioSize"] = true, base+"/audio", relais.HumanBytes(x.Bytes)
-			}
+		"Airings": s.familyAirings(ctx, l, h, lang)}
+	base := "/l/" + token
+	var audio relais.Rendition
+	rs, err := s.store.Renditions(ctx, l.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, x := range rs {
+		if x.Kind == relais.RenditionLowband {
+			audio = x
+			data["HasAudio"], data["AudioURL"], data["AudioSize"] = true, base+"/audio/"+renditionVersion(x), relais.HumanBytes(x.Bytes)
 		}
 	}
-	if ws, err := s.store.Worksheet(r.Context(), l.ID); err == nil {
+	ws, err := s.store.Worksheet(ctx, l.ID)
+	if err == nil {
 		data["HasWorksheet"], data["WorksheetURL"], data["WorksheetSize"] = true, base+"/worksheet", relais.HumanBytes(ws.Bytes)
+	} else if relais.ErrorCode(err) != relais.ENOTFOUND {
+		return nil, err
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", familyCSP)
-	w.Header().Set("Cache-Control", "private, max-age=300")
-	if err := s.tmpl.Page(w, "lesson", data); err != nil {
-		s.log.Error("render lesson page", "lesson_id", l.ID, "err", err)
+	var b bytes.Buffer
+	if err := s.tmpl.Page(&b, "lesson", data); err != nil {
+		return nil, fmt.Errorf("render lesson page %d: %w", l.ID, err)
 	}
+	p := newFamilyPage(b.Bytes())
+	p.lessonID, p.audio, p.worksheet = l.ID, audio.Path, ws.Path
+	if audio.Path != "" {
+		p.audioVersion = renditionVersion(audio)
+	}
+	s.pages.put(token, p, s.now())
+	return p, nil
 }
 
-// familyFile serves a file of a signed lesson link's lesson, at the path file finds for it; disposition,
-// when not nil, names it.
-func (s *Server) familyFile(file func(ctx context.Context, l relais.Lesson) (string, error),
-	disposition func(l relais.Lesson) string) http.HandlerFunc {
+// familyFile serves a file of a lesson link's page (file picks its path), named by disposition when
+// not empty. A versioned audio URL (version set) names content that never changes: browsers and CDNs
+// may keep it for ever.
+func (s *Server) familyFile(file func(p *familyPage) string, missing error, disposition func(p *familyPage) string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		l, _, err := s.familyLesson(r.Context(), r.PathValue("token"))
-		var path string
-		if err == nil {
-			path, err = file(r.Context(), l)
+		p, err := s.familyPage(r.Context(), r.PathValue("token"))
+		if err == errBadLink {
+			writeBadLink(w, r)
+			return
 		}
 		if err != nil {
 			writeError(w, r, err, s.log)
 			return
 		}
+		path := file(p)
+		if path == "" {
+			writeError(w, r, missing, s.log)
+			return
+		}
+		if v := r.PathValue("version"); v != "" && v == p.audioVersion {
+			w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+		} else {
+			w.Header().Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(pageTTL/time.Second)))
+		}
 		if disposition != nil {
-			w.Header().Set("Content-Disposition", disposition(l))
+			w.Header().Set("Content-Disposition", disposition(p))
 		}
 		lessons.ServeFile(w, r, path)
 	}
 }
 
-// familyAudio is the low-band audio of the family page.
-func (s *Server) familyAudio(ctx context.Context, l relais.Lesson) (string, error) {
-	rs, err := s.store.Renditions(ctx, l.ID)
-	if err != nil {
-		return "", err
-	}
-	for _, x := range rs {
-		if x.Kind == relais.RenditionLowband {
-			return x.Path, nil
-		}
-	}
-	return "", relais.Errorf(relais.ENOTFOUND, "The audio of this lesson is not ready yet.")
-}
+// familyAudio and familyWorksheet pick the family page's files.
+func familyAudio(p *familyPage) string     { return p.audio }
+func familyWorksheet(p *familyPage) string { return p.worksheet }
 
-// familyWorksheet is the worksheet of the family page, shown in the browser.
-func (s *Server) familyWorksheet(ctx context.Context, l relais.Lesson) (string, error) {
-	ws, err := s.store.Worksheet(ctx, l.ID)
-	return ws.Path, err
-}
-
-func inlinePDF(l relais.Lesson) string { return fmt.Sprintf(`inline; filename="lesson-%d.pdf"`, l.ID) }
+// inlinePDF shows the worksheet in the browser.
+func inlinePDF(p *familyPage) string { return fmt.Sprintf(`inline; filename="lesson-%d.pdf"`, p.lessonID) }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -68,5 +71,70 @@ func TestFamilyLinks(t *testing.T) {
 	}
 	if status, body := get("/l/garbage", "de"); !strings.Contains(body, "Ce lien n’est pas valide.") || !strings.Contains(body, "Эта ссылка") {
 		t.Errorf("bad link for a language the families do not read = %d, want the four languages:\n%s", status, body)
+	}
+}
+
+// TestFamilyPageCaching: the page is served from memory while fresh (it still opens with the database
+// closed), a client that holds it gets 304, and its audio sits at an address named by the file's
+// content that may be cached for ever, while another version's address may not.
+func TestFamilyPageCaching(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	l := relais.Lesson{Title: "Les fractions", Subject: "maths", Grade: 5, Language: "fr", TeacherID: "t1", Markdown: "- un\n", SegmentBudget: 3}
+	must(t, f.store.CreateLesson(ctx, &l))
+	audio := filepath.Join(t.TempDir(), "lowband.ogg")
+	must(t, os.WriteFile(audio, []byte("OggS fake audio"), 0o600))
+	must(t, f.store.PutRendition(ctx, relais.Rendition{LessonID: l.ID, Kind: relais.RenditionLowband, Path: audio, Bytes: 15, DurationMS: 1000}))
+	hs := []relais.Household{{ExternalRef: "A", Region: "IDF", Language: "fr", Grades: []int{5}, Profile: relais.ProfileSMSOnly,
+		Phone: "+33612000001", Consent: true}}
+	must(t, f.store.UpsertHouseholds(ctx, hs))
+	path := strings.TrimPrefix(f.signer.LessonURL(l.ID, hs[0].ID), "http://relais.test")
+	get := func(path, etag string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", f.srv.URL+path, nil)
+		if etag != "" {
+			req.Header.Set("If-None-Match", etag)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+
+	resp, page := get(path, "")
+	etag := resp.Header.Get("ETag")
+	if resp.StatusCode != 200 || etag == "" || resp.Header.Get("Cache-Control") != "public, max-age=60" {
+		t.Fatalf("family page = %d, ETag %q, Cache-Control %q", resp.StatusCode, etag, resp.Header.Get("Cache-Control"))
+	}
+	audioURL := regexp.MustCompile(`src="(/l/[^"]+/audio/[0-9a-f]+)"`).FindStringSubmatch(page)
+	if audioURL == nil {
+		t.Fatalf("no versioned audio address on the page:\n%s", page)
+	}
+
+	// The database goes away: what the surge asks for is in memory.
+	must(t, f.store.Close())
+	if resp, again := get(path, ""); resp.StatusCode != 200 || again != page {
+		t.Errorf("page with the database closed = %d, same page %v", resp.StatusCode, again == page)
+	}
+	if resp, body := get(path, etag); resp.StatusCode != http.StatusNotModified || body != "" {
+		t.Errorf("conditional request = %d %q, want 304", resp.StatusCode, body)
+	}
+	if resp, body := get(audioURL[1], ""); resp.StatusCode != 200 || body != "OggS fake audio" ||
+		resp.Header.Get("Cache-Control") != "public, max-age=31536000, immutable" {
+		t.Errorf("versioned audio = %d %q, Cache-Control %q", resp.StatusCode, body, resp.Header.Get("Cache-Control"))
+	}
+	old := audioURL[1][:strings.LastIndex(audioURL[1], "/")] + "/0123456789ab"
+	if resp, _ := get(old, ""); resp.StatusCode != 200 || strings.Contains(resp.Header.Get("Cache-Control"), "immutable") {
+		t.Errorf("another version's address = %d, Cache-Control %q: must not be kept for ever", resp.StatusCode, resp.Header.Get("Cache-Control"))
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

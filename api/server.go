@@ -83,6 +83,8 @@ type Server struct {
 	// tokens checks API tokens; audit writes the audit log. The UI shares both.
 	tokens *tokens.Service
 	audit  *audit.Log
+	// pages keeps rendered family pages a minute (api/familycache.go).
+	pages *pageCache
 }
 
 // New builds the API. ready is called by /readyz (store and Redis checks).
@@ -92,7 +94,7 @@ func New(store relais.Store, q Queue, signer *links.Signer, tmpl *templates.Set,
 		cfg.Plan = scheduler.DefaultPlanConfig()
 	}
 	s := &Server{store: store, queue: q, links: signer, tmpl: tmpl, cfg: cfg, log: log.With("comp", "api"), ready: ready,
-		mux: http.NewServeMux(), now: time.Now}
+		mux: http.NewServeMux(), now: time.Now, pages: newPageCache()}
 	now := func() time.Time { return s.now() }
 	s.sched = scheduler.New(store, store, now)
 	s.sched.RemindWith(q)
@@ -193,7 +195,7 @@ func (s *Server) apiRoutes() []route {
 
 // Routes lists the patterns the server answers, for the documentation test.
 func (s *Server) Routes() []string {
-	out := []string{"GET /livez", "GET /readyz", "GET /l/{token}", "GET /l/{token}/audio", "GET /l/{token}/worksheet"}
+	out := []string{"GET /livez", "GET /readyz", "GET /l/{token}", "GET /l/{token}/audio", "GET /l/{token}/audio/{version}", "GET /l/{token}/worksheet"}
 	for _, r := range s.apiRoutes() {
 		out = append(out, r.pattern)
 	}
@@ -207,8 +209,11 @@ func (s *Server) routes() {
 		s.mux.Handle(r.pattern, s.auth(r.h, r.roles...))
 	}
 	s.mux.HandleFunc("GET /l/{token}", s.lessonPage)
-	s.mux.HandleFunc("GET /l/{token}/audio", s.familyFile(s.familyAudio, nil))
-	s.mux.HandleFunc("GET /l/{token}/worksheet", s.familyFile(s.familyWorksheet, inlinePDF))
+	noAudio := relais.Errorf(relais.ENOTFOUND, "The audio of this lesson is not ready yet.")
+	noSheet := relais.Errorf(relais.ENOTFOUND, "This lesson has no worksheet yet.")
+	s.mux.HandleFunc("GET /l/{token}/audio", s.familyFile(familyAudio, noAudio, nil))
+	s.mux.HandleFunc("GET /l/{token}/audio/{version}", s.familyFile(familyAudio, noAudio, nil))
+	s.mux.HandleFunc("GET /l/{token}/worksheet", s.familyFile(familyWorksheet, noSheet, inlinePDF))
 }
 
 // ServeHTTP gives every request an id, recovers panics into a 500, and logs the request.

@@ -214,6 +214,7 @@ var fr = map[string]string{
 	"The worksheet PDF is protected by a password. Please save it without protection and upload it again.":          "Le PDF de la fiche d'exercices est protégé par un mot de passe. Enregistrez-le sans protection et déposez-le de nouveau.",
 	"The worksheet is not a PDF file. Please export it as PDF (File > Save as > PDF) and upload it again.":          "La fiche d'exercices n'est pas un fichier PDF. Exportez-la en PDF (Fichier > Enregistrer sous > PDF) et déposez-la de nouveau.",
 	"A worksheet needs a lesson title.": "Une fiche d'exercices a besoin du titre de la leçon.",
+	"This lesson has no worksheet yet.": "Cette leçon n'a pas encore de fiche d'exercices.",
 	"Unknown user; sign in again.":      "Utilisateur inconnu ; reconnectez-vous.",
 	"Station %q has no filler, and its playout day %s has %s without a lesson: set the station's filler (an absolute path or URL of a %s clip the playout server can read).": "La station %q n'a pas de clip de remplissage, et sa journée de diffusion du %s compte %s sans leçon : indiquez le remplissage de la station (un chemin absolu ou l'URL d'un clip %s que le serveur de diffusion peut lire).",
 	"The playout day start must be a time such as 06:00, not %q.":                                                                                                     "Le début de la journée de diffusion doit être une heure comme 06:00, pas %q.",
