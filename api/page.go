@@ -206,4 +206,6 @@ func familyAudio(p *familyPage) string     { return p.audio }
 func familyWorksheet(p *familyPage) string { return p.worksheet }
 
 // inlinePDF shows the worksheet in the browser.
-func inlinePDF(p *familyPage) string { return fmt.Sprintf(`inline; filename="lesson-%d.pdf"`, p.lessonID) }
+func inlinePDF(p *familyPage) string {
+	return fmt.Sprintf(`inline; filename="lesson-%d.pdf"`, p.lessonID)
+}
