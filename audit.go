@@ -18,14 +18,15 @@ const (
 	AuditPublish AuditAction = "publish" // a lesson sent to households
 	AuditImport  AuditAction = "import"  // households or a bounce report imported
 	AuditEdit    AuditAction = "edit"    // a station, its grid, a slot or a batch changed; deliveries resent
-	AuditDelete  AuditAction = "delete"  // a station deleted
+	AuditDelete  AuditAction = "delete"  // a station deleted; a household erased
+	AuditExport  AuditAction = "export"  // everything held about a household read out (a family's access request)
 	AuditRotate  AuditAction = "rotate"  // an API token given a new secret
 	AuditRevoke  AuditAction = "revoke"  // an API token revoked
 )
 
 // AuditActions lists the actions, for filters and documentation.
 var AuditActions = []AuditAction{AuditCreate, AuditSubmit, AuditApprove, AuditReject, AuditPublish, AuditImport,
-	AuditEdit, AuditDelete, AuditRotate, AuditRevoke}
+	AuditEdit, AuditDelete, AuditExport, AuditRotate, AuditRevoke}
 
 // AuditEntry is one line of the audit log: who did what to what, when and from which address.
 type AuditEntry struct {

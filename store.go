@@ -216,6 +216,7 @@ type Store interface {
 	PostalStore
 	BounceStore
 	ScheduleStore
+	PrivacyStore
 	Ping(ctx context.Context) error
 	Close() error
 }

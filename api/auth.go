@@ -25,6 +25,8 @@ var audited = map[string]audit.Rule{
 	"POST /api/v1/lessons/{id}/approve":        {Action: relais.AuditApprove, Kind: "lesson"},
 	"POST /api/v1/lessons/{id}/reject":         {Action: relais.AuditReject, Kind: "lesson"},
 	"POST /api/v1/households/import":           {Action: relais.AuditImport, Kind: "households"},
+	"GET /api/v1/households/{id}/export":       {Action: relais.AuditExport, Kind: "household"},
+	"DELETE /api/v1/households/{id}":           {Action: relais.AuditDelete, Kind: "household"},
 	"POST /api/v1/stations":                    {Action: relais.AuditCreate, Kind: "station"},
 	"PATCH /api/v1/stations/{id}":              {Action: relais.AuditEdit, Kind: "station"},
 	"DELETE /api/v1/stations/{id}":             {Action: relais.AuditDelete, Kind: "station"},

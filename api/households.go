@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"time"
 
@@ -76,5 +77,36 @@ func (s *Server) importHouseholds(w http.ResponseWriter, r *http.Request) error 
 		status = http.StatusUnprocessableEntity
 	}
 	writeJSON(w, status, res)
+	return nil
+}
+
+// exportHousehold answers a family's access request: everything Relais holds about the household, as
+// a JSON attachment.
+func (s *Server) exportHousehold(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	rec, err := s.store.HouseholdRecord(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="household-%d.json"`, id))
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, rec)
+	return nil
+}
+
+// eraseHousehold answers a family's erasure request: its contacts and messages go, its anonymous
+// deliveries stay for the counts (relais.PrivacyStore).
+func (s *Server) eraseHousehold(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	if err := s.store.EraseHousehold(r.Context(), id); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -31,6 +31,7 @@ func Run(t *testing.T, open Open) {
 		{"TokenRotateRevoke", testTokenRotateRevoke},
 		{"AuditLog", testAuditLog},
 		{"StaffSignIn", testStaffSignIn},
+		{"AccessAndErasure", testAccessAndErasure},
 		{"ClaimContact", testClaimContact},
 		{"RemindDeliveriesRearmsOncePerAiring", testRemindDeliveriesRearmsOncePerAiring},
 		{"PostalBatchLifecycle", testPostalBatchLifecycle},

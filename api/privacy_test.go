@@ -1,0 +1,60 @@
+package api
+
+import (
+	"context"
+	"strconv"
+	"testing"
+
+	relais "github.com/relais-edu/relais"
+)
+
+// TestAccessAndErasureThroughTheAPI: the media unit reads out everything held about a household, then
+// erases it; teachers may do neither; both are in the audit log.
+func TestAccessAndErasureThroughTheAPI(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	hs := []relais.Household{{ExternalRef: "DURAND-17", Region: "IDF", Language: "fr", Grades: []int{5}, Profile: relais.ProfileSMSOnly,
+		Phone: "+33612000001", Consent: true}}
+	must(t, f.store.UpsertHouseholds(ctx, hs))
+	must(t, f.store.SaveInbound(ctx, relais.InboundMessage{Phone: "+33612000001", Body: "Merci"}))
+	path := "/api/v1/households/" + strconv.FormatInt(hs[0].ID, 10)
+
+	if status, _ := f.do("GET", path+"/export", "t1", nil, ""); status != 403 {
+		t.Errorf("teacher exports = %d", status)
+	}
+	status, body := f.do("GET", path+"/export", "m", nil, "")
+	h, _ := body["household"].(map[string]any)
+	in, _ := body["inbound_messages"].([]any)
+	if status != 200 || h["phone"] != "+33612000001" || h["external_ref"] != "DURAND-17" || len(in) != 1 {
+		t.Fatalf("export = %d %v", status, body)
+	}
+	if status, _ := f.do("DELETE", path, "t1", nil, ""); status != 403 {
+		t.Errorf("teacher erases = %d", status)
+	}
+	if status, body := f.do("DELETE", path, "m", nil, ""); status != 204 {
+		t.Fatalf("erase = %d %v", status, body)
+	}
+	status, body = f.do("GET", path+"/export", "m", nil, "")
+	h, _ = body["household"].(map[string]any)
+	in, _ = body["inbound_messages"].([]any)
+	if status != 200 || h["phone"] != "" || h["external_ref"] != relais.ErasedRef(hs[0].ID) || len(in) != 0 {
+		t.Errorf("export after erasure = %d %v", status, body)
+	}
+	if status, _ := f.do("DELETE", "/api/v1/households/999", "m", nil, ""); status != 404 {
+		t.Errorf("erase a missing household = %d", status)
+	}
+	entries, err := f.store.AuditEntries(ctx, relais.AuditFilter{})
+	must(t, err)
+	var exports, erasures int
+	for _, e := range entries {
+		switch {
+		case e.Action == relais.AuditExport && e.Actor == "m":
+			exports++
+		case e.Action == relais.AuditDelete && e.Actor == "m":
+			erasures++
+		}
+	}
+	if exports != 2 || erasures != 1 {
+		t.Errorf("audit log has %d exports and %d erasures by m, want 2 and 1: %+v", exports, erasures, entries)
+	}
+}

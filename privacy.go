@@ -1,0 +1,90 @@
+package relais
+
+import (
+	"context"
+	"strconv"
+	"time"
+)
+
+// HouseholdRecord is everything Relais holds about one household, for the family's right of access
+// (GDPR article 15): its entry in the roster, every message planned or sent to it with its history,
+// the SMS replies from its number and the bounce reports of its address.
+type HouseholdRecord struct {
+	Household  HouseholdData    `json:"household"`
+	Deliveries []DeliveryRecord `json:"deliveries"`
+	Inbound    []InboundRecord  `json:"inbound_messages"`
+	Bounces    []BounceRecord   `json:"email_bounces"`
+}
+
+// HouseholdData is a household as the family reads it in an access export.
+type HouseholdData struct {
+	ID            int64     `json:"id"`
+	ExternalRef   string    `json:"external_ref"`
+	Region        string    `json:"region"`
+	Language      string    `json:"language"`
+	Grades        []int     `json:"grades"`
+	Profile       Profile   `json:"profile"`
+	Phone         string    `json:"phone"`
+	Email         string    `json:"email"`
+	PostalAddress string    `json:"postal_address"`
+	Consent       bool      `json:"consent"`
+	SMSOptOut     bool      `json:"sms_opt_out"`
+	EmailOptOut   bool      `json:"email_opt_out"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+// DataOf is h as an access export shows it.
+func DataOf(h Household) HouseholdData {
+	return HouseholdData{ID: h.ID, ExternalRef: h.ExternalRef, Region: h.Region, Language: h.Language, Grades: h.Grades,
+		Profile: h.Profile, Phone: h.Phone, Email: h.Email, PostalAddress: h.PostalAddress, Consent: h.Consent,
+		SMSOptOut: h.SMSOptOut, EmailOptOut: h.EmailOptOut, CreatedAt: h.CreatedAt}
+}
+
+// DeliveryRecord is one message to the household and what became of it.
+type DeliveryRecord struct {
+	ID          int64         `json:"id"`
+	LessonID    int64         `json:"lesson_id"`
+	LessonTitle string        `json:"lesson_title"`
+	Channel     ChannelName   `json:"channel"`
+	Status      string        `json:"status"`
+	Reason      string        `json:"reason,omitempty"`
+	CreatedAt   time.Time     `json:"created_at"`
+	UpdatedAt   time.Time     `json:"updated_at"`
+	Events      []EventRecord `json:"events"`
+}
+
+// EventRecord is one step of a delivery's history.
+type EventRecord struct {
+	Status string    `json:"status"`
+	Detail string    `json:"detail,omitempty"`
+	At     time.Time `json:"at"`
+}
+
+// InboundRecord is an SMS the household's number sent.
+type InboundRecord struct {
+	Body       string    `json:"body"`
+	ReceivedAt time.Time `json:"received_at"`
+}
+
+// BounceRecord is a bounce report about the household's address.
+type BounceRecord struct {
+	Action     string    `json:"action"`
+	Status     string    `json:"status"`
+	Hard       bool      `json:"hard"`
+	Diagnostic string    `json:"diagnostic,omitempty"`
+	At         time.Time `json:"at"`
+}
+
+// ErasedRef is the roster reference an erased household keeps: its id, nothing of the family's.
+func ErasedRef(id int64) string { return "erased-" + strconv.FormatInt(id, 10) }
+
+// PrivacyStore serves families' rights over their data.
+type PrivacyStore interface {
+	// HouseholdRecord gathers everything held about household id.
+	HouseholdRecord(ctx context.Context, id int64) (HouseholdRecord, error)
+	// EraseHousehold removes what identifies household id, in one transaction: its reference (ErasedRef),
+	// phone, email and postal address, its consent (it is never contacted again), the SMS replies from its
+	// number, the bounce reports and contact claims of its addresses, and the details of its deliveries'
+	// history. Its deliveries stay, anonymous, so the dashboard's counts do not change.
+	EraseHousehold(ctx context.Context, id int64) error
+}

@@ -1,0 +1,104 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	relais "github.com/relais-edu/relais"
+)
+
+var _ relais.PrivacyStore = (*DB)(nil)
+
+// HouseholdRecord gathers everything held about household id.
+func (db *DB) HouseholdRecord(ctx context.Context, id int64) (relais.HouseholdRecord, error) {
+	h, err := db.Household(ctx, id)
+	if err != nil {
+		return relais.HouseholdRecord{}, err
+	}
+	rec := relais.HouseholdRecord{Household: relais.DataOf(h), Deliveries: []relais.DeliveryRecord{},
+		Inbound: []relais.InboundRecord{}, Bounces: []relais.BounceRecord{}}
+	ds, err := queryAll(ctx, db.pool, func(r rowScanner) (relais.DeliveryRecord, error) {
+		var d relais.DeliveryRecord
+		err := r.Scan(&d.ID, &d.LessonID, &d.LessonTitle, &d.Channel, &d.Status, &d.Reason, &d.CreatedAt, &d.UpdatedAt)
+		d.CreatedAt, d.UpdatedAt, d.Events = d.CreatedAt.UTC(), d.UpdatedAt.UTC(), []relais.EventRecord{}
+		return d, err
+	}, `SELECT d.id, d.lesson_id, COALESCE(l.title, ''), d.channel, d.status, d.reason, d.created_at, d.updated_at
+		FROM deliveries d LEFT JOIN lessons l ON l.id = d.lesson_id WHERE d.household_id = $1 ORDER BY d.id`, id)
+	if err != nil {
+		return rec, fmt.Errorf("household %d deliveries: %w", id, err)
+	}
+	rec.Deliveries = append(rec.Deliveries, ds...)
+	for i := range rec.Deliveries {
+		evs, err := queryAll(ctx, db.pool, func(r rowScanner) (relais.EventRecord, error) {
+			var e relais.EventRecord
+			err := r.Scan(&e.Status, &e.Detail, &e.At)
+			e.At = e.At.UTC()
+			return e, err
+		}, `SELECT status, detail, at FROM delivery_events WHERE delivery_id = $1 ORDER BY id`, rec.Deliveries[i].ID)
+		if err != nil {
+			return rec, fmt.Errorf("household %d delivery events: %w", id, err)
+		}
+		rec.Deliveries[i].Events = append(rec.Deliveries[i].Events, evs...)
+	}
+	if h.Phone != "" {
+		in, err := queryAll(ctx, db.pool, func(r rowScanner) (relais.InboundRecord, error) {
+			var m relais.InboundRecord
+			err := r.Scan(&m.Body, &m.ReceivedAt)
+			m.ReceivedAt = m.ReceivedAt.UTC()
+			return m, err
+		}, `SELECT body, received_at FROM inbound_messages WHERE phone = $1 ORDER BY id`, h.Phone)
+		if err != nil {
+			return rec, fmt.Errorf("household %d replies: %w", id, err)
+		}
+		rec.Inbound = append(rec.Inbound, in...)
+	}
+	if h.Email != "" {
+		bs, err := queryAll(ctx, db.pool, func(r rowScanner) (relais.BounceRecord, error) {
+			var b relais.BounceRecord
+			var at time.Time
+			err := r.Scan(&b.Action, &b.Status, &b.Hard, &b.Diagnostic, &at)
+			b.At = at.UTC()
+			return b, err
+		}, `SELECT action, status, hard, diagnostic, at FROM email_bounces WHERE recipient = $1 ORDER BY id`, h.Email)
+		if err != nil {
+			return rec, fmt.Errorf("household %d bounces: %w", id, err)
+		}
+		rec.Bounces = append(rec.Bounces, bs...)
+	}
+	return rec, nil
+}
+
+// EraseHousehold removes what identifies household id (relais.PrivacyStore).
+func (db *DB) EraseHousehold(ctx context.Context, id int64) error {
+	return db.inTx(ctx, func(tx pgx.Tx) error {
+		var phone, email string
+		err := tx.QueryRow(ctx, `SELECT phone, email FROM households WHERE id = $1 FOR UPDATE`, id).Scan(&phone, &email)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return relais.Errorf(relais.ENOTFOUND, "Household %d not found.", id)
+		} else if err != nil {
+			return fmt.Errorf("erase household %d: %w", id, err)
+		}
+		steps := []struct {
+			q    string
+			args []any
+		}{
+			// Another household sharing the number or address keeps the messages that concern it.
+			{`DELETE FROM inbound_messages WHERE phone = $1 AND phone <> '' AND NOT EXISTS (SELECT 1 FROM households WHERE phone = $1 AND id <> $2)`, []any{phone, id}},
+			{`DELETE FROM email_bounces WHERE recipient = $1 AND recipient <> '' AND NOT EXISTS (SELECT 1 FROM households WHERE email = $1 AND id <> $2)`, []any{email, id}},
+			{`DELETE FROM contact_claims WHERE contact IN ($1, $2) AND delivery_id IN (SELECT id FROM deliveries WHERE household_id = $3)`, []any{phone, email, id}},
+			{`UPDATE delivery_events SET detail = '' WHERE delivery_id IN (SELECT id FROM deliveries WHERE household_id = $1)`, []any{id}},
+			{`UPDATE households SET external_ref = $1, phone = '', email = '', postal_address = '', consent = false,
+				phone_status = '', email_status = '' WHERE id = $2`, []any{relais.ErasedRef(id), id}},
+		}
+		for _, s := range steps {
+			if _, err := tx.Exec(ctx, s.q, s.args...); err != nil {
+				return fmt.Errorf("erase household %d: %w", id, err)
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,98 @@
+package storetest
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	relais "github.com/relais-edu/relais"
+)
+
+// testAccessAndErasure: a household's access export holds its entry, deliveries with their history,
+// the replies from its number and the bounces of its address; erasure leaves none of its contacts or
+// messages, keeps the deliveries anonymous so the counts stay, and leaves a household that shares its
+// number its own replies.
+func testAccessAndErasure(t *testing.T, open Open) {
+	ctx := context.Background()
+	db := open(t, nil)
+	l := relais.Lesson{Title: "Les fractions", Subject: "maths", Grade: 5, Language: "fr", TeacherID: "t1", SegmentBudget: 3}
+	must(t, db.CreateLesson(ctx, &l))
+	const phone, email, shared = "+33612000001", "famille.durand@example.org", "+33612000099"
+	hs := []relais.Household{
+		{ExternalRef: "DURAND-17", Region: "IDF", Language: "fr", Grades: []int{5}, Profile: relais.ProfileMobileData,
+			Phone: phone, Email: email, PostalAddress: "Famille Durand\n3 rue des Lilas\n75020 Paris", Consent: true},
+		{ExternalRef: "MARTIN-2", Region: "IDF", Language: "fr", Grades: []int{5}, Profile: relais.ProfileSMSOnly, Phone: shared, Consent: true},
+	}
+	must(t, db.UpsertHouseholds(ctx, hs))
+	ids, err := db.PlanDeliveries(ctx, []relais.Delivery{
+		{LessonID: l.ID, HouseholdID: hs[0].ID, Channel: relais.ChannelSMS},
+		{LessonID: l.ID, HouseholdID: hs[0].ID, Channel: relais.ChannelEmail},
+		{LessonID: l.ID, HouseholdID: hs[1].ID, Channel: relais.ChannelSMS},
+	})
+	must(t, err)
+	_, err = db.AdvanceDelivery(ctx, ids[0], relais.DeliverySent, "twilio: sent to "+phone, "SM1")
+	must(t, err)
+	_, err = db.AdvanceDelivery(ctx, ids[1], relais.DeliverySent, "accepted for "+email, "<m1@relais>")
+	must(t, err)
+	must(t, db.SaveInbound(ctx, relais.InboundMessage{Phone: phone, Body: "Merci, c'est Paul Durand"}))
+	must(t, db.SaveInbound(ctx, relais.InboundMessage{Phone: shared, Body: "STOP"}))
+	_, err = db.RecordBounce(ctx, relais.EmailBounce{Recipient: email, DeliveryID: ids[1], MessageID: "<m1@relais>",
+		Action: "delayed", Status: "4.2.2", Diagnostic: "mailbox of " + email + " full"})
+	must(t, err)
+
+	rec, err := db.HouseholdRecord(ctx, hs[0].ID)
+	must(t, err)
+	if rec.Household.Phone != phone || rec.Household.Email != email || rec.Household.ExternalRef != "DURAND-17" ||
+		len(rec.Deliveries) != 2 || len(rec.Inbound) != 1 || len(rec.Bounces) != 1 || rec.Deliveries[0].LessonTitle != "Les fractions" {
+		t.Fatalf("access export = %+v", rec)
+	}
+	if got := rec.Deliveries[0].Events; len(got) < 2 || !slices.ContainsFunc(got, func(e relais.EventRecord) bool { return strings.Contains(e.Detail, phone) }) {
+		t.Errorf("the SMS's history in the export = %+v", got)
+	}
+	if rec.Inbound[0].Body != "Merci, c'est Paul Durand" || rec.Bounces[0].Status != "4.2.2" {
+		t.Errorf("replies %+v, bounces %+v", rec.Inbound, rec.Bounces)
+	}
+	before, err := db.DeliveryCounts(ctx, l.ID)
+	must(t, err)
+
+	must(t, db.EraseHousehold(ctx, hs[0].ID))
+	rec, err = db.HouseholdRecord(ctx, hs[0].ID)
+	must(t, err)
+	want := relais.HouseholdData{ID: hs[0].ID, ExternalRef: relais.ErasedRef(hs[0].ID), Region: "IDF", Language: "fr",
+		Grades: []int{5}, Profile: relais.ProfileMobileData, CreatedAt: rec.Household.CreatedAt}
+	if diff := cmp.Diff(want, rec.Household); diff != "" {
+		t.Errorf("erased household (-want +got):\n%s", diff)
+	}
+	for _, d := range rec.Deliveries {
+		for _, e := range d.Events {
+			if strings.Contains(e.Detail, phone) || strings.Contains(e.Detail, email) {
+				t.Errorf("delivery %d keeps %q in its history", d.ID, e.Detail)
+			}
+		}
+	}
+	msgs, err := db.InboundMessages(ctx, relais.Page{Limit: 100})
+	must(t, err)
+	if len(msgs) != 1 || msgs[0].Phone != shared {
+		t.Errorf("replies after erasure = %+v, want only the other household's", msgs)
+	}
+	after, err := db.DeliveryCounts(ctx, l.ID)
+	must(t, err)
+	if diff := cmp.Diff(before, after); diff != "" {
+		t.Errorf("counts changed by erasure (-before +after):\n%s", diff)
+	}
+	if got, err := db.HouseholdsByPhone(ctx, phone); err != nil || len(got) != 0 {
+		t.Errorf("households with the erased number = %v, %v", got, err)
+	}
+	if err := db.EraseHousehold(ctx, 9999); relais.ErrorCode(err) != relais.ENOTFOUND {
+		t.Errorf("erase a missing household: %v", err)
+	}
+	// Imported again (the family came back), it is a new household: the erased one stays anonymous.
+	must(t, db.UpsertHouseholds(ctx, []relais.Household{{ExternalRef: "DURAND-17", Language: "fr", Grades: []int{5},
+		Profile: relais.ProfileSMSOnly, Phone: phone, Consent: true}}))
+	if again, err := db.HouseholdRecord(ctx, hs[0].ID); err != nil || again.Household.Phone != "" {
+		t.Errorf("erased household after a new import = %+v, %v", again.Household, err)
+	}
+}
