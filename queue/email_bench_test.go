@@ -101,8 +101,9 @@ func BenchmarkEmailPath(b *testing.B) {
 		b.Fatalf("%d households stored, want %d", len(hs), n)
 	}
 
-	// relaisRun plans the emails of a new lesson and sends them in pages of 100 through handleSend,
-	// handlers pages at a time (the worker's concurrency) over conns connections, as send tasks do.
+	// relaisRun plans the emails of a new lesson and sends them through handleSend in pages of the
+	// channel's size (50), handlers pages at a time (the worker's concurrency) over conns connections,
+	// as send tasks do.
 	relaisRun := func(smtpAddr string, hs []relais.Household) time.Duration {
 		host, port, _ := net.SplitHostPort(smtpAddr)
 		ecfg := email.DefaultConfig()
@@ -147,8 +148,9 @@ func BenchmarkEmailPath(b *testing.B) {
 				}
 			})
 		}
-		for i := 0; i < len(ids); i += 100 {
-			pages <- ids[i:min(i+100, len(ids))]
+		size := ch.PageSize()
+		for i := 0; i < len(ids); i += size {
+			pages <- ids[i:min(i+size, len(ids))]
 		}
 		close(pages)
 		wg.Wait()
