@@ -118,6 +118,8 @@ func BenchmarkEmailPath(b *testing.B) {
 		defer ch.Close()
 		cfg := DefaultConfig()
 		cfg.MediaDir = b.TempDir()
+		// RELAIS_BENCH_NOCLAIM=1 sends without the claims (Config.NoClaim): the claims' cost, not a mode to run.
+		cfg.NoClaim = os.Getenv("RELAIS_BENCH_NOCLAIM") == "1"
 		w := NewWorker(redis, store, relaisRegistry(ch), Pipeline{}, lnk, client, cfg, slog.New(slog.DiscardHandler))
 
 		l := relais.Lesson{Title: "Les fractions à l’école", Subject: "Mathématiques", Grade: 5, Language: "fr", TeacherID: "t"}
@@ -244,6 +246,9 @@ func BenchmarkEmailPath(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		for _, sink := range []struct{ name, addr string }{{"mailpit", mailpitAddr}, {"smtpsink", sinkAddr}} {
+			if only := os.Getenv("RELAIS_BENCH_SINK"); only != "" && only != sink.name {
+				continue
+			}
 			var tr, tg time.Duration
 			for k := range rounds {
 				part := hs[k*n/rounds : (k+1)*n/rounds]
