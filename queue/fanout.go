@@ -461,7 +461,7 @@ func (s *sendRun) record(msgs []channels.Message, results []channels.Result) err
 			s.retry = se
 		}
 	}
-	if _, err := s.w.store.AdvanceDeliveries(ctx, advances); err != nil {
+	if err := s.w.outcomes.advance(ctx, advances); err != nil {
 		return err
 	}
 	if !s.w.cfg.NoClaim {

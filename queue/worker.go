@@ -113,6 +113,7 @@ type Worker struct {
 	store    relais.Store
 	channels *channels.Registry
 	ledger   *channels.Ledger
+	outcomes *groupCommit // send tasks' outcomes, committed together when they come at once
 	pipeline Pipeline
 	links    Links
 	client   *Client
@@ -135,6 +136,7 @@ func NewWorker(redis asynq.RedisConnOpt, store relais.Store, reg *channels.Regis
 	w := &Worker{store: store, channels: reg, pipeline: p, links: links, client: client, cfg: cfg,
 		log: log.With("comp", "worker"), now: time.Now, rdb: redisurl.Client(redis)}
 	w.ledger = channels.NewLedger(store, client.RecordStatus)
+	w.outcomes = newGroupCommit(store)
 	base := asynq.Config{
 		RetryDelayFunc:  cfg.retryDelay,
 		IsFailure:       isFailure,

@@ -121,6 +121,21 @@ func isConnFailure(err error) bool {
 	return err != nil
 }
 
+// beforeData reports whether a failure came before any of the message's content went to the relay,
+// without a reply: the connection broke at the start of the transaction (MAIL FROM, RCPT TO, the
+// DATA command), so the relay certainly does not have the message.
+func beforeData(err error) bool {
+	var se *mail.SendError
+	if !errors.As(err, &se) || se.ErrorCode() != 0 {
+		return false
+	}
+	switch se.Reason {
+	case mail.ErrConnCheck, mail.ErrSMTPMailFrom, mail.ErrSMTPRcptTo, mail.ErrSMTPData:
+		return true
+	}
+	return false
+}
+
 // redacted is a go-mail send error whose text leaves out the recipient addresses and the server's
 // reply text (which usually repeats the address): errors get logged, addresses must not be.
 // errors.As still reaches the *mail.SendError.

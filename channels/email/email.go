@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"net"
 	netmail "net/mail"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -69,6 +68,9 @@ type Channel struct {
 	idDomain  string // right-hand side of Message-IDs
 	tlsConfig *tls.Config
 	now       func() time.Time
+
+	worksheets worksheets // worksheet files, read once (cache.go)
+	bodies     bodies     // rendered bodies, once per language and lesson (cache.go)
 }
 
 var (
@@ -211,10 +213,9 @@ func (c *Channel) CallsBegin() bool { return true }
 func (c *Channel) SendBatch(ctx context.Context, msgs []channels.Message) []channels.Result {
 	results := make([]channels.Result, len(msgs))
 	built := make([]*mail.Msg, len(msgs))
-	attachments := make(map[string][]byte) // worksheets are shared by a page: read each once
 	pending := 0
 	for i, m := range msgs {
-		msg, err := c.build(m, attachments)
+		msg, err := c.build(m)
 		if err != nil {
 			results[i].Err = classify(err)
 			continue
@@ -250,26 +251,48 @@ func (c *Channel) SendBatch(ctx context.Context, msgs []channels.Message) []chan
 			results[i].Err = err
 			continue
 		}
-		// A context that ends during the send interrupts it: the connection's deadline passes at once.
-		raw := conn.raw
-		stop := context.AfterFunc(ctx, func() { _ = raw.SetDeadline(time.Unix(1, 0)) })
-		err := c.pool.client.SendWithSMTPClient(conn.c, msg)
-		interrupted := !stop()
-		conn.sent++
+		var err error
+		for {
+			reused := conn.sent > 0
+			var interrupted bool
+			interrupted, err = c.sendOn(ctx, conn, msg)
+			if !interrupted && (err == nil || !isConnFailure(err)) {
+				break
+			}
+			c.pool.discard(conn, false)
+			conn = nil
+			if interrupted || !reused || !beforeData(err) {
+				break
+			}
+			// The relay had closed the pooled connection before this message went (it hangs up on
+			// connections idle for a while, or restarted): the message certainly did not go. It goes
+			// again over another pooled connection, or a new one; a new one's failure is its result.
+			if conn, err = c.pool.get(ctx); err != nil {
+				err = fmt.Errorf("connect to relay: %w", err)
+				break
+			}
+		}
 		if err == nil {
 			results[i].Receipt = channels.Receipt{ProviderID: msg.GetMessageID(), Status: relais.DeliverySent}
 		} else {
 			results[i].Err = classify(err)
-		}
-		if interrupted || (err != nil && isConnFailure(err)) {
-			c.pool.discard(conn, false)
-			conn = nil
 		}
 	}
 	if conn != nil {
 		c.pool.put(conn)
 	}
 	return results
+}
+
+// sendOn sends msg over conn. A context that ends during the send interrupts it (the connection's
+// deadline passes at once): interrupted reports it.
+func (c *Channel) sendOn(ctx context.Context, conn *conn, msg *mail.Msg) (interrupted bool, err error) {
+	raw := conn.raw
+	stop := context.AfterFunc(ctx, func() { _ = raw.SetDeadline(time.Unix(1, 0)) })
+	err = c.pool.client.SendWithSMTPClient(conn.c, msg)
+	interrupted = !stop()
+	conn.sent++
+	return interrupted, err
 }
 
 // failRest fails every built message from index from on with err.
@@ -283,7 +306,7 @@ func (c *Channel) failRest(results []channels.Result, built []*mail.Msg, from in
 
 // build turns a Message into a go-mail message. Errors are classified: a household that cannot
 // receive email fails permanently.
-func (c *Channel) build(m channels.Message, attachments map[string][]byte) (*mail.Msg, error) {
+func (c *Channel) build(m channels.Message) (*mail.Msg, error) {
 	h := m.Household
 	switch {
 	case h.EmailOptOut:
@@ -303,18 +326,14 @@ func (c *Channel) build(m channels.Message, attachments map[string][]byte) (*mai
 		LessonURL: m.LessonURL, UnsubscribeURL: m.UnsubscribeURL}
 	var pdf []byte
 	if m.Worksheet != nil && m.Worksheet.Path != "" {
-		pdf = attachments[m.Worksheet.Path]
-		if pdf == nil {
-			if pdf, err = os.ReadFile(m.Worksheet.Path); err != nil {
-				// Our storage, not the family: worth another try.
-				return nil, &channels.SendError{Kind: channels.Retryable,
-					Err: fmt.Errorf("read worksheet of lesson %d: %w", m.Lesson.ID, err)}
-			}
-			attachments[m.Worksheet.Path] = pdf
+		if pdf, err = c.worksheets.read(m.Worksheet.Path); err != nil {
+			// Our storage, not the family: worth another try.
+			return nil, &channels.SendError{Kind: channels.Retryable,
+				Err: fmt.Errorf("read worksheet of lesson %d: %w", m.Lesson.ID, err)}
 		}
 		data.Attachment = attachmentName(m.Lesson.Title)
 	}
-	text, html, err := c.render(h.Language, data)
+	text, html, err := c.renderCached(h.Language, data)
 	if err != nil {
 		return nil, &channels.SendError{Kind: channels.Permanent, Err: err}
 	}

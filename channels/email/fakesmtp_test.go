@@ -25,7 +25,9 @@ type fakeRelay struct {
 	wg              sync.WaitGroup
 
 	mu       sync.Mutex
-	accepted []string // recipients whose message was accepted
+	accepted []string              // recipients whose message was accepted
+	open     map[net.Conn]struct{} // connections being served
+	quits    int                   // connections the client ended with QUIT
 }
 
 func newFakeRelay(t testing.TB, rcpt, dataEnd func(string) string) *fakeRelay {
@@ -34,7 +36,7 @@ func newFakeRelay(t testing.TB, rcpt, dataEnd func(string) string) *fakeRelay {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeRelay{ln: ln, rcpt: rcpt, dataEnd: dataEnd}
+	f := &fakeRelay{ln: ln, rcpt: rcpt, dataEnd: dataEnd, open: map[net.Conn]struct{}{}}
 	f.wg.Add(1)
 	go func() {
 		defer f.wg.Done()
@@ -44,10 +46,16 @@ func newFakeRelay(t testing.TB, rcpt, dataEnd func(string) string) *fakeRelay {
 				return
 			}
 			f.conns.Add(1)
+			f.mu.Lock()
+			f.open[c] = struct{}{}
+			f.mu.Unlock()
 			f.wg.Add(1)
 			go func() {
 				defer f.wg.Done()
 				f.serve(c)
+				f.mu.Lock()
+				delete(f.open, c)
+				f.mu.Unlock()
 			}()
 		}
 	}()
@@ -146,12 +154,37 @@ func (f *fakeRelay) serve(c net.Conn) {
 		case verb == "NOOP":
 			reply("250 2.0.0 OK")
 		case verb == "QUIT":
+			f.mu.Lock()
+			f.quits++
+			f.mu.Unlock()
 			reply("221 2.0.0 Bye")
 			return
 		default:
 			reply("502 5.5.2 Command not recognized")
 		}
 	}
+}
+
+// dropAll closes every open connection, as a relay that restarts does.
+func (f *fakeRelay) dropAll() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for c := range f.open {
+		c.Close()
+	}
+}
+
+// openConns is how many connections are open, and quitCount how many ended with QUIT.
+func (f *fakeRelay) openConns() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.open)
+}
+
+func (f *fakeRelay) quitCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.quits
 }
 
 func (f *fakeRelay) acceptedRcpts() []string {
