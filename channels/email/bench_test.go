@@ -129,7 +129,7 @@ func BenchmarkMessage(b *testing.B) {
 		Lesson:         relais.Lesson{ID: 1, Title: "Les fractions à l’école", Subject: "Mathématiques", Grade: 5},
 		Worksheet:      &relais.Worksheet{Path: path},
 		LessonURL:      "https://relais.example/l/AAEAAAAHb3Zlcg",
-		UnsubscribeURL: "https://relais.example/u/" + SignUnsubscribe([]byte("k"), 7, "family7@example.org"),
+		UnsubscribeURL: links.NewSigner([]byte("k"), "https://relais.example").UnsubscribeURL(7, "family7@example.org"),
 	}
 	data := TemplateData{Title: m.Lesson.Title, Subject: m.Lesson.Subject, Grade: m.Lesson.Grade,
 		LessonURL: m.LessonURL, UnsubscribeURL: m.UnsubscribeURL, Attachment: attachmentName(m.Lesson.Title)}
