@@ -96,3 +96,34 @@ func testAccessAndErasure(t *testing.T, open Open) {
 		t.Errorf("erased household after a new import = %+v, %v", again.Household, err)
 	}
 }
+
+// Erased gives db a household with contacts, a reply, a bounce and a delivery history that names its
+// addresses, erases it, and returns what must then be found nowhere in the database: its reference,
+// phone, email, the lines of its postal address and the words of its reply. Each engine's test
+// searches its own tables for them.
+func Erased(t *testing.T, db relais.Store) []string {
+	t.Helper()
+	ctx := context.Background()
+	const ref, phone, email, reply = "OKONKWO-4411", "+33698765432", "okonkwo.family@example.org", "Adaeze Okonkwo says thank you"
+	address := []string{"Famille Okonkwo", "12 impasse des Glycines", "69003 Lyon"}
+	l := relais.Lesson{Title: "Les volcans", Subject: "science", Grade: 6, Language: "fr", TeacherID: "t1", SegmentBudget: 3}
+	must(t, db.CreateLesson(ctx, &l))
+	hs := []relais.Household{{ExternalRef: ref, Region: "ARA", Language: "fr", Grades: []int{6}, Profile: relais.ProfileMobileData,
+		Phone: phone, Email: email, PostalAddress: strings.Join(address, "\n"), Consent: true}}
+	must(t, db.UpsertHouseholds(ctx, hs))
+	ids, err := db.PlanDeliveries(ctx, []relais.Delivery{
+		{LessonID: l.ID, HouseholdID: hs[0].ID, Channel: relais.ChannelSMS},
+		{LessonID: l.ID, HouseholdID: hs[0].ID, Channel: relais.ChannelEmail},
+	})
+	must(t, err)
+	_, err = db.AdvanceDelivery(ctx, ids[0], relais.DeliverySent, "sent to "+phone, "SM9")
+	must(t, err)
+	_, err = db.AdvanceDelivery(ctx, ids[1], relais.DeliverySent, "accepted for "+email, "<m9@relais>")
+	must(t, err)
+	must(t, db.SaveInbound(ctx, relais.InboundMessage{Phone: phone, Body: reply}))
+	_, err = db.RecordBounce(ctx, relais.EmailBounce{Recipient: email, DeliveryID: ids[1], MessageID: "<m9@relais>",
+		Action: "failed", Status: "5.1.1", Hard: true, Diagnostic: "no mailbox " + email})
+	must(t, err)
+	must(t, db.EraseHousehold(ctx, hs[0].ID))
+	return append([]string{ref, phone, email, reply}, address...)
+}
