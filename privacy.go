@@ -87,4 +87,13 @@ type PrivacyStore interface {
 	// number, the bounce reports and contact claims of its addresses, and the details of its deliveries'
 	// history. Its deliveries stay, anonymous, so the dashboard's counts do not change.
 	EraseHousehold(ctx context.Context, id int64) error
+	// PruneFamilyData removes the SMS replies received and the bounce reports recorded before the
+	// retention's cut-offs from now (a zero period keeps them), and returns how many of each.
+	PruneFamilyData(ctx context.Context, now time.Time, r Retention) (replies, bounces int64, err error)
+}
+
+// Retention is how long families' messages are kept; zero keeps them.
+type Retention struct {
+	Replies time.Duration // SMS replies from families (STOP, thanks, questions)
+	Bounces time.Duration // email bounce reports (the opt-out or bad-address status they set stays)
 }

@@ -250,6 +250,9 @@ func (a *app) serveHTTP(redisOpt asynq.RedisConnOpt, reg *channels.Registry, tmp
 	var sweeps sync.WaitGroup
 	sweeps.Go(func() { srv.RunUploadSweep(sweepCtx, time.Hour) })
 	sweeps.Go(func() { srv.Audit().RunRetention(sweepCtx, time.Hour, cfg.AuditRetention, time.Now) })
+	sweeps.Go(func() {
+		runFamilyRetention(sweepCtx, a.store, time.Hour, relais.Retention{Replies: cfg.ReplyRetention, Bounces: cfg.BounceRetention}, a.log)
+	})
 	go func() {
 		defer close(a.sweepDone)
 		sweeps.Wait()
@@ -465,4 +468,26 @@ func loadSecret(cfg Config) ([]byte, error) {
 		return nil, fmt.Errorf("write %s: %w", path, err)
 	}
 	return b, nil
+}
+
+// runFamilyRetention removes, every period until ctx ends, the families' replies and bounce reports
+// older than r keeps them.
+func runFamilyRetention(ctx context.Context, store relais.PrivacyStore, every time.Duration, r relais.Retention, log *slog.Logger) {
+	if r.Replies <= 0 && r.Bounces <= 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if replies, bounces, err := store.PruneFamilyData(ctx, time.Now(), r); err != nil && ctx.Err() == nil {
+			log.Error("prune families' data", "err", err)
+		} else if replies+bounces > 0 {
+			log.Info("pruned families' data", "replies", replies, "bounces", bounces)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

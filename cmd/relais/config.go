@@ -86,6 +86,8 @@ type Config struct {
 	DKIMKeyFile  string
 
 	AuditRetention   time.Duration
+	ReplyRetention   time.Duration
+	BounceRetention  time.Duration
 	TrustedProxies   string
 	RateSignIn       string
 	RateFamily       string
@@ -127,6 +129,8 @@ func DefaultConfig() Config {
 		SMTPMaxConns:      4,
 		EmailRate:         50,
 		AuditRetention:    365 * 24 * time.Hour,
+		ReplyRetention:    180 * 24 * time.Hour,
+		BounceRetention:   365 * 24 * time.Hour,
 		RateSignIn:        clients.DefaultLimits().SignIn.String(),
 		RateFamily:        clients.DefaultLimits().Family.String(),
 		RateUnsub:         clients.DefaultLimits().Unsubscribe.String(),
@@ -202,6 +206,8 @@ func (c *Config) settings() []setting {
 		{"dkim-selector", "RELAIS_DKIM_SELECTOR", "DKIM selector (s=)", &c.DKIMSelector},
 		{"dkim-key-file", "RELAIS_DKIM_KEY_FILE", "PEM private key (RSA or Ed25519) for DKIM", &c.DKIMKeyFile},
 		{"audit-retention", "RELAIS_AUDIT_RETENTION", "how long audit log entries are kept (Go duration, 8760h is a year); 0: forever", &c.AuditRetention},
+		{"reply-retention", "RELAIS_REPLY_RETENTION", "how long families' SMS replies are kept (Go duration); 0: forever", &c.ReplyRetention},
+		{"bounce-retention", "RELAIS_BOUNCE_RETENTION", "how long email bounce reports are kept (Go duration; the address's status stays); 0: forever", &c.BounceRetention},
 		{"trusted-proxies", "RELAIS_TRUSTED_PROXIES", "proxies whose X-Forwarded-For names the client, comma-separated addresses or CIDR prefixes; empty: none", &c.TrustedProxies},
 		{"rate-signin", "RELAIS_RATE_SIGNIN", "sign-in requests per client (REQUESTS/SPAN, e.g. 20/1m; off: no limit)", &c.RateSignIn},
 		{"rate-family", "RELAIS_RATE_FAMILY", "family page and file requests per client (REQUESTS/SPAN; off: no limit)", &c.RateFamily},
@@ -390,6 +396,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SendClaimBatch < 1 {
 		bad("RELAIS_SEND_CLAIM_BATCH %d must be at least 1", c.SendClaimBatch)
+	}
+	if c.ReplyRetention < 0 || c.BounceRetention < 0 {
+		bad("RELAIS_REPLY_RETENTION and RELAIS_BOUNCE_RETENTION cannot be negative")
 	}
 	if c.AuditRetention < 0 {
 		bad("RELAIS_AUDIT_RETENTION %s is negative", c.AuditRetention)

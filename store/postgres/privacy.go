@@ -102,3 +102,22 @@ func (db *DB) EraseHousehold(ctx context.Context, id int64) error {
 		return nil
 	})
 }
+
+// PruneFamilyData removes old replies and bounce reports (relais.PrivacyStore).
+func (db *DB) PruneFamilyData(ctx context.Context, now time.Time, r relais.Retention) (replies, bounces int64, err error) {
+	prune := func(table, column string, keep time.Duration) (int64, error) {
+		if keep <= 0 {
+			return 0, nil
+		}
+		tag, err := db.pool.Exec(ctx, `DELETE FROM `+table+` WHERE `+column+` < $1`, now.Add(-keep))
+		if err != nil {
+			return 0, fmt.Errorf("prune %s: %w", table, err)
+		}
+		return tag.RowsAffected(), nil
+	}
+	if replies, err = prune("inbound_messages", "received_at", r.Replies); err != nil {
+		return 0, 0, err
+	}
+	bounces, err = prune("email_bounces", "at", r.Bounces)
+	return replies, bounces, err
+}

@@ -2,9 +2,11 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -126,4 +128,37 @@ func Erased(t *testing.T, db relais.Store) []string {
 	must(t, err)
 	must(t, db.EraseHousehold(ctx, hs[0].ID))
 	return append([]string{ref, phone, email, reply}, address...)
+}
+
+// testRetention: replies and bounce reports older than their retention go, newer ones stay, and a zero
+// period keeps everything.
+func testRetention(t *testing.T, open Open) {
+	ctx := context.Background()
+	db := open(t, nil)
+	now := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	for _, days := range []int{400, 100, 10} {
+		at := now.AddDate(0, 0, -days)
+		must(t, db.SaveInbound(ctx, relais.InboundMessage{Phone: "+33612000001", Body: fmt.Sprint(days, " days ago"), ReceivedAt: at}))
+		_, err := db.RecordBounce(ctx, relais.EmailBounce{Recipient: "a@example.org", MessageID: fmt.Sprint("<", days, "@relais>"),
+			Action: "failed", Status: "5.1.1", Hard: true, At: at})
+		must(t, err)
+	}
+	if r, b, err := db.PruneFamilyData(ctx, now, relais.Retention{}); err != nil || r != 0 || b != 0 {
+		t.Errorf("prune with no retention = %d replies, %d bounces, %v; want nothing", r, b, err)
+	}
+	r, b, err := db.PruneFamilyData(ctx, now, relais.Retention{Replies: 180 * 24 * time.Hour, Bounces: 30 * 24 * time.Hour})
+	must(t, err)
+	if r != 1 || b != 2 {
+		t.Errorf("pruned %d replies and %d bounces, want 1 (400 days) and 2 (400 and 100 days)", r, b)
+	}
+	msgs, err := db.InboundMessages(ctx, relais.Page{Limit: 10})
+	must(t, err)
+	var bodies []string
+	for _, m := range msgs {
+		bodies = append(bodies, m.Body)
+	}
+	slices.Sort(bodies)
+	if diff := cmp.Diff([]string{"10 days ago", "100 days ago"}, bodies); diff != "" {
+		t.Errorf("replies kept (-want +got):\n%s", diff)
+	}
 }

@@ -32,6 +32,7 @@ func Run(t *testing.T, open Open) {
 		{"AuditLog", testAuditLog},
 		{"StaffSignIn", testStaffSignIn},
 		{"AccessAndErasure", testAccessAndErasure},
+		{"Retention", testRetention},
 		{"ClaimContact", testClaimContact},
 		{"RemindDeliveriesRearmsOncePerAiring", testRemindDeliveriesRearmsOncePerAiring},
 		{"PostalBatchLifecycle", testPostalBatchLifecycle},
