@@ -25,6 +25,8 @@ var layerRules = []struct {
 	{"", []string{"*"}, "the domain types depend on nothing of Relais", nil},
 	{"store/", []string{"scheduler", "queue", "fanout", "channels", "api", "ui", "ingest", "worksheet", "roster", "cmd"},
 		"a store depends on the domain types only", nil},
+	{"mediastore", []string{"scheduler", "queue", "fanout", "channels", "lessons", "api", "ui", "ingest", "worksheet", "roster", "store", "cmd"},
+		"the media stores depend on the domain types only", nil},
 	{"scheduler", []string{"ingest", "queue", "api", "ui", "store", "channels/sms", "channels/email", "channels/postal"},
 		"the scheduler is a service: no media, no surface, no store engine", nil},
 	{"fanout", []string{"ingest", "queue", "api", "ui", "store"}, "fan-out rules are a service", nil},

@@ -10,6 +10,7 @@ apt_install "${RUNTIME_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
 ensure_go
 ensure_node
 ensure_mailpit
+ensure_versitygw
 log "installing Twilio's segment calculator (npm ci)"
 npm ci --prefix channels/sms/testdata/calculator --no-audit --no-fund --loglevel=error
 log "installing Redocly's OpenAPI linter (npm ci)"
@@ -20,6 +21,7 @@ cleanup() {
 	pkill -f 'redis-server .*relais-test-redis-' 2>/dev/null || true
 	pkill -f 'mailpit .*relais-test-mailpit-' 2>/dev/null || true
 	pkill -f 'postgres -D .*relais-test-postgres-' 2>/dev/null || true
+	pkill -f 'versitygw .*posix .*relais-test-s3-' 2>/dev/null || true
 }
 trap cleanup EXIT
 
