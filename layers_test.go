@@ -27,6 +27,8 @@ var layerRules = []struct {
 		"a store depends on the domain types only", nil},
 	{"mediastore", []string{"scheduler", "queue", "fanout", "channels", "lessons", "api", "ui", "ingest", "worksheet", "roster", "store", "cmd"},
 		"the media stores depend on the domain types only", nil},
+	{"resumable", []string{"scheduler", "queue", "fanout", "channels", "lessons", "api", "ui", "ingest", "worksheet", "roster", "store", "cmd"},
+		"the shared upload store depends on the media store only", nil},
 	{"scheduler", []string{"ingest", "queue", "api", "ui", "store", "channels/sms", "channels/email", "channels/postal"},
 		"the scheduler is a service: no media, no surface, no store engine", nil},
 	{"fanout", []string{"ingest", "queue", "api", "ui", "store"}, "fan-out rules are a service", nil},

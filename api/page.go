@@ -110,7 +110,9 @@ func (s *Server) familyFile(file func(ctx context.Context, l relais.Lesson) (str
 		if disposition != nil {
 			w.Header().Set("Content-Disposition", disposition(l))
 		}
-		lessons.ServeFile(w, r, path)
+		if err := s.lessons.ServeFile(w, r, path); err != nil {
+			writeError(w, r, err, s.log)
+		}
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	netmail "net/mail"
 	"os"
@@ -214,7 +215,7 @@ func (c *Channel) SendBatch(ctx context.Context, msgs []channels.Message) []chan
 	attachments := make(map[string][]byte) // worksheets are shared by a page: read each once
 	pending := 0
 	for i, m := range msgs {
-		msg, err := c.build(m, attachments)
+		msg, err := c.build(ctx, m, attachments)
 		if err != nil {
 			results[i].Err = classify(err)
 			continue
@@ -283,7 +284,7 @@ func (c *Channel) failRest(results []channels.Result, built []*mail.Msg, from in
 
 // build turns a Message into a go-mail message. Errors are classified: a household that cannot
 // receive email fails permanently.
-func (c *Channel) build(m channels.Message, attachments map[string][]byte) (*mail.Msg, error) {
+func (c *Channel) build(ctx context.Context, m channels.Message, attachments map[string][]byte) (*mail.Msg, error) {
 	h := m.Household
 	switch {
 	case h.EmailOptOut:
@@ -305,7 +306,7 @@ func (c *Channel) build(m channels.Message, attachments map[string][]byte) (*mai
 	if m.Worksheet != nil && m.Worksheet.Path != "" {
 		pdf = attachments[m.Worksheet.Path]
 		if pdf == nil {
-			if pdf, err = os.ReadFile(m.Worksheet.Path); err != nil {
+			if pdf, err = c.readWorksheet(ctx, m.Worksheet.Path); err != nil {
 				// Our storage, not the family: worth another try.
 				return nil, &channels.SendError{Kind: channels.Retryable,
 					Err: fmt.Errorf("read worksheet of lesson %d: %w", m.Lesson.ID, err)}
@@ -431,4 +432,17 @@ func attachmentName(title string) string {
 		name = "worksheet"
 	}
 	return name + ".pdf"
+}
+
+// readWorksheet reads a worksheet from the media store, or the file at loc without one.
+func (c *Channel) readWorksheet(ctx context.Context, loc string) ([]byte, error) {
+	if c.cfg.Media == nil {
+		return os.ReadFile(loc)
+	}
+	o, err := c.cfg.Media.Open(ctx, loc)
+	if err != nil {
+		return nil, err
+	}
+	defer o.Close()
+	return io.ReadAll(o)
 }
