@@ -2,9 +2,12 @@ package mediastore_test
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/internal/testenv"
@@ -97,5 +100,38 @@ func TestOpenURL(t *testing.T) {
 		if !strings.HasPrefix(s.String(), tt.want) {
 			t.Errorf("Open(%q) = %s, want %s", tt.url, s, tt.want)
 		}
+	}
+}
+
+// TestS3MediaURL: a presigned address fetches the object, with the content type and file name asked.
+func TestS3MediaURL(t *testing.T) {
+	cfg, bucket := testenv.S3(t)
+	s, err := mediastore.NewS3(cfg, bucket, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	loc, err := s.Put(ctx, "postal/batch-3.csv", strings.NewReader("n,name\n1,A\n"), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.MediaURL(ctx, loc, 5*time.Minute, "text/csv; charset=utf-8", "postal-batch-3.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 || string(b) != "n,name\n1,A\n" {
+		t.Fatalf("GET presigned: %s %q", res.Status, b)
+	}
+	if cd := res.Header.Get("Content-Disposition"); !strings.Contains(cd, "postal-batch-3.csv") {
+		t.Errorf("Content-Disposition %q", cd)
+	}
+	if strings.Contains(u, cfg.SecretKey) {
+		t.Error("the address holds the secret key")
 	}
 }

@@ -52,7 +52,7 @@ func New(runner *ingest.Runner, media relais.MediaStore, staging Staging, tmpl *
 			return time.Duration(res.DurationMS) * time.Millisecond, err
 		},
 		Render: func(ctx context.Context, l relais.Lesson, progress func(string, int)) ([]relais.Rendition, error) {
-			return render(ctx, runner, media, staging, l, progress)
+			return Render(ctx, runner, media, staging, l, progress)
 		},
 		Digests: func(ctx context.Context, l relais.Lesson, airings []relais.Airing) ([]relais.Digest, error) {
 			return Digests(tmpl, l, airings, linkChars)
@@ -63,10 +63,10 @@ func New(runner *ingest.Runner, media relais.MediaStore, staging Staging, tmpl *
 	}
 }
 
-// render makes the lesson's renditions in a working directory of staging and moves each into the
+// Render makes the lesson's renditions in a working directory of staging and moves each into the
 // media store under lessons/ID/ once all are complete: a transcode killed half way leaves nothing in
 // the store (and its directory is swept at the next start).
-func render(ctx context.Context, runner *ingest.Runner, media relais.MediaStore, staging Staging, l relais.Lesson, progress func(string, int)) ([]relais.Rendition, error) {
+func Render(ctx context.Context, runner *ingest.Runner, media relais.MediaStore, staging Staging, l relais.Lesson, progress func(string, int)) ([]relais.Rendition, error) {
 	work, err := staging.work()
 	if err != nil {
 		return nil, err

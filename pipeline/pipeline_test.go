@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/ingest"
 	"github.com/relais-edu/relais/internal/testenv"
 	"github.com/relais-edu/relais/mediastore"
 	"github.com/relais-edu/relais/store/sqlite"
@@ -152,4 +153,9 @@ func TestWorksheetRendersOrChecks(t *testing.T) {
 	}
 }
 
-func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+func TestMain(m *testing.M) {
+	if ingest.IsChild() {
+		os.Exit(ingest.ChildMain())
+	}
+	os.Exit(testenv.Main(m))
+}
