@@ -4,6 +4,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestREADMEDocumentsEverySetting keeps the README's configuration table complete.
@@ -35,6 +36,11 @@ func TestValidateSaysWhatToFix(t *testing.T) {
 		{"bad tv format", func(c *Config) { c.TVFormat = "4k" }, "RELAIS_TV_FORMAT \"4k\" must be 1080i25 or 720p50"},
 		{"bad addr", func(c *Config) { c.HTTPAddr = "8080" }, "RELAIS_HTTP_ADDR \"8080\" must be host:port"},
 		{"dkim half set", func(c *Config) { c.DKIMDomain = "example.org" }, "DKIM needs RELAIS_DKIM_DOMAIN"},
+		{"media url not s3", func(c *Config) { c.MediaURL = "gs://bucket" }, "RELAIS_MEDIA_URL \"gs://bucket\" must be s3://bucket/prefix"},
+		{"s3 key without secret", func(c *Config) { c.MediaURL, c.S3AccessKey = "s3://b/p", "AK" },
+			"RELAIS_S3_ACCESS_KEY and RELAIS_S3_SECRET_KEY go together"},
+		{"media redirect too short", func(c *Config) { c.MediaRedirect = time.Second }, "RELAIS_MEDIA_REDIRECT 1s must be 0, or between 2m and 168h"},
+		{"media on s3", func(c *Config) { c.MediaURL, c.S3AccessKey, c.S3SecretKey = "s3://b/p", "AK", "SK" }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
