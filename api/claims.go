@@ -32,7 +32,8 @@ func (u *uploads) Claim(ctx context.Context, ref, userID string) (lessons.Claime
 type claimedUpload struct {
 	u    *uploads
 	id   string
-	path string
+	info handler.FileInfo
+	loc  string
 	name string
 	lock handler.Lock
 }
@@ -45,7 +46,7 @@ func (u *uploads) claim(ctx context.Context, ref, userID string) (*claimedUpload
 		id = p.Path[strings.LastIndex(strings.TrimRight(p.Path, "/"), "/")+1:]
 		id = strings.TrimRight(id, "/")
 	}
-	if !uploadIDRe.MatchString(id) {
+	if !u.validID(id) {
 		return nil, relais.Errorf(relais.EINVALID, "The 'upload' field must be the id or URL of an upload made at %s/.", uploadsPath)
 	}
 	info, err := u.owned(ctx, id, userID)
@@ -76,8 +77,8 @@ func (u *uploads) claim(ctx context.Context, ref, userID string) (*claimedUpload
 		c.release()
 		return nil, unfinished(info)
 	}
-	c.path, c.name = info.Storage["Path"], info.MetaData["filename"]
-	if err := sniffFile(c.path); err != nil {
+	c.info, c.loc, c.name = info, u.location(info), info.MetaData["filename"]
+	if err := u.sniff(ctx, info); err != nil {
 		if relais.ErrorCode(err) != relais.EINTERNAL {
 			c.remove()
 		}
@@ -94,24 +95,41 @@ func unfinished(info handler.FileInfo) error {
 
 // remove deletes what is left of the upload (its data is gone once moved into a lesson).
 func (c *claimedUpload) remove() {
-	for _, p := range []string{c.path, filepath.Join(c.u.dir, c.id+".info")} {
-		if p != "" {
-			os.Remove(p)
+	if c.u.shared == nil {
+		for _, p := range []string{c.loc, filepath.Join(c.u.dir, c.id+".info")} {
+			if p != "" {
+				os.Remove(p)
+			}
 		}
+		return
+	}
+	// Its info and what is left of its multipart upload; best effort: an expiry rule of the bucket
+	// removes what this leaves.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c.u.media.Remove(ctx, c.loc)
+	if up, err := c.u.store.GetUpload(ctx, c.id); err == nil {
+		c.u.store.AsTerminatableUpload(up).Terminate(ctx)
 	}
 }
 
 func (c *claimedUpload) release() { c.lock.Unlock() }
 
-func (c *claimedUpload) Path() string { return c.path }
-func (c *claimedUpload) Name() string { return c.name }
-func (c *claimedUpload) Remove()      { c.remove() }
-func (c *claimedUpload) Release()     { c.release() }
+func (c *claimedUpload) Location() string { return c.loc }
+func (c *claimedUpload) Name() string     { return c.name }
+func (c *claimedUpload) Remove()          { c.remove() }
+func (c *claimedUpload) Release()         { c.release() }
 
 // SweepUploads removes uploads, finished or not, that received nothing since before now minus
 // UploadExpiry, and returns how many it removed.
 func (s *Server) SweepUploads(now time.Time) (int, error) {
 	u := s.uploads
+	if u.shared != nil {
+		if u.shared.Sweep == nil {
+			return 0, nil
+		}
+		return u.shared.Sweep(context.Background(), now.Add(-UploadExpiry))
+	}
 	infos, err := filepath.Glob(filepath.Join(u.dir, "*.info"))
 	if err != nil {
 		return 0, err

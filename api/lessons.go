@@ -65,8 +65,7 @@ func (s *Server) getRenditionFile(w http.ResponseWriter, r *http.Request, id int
 	if err != nil {
 		return err
 	}
-	lessons.ServeFile(w, r, path)
-	return nil
+	return s.lessons.ServeFile(w, r, path)
 }
 
 func (s *Server) getWorksheetFile(w http.ResponseWriter, r *http.Request, id int64) error {
@@ -74,8 +73,7 @@ func (s *Server) getWorksheetFile(w http.ResponseWriter, r *http.Request, id int
 	if err != nil {
 		return err
 	}
-	lessons.ServeFile(w, r, path)
-	return nil
+	return s.lessons.ServeFile(w, r, path)
 }
 
 func (s *Server) publishLesson(w http.ResponseWriter, r *http.Request, id int64) error {

@@ -197,7 +197,9 @@ func (s *Server) familyFile(file func(p *familyPage) string, missing error, disp
 		if disposition != nil {
 			w.Header().Set("Content-Disposition", disposition(p))
 		}
-		lessons.ServeFile(w, r, path)
+		if err := s.lessons.ServeFile(w, r, path); err != nil {
+			writeError(w, r, err, s.log)
+		}
 	}
 }
 

@@ -112,7 +112,7 @@ func (s *Server) postalBatchFile(w http.ResponseWriter, r *http.Request, id int6
 	if err != nil {
 		return err
 	}
-	return lessons.ServeAttachment(w, r, path, ct, fmt.Sprintf("postal-batch-%d.%s", id, kind))
+	return s.lessons.ServeAttachment(w, r, path, ct, fmt.Sprintf("postal-batch-%d.%s", id, kind))
 }
 
 func (s *Server) markPostalBatchPrinted(w http.ResponseWriter, r *http.Request, id int64) error {

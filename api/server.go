@@ -16,6 +16,7 @@ import (
 	"github.com/relais-edu/relais/internal/httpstatus"
 	"github.com/relais-edu/relais/lessons"
 	"github.com/relais-edu/relais/links"
+	"github.com/relais-edu/relais/mediastore"
 	"github.com/relais-edu/relais/roster"
 	"github.com/relais-edu/relais/scheduler"
 	"github.com/relais-edu/relais/templates"
@@ -34,9 +35,19 @@ type Queue interface {
 
 // Config for the API.
 type Config struct {
-	MediaDir       string // uploads are kept under MediaDir/lessons/ID
-	MaxUploadBytes int64  // one lesson upload, media and worksheet together
-	MaxImportBytes int64  // one household CSV
+	MediaDir string // uploads are kept under MediaDir/lessons/ID, unless Media is set
+	// Media keeps uploads and lesson files; nil: the directory MediaDir (lessons.Config.Media).
+	Media relais.MediaStore
+	// TempDir is where direct uploads are written before they go into Media; empty: MediaDir/uploads.
+	TempDir string
+	// MediaLinkTTL: file downloads redirect to presigned object-storage addresses valid this long; 0:
+	// streamed through Relais.
+	MediaLinkTTL time.Duration
+	// Uploads, when set, keeps resumable uploads (object storage with a shared lock); nil: tusd's file
+	// store under MediaDir/uploads/tus with file locks, for one machine.
+	Uploads        *TusStore
+	MaxUploadBytes int64 // one lesson upload, media and worksheet together
+	MaxImportBytes int64 // one household CSV
 	MaxImportRows  int
 	DefaultCountry string // for phone numbers without a + prefix
 	DefaultBudget  int    // SMS segments per digest when the upload does not say
@@ -98,10 +109,13 @@ func New(store relais.Store, q Queue, signer *links.Signer, tmpl *templates.Set,
 	now := func() time.Time { return s.now() }
 	s.sched = scheduler.New(store, store, now)
 	s.sched.RemindWith(q)
-	s.uploads = newUploads(cfg, s.log)
+	if cfg.Media == nil {
+		cfg.Media = mediastore.NewDir(cfg.MediaDir)
+	}
+	s.uploads = newUploads(cfg, cfg.Media, s.log)
 	s.tokens = tokens.New(store, now)
 	s.audit = audit.New(store, log)
-	s.lessons = lessons.New(store, q, s.uploads, lessons.Config{MediaDir: cfg.MediaDir, MaxUploadBytes: cfg.MaxUploadBytes,
+	s.lessons = lessons.New(store, q, s.uploads, lessons.Config{MediaDir: cfg.MediaDir, Media: cfg.Media, TempDir: cfg.TempDir, MediaLinkTTL: cfg.MediaLinkTTL, MaxUploadBytes: cfg.MaxUploadBytes,
 		DefaultBudget: cfg.DefaultBudget, Plan: cfg.Plan, Channels: cfg.Channels}, now)
 	s.households = &roster.Importer{Store: store, MaxBytes: cfg.MaxImportBytes,
 		Options: roster.Options{DefaultCountry: cfg.DefaultCountry, MaxRows: cfg.MaxImportRows}}

@@ -49,27 +49,54 @@ const ownerKey = "owner"
 // uploadIDRe matches the ids filestore makes (32 hex digits); anything else is no upload of ours.
 var uploadIDRe = regexp.MustCompile(`^[0-9a-f]{16,64}$`)
 
-// uploads is the tus side of the API: tusd on a file store under dir.
+// TusStore keeps resumable uploads where every API process reaches them (object storage), locked
+// through a lock every process shares (Redis), so that consecutive PATCH requests of one upload may
+// reach different processes.
+type TusStore struct {
+	Store  TusDataStore
+	Locker handler.Locker
+	// Location is where a finished upload's data is in the media store (Config.Media).
+	Location func(info handler.FileInfo) string
+	// Sweep removes uploads untouched since before; nil when the storage expires them itself (a
+	// bucket lifecycle rule).
+	Sweep func(ctx context.Context, before time.Time) (int, error)
+}
+
+// TusDataStore is a tusd store that can also end uploads (filestore, s3store).
+type TusDataStore interface {
+	handler.DataStore
+	handler.TerminaterDataStore
+}
+
+// uploads is the tus side of the API: tusd on a file store under dir (one machine), or on a TusStore.
 type uploads struct {
-	dir    string
-	store  filestore.FileStore
-	locker filelocker.FileLocker
+	dir    string // the file store's; "" on a TusStore
+	store  TusDataStore
+	locker handler.Locker
+	shared *TusStore
+	media  relais.MediaStore
 	tus    http.Handler
 	max    int64
 }
 
-func newUploads(cfg Config, log *slog.Logger) *uploads {
-	u := &uploads{dir: filepath.Join(cfg.MediaDir, "uploads", "tus"), max: cfg.MaxUploadBytes}
-	u.store = filestore.New(u.dir)
-	u.locker = filelocker.New(u.dir)
-	// A resumed upload asks the interrupted request to let go of its lock: poll for that often.
-	u.locker.HolderPollInterval, u.locker.AcquirerPollInterval = 250*time.Millisecond, 100*time.Millisecond
+func newUploads(cfg Config, media relais.MediaStore, log *slog.Logger) *uploads {
+	u := &uploads{max: cfg.MaxUploadBytes, media: media, shared: cfg.Uploads}
+	if cfg.Uploads != nil {
+		u.store, u.locker = cfg.Uploads.Store, cfg.Uploads.Locker
+	} else {
+		u.dir = filepath.Join(cfg.MediaDir, "uploads", "tus")
+		u.store = filestore.New(u.dir)
+		locker := filelocker.New(u.dir)
+		// A resumed upload asks the interrupted request to let go of its lock: poll for that often.
+		locker.HolderPollInterval, locker.AcquirerPollInterval = 250*time.Millisecond, 100*time.Millisecond
+		u.locker = locker
+	}
 	// Only the core, termination and locking: no concatenation (it would read other users' uploads)
 	// and no deferred length (the size is checked before any byte is taken).
 	composer := handler.NewStoreComposer()
 	composer.UseCore(u.store)
 	composer.UseTerminater(u.store)
-	u.locker.UseIn(composer)
+	composer.UseLocker(u.locker)
 	h, err := handler.NewUnroutedHandler(handler.Config{
 		StoreComposer:             composer,
 		BasePath:                  uploadsPath + "/",
@@ -108,8 +135,10 @@ func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request) error {
 		if err := s.uploads.checkLength(r.Header); err != nil {
 			return err
 		}
-		if err := os.MkdirAll(s.uploads.dir, 0o750); err != nil {
-			return err
+		if s.uploads.dir != "" {
+			if err := os.MkdirAll(s.uploads.dir, 0o750); err != nil {
+				return err
+			}
 		}
 	} else if _, err := s.uploads.owned(ctx, id, userFrom(ctx).ID); err != nil {
 		return err
@@ -147,7 +176,7 @@ func (u *uploads) checkLength(h http.Header) error {
 func (u *uploads) owned(ctx context.Context, id, userID string) (handler.FileInfo, error) {
 	notFound := relais.Errorf(relais.ENOTFOUND, "Upload %q not found: it was finished and used, given up, or left unfinished for more than %d hours. Upload the file again.",
 		id, int(UploadExpiry.Hours()))
-	if !uploadIDRe.MatchString(id) {
+	if !u.validID(id) {
 		return handler.FileInfo{}, notFound
 	}
 	up, err := u.store.GetUpload(ctx, id)
@@ -213,17 +242,37 @@ func mediaTypeOK(typ string) error {
 	return relais.Errorf(relais.EINVALID, "Only video or audio files can be uploaded here, and this one says it is %s. Export the lesson from your camera or editing app as MP4.", typ)
 }
 
+// validID tells whether id may name an upload of ours: filestore makes 32 hex digits, tusd's S3
+// store an object id and a multipart upload id joined by "+".
+func (u *uploads) validID(id string) bool {
+	if u.shared != nil {
+		return s3UploadIDRe.MatchString(id)
+	}
+	return uploadIDRe.MatchString(id)
+}
+
+// s3UploadIDRe matches the ids of tusd's S3 store: hex object id, "+", the server's multipart id.
+var s3UploadIDRe = regexp.MustCompile(`^[0-9a-f]{16,64}\+[0-9A-Za-z._~=-]{1,512}$`)
+
+// location is where a finished upload's data is in the media store.
+func (u *uploads) location(info handler.FileInfo) string {
+	if u.shared != nil {
+		return u.shared.Location(info)
+	}
+	return info.Storage["Path"]
+}
+
 // preFinish looks at the first bytes of a finished upload, as a direct upload's are looked at.
 func (u *uploads) preFinish(hook handler.HookEvent) (handler.HTTPResponse, error) {
-	if err := sniffFile(hook.Upload.Storage["Path"]); err != nil {
+	if err := u.sniff(hook.Context, hook.Upload); err != nil {
 		return handler.HTTPResponse{}, tusError(err, locale.Accept(hook.HTTPRequest.Header.Get("Accept-Language")))
 	}
 	return handler.HTTPResponse{}, nil
 }
 
-// sniffFile applies lessons.SniffMedia to the start of a file.
-func sniffFile(path string) error {
-	f, err := os.Open(path)
+// sniff applies lessons.SniffMedia to the start of a finished upload.
+func (u *uploads) sniff(ctx context.Context, info handler.FileInfo) error {
+	f, err := u.media.Open(ctx, u.location(info))
 	if err != nil {
 		return err
 	}

@@ -8,10 +8,12 @@ package lessons
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"time"
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/channels"
+	"github.com/relais-edu/relais/mediastore"
 	"github.com/relais-edu/relais/scheduler"
 )
 
@@ -35,9 +37,16 @@ type PostalQueue interface {
 
 // Config for the service.
 type Config struct {
-	MediaDir       string // uploads are kept under MediaDir/lessons/ID
+	MediaDir       string // uploads are kept under MediaDir/lessons/ID, unless Media is set
 	MaxUploadBytes int64  // one lesson upload, media and worksheet together
-	DefaultBudget  int    // SMS segments per digest when the upload does not say
+	// Media keeps the uploads and serves the lessons' files; nil: the directory MediaDir.
+	Media relais.MediaStore
+	// TempDir is where a direct upload is written before it goes into Media; empty: MediaDir/uploads.
+	TempDir string
+	// MediaLinkTTL, when Media presigns (object storage), answers file downloads with a redirect to
+	// an address valid this long instead of streaming them through Relais; 0: stream.
+	MediaLinkTTL  time.Duration
+	DefaultBudget int // SMS segments per digest when the upload does not say
 	// Plan is what the publishing plan assumes where the request does not say (RELAIS_SMS_RATE,
 	// RELAIS_EMAIL_RATE...); zero: scheduler.DefaultPlanConfig.
 	Plan scheduler.PlanConfig
@@ -52,6 +61,7 @@ type Service struct {
 	uploads Uploads
 	cfg     Config
 	now     relais.Clock
+	media   relais.MediaStore
 }
 
 // New returns a Service. uploads holds finished resumable uploads (nil: none can be named); now
@@ -63,7 +73,14 @@ func New(store relais.Store, q Queue, uploads Uploads, cfg Config, now relais.Cl
 	if cfg.Plan == (scheduler.PlanConfig{}) {
 		cfg.Plan = scheduler.DefaultPlanConfig()
 	}
-	return &Service{store: store, queue: q, uploads: uploads, cfg: cfg, now: now}
+	media := cfg.Media
+	if media == nil {
+		media = mediastore.NewDir(cfg.MediaDir)
+	}
+	if cfg.TempDir == "" {
+		cfg.TempDir = filepath.Join(cfg.MediaDir, "uploads")
+	}
+	return &Service{store: store, queue: q, uploads: uploads, cfg: cfg, now: now, media: media}
 }
 
 // Visible returns lesson id when u may see it; a teacher sees only their own, and another teacher's

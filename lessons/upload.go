@@ -31,10 +31,10 @@ type Uploads interface {
 
 // ClaimedUpload is a finished upload held for a lesson.
 type ClaimedUpload interface {
-	Path() string // its data
-	Name() string // the file name the client gave
-	Remove()      // deletes what is left of it, once its data was moved into a lesson
-	Release()     // lets go of it; an upload not removed stays for another try
+	Location() string // its data, in the media store
+	Name() string     // the file name the client gave
+	Remove()          // deletes what is left of it, once its data was moved into a lesson
+	Release()         // lets go of it; an upload not removed stays for another try
 }
 
 // form is the metadata of an upload.
@@ -67,7 +67,7 @@ func Multipart(r *http.Request) (*multipart.Reader, error) {
 // resumable upload named by 'upload' is moved into place instead. The body should be limited to
 // UploadLimit bytes (http.MaxBytesReader): going over is refused as too large.
 func (s *Service) Create(ctx context.Context, u relais.User, body *multipart.Reader) (relais.Lesson, error) {
-	tmpDir := filepath.Join(s.cfg.MediaDir, "uploads")
+	tmpDir := s.cfg.TempDir
 	if err := os.MkdirAll(tmpDir, 0o750); err != nil {
 		return relais.Lesson{}, err
 	}
@@ -82,7 +82,6 @@ func (s *Service) Create(ctx context.Context, u relais.User, body *multipart.Rea
 	if err != nil {
 		return relais.Lesson{}, err
 	}
-	media := f.mediaPath
 	var up ClaimedUpload
 	if f.upload != "" {
 		if s.uploads == nil {
@@ -92,7 +91,7 @@ func (s *Service) Create(ctx context.Context, u relais.User, body *multipart.Rea
 			return relais.Lesson{}, err
 		}
 		defer up.Release() // the upload stays for another try until it is moved into a lesson
-		media, f.mediaName = up.Path(), up.Name()
+		f.mediaName = up.Name()
 	}
 	l, err := s.lessonFromForm(u, f)
 	if err != nil {
@@ -101,16 +100,17 @@ func (s *Service) Create(ctx context.Context, u relais.User, body *multipart.Rea
 	if err := s.store.CreateLesson(ctx, &l); err != nil {
 		return l, err
 	}
-	dir := filepath.Join(s.cfg.MediaDir, "lessons", strconv.FormatInt(l.ID, 10))
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return l, err
-	}
+	dir := "lessons/" + strconv.FormatInt(l.ID, 10) + "/"
 	ext := strings.ToLower(filepath.Ext(f.mediaName))
 	if len(ext) > 8 || strings.ContainsAny(ext, `/\`) {
 		ext = ""
 	}
-	l.MediaPath = filepath.Join(dir, "source"+ext)
-	if err := os.Rename(media, l.MediaPath); err != nil {
+	if up != nil {
+		l.MediaPath, err = s.media.Move(ctx, up.Location(), dir+"source"+ext)
+	} else {
+		l.MediaPath, err = s.media.PutFile(ctx, dir+"source"+ext, f.mediaPath)
+	}
+	if err != nil {
 		return l, err
 	}
 	if up != nil {
@@ -120,8 +120,8 @@ func (s *Service) Create(ctx context.Context, u relais.User, body *multipart.Rea
 		return l, err
 	}
 	if f.sheetPath != "" {
-		sheet := filepath.Join(dir, "worksheet-upload.pdf")
-		if err := os.Rename(f.sheetPath, sheet); err != nil {
+		sheet, err := s.media.PutFile(ctx, dir+"worksheet-upload.pdf", f.sheetPath)
+		if err != nil {
 			return l, err
 		}
 		if err := s.store.SetLessonWorksheetPath(ctx, l.ID, sheet); err != nil {

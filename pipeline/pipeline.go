@@ -5,9 +5,11 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -22,9 +24,10 @@ import (
 	"github.com/relais-edu/relais/worksheet"
 )
 
-// New connects the lesson tasks to the media, SMS, worksheet and scheduler packages.
-// linkChars is the room each SMS digest keeps for the family's lesson link.
-func New(runner *ingest.Runner, tmpl *templates.Set, planner *scheduler.Planner, linkChars int) queue.Pipeline {
+// New connects the lesson tasks to the media, SMS, worksheet and scheduler packages. The lessons'
+// files are read from and written to media, through staging for the media child. linkChars is the
+// room each SMS digest keeps for the family's lesson link.
+func New(runner *ingest.Runner, media relais.MediaStore, staging Staging, tmpl *templates.Set, planner *scheduler.Planner, linkChars int) queue.Pipeline {
 	return queue.Pipeline{
 		GradeSchedule: func(ctx context.Context, grade int, region string, from time.Time) ([]relais.Airing, error) {
 			return GradeSchedule(ctx, planner.Store, planner.Lessons, grade, region, from)
@@ -35,25 +38,60 @@ func New(runner *ingest.Runner, tmpl *templates.Set, planner *scheduler.Planner,
 		AllAirings: func(ctx context.Context, lessonID int64) ([]relais.Airing, error) {
 			return lessonAirings(planner.AllAirings(ctx, lessonID, time.Now()))
 		},
-		Probe: func(ctx context.Context, path string) (time.Duration, error) {
-			res, err := runner.Probe(ctx, path)
+		Probe: func(ctx context.Context, loc string) (time.Duration, error) {
+			work, err := staging.work()
+			if err != nil {
+				return 0, err
+			}
+			defer os.RemoveAll(work)
+			src, err := local(ctx, media, loc, work)
+			if err != nil {
+				return 0, err
+			}
+			res, err := runner.Probe(ctx, src)
 			return time.Duration(res.DurationMS) * time.Millisecond, err
 		},
-		Render: func(ctx context.Context, l relais.Lesson, outDir string, progress func(string, int)) ([]relais.Rendition, error) {
-			r := *runner
-			r.Options.Title, r.Options.Language = l.Title, l.Language
-			rs, err := r.Render(ctx, l.MediaPath, outDir, progress)
-			if errors.Is(err, ingest.ErrOutOfTolerance) {
-				// Rendering again gives the same figures: a permanent failure, told to the teacher.
-				return nil, relais.Errorf(relais.EINVALID, "The sound could not be brought to broadcast loudness (%v). Check the recording for clipping or long silences.", err)
-			}
-			return rs, err
+		Render: func(ctx context.Context, l relais.Lesson, progress func(string, int)) ([]relais.Rendition, error) {
+			return Render(ctx, runner, media, staging, l, progress)
 		},
 		Digests: func(ctx context.Context, l relais.Lesson, airings []relais.Airing) ([]relais.Digest, error) {
 			return Digests(tmpl, l, airings, linkChars)
 		},
-		Worksheet: Worksheet,
+		Worksheet: func(ctx context.Context, l relais.Lesson) (relais.Worksheet, error) {
+			return Worksheet(ctx, media, l)
+		},
 	}
+}
+
+// Render makes the lesson's renditions in a working directory of staging and moves each into the
+// media store under lessons/ID/ once all are complete: a transcode killed half way leaves nothing in
+// the store (and its directory is swept at the next start).
+func Render(ctx context.Context, runner *ingest.Runner, media relais.MediaStore, staging Staging, l relais.Lesson, progress func(string, int)) ([]relais.Rendition, error) {
+	work, err := staging.work()
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(work)
+	src, err := local(ctx, media, l.MediaPath, work)
+	if err != nil {
+		return nil, err
+	}
+	r := *runner
+	r.Options.Title, r.Options.Language = l.Title, l.Language
+	rs, err := r.Render(ctx, src, filepath.Join(work, "out"), progress)
+	if errors.Is(err, ingest.ErrOutOfTolerance) {
+		// Rendering again gives the same figures: a permanent failure, told to the teacher.
+		return nil, relais.Errorf(relais.EINVALID, "The sound could not be brought to broadcast loudness (%v). Check the recording for clipping or long silences.", err)
+	} else if err != nil {
+		return nil, err
+	}
+	for i, rd := range rs {
+		key := fmt.Sprintf("lessons/%d/%s", l.ID, filepath.Base(rd.Path))
+		if rs[i].Path, err = media.PutFile(ctx, key, rd.Path); err != nil {
+			return nil, fmt.Errorf("store rendition %s of lesson %d: %w", rd.Kind, l.ID, err)
+		}
+	}
+	return rs, nil
 }
 
 // lessonAirings tells the scheduler's airings as families are told of them.
@@ -138,51 +176,40 @@ func Digests(tmpl *templates.Set, l relais.Lesson, airings []relais.Airing, link
 	return out, nil
 }
 
-// Worksheet checks the teacher's PDF, or renders one from the lesson text.
-func Worksheet(ctx context.Context, l relais.Lesson, outDir string) (relais.Worksheet, error) {
+// Worksheet checks the teacher's PDF, or renders one from the lesson text into the media store.
+func Worksheet(ctx context.Context, media relais.MediaStore, l relais.Lesson) (relais.Worksheet, error) {
 	if l.WorksheetPath != "" {
-		f, err := os.Open(l.WorksheetPath)
+		f, err := media.Open(ctx, l.WorksheetPath)
 		if err != nil {
 			return relais.Worksheet{}, err
 		}
 		defer f.Close()
-		st, err := f.Stat()
-		if err != nil {
+		if err := worksheet.Validate(readerAt{f}, f.Size()); err != nil {
 			return relais.Worksheet{}, err
 		}
-		if err := worksheet.Validate(f, st.Size()); err != nil {
-			return relais.Worksheet{}, err
-		}
-		return relais.Worksheet{LessonID: l.ID, Path: l.WorksheetPath, Bytes: st.Size()}, nil
+		return relais.Worksheet{LessonID: l.ID, Path: l.WorksheetPath, Bytes: f.Size()}, nil
 	}
 	pdf, err := worksheet.Render(worksheet.FromLesson(l, nil))
 	if err != nil {
 		return relais.Worksheet{}, fmt.Errorf("render worksheet: %w", err)
 	}
-	if err := os.MkdirAll(outDir, 0o750); err != nil {
+	loc, err := media.Put(ctx, fmt.Sprintf("lessons/%d/worksheet.pdf", l.ID), bytes.NewReader(pdf), int64(len(pdf)))
+	if err != nil {
 		return relais.Worksheet{}, err
 	}
-	path := filepath.Join(outDir, "worksheet.pdf")
-	if err := writeFileAtomic(path, pdf); err != nil {
-		return relais.Worksheet{}, err
-	}
-	return relais.Worksheet{LessonID: l.ID, Path: path, Bytes: int64(len(pdf)), Generated: true}, nil
+	return relais.Worksheet{LessonID: l.ID, Path: loc, Bytes: int64(len(pdf)), Generated: true}, nil
 }
 
-// writeFileAtomic writes to a temporary file and renames it, so no reader sees half a file.
-func writeFileAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
+// readerAt reads at an offset by seeking (a media object is read by one reader at a time).
+type readerAt struct{ o relais.MediaObject }
+
+func (r readerAt) ReadAt(p []byte, off int64) (int, error) {
+	if _, err := r.o.Seek(off, io.SeekStart); err != nil {
+		return 0, err
 	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
+	n, err := io.ReadFull(r.o, p)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		err = io.EOF
 	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return n, err
 }

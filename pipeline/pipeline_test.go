@@ -3,6 +3,8 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +14,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/ingest"
+	"github.com/relais-edu/relais/internal/testenv"
+	"github.com/relais-edu/relais/mediastore"
 	"github.com/relais-edu/relais/store/sqlite"
 	"github.com/relais-edu/relais/templates"
 )
@@ -111,24 +116,46 @@ func TestDigestsInEveryLanguage(t *testing.T) {
 }
 
 func TestWorksheetRendersOrChecks(t *testing.T) {
-	dir := t.TempDir()
-	l := relais.Lesson{ID: 3, Title: "Les fractions", Subject: "maths", Grade: 5, Language: "fr", Markdown: "# Les fractions\n\n1. Coloriez 1/4.\n"}
-	ws, err := Worksheet(context.Background(), l, filepath.Join(dir, "out"))
+	s3cfg, bucket := testenv.S3(t)
+	s3, err := mediastore.NewS3(s3cfg, bucket, "media")
 	if err != nil {
 		t.Fatal(err)
 	}
-	pdf, err := os.ReadFile(ws.Path)
-	if err != nil || !ws.Generated || ws.LessonID != 3 || ws.Bytes != int64(len(pdf)) || !bytes.HasPrefix(pdf, []byte("%PDF-")) {
-		t.Fatalf("rendered worksheet %+v: %d bytes, %v", ws, len(pdf), err)
+	for _, media := range []relais.MediaStore{mediastore.NewDir(t.TempDir()), s3} {
+		t.Run(fmt.Sprintf("%T", media), func(t *testing.T) {
+			ctx := context.Background()
+			l := relais.Lesson{ID: 3, Title: "Les fractions", Subject: "maths", Grade: 5, Language: "fr", Markdown: "# Les fractions\n\n1. Coloriez 1/4.\n"}
+			ws, err := Worksheet(ctx, media, l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o, err := media.Open(ctx, ws.Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pdf, err := io.ReadAll(o)
+			o.Close()
+			if err != nil || !ws.Generated || ws.LessonID != 3 || ws.Bytes != int64(len(pdf)) || !bytes.HasPrefix(pdf, []byte("%PDF-")) {
+				t.Fatalf("rendered worksheet %+v: %d bytes, %v", ws, len(pdf), err)
+			}
+			// The teacher's own PDF is kept as it is; a file that is no PDF is refused.
+			l.WorksheetPath = ws.Path
+			if got, err := Worksheet(ctx, media, l); err != nil || got.Generated || got.Path != ws.Path {
+				t.Errorf("teacher's PDF: %+v, %v", got, err)
+			}
+			if l.WorksheetPath, err = media.Put(ctx, "lessons/3/notes.pdf", strings.NewReader("plain text"), -1); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Worksheet(ctx, media, l); err == nil {
+				t.Error("a text file passed as the teacher's PDF")
+			}
+		})
 	}
-	// The teacher's own PDF is kept as it is; a file that is no PDF is refused.
-	l.WorksheetPath = ws.Path
-	if got, err := Worksheet(context.Background(), l, filepath.Join(dir, "unused")); err != nil || got.Generated || got.Path != ws.Path {
-		t.Errorf("teacher's PDF: %+v, %v", got, err)
+}
+
+func TestMain(m *testing.M) {
+	if ingest.IsChild() {
+		os.Exit(ingest.ChildMain())
 	}
-	l.WorksheetPath = filepath.Join(dir, "notes.pdf")
-	os.WriteFile(l.WorksheetPath, []byte("plain text"), 0o600)
-	if _, err := Worksheet(context.Background(), l, dir); err == nil {
-		t.Error("a text file passed as the teacher's PDF")
-	}
+	os.Exit(testenv.Main(m))
 }

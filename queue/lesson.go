@@ -87,7 +87,7 @@ func (w *Worker) transcode(ctx context.Context, l relais.Lesson) error {
 			w.log.Warn("record progress", "lesson_id", l.ID, "err", err)
 		}
 	}
-	rs, err := w.pipeline.Render(ctx, l, w.lessonDir(l.ID), progress)
+	rs, err := w.pipeline.Render(ctx, l, progress)
 	if err != nil {
 		// Invalid: the media cannot be made broadcast-ready (e.g. loudness out of tolerance).
 		return w.failStep(ctx, l.ID, "transcode", err, relais.EINVALID)
@@ -110,7 +110,7 @@ func (w *Worker) digest(ctx context.Context, l relais.Lesson) error {
 }
 
 func (w *Worker) worksheet(ctx context.Context, l relais.Lesson) error {
-	ws, err := w.pipeline.Worksheet(ctx, l, w.lessonDir(l.ID))
+	ws, err := w.pipeline.Worksheet(ctx, l)
 	if err != nil {
 		return w.failStep(ctx, l.ID, "worksheet", err, relais.EINVALID, relais.ETOOLARGE)
 	}

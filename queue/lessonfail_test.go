@@ -36,7 +36,7 @@ func TestWorksheetFailureFailsTheLesson(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.MediaDir, cfg.MaxRetry, cfg.LessonRetryMax, cfg.ShutdownTimeout = t.TempDir(), 2, 50*time.Millisecond, time.Second
 	tries := 0
-	p := Pipeline{Worksheet: func(context.Context, relais.Lesson, string) (relais.Worksheet, error) {
+	p := Pipeline{Worksheet: func(context.Context, relais.Lesson) (relais.Worksheet, error) {
 		tries++
 		return relais.Worksheet{}, errors.New("pdf renderer crashed")
 	}}

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 
 	"github.com/hibiken/asynq"
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/channels/postal"
+	"github.com/relais-edu/relais/mediastore"
 )
 
 // TypePostalBatch makes the PDF and CSV of a postal batch.
@@ -58,11 +60,20 @@ func (w *Worker) handlePostalBatch(ctx context.Context, t *asynq.Task) error {
 
 // writePostalBatch has the postal channel make the batch's files, and marks it ready.
 func (w *Worker) writePostalBatch(ctx context.Context, b relais.PostalBatch) error {
-	m := postal.Batch{MediaDir: w.cfg.MediaDir, Date: w.now(), Schedule: w.pipeline.GradeSchedule}
+	m := postal.Batch{Media: w.cfg.Media, TempDir: w.cfg.PostalTempDir(), Date: w.now(), Schedule: w.pipeline.GradeSchedule}
 	f, err := m.Write(ctx, w.store, b)
 	if err != nil {
 		return err
 	}
 	w.log.Info("postal batch ready", "batch_id", b.ID, "lesson_id", b.LessonID, "households", f.Households, "pdf_bytes", f.PDFBytes)
 	return w.store.SetPostalBatchReady(ctx, b.ID, f.PDFPath, f.PDFBytes, f.CSVPath)
+}
+
+// PostalTempDir is where postal batches are written before they go into the media store: beside
+// their final place on a local directory (a rename), the system's temporary directory otherwise.
+func (c Config) PostalTempDir() string {
+	if d, ok := c.Media.(*mediastore.Dir); ok {
+		return filepath.Join(d.Root, "postal")
+	}
+	return ""
 }

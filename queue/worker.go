@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -17,16 +16,18 @@ import (
 	"github.com/relais-edu/relais/channels"
 	"github.com/relais-edu/relais/fanout"
 	"github.com/relais-edu/relais/internal/redisurl"
+	"github.com/relais-edu/relais/mediastore"
 )
 
 // Pipeline is the media and text work the lesson tasks call. main wires it to the ingest, SMS and
 // worksheet packages; keeping it as functions keeps this package free of FFmpeg and PDF code.
 type Pipeline struct {
-	// Probe validates an upload. A refusal is a *relais.Error with code invalid whose message the
-	// teacher reads; any other error is retried.
-	Probe func(ctx context.Context, path string) (time.Duration, error)
-	// Render writes the TV, radio and low-bandwidth renditions into outDir.
-	Render func(ctx context.Context, l relais.Lesson, outDir string, progress func(step string, percent int)) ([]relais.Rendition, error)
+	// Probe validates an upload, at a location of the media store. A refusal is a *relais.Error with
+	// code invalid whose message the teacher reads; any other error is retried.
+	Probe func(ctx context.Context, loc string) (time.Duration, error)
+	// Render makes the TV, radio and low-bandwidth renditions and puts them into the media store, all
+	// complete, under lessons/ID/; their Path is their location there.
+	Render func(ctx context.Context, l relais.Lesson, progress func(step string, percent int)) ([]relais.Rendition, error)
 	// Digests writes the SMS digest of the lesson in every language, saying when and where it airs.
 	Digests func(ctx context.Context, l relais.Lesson, airings []relais.Airing) ([]relais.Digest, error)
 	// Airings lists the lesson's coming broadcasts (from the scheduler), the first on each station; nil
@@ -38,8 +39,8 @@ type Pipeline struct {
 	// GradeSchedule lists the week's broadcasts for a grade from from, on the stations a region
 	// receives, with their lessons' titles: the schedule printed on postal cover letters.
 	GradeSchedule func(ctx context.Context, grade int, region string, from time.Time) ([]relais.Airing, error)
-	// Worksheet validates the teacher's PDF, or renders one from the lesson text into outDir.
-	Worksheet func(ctx context.Context, l relais.Lesson, outDir string) (relais.Worksheet, error)
+	// Worksheet validates the teacher's PDF, or renders one from the lesson text into the media store.
+	Worksheet func(ctx context.Context, l relais.Lesson) (relais.Worksheet, error)
 }
 
 // SendWindow returns when a message to h on ch may go out: now, or the end of the quiet hours in the
@@ -55,9 +56,12 @@ type Links struct {
 
 // Config tunes the workers.
 type Config struct {
-	MediaDir         string // renditions and worksheets go under MediaDir/lessons/ID
-	Concurrency      int    // send, fan-out and text tasks at once
-	MediaConcurrency int    // probes and transcodes at once (CPU-bound)
+	MediaDir string // postal batches go under MediaDir/postal, unless Media is set
+	// Media keeps the postal batches' files and reads the worksheets they print; nil: the directory
+	// MediaDir.
+	Media            relais.MediaStore
+	Concurrency      int // send, fan-out and text tasks at once
+	MediaConcurrency int // probes and transcodes at once (CPU-bound)
 	MaxRetry         int
 	FanoutPageSize   int                        // households per fan-out page (one transaction)
 	FanoutSegment    int64                      // household ids per segment fanned out in parallel; 0: one run
@@ -133,6 +137,9 @@ type Worker struct {
 // NewWorker builds a worker; Start runs it.
 func NewWorker(redis asynq.RedisConnOpt, store relais.Store, reg *channels.Registry, p Pipeline, links Links,
 	client *Client, cfg Config, log *slog.Logger) *Worker {
+	if cfg.Media == nil {
+		cfg.Media = mediastore.NewDir(cfg.MediaDir)
+	}
 	w := &Worker{store: store, channels: reg, pipeline: p, links: links, client: client, cfg: cfg,
 		log: log.With("comp", "worker"), now: time.Now, rdb: redisurl.Client(redis)}
 	w.ledger = channels.NewLedger(store, client.RecordStatus)
@@ -210,10 +217,6 @@ func (w *Worker) Shutdown() {
 
 // fanout returns the fan-out rules: the policy over the registry's channels.
 func (w *Worker) fanout() *fanout.Rules { return fanout.New(w.channels) }
-
-func (w *Worker) lessonDir(id int64) string {
-	return filepath.Join(w.cfg.MediaDir, "lessons", fmt.Sprint(id))
-}
 
 // lastAttempt reports whether this run of the task is its last.
 func lastAttempt(ctx context.Context) bool {

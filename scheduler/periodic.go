@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/mediastore"
 )
 
 // TypeEveningExports is the periodic task that writes tomorrow's guide and playlist of every station
@@ -24,10 +24,13 @@ const TypeEveningExports = "schedule:evening-exports"
 const QueueSchedule = "schedule"
 
 // Exporter writes each station's guide and playout list for its next day into Dir/station-ID/DAY.xml and
-// DAY.json (ffplayout) or DAY.m3u. Files are replaced whole, so running twice is harmless.
+// DAY.json (ffplayout) or DAY.m3u, or with Media set, to playout/station-ID/DAY.xml... in the media
+// store (object storage shared by several machines). Files are replaced whole, so running twice is
+// harmless.
 type Exporter struct {
 	Service *Service
 	Dir     string
+	Media   relais.MediaStore
 	Hour    int // local hour at which a station's next day is written
 	Now     relais.Clock
 	Log     *slog.Logger
@@ -75,21 +78,36 @@ func civil(t time.Time, n int) string {
 	return time.Date(t.Year(), t.Month(), t.Day()+n, 0, 0, 0, 0, time.UTC).Format(time.DateOnly)
 }
 
-func (e *Exporter) dir(st relais.Station) string {
-	return filepath.Join(e.Dir, fmt.Sprintf("station-%d", st.ID))
+// store returns where the files go, and the key of a station's file name in it.
+func (e *Exporter) store(st relais.Station, name string) (relais.MediaStore, string) {
+	key := fmt.Sprintf("station-%d/%s", st.ID, name)
+	if e.Media != nil {
+		return e.Media, "playout/" + key
+	}
+	return mediastore.NewDir(e.Dir), key
 }
 
 // exported reports whether the guide of st for day was written before.
 func (e *Exporter) exported(st relais.Station, day string) bool {
-	_, err := os.Stat(filepath.Join(e.dir(st), day+".xml"))
+	m, key := e.store(st, day+".xml")
+	loc := key
+	if d, ok := m.(*mediastore.Dir); ok {
+		loc = filepath.Join(d.Root, filepath.FromSlash(key))
+	}
+	o, err := m.Open(context.Background(), loc)
+	if err == nil {
+		o.Close()
+	}
 	return err == nil
 }
 
+// writeFile replaces a station's file with b, whole: playout never reads half a list.
+func (e *Exporter) writeFile(ctx context.Context, st relais.Station, name string, b []byte) (string, error) {
+	m, key := e.store(st, name)
+	return m.Put(ctx, key, bytes.NewReader(b), int64(len(b)))
+}
+
 func (e *Exporter) station(ctx context.Context, st relais.Station, day string) ([]string, error) {
-	dir := e.dir(st)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, err
-	}
 	_, ps, err := e.Service.Programmes(ctx, st.ID, day, day)
 	if err != nil {
 		return nil, err
@@ -98,8 +116,8 @@ func (e *Exporter) station(ctx context.Context, st relais.Station, day string) (
 	if err := WriteXMLTV(&guide, st, ps); err != nil {
 		return nil, err
 	}
-	xmlPath := filepath.Join(dir, day+".xml")
-	if err := writeFile(xmlPath, guide.Bytes()); err != nil {
+	xmlPath, err := e.writeFile(ctx, st, day+".xml", guide.Bytes())
+	if err != nil {
 		return nil, err
 	}
 	// The playout day runs from the station's day start to the next day's.
@@ -122,17 +140,11 @@ func (e *Exporter) station(ctx context.Context, st relais.Station, day string) (
 	if err != nil {
 		return []string{xmlPath}, err
 	}
-	listPath := filepath.Join(dir, day+ext)
-	return []string{xmlPath, listPath}, writeFile(listPath, list.Bytes())
-}
-
-// writeFile replaces path with b through a temporary file, so playout never reads half a list.
-func writeFile(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o640); err != nil {
-		return err
+	listPath, err := e.writeFile(ctx, st, day+ext, list.Bytes())
+	if err != nil {
+		return []string{xmlPath}, err
 	}
-	return os.Rename(tmp, path)
+	return []string{xmlPath, listPath}, nil
 }
 
 // Periodic runs the exporter on asynq: a scheduler enqueues TypeEveningExports on Cron (unique, so

@@ -4,6 +4,8 @@
 
 MAILPIT_VERSION=v1.28.0
 OIDC_PROVIDER_VERSION=v3.52.0 # internal/oidcprovider.Version
+# versitygw is the S3 server the media store's tests run (internal/s3server).
+VERSITYGW_VERSION=v1.8.0
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -112,4 +114,16 @@ build_relais() {
 	mkdir -p bin
 	go build -trimpath -ldflags "-X github.com/relais-edu/relais.Version=$(git describe --always --dirty 2>/dev/null || echo dev)" \
 		-o bin/relais ./cmd/relais
+}
+
+# ensure_versitygw installs the versitygw S3 gateway (POSIX back end) at an exact version into
+# $(go env GOPATH)/bin, where internal/s3server finds it; an installed one is kept.
+ensure_versitygw() {
+	local bin
+	bin="$(go env GOPATH)/bin/versitygw"
+	if [ -x "$bin" ] && go version -m "$bin" | grep -qE "^\s+mod\s+github.com/versity/versitygw\s+$VERSITYGW_VERSION\s"; then
+		return 0
+	fi
+	log "installing versitygw $VERSITYGW_VERSION (go install)"
+	GOFLAGS=-mod=mod go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
 }

@@ -11,6 +11,7 @@ ensure_go
 ensure_node
 ensure_mailpit
 ensure_oidc_provider
+ensure_versitygw
 log "installing Twilio's segment calculator (npm ci)"
 npm ci --prefix channels/sms/testdata/calculator --no-audit --no-fund --loglevel=error
 log "installing Redocly's OpenAPI linter (npm ci)"
@@ -22,6 +23,7 @@ cleanup() {
 	pkill -f 'mailpit .*relais-test-mailpit-' 2>/dev/null || true
 	pkill -f 'postgres -D .*relais-test-postgres-' 2>/dev/null || true
 	pkill -f '^relais-test-oidc-provider' 2>/dev/null || true
+	pkill -f 'versitygw .*posix .*relais-test-s3-' 2>/dev/null || true
 }
 trap cleanup EXIT
 

@@ -168,7 +168,9 @@ func (h *Handler) lessonFile(w http.ResponseWriter, r *http.Request, c *reqCtx, 
 		h.fail(w, r, c, err)
 		return
 	}
-	lessons.ServeFile(w, r, path)
+	if err := h.lessons.ServeFile(w, r, path); err != nil {
+		h.fail(w, r, c, err)
+	}
 }
 
 func (h *Handler) publishList(w http.ResponseWriter, r *http.Request, c *reqCtx) {

@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	relais "github.com/relais-edu/relais"
-	"github.com/relais-edu/relais/lessons"
 	"github.com/relais-edu/relais/locale"
 )
 
@@ -223,7 +222,7 @@ func (h *Handler) postalFile(w http.ResponseWriter, r *http.Request, c *reqCtx, 
 	}
 	path, ct, err := h.lessons.PostalBatchFile(r.Context(), id, kind)
 	if err == nil {
-		err = lessons.ServeAttachment(w, r, path, ct, fmt.Sprintf("postal-batch-%d.%s", id, kind))
+		err = h.lessons.ServeAttachment(w, r, path, ct, fmt.Sprintf("postal-batch-%d.%s", id, kind))
 	}
 	if err != nil {
 		h.fail(w, r, c, err)

@@ -7,6 +7,8 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+
+	relais "github.com/relais-edu/relais"
 )
 
 // TLSPolicy says how the connection to the relay is encrypted.
@@ -56,6 +58,10 @@ type Config struct {
 	IdleTimeout time.Duration
 
 	DKIM DKIMConfig
+
+	// Media reads the worksheets attached to messages (their Path is a location in it); nil: they
+	// are files on this machine.
+	Media relais.MediaStore
 }
 
 // DKIMConfig enables DKIM signing when Domain, Selector and PrivateKeyPEM are all set.

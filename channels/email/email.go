@@ -12,8 +12,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	netmail "net/mail"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -214,8 +216,9 @@ func (c *Channel) SendBatch(ctx context.Context, msgs []channels.Message) []chan
 	results := make([]channels.Result, len(msgs))
 	built := make([]*mail.Msg, len(msgs))
 	pending := 0
+	attachments := make(map[string][]byte) // worksheets are shared by a page: read each once
 	for i, m := range msgs {
-		msg, err := c.build(m)
+		msg, err := c.build(ctx, m, attachments)
 		if err != nil {
 			results[i].Err = classify(err)
 			continue
@@ -306,7 +309,7 @@ func (c *Channel) failRest(results []channels.Result, built []*mail.Msg, from in
 
 // build turns a Message into a go-mail message. Errors are classified: a household that cannot
 // receive email fails permanently.
-func (c *Channel) build(m channels.Message) (*mail.Msg, error) {
+func (c *Channel) build(ctx context.Context, m channels.Message, attachments map[string][]byte) (*mail.Msg, error) {
 	h := m.Household
 	switch {
 	case h.EmailOptOut:
@@ -326,10 +329,14 @@ func (c *Channel) build(m channels.Message) (*mail.Msg, error) {
 		LessonURL: m.LessonURL, UnsubscribeURL: m.UnsubscribeURL}
 	var pdf []byte
 	if m.Worksheet != nil && m.Worksheet.Path != "" {
-		if pdf, err = c.worksheets.read(m.Worksheet.Path); err != nil {
-			// Our storage, not the family: worth another try.
-			return nil, &channels.SendError{Kind: channels.Retryable,
-				Err: fmt.Errorf("read worksheet of lesson %d: %w", m.Lesson.ID, err)}
+		pdf = attachments[m.Worksheet.Path]
+		if pdf == nil {
+			if pdf, err = c.readWorksheet(ctx, m.Worksheet.Path); err != nil {
+				// Our storage, not the family: worth another try.
+				return nil, &channels.SendError{Kind: channels.Retryable,
+					Err: fmt.Errorf("read worksheet of lesson %d: %w", m.Lesson.ID, err)}
+			}
+			attachments[m.Worksheet.Path] = pdf
 		}
 		data.Attachment = attachmentName(m.Lesson.Title)
 	}
@@ -450,4 +457,17 @@ func attachmentName(title string) string {
 		name = "worksheet"
 	}
 	return name + ".pdf"
+}
+
+// readWorksheet reads a worksheet from the media store, or the file at loc without one.
+func (c *Channel) readWorksheet(ctx context.Context, loc string) ([]byte, error) {
+	if c.cfg.Media == nil {
+		return os.ReadFile(loc)
+	}
+	o, err := c.cfg.Media.Open(ctx, loc)
+	if err != nil {
+		return nil, err
+	}
+	defer o.Close()
+	return io.ReadAll(o)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -26,8 +27,9 @@ type BatchStore interface {
 
 // Batch says what a batch's files are made with.
 type Batch struct {
-	MediaDir string    // the files go under MediaDir/postal
-	Date     time.Time // printed on the cover letters
+	Media   relais.MediaStore // the files go under postal/ in it; the worksheet is read from it
+	TempDir string            // where the files are written before they go into Media; "": the system's
+	Date    time.Time         // printed on the cover letters
 	// Schedule lists the week's broadcasts for the lesson's grade on the stations the batch's region
 	// receives, with their lessons' titles: printed on the cover letters. Nil: none printed.
 	Schedule func(ctx context.Context, grade int, region string, from time.Time) ([]relais.Airing, error)
@@ -44,7 +46,7 @@ type BatchFiles struct {
 // packetPageSize is how many households making a batch reads at a time.
 const packetPageSize = 500
 
-// Files returns where a batch's PDF and CSV are written under mediaDir.
+// Files returns where a batch's PDF and CSV are written under mediaDir, a local media directory.
 func Files(mediaDir string, batchID int64) (pdf, csv string) {
 	base := filepath.Join(mediaDir, "postal", "batch-"+strconv.FormatInt(batchID, 10))
 	return base + ".pdf", base + ".csv"
@@ -65,7 +67,7 @@ func (m Batch) Write(ctx context.Context, store BatchStore, b relais.PostalBatch
 	} else if err != nil {
 		return BatchFiles{}, err
 	}
-	sheet, err := os.ReadFile(ws.Path)
+	sheet, err := readAll(ctx, m.Media, ws.Path)
 	if err != nil {
 		return BatchFiles{}, fmt.Errorf("read worksheet of lesson %d: %w", l.ID, err)
 	}
@@ -85,8 +87,12 @@ func (m Batch) Write(ctx context.Context, store BatchStore, b relais.PostalBatch
 		return BatchFiles{}, err
 	}
 
-	pdfPath, csvPath := Files(m.MediaDir, b.ID)
-	dir := filepath.Dir(pdfPath)
+	pdfKey, csvKey := Files("", b.ID)
+	pdfKey, csvKey = filepath.ToSlash(pdfKey), filepath.ToSlash(csvKey)
+	dir := m.TempDir
+	if dir == "" {
+		dir = os.TempDir()
+	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return BatchFiles{}, err
 	}
@@ -127,7 +133,7 @@ func (m Batch) Write(ctx context.Context, store BatchStore, b relais.PostalBatch
 	}
 	cw.Flush()
 	if err := errors.Join(cw.Error(), bw.Flush(), csvTmp.Sync(), csvTmp.Close()); err != nil {
-		return BatchFiles{}, fmt.Errorf("write %s: %w", csvPath, err)
+		return BatchFiles{}, fmt.Errorf("write %s: %w", csvKey, err)
 	}
 
 	pdfTmp, err := os.CreateTemp(dir, ".batch-*.pdf")
@@ -142,12 +148,14 @@ func (m Batch) Write(ctx context.Context, store BatchStore, b relais.PostalBatch
 		err = errors.Join(pw.Flush(), pdfTmp.Sync(), pdfTmp.Close())
 	}
 	if err != nil {
-		return BatchFiles{}, fmt.Errorf("write %s: %w", pdfPath, err)
+		return BatchFiles{}, fmt.Errorf("write %s: %w", pdfKey, err)
 	}
-	if err := os.Rename(csvTmp.Name(), csvPath); err != nil {
+	csvPath, err := m.Media.PutFile(ctx, csvKey, csvTmp.Name())
+	if err != nil {
 		return BatchFiles{}, err
 	}
-	if err := os.Rename(pdfTmp.Name(), pdfPath); err != nil {
+	pdfPath, err := m.Media.PutFile(ctx, pdfKey, pdfTmp.Name())
+	if err != nil {
 		return BatchFiles{}, err
 	}
 	return BatchFiles{Households: n, PDFPath: pdfPath, PDFBytes: size, CSVPath: csvPath}, nil
@@ -185,4 +193,14 @@ func csvRow(n, firstPage int, pk relais.PostalPacket, lines []string) []string {
 		}
 	}
 	return append(row, strings.Join(lines, "\n"))
+}
+
+// readAll reads the object at loc of media.
+func readAll(ctx context.Context, media relais.MediaStore, loc string) ([]byte, error) {
+	o, err := media.Open(ctx, loc)
+	if err != nil {
+		return nil, err
+	}
+	defer o.Close()
+	return io.ReadAll(o)
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
+	"github.com/tus/tusd/v2/pkg/handler"
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/api"
@@ -29,8 +30,10 @@ import (
 	"github.com/relais-edu/relais/internal/redisserver"
 	"github.com/relais-edu/relais/internal/redisurl"
 	"github.com/relais-edu/relais/links"
+	"github.com/relais-edu/relais/mediastore"
 	"github.com/relais-edu/relais/pipeline"
 	"github.com/relais-edu/relais/queue"
+	"github.com/relais-edu/relais/resumable"
 	"github.com/relais-edu/relais/scheduler"
 	"github.com/relais-edu/relais/store/postgres"
 	"github.com/relais-edu/relais/templates"
@@ -50,6 +53,7 @@ type app struct {
 	cfg   Config
 	log   *slog.Logger
 	store relais.Store
+	media relais.MediaStore
 	redis *redisserver.Server // nil when Redis is external
 	queue *queue.Client
 	work  *queue.Worker
@@ -85,6 +89,9 @@ func start(ctx context.Context, cfg Config, p parts, log *slog.Logger) (a *app, 
 		return a, err
 	}
 	if a.store, err = openStore(ctx, cfg); err != nil {
+		return a, err
+	}
+	if a.media, err = openMedia(ctx, cfg, log); err != nil {
 		return a, err
 	}
 	redisOpt, err := a.startRedis(ctx)
@@ -218,12 +225,19 @@ func (a *app) startWorker(redisOpt asynq.RedisConnOpt, reg *channels.Registry, t
 		Unsubscribe: func(h relais.Household) string { return signer.UnsubscribeURL(h.ID, h.Email) },
 	}
 	planner := &scheduler.Planner{Store: a.store, Lessons: a.store, Households: a.store, Channels: reg, Config: cfg.planConfig()}
-	a.work = queue.NewWorker(redisOpt, a.store, reg, pipeline.New(runner, tmpl, planner, signer.MaxURLLength()), lnk, a.queue, qcfg, a.log)
+	qcfg.Media = a.media
+	staging := pipeline.Staging{Dir: filepath.Join(cfg.DataDir, "staging")}
+	if n, err := staging.Sweep(); err != nil {
+		a.log.Warn("sweep staging directories of dead workers", "removed", n, "err", err)
+	} else if n > 0 {
+		a.log.Info("removed staging directories of dead workers", "removed", n)
+	}
+	a.work = queue.NewWorker(redisOpt, a.store, reg, pipeline.New(runner, a.media, staging, tmpl, planner, signer.MaxURLLength()), lnk, a.queue, qcfg, a.log)
 	if err := a.work.Start(); err != nil {
 		return err
 	}
 	a.periodic, err = scheduler.StartPeriodic(redisOpt, "", &scheduler.Exporter{
-		Service: scheduler.New(a.store, a.store, nil), Dir: filepath.Join(cfg.DataDir, "playout"),
+		Service: scheduler.New(a.store, a.store, nil), Dir: filepath.Join(cfg.DataDir, "playout"), Media: a.sharedMedia(),
 		Hour: 18, Log: a.log})
 	return err
 }
@@ -232,11 +246,21 @@ func (a *app) startWorker(redisOpt asynq.RedisConnOpt, reg *channels.Registry, t
 // the hourly sweep of expired uploads, and serves on the listener.
 func (a *app) serveHTTP(redisOpt asynq.RedisConnOpt, reg *channels.Registry, tmpl *templates.Set, signer *links.Signer, secret []byte) error {
 	cfg, log := a.cfg, a.log
+	tus, err := a.tusStore()
+	if err != nil {
+		return err
+	}
 	srv := api.New(a.store, a.queue, signer, tmpl, api.Config{
-		MediaDir: cfg.MediaDir, MaxUploadBytes: cfg.MaxUploadBytes, MaxImportBytes: 64 << 20,
+		MediaDir: cfg.MediaDir, Media: a.media, TempDir: a.uploadTempDir(), MediaLinkTTL: cfg.MediaRedirect, Uploads: tus,
+		MaxUploadBytes: cfg.MaxUploadBytes, MaxImportBytes: 64 << 20,
 		MaxImportRows: 200_000, DefaultCountry: cfg.DefaultCountry, DefaultBudget: 3, Plan: cfg.planConfig(),
 		Channels: reg, HSTS: strings.HasPrefix(cfg.PublicURL, "https://"),
-	}, log, a.pingRedis)
+	}, log, func(ctx context.Context) error {
+		if err := a.pingRedis(ctx); err != nil {
+			return err
+		}
+		return a.media.Check(ctx)
+	})
 	for _, name := range reg.Names() {
 		if ch, ok := reg.Get(name); ok {
 			if wh, ok := ch.(channels.WebhookHandler); ok {
@@ -261,7 +285,6 @@ func (a *app) serveHTTP(redisOpt asynq.RedisConnOpt, reg *channels.Registry, tmp
 	uiCfg.SecureCookies = strings.HasPrefix(cfg.PublicURL, "https://")
 	uiCfg.Redis = redisOpt
 	uiCfg.OIDC = cfg.oidc()
-	var err error
 	if uiCfg.Location, _, err = cfg.zones(); err != nil {
 		return err
 	}
@@ -345,6 +368,7 @@ func (a *app) channels(cfg Config, tmpl *templates.Set, secret []byte) (*channel
 			}
 			ecfg.DKIM = email.DKIMConfig{Domain: cfg.DKIMDomain, Selector: cfg.DKIMSelector, PrivateKeyPEM: key}
 		}
+		ecfg.Media = a.media
 		ch, err := email.New(ecfg, tmpl)
 		if err != nil {
 			return nil, err
@@ -490,4 +514,72 @@ func runFamilyRetention(ctx context.Context, store relais.PrivacyStore, every ti
 		case <-t.C:
 		}
 	}
+}
+
+// openMedia opens the media store: the bucket of RELAIS_MEDIA_URL, or RELAIS_MEDIA_DIR. A store that
+// cannot be used now (bucket missing, credentials refused, server down) is told in the log and keeps
+// /readyz at 503 until it can; it does not stop the start, so the process recovers by itself once the
+// bucket is there.
+func openMedia(ctx context.Context, cfg Config, log *slog.Logger) (relais.MediaStore, error) {
+	where := cfg.MediaDir
+	if cfg.MediaURL != "" {
+		where = cfg.MediaURL
+	}
+	m, err := mediastore.Open(where, s3Config(cfg))
+	if err != nil {
+		return nil, fmt.Errorf("RELAIS_MEDIA_URL: %w", err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := m.Check(cctx); err != nil {
+		log.Error("the media store cannot be used: uploads and transcodes fail and /readyz answers 503 until it can",
+			"media", m.String(), "err", err)
+	} else {
+		log.Info("media store", "media", m.String())
+	}
+	return m, nil
+}
+
+// sharedMedia is the media store when it is object storage, shared by every machine; nil for the
+// local directory.
+func (a *app) sharedMedia() relais.MediaStore {
+	if _, ok := a.media.LocalPath(""); ok {
+		return nil
+	}
+	return a.media
+}
+
+// uploadTempDir is where direct uploads are written before they go into object storage; "" (beside
+// the media directory) for a local one.
+func (a *app) uploadTempDir() string {
+	if a.sharedMedia() == nil {
+		return ""
+	}
+	return filepath.Join(a.cfg.DataDir, "tmp")
+}
+
+// tusStore keeps resumable uploads in the bucket, locked through Redis, when the media are in object
+// storage; nil: tusd's file store in the media directory.
+func (a *app) tusStore() (*api.TusStore, error) {
+	s3m, ok := a.media.(*mediastore.S3)
+	if !ok {
+		return nil, nil
+	}
+	cfg := a.cfg
+	tmp := filepath.Join(cfg.DataDir, "tmp", "tus")
+	if err := os.MkdirAll(tmp, 0o750); err != nil {
+		return nil, err
+	}
+	st, err := resumable.NewS3(s3Config(cfg), s3m.Bucket, s3m.Prefix, tmp)
+	if err != nil {
+		return nil, err
+	}
+	return &api.TusStore{Store: st, Locker: resumable.NewRedisLocker(a.rdb),
+		Location: func(info handler.FileInfo) string { return st.Location(info.Storage) }}, nil
+}
+
+// s3Config is how RELAIS_S3_* reach object storage.
+func s3Config(cfg Config) mediastore.S3Config {
+	return mediastore.S3Config{Endpoint: cfg.S3Endpoint, Region: cfg.S3Region,
+		AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey, PathStyle: cfg.S3PathStyle}
 }

@@ -99,6 +99,15 @@ type Config struct {
 	OIDCName         string
 	OIDCRoleClaim    string
 	OIDCRoles        string
+	// MediaURL puts the media in object storage (s3://bucket/prefix) instead of MediaDir, reached
+	// with the S3 settings; MediaRedirect > 0 answers downloads with presigned addresses.
+	MediaURL      string
+	S3Endpoint    string
+	S3Region      string
+	S3AccessKey   string
+	S3SecretKey   string
+	S3PathStyle   bool
+	MediaRedirect time.Duration
 }
 
 // DefaultConfig is the embedded default: everything under ./data, a private Redis, SQLite.
@@ -160,6 +169,13 @@ func (c *Config) settings() []setting {
 		{"redis-url", "RELAIS_REDIS_URL", "Redis: redis://[user:password@]host:port/db, rediss:// (TLS), redis-sentinel://[user:password@]h1:p1,h2:p2,h3:p3/db?master=NAME or redis-cluster://[user:password@]h1:p1,h2:p2,...; empty: RELAIS_REDIS_ADDR", &c.RedisURL},
 		{"redis-ca-file", "RELAIS_REDIS_CA_FILE", "PEM certificates that sign the Redis servers' TLS certificates (rediss URLs); empty: the system's", &c.RedisCAFile},
 		{"redis-addr", "RELAIS_REDIS_ADDR", "Redis host:port (or use RELAIS_REDIS_URL); both empty: serve and demo start a private redis-server", &c.RedisAddr},
+		{"media-url", "RELAIS_MEDIA_URL", "media in S3-compatible object storage: s3://bucket/prefix; empty: MEDIA_DIR on this machine", &c.MediaURL},
+		{"s3-endpoint", "RELAIS_S3_ENDPOINT", "S3 server: host:port (https) or http(s)://host:port; empty: AWS S3", &c.S3Endpoint},
+		{"s3-region", "RELAIS_S3_REGION", "S3 region (us-east-1 for most on-premises servers)", &c.S3Region},
+		{"s3-access-key", "RELAIS_S3_ACCESS_KEY", "S3 access key id", &c.S3AccessKey},
+		{"s3-secret-key", "RELAIS_S3_SECRET_KEY", "S3 secret access key", &c.S3SecretKey},
+		{"s3-path-style", "RELAIS_S3_PATH_STYLE", "address the bucket in the path, not the host name (MinIO, versitygw, Ceph...)", &c.S3PathStyle},
+		{"media-redirect", "RELAIS_MEDIA_REDIRECT", "with object storage, answer file downloads with a presigned URL valid this long (e.g. 15m); 0: stream through Relais", &c.MediaRedirect},
 		{"redis-password", "RELAIS_REDIS_PASSWORD", "Redis password", &c.RedisPass},
 		{"redis-db", "RELAIS_REDIS_DB", "Redis database number", &c.RedisDB},
 		{"http-addr", "RELAIS_HTTP_ADDR", "address the HTTP API listens on", &c.HTTPAddr},
@@ -375,6 +391,17 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		bad("RELAIS_LOG_LEVEL %q must be debug, info, warn or error", c.LogLevel)
+	}
+	if c.MediaURL != "" {
+		if !strings.HasPrefix(c.MediaURL, "s3://") || len(c.MediaURL) <= len("s3://") {
+			bad("RELAIS_MEDIA_URL %q must be s3://bucket/prefix (or empty for RELAIS_MEDIA_DIR)", c.MediaURL)
+		}
+		if (c.S3AccessKey == "") != (c.S3SecretKey == "") {
+			bad("RELAIS_S3_ACCESS_KEY and RELAIS_S3_SECRET_KEY go together")
+		}
+	}
+	if c.MediaRedirect < 0 || (c.MediaRedirect > 0 && c.MediaRedirect < 2*time.Minute) || c.MediaRedirect > 7*24*time.Hour {
+		bad("RELAIS_MEDIA_REDIRECT %s must be 0, or between 2m and 168h", c.MediaRedirect)
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad("RELAIS_LOG_FORMAT %q must be text or json", c.LogFormat)

@@ -59,6 +59,11 @@ func TestValidateSaysWhatToFix(t *testing.T) {
 			"RELAIS_REDIS_CA_FILE: open /nonexistent/ca.pem: no such file or directory"},
 		{"redis ca not pem", func(c *Config) { c.RedisURL, c.RedisCAFile = "rediss://r:6379", "config_test.go" },
 			"RELAIS_REDIS_CA_FILE config_test.go holds no PEM certificate"},
+		{"media url not s3", func(c *Config) { c.MediaURL = "gs://bucket" }, "RELAIS_MEDIA_URL \"gs://bucket\" must be s3://bucket/prefix"},
+		{"s3 key without secret", func(c *Config) { c.MediaURL, c.S3AccessKey = "s3://b/p", "AK" },
+			"RELAIS_S3_ACCESS_KEY and RELAIS_S3_SECRET_KEY go together"},
+		{"media redirect too short", func(c *Config) { c.MediaRedirect = time.Second }, "RELAIS_MEDIA_REDIRECT 1s must be 0, or between 2m and 168h"},
+		{"media on s3", func(c *Config) { c.MediaURL, c.S3AccessKey, c.S3SecretKey = "s3://b/p", "AK", "SK" }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
