@@ -181,6 +181,8 @@ func fillInstallation(t *testing.T, s relais.Store) {
 	check(s.CreateToken(ctx, &relais.APIToken{Name: "Teacher", User: relais.User{ID: "t1", Role: relais.RoleTeacher}}, relais.HashToken("rl_x")))
 	check(s.RecordAudit(ctx, &relais.AuditEntry{Actor: "t1", Role: relais.RoleTeacher, Action: relais.AuditSubmit, Target: "lesson 1", Address: "192.0.2.1"}))
 	check(s.SaveInbound(ctx, relais.InboundMessage{Phone: "+33612345678", Body: "merci", ProviderID: "SM9", ReceivedAt: time.Now()}))
+	_, err = s.SignInStaff(ctx, relais.StaffIdentity{Issuer: "https://id.example", Subject: "s1", Name: "Ann", Role: relais.RoleMedia})
+	check(err)
 
 	st := relais.Station{Name: "France 4", Kind: relais.StationTV, TimeZone: "Europe/Paris", Playout: relais.PlayoutFormat("ffplayout")}
 	check(s.CreateStation(ctx, &st))

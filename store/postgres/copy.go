@@ -17,7 +17,7 @@ var CopyTables = []string{
 	"lessons", "renditions", "digests", "worksheets", "lesson_approvals",
 	"households", "household_grades",
 	"deliveries", "delivery_events", "delivery_minutes", "contact_claims",
-	"api_tokens", "audit_log", "inbound_messages",
+	"api_tokens", "audit_log", "staff_users", "inbound_messages",
 	"stations", "slot_templates", "schedule_exceptions", "slots",
 	"postal_batches", "postal_batch_deliveries", "email_bounces",
 }
