@@ -2,6 +2,7 @@ package sms
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"math"
@@ -17,15 +18,17 @@ import (
 type LimiterConfig struct {
 	// Rate is the segments per second a sender may send (SPEC: long code 1, toll-free 3, alphanumeric 10,
 	// short code about 100). No one-second window, wherever it starts, holds more than Rate segments
-	// (rounded down; a rate under 1 allows one segment per 1/Rate seconds).
+	// (rounded down; a rate under 1 allows one segment per 1/Rate seconds) at the provider.
 	Rate float64
 	// Rates overrides Rate for given senders (the From value or the Messaging Service SID).
 	Rates map[string]float64
-	// Margin is how much longer than one second the window the limiter keeps is, to absorb the
-	// jitter between a worker's admission and the provider's receipt of the request (scheduling, GC,
-	// the HTTP round trip). The sustained rate is about Rate/(1 s + 1.25 Margin); 0 means 12 ms (98.5 %).
+	// Margin is how much longer than one second the window the limiter keeps is (default 2 ms, for the
+	// clocks' resolution). The sustained rate is about Rate/(1 s + Margin + the time a send takes).
 	Margin time.Duration
-	// MaxWait bounds the wait: when a sender's queue is longer, Wait does not hold the worker but
+	// Lease is how long a send that never reports its end (its worker died) holds its segments' place
+	// in the window; 0 means 30 s.
+	Lease time.Duration
+	// MaxWait bounds the wait: when a sender's queue is longer, Acquire does not hold the worker but
 	// returns a Throttled *channels.SendError whose RetryAfter says when to come back. 0 means 30 s.
 	MaxWait time.Duration
 	// Prefix starts the Redis keys; default "relais:sms:rate:". The sender follows in braces, a Redis
@@ -33,18 +36,20 @@ type LimiterConfig struct {
 	Prefix string
 }
 
-// Limiter keeps each sender under its rate in every sliding window, across all workers and machines
-// that share one Redis, in two steps that both run as Lua scripts on Redis's clock:
+// Limiter keeps each sender under its rate in every sliding window at the provider, across all workers
+// and machines that share one Redis, in two steps that run as Lua scripts on Redis's clock:
 //
 //   - reserve: a generic cell rate algorithm with no burst tolerance hands out send times spaced
 //     evenly, a message of n segments taking n emission intervals, so callers are served in the
 //     order they asked and never bunch up;
-//   - admit: just before the send, a log of the last Rate segments' admission times admits a message
-//     only when the window ending now (one second plus Margin long) leaves room for all its segments.
+//   - admit: when its time comes, a message is admitted only if the window of one second (plus
+//     Margin) ending now leaves room for all its segments among those the window holds. A segment
+//     is held in the window from its admission until its send ends (the provider answered or the
+//     call failed), and from then on as if it had been sent at the end.
 //
-// The admission log makes the guarantee exact for messages of several segments and for a worker that
-// woke late (a late send pushes the next ones back instead of being followed too closely); the even
-// spacing of the reservations means admissions rarely wait.
+// Whatever the delays between admission and the provider (a starved process, GC, the network), a
+// message reaches the provider after its admission and before its send ends, so any Rate+1 segments
+// reach it more than a second apart. The price is the send's own duration added to each window.
 type Limiter struct {
 	rdb redis.UniversalClient
 	cfg LimiterConfig
@@ -60,11 +65,14 @@ func NewLimiter(rdb redis.UniversalClient, cfg LimiterConfig) (*Limiter, error) 
 			return nil, fmt.Errorf("sms limiter: rate of sender %q must be a number above 0", s)
 		}
 	}
-	if cfg.Margin < 0 {
-		return nil, errors.New("sms limiter: margin must not be negative")
+	if cfg.Margin < 0 || cfg.Lease < 0 {
+		return nil, errors.New("sms limiter: margin and lease must not be negative")
 	}
 	if cfg.Margin == 0 {
-		cfg.Margin = 12 * time.Millisecond
+		cfg.Margin = 2 * time.Millisecond
+	}
+	if cfg.Lease == 0 {
+		cfg.Lease = 30 * time.Second
 	}
 	if cfg.MaxWait <= 0 {
 		cfg.MaxWait = 30 * time.Second
@@ -94,35 +102,51 @@ redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.ceil((new_ta
 return {1, wait}
 `)
 
-// admit keeps on the list KEYS[1] the Redis times, in microseconds, at which the last ARGV[1]
-// segments were admitted, oldest first. A message of ARGV[3] segments is admitted now when the
-// window of ARGV[2] microseconds ending now holds at most ARGV[1] - ARGV[3] of them; a message of
-// more than ARGV[1] segments needs the window empty. It returns {admitted (0|1), microseconds until
-// it would be, admission time}.
+// admit keeps in the sorted set KEYS[1] one member per segment in the window, scored by when the
+// segment counts as sent, in microseconds of Redis time: while its send runs, the end of its lease
+// (admission + ARGV[4]); once it ended, the end. Members older than the window of ARGV[2]
+// microseconds are dropped. A message of ARGV[3] segments (members ARGV[5]:1..n) is admitted when
+// the window ending now holds at most ARGV[1] - ARGV[3] segments (none, for a message of more than
+// ARGV[1]). It returns {admitted (0|1), microseconds to wait before asking again}.
 var admit = redis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
+local lease = tonumber(ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local room = limit - cost
 if room < 0 then room = 0 end
-if redis.call('LLEN', KEYS[1]) > room then
-  local oldest = tonumber(redis.call('LINDEX', KEYS[1], -(room + 1)))
-  if oldest + window > now then return {0, oldest + window - now, now} end
+if redis.call('ZCARD', KEYS[1]) > room then
+  local held = redis.call('ZREVRANGE', KEYS[1], room, room, 'WITHSCORES')
+  local at = tonumber(held[2])
+  if at > now then at = at - lease end -- still sending: it ends at the earliest now
+  local wait = at + window - now
+  if wait < 1000 then wait = 1000 end
+  return {0, wait, now}
 end
-local stamp = string.format('%d', now)
-for i = 1, math.min(cost, limit) do redis.call('RPUSH', KEYS[1], stamp) end
-redis.call('LTRIM', KEYS[1], -limit, -1)
-redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000) + 1000)
+local score = string.format('%d', now + lease)
+for i = 1, math.min(cost, limit) do redis.call('ZADD', KEYS[1], score, ARGV[5] .. ':' .. i) end
+redis.call('PEXPIRE', KEYS[1], math.ceil((window + lease) / 1000) + 1000)
 return {1, 0, now}
+`)
+
+// release scores the members ARGV[1]:1..ARGV[2] of KEYS[1] that are still there with the time now:
+// their send ended. It returns that time in microseconds.
+var release = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local stamp = string.format('%d', now)
+for i = 1, tonumber(ARGV[2]) do redis.call('ZADD', KEYS[1], 'XX', stamp, ARGV[1] .. ':' .. i) end
+return now
 `)
 
 // allowance is a sender's limit: at most limit segments in any window.
 type allowance struct {
 	limit    int64
-	window   time.Duration // one second (or 1/rate under 1 per second)
-	interval time.Duration // the reservations' emission interval, a little longer than window/limit
+	window   time.Duration // one second (or 1/rate under 1 per second) plus the margin
+	interval time.Duration // the reservations' emission interval
 }
 
 func (l *Limiter) allowance(sender string) allowance {
@@ -134,56 +158,73 @@ func (l *Limiter) allowance(sender string) allowance {
 	if rate < 1 {
 		a.limit, a.window = 1, time.Duration(float64(time.Second)/rate)
 	}
-	// The admissions' window is window + Margin; the reservations space segments over a quarter of
-	// the margin more, so that a worker's small delays do not make every admission wait.
-	a.interval = (a.window + l.cfg.Margin + l.cfg.Margin/4) / time.Duration(a.limit)
 	a.window += l.cfg.Margin
+	a.interval = a.window / time.Duration(a.limit)
 	return a
 }
 
 // keys returns the Redis keys of sender; both carry the hash tag {sender}.
-func (l *Limiter) keys(sender string) (tat, log string) {
+func (l *Limiter) keys(sender string) (tat, window string) {
 	base := l.cfg.Prefix + "{" + sender + "}"
-	return base + ":tat", base + ":log"
+	return base + ":tat", base + ":window"
 }
 
-// Wait blocks until sender may send segments more segments, or returns ctx's error, or a Throttled
-// *channels.SendError when the wait would exceed MaxWait (nothing is reserved then).
-func (l *Limiter) Wait(ctx context.Context, sender string, segments int) error {
-	_, err := l.acquire(ctx, sender, segments)
-	return err
+// Wait blocks until sender may send segments more segments and holds them in the window until done
+// is called, when the send has ended (whatever its outcome): call it once, as soon as the provider
+// answered or the call failed. Wait returns ctx's error, or a Throttled *channels.SendError when the
+// wait would exceed MaxWait (nothing is held then).
+func (l *Limiter) Wait(ctx context.Context, sender string, segments int) (done func(), err error) {
+	release, _, err := l.acquire(ctx, sender, segments)
+	if err != nil {
+		return nil, err
+	}
+	return func() { release() }, nil
 }
 
-// acquire is Wait, returning the Redis time at which the segments were admitted.
-func (l *Limiter) acquire(ctx context.Context, sender string, segments int) (time.Time, error) {
+// acquire is Wait, returning also the Redis time of the admission, and a done that returns the Redis
+// time at which the send ended (zero if Redis could not be told).
+func (l *Limiter) acquire(ctx context.Context, sender string, segments int) (func() time.Time, time.Time, error) {
 	segments = max(segments, 1)
 	a := l.allowance(sender)
-	tatKey, logKey := l.keys(sender)
+	tatKey, windowKey := l.keys(sender)
 	res, err := reserve.Run(ctx, l.rdb, []string{tatKey},
 		a.interval.Microseconds(), segments, l.cfg.MaxWait.Microseconds()).Int64Slice()
 	if err != nil {
-		return time.Time{}, &channels.SendError{Kind: channels.Retryable, Err: fmt.Errorf("sms rate limit: %w", err)}
+		return nil, time.Time{}, &channels.SendError{Kind: channels.Retryable, Err: fmt.Errorf("sms rate limit: %w", err)}
 	}
 	wait := time.Duration(res[1]) * time.Microsecond
 	if res[0] == 0 {
-		return time.Time{}, &channels.SendError{Kind: channels.Throttled, Code: "rate_limit", RetryAfter: wait,
+		return nil, time.Time{}, &channels.SendError{Kind: channels.Throttled, Code: "rate_limit", RetryAfter: wait,
 			Err: fmt.Errorf("sender queue is %s long, over %s", wait.Round(time.Millisecond), l.cfg.MaxWait)}
 	}
+	token := rand.Text()
 	for {
 		if err := sleep(ctx, wait); err != nil {
-			return time.Time{}, err
+			return nil, time.Time{}, err
 		}
-		res, err := admit.Run(ctx, l.rdb, []string{logKey}, a.limit, a.window.Microseconds(), segments).Int64Slice()
+		res, err := admit.Run(ctx, l.rdb, []string{windowKey}, a.limit, a.window.Microseconds(), segments,
+			l.cfg.Lease.Microseconds(), token).Int64Slice()
 		if err != nil {
-			return time.Time{}, &channels.SendError{Kind: channels.Retryable, Err: fmt.Errorf("sms rate limit: %w", err)}
+			return nil, time.Time{}, &channels.SendError{Kind: channels.Retryable, Err: fmt.Errorf("sms rate limit: %w", err)}
 		}
 		if res[0] == 1 {
-			return time.UnixMicro(res[2]), nil
+			admitted := time.UnixMicro(res[2])
+			done := func() time.Time {
+				// A context of its own: the send's may have ended, and the segments would then hold
+				// their place until the lease ends.
+				ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+				defer cancel()
+				end, err := release.Run(ctx, l.rdb, []string{windowKey}, token, segments).Int64()
+				if err != nil {
+					return time.Time{} // the segments hold their place until the lease ends
+				}
+				return time.UnixMicro(end)
+			}
+			return done, admitted, nil
 		}
 		wait = time.Duration(res[1]) * time.Microsecond
 	}
 }
-
 // sleep waits d or until ctx is done.
 func sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
