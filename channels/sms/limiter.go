@@ -225,6 +225,7 @@ func (l *Limiter) acquire(ctx context.Context, sender string, segments int) (fun
 		wait = time.Duration(res[1]) * time.Microsecond
 	}
 }
+
 // sleep waits d or until ctx is done.
 func sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
