@@ -530,10 +530,10 @@ func (db *DB) foldCountChanges(ctx context.Context) error {
 		return err
 	}
 	// Upserted in key order, as every writer of delivery_counts is a fold holding the lock.
-	if _, err := tx.Exec(ctx, `WITH moved AS (DELETE FROM delivery_count_changes RETURNING lesson_id, channel, status, n)
-		INSERT INTO delivery_counts AS c (lesson_id, channel, status, n)
-		SELECT lesson_id, channel, status, sum(n) FROM moved GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-		ON CONFLICT (lesson_id, channel, status) DO UPDATE SET n = c.n + excluded.n`); err != nil {
+	if _, err := tx.Exec(ctx, `WITH moved AS (DELETE FROM delivery_count_changes RETURNING lesson_id, channel, status, reason, n)
+		INSERT INTO delivery_counts AS c (lesson_id, channel, status, reason, n)
+		SELECT lesson_id, channel, status, reason, sum(n) FROM moved GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+		ON CONFLICT (lesson_id, channel, status, reason) DO UPDATE SET n = c.n + excluded.n`); err != nil {
 		return err
 	}
 	return tx.Commit(ctx)

@@ -22,9 +22,17 @@ func testDeliveryCountsFollowEveryWriter(t *testing.T, open Open) {
 	db := open(t, nil)
 	check := func(step string, lessons ...int64) {
 		t.Helper()
-		all := map[string]int64{}
+		all, allFailures := map[string]int64{}, map[string]int64{}
 		for _, id := range lessons {
-			want := countListed(t, db, id)
+			want, failures := countListed(t, db, id)
+			for k, n := range failures {
+				allFailures[k] += n
+			}
+			gotFailures, err := db.FailureCounts(ctx, relais.FailureFilter{LessonID: id})
+			must(t, err)
+			if diff := cmp.Diff(failures, failureMap(gotFailures)); diff != "" {
+				t.Errorf("%s: failure reasons of lesson %d (-counted +kept):\n%s", step, id, diff)
+			}
 			for k, n := range want {
 				all[k] += n
 			}
@@ -38,6 +46,11 @@ func testDeliveryCountsFollowEveryWriter(t *testing.T, open Open) {
 		must(t, err)
 		if diff := cmp.Diff(all, countMap(got)); diff != "" {
 			t.Errorf("%s: counts of every lesson (-counted +kept):\n%s", step, diff)
+		}
+		gotFailures, err := db.FailureCounts(ctx, relais.FailureFilter{})
+		must(t, err)
+		if diff := cmp.Diff(allFailures, failureMap(gotFailures)); diff != "" {
+			t.Errorf("%s: failure reasons of every lesson (-counted +kept):\n%s", step, diff)
 		}
 	}
 
@@ -97,7 +110,7 @@ func testDeliveryCountsFollowEveryWriter(t *testing.T, open Open) {
 				if w%2 == 0 {
 					var page []relais.DeliveryAdvance
 					for _, id := range ids[w*10:] {
-						page = append(page, relais.DeliveryAdvance{ID: id, Status: st, Detail: fmt.Sprint("writer ", w)})
+						page = append(page, relais.DeliveryAdvance{ID: id, Status: st, Detail: fmt.Sprint("writer ", w, " id ", id%3)})
 					}
 					if _, err := db.AdvanceDeliveries(ctx, page); err != nil {
 						errs <- err
@@ -106,7 +119,7 @@ func testDeliveryCountsFollowEveryWriter(t *testing.T, open Open) {
 					continue
 				}
 				for _, id := range ids[w*10:] {
-					if _, err := db.AdvanceDelivery(ctx, id, st, fmt.Sprint("writer ", w), ""); err != nil {
+					if _, err := db.AdvanceDelivery(ctx, id, st, fmt.Sprint("writer ", w, " id ", id%3), ""); err != nil {
 						errs <- err
 						return
 					}
@@ -129,19 +142,23 @@ func testDeliveryCountsFollowEveryWriter(t *testing.T, open Open) {
 	}
 }
 
-// countListed counts a lesson's deliveries by channel and status from the rows themselves.
-func countListed(t *testing.T, db relais.Store, lessonID int64) map[string]int64 {
+// countListed counts a lesson's deliveries by channel and status, and its failed and undelivered ones
+// by reason too, from the rows themselves.
+func countListed(t *testing.T, db relais.Store, lessonID int64) (counts, failures map[string]int64) {
 	t.Helper()
-	counts := map[string]int64{}
+	counts, failures = map[string]int64{}, map[string]int64{}
 	p := relais.Page{Limit: relais.MaxPageLimit}
 	for {
 		ds, err := db.Deliveries(context.Background(), relais.DeliveryFilter{LessonID: lessonID, Page: p})
 		must(t, err)
 		for _, d := range ds {
 			counts[fmt.Sprint(d.Channel, " ", d.Status)]++
+			if d.Status == relais.DeliveryFailed || d.Status == relais.DeliveryUndelivered {
+				failures[fmt.Sprint(d.Channel, " ", d.Status, " ", d.Reason)]++
+			}
 		}
 		if len(ds) < p.Limit {
-			return counts
+			return counts, failures
 		}
 		p.After = ds[len(ds)-1].ID
 	}
@@ -151,6 +168,14 @@ func countMap(cs []relais.DeliveryCount) map[string]int64 {
 	m := map[string]int64{}
 	for _, c := range cs {
 		m[fmt.Sprint(c.Channel, " ", c.Status)] += c.Count
+	}
+	return m
+}
+
+func failureMap(cs []relais.FailureCount) map[string]int64 {
+	m := map[string]int64{}
+	for _, c := range cs {
+		m[fmt.Sprint(c.Channel, " ", c.Status, " ", c.Reason)] += c.Count
 	}
 	return m
 }

@@ -62,7 +62,9 @@ func BenchmarkDeliveryCounts(b *testing.B, open Open) {
 			b.Fatal(err)
 		}
 		filled := 0
-		fmt.Printf("%-10s %11s %13s %13s %13s %13s %10s\n", "engine", "deliveries", "all p50 ms", "all p99 ms", "lesson p99 ms", "scan all ms", "scan/kept")
+		fmt.Printf("%-10s %11s %13s %13s %13s %13s %10s %15s\n", "engine", "deliveries", "all p50 ms", "all p99 ms", "lesson p99 ms",
+			"scan all ms", "scan/kept", "failures p99 ms")
+
 		for _, size := range sizes {
 			start := time.Now()
 			if err := db.FillBenchDeliveries(ctx, national.ID, filled/2, size-filled); err != nil {
@@ -82,12 +84,34 @@ func BenchmarkDeliveryCounts(b *testing.B, open Open) {
 				if diff := cmp.Diff(counted, kept); diff != "" {
 					b.Fatalf("%d deliveries: kept counts of lesson %d differ from the rows (-counted +kept):\n%s", size, id, diff)
 				}
+				failures, err := db.FailureCounts(ctx, relais.FailureFilter{LessonID: id})
+				if err != nil {
+					b.Fatal(err)
+				}
+				var failed int64
+				for _, c := range failures {
+					failed += c.Count
+				}
+				var want int64
+				for _, c := range counted {
+					if c.Status == relais.DeliveryFailed || c.Status == relais.DeliveryUndelivered {
+						want += c.Count
+					}
+				}
+				if failed != want {
+					b.Fatalf("%d deliveries: lesson %d has %d failures counted, %d kept", size, id, want, failed)
+				}
 			}
 			all := latencies(b, 300, func() error { _, err := db.DeliveryCounts(ctx, 0); return err })
 			lesson := latencies(b, 300, func() error { _, err := db.DeliveryCounts(ctx, national.ID); return err })
 			scan := latencies(b, 3, func() error { _, err := db.ScanDeliveryCounts(ctx, 0); return err })
-			fmt.Printf("%-10s %11d %13.2f %13.2f %13.2f %13.0f %9.0fx   (filled in %s)\n", strings.TrimPrefix(fmt.Sprintf("%T", db), "*"), size+2000,
-				ms(all.p50), ms(all.p99), ms(lesson.p99), ms(scan.p50), float64(scan.p50)/float64(all.p99), fill.Round(time.Second))
+			// The lesson dashboard's failure reasons (2 % of the deliveries failed here).
+			failures := latencies(b, 20, func() error {
+				_, err := db.FailureCounts(ctx, relais.FailureFilter{LessonID: national.ID, Limit: 10})
+				return err
+			})
+			fmt.Printf("%-10s %11d %13.2f %13.2f %13.2f %13.0f %9.0fx %15.1f   (filled in %s)\n", strings.TrimPrefix(fmt.Sprintf("%T", db), "*"), size+2000,
+				ms(all.p50), ms(all.p99), ms(lesson.p99), ms(scan.p50), float64(scan.p50)/float64(all.p99), ms(failures.p99), fill.Round(time.Second))
 			b.ReportMetric(ms(all.p99), fmt.Sprintf("all-p99-ms@%d", size))
 			b.ReportMetric(ms(lesson.p99), fmt.Sprintf("lesson-p99-ms@%d", size))
 		}
