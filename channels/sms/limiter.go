@@ -22,8 +22,10 @@ type LimiterConfig struct {
 	Rate float64
 	// Rates overrides Rate for given senders (the From value or the Messaging Service SID).
 	Rates map[string]float64
-	// Margin is how much longer than one second the window the limiter keeps is (default 2 ms, for the
-	// clocks' resolution). The sustained rate is about Rate/(1 s + Margin + the time a send takes).
+	// Margin makes the window the limiter keeps longer than one second (default none: a message
+	// reaches the provider after its admission and before its send ends, so a window of exactly one
+	// second between an end and the next admission is enough). The sustained rate is about
+	// Rate/(1 s + Margin + the time a send takes).
 	Margin time.Duration
 	// Lease is how long a send that never reports its end (its worker died) holds its segments' place
 	// in the window; 0 means 30 s.
@@ -67,9 +69,6 @@ func NewLimiter(rdb redis.UniversalClient, cfg LimiterConfig) (*Limiter, error) 
 	}
 	if cfg.Margin < 0 || cfg.Lease < 0 {
 		return nil, errors.New("sms limiter: margin and lease must not be negative")
-	}
-	if cfg.Margin == 0 {
-		cfg.Margin = 2 * time.Millisecond
 	}
 	if cfg.Lease == 0 {
 		cfg.Lease = 30 * time.Second
