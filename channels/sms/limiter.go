@@ -28,7 +28,7 @@ type LimiterConfig struct {
 	// Rate/(1 s + Margin + the time a send takes).
 	Margin time.Duration
 	// Lease is how long a send that never reports its end (its worker died) holds its segments' place
-	// in the window; 0 means 30 s.
+	// in the window; 0 means 30 s. Keep it above the API call's timeout (sms Config.Timeout, 10 s).
 	Lease time.Duration
 	// MaxWait bounds the wait: when a sender's queue is longer, Acquire does not hold the worker but
 	// returns a Throttled *channels.SendError whose RetryAfter says when to come back. 0 means 30 s.

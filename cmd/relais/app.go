@@ -280,8 +280,8 @@ func (a *app) channels(cfg Config, tmpl *templates.Set, secret []byte) (*channel
 				scfg.Senders[country] = sender
 			}
 		}
-		// The limiter keeps every sliding one-second window at the provider within the rate, with a
-		// margin for network jitter (see bench-sms.sh for the figures).
+		// The limiter keeps every sliding one-second window at the provider within the rate, across
+		// workers, whatever the delays of a send (see docs/channels/sms.md and bench-sms.sh).
 		lim, err := sms.NewLimiter(a.rdb, sms.LimiterConfig{Rate: cfg.SMSRate})
 		if err != nil {
 			return nil, err
