@@ -37,9 +37,11 @@ func (p *pacedSMS) Name() relais.ChannelName { return relais.ChannelSMS }
 
 func (p *pacedSMS) Send(ctx context.Context, m channels.Message) (channels.Receipt, error) {
 	asked := time.Now()
-	if err := p.lim.Wait(ctx, "Ecole", 1); err != nil {
+	done, err := p.lim.Wait(ctx, "Ecole", 1)
+	if err != nil {
 		return channels.Receipt{}, err
 	}
+	defer done()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.sent[m.Household.ID]++
@@ -69,7 +71,7 @@ func publishOn(tb testing.TB, opt asynq.RedisConnOpt, households int, rate float
 	store := openStore(tb)
 	rdb := redisurl.Client(opt)
 	defer rdb.Close()
-	lim, err := sms.NewLimiter(rdb, sms.LimiterConfig{Rate: rate, Burst: 1, Prefix: fmt.Sprintf("relais:sms:rate:%d:", time.Now().UnixNano())})
+	lim, err := sms.NewLimiter(rdb, sms.LimiterConfig{Rate: rate, Prefix: fmt.Sprintf("relais:sms:rate:%d:", time.Now().UnixNano())})
 	if err != nil {
 		tb.Fatal(err)
 	}

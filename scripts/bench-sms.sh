@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# SMS delivery benchmark (issue 4): paced rate with two worker processes, unthrottled throughput, and
+# SMS delivery benchmark (issues 4, 17): paced rate with three worker processes (no sliding one-second
+# window over the rate, average at least 98 % of it), unthrottled throughput, and
 # exactly-once delivery with 20 % of requests answered 429 or 500. Needs what scripts/setup.sh
 # installs. Arguments go to scripts/benchsms (try --help), e.g. --scenario paced --messages 2000.
 set -euo pipefail

@@ -186,9 +186,11 @@ func (c *Channel) sendBody(ctx context.Context, m channels.Message, body string)
 	}
 
 	if c.limiter != nil {
-		if err := c.limiter.Wait(ctx, sender.Value, Measure(body).Segments); err != nil {
+		done, err := c.limiter.Wait(ctx, sender.Value, Measure(body).Segments)
+		if err != nil {
 			return channels.Receipt{}, channels.ClassOf(err) // a context error is worth a retry
 		}
+		defer done() // the segments count as sent when the call has ended, whatever its outcome
 	}
 
 	params := &openapi.CreateMessageParams{}

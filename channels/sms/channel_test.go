@@ -465,7 +465,7 @@ func TestSendWaitsForTheSenderAllowance(t *testing.T) {
 	addr, db := testenv.Redis(t)
 	rdb := redis.NewClient(&redis.Options{Addr: addr, DB: db})
 	defer rdb.Close()
-	lim, err := sms.NewLimiter(rdb, sms.LimiterConfig{Rate: 4, Burst: 1})
+	lim, err := sms.NewLimiter(rdb, sms.LimiterConfig{Rate: 4})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -340,9 +340,9 @@ func (a *app) channels(cfg Config, tmpl *templates.Set, secret []byte) (*channel
 				scfg.Senders[country] = sender
 			}
 		}
-		// Burst 1 spaces segments evenly, and pacing 1.5 % under the configured rate leaves room for
-		// network jitter: no one-second window at the provider ever holds more than the rate.
-		lim, err := sms.NewLimiter(a.rdb, sms.LimiterConfig{Rate: cfg.SMSRate * smsPacing, Burst: 1})
+		// The limiter keeps every sliding one-second window at the provider within the rate, across
+		// workers, whatever the delays of a send (see docs/channels/sms.md and bench-sms.sh).
+		lim, err := sms.NewLimiter(a.rdb, sms.LimiterConfig{Rate: cfg.SMSRate})
 		if err != nil {
 			return nil, err
 		}
@@ -389,9 +389,6 @@ func channelRules() []channels.Rules {
 
 // knownChannels is a registry of the channels' rules without senders: for plans made outside a server.
 func knownChannels() *channels.Registry { return channels.NewRegistry().Know(channelRules()...) }
-
-// smsPacing is the share of RELAIS_SMS_RATE Relais actually uses (see bench-sms.sh for the figures).
-const smsPacing = 0.985
 
 // sendWindow keeps SMS (the channels that keep quiet hours) out of the quiet hours in each
 // household's time zone.

@@ -1,5 +1,5 @@
 // Command benchsms measures Relais' SMS delivery against the Twilio sandbox, with the real binaries:
-// a private Redis, `relais twilio-sandbox`, one `relais api` and several `relais worker` processes on one
+// a private Redis, `relais twilio-sandbox`, one `relais api` and several (3) `relais worker` processes on one
 // SQLite file. It prints, from the sandbox's own receive timestamps:
 //
 //   - paced: the achieved rate against the configured segments per second, and the most segments seen
@@ -17,6 +17,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -42,7 +43,7 @@ func main() {
 	n := flag.Int("messages", 10000, "messages in the paced and unthrottled runs")
 	faultN := flag.Int("fault-messages", 2000, "messages in the faults run")
 	rate := flag.Float64("rate", 50, "configured SMS segments per second in the paced run")
-	workers := flag.Int("workers", 2, "worker processes")
+	workers := flag.Int("workers", 3, "worker processes")
 	flag.Parse()
 	ctx := context.Background()
 	run := func(name string) bool { return *scenario == "all" || *scenario == name }
@@ -229,8 +230,15 @@ func report(name string, n int, rate float64, elapsed time.Duration, counts map[
 			aligned[k] += m.NumSegments
 			maxAligned = max(maxAligned, aligned[k])
 		}
-		fmt.Printf("achieved %.2f segments/s against %g configured: %+.2f %%\n", achieved, rate, (achieved-rate)/rate*100)
+		fmt.Printf("achieved %.2f segments/s against %g configured: %.2f %% of it\n", achieved, rate, achieved/rate*100)
 		fmt.Printf("most segments in one second: %d in any sliding 1 s window, %d in any whole second\n", maxSliding, maxAligned)
+		fmt.Printf("closest: the tightest span of %d+1 segments in a row is %s\n", int(rate), tightest(accepted, int(rate)))
+		if maxSliding > int(rate) {
+			return fmt.Errorf("paced: %d segments in a sliding one-second window, over the rate of %g", maxSliding, rate)
+		}
+		if achieved < 0.98*rate {
+			return fmt.Errorf("paced: %.2f segments/s, under 98 %% of the rate of %g", achieved, rate)
+		}
 	default:
 		fmt.Printf("throughput: %.0f messages/s (%.0f segments/s) from Relais to the sandbox\n", float64(len(accepted)-1)/span, achieved)
 	}
@@ -246,6 +254,23 @@ func report(name string, n int, rate float64, elapsed time.Duration, counts map[
 	}
 	_ = faults
 	return nil
+}
+
+// tightest returns the shortest time between a message and the first one that would make more than
+// limit segments together with it and those in between (over one second: no window exceeded limit).
+func tightest(ms []sbMessage, limit int) time.Duration {
+	best := time.Duration(math.MaxInt64)
+	for i := range ms {
+		in := 0
+		for j := i; j < len(ms); j++ {
+			in += ms[j].NumSegments
+			if in > limit {
+				best = min(best, ms[j].ReceivedAt.Sub(ms[i].ReceivedAt))
+				break
+			}
+		}
+	}
+	return best
 }
 
 // uploadLesson makes a 3 s test video and creates a lesson from it.

@@ -12,14 +12,24 @@ import (
 )
 
 // CopyTables are the tables CopyIn copies, parents before children: every table of the schema but
-// goose's own. A table the schema gains must be added here; CopyIn refuses to run while one is missing.
+// goose's own and postgresOnly. A table the schema gains must be added here; CopyIn refuses to run
+// while one is missing.
 var CopyTables = []string{
 	"lessons", "renditions", "digests", "worksheets", "lesson_approvals",
 	"households", "household_grades",
-	"deliveries", "delivery_events", "delivery_minutes", "contact_claims",
+	"deliveries", "delivery_events", "delivery_minutes", "delivery_counts", "contact_claims",
 	"api_tokens", "audit_log", "staff_users", "inbound_messages",
 	"stations", "slot_templates", "schedule_exceptions", "slots",
 	"postal_batches", "postal_batch_deliveries", "email_bounces",
+}
+
+// postgresOnly are the tables SQLite does not have: empty after a copy.
+var postgresOnly = []string{"delivery_count_changes"}
+
+// derivedTriggers are the triggers off during a copy, since the rows they derive are copied as they are.
+var derivedTriggers = []struct{ table, trigger string }{
+	{"delivery_events", "delivery_minutes_count"},
+	{"deliveries", "delivery_counts_insert"}, {"deliveries", "delivery_counts_update"}, {"deliveries", "delivery_counts_delete"},
 }
 
 // TableCount is the number of rows of one table on each side of a copy.
@@ -36,8 +46,8 @@ type column struct {
 
 // CopyIn copies every table of an embedded installation's SQLite database (src, migrated to the latest
 // schema) into db, which must hold no rows, keeping ids. It runs in one transaction, so a failure
-// leaves db empty; rows go by COPY in batches of batch rows, read from src as they go. The timeline's
-// trigger is off during the copy, since its rows are copied as they are. The identity sequences then
+// leaves db empty; rows go by COPY in batches of batch rows, read from src as they go. The triggers of
+// the timeline and of the delivery counts are off during the copy, since their rows are copied as they are. The identity sequences then
 // start after the largest id copied. progress, if not nil, is told of each table copied. CopyIn returns
 // each table's rows counted on both sides after the copy, and an error when any differ.
 func (db *DB) CopyIn(ctx context.Context, src *sql.DB, batch int, progress func(table string, rows int64)) ([]TableCount, error) {
@@ -61,8 +71,10 @@ func (db *DB) CopyIn(ctx context.Context, src *sql.DB, batch int, progress func(
 		return nil, fmt.Errorf("the target database is not empty (%s hold rows): a copy goes only into an empty database; create a new one (createdb) and copy into it", strings.Join(nonEmpty, ", "))
 	}
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `ALTER TABLE delivery_events DISABLE TRIGGER delivery_minutes_count`); err != nil {
-			return err
+		for _, d := range derivedTriggers {
+			if _, err := tx.Exec(ctx, `ALTER TABLE `+d.table+` DISABLE TRIGGER `+d.trigger); err != nil {
+				return err
+			}
 		}
 		for _, t := range CopyTables {
 			n, err := copyTable(ctx, src, tx, t, batch)
@@ -73,8 +85,10 @@ func (db *DB) CopyIn(ctx context.Context, src *sql.DB, batch int, progress func(
 				progress(t, n)
 			}
 		}
-		if _, err := tx.Exec(ctx, `ALTER TABLE delivery_events ENABLE TRIGGER delivery_minutes_count`); err != nil {
-			return err
+		for _, d := range derivedTriggers {
+			if _, err := tx.Exec(ctx, `ALTER TABLE `+d.table+` ENABLE TRIGGER `+d.trigger); err != nil {
+				return err
+			}
 		}
 		return resetSequences(ctx, tx)
 	})
@@ -113,7 +127,7 @@ func (db *DB) checkCopyTables(ctx context.Context) error {
 		return err
 	}
 	for _, t := range tables {
-		if !slices.Contains(CopyTables, t) {
+		if !slices.Contains(CopyTables, t) && !slices.Contains(postgresOnly, t) {
 			return fmt.Errorf("the table %s is not in postgres.CopyTables: this build cannot copy it", t)
 		}
 	}

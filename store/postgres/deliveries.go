@@ -491,16 +491,52 @@ func (db *DB) DeliveryEvents(ctx context.Context, id int64) ([]relais.DeliveryEv
 	}, `SELECT delivery_id, status, detail, at FROM delivery_events WHERE delivery_id = $1 ORDER BY id`, id)
 }
 
-// DeliveryCounts counts a lesson's deliveries per channel and status, every lesson's when lessonID is 0.
+// DeliveryCounts counts a lesson's deliveries per channel and status, every lesson's when lessonID is 0,
+// from delivery_counts and the changes not yet folded into it (migration 00006): a few rows per lesson,
+// however many deliveries it has. It folds the changes first unless another reader is doing so.
 func (db *DB) DeliveryCounts(ctx context.Context, lessonID int64) ([]relais.DeliveryCount, error) {
-	q, args := `SELECT channel, status, count(*) FROM deliveries WHERE lesson_id = $1`, []any{lessonID}
+	if err := db.foldCountChanges(ctx); err != nil {
+		return nil, fmt.Errorf("fold delivery count changes: %w", err)
+	}
+	q, args := `SELECT channel, status, sum(n)::bigint FROM (
+			SELECT channel, status, n FROM delivery_counts WHERE lesson_id = $1
+			UNION ALL SELECT channel, status, n FROM delivery_count_changes WHERE lesson_id = $1) c`, []any{lessonID}
 	if lessonID == 0 {
-		q, args = `SELECT channel, status, count(*) FROM deliveries`, nil
+		q, args = `SELECT channel, status, sum(n)::bigint FROM (
+			SELECT channel, status, n FROM delivery_counts
+			UNION ALL SELECT channel, status, n FROM delivery_count_changes) c`, nil
 	}
 	return queryAll(ctx, db.pool, func(row rowScanner) (relais.DeliveryCount, error) {
 		var c relais.DeliveryCount
 		return c, row.Scan(&c.Channel, &c.Status, &c.Count)
-	}, q+` GROUP BY channel, status ORDER BY channel, status`, args...)
+	}, q+` GROUP BY channel, status HAVING sum(n) <> 0 ORDER BY channel, status`, args...)
+}
+
+// countsLock is the advisory lock key of the reader folding delivery_count_changes ("counts").
+const countsLock = 0x636f756e7473
+
+// foldCountChanges moves the rows of delivery_count_changes into delivery_counts in one statement, so
+// that readers see each change once, in one place or the other. One reader folds at a time; the others
+// read without waiting. The rows to fold are those written since the last fold, whatever the size of
+// the deliveries table.
+func (db *DB) foldCountChanges(ctx context.Context) error {
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	var locked bool
+	if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, countsLock).Scan(&locked); err != nil || !locked {
+		return err
+	}
+	// Upserted in key order, as every writer of delivery_counts is a fold holding the lock.
+	if _, err := tx.Exec(ctx, `WITH moved AS (DELETE FROM delivery_count_changes RETURNING lesson_id, channel, status, reason, n)
+		INSERT INTO delivery_counts AS c (lesson_id, channel, status, reason, n)
+		SELECT lesson_id, channel, status, reason, sum(n) FROM moved GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+		ON CONFLICT (lesson_id, channel, status, reason) DO UPDATE SET n = c.n + excluded.n`); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
 }
 
 // ClaimContact makes deliveryID the holder of (lesson, channel, contact) unless another delivery holds it.

@@ -205,3 +205,7 @@ func open2(t *testing.T, db *postgres.DB) *postgres.DB {
 	t.Cleanup(func() { other.Close() })
 	return other
 }
+
+// BenchmarkDeliveryCounts times the counts of the dashboards, /metrics and the lesson API as the
+// deliveries table grows (scripts/bench-counts.sh).
+func BenchmarkDeliveryCounts(b *testing.B) { storetest.BenchmarkDeliveryCounts(b, openStore) }

@@ -38,9 +38,31 @@ func (db *DB) DeliveryTimeline(ctx context.Context, f relais.TimelineFilter) ([]
 // failed deliveries on deliveries_lesson_status; for every lesson, the period's failures on the
 // partial index deliveries_failed, whose condition the query repeats word for word.
 func (db *DB) FailureCounts(ctx context.Context, f relais.FailureFilter) ([]relais.FailureCount, error) {
-	q := `SELECT channel, status, reason, count(*) AS n FROM deliveries WHERE status IN ('failed', 'undelivered')`
 	var args []any
 	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	if f.From.IsZero() && f.To.IsZero() {
+		// Without a period, the kept counts answer (migration 00006), whatever the number of failures.
+		if err := db.foldCountChanges(ctx); err != nil {
+			return nil, fmt.Errorf("fold delivery count changes: %w", err)
+		}
+		where := `status IN ('failed', 'undelivered')`
+		if f.LessonID > 0 {
+			where += ` AND lesson_id = ` + arg(f.LessonID)
+		}
+		return queryAll(ctx, db.pool, func(row rowScanner) (relais.FailureCount, error) {
+			var c relais.FailureCount
+			return c, row.Scan(&c.Channel, &c.Status, &c.Reason, &c.Count)
+		}, `SELECT channel, status, reason, sum(n)::bigint FROM (
+				SELECT channel, status, reason, n FROM delivery_counts WHERE `+where+`
+				UNION ALL SELECT channel, status, reason, n FROM delivery_count_changes WHERE `+where+`) c
+			GROUP BY channel, status, reason HAVING sum(n) <> 0
+			ORDER BY 4 DESC, channel, status, reason LIMIT `+arg(limit), args...)
+	}
+	q := `SELECT channel, status, reason, count(*) AS n FROM deliveries WHERE status IN ('failed', 'undelivered')`
 	if f.LessonID > 0 {
 		q += ` AND lesson_id = ` + arg(f.LessonID)
 	}
@@ -49,10 +71,6 @@ func (db *DB) FailureCounts(ctx context.Context, f relais.FailureFilter) ([]rela
 	}
 	if !f.To.IsZero() {
 		q += ` AND updated_at < ` + arg(ts(f.To))
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 100
 	}
 	q += ` GROUP BY channel, status, reason ORDER BY n DESC, channel, status, reason LIMIT ` + arg(limit)
 	return queryAll(ctx, db.pool, func(row rowScanner) (relais.FailureCount, error) {

@@ -474,19 +474,18 @@ func (db *DB) DeliveryEvents(ctx context.Context, id int64) ([]relais.DeliveryEv
 		WHERE delivery_id = ? ORDER BY id`, id)
 }
 
-// DeliveryCounts counts a lesson's deliveries per channel and status, every lesson's when lessonID is 0.
+// DeliveryCounts counts a lesson's deliveries per channel and status, every lesson's when lessonID is 0,
+// from delivery_counts, which triggers keep (migration 00011): a few rows per lesson, however many
+// deliveries it has.
 func (db *DB) DeliveryCounts(ctx context.Context, lessonID int64) ([]relais.DeliveryCount, error) {
-	q, args := `SELECT channel, status, COUNT(*) FROM deliveries WHERE lesson_id = ?`, []any{lessonID}
+	q, args := `SELECT channel, status, SUM(n) FROM delivery_counts WHERE lesson_id = ?`, []any{lessonID}
 	if lessonID == 0 {
-		q, args = `SELECT channel, status, COUNT(*) FROM deliveries`, nil
+		q, args = `SELECT channel, status, SUM(n) FROM delivery_counts`, nil
 	}
 	return queryAll(ctx, db.read, func(row rowScanner) (relais.DeliveryCount, error) {
 		var c relais.DeliveryCount
-		if err := row.Scan(&c.Channel, &c.Status, &c.Count); err != nil {
-			return c, err
-		}
-		return c, nil
-	}, q+` GROUP BY channel, status ORDER BY channel, status`, args...)
+		return c, row.Scan(&c.Channel, &c.Status, &c.Count)
+	}, q+` GROUP BY channel, status HAVING SUM(n) <> 0 ORDER BY channel, status`, args...)
 }
 
 // ClaimContact makes deliveryID the holder of (lesson, channel, contact) unless another delivery holds it.

@@ -49,3 +49,7 @@ func TestOpenTwiceAppliesMigrationsOnce(t *testing.T) {
 //
 //	go test ./store/sqlite -run '^$' -bench Store
 func BenchmarkStore(b *testing.B) { storetest.Benchmark(b, openStore) }
+
+// BenchmarkDeliveryCounts times the counts of the dashboards, /metrics and the lesson API as the
+// deliveries table grows (scripts/bench-counts.sh).
+func BenchmarkDeliveryCounts(b *testing.B) { storetest.BenchmarkDeliveryCounts(b, openStore) }

@@ -38,6 +38,25 @@ func (db *DB) DeliveryTimeline(ctx context.Context, f relais.TimelineFilter) ([]
 // failed deliveries on deliveries_lesson_status; for every lesson, the period's failures on the
 // partial index deliveries_failed, whose condition the query repeats word for word.
 func (db *DB) FailureCounts(ctx context.Context, f relais.FailureFilter) ([]relais.FailureCount, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	scan := func(row rowScanner) (relais.FailureCount, error) {
+		var c relais.FailureCount
+		err := row.Scan(&c.Channel, &c.Status, &c.Reason, &c.Count)
+		return c, err
+	}
+	if f.From.IsZero() && f.To.IsZero() {
+		// Without a period, the kept counts answer (migration 00011), whatever the number of failures.
+		q, args := `SELECT channel, status, reason, SUM(n) AS total FROM delivery_counts WHERE status IN ('failed', 'undelivered')`, []any{}
+		if f.LessonID > 0 {
+			q += ` AND lesson_id = ?`
+			args = append(args, f.LessonID)
+		}
+		return queryAll(ctx, db.read, scan, q+` GROUP BY channel, status, reason HAVING total <> 0
+			ORDER BY total DESC, channel, status, reason LIMIT ?`, append(args, limit)...)
+	}
 	q := `SELECT channel, status, reason, COUNT(*) AS n FROM deliveries WHERE status IN ('failed', 'undelivered')`
 	var args []any
 	if f.LessonID > 0 {
@@ -52,17 +71,9 @@ func (db *DB) FailureCounts(ctx context.Context, f relais.FailureFilter) ([]rela
 		q += ` AND updated_at < ?`
 		args = append(args, ms(f.To))
 	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 100
-	}
 	q += ` GROUP BY channel, status, reason ORDER BY n DESC, channel, status, reason LIMIT ?`
 	args = append(args, limit)
-	return queryAll(ctx, db.read, func(row rowScanner) (relais.FailureCount, error) {
-		var c relais.FailureCount
-		err := row.Scan(&c.Channel, &c.Status, &c.Reason, &c.Count)
-		return c, err
-	}, q, args...)
+	return queryAll(ctx, db.read, scan, q, args...)
 }
 
 // DeliveriesStarted returns when the lesson's first delivery was planned.

@@ -54,6 +54,7 @@ func Run(t *testing.T, open Open) {
 		{"DeliveryClaims", testDeliveryClaims},
 		{"DeliveryReservations", testDeliveryReservations},
 		{"RemindLeavesClaimedReminders", testRemindLeavesClaimedReminders},
+		{"DeliveryCountsFollowEveryWriter", testDeliveryCountsFollowEveryWriter},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, open) })
 	}
