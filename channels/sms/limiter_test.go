@@ -3,9 +3,9 @@ package sms
 import (
 	"context"
 	"errors"
-	"strconv"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
