@@ -126,6 +126,14 @@ type TokenStore interface {
 	UserByTokenHash(ctx context.Context, tokenHash string) (User, error)
 }
 
+// ClassStore links teachers to the classes they teach: a teacher's lesson goes to them by default.
+type ClassStore interface {
+	// SetUserClasses replaces the classes userID teaches (none: an empty list).
+	SetUserClasses(ctx context.Context, userID string, classes []string) error
+	// UserClasses returns the classes userID teaches, sorted.
+	UserClasses(ctx context.Context, userID string) ([]string, error)
+}
+
 // InboundMessage is an SMS reply that was not a keyword, kept for the teacher to read.
 type InboundMessage struct {
 	ID         int64
@@ -183,6 +191,7 @@ type Store interface {
 	HouseholdStore
 	DeliveryStore
 	TokenStore
+	ClassStore
 	InboundStore
 	PostalStore
 	BounceStore

@@ -15,7 +15,7 @@ import (
 // goose's own. A table the schema gains must be added here; CopyIn refuses to run while one is missing.
 var CopyTables = []string{
 	"lessons", "renditions", "digests", "worksheets", "lesson_approvals",
-	"households", "household_grades",
+	"households", "pupils", "user_classes",
 	"deliveries", "delivery_events", "delivery_minutes", "contact_claims",
 	"api_tokens", "inbound_messages",
 	"stations", "slot_templates", "schedule_exceptions", "slots",

@@ -49,6 +49,9 @@ func Run(t *testing.T, open Open) {
 		{"DeliveryClaims", testDeliveryClaims},
 		{"DeliveryReservations", testDeliveryReservations},
 		{"RemindLeavesClaimedReminders", testRemindLeavesClaimedReminders},
+		{"Audience", testAudience},
+		{"FrenchLessonNeverReachesRussianMedium", testFrenchLessonNeverReachesRussianMedium},
+		{"UserClasses", testUserClasses},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, open) })
 	}
