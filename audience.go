@@ -70,10 +70,10 @@ func (a Audience) Check() error {
 			return Errorf(EINVALID, "Audience language %q is not one of %s.", l, strings.Join(Languages, ", "))
 		}
 	}
-	for name, vs := range map[string][]string{"region": a.Regions, "school": a.Schools, "class": a.Classes} {
+	for _, vs := range [][]string{a.Regions, a.Schools, a.Classes} {
 		for _, v := range vs {
-			if v == "" || len(v) > 80 || strings.ContainsAny(v, ",;\n\r\t") {
-				return Errorf(EINVALID, "Audience %s %q must be a code of 1 to 80 characters without , ; or line breaks.", name, v)
+			if v == "" || len(v) > 80 || strings.ContainsAny(v, ",;:\n\r\t") {
+				return Errorf(EINVALID, "Audience code %q must be 1 to 80 characters without , ; : or line breaks.", v)
 			}
 		}
 	}
