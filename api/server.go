@@ -120,6 +120,7 @@ type route struct {
 var (
 	anyRole   = []relais.Role{relais.RoleTeacher, relais.RoleMedia, relais.RoleAdmin}
 	staffRole = []relais.Role{relais.RoleMedia, relais.RoleAdmin}
+	adminRole = []relais.Role{relais.RoleAdmin}
 )
 
 func (s *Server) apiRoutes() []route {
@@ -133,6 +134,8 @@ func (s *Server) apiRoutes() []route {
 		{"POST /api/v1/lessons/{id}/resend-unknown", staffRole, withID(s.resendUnknown)},
 		{"GET /api/v1/households", staffRole, s.listHouseholds},
 		{"POST /api/v1/households/import", staffRole, s.importHouseholds},
+		{"GET /api/v1/users/{user}/classes", adminRole, s.getUserClasses},
+		{"PUT /api/v1/users/{user}/classes", adminRole, s.putUserClasses},
 		{"GET /api/v1/deliveries", anyRole, s.listDeliveries},
 		{"GET /api/v1/deliveries/timeline", anyRole, s.deliveryTimeline},
 		{"GET /api/v1/deliveries/{id}", anyRole, withID(s.getDelivery)},

@@ -131,6 +131,7 @@ var fr = map[string]string{
 	"external_ref is empty":                                                                   "external_ref est vide",
 	"language %q is not one of %s":                                                            "language %q ne fait pas partie de %s",
 	"profile %q is not one of %s":                                                             "profile %q ne fait pas partie de %s",
+	"audience_grades must list school grades from 0 to 13, separated by commas.":              "audience_grades doit lister des niveaux scolaires de 0 à 13, séparés par des virgules.",
 	"Audience grade %d is not a school grade from 0 to 13.":                                   "Le niveau %d du public visé n'est pas un niveau scolaire de 0 à 13.",
 	"Audience language %q is not one of %s.":                                                  "La langue %q du public visé ne fait pas partie de %s.",
 	"Audience code %q must be 1 to 80 characters without , ; : or line breaks.":               "Le code %q du public visé doit compter de 1 à 80 caractères, sans , ; : ni saut de ligne.",
