@@ -207,9 +207,10 @@ func (db *DB) Households(ctx context.Context, f relais.HouseholdFilter) ([]relai
 
 // audienceQuery is the store's one audience predicate (relais.Audience.Reaches), for a page of
 // households. Each pair of a grade and a language of instruction is a run of pupils_audience in
-// household order: the page takes the first Limit households after the cursor from each run, and of
-// their union the first Limit, each once (a household with several pupils in the audience is reached
-// once). A grade alone (HouseholdFilter.Grade) is a run in any language.
+// household order: the page takes the first Limit distinct households after the cursor from each run
+// (twins are one household), and of their union the first Limit, each once (a household with several
+// pupils in the audience is reached once): a page shorter than Limit is the last. A grade alone
+// (HouseholdFilter.Grade) is a run in any language.
 func audienceQuery(f relais.HouseholdFilter, p relais.Page) (string, []any) {
 	type run struct {
 		grade int
@@ -253,19 +254,21 @@ func audienceQuery(f relais.HouseholdFilter, p relais.Page) (string, []any) {
 	if f.Profile != "" {
 		cond += ` AND ph.profile = ` + arg(string(f.Profile))
 	}
+	// The page's ids are found first, then their households read by primary key: written as
+	// "h.id IN (runs)", the planner may walk households in id order testing each against the runs.
 	var b strings.Builder
-	b.WriteString(`SELECT ` + householdColumns + ` FROM households h WHERE h.id IN (`)
+	b.WriteString(`SELECT ` + householdColumns + ` FROM (SELECT DISTINCT household_id FROM (`)
 	for i, r := range runs {
 		if i > 0 {
 			b.WriteString(` UNION ALL `)
 		}
-		b.WriteString(`(SELECT p.household_id FROM pupils p` + join + ` WHERE p.grade = ` + arg(r.grade))
+		b.WriteString(`(SELECT DISTINCT p.household_id FROM pupils p` + join + ` WHERE p.grade = ` + arg(r.grade))
 		if r.lang != nil {
 			b.WriteString(` AND p.language = ` + arg(*r.lang))
 		}
 		b.WriteString(` AND p.household_id > ` + after + cond + ` ORDER BY p.household_id LIMIT ` + limit + `)`)
 	}
-	b.WriteString(`) ORDER BY h.id LIMIT ` + limit)
+	b.WriteString(`) runs ORDER BY household_id LIMIT ` + limit + `) ids JOIN households h ON h.id = ids.household_id ORDER BY h.id`)
 	return b.String(), args
 }
 

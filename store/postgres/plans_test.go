@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -133,6 +134,9 @@ func checkPlans(t *testing.T, conn *pgx.Conn, stage string, cases []planCase) {
 			plan = append(plan, line)
 		}
 		rows.Close()
+		if os.Getenv("PLANS") != "" {
+			t.Log(strings.Join(plan, "\n"))
+		}
 		if got := strings.Join(plan, "\n"); !strings.Contains(got, tc.want) || strings.Contains(got, "Seq Scan on") {
 			t.Errorf("%s plan of\n%s\n=\n%s\nwant %s", stage, tc.query, got, tc.want)
 		}

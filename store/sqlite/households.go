@@ -135,9 +135,10 @@ func (db *DB) Households(ctx context.Context, f relais.HouseholdFilter) ([]relai
 
 // audienceQuery is the store's one audience predicate (relais.Audience.Reaches), for a page of
 // households. Each pair of a grade and a language of instruction is a run of pupils_audience in
-// household order: the page takes the first Limit households after the cursor from each run, and of
-// their union the first Limit, each once (a household with several pupils in the audience is reached
-// once). A grade alone (HouseholdFilter.Grade) is a run in any language.
+// household order: the page takes the first Limit distinct households after the cursor from each run
+// (twins are one household), and of their union the first Limit, each once (a household with several
+// pupils in the audience is reached once): a page shorter than Limit is the last. A grade alone
+// (HouseholdFilter.Grade) is a run in any language.
 func audienceQuery(f relais.HouseholdFilter, p relais.Page) (string, []any) {
 	type run struct {
 		grade int
@@ -165,13 +166,14 @@ func audienceQuery(f relais.HouseholdFilter, p relais.Page) (string, []any) {
 		}
 		return ` AND ` + col + ` IN (` + placeholders(len(vs)) + `)`
 	}
+	// The page's ids are found first, then their households read by primary key.
 	var b strings.Builder
-	b.WriteString(`SELECT ` + householdColumns + ` FROM households h WHERE h.id IN (`)
+	b.WriteString(`SELECT ` + householdColumns + ` FROM (SELECT DISTINCT household_id FROM (`)
 	for i, r := range runs {
 		if i > 0 {
 			b.WriteString(` UNION ALL `)
 		}
-		b.WriteString(`SELECT household_id FROM (SELECT p.household_id FROM pupils p`)
+		b.WriteString(`SELECT household_id FROM (SELECT DISTINCT p.household_id FROM pupils p`)
 		if f.Region != "" || f.Profile != "" || len(a.Regions) > 0 {
 			b.WriteString(` JOIN households ph ON ph.id = p.household_id`)
 		}
@@ -203,7 +205,7 @@ func audienceQuery(f relais.HouseholdFilter, p relais.Page) (string, []any) {
 		b.WriteString(` ORDER BY p.household_id LIMIT ?)`)
 		args = append(args, p.Limit)
 	}
-	b.WriteString(`) ORDER BY h.id LIMIT ?`)
+	b.WriteString(`) ORDER BY household_id LIMIT ?) ids JOIN households h ON h.id = ids.household_id ORDER BY h.id`)
 	args = append(args, p.Limit)
 	return b.String(), args
 }

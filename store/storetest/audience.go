@@ -29,6 +29,9 @@ var audiencePopulation = []relais.Household{
 		Pupils: []relais.Pupil{{Grade: 6, Language: "fr", School: "P1", Class: "P1-6B"}, {Grade: 5, Language: "fr", School: "P1", Class: "P1-5C"}}},
 	// A roster from before pupils: grades only, taught in the household's language.
 	{ExternalRef: "old", Region: "IDF", Language: "fr", Grades: []int{5, 5, 8}, Profile: relais.ProfileSMSOnly, Phone: "+33600000006"},
+	// After the twins: a page that met them is full, and the pages go on to this one.
+	{ExternalRef: "kk5b", Region: "ALA", Language: "kk", Profile: relais.ProfileSMSOnly, Phone: "+77010000008",
+		Pupils: []relais.Pupil{{Grade: 5, Language: "kk", School: "S1", Class: "S1-5C"}}},
 	// No pupil at all.
 	{ExternalRef: "none", Region: "IDF", Language: "fr", Profile: relais.ProfileSMSOnly, Phone: "+33600000007"},
 }
@@ -46,10 +49,10 @@ func testAudience(t *testing.T, open Open) {
 		a    relais.Audience
 		want []string
 	}{
-		{"grade 5 in Kazakh", relais.Audience{Grades: []int{5}, Languages: []string{"kk"}}, []string{"kk5", "mix5", "twins"}},
+		{"grade 5 in Kazakh", relais.Audience{Grades: []int{5}, Languages: []string{"kk"}}, []string{"kk5", "mix5", "twins", "kk5b"}},
 		{"grade 5 in Russian", relais.Audience{Grades: []int{5}, Languages: []string{"ru"}}, []string{"ru57", "mix5"}},
 		{"grade 5 in French", relais.Audience{Grades: []int{5}, Languages: []string{"fr"}}, []string{"fr56", "old"}},
-		{"grade 5 in either language", relais.Audience{Grades: []int{5}, Languages: []string{"kk", "ru"}}, []string{"kk5", "ru57", "mix5", "twins"}},
+		{"grade 5 in either language", relais.Audience{Grades: []int{5}, Languages: []string{"kk", "ru"}}, []string{"kk5", "ru57", "mix5", "twins", "kk5b"}},
 		{"grades 5 and 7 in Russian", relais.Audience{Grades: []int{5, 7}, Languages: []string{"ru"}}, []string{"ru57", "mix5"}},
 		{"grade 7 in French", relais.Audience{Grades: []int{7}, Languages: []string{"fr"}}, nil},
 		{"grade 8, a roster's grade", relais.Audience{Grades: []int{8}, Languages: []string{"fr"}}, []string{"old"}},
@@ -58,7 +61,7 @@ func testAudience(t *testing.T, open Open) {
 		{"two classes", relais.Audience{Grades: []int{5}, Languages: []string{"kk", "ru"}, Classes: []string{"S2-5B", "S3-5A"}}, []string{"ru57", "mix5"}},
 		{"one school", relais.Audience{Grades: []int{5, 7}, Languages: []string{"ru"}, Schools: []string{"S2"}}, []string{"ru57"}},
 		{"one region", relais.Audience{Grades: []int{5}, Languages: []string{"kk"}, Regions: []string{"AST"}}, []string{"mix5", "twins"}},
-		{"two regions", relais.Audience{Grades: []int{5}, Languages: []string{"kk", "fr"}, Regions: []string{"ALA", "IDF"}}, []string{"kk5", "fr56", "old"}},
+		{"two regions", relais.Audience{Grades: []int{5}, Languages: []string{"kk", "fr"}, Regions: []string{"ALA", "IDF"}}, []string{"kk5", "fr56", "old", "kk5b"}},
 		{"region and class", relais.Audience{Grades: []int{5}, Languages: []string{"kk"}, Regions: []string{"ALA"}, Classes: []string{"S1-5A"}}, []string{"kk5"}},
 		{"no grade", relais.Audience{Languages: []string{"kk"}}, nil},
 	} {
@@ -88,7 +91,7 @@ func testAudience(t *testing.T, open Open) {
 		want []string
 	}{
 		{relais.Lesson{Grade: 5, Language: "fr"}, []string{"fr56", "old"}},
-		{relais.Lesson{Grade: 5, Language: "kk", Region: "ALA"}, []string{"kk5"}},
+		{relais.Lesson{Grade: 5, Language: "kk", Region: "ALA"}, []string{"kk5", "kk5b"}},
 		{relais.Lesson{Grade: 5, Language: "kk", Audience: relais.Audience{Languages: []string{"ru"}}}, []string{"ru57", "mix5"}},
 		{relais.Lesson{Grade: 5, Language: "ru", Audience: relais.Audience{Grades: []int{7}}}, []string{"ru57"}},
 	} {
@@ -120,10 +123,10 @@ func testAudience(t *testing.T, open Open) {
 		Phone: "+77010000003", Pupils: []relais.Pupil{{Grade: 5, Language: "ru", School: "S3", Class: "S3-5B"}}}}
 	must(t, db.UpsertHouseholds(ctx, again))
 	a := relais.Audience{Grades: []int{5}, Languages: []string{"kk"}}
-	if diff := cmp.Diff([]string{"kk5", "twins"}, audienceRefs(t, db, relais.HouseholdFilter{Audience: &a}, 1)); diff != "" {
+	if diff := cmp.Diff([]string{"kk5", "twins", "kk5b"}, audienceRefs(t, db, relais.HouseholdFilter{Audience: &a}, 1)); diff != "" {
 		t.Errorf("after a re-import (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"kk5", "ru57", "mix5", "twins", "fr56", "old"}, audienceRefs(t, db, relais.HouseholdFilter{Grade: 5}, 2)); diff != "" {
+	if diff := cmp.Diff([]string{"kk5", "ru57", "mix5", "twins", "fr56", "old", "kk5b"}, audienceRefs(t, db, relais.HouseholdFilter{Grade: 5}, 2)); diff != "" {
 		t.Errorf("grade 5 in any language (-want +got):\n%s", diff)
 	}
 }
