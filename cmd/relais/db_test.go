@@ -138,7 +138,7 @@ func fillInstallation(t *testing.T, s relais.Store) {
 			Phone: "+33612345678", Email: "a@example.org", PostalAddress: "1 rue X\n75001 Paris", Consent: true},
 		{ExternalRef: "B", Region: "IDF", Language: "fr", Grades: []int{5}, Profile: relais.ProfileOffline,
 			PostalAddress: "2 rue Y\n75002 Paris", Consent: true},
-		{ExternalRef: "C", Region: "OCC", Language: "en", Grades: []int{5}, Profile: relais.ProfileSMSOnly,
+		{ExternalRef: "C", Region: "OCC", Language: "en", Pupils: []relais.Pupil{{Grade: 5, Language: "fr", School: "S1", Class: "S1-5A"}}, Profile: relais.ProfileSMSOnly,
 			Phone: "+33698765432", Consent: true},
 	}
 	check(s.UpsertHouseholds(ctx, hs))
@@ -179,6 +179,7 @@ func fillInstallation(t *testing.T, s relais.Store) {
 		Action: "failed", Status: "5.2.2", Hard: false, Diagnostic: "mailbox full", At: time.Now()})
 	check(err)
 	check(s.CreateToken(ctx, relais.User{ID: "t1", Role: relais.RoleTeacher}, "Teacher", relais.HashToken("rl_x")))
+	check(s.SetUserClasses(ctx, "t1", []string{"S1-5A", "S1-5B"}))
 	check(s.SaveInbound(ctx, relais.InboundMessage{Phone: "+33612345678", Body: "merci", ProviderID: "SM9", ReceivedAt: time.Now()}))
 
 	st := relais.Station{Name: "France 4", Kind: relais.StationTV, TimeZone: "Europe/Paris", Playout: relais.PlayoutFormat("ffplayout")}
@@ -240,6 +241,11 @@ func listings(t *testing.T, s relais.Store) map[string]any {
 	must("households", hs, err)
 	g5, err := s.Households(ctx, relais.HouseholdFilter{Grade: 5, Page: relais.Page{Limit: 1000}})
 	must("households of grade 5", g5, err)
+	class, err := s.Households(ctx, relais.HouseholdFilter{Audience: &relais.Audience{Grades: []int{5}, Languages: []string{"fr"},
+		Classes: []string{"S1-5A"}}, Page: relais.Page{Limit: 1000}})
+	must("households of class S1-5A", class, err)
+	cs, err := s.UserClasses(ctx, "t1")
+	must("classes of t1", cs, err)
 	ds, err := s.Deliveries(ctx, relais.DeliveryFilter{Page: relais.Page{Limit: 1000}})
 	must("deliveries", ds, err)
 	for _, d := range ds {
