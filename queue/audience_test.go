@@ -11,8 +11,8 @@ import (
 	"github.com/relais-edu/relais/scheduler"
 )
 
-// audienceHouseholds is a population where grades, languages of instruction, classes and regions cross
-// and a third of the households have two pupils.
+// audienceHouseholds is a population where grades, languages of instruction, schools, classes and regions
+// cross, and about a third of the households have two or three pupils (twins among them).
 func audienceHouseholds(n int) []relais.Household {
 	langs := []string{"fr", "kk", "ru"}
 	regions := []string{"IDF", "ALA", "AST"}
