@@ -32,12 +32,29 @@ const (
 	ContactOptedOut ContactStatus = "opted_out" // the family said STOP or unsubscribed
 )
 
+// Pupil is a child of a household: the grade and the language they are taught in decide which lessons
+// reach the household (Audience).
+type Pupil struct {
+	Grade    int    `json:"grade"`
+	Language string `json:"language"`         // language of instruction, one of Languages
+	School   string `json:"school,omitempty"` // the school's code, optional
+	// Class is the class's code, optional: unique on its own (e.g. "0751234A-6B"); teachers are linked
+	// to classes.
+	Class string `json:"class,omitempty"`
+}
+
 // Household is a family that receives lessons.
 type Household struct {
-	ID            int64
-	ExternalRef   string // the ministry's own identifier; unique
-	Region        string
-	Language      string
+	ID          int64
+	ExternalRef string // the ministry's own identifier; unique
+	Region      string
+	Language    string // the contact language: greetings, airing times and links are written in it
+	// Pupils are the household's children. A store fills it on read; on write an empty Pupils takes
+	// Grades as its shorthand (see Roll).
+	Pupils []Pupil
+	// Grades are the pupils' grades, in order, each once. A store fills it from Pupils on read; on write
+	// it counts only when Pupils is empty: one pupil per grade, taught in Language (rosters from before
+	// pupils).
 	Grades        []int
 	Profile       Profile
 	Phone         string // E.164
@@ -53,18 +70,43 @@ type Household struct {
 
 // HasGrade reports whether the household has a pupil in grade g.
 func (h Household) HasGrade(g int) bool {
-	for _, x := range h.Grades {
-		if x == g {
-			return true
+	return slices.ContainsFunc(h.Roll(), func(p Pupil) bool { return p.Grade == g })
+}
+
+// Roll returns the household's pupils: Pupils, or when it is empty one pupil per grade of Grades taught
+// in the household's language.
+func (h Household) Roll() []Pupil {
+	if len(h.Pupils) > 0 {
+		return h.Pupils
+	}
+	var out []Pupil
+	for _, g := range h.Grades {
+		if !slices.ContainsFunc(out, func(p Pupil) bool { return p.Grade == g }) {
+			out = append(out, Pupil{Grade: g, Language: h.Language})
 		}
 	}
-	return false
+	return out
+}
+
+// PupilGrades returns the grades of pupils, in their order, each once.
+func PupilGrades(pupils []Pupil) []int {
+	var out []int
+	for _, p := range pupils {
+		if !slices.Contains(out, p.Grade) {
+			out = append(out, p.Grade)
+		}
+	}
+	return out
 }
 
 // HouseholdFilter selects households.
 type HouseholdFilter struct {
 	Region  string
-	Grade   int // 0: any
+	Grade   int // 0: any; a household with a pupil in that grade, taught in any language
 	Profile Profile
-	Page    Page
+	// Audience, when set, keeps the households it reaches (Audience.Reaches) and Grade is ignored: the
+	// fan-out, the publishing plan and the reminders all select a lesson's families by
+	// Lesson.Reach(), through this one predicate of the store.
+	Audience *Audience
+	Page     Page
 }

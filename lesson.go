@@ -22,6 +22,7 @@ type Lesson struct {
 	Grade         int
 	Language      string
 	Region        string
+	Audience      Audience // as given; Reach fills in the defaults from Grade, Language and Region
 	TeacherID     string
 	Status        LessonStatus
 	StatusReason  string

@@ -22,7 +22,7 @@ type HouseholdData struct {
 	ExternalRef   string    `json:"external_ref"`
 	Region        string    `json:"region"`
 	Language      string    `json:"language"`
-	Grades        []int     `json:"grades"`
+	Pupils        []Pupil   `json:"pupils"`
 	Profile       Profile   `json:"profile"`
 	Phone         string    `json:"phone"`
 	Email         string    `json:"email"`
@@ -35,7 +35,7 @@ type HouseholdData struct {
 
 // DataOf is h as an access export shows it.
 func DataOf(h Household) HouseholdData {
-	return HouseholdData{ID: h.ID, ExternalRef: h.ExternalRef, Region: h.Region, Language: h.Language, Grades: h.Grades,
+	return HouseholdData{ID: h.ID, ExternalRef: h.ExternalRef, Region: h.Region, Language: h.Language, Pupils: h.Pupils,
 		Profile: h.Profile, Phone: h.Phone, Email: h.Email, PostalAddress: h.PostalAddress, Consent: h.Consent,
 		SMSOptOut: h.SMSOptOut, EmailOptOut: h.EmailOptOut, CreatedAt: h.CreatedAt}
 }

@@ -153,6 +153,14 @@ type StaffStore interface {
 	StaffUser(ctx context.Context, id string) (User, error)
 }
 
+// ClassStore links teachers to the classes they teach: a teacher's lesson goes to them by default.
+type ClassStore interface {
+	// SetUserClasses replaces the classes userID teaches (none: an empty list).
+	SetUserClasses(ctx context.Context, userID string, classes []string) error
+	// UserClasses returns the classes userID teaches, sorted.
+	UserClasses(ctx context.Context, userID string) ([]string, error)
+}
+
 // InboundMessage is an SMS reply that was not a keyword, kept for the teacher to read.
 type InboundMessage struct {
 	ID         int64
@@ -212,6 +220,7 @@ type Store interface {
 	TokenStore
 	AuditStore
 	StaffStore
+	ClassStore
 	InboundStore
 	PostalStore
 	BounceStore

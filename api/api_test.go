@@ -286,7 +286,7 @@ func TestRolesOnEveryRoute(t *testing.T) {
 				want = []int{403}
 			case user == "t1" && !slices.Contains(r.roles, relais.RoleTeacher): // staff-only scheduler routes
 				want = []int{403}
-			case user == "m" && !slices.Contains(r.roles, relais.RoleMedia): // admin-only: the audit log
+			case user == "m" && !slices.Contains(r.roles, relais.RoleMedia): // admin-only routes
 				want = []int{403}
 			default:
 				want = []int{200, 201, 400, 404, 409, 422} // allowed in: the answer is about the request

@@ -27,6 +27,7 @@ var audited = map[string]audit.Rule{
 	"POST /api/v1/households/import":           {Action: relais.AuditImport, Kind: "households"},
 	"GET /api/v1/households/{id}/export":       {Action: relais.AuditExport, Kind: "household"},
 	"DELETE /api/v1/households/{id}":           {Action: relais.AuditDelete, Kind: "household"},
+	"PUT /api/v1/users/{user}/classes":         {Action: relais.AuditEdit, Kind: "user classes"},
 	"POST /api/v1/stations":                    {Action: relais.AuditCreate, Kind: "station"},
 	"PATCH /api/v1/stations/{id}":              {Action: relais.AuditEdit, Kind: "station"},
 	"DELETE /api/v1/stations/{id}":             {Action: relais.AuditDelete, Kind: "station"},

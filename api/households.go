@@ -14,8 +14,9 @@ type Household struct {
 	ID            int64                `json:"id"`
 	ExternalRef   string               `json:"external_ref"`
 	Region        string               `json:"region"`
-	Language      string               `json:"language"`
-	Grades        []int                `json:"grades"`
+	Language      string               `json:"language"` // the contact language
+	Pupils        []relais.Pupil       `json:"pupils"`
+	Grades        []int                `json:"grades"` // the pupils' grades, each once
 	Profile       relais.Profile       `json:"profile"`
 	Phone         string               `json:"phone,omitempty"`
 	Email         string               `json:"email,omitempty"`
@@ -33,7 +34,11 @@ func householdJSON(h relais.Household) Household {
 	if grades == nil {
 		grades = []int{}
 	}
-	return Household{ID: h.ID, ExternalRef: h.ExternalRef, Region: h.Region, Language: h.Language, Grades: grades,
+	pupils := h.Pupils
+	if pupils == nil {
+		pupils = []relais.Pupil{}
+	}
+	return Household{ID: h.ID, ExternalRef: h.ExternalRef, Region: h.Region, Language: h.Language, Pupils: pupils, Grades: grades,
 		Profile: h.Profile, Phone: h.Phone, Email: h.Email, PostalAddress: h.PostalAddress, Consent: h.Consent,
 		SMSOptOut: h.SMSOptOut, EmailOptOut: h.EmailOptOut, PhoneStatus: h.PhoneStatus, EmailStatus: h.EmailStatus,
 		CreatedAt: h.CreatedAt}
@@ -109,4 +114,37 @@ func (s *Server) eraseHousehold(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// UserClasses is the JSON form of the classes a teacher teaches.
+type UserClasses struct {
+	Classes []string `json:"classes"`
+}
+
+// getUserClasses returns the classes a user teaches (admin).
+func (s *Server) getUserClasses(w http.ResponseWriter, r *http.Request) error {
+	cs, err := s.store.UserClasses(r.Context(), r.PathValue("user"))
+	if err != nil {
+		return err
+	}
+	if cs == nil {
+		cs = []string{}
+	}
+	writeJSON(w, http.StatusOK, UserClasses{Classes: cs})
+	return nil
+}
+
+// putUserClasses replaces the classes a user teaches (admin): the user's lessons go to them by default.
+func (s *Server) putUserClasses(w http.ResponseWriter, r *http.Request) error {
+	var in UserClasses
+	if err := readBody(r, &in); err != nil {
+		return err
+	}
+	if err := (relais.Audience{Classes: in.Classes}).Check(); err != nil {
+		return err
+	}
+	if err := s.store.SetUserClasses(r.Context(), r.PathValue("user"), in.Classes); err != nil {
+		return err
+	}
+	return s.getUserClasses(w, r)
 }

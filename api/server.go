@@ -167,6 +167,8 @@ func (s *Server) apiRoutes() []route {
 		{"POST /api/v1/households/import", staffRole, s.importHouseholds},
 		{"GET /api/v1/households/{id}/export", staffRole, s.exportHousehold},
 		{"DELETE /api/v1/households/{id}", staffRole, s.eraseHousehold},
+		{"GET /api/v1/users/{user}/classes", adminRole, s.getUserClasses},
+		{"PUT /api/v1/users/{user}/classes", adminRole, s.putUserClasses},
 		{"GET /api/v1/deliveries", anyRole, s.listDeliveries},
 		{"GET /api/v1/deliveries/timeline", anyRole, s.deliveryTimeline},
 		{"GET /api/v1/deliveries/{id}", anyRole, withID(s.getDelivery)},

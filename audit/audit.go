@@ -41,6 +41,8 @@ func (l *Log) Record(r *http.Request, u relais.User, rule Rule) {
 	target := rule.Kind
 	if id := r.PathValue("id"); id != "" {
 		target += " " + id
+	} else if user := r.PathValue("user"); user != "" {
+		target += " " + user
 	}
 	l.RecordTarget(r, u, rule.Action, target)
 }

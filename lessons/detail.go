@@ -19,6 +19,7 @@ type Detail struct {
 	Grade           int                 `json:"grade"`
 	Language        string              `json:"language"`
 	Region          string              `json:"region"`
+	Audience        relais.Audience     `json:"audience"` // who the lesson is for, defaults filled in
 	TeacherID       string              `json:"teacher_id"`
 	Status          relais.LessonStatus `json:"status"`
 	StatusReason    string              `json:"status_reason,omitempty"`
@@ -85,7 +86,7 @@ type Worksheet struct {
 // English; no renditions, digests, worksheet or counts.
 func Summary(l relais.Lesson, lang string) Detail {
 	return Detail{ID: l.ID, Title: l.Title, Subject: l.Subject, Grade: l.Grade, Language: l.Language, Region: l.Region,
-		TeacherID: l.TeacherID, Status: l.Status, StatusReason: l.Reason(lang),
+		Audience: l.Reach(), TeacherID: l.TeacherID, Status: l.Status, StatusReason: l.Reason(lang),
 		Progress: Progress{Step: l.Step, Percent: l.Progress}, DurationSeconds: float64(l.DurationMS) / 1000,
 		SegmentBudget: l.SegmentBudget, CreatedAt: l.CreatedAt, UpdatedAt: l.UpdatedAt}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -95,6 +96,9 @@ func (s *Service) Create(ctx context.Context, u relais.User, body *multipart.Rea
 	}
 	l, err := s.lessonFromForm(u, f)
 	if err != nil {
+		return l, err
+	}
+	if err := s.teacherDefault(ctx, u, &l); err != nil {
 		return l, err
 	}
 	if err := s.store.CreateLesson(ctx, &l); err != nil {
@@ -285,6 +289,9 @@ func (s *Service) lessonFromForm(u relais.User, f form) (relais.Lesson, error) {
 		}
 		l.SegmentBudget = b
 	}
+	if l.Audience, err = audienceFromForm(f); err != nil {
+		return l, err
+	}
 	if strings.TrimSpace(l.Markdown) == "" {
 		return l, relais.Errorf(relais.EINVALID, "The lesson needs its text (Markdown) in the 'text' field: the SMS digest and the worksheet are made from it.")
 	}
@@ -299,6 +306,49 @@ func (s *Service) lessonFromForm(u relais.User, f form) (relais.Lesson, error) {
 		}
 	}
 	return l, nil
+}
+
+// audienceFromForm reads the lesson's audience: audience_grades, audience_languages (of instruction),
+// audience_regions, audience_schools and audience_classes, each a list separated by commas. Left out,
+// the audience is the lesson's grade in its language and region (relais.Lesson.Reach).
+func audienceFromForm(f form) (relais.Audience, error) {
+	list := func(name string) []string {
+		var out []string
+		for _, v := range strings.Split(f.fields[name], ",") {
+			if v = strings.TrimSpace(v); v != "" && !slices.Contains(out, v) {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	a := relais.Audience{Regions: list("audience_regions"), Schools: list("audience_schools"), Classes: list("audience_classes")}
+	for _, v := range list("audience_languages") {
+		a.Languages = append(a.Languages, strings.ToLower(v))
+	}
+	for _, v := range list("audience_grades") {
+		g, err := strconv.Atoi(v)
+		if err != nil || g < 0 || g > 13 {
+			return a, relais.Errorf(relais.EINVALID, "audience_grades must list school grades from 0 to 13, separated by commas.")
+		}
+		a.Grades = append(a.Grades, g)
+	}
+	return a, a.Check()
+}
+
+// teacherDefault gives a teacher's lesson that names no regions, schools or classes the classes the
+// teacher is linked to (relais.ClassStore): a teacher teaches their own classes, where a media unit
+// targets grades, regions or the nation.
+func (s *Service) teacherDefault(ctx context.Context, u relais.User, l *relais.Lesson) error {
+	a := &l.Audience
+	if u.Role != relais.RoleTeacher || len(a.Regions)+len(a.Schools)+len(a.Classes) > 0 {
+		return nil
+	}
+	classes, err := s.store.UserClasses(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	a.Classes = classes
+	return nil
 }
 
 // checkLine refuses control characters, overlong or missing values in a one-line field. Markup is not

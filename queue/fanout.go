@@ -35,7 +35,7 @@ func (w *Worker) handleFanout(ctx context.Context, t *asynq.Task) error {
 	if l.Status != relais.LessonPublished {
 		return fmt.Errorf("fan-out of lesson %d in status %s: %w", l.ID, l.Status, asynq.SkipRetry)
 	}
-	filter := relais.HouseholdFilter{Grade: l.Grade, Region: l.Region}
+	filter := l.AudienceFilter()
 	if p.After == 0 && p.Until == 0 {
 		if err := w.refreshDigests(ctx, l); err != nil {
 			return err

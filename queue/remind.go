@@ -57,7 +57,7 @@ func (w *Worker) comingAirings(ctx context.Context, lessonID int64) ([]relais.Ai
 }
 
 // handleRemind plans and queues the reminders of one airing, if the lesson still airs then: to the
-// households of the lesson's grade in the station's region that the lesson reaches by SMS. Each family
+// households of the lesson's audience in the station's region that the lesson reaches by SMS. Each family
 // gets one reminder per airing, on its one reminder delivery of the lesson, which each airing re-arms
 // (DeliveryStore.RemindDeliveries): a second run of the task, or a second station airing the lesson at
 // the same time, plans nothing more.
@@ -86,8 +86,9 @@ func (w *Worker) handleRemind(ctx context.Context, t *asynq.Task) error {
 	}
 	rules := w.fanout()
 	for after := int64(0); ; {
-		hs, err := w.store.Households(ctx, relais.HouseholdFilter{Grade: l.Grade, Region: airing.Region,
-			Page: relais.Page{After: after, Limit: w.cfg.FanoutPageSize}})
+		f := l.AudienceFilter()
+		f.Region, f.Page = airing.Region, relais.Page{After: after, Limit: w.cfg.FanoutPageSize}
+		hs, err := w.store.Households(ctx, f)
 		if err != nil {
 			return err
 		}
@@ -95,9 +96,6 @@ func (w *Worker) handleRemind(ctx context.Context, t *asynq.Task) error {
 		byChannel := map[relais.ChannelName][]relais.Delivery{}
 		var order []relais.ChannelName
 		for _, h := range hs {
-			if l.Region != "" && h.Region != l.Region {
-				continue
-			}
 			for _, r := range rules.Routes(h) {
 				if r.Skip != "" {
 					continue

@@ -76,7 +76,9 @@ func TestRemindersOfEveryAiring(t *testing.T) {
 		hs := []relais.Household{
 			{ExternalRef: "A", Region: "IDF", Language: "fr", Grades: []int{5}, Profile: relais.ProfileSMSOnly, Phone: "+33612000301", Consent: true},
 			{ExternalRef: "B", Region: "IDF", Language: "fr", Grades: []int{5}, Profile: relais.ProfileBroadband, Email: "b@example.org", Consent: true},
-			{ExternalRef: "C", Region: "Almaty", Language: "kk", Grades: []int{5}, Profile: relais.ProfileSMSOnly, Phone: "+77012000302", Consent: true},
+			// Speaks Kazakh at home; the pupil is taught in French, the lesson's language.
+			{ExternalRef: "C", Region: "Almaty", Language: "kk", Pupils: []relais.Pupil{{Grade: 5, Language: "fr"}}, Profile: relais.ProfileSMSOnly,
+				Phone: "+77012000302", Consent: true},
 			{ExternalRef: "D", Region: "IDF", Language: "fr", Grades: []int{5}, Profile: relais.ProfileSMSOnly, Phone: "+33612000301", Consent: true},
 		}
 		if err := f.store.UpsertHouseholds(ctx, hs); err != nil {

@@ -23,11 +23,15 @@ import (
 	relais "github.com/relais-edu/relais"
 )
 
-// Columns of the CSV, in any order. external_ref, language, grades and profile are required.
-var Columns = []string{"external_ref", "region", "language", "grades", "profile", "phone", "email",
+// Columns of the CSV, in any order. external_ref, language, profile, and grades or pupils are
+// required. language is the household's contact language. pupils lists the household's pupils as
+// grade:language[:school[:class]], separated by ";" (e.g. "5:kk:S12:S12-5A;7:ru"), language being the
+// pupil's language of instruction; a row without pupils has one pupil per grade of grades, taught in the
+// household's language (files from before pupils import as they did).
+var Columns = []string{"external_ref", "region", "language", "grades", "pupils", "profile", "phone", "email",
 	"postal_address", "consent"}
 
-var required = []string{"external_ref", "language", "grades", "profile"}
+var required = []string{"external_ref", "language", "grades", "profile"} // grades: or pupils
 
 // RowError is a row that was not imported. Message is Problem's message in English; write it in
 // another language with locale.Message(e.Problem, lang).
@@ -79,8 +83,9 @@ func parse(r io.Reader, opt Options, chunk int, emit func([]relais.Household) er
 		index[name] = i
 	}
 	var missing []string
+	_, hasPupils := index["pupils"]
 	for _, c := range required {
-		if _, ok := index[c]; !ok {
+		if _, ok := index[c]; !ok && !(c == "grades" && hasPupils) {
 			missing = append(missing, c)
 		}
 	}
@@ -290,11 +295,30 @@ func parseRow(field func(string) string, opt Options) (relais.Household, *relais
 		}
 		return h, relais.Errorf(relais.EINVALID, "profile %q is not one of %s", h.Profile, strings.Join(names, ", "))
 	}
-	grades, problem := parseGrades(field("grades"))
-	if problem != nil {
-		return h, problem
+	if v := field("pupils"); v != "" {
+		pupils, problem := parsePupils(v)
+		if problem != nil {
+			return h, problem
+		}
+		h.Pupils = pupils
+		if g := field("grades"); g != "" {
+			grades, problem := parseGrades(g)
+			if problem != nil {
+				return h, problem
+			}
+			if !sameGrades(grades, relais.PupilGrades(pupils)) {
+				return h, relais.Errorf(relais.EINVALID, "grades %q are not the grades of the pupils %q (leave grades empty when pupils is given)", g, v)
+			}
+		}
+	} else {
+		grades, problem := parseGrades(field("grades"))
+		if problem != nil {
+			return h, problem
+		}
+		h.Grades = grades
+		h.Pupils = h.Roll()
 	}
-	h.Grades = grades
+	h.Grades = relais.PupilGrades(h.Pupils)
 	if p := field("phone"); p != "" {
 		e164, problem := normalizePhone(p, opt.DefaultCountry)
 		if problem != nil {
@@ -347,6 +371,63 @@ func parseGrades(s string) ([]int, *relais.Error) {
 		out = append(out, g)
 	}
 	return out, nil
+}
+
+// parsePupils reads a pupils field: grade:language[:school[:class]], separated by ";".
+func parsePupils(s string) ([]relais.Pupil, *relais.Error) {
+	var out []relais.Pupil
+	for _, item := range strings.Split(s, ";") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		parts := strings.Split(item, ":")
+		if len(parts) < 2 || len(parts) > 4 {
+			return nil, relais.Errorf(relais.EINVALID, "pupil %q is not grade:language[:school[:class]] (e.g. 5:kk or 5:kk:S12:S12-5A)", item)
+		}
+		for i := range parts {
+			parts[i] = strings.TrimSpace(parts[i])
+		}
+		g, err := strconv.Atoi(parts[0])
+		if err != nil || g < 0 || g > 13 {
+			return nil, relais.Errorf(relais.EINVALID, "grade %q is not a school grade from 0 to 13", parts[0])
+		}
+		p := relais.Pupil{Grade: g, Language: strings.ToLower(parts[1])}
+		if !relais.ValidLanguage(p.Language) {
+			return nil, relais.Errorf(relais.EINVALID, "language of instruction %q is not one of %s", parts[1], strings.Join(relais.Languages, ", "))
+		}
+		if len(parts) > 2 {
+			p.School = parts[2]
+		}
+		if len(parts) > 3 {
+			p.Class = parts[3]
+		}
+		for name, v := range map[string]string{"school": p.School, "class": p.Class} {
+			if problem := checkText(name, v, 80); problem != nil {
+				return nil, problem
+			}
+		}
+		out = append(out, p)
+	}
+	if len(out) == 0 {
+		return nil, relais.Errorf(relais.EINVALID, "pupils is empty (list them as grade:language, e.g. 5:kk;7:ru)")
+	}
+	return out, nil
+}
+
+// sameGrades reports whether a and b hold the same grades, in any order and number.
+func sameGrades(a, b []int) bool {
+	for _, g := range a {
+		if !slices.Contains(b, g) {
+			return false
+		}
+	}
+	for _, g := range b {
+		if !slices.Contains(a, g) {
+			return false
+		}
+	}
+	return true
 }
 
 // checkText refuses invalid UTF-8, control characters and overlong values.

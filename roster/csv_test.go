@@ -65,8 +65,8 @@ func TestParseRefusesUnusableFiles(t *testing.T) {
 	tests := []struct {
 		name, in, want string
 	}{
-		{"empty", "", "The file is empty: it needs a header row with the columns external_ref, region, language, grades, profile, phone, email, postal_address, consent."},
-		{"missing columns", "external_ref,phone\nH1,+33612345678\n", "The header lacks the column(s) language, grades, profile (expected columns: external_ref, region, language, grades, profile, phone, email, postal_address, consent)."},
+		{"empty", "", "The file is empty: it needs a header row with the columns external_ref, region, language, grades, pupils, profile, phone, email, postal_address, consent."},
+		{"missing columns", "external_ref,phone\nH1,+33612345678\n", "The header lacks the column(s) language, grades, profile (expected columns: external_ref, region, language, grades, pupils, profile, phone, email, postal_address, consent)."},
 		{"duplicate column", "external_ref,language,grades,profile,phone,phone\n", `The column "phone" appears twice in the header.`},
 	}
 	for _, tt := range tests {
@@ -205,5 +205,56 @@ func TestRowErrorsInFrench(t *testing.T) {
 	}
 	if got, want := locale.Message(bad[0].Problem, "fr"), `CSV mal formé : guillemet " en trop ou manquant dans un champ entre guillemets`; got != want {
 		t.Errorf("quote error in French = %q, want %q", got, want)
+	}
+}
+
+func TestParsePupils(t *testing.T) {
+	in := strings.Join([]string{
+		"external_ref,language,grades,pupils,profile,phone",
+		"P1,ru,,5:kk:S12:S12-5A;7:ru,sms_only,+77012345678", // row 2: two pupils, contact in Russian
+		"P2,fr,3;5,,sms_only,+33612345678",                  // row 3: grades only: pupils in French
+		"P3,kk,5,5:KK; 5:kk:S1,sms_only,+77012345679",       // row 4: grades agree with the pupils
+		"P4,kk,6,5:kk,sms_only,+77012345670",                // row 5: grades disagree
+		"P5,kk,,5,sms_only,+77012345671",                    // row 6: no language of instruction
+		"P6,kk,,5:de,sms_only,+77012345672",                 // row 7: unknown language of instruction
+		"P7,kk,,14:kk,sms_only,+77012345673",                // row 8: grade
+		"P8,kk,,5:kk:a:b:c,sms_only,+77012345674",           // row 9: too many parts
+		"P9,kk,,,sms_only,+77012345675",                     // row 10: neither
+	}, "\n")
+	hs, bad, err := Parse(strings.NewReader(in), Options{DefaultCountry: "FR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]relais.Pupil{}
+	for _, h := range hs {
+		got[h.ExternalRef] = h.Pupils
+	}
+	want := map[string][]relais.Pupil{
+		"P1": {{Grade: 5, Language: "kk", School: "S12", Class: "S12-5A"}, {Grade: 7, Language: "ru"}},
+		"P2": {{Grade: 3, Language: "fr"}, {Grade: 5, Language: "fr"}},
+		"P3": {{Grade: 5, Language: "kk"}, {Grade: 5, Language: "kk", School: "S1"}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("pupils (-want +got):\n%s", diff)
+	}
+	if hs[0].Language != "ru" || !cmp.Equal(hs[0].Grades, []int{5, 7}) {
+		t.Errorf("P1 contact language %q, grades %v; want ru, [5 7]", hs[0].Language, hs[0].Grades)
+	}
+	wantBad := []rowMessage{
+		{5, `grades "6" are not the grades of the pupils "5:kk" (leave grades empty when pupils is given)`},
+		{6, `pupil "5" is not grade:language[:school[:class]] (e.g. 5:kk or 5:kk:S12:S12-5A)`},
+		{7, `language of instruction "de" is not one of fr, kk, ru, en`},
+		{8, `grade "14" is not a school grade from 0 to 13`},
+		{9, `pupil "5:kk:a:b:c" is not grade:language[:school[:class]] (e.g. 5:kk or 5:kk:S12:S12-5A)`},
+		{10, `grades is empty (list the pupils' grades, e.g. 3;5)`},
+	}
+	if diff := cmp.Diff(wantBad, messages(t, bad)); diff != "" {
+		t.Errorf("row errors (-want +got):\n%s", diff)
+	}
+
+	// A file with pupils and no grades column is complete.
+	hs, bad, err = Parse(strings.NewReader("external_ref,language,pupils,profile,phone\nQ1,en,4:fr,sms_only,+33612345670\n"), Options{DefaultCountry: "FR"})
+	if err != nil || len(bad) != 0 || len(hs) != 1 || !cmp.Equal(hs[0].Pupils, []relais.Pupil{{Grade: 4, Language: "fr"}}) {
+		t.Errorf("pupils without grades: %+v, %v, %v", hs, bad, err)
 	}
 }

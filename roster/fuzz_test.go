@@ -13,12 +13,12 @@ func FuzzParse(f *testing.F) {
 	for _, s := range []string{
 		"",
 		header,
-		header + "H1,IDF,fr,3;5,mobile_data,06 12 34 56 78,a@example.fr,,oui\n",
-		header + "H2,IDF,fr,3,offline,,,\"1 rue X\n75001 Paris\",yes\n",
-		header + "\"unclosed,IDF,fr,3,sms_only,+33612345678,,,yes\n",
-		header + "H3,IDF,kk,x,sms_only,0612,,,no\nH3,IDF,kk,3,sms_only,+77012345678,,,yes\n",
+		header + "H1,IDF,fr,3;5,,mobile_data,06 12 34 56 78,a@example.fr,,oui\n",
+		header + "H2,IDF,fr,,3:fr:S1:S1-3A,offline,,,\"1 rue X\n75001 Paris\",yes\n",
+		header + "\"unclosed,IDF,fr,3,,sms_only,+33612345678,,,yes\n",
+		header + "H3,IDF,kk,x,,sms_only,0612,,,no\nH3,IDF,kk,3,3:ru;5:kk,sms_only,+77012345678,,,yes\n",
 		"external_ref;region\nH1;IDF\n",
-		"\xef\xbb\xbf" + header + "H4,,ru,13,broadcast_only,,,,1\n",
+		"\xef\xbb\xbf" + header + "H4,,ru,13,,broadcast_only,,,,1\n",
 	} {
 		f.Add([]byte(s))
 	}

@@ -192,7 +192,8 @@ func (p *Planner) Plan(ctx context.Context, lessonID int64, at time.Time, each f
 		sum.Counts[key]++
 		return key, c, t
 	}
-	f := relais.HouseholdFilter{Grade: l.Grade, Region: l.Region, Page: relais.Page{Limit: cfg.PageSize}}
+	f := l.AudienceFilter()
+	f.Page = relais.Page{Limit: cfg.PageSize}
 	var steps []PlanStep // reused for every household
 	for {
 		hs, err := p.Households.Households(ctx, f)

@@ -95,7 +95,7 @@ func (s *Service) Create(ctx context.Context, u relais.User, name string, ttl ti
 
 func validate(t relais.APIToken, ttl time.Duration) error {
 	switch {
-	case !validUserID(t.User.ID):
+	case !ValidUserID(t.User.ID):
 		return relais.Errorf(relais.EINVALID, "A user id is 1-64 letters, digits or . _ @ -.")
 	case !relais.ValidRole(t.User.Role):
 		return relais.Errorf(relais.EINVALID, "The role must be teacher, media or admin.")
@@ -107,7 +107,8 @@ func validate(t relais.APIToken, ttl time.Duration) error {
 	return nil
 }
 
-func validUserID(id string) bool {
+// ValidUserID reports whether id is a user id: 1-64 letters, digits or . _ @ -.
+func ValidUserID(id string) bool {
 	if id == "" || len(id) > 64 {
 		return false
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/templates"
 )
 
@@ -179,5 +180,40 @@ func TestWriteDigestReservesRoomForTheLink(t *testing.T) {
 	}
 	if len(withLink.Dropped) <= len(plain.Dropped) {
 		t.Errorf("reserving room dropped %d items, without it %d", len(withLink.Dropped), len(plain.Dropped))
+	}
+}
+
+// TestDigestFrameInTheContactLanguage: a Kazakh-medium lesson sent to a Russian-speaking family keeps
+// the teacher's Kazakh words inside a Russian frame (headings, airing days), and the Kazakh frame of
+// the same lesson differs only there.
+func TestDigestFrameInTheContactLanguage(t *testing.T) {
+	ts, err := templates.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	almaty, err := time.LoadLocation("Asia/Almaty")
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := "# Бөлшектер\n\n- Бөлшек дегеніміз не\n- Алымы мен бөлімі\n"
+	airings := []Airing{{Station: "Balapan", Start: time.Date(2026, 11, 27, 10, 0, 0, 0, almaty)}}
+	bodies := map[string]string{}
+	for _, lang := range []string{"ru", "kk"} {
+		d, err := WriteDigest(ts, DigestInput{LessonID: 1, Language: lang, LessonLanguage: "kk", Markdown: md, Budget: 3, Airings: airings})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Language != lang {
+			t.Errorf("digest language %q, want %q", d.Language, lang)
+		}
+		for _, want := range []string{"Бөлшектер", "- Бөлшек дегеніміз не", "- Алымы мен бөлімі", "Эфир: Balapan " + relais.FormatDayTime(airings[0].Start, lang)} {
+			if !strings.Contains(d.Body, want) {
+				t.Errorf("%s frame lacks %q:\n%s", lang, want, d.Body)
+			}
+		}
+		bodies[lang] = d.Body
+	}
+	if relais.DayLabel("ru", airings[0].Start) == relais.DayLabel("kk", airings[0].Start) || bodies["ru"] == bodies["kk"] {
+		t.Errorf("the Russian and Kazakh frames print the airing alike:\n%s\n---\n%s", bodies["ru"], bodies["kk"])
 	}
 }

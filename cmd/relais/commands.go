@@ -38,6 +38,8 @@ func root() command {
 		{name: "token", summary: "create, list, rotate and revoke API tokens (token create|list|rotate|revoke)", usage: tokenUsage,
 			subs: []command{{name: "create", run: cmdTokenCreate}, {name: "list", run: cmdTokenList},
 				{name: "rotate", run: cmdTokenRotate}, {name: "revoke", run: cmdTokenRevoke}}},
+		{name: "classes", summary: "link a teacher to the classes they teach (classes set --user ID --classes A,B | list --user ID)", usage: classesUsage,
+			subs: []command{{name: "set", run: cmdClassesSet}, {name: "list", run: cmdClassesList}}},
 		{name: "station", summary: "create or list TV and radio stations (station create|list)", usage: stationUsage,
 			subs: []command{{name: "create", run: cmdStationCreate}, {name: "list", run: cmdStationList}}},
 		{name: "grid", summary: "build station grids and fill them with approved lessons (grid template|slot|cancel|fill|list)", usage: gridUsage,

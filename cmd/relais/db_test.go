@@ -138,7 +138,7 @@ func fillInstallation(t *testing.T, s relais.Store) {
 			Phone: "+33612345678", Email: "a@example.org", PostalAddress: "1 rue X\n75001 Paris", Consent: true},
 		{ExternalRef: "B", Region: "IDF", Language: "fr", Grades: []int{5}, Profile: relais.ProfileOffline,
 			PostalAddress: "2 rue Y\n75002 Paris", Consent: true},
-		{ExternalRef: "C", Region: "OCC", Language: "en", Grades: []int{5}, Profile: relais.ProfileSMSOnly,
+		{ExternalRef: "C", Region: "OCC", Language: "en", Pupils: []relais.Pupil{{Grade: 5, Language: "fr", School: "S1", Class: "S1-5A"}}, Profile: relais.ProfileSMSOnly,
 			Phone: "+33698765432", Consent: true},
 	}
 	check(s.UpsertHouseholds(ctx, hs))
@@ -180,6 +180,7 @@ func fillInstallation(t *testing.T, s relais.Store) {
 	check(err)
 	check(s.CreateToken(ctx, &relais.APIToken{Name: "Teacher", User: relais.User{ID: "t1", Role: relais.RoleTeacher}}, relais.HashToken("rl_x")))
 	check(s.RecordAudit(ctx, &relais.AuditEntry{Actor: "t1", Role: relais.RoleTeacher, Action: relais.AuditSubmit, Target: "lesson 1", Address: "192.0.2.1"}))
+	check(s.SetUserClasses(ctx, "t1", []string{"S1-5A", "S1-5B"}))
 	check(s.SaveInbound(ctx, relais.InboundMessage{Phone: "+33612345678", Body: "merci", ProviderID: "SM9", ReceivedAt: time.Now()}))
 	_, err = s.SignInStaff(ctx, relais.StaffIdentity{Issuer: "https://id.example", Subject: "s1", Name: "Ann", Role: relais.RoleMedia})
 	check(err)
@@ -243,6 +244,11 @@ func listings(t *testing.T, s relais.Store) map[string]any {
 	must("households", hs, err)
 	g5, err := s.Households(ctx, relais.HouseholdFilter{Grade: 5, Page: relais.Page{Limit: 1000}})
 	must("households of grade 5", g5, err)
+	class, err := s.Households(ctx, relais.HouseholdFilter{Audience: &relais.Audience{Grades: []int{5}, Languages: []string{"fr"},
+		Classes: []string{"S1-5A"}}, Page: relais.Page{Limit: 1000}})
+	must("households of class S1-5A", class, err)
+	cs, err := s.UserClasses(ctx, "t1")
+	must("classes of t1", cs, err)
 	ds, err := s.Deliveries(ctx, relais.DeliveryFilter{Page: relais.Page{Limit: 1000}})
 	must("deliveries", ds, err)
 	for _, d := range ds {

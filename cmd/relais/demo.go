@@ -238,7 +238,7 @@ le dénominateur (en bas) compte les parts égales du tout.
 func (d *demo) importHouseholds(ctx context.Context, dir string) error {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
-	w.Write([]string{"external_ref", "region", "language", "grades", "profile", "phone", "email", "postal_address", "consent"})
+	w.Write([]string{"external_ref", "region", "language", "grades", "pupils", "profile", "phone", "email", "postal_address", "consent"})
 	langs := relais.Languages
 	regions := map[string]string{"fr": "Île-de-France", "en": "Île-de-France", "kk": "Almaty", "ru": "Almaty"}
 	for i := 0; i < d.households; i++ {
@@ -268,11 +268,14 @@ func (d *demo) importHouseholds(ctx context.Context, dir string) error {
 		if i%250 == 7 {
 			consent = "no"
 		}
-		w.Write([]string{fmt.Sprintf("HH-%05d", i), regions[lang], lang, fmt.Sprintf("5;%d", 1+i%9), string(profile), phone, email, address, consent})
+		// Every family has a pupil in grade 5 taught in French, the demo lesson's language, whatever the
+		// language spoken at home (the messages' frame), and another pupil taught in the family's language.
+		pupils := fmt.Sprintf("5:fr:ECOLE-%d:ECOLE-%d-5A;%d:%s", i%3, i%3, 1+i%9, lang)
+		w.Write([]string{fmt.Sprintf("HH-%05d", i), regions[lang], lang, "", pupils, string(profile), phone, email, address, consent})
 	}
 	// Two rows with mistakes a clerk makes: the import keeps the rest and says what to fix.
-	w.Write([]string{"HH-BAD-1", "Almaty", "kk", "5", "sms_only", "8 701", "", "", "yes"})
-	w.Write([]string{"HH-BAD-2", "Île-de-France", "fr", "cinquième", "broadband", "", "x@example.org", "", "yes"})
+	w.Write([]string{"HH-BAD-1", "Almaty", "kk", "5", "", "sms_only", "8 701", "", "", "yes"})
+	w.Write([]string{"HH-BAD-2", "Île-de-France", "fr", "cinquième", "", "broadband", "", "x@example.org", "", "yes"})
 	w.Flush()
 	path := filepath.Join(dir, "households.csv")
 	if err := os.WriteFile(path, buf.Bytes(), 0o640); err != nil {

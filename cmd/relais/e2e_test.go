@@ -234,18 +234,19 @@ func TestEndToEnd(t *testing.T) {
 		}
 
 		csv := strings.Join([]string{
-			"external_ref,region,language,grades,profile,phone,email,postal_address,consent",
-			"A,IDF,fr,5,broadband,,a@e2e.example,,yes",
-			"B,IDF,en,5,mobile_data,+33612000002,b@e2e.example,,yes",
-			"C,IDF,fr,5,sms_only,+33612000003,,,yes",
-			"D,IDF,fr,3;5,sms_only,+33612000003,,,yes", // shares C's phone: one SMS for both
-			"E,IDF,kk,5,broadcast_only,+77012000005,,,yes",
-			"F,IDF,ru,5,offline,,,\"ул. Абая 1\\n050000 Алматы\",yes",
-			"G,IDF,fr,5,sms_only,+33612000007,,,yes", // says STOP before the lesson goes out
-			"H,IDF,fr,5,sms_only,+33612000008,,,no",  // no consent
-			"I,IDF,fr,3,sms_only,+33612000010,,,yes", // another grade: not targeted
-			"J,IDF,fr,5,sms_only," + invalidNumber + ",,,yes",
-			"K,IDF,fr,5,sms_only,12,,,yes", // a bad row: refused, the rest kept
+			"external_ref,region,language,grades,profile,phone,email,postal_address,consent,pupils",
+			"A,IDF,fr,5,broadband,,a@e2e.example,,yes,",
+			// B, E and F speak English, Kazakh and Russian at home; their pupils are taught in French.
+			"B,IDF,en,,mobile_data,+33612000002,b@e2e.example,,yes,5:fr",
+			"C,IDF,fr,5,sms_only,+33612000003,,,yes,",
+			"D,IDF,fr,3;5,sms_only,+33612000003,,,yes,", // shares C's phone: one SMS for both
+			"E,IDF,kk,,broadcast_only,+77012000005,,,yes,5:fr",
+			"F,IDF,ru,,offline,,,\"ул. Абая 1\\n050000 Алматы\",yes,5:fr:S1:S1-5A;7:ru",
+			"G,IDF,fr,5,sms_only,+33612000007,,,yes,", // says STOP before the lesson goes out
+			"H,IDF,fr,5,sms_only,+33612000008,,,no,",  // no consent
+			"I,IDF,fr,3,sms_only,+33612000010,,,yes,", // another grade: not targeted
+			"J,IDF,fr,5,sms_only," + invalidNumber + ",,,yes,",
+			"K,IDF,fr,5,sms_only,12,,,yes,", // a bad row: refused, the rest kept
 		}, "\n")
 		var imp api.ImportResult
 		r.call("POST", "/api/v1/households/import", r.media, strings.NewReader(csv), "text/csv", 200, &imp)

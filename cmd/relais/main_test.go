@@ -93,3 +93,22 @@ func TestUsageErrorsGoToStderr(t *testing.T) {
 		})
 	}
 }
+
+// TestClassesCommand: an admin links a teacher to classes from the command line, and a new set replaces
+// the old one.
+func TestClassesCommand(t *testing.T) {
+	env := map[string]string{"RELAIS_DATA_DIR": t.TempDir()}
+	out, errOut, err := runCLI(env, "classes", "set", "--user", "t1", "--classes", "S1-5B, S1-5A")
+	if err != nil || out != "S1-5A\nS1-5B\n" {
+		t.Fatalf("classes set = %q, %v\n%s", out, err, errOut)
+	}
+	if _, _, err := runCLI(env, "classes", "set", "--user", "t1", "--classes", "a:b"); err == nil {
+		t.Error("a class code with a separator was taken")
+	}
+	if _, _, err := runCLI(env, "classes", "set", "--user", "t1", "--classes", "S2-6A"); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, err := runCLI(env, "classes", "list", "--user", "t1"); err != nil || out != "S2-6A\n" {
+		t.Errorf("classes list = %q, %v", out, err)
+	}
+}

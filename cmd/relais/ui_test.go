@@ -237,13 +237,13 @@ func TestBrowser(t *testing.T) {
 	b.signIn(base, r.media)
 	csv := filepath.Join(t.TempDir(), "households.csv")
 	os.WriteFile(csv, []byte(strings.Join([]string{
-		"external_ref,region,language,grades,profile,phone,email,postal_address,consent",
-		"A,IDF,fr,5,broadband,,a@ui.example,,yes",
-		"B,IDF,fr,5,sms_only,+33612000002,,,yes",
-		"C,IDF,ru,5,offline,,,\"ул. Абая 1\\n050000 Алматы\",yes",
-		"D,IDF,fr,5,sms_only," + invalidNumber + ",,,yes",
-		"E,IDF,fr,5,sms_only,12,,,yes",
-		"F,IDF,fr,5,mobile_data," + dataPhone + ",f@ui.example,,yes",
+		"external_ref,region,language,grades,profile,phone,email,postal_address,consent,pupils",
+		"A,IDF,fr,5,broadband,,a@ui.example,,yes,",
+		"B,IDF,fr,5,sms_only,+33612000002,,,yes,",
+		"C,IDF,ru,,offline,,,\"ул. Абая 1\\n050000 Алматы\",yes,5:fr", // Russian at home, taught in French
+		"D,IDF,fr,5,sms_only," + invalidNumber + ",,,yes,",
+		"E,IDF,fr,5,sms_only,12,,,yes,",
+		"F,IDF,fr,5,mobile_data," + dataPhone + ",f@ui.example,,yes,",
 	}, "\n")), 0o600)
 	b.do(chromedp.Navigate(base+"/ui/households/import"), chromedp.WaitVisible(chromedp.CSS("#file")),
 		chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{csv}), chromedp.Submit(chromedp.CSS("#file")),

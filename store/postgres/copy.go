@@ -16,7 +16,7 @@ import (
 // while one is missing.
 var CopyTables = []string{
 	"lessons", "renditions", "digests", "worksheets", "lesson_approvals",
-	"households", "household_grades",
+	"households", "pupils", "user_classes",
 	"deliveries", "delivery_events", "delivery_minutes", "delivery_counts", "contact_claims",
 	"api_tokens", "audit_log", "staff_users", "inbound_messages",
 	"stations", "slot_templates", "schedule_exceptions", "slots",

@@ -2,31 +2,41 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
 	relais "github.com/relais-edu/relais"
 )
 
-const householdColumns = `h.id, h.external_ref, h.region, h.language, h.grades, h.profile, h.phone, h.email,
+const householdColumns = `h.id, h.external_ref, h.region, h.language, h.pupils, h.profile, h.phone, h.email,
 	h.postal_address, h.consent, h.sms_opt_out, h.email_opt_out, h.phone_status, h.email_status, h.created_at`
 
 func scanHousehold(row rowScanner) (relais.Household, error) {
 	var h relais.Household
-	err := row.Scan(&h.ID, &h.ExternalRef, &h.Region, &h.Language, &h.Grades, &h.Profile, &h.Phone, &h.Email,
+	var pupils string
+	err := row.Scan(&h.ID, &h.ExternalRef, &h.Region, &h.Language, &pupils, &h.Profile, &h.Phone, &h.Email,
 		&h.PostalAddress, &h.Consent, &h.SMSOptOut, &h.EmailOptOut, &h.PhoneStatus, &h.EmailStatus, &h.CreatedAt)
-	if len(h.Grades) == 0 {
-		h.Grades = nil
+	if err != nil {
+		return h, err
 	}
+	if pupils != "" && pupils != "[]" {
+		if err := json.Unmarshal([]byte(pupils), &h.Pupils); err != nil {
+			return h, fmt.Errorf("household %d: pupils: %w", h.ID, err)
+		}
+	}
+	h.Grades = relais.PupilGrades(h.Pupils)
 	h.CreatedAt = h.CreatedAt.UTC()
-	return h, err
+	return h, nil
 }
 
-// UpsertHouseholds creates households or updates them by ExternalRef, in one transaction. Opt-outs and
-// contact statuses learnt from providers are kept: an import never opts a family back in. Each run of
-// households is copied (COPY) into a staging table of the transaction, then written by one INSERT ...
-// ON CONFLICT; a household listed twice is written twice, in order, as one by one.
+// UpsertHouseholds creates households or updates them by ExternalRef, in one transaction, and replaces
+// their pupils (Household.Roll). Opt-outs and contact statuses learnt from providers are kept: an
+// import never opts a family back in. Each run of households is copied (COPY) into a staging table of
+// the transaction, then written by one INSERT ... ON CONFLICT; a household listed twice is written
+// twice, in order, as one by one.
 func (db *DB) UpsertHouseholds(ctx context.Context, hs []relais.Household) error {
 	if len(hs) == 0 {
 		return nil
@@ -34,14 +44,17 @@ func (db *DB) UpsertHouseholds(ctx context.Context, hs []relais.Household) error
 	now := ts(db.now())
 	return db.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE households_import (
-			n integer, external_ref text, region text, language text, grades integer[], profile text, phone text,
-			email text, postal_address text, consent boolean, sms_opt_out boolean, email_opt_out boolean
+			n integer, external_ref text, region text, language text, pupils text, profile text, phone text,
+			email text, postal_address text, consent boolean, sms_opt_out boolean, email_opt_out boolean,
+			p_grades integer[], p_languages text[], p_schools text[], p_classes text[]
 		) ON COMMIT DROP`); err != nil {
 			return fmt.Errorf("upsert households: staging table: %w", err)
 		}
 		// ON CONFLICT DO UPDATE cannot touch a row twice in one statement: cut a run where a reference repeats.
 		start, seen := 0, map[string]bool{}
 		for i := range hs {
+			hs[i].Pupils = hs[i].Roll()
+			hs[i].Grades = relais.PupilGrades(hs[i].Pupils)
 			if seen[hs[i].ExternalRef] {
 				if err := upsertRun(ctx, tx, hs[start:i], now); err != nil {
 					return err
@@ -55,15 +68,17 @@ func (db *DB) UpsertHouseholds(ctx context.Context, hs []relais.Household) error
 }
 
 // importColumns are the staging table's columns, in the order householdRows gives them.
-var importColumns = []string{"n", "external_ref", "region", "language", "grades", "profile", "phone", "email",
-	"postal_address", "consent", "sms_opt_out", "email_opt_out"}
+var importColumns = []string{"n", "external_ref", "region", "language", "pupils", "profile", "phone", "email",
+	"postal_address", "consent", "sms_opt_out", "email_opt_out", "p_grades", "p_languages", "p_schools", "p_classes"}
 
-// householdRows is a pgx.CopyFromSource over households, numbered in their order.
+// householdRows is a pgx.CopyFromSource over households, numbered in their order: each household's
+// pupils go as its list (JSON) and as four parallel arrays the pupils table is written from.
 type householdRows struct {
-	hs     []relais.Household
-	i      int
-	grades []int32
-	row    []any
+	hs                      []relais.Household
+	i                       int
+	grades                  []int32
+	langs, schools, classes []string
+	row                     []any
 }
 
 func (r *householdRows) Next() bool { r.i++; return r.i <= len(r.hs) }
@@ -71,12 +86,23 @@ func (r *householdRows) Err() error { return nil }
 
 func (r *householdRows) Values() ([]any, error) {
 	h := &r.hs[r.i-1]
-	r.grades = r.grades[:0]
-	for _, g := range h.Grades {
-		r.grades = append(r.grades, int32(g))
+	r.grades, r.langs, r.schools, r.classes = r.grades[:0], r.langs[:0], r.schools[:0], r.classes[:0]
+	for _, p := range h.Pupils {
+		r.grades = append(r.grades, int32(p.Grade))
+		r.langs = append(r.langs, p.Language)
+		r.schools = append(r.schools, p.School)
+		r.classes = append(r.classes, p.Class)
 	}
-	r.row = append(r.row[:0], int32(r.i), h.ExternalRef, h.Region, h.Language, r.grades, string(h.Profile), h.Phone,
-		h.Email, h.PostalAddress, h.Consent, h.SMSOptOut, h.EmailOptOut)
+	pupils := "[]"
+	if len(h.Pupils) > 0 {
+		b, err := json.Marshal(h.Pupils)
+		if err != nil {
+			return nil, err
+		}
+		pupils = string(b)
+	}
+	r.row = append(r.row[:0], int32(r.i), h.ExternalRef, h.Region, h.Language, pupils, string(h.Profile), h.Phone,
+		h.Email, h.PostalAddress, h.Consent, h.SMSOptOut, h.EmailOptOut, r.grades, r.langs, r.schools, r.classes)
 	return r.row, nil
 }
 
@@ -87,25 +113,28 @@ func upsertRun(ctx context.Context, tx pgx.Tx, hs []relais.Household, now any) e
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"households_import"}, importColumns, &householdRows{hs: hs}); err != nil {
 		return fmt.Errorf("upsert households: copy: %w", err)
 	}
-	// xmax is 0 on a row this statement inserted: a new household's grades are written by the same
+	// xmax is 0 on a row this statement inserted: a new household's pupils are written by the same
 	// statement; an updated one's are replaced after it.
 	rows, err := tx.Query(ctx, `WITH up AS (
-		INSERT INTO households AS h (external_ref, region, language, grades, profile,
+		INSERT INTO households AS h (external_ref, region, language, pupils, profile,
 			phone, email, postal_address, consent, sms_opt_out, email_opt_out, created_at)
-		SELECT external_ref, region, language, coalesce(grades, '{}'), profile, phone, email, postal_address,
+		SELECT external_ref, region, language, pupils, profile, phone, email, postal_address,
 			consent, sms_opt_out, email_opt_out, $1
 		FROM households_import ORDER BY n
 		ON CONFLICT (external_ref) DO UPDATE SET region = excluded.region, language = excluded.language,
-		grades = excluded.grades, profile = excluded.profile, phone = excluded.phone, email = excluded.email,
+		pupils = excluded.pupils, profile = excluded.profile, phone = excluded.phone, email = excluded.email,
 		postal_address = excluded.postal_address, consent = excluded.consent,
 		sms_opt_out = h.sms_opt_out OR excluded.sms_opt_out,
 		email_opt_out = h.email_opt_out OR excluded.email_opt_out,
 		phone_status = CASE WHEN h.phone = excluded.phone THEN h.phone_status ELSE '' END,
 		email_status = CASE WHEN h.email = excluded.email THEN h.email_status ELSE '' END
-		RETURNING id, external_ref, grades, xmax = 0 AS inserted
-	), grades AS (
-		INSERT INTO household_grades (grade, household_id)
-		SELECT DISTINCT unnest(grades), id FROM up WHERE inserted
+		RETURNING id, external_ref, xmax = 0 AS inserted
+	), pupils AS (
+		INSERT INTO pupils (household_id, grade, language, school, class)
+		SELECT up.id, p.grade, p.language, p.school, p.class
+		FROM up JOIN households_import i ON i.external_ref = up.external_ref,
+			unnest(i.p_grades, i.p_languages, i.p_schools, i.p_classes) AS p (grade, language, school, class)
+		WHERE up.inserted
 	)
 	SELECT id, external_ref, inserted FROM up`, now)
 	if err != nil {
@@ -136,12 +165,15 @@ func upsertRun(ctx context.Context, tx pgx.Tx, hs []relais.Household, now any) e
 	if len(updated) == 0 {
 		return nil
 	}
-	if _, err := tx.Exec(ctx, `DELETE FROM household_grades WHERE household_id = ANY($1)`, updated); err != nil {
-		return fmt.Errorf("upsert households: grades: %w", err)
+	if _, err := tx.Exec(ctx, `DELETE FROM pupils WHERE household_id = ANY($1)`, updated); err != nil {
+		return fmt.Errorf("upsert households: pupils: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO household_grades (grade, household_id)
-		SELECT DISTINCT unnest(grades), id FROM households WHERE id = ANY($1)`, updated); err != nil {
-		return fmt.Errorf("upsert households: grades: %w", err)
+	if _, err := tx.Exec(ctx, `INSERT INTO pupils (household_id, grade, language, school, class)
+		SELECT h.id, p.grade, p.language, p.school, p.class
+		FROM households h JOIN households_import i ON i.external_ref = h.external_ref,
+			unnest(i.p_grades, i.p_languages, i.p_schools, i.p_classes) AS p (grade, language, school, class)
+		WHERE h.id = ANY($1)`, updated); err != nil {
+		return fmt.Errorf("upsert households: pupils: %w", err)
 	}
 	return nil
 }
@@ -152,31 +184,92 @@ func (db *DB) Household(ctx context.Context, id int64) (relais.Household, error)
 	return h, orNotFound(err, func() error { return relais.Errorf(relais.ENOTFOUND, "Household %d not found.", id) })
 }
 
-// Households lists households in id order, after the page cursor (keyset pagination: a grade's
-// households are read on household_grades' primary key).
+// Households lists households in id order, after the page cursor. With an audience or a grade, the
+// households are those of the pupils that match, read on the index pupils_audience (audienceQuery).
 func (db *DB) Households(ctx context.Context, f relais.HouseholdFilter) ([]relais.Household, error) {
 	p := f.Page.Normalize()
-	var q string
+	if f.Audience != nil || f.Grade > 0 {
+		q, args := audienceQuery(f, p)
+		return queryAll(ctx, db.pool, scanHousehold, q, args...)
+	}
 	var args []any
 	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
-	if f.Grade > 0 {
-		q = `SELECT ` + householdColumns + ` FROM household_grades g JOIN households h ON h.id = g.household_id
-			WHERE g.grade = ` + arg(f.Grade) + ` AND g.household_id > ` + arg(p.After)
-	} else {
-		q = `SELECT ` + householdColumns + ` FROM households h WHERE h.id > ` + arg(p.After)
-	}
+	q := `SELECT ` + householdColumns + ` FROM households h WHERE h.id > ` + arg(p.After)
 	if f.Region != "" {
 		q += ` AND h.region = ` + arg(f.Region)
 	}
 	if f.Profile != "" {
-		q += ` AND h.profile = ` + arg(f.Profile)
+		q += ` AND h.profile = ` + arg(string(f.Profile))
 	}
-	if f.Grade > 0 {
-		q += ` ORDER BY g.household_id LIMIT ` + arg(p.Limit)
-	} else {
-		q += ` ORDER BY h.id LIMIT ` + arg(p.Limit)
-	}
+	q += ` ORDER BY h.id LIMIT ` + arg(p.Limit)
 	return queryAll(ctx, db.pool, scanHousehold, q, args...)
+}
+
+// audienceQuery is the store's one audience predicate (relais.Audience.Reaches), for a page of
+// households. Each pair of a grade and a language of instruction is a run of pupils_audience in
+// household order: the page takes the first Limit distinct households after the cursor from each run
+// (twins are one household), and of their union the first Limit, each once (a household with several
+// pupils in the audience is reached once): a page shorter than Limit is the last. A grade alone
+// (HouseholdFilter.Grade) is a run in any language.
+func audienceQuery(f relais.HouseholdFilter, p relais.Page) (string, []any) {
+	type run struct {
+		grade int
+		lang  *string
+	}
+	var runs []run
+	var a relais.Audience
+	if f.Audience != nil {
+		a = *f.Audience
+		for _, g := range a.Grades {
+			for i := range a.Languages {
+				runs = append(runs, run{g, &a.Languages[i]})
+			}
+		}
+	} else {
+		runs = []run{{grade: f.Grade}}
+	}
+	if len(runs) == 0 {
+		return `SELECT ` + householdColumns + ` FROM households h WHERE false`, nil
+	}
+	var args []any
+	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
+	after, limit := arg(p.After), arg(p.Limit)
+	var cond string // the conditions every run shares
+	if len(a.Schools) > 0 {
+		cond += ` AND p.school = ANY(` + arg(a.Schools) + `)`
+	}
+	if len(a.Classes) > 0 {
+		cond += ` AND p.class = ANY(` + arg(a.Classes) + `)`
+	}
+	join := ""
+	if f.Region != "" || f.Profile != "" || len(a.Regions) > 0 {
+		join = ` JOIN households ph ON ph.id = p.household_id`
+	}
+	if len(a.Regions) > 0 {
+		cond += ` AND ph.region = ANY(` + arg(a.Regions) + `)`
+	}
+	if f.Region != "" {
+		cond += ` AND ph.region = ` + arg(f.Region)
+	}
+	if f.Profile != "" {
+		cond += ` AND ph.profile = ` + arg(string(f.Profile))
+	}
+	// The page's ids are found first, then their households read by primary key: written as
+	// "h.id IN (runs)", the planner may walk households in id order testing each against the runs.
+	var b strings.Builder
+	b.WriteString(`SELECT ` + householdColumns + ` FROM (SELECT DISTINCT household_id FROM (`)
+	for i, r := range runs {
+		if i > 0 {
+			b.WriteString(` UNION ALL `)
+		}
+		b.WriteString(`(SELECT DISTINCT p.household_id FROM pupils p` + join + ` WHERE p.grade = ` + arg(r.grade))
+		if r.lang != nil {
+			b.WriteString(` AND p.language = ` + arg(*r.lang))
+		}
+		b.WriteString(` AND p.household_id > ` + after + cond + ` ORDER BY p.household_id LIMIT ` + limit + `)`)
+	}
+	b.WriteString(`) runs ORDER BY household_id LIMIT ` + limit + `) ids JOIN households h ON h.id = ids.household_id ORDER BY h.id`)
+	return b.String(), args
 }
 
 // HouseholdsByIDs returns the households with those ids.

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -12,19 +13,43 @@ import (
 	"github.com/relais-edu/relais/locale"
 )
 
-const lessonColumns = `id, title, subject, grade, language, region, teacher_id, status, status_reason, status_reasons,
+const lessonColumns = `id, title, subject, grade, language, region, audience, teacher_id, status, status_reason, status_reasons,
 	step, progress, media_path, markdown, worksheet_path, segment_budget, duration_ms, created_at, updated_at`
 
 func scanLesson(row rowScanner) (relais.Lesson, error) {
 	var l relais.Lesson
-	err := row.Scan(&l.ID, &l.Title, &l.Subject, &l.Grade, &l.Language, &l.Region, &l.TeacherID, &l.Status,
+	var audience string
+	err := row.Scan(&l.ID, &l.Title, &l.Subject, &l.Grade, &l.Language, &l.Region, &audience, &l.TeacherID, &l.Status,
 		&l.StatusReason, &l.StatusReasons, &l.Step, &l.Progress, &l.MediaPath, &l.Markdown, &l.WorksheetPath,
 		&l.SegmentBudget, &l.DurationMS, &l.CreatedAt, &l.UpdatedAt)
 	l.CreatedAt, l.UpdatedAt = l.CreatedAt.UTC(), l.UpdatedAt.UTC()
 	if len(l.StatusReasons) == 0 {
 		l.StatusReasons = nil
 	}
+	if err == nil {
+		l.Audience, err = decodeAudience(l.ID, audience)
+	}
 	return l, err
+}
+
+// encodeAudience is the audience column: the audience as JSON, "" for none.
+func encodeAudience(a relais.Audience) string {
+	if a.IsZero() {
+		return ""
+	}
+	b, _ := json.Marshal(a) // of slices of ints and strings: cannot fail
+	return string(b)
+}
+
+func decodeAudience(lessonID int64, s string) (relais.Audience, error) {
+	var a relais.Audience
+	if s == "" {
+		return a, nil
+	}
+	if err := json.Unmarshal([]byte(s), &a); err != nil {
+		return a, fmt.Errorf("lesson %d: audience: %w", lessonID, err)
+	}
+	return a, nil
 }
 
 // CreateLesson inserts l and sets its id and timestamps.
@@ -35,10 +60,11 @@ func (db *DB) CreateLesson(ctx context.Context, l *relais.Lesson) error {
 	}
 	err := db.pool.QueryRow(ctx, `INSERT INTO lessons (title, subject, grade, language, region, teacher_id,
 		status, status_reason, status_reasons, media_path, markdown, worksheet_path, segment_budget, duration_ms,
-		created_at, updated_at)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$15) RETURNING id`,
+		created_at, updated_at, audience)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$15,$16) RETURNING id`,
 		l.Title, l.Subject, l.Grade, l.Language, l.Region, l.TeacherID, l.Status, l.StatusReason,
-		reasons(l.StatusReasons), l.MediaPath, l.Markdown, l.WorksheetPath, l.SegmentBudget, l.DurationMS, now).Scan(&l.ID)
+		reasons(l.StatusReasons), l.MediaPath, l.Markdown, l.WorksheetPath, l.SegmentBudget, l.DurationMS, now,
+		encodeAudience(l.Audience)).Scan(&l.ID)
 	if err != nil {
 		return fmt.Errorf("create lesson: %w", err)
 	}

@@ -91,6 +91,10 @@ func (db *DB) EraseHousehold(ctx context.Context, id int64) error {
 			{`DELETE FROM email_bounces WHERE recipient = $1 AND recipient <> '' AND NOT EXISTS (SELECT 1 FROM households WHERE email = $1 AND id <> $2)`, []any{email, id}},
 			{`DELETE FROM contact_claims WHERE contact IN ($1, $2) AND delivery_id IN (SELECT id FROM deliveries WHERE household_id = $3)`, []any{phone, email, id}},
 			{`UPDATE delivery_events SET detail = '' WHERE delivery_id IN (SELECT id FROM deliveries WHERE household_id = $1)`, []any{id}},
+			// Pupils keep their grade and language (the audience counts), not their school and class.
+			{`UPDATE pupils SET school = '', class = '' WHERE household_id = $1`, []any{id}},
+			{`UPDATE households SET pupils = COALESCE((SELECT json_agg(json_build_object('grade', grade, 'language', language) ORDER BY grade)::text
+				FROM pupils WHERE household_id = $1), '[]') WHERE id = $1`, []any{id}},
 			{`UPDATE households SET external_ref = $1, phone = '', email = '', postal_address = '', consent = false,
 				phone_status = '', email_status = '' WHERE id = $2`, []any{relais.ErasedRef(id), id}},
 		}

@@ -126,3 +126,25 @@ func (db *DB) InboundMessages(ctx context.Context, p relais.Page) ([]relais.Inbo
 		return m, err
 	}, q, args...)
 }
+
+// SetUserClasses replaces the classes userID teaches.
+func (db *DB) SetUserClasses(ctx context.Context, userID string, classes []string) error {
+	return db.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM user_classes WHERE user_id = $1`, userID); err != nil {
+			return fmt.Errorf("classes of user %s: %w", userID, err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO user_classes (user_id, class)
+			SELECT $1, c FROM unnest($2::text[]) AS c ON CONFLICT DO NOTHING`, userID, classes); err != nil {
+			return fmt.Errorf("classes of user %s: %w", userID, err)
+		}
+		return nil
+	})
+}
+
+// UserClasses returns the classes userID teaches, sorted.
+func (db *DB) UserClasses(ctx context.Context, userID string) ([]string, error) {
+	return queryAll(ctx, db.pool, func(row rowScanner) (string, error) {
+		var c string
+		return c, row.Scan(&c)
+	}, `SELECT class FROM user_classes WHERE user_id = $1 ORDER BY class`, userID)
+}

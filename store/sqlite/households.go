@@ -3,63 +3,64 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 
 	relais "github.com/relais-edu/relais"
 )
 
-const householdColumns = `h.id, h.external_ref, h.region, h.language, h.grades, h.profile, h.phone, h.email,
+const householdColumns = `h.id, h.external_ref, h.region, h.language, h.pupils, h.profile, h.phone, h.email,
 	h.postal_address, h.consent, h.sms_opt_out, h.email_opt_out, h.phone_status, h.email_status, h.created_at`
 
 func scanHousehold(row interface{ Scan(...any) error }) (relais.Household, error) {
 	var h relais.Household
-	var grades string
+	var pupils string
 	var consent, smsOut, emailOut int
 	var created int64
-	err := row.Scan(&h.ID, &h.ExternalRef, &h.Region, &h.Language, &grades, &h.Profile, &h.Phone, &h.Email,
+	err := row.Scan(&h.ID, &h.ExternalRef, &h.Region, &h.Language, &pupils, &h.Profile, &h.Phone, &h.Email,
 		&h.PostalAddress, &consent, &smsOut, &emailOut, &h.PhoneStatus, &h.EmailStatus, &created)
 	if err != nil {
 		return h, err
 	}
-	h.Grades = parseGrades(grades)
+	if h.Pupils, err = decodePupils(pupils); err != nil {
+		return h, fmt.Errorf("household %d: pupils: %w", h.ID, err)
+	}
+	h.Grades = relais.PupilGrades(h.Pupils)
 	h.Consent, h.SMSOptOut, h.EmailOptOut = consent == 1, smsOut == 1, emailOut == 1
 	h.CreatedAt = fromMS(created)
 	return h, nil
 }
 
-func formatGrades(gs []int) string {
-	parts := make([]string, len(gs))
-	for i, g := range gs {
-		parts[i] = strconv.Itoa(g)
+// encodePupils is the households.pupils column: the pupils as a JSON list.
+func encodePupils(ps []relais.Pupil) string {
+	if len(ps) == 0 {
+		return "[]"
 	}
-	return strings.Join(parts, ",")
+	b, _ := json.Marshal(ps) // ints and strings: cannot fail
+	return string(b)
 }
 
-func parseGrades(s string) []int {
-	if s == "" {
-		return nil
+func decodePupils(s string) ([]relais.Pupil, error) {
+	if s == "" || s == "[]" {
+		return nil, nil
 	}
-	var out []int
-	for _, p := range strings.Split(s, ",") {
-		if g, err := strconv.Atoi(p); err == nil {
-			out = append(out, g)
-		}
-	}
-	return out
+	var ps []relais.Pupil
+	err := json.Unmarshal([]byte(s), &ps)
+	return ps, err
 }
 
-// UpsertHouseholds creates households or updates them by ExternalRef, in one transaction. Opt-outs and
-// contact statuses learnt from providers are kept: an import never opts a family back in.
+// UpsertHouseholds creates households or updates them by ExternalRef, in one transaction, and replaces
+// their pupils (Household.Roll). Opt-outs and contact statuses learnt from providers are kept: an
+// import never opts a family back in.
 func (db *DB) UpsertHouseholds(ctx context.Context, hs []relais.Household) error {
 	now := ms(db.now())
 	return db.inTx(ctx, func(tx *sql.Tx) error {
-		up, err := tx.PrepareContext(ctx, `INSERT INTO households (external_ref, region, language, grades, profile,
+		up, err := tx.PrepareContext(ctx, `INSERT INTO households (external_ref, region, language, pupils, profile,
 			phone, email, postal_address, consent, sms_opt_out, email_opt_out, created_at)
 			VALUES (?,?,?,?,?,?,?,?,?,?,?,?)
 			ON CONFLICT (external_ref) DO UPDATE SET region = excluded.region, language = excluded.language,
-			grades = excluded.grades, profile = excluded.profile, phone = excluded.phone, email = excluded.email,
+			pupils = excluded.pupils, profile = excluded.profile, phone = excluded.phone, email = excluded.email,
 			postal_address = excluded.postal_address, consent = excluded.consent,
 			sms_opt_out = MAX(sms_opt_out, excluded.sms_opt_out),
 			email_opt_out = MAX(email_opt_out, excluded.email_opt_out),
@@ -70,28 +71,31 @@ func (db *DB) UpsertHouseholds(ctx context.Context, hs []relais.Household) error
 			return err
 		}
 		defer up.Close()
-		delGrades, err := tx.PrepareContext(ctx, `DELETE FROM household_grades WHERE household_id = ?`)
+		delPupils, err := tx.PrepareContext(ctx, `DELETE FROM pupils WHERE household_id = ?`)
 		if err != nil {
 			return err
 		}
-		defer delGrades.Close()
-		addGrade, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO household_grades (grade, household_id) VALUES (?, ?)`)
+		defer delPupils.Close()
+		addPupil, err := tx.PrepareContext(ctx, `INSERT INTO pupils (household_id, grade, language, school, class)
+			VALUES (?, ?, ?, ?, ?)`)
 		if err != nil {
 			return err
 		}
-		defer addGrade.Close()
+		defer addPupil.Close()
 		for i := range hs {
 			h := &hs[i]
-			if err := up.QueryRowContext(ctx, h.ExternalRef, h.Region, h.Language, formatGrades(h.Grades), h.Profile,
+			h.Pupils = h.Roll()
+			h.Grades = relais.PupilGrades(h.Pupils)
+			if err := up.QueryRowContext(ctx, h.ExternalRef, h.Region, h.Language, encodePupils(h.Pupils), h.Profile,
 				h.Phone, h.Email, h.PostalAddress, boolInt(h.Consent), boolInt(h.SMSOptOut), boolInt(h.EmailOptOut),
 				now).Scan(&h.ID); err != nil {
 				return fmt.Errorf("upsert household %q: %w", h.ExternalRef, err)
 			}
-			if _, err := delGrades.ExecContext(ctx, h.ID); err != nil {
+			if _, err := delPupils.ExecContext(ctx, h.ID); err != nil {
 				return err
 			}
-			for _, g := range h.Grades {
-				if _, err := addGrade.ExecContext(ctx, g, h.ID); err != nil {
+			for _, p := range h.Pupils {
+				if _, err := addPupil.ExecContext(ctx, h.ID, p.Grade, p.Language, p.School, p.Class); err != nil {
 					return err
 				}
 			}
@@ -106,19 +110,16 @@ func (db *DB) Household(ctx context.Context, id int64) (relais.Household, error)
 	return h, orNotFound(err, func() error { return relais.Errorf(relais.ENOTFOUND, "Household %d not found.", id) })
 }
 
-// Households lists households in id order, after the page cursor.
+// Households lists households in id order, after the page cursor. With an audience or a grade, the
+// households are those of the pupils that match, read on the index pupils_audience (audienceQuery).
 func (db *DB) Households(ctx context.Context, f relais.HouseholdFilter) ([]relais.Household, error) {
 	p := f.Page.Normalize()
-	var q string
-	var args []any
-	if f.Grade > 0 {
-		q = `SELECT ` + householdColumns + ` FROM household_grades g JOIN households h ON h.id = g.household_id
-			WHERE g.grade = ? AND g.household_id > ?`
-		args = append(args, f.Grade, p.After)
-	} else {
-		q = `SELECT ` + householdColumns + ` FROM households h WHERE h.id > ?`
-		args = append(args, p.After)
+	if f.Audience != nil || f.Grade > 0 {
+		q, args := audienceQuery(f, p)
+		return db.queryHouseholds(ctx, q, args...)
 	}
+	q := `SELECT ` + householdColumns + ` FROM households h WHERE h.id > ?`
+	args := []any{p.After}
 	if f.Region != "" {
 		q += ` AND h.region = ?`
 		args = append(args, f.Region)
@@ -127,13 +128,86 @@ func (db *DB) Households(ctx context.Context, f relais.HouseholdFilter) ([]relai
 		q += ` AND h.profile = ?`
 		args = append(args, f.Profile)
 	}
-	if f.Grade > 0 {
-		q += ` ORDER BY g.household_id LIMIT ?`
-	} else {
-		q += ` ORDER BY h.id LIMIT ?`
-	}
+	q += ` ORDER BY h.id LIMIT ?`
 	args = append(args, p.Limit)
 	return db.queryHouseholds(ctx, q, args...)
+}
+
+// audienceQuery is the store's one audience predicate (relais.Audience.Reaches), for a page of
+// households. Each pair of a grade and a language of instruction is a run of pupils_audience in
+// household order: the page takes the first Limit distinct households after the cursor from each run
+// (twins are one household), and of their union the first Limit, each once (a household with several
+// pupils in the audience is reached once): a page shorter than Limit is the last. A grade alone
+// (HouseholdFilter.Grade) is a run in any language.
+func audienceQuery(f relais.HouseholdFilter, p relais.Page) (string, []any) {
+	type run struct {
+		grade int
+		lang  *string
+	}
+	var runs []run
+	var a relais.Audience
+	if f.Audience != nil {
+		a = *f.Audience
+		for _, g := range a.Grades {
+			for i := range a.Languages {
+				runs = append(runs, run{g, &a.Languages[i]})
+			}
+		}
+	} else {
+		runs = []run{{grade: f.Grade}}
+	}
+	if len(runs) == 0 {
+		return `SELECT ` + householdColumns + ` FROM households h WHERE 0`, nil
+	}
+	var args []any
+	in := func(col string, vs []string) string {
+		for _, v := range vs {
+			args = append(args, v)
+		}
+		return ` AND ` + col + ` IN (` + placeholders(len(vs)) + `)`
+	}
+	// The page's ids are found first, then their households read by primary key.
+	var b strings.Builder
+	b.WriteString(`SELECT ` + householdColumns + ` FROM (SELECT DISTINCT household_id FROM (`)
+	for i, r := range runs {
+		if i > 0 {
+			b.WriteString(` UNION ALL `)
+		}
+		b.WriteString(`SELECT household_id FROM (SELECT DISTINCT p.household_id FROM pupils p`)
+		if f.Region != "" || f.Profile != "" || len(a.Regions) > 0 {
+			b.WriteString(` JOIN households ph ON ph.id = p.household_id`)
+		}
+		b.WriteString(` WHERE p.grade = ?`)
+		args = append(args, r.grade)
+		if r.lang != nil {
+			b.WriteString(` AND p.language = ?`)
+			args = append(args, *r.lang)
+		}
+		b.WriteString(` AND p.household_id > ?`)
+		args = append(args, p.After)
+		if len(a.Schools) > 0 {
+			b.WriteString(in("p.school", a.Schools))
+		}
+		if len(a.Classes) > 0 {
+			b.WriteString(in("p.class", a.Classes))
+		}
+		if len(a.Regions) > 0 {
+			b.WriteString(in("ph.region", a.Regions))
+		}
+		if f.Region != "" {
+			b.WriteString(` AND ph.region = ?`)
+			args = append(args, f.Region)
+		}
+		if f.Profile != "" {
+			b.WriteString(` AND ph.profile = ?`)
+			args = append(args, f.Profile)
+		}
+		b.WriteString(` ORDER BY p.household_id LIMIT ?)`)
+		args = append(args, p.Limit)
+	}
+	b.WriteString(`) ORDER BY household_id LIMIT ?) ids JOIN households h ON h.id = ids.household_id ORDER BY h.id`)
+	args = append(args, p.Limit)
+	return b.String(), args
 }
 
 func (db *DB) queryHouseholds(ctx context.Context, q string, args ...any) ([]relais.Household, error) {

@@ -12,14 +12,14 @@ import (
 	"github.com/relais-edu/relais/locale"
 )
 
-const lessonColumns = `id, title, subject, grade, language, region, teacher_id, status, status_reason, status_reasons,
+const lessonColumns = `id, title, subject, grade, language, region, audience, teacher_id, status, status_reason, status_reasons,
 	step, progress, media_path, markdown, worksheet_path, segment_budget, duration_ms, created_at, updated_at`
 
 func scanLesson(row interface{ Scan(...any) error }) (relais.Lesson, error) {
 	var l relais.Lesson
 	var created, updated int64
-	var reasons string
-	err := row.Scan(&l.ID, &l.Title, &l.Subject, &l.Grade, &l.Language, &l.Region, &l.TeacherID, &l.Status,
+	var reasons, audience string
+	err := row.Scan(&l.ID, &l.Title, &l.Subject, &l.Grade, &l.Language, &l.Region, &audience, &l.TeacherID, &l.Status,
 		&l.StatusReason, &reasons, &l.Step, &l.Progress, &l.MediaPath, &l.Markdown, &l.WorksheetPath,
 		&l.SegmentBudget, &l.DurationMS, &created, &updated)
 	l.CreatedAt, l.UpdatedAt = fromMS(created), fromMS(updated)
@@ -28,7 +28,30 @@ func scanLesson(row interface{ Scan(...any) error }) (relais.Lesson, error) {
 			return l, fmt.Errorf("lesson %d: status_reasons: %w", l.ID, jerr)
 		}
 	}
+	if err == nil {
+		l.Audience, err = decodeAudience(l.ID, audience)
+	}
 	return l, err
+}
+
+// encodeAudience is the audience column: the audience as JSON, "" for none.
+func encodeAudience(a relais.Audience) string {
+	if a.IsZero() {
+		return ""
+	}
+	b, _ := json.Marshal(a) // of slices of ints and strings: cannot fail
+	return string(b)
+}
+
+func decodeAudience(lessonID int64, s string) (relais.Audience, error) {
+	var a relais.Audience
+	if s == "" {
+		return a, nil
+	}
+	if err := json.Unmarshal([]byte(s), &a); err != nil {
+		return a, fmt.Errorf("lesson %d: audience: %w", lessonID, err)
+	}
+	return a, nil
 }
 
 // CreateLesson inserts l and sets its id and timestamps.
@@ -39,11 +62,11 @@ func (db *DB) CreateLesson(ctx context.Context, l *relais.Lesson) error {
 	}
 	res, err := db.write.ExecContext(ctx, `INSERT INTO lessons (title, subject, grade, language, region, teacher_id,
 		status, status_reason, status_reasons, media_path, markdown, worksheet_path, segment_budget, duration_ms,
-		created_at, updated_at)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		created_at, updated_at, audience)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		l.Title, l.Subject, l.Grade, l.Language, l.Region, l.TeacherID, l.Status, l.StatusReason,
 		reasonsJSON(l.StatusReasons), l.MediaPath,
-		l.Markdown, l.WorksheetPath, l.SegmentBudget, l.DurationMS, ms(now), ms(now))
+		l.Markdown, l.WorksheetPath, l.SegmentBudget, l.DurationMS, ms(now), ms(now), encodeAudience(l.Audience))
 	if err != nil {
 		return fmt.Errorf("create lesson: %w", err)
 	}

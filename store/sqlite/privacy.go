@@ -92,6 +92,10 @@ func (db *DB) EraseHousehold(ctx context.Context, id int64) error {
 			{`DELETE FROM email_bounces WHERE recipient = ? AND recipient <> '' AND NOT EXISTS (SELECT 1 FROM households WHERE email = ? AND id <> ?)`, []any{email, email, id}},
 			{`DELETE FROM contact_claims WHERE contact IN (?, ?) AND delivery_id IN (SELECT id FROM deliveries WHERE household_id = ?)`, []any{phone, email, id}},
 			{`UPDATE delivery_events SET detail = '' WHERE delivery_id IN (SELECT id FROM deliveries WHERE household_id = ?)`, []any{id}},
+			// Pupils keep their grade and language (the audience counts), not their school and class.
+			{`UPDATE pupils SET school = '', class = '' WHERE household_id = ?`, []any{id}},
+			{`UPDATE households SET pupils = (SELECT json_group_array(json_object('grade', grade, 'language', language))
+				FROM (SELECT grade, language FROM pupils WHERE household_id = ? ORDER BY grade)) WHERE id = ?`, []any{id, id}},
 			{`UPDATE households SET external_ref = ?, phone = '', email = '', postal_address = '', consent = 0,
 				phone_status = '', email_status = '' WHERE id = ?`, []any{relais.ErasedRef(id), id}},
 		}

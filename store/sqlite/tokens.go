@@ -125,3 +125,26 @@ func (db *DB) InboundMessages(ctx context.Context, p relais.Page) ([]relais.Inbo
 		return m, nil
 	}, q, args...)
 }
+
+// SetUserClasses replaces the classes userID teaches.
+func (db *DB) SetUserClasses(ctx context.Context, userID string, classes []string) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM user_classes WHERE user_id = ?`, userID); err != nil {
+			return fmt.Errorf("classes of user %s: %w", userID, err)
+		}
+		for _, c := range classes {
+			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO user_classes (user_id, class) VALUES (?, ?)`, userID, c); err != nil {
+				return fmt.Errorf("classes of user %s: %w", userID, err)
+			}
+		}
+		return nil
+	})
+}
+
+// UserClasses returns the classes userID teaches, sorted.
+func (db *DB) UserClasses(ctx context.Context, userID string) ([]string, error) {
+	return queryAll(ctx, db.read, func(row rowScanner) (string, error) {
+		var c string
+		return c, row.Scan(&c)
+	}, `SELECT class FROM user_classes WHERE user_id = ? ORDER BY class`, userID)
+}

@@ -16,6 +16,56 @@ import (
 func Benchmark(b *testing.B, open Open) {
 	b.Run("UpsertHouseholds", func(b *testing.B) { benchUpsertHouseholds(b, open) })
 	b.Run("PlanDeliveries", func(b *testing.B) { benchPlanDeliveries(b, open) })
+	b.Run("AudiencePages", func(b *testing.B) { benchAudiencePages(b, open) })
+}
+
+// benchAudiencePages pages, 1,000 at a time as the fan-out does, through the audience of a lesson among
+// 100,000 households whose pupils are spread over two grades and three languages of instruction (a
+// third with two pupils): one grade in one language (one run of pupils_audience), then two grades in
+// two languages (four runs merged).
+func benchAudiencePages(b *testing.B, open Open) {
+	ctx := context.Background()
+	db := open(b, nil)
+	langs := []string{"fr", "kk", "ru"}
+	for start := 0; start < 100_000; start += 10_000 {
+		hs := make([]relais.Household, 10_000)
+		for i := range hs {
+			n := start + i
+			hs[i] = relais.Household{ExternalRef: fmt.Sprint("H", n), Language: langs[n%3], Profile: relais.ProfileSMSOnly,
+				Phone: "+33612345678", Consent: true, Pupils: []relais.Pupil{{Grade: 5 + n%2, Language: langs[(n/2)%3]}}}
+			if n%3 == 0 {
+				hs[i].Pupils = append(hs[i].Pupils, relais.Pupil{Grade: 5, Language: langs[(n/6)%3]})
+			}
+		}
+		if err := db.UpsertHouseholds(ctx, hs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		a    relais.Audience
+	}{
+		{"one_run", relais.Audience{Grades: []int{5}, Languages: []string{"fr"}}},
+		{"four_runs", relais.Audience{Grades: []int{5, 6}, Languages: []string{"fr", "kk"}}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			read := 0
+			for b.Loop() {
+				for after := int64(0); ; {
+					hs, err := db.Households(ctx, relais.HouseholdFilter{Audience: &tc.a, Page: relais.Page{After: after, Limit: 1000}})
+					if err != nil {
+						b.Fatal(err)
+					}
+					read += len(hs)
+					if len(hs) < 1000 {
+						break
+					}
+					after = hs[len(hs)-1].ID
+				}
+			}
+			b.ReportMetric(float64(read)/b.Elapsed().Seconds(), "households/s")
+		})
+	}
 }
 
 // benchUpsertHouseholds imports households in chunks of 5,000, as the CSV import does.

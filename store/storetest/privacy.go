@@ -24,7 +24,8 @@ func testAccessAndErasure(t *testing.T, open Open) {
 	must(t, db.CreateLesson(ctx, &l))
 	const phone, email, shared = "+33612000001", "famille.durand@example.org", "+33612000099"
 	hs := []relais.Household{
-		{ExternalRef: "DURAND-17", Region: "IDF", Language: "fr", Grades: []int{5}, Profile: relais.ProfileMobileData,
+		{ExternalRef: "DURAND-17", Region: "IDF", Language: "fr", Profile: relais.ProfileMobileData,
+			Pupils: []relais.Pupil{{Grade: 5, Language: "fr", School: "0751234A", Class: "0751234A-5B"}},
 			Phone: phone, Email: email, PostalAddress: "Famille Durand\n3 rue des Lilas\n75020 Paris", Consent: true},
 		{ExternalRef: "MARTIN-2", Region: "IDF", Language: "fr", Grades: []int{5}, Profile: relais.ProfileSMSOnly, Phone: shared, Consent: true},
 	}
@@ -48,6 +49,7 @@ func testAccessAndErasure(t *testing.T, open Open) {
 	rec, err := db.HouseholdRecord(ctx, hs[0].ID)
 	must(t, err)
 	if rec.Household.Phone != phone || rec.Household.Email != email || rec.Household.ExternalRef != "DURAND-17" ||
+		len(rec.Household.Pupils) != 1 || rec.Household.Pupils[0].Class != "0751234A-5B" ||
 		len(rec.Deliveries) != 2 || len(rec.Inbound) != 1 || len(rec.Bounces) != 1 || rec.Deliveries[0].LessonTitle != "Les fractions" {
 		t.Fatalf("access export = %+v", rec)
 	}
@@ -64,7 +66,7 @@ func testAccessAndErasure(t *testing.T, open Open) {
 	rec, err = db.HouseholdRecord(ctx, hs[0].ID)
 	must(t, err)
 	want := relais.HouseholdData{ID: hs[0].ID, ExternalRef: relais.ErasedRef(hs[0].ID), Region: "IDF", Language: "fr",
-		Grades: []int{5}, Profile: relais.ProfileMobileData, CreatedAt: rec.Household.CreatedAt}
+		Pupils: []relais.Pupil{{Grade: 5, Language: "fr"}}, Profile: relais.ProfileMobileData, CreatedAt: rec.Household.CreatedAt}
 	if diff := cmp.Diff(want, rec.Household); diff != "" {
 		t.Errorf("erased household (-want +got):\n%s", diff)
 	}

@@ -55,6 +55,9 @@ func Run(t *testing.T, open Open) {
 		{"DeliveryReservations", testDeliveryReservations},
 		{"RemindLeavesClaimedReminders", testRemindLeavesClaimedReminders},
 		{"DeliveryCountsFollowEveryWriter", testDeliveryCountsFollowEveryWriter},
+		{"Audience", testAudience},
+		{"FrenchLessonNeverReachesRussianMedium", testFrenchLessonNeverReachesRussianMedium},
+		{"UserClasses", testUserClasses},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, open) })
 	}

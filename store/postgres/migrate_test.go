@@ -1,0 +1,78 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
+
+	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/internal/testenv"
+	"github.com/relais-edu/relais/store/postgres"
+)
+
+// TestMigratePupils: households imported before pupils get one pupil per grade they had, taught in the
+// household's language, and a lesson's audience finds them.
+func TestMigratePupils(t *testing.T) {
+	ctx := context.Background()
+	url := testenv.Postgres(t)
+	if err := postgres.MigrateTo(ctx, url, 3); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO households (id, external_ref, region, language, grades, profile, created_at) VALUES
+			(1, 'A', 'IDF', 'fr', '{3,5}', 'sms_only', now()), (2, 'B', 'ALA', 'kk', '{5}', 'sms_only', now()),
+			(3, 'C', '', 'ru', '{}', 'offline', now())`,
+		`INSERT INTO household_grades (grade, household_id) VALUES (3, 1), (5, 1), (5, 2)`,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn.Close(ctx)
+	db, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	want := map[int64][]relais.Pupil{
+		1: {{Grade: 3, Language: "fr"}, {Grade: 5, Language: "fr"}},
+		2: {{Grade: 5, Language: "kk"}},
+		3: nil,
+	}
+	for id, pupils := range want {
+		h, err := db.Household(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(pupils, h.Pupils); diff != "" {
+			t.Errorf("pupils of household %d (-want +got):\n%s", id, diff)
+		}
+	}
+	for _, tc := range []struct {
+		l    relais.Lesson
+		want []int64
+	}{
+		{relais.Lesson{Grade: 5, Language: "fr"}, []int64{1}},
+		{relais.Lesson{Grade: 5, Language: "kk"}, []int64{2}},
+		{relais.Lesson{Grade: 3, Language: "kk"}, nil},
+		{relais.Lesson{Grade: 5, Language: "ru"}, nil},
+	} {
+		hs, err := db.Households(ctx, tc.l.AudienceFilter())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int64
+		for _, h := range hs {
+			got = append(got, h.ID)
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("grade %d lesson in %s (-want +got):\n%s", tc.l.Grade, tc.l.Language, diff)
+		}
+	}
+}
