@@ -284,7 +284,7 @@ func (h *Handler) guard(rt route) http.Handler {
 type page struct {
 	T       map[string]string
 	Lang    string
-	Other   string // the other UI language, for the toggle
+	Langs   []langChoice // the language picker
 	User    relais.User
 	Staff   bool
 	CSRF    string
@@ -296,7 +296,7 @@ type page struct {
 }
 
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, c *reqCtx, status int, name, titleKey string, data any) {
-	p := page{T: messages[c.lang], Lang: c.lang, Other: otherLang(c.lang), User: c.user,
+	p := page{T: messages[c.lang], Lang: c.lang, Langs: langChoices(c.lang), User: c.user,
 		Staff: staff.allows(c.user.Role), CSRF: c.csrf, Path: r.URL.RequestURI(), Title: c.t(titleKey), Data: data}
 	if e, ok := data.(pageError); ok {
 		p.Error, p.Data = e.msg, e.data

@@ -13,6 +13,7 @@ import (
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/channels"
+	"github.com/relais-edu/relais/locale"
 )
 
 // unsubscribeContext separates these MACs from any other use of the secret.
@@ -89,36 +90,36 @@ type unsubscribeHandler struct {
 
 func (h *unsubscribeHandler) confirm(w http.ResponseWriter, r *http.Request) {
 	if _, _, err := VerifyUnsubscribe(h.secret, r.PathValue("token")); err != nil {
-		h.page(w, http.StatusNotFound, pageBadLink)
+		h.page(w, r, http.StatusNotFound, pageBadLink)
 		return
 	}
-	h.page(w, http.StatusOK, pageConfirm)
+	h.page(w, r, http.StatusOK, pageConfirm)
 }
 
 func (h *unsubscribeHandler) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	id, email, err := VerifyUnsubscribe(h.secret, r.PathValue("token"))
 	if err != nil {
-		h.page(w, http.StatusNotFound, pageBadLink)
+		h.page(w, r, http.StatusNotFound, pageBadLink)
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
 	if err := r.ParseMultipartForm(4 << 10); err != nil && !errors.Is(err, http.ErrNotMultipart) {
-		h.page(w, http.StatusBadRequest, pageBadRequest)
+		h.page(w, r, http.StatusBadRequest, pageBadRequest)
 		return
 	}
 	if r.PostFormValue("List-Unsubscribe") != "One-Click" {
-		h.page(w, http.StatusBadRequest, pageBadRequest)
+		h.page(w, r, http.StatusBadRequest, pageBadRequest)
 		return
 	}
 	v := channels.Verdict{Channel: relais.ChannelEmail,
 		Contact: channels.ContactVerdict{Kind: channels.ContactEmail, Address: email, Status: relais.ContactOptedOut}}
 	if _, err := h.verdicts.Record(r.Context(), v); err != nil {
 		h.log.ErrorContext(r.Context(), "record email opt-out", "household_id", id, "err", err)
-		h.page(w, http.StatusInternalServerError, pageError)
+		h.page(w, r, http.StatusInternalServerError, pageError)
 		return
 	}
 	h.log.InfoContext(r.Context(), "email opt-out", "household_id", id)
-	h.page(w, http.StatusOK, pageDone)
+	h.page(w, r, http.StatusOK, pageDone)
 }
 
 type pageKind int
@@ -131,38 +132,47 @@ const (
 	pageError
 )
 
-func (h *unsubscribeHandler) page(w http.ResponseWriter, status int, kind pageKind) {
+func (h *unsubscribeHandler) page(w http.ResponseWriter, r *http.Request, status int, kind pageKind) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
+	lang := locale.Accept(r.Header.Get("Accept-Language"))
+	w.Header().Set("Content-Language", lang)
 	w.WriteHeader(status)
-	_ = unsubscribePage.Execute(w, kind)
+	_ = unsubscribePage.Execute(w, struct {
+		Kind pageKind
+		Lang string
+	}{kind, lang})
 }
 
-// unsubscribePage speaks the four languages at once: the token does not say which the family reads.
+// unsubscribePage speaks the four languages at once, each paragraph marked with its own: the token
+// does not say which the family reads. The page's lang is the browser's language among them.
 var unsubscribePage = template.Must(template.New("unsubscribe").Parse(`<!DOCTYPE html>
-<html>
+<html lang="{{.Lang}}">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex"><title>Relais</title></head>
 <body style="font-family:Arial,Helvetica,sans-serif;max-width:600px;margin:24px auto;padding:0 16px;line-height:1.5">
-{{- if eq . 0}}
+{{- if eq .Kind 0}}
 <p lang="fr">Ne plus recevoir les leçons par e-mail ?</p>
 <p lang="kk">Сабақтарды электрондық пошта арқылы алуды тоқтату керек пе?</p>
 <p lang="ru">Больше не получать уроки по электронной почте?</p>
 <p lang="en">Stop receiving lessons by email?</p>
 <form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">
-<button type="submit" style="padding:10px 16px;font-size:16px">Se désabonner · Бас тарту · Отписаться · Unsubscribe</button></form>
-{{- else if eq . 1}}
+<button type="submit" style="padding:10px 16px;font-size:16px"><span lang="fr">Se désabonner</span> · <span lang="kk">Бас тарту</span> · <span lang="ru">Отписаться</span> · <span lang="en">Unsubscribe</span></button></form>
+{{- else if eq .Kind 1}}
 <p lang="fr">C’est fait : vous ne recevrez plus les leçons par e-mail.</p>
 <p lang="kk">Дайын: сабақтар енді электрондық поштаға келмейді.</p>
 <p lang="ru">Готово: уроки больше не будут приходить на электронную почту.</p>
 <p lang="en">Done: you will no longer receive lessons by email.</p>
-{{- else if eq . 2}}
+{{- else if eq .Kind 2}}
 <p lang="fr">Ce lien n’est pas valide.</p>
 <p lang="kk">Бұл сілтеме жарамсыз.</p>
 <p lang="ru">Эта ссылка недействительна.</p>
 <p lang="en">This link is not valid.</p>
-{{- else if eq . 3}}
+{{- else if eq .Kind 3}}
+<p lang="fr">Requête incorrecte.</p>
+<p lang="kk">Қате сұрау.</p>
+<p lang="ru">Неверный запрос.</p>
 <p lang="en">Bad request.</p>
 {{- else}}
 <p lang="fr">Une erreur est survenue ; réessayez plus tard.</p>

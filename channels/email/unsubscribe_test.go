@@ -80,14 +80,20 @@ func TestUnsubscribeHandler(t *testing.T) {
 		method      string
 		path        string
 		contentType string
+		accept      string // Accept-Language
 		body        string
 		storeErr    error
 		wantStatus  int
 		wantCalls   []call
 		wantBody    string
+		wantLang    string
 	}{
 		{name: "get shows a form and changes nothing", method: "GET", path: "/u/" + good, wantStatus: 200,
-			wantBody: `<input type="hidden" name="List-Unsubscribe" value="One-Click">`},
+			wantBody: `<input type="hidden" name="List-Unsubscribe" value="One-Click">`, wantLang: "en"},
+		{name: "get from a Russian browser", method: "GET", path: "/u/" + good, accept: "ru-RU,ru;q=0.9,en;q=0.8", wantStatus: 200,
+			wantBody: `<p lang="ru">Больше не получать уроки по электронной почте?</p>`, wantLang: "ru"},
+		{name: "forged token from a Kazakh browser", method: "GET", path: "/u/" + forged, accept: "kk", wantStatus: 404,
+			wantBody: `<p lang="kk">Бұл сілтеме жарамсыз.</p>`, wantLang: "kk"},
 		{name: "one-click post", method: "POST", path: "/u/" + good, contentType: "application/x-www-form-urlencoded",
 			body: "List-Unsubscribe=One-Click", wantStatus: 200, wantCalls: []call{{"family@example.org", true}}, wantBody: "Done"},
 		{name: "one-click post as multipart", method: "POST", path: "/u/" + good,
@@ -117,8 +123,14 @@ func TestUnsubscribeHandler(t *testing.T) {
 			if tt.contentType != "" {
 				req.Header.Set("Content-Type", tt.contentType)
 			}
+			if tt.accept != "" {
+				req.Header.Set("Accept-Language", tt.accept)
+			}
 			rec := httptest.NewRecorder()
 			UnsubscribeHandler(store, secret).ServeHTTP(rec, req)
+			if tt.wantLang != "" && !strings.Contains(rec.Body.String(), `<html lang="`+tt.wantLang+`">`) {
+				t.Errorf("page lacks <html lang=%q>:\n%s", tt.wantLang, rec.Body)
+			}
 			if rec.Code != tt.wantStatus {
 				t.Errorf("status = %d, want %d\n%s", rec.Code, tt.wantStatus, rec.Body)
 			}
