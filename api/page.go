@@ -15,7 +15,7 @@ import (
 // pageLabels are the family page's words in each language.
 type pageLabels struct {
 	Subject, Grade, KeyPoints, OnAir, TV, Radio, Listen, DownloadAudio, Worksheet string
-	Problem, Help                                                                string // the error page's
+	Problem, Help                                                                 string // the error page's
 }
 
 var labels = map[string]pageLabels{
