@@ -595,7 +595,7 @@ func TestPages(t *testing.T) {
 	teacher := f.browser("t1")
 	_, body := teacher.get("/ui/lessons/1")
 	for _, want := range []string{
-		"&lt;script&gt;alert(1)&lt;/script&gt; Fractions",
+		`<h1 lang="fr">&lt;script&gt;alert(1)&lt;/script&gt; Fractions</h1>`, // a French lesson on an English page
 		`<span class="segments">2 segments</span>`, `<span class="encoding">UCS-2</span>`, "Leçon: les fractions",
 		`<audio controls preload="none" src="/ui/lessons/1/renditions/lowband"`,
 		`href="/ui/lessons/1/worksheet"`, "ready to publish",
