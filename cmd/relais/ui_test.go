@@ -310,7 +310,7 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("chart totals sms sent, sms delivered, sms failed, email sent = %s, want 2,2,1,2", got)
 	}
 	b.shot("8-dashboard")
-	b.do(chromedp.Click(chromedp.CSS(`form[action="/ui/lang"] button`)))
+	b.do(chromedp.Click(chromedp.CSS(`form[action="/ui/lang"] button[value=fr]`)))
 	b.waitFor("the French dashboard", `document.documentElement.lang === "fr" && !!document.querySelector("#delivery-counts")`, 10*time.Second)
 	if h1 := b.eval(`document.querySelector("h1").textContent`); !strings.HasPrefix(h1, "Tableau des envois") {
 		t.Errorf("French dashboard heading %q", h1)
