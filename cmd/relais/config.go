@@ -8,6 +8,7 @@ import (
 	"net/mail"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -162,10 +163,14 @@ func (c *Config) settings() []setting {
 	}
 }
 
-// bind registers every setting on fs, after applying the environment. Errors name the variable.
-func (c *Config) bind(fs *flag.FlagSet, getenv func(string) string) error {
+// bind registers the settings named in only (every setting when only is empty) on fs, after applying
+// their environment variables. The others keep their defaults. Errors name the variable.
+func (c *Config) bind(fs *flag.FlagSet, getenv func(string) string, only ...string) error {
 	var errs []error
 	for _, s := range c.settings() {
+		if len(only) > 0 && !slices.Contains(only, s.flag) {
+			continue
+		}
 		v := value{s.ptr}
 		if env := getenv(s.env); env != "" {
 			if err := v.Set(env); err != nil {
@@ -448,10 +453,20 @@ func (c *Config) planConfig() scheduler.PlanConfig {
 	return pc
 }
 
-// loadConfig reads env and flags for a command and validates the result.
+// dbSettings are the settings of a command that only opens the database: the help of such a command
+// lists these, not the server's SMTP and Twilio settings.
+var dbSettings = []string{"data-dir", "database-url"}
+
+// loadConfig reads env and flags for a server command (every setting) and validates the result.
 func loadConfig(fs *flag.FlagSet, args []string, io *stdio) (Config, error) {
+	return loadSettings(fs, args, io)
+}
+
+// loadSettings reads env and flags for a command that uses only the settings named (every setting when
+// none is named), and validates the result.
+func loadSettings(fs *flag.FlagSet, args []string, io *stdio, only ...string) (Config, error) {
 	cfg := DefaultConfig()
-	envErr := cfg.bind(fs, io.getenv)
+	envErr := cfg.bind(fs, io.getenv, only...)
 	if err := parseFlags(fs, args); err != nil {
 		return cfg, err
 	}

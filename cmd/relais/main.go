@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -44,6 +45,9 @@ type stdio struct {
 	out    io.Writer
 	err    io.Writer
 	getenv func(string) string
+	// flagSets, when set, collects the flag set of each command run (shell completion reads the
+	// commands' flags this way).
+	flagSets *[]*flag.FlagSet
 }
 
 // exitError ends the process with that status and no further message (the command said why).

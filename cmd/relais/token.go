@@ -26,7 +26,7 @@ func cmdTokenCreate(ctx context.Context, io *stdio, args []string) error {
 	user := fs.String("user", "", "user id the token acts as (a teacher sees only this user's lessons)")
 	role := fs.String("role", "", "teacher, media or admin")
 	name := fs.String("name", "", "display name; default: the user id")
-	cfg, err := loadConfig(fs, args, io)
+	cfg, err := loadSettings(fs, args, io, dbSettings...)
 	if err != nil {
 		return err
 	}
