@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -114,5 +116,24 @@ func TestCompletion(t *testing.T) {
 	}
 	if got := shell("zsh", "-c", "autoload -U compinit && compinit -u && source "+scripts["zsh"]+` && print -r -- "$_comps[relais]"`); got != "_bash_complete -o default -F _relais" {
 		t.Errorf("zsh registers %q for relais", got)
+	}
+}
+
+// TestTokenCreateOutput: the token alone for people, JSON with --json; and a database command reads only
+// the database settings, so a server setting it does not use, even a wrong one, does not stop it.
+func TestTokenCreateOutput(t *testing.T) {
+	env := map[string]string{"RELAIS_DATA_DIR": t.TempDir(), "RELAIS_SMTP_TLS": "bogus", "RELAIS_TWILIO_ACCOUNT_SID": "AC1"}
+	out, errOut, err := runCLI(env, "token", "create", "--user", "durand", "--role", "teacher")
+	if err != nil || !regexp.MustCompile(`^rl_[A-Za-z0-9_-]{32}\n$`).MatchString(out) {
+		t.Errorf("token create: %v, stdout %q, stderr %q; want the token alone", err, out, errOut)
+	}
+	out, _, err = runCLI(env, "token", "create", "--json", "--user", "media", "--role", "media")
+	var got struct{ User, Role, Token string }
+	if err != nil || json.Unmarshal([]byte(out), &got) != nil || got.User != "media" || got.Role != "media" || !strings.HasPrefix(got.Token, "rl_") {
+		t.Errorf("token create --json: %v, %q", err, out)
+	}
+	// The server commands still check every setting.
+	if _, _, err := runCLI(env, "serve"); err == nil || !strings.Contains(err.Error(), "RELAIS_TWILIO_ACCOUNT_SID is set") {
+		t.Errorf("serve with RELAIS_TWILIO_ACCOUNT_SID alone: %v, want a configuration error naming it", err)
 	}
 }

@@ -21,11 +21,12 @@ Creates an API token and prints it once; only its hash is stored.
 `
 
 func cmdTokenCreate(ctx context.Context, io *stdio, args []string) error {
-	fs := newFlagSet(io, "token create", "token create --user ID --role teacher|media|admin [--name NAME]",
+	fs := newFlagSet(io, "token create", "token create --user ID --role teacher|media|admin [--name NAME] [--json]",
 		"Creates an API token for a user and prints it once; only its SHA-256 is stored in the database.")
 	user := fs.String("user", "", "user id the token acts as (a teacher sees only this user's lessons)")
 	role := fs.String("role", "", "teacher, media or admin")
 	name := fs.String("name", "", "display name; default: the user id")
+	asJSON := jsonFlag(fs)
 	cfg, err := loadSettings(fs, args, io, dbSettings...)
 	if err != nil {
 		return err
@@ -43,6 +44,9 @@ func cmdTokenCreate(ctx context.Context, io *stdio, args []string) error {
 	tok, err := createToken(ctx, cfg, relais.User{ID: *user, Name: strings.TrimSpace(*name), Role: r})
 	if err != nil {
 		return err
+	}
+	if *asJSON {
+		return writeJSON(io, map[string]string{"user": *user, "role": string(r), "token": tok})
 	}
 	fmt.Fprintln(io.out, tok)
 	return nil

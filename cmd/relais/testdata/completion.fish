@@ -270,6 +270,7 @@ complete -c relais -n 'string match -q -- \'bounces import*\' (__relais_path)' -
 complete -c relais -f -n 'test "$(__relais_path)" = \'token\'' -a create -d ''
 complete -c relais -n 'string match -q -- \'token create*\' (__relais_path)' -l data-dir -d 'directory for the SQLite database, media and the private Redis [RELAIS_DATA_DIR]'
 complete -c relais -n 'string match -q -- \'token create*\' (__relais_path)' -l database-url -d 'database: sqlite:PATH or postgres://user:password@host:port/db; empty: SQLite at DATA_DIR/relais.db [RELAIS_DATABASE_URL]'
+complete -c relais -n 'string match -q -- \'token create*\' (__relais_path)' -l json -d 'print JSON for scripts instead of the table'
 complete -c relais -n 'string match -q -- \'token create*\' (__relais_path)' -l name -d 'display name; default: the user id'
 complete -c relais -n 'string match -q -- \'token create*\' (__relais_path)' -l role -d 'teacher, media or admin'
 complete -c relais -n 'string match -q -- \'token create*\' (__relais_path)' -l user -d 'user id the token acts as (a teacher sees only this user\'s lessons)'

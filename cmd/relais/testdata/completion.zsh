@@ -31,7 +31,7 @@ _relais() {
 	"relais bounces") words="import" ;;
 	"relais bounces import") words="--data-dir --database-url --maildir --mbox" ;;
 	"relais token") words="create" ;;
-	"relais token create") words="--data-dir --database-url --name --role --user" ;;
+	"relais token create") words="--data-dir --database-url --json --name --role --user" ;;
 	"relais station") words="create list" ;;
 	"relais station create") words="--data-dir --database-url --json --kind --name --playout --region --service --tz" ;;
 	"relais station list") words="--data-dir --database-url --json" ;;
