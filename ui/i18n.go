@@ -131,6 +131,15 @@ func acceptLang(header string) string {
 
 func validLang(l string) bool { _, ok := messages[l]; return ok }
 
+// langNames names each UI language in itself, by code.
+var langNames = func() map[string]string {
+	m := make(map[string]string, len(uiLangs))
+	for _, l := range uiLangs {
+		m[l] = messages[l]["lang_name"]
+	}
+	return m
+}()
+
 // langChoice is one entry of the language picker: a UI language named in itself.
 type langChoice struct {
 	Code, Name string

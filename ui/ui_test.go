@@ -563,6 +563,17 @@ func TestLanguage(t *testing.T) {
 			}
 		}
 	}
+	// Lessons' languages are named in themselves too, not by code.
+	c.lang = "ru"
+	_, form := c.get("/ui/lessons/new")
+	for _, want := range []string{`<option value="ru" lang="ru" selected>Русский</option>`, `<option value="kk" lang="kk">Қазақша</option>`, `<option value="fr" lang="fr">Français</option>`} {
+		if !strings.Contains(form, want) {
+			t.Errorf("upload form lacks %s", want)
+		}
+	}
+	if _, page := c.get("/ui/lessons/1"); !strings.Contains(page, "Язык: Français") {
+		t.Errorf("lesson page does not name the lesson's language:\n%.1500s", page)
+	}
 	// The picker wins over Accept-Language.
 	c.lang = "en-GB"
 	if status, _ := c.postForm("/ui/lang", url.Values{"lang": {"kk"}, "next": {"/ui/lessons"}}); status != http.StatusSeeOther {
