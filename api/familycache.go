@@ -28,6 +28,7 @@ type familyPage struct {
 	body         []byte
 	etag         string
 	lessonID     int64
+	lang         string // the page's language, for the error pages of its files
 	audio        string // the low-band audio's path; empty: none yet
 	audioVersion string // changes when the audio file does: its URL is then another, so it may be cached for ever
 	worksheet    string

@@ -8,24 +8,76 @@ import (
 	"net/http"
 	"time"
 
+	"strings"
+
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/lessons"
 	"github.com/relais-edu/relais/links"
+
+	"github.com/relais-edu/relais/locale"
 	"github.com/relais-edu/relais/scheduler"
 )
 
 // pageLabels are the family page's words in each language.
-type pageLabels struct{ Subject, Grade, KeyPoints, OnAir, TV, Radio, Listen, DownloadAudio, Worksheet, BadLink string }
+type pageLabels struct {
+	Subject, Grade, KeyPoints, OnAir, TV, Radio, Listen, DownloadAudio, Worksheet string
+	Problem, Help                                                                 string // the error page's
+	BadLink                                                                       string // the page of a link that does not open
+}
 
 var labels = map[string]pageLabels{
 	"fr": {"Matière", "Classe", "À retenir", "À la télévision et à la radio", "télévision", "radio", "Écouter la leçon", "Télécharger l'audio", "Fiche d'exercices (PDF)",
+		"Leçon indisponible", "Ouvrez de nouveau le lien du SMS ou de l'e-mail reçu, en entier ; s'il ne marche toujours pas, demandez à l'école.",
 		"Ce lien n’est pas valide. Vérifiez qu’il a été copié en entier."},
 	"en": {"Subject", "Grade", "Key points", "On television and radio", "television", "radio", "Listen to the lesson", "Download the audio", "Worksheet (PDF)",
+		"Lesson not available", "Open the link from the SMS or email you received again, in full; if it still does not work, ask the school.",
 		"This link is not valid. Check it was copied whole."},
 	"ru": {"Предмет", "Класс", "Главное", "По телевидению и радио", "телевидение", "радио", "Слушать урок", "Скачать аудио", "Рабочий лист (PDF)",
+		"Урок недоступен", "Снова откройте ссылку из полученного SMS или письма, целиком; если она всё равно не работает, обратитесь в школу.",
 		"Эта ссылка недействительна. Проверьте, что она скопирована полностью."},
 	"kk": {"Пән", "Сынып", "Есте сақта", "Теледидар мен радиода", "теледидар", "радио", "Сабақты тыңдау", "Аудионы жүктеу", "Жұмыс парағы (PDF)",
+		"Сабақ қолжетімсіз", "Алған SMS немесе хаттағы сілтемені толығымен қайта ашыңыз; бәрібір ашылмаса, мектепке хабарласыңыз.",
 		"Бұл сілтеме жарамсыз. Оның толық көшірілгенін тексеріңіз."},
+}
+
+// pageLang is the language of a family page: the household's when it is one the page is written in,
+// else the first such language of the browser's Accept-Language, else English.
+func pageLang(householdLang, acceptLanguage string) string {
+	if _, ok := labels[householdLang]; ok {
+		return householdLang
+	}
+	for _, part := range strings.Split(acceptLanguage, ",") {
+		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.ReplaceAll(params, " ", "") == "q=0" {
+			continue
+		}
+		base, _, _ := strings.Cut(strings.ToLower(tag), "-")
+		if _, ok := labels[base]; ok {
+			return base
+		}
+	}
+	return "en"
+}
+
+// familyError answers a family link that leads nowhere with a small HTML page in the family's language
+// (the household's, when the link names one; else the browser's), not the API's JSON.
+func (s *Server) familyError(w http.ResponseWriter, r *http.Request, h relais.Household, err error) {
+	code := relais.ErrorCode(err)
+	lang := pageLang(h.Language, r.Header.Get("Accept-Language"))
+	msg := locale.Message(err, lang)
+	if code == relais.EINTERNAL {
+		id, _ := r.Context().Value(requestIDKey{}).(string)
+		s.log.Error("internal error", "request_id", id, "method", r.Method, "path", r.URL.Path, "err", err)
+		msg = "Internal error; quote request id " + id + " to the school."
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Language", lang)
+	w.WriteHeader(relais.HTTPStatus(code))
+	if err := s.tmpl.Page(w, "lesson_error", map[string]any{"Lang": lang, "T": labels[lang], "Message": msg}); err != nil {
+		s.log.Error("render family error page", "err", err)
+	}
 }
 
 // badLinkPage is the family page of a link that does not open: the household is unknown, so it speaks
@@ -96,11 +148,11 @@ func (s *Server) familyLesson(ctx context.Context, token string) (relais.Lesson,
 	if err != nil {
 		return relais.Lesson{}, relais.Household{}, errBadLink
 	}
-	l, err := s.store.Lesson(ctx, lid)
-	if err != nil {
-		return l, relais.Household{}, err
-	}
 	h, err := s.store.Household(ctx, hid)
+	if err != nil {
+		return relais.Lesson{}, h, err
+	}
+	l, err := s.store.Lesson(ctx, lid)
 	return l, h, err
 }
 
@@ -108,6 +160,15 @@ func (s *Server) familyLesson(ctx context.Context, token string) (relais.Lesson,
 // (TestSecurityHeaders checks the hash against the page), media from here.
 const familyCSP = "default-src 'none'; style-src 'sha256-hPap/nKQE8tPj/gxU8Z+w7/8k1W37qnLgU+/LsqOQ2I='; media-src 'self'; " +
 	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// lessonLang is the lang attribute of a lesson's own words (title, subject, key points) on a page in
+// pageLang: empty when they are in the page's language, which they then inherit.
+func lessonLang(lesson, pageLang string) string {
+	if lesson == "" || lesson == pageLang {
+		return ""
+	}
+	return lesson
+}
 
 // lessonPage is the public page a family opens from an SMS or an email: no JavaScript, a few KB, from
 // memory while fresh (familycache.go).
@@ -118,7 +179,7 @@ func (s *Server) lessonPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		writeError(w, r, err, s.log)
+		s.familyError(w, r, relais.Household{}, err)
 		return
 	}
 	writeFamilyPage(w, r, p)
@@ -133,11 +194,8 @@ func (s *Server) familyPage(ctx context.Context, token string) (*familyPage, err
 	if err != nil {
 		return nil, err
 	}
-	lang := h.Language
-	if _, ok := labels[lang]; !ok {
-		lang = "en"
-	}
-	data := map[string]any{"Lang": lang, "Lesson": l, "T": labels[lang], "Points": lessons.KeyPoints(l.Markdown, 8),
+	lang := pageLang(h.Language, "")
+	data := map[string]any{"Lang": lang, "Lesson": l, "LessonLang": lessonLang(l.Language, lang), "T": labels[lang], "Points": lessons.KeyPoints(l.Markdown, 8),
 		"Airings": s.familyAirings(ctx, l, h, lang)}
 	base := "/l/" + token
 	var audio relais.Rendition
@@ -162,7 +220,7 @@ func (s *Server) familyPage(ctx context.Context, token string) (*familyPage, err
 		return nil, fmt.Errorf("render lesson page %d: %w", l.ID, err)
 	}
 	p := newFamilyPage(b.Bytes())
-	p.lessonID, p.audio, p.worksheet = l.ID, audio.Path, ws.Path
+	p.lessonID, p.lang, p.audio, p.worksheet = l.ID, lang, audio.Path, ws.Path
 	if audio.Path != "" {
 		p.audioVersion = renditionVersion(audio)
 	}
@@ -181,12 +239,13 @@ func (s *Server) familyFile(file func(p *familyPage) string, missing error, disp
 			return
 		}
 		if err != nil {
-			writeError(w, r, err, s.log)
+			s.familyError(w, r, relais.Household{}, err)
 			return
 		}
+		family := relais.Household{Language: p.lang}
 		path := file(p)
 		if path == "" {
-			writeError(w, r, missing, s.log)
+			s.familyError(w, r, family, missing)
 			return
 		}
 		if v := r.PathValue("version"); v != "" && v == p.audioVersion {
@@ -198,7 +257,7 @@ func (s *Server) familyFile(file func(p *familyPage) string, missing error, disp
 			w.Header().Set("Content-Disposition", disposition(p))
 		}
 		if err := s.lessons.ServeFile(w, r, path); err != nil {
-			writeError(w, r, err, s.log)
+			s.familyError(w, r, family, err)
 		}
 	}
 }

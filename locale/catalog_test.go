@@ -141,9 +141,9 @@ func sourceFormats(t *testing.T, root string) map[string][]string {
 	return used
 }
 
-// TestFrenchCoversErrorf fails when a relais.Errorf message in the source has no French, or when the
-// French catalog holds a message the source no longer writes.
-func TestFrenchCoversErrorf(t *testing.T) {
+// TestCatalogsCoverErrorf fails when a relais.Errorf message in the source has no translation in one
+// of the catalogs (French, Kazakh, Russian), or when a catalog holds a message the source no longer writes.
+func TestCatalogsCoverErrorf(t *testing.T) {
 	if _, err := os.Stat("../go.mod"); err != nil {
 		t.Fatalf("the module root is not the parent directory: %v", err)
 	}
@@ -151,24 +151,31 @@ func TestFrenchCoversErrorf(t *testing.T) {
 	if len(used) < 100 {
 		t.Fatalf("the source holds %d Errorf formats; the scan is missing files", len(used))
 	}
-	var missing, stale []string
-	for format, at := range used {
-		if _, ok := fr[format]; !ok {
-			missing = append(missing, at[0]+": "+strconv.Quote(format))
-		}
+	if len(catalogs) < 3 {
+		t.Fatalf("%d catalogs; want fr, kk and ru at least", len(catalogs))
 	}
-	for format := range fr {
-		if _, ok := used[format]; !ok {
-			stale = append(stale, strconv.Quote(format))
-		}
-	}
-	sort.Strings(missing)
-	sort.Strings(stale)
-	if len(missing) > 0 {
-		t.Errorf("%d relais.Errorf messages have no French: add them to locale/fr.go.\n%s", len(missing), strings.Join(missing, "\n"))
-	}
-	if len(stale) > 0 {
-		t.Errorf("locale/fr.go translates %d messages the source no longer writes: remove them.\n%s", len(stale), strings.Join(stale, "\n"))
+	for lang, catalog := range catalogs {
+		t.Run(lang, func(t *testing.T) {
+			var missing, stale []string
+			for format, at := range used {
+				if _, ok := catalog[format]; !ok {
+					missing = append(missing, at[0]+": "+strconv.Quote(format))
+				}
+			}
+			for format := range catalog {
+				if _, ok := used[format]; !ok {
+					stale = append(stale, strconv.Quote(format))
+				}
+			}
+			sort.Strings(missing)
+			sort.Strings(stale)
+			if len(missing) > 0 {
+				t.Errorf("%d relais.Errorf messages have no translation: add them to locale/%s.go.\n%s", len(missing), lang, strings.Join(missing, "\n"))
+			}
+			if len(stale) > 0 {
+				t.Errorf("locale/%s.go translates %d messages the source no longer writes: remove them.\n%s", lang, len(stale), strings.Join(stale, "\n"))
+			}
+		})
 	}
 }
 
@@ -221,15 +228,17 @@ func g() error { return Errorf(EINVALID, "A station needs a name.") }
 // verbRe matches one fmt verb with its flags, argument index, width and precision.
 var verbRe = regexp.MustCompile(`%[-+# 0]*(?:\[\d+\])?(?:\d+|\*)?(?:\.(?:\d+|\*)?)?[a-zA-Z%]`)
 
-// TestFrenchVerbs checks every French format takes the English one's arguments, in the same order
+// TestCatalogVerbs checks every translated format takes the English one's arguments, in the same order
 // and with the same verbs, and is translated.
-func TestFrenchVerbs(t *testing.T) {
-	for en, tr := range fr {
-		if !slices.Equal(verbRe.FindAllString(en, -1), verbRe.FindAllString(tr, -1)) {
-			t.Errorf("verbs differ:\n en %q %q\n fr %q %q", verbRe.FindAllString(en, -1), en, verbRe.FindAllString(tr, -1), tr)
-		}
-		if en == tr {
-			t.Errorf("not translated: %q", en)
+func TestCatalogVerbs(t *testing.T) {
+	for lang, catalog := range catalogs {
+		for en, tr := range catalog {
+			if !slices.Equal(verbRe.FindAllString(en, -1), verbRe.FindAllString(tr, -1)) {
+				t.Errorf("verbs differ:\n en %q %q\n %s %q %q", verbRe.FindAllString(en, -1), en, lang, verbRe.FindAllString(tr, -1), tr)
+			}
+			if en == tr {
+				t.Errorf("%s: not translated: %q", lang, en)
+			}
 		}
 	}
 }

@@ -1,7 +1,7 @@
 package locale
 
 // fr translates relais.Errorf's English formats, keyed by the English format. Each French format
-// takes the same verbs in the same order (TestFrenchVerbs). Field, parameter and header names, JSON keys,
+// takes the same verbs in the same order (TestCatalogVerbs). Field, parameter and header names, JSON keys,
 // commands, codes and states stay as the API spells them, in « » when a sentence needs them to read.
 var fr = map[string]string{
 	// api

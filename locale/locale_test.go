@@ -61,6 +61,8 @@ func TestAccept(t *testing.T) {
 		{"de, es", "en"},
 		{"fr;q=0, en;q=0.5", "en"},
 		{"*", "en"},
+		{"ru-RU,ru;q=0.9,en-US;q=0.8,en;q=0.7", "ru"},
+		{"kk-KZ,kk;q=0.9,ru;q=0.8", "kk"},
 	}
 	for _, tt := range tests {
 		if got := Accept(tt.header); got != tt.want {
@@ -83,14 +85,17 @@ func TestWithTranslations(t *testing.T) {
 		t.Errorf("code %q, message %q: want the rebuilt error's", relais.ErrorCode(err), relais.ErrorMessage(err))
 	}
 	// Carried translations pass through Translations, so a record can keep them.
-	if diff := cmp.Diff(map[string]string{"fr": "Le fichier n'a pas de piste son."}, Translations(err)); diff != "" {
+	// Languages the carried text lacks fall back to English, as Message does.
+	want := map[string]string{"fr": "Le fichier n'a pas de piste son.", "kk": "The file has no sound track.", "ru": "The file has no sound track."}
+	if diff := cmp.Diff(want, Translations(err)); diff != "" {
 		t.Errorf("Translations (-want +got):\n%s", diff)
 	}
 }
 
 func TestTranslations(t *testing.T) {
 	err := relais.Errorf(relais.ENOTFOUND, "Lesson %d not found.", 7)
-	if diff := cmp.Diff(map[string]string{"fr": "La leçon 7 est introuvable."}, Translations(err)); diff != "" {
+	want := map[string]string{"fr": "La leçon 7 est introuvable.", "kk": "7 сабақ табылмады.", "ru": "Урок 7 не найден."}
+	if diff := cmp.Diff(want, Translations(err)); diff != "" {
 		t.Errorf("Translations (-want +got):\n%s", diff)
 	}
 	if got := Translations(nil); got != nil {

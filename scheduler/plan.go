@@ -64,8 +64,8 @@ type ChannelEstimate struct {
 	Segments int64         `json:"segments,omitempty"`
 	Duration time.Duration `json:"-"`
 	Seconds  float64       `json:"seconds"`
-	Finishes time.Time     `json:"finishes"`
-	Deadline time.Time     `json:"deadline,omitempty"`
+	Finishes time.Time     `json:"finishes,omitzero"`
+	Deadline time.Time     `json:"deadline,omitzero"`
 }
 
 // PlanSummary is the plan of a lesson: counts per channel, the capacity estimate, and warnings.
@@ -76,7 +76,7 @@ type PlanSummary struct {
 	Counts         map[string]int64           `json:"counts"`  // per channel (and sms_reminder, tv, radio)
 	Skipped        map[string]int64           `json:"skipped"` // per channel
 	Airings        []Airing                   `json:"airings"`
-	FirstBroadcast time.Time                  `json:"first_broadcast,omitempty"`
+	FirstBroadcast time.Time                  `json:"first_broadcast,omitzero"`
 	Estimates      map[string]ChannelEstimate `json:"estimates"`
 	Warnings       []string                   `json:"warnings"`
 	Sample         []HouseholdPlan            `json:"sample"`

@@ -7,11 +7,12 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
 // uiLangs are the languages of the UI text, the first the default.
-var uiLangs = []string{"fr", "en"}
+var uiLangs = []string{"fr", "en", "kk", "ru"}
 
 // messages holds every UI string in each UI language: ui/i18n/<lang>.json, one object of key to text a
 // language, read and checked when the package loads. Strings with %s or %d are formats. A new key goes
@@ -93,26 +94,63 @@ func (c *reqCtx) t(key string) string {
 	return key
 }
 
-// pickLang takes the language chosen with the toggle, else the first UI language in Accept-Language.
+// pickLang takes the language chosen in the language picker, else the UI language the browser prefers
+// most (Accept-Language, by q-value), else the default.
 func pickLang(r *http.Request) string {
 	if ck, err := r.Cookie(langCookie); err == nil && validLang(ck.Value) {
 		return ck.Value
 	}
-	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
-		tag, _, _ := strings.Cut(strings.TrimSpace(part), ";")
-		base, _, _ := strings.Cut(strings.ToLower(tag), "-")
-		if validLang(base) {
-			return base
-		}
+	if l := acceptLang(r.Header.Get("Accept-Language")); l != "" {
+		return l
 	}
 	return uiLangs[0]
 }
 
-func validLang(l string) bool { return l == "fr" || l == "en" }
-
-func otherLang(l string) string {
-	if l == "fr" {
-		return "en"
+// acceptLang returns the UI language an Accept-Language header prefers most ("ru-RU,ru;q=0.9,en;q=0.8"
+// gives "ru"), "" when it names none. Languages are tried by q-value, the header's order breaking ties;
+// one refused with q=0 is never chosen.
+func acceptLang(header string) string {
+	best, bestQ := "", 0.0
+	for _, part := range strings.Split(header, ",") {
+		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		q := 1.0
+		if v, ok := strings.CutPrefix(strings.ReplaceAll(params, " ", ""), "q="); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				continue
+			}
+			q = f
+		}
+		base, _, _ := strings.Cut(strings.ToLower(tag), "-")
+		if validLang(base) && q > bestQ {
+			best, bestQ = base, q
+		}
 	}
-	return "fr"
+	return best
+}
+
+func validLang(l string) bool { _, ok := messages[l]; return ok }
+
+// langNames names each UI language in itself, by code.
+var langNames = func() map[string]string {
+	m := make(map[string]string, len(uiLangs))
+	for _, l := range uiLangs {
+		m[l] = messages[l]["lang_name"]
+	}
+	return m
+}()
+
+// langChoice is one entry of the language picker: a UI language named in itself.
+type langChoice struct {
+	Code, Name string
+	Current    bool
+}
+
+// langChoices lists every UI language for the picker, current marking the page's.
+func langChoices(current string) []langChoice {
+	out := make([]langChoice, len(uiLangs))
+	for i, l := range uiLangs {
+		out[i] = langChoice{Code: l, Name: messages[l]["lang_name"], Current: l == current}
+	}
+	return out
 }

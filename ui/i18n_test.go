@@ -44,6 +44,9 @@ func TestMessagesCoverUse(t *testing.T) {
 	for _, st := range relais.DeliveryStatuses {
 		used["ds_"+string(st)] = "relais.DeliveryStatuses"
 	}
+	for _, r := range []relais.Role{relais.RoleTeacher, relais.RoleMedia, relais.RoleAdmin} {
+		used["role_"+string(r)] = "ui_layout.tmpl (the signed-in user's role)"
+	}
 	if len(used) < 100 {
 		t.Fatalf("only %d keys found in use", len(used))
 	}

@@ -49,7 +49,7 @@ func TestReview(t *testing.T) {
 
 	status, body = media.get("/ui/review")
 	if status != 200 || !strings.Contains(body, `<table id="review">`) ||
-		!regexp.MustCompile(`<tr id="review-1" data-lesson-id="1">\s*<th scope="row"><a href="/ui/lessons/1">&lt;script&gt;alert\(1\)&lt;/script&gt; Fractions</a></th><td>t1</td>`).MatchString(body) ||
+		!regexp.MustCompile(`<tr id="review-1" data-lesson-id="1">\s*<th scope="row"><a href="/ui/lessons/1" lang="fr">&lt;script&gt;alert\(1\)&lt;/script&gt; Fractions</a></th><td>t1</td>`).MatchString(body) ||
 		strings.Contains(body, `id="review-2"`) {
 		t.Fatalf("review list: %d\n%s", status, body)
 	}

@@ -338,21 +338,23 @@ func (h *Handler) guard(rt route) http.Handler {
 
 // page is what every template receives.
 type page struct {
-	T       map[string]string
-	Lang    string
-	Other   string // the other UI language, for the toggle
-	User    relais.User
-	Staff   bool
-	CSRF    string
-	Path    string
-	Title   string
-	Error   string
-	Refresh int // seconds; 0: no automatic refresh
-	Data    any
+	T     map[string]string
+	Lang  string
+	Langs []langChoice // the language picker
+	// LangNames names each language in itself ("kk": "Қазақша"), for lessons' and slots' languages.
+	LangNames map[string]string
+	User      relais.User
+	Staff     bool
+	CSRF      string
+	Path      string
+	Title     string
+	Error     string
+	Refresh   int // seconds; 0: no automatic refresh
+	Data      any
 }
 
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, c *reqCtx, status int, name, titleKey string, data any) {
-	p := page{T: messages[c.lang], Lang: c.lang, Other: otherLang(c.lang), User: c.user,
+	p := page{T: messages[c.lang], Lang: c.lang, Langs: langChoices(c.lang), LangNames: langNames, User: c.user,
 		Staff: staff.allows(c.user.Role), CSRF: c.csrf, Path: r.URL.RequestURI(), Title: c.t(titleKey), Data: data}
 	if e, ok := data.(pageError); ok {
 		p.Error, p.Data = e.msg, e.data

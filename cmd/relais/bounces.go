@@ -32,7 +32,7 @@ func cmdBouncesImport(ctx context.Context, std *stdio, args []string) error {
 			"the delivery; soft bounces are recorded.")
 	maildir := fs.String("maildir", "", "Maildir to read (its new and cur folders)")
 	mbox := fs.String("mbox", "", "mbox file to read")
-	cfg, err := loadConfig(fs, args, std)
+	cfg, err := loadSettings(fs, args, std, dbSettings...)
 	if err != nil {
 		return err
 	}

@@ -53,6 +53,7 @@ func root() command {
 			subs: []command{{name: "copy", run: cmdDBCopy}}},
 		{name: "plan", summary: "print a lesson's publishing plan and capacity check, sending nothing (plan --lesson ID)", run: cmdPlan},
 		{name: "version", summary: "print the version", run: cmdVersion},
+		{name: "completion", summary: "print a shell completion script (completion bash|zsh|fish)", run: cmdCompletion},
 	}}
 }
 
@@ -116,6 +117,9 @@ func (c command) help() string {
 func newFlagSet(io *stdio, name, usageLine, summary string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(&flagOutput{io: io})
+	if io.flagSets != nil {
+		*io.flagSets = append(*io.flagSets, fs)
+	}
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: relais %s\n\n%s\n\nFlags:\n", usageLine, summary)
 		fs.PrintDefaults()

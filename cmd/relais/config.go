@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -238,13 +239,17 @@ func (c *Config) settings() []setting {
 	}
 }
 
-// bind registers every setting on fs, after applying the environment. Errors name the variable.
-// A variable set to the empty string means what the setting's help says empty means ("empty: none");
-// for a setting whose help gives empty no meaning, it is as if unset (the default stays), so that
-// `RELAIS_SMTP_PORT=` in a compose file is not an error.
-func (c *Config) bind(fs *flag.FlagSet, lookupEnv func(string) (string, bool)) error {
+// bind registers the settings named in only (every setting when only is empty) on fs, after applying
+// their environment variables; the others keep their defaults. Errors name the variable. A variable set
+// to the empty string means what the setting's help says empty means ("empty: none"); for a setting
+// whose help gives empty no meaning, it is as if unset (the default stays), so that `RELAIS_SMTP_PORT=`
+// in a compose file is not an error.
+func (c *Config) bind(fs *flag.FlagSet, lookupEnv func(string) (string, bool), only ...string) error {
 	var errs []error
 	for _, s := range c.settings() {
+		if len(only) > 0 && !slices.Contains(only, s.flag) {
+			continue
+		}
 		v := value{s.ptr}
 		env, set := lookupEnv(s.env)
 		if set && env == "" && s.emptyMeans() {
@@ -613,10 +618,20 @@ func (c *Config) planConfig() scheduler.PlanConfig {
 	return pc
 }
 
-// loadConfig reads env and flags for a command and validates the result.
+// dbSettings are the settings of a command that only opens the database: the help of such a command
+// lists these, not the server's SMTP and Twilio settings.
+var dbSettings = []string{"data-dir", "database-url"}
+
+// loadConfig reads env and flags for a server command (every setting) and validates the result.
 func loadConfig(fs *flag.FlagSet, args []string, io *stdio) (Config, error) {
+	return loadSettings(fs, args, io)
+}
+
+// loadSettings reads env and flags for a command that uses only the settings named (every setting when
+// none is named), and validates the result.
+func loadSettings(fs *flag.FlagSet, args []string, io *stdio, only ...string) (Config, error) {
 	cfg := DefaultConfig()
-	envErr := cfg.bind(fs, io.lookupEnv)
+	envErr := cfg.bind(fs, io.lookupEnv, only...)
 	if err := parseFlags(fs, args); err != nil {
 		return cfg, err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -36,13 +37,20 @@ const demoSummary = `Runs one lesson through the whole chain on local services a
      the worksheet, publishes it as the media unit, and waits for every delivery;
   4. checks what the SMTP server and the sandbox actually received, and prints renditions with measured
      loudness, the digest with its segment count and encoding, and deliveries per channel and status.
-Exits non-zero if any stage failed.`
+Exits non-zero if any stage failed.
+
+With --serve, everything keeps running after the summary (Relais with its workers, the Twilio sandbox,
+mailpit) on the demo's data, so the web UI can be explored: the demo prints the UI's address, a token
+for each role (teacher, media unit, admin), the mailpit inbox and the sandbox's list of SMS, and runs
+until interrupted (Ctrl-C or SIGTERM). --http-addr (RELAIS_HTTP_ADDR) sets where Relais listens;
+unset, the demo picks a free port on 127.0.0.1.`
 
 func cmdDemo(ctx context.Context, io *stdio, args []string) error {
 	fs := newFlagSet(io, "demo", "demo [flags]", demoSummary)
 	households := fs.Int("households", 1000, "households in the synthetic population")
 	seconds := fs.Int("seconds", 60, "length of the generated lesson video")
-	timeout := fs.Duration("timeout", 15*time.Minute, "give up after this long")
+	timeout := fs.Duration("timeout", 15*time.Minute, "give up the demo after this long (--serve then keeps running)")
+	serve := fs.Bool("serve", false, "after the demo, keep everything running on its data until interrupted, and print where to look")
 	cfg, err := loadConfig(fs, args, io)
 	if err != nil {
 		return err
@@ -50,15 +58,16 @@ func cmdDemo(ctx context.Context, io *stdio, args []string) error {
 	if *households < 10 || *seconds < 5 {
 		return errors.New("--households must be at least 10 and --seconds at least 5")
 	}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-	d := &demo{io: io, cfg: cfg, households: *households, seconds: *seconds, start: time.Now()}
+	httpAddrSet := io.getenv("RELAIS_HTTP_ADDR") != ""
+	fs.Visit(func(f *flag.Flag) { httpAddrSet = httpAddrSet || f.Name == "http-addr" })
+	d := &demo{io: io, cfg: cfg, households: *households, seconds: *seconds, start: time.Now(),
+		timeout: *timeout, serve: *serve, httpAddrSet: httpAddrSet}
 	err = d.run(ctx)
-	if err != nil {
+	if err != nil && !errors.As(err, new(exitError)) {
 		fmt.Fprintf(io.out, "\nDEMO FAILED after %s: %v\n", time.Since(d.start).Round(time.Second), err)
 		return exitError(1)
 	}
-	return nil
+	return err
 }
 
 type demo struct {
@@ -67,8 +76,12 @@ type demo struct {
 	households int
 	seconds    int
 	start      time.Time
-	teacher    *client.Client // the API as the teacher who uploads
-	media      *client.Client // the API as the media unit that imports and publishes
+	timeout    time.Duration // of the demo itself, not of --serve's exploring
+	serve      bool          // keep running after the demo until interrupted
+	// httpAddrSet: --http-addr or RELAIS_HTTP_ADDR was given, and is where Relais listens.
+	httpAddrSet bool
+	teacher     *client.Client // the API as the teacher who uploads
+	media       *client.Client // the API as the media unit that imports and publishes
 }
 
 func (d *demo) step(format string, args ...any) {
@@ -81,8 +94,10 @@ func (d *demo) run(ctx context.Context) error {
 		cfg.DataDir = filepath.Join("data", "demo-"+time.Now().Format("20060102-150405"))
 		cfg.DatabaseURL, cfg.MediaDir = "", ""
 	}
-	cfg.HTTPAddr = "127.0.0.1:0"
-	cfg.PublicURL = ""
+	if !d.httpAddrSet {
+		cfg.HTTPAddr = "127.0.0.1:0"
+		cfg.PublicURL = ""
+	}
 	_, hoursSet := d.io.lookupEnv("RELAIS_SMS_QUIET_HOURS")
 	if _, daysSet := d.io.lookupEnv("RELAIS_SMS_QUIET_DAYS"); !hoursSet && !daysSet {
 		// A demo at 23:00 or on a Sunday would otherwise wait for 08:00 on Monday.
@@ -100,7 +115,10 @@ func (d *demo) run(ctx context.Context) error {
 	if err := os.MkdirAll(work, 0o750); err != nil {
 		return err
 	}
-	video, err := d.makeVideo(ctx, work)
+	// The demo's own steps have --timeout; the services run until ctx ends (with --serve, until interrupted).
+	wctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	video, err := d.makeVideo(wctx, work)
 	if err != nil {
 		return fmt.Errorf("generate the lesson video: %w", err)
 	}
@@ -156,6 +174,28 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	d.teacher, d.media = client.New(a.URL(), teacher), client.New(a.URL(), media)
 
+	err = d.walk(wctx, work, video, mp, sb)
+	if !d.serve {
+		return err
+	}
+	if err != nil {
+		fmt.Fprintf(d.io.out, "\nDEMO FAILED after %s: %v\n", time.Since(d.start).Round(time.Second), err)
+	}
+	admin, aerr := newToken(ctx, a.store, relais.User{ID: "admin", Name: "Administrateur", Role: relais.RoleAdmin})
+	if aerr != nil {
+		return aerr
+	}
+	d.explore(ctx, a.URL(), []roleToken{{relais.RoleTeacher, "mme.durand", teacher}, {relais.RoleMedia, "unite-media", media},
+		{relais.RoleAdmin, "admin", admin}}, mp, sbURL)
+	if err != nil {
+		return exitError(1)
+	}
+	return nil
+}
+
+// walk is the demo itself: households, the lesson's upload and processing, publishing, deliveries,
+// and the summary of what crossed the wire.
+func (d *demo) walk(ctx context.Context, work, video string, mp *mailpit.Server, sb *sandbox.Server) error {
 	if err := d.importHouseholds(ctx, work); err != nil {
 		return err
 	}
@@ -176,6 +216,36 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	return d.summary(ctx, l, mp, sb)
+}
+
+// roleToken is an API token the demo made for one role.
+type roleToken struct {
+	role  relais.Role
+	user  string
+	token string
+}
+
+// explore prints where to look at the demo's data, then waits until ctx ends (Ctrl-C or SIGTERM); the
+// caller's deferred stops then take everything down in reverse order.
+func (d *demo) explore(ctx context.Context, base string, tokens []roleToken, mp *mailpit.Server, sandboxURL string) {
+	out := d.io.out
+	fmt.Fprintf(out, "\nEverything keeps running on the demo's data until you press Ctrl-C.\n\n")
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "web UI\t%s/ui/\n", base)
+	fmt.Fprintf(tw, "API\t%s/api/v1/\n", base)
+	for _, t := range tokens {
+		fmt.Fprintf(tw, "token %s\t%s\t(user %s)\n", t.role, t.token, t.user)
+	}
+	if mp != nil {
+		fmt.Fprintf(tw, "mailpit inbox\t%s/\n", mp.APIURL)
+	} else {
+		fmt.Fprintf(tw, "email\tsent to the SMTP server at %s:%d\n", d.cfg.SMTPHost, d.cfg.SMTPPort)
+	}
+	fmt.Fprintf(tw, "SMS sandbox\t%s/sandbox/messages\n", sandboxURL)
+	tw.Flush()
+	fmt.Fprintf(out, "\nSign in to the web UI with one of the tokens.\n")
+	<-ctx.Done()
+	fmt.Fprintf(out, "\nStopping.\n")
 }
 
 func redisDesc(a *app) string {

@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -44,6 +45,9 @@ type stdio struct {
 	out       io.Writer
 	err       io.Writer
 	lookupEnv func(string) (string, bool)
+	// flagSets, when set, collects the flag set of each command run (shell completion reads the
+	// commands' flags this way).
+	flagSets *[]*flag.FlagSet
 }
 
 // getenv is the variable's value, empty when it is unset.

@@ -51,7 +51,7 @@ func TestHelpGoesToStdout(t *testing.T) {
 		{[]string{"sms", "help"}, "Usage: relais sms count|digest"},
 		{[]string{"token", "-h"}, "Usage: relais token COMMAND"},
 		{[]string{"lesson", "upload", "--help"}, "-resume-attempts int"},
-		{[]string{"station", "create", "-h"}, "Creates a station and prints its id."},
+		{[]string{"station", "create", "-h"}, "Creates a station and says so with its id"},
 		{[]string{"serve", "--help"}, "RELAIS_SMS_RATE"},
 		{[]string{"version", "--help"}, "Prints the version of relais."},
 		{[]string{"sms", "count", "-help"}, "-smart"},

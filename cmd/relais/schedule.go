@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	relais "github.com/relais-edu/relais"
@@ -74,7 +73,7 @@ func cmdPlaylistExport(ctx context.Context, io *stdio, args []string) error {
 }
 
 func cmdStationCreate(ctx context.Context, io *stdio, args []string) error {
-	fs := newFlagSet(io, "station create", "station create --name NAME --kind tv|radio --tz ZONE", "Creates a station and prints its id.")
+	fs := newFlagSet(io, "station create", "station create --name NAME --kind tv|radio --tz ZONE [--json]", "Creates a station and says so with its id (--json: the station as JSON).")
 	var st relais.Station
 	fs.StringVar(&st.Name, "name", "", "station name, unique")
 	kind := fs.String("kind", "tv", "tv or radio")
@@ -84,29 +83,33 @@ func cmdStationCreate(ctx context.Context, io *stdio, args []string) error {
 	playout := fs.String("playout", "ffplayout", "playout list format: ffplayout or m3u")
 	fs.StringVar(&st.Filler, "filler", "", "clip playout loops where no lesson plays: absolute path or URL (video for TV, audio for radio)")
 	fs.StringVar(&st.DayStart, "day-start", "00:00", "local time the playout day starts (ffplayout's day_start)")
+	asJSON := jsonFlag(fs)
 	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, db relais.Store) error {
 		st.Kind, st.Playout = relais.StationKind(*kind), relais.PlayoutFormat(*playout)
 		if err := svc.CreateStation(ctx, &st); err != nil {
 			return err
 		}
 		recordShell(ctx, io, db, relais.AuditCreate, fmt.Sprintf("station %d", st.ID))
-		return printID(io, st.ID, nil)
+		if *asJSON {
+			return writeJSON(io, st)
+		}
+		fmt.Fprintf(io.out, "Station %d created: %s (%s, %s, %s playout).\n", st.ID, st.Name, st.Kind, st.TimeZone, st.Playout)
+		return nil
 	})
 }
 
 func cmdStationList(ctx context.Context, io *stdio, args []string) error {
-	fs := newFlagSet(io, "station list", "station list", "Lists stations.")
+	fs := newFlagSet(io, "station list", "station list [--json]", "Lists stations.")
+	asJSON := jsonFlag(fs)
 	return withScheduler(ctx, io, fs, args, func(_ *scheduler.Service, db relais.Store) error {
 		sts, err := db.Stations(ctx)
 		if err != nil {
 			return err
 		}
-		tw := tabwriter.NewWriter(io.out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tNAME\tKIND\tZONE\tREGION\tPLAYOUT")
-		for _, s := range sts {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Name, s.Kind, s.TimeZone, s.Region, s.Playout)
+		if *asJSON {
+			return writeJSON(io, nonNil(sts))
 		}
-		return tw.Flush()
+		return writeStations(io.out, sts)
 	})
 }
 
@@ -127,6 +130,7 @@ func cmdGridTemplate(ctx context.Context, io *stdio, args []string) error {
 	fs.StringVar(&t.End, "end", "18:00", "the last slot ends at or before this time")
 	fs.IntVar(&t.SlotMin, "slot", 30, "slot length in minutes")
 	grade, subject, language := slotFlags(fs)
+	asJSON := jsonFlag(fs)
 	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, db relais.Store) error {
 		var err error
 		if t.Weekdays, err = parseWeekdays(*days); err != nil {
@@ -138,6 +142,9 @@ func cmdGridTemplate(ctx context.Context, io *stdio, args []string) error {
 			return err
 		}
 		recordShell(ctx, io, db, relais.AuditEdit, fmt.Sprintf("station %d", t.StationID))
+		if *asJSON {
+			return writeJSON(io, map[string]any{"template_id": res.Template.ID, "slots": res.Slots, "skipped": nonNil(res.Skipped)})
+		}
 		fmt.Fprintf(io.out, "template %d: %d slots\n", res.Template.ID, res.Slots)
 		for _, s := range res.Skipped {
 			fmt.Fprintf(io.out, "skipped %s: that time does not exist (daylight-saving change)\n", s)
@@ -147,19 +154,25 @@ func cmdGridTemplate(ctx context.Context, io *stdio, args []string) error {
 }
 
 func cmdGridSlot(ctx context.Context, io *stdio, args []string) error {
-	fs := newFlagSet(io, "grid slot", "grid slot --station ID --date DAY --start HH:MM --minutes N", "Adds a one-off slot.")
+	fs := newFlagSet(io, "grid slot", "grid slot --station ID --date DAY --start HH:MM --minutes N [--json]", "Adds a one-off slot.")
 	var s relais.Slot
 	stationDayFlags(fs, &s.StationID, &s.Day)
 	fs.StringVar(&s.Start, "start", "", "start, station's wall clock (HH:MM)")
 	minutes := fs.Int("minutes", 30, "length in minutes")
 	grade, subject, language := slotFlags(fs)
+	asJSON := jsonFlag(fs)
 	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, db relais.Store) error {
 		s.Duration, s.Grade, s.Subject, s.Language = time.Duration(*minutes)*time.Minute, *grade, *subject, *language
 		s, err := svc.AddSlot(ctx, s)
-		if err == nil {
-			recordShell(ctx, io, db, relais.AuditEdit, fmt.Sprintf("station %d", s.StationID))
+		if err != nil {
+			return err
 		}
-		return printID(io, s.ID, err)
+		recordShell(ctx, io, db, relais.AuditEdit, fmt.Sprintf("station %d", s.StationID))
+		if *asJSON {
+			return writeJSON(io, slotsJSON([]relais.Slot{s})[0])
+		}
+		fmt.Fprintf(io.out, "Slot %d added: %s %s, %d min.\n", s.ID, s.Day, s.Start, int(s.Duration.Minutes()))
+		return nil
 	})
 }
 
@@ -168,23 +181,28 @@ func cmdGridCancel(ctx context.Context, io *stdio, args []string) error {
 	var e relais.Exception
 	stationDayFlags(fs, &e.StationID, &e.Day)
 	fs.StringVar(&e.Reason, "reason", "", "why, e.g. a public holiday")
+	asJSON := jsonFlag(fs)
 	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, db relais.Store) error {
 		removed, err := svc.AddException(ctx, e)
 		if err != nil {
 			return err
 		}
 		recordShell(ctx, io, db, relais.AuditEdit, fmt.Sprintf("station %d", e.StationID))
+		if *asJSON {
+			return writeJSON(io, map[string]any{"removed_slots": len(removed)})
+		}
 		fmt.Fprintf(io.out, "%d slots removed\n", len(removed))
 		return nil
 	})
 }
 
 func cmdGridFill(ctx context.Context, io *stdio, args []string) error {
-	fs := newFlagSet(io, "grid fill", "grid fill --from DAY --to DAY [--station ID] [--reruns]",
-		"Assigns approved lessons to empty slots and prints a JSON report of what could not be placed.")
+	fs := newFlagSet(io, "grid fill", "grid fill --from DAY --to DAY [--station ID] [--reruns] [--json]",
+		"Assigns approved lessons to empty slots and reports what it placed and what it could not place, with why.")
 	station := fs.Int64("station", 0, "station id; 0: every station")
 	from, to := dayRangeFlags(fs)
 	reruns := fs.Bool("reruns", false, "fill slots left empty with re-runs of lessons already scheduled")
+	asJSON := jsonFlag(fs)
 	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, db relais.Store) error {
 		var ids []int64
 		if *station != 0 {
@@ -195,15 +213,20 @@ func cmdGridFill(ctx context.Context, io *stdio, args []string) error {
 			return err
 		}
 		recordShell(ctx, io, db, relais.AuditEdit, "schedule")
-		return writeJSON(io, rep)
+		if *asJSON {
+			rep.Unplaced = nonNil(rep.Unplaced)
+			return writeJSON(io, rep)
+		}
+		return writeFillReport(io.out, rep)
 	})
 }
 
 func cmdGridList(ctx context.Context, io *stdio, args []string) error {
-	fs := newFlagSet(io, "grid list", "grid list --station ID --from DAY --to DAY", "Lists a station's slots.")
+	fs := newFlagSet(io, "grid list", "grid list --station ID --from DAY --to DAY [--json]", "Lists a station's slots.")
 	var f relais.SlotFilter
 	fs.Int64Var(&f.StationID, "station", 0, "station id")
 	from, to := dayRangeFlags(fs)
+	asJSON := jsonFlag(fs)
 	return withScheduler(ctx, io, fs, args, func(_ *scheduler.Service, db relais.Store) error {
 		f.From, f.To = *from, *to
 		if _, err := db.Station(ctx, f.StationID); err != nil {
@@ -213,29 +236,19 @@ func cmdGridList(ctx context.Context, io *stdio, args []string) error {
 		if err != nil {
 			return err
 		}
-		tw := tabwriter.NewWriter(io.out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tDAY\tSTART\tMIN\tGRADE\tSUBJECT\tLANG\tLESSON")
-		for _, s := range slots {
-			lesson := "-"
-			if s.LessonID != 0 {
-				lesson = strconv.FormatInt(s.LessonID, 10)
-				if s.Rerun {
-					lesson += " (rerun)"
-				}
-			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", s.ID, s.Day, s.Start, int(s.Duration.Minutes()),
-				s.Grade, s.Subject, s.Language, lesson)
+		if *asJSON {
+			return writeJSON(io, slotsJSON(slots))
 		}
-		return tw.Flush()
+		return writeSlots(io.out, slots)
 	})
 }
 
-// printID prints the id of what a command created, unless err says it could not.
-func printID(io *stdio, id int64, err error) error {
-	if err == nil {
-		fmt.Fprintln(io.out, id)
+// nonNil is s, or an empty slice for nil, so that JSON shows [] rather than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
 	}
-	return err
+	return s
 }
 
 // stationDayFlags adds --station and --date, the day of a station's grid a command changes.
@@ -252,7 +265,7 @@ func dayRangeFlags(fs *flag.FlagSet) (from, to *string) {
 // withScheduler loads the configuration (flags in fs plus the RELAIS_* environment), opens the database
 // and runs fn with a scheduler on it. Application errors are printed as their user message.
 func withScheduler(ctx context.Context, io *stdio, fs *flag.FlagSet, args []string, fn func(*scheduler.Service, relais.Store) error) error {
-	cfg, err := loadConfig(fs, args, io)
+	cfg, err := loadSettings(fs, args, io, dbSettings...)
 	if err != nil {
 		return err
 	}
@@ -293,13 +306,14 @@ func parseWeekdays(s string) ([]int, error) {
 // cmdPlan prints a lesson's publishing plan: counts per channel, when each goes out, and whether the
 // configured rates (RELAIS_SMS_RATE, RELAIS_EMAIL_RATE) let it finish before the first broadcast.
 func cmdPlan(ctx context.Context, io *stdio, args []string) error {
-	fs := newFlagSet(io, "plan", "plan --lesson ID [--at TIME] [--households]",
-		"Prints the publishing plan of a lesson as JSON, without sending anything. With --households, one JSON\nline per targeted household comes first (streamed, for any number of households).")
+	fs := newFlagSet(io, "plan", "plan --lesson ID [--at TIME] [--households] [--json]",
+		"Prints the publishing plan of a lesson, without sending anything: who each channel reaches, when it\nfinishes against the first broadcast, the broadcasts and the warnings (--json: as JSON). With\n--households, one JSON line per targeted household comes first (streamed, for any number of households).")
 	lesson := fs.Int64("lesson", 0, "lesson id")
 	at := fs.String("at", "", "when publishing starts (RFC 3339); default now")
 	postalDays := fs.Int("postal-lead-days", 5, "days from the postal batch to the packets arriving")
 	each := fs.Bool("households", false, "also print every household's plan, one JSON line each")
-	cfg, err := loadConfig(fs, args, io)
+	asJSON := jsonFlag(fs)
+	cfg, err := loadSettings(fs, args, io, append([]string{"sms-rate", "email-rate", "sms-reminder-lead"}, dbSettings...)...)
 	if err != nil {
 		return err
 	}
@@ -326,5 +340,8 @@ func cmdPlan(ctx context.Context, io *stdio, args []string) error {
 	if err != nil {
 		return userError(err)
 	}
-	return writeJSON(io, sum)
+	if *asJSON {
+		return writeJSON(io, sum)
+	}
+	return writePlan(io.out, sum)
 }

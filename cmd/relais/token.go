@@ -32,13 +32,14 @@ create, grid template|slot|cancel|fill and bounces import.
 var shell = relais.User{ID: "shell"}
 
 func cmdTokenCreate(ctx context.Context, io *stdio, args []string) error {
-	fs := newFlagSet(io, "token create", "token create --user ID --role teacher|media|admin [--name NAME] [--expires 90d]",
+	fs := newFlagSet(io, "token create", "token create --user ID --role teacher|media|admin [--name NAME] [--expires 90d] [--json]",
 		"Creates an API token for a user and prints its secret once; only its SHA-256 is stored in the database.")
 	user := fs.String("user", "", "user id the token acts as (a teacher sees only this user's lessons)")
 	role := fs.String("role", "", "teacher, media or admin")
 	name := fs.String("name", "", "what the token is for, shown in listings and as the user's name; default: the user id")
 	expires := fs.String("expires", "90d", "lifetime: days (90d) or a Go duration (12h); 0: never")
-	cfg, err := loadConfig(fs, args, io)
+	asJSON := jsonFlag(fs)
+	cfg, err := loadSettings(fs, args, io, dbSettings...)
 	if err != nil {
 		return err
 	}
@@ -56,6 +57,10 @@ func cmdTokenCreate(ctx context.Context, io *stdio, args []string) error {
 			return userError(err)
 		}
 		recordShell(ctx, io, store, relais.AuditCreate, "token "+strconv.FormatInt(t.ID, 10))
+		if *asJSON {
+			return writeJSON(io, map[string]any{"id": t.ID, "user": t.User.ID, "role": string(t.User.Role), "token": secret,
+				"expires_at": t.ExpiresAt})
+		}
 		fmt.Fprintln(io.out, secret)
 		fmt.Fprintf(io.err, "token %d for %s (%s), %s\n", t.ID, t.User.ID, t.User.Role, expiry(t))
 		return nil

@@ -314,12 +314,31 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("chart totals sms sent, sms delivered, sms failed, email sent = %s, want 2,2,1,2", got)
 	}
 	b.shot("8-dashboard")
-	b.do(chromedp.Click(chromedp.CSS(`form[action="/ui/lang"] button`)))
+	b.do(chromedp.Click(chromedp.CSS(`form[action="/ui/lang"] button[value=fr]`)))
 	b.waitFor("the French dashboard", `document.documentElement.lang === "fr" && !!document.querySelector("#delivery-counts")`, 10*time.Second)
 	if h1 := b.eval(`document.querySelector("h1").textContent`); !strings.HasPrefix(h1, "Tableau des envois") {
 		t.Errorf("French dashboard heading %q", h1)
 	}
 	b.shot("9-dashboard-fr")
+	// The same dashboard in Kazakh and in Russian, from the language picker; then back to French.
+	for _, tt := range []struct{ lang, heading, shot string }{
+		{"kk", "Жөнелтілімдер тақтасы", "9b-dashboard-kk"},
+		{"ru", "Панель отправок", "9c-dashboard-ru"},
+		{"fr", "Tableau des envois", ""},
+	} {
+		b.do(chromedp.Click(chromedp.CSS(`form[action="/ui/lang"] button[value=` + tt.lang + `]`)))
+		b.waitFor("the dashboard in "+tt.lang, `document.documentElement.lang === "`+tt.lang+`" && !!document.querySelector("#delivery-counts")`, 10*time.Second)
+		if h1 := b.eval(`document.querySelector("h1").textContent`); !strings.HasPrefix(h1, tt.heading+": ") {
+			t.Errorf("%s dashboard heading %q, want %q", tt.lang, h1, tt.heading)
+		}
+		// Longer words do not make the page wider than the window: the counts table scrolls in its box.
+		if got := b.eval(`document.documentElement.scrollWidth + " " + window.innerWidth`); got != "1280 1280" {
+			t.Errorf("%s dashboard: page width and window width %s, want 1280 1280", tt.lang, got)
+		}
+		if tt.shot != "" {
+			b.shot(tt.shot)
+		}
+	}
 
 	// The family on mobile data opens the link its SMS carried: the lesson page, in French, with when it
 	// airs, no script, and under 100 KB with everything it loads before the audio.

@@ -308,7 +308,8 @@ func testLessonStatusReasons(t *testing.T, open Open) {
 	if want := "The file is 3.0 GiB; the limit is 2 GiB."; got.StatusReason != want {
 		t.Errorf("status_reason %q, want %q", got.StatusReason, want)
 	}
-	if diff := cmp.Diff(map[string]string{"fr": "Le fichier fait 3.0 GiB ; la limite est de 2 GiB."}, got.StatusReasons); diff != "" {
+	if diff := cmp.Diff(map[string]string{"fr": "Le fichier fait 3.0 GiB ; la limite est de 2 GiB.",
+		"kk": "Файл көлемі 3.0 GiB; шегі 2 GiB.", "ru": "Файл весит 3.0 GiB; предел — 2 GiB."}, got.StatusReasons); diff != "" {
 		t.Errorf("status_reasons (-want +got):\n%s", diff)
 	}
 	if got.Reason("fr") != got.StatusReasons["fr"] || got.Reason("en") != got.StatusReason || got.Reason("de") != got.StatusReason {
