@@ -173,26 +173,34 @@ func lessonLang(lesson, pageLang string) string {
 // lessonPage is the public page a family opens from an SMS or an email: no JavaScript, a few KB, from
 // memory while fresh (familycache.go).
 func (s *Server) lessonPage(w http.ResponseWriter, r *http.Request) {
-	p, err := s.familyPage(r.Context(), r.PathValue("token"))
-	if err == errBadLink {
-		writeBadLink(w, r)
-		return
-	}
+	p, h, err := s.familyPage(r.Context(), r.PathValue("token"))
 	if err != nil {
-		s.familyError(w, r, relais.Household{}, err)
+		s.familyLinkError(w, r, h, err)
 		return
 	}
 	writeFamilyPage(w, r, p)
 }
 
-// familyPage returns the page of a lesson link, rendered now or a moment ago.
-func (s *Server) familyPage(ctx context.Context, token string) (*familyPage, error) {
+// familyLinkError answers a family link that leads nowhere: in the household's language when the link
+// names one, else in the browser's; a link that does not open, from a browser that reads none of the
+// families' languages, gets the page in all four.
+func (s *Server) familyLinkError(w http.ResponseWriter, r *http.Request, h relais.Household, err error) {
+	if err == errBadLink && h.Language == "" && links.FamilyLanguage(r.Header.Get("Accept-Language")) == "" {
+		writeBadLink(w, r)
+		return
+	}
+	s.familyError(w, r, h, err)
+}
+
+// familyPage returns the page of a lesson link, rendered now or a moment ago; on an error, the
+// household the link names when it is known, for the error page's language.
+func (s *Server) familyPage(ctx context.Context, token string) (*familyPage, relais.Household, error) {
 	if p, ok := s.pages.get(token, s.now()); ok {
-		return p, nil
+		return p, relais.Household{}, nil
 	}
 	l, h, err := s.familyLesson(ctx, token)
 	if err != nil {
-		return nil, err
+		return nil, h, err
 	}
 	lang := pageLang(h.Language, "")
 	data := map[string]any{"Lang": lang, "Lesson": l, "LessonLang": lessonLang(l.Language, lang), "T": labels[lang], "Points": lessons.KeyPoints(l.Markdown, 8),
@@ -201,7 +209,7 @@ func (s *Server) familyPage(ctx context.Context, token string) (*familyPage, err
 	var audio relais.Rendition
 	rs, err := s.store.Renditions(ctx, l.ID)
 	if err != nil {
-		return nil, err
+		return nil, h, err
 	}
 	for _, x := range rs {
 		if x.Kind == relais.RenditionLowband {
@@ -213,11 +221,11 @@ func (s *Server) familyPage(ctx context.Context, token string) (*familyPage, err
 	if err == nil {
 		data["HasWorksheet"], data["WorksheetURL"], data["WorksheetSize"] = true, base+"/worksheet", relais.HumanBytes(ws.Bytes)
 	} else if relais.ErrorCode(err) != relais.ENOTFOUND {
-		return nil, err
+		return nil, h, err
 	}
 	var b bytes.Buffer
 	if err := s.tmpl.Page(&b, "lesson", data); err != nil {
-		return nil, fmt.Errorf("render lesson page %d: %w", l.ID, err)
+		return nil, h, fmt.Errorf("render lesson page %d: %w", l.ID, err)
 	}
 	p := newFamilyPage(b.Bytes())
 	p.lessonID, p.lang, p.audio, p.worksheet = l.ID, lang, audio.Path, ws.Path
@@ -225,7 +233,7 @@ func (s *Server) familyPage(ctx context.Context, token string) (*familyPage, err
 		p.audioVersion = renditionVersion(audio)
 	}
 	s.pages.put(token, p, s.now())
-	return p, nil
+	return p, h, nil
 }
 
 // familyFile serves a file of a lesson link's page (file picks its path), named by disposition when
@@ -233,13 +241,9 @@ func (s *Server) familyPage(ctx context.Context, token string) (*familyPage, err
 // may keep it for ever.
 func (s *Server) familyFile(file func(p *familyPage) string, missing error, disposition func(p *familyPage) string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		p, err := s.familyPage(r.Context(), r.PathValue("token"))
-		if err == errBadLink {
-			writeBadLink(w, r)
-			return
-		}
+		p, h, err := s.familyPage(r.Context(), r.PathValue("token"))
 		if err != nil {
-			s.familyError(w, r, relais.Household{}, err)
+			s.familyLinkError(w, r, h, err)
 			return
 		}
 		family := relais.Household{Language: p.lang}

@@ -61,7 +61,7 @@ func TestFamilyLinks(t *testing.T) {
 	for _, tc := range []struct{ path, accept, want, not string }{
 		{"/l/" + tampered, "kk-KZ,kk;q=0.9", "Бұл сілтеме жарамсыз.", "This link"},
 		{"/l/" + tampered, "ru", "Эта ссылка недействительна.", "This link"},
-		{"/l/" + tok[:len(tok)-2], "fr-FR", "Ce lien n’est pas valide.", "This link"},
+		{"/l/" + tok[:len(tok)-2], "fr-FR", "Ce lien n&#39;est pas valide.", "This link"},
 		{"/l/garbage", "de", "This link is not valid.", "Les fractions"},
 	} {
 		status, body := get(tc.path, tc.accept)

@@ -122,7 +122,8 @@ func TestOIDCSignInMapsRoles(t *testing.T) {
 				t.Fatalf("callback = %d to %q:\n%s", status, loc, body)
 			}
 			status, body = c.get("/ui/lessons")
-			if status != 200 || !strings.Contains(body, "<strong>"+tc.name+"</strong> ("+string(tc.role)+")") {
+			roleName := map[relais.Role]string{relais.RoleTeacher: "teacher", relais.RoleMedia: "media unit", relais.RoleAdmin: "admin"}[tc.role]
+			if status != 200 || !strings.Contains(body, "<strong>"+tc.name+"</strong> ("+roleName+")") {
 				t.Fatalf("lessons after sign-in = %d, want %s (%s) named:\n%s", status, tc.name, tc.role, body)
 			}
 			if status, _ := c.get("/ui/dashboard"); status != tc.staffPage {

@@ -26,7 +26,7 @@ func testAccessAndErasure(t *testing.T, open Open) {
 	hs := []relais.Household{
 		{ExternalRef: "DURAND-17", Region: "IDF", Language: "fr", Profile: relais.ProfileMobileData,
 			Pupils: []relais.Pupil{{Grade: 5, Language: "fr", School: "0751234A", Class: "0751234A-5B"}},
-			Phone: phone, Email: email, PostalAddress: "Famille Durand\n3 rue des Lilas\n75020 Paris", Consent: true},
+			Phone:  phone, Email: email, PostalAddress: "Famille Durand\n3 rue des Lilas\n75020 Paris", Consent: true},
 		{ExternalRef: "MARTIN-2", Region: "IDF", Language: "fr", Grades: []int{5}, Profile: relais.ProfileSMSOnly, Phone: shared, Consent: true},
 	}
 	must(t, db.UpsertHouseholds(ctx, hs))
