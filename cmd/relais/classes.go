@@ -22,7 +22,7 @@ func cmdClassesSet(ctx context.Context, io *stdio, args []string) error {
 		"Replaces the classes a teacher teaches (an empty --classes unlinks them all).")
 	user := fs.String("user", "", "the teacher's user id (as in relais token create)")
 	list := fs.String("classes", "", "class codes, separated by commas")
-	cfg, err := loadConfig(fs, args, io)
+	cfg, err := loadSettings(fs, args, io, dbSettings...)
 	if err != nil {
 		return err
 	}
@@ -53,7 +53,7 @@ func cmdClassesSet(ctx context.Context, io *stdio, args []string) error {
 func cmdClassesList(ctx context.Context, io *stdio, args []string) error {
 	fs := newFlagSet(io, "classes list", "classes list --user ID", "Prints the classes a teacher teaches, one a line.")
 	user := fs.String("user", "", "the teacher's user id")
-	cfg, err := loadConfig(fs, args, io)
+	cfg, err := loadSettings(fs, args, io, dbSettings...)
 	if err != nil {
 		return err
 	}

@@ -69,7 +69,7 @@ func cmdTokenCreate(ctx context.Context, io *stdio, args []string) error {
 
 func cmdTokenList(ctx context.Context, io *stdio, args []string) error {
 	fs := newFlagSet(io, "token list", "token list", "Lists every API token, revoked ones too; secrets are never shown.")
-	cfg, err := loadConfig(fs, args, io)
+	cfg, err := loadSettings(fs, args, io, dbSettings...)
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func cmdTokenRotate(ctx context.Context, io *stdio, args []string) error {
 	fs := newFlagSet(io, "token rotate", "token rotate [--expires 90d] ID",
 		"Gives a token a new secret and prints it once; the old secret stops working at once.")
 	expires := fs.String("expires", "", "new lifetime from now: days (90d) or a Go duration; default: 90 days, or never for a token that never expired")
-	cfg, err := loadConfig(fs, args, io)
+	cfg, err := loadSettings(fs, args, io, dbSettings...)
 	if err != nil {
 		return err
 	}
@@ -121,7 +121,7 @@ func cmdTokenRotate(ctx context.Context, io *stdio, args []string) error {
 
 func cmdTokenRevoke(ctx context.Context, io *stdio, args []string) error {
 	fs := newFlagSet(io, "token revoke", "token revoke ID", "Revokes a token at once: requests with it are refused from now on.")
-	cfg, err := loadConfig(fs, args, io)
+	cfg, err := loadSettings(fs, args, io, dbSettings...)
 	if err != nil {
 		return err
 	}
