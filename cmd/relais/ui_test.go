@@ -450,7 +450,8 @@ func TestBrowserOIDCSignIn(t *testing.T) {
 			b.waitFor("the lessons page of Relais", `location.host === "`+addr+`" && location.pathname === "/ui/lessons" && !!document.querySelector("h1")`, 20*time.Second)
 			t.Logf("%s: from Relais' button to its lessons page through the provider's form in %s (form filled by the test)",
 				tc.role, time.Since(started).Round(time.Millisecond))
-			if got := b.eval(`document.querySelector(".who").textContent`); got != "Signed in as "+tc.name+" ("+tc.role+")" {
+			roleName := map[string]string{"teacher": "teacher", "media": "media unit", "admin": "admin"}[tc.role]
+			if got := b.eval(`document.querySelector(".who").textContent`); got != "Signed in as "+tc.name+" ("+roleName+")" {
 				t.Errorf("header says %q, want %s as %s", got, tc.name, tc.role)
 			}
 			if h1 := b.eval(`document.querySelector("main h1").textContent`); h1 != tc.heading {
