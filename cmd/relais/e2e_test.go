@@ -445,11 +445,14 @@ func TestEndToEnd(t *testing.T) {
 		if resp, err := http.Get(link + "x"); err != nil || resp.StatusCode != http.StatusNotFound {
 			t.Errorf("tampered link: %v %v", resp.StatusCode, err)
 		}
-		// Both links are opaque: neither the address nor the household id, in clear or in base64.
+		// Both links are opaque: neither the address nor the household id, in clear or in base64 (the old
+		// unsubscribe token was base64 of "ID:address"). Sealed bytes may hold any byte, ':' and '@'
+		// included, so what is looked for is the address and the old shape, not single characters.
 		for _, l := range []string{unsub, link} {
 			tok := l[strings.LastIndex(l, "/")+1:]
 			raw, _ := base64.RawURLEncoding.DecodeString(tok)
-			if strings.Contains(l, "e2e.example") || strings.Contains(string(raw), "@") || strings.Contains(string(raw), ":") {
+			if strings.Contains(l, "e2e.example") || strings.Contains(string(raw), "e2e.example") ||
+				regexp.MustCompile(`^[0-9]+:`).Match(raw) {
 				t.Errorf("family link %s carries the address or a readable id", l)
 			}
 		}
