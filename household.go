@@ -101,6 +101,9 @@ func PupilGrades(pupils []Pupil) []int {
 
 // HouseholdFilter selects households.
 type HouseholdFilter struct {
+	// Search, when set, keeps the household whose reference, phone (E.164) or email is exactly it; the
+	// region and profile still apply, Grade and Audience must be unset.
+	Search  string
 	Region  string
 	Grade   int // 0: any; a household with a pupil in that grade, taught in any language
 	Profile Profile

@@ -317,6 +317,9 @@ func TestAuthorization(t *testing.T) {
 		get("GET /ui/lessons/{id}/deliveries", "/ui/lessons/2/deliveries"),
 		post("POST /ui/lessons/{id}/resend-unknown", "/ui/lessons/2/resend-unknown"),
 		get("GET /ui/dashboard", "/ui/dashboard"),
+		get("GET /ui/households", "/ui/households"),
+		get("GET /ui/households.csv", "/ui/households.csv"),
+		get("GET /ui/lessons/{id}/deliveries.csv", "/ui/lessons/1/deliveries.csv"),
 		get("GET /ui/households/import", "/ui/households/import"),
 		{"POST /ui/households/import", func(c *client) (int, string) {
 			return c.postMultipart("/ui/households/import", nil, map[string][]byte{"file": []byte(csv)})
@@ -406,6 +409,9 @@ func TestAuthorization(t *testing.T) {
 		"POST /ui/slots/{id}/unassign":           {401, 403, 403, 303, 303},
 		"POST /ui/schedule/fill":                 {401, 403, 403, 400, 400},
 		"GET /ui/postal":                         {303, 403, 403, 200, 200},
+		"GET /ui/households":                     {303, 403, 403, 200, 200},
+		"GET /ui/households.csv":                 {303, 403, 403, 200, 200},
+		"GET /ui/lessons/{id}/deliveries.csv":    {303, 403, 403, 200, 200},
 		"POST /ui/postal":                        {401, 403, 403, 400, 400},
 		"GET /ui/postal/{id}/pdf":                {303, 403, 403, 200, 200},
 		"GET /ui/postal/{id}/csv":                {303, 403, 403, 200, 200},

@@ -195,6 +195,10 @@ func (db *DB) Households(ctx context.Context, f relais.HouseholdFilter) ([]relai
 	var args []any
 	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
 	q := `SELECT ` + householdColumns + ` FROM households h WHERE h.id > ` + arg(p.After)
+	if f.Search != "" {
+		s := arg(f.Search)
+		q += ` AND (h.external_ref = ` + s + ` OR h.phone = ` + s + ` OR h.email = ` + s + `)`
+	}
 	if f.Region != "" {
 		q += ` AND h.region = ` + arg(f.Region)
 	}

@@ -120,6 +120,10 @@ func (db *DB) Households(ctx context.Context, f relais.HouseholdFilter) ([]relai
 	}
 	q := `SELECT ` + householdColumns + ` FROM households h WHERE h.id > ?`
 	args := []any{p.After}
+	if f.Search != "" {
+		q += ` AND (h.external_ref = ? OR h.phone = ? OR h.email = ?)`
+		args = append(args, f.Search, f.Search, f.Search)
+	}
 	if f.Region != "" {
 		q += ` AND h.region = ?`
 		args = append(args, f.Region)

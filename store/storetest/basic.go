@@ -106,6 +106,28 @@ func testUpsertHouseholdsKeepsOptOut(t *testing.T, open Open) {
 	if len(page1) != 2 || len(page2) != 1 || page2[0].ExternalRef != "C" {
 		t.Errorf("pages = %d, %d", len(page1), len(page2))
 	}
+	// A search finds a household by its reference or its phone, exactly, within the other filters.
+	for _, tc := range []struct {
+		f    relais.HouseholdFilter
+		want []string
+	}{
+		{relais.HouseholdFilter{Search: "B"}, []string{"B"}},
+		{relais.HouseholdFilter{Search: "+33612345678"}, []string{"A"}},
+		{relais.HouseholdFilter{Search: "+3361234567"}, nil},
+		{relais.HouseholdFilter{Search: "A", Profile: relais.ProfileBroadband}, nil},
+	} {
+		got, err := db.Households(ctx, tc.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var refs []string
+		for _, h := range got {
+			refs = append(refs, h.ExternalRef)
+		}
+		if diff := cmp.Diff(tc.want, refs); diff != "" {
+			t.Errorf("search %+v (-want +got):\n%s", tc.f, diff)
+		}
+	}
 	// One import that updates a household and creates another: both are listed by their new grades.
 	mixed := []relais.Household{
 		{ExternalRef: "A", Language: "fr", Grades: []int{4, 6}, Profile: relais.ProfileSMSOnly, Phone: "+33612345678"},
