@@ -79,6 +79,7 @@ type PlanSummary struct {
 	FirstBroadcast time.Time                  `json:"first_broadcast,omitzero"`
 	Estimates      map[string]ChannelEstimate `json:"estimates"`
 	Warnings       []string                   `json:"warnings"`
+	Underruns      []Underrun                 `json:"underruns,omitempty"`
 	Sample         []HouseholdPlan            `json:"sample"`
 }
 
@@ -267,7 +268,10 @@ func (p *Planner) Plan(ctx context.Context, lessonID int64, at time.Time, each f
 		}
 	}
 	p.estimate(&sum, all, tallies, order)
-	sum.Warnings = append(sum.Warnings, underruns(l, all)...)
+	sum.Underruns = underruns(l, all)
+	for _, u := range sum.Underruns {
+		sum.Warnings = append(sum.Warnings, underrunWarning(u))
+	}
 	return sum, nil
 }
 
@@ -328,45 +332,53 @@ func (p *Planner) estimate(sum *PlanSummary, all []Airing, tallies map[string]*t
 	}
 }
 
-// underruns warns, once per station, about the airings where the lesson leaves much of its slot to
-// filler (or to dead air, when the station has none).
-func underruns(l relais.Lesson, all []Airing) []string {
+// Underrun is a station whose slots the lesson leaves much of to filler (relais.IsUnderrun), or to
+// dead air when the station has no filler clip.
+type Underrun struct {
+	Station   string        `json:"station"`
+	Lesson    time.Duration `json:"-"`
+	Slot      time.Duration `json:"-"`
+	LessonSec float64       `json:"lesson_seconds"`
+	SlotSec   float64       `json:"slot_seconds"`
+	Airings   int           `json:"airings"`
+	Filler    bool          `json:"filler"` // false: the gap is dead air
+}
+
+// underruns finds, once per station and slot length, the airings where the lesson leaves much of its
+// slot unfilled.
+func underruns(l relais.Lesson, all []Airing) []Underrun {
 	length := time.Duration(l.DurationMS) * time.Millisecond
 	if length <= 0 {
 		return nil
 	}
-	type key struct {
-		station string
-		slot    time.Duration
-	}
-	count := map[key]int{}
-	var order []key
-	filler := map[string]bool{}
+	var out []Underrun
 	for _, a := range all {
 		if !relais.IsUnderrun(length, a.Slot) {
 			continue
 		}
-		k := key{a.Station, a.Slot}
-		if count[k] == 0 {
-			order = append(order, k)
+		i := slices.IndexFunc(out, func(u Underrun) bool { return u.Station == a.Station && u.Slot == a.Slot })
+		if i < 0 {
+			out = append(out, Underrun{Station: a.Station, Lesson: length, Slot: a.Slot, LessonSec: length.Seconds(),
+				SlotSec: a.Slot.Seconds(), Filler: a.Filler})
+			i = len(out) - 1
 		}
-		count[k]++
-		filler[a.Station] = a.Filler
-	}
-	var out []string
-	for _, k := range order {
-		to := "filler"
-		if !filler[k.station] {
-			to = "dead air (the station has no filler clip)"
-		}
-		airings := fmt.Sprintf("%d airings", count[k])
-		if count[k] == 1 {
-			airings = "1 airing"
-		}
-		out = append(out, fmt.Sprintf("%s: the lesson lasts %s and leaves %s of each %s slot to %s, in %s.",
-			k.station, relais.HumanDuration(length), relais.HumanDuration(k.slot-length), relais.HumanDuration(k.slot), to, airings))
+		out[i].Airings++
 	}
 	return out
+}
+
+// underrunWarning is u as one of the plan's English warnings (the web page writes its own).
+func underrunWarning(u Underrun) string {
+	to := "filler"
+	if !u.Filler {
+		to = "dead air (the station has no filler clip)"
+	}
+	airings := fmt.Sprintf("%d airings", u.Airings)
+	if u.Airings == 1 {
+		airings = "1 airing"
+	}
+	return fmt.Sprintf("%s: the lesson lasts %s and leaves %s of each %s slot to %s, in %s.",
+		u.Station, relais.HumanDuration(u.Lesson), relais.HumanDuration(u.Slot-u.Lesson), relais.HumanDuration(u.Slot), to, airings)
 }
 
 // reminderBurst is the messages of one airing, sent together a lead before it.

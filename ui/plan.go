@@ -23,11 +23,12 @@ type planData struct {
 	Assumed    scheduler.PlanConfig // what an empty field takes: the configured rates
 	Plan       *planView            // nil when the assumptions were refused
 	CanPublish bool
+	Zone       string // the zone the start time is typed in (RELAIS_TIMEZONE)
 }
 
 // planForm holds the plan's assumptions as typed; empty fields take the defaults.
 type planForm struct {
-	At             string // datetime-local, UTC
+	At             string // datetime-local, in the UI's zone (RELAIS_TIMEZONE)
 	SMSRate        string
 	EmailRate      string
 	PostalLeadDays string
@@ -75,13 +76,13 @@ func (h *Handler) plan(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		return
 	}
 	q := r.URL.Query()
-	d := planData{Lesson: l, StatusText: c.t("st_" + string(l.Status)), CanPublish: l.Status == relais.LessonReady,
+	d := planData{Lesson: l, StatusText: c.t("st_" + string(l.Status)), CanPublish: l.Status == relais.LessonReady, Zone: h.loc().String(),
 		Assumed: h.lessons.PlanDefaults(),
 		Form:    planForm{At: q.Get("at"), SMSRate: q.Get("sms_rate"), EmailRate: q.Get("email_rate"), PostalLeadDays: q.Get("postal_lead_days")}}
 	o := lessons.PlanOptions{At: strings.TrimSpace(d.Form.At), SMSRate: strings.TrimSpace(d.Form.SMSRate),
 		EmailRate: strings.TrimSpace(d.Form.EmailRate), PostalLeadDays: strings.TrimSpace(d.Form.PostalLeadDays)}
-	// A datetime-local field gives minutes without a zone: the form says it is UTC.
-	if t, err := time.Parse("2006-01-02T15:04", o.At); err == nil {
+	// A datetime-local field gives minutes without a zone: they are the UI's zone's (the form says which).
+	if t, err := time.ParseInLocation("2006-01-02T15:04", o.At, h.loc()); err == nil {
 		o.At = t.Format(time.RFC3339)
 	}
 	sum, err := h.lessons.Plan(r.Context(), l.ID, o)
@@ -91,19 +92,26 @@ func (h *Handler) plan(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		})
 		return
 	}
-	d.Plan = planFor(c, sum)
+	d.Plan = planFor(c, sum, h.loc())
 	h.render(w, r, c, http.StatusOK, "ui_plan", "plan_title", d)
 }
 
 // planFor arranges a plan summary for the page.
-func planFor(c *reqCtx, sum scheduler.PlanSummary) *planView {
+func planFor(c *reqCtx, sum scheduler.PlanSummary, loc *time.Location) *planView {
 	// The warnings are written here from the figures, in the UI language; the scheduler's own English
 	// sentences (sum.Warnings) serve the API and the CLI.
-	v := &planView{At: sum.At.Format(planTime), Households: sum.Households}
+	v := &planView{At: sum.At.In(loc).Format(planTime), Households: sum.Households}
 	if !sum.FirstBroadcast.IsZero() {
 		v.FirstBroadcast = sum.FirstBroadcast.Format(planTime)
 	} else {
 		v.Warnings = append(v.Warnings, c.t("plan_warn_unscheduled"))
+	}
+	for _, u := range sum.Underruns {
+		key := "plan_warn_underrun"
+		if !u.Filler {
+			key = "plan_warn_underrun_dead"
+		}
+		v.Warnings = append(v.Warnings, fmt.Sprintf(c.t(key), u.Station, lengthText(u.Lesson), lengthText(u.Slot-u.Lesson), lengthText(u.Slot), u.Airings))
 	}
 	names := slices.Clone(planChannels)
 	for _, m := range []map[string]int64{sum.Counts, sum.Skipped} {

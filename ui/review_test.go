@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/api"
@@ -187,6 +188,38 @@ func TestPlanFormShowsTheConfiguredRates(t *testing.T) {
 		`name="email_rate" type="number" min="0" step="any" placeholder="80"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("plan form lacks %s:\n%s", want, body)
+		}
+	}
+}
+
+// TestPlanInTheUIZoneWithUnderruns: the start is typed and shown in the configured zone, not UTC, and a
+// lesson far shorter than its slot is said to leave the rest to filler, in the page's language.
+func TestPlanInTheUIZoneWithUnderruns(t *testing.T) {
+	almaty, err := time.LoadLocation("Asia/Almaty")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, func(c *Config) { c.Location = almaty })
+	ctx := context.Background()
+	f.seedGrid()
+	f.approve(1)
+	if err := scheduler.New(f.store, f.store, nil).Assign(ctx, 1, 1, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.SetLessonDuration(ctx, 1, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	media := f.browser("m")
+	status, body := media.get("/ui/lessons/1/plan?at=2026-03-02T08:00") // 08:00 in Almaty, an hour before the slot
+	if status != 200 {
+		t.Fatalf("plan: %d\n%s", status, body)
+	}
+	for _, want := range []string{
+		"Publishing starts (Asia/Almaty time; empty: now)", `2026-03-02 08:00 &#43;05:00`,
+		"Balapan: the lesson lasts 20 s and leaves 29 min 40 s of each 30 min slot to filler (airings: 1).",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("plan lacks %q:\n%.3000s", want, body)
 		}
 	}
 }
