@@ -8,11 +8,8 @@ import (
 	"net/http"
 	"time"
 
-	"strings"
-
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/lessons"
-	"github.com/relais-edu/relais/links"
 
 	"github.com/relais-edu/relais/locale"
 	"github.com/relais-edu/relais/scheduler"
@@ -46,15 +43,8 @@ func pageLang(householdLang, acceptLanguage string) string {
 	if _, ok := labels[householdLang]; ok {
 		return householdLang
 	}
-	for _, part := range strings.Split(acceptLanguage, ",") {
-		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if strings.ReplaceAll(params, " ", "") == "q=0" {
-			continue
-		}
-		base, _, _ := strings.Cut(strings.ToLower(tag), "-")
-		if _, ok := labels[base]; ok {
-			return base
-		}
+	if l := locale.Match(acceptLanguage); l != "" {
+		return l // the family page is written in every language of the catalogs
 	}
 	return "en"
 }
@@ -94,7 +84,7 @@ var badLinkPage = template.Must(template.New("bad-link").Parse(`<!doctype html>
 
 // writeBadLink answers a lesson link that does not open with badLinkPage, 404.
 func writeBadLink(w http.ResponseWriter, r *http.Request) {
-	lang := links.FamilyLanguage(r.Header.Get("Accept-Language"))
+	lang := locale.Match(r.Header.Get("Accept-Language"))
 	langs := relais.Languages
 	if lang != "" {
 		langs = []string{lang}
@@ -185,7 +175,7 @@ func (s *Server) lessonPage(w http.ResponseWriter, r *http.Request) {
 // names one, else in the browser's; a link that does not open, from a browser that reads none of the
 // families' languages, gets the page in all four.
 func (s *Server) familyLinkError(w http.ResponseWriter, r *http.Request, h relais.Household, err error) {
-	if err == errBadLink && h.Language == "" && links.FamilyLanguage(r.Header.Get("Accept-Language")) == "" {
+	if err == errBadLink && h.Language == "" && locale.Match(r.Header.Get("Accept-Language")) == "" {
 		writeBadLink(w, r)
 		return
 	}

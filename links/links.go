@@ -21,8 +21,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	relais "github.com/relais-edu/relais"
 )
 
 // Signer makes and checks family links.
@@ -242,22 +240,4 @@ func (s *Signer) openLegacyUnsubscribe(token string) (int64, string, bool) {
 		return 0, "", false
 	}
 	return householdID, email, true
-}
-
-// FamilyLanguage is the first of relais.Languages an Accept-Language header asks for; "" when it asks for
-// none of them. A page about a link that does not open (the household unknown) speaks it.
-func FamilyLanguage(acceptLanguage string) string {
-	for _, part := range strings.Split(acceptLanguage, ",") {
-		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if q, ok := strings.CutPrefix(strings.ReplaceAll(params, " ", ""), "q="); ok {
-			if v, err := strconv.ParseFloat(q, 64); err == nil && v == 0 {
-				continue
-			}
-		}
-		base, _, _ := strings.Cut(strings.ToLower(tag), "-")
-		if relais.ValidLanguage(base) {
-			return base
-		}
-	}
-	return ""
 }

@@ -168,20 +168,6 @@ func TestMaxURLLength(t *testing.T) {
 	}
 }
 
-func TestFamilyLanguage(t *testing.T) {
-	for header, want := range map[string]string{
-		"kk-KZ,kk;q=0.9,ru;q=0.8": "kk",
-		"de-DE,ru;q=0.5":          "ru",
-		"fr;q=0,en":               "en",
-		"de":                      "",
-		"":                        "",
-	} {
-		if got := FamilyLanguage(header); got != want {
-			t.Errorf("FamilyLanguage(%q) = %q, want %q", header, got, want)
-		}
-	}
-}
-
 // FuzzVerify: any token from the street is refused or names ids signed by this signer (as an opaque
 // token, or a legacy one during the transition); no panic.
 func FuzzVerify(f *testing.F) {

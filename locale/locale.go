@@ -81,6 +81,16 @@ func (t *translated) Unwrap() error { return t.err }
 // Accept returns the first language of an Accept-Language header that messages are written in
 // ("fr-FR,fr;q=0.9" gives "fr"), Default when there is none. A language refused with q=0 is skipped.
 func Accept(header string) string {
+	if l := Match(header); l != "" {
+		return l
+	}
+	return Default
+}
+
+// Match is Accept without the default: "" when the header names none of the languages messages are
+// written in (a page that must then speak them all, such as a family link that opens nothing, asks
+// this).
+func Match(header string) string {
 	for _, part := range strings.Split(header, ",") {
 		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
 		if q, ok := strings.CutPrefix(strings.ReplaceAll(params, " ", ""), "q="); ok {
@@ -93,5 +103,5 @@ func Accept(header string) string {
 			return base
 		}
 	}
-	return Default
+	return ""
 }

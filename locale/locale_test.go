@@ -71,6 +71,21 @@ func TestAccept(t *testing.T) {
 	}
 }
 
+// TestMatch: the languages a header names, "" when none, for the pages that then speak all four.
+func TestMatch(t *testing.T) {
+	for header, want := range map[string]string{
+		"kk-KZ,kk;q=0.9,ru;q=0.8": "kk",
+		"de-DE,ru;q=0.5":          "ru",
+		"fr;q=0,en":               "en",
+		"de":                      "",
+		"":                        "",
+	} {
+		if got := Match(header); got != want {
+			t.Errorf("Match(%q) = %q, want %q", header, got, want)
+		}
+	}
+}
+
 func TestWithTranslations(t *testing.T) {
 	// A refusal rebuilt from text after crossing a process boundary: its format is "%s".
 	rebuilt := relais.Errorf(relais.EINVALID, "%s", "The file has no sound track.")

@@ -10,6 +10,7 @@ import (
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/channels"
 	"github.com/relais-edu/relais/links"
+	"github.com/relais-edu/relais/locale"
 )
 
 // UnsubscribeTokens checks the tokens of unsubscribe links: *links.Signer, which makes them opaque
@@ -55,7 +56,7 @@ var errStale = errors.New("unsubscribe link made for an earlier address of the h
 // version carries its address; an opaque one names the household, whose address must be the one the
 // link was sent to.
 func (h *unsubscribeHandler) resolve(r *http.Request) (householdID int64, address, lang string, err error) {
-	lang = links.FamilyLanguage(r.Header.Get("Accept-Language"))
+	lang = locale.Match(r.Header.Get("Accept-Language"))
 	u, err := h.tokens.VerifyUnsubscribe(r.PathValue("token"))
 	if err != nil {
 		return 0, "", lang, err
