@@ -415,6 +415,23 @@ func parsePupils(s string) ([]relais.Pupil, *relais.Error) {
 	return out, nil
 }
 
+// FormatPupils writes pupils as the pupils column reads them (parsePupils): grade:language[:school[:class]],
+// separated by ";". An export of the roster imports again.
+func FormatPupils(ps []relais.Pupil) string {
+	parts := make([]string, 0, len(ps))
+	for _, p := range ps {
+		s := strconv.Itoa(p.Grade) + ":" + p.Language
+		if p.School != "" || p.Class != "" {
+			s += ":" + p.School
+		}
+		if p.Class != "" {
+			s += ":" + p.Class
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, ";")
+}
+
 // sameGrades reports whether a and b hold the same grades, in any order and number.
 func sameGrades(a, b []int) bool {
 	for _, g := range a {

@@ -258,3 +258,21 @@ func TestParsePupils(t *testing.T) {
 		t.Errorf("pupils without grades: %+v, %v, %v", hs, bad, err)
 	}
 }
+
+// TestFormatPupils: pupils written for an export read back as they were.
+func TestFormatPupils(t *testing.T) {
+	for _, ps := range [][]relais.Pupil{
+		{{Grade: 5, Language: "fr"}},
+		{{Grade: 5, Language: "kk", School: "S12", Class: "S12-5A"}, {Grade: 7, Language: "ru"}},
+		{{Grade: 3, Language: "en", Class: "C-3B"}},
+	} {
+		text := FormatPupils(ps)
+		got, problem := parsePupils(text)
+		if problem != nil {
+			t.Fatalf("parse %q: %v", text, problem)
+		}
+		if diff := cmp.Diff(ps, got); diff != "" {
+			t.Errorf("%q read back (-want +got):\n%s", text, diff)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/roster"
 )
 
 const householdsPerPage = 50
@@ -48,22 +49,6 @@ func householdFilter(q url.Values) (relais.HouseholdFilter, error) {
 	return f, nil
 }
 
-// pupilsText writes a household's pupils as the CSV's pupils column does: grade:language[:school[:class]].
-func pupilsText(ps []relais.Pupil) string {
-	parts := make([]string, 0, len(ps))
-	for _, p := range ps {
-		s := strconv.Itoa(p.Grade) + ":" + p.Language
-		if p.School != "" || p.Class != "" {
-			s += ":" + p.School
-		}
-		if p.Class != "" {
-			s += ":" + p.Class
-		}
-		parts = append(parts, s)
-	}
-	return strings.Join(parts, ";")
-}
-
 func (h *Handler) householdsPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	q := r.URL.Query()
 	f, err := householdFilter(q)
@@ -79,7 +64,7 @@ func (h *Handler) householdsPage(w http.ResponseWriter, r *http.Request, c *reqC
 	}
 	data := householdsData{Search: f.Search, Region: f.Region, Profile: string(f.Profile), Profiles: relais.Profiles}
 	for _, x := range hs {
-		data.Households = append(data.Households, householdRow{Household: x, PupilsText: pupilsText(x.Pupils)})
+		data.Households = append(data.Households, householdRow{Household: x, PupilsText: roster.FormatPupils(x.Pupils)})
 	}
 	keep := url.Values{}
 	for _, k := range []string{"q", "region", "profile"} {
@@ -121,7 +106,7 @@ func (h *Handler) exportHouseholds(w http.ResponseWriter, r *http.Request, c *re
 			break
 		}
 		for _, x := range hs {
-			cw.Write([]string{x.ExternalRef, x.Region, x.Language, pupilsText(x.Pupils), string(x.Profile), x.Phone, x.Email,
+			cw.Write([]string{x.ExternalRef, x.Region, x.Language, roster.FormatPupils(x.Pupils), string(x.Profile), x.Phone, x.Email,
 				strings.ReplaceAll(x.PostalAddress, "\n", `\n`), yesNo(x.Consent), yesNo(x.SMSOptOut), yesNo(x.EmailOptOut)})
 		}
 		if len(hs) < f.Page.Limit {
