@@ -54,23 +54,17 @@ func (c *pageCache) get(token string, now time.Time) (*familyPage, bool) {
 	return p, true
 }
 
-// put keeps p for token until pageTTL from now; a full cache first drops its expired pages, then, if
-// still full, any (Go's map order is random enough for a cache that only has to stay bounded).
+// put keeps p for token until pageTTL from now. A full cache first drops one page, whichever Go's map
+// order names first: random enough for a cache that only has to stay bounded, and O(1), where sweeping
+// the whole map for expired pages would cost every request of a surge a scan of pageCacheLimit pages.
 func (c *pageCache) put(token string, p *familyPage, now time.Time) {
 	p.expires = now.Add(pageTTL)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.pages) >= pageCacheLimit {
-		for k, old := range c.pages {
-			if now.After(old.expires) {
-				delete(c.pages, k)
-			}
-		}
+	if _, ok := c.pages[token]; !ok && len(c.pages) >= pageCacheLimit {
 		for k := range c.pages {
-			if len(c.pages) < pageCacheLimit {
-				break
-			}
 			delete(c.pages, k)
+			break
 		}
 	}
 	c.pages[token] = p

@@ -201,10 +201,11 @@ func (s *Server) familyPage(ctx context.Context, token string) (*familyPage, rel
 	if err != nil {
 		return nil, h, err
 	}
+	var audioVersion string
 	for _, x := range rs {
 		if x.Kind == relais.RenditionLowband {
-			audio = x
-			data["HasAudio"], data["AudioURL"], data["AudioSize"] = true, base+"/audio/"+renditionVersion(x), relais.HumanBytes(x.Bytes)
+			audio, audioVersion = x, renditionVersion(x)
+			data["HasAudio"], data["AudioURL"], data["AudioSize"] = true, base+"/audio/"+audioVersion, relais.HumanBytes(x.Bytes)
 		}
 	}
 	ws, err := s.store.Worksheet(ctx, l.ID)
@@ -218,10 +219,7 @@ func (s *Server) familyPage(ctx context.Context, token string) (*familyPage, rel
 		return nil, h, fmt.Errorf("render lesson page %d: %w", l.ID, err)
 	}
 	p := newFamilyPage(b.Bytes())
-	p.lessonID, p.lang, p.audio, p.worksheet = l.ID, lang, audio.Path, ws.Path
-	if audio.Path != "" {
-		p.audioVersion = renditionVersion(audio)
-	}
+	p.lessonID, p.lang, p.audio, p.audioVersion, p.worksheet = l.ID, lang, audio.Path, audioVersion, ws.Path
 	s.pages.put(token, p, s.now())
 	return p, h, nil
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	relais "github.com/relais-edu/relais"
 )
@@ -136,5 +137,23 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPageCacheStaysBounded: past its limit the cache drops a page for each new one, keeping the new.
+func TestPageCacheStaysBounded(t *testing.T) {
+	c := newPageCache()
+	now := time.Now()
+	for i := range pageCacheLimit + 100 {
+		c.put(strconv.Itoa(i), newFamilyPage([]byte("page")), now)
+	}
+	if n := len(c.pages); n != pageCacheLimit {
+		t.Errorf("%d pages kept, want the limit %d", n, pageCacheLimit)
+	}
+	if _, ok := c.get(strconv.Itoa(pageCacheLimit+99), now); !ok {
+		t.Error("the page put last is not kept")
+	}
+	if _, ok := c.get("0", now.Add(pageTTL+time.Second)); ok {
+		t.Error("a page past its minute is served")
 	}
 }
