@@ -108,24 +108,21 @@ func (e *Exporter) writeFile(ctx context.Context, st relais.Station, name string
 }
 
 func (e *Exporter) station(ctx context.Context, st relais.Station, day string) ([]string, error) {
-	_, ps, err := e.Service.Programmes(ctx, st.ID, day, day)
+	// One read serves both: the guide is the day's slots, the playout day runs from the station's day
+	// start to the next day's.
+	_, ps, err := e.Service.Programmes(ctx, st.ID, day, nextDay(day))
 	if err != nil {
 		return nil, err
 	}
 	var guide bytes.Buffer
-	if err := WriteXMLTV(&guide, st, ps); err != nil {
+	if err := WriteXMLTV(&guide, st, onDay(ps, day)); err != nil {
 		return nil, err
 	}
 	xmlPath, err := e.writeFile(ctx, st, day+".xml", guide.Bytes())
 	if err != nil {
 		return nil, err
 	}
-	// The playout day runs from the station's day start to the next day's.
-	_, pday, err := e.Service.Programmes(ctx, st.ID, day, nextDay(day))
-	if err != nil {
-		return []string{xmlPath}, err
-	}
-	pl, err := BuildPlaylist(st, day, pday, "")
+	pl, err := BuildPlaylist(st, day, ps, "")
 	if err != nil {
 		return []string{xmlPath}, err
 	}
@@ -209,3 +206,14 @@ func (l asynqLogger) Info(args ...any)  { l.log.Info(fmt.Sprint(args...)) }
 func (l asynqLogger) Warn(args ...any)  { l.log.Warn(fmt.Sprint(args...)) }
 func (l asynqLogger) Error(args ...any) { l.log.Error(fmt.Sprint(args...)) }
 func (l asynqLogger) Fatal(args ...any) { l.log.Error(fmt.Sprint(args...)) }
+
+// onDay keeps the programmes of day's slots.
+func onDay(ps []Programme, day string) []Programme {
+	var out []Programme
+	for _, p := range ps {
+		if p.Slot.Day == day {
+			out = append(out, p)
+		}
+	}
+	return out
+}
