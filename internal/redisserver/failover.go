@@ -85,19 +85,37 @@ func (s *Sentinel) URL() string {
 	return "redis-sentinel://" + strings.Join(addrs, ",") + "/0?master=" + s.MasterName
 }
 
-// MasterAddr is the master's address as the first sentinel that answers names it.
+// MasterAddr is the master's address as a majority of the sentinels name it. Right after a failover
+// the sentinels that did not lead it still name the old master for a moment (they learn the new one
+// from the leader's hellos), so one sentinel's answer is not yet the cluster's.
 func (s *Sentinel) MasterAddr(ctx context.Context) (string, error) {
 	var errs []error
+	votes := map[string]int{}
 	for _, sen := range s.Sentinels {
 		sc := redis.NewSentinelClient(&redis.Options{Addr: sen.Addr})
 		hp, err := sc.GetMasterAddrByName(ctx, s.MasterName).Result()
 		sc.Close()
 		if err == nil && len(hp) == 2 {
-			return hp[0] + ":" + hp[1], nil
+			addr := hp[0] + ":" + hp[1]
+			if votes[addr]++; votes[addr] > len(s.Sentinels)/2 {
+				return addr, nil
+			}
+			continue
 		}
 		errs = append(errs, err)
 	}
-	return "", fmt.Errorf("no sentinel names the master: %w", errors.Join(errs...))
+	return "", fmt.Errorf("no majority of the sentinels names one master (%v): %w", votes, errors.Join(errs...))
+}
+
+// WaitMaster waits up to timeout for a majority of the sentinels to name addr the master.
+func (s *Sentinel) WaitMaster(ctx context.Context, addr string, timeout time.Duration) error {
+	return waitFor(ctx, timeout, "the sentinels to name "+addr+" the master", func(ctx context.Context) error {
+		got, err := s.MasterAddr(ctx)
+		if err == nil && got != addr {
+			return fmt.Errorf("the sentinels name %s", got)
+		}
+		return err
+	})
 }
 
 // Stop stops the sentinels, then the servers; a killed server is skipped.

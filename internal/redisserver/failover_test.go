@@ -2,7 +2,6 @@ package redisserver
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
@@ -32,14 +31,7 @@ func TestSentinelPromotesTheReplica(t *testing.T) {
 	}
 	s.Master.Kill()
 	killed := time.Now()
-	err = waitFor(ctx, 30*time.Second, "the replica's promotion", func(ctx context.Context) error {
-		addr, err := s.MasterAddr(ctx)
-		if err == nil && addr != s.Replica.Addr {
-			return errors.New("the sentinels still name the old master")
-		}
-		return err
-	})
-	if err != nil {
+	if err := s.WaitMaster(ctx, s.Replica.Addr, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("sentinels named the replica master %s after the kill", time.Since(killed).Round(time.Millisecond))
