@@ -8,6 +8,7 @@ import (
 	"time"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/queue"
 )
 
 // onPostgres is the help's paragraph on running on PostgreSQL.
@@ -51,6 +52,7 @@ func runServer(ctx context.Context, io *stdio, args []string, name, summary stri
 		}
 	}
 	log := newLogger(io, cfg)
+	queue.LogRedisTo(log)
 	a, err := start(ctx, cfg, p, log)
 	if err != nil {
 		return err
