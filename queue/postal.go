@@ -65,7 +65,7 @@ func (w *Worker) writePostalBatch(ctx context.Context, b relais.PostalBatch) err
 	if err != nil {
 		return err
 	}
-	w.log.Info("postal batch ready", "batch_id", b.ID, "lesson_id", b.LessonID, "households", f.Households, "pdf_bytes", f.PDFBytes)
+	w.log.Info("postal batch ready", "batch_id", b.ID, "lesson_id", b.LessonID, "households", f.Households, "refused", f.Refused, "pdf_bytes", f.PDFBytes)
 	return w.store.SetPostalBatchReady(ctx, b.ID, f.PDFPath, f.PDFBytes, f.CSVPath)
 }
 

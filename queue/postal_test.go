@@ -41,20 +41,8 @@ func postalFixture(t *testing.T, worksheetFile bool) (*fixture, []relais.Househo
 		t.Fatal(err)
 	}
 	var ids []int64
-	ch := &postal.Channel{}
 	for _, h := range hs {
-		got, err := f.store.PlanDeliveries(ctx, []relais.Delivery{{LessonID: f.lesson.ID, HouseholdID: h.ID, Channel: relais.ChannelPostal}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		rc, err := ch.Send(ctx, channels.Message{Lesson: f.lesson, Household: h})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.store.AdvanceDelivery(ctx, got[0], rc.Status, "", rc.ProviderID); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, got[0])
+		ids = append(ids, f.queuePostal(t, h))
 	}
 	if worksheetFile {
 		pdf, err := worksheet.Render(worksheet.Input{Title: "Les fractions", Subject: "maths", Grade: 5, Language: "fr",
@@ -71,6 +59,25 @@ func postalFixture(t *testing.T, worksheetFile bool) (*fixture, []relais.Househo
 		}
 	}
 	return f, hs, ids
+}
+
+// queuePostal has the postal channel queue h's (stored) packet of the lesson, as a send does, and
+// returns its delivery's id.
+func (f *fixture) queuePostal(t *testing.T, h relais.Household) int64 {
+	t.Helper()
+	ctx := context.Background()
+	got, err := f.store.PlanDeliveries(ctx, []relais.Delivery{{LessonID: f.lesson.ID, HouseholdID: h.ID, Channel: relais.ChannelPostal}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := (&postal.Channel{}).Send(ctx, channels.Message{Lesson: f.lesson, Household: h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.AdvanceDelivery(ctx, got[0], rc.Status, "", rc.ProviderID); err != nil {
+		t.Fatal(err)
+	}
+	return got[0]
 }
 
 func (f *fixture) newBatch(t *testing.T, region string) relais.PostalBatch {
@@ -191,6 +198,63 @@ func TestPostalBatchWithoutWorksheetFails(t *testing.T) {
 		got, _ := f.store.PostalBatch(context.Background(), b.ID)
 		if got.Status != relais.PostalBatchFailed || !strings.Contains(got.Reason, "no worksheet") {
 			t.Errorf("batch %+v", got)
+		}
+	})
+}
+
+// TestPostalBatchRefusesUnprintableAddress: a household stored before addresses were checked at
+// import, whose address the letter cannot print, has its delivery failed with the reason; the batch
+// is made for the others (the PDF library used to fail the whole batch on it).
+func TestPostalBatchRefusesUnprintableAddress(t *testing.T) {
+	forEachStore(t, func(t *testing.T) {
+		ctx := context.Background()
+		f, _, ids := postalFixture(t, true)
+		bad := []relais.Household{{ExternalRef: "P5", Region: "IDF", Language: "fr", Grades: []int{5}, Profile: relais.ProfileOffline,
+			PostalAddress: "Famille 😀\n3 rue du Port"}}
+		if err := f.store.UpsertHouseholds(ctx, bad); err != nil {
+			t.Fatal(err)
+		}
+		badID := f.queuePostal(t, bad[0])
+		b := f.newBatch(t, "IDF")
+		if err := f.w.handlePostalBatch(ctx, task(TypePostalBatch, PostalBatchPayload{BatchID: b.ID})); err != nil {
+			t.Fatal(err)
+		}
+		b, _ = f.store.PostalBatch(ctx, b.ID)
+		if b.Status != relais.PostalBatchReady {
+			t.Fatalf("batch %+v, want ready", b)
+		}
+		if all := pdftext(t, b.PDFPath, 0); !strings.Contains(all, "Créteil") || strings.Contains(all, "du Port") {
+			t.Errorf("the batch's letters: %q, want the three printable ones only", all)
+		}
+		ds, err := f.store.DeliveriesByIDs(ctx, append([]int64{badID}, ids[:3]...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ds) != 4 {
+			t.Fatalf("%d deliveries, want 4", len(ds))
+		}
+		for _, d := range ds {
+			switch {
+			case d.ID == badID && (d.Status != relais.DeliveryFailed || !strings.Contains(d.Reason, "cannot print: 😀 (U+1F600)")):
+				t.Errorf("the unprintable household's delivery: %s %q, want failed with the characters named", d.Status, d.Reason)
+			case d.ID != badID && d.Status != relais.DeliveryQueued:
+				t.Errorf("delivery %d is %s, want queued until the batch is posted", d.ID, d.Status)
+			}
+		}
+
+		// A batch of only unprintable addresses fails, saying why.
+		worse := []relais.Household{{ExternalRef: "P6", Region: "Sud", Language: "fr", Grades: []int{5}, Profile: relais.ProfileOffline,
+			PostalAddress: "שלום"}}
+		if err := f.store.UpsertHouseholds(ctx, worse); err != nil {
+			t.Fatal(err)
+		}
+		f.queuePostal(t, worse[0])
+		b = f.newBatch(t, "Sud")
+		if err := f.w.handlePostalBatch(ctx, task(TypePostalBatch, PostalBatchPayload{BatchID: b.ID})); err == nil {
+			t.Error("a batch of unprintable addresses was made")
+		}
+		if b, _ = f.store.PostalBatch(ctx, b.ID); b.Status != relais.PostalBatchFailed || !strings.Contains(b.Reason, "1 refused") {
+			t.Errorf("batch %s %q, want failed naming the refused household", b.Status, b.Reason)
 		}
 	})
 }

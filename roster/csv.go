@@ -21,6 +21,7 @@ import (
 	"github.com/nyaruka/phonenumbers"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/worksheet"
 )
 
 // Columns of the CSV, in any order. external_ref, language, profile, and grades or pupils are
@@ -284,6 +285,14 @@ func parseRow(field func(string) string, opt Options) (relais.Household, *relais
 	}
 	if h.ExternalRef == "" {
 		return h, relais.Errorf(relais.EINVALID, "external_ref is empty")
+	}
+	// The address is printed on the postal cover letter: refused here, not when the batch is made.
+	if err := worksheet.Printable("postal_address", h.PostalAddress); err != nil {
+		var problem *relais.Error
+		if !errors.As(err, &problem) {
+			problem = relais.Errorf(relais.EINVALID, "postal_address: %v", err)
+		}
+		return h, problem
 	}
 	if !relais.ValidLanguage(h.Language) {
 		return h, relais.Errorf(relais.EINVALID, "language %q is not one of %s", h.Language, strings.Join(relais.Languages, ", "))

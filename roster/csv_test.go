@@ -80,17 +80,20 @@ func TestParseRefusesUnusableFiles(t *testing.T) {
 }
 
 func TestParseHostileText(t *testing.T) {
-	in := "external_ref,language,grades,profile,postal_address\nH1,fr,3,offline,\"1 rue\x07 X\"\nH2,fr,3,offline,\xff\xfe\n"
+	in := "external_ref,language,grades,profile,postal_address\nH1,fr,3,offline,\"1 rue\x07 X\"\nH2,fr,3,offline,\xff\xfe\n" +
+		"H3,fr,3,offline,Famille 😀\\n1 rue\nH4,fr,3,offline,שלום\nH5,fr,3,offline,\"Семья Жанұзақова\\nул. Абая, д. 15\"\n"
 	hs, bad, err := Parse(strings.NewReader(in), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(hs) != 0 {
-		t.Errorf("imported %d hostile rows", len(hs))
+	if len(hs) != 1 || hs[0].ExternalRef != "H5" {
+		t.Errorf("imported %+v, want only H5, whose Kazakh address prints", hs)
 	}
 	want := []rowMessage{
 		{2, "postal_address contains a control character (U+0007)"},
 		{3, "postal_address is not valid UTF-8 text"},
+		{4, "The postal_address contains characters that worksheets and postal letters cannot print: 😀 (U+1F600). Remove them or write them as words."},
+		{5, `The postal_address is written in a right-to-left script ("ש", U+05E9), which worksheets and postal letters cannot print yet. Write it in French, Kazakh, Russian or English.`},
 	}
 	if diff := cmp.Diff(want, messages(t, bad)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)

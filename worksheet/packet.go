@@ -102,8 +102,13 @@ func NewPackets(in PacketsInput) (p *Packets, err error) {
 // PagesPerPacket is the number of pages each packet takes, padding included (known after Add).
 func (p *Packets) PagesPerPacket() int { return p.pageCount }
 
-// Add appends one household's packet and returns the number of its first page.
+// Add appends one household's packet and returns the number of its first page. An address the
+// letter cannot print is refused with code invalid and nothing is added: the PDF library would
+// otherwise fail on the whole batch when it writes it.
 func (p *Packets) Add(l Letter) (int, error) {
+	if err := Printable("postal address", strings.Join(l.Address, "\n")); err != nil {
+		return 0, err
+	}
 	f := p.f
 	first := f.PageCount() + 1
 	p.letter(l)

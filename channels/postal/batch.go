@@ -23,6 +23,8 @@ type BatchStore interface {
 	Worksheet(ctx context.Context, lessonID int64) (relais.Worksheet, error)
 	// PostalPackets returns a page of a batch's households, in delivery id order after p.After.
 	PostalPackets(ctx context.Context, batchID int64, p relais.Page) ([]relais.PostalPacket, error)
+	// AdvanceDelivery fails the delivery of a household whose packet cannot be made.
+	AdvanceDelivery(ctx context.Context, id int64, status relais.DeliveryStatus, detail, providerID string) (bool, error)
 }
 
 // Batch says what a batch's files are made with.
@@ -38,6 +40,7 @@ type Batch struct {
 // BatchFiles says where a batch's files were written.
 type BatchFiles struct {
 	Households int
+	Refused    int // households whose delivery failed because their packet cannot be made
 	PDFPath    string
 	PDFBytes   int64
 	CSVPath    string
@@ -107,7 +110,7 @@ func (m Batch) Write(ctx context.Context, store BatchStore, b relais.PostalBatch
 	cw.UseCRLF = true // RFC 4180: mail houses and spreadsheets expect CRLF
 	cw.Write(CSVHeader)
 
-	n := 0
+	n, refused := 0, 0
 	for after := int64(0); ; {
 		page, err := store.PostalPackets(ctx, b.ID, relais.Page{After: after, Limit: packetPageSize})
 		if err != nil {
@@ -117,7 +120,15 @@ func (m Batch) Write(ctx context.Context, store BatchStore, b relais.PostalBatch
 			h := pk.Household
 			lines := AddressLines(h.PostalAddress)
 			first, err := packets.Add(worksheet.Letter{Address: lines, Language: h.Language, Ref: h.ExternalRef})
-			if err != nil {
+			if relais.ErrorCode(err) == relais.EINVALID {
+				// This household's letter cannot be printed (its address, imported before addresses were
+				// checked): its delivery fails with the reason, the others' packets are made.
+				if _, err := store.AdvanceDelivery(ctx, pk.DeliveryID, relais.DeliveryFailed, relais.ErrorMessage(err), ""); err != nil {
+					return BatchFiles{}, err
+				}
+				refused++
+				continue
+			} else if err != nil {
 				return BatchFiles{}, err
 			}
 			n++
@@ -128,7 +139,9 @@ func (m Batch) Write(ctx context.Context, store BatchStore, b relais.PostalBatch
 		}
 		after = page[len(page)-1].DeliveryID
 	}
-	if n == 0 {
+	if n == 0 && refused > 0 {
+		return BatchFiles{}, relais.Errorf(relais.EINVALID, "No household of postal batch %d has an address its letter can print (%d refused; see their deliveries).", b.ID, refused)
+	} else if n == 0 {
 		return BatchFiles{}, relais.Errorf(relais.EINVALID, "Postal batch %d has no household.", b.ID)
 	}
 	cw.Flush()
@@ -158,7 +171,7 @@ func (m Batch) Write(ctx context.Context, store BatchStore, b relais.PostalBatch
 	if err != nil {
 		return BatchFiles{}, err
 	}
-	return BatchFiles{Households: n, PDFPath: pdfPath, PDFBytes: size, CSVPath: csvPath}, nil
+	return BatchFiles{Households: n, Refused: refused, PDFPath: pdfPath, PDFBytes: size, CSVPath: csvPath}, nil
 }
 
 // AddressLines splits a postal address into its non-empty lines.
