@@ -34,6 +34,9 @@ var _ Recorder = (*Ledger)(nil)
 // batchTimeout bounds the wait for the queue before a batched verdict goes straight to the store.
 const batchTimeout = 2 * time.Second
 
+// recordTimeout bounds the recording of one verdict, whatever its caller's context says.
+const recordTimeout = 30 * time.Second
+
 // NewLedger returns the ledger over store. batch, when not nil, queues a batched status move (the
 // queue applies them in groups, in pipeline order per delivery: queue.Client.RecordStatus); nil: every
 // move is applied at once.
@@ -43,6 +46,11 @@ func NewLedger(store LedgerStore, batch func(ctx context.Context, a relais.Deliv
 
 // Record applies v (see Verdict).
 func (l *Ledger) Record(ctx context.Context, v Verdict) (Outcome, error) {
+	// A verdict is what a provider or a family said. The caller hanging up (a callback client that
+	// timed out under a burst, a worker shutting down after a send) does not unsay it, and a provider
+	// that does not retry (Twilio) would not say it again: it is recorded on a context of its own.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
 	var out Outcome
 	if v.Bounce != nil {
 		recorded, err := l.store.RecordBounce(ctx, *v.Bounce)

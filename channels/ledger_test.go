@@ -61,6 +61,15 @@ func TestLedger(t *testing.T) {
 		t.Errorf("phone status = %q, want landline", h.PhoneStatus)
 	}
 
+	// The caller gone (a callback client that timed out): the verdict is recorded all the same.
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = channels.NewLedger(store, nil).Record(gone, channels.Verdict{Channel: relais.ChannelSMS, DeliveryID: ids[0],
+		ProviderID: "SM1", Status: relais.DeliverySent, Detail: "twilio: sent"})
+	if err != nil || status(ids[0]) != relais.DeliverySent {
+		t.Errorf("a verdict whose caller hung up: %v, status %s; want it recorded", err, status(ids[0]))
+	}
+
 	// STOP, then START.
 	stop := channels.Verdict{Channel: relais.ChannelSMS, Contact: channels.ContactVerdict{Kind: channels.ContactPhone, Address: hs[0].Phone, Status: relais.ContactOptedOut}}
 	_, err = ledger.Record(ctx, stop)

@@ -41,6 +41,7 @@ type fakeStore struct {
 	optOut      map[string]bool
 	households  []relais.Household
 	inbound     []inbound
+	slow        time.Duration // each Record takes this long, and fails if its context ends first
 }
 
 // inbound is a reply the channel handed to the ledger.
@@ -102,9 +103,16 @@ func (f *fakeStore) HouseholdsByPhone(_ context.Context, phone string) ([]relais
 
 // Record keeps what each verdict says, as the ledger would apply it: the delivery's move, the
 // number's status or opt-out, the reply.
-func (f *fakeStore) Record(_ context.Context, v channels.Verdict) (channels.Outcome, error) {
+func (f *fakeStore) Record(ctx context.Context, v channels.Verdict) (channels.Outcome, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.slow > 0 {
+		select {
+		case <-time.After(f.slow):
+		case <-ctx.Done():
+			return channels.Outcome{}, ctx.Err()
+		}
+	}
 	if c := v.Contact; c.Address != "" {
 		if c.Kind != channels.ContactPhone {
 			return channels.Outcome{}, fmt.Errorf("verdict on a %s address from the SMS channel", c.Kind)
@@ -159,13 +167,19 @@ type rig struct {
 
 func newRig(t *testing.T, rules ...sandbox.Rule) *rig {
 	t.Helper()
+	return newRigWith(t, sandbox.Config{Rules: rules})
+}
+
+// newRigWith is newRig with the sandbox's callback settings from sc.
+func newRigWith(t *testing.T, sc sandbox.Config) *rig {
+	t.Helper()
 	r := &rig{store: newFakeStore()}
 	var handler http.Handler = http.NotFoundHandler()
 	r.relais = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) { handler.ServeHTTP(w, req) }))
 	t.Cleanup(r.relais.Close)
 
-	r.sandbox = sandbox.New(sandbox.Config{AccountSID: testSID, AuthToken: testToken, Rules: rules,
-		InboundURL: r.relais.URL + sms.InboundPath, StepDelay: 5 * time.Millisecond})
+	sc.AccountSID, sc.AuthToken, sc.InboundURL, sc.StepDelay = testSID, testToken, r.relais.URL+sms.InboundPath, 5*time.Millisecond
+	r.sandbox = sandbox.New(sc)
 	api := httptest.NewServer(r.sandbox)
 	t.Cleanup(func() {
 		api.Close()
@@ -210,6 +224,27 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestCallbackRecordedWhenTheCallerHangsUp: a status callback whose caller gives up before Relais
+// has recorded it (Twilio's timeout under a burst) is recorded all the same, since Twilio does not
+// send it again.
+func TestCallbackRecordedWhenTheCallerHangsUp(t *testing.T) {
+	r := newRigWith(t, sandbox.Config{CallbackAttempts: 1, Client: &http.Client{Timeout: 100 * time.Millisecond}})
+	r.store.slow = 300 * time.Millisecond
+	r.store.put(relais.Delivery{ID: 7, HouseholdID: 17, Channel: relais.ChannelSMS})
+	if _, err := r.ch.Send(context.Background(), message(7, frMobile, "Leçon")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "delivered", func() bool {
+		s := r.store.advancesOf(7)
+		return len(s) > 0 && s[len(s)-1] == relais.DeliveryDelivered
+	})
+	for _, cb := range r.sandbox.Messages()[0].Callbacks {
+		if cb.HTTPStatus != 0 {
+			t.Errorf("callback %s answered %d before the sandbox's timeout; the test needs it to hang up", cb.Status, cb.HTTPStatus)
+		}
 	}
 }
 

@@ -2,11 +2,13 @@ package sms
 
 import (
 	"bytes"
+	"context"
 	"encoding/xml"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/twilio/twilio-go/client"
@@ -55,7 +57,8 @@ func (c *Channel) signed(next http.Handler) http.Handler {
 // handleStatus moves the delivery a status callback is about and records what an error code says of
 // the number.
 func (c *Channel) handleStatus(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+	ctx, cancel := callbackContext(r)
+	defer cancel()
 	sid := r.PostForm.Get("MessageSid")
 	twStatus := r.PostForm.Get("MessageStatus")
 	if twStatus == "" {
@@ -67,7 +70,7 @@ func (c *Channel) handleStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	errorCode, _ := strconv.Atoi(r.PostForm.Get("ErrorCode"))
-	d, err := c.callbackDelivery(r, sid)
+	d, err := c.callbackDelivery(ctx, r, sid)
 	if relais.ErrorCode(err) == relais.ENOTFOUND {
 		http.Error(w, "unknown message", http.StatusNotFound)
 		return
@@ -95,6 +98,16 @@ func (c *Channel) handleStatus(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// callbackTimeout bounds the handling of one callback.
+const callbackTimeout = 30 * time.Second
+
+// callbackContext is the context a callback is handled in: Twilio does not retry a status callback
+// nor resend a reply, so one that arrived is handled to the end even when the caller hangs up (its
+// timeout under a burst); only callbackTimeout stops it.
+func callbackContext(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(r.Context()), callbackTimeout)
+}
+
 // deliveryParam names the delivery in the StatusCallback URL; occurrenceParam, on a reminder, the
 // airing it reminds of, since each airing re-arms the same delivery.
 const (
@@ -106,12 +119,12 @@ const (
 // with the rest of the URL), which works even when the callback overtakes the recording of the SID,
 // else by the SID. A late callback about the reminder of an earlier airing names another occurrence
 // than the re-armed delivery's, and its SID was cleared: it finds nothing.
-func (c *Channel) callbackDelivery(r *http.Request, sid string) (relais.Delivery, error) {
+func (c *Channel) callbackDelivery(ctx context.Context, r *http.Request, sid string) (relais.Delivery, error) {
 	if v := r.URL.Query().Get(deliveryParam); v != "" {
 		id, err := strconv.ParseInt(v, 10, 64)
 		occurrence, _ := strconv.ParseInt(r.URL.Query().Get(occurrenceParam), 10, 64)
 		if err == nil && id > 0 {
-			ds, err := c.store.DeliveriesByIDs(r.Context(), []int64{id})
+			ds, err := c.store.DeliveriesByIDs(ctx, []int64{id})
 			if err != nil {
 				return relais.Delivery{}, err
 			}
@@ -121,7 +134,7 @@ func (c *Channel) callbackDelivery(r *http.Request, sid string) (relais.Delivery
 			}
 		}
 	}
-	return c.store.DeliveryByProviderID(r.Context(), relais.ChannelSMS, sid)
+	return c.store.DeliveryByProviderID(ctx, relais.ChannelSMS, sid)
 }
 
 // Keyword is what a family's reply asks for.
@@ -164,7 +177,8 @@ func ParseKeyword(body string) Keyword {
 
 // handleInbound acts on a family's reply: opt out, opt back in, help, or keep it for the teacher.
 func (c *Channel) handleInbound(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+	ctx, cancel := callbackContext(r)
+	defer cancel()
 	from, body, sid := r.PostForm.Get("From"), r.PostForm.Get("Body"), r.PostForm.Get("MessageSid")
 	if from == "" {
 		http.Error(w, "no sender", http.StatusBadRequest)
