@@ -113,6 +113,7 @@ var fr = map[string]string{
 	"The video uses a format we cannot read (%s).":                            "La vidéo est dans un format que nous ne savons pas lire (%s).",
 
 	// queue
+	"No household of postal batch %d has an address its letter can print (%d refused; see their deliveries).": "Aucun foyer du lot postal %d n'a une adresse que sa lettre peut imprimer (%d refusés ; voir leurs envois).",
 	"Postal batch %d has no household.": "Le lot postal %d n'a aucun foyer.",
 	"Lesson %d has no worksheet yet.":   "La leçon %d n'a pas encore de fiche d'exercices.",
 

@@ -108,6 +108,7 @@ var kk = map[string]string{
 	"The sound track uses a format we cannot read (%s).":                      "Дыбыс жолы біз оқи алмайтын пішімде (%s).",
 	"The video uses a format we cannot read (%s).":                            "Бейне біз оқи алмайтын пішімде (%s).",
 	// queue
+	"No household of postal batch %d has an address its letter can print (%d refused; see their deliveries).": "%d пошта топтамасындағы бірде-бір отбасының мекенжайын хатқа басып шығару мүмкін емес (%d қабылданбады; олардың жіберілімдерін қараңыз).",
 	"Postal batch %d has no household.": "%d пошта топтамасында бірде-бір отбасы жоқ.",
 	"Lesson %d has no worksheet yet.":   "%d сабақтың әзірге жұмыс парағы жоқ.",
 	// roster

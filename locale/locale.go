@@ -5,12 +5,14 @@
 package locale
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
-	"strconv"
+	"slices"
 	"strings"
 
 	relais "github.com/relais-edu/relais"
+	"golang.org/x/text/language"
 )
 
 // Default is the language of relais.Errorf's messages, and of a request that asks for none we write.
@@ -91,16 +93,36 @@ func Accept(header string) string {
 // written in (a page that must then speak them all, such as a family link that opens nothing, asks
 // this).
 func Match(header string) string {
-	for _, part := range strings.Split(header, ",") {
-		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if q, ok := strings.CutPrefix(strings.ReplaceAll(params, " ", ""), "q="); ok {
-			if v, err := strconv.ParseFloat(q, 64); err == nil && v == 0 {
-				continue
+	return Preferred(header, func(base string) bool {
+		_, ok := catalogs[base]
+		return ok || base == Default
+	})
+}
+
+// Preferred returns the base language ("fr" for "fr-CA") of the header's most wanted language that ok
+// accepts, "" when there is none. Weights rank the languages, the first listed winning a tie
+// (RFC 9110, 12.5.4); a language weighted 0 is refused; a malformed entry is skipped, not the header.
+func Preferred(header string, ok func(base string) bool) string {
+	type choice struct {
+		base string
+		q    float32
+	}
+	var choices []choice
+	for _, entry := range strings.Split(header, ",") {
+		tags, qs, err := language.ParseAcceptLanguage(entry)
+		if err != nil {
+			continue
+		}
+		for i, t := range tags {
+			if b, conf := t.Base(); conf == language.Exact {
+				choices = append(choices, choice{b.String(), qs[i]})
 			}
 		}
-		base, _, _ := strings.Cut(strings.ToLower(tag), "-")
-		if _, ok := catalogs[base]; ok || base == Default {
-			return base
+	}
+	slices.SortStableFunc(choices, func(a, b choice) int { return cmp.Compare(b.q, a.q) })
+	for _, c := range choices {
+		if ok(c.base) {
+			return c.base
 		}
 	}
 	return ""

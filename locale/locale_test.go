@@ -86,6 +86,27 @@ func TestMatch(t *testing.T) {
 	}
 }
 
+// TestPreferred: weights rank the languages whatever their order; ties keep the header's order; a
+// malformed entry costs only itself.
+func TestPreferred(t *testing.T) {
+	ui := func(base string) bool { return base == "fr" || base == "en" || base == "kk" || base == "ru" }
+	for header, want := range map[string]string{
+		"en;q=0.5,ru;q=0.9":           "ru",
+		"kk,ru":                       "kk",
+		"ru;q=0.8,kk;q=0.8":           "ru",
+		"de,fr-CA;q=0.3,en-GB;q=0.2":  "fr",
+		"!!garbage!!,ru;q=0.4":        "ru",
+		"fr;q=abc,en;q=0.1":           "en",
+		"fr;q=0":                      "",
+		"*":                           "",
+		"zh-Hant-TW,kk-Cyrl-KZ;q=0.7": "kk",
+	} {
+		if got := Preferred(header, ui); got != want {
+			t.Errorf("Preferred(%q) = %q, want %q", header, got, want)
+		}
+	}
+}
+
 func TestWithTranslations(t *testing.T) {
 	// A refusal rebuilt from text after crossing a process boundary: its format is "%s".
 	rebuilt := relais.Errorf(relais.EINVALID, "%s", "The file has no sound track.")

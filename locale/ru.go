@@ -108,6 +108,7 @@ var ru = map[string]string{
 	"The sound track uses a format we cannot read (%s).":                      "Звуковая дорожка в формате, который мы не умеем читать (%s).",
 	"The video uses a format we cannot read (%s).":                            "Видео в формате, который мы не умеем читать (%s).",
 	// queue
+	"No household of postal batch %d has an address its letter can print (%d refused; see their deliveries).": "Ни у одной семьи почтовой партии %d нет адреса, который можно напечатать на письме (отклонено: %d; см. их отправки).",
 	"Postal batch %d has no household.": "В почтовой партии %d нет ни одной семьи.",
 	"Lesson %d has no worksheet yet.":   "У урока %d ещё нет рабочего листа.",
 	// roster

@@ -290,7 +290,7 @@ func parseRow(field func(string) string, opt Options) (relais.Household, *relais
 	if err := worksheet.Printable("postal_address", h.PostalAddress); err != nil {
 		var problem *relais.Error
 		if !errors.As(err, &problem) {
-			problem = relais.Errorf(relais.EINVALID, "postal_address: %v", err)
+			problem = relais.Errorf(relais.EINVALID, "%s", err)
 		}
 		return h, problem
 	}

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
-	"strconv"
-	"strings"
+
+	"github.com/relais-edu/relais/locale"
 )
 
 // uiLangs are the languages of the UI text, the first the default.
@@ -109,25 +109,7 @@ func pickLang(r *http.Request) string {
 // acceptLang returns the UI language an Accept-Language header prefers most ("ru-RU,ru;q=0.9,en;q=0.8"
 // gives "ru"), "" when it names none. Languages are tried by q-value, the header's order breaking ties;
 // one refused with q=0 is never chosen.
-func acceptLang(header string) string {
-	best, bestQ := "", 0.0
-	for _, part := range strings.Split(header, ",") {
-		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		q := 1.0
-		if v, ok := strings.CutPrefix(strings.ReplaceAll(params, " ", ""), "q="); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				continue
-			}
-			q = f
-		}
-		base, _, _ := strings.Cut(strings.ToLower(tag), "-")
-		if validLang(base) && q > bestQ {
-			best, bestQ = base, q
-		}
-	}
-	return best
-}
+func acceptLang(header string) string { return locale.Preferred(header, validLang) }
 
 func validLang(l string) bool { _, ok := messages[l]; return ok }
 
