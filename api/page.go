@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"html/template"
 	"net/http"
 	"time"
 
@@ -19,22 +18,17 @@ import (
 type pageLabels struct {
 	Subject, Grade, KeyPoints, OnAir, TV, Radio, Listen, DownloadAudio, Worksheet string
 	Problem, Help                                                                 string // the error page's
-	BadLink                                                                       string // the page of a link that does not open
 }
 
 var labels = map[string]pageLabels{
 	"fr": {"Matière", "Classe", "À retenir", "À la télévision et à la radio", "télévision", "radio", "Écouter la leçon", "Télécharger l'audio", "Fiche d'exercices (PDF)",
-		"Leçon indisponible", "Ouvrez de nouveau le lien du SMS ou de l'e-mail reçu, en entier ; s'il ne marche toujours pas, demandez à l'école.",
-		"Ce lien n’est pas valide. Vérifiez qu’il a été copié en entier."},
+		"Leçon indisponible", "Ouvrez de nouveau le lien du SMS ou de l'e-mail reçu, en entier ; s'il ne marche toujours pas, demandez à l'école."},
 	"en": {"Subject", "Grade", "Key points", "On television and radio", "television", "radio", "Listen to the lesson", "Download the audio", "Worksheet (PDF)",
-		"Lesson not available", "Open the link from the SMS or email you received again, in full; if it still does not work, ask the school.",
-		"This link is not valid. Check it was copied whole."},
+		"Lesson not available", "Open the link from the SMS or email you received again, in full; if it still does not work, ask the school."},
 	"ru": {"Предмет", "Класс", "Главное", "По телевидению и радио", "телевидение", "радио", "Слушать урок", "Скачать аудио", "Рабочий лист (PDF)",
-		"Урок недоступен", "Снова откройте ссылку из полученного SMS или письма, целиком; если она всё равно не работает, обратитесь в школу.",
-		"Эта ссылка недействительна. Проверьте, что она скопирована полностью."},
+		"Урок недоступен", "Снова откройте ссылку из полученного SMS или письма, целиком; если она всё равно не работает, обратитесь в школу."},
 	"kk": {"Пән", "Сынып", "Есте сақта", "Теледидар мен радиода", "теледидар", "радио", "Сабақты тыңдау", "Аудионы жүктеу", "Жұмыс парағы (PDF)",
-		"Сабақ қолжетімсіз", "Алған SMS немесе хаттағы сілтемені толығымен қайта ашыңыз; бәрібір ашылмаса, мектепке хабарласыңыз.",
-		"Бұл сілтеме жарамсыз. Оның толық көшірілгенін тексеріңіз."},
+		"Сабақ қолжетімсіз", "Алған SMS немесе хаттағы сілтемені толығымен қайта ашыңыз; бәрібір ашылмаса, мектепке хабарласыңыз."},
 }
 
 // pageLang is the language of a family page: the household's when it is one the page is written in,
@@ -50,56 +44,40 @@ func pageLang(householdLang, acceptLanguage string) string {
 }
 
 // familyError answers a family link that leads nowhere with a small HTML page in the family's language
-// (the household's, when the link names one; else the browser's), not the API's JSON.
+// (the household's, when the link names one; else the browser's), not the API's JSON. A link that does
+// not open, from a browser that reads none of the families' languages, gets the page in all of them.
 func (s *Server) familyError(w http.ResponseWriter, r *http.Request, h relais.Household, err error) {
 	code := relais.ErrorCode(err)
 	lang := pageLang(h.Language, r.Header.Get("Accept-Language"))
-	msg := locale.Message(err, lang)
+	if h.Language == "" && locale.Match(r.Header.Get("Accept-Language")) == "" && err == errBadLink {
+		lang = ""
+	}
+	type note struct {
+		Lang, Message string
+		T             pageLabels
+	}
+	var notes []note
+	for _, l := range relais.Languages {
+		if lang == "" || l == lang {
+			notes = append(notes, note{l, locale.Message(err, l), labels[l]})
+		}
+	}
 	if code == relais.EINTERNAL {
 		id, _ := r.Context().Value(requestIDKey{}).(string)
 		s.log.Error("internal error", "request_id", id, "method", r.Method, "path", r.URL.Path, "err", err)
-		msg = "Internal error; quote request id " + id + " to the school."
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Content-Language", lang)
-	w.WriteHeader(relais.HTTPStatus(code))
-	if err := s.tmpl.Page(w, "lesson_error", map[string]any{"Lang": lang, "T": labels[lang], "Message": msg}); err != nil {
-		s.log.Error("render family error page", "err", err)
-	}
-}
-
-// badLinkPage is the family page of a link that does not open: the household is unknown, so it speaks
-// the language the browser asks for, or the four when it asks for none of them.
-var badLinkPage = template.Must(template.New("bad-link").Parse(`<!doctype html>
-<html{{if .Lang}} lang="{{.Lang}}"{{end}}>
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex">
-<title>Relais</title><style>body{font-family:sans-serif;max-width:40em;margin:0 auto;padding:.5em;line-height:1.4}</style></head>
-<body>{{range .Lines}}
-<p lang="{{.Lang}}">{{.Text}}</p>{{end}}
-</body>
-</html>
-`))
-
-// writeBadLink answers a lesson link that does not open with badLinkPage, 404.
-func writeBadLink(w http.ResponseWriter, r *http.Request) {
-	lang := locale.Match(r.Header.Get("Accept-Language"))
-	langs := relais.Languages
-	if lang != "" {
-		langs = []string{lang}
-	}
-	type line struct{ Lang, Text string }
-	var lines []line
-	for _, l := range langs {
-		lines = append(lines, line{l, labels[l].BadLink})
+		notes[0].Message = "Internal error; quote request id " + id + " to the school."
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
-	w.WriteHeader(http.StatusNotFound)
-	_ = badLinkPage.Execute(w, map[string]any{"Lang": lang, "Lines": lines})
+	if lang != "" {
+		w.Header().Set("Content-Language", lang)
+	}
+	w.WriteHeader(relais.HTTPStatus(code))
+	if err := s.tmpl.Page(w, "lesson_error", map[string]any{"Lang": lang, "Notes": notes}); err != nil {
+		s.log.Error("render family error page", "err", err)
+	}
 }
 
 // errBadLink is a lesson link that does not verify.
@@ -165,21 +143,10 @@ func lessonLang(lesson, pageLang string) string {
 func (s *Server) lessonPage(w http.ResponseWriter, r *http.Request) {
 	p, h, err := s.familyPage(r.Context(), r.PathValue("token"))
 	if err != nil {
-		s.familyLinkError(w, r, h, err)
+		s.familyError(w, r, h, err)
 		return
 	}
 	writeFamilyPage(w, r, p)
-}
-
-// familyLinkError answers a family link that leads nowhere: in the household's language when the link
-// names one, else in the browser's; a link that does not open, from a browser that reads none of the
-// families' languages, gets the page in all four.
-func (s *Server) familyLinkError(w http.ResponseWriter, r *http.Request, h relais.Household, err error) {
-	if err == errBadLink && h.Language == "" && locale.Match(r.Header.Get("Accept-Language")) == "" {
-		writeBadLink(w, r)
-		return
-	}
-	s.familyError(w, r, h, err)
 }
 
 // familyPage returns the page of a lesson link, rendered now or a moment ago; on an error, the
@@ -231,7 +198,7 @@ func (s *Server) familyFile(file func(p *familyPage) string, missing error, disp
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, h, err := s.familyPage(r.Context(), r.PathValue("token"))
 		if err != nil {
-			s.familyLinkError(w, r, h, err)
+			s.familyError(w, r, h, err)
 			return
 		}
 		family := relais.Household{Language: p.lang}

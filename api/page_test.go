@@ -70,7 +70,7 @@ func TestFamilyLinks(t *testing.T) {
 			t.Errorf("GET %s (Accept-Language %s) = %d, want 404 saying %q without %q:\n%s", tc.path, tc.accept, status, tc.want, tc.not, body)
 		}
 	}
-	if status, body := get("/l/garbage", "de"); !strings.Contains(body, "Ce lien n’est pas valide.") || !strings.Contains(body, "Эта ссылка") {
+	if status, body := get("/l/garbage", "de"); !strings.Contains(body, "Ce lien n&#39;est pas valide.") || !strings.Contains(body, "Эта ссылка") {
 		t.Errorf("bad link for a language the families do not read = %d, want the four languages:\n%s", status, body)
 	}
 }
