@@ -104,32 +104,41 @@ func TestServeOnCluster(t *testing.T) {
 // adminGet signs in to the web UI as an administrator and GETs path.
 func (r *rig) adminGet(path string) (int, string) {
 	r.t.Helper()
-	tok, err := newToken(context.Background(), r.app.store, relais.User{ID: "admin", Name: "Admin", Role: relais.RoleAdmin})
+	return uiGet(r.t, signIn(r.t, r.app, relais.User{ID: "admin", Name: "Admin", Role: relais.RoleAdmin}), r.app.URL()+path)
+}
+
+// signIn returns an HTTP client signed in to a's web UI as user, with a token made for it.
+func signIn(tb testing.TB, a *app, user relais.User) *http.Client {
+	tb.Helper()
+	tok, err := newToken(context.Background(), a.store, user)
 	if err != nil {
-		r.t.Fatal(err)
+		tb.Fatal(err)
 	}
 	jar, _ := cookiejar.New(nil)
 	hc := &http.Client{Jar: jar}
-	get := func(path string) (int, string) {
-		resp, err := hc.Get(r.app.URL() + path)
-		if err != nil {
-			r.t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	_, page := get("/ui/signin")
+	_, page := uiGet(tb, hc, a.URL()+"/ui/signin")
 	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(page)
 	if csrf == nil {
-		r.t.Fatalf("no CSRF token on the sign-in page")
+		tb.Fatalf("no CSRF token on the sign-in page")
 	}
-	resp, err := hc.PostForm(r.app.URL()+"/ui/signin", url.Values{"token": {tok}, "csrf": {csrf[1]}})
+	resp, err := hc.PostForm(a.URL()+"/ui/signin", url.Values{"token": {tok}, "csrf": {csrf[1]}})
 	if err != nil {
-		r.t.Fatal(err)
+		tb.Fatal(err)
 	}
 	resp.Body.Close()
-	return get(path)
+	return hc
+}
+
+// uiGet GETs url with hc and returns the status and the body.
+func uiGet(tb testing.TB, hc *http.Client, url string) (int, string) {
+	tb.Helper()
+	resp, err := hc.Get(url)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 // TestServeOnTLSWithACL: relais serve on rediss:// with an ACL user, trusting the CA in

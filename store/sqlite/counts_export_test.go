@@ -4,39 +4,14 @@ import (
 	"context"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/internal/benchdata"
 )
 
 // FillBenchDeliveries adds households from..from+n/2-1 (ids 10^9 on) and their SMS and email
 // deliveries of lessonID in SQL, statuses mixed as a lesson's after its sends, in transactions of
 // 500,000 rows: the rows of storetest.BenchmarkDeliveryCounts, written through the counting triggers.
 func (db *DB) FillBenchDeliveries(ctx context.Context, lessonID int64, from, n int) error {
-	const chunk = 250_000 // households per transaction
-	for lo := from; lo < from+n/2; lo += chunk {
-		hi := min(lo+chunk, from+n/2) - 1
-		tx, err := db.write.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback()
-		if _, err := tx.ExecContext(ctx, `WITH RECURSIVE s(i) AS (SELECT ? UNION ALL SELECT i + 1 FROM s WHERE i < ?)
-			INSERT INTO households (id, external_ref, language, profile, phone, email, consent, created_at)
-			SELECT 1000000000 + i, 'bench-' || i, 'fr', 'mobile_data', '+33600000000', 'a@example.org', 1, 0 FROM s
-			WHERE true ON CONFLICT DO NOTHING`, lo, hi); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `WITH RECURSIVE s(i) AS (SELECT ? UNION ALL SELECT i + 1 FROM s WHERE i < ?)
-			INSERT INTO deliveries (lesson_id, household_id, channel, status, created_at, updated_at)
-			SELECT ?, 1000000000 + i, c.channel,
-				CASE WHEN i % 100 < 90 THEN 'delivered' WHEN i % 100 < 95 THEN 'sent' WHEN i % 100 < 97 THEN 'failed' ELSE 'pending' END,
-				0, 0
-			FROM s, (SELECT 'sms' AS channel UNION ALL SELECT 'email') c`, lo, hi, lessonID); err != nil {
-			return err
-		}
-		if err := tx.Commit(); err != nil {
-			return err
-		}
-	}
-	return nil
+	return benchdata.SQLite(ctx, db.write, lessonID, from, n)
 }
 
 // ScanDeliveryCounts is DeliveryCounts as it was before the counts were kept: a count of the
