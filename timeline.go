@@ -56,6 +56,13 @@ type FailureFilter struct {
 	Limit    int       // the most frequent reasons only; 0: 100
 }
 
+// WholeMinutes reports whether a failure period's bounds fall on whole minutes (a zero bound is
+// open): the stores then read the failures they keep per minute instead of the deliveries.
+func WholeMinutes(from, to time.Time) bool {
+	whole := func(t time.Time) bool { return t.IsZero() || t.UnixMilli()%60000 == 0 }
+	return (!from.IsZero() || !to.IsZero()) && whole(from) && whole(to)
+}
+
 // FailureCount is how many deliveries of a channel ended in a status for one reason.
 type FailureCount struct {
 	Channel ChannelName

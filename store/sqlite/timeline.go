@@ -57,6 +57,24 @@ func (db *DB) FailureCounts(ctx context.Context, f relais.FailureFilter) ([]rela
 		return queryAll(ctx, db.read, scan, q+` GROUP BY channel, status, reason HAVING total <> 0
 			ORDER BY total DESC, channel, status, reason LIMIT ?`, append(args, limit)...)
 	}
+	if relais.WholeMinutes(f.From, f.To) {
+		// A period of whole minutes: the failures kept per minute answer (migration 00021).
+		q, args := `SELECT channel, status, reason, SUM(n) AS total FROM delivery_failure_minutes WHERE true`, []any{}
+		if !f.From.IsZero() {
+			q += ` AND minute >= ?`
+			args = append(args, f.From.Unix()/60)
+		}
+		if !f.To.IsZero() {
+			q += ` AND minute < ?`
+			args = append(args, f.To.Unix()/60)
+		}
+		if f.LessonID > 0 {
+			q += ` AND lesson_id = ?`
+			args = append(args, f.LessonID)
+		}
+		return queryAll(ctx, db.read, scan, q+` GROUP BY channel, status, reason HAVING total <> 0
+			ORDER BY total DESC, channel, status, reason LIMIT ?`, append(args, limit)...)
+	}
 	q := `SELECT channel, status, reason, COUNT(*) AS n FROM deliveries WHERE status IN ('failed', 'undelivered')`
 	var args []any
 	if f.LessonID > 0 {

@@ -33,6 +33,13 @@ func testDeliveryCountsFollowEveryWriter(t *testing.T, open Open) {
 			if diff := cmp.Diff(failures, failureMap(gotFailures)); diff != "" {
 				t.Errorf("%s: failure reasons of lesson %d (-counted +kept):\n%s", step, id, diff)
 			}
+			// The same over a period of whole minutes that holds every change: the failures kept per
+			// minute answer it.
+			gotFailures, err = db.FailureCounts(ctx, relais.FailureFilter{LessonID: id, From: time.Unix(0, 0), To: time.Now().Add(24 * time.Hour).Truncate(time.Minute)})
+			must(t, err)
+			if diff := cmp.Diff(failures, failureMap(gotFailures)); diff != "" {
+				t.Errorf("%s: failure reasons of lesson %d over a period (-counted +kept per minute):\n%s", step, id, diff)
+			}
 			for k, n := range want {
 				all[k] += n
 			}
