@@ -8,6 +8,12 @@
 // Twilio sandbox and mailpit received: duplicates, losses, disagreements, and how long sends stalled
 // after each blow.
 //
+// The same harness runs the cluster shape (issue 15, TestCluster): several `relais api` processes
+// behind a round-robin Front, each process with a data directory of its own, the caller's database,
+// Redis (Sentinel) and bucket named in Options.Env, the lesson uploaded with tus across the API
+// processes, and the caller's own blows (the Redis master's kill) beside API kills; and the
+// one-machine baseline, one `relais serve` (Options.Serve).
+//
 // It builds nothing: Options.Relais is the path of a relais binary (scripts/chaos.sh builds one).
 package chaos
 
@@ -376,7 +382,7 @@ func (r *run) run(ctx context.Context) (*Report, error) {
 	if err := r.c.Publish(ctx, lessonID); err != nil {
 		return nil, fmt.Errorf("publish: %w", err)
 	}
-	rep := &Report{Households: r.o.Households, Workers: r.o.Workers, Seed: r.o.Seed, Published: time.Now()}
+	rep := &Report{Households: r.o.Households, Workers: len(r.workers), Seed: r.o.Seed, Published: time.Now()}
 	r.logf("published lesson %d", lessonID)
 
 	chaosCtx, stopChaos := context.WithCancel(ctx)
