@@ -8,6 +8,12 @@
 // Twilio sandbox and mailpit received: duplicates, losses, disagreements, and how long sends stalled
 // after each blow.
 //
+// The same harness runs the cluster shape (issue 15, TestCluster): several `relais api` processes
+// behind a round-robin Front, each process with a data directory of its own, the caller's database,
+// Redis (Sentinel) and bucket named in Options.Env, the lesson uploaded with tus across the API
+// processes, and the caller's own blows (the Redis master's kill) beside API kills; and the
+// one-machine baseline, one `relais serve` (Options.Serve).
+//
 // It builds nothing: Options.Relais is the path of a relais binary (scripts/chaos.sh builds one).
 package chaos
 
@@ -78,6 +84,39 @@ type Options struct {
 
 	Log     io.Writer // progress lines; nil: none
 	KeepDir bool      // keep the run's directory (logs, databases) instead of removing it
+
+	// The cluster shape (issue 15); the zero values keep the chaos shape above.
+
+	// APIs is the number of `relais api` processes (default 1). The harness reaches them through a
+	// round-robin Front of its own, as a load balancer without sticky sessions would.
+	APIs int
+	// Env is added to the environment of every Relais process, after the harness's own settings:
+	// RELAIS_DATABASE_URL, RELAIS_MEDIA_URL and the S3 settings, say. With RELAIS_REDIS_URL in it the
+	// harness starts no Redis of its own (and RedisKill must be off).
+	Env []string
+	// OwnDataDirs gives every Relais process a data directory of its own, empty at the start, instead of
+	// one they share: machines with no shared disk (it needs a database and media that are not files in
+	// the data directory: RELAIS_DATABASE_URL and RELAIS_MEDIA_URL).
+	OwnDataDirs bool
+	// Serve runs one `relais serve` (API, workers and its private Redis in one process, on its data
+	// directory) instead of the API and worker processes: the one-machine baseline of the cluster.
+	Serve bool
+	// TusChunks, when above 0, uploads the lesson with tus in that many PATCHes through the front, each
+	// on another API process than the one before (checked), instead of one multipart request.
+	TusChunks int
+	// APIKills SIGKILLs that many API processes (never the last one) during the sends; they stay down
+	// and the front sends their requests to the others.
+	APIKills int
+	// Blows are faults of the caller's, slotted among the kills: each Do is called once during the sends
+	// and recorded as an event of its Kind (EventRedisMasterKill, say).
+	Blows []Blow
+}
+
+// Blow is a fault the caller brings about during the sends.
+type Blow struct {
+	Kind   string
+	Detail string
+	Do     func(context.Context) error
 }
 
 // DefaultOptions returns the defaults of a full run (issue 13): 20,000 households, 2 workers, 10 kills,
@@ -106,6 +145,9 @@ func (o *Options) defaults() {
 	}
 	if o.Workers == 0 {
 		o.Workers = d.Workers
+	}
+	if o.APIs == 0 {
+		o.APIs = 1
 	}
 	if o.RedisDown == 0 {
 		o.RedisDown = d.RedisDown
@@ -165,8 +207,9 @@ type run struct {
 	proxy     *SMTPProxy
 	sandbox   *proc
 	sbURL     string
-	api       *proc
-	apiURL    string
+	apis      []*proc
+	front     *Front
+	apiURL    string // the front's
 	workers   []*proc
 	env       []string
 	c         *client.Client
@@ -187,6 +230,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	o.defaults()
 	if o.Relais == "" {
 		return nil, errors.New("chaos: Options.Relais (the relais binary) is required")
+	}
+	if o.RedisKill && !o.ownRedis() {
+		return nil, errors.New("chaos: RedisKill kills the harness's Redis, and there is none with Serve or RELAIS_REDIS_URL in Env (kill the caller's Redis with a Blow)")
+	}
+	if o.APIKills >= o.APIs {
+		return nil, fmt.Errorf("chaos: %d API kills leave none of the %d API processes to serve", o.APIKills, o.APIs)
 	}
 	bin, err := filepath.Abs(o.Relais)
 	if err != nil {
@@ -243,30 +292,49 @@ func (r *run) note(format string, args ...any) {
 	r.logf("note: "+format, args...)
 }
 
+// ownRedis reports whether the harness runs Redis itself (not `relais serve`'s private one nor the
+// caller's).
+func (o *Options) ownRedis() bool {
+	return !o.Serve && envValue(o.Env, "RELAIS_REDIS_URL") == ""
+}
+
+// envValue returns the value of key in env (the last one set), or "".
+func envValue(env []string, key string) string {
+	v := ""
+	for _, kv := range env {
+		if k, val, ok := strings.Cut(kv, "="); ok && k == key {
+			v = val
+		}
+	}
+	return v
+}
+
+// relaisProcs lists the Relais processes: the API processes (or the one `relais serve`) and the workers.
+func (r *run) relaisProcs() []*proc {
+	return append(append([]*proc{}, r.apis...), r.workers...)
+}
+
 // procs lists every process started, Relais last so that it stops first.
 func (r *run) procs() []*proc {
 	var ps []*proc
-	for _, p := range []*proc{r.redis, r.mailpit, r.sandbox, r.api} {
+	for _, p := range []*proc{r.redis, r.mailpit, r.sandbox} {
 		if p != nil {
 			ps = append(ps, p)
 		}
 	}
-	return append(ps, r.workers...)
+	return append(ps, r.relaisProcs()...)
 }
 
 // stopAll stops every process: Relais first, with a short grace, then the services; all in parallel
 // within a tier.
 func (r *run) stopAll() {
-	ps := r.procs()
-	var relaisProcs, services []*proc
-	for _, p := range ps {
-		if p == r.api || strings.HasPrefix(p.name, "worker") {
-			relaisProcs = append(relaisProcs, p)
-		} else {
+	var services []*proc
+	for _, p := range []*proc{r.redis, r.mailpit, r.sandbox} {
+		if p != nil {
 			services = append(services, p)
 		}
 	}
-	for _, tier := range [][]*proc{relaisProcs, services} {
+	for _, tier := range [][]*proc{r.relaisProcs(), services} {
 		var wg sync.WaitGroup
 		for _, p := range tier {
 			wg.Add(1)
@@ -276,6 +344,9 @@ func (r *run) stopAll() {
 	}
 	if r.proxy != nil {
 		r.proxy.Close()
+	}
+	if r.front != nil {
+		r.front.Close()
 	}
 }
 
@@ -311,7 +382,7 @@ func (r *run) run(ctx context.Context) (*Report, error) {
 	if err := r.c.Publish(ctx, lessonID); err != nil {
 		return nil, fmt.Errorf("publish: %w", err)
 	}
-	rep := &Report{Households: r.o.Households, Workers: r.o.Workers, Seed: r.o.Seed, Published: time.Now()}
+	rep := &Report{Households: r.o.Households, Workers: len(r.workers), Seed: r.o.Seed, Published: time.Now()}
 	r.logf("published lesson %d", lessonID)
 
 	chaosCtx, stopChaos := context.WithCancel(ctx)
@@ -339,25 +410,28 @@ func (r *run) run(ctx context.Context) (*Report, error) {
 	return rep, interrupted
 }
 
-// startServices starts Redis, mailpit behind the SMTP proxy, and the Twilio sandbox.
+// startServices starts Redis (unless the caller brings one or `relais serve` starts its own),
+// mailpit behind the SMTP proxy, and the Twilio sandbox.
 func (r *run) startServices(ctx context.Context) error {
-	port, err := localserver.FreePort()
-	if err != nil {
-		return err
-	}
-	r.redisPort = port
-	redisBin, err := exec.LookPath("redis-server")
-	if err != nil {
-		return errors.New("redis-server is not installed (apt-get install redis-server)")
-	}
-	rdir := filepath.Join(r.dir, "redis")
-	if err := os.MkdirAll(rdir, 0o750); err != nil {
-		return err
-	}
-	r.redis = newProc("redis", r.logs, redisBin, nil, "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", rdir,
-		"--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--protected-mode", "yes", "--daemonize", "no")
-	if err := r.startRedis(ctx); err != nil {
-		return err
+	if r.o.ownRedis() {
+		port, err := localserver.FreePort()
+		if err != nil {
+			return err
+		}
+		r.redisPort = port
+		redisBin, err := exec.LookPath("redis-server")
+		if err != nil {
+			return errors.New("redis-server is not installed (apt-get install redis-server)")
+		}
+		rdir := filepath.Join(r.dir, "redis")
+		if err := os.MkdirAll(rdir, 0o750); err != nil {
+			return err
+		}
+		r.redis = newProc("redis", r.logs, redisBin, nil, "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", rdir,
+			"--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--protected-mode", "yes", "--daemonize", "no")
+		if err := r.startRedis(ctx); err != nil {
+			return err
+		}
 	}
 
 	mpBin, err := mailpit.Binary()
@@ -408,7 +482,7 @@ func (r *run) startServices(ctx context.Context) error {
 	if err := waitHTTP(ctx, r.sbURL+"/sandbox/messages?page_size=1", r.sandbox, 30*time.Second); err != nil {
 		return err
 	}
-	r.logf("redis on 127.0.0.1:%d, mailpit SMTP %s behind the proxy %s, twilio sandbox %s", port, smtpAddr, r.proxy.Addr(), sbAddr)
+	r.logf("redis on 127.0.0.1:%d (0: not the harness's), mailpit SMTP %s behind the proxy %s, twilio sandbox %s", r.redisPort, smtpAddr, r.proxy.Addr(), sbAddr)
 	return nil
 }
 
@@ -449,46 +523,119 @@ func cleanEnv() []string {
 	return env
 }
 
-// startRelais starts the API and the workers.
-func (r *run) startRelais(ctx context.Context) error {
-	apiAddr, err := localserver.FreeAddr()
-	if err != nil {
-		return err
-	}
-	r.apiURL = "http://" + apiAddr
-	_, proxyPort, _ := net.SplitHostPort(r.proxy.Addr())
-	r.env = append(cleanEnv(),
-		"RELAIS_DATA_DIR="+filepath.Join(r.dir, "data"), "RELAIS_REDIS_ADDR=127.0.0.1:"+strconv.Itoa(r.redisPort),
-		"RELAIS_SECRET=chaos-secret-0123456789abcdef", "RELAIS_HTTP_ADDR="+apiAddr, "RELAIS_PUBLIC_URL="+r.apiURL,
+// relaisEnv is the configuration every Relais process of a run gets, as RELAIS_* variables: the
+// secret, the public URL, the Twilio sandbox, the SMTP relay at smtpPort on loopback, the rates, the
+// harness's Redis (redisAddr, unless empty), then the caller's Env.
+func (o *Options) relaisEnv(publicURL, sandboxURL, smtpPort, redisAddr string) []string {
+	env := []string{"RELAIS_SECRET=chaos-secret-0123456789abcdef", "RELAIS_PUBLIC_URL=" + publicURL,
 		"RELAIS_LOG_LEVEL=warn",
-		"RELAIS_TWILIO_ACCOUNT_SID="+accountSID, "RELAIS_TWILIO_AUTH_TOKEN="+authToken, "RELAIS_TWILIO_API_URL="+r.sbURL,
-		"RELAIS_SMS_FROM=Relais", fmt.Sprintf("RELAIS_SMS_RATE=%g", r.o.SMSRate),
+		"RELAIS_TWILIO_ACCOUNT_SID=" + accountSID, "RELAIS_TWILIO_AUTH_TOKEN=" + authToken, "RELAIS_TWILIO_API_URL=" + sandboxURL,
+		"RELAIS_SMS_FROM=Relais", fmt.Sprintf("RELAIS_SMS_RATE=%g", o.SMSRate),
 		"RELAIS_SMS_QUIET_HOURS=off", "RELAIS_SMS_QUIET_DAYS=", "RELAIS_SMS_REMINDER_LEAD=0",
 		// A status batch held by a killed worker comes back only when asynq's lease expires; the
 		// periodic status check (minutes in production) brings it in the run's time scale.
 		"RELAIS_SMS_RECONCILE_AFTER=20s",
-		"RELAIS_SMTP_HOST=127.0.0.1", "RELAIS_SMTP_PORT="+proxyPort, "RELAIS_SMTP_TLS=none",
+		"RELAIS_SMTP_HOST=127.0.0.1", "RELAIS_SMTP_PORT=" + smtpPort, "RELAIS_SMTP_TLS=none",
 		"RELAIS_EMAIL_FROM=Relais <lecons@relais.example>", "RELAIS_EMAIL_REPLY_TO=ecole@relais.example",
-		fmt.Sprintf("RELAIS_EMAIL_RATE=%g", r.o.EmailRate), "RELAIS_TV_FORMAT=720p50")
-	if r.o.DatabaseURL != "" {
-		r.env = append(r.env, "RELAIS_DATABASE_URL="+r.o.DatabaseURL)
+		fmt.Sprintf("RELAIS_EMAIL_RATE=%g", o.EmailRate), "RELAIS_TV_FORMAT=720p50"}
+	if redisAddr != "" {
+		env = append(env, "RELAIS_REDIS_ADDR="+redisAddr)
 	}
-	r.api = newProc("api", r.logs, r.o.Relais, r.env, "api")
-	if err := r.api.start(r.pctx); err != nil {
+	if o.DatabaseURL != "" {
+		env = append(env, "RELAIS_DATABASE_URL="+o.DatabaseURL)
+	}
+	env = append(env, o.Env...)
+	return env
+}
+
+// processEnv is env with one process's data directory and, for a process that serves HTTP, the address
+// it listens on.
+func processEnv(env []string, dataDir, listen string) []string {
+	env = append(append([]string{}, env...), "RELAIS_DATA_DIR="+dataDir)
+	if listen != "" {
+		env = append(env, "RELAIS_HTTP_ADDR="+listen)
+	}
+	return env
+}
+
+// startRelais starts the API processes (or the one `relais serve`) behind the front, then the workers.
+func (r *run) startRelais(ctx context.Context) error {
+	n := r.o.APIs
+	if r.o.Serve {
+		n = 1
+	}
+	addrs, err := freeAddrs(n)
+	if err != nil {
 		return err
 	}
-	if err := waitHTTP(ctx, r.apiURL+"/readyz", r.api, 60*time.Second); err != nil {
+	var backends []string
+	for _, a := range addrs {
+		backends = append(backends, "http://"+a)
+	}
+	if r.front, err = StartFront(backends); err != nil {
 		return err
 	}
-	for i := range r.o.Workers {
-		w := newProc(fmt.Sprintf("worker%d", i+1), r.logs, r.o.Relais, r.env, "worker")
-		r.workers = append(r.workers, w)
-		if err := w.start(r.pctx); err != nil {
+	r.apiURL = r.front.URL()
+	_, proxyPort, _ := net.SplitHostPort(r.proxy.Addr())
+	redisAddr := ""
+	if r.redis != nil {
+		redisAddr = "127.0.0.1:" + strconv.Itoa(r.redisPort)
+	}
+	r.env = append(cleanEnv(), r.o.relaisEnv(r.apiURL, r.sbURL, proxyPort, redisAddr)...)
+
+	// procEnv is the environment of one process: its data directory (its own, or the one shared) and
+	// the address it listens on.
+	procEnv := func(name, listen string) ([]string, error) {
+		dir := filepath.Join(r.dir, "data")
+		if r.o.OwnDataDirs {
+			dir = filepath.Join(r.dir, "data-"+name)
+		}
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, err
+		}
+		return processEnv(r.env, dir, listen), nil
+	}
+
+	for i, addr := range addrs {
+		name, cmd := fmt.Sprintf("api%d", i+1), "api"
+		if r.o.Serve {
+			name, cmd = "serve", "serve"
+		}
+		env, err := procEnv(name, addr)
+		if err != nil {
+			return err
+		}
+		p := newProc(name, r.logs, r.o.Relais, env, cmd)
+		r.apis = append(r.apis, p)
+		if err := p.start(r.pctx); err != nil {
 			return err
 		}
 	}
+	for i, p := range r.apis {
+		if err := waitHTTP(ctx, backends[i]+"/readyz", p, 90*time.Second); err != nil {
+			return err
+		}
+	}
+	if !r.o.Serve {
+		for i := range r.o.Workers {
+			name := fmt.Sprintf("worker%d", i+1)
+			env, err := procEnv(name, "")
+			if err != nil {
+				return err
+			}
+			w := newProc(name, r.logs, r.o.Relais, env, "worker")
+			r.workers = append(r.workers, w)
+			if err := w.start(r.pctx); err != nil {
+				return err
+			}
+		}
+	}
+	env, err := procEnv("cli", "")
+	if err != nil {
+		return err
+	}
 	cmd := exec.CommandContext(ctx, r.o.Relais, "token", "create", "--user", "chaos", "--role", "admin")
-	cmd.Env = r.env
+	cmd.Env = env
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	tok, err := cmd.Output()
@@ -497,7 +644,11 @@ func (r *run) startRelais(ctx context.Context) error {
 	}
 	r.c = client.New(r.apiURL, strings.TrimSpace(string(tok)))
 	r.c.HTTP = &http.Client{Timeout: 60 * time.Second}
-	r.logf("relais api on %s, %d workers", apiAddr, r.o.Workers)
+	if r.o.Serve {
+		r.logf("relais serve on %s", addrs[0])
+	} else {
+		r.logf("relais api on %s behind the front %s, %d workers", strings.Join(addrs, ", "), r.apiURL, r.o.Workers)
+	}
 	return nil
 }
 
@@ -529,9 +680,19 @@ func (r *run) prepare(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("ffmpeg: %v: %s", err, out)
 	}
-	l, err := r.c.CreateLesson(ctx, map[string]string{"title": "Fractions", "subject": "maths", "grade": "5",
-		"language": "fr", "segment_budget": "1", "text": "# Fractions\n\n- Un quart est une part sur quatre.\n"},
-		client.FilePart("media", video))
+	fields := map[string]string{"title": "Fractions", "subject": "maths", "grade": "5",
+		"language": "fr", "segment_budget": "1", "text": "# Fractions\n\n- Un quart est une part sur quatre.\n"}
+	var parts []client.Part
+	if r.o.TusChunks > 0 {
+		id, err := r.tusUpload(ctx, video)
+		if err != nil {
+			return 0, err
+		}
+		fields["upload"] = id
+	} else {
+		parts = append(parts, client.FilePart("media", video))
+	}
+	l, err := r.c.CreateLesson(ctx, fields, parts...)
 	if err != nil {
 		return 0, fmt.Errorf("upload the lesson: %w", err)
 	}
@@ -546,6 +707,38 @@ func (r *run) prepare(ctx context.Context) (int64, error) {
 	}
 	r.logf("lesson %d ready", l.ID)
 	return l.ID, nil
+}
+
+// tusUpload sends the video with tus in TusChunks PATCHes through the front and returns the upload's
+// id. It fails unless each PATCH was served by another API process than the one before: the upload
+// must not depend on sticky sessions.
+func (r *run) tusUpload(ctx context.Context, video string) (string, error) {
+	st, err := os.Stat(video)
+	if err != nil {
+		return "", err
+	}
+	before := len(r.front.Served())
+	up := &client.Upload{Client: r.c, Chunk: st.Size()/int64(r.o.TusChunks) + 1, Attempts: 3}
+	loc, err := up.Send(ctx, video)
+	if err != nil {
+		return "", fmt.Errorf("tus upload: %w", err)
+	}
+	var backends []int
+	for _, s := range r.front.Served()[before:] {
+		if s.Method == http.MethodPatch {
+			backends = append(backends, s.Backend)
+		}
+	}
+	if len(backends) != r.o.TusChunks {
+		return "", fmt.Errorf("tus upload: %d PATCHes went through the front, want %d", len(backends), r.o.TusChunks)
+	}
+	for i := 1; i < len(backends) && len(r.apis) > 1; i++ {
+		if backends[i] == backends[i-1] {
+			return "", fmt.Errorf("tus upload: PATCHes %d and %d both went to API process %d (want each on another one)", i, i+1, backends[i]+1)
+		}
+	}
+	r.logf("uploaded the lesson with tus: %d PATCHes on API processes %v", len(backends), backends)
+	return loc[strings.LastIndex(loc, "/")+1:], nil
 }
 
 // Phone is the phone number of synthetic household i.
@@ -565,8 +758,10 @@ func (r *run) supervise(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		for _, p := range append([]*proc{r.api, r.redis}, r.workers...) {
-			r.restartIfCrashed(ctx, p)
+		for _, p := range append([]*proc{r.redis}, r.relaisProcs()...) {
+			if p != nil {
+				r.restartIfCrashed(ctx, p)
+			}
 		}
 	}
 }
@@ -615,18 +810,29 @@ func (r *run) hold(p *proc, down bool) {
 // go on. It returns when everything is done or ctx ends (the deliveries settled).
 func (r *run) chaos(ctx context.Context, published time.Time) {
 	// The plan: Kills worker kills, with the Redis kill and the database restart slotted in between.
-	type blow struct{ kind string }
+	type blow struct {
+		kind   string
+		caller *Blow
+	}
 	var plan []blow
 	for range r.o.Kills {
-		plan = append(plan, blow{EventWorkerKill})
+		plan = append(plan, blow{kind: EventWorkerKill})
 	}
 	if r.o.RedisKill {
 		i := r.rng.IntN(len(plan) + 1)
-		plan = append(plan[:i], append([]blow{{EventRedisKill}}, plan[i:]...)...)
+		plan = append(plan[:i], append([]blow{{kind: EventRedisKill}}, plan[i:]...)...)
 	}
 	if r.o.RestartDatabase != nil {
 		i := r.rng.IntN(len(plan) + 1)
-		plan = append(plan[:i], append([]blow{{EventDBRestart}}, plan[i:]...)...)
+		plan = append(plan[:i], append([]blow{{kind: EventDBRestart}}, plan[i:]...)...)
+	}
+	for range r.o.APIKills {
+		i := r.rng.IntN(len(plan) + 1)
+		plan = append(plan[:i], append([]blow{{kind: EventAPIKill}}, plan[i:]...)...)
+	}
+	for k := range r.o.Blows {
+		i := r.rng.IntN(len(plan) + 1)
+		plan = append(plan[:i], append([]blow{{kind: "caller", caller: &r.o.Blows[k]}}, plan[i:]...)...)
 	}
 	span := int64(r.o.KillGapMax - r.o.KillGapMin)
 	for _, b := range plan {
@@ -660,6 +866,28 @@ func (r *run) chaos(ctx context.Context, published time.Time) {
 			}
 			r.hold(r.redis, false)
 			r.event(EventRedisRestart, "same port and append-only file")
+		case EventAPIKill:
+			// A live API process, never the last: the front sends its requests to the others.
+			var live []*proc
+			for _, p := range r.apis {
+				if p.running() {
+					live = append(live, p)
+				}
+			}
+			if len(live) < 2 {
+				r.note("no API process to kill: %d left", len(live))
+				continue
+			}
+			p := live[r.rng.IntN(len(live))]
+			r.hold(p, true) // it stays down
+			p.kill()
+			r.event(EventAPIKill, p.name+" (stays down)")
+		case "caller":
+			e := r.event(b.caller.Kind, b.caller.Detail)
+			if err := b.caller.Do(ctx); err != nil {
+				r.note("%s: %v", b.caller.Kind, err)
+			}
+			r.logf("%s took %s", b.caller.Kind, time.Since(e.At).Round(100*time.Millisecond))
 		case EventDBRestart:
 			e := r.event(EventDBRestart, "hook called")
 			if err := r.o.RestartDatabase(ctx); err != nil {

@@ -14,7 +14,7 @@ import (
 )
 
 // relaisBinary returns $RELAIS_CHAOS_BIN, or builds cmd/relais into the test's directory.
-func relaisBinary(t *testing.T) string {
+func relaisBinary(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("RELAIS_CHAOS_BIN"); p != "" {
 		return p

@@ -45,6 +45,10 @@ const (
 	EventRedisRestart  = "redis-restart"
 	EventDBRestart     = "db-restart"
 	EventCrash         = "crash" // a process exited on its own and was started again
+	// The cluster's blows: an API process killed for good, and the Redis master killed under
+	// Sentinel (the caller's Blow), which promotes the replica.
+	EventAPIKill         = "api-kill"
+	EventRedisMasterKill = "redis-master-kill"
 )
 
 // ChannelReport is the outcome of one channel.
@@ -83,6 +87,18 @@ type Report struct {
 	SandboxAnswers      map[int]int              // HTTP status -> requests the sandbox answered so
 	Notes               []string                 // anything odd the harness saw
 	Stalls              map[string]time.Duration // longest time to the next receipt after an event kind, over channels
+	Sends               int                      // messages the sinks received, every channel
+	LastReceipt         time.Time                // when the last of them arrived
+}
+
+// Throughput returns the time from the publication to the last message at a sink, and the messages
+// the sinks received per second of it.
+func (r *Report) Throughput() (wall time.Duration, perSecond float64) {
+	if r.Sends == 0 || !r.LastReceipt.After(r.Published) {
+		return 0, 0
+	}
+	wall = r.LastReceipt.Sub(r.Published)
+	return wall, float64(r.Sends) / wall.Seconds()
 }
 
 // Channel returns the report of ch (zero if absent).
@@ -271,6 +287,15 @@ func summarize(r *Report, recs map[relais.ChannelName][]Record, sinks map[relais
 	}
 	sort.Slice(chans, func(i, j int) bool { return chans[i] > chans[j] }) // sms, email
 	r.Channels = nil
+	r.Sends, r.LastReceipt = 0, time.Time{}
+	for _, ch := range chans {
+		for _, m := range sinks[ch] {
+			r.Sends++
+			if m.At.After(r.LastReceipt) {
+				r.LastReceipt = m.At
+			}
+		}
+	}
 	ts := map[relais.ChannelName][]time.Time{}
 	left := map[relais.ChannelName]bool{}
 	for _, ch := range chans {
@@ -283,7 +308,7 @@ func summarize(r *Report, recs map[relais.ChannelName][]Record, sinks map[relais
 	for i := range r.Events {
 		e := &r.Events[i]
 		switch e.Kind {
-		case EventWorkerKill, EventRedisRestart, EventRedisKill, EventDBRestart, EventCrash:
+		case EventWorkerKill, EventRedisRestart, EventRedisKill, EventDBRestart, EventCrash, EventAPIKill, EventRedisMasterKill:
 		default:
 			continue
 		}
@@ -303,6 +328,9 @@ func (r *Report) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "chaos run: %d households, %d workers, seed %d; publish to end %s; settled: %v\n",
 		r.Households, r.Workers, r.Seed, r.End.Sub(r.Published).Round(100*time.Millisecond), r.Settled)
+	if wall, rate := r.Throughput(); wall > 0 {
+		fmt.Fprintf(&b, "sends: %d messages at the sinks in %s from the publication: %.1f/s\n", r.Sends, wall.Round(100*time.Millisecond), rate)
+	}
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "CHANNEL\tEXPECTED\tRECEIVED\tDUPLICATES\tLOST\tUNKNOWN\tDISAGREE\tSTRAY\tUNSETTLED\tLONGEST STALL\tAFTER KILL\tAFTER REDIS\t")
 	for _, c := range r.Channels {
@@ -372,7 +400,7 @@ func (r *Report) String() string {
 		}
 		b.WriteString("\n")
 	}
-	kinds := []string{EventWorkerKill, EventRedisKill, EventRedisRestart, EventDBRestart, EventCrash}
+	kinds := []string{EventWorkerKill, EventRedisKill, EventRedisRestart, EventDBRestart, EventCrash, EventAPIKill, EventRedisMasterKill}
 	for _, k := range kinds {
 		if d, ok := r.Stalls[k]; ok {
 			fmt.Fprintf(&b, "longest stall after %s: %s\n", k, dur(d))
