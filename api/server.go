@@ -185,6 +185,7 @@ func (s *Server) apiRoutes() []route {
 		{"GET /api/v1/stations/{id}/playlist", staffRole, withID(s.getPlaylist)},
 		{"PUT /api/v1/slots/{id}/lesson", staffRole, withID(s.assignSlot)},
 		{"DELETE /api/v1/slots/{id}/lesson", staffRole, withID(s.unassignSlot)},
+		{"PUT /api/v1/slots/{id}/lessons", staffRole, withID(s.setSlotLessons)},
 		{"POST /api/v1/schedule/fill", staffRole, s.autoFill},
 		{"POST /api/v1/lessons/{id}/submit", anyRole, withID(s.submitLesson)},
 		{"POST /api/v1/lessons/{id}/approve", staffRole, withID(s.approveLesson)},

@@ -445,7 +445,7 @@ complete -c relais -n 'string match -q -- \'grid fill*\' (__relais_path)' -l dat
 complete -c relais -n 'string match -q -- \'grid fill*\' (__relais_path)' -l database-url -d 'database: sqlite:PATH or postgres://user:password@host:port/db; empty: SQLite at DATA_DIR/relais.db [RELAIS_DATABASE_URL]'
 complete -c relais -n 'string match -q -- \'grid fill*\' (__relais_path)' -l from -d 'first day'
 complete -c relais -n 'string match -q -- \'grid fill*\' (__relais_path)' -l json -d 'print JSON for scripts instead of the table'
-complete -c relais -n 'string match -q -- \'grid fill*\' (__relais_path)' -l reruns -d 'fill slots left empty with re-runs of lessons already scheduled'
+complete -c relais -n 'string match -q -- \'grid fill*\' (__relais_path)' -l reruns -d 'fill the time still free with re-runs of lessons already scheduled'
 complete -c relais -n 'string match -q -- \'grid fill*\' (__relais_path)' -l station -d 'station id; 0: every station'
 complete -c relais -n 'string match -q -- \'grid fill*\' (__relais_path)' -l to -d 'last day, inclusive'
 complete -c relais -n 'string match -q -- \'grid list*\' (__relais_path)' -l data-dir -d 'directory for the SQLite database, media and the private Redis [RELAIS_DATA_DIR]'
