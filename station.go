@@ -218,8 +218,8 @@ func (s Slot) Interval(loc *time.Location) (start, end time.Time, err error) {
 type SlotFilter struct {
 	StationID  int64
 	From, To   string // "2006-01-02"; empty: unbounded
-	Unassigned bool  // only the slots with no lesson
-	LessonID   int64 // not 0: only the slots whose sequence holds this lesson
+	Unassigned bool   // only the slots with no lesson
+	LessonID   int64  // not 0: only the slots whose sequence holds this lesson
 }
 
 // ApprovalState is where a lesson is in the broadcast approval.
