@@ -24,7 +24,8 @@ type Service struct {
 	store     relais.ScheduleStore
 	lessons   Lessons
 	now       relais.Clock
-	reminders Reminders // nil: none are queued
+	reminders Reminders        // nil: none are queued
+	lists     relais.PickLists // the subjects and regions staff pick from
 }
 
 // New returns a Service. now decides approval timestamps; nil means time.Now.
@@ -39,6 +40,13 @@ func New(store relais.ScheduleStore, lessons Lessons, now relais.Clock) *Service
 // station renamed or moved to another region, a slot assigned. The API and the UI share one such
 // service, so both remind alike.
 func (s *Service) RemindWith(r Reminders) { s.reminders = r }
+
+// PickFrom sets the configured subjects and regions that templates, slots and stations must use (an
+// empty list is not enforced).
+func (s *Service) PickFrom(p relais.PickLists) { s.lists = p }
+
+// PickLists returns the configured subjects and regions, for the pages' pick lists.
+func (s *Service) PickLists() relais.PickLists { return s.lists }
 
 // remind queues the reminders of lessons again, when the service has a queue for them.
 func (s *Service) remind(ctx context.Context, lessons ...int64) error {
@@ -56,6 +64,9 @@ func (s *Service) remind(ctx context.Context, lessons ...int64) error {
 // CreateStation validates and stores a station.
 func (s *Service) CreateStation(ctx context.Context, st *relais.Station) error {
 	if err := st.Validate(); err != nil {
+		return err
+	}
+	if err := s.lists.CheckRegion(st.Region); err != nil {
 		return err
 	}
 	return s.store.CreateStation(ctx, st)
@@ -103,6 +114,11 @@ func (s *Service) UpdateStation(ctx context.Context, id int64, p StationPatch) (
 	}
 	if err := next.Validate(); err != nil {
 		return cur, nil, err
+	}
+	if next.Region != cur.Region { // a region stored before the list was configured is kept
+		if err := s.lists.CheckRegion(next.Region); err != nil {
+			return cur, nil, err
+		}
 	}
 	var check func([]relais.Slot) error
 	if next.TimeZone != cur.TimeZone {
@@ -185,6 +201,9 @@ func (s *Service) AddTemplate(ctx context.Context, t relais.Template) (TemplateR
 	if err != nil {
 		return TemplateResult{}, err
 	}
+	if err := s.lists.CheckSubject(t.Subject); err != nil {
+		return TemplateResult{}, err
+	}
 	exc, err := s.store.Exceptions(ctx, st.ID)
 	if err != nil {
 		return TemplateResult{}, err
@@ -214,6 +233,9 @@ func (s *Service) AddSlot(ctx context.Context, sl relais.Slot) (relais.Slot, err
 	}
 	if sl.Language != "" && !relais.ValidLanguage(sl.Language) {
 		return sl, relais.Errorf(relais.EINVALID, "Language %q is not one of %v.", sl.Language, relais.Languages)
+	}
+	if err := s.lists.CheckSubject(sl.Subject); err != nil {
+		return sl, err
 	}
 	if _, _, err := sl.Interval(loc); err != nil {
 		return sl, err
