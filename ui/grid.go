@@ -39,6 +39,7 @@ type gridData struct {
 	SlotForm   map[string]string
 	Weekdays   []weekdayBox
 	Languages  []string
+	Subjects   []choice // the subjects the template and slot forms offer
 }
 
 // gridDay is a column of the grid.
@@ -159,7 +160,8 @@ func civilDate(t time.Time) time.Time {
 func utcOffset(t time.Time) string { return "UTC" + t.Format("-07:00") }
 
 func (h *Handler) gridData(ctx context.Context, c *reqCtx, station, week string) (gridData, error) {
-	d := gridData{Languages: relais.Languages, TplForm: map[string]string{}, SlotForm: map[string]string{}}
+	d := gridData{Languages: relais.Languages, TplForm: map[string]string{}, SlotForm: map[string]string{},
+		Subjects: h.subjectChoices(c, "")}
 	gs := h.store
 	var err error
 	if d.Stations, err = gs.Stations(ctx); err != nil {
