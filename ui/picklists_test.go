@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/api"
@@ -59,5 +60,25 @@ func TestPickListsInForms(t *testing.T) {
 	if !strings.Contains(body, `<option value="maths">Математика (maths)</option>`) ||
 		!strings.Contains(body, `<select id="region" name="region"><option value="">Все регионы</option><option value="Almaty">Almaty</option>`) {
 		t.Errorf("upload form in Russian:\n%s", body)
+	}
+}
+
+// TestZonedTimes: staff pages write instants in the configured zone, with its abbreviation, or its
+// offset where the zone has none, never a bare UTC time.
+func TestZonedTimes(t *testing.T) {
+	at := time.Date(2026, 3, 2, 4, 0, 0, 0, time.UTC)
+	for _, tc := range []struct{ zone, want string }{
+		{"Asia/Almaty", "2026-03-02 09:00 UTC+05:00"},
+		{"Europe/Paris", "2026-03-02 05:00 CET"},
+		{"UTC", "2026-03-02 04:00 UTC"},
+	} {
+		loc, err := time.LoadLocation(tc.zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := &Handler{cfg: Config{Location: loc}}
+		if got := h.zoned(at); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.zone, got, tc.want)
+		}
 	}
 }
