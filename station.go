@@ -139,8 +139,9 @@ type Exception struct {
 	Reason    string `json:"reason"`
 }
 
-// Slot is one airing on a station: a local day and start time, a length, what it is for, and the lesson
-// assigned to it (0: none yet).
+// Slot is one airing on a station: a local day and start time, a length, what it is for, and the
+// lessons assigned to it, played back to back from its start in their order (none yet: empty). Several
+// short lessons share a slot where their lengths together fit it.
 type Slot struct {
 	ID         int64         `json:"id"`
 	StationID  int64         `json:"station_id"`
@@ -151,8 +152,48 @@ type Slot struct {
 	Subject    string        `json:"subject"`
 	Language   string        `json:"language"`
 	TemplateID int64         `json:"template_id,omitempty"`
-	LessonID   int64         `json:"lesson_id,omitempty"`
-	Rerun      bool          `json:"rerun,omitempty"`
+	Lessons    []SlotLesson  `json:"lessons"`
+}
+
+// SlotLesson is one lesson of a slot's sequence; Rerun marks a lesson that was scheduled before.
+type SlotLesson struct {
+	LessonID int64 `json:"lesson_id"`
+	Rerun    bool  `json:"rerun,omitempty"`
+}
+
+// Holds reports whether the slot's sequence holds the lesson.
+func (s Slot) Holds(lessonID int64) bool {
+	return slices.ContainsFunc(s.Lessons, func(l SlotLesson) bool { return l.LessonID == lessonID })
+}
+
+// LessonIDs lists the lessons of the slot's sequence in their order.
+func (s Slot) LessonIDs() []int64 {
+	ids := make([]int64, len(s.Lessons))
+	for i, l := range s.Lessons {
+		ids[i] = l.LessonID
+	}
+	return ids
+}
+
+// SequenceStarts returns when each lesson of a slot's sequence starts, given the lessons' lengths in
+// order: back to back from the slot's start, each one when the one before it ends.
+func SequenceStarts(start time.Time, lengths []time.Duration) []time.Time {
+	out := make([]time.Time, len(lengths))
+	at := start
+	for i, d := range lengths {
+		out[i] = at
+		at = at.Add(max(d, 0))
+	}
+	return out
+}
+
+// SequenceLength is how long a sequence of lessons plays, back to back.
+func SequenceLength(lengths []time.Duration) time.Duration {
+	var total time.Duration
+	for _, d := range lengths {
+		total += max(d, 0)
+	}
+	return total
 }
 
 // Interval returns the slot's start and end instants in loc. A start that does not exist on that day (in
@@ -177,8 +218,8 @@ func (s Slot) Interval(loc *time.Location) (start, end time.Time, err error) {
 type SlotFilter struct {
 	StationID  int64
 	From, To   string // "2006-01-02"; empty: unbounded
-	Unassigned bool
-	LessonID   int64 // not 0: only the slots airing this lesson
+	Unassigned bool   // only the slots with no lesson
+	LessonID   int64  // not 0: only the slots whose sequence holds this lesson
 }
 
 // ApprovalState is where a lesson is in the broadcast approval.
@@ -205,9 +246,11 @@ type Submission struct {
 	Approval Approval
 }
 
-// Assignment puts a lesson in a slot.
+// Assignment appends a lesson to a slot's sequence at Position, which must be the number of lessons
+// the slot holds when it is written (0 for an empty slot): a slot changed meanwhile is a conflict.
 type Assignment struct {
 	SlotID   int64
+	Position int
 	LessonID int64
 	Rerun    bool
 }
@@ -232,16 +275,21 @@ type ScheduleStore interface {
 	Exceptions(ctx context.Context, stationID int64) ([]Exception, error)
 	Slot(ctx context.Context, id int64) (Slot, error)
 	Slots(ctx context.Context, f SlotFilter) ([]Slot, error)
-	// Assign fills empty slots; a slot already holding a lesson is a conflict and nothing is written.
+	// Assign appends lessons to slots' sequences in one transaction; an assignment whose position is not
+	// its slot's length then (the slot changed meanwhile) is a conflict, and nothing is written.
 	Assign(ctx context.Context, as []Assignment) error
+	// Unassign empties a slot's sequence.
 	Unassign(ctx context.Context, slotID int64) error
+	// EditSlot replaces a slot's sequence with what edit returns for the slot as stored, in one
+	// transaction (edit's error writes nothing), and returns the slot as written.
+	EditSlot(ctx context.Context, slotID int64, edit func(Slot) ([]SlotLesson, error)) (Slot, error)
 	SetApproval(ctx context.Context, a Approval) error
 	Approval(ctx context.Context, lessonID int64) (Approval, error)
 	// Submitted returns up to limit lessons waiting for a decision, the longest waiting first.
 	Submitted(ctx context.Context, limit int) ([]Submission, error)
 	// ApprovedLessons returns approved lessons that are ready or published, by id.
 	ApprovedLessons(ctx context.Context) ([]Lesson, error)
-	// AiredLessons returns the ids of lessons assigned to any slot.
+	// AiredLessons returns the ids of lessons in any slot's sequence.
 	AiredLessons(ctx context.Context) (map[int64]bool, error)
 	// Episode returns the lesson's rank (from 1) among lessons of its grade, subject and language.
 	Episode(ctx context.Context, l Lesson) (int, error)

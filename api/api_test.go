@@ -167,7 +167,10 @@ func goodFields() map[string]string {
 }
 
 func TestUploadValidation(t *testing.T) {
-	f := newFixture(t, func(c *Config) { c.MaxUploadBytes = 64 << 10 })
+	f := newFixture(t, func(c *Config) {
+		c.MaxUploadBytes = 64 << 10
+		c.PickLists = relais.PickLists{Subjects: []string{"maths", "physics"}, Regions: []string{"Almaty", "Aktobe"}}
+	})
 	with := func(edit func(map[string]string)) map[string]string {
 		m := goodFields()
 		edit(m)
@@ -192,6 +195,12 @@ func TestUploadValidation(t *testing.T) {
 		{"bad grade", with(func(m map[string]string) { m["grade"] = "CM2" }), mp4Head, 400, "grade must be a school grade from 0 to 13."},
 		{"no text", with(func(m map[string]string) { delete(m, "text") }), mp4Head, 400, "The lesson needs its text (Markdown)"},
 		{"bad budget", with(func(m map[string]string) { m["segment_budget"] = "50" }), mp4Head, 400, "segment_budget must be a number of SMS segments from 1 to 10."},
+		{"subject not listed", with(func(m map[string]string) { m["subject"] = "Mathématiques" }), mp4Head, 400,
+			`Subject "Mathématiques" is not in the configured list: pick one of maths, physics (an operator adds subjects with RELAIS_SUBJECTS).`},
+		{"region not listed", with(func(m map[string]string) { m["region"] = "Astana" }), mp4Head, 400,
+			`Region "Astana" is not in the configured list: pick one of Almaty, Aktobe`},
+		{"audience region not listed", with(func(m map[string]string) { m["audience_regions"] = "Almaty, Astana" }), mp4Head, 400,
+			`Region "Astana" is not in the configured list`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -36,6 +36,7 @@ var audited = map[string]audit.Rule{
 	"POST /api/v1/stations/{id}/exceptions":    {Action: relais.AuditEdit, Kind: "station"},
 	"PUT /api/v1/slots/{id}/lesson":            {Action: relais.AuditEdit, Kind: "slot"},
 	"DELETE /api/v1/slots/{id}/lesson":         {Action: relais.AuditEdit, Kind: "slot"},
+	"PUT /api/v1/slots/{id}/lessons":           {Action: relais.AuditEdit, Kind: "slot"},
 	"POST /api/v1/schedule/fill":               {Action: relais.AuditEdit, Kind: "schedule"},
 	"POST /api/v1/postal-batches":              {Action: relais.AuditCreate, Kind: "postal batch"},
 	"POST /api/v1/postal-batches/{id}/printed": {Action: relais.AuditEdit, Kind: "postal batch"},

@@ -17,6 +17,9 @@ type SlotJSON struct {
 }
 
 func slotJSON(sl relais.Slot) SlotJSON {
+	if sl.Lessons == nil {
+		sl.Lessons = []relais.SlotLesson{} // "lessons": [] for an empty slot
+	}
 	return SlotJSON{Slot: sl, Minutes: int(sl.Duration / time.Minute)}
 }
 
@@ -122,7 +125,8 @@ func (s *Server) getPlaylist(w http.ResponseWriter, r *http.Request, id int64) e
 	return writeFile(w, ct, b)
 }
 
-// assignSlot puts a lesson in a slot; the service reminds a published lesson's families of the airing.
+// assignSlot appends a lesson to a slot's sequence; the service reminds a published lesson's families of
+// the airing.
 func (s *Server) assignSlot(w http.ResponseWriter, r *http.Request, id int64) error {
 	var in struct {
 		LessonID int64 `json:"lesson_id"`
@@ -138,12 +142,28 @@ func (s *Server) assignSlot(w http.ResponseWriter, r *http.Request, id int64) er
 	return reply(w, http.StatusOK, slotJSON(sl), err)
 }
 
+// unassignSlot empties a slot; the families of its lessons are reminded of where they air now.
 func (s *Server) unassignSlot(w http.ResponseWriter, r *http.Request, id int64) error {
-	if err := s.store.Unassign(r.Context(), id); err != nil {
+	if _, err := s.sched.SetSequence(r.Context(), id, nil); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// setSlotLessons reorders a slot's sequence and removes the lessons left out of it.
+func (s *Server) setSlotLessons(w http.ResponseWriter, r *http.Request, id int64) error {
+	var in struct {
+		LessonIDs *[]int64 `json:"lesson_ids"`
+	}
+	if err := readBody(r, &in); err != nil {
+		return err
+	}
+	if in.LessonIDs == nil {
+		return relais.Errorf(relais.EINVALID, "Give lesson_ids: the slot's lessons in their new playing order ([] empties the slot).")
+	}
+	sl, err := s.sched.SetSequence(r.Context(), id, *in.LessonIDs)
+	return reply(w, http.StatusOK, slotJSON(sl), err)
 }
 
 func (s *Server) autoFill(w http.ResponseWriter, r *http.Request) error {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -77,6 +78,46 @@ func TestScheduleThroughTheAPI(t *testing.T) {
 	}
 	if diff := cmp.Diff([]int64{l.ID}, f.queue.rescheduled); diff != "" {
 		t.Errorf("reminders rescheduled after an assignment (-want +got):\n%s", diff)
+	}
+
+	// A short lesson plays after the first in slot 2; the sequence is reordered, then cut back.
+	short := relais.Lesson{Title: "Le quiz", Subject: "maths", Grade: 5, Language: "fr", TeacherID: "t1"}
+	if err := f.store.CreateLesson(ctx, &short); err != nil {
+		t.Fatal(err)
+	}
+	f.store.SetLessonDuration(ctx, short.ID, 4*time.Minute)
+	f.store.SetLessonStatus(ctx, short.ID, relais.LessonReady, nil)
+	f.store.SetApproval(ctx, relais.Approval{LessonID: short.ID, State: relais.Approved, DecidedBy: "m", UpdatedAt: time.Now()})
+	lessonsOf := func(body map[string]any) string {
+		var out []string
+		for _, x := range body["lessons"].([]any) {
+			out = append(out, fmt.Sprint(x.(map[string]any)["lesson_id"], x.(map[string]any)["rerun"]))
+		}
+		return strings.Join(out, ",")
+	}
+	status, body = f.do("PUT", "/api/v1/slots/2/lesson", "m", strings.NewReader(`{"lesson_id":`+itoa(short.ID)+`}`), js)
+	if want := fmt.Sprintf("%d true,%d <nil>", l.ID, short.ID); status != 200 || lessonsOf(body) != want {
+		t.Errorf("second lesson in slot 2 = %d %v, want lessons %s", status, body, want)
+	}
+	f.queue.rescheduled = nil
+	status, body = f.do("PUT", "/api/v1/slots/2/lessons", "m", strings.NewReader(`{"lesson_ids":[`+itoa(short.ID)+`,`+itoa(l.ID)+`]}`), js)
+	if want := fmt.Sprintf("%d <nil>,%d true", short.ID, l.ID); status != 200 || lessonsOf(body) != want {
+		t.Errorf("reorder = %d %v, want lessons %s", status, body, want)
+	}
+	if diff := cmp.Diff([]int64{l.ID, short.ID}, f.queue.rescheduled); diff != "" {
+		t.Errorf("reminders after a reorder (-want +got):\n%s", diff)
+	}
+	for _, bad := range []string{`{}`, `{"lesson_ids":[999]}`, `{"lesson_ids":[` + itoa(l.ID) + `,` + itoa(l.ID) + `]}`} {
+		if status, body := f.do("PUT", "/api/v1/slots/2/lessons", "m", strings.NewReader(bad), js); status != 400 || errMessage(body) == "" {
+			t.Errorf("sequence %s = %d %v, want 400 with a message", bad, status, body)
+		}
+	}
+	if status, _ := f.do("PUT", "/api/v1/slots/2/lessons", "t1", strings.NewReader(`{"lesson_ids":[]}`), js); status != 403 {
+		t.Errorf("a teacher edits a sequence = %d", status)
+	}
+	status, body = f.do("PUT", "/api/v1/slots/2/lessons", "m", strings.NewReader(`{"lesson_ids":[`+itoa(l.ID)+`]}`), js)
+	if want := fmt.Sprintf("%d true", l.ID); status != 200 || lessonsOf(body) != want {
+		t.Errorf("remove = %d %v, want lessons %s", status, body, want)
 	}
 
 	status, body = f.do("GET", lp+"/plan?at=2026-03-01T00:00:00Z&email_rate=5", "m", nil, "")

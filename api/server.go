@@ -58,6 +58,9 @@ type Config struct {
 	Channels *channels.Registry
 	// HSTS sends Strict-Transport-Security on every response: set it when the public URL is https.
 	HSTS bool
+	// PickLists are the subjects and regions uploads, templates, slots and stations must use
+	// (RELAIS_SUBJECTS, RELAIS_REGIONS); empty lists accept any value.
+	PickLists relais.PickLists
 }
 
 // DefaultConfig returns the embedded defaults.
@@ -109,6 +112,7 @@ func New(store relais.Store, q Queue, signer *links.Signer, tmpl *templates.Set,
 	now := func() time.Time { return s.now() }
 	s.sched = scheduler.New(store, store, now)
 	s.sched.RemindWith(q)
+	s.sched.PickFrom(cfg.PickLists)
 	if cfg.Media == nil {
 		cfg.Media = mediastore.NewDir(cfg.MediaDir)
 	}
@@ -116,7 +120,7 @@ func New(store relais.Store, q Queue, signer *links.Signer, tmpl *templates.Set,
 	s.tokens = tokens.New(store, now)
 	s.audit = audit.New(store, log)
 	s.lessons = lessons.New(store, q, s.uploads, lessons.Config{MediaDir: cfg.MediaDir, Media: cfg.Media, TempDir: cfg.TempDir, MediaLinkTTL: cfg.MediaLinkTTL, MaxUploadBytes: cfg.MaxUploadBytes,
-		DefaultBudget: cfg.DefaultBudget, Plan: cfg.Plan, Channels: cfg.Channels}, now)
+		DefaultBudget: cfg.DefaultBudget, Plan: cfg.Plan, Channels: cfg.Channels, PickLists: cfg.PickLists}, now)
 	s.households = &roster.Importer{Store: store, MaxBytes: cfg.MaxImportBytes,
 		Options: roster.Options{DefaultCountry: cfg.DefaultCountry, MaxRows: cfg.MaxImportRows}}
 	s.routes()
@@ -185,6 +189,7 @@ func (s *Server) apiRoutes() []route {
 		{"GET /api/v1/stations/{id}/playlist", staffRole, withID(s.getPlaylist)},
 		{"PUT /api/v1/slots/{id}/lesson", staffRole, withID(s.assignSlot)},
 		{"DELETE /api/v1/slots/{id}/lesson", staffRole, withID(s.unassignSlot)},
+		{"PUT /api/v1/slots/{id}/lessons", staffRole, withID(s.setSlotLessons)},
 		{"POST /api/v1/schedule/fill", staffRole, s.autoFill},
 		{"POST /api/v1/lessons/{id}/submit", anyRole, withID(s.submitLesson)},
 		{"POST /api/v1/lessons/{id}/approve", staffRole, withID(s.approveLesson)},

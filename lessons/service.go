@@ -52,6 +52,8 @@ type Config struct {
 	Plan scheduler.PlanConfig
 	// Channels are the channels a plan counts (scheduler.Planner.Channels).
 	Channels *channels.Registry
+	// PickLists are the configured subjects and regions an upload must use (empty lists: any).
+	PickLists relais.PickLists
 }
 
 // Service runs lessons on a store and a queue.

@@ -292,6 +292,14 @@ func (s *Service) lessonFromForm(u relais.User, f form) (relais.Lesson, error) {
 	if l.Audience, err = audienceFromForm(f); err != nil {
 		return l, err
 	}
+	if err := s.cfg.PickLists.CheckSubject(l.Subject); err != nil {
+		return l, err
+	}
+	for _, r := range append([]string{l.Region}, l.Audience.Regions...) {
+		if err := s.cfg.PickLists.CheckRegion(r); err != nil {
+			return l, err
+		}
+	}
 	if strings.TrimSpace(l.Markdown) == "" {
 		return l, relais.Errorf(relais.EINVALID, "The lesson needs its text (Markdown) in the 'text' field: the SMS digest and the worksheet are made from it.")
 	}

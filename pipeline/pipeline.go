@@ -113,7 +113,18 @@ func GradeSchedule(ctx context.Context, st relais.ScheduleStore, lessons relais.
 	if err != nil {
 		return nil, err
 	}
-	titles := map[int64]string{}
+	known := map[int64]relais.Lesson{}
+	lesson := func(id int64) (relais.Lesson, error) {
+		l, ok := known[id]
+		if !ok {
+			var err error
+			if l, err = lessons.Lesson(ctx, id); err != nil {
+				return l, err
+			}
+			known[id] = l
+		}
+		return l, nil
+	}
 	var out []relais.Airing
 	for _, station := range stations {
 		if station.Region != "" && station.Region != region {
@@ -129,27 +140,30 @@ func GradeSchedule(ctx context.Context, st relais.ScheduleStore, lessons relais.
 		if err != nil {
 			return nil, err
 		}
+		name := station.ServiceName
+		if name == "" {
+			name = station.Name
+		}
 		for _, sl := range slots {
-			if sl.Grade != grade || sl.LessonID == 0 {
+			if (sl.Grade != 0 && sl.Grade != grade) || len(sl.Lessons) == 0 {
 				continue
 			}
 			start, _, err := sl.Interval(loc)
-			if err != nil || start.Before(from) || !start.Before(from.AddDate(0, 0, 7)) {
+			if err != nil {
 				continue
 			}
-			title, ok := titles[sl.LessonID]
-			if !ok {
-				l, err := lessons.Lesson(ctx, sl.LessonID)
+			// The lessons of a slot play back to back: each airs at its own start within the slot.
+			at := start
+			for _, x := range sl.Lessons {
+				l, err := lesson(x.LessonID)
 				if err != nil {
 					return nil, err
 				}
-				title, titles[sl.LessonID] = l.Title, l.Title
+				if l.Grade == grade && !at.Before(from) && at.Before(from.AddDate(0, 0, 7)) {
+					out = append(out, relais.Airing{Station: name, Kind: station.Kind, Start: at, Title: l.Title})
+				}
+				at = at.Add(time.Duration(max(l.DurationMS, 0)) * time.Millisecond)
 			}
-			name := station.ServiceName
-			if name == "" {
-				name = station.Name
-			}
-			out = append(out, relais.Airing{Station: name, Kind: station.Kind, Start: start, Title: title})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })

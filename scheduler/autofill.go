@@ -40,16 +40,28 @@ type weekKey struct {
 	subject string
 }
 
-// Fill assigns lessons to empty slots. Each lesson not yet aired is placed once, in the first slot that
-// matches its grade, subject and language (where the slot sets them) and that it fits; a slot open to any
-// subject takes the subject its station has aired least that week, so subjects spread across the week.
-// With reruns, slots still empty then air lessons already scheduled again, in turn. slots must be empty;
-// they are filled in local day and time order.
-func Fill(slots []relais.Slot, lessons []relais.Lesson, aired map[int64]bool, reruns bool) ([]relais.Assignment, FillReport) {
-	slots = append([]relais.Slot(nil), slots...)
-	slices.SortStableFunc(slots, func(a, b relais.Slot) int {
+// Fill packs lessons into the time slots leave free: used says how long each slot's sequence already
+// plays (by slot id; absent: the slot is empty). Slots are taken in local day and time order, and each
+// one is filled first-fit: a lesson is appended while one fits the time left, never past the slot's end,
+// so several short lessons play back to back where their lengths fit. Each lesson not yet aired is placed
+// once, in the first slot that matches its grade, subject and language (where the slot sets them) and has
+// room for it; a slot open to any subject takes the subject its station has aired least that week, so
+// subjects spread across the week. With reruns, the time still free then airs lessons already scheduled
+// again, in turn (never one lesson twice in a slot).
+func Fill(slots []relais.Slot, used map[int64]time.Duration, lessons []relais.Lesson, aired map[int64]bool, reruns bool) ([]relais.Assignment, FillReport) {
+	type open struct {
+		relais.Slot
+		left time.Duration
+	}
+	sorted := append([]relais.Slot(nil), slots...)
+	slices.SortStableFunc(sorted, func(a, b relais.Slot) int {
 		return cmp.Or(cmp.Compare(a.Day, b.Day), cmp.Compare(a.Start, b.Start), cmp.Compare(a.StationID, b.StationID))
 	})
+	var grid []*open
+	for _, sl := range sorted {
+		sl.Lessons = slices.Clone(sl.Lessons)
+		grid = append(grid, &open{Slot: sl, left: sl.Duration - used[sl.ID]})
+	}
 	fresh := map[fillKey][]relais.Lesson{} // lessons waiting for a first airing, by id
 	again := map[fillKey][]relais.Lesson{} // lessons that may air again
 	for _, l := range lessons {
@@ -73,63 +85,68 @@ func Fill(slots []relais.Slot, lessons []relais.Lesson, aired map[int64]bool, re
 	slices.SortFunc(keys, func(a, b fillKey) int {
 		return cmp.Or(cmp.Compare(a.grade, b.grade), cmp.Compare(a.subject, b.subject), cmp.Compare(a.language, b.language))
 	})
-	used := map[weekKey]int{}
+	weekUse := map[weekKey]int{}
 	var out []relais.Assignment
 	var rep FillReport
 
-	// pick returns the key whose queue (in pool) has a lesson fitting sl, preferring the subject aired
-	// least this week on the station, and the index of that lesson in its queue.
-	pick := func(sl relais.Slot, pool map[fillKey][]relais.Lesson) (fillKey, int, bool) {
+	// pick returns the key whose queue (in pool) has a lesson fitting the time sl leaves, preferring the
+	// subject aired least this week on the station, and the index of that lesson in its queue.
+	pick := func(sl *open, pool map[fillKey][]relais.Lesson) (fillKey, int, bool) {
 		d, _ := time.Parse(time.DateOnly, sl.Day)
 		y, w := d.ISOWeek()
 		best, bestIdx, bestUse, found := fillKey{}, 0, 0, false
 		for _, k := range keys {
-			if !matches(sl, k) || len(pool[k]) == 0 {
+			if !matches(sl.Slot, k) || len(pool[k]) == 0 {
 				continue
 			}
-			idx := fitting(pool[k], sl.Duration)
+			idx := fitting(pool[k], sl.left, sl.Slot)
 			if idx < 0 {
 				continue
 			}
-			use := used[weekKey{sl.StationID, y, w, k.grade, k.subject}]
+			use := weekUse[weekKey{sl.StationID, y, w, k.grade, k.subject}]
 			if !found || use < bestUse || (use == bestUse && pool[k][idx].ID < pool[best][bestIdx].ID) {
 				best, bestIdx, bestUse, found = k, idx, use, true
 			}
 		}
 		if found {
-			used[weekKey{sl.StationID, y, w, best.grade, best.subject}]++
+			weekUse[weekKey{sl.StationID, y, w, best.grade, best.subject}]++
 		}
 		return best, bestIdx, found
 	}
 
-	// place puts in each slot a lesson picked from pool and returns the slots left empty. A first airing
-	// moves the lesson to again; a re-run sends it to the back of its queue, so that re-runs take turns.
-	place := func(slots []relais.Slot, pool map[fillKey][]relais.Lesson, rerun bool) []relais.Slot {
-		var left []relais.Slot
-		for _, sl := range slots {
-			k, i, ok := pick(sl, pool)
-			if !ok {
-				left = append(left, sl)
-				continue
+	// place appends to each slot lessons picked from pool while one fits. A first airing moves the
+	// lesson to again; a re-run sends it to the back of its queue, so that re-runs take turns.
+	place := func(pool map[fillKey][]relais.Lesson, rerun bool) {
+		for _, sl := range grid {
+			for {
+				k, i, ok := pick(sl, pool)
+				if !ok {
+					break
+				}
+				l := pool[k][i]
+				pool[k] = append(pool[k][:i:i], pool[k][i+1:]...)
+				if rerun {
+					pool[k] = append(pool[k], l)
+					rep.Reruns++
+				} else {
+					again[k] = append(again[k], l)
+					rep.Placed++
+				}
+				out = append(out, relais.Assignment{SlotID: sl.ID, Position: len(sl.Lessons), LessonID: l.ID, Rerun: rerun})
+				sl.Lessons = append(sl.Lessons, relais.SlotLesson{LessonID: l.ID, Rerun: rerun})
+				sl.left -= time.Duration(l.DurationMS) * time.Millisecond
 			}
-			l := pool[k][i]
-			pool[k] = append(pool[k][:i:i], pool[k][i+1:]...)
-			if rerun {
-				pool[k] = append(pool[k], l)
-				rep.Reruns++
-			} else {
-				again[k] = append(again[k], l)
-				rep.Placed++
-			}
-			out = append(out, relais.Assignment{SlotID: sl.ID, LessonID: l.ID, Rerun: rerun})
 		}
-		return left
 	}
-	empty := place(slots, fresh, false)
+	place(fresh, false)
 	if reruns {
-		empty = place(empty, again, true)
+		place(again, true)
 	}
-	rep.EmptySlots = len(empty)
+	for _, sl := range grid {
+		if len(sl.Lessons) == 0 {
+			rep.EmptySlots++
+		}
+	}
 	rep.Unplaced = []Unplaced{}
 	for _, k := range keys {
 		for _, l := range fresh[k] {
@@ -145,10 +162,14 @@ func matches(sl relais.Slot, k fillKey) bool {
 		(sl.Language == "" || sl.Language == k.language)
 }
 
-// fitting returns the index of the first lesson in q that fits a slot of length d, or -1.
-func fitting(q []relais.Lesson, d time.Duration) int {
+// fitting returns the index of the first lesson in q that fits the time left in sl and is not in its
+// sequence yet, or -1.
+func fitting(q []relais.Lesson, left time.Duration, sl relais.Slot) int {
+	if left <= 0 {
+		return -1
+	}
 	for i, l := range q {
-		if _, err := relais.FitSlot(time.Duration(l.DurationMS)*time.Millisecond, d); err == nil {
+		if _, err := relais.FitSlot(time.Duration(l.DurationMS)*time.Millisecond, left); err == nil && !sl.Holds(l.ID) {
 			return i
 		}
 	}
@@ -172,7 +193,7 @@ func whyUnplaced(l relais.Lesson, slots []relais.Slot) string {
 	case d > longest:
 		return fmt.Sprintf("lasts %s, longer than every matching slot (at most %s)", d.Round(time.Second), longest)
 	}
-	return fmt.Sprintf("all %d matching slots went to other lessons", n)
+	return fmt.Sprintf("all %d matching slots are full with other lessons", n)
 }
 
 // FillDays is AutoFill as the API and the pages ask for it: from and to are days at most MaxFillDays
@@ -184,8 +205,9 @@ func (s *Service) FillDays(ctx context.Context, stationIDs []int64, from, to str
 	return s.AutoFill(ctx, stationIDs, from, to, reruns)
 }
 
-// AutoFill fills the empty slots of the given stations (none: every station) between two local days and
-// stores the assignments in one transaction.
+// AutoFill packs lessons into the free time of the given stations' slots (none: every station) between
+// two local days and stores the assignments in one transaction; a slot changed meanwhile makes it a
+// conflict, and nothing is written.
 func (s *Service) AutoFill(ctx context.Context, stationIDs []int64, from, to string, reruns bool) (FillReport, error) {
 	if _, err := relais.ParseDay(from); err != nil {
 		return FillReport{}, err
@@ -203,15 +225,26 @@ func (s *Service) AutoFill(ctx context.Context, stationIDs []int64, from, to str
 		}
 	}
 	var slots []relais.Slot
+	used := map[int64]time.Duration{}
+	ls := newLengths(s.lessons.Lesson)
 	for _, id := range stationIDs {
 		if _, err := s.store.Station(ctx, id); err != nil {
 			return FillReport{}, err
 		}
-		ss, err := s.store.Slots(ctx, relais.SlotFilter{StationID: id, From: from, To: to, Unassigned: true})
+		ss, err := s.store.Slots(ctx, relais.SlotFilter{StationID: id, From: from, To: to})
 		if err != nil {
 			return FillReport{}, err
 		}
-		slots = append(slots, ss...)
+		for _, sl := range ss {
+			lengths, err := ls.sequence(ctx, sl)
+			if err != nil {
+				return FillReport{}, err
+			}
+			if d := relais.SequenceLength(lengths); d < sl.Duration {
+				used[sl.ID] = d
+				slots = append(slots, sl)
+			}
+		}
 	}
 	lessons, err := s.store.ApprovedLessons(ctx)
 	if err != nil {
@@ -221,7 +254,7 @@ func (s *Service) AutoFill(ctx context.Context, stationIDs []int64, from, to str
 	if err != nil {
 		return FillReport{}, err
 	}
-	as, rep := Fill(slots, lessons, aired, reruns)
+	as, rep := Fill(slots, used, lessons, aired, reruns)
 	if err := s.store.Assign(ctx, as); err != nil {
 		return FillReport{}, err
 	}

@@ -16,18 +16,24 @@ import (
 	relais "github.com/relais-edu/relais"
 )
 
-// Programme is an assigned slot with what playout and guides need of its lesson.
+// Programme is one lesson of a slot's sequence with what playout and guides need of it. The lessons of a
+// slot play back to back from its start; the last one's Last is set, and after it the station's filler
+// plays until SlotEnd.
 type Programme struct {
 	Slot      relais.Slot
-	Start     time.Time // in the station's zone
-	End       time.Time
+	Start     time.Time // the lesson's own start, in the station's zone
+	End       time.Time // the lesson's own end: Start plus MediaTime, at most SlotEnd (SlotEnd when unknown)
+	SlotEnd   time.Time
+	Last      bool // the last lesson of its slot's sequence
+	Rerun     bool
 	Lesson    relais.Lesson
 	Episode   int
 	Media     string        // the rendition's path; empty when the lesson has none for this station
 	MediaTime time.Duration // the rendition's length (the lesson's when unknown)
 }
 
-// Programmes returns the assigned slots of a station from one local day to another, inclusive.
+// Programmes returns the lessons of a station's slots from one local day to another, inclusive, in
+// playing order.
 func (s *Service) Programmes(ctx context.Context, stationID int64, from, to string) (relais.Station, []Programme, error) {
 	st, loc, err := s.station(ctx, stationID)
 	if err != nil {
@@ -55,21 +61,30 @@ func (s *Service) Programmes(ctx context.Context, stationID int64, from, to stri
 	lessons := map[int64]Programme{}
 	var out []Programme
 	for _, sl := range slots {
-		if sl.LessonID == 0 {
+		if len(sl.Lessons) == 0 {
 			continue
 		}
-		p, ok := lessons[sl.LessonID]
-		if !ok {
-			if p, err = s.lessonProgramme(ctx, sl.LessonID, kind); err != nil {
-				return st, nil, err
-			}
-			lessons[sl.LessonID] = p
-		}
-		p.Slot = sl
-		if p.Start, p.End, err = sl.Interval(loc); err != nil {
+		start, end, err := sl.Interval(loc)
+		if err != nil {
 			return st, nil, err
 		}
-		out = append(out, p)
+		at := start
+		for i, x := range sl.Lessons {
+			p, ok := lessons[x.LessonID]
+			if !ok {
+				if p, err = s.lessonProgramme(ctx, x.LessonID, kind); err != nil {
+					return st, nil, err
+				}
+				lessons[x.LessonID] = p
+			}
+			p.Slot, p.SlotEnd, p.Rerun, p.Last = sl, end, x.Rerun, i == len(sl.Lessons)-1
+			p.Start, p.End = at, end
+			if p.MediaTime > 0 && at.Add(p.MediaTime).Before(end) {
+				p.End = at.Add(p.MediaTime)
+			}
+			at = p.End
+			out = append(out, p)
+		}
 	}
 	return st, out, nil
 }
@@ -154,15 +169,13 @@ func WriteXMLTV(w io.Writer, st relais.Station, ps []Programme) error {
 	}
 	for _, p := range ps {
 		l, lang := p.Lesson, p.Lesson.Language
-		// The programme is the lesson's own time; the rest of its slot is the station's filler, a
-		// programme of its own when there is one (a guide that says a lesson runs for 30 minutes when
-		// it lasts 20 misleads the family that tunes in at minute 25).
-		stop := p.Start.Add(min(p.MediaTime.Round(time.Second), p.Slot.Duration))
-		if p.MediaTime <= 0 {
-			stop = p.End
-		}
+		// The programme is the lesson's own time, after the lessons before it in its slot; the rest of
+		// the slot after its last lesson is the station's filler, a programme of its own when there is
+		// one (a guide that says a lesson runs for 30 minutes when it lasts 20 misleads the family that
+		// tunes in at minute 25).
+		start, stop, slotEnd := p.Start.Round(time.Second), p.End.Round(time.Second), p.SlotEnd.Round(time.Second)
 		x := xmlProgramme{
-			Start: p.Start.Format(xmltvTime), Stop: stop.Format(xmltvTime), Channel: ChannelID(st),
+			Start: start.Format(xmltvTime), Stop: stop.Format(xmltvTime), Channel: ChannelID(st),
 			Title:    xmlText{Lang: lang, Text: l.Title},
 			SubTitle: &xmlText{Lang: lang, Text: gradeLabel(lang, l.Grade)},
 			Category: []xmlText{{Lang: lang, Text: SubjectName(lang, l.Subject)}, {Lang: "en", Text: "Education"}},
@@ -176,15 +189,15 @@ func WriteXMLTV(w io.Writer, st relais.Station, ps []Programme) error {
 		if d := summary(l.Markdown); d != "" {
 			x.Desc = &xmlText{Lang: lang, Text: d}
 		}
-		if p.Slot.Rerun {
+		if p.Rerun {
 			x.Previous = &struct{}{}
 		}
 		tv.Programmes = append(tv.Programmes, x)
-		if st.Filler != "" && p.End.Sub(stop) >= time.Second {
+		if p.Last && st.Filler != "" && slotEnd.Sub(stop) >= time.Second {
 			tv.Programmes = append(tv.Programmes, xmlProgramme{
-				Start: stop.Format(xmltvTime), Stop: p.End.Format(xmltvTime), Channel: ChannelID(st),
+				Start: stop.Format(xmltvTime), Stop: slotEnd.Format(xmltvTime), Channel: ChannelID(st),
 				Title: xmlText{Lang: lang, Text: interludeWord(lang)}, Language: xmlText{Text: lang},
-				Length: xmlLength{Units: "minutes", Value: int(math.Ceil(p.End.Sub(stop).Minutes()))},
+				Length: xmlLength{Units: "minutes", Value: int(math.Ceil(slotEnd.Sub(stop).Minutes()))},
 			})
 		}
 	}
@@ -282,8 +295,8 @@ type PlaylistItem struct {
 
 // Playlist is a station's playout day in ffplayout's JSON shape. Items play back to back from Begin,
 // the station's day start (ffplayout's day_start must be set to it), so the filler fills the time before
-// the first slot, between slots and after a lesson shorter than its slot, and each lesson starts at its
-// slot's time.
+// the first slot, between slots and after a slot's sequence of lessons when it is shorter than the slot,
+// and each slot's lessons play in order from its slot's time.
 type Playlist struct {
 	Channel string         `json:"channel"`
 	Date    string         `json:"date"`
@@ -327,11 +340,14 @@ func BuildPlaylist(st relais.Station, day string, ps []Programme, filler string)
 			return pl, relais.Errorf(relais.ECONFLICT, "Lesson %d has no %s rendition for slot %s %s.", p.Lesson.ID, st.Kind, p.Slot.Day, p.Slot.Start)
 		}
 		addFiller(p.Start.Sub(at))
-		play := min(p.MediaTime, p.Slot.Duration)
+		play := p.End.Sub(p.Start)
 		pl.Program = append(pl.Program, PlaylistItem{Out: seconds(play), Duration: seconds(p.MediaTime), Source: p.Media,
 			Title: p.Lesson.Title})
-		addFiller(p.Slot.Duration - play)
 		at = p.End
+		if p.Last {
+			addFiller(p.SlotEnd.Sub(at))
+			at = p.SlotEnd
+		}
 	}
 	if gaps > 0 && filler == "" {
 		return pl, relais.Errorf(relais.ECONFLICT, "Station %q has no filler, and its playout day %s has %s without a lesson: set the station's filler (an absolute path or URL of a %s clip the playout server can read).",

@@ -53,9 +53,12 @@ type Airing struct {
 	Station   string        `json:"station"`
 	Region    string        `json:"region"`
 	Kind      string        `json:"kind"`
-	At        time.Time     `json:"at"`
-	Slot      time.Duration `json:"-"` // the slot's length
-	Filler    bool          `json:"-"` // the station has a filler clip
+	At        time.Time     `json:"at"`                // the lesson's own start, after the lessons before it in its slot
+	Slot      time.Duration `json:"-"`                 // the slot's length
+	Sequence  time.Duration `json:"-"`                 // how long the slot's whole sequence of lessons plays
+	Lessons   int           `json:"-"`                 // how many lessons the slot's sequence holds
+	SlotID    int64         `json:"slot_id,omitempty"` // the slot the lesson airs in
+	Filler    bool          `json:"-"`                 // the station has a filler clip
 }
 
 // ChannelEstimate is how long one channel takes to carry its part of the plan.
@@ -332,11 +335,12 @@ func (p *Planner) estimate(sum *PlanSummary, all []Airing, tallies map[string]*t
 	}
 }
 
-// Underrun is a station whose slots the lesson leaves much of to filler (relais.IsUnderrun), or to
-// dead air when the station has no filler clip.
+// Underrun is a station whose slots airing the lesson are left much to filler (relais.IsUnderrun) by
+// their whole sequence of lessons, or to dead air when the station has no filler clip.
 type Underrun struct {
 	Station   string        `json:"station"`
-	Lesson    time.Duration `json:"-"`
+	Lesson    time.Duration `json:"-"`       // how long the slot's lessons play together
+	Lessons   int           `json:"lessons"` // how many lessons the slot holds (the lesson alone: 1)
 	Slot      time.Duration `json:"-"`
 	LessonSec float64       `json:"lesson_seconds"`
 	SlotSec   float64       `json:"slot_seconds"`
@@ -344,21 +348,23 @@ type Underrun struct {
 	Filler    bool          `json:"filler"` // false: the gap is dead air
 }
 
-// underruns finds, once per station and slot length, the airings where the lesson leaves much of its
-// slot unfilled.
+// underruns finds, once per station, slot length and sequence length, the airings whose slot the whole
+// sequence of lessons (the lesson and those around it in the slot) leaves much unfilled.
 func underruns(l relais.Lesson, all []Airing) []Underrun {
-	length := time.Duration(l.DurationMS) * time.Millisecond
-	if length <= 0 {
-		return nil
-	}
 	var out []Underrun
 	for _, a := range all {
-		if !relais.IsUnderrun(length, a.Slot) {
+		length, n := a.Sequence, max(a.Lessons, 1)
+		if length <= 0 {
+			length, n = time.Duration(l.DurationMS)*time.Millisecond, 1
+		}
+		if length <= 0 || !relais.IsUnderrun(length, a.Slot) {
 			continue
 		}
-		i := slices.IndexFunc(out, func(u Underrun) bool { return u.Station == a.Station && u.Slot == a.Slot })
+		i := slices.IndexFunc(out, func(u Underrun) bool {
+			return u.Station == a.Station && u.Slot == a.Slot && u.Lesson == length && u.Lessons == n
+		})
 		if i < 0 {
-			out = append(out, Underrun{Station: a.Station, Lesson: length, Slot: a.Slot, LessonSec: length.Seconds(),
+			out = append(out, Underrun{Station: a.Station, Lesson: length, Lessons: n, Slot: a.Slot, LessonSec: length.Seconds(),
 				SlotSec: a.Slot.Seconds(), Filler: a.Filler})
 			i = len(out) - 1
 		}
@@ -377,7 +383,11 @@ func underrunWarning(u Underrun) string {
 	if u.Airings == 1 {
 		airings = "1 airing"
 	}
-	return fmt.Sprintf("%s: the lesson lasts %s and leaves %s of each %s slot to %s, in %s.",
+	what := "the lesson lasts %s and leaves"
+	if u.Lessons > 1 {
+		what = fmt.Sprintf("the slot's %d lessons last %%s and leave", u.Lessons)
+	}
+	return fmt.Sprintf("%s: "+what+" %s of each %s slot to %s, in %s.",
 		u.Station, relais.HumanDuration(u.Lesson), relais.HumanDuration(u.Slot-u.Lesson), relais.HumanDuration(u.Slot), to, airings)
 }
 
@@ -404,6 +414,7 @@ func (p *Planner) airings(ctx context.Context, lessonID int64, at time.Time, fir
 		return nil, err
 	}
 	var out []Airing
+	ls := newLengths(p.Lessons.Lesson)
 	for _, st := range sts {
 		loc, err := st.Location()
 		if err != nil {
@@ -415,15 +426,20 @@ func (p *Planner) airings(ctx context.Context, lessonID int64, at time.Time, fir
 			return nil, err
 		}
 		for _, sl := range slots {
-			if sl.LessonID != lessonID {
+			i := slices.IndexFunc(sl.Lessons, func(x relais.SlotLesson) bool { return x.LessonID == lessonID })
+			if i < 0 {
 				continue
 			}
-			start, _, err := sl.Interval(loc)
-			if err != nil || start.Before(at) {
+			lengths, err := ls.sequence(ctx, sl)
+			if err != nil {
+				return nil, err
+			}
+			starts, total, err := SlotAirings(sl, loc, lengths)
+			if err != nil || starts[i].Before(at) {
 				continue
 			}
-			out = append(out, Airing{StationID: st.ID, Station: st.ServiceName, Region: st.Region, Kind: string(st.Kind), At: start,
-				Slot: sl.Duration, Filler: st.Filler != ""})
+			out = append(out, Airing{StationID: st.ID, Station: st.ServiceName, Region: st.Region, Kind: string(st.Kind), At: starts[i],
+				Slot: sl.Duration, Sequence: total, Lessons: len(sl.Lessons), SlotID: sl.ID, Filler: st.Filler != ""})
 			if firstOnly {
 				break
 			}

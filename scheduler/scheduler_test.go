@@ -302,6 +302,8 @@ func TestAssignByHand(t *testing.T) {
 	long := e.lesson(t, "Ұзақ", "maths", 5, "kk", 31*time.Minute, true)
 	grade6 := e.lesson(t, "Алгебра", "maths", 6, "kk", 20*time.Minute, true)
 	pending := e.lesson(t, "Жаңа", "maths", 5, "kk", 20*time.Minute, false)
+	short := e.lesson(t, "Қысқа", "maths", 5, "kk", 5*time.Minute, true)
+	brief := e.lesson(t, "Шолу", "maths", 5, "kk", 2*time.Minute, true)
 	tests := []struct {
 		name   string
 		slot   int
@@ -313,9 +315,12 @@ func TestAssignByHand(t *testing.T) {
 		{"wrong grade", 0, grade6.ID, false, relais.EINVALID},
 		{"too long", 0, long.ID, false, relais.EINVALID},
 		{"fits", 0, ok.ID, false, ""},
-		{"slot taken", 0, grade6.ID, false, relais.ECONFLICT},
+		{"already in the slot", 0, ok.ID, true, relais.ECONFLICT},
+		{"no room after the sequence", 0, short.ID, false, relais.EINVALID},
 		{"same lesson again", 1, ok.ID, false, relais.ECONFLICT},
 		{"as a re-run", 1, ok.ID, true, ""},
+		{"after it in the time left", 1, brief.ID, false, ""},
+		{"a third one that does not fit", 1, short.ID, false, relais.EINVALID},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -327,8 +332,9 @@ func TestAssignByHand(t *testing.T) {
 	}
 	got, err := e.db.Slots(ctx, relais.SlotFilter{StationID: st.ID})
 	must(t, err)
-	if got[0].LessonID != ok.ID || got[0].Rerun || got[1].LessonID != ok.ID || !got[1].Rerun {
-		t.Errorf("slots = %+v", got)
+	want := [][]relais.SlotLesson{{{LessonID: ok.ID}}, {{LessonID: ok.ID, Rerun: true}, {LessonID: brief.ID}}}
+	if diff := cmp.Diff(want, [][]relais.SlotLesson{got[0].Lessons, got[1].Lessons}); diff != "" {
+		t.Errorf("sequences (-want +got):\n%s", diff)
 	}
 }
 
@@ -374,11 +380,13 @@ func TestAutoFill(t *testing.T) {
 	}
 	var got []string
 	for _, s := range slots {
-		mark := ""
-		if s.Rerun {
-			mark = " (rerun)"
+		for _, l := range s.Lessons {
+			mark := ""
+			if l.Rerun {
+				mark = " (rerun)"
+			}
+			got = append(got, s.Day+" "+s.Start+" "+titles[l.LessonID]+mark)
 		}
-		got = append(got, s.Day+" "+s.Start+" "+titles[s.LessonID]+mark)
 	}
 	// Subjects take turns (the least aired this week first, then the lowest lesson id); re-runs follow.
 	want := []string{

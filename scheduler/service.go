@@ -24,7 +24,8 @@ type Service struct {
 	store     relais.ScheduleStore
 	lessons   Lessons
 	now       relais.Clock
-	reminders Reminders // nil: none are queued
+	reminders Reminders        // nil: none are queued
+	lists     relais.PickLists // the subjects and regions staff pick from
 }
 
 // New returns a Service. now decides approval timestamps; nil means time.Now.
@@ -39,6 +40,13 @@ func New(store relais.ScheduleStore, lessons Lessons, now relais.Clock) *Service
 // station renamed or moved to another region, a slot assigned. The API and the UI share one such
 // service, so both remind alike.
 func (s *Service) RemindWith(r Reminders) { s.reminders = r }
+
+// PickFrom sets the configured subjects and regions that templates, slots and stations must use (an
+// empty list is not enforced).
+func (s *Service) PickFrom(p relais.PickLists) { s.lists = p }
+
+// PickLists returns the configured subjects and regions, for the pages' pick lists.
+func (s *Service) PickLists() relais.PickLists { return s.lists }
 
 // remind queues the reminders of lessons again, when the service has a queue for them.
 func (s *Service) remind(ctx context.Context, lessons ...int64) error {
@@ -56,6 +64,9 @@ func (s *Service) remind(ctx context.Context, lessons ...int64) error {
 // CreateStation validates and stores a station.
 func (s *Service) CreateStation(ctx context.Context, st *relais.Station) error {
 	if err := st.Validate(); err != nil {
+		return err
+	}
+	if err := s.lists.CheckRegion(st.Region); err != nil {
 		return err
 	}
 	return s.store.CreateStation(ctx, st)
@@ -104,6 +115,11 @@ func (s *Service) UpdateStation(ctx context.Context, id int64, p StationPatch) (
 	if err := next.Validate(); err != nil {
 		return cur, nil, err
 	}
+	if next.Region != cur.Region { // a region stored before the list was configured is kept
+		if err := s.lists.CheckRegion(next.Region); err != nil {
+			return cur, nil, err
+		}
+	}
 	var check func([]relais.Slot) error
 	if next.TimeZone != cur.TimeZone {
 		newLoc, _ := next.Location() // Validate loaded it
@@ -122,8 +138,10 @@ func (s *Service) UpdateStation(ctx context.Context, id int64, p StationPatch) (
 	}
 	var lessons []int64
 	for _, sl := range coming {
-		if sl.LessonID != 0 && !slices.Contains(lessons, sl.LessonID) {
-			lessons = append(lessons, sl.LessonID)
+		for _, id := range sl.LessonIDs() {
+			if !slices.Contains(lessons, id) {
+				lessons = append(lessons, id)
+			}
 		}
 	}
 	return next, lessons, s.remind(ctx, lessons...)
@@ -158,7 +176,7 @@ func (s *Service) DeleteStation(ctx context.Context, id int64) (int, error) {
 	return s.store.DeleteStation(ctx, id, func(slots []relais.Slot) error {
 		var coming []relais.Slot
 		for _, sl := range slots {
-			if sl.LessonID != 0 && sl.Day >= today {
+			if len(sl.Lessons) > 0 && sl.Day >= today {
 				coming = append(coming, sl)
 			}
 		}
@@ -166,7 +184,7 @@ func (s *Service) DeleteStation(ctx context.Context, id int64) (int, error) {
 			return nil
 		}
 		return relais.Errorf(relais.ECONFLICT, "Station %q still airs lessons from today on; slots holding one: %d (the first: %s %s, lesson %d). Empty them in the grid, then delete the station.",
-			st.Name, len(coming), coming[0].Day, coming[0].Start, coming[0].LessonID)
+			st.Name, len(coming), coming[0].Day, coming[0].Start, coming[0].Lessons[0].LessonID)
 	})
 }
 
@@ -181,6 +199,9 @@ type TemplateResult struct {
 func (s *Service) AddTemplate(ctx context.Context, t relais.Template) (TemplateResult, error) {
 	st, loc, err := s.station(ctx, t.StationID)
 	if err != nil {
+		return TemplateResult{}, err
+	}
+	if err := s.lists.CheckSubject(t.Subject); err != nil {
 		return TemplateResult{}, err
 	}
 	exc, err := s.store.Exceptions(ctx, st.ID)
@@ -213,10 +234,13 @@ func (s *Service) AddSlot(ctx context.Context, sl relais.Slot) (relais.Slot, err
 	if sl.Language != "" && !relais.ValidLanguage(sl.Language) {
 		return sl, relais.Errorf(relais.EINVALID, "Language %q is not one of %v.", sl.Language, relais.Languages)
 	}
+	if err := s.lists.CheckSubject(sl.Subject); err != nil {
+		return sl, err
+	}
 	if _, _, err := sl.Interval(loc); err != nil {
 		return sl, err
 	}
-	sl.TemplateID, sl.LessonID = 0, 0
+	sl.TemplateID, sl.Lessons = 0, nil
 	add := []relais.Slot{sl}
 	if err := s.store.AddSlots(ctx, sl.StationID, nil, add, NoOverlap(loc, add)); err != nil {
 		return sl, err
@@ -275,16 +299,17 @@ func (s *Service) Decide(ctx context.Context, u relais.User, lessonID int64, app
 	return a, s.store.SetApproval(ctx, a)
 }
 
-// Assign puts an approved lesson in an empty slot by hand. The lesson must match the slot's grade,
-// subject and language when the slot sets them, and fit its length. A published lesson's families are
-// reminded of the new airing (see RemindWith; a cancelled one reminds nobody).
+// Assign appends an approved lesson to a slot's sequence by hand: it plays after the lessons already
+// there. The lesson must match the slot's grade, subject and language when the slot sets them, and fit
+// the time the sequence leaves in the slot. A published lesson's families are reminded of the new airing
+// (see RemindWith; a cancelled one reminds nobody).
 func (s *Service) Assign(ctx context.Context, slotID, lessonID int64, rerun bool) error {
 	sl, err := s.store.Slot(ctx, slotID)
 	if err != nil {
 		return err
 	}
-	if sl.LessonID != 0 {
-		return relais.Errorf(relais.ECONFLICT, "Slot %d already airs lesson %d.", slotID, sl.LessonID)
+	if sl.Holds(lessonID) {
+		return relais.Errorf(relais.ECONFLICT, "Slot %d already airs lesson %d.", slotID, lessonID)
 	}
 	a, err := s.store.Approval(ctx, lessonID)
 	if err != nil || a.State != relais.Approved {
@@ -300,6 +325,17 @@ func (s *Service) Assign(ctx context.Context, slotID, lessonID int64, rerun bool
 	if err := mismatch(sl, l); err != nil {
 		return err
 	}
+	before, err := newLengths(s.lessons.Lesson).sequence(ctx, sl)
+	if err != nil {
+		return err
+	}
+	if used := relais.SequenceLength(before); len(sl.Lessons) > 0 {
+		d := time.Duration(l.DurationMS) * time.Millisecond
+		if used+d > sl.Duration {
+			return relais.Errorf(relais.EINVALID, "Lesson %d does not fit slot %d: it lasts %s, and the %d lessons already there leave %s of the %s slot.",
+				l.ID, sl.ID, relais.HumanDuration(d), len(sl.Lessons), relais.HumanDuration(max(sl.Duration-used, 0)), relais.HumanDuration(sl.Duration))
+		}
+	}
 	aired, err := s.store.AiredLessons(ctx)
 	if err != nil {
 		return err
@@ -307,10 +343,85 @@ func (s *Service) Assign(ctx context.Context, slotID, lessonID int64, rerun bool
 	if aired[lessonID] && !rerun {
 		return relais.Errorf(relais.ECONFLICT, "Lesson %d is already scheduled; assign it as a re-run to air it again.", lessonID)
 	}
-	if err := s.store.Assign(ctx, []relais.Assignment{{SlotID: slotID, LessonID: lessonID, Rerun: aired[lessonID]}}); err != nil {
+	as := []relais.Assignment{{SlotID: slotID, Position: len(sl.Lessons), LessonID: lessonID, Rerun: aired[lessonID]}}
+	if err := s.store.Assign(ctx, as); err != nil {
 		return err
 	}
 	return s.remind(ctx, lessonID)
+}
+
+// SetSequence edits a slot's sequence by hand: lessonIDs, in their new playing order, are lessons the slot
+// holds; those left out are removed from it (none: the slot is emptied). The families of every lesson
+// whose airing moved or went are reminded again. It returns the slot as stored.
+func (s *Service) SetSequence(ctx context.Context, slotID int64, lessonIDs []int64) (relais.Slot, error) {
+	var before []int64
+	sl, err := s.store.EditSlot(ctx, slotID, func(cur relais.Slot) ([]relais.SlotLesson, error) {
+		before = cur.LessonIDs()
+		seq := make([]relais.SlotLesson, 0, len(lessonIDs))
+		for _, id := range lessonIDs {
+			i := slices.IndexFunc(cur.Lessons, func(x relais.SlotLesson) bool { return x.LessonID == id })
+			if i < 0 {
+				return nil, relais.Errorf(relais.EINVALID, "Slot %d does not air lesson %d: add it to the slot first.", slotID, id)
+			}
+			if slices.ContainsFunc(seq, func(x relais.SlotLesson) bool { return x.LessonID == id }) {
+				return nil, relais.Errorf(relais.EINVALID, "Lesson %d is given twice for slot %d.", id, slotID)
+			}
+			seq = append(seq, cur.Lessons[i])
+		}
+		return seq, nil
+	})
+	if err != nil {
+		return sl, err
+	}
+	// A lesson after the first change of order starts at another time; one removed no longer airs there.
+	var moved []int64
+	for i, id := range before {
+		if i >= len(sl.Lessons) || sl.Lessons[i].LessonID != id {
+			moved = before[i:]
+			for _, x := range sl.Lessons[min(i, len(sl.Lessons)):] {
+				if !slices.Contains(moved, x.LessonID) {
+					moved = append(moved, x.LessonID)
+				}
+			}
+			break
+		}
+	}
+	return sl, s.remind(ctx, moved...)
+}
+
+// RemoveFromSlot takes one lesson out of a slot's sequence; the lessons after it move up.
+func (s *Service) RemoveFromSlot(ctx context.Context, slotID, lessonID int64) (relais.Slot, error) {
+	sl, err := s.store.Slot(ctx, slotID)
+	if err != nil {
+		return sl, err
+	}
+	if !sl.Holds(lessonID) {
+		return sl, relais.Errorf(relais.ENOTFOUND, "Slot %d does not air lesson %d.", slotID, lessonID)
+	}
+	ids := slices.DeleteFunc(sl.LessonIDs(), func(id int64) bool { return id == lessonID })
+	return s.SetSequence(ctx, slotID, ids)
+}
+
+// MoveInSlot moves a lesson of a slot's sequence one place earlier (up) or later.
+func (s *Service) MoveInSlot(ctx context.Context, slotID, lessonID int64, up bool) (relais.Slot, error) {
+	sl, err := s.store.Slot(ctx, slotID)
+	if err != nil {
+		return sl, err
+	}
+	ids := sl.LessonIDs()
+	i := slices.Index(ids, lessonID)
+	if i < 0 {
+		return sl, relais.Errorf(relais.ENOTFOUND, "Slot %d does not air lesson %d.", slotID, lessonID)
+	}
+	j := i + 1
+	if up {
+		j = i - 1
+	}
+	if j < 0 || j >= len(ids) {
+		return sl, nil // already first or last
+	}
+	ids[i], ids[j] = ids[j], ids[i]
+	return s.SetSequence(ctx, slotID, ids)
 }
 
 // mismatch says why l cannot air in sl, or returns nil.

@@ -185,3 +185,48 @@ func TestDeleteStation(t *testing.T) {
 	// The name is free again.
 	e.station(t, "Balapan", "Asia/Almaty", relais.StationTV)
 }
+
+// TestPickListsEnforced: with configured subjects and regions, a template, a slot or a station outside
+// them is refused with the list; a region stored before the list was configured is kept on edit.
+func TestPickListsEnforced(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	old := e.station(t, "Balapan", "Asia/Almaty", relais.StationTV) // region "north", from before the list
+	e.svc.PickFrom(relais.PickLists{Subjects: []string{"maths", "physics"}, Regions: []string{"Almaty", "Aktobe"}})
+	name := "Balapan HD"
+	if _, _, err := e.svc.UpdateStation(ctx, old.ID, scheduler.StationPatch{Name: &name}); err != nil {
+		t.Errorf("renaming a station whose region predates the list: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		err  error
+		msg  string
+	}{
+		{"station outside the regions", e.svc.CreateStation(ctx, &relais.Station{Name: "X", Kind: relais.StationTV, TimeZone: "UTC", Region: "Astana"}),
+			`Region "Astana" is not in the configured list: pick one of Almaty, Aktobe (an operator adds regions with RELAIS_REGIONS).`},
+		{"station moved outside", func() error {
+			r := "Astana"
+			_, _, err := e.svc.UpdateStation(ctx, old.ID, scheduler.StationPatch{Region: &r})
+			return err
+		}(), `Region "Astana" is not in the configured list`},
+		{"template outside the subjects", func() error {
+			_, err := e.svc.AddTemplate(ctx, relais.Template{StationID: old.ID, Weekdays: []int{1}, Start: "09:00", End: "10:00", SlotMin: 30,
+				Subject: "astrology", From: "2026-03-02", To: "2026-03-02"})
+			return err
+		}(), `Subject "astrology" is not in the configured list: pick one of maths, physics`},
+		{"slot outside the subjects", func() error {
+			_, err := e.svc.AddSlot(ctx, relais.Slot{StationID: old.ID, Day: "2026-03-02", Start: "11:00", Duration: 30 * time.Minute, Subject: "Maths"})
+			return err
+		}(), `Subject "Maths" is not in the configured list`},
+	} {
+		if relais.ErrorCode(tc.err) != relais.EINVALID || !strings.Contains(relais.ErrorMessage(tc.err), tc.msg) {
+			t.Errorf("%s: %v, want invalid with %q", tc.name, tc.err, tc.msg)
+		}
+	}
+	if err := e.svc.CreateStation(ctx, &relais.Station{Name: "Aktobe TV", Kind: relais.StationTV, TimeZone: "Asia/Aqtobe", Region: "Aktobe"}); err != nil {
+		t.Errorf("a station in a listed region: %v", err)
+	}
+	if _, err := e.svc.AddSlot(ctx, relais.Slot{StationID: old.ID, Day: "2026-03-02", Start: "11:00", Duration: 30 * time.Minute, Subject: "physics"}); err != nil {
+		t.Errorf("a slot of a listed subject: %v", err)
+	}
+}

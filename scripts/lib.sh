@@ -33,7 +33,7 @@ RUNTIME_PACKAGES=(ca-certificates git gcc libc6-dev pkg-config
 # Packages the tests add: pdftotext, xmllint, Chromium for the web UI's browser test (cmd/relais/ui_test.go),
 # and PostgreSQL 15, whose binaries (/usr/lib/postgresql/15/bin) the tests run as private clusters
 # (internal/testenv): the package's own cluster and service are not used.
-TEST_PACKAGES=(poppler-utils libxml2-utils chromium postgresql-15 zsh fish) # zsh and fish: TestCompletion runs the completion scripts
+TEST_PACKAGES=(poppler-utils libxml2-utils chromium postgresql-15 zsh fish tzdata) # zsh and fish: TestCompletion runs the completion scripts; tzdata: TestTimeZonesCoverIANA reads its zone tables
 
 # ensure_node installs Node.js and npm (for Twilio's segment calculator) unless a node is on PATH
 # already, from Debian or elsewhere.

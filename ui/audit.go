@@ -31,6 +31,7 @@ var auditedPages = map[string]audit.Rule{
 	"POST /ui/stations/{id}/exceptions":    {Action: relais.AuditEdit, Kind: "station"},
 	"POST /ui/slots/{id}/assign":           {Action: relais.AuditEdit, Kind: "slot"},
 	"POST /ui/slots/{id}/unassign":         {Action: relais.AuditEdit, Kind: "slot"},
+	"POST /ui/slots/{id}/sequence":         {Action: relais.AuditEdit, Kind: "slot"},
 	"POST /ui/schedule/fill":               {Action: relais.AuditEdit, Kind: "schedule"},
 	"POST /ui/postal":                      {Action: relais.AuditCreate, Kind: "postal batch"},
 	"POST /ui/postal/{id}/printed":         {Action: relais.AuditEdit, Kind: "postal batch"},

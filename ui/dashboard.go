@@ -196,6 +196,17 @@ func (h *Handler) alignDown(t time.Time, b time.Duration) time.Time {
 	return midnight.Add(t.Sub(midnight) / b * b).Truncate(time.Minute)
 }
 
+// zoned writes an instant for staff pages: in the configured zone (RELAIS_TIMEZONE), with the zone's
+// abbreviation or offset, so that nobody reads a UTC time as local.
+func (h *Handler) zoned(t time.Time) string {
+	t = t.In(h.loc())
+	name := t.Format("MST")
+	if strings.ContainsAny(name, "+-0123456789") { // a zone without an abbreviation: "+05"
+		name = "UTC" + t.Format("-07:00")
+	}
+	return t.Format("2006-01-02 15:04") + " " + name
+}
+
 func (h *Handler) loc() *time.Location {
 	if h.cfg.Location == nil {
 		return time.Local

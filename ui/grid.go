@@ -39,6 +39,7 @@ type gridData struct {
 	SlotForm   map[string]string
 	Weekdays   []weekdayBox
 	Languages  []string
+	Subjects   []choice // the subjects the template and slot forms offer
 }
 
 // gridDay is a column of the grid.
@@ -67,13 +68,22 @@ type slotView struct {
 	Grade    int
 	Subject  string
 	Language string
-	Rerun    bool
-	Lesson   *relais.Lesson
-	Length   string   // the lesson's length on this station
-	Overrun  string   // why the lesson is longer than the slot; "" when it fits
-	Underrun string   // how much of the slot the lesson leaves to filler, when that is much; "" otherwise
-	Problems []string // other conflicts of the assignment
+	Items    []slotItem // the slot's lessons in playing order
+	Length   string     // how long the lessons play together on this station
+	Left     string     // the time the lessons leave in the slot; "" when none
+	Overrun  string     // why the lessons are longer than the slot; "" when they fit
+	Underrun string     // how much of the slot the lessons leave to filler, when that is much; "" otherwise
+	Problems []string   // other conflicts of the slot and its lessons
 	Options  []slotOption
+}
+
+// slotItem is one lesson of a slot's sequence as the grid shows it.
+type slotItem struct {
+	Lesson      relais.Lesson
+	Start       string // its own start within the slot, "15:04:05" in the station's zone
+	Length      string // its length on this station
+	Rerun       bool
+	First, Last bool // for the move buttons
 }
 
 // slotOption is an approved lesson offered for an empty slot.
@@ -150,7 +160,8 @@ func civilDate(t time.Time) time.Time {
 func utcOffset(t time.Time) string { return "UTC" + t.Format("-07:00") }
 
 func (h *Handler) gridData(ctx context.Context, c *reqCtx, station, week string) (gridData, error) {
-	d := gridData{Languages: relais.Languages, TplForm: map[string]string{}, SlotForm: map[string]string{}}
+	d := gridData{Languages: relais.Languages, TplForm: map[string]string{}, SlotForm: map[string]string{},
+		Subjects: h.subjectChoices(c, "")}
 	gs := h.store
 	var err error
 	if d.Stations, err = gs.Stations(ctx); err != nil {

@@ -17,6 +17,7 @@ import (
 type lessonRow struct {
 	relais.Lesson
 	StatusText string
+	Created    string // in the configured zone
 }
 
 type lessonsData struct {
@@ -35,13 +36,13 @@ func (h *Handler) lessonList(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 		h.fail(w, r, c, err)
 		return
 	}
-	h.render(w, r, c, http.StatusOK, "ui_lessons", "lessons", lessonsData{Heading: heading, Lessons: rows(c, ls)})
+	h.render(w, r, c, http.StatusOK, "ui_lessons", "lessons", lessonsData{Heading: heading, Lessons: h.rows(c, ls)})
 }
 
-func rows(c *reqCtx, ls []relais.Lesson) []lessonRow {
+func (h *Handler) rows(c *reqCtx, ls []relais.Lesson) []lessonRow {
 	out := make([]lessonRow, len(ls))
 	for i, l := range ls {
-		out[i] = lessonRow{Lesson: l, StatusText: c.t("st_" + string(l.Status))}
+		out[i] = lessonRow{Lesson: l, StatusText: c.t("st_" + string(l.Status)), Created: h.zoned(l.CreatedAt)}
 	}
 	return out
 }
@@ -179,7 +180,7 @@ func (h *Handler) publishList(w http.ResponseWriter, r *http.Request, c *reqCtx)
 		h.fail(w, r, c, err)
 		return
 	}
-	h.render(w, r, c, http.StatusOK, "ui_publish", "to_publish", rows(c, ls))
+	h.render(w, r, c, http.StatusOK, "ui_publish", "to_publish", h.rows(c, ls))
 }
 
 func (h *Handler) publish(w http.ResponseWriter, r *http.Request, c *reqCtx) {

@@ -108,8 +108,15 @@ func planFor(c *reqCtx, sum scheduler.PlanSummary, loc *time.Location) *planView
 	}
 	for _, u := range sum.Underruns {
 		key := "plan_warn_underrun"
+		if u.Lessons > 1 {
+			key = "plan_warn_underrun_seq"
+		}
 		if !u.Filler {
-			key = "plan_warn_underrun_dead"
+			key += "_dead"
+		}
+		if u.Lessons > 1 { // the whole sequence of the slot leaves the gap
+			v.Warnings = append(v.Warnings, fmt.Sprintf(c.t(key), u.Station, u.Lessons, lengthText(u.Lesson), lengthText(u.Slot-u.Lesson), lengthText(u.Slot), u.Airings))
+			continue
 		}
 		v.Warnings = append(v.Warnings, fmt.Sprintf(c.t(key), u.Station, lengthText(u.Lesson), lengthText(u.Slot-u.Lesson), lengthText(u.Slot), u.Airings))
 	}

@@ -158,16 +158,16 @@ func (h *Handler) postalData(ctx context.Context, c *reqCtx, f postalFilter) (po
 			title, titles[b.LessonID] = l.Title, l.Title
 		}
 		row := postalRow{PostalBatch: b, Title: title, StatusText: c.t("postal_st_" + string(b.Status)),
-			Created:  b.CreatedAt.UTC().Format("2006-01-02 15:04 UTC"),
+			Created:  h.zoned(b.CreatedAt),
 			CanPrint: b.Status.Next(relais.PostalBatchPrinted), CanPost: b.Status.Next(relais.PostalBatchPosted)}
 		if b.PDFPath != "" {
 			row.PDFURL = fmt.Sprintf("/ui/postal/%d/pdf", b.ID)
 		}
 		if !b.PrintedAt.IsZero() {
-			row.Printed = b.PrintedAt.UTC().Format("2006-01-02 15:04 UTC")
+			row.Printed = h.zoned(b.PrintedAt)
 		}
 		if !b.PostedAt.IsZero() {
-			row.Posted = b.PostedAt.UTC().Format("2006-01-02 15:04 UTC")
+			row.Posted = h.zoned(b.PostedAt)
 		}
 		d.Batches = append(d.Batches, row)
 	}

@@ -34,7 +34,7 @@ func (h *Handler) lessonApproval(ctx context.Context, c *reqCtx, l lessons.Detai
 	}
 	v := approvalView{State: a.State, Reason: a.Reason, Text: c.t("ap_none")}
 	if err == nil {
-		v.Text, v.When = c.t("ap_"+string(a.State)), a.UpdatedAt.UTC().Format("2006-01-02 15:04 UTC")
+		v.Text, v.When = c.t("ap_"+string(a.State)), h.zoned(a.UpdatedAt)
 	}
 	airable := l.Status == relais.LessonReady || l.Status == relais.LessonPublished
 	v.CanSubmit = airable && (v.State == "" || v.State == relais.Rejected) &&
@@ -111,7 +111,7 @@ func (h *Handler) submittedLessons(ctx context.Context, c *reqCtx) ([]reviewRow,
 		l := s.Lesson
 		out = append(out, reviewRow{Lesson: l, StatusText: c.t("st_" + string(l.Status)),
 			Length:      lengthText(time.Duration(l.DurationMS) * time.Millisecond),
-			SubmittedAt: s.Approval.UpdatedAt.UTC().Format("2006-01-02 15:04 UTC")})
+			SubmittedAt: h.zoned(s.Approval.UpdatedAt)})
 	}
 	return out, nil
 }

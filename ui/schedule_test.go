@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -288,8 +289,8 @@ func TestGridAssign(t *testing.T) {
 		!strings.Contains(cell, `action="/ui/slots/1/unassign"`) || strings.Contains(cell, "overrun") {
 		t.Errorf("assigned slot: %s", cell)
 	}
-	if sl, _ := f.store.Slot(ctx, 1); sl.LessonID != fits.ID {
-		t.Errorf("slot 1 holds lesson %d, want %d", sl.LessonID, fits.ID)
+	if sl, _ := f.store.Slot(ctx, 1); !slices.Equal(sl.LessonIDs(), []int64{fits.ID}) {
+		t.Errorf("slot 1 holds lessons %v, want %d", sl.LessonIDs(), fits.ID)
 	}
 	// Now scheduled, the lesson is offered elsewhere as a re-run.
 	if cell := slotCell(t, body, 2); !strings.Contains(cell, fmt.Sprintf(`<option value="%d:rerun">`, fits.ID)) {
@@ -304,7 +305,7 @@ func TestGridAssign(t *testing.T) {
 		want   string
 	}{
 		{2, fmt.Sprint(fits.ID), 409, fmt.Sprintf("2026-03-02 09:30: Lesson %d is already scheduled; assign it as a re-run to air it again.", fits.ID)},
-		{1, fmt.Sprint(long.ID), 409, fmt.Sprintf("2026-03-02 09:00: Slot 1 already airs lesson %d.", fits.ID)},
+		{1, fmt.Sprintf("%d:rerun", fits.ID), 409, fmt.Sprintf("2026-03-02 09:00: Slot 1 already airs lesson %d.", fits.ID)},
 		{3, fmt.Sprint(long.ID), 400, fmt.Sprintf("Lesson %d does not fit slot 3: The lesson lasts 40 min; it overruns its 30 min slot by 600 s.", long.ID)},
 		{3, "2", 409, "Lesson 2 is not approved for broadcast."},
 		{3, "", 400, "Choose a lesson for the slot."},
@@ -360,8 +361,8 @@ func TestGridAssign(t *testing.T) {
 	if cell := slotCell(t, body, 2); !strings.Contains(cell, `action="/ui/slots/2/assign"`) {
 		t.Errorf("unassigned slot: %s", cell)
 	}
-	if sl, _ := f.store.Slot(ctx, 2); sl.LessonID != 0 {
-		t.Errorf("slot 2 still holds lesson %d", sl.LessonID)
+	if sl, _ := f.store.Slot(ctx, 2); len(sl.Lessons) != 0 {
+		t.Errorf("slot 2 still holds lessons %v", sl.LessonIDs())
 	}
 }
 
@@ -392,7 +393,7 @@ func TestAutoFill(t *testing.T) {
 		}
 	}
 	slots, _ := f.store.Slots(ctx, relais.SlotFilter{StationID: 1, From: "2026-03-02", To: "2026-03-02"})
-	if len(slots) != 2 || slots[0].LessonID != a.ID || slots[1].LessonID != b.ID {
+	if len(slots) != 2 || !slices.Equal(slots[0].LessonIDs(), []int64{a.ID}) || !slices.Equal(slots[1].LessonIDs(), []int64{b.ID}) {
 		t.Errorf("Monday's slots after the fill: %+v, want lessons %d and %d", slots, a.ID, b.ID)
 	}
 	if cell := slotCell(t, body, 1); !strings.Contains(cell, fmt.Sprintf(`data-lesson-id="%d"`, a.ID)) {
@@ -454,5 +455,83 @@ func TestSpanText(t *testing.T) {
 		if got := spanText(d); got != want {
 			t.Errorf("spanText(%s) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+// TestGridSequence fills one slot with several short lessons through the forms: each shows its own start
+// within the slot, the time left limits what can be added, the under-run counts the whole sequence, and
+// the lessons can be moved and removed.
+func TestGridSequence(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	f.seedGrid()
+	a := f.approvedLesson("Les angles", 10*time.Minute)
+	b := f.approvedLesson("Les triangles", 8*time.Minute+30*time.Second)
+	c := f.approvedLesson("Les carrés", 15*time.Minute)
+	media := f.browser("m")
+	media.get("/ui/grid?station=1&week=2026-03-02")
+	for _, l := range []relais.Lesson{a, b} {
+		status, loc, body := media.postRedirect("/ui/slots/1/assign", url.Values{"lesson": {fmt.Sprint(l.ID)}})
+		if status != 303 {
+			t.Fatalf("add lesson %d: %d\n%s", l.ID, status, body)
+		}
+		media.follow(status, loc)
+	}
+	_, body := media.get("/ui/grid?station=1&week=2026-03-02")
+	cell := slotCell(t, body, 1)
+	for _, want := range []string{
+		fmt.Sprintf(`<li data-lesson-id="%d"><span class="slot-at">09:00:00</span> <a class="slot-lesson" data-lesson-id="%d"`, a.ID, a.ID),
+		fmt.Sprintf(`<li data-lesson-id="%d"><span class="slot-at">09:10:00</span> <a class="slot-lesson" data-lesson-id="%d"`, b.ID, b.ID),
+		`<span class="slot-total">Total 18 min 30 s · left 11 min 30 s</span>`,
+		// 18 min 30 s of 30 leaves 11 min 30 s: more than five minutes and more than a quarter.
+		`⚠ Under-run: the slot&#39;s 2 lessons last 18 min 30 s and leave 11 min 30 s of its 30 min to filler.`,
+		fmt.Sprintf(`<option value="%d" disabled>#%d Les carrés · 5 · maths · fr · 15 min — longer than the time left</option>`, c.ID, c.ID),
+		`<option value="">Add a lesson after these</option>`,
+	} {
+		if !strings.Contains(cell, want) {
+			t.Errorf("slot 1 lacks %q:\n%s", want, cell)
+		}
+	}
+	if strings.Contains(cell, fmt.Sprintf(`<option value="%d"`, a.ID)) {
+		t.Errorf("a lesson the slot holds is offered again:\n%s", cell)
+	}
+	// Adding the 15-minute lesson is refused with what is left.
+	status, _, body := media.postRedirect("/ui/slots/1/assign", url.Values{"lesson": {fmt.Sprint(c.ID)}})
+	if status != 400 || !strings.Contains(body, fmt.Sprintf("Lesson %d does not fit slot 1: it lasts 15 min, and the 2 lessons already there leave 11 min 30 s of the 30 min slot.", c.ID)) {
+		t.Errorf("a lesson longer than the time left: %d\n%s", status, body)
+	}
+
+	// The second lesson plays first: its start and the other's follow.
+	status, loc, _ := media.postRedirect("/ui/slots/1/sequence", url.Values{"lesson": {fmt.Sprint(b.ID)}, "action": {"up"}})
+	if status != 303 {
+		t.Fatalf("move up: %d", status)
+	}
+	cell = slotCell(t, media.follow(status, loc), 1)
+	if !strings.Contains(cell, fmt.Sprintf(`<li data-lesson-id="%d"><span class="slot-at">09:00:00</span>`, b.ID)) ||
+		!strings.Contains(cell, fmt.Sprintf(`<li data-lesson-id="%d"><span class="slot-at">09:08:30</span>`, a.ID)) {
+		t.Errorf("after moving lesson %d up:\n%s", b.ID, cell)
+	}
+	if sl, _ := f.store.Slot(ctx, 1); !slices.Equal(sl.LessonIDs(), []int64{b.ID, a.ID}) {
+		t.Errorf("stored order %v, want %v", sl.LessonIDs(), []int64{b.ID, a.ID})
+	}
+	for _, tc := range []struct {
+		form   url.Values
+		status int
+	}{
+		{url.Values{"lesson": {fmt.Sprint(c.ID)}, "action": {"remove"}}, 400}, // not in the slot
+		{url.Values{"lesson": {fmt.Sprint(a.ID)}, "action": {"sideways"}}, 400},
+	} {
+		if status, _, body := media.postRedirect("/ui/slots/1/sequence", tc.form); status != tc.status || !strings.Contains(body, `role="alert"`) {
+			t.Errorf("sequence %v: %d, want %d", tc.form, status, tc.status)
+		}
+	}
+	status, loc, _ = media.postRedirect("/ui/slots/1/sequence", url.Values{"lesson": {fmt.Sprint(b.ID)}, "action": {"remove"}})
+	cell = slotCell(t, media.follow(status, loc), 1)
+	if sl, _ := f.store.Slot(ctx, 1); !slices.Equal(sl.LessonIDs(), []int64{a.ID}) {
+		t.Errorf("after removing lesson %d: %v", b.ID, sl.LessonIDs())
+	}
+	if !strings.Contains(cell, fmt.Sprintf(`<li data-lesson-id="%d"><span class="slot-at">09:00:00</span>`, a.ID)) ||
+		!strings.Contains(cell, "⚠ Under-run: the lesson lasts 10 min and leaves 20 min of its 30 min slot to filler.") {
+		t.Errorf("after the removal:\n%s", cell)
 	}
 }

@@ -1,6 +1,6 @@
 package ui
 
-// The grid's forms: assigning and emptying slots, auto-fill, and adding templates, slots and cancelled
+// The grid's forms: assigning lessons to slots, ordering and removing them, emptying slots, auto-fill, and adding templates, slots and cancelled
 // days. Every change goes through scheduler.Service, as the JSON API's do, so its validation applies.
 
 import (
@@ -61,14 +61,42 @@ func (h *Handler) assignSlot(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 	http.Redirect(w, r, gridURL(sl.StationID, week, nil, fmt.Sprintf("slot-%d", sl.ID)), http.StatusSeeOther)
 }
 
-// unassignSlot empties a slot.
+// unassignSlot empties a slot; the scheduler reminds the families of its lessons of where they air now.
 func (h *Handler) unassignSlot(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	sl, ok := h.formSlot(w, r, c)
 	if !ok {
 		return
 	}
 	week := weekOfDay(sl.Day)
-	if err := h.store.Unassign(r.Context(), sl.ID); err != nil {
+	if _, err := h.sched.SetSequence(r.Context(), sl.ID, nil); err != nil {
+		h.refuseOnGrid(w, r, c, err, sl.StationID, week, slotPrefix(sl), nil)
+		return
+	}
+	http.Redirect(w, r, gridURL(sl.StationID, week, nil, fmt.Sprintf("slot-%d", sl.ID)), http.StatusSeeOther)
+}
+
+// editSequence moves one lesson of a slot's sequence a place earlier (up) or later (down), or removes
+// it (remove); the lessons after it then start at other times, and their families are reminded.
+func (h *Handler) editSequence(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	sl, ok := h.formSlot(w, r, c)
+	if !ok {
+		return
+	}
+	week := weekOfDay(sl.Day)
+	lessonID, err := strconv.ParseInt(r.PostFormValue("lesson"), 10, 64)
+	if err != nil || !sl.Holds(lessonID) {
+		h.refuseOnGrid(w, r, c, relais.Errorf(relais.EINVALID, "%s", c.t("grid_err_pick")), sl.StationID, week, slotPrefix(sl), nil)
+		return
+	}
+	switch r.PostFormValue("action") {
+	case "up", "down":
+		_, err = h.sched.MoveInSlot(r.Context(), sl.ID, lessonID, r.PostFormValue("action") == "up")
+	case "remove":
+		_, err = h.sched.RemoveFromSlot(r.Context(), sl.ID, lessonID)
+	default:
+		err = relais.Errorf(relais.EINVALID, "%s", c.t("grid_err_action"))
+	}
+	if err != nil {
 		h.refuseOnGrid(w, r, c, err, sl.StationID, week, slotPrefix(sl), nil)
 		return
 	}

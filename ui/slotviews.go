@@ -14,9 +14,9 @@ import (
 	"github.com/relais-edu/relais/locale"
 )
 
-// slotViews describes the week's slots: each assignment with its conflicts (overrun, mismatch, not
-// approved or not ready, no rendition for the station, overlap), each empty slot with the approved
-// lessons it may take.
+// slotViews describes the week's slots: each slot's sequence of lessons, each at its own start, with
+// the conflicts (the sequence's overrun or under-run, a mismatch, not approved or not ready, no
+// rendition for the station, overlap), and the approved lessons the time left may take.
 func (h *Handler) slotViews(ctx context.Context, c *reqCtx, gs relais.ScheduleStore, st relais.Station, loc *time.Location,
 	slots []relais.Slot) ([]*slotView, error) {
 	approved, err := gs.ApprovedLessons(ctx)
@@ -44,70 +44,111 @@ func (h *Handler) slotViews(ctx context.Context, c *reqCtx, gs relais.ScheduleSt
 	}
 	var ivs []interval
 	var out []*slotView
+	lesson := func(id int64) (relais.Lesson, bool, error) {
+		l, ok := lessons[id]
+		if ok {
+			return l, true, nil
+		}
+		l, err := h.store.Lesson(ctx, id)
+		if relais.ErrorCode(err) == relais.ENOTFOUND {
+			return l, false, nil
+		} else if err != nil {
+			return l, false, err
+		}
+		lessons[id] = l
+		return l, true, nil
+	}
 	for _, sl := range slots {
 		v := &slotView{ID: sl.ID, Day: sl.Day, Start: sl.Start, Minutes: int(sl.Duration / time.Minute), Grade: sl.Grade,
-			Subject: sl.Subject, Language: sl.Language, Rerun: sl.Rerun}
+			Subject: sl.Subject, Language: sl.Language}
 		start, end, err := sl.Interval(loc)
-		if err == nil {
+		timed := err == nil
+		if timed {
 			v.End = end.In(loc).Format("15:04")
 			ivs = append(ivs, interval{start, end, v})
 		} else {
 			v.Problems = append(v.Problems, locale.Message(err, c.lang))
 		}
 		out = append(out, v)
-		if sl.LessonID == 0 {
-			v.Options = lessonOptions(c, sl, approved, aired)
-			continue
-		}
-		l, ok := lessons[sl.LessonID]
-		if !ok {
-			if l, err = h.store.Lesson(ctx, sl.LessonID); relais.ErrorCode(err) == relais.ENOTFOUND {
-				v.Problems = append(v.Problems, fmt.Sprintf(c.t("grid_p_gone"), sl.LessonID))
-				continue
-			} else if err != nil {
-				return nil, err
-			}
-			lessons[l.ID] = l
-		}
-		v.Lesson = &l
-		if !looked[l.ID] {
-			looked[l.ID] = true
-			rs, err := h.store.Renditions(ctx, l.ID)
+		// The slot's lessons play back to back from its start, each for its length on this station.
+		var total time.Duration
+		for i, x := range sl.Lessons {
+			l, found, err := lesson(x.LessonID)
 			if err != nil {
 				return nil, err
 			}
-			for _, r := range rs {
-				if r.Kind == kind {
-					media[l.ID] = max(time.Duration(r.DurationMS)*time.Millisecond, 0)
+			if !found {
+				v.Problems = append(v.Problems, fmt.Sprintf(c.t("grid_p_gone"), x.LessonID))
+				continue
+			}
+			if !looked[l.ID] {
+				looked[l.ID] = true
+				rs, err := h.store.Renditions(ctx, l.ID)
+				if err != nil {
+					return nil, err
+				}
+				for _, r := range rs {
+					if r.Kind == kind {
+						media[l.ID] = max(time.Duration(r.DurationMS)*time.Millisecond, 0)
+					}
+				}
+			}
+			length := time.Duration(l.DurationMS) * time.Millisecond
+			m, hasMedia := media[l.ID]
+			if m > 0 {
+				length = m
+			}
+			item := slotItem{Lesson: l, Length: lengthText(length), Rerun: x.Rerun, First: i == 0, Last: i == len(sl.Lessons)-1}
+			if timed {
+				item.Start = start.Add(total).In(loc).Format("15:04:05")
+			}
+			total += length
+			// With several lessons, each problem names its lesson.
+			prefix := ""
+			if len(sl.Lessons) > 1 {
+				prefix = fmt.Sprintf("#%d: ", l.ID)
+			}
+			switch {
+			case l.Status != relais.LessonReady && l.Status != relais.LessonPublished:
+				v.Problems = append(v.Problems, prefix+fmt.Sprintf(c.t("grid_p_status"), c.t("st_"+string(l.Status))))
+			case !isApproved[l.ID]:
+				v.Problems = append(v.Problems, prefix+c.t("grid_p_unapproved"))
+			}
+			if why := slotMismatch(c, sl, l); why != "" {
+				v.Problems = append(v.Problems, prefix+why)
+			}
+			if !hasMedia && (l.Status == relais.LessonReady || l.Status == relais.LessonPublished) {
+				v.Problems = append(v.Problems, prefix+fmt.Sprintf(c.t("grid_p_media"), kind))
+			}
+			v.Items = append(v.Items, item)
+		}
+		if len(v.Items) > 0 {
+			v.Length = lengthText(total)
+			n := len(v.Items)
+			if total > sl.Duration {
+				if n == 1 {
+					v.Overrun = fmt.Sprintf(c.t("grid_p_overrun"), lengthText(total), lengthText(total-sl.Duration), lengthText(sl.Duration))
+				} else {
+					v.Overrun = fmt.Sprintf(c.t("grid_p_overrun_seq"), n, lengthText(total), lengthText(total-sl.Duration), lengthText(sl.Duration))
+				}
+			} else if gap := sl.Duration - total; total > 0 && relais.IsUnderrun(total, sl.Duration) {
+				key := "grid_p_underrun"
+				if n > 1 {
+					key = "grid_p_underrun_seq"
+				}
+				if st.Filler == "" {
+					key += "_dead"
+				}
+				if n == 1 {
+					v.Underrun = fmt.Sprintf(c.t(key), lengthText(total), lengthText(gap), lengthText(sl.Duration))
+				} else {
+					v.Underrun = fmt.Sprintf(c.t(key), n, lengthText(total), lengthText(gap), lengthText(sl.Duration))
 				}
 			}
 		}
-		length := time.Duration(l.DurationMS) * time.Millisecond
-		m, hasMedia := media[l.ID]
-		if m > 0 {
-			length = m
-		}
-		v.Length = lengthText(length)
-		if length > sl.Duration {
-			v.Overrun = fmt.Sprintf(c.t("grid_p_overrun"), lengthText(length), lengthText(length-sl.Duration), lengthText(sl.Duration))
-		} else if gap := sl.Duration - length; length > 0 && relais.IsUnderrun(length, sl.Duration) {
-			key := "grid_p_underrun"
-			if st.Filler == "" {
-				key = "grid_p_underrun_dead"
-			}
-			v.Underrun = fmt.Sprintf(c.t(key), lengthText(length), lengthText(gap), lengthText(sl.Duration))
-		}
-		switch {
-		case l.Status != relais.LessonReady && l.Status != relais.LessonPublished:
-			v.Problems = append(v.Problems, fmt.Sprintf(c.t("grid_p_status"), c.t("st_"+string(l.Status))))
-		case !isApproved[l.ID]:
-			v.Problems = append(v.Problems, c.t("grid_p_unapproved"))
-		}
-		if why := slotMismatch(c, sl, l); why != "" {
-			v.Problems = append(v.Problems, why)
-		}
-		if !hasMedia && (l.Status == relais.LessonReady || l.Status == relais.LessonPublished) {
-			v.Problems = append(v.Problems, fmt.Sprintf(c.t("grid_p_media"), kind))
+		if left := sl.Duration - total; left > 0 {
+			v.Left = lengthText(left)
+			v.Options = lessonOptions(c, sl, left, approved, aired)
 		}
 	}
 	// Slots are kept apart when added; an overlap shows a grid changed behind the scheduler's back.
@@ -138,13 +179,14 @@ func slotMismatch(c *reqCtx, sl relais.Slot, l relais.Lesson) string {
 	return ""
 }
 
-// lessonOptions lists the approved lessons matching an empty slot: the ones not yet scheduled first, then
-// re-runs; a lesson longer than the slot is shown but cannot be picked.
-func lessonOptions(c *reqCtx, sl relais.Slot, approved []relais.Lesson, aired map[int64]bool) []slotOption {
+// lessonOptions lists the approved lessons a slot may take after its sequence, in the time left: the
+// ones not yet scheduled first, then re-runs; a lesson longer than the time left is shown but cannot be
+// picked, and one the slot holds already is left out.
+func lessonOptions(c *reqCtx, sl relais.Slot, left time.Duration, approved []relais.Lesson, aired map[int64]bool) []slotOption {
 	var fresh, again []slotOption
 	for _, l := range approved {
 		if (sl.Grade != 0 && sl.Grade != l.Grade) || (sl.Subject != "" && sl.Subject != l.Subject) ||
-			(sl.Language != "" && sl.Language != l.Language) {
+			(sl.Language != "" && sl.Language != l.Language) || sl.Holds(l.ID) {
 			continue
 		}
 		d := time.Duration(l.DurationMS) * time.Millisecond
@@ -152,6 +194,9 @@ func lessonOptions(c *reqCtx, sl relais.Slot, approved []relais.Lesson, aired ma
 			Label: fmt.Sprintf("#%d %s · %d · %s · %s · %s", l.ID, l.Title, l.Grade, l.Subject, l.Language, lengthText(d))}
 		if d > sl.Duration {
 			o.Label += " — " + c.t("grid_too_long")
+			o.Disabled = true
+		} else if d > left {
+			o.Label += " — " + c.t("grid_no_room")
 			o.Disabled = true
 		}
 		if aired[l.ID] {

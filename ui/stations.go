@@ -4,6 +4,7 @@ package ui
 // through scheduler.Service, as the JSON API's do, so its validation applies.
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -17,13 +18,10 @@ import (
 type stationsData struct {
 	Stations []relais.Station
 	Form     relais.Station // the add-station form's values
-	Zones    []string
+	Zones    []choice
+	Regions  []choice
 	Notice   string // what the last change did
 }
-
-// commonZones are suggested in the time zone field; any IANA name is accepted.
-var commonZones = []string{"Europe/Paris", "Asia/Almaty", "Asia/Aqtobe", "Asia/Oral", "Africa/Dakar", "Africa/Abidjan",
-	"America/Port-au-Prince", "Indian/Reunion", "UTC"}
 
 func (h *Handler) stations(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	h.showStations(w, r, c, http.StatusOK, "", relais.Station{Kind: relais.StationTV, Playout: relais.FormatFFplayout})
@@ -31,8 +29,12 @@ func (h *Handler) stations(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 
 func (h *Handler) showStations(w http.ResponseWriter, r *http.Request, c *reqCtx, status int, msg string, form relais.Station) {
 	gs := h.store
-	d := stationsData{Form: form, Zones: commonZones}
+	d := stationsData{Form: form, Zones: zoneChoices(form.TimeZone)}
 	var err error
+	if d.Regions, err = h.regionChoices(r.Context(), form.Region); err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
 	q := r.URL.Query()
 	if q.Has("saved") {
 		d.Notice = c.t("station_saved")
@@ -71,7 +73,14 @@ func (h *Handler) createStation(w http.ResponseWriter, r *http.Request, c *reqCt
 type stationFormData struct {
 	Station relais.Station // as stored: the heading and the fixed kind
 	Form    relais.Station // the form's values
-	Zones   []string
+	Zones   []choice
+	Regions []choice
+}
+
+// stationForm is the edit page's data for form, with its pick lists.
+func (h *Handler) stationForm(ctx context.Context, st, form relais.Station) (stationFormData, error) {
+	regions, err := h.regionChoices(ctx, form.Region)
+	return stationFormData{Station: st, Form: form, Zones: zoneChoices(form.TimeZone), Regions: regions}, err
 }
 
 // editStation shows a station's fields in a form.
@@ -81,7 +90,12 @@ func (h *Handler) editStation(w http.ResponseWriter, r *http.Request, c *reqCtx)
 		h.fail(w, r, c, err)
 		return
 	}
-	h.render(w, r, c, http.StatusOK, "ui_station_edit", "station_edit_title", stationFormData{Station: st, Form: st, Zones: commonZones})
+	d, err := h.stationForm(r.Context(), st, st)
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	h.render(w, r, c, http.StatusOK, "ui_station_edit", "station_edit_title", d)
 }
 
 // updateStation applies the edit form as a partial update (the scheduler queues again the reminders of
@@ -101,8 +115,12 @@ func (h *Handler) updateStation(w http.ResponseWriter, r *http.Request, c *reqCt
 		form := relais.Station{ID: st.ID, Kind: st.Kind, Name: *p.Name, Region: *p.Region, TimeZone: *p.TimeZone,
 			ServiceName: *p.ServiceName, Playout: playout, Provider: *p.Provider, Filler: *p.Filler, DayStart: *p.DayStart}
 		h.refuse(w, r, c, err, func(status int, msg string) {
-			h.render(w, r, c, status, "ui_station_edit", "station_edit_title",
-				pageError{msg: msg, data: stationFormData{Station: st, Form: form, Zones: commonZones}})
+			d, err := h.stationForm(r.Context(), st, form)
+			if err != nil {
+				h.fail(w, r, c, err)
+				return
+			}
+			h.render(w, r, c, status, "ui_station_edit", "station_edit_title", pageError{msg: msg, data: d})
 		})
 		return
 	}

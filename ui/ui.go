@@ -199,6 +199,7 @@ func (h *Handler) table() []route {
 		{"GET /ui/grid", staff, h.grid},
 		{"POST /ui/slots/{id}/assign", staff, h.assignSlot},
 		{"POST /ui/slots/{id}/unassign", staff, h.unassignSlot},
+		{"POST /ui/slots/{id}/sequence", staff, h.editSequence},
 		{"POST /ui/schedule/fill", staff, h.autoFill},
 		{"GET /ui/postal", staff, h.postalBatches},
 		{"POST /ui/postal", staff, h.createPostalBatch},

@@ -4,6 +4,7 @@ package ui
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,14 +20,25 @@ import (
 type uploadForm struct {
 	Languages []string
 	Action    string // the form's action, with the CSRF token for a browser without JavaScript
+	Subjects  []choice
+	Regions   []choice
 }
 
 func (h *Handler) newLesson(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	h.render(w, r, c, http.StatusOK, "ui_upload", "new_lesson", h.uploadForm(c))
+	f, err := h.uploadForm(r.Context(), c)
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	h.render(w, r, c, http.StatusOK, "ui_upload", "new_lesson", f)
 }
 
-func (h *Handler) uploadForm(c *reqCtx) uploadForm {
-	return uploadForm{Languages: relais.Languages, Action: "/ui/lessons?csrf=" + url.QueryEscape(c.csrf)}
+// uploadForm is the upload page's data: its action and its pick lists.
+func (h *Handler) uploadForm(ctx context.Context, c *reqCtx) (uploadForm, error) {
+	f := uploadForm{Languages: relais.Languages, Action: "/ui/lessons?csrf=" + url.QueryEscape(c.csrf), Subjects: h.subjectChoices(c, "")}
+	var err error
+	f.Regions, err = h.regionChoices(ctx, "")
+	return f, err
 }
 
 // createLesson stores the multipart upload as the API does. The page's script sends it with XHR (for
@@ -45,7 +57,12 @@ func (h *Handler) createLesson(w http.ResponseWriter, r *http.Request, c *reqCtx
 			return
 		}
 		h.refuse(w, r, c, err, func(status int, msg string) {
-			h.render(w, r, c, status, "ui_upload", "new_lesson", pageError{msg: msg, data: h.uploadForm(c)})
+			f, ferr := h.uploadForm(r.Context(), c)
+			if ferr != nil {
+				h.fail(w, r, c, ferr)
+				return
+			}
+			h.render(w, r, c, status, "ui_upload", "new_lesson", pageError{msg: msg, data: f})
 		})
 		return
 	}

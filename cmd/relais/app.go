@@ -250,11 +250,15 @@ func (a *app) serveHTTP(redisOpt asynq.RedisConnOpt, reg *channels.Registry, tmp
 	if err != nil {
 		return err
 	}
+	lists, err := cfg.pickLists() // Validate checked it
+	if err != nil {
+		return err
+	}
 	srv := api.New(a.store, a.queue, signer, tmpl, api.Config{
 		MediaDir: cfg.MediaDir, Media: a.media, TempDir: a.uploadTempDir(), MediaLinkTTL: cfg.MediaRedirect, Uploads: tus,
 		MaxUploadBytes: cfg.MaxUploadBytes, MaxImportBytes: 64 << 20,
 		MaxImportRows: 200_000, DefaultCountry: cfg.DefaultCountry, DefaultBudget: 3, Plan: cfg.planConfig(),
-		Channels: reg, HSTS: strings.HasPrefix(cfg.PublicURL, "https://"),
+		Channels: reg, HSTS: strings.HasPrefix(cfg.PublicURL, "https://"), PickLists: lists,
 	}, log, func(ctx context.Context) error {
 		if err := a.pingRedis(ctx); err != nil {
 			return err

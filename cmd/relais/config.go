@@ -72,6 +72,8 @@ type Config struct {
 	QuietDates             string
 	TimeZone               string
 	RegionTimeZones        string
+	Subjects               string // RELAIS_SUBJECTS: the subjects staff pick from
+	Regions                string // RELAIS_REGIONS: the regions staff pick from
 
 	SMTPHost     string
 	SMTPPort     int
@@ -210,6 +212,8 @@ func (c *Config) settings() []setting {
 		{"sms-quiet-dates", "RELAIS_SMS_QUIET_DATES", "public holidays without SMS, comma-separated YYYY-MM-DD", &c.QuietDates},
 		{"timezone", "RELAIS_TIMEZONE", "time zone of households whose region has none of its own (IANA name)", &c.TimeZone},
 		{"region-timezones", "RELAIS_REGION_TIMEZONES", "time zone per household region, e.g. Almaty=Asia/Almaty,Aktobe=Asia/Aqtobe", &c.RegionTimeZones},
+		{"subjects", "RELAIS_SUBJECTS", "subject codes staff pick from, comma-separated (maths,french,...), enforced on uploads, slots and templates; empty: any, the pages offer the usual eight", &c.Subjects},
+		{"regions", "RELAIS_REGIONS", "regions staff pick from, comma-separated, enforced on uploads and stations; empty: any, the pages offer the stations' and households' regions", &c.Regions},
 		{"smtp-host", "RELAIS_SMTP_HOST", "SMTP relay host; empty: no email channel", &c.SMTPHost},
 		{"smtp-port", "RELAIS_SMTP_PORT", "SMTP relay port", &c.SMTPPort},
 		{"smtp-username", "RELAIS_SMTP_USERNAME", "SMTP auth user; empty: no auth", &c.SMTPUsername},
@@ -364,6 +368,9 @@ func (c *Config) resolve() {
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if _, err := c.pickLists(); err != nil {
+		errs = append(errs, err)
+	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		bad("RELAIS_HTTP_ADDR %q must be host:port, e.g. 127.0.0.1:8080", c.HTTPAddr)
 	}
@@ -672,4 +679,14 @@ func (c Config) legacyLinksUntil() (time.Time, error) {
 		return time.Time{}, nil
 	}
 	return time.Parse(time.DateOnly, c.LegacyLinksUntil)
+}
+
+// pickLists reads RELAIS_SUBJECTS and RELAIS_REGIONS.
+func (c Config) pickLists() (relais.PickLists, error) {
+	subjects, err := relais.ParseList("RELAIS_SUBJECTS", c.Subjects)
+	if err != nil {
+		return relais.PickLists{}, err
+	}
+	regions, err := relais.ParseList("RELAIS_REGIONS", c.Regions)
+	return relais.PickLists{Subjects: subjects, Regions: regions}, err
 }

@@ -47,6 +47,8 @@ func TestValidateSaysWhatToFix(t *testing.T) {
 		}, ""},
 		{"legacy links date", func(c *Config) { c.LegacyLinksUntil = "31/03/2027" }, `RELAIS_LEGACY_LINKS_UNTIL "31/03/2027" must be a date YYYY-MM-DD`},
 		{"dkim half set", func(c *Config) { c.DKIMDomain = "example.org" }, "DKIM needs RELAIS_DKIM_DOMAIN"},
+		{"pick lists", func(c *Config) { c.Subjects, c.Regions = "maths, physics", "Almaty,Aktobe" }, ""},
+		{"a region twice", func(c *Config) { c.Regions = "Almaty,Aktobe,Almaty" }, `RELAIS_REGIONS: "Almaty" is given twice`},
 		{"redis sentinel", func(c *Config) { c.RedisURL = "redis-sentinel://u:p@s1:26379,s2:26379,s3:26379/0?master=relais" }, ""},
 		{"redis cluster", func(c *Config) { c.RedisURL = "redis-cluster://n1:7000,n2:7000,n3:7000" }, ""},
 		{"redis sentinel without master", func(c *Config) { c.RedisURL = "redis-sentinel://u:secret@s1:26379,s2:26379/0" },

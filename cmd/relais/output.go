@@ -81,14 +81,19 @@ func slotsJSON(slots []relais.Slot) []slotJSON {
 
 // writeSlots prints a station's slots as a table.
 func writeSlots(w io.Writer, slots []relais.Slot) error {
-	t := newTable(w, "ID", "DAY", "START", "MIN", "GRADE", "SUBJECT", "LANG", "LESSON")
+	t := newTable(w, "ID", "DAY", "START", "MIN", "GRADE", "SUBJECT", "LANG", "LESSONS")
 	for _, s := range slots {
 		lesson, grade := none, none
-		if s.LessonID != 0 {
-			lesson = itoa(s.LessonID)
-			if s.Rerun {
-				lesson += " (rerun)"
+		var seq []string
+		for _, l := range s.Lessons {
+			x := itoa(l.LessonID)
+			if l.Rerun {
+				x += " (rerun)"
 			}
+			seq = append(seq, x)
+		}
+		if len(seq) > 0 {
+			lesson = strings.Join(seq, ", ") // in playing order
 		}
 		if s.Grade != 0 {
 			grade = itoa(s.Grade)

@@ -36,8 +36,8 @@ const gridUsage = `Usage: relais grid template --station ID --days 1-5 --start 0
        relais grid list --station ID --from DAY --to DAY
 
 Builds station grids: weekly templates, one-off slots and cancelled days, in the station's own zone; a
-slot that would overlap another is refused. fill assigns approved lessons to empty slots and reports what
-it could not place.
+slot that would overlap another is refused. fill packs approved lessons into the time slots leave free
+(several short lessons back to back where they fit) and reports what it could not place.
 `
 
 func cmdEPGExport(ctx context.Context, io *stdio, args []string) error {
@@ -198,10 +198,10 @@ func cmdGridCancel(ctx context.Context, io *stdio, args []string) error {
 
 func cmdGridFill(ctx context.Context, io *stdio, args []string) error {
 	fs := newFlagSet(io, "grid fill", "grid fill --from DAY --to DAY [--station ID] [--reruns] [--json]",
-		"Assigns approved lessons to empty slots and reports what it placed and what it could not place, with why.")
+		"Packs approved lessons into the slots' free time, back to back where they fit, and reports what it placed and what it could not place, with why.")
 	station := fs.Int64("station", 0, "station id; 0: every station")
 	from, to := dayRangeFlags(fs)
-	reruns := fs.Bool("reruns", false, "fill slots left empty with re-runs of lessons already scheduled")
+	reruns := fs.Bool("reruns", false, "fill the time still free with re-runs of lessons already scheduled")
 	asJSON := jsonFlag(fs)
 	return withScheduler(ctx, io, fs, args, func(svc *scheduler.Service, db relais.Store) error {
 		var ids []int64

@@ -161,7 +161,7 @@ func TestBrowser(t *testing.T) {
 	}
 	b.do(chromedp.Navigate(base+"/ui/lessons/new"), chromedp.WaitVisible(chromedp.CSS("#title")),
 		chromedp.SendKeys(chromedp.CSS("#title"), "Les fractions"),
-		chromedp.SendKeys(chromedp.CSS("#subject"), "maths"),
+		chromedp.SetValue(chromedp.CSS("#subject"), "maths"),
 		chromedp.SendKeys(chromedp.CSS("#grade"), "5"),
 		chromedp.SetValue(chromedp.CSS("#language"), "fr"),
 		chromedp.SetValue(chromedp.CSS("#text"), e2eMarkdown),
@@ -266,7 +266,7 @@ func TestBrowser(t *testing.T) {
 	b.do(chromedp.Navigate(base+"/ui/stations"), chromedp.WaitVisible(chromedp.CSS("#station-name")),
 		chromedp.SendKeys(chromedp.CSS("#station-name"), "France 4"),
 		chromedp.SetValue(chromedp.CSS("#station-kind"), "tv"),
-		chromedp.SendKeys(chromedp.CSS("#station-zone"), "Europe/Paris"),
+		chromedp.SetValue(chromedp.CSS("#station-zone"), "Europe/Paris"),
 		chromedp.Submit(chromedp.CSS("#station-name")),
 		chromedp.WaitVisible(chromedp.CSS("#add-slot-box")))
 	b.do(chromedp.Click(chromedp.CSS("#add-slot-box summary")), chromedp.WaitVisible(chromedp.CSS("#slot-day")),

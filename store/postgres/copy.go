@@ -19,7 +19,7 @@ var CopyTables = []string{
 	"households", "pupils", "user_classes",
 	"deliveries", "delivery_events", "delivery_minutes", "delivery_counts", "contact_claims",
 	"api_tokens", "audit_log", "staff_users", "inbound_messages",
-	"stations", "slot_templates", "schedule_exceptions", "slots",
+	"stations", "slot_templates", "schedule_exceptions", "slots", "slot_lessons",
 	"postal_batches", "postal_batch_deliveries", "email_bounces",
 }
 

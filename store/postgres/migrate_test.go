@@ -76,3 +76,47 @@ func TestMigratePupils(t *testing.T) {
 		}
 	}
 }
+
+// TestMigrateSlotSequences: a slot that aired one lesson before sequences keeps it, first and only in
+// its sequence, with its re-run mark; an empty slot stays empty.
+func TestMigrateSlotSequences(t *testing.T) {
+	ctx := context.Background()
+	url := testenv.Postgres(t)
+	if err := postgres.MigrateTo(ctx, url, 9); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO lessons (id, title, subject, grade, language, teacher_id, status, created_at, updated_at) VALUES
+			(7, 'L7', 'maths', 5, 'kk', 't', 'ready', now(), now()), (8, 'L8', 'maths', 5, 'kk', 't', 'ready', now(), now())`,
+		`INSERT INTO stations (id, name, kind, time_zone) VALUES (1, 'Balapan', 'tv', 'Asia/Almaty')`,
+		`INSERT INTO slots (id, station_id, day, start_local, duration_s, lesson_id, rerun) VALUES
+			(1, 1, '2026-03-02', '09:00', 1800, 7, false), (2, 1, '2026-03-02', '09:30', 1800, 8, true),
+			(3, 1, '2026-03-02', '10:00', 1800, NULL, false)`,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn.Close(ctx)
+	db, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	slots, err := db.Slots(ctx, relais.SlotFilter{StationID: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[int64][]relais.SlotLesson{}
+	for _, s := range slots {
+		got[s.ID] = s.Lessons
+	}
+	want := map[int64][]relais.SlotLesson{1: {{LessonID: 7}}, 2: {{LessonID: 8, Rerun: true}}, 3: nil}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("sequences after the migration (-want +got):\n%s", diff)
+	}
+}

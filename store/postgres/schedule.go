@@ -164,14 +164,14 @@ func (db *DB) AddSlots(ctx context.Context, stationID int64, t *relais.Template,
 		batch := &pgx.Batch{}
 		for i := range slots {
 			s := &slots[i]
-			s.StationID = stationID
+			s.StationID, s.Lessons = stationID, nil // a new slot is empty
 			if t != nil {
 				s.TemplateID = t.ID
 			}
 			batch.Queue(`INSERT INTO slots (station_id, day, start_local, duration_s, grade, subject,
-				language, template_id, lesson_id, rerun) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) RETURNING id`,
+				language, template_id) VALUES ($1,$2,$3,$4,$5,$6,$7,$8) RETURNING id`,
 				stationID, s.Day, s.Start, int64(s.Duration/time.Second), s.Grade, s.Subject,
-				s.Language, nullID(s.TemplateID), nullID(s.LessonID), s.Rerun).QueryRow(func(row pgx.Row) error {
+				s.Language, nullID(s.TemplateID)).QueryRow(func(row pgx.Row) error {
 				if err := row.Scan(&s.ID); err != nil {
 					return fmt.Errorf("insert slot %s %s: %w", s.Day, s.Start, err)
 				}
@@ -236,22 +236,23 @@ func (db *DB) Exceptions(ctx context.Context, stationID int64) ([]relais.Excepti
 		WHERE station_id = $1 ORDER BY day`, stationID)
 }
 
-const slotColumns = `id, station_id, day, start_local, duration_s, grade, subject, language,
-	COALESCE(template_id, 0), COALESCE(lesson_id, 0), rerun`
-
-func scanSlot(row interface{ Scan(...any) error }) (relais.Slot, error) {
-	var s relais.Slot
-	var durS int64
-	err := row.Scan(&s.ID, &s.StationID, &s.Day, &s.Start, &durS, &s.Grade, &s.Subject, &s.Language, &s.TemplateID,
-		&s.LessonID, &s.Rerun)
-	s.Duration = time.Duration(durS) * time.Second
-	return s, err
-}
+const slotColumns = `s.id, s.station_id, s.day, s.start_local, s.duration_s, s.grade, s.subject, s.language,
+	COALESCE(s.template_id, 0)`
 
 // Slot returns one slot.
 func (db *DB) Slot(ctx context.Context, id int64) (relais.Slot, error) {
-	s, err := scanSlot(db.pool.QueryRow(ctx, `SELECT `+slotColumns+` FROM slots WHERE id = $1`, id))
-	return s, orNotFound(err, func() error { return relais.Errorf(relais.ENOTFOUND, "Slot %d not found.", id) })
+	return slotByID(ctx, db.pool, id)
+}
+
+func slotByID(ctx context.Context, q querier, id int64) (relais.Slot, error) {
+	slots, err := slotsWhere(ctx, q, ` AND s.id = $1`, id)
+	if err != nil {
+		return relais.Slot{}, err
+	}
+	if len(slots) == 0 {
+		return relais.Slot{}, relais.Errorf(relais.ENOTFOUND, "Slot %d not found.", id)
+	}
+	return slots[0], nil
 }
 
 // Slots lists slots in local day and time order.
@@ -260,58 +261,124 @@ func (db *DB) Slots(ctx context.Context, f relais.SlotFilter) ([]relais.Slot, er
 }
 
 func querySlots(ctx context.Context, q querier, f relais.SlotFilter) ([]relais.Slot, error) {
-	query := `SELECT ` + slotColumns + ` FROM slots WHERE true`
+	var where string
 	var args []any
 	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
 	if f.StationID != 0 {
-		query += ` AND station_id = ` + arg(f.StationID)
+		where += ` AND s.station_id = ` + arg(f.StationID)
 	}
 	if f.From != "" {
-		query += ` AND day >= ` + arg(f.From)
+		where += ` AND s.day >= ` + arg(f.From)
 	}
 	if f.To != "" {
-		query += ` AND day <= ` + arg(f.To)
+		where += ` AND s.day <= ` + arg(f.To)
 	}
 	if f.Unassigned {
-		query += ` AND lesson_id IS NULL`
+		where += ` AND NOT EXISTS (SELECT 1 FROM slot_lessons x WHERE x.slot_id = s.id)`
 	}
 	if f.LessonID != 0 {
-		query += ` AND lesson_id = ` + arg(f.LessonID)
+		where += ` AND s.id IN (SELECT x.slot_id FROM slot_lessons x WHERE x.lesson_id = ` + arg(f.LessonID) + `)`
 	}
-	slots, err := queryAll(ctx, q, scanSlot, query+` ORDER BY station_id, day, start_local`, args...)
+	return slotsWhere(ctx, q, where, args...)
+}
+
+// slotsWhere reads the slots that where (" AND ..." on slots s) selects with their sequences, in local
+// day and time order: one row per lesson of a slot (one with no lesson for an empty slot), gathered.
+func slotsWhere(ctx context.Context, q querier, where string, args ...any) ([]relais.Slot, error) {
+	rows, err := q.Query(ctx, `SELECT `+slotColumns+`, l.lesson_id, l.rerun FROM slots s
+		LEFT JOIN slot_lessons l ON l.slot_id = s.id WHERE true`+where+`
+		ORDER BY s.station_id, s.day, s.start_local, s.id, l.position`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("slots: %w", err)
 	}
-	return slots, nil
+	defer rows.Close()
+	var out []relais.Slot
+	for rows.Next() {
+		var s relais.Slot
+		var durS int64
+		var lessonID *int64
+		var rerun *bool
+		if err := rows.Scan(&s.ID, &s.StationID, &s.Day, &s.Start, &durS, &s.Grade, &s.Subject, &s.Language,
+			&s.TemplateID, &lessonID, &rerun); err != nil {
+			return nil, fmt.Errorf("slots: %w", err)
+		}
+		if n := len(out); n == 0 || out[n-1].ID != s.ID {
+			s.Duration = time.Duration(durS) * time.Second
+			out = append(out, s)
+		}
+		if lessonID != nil {
+			last := &out[len(out)-1]
+			last.Lessons = append(last.Lessons, relais.SlotLesson{LessonID: *lessonID, Rerun: rerun != nil && *rerun})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("slots: %w", err)
+	}
+	return out, nil
 }
 
-// Assign fills empty slots in one transaction; any slot already filled (or missing) fails them all.
+// Assign appends lessons to slots' sequences in one transaction; an assignment whose position is not its
+// slot's length (or whose slot is gone) fails them all. Two writers appending at one position at once
+// meet on the sequence's key: the second is a conflict.
 func (db *DB) Assign(ctx context.Context, as []relais.Assignment) error {
 	return db.inTx(ctx, func(tx pgx.Tx) error {
 		for _, a := range as {
-			tag, err := tx.Exec(ctx, `UPDATE slots SET lesson_id = $1, rerun = $2 WHERE id = $3 AND lesson_id IS NULL`,
-				a.LessonID, a.Rerun, a.SlotID)
-			if err != nil {
+			tag, err := tx.Exec(ctx, `INSERT INTO slot_lessons (slot_id, position, lesson_id, rerun)
+				SELECT s.id, $1, $2, $3 FROM slots s WHERE s.id = $4
+				AND (SELECT COUNT(*) FROM slot_lessons x WHERE x.slot_id = s.id) = $5`,
+				a.Position, a.LessonID, a.Rerun, a.SlotID, int64(a.Position))
+			if isUniqueViolation(err) {
+				return relais.Errorf(relais.ECONFLICT, "Slot %d changed meanwhile or is gone.", a.SlotID)
+			} else if err != nil {
 				return fmt.Errorf("assign slot %d: %w", a.SlotID, err)
 			}
 			if tag.RowsAffected() == 0 {
-				return relais.Errorf(relais.ECONFLICT, "Slot %d is taken or gone.", a.SlotID)
+				return relais.Errorf(relais.ECONFLICT, "Slot %d changed meanwhile or is gone.", a.SlotID)
 			}
 		}
 		return nil
 	})
 }
 
-// Unassign empties a slot.
+// Unassign empties a slot's sequence.
 func (db *DB) Unassign(ctx context.Context, slotID int64) error {
-	tag, err := db.pool.Exec(ctx, `UPDATE slots SET lesson_id = NULL, rerun = false WHERE id = $1`, slotID)
-	if err != nil {
-		return err
-	}
-	if tag.RowsAffected() == 0 {
-		return relais.Errorf(relais.ENOTFOUND, "Slot %d not found.", slotID)
-	}
-	return nil
+	_, err := db.EditSlot(ctx, slotID, func(relais.Slot) ([]relais.SlotLesson, error) { return nil, nil })
+	return err
+}
+
+// EditSlot replaces a slot's sequence with what edit makes of the stored slot, in one transaction that
+// holds the slot's row lock, so that edits of one slot run one at a time.
+func (db *DB) EditSlot(ctx context.Context, slotID int64, edit func(relais.Slot) ([]relais.SlotLesson, error)) (relais.Slot, error) {
+	var out relais.Slot
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM slots WHERE id = $1 FOR UPDATE`, slotID); err != nil {
+			return fmt.Errorf("edit slot %d: %w", slotID, err)
+		}
+		sl, err := slotByID(ctx, tx, slotID)
+		if err != nil {
+			return err
+		}
+		seq, err := edit(sl)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM slot_lessons WHERE slot_id = $1`, slotID); err != nil {
+			return fmt.Errorf("edit slot %d: %w", slotID, err)
+		}
+		for i, l := range seq {
+			if _, err := tx.Exec(ctx, `INSERT INTO slot_lessons (slot_id, position, lesson_id, rerun) VALUES ($1,$2,$3,$4)`,
+				slotID, i, l.LessonID, l.Rerun); err != nil {
+				return fmt.Errorf("edit slot %d: %w", slotID, err)
+			}
+		}
+		sl.Lessons = append([]relais.SlotLesson(nil), seq...)
+		if len(sl.Lessons) == 0 {
+			sl.Lessons = nil
+		}
+		out = sl
+		return nil
+	})
+	return out, err
 }
 
 // SetApproval creates or replaces a lesson's approval.
@@ -360,7 +427,7 @@ func (db *DB) ApprovedLessons(ctx context.Context) ([]relais.Lesson, error) {
 
 // AiredLessons returns the ids of lessons assigned to a slot.
 func (db *DB) AiredLessons(ctx context.Context) (map[int64]bool, error) {
-	rows, err := db.pool.Query(ctx, `SELECT DISTINCT lesson_id FROM slots WHERE lesson_id IS NOT NULL`)
+	rows, err := db.pool.Query(ctx, `SELECT DISTINCT lesson_id FROM slot_lessons`)
 	if err != nil {
 		return nil, err
 	}

@@ -145,19 +145,19 @@ func (db *DB) AddSlots(ctx context.Context, stationID int64, t *relais.Template,
 			t.StationID = stationID
 		}
 		ins, err := tx.PrepareContext(ctx, `INSERT INTO slots (station_id, day, start_local, duration_s, grade, subject,
-			language, template_id, lesson_id, rerun) VALUES (?,?,?,?,?,?,?,?,?,?)`)
+			language, template_id) VALUES (?,?,?,?,?,?,?,?)`)
 		if err != nil {
 			return err
 		}
 		defer ins.Close()
 		for i := range slots {
 			s := &slots[i]
-			s.StationID = stationID
+			s.StationID, s.Lessons = stationID, nil // a new slot is empty
 			if t != nil {
 				s.TemplateID = t.ID
 			}
 			res, err := ins.ExecContext(ctx, stationID, s.Day, s.Start, int64(s.Duration/time.Second), s.Grade, s.Subject,
-				s.Language, nullID(s.TemplateID), nullID(s.LessonID), boolInt(s.Rerun))
+				s.Language, nullID(s.TemplateID))
 			if err != nil {
 				return fmt.Errorf("insert slot %s %s: %w", s.Day, s.Start, err)
 			}
@@ -220,23 +220,23 @@ func (db *DB) Exceptions(ctx context.Context, stationID int64) ([]relais.Excepti
 		WHERE station_id = ? ORDER BY day`, stationID)
 }
 
-const slotColumns = `id, station_id, day, start_local, duration_s, grade, subject, language,
-	COALESCE(template_id, 0), COALESCE(lesson_id, 0), rerun`
-
-func scanSlot(row interface{ Scan(...any) error }) (relais.Slot, error) {
-	var s relais.Slot
-	var durS int64
-	var rerun int
-	err := row.Scan(&s.ID, &s.StationID, &s.Day, &s.Start, &durS, &s.Grade, &s.Subject, &s.Language, &s.TemplateID,
-		&s.LessonID, &rerun)
-	s.Duration, s.Rerun = time.Duration(durS)*time.Second, rerun != 0
-	return s, err
-}
+const slotColumns = `s.id, s.station_id, s.day, s.start_local, s.duration_s, s.grade, s.subject, s.language,
+	COALESCE(s.template_id, 0)`
 
 // Slot returns one slot.
 func (db *DB) Slot(ctx context.Context, id int64) (relais.Slot, error) {
-	s, err := scanSlot(db.read.QueryRowContext(ctx, `SELECT `+slotColumns+` FROM slots WHERE id = ?`, id))
-	return s, orNotFound(err, func() error { return relais.Errorf(relais.ENOTFOUND, "Slot %d not found.", id) })
+	return slotByID(ctx, db.read, id)
+}
+
+func slotByID(ctx context.Context, q querier, id int64) (relais.Slot, error) {
+	slots, err := slotsWhere(ctx, q, ` AND s.id = ?`, id)
+	if err != nil {
+		return relais.Slot{}, err
+	}
+	if len(slots) == 0 {
+		return relais.Slot{}, relais.Errorf(relais.ENOTFOUND, "Slot %d not found.", id)
+	}
+	return slots[0], nil
 }
 
 // Slots lists slots in local day and time order.
@@ -245,65 +245,124 @@ func (db *DB) Slots(ctx context.Context, f relais.SlotFilter) ([]relais.Slot, er
 }
 
 func querySlots(ctx context.Context, q querier, f relais.SlotFilter) ([]relais.Slot, error) {
-	query := `SELECT ` + slotColumns + ` FROM slots WHERE 1=1`
+	var where string
 	var args []any
 	if f.StationID != 0 {
-		query += ` AND station_id = ?`
+		where += ` AND s.station_id = ?`
 		args = append(args, f.StationID)
 	}
 	if f.From != "" {
-		query += ` AND day >= ?`
+		where += ` AND s.day >= ?`
 		args = append(args, f.From)
 	}
 	if f.To != "" {
-		query += ` AND day <= ?`
+		where += ` AND s.day <= ?`
 		args = append(args, f.To)
 	}
 	if f.Unassigned {
-		query += ` AND lesson_id IS NULL`
+		where += ` AND NOT EXISTS (SELECT 1 FROM slot_lessons x WHERE x.slot_id = s.id)`
 	}
 	if f.LessonID != 0 {
-		query += ` AND lesson_id = ?`
+		where += ` AND s.id IN (SELECT x.slot_id FROM slot_lessons x WHERE x.lesson_id = ?)`
 		args = append(args, f.LessonID)
 	}
-	slots, err := queryAll(ctx, q, scanSlot, query+` ORDER BY station_id, day, start_local`, args...)
+	return slotsWhere(ctx, q, where, args...)
+}
+
+// slotsWhere reads the slots that where (" AND ..." on slots s) selects with their sequences, in local
+// day and time order: one row per lesson of a slot (one with no lesson for an empty slot), gathered.
+func slotsWhere(ctx context.Context, q querier, where string, args ...any) ([]relais.Slot, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+slotColumns+`, l.lesson_id, l.rerun FROM slots s
+		LEFT JOIN slot_lessons l ON l.slot_id = s.id WHERE 1=1`+where+`
+		ORDER BY s.station_id, s.day, s.start_local, s.id, l.position`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("slots: %w", err)
 	}
-	return slots, nil
+	defer rows.Close()
+	var out []relais.Slot
+	for rows.Next() {
+		var s relais.Slot
+		var durS int64
+		var lessonID sql.NullInt64
+		var rerun sql.NullInt64
+		if err := rows.Scan(&s.ID, &s.StationID, &s.Day, &s.Start, &durS, &s.Grade, &s.Subject, &s.Language,
+			&s.TemplateID, &lessonID, &rerun); err != nil {
+			return nil, fmt.Errorf("slots: %w", err)
+		}
+		if n := len(out); n == 0 || out[n-1].ID != s.ID {
+			s.Duration = time.Duration(durS) * time.Second
+			out = append(out, s)
+		}
+		if lessonID.Valid {
+			last := &out[len(out)-1]
+			last.Lessons = append(last.Lessons, relais.SlotLesson{LessonID: lessonID.Int64, Rerun: rerun.Int64 != 0})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("slots: %w", err)
+	}
+	return out, nil
 }
 
-// Assign fills empty slots in one transaction; any slot already filled (or missing) fails them all.
+// Assign appends lessons to slots' sequences in one transaction; an assignment whose position is not its
+// slot's length (or whose slot is gone) fails them all.
 func (db *DB) Assign(ctx context.Context, as []relais.Assignment) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `UPDATE slots SET lesson_id = ?, rerun = ? WHERE id = ? AND lesson_id IS NULL`)
+		st, err := tx.PrepareContext(ctx, `INSERT INTO slot_lessons (slot_id, position, lesson_id, rerun)
+			SELECT s.id, ?, ?, ? FROM slots s WHERE s.id = ?
+			AND (SELECT COUNT(*) FROM slot_lessons x WHERE x.slot_id = s.id) = ?`)
 		if err != nil {
 			return err
 		}
 		defer st.Close()
 		for _, a := range as {
-			res, err := st.ExecContext(ctx, a.LessonID, boolInt(a.Rerun), a.SlotID)
+			res, err := st.ExecContext(ctx, a.Position, a.LessonID, boolInt(a.Rerun), a.SlotID, a.Position)
 			if err != nil {
 				return fmt.Errorf("assign slot %d: %w", a.SlotID, err)
 			}
 			if n, _ := res.RowsAffected(); n == 0 {
-				return relais.Errorf(relais.ECONFLICT, "Slot %d is taken or gone.", a.SlotID)
+				return relais.Errorf(relais.ECONFLICT, "Slot %d changed meanwhile or is gone.", a.SlotID)
 			}
 		}
 		return nil
 	})
 }
 
-// Unassign empties a slot.
+// Unassign empties a slot's sequence.
 func (db *DB) Unassign(ctx context.Context, slotID int64) error {
-	res, err := db.write.ExecContext(ctx, `UPDATE slots SET lesson_id = NULL, rerun = 0 WHERE id = ?`, slotID)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return relais.Errorf(relais.ENOTFOUND, "Slot %d not found.", slotID)
-	}
-	return nil
+	_, err := db.EditSlot(ctx, slotID, func(relais.Slot) ([]relais.SlotLesson, error) { return nil, nil })
+	return err
+}
+
+// EditSlot replaces a slot's sequence with what edit makes of the stored slot, in one transaction.
+func (db *DB) EditSlot(ctx context.Context, slotID int64, edit func(relais.Slot) ([]relais.SlotLesson, error)) (relais.Slot, error) {
+	var out relais.Slot
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		sl, err := slotByID(ctx, tx, slotID)
+		if err != nil {
+			return err
+		}
+		seq, err := edit(sl)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM slot_lessons WHERE slot_id = ?`, slotID); err != nil {
+			return fmt.Errorf("edit slot %d: %w", slotID, err)
+		}
+		for i, l := range seq {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO slot_lessons (slot_id, position, lesson_id, rerun) VALUES (?,?,?,?)`,
+				slotID, i, l.LessonID, boolInt(l.Rerun)); err != nil {
+				return fmt.Errorf("edit slot %d: %w", slotID, err)
+			}
+		}
+		sl.Lessons = append([]relais.SlotLesson(nil), seq...)
+		if len(sl.Lessons) == 0 {
+			sl.Lessons = nil
+		}
+		out = sl
+		return nil
+	})
+	return out, err
 }
 
 // SetApproval creates or replaces a lesson's approval.
@@ -351,9 +410,9 @@ func (db *DB) ApprovedLessons(ctx context.Context) ([]relais.Lesson, error) {
 		WHERE a.state = 'approved' AND l.status IN ('ready', 'published') ORDER BY l.id`)
 }
 
-// AiredLessons returns the ids of lessons assigned to a slot.
+// AiredLessons returns the ids of lessons in a slot's sequence.
 func (db *DB) AiredLessons(ctx context.Context) (map[int64]bool, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT DISTINCT lesson_id FROM slots WHERE lesson_id IS NOT NULL`)
+	rows, err := db.read.QueryContext(ctx, `SELECT DISTINCT lesson_id FROM slot_lessons`)
 	if err != nil {
 		return nil, err
 	}

@@ -525,12 +525,12 @@ func testScheduleGrid(t *testing.T, open Open) {
 	if err := db.Assign(ctx, []relais.Assignment{{SlotID: slots[0].ID, LessonID: lessons[1].ID}, {SlotID: slots[1].ID, LessonID: lessons[1].ID}}); relais.ErrorCode(err) != relais.ECONFLICT {
 		t.Errorf("assigning a taken slot: %v, want conflict", err)
 	}
-	if s, _ := db.Slot(ctx, slots[0].ID); s.LessonID != 0 {
+	if s, _ := db.Slot(ctx, slots[0].ID); len(s.Lessons) != 0 {
 		t.Errorf("a refused assignment filled slot %d", s.ID)
 	}
 	rerun, err := db.Slots(ctx, relais.SlotFilter{LessonID: lessons[0].ID})
 	must(t, err)
-	if len(rerun) != 2 || rerun[0].Rerun || !rerun[1].Rerun {
+	if len(rerun) != 2 || len(rerun[0].Lessons) != 1 || rerun[0].Lessons[0].Rerun || !rerun[1].Lessons[0].Rerun {
 		t.Errorf("slots of lesson 0: %+v", rerun)
 	}
 	free, err := db.Slots(ctx, relais.SlotFilter{StationID: st.ID, From: "2026-03-02", To: "2026-03-04", Unassigned: true})
@@ -544,7 +544,7 @@ func testScheduleGrid(t *testing.T, open Open) {
 		t.Errorf("aired (-want +got):\n%s", diff)
 	}
 	must(t, db.Unassign(ctx, slots[2].ID))
-	if s, _ := db.Slot(ctx, slots[2].ID); s.LessonID != 0 || s.Rerun {
+	if s, _ := db.Slot(ctx, slots[2].ID); len(s.Lessons) != 0 {
 		t.Errorf("unassigned slot %+v", s)
 	}
 	if err := db.Unassign(ctx, 999); relais.ErrorCode(err) != relais.ENOTFOUND {

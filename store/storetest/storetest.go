@@ -51,6 +51,7 @@ func Run(t *testing.T, open Open) {
 		{"Inbound", testInbound},
 		{"ScheduleGrid", testScheduleGrid},
 		{"ConcurrentGridWrites", testConcurrentGridWrites},
+		{"SlotSequences", testSlotSequences},
 		{"DeliveryClaims", testDeliveryClaims},
 		{"DeliveryReservations", testDeliveryReservations},
 		{"RemindLeavesClaimedReminders", testRemindLeavesClaimedReminders},
