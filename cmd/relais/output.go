@@ -74,6 +74,9 @@ type slotJSON struct {
 func slotsJSON(slots []relais.Slot) []slotJSON {
 	out := make([]slotJSON, len(slots))
 	for i, s := range slots {
+		if s.Lessons == nil {
+			s.Lessons = []relais.SlotLesson{} // "lessons": [] for an empty slot, as the API writes it
+		}
 		out[i] = slotJSON{s, int(s.Duration.Minutes())}
 	}
 	return out
