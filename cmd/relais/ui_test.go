@@ -105,7 +105,15 @@ func (b *browser) waitFor(what, js string, timeout time.Duration) {
 
 // shot saves a full-page PNG screenshot as name.png.
 func (b *browser) shot(name string) {
-	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	// A page that reloads itself (a lesson being processed) has no layout for a moment ("Cannot take
+	// screenshot with 0 width"): try again for a few seconds.
+	var png []byte
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if png, err = chromedp.Run(b.ctx, chromedp.FullScreenshot(100)); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
 	if err != nil {
 		b.t.Errorf("screenshot %s: %v", name, err)
 		return
