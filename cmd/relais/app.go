@@ -304,9 +304,9 @@ func (a *app) serveHTTP(redisOpt asynq.RedisConnOpt, reg *channels.Registry, tmp
 		return err
 	}
 	// Each request's client address (behind trusted proxies) is known to the audit log, and the public
-	// endpoints hold each client to its rate.
+	// endpoints hold each client to its rate; their 429s carry the security headers of every page.
 	who := clients.NewResolver(trusted)
-	a.srv = &http.Server{Handler: metrics.Instrument(who.Handler(who.Limit(limits, srv))), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
+	a.srv = &http.Server{Handler: metrics.Instrument(srv.Secure(who.Handler(who.Limit(limits, srv)))), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	go func() {
 		err := a.srv.Serve(a.ln)
