@@ -87,13 +87,36 @@ type PrivacyStore interface {
 	// number, the bounce reports and contact claims of its addresses, and the details of its deliveries'
 	// history. Its deliveries stay, anonymous, so the dashboard's counts do not change.
 	EraseHousehold(ctx context.Context, id int64) error
-	// PruneFamilyData removes the SMS replies received and the bounce reports recorded before the
-	// retention's cut-offs from now (a zero period keeps them), and returns how many of each.
-	PruneFamilyData(ctx context.Context, now time.Time, r Retention) (replies, bounces int64, err error)
+	// PruneFamilyData removes what has aged out of the retention's periods at now (a zero period keeps
+	// everything of its kind): the SMS replies received and the bounce reports recorded before their
+	// cut-offs; the settled deliveries (SettledDeliveryStatuses) last changed before theirs, with their history, while the lessons' delivery counts stay as they were;
+	// and the households removed from the roster (MarkRemoved) before theirs, erased as EraseHousehold
+	// does. It returns how many of each.
+	PruneFamilyData(ctx context.Context, now time.Time, r Retention) (Pruned, error)
+	// MarkRemoved records at now that the households whose references are not in listed left the roster
+	// (a full import listed the others); those in listed that were marked are back. It returns how many
+	// were newly marked. Erased households are left alone.
+	MarkRemoved(ctx context.Context, listed []string, now time.Time) (int64, error)
 }
 
-// Retention is how long families' messages are kept; zero keeps them.
+// Retention is how long families' data is kept; zero keeps it.
 type Retention struct {
-	Replies time.Duration // SMS replies from families (STOP, thanks, questions)
-	Bounces time.Duration // email bounce reports (the opt-out or bad-address status they set stays)
+	Replies    time.Duration // SMS replies from families (STOP, thanks, questions)
+	Bounces    time.Duration // email bounce reports (the opt-out or bad-address status they set stays)
+	Deliveries time.Duration // messages to families, from their last change; the lessons' counts stay
+	Removed    time.Duration // households removed from the roster, from their removal; then erased
 }
+
+// Pruned counts what one pass of retention removed.
+type Pruned struct {
+	Replies    int64 `json:"replies"`
+	Bounces    int64 `json:"bounces"`
+	Deliveries int64 `json:"deliveries"`
+	Households int64 `json:"households"` // erased
+}
+
+// SettledDeliveryStatuses are the statuses in which a delivery ages out: the final ones, and sent (a
+// delivery report that never came will not come after the retention period). One still pending,
+// claimed, queued or sending is never removed: it needs someone's attention, not forgetting.
+var SettledDeliveryStatuses = []DeliveryStatus{DeliverySent, DeliveryDelivered, DeliveryUndelivered, DeliveryFailed,
+	DeliverySkipped, DeliveryUnknown}

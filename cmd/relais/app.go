@@ -28,6 +28,7 @@ import (
 	"github.com/relais-edu/relais/clients"
 	"github.com/relais-edu/relais/ingest"
 	"github.com/relais-edu/relais/internal/redisserver"
+	"github.com/relais-edu/relais/internal/tick"
 	"github.com/relais-edu/relais/internal/redisurl"
 	"github.com/relais-edu/relais/links"
 	"github.com/relais-edu/relais/mediastore"
@@ -275,7 +276,7 @@ func (a *app) serveHTTP(redisOpt asynq.RedisConnOpt, reg *channels.Registry, tmp
 	sweeps.Go(func() { srv.RunUploadSweep(sweepCtx, time.Hour) })
 	sweeps.Go(func() { srv.Audit().RunRetention(sweepCtx, time.Hour, cfg.AuditRetention, time.Now) })
 	sweeps.Go(func() {
-		runFamilyRetention(sweepCtx, a.store, time.Hour, relais.Retention{Replies: cfg.ReplyRetention, Bounces: cfg.BounceRetention}, a.log)
+		runFamilyRetention(sweepCtx, a.store, time.Hour, cfg.retention(), time.Now, a.log)
 	})
 	go func() {
 		defer close(a.sweepDone)
@@ -491,26 +492,22 @@ func loadSecret(cfg Config) ([]byte, error) {
 	return b, nil
 }
 
-// runFamilyRetention removes, every period until ctx ends, the families' replies and bounce reports
-// older than r keeps them.
-func runFamilyRetention(ctx context.Context, store relais.PrivacyStore, every time.Duration, r relais.Retention, log *slog.Logger) {
-	if r.Replies <= 0 && r.Bounces <= 0 {
+// runFamilyRetention removes, every period until ctx ends, the families' data that r no longer keeps:
+// replies, bounce reports, settled deliveries and households removed from the roster.
+func runFamilyRetention(ctx context.Context, store relais.PrivacyStore, every time.Duration, r relais.Retention, now func() time.Time, log *slog.Logger) {
+	if r == (relais.Retention{}) {
 		return
 	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		if replies, bounces, err := store.PruneFamilyData(ctx, time.Now(), r); err != nil && ctx.Err() == nil {
+	tick.Every(ctx, every, func(ctx context.Context) {
+		p, err := store.PruneFamilyData(ctx, now(), r)
+		if err != nil && ctx.Err() == nil {
 			log.Error("prune families' data", "err", err)
-		} else if replies+bounces > 0 {
-			log.Info("pruned families' data", "replies", replies, "bounces", bounces)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+		if p != (relais.Pruned{}) {
+			log.Info("pruned families' data", "replies", p.Replies, "bounces", p.Bounces, "deliveries", p.Deliveries,
+				"households_erased", p.Households)
 		}
-	}
+	})
 }
 
 // openMedia opens the media store: the bucket of RELAIS_MEDIA_URL, or RELAIS_MEDIA_DIR. A store that

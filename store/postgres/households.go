@@ -127,7 +127,8 @@ func upsertRun(ctx context.Context, tx pgx.Tx, hs []relais.Household, now any) e
 		sms_opt_out = h.sms_opt_out OR excluded.sms_opt_out,
 		email_opt_out = h.email_opt_out OR excluded.email_opt_out,
 		phone_status = CASE WHEN h.phone = excluded.phone THEN h.phone_status ELSE '' END,
-		email_status = CASE WHEN h.email = excluded.email THEN h.email_status ELSE '' END
+		email_status = CASE WHEN h.email = excluded.email THEN h.email_status ELSE '' END,
+		removed_at = NULL
 		RETURNING id, external_ref, xmax = 0 AS inserted
 	), pupils AS (
 		INSERT INTO pupils (household_id, grade, language, school, class)

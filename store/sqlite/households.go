@@ -65,7 +65,8 @@ func (db *DB) UpsertHouseholds(ctx context.Context, hs []relais.Household) error
 			sms_opt_out = MAX(sms_opt_out, excluded.sms_opt_out),
 			email_opt_out = MAX(email_opt_out, excluded.email_opt_out),
 			phone_status = CASE WHEN phone = excluded.phone THEN phone_status ELSE '' END,
-			email_status = CASE WHEN email = excluded.email THEN email_status ELSE '' END
+			email_status = CASE WHEN email = excluded.email THEN email_status ELSE '' END,
+			removed_at = 0
 			RETURNING id`)
 		if err != nil {
 			return err

@@ -3,7 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	relais "github.com/relais-edu/relais"
@@ -75,7 +77,12 @@ func (db *DB) HouseholdRecord(ctx context.Context, id int64) (relais.HouseholdRe
 
 // EraseHousehold removes what identifies household id (relais.PrivacyStore).
 func (db *DB) EraseHousehold(ctx context.Context, id int64) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error { return eraseTx(ctx, tx, id) })
+}
+
+// eraseTx erases household id in tx.
+func eraseTx(ctx context.Context, tx *sql.Tx, id int64) error {
+	{
 		var phone, email string
 		err := tx.QueryRowContext(ctx, `SELECT phone, email FROM households WHERE id = ?`, id).Scan(&phone, &email)
 		if err == sql.ErrNoRows {
@@ -97,7 +104,7 @@ func (db *DB) EraseHousehold(ctx context.Context, id int64) error {
 			{`UPDATE households SET pupils = (SELECT json_group_array(json_object('grade', grade, 'language', language))
 				FROM (SELECT grade, language FROM pupils WHERE household_id = ? ORDER BY grade)) WHERE id = ?`, []any{id, id}},
 			{`UPDATE households SET external_ref = ?, phone = '', email = '', postal_address = '', consent = 0,
-				phone_status = '', email_status = '' WHERE id = ?`, []any{relais.ErasedRef(id), id}},
+				phone_status = '', email_status = '', removed_at = 0 WHERE id = ?`, []any{relais.ErasedRef(id), id}},
 		}
 		for _, s := range steps {
 			if _, err := tx.ExecContext(ctx, s.q, s.args...); err != nil {
@@ -105,11 +112,12 @@ func (db *DB) EraseHousehold(ctx context.Context, id int64) error {
 			}
 		}
 		return nil
-	})
+	}
 }
 
-// PruneFamilyData removes old replies and bounce reports (relais.PrivacyStore).
-func (db *DB) PruneFamilyData(ctx context.Context, now time.Time, r relais.Retention) (replies, bounces int64, err error) {
+// PruneFamilyData removes what has aged out (relais.PrivacyStore).
+func (db *DB) PruneFamilyData(ctx context.Context, now time.Time, r relais.Retention) (relais.Pruned, error) {
+	var p relais.Pruned
 	prune := func(table, column string, keep time.Duration) (int64, error) {
 		if keep <= 0 {
 			return 0, nil
@@ -120,9 +128,144 @@ func (db *DB) PruneFamilyData(ctx context.Context, now time.Time, r relais.Reten
 		}
 		return res.RowsAffected()
 	}
-	if replies, err = prune("inbound_messages", "received_at", r.Replies); err != nil {
-		return 0, 0, err
+	var err error
+	if p.Replies, err = prune("inbound_messages", "received_at", r.Replies); err != nil {
+		return p, err
 	}
-	bounces, err = prune("email_bounces", "at", r.Bounces)
-	return replies, bounces, err
+	if p.Bounces, err = prune("email_bounces", "at", r.Bounces); err != nil {
+		return p, err
+	}
+	if r.Deliveries > 0 {
+		if p.Deliveries, err = db.pruneDeliveries(ctx, ms(now.Add(-r.Deliveries))); err != nil {
+			return p, err
+		}
+	}
+	if r.Removed > 0 {
+		if p.Households, err = db.eraseRemoved(ctx, ms(now.Add(-r.Removed))); err != nil {
+			return p, err
+		}
+	}
+	return p, nil
+}
+
+// pruneBatch is how many deliveries or households one retention transaction removes, so that the
+// writers queued behind it wait for a short one.
+const pruneBatch = 1000
+
+// pruneDeliveries removes the settled deliveries last changed before cutoff with their history, a
+// batch per transaction. Each batch first adds its deliveries to the lessons' counts, so that the
+// counting trigger's subtraction on delete leaves the counts as they were.
+func (db *DB) pruneDeliveries(ctx context.Context, cutoff int64) (int64, error) {
+	statuses := `'` + strings.Join(statusNames(relais.SettledDeliveryStatuses), `', '`) + `'`
+	var total int64
+	for {
+		var n int64
+		err := db.inTx(ctx, func(tx *sql.Tx) error {
+			ids, err := queryAll(ctx, tx, func(r rowScanner) (int64, error) {
+				var id int64
+				return id, r.Scan(&id)
+			}, `SELECT id FROM deliveries WHERE updated_at < ? AND status IN (`+statuses+`) ORDER BY updated_at LIMIT ?`, cutoff, pruneBatch)
+			if err != nil || len(ids) == 0 {
+				return err
+			}
+			list, _ := json.Marshal(ids)
+			for _, q := range []string{
+				`INSERT INTO delivery_counts (lesson_id, channel, status, reason, n)
+					SELECT lesson_id, channel, status, CASE WHEN status IN ('failed', 'undelivered') THEN reason ELSE '' END, COUNT(*)
+					FROM deliveries WHERE id IN (SELECT value FROM json_each(?)) GROUP BY 1, 2, 3, 4
+					ON CONFLICT (lesson_id, channel, status, reason) DO UPDATE SET n = n + excluded.n`,
+				`DELETE FROM delivery_events WHERE delivery_id IN (SELECT value FROM json_each(?))`,
+				`DELETE FROM contact_claims WHERE delivery_id IN (SELECT value FROM json_each(?))`,
+				`DELETE FROM postal_batch_deliveries WHERE delivery_id IN (SELECT value FROM json_each(?))`,
+				`DELETE FROM deliveries WHERE id IN (SELECT value FROM json_each(?))`,
+			} {
+				if _, err := tx.ExecContext(ctx, q, string(list)); err != nil {
+					return err
+				}
+			}
+			n = int64(len(ids))
+			return nil
+		})
+		if err != nil {
+			return total, fmt.Errorf("prune deliveries: %w", err)
+		}
+		if total += n; n < pruneBatch {
+			return total, nil
+		}
+	}
+}
+
+// eraseRemoved erases the households removed from the roster before cutoff.
+func (db *DB) eraseRemoved(ctx context.Context, cutoff int64) (int64, error) {
+	var total int64
+	for {
+		var n int64
+		err := db.inTx(ctx, func(tx *sql.Tx) error {
+			ids, err := queryAll(ctx, tx, func(r rowScanner) (int64, error) {
+				var id int64
+				return id, r.Scan(&id)
+			}, `SELECT id FROM households WHERE removed_at > 0 AND removed_at < ? ORDER BY id LIMIT ?`, cutoff, pruneBatch)
+			for _, id := range ids {
+				if err := eraseTx(ctx, tx, id); err != nil {
+					return err
+				}
+			}
+			n = int64(len(ids))
+			return err
+		})
+		if err != nil {
+			return total, fmt.Errorf("erase removed households: %w", err)
+		}
+		if total += n; n < pruneBatch {
+			return total, nil
+		}
+	}
+}
+
+// MarkRemoved marks the households a full import did not list (relais.PrivacyStore).
+func (db *DB) MarkRemoved(ctx context.Context, listed []string, now time.Time) (int64, error) {
+	list, err := json.Marshal(listed)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	err = db.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `CREATE TEMP TABLE IF NOT EXISTS roster_listed (ref TEXT PRIMARY KEY) WITHOUT ROWID`); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM temp.roster_listed`); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO temp.roster_listed SELECT value FROM json_each(?)`, string(list)); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE households SET removed_at = 0
+			WHERE removed_at > 0 AND external_ref IN (SELECT ref FROM temp.roster_listed)`); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE households SET removed_at = ?
+			WHERE removed_at = 0 AND external_ref <> 'erased-' || id AND external_ref NOT IN (SELECT ref FROM temp.roster_listed)`, ms(now))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM temp.roster_listed`)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("mark households removed from the roster: %w", err)
+	}
+	return n, nil
+}
+
+// statusNames are ss as strings.
+func statusNames(ss []relais.DeliveryStatus) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = string(s)
+	}
+	return out
 }

@@ -145,13 +145,13 @@ func testRetention(t *testing.T, open Open) {
 			Action: "failed", Status: "5.1.1", Hard: true, At: at})
 		must(t, err)
 	}
-	if r, b, err := db.PruneFamilyData(ctx, now, relais.Retention{}); err != nil || r != 0 || b != 0 {
-		t.Errorf("prune with no retention = %d replies, %d bounces, %v; want nothing", r, b, err)
+	if p, err := db.PruneFamilyData(ctx, now, relais.Retention{}); err != nil || p != (relais.Pruned{}) {
+		t.Errorf("prune with no retention = %+v, %v; want nothing", p, err)
 	}
-	r, b, err := db.PruneFamilyData(ctx, now, relais.Retention{Replies: 180 * 24 * time.Hour, Bounces: 30 * 24 * time.Hour})
+	p, err := db.PruneFamilyData(ctx, now, relais.Retention{Replies: 180 * 24 * time.Hour, Bounces: 30 * 24 * time.Hour})
 	must(t, err)
-	if r != 1 || b != 2 {
-		t.Errorf("pruned %d replies and %d bounces, want 1 (400 days) and 2 (400 and 100 days)", r, b)
+	if want := (relais.Pruned{Replies: 1, Bounces: 2}); p != want {
+		t.Errorf("pruned %+v, want %+v (a reply of 400 days, bounces of 400 and 100)", p, want)
 	}
 	msgs, err := db.InboundMessages(ctx, relais.Page{Limit: 10})
 	must(t, err)
@@ -162,5 +162,121 @@ func testRetention(t *testing.T, open Open) {
 	slices.Sort(bodies)
 	if diff := cmp.Diff([]string{"10 days ago", "100 days ago"}, bodies); diff != "" {
 		t.Errorf("replies kept (-want +got):\n%s", diff)
+	}
+}
+
+// testDeliveryRetention: the settled deliveries last changed before the cut-off go with their history
+// and contact claims, one a day younger stays, one still pending stays however old, and the lesson's
+// counts do not change.
+func testDeliveryRetention(t *testing.T, open Open) {
+	ctx := context.Background()
+	now := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	clock := now
+	db := open(t, func() time.Time { return clock })
+	l := relais.Lesson{Title: "Les volcans", Subject: "science", Grade: 6, Language: "fr", TeacherID: "t1", SegmentBudget: 3}
+	must(t, db.CreateLesson(ctx, &l))
+	hs := []relais.Household{
+		{ExternalRef: "A", Language: "fr", Grades: []int{6}, Profile: relais.ProfileMobileData, Phone: "+33612000001", Email: "a@example.org", Consent: true},
+		{ExternalRef: "B", Language: "fr", Grades: []int{6}, Profile: relais.ProfileMobileData, Phone: "+33612000002", Email: "b@example.org", Consent: true},
+	}
+	must(t, db.UpsertHouseholds(ctx, hs))
+	const keep = 90 * 24 * time.Hour
+	at := func(ago time.Duration, d relais.Delivery, status relais.DeliveryStatus, reason string) int64 {
+		t.Helper()
+		clock = now.Add(-ago)
+		ids, err := db.PlanDeliveries(ctx, []relais.Delivery{d})
+		must(t, err)
+		if status != relais.DeliveryPending {
+			_, err = db.AdvanceDelivery(ctx, ids[0], status, reason, "P"+fmt.Sprint(ids[0]))
+			must(t, err)
+		}
+		return ids[0]
+	}
+	day := 24 * time.Hour
+	sentLongAgo := at(400*day, relais.Delivery{LessonID: l.ID, HouseholdID: hs[0].ID, Channel: relais.ChannelSMS}, relais.DeliverySent, "sent to +33612000001")
+	stillPending := at(400*day, relais.Delivery{LessonID: l.ID, HouseholdID: hs[1].ID, Channel: relais.ChannelSMS}, relais.DeliveryPending, "")
+	failedJustOver := at(keep+time.Minute, relais.Delivery{LessonID: l.ID, HouseholdID: hs[0].ID, Channel: relais.ChannelEmail}, relais.DeliveryFailed, "mailbox full")
+	deliveredJustUnder := at(keep-time.Minute, relais.Delivery{LessonID: l.ID, HouseholdID: hs[1].ID, Channel: relais.ChannelEmail}, relais.DeliveryDelivered, "")
+	clock = now
+	before, err := db.DeliveryCounts(ctx, l.ID)
+	must(t, err)
+
+	p, err := db.PruneFamilyData(ctx, now, relais.Retention{Deliveries: keep})
+	must(t, err)
+	if want := (relais.Pruned{Deliveries: 2}); p != want {
+		t.Errorf("pruned %+v, want %+v (deliveries %d and %d)", p, want, sentLongAgo, failedJustOver)
+	}
+	var kept []int64
+	for _, h := range hs {
+		rec, err := db.HouseholdRecord(ctx, h.ID)
+		must(t, err)
+		for _, d := range rec.Deliveries {
+			kept = append(kept, d.ID)
+		}
+	}
+	slices.Sort(kept)
+	if diff := cmp.Diff([]int64{stillPending, deliveredJustUnder}, kept); diff != "" {
+		t.Errorf("deliveries kept (-want +got):\n%s", diff)
+	}
+	after, err := db.DeliveryCounts(ctx, l.ID)
+	must(t, err)
+	if diff := cmp.Diff(before, after); diff != "" {
+		t.Errorf("counts changed by retention (-before +after):\n%s", diff)
+	}
+	if p, err := db.PruneFamilyData(ctx, now, relais.Retention{Deliveries: keep}); err != nil || p != (relais.Pruned{}) {
+		t.Errorf("second pass = %+v, %v; want nothing", p, err)
+	}
+	// The household of the pruned deliveries can have the lesson again: nothing stops a new plan.
+	if again, err := db.DeliveryCounts(ctx, l.ID); err != nil || !cmp.Equal(before, again) {
+		t.Errorf("counts after a second pass = %+v, %v", again, err)
+	}
+}
+
+// testRemovedRetention: a full import marks the households it did not list, one listed again is back,
+// and retention erases those removed before its cut-off, not those removed since nor erased ones again.
+func testRemovedRetention(t *testing.T, open Open) {
+	ctx := context.Background()
+	now := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	clock := now.AddDate(0, 0, -100)
+	db := open(t, func() time.Time { return clock })
+	household := func(ref string) relais.Household {
+		return relais.Household{ExternalRef: ref, Language: "fr", Grades: []int{4}, Profile: relais.ProfileSMSOnly,
+			Phone: "+3361200" + fmt.Sprintf("%04d", len(ref)*7+int(ref[len(ref)-1])), Consent: true}
+	}
+	hs := []relais.Household{household("R1"), household("R2"), household("R3")}
+	must(t, db.UpsertHouseholds(ctx, hs))
+	if n, err := db.MarkRemoved(ctx, []string{"R1"}, clock); err != nil || n != 2 {
+		t.Fatalf("mark removed 100 days ago = %d, %v; want 2 (R2, R3)", n, err)
+	}
+	clock = now.AddDate(0, 0, -10)
+	must(t, db.UpsertHouseholds(ctx, []relais.Household{household("R3")})) // back in a partial import
+	r4 := []relais.Household{household("R4")}
+	must(t, db.UpsertHouseholds(ctx, r4))
+	if n, err := db.MarkRemoved(ctx, []string{"R1", "R3"}, clock); err != nil || n != 1 {
+		t.Fatalf("mark removed 10 days ago = %d, %v; want 1 (R4; R2 is already)", n, err)
+	}
+	clock = now
+	p, err := db.PruneFamilyData(ctx, now, relais.Retention{Removed: 30 * 24 * time.Hour})
+	must(t, err)
+	if want := (relais.Pruned{Households: 1}); p != want {
+		t.Errorf("pruned %+v, want %+v (R2)", p, want)
+	}
+	refs := map[int64]string{}
+	for _, h := range append(hs, r4...) {
+		rec, err := db.HouseholdRecord(ctx, h.ID)
+		must(t, err)
+		refs[h.ID] = rec.Household.ExternalRef + " " + rec.Household.Phone
+	}
+	want := map[int64]string{hs[0].ID: "R1 " + hs[0].Phone, hs[1].ID: relais.ErasedRef(hs[1].ID) + " ",
+		hs[2].ID: "R3 " + hs[2].Phone, r4[0].ID: "R4 " + r4[0].Phone}
+	if diff := cmp.Diff(want, refs); diff != "" {
+		t.Errorf("households after retention (-want +got):\n%s", diff)
+	}
+	if p, err := db.PruneFamilyData(ctx, now.AddDate(0, 0, 1), relais.Retention{Removed: 30 * 24 * time.Hour}); err != nil || p != (relais.Pruned{}) {
+		t.Errorf("second pass = %+v, %v; want nothing", p, err)
+	}
+	// The erased household is not marked again; R3 left out now is.
+	if n, err := db.MarkRemoved(ctx, []string{"R1"}, now); err != nil || n != 1 {
+		t.Errorf("mark removed now = %d, %v; want 1 (R3)", n, err)
 	}
 }

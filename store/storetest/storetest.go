@@ -33,6 +33,8 @@ func Run(t *testing.T, open Open) {
 		{"StaffSignIn", testStaffSignIn},
 		{"AccessAndErasure", testAccessAndErasure},
 		{"Retention", testRetention},
+		{"DeliveryRetention", testDeliveryRetention},
+		{"RemovedRetention", testRemovedRetention},
 		{"ClaimContact", testClaimContact},
 		{"RemindDeliveriesRearmsOncePerAiring", testRemindDeliveriesRearmsOncePerAiring},
 		{"PostalBatchLifecycle", testPostalBatchLifecycle},

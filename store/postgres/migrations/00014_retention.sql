@@ -1,0 +1,13 @@
+-- +goose Up
+-- When a full import of the roster left the household out (NULL: in the roster). Retention erases it
+-- RELAIS_REMOVED_RETENTION later; an import that lists it again clears the mark.
+ALTER TABLE households ADD COLUMN removed_at timestamptz;
+CREATE INDEX households_removed ON households (removed_at) WHERE removed_at IS NOT NULL;
+
+-- Retention finds the deliveries settled before its cut-off by their last change.
+CREATE INDEX deliveries_updated ON deliveries (updated_at);
+
+-- +goose Down
+DROP INDEX deliveries_updated;
+DROP INDEX households_removed;
+ALTER TABLE households DROP COLUMN removed_at;
