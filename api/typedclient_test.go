@@ -82,6 +82,25 @@ func TestTypedClient(t *testing.T) {
 	dl, err := media.ListDeliveriesWithResponse(ctx, &apiclient.ListDeliveriesParams{})
 	matches(t, "listDeliveries", dl, err, http.StatusOK, dl.Body, dl.JSON200)
 
+	tl, err := media.GetDeliveryTimelineWithResponse(ctx, &apiclient.GetDeliveryTimelineParams{})
+	matches(t, "getDeliveryTimeline", tl, err, http.StatusOK, tl.Body, tl.JSON200)
+	pb, err := media.ListPostalBatchesWithResponse(ctx, &apiclient.ListPostalBatchesParams{})
+	matches(t, "listPostalBatches", pb, err, http.StatusOK, pb.Body, pb.JSON200)
+	plan, err := media.GetPublishingPlanWithResponse(ctx, lesson.Id, &apiclient.GetPublishingPlanParams{})
+	matches(t, "getPublishingPlan", plan, err, http.StatusOK, plan.Body, plan.JSON200)
+	cl, err := as("a").PutUserClassesWithResponse(ctx, "t1", apiclient.UserClasses{Classes: []string{"0751234A-5B"}})
+	matches(t, "putUserClasses", cl, err, http.StatusOK, cl.Body, cl.JSON200)
+	cls, err := as("a").GetUserClassesWithResponse(ctx, "t1")
+	matches(t, "getUserClasses", cls, err, http.StatusOK, cls.Body, cls.JSON200)
+	audit, err := as("a").ListAuditWithResponse(ctx, &apiclient.ListAuditParams{})
+	if entries := matches(t, "listAudit", audit, err, http.StatusOK, audit.Body, audit.JSON200); len(entries.Items) == 0 {
+		t.Errorf("listAudit = %+v, want the imports and the station", entries)
+	}
+	erase, err := media.EraseHouseholdWithResponse(ctx, *households.Items[1].Id)
+	if err != nil || erase.StatusCode() != http.StatusNoContent {
+		t.Errorf("eraseHousehold = %v, %v", erase.StatusCode(), err)
+	}
+
 	// An error answer has the spec's Error shape too.
 	missing, err := teacher.GetLessonWithResponse(ctx, 999)
 	matches(t, "getLesson 404", missing, err, http.StatusNotFound, missing.Body, missing.JSON404)

@@ -7790,8 +7790,11 @@ type GetPublishingPlanResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *struct {
-		Airings   *[]map[string]interface{} `json:"airings,omitempty"`
-		Counts    *map[string]int           `json:"counts,omitempty"`
+		Airings *[]map[string]interface{} `json:"airings,omitempty"`
+
+		// At When publishing starts.
+		At        *time.Time      `json:"at,omitempty"`
+		Counts    *map[string]int `json:"counts,omitempty"`
 		Estimates *map[string]struct {
 			Deadline *time.Time `json:"deadline,omitempty"`
 			Finishes *time.Time `json:"finishes,omitempty"`
@@ -7804,7 +7807,18 @@ type GetPublishingPlanResponse struct {
 		LessonId       *int64                    `json:"lesson_id,omitempty"`
 		Sample         *[]map[string]interface{} `json:"sample,omitempty"`
 		Skipped        *map[string]int           `json:"skipped,omitempty"`
-		Warnings       *[]string                 `json:"warnings,omitempty"`
+
+		// Underruns Stations whose slots the lesson leaves much of to filler, or to dead air without one (absent when none).
+		Underruns *[]struct {
+			Airings *int `json:"airings,omitempty"`
+
+			// Filler false: the gap is dead air
+			Filler        *bool    `json:"filler,omitempty"`
+			LessonSeconds *float32 `json:"lesson_seconds,omitempty"`
+			SlotSeconds   *float32 `json:"slot_seconds,omitempty"`
+			Station       *string  `json:"station,omitempty"`
+		} `json:"underruns,omitempty"`
+		Warnings *[]string `json:"warnings,omitempty"`
 	}
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *Invalid
@@ -7816,8 +7830,11 @@ type GetPublishingPlanResponse struct {
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetPublishingPlanResponse) GetJSON200() *struct {
-	Airings   *[]map[string]interface{} `json:"airings,omitempty"`
-	Counts    *map[string]int           `json:"counts,omitempty"`
+	Airings *[]map[string]interface{} `json:"airings,omitempty"`
+
+	// At When publishing starts.
+	At        *time.Time      `json:"at,omitempty"`
+	Counts    *map[string]int `json:"counts,omitempty"`
 	Estimates *map[string]struct {
 		Deadline *time.Time `json:"deadline,omitempty"`
 		Finishes *time.Time `json:"finishes,omitempty"`
@@ -7830,7 +7847,18 @@ func (r GetPublishingPlanResponse) GetJSON200() *struct {
 	LessonId       *int64                    `json:"lesson_id,omitempty"`
 	Sample         *[]map[string]interface{} `json:"sample,omitempty"`
 	Skipped        *map[string]int           `json:"skipped,omitempty"`
-	Warnings       *[]string                 `json:"warnings,omitempty"`
+
+	// Underruns Stations whose slots the lesson leaves much of to filler, or to dead air without one (absent when none).
+	Underruns *[]struct {
+		Airings *int `json:"airings,omitempty"`
+
+		// Filler false: the gap is dead air
+		Filler        *bool    `json:"filler,omitempty"`
+		LessonSeconds *float32 `json:"lesson_seconds,omitempty"`
+		SlotSeconds   *float32 `json:"slot_seconds,omitempty"`
+		Station       *string  `json:"station,omitempty"`
+	} `json:"underruns,omitempty"`
+	Warnings *[]string `json:"warnings,omitempty"`
 } {
 	return r.JSON200
 }
@@ -12025,8 +12053,11 @@ func ParseGetPublishingPlanResponse(rsp *http.Response) (*GetPublishingPlanRespo
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest struct {
-			Airings   *[]map[string]interface{} `json:"airings,omitempty"`
-			Counts    *map[string]int           `json:"counts,omitempty"`
+			Airings *[]map[string]interface{} `json:"airings,omitempty"`
+
+			// At When publishing starts.
+			At        *time.Time      `json:"at,omitempty"`
+			Counts    *map[string]int `json:"counts,omitempty"`
 			Estimates *map[string]struct {
 				Deadline *time.Time `json:"deadline,omitempty"`
 				Finishes *time.Time `json:"finishes,omitempty"`
@@ -12039,7 +12070,18 @@ func ParseGetPublishingPlanResponse(rsp *http.Response) (*GetPublishingPlanRespo
 			LessonId       *int64                    `json:"lesson_id,omitempty"`
 			Sample         *[]map[string]interface{} `json:"sample,omitempty"`
 			Skipped        *map[string]int           `json:"skipped,omitempty"`
-			Warnings       *[]string                 `json:"warnings,omitempty"`
+
+			// Underruns Stations whose slots the lesson leaves much of to filler, or to dead air without one (absent when none).
+			Underruns *[]struct {
+				Airings *int `json:"airings,omitempty"`
+
+				// Filler false: the gap is dead air
+				Filler        *bool    `json:"filler,omitempty"`
+				LessonSeconds *float32 `json:"lesson_seconds,omitempty"`
+				SlotSeconds   *float32 `json:"slot_seconds,omitempty"`
+				Station       *string  `json:"station,omitempty"`
+			} `json:"underruns,omitempty"`
+			Warnings *[]string `json:"warnings,omitempty"`
 		}
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
