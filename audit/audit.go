@@ -14,8 +14,8 @@ import (
 	"time"
 
 	relais "github.com/relais-edu/relais"
-	"github.com/relais-edu/relais/internal/tick"
 	"github.com/relais-edu/relais/clients"
+	"github.com/relais-edu/relais/internal/tick"
 )
 
 // Log writes and prunes the audit log.
