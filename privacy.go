@@ -97,6 +97,21 @@ type PrivacyStore interface {
 	// (a full import listed the others); those in listed that were marked are back. It returns how many
 	// were newly marked. Erased households are left alone.
 	MarkRemoved(ctx context.Context, listed []string, now time.Time) (int64, error)
+	// AgedMedia returns up to limit lessons, in id order, whose files may go: no airing on or after
+	// before's day, no change since before, not being processed (uploaded or processing), and files
+	// not removed yet; with the locations of their files in the MediaStore (upload, renditions,
+	// worksheets, postal batches' PDFs and CSVs).
+	AgedMedia(ctx context.Context, before time.Time, limit int) ([]LessonFiles, error)
+	// ForgetMedia records at now that lesson id's files were removed from the MediaStore: their
+	// locations are cleared, its renditions and worksheet forgotten; the lesson, its texts, its
+	// deliveries and its counts stay.
+	ForgetMedia(ctx context.Context, id int64, now time.Time) error
+}
+
+// LessonFiles is a lesson and the locations of its files in the MediaStore.
+type LessonFiles struct {
+	LessonID  int64
+	Locations []string
 }
 
 // Retention is how long families' data is kept; zero keeps it.
@@ -105,6 +120,7 @@ type Retention struct {
 	Bounces    time.Duration // email bounce reports (the opt-out or bad-address status they set stays)
 	Deliveries time.Duration // messages to families, from their last change; the lessons' counts stay
 	Removed    time.Duration // households removed from the roster, from their removal; then erased
+	Media      time.Duration // lessons' files, from the lesson's last airing and last change
 }
 
 // Pruned counts what one pass of retention removed.
@@ -113,6 +129,7 @@ type Pruned struct {
 	Bounces    int64 `json:"bounces"`
 	Deliveries int64 `json:"deliveries"`
 	Households int64 `json:"households"` // erased
+	Lessons    int64 `json:"lessons"`    // whose files were removed
 }
 
 // SettledDeliveryStatuses are the statuses in which a delivery ages out: the final ones, and sent (a

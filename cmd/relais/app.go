@@ -29,12 +29,12 @@ import (
 	"github.com/relais-edu/relais/ingest"
 	"github.com/relais-edu/relais/internal/redisserver"
 	"github.com/relais-edu/relais/internal/redisurl"
-	"github.com/relais-edu/relais/internal/tick"
 	"github.com/relais-edu/relais/links"
 	"github.com/relais-edu/relais/mediastore"
 	"github.com/relais-edu/relais/pipeline"
 	"github.com/relais-edu/relais/queue"
 	"github.com/relais-edu/relais/resumable"
+	"github.com/relais-edu/relais/retention"
 	"github.com/relais-edu/relais/scheduler"
 	"github.com/relais-edu/relais/store/postgres"
 	"github.com/relais-edu/relais/templates"
@@ -69,7 +69,7 @@ type app struct {
 
 	periodic *scheduler.Periodic // writes tomorrow's guides and playlists each evening
 
-	sweepStop context.CancelFunc // ends the hourly sweep of expired uploads and of aged audit entries
+	sweepStop context.CancelFunc // ends the hourly sweep of expired uploads and the retention passes
 	sweepDone chan struct{}
 }
 
@@ -275,9 +275,10 @@ func (a *app) serveHTTP(redisOpt asynq.RedisConnOpt, reg *channels.Registry, tmp
 	var sweeps sync.WaitGroup
 	sweeps.Go(func() { srv.RunUploadSweep(sweepCtx, time.Hour) })
 	sweeps.Go(func() { srv.Audit().RunRetention(sweepCtx, time.Hour, cfg.AuditRetention, time.Now) })
-	sweeps.Go(func() {
-		runFamilyRetention(sweepCtx, a.store, time.Hour, cfg.retention(), time.Now, a.log)
-	})
+	aged := &retention.Task{Store: a.store, Media: a.media, Retention: cfg.retention(), Now: time.Now,
+		Log: log.With("comp", "retention"), Playout: &scheduler.Exporter{Service: scheduler.New(a.store, a.store, nil),
+			Dir: filepath.Join(cfg.DataDir, "playout"), Media: a.sharedMedia()}}
+	sweeps.Go(func() { aged.Run(sweepCtx, time.Hour) })
 	go func() {
 		defer close(a.sweepDone)
 		sweeps.Wait()
@@ -490,24 +491,6 @@ func loadSecret(cfg Config) ([]byte, error) {
 		return nil, fmt.Errorf("write %s: %w", path, err)
 	}
 	return b, nil
-}
-
-// runFamilyRetention removes, every period until ctx ends, the families' data that r no longer keeps:
-// replies, bounce reports, settled deliveries and households removed from the roster.
-func runFamilyRetention(ctx context.Context, store relais.PrivacyStore, every time.Duration, r relais.Retention, now func() time.Time, log *slog.Logger) {
-	if r == (relais.Retention{}) {
-		return
-	}
-	tick.Every(ctx, every, func(ctx context.Context) {
-		p, err := store.PruneFamilyData(ctx, now(), r)
-		if err != nil && ctx.Err() == nil {
-			log.Error("prune families' data", "err", err)
-		}
-		if p != (relais.Pruned{}) {
-			log.Info("pruned families' data", "replies", p.Replies, "bounces", p.Bounces, "deliveries", p.Deliveries,
-				"households_erased", p.Households)
-		}
-	})
 }
 
 // openMedia opens the media store: the bucket of RELAIS_MEDIA_URL, or RELAIS_MEDIA_DIR. A store that

@@ -269,3 +269,56 @@ func statusNames(ss []relais.DeliveryStatus) []string {
 	}
 	return out
 }
+
+// AgedMedia finds the lessons whose files have aged out (relais.PrivacyStore).
+func (db *DB) AgedMedia(ctx context.Context, before time.Time, limit int) ([]relais.LessonFiles, error) {
+	ids, err := queryAll(ctx, db.read, func(r rowScanner) (int64, error) {
+		var id int64
+		return id, r.Scan(&id)
+	}, `SELECT id FROM lessons l WHERE media_removed_at = 0 AND updated_at < ? AND status NOT IN (?, ?)
+		AND NOT EXISTS (SELECT 1 FROM slots s WHERE s.lesson_id = l.id AND s.day >= ?)
+		ORDER BY id LIMIT ?`,
+		ms(before), string(relais.LessonUploaded), string(relais.LessonProcessing), before.UTC().Format(time.DateOnly), limit)
+	if err != nil {
+		return nil, fmt.Errorf("aged media: %w", err)
+	}
+	out := make([]relais.LessonFiles, 0, len(ids))
+	for _, id := range ids {
+		locs, err := queryAll(ctx, db.read, func(r rowScanner) (string, error) {
+			var loc string
+			return loc, r.Scan(&loc)
+		}, `SELECT loc FROM (
+				SELECT media_path AS loc FROM lessons WHERE id = ?1
+				UNION ALL SELECT worksheet_path FROM lessons WHERE id = ?1
+				UNION ALL SELECT path FROM renditions WHERE lesson_id = ?1
+				UNION ALL SELECT path FROM worksheets WHERE lesson_id = ?1
+				UNION ALL SELECT pdf_path FROM postal_batches WHERE lesson_id = ?1
+				UNION ALL SELECT csv_path FROM postal_batches WHERE lesson_id = ?1)
+			WHERE loc <> '' GROUP BY loc ORDER BY loc`, id)
+		if err != nil {
+			return nil, fmt.Errorf("aged media of lesson %d: %w", id, err)
+		}
+		out = append(out, relais.LessonFiles{LessonID: id, Locations: locs})
+	}
+	return out, nil
+}
+
+// ForgetMedia records that a lesson's files were removed (relais.PrivacyStore).
+func (db *DB) ForgetMedia(ctx context.Context, id int64, now time.Time) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE lessons SET media_path = '', worksheet_path = '', media_removed_at = ? WHERE id = ?`,
+			ms(now), id); err != nil {
+			return fmt.Errorf("forget media of lesson %d: %w", id, err)
+		}
+		for _, q := range []string{
+			`DELETE FROM renditions WHERE lesson_id = ?`,
+			`DELETE FROM worksheets WHERE lesson_id = ?`,
+			`UPDATE postal_batches SET pdf_path = '', csv_path = '' WHERE lesson_id = ?`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, id); err != nil {
+				return fmt.Errorf("forget media of lesson %d: %w", id, err)
+			}
+		}
+		return nil
+	})
+}

@@ -280,3 +280,67 @@ func testRemovedRetention(t *testing.T, open Open) {
 		t.Errorf("mark removed now = %d, %v; want 1 (R3)", n, err)
 	}
 }
+
+// testMediaRetention: the lessons whose files have aged out are those aired last, and changed last,
+// before the cut-off and not being processed; their locations come back, and once forgotten they do
+// not come back again.
+func testMediaRetention(t *testing.T, open Open) {
+	ctx := context.Background()
+	now := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	clock := now
+	db := open(t, func() time.Time { return clock })
+	st := relais.Station{Name: "Balapan", Kind: relais.StationTV, TimeZone: "UTC"}
+	must(t, db.CreateStation(ctx, &st))
+	lesson := func(title string, changed time.Duration, status relais.LessonStatus, aired ...int) int64 {
+		t.Helper()
+		clock = now.Add(-changed)
+		l := relais.Lesson{Title: title, Subject: "science", Grade: 6, Language: "fr", TeacherID: "t1", SegmentBudget: 3}
+		must(t, db.CreateLesson(ctx, &l))
+		must(t, db.SetLessonStatus(ctx, l.ID, status, nil))
+		key := fmt.Sprintf("lessons/%d/", l.ID)
+		must(t, db.SetLessonMediaPath(ctx, l.ID, key+"source.mp4"))
+		must(t, db.PutRendition(ctx, relais.Rendition{LessonID: l.ID, Kind: relais.RenditionTV, Path: key + "tv.ts"}))
+		must(t, db.PutRendition(ctx, relais.Rendition{LessonID: l.ID, Kind: relais.RenditionLowband, Path: key + "lowband.opus"}))
+		must(t, db.PutWorksheet(ctx, relais.Worksheet{LessonID: l.ID, Path: key + "worksheet.pdf", Bytes: 1, Generated: true}))
+		for _, daysAgo := range aired {
+			slots := []relais.Slot{{Day: now.AddDate(0, 0, -daysAgo).Format(time.DateOnly), Start: fmt.Sprintf("%02d:00", l.ID),
+				Duration: 30 * time.Minute}}
+			must(t, db.AddSlots(ctx, st.ID, nil, slots, func([]relais.Slot) error { return nil }))
+			must(t, db.Assign(ctx, []relais.Assignment{{SlotID: slots[0].ID, LessonID: l.ID}}))
+		}
+		clock = now
+		return l.ID
+	}
+	day := 24 * time.Hour
+	agedOut := lesson("aired 100 days ago", 200*day, relais.LessonPublished, 150, 100)
+	lesson("aired again 30 days ago", 200*day, relais.LessonPublished, 150, 30)
+	lesson("changed 10 days ago", 10*day, relais.LessonReady)
+	lesson("processing", 200*day, relais.LessonProcessing)
+	neverAired := lesson("never aired", 120*day, relais.LessonRejected)
+
+	files := func() []relais.LessonFiles {
+		t.Helper()
+		got, err := db.AgedMedia(ctx, now.Add(-90*day), 10)
+		must(t, err)
+		return got
+	}
+	locs := func(id int64) []string {
+		k := fmt.Sprintf("lessons/%d/", id)
+		return []string{k + "lowband.opus", k + "source.mp4", k + "tv.ts", k + "worksheet.pdf"}
+	}
+	want := []relais.LessonFiles{{LessonID: agedOut, Locations: locs(agedOut)}, {LessonID: neverAired, Locations: locs(neverAired)}}
+	if diff := cmp.Diff(want, files()); diff != "" {
+		t.Errorf("aged media (-want +got):\n%s", diff)
+	}
+	must(t, db.ForgetMedia(ctx, agedOut, now))
+	if diff := cmp.Diff(want[1:], files()); diff != "" {
+		t.Errorf("aged media after forgetting lesson %d (-want +got):\n%s", agedOut, diff)
+	}
+	l, err := db.Lesson(ctx, agedOut)
+	must(t, err)
+	rs, err := db.Renditions(ctx, agedOut)
+	must(t, err)
+	if _, werr := db.Worksheet(ctx, agedOut); l.MediaPath != "" || len(rs) != 0 || relais.ErrorCode(werr) != relais.ENOTFOUND || l.Title != "aired 100 days ago" {
+		t.Errorf("forgotten lesson: %+v, renditions %+v, worksheet %v", l, rs, werr)
+	}
+}

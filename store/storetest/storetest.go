@@ -35,6 +35,7 @@ func Run(t *testing.T, open Open) {
 		{"Retention", testRetention},
 		{"DeliveryRetention", testDeliveryRetention},
 		{"RemovedRetention", testRemovedRetention},
+		{"MediaRetention", testMediaRetention},
 		{"ClaimContact", testClaimContact},
 		{"RemindDeliveriesRearmsOncePerAiring", testRemindDeliveriesRearmsOncePerAiring},
 		{"PostalBatchLifecycle", testPostalBatchLifecycle},
