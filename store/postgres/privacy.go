@@ -149,23 +149,37 @@ func (db *DB) PruneFamilyData(ctx context.Context, now time.Time, r relais.Reten
 // writers waiting on their rows wait for a short one.
 const pruneBatch = 1000
 
-// pruneDeliveries removes the settled deliveries last changed before cutoff with their history, a
-// batch per transaction. Each batch first records its deliveries as a change of the lessons' counts,
-// so that the counting trigger's subtraction on delete leaves the counts as they were.
+// pruneDeliveries removes the settled deliveries last changed before cutoff with their history. It
+// walks the deliveries in id order, a batch per transaction, from the oldest and up to the first one
+// created after the cut-off (ids grow with creation, and a delivery changes after it is created):
+// only the primary key is read, no index on the time of the last change is kept up on every status
+// change. The deliveries of a batch are locked (one being changed now is left for the next pass),
+// then recorded as a change of the lessons' counts, so that the counting trigger's subtraction on
+// delete leaves the counts as they were.
 func (db *DB) pruneDeliveries(ctx context.Context, cutoff time.Time) (int64, error) {
 	statuses := make([]string, len(relais.SettledDeliveryStatuses))
 	for i, s := range relais.SettledDeliveryStatuses {
 		statuses[i] = string(s)
 	}
-	var total int64
+	var total, after int64
 	for {
-		var n int64
+		var n int
+		var seen int64
+		var last int64
+		var newest time.Time
 		err := db.inTx(ctx, func(tx pgx.Tx) error {
+			var newestOrNull *time.Time
+			err := tx.QueryRow(ctx, `SELECT count(*), COALESCE(max(id), 0), max(created_at)
+				FROM (SELECT id, created_at FROM deliveries WHERE id > $1 ORDER BY id LIMIT $2) b`, after, pruneBatch).Scan(&seen, &last, &newestOrNull)
+			if err != nil || seen == 0 {
+				return err
+			}
+			newest = *newestOrNull
 			ids, err := queryAll(ctx, tx, func(r rowScanner) (int64, error) {
 				var id int64
 				return id, r.Scan(&id)
-			}, `SELECT id FROM deliveries WHERE updated_at < $1 AND status = ANY($2) ORDER BY updated_at LIMIT $3 FOR UPDATE SKIP LOCKED`,
-				cutoff, statuses, pruneBatch)
+			}, `SELECT id FROM deliveries WHERE id > $1 AND id <= $2 AND updated_at < $3 AND status = ANY($4) FOR UPDATE SKIP LOCKED`,
+				after, last, cutoff, statuses)
 			if err != nil || len(ids) == 0 {
 				return err
 			}
@@ -182,15 +196,17 @@ func (db *DB) pruneDeliveries(ctx context.Context, cutoff time.Time) (int64, err
 					return err
 				}
 			}
-			n = int64(len(ids))
+			n = len(ids)
 			return nil
 		})
 		if err != nil {
 			return total, fmt.Errorf("prune deliveries: %w", err)
 		}
-		if total += n; n < pruneBatch {
+		total += int64(n)
+		if seen < pruneBatch || !newest.Before(cutoff) {
 			return total, nil
 		}
+		after = last
 	}
 }
 

@@ -152,19 +152,28 @@ func (db *DB) PruneFamilyData(ctx context.Context, now time.Time, r relais.Reten
 // writers queued behind it wait for a short one.
 const pruneBatch = 1000
 
-// pruneDeliveries removes the settled deliveries last changed before cutoff with their history, a
-// batch per transaction. Each batch first adds its deliveries to the lessons' counts, so that the
-// counting trigger's subtraction on delete leaves the counts as they were.
+// pruneDeliveries removes the settled deliveries last changed before cutoff with their history. It
+// walks the deliveries in id order, a batch per transaction, from the oldest and up to the first one
+// created after the cut-off (ids grow with creation, and a delivery changes after it is created):
+// only the primary key is read, no index on the time of the last change is kept up on every status
+// change. Each batch first adds its deliveries to the lessons' counts, so that the counting
+// trigger's subtraction on delete leaves the counts as they were.
 func (db *DB) pruneDeliveries(ctx context.Context, cutoff int64) (int64, error) {
-	statuses := `'` + strings.Join(statusNames(relais.SettledDeliveryStatuses), `', '`) + `'`
-	var total int64
+	settled := `'` + strings.Join(statusNames(relais.SettledDeliveryStatuses), `', '`) + `'`
+	var total, after int64
 	for {
-		var n int64
+		var n, seen int
+		var last, newest int64
 		err := db.inTx(ctx, func(tx *sql.Tx) error {
+			err := tx.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(MAX(id), 0), COALESCE(MAX(created_at), 0)
+				FROM (SELECT id, created_at FROM deliveries WHERE id > ? ORDER BY id LIMIT ?)`, after, pruneBatch).Scan(&seen, &last, &newest)
+			if err != nil || seen == 0 {
+				return err
+			}
 			ids, err := queryAll(ctx, tx, func(r rowScanner) (int64, error) {
 				var id int64
 				return id, r.Scan(&id)
-			}, `SELECT id FROM deliveries WHERE updated_at < ? AND status IN (`+statuses+`) ORDER BY updated_at LIMIT ?`, cutoff, pruneBatch)
+			}, `SELECT id FROM deliveries WHERE id > ? AND id <= ? AND updated_at < ? AND status IN (`+settled+`)`, after, last, cutoff)
 			if err != nil || len(ids) == 0 {
 				return err
 			}
@@ -183,15 +192,17 @@ func (db *DB) pruneDeliveries(ctx context.Context, cutoff int64) (int64, error) 
 					return err
 				}
 			}
-			n = int64(len(ids))
+			n = len(ids)
 			return nil
 		})
 		if err != nil {
 			return total, fmt.Errorf("prune deliveries: %w", err)
 		}
-		if total += n; n < pruneBatch {
+		total += int64(n)
+		if seen < pruneBatch || newest >= cutoff {
 			return total, nil
 		}
+		after = last
 	}
 }
 

@@ -248,6 +248,12 @@ func testRemovedRetention(t *testing.T, open Open) {
 	if n, err := db.MarkRemoved(ctx, []string{"R1"}, clock); err != nil || n != 2 {
 		t.Fatalf("mark removed 100 days ago = %d, %v; want 2 (R2, R3)", n, err)
 	}
+	if h, err := db.Household(ctx, hs[1].ID); err != nil || !h.RemovedAt.Equal(clock) {
+		t.Errorf("R2's removal = %v, %v; want %v", h.RemovedAt, err, clock)
+	}
+	if h, err := db.Household(ctx, hs[0].ID); err != nil || !h.RemovedAt.IsZero() {
+		t.Errorf("R1, listed, removed at %v, %v", h.RemovedAt, err)
+	}
 	clock = now.AddDate(0, 0, -10)
 	must(t, db.UpsertHouseholds(ctx, []relais.Household{household("R3")})) // back in a partial import
 	r4 := []relais.Household{household("R4")}

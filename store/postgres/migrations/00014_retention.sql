@@ -4,14 +4,10 @@
 ALTER TABLE households ADD COLUMN removed_at timestamptz;
 CREATE INDEX households_removed ON households (removed_at) WHERE removed_at IS NOT NULL;
 
--- Retention finds the deliveries settled before its cut-off by their last change.
-CREATE INDEX deliveries_updated ON deliveries (updated_at);
-
 -- When retention removed a lesson's files from the media store (NULL: they are kept).
 ALTER TABLE lessons ADD COLUMN media_removed_at timestamptz;
 
 -- +goose Down
 ALTER TABLE lessons DROP COLUMN media_removed_at;
-DROP INDEX deliveries_updated;
 DROP INDEX households_removed;
 ALTER TABLE households DROP COLUMN removed_at;
