@@ -350,3 +350,56 @@ func testMediaRetention(t *testing.T, open Open) {
 		t.Errorf("forgotten lesson: %+v, renditions %+v, worksheet %v", l, rs, werr)
 	}
 }
+
+// testDeliveryRetentionBatches: more deliveries than one batch holds, old and young, go and stay
+// exactly, and the counts do not move.
+func testDeliveryRetentionBatches(t *testing.T, open Open) {
+	ctx := context.Background()
+	now := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	clock := now
+	db := open(t, func() time.Time { return clock })
+	l := relais.Lesson{Title: "Les volcans", Subject: "science", Grade: 6, Language: "fr", TeacherID: "t1", SegmentBudget: 3}
+	must(t, db.CreateLesson(ctx, &l))
+	const old, young = 1200, 300 // more old ones than one batch (1,000) holds
+	hs := make([]relais.Household, old+young)
+	for i := range hs {
+		hs[i] = relais.Household{ExternalRef: fmt.Sprint("H", i), Language: "fr", Grades: []int{6}, Profile: relais.ProfileSMSOnly, Consent: true}
+	}
+	must(t, db.UpsertHouseholds(ctx, hs))
+	plan := func(from, to int, ago time.Duration) {
+		t.Helper()
+		clock = now.Add(-ago)
+		ds := make([]relais.Delivery, 0, to-from)
+		for _, h := range hs[from:to] {
+			ds = append(ds, relais.Delivery{LessonID: l.ID, HouseholdID: h.ID, Channel: relais.ChannelSMS,
+				Status: relais.DeliverySkipped, Reason: "no usable phone, email or postal address"})
+		}
+		_, err := db.PlanDeliveries(ctx, ds)
+		must(t, err)
+	}
+	plan(0, old, 200*24*time.Hour)
+	plan(old, old+young, 10*24*time.Hour)
+	clock = now
+	before, err := db.DeliveryCounts(ctx, l.ID)
+	must(t, err)
+	if len(before) != 1 || before[0].Count != old+young || before[0].Status != relais.DeliverySkipped {
+		t.Fatalf("counts before = %+v, want %d skipped", before, old+young)
+	}
+	p, err := db.PruneFamilyData(ctx, now, relais.Retention{Deliveries: 90 * 24 * time.Hour})
+	must(t, err)
+	if p.Deliveries != old {
+		t.Errorf("pruned %d deliveries, want %d", p.Deliveries, old)
+	}
+	after, err := db.DeliveryCounts(ctx, l.ID)
+	must(t, err)
+	if diff := cmp.Diff(before, after); diff != "" {
+		t.Errorf("counts changed (-before +after):\n%s", diff)
+	}
+	for _, i := range []int{0, old - 1, old, old + young - 1} {
+		rec, err := db.HouseholdRecord(ctx, hs[i].ID)
+		must(t, err)
+		if want := i >= old; (len(rec.Deliveries) == 1) != want {
+			t.Errorf("household %d (%d of %d old) keeps %d deliveries", i, min(i+1, old), old, len(rec.Deliveries))
+		}
+	}
+}

@@ -34,6 +34,7 @@ func Run(t *testing.T, open Open) {
 		{"AccessAndErasure", testAccessAndErasure},
 		{"Retention", testRetention},
 		{"DeliveryRetention", testDeliveryRetention},
+		{"DeliveryRetentionBatches", testDeliveryRetentionBatches},
 		{"RemovedRetention", testRemovedRetention},
 		{"MediaRetention", testMediaRetention},
 		{"ClaimContact", testClaimContact},
