@@ -31,13 +31,14 @@ type HouseholdData struct {
 	SMSOptOut     bool      `json:"sms_opt_out"`
 	EmailOptOut   bool      `json:"email_opt_out"`
 	CreatedAt     time.Time `json:"created_at"`
+	RemovedAt     time.Time `json:"removed_at,omitzero"` // when a full import left it out of the roster
 }
 
 // DataOf is h as an access export shows it.
 func DataOf(h Household) HouseholdData {
 	return HouseholdData{ID: h.ID, ExternalRef: h.ExternalRef, Region: h.Region, Language: h.Language, Pupils: h.Pupils,
 		Profile: h.Profile, Phone: h.Phone, Email: h.Email, PostalAddress: h.PostalAddress, Consent: h.Consent,
-		SMSOptOut: h.SMSOptOut, EmailOptOut: h.EmailOptOut, CreatedAt: h.CreatedAt}
+		SMSOptOut: h.SMSOptOut, EmailOptOut: h.EmailOptOut, CreatedAt: h.CreatedAt, RemovedAt: h.RemovedAt}
 }
 
 // DeliveryRecord is one message to the household and what became of it.

@@ -1493,7 +1493,7 @@ type ClientInterface interface {
 
 	// ExportHousehold Everything held about a household (a family's access request; media and admin)
 	//
-	// The household's entry, its deliveries with their history, the SMS replies from its number and the bounce reports of its address. Audited.
+	// The household's entry (with removed_at when a full import left it out of the roster), its deliveries with their history, the SMS replies from its number and the bounce reports of its address. Audited.
 	//
 	// Corresponds with GET /api/v1/households/{id}/export (the `ExportHousehold` operationId).
 	ExportHousehold(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2173,7 +2173,7 @@ func (c *Client) EraseHousehold(ctx context.Context, id ID, reqEditors ...Reques
 
 // ExportHousehold Everything held about a household (a family's access request; media and admin)
 //
-// The household's entry, its deliveries with their history, the SMS replies from its number and the bounce reports of its address. Audited.
+// The household's entry (with removed_at when a full import left it out of the roster), its deliveries with their history, the SMS replies from its number and the bounce reports of its address. Audited.
 //
 // Corresponds with GET /api/v1/households/{id}/export (the `ExportHousehold` operationId).
 func (c *Client) ExportHousehold(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -6262,7 +6262,7 @@ type ClientWithResponsesInterface interface {
 
 	// ExportHouseholdWithResponse Everything held about a household (a family's access request; media and admin)
 	//
-	// The household's entry, its deliveries with their history, the SMS replies from its number and the bounce reports of its address. Audited.
+	// The household's entry (with removed_at when a full import left it out of the roster), its deliveries with their history, the SMS replies from its number and the bounce reports of its address. Audited.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -10416,7 +10416,7 @@ func (c *ClientWithResponses) EraseHouseholdWithResponse(ctx context.Context, id
 
 // ExportHouseholdWithResponse Everything held about a household (a family's access request; media and admin)
 //
-// The household's entry, its deliveries with their history, the SMS replies from its number and the bounce reports of its address. Audited.
+// The household's entry (with removed_at when a full import left it out of the roster), its deliveries with their history, the SMS replies from its number and the bounce reports of its address. Audited.
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -251,6 +251,9 @@ func testRemovedRetention(t *testing.T, open Open) {
 	if h, err := db.Household(ctx, hs[1].ID); err != nil || !h.RemovedAt.Equal(clock) {
 		t.Errorf("R2's removal = %v, %v; want %v", h.RemovedAt, err, clock)
 	}
+	if rec, err := db.HouseholdRecord(ctx, hs[1].ID); err != nil || !rec.Household.RemovedAt.Equal(clock) {
+		t.Errorf("R2's access export: removed at %v, %v; want %v", rec.Household.RemovedAt, err, clock)
+	}
 	if h, err := db.Household(ctx, hs[0].ID); err != nil || !h.RemovedAt.IsZero() {
 		t.Errorf("R1, listed, removed at %v, %v", h.RemovedAt, err)
 	}
