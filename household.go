@@ -66,6 +66,9 @@ type Household struct {
 	PhoneStatus   ContactStatus
 	EmailStatus   ContactStatus
 	CreatedAt     time.Time
+	// RemovedAt is when a full import of the roster left the household out (zero: it is in the
+	// roster). Nothing is sent to it any more; retention erases it RELAIS_REMOVED_RETENTION later.
+	RemovedAt time.Time
 }
 
 // HasGrade reports whether the household has a pupil in grade g.

@@ -41,6 +41,9 @@ var layerRules = []struct {
 	{"tokens", []string{"ingest", "api", "ui", "store", "queue", "channels", "cmd"}, "the token service runs on the store interface", nil},
 	{"audit", []string{"ingest", "api", "ui", "store", "queue", "channels", "cmd"}, "the audit log runs on the store interface", nil},
 	{"clients", []string{"*"}, "client addresses and rate limits are plain HTTP", nil},
+	{"internal/tick", []string{"*"}, "the periodic helper is plain Go", nil},
+	{"retention", []string{"ingest", "api", "ui", "store", "queue", "channels", "scheduler", "cmd"},
+		"retention runs on the store and media store interfaces", nil},
 	{"api", []string{"ingest", "ui", "store", "channels/sms", "channels/email", "channels/postal", "cmd"},
 		"the API reaches services, not engines or channel internals", nil},
 	{"ui", []string{"ingest", "api", "store", "channels/sms", "channels/email", "channels/postal", "cmd"},
@@ -49,7 +52,7 @@ var layerRules = []struct {
 
 // astiavFree lists the packages that must not link go-astiav.
 var astiavFree = []string{"", "api", "ui", "store/", "scheduler", "fanout", "queue", "channels/", "roster", "links",
-	"worksheet", "templates", "locale", "tokens", "audit", "clients"}
+	"worksheet", "templates", "locale", "tokens", "audit", "clients", "retention", "internal/tick", "api/apiclient"}
 
 // TestLayers reads the import graph with go list and fails on an edge from a lower layer to a higher
 // one, and on a package that links go-astiav through any path.

@@ -31,13 +31,14 @@ type HouseholdData struct {
 	SMSOptOut     bool      `json:"sms_opt_out"`
 	EmailOptOut   bool      `json:"email_opt_out"`
 	CreatedAt     time.Time `json:"created_at"`
+	RemovedAt     time.Time `json:"removed_at,omitzero"` // when a full import left it out of the roster
 }
 
 // DataOf is h as an access export shows it.
 func DataOf(h Household) HouseholdData {
 	return HouseholdData{ID: h.ID, ExternalRef: h.ExternalRef, Region: h.Region, Language: h.Language, Pupils: h.Pupils,
 		Profile: h.Profile, Phone: h.Phone, Email: h.Email, PostalAddress: h.PostalAddress, Consent: h.Consent,
-		SMSOptOut: h.SMSOptOut, EmailOptOut: h.EmailOptOut, CreatedAt: h.CreatedAt}
+		SMSOptOut: h.SMSOptOut, EmailOptOut: h.EmailOptOut, CreatedAt: h.CreatedAt, RemovedAt: h.RemovedAt}
 }
 
 // DeliveryRecord is one message to the household and what became of it.
@@ -87,13 +88,53 @@ type PrivacyStore interface {
 	// number, the bounce reports and contact claims of its addresses, and the details of its deliveries'
 	// history. Its deliveries stay, anonymous, so the dashboard's counts do not change.
 	EraseHousehold(ctx context.Context, id int64) error
-	// PruneFamilyData removes the SMS replies received and the bounce reports recorded before the
-	// retention's cut-offs from now (a zero period keeps them), and returns how many of each.
-	PruneFamilyData(ctx context.Context, now time.Time, r Retention) (replies, bounces int64, err error)
+	// PruneFamilyData removes what has aged out of the retention's periods at now (a zero period keeps
+	// everything of its kind): the SMS replies received and the bounce reports recorded before their
+	// cut-offs; the settled deliveries (SettledDeliveryStatuses) last changed before theirs, with their history, while the lessons' delivery counts stay as they were;
+	// and the households removed from the roster (MarkRemoved) before theirs, erased as EraseHousehold
+	// does. It returns how many of each.
+	PruneFamilyData(ctx context.Context, now time.Time, r Retention) (Pruned, error)
+	// MarkRemoved records at now that the households whose references are not in listed left the roster
+	// (a full import listed the others); those in listed that were marked are back. It returns how many
+	// were newly marked. Erased households are left alone.
+	MarkRemoved(ctx context.Context, listed []string, now time.Time) (int64, error)
+	// AgedMedia returns up to limit lessons, in id order, whose files may go: no airing on or after
+	// before's day, no change since before, not being processed (uploaded or processing), and files
+	// not removed yet; with the locations of their files in the MediaStore (upload, renditions,
+	// worksheets, postal batches' PDFs and CSVs).
+	AgedMedia(ctx context.Context, before time.Time, limit int) ([]LessonFiles, error)
+	// ForgetMedia records at now that lesson id's files were removed from the MediaStore: their
+	// locations are cleared, its renditions and worksheet forgotten; the lesson, its texts, its
+	// deliveries and its counts stay.
+	ForgetMedia(ctx context.Context, id int64, now time.Time) error
 }
 
-// Retention is how long families' messages are kept; zero keeps them.
-type Retention struct {
-	Replies time.Duration // SMS replies from families (STOP, thanks, questions)
-	Bounces time.Duration // email bounce reports (the opt-out or bad-address status they set stays)
+// LessonFiles is a lesson and the locations of its files in the MediaStore.
+type LessonFiles struct {
+	LessonID  int64
+	Locations []string
 }
+
+// Retention is how long families' data is kept; zero keeps it.
+type Retention struct {
+	Replies    time.Duration // SMS replies from families (STOP, thanks, questions)
+	Bounces    time.Duration // email bounce reports (the opt-out or bad-address status they set stays)
+	Deliveries time.Duration // messages to families, from their last change; the lessons' counts stay
+	Removed    time.Duration // households removed from the roster, from their removal; then erased
+	Media      time.Duration // lessons' files, from the lesson's last airing and last change
+}
+
+// Pruned counts what one pass of retention removed.
+type Pruned struct {
+	Replies    int64 `json:"replies"`
+	Bounces    int64 `json:"bounces"`
+	Deliveries int64 `json:"deliveries"`
+	Households int64 `json:"households"` // erased
+	Lessons    int64 `json:"lessons"`    // whose files were removed
+}
+
+// SettledDeliveryStatuses are the statuses in which a delivery ages out: the final ones, and sent (a
+// delivery report that never came will not come after the retention period). One still pending,
+// claimed, queued or sending is never removed: it needs someone's attention, not forgetting.
+var SettledDeliveryStatuses = []DeliveryStatus{DeliverySent, DeliveryDelivered, DeliveryUndelivered, DeliveryFailed,
+	DeliverySkipped, DeliveryUnknown}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -375,6 +376,35 @@ func TestImportHouseholds(t *testing.T) {
 	}
 	if status, out := f.do("POST", "/api/v1/households/import", "m", strings.NewReader("{}"), "application/json"); status != 400 || !strings.Contains(errMessage(out), "text/csv") {
 		t.Errorf("JSON body: %d %v", status, out)
+	}
+}
+
+// TestFullImportMarksRemoved: a full import marks the households it leaves out as removed from the
+// roster; one with a refused row marks nothing; retention later erases the removed one.
+func TestFullImportMarksRemoved(t *testing.T) {
+	f := newFixture(t, nil)
+	head := "external_ref,language,grades,profile,phone\n"
+	csv := head + "H1,fr,5,sms_only,+33612345671\nH2,fr,5,sms_only,+33612345672\nH3,fr,5,sms_only,+33612345673\n"
+	if status, out := f.do("POST", "/api/v1/households/import", "m", strings.NewReader(csv), "text/csv"); status != 200 || out["imported"] != 3.0 {
+		t.Fatalf("import: %d %v", status, out)
+	}
+	refused := head + "H1,fr,5,sms_only,+33612345671\nH2,fr,5,sms_only,+3361\n"
+	if status, out := f.do("POST", "/api/v1/households/import?full=true", "m", strings.NewReader(refused), "text/csv"); status != 200 || out["removed"] != nil {
+		t.Errorf("full import with a refused row: %d %v; want nothing removed", status, out)
+	}
+	full := head + "H1,fr,5,sms_only,+33612345671\nH2,fr,5,sms_only,+33612345672\n"
+	if status, out := f.do("POST", "/api/v1/households/import?full=true", "m", strings.NewReader(full), "text/csv"); status != 200 || out["removed"] != 1.0 {
+		t.Errorf("full import: %d %v; want H3 removed", status, out)
+	}
+	if status, out := f.do("POST", "/api/v1/households/import?full=yes", "m", strings.NewReader(full), "text/csv"); status != 400 || !strings.Contains(errMessage(out), "full=true") {
+		t.Errorf("full=yes: %d %v", status, out)
+	}
+	p, err := f.store.PruneFamilyData(context.Background(), time.Now().Add(time.Hour), relais.Retention{Removed: time.Minute})
+	if err != nil || p.Households != 1 {
+		t.Fatalf("retention after the full import = %+v, %v; want H3 erased", p, err)
+	}
+	if hs, err := f.store.HouseholdsByPhone(context.Background(), "+33612345673"); err != nil || len(hs) != 0 {
+		t.Errorf("H3's number after retention: %v %v", hs, err)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/internal/tick"
 	"github.com/relais-edu/relais/lessons"
 	"github.com/tus/tusd/v2/pkg/handler"
 )
@@ -160,18 +161,11 @@ func (s *Server) SweepUploads(now time.Time) (int, error) {
 
 // RunUploadSweep sweeps expired uploads now and then every interval, until ctx ends.
 func (s *Server) RunUploadSweep(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
+	tick.Every(ctx, every, func(context.Context) {
 		if n, err := s.SweepUploads(s.now()); err != nil {
 			s.log.Warn("sweep expired uploads", "removed", n, "err", err)
 		} else if n > 0 {
 			s.log.Info("swept expired uploads", "removed", n)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }

@@ -67,13 +67,22 @@ type ImportResult = roster.ImportResult
 
 // importHouseholds reads a CSV (text/csv body, or a multipart 'file' field). Good rows are stored,
 // bad rows come back with their row number and reason, in the request's language as writeError does.
+// With full=true the file is the whole roster: the households it leaves out are marked removed.
 func (s *Server) importHouseholds(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, s.households.MaxBytes)
 	body, err := roster.CSVBody(r)
 	if err != nil {
 		return err
 	}
-	res, err := s.households.Import(r.Context(), body, lang(r))
+	var res ImportResult
+	switch full := r.URL.Query().Get("full"); full {
+	case "", "false":
+		res, err = s.households.Import(r.Context(), body, lang(r))
+	case "true":
+		res, err = s.households.ImportFull(r.Context(), body, lang(r), s.store, s.now())
+	default:
+		return relais.Errorf(relais.EINVALID, "full=%q: use full=true for a file that is the whole roster, or leave it out.", full)
+	}
 	if err != nil {
 		return err
 	}

@@ -265,6 +265,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 type requestIDKey struct{}
 
+// Secure sets the security headers on every response of next, for what answers before the server
+// does (the rate limiter's 429s); the server sets them again on its own.
+func (s *Server) Secure(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.secure(w.Header())
+		next.ServeHTTP(w, r)
+	})
+}
+
 // secure sets the security headers of every response. The policy forbids everything: JSON needs
 // nothing, and the pages (the family page, the web UI) set their own.
 func (s *Server) secure(hd http.Header) {

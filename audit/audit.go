@@ -15,6 +15,7 @@ import (
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/clients"
+	"github.com/relais-edu/relais/internal/tick"
 )
 
 // Log writes and prunes the audit log.
@@ -63,20 +64,13 @@ func (l *Log) RunRetention(ctx context.Context, every, keep time.Duration, now f
 	if keep <= 0 {
 		return
 	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
+	tick.Every(ctx, every, func(ctx context.Context) {
 		if n, err := l.store.PruneAudit(ctx, now().Add(-keep)); err != nil && ctx.Err() == nil {
 			l.log.Error("prune audit log", "err", err)
 		} else if n > 0 {
 			l.log.Info("pruned audit log", "removed", n, "retention", keep.String())
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
 // CSVHeader is the first line of an export.

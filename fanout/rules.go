@@ -91,6 +91,9 @@ func New(reg *channels.Registry) *Rules {
 // Routes returns the deliveries to plan for h. Each channel appears at most once.
 func (r *Rules) Routes(h relais.Household) []Route {
 	pp := r.Policy.Profiles[h.Profile]
+	if !h.RemovedAt.IsZero() {
+		return []Route{{Channel: r.firstChannel(pp), Skip: removed}}
+	}
 	if !h.Consent {
 		return []Route{{Channel: r.firstChannel(pp), Skip: noConsent}}
 	}
@@ -122,7 +125,10 @@ func (r *Rules) Routes(h relais.Household) []Route {
 	return out
 }
 
-const noConsent = "no consent to be contacted"
+const (
+	noConsent = "no consent to be contacted"
+	removed   = "removed from the roster"
+)
 
 // fallback is the channel after ch in the fallback order, "" after the last.
 func (r *Rules) fallback(ch relais.ChannelName) relais.ChannelName {
@@ -143,6 +149,9 @@ func (r *Rules) firstChannel(pp ProfilePolicy) relais.ChannelName {
 // StillReachable is checked again right before a send: an opt-out or a bad-address verdict that arrived
 // after the plan was made wins. It returns the reason to skip, or "".
 func (r *Rules) StillReachable(h relais.Household, ch relais.ChannelName) string {
+	if !h.RemovedAt.IsZero() {
+		return removed
+	}
 	if !h.Consent {
 		return noConsent
 	}

@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -50,6 +51,8 @@ func TestRoutes(t *testing.T) {
 			[]Route{{Channel: relais.ChannelEmail, Skip: "opted out of email"}, sms}},
 		{"no consent", with(relais.ProfileMobileData, func(h *relais.Household) { h.Consent = false }),
 			[]Route{{Channel: relais.ChannelEmail, Skip: "no consent to be contacted"}}},
+		{"removed from the roster", with(relais.ProfileMobileData, func(h *relais.Household) { h.RemovedAt = time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC) }),
+			[]Route{{Channel: relais.ChannelEmail, Skip: "removed from the roster"}}},
 		{"offline without address", with(relais.ProfileOffline, func(h *relais.Household) { h.PostalAddress = "" }),
 			[]Route{{Channel: relais.ChannelPostal, Skip: "no usable phone, email or postal address"}}},
 	}
@@ -70,6 +73,10 @@ func TestStillReachable(t *testing.T) {
 	h.SMSOptOut = true
 	if got := rules.StillReachable(h, relais.ChannelSMS); got != "opted out of sms" {
 		t.Errorf("opted out after planning: %q", got)
+	}
+	h.SMSOptOut, h.RemovedAt = false, time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	if got := rules.StillReachable(h, relais.ChannelSMS); got != "removed from the roster" {
+		t.Errorf("removed from the roster after planning: %q", got)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/locale"
@@ -23,6 +24,14 @@ type ImportResult struct {
 	Imported int        `json:"imported"`
 	Rejected int        `json:"rejected"`
 	Errors   []RowError `json:"errors"`
+	// Removed counts, for a full import, the households it newly marked as removed from the roster.
+	Removed int64 `json:"removed,omitempty"`
+}
+
+// Remover marks the households a full import did not list as removed from the roster;
+// relais.PrivacyStore is one.
+type Remover interface {
+	MarkRemoved(ctx context.Context, listed []string, now time.Time) (int64, error)
 }
 
 // importChunk is how many households one transaction stores.
@@ -40,6 +49,26 @@ type Importer struct {
 // with nothing stored: the body is read whole first. Rows are then checked and stored at once, a
 // chunk of good rows stored (one transaction each) while the next ones are checked.
 func (im *Importer) Import(ctx context.Context, r io.Reader, lang string) (ImportResult, error) {
+	return im.read(ctx, r, lang, nil)
+}
+
+// ImportFull imports a CSV that is the whole roster: after Import's work, the households it does not
+// list are marked removed at now (their retention, RELAIS_REMOVED_RETENTION, starts) and those it lists
+// are back in. A file with a refused row marks nothing: a family whose row was refused is not gone.
+func (im *Importer) ImportFull(ctx context.Context, r io.Reader, lang string, rm Remover, now time.Time) (ImportResult, error) {
+	var listed []string
+	res, err := im.read(ctx, r, lang, &listed)
+	if err != nil || res.Rejected > 0 || res.Imported == 0 {
+		return res, err
+	}
+	if res.Removed, err = rm.MarkRemoved(ctx, listed, now); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// read is Import, adding the references stored to listed when it is not nil.
+func (im *Importer) read(ctx context.Context, r io.Reader, lang string, listed *[]string) (ImportResult, error) {
 	body, err := io.ReadAll(r)
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
@@ -74,6 +103,11 @@ func (im *Importer) Import(ctx context.Context, r io.Reader, lang string) (Impor
 			continue
 		}
 		imported += len(hs)
+		if listed != nil {
+			for _, h := range hs {
+				*listed = append(*listed, h.ExternalRef)
+			}
+		}
 	}
 	if storeErr != nil {
 		return ImportResult{}, storeErr

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -71,6 +72,51 @@ func (e *Exporter) Run(ctx context.Context) ([]string, error) {
 		}
 	}
 	return written, errors.Join(errs...)
+}
+
+// pruneWindow is how many days before the cut-off Prune looks at: a process stopped for longer leaves
+// the older days' files behind.
+const pruneWindow = 14
+
+// Prune removes the playout exports (guide and list, in either list format) of the days before
+// before's day in each station's zone, looking back pruneWindow days, and returns how many files were
+// there. A day not exported, or already removed, is no error.
+func (e *Exporter) Prune(ctx context.Context, before time.Time) (int, error) {
+	sts, err := e.Service.store.Stations(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("prune playout exports: %w", err)
+	}
+	removed := 0
+	var errs []error
+	for _, st := range sts {
+		loc, err := time.LoadLocation(st.TimeZone)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("station %d: %w", st.ID, err))
+			continue
+		}
+		for n := 1; n <= pruneWindow; n++ {
+			day := civil(before.In(loc), -n)
+			for _, name := range []string{day + ".xml", day + ".json", day + ".m3u"} {
+				m, key := e.store(st, name)
+				at := key
+				if d, ok := m.(*mediastore.Dir); ok {
+					at = filepath.Join(d.Root, filepath.FromSlash(key))
+				}
+				o, err := m.Open(ctx, at)
+				if errors.Is(err, fs.ErrNotExist) {
+					continue
+				} else if err == nil {
+					o.Close()
+				}
+				if err := m.Remove(ctx, at); err != nil {
+					errs = append(errs, fmt.Errorf("station %d, %s: %w", st.ID, name, err))
+					continue
+				}
+				removed++
+			}
+		}
+	}
+	return removed, errors.Join(errs...)
 }
 
 // civil returns the local day n days after t's, as "2006-01-02".

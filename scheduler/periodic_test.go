@@ -3,6 +3,7 @@ package scheduler_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/internal/testenv"
+	"github.com/relais-edu/relais/mediastore"
 	"github.com/relais-edu/relais/scheduler"
 )
 
@@ -86,5 +88,45 @@ func TestEveningExportsOnAsynq(t *testing.T) {
 	must(t, err)
 	if n := bytes.Count(pl, []byte(`"title": "Les fractions"`)); n != 1 {
 		t.Errorf("after the change the playlist airs the lesson %d times, want 1:\n%s", n, pl)
+	}
+}
+
+// TestPrunePlayoutExports: the guides and lists of the days before the cut-off (in the station's zone)
+// go, those of the cut-off's day and later stay, in a local directory and in a media store alike.
+func TestPrunePlayoutExports(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	almaty := e.station(t, "Balapan", "Asia/Almaty", relais.StationTV)
+	dir := t.TempDir()
+	media := mediastore.NewDir(t.TempDir())
+	// 2026-03-01 20:00 UTC is already the 2nd in Almaty: its day before is the 1st.
+	before := time.Date(2026, 3, 1, 20, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		ex   *scheduler.Exporter
+		root string
+	}{
+		{"directory", &scheduler.Exporter{Service: e.svc, Dir: dir}, dir},
+		{"media store", &scheduler.Exporter{Service: e.svc, Media: media}, filepath.Join(media.Root, "playout")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			station := filepath.Join(tc.root, fmt.Sprintf("station-%d", almaty.ID))
+			must(t, os.MkdirAll(station, 0o755))
+			files := []string{"2026-02-20.xml", "2026-02-20.json", "2026-03-01.xml", "2026-03-01.m3u", "2026-03-02.xml", "2026-03-02.json", "2026-03-03.xml"}
+			for _, f := range files {
+				must(t, os.WriteFile(filepath.Join(station, f), []byte("x"), 0o644))
+			}
+			n, err := tc.ex.Prune(ctx, before)
+			must(t, err)
+			var left []string
+			entries, err := os.ReadDir(station)
+			must(t, err)
+			for _, en := range entries {
+				left = append(left, en.Name())
+			}
+			if diff := cmp.Diff([]string{"2026-03-02.json", "2026-03-02.xml", "2026-03-03.xml"}, left); n != 4 || diff != "" {
+				t.Errorf("pruned %d files, want 4; left (-want +got):\n%s", n, diff)
+			}
+		})
 	}
 }

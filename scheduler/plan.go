@@ -151,6 +151,9 @@ func (p *Planner) Plan(ctx context.Context, lessonID int64, at time.Time, each f
 	for _, d := range digests {
 		segs[d.Language] = d.Segments
 	}
+	if airings == nil { // the JSON lists none as [], as the spec says, not null
+		airings = []Airing{}
+	}
 	sum := PlanSummary{LessonID: lessonID, At: at, Counts: map[string]int64{}, Skipped: map[string]int64{},
 		Airings: airings, Estimates: map[string]ChannelEstimate{}, Warnings: []string{}, Sample: []HouseholdPlan{}}
 	byRegion := map[string]Airing{}

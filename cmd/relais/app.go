@@ -34,6 +34,7 @@ import (
 	"github.com/relais-edu/relais/pipeline"
 	"github.com/relais-edu/relais/queue"
 	"github.com/relais-edu/relais/resumable"
+	"github.com/relais-edu/relais/retention"
 	"github.com/relais-edu/relais/scheduler"
 	"github.com/relais-edu/relais/store/postgres"
 	"github.com/relais-edu/relais/templates"
@@ -68,7 +69,7 @@ type app struct {
 
 	periodic *scheduler.Periodic // writes tomorrow's guides and playlists each evening
 
-	sweepStop context.CancelFunc // ends the hourly sweep of expired uploads and of aged audit entries
+	sweepStop context.CancelFunc // ends the hourly sweep of expired uploads and the retention passes
 	sweepDone chan struct{}
 }
 
@@ -278,9 +279,10 @@ func (a *app) serveHTTP(redisOpt asynq.RedisConnOpt, reg *channels.Registry, tmp
 	var sweeps sync.WaitGroup
 	sweeps.Go(func() { srv.RunUploadSweep(sweepCtx, time.Hour) })
 	sweeps.Go(func() { srv.Audit().RunRetention(sweepCtx, time.Hour, cfg.AuditRetention, time.Now) })
-	sweeps.Go(func() {
-		runFamilyRetention(sweepCtx, a.store, time.Hour, relais.Retention{Replies: cfg.ReplyRetention, Bounces: cfg.BounceRetention}, a.log)
-	})
+	aged := &retention.Task{Store: a.store, Media: a.media, Retention: cfg.retention(), Now: time.Now,
+		Log: log.With("comp", "retention"), Playout: &scheduler.Exporter{Service: scheduler.New(a.store, a.store, nil),
+			Dir: filepath.Join(cfg.DataDir, "playout"), Media: a.sharedMedia()}}
+	sweeps.Go(func() { aged.Run(sweepCtx, time.Hour) })
 	go func() {
 		defer close(a.sweepDone)
 		sweeps.Wait()
@@ -308,9 +310,9 @@ func (a *app) serveHTTP(redisOpt asynq.RedisConnOpt, reg *channels.Registry, tmp
 		return err
 	}
 	// Each request's client address (behind trusted proxies) is known to the audit log, and the public
-	// endpoints hold each client to its rate.
+	// endpoints hold each client to its rate; their 429s carry the security headers of every page.
 	who := clients.NewResolver(trusted)
-	a.srv = &http.Server{Handler: metrics.Instrument(who.Handler(who.Limit(limits, srv))), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
+	a.srv = &http.Server{Handler: metrics.Instrument(srv.Secure(who.Handler(who.Limit(limits, srv)))), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	go func() {
 		err := a.srv.Serve(a.ln)
@@ -493,28 +495,6 @@ func loadSecret(cfg Config) ([]byte, error) {
 		return nil, fmt.Errorf("write %s: %w", path, err)
 	}
 	return b, nil
-}
-
-// runFamilyRetention removes, every period until ctx ends, the families' replies and bounce reports
-// older than r keeps them.
-func runFamilyRetention(ctx context.Context, store relais.PrivacyStore, every time.Duration, r relais.Retention, log *slog.Logger) {
-	if r.Replies <= 0 && r.Bounces <= 0 {
-		return
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		if replies, bounces, err := store.PruneFamilyData(ctx, time.Now(), r); err != nil && ctx.Err() == nil {
-			log.Error("prune families' data", "err", err)
-		} else if replies+bounces > 0 {
-			log.Info("pruned families' data", "replies", replies, "bounces", bounces)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 // openMedia opens the media store: the bucket of RELAIS_MEDIA_URL, or RELAIS_MEDIA_DIR. A store that

@@ -88,9 +88,15 @@ type Config struct {
 	DKIMSelector string
 	DKIMKeyFile  string
 
-	AuditRetention   time.Duration
-	ReplyRetention   time.Duration
-	BounceRetention  time.Duration
+	AuditRetention  time.Duration
+	ReplyRetention  time.Duration
+	BounceRetention time.Duration
+	// DeliveryRetention: settled deliveries last changed longer ago go (the lessons' counts stay).
+	DeliveryRetention time.Duration
+	// RemovedRetention: households a full import left out longer ago are erased.
+	RemovedRetention time.Duration
+	// MediaRetention: the files of lessons last aired and changed longer ago go, with old playout exports.
+	MediaRetention   time.Duration
 	TrustedProxies   string
 	RateSignIn       string
 	RateFamily       string
@@ -143,6 +149,9 @@ func DefaultConfig() Config {
 		AuditRetention:    365 * 24 * time.Hour,
 		ReplyRetention:    180 * 24 * time.Hour,
 		BounceRetention:   365 * 24 * time.Hour,
+		DeliveryRetention: 365 * 24 * time.Hour,
+		RemovedRetention:  90 * 24 * time.Hour,
+		MediaRetention:    365 * 24 * time.Hour,
 		RateSignIn:        clients.DefaultLimits().SignIn.String(),
 		RateFamily:        clients.DefaultLimits().Family.String(),
 		RateUnsub:         clients.DefaultLimits().Unsubscribe.String(),
@@ -229,6 +238,9 @@ func (c *Config) settings() []setting {
 		{"audit-retention", "RELAIS_AUDIT_RETENTION", "how long audit log entries are kept (Go duration, 8760h is a year); 0: forever", &c.AuditRetention},
 		{"reply-retention", "RELAIS_REPLY_RETENTION", "how long families' SMS replies are kept (Go duration); 0: forever", &c.ReplyRetention},
 		{"bounce-retention", "RELAIS_BOUNCE_RETENTION", "how long email bounce reports are kept (Go duration; the address's status stays); 0: forever", &c.BounceRetention},
+		{"delivery-retention", "RELAIS_DELIVERY_RETENTION", "how long settled deliveries and their history are kept after their last change (Go duration; the lessons' counts stay); 0: forever", &c.DeliveryRetention},
+		{"removed-retention", "RELAIS_REMOVED_RETENTION", "how long after a full import left it out a household is erased (Go duration); 0: never", &c.RemovedRetention},
+		{"media-retention", "RELAIS_MEDIA_RETENTION", "how long a lesson's files (upload, renditions, worksheets, postal PDFs and CSVs) are kept after its last airing and change, and playout exports after their day (Go duration); 0: forever", &c.MediaRetention},
 		{"trusted-proxies", "RELAIS_TRUSTED_PROXIES", "proxies whose X-Forwarded-For names the client, comma-separated addresses or CIDR prefixes; empty: none", &c.TrustedProxies},
 		{"rate-signin", "RELAIS_RATE_SIGNIN", "sign-in requests per client (REQUESTS/SPAN, e.g. 20/1m; off: no limit)", &c.RateSignIn},
 		{"rate-family", "RELAIS_RATE_FAMILY", "family page and file requests per client (REQUESTS/SPAN; off: no limit)", &c.RateFamily},
@@ -436,8 +448,8 @@ func (c *Config) Validate() error {
 	if c.SendClaimBatch < 1 {
 		bad("RELAIS_SEND_CLAIM_BATCH %d must be at least 1", c.SendClaimBatch)
 	}
-	if c.ReplyRetention < 0 || c.BounceRetention < 0 {
-		bad("RELAIS_REPLY_RETENTION and RELAIS_BOUNCE_RETENTION cannot be negative")
+	if c.ReplyRetention < 0 || c.BounceRetention < 0 || c.DeliveryRetention < 0 || c.RemovedRetention < 0 || c.MediaRetention < 0 {
+		bad("RELAIS_REPLY_RETENTION, RELAIS_BOUNCE_RETENTION, RELAIS_DELIVERY_RETENTION, RELAIS_REMOVED_RETENTION and RELAIS_MEDIA_RETENTION cannot be negative")
 	}
 	if c.AuditRetention < 0 {
 		bad("RELAIS_AUDIT_RETENTION %s is negative", c.AuditRetention)
@@ -689,4 +701,10 @@ func (c Config) pickLists() (relais.PickLists, error) {
 	}
 	regions, err := relais.ParseList("RELAIS_REGIONS", c.Regions)
 	return relais.PickLists{Subjects: subjects, Regions: regions}, err
+}
+
+// retention is how long families' data is kept.
+func (c *Config) retention() relais.Retention {
+	return relais.Retention{Replies: c.ReplyRetention, Bounces: c.BounceRetention, Deliveries: c.DeliveryRetention,
+		Removed: c.RemovedRetention, Media: c.MediaRetention}
 }

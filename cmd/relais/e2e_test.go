@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,6 +45,25 @@ type rig struct {
 	teacher  string
 	teacher2 string
 	media    string
+	logs     *logBuffer // everything the process logged, debug included
+}
+
+// logBuffer keeps a process's log output for a test to search.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func newRig(t *testing.T, rules []sandbox.Rule, edits ...func(*Config)) *rig {
@@ -84,7 +104,10 @@ func newRig(t *testing.T, rules []sandbox.Rule, edits ...func(*Config)) *rig {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// Warnings and errors go to the test's output; everything, debug included, to logs to be searched.
+	logs := &logBuffer{}
+	log := slog.New(slog.NewMultiHandler(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}),
+		slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	a, err := start(ctx, cfg, parts{api: true, worker: true, mediaExe: os.Args[0]}, log)
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +119,7 @@ func newRig(t *testing.T, rules []sandbox.Rule, edits ...func(*Config)) *rig {
 			t.Errorf("stop: %v", err)
 		}
 	})
-	r := &rig{t: t, app: a, sandbox: sb, mailpit: mailpitURL}
+	r := &rig{t: t, app: a, sandbox: sb, mailpit: mailpitURL, logs: logs}
 	for _, u := range []struct {
 		tok  *string
 		user relais.User
@@ -241,7 +264,7 @@ func TestEndToEnd(t *testing.T) {
 			"C,IDF,fr,5,sms_only,+33612000003,,,yes,",
 			"D,IDF,fr,3;5,sms_only,+33612000003,,,yes,", // shares C's phone: one SMS for both
 			"E,IDF,kk,,broadcast_only,+77012000005,,,yes,5:fr",
-			"F,IDF,ru,,offline,,,\"ул. Абая 1\\n050000 Алматы\",yes,5:fr:S1:S1-5A;7:ru",
+			"F,IDF,ru,,offline,,,\"Семья Абеновых\\nул. Абая 1\\n050000 Алматы\",yes,5:fr:S1:S1-5A;7:ru",
 			"G,IDF,fr,5,sms_only,+33612000007,,,yes,", // says STOP before the lesson goes out
 			"H,IDF,fr,5,sms_only,+33612000008,,,no,",  // no consent
 			"I,IDF,fr,3,sms_only,+33612000010,,,yes,", // another grade: not targeted
@@ -464,6 +487,24 @@ func TestEndToEnd(t *testing.T) {
 		}
 		if a := r.household(byRef["A"].ID); !a.EmailOptOut {
 			t.Error("A is not opted out of email after one-click unsubscribe")
+		}
+
+		// Erasure: B (SMS and email sent) and F (a postal packet queued, a name in the address) leave no
+		// phone, email, address line or name in what the process logged through the import, the
+		// sends, the callbacks and the erasure, debug lines included.
+		for _, ref := range []string{"B", "F"} {
+			r.call("DELETE", fmt.Sprintf("/api/v1/households/%d", byRef[ref].ID), r.media, nil, "", http.StatusNoContent, nil)
+		}
+		logged := r.logs.String()
+		if !strings.Contains(logged, "/api/v1/households/import") || !strings.Contains(logged, fmt.Sprintf("/api/v1/households/%d", byRef["F"].ID)) {
+			t.Fatalf("the captured logs lack the import and erasure requests: they are not what the process logged:\n%s", logged)
+		}
+		for _, secret := range []string{"+33612000002", "33612000002", "612000002", "b@e2e.example", "Семья Абеновых", "Абеновых",
+			"ул. Абая 1", "050000 Алматы"} {
+			if strings.Contains(logged, secret) {
+				i := strings.Index(logged, secret)
+				t.Errorf("the logs hold %q of an erased family: ...%s...", secret, logged[max(0, i-200):min(len(logged), i+100)])
+			}
 		}
 	})
 }

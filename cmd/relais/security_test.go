@@ -119,6 +119,13 @@ func TestPublicLimitsAndClientAddress(t *testing.T) {
 		if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != tc.retry {
 			t.Errorf("%s %s past the limit: %d, Retry-After %q; want 429, %s", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Retry-After"), tc.retry)
 		}
+		// The 429 is a page like any other: the same security headers.
+		for h, want := range map[string]string{"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+			"X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"} {
+			if got := resp.Header.Get(h); got != want {
+				t.Errorf("%s %s 429: %s %q, want %q", tc.method, tc.path, h, got, want)
+			}
+		}
 		if resp := send(tc.method, tc.path, "203.0.113.6", ""); resp.StatusCode == http.StatusTooManyRequests {
 			t.Errorf("%s %s: another client refused", tc.method, tc.path)
 		}

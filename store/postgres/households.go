@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -12,13 +13,15 @@ import (
 )
 
 const householdColumns = `h.id, h.external_ref, h.region, h.language, h.pupils, h.profile, h.phone, h.email,
-	h.postal_address, h.consent, h.sms_opt_out, h.email_opt_out, h.phone_status, h.email_status, h.created_at`
+	h.postal_address, h.consent, h.sms_opt_out, h.email_opt_out, h.phone_status, h.email_status, h.created_at,
+	h.removed_at`
 
 func scanHousehold(row rowScanner) (relais.Household, error) {
 	var h relais.Household
 	var pupils string
+	var removed *time.Time
 	err := row.Scan(&h.ID, &h.ExternalRef, &h.Region, &h.Language, &pupils, &h.Profile, &h.Phone, &h.Email,
-		&h.PostalAddress, &h.Consent, &h.SMSOptOut, &h.EmailOptOut, &h.PhoneStatus, &h.EmailStatus, &h.CreatedAt)
+		&h.PostalAddress, &h.Consent, &h.SMSOptOut, &h.EmailOptOut, &h.PhoneStatus, &h.EmailStatus, &h.CreatedAt, &removed)
 	if err != nil {
 		return h, err
 	}
@@ -29,6 +32,9 @@ func scanHousehold(row rowScanner) (relais.Household, error) {
 	}
 	h.Grades = relais.PupilGrades(h.Pupils)
 	h.CreatedAt = h.CreatedAt.UTC()
+	if removed != nil {
+		h.RemovedAt = removed.UTC()
+	}
 	return h, nil
 }
 
@@ -127,7 +133,8 @@ func upsertRun(ctx context.Context, tx pgx.Tx, hs []relais.Household, now any) e
 		sms_opt_out = h.sms_opt_out OR excluded.sms_opt_out,
 		email_opt_out = h.email_opt_out OR excluded.email_opt_out,
 		phone_status = CASE WHEN h.phone = excluded.phone THEN h.phone_status ELSE '' END,
-		email_status = CASE WHEN h.email = excluded.email THEN h.email_status ELSE '' END
+		email_status = CASE WHEN h.email = excluded.email THEN h.email_status ELSE '' END,
+		removed_at = NULL
 		RETURNING id, external_ref, xmax = 0 AS inserted
 	), pupils AS (
 		INSERT INTO pupils (household_id, grade, language, school, class)

@@ -11,15 +11,16 @@ import (
 )
 
 const householdColumns = `h.id, h.external_ref, h.region, h.language, h.pupils, h.profile, h.phone, h.email,
-	h.postal_address, h.consent, h.sms_opt_out, h.email_opt_out, h.phone_status, h.email_status, h.created_at`
+	h.postal_address, h.consent, h.sms_opt_out, h.email_opt_out, h.phone_status, h.email_status, h.created_at,
+	h.removed_at`
 
 func scanHousehold(row interface{ Scan(...any) error }) (relais.Household, error) {
 	var h relais.Household
 	var pupils string
 	var consent, smsOut, emailOut int
-	var created int64
+	var created, removed int64
 	err := row.Scan(&h.ID, &h.ExternalRef, &h.Region, &h.Language, &pupils, &h.Profile, &h.Phone, &h.Email,
-		&h.PostalAddress, &consent, &smsOut, &emailOut, &h.PhoneStatus, &h.EmailStatus, &created)
+		&h.PostalAddress, &consent, &smsOut, &emailOut, &h.PhoneStatus, &h.EmailStatus, &created, &removed)
 	if err != nil {
 		return h, err
 	}
@@ -29,6 +30,9 @@ func scanHousehold(row interface{ Scan(...any) error }) (relais.Household, error
 	h.Grades = relais.PupilGrades(h.Pupils)
 	h.Consent, h.SMSOptOut, h.EmailOptOut = consent == 1, smsOut == 1, emailOut == 1
 	h.CreatedAt = fromMS(created)
+	if removed > 0 {
+		h.RemovedAt = fromMS(removed)
+	}
 	return h, nil
 }
 
@@ -65,7 +69,8 @@ func (db *DB) UpsertHouseholds(ctx context.Context, hs []relais.Household) error
 			sms_opt_out = MAX(sms_opt_out, excluded.sms_opt_out),
 			email_opt_out = MAX(email_opt_out, excluded.email_opt_out),
 			phone_status = CASE WHEN phone = excluded.phone THEN phone_status ELSE '' END,
-			email_status = CASE WHEN email = excluded.email THEN email_status ELSE '' END
+			email_status = CASE WHEN email = excluded.email THEN email_status ELSE '' END,
+			removed_at = 0
 			RETURNING id`)
 		if err != nil {
 			return err

@@ -145,13 +145,13 @@ func testRetention(t *testing.T, open Open) {
 			Action: "failed", Status: "5.1.1", Hard: true, At: at})
 		must(t, err)
 	}
-	if r, b, err := db.PruneFamilyData(ctx, now, relais.Retention{}); err != nil || r != 0 || b != 0 {
-		t.Errorf("prune with no retention = %d replies, %d bounces, %v; want nothing", r, b, err)
+	if p, err := db.PruneFamilyData(ctx, now, relais.Retention{}); err != nil || p != (relais.Pruned{}) {
+		t.Errorf("prune with no retention = %+v, %v; want nothing", p, err)
 	}
-	r, b, err := db.PruneFamilyData(ctx, now, relais.Retention{Replies: 180 * 24 * time.Hour, Bounces: 30 * 24 * time.Hour})
+	p, err := db.PruneFamilyData(ctx, now, relais.Retention{Replies: 180 * 24 * time.Hour, Bounces: 30 * 24 * time.Hour})
 	must(t, err)
-	if r != 1 || b != 2 {
-		t.Errorf("pruned %d replies and %d bounces, want 1 (400 days) and 2 (400 and 100 days)", r, b)
+	if want := (relais.Pruned{Replies: 1, Bounces: 2}); p != want {
+		t.Errorf("pruned %+v, want %+v (a reply of 400 days, bounces of 400 and 100)", p, want)
 	}
 	msgs, err := db.InboundMessages(ctx, relais.Page{Limit: 10})
 	must(t, err)
@@ -162,5 +162,247 @@ func testRetention(t *testing.T, open Open) {
 	slices.Sort(bodies)
 	if diff := cmp.Diff([]string{"10 days ago", "100 days ago"}, bodies); diff != "" {
 		t.Errorf("replies kept (-want +got):\n%s", diff)
+	}
+}
+
+// testDeliveryRetention: the settled deliveries last changed before the cut-off go with their history
+// and contact claims, one a day younger stays, one still pending stays however old, and the lesson's
+// counts do not change.
+func testDeliveryRetention(t *testing.T, open Open) {
+	ctx := context.Background()
+	now := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	clock := now
+	db := open(t, func() time.Time { return clock })
+	l := relais.Lesson{Title: "Les volcans", Subject: "science", Grade: 6, Language: "fr", TeacherID: "t1", SegmentBudget: 3}
+	must(t, db.CreateLesson(ctx, &l))
+	hs := []relais.Household{
+		{ExternalRef: "A", Language: "fr", Grades: []int{6}, Profile: relais.ProfileMobileData, Phone: "+33612000001", Email: "a@example.org", Consent: true},
+		{ExternalRef: "B", Language: "fr", Grades: []int{6}, Profile: relais.ProfileMobileData, Phone: "+33612000002", Email: "b@example.org", Consent: true},
+	}
+	must(t, db.UpsertHouseholds(ctx, hs))
+	const keep = 90 * 24 * time.Hour
+	at := func(ago time.Duration, d relais.Delivery, status relais.DeliveryStatus, reason string) int64 {
+		t.Helper()
+		clock = now.Add(-ago)
+		ids, err := db.PlanDeliveries(ctx, []relais.Delivery{d})
+		must(t, err)
+		if status != relais.DeliveryPending {
+			_, err = db.AdvanceDelivery(ctx, ids[0], status, reason, "P"+fmt.Sprint(ids[0]))
+			must(t, err)
+		}
+		return ids[0]
+	}
+	day := 24 * time.Hour
+	sentLongAgo := at(400*day, relais.Delivery{LessonID: l.ID, HouseholdID: hs[0].ID, Channel: relais.ChannelSMS}, relais.DeliverySent, "sent to +33612000001")
+	stillPending := at(400*day, relais.Delivery{LessonID: l.ID, HouseholdID: hs[1].ID, Channel: relais.ChannelSMS}, relais.DeliveryPending, "")
+	failedJustOver := at(keep+time.Minute, relais.Delivery{LessonID: l.ID, HouseholdID: hs[0].ID, Channel: relais.ChannelEmail}, relais.DeliveryFailed, "mailbox full")
+	deliveredJustUnder := at(keep-time.Minute, relais.Delivery{LessonID: l.ID, HouseholdID: hs[1].ID, Channel: relais.ChannelEmail}, relais.DeliveryDelivered, "")
+	clock = now
+	before, err := db.DeliveryCounts(ctx, l.ID)
+	must(t, err)
+
+	p, err := db.PruneFamilyData(ctx, now, relais.Retention{Deliveries: keep})
+	must(t, err)
+	if want := (relais.Pruned{Deliveries: 2}); p != want {
+		t.Errorf("pruned %+v, want %+v (deliveries %d and %d)", p, want, sentLongAgo, failedJustOver)
+	}
+	var kept []int64
+	for _, h := range hs {
+		rec, err := db.HouseholdRecord(ctx, h.ID)
+		must(t, err)
+		for _, d := range rec.Deliveries {
+			kept = append(kept, d.ID)
+		}
+	}
+	slices.Sort(kept)
+	if diff := cmp.Diff([]int64{stillPending, deliveredJustUnder}, kept); diff != "" {
+		t.Errorf("deliveries kept (-want +got):\n%s", diff)
+	}
+	after, err := db.DeliveryCounts(ctx, l.ID)
+	must(t, err)
+	if diff := cmp.Diff(before, after); diff != "" {
+		t.Errorf("counts changed by retention (-before +after):\n%s", diff)
+	}
+	if p, err := db.PruneFamilyData(ctx, now, relais.Retention{Deliveries: keep}); err != nil || p != (relais.Pruned{}) {
+		t.Errorf("second pass = %+v, %v; want nothing", p, err)
+	}
+	// The household of the pruned deliveries can have the lesson again: nothing stops a new plan.
+	if again, err := db.DeliveryCounts(ctx, l.ID); err != nil || !cmp.Equal(before, again) {
+		t.Errorf("counts after a second pass = %+v, %v", again, err)
+	}
+}
+
+// testRemovedRetention: a full import marks the households it did not list, one listed again is back,
+// and retention erases those removed before its cut-off, not those removed since nor erased ones again.
+func testRemovedRetention(t *testing.T, open Open) {
+	ctx := context.Background()
+	now := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	clock := now.AddDate(0, 0, -100)
+	db := open(t, func() time.Time { return clock })
+	household := func(ref string) relais.Household {
+		return relais.Household{ExternalRef: ref, Language: "fr", Grades: []int{4}, Profile: relais.ProfileSMSOnly,
+			Phone: "+3361200" + fmt.Sprintf("%04d", len(ref)*7+int(ref[len(ref)-1])), Consent: true}
+	}
+	hs := []relais.Household{household("R1"), household("R2"), household("R3")}
+	must(t, db.UpsertHouseholds(ctx, hs))
+	if n, err := db.MarkRemoved(ctx, []string{"R1"}, clock); err != nil || n != 2 {
+		t.Fatalf("mark removed 100 days ago = %d, %v; want 2 (R2, R3)", n, err)
+	}
+	if h, err := db.Household(ctx, hs[1].ID); err != nil || !h.RemovedAt.Equal(clock) {
+		t.Errorf("R2's removal = %v, %v; want %v", h.RemovedAt, err, clock)
+	}
+	if rec, err := db.HouseholdRecord(ctx, hs[1].ID); err != nil || !rec.Household.RemovedAt.Equal(clock) {
+		t.Errorf("R2's access export: removed at %v, %v; want %v", rec.Household.RemovedAt, err, clock)
+	}
+	if h, err := db.Household(ctx, hs[0].ID); err != nil || !h.RemovedAt.IsZero() {
+		t.Errorf("R1, listed, removed at %v, %v", h.RemovedAt, err)
+	}
+	clock = now.AddDate(0, 0, -10)
+	must(t, db.UpsertHouseholds(ctx, []relais.Household{household("R3")})) // back in a partial import
+	r4 := []relais.Household{household("R4")}
+	must(t, db.UpsertHouseholds(ctx, r4))
+	if n, err := db.MarkRemoved(ctx, []string{"R1", "R3"}, clock); err != nil || n != 1 {
+		t.Fatalf("mark removed 10 days ago = %d, %v; want 1 (R4; R2 is already)", n, err)
+	}
+	clock = now
+	p, err := db.PruneFamilyData(ctx, now, relais.Retention{Removed: 30 * 24 * time.Hour})
+	must(t, err)
+	if want := (relais.Pruned{Households: 1}); p != want {
+		t.Errorf("pruned %+v, want %+v (R2)", p, want)
+	}
+	refs := map[int64]string{}
+	for _, h := range append(hs, r4...) {
+		rec, err := db.HouseholdRecord(ctx, h.ID)
+		must(t, err)
+		refs[h.ID] = rec.Household.ExternalRef + " " + rec.Household.Phone
+	}
+	want := map[int64]string{hs[0].ID: "R1 " + hs[0].Phone, hs[1].ID: relais.ErasedRef(hs[1].ID) + " ",
+		hs[2].ID: "R3 " + hs[2].Phone, r4[0].ID: "R4 " + r4[0].Phone}
+	if diff := cmp.Diff(want, refs); diff != "" {
+		t.Errorf("households after retention (-want +got):\n%s", diff)
+	}
+	if p, err := db.PruneFamilyData(ctx, now.AddDate(0, 0, 1), relais.Retention{Removed: 30 * 24 * time.Hour}); err != nil || p != (relais.Pruned{}) {
+		t.Errorf("second pass = %+v, %v; want nothing", p, err)
+	}
+	// The erased household is not marked again; R3 left out now is.
+	if n, err := db.MarkRemoved(ctx, []string{"R1"}, now); err != nil || n != 1 {
+		t.Errorf("mark removed now = %d, %v; want 1 (R3)", n, err)
+	}
+}
+
+// testMediaRetention: the lessons whose files have aged out are those aired last, and changed last,
+// before the cut-off and not being processed; their locations come back, and once forgotten they do
+// not come back again.
+func testMediaRetention(t *testing.T, open Open) {
+	ctx := context.Background()
+	now := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	clock := now
+	db := open(t, func() time.Time { return clock })
+	st := relais.Station{Name: "Balapan", Kind: relais.StationTV, TimeZone: "UTC"}
+	must(t, db.CreateStation(ctx, &st))
+	lesson := func(title string, changed time.Duration, status relais.LessonStatus, aired ...int) int64 {
+		t.Helper()
+		clock = now.Add(-changed)
+		l := relais.Lesson{Title: title, Subject: "science", Grade: 6, Language: "fr", TeacherID: "t1", SegmentBudget: 3}
+		must(t, db.CreateLesson(ctx, &l))
+		must(t, db.SetLessonStatus(ctx, l.ID, status, nil))
+		key := fmt.Sprintf("lessons/%d/", l.ID)
+		must(t, db.SetLessonMediaPath(ctx, l.ID, key+"source.mp4"))
+		must(t, db.PutRendition(ctx, relais.Rendition{LessonID: l.ID, Kind: relais.RenditionTV, Path: key + "tv.ts"}))
+		must(t, db.PutRendition(ctx, relais.Rendition{LessonID: l.ID, Kind: relais.RenditionLowband, Path: key + "lowband.opus"}))
+		must(t, db.PutWorksheet(ctx, relais.Worksheet{LessonID: l.ID, Path: key + "worksheet.pdf", Bytes: 1, Generated: true}))
+		for _, daysAgo := range aired {
+			slots := []relais.Slot{{Day: now.AddDate(0, 0, -daysAgo).Format(time.DateOnly), Start: fmt.Sprintf("%02d:00", l.ID),
+				Duration: 30 * time.Minute}}
+			must(t, db.AddSlots(ctx, st.ID, nil, slots, func([]relais.Slot) error { return nil }))
+			must(t, db.Assign(ctx, []relais.Assignment{{SlotID: slots[0].ID, LessonID: l.ID}}))
+		}
+		clock = now
+		return l.ID
+	}
+	day := 24 * time.Hour
+	agedOut := lesson("aired 100 days ago", 200*day, relais.LessonPublished, 150, 100)
+	lesson("aired again 30 days ago", 200*day, relais.LessonPublished, 150, 30)
+	lesson("changed 10 days ago", 10*day, relais.LessonReady)
+	lesson("processing", 200*day, relais.LessonProcessing)
+	neverAired := lesson("never aired", 120*day, relais.LessonRejected)
+
+	files := func() []relais.LessonFiles {
+		t.Helper()
+		got, err := db.AgedMedia(ctx, now.Add(-90*day), 10)
+		must(t, err)
+		return got
+	}
+	locs := func(id int64) []string {
+		k := fmt.Sprintf("lessons/%d/", id)
+		return []string{k + "lowband.opus", k + "source.mp4", k + "tv.ts", k + "worksheet.pdf"}
+	}
+	want := []relais.LessonFiles{{LessonID: agedOut, Locations: locs(agedOut)}, {LessonID: neverAired, Locations: locs(neverAired)}}
+	if diff := cmp.Diff(want, files()); diff != "" {
+		t.Errorf("aged media (-want +got):\n%s", diff)
+	}
+	must(t, db.ForgetMedia(ctx, agedOut, now))
+	if diff := cmp.Diff(want[1:], files()); diff != "" {
+		t.Errorf("aged media after forgetting lesson %d (-want +got):\n%s", agedOut, diff)
+	}
+	l, err := db.Lesson(ctx, agedOut)
+	must(t, err)
+	rs, err := db.Renditions(ctx, agedOut)
+	must(t, err)
+	if _, werr := db.Worksheet(ctx, agedOut); l.MediaPath != "" || len(rs) != 0 || relais.ErrorCode(werr) != relais.ENOTFOUND || l.Title != "aired 100 days ago" {
+		t.Errorf("forgotten lesson: %+v, renditions %+v, worksheet %v", l, rs, werr)
+	}
+}
+
+// testDeliveryRetentionBatches: more deliveries than one batch holds, old and young, go and stay
+// exactly, and the counts do not move.
+func testDeliveryRetentionBatches(t *testing.T, open Open) {
+	ctx := context.Background()
+	now := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	clock := now
+	db := open(t, func() time.Time { return clock })
+	l := relais.Lesson{Title: "Les volcans", Subject: "science", Grade: 6, Language: "fr", TeacherID: "t1", SegmentBudget: 3}
+	must(t, db.CreateLesson(ctx, &l))
+	const old, young = 1200, 300 // more old ones than one batch (1,000) holds
+	hs := make([]relais.Household, old+young)
+	for i := range hs {
+		hs[i] = relais.Household{ExternalRef: fmt.Sprint("H", i), Language: "fr", Grades: []int{6}, Profile: relais.ProfileSMSOnly, Consent: true}
+	}
+	must(t, db.UpsertHouseholds(ctx, hs))
+	plan := func(from, to int, ago time.Duration) {
+		t.Helper()
+		clock = now.Add(-ago)
+		ds := make([]relais.Delivery, 0, to-from)
+		for _, h := range hs[from:to] {
+			ds = append(ds, relais.Delivery{LessonID: l.ID, HouseholdID: h.ID, Channel: relais.ChannelSMS,
+				Status: relais.DeliverySkipped, Reason: "no usable phone, email or postal address"})
+		}
+		_, err := db.PlanDeliveries(ctx, ds)
+		must(t, err)
+	}
+	plan(0, old, 200*24*time.Hour)
+	plan(old, old+young, 10*24*time.Hour)
+	clock = now
+	before, err := db.DeliveryCounts(ctx, l.ID)
+	must(t, err)
+	if len(before) != 1 || before[0].Count != old+young || before[0].Status != relais.DeliverySkipped {
+		t.Fatalf("counts before = %+v, want %d skipped", before, old+young)
+	}
+	p, err := db.PruneFamilyData(ctx, now, relais.Retention{Deliveries: 90 * 24 * time.Hour})
+	must(t, err)
+	if p.Deliveries != old {
+		t.Errorf("pruned %d deliveries, want %d", p.Deliveries, old)
+	}
+	after, err := db.DeliveryCounts(ctx, l.ID)
+	must(t, err)
+	if diff := cmp.Diff(before, after); diff != "" {
+		t.Errorf("counts changed (-before +after):\n%s", diff)
+	}
+	for _, i := range []int{0, old - 1, old, old + young - 1} {
+		rec, err := db.HouseholdRecord(ctx, hs[i].ID)
+		must(t, err)
+		if want := i >= old; (len(rec.Deliveries) == 1) != want {
+			t.Errorf("household %d (%d of %d old) keeps %d deliveries", i, min(i+1, old), old, len(rec.Deliveries))
+		}
 	}
 }
