@@ -56,7 +56,10 @@ func (w *Worker) startParts(ctx context.Context, l relais.Lesson, n int) error {
 // handleTranscodePart renders one part; the last one done queues the join.
 func (w *Worker) handleTranscodePart(ctx context.Context, t *asynq.Task) error {
 	p, l, err := taskLesson[PartPayload](ctx, w, t)
-	if err != nil {
+	if relais.ErrorCode(err) == relais.ENOTFOUND {
+		w.removeParts(ctx, p.LessonID) // deleted meanwhile
+		return err
+	} else if err != nil {
 		return err
 	}
 	if l.Status != relais.LessonProcessing {

@@ -23,7 +23,7 @@ ffmpeg -hide_banner -loglevel error -y \
   -f lavfi -i "sine=f=220:d=10:sample_rate=48000" \
   -f lavfi -i "anoisesrc=c=pink:a=0.05:d=10:r=48000" \
   -filter_complex "[1:a][2:a]amix=inputs=2:normalize=0,tremolo=f=0.5:d=0.6,volume=-6dB,aformat=channel_layouts=stereo[a]" \
-  -map 0:v -map "[a]" -c:v libx264 -preset veryfast -b:v 10M -g 50 -c:a aac -b:a 192k "$work/ten.mp4"
+  -map 0:v -map "[a]" -c:v libx264 -preset ultrafast -b:v 10M -g 50 -c:a aac -b:a 192k "$work/ten.mp4"
 loops=$(( (SRC_SECONDS + 9) / 10 - 1 ))
 ffmpeg -hide_banner -loglevel error -y -stream_loop "$loops" -i "$work/ten.mp4" -t "$SRC_SECONDS" -c copy "$work/source.mp4"
 
