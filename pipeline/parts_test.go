@@ -166,3 +166,66 @@ func TestPartsThroughTheQueue(t *testing.T) {
 		})
 	}
 }
+
+// A part whose worker dies half way leaves nothing in the store and no staging directory; the part
+// run again (asynq's lease) renders it whole in its place.
+func TestKilledPartLeavesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("renders video")
+	}
+	src := filepath.Join(t.TempDir(), "lesson.mp4")
+	out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=3",
+		"-f", "lavfi", "-i", "sine=f=330:d=3:sample_rate=48000", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", src).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	ctx := context.Background()
+	media := mediastore.NewDir(t.TempDir())
+	f, _ := os.Open(src)
+	loc, err := media.Put(ctx, "lessons/7/source.mp4", f, -1)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := relais.Lesson{ID: 7, Title: "Kill", Language: "fr", MediaPath: loc}
+	staging := Staging{Dir: t.TempDir()}
+	p := Parts{Runner: &ingest.Runner{Exe: os.Args[0], Options: ingest.Options{TVFormat: ingest.TV720p50, X264Preset: "ultrafast"}},
+		Media: media, Staging: staging, Chunk: time.Second}
+	n, err := p.Plan(ctx, l)
+	if err != nil || n != 3 {
+		t.Fatalf("plan: %d parts, %v; want 3 (48, 48 and 54 pictures)", n, err)
+	}
+	kctx, kill := context.WithCancel(ctx)
+	defer kill()
+	err = p.Render(kctx, l, 1, func(step string, pct int) {
+		if step == "transcode" && pct >= 10 {
+			kill() // the worker dies: its child is killed with it
+		}
+	})
+	if err == nil {
+		t.Fatal("a part killed half way returned no error")
+	}
+	if o, err := media.Open(ctx, p.loc(pictureKey(7, 1))); !errors.Is(err, fs.ErrNotExist) {
+		if err == nil {
+			o.Close()
+		}
+		t.Errorf("after the kill, part 1 is in the store (%v)", err)
+	}
+	if left, _ := os.ReadDir(staging.Dir); len(left) != 0 {
+		t.Errorf("the staging directory keeps %d entries", len(left))
+	}
+	if err := p.Render(ctx, l, 1, nil); err != nil {
+		t.Fatalf("the part run again: %v", err)
+	}
+	o, err := media.Open(ctx, p.loc(pictureKey(7, 1)))
+	if err != nil {
+		t.Fatalf("part 1 after its second run: %v", err)
+	}
+	o.Close()
+	if err := p.Remove(ctx, 7); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := media.Open(ctx, p.loc(pictureKey(7, 1))); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("after Remove, part 1: %v", err)
+	}
+}
