@@ -2,11 +2,13 @@ package ingest
 
 // The few FFmpeg fields go-astiav v0.16.0 does not expose: frame metadata (the ebur128 figures), the
 // metadata of an output format context (service name and provider in the MPEG-TS SDT) and of an output
-// stream (its language), and a stream's disposition (cover art in audio files).
+// stream (its language), a stream's disposition (cover art in audio files) and an audio encoder's
+// initial padding (where a joined TV file's sound starts).
 
 /*
-#cgo pkg-config: libavformat libavutil
+#cgo pkg-config: libavformat libavcodec libavutil
 #include <stdlib.h>
+#include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/dict.h>
 #include <libavutil/frame.h>
@@ -20,6 +22,9 @@ static int relais_fc_set_meta(AVFormatContext *fc, const char *k, const char *v)
 }
 static int relais_stream_set_meta(AVStream *s, const char *k, const char *v) {
 	return av_dict_set(&s->metadata, k, v, 0);
+}
+static int relais_cc_initial_padding(AVCodecContext *cc) {
+	return cc->initial_padding;
 }
 static int relais_stream_is_attached_pic(AVStream *s) {
 	return (s->disposition & AV_DISPOSITION_ATTACHED_PIC) != 0;
@@ -72,6 +77,12 @@ func setStreamMetadata(s *astiav.Stream, key, value string) {
 	defer C.free(unsafe.Pointer(ck))
 	defer C.free(unsafe.Pointer(cv))
 	C.relais_stream_set_meta(streamPtr(s), ck, cv)
+}
+
+// initialPadding is the number of samples an opened audio encoder puts ahead of the sound (its first
+// packet's pts is minus that).
+func initialPadding(cc *astiav.CodecContext) int64 {
+	return int64(C.relais_cc_initial_padding((*C.AVCodecContext)((*cWrapper)(unsafe.Pointer(cc)).c)))
 }
 
 // isAttachedPic reports whether s is cover art rather than moving pictures.

@@ -58,6 +58,23 @@ func ChildMain() int {
 			break
 		}
 		res.Renditions, err = renderFile(req.Path, req.OutDir, req.Options, *req.Probe, progress)
+	case "sound":
+		if req.Probe == nil {
+			err = errors.New("render request without probe result")
+			break
+		}
+		res.Renditions, err = renderSound(req.Path, req.OutDir, req.Options, *req.Probe, progress)
+	case "picture":
+		if req.Probe == nil || req.Part == nil {
+			err = errors.New("picture request without probe result or part")
+			break
+		}
+		err = renderPicture(req.Path, req.Out, req.Options, *req.Probe, *req.Part, progress)
+		res.Renditions = []relais.Rendition{{Kind: relais.RenditionTV, Path: req.Out}}
+	case "join":
+		var rd relais.Rendition
+		rd, err = joinTV(req.Sound, req.Parts, req.Plan, req.Out, req.Options)
+		res.Renditions = []relais.Rendition{rd}
 	default:
 		err = fmt.Errorf("unknown media operation %q", req.Op)
 	}

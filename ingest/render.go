@@ -186,8 +186,22 @@ func (o *output) free() {
 
 // renderFile writes the renditions of src into outDir, in this (child) process.
 func renderFile(src, outDir string, opts Options, pr ProbeResult, progress func(string, int)) ([]relais.Rendition, error) {
+	return newRender(opts, pr, false, progress).run(src, outDir)
+}
+
+// renderSound writes the sound of every rendition of src into outDir, the whole lesson in one pass: the
+// TV's sound track alone in tv-audio.ts (for joinTV), radio and low band as renderFile does.
+func renderSound(src, outDir string, opts Options, pr ProbeResult, progress func(string, int)) ([]relais.Rendition, error) {
+	return newRender(opts, pr, true, progress).run(src, outDir)
+}
+
+func newRender(opts Options, pr ProbeResult, noPicture bool, progress func(string, int)) *render {
 	opts = opts.withDefaults()
-	r := &render{opts: opts, pr: pr, tv: tvFormatOf(opts.TVFormat), progress: progress}
+	return &render{opts: opts, pr: pr, tv: tvFormatOf(opts.TVFormat), noPicture: noPicture, progress: progress}
+}
+
+func (r *render) run(src, outDir string) ([]relais.Rendition, error) {
+	pr := r.pr
 	frames25 := int64(math.Round(float64(pr.DurationMS) / frameMS))
 	if frames25 < 1 {
 		return nil, errors.New("nothing to render")
@@ -199,8 +213,10 @@ func renderFile(src, outDir string, opts Options, pr ProbeResult, progress func(
 	if err := r.openSource(src); err != nil {
 		return nil, err
 	}
-	if err := r.conformVideo(outDir); err != nil {
-		return nil, err
+	if !r.noPicture {
+		if err := r.conformVideo(outDir); err != nil {
+			return nil, err
+		}
 	}
 	if err := r.conformAudio(src); err != nil {
 		return nil, err
@@ -223,6 +239,7 @@ type render struct {
 	progress     func(string, int)
 	totalSamples int64 // 48 kHz samples of every sound track
 	totalFrames  int64 // pictures of the TV track
+	noPicture    bool  // the sound only (renderSound)
 
 	// The source: its picture (nil for an audio-only lesson) and sound, and the clock both start on.
 	fc         *astiav.FormatContext
@@ -295,16 +312,20 @@ func (r *render) openSource(src string) error {
 	if r.adec, err = openDecoder(fc, r.as); err != nil {
 		return fmt.Errorf("audio decoder: %w", err)
 	}
-	if r.vs != nil {
-		if r.vdec, err = openDecoder(fc, r.vs); err != nil {
-			return fmt.Errorf("video decoder: %w", err)
-		}
-	}
 	// Both tracks start at the earlier stream's start: a late track is padded (first picture held,
 	// silence) rather than shifted out of sync.
 	r.origin = streamStart(r.as)
 	if r.vs != nil {
 		r.origin = math.Min(r.origin, streamStart(r.vs))
+	}
+	if r.noPicture {
+		r.vs = nil // on the same clock as the picture rendered elsewhere, but not decoded
+		return nil
+	}
+	if r.vs != nil {
+		if r.vdec, err = openDecoder(fc, r.vs); err != nil {
+			return fmt.Errorf("video decoder: %w", err)
+		}
 	}
 	return nil
 }
@@ -350,12 +371,18 @@ func (r *render) conformAudio(src string) error {
 // openOutputs creates every file with its encoders, in the order of the audio sinks, and writes their
 // headers.
 func (r *render) openOutputs(outDir string) error {
-	tvOut, err := r.addOutput(relais.RenditionTV, "mpegts", filepath.Join(outDir, "tv.ts"))
+	name := "tv.ts"
+	if r.noPicture {
+		name = soundTrackFile
+	}
+	tvOut, err := r.addOutput(relais.RenditionTV, "mpegts", filepath.Join(outDir, name))
 	if err != nil {
 		return err
 	}
-	if r.tvVideo, err = tvOut.addStream("libx264", h264Settings(r.tv), x264Options(r.tv, r.opts.X264Preset)); err != nil {
-		return err
+	if !r.noPicture {
+		if r.tvVideo, err = tvOut.addStream("libx264", h264Settings(r.tv), x264Options(r.tv, r.opts.X264Preset)); err != nil {
+			return err
+		}
 	}
 	codec := r.opts.TVAudioCodec
 	if err := r.addAudio(tvOut, codec, func(cc *astiav.CodecContext) { stereoAudio(cc, codec) }, nil); err != nil {
@@ -430,7 +457,7 @@ func (r *render) transcode() error {
 	if err := r.flush(); err != nil {
 		return err
 	}
-	if r.videoSent != r.totalFrames {
+	if !r.noPicture && r.videoSent != r.totalFrames {
 		return fmt.Errorf("video has %d frames, want %d", r.videoSent, r.totalFrames)
 	}
 	if r.audioSent < r.totalSamples {
@@ -485,6 +512,9 @@ func (r *render) flush() error {
 	}
 	if err := r.pushAudio(nil); err != nil {
 		return err
+	}
+	if r.noPicture {
+		return nil
 	}
 	if r.vs == nil {
 		return r.pullCard(r.totalFrames)
@@ -550,7 +580,7 @@ func (r *render) pullAudio() error {
 		}
 		r.audioEnded[i] = ended
 	}
-	if r.vs == nil {
+	if r.vs == nil && !r.noPicture {
 		return r.pullCard(r.audioSent * int64(r.tv.fps) / 48000)
 	}
 	return nil
@@ -654,6 +684,12 @@ func streamStart(s *astiav.Stream) float64 {
 // videoChain conforms decoded video: rotate upright, square the pixels, fit inside the frame with
 // pillar- or letterbox bars (never stretch), BT.709, then the output rate and field structure.
 func videoChain(pr ProbeResult, tv tvFormat, origin float64) string {
+	return videoChainFrom(pr, tv, origin, 0)
+}
+
+// videoChainFrom is videoChain starting at start seconds of the lesson's clock: the picture of a part
+// of a chunked render, on the same 50 Hz grid as the whole.
+func videoChainFrom(pr ProbeResult, tv tvFormat, origin, start float64) string {
 	var b strings.Builder
 	// Interlaced sources (camera 1080i/576i) are deinterlaced to their field rate before scaling;
 	// progressive pictures pass untouched.
@@ -675,13 +711,16 @@ func videoChain(pr ProbeResult, tv tvFormat, origin float64) string {
 	}
 	fmt.Fprintf(&b, "scale=w=%d:h=%d:force_original_aspect_ratio=decrease:force_divisible_by=2:in_color_matrix=%s:out_color_matrix=bt709:out_range=tv:flags=bicubic,", tv.w, tv.h, in)
 	fmt.Fprintf(&b, "pad=w=%d:h=%d:x=(ow-iw)/2:y=(oh-ih)/2:color=black,setsar=1,", tv.w, tv.h)
-	b.WriteString(fieldChain(tv))
+	b.WriteString(fieldChainFrom(tv, start))
 	return b.String()
 }
 
 // fieldChain makes 50 pictures a second, then, for 1080i25, weaves them into top-field-first frames.
-func fieldChain(tv tvFormat) string {
-	s := "fps=fps=50:start_time=0,format=yuv420p"
+func fieldChain(tv tvFormat) string { return fieldChainFrom(tv, 0) }
+
+// fieldChainFrom is fieldChain whose first picture is the one at start seconds (earlier ones dropped).
+func fieldChainFrom(tv tvFormat, start float64) string {
+	s := fmt.Sprintf("fps=fps=50:start_time=%.6f,format=yuv420p", start)
 	if tv.interlaced {
 		s += ",tinterlace=mode=interleave_top:flags=cvlpf"
 	}

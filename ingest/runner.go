@@ -156,6 +156,13 @@ type childRequest struct {
 	Options Options      `json:"options"`
 	Probe   *ProbeResult `json:"probe,omitempty"`
 	Hook    string       `json:"hook,omitempty"`
+	// A chunked render: the part of the picture to encode into Out ("picture"), or the plan, the
+	// parts' files and the sound track to join into Out ("join").
+	Part  *Part    `json:"part,omitempty"`
+	Plan  []Part   `json:"plan,omitempty"`
+	Parts []string `json:"parts,omitempty"`
+	Sound string   `json:"sound,omitempty"`
+	Out   string   `json:"out,omitempty"`
 }
 
 // childResult is the child's last line: exactly one of its fields is set.
@@ -245,6 +252,75 @@ func (r *Runner) Render(ctx context.Context, src, outDir string, progress func(s
 		out = append(out, rd)
 	}
 	return out, nil
+}
+
+// RenderSound renders the sound of every rendition of src, probed as pr, into outDir, in one pass over
+// the whole lesson (one gain): the TV's sound track alone (tv-audio.ts, for Join), radio and low band.
+// Like Render, files appear in outDir only when complete and checked.
+func (r *Runner) RenderSound(ctx context.Context, src, outDir string, pr ProbeResult, progress func(string, int)) ([]relais.Rendition, error) {
+	opts := r.Options.withDefaults()
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return nil, fmt.Errorf("render sound: %w", err)
+	}
+	tmp, err := os.MkdirTemp(outDir, tmpPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("render sound: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	// The sound alone is a small part of a render's work.
+	ctx, cancel := context.WithTimeout(ctx, renderTimeout(time.Duration(pr.DurationMS)*time.Millisecond))
+	defer cancel()
+	res, err := r.run(ctx, childRequest{Op: "sound", Path: src, OutDir: tmp, Options: opts, Probe: &pr}, progress)
+	if err != nil {
+		return nil, fmt.Errorf("render sound of %s: %w", filepath.Base(src), err)
+	}
+	out := make([]relais.Rendition, 0, len(res.Renditions))
+	for _, rd := range res.Renditions {
+		final := filepath.Join(outDir, filepath.Base(rd.Path))
+		if err := os.Rename(rd.Path, final); err != nil {
+			return nil, fmt.Errorf("render sound: %w", err)
+		}
+		rd.Path = final
+		out = append(out, rd)
+	}
+	return out, nil
+}
+
+// RenderPicture encodes part p of src's TV picture (src probed as pr) into the MPEG-TS out, which
+// appears only when complete.
+func (r *Runner) RenderPicture(ctx context.Context, src, out string, pr ProbeResult, p Part, progress func(string, int)) error {
+	opts := r.Options.withDefaults()
+	tmp := out + ".tmp"
+	defer os.Remove(tmp)
+	ctx, cancel := context.WithTimeout(ctx, renderTimeout(time.Duration(p.Frames)*time.Second/time.Duration(tvFormatOf(opts.TVFormat).fps)))
+	defer cancel()
+	if _, err := r.run(ctx, childRequest{Op: "picture", Path: src, Out: tmp, Options: opts, Probe: &pr, Part: &p}, progress); err != nil {
+		return fmt.Errorf("render part %d of %s: %w", p.Index, filepath.Base(src), err)
+	}
+	return os.Rename(tmp, out)
+}
+
+// Join muxes the TV sound track of RenderSound and the picture's parts (files in the order of plan)
+// into the TV rendition at out, checked as Render checks its own.
+func (r *Runner) Join(ctx context.Context, sound string, parts []string, plan []Part, out string) (relais.Rendition, error) {
+	opts := r.Options.withDefaults()
+	tmp := filepath.Join(filepath.Dir(out), ".join-"+filepath.Base(out)) // still a .ts: describe reads it as one
+	defer os.Remove(tmp)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	res, err := r.run(ctx, childRequest{Op: "join", Sound: sound, Parts: parts, Plan: plan, Out: tmp, Options: opts}, nil)
+	if err != nil {
+		return relais.Rendition{}, fmt.Errorf("join %d parts: %w", len(parts), err)
+	}
+	if len(res.Renditions) != 1 {
+		return relais.Rendition{}, errors.New("join: child returned no rendition")
+	}
+	rd := res.Renditions[0]
+	if err := os.Rename(tmp, out); err != nil {
+		return relais.Rendition{}, err
+	}
+	rd.Path = out
+	return rd, nil
 }
 
 // tmpPrefix names the directories a render writes in before its files are complete.

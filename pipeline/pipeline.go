@@ -27,8 +27,16 @@ import (
 // New connects the lesson tasks to the media, SMS, worksheet and scheduler packages. The lessons'
 // files are read from and written to media, through staging for the media child. linkChars is the
 // room each SMS digest keeps for the family's lesson link.
-func New(runner *ingest.Runner, media relais.MediaStore, staging Staging, tmpl *templates.Set, planner *scheduler.Planner, linkChars int) queue.Pipeline {
+//
+// A lesson longer than chunk is transcoded in parts of that length by several workers at once (Parts);
+// chunk 0 renders every lesson in one process.
+func New(runner *ingest.Runner, media relais.MediaStore, staging Staging, tmpl *templates.Set, planner *scheduler.Planner, linkChars int, chunk time.Duration) queue.Pipeline {
+	parts := Parts{Runner: runner, Media: media, Staging: staging, Chunk: chunk}
 	return queue.Pipeline{
+		PlanParts:   parts.Plan,
+		RenderPart:  parts.Render,
+		JoinParts:   parts.Join,
+		RemoveParts: parts.Remove,
 		GradeSchedule: func(ctx context.Context, grade int, region string, from time.Time) ([]relais.Airing, error) {
 			return GradeSchedule(ctx, planner.Store, planner.Lessons, grade, region, from)
 		},
@@ -81,7 +89,7 @@ func Render(ctx context.Context, runner *ingest.Runner, media relais.MediaStore,
 	rs, err := r.Render(ctx, src, filepath.Join(work, "out"), progress)
 	if errors.Is(err, ingest.ErrOutOfTolerance) {
 		// Rendering again gives the same figures: a permanent failure, told to the teacher.
-		return nil, relais.Errorf(relais.EINVALID, "The sound could not be brought to broadcast loudness (%v). Check the recording for clipping or long silences.", err)
+		return nil, outOfTolerance(err)
 	} else if err != nil {
 		return nil, err
 	}

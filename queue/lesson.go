@@ -87,6 +87,15 @@ func (w *Worker) transcode(ctx context.Context, l relais.Lesson) error {
 			w.log.Warn("record progress", "lesson_id", l.ID, "err", err)
 		}
 	}
+	if w.pipeline.PlanParts != nil {
+		n, err := w.pipeline.PlanParts(ctx, l)
+		if err != nil {
+			return w.failStep(ctx, l.ID, "transcode", err, relais.EINVALID)
+		}
+		if n > 0 {
+			return w.startParts(ctx, l, n)
+		}
+	}
 	rs, err := w.pipeline.Render(ctx, l, progress)
 	if err != nil {
 		// Invalid: the media cannot be made broadcast-ready (e.g. loudness out of tolerance).

@@ -4,7 +4,7 @@
 //
 // Task flow for one lesson:
 //
-//	lesson:ingest ──> lesson:transcode ─┐
+//	lesson:ingest ──> lesson:transcode ─┐   (a long lesson: lesson:transcode-part per part ──> lesson:transcode-join)
 //	             ├──> lesson:digest ────┼──> lesson ready ──(publish)──> lesson:fanout ──> lesson:fanout per segment ...
 //	             └──> lesson:worksheet ─┘                                                    └──> delivery:send (a page of ids)
 //
@@ -28,10 +28,14 @@ import (
 const (
 	TypeIngest    = "lesson:ingest"
 	TypeTranscode = "lesson:transcode"
-	TypeDigest    = "lesson:digest"
-	TypeWorksheet = "lesson:worksheet"
-	TypeFanout    = "lesson:fanout"
-	TypeSend      = "delivery:send"
+	// TypeTranscodePart renders one part of a long lesson transcoded by several workers at once;
+	// TypeTranscodeJoin joins the parts into the renditions once all are done.
+	TypeTranscodePart = "lesson:transcode-part"
+	TypeTranscodeJoin = "lesson:transcode-join"
+	TypeDigest        = "lesson:digest"
+	TypeWorksheet     = "lesson:worksheet"
+	TypeFanout        = "lesson:fanout"
+	TypeSend          = "delivery:send"
 	// TypeStatus is one provider status callback; asynq aggregates them (group "status") into one
 	// TypeStatusBatch applied in a single transaction.
 	TypeStatus      = "delivery:status"

@@ -41,6 +41,18 @@ type Pipeline struct {
 	GradeSchedule func(ctx context.Context, grade int, region string, from time.Time) ([]relais.Airing, error)
 	// Worksheet validates the teacher's PDF, or renders one from the lesson text into the media store.
 	Worksheet func(ctx context.Context, l relais.Lesson) (relais.Worksheet, error)
+
+	// PlanParts decides how a lesson is transcoded: 0 by Render in one process, or n > 0 parts of its
+	// picture (RenderPart 0 to n-1) and its whole sound (RenderPart n), rendered by several workers at
+	// once into the media store and then joined by JoinParts into the renditions Render would make.
+	// Nil: always Render.
+	PlanParts func(ctx context.Context, l relais.Lesson) (int, error)
+	// RenderPart renders one part; running it again renders it again, in the same place.
+	RenderPart func(ctx context.Context, l relais.Lesson, part int, progress func(step string, percent int)) error
+	// JoinParts joins the parts into the renditions, in their places as Render puts them.
+	JoinParts func(ctx context.Context, l relais.Lesson) ([]relais.Rendition, error)
+	// RemoveParts removes what the parts of a lesson left in the media store; none is no error.
+	RemoveParts func(ctx context.Context, lessonID int64) error
 }
 
 // SendWindow returns when a message to h on ch may go out: now, or the end of the quiet hours in the
@@ -173,6 +185,8 @@ func (w *Worker) Start() error {
 	mm := asynq.NewServeMux()
 	mm.HandleFunc(TypeIngest, w.handleIngest)
 	mm.HandleFunc(TypeTranscode, w.handleTranscode)
+	mm.HandleFunc(TypeTranscodePart, w.handleTranscodePart)
+	mm.HandleFunc(TypeTranscodeJoin, w.handleTranscodeJoin)
 	om := asynq.NewServeMux()
 	om.HandleFunc(TypeDigest, w.handleDigest)
 	om.HandleFunc(TypeWorksheet, w.handleWorksheet)
@@ -235,7 +249,7 @@ func (e errBacklog) Error() string { return fmt.Sprintf("send backlog full, wait
 // for good within minutes (failIfLast on the last try), not after hours of backoff.
 func (c Config) retryDelay(n int, err error, t *asynq.Task) time.Duration {
 	switch t.Type() {
-	case TypeIngest, TypeTranscode, TypeDigest, TypeWorksheet:
+	case TypeIngest, TypeTranscode, TypeTranscodePart, TypeTranscodeJoin, TypeDigest, TypeWorksheet:
 		if c.LessonRetryMax > 0 {
 			return min(retryDelay(n, err, t), c.LessonRetryMax)
 		}

@@ -233,7 +233,7 @@ func (a *app) startWorker(redisOpt asynq.RedisConnOpt, reg *channels.Registry, t
 	} else if n > 0 {
 		a.log.Info("removed staging directories of dead workers", "removed", n)
 	}
-	a.work = queue.NewWorker(redisOpt, a.store, reg, pipeline.New(runner, a.media, staging, tmpl, planner, signer.MaxURLLength()), lnk, a.queue, qcfg, a.log)
+	a.work = queue.NewWorker(redisOpt, a.store, reg, pipeline.New(runner, a.media, staging, tmpl, planner, signer.MaxURLLength(), cfg.ChunkDuration), lnk, a.queue, qcfg, a.log)
 	if err := a.work.Start(); err != nil {
 		return err
 	}

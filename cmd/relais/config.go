@@ -54,6 +54,7 @@ type Config struct {
 	ServiceProvider   string
 	WorkerConcurrency int
 	MediaConcurrency  int
+	ChunkDuration     time.Duration
 	DefaultCountry    string
 	SendOrphanAfter   time.Duration
 	SendClaimBatch    int
@@ -133,6 +134,7 @@ func DefaultConfig() Config {
 		ServiceProvider:   "Relais",
 		WorkerConcurrency: 20,
 		MediaConcurrency:  1,
+		ChunkDuration:     2 * time.Minute,
 		DefaultCountry:    "FR",
 		SendOrphanAfter:   10 * time.Second,
 		SendClaimBatch:    10,
@@ -204,6 +206,7 @@ func (c *Config) settings() []setting {
 		{"service-provider", "RELAIS_SERVICE_PROVIDER", "provider name written in the TV transport stream", &c.ServiceProvider},
 		{"worker-concurrency", "RELAIS_WORKER_CONCURRENCY", "send, fan-out and text tasks run at once per worker", &c.WorkerConcurrency},
 		{"media-concurrency", "RELAIS_MEDIA_CONCURRENCY", "probes and transcodes run at once per worker", &c.MediaConcurrency},
+		{"chunk-duration", "RELAIS_CHUNK_DURATION", "a lesson longer than this is transcoded in parts of this length by several media workers at once (Go duration); 0: always in one process", &c.ChunkDuration},
 		{"send-orphan-after", "RELAIS_SEND_ORPHAN_AFTER", "a send claim not refreshed for this long belongs to a dead worker and is reconciled", &c.SendOrphanAfter},
 		{"send-claim-batch", "RELAIS_SEND_CLAIM_BATCH", "messages a send task claims, then records the outcomes of, at a time", &c.SendClaimBatch},
 		{"default-country", "RELAIS_DEFAULT_COUNTRY", "country of phone numbers written without +, ISO code", &c.DefaultCountry},
@@ -462,6 +465,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SMSReconcileAfter < 0 {
 		bad("RELAIS_SMS_RECONCILE_AFTER %s is negative", c.SMSReconcileAfter)
+	}
+	if c.ChunkDuration < 0 || c.ChunkDuration > 0 && c.ChunkDuration < 10*time.Second {
+		bad("RELAIS_CHUNK_DURATION must be 0 (off) or at least 10s")
 	}
 	if c.WorkerConcurrency < 1 || c.MediaConcurrency < 1 {
 		bad("RELAIS_WORKER_CONCURRENCY and RELAIS_MEDIA_CONCURRENCY must be at least 1")
