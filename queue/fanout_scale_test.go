@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -364,6 +365,16 @@ func fanoutChildMain(url, redisAt string) int {
 	if err := srv.Start(mux); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
+	}
+	if dir := os.Getenv("RELAIS_BENCH_FANOUT_CPUPROFILE"); dir != "" { // go tool pprof DIR/fanout-PID.pprof
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("fanout-%d.pprof", os.Getpid())))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer f.Close()
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
 	}
 	fmt.Println("ready")
 	io.Copy(io.Discard, os.Stdin)

@@ -9,6 +9,7 @@
 #   scripts/bench-fanout.sh                          # 100,000 and 1,000,000 households
 #   SIZES=100000,300000 PROCS=1 scripts/bench-fanout.sh
 #   BASE=<commit> scripts/bench-fanout.sh            # the same benchmark on an earlier commit too
+#   RELAIS_BENCH_FANOUT_CPUPROFILE=DIR scripts/bench-fanout.sh   # a CPU profile per worker process in DIR
 #
 # The base commit's fan-out is measured by copying this benchmark into an export of it (git archive),
 # so both rows come from the same machine in the same run.

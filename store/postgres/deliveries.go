@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -71,7 +72,7 @@ func (db *DB) PlanDeliveries(ctx context.Context, ds []relais.Delivery) ([]int64
 		rows, err := tx.Query(ctx, `WITH ins AS (
 				INSERT INTO deliveries (lesson_id, household_id, channel, status, reason, created_at, updated_at)
 				SELECT l, h, c, s, r, $6, $6 FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[])
-					WITH ORDINALITY AS u(l, h, c, s, r, n) ORDER BY n
+					WITH ORDINALITY AS u(l, h, c, s, r, n) WHERE `+parentsExist+` ORDER BY n
 				ON CONFLICT (lesson_id, household_id, channel) DO NOTHING
 				RETURNING id, lesson_id, household_id, channel, status, reason),
 			ev AS (INSERT INTO delivery_events (delivery_id, status, detail, at) SELECT id, status, reason, $6 FROM ins ORDER BY id)
@@ -115,7 +116,10 @@ func (db *DB) PlanDeliveries(ctx context.Context, ds []relais.Delivery) ([]int64
 			}
 		}
 		for i := range ds {
-			r := got[key{ds[i].LessonID, ds[i].HouseholdID, ds[i].Channel}]
+			r, ok := got[key{ds[i].LessonID, ds[i].HouseholdID, ds[i].Channel}]
+			if !ok {
+				return fmt.Errorf("plan delivery of lesson %d to household %d: %w", ds[i].LessonID, ds[i].HouseholdID, errNoParent)
+			}
 			ds[i].ID, ds[i].Status = r.id, r.status
 		}
 		return nil
@@ -131,6 +135,15 @@ func (db *DB) PlanDeliveries(ctx context.Context, ds []relais.Delivery) ([]int64
 	}
 	return ids, nil
 }
+
+// parentsExist is the condition on a key (u.l, u.h, ...) to insert its delivery: its lesson and its
+// household exist. It stands for the foreign keys deliveries no longer have (migration 00012): a
+// probe of each primary key for the whole statement instead of a referential check, which locks the
+// row it finds, per row.
+const parentsExist = `EXISTS (SELECT 1 FROM lessons WHERE id = u.l) AND EXISTS (SELECT 1 FROM households WHERE id = u.h)`
+
+// errNoParent is the error of a delivery or event whose lesson, household or delivery does not exist.
+var errNoParent = errors.New("no such lesson, household or delivery")
 
 // byKey reads, for each key of a page (u.l, u.h, u.c), its delivery d: one probe of the unique key
 // per key, whatever the planner thinks of the page's size (LIMIT 1 keeps the subquery a probe).
@@ -166,7 +179,7 @@ func (db *DB) RemindDeliveries(ctx context.Context, ds []relais.Delivery) ([]int
 		if _, err := tx.Exec(ctx, `WITH ins AS (
 				INSERT INTO deliveries (lesson_id, household_id, channel, status, occurrence, created_at, updated_at)
 				SELECT l, h, c, 'pending', o, $5, $5 FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[])
-					WITH ORDINALITY AS u(l, h, c, o, n) ORDER BY n
+					WITH ORDINALITY AS u(l, h, c, o, n) WHERE `+parentsExist+` ORDER BY n
 				ON CONFLICT (lesson_id, household_id, channel) DO NOTHING
 				RETURNING id, occurrence)
 			INSERT INTO delivery_events (delivery_id, status, detail, at)
@@ -198,12 +211,14 @@ func (db *DB) RemindDeliveries(ctx context.Context, ds []relais.Delivery) ([]int
 			return err
 		}
 		defer rows.Close()
+		read := 0
 		for rows.Next() {
 			var id, occurrence, want int64
 			var cur relais.DeliveryStatus
 			if err := rows.Scan(&id, &cur, &occurrence, &want); err != nil {
 				return err
 			}
+			read++
 			switch {
 			case cur == relais.DeliveryPending && occurrence == want:
 				ids = append(ids, id)
@@ -211,7 +226,13 @@ func (db *DB) RemindDeliveries(ctx context.Context, ds []relais.Delivery) ([]int
 				held++
 			}
 		}
-		return rows.Err()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if read < len(ds) { // a key without a row: its lesson or its household does not exist
+			return fmt.Errorf("plan reminder: %w", errNoParent)
+		}
+		return nil
 	})
 	return ids, held, err
 }
@@ -476,9 +497,16 @@ func (db *DB) AddDeliveryEvent(ctx context.Context, e relais.DeliveryEvent) erro
 	if e.At.IsZero() {
 		e.At = db.now()
 	}
-	_, err := db.pool.Exec(ctx, `INSERT INTO delivery_events (delivery_id, status, detail, at, note) VALUES ($1, $2, $3, $4, true)`,
+	tag, err := db.pool.Exec(ctx, `INSERT INTO delivery_events (delivery_id, status, detail, at, note)
+		SELECT $1, $2, $3, $4, true WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = $1)`,
 		e.DeliveryID, e.Status, e.Detail, ts(e.At))
-	return err
+	if err == nil && tag.RowsAffected() == 0 {
+		err = errNoParent
+	}
+	if err != nil {
+		return fmt.Errorf("event of delivery %d: %w", e.DeliveryID, err)
+	}
+	return nil
 }
 
 // DeliveryEvents returns a delivery's history, oldest first.

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -148,6 +149,56 @@ func testUpsertHouseholdsKeepsOptOut(t *testing.T, open Open) {
 		if diff := cmp.Diff(want, refs); diff != "" {
 			t.Errorf("grade %d after a mixed import (-want +got):\n%s", grade, diff)
 		}
+	}
+}
+
+// testDeliveriesNeedTheirParents: a delivery of a lesson or to a household that does not exist, and an
+// event of a delivery that does not exist, are refused and write nothing, whatever holds that rule (a
+// foreign key, or the statement itself).
+func testDeliveriesNeedTheirParents(t *testing.T, open Open) {
+	ctx := context.Background()
+	db := open(t, nil)
+	l := relais.Lesson{Title: "T", Subject: "s", Grade: 1, Language: "en", TeacherID: "t"}
+	if err := db.CreateLesson(ctx, &l); err != nil {
+		t.Fatal(err)
+	}
+	hs := []relais.Household{{ExternalRef: "A", Language: "en", Profile: relais.ProfileSMSOnly, Phone: "+447700900001"}}
+	if err := db.UpsertHouseholds(ctx, hs); err != nil {
+		t.Fatal(err)
+	}
+	h := hs[0].ID
+	for _, tc := range []struct {
+		name string
+		ds   []relais.Delivery
+	}{
+		{"no such household", []relais.Delivery{{LessonID: l.ID, HouseholdID: h, Channel: relais.ChannelSMS},
+			{LessonID: l.ID, HouseholdID: h + 1000, Channel: relais.ChannelSMS}}},
+		{"no such lesson", []relais.Delivery{{LessonID: l.ID + 1000, HouseholdID: h, Channel: relais.ChannelSMS}}},
+	} {
+		if ids, err := db.PlanDeliveries(ctx, tc.ds); err == nil {
+			t.Errorf("plan, %s: ids %v, no error", tc.name, ids)
+		}
+		reminders := slices.Clone(tc.ds)
+		for i := range reminders {
+			reminders[i].Channel, reminders[i].Occurrence = relais.ChannelReminder, 1<<31
+		}
+		if ids, _, err := db.RemindDeliveries(ctx, reminders); err == nil {
+			t.Errorf("remind, %s: ids %v, no error", tc.name, ids)
+		}
+	}
+	// The page refused is refused whole: the household that exists got nothing either.
+	if ds, err := db.Deliveries(ctx, relais.DeliveryFilter{LessonID: l.ID}); err != nil || len(ds) != 0 {
+		t.Errorf("deliveries after refused plans: %v, %v; want none", ds, err)
+	}
+	if err := db.AddDeliveryEvent(ctx, relais.DeliveryEvent{DeliveryID: 999999, Status: relais.DeliverySent, Detail: "x"}); err == nil {
+		t.Error("event of no delivery: no error")
+	}
+	ids, err := db.PlanDeliveries(ctx, []relais.Delivery{{LessonID: l.ID, HouseholdID: h, Channel: relais.ChannelSMS}})
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("plan: ids=%v err=%v", ids, err)
+	}
+	if err := db.AddDeliveryEvent(ctx, relais.DeliveryEvent{DeliveryID: ids[0], Status: relais.DeliveryPending, Detail: "note"}); err != nil {
+		t.Errorf("event of a delivery: %v", err)
 	}
 }
 

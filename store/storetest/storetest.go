@@ -27,6 +27,7 @@ func Run(t *testing.T, open Open) {
 		{"LessonStatusReasons", testLessonStatusReasons},
 		{"UpsertHouseholdsKeepsOptOut", testUpsertHouseholdsKeepsOptOut},
 		{"PlanAndAdvanceDeliveries", testPlanAndAdvanceDeliveries},
+		{"DeliveriesNeedTheirParents", testDeliveriesNeedTheirParents},
 		{"Tokens", testTokens},
 		{"TokenRotateRevoke", testTokenRotateRevoke},
 		{"AuditLog", testAuditLog},
