@@ -79,7 +79,7 @@ func (s *Server) addSlot(w http.ResponseWriter, r *http.Request, id int64) error
 	sl := in.Slot
 	sl.StationID, sl.Duration = id, time.Duration(in.Minutes)*time.Minute
 	sl, err := s.sched.AddSlot(r.Context(), sl)
-	return reply(w, http.StatusCreated, SlotJSON{Slot: sl, Minutes: in.Minutes}, err)
+	return reply(w, http.StatusCreated, slotJSON(sl), err)
 }
 
 func (s *Server) listSlots(w http.ResponseWriter, r *http.Request, id int64) error {

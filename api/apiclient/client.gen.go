@@ -836,9 +836,15 @@ type Slot struct {
 	Grade    *int               `json:"grade,omitempty"`
 	Id       *int64             `json:"id,omitempty"`
 	Language *string            `json:"language,omitempty"`
-	LessonId *int64             `json:"lesson_id,omitempty"`
-	Minutes  int                `json:"minutes"`
-	Rerun    *bool              `json:"rerun,omitempty"`
+
+	// Lessons the lessons played back to back from the slot's start, in playing order
+	Lessons *[]struct {
+		LessonId *int64 `json:"lesson_id,omitempty"`
+
+		// Rerun the lesson was scheduled before
+		Rerun *bool `json:"rerun,omitempty"`
+	} `json:"lessons,omitempty"`
+	Minutes int `json:"minutes"`
 
 	// Start wall-clock start in the station's zone
 	//
@@ -1173,6 +1179,11 @@ type AssignSlotJSONBody struct {
 	Rerun    *bool `json:"rerun,omitempty"`
 }
 
+// SetSlotLessonsJSONBody defines parameters for SetSlotLessons.
+type SetSlotLessonsJSONBody struct {
+	LessonIds []int64 `json:"lesson_ids"`
+}
+
 // UpdateStationJSONBody defines parameters for UpdateStation.
 type UpdateStationJSONBody struct {
 	// DayStart Local time (HH:MM) the playout day starts, ffplayout's day_start
@@ -1296,6 +1307,9 @@ type AutoFillScheduleJSONRequestBody AutoFillScheduleJSONBody
 
 // AssignSlotJSONRequestBody defines body for AssignSlot for application/json ContentType.
 type AssignSlotJSONRequestBody AssignSlotJSONBody
+
+// SetSlotLessonsJSONRequestBody defines body for SetSlotLessons for application/json ContentType.
+type SetSlotLessonsJSONRequestBody SetSlotLessonsJSONBody
 
 // CreateStationJSONRequestBody defines body for CreateStation for application/json ContentType.
 type CreateStationJSONRequestBody = Station
@@ -1662,52 +1676,86 @@ type ClientInterface interface {
 	// Corresponds with POST /api/v1/postal-batches/{id}/printed (the `MarkPostalBatchPrinted` operationId).
 	MarkPostalBatchPrinted(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// AutoFillScheduleWithBody Auto-fill empty slots with approved lessons (media and admin)
+	// AutoFillScheduleWithBody Auto-fill the slots' free time with approved lessons (media and admin)
 	//
-	// Matches grade, subject and language and the lesson's length, never double-books, spreads subjects
-	// across each week, and with `reruns` fills what is left with lessons already scheduled. Reports every
-	// approved lesson it could not place, with the reason.
+	// Packs lessons into each slot's free time, first fit in the grid's order: several short lessons play
+	// back to back where their lengths fit, never past the slot's end. Matches grade, subject and
+	// language, places each new lesson once, spreads subjects across each week, and with `reruns` fills
+	// the time still free with lessons already scheduled (never one lesson twice in a slot). Reports
+	// every approved lesson it could not place, with the reason.
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /api/v1/schedule/fill (the `AutoFillSchedule` operationId).
 	AutoFillScheduleWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// AutoFillSchedule Auto-fill empty slots with approved lessons (media and admin)
+	// AutoFillSchedule Auto-fill the slots' free time with approved lessons (media and admin)
 	//
-	// Matches grade, subject and language and the lesson's length, never double-books, spreads subjects
-	// across each week, and with `reruns` fills what is left with lessons already scheduled. Reports every
-	// approved lesson it could not place, with the reason.
+	// Packs lessons into each slot's free time, first fit in the grid's order: several short lessons play
+	// back to back where their lengths fit, never past the slot's end. Matches grade, subject and
+	// language, places each new lesson once, spreads subjects across each week, and with `reruns` fills
+	// the time still free with lessons already scheduled (never one lesson twice in a slot). Reports
+	// every approved lesson it could not place, with the reason.
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /api/v1/schedule/fill (the `AutoFillSchedule` operationId).
 	AutoFillSchedule(ctx context.Context, body AutoFillScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// UnassignSlot Empty a slot (media and admin)
+	// UnassignSlot Empty a slot of all its lessons (media and admin)
 	//
 	// Corresponds with DELETE /api/v1/slots/{id}/lesson (the `UnassignSlot` operationId).
 	UnassignSlot(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// AssignSlotWithBody Assign an approved lesson to an empty slot (media and admin)
+	// AssignSlotWithBody Add an approved lesson to a slot's sequence (media and admin)
 	//
-	// The lesson must match the slot's grade, subject and language (where the slot sets them) and fit its
-	// length. A filled slot is a conflict (409); a lesson already scheduled airs again only with `rerun`.
+	// A slot holds a sequence of lessons played back to back from its start. The lesson is added after
+	// those already there; it must match the slot's grade, subject and language (where the slot sets
+	// them) and fit the time the sequence leaves in the slot (400 otherwise, saying how much is left).
+	// A lesson the slot already holds, or one the slot gained meanwhile, is a conflict (409); a lesson
+	// already scheduled elsewhere airs again only with `rerun`.
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with PUT /api/v1/slots/{id}/lesson (the `AssignSlot` operationId).
 	AssignSlotWithBody(ctx context.Context, id ID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// AssignSlot Assign an approved lesson to an empty slot (media and admin)
+	// AssignSlot Add an approved lesson to a slot's sequence (media and admin)
 	//
-	// The lesson must match the slot's grade, subject and language (where the slot sets them) and fit its
-	// length. A filled slot is a conflict (409); a lesson already scheduled airs again only with `rerun`.
+	// A slot holds a sequence of lessons played back to back from its start. The lesson is added after
+	// those already there; it must match the slot's grade, subject and language (where the slot sets
+	// them) and fit the time the sequence leaves in the slot (400 otherwise, saying how much is left).
+	// A lesson the slot already holds, or one the slot gained meanwhile, is a conflict (409); a lesson
+	// already scheduled elsewhere airs again only with `rerun`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with PUT /api/v1/slots/{id}/lesson (the `AssignSlot` operationId).
 	AssignSlot(ctx context.Context, id ID, body AssignSlotJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetSlotLessonsWithBody Reorder or remove the lessons of a slot's sequence (media and admin)
+	//
+	// `lesson_ids` lists lessons the slot holds, in their new playing order; those left out are removed
+	// (`[]` empties the slot). A lesson the slot does not hold, or one given twice, is refused (400): add
+	// lessons with `PUT /api/v1/slots/{id}/lesson`. The families of every lesson whose airing time
+	// changed are reminded again.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /api/v1/slots/{id}/lessons (the `SetSlotLessons` operationId).
+	SetSlotLessonsWithBody(ctx context.Context, id ID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetSlotLessons Reorder or remove the lessons of a slot's sequence (media and admin)
+	//
+	// `lesson_ids` lists lessons the slot holds, in their new playing order; those left out are removed
+	// (`[]` empties the slot). A lesson the slot does not hold, or one given twice, is refused (400): add
+	// lessons with `PUT /api/v1/slots/{id}/lesson`. The families of every lesson whose airing time
+	// changed are reminded again.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /api/v1/slots/{id}/lessons (the `SetSlotLessons` operationId).
+	SetSlotLessons(ctx context.Context, id ID, body SetSlotLessonsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListStations List TV and radio stations
 	//
@@ -2562,11 +2610,13 @@ func (c *Client) MarkPostalBatchPrinted(ctx context.Context, id ID, reqEditors .
 	return c.Client.Do(req)
 }
 
-// AutoFillScheduleWithBody Auto-fill empty slots with approved lessons (media and admin)
+// AutoFillScheduleWithBody Auto-fill the slots' free time with approved lessons (media and admin)
 //
-// Matches grade, subject and language and the lesson's length, never double-books, spreads subjects
-// across each week, and with `reruns` fills what is left with lessons already scheduled. Reports every
-// approved lesson it could not place, with the reason.
+// Packs lessons into each slot's free time, first fit in the grid's order: several short lessons play
+// back to back where their lengths fit, never past the slot's end. Matches grade, subject and
+// language, places each new lesson once, spreads subjects across each week, and with `reruns` fills
+// the time still free with lessons already scheduled (never one lesson twice in a slot). Reports
+// every approved lesson it could not place, with the reason.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2583,11 +2633,13 @@ func (c *Client) AutoFillScheduleWithBody(ctx context.Context, contentType strin
 	return c.Client.Do(req)
 }
 
-// AutoFillSchedule Auto-fill empty slots with approved lessons (media and admin)
+// AutoFillSchedule Auto-fill the slots' free time with approved lessons (media and admin)
 //
-// Matches grade, subject and language and the lesson's length, never double-books, spreads subjects
-// across each week, and with `reruns` fills what is left with lessons already scheduled. Reports every
-// approved lesson it could not place, with the reason.
+// Packs lessons into each slot's free time, first fit in the grid's order: several short lessons play
+// back to back where their lengths fit, never past the slot's end. Matches grade, subject and
+// language, places each new lesson once, spreads subjects across each week, and with `reruns` fills
+// the time still free with lessons already scheduled (never one lesson twice in a slot). Reports
+// every approved lesson it could not place, with the reason.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2604,7 +2656,7 @@ func (c *Client) AutoFillSchedule(ctx context.Context, body AutoFillScheduleJSON
 	return c.Client.Do(req)
 }
 
-// UnassignSlot Empty a slot (media and admin)
+// UnassignSlot Empty a slot of all its lessons (media and admin)
 //
 // Corresponds with DELETE /api/v1/slots/{id}/lesson (the `UnassignSlot` operationId).
 func (c *Client) UnassignSlot(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2619,10 +2671,13 @@ func (c *Client) UnassignSlot(ctx context.Context, id ID, reqEditors ...RequestE
 	return c.Client.Do(req)
 }
 
-// AssignSlotWithBody Assign an approved lesson to an empty slot (media and admin)
+// AssignSlotWithBody Add an approved lesson to a slot's sequence (media and admin)
 //
-// The lesson must match the slot's grade, subject and language (where the slot sets them) and fit its
-// length. A filled slot is a conflict (409); a lesson already scheduled airs again only with `rerun`.
+// A slot holds a sequence of lessons played back to back from its start. The lesson is added after
+// those already there; it must match the slot's grade, subject and language (where the slot sets
+// them) and fit the time the sequence leaves in the slot (400 otherwise, saying how much is left).
+// A lesson the slot already holds, or one the slot gained meanwhile, is a conflict (409); a lesson
+// already scheduled elsewhere airs again only with `rerun`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2639,16 +2694,63 @@ func (c *Client) AssignSlotWithBody(ctx context.Context, id ID, contentType stri
 	return c.Client.Do(req)
 }
 
-// AssignSlot Assign an approved lesson to an empty slot (media and admin)
+// AssignSlot Add an approved lesson to a slot's sequence (media and admin)
 //
-// The lesson must match the slot's grade, subject and language (where the slot sets them) and fit its
-// length. A filled slot is a conflict (409); a lesson already scheduled airs again only with `rerun`.
+// A slot holds a sequence of lessons played back to back from its start. The lesson is added after
+// those already there; it must match the slot's grade, subject and language (where the slot sets
+// them) and fit the time the sequence leaves in the slot (400 otherwise, saying how much is left).
+// A lesson the slot already holds, or one the slot gained meanwhile, is a conflict (409); a lesson
+// already scheduled elsewhere airs again only with `rerun`.
 //
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with PUT /api/v1/slots/{id}/lesson (the `AssignSlot` operationId).
 func (c *Client) AssignSlot(ctx context.Context, id ID, body AssignSlotJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAssignSlotRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetSlotLessonsWithBody Reorder or remove the lessons of a slot's sequence (media and admin)
+//
+// `lesson_ids` lists lessons the slot holds, in their new playing order; those left out are removed
+// (`[]` empties the slot). A lesson the slot does not hold, or one given twice, is refused (400): add
+// lessons with `PUT /api/v1/slots/{id}/lesson`. The families of every lesson whose airing time
+// changed are reminded again.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /api/v1/slots/{id}/lessons (the `SetSlotLessons` operationId).
+func (c *Client) SetSlotLessonsWithBody(ctx context.Context, id ID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetSlotLessonsRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetSlotLessons Reorder or remove the lessons of a slot's sequence (media and admin)
+//
+// `lesson_ids` lists lessons the slot holds, in their new playing order; those left out are removed
+// (`[]` empties the slot). A lesson the slot does not hold, or one given twice, is refused (400): add
+// lessons with `PUT /api/v1/slots/{id}/lesson`. The families of every lesson whose airing time
+// changed are reminded again.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /api/v1/slots/{id}/lessons (the `SetSlotLessons` operationId).
+func (c *Client) SetSlotLessons(ctx context.Context, id ID, body SetSlotLessonsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetSlotLessonsRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4959,6 +5061,53 @@ func NewAssignSlotRequestWithBody(server string, id ID, contentType string, body
 	return req, nil
 }
 
+// NewSetSlotLessonsRequest calls the generic SetSlotLessons builder with application/json body
+func NewSetSlotLessonsRequest(server string, id ID, body SetSlotLessonsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSetSlotLessonsRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewSetSlotLessonsRequestWithBody constructs an http.Request for the SetSlotLessons method, with any body, and a specified content type
+func NewSetSlotLessonsRequestWithBody(server string, id ID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/slots/%s/lessons", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewListStationsRequest constructs an http.Request for the ListStations method
 func NewListStationsRequest(server string) (*http.Request, error) {
 	var err error
@@ -6465,54 +6614,88 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/v1/postal-batches/{id}/printed (the `MarkPostalBatchPrinted` operationId).
 	MarkPostalBatchPrintedWithResponse(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*MarkPostalBatchPrintedResponse, error)
 
-	// AutoFillScheduleWithBodyWithResponse Auto-fill empty slots with approved lessons (media and admin)
+	// AutoFillScheduleWithBodyWithResponse Auto-fill the slots' free time with approved lessons (media and admin)
 	//
-	// Matches grade, subject and language and the lesson's length, never double-books, spreads subjects
-	// across each week, and with `reruns` fills what is left with lessons already scheduled. Reports every
-	// approved lesson it could not place, with the reason.
+	// Packs lessons into each slot's free time, first fit in the grid's order: several short lessons play
+	// back to back where their lengths fit, never past the slot's end. Matches grade, subject and
+	// language, places each new lesson once, spreads subjects across each week, and with `reruns` fills
+	// the time still free with lessons already scheduled (never one lesson twice in a slot). Reports
+	// every approved lesson it could not place, with the reason.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/v1/schedule/fill (the `AutoFillSchedule` operationId).
 	AutoFillScheduleWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AutoFillScheduleResponse, error)
 
-	// AutoFillScheduleWithResponse Auto-fill empty slots with approved lessons (media and admin)
+	// AutoFillScheduleWithResponse Auto-fill the slots' free time with approved lessons (media and admin)
 	//
-	// Matches grade, subject and language and the lesson's length, never double-books, spreads subjects
-	// across each week, and with `reruns` fills what is left with lessons already scheduled. Reports every
-	// approved lesson it could not place, with the reason.
+	// Packs lessons into each slot's free time, first fit in the grid's order: several short lessons play
+	// back to back where their lengths fit, never past the slot's end. Matches grade, subject and
+	// language, places each new lesson once, spreads subjects across each week, and with `reruns` fills
+	// the time still free with lessons already scheduled (never one lesson twice in a slot). Reports
+	// every approved lesson it could not place, with the reason.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/v1/schedule/fill (the `AutoFillSchedule` operationId).
 	AutoFillScheduleWithResponse(ctx context.Context, body AutoFillScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*AutoFillScheduleResponse, error)
 
-	// UnassignSlotWithResponse Empty a slot (media and admin)
+	// UnassignSlotWithResponse Empty a slot of all its lessons (media and admin)
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /api/v1/slots/{id}/lesson (the `UnassignSlot` operationId).
 	UnassignSlotWithResponse(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*UnassignSlotResponse, error)
 
-	// AssignSlotWithBodyWithResponse Assign an approved lesson to an empty slot (media and admin)
+	// AssignSlotWithBodyWithResponse Add an approved lesson to a slot's sequence (media and admin)
 	//
-	// The lesson must match the slot's grade, subject and language (where the slot sets them) and fit its
-	// length. A filled slot is a conflict (409); a lesson already scheduled airs again only with `rerun`.
+	// A slot holds a sequence of lessons played back to back from its start. The lesson is added after
+	// those already there; it must match the slot's grade, subject and language (where the slot sets
+	// them) and fit the time the sequence leaves in the slot (400 otherwise, saying how much is left).
+	// A lesson the slot already holds, or one the slot gained meanwhile, is a conflict (409); a lesson
+	// already scheduled elsewhere airs again only with `rerun`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /api/v1/slots/{id}/lesson (the `AssignSlot` operationId).
 	AssignSlotWithBodyWithResponse(ctx context.Context, id ID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AssignSlotResponse, error)
 
-	// AssignSlotWithResponse Assign an approved lesson to an empty slot (media and admin)
+	// AssignSlotWithResponse Add an approved lesson to a slot's sequence (media and admin)
 	//
-	// The lesson must match the slot's grade, subject and language (where the slot sets them) and fit its
-	// length. A filled slot is a conflict (409); a lesson already scheduled airs again only with `rerun`.
+	// A slot holds a sequence of lessons played back to back from its start. The lesson is added after
+	// those already there; it must match the slot's grade, subject and language (where the slot sets
+	// them) and fit the time the sequence leaves in the slot (400 otherwise, saying how much is left).
+	// A lesson the slot already holds, or one the slot gained meanwhile, is a conflict (409); a lesson
+	// already scheduled elsewhere airs again only with `rerun`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /api/v1/slots/{id}/lesson (the `AssignSlot` operationId).
 	AssignSlotWithResponse(ctx context.Context, id ID, body AssignSlotJSONRequestBody, reqEditors ...RequestEditorFn) (*AssignSlotResponse, error)
+
+	// SetSlotLessonsWithBodyWithResponse Reorder or remove the lessons of a slot's sequence (media and admin)
+	//
+	// `lesson_ids` lists lessons the slot holds, in their new playing order; those left out are removed
+	// (`[]` empties the slot). A lesson the slot does not hold, or one given twice, is refused (400): add
+	// lessons with `PUT /api/v1/slots/{id}/lesson`. The families of every lesson whose airing time
+	// changed are reminded again.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/v1/slots/{id}/lessons (the `SetSlotLessons` operationId).
+	SetSlotLessonsWithBodyWithResponse(ctx context.Context, id ID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetSlotLessonsResponse, error)
+
+	// SetSlotLessonsWithResponse Reorder or remove the lessons of a slot's sequence (media and admin)
+	//
+	// `lesson_ids` lists lessons the slot holds, in their new playing order; those left out are removed
+	// (`[]` empties the slot). A lesson the slot does not hold, or one given twice, is refused (400): add
+	// lessons with `PUT /api/v1/slots/{id}/lesson`. The families of every lesson whose airing time
+	// changed are reminded again.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/v1/slots/{id}/lessons (the `SetSlotLessons` operationId).
+	SetSlotLessonsWithResponse(ctx context.Context, id ID, body SetSlotLessonsJSONRequestBody, reqEditors ...RequestEditorFn) (*SetSlotLessonsResponse, error)
 
 	// ListStationsWithResponse List TV and radio stations
 	//
@@ -8828,6 +9011,68 @@ func (r AssignSlotResponse) ContentType() string {
 	return ""
 }
 
+type SetSlotLessonsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Slot
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Invalid
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SetSlotLessonsResponse) GetJSON200() *Slot {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SetSlotLessonsResponse) GetJSON400() *Invalid {
+	return r.JSON400
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SetSlotLessonsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r SetSlotLessonsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetBody returns the raw response body bytes
+func (r SetSlotLessonsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SetSlotLessonsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SetSlotLessonsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SetSlotLessonsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ListStationsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -10751,11 +10996,13 @@ func (c *ClientWithResponses) MarkPostalBatchPrintedWithResponse(ctx context.Con
 	return ParseMarkPostalBatchPrintedResponse(rsp)
 }
 
-// AutoFillScheduleWithBodyWithResponse Auto-fill empty slots with approved lessons (media and admin)
+// AutoFillScheduleWithBodyWithResponse Auto-fill the slots' free time with approved lessons (media and admin)
 //
-// Matches grade, subject and language and the lesson's length, never double-books, spreads subjects
-// across each week, and with `reruns` fills what is left with lessons already scheduled. Reports every
-// approved lesson it could not place, with the reason.
+// Packs lessons into each slot's free time, first fit in the grid's order: several short lessons play
+// back to back where their lengths fit, never past the slot's end. Matches grade, subject and
+// language, places each new lesson once, spreads subjects across each week, and with `reruns` fills
+// the time still free with lessons already scheduled (never one lesson twice in a slot). Reports
+// every approved lesson it could not place, with the reason.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -10768,11 +11015,13 @@ func (c *ClientWithResponses) AutoFillScheduleWithBodyWithResponse(ctx context.C
 	return ParseAutoFillScheduleResponse(rsp)
 }
 
-// AutoFillScheduleWithResponse Auto-fill empty slots with approved lessons (media and admin)
+// AutoFillScheduleWithResponse Auto-fill the slots' free time with approved lessons (media and admin)
 //
-// Matches grade, subject and language and the lesson's length, never double-books, spreads subjects
-// across each week, and with `reruns` fills what is left with lessons already scheduled. Reports every
-// approved lesson it could not place, with the reason.
+// Packs lessons into each slot's free time, first fit in the grid's order: several short lessons play
+// back to back where their lengths fit, never past the slot's end. Matches grade, subject and
+// language, places each new lesson once, spreads subjects across each week, and with `reruns` fills
+// the time still free with lessons already scheduled (never one lesson twice in a slot). Reports
+// every approved lesson it could not place, with the reason.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -10785,7 +11034,7 @@ func (c *ClientWithResponses) AutoFillScheduleWithResponse(ctx context.Context, 
 	return ParseAutoFillScheduleResponse(rsp)
 }
 
-// UnassignSlotWithResponse Empty a slot (media and admin)
+// UnassignSlotWithResponse Empty a slot of all its lessons (media and admin)
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -10798,10 +11047,13 @@ func (c *ClientWithResponses) UnassignSlotWithResponse(ctx context.Context, id I
 	return ParseUnassignSlotResponse(rsp)
 }
 
-// AssignSlotWithBodyWithResponse Assign an approved lesson to an empty slot (media and admin)
+// AssignSlotWithBodyWithResponse Add an approved lesson to a slot's sequence (media and admin)
 //
-// The lesson must match the slot's grade, subject and language (where the slot sets them) and fit its
-// length. A filled slot is a conflict (409); a lesson already scheduled airs again only with `rerun`.
+// A slot holds a sequence of lessons played back to back from its start. The lesson is added after
+// those already there; it must match the slot's grade, subject and language (where the slot sets
+// them) and fit the time the sequence leaves in the slot (400 otherwise, saying how much is left).
+// A lesson the slot already holds, or one the slot gained meanwhile, is a conflict (409); a lesson
+// already scheduled elsewhere airs again only with `rerun`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -10814,10 +11066,13 @@ func (c *ClientWithResponses) AssignSlotWithBodyWithResponse(ctx context.Context
 	return ParseAssignSlotResponse(rsp)
 }
 
-// AssignSlotWithResponse Assign an approved lesson to an empty slot (media and admin)
+// AssignSlotWithResponse Add an approved lesson to a slot's sequence (media and admin)
 //
-// The lesson must match the slot's grade, subject and language (where the slot sets them) and fit its
-// length. A filled slot is a conflict (409); a lesson already scheduled airs again only with `rerun`.
+// A slot holds a sequence of lessons played back to back from its start. The lesson is added after
+// those already there; it must match the slot's grade, subject and language (where the slot sets
+// them) and fit the time the sequence leaves in the slot (400 otherwise, saying how much is left).
+// A lesson the slot already holds, or one the slot gained meanwhile, is a conflict (409); a lesson
+// already scheduled elsewhere airs again only with `rerun`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -10828,6 +11083,42 @@ func (c *ClientWithResponses) AssignSlotWithResponse(ctx context.Context, id ID,
 		return nil, err
 	}
 	return ParseAssignSlotResponse(rsp)
+}
+
+// SetSlotLessonsWithBodyWithResponse Reorder or remove the lessons of a slot's sequence (media and admin)
+//
+// `lesson_ids` lists lessons the slot holds, in their new playing order; those left out are removed
+// (`[]` empties the slot). A lesson the slot does not hold, or one given twice, is refused (400): add
+// lessons with `PUT /api/v1/slots/{id}/lesson`. The families of every lesson whose airing time
+// changed are reminded again.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/v1/slots/{id}/lessons (the `SetSlotLessons` operationId).
+func (c *ClientWithResponses) SetSlotLessonsWithBodyWithResponse(ctx context.Context, id ID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetSlotLessonsResponse, error) {
+	rsp, err := c.SetSlotLessonsWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetSlotLessonsResponse(rsp)
+}
+
+// SetSlotLessonsWithResponse Reorder or remove the lessons of a slot's sequence (media and admin)
+//
+// `lesson_ids` lists lessons the slot holds, in their new playing order; those left out are removed
+// (`[]` empties the slot). A lesson the slot does not hold, or one given twice, is refused (400): add
+// lessons with `PUT /api/v1/slots/{id}/lesson`. The families of every lesson whose airing time
+// changed are reminded again.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/v1/slots/{id}/lessons (the `SetSlotLessons` operationId).
+func (c *ClientWithResponses) SetSlotLessonsWithResponse(ctx context.Context, id ID, body SetSlotLessonsJSONRequestBody, reqEditors ...RequestEditorFn) (*SetSlotLessonsResponse, error) {
+	rsp, err := c.SetSlotLessons(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetSlotLessonsResponse(rsp)
 }
 
 // ListStationsWithResponse List TV and radio stations
@@ -12789,6 +13080,53 @@ func ParseAssignSlotResponse(rsp *http.Response) (*AssignSlotResponse, error) {
 			return nil, err
 		}
 		response.JSON409 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseSetSlotLessonsResponse parses an HTTP response from a SetSlotLessonsWithResponse call
+func ParseSetSlotLessonsResponse(rsp *http.Response) (*SetSlotLessonsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SetSlotLessonsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Slot
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
 
 	}
 

@@ -266,7 +266,7 @@ func (db *DB) AgedMedia(ctx context.Context, before time.Time, limit int) ([]rel
 		var id int64
 		return id, r.Scan(&id)
 	}, `SELECT id FROM lessons l WHERE media_removed_at IS NULL AND updated_at < $1 AND status NOT IN ($2, $3)
-		AND NOT EXISTS (SELECT 1 FROM slots s WHERE s.lesson_id = l.id AND s.day >= $4)
+		AND NOT EXISTS (SELECT 1 FROM slot_lessons sl JOIN slots s ON s.id = sl.slot_id WHERE sl.lesson_id = l.id AND s.day >= $4)
 		ORDER BY id LIMIT $5`,
 		ts(before), string(relais.LessonUploaded), string(relais.LessonProcessing), before.UTC().Format(time.DateOnly), limit)
 	if err != nil {

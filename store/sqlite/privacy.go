@@ -287,7 +287,7 @@ func (db *DB) AgedMedia(ctx context.Context, before time.Time, limit int) ([]rel
 		var id int64
 		return id, r.Scan(&id)
 	}, `SELECT id FROM lessons l WHERE media_removed_at = 0 AND updated_at < ? AND status NOT IN (?, ?)
-		AND NOT EXISTS (SELECT 1 FROM slots s WHERE s.lesson_id = l.id AND s.day >= ?)
+		AND NOT EXISTS (SELECT 1 FROM slot_lessons sl JOIN slots s ON s.id = sl.slot_id WHERE sl.lesson_id = l.id AND s.day >= ?)
 		ORDER BY id LIMIT ?`,
 		ms(before), string(relais.LessonUploaded), string(relais.LessonProcessing), before.UTC().Format(time.DateOnly), limit)
 	if err != nil {
