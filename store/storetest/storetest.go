@@ -53,6 +53,7 @@ func Run(t *testing.T, open Open) {
 		{"ConcurrentGridWrites", testConcurrentGridWrites},
 		{"DeliveryClaims", testDeliveryClaims},
 		{"DeliveryReservations", testDeliveryReservations},
+		{"CommitSends", testCommitSends},
 		{"RemindLeavesClaimedReminders", testRemindLeavesClaimedReminders},
 		{"DeliveryCountsFollowEveryWriter", testDeliveryCountsFollowEveryWriter},
 		{"Audience", testAudience},
