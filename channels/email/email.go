@@ -15,7 +15,6 @@ import (
 	"io"
 	"net"
 	netmail "net/mail"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -464,7 +463,7 @@ func attachmentName(title string) string {
 // readWorksheet reads a worksheet from the media store, or the file at loc without one.
 func (c *Channel) readWorksheet(ctx context.Context, loc string) ([]byte, error) {
 	if c.cfg.Media == nil {
-		return os.ReadFile(loc)
+		return c.worksheets.read(loc) // once per lesson, not per message (cache.go)
 	}
 	o, err := c.cfg.Media.Open(ctx, loc)
 	if err != nil {
