@@ -51,13 +51,6 @@ func newGroupCommit(store relais.Store) *groupCommit {
 	return g
 }
 
-// advance commits as (see relais.Store.AdvanceDeliveries) with the steps of other tasks queued at the
-// same time, and returns once they are committed.
-func (g *groupCommit) advance(ctx context.Context, as []relais.DeliveryAdvance) error {
-	_, err := g.commit(ctx, relais.SendStep{Advances: as})
-	return err
-}
-
 // commit commits step (see relais.Store.CommitSends) with the steps of other tasks queued at the same
 // time, and returns the ids it claimed once they are committed.
 func (g *groupCommit) commit(ctx context.Context, step relais.SendStep) ([]int64, error) {

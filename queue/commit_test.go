@@ -42,23 +42,28 @@ func (s *gatedStore) CommitSends(ctx context.Context, steps []relais.SendStep) (
 
 // TestGroupCommit: outcomes handed over while a commit runs are committed together in the next
 // transaction, every caller returning once its own are committed; a batch that fails (one delivery
-// was deleted) is applied task by task, so only the task with that delivery sees the error.
+// was deleted) is applied task by task, so only the task with that delivery sees the error; claims of
+// tasks committing at once share a transaction too, a delivery both ask for going to the first.
 func TestGroupCommit(t *testing.T) {
 	f := newFixture(t, 5, nil)
 	ids := f.plan(t)
 	s := &gatedStore{Store: f.store, entered: make(chan struct{}), release: make(chan struct{})}
 	g := newGroupCommit(s)
 	ctx := context.Background()
-	queued := func(id int64) []relais.DeliveryAdvance {
-		return []relais.DeliveryAdvance{{ID: id, Status: relais.DeliveryQueued, Detail: "accepted by provider", ProviderID: "P"}}
+	queued := func(id int64) relais.SendStep {
+		return relais.SendStep{Advances: []relais.DeliveryAdvance{{ID: id, Status: relais.DeliveryQueued, Detail: "accepted by provider", ProviderID: "P"}}}
+	}
+	advance := func(step relais.SendStep) error {
+		_, err := g.commit(ctx, step)
+		return err
 	}
 
 	errs := make([]error, len(ids))
 	var wg sync.WaitGroup
-	wg.Go(func() { errs[0] = g.advance(ctx, queued(ids[0])) })
+	wg.Go(func() { errs[0] = advance(queued(ids[0])) })
 	<-s.entered // the first transaction is running
 	for i := 1; i < 4; i++ {
-		wg.Go(func() { errs[i] = g.advance(ctx, queued(ids[i])) })
+		wg.Go(func() { errs[i] = advance(queued(ids[i])) })
 	}
 	waitUntil(t, "three tasks queued", func() bool {
 		g.mu.Lock()
@@ -84,10 +89,10 @@ func TestGroupCommit(t *testing.T) {
 	s.calls = nil
 	s.entered, s.release = make(chan struct{}), make(chan struct{})
 	var errLast, errMissing error
-	wg.Go(func() { g.advance(ctx, queued(ids[0])) })
+	wg.Go(func() { advance(queued(ids[0])) })
 	<-s.entered
-	wg.Go(func() { errLast = g.advance(ctx, queued(ids[4])) })
-	wg.Go(func() { errMissing = g.advance(ctx, queued(1<<40)) })
+	wg.Go(func() { errLast = advance(queued(ids[4])) })
+	wg.Go(func() { errMissing = advance(queued(1 << 40)) })
 	waitUntil(t, "two tasks queued", func() bool {
 		g.mu.Lock()
 		defer g.mu.Unlock()
@@ -123,7 +128,7 @@ func TestGroupCommit(t *testing.T) {
 	}
 	var claimedA, claimedB []int64
 	var errA, errB error
-	wg.Go(func() { g.advance(ctx, queued(ids[0])) })
+	wg.Go(func() { advance(queued(ids[0])) })
 	<-s.entered
 	wg.Go(func() {
 		claimedA, errA = g.commit(ctx, relais.SendStep{Claims: fresh[:2], Attempt: "a", At: time.Now()})
