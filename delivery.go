@@ -128,6 +128,16 @@ type DeliveryAdvance struct {
 	ProviderID string
 }
 
+// SendStep is what a send attempt commits between two calls of its provider: the outcomes of the
+// messages the provider answered, then the claims of those it is about to hand it (see
+// DeliveryStore.CommitSends).
+type SendStep struct {
+	Advances []DeliveryAdvance
+	Claims   []int64 // pending deliveries to claim for Attempt at At
+	Attempt  string
+	At       time.Time
+}
+
 // ContactClaim asks that DeliveryID be the one delivery of a lesson to Contact on Channel.
 type ContactClaim struct {
 	LessonID   int64

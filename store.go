@@ -78,6 +78,11 @@ type DeliveryStore interface {
 	// returns the ids it moved (in id order): a delivery is handed to its provider only by the attempt
 	// that claimed it. The claim writes no event.
 	ClaimDeliveries(ctx context.Context, ids []int64, attempt string, now time.Time) ([]int64, error)
+	// CommitSends applies the steps of send attempts in one transaction, in order, each step's advances
+	// (as AdvanceDeliveries) before its claims (as ClaimDeliveries), and returns for each step the ids
+	// it claimed, in id order: the outcome of one message and the claim of the next cost one commit,
+	// and so do those of send tasks that commit at the same moment. On error nothing is applied.
+	CommitSends(ctx context.Context, steps []SendStep) ([][]int64, error)
 	// ReleaseClaims moves back to pending those of ids claimed by attempt (the provider certainly did
 	// not take them); it returns the ids it moved.
 	ReleaseClaims(ctx context.Context, ids []int64, attempt string) ([]int64, error)

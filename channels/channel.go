@@ -32,6 +32,10 @@ type Message struct {
 	// a worker's death leaves unanswered only the messages really in flight. An error means the
 	// message must not be sent (another attempt holds it): the channel returns that error as its result.
 	Begin func() error
+	// Answered, when set, is called by a BatchSender as soon as the provider answered the message
+	// (with the message's result), before the next message begins: the queue commits the outcome
+	// together with the next message's claim, one commit per message.
+	Answered func(Result)
 }
 
 // BeginSend calls m.Begin when it is set.
@@ -40,6 +44,13 @@ func (m Message) BeginSend() error {
 		return nil
 	}
 	return m.Begin()
+}
+
+// Answer calls m.Answered with r when it is set.
+func (m Message) Answer(r Result) {
+	if m.Answered != nil {
+		m.Answered(r)
+	}
 }
 
 // Receipt is what the provider said when it took the message.

@@ -205,10 +205,11 @@ func (w *Worker) queueSendsAs(ctx context.Context, ch relais.ChannelName, ids []
 
 // handleSend hands a page of deliveries to their channel, a few at a time: each delivery is claimed
 // by this attempt (committed) before its provider is called, and the outcomes of a few messages are
-// committed as soon as the provider answered. A re-run of the page (after a crash, a retry, a lease
-// lost) finds the deliveries this attempt sent already moved on, and those it claimed without an
-// answer still claimed: it calls the provider for neither. A claim whose attempt died is reconciled by
-// the sweep (sweep.go). The page's bookkeeping takes two transactions per ClaimBatch messages.
+// committed as soon as the provider answered, in the transaction that claims the next few (one commit
+// per few messages, shared with the send tasks that commit at the same moment: groupCommit). A re-run
+// of the page (after a crash, a retry, a lease lost) finds the deliveries this attempt sent already
+// moved on, and those it claimed without an answer still claimed: it calls the provider for neither.
+// A claim whose attempt died is reconciled by the sweep (sweep.go).
 func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 	var p SendPayload
 	if err := decode(t, &p); err != nil {
@@ -240,7 +241,10 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 	batch := max(w.cfg.ClaimBatch, 1)
 	late := w.claimsLate(ch)
 	if late {
-		batch = 1 // claimed as it goes, recorded as soon as answered: a death leaves only the one in flight
+		// Claimed as it goes, recorded as soon as answered: a death leaves only the one in flight. The
+		// outcome is committed once the channel has handed its connection back, for another task's
+		// message to use meanwhile.
+		batch = 1
 	}
 	if w.cfg.NoClaim {
 		batch = len(msgs) // as before the claim: the page's outcomes at its end
@@ -255,6 +259,14 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 		if err := s.record(chunk, w.send(ctx, s, ch, chunk)); err != nil {
 			return err
 		}
+		if late {
+			if err := s.flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := s.flush(); err != nil {
+		return err
 	}
 	return s.finish(ctx, len(msgs))
 }
@@ -276,9 +288,7 @@ func (w *Worker) send(ctx context.Context, s *sendRun, ch channels.Channel, msgs
 		}
 		r, err := ch.Send(ctx, m)
 		results[i] = channels.Result{Receipt: r, Err: err}
-		if w.afterSend != nil {
-			w.afterSend(s.die)
-		}
+		s.answer(m.Delivery.ID, results[i])
 	}
 	return results
 }
@@ -300,6 +310,11 @@ type sendRun struct {
 	retry    *channels.SendError
 	retryIDs []int64 // released, to go again with the retry of the task
 	unsure   int     // left claimed for the sweep
+	// unsaved are the outcomes of messages the provider took, committed with the next claim (or by
+	// flush); answered holds the deliveries whose answer was noted (answer), so that record does not
+	// take an accepted one again.
+	unsaved  []relais.DeliveryAdvance
+	answered map[int64]bool
 }
 
 // newSendRun names the attempt and starts its heartbeat: while the handler runs, its claims' time is
@@ -308,7 +323,7 @@ func (w *Worker) newSendRun(ctx context.Context, ch relais.ChannelName) *sendRun
 	id, _ := asynq.GetTaskID(ctx)
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	s := &sendRun{w: w, channel: ch, attempt: fmt.Sprintf("%s#%x", id, b)}
+	s := &sendRun{w: w, channel: ch, attempt: fmt.Sprintf("%s#%x", id, b), answered: map[int64]bool{}}
 	if w.cfg.NoClaim {
 		s.stopBeat = func() {}
 		return s
@@ -343,6 +358,11 @@ func (s *sendRun) die() {
 }
 
 func (s *sendRun) stop() {
+	if len(s.unsaved) > 0 { // the handler returned early: what was sent is recorded all the same
+		if err := s.flush(); err != nil {
+			s.w.log.Warn("record send outcomes", "attempt", s.attempt, "deliveries", len(s.unsaved), "err", err)
+		}
+	}
 	s.stopBeat()
 	if s.w.cfg.NoClaim {
 		return
@@ -379,7 +399,7 @@ func (s *sendRun) arm(msgs []channels.Message) []channels.Message {
 		m.Begin = func() error {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			got, err := s.w.store.ClaimDeliveries(ctx, []int64{id}, s.attempt, s.w.now())
+			got, err := s.step(ctx, []int64{id})
 			if err != nil {
 				return &channels.SendError{Kind: channels.Retryable, Err: fmt.Errorf("claim delivery %d: %w", id, err)}
 			}
@@ -388,13 +408,72 @@ func (s *sendRun) arm(msgs []channels.Message) []channels.Message {
 			}
 			return nil
 		}
+		m.Answered = func(r channels.Result) { s.answer(id, r) }
 		out[i] = m
 	}
 	return out
 }
 
-// claim claims msgs for this attempt and returns those it holds: a delivery another attempt claimed
-// (or sent) since the page was read is left to it.
+// answer notes the provider's answer to a message as soon as it comes: a message it took has its
+// outcome committed with the next claim. In tests, afterSend runs here.
+func (s *sendRun) answer(id int64, r channels.Result) {
+	if s.answered[id] {
+		return // the channel's Send answered it (Message.Answered) before returning
+	}
+	s.answered[id] = true
+	if r.Err == nil {
+		s.unsaved = append(s.unsaved, accepted(id, r.Receipt))
+	}
+	if s.w.afterSend != nil {
+		s.w.afterSend(s.die)
+	}
+}
+
+func accepted(id int64, r channels.Receipt) relais.DeliveryAdvance {
+	status := r.Status
+	if status == "" {
+		status = relais.DeliveryQueued
+	}
+	return relais.DeliveryAdvance{ID: id, Status: status, Detail: "accepted by provider", ProviderID: r.ProviderID}
+}
+
+// step commits the outcomes not yet committed and claims ids for this attempt, in one transaction
+// shared with the other send tasks committing at the same moment; it returns the ids claimed. A claim
+// alone (a message about to go over a connection that waits for it) goes straight to the store, not
+// behind other tasks' outcomes: on PostgreSQL it is one statement.
+func (s *sendRun) step(ctx context.Context, ids []int64) ([]int64, error) {
+	step := relais.SendStep{Advances: s.unsaved, Claims: ids, Attempt: s.attempt, At: s.w.now()}
+	var claimed []int64
+	var err error
+	if len(step.Advances) == 0 {
+		var got [][]int64
+		if got, err = s.w.store.CommitSends(ctx, []relais.SendStep{step}); err == nil {
+			claimed = got[0]
+		}
+	} else {
+		claimed, err = s.w.outcomes.commit(ctx, step)
+	}
+	if err != nil {
+		return nil, err // the outcomes stay unsaved: the next step or flush commits them
+	}
+	s.unsaved = nil
+	return claimed, nil
+}
+
+// flush commits the outcomes not yet committed. It writes even when the handler's context has ended
+// (shutdown): what was sent is recorded.
+func (s *sendRun) flush() error {
+	if len(s.unsaved) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := s.step(ctx, nil)
+	return err
+}
+
+// claim claims msgs for this attempt, committing the outcomes of those sent before, and returns those
+// it holds: a delivery another attempt claimed (or sent) since the page was read is left to it.
 func (s *sendRun) claim(ctx context.Context, msgs []channels.Message) ([]channels.Message, error) {
 	if s.w.cfg.NoClaim {
 		return msgs, nil
@@ -403,7 +482,7 @@ func (s *sendRun) claim(ctx context.Context, msgs []channels.Message) ([]channel
 	for i, m := range msgs {
 		ids[i] = m.Delivery.ID
 	}
-	claimed, err := s.w.store.ClaimDeliveries(ctx, ids, s.attempt, s.w.now())
+	claimed, err := s.step(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -417,42 +496,38 @@ func (s *sendRun) claim(ctx context.Context, msgs []channels.Message) ([]channel
 	return held, nil
 }
 
-// record commits the outcomes of msgs: accepted and permanent failures move on; a failure the
-// provider certainly did not take releases the claim (the task's retry sends it); an ambiguous one
-// stays claimed for the sweep. It writes even when the handler's context has ended (shutdown): what
+// record judges the outcomes of msgs: accepted ones are committed with the next claim (or by flush);
+// permanent failures move on; a failure the provider certainly did not take releases the claim (the
+// task's retry sends it); an ambiguous one stays claimed for the sweep. When some failed, every
+// outcome is committed at once. It writes even when the handler's context has ended (shutdown): what
 // was sent is recorded.
 func (s *sendRun) record(msgs []channels.Message, results []channels.Result) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(context.Background()), 10*time.Second)
 	defer cancel()
-	var advances []relais.DeliveryAdvance
 	var release []int64
 	var permanent []int
+	var ambiguous []relais.DeliveryEvent
 	for i, res := range results {
 		m := msgs[i]
 		if res.Err == errClaimedElsewhere {
 			continue
 		}
 		if res.Err == nil {
-			status := res.Receipt.Status
-			if status == "" {
-				status = relais.DeliveryQueued
+			if !s.answered[m.Delivery.ID] { // a BatchSender that does not call Message.Answered
+				s.unsaved = append(s.unsaved, accepted(m.Delivery.ID, res.Receipt))
 			}
-			advances = append(advances, relais.DeliveryAdvance{ID: m.Delivery.ID, Status: status,
-				Detail: "accepted by provider", ProviderID: res.Receipt.ProviderID})
 			continue
 		}
 		se := channels.ClassOf(res.Err)
 		switch {
 		case se.Kind == channels.Permanent:
-			advances = append(advances, relais.DeliveryAdvance{ID: m.Delivery.ID, Status: relais.DeliveryFailed, Detail: se.Error()})
+			s.unsaved = append(s.unsaved, relais.DeliveryAdvance{ID: m.Delivery.ID, Status: relais.DeliveryFailed, Detail: se.Error()})
 			permanent = append(permanent, i)
 			continue
 		case se.Ambiguous && !s.w.cfg.NoClaim:
 			s.unsure++
-			if err := s.w.store.AddDeliveryEvent(ctx, relais.DeliveryEvent{DeliveryID: m.Delivery.ID, Status: relais.DeliveryClaimed,
-				Detail: "no clear answer from the provider, to be reconciled: " + se.Error()}); err != nil {
-				return err
-			}
+			ambiguous = append(ambiguous, relais.DeliveryEvent{DeliveryID: m.Delivery.ID, Status: relais.DeliveryClaimed,
+				Detail: "no clear answer from the provider, to be reconciled: " + se.Error()})
 		default:
 			release = append(release, m.Delivery.ID)
 			s.retryIDs = append(s.retryIDs, m.Delivery.ID)
@@ -461,8 +536,16 @@ func (s *sendRun) record(msgs []channels.Message, results []channels.Result) err
 			s.retry = se
 		}
 	}
-	if err := s.w.outcomes.advance(ctx, advances); err != nil {
+	if len(release) == 0 && len(permanent) == 0 && len(ambiguous) == 0 {
+		return nil
+	}
+	if err := s.flush(); err != nil {
 		return err
+	}
+	for _, e := range ambiguous {
+		if err := s.w.store.AddDeliveryEvent(ctx, e); err != nil {
+			return err
+		}
 	}
 	if !s.w.cfg.NoClaim {
 		if _, err := s.w.store.ReleaseClaims(ctx, release, s.attempt); err != nil {

@@ -15,7 +15,6 @@ import (
 	"io"
 	"net"
 	netmail "net/mail"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -209,7 +208,8 @@ func (c *Channel) Send(ctx context.Context, m channels.Message) (channels.Receip
 func (c *Channel) CallsBegin() bool { return true }
 
 // SendBatch sends msgs over one pooled SMTP connection, in order, under the rate limit, and returns
-// one result per message. A message that cannot be built (bad address, missing worksheet) fails
+// one result per message; each message whose Begin it called is Answered as soon as the relay
+// answered, before the next begins. A message that cannot be built (bad address, missing worksheet) fails
 // alone; when the connection breaks the message in flight fails as retryable and the rest go on over
 // a new connection. Errors are *channels.SendError.
 func (c *Channel) SendBatch(ctx context.Context, msgs []channels.Message) []channels.Result {
@@ -280,6 +280,7 @@ func (c *Channel) SendBatch(ctx context.Context, msgs []channels.Message) []chan
 		} else {
 			results[i].Err = classify(err)
 		}
+		msgs[i].Answer(results[i])
 	}
 	if conn != nil {
 		c.pool.put(conn)
@@ -462,7 +463,7 @@ func attachmentName(title string) string {
 // readWorksheet reads a worksheet from the media store, or the file at loc without one.
 func (c *Channel) readWorksheet(ctx context.Context, loc string) ([]byte, error) {
 	if c.cfg.Media == nil {
-		return os.ReadFile(loc)
+		return c.worksheets.read(loc) // once per lesson, not per message (cache.go)
 	}
 	o, err := c.cfg.Media.Open(ctx, loc)
 	if err != nil {

@@ -296,93 +296,168 @@ func (db *DB) AdvanceDeliveries(ctx context.Context, as []relais.DeliveryAdvance
 	if len(as) == 0 {
 		return changed, nil
 	}
+	now := ts(db.now())
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		clear(changed)
+		return advanceTx(ctx, tx, as, changed, now)
+	})
+	return changed, err
+}
+
+// advanceTx applies as in tx (see AdvanceDeliveries), setting changed[i] when as[i] changed a status.
+func advanceTx(ctx context.Context, tx pgx.Tx, as []relais.DeliveryAdvance, changed []bool, now time.Time) error {
+	if len(as) == 0 {
+		return nil
+	}
 	ids := make([]int64, len(as))
 	for i, a := range as {
 		ids[i] = a.ID
 	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	now := ts(db.now())
-	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		clear(changed)
-		state := make(map[int64]*deliveryState, len(ids))
-		rows, err := tx.Query(ctx, `SELECT id, status, reason, provider_id FROM deliveries WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
+	state := make(map[int64]*deliveryState, len(ids))
+	rows, err := tx.Query(ctx, `SELECT id, status, reason, provider_id FROM deliveries WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var id int64
+		s := &deliveryState{}
+		if err := rows.Scan(&id, &s.status, &s.reason, &s.providerID); err != nil {
+			rows.Close()
+			return err
+		}
+		state[id] = s
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	var evIDs []int64
+	var evStatuses, evDetails []string
+	for i, a := range as {
+		s, ok := state[a.ID]
+		if !ok {
+			return relais.Errorf(relais.ENOTFOUND, "Delivery %d not found.", a.ID)
+		}
+		providerID := a.ProviderID
+		if providerID == "" {
+			providerID = s.providerID
+		}
+		if !s.status.Advances(a.Status) {
+			if providerID != s.providerID {
+				s.providerID, s.touched = providerID, true
+			}
+			continue
+		}
+		if (a.Status == relais.DeliveryDelivered || a.Status == relais.DeliveryUndelivered) && s.status.Advances(relais.DeliverySent) {
+			// The carrier reported on a message whose "sent" was lost or came late: it was sent all
+			// the same, and the history (and the dashboard's "sent" line) says so.
+			evIDs, evStatuses, evDetails = append(evIDs, a.ID), append(evStatuses, string(relais.DeliverySent)),
+				append(evDetails, "implied by "+string(a.Status))
+		}
+		evIDs, evStatuses, evDetails = append(evIDs, a.ID), append(evStatuses, string(a.Status)), append(evDetails, a.Detail)
+		reason := ""
+		if a.Status == relais.DeliveryFailed || a.Status == relais.DeliveryUndelivered || a.Status == relais.DeliverySkipped ||
+			a.Status == relais.DeliveryUnknown {
+			reason = a.Detail
+		}
+		s.status, s.reason, s.providerID, s.advanced, s.touched = a.Status, reason, providerID, true, true
+		changed[i] = true
+	}
+	var upIDs []int64
+	var upStatuses, upReasons, upProviders []string
+	var upAdvanced []bool
+	for _, id := range ids {
+		if s := state[id]; s.touched {
+			upIDs, upStatuses, upReasons = append(upIDs, id), append(upStatuses, string(s.status)), append(upReasons, s.reason)
+			upProviders, upAdvanced = append(upProviders, s.providerID), append(upAdvanced, s.advanced)
+		}
+	}
+	if len(upIDs) > 0 {
+		// The rows first, then their events: the timeline's trigger reads the new reasons.
+		if _, err := tx.Exec(ctx, `UPDATE deliveries d SET status = u.s, reason = u.r, provider_id = u.p,
+			updated_at = CASE WHEN u.advanced THEN $6 ELSE d.updated_at END
+			FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::boolean[]) AS u(id, s, r, p, advanced)
+			WHERE d.id = u.id`, upIDs, upStatuses, upReasons, upProviders, upAdvanced, now); err != nil {
+			return fmt.Errorf("advance deliveries: %w", err)
+		}
+	}
+	if len(evIDs) > 0 {
+		if _, err := tx.Exec(ctx, `INSERT INTO delivery_events (delivery_id, status, detail, at)
+			SELECT id, s, dt, $4 FROM unnest($1::bigint[], $2::text[], $3::text[]) WITH ORDINALITY AS u(id, s, dt, n)
+			ORDER BY n`, evIDs, evStatuses, evDetails, now); err != nil {
+			return fmt.Errorf("advance deliveries: events: %w", err)
+		}
+	}
+	return nil
+}
+
+// CommitSends applies the steps of send attempts in one transaction (see relais.DeliveryStore): the
+// advances of every step, in order, as AdvanceDeliveries does, then every step's claims with one
+// update. A delivery that two steps claim goes to the first.
+func (db *DB) CommitSends(ctx context.Context, steps []relais.SendStep) ([][]int64, error) {
+	var as []relais.DeliveryAdvance
+	var claimIDs []int64
+	var claimBy []string
+	var claimAt []time.Time
+	var stepOf []int
+	seen := map[int64]bool{}
+	for i, s := range steps {
+		as = append(as, s.Advances...)
+		for _, id := range s.Claims {
+			if !seen[id] {
+				seen[id] = true
+				claimIDs, claimBy, claimAt, stepOf = append(claimIDs, id), append(claimBy, s.Attempt), append(claimAt, ts(s.At)), append(stepOf, i)
+			}
+		}
+	}
+	claimed := make([][]int64, len(steps))
+	if len(as) == 0 && len(claimIDs) == 0 {
+		return claimed, nil
+	}
+	claim := func(q querier) error {
+		clear(claimed)
+		if len(claimIDs) == 0 {
+			return nil
+		}
+		rows, err := q.Query(ctx, `UPDATE deliveries d SET status = $1, claimed_by = c.attempt, claimed_at = c.at, updated_at = c.at
+			FROM unnest($2::bigint[], $3::text[], $4::timestamptz[], $5::int[]) AS c(id, attempt, at, step)
+			WHERE d.id = c.id AND d.status = $6 RETURNING d.id, c.step`,
+			relais.DeliveryClaimed, claimIDs, claimBy, claimAt, stepOf, relais.DeliveryPending)
 		if err != nil {
 			return err
 		}
+		defer rows.Close()
 		for rows.Next() {
 			var id int64
-			s := &deliveryState{}
-			if err := rows.Scan(&id, &s.status, &s.reason, &s.providerID); err != nil {
-				rows.Close()
+			var step int
+			if err := rows.Scan(&id, &step); err != nil {
 				return err
 			}
-			state[id] = s
+			claimed[step] = append(claimed[step], id)
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		var evIDs []int64
-		var evStatuses, evDetails []string
-		for i, a := range as {
-			s, ok := state[a.ID]
-			if !ok {
-				return relais.Errorf(relais.ENOTFOUND, "Delivery %d not found.", a.ID)
+		return rows.Err()
+	}
+	var err error
+	if len(as) == 0 {
+		err = claim(db.pool) // one statement: no transaction around it (one round trip)
+	} else {
+		now := ts(db.now())
+		err = db.inTx(ctx, func(tx pgx.Tx) error {
+			if err := advanceTx(ctx, tx, as, make([]bool, len(as)), now); err != nil {
+				return err
 			}
-			providerID := a.ProviderID
-			if providerID == "" {
-				providerID = s.providerID
-			}
-			if !s.status.Advances(a.Status) {
-				if providerID != s.providerID {
-					s.providerID, s.touched = providerID, true
-				}
-				continue
-			}
-			if (a.Status == relais.DeliveryDelivered || a.Status == relais.DeliveryUndelivered) && s.status.Advances(relais.DeliverySent) {
-				// The carrier reported on a message whose "sent" was lost or came late: it was sent all
-				// the same, and the history (and the dashboard's "sent" line) says so.
-				evIDs, evStatuses, evDetails = append(evIDs, a.ID), append(evStatuses, string(relais.DeliverySent)),
-					append(evDetails, "implied by "+string(a.Status))
-			}
-			evIDs, evStatuses, evDetails = append(evIDs, a.ID), append(evStatuses, string(a.Status)), append(evDetails, a.Detail)
-			reason := ""
-			if a.Status == relais.DeliveryFailed || a.Status == relais.DeliveryUndelivered || a.Status == relais.DeliverySkipped ||
-				a.Status == relais.DeliveryUnknown {
-				reason = a.Detail
-			}
-			s.status, s.reason, s.providerID, s.advanced, s.touched = a.Status, reason, providerID, true, true
-			changed[i] = true
-		}
-		var upIDs []int64
-		var upStatuses, upReasons, upProviders []string
-		var upAdvanced []bool
-		for _, id := range ids {
-			if s := state[id]; s.touched {
-				upIDs, upStatuses, upReasons = append(upIDs, id), append(upStatuses, string(s.status)), append(upReasons, s.reason)
-				upProviders, upAdvanced = append(upProviders, s.providerID), append(upAdvanced, s.advanced)
-			}
-		}
-		if len(upIDs) > 0 {
-			// The rows first, then their events: the timeline's trigger reads the new reasons.
-			if _, err := tx.Exec(ctx, `UPDATE deliveries d SET status = u.s, reason = u.r, provider_id = u.p,
-				updated_at = CASE WHEN u.advanced THEN $6 ELSE d.updated_at END
-				FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::boolean[]) AS u(id, s, r, p, advanced)
-				WHERE d.id = u.id`, upIDs, upStatuses, upReasons, upProviders, upAdvanced, now); err != nil {
-				return fmt.Errorf("advance deliveries: %w", err)
-			}
-		}
-		if len(evIDs) > 0 {
-			if _, err := tx.Exec(ctx, `INSERT INTO delivery_events (delivery_id, status, detail, at)
-				SELECT id, s, dt, $4 FROM unnest($1::bigint[], $2::text[], $3::text[]) WITH ORDINALITY AS u(id, s, dt, n)
-				ORDER BY n`, evIDs, evStatuses, evDetails, now); err != nil {
-				return fmt.Errorf("advance deliveries: events: %w", err)
-			}
-		}
-		return nil
-	})
-	return changed, err
+			return claim(tx)
+		})
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, ids := range claimed {
+		slices.Sort(ids)
+	}
+	return claimed, nil
 }
 
 // StartAttempts counts one more try of each delivery.

@@ -66,6 +66,10 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 	return db, nil
 }
 
+// ConcurrentWriters is how many write transactions of send tasks the queue runs at once (its group
+// commit): half the pool, at least one.
+func (db *DB) ConcurrentWriters() int { return max(int(db.pool.Config().MaxConns)/2, 1) }
+
 // Redact returns a database URL with its password, wherever it is written, replaced by xxxxx.
 func Redact(rawURL string) string {
 	u, err := url.Parse(rawURL)

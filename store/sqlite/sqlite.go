@@ -26,6 +26,7 @@ var migrations embed.FS
 type DB struct {
 	read  *sql.DB
 	write *sql.DB
+	send  sendStmts
 	now   func() time.Time
 }
 
@@ -57,6 +58,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	if err := db.send.prepare(ctx, write); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return db, nil
 }
 
@@ -80,6 +85,7 @@ func (db *DB) Ping(ctx context.Context) error { return db.read.PingContext(ctx) 
 
 // Close closes both pools.
 func (db *DB) Close() error {
+	db.send.close()
 	return errors.Join(db.write.Close(), db.read.Close())
 }
 

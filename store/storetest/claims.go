@@ -213,6 +213,95 @@ func testDeliveryReservations(t *testing.T, open Open) {
 	}
 }
 
+// testCommitSends: the steps of send attempts apply in one transaction, in order, each step's outcomes
+// before its claims; a delivery that two steps claim goes to the first; claims move pending deliveries
+// only; a step that fails leaves everything as it was, claims of other steps included.
+func testCommitSends(t *testing.T, open Open) {
+	ctx := context.Background()
+	db := open(t, nil)
+	l, ids := emailsPlanned(t, db, "S", 6)
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+
+	none, err := db.CommitSends(ctx, []relais.SendStep{{Attempt: "a1"}, {Attempt: "a2"}})
+	must(t, err)
+	if diff := cmp.Diff([][]int64{nil, nil}, none); diff != "" {
+		t.Errorf("empty steps (-want +got):\n%s", diff)
+	}
+	got, err := db.CommitSends(ctx, []relais.SendStep{
+		{Claims: []int64{ids[1], ids[0]}, Attempt: "a1", At: t0},
+		{Claims: []int64{ids[1], ids[2]}, Attempt: "a2", At: t0},
+	})
+	must(t, err)
+	if diff := cmp.Diff([][]int64{{ids[0], ids[1]}, {ids[2]}}, got); diff != "" {
+		t.Errorf("claimed per step (-want +got):\n%s", diff)
+	}
+	// a1's outcome of ids[0] and its claim of ids[3] in one commit; a2's outcome of ids[2] beside it.
+	got, err = db.CommitSends(ctx, []relais.SendStep{
+		{Advances: []relais.DeliveryAdvance{{ID: ids[0], Status: relais.DeliverySent, Detail: "accepted by provider", ProviderID: "m0"}},
+			Claims: []int64{ids[3], ids[2]}, Attempt: "a1", At: t0.Add(time.Second)},
+		{Advances: []relais.DeliveryAdvance{{ID: ids[2], Status: relais.DeliveryFailed, Detail: "550 no such user"}}, Attempt: "a2"},
+	})
+	must(t, err)
+	if diff := cmp.Diff([][]int64{{ids[3]}, nil}, got); diff != "" {
+		t.Errorf("claimed with outcomes (-want +got):\n%s", diff)
+	}
+	// A step naming a delivery that does not exist fails the whole commit: ids[4] is not claimed, ids[1]
+	// not advanced.
+	if _, err := db.CommitSends(ctx, []relais.SendStep{
+		{Advances: []relais.DeliveryAdvance{{ID: ids[1], Status: relais.DeliverySent}}, Claims: []int64{ids[4]}, Attempt: "a1", At: t0},
+		{Advances: []relais.DeliveryAdvance{{ID: 1 << 40, Status: relais.DeliverySent}}, Attempt: "a3"},
+	}); relais.ErrorCode(err) != relais.ENOTFOUND {
+		t.Errorf("commit with a missing delivery: %v, want not found", err)
+	}
+
+	ds, err := db.DeliveriesByIDs(ctx, ids)
+	must(t, err)
+	type row struct {
+		Status     relais.DeliveryStatus
+		By         string
+		At         time.Time
+		ProviderID string
+		Reason     string
+	}
+	var rows []row
+	for _, d := range ds {
+		r := row{Status: d.Status, ProviderID: d.ProviderID, Reason: d.Reason}
+		if d.Status == relais.DeliveryClaimed {
+			r.By, r.At = d.ClaimedBy, d.ClaimedAt
+		}
+		rows = append(rows, r)
+	}
+	want := []row{
+		{Status: relais.DeliverySent, ProviderID: "m0"},
+		{Status: relais.DeliveryClaimed, By: "a1", At: t0},
+		{Status: relais.DeliveryFailed, Reason: "550 no such user"},
+		{Status: relais.DeliveryClaimed, By: "a1", At: t0.Add(time.Second)},
+		{Status: relais.DeliveryPending},
+		{Status: relais.DeliveryPending},
+	}
+	if diff := cmp.Diff(want, rows); diff != "" {
+		t.Errorf("deliveries (-want +got):\n%s", diff)
+	}
+	evs, err := db.DeliveryEvents(ctx, ids[0])
+	must(t, err)
+	var steps []string
+	for _, e := range evs {
+		steps = append(steps, string(e.Status)+" "+e.Detail)
+	}
+	if diff := cmp.Diff([]string{"pending ", "sent accepted by provider"}, steps); diff != "" {
+		t.Errorf("history of the sent delivery (-want +got):\n%s", diff)
+	}
+	counts, err := db.DeliveryCounts(ctx, l.ID)
+	must(t, err)
+	byStatus := map[relais.DeliveryStatus]int64{}
+	for _, c := range counts {
+		byStatus[c.Status] += c.Count
+	}
+	if diff := cmp.Diff(map[relais.DeliveryStatus]int64{"sent": 1, "claimed": 2, "failed": 1, "pending": 2}, byStatus); diff != "" {
+		t.Errorf("counts (-want +got):\n%s", diff)
+	}
+}
+
 // emailsPlanned plans a new lesson's email to n new households whose references start with ref.
 func emailsPlanned(t *testing.T, db relais.Store, ref string, n int) (relais.Lesson, []int64) {
 	t.Helper()

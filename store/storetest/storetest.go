@@ -59,6 +59,7 @@ func Run(t *testing.T, open Open) {
 		{"SlotSequences", testSlotSequences},
 		{"DeliveryClaims", testDeliveryClaims},
 		{"DeliveryReservations", testDeliveryReservations},
+		{"CommitSends", testCommitSends},
 		{"RemindLeavesClaimedReminders", testRemindLeavesClaimedReminders},
 		{"DeliveryCountsFollowEveryWriter", testDeliveryCountsFollowEveryWriter},
 		{"Audience", testAudience},
