@@ -42,6 +42,10 @@ func (s *Service) Plan(ctx context.Context, id int64, o PlanOptions) (scheduler.
 			*rate.dst = f
 		}
 	}
+	if o.SMSRate != "" && len(cfg.SMSPool) > 0 {
+		// A rate typed in stands for each of the configured senders.
+		cfg.SMSSenders, cfg.SMSPool = len(cfg.SMSPool), nil
+	}
 	if o.PostalLeadDays != "" {
 		n, err := strconv.Atoi(o.PostalLeadDays)
 		if err != nil || n < 0 {

@@ -159,12 +159,19 @@ type rig struct {
 
 func newRig(t *testing.T, rules ...sandbox.Rule) *rig {
 	t.Helper()
+	return newPoolRig(t, nil, nil, rules...)
+}
+
+// newPoolRig is newRig with more accounts in the sandbox and the channel's configuration changed by
+// configure (after the senders FR=Ecole, *=+15005550006).
+func newPoolRig(t *testing.T, accounts map[string]string, configure func(*sms.Config), rules ...sandbox.Rule) *rig {
+	t.Helper()
 	r := &rig{store: newFakeStore()}
 	var handler http.Handler = http.NotFoundHandler()
 	r.relais = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) { handler.ServeHTTP(w, req) }))
 	t.Cleanup(r.relais.Close)
 
-	r.sandbox = sandbox.New(sandbox.Config{AccountSID: testSID, AuthToken: testToken, Rules: rules,
+	r.sandbox = sandbox.New(sandbox.Config{AccountSID: testSID, AuthToken: testToken, Accounts: accounts, Rules: rules,
 		InboundURL: r.relais.URL + sms.InboundPath, StepDelay: 5 * time.Millisecond})
 	api := httptest.NewServer(r.sandbox)
 	t.Cleanup(func() {
@@ -182,6 +189,9 @@ func newRig(t *testing.T, rules ...sandbox.Rule) *rig {
 	r.cfg.AccountSID, r.cfg.AuthToken = testSID, testToken
 	r.cfg.APIURL, r.cfg.PublicURL = api.URL, r.relais.URL
 	r.cfg.Senders = map[string]string{"FR": "Ecole", sms.DefaultCountry: "+15005550006"}
+	if configure != nil {
+		configure(&r.cfg)
+	}
 	r.ch, err = sms.New(r.cfg, r.store, r.store, ts, sms.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
