@@ -67,14 +67,14 @@ type Config struct {
 	SMSRate                float64
 	SMSSenders             string
 	// getenv reads the variables a senders file names for its auth tokens (auth_token_env); nil: none.
-	getenv func(string) string
-	QuietHours             string
-	ReminderLead           time.Duration
-	SMSReconcileAfter      time.Duration
-	QuietDays              string
-	QuietDates             string
-	TimeZone               string
-	RegionTimeZones        string
+	getenv            func(string) string
+	QuietHours        string
+	ReminderLead      time.Duration
+	SMSReconcileAfter time.Duration
+	QuietDays         string
+	QuietDates        string
+	TimeZone          string
+	RegionTimeZones   string
 
 	SMTPHost     string
 	SMTPPort     int
