@@ -208,6 +208,8 @@ func (s *Server) apiRoutes() []route {
 		// The audit log, for admins (api/audit.go).
 		{"GET /api/v1/audit", adminRole, s.listAudit},
 		{"GET /api/v1/audit/export", adminRole, s.exportAudit},
+		// The SMS sender pool, for admins (api/senders.go).
+		{"GET /api/v1/sms/senders", adminRole, s.getSMSSenders},
 	}
 }
 

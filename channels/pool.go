@@ -117,3 +117,26 @@ func mix(x uint64) uint64 {
 func unit(x uint64) float64 {
 	return (float64(x>>11) + 0.5) / (1 << 53)
 }
+
+// CountryCapacity is what a pool offers the recipients of one country: how many senders share its
+// households, and their summed rate.
+type CountryCapacity struct {
+	Country string  `json:"country"`
+	Senders int     `json:"senders"`
+	Rate    float64 `json:"rate"` // units (segments) per second, summed
+}
+
+// Summary lists the capacity of each country the pool names, in order of first appearance.
+func (p Pool) Summary() []CountryCapacity {
+	out := []CountryCapacity{}
+	for _, c := range p.Countries() {
+		n := 0
+		for _, l := range p {
+			if l.Country == c {
+				n++
+			}
+		}
+		out = append(out, CountryCapacity{Country: c, Senders: n, Rate: p.Capacity(c)})
+	}
+	return out
+}
