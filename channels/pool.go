@@ -3,6 +3,7 @@ package channels
 import (
 	"math"
 	"slices"
+	"time"
 )
 
 // Lane is one sender of a channel's pool: an SMS sender with its own rate. The channel's package knows
@@ -139,4 +140,24 @@ func (p Pool) Summary() []CountryCapacity {
 		out = append(out, CountryCapacity{Country: c, Senders: n, Rate: p.Capacity(c)})
 	}
 	return out
+}
+
+// Allowance is a lane's limit as the SMS limiter keeps it in Redis, and as the publishing plan's
+// simulation replays it: at most Limit units in any Window, handed out Interval apart (a message of n
+// units takes n intervals).
+type Allowance struct {
+	Limit    int64
+	Window   time.Duration // one second (or 1/rate under 1 per second) plus the margin
+	Interval time.Duration // the emission interval of one unit
+}
+
+// NewAllowance is the allowance of a lane of rate units per second, its window lengthened by margin.
+func NewAllowance(rate float64, margin time.Duration) Allowance {
+	a := Allowance{Limit: int64(math.Floor(rate)), Window: time.Second}
+	if rate < 1 {
+		a.Limit, a.Window = 1, time.Duration(float64(time.Second)/rate)
+	}
+	a.Window += margin
+	a.Interval = a.Window / time.Duration(a.Limit)
+	return a
 }
