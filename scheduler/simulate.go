@@ -112,6 +112,25 @@ func (s shapeStore) Households(_ context.Context, f relais.HouseholdFilter) ([]r
 
 func (s shapeStore) Country(relais.Household) string { return s.shape.Country }
 
+// pageMemo keeps the last page of households the planner read, by id: the plan's callback names a
+// household by its id only.
+type pageMemo struct {
+	Population
+	page map[int64]relais.Household
+}
+
+func (m *pageMemo) Households(ctx context.Context, f relais.HouseholdFilter) ([]relais.Household, error) {
+	hs, err := m.Population.Households(ctx, f)
+	if m.page == nil {
+		m.page = make(map[int64]relais.Household, len(hs))
+	}
+	clear(m.page)
+	for _, h := range hs {
+		m.page[h.ID] = h
+	}
+	return hs, err
+}
+
 // SimConfig is a simulated morning.
 type SimConfig struct {
 	Plan      PlanConfig // SMSPool (or SMSRate × SMSSenders), EmailRate × EmailRelays, digest size
@@ -136,6 +155,8 @@ type Simulation struct {
 	Senders    []SimSender
 	// SMSFinish is when the last SMS is sent; SMSStart when the first may go.
 	SMSStart, SMSFinish time.Time
+	// Unsent is the SMS to countries no sender serves.
+	Unsent int
 	// SmallestPool is the fewest senders (the configured ones repeated in order) that send every SMS
 	// before the first slot; 0 when not computed.
 	SmallestPool int
@@ -193,7 +214,8 @@ type smsMessage struct {
 // SMS through the sender pool and its emails through the email rate, in simulated time.
 func Simulate(ctx context.Context, p *Planner, pop Population, lessonID int64, cfg SimConfig) (Simulation, error) {
 	p.Config = cfg.Plan
-	p.Households = pop
+	memo := &pageMemo{Population: pop}
+	p.Households = memo
 	if cfg.SMSFrom.Before(cfg.Publish) {
 		cfg.SMSFrom = cfg.Publish
 	}
@@ -244,21 +266,12 @@ func Simulate(ctx context.Context, p *Planner, pop Population, lessonID int64, c
 	emailRate := cfg.Plan.EmailRate * float64(max(cfg.Plan.EmailRelays, 1))
 	emailNext := cfg.Publish
 	var emailLast time.Time
-	var hh relais.Household
 	getHousehold := func(id int64) (relais.Household, error) {
-		if hh.ID == id {
-			return hh, nil
+		h, ok := memo.page[id]
+		if !ok {
+			return relais.Household{}, fmt.Errorf("simulate: household %d is not in the page the planner read", id)
 		}
-		if s, ok := pop.(shapeStore); ok {
-			hh = s.shape.Household(id)
-			return hh, nil
-		}
-		hs, err := pop.Households(ctx, relais.HouseholdFilter{Page: relais.Page{After: id - 1, Limit: 1}})
-		if err != nil || len(hs) == 0 || hs[0].ID != id {
-			return relais.Household{}, fmt.Errorf("simulate: household %d not found again: %v", id, err)
-		}
-		hh = hs[0]
-		return hh, nil
+		return h, nil
 	}
 	sum, err := p.Plan(ctx, lessonID, cfg.Publish, func(hp HouseholdPlan) error {
 		h, err := getHousehold(hp.HouseholdID)
@@ -309,9 +322,12 @@ func Simulate(ctx context.Context, p *Planner, pop Population, lessonID int64, c
 	}
 	out := Simulation{Households: sum.Households, SMSStart: cfg.SMSFrom}
 	res := replaySMS(msgs, pool, cfg)
-	out.Senders, out.SMSFinish = res.senders, res.finish
+	out.Senders, out.SMSFinish, out.Unsent = res.senders, res.finish, res.unsent
 	for i, m := range msgs {
 		r := row(profiles[m.profile], string(relais.ChannelSMS))
+		if res.at[i].IsZero() {
+			continue
+		}
 		if d := res.at[i].Sub(cfg.Publish); d > r.Finish {
 			r.Finish = d
 		}
@@ -324,9 +340,11 @@ func Simulate(ctx context.Context, p *Planner, pop Population, lessonID int64, c
 	for _, m := range msgs {
 		smsUnits += int64(m.units)
 	}
-	var capacity float64
-	for _, l := range pool {
-		capacity += l.Rate
+	var capacity float64 // of the senders that carried messages: a country without any does not wait on them
+	for _, s := range res.senders {
+		if s.Messages > 0 {
+			capacity += s.Lane.Rate
+		}
 	}
 	smsUtil := 0.0
 	if d := res.finish.Sub(cfg.SMSFrom).Seconds(); d > 0 && capacity > 0 {
@@ -364,9 +382,10 @@ func Simulate(ctx context.Context, p *Planner, pop Population, lessonID int64, c
 
 // smsReplay is where each SMS went and when.
 type smsReplay struct {
-	at      []time.Time // admission of msgs[i]
+	at      []time.Time // admission of msgs[i]; zero when no sender serves its country
 	senders []SimSender
 	finish  time.Time
+	unsent  int // messages to a country no sender serves
 }
 
 // laneState is one sender's limiter state in simulated time.
@@ -407,7 +426,8 @@ func replaySMS(msgs []smsMessage, pool channels.Pool, cfg SimConfig) smsReplay {
 		}
 		j := channels.Assign(lanes, m.household)
 		if j < 0 {
-			continue // no sender: the send fails permanently, nothing is paced
+			res.unsent++ // no sender: the send fails permanently, nothing is paced
+			continue
 		}
 		li := index[lanes[j].Name+"\x00"+lanes[j].Country]
 		st := states[li]
@@ -472,7 +492,7 @@ func smallestPool(msgs []smsMessage, pool channels.Pool, cfg SimConfig) int {
 			l.Name = fmt.Sprintf("%s#%d", l.Name, i/len(pool))
 			p = append(p, l)
 		}
-		if r := replaySMS(msgs, p, cfg); !r.finish.After(cfg.FirstSlot) {
+		if r := replaySMS(msgs, p, cfg); r.unsent == 0 && !r.finish.After(cfg.FirstSlot) {
 			return k
 		}
 	}

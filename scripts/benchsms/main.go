@@ -31,9 +31,14 @@ import (
 	"time"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/channels"
+	"github.com/relais-edu/relais/channels/email"
+	"github.com/relais-edu/relais/channels/postal"
+	"github.com/relais-edu/relais/channels/sms"
 	"github.com/relais-edu/relais/client"
 	"github.com/relais-edu/relais/internal/localserver"
 	"github.com/relais-edu/relais/internal/redisserver"
+	"github.com/relais-edu/relais/scheduler"
 )
 
 const (
@@ -204,9 +209,30 @@ func bench(ctx context.Context, bin, name string, n int, rate float64, workers i
 		return err
 	}
 	if senders > 0 {
-		return reportPool(n, rate, senders, elapsed, counts, msgs)
+		return reportPool(n, rate, senders, workers, elapsed, counts, msgs)
 	}
 	return report(name, n, rate, elapsed, counts, msgs, rules != nil)
+}
+
+// simulatePool simulates the pool run's send with the code of relais plan simulate: n SMS-only
+// households (ids 1 to n, as the import numbers them) taught in the lesson's language, one segment each.
+func simulatePool(n int, rate float64, senders, workers int) (scheduler.Simulation, time.Duration, error) {
+	shape := scheduler.Shape{Name: "bench", Households: n, Country: "FR", Language: "en", Grade: 5,
+		Shares: []scheduler.ProfileShare{{Profile: relais.ProfileSMSOnly, Share: 1}}}
+	var pool channels.Pool
+	for i := range senders {
+		pool = append(pool, channels.Lane{Name: fmt.Sprintf("bench-%d", i+1), Country: "FR", Kind: "short_code", Address: poolFrom(i), Rate: rate})
+	}
+	pc := scheduler.DefaultPlanConfig()
+	pc.SMSPool, pc.DigestSegs = pool, 1
+	start := time.Date(2026, 12, 7, 7, 0, 0, 0, time.UTC)
+	m := scheduler.NewMorning(shape, 1, start.Add(24*time.Hour))
+	p := &scheduler.Planner{Store: m, Lessons: m,
+		Channels: channels.NewRegistry().Know(sms.Rules{}, sms.ReminderRules{}, email.Rules{}, &postal.Channel{})}
+	t0 := time.Now()
+	sim, err := scheduler.Simulate(context.Background(), p, shape.Population(), 1,
+		scheduler.SimConfig{Plan: pc, Publish: start, FirstSlot: start.Add(24 * time.Hour), Sends: workers * 20, SkipSmallest: true})
+	return sim, time.Since(t0), err
 }
 
 // poolFrom is the From of the pool run's sender i: a short code.
@@ -229,7 +255,7 @@ func writePool(dir string, senders int, rate float64) (string, error) {
 
 // reportPool prints the pool run's figures and fails when a sender went over its rate in a sliding
 // one-second window, or a message was not delivered exactly once.
-func reportPool(n int, rate float64, senders int, elapsed time.Duration, counts map[relais.DeliveryStatus]int64, msgs []sbMessage) error {
+func reportPool(n int, rate float64, senders, workers int, elapsed time.Duration, counts map[relais.DeliveryStatus]int64, msgs []sbMessage) error {
 	var accepted []sbMessage
 	perTo := map[string]int{}
 	for _, m := range msgs {
@@ -255,6 +281,14 @@ func reportPool(n int, rate float64, senders int, elapsed time.Duration, counts 
 	fmt.Printf("publish to last delivery: %s; first to last request: %.1f s\n", elapsed.Round(100*time.Millisecond), span)
 	fmt.Printf("pool utilisation: %d segments in %.1f s = %.2f segments/s, %.2f %% of the summed %g segments/s\n",
 		segments, span, float64(segments-accepted[0].NumSegments)/span, utilisation*100, capacity)
+	sim, took, err := simulatePool(n, rate, senders, workers)
+	if err != nil {
+		return err
+	}
+	simSpan := sim.SMSFinish.Sub(sim.SMSStart).Seconds()
+	fmt.Printf("simulation of the same population (relais plan simulate's code, %d sends at once, 25 ms a send): %.1f s in %.2f s of computing\n",
+		workers*20, simSpan, took.Seconds())
+	fmt.Printf("finish, first to last request: real %.1f s, simulated %.1f s, difference %+.2f %%\n", span, simSpan, (simSpan-span)/span*100)
 	var errs []error
 	for i := range senders {
 		from := poolFrom(i)
@@ -274,6 +308,15 @@ func reportPool(n int, rate float64, senders int, elapsed time.Duration, counts 
 			most, ms[len(ms)-1].ReceivedAt.Sub(accepted[0].ReceivedAt).Seconds())
 		if most > int(rate) {
 			errs = append(errs, fmt.Errorf("sender %s: %d segments in a sliding one-second window, over its rate of %g", from, most, rate))
+		}
+		real := float64(segs-ms[0].NumSegments) / own
+		for _, s := range sim.Senders {
+			if s.Lane.Name == fmt.Sprintf("bench-%d", i+1) {
+				fmt.Printf("  simulated: %d households, %.2f segments/s; throughput difference %+.2f %%\n", s.Messages, s.Throughput(), (s.Throughput()-real)/real*100)
+				if s.Messages != int64(len(ms)) {
+					fmt.Printf("  NOTE: the simulation assigned %d households to it, the real send %d\n", s.Messages, len(ms))
+				}
+			}
 		}
 	}
 	dup := 0
