@@ -549,3 +549,17 @@ func (m *Morning) Slots(context.Context, relais.SlotFilter) ([]relais.Slot, erro
 	return []relais.Slot{{ID: 1, StationID: 1, Day: m.FirstSlot.Format(time.DateOnly), Start: m.FirstSlot.Format("15:04"),
 		Duration: 30 * time.Minute, Grade: m.L.Grade, Language: m.L.Language, LessonID: m.L.ID}}, nil
 }
+
+// storePopulation is a store's households; country names the country of a household's phone.
+type storePopulation struct {
+	relais.HouseholdStore
+	country func(relais.Household) string
+}
+
+// StorePopulation is the households of hs as a population; country gives a household's phone's
+// country (the SMS channel's choice of senders).
+func StorePopulation(hs relais.HouseholdStore, country func(relais.Household) string) Population {
+	return storePopulation{HouseholdStore: hs, country: country}
+}
+
+func (s storePopulation) Country(h relais.Household) string { return s.country(h) }
