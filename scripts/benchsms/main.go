@@ -282,18 +282,19 @@ func reportPool(n int, rate float64, senders, workers int, elapsed time.Duration
 	fmt.Printf("pool utilisation: %d segments in %.1f s = %.2f segments/s, %.2f %% of the summed %g segments/s\n",
 		segments, span, float64(segments-accepted[0].NumSegments)/span, utilisation*100, capacity)
 	// The simulation's one free parameter is how long a send holds its segments in the window after
-	// its admission (the call to Twilio and the release in Redis): the median, over every sender, of the
-	// time from a message to the one int(rate) messages later, less the one-second window.
-	var gaps []time.Duration
+	// its admission (the call to Twilio, the release in Redis, the machine's stalls): the mean, over
+	// every sender, of the time from a message to the one int(rate) messages later, less the window.
+	var gapSum time.Duration
+	gaps := 0
 	for _, ms := range bySender {
 		for i := 0; i+int(rate) < len(ms); i++ {
-			gaps = append(gaps, ms[i+int(rate)].ReceivedAt.Sub(ms[i].ReceivedAt)-time.Second)
+			gapSum += ms[i+int(rate)].ReceivedAt.Sub(ms[i].ReceivedAt) - time.Second
+			gaps++
 		}
 	}
-	sort.Slice(gaps, func(i, j int) bool { return gaps[i] < gaps[j] })
 	sendTime := 25 * time.Millisecond
-	if len(gaps) > 0 && gaps[len(gaps)/2] > 0 {
-		sendTime = gaps[len(gaps)/2]
+	if gaps > 0 && gapSum > 0 {
+		sendTime = gapSum / time.Duration(gaps)
 	}
 	sim, took, err := simulatePool(n, rate, senders, workers, sendTime)
 	if err != nil {
