@@ -66,15 +66,13 @@ type Config struct {
 	SMSMessagingServiceSID string
 	SMSRate                float64
 	SMSSenders             string
-	// getenv reads the variables a senders file names for its auth tokens (auth_token_env); nil: none.
-	getenv            func(string) string
-	QuietHours        string
-	ReminderLead      time.Duration
-	SMSReconcileAfter time.Duration
-	QuietDays         string
-	QuietDates        string
-	TimeZone          string
-	RegionTimeZones   string
+	QuietHours             string
+	ReminderLead           time.Duration
+	SMSReconcileAfter      time.Duration
+	QuietDays              string
+	QuietDates             string
+	TimeZone               string
+	RegionTimeZones        string
 
 	SMTPHost     string
 	SMTPPort     int
@@ -112,6 +110,9 @@ type Config struct {
 	S3SecretKey   string
 	S3PathStyle   bool
 	MediaRedirect time.Duration
+
+	// getenv reads the variables a senders file names for its auth tokens (auth_token_env); nil: none.
+	getenv func(string) string
 }
 
 // DefaultConfig is the embedded default: everything under ./data, a private Redis, SQLite.

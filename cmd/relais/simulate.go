@@ -93,7 +93,7 @@ func cmdPlanSimulate(ctx context.Context, io *stdio, args []string) error {
 		}
 		defer db.Close()
 		p.Store, p.Lessons = db, db
-		pop, id, name = storePopulation{HouseholdStore: db, country: cfg.DefaultCountry}, *lesson, fmt.Sprintf("lesson %d", *lesson)
+		pop, id, name = scheduler.StorePopulation(db, phoneCountry(cfg.DefaultCountry)), *lesson, fmt.Sprintf("lesson %d", *lesson)
 		// The lesson's own first airing, when it has one, is the deadline.
 		p.Config = pc
 		if as, err := p.Airings(ctx, id, pub); err == nil && len(as) > 0 && *firstSlot == "09:00" {
@@ -138,19 +138,16 @@ func clockOrTime(v string, day time.Time) (time.Time, error) {
 	return t, nil
 }
 
-// storePopulation is the store's households; a phone's country picks its senders.
-type storePopulation struct {
-	relais.HouseholdStore
-	country string // for numbers without a country
-}
-
-func (s storePopulation) Country(h relais.Household) string {
-	if num, err := phonenumbers.Parse(h.Phone, s.country); err == nil {
-		if c := phonenumbers.GetRegionCodeForNumber(num); c != "" {
-			return c
+// phoneCountry is the country of h's phone, which picks its senders; def for a number without one.
+func phoneCountry(def string) func(relais.Household) string {
+	return func(h relais.Household) string {
+		if num, err := phonenumbers.Parse(h.Phone, def); err == nil {
+			if c := phonenumbers.GetRegionCodeForNumber(num); c != "" {
+				return c
+			}
 		}
+		return def
 	}
-	return s.country
 }
 
 // writeSimulation prints a simulation as tables.
