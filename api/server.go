@@ -104,7 +104,7 @@ type Server struct {
 // New builds the API. ready is called by /readyz (store and Redis checks).
 func New(store relais.Store, q Queue, signer *links.Signer, tmpl *templates.Set, cfg Config, log *slog.Logger,
 	ready func(context.Context) error) *Server {
-	if cfg.Plan == (scheduler.PlanConfig{}) {
+	if cfg.Plan.IsZero() {
 		cfg.Plan = scheduler.DefaultPlanConfig()
 	}
 	s := &Server{store: store, queue: q, links: signer, tmpl: tmpl, cfg: cfg, log: log.With("comp", "api"), ready: ready,
@@ -213,6 +213,8 @@ func (s *Server) apiRoutes() []route {
 		// The audit log, for admins (api/audit.go).
 		{"GET /api/v1/audit", adminRole, s.listAudit},
 		{"GET /api/v1/audit/export", adminRole, s.exportAudit},
+		// The SMS sender pool, for admins (api/senders.go).
+		{"GET /api/v1/sms/senders", adminRole, s.getSMSSenders},
 	}
 }
 

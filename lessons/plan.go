@@ -42,6 +42,10 @@ func (s *Service) Plan(ctx context.Context, id int64, o PlanOptions) (scheduler.
 			*rate.dst = f
 		}
 	}
+	if o.SMSRate != "" && len(cfg.SMSPool) > 0 {
+		// A rate typed in stands for each of the configured senders.
+		cfg.SMSSenders, cfg.SMSPool = len(cfg.SMSPool), nil
+	}
 	if o.PostalLeadDays != "" {
 		n, err := strconv.Atoi(o.PostalLeadDays)
 		if err != nil || n < 0 {
@@ -51,4 +55,31 @@ func (s *Service) Plan(ctx context.Context, id int64, o PlanOptions) (scheduler.
 	}
 	p := &scheduler.Planner{Store: s.store, Lessons: s.store, Households: s.store, Channels: s.cfg.Channels, Config: cfg}
 	return p.Plan(ctx, id, at, nil)
+}
+
+// Simulate replays the lesson's publishing plan over its stored audience in simulated time: every SMS
+// through the configured sender pool, every email at the email rate (scheduler.Simulate). The first
+// broadcast is the deadline; quiet hours are not applied (the plan's start is when SMS may go).
+func (s *Service) Simulate(ctx context.Context, id int64, o PlanOptions, country func(relais.Household) string) (scheduler.Simulation, error) {
+	sum, err := s.Plan(ctx, id, PlanOptions{At: o.At, SMSRate: o.SMSRate, EmailRate: o.EmailRate, PostalLeadDays: o.PostalLeadDays})
+	if err != nil {
+		return scheduler.Simulation{}, err
+	}
+	cfg := s.cfg.Plan
+	if o.SMSRate != "" || o.EmailRate != "" {
+		// The rates typed in, as Plan read them.
+		if f, err := strconv.ParseFloat(o.SMSRate, 64); err == nil && f > 0 {
+			cfg.SMSRate, cfg.SMSSenders, cfg.SMSPool = f, max(len(cfg.SMSPool), cfg.SMSSenders, 1), nil
+		}
+		if f, err := strconv.ParseFloat(o.EmailRate, 64); err == nil && f > 0 {
+			cfg.EmailRate = f
+		}
+	}
+	first := sum.FirstBroadcast
+	if first.IsZero() {
+		first = sum.At.Add(24 * time.Hour)
+	}
+	p := &scheduler.Planner{Store: s.store, Lessons: s.store, Channels: s.cfg.Channels}
+	return scheduler.Simulate(ctx, p, scheduler.StorePopulation(s.store, country), id,
+		scheduler.SimConfig{Plan: cfg, Publish: sum.At, FirstSlot: first, SkipSmallest: true})
 }

@@ -72,7 +72,7 @@ func New(store relais.Store, q Queue, uploads Uploads, cfg Config, now relais.Cl
 	if now == nil {
 		now = time.Now
 	}
-	if cfg.Plan == (scheduler.PlanConfig{}) {
+	if cfg.Plan.IsZero() {
 		cfg.Plan = scheduler.DefaultPlanConfig()
 	}
 	media := cfg.Media

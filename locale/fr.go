@@ -186,6 +186,7 @@ var fr = map[string]string{
 	"Lesson %d is given twice for slot %d.":                                                                      "La leçon %d est donnée deux fois pour le créneau %d.",
 	"Slot %d does not air lesson %d.":                                                                            "Le créneau %d ne diffuse pas la leçon %d.",
 	"Slot %d changed meanwhile or is gone.":                                                                      "Le créneau %d a changé entre-temps ou n'existe plus.",
+	"Lesson %d is not in the simulation.":                                                                        "La leçon %d n'est pas dans la simulation.",
 	"Slot %d already airs lesson %d.":                                                                            "Le créneau %d diffuse déjà la leçon %d.",
 	"Lesson %d is not approved for broadcast.":                                                                   "La leçon %d n'est pas validée pour la diffusion.",
 	"Lesson %d is %s; only ready lessons air.":                                                                   "La leçon %d est à l'état « %s » ; seules les leçons prêtes sont diffusées.",

@@ -170,6 +170,7 @@ var kk = map[string]string{
 	"Lesson %d is given twice for slot %d.":                                                                      "%d сабақ %d слот үшін екі рет берілген.",
 	"Slot %d does not air lesson %d.":                                                                            "%d слотында %d сабақ жоқ.",
 	"Slot %d changed meanwhile or is gone.":                                                                      "%d слот осы аралықта өзгерді немесе жойылды.",
+	"Lesson %d is not in the simulation.":                                                                        "%d сабақ симуляцияда жоқ.",
 	"Slot %d already airs lesson %d.":                                                                            "%d слотында %d сабақ тұр.",
 	"Lesson %d is not approved for broadcast.":                                                                   "%d сабақ эфирге рұқсат етілмеген.",
 	"Lesson %d is %s; only ready lessons air.":                                                                   "%d сабақтың күйі «%s»; эфирге тек дайын сабақтар шығады.",

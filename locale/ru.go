@@ -170,6 +170,7 @@ var ru = map[string]string{
 	"Lesson %d is given twice for slot %d.":                                                                      "Урок %d указан дважды для слота %d.",
 	"Slot %d does not air lesson %d.":                                                                            "В слоте %d нет урока %d.",
 	"Slot %d changed meanwhile or is gone.":                                                                      "Слот %d тем временем изменился или удалён.",
+	"Lesson %d is not in the simulation.":                                                                        "Урока %d нет в симуляции.",
 	"Slot %d already airs lesson %d.":                                                                            "В слоте %d уже стоит урок %d.",
 	"Lesson %d is not approved for broadcast.":                                                                   "Урок %d не допущен к эфиру.",
 	"Lesson %d is %s; only ready lessons air.":                                                                   "Урок %d в состоянии «%s»; в эфир выходят только готовые уроки.",

@@ -15,8 +15,11 @@ import (
 
 // PlanConfig holds the channel rates and lead times a publishing plan is checked against.
 type PlanConfig struct {
-	SMSRate       float64       // SMS segments per second per sender
-	SMSSenders    int           // senders sharing the load
+	SMSRate    float64 // SMS segments per second per sender
+	SMSSenders int     // senders sharing the load
+	// SMSPool, when set, is the configured senders: the plan sends at their summed rate, not at
+	// SMSRate × SMSSenders.
+	SMSPool       channels.Pool
 	EmailRate     float64       // emails per second per relay
 	EmailRelays   int           // relays sharing the load
 	PostalLead    time.Duration // from the batch cut to the packets arriving
@@ -32,6 +35,12 @@ type PlanConfig struct {
 func DefaultPlanConfig() PlanConfig {
 	return PlanConfig{SMSRate: 10, SMSSenders: 1, EmailRate: 50, EmailRelays: 1, PostalLead: 5 * 24 * time.Hour,
 		ReminderLead: 30 * time.Minute, ReminderSegs: 1, DigestSegs: 3, PageSize: relais.MaxPageLimit, SampleEntries: 20}
+}
+
+// IsZero reports whether c is unset (its zero value): the caller then takes DefaultPlanConfig.
+func (c PlanConfig) IsZero() bool {
+	return c.SMSRate == 0 && c.SMSSenders == 0 && len(c.SMSPool) == 0 && c.EmailRate == 0 && c.EmailRelays == 0 &&
+		c.PostalLead == 0 && c.ReminderLead == 0 && c.ReminderSegs == 0 && c.DigestSegs == 0 && c.PageSize == 0 && c.SampleEntries == 0
 }
 
 // PlanStep is one thing that reaches a household: a channel, and when.
@@ -101,6 +110,13 @@ type Planner struct {
 func (c PlanConfig) rate(p channels.Pace) (perSec float64, lanes int) {
 	switch p {
 	case channels.PaceSMS:
+		if len(c.SMSPool) > 0 {
+			var sum float64
+			for _, l := range c.SMSPool {
+				sum += l.Rate
+			}
+			return sum / float64(len(c.SMSPool)), len(c.SMSPool)
+		}
 		return c.SMSRate, c.SMSSenders
 	case channels.PaceEmail:
 		return c.EmailRate, c.EmailRelays

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nyaruka/phonenumbers"
+
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/lessons"
 	"github.com/relais-edu/relais/scheduler"
@@ -41,6 +43,7 @@ type planView struct {
 	Channels       []planChannel
 	Airings        []planAiring
 	Warnings       []string
+	Simulation     *simView
 }
 
 type planChannel struct {
@@ -93,7 +96,61 @@ func (h *Handler) plan(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		return
 	}
 	d.Plan = planFor(c, sum, h.loc())
+	// The same morning in simulated time: each SMS through its sender of the pool (as plan simulate).
+	sim, err := h.lessons.Simulate(r.Context(), l.ID, o, phoneCountry)
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	d.Plan.Simulation = simulationFor(c, sim)
 	h.render(w, r, c, http.StatusOK, "ui_plan", "plan_title", d)
+}
+
+// phoneCountry is the country of a household's phone (E.164), which picks its senders.
+func phoneCountry(h relais.Household) string {
+	if num, err := phonenumbers.Parse(h.Phone, ""); err == nil {
+		return phonenumbers.GetRegionCodeForNumber(num)
+	}
+	return ""
+}
+
+// simView is a simulated send as the plan page shows it.
+type simView struct {
+	Rows    []simRow
+	Senders []simSender
+}
+
+type simRow struct {
+	Profile, Channel               string
+	Households, Messages, Segments int64
+	Finish, Coverage, Utilisation  string
+}
+
+type simSender struct {
+	Name, Country      string
+	Rate               float64
+	Messages, Segments int64
+	Throughput         string
+}
+
+func simulationFor(c *reqCtx, sim scheduler.Simulation) *simView {
+	v := &simView{}
+	for _, r := range sim.Rows {
+		row := simRow{Profile: c.t("plan_prof_" + string(r.Profile)), Channel: r.Channel, Households: r.Households, Messages: r.Messages,
+			Segments: r.Segments, Finish: lengthText(r.Finish), Coverage: fmt.Sprintf("%.1f %%", r.Coverage()*100)}
+		if l := c.t("plan_ch_" + r.Channel); l != "plan_ch_"+r.Channel {
+			row.Channel = l
+		}
+		if r.Utilisation > 0 {
+			row.Utilisation = fmt.Sprintf("%.1f %%", r.Utilisation*100)
+		}
+		v.Rows = append(v.Rows, row)
+	}
+	for _, s := range sim.Senders {
+		v.Senders = append(v.Senders, simSender{Name: s.Lane.Name, Country: s.Lane.Country, Rate: s.Lane.Rate, Messages: s.Messages,
+			Segments: s.Segments, Throughput: fmt.Sprintf("%.2f", s.Throughput())})
+	}
+	return v
 }
 
 // planFor arranges a plan summary for the page.

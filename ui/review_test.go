@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -137,6 +138,17 @@ func TestPlan(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("plan lacks %q", want)
 		}
+	}
+	// The same plan in simulated time: the three SMS digests through the default sender, before the
+	// broadcast; the email at the email rate.
+	sim := regexp.MustCompile(`(?s)<section id="plan-simulation".*?</section>`).FindString(body)
+	var smsMessages int
+	for _, m := range regexp.MustCompile(`<td>SMS digest</td><td>\d+</td><td>(\d+)</td><td>\d+</td><td>[^<]*</td><td>100.0 %</td>`).FindAllStringSubmatch(sim, -1) {
+		n, _ := strconv.Atoi(m[1])
+		smsMessages += n
+	}
+	if smsMessages != 3 || !strings.Contains(sim, `<th scope="row">Broadband</th><td>Email</td><td>1</td><td>1</td>`) {
+		t.Errorf("simulated send: %d SMS digests before the broadcast, want 3:\n%s", smsMessages, sim)
 	}
 	// Postal packets posted now (five days ahead) arrive after a broadcast an hour away: that warning
 	// is there, the SMS one is not.

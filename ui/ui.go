@@ -214,6 +214,8 @@ func (h *Handler) table() []route {
 		{"POST /ui/admin/tokens/{id}/revoke", admin, h.withID("kind_token", h.revokeToken)},
 		{"GET /ui/admin/audit", admin, h.auditLog},
 		{"GET /ui/admin/audit.csv", admin, h.auditExport},
+		// The SMS sender pool (senders.go).
+		{"GET /ui/admin/senders", admin, h.smsSenders},
 		{monitorPath + "/", adminTool, h.queueMonitor},
 	}
 }

@@ -361,6 +361,7 @@ func TestAuthorization(t *testing.T) {
 		post("POST /ui/admin/tokens/{id}/revoke", "/ui/admin/tokens/999/revoke"),
 		get("GET /ui/admin/audit", "/ui/admin/audit"),
 		get("GET /ui/admin/audit.csv", "/ui/admin/audit.csv"),
+		get("GET /ui/admin/senders", "/ui/admin/senders"),
 		get("GET /ui/oidc/start", "/ui/oidc/start"),       // no OpenID provider configured here: 404 (oidc_test.go)
 		get("GET /ui/oidc/callback", "/ui/oidc/callback"), // likewise
 		post("POST /ui/signout", "/ui/signout"),           // last: it ends the session
@@ -425,6 +426,7 @@ func TestAuthorization(t *testing.T) {
 		"POST /ui/admin/tokens/{id}/revoke":      {401, 403, 403, 403, 404},
 		"GET /ui/admin/audit":                    {303, 403, 403, 403, 200},
 		"GET /ui/admin/audit.csv":                {303, 403, 403, 403, 200},
+		"GET /ui/admin/senders":                  {303, 403, 403, 403, 200},
 		"GET /ui/oidc/start":                     {404, 404, 404, 404, 404},
 		"GET /ui/oidc/callback":                  {404, 404, 404, 404, 404},
 		"POST /ui/signout":                       {401, 303, 303, 303, 303},

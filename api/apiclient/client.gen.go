@@ -361,6 +361,33 @@ func (e RenditionKind) Valid() bool {
 	}
 }
 
+// Defines values for SMSSendersSendersKind.
+const (
+	Alphanumeric     SMSSendersSendersKind = "alphanumeric"
+	LongCode         SMSSendersSendersKind = "long_code"
+	MessagingService SMSSendersSendersKind = "messaging_service"
+	ShortCode        SMSSendersSendersKind = "short_code"
+	TollFree         SMSSendersSendersKind = "toll_free"
+)
+
+// Valid indicates whether the value is a known member of the SMSSendersSendersKind enum.
+func (e SMSSendersSendersKind) Valid() bool {
+	switch e {
+	case Alphanumeric:
+		return true
+	case LongCode:
+		return true
+	case MessagingService:
+		return true
+	case ShortCode:
+		return true
+	case TollFree:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for StationKind.
 const (
 	StationKindRadio StationKind = "radio"
@@ -828,6 +855,48 @@ type Rendition struct {
 
 // RenditionKind defines model for RenditionKind.
 type RenditionKind string
+
+// SMSSenders defines model for SMSSenders.
+type SMSSenders struct {
+	Countries []struct {
+		// Country Example: FR
+		Country string `json:"country"`
+
+		// Rate Summed segments per second
+		//
+		// Example: 111
+		Rate float32 `json:"rate"`
+
+		// Senders Example: 3
+		Senders int `json:"senders"`
+	} `json:"countries"`
+	Senders []struct {
+		// Account The Twilio account SID it sends through
+		Account *string `json:"account,omitempty"`
+
+		// Address The From: sender ID, short code, number or Messaging Service SID
+		//
+		// Example: 38100
+		Address string `json:"address"`
+
+		// Country ISO 3166 code of the recipients, or * for the others
+		//
+		// Example: FR
+		Country string                `json:"country"`
+		Kind    SMSSendersSendersKind `json:"kind"`
+
+		// Name Example: fr-short
+		Name string `json:"name"`
+
+		// Rate Segments per second
+		//
+		// Example: 100
+		Rate float32 `json:"rate"`
+	} `json:"senders"`
+}
+
+// SMSSendersSendersKind defines model for SMSSenders.Senders.Kind.
+type SMSSendersSendersKind string
 
 // Slot defines model for Slot.
 type Slot struct {
@@ -1756,6 +1825,16 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /api/v1/slots/{id}/lessons (the `SetSlotLessons` operationId).
 	SetSlotLessons(ctx context.Context, id ID, body SetSlotLessonsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetSMSSenders The SMS sender pool (admin)
+	//
+	// The configured SMS senders (RELAIS_SMS_SENDERS, RELAIS_SMS_FROM), each with its kind, rate in
+	// segments per second and Twilio account (never its token), and per recipient country the number
+	// of senders sharing its households and their summed rate. A household always goes through the
+	// same sender of its country. Empty lists when SMS is not configured.
+	//
+	// Corresponds with GET /api/v1/sms/senders (the `GetSMSSenders` operationId).
+	GetSMSSenders(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListStations List TV and radio stations
 	//
@@ -2751,6 +2830,26 @@ func (c *Client) SetSlotLessonsWithBody(ctx context.Context, id ID, contentType 
 // Corresponds with PUT /api/v1/slots/{id}/lessons (the `SetSlotLessons` operationId).
 func (c *Client) SetSlotLessons(ctx context.Context, id ID, body SetSlotLessonsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewSetSlotLessonsRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSMSSenders The SMS sender pool (admin)
+//
+// The configured SMS senders (RELAIS_SMS_SENDERS, RELAIS_SMS_FROM), each with its kind, rate in
+// segments per second and Twilio account (never its token), and per recipient country the number
+// of senders sharing its households and their summed rate. A household always goes through the
+// same sender of its country. Empty lists when SMS is not configured.
+//
+// Corresponds with GET /api/v1/sms/senders (the `GetSMSSenders` operationId).
+func (c *Client) GetSMSSenders(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSMSSendersRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -5108,6 +5207,33 @@ func NewSetSlotLessonsRequestWithBody(server string, id ID, contentType string, 
 	return req, nil
 }
 
+// NewGetSMSSendersRequest constructs an http.Request for the GetSMSSenders method
+func NewGetSMSSendersRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/sms/senders")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListStationsRequest constructs an http.Request for the ListStations method
 func NewListStationsRequest(server string) (*http.Request, error) {
 	var err error
@@ -6696,6 +6822,18 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /api/v1/slots/{id}/lessons (the `SetSlotLessons` operationId).
 	SetSlotLessonsWithResponse(ctx context.Context, id ID, body SetSlotLessonsJSONRequestBody, reqEditors ...RequestEditorFn) (*SetSlotLessonsResponse, error)
+
+	// GetSMSSendersWithResponse The SMS sender pool (admin)
+	//
+	// The configured SMS senders (RELAIS_SMS_SENDERS, RELAIS_SMS_FROM), each with its kind, rate in
+	// segments per second and Twilio account (never its token), and per recipient country the number
+	// of senders sharing its households and their summed rate. A household always goes through the
+	// same sender of its country. Empty lists when SMS is not configured.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/sms/senders (the `GetSMSSenders` operationId).
+	GetSMSSendersWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetSMSSendersResponse, error)
 
 	// ListStationsWithResponse List TV and radio stations
 	//
@@ -9073,6 +9211,54 @@ func (r SetSlotLessonsResponse) ContentType() string {
 	return ""
 }
 
+type GetSMSSendersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SMSSenders
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetSMSSendersResponse) GetJSON200() *SMSSenders {
+	return r.JSON200
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetSMSSendersResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSMSSendersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSMSSendersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSMSSendersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSMSSendersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ListStationsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11121,6 +11307,24 @@ func (c *ClientWithResponses) SetSlotLessonsWithResponse(ctx context.Context, id
 	return ParseSetSlotLessonsResponse(rsp)
 }
 
+// GetSMSSendersWithResponse The SMS sender pool (admin)
+//
+// The configured SMS senders (RELAIS_SMS_SENDERS, RELAIS_SMS_FROM), each with its kind, rate in
+// segments per second and Twilio account (never its token), and per recipient country the number
+// of senders sharing its households and their summed rate. A household always goes through the
+// same sender of its country. Empty lists when SMS is not configured.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/sms/senders (the `GetSMSSenders` operationId).
+func (c *ClientWithResponses) GetSMSSendersWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetSMSSendersResponse, error) {
+	rsp, err := c.GetSMSSenders(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSMSSendersResponse(rsp)
+}
+
 // ListStationsWithResponse List TV and radio stations
 //
 // Returns a wrapper object for the known response body format(s).
@@ -13127,6 +13331,39 @@ func ParseSetSlotLessonsResponse(rsp *http.Response) (*SetSlotLessonsResponse, e
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetSMSSendersResponse parses an HTTP response from a GetSMSSendersWithResponse call
+func ParseGetSMSSendersResponse(rsp *http.Response) (*GetSMSSendersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSMSSendersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SMSSenders
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	}
 

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,7 +37,9 @@ type Store interface {
 // Channel sends SMS through Twilio.
 type Channel struct {
 	cfg       Config
-	senders   map[string]Sender
+	senders   []PoolSender
+	lanes     channels.Pool
+	accounts  map[string]string // auth token by account SID
 	apiURL    *url.URL
 	base      http.RoundTripper
 	store     Store
@@ -77,11 +80,14 @@ func New(cfg Config, store Store, verdicts channels.Recorder, t *templates.Set, 
 	if store == nil || verdicts == nil || t == nil {
 		return nil, errors.New("sms: a store, a verdict recorder and templates are needed")
 	}
-	c := &Channel{cfg: cfg, senders: map[string]Sender{}, base: http.DefaultTransport, store: store, verdicts: verdicts,
+	c := &Channel{cfg: cfg, accounts: map[string]string{}, base: http.DefaultTransport, store: store, verdicts: verdicts,
 		templates: t, log: slog.Default(), now: time.Now}
-	for country, s := range cfg.Senders {
-		c.senders[country], _ = ParseSender(s) // checked by Validate
+	c.senders, _, _ = cfg.pool() // checked by Validate
+	c.lanes = lanes(c.senders)
+	for _, s := range c.senders {
+		c.accounts[s.AccountSID] = s.AuthToken
 	}
+	c.accounts[cfg.AccountSID] = cfg.AuthToken
 	if cfg.APIURL != "" {
 		c.apiURL, _ = url.Parse(cfg.APIURL) // checked by Validate
 	}
@@ -95,21 +101,25 @@ func New(cfg Config, store Store, verdicts channels.Recorder, t *templates.Set, 
 // Name is relais.ChannelSMS.
 func (c *Channel) Name() relais.ChannelName { return relais.ChannelSMS }
 
-// SenderFor returns the sender of messages to phone (E.164) and the number's country.
-func (c *Channel) SenderFor(phone string) (Sender, string, error) {
+// Senders describes the configured senders: the limiter's rates, the plan's capacity, the senders page.
+func (c *Channel) Senders() channels.Pool { return c.lanes }
+
+// SenderFor returns the sender of household's messages to phone (E.164), and the number's country: one of
+// the senders of that country (else of DefaultCountry), always the same for one household
+// (channels.Assign), so that a family's messages come from one sender and its replies reach it.
+func (c *Channel) SenderFor(phone string, household int64) (PoolSender, string, error) {
 	num, err := parsePhone(phone)
 	if err != nil {
-		return Sender{}, "", err
+		return PoolSender{}, "", err
 	}
 	country := phonenumbers.GetRegionCodeForNumber(num)
-	if s, ok := c.senders[country]; ok {
-		return s, country, nil
+	lane, ok := c.lanes.Assign(country, household)
+	if !ok {
+		return PoolSender{}, country, &channels.SendError{Kind: channels.Permanent, Code: "no_sender",
+			Err: fmt.Errorf("no SMS sender configured for country %s", country)}
 	}
-	if s, ok := c.senders[DefaultCountry]; ok {
-		return s, country, nil
-	}
-	return Sender{}, country, &channels.SendError{Kind: channels.Permanent, Code: "no_sender",
-		Err: fmt.Errorf("no SMS sender configured for country %s", country)}
+	i := slices.IndexFunc(c.senders, func(s PoolSender) bool { return s.Name == lane.Name && s.Country == lane.Country })
+	return c.senders[i], country, nil
 }
 
 // parsePhone accepts a valid number in E.164 form only.
@@ -176,7 +186,7 @@ func (c *Channel) sendBody(ctx context.Context, m channels.Message, body string)
 		return channels.Receipt{}, &channels.SendError{Kind: channels.Permanent, Code: "phone_" + string(h.PhoneStatus),
 			Contact: h.PhoneStatus, Err: fmt.Errorf("household %d phone is %s", h.ID, h.PhoneStatus)}
 	}
-	sender, _, err := c.SenderFor(h.Phone)
+	sender, _, err := c.SenderFor(h.Phone, h.ID)
 	if err != nil {
 		return channels.Receipt{}, err
 	}
@@ -186,7 +196,7 @@ func (c *Channel) sendBody(ctx context.Context, m channels.Message, body string)
 	}
 
 	if c.limiter != nil {
-		done, err := c.limiter.Wait(ctx, sender.Value, Measure(body).Segments)
+		done, err := c.limiter.Wait(ctx, sender.Name, Measure(body).Segments)
 		if err != nil {
 			return channels.Receipt{}, channels.ClassOf(err) // a context error is worth a retry
 		}
@@ -197,9 +207,9 @@ func (c *Channel) sendBody(ctx context.Context, m channels.Message, body string)
 	params.SetTo(h.Phone)
 	params.SetBody(body)
 	if sender.Kind == SenderMessagingService {
-		params.SetMessagingServiceSid(sender.Value)
+		params.SetMessagingServiceSid(sender.From)
 	} else {
-		params.SetFrom(sender.Value)
+		params.SetFrom(sender.From)
 	}
 	if c.cfg.PublicURL != "" {
 		// The delivery id rides in the callback URL: a callback can arrive before the send task has
@@ -217,7 +227,7 @@ func (c *Channel) sendBody(ctx context.Context, m channels.Message, body string)
 		params.SetValidityPeriod(int(c.cfg.ValidityPeriod / time.Second))
 	}
 
-	api, call := c.api(ctx)
+	api, call := c.api(ctx, sender.AccountSID)
 	msg, err := api.CreateMessage(params)
 	if err != nil {
 		return channels.Receipt{}, classify(err, *call)
@@ -241,20 +251,20 @@ type call struct {
 	wrote      bool // the whole request went out: Twilio may have acted on it
 }
 
-// api returns a Twilio API client for one call: twilio-go takes no context and has no base-URL setting,
+// api returns a Twilio API client of account (a SID of the pool) for one call: twilio-go takes no context and has no base-URL setting,
 // so its http.Client gets a transport that binds ctx, rewrites scheme and host to APIURL, and keeps the
 // HTTP status and Retry-After of the answer.
-func (c *Channel) api(ctx context.Context) (*openapi.ApiService, *call) {
+func (c *Channel) api(ctx context.Context, account string) (*openapi.ApiService, *call) {
 	cl := &call{}
 	tc := &client.Client{
-		Credentials: client.NewCredentials(c.cfg.AccountSID, c.cfg.AuthToken),
+		Credentials: client.NewCredentials(account, c.accounts[account]),
 		HTTPClient: &http.Client{
 			Transport:     &transport{ctx: ctx, base: c.base, apiURL: c.apiURL, call: cl, now: c.now},
 			Timeout:       c.cfg.Timeout,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 	}
-	tc.SetAccountSid(c.cfg.AccountSID)
+	tc.SetAccountSid(account)
 	// A RequestHandler built by hand: NewRequestHandler would read TWILIO_EDGE and TWILIO_REGION.
 	return openapi.NewApiService(&client.RequestHandler{Client: tc}), cl
 }

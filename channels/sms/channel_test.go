@@ -167,11 +167,19 @@ type rig struct {
 
 func newRig(t *testing.T, rules ...sandbox.Rule) *rig {
 	t.Helper()
-	return newRigWith(t, sandbox.Config{Rules: rules})
+	return newRigWith(t, sandbox.Config{Rules: rules}, nil)
 }
 
-// newRigWith is newRig with the sandbox's callback settings from sc.
-func newRigWith(t *testing.T, sc sandbox.Config) *rig {
+// newPoolRig is newRig with more accounts in the sandbox and the channel's configuration changed by
+// configure (after the senders FR=Ecole, *=+15005550006).
+func newPoolRig(t *testing.T, accounts map[string]string, configure func(*sms.Config), rules ...sandbox.Rule) *rig {
+	t.Helper()
+	return newRigWith(t, sandbox.Config{Accounts: accounts, Rules: rules}, configure)
+}
+
+// newRigWith is newRig with the sandbox's accounts, rules and callback settings from sc, and the
+// channel's configuration changed by configure.
+func newRigWith(t *testing.T, sc sandbox.Config, configure func(*sms.Config)) *rig {
 	t.Helper()
 	r := &rig{store: newFakeStore()}
 	var handler http.Handler = http.NotFoundHandler()
@@ -196,6 +204,9 @@ func newRigWith(t *testing.T, sc sandbox.Config) *rig {
 	r.cfg.AccountSID, r.cfg.AuthToken = testSID, testToken
 	r.cfg.APIURL, r.cfg.PublicURL = api.URL, r.relais.URL
 	r.cfg.Senders = map[string]string{"FR": "Ecole", sms.DefaultCountry: "+15005550006"}
+	if configure != nil {
+		configure(&r.cfg)
+	}
 	r.ch, err = sms.New(r.cfg, r.store, r.store, ts, sms.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
@@ -231,7 +242,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // has recorded it (Twilio's timeout under a burst) is recorded all the same, since Twilio does not
 // send it again.
 func TestCallbackRecordedWhenTheCallerHangsUp(t *testing.T) {
-	r := newRigWith(t, sandbox.Config{CallbackAttempts: 1, Client: &http.Client{Timeout: 100 * time.Millisecond}})
+	r := newRigWith(t, sandbox.Config{CallbackAttempts: 1, Client: &http.Client{Timeout: 100 * time.Millisecond}}, nil)
 	r.store.slow = 300 * time.Millisecond
 	r.store.put(relais.Delivery{ID: 7, HouseholdID: 17, Channel: relais.ChannelSMS})
 	if _, err := r.ch.Send(context.Background(), message(7, frMobile, "Leçon")); err != nil {

@@ -40,6 +40,11 @@ type Config struct {
 	// sender ID ("Ecole"), a short code ("38100"), a long code in E.164 ("+33757000000") or a Messaging
 	// Service SID ("MG" + 32 hex).
 	Senders map[string]string
+	// Pool lists more senders, each with its rate and account (RELAIS_SMS_SENDERS as a file); Senders
+	// adds one per country to them. A country's households are shared among its senders.
+	Pool []PoolSender
+	// Rate is the segments per second of a sender that names none; 0: its kind's (SegmentsPerSecond).
+	Rate float64
 	// ValidityPeriod, when set, is how long Twilio may keep a message queued (at most 10 hours).
 	ValidityPeriod time.Duration
 	// Timeout bounds one call to the API.
@@ -79,16 +84,8 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("sms: public URL %q is not an http(s) URL", c.PublicURL))
 		}
 	}
-	if len(c.Senders) == 0 {
-		errs = append(errs, errors.New("sms: at least one sender is needed (country=sender)"))
-	}
-	for country, s := range c.Senders {
-		if country != DefaultCountry && (len(country) != 2 || strings.ToUpper(country) != country) {
-			errs = append(errs, fmt.Errorf("sms: sender country %q is not an upper-case ISO 3166 code or %q", country, DefaultCountry))
-		}
-		if _, err := ParseSender(s); err != nil {
-			errs = append(errs, err)
-		}
+	if _, _, err := c.pool(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.ValidityPeriod < 0 || c.ValidityPeriod > 36000*time.Second {
 		errs = append(errs, errors.New("sms: validity period must be between 0 and 10 hours"))

@@ -148,18 +148,14 @@ type allowance struct {
 	interval time.Duration // the reservations' emission interval
 }
 
+// allowance is the sender's channels.Allowance: the publishing plan's simulation replays the same.
 func (l *Limiter) allowance(sender string) allowance {
 	rate := l.cfg.Rate
 	if r, ok := l.cfg.Rates[sender]; ok {
 		rate = r
 	}
-	a := allowance{limit: int64(math.Floor(rate)), window: time.Second}
-	if rate < 1 {
-		a.limit, a.window = 1, time.Duration(float64(time.Second)/rate)
-	}
-	a.window += l.cfg.Margin
-	a.interval = a.window / time.Duration(a.limit)
-	return a
+	a := channels.NewAllowance(rate, l.cfg.Margin)
+	return allowance{limit: a.Limit, window: a.Window, interval: a.Interval}
 }
 
 // keys returns the Redis keys of sender; both carry the hash tag {sender}.

@@ -348,3 +348,102 @@ func TestLimiterMultiSegmentWindow(t *testing.T) {
 		t.Errorf("Redis keys (-want +got):\n%s", diff)
 	}
 }
+
+// TestLimiterPool: the senders of a pool, each at its own rate, send side by side through two limiters
+// (two workers) on one Redis. Every sender keeps its own rate in every one-second window, and together
+// they reach close to their summed rate: the pool's capacity is the sum. Not timed: it counts.
+func TestLimiterPool(t *testing.T) {
+	rdb := newRedis(t)
+	opts := rdb.(*redis.Client).Options()
+	pool := channels.Pool{{Name: "fr-1", Country: "FR", Rate: 20}, {Name: "fr-2", Country: "FR", Rate: 20}, {Name: "fr-3", Country: "FR", Rate: 10}}
+	const households = 200
+	type send struct {
+		sender          string
+		admitted, ended time.Time
+	}
+	var (
+		mu    sync.Mutex
+		sends []send
+		wg    sync.WaitGroup
+	)
+	next := make(chan int64, households)
+	for h := int64(1); h <= households; h++ {
+		next <- h
+	}
+	close(next)
+	ctx := context.Background()
+	for range 2 {
+		conn := redis.NewClient(&redis.Options{Addr: opts.Addr, DB: opts.DB})
+		defer conn.Close()
+		l, err := NewLimiter(conn, LimiterConfig{Rate: 1, Rates: Rates(pool), Prefix: "test:pool:"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 10 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for h := range next {
+					lane, _ := pool.Assign("FR", h)
+					done, at, err := l.acquire(ctx, lane.Name, 1)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					time.Sleep(time.Duration(rand.IntN(20)) * time.Millisecond)
+					end := done()
+					mu.Lock()
+					sends = append(sends, send{lane.Name, at, end})
+					mu.Unlock()
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	// fullest counts the admissions in the one-second window from each admission, of sender (all: "").
+	fullest := func(sender string) int {
+		most := 0
+		for _, s := range sends {
+			if sender != "" && s.sender != sender {
+				continue
+			}
+			in := 0
+			for _, o := range sends {
+				if (sender == "" || o.sender == sender) && !o.admitted.Before(s.admitted) && o.admitted.Before(s.admitted.Add(time.Second)) {
+					in++
+				}
+			}
+			most = max(most, in)
+		}
+		return most
+	}
+	var sum float64
+	for _, lane := range pool {
+		sum += lane.Rate
+		worst := 0 // what could have reached the provider in the window from each end (see TestLimiterSlidingWindow)
+		for _, s := range sends {
+			if s.sender != lane.Name {
+				continue
+			}
+			in := 0
+			for _, o := range sends {
+				if o.sender == lane.Name && o.admitted.Before(s.ended.Add(time.Second)) && !o.ended.Before(s.ended) {
+					in++
+				}
+			}
+			worst = max(worst, in)
+		}
+		if worst > int(lane.Rate) {
+			t.Errorf("%s: a one-second window could have received %d segments, over its rate of %g", lane.Name, worst, lane.Rate)
+		}
+		if f := fullest(lane.Name); f < int(lane.Rate*3/4) {
+			t.Errorf("%s: the fullest one-second window held %d segments, want close to its rate of %g", lane.Name, f, lane.Rate)
+		}
+	}
+	if f := fullest(""); float64(f) < 0.75*sum {
+		t.Errorf("the pool's fullest one-second window held %d segments, want close to the summed rate of %g", f, sum)
+	}
+}

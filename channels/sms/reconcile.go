@@ -3,6 +3,8 @@ package sms
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"slices"
 	"time"
 
 	openapi "github.com/twilio/twilio-go/rest/api/v2010"
@@ -29,11 +31,17 @@ func (c *Channel) Lookup(ctx context.Context, m channels.Message, since time.Tim
 	if err != nil {
 		return channels.Receipt{}, false, err
 	}
-	return c.lookup(ctx, m.Household.Phone, body, since)
+	return c.lookup(ctx, m.Household, body, since)
 }
 
-func (c *Channel) lookup(ctx context.Context, to, body string, since time.Time) (channels.Receipt, bool, error) {
-	api, call := c.api(ctx)
+// lookup looks for the message to h in the account of h's sender, the one Send used.
+func (c *Channel) lookup(ctx context.Context, h relais.Household, body string, since time.Time) (channels.Receipt, bool, error) {
+	sender, _, err := c.SenderFor(h.Phone, h.ID)
+	if err != nil {
+		return channels.Receipt{}, false, err
+	}
+	to := h.Phone
+	api, call := c.api(ctx, sender.AccountSID)
 	params := &openapi.ListMessageParams{}
 	params.SetTo(to)
 	params.SetPageSize(50)
@@ -63,11 +71,26 @@ func (c *Channel) lookup(ctx context.Context, to, body string, since time.Time) 
 	return channels.Receipt{}, false, nil
 }
 
-// FetchStatus asks Twilio the current status of the message sid (FetchMessage).
+// FetchStatus asks Twilio the current status of the message sid (FetchMessage): in the default account,
+// then in the pool's other accounts while the message is not found (a SID belongs to one account).
 func (c *Channel) FetchStatus(ctx context.Context, sid string) (relais.DeliveryStatus, error) {
-	api, call := c.api(ctx)
-	msg, err := api.FetchMessage(sid, &openapi.FetchMessageParams{})
-	if err != nil {
+	accounts := []string{c.cfg.AccountSID}
+	for _, s := range c.senders {
+		if !slices.Contains(accounts, s.AccountSID) {
+			accounts = append(accounts, s.AccountSID)
+		}
+	}
+	var msg *openapi.ApiV2010Message
+	for i, account := range accounts {
+		api, call := c.api(ctx, account)
+		var err error
+		msg, err = api.FetchMessage(sid, &openapi.FetchMessageParams{})
+		if err == nil {
+			break
+		}
+		if call.status == http.StatusNotFound && i < len(accounts)-1 {
+			continue
+		}
 		return "", fmt.Errorf("fetch message %s at twilio: %w", sid, classify(err, *call))
 	}
 	if msg.Status != nil {

@@ -30,9 +30,14 @@ func (c *Channel) Webhooks() http.Handler {
 
 const maxWebhookBody = 64 << 10
 
-// signed refuses requests whose X-Twilio-Signature does not match the form and the public URL.
+// signed refuses requests whose X-Twilio-Signature does not match the form and the public URL, signed
+// with the auth token of the account the form names (AccountSid: any account of the pool; the default
+// account when the form names none).
 func (c *Channel) signed(next http.Handler) http.Handler {
-	validator := client.NewRequestValidator(c.cfg.AuthToken)
+	validators := map[string]client.RequestValidator{}
+	for sid, token := range c.accounts {
+		validators[sid] = client.NewRequestValidator(token)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, maxWebhookBody)
 		if err := r.ParseForm(); err != nil {
@@ -44,7 +49,12 @@ func (c *Channel) signed(next http.Handler) http.Handler {
 		for k, v := range r.PostForm {
 			params[k] = v[0]
 		}
-		if sig == "" || c.cfg.PublicURL == "" ||
+		account := r.PostForm.Get("AccountSid")
+		if account == "" {
+			account = c.cfg.AccountSID
+		}
+		validator, known := validators[account]
+		if sig == "" || c.cfg.PublicURL == "" || !known ||
 			!validator.Validate(strings.TrimRight(c.cfg.PublicURL, "/")+r.URL.RequestURI(), params, sig) {
 			c.log.Warn("webhook refused: bad or missing signature", "path", r.URL.Path)
 			http.Error(w, "forbidden", http.StatusForbidden)
@@ -222,7 +232,7 @@ func (c *Channel) handleInbound(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	c.log.Info("reply received", "message_sid", sid, "keyword", kw.String(), "household_ids", ids)
+	c.log.Info("reply received", "message_sid", sid, "keyword", kw.String(), "household_ids", ids, "sender", c.senderAt(r.PostForm.Get("To")))
 	writeTwiML(w, reply)
 }
 
@@ -244,4 +254,14 @@ func writeTwiML(w http.ResponseWriter, text string) {
 func (c *Channel) internalError(w http.ResponseWriter, what string, err error, args ...any) {
 	c.log.Error("webhook: "+what, append(args, "err", err)...)
 	http.Error(w, "internal error", http.StatusInternalServerError)
+}
+
+// senderAt names the pool's sender whose address is to (a reply's To): "" when none is.
+func (c *Channel) senderAt(to string) string {
+	for _, s := range c.senders {
+		if s.From == to {
+			return s.Name
+		}
+	}
+	return ""
 }

@@ -329,26 +329,16 @@ func (a *app) serveHTTP(redisOpt asynq.RedisConnOpt, reg *channels.Registry, tmp
 func (a *app) channels(cfg Config, tmpl *templates.Set, secret []byte) (*channels.Registry, error) {
 	chans := []channels.Channel{&postal.Channel{}}
 	if cfg.TwilioAccountSID != "" {
-		scfg := sms.DefaultConfig()
-		scfg.AccountSID, scfg.AuthToken, scfg.APIURL, scfg.PublicURL = cfg.TwilioAccountSID, cfg.TwilioAuthToken, cfg.TwilioAPIURL, cfg.PublicURL
-		if cfg.SMSFrom != "" {
-			scfg.Senders[sms.DefaultCountry] = cfg.SMSFrom
+		scfg, err := cfg.smsConfig()
+		if err != nil {
+			return nil, err
 		}
-		if cfg.SMSMessagingServiceSID != "" {
-			scfg.Senders[sms.DefaultCountry] = cfg.SMSMessagingServiceSID
+		for _, w := range scfg.Warnings() {
+			a.log.Warn("sms sender pool: " + w)
 		}
-		if cfg.SMSSenders != "" {
-			byCountry, err := sms.ParseSenders(cfg.SMSSenders)
-			if err != nil {
-				return nil, fmt.Errorf("RELAIS_SMS_SENDERS: %w", err)
-			}
-			for country, sender := range byCountry {
-				scfg.Senders[country] = sender
-			}
-		}
-		// The limiter keeps every sliding one-second window at the provider within the rate, across
-		// workers, whatever the delays of a send (see docs/channels/sms.md and bench-sms.sh).
-		lim, err := sms.NewLimiter(a.rdb, sms.LimiterConfig{Rate: cfg.SMSRate})
+		// The limiter keeps every sliding one-second window of each sender at the provider within its
+		// rate, across workers, whatever the delays of a send (see docs/channels/sms.md and bench-sms.sh).
+		lim, err := sms.NewLimiter(a.rdb, sms.LimiterConfig{Rate: cfg.SMSRate, Rates: sms.Rates(scfg.Lanes())})
 		if err != nil {
 			return nil, err
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/channels"
 	"github.com/relais-edu/relais/channels/sms"
 	"github.com/relais-edu/relais/clients"
 	"github.com/relais-edu/relais/internal/redisurl"
@@ -118,6 +119,9 @@ type Config struct {
 	S3SecretKey   string
 	S3PathStyle   bool
 	MediaRedirect time.Duration
+
+	// getenv reads the variables a senders file names for its auth tokens (auth_token_env); nil: none.
+	getenv func(string) string
 }
 
 // DefaultConfig is the embedded default: everything under ./data, a private Redis, SQLite.
@@ -216,7 +220,7 @@ func (c *Config) settings() []setting {
 		{"sms-from", "RELAIS_SMS_FROM", "SMS sender: alphanumeric sender, short code or phone number", &c.SMSFrom},
 		{"sms-messaging-service-sid", "RELAIS_SMS_MESSAGING_SERVICE_SID", "Twilio Messaging Service SID (MG...), instead of sms-from", &c.SMSMessagingServiceSID},
 		{"sms-rate", "RELAIS_SMS_RATE", "SMS segments per second per sender, shared by all workers", &c.SMSRate},
-		{"sms-senders", "RELAIS_SMS_SENDERS", "senders per recipient country, e.g. FR=Ecole,KZ=+77010000000 (others use sms-from)", &c.SMSSenders},
+		{"sms-senders", "RELAIS_SMS_SENDERS", "sender pool: a YAML or JSON file of senders (country, from, rate, account), or one sender per country, FR=Ecole,KZ=+77010000000 (others use sms-from)", &c.SMSSenders},
 		{"sms-reminder-lead", "RELAIS_SMS_REMINDER_LEAD", "how long before a broadcast families get a reminder SMS; 0: no reminders", &c.ReminderLead},
 		{"sms-reconcile-after", "RELAIS_SMS_RECONCILE_AFTER", "an SMS left queued or sent this long has its status fetched from Twilio; 0: never", &c.SMSReconcileAfter},
 		{"sms-quiet-hours", "RELAIS_SMS_QUIET_HOURS", "no SMS between these local times (HH:MM-HH:MM); off or empty: none", &c.QuietHours},
@@ -482,8 +486,10 @@ func (c *Config) Validate() error {
 		if c.TwilioAuthToken == "" {
 			bad("RELAIS_TWILIO_ACCOUNT_SID is set: RELAIS_TWILIO_AUTH_TOKEN is needed too")
 		}
-		if c.SMSFrom == "" && c.SMSMessagingServiceSID == "" {
-			bad("RELAIS_TWILIO_ACCOUNT_SID is set: give a sender in RELAIS_SMS_FROM or RELAIS_SMS_MESSAGING_SERVICE_SID")
+		if c.SMSFrom == "" && c.SMSMessagingServiceSID == "" && c.SMSSenders == "" {
+			bad("RELAIS_TWILIO_ACCOUNT_SID is set: give a sender in RELAIS_SMS_FROM, RELAIS_SMS_MESSAGING_SERVICE_SID or RELAIS_SMS_SENDERS")
+		} else if _, err := c.smsConfig(); err != nil {
+			bad("%v", err)
 		}
 		if c.SMSRate <= 0 {
 			bad("RELAIS_SMS_RATE must be above 0 segments per second")
@@ -636,11 +642,65 @@ func (c *Config) zones() (def *time.Location, byRegion map[string]*time.Location
 }
 
 // planConfig is what publishing plans assume (the CLI's plan, the API's and the web pages'): the
-// configured SMS and email rates and reminder lead, so that a plan tells what the workers will do.
+// configured SMS sender pool (or one sender at RELAIS_SMS_RATE), email rate and reminder lead, so that
+// a plan tells what the workers will do.
 func (c *Config) planConfig() scheduler.PlanConfig {
 	pc := scheduler.DefaultPlanConfig()
 	pc.SMSRate, pc.EmailRate, pc.ReminderLead = c.SMSRate, c.EmailRate, c.ReminderLead
+	pc.SMSPool = c.smsPool()
 	return pc
+}
+
+// smsConfig is the SMS channel's configuration: the Twilio account, and the senders of RELAIS_SMS_FROM
+// or RELAIS_SMS_MESSAGING_SERVICE_SID (for every country) and RELAIS_SMS_SENDERS: a file of senders
+// (a value without "="), or one sender per country (FR=Ecole,KZ=+77010000000). A sender without a rate
+// sends at RELAIS_SMS_RATE.
+func (c *Config) smsConfig() (sms.Config, error) {
+	scfg := sms.DefaultConfig()
+	scfg.AccountSID, scfg.AuthToken, scfg.APIURL, scfg.PublicURL = c.TwilioAccountSID, c.TwilioAuthToken, c.TwilioAPIURL, c.PublicURL
+	scfg.Rate = c.SMSRate
+	if c.SMSFrom != "" {
+		scfg.Senders[sms.DefaultCountry] = c.SMSFrom
+	}
+	if c.SMSMessagingServiceSID != "" {
+		scfg.Senders[sms.DefaultCountry] = c.SMSMessagingServiceSID
+	}
+	switch v := strings.TrimSpace(c.SMSSenders); {
+	case v == "":
+	case strings.Contains(v, "="):
+		byCountry, err := sms.ParseSenders(v)
+		if err != nil {
+			return scfg, fmt.Errorf("RELAIS_SMS_SENDERS: %w", err)
+		}
+		for country, sender := range byCountry {
+			scfg.Senders[country] = sender
+		}
+	default:
+		getenv := c.getenv
+		if getenv == nil {
+			getenv = func(string) string { return "" }
+		}
+		pool, err := sms.ReadPool(v, getenv)
+		if err != nil {
+			return scfg, fmt.Errorf("RELAIS_SMS_SENDERS: %w", err)
+		}
+		scfg.Pool = pool
+	}
+	if err := scfg.Validate(); err != nil {
+		return scfg, fmt.Errorf("RELAIS_SMS_SENDERS, RELAIS_SMS_FROM, RELAIS_TWILIO_*:\n%w", indent(err))
+	}
+	return scfg, nil
+}
+
+// smsPool describes the SMS senders: those of the configuration, or, without Twilio (a process that
+// sends no SMS), one sender at RELAIS_SMS_RATE.
+func (c *Config) smsPool() channels.Pool {
+	if c.TwilioAccountSID != "" {
+		if scfg, err := c.smsConfig(); err == nil {
+			return scfg.Lanes()
+		}
+	}
+	return nil
 }
 
 // dbSettings are the settings of a command that only opens the database: the help of such a command
@@ -656,6 +716,7 @@ func loadConfig(fs *flag.FlagSet, args []string, io *stdio) (Config, error) {
 // none is named), and validates the result.
 func loadSettings(fs *flag.FlagSet, args []string, io *stdio, only ...string) (Config, error) {
 	cfg := DefaultConfig()
+	cfg.getenv = io.getenv
 	envErr := cfg.bind(fs, io.lookupEnv, only...)
 	if err := parseFlags(fs, args); err != nil {
 		return cfg, err

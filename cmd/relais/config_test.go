@@ -31,7 +31,23 @@ func TestValidateSaysWhatToFix(t *testing.T) {
 		{"sid without token", func(c *Config) { c.TwilioAccountSID = "AC123"; c.SMSFrom = "X" },
 			"RELAIS_TWILIO_ACCOUNT_SID is set: RELAIS_TWILIO_AUTH_TOKEN is needed too"},
 		{"sid without sender", func(c *Config) { c.TwilioAccountSID = "AC123"; c.TwilioAuthToken = "t" },
-			"give a sender in RELAIS_SMS_FROM or RELAIS_SMS_MESSAGING_SERVICE_SID"},
+			"give a sender in RELAIS_SMS_FROM, RELAIS_SMS_MESSAGING_SERVICE_SID or RELAIS_SMS_SENDERS"},
+		{"sender pool", func(c *Config) {
+			c.TwilioAccountSID, c.TwilioAuthToken, c.SMSSenders = "AC0123456789abcdef0123456789abcdef", "t", "testdata/senders.yaml"
+			c.getenv = func(k string) string { return map[string]string{"RELAIS_TEST_KZ_TOKEN": "kz1"}[k] }
+		}, ""},
+		{"sender pool token unset", func(c *Config) {
+			c.TwilioAccountSID, c.TwilioAuthToken, c.SMSSenders = "AC0123456789abcdef0123456789abcdef", "t", "testdata/senders.yaml"
+		}, "environment variable RELAIS_TEST_KZ_TOKEN (auth_token_env) is empty"},
+		{"sender pool unknown kind", func(c *Config) {
+			c.TwilioAccountSID, c.TwilioAuthToken, c.SMSSenders = "AC0123456789abcdef0123456789abcdef", "t", "testdata/senders-bad.yaml"
+		}, `sms sender "Ecole": unknown kind "pigeon"`},
+		{"sender pool alphanumeric to the US", func(c *Config) {
+			c.TwilioAccountSID, c.TwilioAuthToken, c.SMSSenders = "AC0123456789abcdef0123456789abcdef", "t", "testdata/senders-bad.yaml"
+		}, "country US takes no alphanumeric sender ID"},
+		{"sender pool missing", func(c *Config) {
+			c.TwilioAccountSID, c.TwilioAuthToken, c.SMSSenders = "AC0123456789abcdef0123456789abcdef", "t", "testdata/nope.yaml"
+		}, "RELAIS_SMS_SENDERS: sms senders: open testdata/nope.yaml: no such file or directory"},
 		{"smtp without from", func(c *Config) { c.SMTPHost = "mail" }, "RELAIS_EMAIL_FROM must be an email address"},
 		{"bad tv format", func(c *Config) { c.TVFormat = "4k" }, "RELAIS_TV_FORMAT \"4k\" must be 1080i25 or 720p50"},
 		{"bad addr", func(c *Config) { c.HTTPAddr = "8080" }, "RELAIS_HTTP_ADDR \"8080\" must be host:port"},
@@ -155,5 +171,28 @@ func TestOIDCConfig(t *testing.T) {
 	}
 	if o := DefaultConfig().oidc(); o.Enabled() {
 		t.Errorf("OpenID sign-in enabled by default: %+v", o)
+	}
+}
+
+// TestSMSPoolReachesLimiterAndPlan: the senders of a pool file are the plan's capacity and each keeps
+// its rate; a sender without a rate sends at RELAIS_SMS_RATE.
+func TestSMSPoolReachesLimiterAndPlan(t *testing.T) {
+	c := DefaultConfig()
+	c.TwilioAccountSID, c.TwilioAuthToken, c.SMSSenders = "AC0123456789abcdef0123456789abcdef", "t", "testdata/senders.yaml"
+	c.SMSFrom, c.SMSRate = "Relais", 7
+	c.getenv = func(string) string { return "kz1" }
+	c.resolve()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	pool := c.planConfig().SMSPool
+	if got := pool.Capacity("FR"); got != 111 {
+		t.Errorf("FR capacity %g, want 111", got)
+	}
+	if got := pool.Capacity("BE"); got != 7 { // RELAIS_SMS_FROM, for every other country, at RELAIS_SMS_RATE
+		t.Errorf("capacity for other countries %g, want 7", got)
+	}
+	if l, ok := pool.Assign("KZ", 1); !ok || l.Account != "ACfedcba9876543210fedcba9876543210" || l.Rate != 30 {
+		t.Errorf("KZ sender %+v", l)
 	}
 }

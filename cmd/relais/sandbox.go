@@ -35,6 +35,8 @@ func cmdTwilioSandbox(ctx context.Context, io *stdio, args []string) error {
 	listen := fs.String("listen", getenv("RELAIS_TWILIO_SANDBOX_LISTEN", "127.0.0.1:8089"), "address to listen on (env RELAIS_TWILIO_SANDBOX_LISTEN)")
 	sid := fs.String("account-sid", getenv("RELAIS_TWILIO_ACCOUNT_SID", ""), "account SID the sandbox accepts (env RELAIS_TWILIO_ACCOUNT_SID)")
 	token := fs.String("auth-token", getenv("RELAIS_TWILIO_AUTH_TOKEN", ""), "auth token it accepts and signs callbacks with (env RELAIS_TWILIO_AUTH_TOKEN)")
+	accounts := fs.String("accounts", getenv("RELAIS_TWILIO_SANDBOX_ACCOUNTS", ""),
+		"more accounts it serves, SID:TOKEN,SID:TOKEN (env RELAIS_TWILIO_SANDBOX_ACCOUNTS): the accounts of a sender pool")
 	inboundDefault := ""
 	if pub := io.getenv("RELAIS_PUBLIC_URL"); pub != "" {
 		inboundDefault = strings.TrimRight(pub, "/") + sms.InboundPath
@@ -50,6 +52,18 @@ func cmdTwilioSandbox(ctx context.Context, io *stdio, args []string) error {
 		fmt.Fprintln(io.err, "twilio-sandbox: --account-sid and --auth-token are required")
 		return exitError(2)
 	}
+	more := map[string]string{}
+	for _, a := range strings.Split(*accounts, ",") {
+		if a = strings.TrimSpace(a); a == "" {
+			continue
+		}
+		sid, token, ok := strings.Cut(a, ":")
+		if !ok || sid == "" || token == "" {
+			fmt.Fprintf(io.err, "twilio-sandbox: --accounts: %q is not SID:TOKEN\n", a)
+			return exitError(2)
+		}
+		more[sid] = token
+	}
 	var rules []sandbox.Rule
 	if *rulesFile != "" {
 		b, err := os.ReadFile(*rulesFile)
@@ -61,7 +75,7 @@ func cmdTwilioSandbox(ctx context.Context, io *stdio, args []string) error {
 		}
 	}
 	log := slog.New(slog.NewTextHandler(io.err, nil))
-	s := sandbox.New(sandbox.Config{AccountSID: *sid, AuthToken: *token, InboundURL: *inbound, Rules: rules,
+	s := sandbox.New(sandbox.Config{AccountSID: *sid, AuthToken: *token, Accounts: more, InboundURL: *inbound, Rules: rules,
 		StepDelay: *step, Logger: log})
 	return s.Run(ctx, *listen, func(base string) {
 		fmt.Fprintf(io.out, "twilio sandbox listening on %s (RELAIS_TWILIO_API_URL=%s)\n", base, base)

@@ -306,6 +306,9 @@ func parseWeekdays(s string) ([]int, error) {
 // cmdPlan prints a lesson's publishing plan: counts per channel, when each goes out, and whether the
 // configured rates (RELAIS_SMS_RATE, RELAIS_EMAIL_RATE) let it finish before the first broadcast.
 func cmdPlan(ctx context.Context, io *stdio, args []string) error {
+	if len(args) > 0 && args[0] == "simulate" {
+		return cmdPlanSimulate(ctx, io, args[1:])
+	}
 	fs := newFlagSet(io, "plan", "plan --lesson ID [--at TIME] [--households] [--json]",
 		"Prints the publishing plan of a lesson, without sending anything: who each channel reaches, when it\nfinishes against the first broadcast, the broadcasts and the warnings (--json: as JSON). With\n--households, one JSON line per targeted household comes first (streamed, for any number of households).")
 	lesson := fs.Int64("lesson", 0, "lesson id")

@@ -5,7 +5,11 @@
 //   - paced: the achieved rate against the configured segments per second, and the most segments seen
 //     in any one-second window (sliding, and aligned to whole seconds);
 //   - unthrottled: messages per second from Relais to the sandbox;
-//   - faults: with a share of requests answered 429 or 500, whether every message arrived exactly once.
+//   - faults: with a share of requests answered 429 or 500, whether every message arrived exactly once;
+//   - pool: a pool of senders (3 short codes of 20 segments/s, on two Twilio accounts): the pool's
+//     utilisation (segments over the first-to-last span times the summed rate), each sender's own
+//     throughput and its most segments in any sliding one-second window, from the sandbox's receive
+//     timestamps per From.
 //
 // Run it through scripts/bench-sms.sh.
 package main
@@ -27,9 +31,14 @@ import (
 	"time"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/channels"
+	"github.com/relais-edu/relais/channels/email"
+	"github.com/relais-edu/relais/channels/postal"
+	"github.com/relais-edu/relais/channels/sms"
 	"github.com/relais-edu/relais/client"
 	"github.com/relais-edu/relais/internal/localserver"
 	"github.com/relais-edu/relais/internal/redisserver"
+	"github.com/relais-edu/relais/scheduler"
 )
 
 const (
@@ -39,27 +48,33 @@ const (
 
 func main() {
 	relaisBin := flag.String("relais", "bin/relais", "the relais binary")
-	scenario := flag.String("scenario", "all", "paced, unthrottled, faults or all")
+	scenario := flag.String("scenario", "all", "paced, unthrottled, faults, pool or all")
 	n := flag.Int("messages", 10000, "messages in the paced and unthrottled runs")
 	faultN := flag.Int("fault-messages", 2000, "messages in the faults run")
 	rate := flag.Float64("rate", 50, "configured SMS segments per second in the paced run")
 	workers := flag.Int("workers", 3, "worker processes")
+	poolN := flag.Int("pool-households", 20000, "households in the pool run")
+	poolSenders := flag.Int("pool-senders", 3, "senders in the pool run")
+	poolRate := flag.Float64("pool-rate", 20, "segments per second of each sender in the pool run")
 	flag.Parse()
 	ctx := context.Background()
 	run := func(name string) bool { return *scenario == "all" || *scenario == name }
 	var err error
 	if err == nil && run("paced") {
-		err = bench(ctx, *relaisBin, "paced", *n, *rate, *workers, nil)
+		err = bench(ctx, *relaisBin, "paced", *n, *rate, *workers, nil, 0)
 	}
 	if err == nil && run("unthrottled") {
-		err = bench(ctx, *relaisBin, "unthrottled", *n, 1e6, *workers, nil)
+		err = bench(ctx, *relaisBin, "unthrottled", *n, 1e6, *workers, nil, 0)
+	}
+	if err == nil && run("pool") {
+		err = bench(ctx, *relaisBin, "pool", *poolN, *poolRate, *workers, nil, *poolSenders)
 	}
 	if err == nil && run("faults") {
 		rules := []map[string]any{
 			{"share": 0.10, "http_status": 429, "retry_after": "1s"},
 			{"share": 0.111, "http_status": 500}, // 10 % of all: the first rule took 10 % already
 		}
-		err = bench(ctx, *relaisBin, "faults", *faultN, 1e6, *workers, rules)
+		err = bench(ctx, *relaisBin, "faults", *faultN, 1e6, *workers, rules, 0)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchsms:", err)
@@ -72,8 +87,18 @@ type proc struct {
 	cmd  *exec.Cmd
 }
 
-func bench(ctx context.Context, bin, name string, n int, rate float64, workers int, rules []map[string]any) error {
+// poolAccount is the second Twilio account of the pool run: every other sender is on it.
+const (
+	poolAccount = "AC00000000000000000000000000000be2"
+	poolToken   = "benchtoken00000000000000000000002"
+)
+
+// bench runs one scenario; senders > 0 sends through a pool of that many senders of rate each.
+func bench(ctx context.Context, bin, name string, n int, rate float64, workers int, rules []map[string]any, senders int) error {
 	fmt.Printf("\n== %s: %d messages, %g segments/s configured, %d worker processes\n", name, n, rate, workers)
+	if senders > 0 {
+		fmt.Printf("   a pool of %d senders of %g segments/s each: %g segments/s in all\n", senders, rate, rate*float64(senders))
+	}
 	dir, err := os.MkdirTemp("", "relais-bench-sms-")
 	if err != nil {
 		return err
@@ -97,8 +122,17 @@ func bench(ctx context.Context, bin, name string, n int, rate float64, workers i
 		"RELAIS_DATA_DIR="+filepath.Join(dir, "data"), "RELAIS_REDIS_ADDR="+rs.Addr, "RELAIS_SECRET=bench-secret-0123456789",
 		"RELAIS_HTTP_ADDR="+apiAddr, "RELAIS_PUBLIC_URL=http://"+apiAddr, "RELAIS_LOG_LEVEL=error",
 		"RELAIS_TWILIO_ACCOUNT_SID="+sid, "RELAIS_TWILIO_AUTH_TOKEN="+token, "RELAIS_TWILIO_API_URL=http://"+sbAddr,
-		"RELAIS_SMS_FROM=Relais", fmt.Sprintf("RELAIS_SMS_RATE=%g", rate), "RELAIS_SMS_QUIET_HOURS=off", "RELAIS_SMS_QUIET_DAYS=",
-		"RELAIS_WORKER_CONCURRENCY=20")
+		fmt.Sprintf("RELAIS_SMS_RATE=%g", rate), "RELAIS_SMS_QUIET_HOURS=off", "RELAIS_SMS_QUIET_DAYS=",
+		"RELAIS_WORKER_CONCURRENCY=20", "RELAIS_BENCH_POOL_TOKEN="+poolToken)
+	if senders > 0 {
+		file, err := writePool(dir, senders, rate)
+		if err != nil {
+			return err
+		}
+		env = append(env, "RELAIS_SMS_SENDERS="+file)
+	} else {
+		env = append(env, "RELAIS_SMS_FROM=Relais")
+	}
 	var procs []*proc
 	defer func() {
 		for _, p := range procs {
@@ -125,7 +159,7 @@ func bench(ctx context.Context, bin, name string, n int, rate float64, workers i
 	}
 	os.WriteFile(rulesFile, b, 0o600)
 	if err := startProc("sandbox", "twilio-sandbox", "--listen", sbAddr, "--account-sid", sid, "--auth-token", token,
-		"--rules", rulesFile, "--step-delay", "20ms"); err != nil {
+		"--rules", rulesFile, "--step-delay", "20ms", "--accounts", poolAccount+":"+poolToken); err != nil {
 		return err
 	}
 	if err := startProc("api", "api"); err != nil {
@@ -149,7 +183,7 @@ func bench(ctx context.Context, bin, name string, n int, rate float64, workers i
 	var csv bytes.Buffer
 	csv.WriteString("external_ref,language,grades,profile,phone,consent\n")
 	for i := 0; i < n; i++ {
-		fmt.Fprintf(&csv, "B%06d,fr,5,sms_only,+3361%07d,yes\n", i, i)
+		fmt.Fprintf(&csv, "B%06d,en,5,sms_only,+3361%07d,yes\n", i, i) // taught in English, the lesson's language: its audience
 	}
 	if _, err := c.ImportHouseholds(ctx, &csv); err != nil {
 		return err
@@ -174,11 +208,176 @@ func bench(ctx context.Context, bin, name string, n int, rate float64, workers i
 	if err != nil {
 		return err
 	}
+	if senders > 0 {
+		return reportPool(n, rate, senders, workers, elapsed, counts, msgs)
+	}
 	return report(name, n, rate, elapsed, counts, msgs, rules != nil)
+}
+
+// simulatePool simulates the pool run's send with the code of relais plan simulate: n SMS-only
+// households (ids 1 to n, as the import numbers them) taught in the lesson's language, one segment each.
+func simulatePool(n int, rate float64, senders, workers int, sendTime time.Duration) (scheduler.Simulation, time.Duration, error) {
+	shape := scheduler.Shape{Name: "bench", Households: n, Country: "FR", Language: "en", Grade: 5,
+		Shares: []scheduler.ProfileShare{{Profile: relais.ProfileSMSOnly, Share: 1}}}
+	var pool channels.Pool
+	for i := range senders {
+		pool = append(pool, channels.Lane{Name: fmt.Sprintf("bench-%d", i+1), Country: "FR", Kind: "short_code", Address: poolFrom(i), Rate: rate})
+	}
+	pc := scheduler.DefaultPlanConfig()
+	pc.SMSPool, pc.DigestSegs = pool, 1
+	start := time.Date(2026, 12, 7, 7, 0, 0, 0, time.UTC)
+	m := scheduler.NewMorning(shape, 1, start.Add(24*time.Hour))
+	p := &scheduler.Planner{Store: m, Lessons: m,
+		Channels: channels.NewRegistry().Know(sms.Rules{}, sms.ReminderRules{}, email.Rules{}, &postal.Channel{})}
+	t0 := time.Now()
+	sim, err := scheduler.Simulate(context.Background(), p, shape.Population(), 1,
+		scheduler.SimConfig{Plan: pc, Publish: start, FirstSlot: start.Add(24 * time.Hour), Sends: workers * 20, SendTime: sendTime, SkipSmallest: true})
+	return sim, time.Since(t0), err
+}
+
+// poolFrom is the From of the pool run's sender i: a short code.
+func poolFrom(i int) string { return fmt.Sprintf("3810%d", i+1) }
+
+// writePool writes the pool run's senders file: senders short codes of rate, every other one on the
+// second account.
+func writePool(dir string, senders int, rate float64) (string, error) {
+	var b strings.Builder
+	b.WriteString("senders:\n")
+	for i := range senders {
+		fmt.Fprintf(&b, "  - name: bench-%d\n    country: FR\n    from: \"%s\"\n    kind: short_code\n    rate: %g\n", i+1, poolFrom(i), rate)
+		if i%2 == 1 {
+			fmt.Fprintf(&b, "    account_sid: %s\n    auth_token_env: RELAIS_BENCH_POOL_TOKEN\n", poolAccount)
+		}
+	}
+	file := filepath.Join(dir, "senders.yaml")
+	return file, os.WriteFile(file, []byte(b.String()), 0o600)
+}
+
+// reportPool prints the pool run's figures and fails when a sender went over its rate in a sliding
+// one-second window, or a message was not delivered exactly once.
+func reportPool(n int, rate float64, senders, workers int, elapsed time.Duration, counts map[relais.DeliveryStatus]int64, msgs []sbMessage) error {
+	var accepted []sbMessage
+	perTo := map[string]int{}
+	for _, m := range msgs {
+		if m.Sid != "" {
+			accepted = append(accepted, m)
+			perTo[m.To]++
+		}
+	}
+	sort.Slice(accepted, func(i, j int) bool { return accepted[i].ReceivedAt.Before(accepted[j].ReceivedAt) })
+	fmt.Printf("relais deliveries: %v\n", counts)
+	if len(accepted) < 2 {
+		return errors.New("too few messages")
+	}
+	bySender := map[string][]sbMessage{}
+	segments := 0
+	for _, m := range accepted {
+		bySender[m.From] = append(bySender[m.From], m)
+		segments += m.NumSegments
+	}
+	span := accepted[len(accepted)-1].ReceivedAt.Sub(accepted[0].ReceivedAt).Seconds()
+	capacity := rate * float64(senders)
+	utilisation := float64(segments-accepted[0].NumSegments) / span / capacity
+	fmt.Printf("publish to last delivery: %s; first to last request: %.1f s\n", elapsed.Round(100*time.Millisecond), span)
+	fmt.Printf("pool utilisation: %d segments in %.1f s = %.2f segments/s, %.2f %% of the summed %g segments/s\n",
+		segments, span, float64(segments-accepted[0].NumSegments)/span, utilisation*100, capacity)
+	// The simulation's one free parameter is how long a send holds its segments in the window after
+	// its admission (the call to Twilio, the release in Redis, the machine's stalls), measured on the
+	// sender that kept busy (the others also wait for work, held up behind it): the smallest, over the
+	// senders, of the mean time from a message to the one int(rate) messages later, less the window.
+	sendTime := time.Duration(0)
+	for _, ms := range bySender {
+		var sum time.Duration
+		k := 0
+		for i := 0; i+int(rate) < len(ms); i++ {
+			sum += ms[i+int(rate)].ReceivedAt.Sub(ms[i].ReceivedAt) - time.Second
+			k++
+		}
+		if k > 0 && sum > 0 && (sendTime == 0 || sum/time.Duration(k) < sendTime) {
+			sendTime = sum / time.Duration(k)
+		}
+	}
+	if sendTime == 0 {
+		sendTime = 25 * time.Millisecond
+	}
+	sim, took, err := simulatePool(n, rate, senders, workers, sendTime)
+	if err != nil {
+		return err
+	}
+	simSpan := sim.SMSFinish.Sub(sim.SMSStart).Seconds()
+	fmt.Printf("simulation of the same population (relais plan simulate's code, %d sends at once, a send holding its window %s as the busiest sender shows): %.1f s in %.2f s of computing\n",
+		workers*20, sendTime.Round(time.Millisecond), simSpan, took.Seconds())
+	fmt.Printf("finish, first to last request: real %.1f s, simulated %.1f s, difference %+.2f %%\n", span, simSpan, (simSpan-span)/span*100)
+	var errs []error
+	for i := range senders {
+		from := poolFrom(i)
+		ms := bySender[from]
+		if len(ms) < 2 {
+			errs = append(errs, fmt.Errorf("sender %s sent %d messages", from, len(ms)))
+			continue
+		}
+		segs := 0
+		for _, m := range ms {
+			segs += m.NumSegments
+		}
+		own := ms[len(ms)-1].ReceivedAt.Sub(ms[0].ReceivedAt).Seconds()
+		most := mostInOneSecond(ms)
+		fmt.Printf("sender %s (account %s): %d households, %d segments, %.2f segments/s over its own %.1f s (%.2f %% of %g); most in a sliding 1 s window: %d; last at +%.1f s\n",
+			from, accountOf(i), len(ms), segs, float64(segs-ms[0].NumSegments)/own, own, float64(segs-ms[0].NumSegments)/own/rate*100, rate,
+			most, ms[len(ms)-1].ReceivedAt.Sub(accepted[0].ReceivedAt).Seconds())
+		if most > int(rate) {
+			errs = append(errs, fmt.Errorf("sender %s: %d segments in a sliding one-second window, over its rate of %g", from, most, rate))
+		}
+		real := float64(segs-ms[0].NumSegments) / own
+		for _, s := range sim.Senders {
+			if s.Lane.Name == fmt.Sprintf("bench-%d", i+1) {
+				fmt.Printf("  simulated: %d households, %.2f segments/s; throughput difference %+.2f %%\n", s.Messages, s.Throughput(), (s.Throughput()-real)/real*100)
+				if s.Messages != int64(len(ms)) {
+					fmt.Printf("  NOTE: the simulation assigned %d households to it, the real send %d\n", s.Messages, len(ms))
+				}
+			}
+		}
+	}
+	dup := 0
+	for _, k := range perTo {
+		if k > 1 {
+			dup++
+		}
+	}
+	fmt.Printf("exactly once: %d numbers received one message, %d more than one, %d none\n", len(perTo)-dup, dup, n-len(perTo))
+	if dup > 0 || len(perTo) != n || counts["delivered"] != int64(n) {
+		errs = append(errs, errors.New("pool: not every message delivered exactly once"))
+	}
+	if utilisation < 0.98 {
+		fmt.Printf("NOTE: utilisation %.2f %% is under 98 %% of the summed capacity\n", utilisation*100)
+	}
+	return errors.Join(errs...)
+}
+
+func accountOf(i int) string {
+	if i%2 == 1 {
+		return poolAccount
+	}
+	return sid
+}
+
+// mostInOneSecond is the most segments of ms (in time order) in any sliding one-second window.
+func mostInOneSecond(ms []sbMessage) int {
+	most, j, in := 0, 0, 0
+	for _, m := range ms {
+		in += m.NumSegments
+		for ms[j].ReceivedAt.Add(time.Second).Compare(m.ReceivedAt) <= 0 {
+			in -= ms[j].NumSegments
+			j++
+		}
+		most = max(most, in)
+	}
+	return most
 }
 
 type sbMessage struct {
 	To          string    `json:"to"`
+	From        string    `json:"from"`
 	Sid         string    `json:"sid"`
 	HTTPStatus  int       `json:"http_status"`
 	NumSegments int       `json:"num_segments"`

@@ -37,6 +37,10 @@ import (
 type Config struct {
 	AccountSID string
 	AuthToken  string
+	// Accounts are more accounts (SID to auth token) the sandbox serves, as Twilio serves each of a
+	// ministry's accounts: a message belongs to the account that sent it, and its callbacks are signed
+	// with that account's token.
+	Accounts map[string]string
 	// InboundURL is Relais' inbound webhook (PUBLIC_URL/webhooks/sms/inbound), where simulated replies
 	// are posted.
 	InboundURL string
@@ -310,17 +314,27 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func (s *Server) auth(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		user, pass, ok := r.BasicAuth()
-		if !ok || !hmac.Equal([]byte(user), []byte(s.cfg.AccountSID)) || !hmac.Equal([]byte(pass), []byte(s.cfg.AuthToken)) {
+		token, known := s.token(user)
+		if !ok || !known || !hmac.Equal([]byte(pass), []byte(token)) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
 			writeError(w, http.StatusUnauthorized, 20003, "Authenticate")
 			return
 		}
-		if r.PathValue("account") != s.cfg.AccountSID {
+		if r.PathValue("account") != user {
 			writeError(w, http.StatusNotFound, 20404, "The requested resource was not found")
 			return
 		}
 		next(w, r)
 	}
+}
+
+// token returns the auth token of account, and whether the sandbox serves it.
+func (s *Server) token(account string) (string, bool) {
+	if account == s.cfg.AccountSID {
+		return s.cfg.AuthToken, true
+	}
+	t, ok := s.cfg.Accounts[account]
+	return t, ok
 }
 
 var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
@@ -335,7 +349,7 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	f := r.PostForm
 	now := s.cfg.Now().UTC()
-	m := &Message{AccountSID: s.cfg.AccountSID, To: f.Get("To"), From: f.Get("From"),
+	m := &Message{AccountSID: r.PathValue("account"), To: f.Get("To"), From: f.Get("From"),
 		MessagingServiceSID: f.Get("MessagingServiceSid"), Body: f.Get("Body"),
 		StatusCallback: f.Get("StatusCallback"), ReceivedAt: now, UpdatedAt: now}
 	count := sms.Measure(m.Body)
@@ -489,12 +503,12 @@ func (s *Server) fetchMessage(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	m := s.bySid[sid]
 	var res map[string]any
-	if ok && m != nil {
+	if ok && m != nil && m.AccountSID == r.PathValue("account") {
 		res = s.resource(m)
 	}
 	s.mu.Unlock()
 	if res == nil {
-		writeError(w, http.StatusNotFound, 20404, fmt.Sprintf("The requested resource /2010-04-01/Accounts/%s/Messages/%s was not found", s.cfg.AccountSID, r.PathValue("file")))
+		writeError(w, http.StatusNotFound, 20404, fmt.Sprintf("The requested resource /2010-04-01/Accounts/%s/Messages/%s was not found", r.PathValue("account"), r.PathValue("file")))
 		return
 	}
 	writeJSON(w, http.StatusOK, res)
@@ -558,7 +572,7 @@ func (s *Server) readMessages(w http.ResponseWriter, r *http.Request) {
 	var match []map[string]any
 	for i := len(s.messages) - 1; i >= 0; i-- {
 		m := s.messages[i]
-		if m.Sid == "" || (q.Has("To") && m.To != q.Get("To")) || (q.Has("From") && m.From != q.Get("From")) {
+		if m.Sid == "" || m.AccountSID != r.PathValue("account") || (q.Has("To") && m.To != q.Get("To")) || (q.Has("From") && m.From != q.Get("From")) {
 			continue
 		}
 		if on != "" || before != "" || after != "" {
@@ -580,7 +594,7 @@ func (s *Server) readMessages(w http.ResponseWriter, r *http.Request) {
 	if items == nil {
 		items = []map[string]any{}
 	}
-	base := fmt.Sprintf("/2010-04-01/Accounts/%s/Messages.json", s.cfg.AccountSID)
+	base := fmt.Sprintf("/2010-04-01/Accounts/%s/Messages.json", r.PathValue("account"))
 	pageURI := func(p, off int) string {
 		v := url.Values{}
 		for _, k := range []string{"To", "From", "DateSent", "DateSent<", "DateSent>"} {
@@ -695,14 +709,16 @@ func (s *Server) post(target string, params url.Values, report func(Callback)) {
 	}
 }
 
-// signedPost posts params to target with Twilio's signature and returns the answer.
+// signedPost posts params to target with Twilio's signature by the token of the account they name, and
+// returns the answer.
 func (s *Server) signedPost(ctx context.Context, target string, params url.Values) (int, string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(params.Encode()))
 	if err != nil {
 		return 0, "", err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Twilio-Signature", Sign(s.cfg.AuthToken, target, params))
+	token, _ := s.token(params.Get("AccountSid"))
+	req.Header.Set("X-Twilio-Signature", Sign(token, target, params))
 	req.Header.Set("User-Agent", "TwilioProxy/1.1 (relais sandbox)")
 	res, err := s.cfg.Client.Do(req)
 	if err != nil {
@@ -815,15 +831,25 @@ type InboundResult struct {
 }
 
 // Inbound simulates a family replying body from `from` to our sender `to`: it posts a signed inbound
-// webhook to Config.InboundURL and returns Relais' answer.
+// webhook to Config.InboundURL and returns Relais' answer. The reply belongs to the account that last
+// sent from `to` to `from` (the account owning the number), else to the default account.
 func (s *Server) Inbound(ctx context.Context, from, to, body string) (InboundResult, error) {
 	if s.cfg.InboundURL == "" {
 		return InboundResult{}, errors.New("twilio sandbox: no inbound URL configured")
 	}
 	sid := newSid("SM")
 	c := sms.Measure(body)
+	account := s.cfg.AccountSID
+	s.mu.Lock()
+	for i := len(s.messages) - 1; i >= 0; i-- {
+		if m := s.messages[i]; m.To == from && m.From == to && m.Sid != "" {
+			account = m.AccountSID
+			break
+		}
+	}
+	s.mu.Unlock()
 	params := url.Values{
-		"AccountSid": {s.cfg.AccountSID}, "ApiVersion": {"2010-04-01"}, "MessageSid": {sid}, "SmsSid": {sid},
+		"AccountSid": {account}, "ApiVersion": {"2010-04-01"}, "MessageSid": {sid}, "SmsSid": {sid},
 		"SmsMessageSid": {sid}, "SmsStatus": {"received"}, "From": {from}, "To": {to}, "Body": {body},
 		"NumMedia": {"0"}, "NumSegments": {strconv.Itoa(c.Segments)},
 	}

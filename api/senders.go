@@ -1,0 +1,21 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/relais-edu/relais/channels"
+)
+
+// SMSSenders is the SMS sender pool (GET /api/v1/sms/senders): each sender with its rate and account
+// (never its token), and per country the senders that share its households and their summed rate.
+type SMSSenders struct {
+	Senders   []channels.Lane            `json:"senders"`
+	Countries []channels.CountryCapacity `json:"countries"`
+}
+
+// getSMSSenders lists the configured SMS senders (admin); none when SMS is not configured.
+func (s *Server) getSMSSenders(w http.ResponseWriter, r *http.Request) error {
+	p := s.cfg.Plan.SMSPool
+	writeJSON(w, http.StatusOK, SMSSenders{Senders: append([]channels.Lane{}, p...), Countries: p.Summary()})
+	return nil
+}

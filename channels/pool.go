@@ -1,0 +1,163 @@
+package channels
+
+import (
+	"math"
+	"slices"
+	"time"
+)
+
+// Lane is one sender of a channel's pool: an SMS sender with its own rate. The channel's package knows
+// what its lanes are (channels/sms reads them from a file); the pool only spreads households over them
+// and adds up their rates, so that the sender, the limiter and the publishing plan agree.
+type Lane struct {
+	// Name identifies the lane (the limiter's key, the page's row); unique in a pool.
+	Name string `json:"name"`
+	// Country is the ISO 3166 code of the recipients the lane serves, or AnyCountry.
+	Country string `json:"country"`
+	// Kind is the channel's word for the lane (short_code, long_code, alphanumeric...).
+	Kind string `json:"kind"`
+	// Address is what recipients see the message come from (a sender ID, a number, a Messaging Service).
+	Address string `json:"address"`
+	// Account names the provider account the lane sends through ("" : the default account).
+	Account string `json:"account,omitempty"`
+	// Rate is the lane's units (SMS segments) per second.
+	Rate float64 `json:"rate"`
+}
+
+// AnyCountry is the Country of lanes serving recipients of countries that have none of their own.
+const AnyCountry = "*"
+
+// Pool is the lanes of a channel. A household always goes through the same lane of its country's
+// (Assign), so that all its messages come from one sender and its replies come back to it.
+type Pool []Lane
+
+// Lanes returns the lanes serving recipients of country: its own, else the AnyCountry ones.
+func (p Pool) Lanes(country string) []Lane {
+	var own, any []Lane
+	for _, l := range p {
+		switch l.Country {
+		case country:
+			own = append(own, l)
+		case AnyCountry:
+			any = append(any, l)
+		}
+	}
+	if len(own) > 0 {
+		return own
+	}
+	return any
+}
+
+// Capacity is the summed rate of the lanes serving country.
+func (p Pool) Capacity(country string) float64 {
+	var sum float64
+	for _, l := range p.Lanes(country) {
+		sum += l.Rate
+	}
+	return sum
+}
+
+// Countries lists the countries the pool names, AnyCountry included, in order of first appearance.
+func (p Pool) Countries() []string {
+	var out []string
+	for _, l := range p {
+		if !slices.Contains(out, l.Country) {
+			out = append(out, l.Country)
+		}
+	}
+	return out
+}
+
+// Assign returns the index in lanes of the lane that carries household's messages: weighted rendezvous
+// hashing (highest random weight), each lane scoring -Rate/ln(u) for a uniform u drawn from the hash of
+// its name and the household. A lane gets a share of households proportional to its rate; adding or
+// removing a lane moves only the households that go to or came from it; every process computes the
+// same lane without sharing any state. -1 when lanes is empty.
+func Assign(lanes []Lane, household int64) int {
+	best, bestScore := -1, math.Inf(-1)
+	for i, l := range lanes {
+		u := unit(mix(nameHash(l.Name) ^ mix(uint64(household))))
+		score := -max(l.Rate, 0) / math.Log(u)
+		if score > bestScore {
+			best, bestScore = i, score
+		}
+	}
+	return best
+}
+
+// Assign returns the lane of country that carries household's messages (see Assign); false when no
+// lane serves country.
+func (p Pool) Assign(country string, household int64) (Lane, bool) {
+	lanes := p.Lanes(country)
+	i := Assign(lanes, household)
+	if i < 0 {
+		return Lane{}, false
+	}
+	return lanes[i], true
+}
+
+// nameHash is FNV-1a of s: stable across processes and versions, unlike hash/maphash.
+func nameHash(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+// mix is splitmix64's finaliser: every bit of x moves about half the bits of the result.
+func mix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+// unit maps x to (0, 1), never 0 or 1: the top 53 bits, offset by half a step.
+func unit(x uint64) float64 {
+	return (float64(x>>11) + 0.5) / (1 << 53)
+}
+
+// CountryCapacity is what a pool offers the recipients of one country: how many senders share its
+// households, and their summed rate.
+type CountryCapacity struct {
+	Country string  `json:"country"`
+	Senders int     `json:"senders"`
+	Rate    float64 `json:"rate"` // units (segments) per second, summed
+}
+
+// Summary lists the capacity of each country the pool names, in order of first appearance.
+func (p Pool) Summary() []CountryCapacity {
+	out := []CountryCapacity{}
+	for _, c := range p.Countries() {
+		n := 0
+		for _, l := range p {
+			if l.Country == c {
+				n++
+			}
+		}
+		out = append(out, CountryCapacity{Country: c, Senders: n, Rate: p.Capacity(c)})
+	}
+	return out
+}
+
+// Allowance is a lane's limit as the SMS limiter keeps it in Redis, and as the publishing plan's
+// simulation replays it: at most Limit units in any Window, handed out Interval apart (a message of n
+// units takes n intervals).
+type Allowance struct {
+	Limit    int64
+	Window   time.Duration // one second (or 1/rate under 1 per second) plus the margin
+	Interval time.Duration // the emission interval of one unit
+}
+
+// NewAllowance is the allowance of a lane of rate units per second, its window lengthened by margin.
+func NewAllowance(rate float64, margin time.Duration) Allowance {
+	a := Allowance{Limit: int64(math.Floor(rate)), Window: time.Second}
+	if rate < 1 {
+		a.Limit, a.Window = 1, time.Duration(float64(time.Second)/rate)
+	}
+	a.Window += margin
+	a.Interval = a.Window / time.Duration(a.Limit)
+	return a
+}
