@@ -28,9 +28,11 @@ type Message struct {
 	// Airing is the broadcast a reminder is about.
 	Airing *relais.Airing
 	// Begin, when set, is called by the channel right before it hands the message to the provider
-	// (after any rate-limit wait or connection set-up): the queue claims the delivery there, so that
-	// a worker's death leaves unanswered only the messages really in flight. An error means the
-	// message must not be sent (another attempt holds it): the channel returns that error as its result.
+	// (after any rate-limit wait or connection set-up): the queue claims the delivery there (channels
+	// that call it and cannot be asked afterwards: BeginCaller), so that a worker's death leaves
+	// unanswered only the messages really in flight, or checks that a claim made ahead is still safely
+	// this attempt's. An error means the message must not be sent (another attempt holds it or may):
+	// the channel returns that error as its result.
 	Begin func() error
 	// Answered, when set, is called by a BatchSender as soon as the provider answered the message
 	// (with the message's result), before the next message begins: the queue commits the outcome

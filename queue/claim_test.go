@@ -63,6 +63,15 @@ func (a askable) Lookup(_ context.Context, m channels.Message, _ time.Time) (cha
 	return channels.Receipt{ProviderID: fmt.Sprintf("P%d", m.Household.ID), Status: relais.DeliverySent}, true, nil
 }
 
+// Send has the message's claim checked right before the call, as the SMS channel does after its
+// rate limiter's wait.
+func (a askable) Send(ctx context.Context, m channels.Message) (channels.Receipt, error) {
+	if err := m.BeginSend(); err != nil {
+		return channels.Receipt{}, err
+	}
+	return a.provider.Send(ctx, m)
+}
+
 var _ channels.Reconciler = askable{}
 
 // claimRig is a worker on a real Redis and store, with a clock the test moves.
@@ -239,6 +248,64 @@ func TestKilledMidPageSendsNothingTwiceAndLosesNothing(t *testing.T) {
 			}
 			if diff := cmp.Diff(map[relais.DeliveryStatus]int{"queued": 22, "sent": 3}, r.statuses(t, ids)); diff != "" {
 				t.Errorf("at the end (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// frozenBeat is a store whose heartbeat cannot refresh claims: a database too busy to take the write.
+type frozenBeat struct{ relais.Store }
+
+func (frozenBeat) RefreshClaims(context.Context, string, time.Time) error {
+	return errors.New("database is locked")
+}
+
+// An attempt whose heartbeat could not refresh its claims while it waited (a busy database, a long
+// wait for the rate) does not call the provider for a claim that another worker's sweep may have
+// taken meanwhile: the sweep asks the provider and sends it, and every household gets its SMS once.
+func TestStaleClaimIsLeftToTheSweep(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			p := newProvider(relais.ChannelSMS)
+			r := newClaimRig(t, frozenBeat{open(t)}, 5, askable{p})
+			ids := r.plan(t, relais.ChannelSMS)
+			calls := func() int { p.mu.Lock(); defer p.mu.Unlock(); return p.calls }
+
+			// After its first call the attempt stalls past OrphanAfter, and a sweep runs meanwhile: it
+			// finds the first message at the provider and sends nothing; the four others it queues.
+			swept, stalled := 0, false
+			r.w.afterSend = func(func()) {
+				if calls() == 1 && !stalled {
+					stalled = true
+					r.wait(r.w.cfg.OrphanAfter + time.Second)
+					n, err := r.w.Sweep(ctx)
+					if err != nil {
+						t.Error(err)
+					}
+					swept = n
+				}
+			}
+			if err := r.w.handleSend(ctx, task(TypeSend, SendPayload{Channel: relais.ChannelSMS, DeliveryIDs: ids})); err != nil {
+				t.Fatal(err)
+			}
+			r.w.afterSend = nil
+			if c := calls(); c != 1 || swept != 5 {
+				t.Fatalf("the stalled attempt called the provider %d times and the sweep settled %d; want 1 and 5", c, swept)
+			}
+			tasks, err := r.insp.ListPendingTasks(QueueSend)
+			if err != nil || len(tasks) != 1 {
+				t.Fatalf("send tasks queued by the sweep: %d, %v", len(tasks), err)
+			}
+			if err := r.w.handleSend(ctx, asynq.NewTask(tasks[0].Type, tasks[0].Payload)); err != nil {
+				t.Fatal(err)
+			}
+			want := map[int64]int{}
+			for _, h := range r.hs {
+				want[h.ID] = 1
+			}
+			if diff := cmp.Diff(want, p.took); diff != "" {
+				t.Errorf("messages the provider took per household (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -315,6 +316,9 @@ type sendRun struct {
 	// take an accepted one again.
 	unsaved  []relais.DeliveryAdvance
 	answered map[int64]bool
+	// refreshed is when the heartbeat last refreshed every claim of the attempt (Unix nanoseconds of
+	// the time it wrote); see fence.
+	refreshed atomic.Int64
 }
 
 // newSendRun names the attempt and starts its heartbeat: while the handler runs, its claims' time is
@@ -339,8 +343,11 @@ func (w *Worker) newSendRun(ctx context.Context, ch relais.ChannelName) *sendRun
 			case <-beat.Done():
 				return
 			case <-tick.C:
-				if err := w.store.RefreshClaims(beat, s.attempt, w.now()); err != nil && beat.Err() == nil {
+				at := w.now()
+				if err := w.store.RefreshClaims(beat, s.attempt, at); err != nil && beat.Err() == nil {
 					w.log.Warn("refresh send claims", "attempt", s.attempt, "err", err)
+				} else if err == nil {
+					s.refreshed.Store(at.UnixNano())
 				}
 			}
 		}
@@ -442,7 +449,12 @@ func accepted(id int64, r channels.Receipt) relais.DeliveryAdvance {
 // alone (a message about to go over a connection that waits for it) goes straight to the store, not
 // behind other tasks' outcomes: on PostgreSQL it is one statement.
 func (s *sendRun) step(ctx context.Context, ids []int64) ([]int64, error) {
-	step := relais.SendStep{Advances: s.unsaved, Claims: ids, Attempt: s.attempt, At: s.w.now()}
+	return s.stepAt(ctx, ids, s.w.now())
+}
+
+// stepAt is step with the claims' time at.
+func (s *sendRun) stepAt(ctx context.Context, ids []int64, at time.Time) ([]int64, error) {
+	step := relais.SendStep{Advances: s.unsaved, Claims: ids, Attempt: s.attempt, At: at}
 	var claimed []int64
 	var err error
 	if len(step.Advances) == 0 {
@@ -482,18 +494,39 @@ func (s *sendRun) claim(ctx context.Context, msgs []channels.Message) ([]channel
 	for i, m := range msgs {
 		ids[i] = m.Delivery.ID
 	}
-	claimed, err := s.step(ctx, ids)
+	at := s.w.now()
+	claimed, err := s.stepAt(ctx, ids, at)
 	if err != nil {
 		return nil, err
 	}
 	held := msgs[:0:0]
 	for _, m := range msgs {
 		if _, ok := slices.BinarySearch(claimed, m.Delivery.ID); ok {
-			m.Delivery.Status, m.Delivery.ClaimedBy = relais.DeliveryClaimed, s.attempt
+			m.Delivery.Status, m.Delivery.ClaimedBy, m.Delivery.ClaimedAt = relais.DeliveryClaimed, s.attempt, at
+			m.Begin = s.fence(m.Delivery.ClaimedAt)
 			held = append(held, m)
 		}
 	}
 	return held, nil
+}
+
+// errStaleClaim is the result of a message whose claim may have aged past OrphanAfter before its
+// provider call (the heartbeat could not refresh it while the message waited for its turn): the sweep
+// may have taken it, so it is not sent; it stays claimed, and the sweep asks the provider and sends it.
+var errStaleClaim = &channels.SendError{Kind: channels.Retryable, Err: errors.New("claim not refreshed in time: left to the sweep")}
+
+// fence is a claimed message's Begin for a channel that claims ahead (the SMS channel calls it after
+// its rate limiter's wait, right before the provider call): the message goes only while its claim,
+// made at claimedAt or refreshed since, is younger than half of OrphanAfter, so that no sweep can have
+// taken it (the sweep takes claims older than OrphanAfter) and the call has the other half to end in.
+func (s *sendRun) fence(claimedAt time.Time) func() error {
+	return func() error {
+		fresh := max(claimedAt.UnixNano(), s.refreshed.Load())
+		if s.w.now().Sub(time.Unix(0, fresh)) > s.w.cfg.OrphanAfter/2 {
+			return errStaleClaim
+		}
+		return nil
+	}
 }
 
 // record judges the outcomes of msgs: accepted ones are committed with the next claim (or by flush);
@@ -510,6 +543,10 @@ func (s *sendRun) record(msgs []channels.Message, results []channels.Result) err
 	for i, res := range results {
 		m := msgs[i]
 		if res.Err == errClaimedElsewhere {
+			continue
+		}
+		if res.Err == errStaleClaim {
+			s.unsure++ // left claimed: the sweep asks the provider and sends it
 			continue
 		}
 		if res.Err == nil {

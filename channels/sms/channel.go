@@ -202,6 +202,11 @@ func (c *Channel) sendBody(ctx context.Context, m channels.Message, body string)
 		}
 		defer done() // the segments count as sent when the call has ended, whatever its outcome
 	}
+	// The queue's last word before the provider call: after a long wait for the rate, the message's
+	// claim may no longer be safely this attempt's (Message.Begin).
+	if err := m.BeginSend(); err != nil {
+		return channels.Receipt{}, err
+	}
 
 	params := &openapi.CreateMessageParams{}
 	params.SetTo(h.Phone)
