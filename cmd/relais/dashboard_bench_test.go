@@ -6,9 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -26,16 +24,9 @@ import (
 // 2,000,000; issue 17 asks 20,000,000) beside a small one. It prints p50 and p99 of 200 requests per
 // endpoint and size (scripts/bench-counts.sh runs it after the stores' own counts).
 func BenchmarkDashboards(b *testing.B) {
-	sizes := []int{2_000_000}
-	if s := os.Getenv("RELAIS_BENCH_DASHBOARD_SIZES"); s != "" {
-		sizes = nil
-		for _, f := range strings.Split(s, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil || n < 2 {
-				b.Fatalf("RELAIS_BENCH_DASHBOARD_SIZES: %q is not a number of deliveries", f)
-			}
-			sizes = append(sizes, n)
-		}
+	sizes, err := benchdata.Sizes("RELAIS_BENCH_DASHBOARD_SIZES", 2_000_000)
+	if err != nil {
+		b.Fatal(err)
 	}
 	for b.Loop() {
 		ctx := context.Background()

@@ -6,6 +6,10 @@ package benchdata
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -72,4 +76,22 @@ func SQLite(ctx context.Context, db *sql.DB, lessonID int64, from, n int) error 
 		}
 	}
 	return nil
+}
+
+// Sizes reads the comma-separated numbers of deliveries in the environment variable name (def when it
+// is unset or empty).
+func Sizes(name string, def ...int) ([]int, error) {
+	s := os.Getenv(name)
+	if s == "" {
+		return def, nil
+	}
+	var sizes []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 2 {
+			return nil, fmt.Errorf("%s: %q is not a number of deliveries", name, f)
+		}
+		sizes = append(sizes, n)
+	}
+	return sizes, nil
 }

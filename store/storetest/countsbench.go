@@ -3,9 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/internal/benchdata"
 )
 
 // CountsBenchStore is a store that BenchmarkDeliveryCounts can fill fast, with the engine's own SQL.
@@ -33,16 +32,9 @@ type CountsBenchStore interface {
 //
 //	go test ./store/sqlite ./store/postgres -run '^$' -bench DeliveryCounts -benchtime 1x -timeout 3h
 func BenchmarkDeliveryCounts(b *testing.B, open Open) {
-	sizes := []int{200_000, 2_000_000}
-	if s := os.Getenv("RELAIS_BENCH_COUNTS_SIZES"); s != "" {
-		sizes = nil
-		for _, f := range strings.Split(s, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil || n < 2 {
-				b.Fatalf("RELAIS_BENCH_COUNTS_SIZES: %q is not a number of deliveries", f)
-			}
-			sizes = append(sizes, n)
-		}
+	sizes, err := benchdata.Sizes("RELAIS_BENCH_COUNTS_SIZES", 200_000, 2_000_000)
+	if err != nil {
+		b.Fatal(err)
 	}
 	for b.Loop() {
 		ctx := context.Background()
