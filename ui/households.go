@@ -22,6 +22,7 @@ const householdsPerPage = 50
 // householdsData is the households page.
 type householdsData struct {
 	Search, Region, Profile string
+	Regions                 []choice // suggested: the configured and the stations' regions
 	Profiles                []relais.Profile
 	Households              []householdRow
 	NextURL, ExportURL      string
@@ -63,6 +64,10 @@ func (h *Handler) householdsPage(w http.ResponseWriter, r *http.Request, c *reqC
 		return
 	}
 	data := householdsData{Search: f.Search, Region: f.Region, Profile: string(f.Profile), Profiles: relais.Profiles}
+	if data.Regions, err = h.regionChoices(r.Context(), ""); err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
 	for _, x := range hs {
 		data.Households = append(data.Households, householdRow{Household: x, PupilsText: roster.FormatPupils(x.Pupils)})
 	}

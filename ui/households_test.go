@@ -29,9 +29,16 @@ func TestHouseholdsPageAndExports(t *testing.T) {
 	if err := f.store.UpsertHouseholds(ctx, hs); err != nil {
 		t.Fatal(err)
 	}
+	if err := f.store.CreateStation(ctx, &relais.Station{Name: "Balapan", Kind: relais.StationTV, Region: "Almaty", TimeZone: "Asia/Almaty"}); err != nil {
+		t.Fatal(err)
+	}
 	m := f.browser("m")
 
 	status, page := m.get("/ui/households")
+	// The region filter suggests the stations' regions (and the configured ones).
+	if !strings.Contains(page, `list="hh-region-list"`) || !strings.Contains(page, `<option value="Almaty">`) {
+		t.Errorf("the region filter suggests no region:\n%.2000s", page)
+	}
 	if status != 200 || !strings.Contains(page, "<td>H000</td>") || strings.Contains(page, fmt.Sprintf("<td>H%03d</td>", householdsPerPage)) ||
 		!strings.Contains(page, "3:kk;5:fr:0751234A:0751234A-5B") && !strings.Contains(page, "5:fr:0751234A:0751234A-5B;3:kk") {
 		t.Fatalf("first page = %d:\n%.2000s", status, page)

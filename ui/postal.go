@@ -30,6 +30,7 @@ type postalData struct {
 	Statuses   []relais.PostalBatchStatus
 	Unassigned string
 	Notice     string
+	Regions    []choice // suggested for the batch's region: the configured and the stations' regions
 }
 
 // refresh reloads the page while a batch's files are being made.
@@ -140,6 +141,11 @@ func (h *Handler) postalData(ctx context.Context, c *reqCtx, f postalFilter) (po
 		}
 		bf.LessonID = n
 	}
+	regions, err := h.regionChoices(ctx, "")
+	if err != nil {
+		return d, err
+	}
+	d.Regions = regions
 	batches, err := h.store.PostalBatches(ctx, bf)
 	if err != nil {
 		return d, err

@@ -78,9 +78,15 @@ func TestPostalBatches(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
 	ids := f.seedPostalPackets()
+	if err := f.store.CreateStation(ctx, &relais.Station{Name: "Télé IDF", Kind: relais.StationTV, Region: "IDF", TimeZone: "Europe/Paris"}); err != nil {
+		t.Fatal(err)
+	}
 	media := f.browser("m")
 
 	status, body := media.get("/ui/postal")
+	if !strings.Contains(body, `list="postal-region-list"`) || !strings.Contains(body, `<option value="IDF">`) {
+		t.Errorf("the batch's region suggests no region:\n%s", body)
+	}
 	if status != 200 || !strings.Contains(body, `<option value="2">#2 Published lesson · Grade 5</option>`) ||
 		strings.Contains(body, `<option value="1">`) || !strings.Contains(body, `id="postal-empty"`) ||
 		!strings.Contains(body, `Households without a region are in region &#34;unassigned&#34;.`) {
