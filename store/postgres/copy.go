@@ -17,7 +17,7 @@ import (
 var CopyTables = []string{
 	"lessons", "renditions", "digests", "worksheets", "lesson_approvals",
 	"households", "pupils", "user_classes",
-	"deliveries", "delivery_events", "delivery_minutes", "delivery_counts", "contact_claims",
+	"deliveries", "delivery_events", "delivery_minutes", "delivery_counts", "delivery_failure_minutes", "contact_claims",
 	"api_tokens", "audit_log", "staff_users", "inbound_messages",
 	"stations", "slot_templates", "schedule_exceptions", "slots", "slot_lessons",
 	"postal_batches", "postal_batch_deliveries", "email_bounces",
@@ -30,6 +30,7 @@ var postgresOnly = []string{"delivery_count_changes"}
 var derivedTriggers = []struct{ table, trigger string }{
 	{"delivery_events", "delivery_minutes_count"},
 	{"deliveries", "delivery_counts_insert"}, {"deliveries", "delivery_counts_update"}, {"deliveries", "delivery_counts_delete"},
+	{"deliveries", "delivery_failure_minutes_insert"}, {"deliveries", "delivery_failure_minutes_update"},
 }
 
 // TableCount is the number of rows of one table on each side of a copy.
