@@ -2,6 +2,7 @@ package worksheet
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
@@ -11,8 +12,10 @@ import (
 	relais "github.com/relais-edu/relais"
 )
 
-// fontCoverage parses the embedded fonts once, to tell which characters a worksheet can print.
-var fontCoverage = sync.OnceValue(func() []*sfnt.Font {
+// printable holds, for each character of the Basic Multilingual Plane (the PDF library's Unicode fonts
+// reach no further), whether every embedded font has a glyph for it: computed once, at the first
+// check, so that checking a roster of a million addresses costs a bit lookup per character.
+var printable = sync.OnceValue(func() *[1 << 16 / 64]uint64 {
 	var fonts []*sfnt.Font
 	for _, b := range [][]byte{fontRegular, fontBold} {
 		f, err := sfnt.Parse(b)
@@ -21,8 +24,25 @@ var fontCoverage = sync.OnceValue(func() []*sfnt.Font {
 		}
 		fonts = append(fonts, f)
 	}
-	return fonts
+	var set [1 << 16 / 64]uint64
+	var buf sfnt.Buffer
+	for r := range rune(1 << 16) {
+		ok := true
+		for _, f := range fonts {
+			if gi, err := f.GlyphIndex(&buf, r); err != nil || gi == 0 {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			set[r/64] |= 1 << (r % 64)
+		}
+	}
+	return &set
 })
+
+// hasGlyph reports whether every embedded font has a glyph for r.
+func hasGlyph(r rune) bool { return r < 1<<16 && printable()[r/64]&(1<<(r%64)) != 0 }
 
 // rightToLeft are the scripts the worksheet cannot shape: their letters would print unjoined and in
 // the wrong order, which is worse than refusing them.
@@ -34,25 +54,19 @@ var rightToLeft = []*unicode.RangeTable{unicode.Arabic, unicode.Hebrew, unicode.
 // better than one accepted and then stuck because its worksheet cannot be made.
 func Printable(field, text string) error {
 	var missing []string
-	var buf sfnt.Buffer
-	seen := map[rune]bool{}
+	var reported []rune
 	for _, r := range text {
-		if seen[r] || r == '\n' || r == '\r' || r == '\t' || unicode.Is(unicode.Mn, r) && r < 0x370 {
+		if r == '\n' || r == '\r' || r == '\t' || r < 0x370 && unicode.Is(unicode.Mn, r) {
 			continue
 		}
-		seen[r] = true
-		for _, rt := range rightToLeft {
-			if unicode.Is(rt, r) {
-				return relais.Errorf(relais.EINVALID,
-					"The %s is written in a right-to-left script (%q, U+%04X), which worksheets and postal letters cannot print yet. Write it in French, Kazakh, Russian or English.", field, string(r), r)
-			}
+		// Every right-to-left script lies above U+0590: Latin and Cyrillic text skips the tables.
+		if r >= 0x0590 && unicode.In(r, rightToLeft...) {
+			return relais.Errorf(relais.EINVALID,
+				"The %s is written in a right-to-left script (%q, U+%04X), which worksheets and postal letters cannot print yet. Write it in French, Kazakh, Russian or English.", field, string(r), r)
 		}
-		for _, f := range fontCoverage() {
-			// The PDF library's Unicode fonts reach the Basic Multilingual Plane only.
-			if gi, err := f.GlyphIndex(&buf, r); err != nil || gi == 0 || r > 0xFFFF {
-				missing = append(missing, fmt.Sprintf("%s (U+%04X)", string(r), r))
-				break
-			}
+		if !hasGlyph(r) && !slices.Contains(reported, r) {
+			reported = append(reported, r)
+			missing = append(missing, fmt.Sprintf("%s (U+%04X)", string(r), r))
 		}
 		if len(missing) == 5 {
 			break
