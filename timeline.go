@@ -59,8 +59,19 @@ type FailureFilter struct {
 // WholeMinutes reports whether a failure period's bounds fall on whole minutes (a zero bound is
 // open): the stores then read the failures they keep per minute instead of the deliveries.
 func WholeMinutes(from, to time.Time) bool {
-	whole := func(t time.Time) bool { return t.IsZero() || t.UnixMilli()%60000 == 0 }
-	return (!from.IsZero() || !to.IsZero()) && whole(from) && whole(to)
+	return (!from.IsZero() || !to.IsZero()) && wholeMinute(from) && wholeMinute(to)
+}
+
+// wholeMinute reports whether t falls on a whole minute (the zero time does).
+func wholeMinute(t time.Time) bool { return t.UnixMilli()%60000 == 0 }
+
+// Check refuses a timeline the stores cannot count from their per-minute rows: its start, end and
+// bucket must be whole minutes, the start before the end.
+func (f TimelineFilter) Check() error {
+	if f.Bucket < time.Minute || f.Bucket%time.Minute != 0 || !f.From.Before(f.To) || !wholeMinute(f.From) || !wholeMinute(f.To) {
+		return Errorf(EINVALID, "A timeline counts whole minutes: its start, end and bucket must be whole minutes, the start before the end.")
+	}
+	return nil
 }
 
 // FailureCount is how many deliveries of a channel ended in a status for one reason.

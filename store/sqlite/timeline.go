@@ -12,9 +12,8 @@ import (
 // delivery_events, see migration 00005) into buckets: the rows read are the period's active minutes,
 // however many events they hold. From, To and Bucket must be whole minutes.
 func (db *DB) DeliveryTimeline(ctx context.Context, f relais.TimelineFilter) ([]relais.TimelineCount, error) {
-	if f.Bucket < time.Minute || f.Bucket%time.Minute != 0 || !f.From.Before(f.To) ||
-		f.From.UnixMilli()%60000 != 0 || f.To.UnixMilli()%60000 != 0 {
-		return nil, relais.Errorf(relais.EINVALID, "A timeline counts whole minutes: its start, end and bucket must be whole minutes, the start before the end.")
+	if err := f.Check(); err != nil {
+		return nil, err
 	}
 	from, size := f.From.UnixMilli()/60000, int64(f.Bucket/time.Minute)
 	q := `SELECT (minute - ?) / ? AS bucket, channel, status, SUM(changes), SUM(opted_out) FROM delivery_minutes
