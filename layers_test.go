@@ -3,6 +3,7 @@ package relais_test
 import (
 	"bufio"
 	"bytes"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -128,4 +129,46 @@ func under(pkg, p string) bool {
 		return strings.HasPrefix(pkg, p)
 	}
 	return pkg == p
+}
+
+// TestReadmeNamesEveryPackage keeps README's package table in step with the tree: every package of the
+// module has a row (the test and bench support under internal/ shares the `internal/...` row; scripts/
+// are commands of the bench scripts), and every row names a package that exists.
+func TestReadmeNamesEveryPackage(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := map[string]bool{}
+	inTable := false
+	for line := range strings.Lines(string(readme)) {
+		switch {
+		case strings.HasPrefix(line, "| Package |"):
+			inTable = true
+		case inTable && !strings.HasPrefix(line, "|"):
+			inTable = false
+		case inTable:
+			cell := strings.TrimSpace(strings.Split(line, "|")[1])
+			if name, ok := strings.CutPrefix(cell, "`"); ok {
+				named[strings.TrimSuffix(strings.Fields(name)[0], "`")] = true
+			}
+		}
+	}
+	if !named["relais"] || !named["internal/..."] {
+		t.Fatalf("README's package table not found or without its relais and internal/... rows: %v", named)
+	}
+	pkgs := goList(t, "Imports")
+	for pkg := range pkgs {
+		if pkg == "" || strings.HasPrefix(pkg, "internal/") || strings.HasPrefix(pkg, "scripts/") {
+			continue
+		}
+		if !named[pkg] {
+			t.Errorf("README's package table has no row for %s", pkg)
+		}
+	}
+	for name := range named {
+		if _, ok := pkgs[name]; !ok && name != "relais" && name != "internal/..." {
+			t.Errorf("README's package table names %s, which is not a package of the module", name)
+		}
+	}
 }
