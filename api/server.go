@@ -23,10 +23,9 @@ import (
 	"github.com/relais-edu/relais/tokens"
 )
 
-// Queue is what the API asks of the job queue.
+// Queue is what the API asks of the job queue: the lesson service's tasks, and these.
 type Queue interface {
-	Ingest(ctx context.Context, lessonID int64) error
-	Publish(ctx context.Context, lessonID int64) error
+	lessons.Queue
 	// Resend sends an email delivery again after a soft bounce.
 	Resend(ctx context.Context, deliveryID int64) error
 	// RescheduleReminders queues a lesson's broadcast reminders again after its slots changed.

@@ -142,13 +142,8 @@ func renderPicture(src, out string, opts Options, pr ProbeResult, p Part, progre
 		if _, err := drain(r.vgraph.sinks[0], r.sf, use); err != nil {
 			return err
 		}
-		for r.videoSent < p.Frames && r.last != nil {
-			f := r.last.Clone()
-			err := r.encodePicture(f)
-			f.Free()
-			if err != nil {
-				return err
-			}
+		if err := r.holdLast(); err != nil {
+			return err
 		}
 	}
 	if r.videoSent != p.Frames {

@@ -527,6 +527,12 @@ func (r *render) flush() error {
 	if err := r.pushVideo(nil); err != nil {
 		return err
 	}
+	return r.holdLast()
+}
+
+// holdLast encodes the last picture again until the TV track has its length (nothing without a last
+// picture).
+func (r *render) holdLast() error {
 	for r.videoSent < r.totalFrames && r.last != nil {
 		f := r.last.Clone()
 		err := r.encodePicture(f)

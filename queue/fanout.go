@@ -693,12 +693,9 @@ func (w *Worker) messages(ctx context.Context, p SendPayload) ([]channels.Messag
 				skip(d.ID, "the broadcast has begun")
 				continue
 			}
-			as, ok := lessonAirings[d.LessonID]
-			if !ok {
-				if as, err = w.comingAirings(ctx, d.LessonID); err != nil {
-					return nil, err
-				}
-				lessonAirings[d.LessonID] = as
+			as, err := cached(ctx, lessonAirings, d.LessonID, w.comingAirings)
+			if err != nil {
+				return nil, err
 			}
 			a := airingOf(as, d, h, now)
 			if a == nil {
@@ -739,12 +736,9 @@ func (w *Worker) messages(ctx context.Context, p SendPayload) ([]channels.Messag
 			skip(d.ID, fmt.Sprintf("same %s contact as delivery %d", d.Channel, owner))
 			continue
 		}
-		lc, ok := lessons[d.LessonID]
-		if !ok {
-			if lc, err = w.loadLesson(ctx, d.LessonID); err != nil {
-				return nil, err
-			}
-			lessons[d.LessonID] = lc
+		lc, err := cached(ctx, lessons, d.LessonID, w.loadLesson)
+		if err != nil {
+			return nil, err
 		}
 		m := w.message(d, hs[d.HouseholdID], lc)
 		m.Airing = airings[d.ID]
@@ -768,6 +762,18 @@ func (w *Worker) messages(ctx context.Context, p SendPayload) ([]channels.Messag
 		w.log.Info("sends deferred by quiet hours", "channel", p.Channel, "deliveries", len(ids), "until", at)
 	}
 	return msgs, nil
+}
+
+// cached returns byID[id], loading it on the first ask.
+func cached[V any](ctx context.Context, byID map[int64]V, id int64, load func(context.Context, int64) (V, error)) (V, error) {
+	if v, ok := byID[id]; ok {
+		return v, nil
+	}
+	v, err := load(ctx, id)
+	if err == nil {
+		byID[id] = v
+	}
+	return v, err
 }
 
 // quiet reports whether sends on ch wait for the end of the household's quiet hours: the channel

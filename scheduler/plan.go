@@ -142,6 +142,32 @@ type tally struct {
 	burst []int64 // per airing, for a channel sent before each airing
 }
 
+// costInput is what the channels count a household's cost of lessonID from: the segments of the
+// lesson's digest in each language, and the configured digest and reminder lengths.
+func (p *Planner) costInput(ctx context.Context, lessonID int64) (channels.CostInput, error) {
+	digests, err := p.Lessons.Digests(ctx, lessonID)
+	if err != nil {
+		return channels.CostInput{}, err
+	}
+	segs := map[string]int{}
+	for _, d := range digests {
+		segs[d.Language] = d.Segments
+	}
+	return channels.CostInput{Segments: segs, DigestSegments: p.Config.DigestSegs, ReminderSegments: p.Config.ReminderSegs}, nil
+}
+
+// costers are the known channels that count what a household costs them.
+func (p *Planner) costers() map[relais.ChannelName]channels.Coster {
+	costers := map[relais.ChannelName]channels.Coster{}
+	for _, name := range p.Channels.Known() {
+		rs, _ := p.Channels.Rules(name)
+		if cs, ok := rs.(channels.Coster); ok {
+			costers[name] = cs
+		}
+	}
+	return costers
+}
+
 // Plan computes the plan of a lesson published at at, calling each (when not nil) with every
 // household's plan as it goes; nothing is kept per household beyond the sample.
 func (p *Planner) Plan(ctx context.Context, lessonID int64, at time.Time, each func(HouseholdPlan) error) (PlanSummary, error) {
@@ -159,13 +185,9 @@ func (p *Planner) Plan(ctx context.Context, lessonID int64, at time.Time, each f
 	if err != nil {
 		return PlanSummary{}, err
 	}
-	digests, err := p.Lessons.Digests(ctx, lessonID)
+	in, err := p.costInput(ctx, lessonID)
 	if err != nil {
 		return PlanSummary{}, err
-	}
-	segs := map[string]int{}
-	for _, d := range digests {
-		segs[d.Language] = d.Segments
 	}
 	if airings == nil { // the JSON lists none as [], as the spec says, not null
 		airings = []Airing{}
@@ -181,18 +203,13 @@ func (p *Planner) Plan(ctx context.Context, lessonID int64, at time.Time, each f
 			sum.FirstBroadcast = a.At
 		}
 	}
-	in := channels.CostInput{Segments: segs, DigestSegments: cfg.DigestSegs, ReminderSegments: cfg.ReminderSegs}
 	rules := fanout.New(p.Channels)
 	tallies := map[string]*tally{}
 	keys := map[relais.ChannelName]string{} // plan names by channel
 	// What each channel costs and which channels follow it, looked up once per channel.
-	costers := map[relais.ChannelName]channels.Coster{}
+	costers := p.costers()
 	followers := map[relais.ChannelName][]relais.ChannelName{}
 	for _, name := range p.Channels.Known() {
-		rs, _ := p.Channels.Rules(name)
-		if cs, ok := rs.(channels.Coster); ok {
-			costers[name] = cs
-		}
 		followers[name] = p.Channels.Followers(name)
 	}
 	count := func(name relais.ChannelName, h relais.Household) (string, channels.Cost, *tally) {

@@ -247,22 +247,11 @@ func Simulate(ctx context.Context, p *Planner, pop Population, lessonID int64, c
 	byProfile := map[relais.Profile]int64{}
 	var msgs []smsMessage
 	// What a household costs each channel, as the planner counts it.
-	costers := map[string]channels.Coster{}
-	for _, name := range p.Channels.Known() {
-		rs, _ := p.Channels.Rules(name)
-		if cs, ok := rs.(channels.Coster); ok {
-			costers[string(name)] = cs
-		}
-	}
-	digests, err := p.Lessons.Digests(ctx, lessonID)
+	costers := p.costers()
+	in, err := p.costInput(ctx, lessonID)
 	if err != nil {
 		return Simulation{}, err
 	}
-	segs := map[string]int{}
-	for _, d := range digests {
-		segs[d.Language] = d.Segments
-	}
-	in := channels.CostInput{Segments: segs, DigestSegments: cfg.Plan.DigestSegs, ReminderSegments: cfg.Plan.ReminderSegs}
 	emailRate := cfg.Plan.EmailRate * float64(max(cfg.Plan.EmailRelays, 1))
 	emailNext := cfg.Publish
 	var emailLast time.Time
@@ -287,7 +276,7 @@ func Simulate(ctx context.Context, p *Planner, pop Population, lessonID int64, c
 			r.Messages++
 			switch st.Channel {
 			case string(relais.ChannelSMS):
-				u := costers[st.Channel].Cost(h, in).Units
+				u := costers[relais.ChannelSMS].Cost(h, in).Units
 				r.Segments += u
 				msgs = append(msgs, smsMessage{household: h.ID, units: uint8(min(u, 255)), profile: uint8(slices.Index(profiles, h.Profile)), country: pop.Country(h)})
 			case string(relais.ChannelEmail):
@@ -302,7 +291,7 @@ func Simulate(ctx context.Context, p *Planner, pop Population, lessonID int64, c
 					r.Covered++
 				}
 			default:
-				if cs, ok := costers[st.Channel]; ok {
+				if cs, ok := costers[relais.ChannelName(st.Channel)]; ok {
 					if c := cs.Cost(h, in); c.Segments {
 						r.Segments += c.Units
 					}

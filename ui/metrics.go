@@ -126,53 +126,42 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-var (
-	poolGauges = []struct {
-		desc  *prometheus.Desc
-		value func(relais.PoolStats) float64
-	}{
-		{prometheus.NewDesc("relais_db_pool_acquired_conns", "Database connections in use.", nil, nil),
-			func(s relais.PoolStats) float64 { return float64(s.Acquired) }},
-		{prometheus.NewDesc("relais_db_pool_idle_conns", "Database connections open and unused.", nil, nil),
-			func(s relais.PoolStats) float64 { return float64(s.Idle) }},
-		{prometheus.NewDesc("relais_db_pool_total_conns", "Database connections open, in use, idle or being opened.", nil, nil),
-			func(s relais.PoolStats) float64 { return float64(s.Total) }},
-		{prometheus.NewDesc("relais_db_pool_max_conns", "The pool's size (pool_max_conns in RELAIS_DATABASE_URL).", nil, nil),
-			func(s relais.PoolStats) float64 { return float64(s.Max) }},
-	}
-	poolCounters = []struct {
-		desc  *prometheus.Desc
-		value func(relais.PoolStats) float64
-	}{
-		{prometheus.NewDesc("relais_db_pool_acquires_total", "Connections taken from the pool.", nil, nil),
-			func(s relais.PoolStats) float64 { return float64(s.Acquires) }},
-		{prometheus.NewDesc("relais_db_pool_acquire_seconds_total", "Seconds spent waiting for a connection from the pool.", nil, nil),
-			func(s relais.PoolStats) float64 { return s.AcquireWait.Seconds() }},
-		{prometheus.NewDesc("relais_db_pool_empty_acquires_total", "Connections asked for while none was idle: a pool too small shows here.", nil, nil),
-			func(s relais.PoolStats) float64 { return float64(s.EmptyAcquires) }},
-		{prometheus.NewDesc("relais_db_pool_canceled_acquires_total", "Waits for a connection given up because their context ended.", nil, nil),
-			func(s relais.PoolStats) float64 { return float64(s.Canceled) }},
-	}
-)
+// poolMetrics are the figures of the database pool, each read from the statistics of one scrape.
+var poolMetrics = []struct {
+	desc  *prometheus.Desc
+	kind  prometheus.ValueType
+	value func(relais.PoolStats) float64
+}{
+	{prometheus.NewDesc("relais_db_pool_acquired_conns", "Database connections in use.", nil, nil),
+		prometheus.GaugeValue, func(s relais.PoolStats) float64 { return float64(s.Acquired) }},
+	{prometheus.NewDesc("relais_db_pool_idle_conns", "Database connections open and unused.", nil, nil),
+		prometheus.GaugeValue, func(s relais.PoolStats) float64 { return float64(s.Idle) }},
+	{prometheus.NewDesc("relais_db_pool_total_conns", "Database connections open, in use, idle or being opened.", nil, nil),
+		prometheus.GaugeValue, func(s relais.PoolStats) float64 { return float64(s.Total) }},
+	{prometheus.NewDesc("relais_db_pool_max_conns", "The pool's size (pool_max_conns in RELAIS_DATABASE_URL).", nil, nil),
+		prometheus.GaugeValue, func(s relais.PoolStats) float64 { return float64(s.Max) }},
+	{prometheus.NewDesc("relais_db_pool_acquires_total", "Connections taken from the pool.", nil, nil),
+		prometheus.CounterValue, func(s relais.PoolStats) float64 { return float64(s.Acquires) }},
+	{prometheus.NewDesc("relais_db_pool_acquire_seconds_total", "Seconds spent waiting for a connection from the pool.", nil, nil),
+		prometheus.CounterValue, func(s relais.PoolStats) float64 { return s.AcquireWait.Seconds() }},
+	{prometheus.NewDesc("relais_db_pool_empty_acquires_total", "Connections asked for while none was idle: a pool too small shows here.", nil, nil),
+		prometheus.CounterValue, func(s relais.PoolStats) float64 { return float64(s.EmptyAcquires) }},
+	{prometheus.NewDesc("relais_db_pool_canceled_acquires_total", "Waits for a connection given up because their context ended.", nil, nil),
+		prometheus.CounterValue, func(s relais.PoolStats) float64 { return float64(s.Canceled) }},
+}
 
 // poolCollector reads a connection pool's statistics at scrape time.
 type poolCollector struct{ stats func() relais.PoolStats }
 
 func (c poolCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, g := range poolGauges {
-		ch <- g.desc
-	}
-	for _, g := range poolCounters {
-		ch <- g.desc
+	for _, m := range poolMetrics {
+		ch <- m.desc
 	}
 }
 
 func (c poolCollector) Collect(ch chan<- prometheus.Metric) {
 	st := c.stats()
-	for _, g := range poolGauges {
-		ch <- prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, g.value(st))
-	}
-	for _, g := range poolCounters {
-		ch <- prometheus.MustNewConstMetric(g.desc, prometheus.CounterValue, g.value(st))
+	for _, m := range poolMetrics {
+		ch <- prometheus.MustNewConstMetric(m.desc, m.kind, m.value(st))
 	}
 }

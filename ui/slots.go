@@ -42,61 +42,53 @@ func gridURL(station int64, week string, extra url.Values, anchor string) string
 // assignSlot puts the lesson picked in a slot's form there; the scheduler reminds a published lesson's
 // families of the airing.
 func (h *Handler) assignSlot(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	sl, ok := h.formSlot(w, r, c)
-	if !ok {
-		return
-	}
-	week := weekOfDay(sl.Day)
-	v := r.PostFormValue("lesson")
-	idText, flag, _ := strings.Cut(v, ":")
-	lessonID, err := strconv.ParseInt(idText, 10, 64)
-	if err != nil || lessonID <= 0 || (flag != "" && flag != "rerun") {
-		h.refuseOnGrid(w, r, c, relais.Errorf(relais.EINVALID, "%s", c.t("grid_err_pick")), sl.StationID, week, slotPrefix(sl), nil)
-		return
-	}
-	if err := h.sched.Assign(r.Context(), sl.ID, lessonID, flag == "rerun"); err != nil {
-		h.refuseOnGrid(w, r, c, err, sl.StationID, week, slotPrefix(sl), nil)
-		return
-	}
-	http.Redirect(w, r, gridURL(sl.StationID, week, nil, fmt.Sprintf("slot-%d", sl.ID)), http.StatusSeeOther)
+	h.changeSlot(w, r, c, func(sl relais.Slot) error {
+		idText, flag, _ := strings.Cut(r.PostFormValue("lesson"), ":")
+		lessonID, err := strconv.ParseInt(idText, 10, 64)
+		if err != nil || lessonID <= 0 || (flag != "" && flag != "rerun") {
+			return relais.Errorf(relais.EINVALID, "%s", c.t("grid_err_pick"))
+		}
+		return h.sched.Assign(r.Context(), sl.ID, lessonID, flag == "rerun")
+	})
 }
 
 // unassignSlot empties a slot; the scheduler reminds the families of its lessons of where they air now.
 func (h *Handler) unassignSlot(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	sl, ok := h.formSlot(w, r, c)
-	if !ok {
-		return
-	}
-	week := weekOfDay(sl.Day)
-	if _, err := h.sched.SetSequence(r.Context(), sl.ID, nil); err != nil {
-		h.refuseOnGrid(w, r, c, err, sl.StationID, week, slotPrefix(sl), nil)
-		return
-	}
-	http.Redirect(w, r, gridURL(sl.StationID, week, nil, fmt.Sprintf("slot-%d", sl.ID)), http.StatusSeeOther)
+	h.changeSlot(w, r, c, func(sl relais.Slot) error {
+		_, err := h.sched.SetSequence(r.Context(), sl.ID, nil)
+		return err
+	})
 }
 
 // editSequence moves one lesson of a slot's sequence a place earlier (up) or later (down), or removes
 // it (remove); the lessons after it then start at other times, and their families are reminded.
 func (h *Handler) editSequence(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	h.changeSlot(w, r, c, func(sl relais.Slot) error {
+		lessonID, err := strconv.ParseInt(r.PostFormValue("lesson"), 10, 64)
+		if err != nil || !sl.Holds(lessonID) {
+			return relais.Errorf(relais.EINVALID, "%s", c.t("grid_err_pick"))
+		}
+		switch r.PostFormValue("action") {
+		case "up", "down":
+			_, err = h.sched.MoveInSlot(r.Context(), sl.ID, lessonID, r.PostFormValue("action") == "up")
+		case "remove":
+			_, err = h.sched.RemoveFromSlot(r.Context(), sl.ID, lessonID)
+		default:
+			err = relais.Errorf(relais.EINVALID, "%s", c.t("grid_err_action"))
+		}
+		return err
+	})
+}
+
+// changeSlot makes change to the route's slot, then goes back to the slot on its week's grid; a
+// refused change is shown above that grid, after the slot's day and time.
+func (h *Handler) changeSlot(w http.ResponseWriter, r *http.Request, c *reqCtx, change func(relais.Slot) error) {
 	sl, ok := h.formSlot(w, r, c)
 	if !ok {
 		return
 	}
 	week := weekOfDay(sl.Day)
-	lessonID, err := strconv.ParseInt(r.PostFormValue("lesson"), 10, 64)
-	if err != nil || !sl.Holds(lessonID) {
-		h.refuseOnGrid(w, r, c, relais.Errorf(relais.EINVALID, "%s", c.t("grid_err_pick")), sl.StationID, week, slotPrefix(sl), nil)
-		return
-	}
-	switch r.PostFormValue("action") {
-	case "up", "down":
-		_, err = h.sched.MoveInSlot(r.Context(), sl.ID, lessonID, r.PostFormValue("action") == "up")
-	case "remove":
-		_, err = h.sched.RemoveFromSlot(r.Context(), sl.ID, lessonID)
-	default:
-		err = relais.Errorf(relais.EINVALID, "%s", c.t("grid_err_action"))
-	}
-	if err != nil {
+	if err := change(sl); err != nil {
 		h.refuseOnGrid(w, r, c, err, sl.StationID, week, slotPrefix(sl), nil)
 		return
 	}
@@ -107,13 +99,12 @@ func slotPrefix(sl relais.Slot) string { return sl.Day + " " + sl.Start + ": " }
 
 // formSlot reads the route's slot; on failure it has answered.
 func (h *Handler) formSlot(w http.ResponseWriter, r *http.Request, c *reqCtx) (relais.Slot, bool) {
-	gs := h.store
 	id, err := pathNumber(r, c, "kind_slot")
 	if err != nil {
 		h.fail(w, r, c, err)
 		return relais.Slot{}, false
 	}
-	sl, err := gs.Slot(r.Context(), id)
+	sl, err := h.store.Slot(r.Context(), id)
 	if err != nil {
 		h.fail(w, r, c, err)
 		return sl, false

@@ -77,29 +77,30 @@ func (h *unsubscribeHandler) resolve(r *http.Request) (householdID int64, addres
 	return u.HouseholdID, hh.Email, lang, nil
 }
 
-// refused shows the page of a link that does not resolve.
-func (h *unsubscribeHandler) refused(w http.ResponseWriter, r *http.Request, id int64, lang string, err error) {
-	if !errors.Is(err, links.ErrBadToken) && !errors.Is(err, errStale) && relais.ErrorCode(err) != relais.ENOTFOUND {
-		h.log.ErrorContext(r.Context(), "unsubscribe link's household", "household_id", id, "err", err)
+// link resolves the request's link; when it does not resolve, link has answered with a page saying so.
+func (h *unsubscribeHandler) link(w http.ResponseWriter, r *http.Request) (householdID int64, address, lang string, ok bool) {
+	householdID, address, lang, err := h.resolve(r)
+	switch {
+	case err == nil:
+		return householdID, address, lang, true
+	case errors.Is(err, links.ErrBadToken) || errors.Is(err, errStale) || relais.ErrorCode(err) == relais.ENOTFOUND:
+		h.page(w, http.StatusNotFound, pageBadLink, lang)
+	default:
+		h.log.ErrorContext(r.Context(), "unsubscribe link's household", "household_id", householdID, "err", err)
 		h.page(w, http.StatusInternalServerError, pageError, lang)
-		return
 	}
-	h.page(w, http.StatusNotFound, pageBadLink, lang)
+	return householdID, "", lang, false
 }
 
 func (h *unsubscribeHandler) confirm(w http.ResponseWriter, r *http.Request) {
-	id, _, lang, err := h.resolve(r)
-	if err != nil {
-		h.refused(w, r, id, lang, err)
-		return
+	if _, _, lang, ok := h.link(w, r); ok {
+		h.page(w, http.StatusOK, pageConfirm, lang)
 	}
-	h.page(w, http.StatusOK, pageConfirm, lang)
 }
 
 func (h *unsubscribeHandler) unsubscribe(w http.ResponseWriter, r *http.Request) {
-	id, email, lang, err := h.resolve(r)
-	if err != nil {
-		h.refused(w, r, id, lang, err)
+	id, email, lang, ok := h.link(w, r)
+	if !ok {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)

@@ -82,13 +82,16 @@ func NewLimiter(rdb redis.UniversalClient, cfg LimiterConfig) (*Limiter, error) 
 	return &Limiter{rdb: rdb, cfg: cfg}, nil
 }
 
+// redisNow begins the scripts: now is Redis' time in microseconds, the one clock every process shares.
+const redisNow = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])`
+
 // reserve is a GCRA without burst tolerance on KEYS[1], the theoretical arrival time in microseconds
 // of Redis time: a message of ARGV[2] segments is due at that time (or now, if it is past) and moves
 // it on by ARGV[2] intervals of ARGV[1] microseconds, unless its wait would exceed ARGV[3]
 // microseconds. It returns {reserved (0|1), wait in microseconds}.
-var reserve = redis.NewScript(`
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+var reserve = redis.NewScript(redisNow + `
 local interval = tonumber(ARGV[1])
 local cost = tonumber(ARGV[2])
 local max_wait = tonumber(ARGV[3])
@@ -107,9 +110,7 @@ return {1, wait}
 // microseconds are dropped. A message of ARGV[3] segments (members ARGV[5]:1..n) is admitted when
 // the window ending now holds at most ARGV[1] - ARGV[3] segments (none, for a message of more than
 // ARGV[1]). It returns {admitted (0|1), microseconds to wait before asking again}.
-var admit = redis.NewScript(`
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+var admit = redis.NewScript(redisNow + `
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
@@ -133,9 +134,7 @@ return {1, 0, now}
 
 // release scores the members ARGV[1]:1..ARGV[2] of KEYS[1] that are still there with the time now:
 // their send ended. It returns that time in microseconds.
-var release = redis.NewScript(`
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+var release = redis.NewScript(redisNow + `
 local stamp = string.format('%d', now)
 for i = 1, tonumber(ARGV[2]) do redis.call('ZADD', KEYS[1], 'XX', stamp, ARGV[1] .. ':' .. i) end
 return now

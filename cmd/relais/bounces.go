@@ -40,18 +40,25 @@ func cmdBouncesImport(ctx context.Context, std *stdio, args []string) error {
 		fs.Usage()
 		return errors.New("bounces import: give exactly one of --maildir and --mbox")
 	}
-	db, err := openStore(ctx, cfg)
-	if err != nil {
+	var total channels.ReportResult
+	err = withStore(ctx, cfg, func(db relais.Store) error {
+		total, err = importReports(ctx, std, db, *maildir, *mbox)
+		return err
+	})
+	if err != nil || len(total.Resend) == 0 {
 		return err
 	}
-	defer db.Close()
+	return resendBounced(ctx, std, cfg, total.Resend)
+}
 
+// importReports applies the reports of the Maildir, or else of the mbox file, and says what they did.
+func importReports(ctx context.Context, std *stdio, db relais.Store, maildir, mbox string) (channels.ReportResult, error) {
+	var total channels.ReportResult
 	reports, ok := knownChannels().ReportReader()
 	if !ok {
-		return errors.New("bounces import: no channel reads delivery status reports")
+		return total, errors.New("bounces import: no channel reads delivery status reports")
 	}
 	ledger := channels.NewLedger(db, nil) // a report is applied at once
-	var total channels.ReportResult
 	var read, other int
 	apply := func(name string, r io.Reader) error {
 		res, err := reports.ReadReport(ctx, db, ledger, r)
@@ -66,34 +73,37 @@ func cmdBouncesImport(ctx context.Context, std *stdio, args []string) error {
 		total.Add(res)
 		return nil
 	}
-	if *maildir != "" {
-		err = readMaildir(*maildir, apply)
+	var err error
+	if maildir != "" {
+		err = readMaildir(maildir, apply)
 	} else {
-		err = readMbox(*mbox, apply)
+		err = readMbox(mbox, apply)
 	}
 	if err != nil {
-		return fmt.Errorf("bounces import: %w", err)
+		return total, fmt.Errorf("bounces import: %w", err)
 	}
 	if read > 0 {
 		recordShell(ctx, std, db, relais.AuditImport, "bounce report")
 	}
 	fmt.Fprintf(std.out, "%d reports, %d other messages skipped: %d hard bounces (addresses suppressed, %d deliveries failed), %d soft bounces recorded, %d ignored\n",
 		read, other, total.Hard, len(total.Failed), total.Soft, total.Ignored)
-	if len(total.Resend) == 0 {
-		return nil
-	}
+	return total, nil
+}
+
+// resendBounced queues again the email deliveries whose relay gave up, on the workers' Redis.
+func resendBounced(ctx context.Context, std *stdio, cfg Config, ids []int64) error {
 	opt, err := cfg.redis() // checked by loadConfig
 	if err != nil || opt == nil {
-		return fmt.Errorf("%d deliveries whose relay gave up are to be sent again: set RELAIS_REDIS_URL (or RELAIS_REDIS_ADDR) to the workers' Redis, or post the reports to POST /api/v1/bounces", len(total.Resend))
+		return fmt.Errorf("%d deliveries whose relay gave up are to be sent again: set RELAIS_REDIS_URL (or RELAIS_REDIS_ADDR) to the workers' Redis, or post the reports to POST /api/v1/bounces", len(ids))
 	}
 	q := queue.NewClient(opt)
 	defer q.Close()
-	for _, id := range total.Resend {
+	for _, id := range ids {
 		if err := q.Resend(ctx, id); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(std.out, "%d deliveries queued to be sent again\n", len(total.Resend))
+	fmt.Fprintf(std.out, "%d deliveries queued to be sent again\n", len(ids))
 	return nil
 }
 

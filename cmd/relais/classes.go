@@ -38,16 +38,13 @@ func cmdClassesSet(ctx context.Context, io *stdio, args []string) error {
 	if err := (relais.Audience{Classes: classes}).Check(); err != nil {
 		return err
 	}
-	db, err := openStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if err := db.SetUserClasses(ctx, *user, classes); err != nil {
-		return err
-	}
-	recordShell(ctx, io, db, relais.AuditEdit, "user classes "+*user)
-	return printClasses(ctx, io, db, *user)
+	return withStore(ctx, cfg, func(db relais.Store) error {
+		if err := db.SetUserClasses(ctx, *user, classes); err != nil {
+			return err
+		}
+		recordShell(ctx, io, db, relais.AuditEdit, "user classes "+*user)
+		return printClasses(ctx, io, db, *user)
+	})
 }
 
 func cmdClassesList(ctx context.Context, io *stdio, args []string) error {
@@ -57,12 +54,7 @@ func cmdClassesList(ctx context.Context, io *stdio, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := openStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	return printClasses(ctx, io, db, *user)
+	return withStore(ctx, cfg, func(db relais.Store) error { return printClasses(ctx, io, db, *user) })
 }
 
 func printClasses(ctx context.Context, io *stdio, db relais.ClassStore, user string) error {

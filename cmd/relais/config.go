@@ -318,36 +318,26 @@ func (v value) Set(s string) error {
 	case *string:
 		*p = s
 	case *int:
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			return errors.New("not a whole number")
-		}
-		*p = n
+		return parseInto(p, s, strconv.Atoi, "not a whole number")
 	case *int64:
-		n, err := relais.ParseBytes(s)
-		if err != nil {
-			return errors.New("not a size such as 2147483648 or 2GiB")
-		}
-		*p = n
+		return parseInto(p, s, relais.ParseBytes, "not a size such as 2147483648 or 2GiB")
 	case *float64:
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return errors.New("not a number")
-		}
-		*p = f
+		return parseInto(p, s, func(s string) (float64, error) { return strconv.ParseFloat(s, 64) }, "not a number")
 	case *bool:
-		b, err := strconv.ParseBool(s)
-		if err != nil {
-			return errors.New("not true or false")
-		}
-		*p = b
+		return parseInto(p, s, strconv.ParseBool, "not true or false")
 	case *time.Duration:
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			return errors.New("not a duration such as 90m or 2h")
-		}
-		*p = d
+		return parseInto(p, s, time.ParseDuration, "not a duration such as 90m or 2h")
 	}
+	return nil
+}
+
+// parseInto sets *p to s parsed, or says what s should have been.
+func parseInto[T any](p *T, s string, parse func(string) (T, error), want string) error {
+	x, err := parse(s)
+	if err != nil {
+		return errors.New(want)
+	}
+	*p = x
 	return nil
 }
 

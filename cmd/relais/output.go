@@ -23,6 +23,15 @@ func jsonFlag(fs *flag.FlagSet) *bool {
 	return fs.Bool("json", false, "print JSON for scripts instead of the table")
 }
 
+// printOutcome prints what a command did: v as JSON with --json, else text.
+func printOutcome(io *stdio, asJSON bool, v any, text string) error {
+	if asJSON {
+		return writeJSON(io, v)
+	}
+	fmt.Fprint(io.out, text)
+	return nil
+}
+
 // none is what a table shows for a value that is not there: a time never set, an empty field.
 const none = "—"
 

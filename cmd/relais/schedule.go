@@ -89,12 +89,9 @@ func cmdStationCreate(ctx context.Context, io *stdio, args []string) error {
 		if err := svc.CreateStation(ctx, &st); err != nil {
 			return err
 		}
-		recordShell(ctx, io, db, relais.AuditCreate, fmt.Sprintf("station %d", st.ID))
-		if *asJSON {
-			return writeJSON(io, st)
-		}
-		fmt.Fprintf(io.out, "Station %d created: %s (%s, %s, %s playout).\n", st.ID, st.Name, st.Kind, st.TimeZone, st.Playout)
-		return nil
+		recordShell(ctx, io, db, relais.AuditCreate, stationTarget(st.ID))
+		return printOutcome(io, *asJSON, st,
+			fmt.Sprintf("Station %d created: %s (%s, %s, %s playout).\n", st.ID, st.Name, st.Kind, st.TimeZone, st.Playout))
 	})
 }
 
@@ -141,15 +138,12 @@ func cmdGridTemplate(ctx context.Context, io *stdio, args []string) error {
 		if err != nil {
 			return err
 		}
-		recordShell(ctx, io, db, relais.AuditEdit, fmt.Sprintf("station %d", t.StationID))
-		if *asJSON {
-			return writeJSON(io, map[string]any{"template_id": res.Template.ID, "slots": res.Slots, "skipped": nonNil(res.Skipped)})
-		}
-		fmt.Fprintf(io.out, "template %d: %d slots\n", res.Template.ID, res.Slots)
+		recordShell(ctx, io, db, relais.AuditEdit, stationTarget(t.StationID))
+		text := fmt.Sprintf("template %d: %d slots\n", res.Template.ID, res.Slots)
 		for _, s := range res.Skipped {
-			fmt.Fprintf(io.out, "skipped %s: that time does not exist (daylight-saving change)\n", s)
+			text += fmt.Sprintf("skipped %s: that time does not exist (daylight-saving change)\n", s)
 		}
-		return nil
+		return printOutcome(io, *asJSON, map[string]any{"template_id": res.Template.ID, "slots": res.Slots, "skipped": nonNil(res.Skipped)}, text)
 	})
 }
 
@@ -167,12 +161,9 @@ func cmdGridSlot(ctx context.Context, io *stdio, args []string) error {
 		if err != nil {
 			return err
 		}
-		recordShell(ctx, io, db, relais.AuditEdit, fmt.Sprintf("station %d", s.StationID))
-		if *asJSON {
-			return writeJSON(io, slotsJSON([]relais.Slot{s})[0])
-		}
-		fmt.Fprintf(io.out, "Slot %d added: %s %s, %d min.\n", s.ID, s.Day, s.Start, int(s.Duration.Minutes()))
-		return nil
+		recordShell(ctx, io, db, relais.AuditEdit, stationTarget(s.StationID))
+		return printOutcome(io, *asJSON, slotsJSON([]relais.Slot{s})[0],
+			fmt.Sprintf("Slot %d added: %s %s, %d min.\n", s.ID, s.Day, s.Start, int(s.Duration.Minutes())))
 	})
 }
 
@@ -187,12 +178,8 @@ func cmdGridCancel(ctx context.Context, io *stdio, args []string) error {
 		if err != nil {
 			return err
 		}
-		recordShell(ctx, io, db, relais.AuditEdit, fmt.Sprintf("station %d", e.StationID))
-		if *asJSON {
-			return writeJSON(io, map[string]any{"removed_slots": len(removed)})
-		}
-		fmt.Fprintf(io.out, "%d slots removed\n", len(removed))
-		return nil
+		recordShell(ctx, io, db, relais.AuditEdit, stationTarget(e.StationID))
+		return printOutcome(io, *asJSON, map[string]any{"removed_slots": len(removed)}, fmt.Sprintf("%d slots removed\n", len(removed)))
 	})
 }
 
@@ -251,6 +238,9 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
+// stationTarget is how the audit log names a station a command changed.
+func stationTarget(id int64) string { return fmt.Sprintf("station %d", id) }
+
 // stationDayFlags adds --station and --date, the day of a station's grid a command changes.
 func stationDayFlags(fs *flag.FlagSet, station *int64, day *string) {
 	fs.Int64Var(station, "station", 0, "station id")
@@ -269,12 +259,9 @@ func withScheduler(ctx context.Context, io *stdio, fs *flag.FlagSet, args []stri
 	if err != nil {
 		return err
 	}
-	db, err := openStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	return userError(fn(scheduler.New(db, db, nil), db))
+	return withStore(ctx, cfg, func(db relais.Store) error {
+		return userError(fn(scheduler.New(db, db, nil), db))
+	})
 }
 
 // parseWeekdays reads "1-5" or "1,3,5" (0 Sunday ... 6 Saturday).
@@ -326,25 +313,22 @@ func cmdPlan(ctx context.Context, io *stdio, args []string) error {
 			return fmt.Errorf("--at %q: give a time such as 2026-03-02T18:00:00Z", *at)
 		}
 	}
-	db, err := openStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
 	pc := cfg.planConfig()
 	pc.PostalLead = time.Duration(*postalDays) * 24 * time.Hour
-	p := &scheduler.Planner{Store: db, Lessons: db, Households: db, Channels: knownChannels(), Config: pc}
 	var fn func(scheduler.HouseholdPlan) error
 	if *each {
 		enc := json.NewEncoder(io.out)
 		fn = func(hp scheduler.HouseholdPlan) error { return enc.Encode(hp) }
 	}
-	sum, err := p.Plan(ctx, *lesson, start, fn)
-	if err != nil {
-		return userError(err)
-	}
-	if *asJSON {
-		return writeJSON(io, sum)
-	}
-	return writePlan(io.out, sum)
+	return withStore(ctx, cfg, func(db relais.Store) error {
+		p := &scheduler.Planner{Store: db, Lessons: db, Households: db, Channels: knownChannels(), Config: pc}
+		sum, err := p.Plan(ctx, *lesson, start, fn)
+		if err != nil {
+			return userError(err)
+		}
+		if *asJSON {
+			return writeJSON(io, sum)
+		}
+		return writePlan(io.out, sum)
+	})
 }

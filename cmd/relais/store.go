@@ -24,6 +24,16 @@ func openStore(ctx context.Context, cfg Config) (relais.Store, error) {
 	return sqlite.Open(ctx, strings.TrimPrefix(cfg.DatabaseURL, "sqlite:"))
 }
 
+// withStore opens the configured database, runs fn on it and closes it.
+func withStore(ctx context.Context, cfg Config, fn func(relais.Store) error) error {
+	db, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return fn(db)
+}
+
 func isPostgresURL(u string) bool {
 	return strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://")
 }

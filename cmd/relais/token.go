@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"strconv"
 	"strings"
@@ -93,11 +94,7 @@ func cmdTokenRotate(ctx context.Context, io *stdio, args []string) error {
 	fs := newFlagSet(io, "token rotate", "token rotate [--expires 90d] ID",
 		"Gives a token a new secret and prints it once; the old secret stops working at once.")
 	expires := fs.String("expires", "", "new lifetime from now: days (90d) or a Go duration; default: 90 days, or never for a token that never expired")
-	cfg, err := loadSettings(fs, args, io, dbSettings...)
-	if err != nil {
-		return err
-	}
-	id, err := tokenArg(fs.Args())
+	cfg, id, err := loadTokenSettings(fs, args, io)
 	if err != nil {
 		return err
 	}
@@ -121,11 +118,7 @@ func cmdTokenRotate(ctx context.Context, io *stdio, args []string) error {
 
 func cmdTokenRevoke(ctx context.Context, io *stdio, args []string) error {
 	fs := newFlagSet(io, "token revoke", "token revoke ID", "Revokes a token at once: requests with it are refused from now on.")
-	cfg, err := loadSettings(fs, args, io, dbSettings...)
-	if err != nil {
-		return err
-	}
-	id, err := tokenArg(fs.Args())
+	cfg, id, err := loadTokenSettings(fs, args, io)
 	if err != nil {
 		return err
 	}
@@ -142,12 +135,7 @@ func cmdTokenRevoke(ctx context.Context, io *stdio, args []string) error {
 
 // withTokens runs f on the token service of the configured database.
 func withTokens(ctx context.Context, cfg Config, f func(*tokens.Service, relais.Store) error) error {
-	db, err := openStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	return f(tokens.New(db, nil), db)
+	return withStore(ctx, cfg, func(db relais.Store) error { return f(tokens.New(db, nil), db) })
 }
 
 // recordShell writes a change made from the command line to the audit log; the change is made, so a
@@ -157,6 +145,16 @@ func recordShell(ctx context.Context, io *stdio, store relais.AuditStore, action
 	if err := store.RecordAudit(ctx, &e); err != nil {
 		fmt.Fprintf(io.err, "warning: the audit log did not record this: %v\n", err)
 	}
+}
+
+// loadTokenSettings loads the configuration of a command that names one token by its id, and the id.
+func loadTokenSettings(fs *flag.FlagSet, args []string, io *stdio) (Config, int64, error) {
+	cfg, err := loadSettings(fs, args, io, dbSettings...)
+	if err != nil {
+		return cfg, 0, err
+	}
+	id, err := tokenArg(fs.Args())
+	return cfg, id, err
 }
 
 func tokenArg(args []string) (int64, error) {
