@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/store/internal/sqlstore"
 )
 
 const deliveryColumns = `id, lesson_id, household_id, channel, status, reason, provider_id, attempts, occurrence, claimed_by, claimed_at, created_at, updated_at`
@@ -267,7 +268,7 @@ func (db *DB) Deliveries(ctx context.Context, f relais.DeliveryFilter) ([]relais
 func (db *DB) DeliveryByProviderID(ctx context.Context, channel relais.ChannelName, providerID string) (relais.Delivery, error) {
 	d, err := scanDelivery(db.pool.QueryRow(ctx, `SELECT `+deliveryColumns+` FROM deliveries
 		WHERE channel = $1 AND provider_id = $2 AND provider_id <> ''`, channel, providerID))
-	return d, orNotFound(err, func() error {
+	return d, sqlstore.OrNotFound(err, func() error {
 		return relais.Errorf(relais.ENOTFOUND, "Delivery with provider id %v not found.", providerID)
 	})
 }

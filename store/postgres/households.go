@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/store/internal/sqlstore"
 )
 
 const householdColumns = `h.id, h.external_ref, h.region, h.language, h.pupils, h.profile, h.phone, h.email,
@@ -188,7 +189,7 @@ func upsertRun(ctx context.Context, tx pgx.Tx, hs []relais.Household, now any) e
 // Household returns one household.
 func (db *DB) Household(ctx context.Context, id int64) (relais.Household, error) {
 	h, err := scanHousehold(db.pool.QueryRow(ctx, `SELECT `+householdColumns+` FROM households h WHERE h.id = $1`, id))
-	return h, orNotFound(err, func() error { return relais.Errorf(relais.ENOTFOUND, "Household %d not found.", id) })
+	return h, sqlstore.OrNotFound(err, func() error { return relais.Errorf(relais.ENOTFOUND, "Household %d not found.", id) })
 }
 
 // Households lists households in id order, after the page cursor. With an audience or a grade, the

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/store/internal/sqlstore"
 )
 
 const postalBatchColumns = `id, lesson_id, region, status, reason, households, pdf_path, pdf_bytes, csv_path,
@@ -72,7 +73,7 @@ func (db *DB) CreatePostalBatch(ctx context.Context, b *relais.PostalBatch, prov
 // PostalBatch returns one batch.
 func (db *DB) PostalBatch(ctx context.Context, id int64) (relais.PostalBatch, error) {
 	b, err := scanPostalBatch(db.pool.QueryRow(ctx, `SELECT `+postalBatchColumns+` FROM postal_batches WHERE id = $1`, id))
-	return b, orNotFound(err, func() error { return relais.Errorf(relais.ENOTFOUND, "Postal batch %d not found.", id) })
+	return b, sqlstore.OrNotFound(err, func() error { return relais.Errorf(relais.ENOTFOUND, "Postal batch %d not found.", id) })
 }
 
 // PostalBatches lists batches in id order after the page cursor.
@@ -91,7 +92,7 @@ func (db *DB) PostalPackets(ctx context.Context, batchID int64, p relais.Page) (
 	p = p.Normalize()
 	return queryAll(ctx, db.pool, func(row rowScanner) (relais.PostalPacket, error) {
 		var id int64
-		h, err := scanHousehold(scanHead(row, &id))
+		h, err := scanHousehold(sqlstore.ScanHead(row, &id))
 		return relais.PostalPacket{DeliveryID: id, Household: h}, err
 	}, `SELECT p.delivery_id, `+householdColumns+` FROM postal_batch_deliveries p
 		JOIN deliveries d ON d.id = p.delivery_id JOIN households h ON h.id = d.household_id

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/store/internal/sqlstore"
 )
 
 const tokenColumns = `id, name, user_id, role, created_at, expires_at, last_used_at, revoked_at`
@@ -63,13 +64,13 @@ func (db *DB) CreateToken(ctx context.Context, t *relais.APIToken, tokenHash str
 // TokenByHash returns the token of a secret's hash.
 func (db *DB) TokenByHash(ctx context.Context, tokenHash string) (relais.APIToken, error) {
 	t, err := scanToken(db.pool.QueryRow(ctx, `SELECT `+tokenColumns+` FROM api_tokens WHERE token_hash = $1`, tokenHash))
-	return t, orNotFound(err, unknownToken)
+	return t, sqlstore.OrNotFound(err, unknownToken)
 }
 
 // Token returns a token by id.
 func (db *DB) Token(ctx context.Context, id int64) (relais.APIToken, error) {
 	t, err := scanToken(db.pool.QueryRow(ctx, `SELECT `+tokenColumns+` FROM api_tokens WHERE id = $1`, id))
-	return t, orNotFound(err, tokenNotFound(id))
+	return t, sqlstore.OrNotFound(err, tokenNotFound(id))
 }
 
 // Tokens lists every token in id order.
@@ -94,7 +95,7 @@ func (db *DB) RotateToken(ctx context.Context, id int64, tokenHash string, expir
 func (db *DB) RevokeToken(ctx context.Context, id int64) (relais.APIToken, error) {
 	t, err := scanToken(db.pool.QueryRow(ctx, `UPDATE api_tokens SET revoked_at = coalesce(revoked_at, $1)
 		WHERE id = $2 RETURNING `+tokenColumns, ts(db.now()), id))
-	return t, orNotFound(err, tokenNotFound(id))
+	return t, sqlstore.OrNotFound(err, tokenNotFound(id))
 }
 
 // TouchToken records a token's last use.

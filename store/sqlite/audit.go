@@ -6,6 +6,7 @@ import (
 	"time"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/store/internal/sqlstore"
 )
 
 // RecordAudit appends an entry to the audit log.
@@ -25,19 +26,19 @@ func (db *DB) RecordAudit(ctx context.Context, e *relais.AuditEntry) error {
 // AuditEntries lists audit entries, newest first.
 func (db *DB) AuditEntries(ctx context.Context, f relais.AuditFilter) ([]relais.AuditEntry, error) {
 	p := f.Page.Normalize()
-	w := where{sql: `SELECT id, at, actor, role, action, target, address FROM audit_log WHERE 1=1`}
-	w.and(f.Actor != "", `actor = ?`, f.Actor)
-	w.and(f.Action != "", `action = ?`, f.Action)
-	w.and(!f.Since.IsZero(), `at >= ?`, ms(f.Since))
-	w.and(!f.Until.IsZero(), `at < ?`, ms(f.Until))
-	w.and(p.After > 0, `id < ?`, p.After)
+	w := sqlstore.Where{SQL: `SELECT id, at, actor, role, action, target, address FROM audit_log WHERE 1=1`}
+	w.And(f.Actor != "", `actor = ?`, f.Actor)
+	w.And(f.Action != "", `action = ?`, f.Action)
+	w.And(!f.Since.IsZero(), `at >= ?`, ms(f.Since))
+	w.And(!f.Until.IsZero(), `at < ?`, ms(f.Until))
+	w.And(p.After > 0, `id < ?`, p.After)
 	return queryAll(ctx, db.read, func(row rowScanner) (relais.AuditEntry, error) {
 		var e relais.AuditEntry
 		var at int64
 		err := row.Scan(&e.ID, &at, &e.Actor, &e.Role, &e.Action, &e.Target, &e.Address)
 		e.At = fromMS(at)
 		return e, err
-	}, w.sql+` ORDER BY id DESC LIMIT ?`, append(w.args, p.Limit)...)
+	}, w.SQL+` ORDER BY id DESC LIMIT ?`, append(w.Args, p.Limit)...)
 }
 
 // PruneAudit removes entries older than before.

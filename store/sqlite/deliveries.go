@@ -10,6 +10,7 @@ import (
 	"time"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/store/internal/sqlstore"
 )
 
 const deliveryColumns = `id, lesson_id, household_id, channel, status, reason, provider_id, attempts, occurrence, claimed_by, claimed_at, created_at, updated_at`
@@ -177,21 +178,21 @@ func (db *DB) DeliveriesByIDs(ctx context.Context, ids []int64) ([]relais.Delive
 // Deliveries lists deliveries in id order after the page cursor.
 func (db *DB) Deliveries(ctx context.Context, f relais.DeliveryFilter) ([]relais.Delivery, error) {
 	p := f.Page.Normalize()
-	w := where{sql: `SELECT ` + deliveryColumns + ` FROM deliveries WHERE id > ?`, args: []any{p.After}}
-	w.and(f.LessonID > 0, `lesson_id = ?`, f.LessonID)
-	w.and(f.HouseholdID > 0, `household_id = ?`, f.HouseholdID)
-	w.and(f.Channel != "", `channel = ?`, f.Channel)
-	w.and(f.Status != "", `status = ?`, f.Status)
-	w.and(!f.UpdatedBefore.IsZero(), `updated_at < ?`, ms(f.UpdatedBefore))
-	w.and(!f.UpdatedAfter.IsZero(), `updated_at > ?`, ms(f.UpdatedAfter))
-	return db.queryDeliveries(ctx, w.sql+` ORDER BY id LIMIT ?`, append(w.args, p.Limit)...)
+	w := sqlstore.Where{SQL: `SELECT ` + deliveryColumns + ` FROM deliveries WHERE id > ?`, Args: []any{p.After}}
+	w.And(f.LessonID > 0, `lesson_id = ?`, f.LessonID)
+	w.And(f.HouseholdID > 0, `household_id = ?`, f.HouseholdID)
+	w.And(f.Channel != "", `channel = ?`, f.Channel)
+	w.And(f.Status != "", `status = ?`, f.Status)
+	w.And(!f.UpdatedBefore.IsZero(), `updated_at < ?`, ms(f.UpdatedBefore))
+	w.And(!f.UpdatedAfter.IsZero(), `updated_at > ?`, ms(f.UpdatedAfter))
+	return db.queryDeliveries(ctx, w.SQL+` ORDER BY id LIMIT ?`, append(w.Args, p.Limit)...)
 }
 
 // DeliveryByProviderID finds the delivery a provider callback is about.
 func (db *DB) DeliveryByProviderID(ctx context.Context, channel relais.ChannelName, providerID string) (relais.Delivery, error) {
 	d, err := scanDelivery(db.read.QueryRowContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries
 		WHERE channel = ? AND provider_id = ? AND provider_id <> ''`, channel, providerID))
-	return d, orNotFound(err, func() error {
+	return d, sqlstore.OrNotFound(err, func() error {
 		return relais.Errorf(relais.ENOTFOUND, "Delivery with provider id %v not found.", providerID)
 	})
 }

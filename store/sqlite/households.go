@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/store/internal/sqlstore"
 )
 
 const householdColumns = `h.id, h.external_ref, h.region, h.language, h.pupils, h.profile, h.phone, h.email,
@@ -112,7 +113,7 @@ func (db *DB) UpsertHouseholds(ctx context.Context, hs []relais.Household) error
 // Household returns one household.
 func (db *DB) Household(ctx context.Context, id int64) (relais.Household, error) {
 	h, err := scanHousehold(db.read.QueryRowContext(ctx, `SELECT `+householdColumns+` FROM households h WHERE h.id = ?`, id))
-	return h, orNotFound(err, func() error { return relais.Errorf(relais.ENOTFOUND, "Household %d not found.", id) })
+	return h, sqlstore.OrNotFound(err, func() error { return relais.Errorf(relais.ENOTFOUND, "Household %d not found.", id) })
 }
 
 // Households lists households in id order, after the page cursor. With an audience or a grade, the

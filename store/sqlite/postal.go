@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/store/internal/sqlstore"
 )
 
 const postalBatchColumns = `id, lesson_id, region, status, reason, households, pdf_path, pdf_bytes, csv_path,
@@ -66,17 +67,17 @@ func (db *DB) CreatePostalBatch(ctx context.Context, b *relais.PostalBatch, prov
 // PostalBatch returns one batch.
 func (db *DB) PostalBatch(ctx context.Context, id int64) (relais.PostalBatch, error) {
 	b, err := scanPostalBatch(db.read.QueryRowContext(ctx, `SELECT `+postalBatchColumns+` FROM postal_batches WHERE id = ?`, id))
-	return b, orNotFound(err, func() error { return relais.Errorf(relais.ENOTFOUND, "Postal batch %d not found.", id) })
+	return b, sqlstore.OrNotFound(err, func() error { return relais.Errorf(relais.ENOTFOUND, "Postal batch %d not found.", id) })
 }
 
 // PostalBatches lists batches in id order after the page cursor.
 func (db *DB) PostalBatches(ctx context.Context, f relais.PostalBatchFilter) ([]relais.PostalBatch, error) {
 	p := f.Page.Normalize()
-	w := where{sql: `SELECT ` + postalBatchColumns + ` FROM postal_batches WHERE id > ?`, args: []any{p.After}}
-	w.and(f.LessonID > 0, `lesson_id = ?`, f.LessonID)
-	w.and(f.Region != "", `region = ?`, f.Region)
-	w.and(f.Status != "", `status = ?`, f.Status)
-	return queryAll(ctx, db.read, scanPostalBatch, w.sql+` ORDER BY id LIMIT ?`, append(w.args, p.Limit)...)
+	w := sqlstore.Where{SQL: `SELECT ` + postalBatchColumns + ` FROM postal_batches WHERE id > ?`, Args: []any{p.After}}
+	w.And(f.LessonID > 0, `lesson_id = ?`, f.LessonID)
+	w.And(f.Region != "", `region = ?`, f.Region)
+	w.And(f.Status != "", `status = ?`, f.Status)
+	return queryAll(ctx, db.read, scanPostalBatch, w.SQL+` ORDER BY id LIMIT ?`, append(w.Args, p.Limit)...)
 }
 
 // PostalPackets returns a page of a batch's households in delivery id order.

@@ -17,6 +17,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/store/internal/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -24,6 +25,8 @@ var migrations embed.FS
 
 // DB is a relais.Store on one SQLite file.
 type DB struct {
+	sqlstore.Store // the methods both engines share
+
 	read  *sql.DB
 	write *sql.DB
 	send  sendStmts
@@ -54,6 +57,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	read.SetMaxOpenConns(8)
 	db := &DB{read: read, write: write, now: time.Now}
+	db.Store = sqlstore.New(engine{db})
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -122,18 +126,7 @@ type querier interface {
 }
 
 // rowScanner is a row to scan: *sql.Row or *sql.Rows.
-type rowScanner = interface{ Scan(...any) error }
-
-// scanTail returns row with extra destinations after those its Scan is given: a scanX function then
-// reads a row that joins more columns after its own.
-func scanTail(row rowScanner, extra ...any) rowScanner { return tailScanner{row, extra} }
-
-type tailScanner struct {
-	row   rowScanner
-	extra []any
-}
-
-func (t tailScanner) Scan(dest ...any) error { return t.row.Scan(append(dest, t.extra...)...) }
+type rowScanner = sqlstore.Row
 
 // queryAll runs query and returns every row read by scan.
 func queryAll[T any](ctx context.Context, q querier, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
@@ -142,15 +135,7 @@ func queryAll[T any](ctx context.Context, q querier, scan func(rowScanner) (T, e
 		return nil, err
 	}
 	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return sqlstore.Collect(rows, scan)
 }
 
 // placeholders returns "?,?,?" for n values.
@@ -166,29 +151,6 @@ func placeholders(n int) string {
 		b = append(b, '?')
 	}
 	return string(b)
-}
-
-// orNotFound returns notFound() when err says the row does not exist, else err; the not-found error
-// is only made when needed, so a read that finds its row costs nothing more.
-func orNotFound(err error, notFound func() error) error {
-	if errors.Is(err, sql.ErrNoRows) {
-		return notFound()
-	}
-	return err
-}
-
-// where is a listing's query with the conditions of its filter that apply.
-type where struct {
-	sql  string
-	args []any
-}
-
-// and adds " AND cond" (with one ? placeholder) and its argument when set.
-func (w *where) and(set bool, cond string, arg any) {
-	if set {
-		w.sql += ` AND ` + cond
-		w.args = append(w.args, arg)
-	}
 }
 
 // collectIDs reads the ids rows return (an UPDATE ... RETURNING id) and closes rows.

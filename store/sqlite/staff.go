@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/store/internal/sqlstore"
 )
 
 // SignInStaff creates the user of an OpenID identity on first sign-in, or updates their name and role.
@@ -25,5 +26,5 @@ func (db *DB) SignInStaff(ctx context.Context, id relais.StaffIdentity) (relais.
 func (db *DB) StaffUser(ctx context.Context, id string) (relais.User, error) {
 	var u relais.User
 	err := db.read.QueryRowContext(ctx, `SELECT id, name, role FROM staff_users WHERE id = ?`, id).Scan(&u.ID, &u.Name, &u.Role)
-	return u, orNotFound(err, func() error { return relais.Errorf(relais.EUNAUTHORIZED, "Unknown user; sign in again.") })
+	return u, sqlstore.OrNotFound(err, func() error { return relais.Errorf(relais.EUNAUTHORIZED, "Unknown user; sign in again.") })
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/store/internal/sqlstore"
 )
 
 const tokenColumns = `id, name, user_id, role, created_at, expires_at, last_used_at, revoked_at`
@@ -57,13 +58,13 @@ func (db *DB) CreateToken(ctx context.Context, t *relais.APIToken, tokenHash str
 // TokenByHash returns the token of a secret's hash.
 func (db *DB) TokenByHash(ctx context.Context, tokenHash string) (relais.APIToken, error) {
 	t, err := scanToken(db.read.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM api_tokens WHERE token_hash = ?`, tokenHash))
-	return t, orNotFound(err, unknownToken)
+	return t, sqlstore.OrNotFound(err, unknownToken)
 }
 
 // Token returns a token by id.
 func (db *DB) Token(ctx context.Context, id int64) (relais.APIToken, error) {
 	t, err := scanToken(db.read.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM api_tokens WHERE id = ?`, id))
-	return t, orNotFound(err, func() error { return relais.Errorf(relais.ENOTFOUND, "API token %d not found.", id) })
+	return t, sqlstore.OrNotFound(err, func() error { return relais.Errorf(relais.ENOTFOUND, "API token %d not found.", id) })
 }
 
 // Tokens lists every token in id order.
@@ -88,7 +89,7 @@ func (db *DB) RotateToken(ctx context.Context, id int64, tokenHash string, expir
 func (db *DB) RevokeToken(ctx context.Context, id int64) (relais.APIToken, error) {
 	t, err := scanToken(db.write.QueryRowContext(ctx, `UPDATE api_tokens SET revoked_at = CASE WHEN revoked_at = 0 THEN ? ELSE revoked_at END
 		WHERE id = ? RETURNING `+tokenColumns, ms(db.now()), id))
-	return t, orNotFound(err, func() error { return relais.Errorf(relais.ENOTFOUND, "API token %d not found.", id) })
+	return t, sqlstore.OrNotFound(err, func() error { return relais.Errorf(relais.ENOTFOUND, "API token %d not found.", id) })
 }
 
 // TouchToken records a token's last use.

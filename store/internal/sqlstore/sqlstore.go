@@ -1,0 +1,169 @@
+// Package sqlstore is the half of relais.Store that store/sqlite and store/postgres share: the
+// methods whose SQL both engines speak alike, how a row of each table becomes a domain value, and how
+// a filter becomes a WHERE clause. An engine lends it an Engine (its connections, transactions, clock
+// and the few things its SQL says differently) and keeps for itself only what is really its own: its
+// schema's types (SQLite keeps times as milliseconds and booleans as 0 and 1, PostgreSQL as
+// timestamptz and boolean), its upserts, locks, bulk writes and counting tables.
+//
+// Queries here are written with ? placeholders; an engine that numbers them ($1) rewrites them.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Row is a row to scan: one row of a result, or the result of a query of one row.
+type Row = interface{ Scan(...any) error }
+
+// Rows is an engine's result set.
+type Rows interface {
+	Row
+	Next() bool
+	Err() error
+	Close()
+}
+
+// Querier is a pool or a transaction of either engine. Queries use ? placeholders; QueryRow's Scan
+// returns an error that is sql.ErrNoRows (errors.Is) when no row came back.
+type Querier interface {
+	Exec(ctx context.Context, query string, args ...any) (rowsAffected int64, err error)
+	Query(ctx context.Context, query string, args ...any) (Rows, error)
+	QueryRow(ctx context.Context, query string, args ...any) Row
+}
+
+// Engine is what a store on one SQL engine lends the shared methods.
+type Engine interface {
+	// Read is the connections reads go to; Write those of a write outside a transaction.
+	Read() Querier
+	Write() Querier
+	// InTx runs fn in a write transaction, committed when fn returns nil.
+	InTx(ctx context.Context, fn func(tx Querier) error) error
+	// Now is the store's clock.
+	Now() time.Time
+	// Time is t as the engine stores a time (to the millisecond, in UTC).
+	Time(t time.Time) any
+	// Lock takes the lock of a table's row for the rest of tx, so that writers that check a row's
+	// dependants before changing them run one at a time; a missing row locks nothing. An engine whose
+	// writes already run one at a time takes none.
+	Lock(ctx context.Context, tx Querier, table string, id int64) error
+	// Conflict reports whether err is a unique constraint's refusal, met when another writer made the
+	// same change at the same time (never, on an engine whose writes run one at a time).
+	Conflict(err error) bool
+}
+
+// Store implements the methods of relais.Store that both engines share; an engine's DB embeds it.
+type Store struct{ e Engine }
+
+// New returns the shared methods running on e.
+func New(e Engine) Store { return Store{e: e} }
+
+// QueryAll runs query and returns every row read by scan.
+func QueryAll[T any](ctx context.Context, q Querier, scan func(Row) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return Collect(rows, scan)
+}
+
+// Collect reads every row of rows with scan (it does not close rows).
+func Collect[T any](rows interface {
+	Row
+	Next() bool
+	Err() error
+}, scan func(Row) (T, error)) ([]T, error) {
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// ScanTail returns row with extra destinations after those its Scan is given: a scanX function then
+// reads a row that joins more columns after its own.
+func ScanTail(row Row, extra ...any) Row { return tailScanner{row, extra} }
+
+type tailScanner struct {
+	row   Row
+	extra []any
+}
+
+func (t tailScanner) Scan(dest ...any) error { return t.row.Scan(append(dest, t.extra...)...) }
+
+// ScanHead returns row with extra destinations before those its Scan is given.
+func ScanHead(row Row, extra ...any) Row { return headScanner{row, extra} }
+
+type headScanner struct {
+	row   Row
+	extra []any
+}
+
+func (h headScanner) Scan(dest ...any) error {
+	return h.row.Scan(append(append([]any{}, h.extra...), dest...)...)
+}
+
+// OrNotFound returns notFound() when err says the row does not exist, else err; the not-found error
+// is only made when needed, so a read that finds its row costs nothing more.
+func OrNotFound(err error, notFound func() error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound()
+	}
+	return err
+}
+
+// Where is a listing's query with the conditions of its filter that apply.
+type Where struct {
+	SQL  string
+	Args []any
+}
+
+// And adds " AND cond" (with one ? placeholder) and its argument when set.
+func (w *Where) And(set bool, cond string, arg any) {
+	if set {
+		w.SQL += ` AND ` + cond
+		w.Args = append(w.Args, arg)
+	}
+}
+
+// Prefixed qualifies every column of a column list with p.
+func Prefixed(p, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = p + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Rebind numbers a query's ? placeholders $1, $2, ... for an engine that numbers them. The queries
+// given hold no ? in their literals.
+func Rebind(query string) string {
+	n := strings.Count(query, "?")
+	if n == 0 {
+		return query
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 2*n)
+	i := 0
+	for {
+		j := strings.IndexByte(query, '?')
+		if j < 0 {
+			b.WriteString(query)
+			return b.String()
+		}
+		i++
+		b.WriteString(query[:j])
+		b.WriteByte('$')
+		b.WriteString(strconv.Itoa(i))
+		query = query[j+1:]
+	}
+}

@@ -1,0 +1,67 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/relais-edu/relais/store/internal/sqlstore"
+)
+
+// engine lends the methods SQLite shares with PostgreSQL (store/internal/sqlstore) its connections:
+// reads on the read pool, writes on the single write connection.
+type engine struct{ db *DB }
+
+var _ sqlstore.Engine = engine{}
+
+func (e engine) Read() sqlstore.Querier  { return conn{e.db.read} }
+func (e engine) Write() sqlstore.Querier { return conn{e.db.write} }
+func (e engine) Now() time.Time          { return e.db.now() }
+
+func (e engine) InTx(ctx context.Context, fn func(tx sqlstore.Querier) error) error {
+	return e.db.inTx(ctx, func(tx *sql.Tx) error { return fn(conn{tx}) })
+}
+
+// Time keeps a time as milliseconds since 1970.
+func (engine) Time(t time.Time) any { return ms(t) }
+
+// Lock takes no lock: writes run one at a time on the write connection, and write transactions hold
+// the database's write lock from their start (_txlock=immediate).
+func (engine) Lock(context.Context, sqlstore.Querier, string, int64) error { return nil }
+
+// Conflict is never met: with one writer at a time, a check made in a transaction holds until its end.
+func (engine) Conflict(error) bool { return false }
+
+// conn is a pool or a transaction as sqlstore sees one.
+type conn struct {
+	q interface {
+		ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+		QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+		QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	}
+}
+
+func (c conn) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := c.q.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (c conn) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
+	rows, err := c.q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return sqlRows{rows}, nil
+}
+
+func (c conn) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
+	return c.q.QueryRowContext(ctx, query, args...)
+}
+
+// sqlRows is a *sql.Rows whose Close, as pgx's, returns nothing: its error, if any, is Err's.
+type sqlRows struct{ *sql.Rows }
+
+func (r sqlRows) Close() { r.Rows.Close() }
