@@ -27,6 +27,17 @@ func (e engine) InTx(ctx context.Context, fn func(tx sqlstore.Querier) error) er
 // Time keeps a time as a timestamptz to the millisecond, as store/sqlite does.
 func (engine) Time(t time.Time) any { return ts(t) }
 
+// OptTime keeps none as NULL.
+func (engine) OptTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return ts(t)
+}
+
+// None is column IS NULL.
+func (engine) None(column string) string { return column + ` IS NULL` }
+
 // Lock takes the row's lock (FOR UPDATE) for the rest of the transaction: the writes that check a
 // station's grid or a slot's sequence before changing it (SQLite runs them one at a time) then run
 // one at a time per row, and nothing slips in between a check and its write.
@@ -37,6 +48,14 @@ func (engine) Lock(ctx context.Context, tx sqlstore.Querier, table string, id in
 
 // Conflict reports a unique constraint's refusal: another writer made the same change at once.
 func (engine) Conflict(err error) bool { return isUniqueViolation(err) }
+
+// dialect is what PostgreSQL's SQL says its own way.
+var dialect = sqlstore.Dialect{
+	PhoneIs: phoneIs,
+	EmailIs: emailIs,
+	RewritePupils: `UPDATE households SET pupils = COALESCE((SELECT json_agg(json_build_object('grade', grade,
+		'language', language) ORDER BY grade)::text FROM pupils WHERE household_id = ?), '[]') WHERE id = ?`,
+}
 
 // conn is the pool or a transaction as sqlstore sees one: its ? placeholders are numbered.
 type conn struct{ q querier }

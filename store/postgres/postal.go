@@ -92,9 +92,9 @@ func (db *DB) PostalPackets(ctx context.Context, batchID int64, p relais.Page) (
 	p = p.Normalize()
 	return queryAll(ctx, db.pool, func(row rowScanner) (relais.PostalPacket, error) {
 		var id int64
-		h, err := scanHousehold(sqlstore.ScanHead(row, &id))
+		h, err := sqlstore.ScanHousehold(sqlstore.ScanHead(row, &id))
 		return relais.PostalPacket{DeliveryID: id, Household: h}, err
-	}, `SELECT p.delivery_id, `+householdColumns+` FROM postal_batch_deliveries p
+	}, `SELECT p.delivery_id, `+sqlstore.HouseholdColumns+` FROM postal_batch_deliveries p
 		JOIN deliveries d ON d.id = p.delivery_id JOIN households h ON h.id = d.household_id
 		WHERE p.batch_id = $1 AND p.delivery_id > $2 ORDER BY p.delivery_id LIMIT $3`, batchID, p.After, p.Limit)
 }

@@ -61,7 +61,7 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		return nil, fmt.Errorf("database %s does not answer: %w", Redact(rawURL), err)
 	}
 	db := &DB{pool: pool, now: time.Now}
-	db.Store = sqlstore.New(engine{db})
+	db.Store = sqlstore.New(engine{db}, dialect)
 	if err := db.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("database %s: %w", Redact(rawURL), err)

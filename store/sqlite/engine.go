@@ -25,12 +25,31 @@ func (e engine) InTx(ctx context.Context, fn func(tx sqlstore.Querier) error) er
 // Time keeps a time as milliseconds since 1970.
 func (engine) Time(t time.Time) any { return ms(t) }
 
+// OptTime keeps none as 0.
+func (engine) OptTime(t time.Time) any {
+	if t.IsZero() {
+		return int64(0)
+	}
+	return ms(t)
+}
+
+// None is column = 0.
+func (engine) None(column string) string { return column + ` = 0` }
+
 // Lock takes no lock: writes run one at a time on the write connection, and write transactions hold
 // the database's write lock from their start (_txlock=immediate).
 func (engine) Lock(context.Context, sqlstore.Querier, string, int64) error { return nil }
 
 // Conflict is never met: with one writer at a time, a check made in a transaction holds until its end.
 func (engine) Conflict(error) bool { return false }
+
+// dialect is what SQLite's SQL says its own way.
+var dialect = sqlstore.Dialect{
+	PhoneIs: func(string) string { return `h.phone = ?` },
+	EmailIs: func(string) string { return `h.email = ? COLLATE NOCASE` },
+	RewritePupils: `UPDATE households SET pupils = (SELECT json_group_array(json_object('grade', grade, 'language', language))
+		FROM (SELECT grade, language FROM pupils WHERE household_id = ? ORDER BY grade)) WHERE id = ?`,
+}
 
 // conn is a pool or a transaction as sqlstore sees one.
 type conn struct {

@@ -83,7 +83,7 @@ func (db *DB) PostalBatches(ctx context.Context, f relais.PostalBatchFilter) ([]
 // PostalPackets returns a page of a batch's households in delivery id order.
 func (db *DB) PostalPackets(ctx context.Context, batchID int64, p relais.Page) ([]relais.PostalPacket, error) {
 	p = p.Normalize()
-	rows, err := db.read.QueryContext(ctx, `SELECT p.delivery_id, `+householdColumns+` FROM postal_batch_deliveries p
+	rows, err := db.read.QueryContext(ctx, `SELECT p.delivery_id, `+sqlstore.HouseholdColumns+` FROM postal_batch_deliveries p
 		JOIN deliveries d ON d.id = p.delivery_id JOIN households h ON h.id = d.household_id
 		WHERE p.batch_id = ? AND p.delivery_id > ? ORDER BY p.delivery_id LIMIT ?`, batchID, p.After, p.Limit)
 	if err != nil {
@@ -93,7 +93,7 @@ func (db *DB) PostalPackets(ctx context.Context, batchID int64, p relais.Page) (
 	var out []relais.PostalPacket
 	for rows.Next() {
 		var id int64
-		h, err := scanHousehold(scanFunc(func(dest ...any) error { return rows.Scan(append([]any{&id}, dest...)...) }))
+		h, err := sqlstore.ScanHousehold(scanFunc(func(dest ...any) error { return rows.Scan(append([]any{&id}, dest...)...) }))
 		if err != nil {
 			return nil, err
 		}

@@ -57,7 +57,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	read.SetMaxOpenConns(8)
 	db := &DB{read: read, write: write, now: time.Now}
-	db.Store = sqlstore.New(engine{db})
+	db.Store = sqlstore.New(engine{db}, dialect)
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err

@@ -47,6 +47,10 @@ type Engine interface {
 	Now() time.Time
 	// Time is t as the engine stores a time (to the millisecond, in UTC).
 	Time(t time.Time) any
+	// OptTime is t as the engine stores a time that may be none, for the zero time: 0 or NULL.
+	OptTime(t time.Time) any
+	// None is the condition that column, a time that may be none, holds none.
+	None(column string) string
 	// Lock takes the lock of a table's row for the rest of tx, so that writers that check a row's
 	// dependants before changing them run one at a time; a missing row locks nothing. An engine whose
 	// writes already run one at a time takes none.
@@ -56,11 +60,24 @@ type Engine interface {
 	Conflict(err error) bool
 }
 
-// Store implements the methods of relais.Store that both engines share; an engine's DB embeds it.
-type Store struct{ e Engine }
+// Dialect holds what an engine's SQL says differently where the Go around it is the same.
+type Dialect struct {
+	// PhoneIs and EmailIs are the conditions on households h that its phone is phone, its email email
+	// (without case), each with one ? placeholder for the value.
+	PhoneIs, EmailIs func(value string) string
+	// RewritePupils sets households.pupils of a household (? twice, its id) to the JSON list of its rows
+	// in pupils, by grade.
+	RewritePupils string
+}
 
-// New returns the shared methods running on e.
-func New(e Engine) Store { return Store{e: e} }
+// Store implements the methods of relais.Store that both engines share; an engine's DB embeds it.
+type Store struct {
+	e Engine
+	d Dialect
+}
+
+// New returns the shared methods running on e, speaking d.
+func New(e Engine, d Dialect) Store { return Store{e: e, d: d} }
 
 // QueryAll runs query and returns every row read by scan.
 func QueryAll[T any](ctx context.Context, q Querier, scan func(Row) (T, error), query string, args ...any) ([]T, error) {
