@@ -53,6 +53,7 @@ func (engine) Conflict(err error) bool { return isUniqueViolation(err) }
 var dialect = sqlstore.Dialect{
 	PhoneIs: phoneIs,
 	EmailIs: emailIs,
+	NoLimit: nil,
 	RewritePupils: `UPDATE households SET pupils = COALESCE((SELECT json_agg(json_build_object('grade', grade,
 		'language', language) ORDER BY grade)::text FROM pupils WHERE household_id = ?), '[]') WHERE id = ?`,
 }

@@ -10,7 +10,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"time"
 
@@ -100,20 +99,9 @@ func (db *DB) migrate(ctx context.Context) error {
 		return fmt.Errorf("lock for migrations: %w", err)
 	}
 
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return err
-	}
 	sqlDB := stdlib.OpenDBFromPool(db.pool)
 	defer sqlDB.Close()
-	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, sub)
-	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
-	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("apply migrations: %w", err)
-	}
-	return nil
+	return sqlstore.Migrate(ctx, goose.DialectPostgres, sqlDB, migrations)
 }
 
 // Ping checks the database answers.
@@ -157,12 +145,7 @@ type rowScanner = sqlstore.Row
 
 // queryAll runs query and returns every row read by scan.
 func queryAll[T any](ctx context.Context, q querier, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := q.Query(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	return sqlstore.Collect(rows, scan)
+	return sqlstore.QueryAll(ctx, conn{q}, scan, query, args...)
 }
 
 // isUniqueViolation reports whether err is a unique constraint's refusal.

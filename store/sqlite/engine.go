@@ -47,18 +47,13 @@ func (engine) Conflict(error) bool { return false }
 var dialect = sqlstore.Dialect{
 	PhoneIs: func(string) string { return `h.phone = ?` },
 	EmailIs: func(string) string { return `h.email = ? COLLATE NOCASE` },
+	NoLimit: int64(-1),
 	RewritePupils: `UPDATE households SET pupils = (SELECT json_group_array(json_object('grade', grade, 'language', language))
 		FROM (SELECT grade, language FROM pupils WHERE household_id = ? ORDER BY grade)) WHERE id = ?`,
 }
 
 // conn is a pool or a transaction as sqlstore sees one.
-type conn struct {
-	q interface {
-		ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-		QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-		QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-	}
-}
+type conn struct{ q querier }
 
 func (c conn) Exec(ctx context.Context, query string, args ...any) (int64, error) {
 	res, err := c.q.ExecContext(ctx, query, args...)

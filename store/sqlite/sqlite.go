@@ -9,7 +9,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"time"
 
@@ -70,18 +69,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 }
 
 func (db *DB) migrate(ctx context.Context) error {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return err
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db.write, sub)
-	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
-	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("apply migrations: %w", err)
-	}
-	return nil
+	return sqlstore.Migrate(ctx, goose.DialectSQLite3, db.write, migrations)
 }
 
 // Ping checks the database answers.
@@ -121,8 +109,10 @@ func boolInt(b bool) int {
 }
 
 // querier is a pool or a transaction.
-type querier interface {
-	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+type querier = interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 // rowScanner is a row to scan: *sql.Row or *sql.Rows.
@@ -130,12 +120,7 @@ type rowScanner = sqlstore.Row
 
 // queryAll runs query and returns every row read by scan.
 func queryAll[T any](ctx context.Context, q querier, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	return sqlstore.Collect(rows, scan)
+	return sqlstore.QueryAll(ctx, conn{q}, scan, query, args...)
 }
 
 // placeholders returns "?,?,?" for n values.

@@ -68,6 +68,8 @@ type Dialect struct {
 	// RewritePupils sets households.pupils of a household (? twice, its id) to the JSON list of its rows
 	// in pupils, by grade.
 	RewritePupils string
+	// NoLimit is the value of a LIMIT ? that sets none.
+	NoLimit any
 }
 
 // Store implements the methods of relais.Store that both engines share; an engine's DB embeds it.
