@@ -13,20 +13,9 @@ import (
 	"github.com/relais-edu/relais/store/internal/sqlstore"
 )
 
-const deliveryColumns = `id, lesson_id, household_id, channel, status, reason, provider_id, attempts, occurrence, claimed_by, claimed_at, created_at, updated_at`
+const deliveryColumns = sqlstore.DeliveryColumns
 
-func scanDelivery(row rowScanner) (relais.Delivery, error) {
-	var d relais.Delivery
-	err := row.Scan(&d.ID, &d.LessonID, &d.HouseholdID, &d.Channel, &d.Status, &d.Reason, &d.ProviderID,
-		&d.Attempts, &d.Occurrence, &d.ClaimedBy, &d.ClaimedAt, &d.CreatedAt, &d.UpdatedAt)
-	d.CreatedAt, d.UpdatedAt = d.CreatedAt.UTC(), d.UpdatedAt.UTC()
-	if d.ClaimedAt.Unix() <= 0 {
-		d.ClaimedAt = time.Time{}
-	} else {
-		d.ClaimedAt = d.ClaimedAt.UTC()
-	}
-	return d, err
-}
+var scanDelivery = sqlstore.ScanDelivery
 
 // deliveryKeys holds the keys (lesson, household, channel) of a page of deliveries as arrays, the
 // parameters of an unnest.
@@ -244,33 +233,6 @@ func (db *DB) DeliveriesByIDs(ctx context.Context, ids []int64) ([]relais.Delive
 		return nil, nil
 	}
 	return queryAll(ctx, db.pool, scanDelivery, `SELECT `+deliveryColumns+` FROM deliveries WHERE id = ANY($1) ORDER BY id`, ids)
-}
-
-// Deliveries lists deliveries in id order after the page cursor.
-func (db *DB) Deliveries(ctx context.Context, f relais.DeliveryFilter) ([]relais.Delivery, error) {
-	p := f.Page.Normalize()
-	w := newWhere(`SELECT `+deliveryColumns+` FROM deliveries WHERE id > $1`, p.After)
-	w.and(f.LessonID > 0, `lesson_id`, f.LessonID)
-	w.and(f.HouseholdID > 0, `household_id`, f.HouseholdID)
-	w.and(f.Channel != "", `channel`, f.Channel)
-	w.and(f.Status != "", `status`, f.Status)
-	if !f.UpdatedBefore.IsZero() {
-		w.sql += ` AND updated_at < ` + w.arg(ts(f.UpdatedBefore))
-	}
-	if !f.UpdatedAfter.IsZero() {
-		w.sql += ` AND updated_at > ` + w.arg(ts(f.UpdatedAfter))
-	}
-	limit := w.arg(p.Limit)
-	return queryAll(ctx, db.pool, scanDelivery, w.sql+` ORDER BY id LIMIT `+limit, w.args...)
-}
-
-// DeliveryByProviderID finds the delivery a provider callback is about.
-func (db *DB) DeliveryByProviderID(ctx context.Context, channel relais.ChannelName, providerID string) (relais.Delivery, error) {
-	d, err := scanDelivery(db.pool.QueryRow(ctx, `SELECT `+deliveryColumns+` FROM deliveries
-		WHERE channel = $1 AND provider_id = $2 AND provider_id <> ''`, channel, providerID))
-	return d, sqlstore.OrNotFound(err, func() error {
-		return relais.Errorf(relais.ENOTFOUND, "Delivery with provider id %v not found.", providerID)
-	})
 }
 
 // AdvanceDelivery moves a delivery forward and records the event.

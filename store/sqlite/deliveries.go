@@ -13,19 +13,9 @@ import (
 	"github.com/relais-edu/relais/store/internal/sqlstore"
 )
 
-const deliveryColumns = `id, lesson_id, household_id, channel, status, reason, provider_id, attempts, occurrence, claimed_by, claimed_at, created_at, updated_at`
+const deliveryColumns = sqlstore.DeliveryColumns
 
-func scanDelivery(row interface{ Scan(...any) error }) (relais.Delivery, error) {
-	var d relais.Delivery
-	var created, updated, claimed int64
-	err := row.Scan(&d.ID, &d.LessonID, &d.HouseholdID, &d.Channel, &d.Status, &d.Reason, &d.ProviderID,
-		&d.Attempts, &d.Occurrence, &d.ClaimedBy, &claimed, &created, &updated)
-	d.CreatedAt, d.UpdatedAt = fromMS(created), fromMS(updated)
-	if claimed > 0 {
-		d.ClaimedAt = fromMS(claimed)
-	}
-	return d, err
-}
+var scanDelivery = sqlstore.ScanDelivery
 
 func (db *DB) queryDeliveries(ctx context.Context, q string, args ...any) ([]relais.Delivery, error) {
 	return queryAll(ctx, db.read, scanDelivery, q, args...)
@@ -173,28 +163,6 @@ func (db *DB) DeliveriesByIDs(ctx context.Context, ids []int64) ([]relais.Delive
 		out = append(out, ds...)
 	}
 	return out, nil
-}
-
-// Deliveries lists deliveries in id order after the page cursor.
-func (db *DB) Deliveries(ctx context.Context, f relais.DeliveryFilter) ([]relais.Delivery, error) {
-	p := f.Page.Normalize()
-	w := sqlstore.Where{SQL: `SELECT ` + deliveryColumns + ` FROM deliveries WHERE id > ?`, Args: []any{p.After}}
-	w.And(f.LessonID > 0, `lesson_id = ?`, f.LessonID)
-	w.And(f.HouseholdID > 0, `household_id = ?`, f.HouseholdID)
-	w.And(f.Channel != "", `channel = ?`, f.Channel)
-	w.And(f.Status != "", `status = ?`, f.Status)
-	w.And(!f.UpdatedBefore.IsZero(), `updated_at < ?`, ms(f.UpdatedBefore))
-	w.And(!f.UpdatedAfter.IsZero(), `updated_at > ?`, ms(f.UpdatedAfter))
-	return db.queryDeliveries(ctx, w.SQL+` ORDER BY id LIMIT ?`, append(w.Args, p.Limit)...)
-}
-
-// DeliveryByProviderID finds the delivery a provider callback is about.
-func (db *DB) DeliveryByProviderID(ctx context.Context, channel relais.ChannelName, providerID string) (relais.Delivery, error) {
-	d, err := scanDelivery(db.read.QueryRowContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries
-		WHERE channel = ? AND provider_id = ? AND provider_id <> ''`, channel, providerID))
-	return d, sqlstore.OrNotFound(err, func() error {
-		return relais.Errorf(relais.ENOTFOUND, "Delivery with provider id %v not found.", providerID)
-	})
 }
 
 // AdvanceDelivery moves a delivery forward and records the event.

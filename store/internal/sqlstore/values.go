@@ -13,7 +13,8 @@ import (
 // Time is a scan destination for a time column: t is set in UTC.
 func Time(t *time.Time) any { return timeDest{t, false} }
 
-// OptTime is a scan destination for a time column where NULL or 0 is none: t is then the zero time.
+// OptTime is a scan destination for a time column where NULL, 0 or 1970 (a column whose default is
+// the epoch) is none: t is then the zero time.
 func OptTime(t *time.Time) any { return timeDest{t, true} }
 
 type timeDest struct {
@@ -24,7 +25,11 @@ type timeDest struct {
 func (d timeDest) Scan(src any) error {
 	switch v := src.(type) {
 	case time.Time:
-		*d.t = v.UTC()
+		if d.optional && v.Unix() <= 0 {
+			*d.t = time.Time{}
+		} else {
+			*d.t = v.UTC()
+		}
 	case int64:
 		if d.optional && v == 0 {
 			*d.t = time.Time{}

@@ -1,0 +1,40 @@
+package sqlstore
+
+import (
+	"context"
+
+	relais "github.com/relais-edu/relais"
+)
+
+// DeliveryColumns are the deliveries table's columns in the order ScanDelivery reads them.
+const DeliveryColumns = `id, lesson_id, household_id, channel, status, reason, provider_id, attempts, occurrence, claimed_by, claimed_at, created_at, updated_at`
+
+// ScanDelivery reads a row of DeliveryColumns.
+func ScanDelivery(row Row) (relais.Delivery, error) {
+	var d relais.Delivery
+	err := row.Scan(&d.ID, &d.LessonID, &d.HouseholdID, &d.Channel, &d.Status, &d.Reason, &d.ProviderID,
+		&d.Attempts, &d.Occurrence, &d.ClaimedBy, OptTime(&d.ClaimedAt), Time(&d.CreatedAt), Time(&d.UpdatedAt))
+	return d, err
+}
+
+// Deliveries lists deliveries in id order after the page cursor.
+func (st Store) Deliveries(ctx context.Context, f relais.DeliveryFilter) ([]relais.Delivery, error) {
+	p := f.Page.Normalize()
+	w := Where{SQL: `SELECT ` + DeliveryColumns + ` FROM deliveries WHERE id > ?`, Args: []any{p.After}}
+	w.And(f.LessonID > 0, `lesson_id = ?`, f.LessonID)
+	w.And(f.HouseholdID > 0, `household_id = ?`, f.HouseholdID)
+	w.And(f.Channel != "", `channel = ?`, f.Channel)
+	w.And(f.Status != "", `status = ?`, f.Status)
+	w.And(!f.UpdatedBefore.IsZero(), `updated_at < ?`, st.e.Time(f.UpdatedBefore))
+	w.And(!f.UpdatedAfter.IsZero(), `updated_at > ?`, st.e.Time(f.UpdatedAfter))
+	return QueryAll(ctx, st.e.Read(), ScanDelivery, w.SQL+` ORDER BY id LIMIT ?`, append(w.Args, p.Limit)...)
+}
+
+// DeliveryByProviderID finds the delivery a provider callback is about.
+func (st Store) DeliveryByProviderID(ctx context.Context, channel relais.ChannelName, providerID string) (relais.Delivery, error) {
+	d, err := ScanDelivery(st.e.Read().QueryRow(ctx, `SELECT `+DeliveryColumns+` FROM deliveries
+		WHERE channel = ? AND provider_id = ? AND provider_id <> ''`, channel, providerID))
+	return d, OrNotFound(err, func() error {
+		return relais.Errorf(relais.ENOTFOUND, "Delivery with provider id %v not found.", providerID)
+	})
+}
