@@ -547,16 +547,6 @@ func (db *DB) AddDeliveryEvent(ctx context.Context, e relais.DeliveryEvent) erro
 	return nil
 }
 
-// DeliveryEvents returns a delivery's history, oldest first.
-func (db *DB) DeliveryEvents(ctx context.Context, id int64) ([]relais.DeliveryEvent, error) {
-	return queryAll(ctx, db.pool, func(row rowScanner) (relais.DeliveryEvent, error) {
-		var e relais.DeliveryEvent
-		err := row.Scan(&e.DeliveryID, &e.Status, &e.Detail, &e.At)
-		e.At = e.At.UTC()
-		return e, err
-	}, `SELECT delivery_id, status, detail, at FROM delivery_events WHERE delivery_id = $1 ORDER BY id`, id)
-}
-
 // DeliveryCounts counts a lesson's deliveries per channel and status, every lesson's when lessonID is 0,
 // from delivery_counts and the changes not yet folded into it (migration 00006): a few rows per lesson,
 // however many deliveries it has. It folds the changes first unless another reader is doing so.
@@ -572,10 +562,7 @@ func (db *DB) DeliveryCounts(ctx context.Context, lessonID int64) ([]relais.Deli
 			SELECT channel, status, n FROM delivery_counts
 			UNION ALL SELECT channel, status, n FROM delivery_count_changes) c`, nil
 	}
-	return queryAll(ctx, db.pool, func(row rowScanner) (relais.DeliveryCount, error) {
-		var c relais.DeliveryCount
-		return c, row.Scan(&c.Channel, &c.Status, &c.Count)
-	}, q+` GROUP BY channel, status HAVING sum(n) <> 0 ORDER BY channel, status`, args...)
+	return queryAll(ctx, db.pool, sqlstore.ScanDeliveryCount, q+` GROUP BY channel, status HAVING sum(n) <> 0 ORDER BY channel, status`, args...)
 }
 
 // countsLock is the advisory lock key of the reader folding delivery_count_changes ("counts").

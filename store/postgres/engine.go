@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -54,8 +56,23 @@ var dialect = sqlstore.Dialect{
 	PhoneIs: phoneIs,
 	EmailIs: emailIs,
 	NoLimit: nil,
+	NoJSON:  nil,
+	Upsert:  upsert,
 	RewritePupils: `UPDATE households SET pupils = COALESCE((SELECT json_agg(json_build_object('grade', grade,
 		'language', language) ORDER BY grade)::text FROM pupils WHERE household_id = ?), '[]') WHERE id = ?`,
+}
+
+// upsert writes a row, or updates the columns not in its key of the row with the same key.
+func upsert(table, key string, columns ...string) string {
+	keys := strings.Split(key, ", ")
+	var set []string
+	for _, c := range columns {
+		if !slices.Contains(keys, c) {
+			set = append(set, c+` = excluded.`+c)
+		}
+	}
+	return `INSERT INTO ` + table + ` (` + strings.Join(columns, ", ") + `) VALUES (` +
+		sqlstore.Placeholders(len(columns)) + `) ON CONFLICT (` + key + `) DO UPDATE SET ` + strings.Join(set, ", ")
 }
 
 // conn is the pool or a transaction as sqlstore sees one: its ? placeholders are numbered.

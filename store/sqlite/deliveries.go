@@ -533,20 +533,6 @@ func (db *DB) AddDeliveryEvent(ctx context.Context, e relais.DeliveryEvent) erro
 	return err
 }
 
-// DeliveryEvents returns a delivery's history, oldest first.
-func (db *DB) DeliveryEvents(ctx context.Context, id int64) ([]relais.DeliveryEvent, error) {
-	return queryAll(ctx, db.read, func(row rowScanner) (relais.DeliveryEvent, error) {
-		var e relais.DeliveryEvent
-		var at int64
-		if err := row.Scan(&e.DeliveryID, &e.Status, &e.Detail, &at); err != nil {
-			return e, err
-		}
-		e.At = fromMS(at)
-		return e, nil
-	}, `SELECT delivery_id, status, detail, at FROM delivery_events
-		WHERE delivery_id = ? ORDER BY id`, id)
-}
-
 // DeliveryCounts counts a lesson's deliveries per channel and status, every lesson's when lessonID is 0,
 // from delivery_counts, which triggers keep (migration 00011): a few rows per lesson, however many
 // deliveries it has.
@@ -555,10 +541,7 @@ func (db *DB) DeliveryCounts(ctx context.Context, lessonID int64) ([]relais.Deli
 	if lessonID == 0 {
 		q, args = `SELECT channel, status, SUM(n) FROM delivery_counts`, nil
 	}
-	return queryAll(ctx, db.read, func(row rowScanner) (relais.DeliveryCount, error) {
-		var c relais.DeliveryCount
-		return c, row.Scan(&c.Channel, &c.Status, &c.Count)
-	}, q+` GROUP BY channel, status HAVING SUM(n) <> 0 ORDER BY channel, status`, args...)
+	return queryAll(ctx, db.read, sqlstore.ScanDeliveryCount, q+` GROUP BY channel, status HAVING SUM(n) <> 0 ORDER BY channel, status`, args...)
 }
 
 // ClaimContact makes deliveryID the holder of (lesson, channel, contact) unless another delivery holds it.

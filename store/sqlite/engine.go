@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"time"
 
 	"github.com/relais-edu/relais/store/internal/sqlstore"
@@ -48,8 +49,16 @@ var dialect = sqlstore.Dialect{
 	PhoneIs: func(string) string { return `h.phone = ?` },
 	EmailIs: func(string) string { return `h.email = ? COLLATE NOCASE` },
 	NoLimit: int64(-1),
+	NoJSON:  "",
+	Upsert:  upsert,
 	RewritePupils: `UPDATE households SET pupils = (SELECT json_group_array(json_object('grade', grade, 'language', language))
 		FROM (SELECT grade, language FROM pupils WHERE household_id = ? ORDER BY grade)) WHERE id = ?`,
+}
+
+// upsert writes a row in place of the one with the same key (INSERT OR REPLACE).
+func upsert(table, _ string, columns ...string) string {
+	return `INSERT OR REPLACE INTO ` + table + ` (` + strings.Join(columns, ", ") + `) VALUES (` +
+		sqlstore.Placeholders(len(columns)) + `)`
 }
 
 // conn is a pool or a transaction as sqlstore sees one.

@@ -16,62 +16,34 @@ var _ relais.PrivacyStore = (*DB)(nil)
 
 // PruneFamilyData removes what has aged out (relais.PrivacyStore).
 func (db *DB) PruneFamilyData(ctx context.Context, now time.Time, r relais.Retention) (relais.Pruned, error) {
-	return db.PruneFamilyDataWith(ctx, now, r, db.pruneDeliveries)
+	return db.PruneFamilyDataWith(ctx, now, r, removeSettled)
 }
 
-// pruneDeliveries removes the settled deliveries last changed before cutoff with their history. It
-// walks the deliveries in id order, a batch per transaction, from the oldest and up to the first one
-// created after the cut-off (ids grow with creation, and a delivery changes after it is created):
-// only the primary key is read, no index on the time of the last change is kept up on every status
-// change. Each batch first adds its deliveries to the lessons' counts, so that the counting
-// trigger's subtraction on delete leaves the counts as they were.
-func (db *DB) pruneDeliveries(ctx context.Context, before time.Time) (int64, error) {
-	cutoff := ms(before)
+// removeSettled first adds a batch's deliveries to the lessons' counts, so that the counting
+// trigger's subtraction on delete leaves the counts as they were (sqlstore.RemoveSettled).
+func removeSettled(ctx context.Context, tx sqlstore.Querier, after, last int64, cutoff time.Time) (int, error) {
 	settled := `'` + strings.Join(statusNames(relais.SettledDeliveryStatuses), `', '`) + `'`
-	var total, after int64
-	for {
-		var n, seen int
-		var last, newest int64
-		err := db.inTx(ctx, func(tx *sql.Tx) error {
-			err := tx.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(MAX(id), 0), COALESCE(MAX(created_at), 0)
-				FROM (SELECT id, created_at FROM deliveries WHERE id > ? ORDER BY id LIMIT ?)`, after, sqlstore.PruneBatch).Scan(&seen, &last, &newest)
-			if err != nil || seen == 0 {
-				return err
-			}
-			ids, err := queryAll(ctx, tx, func(r rowScanner) (int64, error) {
-				var id int64
-				return id, r.Scan(&id)
-			}, `SELECT id FROM deliveries WHERE id > ? AND id <= ? AND updated_at < ? AND status IN (`+settled+`)`, after, last, cutoff)
-			if err != nil || len(ids) == 0 {
-				return err
-			}
-			list, _ := json.Marshal(ids)
-			for _, q := range []string{
-				`INSERT INTO delivery_counts (lesson_id, channel, status, reason, n)
-					SELECT lesson_id, channel, status, CASE WHEN status IN ('failed', 'undelivered') THEN reason ELSE '' END, COUNT(*)
-					FROM deliveries WHERE id IN (SELECT value FROM json_each(?)) GROUP BY 1, 2, 3, 4
-					ON CONFLICT (lesson_id, channel, status, reason) DO UPDATE SET n = n + excluded.n`,
-				`DELETE FROM delivery_events WHERE delivery_id IN (SELECT value FROM json_each(?))`,
-				`DELETE FROM contact_claims WHERE delivery_id IN (SELECT value FROM json_each(?))`,
-				`DELETE FROM postal_batch_deliveries WHERE delivery_id IN (SELECT value FROM json_each(?))`,
-				`DELETE FROM deliveries WHERE id IN (SELECT value FROM json_each(?))`,
-			} {
-				if _, err := tx.ExecContext(ctx, q, string(list)); err != nil {
-					return err
-				}
-			}
-			n = len(ids)
-			return nil
-		})
-		if err != nil {
-			return total, fmt.Errorf("prune deliveries: %w", err)
-		}
-		total += int64(n)
-		if seen < sqlstore.PruneBatch || newest >= cutoff {
-			return total, nil
-		}
-		after = last
+	ids, err := sqlstore.QueryAll(ctx, tx, sqlstore.ScanID, `SELECT id FROM deliveries
+		WHERE id > ? AND id <= ? AND updated_at < ? AND status IN (`+settled+`)`, after, last, ms(cutoff))
+	if err != nil || len(ids) == 0 {
+		return 0, err
 	}
+	list, _ := json.Marshal(ids)
+	for _, q := range []string{
+		`INSERT INTO delivery_counts (lesson_id, channel, status, reason, n)
+			SELECT lesson_id, channel, status, CASE WHEN status IN ('failed', 'undelivered') THEN reason ELSE '' END, COUNT(*)
+			FROM deliveries WHERE id IN (SELECT value FROM json_each(?)) GROUP BY 1, 2, 3, 4
+			ON CONFLICT (lesson_id, channel, status, reason) DO UPDATE SET n = n + excluded.n`,
+		`DELETE FROM delivery_events WHERE delivery_id IN (SELECT value FROM json_each(?))`,
+		`DELETE FROM contact_claims WHERE delivery_id IN (SELECT value FROM json_each(?))`,
+		`DELETE FROM postal_batch_deliveries WHERE delivery_id IN (SELECT value FROM json_each(?))`,
+		`DELETE FROM deliveries WHERE id IN (SELECT value FROM json_each(?))`,
+	} {
+		if _, err := tx.Exec(ctx, q, string(list)); err != nil {
+			return 0, err
+		}
+	}
+	return len(ids), nil
 }
 
 // MarkRemoved marks the households a full import did not list (relais.PrivacyStore).

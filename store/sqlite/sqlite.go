@@ -124,19 +124,7 @@ func queryAll[T any](ctx context.Context, q querier, scan func(rowScanner) (T, e
 }
 
 // placeholders returns "?,?,?" for n values.
-func placeholders(n int) string {
-	if n == 0 {
-		return ""
-	}
-	b := make([]byte, 0, 2*n)
-	for i := 0; i < n; i++ {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, '?')
-	}
-	return string(b)
-}
+func placeholders(n int) string { return sqlstore.Placeholders(n) }
 
 // collectIDs reads the ids rows return (an UPDATE ... RETURNING id) and closes rows.
 func collectIDs(rows *sql.Rows) ([]int64, error) {

@@ -38,3 +38,18 @@ func (st Store) DeliveryByProviderID(ctx context.Context, channel relais.Channel
 		return relais.Errorf(relais.ENOTFOUND, "Delivery with provider id %v not found.", providerID)
 	})
 }
+
+// DeliveryEvents returns a delivery's history, oldest first.
+func (st Store) DeliveryEvents(ctx context.Context, id int64) ([]relais.DeliveryEvent, error) {
+	return QueryAll(ctx, st.e.Read(), func(row Row) (relais.DeliveryEvent, error) {
+		var e relais.DeliveryEvent
+		err := row.Scan(&e.DeliveryID, &e.Status, &e.Detail, Time(&e.At))
+		return e, err
+	}, `SELECT delivery_id, status, detail, at FROM delivery_events WHERE delivery_id = ? ORDER BY id`, id)
+}
+
+// ScanDeliveryCount reads a row of channel, status and count.
+func ScanDeliveryCount(row Row) (relais.DeliveryCount, error) {
+	var c relais.DeliveryCount
+	return c, row.Scan(&c.Channel, &c.Status, &c.Count)
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/locale"
 )
 
 // LessonColumns are the lessons table's columns in the order ScanLesson reads them.
@@ -44,6 +45,42 @@ func EncodeAudience(a relais.Audience) string {
 	}
 	b, _ := json.Marshal(a) // of slices of ints and strings: cannot fail
 	return string(b)
+}
+
+// CreateLesson inserts l and sets its id and timestamps.
+func (st Store) CreateLesson(ctx context.Context, l *relais.Lesson) error {
+	now := Stamp(st.e.Now())
+	if l.Status == "" {
+		l.Status = relais.LessonUploaded
+	}
+	err := st.e.Write().QueryRow(ctx, `INSERT INTO lessons (title, subject, grade, language, region, teacher_id,
+		status, status_reason, status_reasons, media_path, markdown, worksheet_path, segment_budget, duration_ms,
+		created_at, updated_at, audience)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id`,
+		l.Title, l.Subject, l.Grade, l.Language, l.Region, l.TeacherID, l.Status, l.StatusReason,
+		st.reasons(l.StatusReasons), l.MediaPath, l.Markdown, l.WorksheetPath, l.SegmentBudget, l.DurationMS,
+		st.e.Time(now), st.e.Time(now), EncodeAudience(l.Audience)).Scan(&l.ID)
+	if err != nil {
+		return fmt.Errorf("create lesson: %w", err)
+	}
+	l.CreatedAt, l.UpdatedAt = now, now
+	return nil
+}
+
+// reasons is the status_reasons column: a JSON object by language, the engine's none for none.
+func (st Store) reasons(byLang map[string]string) any {
+	if len(byLang) == 0 {
+		return st.d.NoJSON
+	}
+	b, _ := json.Marshal(byLang) // a map of strings always encodes
+	return string(b)
+}
+
+// SetLessonStatus moves a lesson to status with a reason (nil for none), kept in English and in every
+// other language locale writes.
+func (st Store) SetLessonStatus(ctx context.Context, id int64, status relais.LessonStatus, reason error) error {
+	return st.UpdateLesson(ctx, id, `status = ?, status_reason = ?, status_reasons = ?`,
+		status, relais.ErrorMessage(reason), st.reasons(locale.Translations(reason)))
 }
 
 // Lesson returns one lesson.
@@ -93,6 +130,44 @@ func (st Store) SetLessonWorksheetPath(ctx context.Context, id int64, path strin
 // SetLessonMediaPath records where the upload is kept.
 func (st Store) SetLessonMediaPath(ctx context.Context, id int64, path string) error {
 	return st.UpdateLesson(ctx, id, `media_path = ?`, path)
+}
+
+// PutRendition creates or replaces the rendition of its kind.
+func (st Store) PutRendition(ctx context.Context, r relais.Rendition) error {
+	_, err := st.e.Write().Exec(ctx, st.d.Upsert(`renditions`, `lesson_id, kind`, `lesson_id`, `kind`, `path`,
+		`container`, `video_codec`, `audio_codec`, `width`, `height`, `sample_rate`, `channels`, `bit_rate`,
+		`duration_ms`, `bytes`, `integrated_lufs`, `true_peak_dbtp`, `lra`, `created_at`),
+		r.LessonID, r.Kind, r.Path, r.Container, r.VideoCodec, r.AudioCodec, r.Width, r.Height, r.SampleRate,
+		r.Channels, r.BitRate, r.DurationMS, r.Bytes, r.IntegratedLUFS, r.TruePeakDBTP, r.LRA, st.e.Time(st.e.Now()))
+	if err != nil {
+		return fmt.Errorf("put rendition %d/%s: %w", r.LessonID, r.Kind, err)
+	}
+	return nil
+}
+
+// PutDigest creates or replaces the digest of its language.
+func (st Store) PutDigest(ctx context.Context, d relais.Digest) error {
+	dropped := []byte("[]")
+	if d.Dropped != nil {
+		dropped, _ = json.Marshal(d.Dropped) // strings always encode
+	}
+	_, err := st.e.Write().Exec(ctx, st.d.Upsert(`digests`, `lesson_id, language`, `lesson_id`, `language`, `body`,
+		`encoding`, `segments`, `characters`, `dropped`, `created_at`),
+		d.LessonID, d.Language, d.Body, d.Encoding, d.Segments, d.Characters, string(dropped), st.e.Time(st.e.Now()))
+	if err != nil {
+		return fmt.Errorf("put digest %d/%s: %w", d.LessonID, d.Language, err)
+	}
+	return nil
+}
+
+// PutWorksheet creates or replaces a lesson's worksheet.
+func (st Store) PutWorksheet(ctx context.Context, w relais.Worksheet) error {
+	_, err := st.e.Write().Exec(ctx, st.d.Upsert(`worksheets`, `lesson_id`, `lesson_id`, `path`, `bytes`, `generated`,
+		`created_at`), w.LessonID, w.Path, w.Bytes, w.Generated, st.e.Time(st.e.Now()))
+	if err != nil {
+		return fmt.Errorf("put worksheet %d: %w", w.LessonID, err)
+	}
+	return nil
 }
 
 // Renditions lists a lesson's renditions by kind.

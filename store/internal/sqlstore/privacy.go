@@ -108,10 +108,10 @@ func (st Store) erase(ctx context.Context, tx Querier, id int64) error {
 // writers waiting behind it wait for a short one.
 const PruneBatch = 1000
 
-// PruneFamilyDataWith is PruneFamilyData of relais.PrivacyStore; pruneDeliveries removes the settled
-// deliveries last changed before a cut-off (each engine keeps its counts its own way).
+// PruneFamilyDataWith is PruneFamilyData of relais.PrivacyStore; removeSettled removes a batch of
+// settled deliveries (see PruneDeliveries), as each engine keeps its counts its own way.
 func (st Store) PruneFamilyDataWith(ctx context.Context, now time.Time, r relais.Retention,
-	pruneDeliveries func(ctx context.Context, cutoff time.Time) (int64, error)) (relais.Pruned, error) {
+	removeSettled RemoveSettled) (relais.Pruned, error) {
 	var p relais.Pruned
 	prune := func(table, column string, keep time.Duration) (int64, error) {
 		if keep <= 0 {
@@ -131,7 +131,7 @@ func (st Store) PruneFamilyDataWith(ctx context.Context, now time.Time, r relais
 		return p, err
 	}
 	if r.Deliveries > 0 {
-		if p.Deliveries, err = pruneDeliveries(ctx, Stamp(now.Add(-r.Deliveries))); err != nil {
+		if p.Deliveries, err = st.pruneDeliveries(ctx, Stamp(now.Add(-r.Deliveries)), removeSettled); err != nil {
 			return p, err
 		}
 	}
@@ -143,13 +143,49 @@ func (st Store) PruneFamilyDataWith(ctx context.Context, now time.Time, r relais
 	return p, nil
 }
 
+// RemoveSettled removes, in tx, the settled deliveries of ids after to last last changed before cutoff,
+// with their history, keeping the lessons' counts as they were; it returns how many it removed.
+type RemoveSettled func(ctx context.Context, tx Querier, after, last int64, cutoff time.Time) (int, error)
+
+// pruneDeliveries removes the settled deliveries last changed before cutoff with their history. It
+// walks the deliveries in id order, a batch per transaction, from the oldest and up to the first one
+// created after the cut-off (ids grow with creation, and a delivery changes after it is created):
+// only the primary key is read, no index on the time of the last change is kept up on every status
+// change.
+func (st Store) pruneDeliveries(ctx context.Context, cutoff time.Time, remove RemoveSettled) (int64, error) {
+	var total, after int64
+	for {
+		var n, seen int
+		var last int64
+		var newest time.Time
+		err := st.e.InTx(ctx, func(tx Querier) error {
+			err := tx.QueryRow(ctx, `SELECT COUNT(*), COALESCE(MAX(id), 0), MAX(created_at)
+				FROM (SELECT id, created_at FROM deliveries WHERE id > ? ORDER BY id LIMIT ?) b`, after, PruneBatch).
+				Scan(&seen, &last, OptTime(&newest))
+			if err != nil || seen == 0 {
+				return err
+			}
+			n, err = remove(ctx, tx, after, last, cutoff)
+			return err
+		})
+		if err != nil {
+			return total, fmt.Errorf("prune deliveries: %w", err)
+		}
+		total += int64(n)
+		if seen < PruneBatch || !newest.Before(cutoff) {
+			return total, nil
+		}
+		after = last
+	}
+}
+
 // eraseRemoved erases the households removed from the roster before cutoff.
 func (st Store) eraseRemoved(ctx context.Context, cutoff time.Time) (int64, error) {
 	var total int64
 	for {
 		var n int64
 		err := st.e.InTx(ctx, func(tx Querier) error {
-			ids, err := QueryAll(ctx, tx, scanID, `SELECT id FROM households
+			ids, err := QueryAll(ctx, tx, ScanID, `SELECT id FROM households
 				WHERE NOT `+st.e.None("removed_at")+` AND removed_at < ? ORDER BY id LIMIT ?`, st.e.Time(cutoff), PruneBatch)
 			for _, id := range ids {
 				if err := st.erase(ctx, tx, id); err != nil {
@@ -168,8 +204,8 @@ func (st Store) eraseRemoved(ctx context.Context, cutoff time.Time) (int64, erro
 	}
 }
 
-// scanID reads a row of one id.
-func scanID(r Row) (int64, error) {
+// ScanID reads a row of one id.
+func ScanID(r Row) (int64, error) {
 	var id int64
 	return id, r.Scan(&id)
 }
@@ -177,7 +213,7 @@ func scanID(r Row) (int64, error) {
 // AgedMedia finds the lessons whose files have aged out (relais.PrivacyStore).
 func (st Store) AgedMedia(ctx context.Context, before time.Time, limit int) ([]relais.LessonFiles, error) {
 	q := st.e.Read()
-	ids, err := QueryAll(ctx, q, scanID, `SELECT id FROM lessons l WHERE `+st.e.None("media_removed_at")+`
+	ids, err := QueryAll(ctx, q, ScanID, `SELECT id FROM lessons l WHERE `+st.e.None("media_removed_at")+`
 		AND updated_at < ? AND status NOT IN (?, ?)
 		AND NOT EXISTS (SELECT 1 FROM slot_lessons sl JOIN slots s ON s.id = sl.slot_id WHERE sl.lesson_id = l.id AND s.day >= ?)
 		ORDER BY id LIMIT ?`,

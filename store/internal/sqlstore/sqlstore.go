@@ -70,6 +70,11 @@ type Dialect struct {
 	RewritePupils string
 	// NoLimit is the value of a LIMIT ? that sets none.
 	NoLimit any
+	// NoJSON is the value of an optional JSON column that holds none.
+	NoJSON any
+	// Upsert is the statement that writes a row of columns (? placeholders, in that order) to table,
+	// in place of the row with the same key (a column list).
+	Upsert func(table, key string, columns ...string) string
 }
 
 // Store implements the methods of relais.Store that both engines share; an engine's DB embeds it.
@@ -161,6 +166,14 @@ func Prefixed(p, cols string) string {
 		parts[i] = p + strings.TrimSpace(c)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// Placeholders returns "?,?,?" for n values.
+func Placeholders(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return strings.Repeat("?,", n-1) + "?"
 }
 
 // Rebind numbers a query's ? placeholders $1, $2, ... for an engine that numbers them. The queries
