@@ -95,8 +95,8 @@ func (c conn) QueryRow(ctx context.Context, query string, args ...any) sqlstore.
 	return c.q.QueryRow(ctx, sqlstore.Rebind(query), args...)
 }
 
-// insertSlots writes new slots (a template's: a school year's) in one round trip and sets their ids.
-func insertSlots(ctx context.Context, tx sqlstore.Querier, slots []relais.Slot) error {
+// InsertSlots writes new slots (a template's: a school year's) in one round trip and sets their ids.
+func (engine) InsertSlots(ctx context.Context, tx sqlstore.Querier, slots []relais.Slot) error {
 	batch := &pgx.Batch{}
 	for i := range slots {
 		s := &slots[i]

@@ -13,15 +13,10 @@ import (
 
 var _ relais.PrivacyStore = (*DB)(nil)
 
-// PruneFamilyData removes what has aged out (relais.PrivacyStore).
-func (db *DB) PruneFamilyData(ctx context.Context, now time.Time, r relais.Retention) (relais.Pruned, error) {
-	return db.PruneFamilyDataWith(ctx, now, r, removeSettled)
-}
-
-// removeSettled locks a batch's settled deliveries (one being changed now is left for the next
+// RemoveSettled locks a batch's settled deliveries (one being changed now is left for the next
 // pass), then records them as a change of the lessons' counts, so that the counting trigger's
-// subtraction on delete leaves the counts as they were (sqlstore.RemoveSettled).
-func removeSettled(ctx context.Context, tx sqlstore.Querier, after, last int64, cutoff time.Time) (int, error) {
+// subtraction on delete leaves the counts as they were (sqlstore.Engine.RemoveSettled).
+func (engine) RemoveSettled(ctx context.Context, tx sqlstore.Querier, after, last int64, cutoff time.Time) (int, error) {
 	statuses := make([]string, len(relais.SettledDeliveryStatuses))
 	for i, s := range relais.SettledDeliveryStatuses {
 		statuses[i] = string(s)

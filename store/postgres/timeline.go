@@ -8,15 +8,10 @@ import (
 	"github.com/relais-edu/relais/store/internal/sqlstore"
 )
 
-// FailureCounts groups failures by channel, status and reason (sqlstore.Store.FailureCountsWith).
-func (db *DB) FailureCounts(ctx context.Context, f relais.FailureFilter) ([]relais.FailureCount, error) {
-	return db.FailureCountsWith(ctx, f, db.keptFailures)
-}
-
-// keptFailures reads the failures the kept counts hold (migration 00006) with the changes not yet
+// KeptFailures reads the failures the kept counts hold (Engine.KeptFailures, migration 00006) with the changes not yet
 // folded into them.
-func (db *DB) keptFailures(ctx context.Context, lessonID int64, limit int) ([]relais.FailureCount, error) {
-	if err := db.foldCountChanges(ctx); err != nil {
+func (e engine) KeptFailures(ctx context.Context, lessonID int64, limit int) ([]relais.FailureCount, error) {
+	if err := e.db.foldCountChanges(ctx); err != nil {
 		return nil, fmt.Errorf("fold delivery count changes: %w", err)
 	}
 	where, args := `status IN ('failed', 'undelivered')`, []any{limit}
@@ -24,7 +19,7 @@ func (db *DB) keptFailures(ctx context.Context, lessonID int64, limit int) ([]re
 		where += ` AND lesson_id = $2`
 		args = append(args, lessonID)
 	}
-	return queryAll(ctx, db.pool, sqlstore.ScanFailureCount, `SELECT channel, status, reason, sum(n)::bigint FROM (
+	return queryAll(ctx, e.db.pool, sqlstore.ScanFailureCount, `SELECT channel, status, reason, sum(n)::bigint FROM (
 			SELECT channel, status, reason, n FROM delivery_counts WHERE `+where+`
 			UNION ALL SELECT channel, status, reason, n FROM delivery_count_changes WHERE `+where+`) c
 		GROUP BY channel, status, reason HAVING sum(n) <> 0

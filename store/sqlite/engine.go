@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/store/internal/sqlstore"
 )
 
@@ -43,6 +44,11 @@ func (engine) Lock(context.Context, sqlstore.Querier, string, int64) error { ret
 
 // Conflict is never met: with one writer at a time, a check made in a transaction holds until its end.
 func (engine) Conflict(error) bool { return false }
+
+// InsertSlots writes new slots one statement each (on one connection, they cost no round trip).
+func (engine) InsertSlots(ctx context.Context, tx sqlstore.Querier, slots []relais.Slot) error {
+	return sqlstore.InsertSlots(ctx, tx, slots)
+}
 
 // dialect is what SQLite's SQL says its own way.
 var dialect = sqlstore.Dialect{

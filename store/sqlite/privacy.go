@@ -14,14 +14,9 @@ import (
 
 var _ relais.PrivacyStore = (*DB)(nil)
 
-// PruneFamilyData removes what has aged out (relais.PrivacyStore).
-func (db *DB) PruneFamilyData(ctx context.Context, now time.Time, r relais.Retention) (relais.Pruned, error) {
-	return db.PruneFamilyDataWith(ctx, now, r, removeSettled)
-}
-
-// removeSettled first adds a batch's deliveries to the lessons' counts, so that the counting
-// trigger's subtraction on delete leaves the counts as they were (sqlstore.RemoveSettled).
-func removeSettled(ctx context.Context, tx sqlstore.Querier, after, last int64, cutoff time.Time) (int, error) {
+// RemoveSettled first adds a batch's deliveries to the lessons' counts, so that the counting
+// trigger's subtraction on delete leaves the counts as they were (sqlstore.Engine.RemoveSettled).
+func (engine) RemoveSettled(ctx context.Context, tx sqlstore.Querier, after, last int64, cutoff time.Time) (int, error) {
 	settled := `'` + strings.Join(statusNames(relais.SettledDeliveryStatuses), `', '`) + `'`
 	ids, err := sqlstore.QueryAll(ctx, tx, sqlstore.ScanID, `SELECT id FROM deliveries
 		WHERE id > ? AND id <= ? AND updated_at < ? AND status IN (`+settled+`)`, after, last, ms(cutoff))

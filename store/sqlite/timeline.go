@@ -7,16 +7,11 @@ import (
 	"github.com/relais-edu/relais/store/internal/sqlstore"
 )
 
-// FailureCounts groups failures by channel, status and reason (sqlstore.Store.FailureCountsWith).
-func (db *DB) FailureCounts(ctx context.Context, f relais.FailureFilter) ([]relais.FailureCount, error) {
-	return db.FailureCountsWith(ctx, f, db.keptFailures)
-}
-
-// keptFailures reads the failures the kept counts hold (migration 00011).
-func (db *DB) keptFailures(ctx context.Context, lessonID int64, limit int) ([]relais.FailureCount, error) {
+// KeptFailures reads the failures the kept counts hold (Engine.KeptFailures, migration 00011).
+func (e engine) KeptFailures(ctx context.Context, lessonID int64, limit int) ([]relais.FailureCount, error) {
 	w := sqlstore.Where{SQL: `SELECT channel, status, reason, SUM(n) AS total FROM delivery_counts
 		WHERE status IN ('failed', 'undelivered')`}
 	w.And(lessonID > 0, `lesson_id = ?`, lessonID)
-	return queryAll(ctx, db.read, sqlstore.ScanFailureCount, w.SQL+` GROUP BY channel, status, reason HAVING total <> 0
+	return queryAll(ctx, e.db.read, sqlstore.ScanFailureCount, w.SQL+` GROUP BY channel, status, reason HAVING total <> 0
 		ORDER BY total DESC, channel, status, reason LIMIT ?`, append(w.Args, limit)...)
 }

@@ -108,10 +108,8 @@ func (st Store) erase(ctx context.Context, tx Querier, id int64) error {
 // writers waiting behind it wait for a short one.
 const PruneBatch = 1000
 
-// PruneFamilyDataWith is PruneFamilyData of relais.PrivacyStore; removeSettled removes a batch of
-// settled deliveries (see PruneDeliveries), as each engine keeps its counts its own way.
-func (st Store) PruneFamilyDataWith(ctx context.Context, now time.Time, r relais.Retention,
-	removeSettled RemoveSettled) (relais.Pruned, error) {
+// PruneFamilyData removes what has aged out (relais.PrivacyStore).
+func (st Store) PruneFamilyData(ctx context.Context, now time.Time, r relais.Retention) (relais.Pruned, error) {
 	var p relais.Pruned
 	prune := func(table, column string, keep time.Duration) (int64, error) {
 		if keep <= 0 {
@@ -131,7 +129,7 @@ func (st Store) PruneFamilyDataWith(ctx context.Context, now time.Time, r relais
 		return p, err
 	}
 	if r.Deliveries > 0 {
-		if p.Deliveries, err = st.pruneDeliveries(ctx, Stamp(now.Add(-r.Deliveries)), removeSettled); err != nil {
+		if p.Deliveries, err = st.pruneDeliveries(ctx, Stamp(now.Add(-r.Deliveries))); err != nil {
 			return p, err
 		}
 	}
@@ -143,16 +141,12 @@ func (st Store) PruneFamilyDataWith(ctx context.Context, now time.Time, r relais
 	return p, nil
 }
 
-// RemoveSettled removes, in tx, the settled deliveries of ids after to last last changed before cutoff,
-// with their history, keeping the lessons' counts as they were; it returns how many it removed.
-type RemoveSettled func(ctx context.Context, tx Querier, after, last int64, cutoff time.Time) (int, error)
-
 // pruneDeliveries removes the settled deliveries last changed before cutoff with their history. It
 // walks the deliveries in id order, a batch per transaction, from the oldest and up to the first one
 // created after the cut-off (ids grow with creation, and a delivery changes after it is created):
 // only the primary key is read, no index on the time of the last change is kept up on every status
-// change.
-func (st Store) pruneDeliveries(ctx context.Context, cutoff time.Time, remove RemoveSettled) (int64, error) {
+// change. The engine removes each batch (Engine.RemoveSettled).
+func (st Store) pruneDeliveries(ctx context.Context, cutoff time.Time) (int64, error) {
 	var total, after int64
 	for {
 		var n, seen int
@@ -165,7 +159,7 @@ func (st Store) pruneDeliveries(ctx context.Context, cutoff time.Time, remove Re
 			if err != nil || seen == 0 {
 				return err
 			}
-			n, err = remove(ctx, tx, after, last, cutoff)
+			n, err = st.e.RemoveSettled(ctx, tx, after, last, cutoff)
 			return err
 		})
 		if err != nil {

@@ -115,11 +115,10 @@ func (st Store) DeleteStation(ctx context.Context, id int64, check func(slots []
 	return removed, err
 }
 
-// AddSlotsWith is AddSlots of relais.ScheduleStore: it inserts a template (when t is not nil) and slots in one transaction, after check accepts them
-// against the station's slots from the day before the first to the day after the last. insert writes
-// the slots in tx (each engine has its fastest way) and sets their ids.
-func (st Store) AddSlotsWith(ctx context.Context, stationID int64, t *relais.Template, slots []relais.Slot,
-	check func(existing []relais.Slot) error, insert func(ctx context.Context, tx Querier, slots []relais.Slot) error) error {
+// AddSlots inserts a template (when t is not nil) and slots in one transaction, after check accepts them
+// against the station's slots from the day before the first to the day after the last.
+func (st Store) AddSlots(ctx context.Context, stationID int64, t *relais.Template, slots []relais.Slot,
+	check func(existing []relais.Slot) error) error {
 	if len(slots) == 0 && t == nil {
 		return nil
 	}
@@ -157,7 +156,7 @@ func (st Store) AddSlotsWith(ctx context.Context, stationID int64, t *relais.Tem
 				s.TemplateID = t.ID
 			}
 		}
-		return insert(ctx, tx, slots)
+		return st.e.InsertSlots(ctx, tx, slots)
 	})
 }
 
@@ -446,7 +445,7 @@ func shiftDay(day string, n int) string {
 	return d.AddDate(0, 0, n).Format(time.DateOnly)
 }
 
-// InsertSlots writes new slots one statement each and sets their ids.
+// InsertSlots writes new slots one statement each and sets their ids (Engine.InsertSlots).
 func InsertSlots(ctx context.Context, tx Querier, slots []relais.Slot) error {
 	for i := range slots {
 		s := &slots[i]

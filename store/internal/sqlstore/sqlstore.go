@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	relais "github.com/relais-edu/relais"
 )
 
 // Row is a row to scan: one row of a result, or the result of a query of one row.
@@ -58,6 +60,17 @@ type Engine interface {
 	// Conflict reports whether err is a unique constraint's refusal, met when another writer made the
 	// same change at the same time (never, on an engine whose writes run one at a time).
 	Conflict(err error) bool
+
+	// The steps of shared methods that each engine takes its own way:
+
+	// InsertSlots writes new slots in tx and sets their ids.
+	InsertSlots(ctx context.Context, tx Querier, slots []relais.Slot) error
+	// RemoveSettled removes, in tx, the settled deliveries of ids after to last last changed before
+	// cutoff, with their history, keeping the lessons' counts as they were; it returns how many it removed.
+	RemoveSettled(ctx context.Context, tx Querier, after, last int64, cutoff time.Time) (int, error)
+	// KeptFailures reads a lesson's failures (every lesson's for 0), by channel, status and reason,
+	// from the counts the engine keeps, the most first, up to limit.
+	KeptFailures(ctx context.Context, lessonID int64, limit int) ([]relais.FailureCount, error)
 }
 
 // Dialect holds what an engine's SQL says differently where the Go around it is the same.

@@ -34,20 +34,18 @@ func ScanFailureCount(row Row) (relais.FailureCount, error) {
 	return c, row.Scan(&c.Channel, &c.Status, &c.Reason, &c.Count)
 }
 
-// FailureCountsWith is FailureCounts of relais.Store: it groups failures by channel, status and
-// reason. Without a period, kept answers from the counts the engine keeps (its own way), whatever the
-// number of failures. For a period of whole minutes, the failures kept per minute answer. Otherwise,
+// FailureCounts groups failures by channel, status and reason. Without a period, the counts the
+// engine keeps answer (Engine.KeptFailures), whatever the number of failures. For a period of whole minutes, the failures kept per minute answer. Otherwise,
 // for one lesson it reads the lesson's failed deliveries on deliveries_lesson_status; for every
 // lesson, the period's failures on the partial index deliveries_failed, whose condition the query
 // repeats word for word.
-func (st Store) FailureCountsWith(ctx context.Context, f relais.FailureFilter,
-	kept func(ctx context.Context, lessonID int64, limit int) ([]relais.FailureCount, error)) ([]relais.FailureCount, error) {
+func (st Store) FailureCounts(ctx context.Context, f relais.FailureFilter) ([]relais.FailureCount, error) {
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 100
 	}
 	if f.From.IsZero() && f.To.IsZero() {
-		return kept(ctx, f.LessonID, limit)
+		return st.e.KeptFailures(ctx, f.LessonID, limit)
 	}
 	if relais.WholeMinutes(f.From, f.To) {
 		w := Where{SQL: `SELECT channel, status, reason, CAST(SUM(n) AS BIGINT) FROM delivery_failure_minutes WHERE 1=1`}
