@@ -53,11 +53,12 @@ func (engine) Conflict(err error) bool { return isUniqueViolation(err) }
 
 // dialect is what PostgreSQL's SQL says its own way.
 var dialect = sqlstore.Dialect{
-	PhoneIs: phoneIs,
-	EmailIs: emailIs,
-	NoLimit: nil,
-	NoJSON:  nil,
-	Upsert:  upsert,
+	PhoneIs:    phoneIs,
+	EmailIs:    emailIs,
+	SkipLocked: " FOR UPDATE SKIP LOCKED",
+	NoLimit:    nil,
+	NoJSON:     nil,
+	Upsert:     upsert,
 	RewritePupils: `UPDATE households SET pupils = COALESCE((SELECT json_agg(json_build_object('grade', grade,
 		'language', language) ORDER BY grade)::text FROM pupils WHERE household_id = ?), '[]') WHERE id = ?`,
 }

@@ -7,26 +7,13 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/store/internal/sqlstore"
 )
-
-var _ relais.PrivacyStore = (*DB)(nil)
 
 // RemoveSettled locks a batch's settled deliveries (one being changed now is left for the next
 // pass), then records them as a change of the lessons' counts, so that the counting trigger's
 // subtraction on delete leaves the counts as they were (sqlstore.Engine.RemoveSettled).
-func (engine) RemoveSettled(ctx context.Context, tx sqlstore.Querier, after, last int64, cutoff time.Time) (int, error) {
-	statuses := make([]string, len(relais.SettledDeliveryStatuses))
-	for i, s := range relais.SettledDeliveryStatuses {
-		statuses[i] = string(s)
-	}
-	ids, err := sqlstore.QueryAll(ctx, tx, sqlstore.ScanID, `SELECT id FROM deliveries
-		WHERE id > $1 AND id <= $2 AND updated_at < $3 AND status = ANY($4) FOR UPDATE SKIP LOCKED`,
-		after, last, cutoff, statuses)
-	if err != nil || len(ids) == 0 {
-		return 0, err
-	}
+func (engine) RemoveSettled(ctx context.Context, tx sqlstore.Querier, ids []int64) error {
 	for _, q := range []string{
 		`INSERT INTO delivery_count_changes (lesson_id, channel, status, reason, n)
 			SELECT lesson_id, channel, status, CASE WHEN status IN ('failed', 'undelivered') THEN reason ELSE '' END, count(*)
@@ -37,10 +24,10 @@ func (engine) RemoveSettled(ctx context.Context, tx sqlstore.Querier, after, las
 		`DELETE FROM deliveries WHERE id = ANY($1)`,
 	} {
 		if _, err := tx.Exec(ctx, q, ids); err != nil {
-			return 0, err
+			return err
 		}
 	}
-	return len(ids), nil
+	return nil
 }
 
 // MarkRemoved marks the households a full import did not list (relais.PrivacyStore).

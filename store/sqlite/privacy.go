@@ -5,24 +5,14 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
-	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/store/internal/sqlstore"
 )
 
-var _ relais.PrivacyStore = (*DB)(nil)
-
 // RemoveSettled first adds a batch's deliveries to the lessons' counts, so that the counting
 // trigger's subtraction on delete leaves the counts as they were (sqlstore.Engine.RemoveSettled).
-func (engine) RemoveSettled(ctx context.Context, tx sqlstore.Querier, after, last int64, cutoff time.Time) (int, error) {
-	settled := `'` + strings.Join(statusNames(relais.SettledDeliveryStatuses), `', '`) + `'`
-	ids, err := sqlstore.QueryAll(ctx, tx, sqlstore.ScanID, `SELECT id FROM deliveries
-		WHERE id > ? AND id <= ? AND updated_at < ? AND status IN (`+settled+`)`, after, last, ms(cutoff))
-	if err != nil || len(ids) == 0 {
-		return 0, err
-	}
+func (engine) RemoveSettled(ctx context.Context, tx sqlstore.Querier, ids []int64) error {
 	list, _ := json.Marshal(ids)
 	for _, q := range []string{
 		`INSERT INTO delivery_counts (lesson_id, channel, status, reason, n)
@@ -35,10 +25,10 @@ func (engine) RemoveSettled(ctx context.Context, tx sqlstore.Querier, after, las
 		`DELETE FROM deliveries WHERE id IN (SELECT value FROM json_each(?))`,
 	} {
 		if _, err := tx.Exec(ctx, q, string(list)); err != nil {
-			return 0, err
+			return err
 		}
 	}
-	return len(ids), nil
+	return nil
 }
 
 // MarkRemoved marks the households a full import did not list (relais.PrivacyStore).
@@ -78,13 +68,4 @@ func (db *DB) MarkRemoved(ctx context.Context, listed []string, now time.Time) (
 		return 0, fmt.Errorf("mark households removed from the roster: %w", err)
 	}
 	return n, nil
-}
-
-// statusNames are ss as strings.
-func statusNames(ss []relais.DeliveryStatus) []string {
-	out := make([]string, len(ss))
-	for i, s := range ss {
-		out[i] = string(s)
-	}
-	return out
 }

@@ -2,9 +2,7 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -205,7 +203,7 @@ func (st Store) Worksheet(ctx context.Context, lessonID int64) (relais.Worksheet
 	var w relais.Worksheet
 	err := st.e.Read().QueryRow(ctx, `SELECT lesson_id, path, bytes, generated, created_at FROM worksheets
 		WHERE lesson_id = ?`, lessonID).Scan(&w.LessonID, &w.Path, &w.Bytes, Bool(&w.Generated), Time(&w.CreatedAt))
-	if errors.Is(err, sql.ErrNoRows) {
+	if noRow(err) {
 		return w, relais.Errorf(relais.ENOTFOUND, "Worksheet of lesson %d not found.", lessonID)
 	}
 	return w, err

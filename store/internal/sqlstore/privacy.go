@@ -2,9 +2,8 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	relais "github.com/relais-edu/relais"
@@ -75,7 +74,7 @@ func (st Store) erase(ctx context.Context, tx Querier, id int64) error {
 	}
 	var phone, email string
 	err := tx.QueryRow(ctx, `SELECT phone, email FROM households WHERE id = ?`, id).Scan(&phone, &email)
-	if errors.Is(err, sql.ErrNoRows) {
+	if noRow(err) {
 		return relais.Errorf(relais.ENOTFOUND, "Household %d not found.", id)
 	} else if err != nil {
 		return fmt.Errorf("erase household %d: %w", id, err)
@@ -145,8 +144,14 @@ func (st Store) PruneFamilyData(ctx context.Context, now time.Time, r relais.Ret
 // walks the deliveries in id order, a batch per transaction, from the oldest and up to the first one
 // created after the cut-off (ids grow with creation, and a delivery changes after it is created):
 // only the primary key is read, no index on the time of the last change is kept up on every status
-// change. The engine removes each batch (Engine.RemoveSettled).
+// change. The settled deliveries of a batch are locked where writers run at once (one being changed
+// now is left for the next pass); the engine removes them (Engine.RemoveSettled).
 func (st Store) pruneDeliveries(ctx context.Context, cutoff time.Time) (int64, error) {
+	names := make([]string, len(relais.SettledDeliveryStatuses))
+	for i, s := range relais.SettledDeliveryStatuses {
+		names[i] = string(s)
+	}
+	settled := `'` + strings.Join(names, `', '`) + `'`
 	var total, after int64
 	for {
 		var n, seen int
@@ -159,8 +164,14 @@ func (st Store) pruneDeliveries(ctx context.Context, cutoff time.Time) (int64, e
 			if err != nil || seen == 0 {
 				return err
 			}
-			n, err = st.e.RemoveSettled(ctx, tx, after, last, cutoff)
-			return err
+			ids, err := QueryAll(ctx, tx, ScanID, `SELECT id FROM deliveries
+				WHERE id > ? AND id <= ? AND updated_at < ? AND status IN (`+settled+`)`+st.d.SkipLocked,
+				after, last, st.e.Time(cutoff))
+			if err != nil || len(ids) == 0 {
+				return err
+			}
+			n = len(ids)
+			return st.e.RemoveSettled(ctx, tx, ids)
 		})
 		if err != nil {
 			return total, fmt.Errorf("prune deliveries: %w", err)

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -15,7 +14,7 @@ func (st Store) CreateStation(ctx context.Context, s *relais.Station) error {
 	err := st.e.Write().QueryRow(ctx, `INSERT INTO stations (name, kind, region, time_zone, service_name,
 		playout_format, provider, filler, day_start) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (name) DO NOTHING RETURNING id`,
 		s.Name, s.Kind, s.Region, s.TimeZone, s.ServiceName, s.Playout, s.Provider, s.Filler, s.DayStart).Scan(&s.ID)
-	if errors.Is(err, sql.ErrNoRows) {
+	if noRow(err) {
 		return relais.Errorf(relais.ECONFLICT, "A station is already called %q.", s.Name)
 	} else if err != nil {
 		return fmt.Errorf("create station: %w", err)
@@ -53,7 +52,7 @@ func (st Store) UpdateStation(ctx context.Context, s relais.Station, check func(
 		err := tx.QueryRow(ctx, `SELECT id FROM stations WHERE name = ? AND id <> ?`, s.Name, s.ID).Scan(&other)
 		if err == nil {
 			return relais.Errorf(relais.ECONFLICT, "A station is already called %q.", s.Name)
-		} else if !errors.Is(err, sql.ErrNoRows) {
+		} else if !noRow(err) {
 			return fmt.Errorf("update station %d: %w", s.ID, err)
 		}
 		if check != nil {
@@ -68,15 +67,9 @@ func (st Store) UpdateStation(ctx context.Context, s relais.Station, check func(
 		n, err := tx.Exec(ctx, `UPDATE stations SET name = ?, kind = ?, region = ?, time_zone = ?, service_name = ?,
 			playout_format = ?, provider = ?, filler = ?, day_start = ? WHERE id = ?`,
 			s.Name, s.Kind, s.Region, s.TimeZone, s.ServiceName, s.Playout, s.Provider, s.Filler, s.DayStart, s.ID)
-		if st.e.Conflict(err) { // renamed at the same time by another writer
-			return relais.Errorf(relais.ECONFLICT, "A station is already called %q.", s.Name)
-		} else if err != nil {
-			return fmt.Errorf("update station %d: %w", s.ID, err)
-		}
-		if n == 0 {
-			return relais.Errorf(relais.ENOTFOUND, "Station %d not found.", s.ID)
-		}
-		return nil
+		return st.oneRow(n, err, fmt.Sprintf("update station %d", s.ID), // a conflict: renamed at once by another writer
+			relais.Errorf(relais.ECONFLICT, "A station is already called %q.", s.Name),
+			relais.Errorf(relais.ENOTFOUND, "Station %d not found.", s.ID))
 	})
 }
 
@@ -300,13 +293,9 @@ func (st Store) Assign(ctx context.Context, as []relais.Assignment) error {
 				SELECT s.id, ?, ?, ? FROM slots s WHERE s.id = ?
 				AND (SELECT COUNT(*) FROM slot_lessons x WHERE x.slot_id = s.id) = ?`,
 				a.Position, a.LessonID, a.Rerun, a.SlotID, int64(a.Position))
-			if st.e.Conflict(err) {
-				return relais.Errorf(relais.ECONFLICT, "Slot %d changed meanwhile or is gone.", a.SlotID)
-			} else if err != nil {
-				return fmt.Errorf("assign slot %d: %w", a.SlotID, err)
-			}
-			if n == 0 {
-				return relais.Errorf(relais.ECONFLICT, "Slot %d changed meanwhile or is gone.", a.SlotID)
+			changed := relais.Errorf(relais.ECONFLICT, "Slot %d changed meanwhile or is gone.", a.SlotID)
+			if err := st.oneRow(n, err, fmt.Sprintf("assign slot %d", a.SlotID), changed, changed); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -371,7 +360,7 @@ func (st Store) Approval(ctx context.Context, lessonID int64) (relais.Approval, 
 	var a relais.Approval
 	err := st.e.Read().QueryRow(ctx, `SELECT lesson_id, state, reason, decided_by, updated_at FROM lesson_approvals
 		WHERE lesson_id = ?`, lessonID).Scan(&a.LessonID, &a.State, &a.Reason, &a.DecidedBy, Time(&a.UpdatedAt))
-	if errors.Is(err, sql.ErrNoRows) {
+	if noRow(err) {
 		return a, relais.Errorf(relais.ENOTFOUND, "Approval of lesson %d not found.", lessonID)
 	}
 	return a, err
@@ -420,6 +409,21 @@ func (st Store) Episode(ctx context.Context, l relais.Lesson) (int, error) {
 	err := st.e.Read().QueryRow(ctx, `SELECT COUNT(*) FROM lessons WHERE grade = ? AND subject = ? AND language = ?
 		AND id <= ?`, l.Grade, l.Subject, l.Language, l.ID).Scan(&n)
 	return n, err
+}
+
+// oneRow says what became of a write meant to change one row (n rows, err): conflict when a unique
+// constraint refused it (another writer made the same change at once), err as it did doing, none
+// when it changed no row.
+func (st Store) oneRow(n int64, err error, doing string, conflict, none error) error {
+	switch {
+	case st.e.Conflict(err):
+		return conflict
+	case err != nil:
+		return fmt.Errorf("%s: %w", doing, err)
+	case n == 0:
+		return none
+	}
+	return nil
 }
 
 func weekdayMask(days []int) int {

@@ -65,9 +65,9 @@ type Engine interface {
 
 	// InsertSlots writes new slots in tx and sets their ids.
 	InsertSlots(ctx context.Context, tx Querier, slots []relais.Slot) error
-	// RemoveSettled removes, in tx, the settled deliveries of ids after to last last changed before
-	// cutoff, with their history, keeping the lessons' counts as they were; it returns how many it removed.
-	RemoveSettled(ctx context.Context, tx Querier, after, last int64, cutoff time.Time) (int, error)
+	// RemoveSettled removes, in tx, settled deliveries with their history, keeping the lessons'
+	// counts as they were.
+	RemoveSettled(ctx context.Context, tx Querier, ids []int64) error
 	// KeptFailures reads a lesson's failures (every lesson's for 0), by channel, status and reason,
 	// from the counts the engine keeps, the most first, up to limit.
 	KeptFailures(ctx context.Context, lessonID int64, limit int) ([]relais.FailureCount, error)
@@ -81,6 +81,9 @@ type Dialect struct {
 	// RewritePupils sets households.pupils of a household (? twice, its id) to the JSON list of its rows
 	// in pupils, by grade.
 	RewritePupils string
+	// SkipLocked is what a SELECT ends with to lock the rows it reads, leaving those another
+	// transaction holds ("" where writes run one at a time).
+	SkipLocked string
 	// NoLimit is the value of a LIMIT ? that sets none.
 	NoLimit any
 	// NoJSON is the value of an optional JSON column that holds none.
@@ -149,10 +152,14 @@ func (h headScanner) Scan(dest ...any) error {
 	return h.row.Scan(append(append([]any{}, h.extra...), dest...)...)
 }
 
+// noRow reports whether err says a query of one row found none (both engines' errors are
+// sql.ErrNoRows: pgx wraps it).
+func noRow(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
 // OrNotFound returns notFound() when err says the row does not exist, else err; the not-found error
 // is only made when needed, so a read that finds its row costs nothing more.
 func OrNotFound(err error, notFound func() error) error {
-	if errors.Is(err, sql.ErrNoRows) {
+	if noRow(err) {
 		return notFound()
 	}
 	return err

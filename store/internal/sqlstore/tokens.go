@@ -2,8 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -63,7 +61,7 @@ func (st Store) Tokens(ctx context.Context) ([]relais.APIToken, error) {
 func (st Store) RotateToken(ctx context.Context, id int64, tokenHash string, expiresAt time.Time) (relais.APIToken, error) {
 	t, err := scanToken(st.e.Write().QueryRow(ctx, `UPDATE api_tokens SET token_hash = ?, expires_at = ?
 		WHERE id = ? AND `+st.e.None("revoked_at")+` RETURNING `+tokenColumns, tokenHash, st.e.OptTime(expiresAt), id))
-	if errors.Is(err, sql.ErrNoRows) {
+	if noRow(err) {
 		if _, err := st.Token(ctx, id); err != nil {
 			return t, err
 		}

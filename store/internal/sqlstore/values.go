@@ -10,79 +10,78 @@ import (
 // and a timestamptz in PostgreSQL, a boolean 0 or 1 or a boolean, a list or object JSON text or jsonb.
 // The destinations below read either, so that one scan function serves both engines.
 
+// dest is a scan destination that converts what the engine gives with read.
+type dest[T any] struct {
+	p    *T
+	read func(src any) (T, bool)
+}
+
+func (d dest[T]) Scan(src any) error {
+	v, ok := d.read(src)
+	if !ok {
+		return fmt.Errorf("a column of %T cannot be read from %T", v, src)
+	}
+	*d.p = v
+	return nil
+}
+
 // Time is a scan destination for a time column: t is set in UTC.
-func Time(t *time.Time) any { return timeDest{t, false} }
+func Time(t *time.Time) any { return dest[time.Time]{t, readTime} }
 
 // OptTime is a scan destination for a time column where NULL, 0 or 1970 (a column whose default is
 // the epoch) is none: t is then the zero time.
-func OptTime(t *time.Time) any { return timeDest{t, true} }
+func OptTime(t *time.Time) any { return dest[time.Time]{t, readOptTime} }
 
-type timeDest struct {
-	t        *time.Time
-	optional bool
-}
-
-func (d timeDest) Scan(src any) error {
+func readTime(src any) (time.Time, bool) {
 	switch v := src.(type) {
 	case time.Time:
-		if d.optional && v.Unix() <= 0 {
-			*d.t = time.Time{}
-		} else {
-			*d.t = v.UTC()
-		}
+		return v.UTC(), true
 	case int64:
-		if d.optional && v == 0 {
-			*d.t = time.Time{}
-		} else {
-			*d.t = time.UnixMilli(v).UTC()
-		}
-	case nil:
-		if !d.optional {
-			return fmt.Errorf("time column is NULL")
-		}
-		*d.t = time.Time{}
-	default:
-		return fmt.Errorf("time column holds %T", src)
+		return time.UnixMilli(v).UTC(), true
 	}
-	return nil
+	return time.Time{}, false
+}
+
+func readOptTime(src any) (time.Time, bool) {
+	switch v := src.(type) {
+	case nil:
+		return time.Time{}, true
+	case int64:
+		if v <= 0 {
+			return time.Time{}, true
+		}
+	case time.Time:
+		if v.Unix() <= 0 {
+			return time.Time{}, true
+		}
+	}
+	return readTime(src)
 }
 
 // Bool is a scan destination for a boolean column; NULL (a LEFT JOIN's missing row) reads as false.
-func Bool(b *bool) any { return boolDest{b} }
-
-type boolDest struct{ b *bool }
-
-func (d boolDest) Scan(src any) error {
-	switch v := src.(type) {
-	case bool:
-		*d.b = v
-	case int64:
-		*d.b = v == 1
-	case nil:
-		*d.b = false
-	default:
-		return fmt.Errorf("boolean column holds %T", src)
-	}
-	return nil
+func Bool(b *bool) any {
+	return dest[bool]{b, func(src any) (bool, bool) {
+		switch v := src.(type) {
+		case bool:
+			return v, true
+		case int64:
+			return v == 1, true
+		}
+		return false, src == nil
+	}}
 }
 
 // Text is a scan destination for a text or JSON column read as text: NULL is "".
-func Text(s *string) any { return textDest{s} }
-
-type textDest struct{ s *string }
-
-func (d textDest) Scan(src any) error {
-	switch v := src.(type) {
-	case string:
-		*d.s = v
-	case []byte:
-		*d.s = string(v)
-	case nil:
-		*d.s = ""
-	default:
-		return fmt.Errorf("text column holds %T", src)
-	}
-	return nil
+func Text(s *string) any {
+	return dest[string]{s, func(src any) (string, bool) {
+		switch v := src.(type) {
+		case string:
+			return v, true
+		case []byte:
+			return string(v), true
+		}
+		return "", src == nil
+	}}
 }
 
 // unmarshal decodes a JSON column's text into v, leaving v as it is for "" (none).
