@@ -153,25 +153,3 @@ func isUniqueViolation(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "23505"
 }
-
-// where is a listing's query with the conditions of its filter that apply, numbering their
-// placeholders after the arguments the query starts with.
-type where struct {
-	sql  string
-	args []any
-}
-
-func newWhere(sql string, args ...any) *where { return &where{sql: sql, args: args} }
-
-// arg adds v to the arguments and returns its placeholder.
-func (w *where) arg(v any) string {
-	w.args = append(w.args, v)
-	return fmt.Sprintf("$%d", len(w.args))
-}
-
-// and adds " AND column = $n" when set.
-func (w *where) and(set bool, column string, v any) {
-	if set {
-		w.sql += ` AND ` + column + ` = ` + w.arg(v)
-	}
-}

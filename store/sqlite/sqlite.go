@@ -99,8 +99,6 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
-func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
-
 func boolInt(b bool) int {
 	if b {
 		return 1
