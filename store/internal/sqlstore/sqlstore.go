@@ -1,11 +1,14 @@
 // Package sqlstore is the half of relais.Store that store/sqlite and store/postgres share: the
-// methods whose SQL both engines speak alike, how a row of each table becomes a domain value, and how
-// a filter becomes a WHERE clause. An engine lends it an Engine (its connections, transactions, clock
-// and the few things its SQL says differently) and keeps for itself only what is really its own: its
-// schema's types (SQLite keeps times as milliseconds and booleans as 0 and 1, PostgreSQL as
-// timestamptz and boolean), its upserts, locks, bulk writes and counting tables.
+// methods whose SQL both engines speak alike, how a row of each table becomes a domain value (the
+// scan destinations read either engine's column types: SQLite keeps times as milliseconds and
+// booleans as 0 and 1, PostgreSQL as timestamptz and boolean), the column lists and the filters.
 //
-// Queries here are written with ? placeholders; an engine that numbers them ($1) rewrites them.
+// An engine's DB embeds Store and lends it an Engine (its connections, transactions and clock, how it
+// writes a time, its row locks, and the steps it takes its own way) and a Dialect (the few statements
+// it words differently). It keeps for itself only what is really its own: the household import,
+// planning, claims and sends, and its counting tables.
+//
+// Queries here are written with ? placeholders; PostgreSQL's connections number them ($1, $2, ...).
 package sqlstore
 
 import (
@@ -109,15 +112,6 @@ func QueryAll[T any](ctx context.Context, q Querier, scan func(Row) (T, error), 
 		return nil, err
 	}
 	defer rows.Close()
-	return Collect(rows, scan)
-}
-
-// Collect reads every row of rows with scan (it does not close rows).
-func Collect[T any](rows interface {
-	Row
-	Next() bool
-	Err() error
-}, scan func(Row) (T, error)) ([]T, error) {
 	var out []T
 	for rows.Next() {
 		v, err := scan(rows)
