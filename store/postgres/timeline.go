@@ -8,8 +8,8 @@ import (
 	"github.com/relais-edu/relais/store/internal/sqlstore"
 )
 
-// KeptFailures reads the failures the kept counts hold (Engine.KeptFailures, migration 00006) with the changes not yet
-// folded into them.
+// KeptFailures reads the failures the kept counts hold (Engine.KeptFailures, migration 00006) with
+// the changes not yet folded into them.
 func (e engine) KeptFailures(ctx context.Context, lessonID int64, limit int) ([]relais.FailureCount, error) {
 	if err := e.db.foldCountChanges(ctx); err != nil {
 		return nil, fmt.Errorf("fold delivery count changes: %w", err)

@@ -13,7 +13,7 @@ func (st Store) RecordAudit(ctx context.Context, e *relais.AuditEntry) error {
 	if e.At.IsZero() {
 		e.At = st.e.Now()
 	}
-	e.At = Stamp(e.At)
+	e.At = stamp(e.At)
 	err := st.e.Write().QueryRow(ctx, `INSERT INTO audit_log (at, actor, role, action, target, address)
 		VALUES (?,?,?,?,?,?) RETURNING id`, st.e.Time(e.At), e.Actor, e.Role, e.Action, e.Target, e.Address).Scan(&e.ID)
 	if err != nil {

@@ -34,7 +34,7 @@ func (st Store) Deliveries(ctx context.Context, f relais.DeliveryFilter) ([]rela
 func (st Store) DeliveryByProviderID(ctx context.Context, channel relais.ChannelName, providerID string) (relais.Delivery, error) {
 	d, err := ScanDelivery(st.e.Read().QueryRow(ctx, `SELECT `+DeliveryColumns+` FROM deliveries
 		WHERE channel = ? AND provider_id = ? AND provider_id <> ''`, channel, providerID))
-	return d, OrNotFound(err, func() error {
+	return d, orNotFound(err, func() error {
 		return relais.Errorf(relais.ENOTFOUND, "Delivery with provider id %v not found.", providerID)
 	})
 }

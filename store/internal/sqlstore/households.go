@@ -34,7 +34,7 @@ func ScanHousehold(row Row) (relais.Household, error) {
 // Household returns one household.
 func (st Store) Household(ctx context.Context, id int64) (relais.Household, error) {
 	h, err := ScanHousehold(st.e.Read().QueryRow(ctx, `SELECT `+HouseholdColumns+` FROM households h WHERE h.id = ?`, id))
-	return h, OrNotFound(err, func() error { return relais.Errorf(relais.ENOTFOUND, "Household %d not found.", id) })
+	return h, orNotFound(err, func() error { return relais.Errorf(relais.ENOTFOUND, "Household %d not found.", id) })
 }
 
 // Run is a run of pupils an audience reaches: a grade, in one language of instruction or (Lang nil) in any.

@@ -10,12 +10,12 @@ import (
 	"github.com/relais-edu/relais/locale"
 )
 
-// LessonColumns are the lessons table's columns in the order ScanLesson reads them.
-const LessonColumns = `id, title, subject, grade, language, region, audience, teacher_id, status, status_reason, status_reasons,
+// lessonColumns are the lessons table's columns in the order scanLesson reads them.
+const lessonColumns = `id, title, subject, grade, language, region, audience, teacher_id, status, status_reason, status_reasons,
 	step, progress, media_path, markdown, worksheet_path, segment_budget, duration_ms, created_at, updated_at`
 
-// ScanLesson reads a row of LessonColumns.
-func ScanLesson(row Row) (relais.Lesson, error) {
+// scanLesson reads a row of lessonColumns.
+func scanLesson(row Row) (relais.Lesson, error) {
 	var l relais.Lesson
 	var reasons, audience string
 	err := row.Scan(&l.ID, &l.Title, &l.Subject, &l.Grade, &l.Language, &l.Region, Text(&audience), &l.TeacherID,
@@ -36,8 +36,8 @@ func ScanLesson(row Row) (relais.Lesson, error) {
 	return l, nil
 }
 
-// EncodeAudience is the audience column: the audience as JSON, "" for none.
-func EncodeAudience(a relais.Audience) string {
+// encodeAudience is the audience column: the audience as JSON, "" for none.
+func encodeAudience(a relais.Audience) string {
 	if a.IsZero() {
 		return ""
 	}
@@ -47,7 +47,7 @@ func EncodeAudience(a relais.Audience) string {
 
 // CreateLesson inserts l and sets its id and timestamps.
 func (st Store) CreateLesson(ctx context.Context, l *relais.Lesson) error {
-	now := Stamp(st.e.Now())
+	now := stamp(st.e.Now())
 	if l.Status == "" {
 		l.Status = relais.LessonUploaded
 	}
@@ -57,7 +57,7 @@ func (st Store) CreateLesson(ctx context.Context, l *relais.Lesson) error {
 		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id`,
 		l.Title, l.Subject, l.Grade, l.Language, l.Region, l.TeacherID, l.Status, l.StatusReason,
 		st.reasons(l.StatusReasons), l.MediaPath, l.Markdown, l.WorksheetPath, l.SegmentBudget, l.DurationMS,
-		st.e.Time(now), st.e.Time(now), EncodeAudience(l.Audience)).Scan(&l.ID)
+		st.e.Time(now), st.e.Time(now), encodeAudience(l.Audience)).Scan(&l.ID)
 	if err != nil {
 		return fmt.Errorf("create lesson: %w", err)
 	}
@@ -83,18 +83,18 @@ func (st Store) SetLessonStatus(ctx context.Context, id int64, status relais.Les
 
 // Lesson returns one lesson.
 func (st Store) Lesson(ctx context.Context, id int64) (relais.Lesson, error) {
-	l, err := ScanLesson(st.e.Read().QueryRow(ctx, `SELECT `+LessonColumns+` FROM lessons WHERE id = ?`, id))
-	return l, OrNotFound(err, func() error { return relais.Errorf(relais.ENOTFOUND, "Lesson %d not found.", id) })
+	l, err := scanLesson(st.e.Read().QueryRow(ctx, `SELECT `+lessonColumns+` FROM lessons WHERE id = ?`, id))
+	return l, orNotFound(err, func() error { return relais.Errorf(relais.ENOTFOUND, "Lesson %d not found.", id) })
 }
 
 // Lessons lists lessons, newest first.
 func (st Store) Lessons(ctx context.Context, f relais.LessonFilter) ([]relais.Lesson, error) {
 	p := f.Page.Normalize()
-	w := Where{SQL: `SELECT ` + LessonColumns + ` FROM lessons WHERE 1=1`}
+	w := Where{SQL: `SELECT ` + lessonColumns + ` FROM lessons WHERE 1=1`}
 	w.And(f.TeacherID != "", `teacher_id = ?`, f.TeacherID)
 	w.And(f.Status != "", `status = ?`, f.Status)
 	w.And(p.After > 0, `id < ?`, p.After)
-	return QueryAll(ctx, st.e.Read(), ScanLesson, w.SQL+` ORDER BY id DESC LIMIT ?`, append(w.Args, p.Limit)...)
+	return QueryAll(ctx, st.e.Read(), scanLesson, w.SQL+` ORDER BY id DESC LIMIT ?`, append(w.Args, p.Limit)...)
 }
 
 // UpdateLesson sets columns of a lesson (set is "column = ?, ..." for args) and its time of change.

@@ -26,7 +26,7 @@ func postalBatchNotFound(id int64) func() error {
 // that no batch holds yet. Two batches made at once never hold the same delivery: the second waits for
 // the first's claims and leaves them (ON CONFLICT DO NOTHING).
 func (st Store) CreatePostalBatch(ctx context.Context, b *relais.PostalBatch, providerID string, max int) error {
-	now := Stamp(st.e.Now())
+	now := stamp(st.e.Now())
 	limit := st.d.NoLimit
 	if max > 0 {
 		limit = int64(max)
@@ -61,7 +61,7 @@ func (st Store) CreatePostalBatch(ctx context.Context, b *relais.PostalBatch, pr
 // PostalBatch returns one batch.
 func (st Store) PostalBatch(ctx context.Context, id int64) (relais.PostalBatch, error) {
 	b, err := scanPostalBatch(st.e.Read().QueryRow(ctx, `SELECT `+postalBatchColumns+` FROM postal_batches WHERE id = ?`, id))
-	return b, OrNotFound(err, postalBatchNotFound(id))
+	return b, orNotFound(err, postalBatchNotFound(id))
 }
 
 // PostalBatches lists batches in id order after the page cursor.
@@ -79,7 +79,7 @@ func (st Store) PostalPackets(ctx context.Context, batchID int64, p relais.Page)
 	p = p.Normalize()
 	return QueryAll(ctx, st.e.Read(), func(row Row) (relais.PostalPacket, error) {
 		var id int64
-		h, err := ScanHousehold(ScanHead(row, &id))
+		h, err := ScanHousehold(scanHead(row, &id))
 		return relais.PostalPacket{DeliveryID: id, Household: h}, err
 	}, `SELECT p.delivery_id, `+HouseholdColumns+` FROM postal_batch_deliveries p
 		JOIN deliveries d ON d.id = p.delivery_id JOIN households h ON h.id = d.household_id
@@ -124,7 +124,7 @@ func (st Store) MarkPostalBatch(ctx context.Context, id int64, status relais.Pos
 		var err error
 		b, err = scanPostalBatch(tx.QueryRow(ctx, `SELECT `+postalBatchColumns+` FROM postal_batches WHERE id = ?`, id))
 		if err != nil {
-			return OrNotFound(err, postalBatchNotFound(id))
+			return orNotFound(err, postalBatchNotFound(id))
 		}
 		if b.Status == status {
 			return nil // marking twice is harmless
@@ -132,7 +132,7 @@ func (st Store) MarkPostalBatch(ctx context.Context, id int64, status relais.Pos
 		if !b.Status.Next(status) {
 			return relais.Errorf(relais.ECONFLICT, "Postal batch %d is %s; it cannot be marked %s.", id, b.Status, status)
 		}
-		now := Stamp(st.e.Now())
+		now := stamp(st.e.Now())
 		col := "printed_at"
 		if status == relais.PostalBatchPosted {
 			col = "posted_at"

@@ -103,9 +103,9 @@ func (st Store) erase(ctx context.Context, tx Querier, id int64) error {
 	return nil
 }
 
-// PruneBatch is how many deliveries or households one retention transaction removes, so that the
+// pruneBatch is how many deliveries or households one retention transaction removes, so that the
 // writers waiting behind it wait for a short one.
-const PruneBatch = 1000
+const pruneBatch = 1000
 
 // PruneFamilyData removes what has aged out (relais.PrivacyStore).
 func (st Store) PruneFamilyData(ctx context.Context, now time.Time, r relais.Retention) (relais.Pruned, error) {
@@ -128,7 +128,7 @@ func (st Store) PruneFamilyData(ctx context.Context, now time.Time, r relais.Ret
 		return p, err
 	}
 	if r.Deliveries > 0 {
-		if p.Deliveries, err = st.pruneDeliveries(ctx, Stamp(now.Add(-r.Deliveries))); err != nil {
+		if p.Deliveries, err = st.pruneDeliveries(ctx, stamp(now.Add(-r.Deliveries))); err != nil {
 			return p, err
 		}
 	}
@@ -159,12 +159,12 @@ func (st Store) pruneDeliveries(ctx context.Context, cutoff time.Time) (int64, e
 		var newest time.Time
 		err := st.e.InTx(ctx, func(tx Querier) error {
 			err := tx.QueryRow(ctx, `SELECT COUNT(*), COALESCE(MAX(id), 0), MAX(created_at)
-				FROM (SELECT id, created_at FROM deliveries WHERE id > ? ORDER BY id LIMIT ?) b`, after, PruneBatch).
+				FROM (SELECT id, created_at FROM deliveries WHERE id > ? ORDER BY id LIMIT ?) b`, after, pruneBatch).
 				Scan(&seen, &last, OptTime(&newest))
 			if err != nil || seen == 0 {
 				return err
 			}
-			ids, err := QueryAll(ctx, tx, ScanID, `SELECT id FROM deliveries
+			ids, err := QueryAll(ctx, tx, scanID, `SELECT id FROM deliveries
 				WHERE id > ? AND id <= ? AND updated_at < ? AND status IN (`+settled+`)`+st.d.SkipLocked,
 				after, last, st.e.Time(cutoff))
 			if err != nil || len(ids) == 0 {
@@ -177,7 +177,7 @@ func (st Store) pruneDeliveries(ctx context.Context, cutoff time.Time) (int64, e
 			return total, fmt.Errorf("prune deliveries: %w", err)
 		}
 		total += int64(n)
-		if seen < PruneBatch || !newest.Before(cutoff) {
+		if seen < pruneBatch || !newest.Before(cutoff) {
 			return total, nil
 		}
 		after = last
@@ -190,8 +190,8 @@ func (st Store) eraseRemoved(ctx context.Context, cutoff time.Time) (int64, erro
 	for {
 		var n int64
 		err := st.e.InTx(ctx, func(tx Querier) error {
-			ids, err := QueryAll(ctx, tx, ScanID, `SELECT id FROM households
-				WHERE NOT `+st.e.None("removed_at")+` AND removed_at < ? ORDER BY id LIMIT ?`, st.e.Time(cutoff), PruneBatch)
+			ids, err := QueryAll(ctx, tx, scanID, `SELECT id FROM households
+				WHERE NOT `+st.e.None("removed_at")+` AND removed_at < ? ORDER BY id LIMIT ?`, st.e.Time(cutoff), pruneBatch)
 			for _, id := range ids {
 				if err := st.erase(ctx, tx, id); err != nil {
 					return err
@@ -203,14 +203,14 @@ func (st Store) eraseRemoved(ctx context.Context, cutoff time.Time) (int64, erro
 		if err != nil {
 			return total, fmt.Errorf("erase removed households: %w", err)
 		}
-		if total += n; n < PruneBatch {
+		if total += n; n < pruneBatch {
 			return total, nil
 		}
 	}
 }
 
-// ScanID reads a row of one id.
-func ScanID(r Row) (int64, error) {
+// scanID reads a row of one id.
+func scanID(r Row) (int64, error) {
 	var id int64
 	return id, r.Scan(&id)
 }
@@ -218,7 +218,7 @@ func ScanID(r Row) (int64, error) {
 // AgedMedia finds the lessons whose files have aged out (relais.PrivacyStore).
 func (st Store) AgedMedia(ctx context.Context, before time.Time, limit int) ([]relais.LessonFiles, error) {
 	q := st.e.Read()
-	ids, err := QueryAll(ctx, q, ScanID, `SELECT id FROM lessons l WHERE `+st.e.None("media_removed_at")+`
+	ids, err := QueryAll(ctx, q, scanID, `SELECT id FROM lessons l WHERE `+st.e.None("media_removed_at")+`
 		AND updated_at < ? AND status NOT IN (?, ?)
 		AND NOT EXISTS (SELECT 1 FROM slot_lessons sl JOIN slots s ON s.id = sl.slot_id WHERE sl.lesson_id = l.id AND s.day >= ?)
 		ORDER BY id LIMIT ?`,

@@ -33,7 +33,7 @@ func scanStation(row Row) (relais.Station, error) {
 // Station returns one station.
 func (st Store) Station(ctx context.Context, id int64) (relais.Station, error) {
 	s, err := scanStation(st.e.Read().QueryRow(ctx, `SELECT `+stationColumns+` FROM stations WHERE id = ?`, id))
-	return s, OrNotFound(err, func() error { return relais.Errorf(relais.ENOTFOUND, "Station %d not found.", id) })
+	return s, orNotFound(err, func() error { return relais.Errorf(relais.ENOTFOUND, "Station %d not found.", id) })
 }
 
 // Stations lists every station by id.
@@ -370,18 +370,18 @@ func (st Store) Approval(ctx context.Context, lessonID int64) (relais.Approval, 
 func (st Store) Submitted(ctx context.Context, limit int) ([]relais.Submission, error) {
 	return QueryAll(ctx, st.e.Read(), func(rs Row) (relais.Submission, error) {
 		var s relais.Submission
-		l, err := ScanLesson(ScanTail(rs, &s.Approval.State, &s.Approval.Reason, &s.Approval.DecidedBy,
+		l, err := scanLesson(scanTail(rs, &s.Approval.State, &s.Approval.Reason, &s.Approval.DecidedBy,
 			Time(&s.Approval.UpdatedAt)))
 		s.Lesson, s.Approval.LessonID = l, l.ID
 		return s, err
-	}, `SELECT `+Prefixed("l.", LessonColumns)+`, a.state, a.reason, a.decided_by, a.updated_at FROM lesson_approvals a
+	}, `SELECT `+prefixed("l.", lessonColumns)+`, a.state, a.reason, a.decided_by, a.updated_at FROM lesson_approvals a
 		JOIN lessons l ON l.id = a.lesson_id
 		WHERE a.state = 'submitted' ORDER BY a.updated_at, a.lesson_id LIMIT ?`, limit)
 }
 
 // ApprovedLessons returns approved lessons that are ready or published, by id.
 func (st Store) ApprovedLessons(ctx context.Context) ([]relais.Lesson, error) {
-	return QueryAll(ctx, st.e.Read(), ScanLesson, `SELECT `+Prefixed("l.", LessonColumns)+` FROM lessons l
+	return QueryAll(ctx, st.e.Read(), scanLesson, `SELECT `+prefixed("l.", lessonColumns)+` FROM lessons l
 		JOIN lesson_approvals a ON a.lesson_id = l.id
 		WHERE a.state = 'approved' AND l.status IN ('ready', 'published') ORDER BY l.id`)
 }

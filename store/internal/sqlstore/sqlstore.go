@@ -123,9 +123,9 @@ func QueryAll[T any](ctx context.Context, q Querier, scan func(Row) (T, error), 
 	return out, rows.Err()
 }
 
-// ScanTail returns row with extra destinations after those its Scan is given: a scanX function then
+// scanTail returns row with extra destinations after those its Scan is given: a scanX function then
 // reads a row that joins more columns after its own.
-func ScanTail(row Row, extra ...any) Row { return tailScanner{row, extra} }
+func scanTail(row Row, extra ...any) Row { return tailScanner{row, extra} }
 
 type tailScanner struct {
 	row   Row
@@ -134,8 +134,8 @@ type tailScanner struct {
 
 func (t tailScanner) Scan(dest ...any) error { return t.row.Scan(append(dest, t.extra...)...) }
 
-// ScanHead returns row with extra destinations before those its Scan is given.
-func ScanHead(row Row, extra ...any) Row { return headScanner{row, extra} }
+// scanHead returns row with extra destinations before those its Scan is given.
+func scanHead(row Row, extra ...any) Row { return headScanner{row, extra} }
 
 type headScanner struct {
 	row   Row
@@ -150,9 +150,9 @@ func (h headScanner) Scan(dest ...any) error {
 // sql.ErrNoRows: pgx wraps it).
 func noRow(err error) bool { return errors.Is(err, sql.ErrNoRows) }
 
-// OrNotFound returns notFound() when err says the row does not exist, else err; the not-found error
+// orNotFound returns notFound() when err says the row does not exist, else err; the not-found error
 // is only made when needed, so a read that finds its row costs nothing more.
-func OrNotFound(err error, notFound func() error) error {
+func orNotFound(err error, notFound func() error) error {
 	if noRow(err) {
 		return notFound()
 	}
@@ -173,8 +173,8 @@ func (w *Where) And(set bool, cond string, arg any) {
 	}
 }
 
-// Prefixed qualifies every column of a column list with p.
-func Prefixed(p, cols string) string {
+// prefixed qualifies every column of a column list with p.
+func prefixed(p, cols string) string {
 	parts := strings.Split(cols, ",")
 	for i, c := range parts {
 		parts[i] = p + strings.TrimSpace(c)

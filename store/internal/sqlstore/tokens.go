@@ -24,12 +24,12 @@ func tokenNotFound(id int64) func() error {
 	return func() error { return relais.Errorf(relais.ENOTFOUND, "API token %d not found.", id) }
 }
 
-// Stamp is t as a store gives it back: in UTC, to the millisecond.
-func Stamp(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
+// stamp is t as a store gives it back: in UTC, to the millisecond.
+func stamp(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
 
 // CreateToken stores a token with its secret's hash.
 func (st Store) CreateToken(ctx context.Context, t *relais.APIToken, tokenHash string) error {
-	t.CreatedAt = Stamp(st.e.Now())
+	t.CreatedAt = stamp(st.e.Now())
 	err := st.e.Write().QueryRow(ctx, `INSERT INTO api_tokens (token_hash, user_id, name, role, created_at, expires_at)
 		VALUES (?,?,?,?,?,?) RETURNING id`, tokenHash, t.User.ID, t.Name, t.User.Role, st.e.Time(t.CreatedAt),
 		st.e.OptTime(t.ExpiresAt)).Scan(&t.ID)
@@ -43,13 +43,13 @@ func (st Store) CreateToken(ctx context.Context, t *relais.APIToken, tokenHash s
 // TokenByHash returns the token of a secret's hash.
 func (st Store) TokenByHash(ctx context.Context, tokenHash string) (relais.APIToken, error) {
 	t, err := scanToken(st.e.Read().QueryRow(ctx, `SELECT `+tokenColumns+` FROM api_tokens WHERE token_hash = ?`, tokenHash))
-	return t, OrNotFound(err, unknownToken)
+	return t, orNotFound(err, unknownToken)
 }
 
 // Token returns a token by id.
 func (st Store) Token(ctx context.Context, id int64) (relais.APIToken, error) {
 	t, err := scanToken(st.e.Read().QueryRow(ctx, `SELECT `+tokenColumns+` FROM api_tokens WHERE id = ?`, id))
-	return t, OrNotFound(err, tokenNotFound(id))
+	return t, orNotFound(err, tokenNotFound(id))
 }
 
 // Tokens lists every token in id order.
@@ -75,7 +75,7 @@ func (st Store) RevokeToken(ctx context.Context, id int64) (relais.APIToken, err
 	t, err := scanToken(st.e.Write().QueryRow(ctx, `UPDATE api_tokens
 		SET revoked_at = CASE WHEN `+st.e.None("revoked_at")+` THEN ? ELSE revoked_at END
 		WHERE id = ? RETURNING `+tokenColumns, st.e.Time(st.e.Now()), id))
-	return t, OrNotFound(err, tokenNotFound(id))
+	return t, orNotFound(err, tokenNotFound(id))
 }
 
 // TouchToken records a token's last use.
@@ -146,5 +146,5 @@ func (st Store) SignInStaff(ctx context.Context, id relais.StaffIdentity) (relai
 func (st Store) StaffUser(ctx context.Context, id string) (relais.User, error) {
 	var u relais.User
 	err := st.e.Read().QueryRow(ctx, `SELECT id, name, role FROM staff_users WHERE id = ?`, id).Scan(&u.ID, &u.Name, &u.Role)
-	return u, OrNotFound(err, func() error { return relais.Errorf(relais.EUNAUTHORIZED, "Unknown user; sign in again.") })
+	return u, orNotFound(err, func() error { return relais.Errorf(relais.EUNAUTHORIZED, "Unknown user; sign in again.") })
 }
