@@ -191,10 +191,11 @@ func Placeholders(n int) string {
 }
 
 // Rebind numbers a query's ? placeholders $1, $2, ... for an engine that numbers them. The queries
-// given hold no ? in their literals.
+// given hold no ? in their literals; a query that numbers its own ($1) is left as it is, so that an
+// engine's own queries (a jsonb ? operator among them) may go through the same connections.
 func Rebind(query string) string {
 	n := strings.Count(query, "?")
-	if n == 0 {
+	if n == 0 || strings.Contains(query, "$") {
 		return query
 	}
 	var b strings.Builder

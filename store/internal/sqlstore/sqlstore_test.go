@@ -14,6 +14,7 @@ func TestRebind(t *testing.T) {
 		{`INSERT INTO t (a, b, c) VALUES (?,?,?)`, `INSERT INTO t (a, b, c) VALUES ($1,$2,$3)`},
 		{`x IN (` + Placeholders(12) + `)`, `x IN ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)`},
 		{`SELECT id FROM t WHERE id = $1`, `SELECT id FROM t WHERE id = $1`}, // already numbered: left alone
+		{`SELECT id FROM t WHERE j ? 'k' AND id = $1`, `SELECT id FROM t WHERE j ? 'k' AND id = $1`},
 	} {
 		if got := Rebind(tc.in); got != tc.want {
 			t.Errorf("Rebind(%q) = %q, want %q", tc.in, got, tc.want)
