@@ -27,6 +27,8 @@ var layerRules = []struct {
 	{"", []string{"*"}, "the domain types depend on nothing of Relais", nil},
 	{"store/", []string{"scheduler", "queue", "fanout", "channels", "api", "ui", "ingest", "worksheet", "roster", "cmd"},
 		"a store depends on the domain types only", nil},
+	{"store/internal/sqlstore", []string{"store/sqlite", "store/postgres", "store/storetest"},
+		"the half both SQL stores share knows neither engine: each engine lends it an Engine", nil},
 	{"mediastore", []string{"scheduler", "queue", "fanout", "channels", "lessons", "api", "ui", "ingest", "worksheet", "roster", "store", "cmd"},
 		"the media stores depend on the domain types only", nil},
 	{"resumable", []string{"scheduler", "queue", "fanout", "channels", "lessons", "api", "ui", "ingest", "worksheet", "roster", "store", "cmd"},

@@ -10,22 +10,12 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/store/internal/sqlstore"
 )
 
-const deliveryColumns = `id, lesson_id, household_id, channel, status, reason, provider_id, attempts, occurrence, claimed_by, claimed_at, created_at, updated_at`
+const deliveryColumns = sqlstore.DeliveryColumns
 
-func scanDelivery(row rowScanner) (relais.Delivery, error) {
-	var d relais.Delivery
-	err := row.Scan(&d.ID, &d.LessonID, &d.HouseholdID, &d.Channel, &d.Status, &d.Reason, &d.ProviderID,
-		&d.Attempts, &d.Occurrence, &d.ClaimedBy, &d.ClaimedAt, &d.CreatedAt, &d.UpdatedAt)
-	d.CreatedAt, d.UpdatedAt = d.CreatedAt.UTC(), d.UpdatedAt.UTC()
-	if d.ClaimedAt.Unix() <= 0 {
-		d.ClaimedAt = time.Time{}
-	} else {
-		d.ClaimedAt = d.ClaimedAt.UTC()
-	}
-	return d, err
-}
+var scanDelivery = sqlstore.ScanDelivery
 
 // deliveryKeys holds the keys (lesson, household, channel) of a page of deliveries as arrays, the
 // parameters of an unnest.
@@ -243,33 +233,6 @@ func (db *DB) DeliveriesByIDs(ctx context.Context, ids []int64) ([]relais.Delive
 		return nil, nil
 	}
 	return queryAll(ctx, db.pool, scanDelivery, `SELECT `+deliveryColumns+` FROM deliveries WHERE id = ANY($1) ORDER BY id`, ids)
-}
-
-// Deliveries lists deliveries in id order after the page cursor.
-func (db *DB) Deliveries(ctx context.Context, f relais.DeliveryFilter) ([]relais.Delivery, error) {
-	p := f.Page.Normalize()
-	w := newWhere(`SELECT `+deliveryColumns+` FROM deliveries WHERE id > $1`, p.After)
-	w.and(f.LessonID > 0, `lesson_id`, f.LessonID)
-	w.and(f.HouseholdID > 0, `household_id`, f.HouseholdID)
-	w.and(f.Channel != "", `channel`, f.Channel)
-	w.and(f.Status != "", `status`, f.Status)
-	if !f.UpdatedBefore.IsZero() {
-		w.sql += ` AND updated_at < ` + w.arg(ts(f.UpdatedBefore))
-	}
-	if !f.UpdatedAfter.IsZero() {
-		w.sql += ` AND updated_at > ` + w.arg(ts(f.UpdatedAfter))
-	}
-	limit := w.arg(p.Limit)
-	return queryAll(ctx, db.pool, scanDelivery, w.sql+` ORDER BY id LIMIT `+limit, w.args...)
-}
-
-// DeliveryByProviderID finds the delivery a provider callback is about.
-func (db *DB) DeliveryByProviderID(ctx context.Context, channel relais.ChannelName, providerID string) (relais.Delivery, error) {
-	d, err := scanDelivery(db.pool.QueryRow(ctx, `SELECT `+deliveryColumns+` FROM deliveries
-		WHERE channel = $1 AND provider_id = $2 AND provider_id <> ''`, channel, providerID))
-	return d, orNotFound(err, func() error {
-		return relais.Errorf(relais.ENOTFOUND, "Delivery with provider id %v not found.", providerID)
-	})
 }
 
 // AdvanceDelivery moves a delivery forward and records the event.
@@ -584,16 +547,6 @@ func (db *DB) AddDeliveryEvent(ctx context.Context, e relais.DeliveryEvent) erro
 	return nil
 }
 
-// DeliveryEvents returns a delivery's history, oldest first.
-func (db *DB) DeliveryEvents(ctx context.Context, id int64) ([]relais.DeliveryEvent, error) {
-	return queryAll(ctx, db.pool, func(row rowScanner) (relais.DeliveryEvent, error) {
-		var e relais.DeliveryEvent
-		err := row.Scan(&e.DeliveryID, &e.Status, &e.Detail, &e.At)
-		e.At = e.At.UTC()
-		return e, err
-	}, `SELECT delivery_id, status, detail, at FROM delivery_events WHERE delivery_id = $1 ORDER BY id`, id)
-}
-
 // DeliveryCounts counts a lesson's deliveries per channel and status, every lesson's when lessonID is 0,
 // from delivery_counts and the changes not yet folded into it (migration 00006): a few rows per lesson,
 // however many deliveries it has. It folds the changes first unless another reader is doing so.
@@ -609,10 +562,7 @@ func (db *DB) DeliveryCounts(ctx context.Context, lessonID int64) ([]relais.Deli
 			SELECT channel, status, n FROM delivery_counts
 			UNION ALL SELECT channel, status, n FROM delivery_count_changes) c`, nil
 	}
-	return queryAll(ctx, db.pool, func(row rowScanner) (relais.DeliveryCount, error) {
-		var c relais.DeliveryCount
-		return c, row.Scan(&c.Channel, &c.Status, &c.Count)
-	}, q+` GROUP BY channel, status HAVING sum(n) <> 0 ORDER BY channel, status`, args...)
+	return queryAll(ctx, db.pool, sqlstore.ScanDeliveryCount, q+` GROUP BY channel, status HAVING sum(n) <> 0 ORDER BY channel, status`, args...)
 }
 
 // countsLock is the advisory lock key of the reader folding delivery_count_changes ("counts").

@@ -5,38 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/store/internal/sqlstore"
 )
-
-const householdColumns = `h.id, h.external_ref, h.region, h.language, h.pupils, h.profile, h.phone, h.email,
-	h.postal_address, h.consent, h.sms_opt_out, h.email_opt_out, h.phone_status, h.email_status, h.created_at,
-	h.removed_at`
-
-func scanHousehold(row rowScanner) (relais.Household, error) {
-	var h relais.Household
-	var pupils string
-	var removed *time.Time
-	err := row.Scan(&h.ID, &h.ExternalRef, &h.Region, &h.Language, &pupils, &h.Profile, &h.Phone, &h.Email,
-		&h.PostalAddress, &h.Consent, &h.SMSOptOut, &h.EmailOptOut, &h.PhoneStatus, &h.EmailStatus, &h.CreatedAt, &removed)
-	if err != nil {
-		return h, err
-	}
-	if pupils != "" && pupils != "[]" {
-		if err := json.Unmarshal([]byte(pupils), &h.Pupils); err != nil {
-			return h, fmt.Errorf("household %d: pupils: %w", h.ID, err)
-		}
-	}
-	h.Grades = relais.PupilGrades(h.Pupils)
-	h.CreatedAt = h.CreatedAt.UTC()
-	if removed != nil {
-		h.RemovedAt = removed.UTC()
-	}
-	return h, nil
-}
 
 // UpsertHouseholds creates households or updates them by ExternalRef, in one transaction, and replaces
 // their pupils (Household.Roll). Opt-outs and contact statuses learnt from providers are kept: an
@@ -185,23 +159,17 @@ func upsertRun(ctx context.Context, tx pgx.Tx, hs []relais.Household, now any) e
 	return nil
 }
 
-// Household returns one household.
-func (db *DB) Household(ctx context.Context, id int64) (relais.Household, error) {
-	h, err := scanHousehold(db.pool.QueryRow(ctx, `SELECT `+householdColumns+` FROM households h WHERE h.id = $1`, id))
-	return h, orNotFound(err, func() error { return relais.Errorf(relais.ENOTFOUND, "Household %d not found.", id) })
-}
-
 // Households lists households in id order, after the page cursor. With an audience or a grade, the
 // households are those of the pupils that match, read on the index pupils_audience (audienceQuery).
 func (db *DB) Households(ctx context.Context, f relais.HouseholdFilter) ([]relais.Household, error) {
 	p := f.Page.Normalize()
 	if f.Audience != nil || f.Grade > 0 {
 		q, args := audienceQuery(f, p)
-		return queryAll(ctx, db.pool, scanHousehold, q, args...)
+		return queryAll(ctx, db.pool, sqlstore.ScanHousehold, q, args...)
 	}
 	var args []any
 	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
-	q := `SELECT ` + householdColumns + ` FROM households h WHERE h.id > ` + arg(p.After)
+	q := `SELECT ` + sqlstore.HouseholdColumns + ` FROM households h WHERE h.id > ` + arg(p.After)
 	if f.Search != "" {
 		s := arg(f.Search)
 		q += ` AND (h.external_ref = ` + s + ` OR h.phone = ` + s + ` OR h.email = ` + s + `)`
@@ -213,7 +181,7 @@ func (db *DB) Households(ctx context.Context, f relais.HouseholdFilter) ([]relai
 		q += ` AND h.profile = ` + arg(string(f.Profile))
 	}
 	q += ` ORDER BY h.id LIMIT ` + arg(p.Limit)
-	return queryAll(ctx, db.pool, scanHousehold, q, args...)
+	return queryAll(ctx, db.pool, sqlstore.ScanHousehold, q, args...)
 }
 
 // audienceQuery is the store's one audience predicate (relais.Audience.Reaches), for a page of
@@ -223,24 +191,9 @@ func (db *DB) Households(ctx context.Context, f relais.HouseholdFilter) ([]relai
 // pupils in the audience is reached once): a page shorter than Limit is the last. A grade alone
 // (HouseholdFilter.Grade) is a run in any language.
 func audienceQuery(f relais.HouseholdFilter, p relais.Page) (string, []any) {
-	type run struct {
-		grade int
-		lang  *string
-	}
-	var runs []run
-	var a relais.Audience
-	if f.Audience != nil {
-		a = *f.Audience
-		for _, g := range a.Grades {
-			for i := range a.Languages {
-				runs = append(runs, run{g, &a.Languages[i]})
-			}
-		}
-	} else {
-		runs = []run{{grade: f.Grade}}
-	}
+	runs, a := sqlstore.AudienceRuns(f)
 	if len(runs) == 0 {
-		return `SELECT ` + householdColumns + ` FROM households h WHERE false`, nil
+		return `SELECT ` + sqlstore.HouseholdColumns + ` FROM households h WHERE false`, nil
 	}
 	var args []any
 	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
@@ -268,14 +221,14 @@ func audienceQuery(f relais.HouseholdFilter, p relais.Page) (string, []any) {
 	// The page's ids are found first, then their households read by primary key: written as
 	// "h.id IN (runs)", the planner may walk households in id order testing each against the runs.
 	var b strings.Builder
-	b.WriteString(`SELECT ` + householdColumns + ` FROM (SELECT DISTINCT household_id FROM (`)
+	b.WriteString(`SELECT ` + sqlstore.HouseholdColumns + ` FROM (SELECT DISTINCT household_id FROM (`)
 	for i, r := range runs {
 		if i > 0 {
 			b.WriteString(` UNION ALL `)
 		}
-		b.WriteString(`(SELECT DISTINCT p.household_id FROM pupils p` + join + ` WHERE p.grade = ` + arg(r.grade))
-		if r.lang != nil {
-			b.WriteString(` AND p.language = ` + arg(*r.lang))
+		b.WriteString(`(SELECT DISTINCT p.household_id FROM pupils p` + join + ` WHERE p.grade = ` + arg(r.Grade))
+		if r.Lang != nil {
+			b.WriteString(` AND p.language = ` + arg(*r.Lang))
 		}
 		b.WriteString(` AND p.household_id > ` + after + cond + ` ORDER BY p.household_id LIMIT ` + limit + `)`)
 	}
@@ -289,7 +242,7 @@ func (db *DB) HouseholdsByIDs(ctx context.Context, ids []int64) (map[int64]relai
 	if len(ids) == 0 {
 		return out, nil
 	}
-	hs, err := queryAll(ctx, db.pool, scanHousehold, `SELECT `+householdColumns+` FROM households h WHERE h.id = ANY($1)`, ids)
+	hs, err := queryAll(ctx, db.pool, sqlstore.ScanHousehold, `SELECT `+sqlstore.HouseholdColumns+` FROM households h WHERE h.id = ANY($1)`, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -303,53 +256,16 @@ func (db *DB) HouseholdsByIDs(ctx context.Context, ids []int64) (map[int64]relai
 // on the partial index households_phone, whose condition the query then repeats.
 func phoneIs(phone string) string {
 	if phone == "" {
-		return `h.phone = $1`
+		return `h.phone = ?`
 	}
-	return `h.phone = $1 AND h.phone <> ''`
+	return `h.phone = ? AND h.phone <> ''`
 }
 
 // emailIs is the condition on households' email for an address, compared without case as SQLite's
 // COLLATE NOCASE does, on the partial index households_email.
 func emailIs(email string) string {
 	if email == "" {
-		return `lower(h.email) = lower($1)`
+		return `lower(h.email) = lower(?)`
 	}
-	return `lower(h.email) = lower($1) AND h.email <> ''`
-}
-
-// HouseholdsByPhone returns every household with that number.
-func (db *DB) HouseholdsByPhone(ctx context.Context, phone string) ([]relais.Household, error) {
-	return queryAll(ctx, db.pool, scanHousehold, `SELECT `+householdColumns+` FROM households h WHERE `+phoneIs(phone)+
-		` ORDER BY h.id`, phone)
-}
-
-// SetPhoneStatus records what the SMS provider said of a number.
-func (db *DB) SetPhoneStatus(ctx context.Context, phone string, status relais.ContactStatus) error {
-	_, err := db.pool.Exec(ctx, `UPDATE households h SET phone_status = $2 WHERE `+phoneIs(phone), phone, status)
-	return err
-}
-
-// SetSMSOptOut opts a number out of, or back into, SMS.
-func (db *DB) SetSMSOptOut(ctx context.Context, phone string, optOut bool) error {
-	_, err := db.pool.Exec(ctx, `UPDATE households h SET sms_opt_out = $2 WHERE `+phoneIs(phone), phone, optOut)
-	return err
-}
-
-// SetEmailStatus records what the mail system said of an address.
-func (db *DB) SetEmailStatus(ctx context.Context, email string, status relais.ContactStatus) error {
-	_, err := db.pool.Exec(ctx, `UPDATE households h SET email_status = $2 WHERE `+emailIs(email), email, status)
-	return err
-}
-
-// SetEmailOptOut opts an address out of, or back into, email.
-func (db *DB) SetEmailOptOut(ctx context.Context, email string, optOut bool) error {
-	_, err := db.pool.Exec(ctx, `UPDATE households h SET email_opt_out = $2 WHERE `+emailIs(email), email, optOut)
-	return err
-}
-
-// CountHouseholds counts every household.
-func (db *DB) CountHouseholds(ctx context.Context) (int64, error) {
-	var n int64
-	err := db.pool.QueryRow(ctx, `SELECT count(*) FROM households`).Scan(&n)
-	return n, err
+	return `lower(h.email) = lower(?) AND h.email <> ''`
 }

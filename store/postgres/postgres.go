@@ -10,9 +10,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,6 +20,7 @@ import (
 	"github.com/pressly/goose/v3"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/store/internal/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -32,6 +31,8 @@ const migrationLock int64 = 0x72656c616973
 
 // DB is a relais.Store on a PostgreSQL database.
 type DB struct {
+	sqlstore.Store // the methods both engines share
+
 	pool *pgxpool.Pool
 	now  func() time.Time
 }
@@ -59,6 +60,7 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		return nil, fmt.Errorf("database %s does not answer: %w", Redact(rawURL), err)
 	}
 	db := &DB{pool: pool, now: time.Now}
+	db.Store = sqlstore.New(engine{db}, dialect)
 	if err := db.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("database %s: %w", Redact(rawURL), err)
@@ -97,20 +99,9 @@ func (db *DB) migrate(ctx context.Context) error {
 		return fmt.Errorf("lock for migrations: %w", err)
 	}
 
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return err
-	}
 	sqlDB := stdlib.OpenDBFromPool(db.pool)
 	defer sqlDB.Close()
-	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, sub)
-	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
-	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("apply migrations: %w", err)
-	}
-	return nil
+	return sqlstore.Migrate(ctx, goose.DialectPostgres, sqlDB, migrations)
 }
 
 // Ping checks the database answers.
@@ -146,94 +137,19 @@ type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
 // rowScanner is a row to scan: pgx.Row or pgx.Rows.
-type rowScanner = interface{ Scan(...any) error }
-
-// scanTail returns row with extra destinations after those its Scan is given: a scanX function then
-// reads a row that joins more columns after its own.
-func scanTail(row rowScanner, extra ...any) rowScanner { return tailScanner{row, extra} }
-
-type tailScanner struct {
-	row   rowScanner
-	extra []any
-}
-
-func (t tailScanner) Scan(dest ...any) error { return t.row.Scan(append(dest, t.extra...)...) }
-
-// scanHead returns row with extra destinations before those its Scan is given.
-func scanHead(row rowScanner, extra ...any) rowScanner { return headScanner{row, extra} }
-
-type headScanner struct {
-	row   rowScanner
-	extra []any
-}
-
-func (h headScanner) Scan(dest ...any) error {
-	return h.row.Scan(append(append([]any{}, h.extra...), dest...)...)
-}
+type rowScanner = sqlstore.Row
 
 // queryAll runs query and returns every row read by scan.
 func queryAll[T any](ctx context.Context, q querier, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := q.Query(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return sqlstore.QueryAll(ctx, conn{q}, scan, query, args...)
 }
 
 // isUniqueViolation reports whether err is a unique constraint's refusal.
 func isUniqueViolation(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "23505"
-}
-
-// prefixed qualifies every column of a column list with p.
-func prefixed(p, cols string) string {
-	parts := strings.Split(cols, ",")
-	for i, c := range parts {
-		parts[i] = p + strings.TrimSpace(c)
-	}
-	return strings.Join(parts, ", ")
-}
-
-// orNotFound returns notFound() when err says the row does not exist, else err; the not-found error
-// is only made when needed, so a read that finds its row costs nothing more.
-func orNotFound(err error, notFound func() error) error {
-	if errors.Is(err, pgx.ErrNoRows) {
-		return notFound()
-	}
-	return err
-}
-
-// where is a listing's query with the conditions of its filter that apply, numbering their
-// placeholders after the arguments the query starts with.
-type where struct {
-	sql  string
-	args []any
-}
-
-func newWhere(sql string, args ...any) *where { return &where{sql: sql, args: args} }
-
-// arg adds v to the arguments and returns its placeholder.
-func (w *where) arg(v any) string {
-	w.args = append(w.args, v)
-	return fmt.Sprintf("$%d", len(w.args))
-}
-
-// and adds " AND column = $n" when set.
-func (w *where) and(set bool, column string, v any) {
-	if set {
-		w.sql += ` AND ` + column + ` = ` + w.arg(v)
-	}
 }

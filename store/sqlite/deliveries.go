@@ -10,21 +10,12 @@ import (
 	"time"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/store/internal/sqlstore"
 )
 
-const deliveryColumns = `id, lesson_id, household_id, channel, status, reason, provider_id, attempts, occurrence, claimed_by, claimed_at, created_at, updated_at`
+const deliveryColumns = sqlstore.DeliveryColumns
 
-func scanDelivery(row interface{ Scan(...any) error }) (relais.Delivery, error) {
-	var d relais.Delivery
-	var created, updated, claimed int64
-	err := row.Scan(&d.ID, &d.LessonID, &d.HouseholdID, &d.Channel, &d.Status, &d.Reason, &d.ProviderID,
-		&d.Attempts, &d.Occurrence, &d.ClaimedBy, &claimed, &created, &updated)
-	d.CreatedAt, d.UpdatedAt = fromMS(created), fromMS(updated)
-	if claimed > 0 {
-		d.ClaimedAt = fromMS(claimed)
-	}
-	return d, err
-}
+var scanDelivery = sqlstore.ScanDelivery
 
 func (db *DB) queryDeliveries(ctx context.Context, q string, args ...any) ([]relais.Delivery, error) {
 	return queryAll(ctx, db.read, scanDelivery, q, args...)
@@ -172,28 +163,6 @@ func (db *DB) DeliveriesByIDs(ctx context.Context, ids []int64) ([]relais.Delive
 		out = append(out, ds...)
 	}
 	return out, nil
-}
-
-// Deliveries lists deliveries in id order after the page cursor.
-func (db *DB) Deliveries(ctx context.Context, f relais.DeliveryFilter) ([]relais.Delivery, error) {
-	p := f.Page.Normalize()
-	w := where{sql: `SELECT ` + deliveryColumns + ` FROM deliveries WHERE id > ?`, args: []any{p.After}}
-	w.and(f.LessonID > 0, `lesson_id = ?`, f.LessonID)
-	w.and(f.HouseholdID > 0, `household_id = ?`, f.HouseholdID)
-	w.and(f.Channel != "", `channel = ?`, f.Channel)
-	w.and(f.Status != "", `status = ?`, f.Status)
-	w.and(!f.UpdatedBefore.IsZero(), `updated_at < ?`, ms(f.UpdatedBefore))
-	w.and(!f.UpdatedAfter.IsZero(), `updated_at > ?`, ms(f.UpdatedAfter))
-	return db.queryDeliveries(ctx, w.sql+` ORDER BY id LIMIT ?`, append(w.args, p.Limit)...)
-}
-
-// DeliveryByProviderID finds the delivery a provider callback is about.
-func (db *DB) DeliveryByProviderID(ctx context.Context, channel relais.ChannelName, providerID string) (relais.Delivery, error) {
-	d, err := scanDelivery(db.read.QueryRowContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries
-		WHERE channel = ? AND provider_id = ? AND provider_id <> ''`, channel, providerID))
-	return d, orNotFound(err, func() error {
-		return relais.Errorf(relais.ENOTFOUND, "Delivery with provider id %v not found.", providerID)
-	})
 }
 
 // AdvanceDelivery moves a delivery forward and records the event.
@@ -564,20 +533,6 @@ func (db *DB) AddDeliveryEvent(ctx context.Context, e relais.DeliveryEvent) erro
 	return err
 }
 
-// DeliveryEvents returns a delivery's history, oldest first.
-func (db *DB) DeliveryEvents(ctx context.Context, id int64) ([]relais.DeliveryEvent, error) {
-	return queryAll(ctx, db.read, func(row rowScanner) (relais.DeliveryEvent, error) {
-		var e relais.DeliveryEvent
-		var at int64
-		if err := row.Scan(&e.DeliveryID, &e.Status, &e.Detail, &at); err != nil {
-			return e, err
-		}
-		e.At = fromMS(at)
-		return e, nil
-	}, `SELECT delivery_id, status, detail, at FROM delivery_events
-		WHERE delivery_id = ? ORDER BY id`, id)
-}
-
 // DeliveryCounts counts a lesson's deliveries per channel and status, every lesson's when lessonID is 0,
 // from delivery_counts, which triggers keep (migration 00011): a few rows per lesson, however many
 // deliveries it has.
@@ -586,10 +541,7 @@ func (db *DB) DeliveryCounts(ctx context.Context, lessonID int64) ([]relais.Deli
 	if lessonID == 0 {
 		q, args = `SELECT channel, status, SUM(n) FROM delivery_counts`, nil
 	}
-	return queryAll(ctx, db.read, func(row rowScanner) (relais.DeliveryCount, error) {
-		var c relais.DeliveryCount
-		return c, row.Scan(&c.Channel, &c.Status, &c.Count)
-	}, q+` GROUP BY channel, status HAVING SUM(n) <> 0 ORDER BY channel, status`, args...)
+	return queryAll(ctx, db.read, sqlstore.ScanDeliveryCount, q+` GROUP BY channel, status HAVING SUM(n) <> 0 ORDER BY channel, status`, args...)
 }
 
 // ClaimContact makes deliveryID the holder of (lesson, channel, contact) unless another delivery holds it.

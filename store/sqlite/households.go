@@ -8,33 +8,8 @@ import (
 	"strings"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/store/internal/sqlstore"
 )
-
-const householdColumns = `h.id, h.external_ref, h.region, h.language, h.pupils, h.profile, h.phone, h.email,
-	h.postal_address, h.consent, h.sms_opt_out, h.email_opt_out, h.phone_status, h.email_status, h.created_at,
-	h.removed_at`
-
-func scanHousehold(row interface{ Scan(...any) error }) (relais.Household, error) {
-	var h relais.Household
-	var pupils string
-	var consent, smsOut, emailOut int
-	var created, removed int64
-	err := row.Scan(&h.ID, &h.ExternalRef, &h.Region, &h.Language, &pupils, &h.Profile, &h.Phone, &h.Email,
-		&h.PostalAddress, &consent, &smsOut, &emailOut, &h.PhoneStatus, &h.EmailStatus, &created, &removed)
-	if err != nil {
-		return h, err
-	}
-	if h.Pupils, err = decodePupils(pupils); err != nil {
-		return h, fmt.Errorf("household %d: pupils: %w", h.ID, err)
-	}
-	h.Grades = relais.PupilGrades(h.Pupils)
-	h.Consent, h.SMSOptOut, h.EmailOptOut = consent == 1, smsOut == 1, emailOut == 1
-	h.CreatedAt = fromMS(created)
-	if removed > 0 {
-		h.RemovedAt = fromMS(removed)
-	}
-	return h, nil
-}
 
 // encodePupils is the households.pupils column: the pupils as a JSON list.
 func encodePupils(ps []relais.Pupil) string {
@@ -43,15 +18,6 @@ func encodePupils(ps []relais.Pupil) string {
 	}
 	b, _ := json.Marshal(ps) // ints and strings: cannot fail
 	return string(b)
-}
-
-func decodePupils(s string) ([]relais.Pupil, error) {
-	if s == "" || s == "[]" {
-		return nil, nil
-	}
-	var ps []relais.Pupil
-	err := json.Unmarshal([]byte(s), &ps)
-	return ps, err
 }
 
 // UpsertHouseholds creates households or updates them by ExternalRef, in one transaction, and replaces
@@ -109,12 +75,6 @@ func (db *DB) UpsertHouseholds(ctx context.Context, hs []relais.Household) error
 	})
 }
 
-// Household returns one household.
-func (db *DB) Household(ctx context.Context, id int64) (relais.Household, error) {
-	h, err := scanHousehold(db.read.QueryRowContext(ctx, `SELECT `+householdColumns+` FROM households h WHERE h.id = ?`, id))
-	return h, orNotFound(err, func() error { return relais.Errorf(relais.ENOTFOUND, "Household %d not found.", id) })
-}
-
 // Households lists households in id order, after the page cursor. With an audience or a grade, the
 // households are those of the pupils that match, read on the index pupils_audience (audienceQuery).
 func (db *DB) Households(ctx context.Context, f relais.HouseholdFilter) ([]relais.Household, error) {
@@ -123,7 +83,7 @@ func (db *DB) Households(ctx context.Context, f relais.HouseholdFilter) ([]relai
 		q, args := audienceQuery(f, p)
 		return db.queryHouseholds(ctx, q, args...)
 	}
-	q := `SELECT ` + householdColumns + ` FROM households h WHERE h.id > ?`
+	q := `SELECT ` + sqlstore.HouseholdColumns + ` FROM households h WHERE h.id > ?`
 	args := []any{p.After}
 	if f.Search != "" {
 		q += ` AND (h.external_ref = ? OR h.phone = ? OR h.email = ?)`
@@ -149,24 +109,9 @@ func (db *DB) Households(ctx context.Context, f relais.HouseholdFilter) ([]relai
 // pupils in the audience is reached once): a page shorter than Limit is the last. A grade alone
 // (HouseholdFilter.Grade) is a run in any language.
 func audienceQuery(f relais.HouseholdFilter, p relais.Page) (string, []any) {
-	type run struct {
-		grade int
-		lang  *string
-	}
-	var runs []run
-	var a relais.Audience
-	if f.Audience != nil {
-		a = *f.Audience
-		for _, g := range a.Grades {
-			for i := range a.Languages {
-				runs = append(runs, run{g, &a.Languages[i]})
-			}
-		}
-	} else {
-		runs = []run{{grade: f.Grade}}
-	}
+	runs, a := sqlstore.AudienceRuns(f)
 	if len(runs) == 0 {
-		return `SELECT ` + householdColumns + ` FROM households h WHERE 0`, nil
+		return `SELECT ` + sqlstore.HouseholdColumns + ` FROM households h WHERE 0`, nil
 	}
 	var args []any
 	in := func(col string, vs []string) string {
@@ -177,7 +122,7 @@ func audienceQuery(f relais.HouseholdFilter, p relais.Page) (string, []any) {
 	}
 	// The page's ids are found first, then their households read by primary key.
 	var b strings.Builder
-	b.WriteString(`SELECT ` + householdColumns + ` FROM (SELECT DISTINCT household_id FROM (`)
+	b.WriteString(`SELECT ` + sqlstore.HouseholdColumns + ` FROM (SELECT DISTINCT household_id FROM (`)
 	for i, r := range runs {
 		if i > 0 {
 			b.WriteString(` UNION ALL `)
@@ -187,10 +132,10 @@ func audienceQuery(f relais.HouseholdFilter, p relais.Page) (string, []any) {
 			b.WriteString(` JOIN households ph ON ph.id = p.household_id`)
 		}
 		b.WriteString(` WHERE p.grade = ?`)
-		args = append(args, r.grade)
-		if r.lang != nil {
+		args = append(args, r.Grade)
+		if r.Lang != nil {
 			b.WriteString(` AND p.language = ?`)
-			args = append(args, *r.lang)
+			args = append(args, *r.Lang)
 		}
 		b.WriteString(` AND p.household_id > ?`)
 		args = append(args, p.After)
@@ -220,7 +165,7 @@ func audienceQuery(f relais.HouseholdFilter, p relais.Page) (string, []any) {
 }
 
 func (db *DB) queryHouseholds(ctx context.Context, q string, args ...any) ([]relais.Household, error) {
-	return queryAll(ctx, db.read, scanHousehold, q, args...)
+	return queryAll(ctx, db.read, sqlstore.ScanHousehold, q, args...)
 }
 
 // HouseholdsByIDs returns the households with those ids.
@@ -232,7 +177,7 @@ func (db *DB) HouseholdsByIDs(ctx context.Context, ids []int64) (map[int64]relai
 		for i, id := range chunk {
 			args[i] = id
 		}
-		hs, err := db.queryHouseholds(ctx, `SELECT `+householdColumns+` FROM households h WHERE h.id IN (`+
+		hs, err := db.queryHouseholds(ctx, `SELECT `+sqlstore.HouseholdColumns+` FROM households h WHERE h.id IN (`+
 			placeholders(len(chunk))+`)`, args...)
 		if err != nil {
 			return nil, err
@@ -242,41 +187,4 @@ func (db *DB) HouseholdsByIDs(ctx context.Context, ids []int64) (map[int64]relai
 		}
 	}
 	return out, nil
-}
-
-// HouseholdsByPhone returns every household with that number.
-func (db *DB) HouseholdsByPhone(ctx context.Context, phone string) ([]relais.Household, error) {
-	return db.queryHouseholds(ctx, `SELECT `+householdColumns+` FROM households h WHERE h.phone = ? ORDER BY h.id`, phone)
-}
-
-// SetPhoneStatus records what the SMS provider said of a number.
-func (db *DB) SetPhoneStatus(ctx context.Context, phone string, status relais.ContactStatus) error {
-	_, err := db.write.ExecContext(ctx, `UPDATE households SET phone_status = ? WHERE phone = ?`, status, phone)
-	return err
-}
-
-// SetSMSOptOut opts a number out of, or back into, SMS.
-func (db *DB) SetSMSOptOut(ctx context.Context, phone string, optOut bool) error {
-	_, err := db.write.ExecContext(ctx, `UPDATE households SET sms_opt_out = ? WHERE phone = ?`, boolInt(optOut), phone)
-	return err
-}
-
-// SetEmailStatus records what the mail system said of an address.
-func (db *DB) SetEmailStatus(ctx context.Context, email string, status relais.ContactStatus) error {
-	_, err := db.write.ExecContext(ctx, `UPDATE households SET email_status = ? WHERE email = ? COLLATE NOCASE`, status, email)
-	return err
-}
-
-// SetEmailOptOut opts an address out of, or back into, email.
-func (db *DB) SetEmailOptOut(ctx context.Context, email string, optOut bool) error {
-	_, err := db.write.ExecContext(ctx, `UPDATE households SET email_opt_out = ? WHERE email = ? COLLATE NOCASE`,
-		boolInt(optOut), email)
-	return err
-}
-
-// CountHouseholds counts every household.
-func (db *DB) CountHouseholds(ctx context.Context) (int64, error) {
-	var n int64
-	err := db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM households`).Scan(&n)
-	return n, err
 }

@@ -9,7 +9,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/store/internal/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -24,6 +24,8 @@ var migrations embed.FS
 
 // DB is a relais.Store on one SQLite file.
 type DB struct {
+	sqlstore.Store // the methods both engines share
+
 	read  *sql.DB
 	write *sql.DB
 	send  sendStmts
@@ -54,6 +56,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	read.SetMaxOpenConns(8)
 	db := &DB{read: read, write: write, now: time.Now}
+	db.Store = sqlstore.New(engine{db}, dialect)
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -66,18 +69,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 }
 
 func (db *DB) migrate(ctx context.Context) error {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return err
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db.write, sub)
-	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
-	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("apply migrations: %w", err)
-	}
-	return nil
+	return sqlstore.Migrate(ctx, goose.DialectSQLite3, db.write, migrations)
 }
 
 // Ping checks the database answers.
@@ -107,8 +99,6 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
-func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
-
 func boolInt(b bool) int {
 	if b {
 		return 1
@@ -117,79 +107,22 @@ func boolInt(b bool) int {
 }
 
 // querier is a pool or a transaction.
-type querier interface {
-	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+type querier = interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 // rowScanner is a row to scan: *sql.Row or *sql.Rows.
-type rowScanner = interface{ Scan(...any) error }
-
-// scanTail returns row with extra destinations after those its Scan is given: a scanX function then
-// reads a row that joins more columns after its own.
-func scanTail(row rowScanner, extra ...any) rowScanner { return tailScanner{row, extra} }
-
-type tailScanner struct {
-	row   rowScanner
-	extra []any
-}
-
-func (t tailScanner) Scan(dest ...any) error { return t.row.Scan(append(dest, t.extra...)...) }
+type rowScanner = sqlstore.Row
 
 // queryAll runs query and returns every row read by scan.
 func queryAll[T any](ctx context.Context, q querier, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return sqlstore.QueryAll(ctx, conn{q}, scan, query, args...)
 }
 
 // placeholders returns "?,?,?" for n values.
-func placeholders(n int) string {
-	if n == 0 {
-		return ""
-	}
-	b := make([]byte, 0, 2*n)
-	for i := 0; i < n; i++ {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, '?')
-	}
-	return string(b)
-}
-
-// orNotFound returns notFound() when err says the row does not exist, else err; the not-found error
-// is only made when needed, so a read that finds its row costs nothing more.
-func orNotFound(err error, notFound func() error) error {
-	if errors.Is(err, sql.ErrNoRows) {
-		return notFound()
-	}
-	return err
-}
-
-// where is a listing's query with the conditions of its filter that apply.
-type where struct {
-	sql  string
-	args []any
-}
-
-// and adds " AND cond" (with one ? placeholder) and its argument when set.
-func (w *where) and(set bool, cond string, arg any) {
-	if set {
-		w.sql += ` AND ` + cond
-		w.args = append(w.args, arg)
-	}
-}
+func placeholders(n int) string { return sqlstore.Placeholders(n) }
 
 // collectIDs reads the ids rows return (an UPDATE ... RETURNING id) and closes rows.
 func collectIDs(rows *sql.Rows) ([]int64, error) {

@@ -1,0 +1,55 @@
+package sqlstore
+
+import (
+	"context"
+
+	relais "github.com/relais-edu/relais"
+)
+
+// DeliveryColumns are the deliveries table's columns in the order ScanDelivery reads them.
+const DeliveryColumns = `id, lesson_id, household_id, channel, status, reason, provider_id, attempts, occurrence, claimed_by, claimed_at, created_at, updated_at`
+
+// ScanDelivery reads a row of DeliveryColumns.
+func ScanDelivery(row Row) (relais.Delivery, error) {
+	var d relais.Delivery
+	err := row.Scan(&d.ID, &d.LessonID, &d.HouseholdID, &d.Channel, &d.Status, &d.Reason, &d.ProviderID,
+		&d.Attempts, &d.Occurrence, &d.ClaimedBy, OptTime(&d.ClaimedAt), Time(&d.CreatedAt), Time(&d.UpdatedAt))
+	return d, err
+}
+
+// Deliveries lists deliveries in id order after the page cursor.
+func (st Store) Deliveries(ctx context.Context, f relais.DeliveryFilter) ([]relais.Delivery, error) {
+	p := f.Page.Normalize()
+	w := Where{SQL: `SELECT ` + DeliveryColumns + ` FROM deliveries WHERE id > ?`, Args: []any{p.After}}
+	w.And(f.LessonID > 0, `lesson_id = ?`, f.LessonID)
+	w.And(f.HouseholdID > 0, `household_id = ?`, f.HouseholdID)
+	w.And(f.Channel != "", `channel = ?`, f.Channel)
+	w.And(f.Status != "", `status = ?`, f.Status)
+	w.And(!f.UpdatedBefore.IsZero(), `updated_at < ?`, st.e.Time(f.UpdatedBefore))
+	w.And(!f.UpdatedAfter.IsZero(), `updated_at > ?`, st.e.Time(f.UpdatedAfter))
+	return QueryAll(ctx, st.e.Read(), ScanDelivery, w.SQL+` ORDER BY id LIMIT ?`, append(w.Args, p.Limit)...)
+}
+
+// DeliveryByProviderID finds the delivery a provider callback is about.
+func (st Store) DeliveryByProviderID(ctx context.Context, channel relais.ChannelName, providerID string) (relais.Delivery, error) {
+	d, err := ScanDelivery(st.e.Read().QueryRow(ctx, `SELECT `+DeliveryColumns+` FROM deliveries
+		WHERE channel = ? AND provider_id = ? AND provider_id <> ''`, channel, providerID))
+	return d, orNotFound(err, func() error {
+		return relais.Errorf(relais.ENOTFOUND, "Delivery with provider id %v not found.", providerID)
+	})
+}
+
+// DeliveryEvents returns a delivery's history, oldest first.
+func (st Store) DeliveryEvents(ctx context.Context, id int64) ([]relais.DeliveryEvent, error) {
+	return QueryAll(ctx, st.e.Read(), func(row Row) (relais.DeliveryEvent, error) {
+		var e relais.DeliveryEvent
+		err := row.Scan(&e.DeliveryID, &e.Status, &e.Detail, Time(&e.At))
+		return e, err
+	}, `SELECT delivery_id, status, detail, at FROM delivery_events WHERE delivery_id = ? ORDER BY id`, id)
+}
+
+// ScanDeliveryCount reads a row of channel, status and count.
+func ScanDeliveryCount(row Row) (relais.DeliveryCount, error) {
+	var c relais.DeliveryCount
+	return c, row.Scan(&c.Channel, &c.Status, &c.Count)
+}
