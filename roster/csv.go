@@ -18,8 +18,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/nyaruka/phonenumbers"
-
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/worksheet"
 )
@@ -470,30 +468,4 @@ func checkText(name, v string, max int) *relais.Error {
 		}
 	}
 	return nil
-}
-
-// NormalizePhone returns a mobile-capable number in E.164 form, or an EINVALID error a clerk can act on.
-func NormalizePhone(raw, defaultCountry string) (string, error) {
-	e164, problem := normalizePhone(raw, defaultCountry)
-	if problem != nil {
-		return "", problem
-	}
-	return e164, nil
-}
-
-func normalizePhone(raw, defaultCountry string) (string, *relais.Error) {
-	num, err := phonenumbers.Parse(raw, strings.ToUpper(defaultCountry))
-	if err != nil {
-		return "", relais.Errorf(relais.EINVALID, "phone %q cannot be read as a phone number (write it as +33612345678)", raw)
-	}
-	// The number's type is UNKNOWN exactly when IsValidNumber is false: one look-up answers both, where
-	// asking both matched the number against its region's patterns twice.
-	switch phonenumbers.GetNumberType(num) {
-	case phonenumbers.UNKNOWN:
-		return "", relais.Errorf(relais.EINVALID, "phone %q is not a valid phone number (numbers without + are read as %s numbers)",
-			raw, strings.ToUpper(defaultCountry))
-	case phonenumbers.FIXED_LINE:
-		return "", relais.Errorf(relais.EINVALID, "phone %q is a landline and cannot receive SMS", raw)
-	}
-	return phonenumbers.Format(num, phonenumbers.E164), nil
 }
