@@ -83,7 +83,11 @@ func (im *Importer) read(ctx context.Context, r io.Reader, lang string, listed *
 	var parseErr error
 	go func() { // owned by Import, which reads chunks until it is closed
 		defer close(chunks)
-		_, bad, parseErr = parse(bytes.NewReader(body), im.Options, importChunk, func(hs []relais.Household) error {
+		rows := bytes.Count(body, []byte{'\n'})
+		if im.Options.MaxRows > 0 {
+			rows = min(rows, im.Options.MaxRows)
+		}
+		_, bad, parseErr = parse(bytes.NewReader(body), im.Options, rows, importChunk, func(hs []relais.Household) error {
 			select {
 			case chunks <- hs:
 				return nil

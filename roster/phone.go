@@ -81,7 +81,12 @@ func fastPhone(raw, defaultCountry string) (e164 string, verdict phoneVerdict, o
 	}
 	var cc int
 	var md *phoneMeta
-	nsn := string(digits) // the national number; one allocation, the E.164 form reuses it when it can
+	var nsn string // the national number: raw's own digits when raw has no separator
+	if rest := strings.TrimPrefix(raw, "+"); len(rest) == len(digits) {
+		nsn = rest
+	} else {
+		nsn = string(digits)
+	}
 	if plus {
 		// maybeExtractCountryCode: the first one to three digits that are a calling code.
 		if nsn[0] == '0' {
