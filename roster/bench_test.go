@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,6 +24,7 @@ func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 // BenchmarkImport imports a CSV of 100,000 and of 1,000,000 households, one row in a hundred bad, into
 // a new SQLite and a new PostgreSQL store, through roster.Importer as the API and the import page do,
 // and reports rows/s (parsing included) and the rows refused. scripts/bench-import.sh runs it.
+// RELAIS_BENCH_IMPORT_SIZES (e.g. 1000000) and RELAIS_BENCH_IMPORT_ENGINES (e.g. postgres) narrow it.
 //
 //	go test ./roster -run '^$' -bench Import -benchtime 1x -timeout 30m
 func BenchmarkImport(b *testing.B) {
@@ -43,9 +47,24 @@ func BenchmarkImport(b *testing.B) {
 			return db
 		}},
 	}
-	for _, rows := range []int{100_000, 1_000_000} {
+	sizes := []int{100_000, 1_000_000}
+	if v := os.Getenv("RELAIS_BENCH_IMPORT_SIZES"); v != "" {
+		sizes = nil
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(f)
+			if err != nil {
+				b.Fatalf("RELAIS_BENCH_IMPORT_SIZES: %v", err)
+			}
+			sizes = append(sizes, n)
+		}
+	}
+	only := os.Getenv("RELAIS_BENCH_IMPORT_ENGINES")
+	for _, rows := range sizes {
 		var csv []byte
 		for _, e := range engines {
+			if only != "" && !slices.Contains(strings.Split(only, ","), e.name) {
+				continue
+			}
 			b.Run(fmt.Sprintf("%s/%d", e.name, rows), func(b *testing.B) {
 				if csv == nil {
 					csv = householdsCSV(rows)

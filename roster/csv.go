@@ -18,8 +18,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/nyaruka/phonenumbers"
-
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/worksheet"
 )
@@ -59,12 +57,13 @@ type Options struct {
 // Parse reads a CSV of households. It returns the good rows and an error per bad row. The returned
 // error is non-nil only when the file cannot be read at all (no header, missing required columns).
 func Parse(r io.Reader, opt Options) ([]relais.Household, []RowError, error) {
-	return parse(r, opt, 0, nil)
+	return parse(r, opt, 0, 0, nil)
 }
 
 // parse is Parse handing the good rows to emit in runs of chunk, in file order, as they are checked;
-// with emit nil it returns them all. An error from emit stops the parse and is returned.
-func parse(r io.Reader, opt Options, chunk int, emit func([]relais.Household) error) ([]relais.Household, []RowError, error) {
+// with emit nil it returns them all. An error from emit stops the parse and is returned. rows, if not
+// 0, is about how many rows the file has: the references seen are kept in a map made that large once.
+func parse(r io.Reader, opt Options, rows, chunk int, emit func([]relais.Household) error) ([]relais.Household, []RowError, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
@@ -94,7 +93,7 @@ func parse(r io.Reader, opt Options, chunk int, emit func([]relais.Household) er
 		return nil, nil, relais.Errorf(relais.EINVALID, "The header lacks the column(s) %s (expected columns: %s).",
 			strings.Join(missing, ", "), strings.Join(Columns, ", "))
 	}
-	p := &parser{index: index, opt: opt, seen: map[string]int{}, chunk: chunk, emit: emit}
+	p := &parser{cols: newColumns(index), opt: opt, seen: make(map[string]int, rows), chunk: chunk, emit: emit}
 	err = p.run(cr, len(header))
 	return p.hs, p.bad, err
 }
@@ -119,7 +118,7 @@ type batch struct {
 // fields of each batch of rows, and run merges the batches in file order, so the rows come out, and
 // duplicates are found, as one by one.
 type parser struct {
-	index map[string]int
+	cols  *columns
 	opt   Options
 	seen  map[string]int
 	hs    []relais.Household
@@ -138,7 +137,7 @@ func (p *parser) run(cr *csv.Reader, width int) error {
 			for b := range jobs {
 				for i := range b.recs {
 					if r := &b.recs[i]; r.problem == nil {
-						r.h, r.problem = parseRow(p.field(r.fields), p.opt)
+						r.h, r.problem = parseRow(fields{p.cols, r.fields}, p.opt)
 					}
 				}
 				close(b.done)
@@ -180,7 +179,7 @@ func (p *parser) run(cr *csv.Reader, width int) error {
 // flush hands the first n good rows merged so far to emit.
 func (p *parser) flush(n int) error {
 	hs := p.hs[:n:n]
-	p.hs = slices.Clone(p.hs[n:])
+	p.hs = append(make([]relais.Household, 0, p.chunk+rowBatch), p.hs[n:]...)
 	if err := p.emit(hs); err != nil {
 		p.stop.Store(true)
 		return err
@@ -234,13 +233,36 @@ func (p *parser) read(cr *csv.Reader, width int, emit func(*batch)) error {
 	return nil
 }
 
-func (p *parser) field(rec []string) func(string) string {
-	return func(name string) string {
-		if i, ok := p.index[name]; ok {
-			return strings.TrimSpace(rec[i])
+// columns are the positions of the known columns in the header, -1 for those it lacks: a row's fields
+// are found without a look-up by name.
+type columns struct {
+	ref, region, language, grades, pupils, profile, phone, email, postal, consent int
+}
+
+func newColumns(index map[string]int) *columns {
+	at := func(name string) int {
+		if i, ok := index[name]; ok {
+			return i
 		}
+		return -1
+	}
+	return &columns{ref: at("external_ref"), region: at("region"), language: at("language"), grades: at("grades"),
+		pupils: at("pupils"), profile: at("profile"), phone: at("phone"), email: at("email"), postal: at("postal_address"),
+		consent: at("consent")}
+}
+
+// fields is one row of the file with its header's columns.
+type fields struct {
+	cols *columns
+	rec  []string
+}
+
+// get is the field at column i, trimmed; "" when the header lacks the column (i < 0).
+func (f fields) get(i int) string {
+	if i < 0 {
 		return ""
 	}
+	return strings.TrimSpace(f.rec[i])
 }
 
 // merge takes a checked row, in file order.
@@ -270,16 +292,17 @@ func csvReason(err error) any {
 }
 
 // parseRow reads one row; a nil problem means the household is good.
-func parseRow(field func(string) string, opt Options) (relais.Household, *relais.Error) {
+func parseRow(f fields, opt Options) (relais.Household, *relais.Error) {
+	c := f.cols
 	h := relais.Household{
-		ExternalRef:   field("external_ref"),
-		Region:        field("region"),
-		Language:      strings.ToLower(field("language")),
-		Profile:       relais.Profile(strings.ToLower(field("profile"))),
-		PostalAddress: strings.ReplaceAll(field("postal_address"), `\n`, "\n"),
+		ExternalRef:   f.get(c.ref),
+		Region:        f.get(c.region),
+		Language:      strings.ToLower(f.get(c.language)),
+		Profile:       relais.Profile(strings.ToLower(f.get(c.profile))),
+		PostalAddress: strings.ReplaceAll(f.get(c.postal), `\n`, "\n"),
 	}
-	for name, v := range map[string]string{"external_ref": h.ExternalRef, "region": h.Region, "postal_address": h.PostalAddress} {
-		if problem := checkText(name, v, 500); problem != nil {
+	for _, t := range [...]struct{ name, v string }{{"external_ref", h.ExternalRef}, {"region", h.Region}, {"postal_address", h.PostalAddress}} {
+		if problem := checkText(t.name, t.v, 500); problem != nil {
 			return h, problem
 		}
 	}
@@ -304,13 +327,13 @@ func parseRow(field func(string) string, opt Options) (relais.Household, *relais
 		}
 		return h, relais.Errorf(relais.EINVALID, "profile %q is not one of %s", h.Profile, strings.Join(names, ", "))
 	}
-	if v := field("pupils"); v != "" {
+	if v := f.get(c.pupils); v != "" {
 		pupils, problem := parsePupils(v)
 		if problem != nil {
 			return h, problem
 		}
 		h.Pupils = pupils
-		if g := field("grades"); g != "" {
+		if g := f.get(c.grades); g != "" {
 			grades, problem := parseGrades(g)
 			if problem != nil {
 				return h, problem
@@ -320,7 +343,7 @@ func parseRow(field func(string) string, opt Options) (relais.Household, *relais
 			}
 		}
 	} else {
-		grades, problem := parseGrades(field("grades"))
+		grades, problem := parseGrades(f.get(c.grades))
 		if problem != nil {
 			return h, problem
 		}
@@ -328,27 +351,29 @@ func parseRow(field func(string) string, opt Options) (relais.Household, *relais
 		h.Pupils = h.Roll()
 	}
 	h.Grades = relais.PupilGrades(h.Pupils)
-	if p := field("phone"); p != "" {
+	if p := f.get(c.phone); p != "" {
 		e164, problem := normalizePhone(p, opt.DefaultCountry)
 		if problem != nil {
 			return h, problem
 		}
 		h.Phone = e164
 	}
-	if e := field("email"); e != "" {
-		a, err := mail.ParseAddress(e)
-		if err != nil || a.Address != e || a.Name != "" {
-			return h, relais.Errorf(relais.EINVALID, "email %q is not a valid address", e)
+	if e := f.get(c.email); e != "" {
+		if !plainAddress(e) {
+			a, err := mail.ParseAddress(e)
+			if err != nil || a.Address != e || a.Name != "" {
+				return h, relais.Errorf(relais.EINVALID, "email %q is not a valid address", e)
+			}
 		}
-		h.Email = a.Address
+		h.Email = e
 	}
-	switch strings.ToLower(field("consent")) {
+	switch strings.ToLower(f.get(c.consent)) {
 	case "", "yes", "y", "true", "1", "oui":
 		h.Consent = true
 	case "no", "n", "false", "0", "non":
 		h.Consent = false
 	default:
-		return h, relais.Errorf(relais.EINVALID, "consent %q is not yes or no", field("consent"))
+		return h, relais.Errorf(relais.EINVALID, "consent %q is not yes or no", f.get(c.consent))
 	}
 	switch h.Profile {
 	case relais.ProfileSMSOnly:
@@ -367,12 +392,39 @@ func parseRow(field func(string) string, opt Options) (relais.Household, *relais
 	return h, nil
 }
 
+// plainAddress reports whether e is an address of the common form, dot-separated atoms of ASCII letters,
+// digits and the other characters RFC 5322 allows in an atom on each side of one @: net/mail reads
+// such an address as itself, with no name (TestPlainAddress), without its parser's allocations.
+func plainAddress(e string) bool {
+	at := strings.IndexByte(e, '@')
+	return at > 0 && dotAtom(e[:at]) && dotAtom(e[at+1:])
+}
+
+func dotAtom(s string) bool {
+	if s == "" || s[0] == '.' || s[len(s)-1] == '.' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c == '.':
+			if s[i-1] == '.' {
+				return false
+			}
+		case strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 func parseGrades(s string) ([]int, *relais.Error) {
 	if s == "" {
 		return nil, relais.Errorf(relais.EINVALID, "grades is empty (list the pupils' grades, e.g. 3;5)")
 	}
 	var out []int
-	for _, p := range strings.FieldsFunc(s, func(r rune) bool { return r == ';' || r == ',' || r == ' ' || r == '|' }) {
+	for p := range strings.FieldsFuncSeq(s, func(r rune) bool { return r == ';' || r == ',' || r == ' ' || r == '|' }) {
 		g, err := strconv.Atoi(p)
 		if err != nil || g < 0 || g > 13 {
 			return nil, relais.Errorf(relais.EINVALID, "grade %q is not a school grade from 0 to 13", p)
@@ -411,8 +463,8 @@ func parsePupils(s string) ([]relais.Pupil, *relais.Error) {
 		if len(parts) > 3 {
 			p.Class = parts[3]
 		}
-		for name, v := range map[string]string{"school": p.School, "class": p.Class} {
-			if problem := checkText(name, v, 80); problem != nil {
+		for _, t := range [...]struct{ name, v string }{{"school", p.School}, {"class", p.Class}} {
+			if problem := checkText(t.name, t.v, 80); problem != nil {
 				return nil, problem
 			}
 		}
@@ -470,30 +522,4 @@ func checkText(name, v string, max int) *relais.Error {
 		}
 	}
 	return nil
-}
-
-// NormalizePhone returns a mobile-capable number in E.164 form, or an EINVALID error a clerk can act on.
-func NormalizePhone(raw, defaultCountry string) (string, error) {
-	e164, problem := normalizePhone(raw, defaultCountry)
-	if problem != nil {
-		return "", problem
-	}
-	return e164, nil
-}
-
-func normalizePhone(raw, defaultCountry string) (string, *relais.Error) {
-	num, err := phonenumbers.Parse(raw, strings.ToUpper(defaultCountry))
-	if err != nil {
-		return "", relais.Errorf(relais.EINVALID, "phone %q cannot be read as a phone number (write it as +33612345678)", raw)
-	}
-	// The number's type is UNKNOWN exactly when IsValidNumber is false: one look-up answers both, where
-	// asking both matched the number against its region's patterns twice.
-	switch phonenumbers.GetNumberType(num) {
-	case phonenumbers.UNKNOWN:
-		return "", relais.Errorf(relais.EINVALID, "phone %q is not a valid phone number (numbers without + are read as %s numbers)",
-			raw, strings.ToUpper(defaultCountry))
-	case phonenumbers.FIXED_LINE:
-		return "", relais.Errorf(relais.EINVALID, "phone %q is a landline and cannot receive SMS", raw)
-	}
-	return phonenumbers.Format(num, phonenumbers.E164), nil
 }

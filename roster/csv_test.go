@@ -1,6 +1,8 @@
 package roster
 
 import (
+	"math/rand/v2"
+	"net/mail"
 	"strings"
 	"testing"
 
@@ -278,4 +280,52 @@ func TestFormatPupils(t *testing.T) {
 			t.Errorf("%q read back (-want +got):\n%s", text, diff)
 		}
 	}
+}
+
+// TestPlainAddress: every address plainAddress takes is one net/mail reads as itself with no name, on
+// addresses built from every byte on each side of the @ and random ones; and the common forms are taken.
+func TestPlainAddress(t *testing.T) {
+	var addrs []string
+	for c := range 256 {
+		b := string(rune(c))
+		if c >= 0x80 {
+			b = string([]byte{byte(c)})
+		}
+		addrs = append(addrs, "a"+b+"@example.org", b+"@example.org", "a@ex"+b+"ample.org", "a@"+b, "a."+b+"@x.fr",
+			"a@b."+b, b+b+"@"+b+b)
+	}
+	rng := rand.New(rand.NewPCG(5, 22))
+	alphabet := "ab.@-_+\"() <>[]\\,;:!#%'~é\x00"
+	runes := []rune(alphabet)
+	word := func() string {
+		var b strings.Builder
+		for range 1 + rng.IntN(8) {
+			if rng.IntN(2) == 0 {
+				b.WriteByte('a' + byte(rng.IntN(26)))
+			} else {
+				b.WriteRune(runes[rng.IntN(len(runes))])
+			}
+		}
+		return b.String()
+	}
+	for range 50_000 {
+		addrs = append(addrs, word()+"@"+word(), word())
+	}
+	taken := 0
+	for _, e := range addrs {
+		if !plainAddress(e) {
+			continue
+		}
+		taken++
+		a, err := mail.ParseAddress(e)
+		if err != nil || a.Address != e || a.Name != "" {
+			t.Errorf("plainAddress(%q) but net/mail reads %+v, %v", e, a, err)
+		}
+	}
+	for _, e := range []string{"parent1@example.org", "jean.dupont+ecole@mail.example.fr", "A_B-c@x.kz"} {
+		if !plainAddress(e) {
+			t.Errorf("plainAddress(%q) = false", e)
+		}
+	}
+	t.Logf("%d of %d addresses taken", taken, len(addrs))
 }

@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	relais "github.com/relais-edu/relais"
@@ -37,6 +38,10 @@ type Remover interface {
 // importChunk is how many households one transaction stores.
 const importChunk = 5000
 
+// importWriters is how many chunks are stored at once: on PostgreSQL two server processes write
+// them, where one was the import's bound.
+const importWriters = 2
+
 // Importer imports CSVs of households into a store; the JSON API and the import page share one.
 type Importer struct {
 	Store    Upserter
@@ -47,7 +52,7 @@ type Importer struct {
 // Import reads a CSV of households from r and stores its good rows; the bad rows come back with their
 // row number and reason, written in lang. A body cut by http.MaxBytesReader is refused as too large,
 // with nothing stored: the body is read whole first. Rows are then checked and stored at once, a
-// chunk of good rows stored (one transaction each) while the next ones are checked.
+// chunk of good rows stored (one transaction each, importWriters at once) while the next ones are checked.
 func (im *Importer) Import(ctx context.Context, r io.Reader, lang string) (ImportResult, error) {
 	return im.read(ctx, r, lang, nil)
 }
@@ -83,7 +88,11 @@ func (im *Importer) read(ctx context.Context, r io.Reader, lang string, listed *
 	var parseErr error
 	go func() { // owned by Import, which reads chunks until it is closed
 		defer close(chunks)
-		_, bad, parseErr = parse(bytes.NewReader(body), im.Options, importChunk, func(hs []relais.Household) error {
+		rows := bytes.Count(body, []byte{'\n'})
+		if im.Options.MaxRows > 0 {
+			rows = min(rows, im.Options.MaxRows)
+		}
+		_, bad, parseErr = parse(bytes.NewReader(body), im.Options, rows, importChunk, func(hs []relais.Household) error {
 			select {
 			case chunks <- hs:
 				return nil
@@ -92,22 +101,42 @@ func (im *Importer) read(ctx context.Context, r io.Reader, lang string, listed *
 			}
 		})
 	}()
-	imported := 0
-	var storeErr error
-	for hs := range chunks {
-		if storeErr != nil {
-			continue
-		}
-		if storeErr = im.Store.UpsertHouseholds(ctx, hs); storeErr != nil {
-			cancel() // the parse stops at its next chunk
-			continue
-		}
-		imported += len(hs)
-		if listed != nil {
-			for _, h := range hs {
-				*listed = append(*listed, h.ExternalRef)
+	// The good rows of a file have distinct references (a repeat is a row error): its chunks can be
+	// stored in any order, importWriters at a time.
+	var (
+		mu       sync.Mutex
+		imported int
+		storeErr error
+		wg       sync.WaitGroup
+	)
+	for range importWriters {
+		wg.Go(func() {
+			for hs := range chunks {
+				if ctx.Err() != nil {
+					continue // drain: the parse stops at its next chunk
+				}
+				err := im.Store.UpsertHouseholds(ctx, hs)
+				mu.Lock()
+				if err != nil {
+					if storeErr == nil {
+						storeErr = err
+					}
+					cancel()
+				} else {
+					imported += len(hs)
+					if listed != nil {
+						for _, h := range hs {
+							*listed = append(*listed, h.ExternalRef)
+						}
+					}
+				}
+				mu.Unlock()
 			}
-		}
+		})
+	}
+	wg.Wait()
+	if storeErr == nil && ctx.Err() != nil {
+		storeErr = ctx.Err() // the caller's context ended
 	}
 	if storeErr != nil {
 		return ImportResult{}, storeErr

@@ -14,37 +14,190 @@ import (
 
 // UpsertHouseholds creates households or updates them by ExternalRef, in one transaction, and replaces
 // their pupils (Household.Roll). Opt-outs and contact statuses learnt from providers are kept: an
-// import never opts a family back in. Each run of households is copied (COPY) into a staging table of
-// the transaction, then written by one INSERT ... ON CONFLICT; a household listed twice is written
-// twice, in order, as one by one.
+// import never opts a family back in. The households whose reference is not stored yet — all of them
+// in a first import — are copied (COPY) straight into households and their pupils into pupils, with
+// ids drawn from the sequence beforehand (insertNew). The others are copied into a staging table of
+// the transaction and written by one INSERT ... ON CONFLICT (upsertRun); a household listed twice is
+// written twice, in order, as one by one. A household another writer creates between the look-up and
+// the copy makes the copy fail on the unique reference: the transaction is then done again the second
+// way only.
 func (db *DB) UpsertHouseholds(ctx context.Context, hs []relais.Household) error {
 	if len(hs) == 0 {
 		return nil
 	}
+	for i := range hs {
+		hs[i].Pupils = hs[i].Roll()
+		hs[i].Grades = relais.PupilGrades(hs[i].Pupils)
+	}
 	now := ts(db.now())
-	return db.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE households_import (
-			n integer, external_ref text, region text, language text, pupils text, profile text, phone text,
-			email text, postal_address text, consent boolean, sms_opt_out boolean, email_opt_out boolean,
-			p_grades integer[], p_languages text[], p_schools text[], p_classes text[]
-		) ON COMMIT DROP`); err != nil {
-			return fmt.Errorf("upsert households: staging table: %w", err)
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		rest, err := insertNew(ctx, tx, hs, now)
+		if err != nil || len(rest) == 0 {
+			return err
 		}
-		// ON CONFLICT DO UPDATE cannot touch a row twice in one statement: cut a run where a reference repeats.
-		start, seen := 0, map[string]bool{}
-		for i := range hs {
-			hs[i].Pupils = hs[i].Roll()
-			hs[i].Grades = relais.PupilGrades(hs[i].Pupils)
-			if seen[hs[i].ExternalRef] {
-				if err := upsertRun(ctx, tx, hs[start:i], now); err != nil {
-					return err
-				}
-				start, seen = i, map[string]bool{}
-			}
-			seen[hs[i].ExternalRef] = true
+		others := make([]relais.Household, len(rest))
+		for k, i := range rest {
+			others[k] = hs[i]
 		}
-		return upsertRun(ctx, tx, hs[start:], now)
+		if err := upsertAll(ctx, tx, others, now); err != nil {
+			return err
+		}
+		for k, i := range rest {
+			hs[i].ID = others[k].ID
+		}
+		return nil
 	})
+	if isUniqueViolation(err) {
+		err = db.inTx(ctx, func(tx pgx.Tx) error { return upsertAll(ctx, tx, hs, now) })
+	}
+	return err
+}
+
+// insertNew copies the households of hs whose reference is neither stored nor repeated earlier in hs
+// into households and pupils, setting their ids, and returns the indexes of the others, in order.
+func insertNew(ctx context.Context, tx pgx.Tx, hs []relais.Household, now time.Time) ([]int, error) {
+	refs := make([]string, len(hs))
+	for i := range hs {
+		refs[i] = hs[i].ExternalRef
+	}
+	stored := map[string]bool{}
+	rows, err := tx.Query(ctx, `SELECT external_ref FROM households WHERE external_ref = ANY($1)`, refs)
+	if err != nil {
+		return nil, fmt.Errorf("upsert households: %w", err)
+	}
+	for rows.Next() {
+		var ref string
+		if err := rows.Scan(&ref); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("upsert households: %w", err)
+		}
+		stored[ref] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("upsert households: %w", err)
+	}
+	var fresh []*relais.Household
+	var rest []int
+	for i := range hs {
+		if stored[hs[i].ExternalRef] {
+			rest = append(rest, i)
+			continue
+		}
+		stored[hs[i].ExternalRef] = true // a repeat is written after, over this one
+		fresh = append(fresh, &hs[i])
+	}
+	if len(fresh) == 0 {
+		return rest, nil
+	}
+	rows, err = tx.Query(ctx, `SELECT nextval(pg_get_serial_sequence('households', 'id')) FROM generate_series(1, $1)`, len(fresh))
+	if err != nil {
+		return nil, fmt.Errorf("upsert households: ids: %w", err)
+	}
+	n := 0
+	for rows.Next() {
+		if err := rows.Scan(&fresh[n].ID); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("upsert households: ids: %w", err)
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil || n != len(fresh) {
+		return nil, fmt.Errorf("upsert households: ids: %d of %d, %v", n, len(fresh), err)
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"households"}, newColumns, &newRows{hs: fresh, now: now}); err != nil {
+		return nil, fmt.Errorf("upsert households: copy: %w", err)
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"pupils"}, []string{"household_id", "grade", "language", "school", "class"},
+		&pupilRows{hs: fresh, j: -1}); err != nil {
+		return nil, fmt.Errorf("upsert households: copy pupils: %w", err)
+	}
+	return rest, nil
+}
+
+// newColumns are the columns of households insertNew copies, in the order newRows gives them.
+var newColumns = []string{"id", "external_ref", "region", "language", "pupils", "profile", "phone", "email",
+	"postal_address", "consent", "sms_opt_out", "email_opt_out", "created_at"}
+
+// newRows is a pgx.CopyFromSource over new households.
+type newRows struct {
+	hs  []*relais.Household
+	now time.Time
+	i   int
+	row []any
+}
+
+func (r *newRows) Next() bool { r.i++; return r.i <= len(r.hs) }
+func (r *newRows) Err() error { return nil }
+
+func (r *newRows) Values() ([]any, error) {
+	h := r.hs[r.i-1]
+	pupils, err := pupilsJSON(h.Pupils)
+	if err != nil {
+		return nil, err
+	}
+	r.row = append(r.row[:0], h.ID, h.ExternalRef, h.Region, h.Language, pupils, string(h.Profile), h.Phone, h.Email,
+		h.PostalAddress, h.Consent, h.SMSOptOut, h.EmailOptOut, r.now)
+	return r.row, nil
+}
+
+// pupilRows is a pgx.CopyFromSource over the pupils of households, one row per pupil.
+type pupilRows struct {
+	hs  []*relais.Household
+	i   int // household
+	j   int // its pupil; -1 before the first
+	row []any
+}
+
+func (r *pupilRows) Next() bool {
+	r.j++
+	for r.i < len(r.hs) && r.j >= len(r.hs[r.i].Pupils) {
+		r.i, r.j = r.i+1, 0
+	}
+	return r.i < len(r.hs)
+}
+
+func (r *pupilRows) Err() error { return nil }
+
+func (r *pupilRows) Values() ([]any, error) {
+	h := r.hs[r.i]
+	p := &h.Pupils[r.j]
+	r.row = append(r.row[:0], h.ID, int32(p.Grade), p.Language, p.School, p.Class)
+	return r.row, nil
+}
+
+// pupilsJSON is the households.pupils column: the pupils as a JSON list.
+func pupilsJSON(ps []relais.Pupil) (string, error) {
+	if len(ps) == 0 {
+		return "[]", nil
+	}
+	b, err := json.Marshal(ps)
+	return string(b), err
+}
+
+// upsertAll writes hs by upsertRun, in runs in which no reference repeats.
+func upsertAll(ctx context.Context, tx pgx.Tx, hs []relais.Household, now time.Time) error {
+	if len(hs) == 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE households_import (
+		n integer, external_ref text, region text, language text, pupils text, profile text, phone text,
+		email text, postal_address text, consent boolean, sms_opt_out boolean, email_opt_out boolean,
+		p_grades integer[], p_languages text[], p_schools text[], p_classes text[]
+	) ON COMMIT DROP`); err != nil {
+		return fmt.Errorf("upsert households: staging table: %w", err)
+	}
+	// ON CONFLICT DO UPDATE cannot touch a row twice in one statement: cut a run where a reference repeats.
+	start, seen := 0, map[string]bool{}
+	for i := range hs {
+		if seen[hs[i].ExternalRef] {
+			if err := upsertRun(ctx, tx, hs[start:i], now); err != nil {
+				return err
+			}
+			start, seen = i, map[string]bool{}
+		}
+		seen[hs[i].ExternalRef] = true
+	}
+	return upsertRun(ctx, tx, hs[start:], now)
 }
 
 // importColumns are the staging table's columns, in the order householdRows gives them.
@@ -73,20 +226,16 @@ func (r *householdRows) Values() ([]any, error) {
 		r.schools = append(r.schools, p.School)
 		r.classes = append(r.classes, p.Class)
 	}
-	pupils := "[]"
-	if len(h.Pupils) > 0 {
-		b, err := json.Marshal(h.Pupils)
-		if err != nil {
-			return nil, err
-		}
-		pupils = string(b)
+	pupils, err := pupilsJSON(h.Pupils)
+	if err != nil {
+		return nil, err
 	}
 	r.row = append(r.row[:0], int32(r.i), h.ExternalRef, h.Region, h.Language, pupils, string(h.Profile), h.Phone,
 		h.Email, h.PostalAddress, h.Consent, h.SMSOptOut, h.EmailOptOut, r.grades, r.langs, r.schools, r.classes)
 	return r.row, nil
 }
 
-func upsertRun(ctx context.Context, tx pgx.Tx, hs []relais.Household, now any) error {
+func upsertRun(ctx context.Context, tx pgx.Tx, hs []relais.Household, now time.Time) error {
 	if _, err := tx.Exec(ctx, `TRUNCATE households_import`); err != nil {
 		return fmt.Errorf("upsert households: staging table: %w", err)
 	}

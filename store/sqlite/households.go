@@ -53,6 +53,13 @@ func (db *DB) UpsertHouseholds(ctx context.Context, hs []relais.Household) error
 			return err
 		}
 		defer addPupil.Close()
+		// Ids grow (AUTOINCREMENT): a household whose id is past the largest at the start was created
+		// by this transaction and has no pupils to replace, unless it is listed twice.
+		var last int64
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM households`).Scan(&last); err != nil {
+			return err
+		}
+		created := map[int64]bool{}
 		for i := range hs {
 			h := &hs[i]
 			h.Pupils = h.Roll()
@@ -62,7 +69,9 @@ func (db *DB) UpsertHouseholds(ctx context.Context, hs []relais.Household) error
 				now).Scan(&h.ID); err != nil {
 				return fmt.Errorf("upsert household %q: %w", h.ExternalRef, err)
 			}
-			if _, err := delPupils.ExecContext(ctx, h.ID); err != nil {
+			if h.ID > last && !created[h.ID] {
+				created[h.ID] = true
+			} else if _, err := delPupils.ExecContext(ctx, h.ID); err != nil {
 				return err
 			}
 			for _, p := range h.Pupils {

@@ -26,6 +26,7 @@ func Run(t *testing.T, open Open) {
 		{"LessonLifecycle", testLessonLifecycle},
 		{"LessonStatusReasons", testLessonStatusReasons},
 		{"UpsertHouseholdsKeepsOptOut", testUpsertHouseholdsKeepsOptOut},
+		{"UpsertHouseholdsRepeatsAndRaces", testUpsertHouseholdsRepeatsAndRaces},
 		{"PlanAndAdvanceDeliveries", testPlanAndAdvanceDeliveries},
 		{"DeliveriesNeedTheirParents", testDeliveriesNeedTheirParents},
 		{"Tokens", testTokens},
