@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	relais "github.com/relais-edu/relais"
 )
@@ -483,6 +484,21 @@ func (db *DB) CommitSends(ctx context.Context, steps []relais.SendStep) ([][]int
 		}
 		return rows.Err()
 	}
+	claimQueue := func(b *pgx.Batch) {
+		if len(claimIDs) > 0 {
+			b.Queue(claimDeliveries, claimArgs...)
+		}
+	}
+	claimRead := func(br pgx.BatchResults) error {
+		if len(claimIDs) == 0 {
+			return nil
+		}
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		return scanClaims(rows)
+	}
 	var err error
 	switch {
 	case len(as) == 0: // one statement: no transaction around it (one round trip)
@@ -491,20 +507,12 @@ func (db *DB) CommitSends(ctx context.Context, steps []relais.SendStep) ([][]int
 			err = scanClaims(rows)
 		}
 	default:
-		err = db.commitSends(ctx, as, func(b *pgx.Batch) {
-			if len(claimIDs) > 0 {
-				b.Queue(claimDeliveries, claimArgs...)
-			}
-		}, func(br pgx.BatchResults) error {
-			if len(claimIDs) == 0 {
-				return nil
-			}
-			rows, err := br.Query()
-			if err != nil {
-				return err
-			}
-			return scanClaims(rows)
-		})
+		// A deadlock (the attempt's heartbeat refreshing its page's rows in another order while this
+		// holds one of them) aborts the whole transaction: it is run again, at most three times.
+		for try := 0; try == 0 || isDeadlock(err) && try < 3; try++ {
+			clear(claimed)
+			err = db.commitSends(ctx, as, claimQueue, claimRead)
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -513,6 +521,12 @@ func (db *DB) CommitSends(ctx context.Context, steps []relais.SendStep) ([][]int
 		slices.Sort(ids)
 	}
 	return claimed, nil
+}
+
+// isDeadlock reports whether err is PostgreSQL's abort of a transaction caught in a deadlock.
+func isDeadlock(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "40P01"
 }
 
 // claimDeliveries moves pending deliveries to claimed, each by its attempt at its time, and returns
