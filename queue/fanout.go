@@ -241,11 +241,18 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 	}
 	batch := max(w.cfg.ClaimBatch, 1)
 	late := w.claimsLate(ch)
-	if late || w.cfg.NoClaim {
-		// Late: the page goes to the channel at once (over one SMTP connection for email), each
-		// message claimed when the channel begins it, in the commit that records the outcome of the
-		// message before it (arm): a death leaves only the one in flight.
-		// NoClaim: as before the claim, the page's outcomes at its end.
+	// Late, on a store with one writer (SQLite): the page goes to the channel at once (over one SMTP
+	// connection for email), each message claimed when the channel begins it, in the commit that
+	// records the outcome of the message before it (arm): one commit per message. On a store whose
+	// writers work in parallel (PostgreSQL) the messages go one by one, each outcome committed once
+	// the channel has handed its connection back, for another task's message to use meanwhile: the
+	// connection then waits only for a claim (one statement), not for a transaction. Either way a
+	// death leaves only the one in flight.
+	perMessage := late && w.outcomes.writers > 1
+	switch {
+	case perMessage:
+		batch = 1
+	case late || w.cfg.NoClaim: // NoClaim: as before the claim, the page's outcomes at its end
 		batch = len(msgs)
 	}
 	for start := 0; start < len(msgs) && ctx.Err() == nil; start += batch {
@@ -260,6 +267,11 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 		}
 		if s.err != nil {
 			return s.err
+		}
+		if perMessage {
+			if err := s.flush(); err != nil {
+				return err
+			}
 		}
 	}
 	if err := s.flush(); err != nil {
