@@ -32,7 +32,9 @@ type Message struct {
 	// that call it and cannot be asked afterwards: BeginCaller), so that a worker's death leaves
 	// unanswered only the messages really in flight, or checks that a claim made ahead is still safely
 	// this attempt's. An error means the message must not be sent (another attempt holds it or may):
-	// the channel returns that error as its result.
+	// the channel returns that error as its result. A channel may run Begin while it starts the
+	// provider call, only if the provider cannot take the message before Begin has returned nil (email:
+	// the end of DATA waits for it; on a refusal the transaction is dropped before its end).
 	Begin func() error
 	// Answered, when set, is called by a BatchSender as soon as the provider answered the message
 	// (with the message's result), before the next message begins: the queue commits the outcome

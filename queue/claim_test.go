@@ -475,3 +475,45 @@ func TestLateClaimsLeaveOnlyTheMessageInFlight(t *testing.T) {
 		t.Errorf("provider called %d times, want 10", p.calls)
 	}
 }
+
+// On a channel that claims as it sends, the page goes in one call and each failure is judged as soon
+// as it is answered, before the next message begins: a worker killed after a message the provider
+// refused for now and one it refused for good still leaves only the message in flight claimed (the
+// first released, the second failed), and the re-run sends the released one.
+func TestLateClaimsJudgeFailuresAtOnce(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			p := newProvider(relais.ChannelEmail)
+			r := newClaimRig(t, open(t), 10, lateProvider{p})
+			ids := r.plan(t, relais.ChannelEmail)
+			p.script[r.hs[1].ID] = []error{&channels.SendError{Kind: channels.Retryable, Code: "451", Err: errors.New("try again later")}}
+			p.script[r.hs[2].ID] = []error{&channels.SendError{Kind: channels.Permanent, Code: "554", Err: errors.New("refused")}}
+			send := task(TypeSend, SendPayload{Channel: relais.ChannelEmail, DeliveryIDs: ids})
+			calls := func() int { p.mu.Lock(); defer p.mu.Unlock(); return p.calls }
+			r.killAfter(t, 4, send, calls)
+			if diff := cmp.Diff(map[relais.DeliveryStatus]int{"queued": 1, "pending": 7, "failed": 1, "claimed": 1}, r.statuses(t, ids)); diff != "" {
+				t.Errorf("after the kill (-want +got):\n%s", diff)
+			}
+			if err := r.w.handleSend(ctx, send); err != nil {
+				t.Fatal(err)
+			}
+			r.wait(r.w.cfg.OrphanAfter + time.Second)
+			if n, err := r.w.Sweep(ctx); err != nil || n != 1 {
+				t.Fatalf("sweep settled %d, %v", n, err)
+			}
+			if diff := cmp.Diff(map[relais.DeliveryStatus]int{"queued": 8, "failed": 1, "unknown": 1}, r.statuses(t, ids)); diff != "" {
+				t.Errorf("at the end (-want +got):\n%s", diff)
+			}
+			for i, h := range r.hs {
+				want := 1
+				if i == 2 {
+					want = 0
+				}
+				if p.took[h.ID] != want {
+					t.Errorf("household %d got %d messages, want %d", i, p.took[h.ID], want)
+				}
+			}
+		})
+	}
+}

@@ -241,14 +241,19 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 	}
 	batch := max(w.cfg.ClaimBatch, 1)
 	late := w.claimsLate(ch)
-	if late {
-		// Claimed as it goes, recorded as soon as answered: a death leaves only the one in flight. The
-		// outcome is committed once the channel has handed its connection back, for another task's
-		// message to use meanwhile.
+	// Late, on a store with one writer (SQLite): the page goes to the channel at once (over one SMTP
+	// connection for email), each message claimed when the channel begins it, in the commit that
+	// records the outcome of the message before it (arm): one commit per message. On a store whose
+	// writers work in parallel (PostgreSQL) the messages go one by one, each outcome committed once
+	// the channel has handed its connection back, for another task's message to use meanwhile: the
+	// connection then waits only for a claim (one statement), not for a transaction. Either way a
+	// death leaves only the one in flight.
+	perMessage := late && w.outcomes.writers > 1
+	switch {
+	case perMessage:
 		batch = 1
-	}
-	if w.cfg.NoClaim {
-		batch = len(msgs) // as before the claim: the page's outcomes at its end
+	case late || w.cfg.NoClaim: // NoClaim: as before the claim, the page's outcomes at its end
+		batch = len(msgs)
 	}
 	for start := 0; start < len(msgs) && ctx.Err() == nil; start += batch {
 		chunk := msgs[start:min(start+batch, len(msgs))]
@@ -260,7 +265,10 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 		if err := s.record(chunk, w.send(ctx, s, ch, chunk)); err != nil {
 			return err
 		}
-		if late {
+		if s.err != nil {
+			return s.err
+		}
+		if perMessage {
 			if err := s.flush(); err != nil {
 				return err
 			}
@@ -289,7 +297,11 @@ func (w *Worker) send(ctx context.Context, s *sendRun, ch channels.Channel, msgs
 		}
 		r, err := ch.Send(ctx, m)
 		results[i] = channels.Result{Receipt: r, Err: err}
-		s.answer(m.Delivery.ID, results[i])
+		if m.Answered != nil {
+			m.Answered(results[i]) // once: Answered ignores a message the channel answered already
+		} else {
+			s.answer(m.Delivery.ID, results[i])
+		}
 	}
 	return results
 }
@@ -316,6 +328,10 @@ type sendRun struct {
 	// take an accepted one again.
 	unsaved  []relais.DeliveryAdvance
 	answered map[int64]bool
+	// judged holds the failed messages record has judged as soon as they were answered (settle);
+	// err is the first error doing so, which ends the handler.
+	judged map[int64]bool
+	err    error
 	// refreshed is when the heartbeat last refreshed every claim of the attempt (Unix nanoseconds of
 	// the time it wrote); see fence.
 	refreshed atomic.Int64
@@ -327,7 +343,8 @@ func (w *Worker) newSendRun(ctx context.Context, ch relais.ChannelName) *sendRun
 	id, _ := asynq.GetTaskID(ctx)
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	s := &sendRun{w: w, channel: ch, attempt: fmt.Sprintf("%s#%x", id, b), answered: map[int64]bool{}}
+	s := &sendRun{w: w, channel: ch, attempt: fmt.Sprintf("%s#%x", id, b), answered: map[int64]bool{},
+		judged: map[int64]bool{}}
 	if w.cfg.NoClaim {
 		s.stopBeat = func() {}
 		return s
@@ -398,7 +415,10 @@ func (w *Worker) claimsLate(ch channels.Channel) bool {
 // errClaimedElsewhere is the result of a message another attempt claimed first: nothing to record.
 var errClaimedElsewhere = &channels.SendError{Kind: channels.Retryable, Err: errors.New("claimed by another send attempt")}
 
-// arm makes each message claim its delivery when the channel begins its send (Message.Begin).
+// arm makes each message claim its delivery when the channel begins its send (Message.Begin), in the
+// commit that records the outcome of the message answered before it, and judges each failure as soon
+// as it is answered (settle): at any moment at most the one message in flight is claimed without an
+// outcome.
 func (s *sendRun) arm(msgs []channels.Message) []channels.Message {
 	out := make([]channels.Message, len(msgs))
 	for i, m := range msgs {
@@ -406,7 +426,7 @@ func (s *sendRun) arm(msgs []channels.Message) []channels.Message {
 		m.Begin = func() error {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			got, err := s.step(ctx, []int64{id})
+			got, err := s.stepAt(ctx, []int64{id}, s.w.now(), true)
 			if err != nil {
 				return &channels.SendError{Kind: channels.Retryable, Err: fmt.Errorf("claim delivery %d: %w", id, err)}
 			}
@@ -415,7 +435,7 @@ func (s *sendRun) arm(msgs []channels.Message) []channels.Message {
 			}
 			return nil
 		}
-		m.Answered = func(r channels.Result) { s.answer(id, r) }
+		m.Answered = func(r channels.Result) { s.settle(m, r) }
 		out[i] = m
 	}
 	return out
@@ -436,6 +456,25 @@ func (s *sendRun) answer(id int64, r channels.Result) {
 	}
 }
 
+// settle notes the answer to m (answer) and, when it is a failure, judges it at once (record): a
+// failure the provider certainly did not take is released, a permanent one recorded, an ambiguous one
+// left to the sweep, before the next message of the page begins. The first error doing so ends the
+// handler (s.err); the next message's claim would meet the same store.
+func (s *sendRun) settle(m channels.Message, r channels.Result) {
+	id := m.Delivery.ID
+	if s.answered[id] {
+		return
+	}
+	s.answer(id, r)
+	if r.Err == nil {
+		return
+	}
+	if err := s.record([]channels.Message{m}, []channels.Result{r}); err != nil && s.err == nil {
+		s.err = err
+	}
+	s.judged[id] = true
+}
+
 func accepted(id int64, r channels.Receipt) relais.DeliveryAdvance {
 	status := r.Status
 	if status == "" {
@@ -449,15 +488,17 @@ func accepted(id int64, r channels.Receipt) relais.DeliveryAdvance {
 // alone (a message about to go over a connection that waits for it) goes straight to the store, not
 // behind other tasks' outcomes: on PostgreSQL it is one statement.
 func (s *sendRun) step(ctx context.Context, ids []int64) ([]int64, error) {
-	return s.stepAt(ctx, ids, s.w.now())
+	return s.stepAt(ctx, ids, s.w.now(), false)
 }
 
-// stepAt is step with the claims' time at.
-func (s *sendRun) stepAt(ctx context.Context, ids []int64, at time.Time) ([]int64, error) {
+// stepAt is step with the claims' time at. A step a provider call waits for (waited: a message's
+// Begin, its connection open) goes straight to a store whose writers work in parallel (PostgreSQL)
+// rather than behind the commits of other tasks.
+func (s *sendRun) stepAt(ctx context.Context, ids []int64, at time.Time, waited bool) ([]int64, error) {
 	step := relais.SendStep{Advances: s.unsaved, Claims: ids, Attempt: s.attempt, At: at}
 	var claimed []int64
 	var err error
-	if len(step.Advances) == 0 {
+	if len(step.Advances) == 0 || waited && s.w.outcomes.writers > 1 {
 		var got [][]int64
 		if got, err = s.w.store.CommitSends(ctx, []relais.SendStep{step}); err == nil {
 			claimed = got[0]
@@ -495,7 +536,7 @@ func (s *sendRun) claim(ctx context.Context, msgs []channels.Message) ([]channel
 		ids[i] = m.Delivery.ID
 	}
 	at := s.w.now()
-	claimed, err := s.stepAt(ctx, ids, at)
+	claimed, err := s.stepAt(ctx, ids, at, false)
 	if err != nil {
 		return nil, err
 	}
@@ -542,7 +583,7 @@ func (s *sendRun) record(msgs []channels.Message, results []channels.Result) err
 	var ambiguous []relais.DeliveryEvent
 	for i, res := range results {
 		m := msgs[i]
-		if res.Err == errClaimedElsewhere {
+		if res.Err == errClaimedElsewhere || s.judged[m.Delivery.ID] {
 			continue
 		}
 		if res.Err == errStaleClaim {

@@ -9,6 +9,11 @@
 #   bash scripts/bench-claim.sh                  # 2,000 messages x 4 rounds per mode
 #   SENDS=1000 ROUNDS=2 bash scripts/bench-claim.sh
 #   ONLY=email/sqlite bash scripts/bench-claim.sh  # one case: sms, email or email-text / sqlite or postgres
+#   BASE=<commit> REPEAT=3 bash scripts/bench-claim.sh  # and an earlier commit's, taking turns, 3 times each
+#
+# With BASE, the earlier commit's send path is measured by the same benchmark (this file copied into an
+# export of it, git archive), the two binaries taking turns REPEAT times, so that their ratios come from
+# the same minutes of a shared machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -19,18 +24,38 @@ command -v redis-server >/dev/null || apt_install redis-server
 SENDS=${SENDS:-2000}
 ROUNDS=${ROUNDS:-4}
 ONLY=${ONLY:-}
+REPEAT=${REPEAT:-1}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 log "building the queue's test binary"
-go test -c -o "$tmp/queue.test" ./queue/
-log "sending $SENDS messages x $ROUNDS rounds per mode, with and without the claim"
-(cd queue && RELAIS_BENCH_CLAIM_SENDS=$SENDS RELAIS_BENCH_ROUNDS=$ROUNDS \
-	"$tmp/queue.test" -test.run '^$' -test.bench "^BenchmarkSendClaim\$/${ONLY}" -test.benchtime 1x -test.v -test.timeout 60m) 2>&1 | tee "$tmp/claim.log"
+go test -c -o "$tmp/this.test" ./queue/
+builds=(this)
+if [ -n "${BASE:-}" ]; then
+	base=base-$(git rev-parse --short "$BASE")
+	log "building the queue's test binary at $base"
+	mkdir "$tmp/base"
+	git archive "$BASE" | tar -x -C "$tmp/base"
+	cp queue/claim_bench_test.go "$tmp/base/queue/"
+	(cd "$tmp/base" && go test -c -o "$tmp/$base.test" ./queue/)
+	builds=(this "$base")
+fi
+
+uptime
+for ((k = 0; k < REPEAT; k++)); do
+	for b in "${builds[@]}"; do
+		log "$b: sending $SENDS messages x $ROUNDS rounds per mode, with and without the claim ($((k + 1)) of $REPEAT)"
+		(cd queue && RELAIS_BENCH_CLAIM_SENDS=$SENDS RELAIS_BENCH_ROUNDS=$ROUNDS \
+			"$tmp/$b.test" -test.run '^$' -test.bench "^BenchmarkSendClaim\$/${ONLY}" -test.benchtime 1x -test.v -test.timeout 60m) 2>&1 |
+			sed "s/^ *[a-z_]*\.go:[0-9]*: /$b: /" | tee -a "$tmp/claim.log"
+		uptime
+	done
+	builds=("${builds[@]:1}" "${builds[0]}") # the other goes first next time
+done
 
 echo
 echo "== Results"
-grep -E 'with the claim' "$tmp/claim.log" | sed 's/^ *[a-z_]*\.go:[0-9]*: /claim: /'
+grep -E 'with the claim' "$tmp/claim.log"
 if grep -q '^--- FAIL\|^FAIL' "$tmp/claim.log"; then
 	echo "a benchmark failed" >&2
 	exit 1

@@ -155,7 +155,7 @@ func BenchmarkMessage(b *testing.B) {
 	})
 	b.Run("build", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := plain.build(context.Background(), m, map[string][]byte{}); err != nil {
+			if _, err := plain.build(context.Background(), m, map[string][]byte{}, &hold{}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -164,7 +164,7 @@ func BenchmarkMessage(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			var dw dotDiscard
 			for b.Loop() {
-				msg, err := ch.build(context.Background(), m, map[string][]byte{})
+				msg, err := ch.build(context.Background(), m, map[string][]byte{}, &hold{})
 				if err != nil {
 					b.Fatal(err)
 				}

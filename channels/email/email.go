@@ -212,13 +212,22 @@ func (c *Channel) CallsBegin() bool { return true }
 // answered, before the next begins. A message that cannot be built (bad address, missing worksheet) fails
 // alone; when the connection breaks the message in flight fails as retryable and the rest go on over
 // a new connection. Errors are *channels.SendError.
+//
+// A message's Begin runs while its SMTP transaction starts (MAIL FROM, RCPT TO, DATA and the content
+// up to its last part), and the message's end (its last part, then the lone dot that makes the relay
+// take it) waits for Begin to return: Begin's work (the queue's commit of the claim) overlaps the
+// round trips instead of adding to them, and the relay can have the message only once Begin said yes.
+// When Begin refuses, the transaction is abandoned mid-content by dropping the connection, which makes
+// the relay discard what it got (RFC 5321, 4.1.1.4), and the message's result is Begin's error.
 func (c *Channel) SendBatch(ctx context.Context, msgs []channels.Message) []channels.Result {
 	results := make([]channels.Result, len(msgs))
 	built := make([]*mail.Msg, len(msgs))
+	holds := make([]*hold, len(msgs))
 	pending := 0
 	attachments := make(map[string][]byte) // worksheets are shared by a page: read each once
 	for i, m := range msgs {
-		msg, err := c.build(ctx, m, attachments)
+		holds[i] = &hold{}
+		msg, err := c.build(ctx, m, attachments, holds[i])
 		if err != nil {
 			results[i].Err = classify(err)
 			continue
@@ -250,9 +259,8 @@ func (c *Channel) SendBatch(ctx context.Context, msgs []channels.Message) []chan
 				return results
 			}
 		}
-		if err := msgs[i].BeginSend(); err != nil {
-			results[i].Err = err
-			continue
+		if msgs[i].Begin != nil {
+			holds[i].begin(msgs[i])
 		}
 		var err error
 		for {
@@ -275,6 +283,11 @@ func (c *Channel) SendBatch(ctx context.Context, msgs []channels.Message) []chan
 				break
 			}
 		}
+		if refused := holds[i].wait(); refused != nil {
+			// Not sent: its end waited for Begin, and the transaction was dropped (or failed) before it.
+			results[i].Err = refused
+			continue
+		}
 		if err == nil {
 			results[i].Receipt = channels.Receipt{ProviderID: msg.GetMessageID(), Status: relais.DeliverySent}
 		} else {
@@ -287,6 +300,51 @@ func (c *Channel) SendBatch(ctx context.Context, msgs []channels.Message) []chan
 	}
 	return results
 }
+
+// hold keeps a message's end (its last part) until its Begin has returned: begin starts Begin, and the
+// message's last part calls wait before it is written. A message whose Begin was not started goes
+// without waiting.
+type hold struct {
+	done chan struct{} // closed when Begin returned; nil when Begin was not started
+	err  error         // Begin's refusal
+}
+
+// begin runs m's Begin while the message's transaction starts.
+func (h *hold) begin(m channels.Message) {
+	h.done = make(chan struct{})
+	go func() {
+		defer close(h.done)
+		h.err = m.BeginSend()
+	}()
+}
+
+// wait returns Begin's answer once it has returned: nil to go on, its refusal otherwise.
+func (h *hold) wait() error {
+	if h.done == nil {
+		return nil
+	}
+	<-h.done
+	return h.err
+}
+
+// heldReader reads r, then waits for h before it reports the end: the last bytes of an attachment
+// written last go only once Begin said yes.
+type heldReader struct {
+	r *bytes.Reader
+	h *hold
+}
+
+func (hr heldReader) Read(p []byte) (int, error) {
+	n, err := hr.r.Read(p)
+	if err == io.EOF {
+		if refused := hr.h.wait(); refused != nil {
+			return n, refused
+		}
+	}
+	return n, err
+}
+
+func (hr heldReader) Seek(offset int64, whence int) (int64, error) { return hr.r.Seek(offset, whence) }
 
 // sendOn sends msg over conn. A context that ends during the send interrupts it (the connection's
 // deadline passes at once): interrupted reports it.
@@ -310,7 +368,7 @@ func (c *Channel) failRest(results []channels.Result, built []*mail.Msg, from in
 
 // build turns a Message into a go-mail message. Errors are classified: a household that cannot
 // receive email fails permanently.
-func (c *Channel) build(ctx context.Context, m channels.Message, attachments map[string][]byte) (*mail.Msg, error) {
+func (c *Channel) build(ctx context.Context, m channels.Message, attachments map[string][]byte, end *hold) (*mail.Msg, error) {
 	h := m.Household
 	switch {
 	case h.EmailOptOut:
@@ -364,10 +422,22 @@ func (c *Channel) build(ctx context.Context, m channels.Message, attachments map
 			msg.SetListUnsubscribe(m.UnsubscribeURL)
 		}
 	}
+	// The part written last (go-mail writes the bodies, then the attachments) waits for end: the
+	// worksheet's end, or else the HTML body (see SendBatch).
 	msg.SetBodyString(mail.TypeTextPlain, text)
-	msg.AddAlternativeString(mail.TypeTextHTML, html)
+	htmlHold := end
 	if pdf != nil {
-		msg.AttachReadSeeker(data.Attachment, bytes.NewReader(pdf), mail.WithFileContentType(mail.ContentType("application/pdf")))
+		htmlHold = &hold{}
+	}
+	msg.AddAlternativeWriter(mail.TypeTextHTML, func(w io.Writer) (int64, error) {
+		if refused := htmlHold.wait(); refused != nil {
+			return 0, refused
+		}
+		n, err := io.WriteString(w, html)
+		return int64(n), err
+	})
+	if pdf != nil {
+		msg.AttachReadSeeker(data.Attachment, heldReader{bytes.NewReader(pdf), end}, mail.WithFileContentType(mail.ContentType("application/pdf")))
 	}
 	if c.dkim != nil {
 		msg.SetDKIM(c.dkim)

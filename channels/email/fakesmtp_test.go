@@ -22,7 +22,11 @@ type fakeRelay struct {
 	// hangUpAfterData closes the connection right after accepting a message, as a relay whose idle
 	// timeout expired would.
 	hangUpAfterData atomic.Bool
-	wg              sync.WaitGroup
+	// dataStarted, when set, gets the recipient of each message whose content the relay began to
+	// take (DATA answered 354); abandoned counts messages whose connection ended before their end.
+	dataStarted chan string
+	abandoned   atomic.Int32
+	wg          sync.WaitGroup
 
 	mu       sync.Mutex
 	accepted []string              // recipients whose message was accepted
@@ -126,9 +130,13 @@ func (f *fakeRelay) serve(c net.Conn) {
 				continue
 			}
 			reply("354 Go ahead")
+			if f.dataStarted != nil {
+				f.dataStarted <- rcpt
+			}
 			for {
 				l, err := r.ReadString('\n')
 				if err != nil {
+					f.abandoned.Add(1) // a message without its end is not one
 					return
 				}
 				if l == ".\r\n" {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/store/internal/sqlstore"
@@ -272,36 +273,72 @@ func advanceTx(ctx context.Context, tx pgx.Tx, as []relais.DeliveryAdvance, chan
 	if len(as) == 0 {
 		return nil
 	}
+	ids := advancedIDs(as)
+	rows, err := tx.Query(ctx, lockDeliveries, ids)
+	if err != nil {
+		return err
+	}
+	state, err := scanStates(rows)
+	if err != nil {
+		return err
+	}
+	w, err := planAdvances(as, state, changed)
+	if err != nil {
+		return err
+	}
+	b := &pgx.Batch{}
+	w.queue(b, now)
+	if b.Len() == 0 {
+		return nil
+	}
+	return w.results(tx.SendBatch(ctx, b), true)
+}
+
+// lockDeliveries reads and locks the deliveries a page of advances moves, in id order.
+const lockDeliveries = `SELECT id, status, reason, provider_id FROM deliveries WHERE id = ANY($1) ORDER BY id FOR UPDATE`
+
+// advancedIDs returns the ids as moves, sorted, once each.
+func advancedIDs(as []relais.DeliveryAdvance) []int64 {
 	ids := make([]int64, len(as))
 	for i, a := range as {
 		ids[i] = a.ID
 	}
 	slices.Sort(ids)
-	ids = slices.Compact(ids)
-	state := make(map[int64]*deliveryState, len(ids))
-	rows, err := tx.Query(ctx, `SELECT id, status, reason, provider_id FROM deliveries WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
-	if err != nil {
-		return err
-	}
+	return slices.Compact(ids)
+}
+
+// scanStates reads the rows of lockDeliveries.
+func scanStates(rows pgx.Rows) (map[int64]*deliveryState, error) {
+	defer rows.Close()
+	state := map[int64]*deliveryState{}
 	for rows.Next() {
 		var id int64
 		s := &deliveryState{}
 		if err := rows.Scan(&id, &s.status, &s.reason, &s.providerID); err != nil {
-			rows.Close()
-			return err
+			return nil, err
 		}
 		state[id] = s
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	var evIDs []int64
-	var evStatuses, evDetails []string
+	return state, rows.Err()
+}
+
+// advanceWrites are the rows and events a page of advances writes.
+type advanceWrites struct {
+	upIDs                              []int64
+	upStatuses, upReasons, upProviders []string
+	upAdvanced                         []bool
+	evIDs                              []int64
+	evStatuses, evDetails              []string
+}
+
+// planAdvances applies as, in order, to state (the deliveries as locked), setting changed[i] when
+// as[i] changed a status, and returns what to write.
+func planAdvances(as []relais.DeliveryAdvance, state map[int64]*deliveryState, changed []bool) (advanceWrites, error) {
+	var w advanceWrites
 	for i, a := range as {
 		s, ok := state[a.ID]
 		if !ok {
-			return relais.Errorf(relais.ENOTFOUND, "Delivery %d not found.", a.ID)
+			return w, relais.Errorf(relais.ENOTFOUND, "Delivery %d not found.", a.ID)
 		}
 		providerID := a.ProviderID
 		if providerID == "" {
@@ -316,10 +353,10 @@ func advanceTx(ctx context.Context, tx pgx.Tx, as []relais.DeliveryAdvance, chan
 		if (a.Status == relais.DeliveryDelivered || a.Status == relais.DeliveryUndelivered) && s.status.Advances(relais.DeliverySent) {
 			// The carrier reported on a message whose "sent" was lost or came late: it was sent all
 			// the same, and the history (and the dashboard's "sent" line) says so.
-			evIDs, evStatuses, evDetails = append(evIDs, a.ID), append(evStatuses, string(relais.DeliverySent)),
-				append(evDetails, "implied by "+string(a.Status))
+			w.evIDs, w.evStatuses, w.evDetails = append(w.evIDs, a.ID), append(w.evStatuses, string(relais.DeliverySent)),
+				append(w.evDetails, "implied by "+string(a.Status))
 		}
-		evIDs, evStatuses, evDetails = append(evIDs, a.ID), append(evStatuses, string(a.Status)), append(evDetails, a.Detail)
+		w.evIDs, w.evStatuses, w.evDetails = append(w.evIDs, a.ID), append(w.evStatuses, string(a.Status)), append(w.evDetails, a.Detail)
 		reason := ""
 		if a.Status == relais.DeliveryFailed || a.Status == relais.DeliveryUndelivered || a.Status == relais.DeliverySkipped ||
 			a.Status == relais.DeliveryUnknown {
@@ -328,30 +365,48 @@ func advanceTx(ctx context.Context, tx pgx.Tx, as []relais.DeliveryAdvance, chan
 		s.status, s.reason, s.providerID, s.advanced, s.touched = a.Status, reason, providerID, true, true
 		changed[i] = true
 	}
-	var upIDs []int64
-	var upStatuses, upReasons, upProviders []string
-	var upAdvanced []bool
-	for _, id := range ids {
+	for _, id := range advancedIDs(as) {
 		if s := state[id]; s.touched {
-			upIDs, upStatuses, upReasons = append(upIDs, id), append(upStatuses, string(s.status)), append(upReasons, s.reason)
-			upProviders, upAdvanced = append(upProviders, s.providerID), append(upAdvanced, s.advanced)
+			w.upIDs, w.upStatuses, w.upReasons = append(w.upIDs, id), append(w.upStatuses, string(s.status)), append(w.upReasons, s.reason)
+			w.upProviders, w.upAdvanced = append(w.upProviders, s.providerID), append(w.upAdvanced, s.advanced)
 		}
 	}
-	if len(upIDs) > 0 {
-		// The rows first, then their events: the timeline's trigger reads the new reasons.
-		if _, err := tx.Exec(ctx, `UPDATE deliveries d SET status = u.s, reason = u.r, provider_id = u.p,
+	return w, nil
+}
+
+// queue adds w's statements to b: the rows first, then their events (the timeline's trigger reads
+// the new reasons).
+func (w advanceWrites) queue(b *pgx.Batch, now time.Time) {
+	if len(w.upIDs) > 0 {
+		b.Queue(`UPDATE deliveries d SET status = u.s, reason = u.r, provider_id = u.p,
 			updated_at = CASE WHEN u.advanced THEN $6 ELSE d.updated_at END
 			FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::boolean[]) AS u(id, s, r, p, advanced)
-			WHERE d.id = u.id`, upIDs, upStatuses, upReasons, upProviders, upAdvanced, now); err != nil {
+			WHERE d.id = u.id`, w.upIDs, w.upStatuses, w.upReasons, w.upProviders, w.upAdvanced, now)
+	}
+	if len(w.evIDs) > 0 {
+		b.Queue(`INSERT INTO delivery_events (delivery_id, status, detail, at)
+			SELECT id, s, dt, $4 FROM unnest($1::bigint[], $2::text[], $3::text[]) WITH ORDINALITY AS u(id, s, dt, n)
+			ORDER BY n`, w.evIDs, w.evStatuses, w.evDetails, now)
+	}
+}
+
+// results reads the results of the statements queue added to br, first in br, and closes br when
+// closeAfter.
+func (w advanceWrites) results(br pgx.BatchResults, closeAfter bool) error {
+	if len(w.upIDs) > 0 {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
 			return fmt.Errorf("advance deliveries: %w", err)
 		}
 	}
-	if len(evIDs) > 0 {
-		if _, err := tx.Exec(ctx, `INSERT INTO delivery_events (delivery_id, status, detail, at)
-			SELECT id, s, dt, $4 FROM unnest($1::bigint[], $2::text[], $3::text[]) WITH ORDINALITY AS u(id, s, dt, n)
-			ORDER BY n`, evIDs, evStatuses, evDetails, now); err != nil {
+	if len(w.evIDs) > 0 {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
 			return fmt.Errorf("advance deliveries: events: %w", err)
 		}
+	}
+	if closeAfter {
+		return br.Close()
 	}
 	return nil
 }
@@ -379,18 +434,8 @@ func (db *DB) CommitSends(ctx context.Context, steps []relais.SendStep) ([][]int
 	if len(as) == 0 && len(claimIDs) == 0 {
 		return claimed, nil
 	}
-	claim := func(q querier) error {
-		clear(claimed)
-		if len(claimIDs) == 0 {
-			return nil
-		}
-		rows, err := q.Query(ctx, `UPDATE deliveries d SET status = $1, claimed_by = c.attempt, claimed_at = c.at, updated_at = c.at
-			FROM unnest($2::bigint[], $3::text[], $4::timestamptz[], $5::int[]) AS c(id, attempt, at, step)
-			WHERE d.id = c.id AND d.status = $6 RETURNING d.id, c.step`,
-			relais.DeliveryClaimed, claimIDs, claimBy, claimAt, stepOf, relais.DeliveryPending)
-		if err != nil {
-			return err
-		}
+	claimArgs := []any{relais.DeliveryClaimed, claimIDs, claimBy, claimAt, stepOf, relais.DeliveryPending}
+	scanClaims := func(rows pgx.Rows) error {
 		defer rows.Close()
 		for rows.Next() {
 			var id int64
@@ -402,17 +447,35 @@ func (db *DB) CommitSends(ctx context.Context, steps []relais.SendStep) ([][]int
 		}
 		return rows.Err()
 	}
+	claimQueue := func(b *pgx.Batch) {
+		if len(claimIDs) > 0 {
+			b.Queue(claimDeliveries, claimArgs...)
+		}
+	}
+	claimRead := func(br pgx.BatchResults) error {
+		if len(claimIDs) == 0 {
+			return nil
+		}
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		return scanClaims(rows)
+	}
 	var err error
-	if len(as) == 0 {
-		err = claim(db.pool) // one statement: no transaction around it (one round trip)
-	} else {
-		now := ts(db.now())
-		err = db.inTx(ctx, func(tx pgx.Tx) error {
-			if err := advanceTx(ctx, tx, as, make([]bool, len(as)), now); err != nil {
-				return err
-			}
-			return claim(tx)
-		})
+	switch {
+	case len(as) == 0: // one statement: no transaction around it (one round trip)
+		var rows pgx.Rows
+		if rows, err = db.pool.Query(ctx, claimDeliveries, claimArgs...); err == nil {
+			err = scanClaims(rows)
+		}
+	default:
+		// A deadlock (the attempt's heartbeat refreshing its page's rows in another order while this
+		// holds one of them) aborts the whole transaction: it is run again, at most three times.
+		for try := 0; try == 0 || isDeadlock(err) && try < 3; try++ {
+			clear(claimed)
+			err = db.commitSends(ctx, as, claimQueue, claimRead)
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -421,6 +484,77 @@ func (db *DB) CommitSends(ctx context.Context, steps []relais.SendStep) ([][]int
 		slices.Sort(ids)
 	}
 	return claimed, nil
+}
+
+// isDeadlock reports whether err is PostgreSQL's abort of a transaction caught in a deadlock.
+func isDeadlock(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "40P01"
+}
+
+// claimDeliveries moves pending deliveries to claimed, each by its attempt at its time, and returns
+// them with the index of the step that claimed them.
+const claimDeliveries = `UPDATE deliveries d SET status = $1, claimed_by = c.attempt, claimed_at = c.at, updated_at = c.at
+	FROM unnest($2::bigint[], $3::text[], $4::timestamptz[], $5::int[]) AS c(id, attempt, at, step)
+	WHERE d.id = c.id AND d.status = $6 RETURNING d.id, c.step`
+
+// commitSends applies as (see AdvanceDeliveries), then the statements claims queues, in one
+// transaction of two round trips, for a send task's connection waits for it: BEGIN with the lock of
+// the deliveries as moves, then their rows and events, the claims (read by claimed) and COMMIT. A
+// failure rolls the transaction back (or, when that fails too, the pool drops the connection, which
+// it does with any connection left in a transaction).
+func (db *DB) commitSends(ctx context.Context, as []relais.DeliveryAdvance, claims func(*pgx.Batch), claimed func(pgx.BatchResults) error) error {
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	b.Queue(lockDeliveries, advancedIDs(as))
+	var w advanceWrites
+	err = func() error {
+		br := conn.SendBatch(ctx, b)
+		defer br.Close()
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		state, err := scanStates(rows)
+		if err != nil {
+			return err
+		}
+		if w, err = planAdvances(as, state, make([]bool, len(as))); err != nil {
+			return err
+		}
+		return br.Close()
+	}()
+	if err == nil {
+		b = &pgx.Batch{}
+		w.queue(b, ts(db.now()))
+		claims(b)
+		b.Queue("COMMIT")
+		br := conn.SendBatch(ctx, b)
+		err = w.results(br, false)
+		if err == nil {
+			err = claimed(br)
+		}
+		if err == nil {
+			_, err = br.Exec()
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil && conn.Conn().PgConn().TxStatus() != 'I' {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_, _ = conn.Exec(rctx, "ROLLBACK")
+	}
+	return err
 }
 
 // StartAttempts counts one more try of each delivery.

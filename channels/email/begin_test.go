@@ -1,0 +1,89 @@
+package email
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/channels"
+)
+
+// A message's Begin runs while its SMTP transaction starts, and the relay gets the message's end only
+// once Begin said yes: Begin is still running when the relay has begun to take the content, and the
+// relay holds no message then. A Begin that refuses leaves the relay with nothing (the transaction is
+// dropped before its end) and is the message's result, and the next message goes over a new
+// connection. With the worksheet attached and without.
+func TestBeginOverlapsTheTransaction(t *testing.T) {
+	path, pdf := worksheetFile(t)
+	for _, withWorksheet := range []bool{false, true} {
+		t.Run(fmt.Sprint("worksheet=", withWorksheet), func(t *testing.T) {
+			relay := newFakeRelay(t, nil, nil)
+			relay.dataStarted = make(chan string, 10)
+			cfg := testConfig(t, fmt.Sprintf("127.0.0.1:%d", relay.port()))
+			ch := newChannel(t, cfg)
+			refused := errors.New("claimed by another send attempt")
+			var answered []int64
+			var msgs []channels.Message
+			for i := int64(1); i <= 3; i++ {
+				m := channels.Message{
+					Delivery:  relais.Delivery{ID: i},
+					Household: relais.Household{ID: i, Language: "fr", Email: fmt.Sprintf("f%d@example.org", i)},
+					Lesson:    relais.Lesson{ID: 7, Title: "Les fractions"},
+				}
+				if withWorksheet {
+					m.Worksheet = &relais.Worksheet{LessonID: 7, Path: path, Bytes: int64(len(pdf))}
+				}
+				m.Begin = func() error {
+					select {
+					case got := <-relay.dataStarted:
+						if got != m.Household.Email {
+							t.Errorf("Begin of %s: the relay is taking the content of %s", m.Household.Email, got)
+						}
+					case <-time.After(5 * time.Second):
+						t.Errorf("Begin of %s: the relay did not begin to take the message while Begin ran", m.Household.Email)
+					}
+					relay.mu.Lock()
+					if slices.Contains(relay.accepted, m.Household.Email) {
+						t.Errorf("the relay holds %s's message before its Begin returned", m.Household.Email)
+					}
+					relay.mu.Unlock()
+					if i == 2 {
+						return refused
+					}
+					return nil
+				}
+				m.Answered = func(channels.Result) { answered = append(answered, i) }
+				msgs = append(msgs, m)
+			}
+			rs := ch.SendBatch(context.Background(), msgs)
+			for _, i := range []int{0, 2} {
+				if rs[i].Err != nil || rs[i].Receipt.ProviderID == "" {
+					t.Errorf("message %d: %+v, want sent", i+1, rs[i])
+				}
+			}
+			if !errors.Is(rs[1].Err, refused) {
+				t.Errorf("message 2: %v, want Begin's refusal", rs[1].Err)
+			}
+			if !slices.Equal(answered, []int64{1, 3}) {
+				t.Errorf("answered %v, want [1 3] (a refused message is not answered)", answered)
+			}
+			ch.Close()
+			relay.mu.Lock()
+			accepted := relay.accepted
+			relay.mu.Unlock()
+			if want := []string{"f1@example.org", "f3@example.org"}; !slices.Equal(accepted, want) {
+				t.Errorf("the relay took %v, want %v", accepted, want)
+			}
+			if n := relay.abandoned.Load(); n != 1 {
+				t.Errorf("%d transactions dropped before their end, want 1", n)
+			}
+			if n := relay.conns.Load(); n != 2 {
+				t.Errorf("%d connections, want 2 (a new one after the dropped transaction)", n)
+			}
+		})
+	}
+}
