@@ -67,6 +67,7 @@ type Config struct {
 	SMSMessagingServiceSID string
 	SMSRate                float64
 	SMSSenders             string
+	SMSLoadBound           float64
 	QuietHours             string
 	ReminderLead           time.Duration
 	SMSReconcileAfter      time.Duration
@@ -144,6 +145,7 @@ func DefaultConfig() Config {
 		SendClaimBatch:    10,
 		SMSReconcileAfter: 15 * time.Minute,
 		SMSRate:           10,
+		SMSLoadBound:      1,
 		QuietHours:        "22:00-08:00",
 		ReminderLead:      time.Hour,
 		QuietDays:         "sunday",
@@ -221,6 +223,7 @@ func (c *Config) settings() []setting {
 		{"sms-messaging-service-sid", "RELAIS_SMS_MESSAGING_SERVICE_SID", "Twilio Messaging Service SID (MG...), instead of sms-from", &c.SMSMessagingServiceSID},
 		{"sms-rate", "RELAIS_SMS_RATE", "SMS segments per second per sender, shared by all workers", &c.SMSRate},
 		{"sms-senders", "RELAIS_SMS_SENDERS", "sender pool: a YAML or JSON file of senders (country, from, rate, account), or one sender per country, FR=Ecole,KZ=+77010000000 (others use sms-from)", &c.SMSSenders},
+		{"sms-load-bound", "RELAIS_SMS_LOAD_BOUND", "most a sender takes of a fan-out page's households, as a multiple of its share (at least 1); 0: each household on its usual sender whatever the load", &c.SMSLoadBound},
 		{"sms-reminder-lead", "RELAIS_SMS_REMINDER_LEAD", "how long before a broadcast families get a reminder SMS; 0: no reminders", &c.ReminderLead},
 		{"sms-reconcile-after", "RELAIS_SMS_RECONCILE_AFTER", "an SMS left queued or sent this long has its status fetched from Twilio; 0: never", &c.SMSReconcileAfter},
 		{"sms-quiet-hours", "RELAIS_SMS_QUIET_HOURS", "no SMS between these local times (HH:MM-HH:MM); off or empty: none", &c.QuietHours},
@@ -647,7 +650,7 @@ func (c *Config) zones() (def *time.Location, byRegion map[string]*time.Location
 func (c *Config) planConfig() scheduler.PlanConfig {
 	pc := scheduler.DefaultPlanConfig()
 	pc.SMSRate, pc.EmailRate, pc.ReminderLead = c.SMSRate, c.EmailRate, c.ReminderLead
-	pc.SMSPool = c.smsPool()
+	pc.SMSPool, pc.SMSLoadBound = c.smsPool(), c.SMSLoadBound
 	return pc
 }
 
@@ -658,7 +661,7 @@ func (c *Config) planConfig() scheduler.PlanConfig {
 func (c *Config) smsConfig() (sms.Config, error) {
 	scfg := sms.DefaultConfig()
 	scfg.AccountSID, scfg.AuthToken, scfg.APIURL, scfg.PublicURL = c.TwilioAccountSID, c.TwilioAuthToken, c.TwilioAPIURL, c.PublicURL
-	scfg.Rate = c.SMSRate
+	scfg.Rate, scfg.LoadBound = c.SMSRate, c.SMSLoadBound
 	if c.SMSFrom != "" {
 		scfg.Senders[sms.DefaultCountry] = c.SMSFrom
 	}
