@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"net"
 	"net/mail"
 	"net/url"
@@ -498,6 +499,9 @@ func (c *Config) Validate() error {
 			bad("RELAIS_SMS_RATE must be above 0 segments per second")
 		}
 	}
+	if b := c.SMSLoadBound; c.TwilioAccountSID == "" && (math.IsNaN(b) || math.IsInf(b, 0) || (b != 0 && b < 1)) {
+		bad("RELAIS_SMS_LOAD_BOUND %g must be 0 (no bound) or at least 1", b) // with Twilio, the SMS configuration says so
+	}
 	if c.ReminderLead < 0 {
 		bad("RELAIS_SMS_REMINDER_LEAD %s must not be negative (0 turns reminders off)", c.ReminderLead)
 	}
@@ -651,6 +655,11 @@ func (c *Config) planConfig() scheduler.PlanConfig {
 	pc := scheduler.DefaultPlanConfig()
 	pc.SMSRate, pc.EmailRate, pc.ReminderLead = c.SMSRate, c.EmailRate, c.ReminderLead
 	pc.SMSPool, pc.SMSLoadBound = c.smsPool(), c.SMSLoadBound
+	q, qerr := c.quietHours()
+	loc, _, zerr := c.zones()
+	if qerr == nil && zerr == nil && (q.Start != q.End || len(q.Days) > 0 || len(q.Holidays) > 0) { // Validate checked them
+		pc.SMSFrom = func(t time.Time) time.Time { return sms.NextSendTime(t, loc, q).UTC() }
+	}
 	return pc
 }
 
