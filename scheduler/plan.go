@@ -22,10 +22,10 @@ type PlanConfig struct {
 	SMSPool channels.Pool
 	// SMSLoadBound is the senders' bound on a fan-out page's households (sms.Config.LoadBound): the
 	// simulation shares each page among the senders as the fan-out does (channels.Balance).
-	SMSLoadBound  float64
+	SMSLoadBound float64
 	// SMSFrom, when set, is when quiet hours let SMS go after a publication at t (sms.NextSendTime in
 	// the default time zone): the simulation's SMS start there. nil: at once.
-	SMSFrom func(t time.Time) time.Time
+	SMSFrom       func(t time.Time) time.Time
 	EmailRate     float64       // emails per second per relay
 	EmailRelays   int           // relays sharing the load
 	PostalLead    time.Duration // from the batch cut to the packets arriving
