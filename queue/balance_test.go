@@ -51,7 +51,7 @@ func TestFanoutSharesAPageAmongSenders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rig.w.channels = relaisRegistry(ch)
+	rig.w.channels = relaisRegistry(ch, ch.Reminders())
 	fanout := task(TypeFanout, FanoutPayload{LessonID: rig.lesson.ID})
 	lanes := func() map[int64]string {
 		tasks, err := rig.insp.ListPendingTasks(QueueSend)
@@ -116,6 +116,96 @@ func TestFanoutSharesAPageAmongSenders(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("sender of each number (-chosen +sent):\n%s", diff)
 	}
+
+	// The reminder of an airing: its pages are the fan-out's, so each family's reminder goes on its
+	// digest's sender.
+	start := time.Now().Add(time.Hour).Truncate(time.Second)
+	airings := []relais.Airing{{Station: "tv", Start: start}}
+	rig.w.pipeline.AllAirings = func(context.Context, int64) ([]relais.Airing, error) { return airings, nil }
+	if _, err := rig.insp.DeleteAllPendingTasks(QueueSend); err != nil {
+		t.Fatal(err)
+	}
+	if err := rig.w.handleRemind(ctx, task(TypeRemind, RemindPayload{LessonID: rig.lesson.ID, Station: "tv", Start: start.Unix()})); err != nil {
+		t.Fatal(err)
+	}
+	reminded := map[int64]string{} // by household
+	for id, lane := range lanes() {
+		ds, err := store.DeliveriesByIDs(ctx, []int64{id})
+		if err != nil || len(ds) != 1 || ds[0].Channel != relais.ChannelReminder {
+			t.Fatalf("reminder delivery %d: %+v, %v", id, ds, err)
+		}
+		reminded[ds[0].HouseholdID] = lane
+	}
+	digest := map[int64]string{}
+	for _, d := range ds {
+		digest[d.HouseholdID] = chosen[d.ID]
+	}
+	if diff := cmp.Diff(digest, reminded); diff != "" {
+		t.Errorf("reminder senders (-digest +reminder):\n%s", diff)
+	}
+}
+
+// TestRemindersPageAsTheFanout: with segments, the fan-out pages each segment from its start; the
+// reminders page the same way, so a page's households share the senders as their digests did.
+func TestRemindersPageAsTheFanout(t *testing.T) {
+	ctx := context.Background()
+	store := stores(t)["sqlite"](t)
+	rig := newClaimRig(t, store, 0)
+	rig.w.cfg.FanoutSegment, rig.w.cfg.FanoutPageSize = 40, 30
+	for i := range 100 {
+		rig.hs = append(rig.hs, relais.Household{ExternalRef: fmt.Sprint("B", i), Region: "IDF", Language: "fr", Grades: []int{5},
+			Profile: relais.ProfileSMSOnly, Phone: fmt.Sprintf("+3361200%04d", i), Consent: true})
+	}
+	if err := store.UpsertHouseholds(ctx, rig.hs); err != nil {
+		t.Fatal(err)
+	}
+	var pages [][]int64
+	rig.w.channels = relaisRegistry(pageRecorder{relais.ChannelSMS, &pages})
+	for _, seg := range []FanoutPayload{{LessonID: rig.lesson.ID, After: 0, Until: 40}, {LessonID: rig.lesson.ID, After: 40, Until: 80},
+		{LessonID: rig.lesson.ID, After: 80, Until: 120}} {
+		if err := rig.w.handleFanout(ctx, task(TypeFanout, seg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fanout := pages
+	pages = nil
+	start := time.Now().Add(time.Hour).Truncate(time.Second)
+	rig.w.pipeline.AllAirings = func(context.Context, int64) ([]relais.Airing, error) {
+		return []relais.Airing{{Station: "tv", Start: start}}, nil
+	}
+	rig.w.channels = relaisRegistry(pageRecorder{relais.ChannelReminder, &pages})
+	if err := rig.w.handleRemind(ctx, task(TypeRemind, RemindPayload{LessonID: rig.lesson.ID, Station: "tv", Start: start.Unix()})); err != nil {
+		t.Fatal(err)
+	}
+	if len(fanout) != 5 { // 30 + 10 households in each of the segments of 40 ids, 20 in the last
+		t.Errorf("fan-out pages %v", fanout)
+	}
+	if diff := cmp.Diff(fanout, pages); diff != "" {
+		t.Errorf("reminder pages (-fan-out +reminders):\n%s", diff)
+	}
+}
+
+// pageRecorder is a channel that balances: it records each page it is asked to share.
+type pageRecorder struct {
+	name  relais.ChannelName
+	pages *[][]int64
+}
+
+func (p pageRecorder) Name() relais.ChannelName { return p.name }
+
+var _ channels.Balancer = pageRecorder{}
+
+func (p pageRecorder) Send(context.Context, channels.Message) (channels.Receipt, error) {
+	return channels.Receipt{}, nil
+}
+
+func (p pageRecorder) Balance(hs []relais.Household) []string {
+	var ids []int64
+	for _, h := range hs {
+		ids = append(ids, h.ID)
+	}
+	*p.pages = append(*p.pages, ids)
+	return make([]string, len(hs))
 }
 
 // The simulation pages the fan-out as the worker does.
