@@ -74,7 +74,7 @@ func (r reminders) Contact(h relais.Household) channels.Contact { return Reminde
 // Balance shares a page's households among the senders as the digest's fan-out does (Channel.Balance):
 // the same page gets the same senders, so a family's reminder comes from its digest's sender.
 func (r reminders) Balance(hs []relais.Household) []string { return r.c.Balance(hs) }
-func (r reminders) Follows() relais.ChannelName                 { return ReminderRules{}.Follows() }
+func (r reminders) Follows() relais.ChannelName            { return ReminderRules{}.Follows() }
 func (r reminders) Cost(h relais.Household, in channels.CostInput) channels.Cost {
 	return ReminderRules{}.Cost(h, in)
 }
