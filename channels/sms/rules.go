@@ -70,8 +70,7 @@ func (c *Channel) Cost(h relais.Household, in channels.CostInput) channels.Cost 
 }
 
 func (r reminders) Contact(h relais.Household) channels.Contact { return ReminderRules{}.Contact(h) }
-
-func (r reminders) Follows() relais.ChannelName { return ReminderRules{}.Follows() }
+func (r reminders) Follows() relais.ChannelName                 { return ReminderRules{}.Follows() }
 func (r reminders) Cost(h relais.Household, in channels.CostInput) channels.Cost {
 	return ReminderRules{}.Cost(h, in)
 }
