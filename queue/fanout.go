@@ -164,8 +164,8 @@ func (w *Worker) planPage(ctx context.Context, l relais.Lesson, hs []relais.Hous
 
 // balance chooses the lanes of the page's deliveries on channels with a pool (channels.Balancer): the
 // page's households planned on one such channel (not skipped) are shared among its lanes at once,
-// before their deliveries' status is known, so that a re-run of the page chooses the same. It returns a lane name per
-// delivery of ds ("" on other channels), nil when no channel of the page balances.
+// before their deliveries' status is known, so that a re-run of the page chooses the same. It returns
+// a lane name per delivery of ds ("" on other channels), nil when no channel of the page balances.
 func (w *Worker) balance(ds []relais.Delivery, hs []relais.Household) []string {
 	byID := make(map[int64]relais.Household, len(hs))
 	for _, h := range hs {
