@@ -11,11 +11,14 @@ import (
 type SMSSenders struct {
 	Senders   []channels.Lane            `json:"senders"`
 	Countries []channels.CountryCapacity `json:"countries"`
+	// LoadBound is RELAIS_SMS_LOAD_BOUND: the most a sender takes of a fan-out page's households of its
+	// country, as a multiple of its share; 0: no bound.
+	LoadBound float64 `json:"load_bound"`
 }
 
 // getSMSSenders lists the configured SMS senders (admin); none when SMS is not configured.
 func (s *Server) getSMSSenders(w http.ResponseWriter, r *http.Request) error {
 	p := s.cfg.Plan.SMSPool
-	writeJSON(w, http.StatusOK, SMSSenders{Senders: append([]channels.Lane{}, p...), Countries: p.Summary()})
+	writeJSON(w, http.StatusOK, SMSSenders{Senders: append([]channels.Lane{}, p...), Countries: p.Summary(), LoadBound: s.cfg.Plan.SMSLoadBound})
 	return nil
 }

@@ -15,7 +15,7 @@ func TestSMSSenders(t *testing.T) {
 		{Name: "fr-2", Country: "FR", Kind: "short_code", Address: "38102", Account: "AC2", Rate: 20},
 		{Name: "Relais", Country: "*", Kind: "alphanumeric", Address: "Relais", Account: "AC1", Rate: 10},
 	}
-	f := newFixture(t, func(c *Config) { c.Plan.SMSPool = pool })
+	f := newFixture(t, func(c *Config) { c.Plan.SMSPool, c.Plan.SMSLoadBound = pool, 1 })
 	if status, _ := f.do("GET", "/api/v1/sms/senders", "m", nil, ""); status != 403 {
 		t.Errorf("media role: %d, want 403", status)
 	}
@@ -33,6 +33,7 @@ func TestSMSSenders(t *testing.T) {
 			map[string]any{"country": "FR", "senders": 2.0, "rate": 40.0},
 			map[string]any{"country": "*", "senders": 1.0, "rate": 10.0},
 		},
+		"load_bound": 1.0,
 	}
 	if diff := cmp.Diff(want, body); diff != "" {
 		t.Errorf("senders (-want +got):\n%s", diff)

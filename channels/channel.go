@@ -27,6 +27,9 @@ type Message struct {
 	UnsubscribeURL string
 	// Airing is the broadcast a reminder is about.
 	Airing *relais.Airing
+	// Lane names the lane (sender) of the channel's pool that the fan-out chose for the message among
+	// those of its page (Balancer); "" or a lane the channel no longer has: the channel's own choice.
+	Lane string
 	// Begin, when set, is called by the channel right before it hands the message to the provider
 	// (after any rate-limit wait or connection set-up): the queue claims the delivery there (channels
 	// that call it and cannot be asked afterwards: BeginCaller), so that a worker's death leaves
@@ -106,6 +109,14 @@ type StatusFetcher interface {
 // Config.SendPageSize overrides it; 100 otherwise).
 type Pager interface {
 	PageSize() int
+}
+
+// Balancer is implemented by channels with a pool of lanes (SMS senders) shared among the households
+// of a batch at once: the fan-out asks for the lanes of a page's messages (Pool.Balance with the
+// channel's bound) and hands each message its lane (Message.Lane), so that the lanes finish together.
+// Lanes returns a lane name per household, "" where the channel has none for it.
+type Balancer interface {
+	Balance(hs []relais.Household) []string
 }
 
 // WebhookHandler is implemented by channels that receive callbacks from their provider (delivery

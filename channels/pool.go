@@ -1,6 +1,7 @@
 package channels
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"time"
@@ -76,13 +77,114 @@ func (p Pool) Countries() []string {
 func Assign(lanes []Lane, household int64) int {
 	best, bestScore := -1, math.Inf(-1)
 	for i, l := range lanes {
-		u := unit(mix(nameHash(l.Name) ^ mix(uint64(household))))
-		score := -max(l.Rate, 0) / math.Log(u)
-		if score > bestScore {
-			best, bestScore = i, score
+		if s := score(l, household); s > bestScore {
+			best, bestScore = i, s
 		}
 	}
 	return best
+}
+
+// score is lane l's rendezvous score for household: -Rate/ln(u), u uniform in (0, 1) from the hash of
+// the lane's name and the household.
+func score(l Lane, household int64) float64 {
+	u := unit(mix(nameHash(l.Name) ^ mix(uint64(household))))
+	return -max(l.Rate, 0) / math.Log(u)
+}
+
+// Balance spreads a batch of households (their ids, in the batch's order) over lanes: rendezvous
+// hashing with bounded loads. Each lane takes at most ceil(bound × its rate's share of the batch)
+// households; a household goes to its first choice (Assign's) unless that lane is full by the time
+// its turn comes, then to the next lane of its rendezvous order with room. The busiest lane so carries
+// at most bound times its fair share (bound 1: every lane finishes together), while a household keeps
+// its lane from batch to batch unless its first choice overflows (a few per cent with bound 1, fewer
+// with a larger bound), and adding a lane still moves only the households whose first choice it
+// becomes, plus a few overflows. The result is the index in lanes of each household's lane, -1 when
+// lanes is empty; bound < 1 (0: no bound) puts every household on its first choice, as Assign does.
+func Balance(lanes []Lane, households []int64, bound float64) []int {
+	out := make([]int, len(households))
+	var total float64
+	for _, l := range lanes {
+		total += max(l.Rate, 0)
+	}
+	if bound < 1 || total == 0 || len(lanes) < 2 {
+		for i, h := range households {
+			out[i] = Assign(lanes, h)
+		}
+		return out
+	}
+	room := make([]int, len(lanes))
+	for j, l := range lanes {
+		room[j] = int(math.Ceil(bound * float64(len(households)) * max(l.Rate, 0) / total))
+	}
+	scores := make([]float64, len(lanes))
+	order := make([]int, len(lanes))
+	for i, h := range households {
+		best := -1
+		for j, l := range lanes {
+			scores[j] = score(l, h)
+			if best < 0 || scores[j] > scores[best] {
+				best = j
+			}
+		}
+		if room[best] == 0 {
+			// The first choice is full: the household's rendezvous order, highest score first.
+			for j := range order {
+				order[j] = j
+			}
+			slices.SortFunc(order, func(a, b int) int { return cmp.Compare(scores[b], scores[a]) })
+			for _, j := range order {
+				if room[j] > 0 {
+					best = j
+					break
+				}
+			}
+		}
+		if room[best] > 0 { // always, as the rooms add up to at least the batch
+			room[best]--
+		}
+		out[i] = best
+	}
+	return out
+}
+
+// Balance is Balance over the lanes of each household's country: countries[i] is the country of
+// households[i]. It returns the index in p of each household's lane, -1 when no lane serves its country.
+func (p Pool) Balance(countries []string, households []int64, bound float64) []int {
+	out := make([]int, len(households))
+	type batch struct {
+		lanes []int // indices in p
+		at    []int // indices in households
+		ids   []int64
+	}
+	batches := map[string]*batch{}
+	var order []string
+	for i, c := range countries {
+		b, ok := batches[c]
+		if !ok {
+			b = &batch{}
+			for _, l := range p.Lanes(c) {
+				b.lanes = append(b.lanes, slices.IndexFunc(p, func(o Lane) bool { return o.Name == l.Name && o.Country == l.Country }))
+			}
+			batches[c] = b
+			order = append(order, c)
+		}
+		b.at = append(b.at, i)
+		b.ids = append(b.ids, households[i])
+	}
+	for _, c := range order {
+		b := batches[c]
+		lanes := make([]Lane, len(b.lanes))
+		for j, k := range b.lanes {
+			lanes[j] = p[k]
+		}
+		for k, j := range Balance(lanes, b.ids, bound) {
+			out[b.at[k]] = -1
+			if j >= 0 {
+				out[b.at[k]] = b.lanes[j]
+			}
+		}
+	}
+	return out
 }
 
 // Assign returns the lane of country that carries household's messages (see Assign); false when no

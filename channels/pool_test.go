@@ -134,3 +134,180 @@ func TestPoolLanes(t *testing.T) {
 		t.Error("a country with no lane got one")
 	}
 }
+
+// firstChoices counts the households of batch whose lane in got is their first choice (Assign's).
+func firstChoices(ls []channels.Lane, batch []int64, got []int) int {
+	n := 0
+	for i, h := range batch {
+		if got[i] == channels.Assign(ls, h) {
+			n++
+		}
+	}
+	return n
+}
+
+func ids(from, n int64, step int64) []int64 {
+	out := make([]int64, n)
+	for i := range out {
+		out[i] = from + int64(i)*step
+	}
+	return out
+}
+
+// TestBalanceBound: no lane takes more than ceil(bound × its share) of a batch, and most households
+// stay on their first choice.
+func TestBalanceBound(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		rates []float64
+		batch []int64
+		bound float64
+		// minFirst is the least share of households on their first choice.
+		minFirst float64
+	}{
+		{"three equal, the bench's 20000", []float64{20, 20, 20}, ids(1, 20000, 1), 1, 0.98},
+		{"three equal, a fan-out page", []float64{20, 20, 20}, ids(1, 1000, 1), 1, 0.95},
+		{"three equal, a tenth of a page", []float64{20, 20, 20}, ids(7, 100, 10), 1, 0.85},
+		{"three equal, bound 1.1", []float64{20, 20, 20}, ids(1, 1000, 1), 1.1, 0.995},
+		{"short code and long codes", []float64{100, 1, 1}, ids(1, 5000, 3), 1, 0.97},
+		{"alphanumeric and short code", []float64{10, 100}, ids(100, 3000, 1), 1, 0.97},
+		{"seven senders", []float64{10, 10, 20, 20, 30, 1, 100}, ids(1, 10000, 1), 1, 0.95},
+		{"one sender", []float64{10}, ids(1, 1000, 1), 1, 1},
+		{"fewer households than senders", []float64{5, 5, 5, 5}, ids(1, 3, 1), 1, 0.5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ls := lanes(tc.rates...)
+			got := channels.Balance(ls, tc.batch, tc.bound)
+			load := make([]int, len(ls))
+			for _, j := range got {
+				load[j]++
+			}
+			var total float64
+			for _, r := range tc.rates {
+				total += r
+			}
+			for j, r := range tc.rates {
+				limit := int(math.Ceil(tc.bound * float64(len(tc.batch)) * r / total))
+				if load[j] > limit {
+					t.Errorf("lane %d of rate %g took %d households, over its bound of %d", j, r, load[j], limit)
+				}
+			}
+			if first := float64(firstChoices(ls, tc.batch, got)) / float64(len(tc.batch)); first < tc.minFirst {
+				t.Errorf("%.2f %% of households on their first choice, want at least %.0f %%", first*100, tc.minFirst*100)
+			}
+			if again := channels.Balance(ls, tc.batch, tc.bound); !slices.Equal(got, again) {
+				t.Error("the same batch got other lanes the second time")
+			}
+		})
+	}
+}
+
+// TestBalanceUnbounded: a bound under 1 is Assign's first choice for everyone.
+func TestBalanceUnbounded(t *testing.T) {
+	ls := lanes(20, 20, 20)
+	batch := ids(1, 2000, 1)
+	for _, bound := range []float64{0, 0.5} {
+		got := channels.Balance(ls, batch, bound)
+		if n := firstChoices(ls, batch, got); n != len(batch) {
+			t.Errorf("bound %g: %d of %d households on their first choice", bound, n, len(batch))
+		}
+	}
+	if got := channels.Balance(nil, batch[:2], 1); !slices.Equal(got, []int{-1, -1}) {
+		t.Errorf("no lanes: %v, want -1 each", got)
+	}
+}
+
+// TestBalanceSticky: a household keeps its lane across batches of other compositions (another
+// lesson's audience, households added), except a few of the overflows.
+func TestBalanceSticky(t *testing.T) {
+	ls := lanes(20, 20, 20)
+	whole := ids(1, 1000, 1)
+	lane := map[int64]int{}
+	for i, j := range channels.Balance(ls, whole, 1) {
+		lane[whole[i]] = j
+	}
+	for _, tc := range []struct {
+		name  string
+		batch []int64
+		// minKept is the least share of the batch's households on the lane they had in whole.
+		minKept float64
+	}{
+		{"the same batch", whole, 1},
+		{"every other household", ids(1, 500, 2), 0.93},
+		{"the first half", ids(1, 500, 1), 0.93},
+		{"a tenth", ids(3, 100, 10), 0.85},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			kept := 0
+			for i, j := range channels.Balance(ls, tc.batch, 1) {
+				if lane[tc.batch[i]] == j {
+					kept++
+				}
+			}
+			if share := float64(kept) / float64(len(tc.batch)); share < tc.minKept {
+				t.Errorf("%.2f %% kept their lane, want at least %.0f %%", share*100, tc.minKept*100)
+			}
+		})
+	}
+}
+
+// TestBalanceLaneAdded: a sender added to a pool of three takes about its share, nearly all of it from
+// the households whose first choice it becomes; few others move.
+func TestBalanceLaneAdded(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		batch []int64
+		// maxOthers is the most households that move between the old lanes, as a share of the batch.
+		maxOthers float64
+	}{
+		{"a fan-out page", ids(1, 1000, 1), 0.04},
+		{"the bench's 20000", ids(1, 20000, 1), 0.015},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			three := lanes(20, 20, 20)
+			four := lanes(20, 20, 20, 20)
+			before := channels.Balance(three, tc.batch, 1)
+			after := channels.Balance(four, tc.batch, 1)
+			toNew, others := 0, 0
+			for i := range tc.batch {
+				switch {
+				case after[i] == 3:
+					toNew++
+				case after[i] != before[i]:
+					others++
+				}
+			}
+			n := float64(len(tc.batch))
+			if share := float64(toNew) / n; share < 0.24 || share > 0.2501+1/n {
+				t.Errorf("the new lane took %.2f %% of the households, want its quarter", share*100)
+			}
+			if share := float64(others) / n; share > tc.maxOthers {
+				t.Errorf("%.2f %% of households moved between the old lanes, want at most %.1f %%", share*100, tc.maxOthers*100)
+			}
+		})
+	}
+}
+
+// TestPoolBalance: households of several countries are balanced over their own country's lanes.
+func TestPoolBalance(t *testing.T) {
+	p := channels.Pool{{Name: "fr-1", Country: "FR", Rate: 10}, {Name: "kz", Country: "KZ", Rate: 10},
+		{Name: "fr-2", Country: "FR", Rate: 10}, {Name: "any", Country: channels.AnyCountry, Rate: 1}}
+	countries := []string{"FR", "KZ", "FR", "BE", "FR", "FR"}
+	got := p.Balance(countries, []int64{1, 2, 3, 4, 5, 6}, 1)
+	load := map[string]int{}
+	for i, j := range got {
+		if j < 0 {
+			t.Fatalf("household %d has no lane", i+1)
+		}
+		if c := p[j].Country; c != countries[i] && c != channels.AnyCountry {
+			t.Errorf("household %d of %s on lane %s of %s", i+1, countries[i], p[j].Name, c)
+		}
+		load[p[j].Name]++
+	}
+	if diff := cmp.Diff(map[string]int{"fr-1": 2, "fr-2": 2, "kz": 1, "any": 1}, load); diff != "" {
+		t.Errorf("loads (-want +got):\n%s", diff)
+	}
+	if got := (channels.Pool{{Name: "fr", Country: "FR", Rate: 1}}).Balance([]string{"KZ"}, []int64{1}, 1); got[0] != -1 {
+		t.Errorf("a country without lanes got lane %d", got[0])
+	}
+}

@@ -59,7 +59,7 @@ func (s *Service) Plan(ctx context.Context, id int64, o PlanOptions) (scheduler.
 
 // Simulate replays the lesson's publishing plan over its stored audience in simulated time: every SMS
 // through the configured sender pool, every email at the email rate (scheduler.Simulate). The first
-// broadcast is the deadline; quiet hours are not applied (the plan's start is when SMS may go).
+// broadcast is the deadline; SMS start when quiet hours let them (PlanConfig.SMSFrom).
 func (s *Service) Simulate(ctx context.Context, id int64, o PlanOptions, country func(relais.Household) string) (scheduler.Simulation, error) {
 	sum, err := s.Plan(ctx, id, PlanOptions{At: o.At, SMSRate: o.SMSRate, EmailRate: o.EmailRate, PostalLeadDays: o.PostalLeadDays})
 	if err != nil {
@@ -79,7 +79,10 @@ func (s *Service) Simulate(ctx context.Context, id int64, o PlanOptions, country
 	if first.IsZero() {
 		first = sum.At.Add(24 * time.Hour)
 	}
+	sc := scheduler.SimConfig{Plan: cfg, Publish: sum.At, FirstSlot: first, SkipSmallest: true}
+	if cfg.SMSFrom != nil {
+		sc.SMSFrom = cfg.SMSFrom(sum.At)
+	}
 	p := &scheduler.Planner{Store: s.store, Lessons: s.store, Channels: s.cfg.Channels}
-	return scheduler.Simulate(ctx, p, scheduler.StorePopulation(s.store, country), id,
-		scheduler.SimConfig{Plan: cfg, Publish: sum.At, FirstSlot: first, SkipSmallest: true})
+	return scheduler.Simulate(ctx, p, scheduler.StorePopulation(s.store, country), id, sc)
 }

@@ -131,12 +131,14 @@ func (w *Worker) planPage(ctx context.Context, l relais.Lesson, hs []relais.Hous
 			ds = append(ds, d)
 		}
 	}
+	lanes := w.balance(ds, hs)
 	if _, err := w.store.PlanDeliveries(ctx, ds); err != nil {
 		return err
 	}
 	byChannel := map[relais.ChannelName][]int64{}
+	laneNames := map[relais.ChannelName][]string{}
 	var order []relais.ChannelName
-	for _, d := range ds {
+	for i, d := range ds {
 		if d.Status != relais.DeliveryPending {
 			continue
 		}
@@ -144,13 +146,59 @@ func (w *Worker) planPage(ctx context.Context, l relais.Lesson, hs []relais.Hous
 			order = append(order, d.Channel)
 		}
 		byChannel[d.Channel] = append(byChannel[d.Channel], d.ID)
+		if lanes != nil {
+			laneNames[d.Channel] = append(laneNames[d.Channel], lanes[i])
+		}
 	}
 	for _, ch := range order {
-		if err := w.queueSends(ctx, ch, byChannel[ch]); err != nil {
+		ls := laneNames[ch]
+		if !slices.ContainsFunc(ls, func(l string) bool { return l != "" }) {
+			ls = nil
+		}
+		if err := w.queueSendsAs(ctx, ch, byChannel[ch], ls, ""); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// balance chooses the lanes of the page's deliveries on channels with a pool (channels.Balancer): the
+// page's households planned on one such channel (not skipped) are shared among its lanes at once,
+// before their deliveries' status is known, so that a re-run of the page chooses the same. It returns
+// a lane name per delivery of ds ("" on other channels), nil when no channel of the page balances.
+func (w *Worker) balance(ds []relais.Delivery, hs []relais.Household) []string {
+	byID := make(map[int64]relais.Household, len(hs))
+	for _, h := range hs {
+		byID[h.ID] = h
+	}
+	var out []string
+	batches := map[relais.ChannelName][]int{} // indices in ds
+	for i, d := range ds {
+		if d.Status != relais.DeliverySkipped {
+			batches[d.Channel] = append(batches[d.Channel], i)
+		}
+	}
+	for ch, at := range batches {
+		c, ok := w.channels.Get(ch)
+		if !ok {
+			continue
+		}
+		b, ok := c.(channels.Balancer)
+		if !ok {
+			continue
+		}
+		page := make([]relais.Household, len(at))
+		for k, i := range at {
+			page[k] = byID[ds[i].HouseholdID]
+		}
+		if out == nil {
+			out = make([]string, len(ds))
+		}
+		for k, lane := range b.Balance(page) {
+			out[at[k]] = lane
+		}
+	}
+	return out
 }
 
 // refreshDigests rewrites the lesson's digests with its coming broadcasts, which the scheduler may
@@ -179,11 +227,11 @@ func (w *Worker) refreshDigests(ctx context.Context, l relais.Lesson) error {
 // queueSends splits pending delivery ids into send tasks of the channel's page size. The task id is
 // the first delivery's id, so a re-run of the page does not queue the same page twice.
 func (w *Worker) queueSends(ctx context.Context, ch relais.ChannelName, ids []int64) error {
-	return w.queueSendsAs(ctx, ch, ids, "")
+	return w.queueSendsAs(ctx, ch, ids, nil, "")
 }
 
-// queueSendsAs is queueSends with suffix added to the task ids.
-func (w *Worker) queueSendsAs(ctx context.Context, ch relais.ChannelName, ids []int64, suffix string) error {
+// queueSendsAs is queueSends with each delivery's lane (nil: none chosen) and suffix added to the task ids.
+func (w *Worker) queueSendsAs(ctx context.Context, ch relais.ChannelName, ids []int64, lanes []string, suffix string) error {
 	size := w.cfg.SendPageSize[ch]
 	if rs, ok := w.channels.Rules(ch); ok && size <= 0 {
 		if p, ok := rs.(channels.Pager); ok {
@@ -195,7 +243,11 @@ func (w *Worker) queueSendsAs(ctx context.Context, ch relais.ChannelName, ids []
 	}
 	for start := 0; start < len(ids); start += size {
 		page := ids[start:min(start+size, len(ids))]
-		err := w.client.enqueue(ctx, TypeSend, SendPayload{Channel: ch, DeliveryIDs: page}, asynq.Queue(QueueSend),
+		p := SendPayload{Channel: ch, DeliveryIDs: page}
+		if lanes != nil {
+			p.Lanes = lanes[start:min(start+size, len(ids))]
+		}
+		err := w.client.enqueue(ctx, TypeSend, p, asynq.Queue(QueueSend),
 			asynq.TaskID(fmt.Sprintf("%s:%s:%d%s", TypeSend, ch, page[0], suffix)), asynq.MaxRetry(w.cfg.MaxRetry))
 		if err != nil {
 			return err
@@ -711,6 +763,12 @@ func (w *Worker) messages(ctx context.Context, p SendPayload) ([]channels.Messag
 	skip := func(id int64, reason string) {
 		skips = append(skips, relais.DeliveryAdvance{ID: id, Status: relais.DeliverySkipped, Detail: reason})
 	}
+	lanes := map[int64]string{}
+	for i, id := range p.DeliveryIDs {
+		if i < len(p.Lanes) && p.Lanes[i] != "" {
+			lanes[id] = p.Lanes[i]
+		}
+	}
 	rules := w.fanout()
 	var candidates []relais.Delivery
 	var claims []relais.ContactClaim
@@ -783,6 +841,7 @@ func (w *Worker) messages(ctx context.Context, p SendPayload) ([]channels.Messag
 		}
 		m := w.message(d, hs[d.HouseholdID], lc)
 		m.Airing = airings[d.ID]
+		m.Lane = lanes[d.ID]
 		msgs = append(msgs, m)
 		ids = append(ids, d.ID)
 	}
@@ -793,8 +852,15 @@ func (w *Worker) messages(ctx context.Context, p SendPayload) ([]channels.Messag
 		return nil, err
 	}
 	for at, ids := range deferred {
-		// Nothing is dropped: the deliveries stay pending and go out when the window opens.
-		err := w.client.enqueue(ctx, TypeSend, SendPayload{Channel: p.Channel, DeliveryIDs: ids}, asynq.Queue(QueueSend),
+		// Nothing is dropped: the deliveries stay pending and go out when the window opens, on their lanes.
+		dp := SendPayload{Channel: p.Channel, DeliveryIDs: ids}
+		if len(lanes) > 0 {
+			dp.Lanes = make([]string, len(ids))
+			for i, id := range ids {
+				dp.Lanes[i] = lanes[id]
+			}
+		}
+		err := w.client.enqueue(ctx, TypeSend, dp, asynq.Queue(QueueSend),
 			asynq.ProcessAt(at), asynq.MaxRetry(w.cfg.MaxRetry),
 			asynq.TaskID(fmt.Sprintf("%s:%s:%d:at:%d", TypeSend, p.Channel, ids[0], at.Unix())))
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/channels"
 )
 
 // ScheduleReminders queues a reminder task for each coming airing of a published lesson (every slot
@@ -85,6 +86,8 @@ func (w *Worker) handleRemind(ctx context.Context, t *asynq.Task) error {
 		return w.ScheduleReminders(ctx, l.ID)
 	}
 	rules := w.fanout()
+	// Pages as the fan-out's (FanoutPageSize households from the start of each segment of ids): without
+	// a region, a page's SMS households are the digest's page, and share the senders as it did.
 	for after := int64(0); ; {
 		f := l.AudienceFilter()
 		f.Region, f.Page = airing.Region, relais.Page{After: after, Limit: w.cfg.FanoutPageSize}
@@ -92,8 +95,23 @@ func (w *Worker) handleRemind(ctx context.Context, t *asynq.Task) error {
 		if err != nil {
 			return err
 		}
+		full, next := len(hs) == w.cfg.FanoutPageSize, int64(0)
+		if size := w.cfg.FanoutSegment; size > 0 {
+			until := (after/size + 1) * size
+			end := len(hs)
+			for end > 0 && hs[end-1].ID > until {
+				end--
+			}
+			if end < len(hs) {
+				hs, full, next = hs[:end], true, until // the next segment's pages start at its start
+			}
+		}
+		if len(hs) > 0 && next == 0 {
+			next = hs[len(hs)-1].ID
+		}
 		// Reminders go on the channels that follow the ones the lesson reaches the household by.
 		byChannel := map[relais.ChannelName][]relais.Delivery{}
+		members := map[relais.ChannelName][]relais.Household{}
 		var order []relais.ChannelName
 		for _, h := range hs {
 			for _, r := range rules.Routes(h) {
@@ -105,6 +123,7 @@ func (w *Worker) handleRemind(ctx context.Context, t *asynq.Task) error {
 						order = append(order, f)
 					}
 					byChannel[f] = append(byChannel[f], relais.Delivery{LessonID: l.ID, HouseholdID: h.ID, Channel: f, Occurrence: p.Start})
+					members[f] = append(members[f], h)
 				}
 			}
 		}
@@ -118,15 +137,50 @@ func (w *Worker) handleRemind(ctx context.Context, t *asynq.Task) error {
 				w.log.Info("reminders still pending for an earlier airing left as they are", "lesson_id", l.ID,
 					"station", p.Station, "start", p.Start, "deliveries", held)
 			}
-			if err := w.queueSends(ctx, ch, ids); err != nil {
+			lanes, err := w.reminderLanes(ctx, ch, members[ch], ids)
+			if err != nil {
+				return err
+			}
+			if err := w.queueSendsAs(ctx, ch, ids, lanes, ""); err != nil {
 				return err
 			}
 		}
-		if len(hs) < w.cfg.FanoutPageSize {
+		if !full {
 			return nil
 		}
-		after = hs[len(hs)-1].ID
+		after = next
 	}
+}
+
+// reminderLanes chooses the senders of a page's reminders on channel ch, when it has a pool
+// (channels.Balancer): the page's households that ch follows, shared at once; it returns the lane of
+// each delivery of ids, nil when ch does not balance.
+func (w *Worker) reminderLanes(ctx context.Context, ch relais.ChannelName, page []relais.Household, ids []int64) ([]string, error) {
+	c, ok := w.channels.Get(ch)
+	if !ok || len(ids) == 0 {
+		return nil, nil
+	}
+	b, ok := c.(channels.Balancer)
+	if !ok {
+		return nil, nil
+	}
+	byHousehold := map[int64]string{}
+	for i, lane := range b.Balance(page) {
+		byHousehold[page[i].ID] = lane
+	}
+	ds, err := w.store.DeliveriesByIDs(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	household := make(map[int64]int64, len(ds))
+	for _, d := range ds {
+		household[d.ID] = d.HouseholdID
+	}
+	lanes := make([]string, len(ids))
+	for i, id := range ids {
+		lanes[i] = byHousehold[household[id]]
+	}
+	return lanes, nil
 }
 
 // airingOf returns the airing reminder d to h is about, among the lesson's coming airings as: the one

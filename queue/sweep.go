@@ -116,7 +116,7 @@ func (w *Worker) resendPages(ctx context.Context, ch relais.ChannelName, attempt
 			return err
 		}
 		// On failure (Redis down) the reservations stay the sweep's, unrefreshed: a later sweep retries.
-		if err := w.queueSendsAs(ctx, ch, ids, ":again:"+attempt); err != nil {
+		if err := w.queueSendsAs(ctx, ch, ids, nil, ":again:"+attempt); err != nil {
 			return err
 		}
 		if err := w.store.ClearReservations(ctx, attempt); err != nil {
@@ -310,7 +310,7 @@ func (w *Worker) handleResendUnknown(ctx context.Context, t *asynq.Task) error {
 		}
 		for ch, ids := range byChannel {
 			// Task ids of their own: the page's first send task may still be kept by asynq.
-			if err := w.queueSendsAs(ctx, ch, ids, ":again:"+run); err != nil {
+			if err := w.queueSendsAs(ctx, ch, ids, nil, ":again:"+run); err != nil {
 				return err
 			}
 		}

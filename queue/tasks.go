@@ -95,6 +95,9 @@ type ResendPayload struct {
 type SendPayload struct {
 	Channel     relais.ChannelName `json:"channel"`
 	DeliveryIDs []int64            `json:"delivery_ids"`
+	// Lanes, when set, names the lane (sender) the fan-out chose for each delivery among those of its
+	// page (channels.Balancer), in the order of DeliveryIDs.
+	Lanes []string `json:"lanes,omitempty"`
 }
 
 func newTask(typ string, payload any, opts ...asynq.Option) (*asynq.Task, error) {

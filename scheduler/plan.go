@@ -19,7 +19,13 @@ type PlanConfig struct {
 	SMSSenders int     // senders sharing the load
 	// SMSPool, when set, is the configured senders: the plan sends at their summed rate, not at
 	// SMSRate × SMSSenders.
-	SMSPool       channels.Pool
+	SMSPool channels.Pool
+	// SMSLoadBound is the senders' bound on a fan-out page's households (sms.Config.LoadBound): the
+	// simulation shares each page among the senders as the fan-out does (channels.Balance).
+	SMSLoadBound float64
+	// SMSFrom, when set, is when quiet hours let SMS go after a publication at t (sms.NextSendTime in
+	// the default time zone): the simulation's SMS start there. nil: at once.
+	SMSFrom       func(t time.Time) time.Time
 	EmailRate     float64       // emails per second per relay
 	EmailRelays   int           // relays sharing the load
 	PostalLead    time.Duration // from the batch cut to the packets arriving
@@ -34,13 +40,14 @@ type PlanConfig struct {
 // from one relay, packets posted five days ahead, reminders 30 minutes before the broadcast.
 func DefaultPlanConfig() PlanConfig {
 	return PlanConfig{SMSRate: 10, SMSSenders: 1, EmailRate: 50, EmailRelays: 1, PostalLead: 5 * 24 * time.Hour,
-		ReminderLead: 30 * time.Minute, ReminderSegs: 1, DigestSegs: 3, PageSize: relais.MaxPageLimit, SampleEntries: 20}
+		ReminderLead: 30 * time.Minute, ReminderSegs: 1, DigestSegs: 3, PageSize: relais.MaxPageLimit, SampleEntries: 20, SMSLoadBound: 1}
 }
 
 // IsZero reports whether c is unset (its zero value): the caller then takes DefaultPlanConfig.
 func (c PlanConfig) IsZero() bool {
 	return c.SMSRate == 0 && c.SMSSenders == 0 && len(c.SMSPool) == 0 && c.EmailRate == 0 && c.EmailRelays == 0 &&
-		c.PostalLead == 0 && c.ReminderLead == 0 && c.ReminderSegs == 0 && c.DigestSegs == 0 && c.PageSize == 0 && c.SampleEntries == 0
+		c.PostalLead == 0 && c.ReminderLead == 0 && c.ReminderSegs == 0 && c.DigestSegs == 0 && c.PageSize == 0 && c.SampleEntries == 0 &&
+		c.SMSLoadBound == 0
 }
 
 // PlanStep is one thing that reaches a household: a channel, and when.

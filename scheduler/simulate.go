@@ -3,7 +3,8 @@ package scheduler
 // A national morning in simulated time: the publishing plan (Planner.Plan, the fan-out's routes and the
 // channels' costs) runs over a population, and every SMS it plans is replayed through the sender pool as
 // the workers and the limiter send it: households in the fan-out's order, taken by a fixed number of
-// concurrent sends, each household on its sender (channels.Assign), each sender paced by its
+// concurrent sends, each household on the sender the fan-out chooses for it among its page's
+// (channels.Pool.Balance: rendezvous hashing with bounded loads), each sender paced by its
 // channels.Allowance (the limiter's GCRA spacing, then its window held until the send ends).
 
 import (
@@ -145,7 +146,18 @@ type SimConfig struct {
 	Margin time.Duration
 	// SkipSmallest leaves Simulation.SmallestPool out (it replays the SMS again per candidate pool).
 	SkipSmallest bool
+	// FanoutPage and FanoutSegment are the fan-out's pages (households planned together, whose SMS are
+	// shared among the senders at once) and segments (household ids fanned out in parallel, each paged
+	// from its start); 0: the worker's, FanoutPageSize and FanoutSegmentSize.
+	FanoutPage    int
+	FanoutSegment int64
 }
+
+// The worker's fan-out pages and segments (queue.DefaultConfig's FanoutPageSize and FanoutSegment).
+const (
+	FanoutPageSize    = 1000
+	FanoutSegmentSize = 25000
+)
 
 // Simulation is what a simulated morning gives: per profile and channel, per sender, and the smallest
 // pool of the configured senders' kinds that reaches everyone before the first slot.
@@ -205,6 +217,7 @@ func (s SimSender) Throughput() float64 {
 // smsMessage is one SMS of the plan, in the fan-out's order.
 type smsMessage struct {
 	household int64
+	page      int64 // the fan-out page that plans it: its SMS are shared among the senders at once
 	units     uint8
 	profile   uint8
 	country   string
@@ -225,6 +238,15 @@ func Simulate(ctx context.Context, p *Planner, pop Population, lessonID int64, c
 	if cfg.SendTime <= 0 {
 		cfg.SendTime = 25 * time.Millisecond
 	}
+	if cfg.FanoutPage <= 0 {
+		cfg.FanoutPage = FanoutPageSize
+	}
+	if cfg.FanoutSegment <= 0 {
+		cfg.FanoutSegment = FanoutSegmentSize
+	}
+	// The fan-out page of the household being planned: each segment of household ids is paged from its
+	// start, FanoutPage of the audience's households at a time.
+	segment, inSegment, page := int64(-1), 0, int64(-1)
 	pool := cfg.Plan.SMSPool
 	if len(pool) == 0 {
 		for i := range max(cfg.Plan.SMSSenders, 1) {
@@ -268,6 +290,13 @@ func Simulate(ctx context.Context, p *Planner, pop Population, lessonID int64, c
 			return err
 		}
 		byProfile[h.Profile]++
+		if seg := (h.ID - 1) / cfg.FanoutSegment; seg != segment {
+			segment, inSegment = seg, 0
+		}
+		if inSegment%cfg.FanoutPage == 0 {
+			page++
+		}
+		inSegment++
 		for _, st := range hp.Steps {
 			if st.Skip != "" {
 				continue
@@ -278,7 +307,7 @@ func Simulate(ctx context.Context, p *Planner, pop Population, lessonID int64, c
 			case string(relais.ChannelSMS):
 				u := costers[relais.ChannelSMS].Cost(h, in).Units
 				r.Segments += u
-				msgs = append(msgs, smsMessage{household: h.ID, units: uint8(min(u, 255)), profile: uint8(slices.Index(profiles, h.Profile)), country: pop.Country(h)})
+				msgs = append(msgs, smsMessage{household: h.ID, page: page, units: uint8(min(u, 255)), profile: uint8(slices.Index(profiles, h.Profile)), country: pop.Country(h)})
 			case string(relais.ChannelEmail):
 				// The email channel's token bucket at the summed rate of the relays.
 				at := emailNext
@@ -390,12 +419,10 @@ type laneState struct {
 // slot and its segments until it ends SendTime later.
 func replaySMS(msgs []smsMessage, pool channels.Pool, cfg SimConfig) smsReplay {
 	res := smsReplay{at: make([]time.Time, len(msgs))}
-	byCountry := map[string][]channels.Lane{}
-	index := map[string]int{}
-	for i, l := range pool {
-		index[l.Name+"\x00"+l.Country] = i
+	for _, l := range pool {
 		res.senders = append(res.senders, SimSender{Lane: l})
 	}
+	lanes := balance(msgs, pool, cfg.Plan.SMSLoadBound)
 	states := make([]*laneState, len(pool))
 	for i, l := range pool {
 		a := channels.NewAllowance(l.Rate, cfg.Margin)
@@ -408,17 +435,11 @@ func replaySMS(msgs []smsMessage, pool channels.Pool, cfg SimConfig) smsReplay {
 	heap.Init(&slots)
 	res.finish = cfg.SMSFrom
 	for i, m := range msgs {
-		lanes, ok := byCountry[m.country]
-		if !ok {
-			lanes = pool.Lanes(m.country)
-			byCountry[m.country] = lanes
-		}
-		j := channels.Assign(lanes, m.household)
-		if j < 0 {
+		li := lanes[i]
+		if li < 0 {
 			res.unsent++ // no sender: the send fails permanently, nothing is paced
 			continue
 		}
-		li := index[lanes[j].Name+"\x00"+lanes[j].Country]
 		st := states[li]
 		now := slots[0]
 		// reserve: the message is due at the sender's TAT, or now.
@@ -455,6 +476,25 @@ func replaySMS(msgs []smsMessage, pool channels.Pool, cfg SimConfig) smsReplay {
 		}
 	}
 	return res
+}
+
+// balance is the index in pool of each message's sender, -1 where none serves its country: each
+// fan-out page's messages shared among the senders at once, as the fan-out does (channels.Balancer).
+func balance(msgs []smsMessage, pool channels.Pool, bound float64) []int {
+	out := make([]int, 0, len(msgs))
+	var countries []string
+	var ids []int64
+	for start := 0; start < len(msgs); {
+		end := start
+		countries, ids = countries[:0], ids[:0]
+		for ; end < len(msgs) && msgs[end].page == msgs[start].page; end++ {
+			countries = append(countries, msgs[end].country)
+			ids = append(ids, msgs[end].household)
+		}
+		out = append(out, pool.Balance(countries, ids, bound)...)
+		start = end
+	}
+	return out
 }
 
 // smallestPool is the fewest senders, the configured ones repeated in order, with which every SMS is

@@ -13,9 +13,15 @@ import (
 
 func simulate(t testing.TB, shape scheduler.Shape, pool channels.Pool, publish, first time.Time, skipSmallest bool) scheduler.Simulation {
 	t.Helper()
+	return simulateBound(t, shape, pool, 1, publish, first, skipSmallest)
+}
+
+// simulateBound is simulate with the senders' load bound (scheduler.PlanConfig.SMSLoadBound).
+func simulateBound(t testing.TB, shape scheduler.Shape, pool channels.Pool, bound float64, publish, first time.Time, skipSmallest bool) scheduler.Simulation {
+	t.Helper()
 	m := scheduler.NewMorning(shape, 1, first)
 	cfg := scheduler.DefaultPlanConfig()
-	cfg.SMSPool, cfg.DigestSegs = pool, 1
+	cfg.SMSPool, cfg.DigestSegs, cfg.SMSLoadBound = pool, 1, bound
 	p := &scheduler.Planner{Store: m, Lessons: m, Channels: relaisChannels()}
 	sim, err := scheduler.Simulate(context.Background(), p, shape.Population(), 1,
 		scheduler.SimConfig{Plan: cfg, Publish: publish, FirstSlot: first, SkipSmallest: skipSmallest})
@@ -25,31 +31,82 @@ func simulate(t testing.TB, shape scheduler.Shape, pool channels.Pool, publish, 
 	return sim
 }
 
+// fanoutLoads is what each sender of pool gets of the shape's SMS households when the fan-out shares
+// each page among them: pages of the worker's fan-out, 1000 households of the audience from the start
+// of each segment of 25,000 ids; every household of a shape is in its lesson's audience, so a page is
+// 1000 ids.
+func fanoutLoads(shape scheduler.Shape, pool channels.Pool, bound float64) map[string]int64 {
+	out := map[string]int64{}
+	var ids []int64
+	flush := func() {
+		countries := make([]string, len(ids))
+		for i := range countries {
+			countries[i] = shape.Country
+		}
+		for _, j := range pool.Balance(countries, ids, bound) {
+			out[pool[j].Name]++
+		}
+		ids = ids[:0]
+	}
+	for h := int64(1); h <= int64(shape.Households); h++ {
+		if (h-1)%1000 == 0 {
+			flush()
+		}
+		if p := shape.Household(h).Profile; p == relais.ProfileSMSOnly || p == relais.ProfileMobileData { // the SMS digest's
+
+			ids = append(ids, h)
+		}
+	}
+	flush()
+	return out
+}
+
 func threeSenders(rate float64) channels.Pool {
 	return channels.Pool{{Name: "s1", Country: "FR", Rate: rate}, {Name: "s2", Country: "FR", Rate: rate}, {Name: "s3", Country: "FR", Rate: rate}}
 }
 
 // TestSimulateSMSOnly: 20,000 SMS-only households through three senders of 20 segments/s. Each sender
-// gets the households channels.Assign gives it and sends at most its rate; the pool finishes when its
-// busiest sender does, and the figures add up.
+// gets the households the fan-out gives it (each page of 1000 shared at once, its load bounded; or,
+// without a bound, each household's first choice: channels.Assign) and sends at most its rate; the pool
+// finishes when its busiest sender does, and the figures add up.
 func TestSimulateSMSOnly(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		bound float64
+		// most is the most households a sender may get.
+		most int64
+	}{
+		{"bounded", 1, 20 * 334},
+		{"unbounded", 0, 20_000},
+	} {
+		t.Run(tc.name, func(t *testing.T) { simulateSMSOnly(t, tc.bound, tc.most) })
+	}
+}
+
+func simulateSMSOnly(t *testing.T, bound float64, most int64) {
 	shape := scheduler.Shape{Name: "test", Households: 20_000, Country: "FR", Language: "fr", Grade: 5,
 		Shares: []scheduler.ProfileShare{{Profile: relais.ProfileSMSOnly, Share: 1}}}
 	publish := time.Date(2026, 12, 7, 7, 0, 0, 0, time.UTC)
 	pool := threeSenders(20)
-	sim := simulate(t, shape, pool, publish, publish.Add(5*time.Minute), false)
+	sim := simulateBound(t, shape, pool, bound, publish, publish.Add(5*time.Minute), false)
 	if sim.Households != 20_000 || len(sim.Rows) != 3 { // sms, its reminder and tv
 		t.Fatalf("simulation: %d households, rows %+v", sim.Households, sim.Rows)
 	}
-	want := map[string]int64{}
-	for h := int64(1); h <= 20_000; h++ {
-		l, _ := pool.Assign("FR", h)
-		want[l.Name]++
+	want := fanoutLoads(shape, pool, bound)
+	if bound == 0 {
+		clear(want)
+		for h := int64(1); h <= 20_000; h++ {
+			l, _ := pool.Assign("FR", h)
+			want[l.Name]++
+		}
 	}
 	var busiest int64
 	for _, s := range sim.Senders {
 		if s.Messages != want[s.Lane.Name] || s.Segments != s.Messages {
 			t.Errorf("sender %s sent %d messages (%d segments), want %d", s.Lane.Name, s.Messages, s.Segments, want[s.Lane.Name])
+		}
+		if s.Messages > most {
+			t.Errorf("sender %s sent %d messages, over the bound's %d", s.Lane.Name, s.Messages, most)
 		}
 		if tp := s.Throughput(); tp > 20 {
 			t.Errorf("sender %s at %.2f segments/s, over its 20", s.Lane.Name, tp)
@@ -98,6 +155,13 @@ func TestSimulateShapes(t *testing.T) {
 	}
 	if got["sms_only/sms"] != hh[relais.ProfileSMSOnly] || got["broadband/email"] != hh[relais.ProfileBroadband] {
 		t.Errorf("messages per profile and channel: %v", got)
+	}
+	// The SMS households (SMS only and mobile data), about 350 a page, shared among the senders page by page.
+	want := fanoutLoads(shape, threeSenders(100), 1)
+	for _, s := range sim.Senders {
+		if s.Messages != want[s.Lane.Name] {
+			t.Errorf("sender %s sent %d messages, the fan-out's pages give it %d", s.Lane.Name, s.Messages, want[s.Lane.Name])
+		}
 	}
 }
 

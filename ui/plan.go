@@ -103,6 +103,9 @@ func (h *Handler) plan(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		return
 	}
 	d.Plan.Simulation = simulationFor(c, sim)
+	if sim.SMSStart.After(sum.At) { // quiet hours hold the SMS back
+		d.Plan.Simulation.SMSFrom = sim.SMSStart.In(h.loc()).Format(planTime)
+	}
 	h.render(w, r, c, http.StatusOK, "ui_plan", "plan_title", d)
 }
 
@@ -118,6 +121,8 @@ func phoneCountry(h relais.Household) string {
 type simView struct {
 	Rows    []simRow
 	Senders []simSender
+	// SMSFrom is when the first SMS goes, when quiet hours hold them back after the publication.
+	SMSFrom string
 }
 
 type simRow struct {

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"html"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/api"
+	"github.com/relais-edu/relais/channels/sms"
 	"github.com/relais-edu/relais/scheduler"
 )
 
@@ -233,5 +235,35 @@ func TestPlanInTheUIZoneWithUnderruns(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("plan lacks %q:\n%.3000s", want, body)
 		}
+	}
+}
+
+// TestPlanQuietHours: published in the quiet hours, the simulated send says when its first SMS goes
+// (the end of the quiet hours, as the workers wait for it); published outside them, it says nothing.
+func TestPlanQuietHours(t *testing.T) {
+	q := sms.QuietHours{Start: 22 * time.Hour, End: 8 * time.Hour}
+	f := newFixtureWith(t, func(c *api.Config) {
+		c.Plan = scheduler.DefaultPlanConfig()
+		c.Plan.SMSFrom = func(at time.Time) time.Time { return sms.NextSendTime(at, time.UTC, q) }
+	}, nil)
+	ctx := context.Background()
+	f.seedGrid()
+	f.approve(1)
+	if err := scheduler.New(f.store, f.store, nil).Assign(ctx, 1, 1, false); err != nil {
+		t.Fatal(err)
+	}
+	media := f.browser("m")
+	_, body := media.get("/ui/lessons/1/plan?at=" + url.QueryEscape(time.Date(2026, 3, 2, 3, 0, 0, 0, time.UTC).Format(time.RFC3339)))
+	m := regexp.MustCompile(`<p id="sim-sms-from">Quiet hours hold the SMS back; the first goes at: ([^<]+)</p>`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no first SMS time in the simulated send:\n%s", body)
+	}
+	from, err := time.Parse("2006-01-02 15:04 -07:00", html.UnescapeString(m[1]))
+	if want := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC); err != nil || !from.Equal(want) {
+		t.Errorf("first SMS at %q (%v), want %s", m[1], err, want)
+	}
+	_, body = media.get("/ui/lessons/1/plan?at=" + url.QueryEscape(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC).Format(time.RFC3339)))
+	if strings.Contains(body, `id="sim-sms-from"`) || !strings.Contains(body, `id="plan-simulation"`) {
+		t.Errorf("outside the quiet hours:\n%s", body)
 	}
 }

@@ -12,9 +12,11 @@ import (
 type sendersData struct {
 	Senders   channels.Pool
 	Countries []channels.CountryCapacity
+	LoadBound float64 // RELAIS_SMS_LOAD_BOUND
 }
 
 func (h *Handler) smsSenders(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	p := h.lessons.PlanDefaults().SMSPool
-	h.render(w, r, c, http.StatusOK, "ui_senders", "senders_title", sendersData{Senders: p, Countries: p.Summary()})
+	pc := h.lessons.PlanDefaults()
+	p := pc.SMSPool
+	h.render(w, r, c, http.StatusOK, "ui_senders", "senders_title", sendersData{Senders: p, Countries: p.Summary(), LoadBound: pc.SMSLoadBound})
 }

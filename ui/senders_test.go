@@ -19,7 +19,7 @@ func TestSendersPage(t *testing.T) {
 		{Name: "fr-2", Country: "FR", Kind: "alphanumeric", Address: "Ecole", Account: "AC2", Rate: 10},
 		{Name: "Relais", Country: "*", Kind: "long_code", Address: "+33757000000", Account: "AC1", Rate: 1},
 	}
-	f := newFixtureWith(t, func(c *api.Config) { c.Plan.SMSPool = pool }, nil)
+	f := newFixtureWith(t, func(c *api.Config) { c.Plan.SMSPool, c.Plan.SMSLoadBound = pool, 1.5 }, nil)
 	admin := f.browser("a")
 	status, page := admin.get("/ui/admin/senders")
 	if status != http.StatusOK {
@@ -39,6 +39,9 @@ func TestSendersPage(t *testing.T) {
 	want := []string{"fr-1|FR|Short code|38101|20|AC1|", "fr-2|FR|Alphanumeric ID|Ecole|10|AC2|", "Relais|Other countries|Long code|&#43;33757000000|1|AC1|"}
 	if diff := cmp.Diff(want, cells("sms-senders")); diff != "" {
 		t.Errorf("senders (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(page, `<p id="senders-bound">The senders share each fan-out page of 1,000 households so that they finish together: a household whose usual sender already has its share goes to its next one. Most a sender takes of a page, as a multiple of its share (RELAIS_SMS_LOAD_BOUND): 1.5</p>`) {
+		t.Errorf("page lacks the load bound: %s", regexp.MustCompile(`(?s)<p id="senders-bound">.*?</p>`).FindString(page))
 	}
 	// Without SMS configured, the page says so.
 	_, page = newFixture(t, nil).browser("a").get("/ui/admin/senders")

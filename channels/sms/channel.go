@@ -53,6 +53,7 @@ type Channel struct {
 var (
 	_ channels.Channel        = (*Channel)(nil)
 	_ channels.WebhookHandler = (*Channel)(nil)
+	_ channels.Balancer       = (*Channel)(nil)
 )
 
 // Option changes how New builds a channel.
@@ -108,18 +109,64 @@ func (c *Channel) Senders() channels.Pool { return c.lanes }
 // the senders of that country (else of DefaultCountry), always the same for one household
 // (channels.Assign), so that a family's messages come from one sender and its replies reach it.
 func (c *Channel) SenderFor(phone string, household int64) (PoolSender, string, error) {
+	return c.senderFor(phone, household, "")
+}
+
+// senderFor is SenderFor, or the sender named lane when it serves the number's country (the one the
+// fan-out chose for the household's page: Balance).
+func (c *Channel) senderFor(phone string, household int64, lane string) (PoolSender, string, error) {
 	num, err := parsePhone(phone)
 	if err != nil {
 		return PoolSender{}, "", err
 	}
 	country := phonenumbers.GetRegionCodeForNumber(num)
-	lane, ok := c.lanes.Assign(country, household)
+	if lane != "" {
+		for _, l := range c.lanes.Lanes(country) {
+			if l.Name == lane {
+				return c.sender(l), country, nil
+			}
+		}
+	}
+	l, ok := c.lanes.Assign(country, household)
 	if !ok {
 		return PoolSender{}, country, &channels.SendError{Kind: channels.Permanent, Code: "no_sender",
 			Err: fmt.Errorf("no SMS sender configured for country %s", country)}
 	}
-	i := slices.IndexFunc(c.senders, func(s PoolSender) bool { return s.Name == lane.Name && s.Country == lane.Country })
-	return c.senders[i], country, nil
+	return c.sender(l), country, nil
+}
+
+// sender is the configured sender of lane l.
+func (c *Channel) sender(l channels.Lane) PoolSender {
+	i := slices.IndexFunc(c.senders, func(s PoolSender) bool { return s.Name == l.Name && s.Country == l.Country })
+	return c.senders[i]
+}
+
+// countryOf is the country of phone, "" when it is not a valid number in E.164 form.
+func countryOf(phone string) string {
+	num, err := parsePhone(phone)
+	if err != nil {
+		return ""
+	}
+	return phonenumbers.GetRegionCodeForNumber(num)
+}
+
+// Balance returns the sender of each household of a batch (a fan-out page), by name: the senders of
+// each household's country shared with bounded loads (channels.Pool.Balance with Config.LoadBound),
+// "" for a household with an invalid phone or of a country no sender serves. Send and Lookup take it
+// from Message.Lane.
+func (c *Channel) Balance(hs []relais.Household) []string {
+	countries := make([]string, len(hs))
+	ids := make([]int64, len(hs))
+	for i, h := range hs {
+		countries[i], ids[i] = countryOf(h.Phone), h.ID
+	}
+	out := make([]string, len(hs))
+	for i, j := range c.lanes.Balance(countries, ids, c.cfg.LoadBound) {
+		if j >= 0 && countries[i] != "" {
+			out[i] = c.lanes[j].Name
+		}
+	}
+	return out
 }
 
 // parsePhone accepts a valid number in E.164 form only.
@@ -186,7 +233,7 @@ func (c *Channel) sendBody(ctx context.Context, m channels.Message, body string)
 		return channels.Receipt{}, &channels.SendError{Kind: channels.Permanent, Code: "phone_" + string(h.PhoneStatus),
 			Contact: h.PhoneStatus, Err: fmt.Errorf("household %d phone is %s", h.ID, h.PhoneStatus)}
 	}
-	sender, _, err := c.SenderFor(h.Phone, h.ID)
+	sender, _, err := c.senderFor(h.Phone, h.ID, m.Lane)
 	if err != nil {
 		return channels.Receipt{}, err
 	}

@@ -3,6 +3,7 @@ package sms
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"regexp"
 	"sort"
@@ -45,6 +46,13 @@ type Config struct {
 	Pool []PoolSender
 	// Rate is the segments per second of a sender that names none; 0: its kind's (SegmentsPerSecond).
 	Rate float64
+	// LoadBound bounds what one sender takes of a fan-out page's households of its country: at most
+	// ceil(LoadBound × its rate's share), the overflow going to each household's next sender
+	// (channels.Balance), so that the senders finish together. 0: every household on its first choice,
+	// whatever the load; else at least 1 (default 1: the fairest split, a few per cent of households
+	// off their usual sender in a page; larger keeps more on theirs and lets the busiest sender finish
+	// later).
+	LoadBound float64
 	// ValidityPeriod, when set, is how long Twilio may keep a message queued (at most 10 hours).
 	ValidityPeriod time.Duration
 	// Timeout bounds one call to the API.
@@ -55,7 +63,7 @@ type Config struct {
 
 // DefaultConfig returns a configuration with defaults for everything but credentials and senders.
 func DefaultConfig() Config {
-	return Config{Timeout: 10 * time.Second, Smart: true, Senders: map[string]string{}}
+	return Config{Timeout: 10 * time.Second, Smart: true, Senders: map[string]string{}, LoadBound: 1}
 }
 
 var (
@@ -86,6 +94,9 @@ func (c Config) Validate() error {
 	}
 	if _, _, err := c.pool(); err != nil {
 		errs = append(errs, err)
+	}
+	if b := c.LoadBound; math.IsNaN(b) || math.IsInf(b, 0) || (b != 0 && b < 1) {
+		errs = append(errs, fmt.Errorf("sms: load bound %g must be 0 (no bound) or at least 1", b))
 	}
 	if c.ValidityPeriod < 0 || c.ValidityPeriod > 36000*time.Second {
 		errs = append(errs, errors.New("sms: validity period must be between 0 and 10 hours"))

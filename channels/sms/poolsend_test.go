@@ -120,3 +120,86 @@ func TestSendThroughPool(t *testing.T) {
 		t.Errorf("senders %+v: want 4, of which FR sends 40 segments/s", lanes)
 	}
 }
+
+// TestBalancedPool: the senders of a page of households are chosen at once, each taking at most its
+// share (Config.LoadBound 1); Send sends from the chosen sender, through its account; a message sent on a
+// chosen sender is found by Lookup without it (a re-queued message: the other accounts are asked too);
+// a lane the pool does not have falls back to the household's own sender.
+func TestBalancedPool(t *testing.T) {
+	pool := []sms.PoolSender{
+		{Name: "fr-1", Country: "FR", From: "38101", Rate: 20},
+		{Name: "fr-2", Country: "FR", From: "38102", Rate: 20, AccountSID: ministrySID, AuthToken: ministryToken},
+		{Name: "fr-3", Country: "FR", From: "38103", Rate: 40},
+		{Name: "kz", Country: "KZ", From: "KZSchool", Rate: 10},
+	}
+	r := newPoolRig(t, map[string]string{ministrySID: ministryToken}, func(c *sms.Config) {
+		c.Pool, c.Senders = pool, map[string]string{}
+	})
+	const n = 300
+	hs := make([]relais.Household, n)
+	for i := range hs {
+		hs[i] = relais.Household{ID: int64(5000 + i), Phone: fmt.Sprintf("+33612%06d", i), Language: "fr"}
+	}
+	hs[7].Phone = "+77011234567" // Kazakhstan
+	hs[8].Phone = "0612"         // invalid: no sender
+	lanes := r.ch.Balance(hs)
+	load := map[string]int{}
+	for _, l := range lanes {
+		load[l]++
+	}
+	// 298 French households: ceil(298/4), ceil(298/4) and ceil(298/2).
+	if want := map[string]int{"fr-1": 75, "fr-2": 75, "fr-3": 148, "kz": 1, "": 1}; load["fr-1"] > want["fr-1"] || load["fr-2"] > want["fr-2"] ||
+		load["fr-3"] > 150 || load["kz"] != 1 || load[""] != 1 {
+		t.Errorf("loads %v, want at most %v (fr-3 at most 150)", load, want)
+	}
+	moved := 0
+	for i, h := range hs {
+		if s, _, err := r.ch.SenderFor(h.Phone, h.ID); err == nil && s.Name != lanes[i] {
+			moved++
+		}
+	}
+	if moved == 0 || moved > n/10 {
+		t.Errorf("%d of %d households off their own sender, want a few", moved, n)
+	}
+
+	ctx := context.Background()
+	fromOf := map[string]string{"fr-1": "38101", "fr-2": "38102", "fr-3": "38103"}
+	var offOwn channels.Message // a household sent on a sender other than its own, on the other account
+	for i, h := range hs {
+		if lanes[i] == "" || lanes[i] == "kz" {
+			continue
+		}
+		m := message(int64(i+1), h.Phone, "Leçon du jour")
+		m.Household, m.Delivery.HouseholdID, m.Lane = h, h.ID, lanes[i]
+		if _, err := r.ch.Send(ctx, m); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+		if own, _, _ := r.ch.SenderFor(h.Phone, h.ID); (own.Name == "fr-2") != (lanes[i] == "fr-2") {
+			offOwn = m
+		}
+	}
+	for _, m := range r.sandbox.Messages() {
+		i := slices.IndexFunc(hs, func(h relais.Household) bool { return h.Phone == m.To })
+		if m.From != fromOf[lanes[i]] {
+			t.Errorf("household %d got its message from %s, its page chose %s", hs[i].ID, m.From, lanes[i])
+		}
+	}
+	if offOwn.Lane == "" {
+		t.Fatal("no household was sent off its own sender's account")
+	}
+	lost := offOwn
+	lost.Lane = ""
+	if rc, found, err := r.ch.Lookup(ctx, lost, time.Now().Add(-time.Minute)); err != nil || !found || rc.ProviderID == "" {
+		t.Errorf("Lookup without the lane: %+v, %v, %v; want the message sent on %s", rc, found, err, offOwn.Lane)
+	}
+	m := message(999, hs[0].Phone, "Autre leçon")
+	m.Household, m.Lane = hs[0], "gone"
+	if _, err := r.ch.Send(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	own, _, _ := r.ch.SenderFor(hs[0].Phone, hs[0].ID)
+	msgs := r.sandbox.Messages()
+	if last := msgs[len(msgs)-1]; last.From != own.From {
+		t.Errorf("a lane the pool lacks: sent from %s, want the household's own %s", last.From, own.From)
+	}
+}

@@ -31,17 +31,35 @@ func (c *Channel) Lookup(ctx context.Context, m channels.Message, since time.Tim
 	if err != nil {
 		return channels.Receipt{}, false, err
 	}
-	return c.lookup(ctx, m.Household, body, since)
+	return c.lookup(ctx, m.Household, m.Lane, body, since)
 }
 
-// lookup looks for the message to h in the account of h's sender, the one Send used.
-func (c *Channel) lookup(ctx context.Context, h relais.Household, body string, since time.Time) (channels.Receipt, bool, error) {
-	sender, _, err := c.SenderFor(h.Phone, h.ID)
+// lookup looks for the message to h in the account of the sender Send uses (lane, else the
+// household's own), then in the other accounts of the senders of h's country: the fan-out's choice of
+// sender for a page may differ from the one a re-queued message gets, and a sender may have been added.
+func (c *Channel) lookup(ctx context.Context, h relais.Household, lane, body string, since time.Time) (channels.Receipt, bool, error) {
+	sender, country, err := c.senderFor(h.Phone, h.ID, lane)
 	if err != nil {
 		return channels.Receipt{}, false, err
 	}
-	to := h.Phone
-	api, call := c.api(ctx, sender.AccountSID)
+	accounts := []string{sender.AccountSID}
+	for _, l := range c.lanes.Lanes(country) {
+		if a := c.sender(l).AccountSID; !slices.Contains(accounts, a) {
+			accounts = append(accounts, a)
+		}
+	}
+	for _, account := range accounts {
+		r, found, err := c.lookupIn(ctx, account, h.Phone, body, since)
+		if err != nil || found {
+			return r, found, err
+		}
+	}
+	return channels.Receipt{}, false, nil
+}
+
+// lookupIn looks for the message body to the number to in account, since the claim.
+func (c *Channel) lookupIn(ctx context.Context, account, to, body string, since time.Time) (channels.Receipt, bool, error) {
+	api, call := c.api(ctx, account)
 	params := &openapi.ListMessageParams{}
 	params.SetTo(to)
 	params.SetPageSize(50)

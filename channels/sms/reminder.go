@@ -41,7 +41,7 @@ func (r reminders) Lookup(ctx context.Context, m channels.Message, since time.Ti
 	if err != nil {
 		return channels.Receipt{}, false, err
 	}
-	return r.c.lookup(ctx, m.Household, body, since)
+	return r.c.lookup(ctx, m.Household, m.Lane, body, since)
 }
 
 // FetchStatus asks Twilio the status of a reminder.

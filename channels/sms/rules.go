@@ -75,6 +75,10 @@ func (r reminders) Cost(h relais.Household, in channels.CostInput) channels.Cost
 	return ReminderRules{}.Cost(h, in)
 }
 
+// Balance shares a page's households among the senders as the digest's fan-out does (Channel.Balance):
+// the same page gets the same senders, so a family's reminder comes from its digest's sender.
+func (r reminders) Balance(hs []relais.Household) []string { return r.c.Balance(hs) }
+
 // PageSize is 100 messages a send task.
 func (Rules) PageSize() int { return 100 }
 

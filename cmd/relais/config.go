@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"net"
 	"net/mail"
 	"net/url"
@@ -67,6 +68,7 @@ type Config struct {
 	SMSMessagingServiceSID string
 	SMSRate                float64
 	SMSSenders             string
+	SMSLoadBound           float64
 	QuietHours             string
 	ReminderLead           time.Duration
 	SMSReconcileAfter      time.Duration
@@ -144,6 +146,7 @@ func DefaultConfig() Config {
 		SendClaimBatch:    10,
 		SMSReconcileAfter: 15 * time.Minute,
 		SMSRate:           10,
+		SMSLoadBound:      1,
 		QuietHours:        "22:00-08:00",
 		ReminderLead:      time.Hour,
 		QuietDays:         "sunday",
@@ -221,6 +224,7 @@ func (c *Config) settings() []setting {
 		{"sms-messaging-service-sid", "RELAIS_SMS_MESSAGING_SERVICE_SID", "Twilio Messaging Service SID (MG...), instead of sms-from", &c.SMSMessagingServiceSID},
 		{"sms-rate", "RELAIS_SMS_RATE", "SMS segments per second per sender, shared by all workers", &c.SMSRate},
 		{"sms-senders", "RELAIS_SMS_SENDERS", "sender pool: a YAML or JSON file of senders (country, from, rate, account), or one sender per country, FR=Ecole,KZ=+77010000000 (others use sms-from)", &c.SMSSenders},
+		{"sms-load-bound", "RELAIS_SMS_LOAD_BOUND", "most a sender takes of a fan-out page's households, as a multiple of its share (at least 1); 0: each household on its usual sender whatever the load", &c.SMSLoadBound},
 		{"sms-reminder-lead", "RELAIS_SMS_REMINDER_LEAD", "how long before a broadcast families get a reminder SMS; 0: no reminders", &c.ReminderLead},
 		{"sms-reconcile-after", "RELAIS_SMS_RECONCILE_AFTER", "an SMS left queued or sent this long has its status fetched from Twilio; 0: never", &c.SMSReconcileAfter},
 		{"sms-quiet-hours", "RELAIS_SMS_QUIET_HOURS", "no SMS between these local times (HH:MM-HH:MM); off or empty: none", &c.QuietHours},
@@ -485,6 +489,9 @@ func (c *Config) Validate() error {
 			bad("RELAIS_SMS_RATE must be above 0 segments per second")
 		}
 	}
+	if b := c.SMSLoadBound; c.TwilioAccountSID == "" && (math.IsNaN(b) || math.IsInf(b, 0) || (b != 0 && b < 1)) {
+		bad("RELAIS_SMS_LOAD_BOUND %g must be 0 (no bound) or at least 1", b) // with Twilio, the SMS configuration says so
+	}
 	if c.ReminderLead < 0 {
 		bad("RELAIS_SMS_REMINDER_LEAD %s must not be negative (0 turns reminders off)", c.ReminderLead)
 	}
@@ -637,7 +644,12 @@ func (c *Config) zones() (def *time.Location, byRegion map[string]*time.Location
 func (c *Config) planConfig() scheduler.PlanConfig {
 	pc := scheduler.DefaultPlanConfig()
 	pc.SMSRate, pc.EmailRate, pc.ReminderLead = c.SMSRate, c.EmailRate, c.ReminderLead
-	pc.SMSPool = c.smsPool()
+	pc.SMSPool, pc.SMSLoadBound = c.smsPool(), c.SMSLoadBound
+	q, qerr := c.quietHours()
+	loc, _, zerr := c.zones()
+	if qerr == nil && zerr == nil && (q.Start != q.End || len(q.Days) > 0 || len(q.Holidays) > 0) { // Validate checked them
+		pc.SMSFrom = func(t time.Time) time.Time { return sms.NextSendTime(t, loc, q).UTC() }
+	}
 	return pc
 }
 
@@ -648,7 +660,7 @@ func (c *Config) planConfig() scheduler.PlanConfig {
 func (c *Config) smsConfig() (sms.Config, error) {
 	scfg := sms.DefaultConfig()
 	scfg.AccountSID, scfg.AuthToken, scfg.APIURL, scfg.PublicURL = c.TwilioAccountSID, c.TwilioAuthToken, c.TwilioAPIURL, c.PublicURL
-	scfg.Rate = c.SMSRate
+	scfg.Rate, scfg.LoadBound = c.SMSRate, c.SMSLoadBound
 	if c.SMSFrom != "" {
 		scfg.Senders[sms.DefaultCountry] = c.SMSFrom
 	}

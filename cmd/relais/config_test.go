@@ -48,6 +48,11 @@ func TestValidateSaysWhatToFix(t *testing.T) {
 		{"sender pool missing", func(c *Config) {
 			c.TwilioAccountSID, c.TwilioAuthToken, c.SMSSenders = "AC0123456789abcdef0123456789abcdef", "t", "testdata/nope.yaml"
 		}, "RELAIS_SMS_SENDERS: sms senders: open testdata/nope.yaml: no such file or directory"},
+		{"load bound under 1", func(c *Config) { c.SMSLoadBound = 0.5 }, "RELAIS_SMS_LOAD_BOUND 0.5 must be 0 (no bound) or at least 1"},
+		{"load bound under 1 with senders", func(c *Config) {
+			c.TwilioAccountSID, c.TwilioAuthToken, c.SMSFrom, c.SMSLoadBound = "AC0123456789abcdef0123456789abcdef", "t", "Ecole", 0.9
+		}, "sms: load bound 0.9 must be 0 (no bound) or at least 1"},
+		{"no load bound", func(c *Config) { c.SMSLoadBound = 0 }, ""},
 		{"smtp without from", func(c *Config) { c.SMTPHost = "mail" }, "RELAIS_EMAIL_FROM must be an email address"},
 		{"bad tv format", func(c *Config) { c.TVFormat = "4k" }, "RELAIS_TV_FORMAT \"4k\" must be 1080i25 or 720p50"},
 		{"bad addr", func(c *Config) { c.HTTPAddr = "8080" }, "RELAIS_HTTP_ADDR \"8080\" must be host:port"},

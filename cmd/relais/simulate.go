@@ -38,7 +38,7 @@ func cmdPlanSimulate(ctx context.Context, io *stdio, args []string) error {
 	sendTime := fs.Duration("send-time", 25*time.Millisecond, "one call to Twilio, from admission to answer")
 	smallest := fs.Bool("smallest-pool", true, "also find the smallest pool that reaches everyone before the first slot")
 	asJSON := jsonFlag(fs)
-	cfg, err := loadSettings(fs, args, io, append([]string{"sms-rate", "email-rate", "sms-reminder-lead", "sms-quiet-hours",
+	cfg, err := loadSettings(fs, args, io, append([]string{"sms-rate", "sms-load-bound", "email-rate", "sms-reminder-lead", "sms-quiet-hours",
 		"sms-quiet-days", "sms-quiet-dates", "time-zone", "worker-concurrency"}, dbSettings...)...)
 	if err != nil {
 		return err
@@ -162,7 +162,12 @@ func writeSimulation(w io.Writer, name string, sc scheduler.SimConfig, sim sched
 	if len(pool) == 0 {
 		caps = append(caps, fmt.Sprintf("%d senders of %g segments/s", sc.Plan.SMSSenders, sc.Plan.SMSRate))
 	}
-	fmt.Fprintf(w, "SMS senders: %s. Email: %d relays of %g/s.\n\n", strings.Join(caps, "; "), max(sc.Plan.EmailRelays, 1), sc.Plan.EmailRate)
+	fmt.Fprintf(w, "SMS senders: %s. Email: %d relays of %g/s.\n", strings.Join(caps, "; "), max(sc.Plan.EmailRelays, 1), sc.Plan.EmailRate)
+	if b := sc.Plan.SMSLoadBound; b >= 1 {
+		fmt.Fprintf(w, "Each fan-out page's SMS households shared among their country's senders, none over %g times its share.\n\n", b)
+	} else {
+		fmt.Fprintf(w, "Each SMS household on its first-choice sender, whatever the load (no load bound).\n\n")
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "profile\tchannel\thouseholds\tmessages\tsegments\tfinish\tbefore first slot\tutilisation\t")
 	for _, r := range sim.Rows {

@@ -9,7 +9,8 @@
 //   - pool: a pool of senders (3 short codes of 20 segments/s, on two Twilio accounts): the pool's
 //     utilisation (segments over the first-to-last span times the summed rate), each sender's own
 //     throughput and its most segments in any sliding one-second window, from the sandbox's receive
-//     timestamps per From.
+//     timestamps per From; once per load bound of -pool-bounds (RELAIS_SMS_LOAD_BOUND: 0, each family
+//     on its first-choice sender, is the baseline), then the utilisations side by side.
 //
 // Run it through scripts/bench-sms.sh.
 package main
@@ -27,6 +28,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,25 +58,49 @@ func main() {
 	poolN := flag.Int("pool-households", 20000, "households in the pool run")
 	poolSenders := flag.Int("pool-senders", 3, "senders in the pool run")
 	poolRate := flag.Float64("pool-rate", 20, "segments per second of each sender in the pool run")
+	poolBounds := flag.String("pool-bounds", "0,1", "RELAIS_SMS_LOAD_BOUND of each pool run, comma-separated; the first is the baseline")
 	flag.Parse()
 	ctx := context.Background()
 	run := func(name string) bool { return *scenario == "all" || *scenario == name }
 	var err error
 	if err == nil && run("paced") {
-		err = bench(ctx, *relaisBin, "paced", *n, *rate, *workers, nil, 0)
+		_, err = bench(ctx, *relaisBin, "paced", *n, *rate, *workers, nil, 0, 0)
 	}
 	if err == nil && run("unthrottled") {
-		err = bench(ctx, *relaisBin, "unthrottled", *n, 1e6, *workers, nil, 0)
+		_, err = bench(ctx, *relaisBin, "unthrottled", *n, 1e6, *workers, nil, 0, 0)
 	}
 	if err == nil && run("pool") {
-		err = bench(ctx, *relaisBin, "pool", *poolN, *poolRate, *workers, nil, *poolSenders)
+		var bounds []float64
+		for _, b := range strings.Split(*poolBounds, ",") {
+			f, perr := strconv.ParseFloat(strings.TrimSpace(b), 64)
+			if perr != nil {
+				err = fmt.Errorf("-pool-bounds: %w", perr)
+				break
+			}
+			bounds = append(bounds, f)
+		}
+		var utils []float64
+		for _, b := range bounds {
+			if err != nil {
+				break
+			}
+			var u float64
+			u, err = bench(ctx, *relaisBin, "pool", *poolN, *poolRate, *workers, nil, *poolSenders, b)
+			utils = append(utils, u)
+		}
+		if len(utils) > 1 {
+			fmt.Printf("\n== pool utilisation by load bound (the first is the baseline)\n")
+			for i, u := range utils {
+				fmt.Printf("RELAIS_SMS_LOAD_BOUND=%g: %.2f %% of the summed capacity (%.4fx the baseline)\n", bounds[i], u*100, u/utils[0])
+			}
+		}
 	}
 	if err == nil && run("faults") {
 		rules := []map[string]any{
 			{"share": 0.10, "http_status": 429, "retry_after": "1s"},
 			{"share": 0.111, "http_status": 500}, // 10 % of all: the first rule took 10 % already
 		}
-		err = bench(ctx, *relaisBin, "faults", *faultN, 1e6, *workers, rules, 0)
+		_, err = bench(ctx, *relaisBin, "faults", *faultN, 1e6, *workers, rules, 0, 0)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchsms:", err)
@@ -93,41 +119,42 @@ const (
 	poolToken   = "benchtoken00000000000000000000002"
 )
 
-// bench runs one scenario; senders > 0 sends through a pool of that many senders of rate each.
-func bench(ctx context.Context, bin, name string, n int, rate float64, workers int, rules []map[string]any, senders int) error {
+// bench runs one scenario; senders > 0 sends through a pool of that many senders of rate each, with
+// RELAIS_SMS_LOAD_BOUND bound, and returns the pool's utilisation.
+func bench(ctx context.Context, bin, name string, n int, rate float64, workers int, rules []map[string]any, senders int, bound float64) (float64, error) {
 	fmt.Printf("\n== %s: %d messages, %g segments/s configured, %d worker processes\n", name, n, rate, workers)
 	if senders > 0 {
-		fmt.Printf("   a pool of %d senders of %g segments/s each: %g segments/s in all\n", senders, rate, rate*float64(senders))
+		fmt.Printf("   a pool of %d senders of %g segments/s each: %g segments/s in all; RELAIS_SMS_LOAD_BOUND=%g\n", senders, rate, rate*float64(senders), bound)
 	}
 	dir, err := os.MkdirTemp("", "relais-bench-sms-")
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer os.RemoveAll(dir)
 	rs, err := redisserver.Start(ctx, filepath.Join(dir, "redis"))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer rs.Stop(context.Background())
 
 	sbAddr, err := localserver.FreeAddr()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	apiAddr, err := localserver.FreeAddr()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	env := append(os.Environ(),
 		"RELAIS_DATA_DIR="+filepath.Join(dir, "data"), "RELAIS_REDIS_ADDR="+rs.Addr, "RELAIS_SECRET=bench-secret-0123456789",
 		"RELAIS_HTTP_ADDR="+apiAddr, "RELAIS_PUBLIC_URL=http://"+apiAddr, "RELAIS_LOG_LEVEL=error",
 		"RELAIS_TWILIO_ACCOUNT_SID="+sid, "RELAIS_TWILIO_AUTH_TOKEN="+token, "RELAIS_TWILIO_API_URL=http://"+sbAddr,
 		fmt.Sprintf("RELAIS_SMS_RATE=%g", rate), "RELAIS_SMS_QUIET_HOURS=off", "RELAIS_SMS_QUIET_DAYS=",
-		"RELAIS_WORKER_CONCURRENCY=20", "RELAIS_BENCH_POOL_TOKEN="+poolToken)
+		"RELAIS_WORKER_CONCURRENCY=20", "RELAIS_BENCH_POOL_TOKEN="+poolToken, fmt.Sprintf("RELAIS_SMS_LOAD_BOUND=%g", bound))
 	if senders > 0 {
 		file, err := writePool(dir, senders, rate)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		env = append(env, "RELAIS_SMS_SENDERS="+file)
 	} else {
@@ -160,23 +187,23 @@ func bench(ctx context.Context, bin, name string, n int, rate float64, workers i
 	os.WriteFile(rulesFile, b, 0o600)
 	if err := startProc("sandbox", "twilio-sandbox", "--listen", sbAddr, "--account-sid", sid, "--auth-token", token,
 		"--rules", rulesFile, "--step-delay", "20ms", "--accounts", poolAccount+":"+poolToken); err != nil {
-		return err
+		return 0, err
 	}
 	if err := startProc("api", "api"); err != nil {
-		return err
+		return 0, err
 	}
 	if err := waitHTTP("http://"+apiAddr+"/readyz", 30*time.Second); err != nil {
-		return err
+		return 0, err
 	}
 	for i := 0; i < workers; i++ {
 		if err := startProc(fmt.Sprint("worker", i), "worker"); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	tok, err := exec.Command(bin, "token", "create", "--user", "bench", "--role", "admin",
 		"--data-dir", filepath.Join(dir, "data")).Output()
 	if err != nil {
-		return fmt.Errorf("token: %w", err)
+		return 0, fmt.Errorf("token: %w", err)
 	}
 	c := client.New("http://"+apiAddr, strings.TrimSpace(string(tok)))
 
@@ -186,37 +213,37 @@ func bench(ctx context.Context, bin, name string, n int, rate float64, workers i
 		fmt.Fprintf(&csv, "B%06d,en,5,sms_only,+3361%07d,yes\n", i, i) // taught in English, the lesson's language: its audience
 	}
 	if _, err := c.ImportHouseholds(ctx, &csv); err != nil {
-		return err
+		return 0, err
 	}
 	lessonID, err := uploadLesson(ctx, c, dir)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if err := waitReady(ctx, c, lessonID, 5*time.Minute); err != nil {
-		return err
+		return 0, err
 	}
 	start := time.Now()
 	if err := c.Publish(ctx, lessonID); err != nil {
-		return err
+		return 0, err
 	}
 	counts, err := waitSettled(ctx, c, lessonID, n, 30*time.Minute)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	elapsed := time.Since(start)
 	msgs, err := sandboxMessages("http://" + sbAddr)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if senders > 0 {
-		return reportPool(n, rate, senders, workers, elapsed, counts, msgs)
+		return reportPool(n, rate, senders, workers, bound, elapsed, counts, msgs)
 	}
-	return report(name, n, rate, elapsed, counts, msgs, rules != nil)
+	return 0, report(name, n, rate, elapsed, counts, msgs, rules != nil)
 }
 
 // simulatePool simulates the pool run's send with the code of relais plan simulate: n SMS-only
 // households (ids 1 to n, as the import numbers them) taught in the lesson's language, one segment each.
-func simulatePool(n int, rate float64, senders, workers int, sendTime time.Duration) (scheduler.Simulation, time.Duration, error) {
+func simulatePool(n int, rate float64, senders, workers int, bound float64, sendTime time.Duration) (scheduler.Simulation, time.Duration, error) {
 	shape := scheduler.Shape{Name: "bench", Households: n, Country: "FR", Language: "en", Grade: 5,
 		Shares: []scheduler.ProfileShare{{Profile: relais.ProfileSMSOnly, Share: 1}}}
 	var pool channels.Pool
@@ -224,7 +251,7 @@ func simulatePool(n int, rate float64, senders, workers int, sendTime time.Durat
 		pool = append(pool, channels.Lane{Name: fmt.Sprintf("bench-%d", i+1), Country: "FR", Kind: "short_code", Address: poolFrom(i), Rate: rate})
 	}
 	pc := scheduler.DefaultPlanConfig()
-	pc.SMSPool, pc.DigestSegs = pool, 1
+	pc.SMSPool, pc.DigestSegs, pc.SMSLoadBound = pool, 1, bound
 	start := time.Date(2026, 12, 7, 7, 0, 0, 0, time.UTC)
 	m := scheduler.NewMorning(shape, 1, start.Add(24*time.Hour))
 	p := &scheduler.Planner{Store: m, Lessons: m,
@@ -255,7 +282,7 @@ func writePool(dir string, senders int, rate float64) (string, error) {
 
 // reportPool prints the pool run's figures and fails when a sender went over its rate in a sliding
 // one-second window, or a message was not delivered exactly once.
-func reportPool(n int, rate float64, senders, workers int, elapsed time.Duration, counts map[relais.DeliveryStatus]int64, msgs []sbMessage) error {
+func reportPool(n int, rate float64, senders, workers int, bound float64, elapsed time.Duration, counts map[relais.DeliveryStatus]int64, msgs []sbMessage) (float64, error) {
 	var accepted []sbMessage
 	perTo := map[string]int{}
 	for _, m := range msgs {
@@ -267,7 +294,7 @@ func reportPool(n int, rate float64, senders, workers int, elapsed time.Duration
 	sort.Slice(accepted, func(i, j int) bool { return accepted[i].ReceivedAt.Before(accepted[j].ReceivedAt) })
 	fmt.Printf("relais deliveries: %v\n", counts)
 	if len(accepted) < 2 {
-		return errors.New("too few messages")
+		return 0, errors.New("too few messages")
 	}
 	bySender := map[string][]sbMessage{}
 	segments := 0
@@ -300,9 +327,9 @@ func reportPool(n int, rate float64, senders, workers int, elapsed time.Duration
 	if sendTime == 0 {
 		sendTime = 25 * time.Millisecond
 	}
-	sim, took, err := simulatePool(n, rate, senders, workers, sendTime)
+	sim, took, err := simulatePool(n, rate, senders, workers, bound, sendTime)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	simSpan := sim.SMSFinish.Sub(sim.SMSStart).Seconds()
 	fmt.Printf("simulation of the same population (relais plan simulate's code, %d sends at once, a send holding its window %s as the busiest sender shows): %.1f s in %.2f s of computing\n",
@@ -351,7 +378,7 @@ func reportPool(n int, rate float64, senders, workers int, elapsed time.Duration
 	if utilisation < 0.98 {
 		fmt.Printf("NOTE: utilisation %.2f %% is under 98 %% of the summed capacity\n", utilisation*100)
 	}
-	return errors.Join(errs...)
+	return utilisation, errors.Join(errs...)
 }
 
 func accountOf(i int) string {
