@@ -870,7 +870,12 @@ type SMSSenders struct {
 		// Senders Example: 3
 		Senders int `json:"senders"`
 	} `json:"countries"`
-	Senders []struct {
+
+	// LoadBound RELAIS_SMS_LOAD_BOUND: the most a sender takes of a fan-out page's households of its country, as a multiple of its share; 0: no bound
+	//
+	// Example: 1
+	LoadBound float32 `json:"load_bound"`
+	Senders   []struct {
 		// Account The Twilio account SID it sends through
 		Account *string `json:"account,omitempty"`
 
@@ -1830,8 +1835,9 @@ type ClientInterface interface {
 	//
 	// The configured SMS senders (RELAIS_SMS_SENDERS, RELAIS_SMS_FROM), each with its kind, rate in
 	// segments per second and Twilio account (never its token), and per recipient country the number
-	// of senders sharing its households and their summed rate. A household always goes through the
-	// same sender of its country. Empty lists when SMS is not configured.
+	// of senders sharing its households and their summed rate. A household goes through the same sender
+	// of its country, unless that sender already has its share of the household's fan-out page
+	// (load_bound). Empty lists when SMS is not configured.
 	//
 	// Corresponds with GET /api/v1/sms/senders (the `GetSMSSenders` operationId).
 	GetSMSSenders(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2844,8 +2850,9 @@ func (c *Client) SetSlotLessons(ctx context.Context, id ID, body SetSlotLessonsJ
 //
 // The configured SMS senders (RELAIS_SMS_SENDERS, RELAIS_SMS_FROM), each with its kind, rate in
 // segments per second and Twilio account (never its token), and per recipient country the number
-// of senders sharing its households and their summed rate. A household always goes through the
-// same sender of its country. Empty lists when SMS is not configured.
+// of senders sharing its households and their summed rate. A household goes through the same sender
+// of its country, unless that sender already has its share of the household's fan-out page
+// (load_bound). Empty lists when SMS is not configured.
 //
 // Corresponds with GET /api/v1/sms/senders (the `GetSMSSenders` operationId).
 func (c *Client) GetSMSSenders(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -6827,8 +6834,9 @@ type ClientWithResponsesInterface interface {
 	//
 	// The configured SMS senders (RELAIS_SMS_SENDERS, RELAIS_SMS_FROM), each with its kind, rate in
 	// segments per second and Twilio account (never its token), and per recipient country the number
-	// of senders sharing its households and their summed rate. A household always goes through the
-	// same sender of its country. Empty lists when SMS is not configured.
+	// of senders sharing its households and their summed rate. A household goes through the same sender
+	// of its country, unless that sender already has its share of the household's fan-out page
+	// (load_bound). Empty lists when SMS is not configured.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -11311,8 +11319,9 @@ func (c *ClientWithResponses) SetSlotLessonsWithResponse(ctx context.Context, id
 //
 // The configured SMS senders (RELAIS_SMS_SENDERS, RELAIS_SMS_FROM), each with its kind, rate in
 // segments per second and Twilio account (never its token), and per recipient country the number
-// of senders sharing its households and their summed rate. A household always goes through the
-// same sender of its country. Empty lists when SMS is not configured.
+// of senders sharing its households and their summed rate. A household goes through the same sender
+// of its country, unless that sender already has its share of the household's fan-out page
+// (load_bound). Empty lists when SMS is not configured.
 //
 // Returns a wrapper object for the known response body format(s).
 //
