@@ -377,12 +377,23 @@ func (c *Config) resolve() {
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 }
 
-// Validate checks settings and their combinations, saying what to fix.
+// Validate checks settings and their combinations, saying what to fix: every problem at once, so one
+// start-up names them all.
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	c.validateServer(bad)
+	c.validateStorage(bad)
+	c.validateWork(bad)
+	c.validateSMS(bad)
+	c.validateEmail(bad)
+	return errors.Join(errs...)
+}
+
+// validateServer checks the HTTP listener, links, pick lists, sign-in, proxies, rate limits and logs.
+func (c *Config) validateServer(bad func(format string, args ...any)) {
 	if _, err := c.pickLists(); err != nil {
-		errs = append(errs, err)
+		bad("%w", err)
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		bad("RELAIS_HTTP_ADDR %q must be host:port, e.g. 127.0.0.1:8080", c.HTTPAddr)
@@ -409,13 +420,26 @@ func (c *Config) Validate() error {
 			bad("RELAIS_OIDC_ISSUER needs RELAIS_OIDC_ROLES, e.g. relais-admin=admin,relais-media=media,teacher=teacher")
 		}
 	}
-	if !strings.HasPrefix(c.DatabaseURL, "sqlite:") && !isPostgresURL(c.DatabaseURL) {
-		bad("RELAIS_DATABASE_URL %q must be sqlite:PATH or postgres://user:password@host:port/database", postgres.Redact(c.DatabaseURL))
-	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
 		bad("RELAIS_LOG_LEVEL %q must be debug, info, warn or error", c.LogLevel)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("RELAIS_LOG_FORMAT %q must be text or json", c.LogFormat)
+	}
+	if _, err := c.limits(); err != nil {
+		bad("%w", err)
+	}
+	if _, err := clients.ParseTrusted(c.TrustedProxies); err != nil {
+		bad("RELAIS_TRUSTED_PROXIES: %v", err)
+	}
+}
+
+// validateStorage checks the database, the media store, uploads and retention.
+func (c *Config) validateStorage(bad func(format string, args ...any)) {
+	if !strings.HasPrefix(c.DatabaseURL, "sqlite:") && !isPostgresURL(c.DatabaseURL) {
+		bad("RELAIS_DATABASE_URL %q must be sqlite:PATH or postgres://user:password@host:port/database", postgres.Redact(c.DatabaseURL))
 	}
 	if c.MediaURL != "" {
 		if !strings.HasPrefix(c.MediaURL, "s3://") || len(c.MediaURL) <= len("s3://") {
@@ -428,26 +452,11 @@ func (c *Config) Validate() error {
 	if c.MediaRedirect < 0 || (c.MediaRedirect > 0 && c.MediaRedirect < 2*time.Minute) || c.MediaRedirect > 7*24*time.Hour {
 		bad("RELAIS_MEDIA_REDIRECT %s must be 0, or between 2m and 168h", c.MediaRedirect)
 	}
-	if c.LogFormat != "text" && c.LogFormat != "json" {
-		bad("RELAIS_LOG_FORMAT %q must be text or json", c.LogFormat)
-	}
-	if c.TVFormat != "1080i25" && c.TVFormat != "720p50" {
-		bad("RELAIS_TV_FORMAT %q must be 1080i25 or 720p50", c.TVFormat)
-	}
-	if c.TVAudioCodec != "mp2" && c.TVAudioCodec != "aac" {
-		bad("RELAIS_TV_AUDIO_CODEC %q must be mp2 or aac", c.TVAudioCodec)
-	}
 	if c.MaxUploadBytes < 1<<20 {
 		bad("RELAIS_MAX_UPLOAD_BYTES %d is below 1 MiB: no lesson would fit", c.MaxUploadBytes)
 	}
 	if c.MaxMediaDuration < time.Minute {
 		bad("RELAIS_MAX_MEDIA_DURATION %s is below one minute", c.MaxMediaDuration)
-	}
-	if c.SendOrphanAfter < time.Second {
-		bad("RELAIS_SEND_ORPHAN_AFTER %s is below one second: live workers' claims would be taken", c.SendOrphanAfter)
-	}
-	if c.SendClaimBatch < 1 {
-		bad("RELAIS_SEND_CLAIM_BATCH %d must be at least 1", c.SendClaimBatch)
 	}
 	if c.ReplyRetention < 0 || c.BounceRetention < 0 || c.DeliveryRetention < 0 || c.RemovedRetention < 0 || c.MediaRetention < 0 {
 		bad("RELAIS_REPLY_RETENTION, RELAIS_BOUNCE_RETENTION, RELAIS_DELIVERY_RETENTION, RELAIS_REMOVED_RETENTION and RELAIS_MEDIA_RETENTION cannot be negative")
@@ -455,20 +464,40 @@ func (c *Config) Validate() error {
 	if c.AuditRetention < 0 {
 		bad("RELAIS_AUDIT_RETENTION %s is negative", c.AuditRetention)
 	}
-	if _, err := c.limits(); err != nil {
-		bad("%v", err)
+}
+
+// validateWork checks the queue's Redis, the media renditions, the workers and the zones of the stations' regions.
+func (c *Config) validateWork(bad func(format string, args ...any)) {
+	if c.TVFormat != "1080i25" && c.TVFormat != "720p50" {
+		bad("RELAIS_TV_FORMAT %q must be 1080i25 or 720p50", c.TVFormat)
 	}
-	if _, err := clients.ParseTrusted(c.TrustedProxies); err != nil {
-		bad("RELAIS_TRUSTED_PROXIES: %v", err)
+	if c.TVAudioCodec != "mp2" && c.TVAudioCodec != "aac" {
+		bad("RELAIS_TV_AUDIO_CODEC %q must be mp2 or aac", c.TVAudioCodec)
 	}
-	if c.SMSReconcileAfter < 0 {
-		bad("RELAIS_SMS_RECONCILE_AFTER %s is negative", c.SMSReconcileAfter)
+	if c.SendOrphanAfter < time.Second {
+		bad("RELAIS_SEND_ORPHAN_AFTER %s is below one second: live workers' claims would be taken", c.SendOrphanAfter)
+	}
+	if c.SendClaimBatch < 1 {
+		bad("RELAIS_SEND_CLAIM_BATCH %d must be at least 1", c.SendClaimBatch)
 	}
 	if c.ChunkDuration < 0 || c.ChunkDuration > 0 && c.ChunkDuration < 10*time.Second {
 		bad("RELAIS_CHUNK_DURATION must be 0 (off) or at least 10s")
 	}
 	if c.WorkerConcurrency < 1 || c.MediaConcurrency < 1 {
 		bad("RELAIS_WORKER_CONCURRENCY and RELAIS_MEDIA_CONCURRENCY must be at least 1")
+	}
+	if _, err := c.redis(); err != nil {
+		bad("%w", err)
+	}
+	if _, _, err := c.zones(); err != nil {
+		bad("%w", err)
+	}
+}
+
+// validateSMS checks Twilio, the senders, reminders and quiet hours.
+func (c *Config) validateSMS(bad func(format string, args ...any)) {
+	if c.SMSReconcileAfter < 0 {
+		bad("RELAIS_SMS_RECONCILE_AFTER %s is negative", c.SMSReconcileAfter)
 	}
 	if len(c.DefaultCountry) != 2 {
 		bad("RELAIS_DEFAULT_COUNTRY %q must be a two-letter country code such as FR or KZ", c.DefaultCountry)
@@ -483,7 +512,7 @@ func (c *Config) Validate() error {
 		if c.SMSFrom == "" && c.SMSMessagingServiceSID == "" && c.SMSSenders == "" {
 			bad("RELAIS_TWILIO_ACCOUNT_SID is set: give a sender in RELAIS_SMS_FROM, RELAIS_SMS_MESSAGING_SERVICE_SID or RELAIS_SMS_SENDERS")
 		} else if _, err := c.smsConfig(); err != nil {
-			bad("%v", err)
+			bad("%w", err)
 		}
 		if c.SMSRate <= 0 {
 			bad("RELAIS_SMS_RATE must be above 0 segments per second")
@@ -495,20 +524,18 @@ func (c *Config) Validate() error {
 	if c.ReminderLead < 0 {
 		bad("RELAIS_SMS_REMINDER_LEAD %s must not be negative (0 turns reminders off)", c.ReminderLead)
 	}
-	if _, err := c.redis(); err != nil {
-		bad("%v", err)
-	}
 	if _, err := c.quietHours(); err != nil {
-		bad("%v", err)
-	}
-	if _, _, err := c.zones(); err != nil {
-		bad("%v", err)
+		bad("%w", err)
 	}
 	if c.TwilioAPIURL != "" {
 		if u, err := url.Parse(c.TwilioAPIURL); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 			bad("RELAIS_TWILIO_API_URL %q must be an absolute http(s) URL", c.TwilioAPIURL)
 		}
 	}
+}
+
+// validateEmail checks the SMTP relay and DKIM.
+func (c *Config) validateEmail(bad func(format string, args ...any)) {
 	if c.SMTPHost != "" {
 		if a, err := mail.ParseAddress(c.EmailFrom); err != nil || a.Address == "" {
 			bad("RELAIS_SMTP_HOST is set: RELAIS_EMAIL_FROM must be an email address, got %q", c.EmailFrom)
@@ -536,7 +563,6 @@ func (c *Config) Validate() error {
 	if (c.DKIMDomain != "") != (c.DKIMKeyFile != "") || (c.DKIMDomain != "" && c.DKIMSelector == "") {
 		bad("DKIM needs RELAIS_DKIM_DOMAIN, RELAIS_DKIM_SELECTOR and RELAIS_DKIM_KEY_FILE together")
 	}
-	return errors.Join(errs...)
 }
 
 // redis returns the connection options of the configured Redis, or nil when there is none (serve and
