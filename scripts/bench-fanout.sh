@@ -10,6 +10,8 @@
 #   SIZES=100000,300000 PROCS=1 scripts/bench-fanout.sh
 #   BASE=<commit> scripts/bench-fanout.sh            # the same benchmark on an earlier commit too
 #   RELAIS_BENCH_FANOUT_CPUPROFILE=DIR scripts/bench-fanout.sh   # a CPU profile per worker process in DIR
+#   RELAIS_BENCH_FANOUT_BACKLOG=100000000 scripts/bench-fanout.sh  # no wait for the send backlog: the
+#                                                    # fan-out alone, not the test's send consumer
 #
 # The base commit's fan-out is measured by copying this benchmark into an export of it (git archive),
 # so both rows come from the same machine in the same run.

@@ -37,7 +37,9 @@ func keysOf(ds []relais.Delivery) deliveryKeys {
 // are, sets each delivery's ID and Status to its row's, and returns the ids of the given keys that are
 // pending, in the order given. The page is one multi-row insert (ON CONFLICT DO NOTHING, so planners
 // running at once never plan a key twice) that records the new rows' first events in the same
-// statement and returns the new rows; only when some key existed already are the keys read again.
+// statement and returns the new rows; only when some key existed already are the keys read again. A
+// row planned pending without a reason, a fan-out's, has its first event implied (implied_start,
+// migration 00017): its row says all the event would.
 func (db *DB) PlanDeliveries(ctx context.Context, ds []relais.Delivery) ([]int64, error) {
 	if len(ds) == 0 {
 		return nil, nil
@@ -61,12 +63,13 @@ func (db *DB) PlanDeliveries(ctx context.Context, ds []relais.Delivery) ([]int64
 	}
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `WITH ins AS (
-				INSERT INTO deliveries (lesson_id, household_id, channel, status, reason, created_at, updated_at)
-				SELECT l, h, c, s, r, $6, $6 FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[])
+				INSERT INTO deliveries (lesson_id, household_id, channel, status, reason, created_at, updated_at, implied_start)
+				SELECT l, h, c, s, r, $6, $6, s = 'pending' AND r = '' FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[])
 					WITH ORDINALITY AS u(l, h, c, s, r, n) WHERE `+parentsExist+` ORDER BY n
 				ON CONFLICT (lesson_id, household_id, channel) DO NOTHING
-				RETURNING id, lesson_id, household_id, channel, status, reason),
-			ev AS (INSERT INTO delivery_events (delivery_id, status, detail, at) SELECT id, status, reason, $6 FROM ins ORDER BY id)
+				RETURNING id, lesson_id, household_id, channel, status, reason, implied_start),
+			ev AS (INSERT INTO delivery_events (delivery_id, status, detail, at)
+				SELECT id, status, reason, $6 FROM ins WHERE NOT implied_start ORDER BY id)
 			SELECT id, lesson_id, household_id, channel, status FROM ins`,
 			k.lessons, k.households, k.channels, statuses, reasons, now)
 		if err != nil {

@@ -59,6 +59,11 @@ var dialect = sqlstore.Dialect{
 	NoLimit:    nil,
 	NoJSON:     nil,
 	Upsert:     upsert,
+	// A delivery marked implied_start (migration 00017) has its first event in its row: pending, no
+	// detail, at its creation, before every event recorded (ids start at 1).
+	DeliveryEvents: `(SELECT id AS delivery_id, 'pending' AS status, '' AS detail, created_at AS at, 0 AS id
+		FROM deliveries WHERE implied_start
+		UNION ALL SELECT delivery_id, status, detail, at, id FROM delivery_events) e`,
 	RewritePupils: `UPDATE households SET pupils = COALESCE((SELECT json_agg(json_build_object('grade', grade,
 		'language', language) ORDER BY grade)::text FROM pupils WHERE household_id = ?), '[]') WHERE id = ?`,
 }

@@ -37,3 +37,6 @@ func MigrateTo(ctx context.Context, url string, version int64) error {
 	_, err = p.UpTo(ctx, version)
 	return err
 }
+
+// DeliveryEvents is the source of the deliveries' histories, for the plans test.
+var DeliveryEvents = dialect.DeliveryEvents

@@ -70,6 +70,11 @@ func TestQueriesUseIndexes(t *testing.T) {
 		{`SELECT channel, status, reason, count(*) FROM deliveries WHERE status IN ('failed', 'undelivered')
 			AND updated_at >= $1 AND updated_at < $2 GROUP BY 1, 2, 3`, `(now(), now())`, "deliveries_failed"},
 		{`SELECT min(created_at) FROM deliveries WHERE lesson_id = $1`, `(1)`, "deliveries_lesson_created"},
+		// A delivery's history: its row's implied first event by its key, its events by theirs.
+		{`SELECT delivery_id, status, detail, at FROM ` + postgres.DeliveryEvents + ` WHERE delivery_id = $1 ORDER BY id`, `(1)`,
+			"delivery_events_delivery"},
+		{`SELECT delivery_id, status, detail, at FROM ` + postgres.DeliveryEvents + ` WHERE delivery_id = $1 ORDER BY id`, `(1)`,
+			"deliveries_pkey"},
 		{`SELECT channel, status, reason, count(*) AS n FROM deliveries WHERE status IN ('failed', 'undelivered') AND lesson_id = $1
 			GROUP BY channel, status, reason`, `(1)`, "deliveries_lesson_status"},
 		{`SELECT d.id FROM deliveries d WHERE d.channel = $1 AND d.provider_id = $2 AND d.lesson_id = $3 AND d.status = $4

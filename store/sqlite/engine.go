@@ -52,12 +52,13 @@ func (engine) InsertSlots(ctx context.Context, tx sqlstore.Querier, slots []rela
 
 // dialect is what SQLite's SQL says its own way.
 var dialect = sqlstore.Dialect{
-	PhoneIs:    func(string) string { return `h.phone = ?` },
-	EmailIs:    func(string) string { return `h.email = ? COLLATE NOCASE` },
-	SkipLocked: "",
-	NoLimit:    int64(-1),
-	NoJSON:     "",
-	Upsert:     upsert,
+	PhoneIs:        func(string) string { return `h.phone = ?` },
+	EmailIs:        func(string) string { return `h.email = ? COLLATE NOCASE` },
+	SkipLocked:     "",
+	NoLimit:        int64(-1),
+	NoJSON:         "",
+	Upsert:         upsert,
+	DeliveryEvents: "delivery_events",
 	RewritePupils: `UPDATE households SET pupils = (SELECT json_group_array(json_object('grade', grade, 'language', language))
 		FROM (SELECT grade, language FROM pupils WHERE household_id = ? ORDER BY grade)) WHERE id = ?`,
 }

@@ -45,7 +45,7 @@ func (st Store) DeliveryEvents(ctx context.Context, id int64) ([]relais.Delivery
 		var e relais.DeliveryEvent
 		err := row.Scan(&e.DeliveryID, &e.Status, &e.Detail, Time(&e.At))
 		return e, err
-	}, `SELECT delivery_id, status, detail, at FROM delivery_events WHERE delivery_id = ? ORDER BY id`, id)
+	}, `SELECT delivery_id, status, detail, at FROM `+st.d.DeliveryEvents+` WHERE delivery_id = ? ORDER BY id`, id)
 }
 
 // ScanDeliveryCount reads a row of channel, status and count.

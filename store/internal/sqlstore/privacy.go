@@ -33,7 +33,7 @@ func (st Store) HouseholdRecord(ctx context.Context, id int64) (relais.Household
 		evs, err := QueryAll(ctx, q, func(r Row) (relais.EventRecord, error) {
 			var e relais.EventRecord
 			return e, r.Scan(&e.Status, &e.Detail, Time(&e.At))
-		}, `SELECT status, detail, at FROM delivery_events WHERE delivery_id = ? ORDER BY id`, rec.Deliveries[i].ID)
+		}, `SELECT status, detail, at FROM `+st.d.DeliveryEvents+` WHERE delivery_id = ? ORDER BY id`, rec.Deliveries[i].ID)
 		if err != nil {
 			return rec, fmt.Errorf("household %d delivery events: %w", id, err)
 		}

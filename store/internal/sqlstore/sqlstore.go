@@ -94,6 +94,9 @@ type Dialect struct {
 	// Upsert is the statement that writes a row of columns (? placeholders, in that order) to table,
 	// in place of the row with the same key (a column list).
 	Upsert func(table, key string, columns ...string) string
+	// DeliveryEvents is the source (a table or a subquery) of the deliveries' histories: delivery_id,
+	// status, detail, at, in order of id.
+	DeliveryEvents string
 }
 
 // Store implements the methods of relais.Store that both engines share; an engine's DB embeds it.
