@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -14,9 +13,7 @@ import (
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/channels"
 	"github.com/relais-edu/relais/channels/sms"
-	"github.com/relais-edu/relais/channels/sms/sandbox"
 	"github.com/relais-edu/relais/scheduler"
-	"github.com/relais-edu/relais/templates"
 )
 
 // TestFanoutSharesAPageAmongSenders: the fan-out shares a page's SMS households among the pool's
@@ -35,22 +32,10 @@ func TestFanoutSharesAPageAmongSenders(t *testing.T) {
 	if err := store.UpsertHouseholds(ctx, rig.hs); err != nil {
 		t.Fatal(err)
 	}
-	const sid, token = "AC00000000000000000000000000000000", "token"
-	sb := sandbox.New(sandbox.Config{AccountSID: sid, AuthToken: token, StepDelay: time.Millisecond})
-	api := httptest.NewServer(sb)
-	t.Cleanup(func() { api.Close(); sb.Close() })
-	ts, err := templates.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := sms.DefaultConfig()
-	cfg.AccountSID, cfg.AuthToken, cfg.APIURL = sid, token, api.URL
-	cfg.Pool = []sms.PoolSender{{Name: "a", Country: "FR", From: "38101", Rate: 20}, {Name: "b", Country: "FR", From: "38102", Rate: 20},
-		{Name: "c", Country: "FR", From: "38103", Rate: 20}}
-	ch, err := sms.New(cfg, store, channels.NewLedger(store, nil), ts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sb, ch := sandboxChannel(t, store, func(cfg *sms.Config) {
+		cfg.Pool = []sms.PoolSender{{Name: "a", Country: "FR", From: "38101", Rate: 20}, {Name: "b", Country: "FR", From: "38102", Rate: 20},
+			{Name: "c", Country: "FR", From: "38103", Rate: 20}}
+	})
 	rig.w.channels = relaisRegistry(ch, ch.Reminders())
 	fanout := task(TypeFanout, FanoutPayload{LessonID: rig.lesson.ID})
 	lanes := func() map[int64]string {

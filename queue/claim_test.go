@@ -169,6 +169,23 @@ func (r *claimRig) statuses(t testing.TB, ids []int64) map[relais.DeliveryStatus
 	return out
 }
 
+// wantStatuses fails the test when the deliveries' statuses, counted, are not want at the step when.
+func (r *claimRig) wantStatuses(t testing.TB, ids []int64, when string, want map[relais.DeliveryStatus]int) {
+	t.Helper()
+	if diff := cmp.Diff(want, r.statuses(t, ids)); diff != "" {
+		t.Errorf("%s (-want +got):\n%s", when, diff)
+	}
+}
+
+// sweepOrphans lets the claims age past OrphanAfter and runs the sweep, which must settle want of them.
+func (r *claimRig) sweepOrphans(t testing.TB, want int) {
+	t.Helper()
+	r.wait(r.w.cfg.OrphanAfter + time.Second)
+	if n, err := r.w.Sweep(context.Background()); err != nil || n != want {
+		t.Fatalf("sweep settled %d, %v; want %d", n, err, want)
+	}
+}
+
 // killAfter runs the send task in a goroutine that dies right after the provider's n-th call, as with
 // kill -9: its heartbeat stops and no line of the handler runs after it (the goroutine blocks for good).
 func (r *claimRig) killAfter(t testing.TB, n int, send *asynq.Task, calls func() int) {
@@ -205,9 +222,7 @@ func TestKilledMidPageSendsNothingTwiceAndLosesNothing(t *testing.T) {
 
 			// Claims go 10 at a time: the worker dies after the 13th call, holding 11-20.
 			r.killAfter(t, 13, send, calls)
-			if diff := cmp.Diff(map[relais.DeliveryStatus]int{"queued": 10, "claimed": 10, "pending": 5}, r.statuses(t, ids)); diff != "" {
-				t.Errorf("after the kill (-want +got):\n%s", diff)
-			}
+			r.wantStatuses(t, ids, "after the kill", map[relais.DeliveryStatus]int{"queued": 10, "claimed": 10, "pending": 5})
 			// asynq runs the task again: it leaves the dead attempt's claims alone.
 			if err := r.w.handleSend(ctx, send); err != nil {
 				t.Fatal(err)
@@ -225,9 +240,7 @@ func TestKilledMidPageSendsNothingTwiceAndLosesNothing(t *testing.T) {
 			if err != nil || n != 10 {
 				t.Fatalf("sweep settled %d, %v; want 10", n, err)
 			}
-			if diff := cmp.Diff(map[relais.DeliveryStatus]int{"queued": 15, "sent": 3, "pending": 7}, r.statuses(t, ids)); diff != "" {
-				t.Errorf("after the sweep (-want +got):\n%s", diff)
-			}
+			r.wantStatuses(t, ids, "after the sweep", map[relais.DeliveryStatus]int{"queued": 15, "sent": 3, "pending": 7})
 			// The sweep queued the 7 the provider never saw.
 			tasks, err := r.insp.ListPendingTasks(QueueSend)
 			if err != nil || len(tasks) != 1 {
@@ -246,9 +259,7 @@ func TestKilledMidPageSendsNothingTwiceAndLosesNothing(t *testing.T) {
 			if c := calls(); c != 25 {
 				t.Errorf("provider called %d times, want 25", c)
 			}
-			if diff := cmp.Diff(map[relais.DeliveryStatus]int{"queued": 22, "sent": 3}, r.statuses(t, ids)); diff != "" {
-				t.Errorf("at the end (-want +got):\n%s", diff)
-			}
+			r.wantStatuses(t, ids, "at the end", map[relais.DeliveryStatus]int{"queued": 22, "sent": 3})
 		})
 	}
 }
@@ -325,19 +336,12 @@ func TestAmbiguousEmailBecomesUnknownAndIsResentOnDemand(t *testing.T) {
 	if err := r.w.handleSend(ctx, send); err == nil {
 		t.Fatal("first run: no error, want the throttled one retried")
 	}
-	if diff := cmp.Diff(map[relais.DeliveryStatus]int{"queued": 2, "claimed": 1, "pending": 1}, r.statuses(t, ids)); diff != "" {
-		t.Errorf("after the first run (-want +got):\n%s", diff)
-	}
+	r.wantStatuses(t, ids, "after the first run", map[relais.DeliveryStatus]int{"queued": 2, "claimed": 1, "pending": 1})
 	if err := r.w.handleSend(ctx, send); err != nil {
 		t.Fatal(err)
 	}
-	r.wait(r.w.cfg.OrphanAfter + time.Second)
-	if n, err := r.w.Sweep(ctx); err != nil || n != 1 {
-		t.Fatalf("sweep settled %d, %v", n, err)
-	}
-	if diff := cmp.Diff(map[relais.DeliveryStatus]int{"queued": 3, "unknown": 1}, r.statuses(t, ids)); diff != "" {
-		t.Errorf("after the sweep (-want +got):\n%s", diff)
-	}
+	r.sweepOrphans(t, 1)
+	r.wantStatuses(t, ids, "after the sweep", map[relais.DeliveryStatus]int{"queued": 3, "unknown": 1})
 	// An unknown stays so: neither the page's re-run nor another sweep sends it.
 	if err := r.w.handleSend(ctx, send); err != nil {
 		t.Fatal(err)
@@ -363,9 +367,7 @@ func TestAmbiguousEmailBecomesUnknownAndIsResentOnDemand(t *testing.T) {
 	if err := r.w.handleSend(ctx, asynq.NewTask(sends[0].Type, sends[0].Payload)); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(map[relais.DeliveryStatus]int{"queued": 4}, r.statuses(t, ids)); diff != "" {
-		t.Errorf("after resending unknowns (-want +got):\n%s", diff)
-	}
+	r.wantStatuses(t, ids, "after resending unknowns", map[relais.DeliveryStatus]int{"queued": 4})
 	evs, _ := r.store.DeliveryEvents(ctx, ids[1])
 	var steps []relais.DeliveryStatus
 	for _, e := range evs {
@@ -410,9 +412,7 @@ func TestSweepWithRedisDownLosesNothing(t *testing.T) {
 	if _, err := r.w.Sweep(ctx); err == nil {
 		t.Fatal("sweep with Redis down: no error")
 	}
-	if diff := cmp.Diff(map[relais.DeliveryStatus]int{"sent": 3, "claimed": 7}, r.statuses(t, ids)); diff != "" {
-		t.Errorf("after the sweep with Redis down (-want +got):\n%s", diff)
-	}
+	r.wantStatuses(t, ids, "after the sweep with Redis down", map[relais.DeliveryStatus]int{"sent": 3, "claimed": 7})
 	r.w.client = up
 	if n, err := r.w.Sweep(ctx); err != nil || n != 7 {
 		t.Fatalf("sweep with Redis back settled %d, %v", n, err)
@@ -424,9 +424,7 @@ func TestSweepWithRedisDownLosesNothing(t *testing.T) {
 	if err := r.w.handleSend(ctx, asynq.NewTask(tasks[0].Type, tasks[0].Payload)); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(map[relais.DeliveryStatus]int{"sent": 3, "queued": 7}, r.statuses(t, ids)); diff != "" {
-		t.Errorf("at the end (-want +got):\n%s", diff)
-	}
+	r.wantStatuses(t, ids, "at the end", map[relais.DeliveryStatus]int{"sent": 3, "queued": 7})
 	for _, h := range r.hs {
 		if p.took[h.ID] != 1 {
 			t.Errorf("household %d got %d messages", h.ID, p.took[h.ID])
@@ -458,19 +456,12 @@ func TestLateClaimsLeaveOnlyTheMessageInFlight(t *testing.T) {
 	ids := r.plan(t, relais.ChannelEmail)
 	send := task(TypeSend, SendPayload{Channel: relais.ChannelEmail, DeliveryIDs: ids})
 	r.killAfter(t, 4, send, func() int { p.mu.Lock(); defer p.mu.Unlock(); return p.calls })
-	if diff := cmp.Diff(map[relais.DeliveryStatus]int{"queued": 3, "claimed": 1, "pending": 6}, r.statuses(t, ids)); diff != "" {
-		t.Errorf("after the kill (-want +got):\n%s", diff)
-	}
+	r.wantStatuses(t, ids, "after the kill", map[relais.DeliveryStatus]int{"queued": 3, "claimed": 1, "pending": 6})
 	if err := r.w.handleSend(ctx, send); err != nil {
 		t.Fatal(err)
 	}
-	r.wait(r.w.cfg.OrphanAfter + time.Second)
-	if n, err := r.w.Sweep(ctx); err != nil || n != 1 {
-		t.Fatalf("sweep settled %d, %v", n, err)
-	}
-	if diff := cmp.Diff(map[relais.DeliveryStatus]int{"queued": 9, "unknown": 1}, r.statuses(t, ids)); diff != "" {
-		t.Errorf("at the end (-want +got):\n%s", diff)
-	}
+	r.sweepOrphans(t, 1)
+	r.wantStatuses(t, ids, "at the end", map[relais.DeliveryStatus]int{"queued": 9, "unknown": 1})
 	if p.calls != 10 {
 		t.Errorf("provider called %d times, want 10", p.calls)
 	}
@@ -492,19 +483,12 @@ func TestLateClaimsJudgeFailuresAtOnce(t *testing.T) {
 			send := task(TypeSend, SendPayload{Channel: relais.ChannelEmail, DeliveryIDs: ids})
 			calls := func() int { p.mu.Lock(); defer p.mu.Unlock(); return p.calls }
 			r.killAfter(t, 4, send, calls)
-			if diff := cmp.Diff(map[relais.DeliveryStatus]int{"queued": 1, "pending": 7, "failed": 1, "claimed": 1}, r.statuses(t, ids)); diff != "" {
-				t.Errorf("after the kill (-want +got):\n%s", diff)
-			}
+			r.wantStatuses(t, ids, "after the kill", map[relais.DeliveryStatus]int{"queued": 1, "pending": 7, "failed": 1, "claimed": 1})
 			if err := r.w.handleSend(ctx, send); err != nil {
 				t.Fatal(err)
 			}
-			r.wait(r.w.cfg.OrphanAfter + time.Second)
-			if n, err := r.w.Sweep(ctx); err != nil || n != 1 {
-				t.Fatalf("sweep settled %d, %v", n, err)
-			}
-			if diff := cmp.Diff(map[relais.DeliveryStatus]int{"queued": 8, "failed": 1, "unknown": 1}, r.statuses(t, ids)); diff != "" {
-				t.Errorf("at the end (-want +got):\n%s", diff)
-			}
+			r.sweepOrphans(t, 1)
+			r.wantStatuses(t, ids, "at the end", map[relais.DeliveryStatus]int{"queued": 8, "failed": 1, "unknown": 1})
 			for i, h := range r.hs {
 				want := 1
 				if i == 2 {

@@ -90,6 +90,15 @@ func TestStuckSMSStatusIsFetchedFromTheSandbox(t *testing.T) {
 // applies rules, and returns the sandbox.
 func sandboxSMS(t *testing.T, rig *claimRig, store relais.Store, rules ...sandbox.Rule) *sandbox.Server {
 	t.Helper()
+	sb, ch := sandboxChannel(t, store, func(cfg *sms.Config) { cfg.Senders = map[string]string{sms.DefaultCountry: "Ecole"} }, rules...)
+	rig.w.channels = relaisRegistry(ch)
+	return sb
+}
+
+// sandboxChannel is the SMS channel on a Twilio sandbox that follows rules, its senders set by
+// configure.
+func sandboxChannel(t *testing.T, store relais.Store, configure func(*sms.Config), rules ...sandbox.Rule) (*sandbox.Server, *sms.Channel) {
+	t.Helper()
 	const sid, token = "AC00000000000000000000000000000000", "token"
 	sb := sandbox.New(sandbox.Config{AccountSID: sid, AuthToken: token, Rules: rules, StepDelay: time.Millisecond})
 	api := httptest.NewServer(sb)
@@ -100,11 +109,10 @@ func sandboxSMS(t *testing.T, rig *claimRig, store relais.Store, rules ...sandbo
 	}
 	cfg := sms.DefaultConfig()
 	cfg.AccountSID, cfg.AuthToken, cfg.APIURL = sid, token, api.URL
-	cfg.Senders = map[string]string{sms.DefaultCountry: "Ecole"}
+	configure(&cfg)
 	ch, err := sms.New(cfg, store, channels.NewLedger(store, nil), ts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rig.w.channels = relaisRegistry(ch)
-	return sb
+	return sb, ch
 }
