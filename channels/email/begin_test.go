@@ -78,6 +78,8 @@ func TestBeginOverlapsTheTransaction(t *testing.T) {
 			if want := []string{"f1@example.org", "f3@example.org"}; !slices.Equal(accepted, want) {
 				t.Errorf("the relay took %v, want %v", accepted, want)
 			}
+			// The relay sees the dropped connection's end when it next reads from it, after the send returned.
+			waitUntil(t, "the relay to see the dropped transaction", func() bool { return relay.abandoned.Load() >= 1 })
 			if n := relay.abandoned.Load(); n != 1 {
 				t.Errorf("%d transactions dropped before their end, want 1", n)
 			}
