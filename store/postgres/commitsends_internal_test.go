@@ -69,7 +69,7 @@ func TestCommitSendsRunsAgainAfterADeadlock(t *testing.T) {
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		var waiting bool
 		if err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'
-			AND query LIKE '%UPDATE deliveries%')`).Scan(&waiting); err != nil {
+			AND datname = current_database() AND query LIKE '%UPDATE deliveries%')`).Scan(&waiting); err != nil {
 			t.Fatal(err)
 		}
 		if waiting {
