@@ -186,6 +186,31 @@ func (r *claimRig) sweepOrphans(t testing.TB, want int) {
 	}
 }
 
+// sendWhatTheSweepQueued runs the one send task the sweep queued, as a worker would.
+func (r *claimRig) sendWhatTheSweepQueued(t testing.TB) {
+	t.Helper()
+	tasks, err := r.insp.ListPendingTasks(QueueSend)
+	if err != nil || len(tasks) != 1 {
+		t.Fatalf("send tasks queued by the sweep: %d, %v", len(tasks), err)
+	}
+	if err := r.w.handleSend(context.Background(), asynq.NewTask(tasks[0].Type, tasks[0].Payload)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wantOneEach fails the test unless took, the messages a provider took by household id, holds one for
+// each household of the rig.
+func (r *claimRig) wantOneEach(t testing.TB, took map[int64]int) {
+	t.Helper()
+	want := map[int64]int{}
+	for _, h := range r.hs {
+		want[h.ID] = 1
+	}
+	if diff := cmp.Diff(want, took); diff != "" {
+		t.Errorf("messages the provider took per household (-want +got):\n%s", diff)
+	}
+}
+
 // killAfter runs the send task in a goroutine that dies right after the provider's n-th call, as with
 // kill -9: its heartbeat stops and no line of the handler runs after it (the goroutine blocks for good).
 func (r *claimRig) killAfter(t testing.TB, n int, send *asynq.Task, calls func() int) {
@@ -242,20 +267,8 @@ func TestKilledMidPageSendsNothingTwiceAndLosesNothing(t *testing.T) {
 			}
 			r.wantStatuses(t, ids, "after the sweep", map[relais.DeliveryStatus]int{"queued": 15, "sent": 3, "pending": 7})
 			// The sweep queued the 7 the provider never saw.
-			tasks, err := r.insp.ListPendingTasks(QueueSend)
-			if err != nil || len(tasks) != 1 {
-				t.Fatalf("send tasks queued by the sweep: %d, %v", len(tasks), err)
-			}
-			if err := r.w.handleSend(ctx, asynq.NewTask(tasks[0].Type, tasks[0].Payload)); err != nil {
-				t.Fatal(err)
-			}
-			want := map[int64]int{}
-			for _, h := range r.hs {
-				want[h.ID] = 1
-			}
-			if diff := cmp.Diff(want, p.took); diff != "" {
-				t.Errorf("messages the provider took per household (-want +got):\n%s", diff)
-			}
+			r.sendWhatTheSweepQueued(t)
+			r.wantOneEach(t, p.took)
 			if c := calls(); c != 25 {
 				t.Errorf("provider called %d times, want 25", c)
 			}
@@ -304,20 +317,8 @@ func TestStaleClaimIsLeftToTheSweep(t *testing.T) {
 			if c := calls(); c != 1 || swept != 5 {
 				t.Fatalf("the stalled attempt called the provider %d times and the sweep settled %d; want 1 and 5", c, swept)
 			}
-			tasks, err := r.insp.ListPendingTasks(QueueSend)
-			if err != nil || len(tasks) != 1 {
-				t.Fatalf("send tasks queued by the sweep: %d, %v", len(tasks), err)
-			}
-			if err := r.w.handleSend(ctx, asynq.NewTask(tasks[0].Type, tasks[0].Payload)); err != nil {
-				t.Fatal(err)
-			}
-			want := map[int64]int{}
-			for _, h := range r.hs {
-				want[h.ID] = 1
-			}
-			if diff := cmp.Diff(want, p.took); diff != "" {
-				t.Errorf("messages the provider took per household (-want +got):\n%s", diff)
-			}
+			r.sendWhatTheSweepQueued(t)
+			r.wantOneEach(t, p.took)
 		})
 	}
 }
