@@ -71,18 +71,7 @@ func TestChaos(t *testing.T) {
 		if c.Expected != o.Households {
 			t.Errorf("%s: %d deliveries planned, want %d", ch, c.Expected, o.Households)
 		}
-		if c.Duplicates != 0 {
-			t.Errorf("%s: %d duplicates at the sink, want 0 (e.g. deliveries %v)", ch, c.Duplicates, c.DuplicateIDs)
-		}
-		if c.Lost != 0 {
-			t.Errorf("%s: %d lost, want 0 (e.g. deliveries %v)", ch, c.Lost, c.LostIDs)
-		}
-		if c.Disagreements != 0 {
-			t.Errorf("%s: %d recorded statuses disagree with the sink, want 0 (e.g. deliveries %v)", ch, c.Disagreements, c.DisagreementIDs)
-		}
-		if c.Stray != 0 {
-			t.Errorf("%s: %d messages at the sink for nobody planned", ch, c.Stray)
-		}
+		wantExactlyOnce(t, ch, c)
 	}
 	kills := 0
 	for _, e := range rep.Events {
@@ -109,4 +98,22 @@ func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Helper()
 	w.t.Log(strings.TrimSuffix(string(b), "\n"))
 	return len(b), nil
+}
+
+// wantExactlyOnce fails the test unless the channel's report counts no duplicate, no lost message, no
+// recorded status that disagrees with the sink and no message for nobody planned.
+func wantExactlyOnce(t testing.TB, ch relais.ChannelName, c ChannelReport) {
+	t.Helper()
+	if c.Duplicates != 0 {
+		t.Errorf("%s: %d duplicates at the sink, want 0 (e.g. deliveries %v)", ch, c.Duplicates, c.DuplicateIDs)
+	}
+	if c.Lost != 0 {
+		t.Errorf("%s: %d lost, want 0 (e.g. deliveries %v)", ch, c.Lost, c.LostIDs)
+	}
+	if c.Disagreements != 0 {
+		t.Errorf("%s: %d recorded statuses disagree with the sink, want 0 (e.g. deliveries %v)", ch, c.Disagreements, c.DisagreementIDs)
+	}
+	if c.Stray != 0 {
+		t.Errorf("%s: %d messages at the sink for nobody planned", ch, c.Stray)
+	}
 }

@@ -149,18 +149,7 @@ func checkExactlyOnce(t testing.TB, rep *Report, households int) {
 		if c.Received != households {
 			t.Errorf("%s: %d recipients at the sink, want %d", ch, c.Received, households)
 		}
-		if c.Duplicates != 0 {
-			t.Errorf("%s: %d duplicates at the sink, want 0 (e.g. deliveries %v)", ch, c.Duplicates, c.DuplicateIDs)
-		}
-		if c.Lost != 0 {
-			t.Errorf("%s: %d lost, want 0 (e.g. deliveries %v)", ch, c.Lost, c.LostIDs)
-		}
-		if c.Disagreements != 0 {
-			t.Errorf("%s: %d recorded statuses disagree with the sink, want 0 (e.g. deliveries %v)", ch, c.Disagreements, c.DisagreementIDs)
-		}
-		if c.Stray != 0 {
-			t.Errorf("%s: %d messages at the sink for nobody planned", ch, c.Stray)
-		}
+		wantExactlyOnce(t, ch, c)
 	}
 }
 
