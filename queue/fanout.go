@@ -50,9 +50,9 @@ func (w *Worker) handleFanout(ctx context.Context, t *asynq.Task) error {
 	}
 	deadline := time.Now().Add(w.cfg.FanoutSlice)
 	for planned := false; ; planned = true {
-		if backlog, err := w.client.Backlog(); err != nil {
+		if full, err := w.backlogFull(ctx); err != nil {
 			return err
-		} else if backlog > w.cfg.MaxSendBacklog {
+		} else if full {
 			if !planned {
 				return errBacklog{wait: 2 * time.Second} // this task waits, and runs again as it is
 			}
@@ -85,6 +85,40 @@ func (w *Worker) handleFanout(ctx context.Context, t *asynq.Task) error {
 		}
 	}
 }
+
+// backlogFull reports whether the send backlog is still over MaxSendBacklog after waiting up to
+// BacklogWait for the senders to take it below: a backlog that is full for a moment (the senders take
+// tasks by the dozen) holds the fan-out for the moment only, and one that stays full gives the worker
+// back (the caller waits in Redis). Waiting 2 s in Redis at every brief peak cost a sixth of a national
+// fan-out's speed. A fan-out that waits here holds one of the worker's task slots, which its send
+// tasks need to take the backlog down, so at most a quarter of the slots wait at once; the other
+// fan-out tasks wait in Redis as before.
+func (w *Worker) backlogFull(ctx context.Context) (bool, error) {
+	backlog, err := w.client.Backlog(ctx)
+	if err != nil || backlog <= w.cfg.MaxSendBacklog {
+		return false, err
+	}
+	if w.cfg.BacklogWait <= 0 || w.backlogWaiters.Add(1) > int32(max(w.cfg.Concurrency/4, 1)) {
+		w.backlogWaiters.Add(-1)
+		return true, nil
+	}
+	defer w.backlogWaiters.Add(-1)
+	until := time.Now().Add(w.cfg.BacklogWait)
+	for time.Now().Before(until) {
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(backlogPoll):
+		}
+		if backlog, err = w.client.Backlog(ctx); err != nil || backlog <= w.cfg.MaxSendBacklog {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// backlogPoll is how often a fan-out waiting for the send backlog counts it again.
+const backlogPoll = 50 * time.Millisecond
 
 // queueSegments queues a fan-out task for each segment of FanoutSegment household ids that holds
 // households of the filter: one keyset probe per such segment, none for the empty ones between.

@@ -359,6 +359,9 @@ func fanoutChildMain(url, redisAt string) int {
 	if v := os.Getenv("RELAIS_BENCH_FANOUT_BACKLOG"); v != "" { // the send tasks queued before the fan-out waits
 		cfg.MaxSendBacklog, _ = strconv.Atoi(v)
 	}
+	if v := os.Getenv("RELAIS_BENCH_FANOUT_CONCURRENCY"); v != "" { // fan-out tasks at once per process
+		cfg.Concurrency, _ = strconv.Atoi(v)
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	w := NewWorker(ropt, s, relaisRegistry(), Pipeline{}, Links{}, client, cfg, log)
 	srv := asynq.NewServer(ropt, asynq.Config{Concurrency: cfg.Concurrency, Queues: map[string]int{QueueDefault: 1},

@@ -414,7 +414,7 @@ func (f *fixture) fanOut(t *testing.T) []FanoutPayload {
 
 func TestFanoutWaitsWhileTheSendQueueIsFull(t *testing.T) {
 	forEachStore(t, func(t *testing.T) {
-		f := newFixture(t, 3, func(c *Config) { c.MaxSendBacklog = 0 })
+		f := newFixture(t, 3, func(c *Config) { c.MaxSendBacklog, c.BacklogWait = 0, 100 * time.Millisecond })
 		ids := f.plan(t)
 		if err := f.w.queueSends(context.Background(), relais.ChannelSMS, ids); err != nil {
 			t.Fatal(err)
@@ -425,6 +425,97 @@ func TestFanoutWaitsWhileTheSendQueueIsFull(t *testing.T) {
 			t.Fatalf("err = %v, want the backlog wait", err)
 		}
 	})
+}
+
+// A backlog that drains within BacklogWait holds the fan-out for that moment only: the page is
+// planned, not put off by 2 s.
+func TestFanoutGoesOnWhenTheBacklogDrainsWithinItsWait(t *testing.T) {
+	f := newFixture(t, 3, func(c *Config) { c.MaxSendBacklog, c.BacklogWait = 0, 10 * time.Second })
+	ids := f.plan(t)
+	if err := f.w.queueSends(context.Background(), relais.ChannelSMS, ids); err != nil {
+		t.Fatal(err)
+	}
+	drained := make(chan error, 1)
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		_, err := f.insp.DeleteAllPendingTasks(QueueSend)
+		drained <- err
+	}()
+	start := time.Now()
+	err := f.w.handleFanout(context.Background(), task(TypeFanout, FanoutPayload{LessonID: f.lesson.ID, Until: 100}))
+	if err != nil {
+		t.Fatalf("fan-out: %v, want it to plan once the backlog drained", err)
+	}
+	if err := <-drained; err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took < 300*time.Millisecond || took > 5*time.Second {
+		t.Errorf("the fan-out took %s; it should have waited for the drain (300 ms) and no longer", took)
+	}
+}
+
+// Fan-out tasks waiting for the backlog hold task slots that the sends need to drain it: beyond a
+// quarter of the slots they wait in Redis instead.
+func TestFanoutWaitersLeaveSlotsToTheSends(t *testing.T) {
+	f := newFixture(t, 3, func(c *Config) { c.MaxSendBacklog, c.BacklogWait, c.Concurrency = 0, 2 * time.Second, 4 })
+	ids := f.plan(t)
+	if err := f.w.queueSends(context.Background(), relais.ChannelSMS, ids); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		err  error
+		took time.Duration
+	}
+	results := make(chan result, 2)
+	for range 2 {
+		go func() {
+			start := time.Now()
+			err := f.w.handleFanout(context.Background(), task(TypeFanout, FanoutPayload{LessonID: f.lesson.ID, Until: 100}))
+			results <- result{err, time.Since(start)}
+		}()
+	}
+	var waited, gaveBack int
+	for range 2 {
+		r := <-results
+		var bl errBacklog
+		switch {
+		case errors.As(r.err, &bl) && r.took < time.Second:
+			gaveBack++
+		case errors.As(r.err, &bl) && r.took >= 2*time.Second:
+			waited++
+		default:
+			t.Errorf("fan-out: %v after %s", r.err, r.took)
+		}
+	}
+	if waited != 1 || gaveBack != 1 {
+		t.Errorf("%d fan-outs waited BacklogWait and %d gave their slot back at once; want one each (one slot of four may wait)", waited, gaveBack)
+	}
+}
+
+// Backlog reads asynq's keys itself: it must count what asynq's own inspector counts.
+func TestBacklogCountsWhatTheInspectorCounts(t *testing.T) {
+	f := newFixture(t, 0, nil)
+	ctx := context.Background()
+	for i := range 7 {
+		opts := []asynq.Option{asynq.Queue(QueueSend)}
+		if i%3 == 0 {
+			opts = append(opts, asynq.ProcessIn(time.Hour))
+		}
+		if err := f.client.enqueue(ctx, TypeSend, SendPayload{Channel: relais.ChannelSMS, DeliveryIDs: []int64{int64(i)}}, opts...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := f.client.Backlog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := f.insp.GetQueueInfo(QueueSend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := info.Pending + info.Scheduled + info.Retry; got != want || info.Pending != 4 || info.Scheduled != 3 {
+		t.Errorf("Backlog = %d; the inspector counts %d pending, %d scheduled, %d retry", got, info.Pending, info.Scheduled, info.Retry)
+	}
 }
 
 func TestStatusUpdatesAreAppliedInOneBatch(t *testing.T) {

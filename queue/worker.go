@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -80,6 +81,7 @@ type Config struct {
 	FanoutSlice      time.Duration              // how long a fan-out task plans pages before it queues its continuation
 	SendPageSize     map[relais.ChannelName]int // deliveries per send task, over the channel's own
 	MaxSendBacklog   int                        // send tasks waiting in Redis before the fan-out waits
+	BacklogWait      time.Duration              // how long a fan-out waits for a full backlog before giving its worker back
 	ShutdownTimeout  time.Duration
 	SendWindow       SendWindow // quiet hours; nil: none
 	// ReminderLead is how long before an airing families get a reminder SMS; 0: no reminders.
@@ -114,6 +116,7 @@ func DefaultConfig() Config {
 		FanoutSlice:      5 * time.Second,
 		SendPageSize:     map[relais.ChannelName]int{}, // each channel's own (channels.Pager)
 		MaxSendBacklog:   2000,
+		BacklogWait:      time.Second,
 		ShutdownTimeout:  25 * time.Second,
 		ClaimBatch:       10,
 		OrphanAfter:      10 * time.Second,
@@ -144,6 +147,8 @@ type Worker struct {
 	rdb   redis.UniversalClient // task statistics (metrics.go)
 
 	sweeper *sweeper
+	// backlogWaiters counts the fan-out tasks waiting in this process for the send backlog to drain.
+	backlogWaiters atomic.Int32
 }
 
 // NewWorker builds a worker; Start runs it.
