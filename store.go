@@ -88,15 +88,17 @@ type DeliveryStore interface {
 	ReleaseClaims(ctx context.Context, ids []int64, attempt string) ([]int64, error)
 	// ReserveDeliveries marks those of ids still pending as the page of attempt at now (they stay
 	// pending): a reservation not refreshed for a while is a page a dead attempt will never send.
-	// ClearReservations ends attempt's reservations of deliveries still pending (the attempt ended).
+	// ClearReservations ends attempt's reservations of those of ids still pending (the attempt ended).
+	// Both find the rows by id: the deliveries of an attempt are its page, and finding them by
+	// attempt would scan the table (no index holds claimed_by).
 	ReserveDeliveries(ctx context.Context, ids []int64, attempt string, now time.Time) error
-	ClearReservations(ctx context.Context, attempt string) error
+	ClearReservations(ctx context.Context, attempt string, ids []int64) error
 	// ReclaimReserved hands to attempt (at now) at most limit pending deliveries of channel reserved by
 	// an attempt that has not refreshed them since before, and returns their ids: one sweeper gets them.
 	ReclaimReserved(ctx context.Context, channel ChannelName, before time.Time, attempt string, now time.Time, limit int) ([]int64, error)
-	// RefreshClaims sets to now the claim time of every delivery attempt still holds or reserves: the
-	// attempt's heartbeat.
-	RefreshClaims(ctx context.Context, attempt string, now time.Time) error
+	// RefreshClaims sets to now the claim time of those of ids attempt still holds or reserves: the
+	// attempt's heartbeat over its page.
+	RefreshClaims(ctx context.Context, attempt string, ids []int64, now time.Time) error
 	// ReclaimDeliveries hands to attempt (at now) at most limit claims of channel not refreshed since
 	// before, each with one conditional update, and returns them, ClaimedBy naming the attempt that
 	// held them (the dead one): two sweepers never take the same claim.

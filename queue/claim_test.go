@@ -280,7 +280,7 @@ func TestKilledMidPageSendsNothingTwiceAndLosesNothing(t *testing.T) {
 // frozenBeat is a store whose heartbeat cannot refresh claims: a database too busy to take the write.
 type frozenBeat struct{ relais.Store }
 
-func (frozenBeat) RefreshClaims(context.Context, string, time.Time) error {
+func (frozenBeat) RefreshClaims(context.Context, string, []int64, time.Time) error {
 	return errors.New("database is locked")
 }
 

@@ -313,14 +313,14 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	s := w.newSendRun(ctx, p.Channel)
+	ids := make([]int64, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.Delivery.ID
+	}
+	s := w.newSendRun(ctx, p.Channel, ids)
 	defer s.stop()
 	if !w.cfg.NoClaim {
 		// The page is this attempt's while it runs: if it dies, the sweep sends the rest again.
-		ids := make([]int64, len(msgs))
-		for i, m := range msgs {
-			ids[i] = m.Delivery.ID
-		}
 		if err := w.store.ReserveDeliveries(ctx, ids, s.attempt, w.now()); err != nil {
 			return err
 		}
@@ -405,6 +405,7 @@ type sendRun struct {
 	w        *Worker
 	channel  relais.ChannelName
 	attempt  string
+	ids      []int64 // the page: every delivery the attempt may reserve or claim
 	stopBeat func()
 	retry    *channels.SendError
 	retryIDs []int64 // released, to go again with the retry of the task
@@ -425,11 +426,11 @@ type sendRun struct {
 
 // newSendRun names the attempt and starts its heartbeat: while the handler runs, its claims' time is
 // refreshed every OrphanAfter/3, so that only the claims of a dead attempt grow old.
-func (w *Worker) newSendRun(ctx context.Context, ch relais.ChannelName) *sendRun {
+func (w *Worker) newSendRun(ctx context.Context, ch relais.ChannelName, ids []int64) *sendRun {
 	id, _ := asynq.GetTaskID(ctx)
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	s := &sendRun{w: w, channel: ch, attempt: fmt.Sprintf("%s#%x", id, b), answered: map[int64]bool{},
+	s := &sendRun{w: w, channel: ch, attempt: fmt.Sprintf("%s#%x", id, b), ids: ids, answered: map[int64]bool{},
 		judged: map[int64]bool{}}
 	if w.cfg.NoClaim {
 		s.stopBeat = func() {}
@@ -447,7 +448,7 @@ func (w *Worker) newSendRun(ctx context.Context, ch relais.ChannelName) *sendRun
 				return
 			case <-tick.C:
 				at := w.now()
-				if err := w.store.RefreshClaims(beat, s.attempt, at); err != nil && beat.Err() == nil {
+				if err := w.store.RefreshClaims(beat, s.attempt, s.ids, at); err != nil && beat.Err() == nil {
 					w.log.Warn("refresh send claims", "attempt", s.attempt, "err", err)
 				} else if err == nil {
 					s.refreshed.Store(at.UnixNano())
@@ -479,7 +480,7 @@ func (s *sendRun) stop() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := s.w.store.ClearReservations(ctx, s.attempt); err != nil {
+	if err := s.w.store.ClearReservations(ctx, s.attempt, s.ids); err != nil {
 		s.w.log.Warn("clear send reservations", "attempt", s.attempt, "err", err)
 	}
 }

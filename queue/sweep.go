@@ -119,7 +119,7 @@ func (w *Worker) resendPages(ctx context.Context, ch relais.ChannelName, attempt
 		if err := w.queueSendsAs(ctx, ch, ids, nil, ":again:"+attempt); err != nil {
 			return err
 		}
-		if err := w.store.ClearReservations(ctx, attempt); err != nil {
+		if err := w.store.ClearReservations(ctx, attempt, ids); err != nil {
 			return err
 		}
 		w.log.Info("pages of dead send attempts queued again", "channel", ch, "deliveries", len(ids))
@@ -222,7 +222,7 @@ func (w *Worker) reconcile(ctx context.Context, ch channels.Channel, ds []relais
 			}
 			return len(advances), err
 		}
-		if err := w.store.ClearReservations(ctx, attempt); err != nil {
+		if err := w.store.ClearReservations(ctx, attempt, released); err != nil {
 			return len(advances) + len(released), err
 		}
 		w.log.Info("orphaned sends not found at the provider, sent again", "channel", ch.Name(), "deliveries", len(released))

@@ -10,6 +10,7 @@
 #   SENDS=1000 ROUNDS=2 bash scripts/bench-claim.sh
 #   ONLY=email/sqlite bash scripts/bench-claim.sh  # one case: sms, email or email-text / sqlite or postgres
 #   BASE=<commit> REPEAT=3 bash scripts/bench-claim.sh  # and an earlier commit's, taking turns, 3 times each
+#   HISTORY=500000 bash scripts/bench-claim.sh   # with the deliveries of earlier lessons in the table first
 #
 # With BASE, the earlier commit's send path is measured by the same benchmark (this file copied into an
 # export of it, git archive), the two binaries taking turns REPEAT times, so that their ratios come from
@@ -45,7 +46,7 @@ uptime
 for ((k = 0; k < REPEAT; k++)); do
 	for b in "${builds[@]}"; do
 		log "$b: sending $SENDS messages x $ROUNDS rounds per mode, with and without the claim ($((k + 1)) of $REPEAT)"
-		(cd queue && RELAIS_BENCH_CLAIM_SENDS=$SENDS RELAIS_BENCH_ROUNDS=$ROUNDS \
+		(cd queue && RELAIS_BENCH_CLAIM_SENDS=$SENDS RELAIS_BENCH_ROUNDS=$ROUNDS RELAIS_BENCH_CLAIM_HISTORY=${HISTORY:-0} \
 			"$tmp/$b.test" -test.run '^$' -test.bench "^BenchmarkSendClaim\$/${ONLY}" -test.benchtime 1x -test.v -test.timeout 60m) 2>&1 |
 			sed "s/^ *[a-z_]*\.go:[0-9]*: /$b: /" | tee -a "$tmp/claim.log"
 		uptime

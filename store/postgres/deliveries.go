@@ -597,10 +597,13 @@ func (db *DB) returnIDs(ctx context.Context, q string, args ...any) ([]int64, er
 	return ids, err
 }
 
-// RefreshClaims sets the claim time of attempt's claims and reservations to now.
-func (db *DB) RefreshClaims(ctx context.Context, attempt string, now time.Time) error {
-	_, err := db.pool.Exec(ctx, `UPDATE deliveries SET claimed_at = $1 WHERE claimed_by = $2 AND status IN ($3, $4)`,
-		ts(now), attempt, relais.DeliveryClaimed, relais.DeliveryPending)
+// RefreshClaims sets the claim time of attempt's claims and reservations among ids to now.
+func (db *DB) RefreshClaims(ctx context.Context, attempt string, ids []int64, now time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := db.pool.Exec(ctx, `UPDATE deliveries SET claimed_at = $1 WHERE claimed_by = $2 AND status IN ($3, $4) AND id = ANY($5)`,
+		ts(now), attempt, relais.DeliveryClaimed, relais.DeliveryPending, ids)
 	return err
 }
 
@@ -614,10 +617,13 @@ func (db *DB) ReserveDeliveries(ctx context.Context, ids []int64, attempt string
 	return err
 }
 
-// ClearReservations ends attempt's reservations of pending deliveries.
-func (db *DB) ClearReservations(ctx context.Context, attempt string) error {
-	_, err := db.pool.Exec(ctx, `UPDATE deliveries SET claimed_by = '' WHERE claimed_by = $1 AND status = $2`,
-		attempt, relais.DeliveryPending)
+// ClearReservations ends attempt's reservations of the pending deliveries among ids.
+func (db *DB) ClearReservations(ctx context.Context, attempt string, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := db.pool.Exec(ctx, `UPDATE deliveries SET claimed_by = '' WHERE claimed_by = $1 AND status = $2 AND id = ANY($3)`,
+		attempt, relais.DeliveryPending, ids)
 	return err
 }
 

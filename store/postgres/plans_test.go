@@ -59,6 +59,10 @@ func TestQueriesUseIndexes(t *testing.T) {
 			WHERE d.lesson_id = u.l AND d.household_id = u.h AND d.channel = u.c AND d.occurrence < u.o AND d.status <> 'pending'`,
 			`('{1}', '{1}', '{reminder}', '{1}')`, "deliveries_lesson_id_household_id_channel_key"},
 		{`SELECT h.id FROM households h WHERE h.id = ANY($1)`, `('{1,2}')`, "households_pkey"},
+		// A send attempt's heartbeat and its end find its page by id (no index holds claimed_by).
+		{`UPDATE deliveries SET claimed_at = now() WHERE claimed_by = $1 AND status IN ('claimed', 'pending') AND id = ANY($2)`,
+			`('a', '{1,2}')`, "deliveries_pkey"},
+		{`UPDATE deliveries SET claimed_by = '' WHERE claimed_by = $1 AND status = 'pending' AND id = ANY($2)`, `('a', '{1,2}')`, "deliveries_pkey"},
 	}
 	checkPlans(t, conn, "fresh", lookups)
 	if _, err := conn.Exec(ctx, `VACUUM ANALYZE`); err != nil { // as autovacuum leaves a table: statistics and a visibility map

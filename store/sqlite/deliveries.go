@@ -407,9 +407,9 @@ func (db *DB) moveChunks(ctx context.Context, ids []int64, q string, args ...any
 	return moved, err
 }
 
-// RefreshClaims sets the claim time of attempt's claims and reservations to now.
-func (db *DB) RefreshClaims(ctx context.Context, attempt string, now time.Time) error {
-	_, err := db.write.ExecContext(ctx, `UPDATE deliveries SET claimed_at = ? WHERE claimed_by = ? AND status IN (?, ?)`,
+// RefreshClaims sets the claim time of attempt's claims and reservations among ids to now.
+func (db *DB) RefreshClaims(ctx context.Context, attempt string, ids []int64, now time.Time) error {
+	_, err := db.moveChunks(ctx, ids, `UPDATE deliveries SET claimed_at = ? WHERE claimed_by = ? AND status IN (?, ?) AND id IN (%s) RETURNING id`,
 		ms(now), attempt, relais.DeliveryClaimed, relais.DeliveryPending)
 	return err
 }
@@ -421,9 +421,9 @@ func (db *DB) ReserveDeliveries(ctx context.Context, ids []int64, attempt string
 	return err
 }
 
-// ClearReservations ends attempt's reservations of pending deliveries.
-func (db *DB) ClearReservations(ctx context.Context, attempt string) error {
-	_, err := db.write.ExecContext(ctx, `UPDATE deliveries SET claimed_by = '' WHERE claimed_by = ? AND status = ?`,
+// ClearReservations ends attempt's reservations of the pending deliveries among ids.
+func (db *DB) ClearReservations(ctx context.Context, attempt string, ids []int64) error {
+	_, err := db.moveChunks(ctx, ids, `UPDATE deliveries SET claimed_by = '' WHERE claimed_by = ? AND status = ? AND id IN (%s) RETURNING id`,
 		attempt, relais.DeliveryPending)
 	return err
 }

@@ -58,7 +58,7 @@ func testDeliveryClaims(t *testing.T, open Open) {
 
 	// a2 refreshes its claim (ids[3]); a1's (ids[2]) goes stale.
 	setClock(t0.Add(20 * time.Second))
-	must(t, db.RefreshClaims(ctx, "a2", clock()))
+	must(t, db.RefreshClaims(ctx, "a2", ids, clock()))
 	before := clock().Add(-10 * time.Second)
 	none, err := db.ReclaimDeliveries(ctx, relais.ChannelSMS, before, "s0", clock(), 10)
 	must(t, err)
@@ -186,7 +186,7 @@ func testDeliveryReservations(t *testing.T, open Open) {
 		t.Fatal(err)
 	}
 	later := t0.Add(time.Minute)
-	must(t, db.RefreshClaims(ctx, "alive", later))
+	must(t, db.RefreshClaims(ctx, "alive", ids, later)) // the ids of another attempt are left alone
 	got, err := db.ReclaimReserved(ctx, relais.ChannelEmail, later.Add(-10*time.Second), "s1", later, 10)
 	must(t, err)
 	if diff := cmp.Diff([]int64{ids[0]}, got); diff != "" {
@@ -195,8 +195,13 @@ func testDeliveryReservations(t *testing.T, open Open) {
 	if again, err := db.ReclaimReserved(ctx, relais.ChannelEmail, later.Add(-10*time.Second), "s2", later, 10); err != nil || len(again) != 0 {
 		t.Errorf("reclaimed twice: %v, %v", again, err)
 	}
-	must(t, db.ClearReservations(ctx, "s1"))
-	must(t, db.ClearReservations(ctx, "alive"))
+	must(t, db.ClearReservations(ctx, "s1", got))
+	// Only the ids given are cleared: the attempt's other reservation stays.
+	must(t, db.ClearReservations(ctx, "alive", ids[2:3]))
+	if ds, err := db.DeliveriesByIDs(ctx, ids[3:]); err != nil || ds[0].ClaimedBy != "alive" {
+		t.Errorf("a reservation not among the ids cleared: %v, %v", ds, err)
+	}
+	must(t, db.ClearReservations(ctx, "alive", ids))
 	ds, err := db.DeliveriesByIDs(ctx, ids)
 	must(t, err)
 	for i, d := range ds {
