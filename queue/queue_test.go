@@ -414,7 +414,7 @@ func (f *fixture) fanOut(t *testing.T) []FanoutPayload {
 
 func TestFanoutWaitsWhileTheSendQueueIsFull(t *testing.T) {
 	forEachStore(t, func(t *testing.T) {
-		f := newFixture(t, 3, func(c *Config) { c.MaxSendBacklog, c.BacklogWait = 0, 100 * time.Millisecond })
+		f := newFixture(t, 3, func(c *Config) { c.MaxSendBacklog, c.BacklogWait = 0, 100*time.Millisecond })
 		ids := f.plan(t)
 		if err := f.w.queueSends(context.Background(), relais.ChannelSMS, ids); err != nil {
 			t.Fatal(err)
@@ -430,7 +430,7 @@ func TestFanoutWaitsWhileTheSendQueueIsFull(t *testing.T) {
 // A backlog that drains within BacklogWait holds the fan-out for that moment only: the page is
 // planned, not put off by 2 s.
 func TestFanoutGoesOnWhenTheBacklogDrainsWithinItsWait(t *testing.T) {
-	f := newFixture(t, 3, func(c *Config) { c.MaxSendBacklog, c.BacklogWait = 0, 10 * time.Second })
+	f := newFixture(t, 3, func(c *Config) { c.MaxSendBacklog, c.BacklogWait = 0, 10*time.Second })
 	ids := f.plan(t)
 	if err := f.w.queueSends(context.Background(), relais.ChannelSMS, ids); err != nil {
 		t.Fatal(err)
@@ -457,7 +457,7 @@ func TestFanoutGoesOnWhenTheBacklogDrainsWithinItsWait(t *testing.T) {
 // Fan-out tasks waiting for the backlog hold task slots that the sends need to drain it: beyond a
 // quarter of the slots they wait in Redis instead.
 func TestFanoutWaitersLeaveSlotsToTheSends(t *testing.T) {
-	f := newFixture(t, 3, func(c *Config) { c.MaxSendBacklog, c.BacklogWait, c.Concurrency = 0, 2 * time.Second, 4 })
+	f := newFixture(t, 3, func(c *Config) { c.MaxSendBacklog, c.BacklogWait, c.Concurrency = 0, 2*time.Second, 4 })
 	ids := f.plan(t)
 	if err := f.w.queueSends(context.Background(), relais.ChannelSMS, ids); err != nil {
 		t.Fatal(err)
