@@ -49,14 +49,16 @@ func (db *DB) PlanDeliveries(ctx context.Context, ds []relais.Delivery) ([]int64
 				return fmt.Errorf("plan delivery: %w", err)
 			}
 			var id int64
-			var cur relais.DeliveryStatus
-			if err := sel.QueryRowContext(ctx, d.LessonID, d.HouseholdID, d.Channel).Scan(&id, &cur); err != nil {
-				return err
-			}
-			if n, _ := res.RowsAffected(); n == 1 {
+			cur := status
+			if n, _ := res.RowsAffected(); n == 1 { // planned now: its id is the insert's, no lookup
+				if id, err = res.LastInsertId(); err != nil {
+					return err
+				}
 				if _, err := ev.ExecContext(ctx, id, status, d.Reason, now); err != nil {
 					return err
 				}
+			} else if err := sel.QueryRowContext(ctx, d.LessonID, d.HouseholdID, d.Channel).Scan(&id, &cur); err != nil {
+				return err
 			}
 			ds[i].ID, ds[i].Status = id, cur
 			if cur == relais.DeliveryPending {
