@@ -52,12 +52,12 @@ func (engine) InsertSlots(ctx context.Context, tx sqlstore.Querier, slots []rela
 
 // dialect is what SQLite's SQL says its own way.
 var dialect = sqlstore.Dialect{
-	PhoneIs:        func(string) string { return `h.phone = ?` },
-	EmailIs:        func(string) string { return `h.email = ? COLLATE NOCASE` },
-	SkipLocked:     "",
-	NoLimit:        int64(-1),
-	NoJSON:         "",
-	Upsert:         upsert,
+	PhoneIs:    func(string) string { return `h.phone = ?` },
+	EmailIs:    func(string) string { return `h.email = ? COLLATE NOCASE` },
+	SkipLocked: "",
+	NoLimit:    int64(-1),
+	NoJSON:     "",
+	Upsert:     upsert,
 	// A delivery marked implied_start (migration 00024) has its first event in its row: pending, no
 	// detail, at its creation, before every event recorded (ids start at 1). SQLite pushes a query's
 	// delivery_id down into both halves (TestDeliveryEventsUseIndexes).
