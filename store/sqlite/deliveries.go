@@ -31,7 +31,10 @@ func (db *DB) PlanDeliveries(ctx context.Context, ds []relais.Delivery) ([]int64
 // (rememberSenders).
 func (db *DB) PlanPage(ctx context.Context, ds []relais.Delivery, senders []relais.SenderChoice) ([]int64, error) {
 	if len(ds) == 0 {
-		return nil, nil
+		if len(senders) == 0 {
+			return nil, nil
+		}
+		return nil, db.inTx(ctx, func(tx *sql.Tx) error { return rememberSenders(ctx, tx, senders) })
 	}
 	now := ms(db.now())
 	var ids []int64

@@ -89,9 +89,14 @@ func testPlanPageRemembersSenders(t *testing.T, open Open) {
 		t.Error("a page with a household that does not exist: no error")
 	}
 	remembered("after a refused page", map[int64]string{a: "s1", b: "s3", c: "s1"})
+	// Choices without deliveries are written all the same.
+	if ids, err := db.PlanPage(ctx, nil, []relais.SenderChoice{{HouseholdID: c, Was: "s1", Sender: "s2"}}); err != nil || len(ids) != 0 {
+		t.Errorf("choices without deliveries: %v, %v", ids, err)
+	}
+	remembered("after choices without deliveries", map[int64]string{a: "s1", b: "s3", c: "s2"})
 	// A page with no choices writes none (PlanDeliveries is that).
 	if _, err := db.PlanPage(ctx, plan(l1, a, b), nil); err != nil {
 		t.Fatal(err)
 	}
-	remembered("after a page without choices", map[int64]string{a: "s1", b: "s3", c: "s1"})
+	remembered("after a page without choices", map[int64]string{a: "s1", b: "s3", c: "s2"})
 }
