@@ -141,10 +141,12 @@ func (db *DB) PlanPage(ctx context.Context, ds []relais.Delivery, senders []rela
 }
 
 // rememberSenders sets each choice's sender on its household while the household remembers the
-// choice's Was: one UPDATE ... FROM unnest for the page, in household order (the order a page's
-// fan-out reads them: two fan-outs writing the same households wait for each other instead of
-// deadlocking). Only when some household was not written (it remembers another sender: a fan-out of
-// another lesson gave it one meanwhile) are they read again, and their choices' Sender set to it.
+// choice's Was: one UPDATE ... FROM unnest for the page, its ids sorted so that two fan-outs writing
+// the same households lock them in one order and wait for each other (should a plan lock them in
+// another order, the deadlock fails a page, whose task plans it again). The column is in no index:
+// the update is a heap-only tuple where the page has room. Only when some household was not written
+// (it remembers another sender: a fan-out of another lesson gave it one meanwhile) are they read
+// again, and their choices' Sender set to it.
 func rememberSenders(ctx context.Context, tx pgx.Tx, senders []relais.SenderChoice) error {
 	if len(senders) == 0 {
 		return nil
