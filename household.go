@@ -65,10 +65,24 @@ type Household struct {
 	EmailOptOut   bool
 	PhoneStatus   ContactStatus
 	EmailStatus   ContactStatus
-	CreatedAt     time.Time
+	// SMSSender is the name of the SMS sender (channels.Lane.Name) a fan-out last gave the household, ""
+	// before its first SMS: the family hears from it lesson after lesson while the senders of its
+	// country include it. Stores read it with the household; PlanPage writes it, an import leaves it.
+	SMSSender string
+	CreatedAt time.Time
 	// RemovedAt is when a full import of the roster left the household out (zero: it is in the
 	// roster). Nothing is sent to it any more; retention erases it RELAIS_REMOVED_RETENTION later.
 	RemovedAt time.Time
+}
+
+// SenderChoice is the SMS sender a fan-out page gave a household, to be remembered in
+// Household.SMSSender (DeliveryStore.PlanPage).
+type SenderChoice struct {
+	HouseholdID int64
+	// Was is the sender the household remembered when the page was read ("": none): the choice is
+	// written only while the household still remembers it.
+	Was    string
+	Sender string
 }
 
 // HasGrade reports whether the household has a pupil in grade g.

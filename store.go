@@ -55,6 +55,11 @@ type DeliveryStore interface {
 	// already is left as it is. It sets each delivery's ID and Status to its row's, and returns the ids
 	// of the rows now pending for those keys, so a re-run of a fan-out page hands the same rows on again.
 	PlanDeliveries(ctx context.Context, ds []Delivery) ([]int64, error)
+	// PlanPage is PlanDeliveries for a fan-out page, recording in the same transaction the SMS sender
+	// each of senders gives its household (Household.SMSSender), in one batched write. A household that
+	// no longer remembers the choice's Was (another fan-out gave it a sender meanwhile) keeps what it
+	// remembers, and the choice's Sender is set to that, so that the page sends on it.
+	PlanPage(ctx context.Context, ds []Delivery, senders []SenderChoice) ([]int64, error)
 	// RemindDeliveries plans the reminders of one airing: each of ds (channel reminder) names its airing
 	// by Occurrence. A key with no delivery gets a pending one. A delivery that reminded of an earlier
 	// airing and has left (any status but pending) is re-armed: pending again for this airing, its

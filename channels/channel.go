@@ -28,7 +28,8 @@ type Message struct {
 	// Airing is the broadcast a reminder is about.
 	Airing *relais.Airing
 	// Lane names the lane (sender) of the channel's pool that the fan-out chose for the message among
-	// those of its page (Balancer); "" or a lane the channel no longer has: the channel's own choice.
+	// those of its page (Balancer); "" or a lane the channel no longer has: the channel's own choice
+	// (the lane the household remembers, Household.SMSSender, while the channel has it).
 	Lane string
 	// Begin, when set, is called by the channel right before it hands the message to the provider
 	// (after any rate-limit wait or connection set-up): the queue claims the delivery there (channels
@@ -112,9 +113,12 @@ type Pager interface {
 }
 
 // Balancer is implemented by channels with a pool of lanes (SMS senders) shared among the households
-// of a batch at once: the fan-out asks for the lanes of a page's messages (Pool.Balance with the
-// channel's bound) and hands each message its lane (Message.Lane), so that the lanes finish together.
-// Lanes returns a lane name per household, "" where the channel has none for it.
+// of a batch at once: the fan-out asks for the lanes of a page's messages (Pool.BalanceRemembered with
+// the channel's bound) and hands each message its lane (Message.Lane), so that the lanes finish
+// together. A household keeps the lane it remembers (Household.SMSSender: the pools are the SMS
+// senders') while the channel has it for the household; the fan-out records the lane of every other
+// (DeliveryStore.PlanPage), so that a family hears from one sender lesson after lesson.
+// Balance returns a lane name per household, "" where the channel has none for it.
 type Balancer interface {
 	Balance(hs []relais.Household) []string
 }

@@ -11,7 +11,9 @@ import (
 // what its lanes are (channels/sms reads them from a file); the pool only spreads households over them
 // and adds up their rates, so that the sender, the limiter and the publishing plan agree.
 type Lane struct {
-	// Name identifies the lane (the limiter's key, the page's row); unique in a pool.
+	// Name identifies the lane (the limiter's key, the page's row, the sender a household remembers:
+	// Household.SMSSender); unique in a pool, and stable: the configured sender's name, not its place
+	// in the pool, so that reordering the pool moves no family.
 	Name string `json:"name"`
 	// Country is the ISO 3166 code of the recipients the lane serves, or AnyCountry.
 	Country string `json:"country"`
@@ -29,7 +31,8 @@ type Lane struct {
 const AnyCountry = "*"
 
 // Pool is the lanes of a channel. A household always goes through the same lane of its country's
-// (Assign), so that all its messages come from one sender and its replies come back to it.
+// (Assign, or the lane it remembers: BalanceRemembered), so that all its messages come from one sender
+// and its replies come back to it.
 type Pool []Lane
 
 // Lanes returns the lanes serving recipients of country: its own, else the AnyCountry ones.
@@ -100,25 +103,60 @@ func score(l Lane, household int64) float64 {
 // with a larger bound), and adding a lane still moves only the households whose first choice it
 // becomes, plus a few overflows. The result is the index in lanes of each household's lane, -1 when
 // lanes is empty; bound < 1 (0: no bound) puts every household on its first choice, as Assign does.
+// BalanceRemembered also keeps the lanes households remember.
 func Balance(lanes []Lane, households []int64, bound float64) []int {
+	return BalanceRemembered(lanes, households, nil, bound)
+}
+
+// BalanceRemembered is Balance for a batch whose households may remember a lane: remembered[i] is the
+// Name of the lane households[i] was last given ("" or nil: none). A household whose remembered lane
+// is among lanes keeps it, whatever its load; the others are balanced as by Balance within the room
+// left: each lane's room for the batch less the households that kept it (none when they fill it). The
+// rooms left add up to at least the households to place, so every one of them finds a lane. Once a
+// family has heard from a lane it so hears from it lesson after lesson; only the families of a lane
+// taken out of the pool move, each to its first choice with room.
+func BalanceRemembered(lanes []Lane, households []int64, remembered []string, bound float64) []int {
 	out := make([]int, len(households))
+	kept := 0
+	for i := range households {
+		out[i] = -1
+		if i < len(remembered) && remembered[i] != "" {
+			out[i] = slices.IndexFunc(lanes, func(l Lane) bool { return l.Name == remembered[i] })
+		}
+		if out[i] >= 0 {
+			kept++
+		}
+	}
 	var total float64
 	for _, l := range lanes {
 		total += max(l.Rate, 0)
 	}
 	if bound < 1 || total == 0 || len(lanes) < 2 {
 		for i, h := range households {
-			out[i] = Assign(lanes, h)
+			if out[i] < 0 {
+				out[i] = Assign(lanes, h)
+			}
 		}
+		return out
+	}
+	if kept == len(households) {
 		return out
 	}
 	room := make([]int, len(lanes))
 	for j, l := range lanes {
 		room[j] = int(math.Ceil(bound * float64(len(households)) * max(l.Rate, 0) / total))
 	}
+	for _, j := range out {
+		if j >= 0 && room[j] > 0 {
+			room[j]--
+		}
+	}
 	scores := make([]float64, len(lanes))
 	order := make([]int, len(lanes))
 	for i, h := range households {
+		if out[i] >= 0 {
+			continue
+		}
 		best := -1
 		for j, l := range lanes {
 			scores[j] = score(l, h)
@@ -139,7 +177,7 @@ func Balance(lanes []Lane, households []int64, bound float64) []int {
 				}
 			}
 		}
-		if room[best] > 0 { // always, as the rooms add up to at least the batch
+		if room[best] > 0 { // always, as the rooms left add up to at least the households to place
 			room[best]--
 		}
 		out[i] = best
@@ -150,11 +188,19 @@ func Balance(lanes []Lane, households []int64, bound float64) []int {
 // Balance is Balance over the lanes of each household's country: countries[i] is the country of
 // households[i]. It returns the index in p of each household's lane, -1 when no lane serves its country.
 func (p Pool) Balance(countries []string, households []int64, bound float64) []int {
+	return p.BalanceRemembered(countries, households, nil, bound)
+}
+
+// BalanceRemembered is BalanceRemembered over the lanes of each household's country: a household keeps
+// the lane it remembers (remembered[i], a Lane's Name; nil: none remembers one) while that lane serves
+// its country.
+func (p Pool) BalanceRemembered(countries []string, households []int64, remembered []string, bound float64) []int {
 	out := make([]int, len(households))
 	type batch struct {
-		lanes []int // indices in p
-		at    []int // indices in households
-		ids   []int64
+		lanes      []int // indices in p
+		at         []int // indices in households
+		ids        []int64
+		remembered []string
 	}
 	batches := map[string]*batch{}
 	var order []string
@@ -170,6 +216,9 @@ func (p Pool) Balance(countries []string, households []int64, bound float64) []i
 		}
 		b.at = append(b.at, i)
 		b.ids = append(b.ids, households[i])
+		if remembered != nil {
+			b.remembered = append(b.remembered, remembered[i])
+		}
 	}
 	for _, c := range order {
 		b := batches[c]
@@ -177,7 +226,7 @@ func (p Pool) Balance(countries []string, households []int64, bound float64) []i
 		for j, k := range b.lanes {
 			lanes[j] = p[k]
 		}
-		for k, j := range Balance(lanes, b.ids, bound) {
+		for k, j := range BalanceRemembered(lanes, b.ids, b.remembered, bound) {
 			out[b.at[k]] = -1
 			if j >= 0 {
 				out[b.at[k]] = b.lanes[j]

@@ -311,3 +311,124 @@ func TestPoolBalance(t *testing.T) {
 		t.Errorf("a country without lanes got lane %d", got[0])
 	}
 }
+
+// TestBalanceRemembered: a household keeps the lane it remembers while the pool has it, even past that
+// lane's room; the others (none remembered, or a lane no longer in the pool) are balanced within the
+// room the kept ones leave, most on their first choice.
+func TestBalanceRemembered(t *testing.T) {
+	three := lanes(20, 20, 20)
+	batch := ids(1, 1000, 1)
+	names := func(ls []channels.Lane, got []int) []string {
+		out := make([]string, len(got))
+		for i, j := range got {
+			out[i] = ls[j].Name
+		}
+		return out
+	}
+	first := names(three, channels.Balance(three, batch, 1)) // the first lesson: nobody remembers a lane
+	half := slices.Clone(first)
+	for i := range half[500:] {
+		half[500+i] = "" // households added since
+	}
+	allOnA := slices.Repeat([]string{three[0].Name}, 1000)
+	for i := range allOnA[600:] {
+		allOnA[600+i] = ""
+	}
+	renamed := slices.Clone(first)
+	for i := range renamed {
+		if renamed[i] == three[2].Name {
+			renamed[i] = "old-name"
+		}
+	}
+	for _, tc := range []struct {
+		name       string
+		lanes      []channels.Lane
+		remembered []string
+		bound      float64
+		// placed is how many households are not kept (assigned by the balance).
+		placed int
+		// minFirst is the least share of the placed households on their first choice.
+		minFirst float64
+	}{
+		{"every household remembers, overflows included", three, first, 1, 0, 1},
+		{"half the batch is new", three, half, 1, 500, 0.9},
+		{"600 remember the same lane, past its room", three, allOnA, 1, 400, 0},
+		{"a lane removed", three[:2], first, 1, count(first, three[2].Name), 0.9},
+		{"a lane renamed is a lane removed and one added", three, renamed, 1, count(renamed, "old-name"), 0.8},
+		{"unbounded", three, half, 0, 500, 1},
+		{"nobody remembers", three, nil, 1, 1000, 0.95},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := channels.BalanceRemembered(tc.lanes, batch, tc.remembered, tc.bound)
+			var total float64
+			for _, l := range tc.lanes {
+				total += l.Rate
+			}
+			kept := make([]int, len(tc.lanes))
+			placed := make([]int, len(tc.lanes))
+			var firsts, n int
+			for i, j := range got {
+				if j < 0 {
+					t.Fatalf("household %d has no lane", batch[i])
+				}
+				var was string
+				if tc.remembered != nil {
+					was = tc.remembered[i]
+				}
+				if slices.ContainsFunc(tc.lanes, func(l channels.Lane) bool { return l.Name == was }) {
+					if tc.lanes[j].Name != was {
+						t.Fatalf("household %d remembers %s, is given %s", batch[i], was, tc.lanes[j].Name)
+					}
+					kept[j]++
+					continue
+				}
+				placed[j]++
+				n++
+				if j == channels.Assign(tc.lanes, batch[i]) {
+					firsts++
+				}
+			}
+			if n != tc.placed {
+				t.Errorf("%d households placed, want %d", n, tc.placed)
+			}
+			if n > 0 && float64(firsts)/float64(n) < tc.minFirst {
+				t.Errorf("%d of %d placed households on their first choice, want at least %.0f %%", firsts, n, tc.minFirst*100)
+			}
+			for j, l := range tc.lanes {
+				room := int(math.Ceil(tc.bound * float64(len(batch)) * l.Rate / total))
+				if tc.bound >= 1 && placed[j] > max(room-kept[j], 0) {
+					t.Errorf("lane %s kept %d and took %d more, over its room of %d", l.Name, kept[j], placed[j], room)
+				}
+			}
+			if again := channels.BalanceRemembered(tc.lanes, batch, tc.remembered, tc.bound); !slices.Equal(got, again) {
+				t.Error("the same batch got other lanes the second time")
+			}
+		})
+	}
+}
+
+func count(s []string, v string) int {
+	n := 0
+	for _, x := range s {
+		if x == v {
+			n++
+		}
+	}
+	return n
+}
+
+// TestPoolBalanceRemembered: a household keeps its lane only while that lane serves its country (a
+// number moved to another country gets a lane of the new one).
+func TestPoolBalanceRemembered(t *testing.T) {
+	p := channels.Pool{{Name: "fr-1", Country: "FR", Rate: 10}, {Name: "kz", Country: "KZ", Rate: 10},
+		{Name: "fr-2", Country: "FR", Rate: 10}}
+	got := p.BalanceRemembered([]string{"FR", "KZ", "FR", "FR"}, []int64{1, 2, 3, 4}, []string{"fr-2", "fr-1", "fr-2", ""}, 1)
+	var lanes []string
+	for _, j := range got {
+		lanes = append(lanes, p[j].Name)
+	}
+	if diff := cmp.Diff([]string{"fr-2", "kz", "fr-2", "fr-1"}, lanes); diff != "" {
+		// Household 4 goes to fr-1 whatever its first choice: fr-2 kept two of the three French households, its room.
+		t.Errorf("lanes (-want +got):\n%s", diff)
+	}
+}

@@ -165,9 +165,15 @@ func (w *Worker) planPage(ctx context.Context, l relais.Lesson, hs []relais.Hous
 			ds = append(ds, d)
 		}
 	}
-	lanes := w.balance(ds, hs)
-	if _, err := w.store.PlanDeliveries(ctx, ds); err != nil {
+	lanes, choices, on := w.balance(ds, hs)
+	if _, err := w.store.PlanPage(ctx, ds, choices); err != nil {
 		return err
+	}
+	for j, c := range choices {
+		for _, i := range on[j] {
+			// The sender remembered: the one chosen, or one a fan-out of another lesson gave first.
+			lanes[i] = c.Sender
+		}
 	}
 	byChannel := map[relais.ChannelName][]int64{}
 	laneNames := map[relais.ChannelName][]string{}
@@ -198,21 +204,29 @@ func (w *Worker) planPage(ctx context.Context, l relais.Lesson, hs []relais.Hous
 
 // balance chooses the lanes of the page's deliveries on channels with a pool (channels.Balancer): the
 // page's households planned on one such channel (not skipped) are shared among its lanes at once,
-// before their deliveries' status is known, so that a re-run of the page chooses the same. It returns
-// a lane name per delivery of ds ("" on other channels), nil when no channel of the page balances.
-func (w *Worker) balance(ds []relais.Delivery, hs []relais.Household) []string {
+// before their deliveries' status is known, so that a re-run of the page chooses the same. A household
+// keeps the lane it remembers (Household.SMSSender) while the channel has it. It returns a lane name
+// per delivery of ds ("" on other channels; nil when no channel of the page balances), and the choices
+// to remember: the households given a lane other than the one they remember (their first, or one that
+// replaces a lane gone), on[j] listing the deliveries of ds on choices[j]'s lane.
+func (w *Worker) balance(ds []relais.Delivery, hs []relais.Household) (lanes []string, choices []relais.SenderChoice, on [][]int) {
 	byID := make(map[int64]relais.Household, len(hs))
 	for _, h := range hs {
 		byID[h.ID] = h
 	}
-	var out []string
 	batches := map[relais.ChannelName][]int{} // indices in ds
+	var order []relais.ChannelName
 	for i, d := range ds {
 		if d.Status != relais.DeliverySkipped {
+			if _, ok := batches[d.Channel]; !ok {
+				order = append(order, d.Channel)
+			}
 			batches[d.Channel] = append(batches[d.Channel], i)
 		}
 	}
-	for ch, at := range batches {
+	chosen := map[int64]int{} // index in choices, by household
+	for _, ch := range order {
+		at := batches[ch]
 		c, ok := w.channels.Get(ch)
 		if !ok {
 			continue
@@ -225,14 +239,25 @@ func (w *Worker) balance(ds []relais.Delivery, hs []relais.Household) []string {
 		for k, i := range at {
 			page[k] = byID[ds[i].HouseholdID]
 		}
-		if out == nil {
-			out = make([]string, len(ds))
+		if lanes == nil {
+			lanes = make([]string, len(ds))
 		}
 		for k, lane := range b.Balance(page) {
-			out[at[k]] = lane
+			lanes[at[k]] = lane
+			h := page[k]
+			if lane == "" || lane == h.SMSSender {
+				continue
+			}
+			if j, ok := chosen[h.ID]; ok { // a second channel of the same pool
+				on[j] = append(on[j], at[k])
+				continue
+			}
+			chosen[h.ID] = len(choices)
+			choices = append(choices, relais.SenderChoice{HouseholdID: h.ID, Was: h.SMSSender, Sender: lane})
+			on = append(on, []int{at[k]})
 		}
 	}
-	return out
+	return lanes, choices, on
 }
 
 // refreshDigests rewrites the lesson's digests with its coming broadcasts, which the scheduler may

@@ -67,7 +67,9 @@ func (w *Worker) stopSweeper() {
 // on that were not refreshed for OrphanAfter. Each is taken with a conditional update (two workers
 // sweeping at once never both act on one), then:
 //   - on a channel whose provider can be asked (channels.Reconciler): found there, it records what the
-//     provider says (status and id); not found, it goes back to pending and is queued to be sent;
+//     provider says (status and id); not found, it goes back to pending and is queued to be sent, on
+//     the sender the household remembers (a message queued without its lane goes on it: Message.Lane),
+//     the one its other messages came from;
 //   - otherwise (email): it becomes unknown, shown to the media unit, who may resend a lesson's
 //     unknowns; it is never sent again by itself (under-send rather than over-send).
 //
@@ -211,6 +213,8 @@ func (w *Worker) reconcile(ctx context.Context, ch channels.Channel, ds []relais
 		return len(advances), err
 	}
 	if len(released) > 0 {
+		// No lanes: the channel sends each on the sender its household remembers (Household.SMSSender),
+		// which the fan-out wrote with the page's deliveries, not on the household's first choice.
 		err = w.client.enqueue(ctx, TypeSend, SendPayload{Channel: ch.Name(), DeliveryIDs: released}, asynq.Queue(QueueSend),
 			asynq.TaskID(fmt.Sprintf("%s:%s:%d:again:%d", TypeSend, ch.Name(), released[0], w.now().UnixNano())),
 			asynq.MaxRetry(w.cfg.MaxRetry))

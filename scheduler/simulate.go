@@ -268,6 +268,9 @@ func Simulate(ctx context.Context, p *Planner, pop Population, lessonID int64, c
 	}
 	byProfile := map[relais.Profile]int64{}
 	var msgs []smsMessage
+	// The sender each SMS's household remembers (Household.SMSSender), by index in msgs: a real
+	// population's families keep theirs, as at the fan-out; a synthetic one remembers none.
+	remembered := map[int]string{}
 	// What a household costs each channel, as the planner counts it.
 	costers := p.costers()
 	in, err := p.costInput(ctx, lessonID)
@@ -307,6 +310,9 @@ func Simulate(ctx context.Context, p *Planner, pop Population, lessonID int64, c
 			case string(relais.ChannelSMS):
 				u := costers[relais.ChannelSMS].Cost(h, in).Units
 				r.Segments += u
+				if h.SMSSender != "" {
+					remembered[len(msgs)] = h.SMSSender
+				}
 				msgs = append(msgs, smsMessage{household: h.ID, page: page, units: uint8(min(u, 255)), profile: uint8(slices.Index(profiles, h.Profile)), country: pop.Country(h)})
 			case string(relais.ChannelEmail):
 				// The email channel's token bucket at the summed rate of the relays.
@@ -339,7 +345,7 @@ func Simulate(ctx context.Context, p *Planner, pop Population, lessonID int64, c
 		return Simulation{}, err
 	}
 	out := Simulation{Households: sum.Households, SMSStart: cfg.SMSFrom}
-	res := replaySMS(msgs, pool, cfg)
+	res := replaySMS(msgs, remembered, pool, cfg)
 	out.Senders, out.SMSFinish, out.Unsent = res.senders, res.finish, res.unsent
 	for i, m := range msgs {
 		r := row(profiles[m.profile], string(relais.ChannelSMS))
@@ -416,13 +422,14 @@ type laneState struct {
 
 // replaySMS sends msgs in order through pool with cfg.Sends sends at once: a send takes the first free
 // slot, reserves its sender's next emission time, waits for room in the sender's window, and holds its
-// slot and its segments until it ends SendTime later.
-func replaySMS(msgs []smsMessage, pool channels.Pool, cfg SimConfig) smsReplay {
+// slot and its segments until it ends SendTime later. remembered[i] is the sender msgs[i]'s household
+// remembers, where it remembers one.
+func replaySMS(msgs []smsMessage, remembered map[int]string, pool channels.Pool, cfg SimConfig) smsReplay {
 	res := smsReplay{at: make([]time.Time, len(msgs))}
 	for _, l := range pool {
 		res.senders = append(res.senders, SimSender{Lane: l})
 	}
-	lanes := balance(msgs, pool, cfg.Plan.SMSLoadBound)
+	lanes := balance(msgs, remembered, pool, cfg.Plan.SMSLoadBound)
 	states := make([]*laneState, len(pool))
 	for i, l := range pool {
 		a := channels.NewAllowance(l.Rate, cfg.Margin)
@@ -479,19 +486,26 @@ func replaySMS(msgs []smsMessage, pool channels.Pool, cfg SimConfig) smsReplay {
 }
 
 // balance is the index in pool of each message's sender, -1 where none serves its country: each
-// fan-out page's messages shared among the senders at once, as the fan-out does (channels.Balancer).
-func balance(msgs []smsMessage, pool channels.Pool, bound float64) []int {
+// fan-out page's messages shared among the senders at once, as the fan-out does (channels.Balancer),
+// a household keeping the sender it remembers (remembered, by index in msgs) while the pool has it.
+func balance(msgs []smsMessage, remembered map[int]string, pool channels.Pool, bound float64) []int {
 	out := make([]int, 0, len(msgs))
-	var countries []string
+	var countries, rem []string
 	var ids []int64
 	for start := 0; start < len(msgs); {
 		end := start
-		countries, ids = countries[:0], ids[:0]
+		countries, ids, rem = countries[:0], ids[:0], rem[:0]
 		for ; end < len(msgs) && msgs[end].page == msgs[start].page; end++ {
 			countries = append(countries, msgs[end].country)
 			ids = append(ids, msgs[end].household)
+			if len(remembered) > 0 {
+				rem = append(rem, remembered[end])
+			}
 		}
-		out = append(out, pool.Balance(countries, ids, bound)...)
+		if len(remembered) == 0 {
+			rem = nil
+		}
+		out = append(out, pool.BalanceRemembered(countries, ids, rem, bound)...)
 		start = end
 	}
 	return out
@@ -521,7 +535,8 @@ func smallestPool(msgs []smsMessage, pool channels.Pool, cfg SimConfig) int {
 			l.Name = fmt.Sprintf("%s#%d", l.Name, i/len(pool))
 			p = append(p, l)
 		}
-		if r := replaySMS(msgs, p, cfg); r.unsent == 0 && !r.finish.After(cfg.FirstSlot) {
+		// Senders of a pool not configured: nobody remembers them.
+		if r := replaySMS(msgs, nil, p, cfg); r.unsent == 0 && !r.finish.After(cfg.FirstSlot) {
 			return k
 		}
 	}

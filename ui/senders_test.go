@@ -40,7 +40,7 @@ func TestSendersPage(t *testing.T) {
 	if diff := cmp.Diff(want, cells("sms-senders")); diff != "" {
 		t.Errorf("senders (-want +got):\n%s", diff)
 	}
-	if !strings.Contains(page, `<p id="senders-bound">The senders share each fan-out page of 1,000 households so that they finish together: a household whose usual sender already has its share goes to its next one. Most a sender takes of a page, as a multiple of its share (RELAIS_SMS_LOAD_BOUND): 1.5</p>`) {
+	if !strings.Contains(page, `<p id="senders-bound">The senders share each fan-out page of 1,000 households so that they finish together: a family that has no sender yet goes to its next choice when its first already has its share of the page (families that have a sender keep it). Most a sender takes of a page, as a multiple of its share (RELAIS_SMS_LOAD_BOUND): 1.5</p>`) {
 		t.Errorf("page lacks the load bound: %s", regexp.MustCompile(`(?s)<p id="senders-bound">.*?</p>`).FindString(page))
 	}
 	// Without SMS configured, the page says so.

@@ -107,27 +107,32 @@ func (c *Channel) Senders() channels.Pool { return c.lanes }
 
 // SenderFor returns the sender of household's messages to phone (E.164), and the number's country: one of
 // the senders of that country (else of DefaultCountry), always the same for one household
-// (channels.Assign), so that a family's messages come from one sender and its replies reach it.
+// (channels.Assign): the sender of a household that remembers none (Household.SMSSender).
 func (c *Channel) SenderFor(phone string, household int64) (PoolSender, string, error) {
-	return c.senderFor(phone, household, "")
+	return c.senderFor(relais.Household{ID: household, Phone: phone}, "")
 }
 
-// senderFor is SenderFor, or the sender named lane when it serves the number's country (the one the
-// fan-out chose for the household's page: Balance).
-func (c *Channel) senderFor(phone string, household int64, lane string) (PoolSender, string, error) {
-	num, err := parsePhone(phone)
+// senderFor returns the sender of h's messages: the sender named lane (the one the fan-out chose for
+// the household's page: Balance), else the one the household remembers (Household.SMSSender: a message
+// queued again without its lane, by the sweep or a resend, stays on the family's sender), else its own
+// (SenderFor); lane and remembered count only while they serve the number's country.
+func (c *Channel) senderFor(h relais.Household, lane string) (PoolSender, string, error) {
+	num, err := parsePhone(h.Phone)
 	if err != nil {
 		return PoolSender{}, "", err
 	}
 	country := phonenumbers.GetRegionCodeForNumber(num)
-	if lane != "" {
+	for _, name := range []string{lane, h.SMSSender} {
+		if name == "" {
+			continue
+		}
 		for _, l := range c.lanes.Lanes(country) {
-			if l.Name == lane {
+			if l.Name == name {
 				return c.sender(l), country, nil
 			}
 		}
 	}
-	l, ok := c.lanes.Assign(country, household)
+	l, ok := c.lanes.Assign(country, h.ID)
 	if !ok {
 		return PoolSender{}, country, &channels.SendError{Kind: channels.Permanent, Code: "no_sender",
 			Err: fmt.Errorf("no SMS sender configured for country %s", country)}
@@ -150,18 +155,21 @@ func countryOf(phone string) string {
 	return phonenumbers.GetRegionCodeForNumber(num)
 }
 
-// Balance returns the sender of each household of a batch (a fan-out page), by name: the senders of
-// each household's country shared with bounded loads (channels.Pool.Balance with Config.LoadBound),
-// "" for a household with an invalid phone or of a country no sender serves. Send and Lookup take it
-// from Message.Lane.
+// Balance returns the sender of each household of a batch (a fan-out page), by name: the sender the
+// household remembers (Household.SMSSender) while it serves the household's country, else one of the
+// senders of that country shared with bounded loads within the room the others leave
+// (channels.Pool.BalanceRemembered with Config.LoadBound); "" for a household with an invalid phone or
+// of a country no sender serves. Send and Lookup take it from Message.Lane; the fan-out records it
+// as the household's sender.
 func (c *Channel) Balance(hs []relais.Household) []string {
 	countries := make([]string, len(hs))
 	ids := make([]int64, len(hs))
+	remembered := make([]string, len(hs))
 	for i, h := range hs {
-		countries[i], ids[i] = countryOf(h.Phone), h.ID
+		countries[i], ids[i], remembered[i] = countryOf(h.Phone), h.ID, h.SMSSender
 	}
 	out := make([]string, len(hs))
-	for i, j := range c.lanes.Balance(countries, ids, c.cfg.LoadBound) {
+	for i, j := range c.lanes.BalanceRemembered(countries, ids, remembered, c.cfg.LoadBound) {
 		if j >= 0 && countries[i] != "" {
 			out[i] = c.lanes[j].Name
 		}
@@ -233,7 +241,7 @@ func (c *Channel) sendBody(ctx context.Context, m channels.Message, body string)
 		return channels.Receipt{}, &channels.SendError{Kind: channels.Permanent, Code: "phone_" + string(h.PhoneStatus),
 			Contact: h.PhoneStatus, Err: fmt.Errorf("household %d phone is %s", h.ID, h.PhoneStatus)}
 	}
-	sender, _, err := c.senderFor(h.Phone, h.ID, m.Lane)
+	sender, _, err := c.senderFor(h, m.Lane)
 	if err != nil {
 		return channels.Receipt{}, err
 	}

@@ -48,10 +48,11 @@ type Config struct {
 	Rate float64
 	// LoadBound bounds what one sender takes of a fan-out page's households of its country: at most
 	// ceil(LoadBound × its rate's share), the overflow going to each household's next sender
-	// (channels.Balance), so that the senders finish together. 0: every household on its first choice,
-	// whatever the load; else at least 1 (default 1: the fairest split, a few per cent of households
-	// off their usual sender in a page; larger keeps more on theirs and lets the busiest sender finish
-	// later).
+	// (channels.BalanceRemembered), so that the senders finish together. It places the households
+	// that remember no sender (Household.SMSSender) in the room the others leave: a household keeps
+	// the sender it remembers whatever the load. 0: every new household on its first choice, whatever
+	// the load; else at least 1 (default 1: the fairest split, a few per cent of new households off
+	// their first choice in a page; larger keeps more on it and lets the busiest sender finish later).
 	LoadBound float64
 	// ValidityPeriod, when set, is how long Twilio may keep a message queued (at most 10 hours).
 	ValidityPeriod time.Duration

@@ -203,3 +203,65 @@ func TestBalancedPool(t *testing.T) {
 		t.Errorf("a lane the pool lacks: sent from %s, want the household's own %s", last.From, own.From)
 	}
 }
+
+// TestRememberedSender: a household keeps the sender it remembers (Household.SMSSender) in a page's
+// balance even off its own and past that sender's share; a message without a lane (queued again by
+// the sweep) goes from it too, and from the household's own sender once the pool no longer has it for
+// the household's country.
+func TestRememberedSender(t *testing.T) {
+	pool := []sms.PoolSender{
+		{Name: "fr-1", Country: "FR", From: "38101", Rate: 20},
+		{Name: "fr-2", Country: "FR", From: "38102", Rate: 20},
+		{Name: "kz", Country: "KZ", From: "KZSchool", Rate: 10},
+	}
+	r := newPoolRig(t, nil, func(c *sms.Config) { c.Pool, c.Senders = pool, map[string]string{} })
+	hs := make([]relais.Household, 100)
+	for i := range hs {
+		hs[i] = relais.Household{ID: int64(7000 + i), Phone: fmt.Sprintf("+33612%06d", i), Language: "fr", SMSSender: "fr-2"}
+	}
+	hs[1].SMSSender = "kz"   // a sender of another country
+	hs[2].SMSSender = "gone" // a sender taken out of the pool
+	hs[3].SMSSender = ""     // a new family
+	lanes := r.ch.Balance(hs)
+	for i, h := range hs {
+		own, _, _ := r.ch.SenderFor(h.Phone, h.ID)
+		want := h.SMSSender
+		if i >= 1 && i <= 3 {
+			want = "fr-1" // fr-2 is past its share: the others go where there is room
+		}
+		if lanes[i] != want {
+			t.Errorf("household %d remembering %q (own %s): balanced on %q, want %q", h.ID, h.SMSSender, own.Name, lanes[i], want)
+		}
+	}
+
+	ctx := context.Background()
+	var offOwn relais.Household
+	for _, h := range hs[4:] {
+		if own, _, _ := r.ch.SenderFor(h.Phone, h.ID); own.Name != "fr-2" {
+			offOwn = h
+			break
+		}
+	}
+	if offOwn.ID == 0 {
+		t.Fatal("every household's own sender is fr-2: the test shows nothing")
+	}
+	m := message(1, offOwn.Phone, "Leçon du jour")
+	m.Household, m.Delivery.HouseholdID = offOwn, offOwn.ID // no lane: a message the sweep queued again
+	if _, err := r.ch.Send(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	gone := offOwn
+	gone.SMSSender = "kz"
+	m = message(2, gone.Phone, "Leçon du jour")
+	m.Household, m.Delivery.HouseholdID = gone, gone.ID
+	if _, err := r.ch.Send(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	var froms []string
+	for _, sent := range r.sandbox.Messages() {
+		froms = append(froms, sent.From)
+	}
+	if diff := cmp.Diff([]string{"38102", "38101"}, froms); diff != "" {
+		t.Errorf("senders without a lane (-want +got): remembered fr-2, then a sender of another country:\n%s", diff)
+	}
+}

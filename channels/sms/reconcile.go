@@ -34,11 +34,11 @@ func (c *Channel) Lookup(ctx context.Context, m channels.Message, since time.Tim
 	return c.lookup(ctx, m.Household, m.Lane, body, since)
 }
 
-// lookup looks for the message to h in the account of the sender Send uses (lane, else the
-// household's own), then in the other accounts of the senders of h's country: the fan-out's choice of
+// lookup looks for the message to h in the account of the sender Send uses (lane, else the one the
+// household remembers, else its own), then in the other accounts of the senders of h's country: the fan-out's choice of
 // sender for a page may differ from the one a re-queued message gets, and a sender may have been added.
 func (c *Channel) lookup(ctx context.Context, h relais.Household, lane, body string, since time.Time) (channels.Receipt, bool, error) {
-	sender, country, err := c.senderFor(h.Phone, h.ID, lane)
+	sender, country, err := c.senderFor(h, lane)
 	if err != nil {
 		return channels.Receipt{}, false, err
 	}

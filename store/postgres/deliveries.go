@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -41,8 +42,17 @@ func keysOf(ds []relais.Delivery) deliveryKeys {
 // row planned pending without a reason, a fan-out's, has its first event implied (implied_start,
 // migration 00017): its row says all the event would.
 func (db *DB) PlanDeliveries(ctx context.Context, ds []relais.Delivery) ([]int64, error) {
+	return db.PlanPage(ctx, ds, nil)
+}
+
+// PlanPage is PlanDeliveries with the page's sender choices written in the same transaction
+// (rememberSenders).
+func (db *DB) PlanPage(ctx context.Context, ds []relais.Delivery, senders []relais.SenderChoice) ([]int64, error) {
 	if len(ds) == 0 {
-		return nil, nil
+		if len(senders) == 0 {
+			return nil, nil
+		}
+		return nil, db.inTx(ctx, func(tx pgx.Tx) error { return rememberSenders(ctx, tx, senders) })
 	}
 	now := ts(db.now())
 	k := keysOf(ds)
@@ -116,7 +126,7 @@ func (db *DB) PlanDeliveries(ctx context.Context, ds []relais.Delivery) ([]int64
 			}
 			ds[i].ID, ds[i].Status = r.id, r.status
 		}
-		return nil
+		return rememberSenders(ctx, tx, senders)
 	})
 	if err != nil {
 		return nil, err
@@ -128,6 +138,61 @@ func (db *DB) PlanDeliveries(ctx context.Context, ds []relais.Delivery) ([]int64
 		}
 	}
 	return ids, nil
+}
+
+// rememberSenders sets each choice's sender on its household while the household remembers the
+// choice's Was: one UPDATE ... FROM unnest for the page, its ids sorted so that two fan-outs writing
+// the same households lock them in one order and wait for each other (should a plan lock them in
+// another order, the deadlock fails a page, whose task plans it again). The column is in no index:
+// the update is a heap-only tuple where the page has room. Only when some household was not written
+// (it remembers another sender: a fan-out of another lesson gave it one meanwhile) are they read
+// again, and their choices' Sender set to it.
+func rememberSenders(ctx context.Context, tx pgx.Tx, senders []relais.SenderChoice) error {
+	if len(senders) == 0 {
+		return nil
+	}
+	sorted := slices.Clone(senders)
+	slices.SortFunc(sorted, func(a, b relais.SenderChoice) int { return cmp.Compare(a.HouseholdID, b.HouseholdID) })
+	ids, was, to := make([]int64, len(sorted)), make([]string, len(sorted)), make([]string, len(sorted))
+	for i, c := range sorted {
+		ids[i], was[i], to[i] = c.HouseholdID, c.Was, c.Sender
+	}
+	tag, err := tx.Exec(ctx, `UPDATE households h SET sms_sender = u.s
+		FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(id, was, s)
+		WHERE h.id = u.id AND h.sms_sender IS NOT DISTINCT FROM NULLIF(u.was, '')`, ids, was, to)
+	if err != nil {
+		return fmt.Errorf("remember sms senders: %w", err)
+	}
+	if tag.RowsAffected() == int64(len(sorted)) {
+		return nil
+	}
+	rows, err := tx.Query(ctx, `SELECT h.id, h.sms_sender FROM unnest($1::bigint[], $2::text[]) AS u(id, s)
+		JOIN households h ON h.id = u.id WHERE h.sms_sender IS DISTINCT FROM u.s`, ids, to)
+	if err != nil {
+		return fmt.Errorf("remember sms senders: %w", err)
+	}
+	now := map[int64]string{}
+	for rows.Next() {
+		var id int64
+		var s *string
+		if err := rows.Scan(&id, &s); err != nil {
+			rows.Close()
+			return fmt.Errorf("remember sms senders: %w", err)
+		}
+		if s != nil {
+			now[id] = *s
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("remember sms senders: %w", err)
+	}
+	for i, c := range senders {
+		if s, ok := now[c.HouseholdID]; ok {
+			senders[i].Sender = s
+		}
+	}
+	return nil
 }
 
 // parentsExist is the condition on a key (u.l, u.h, ...) to insert its delivery: its lesson and its

@@ -25,13 +25,25 @@ func (db *DB) queryDeliveries(ctx context.Context, q string, args ...any) ([]rel
 // still pending. A row planned pending without a reason, a fan-out's, has its first event implied
 // (implied_start, migration 00024): its row says all the event would.
 func (db *DB) PlanDeliveries(ctx context.Context, ds []relais.Delivery) ([]int64, error) {
+	return db.PlanPage(ctx, ds, nil)
+}
+
+// PlanPage is PlanDeliveries with the page's sender choices written in the same transaction
+// (rememberSenders).
+func (db *DB) PlanPage(ctx context.Context, ds []relais.Delivery, senders []relais.SenderChoice) ([]int64, error) {
 	if len(ds) == 0 {
-		return nil, nil
+		if len(senders) == 0 {
+			return nil, nil
+		}
+		return nil, db.inTx(ctx, func(tx *sql.Tx) error { return rememberSenders(ctx, tx, senders) })
 	}
 	now := ms(db.now())
 	var ids []int64
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		ids = nil
+		if err := rememberSenders(ctx, tx, senders); err != nil {
+			return err
+		}
 		st, err := prepare(ctx, tx, `INSERT INTO deliveries (lesson_id, household_id, channel, status, reason,
 			created_at, updated_at, implied_start) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (lesson_id, household_id, channel) DO NOTHING`,
 			`SELECT id, status FROM deliveries WHERE lesson_id = ? AND household_id = ? AND channel = ?`, insertEvent)
@@ -72,6 +84,48 @@ func (db *DB) PlanDeliveries(ctx context.Context, ds []relais.Delivery) ([]int64
 		return nil
 	})
 	return ids, err
+}
+
+// rememberSenders sets each choice's sender on its household while the household remembers the
+// choice's Was (a prepared statement, one run per choice); a household that remembers another sets
+// the choice's Sender to it.
+func rememberSenders(ctx context.Context, tx *sql.Tx, senders []relais.SenderChoice) error {
+	if len(senders) == 0 {
+		return nil
+	}
+	st, err := prepare(ctx, tx, `UPDATE households SET sms_sender = ? WHERE id = ? AND sms_sender IS ?`,
+		`SELECT sms_sender FROM households WHERE id = ?`)
+	if err != nil {
+		return err
+	}
+	defer closeAll(st)
+	set, get := st[0], st[1]
+	for i, c := range senders {
+		res, err := set.ExecContext(ctx, c.Sender, c.HouseholdID, nullText(c.Was))
+		if err != nil {
+			return fmt.Errorf("remember the sms sender of household %d: %w", c.HouseholdID, err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			continue
+		}
+		var now sql.NullString
+		switch err := get.QueryRowContext(ctx, c.HouseholdID).Scan(&now); {
+		case errors.Is(err, sql.ErrNoRows): // removed meanwhile: its deliveries are not planned
+		case err != nil:
+			return err
+		default:
+			senders[i].Sender = now.String
+		}
+	}
+	return nil
+}
+
+// nullText is s, or NULL for "".
+func nullText(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 // RemindDeliveries inserts or re-arms the reminder deliveries of an airing (see relais.DeliveryStore).

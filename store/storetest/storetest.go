@@ -66,6 +66,7 @@ func Run(t *testing.T, open Open) {
 		{"Audience", testAudience},
 		{"FrenchLessonNeverReachesRussianMedium", testFrenchLessonNeverReachesRussianMedium},
 		{"UserClasses", testUserClasses},
+		{"PlanPageRemembersSenders", testPlanPageRemembersSenders},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, open) })
 	}

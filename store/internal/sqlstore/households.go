@@ -9,8 +9,8 @@ import (
 
 // HouseholdColumns are the households table's columns, on h, in the order ScanHousehold reads them.
 const HouseholdColumns = `h.id, h.external_ref, h.region, h.language, h.pupils, h.profile, h.phone, h.email,
-	h.postal_address, h.consent, h.sms_opt_out, h.email_opt_out, h.phone_status, h.email_status, h.created_at,
-	h.removed_at`
+	h.postal_address, h.consent, h.sms_opt_out, h.email_opt_out, h.phone_status, h.email_status, h.sms_sender,
+	h.created_at, h.removed_at`
 
 // ScanHousehold reads a row of HouseholdColumns.
 func ScanHousehold(row Row) (relais.Household, error) {
@@ -18,7 +18,7 @@ func ScanHousehold(row Row) (relais.Household, error) {
 	var pupils string
 	err := row.Scan(&h.ID, &h.ExternalRef, &h.Region, &h.Language, &pupils, &h.Profile, &h.Phone, &h.Email,
 		&h.PostalAddress, Bool(&h.Consent), Bool(&h.SMSOptOut), Bool(&h.EmailOptOut), &h.PhoneStatus, &h.EmailStatus,
-		Time(&h.CreatedAt), OptTime(&h.RemovedAt))
+		Text(&h.SMSSender), Time(&h.CreatedAt), OptTime(&h.RemovedAt))
 	if err != nil {
 		return h, err
 	}
