@@ -83,6 +83,9 @@ func (s *Service) Simulate(ctx context.Context, id int64, o PlanOptions, country
 	if cfg.SMSFrom != nil {
 		sc.SMSFrom = cfg.SMSFrom(sum.At)
 	}
+	if cfg.SMSFromIn != nil { // each region's quiet hours, in its own time zone
+		sc.SMSFromIn = func(region string) time.Time { return cfg.SMSFromIn(region, sum.At) }
+	}
 	p := &scheduler.Planner{Store: s.store, Lessons: s.store, Channels: s.cfg.Channels}
 	return scheduler.Simulate(ctx, p, scheduler.StorePopulation(s.store, country), id, sc)
 }

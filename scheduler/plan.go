@@ -25,7 +25,10 @@ type PlanConfig struct {
 	SMSLoadBound float64
 	// SMSFrom, when set, is when quiet hours let SMS go after a publication at t (sms.NextSendTime in
 	// the default time zone): the simulation's SMS start there. nil: at once.
-	SMSFrom       func(t time.Time) time.Time
+	SMSFrom func(t time.Time) time.Time
+	// SMSFromIn, when set, is SMSFrom for the households of a region, in the region's time zone
+	// (RELAIS_REGION_TIMEZONES), as the workers' send window holds each household's SMS.
+	SMSFromIn     func(region string, t time.Time) time.Time
 	EmailRate     float64       // emails per second per relay
 	EmailRelays   int           // relays sharing the load
 	PostalLead    time.Duration // from the batch cut to the packets arriving

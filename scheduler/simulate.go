@@ -134,10 +134,14 @@ func (m *pageMemo) Households(ctx context.Context, f relais.HouseholdFilter) ([]
 
 // SimConfig is a simulated morning.
 type SimConfig struct {
-	Plan      PlanConfig // SMSPool (or SMSRate × SMSSenders), EmailRate × EmailRelays, digest size
-	Publish   time.Time  // when the lesson is published
-	SMSFrom   time.Time  // when quiet hours let SMS go (zero: Publish)
-	FirstSlot time.Time  // the first broadcast: what is sent before it is in time
+	Plan    PlanConfig // SMSPool (or SMSRate × SMSSenders), EmailRate × EmailRelays, digest size
+	Publish time.Time  // when the lesson is published
+	SMSFrom time.Time  // when quiet hours let SMS go (zero: Publish)
+	// SMSFromIn, when set, is SMSFrom for a household's region (its time zone's quiet hours): each
+	// SMS waits for its own region's, as the workers' send window holds it. SMSFrom is then the
+	// earliest.
+	SMSFromIn func(region string) time.Time
+	FirstSlot time.Time // the first broadcast: what is sent before it is in time
 	// Sends is how many sends run at once (worker processes × RELAIS_WORKER_CONCURRENCY); 0: 60.
 	Sends int
 	// SendTime is one call to the provider, from admission to answer; 0: 25 ms.
@@ -220,6 +224,7 @@ type smsMessage struct {
 	page      int64 // the fan-out page that plans it: its SMS are shared among the senders at once
 	units     uint8
 	profile   uint8
+	release   uint16 // when its region's quiet hours let it go: an index in the replay's releases
 	country   string
 }
 
@@ -268,6 +273,27 @@ func Simulate(ctx context.Context, p *Planner, pop Population, lessonID int64, c
 	}
 	byProfile := map[relais.Profile]int64{}
 	var msgs []smsMessage
+	// When each region's quiet hours let its SMS go (SMSFromIn); releases[0] is SMSFrom, for every
+	// region when SMSFromIn is nil.
+	releases, releaseOf := []time.Time{cfg.SMSFrom}, map[string]uint16{}
+	release := func(region string) uint16 {
+		if cfg.SMSFromIn == nil {
+			return 0
+		}
+		r, ok := releaseOf[region]
+		if !ok {
+			at := cfg.SMSFromIn(region)
+			if at.Before(cfg.Publish) {
+				at = cfg.Publish
+			}
+			r = uint16(min(len(releases), math.MaxUint16))
+			if int(r) == len(releases) {
+				releases = append(releases, at)
+			}
+			releaseOf[region] = r
+		}
+		return r
+	}
 	// The sender each SMS's household remembers (Household.SMSSender), by index in msgs: a real
 	// population's families keep theirs, as at the fan-out; a synthetic one remembers none.
 	remembered := map[int]string{}
@@ -313,7 +339,8 @@ func Simulate(ctx context.Context, p *Planner, pop Population, lessonID int64, c
 				if h.SMSSender != "" {
 					remembered[len(msgs)] = h.SMSSender
 				}
-				msgs = append(msgs, smsMessage{household: h.ID, page: page, units: uint8(min(u, 255)), profile: uint8(slices.Index(profiles, h.Profile)), country: pop.Country(h)})
+				msgs = append(msgs, smsMessage{household: h.ID, page: page, units: uint8(min(u, 255)), profile: uint8(slices.Index(profiles, h.Profile)),
+					release: release(h.Region), country: pop.Country(h)})
 			case string(relais.ChannelEmail):
 				// The email channel's token bucket at the summed rate of the relays.
 				at := emailNext
@@ -344,8 +371,15 @@ func Simulate(ctx context.Context, p *Planner, pop Population, lessonID int64, c
 	if err != nil {
 		return Simulation{}, err
 	}
+	if len(releases) > 1 { // by region (SMSFromIn): the first SMS go at the earliest region's start
+		releases = releases[1:]
+		cfg.SMSFrom = slices.MinFunc(releases, time.Time.Compare)
+		for i := range msgs {
+			msgs[i].release--
+		}
+	}
 	out := Simulation{Households: sum.Households, SMSStart: cfg.SMSFrom}
-	res := replaySMS(msgs, remembered, pool, cfg)
+	res := replaySMS(msgs, remembered, releases, pool, cfg)
 	out.Senders, out.SMSFinish, out.Unsent = res.senders, res.finish, res.unsent
 	for i, m := range msgs {
 		r := row(profiles[m.profile], string(relais.ChannelSMS))
@@ -399,7 +433,7 @@ func Simulate(ctx context.Context, p *Planner, pop Population, lessonID int64, c
 		}
 	}
 	if !cfg.SkipSmallest && len(msgs) > 0 {
-		out.SmallestPool = smallestPool(msgs, pool, cfg)
+		out.SmallestPool = smallestPool(msgs, releases, pool, cfg)
 	}
 	return out, nil
 }
@@ -423,8 +457,10 @@ type laneState struct {
 // replaySMS sends msgs in order through pool with cfg.Sends sends at once: a send takes the first free
 // slot, reserves its sender's next emission time, waits for room in the sender's window, and holds its
 // slot and its segments until it ends SendTime later. remembered[i] is the sender msgs[i]'s household
-// remembers, where it remembers one.
-func replaySMS(msgs []smsMessage, remembered map[int]string, pool channels.Pool, cfg SimConfig) smsReplay {
+// remembers, where it remembers one. A message waits for releases[its release] (its region's quiet
+// hours): the sends take the messages in the order their regions open, page order within one, as the
+// workers send the ones of an open region while the others wait in their deferred tasks.
+func replaySMS(msgs []smsMessage, remembered map[int]string, releases []time.Time, pool channels.Pool, cfg SimConfig) smsReplay {
 	res := smsReplay{at: make([]time.Time, len(msgs))}
 	for _, l := range pool {
 		res.senders = append(res.senders, SimSender{Lane: l})
@@ -441,7 +477,15 @@ func replaySMS(msgs []smsMessage, remembered map[int]string, pool channels.Pool,
 	}
 	heap.Init(&slots)
 	res.finish = cfg.SMSFrom
-	for i, m := range msgs {
+	order := make([]int, len(msgs))
+	for i := range order {
+		order[i] = i
+	}
+	if len(releases) > 1 {
+		slices.SortStableFunc(order, func(a, b int) int { return releases[msgs[a].release].Compare(releases[msgs[b].release]) })
+	}
+	for _, i := range order {
+		m := msgs[i]
 		li := lanes[i]
 		if li < 0 {
 			res.unsent++ // no sender: the send fails permanently, nothing is paced
@@ -449,6 +493,9 @@ func replaySMS(msgs []smsMessage, remembered map[int]string, pool channels.Pool,
 		}
 		st := states[li]
 		now := slots[0]
+		if r := releases[m.release]; r.After(now) {
+			now = r
+		}
 		// reserve: the message is due at the sender's TAT, or now.
 		due := now
 		if st.tat.After(due) {
@@ -513,7 +560,7 @@ func balance(msgs []smsMessage, remembered map[int]string, pool channels.Pool, b
 
 // smallestPool is the fewest senders, the configured ones repeated in order, with which every SMS is
 // sent before the first slot; 0 when even 50 times the pool is not enough.
-func smallestPool(msgs []smsMessage, pool channels.Pool, cfg SimConfig) int {
+func smallestPool(msgs []smsMessage, releases []time.Time, pool channels.Pool, cfg SimConfig) int {
 	var units int64
 	for _, m := range msgs {
 		units += int64(m.units)
@@ -536,7 +583,7 @@ func smallestPool(msgs []smsMessage, pool channels.Pool, cfg SimConfig) int {
 			p = append(p, l)
 		}
 		// Senders of a pool not configured: nobody remembers them.
-		if r := replaySMS(msgs, nil, p, cfg); r.unsent == 0 && !r.finish.After(cfg.FirstSlot) {
+		if r := replaySMS(msgs, nil, releases, p, cfg); r.unsent == 0 && !r.finish.After(cfg.FirstSlot) {
 			return k
 		}
 	}

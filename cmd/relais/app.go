@@ -401,13 +401,8 @@ func sendWindow(cfg Config) (queue.SendWindow, error) {
 		return nil, nil
 	}
 	// The queue asks only for the channels that keep quiet hours (channels.QuietHoursKeeper).
-	return func(h relais.Household, _ relais.ChannelName, now time.Time) time.Time {
-		loc, ok := byRegion[h.Region]
-		if !ok {
-			loc = def
-		}
-		return sms.NextSendTime(now, loc, q)
-	}, nil
+	from := regionSMSFrom(def, byRegion, q)
+	return func(h relais.Household, _ relais.ChannelName, now time.Time) time.Time { return from(h.Region, now) }, nil
 }
 
 // wait blocks until ctx ends or the HTTP server fails.

@@ -672,11 +672,24 @@ func (c *Config) planConfig() scheduler.PlanConfig {
 	pc.SMSRate, pc.EmailRate, pc.ReminderLead = c.SMSRate, c.EmailRate, c.ReminderLead
 	pc.SMSPool, pc.SMSLoadBound = c.smsPool(), c.SMSLoadBound
 	q, qerr := c.quietHours()
-	loc, _, zerr := c.zones()
+	loc, byRegion, zerr := c.zones()
 	if qerr == nil && zerr == nil && (q.Start != q.End || len(q.Days) > 0 || len(q.Holidays) > 0) { // Validate checked them
 		pc.SMSFrom = func(t time.Time) time.Time { return sms.NextSendTime(t, loc, q).UTC() }
+		pc.SMSFromIn = regionSMSFrom(loc, byRegion, q)
 	}
 	return pc
+}
+
+// regionSMSFrom is when quiet hours let a region's SMS go after t, in the region's time zone
+// (RELAIS_REGION_TIMEZONES) or the default one, as the workers' send window (sendWindow) holds them.
+func regionSMSFrom(def *time.Location, byRegion map[string]*time.Location, q sms.QuietHours) func(region string, t time.Time) time.Time {
+	return func(region string, t time.Time) time.Time {
+		loc, ok := byRegion[region]
+		if !ok {
+			loc = def
+		}
+		return sms.NextSendTime(t, loc, q).UTC()
+	}
 }
 
 // smsConfig is the SMS channel's configuration: the Twilio account, and the senders of RELAIS_SMS_FROM

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	relais "github.com/relais-edu/relais"
 )
 
 // TestREADMEDocumentsEverySetting keeps the README's configuration table complete.
@@ -199,5 +201,32 @@ func TestSMSPoolReachesLimiterAndPlan(t *testing.T) {
 	}
 	if l, ok := pool.Assign("KZ", 1); !ok || l.Account != "ACfedcba9876543210fedcba9876543210" || l.Rate != 30 {
 		t.Errorf("KZ sender %+v", l)
+	}
+}
+
+// TestPlanWaitsForEachRegionsQuietHours: the publishing plan's simulation holds each region's SMS until
+// its own quiet hours end, in the region's time zone, as the workers' send window does.
+func TestPlanWaitsForEachRegionsQuietHours(t *testing.T) {
+	c := DefaultConfig()
+	c.QuietHours, c.TimeZone, c.RegionTimeZones = "20:00-08:00", "Europe/Paris", "KZ-AST=Asia/Almaty"
+	pc := c.planConfig()
+	if pc.SMSFromIn == nil {
+		t.Fatal("no SMS start by region in the plan's configuration")
+	}
+	window, err := sendWindow(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 12, 7, 6, 0, 0, 0, time.UTC) // 07:00 in Paris (quiet), 11:00 in Astana
+	for region, want := range map[string]time.Time{
+		"KZ-AST": at,                                           // open already
+		"IDF":    time.Date(2026, 12, 7, 7, 0, 0, 0, time.UTC), // 08:00 in Paris, the default zone
+	} {
+		if got := pc.SMSFromIn(region, at); !got.Equal(want) {
+			t.Errorf("plan: SMS of %s from %s, want %s", region, got, want)
+		}
+		if got := window(relais.Household{Region: region}, relais.ChannelSMS, at); !got.Equal(want) {
+			t.Errorf("send window: SMS of %s from %s, want %s", region, got, want)
+		}
 	}
 }

@@ -71,12 +71,14 @@ func cmdPlanSimulate(ctx context.Context, io *stdio, args []string) error {
 	if err != nil {
 		return err
 	}
-	loc, _, err := cfg.zones()
+	loc, byRegion, err := cfg.zones()
 	if err != nil {
 		return err
 	}
+	regionFrom := regionSMSFrom(loc, byRegion, q)
 	sc := scheduler.SimConfig{Plan: pc, Publish: pub, SMSFrom: sms.NextSendTime(pub, loc, q).UTC(), FirstSlot: first,
-		Sends: *sends, SendTime: *sendTime, SkipSmallest: !*smallest}
+		Sends: *sends, SendTime: *sendTime, SkipSmallest: !*smallest,
+		SMSFromIn: func(region string) time.Time { return regionFrom(region, pub) }}
 	if sc.Sends == 0 {
 		sc.Sends = 3 * cfg.WorkerConcurrency
 	}
