@@ -286,8 +286,12 @@ func Simulate(ctx context.Context, p *Planner, pop Population, lessonID int64, c
 			if at.Before(cfg.Publish) {
 				at = cfg.Publish
 			}
-			r = uint16(min(len(releases), math.MaxUint16))
-			if int(r) == len(releases) {
+			// One index per distinct time (regions of one zone share theirs): with a single one the
+			// replay keeps page order without sorting.
+			if i := slices.IndexFunc(releases[1:], at.Equal); i >= 0 {
+				r = uint16(i + 1)
+			} else {
+				r = uint16(min(len(releases), math.MaxUint16))
 				releases = append(releases, at)
 			}
 			releaseOf[region] = r
