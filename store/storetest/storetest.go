@@ -67,6 +67,7 @@ func Run(t *testing.T, open Open) {
 		{"FrenchLessonNeverReachesRussianMedium", testFrenchLessonNeverReachesRussianMedium},
 		{"UserClasses", testUserClasses},
 		{"PlanPageRemembersSenders", testPlanPageRemembersSenders},
+		{"PlannedHistories", testPlannedHistories},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, open) })
 	}
