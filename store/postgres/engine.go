@@ -40,6 +40,9 @@ func (engine) OptTime(t time.Time) any {
 // None is column IS NULL.
 func (engine) None(column string) string { return column + ` IS NULL` }
 
+// Some is column IS NOT NULL, the condition of the partial indexes of such times.
+func (engine) Some(column string) string { return column + ` IS NOT NULL` }
+
 // Lock takes the row's lock (FOR UPDATE) for the rest of the transaction: the writes that check a
 // station's grid or a slot's sequence before changing it (SQLite runs them one at a time) then run
 // one at a time per row, and nothing slips in between a check and its write.

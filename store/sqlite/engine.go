@@ -38,6 +38,9 @@ func (engine) OptTime(t time.Time) any {
 // None is column = 0.
 func (engine) None(column string) string { return column + ` = 0` }
 
+// Some is column > 0, the condition of the partial indexes of such times (households_removed).
+func (engine) Some(column string) string { return column + ` > 0` }
+
 // Lock takes no lock: writes run one at a time on the write connection, and write transactions hold
 // the database's write lock from their start (_txlock=immediate).
 func (engine) Lock(context.Context, sqlstore.Querier, string, int64) error { return nil }
@@ -52,8 +55,8 @@ func (engine) InsertSlots(ctx context.Context, tx sqlstore.Querier, slots []rela
 
 // dialect is what SQLite's SQL says its own way.
 var dialect = sqlstore.Dialect{
-	PhoneIs:        func(string) string { return `h.phone = ?` },
-	EmailIs:        func(string) string { return `h.email = ? COLLATE NOCASE` },
+	PhoneIs:        phoneIs,
+	EmailIs:        emailIs,
 	SkipLocked:     "",
 	NoLimit:        int64(-1),
 	NoJSON:         "",
@@ -96,3 +99,21 @@ func (c conn) QueryRow(ctx context.Context, query string, args ...any) sqlstore.
 type sqlRows struct{ *sql.Rows }
 
 func (r sqlRows) Close() { r.Rows.Close() }
+
+// phoneIs is the condition on a number, with the condition of the partial index households_phone for
+// a number that is not empty: without it, the callbacks about a number read every household.
+func phoneIs(phone string) string {
+	if phone == "" {
+		return `h.phone = ?`
+	}
+	return `h.phone = ? AND h.phone <> ''`
+}
+
+// emailIs is the condition on an address, without case, read on the partial index households_email
+// (COLLATE NOCASE, migration 00023) for an address that is not empty.
+func emailIs(email string) string {
+	if email == "" {
+		return `h.email = ? COLLATE NOCASE`
+	}
+	return `h.email = ? COLLATE NOCASE AND h.email <> ''`
+}

@@ -25,9 +25,23 @@ func (st Store) Deliveries(ctx context.Context, f relais.DeliveryFilter) ([]rela
 	w.And(f.HouseholdID > 0, `household_id = ?`, f.HouseholdID)
 	w.And(f.Channel != "", `channel = ?`, f.Channel)
 	w.And(f.Status != "", `status = ?`, f.Status)
+	if inFlight(f.Status) {
+		// The condition of the partial index deliveries_in_flight, which the status check of a
+		// channel's deliveries left in flight (queue CheckStatuses, at every sweep) reads.
+		w.SQL += ` AND status IN ` + InFlight
+	}
 	w.And(!f.UpdatedBefore.IsZero(), `updated_at < ?`, st.e.Time(f.UpdatedBefore))
 	w.And(!f.UpdatedAfter.IsZero(), `updated_at > ?`, st.e.Time(f.UpdatedAfter))
 	return QueryAll(ctx, st.e.Read(), ScanDelivery, w.SQL+` ORDER BY id LIMIT ?`, append(w.Args, p.Limit)...)
+}
+
+// InFlight is the condition of the partial index deliveries_in_flight on status: the statuses of a
+// delivery handed to its provider and not yet settled.
+const InFlight = `('queued', 'sending', 'sent')`
+
+// inFlight reports whether s is one of InFlight.
+func inFlight(s relais.DeliveryStatus) bool {
+	return s == relais.DeliveryQueued || s == relais.DeliverySending || s == relais.DeliverySent
 }
 
 // DeliveryByProviderID finds the delivery a provider callback is about.

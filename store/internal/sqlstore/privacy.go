@@ -79,13 +79,23 @@ func (st Store) erase(ctx context.Context, tx Querier, id int64) error {
 	} else if err != nil {
 		return fmt.Errorf("erase household %d: %w", id, err)
 	}
-	steps := []struct {
+	type step struct {
 		q    string
 		args []any
-	}{
-		// Another household sharing the number or address keeps the messages that concern it.
-		{`DELETE FROM inbound_messages WHERE phone = ? AND phone <> '' AND NOT EXISTS (SELECT 1 FROM households WHERE phone = ? AND id <> ?)`, []any{phone, phone, id}},
-		{`DELETE FROM email_bounces WHERE recipient = ? AND recipient <> '' AND NOT EXISTS (SELECT 1 FROM households WHERE email = ? AND id <> ?)`, []any{email, email, id}},
+	}
+	var steps []step
+	// Another household sharing the number or address (as written) keeps the messages that concern it;
+	// the households are found on the indexes of PhoneIs and EmailIs. A household without a number
+	// (an address) has no messages of its own.
+	if phone != "" {
+		steps = append(steps, step{`DELETE FROM inbound_messages WHERE phone = ? AND NOT EXISTS (SELECT 1 FROM households h
+			WHERE ` + st.d.PhoneIs(phone) + ` AND h.id <> ?)`, []any{phone, phone, id}})
+	}
+	if email != "" {
+		steps = append(steps, step{`DELETE FROM email_bounces WHERE recipient = ? AND NOT EXISTS (SELECT 1 FROM households h
+			WHERE ` + st.d.EmailIs(email) + ` AND h.email = ? AND h.id <> ?)`, []any{email, email, email, id}})
+	}
+	steps = append(steps, []step{
 		{`DELETE FROM contact_claims WHERE contact IN (?, ?) AND delivery_id IN (SELECT id FROM deliveries WHERE household_id = ?)`, []any{phone, email, id}},
 		{`UPDATE delivery_events SET detail = '' WHERE delivery_id IN (SELECT id FROM deliveries WHERE household_id = ?)`, []any{id}},
 		// Pupils keep their grade and language (the audience counts), not their school and class.
@@ -94,7 +104,7 @@ func (st Store) erase(ctx context.Context, tx Querier, id int64) error {
 		{`UPDATE households SET external_ref = ?, phone = '', email = '', postal_address = '', consent = ?,
 			phone_status = '', email_status = '', removed_at = ? WHERE id = ?`,
 			[]any{relais.ErasedRef(id), false, st.e.OptTime(time.Time{}), id}},
-	}
+	}...)
 	for _, s := range steps {
 		if _, err := tx.Exec(ctx, s.q, s.args...); err != nil {
 			return fmt.Errorf("erase household %d: %w", id, err)
@@ -191,7 +201,7 @@ func (st Store) eraseRemoved(ctx context.Context, cutoff time.Time) (int64, erro
 		var n int64
 		err := st.e.InTx(ctx, func(tx Querier) error {
 			ids, err := QueryAll(ctx, tx, scanID, `SELECT id FROM households
-				WHERE NOT `+st.e.None("removed_at")+` AND removed_at < ? ORDER BY id LIMIT ?`, st.e.Time(cutoff), pruneBatch)
+				WHERE `+st.e.Some("removed_at")+` AND removed_at < ? ORDER BY id LIMIT ?`, st.e.Time(cutoff), pruneBatch)
 			for _, id := range ids {
 				if err := st.erase(ctx, tx, id); err != nil {
 					return err

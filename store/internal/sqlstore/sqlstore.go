@@ -56,6 +56,9 @@ type Engine interface {
 	OptTime(t time.Time) any
 	// None is the condition that column, a time that may be none, holds none.
 	None(column string) string
+	// Some is the condition that column, a time that may be none, holds one, worded as the engine's
+	// partial indexes of such a column say it (NOT None would not find them).
+	Some(column string) string
 	// Lock takes the lock of a table's row for the rest of tx, so that writers that check a row's
 	// dependants before changing them run one at a time; a missing row locks nothing. An engine whose
 	// writes already run one at a time takes none.

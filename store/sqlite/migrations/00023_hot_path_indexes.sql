@@ -1,0 +1,39 @@
+-- +goose Up
+-- Indexes for statements of hot paths that scanned a whole table (TestQueriesUseIndexes checks their
+-- plans).
+--
+-- A number's or an address's households, at every inbound SMS, status callback with an error, opt-out
+-- and bounce (sqlstore's PhoneIs and EmailIs): addresses are compared without case (COLLATE NOCASE),
+-- which an index of the address as written cannot serve, so every such callback read every household.
+-- The index of the address as written served nothing else; it is replaced.
+DROP INDEX households_email;
+CREATE INDEX households_email ON households (email COLLATE NOCASE) WHERE email <> '';
+
+-- A household's deliveries: a family's access request (HouseholdRecord), its erasure (one per household
+-- in the retention pass over removed households), the API's listing by household. The unique key starts
+-- with the lesson, so each of these read all deliveries. Cost: one more entry written with each of the
+-- 16-24 M deliveries of a national morning (household_id never changes: no status change touches it).
+CREATE INDEX deliveries_household ON deliveries (household_id);
+
+-- The deliveries in flight (queued, sending, sent) of a channel by their last change: the periodic check
+-- of statuses whose callbacks never came (queue CheckStatuses, at every sweep, three statuses per
+-- channel that can be asked) read every delivery. Cost: each delivery enters the index when it is queued
+-- and leaves it when it is delivered or fails, two or three index writes in its life; the 16 M rows
+-- settled after a morning hold no entry.
+CREATE INDEX deliveries_in_flight ON deliveries (channel, status, updated_at) WHERE status IN ('queued', 'sending', 'sent');
+
+-- The contact claims of given deliveries: the retention pass removes them with their deliveries (a batch
+-- of 1,000 at a time) and an erasure with the household's; the key starts with the lesson, so each batch
+-- read every claim. Cost: one entry per claim, written once (claims never change).
+CREATE INDEX contact_claims_delivery ON contact_claims (delivery_id);
+
+-- The replies from a number: a family's access request and its erasure read every reply.
+CREATE INDEX inbound_messages_phone ON inbound_messages (phone);
+
+-- +goose Down
+DROP INDEX inbound_messages_phone;
+DROP INDEX contact_claims_delivery;
+DROP INDEX deliveries_in_flight;
+DROP INDEX deliveries_household;
+DROP INDEX households_email;
+CREATE INDEX households_email ON households (email) WHERE email <> '';
