@@ -56,12 +56,13 @@ func (engine) Conflict(err error) bool { return isUniqueViolation(err) }
 
 // dialect is what PostgreSQL's SQL says its own way.
 var dialect = sqlstore.Dialect{
-	PhoneIs:    phoneIs,
-	EmailIs:    emailIs,
-	SkipLocked: " FOR UPDATE SKIP LOCKED",
-	NoLimit:    nil,
-	NoJSON:     nil,
-	Upsert:     upsert,
+	LessonAfter: lessonAfter,
+	PhoneIs:     phoneIs,
+	EmailIs:     emailIs,
+	SkipLocked:  " FOR UPDATE SKIP LOCKED",
+	NoLimit:     nil,
+	NoJSON:      nil,
+	Upsert:      upsert,
 	// A delivery marked implied_start (migration 00017) has its first event in its row: pending, no
 	// detail, at its creation, before every event recorded (ids start at 1).
 	DeliveryEvents: `(SELECT id AS delivery_id, 'pending' AS status, '' AS detail, created_at AS at, 0 AS id
@@ -119,4 +120,12 @@ func (engine) InsertSlots(ctx context.Context, tx sqlstore.Querier, slots []rela
 		})
 	}
 	return tx.(conn).q.SendBatch(ctx, batch).Close()
+}
+
+// lessonAfter reads a lesson's deliveries after a cursor on deliveries_lesson (lesson_id, id), the
+// cursor said of both columns: said of id alone (id > $2), it let the planner, which takes a lesson's
+// rows as spread over all ids, walk the primary key from the cursor through every older lesson's rows
+// for a first page and every newer one's for a last.
+func lessonAfter(lesson, after int64) (string, []any) {
+	return `lesson_id = ? AND (lesson_id, id) > (?, ?)`, []any{lesson, lesson, after}
 }

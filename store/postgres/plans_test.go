@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/store/internal/sqlstore"
 	"github.com/relais-edu/relais/store/postgres"
 )
 
@@ -38,6 +39,13 @@ func TestQueriesUseIndexes(t *testing.T) {
 			SELECT l.id, h.id, c, CASE WHEN h.id % 10 = 0 THEN 'failed' ELSE 'pending' END, 'SM' || l.id || '-' || h.id, now(), now()
 			FROM lessons l, households h, (VALUES ('sms'), ('email')) ch(c) WHERE l.id <= 2`,
 		`INSERT INTO contact_claims (lesson_id, channel, contact, delivery_id) SELECT lesson_id, channel, 'c' || id, id FROM deliveries`,
+		// Smaller lessons, with deliveries in flight, claimed and reserved.
+		`INSERT INTO deliveries (lesson_id, household_id, channel, status, claimed_by, claimed_at, created_at, updated_at)
+			SELECT l.id, h.id, 'sms', (ARRAY['queued', 'sent', 'claimed', 'pending'])[h.id % 4 + 1], 'a' || h.id % 10, now(), now(), now()
+			FROM lessons l, households h WHERE l.id > 2 AND h.id <= 200`,
+		`UPDATE households SET removed_at = now() WHERE id % 100 = 0`,
+		`INSERT INTO inbound_messages (phone, body, received_at) SELECT phone, 'STOP', now() FROM households WHERE id % 3 = 0`,
+		`INSERT INTO email_bounces (recipient, action, status, hard, at) SELECT email, 'failed', '5.1.1', true, now() FROM households WHERE id % 3 = 0`,
 		`SET enable_seqscan = off`, `SET plan_cache_mode = force_generic_plan`} {
 		if _, err := conn.Exec(ctx, q); err != nil {
 			t.Fatal(err)
@@ -99,6 +107,55 @@ func TestQueriesUseIndexes(t *testing.T) {
 			ORDER BY u.n`, `('{1}', '{sms}', '{x}', '{1}')`, "contact_claims_pkey"},
 		{`SELECT delivery_id FROM postal_batch_deliveries WHERE batch_id = $1 AND delivery_id > $2 ORDER BY delivery_id LIMIT $3`, `(1, 0, 50)`,
 			"postal_batch_deliveries_batch"},
+		// A sweep: stale reservations and claims on their partial indexes (the status written in the
+		// query: a bound one read the whole of deliveries_lesson_status), the deliveries left in flight.
+		{`UPDATE deliveries SET claimed_by = $1, claimed_at = $2 WHERE id IN (
+			SELECT id FROM deliveries WHERE status = 'pending' AND channel = $3 AND claimed_by <> '' AND claimed_at < $4 ORDER BY claimed_at
+			LIMIT $5 FOR UPDATE SKIP LOCKED) AND status = 'pending' AND claimed_by <> '' AND claimed_at < $4 RETURNING id`,
+			`('b', now(), 'sms', now(), 10)`, "deliveries_reserved"},
+		{`UPDATE deliveries d SET claimed_by = $1, claimed_at = $2
+			FROM (SELECT id, claimed_by AS held_by FROM deliveries WHERE status = 'claimed' AND channel = $3 AND claimed_at < $4
+				ORDER BY claimed_at LIMIT $5 FOR UPDATE SKIP LOCKED) o
+			WHERE d.id = o.id AND d.status = 'claimed' AND d.claimed_at < $4 RETURNING d.id`, `('b', now(), 'sms', now(), 10)`, "deliveries_claimed"},
+		{`SELECT id FROM deliveries WHERE id > $1 AND channel = $2 AND status = $3 AND status IN ` + sqlstore.InFlight + `
+			AND updated_at < $4 AND updated_at > $5 ORDER BY id LIMIT $6`, `(0, 'sms', 'sent', now(), now(), 100)`, "deliveries_in_flight"},
+		// A callback about a number or an address.
+		{`UPDATE households AS h SET phone_status = $2 WHERE ` + sqlstore.Rebind(postgres.PhoneIs("+33600000003")), `('+33600000003', 'invalid')`,
+			"households_phone"},
+		{`UPDATE households AS h SET email_status = $2 WHERE ` + sqlstore.Rebind(postgres.EmailIs("h3@example.org")),
+			`('h3@example.org', 'bounced')`, "households_email"},
+		// A teacher's listing of a lesson's deliveries, a lesson's export or re-sending, a page at a time.
+		{`SELECT id FROM deliveries WHERE lesson_id = $2 AND (lesson_id, id) > ($2, $1) ORDER BY id LIMIT $3`, `(0, 1, 1000)`, "deliveries_lesson"},
+		{`SELECT id FROM deliveries WHERE lesson_id = $2 AND (lesson_id, id) > ($2, $1) AND status = $3 ORDER BY id LIMIT $4`, `(0, 1, 'pending', 1000)`,
+			"deliveries_lesson"},
+		// Staff pages: a search of households, a household's deliveries.
+		{`SELECT h.id FROM households h WHERE h.id > $1 AND h.id IN (SELECT id FROM households WHERE external_ref = $2
+			UNION SELECT id FROM households WHERE phone = $2 AND phone <> ''
+			UNION SELECT id FROM households WHERE lower(email) = lower($2) AND email = $2 AND email <> '') ORDER BY h.id LIMIT $3`,
+			`(0, 'h3', 50)`, "households_email"},
+		{`SELECT id FROM deliveries WHERE id > $1 AND household_id = $2 ORDER BY id LIMIT $3`, `(0, 1, 50)`, "deliveries_household"},
+		// A family's access request: its deliveries, their events, its replies and bounces.
+		{`SELECT d.id, d.lesson_id, COALESCE(l.title, ''), d.channel, d.status FROM deliveries d LEFT JOIN lessons l ON l.id = d.lesson_id
+			WHERE d.household_id = $1 ORDER BY d.id`, `(1)`, "deliveries_household"},
+		{`SELECT body, received_at FROM inbound_messages WHERE phone = $1 ORDER BY id`, `('+33600000003')`, "inbound_messages_phone"},
+		{`SELECT action, status, hard, diagnostic, at FROM email_bounces WHERE recipient = $1 ORDER BY id`, `('h3@example.org')`,
+			"email_bounces_recipient_message_id_action_status_key"},
+		// The retention pass, a batch at a time: removed households and their erasure, the claims of
+		// settled deliveries. (Its walk of the deliveries is by id range, a batch per transaction, and
+		// the age of replies and bounces is read once per pass over those small tables.)
+		{`SELECT id FROM households WHERE removed_at IS NOT NULL AND removed_at < $1 ORDER BY removed_at, id LIMIT $2`, `(now(), 1000)`,
+			"households_removed"},
+		{`DELETE FROM inbound_messages WHERE phone = $1 AND NOT EXISTS (SELECT 1 FROM households h
+			WHERE ` + strings.ReplaceAll(postgres.PhoneIs("+33600000003"), "?", "$1") + ` AND h.id <> $2)`, `('+33600000003', 3)`,
+			"households_phone"},
+		{`DELETE FROM email_bounces WHERE recipient = $1 AND NOT EXISTS (SELECT 1 FROM households h
+			WHERE ` + strings.ReplaceAll(postgres.EmailIs("h3@example.org"), "?", "$1") + ` AND h.email = $1 AND h.id <> $2)`,
+			`('h3@example.org', 3)`, "households_email"},
+		{`DELETE FROM contact_claims WHERE contact IN ($1, $2) AND delivery_id IN (SELECT id FROM deliveries WHERE household_id = $3)`,
+			`('+33600000003', 'h3@example.org', 3)`, "contact_claims_delivery"},
+		{`UPDATE delivery_events SET detail = '' WHERE delivery_id IN (SELECT id FROM deliveries WHERE household_id = $1)`, `(3)`,
+			"deliveries_household"},
+		{`DELETE FROM contact_claims WHERE delivery_id = ANY($1)`, `('{1,2,3}')`, "contact_claims_delivery"},
 	})
 }
 

@@ -55,6 +55,7 @@ func (engine) InsertSlots(ctx context.Context, tx sqlstore.Querier, slots []rela
 
 // dialect is what SQLite's SQL says its own way.
 var dialect = sqlstore.Dialect{
+	LessonAfter:    lessonAfter,
 	PhoneIs:        phoneIs,
 	EmailIs:        emailIs,
 	SkipLocked:     "",
@@ -116,4 +117,10 @@ func emailIs(email string) string {
 		return `h.email = ? COLLATE NOCASE`
 	}
 	return `h.email = ? COLLATE NOCASE AND h.email <> ''`
+}
+
+// lessonAfter reads a lesson's deliveries after a cursor on deliveries_lesson (lesson_id, and the
+// rowid that every SQLite index ends with).
+func lessonAfter(lesson, after int64) (string, []any) {
+	return `lesson_id = ? AND id > ?`, []any{lesson, after}
 }

@@ -21,7 +21,11 @@ func ScanDelivery(row Row) (relais.Delivery, error) {
 func (st Store) Deliveries(ctx context.Context, f relais.DeliveryFilter) ([]relais.Delivery, error) {
 	p := f.Page.Normalize()
 	w := Where{SQL: `SELECT ` + DeliveryColumns + ` FROM deliveries WHERE id > ?`, Args: []any{p.After}}
-	w.And(f.LessonID > 0, `lesson_id = ?`, f.LessonID)
+	if f.LessonID > 0 {
+		// A lesson's page is read on deliveries_lesson from the cursor.
+		cond, args := st.d.LessonAfter(f.LessonID, p.After)
+		w = Where{SQL: `SELECT ` + DeliveryColumns + ` FROM deliveries WHERE ` + cond, Args: args}
+	}
 	w.And(f.HouseholdID > 0, `household_id = ?`, f.HouseholdID)
 	w.And(f.Channel != "", `channel = ?`, f.Channel)
 	w.And(f.Status != "", `status = ?`, f.Status)

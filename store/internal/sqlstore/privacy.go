@@ -194,14 +194,17 @@ func (st Store) pruneDeliveries(ctx context.Context, cutoff time.Time) (int64, e
 	}
 }
 
-// eraseRemoved erases the households removed from the roster before cutoff.
+// eraseRemoved erases the households removed from the roster before cutoff, the longest removed
+// first, a batch per transaction. They are read on the partial index households_removed, in its
+// order: by id, a batch walked the primary key past every household still listed (an erased one leaves
+// the index), and the last batch read every household.
 func (st Store) eraseRemoved(ctx context.Context, cutoff time.Time) (int64, error) {
 	var total int64
 	for {
 		var n int64
 		err := st.e.InTx(ctx, func(tx Querier) error {
 			ids, err := QueryAll(ctx, tx, scanID, `SELECT id FROM households
-				WHERE `+st.e.Some("removed_at")+` AND removed_at < ? ORDER BY id LIMIT ?`, st.e.Time(cutoff), pruneBatch)
+				WHERE `+st.e.Some("removed_at")+` AND removed_at < ? ORDER BY removed_at, id LIMIT ?`, st.e.Time(cutoff), pruneBatch)
 			for _, id := range ids {
 				if err := st.erase(ctx, tx, id); err != nil {
 					return err

@@ -97,6 +97,9 @@ type Dialect struct {
 	// Upsert is the statement that writes a row of columns (? placeholders, in that order) to table,
 	// in place of the row with the same key (a column list).
 	Upsert func(table, key string, columns ...string) string
+	// LessonAfter is the condition that a delivery is of lesson and after the id after, with its
+	// arguments, worded so that the engine reads it on deliveries_lesson, in id order.
+	LessonAfter func(lesson, after int64) (string, []any)
 	// DeliveryEvents is the source (a table or a subquery) of the deliveries' histories: delivery_id,
 	// status, detail, at, in order of id.
 	DeliveryEvents string

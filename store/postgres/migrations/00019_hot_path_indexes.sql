@@ -9,6 +9,14 @@
 -- no status change is a HOT update, one more with each status change (4 or 5 in a delivery's life).
 CREATE INDEX deliveries_household ON deliveries (household_id, id);
 
+-- A lesson's deliveries in id order, a page after a cursor: a teacher's listing (API), the CSV export
+-- of a lesson, the re-sending of its unknown deliveries. deliveries_lesson_created and
+-- deliveries_lesson_status hold a lesson's rows in another order, so each page read all the lesson's
+-- deliveries and sorted them, or walked the primary key through every other lesson's rows (an export
+-- of a national lesson: 16,000 pages of 16 M rows each). Cost: as deliveries_household, an entry with
+-- each delivery and with each status change.
+CREATE INDEX deliveries_lesson ON deliveries (lesson_id, id);
+
 -- The deliveries in flight (queued, sending, sent) of a channel by their last change: the periodic check
 -- of statuses whose callbacks never came (queue CheckStatuses, at every sweep, three statuses per
 -- channel that can be asked) read the whole primary key. Cost: an entry with each change that leaves a
@@ -27,4 +35,5 @@ CREATE INDEX inbound_messages_phone ON inbound_messages (phone);
 DROP INDEX inbound_messages_phone;
 DROP INDEX contact_claims_delivery;
 DROP INDEX deliveries_in_flight;
+DROP INDEX deliveries_lesson;
 DROP INDEX deliveries_household;

@@ -15,6 +15,14 @@ CREATE INDEX households_email ON households (email COLLATE NOCASE) WHERE email <
 -- 16-24 M deliveries of a national morning (household_id never changes: no status change touches it).
 CREATE INDEX deliveries_household ON deliveries (household_id);
 
+-- A lesson's deliveries in id order, a page after a cursor: a teacher's listing (API), the CSV export
+-- of a lesson, the re-sending of its unknown deliveries. deliveries_lesson_created and
+-- deliveries_lesson_status hold a lesson's rows in another order, so each page read all the lesson's
+-- deliveries and sorted them (an export of a national lesson: 16,000 pages of 16 M rows each). An
+-- index of the lesson alone holds them in rowid order. Cost: one more entry written with each
+-- delivery (lesson_id never changes: no status change touches it).
+CREATE INDEX deliveries_lesson ON deliveries (lesson_id);
+
 -- The deliveries in flight (queued, sending, sent) of a channel by their last change: the periodic check
 -- of statuses whose callbacks never came (queue CheckStatuses, at every sweep, three statuses per
 -- channel that can be asked) read every delivery. Cost: each delivery enters the index when it is queued
@@ -34,6 +42,7 @@ CREATE INDEX inbound_messages_phone ON inbound_messages (phone);
 DROP INDEX inbound_messages_phone;
 DROP INDEX contact_claims_delivery;
 DROP INDEX deliveries_in_flight;
+DROP INDEX deliveries_lesson;
 DROP INDEX deliveries_household;
 DROP INDEX households_email;
 CREATE INDEX households_email ON households (email) WHERE email <> '';
