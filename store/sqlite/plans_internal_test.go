@@ -2,11 +2,15 @@ package sqlite
 
 import (
 	"context"
+	"encoding/json"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/pressly/goose/v3"
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/store/internal/sqlstore"
@@ -188,5 +192,112 @@ func TestQueriesUseIndexes(t *testing.T) {
 				t.Errorf("plan of\n%s\n=\n%s\nwant %s, no whole table", tc.query, got, tc.want)
 			}
 		})
+	}
+}
+
+// BenchmarkHotStatements times statements of hot paths that read a whole table before migration
+// 00023 and the statements that replaced them, on one database of 100,000 households and 1,000,000
+// deliveries (5 lessons, SMS and email; 1% of the last lesson's in flight), first with the schema before 00023
+// (its Down) and the statements of then, then with 00023 applied.
+//
+//	go test ./store/sqlite -run '^$' -bench HotStatements -benchtime 20x
+func BenchmarkHotStatements(b *testing.B) {
+	ctx := context.Background()
+	path := filepath.Join(b.TempDir(), "relais.db")
+	db, err := Open(ctx, path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range []string{
+		`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5)
+			INSERT INTO lessons (title, subject, grade, language, teacher_id, status, created_at, updated_at)
+			SELECT 'L' || i, 'maths', 5, 'fr', 't1', 'published', 0, 0 FROM n`,
+		`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)
+			INSERT INTO households (external_ref, language, profile, phone, email, created_at)
+			SELECT 'h' || i, 'fr', 'sms_only', '+336' || printf('%08d', i), 'h' || i || '@example.org', 0 FROM n`,
+		`INSERT INTO deliveries (lesson_id, household_id, channel, status, provider_id, created_at, updated_at)
+			SELECT l.id, h.id, c.c, CASE WHEN l.id = 5 AND h.id % 100 = 0 THEN 'sent' WHEN h.id % 10 = 0 THEN 'failed' ELSE 'delivered' END,
+			'SM' || l.id || '-' || h.id, 1000 * l.id, 1000 * l.id + h.id % 100
+			FROM lessons l, households h, (SELECT 'sms' AS c UNION ALL SELECT 'email') c ORDER BY l.id, h.id, c.c`,
+		`INSERT INTO contact_claims (lesson_id, channel, contact, delivery_id) SELECT lesson_id, channel, 'c' || id, id FROM deliveries`,
+	} {
+		if _, err := db.write.ExecContext(ctx, q); err != nil {
+			b.Fatalf("%.80s: %v", q, err)
+		}
+	}
+	sub, _ := fs.Sub(migrations, "migrations")
+	p, err := goose.NewProvider(goose.DialectSQLite3, db.write, sub)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var batch []int64
+	for id := int64(500_001); id <= 501_000; id++ {
+		batch = append(batch, id)
+	}
+	ids, _ := json.Marshal(batch)
+	type statement struct {
+		name, before, after string
+		args                []any
+	}
+	statements := []statement{
+		{"households-by-phone", `SELECT h.id FROM households h WHERE h.phone = ? ORDER BY h.id`,
+			`SELECT h.id FROM households h WHERE ` + phoneIs("+33600050000") + ` ORDER BY h.id`, []any{"+33600050000"}},
+		{"households-by-email", `SELECT h.id FROM households h WHERE h.email = ? COLLATE NOCASE`,
+			`SELECT h.id FROM households h WHERE ` + emailIs("H50000@example.org"), []any{"H50000@example.org"}},
+		{"status-check", `SELECT id FROM deliveries WHERE id > ? AND channel = ? AND status = ? AND updated_at < ? AND updated_at > ?
+			ORDER BY id LIMIT 100`, `SELECT id FROM deliveries WHERE id > ? AND channel = ? AND status = ? AND status IN ` + sqlstore.InFlight + `
+			AND updated_at < ? AND updated_at > ? ORDER BY id LIMIT 100`, []any{0, "sms", "sent", 10000, 0}},
+		{"household-deliveries", `SELECT id FROM deliveries WHERE household_id = ? ORDER BY id`,
+			`SELECT id FROM deliveries WHERE household_id = ? ORDER BY id`, []any{50000}},
+		{"claims-of-batch", `SELECT COUNT(*) FROM contact_claims WHERE delivery_id IN (SELECT value FROM json_each(?))`,
+			`SELECT COUNT(*) FROM contact_claims WHERE delivery_id IN (SELECT value FROM json_each(?))`, []any{string(ids)}},
+	}
+	// The last page of a lesson's deliveries: lesson 3's last 500 after its cursor.
+	var last int64
+	db.read.QueryRowContext(ctx, `SELECT MAX(id) - 500 FROM deliveries WHERE lesson_id = 3`).Scan(&last)
+	lessonPage := statement{"lesson-last-page", `SELECT id FROM deliveries WHERE id > ? AND lesson_id = ? ORDER BY id LIMIT 1000`,
+		`SELECT id FROM deliveries WHERE lesson_id = ? AND id > ? ORDER BY id LIMIT 1000`, nil}
+
+	found := map[string]int{} // rows read by each statement before, which it must read after too
+	run := func(b *testing.B, q string, args ...any) {
+		name, _, _ := strings.Cut(b.Name(), "/before")
+		name, _, _ = strings.Cut(name, "/after")
+		for b.Loop() {
+			rows, err := db.read.QueryContext(ctx, q, args...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			n := 0
+			for rows.Next() {
+				n++
+			}
+			rows.Close()
+			if want, ok := found[name]; n == 0 || ok && n != want {
+				b.Fatalf("%d rows from %s, want %d (and some)", n, q, want)
+			}
+			found[name] = n
+		}
+	}
+	for _, stage := range []string{"before", "after"} {
+		if stage == "before" {
+			if _, err := p.DownTo(ctx, 21); err != nil {
+				b.Fatal(err)
+			}
+		} else if _, err := p.UpTo(ctx, 23); err != nil {
+			b.Fatal(err)
+		}
+		for _, st := range statements {
+			q := st.after
+			if stage == "before" {
+				q = st.before
+			}
+			b.Run(st.name+"/"+stage, func(b *testing.B) { run(b, q, st.args...) })
+		}
+		if stage == "before" {
+			b.Run(lessonPage.name+"/before", func(b *testing.B) { run(b, lessonPage.before, last, 3) })
+		} else {
+			b.Run(lessonPage.name+"/after", func(b *testing.B) { run(b, lessonPage.after, 3, last) })
+		}
 	}
 }
