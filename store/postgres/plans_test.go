@@ -6,10 +6,12 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/internal/testenv"
 	"github.com/relais-edu/relais/store/internal/sqlstore"
 	"github.com/relais-edu/relais/store/postgres"
 )
@@ -206,5 +208,118 @@ func checkPlans(t *testing.T, conn *pgx.Conn, stage string, cases []planCase) {
 		if got := strings.Join(plan, "\n"); !strings.Contains(got, tc.want) || strings.Contains(got, "Seq Scan on") {
 			t.Errorf("%s plan of\n%s\n=\n%s\nwant %s", stage, tc.query, got, tc.want)
 		}
+	}
+}
+
+// BenchmarkHotStatements times, with the generic plans that pgx's cached statements end up with,
+// statements of hot paths that read a whole table or index before migration 00019 and the
+// statements that replaced them, on one database of 100,000 households and 1,000,000 deliveries (5
+// lessons, SMS and email; 1% of the last lesson's in flight, reserved or claimed): first with the
+// schema of migration 00017 and the statements of then, then with 00019 applied.
+//
+//	go test ./store/postgres -run '^$' -bench HotStatements -benchtime 20x
+func BenchmarkHotStatements(b *testing.B) {
+	ctx := context.Background()
+	url := testenv.Postgres(b)
+	if err := postgres.MigrateTo(ctx, url, 17); err != nil {
+		b.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, q := range []string{
+		`INSERT INTO lessons (title, subject, grade, language, teacher_id, status, created_at, updated_at)
+			SELECT 'L' || i, 'maths', 5, 'fr', 't1', 'published', now(), now() FROM generate_series(1, 5) i`,
+		`INSERT INTO households (external_ref, language, profile, phone, email, created_at)
+			SELECT 'h' || i, 'fr', 'sms_only', '+336' || lpad(i::text, 8, '0'), 'h' || i || '@example.org', now()
+			FROM generate_series(1, 100000) i`,
+		`INSERT INTO deliveries (lesson_id, household_id, channel, status, provider_id, claimed_by, claimed_at, created_at, updated_at)
+			SELECT l.id, h.id, c, CASE WHEN l.id = 5 AND h.id % 100 = 0 THEN (ARRAY['sent', 'pending', 'claimed'])[h.id / 100 % 3 + 1]
+				WHEN h.id % 10 = 0 THEN 'failed' ELSE 'delivered' END, 'SM' || l.id || '-' || h.id,
+			CASE WHEN l.id = 5 AND h.id % 100 = 0 THEN 'a' ELSE '' END, 'epoch'::timestamptz + h.id % 100 * interval '1 s',
+			'epoch'::timestamptz + l.id * interval '1 h', 'epoch'::timestamptz + l.id * interval '1 h' + h.id % 100 * interval '1 s'
+			FROM lessons l, households h, (VALUES ('sms'), ('email')) ch(c) ORDER BY l.id, h.id, c`,
+		`INSERT INTO contact_claims (lesson_id, channel, contact, delivery_id) SELECT lesson_id, channel, 'c' || id, id FROM deliveries`,
+		`VACUUM ANALYZE`,
+		`SET plan_cache_mode = force_generic_plan`,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			b.Fatalf("%.80s: %v", q, err)
+		}
+	}
+	var last int64 // the cursor of the last page of lesson 3
+	if err := conn.QueryRow(ctx, `SELECT max(id) - 500 FROM deliveries WHERE lesson_id = 3`).Scan(&last); err != nil {
+		b.Fatal(err)
+	}
+	batch := make([]int64, 1000)
+	for i := range batch {
+		batch[i] = 500_001 + int64(i)
+	}
+	epoch := time.Unix(0, 0)
+	type statement struct {
+		name, before, after string
+		beforeArgs, args    []any
+	}
+	statements := []statement{
+		// Every sweep, each channel.
+		{"reclaim-reserved", `SELECT id FROM deliveries WHERE status = $1 AND channel = $2 AND claimed_by <> '' AND claimed_at < $3
+			ORDER BY claimed_at LIMIT $4`, `SELECT id FROM deliveries WHERE status = 'pending' AND channel = $1 AND claimed_by <> ''
+			AND claimed_at < $2 ORDER BY claimed_at LIMIT $3`, []any{"pending", "sms", epoch.Add(time.Hour), 100}, []any{"sms", epoch.Add(time.Hour), 100}},
+		{"reclaim-claimed", `SELECT id FROM deliveries WHERE status = $1 AND channel = $2 AND claimed_at < $3 ORDER BY claimed_at LIMIT $4`,
+			`SELECT id FROM deliveries WHERE status = 'claimed' AND channel = $1 AND claimed_at < $2 ORDER BY claimed_at LIMIT $3`,
+			[]any{"claimed", "sms", epoch.Add(time.Hour), 100}, []any{"sms", epoch.Add(time.Hour), 100}},
+		{"status-check", `SELECT id FROM deliveries WHERE id > $1 AND channel = $2 AND status = $3 AND updated_at < $4 AND updated_at > $5
+			ORDER BY id LIMIT 100`, `SELECT id FROM deliveries WHERE id > $1 AND channel = $2 AND status = $3 AND status IN ` + sqlstore.InFlight + `
+			AND updated_at < $4 AND updated_at > $5 ORDER BY id LIMIT 100`,
+			[]any{0, "sms", "sent", epoch.Add(10 * time.Hour), epoch}, []any{0, "sms", "sent", epoch.Add(10 * time.Hour), epoch}},
+		// A family's access request, its erasure, the API's listing by household.
+		{"household-deliveries", `SELECT id FROM deliveries WHERE household_id = $1 ORDER BY id`,
+			`SELECT id FROM deliveries WHERE household_id = $1 ORDER BY id`, []any{50000}, []any{50000}},
+		// The last page of a lesson's deliveries (a teacher's listing, a lesson's export).
+		{"lesson-last-page", `SELECT id FROM deliveries WHERE id > $1 AND lesson_id = $2 ORDER BY id LIMIT 1000`,
+			`SELECT id FROM deliveries WHERE lesson_id = $1 AND (lesson_id, id) > ($1, $2) ORDER BY id LIMIT 1000`,
+			[]any{last, 3}, []any{3, last}},
+		// A retention batch's contact claims.
+		{"claims-of-batch", `SELECT count(*) FROM contact_claims WHERE delivery_id = ANY($1)`,
+			`SELECT count(*) FROM contact_claims WHERE delivery_id = ANY($1)`, []any{batch}, []any{batch}},
+		// An erasure: another household with the address.
+		{"erase-same-address", `SELECT count(*) FROM households WHERE email = $1 AND id <> $2`,
+			`SELECT count(*) FROM households h WHERE ` + sqlstore.Rebind(postgres.EmailIs("h50000@example.org")+` AND h.email = ? AND h.id <> ?`),
+			[]any{"h50000@example.org", 1}, []any{"h50000@example.org", "h50000@example.org", 1}},
+	}
+	found := map[string]int{} // rows read by each statement before, which it must read after too
+	run := func(b *testing.B, name, q string, args []any) {
+		for b.Loop() {
+			rows, err := conn.Query(ctx, q, args...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			n := 0
+			for rows.Next() {
+				n++
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				b.Fatal(err)
+			}
+			if want, ok := found[name]; n == 0 || ok && n != want {
+				b.Fatalf("%d rows from %s, want %d (and some)", n, q, want)
+			}
+			found[name] = n
+		}
+	}
+	for _, st := range statements {
+		b.Run(st.name+"/before", func(b *testing.B) { run(b, st.name, st.before, st.beforeArgs) })
+	}
+	if err := postgres.MigrateTo(ctx, url, 19); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `ANALYZE`); err != nil {
+		b.Fatal(err)
+	}
+	for _, st := range statements {
+		b.Run(st.name+"/after", func(b *testing.B) { run(b, st.name, st.after, st.args) })
 	}
 }
