@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pressly/goose/v3"
 
@@ -284,8 +285,12 @@ func BenchmarkHotStatements(b *testing.B) {
 			if _, err := p.DownTo(ctx, 21); err != nil {
 				b.Fatal(err)
 			}
-		} else if _, err := p.UpTo(ctx, 23); err != nil {
-			b.Fatal(err)
+		} else {
+			start := time.Now()
+			if _, err := p.UpTo(ctx, 23); err != nil {
+				b.Fatal(err)
+			}
+			b.Logf("migration 00023 on 1,000,000 deliveries: %s", time.Since(start).Round(time.Millisecond))
 		}
 		for _, st := range statements {
 			q := st.after
