@@ -26,10 +26,6 @@ var CopyTables = []string{
 // postgresOnly are the tables SQLite does not have: empty after a copy.
 var postgresOnly = []string{"delivery_count_changes"}
 
-// postgresOnlyColumns are the columns SQLite's tables do not have: their defaults after a copy.
-// deliveries.implied_start is false there, for every history SQLite keeps starts with a row of events.
-var postgresOnlyColumns = map[string][]string{"deliveries": {"implied_start"}}
-
 // derivedTriggers are the triggers off during a copy, since the rows they derive are copied as they are.
 var derivedTriggers = []struct{ table, trigger string }{
 	{"delivery_events", "delivery_minutes_count"},
@@ -146,7 +142,6 @@ func copyTable(ctx context.Context, src *sql.DB, tx pgx.Tx, table string, batch 
 	if err != nil {
 		return 0, err
 	}
-	cols = slices.DeleteFunc(cols, func(c column) bool { return slices.Contains(postgresOnlyColumns[table], c.name) })
 	names := make([]string, len(cols))
 	for i, c := range cols {
 		names[i] = c.name

@@ -22,7 +22,8 @@ func (db *DB) queryDeliveries(ctx context.Context, q string, args ...any) ([]rel
 
 // PlanDeliveries inserts pending deliveries, leaving existing (lesson, household, channel) rows as they
 // are, sets each delivery's ID and Status to its row's, and returns the ids of the given keys that are
-// still pending.
+// still pending. A row planned pending without a reason, a fan-out's, has its first event implied
+// (implied_start, migration 00024): its row says all the event would.
 func (db *DB) PlanDeliveries(ctx context.Context, ds []relais.Delivery) ([]int64, error) {
 	if len(ds) == 0 {
 		return nil, nil
@@ -32,7 +33,7 @@ func (db *DB) PlanDeliveries(ctx context.Context, ds []relais.Delivery) ([]int64
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		ids = nil
 		st, err := prepare(ctx, tx, `INSERT INTO deliveries (lesson_id, household_id, channel, status, reason,
-			created_at, updated_at) VALUES (?,?,?,?,?,?,?) ON CONFLICT (lesson_id, household_id, channel) DO NOTHING`,
+			created_at, updated_at, implied_start) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (lesson_id, household_id, channel) DO NOTHING`,
 			`SELECT id, status FROM deliveries WHERE lesson_id = ? AND household_id = ? AND channel = ?`, insertEvent)
 		if err != nil {
 			return err
@@ -44,19 +45,24 @@ func (db *DB) PlanDeliveries(ctx context.Context, ds []relais.Delivery) ([]int64
 			if status == "" {
 				status = relais.DeliveryPending
 			}
-			res, err := ins.ExecContext(ctx, d.LessonID, d.HouseholdID, d.Channel, status, d.Reason, now, now)
+			implied := status == relais.DeliveryPending && d.Reason == ""
+			res, err := ins.ExecContext(ctx, d.LessonID, d.HouseholdID, d.Channel, status, d.Reason, now, now, implied)
 			if err != nil {
 				return fmt.Errorf("plan delivery: %w", err)
 			}
 			var id int64
-			var cur relais.DeliveryStatus
-			if err := sel.QueryRowContext(ctx, d.LessonID, d.HouseholdID, d.Channel).Scan(&id, &cur); err != nil {
-				return err
-			}
-			if n, _ := res.RowsAffected(); n == 1 {
-				if _, err := ev.ExecContext(ctx, id, status, d.Reason, now); err != nil {
+			cur := status
+			if n, _ := res.RowsAffected(); n == 1 { // planned now: its id is the insert's, no lookup
+				if id, err = res.LastInsertId(); err != nil {
 					return err
 				}
+				if !implied { // an implied first event is the row itself (migration 00024)
+					if _, err := ev.ExecContext(ctx, id, status, d.Reason, now); err != nil {
+						return err
+					}
+				}
+			} else if err := sel.QueryRowContext(ctx, d.LessonID, d.HouseholdID, d.Channel).Scan(&id, &cur); err != nil {
+				return err
 			}
 			ds[i].ID, ds[i].Status = id, cur
 			if cur == relais.DeliveryPending {

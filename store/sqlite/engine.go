@@ -55,14 +55,19 @@ func (engine) InsertSlots(ctx context.Context, tx sqlstore.Querier, slots []rela
 
 // dialect is what SQLite's SQL says its own way.
 var dialect = sqlstore.Dialect{
-	LessonAfter:    lessonAfter,
-	PhoneIs:        phoneIs,
-	EmailIs:        emailIs,
-	SkipLocked:     "",
-	NoLimit:        int64(-1),
-	NoJSON:         "",
-	Upsert:         upsert,
-	DeliveryEvents: "delivery_events",
+	LessonAfter: lessonAfter,
+	PhoneIs:     phoneIs,
+	EmailIs:     emailIs,
+	SkipLocked:  "",
+	NoLimit:     int64(-1),
+	NoJSON:      "",
+	Upsert:      upsert,
+	// A delivery marked implied_start (migration 00024) has its first event in its row: pending, no
+	// detail, at its creation, before every event recorded (ids start at 1). SQLite pushes a query's
+	// delivery_id down into both halves (TestPlanImpliesFirstEvent).
+	DeliveryEvents: `(SELECT id AS delivery_id, 'pending' AS status, '' AS detail, created_at AS at, 0 AS id
+		FROM deliveries WHERE implied_start
+		UNION ALL SELECT delivery_id, status, detail, at, id FROM delivery_events) e`,
 	RewritePupils: `UPDATE households SET pupils = (SELECT json_group_array(json_object('grade', grade, 'language', language))
 		FROM (SELECT grade, language FROM pupils WHERE household_id = ? ORDER BY grade)) WHERE id = ?`,
 }

@@ -82,11 +82,14 @@ func minutes(t testing.TB, db *DB) []minuteRow {
 	return queryMinutes(t, db, `SELECT minute, lesson_id, channel, status, changes, opted_out FROM delivery_minutes ORDER BY 1, 2, 3, 4`)
 }
 
-// minutesFromEvents computes delivery_minutes afresh from the events.
+// minutesFromEvents computes delivery_minutes afresh from the events, the implied first ones
+// (migration 00024) included.
 func minutesFromEvents(t testing.TB, db *DB) []minuteRow {
 	return queryMinutes(t, db, `SELECT e.at / 60000, d.lesson_id, d.channel, e.status, COUNT(*),
 		SUM(e.status = 'skipped' AND d.reason LIKE 'opted out of %')
-		FROM delivery_events e JOIN deliveries d ON d.id = e.delivery_id WHERE e.note = 0 GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`)
+		FROM (SELECT delivery_id, status, at FROM delivery_events WHERE note = 0
+			UNION ALL SELECT id, 'pending', created_at FROM deliveries WHERE implied_start) e
+		JOIN deliveries d ON d.id = e.delivery_id GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`)
 }
 
 func queryMinutes(t testing.TB, db *DB, q string) []minuteRow {
