@@ -57,6 +57,7 @@ func (engine) Conflict(err error) bool { return isUniqueViolation(err) }
 // dialect is what PostgreSQL's SQL says its own way.
 var dialect = sqlstore.Dialect{
 	LessonAfter: lessonAfter,
+	OfHousehold: ofHousehold,
 	PhoneIs:     phoneIs,
 	EmailIs:     emailIs,
 	SkipLocked:  " FOR UPDATE SKIP LOCKED",
@@ -128,4 +129,12 @@ func (engine) InsertSlots(ctx context.Context, tx sqlstore.Querier, slots []rela
 // for a first page and every newer one's for a last.
 func lessonAfter(lesson, after int64) (string, []any) {
 	return `lesson_id = ? AND (lesson_id, id) > (?, ?)`, []any{lesson, lesson, after}
+}
+
+// ofHousehold finds a household's deliveries on the unique key, a probe per lesson: the lessons' ids
+// are read once into an array (an initplan), which the generic plan's index scan takes as a list of
+// values for its first column (lesson_id IN (SELECT ...) would be planned as a join, which may hash
+// a scan of deliveries).
+func ofHousehold(d string) string {
+	return d + `.lesson_id = ANY(ARRAY(SELECT id FROM lessons)) AND ` + d + `.household_id = ?`
 }

@@ -41,5 +41,6 @@ func MigrateTo(ctx context.Context, url string, version int64) error {
 // DeliveryEvents is the source of the deliveries' histories, for the plans test.
 var DeliveryEvents = dialect.DeliveryEvents
 
-// PhoneIs and EmailIs are the conditions on a household's number and address, for the plans test.
-var PhoneIs, EmailIs = dialect.PhoneIs, dialect.EmailIs
+// PhoneIs and EmailIs are the conditions on a household's number and address, OfHousehold on a
+// delivery's household, for the plans test.
+var PhoneIs, EmailIs, OfHousehold = dialect.PhoneIs, dialect.EmailIs, dialect.OfHousehold

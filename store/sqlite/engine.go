@@ -56,6 +56,7 @@ func (engine) InsertSlots(ctx context.Context, tx sqlstore.Querier, slots []rela
 // dialect is what SQLite's SQL says its own way.
 var dialect = sqlstore.Dialect{
 	LessonAfter: lessonAfter,
+	OfHousehold: ofHousehold,
 	PhoneIs:     phoneIs,
 	EmailIs:     emailIs,
 	SkipLocked:  "",
@@ -128,4 +129,10 @@ func emailIs(email string) string {
 // rowid that every SQLite index ends with).
 func lessonAfter(lesson, after int64) (string, []any) {
 	return `lesson_id = ? AND id > ?`, []any{lesson, after}
+}
+
+// ofHousehold finds a household's deliveries on the unique key, a probe per lesson: SQLite reads the
+// key with the list of lessons' ids as it reads an IN list of values.
+func ofHousehold(d string) string {
+	return d + `.lesson_id IN (SELECT id FROM lessons) AND ` + d + `.household_id = ?`
 }

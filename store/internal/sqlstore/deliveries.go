@@ -21,12 +21,19 @@ func ScanDelivery(row Row) (relais.Delivery, error) {
 func (st Store) Deliveries(ctx context.Context, f relais.DeliveryFilter) ([]relais.Delivery, error) {
 	p := f.Page.Normalize()
 	w := Where{SQL: `SELECT ` + DeliveryColumns + ` FROM deliveries WHERE id > ?`, Args: []any{p.After}}
-	if f.LessonID > 0 {
+	switch {
+	case f.LessonID > 0:
 		// A lesson's page is read on deliveries_lesson from the cursor.
 		cond, args := st.d.LessonAfter(f.LessonID, p.After)
 		w = Where{SQL: `SELECT ` + DeliveryColumns + ` FROM deliveries WHERE ` + cond, Args: args}
+		w.And(f.HouseholdID > 0, `household_id = ?`, f.HouseholdID)
+	case f.HouseholdID > 0:
+		// A household's deliveries, a few per lesson, are found on the unique key a lesson at a time
+		// and sorted. The cursor (+id, no index's column) only filters them: SQLite would otherwise
+		// read each lesson's rows after it on deliveries_lesson.
+		w = Where{SQL: `SELECT ` + DeliveryColumns + ` FROM deliveries WHERE +id > ?`, Args: []any{p.After}}
+		w.And(true, st.d.OfHousehold("deliveries"), f.HouseholdID)
 	}
-	w.And(f.HouseholdID > 0, `household_id = ?`, f.HouseholdID)
 	w.And(f.Channel != "", `channel = ?`, f.Channel)
 	w.And(f.Status != "", `status = ?`, f.Status)
 	if inFlight(f.Status) {

@@ -24,7 +24,7 @@ func (st Store) HouseholdRecord(ctx context.Context, id int64) (relais.Household
 			Time(&d.UpdatedAt))
 		return d, err
 	}, `SELECT d.id, d.lesson_id, COALESCE(l.title, ''), d.channel, d.status, d.reason, d.created_at, d.updated_at
-		FROM deliveries d LEFT JOIN lessons l ON l.id = d.lesson_id WHERE d.household_id = ? ORDER BY d.id`, id)
+		FROM deliveries d LEFT JOIN lessons l ON l.id = d.lesson_id WHERE `+st.d.OfHousehold("d")+` ORDER BY d.id`, id)
 	if err != nil {
 		return rec, fmt.Errorf("household %d deliveries: %w", id, err)
 	}
@@ -96,8 +96,10 @@ func (st Store) erase(ctx context.Context, tx Querier, id int64) error {
 			WHERE ` + st.d.EmailIs(email) + ` AND h.email = ? AND h.id <> ?)`, []any{email, email, email, id}})
 	}
 	steps = append(steps, []step{
-		{`DELETE FROM contact_claims WHERE contact IN (?, ?) AND delivery_id IN (SELECT id FROM deliveries WHERE household_id = ?)`, []any{phone, email, id}},
-		{`UPDATE delivery_events SET detail = '' WHERE delivery_id IN (SELECT id FROM deliveries WHERE household_id = ?)`, []any{id}},
+		{`DELETE FROM contact_claims WHERE contact IN (?, ?) AND delivery_id IN (SELECT id FROM deliveries WHERE ` +
+			st.d.OfHousehold("deliveries") + `)`, []any{phone, email, id}},
+		{`UPDATE delivery_events SET detail = '' WHERE delivery_id IN (SELECT id FROM deliveries WHERE ` +
+			st.d.OfHousehold("deliveries") + `)`, []any{id}},
 		// Pupils keep their grade and language (the audience counts), not their school and class.
 		{`UPDATE pupils SET school = '', class = '' WHERE household_id = ?`, []any{id}},
 		{st.d.RewritePupils, []any{id, id}},

@@ -100,6 +100,11 @@ type Dialect struct {
 	// LessonAfter is the condition that a delivery is of lesson and after the id after, with its
 	// arguments, worded so that the engine reads it on deliveries_lesson, in id order.
 	LessonAfter func(lesson, after int64) (string, []any)
+	// OfHousehold is the condition that a delivery (the table or alias d) is of the household bound to
+	// its one ? placeholder, worded so that the engine probes the unique key (lesson_id, household_id,
+	// channel) once per lesson: no index starts with household_id, whose entries would cost each of the
+	// millions of deliveries a fan-out writes, and lessons are thousands at most.
+	OfHousehold func(d string) string
 	// DeliveryEvents is the source (a table or a subquery) of the deliveries' histories: delivery_id,
 	// status, detail, at, in order of id.
 	DeliveryEvents string
