@@ -254,8 +254,9 @@ func checkPlans(t *testing.T, conn *pgx.Conn, stage string, cases []planCase) {
 
 // BenchmarkHotStatements times, with the generic plans that pgx's cached statements end up with,
 // statements of hot paths that read a whole table or index before migration 00019 and the
-// statements that replaced them, on one database of 100,000 households and 1,000,000 deliveries (5
-// lessons, SMS and email; 1% of the last lesson's in flight, reserved or claimed): first with the
+// statements that replaced them, on one database of 100,000 households, 2,000 lessons and 1,000,000
+// deliveries (5 lessons, SMS and email; 1% of the last lesson's in flight, reserved or claimed: a
+// household's deliveries are probed for each of the 2,000 lessons): first with the
 // schema of migration 00017 and the statements of then, then with 00019 applied.
 //
 //	go test ./store/postgres -run '^$' -bench HotStatements -benchtime 20x
@@ -283,6 +284,9 @@ func BenchmarkHotStatements(b *testing.B) {
 			'epoch'::timestamptz + l.id * interval '1 h', 'epoch'::timestamptz + l.id * interval '1 h' + h.id % 100 * interval '1 s'
 			FROM lessons l, households h, (VALUES ('sms'), ('email')) ch(c) ORDER BY l.id, h.id, c`,
 		`INSERT INTO contact_claims (lesson_id, channel, contact, delivery_id) SELECT lesson_id, channel, 'c' || id, id FROM deliveries`,
+		// Lessons without deliveries, which a household's deliveries are probed for too.
+		`INSERT INTO lessons (title, subject, grade, language, teacher_id, status, created_at, updated_at)
+			SELECT 'L' || i, 'maths', 5, 'fr', 't1', 'draft', now(), now() FROM generate_series(6, 2000) i`,
 		`VACUUM ANALYZE`,
 		`SET plan_cache_mode = force_generic_plan`,
 	} {
