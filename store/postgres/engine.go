@@ -133,8 +133,8 @@ func lessonAfter(lesson, after int64) (string, []any) {
 
 // ofHousehold finds a household's deliveries on the unique key, a probe per lesson: the lessons' ids
 // are read once into an array (an initplan), which the generic plan's index scan takes as a list of
-// values for its first column (lesson_id IN (SELECT ...) would be planned as a join, which may hash
-// a scan of deliveries).
+// values for its first column (lesson_id IN (SELECT ...) is a semi-join, which the planner is free to
+// make of a scan of deliveries).
 func ofHousehold(d string) string {
 	return d + `.lesson_id = ANY(ARRAY(SELECT id FROM lessons)) AND ` + d + `.household_id = ?`
 }

@@ -29,8 +29,10 @@ CREATE INDEX deliveries_lesson ON deliveries (lesson_id);
 -- of statuses whose callbacks never came (queue CheckStatuses, at every sweep, three statuses per
 -- channel that can be asked) read every delivery. Cost: each delivery enters the index when it is queued
 -- and leaves it when it is delivered or fails, two or three index writes in its life; the 16 M rows
--- settled after a morning hold no entry.
-CREATE INDEX deliveries_in_flight ON deliveries (channel, status, updated_at) WHERE status IN ('queued', 'sending', 'sent');
+-- settled after a morning hold no entry. Its condition is checked at each delivery written: as
+-- comparisons, not as an IN list of three values, of which SQLite builds a table each time (that took
+-- a tenth of the time of planning a fan-out page).
+CREATE INDEX deliveries_in_flight ON deliveries (channel, status, updated_at) WHERE (status = 'queued' OR status = 'sending' OR status = 'sent');
 
 -- The contact claims of given deliveries: the retention pass removes them with their deliveries (a batch
 -- of 1,000 at a time) and an erasure with the household's; the key starts with the lesson, so each batch
