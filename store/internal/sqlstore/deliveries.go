@@ -47,9 +47,10 @@ func (st Store) Deliveries(ctx context.Context, f relais.DeliveryFilter) ([]rela
 }
 
 // InFlight is the condition of the partial index deliveries_in_flight on status: the statuses of a
-// delivery handed to its provider and not yet settled. It is worded as comparisons, not as an IN
-// list: SQLite evaluates the condition at each delivery written, and builds a table of an IN list of
-// more than two values each time (a tenth of the time of planning a fan-out page).
+// delivery handed to its provider and not yet settled. SQLite's index says it as comparisons, not
+// as an IN list: SQLite evaluates the condition at each delivery written, and builds a table of an IN
+// list of more than two values each time (a tenth of the time of planning a fan-out page).
+// PostgreSQL's says status IN (...), which its planner proves from the comparisons.
 const InFlight = `(status = 'queued' OR status = 'sending' OR status = 'sent')`
 
 // inFlight reports whether s is one of InFlight.

@@ -23,7 +23,7 @@ CREATE INDEX deliveries_lesson ON deliveries (lesson_id, id);
 -- of statuses whose callbacks never came (queue CheckStatuses, at every sweep, three statuses per
 -- channel that can be asked) read the whole primary key. Cost: an entry with each change that leaves a
 -- delivery in flight (two or three in its life); the settled rows of past mornings hold none.
-CREATE INDEX deliveries_in_flight ON deliveries (channel, status, updated_at) WHERE (status = 'queued' OR status = 'sending' OR status = 'sent');
+CREATE INDEX deliveries_in_flight ON deliveries (channel, status, updated_at) WHERE status IN ('queued', 'sending', 'sent');
 
 -- The contact claims of given deliveries: the retention pass removes them with their deliveries (a batch
 -- of 1,000 at a time) and an erasure with the household's; the key starts with the lesson, so each batch
