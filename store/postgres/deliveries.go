@@ -693,24 +693,27 @@ func (db *DB) ClearReservations(ctx context.Context, attempt string, ids []int64
 }
 
 // ReclaimReserved hands stale reservations of channel to attempt; rows another sweeper is taking are
-// skipped.
+// skipped. The status is written in the query, not bound: a generic plan finds the partial index
+// deliveries_reserved only when the query repeats its condition (with status = $n, every sweep read
+// the whole of deliveries_lesson_status).
 func (db *DB) ReclaimReserved(ctx context.Context, channel relais.ChannelName, before time.Time, attempt string, now time.Time, limit int) ([]int64, error) {
 	return db.returnIDs(ctx, `UPDATE deliveries SET claimed_by = $1, claimed_at = $2 WHERE id IN (
-		SELECT id FROM deliveries WHERE status = $3 AND channel = $4 AND claimed_by <> '' AND claimed_at < $5 ORDER BY claimed_at
-		LIMIT $6 FOR UPDATE SKIP LOCKED) AND status = $3 AND claimed_by <> '' AND claimed_at < $5 RETURNING id`,
-		attempt, ts(now), relais.DeliveryPending, channel, ts(before), limit)
+		SELECT id FROM deliveries WHERE status = 'pending' AND channel = $3 AND claimed_by <> '' AND claimed_at < $4 ORDER BY claimed_at
+		LIMIT $5 FOR UPDATE SKIP LOCKED) AND status = 'pending' AND claimed_by <> '' AND claimed_at < $4 RETURNING id`,
+		attempt, ts(now), channel, ts(before), limit)
 }
 
 // ReclaimDeliveries hands claims of channel not refreshed since before to attempt; rows another
-// sweeper is taking are skipped, and the update re-checks the claim time.
+// sweeper is taking are skipped, and the update re-checks the claim time. The status is written in
+// the query, for the partial index deliveries_claimed (as in ReclaimReserved).
 func (db *DB) ReclaimDeliveries(ctx context.Context, channel relais.ChannelName, before time.Time, attempt string, now time.Time, limit int) ([]relais.Delivery, error) {
 	out, err := queryAll(ctx, db.pool, scanDelivery, `UPDATE deliveries d SET claimed_by = $1, claimed_at = $2
-		FROM (SELECT id, claimed_by AS held_by FROM deliveries WHERE status = $3 AND channel = $4 AND claimed_at < $5
-			ORDER BY claimed_at LIMIT $6 FOR UPDATE SKIP LOCKED) o
-		WHERE d.id = o.id AND d.status = $3 AND d.claimed_at < $5
+		FROM (SELECT id, claimed_by AS held_by FROM deliveries WHERE status = 'claimed' AND channel = $3 AND claimed_at < $4
+			ORDER BY claimed_at LIMIT $5 FOR UPDATE SKIP LOCKED) o
+		WHERE d.id = o.id AND d.status = 'claimed' AND d.claimed_at < $4
 		RETURNING d.id, d.lesson_id, d.household_id, d.channel, d.status, d.reason, d.provider_id, d.attempts, d.occurrence,
 			o.held_by, d.claimed_at, d.created_at, d.updated_at`,
-		attempt, ts(now), relais.DeliveryClaimed, channel, ts(before), limit)
+		attempt, ts(now), channel, ts(before), limit)
 	slices.SortFunc(out, func(a, b relais.Delivery) int { return int(a.ID - b.ID) })
 	return out, err
 }

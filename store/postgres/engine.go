@@ -40,6 +40,9 @@ func (engine) OptTime(t time.Time) any {
 // None is column IS NULL.
 func (engine) None(column string) string { return column + ` IS NULL` }
 
+// Some is column IS NOT NULL, the condition of the partial indexes of such times.
+func (engine) Some(column string) string { return column + ` IS NOT NULL` }
+
 // Lock takes the row's lock (FOR UPDATE) for the rest of the transaction: the writes that check a
 // station's grid or a slot's sequence before changing it (SQLite runs them one at a time) then run
 // one at a time per row, and nothing slips in between a check and its write.
@@ -53,12 +56,14 @@ func (engine) Conflict(err error) bool { return isUniqueViolation(err) }
 
 // dialect is what PostgreSQL's SQL says its own way.
 var dialect = sqlstore.Dialect{
-	PhoneIs:    phoneIs,
-	EmailIs:    emailIs,
-	SkipLocked: " FOR UPDATE SKIP LOCKED",
-	NoLimit:    nil,
-	NoJSON:     nil,
-	Upsert:     upsert,
+	LessonAfter: lessonAfter,
+	OfHousehold: ofHousehold,
+	PhoneIs:     phoneIs,
+	EmailIs:     emailIs,
+	SkipLocked:  " FOR UPDATE SKIP LOCKED",
+	NoLimit:     nil,
+	NoJSON:      nil,
+	Upsert:      upsert,
 	// A delivery marked implied_start (migration 00017) has its first event in its row: pending, no
 	// detail, at its creation, before every event recorded (ids start at 1).
 	DeliveryEvents: `(SELECT id AS delivery_id, 'pending' AS status, '' AS detail, created_at AS at, 0 AS id
@@ -116,4 +121,20 @@ func (engine) InsertSlots(ctx context.Context, tx sqlstore.Querier, slots []rela
 		})
 	}
 	return tx.(conn).q.SendBatch(ctx, batch).Close()
+}
+
+// lessonAfter reads a lesson's deliveries after a cursor on deliveries_lesson (lesson_id, id), the
+// cursor said of both columns: said of id alone (id > $2), it let the planner, which takes a lesson's
+// rows as spread over all ids, walk the primary key from the cursor through every older lesson's rows
+// for a first page and every newer one's for a last.
+func lessonAfter(lesson, after int64) (string, []any) {
+	return `lesson_id = ? AND (lesson_id, id) > (?, ?)`, []any{lesson, lesson, after}
+}
+
+// ofHousehold finds a household's deliveries on the unique key, a probe per lesson: the lessons' ids
+// are read once into an array (an initplan), which the generic plan's index scan takes as a list of
+// values for its first column (lesson_id IN (SELECT ...) is a semi-join, which the planner is free to
+// make of a scan of deliveries).
+func ofHousehold(d string) string {
+	return d + `.lesson_id = ANY(ARRAY(SELECT id FROM lessons)) AND ` + d + `.household_id = ?`
 }

@@ -40,3 +40,7 @@ func MigrateTo(ctx context.Context, url string, version int64) error {
 
 // DeliveryEvents is the source of the deliveries' histories, for the plans test.
 var DeliveryEvents = dialect.DeliveryEvents
+
+// PhoneIs and EmailIs are the conditions on a household's number and address, OfHousehold on a
+// delivery's household, for the plans test.
+var PhoneIs, EmailIs, OfHousehold = dialect.PhoneIs, dialect.EmailIs, dialect.OfHousehold

@@ -322,7 +322,12 @@ func (db *DB) Households(ctx context.Context, f relais.HouseholdFilter) ([]relai
 	q := `SELECT ` + sqlstore.HouseholdColumns + ` FROM households h WHERE h.id > ` + arg(p.After)
 	if f.Search != "" {
 		s := arg(f.Search)
-		q += ` AND (h.external_ref = ` + s + ` OR h.phone = ` + s + ` OR h.email = ` + s + `)`
+		// The matches are found on the indexes of each column (the partial indexes' conditions
+		// repeated; the address as written, found on its index of lower(email)), then read by id: a
+		// search with ORDER BY id otherwise walked every household.
+		q += ` AND h.id IN (SELECT id FROM households WHERE external_ref = ` + s + `
+			UNION SELECT id FROM households WHERE phone = ` + s + ` AND phone <> ''
+			UNION SELECT id FROM households WHERE lower(email) = lower(` + s + `) AND email = ` + s + ` AND email <> '')`
 	}
 	if f.Region != "" {
 		q += ` AND h.region = ` + arg(f.Region)

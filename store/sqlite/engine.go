@@ -38,6 +38,9 @@ func (engine) OptTime(t time.Time) any {
 // None is column = 0.
 func (engine) None(column string) string { return column + ` = 0` }
 
+// Some is column > 0, the condition of the partial indexes of such times (households_removed).
+func (engine) Some(column string) string { return column + ` > 0` }
+
 // Lock takes no lock: writes run one at a time on the write connection, and write transactions hold
 // the database's write lock from their start (_txlock=immediate).
 func (engine) Lock(context.Context, sqlstore.Querier, string, int64) error { return nil }
@@ -52,15 +55,17 @@ func (engine) InsertSlots(ctx context.Context, tx sqlstore.Querier, slots []rela
 
 // dialect is what SQLite's SQL says its own way.
 var dialect = sqlstore.Dialect{
-	PhoneIs:    func(string) string { return `h.phone = ?` },
-	EmailIs:    func(string) string { return `h.email = ? COLLATE NOCASE` },
-	SkipLocked: "",
-	NoLimit:    int64(-1),
-	NoJSON:     "",
-	Upsert:     upsert,
+	LessonAfter: lessonAfter,
+	OfHousehold: ofHousehold,
+	PhoneIs:     phoneIs,
+	EmailIs:     emailIs,
+	SkipLocked:  "",
+	NoLimit:     int64(-1),
+	NoJSON:      "",
+	Upsert:      upsert,
 	// A delivery marked implied_start (migration 00024) has its first event in its row: pending, no
 	// detail, at its creation, before every event recorded (ids start at 1). SQLite pushes a query's
-	// delivery_id down into both halves (TestDeliveryEventsUseIndexes).
+	// delivery_id down into both halves (TestPlanImpliesFirstEvent).
 	DeliveryEvents: `(SELECT id AS delivery_id, 'pending' AS status, '' AS detail, created_at AS at, 0 AS id
 		FROM deliveries WHERE implied_start
 		UNION ALL SELECT delivery_id, status, detail, at, id FROM delivery_events) e`,
@@ -101,3 +106,33 @@ func (c conn) QueryRow(ctx context.Context, query string, args ...any) sqlstore.
 type sqlRows struct{ *sql.Rows }
 
 func (r sqlRows) Close() { r.Rows.Close() }
+
+// phoneIs is the condition on a number, with the condition of the partial index households_phone for
+// a number that is not empty: without it, the callbacks about a number read every household.
+func phoneIs(phone string) string {
+	if phone == "" {
+		return `h.phone = ?`
+	}
+	return `h.phone = ? AND h.phone <> ''`
+}
+
+// emailIs is the condition on an address, without case, read on the partial index households_email
+// (COLLATE NOCASE, migration 00023) for an address that is not empty.
+func emailIs(email string) string {
+	if email == "" {
+		return `h.email = ? COLLATE NOCASE`
+	}
+	return `h.email = ? COLLATE NOCASE AND h.email <> ''`
+}
+
+// lessonAfter reads a lesson's deliveries after a cursor on deliveries_lesson (lesson_id, and the
+// rowid that every SQLite index ends with).
+func lessonAfter(lesson, after int64) (string, []any) {
+	return `lesson_id = ? AND id > ?`, []any{lesson, after}
+}
+
+// ofHousehold finds a household's deliveries on the unique key, a probe per lesson: SQLite reads the
+// key with the list of lessons' ids as it reads an IN list of values.
+func ofHousehold(d string) string {
+	return d + `.lesson_id IN (SELECT id FROM lessons) AND ` + d + `.household_id = ?`
+}

@@ -95,8 +95,13 @@ func (db *DB) Households(ctx context.Context, f relais.HouseholdFilter) ([]relai
 	q := `SELECT ` + sqlstore.HouseholdColumns + ` FROM households h WHERE h.id > ?`
 	args := []any{p.After}
 	if f.Search != "" {
-		q += ` AND (h.external_ref = ? OR h.phone = ? OR h.email = ?)`
-		args = append(args, f.Search, f.Search, f.Search)
+		// The matches are found on the indexes of each column (the partial indexes' conditions
+		// repeated; the address as written, found on its index without case), then read by id: a
+		// search with ORDER BY id otherwise walked every household.
+		q += ` AND h.id IN (SELECT id FROM households WHERE external_ref = ?
+			UNION SELECT id FROM households WHERE phone = ? AND phone <> ''
+			UNION SELECT id FROM households WHERE email = ? COLLATE NOCASE AND email = ? AND email <> '')`
+		args = append(args, f.Search, f.Search, f.Search, f.Search)
 	}
 	if f.Region != "" {
 		q += ` AND h.region = ?`

@@ -380,6 +380,8 @@ func testDeliveryListings(t *testing.T, open Open) {
 	}{
 		{"lesson 2 email", relais.DeliveryFilter{LessonID: lessons[1], Channel: relais.ChannelEmail}, []int64{ids[7], ids[9], ids[11]}},
 		{"household 0", relais.DeliveryFilter{HouseholdID: hs[0].ID}, []int64{ids[0], ids[1], ids[6], ids[7]}},
+		{"household 0 page", relais.DeliveryFilter{HouseholdID: hs[0].ID, Page: relais.Page{After: ids[0], Limit: 2}}, []int64{ids[1], ids[6]}},
+		{"household 0 lesson 2", relais.DeliveryFilter{LessonID: lessons[1], HouseholdID: hs[0].ID}, []int64{ids[6], ids[7]}},
 		{"failed", relais.DeliveryFilter{Status: relais.DeliveryFailed}, []int64{ids[1]}},
 		{"page", relais.DeliveryFilter{LessonID: lessons[0], Page: relais.Page{After: ids[2], Limit: 2}}, []int64{ids[3], ids[4]}},
 	} {

@@ -24,7 +24,7 @@ func (st Store) HouseholdRecord(ctx context.Context, id int64) (relais.Household
 			Time(&d.UpdatedAt))
 		return d, err
 	}, `SELECT d.id, d.lesson_id, COALESCE(l.title, ''), d.channel, d.status, d.reason, d.created_at, d.updated_at
-		FROM deliveries d LEFT JOIN lessons l ON l.id = d.lesson_id WHERE d.household_id = ? ORDER BY d.id`, id)
+		FROM deliveries d LEFT JOIN lessons l ON l.id = d.lesson_id WHERE `+st.d.OfHousehold("d")+` ORDER BY d.id`, id)
 	if err != nil {
 		return rec, fmt.Errorf("household %d deliveries: %w", id, err)
 	}
@@ -79,22 +79,34 @@ func (st Store) erase(ctx context.Context, tx Querier, id int64) error {
 	} else if err != nil {
 		return fmt.Errorf("erase household %d: %w", id, err)
 	}
-	steps := []struct {
+	type step struct {
 		q    string
 		args []any
-	}{
-		// Another household sharing the number or address keeps the messages that concern it.
-		{`DELETE FROM inbound_messages WHERE phone = ? AND phone <> '' AND NOT EXISTS (SELECT 1 FROM households WHERE phone = ? AND id <> ?)`, []any{phone, phone, id}},
-		{`DELETE FROM email_bounces WHERE recipient = ? AND recipient <> '' AND NOT EXISTS (SELECT 1 FROM households WHERE email = ? AND id <> ?)`, []any{email, email, id}},
-		{`DELETE FROM contact_claims WHERE contact IN (?, ?) AND delivery_id IN (SELECT id FROM deliveries WHERE household_id = ?)`, []any{phone, email, id}},
-		{`UPDATE delivery_events SET detail = '' WHERE delivery_id IN (SELECT id FROM deliveries WHERE household_id = ?)`, []any{id}},
+	}
+	var steps []step
+	// Another household sharing the number or address (as written) keeps the messages that concern it;
+	// the households are found on the indexes of PhoneIs and EmailIs. A household without a number
+	// (an address) has no messages of its own.
+	if phone != "" {
+		steps = append(steps, step{`DELETE FROM inbound_messages WHERE phone = ? AND NOT EXISTS (SELECT 1 FROM households h
+			WHERE ` + st.d.PhoneIs(phone) + ` AND h.id <> ?)`, []any{phone, phone, id}})
+	}
+	if email != "" {
+		steps = append(steps, step{`DELETE FROM email_bounces WHERE recipient = ? AND NOT EXISTS (SELECT 1 FROM households h
+			WHERE ` + st.d.EmailIs(email) + ` AND h.email = ? AND h.id <> ?)`, []any{email, email, email, id}})
+	}
+	steps = append(steps, []step{
+		{`DELETE FROM contact_claims WHERE contact IN (?, ?) AND delivery_id IN (SELECT id FROM deliveries WHERE ` +
+			st.d.OfHousehold("deliveries") + `)`, []any{phone, email, id}},
+		{`UPDATE delivery_events SET detail = '' WHERE delivery_id IN (SELECT id FROM deliveries WHERE ` +
+			st.d.OfHousehold("deliveries") + `)`, []any{id}},
 		// Pupils keep their grade and language (the audience counts), not their school and class.
 		{`UPDATE pupils SET school = '', class = '' WHERE household_id = ?`, []any{id}},
 		{st.d.RewritePupils, []any{id, id}},
 		{`UPDATE households SET external_ref = ?, phone = '', email = '', postal_address = '', consent = ?,
 			phone_status = '', email_status = '', removed_at = ? WHERE id = ?`,
 			[]any{relais.ErasedRef(id), false, st.e.OptTime(time.Time{}), id}},
-	}
+	}...)
 	for _, s := range steps {
 		if _, err := tx.Exec(ctx, s.q, s.args...); err != nil {
 			return fmt.Errorf("erase household %d: %w", id, err)
@@ -184,14 +196,17 @@ func (st Store) pruneDeliveries(ctx context.Context, cutoff time.Time) (int64, e
 	}
 }
 
-// eraseRemoved erases the households removed from the roster before cutoff.
+// eraseRemoved erases the households removed from the roster before cutoff, the longest removed
+// first, a batch per transaction. They are read on the partial index households_removed, in its
+// order: by id, a batch walked the primary key past every household still listed (an erased one leaves
+// the index), and the last batch read every household.
 func (st Store) eraseRemoved(ctx context.Context, cutoff time.Time) (int64, error) {
 	var total int64
 	for {
 		var n int64
 		err := st.e.InTx(ctx, func(tx Querier) error {
 			ids, err := QueryAll(ctx, tx, scanID, `SELECT id FROM households
-				WHERE NOT `+st.e.None("removed_at")+` AND removed_at < ? ORDER BY id LIMIT ?`, st.e.Time(cutoff), pruneBatch)
+				WHERE `+st.e.Some("removed_at")+` AND removed_at < ? ORDER BY removed_at, id LIMIT ?`, st.e.Time(cutoff), pruneBatch)
 			for _, id := range ids {
 				if err := st.erase(ctx, tx, id); err != nil {
 					return err

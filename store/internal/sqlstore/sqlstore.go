@@ -56,6 +56,9 @@ type Engine interface {
 	OptTime(t time.Time) any
 	// None is the condition that column, a time that may be none, holds none.
 	None(column string) string
+	// Some is the condition that column, a time that may be none, holds one, worded as the engine's
+	// partial indexes of such a column say it (NOT None would not find them).
+	Some(column string) string
 	// Lock takes the lock of a table's row for the rest of tx, so that writers that check a row's
 	// dependants before changing them run one at a time; a missing row locks nothing. An engine whose
 	// writes already run one at a time takes none.
@@ -94,6 +97,14 @@ type Dialect struct {
 	// Upsert is the statement that writes a row of columns (? placeholders, in that order) to table,
 	// in place of the row with the same key (a column list).
 	Upsert func(table, key string, columns ...string) string
+	// LessonAfter is the condition that a delivery is of lesson and after the id after, with its
+	// arguments, worded so that the engine reads it on deliveries_lesson, in id order.
+	LessonAfter func(lesson, after int64) (string, []any)
+	// OfHousehold is the condition that a delivery (the table or alias d) is of the household bound to
+	// its one ? placeholder, worded so that the engine probes the unique key (lesson_id, household_id,
+	// channel) once per lesson: no index starts with household_id, whose entries would cost each of the
+	// millions of deliveries a fan-out writes, and lessons are thousands at most.
+	OfHousehold func(d string) string
 	// DeliveryEvents is the source (a table or a subquery) of the deliveries' histories: delivery_id,
 	// status, detail, at, in order of id.
 	DeliveryEvents string

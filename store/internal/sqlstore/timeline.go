@@ -63,10 +63,15 @@ func (st Store) FailureCounts(ctx context.Context, f relais.FailureFilter) ([]re
 		ORDER BY n DESC, channel, status, reason LIMIT ?`, append(w.Args, limit)...)
 }
 
-// DeliveriesStarted returns when the lesson's first delivery was planned.
+// DeliveriesStarted returns when the lesson's first delivery was planned: the creation of its
+// lowest id, the first entry of deliveries_lesson (no index holds a lesson's creation times, whose
+// entries would cost each delivery planned). Planners running at once may write a later time under
+// a lower id, by milliseconds, which the dashboard's per-minute timeline does not see. Retention
+// deletes the oldest deliveries first (in id order), so the first left is still the earliest left.
 func (st Store) DeliveriesStarted(ctx context.Context, lessonID int64) (time.Time, error) {
 	var first time.Time
-	err := st.e.Read().QueryRow(ctx, `SELECT MIN(created_at) FROM deliveries WHERE lesson_id = ?`, lessonID).
+	cond, args := st.d.LessonAfter(lessonID, 0)
+	err := st.e.Read().QueryRow(ctx, `SELECT (SELECT created_at FROM deliveries WHERE `+cond+` ORDER BY id LIMIT 1)`, args...).
 		Scan(OptTime(&first))
 	return first, err
 }
