@@ -273,9 +273,11 @@ func Simulate(ctx context.Context, p *Planner, pop Population, lessonID int64, c
 	}
 	byProfile := map[relais.Profile]int64{}
 	var msgs []smsMessage
-	// When each region's quiet hours let its SMS go (SMSFromIn); releases[0] is SMSFrom, for every
-	// region when SMSFromIn is nil.
-	releases, releaseOf := []time.Time{cfg.SMSFrom}, map[string]uint16{}
+	// When the regions' quiet hours let their SMS go (SMSFromIn), one entry per distinct time: regions
+	// of one zone share theirs, so that a single zone keeps page order without a sort, and there are
+	// never more than the IANA zones. Empty without SMSFromIn: every SMS goes from SMSFrom.
+	var releases []time.Time
+	releaseOf := map[string]uint16{}
 	release := func(region string) uint16 {
 		if cfg.SMSFromIn == nil {
 			return 0
@@ -286,14 +288,11 @@ func Simulate(ctx context.Context, p *Planner, pop Population, lessonID int64, c
 			if at.Before(cfg.Publish) {
 				at = cfg.Publish
 			}
-			// One index per distinct time (regions of one zone share theirs): with a single one the
-			// replay keeps page order without sorting.
-			if i := slices.IndexFunc(releases[1:], at.Equal); i >= 0 {
-				r = uint16(i + 1)
-			} else {
-				r = uint16(min(len(releases), math.MaxUint16))
-				releases = append(releases, at)
+			i := slices.IndexFunc(releases, at.Equal)
+			if i < 0 {
+				i, releases = len(releases), append(releases, at)
 			}
+			r = uint16(i)
 			releaseOf[region] = r
 		}
 		return r
@@ -375,12 +374,10 @@ func Simulate(ctx context.Context, p *Planner, pop Population, lessonID int64, c
 	if err != nil {
 		return Simulation{}, err
 	}
-	if len(releases) > 1 { // by region (SMSFromIn): the first SMS go at the earliest region's start
-		releases = releases[1:]
+	if len(releases) == 0 {
+		releases = []time.Time{cfg.SMSFrom}
+	} else { // by region (SMSFromIn): the first SMS go at the earliest region's start
 		cfg.SMSFrom = slices.MinFunc(releases, time.Time.Compare)
-		for i := range msgs {
-			msgs[i].release--
-		}
 	}
 	out := Simulation{Households: sum.Households, SMSStart: cfg.SMSFrom}
 	res := replaySMS(msgs, remembered, releases, pool, cfg)
