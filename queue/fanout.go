@@ -51,7 +51,7 @@ func (w *Worker) handleFanout(ctx context.Context, t *asynq.Task) error {
 	deadline := time.Now().Add(w.cfg.FanoutSlice)
 	for planned := false; ; planned = true {
 		if full, err := w.backlogFull(ctx); err != nil {
-			return err
+			return w.goOnLater(ctx, p, planned, err)
 		} else if full {
 			if !planned {
 				return errBacklog{wait: 2 * time.Second} // this task waits, and runs again as it is
@@ -61,7 +61,7 @@ func (w *Worker) handleFanout(ctx context.Context, t *asynq.Task) error {
 		filter.Page = relais.Page{After: p.After, Limit: w.cfg.FanoutPageSize}
 		hs, err := w.store.Households(ctx, filter)
 		if err != nil {
-			return err
+			return w.goOnLater(ctx, p, planned, err)
 		}
 		full := len(hs) == w.cfg.FanoutPageSize
 		if p.Until > 0 {
@@ -73,7 +73,7 @@ func (w *Worker) handleFanout(ctx context.Context, t *asynq.Task) error {
 			hs = hs[:end]
 		}
 		if err := w.planPage(ctx, l, hs); err != nil {
-			return err
+			return w.goOnLater(ctx, p, planned, err)
 		}
 		if !full {
 			w.log.Info("fan-out planned", "lesson_id", l.ID, "after", p.After, "until", p.Until)
@@ -84,6 +84,24 @@ func (w *Worker) handleFanout(ctx context.Context, t *asynq.Task) error {
 			return w.enqueueFanout(ctx, p)
 		}
 	}
+}
+
+// goOnLater ends a run that failed (cause) after planning some pages by queueing the rest, from the
+// first page not planned, FanoutResume later, instead of failing the task: asynq's retry would run the
+// whole slice again from its start and queue the sends of the pages planned already a second time
+// (their send tasks done and gone, the deliveries still pending are queued anew; the claim sends
+// each once, but the senders read and skip the whole page again). A run that planned nothing fails
+// (and is retried) as before, and so does one whose continuation cannot be queued.
+func (w *Worker) goOnLater(ctx context.Context, p FanoutPayload, planned bool, cause error) error {
+	if !planned || ctx.Err() != nil {
+		return cause
+	}
+	if err := w.enqueueFanout(ctx, p, asynq.ProcessIn(w.cfg.FanoutResume)); err != nil {
+		return cause
+	}
+	w.log.Warn("fan-out interrupted; the rest goes on in a new task", "lesson_id", p.LessonID, "after", p.After,
+		"until", p.Until, "in", w.cfg.FanoutResume, "err", cause)
+	return nil
 }
 
 // backlogFull reports whether the send backlog is still over MaxSendBacklog after waiting up to

@@ -708,6 +708,117 @@ func TestRemindersFollowTheirAiring(t *testing.T) {
 	})
 }
 
+// resumedFanout returns the payload of the one fan-out continuation waiting in Redis, queued by
+// goOnLater after an error, and deletes it.
+func (f *fixture) resumedFanout(t *testing.T) FanoutPayload {
+	t.Helper()
+	scheduled, err := f.insp.ListScheduledTasks(QueueDefault, asynq.PageSize(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(scheduled) != 1 || scheduled[0].Type != TypeFanout {
+		t.Fatalf("%d tasks waiting after the error, want one fan-out continuation", len(scheduled))
+	}
+	if wait := time.Until(scheduled[0].NextProcessAt); wait <= 0 || wait > f.w.cfg.FanoutResume {
+		t.Errorf("continuation runs in %v, want within FanoutResume (%v)", wait, f.w.cfg.FanoutResume)
+	}
+	var p FanoutPayload
+	if err := json.Unmarshal(scheduled[0].Payload, &p); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.insp.DeleteTask(QueueDefault, scheduled[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// failingPlans fails the plan of its failAt-th page (counting from 1), as a database that is
+// locked or gone for a moment does.
+type failingPlans struct {
+	relais.Store
+	failAt int
+	pages  int
+}
+
+func (s *failingPlans) PlanPage(ctx context.Context, ds []relais.Delivery, choices []relais.SenderChoice) ([]int64, error) {
+	if s.pages++; s.pages == s.failAt {
+		return nil, errors.New("database is locked")
+	}
+	return s.Store.PlanPage(ctx, ds, choices)
+}
+
+// TestFanoutGoesOnFromWhereAnErrorStoppedIt: a fan-out that fails after planning some pages queues
+// the rest from the first page it did not plan, instead of failing and running again from its start:
+// the sends of the pages planned before the error (done and gone from Redis when the retry comes) are
+// not queued a second time, and every household is planned and queued once. A run that fails on its
+// first page fails as before, for asynq to retry.
+func TestFanoutGoesOnFromWhereAnErrorStoppedIt(t *testing.T) {
+	forEachStore(t, func(t *testing.T) {
+		f := newFixture(t, 10, func(c *Config) {
+			c.FanoutPageSize, c.FanoutSegment, c.FanoutSlice = 2, 0, time.Minute // one run for the lesson
+		})
+		ctx := context.Background()
+		plans := &failingPlans{Store: f.store, failAt: 3}
+		f.w.store = plans
+		queued := map[int64]int{}
+		takeSends := func() { // the senders take the queued pages and are done with them
+			t.Helper()
+			pending, err := f.insp.ListPendingTasks(QueueSend, asynq.PageSize(100))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ti := range pending {
+				var p SendPayload
+				json.Unmarshal(ti.Payload, &p)
+				for _, id := range p.DeliveryIDs {
+					queued[id]++
+				}
+				if err := f.insp.DeleteTask(QueueSend, ti.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+
+		if err := f.w.handleFanout(ctx, task(TypeFanout, FanoutPayload{LessonID: f.lesson.ID})); err != nil {
+			t.Fatalf("fan-out failing on its third page: %v, want the rest queued", err)
+		}
+		takeSends()
+		if len(queued) != 4 {
+			t.Errorf("%d deliveries queued before the error, want the 4 of the two pages planned", len(queued))
+		}
+		rest := f.resumedFanout(t)
+		if want := (FanoutPayload{LessonID: f.lesson.ID, After: f.hs[3].ID}); rest != want {
+			t.Fatalf("continuation %+v, want %+v (from the first page not planned)", rest, want)
+		}
+
+		// The continuation fails on its first page: nothing planned, the task fails for asynq to retry.
+		plans.pages, plans.failAt = 0, 1
+		if err := f.w.handleFanout(ctx, task(TypeFanout, rest)); err == nil || !strings.Contains(err.Error(), "database is locked") {
+			t.Fatalf("continuation failing on its first page: %v, want its error", err)
+		}
+		if scheduled, _ := f.insp.ListScheduledTasks(QueueDefault); len(scheduled) != 0 {
+			t.Errorf("%d tasks queued by a run that planned nothing, want none", len(scheduled))
+		}
+		// Its retry plans the rest.
+		if err := f.w.handleFanout(ctx, task(TypeFanout, rest)); err != nil {
+			t.Fatal(err)
+		}
+		takeSends()
+		ds, err := f.store.Deliveries(ctx, relais.DeliveryFilter{LessonID: f.lesson.ID, Page: relais.Page{Limit: 100}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ds) != len(f.hs) {
+			t.Errorf("%d deliveries planned, want %d (one per household)", len(ds), len(f.hs))
+		}
+		for _, d := range ds {
+			if queued[d.ID] != 1 {
+				t.Errorf("delivery %d (household %d) queued %d times, want once", d.ID, d.HouseholdID, queued[d.ID])
+			}
+		}
+	})
+}
+
 // TestFanoutPageIsPlannedWholeOrNotAtAll: a statement that times out in the middle of a page (a
 // planner of another process holds one of its keys) leaves none of the page planned, and the re-run
 // of the task plans every household once.
@@ -741,9 +852,13 @@ func TestFanoutPageIsPlannedWholeOrNotAtAll(t *testing.T) {
 			VALUES ($1, $2, 'sms', 'pending', now(), now())`, f.lesson.ID, hs[3].ID); err != nil {
 			t.Fatal(err)
 		}
-		err = f.w.handleFanout(ctx, task(TypeFanout, FanoutPayload{LessonID: f.lesson.ID}))
-		if err == nil || !strings.Contains(err.Error(), "statement timeout") {
-			t.Fatalf("fan-out with a page held: %v, want a statement timeout", err)
+		// The run plans its first page, times out on the second, and queues the rest from there.
+		if err := f.w.handleFanout(ctx, task(TypeFanout, FanoutPayload{LessonID: f.lesson.ID})); err != nil {
+			t.Fatalf("fan-out with a page held: %v, want the rest queued", err)
+		}
+		rest := f.resumedFanout(t)
+		if want := (FanoutPayload{LessonID: f.lesson.ID, After: hs[1].ID}); rest != want {
+			t.Fatalf("continuation %+v, want %+v", rest, want)
 		}
 		perHousehold := func() map[int64]int {
 			t.Helper()
@@ -764,7 +879,7 @@ func TestFanoutPageIsPlannedWholeOrNotAtAll(t *testing.T) {
 		if err := blocker.Rollback(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.w.handleFanout(ctx, task(TypeFanout, FanoutPayload{LessonID: f.lesson.ID})); err != nil {
+		if err := f.w.handleFanout(ctx, task(TypeFanout, rest)); err != nil {
 			t.Fatal(err)
 		}
 		want := map[int64]int{}

@@ -79,6 +79,7 @@ type Config struct {
 	FanoutPageSize   int                        // households per fan-out page (one transaction)
 	FanoutSegment    int64                      // household ids per segment fanned out in parallel; 0: one run
 	FanoutSlice      time.Duration              // how long a fan-out task plans pages before it queues its continuation
+	FanoutResume     time.Duration              // how long after an error a fan-out that planned some pages goes on (goOnLater)
 	SendPageSize     map[relais.ChannelName]int // deliveries per send task, over the channel's own
 	MaxSendBacklog   int                        // send tasks waiting in Redis before the fan-out waits
 	BacklogWait      time.Duration              // how long a fan-out waits for a full backlog before giving its worker back
@@ -114,6 +115,7 @@ func DefaultConfig() Config {
 		FanoutPageSize:   1000,
 		FanoutSegment:    25000,
 		FanoutSlice:      5 * time.Second,
+		FanoutResume:     2 * time.Second,
 		SendPageSize:     map[relais.ChannelName]int{}, // each channel's own (channels.Pager)
 		MaxSendBacklog:   2000,
 		BacklogWait:      time.Second,
