@@ -44,6 +44,8 @@ var layerRules = []struct {
 	{"tokens", []string{"ingest", "api", "ui", "store", "queue", "channels", "cmd"}, "the token service runs on the store interface", nil},
 	{"audit", []string{"ingest", "api", "ui", "store", "queue", "channels", "cmd"}, "the audit log runs on the store interface", nil},
 	{"clients", []string{"*"}, "client addresses and rate limits are plain HTTP", nil},
+	{"phone", []string{"locale", "store", "scheduler", "queue", "fanout", "channels", "lessons", "api", "ui", "ingest",
+		"worksheet", "roster", "cmd"}, "phone numbers are read with the domain types only", nil},
 	{"internal/tick", []string{"*"}, "the periodic helper is plain Go", nil},
 	{"retention", []string{"ingest", "api", "ui", "store", "queue", "channels", "scheduler", "cmd"},
 		"retention runs on the store and media store interfaces", nil},
@@ -54,7 +56,7 @@ var layerRules = []struct {
 }
 
 // astiavFree lists the packages that must not link go-astiav.
-var astiavFree = []string{"", "api", "ui", "store/", "scheduler", "fanout", "queue", "channels/", "roster", "links",
+var astiavFree = []string{"", "api", "ui", "store/", "scheduler", "fanout", "queue", "channels/", "roster", "phone", "links",
 	"worksheet", "templates", "locale", "tokens", "audit", "clients", "retention", "internal/tick", "api/apiclient"}
 
 // TestLayers reads the import graph with go list and fails on an edge from a lower layer to a higher

@@ -19,6 +19,7 @@ import (
 	"unicode/utf8"
 
 	relais "github.com/relais-edu/relais"
+	"github.com/relais-edu/relais/phone"
 	"github.com/relais-edu/relais/worksheet"
 )
 
@@ -352,7 +353,7 @@ func parseRow(f fields, opt Options) (relais.Household, *relais.Error) {
 	}
 	h.Grades = relais.PupilGrades(h.Pupils)
 	if p := f.get(c.phone); p != "" {
-		e164, problem := normalizePhone(p, opt.DefaultCountry)
+		e164, problem := phone.Normalize(p, opt.DefaultCountry)
 		if problem != nil {
 			return h, problem
 		}

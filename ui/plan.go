@@ -10,10 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nyaruka/phonenumbers"
-
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/lessons"
+	"github.com/relais-edu/relais/phone"
 	"github.com/relais-edu/relais/scheduler"
 )
 
@@ -109,13 +108,9 @@ func (h *Handler) plan(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	h.render(w, r, c, http.StatusOK, "ui_plan", "plan_title", d)
 }
 
-// phoneCountry is the country of a household's phone (E.164), which picks its senders.
-func phoneCountry(h relais.Household) string {
-	if num, err := phonenumbers.Parse(h.Phone, ""); err == nil {
-		return phonenumbers.GetRegionCodeForNumber(num)
-	}
-	return ""
-}
+// phoneCountry is the country of a household's phone (E.164), which picks its senders, as the SMS
+// channel reads it (phone.Region).
+func phoneCountry(h relais.Household) string { return phone.Region(h.Phone) }
 
 // simView is a simulated send as the plan page shows it.
 type simView struct {

@@ -17,12 +17,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nyaruka/phonenumbers"
 	"github.com/twilio/twilio-go/client"
 	openapi "github.com/twilio/twilio-go/rest/api/v2010"
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/channels"
+	"github.com/relais-edu/relais/phone"
 	"github.com/relais-edu/relais/templates"
 )
 
@@ -117,11 +117,10 @@ func (c *Channel) SenderFor(phone string, household int64) (PoolSender, string, 
 // queued again without its lane, by the sweep or a resend, stays on the family's sender), else its own
 // (SenderFor); lane and remembered count only while they serve the number's country.
 func (c *Channel) senderFor(h relais.Household, lane string) (PoolSender, string, error) {
-	num, err := parsePhone(h.Phone)
+	country, err := regionOf(h.Phone)
 	if err != nil {
 		return PoolSender{}, "", err
 	}
-	country := phonenumbers.GetRegionCodeForNumber(num)
 	for _, name := range []string{lane, h.SMSSender} {
 		if name == "" {
 			continue
@@ -146,15 +145,6 @@ func (c *Channel) sender(l channels.Lane) PoolSender {
 	return c.senders[i]
 }
 
-// countryOf is the country of phone, "" when it is not a valid number in E.164 form.
-func countryOf(phone string) string {
-	num, err := parsePhone(phone)
-	if err != nil {
-		return ""
-	}
-	return phonenumbers.GetRegionCodeForNumber(num)
-}
-
 // Balance returns the sender of each household of a batch (a fan-out page), by name: the sender the
 // household remembers (Household.SMSSender) while it serves the household's country, else one of the
 // senders of that country shared with bounded loads within the room the others leave
@@ -166,7 +156,7 @@ func (c *Channel) Balance(hs []relais.Household) []string {
 	ids := make([]int64, len(hs))
 	remembered := make([]string, len(hs))
 	for i, h := range hs {
-		countries[i], ids[i], remembered[i] = countryOf(h.Phone), h.ID, h.SMSSender
+		countries[i], ids[i], remembered[i] = phone.Region(h.Phone), h.ID, h.SMSSender
 	}
 	out := make([]string, len(hs))
 	for i, j := range c.lanes.BalanceRemembered(countries, ids, remembered, c.cfg.LoadBound) {
@@ -177,20 +167,21 @@ func (c *Channel) Balance(hs []relais.Household) []string {
 	return out
 }
 
-// parsePhone accepts a valid number in E.164 form only.
-func parsePhone(phone string) (*phonenumbers.PhoneNumber, error) {
+// regionOf returns the region of a valid number in E.164 form (phone.Region), and a permanent failure
+// for any other number.
+func regionOf(number string) (string, error) {
 	invalid := func(why string) error {
 		return &channels.SendError{Kind: channels.Permanent, Code: "21211", Contact: relais.ContactInvalid,
 			Err: fmt.Errorf("phone number %s", why)}
 	}
-	if !longCodePattern.MatchString(phone) {
-		return nil, invalid("is not in E.164 form")
+	if !phone.IsE164(number) {
+		return "", invalid("is not in E.164 form")
 	}
-	num, err := phonenumbers.Parse(phone, "")
-	if err != nil || !phonenumbers.IsValidNumber(num) {
-		return nil, invalid("is not a valid number")
+	region := phone.Region(number)
+	if region == "" {
+		return "", invalid("is not a valid number")
 	}
-	return num, nil
+	return region, nil
 }
 
 // Body returns the text Send would send for a digest.

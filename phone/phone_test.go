@@ -1,4 +1,4 @@
-package roster
+package phone
 
 import (
 	"flag"
@@ -21,7 +21,8 @@ var phoneCorpus = flag.Int("phonecorpus", 1, "multiplies the generated phone num
 // patterns and transform rules, Italian leading zeros), each given an eighth of the corpus beyond the
 // first three. The fast path must give the same E.164 form
 // and the same verdict, and take the common forms.
-func TestFastPhone(t *testing.T) {
+// corpus is the numbers TestFastPhone and TestRegion compare with phonenumbers.
+func corpus(t *testing.T) []string {
 	coll, err := phonenumbers.MetadataCollection()
 	if err != nil {
 		t.Fatal(err)
@@ -81,6 +82,11 @@ func TestFastPhone(t *testing.T) {
 	for i := range 1000 {
 		numbers = append(numbers, "+336"+fmtDigits(i, 8), "+331"+fmtDigits(i, 8))
 	}
+	return numbers
+}
+
+func TestFastPhone(t *testing.T) {
+	numbers := corpus(t)
 	regions := []string{"FR", "KZ", "RU", "UZ", "KG", "SN", "CI", "MA", "BE", "CH", "US", "CA", "GB", "JE", "DE",
 		"IT", "VA", "BR", "AR", "MX", "IN", "CN", "AU", "NZ", "ZA", "NG", "fr", "kz", "XX", ""}
 	fast, total := 0, 0
@@ -117,6 +123,64 @@ func TestFastPhone(t *testing.T) {
 func fmtDigits(n, width int) string {
 	s := strconv.Itoa(n)
 	return strings.Repeat("0", width-len(s)) + s
+}
+
+// TestRegion compares Region with phonenumbers (Parse, IsValidNumber, GetRegionCodeForNumber) on every
+// string of TestFastPhone's corpus, and requires the fast path to take the E.164 numbers of the common
+// shapes.
+func TestRegion(t *testing.T) {
+	e164 := regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+	fast, total := 0, 0
+	for _, n := range corpus(t) {
+		want := ""
+		if e164.MatchString(n) {
+			total++
+			if num, err := phonenumbers.Parse(n, ""); err == nil && phonenumbers.IsValidNumber(num) {
+				want = phonenumbers.GetRegionCodeForNumber(num)
+			}
+			if cc, nsn, _, ok := fastParse(n, ""); ok {
+				if _, _, ok := phoneRegions.numberType(cc, nsn); ok {
+					fast++
+				}
+			}
+		}
+		if got := Region(n); got != want {
+			t.Errorf("Region(%q) = %q; phonenumbers: %q", n, got, want)
+		}
+	}
+	t.Logf("%d of %d E.164 numbers on the fast path", fast, total)
+	if fast < total*9/10 {
+		t.Errorf("the fast path took %d of %d E.164 numbers, want at least nine in ten", fast, total)
+	}
+	for _, c := range []struct{ number, region string }{{"+33612345678", "FR"}, {"+77012345678", "KZ"},
+		{"+79123456789", "RU"}, {"+12125550123", "US"}, {"+14165550123", "CA"}, {"+447400123456", "GB"},
+		{"+447797123456", "JE"}, {"+80012345678", "001"}, {"+3361234567", ""}, {"33612345678", ""}} {
+		if got := Region(c.number); got != c.region {
+			t.Errorf("Region(%q) = %q, want %q", c.number, got, c.region)
+		}
+	}
+}
+
+// BenchmarkRegion reads the region of a French and a Kazakh mobile number (the second of a calling code
+// shared with Russia), with Region and with phonenumbers.
+func BenchmarkRegion(b *testing.B) {
+	for _, n := range []string{"+33612345678", "+77012345678"} {
+		b.Run("fast/"+n, func(b *testing.B) {
+			for range b.N {
+				if Region(n) == "" {
+					b.Fatal(n)
+				}
+			}
+		})
+		b.Run("phonenumbers/"+n, func(b *testing.B) {
+			for range b.N {
+				num, err := phonenumbers.Parse(n, "")
+				if err != nil || !phonenumbers.IsValidNumber(num) || phonenumbers.GetRegionCodeForNumber(num) == "" {
+					b.Fatal(n)
+				}
+			}
+		})
+	}
 }
 
 // TestCompileDigits compares the automaton with regexp, for full and prefix matches, on patterns of
@@ -181,7 +245,7 @@ func BenchmarkPhone(b *testing.B) {
 	for _, n := range []string{"+33612345678", "06 12 34 56 78"} {
 		b.Run("fast/"+n, func(b *testing.B) {
 			for range b.N {
-				if _, problem := normalizePhone(n, "FR"); problem != nil {
+				if _, problem := Normalize(n, "FR"); problem != nil {
 					b.Fatal(problem)
 				}
 			}
