@@ -37,7 +37,9 @@ import (
 // (default 4) so that both see the same load and the same database; each mode's rate is its messages
 // over the sum of its rounds' times. RELAIS_BENCH_CLAIM_HISTORY deliveries of earlier lessons are
 // planned first (default none), as the table of an installation holds them after a few national
-// mornings. scripts/bench-claim.sh runs it.
+// mornings. RELAIS_BENCH_CLAIM_BATCH sets Config.ClaimBatch and RELAIS_BENCH_EMAIL_CONNS the email
+// channel's MaxConns (defaults: the product's), for the claim's cost under other settings.
+// scripts/bench-claim.sh runs it.
 //
 //	go test ./queue -run '^$' -bench SendClaim -benchtime 1x -v
 func BenchmarkSendClaim(b *testing.B) {
@@ -74,6 +76,9 @@ func BenchmarkSendClaim(b *testing.B) {
 			cfg.Host, cfg.TLS, cfg.HELO = host, email.TLSNone, "relais.test"
 			cfg.Port, _ = strconv.Atoi(port)
 			cfg.From = "Relais <lessons@relais.example>"
+			if c := envInt("RELAIS_BENCH_EMAIL_CONNS", 0); c > 0 {
+				cfg.MaxConns = c
+			}
 			ch, err := email.New(cfg, tmpl)
 			if err != nil {
 				b.Fatal(err)
@@ -148,6 +153,7 @@ func newClaimBench(b *testing.B, store relais.Store, ch channels.Channel, n, han
 	b.Cleanup(func() { client.Close() })
 	cfg := DefaultConfig()
 	cfg.MediaDir = b.TempDir()
+	cfg.ClaimBatch = envInt("RELAIS_BENCH_CLAIM_BATCH", cfg.ClaimBatch)
 	r := &claimBench{store: store, ch: ch, handlers: handlers,
 		w: NewWorker(redis, store, relaisRegistry(ch), Pipeline{}, Links{}, client, cfg, slog.New(slog.DiscardHandler))}
 	hs := make([]relais.Household, n)

@@ -11,6 +11,8 @@
 #   ONLY=email/sqlite bash scripts/bench-claim.sh  # one case: sms, email or email-text / sqlite or postgres
 #   BASE=<commit> REPEAT=3 bash scripts/bench-claim.sh  # and an earlier commit's, taking turns, 3 times each
 #   HISTORY=500000 bash scripts/bench-claim.sh   # with the deliveries of earlier lessons in the table first
+#   RELAIS_BENCH_EMAIL_CONNS=16 RELAIS_BENCH_CLAIM_BATCH=25 bash scripts/bench-claim.sh
+#                                                # the email channel's MaxConns, the worker's ClaimBatch
 #
 # With BASE, the earlier commit's send path is measured by the same benchmark (this file copied into an
 # export of it, git archive), the two binaries taking turns REPEAT times, so that their ratios come from
