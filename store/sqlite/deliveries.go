@@ -23,7 +23,9 @@ func (db *DB) queryDeliveries(ctx context.Context, q string, args ...any) ([]rel
 // PlanDeliveries inserts pending deliveries, leaving existing (lesson, household, channel) rows as they
 // are, sets each delivery's ID and Status to its row's, and returns the ids of the given keys that are
 // still pending. A row planned pending without a reason, a fan-out's, has its first event implied
-// (implied_start, migration 00024): its row says all the event would.
+// (implied_start, migration 00024): its row says all the event would; such rows are counted in
+// delivery_counts and delivery_minutes once per lesson and channel of the call, not row by row by the
+// triggers (migration 00025).
 func (db *DB) PlanDeliveries(ctx context.Context, ds []relais.Delivery) ([]int64, error) {
 	return db.PlanPage(ctx, ds, nil)
 }
@@ -52,6 +54,11 @@ func (db *DB) PlanPage(ctx context.Context, ds []relais.Delivery, senders []rela
 		}
 		defer closeAll(st)
 		ins, sel, ev := st[0], st[1], st[2]
+		type group struct {
+			lesson  int64
+			channel relais.ChannelName
+		}
+		implicit := map[group]int{} // rows planned with implied_start, per lesson and channel
 		for i, d := range ds {
 			status := d.Status
 			if status == "" {
@@ -68,10 +75,10 @@ func (db *DB) PlanPage(ctx context.Context, ds []relais.Delivery, senders []rela
 				if id, err = res.LastInsertId(); err != nil {
 					return err
 				}
-				if !implied { // an implied first event is the row itself (migration 00024)
-					if _, err := ev.ExecContext(ctx, id, status, d.Reason, now); err != nil {
-						return err
-					}
+				if implied { // its first event is the row itself (00024), counted below (00025)
+					implicit[group{d.LessonID, d.Channel}]++
+				} else if _, err := ev.ExecContext(ctx, id, status, d.Reason, now); err != nil {
+					return err
 				}
 			} else if err := sel.QueryRowContext(ctx, d.LessonID, d.HouseholdID, d.Channel).Scan(&id, &cur); err != nil {
 				return err
@@ -79,6 +86,18 @@ func (db *DB) PlanPage(ctx context.Context, ds []relais.Delivery, senders []rela
 			ds[i].ID, ds[i].Status = id, cur
 			if cur == relais.DeliveryPending {
 				ids = append(ids, id)
+			}
+		}
+		for g, n := range implicit {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_counts (lesson_id, channel, status, reason, n)
+				VALUES (?, ?, 'pending', '', ?) ON CONFLICT (lesson_id, channel, status, reason) DO UPDATE SET n = n + excluded.n`,
+				g.lesson, g.channel, n); err != nil {
+				return fmt.Errorf("count planned deliveries: %w", err)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_minutes (minute, lesson_id, channel, status, changes, opted_out)
+				VALUES (?, ?, ?, 'pending', ?, 0) ON CONFLICT (minute, lesson_id, channel, status) DO UPDATE SET changes = changes + excluded.changes`,
+				now/60000, g.lesson, g.channel, n); err != nil {
+				return fmt.Errorf("count planned deliveries: %w", err)
 			}
 		}
 		return nil
