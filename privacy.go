@@ -30,6 +30,7 @@ type HouseholdData struct {
 	Consent       bool      `json:"consent"`
 	SMSOptOut     bool      `json:"sms_opt_out"`
 	EmailOptOut   bool      `json:"email_opt_out"`
+	SMSSender     string    `json:"sms_sender,omitempty"` // the sender its SMS come from (Household.SMSSender)
 	CreatedAt     time.Time `json:"created_at"`
 	RemovedAt     time.Time `json:"removed_at,omitzero"` // when a full import left it out of the roster
 }
@@ -38,7 +39,7 @@ type HouseholdData struct {
 func DataOf(h Household) HouseholdData {
 	return HouseholdData{ID: h.ID, ExternalRef: h.ExternalRef, Region: h.Region, Language: h.Language, Pupils: h.Pupils,
 		Profile: h.Profile, Phone: h.Phone, Email: h.Email, PostalAddress: h.PostalAddress, Consent: h.Consent,
-		SMSOptOut: h.SMSOptOut, EmailOptOut: h.EmailOptOut, CreatedAt: h.CreatedAt, RemovedAt: h.RemovedAt}
+		SMSOptOut: h.SMSOptOut, EmailOptOut: h.EmailOptOut, SMSSender: h.SMSSender, CreatedAt: h.CreatedAt, RemovedAt: h.RemovedAt}
 }
 
 // DeliveryRecord is one message to the household and what became of it.
@@ -84,7 +85,8 @@ type PrivacyStore interface {
 	// HouseholdRecord gathers everything held about household id.
 	HouseholdRecord(ctx context.Context, id int64) (HouseholdRecord, error)
 	// EraseHousehold removes what identifies household id, in one transaction: its reference (ErasedRef),
-	// phone, email and postal address, its consent (it is never contacted again), the SMS replies from its
+	// phone, email and postal address, its consent (it is never contacted again) and the SMS sender it
+	// remembers, the SMS replies from its
 	// number, the bounce reports and contact claims of its addresses, and the details of its deliveries'
 	// history. Its deliveries stay, anonymous, so the dashboard's counts do not change.
 	EraseHousehold(ctx context.Context, id int64) error

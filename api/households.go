@@ -26,6 +26,7 @@ type Household struct {
 	EmailOptOut   bool                 `json:"email_opt_out"`
 	PhoneStatus   relais.ContactStatus `json:"phone_status,omitempty"`
 	EmailStatus   relais.ContactStatus `json:"email_status,omitempty"`
+	SMSSender     string               `json:"sms_sender,omitempty"` // the sender its SMS come from, once chosen
 	CreatedAt     time.Time            `json:"created_at"`
 }
 
@@ -41,7 +42,7 @@ func householdJSON(h relais.Household) Household {
 	return Household{ID: h.ID, ExternalRef: h.ExternalRef, Region: h.Region, Language: h.Language, Pupils: pupils, Grades: grades,
 		Profile: h.Profile, Phone: h.Phone, Email: h.Email, PostalAddress: h.PostalAddress, Consent: h.Consent,
 		SMSOptOut: h.SMSOptOut, EmailOptOut: h.EmailOptOut, PhoneStatus: h.PhoneStatus, EmailStatus: h.EmailStatus,
-		CreatedAt: h.CreatedAt}
+		SMSSender: h.SMSSender, CreatedAt: h.CreatedAt}
 }
 
 func (s *Server) listHouseholds(w http.ResponseWriter, r *http.Request) error {

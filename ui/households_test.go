@@ -55,6 +55,21 @@ func TestHouseholdsPageAndExports(t *testing.T) {
 	if status, page := m.get(next); status != 200 || !strings.Contains(page, fmt.Sprintf("<td>H%03d</td>", householdsPerPage)) || strings.Contains(page, "<td>H000</td>") {
 		t.Errorf("second page %s = %d:\n%.1500s", next, status, page)
 	}
+	// A family's SMS sender shows once a fan-out gave it one.
+	first := relais.Lesson{Title: "T", Subject: "s", Grade: 5, Language: "fr", TeacherID: "t1"}
+	if err := f.store.CreateLesson(ctx, &first); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.PlanPage(ctx, []relais.Delivery{{LessonID: first.ID, HouseholdID: hs[7].ID, Channel: relais.ChannelSMS}},
+		[]relais.SenderChoice{{HouseholdID: hs[7].ID, Sender: "Ecole-IDF"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, page := m.get("/ui/households?q=H007"); !strings.Contains(page, "&#43;33612000007 (SMS sender: Ecole-IDF)") {
+		t.Errorf("H007's SMS sender is not shown:\n%.1500s", page[max(strings.Index(page, "<tbody>"), 0):])
+	}
+	if _, page := m.get("/ui/households?q=H008"); strings.Contains(page, "SMS sender") {
+		t.Errorf("a family without a sender shows one:\n%.1500s", page)
+	}
 	for _, q := range []string{"H007", "%2B33612000007", "f7%40example.org"} {
 		if status, page := m.get("/ui/households?q=" + q); status != 200 || strings.Count(page, "<tr><td>") != 1 || !strings.Contains(page, "<td>H007</td>") {
 			t.Errorf("search %s = %d:\n%.1500s", q, status, page)

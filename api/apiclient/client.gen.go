@@ -731,6 +731,9 @@ type Household struct {
 	Pupils        *[]Pupil              `json:"pupils,omitempty"`
 	Region        *string               `json:"region,omitempty"`
 	SmsOptOut     *bool                 `json:"sms_opt_out,omitempty"`
+
+	// SmsSender The SMS sender (its name in the sender pool) the family hears from, chosen at its first SMS and kept for every later lesson, reminder and resend while the pool has it for the family's country. Absent before.
+	SmsSender *string `json:"sms_sender,omitempty"`
 }
 
 // HouseholdEmailStatus defines model for Household.EmailStatus.

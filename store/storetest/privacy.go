@@ -30,11 +30,11 @@ func testAccessAndErasure(t *testing.T, open Open) {
 		{ExternalRef: "MARTIN-2", Region: "IDF", Language: "fr", Grades: []int{5}, Profile: relais.ProfileSMSOnly, Phone: shared, Consent: true},
 	}
 	must(t, db.UpsertHouseholds(ctx, hs))
-	ids, err := db.PlanDeliveries(ctx, []relais.Delivery{
+	ids, err := db.PlanPage(ctx, []relais.Delivery{
 		{LessonID: l.ID, HouseholdID: hs[0].ID, Channel: relais.ChannelSMS},
 		{LessonID: l.ID, HouseholdID: hs[0].ID, Channel: relais.ChannelEmail},
 		{LessonID: l.ID, HouseholdID: hs[1].ID, Channel: relais.ChannelSMS},
-	})
+	}, []relais.SenderChoice{{HouseholdID: hs[0].ID, Sender: "Ecole-IDF"}})
 	must(t, err)
 	_, err = db.AdvanceDelivery(ctx, ids[0], relais.DeliverySent, "twilio: sent to "+phone, "SM1")
 	must(t, err)
@@ -49,6 +49,7 @@ func testAccessAndErasure(t *testing.T, open Open) {
 	rec, err := db.HouseholdRecord(ctx, hs[0].ID)
 	must(t, err)
 	if rec.Household.Phone != phone || rec.Household.Email != email || rec.Household.ExternalRef != "DURAND-17" ||
+		rec.Household.SMSSender != "Ecole-IDF" ||
 		len(rec.Household.Pupils) != 1 || rec.Household.Pupils[0].Class != "0751234A-5B" ||
 		len(rec.Deliveries) != 2 || len(rec.Inbound) != 1 || len(rec.Bounces) != 1 || rec.Deliveries[0].LessonTitle != "Les fractions" {
 		t.Fatalf("access export = %+v", rec)

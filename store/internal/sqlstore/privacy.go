@@ -104,7 +104,7 @@ func (st Store) erase(ctx context.Context, tx Querier, id int64) error {
 		{`UPDATE pupils SET school = '', class = '' WHERE household_id = ?`, []any{id}},
 		{st.d.RewritePupils, []any{id, id}},
 		{`UPDATE households SET external_ref = ?, phone = '', email = '', postal_address = '', consent = ?,
-			phone_status = '', email_status = '', removed_at = ? WHERE id = ?`,
+			phone_status = '', email_status = '', sms_sender = NULL, removed_at = ? WHERE id = ?`,
 			[]any{relais.ErasedRef(id), false, st.e.OptTime(time.Time{}), id}},
 	}...)
 	for _, s := range steps {
