@@ -72,6 +72,15 @@ func (db *DB) PlanPage(ctx context.Context, ds []relais.Delivery, senders []rela
 		status relais.DeliveryStatus
 	}
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		// The senders first: the insert's trigger upserts the lesson's row of the minute in
+		// delivery_minutes, which every page of the lesson planned in that minute upserts too, and
+		// holds it until the commit. Written after the insert, the senders of a first lesson (a
+		// thousand households rewritten) kept the other pages waiting on that row: the upsert took
+		// 20.7 s in all over a fan-out of 1 M households (pg_stat_statements), 3.1 s once the senders
+		// went first.
+		if err := rememberSenders(ctx, tx, senders); err != nil {
+			return err
+		}
 		rows, err := tx.Query(ctx, `WITH ins AS (
 				INSERT INTO deliveries (lesson_id, household_id, channel, status, reason, created_at, updated_at, implied_start)
 				SELECT l, h, c, s, r, $6, $6, s = 'pending' AND r = '' FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[])
@@ -126,7 +135,7 @@ func (db *DB) PlanPage(ctx context.Context, ds []relais.Delivery, senders []rela
 			}
 			ds[i].ID, ds[i].Status = r.id, r.status
 		}
-		return rememberSenders(ctx, tx, senders)
+		return nil
 	})
 	if err != nil {
 		return nil, err
