@@ -1577,7 +1577,7 @@ type ClientInterface interface {
 
 	// EraseHousehold Erase a household (a family's erasure request; media and admin)
 	//
-	// Removes what identifies the household: its reference (it becomes erased-ID), phone, email and postal address, its consent (it is never contacted again), the SMS replies from its number, the bounce reports of its address and the details of its deliveries' history. Its deliveries stay, anonymous, so the dashboard's counts do not change. Audited.
+	// Removes what identifies the household: its reference (it becomes erased-ID), phone, email and postal address, its consent (it is never contacted again) and its SMS sender, the SMS replies from its number, the bounce reports of its address and the details of its deliveries' history. Its deliveries stay, anonymous, so the dashboard's counts do not change. Audited.
 	//
 	// Corresponds with DELETE /api/v1/households/{id} (the `EraseHousehold` operationId).
 	EraseHousehold(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2292,7 +2292,7 @@ func (c *Client) ImportHouseholdsWithBody(ctx context.Context, params *ImportHou
 
 // EraseHousehold Erase a household (a family's erasure request; media and admin)
 //
-// Removes what identifies the household: its reference (it becomes erased-ID), phone, email and postal address, its consent (it is never contacted again), the SMS replies from its number, the bounce reports of its address and the details of its deliveries' history. Its deliveries stay, anonymous, so the dashboard's counts do not change. Audited.
+// Removes what identifies the household: its reference (it becomes erased-ID), phone, email and postal address, its consent (it is never contacted again) and its SMS sender, the SMS replies from its number, the bounce reports of its address and the details of its deliveries' history. Its deliveries stay, anonymous, so the dashboard's counts do not change. Audited.
 //
 // Corresponds with DELETE /api/v1/households/{id} (the `EraseHousehold` operationId).
 func (c *Client) EraseHousehold(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -6538,7 +6538,7 @@ type ClientWithResponsesInterface interface {
 
 	// EraseHouseholdWithResponse Erase a household (a family's erasure request; media and admin)
 	//
-	// Removes what identifies the household: its reference (it becomes erased-ID), phone, email and postal address, its consent (it is never contacted again), the SMS replies from its number, the bounce reports of its address and the details of its deliveries' history. Its deliveries stay, anonymous, so the dashboard's counts do not change. Audited.
+	// Removes what identifies the household: its reference (it becomes erased-ID), phone, email and postal address, its consent (it is never contacted again) and its SMS sender, the SMS replies from its number, the bounce reports of its address and the details of its deliveries' history. Its deliveries stay, anonymous, so the dashboard's counts do not change. Audited.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -10843,7 +10843,7 @@ func (c *ClientWithResponses) ImportHouseholdsWithBodyWithResponse(ctx context.C
 
 // EraseHouseholdWithResponse Erase a household (a family's erasure request; media and admin)
 //
-// Removes what identifies the household: its reference (it becomes erased-ID), phone, email and postal address, its consent (it is never contacted again), the SMS replies from its number, the bounce reports of its address and the details of its deliveries' history. Its deliveries stay, anonymous, so the dashboard's counts do not change. Audited.
+// Removes what identifies the household: its reference (it becomes erased-ID), phone, email and postal address, its consent (it is never contacted again) and its SMS sender, the SMS replies from its number, the bounce reports of its address and the details of its deliveries' history. Its deliveries stay, anonymous, so the dashboard's counts do not change. Audited.
 //
 // Returns a wrapper object for the known response body format(s).
 //
