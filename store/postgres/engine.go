@@ -58,7 +58,6 @@ func (engine) Conflict(err error) bool { return isUniqueViolation(err) }
 var dialect = sqlstore.Dialect{
 	LessonAfter: lessonAfter,
 	OfHousehold: ofHousehold,
-	PhoneIs:     phoneIs,
 	EmailIs:     emailIs,
 	SkipLocked:  " FOR UPDATE SKIP LOCKED",
 	NoLimit:     nil,

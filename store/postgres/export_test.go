@@ -8,6 +8,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the pgx driver for database/sql
 	"github.com/pressly/goose/v3"
+	"github.com/relais-edu/relais/store/internal/sqlstore"
 )
 
 // SetClock makes the store read the time from now, so that tests place events at known times.
@@ -43,4 +44,4 @@ var DeliveryEvents = dialect.DeliveryEvents
 
 // PhoneIs and EmailIs are the conditions on a household's number and address, OfHousehold on a
 // delivery's household, for the plans test.
-var PhoneIs, EmailIs, OfHousehold = dialect.PhoneIs, dialect.EmailIs, dialect.OfHousehold
+var PhoneIs, EmailIs, OfHousehold = sqlstore.PhoneIs, dialect.EmailIs, dialect.OfHousehold

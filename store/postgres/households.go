@@ -407,15 +407,6 @@ func (db *DB) HouseholdsByIDs(ctx context.Context, ids []int64) (map[int64]relai
 	return out, nil
 }
 
-// phoneIs is the condition on households' phone for a number: a number that is not empty is looked up
-// on the partial index households_phone, whose condition the query then repeats.
-func phoneIs(phone string) string {
-	if phone == "" {
-		return `h.phone = ?`
-	}
-	return `h.phone = ? AND h.phone <> ''`
-}
-
 // emailIs is the condition on households' email for an address, compared without case as SQLite's
 // COLLATE NOCASE does, on the partial index households_email.
 func emailIs(email string) string {

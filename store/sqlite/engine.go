@@ -57,7 +57,6 @@ func (engine) InsertSlots(ctx context.Context, tx sqlstore.Querier, slots []rela
 var dialect = sqlstore.Dialect{
 	LessonAfter: lessonAfter,
 	OfHousehold: ofHousehold,
-	PhoneIs:     phoneIs,
 	EmailIs:     emailIs,
 	SkipLocked:  "",
 	NoLimit:     int64(-1),
@@ -106,15 +105,6 @@ func (c conn) QueryRow(ctx context.Context, query string, args ...any) sqlstore.
 type sqlRows struct{ *sql.Rows }
 
 func (r sqlRows) Close() { r.Rows.Close() }
-
-// phoneIs is the condition on a number, with the condition of the partial index households_phone for
-// a number that is not empty: without it, the callbacks about a number read every household.
-func phoneIs(phone string) string {
-	if phone == "" {
-		return `h.phone = ?`
-	}
-	return `h.phone = ? AND h.phone <> ''`
-}
 
 // emailIs is the condition on an address, without case, read on the partial index households_email
 // (COLLATE NOCASE, migration 00023) for an address that is not empty.

@@ -103,9 +103,9 @@ func TestQueriesUseIndexes(t *testing.T) {
 		// number or an address.
 		{"callback", `SELECT ` + deliveryColumns + ` FROM deliveries WHERE channel = ? AND provider_id = ? AND provider_id <> ''`,
 			[]any{"sms", "SM1-1"}, "deliveries_provider"},
-		{"by phone", `SELECT ` + sqlstore.HouseholdColumns + ` FROM households h WHERE ` + phoneIs("+33600000001") + ` ORDER BY h.id`,
+		{"by phone", `SELECT ` + sqlstore.HouseholdColumns + ` FROM households h WHERE ` + sqlstore.PhoneIs("+33600000001") + ` ORDER BY h.id`,
 			[]any{"+33600000001"}, "households_phone"},
-		{"phone status", `UPDATE households AS h SET phone_status = ? WHERE ` + phoneIs("+33600000001"), []any{"invalid", "+33600000001"},
+		{"phone status", `UPDATE households AS h SET phone_status = ? WHERE ` + sqlstore.PhoneIs("+33600000001"), []any{"invalid", "+33600000001"},
 			"households_phone"},
 		{"email status", `UPDATE households AS h SET email_status = ? WHERE ` + emailIs("H1@example.org"), []any{"bounced", "H1@example.org"},
 			"households_email"},
@@ -155,7 +155,7 @@ func TestQueriesUseIndexes(t *testing.T) {
 		{"removed", `SELECT id FROM households WHERE removed_at > 0 AND removed_at < ? ORDER BY removed_at, id LIMIT ?`, []any{2000, 1000},
 			"households_removed"},
 		{"erase replies", `DELETE FROM inbound_messages WHERE phone = ? AND NOT EXISTS (SELECT 1 FROM households h
-			WHERE ` + phoneIs("+33600000003") + ` AND h.id <> ?)`, []any{"+33600000003", "+33600000003", 3}, "households_phone"},
+			WHERE ` + sqlstore.PhoneIs("+33600000003") + ` AND h.id <> ?)`, []any{"+33600000003", "+33600000003", 3}, "households_phone"},
 		{"erase bounces", `DELETE FROM email_bounces WHERE recipient = ? AND NOT EXISTS (SELECT 1 FROM households h
 			WHERE ` + emailIs("h3@example.org") + ` AND h.email = ? AND h.id <> ?)`,
 			[]any{"h3@example.org", "h3@example.org", "h3@example.org", 3}, "households_email"},
@@ -257,7 +257,7 @@ func BenchmarkHotStatements(b *testing.B) {
 	}
 	statements := []statement{
 		{"households-by-phone", `SELECT h.id FROM households h WHERE h.phone = ? ORDER BY h.id`,
-			`SELECT h.id FROM households h WHERE ` + phoneIs("+33600050000") + ` ORDER BY h.id`, []any{"+33600050000"}},
+			`SELECT h.id FROM households h WHERE ` + sqlstore.PhoneIs("+33600050000") + ` ORDER BY h.id`, []any{"+33600050000"}},
 		{"households-by-email", `SELECT h.id FROM households h WHERE h.email = ? COLLATE NOCASE`,
 			`SELECT h.id FROM households h WHERE ` + emailIs("H50000@example.org"), []any{"H50000@example.org"}},
 		{"status-check", `SELECT id FROM deliveries WHERE id > ? AND channel = ? AND status = ? AND updated_at < ? AND updated_at > ?

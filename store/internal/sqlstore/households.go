@@ -59,20 +59,30 @@ func AudienceRuns(f relais.HouseholdFilter) ([]Run, relais.Audience) {
 	return runs, a
 }
 
+// PhoneIs is the condition on households h that its phone is phone, with one ? placeholder for the
+// value: a number that is not empty is looked up on the partial index households_phone, whose
+// condition the query then repeats (without it, the callbacks about a number read every household).
+func PhoneIs(phone string) string {
+	if phone == "" {
+		return `h.phone = ?`
+	}
+	return `h.phone = ? AND h.phone <> ''`
+}
+
 // HouseholdsByPhone returns every household with that number.
 func (st Store) HouseholdsByPhone(ctx context.Context, phone string) ([]relais.Household, error) {
 	return QueryAll(ctx, st.e.Read(), ScanHousehold, `SELECT `+HouseholdColumns+` FROM households h WHERE `+
-		st.d.PhoneIs(phone)+` ORDER BY h.id`, phone)
+		PhoneIs(phone)+` ORDER BY h.id`, phone)
 }
 
 // SetPhoneStatus records what the SMS provider said of a number.
 func (st Store) SetPhoneStatus(ctx context.Context, phone string, status relais.ContactStatus) error {
-	return st.setContact(ctx, `phone_status`, status, st.d.PhoneIs(phone), phone)
+	return st.setContact(ctx, `phone_status`, status, PhoneIs(phone), phone)
 }
 
 // SetSMSOptOut opts a number out of, or back into, SMS.
 func (st Store) SetSMSOptOut(ctx context.Context, phone string, optOut bool) error {
-	return st.setContact(ctx, `sms_opt_out`, optOut, st.d.PhoneIs(phone), phone)
+	return st.setContact(ctx, `sms_opt_out`, optOut, PhoneIs(phone), phone)
 }
 
 // SetEmailStatus records what the mail system said of an address.

@@ -89,7 +89,7 @@ func (st Store) erase(ctx context.Context, tx Querier, id int64) error {
 	// (an address) has no messages of its own.
 	if phone != "" {
 		steps = append(steps, step{`DELETE FROM inbound_messages WHERE phone = ? AND NOT EXISTS (SELECT 1 FROM households h
-			WHERE ` + st.d.PhoneIs(phone) + ` AND h.id <> ?)`, []any{phone, phone, id}})
+			WHERE ` + PhoneIs(phone) + ` AND h.id <> ?)`, []any{phone, phone, id}})
 	}
 	if email != "" {
 		steps = append(steps, step{`DELETE FROM email_bounces WHERE recipient = ? AND NOT EXISTS (SELECT 1 FROM households h

@@ -81,9 +81,9 @@ type Engine interface {
 
 // Dialect holds what an engine's SQL says differently where the Go around it is the same.
 type Dialect struct {
-	// PhoneIs and EmailIs are the conditions on households h that its phone is phone, its email email
-	// (without case), each with one ? placeholder for the value.
-	PhoneIs, EmailIs func(value string) string
+	// EmailIs is the condition on households h that its email is email (without case), with one ?
+	// placeholder for the value. (A phone is compared the same way on both engines: PhoneIs.)
+	EmailIs func(email string) string
 	// RewritePupils sets households.pupils of a household (? twice, its id) to the JSON list of its rows
 	// in pupils, by grade.
 	RewritePupils string
