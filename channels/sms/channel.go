@@ -174,14 +174,14 @@ func regionOf(number string) (string, error) {
 		return &channels.SendError{Kind: channels.Permanent, Code: "21211", Contact: relais.ContactInvalid,
 			Err: fmt.Errorf("phone number %s", why)}
 	}
-	if !phone.IsE164(number) {
+	region := phone.Region(number) // "" for a number not in E.164 form too
+	switch {
+	case region != "":
+		return region, nil
+	case !phone.IsE164(number):
 		return "", invalid("is not in E.164 form")
 	}
-	region := phone.Region(number)
-	if region == "" {
-		return "", invalid("is not a valid number")
-	}
-	return region, nil
+	return "", invalid("is not a valid number")
 }
 
 // Body returns the text Send would send for a digest.
