@@ -38,7 +38,9 @@ import (
 // over the sum of its rounds' times. RELAIS_BENCH_CLAIM_HISTORY deliveries of earlier lessons are
 // planned first (default none), as the table of an installation holds them after a few national
 // mornings. RELAIS_BENCH_CLAIM_BATCH sets Config.ClaimBatch and RELAIS_BENCH_EMAIL_CONNS the email
-// channel's MaxConns (defaults: the product's), for the claim's cost under other settings.
+// channel's MaxConns (defaults: the product's), for the claim's cost under other settings;
+// RELAIS_BENCH_SMTP=mailpit sends the email to mailpit (a server that parses and stores each message,
+// in a process of its own, as the chaos harness's relay) instead of the sink.
 // scripts/bench-claim.sh runs it.
 //
 //	go test ./queue -run '^$' -bench SendClaim -benchtime 1x -v
@@ -66,12 +68,18 @@ func BenchmarkSendClaim(b *testing.B) {
 			return ch
 		},
 		relais.ChannelEmail: func(b *testing.B, _ relais.Store) channels.Channel {
-			sink, err := smtpsink.Listen("127.0.0.1:0")
-			if err != nil {
-				b.Fatal(err)
+			var addr string
+			if os.Getenv("RELAIS_BENCH_SMTP") == "mailpit" {
+				addr, _ = testenv.SMTP(b)
+			} else {
+				sink, err := smtpsink.Listen("127.0.0.1:0")
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { sink.Close() })
+				addr = sink.Addr()
 			}
-			b.Cleanup(func() { sink.Close() })
-			host, port, _ := net.SplitHostPort(sink.Addr())
+			host, port, _ := net.SplitHostPort(addr)
 			cfg := email.DefaultConfig()
 			cfg.Host, cfg.TLS, cfg.HELO = host, email.TLSNone, "relais.test"
 			cfg.Port, _ = strconv.Atoi(port)

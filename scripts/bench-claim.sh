@@ -13,6 +13,8 @@
 #   HISTORY=500000 bash scripts/bench-claim.sh   # with the deliveries of earlier lessons in the table first
 #   RELAIS_BENCH_EMAIL_CONNS=16 RELAIS_BENCH_CLAIM_BATCH=25 bash scripts/bench-claim.sh
 #                                                # the email channel's MaxConns, the worker's ClaimBatch
+#   RELAIS_BENCH_SMTP=mailpit bash scripts/bench-claim.sh  # email to mailpit (it stores each message, in
+#                                                # a process of its own) instead of the discarding sink
 #
 # With BASE, the earlier commit's send path is measured by the same benchmark (this file copied into an
 # export of it, git archive), the two binaries taking turns REPEAT times, so that their ratios come from
@@ -23,6 +25,9 @@ cd "$(dirname "$0")/.."
 ensure_go
 command -v redis-server >/dev/null || apt_install redis-server
 [ -x /usr/lib/postgresql/15/bin/postgres ] || apt_install postgresql-15
+if [ "${RELAIS_BENCH_SMTP:-}" = mailpit ]; then
+	ensure_mailpit
+fi
 
 SENDS=${SENDS:-2000}
 ROUNDS=${ROUNDS:-4}
