@@ -40,9 +40,12 @@ type Message struct {
 	// provider call, only if the provider cannot take the message before Begin has returned nil (email:
 	// the end of DATA waits for it; on a refusal the transaction is dropped before its end).
 	Begin func() error
-	// Answered, when set, is called by a BatchSender as soon as the provider answered the message
-	// (with the message's result), before the next message begins: the queue commits the outcome
-	// together with the next message's claim, one commit per message.
+	// Answered, when set, is called by a BatchSender once for each message of the batch, with its
+	// result: as soon as the provider answered the message, before the next message begins, and for a
+	// message not sent (it could not be built, its claim was refused, the batch stopped) before the
+	// batch lets go of its connection. So every message of a batch is answered before the connection
+	// that carried it carries another batch's: the queue commits each outcome together with the next
+	// message's claim (one commit per message), and the last one before the connection is let go.
 	Answered func(Result)
 }
 

@@ -370,18 +370,11 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 	}
 	batch := max(w.cfg.ClaimBatch, 1)
 	late := w.claimsLate(ch)
-	// Late, on a store with one writer (SQLite): the page goes to the channel at once (over one SMTP
-	// connection for email), each message claimed when the channel begins it, in the commit that
-	// records the outcome of the message before it (arm): one commit per message. On a store whose
-	// writers work in parallel (PostgreSQL) the messages go one by one, each outcome committed once
-	// the channel has handed its connection back, for another task's message to use meanwhile: the
-	// connection then waits only for a claim (one statement), not for a transaction. Either way a
-	// death leaves only the one in flight.
-	perMessage := late && w.outcomes.writers > 1
-	switch {
-	case perMessage:
-		batch = 1
-	case late || w.cfg.NoClaim: // NoClaim: as before the claim, the page's outcomes at its end
+	// Late: the page goes to the channel at once (over one SMTP connection for email), each message
+	// claimed when the channel begins it, in the commit that records the outcome of the message before
+	// it, and the last outcome committed before the connection is let go (arm): one commit per message,
+	// and a death leaves only the one in flight on each connection.
+	if late || w.cfg.NoClaim { // NoClaim: as before the claim, the page's outcomes at its end
 		batch = len(msgs)
 	}
 	for start := 0; start < len(msgs) && ctx.Err() == nil; start += batch {
@@ -396,11 +389,6 @@ func (w *Worker) handleSend(ctx context.Context, t *asynq.Task) error {
 		}
 		if s.err != nil {
 			return s.err
-		}
-		if perMessage {
-			if err := s.flush(); err != nil {
-				return err
-			}
 		}
 	}
 	if err := s.flush(); err != nil {
@@ -547,10 +535,12 @@ var errClaimedElsewhere = &channels.SendError{Kind: channels.Retryable, Err: err
 
 // arm makes each message claim its delivery when the channel begins its send (Message.Begin), in the
 // commit that records the outcome of the message answered before it, and judges each failure as soon
-// as it is answered (settle): at any moment at most the one message in flight is claimed without an
-// outcome.
+// as it is answered (settle); once the last of msgs is answered, before the channel lets go of the
+// connection for another task's messages, the outcome not yet committed is. So at any moment at most
+// the one message in flight on a connection is claimed without an outcome.
 func (s *sendRun) arm(msgs []channels.Message) []channels.Message {
 	out := make([]channels.Message, len(msgs))
+	left := len(msgs)
 	for i, m := range msgs {
 		id := m.Delivery.ID
 		m.Begin = func() error {
@@ -565,7 +555,17 @@ func (s *sendRun) arm(msgs []channels.Message) []channels.Message {
 			}
 			return nil
 		}
-		m.Answered = func(r channels.Result) { s.settle(m, r) }
+		m.Answered = func(r channels.Result) {
+			if s.answered[id] {
+				return
+			}
+			s.settle(m, r)
+			if left--; left == 0 {
+				if err := s.flush(); err != nil && s.err == nil {
+					s.err = err
+				}
+			}
+		}
 		out[i] = m
 	}
 	return out

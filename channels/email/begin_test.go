@@ -15,8 +15,8 @@ import (
 // A message's Begin runs while its SMTP transaction starts, and the relay gets the message's end only
 // once Begin said yes: Begin is still running when the relay has begun to take the content, and the
 // relay holds no message then. A Begin that refuses leaves the relay with nothing (the transaction is
-// dropped before its end) and is the message's result, and the next message goes over a new
-// connection. With the worksheet attached and without.
+// dropped before its end) and is the message's result, answered before the next message begins, and
+// the next message goes over a new connection. With the worksheet attached and without.
 func TestBeginOverlapsTheTransaction(t *testing.T) {
 	path, pdf := worksheetFile(t)
 	for _, withWorksheet := range []bool{false, true} {
@@ -56,7 +56,12 @@ func TestBeginOverlapsTheTransaction(t *testing.T) {
 					}
 					return nil
 				}
-				m.Answered = func(channels.Result) { answered = append(answered, i) }
+				m.Answered = func(r channels.Result) {
+					answered = append(answered, i)
+					if i == 2 && !errors.Is(r.Err, refused) {
+						t.Errorf("message 2 answered %+v, want Begin's refusal", r)
+					}
+				}
 				msgs = append(msgs, m)
 			}
 			rs := ch.SendBatch(context.Background(), msgs)
@@ -68,8 +73,8 @@ func TestBeginOverlapsTheTransaction(t *testing.T) {
 			if !errors.Is(rs[1].Err, refused) {
 				t.Errorf("message 2: %v, want Begin's refusal", rs[1].Err)
 			}
-			if !slices.Equal(answered, []int64{1, 3}) {
-				t.Errorf("answered %v, want [1 3] (a refused message is not answered)", answered)
+			if !slices.Equal(answered, []int64{1, 2, 3}) {
+				t.Errorf("answered %v, want [1 2 3] (a refused message too, before the next one begins)", answered)
 			}
 			ch.Close()
 			relay.mu.Lock()
@@ -87,5 +92,60 @@ func TestBeginOverlapsTheTransaction(t *testing.T) {
 				t.Errorf("%d connections, want 2 (a new one after the dropped transaction)", n)
 			}
 		})
+	}
+}
+
+// Every message of a batch is answered, those not sent too (one that cannot be built, one whose Begin
+// refused), and the last before its connection goes back to the pool: the queue commits the last
+// outcome there, before another task's email can take the connection.
+func TestEveryMessageIsAnsweredBeforeTheConnectionIsLetGo(t *testing.T) {
+	relay := newFakeRelay(t, nil, nil)
+	cfg := testConfig(t, fmt.Sprintf("127.0.0.1:%d", relay.port()))
+	cfg.MaxConns = 1
+	ch := newChannel(t, cfg)
+	refused := errors.New("claimed by another send attempt")
+	answered := map[int64]error{}
+	var msgs []channels.Message
+	for i := int64(1); i <= 4; i++ {
+		addr := fmt.Sprintf("f%d@example.org", i)
+		if i == 1 {
+			addr = "not an address"
+		}
+		m := channels.Message{
+			Delivery:  relais.Delivery{ID: i},
+			Household: relais.Household{ID: i, Language: "fr", Email: addr},
+			Lesson:    relais.Lesson{ID: 7, Title: "Les fractions"},
+			Begin: func() error {
+				if i == 3 {
+					return refused
+				}
+				return nil
+			},
+		}
+		m.Answered = func(r channels.Result) {
+			if _, twice := answered[i]; twice {
+				t.Errorf("message %d answered twice", i)
+			}
+			answered[i] = r.Err
+			ch.pool.mu.Lock()
+			idle := len(ch.pool.idle)
+			ch.pool.mu.Unlock()
+			if idle != 0 {
+				t.Errorf("message %d answered after its connection went back to the pool", i)
+			}
+		}
+		msgs = append(msgs, m)
+	}
+	rs := ch.SendBatch(context.Background(), msgs)
+	if len(answered) != len(msgs) {
+		t.Fatalf("answered %v, want every message", answered)
+	}
+	for i, r := range rs {
+		if answered[int64(i+1)] != r.Err {
+			t.Errorf("message %d: answered %v, result %v", i+1, answered[int64(i+1)], r.Err)
+		}
+	}
+	if rs[0].Err == nil || !errors.Is(rs[2].Err, refused) || rs[1].Err != nil || rs[3].Err != nil {
+		t.Errorf("results %+v: want the bad address and the refused message failed, the others sent", rs)
 	}
 }

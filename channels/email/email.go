@@ -208,8 +208,8 @@ func (c *Channel) Send(ctx context.Context, m channels.Message) (channels.Receip
 func (c *Channel) CallsBegin() bool { return true }
 
 // SendBatch sends msgs over one pooled SMTP connection, in order, under the rate limit, and returns
-// one result per message; each message whose Begin it called is Answered as soon as the relay
-// answered, before the next begins. A message that cannot be built (bad address, missing worksheet) fails
+// one result per message; each message is Answered as soon as the relay answered, before the next
+// begins, and every one (those not sent too) before the connection goes back to the pool. A message that cannot be built (bad address, missing worksheet) fails
 // alone; when the connection breaks the message in flight fails as retryable and the rest go on over
 // a new connection. Errors are *channels.SendError.
 //
@@ -230,6 +230,7 @@ func (c *Channel) SendBatch(ctx context.Context, msgs []channels.Message) []chan
 		msg, err := c.build(ctx, m, attachments, holds[i])
 		if err != nil {
 			results[i].Err = classify(err)
+			m.Answer(results[i])
 			continue
 		}
 		built[i] = msg
@@ -245,7 +246,7 @@ func (c *Channel) SendBatch(ctx context.Context, msgs []channels.Message) []chan
 			continue
 		}
 		if err := c.limiter.Wait(ctx); err != nil {
-			c.failRest(results, built, i, err)
+			c.failRest(msgs, results, built, i, err)
 			break
 		}
 		if conn != nil && c.cfg.MaxPerConn > 0 && conn.sent >= c.cfg.MaxPerConn {
@@ -255,7 +256,7 @@ func (c *Channel) SendBatch(ctx context.Context, msgs []channels.Message) []chan
 		if conn == nil {
 			var err error
 			if conn, err = c.pool.get(ctx); err != nil {
-				c.failRest(results, built, i, fmt.Errorf("connect to relay: %w", err))
+				c.failRest(msgs, results, built, i, fmt.Errorf("connect to relay: %w", err))
 				return results
 			}
 		}
@@ -286,6 +287,7 @@ func (c *Channel) SendBatch(ctx context.Context, msgs []channels.Message) []chan
 		if refused := holds[i].wait(); refused != nil {
 			// Not sent: its end waited for Begin, and the transaction was dropped (or failed) before it.
 			results[i].Err = refused
+			msgs[i].Answer(results[i])
 			continue
 		}
 		if err == nil {
@@ -357,11 +359,12 @@ func (c *Channel) sendOn(ctx context.Context, conn *conn, msg *mail.Msg) (interr
 	return interrupted, err
 }
 
-// failRest fails every built message from index from on with err.
-func (c *Channel) failRest(results []channels.Result, built []*mail.Msg, from int, err error) {
+// failRest fails every built message from index from on with err, and answers it.
+func (c *Channel) failRest(msgs []channels.Message, results []channels.Result, built []*mail.Msg, from int, err error) {
 	for i := from; i < len(built); i++ {
 		if built[i] != nil && results[i].Err == nil && results[i].Receipt.ProviderID == "" {
 			results[i].Err = classify(err)
+			msgs[i].Answer(results[i])
 		}
 	}
 }
