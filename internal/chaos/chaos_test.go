@@ -82,6 +82,16 @@ func TestChaos(t *testing.T) {
 	if kills == 0 {
 		t.Error("no worker was killed while sends went on")
 	}
+	// Unknown is what cannot be asked: an SMS never ends so (the sweep asks Twilio), an email at most
+	// one per connection that died mid-send, those the proxy cut and the SMTP connections of each
+	// killed worker (RELAIS_SMTP_MAX_CONNS, 4).
+	if c := rep.Channel(relais.ChannelSMS); c.Unknown != 0 {
+		t.Errorf("sms: %d unknown, want 0: the sweep asks the provider about every SMS in doubt", c.Unknown)
+	}
+	if c, most := rep.Channel(relais.ChannelEmail), rep.SMTPCuts+4*kills; c.Unknown > most {
+		t.Errorf("email: %d unknown, want at most %d (one per connection cut or killed: %d cut, %d workers killed with 4 each)",
+			c.Unknown, most, rep.SMTPCuts, kills)
+	}
 	if d, ok := rep.StallAfter(EventWorkerKill); ok && d >= 15*time.Second {
 		t.Errorf("sends stalled %s after a worker kill, want < 15s", d.Round(100*time.Millisecond))
 	}
