@@ -307,6 +307,95 @@ func testCommitSends(t *testing.T, open Open) {
 	}
 }
 
+// testCommitSendsOutcomes: the send path's usual steps, the outcomes of an attempt's own claims (sent,
+// queued, failed) with the claims of the next messages, apply with their events and counts; an outcome
+// of a delivery another attempt holds applies too (as AdvanceDeliveries would); a step naming a
+// delivery that does not exist applies nothing, its claims included.
+func testCommitSendsOutcomes(t *testing.T, open Open) {
+	ctx := context.Background()
+	db := open(t, nil)
+	l, ids := emailsPlanned(t, db, "O", 8)
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	claim := func(attempt string, ids ...int64) {
+		t.Helper()
+		got, err := db.CommitSends(ctx, []relais.SendStep{{Claims: ids, Attempt: attempt, At: t0}})
+		must(t, err)
+		if len(got[0]) != len(ids) {
+			t.Fatalf("%s claimed %v of %v", attempt, got[0], ids)
+		}
+	}
+	claim("a1", ids[0], ids[1])
+	claim("a2", ids[2])
+
+	// Two attempts' outcomes of their own claims, and their next claims, in one commit.
+	got, err := db.CommitSends(ctx, []relais.SendStep{
+		{Advances: []relais.DeliveryAdvance{{ID: ids[0], Status: relais.DeliverySent, Detail: "accepted by provider", ProviderID: "<m0@relais>"},
+			{ID: ids[1], Status: relais.DeliveryFailed, Detail: "550 no such user"}},
+			Claims: []int64{ids[3]}, Attempt: "a1", At: t0.Add(time.Second)},
+		{Advances: []relais.DeliveryAdvance{{ID: ids[2], Status: relais.DeliveryQueued, Detail: "accepted by provider", ProviderID: "SM2"}},
+			Claims: []int64{ids[4]}, Attempt: "a2", At: t0.Add(time.Second)},
+	})
+	must(t, err)
+	if diff := cmp.Diff([][]int64{{ids[3]}, {ids[4]}}, got); diff != "" {
+		t.Errorf("claimed with the outcomes (-want +got):\n%s", diff)
+	}
+	// a1 records the outcome of ids[4], which a2 holds: it applies all the same.
+	got, err = db.CommitSends(ctx, []relais.SendStep{{Advances: []relais.DeliveryAdvance{{ID: ids[4], Status: relais.DeliverySent,
+		Detail: "accepted by provider", ProviderID: "<m4@relais>"}}, Claims: []int64{ids[5]}, Attempt: "a1", At: t0.Add(2 * time.Second)}})
+	must(t, err)
+	if diff := cmp.Diff([][]int64{{ids[5]}}, got); diff != "" {
+		t.Errorf("claimed beside another attempt's outcome (-want +got):\n%s", diff)
+	}
+	// A delivery that does not exist: nothing applies, the outcome of ids[3] and the claim of ids[6]
+	// neither.
+	if _, err := db.CommitSends(ctx, []relais.SendStep{{Advances: []relais.DeliveryAdvance{
+		{ID: ids[3], Status: relais.DeliverySent, ProviderID: "<m3@relais>"}, {ID: 1 << 40, Status: relais.DeliverySent}},
+		Claims: []int64{ids[6]}, Attempt: "a1", At: t0}}); relais.ErrorCode(err) != relais.ENOTFOUND {
+		t.Errorf("commit with a missing delivery: %v, want not found", err)
+	}
+
+	ds, err := db.DeliveriesByIDs(ctx, ids)
+	must(t, err)
+	var rows []string
+	for _, d := range ds {
+		rows = append(rows, fmt.Sprintf("%s %s %q %q", d.Status, d.ClaimedBy, d.ProviderID, d.Reason))
+	}
+	want := []string{
+		`sent a1 "<m0@relais>" ""`,
+		`failed a1 "" "550 no such user"`,
+		`queued a2 "SM2" ""`,
+		`claimed a1 "" ""`,
+		`sent a2 "<m4@relais>" ""`,
+		`claimed a1 "" ""`,
+		`pending  "" ""`,
+		`pending  "" ""`,
+	}
+	if diff := cmp.Diff(want, rows); diff != "" {
+		t.Errorf("deliveries (-want +got):\n%s", diff)
+	}
+	for i, want := range map[int][]string{0: {"pending ", "sent accepted by provider"}, 1: {"pending ", "failed 550 no such user"},
+		3: {"pending "}} {
+		evs, err := db.DeliveryEvents(ctx, ids[i])
+		must(t, err)
+		var steps []string
+		for _, e := range evs {
+			steps = append(steps, string(e.Status)+" "+e.Detail)
+		}
+		if diff := cmp.Diff(want, steps); diff != "" {
+			t.Errorf("history of delivery %d (-want +got):\n%s", i, diff)
+		}
+	}
+	counts, err := db.DeliveryCounts(ctx, l.ID)
+	must(t, err)
+	byStatus := map[relais.DeliveryStatus]int64{}
+	for _, c := range counts {
+		byStatus[c.Status] += c.Count
+	}
+	if diff := cmp.Diff(map[relais.DeliveryStatus]int64{"sent": 2, "failed": 1, "queued": 1, "claimed": 2, "pending": 2}, byStatus); diff != "" {
+		t.Errorf("counts (-want +got):\n%s", diff)
+	}
+}
+
 // emailsPlanned plans a new lesson's email to n new households whose references start with ref.
 func emailsPlanned(t *testing.T, db relais.Store, ref string, n int) (relais.Lesson, []int64) {
 	t.Helper()

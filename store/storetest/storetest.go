@@ -61,6 +61,7 @@ func Run(t *testing.T, open Open) {
 		{"DeliveryClaims", testDeliveryClaims},
 		{"DeliveryReservations", testDeliveryReservations},
 		{"CommitSends", testCommitSends},
+		{"CommitSendsOutcomes", testCommitSendsOutcomes},
 		{"RemindLeavesClaimedReminders", testRemindLeavesClaimedReminders},
 		{"DeliveryCountsFollowEveryWriter", testDeliveryCountsFollowEveryWriter},
 		{"Audience", testAudience},
