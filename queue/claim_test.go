@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -499,6 +500,57 @@ func TestLateClaimsJudgeFailuresAtOnce(t *testing.T) {
 					t.Errorf("household %d got %d messages, want %d", i, p.took[h.ID], want)
 				}
 			}
+		})
+	}
+}
+
+// outage is a store whose writes of the send path fail while down is set: a database restarting.
+type outage struct {
+	relais.Store
+	down atomic.Bool
+}
+
+func (o *outage) CommitSends(ctx context.Context, steps []relais.SendStep) ([][]int64, error) {
+	if o.down.Load() {
+		return nil, errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
+	}
+	return o.Store.CommitSends(ctx, steps)
+}
+
+func (o *outage) RefreshClaims(ctx context.Context, attempt string, ids []int64, at time.Time) error {
+	if o.down.Load() {
+		return errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
+	}
+	return o.Store.RefreshClaims(ctx, attempt, ids, at)
+}
+
+// The database goes down for half a second after the provider took ten SMS: the send task cannot
+// commit their outcomes with the next claims and ends, but it records them once the database is back
+// instead of leaving them claimed for the sweep; the page's rest stays pending for the task's retry.
+func TestOutcomesOutliveADatabaseOutage(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			p := newProvider(relais.ChannelSMS)
+			store := &outage{Store: open(t)}
+			r := newClaimRig(t, store, 25, askable{p})
+			ids := r.plan(t, relais.ChannelSMS)
+			r.w.afterSend = func(func()) {
+				p.mu.Lock()
+				calls := p.calls
+				p.mu.Unlock()
+				if calls == 10 {
+					store.down.Store(true)
+					time.AfterFunc(500*time.Millisecond, func() { store.down.Store(false) })
+				}
+			}
+			err := r.w.handleSend(context.Background(), task(TypeSend, SendPayload{Channel: relais.ChannelSMS, DeliveryIDs: ids}))
+			if err == nil {
+				t.Fatal("the send task went on through the outage")
+			}
+			if p.calls != 10 {
+				t.Errorf("provider called %d times, want 10", p.calls)
+			}
+			r.wantStatuses(t, ids, "after the outage", map[relais.DeliveryStatus]int{"queued": 10, "pending": 15})
 		})
 	}
 }

@@ -501,7 +501,7 @@ func (s *sendRun) die() {
 
 func (s *sendRun) stop() {
 	if len(s.unsaved) > 0 { // the handler returned early: what was sent is recorded all the same
-		if err := s.flush(); err != nil {
+		if err := s.flushRetrying(); err != nil {
 			s.w.log.Warn("record send outcomes", "attempt", s.attempt, "deliveries", len(s.unsaved), "err", err)
 		}
 	}
@@ -653,6 +653,21 @@ func (s *sendRun) flush() error {
 	defer cancel()
 	_, err := s.step(ctx, nil)
 	return err
+}
+
+// flushRetrying is flush, tried again while the store fails for a reason of its own (unreachable,
+// restarting: not a delivery gone) for up to OutcomeRetry, every 100 ms: the attempt knows what the
+// provider said, and recorded as soon as the database is back, before the sweep finds the claims
+// grown old, the outcomes are not lost (an email's would be unknown). The heartbeat goes on meanwhile.
+func (s *sendRun) flushRetrying() error {
+	deadline := time.Now().Add(s.w.cfg.OutcomeRetry)
+	for {
+		err := s.flush()
+		if err == nil || relais.ErrorCode(err) != relais.EINTERNAL || !time.Now().Before(deadline) {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // claim claims msgs for this attempt, committing the outcomes of those sent before, and returns those

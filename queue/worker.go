@@ -94,6 +94,10 @@ type Config struct {
 	// death; SweepEvery how often each worker sweeps (0: never).
 	OrphanAfter time.Duration
 	SweepEvery  time.Duration
+	// OutcomeRetry is how long a send task that ends with outcomes it could not commit (the database
+	// restarting) tries again before it gives them up to the sweep, which calls an email unknown; less
+	// than ShutdownTimeout, so that a worker stopping meanwhile still records them.
+	OutcomeRetry time.Duration
 	// StatusCheckAfter is how long a delivery may stay queued or sent before its status is fetched
 	// from the provider (channels.StatusFetcher), every StatusCheckEvery; 0: never.
 	StatusCheckAfter time.Duration
@@ -123,6 +127,7 @@ func DefaultConfig() Config {
 		ClaimBatch:       10,
 		OrphanAfter:      10 * time.Second,
 		SweepEvery:       2 * time.Second,
+		OutcomeRetry:     20 * time.Second,
 		StatusCheckAfter: 15 * time.Minute,
 		StatusCheckEvery: time.Minute,
 		LessonRetryMax:   30 * time.Second,

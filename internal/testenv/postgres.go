@@ -186,46 +186,86 @@ func startPostgres() (string, error) {
 		os.RemoveAll(dir)
 		return "", err
 	}
-	logPath := filepath.Join(dir, "postgres.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
+	srv := &pgServer{dir: dir, data: data, port: port, cred: cred,
+		url: fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)}
+	if err := srv.start(context.Background()); err != nil {
 		os.RemoveAll(dir)
 		return "", err
 	}
+	pgRunning = srv
+	stop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.mu.Lock()
+		srv.proc.Stop(ctx, syscall.SIGINT) // fast shutdown
+		srv.mu.Unlock()
+		os.RemoveAll(dir)
+	}
+	started = append(started, stop)
+	return srv.url, nil
+}
+
+// pgServer is the postgres of this process's cluster: its data directory, port and running process.
+type pgServer struct {
+	dir, data, url string
+	port           int
+	cred           *syscall.Credential
+
+	mu   sync.Mutex
+	proc *localserver.Process
+}
+
+// pgRunning is the cluster startPostgres started (nil: none, or RELAIS_TEST_POSTGRES_URL's).
+var pgRunning *pgServer
+
+// start runs postgres on the server's directory and port and waits until it takes connections.
+func (s *pgServer) start(ctx context.Context) error {
+	logPath := filepath.Join(s.dir, "postgres.log")
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
 	defer logFile.Close()
-	cmd := exec.Command(filepath.Join(PostgresBin, "postgres"), "-D", data,
-		"-c", "listen_addresses=127.0.0.1", "-c", "port="+strconv.Itoa(port), "-c", "unix_socket_directories="+dir,
+	cmd := exec.Command(filepath.Join(PostgresBin, "postgres"), "-D", s.data,
+		"-c", "listen_addresses=127.0.0.1", "-c", "port="+strconv.Itoa(s.port), "-c", "unix_socket_directories="+s.dir,
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
 		"-c", "max_connections=200", "-c", "shared_buffers=64MB")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// A test process killed before it could stop the server (a timeout) takes the server with it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Pdeathsig: syscall.SIGQUIT}
 	proc, err := localserver.Start("postgres", cmd)
 	if err != nil {
-		os.RemoveAll(dir)
-		return "", err
+		return err
 	}
-	url := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
-	err = proc.WaitReady(context.Background(), 30*time.Second, syscall.SIGINT, func() error {
-		conn, err := pgx.Connect(context.Background(), url)
+	err = proc.WaitReady(ctx, 30*time.Second, syscall.SIGINT, func() error {
+		conn, err := pgx.Connect(ctx, s.url)
 		if err == nil {
-			conn.Close(context.Background())
+			conn.Close(ctx)
 		}
 		return err
 	})
 	if err != nil {
-		err = fmt.Errorf("%w\n%s", err, localserver.LogTail(logPath, 10))
-		os.RemoveAll(dir)
-		return "", err
+		return fmt.Errorf("%w\n%s", err, localserver.LogTail(logPath, 10))
 	}
-	stop := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		proc.Stop(ctx, syscall.SIGINT) // fast shutdown
-		os.RemoveAll(dir)
+	s.proc = proc
+	return nil
+}
+
+// RestartPostgres stops this test process's PostgreSQL cluster as a crash would (immediate shutdown:
+// every session cut, no checkpoint, the WAL replayed at the next start), starts it again on the same
+// port and data, and returns once it takes connections. The databases of every test in this process
+// go down meanwhile: for a test that runs alone (the chaos run's database restart).
+func RestartPostgres(ctx context.Context) error {
+	s := pgRunning
+	if s == nil {
+		return errors.New("testenv: no PostgreSQL cluster of this process's to restart")
 	}
-	started = append(started, stop)
-	return url, nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.proc.Stop(ctx, syscall.SIGQUIT); err != nil {
+		return fmt.Errorf("testenv: stop PostgreSQL: %w", err)
+	}
+	return s.start(ctx)
 }
 
 // postgresCredential returns the postgres user's credential when this process runs as root, nil
