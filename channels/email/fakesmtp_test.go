@@ -153,7 +153,9 @@ func (f *fakeRelay) serve(c net.Conn) {
 				f.accepted = append(f.accepted, rcpt)
 				f.mu.Unlock()
 			}
-			if !reply(ans) || f.hangUpAfterData.Load() {
+			// Read before the reply: once the client has it, the test may clear the flag.
+			hangUp := f.hangUpAfterData.Load()
+			if !reply(ans) || hangUp {
 				return
 			}
 		case verb == "RSET":
