@@ -9,7 +9,8 @@
 #   bash scripts/bench-claim.sh                  # 2,000 messages x 4 rounds per mode
 #   SENDS=1000 ROUNDS=2 bash scripts/bench-claim.sh
 #   ONLY=email/sqlite bash scripts/bench-claim.sh  # one case: sms, email or email-text / sqlite or postgres
-#   BASE=<commit> REPEAT=3 bash scripts/bench-claim.sh  # and an earlier commit's, taking turns, 3 times each
+#   BASE=<commit> REPEAT=3 bash scripts/bench-claim.sh  # and an earlier commit's, taking turns, 3 times
+#                                                # each, then each case's median ratio
 #   HISTORY=500000 bash scripts/bench-claim.sh   # with the deliveries of earlier lessons in the table first
 #   RELAIS_BENCH_EMAIL_CONNS=16 RELAIS_BENCH_CLAIM_BATCH=25 bash scripts/bench-claim.sh
 #                                                # the email channel's MaxConns, the worker's ClaimBatch
@@ -64,6 +65,22 @@ done
 echo
 echo "== Results"
 grep -E 'with the claim' "$tmp/claim.log"
+if [ "$REPEAT" -gt 1 ]; then
+	# One run's ratio moves by about 0.1 on a shared machine: the median of each case's runs.
+	echo
+	echo "== Median ratio (with the claim / without) of $REPEAT runs"
+	grep -E 'with the claim' "$tmp/claim.log" | awk '{print $1, $2, $3, $NF}' | sort -k1,1 -k2,2 -k3,3 -k4,4n |
+		awk '{k = $1 " " $2 " " $3; v[k, ++n[k]] = $4}
+		END {
+			for (k in n) {
+				c = n[k]
+				m = (c % 2) ? v[k, (c + 1) / 2] : (v[k, c / 2] + v[k, c / 2 + 1]) / 2
+				list = ""
+				for (i = 1; i <= c; i++) list = list " " v[k, i]
+				printf "%-34s median %.2f  (%s)\n", k, m, substr(list, 2)
+			}
+		}' | sort
+fi
 if grep -q '^--- FAIL\|^FAIL' "$tmp/claim.log"; then
 	echo "a benchmark failed" >&2
 	exit 1
