@@ -17,11 +17,7 @@ import (
 // are both committed.
 func TestCommitSendsRunsAgainAfterADeadlock(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, testenv.Postgres(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openDB(t)
 	l := relais.Lesson{Title: "T", Subject: "s", Grade: 1, Language: "fr", TeacherID: "t"}
 	if err := db.CreateLesson(ctx, &l); err != nil {
 		t.Fatal(err)
@@ -100,4 +96,15 @@ func TestCommitSendsRunsAgainAfterADeadlock(t *testing.T) {
 	if ds[0].Status != relais.DeliverySent || ds[0].ProviderID != "m0" || ds[1].Status != relais.DeliveryClaimed || ds[1].ClaimedBy != "a1" {
 		t.Errorf("deliveries: %+v", ds)
 	}
+}
+
+// openDB opens a store on a new database of the tests' cluster, closed when the test ends.
+func openDB(t testing.TB) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), testenv.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }

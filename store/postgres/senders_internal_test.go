@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	relais "github.com/relais-edu/relais"
-	"github.com/relais-edu/relais/internal/testenv"
 )
 
 // TestFirstSendersAreHeapOnlyUpdates: a fan-out page that gives the households of an import their
@@ -14,11 +13,7 @@ import (
 // adding nothing to the table's indexes: migration 00020 leaves the room for it.
 func TestFirstSendersAreHeapOnlyUpdates(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, testenv.Postgres(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openDB(t)
 	var hs []relais.Household
 	for i := range 1000 {
 		hs = append(hs, relais.Household{ExternalRef: fmt.Sprint("H", i), Region: "IDF", Language: "fr", Grades: []int{5},
