@@ -209,9 +209,10 @@ func (c *Channel) CallsBegin() bool { return true }
 
 // SendBatch sends msgs over one pooled SMTP connection, in order, under the rate limit, and returns
 // one result per message; each message is Answered as soon as the relay answered, before the next
-// begins, and every one (those not sent too) before the connection goes back to the pool. A message that cannot be built (bad address, missing worksheet) fails
-// alone; when the connection breaks the message in flight fails as retryable and the rest go on over
-// a new connection. Errors are *channels.SendError.
+// begins, and every one (those not sent too) before the connection goes back to the pool. A message
+// that cannot be built (bad address, missing worksheet) fails alone; when the connection breaks the
+// message in flight fails as retryable and the rest go on over a new connection. Errors are
+// *channels.SendError.
 //
 // A message's Begin runs while its SMTP transaction starts (MAIL FROM, RCPT TO, DATA and the content
 // up to its last part), and the message's end (its last part, then the lone dot that makes the relay
