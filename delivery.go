@@ -30,9 +30,10 @@ const (
 	DeliveryUndelivered DeliveryStatus = "undelivered" // the carrier could not deliver it
 	DeliveryFailed      DeliveryStatus = "failed"      // it never left; Reason says why
 	DeliverySkipped     DeliveryStatus = "skipped"     // not sent on purpose (opted out, duplicate number)
-	// DeliveryUnknown: its attempt died between the claim and the provider's answer, and the provider
-	// cannot be asked (email). Final, so that nothing re-sends it by itself (under-send rather than
-	// over-send); the media unit may resend a lesson's unknowns in one action (ResendUnknown).
+	// DeliveryUnknown: its attempt went silent between the claim and the provider's answer, and the
+	// provider cannot be asked (email). Final, so that nothing re-sends it by itself (under-send rather
+	// than over-send); the media unit may resend a lesson's unknowns in one action (ResendUnknown). An
+	// answer learnt afterwards replaces it (see Advances).
 	DeliveryUnknown DeliveryStatus = "unknown"
 )
 
@@ -66,8 +67,17 @@ func (s DeliveryStatus) rank() int {
 	return 5
 }
 
-// Advances reports whether moving from s to next is progress.
+// Advances reports whether moving from s to next is progress. Only a claim becomes unknown (the sweep's
+// word for a claim whose attempt went silent), and the provider's answer learnt after it replaces it:
+// the attempt was alive after all (its outcome, committed once the database was back, comes after the
+// sweep) or a status callback came. Nothing is sent again by that: it only records what happened.
 func (s DeliveryStatus) Advances(next DeliveryStatus) bool {
+	switch {
+	case next == DeliveryUnknown:
+		return s == DeliveryClaimed
+	case s == DeliveryUnknown:
+		return next.rank() > DeliveryClaimed.rank() && next != DeliverySkipped
+	}
 	return !s.Final() && next.rank() > s.rank()
 }
 

@@ -508,9 +508,14 @@ func TestLateClaimsJudgeFailuresAtOnce(t *testing.T) {
 type outage struct {
 	relais.Store
 	down atomic.Bool
+	// beforeCommit, when set, runs at the start of each CommitSends.
+	beforeCommit func(steps []relais.SendStep)
 }
 
 func (o *outage) CommitSends(ctx context.Context, steps []relais.SendStep) ([][]int64, error) {
+	if o.beforeCommit != nil {
+		o.beforeCommit(steps)
+	}
 	if o.down.Load() {
 		return nil, errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
 	}
@@ -551,6 +556,73 @@ func TestOutcomesOutliveADatabaseOutage(t *testing.T) {
 				t.Errorf("provider called %d times, want 10", p.calls)
 			}
 			r.wantStatuses(t, ids, "after the outage", map[relais.DeliveryStatus]int{"queued": 10, "pending": 15})
+		})
+	}
+}
+
+// The database stays down longer than OrphanAfter after the provider took an email: as soon as it is
+// back, another worker's sweep finds the claim grown old and calls the email unknown; the attempt's
+// outcome, committed right after, replaces it. The email is recorded as the relay took it, not left
+// unknown for the media unit to resend (a duplicate).
+func TestOutcomeAfterTheSweepReplacesUnknown(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			p := newProvider(relais.ChannelEmail)
+			store := &outage{Store: open(t)}
+			r := newClaimRig(t, store, 4, lateProvider{p})
+			ids := r.plan(t, relais.ChannelEmail)
+			swept := -1
+			var outage sync.Once
+			r.w.afterSend = func(func()) {
+				p.mu.Lock()
+				calls := p.calls
+				p.mu.Unlock()
+				if calls == 2 {
+					outage.Do(func() {
+						store.down.Store(true)
+						r.wait(r.w.cfg.OrphanAfter + time.Second) // the outage outlasts OrphanAfter
+					})
+				}
+			}
+			store.beforeCommit = func(steps []relais.SendStep) {
+				// The claim of the third email fails, so the attempt commits the second's outcome on its
+				// own: the database is back then, and the sweep is first.
+				if store.down.Load() && len(steps[0].Claims) == 0 {
+					store.down.Store(false)
+					var err error
+					if swept, err = r.w.Sweep(ctx); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+			send := task(TypeSend, SendPayload{Channel: relais.ChannelEmail, DeliveryIDs: ids})
+			if err := r.w.handleSend(ctx, send); err == nil {
+				t.Fatal("the send task ended without retrying the email whose claim failed")
+			}
+			if swept != 1 {
+				t.Errorf("the sweep settled %d claims, want the one whose outcome was not committed", swept)
+			}
+			r.wantStatuses(t, ids, "after the outage", map[relais.DeliveryStatus]int{"queued": 3, "pending": 1})
+			evs, err := store.DeliveryEvents(ctx, ids[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			var steps []relais.DeliveryStatus
+			for _, e := range evs {
+				steps = append(steps, e.Status)
+			}
+			if diff := cmp.Diff([]relais.DeliveryStatus{"pending", "unknown", "queued"}, steps); diff != "" {
+				t.Errorf("history of the email in doubt (-want +got):\n%s", diff)
+			}
+			// The task's retry sends the rest, and each family has its one email.
+			store.beforeCommit = nil
+			r.w.afterSend = nil
+			if err := r.w.handleSend(ctx, send); err != nil {
+				t.Fatal(err)
+			}
+			r.wantStatuses(t, ids, "at the end", map[relais.DeliveryStatus]int{"queued": 4})
+			r.wantOneEach(t, p.took)
 		})
 	}
 }

@@ -103,12 +103,13 @@ func testDeliveryClaims(t *testing.T, open Open) {
 	_, err = db.AdvanceDeliveries(ctx, []relais.DeliveryAdvance{{ID: ids[2], Status: relais.DeliveryUnknown, Detail: "attempt " + by + " died"},
 		{ID: ids[3], Status: relais.DeliveryUnknown, Detail: "x"}})
 	must(t, err)
-	// An unknown keeps its reason, and is final: nothing moves it but ResendUnknown.
+	// An unknown keeps its reason, and nothing makes it pending or claimed again but ResendUnknown.
 	if ds, err := db.DeliveriesByIDs(ctx, ids[2:3]); err != nil || ds[0].Reason != "attempt "+by+" died" {
 		t.Errorf("unknown's reason: %+v, %v", ds, err)
 	}
-	if ch, err := db.AdvanceDeliveries(ctx, []relais.DeliveryAdvance{{ID: ids[2], Status: relais.DeliveryQueued}}); err != nil || ch[0] {
-		t.Errorf("unknown advanced: %v, %v", ch, err)
+	if ch, err := db.AdvanceDeliveries(ctx, []relais.DeliveryAdvance{{ID: ids[2], Status: relais.DeliveryPending},
+		{ID: ids[3], Status: relais.DeliveryClaimed}}); err != nil || ch[0] || ch[1] {
+		t.Errorf("unknown moved back: %v, %v", ch, err)
 	}
 	back, err := db.ResendUnknown(ctx, l.ID)
 	must(t, err)
@@ -414,4 +415,57 @@ func emailsPlanned(t *testing.T, db relais.Store, ref string, n int) (relais.Les
 	ids, err := db.PlanDeliveries(ctx, plan)
 	must(t, err)
 	return l, ids
+}
+
+// testUnknownReplacedByAnswer: the sweep's unknown, on a claim whose attempt was only silent (a
+// database outage), gives way to the attempt's outcome committed after it, provider id and all, in the
+// row, the history and the counts; the sweep's unknown after the outcome changes nothing.
+func testUnknownReplacedByAnswer(t *testing.T, open Open) {
+	ctx := context.Background()
+	db := open(t, nil)
+	l, ids := emailsPlanned(t, db, "U", 2)
+	t0 := time.Now().UTC().Truncate(time.Millisecond)
+	_, err := db.ClaimDeliveries(ctx, ids, "a1", t0)
+	must(t, err)
+	taken, err := db.ReclaimDeliveries(ctx, relais.ChannelEmail, t0.Add(time.Second), "sweep", t0.Add(time.Minute), 10)
+	must(t, err)
+	if len(taken) != 2 {
+		t.Fatalf("reclaimed %d claims, want 2", len(taken))
+	}
+	// ids[0]: the sweep's unknown, then a1's outcome; ids[1]: a1's outcome, then the sweep's unknown.
+	for _, step := range [][]relais.DeliveryAdvance{
+		{{ID: ids[0], Status: relais.DeliveryUnknown, Detail: "its send attempt stopped"}},
+		{{ID: ids[0], Status: relais.DeliveryQueued, Detail: "accepted", ProviderID: "<m0@relais>"},
+			{ID: ids[1], Status: relais.DeliveryQueued, Detail: "accepted", ProviderID: "<m1@relais>"}},
+		{{ID: ids[1], Status: relais.DeliveryUnknown, Detail: "its send attempt stopped"}},
+	} {
+		_, err := db.AdvanceDeliveries(ctx, step)
+		must(t, err)
+	}
+	ds, err := db.DeliveriesByIDs(ctx, ids)
+	must(t, err)
+	for i, d := range ds {
+		if d.Status != relais.DeliveryQueued || d.ProviderID != fmt.Sprintf("<m%d@relais>", i) || d.Reason != "" {
+			t.Errorf("delivery %d: %s (%q), provider id %q; want queued by the attempt's answer", i, d.Status, d.Reason, d.ProviderID)
+		}
+	}
+	for i, want := range [][]relais.DeliveryStatus{
+		{relais.DeliveryPending, relais.DeliveryUnknown, relais.DeliveryQueued},
+		{relais.DeliveryPending, relais.DeliveryQueued},
+	} {
+		evs, err := db.DeliveryEvents(ctx, ids[i])
+		must(t, err)
+		var steps []relais.DeliveryStatus
+		for _, e := range evs {
+			steps = append(steps, e.Status)
+		}
+		if diff := cmp.Diff(want, steps); diff != "" {
+			t.Errorf("history of delivery %d (-want +got):\n%s", i, diff)
+		}
+	}
+	counts, err := db.DeliveryCounts(ctx, l.ID)
+	must(t, err)
+	if diff := cmp.Diff([]relais.DeliveryCount{{Channel: relais.ChannelEmail, Status: relais.DeliveryQueued, Count: 2}}, counts); diff != "" {
+		t.Errorf("counts (-want +got):\n%s", diff)
+	}
 }

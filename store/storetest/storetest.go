@@ -59,6 +59,7 @@ func Run(t *testing.T, open Open) {
 		{"ConcurrentGridWrites", testConcurrentGridWrites},
 		{"SlotSequences", testSlotSequences},
 		{"DeliveryClaims", testDeliveryClaims},
+		{"UnknownReplacedByAnswer", testUnknownReplacedByAnswer},
 		{"DeliveryReservations", testDeliveryReservations},
 		{"CommitSends", testCommitSends},
 		{"CommitSendsOutcomes", testCommitSendsOutcomes},
