@@ -317,6 +317,9 @@ func (p *Planner) Plan(ctx context.Context, lessonID int64, at time.Time, each f
 		}
 	}
 	p.estimate(&sum, all, tallies, order)
+	if sum.Households == 0 {
+		sum.Warnings = append(sum.Warnings, noHouseholdWarning(l.Reach()))
+	}
 	sum.Underruns = underruns(l, all)
 	for _, u := range sum.Underruns {
 		sum.Warnings = append(sum.Warnings, underrunWarning(u))
@@ -493,4 +496,10 @@ func (p *Planner) airings(ctx context.Context, lessonID int64, at time.Time, fir
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
 	return out, nil
+}
+
+// noHouseholdWarning says that audience a reaches no household, and what it asks of one: most often a
+// region or language typed otherwise than in the households' file, or households not imported yet.
+func noHouseholdWarning(a relais.Audience) string {
+	return fmt.Sprintf("The lesson's audience (%s) reaches no household: check its grades, languages and regions against the households' own, or import the households first.", a)
 }

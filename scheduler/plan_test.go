@@ -186,3 +186,32 @@ func TestPlanWarnsOfUnderruns(t *testing.T) {
 		}
 	}
 }
+
+// An audience that reaches no household (the households' language of instruction is another) is
+// said, with the audience, so that the media unit does not publish a lesson to nobody; once a
+// household matches, the warning goes.
+func TestPlanWarnsOfAnAudienceThatReachesNobody(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	l := e.lesson(t, "Les fractions", "maths", 5, "fr", 25*time.Minute, true)
+	h := relais.Household{ExternalRef: "H1", Region: "Almaty", Language: "kk", Grades: []int{5}, Profile: relais.ProfileSMSOnly,
+		Phone: "+77010000001", Consent: true}
+	must(t, e.db.UpsertHouseholds(ctx, []relais.Household{h}))
+	p := &scheduler.Planner{Store: e.db, Lessons: e.db, Households: e.db, Channels: relaisChannels(), Config: scheduler.DefaultPlanConfig()}
+	at := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	sum, err := p.Plan(ctx, l.ID, at, nil)
+	must(t, err)
+	w := "The lesson's audience (grades 5 · fr) reaches no household: check its grades, languages and regions against the households' own, or import the households first."
+	if sum.Households != 0 || !slices.Contains(sum.Warnings, w) {
+		t.Errorf("%d households, warnings %q; want none and %q", sum.Households, sum.Warnings, w)
+	}
+	h.ExternalRef, h.Language, h.Phone = "H2", "fr", "+77010000002"
+	must(t, e.db.UpsertHouseholds(ctx, []relais.Household{h}))
+	sum, err = p.Plan(ctx, l.ID, at, nil)
+	must(t, err)
+	for _, w := range sum.Warnings {
+		if strings.Contains(w, "no household") {
+			t.Errorf("%d households, and the warning %q", sum.Households, w)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	relais "github.com/relais-edu/relais"
 )
@@ -223,8 +224,11 @@ func TestDashboardOffersToResendUnknowns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.store.AdvanceDelivery(ctx, ids[0], relais.DeliveryUnknown, "attempt died", ""); err != nil {
+	if _, err := f.store.ClaimDeliveries(ctx, ids, "a1", time.Now()); err != nil {
 		t.Fatal(err)
+	}
+	if ok, err := f.store.AdvanceDelivery(ctx, ids[0], relais.DeliveryUnknown, "attempt died", ""); err != nil || !ok {
+		t.Fatalf("claim made unknown: %v, %v", ok, err)
 	}
 	_, page := media.get("/ui/lessons/2/deliveries")
 	for _, want := range []string{`<th scope="col">unknown</th>`, `action="/ui/lessons/2/resend-unknown"`, `id="resend-unknown"`} {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -94,7 +95,7 @@ func (h *Handler) plan(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		})
 		return
 	}
-	d.Plan = planFor(c, sum, h.loc())
+	d.Plan = planFor(c, sum, l.Audience, h.loc())
 	// The same morning in simulated time: each SMS through its sender of the pool (as plan simulate).
 	sim, err := h.lessons.Simulate(r.Context(), l.ID, o, phoneCountry)
 	if err != nil {
@@ -154,10 +155,13 @@ func simulationFor(c *reqCtx, sim scheduler.Simulation) *simView {
 }
 
 // planFor arranges a plan summary for the page.
-func planFor(c *reqCtx, sum scheduler.PlanSummary, loc *time.Location) *planView {
+func planFor(c *reqCtx, sum scheduler.PlanSummary, audience relais.Audience, loc *time.Location) *planView {
 	// The warnings are written here from the figures, in the UI language; the scheduler's own English
 	// sentences (sum.Warnings) serve the API and the CLI.
 	v := &planView{At: sum.At.In(loc).Format(planTime), Households: sum.Households}
+	if sum.Households == 0 {
+		v.Warnings = append(v.Warnings, fmt.Sprintf(c.t("plan_warn_no_household"), audienceText(c, audience)))
+	}
 	if !sum.FirstBroadcast.IsZero() {
 		v.FirstBroadcast = sum.FirstBroadcast.Format(planTime)
 	} else {
@@ -213,6 +217,24 @@ func planFor(c *reqCtx, sum scheduler.PlanSummary, loc *time.Location) *planView
 		v.Airings = append(v.Airings, planAiring{Station: a.Station, Region: a.Region, Kind: a.Kind, At: a.At.Format(planTime)})
 	}
 	return v
+}
+
+// audienceText is a in the page's language, as the lesson page shows it: "niveaux 5 · langues kk".
+func audienceText(c *reqCtx, a relais.Audience) string {
+	grades := make([]string, len(a.Grades))
+	for i, g := range a.Grades {
+		grades[i] = strconv.Itoa(g)
+	}
+	parts := []string{c.t("audience_grades") + " " + strings.Join(grades, ", "), c.t("audience_languages") + " " + strings.Join(a.Languages, ", ")}
+	for _, f := range []struct {
+		key string
+		vs  []string
+	}{{"audience_regions", a.Regions}, {"audience_schools", a.Schools}, {"audience_classes", a.Classes}} {
+		if len(f.vs) > 0 {
+			parts = append(parts, c.t(f.key)+" "+strings.Join(f.vs, ", "))
+		}
+	}
+	return strings.Join(parts, " · ")
 }
 
 // spanText prints how long a send takes: "45 s", "12 min", "3 h 20 min", "5 d 2 h".

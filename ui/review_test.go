@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"fmt"
 	"html"
 	"net/url"
 	"regexp"
@@ -186,6 +187,18 @@ func TestPlan(t *testing.T) {
 	}
 	if status, _ := media.get("/ui/lessons/99/plan"); status != 404 {
 		t.Errorf("plan of a missing lesson: %d", status)
+	}
+	// A lesson taught in a language no household's pupils learn in reaches nobody: said, in the
+	// page's language, with the audience.
+	l := relais.Lesson{Title: "Бөлшектер", Subject: "maths", Grade: 5, Language: "kk", TeacherID: "t1"}
+	if err := f.store.CreateLesson(ctx, &l); err != nil {
+		t.Fatal(err)
+	}
+	media.lang = "fr"
+	_, body = media.get(fmt.Sprintf("/ui/lessons/%d/plan?at=2026-03-02T03:00", l.ID))
+	if !strings.Contains(body, `<dd id="plan-households">0</dd>`) ||
+		!strings.Contains(body, "Le public visé par la leçon (Niveaux 5 · Langues d&#39;enseignement kk) ne compte aucun foyer : comparez ses niveaux") {
+		t.Errorf("plan of a lesson that reaches nobody:\n%s", body)
 	}
 }
 
