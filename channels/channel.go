@@ -43,9 +43,11 @@ type Message struct {
 	// Answered, when set, is called by a BatchSender once for each message of the batch, with its
 	// result: as soon as the provider answered the message, before the next message begins, and for a
 	// message not sent (it could not be built, its claim was refused, the batch stopped) before the
-	// batch lets go of its connection. So every message of a batch is answered before the connection
-	// that carried it carries another batch's: the queue commits each outcome together with the next
-	// message's claim (one commit per message), and the last one before the connection is let go.
+	// batch lets go of its connection. A connection renewed mid-batch (it broke, or reached the
+	// relay's limit of messages) is renewed in the batch's place, not given up to another batch. So
+	// every message of a batch is answered before its connection's place carries another batch's: the
+	// queue commits each outcome together with the next message's claim (one commit per message),
+	// and the last one before the connection is let go.
 	Answered func(Result)
 }
 

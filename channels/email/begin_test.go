@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	relais "github.com/relais-edu/relais"
 	"github.com/relais-edu/relais/channels"
@@ -147,5 +150,57 @@ func TestEveryMessageIsAnsweredBeforeTheConnectionIsLetGo(t *testing.T) {
 	}
 	if rs[0].Err == nil || !errors.Is(rs[2].Err, refused) || rs[1].Err != nil || rs[3].Err != nil {
 		t.Errorf("results %+v: want the bad address and the refused message failed, the others sent", rs)
+	}
+}
+
+// A batch renews its connection in its own place in the pool: with one connection for two batches
+// and a new connection after every message (MaxPerConn 1), the second batch, waiting from the start,
+// sends nothing between the first batch's messages, whose answers the queue records with the next
+// message's claim.
+func TestRenewedConnectionStaysWithItsBatch(t *testing.T) {
+	relay := newFakeRelay(t, nil, nil)
+	cfg := testConfig(t, fmt.Sprintf("127.0.0.1:%d", relay.port()))
+	cfg.MaxConns, cfg.MaxPerConn = 1, 1
+	ch := newChannel(t, cfg)
+	var mu sync.Mutex
+	var order []string // "A1 begins", "A1 answered", ...
+	note := func(s string) { mu.Lock(); order = append(order, s); mu.Unlock() }
+	firstBegun := make(chan struct{})
+	batch := func(name string) []channels.Message {
+		var msgs []channels.Message
+		for i := int64(1); i <= 3; i++ {
+			id := fmt.Sprintf("%s%d", name, i)
+			msgs = append(msgs, channels.Message{
+				Delivery:  relais.Delivery{ID: i},
+				Household: relais.Household{ID: i, Language: "fr", Email: fmt.Sprintf("%s@example.org", id)},
+				Lesson:    relais.Lesson{ID: 7, Title: "Les fractions"},
+				Begin: func() error {
+					note(id + " begins")
+					if id == "A1" {
+						close(firstBegun)
+					}
+					return nil
+				},
+				Answered: func(channels.Result) { note(id + " answered") },
+			})
+		}
+		return msgs
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { ch.SendBatch(context.Background(), batch("A")) })
+	<-firstBegun
+	wg.Go(func() { ch.SendBatch(context.Background(), batch("B")) }) // waits for the one place
+	wg.Wait()
+	want := []string{"A1 begins", "A1 answered", "A2 begins", "A2 answered", "A3 begins", "A3 answered",
+		"B1 begins", "B1 answered", "B2 begins", "B2 answered", "B3 begins", "B3 answered"}
+	if diff := cmp.Diff(want, order); diff != "" {
+		t.Errorf("order of the two batches (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"A1@example.org", "A2@example.org", "A3@example.org", "B1@example.org", "B2@example.org", "B3@example.org"},
+		relay.acceptedRcpts()); diff != "" {
+		t.Errorf("recipients at the relay (-want +got):\n%s", diff)
+	}
+	if d := ch.pool.dialCount(); d != 6 {
+		t.Errorf("%d connections dialed, want one per message (MaxPerConn 1)", d)
 	}
 }

@@ -209,10 +209,10 @@ func (c *Channel) CallsBegin() bool { return true }
 
 // SendBatch sends msgs over one pooled SMTP connection, in order, under the rate limit, and returns
 // one result per message; each message is Answered as soon as the relay answered, before the next
-// begins, and every one (those not sent too) before the connection goes back to the pool. A message
-// that cannot be built (bad address, missing worksheet) fails alone; when the connection breaks the
-// message in flight fails as retryable and the rest go on over a new connection. Errors are
-// *channels.SendError.
+// begins, and every one (those not sent too) before the batch's place in the pool goes back. A
+// message that cannot be built (bad address, missing worksheet) fails alone; when the connection
+// breaks the message in flight fails as retryable and the rest go on over a new connection, in the
+// same place. Errors are *channels.SendError.
 //
 // A message's Begin runs while its SMTP transaction starts (MAIL FROM, RCPT TO, DATA and the content
 // up to its last part), and the message's end (its last part, then the lone dot that makes the relay
@@ -241,7 +241,24 @@ func (c *Channel) SendBatch(ctx context.Context, msgs []channels.Message) []chan
 		return results
 	}
 
-	var conn *conn // taken when the first message is ready to go, renewed when it breaks
+	// The batch takes a slot of the pool when its first message is ready to go and holds it to its
+	// end, every message answered: a connection renewed meanwhile (it broke, or reached MaxPerConn) is
+	// renewed in the slot. Given up mid-batch, the slot would carry another batch's message while the
+	// answer to this one's last is not yet recorded (Message.Answered): two messages of unknown fate
+	// on one connection's worth of the pool.
+	var conn *conn
+	held := false
+	defer func() {
+		switch {
+		case conn != nil && c.spent(conn): // closed now rather than taken by the next batch
+			c.pool.drop(conn, true)
+			c.pool.release()
+		case conn != nil:
+			c.pool.put(conn)
+		case held:
+			c.pool.release()
+		}
+	}()
 	for i, msg := range built {
 		if msg == nil {
 			continue
@@ -250,15 +267,22 @@ func (c *Channel) SendBatch(ctx context.Context, msgs []channels.Message) []chan
 			c.failRest(msgs, results, built, i, err)
 			break
 		}
-		if conn != nil && c.cfg.MaxPerConn > 0 && conn.sent >= c.cfg.MaxPerConn {
-			c.pool.discard(conn, true)
+		if conn != nil && c.spent(conn) {
+			c.pool.drop(conn, true)
 			conn = nil
+		}
+		if !held {
+			if err := c.pool.take(ctx); err != nil {
+				c.failRest(msgs, results, built, i, fmt.Errorf("connect to relay: %w", err))
+				break
+			}
+			held = true
 		}
 		if conn == nil {
 			var err error
-			if conn, err = c.pool.get(ctx); err != nil {
+			if conn, err = c.pool.connect(ctx); err != nil {
 				c.failRest(msgs, results, built, i, fmt.Errorf("connect to relay: %w", err))
-				return results
+				break
 			}
 		}
 		if msgs[i].Begin != nil {
@@ -272,7 +296,7 @@ func (c *Channel) SendBatch(ctx context.Context, msgs []channels.Message) []chan
 			if !interrupted && (err == nil || !isConnFailure(err)) {
 				break
 			}
-			c.pool.discard(conn, false)
+			c.pool.drop(conn, false)
 			conn = nil
 			if interrupted || !reused || !beforeData(err) {
 				break
@@ -280,7 +304,7 @@ func (c *Channel) SendBatch(ctx context.Context, msgs []channels.Message) []chan
 			// The relay had closed the pooled connection before this message went (it hangs up on
 			// connections idle for a while, or restarted): the message certainly did not go. It goes
 			// again over another pooled connection, or a new one; a new one's failure is its result.
-			if conn, err = c.pool.get(ctx); err != nil {
+			if conn, err = c.pool.connect(ctx); err != nil {
 				err = fmt.Errorf("connect to relay: %w", err)
 				break
 			}
@@ -298,10 +322,12 @@ func (c *Channel) SendBatch(ctx context.Context, msgs []channels.Message) []chan
 		}
 		msgs[i].Answer(results[i])
 	}
-	if conn != nil {
-		c.pool.put(conn)
-	}
 	return results
+}
+
+// spent reports whether conn carried the relay's limit of messages (MaxPerConn): it is renewed.
+func (c *Channel) spent(conn *conn) bool {
+	return c.cfg.MaxPerConn > 0 && conn.sent >= c.cfg.MaxPerConn
 }
 
 // hold keeps a message's end (its last part) until its Begin has returned: begin starts Begin, and the

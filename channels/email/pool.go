@@ -40,13 +40,24 @@ func newPool(client *mail.Client, max int, idleTimeout, timeout time.Duration) *
 		checkAfter: time.Second, timeout: timeout, now: time.Now}
 }
 
-// get returns a connection, waiting for a free slot when max are in use. The caller must put it back.
-func (p *pool) get(ctx context.Context) (*conn, error) {
+// take waits for a free slot (at most max are taken). The caller holds it until release or put: a batch
+// holds one from its first message to its end, renewing connections in it (connect, drop), so that no
+// other batch uses the slot while one of its messages may still be in doubt.
+func (p *pool) take(ctx context.Context) error {
 	select {
 	case p.slots <- struct{}{}:
+		return nil
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
+}
+
+// release gives back a slot held without a connection.
+func (p *pool) release() { <-p.slots }
+
+// connect returns an idle connection, or a new one, for a caller that holds a slot (take); the slot
+// stays taken when it fails.
+func (p *pool) connect(ctx context.Context) (*conn, error) {
 	p.mu.Lock()
 	for len(p.idle) > 0 {
 		c := p.idle[len(p.idle)-1]
@@ -78,10 +89,22 @@ func (p *pool) get(ctx context.Context) (*conn, error) {
 		if raw != nil {
 			_ = raw.Close()
 		}
-		<-p.slots
 		return nil, err
 	}
 	return &conn{c: c, raw: raw, lastUsed: p.now()}, nil
+}
+
+// get takes a slot and a connection in it (take, connect). The caller must put it back.
+func (p *pool) get(ctx context.Context) (*conn, error) {
+	if err := p.take(ctx); err != nil {
+		return nil, err
+	}
+	c, err := p.connect(ctx)
+	if err != nil {
+		p.release()
+		return nil, err
+	}
+	return c, nil
 }
 
 // rawConnKey carries a *net.Conn from pool.get to the dialer.
@@ -101,10 +124,10 @@ func (p *pool) put(c *conn) {
 	p.mu.Unlock()
 }
 
-// discard closes c instead of returning it: with QUIT when it is still healthy (it reached its
-// message limit), abruptly when it failed.
-func (p *pool) discard(c *conn, healthy bool) {
-	defer func() { <-p.slots }()
+// drop closes c instead of returning it, keeping its slot for the caller's next connection (connect)
+// or release: with QUIT when it is still healthy (it reached its message limit), abruptly when it
+// failed.
+func (p *pool) drop(c *conn, healthy bool) {
 	if healthy {
 		p.quit(c)
 	} else {
