@@ -523,6 +523,10 @@ func cleanEnv() []string {
 	return env
 }
 
+// SMTPConnsPerWorker is each relais process's SMTP connections (RELAIS_SMTP_MAX_CONNS): a killed worker
+// may leave one email of unknown fate on each (Report.UnknownProblems).
+const SMTPConnsPerWorker = 4
+
 // relaisEnv is the configuration every Relais process of a run gets, as RELAIS_* variables: the
 // secret, the public URL, the Twilio sandbox, the SMTP relay at smtpPort on loopback, the rates, the
 // harness's Redis (redisAddr, unless empty), then the caller's Env.
@@ -536,6 +540,7 @@ func (o *Options) relaisEnv(publicURL, sandboxURL, smtpPort, redisAddr string) [
 		// periodic status check (minutes in production) brings it in the run's time scale.
 		"RELAIS_SMS_RECONCILE_AFTER=20s",
 		"RELAIS_SMTP_HOST=127.0.0.1", "RELAIS_SMTP_PORT=" + smtpPort, "RELAIS_SMTP_TLS=none",
+		fmt.Sprintf("RELAIS_SMTP_MAX_CONNS=%d", SMTPConnsPerWorker),
 		"RELAIS_EMAIL_FROM=Relais <lecons@relais.example>", "RELAIS_EMAIL_REPLY_TO=ecole@relais.example",
 		fmt.Sprintf("RELAIS_EMAIL_RATE=%g", o.EmailRate), "RELAIS_TV_FORMAT=720p50"}
 	if redisAddr != "" {

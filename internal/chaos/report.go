@@ -101,6 +101,34 @@ func (r *Report) Throughput() (wall time.Duration, perSecond float64) {
 	return wall, float64(r.Sends) / wall.Seconds()
 }
 
+// Count returns how many events of kind the run had.
+func (r *Report) Count(kind string) int {
+	n := 0
+	for _, e := range r.Events {
+		if e.Kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+// UnknownProblems says where more messages ended unknown than the guarantee allows: an SMS never (the
+// sweep asks the provider about every one in doubt), an email at most one per SMTP connection that
+// died mid-send, those the proxy cut and the connsPerWorker (RELAIS_SMTP_MAX_CONNS) of each killed
+// worker. Nil when none.
+func (r *Report) UnknownProblems(connsPerWorker int) []string {
+	var out []string
+	if c := r.Channel(relais.ChannelSMS); c.Unknown != 0 {
+		out = append(out, fmt.Sprintf("sms: %d unknown, want 0: the sweep asks the provider about every SMS in doubt", c.Unknown))
+	}
+	kills := r.Count(EventWorkerKill)
+	if c, most := r.Channel(relais.ChannelEmail), r.SMTPCuts+connsPerWorker*kills; c.Unknown > most {
+		out = append(out, fmt.Sprintf("email: %d unknown, want at most %d (one per connection cut or killed: %d cut, %d workers killed with %d each)",
+			c.Unknown, most, r.SMTPCuts, kills, connsPerWorker))
+	}
+	return out
+}
+
 // Channel returns the report of ch (zero if absent).
 func (r *Report) Channel(ch relais.ChannelName) ChannelReport {
 	for _, c := range r.Channels {

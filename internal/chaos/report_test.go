@@ -123,3 +123,30 @@ func TestReportStalls(t *testing.T) {
 		}
 	}
 }
+
+// The bound on unknowns: no SMS, and an email per SMTP connection that died mid-send, those the proxy
+// cut and each killed worker's.
+func TestUnknownProblems(t *testing.T) {
+	rep := func(sms, email, cuts, kills int) *Report {
+		r := &Report{SMTPCuts: cuts, Channels: []ChannelReport{{Channel: relais.ChannelSMS, Unknown: sms},
+			{Channel: relais.ChannelEmail, Unknown: email}}}
+		for range kills {
+			r.Events = append(r.Events, Event{Kind: EventWorkerKill}, Event{Kind: EventWorkerRestart})
+		}
+		return r
+	}
+	for _, c := range []struct {
+		name                    string
+		sms, email, cuts, kills int
+		want                    int // problems
+	}{
+		{"within the bound", 0, 232, 192, 10, 0},
+		{"one email over", 0, 233, 192, 10, 1},
+		{"an SMS unknown", 1, 0, 0, 0, 1},
+		{"no kill, no cut", 0, 1, 0, 0, 1},
+	} {
+		if got := rep(c.sms, c.email, c.cuts, c.kills).UnknownProblems(4); len(got) != c.want {
+			t.Errorf("%s: %q, want %d problems", c.name, got, c.want)
+		}
+	}
+}

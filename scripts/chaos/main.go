@@ -79,8 +79,12 @@ func main() {
 		fmt.Printf("sends stalled %s after the Redis restart (limit %s)\n", d.Round(100*time.Millisecond), *maxRedisStall)
 		bad = true
 	}
+	for _, p := range rep.UnknownProblems(chaos.SMTPConnsPerWorker) {
+		fmt.Println(p)
+		bad = true
+	}
 	if bad || !rep.Settled {
-		fmt.Println("CHAOS FAILED: duplicates, losses, disagreements, stalls or unsettled deliveries (see above)")
+		fmt.Println("CHAOS FAILED: duplicates, losses, more unknown than connections died, disagreements, stalls or unsettled deliveries (see above)")
 		os.Exit(1)
 	}
 	fmt.Println("CHAOS OK: every family got each message exactly once and every status matches its sink")
