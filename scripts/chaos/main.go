@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -46,8 +47,12 @@ func main() {
 	o.Log = os.Stderr
 	if *dbRestart != "" {
 		o.RestartDatabase = func(ctx context.Context) error {
-			out, err := exec.CommandContext(ctx, "sh", "-c", *dbRestart).CombinedOutput()
-			if err != nil {
+			cmd := exec.CommandContext(ctx, "sh", "-c", *dbRestart)
+			// A database server the command starts in the background inherits its output: once the
+			// command exited, its output is not waited for longer (the harness would hang on it).
+			cmd.WaitDelay = 5 * time.Second
+			out, err := cmd.CombinedOutput()
+			if err != nil && !errors.Is(err, exec.ErrWaitDelay) {
 				return fmt.Errorf("%s: %v: %s", *dbRestart, err, out)
 			}
 			return nil
