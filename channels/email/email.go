@@ -169,7 +169,7 @@ func New(cfg Config, t *templates.Set) (*Channel, error) {
 }
 
 // dial opens the TCP (or, for TLSImplicit, TLS) connection to the relay and leaves it where
-// pool.get can find it.
+// pool.connect can find it.
 func (c *Channel) dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	d := &net.Dialer{}
 	var conn net.Conn

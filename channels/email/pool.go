@@ -94,20 +94,7 @@ func (p *pool) connect(ctx context.Context) (*conn, error) {
 	return &conn{c: c, raw: raw, lastUsed: p.now()}, nil
 }
 
-// get takes a slot and a connection in it (take, connect). The caller must put it back.
-func (p *pool) get(ctx context.Context) (*conn, error) {
-	if err := p.take(ctx); err != nil {
-		return nil, err
-	}
-	c, err := p.connect(ctx)
-	if err != nil {
-		p.release()
-		return nil, err
-	}
-	return c, nil
-}
-
-// rawConnKey carries a *net.Conn from pool.get to the dialer.
+// rawConnKey carries a *net.Conn from pool.connect to the dialer.
 type rawConnKey struct{}
 
 // put returns c to the pool, or closes it when the pool is closed.
