@@ -51,6 +51,7 @@ func (h *Handler) rows(c *reqCtx, ls []relais.Lesson) []lessonRow {
 type lessonData struct {
 	Lesson     lessons.Detail
 	StatusText string
+	Audience   string // the lesson's audience in the page's language (audienceText)
 	Moving     bool
 	Videos     []renditionView
 	Audios     []renditionView
@@ -82,7 +83,7 @@ func (h *Handler) lesson(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		h.fail(w, r, c, err)
 		return
 	}
-	d := lessonData{Lesson: l, StatusText: c.t("st_" + string(l.Status)), Statuses: relais.DeliveryStatuses,
+	d := lessonData{Lesson: l, StatusText: c.t("st_" + string(l.Status)), Audience: audienceText(c, l.Audience), Statuses: relais.DeliveryStatuses,
 		Deliveries: tabulate(l.Deliveries), CanPublish: staff.allows(c.user.Role) && l.Status == relais.LessonReady}
 	if d.Approval, err = h.lessonApproval(r.Context(), c, l); err != nil {
 		h.fail(w, r, c, err)

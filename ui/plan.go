@@ -219,7 +219,8 @@ func planFor(c *reqCtx, sum scheduler.PlanSummary, audience relais.Audience, loc
 	return v
 }
 
-// audienceText is a in the page's language, as the lesson page shows it: "niveaux 5 · langues kk".
+// audienceText is a in the page's language, as the lesson page and the plan's warning show it:
+// "Niveaux 5 · Langues d'enseignement kk".
 func audienceText(c *reqCtx, a relais.Audience) string {
 	grades := make([]string, len(a.Grades))
 	for i, g := range a.Grades {
